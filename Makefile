@@ -1,0 +1,47 @@
+# csm: PGXS build.  `make test` and `make demo` are the two entry points a
+# person needs; both install their own prerequisites (test/deps.sh).
+
+EXTENSION  = csm
+EXTVERSION = 0.1.0
+PG_MAJOR  ?= 15
+
+MODULE_big = csm
+OBJS = src/csm.o src/usage.o
+
+# The install script is built from its parts, in file-name order.
+SQL_PARTS  = $(sort $(wildcard src/sql/*.sql))
+DATA_built = csm--$(EXTVERSION).sql
+
+REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS_OPTS = --inputdir=. --load-extension=csm
+ISOLATION      = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))
+ISOLATION_OPTS = --inputdir=test/isolation --load-extension=csm
+
+PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
+EXTRA_CLEAN = output_iso results regression.diffs regression.out
+
+# Prefer the server-dev package's pg_config for the chosen major version.
+PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/$(PG_MAJOR)/bin/pg_config) pg_config)
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifneq ($(PGXS),)
+include $(PGXS)
+endif
+
+$(DATA_built): $(SQL_PARTS)
+	cat $^ > $@
+
+.PHONY: deps test demo bench
+deps:
+	@test/deps.sh
+
+test: deps
+	$(MAKE) install
+	PG_MAJOR=$(PG_MAJOR) pg_virtualenv -v $(PG_MAJOR) test/run.sh
+
+demo: deps
+	$(MAKE) install
+	PG_MAJOR=$(PG_MAJOR) pg_virtualenv -v $(PG_MAJOR) test/demo.sh
+
+bench: deps
+	$(MAKE) install
+	PG_MAJOR=$(PG_MAJOR) pg_virtualenv -v $(PG_MAJOR) test/bench/run.sh

@@ -1,0 +1,97 @@
+-- Raw per-account metrics that health models read. Each is NULL when its
+-- source does not exist, never a made-up value.
+
+CREATE FUNCTION @extschema@.account_metrics_at(as_of date)
+RETURNS TABLE (
+    account_id               bigint,
+    external_id              text,
+    status                   text,
+    dau_ratio                float8,
+    features_adopted         integer,
+    days_since_last_activity integer,
+    usage_trend              float8,
+    tickets_per_month        float8,
+    nps                      integer,
+    days_to_renewal          integer)
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+WITH sources AS (
+    SELECT count(*) > 0 AS any_source,
+           bool_or(s.user_column IS NOT NULL) AS has_users,
+           bool_or(s.event_column IS NOT NULL) AS has_features
+    FROM @extschema@.usage_source s
+),
+-- One row per account, source and day: the stripes summed.
+per_source_day AS (
+    SELECT c.account_id, c.source_id, c.day,
+           sum(c.events) AS events, sum(c.active_users) AS active_users
+    FROM @extschema@.usage_counter c
+    WHERE c.day <= as_of
+    GROUP BY c.account_id, c.source_id, c.day
+),
+-- Across sources, the same person usually appears in each, so a day's
+-- active users is the largest source's count.
+per_day AS (
+    SELECT d.account_id, d.day, sum(d.events) AS events, max(d.active_users) AS active_users
+    FROM per_source_day d
+    GROUP BY d.account_id, d.day
+),
+usage AS (
+    SELECT d.account_id,
+           sum(d.active_users) FILTER (WHERE d.day > as_of - 30) AS active_user_days_30,
+           sum(d.events) FILTER (WHERE d.day > as_of - 14) AS events_14,
+           sum(d.events) FILTER (WHERE d.day > as_of - 28 AND d.day <= as_of - 14) AS events_prior_14,
+           max(d.day) FILTER (WHERE d.events > 0) AS last_active_day
+    FROM per_day d
+    GROUP BY d.account_id
+),
+features AS (
+    SELECT f.account_id, count(*)::integer AS adopted
+    FROM (SELECT fc.account_id, fc.feature
+          FROM @extschema@.usage_feature_counter fc
+          WHERE fc.day > as_of - 30 AND fc.day <= as_of
+          GROUP BY fc.account_id, fc.feature
+          HAVING sum(fc.events) > 0) f
+    GROUP BY f.account_id
+),
+latest_nps AS (
+    SELECT DISTINCT ON (n.account_id) n.account_id, n.score
+    FROM @extschema@.nps_response n
+    WHERE n.responded_at < as_of + 1
+    ORDER BY n.account_id, n.responded_at DESC, n.response_id DESC
+)
+SELECT a.account_id,
+       a.external_id,
+       a.status,
+       CASE WHEN src.has_users AND a.seats > 0
+            THEN coalesce(u.active_user_days_30, 0) / 30.0 / a.seats END::float8,
+       CASE WHEN src.has_features THEN coalesce(f.adopted, 0) END,
+       (as_of - u.last_active_day),
+       (u.events_14 / NULLIF(u.events_prior_14, 0))::float8,
+       NULL::float8,
+       n.score::integer,
+       (a.renewal_date - as_of)
+FROM @extschema@.account a
+CROSS JOIN sources src
+LEFT JOIN usage u ON u.account_id = a.account_id
+LEFT JOIN features f ON f.account_id = a.account_id
+LEFT JOIN latest_nps n ON n.account_id = a.account_id
+$$;
+COMMENT ON FUNCTION @extschema@.account_metrics_at(date) IS
+    'Per-account metrics as of the end of a UTC day; see csm.account_metrics for the definitions.';
+
+CREATE VIEW @extschema@.account_metrics WITH (security_invoker = true) AS
+SELECT * FROM @extschema@.account_metrics_at((pg_catalog.now() AT TIME ZONE 'UTC')::date);
+COMMENT ON VIEW @extschema@.account_metrics IS
+    'Raw metrics per account as of today (UTC), the inputs of health models. NULL where no source exists.';
+COMMENT ON COLUMN @extschema@.account_metrics.dau_ratio IS
+    'Average daily active users over the last 30 days (days without use count as 0) divided by seats. NULL without a user column or seats.';
+COMMENT ON COLUMN @extschema@.account_metrics.features_adopted IS
+    'Distinct features (event column values) used in the last 30 days. NULL when no tracked source has an event column.';
+COMMENT ON COLUMN @extschema@.account_metrics.days_since_last_activity IS
+    'Days since the last day with events. NULL when the account has never been active.';
+COMMENT ON COLUMN @extschema@.account_metrics.usage_trend IS
+    'Events in the last 14 days divided by events in the 14 days before. NULL when the earlier window has none.';
+COMMENT ON COLUMN @extschema@.account_metrics.tickets_per_month IS
+    'Support tickets per month. NULL until a ticket source exists.';
+COMMENT ON COLUMN @extschema@.account_metrics.nps IS 'The latest NPS answer (0-10). NULL when there is none.';
+COMMENT ON COLUMN @extschema@.account_metrics.days_to_renewal IS 'Days until renewal_date; negative once it has passed.';

@@ -1,0 +1,694 @@
+/*
+ * usage.c: rolls tracked usage tables up into csm.usage_counter,
+ * csm.usage_user_day and csm.usage_feature_counter.
+ *
+ * csm.track_usage() attaches csm._usage_rollup() to a user's table as AFTER
+ * ... FOR EACH STATEMENT triggers with transition tables.  Each firing reads
+ * its transition tuplestore directly, aggregates it in memory by account,
+ * UTC day, user and feature, and writes every group once through a single
+ * additive upsert.  The SQL work per statement grows with the number of
+ * groups, not the number of rows.
+ *
+ * Exact under concurrency: every write adds a delta inside one statement,
+ * rows are locked in one global order (accounts, users, counters, features,
+ * each sorted), so single-statement writers never deadlock, and counters are
+ * striped by backend so that sessions writing one hot account do not queue
+ * on one row.  Nothing assumes a trigger fires once per statement: each
+ * firing adds exactly the rows it was handed.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+
+#include "compat.h"
+#include "csm.h"
+
+PG_FUNCTION_INFO_V1(csm_usage_rollup);
+
+/* A string seen in a batch: an account key, a user or a feature. */
+typedef struct StrKey
+{
+	const char *data;
+	int			len;
+} StrKey;
+
+typedef struct StrEntry
+{
+	StrKey		key;
+	uint32		hash;
+	int32		id;
+	char		status;
+} StrEntry;
+
+#define SH_PREFIX strtab
+#define SH_ELEMENT_TYPE StrEntry
+#define SH_KEY_TYPE StrKey
+#define SH_KEY key
+#define SH_HASH_KEY(tb, k) hash_bytes((const unsigned char *) (k).data, (k).len)
+#define SH_EQUAL(tb, a, b) ((a).len == (b).len && memcmp((a).data, (b).data, (a).len) == 0)
+#define SH_STORE_HASH
+#define SH_GET_HASH(tb, a) ((a)->hash)
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+/* Interned strings with dense ids, so groups can be keyed by integers. */
+typedef struct StrSet
+{
+	strtab_hash *hash;
+	StrKey	   *keys;			/* id -> string */
+	int			count;
+	int			allocated;
+} StrSet;
+
+typedef enum GroupKind
+{
+	GROUP_DAY,					/* (account, day) */
+	GROUP_USER,					/* (account, day, user) */
+	GROUP_FEATURE				/* (account, day, feature) */
+} GroupKind;
+
+typedef struct GroupKey
+{
+	int32		kind;
+	int32		account;		/* id in UsageBatch.accounts */
+	int32		day;			/* DateADT */
+	int32		item;			/* id in UsageBatch.items, or -1 */
+} GroupKey;
+
+typedef struct GroupEntry
+{
+	GroupKey	key;
+	int64		events;
+	char		status;
+} GroupEntry;
+
+#define SH_PREFIX grouptab
+#define SH_ELEMENT_TYPE GroupEntry
+#define SH_KEY_TYPE GroupKey
+#define SH_KEY key
+#define SH_HASH_KEY(tb, k) hash_bytes((const unsigned char *) &(k), sizeof(GroupKey))
+#define SH_EQUAL(tb, a, b) (memcmp(&(a), &(b), sizeof(GroupKey)) == 0)
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+/* One tracked column, found in the transition tuple descriptor. */
+typedef struct TrackedColumn
+{
+	AttrNumber	attnum;			/* 0 when the source has no such column */
+	Oid			type;
+	bool		is_text;		/* text or varchar: used without conversion */
+	FmgrInfo	output;
+} TrackedColumn;
+
+typedef struct TrackedSource
+{
+	int32		source_id;
+	TrackedColumn account;
+	TrackedColumn time;
+	TrackedColumn event;
+	TrackedColumn user;
+} TrackedSource;
+
+typedef struct UsageBatch
+{
+	StrSet		accounts;
+	StrSet		items;
+	grouptab_hash *groups;
+	int64	   *account_ids;	/* accounts id -> csm.account.account_id */
+} UsageBatch;
+
+/* A group ready to write, with its account resolved. */
+typedef struct GroupRow
+{
+	int64		account_id;
+	int32		day;
+	int32		item;
+	int64		events;
+	const StrKey *item_key;
+} GroupRow;
+
+/* Plans are prepared once per backend and kept. */
+static SPIPlanPtr lookup_plan = NULL;
+static SPIPlanPtr create_plan = NULL;
+static SPIPlanPtr rollup_plan = NULL;
+static SPIPlanPtr truncate_plan = NULL;
+
+static const char *const lookup_sql =
+"SELECT external_id, account_id FROM csm.account WHERE external_id = ANY ($1)";
+
+static const char *const create_sql =
+"INSERT INTO csm.account (external_id) SELECT k FROM unnest($1::text[]) AS k "
+"ON CONFLICT (external_id) DO NOTHING";
+
+/*
+ * One statement writes users, counters and features.  A user is newly active
+ * on a day when its count rises from zero, and stops being active when it
+ * falls back to zero; that delta feeds the counter's active_users.
+ */
+static const char *const rollup_sql =
+"WITH user_in AS ("
+"  SELECT * FROM unnest($7::bigint[], $8::date[], $9::text[], $10::bigint[])"
+"         AS t(account_id, day, user_key, n)"
+"), user_up AS ("
+"  INSERT INTO csm.usage_user_day AS u (account_id, source_id, day, user_key, events)"
+"  SELECT i.account_id, $1, i.day, i.user_key, i.n FROM user_in i"
+"  ON CONFLICT (account_id, source_id, day, user_key)"
+"  DO UPDATE SET events = u.events + excluded.events"
+"  RETURNING u.account_id, u.day, u.user_key, u.events"
+"), active_delta AS ("
+"  SELECT i.account_id, i.day,"
+"         count(*) FILTER (WHERE i.n > 0 AND u.events = i.n)"
+"       - count(*) FILTER (WHERE i.n < 0 AND u.events = 0) AS delta"
+"  FROM user_up u JOIN user_in i USING (account_id, day, user_key)"
+"  GROUP BY i.account_id, i.day"
+"), feature_up AS ("
+"  INSERT INTO csm.usage_feature_counter AS f (account_id, source_id, day, feature, stripe, events)"
+"  SELECT t.account_id, $1, t.day, t.feature, $2, t.n"
+"  FROM unnest($11::bigint[], $12::date[], $13::text[], $14::bigint[]) AS t(account_id, day, feature, n)"
+"  ON CONFLICT (account_id, source_id, day, feature, stripe)"
+"  DO UPDATE SET events = f.events + excluded.events"
+")"
+"INSERT INTO csm.usage_counter AS c (account_id, source_id, day, stripe, events, active_users)"
+"SELECT d.account_id, $1, d.day, $2, d.n, CASE WHEN $6 THEN coalesce(a.delta, 0) END"
+"  FROM unnest($3::bigint[], $4::date[], $5::bigint[]) AS d(account_id, day, n)"
+"  LEFT JOIN active_delta a ON a.account_id = d.account_id AND a.day = d.day"
+"  ORDER BY d.account_id, d.day "
+"ON CONFLICT (account_id, source_id, day, stripe)"
+"DO UPDATE SET events = c.events + excluded.events,"
+"              active_users = c.active_users + excluded.active_users";
+
+static const char *const truncate_sql =
+"WITH c AS (DELETE FROM csm.usage_counter WHERE source_id = $1),"
+"     u AS (DELETE FROM csm.usage_user_day WHERE source_id = $1) "
+"DELETE FROM csm.usage_feature_counter WHERE source_id = $1";
+
+static SPIPlanPtr
+prepare_once(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
+{
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(sql, nargs, argtypes);
+
+		if (p == NULL)
+			elog(ERROR, "csm: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(p);
+		*plan = p;
+	}
+	return *plan;
+}
+
+static int32
+strset_intern(StrSet *set, const char *data, int len)
+{
+	StrKey		key = {data, len};
+	bool		found;
+	StrEntry   *entry = strtab_insert(set->hash, key, &found);
+
+	if (!found)
+	{
+		char	   *copy = palloc(len + 1);
+
+		memcpy(copy, data, len);
+		copy[len] = '\0';
+		entry->key.data = copy;
+		if (set->count == set->allocated)
+		{
+			set->allocated *= 2;
+			set->keys = repalloc(set->keys, set->allocated * sizeof(StrKey));
+		}
+		entry->id = set->count;
+		set->keys[set->count++] = entry->key;
+	}
+	return entry->id;
+}
+
+static void
+strset_init(StrSet *set, MemoryContext cxt)
+{
+	set->hash = strtab_create(cxt, 256, NULL);
+	set->allocated = 256;
+	set->count = 0;
+	set->keys = palloc(set->allocated * sizeof(StrKey));
+}
+
+static void
+add_to_group(UsageBatch *batch, GroupKind kind, int32 account, int32 day, int32 item, int64 delta)
+{
+	GroupKey	key = {kind, account, day, item};
+	bool		found;
+	GroupEntry *entry = grouptab_insert(batch->groups, key, &found);
+
+	entry->events = found ? entry->events + delta : delta;
+}
+
+/* Finds a tracked column by name and checks that its type is supported. */
+static void
+find_column(TrackedColumn *col, TupleDesc desc, const char *name, const char *role, const Oid *allowed)
+{
+	memset(col, 0, sizeof(*col));
+	if (name[0] == '\0')
+		return;
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+		{
+			col->attnum = att->attnum;
+			col->type = att->atttypid;
+			break;
+		}
+	}
+	if (col->attnum == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("tracked %s column \"%s\" no longer exists", role, name),
+				 errhint("Call csm.untrack_usage() and csm.track_usage() again with the new columns.")));
+	for (const Oid *t = allowed; *t != InvalidOid; t++)
+		if (*t == col->type)
+		{
+			Oid			out;
+			bool		varlena;
+
+			col->is_text = (col->type == TEXTOID || col->type == VARCHAROID);
+			getTypeOutputInfo(col->type, &out, &varlena);
+			fmgr_info(out, &col->output);
+			return;
+		}
+	ereport(ERROR,
+			(errcode(ERRCODE_DATATYPE_MISMATCH),
+			 errmsg("tracked %s column \"%s\" has unsupported type %s", role, name, format_type_be(col->type)),
+			 errhint("Call csm.untrack_usage() and csm.track_usage() again after changing the column type.")));
+}
+
+static const Oid key_types[] = {TEXTOID, VARCHAROID, INT2OID, INT4OID, INT8OID, UUIDOID, InvalidOid};
+static const Oid time_types[] = {TIMESTAMPTZOID, TIMESTAMPOID, DATEOID, InvalidOid};
+static const Oid text_types[] = {TEXTOID, VARCHAROID, InvalidOid};
+
+/* The column's value as bytes: text as stored, anything else through its output function. */
+static StrKey
+column_text(const TrackedColumn *col, Datum value)
+{
+	StrKey		key;
+
+	if (col->is_text)
+	{
+		text	   *t = DatumGetTextPP(value);
+
+		key.data = VARDATA_ANY(t);
+		key.len = VARSIZE_ANY_EXHDR(t);
+	}
+	else
+	{
+		key.data = OutputFunctionCall((FmgrInfo *) &col->output, value);
+		key.len = strlen(key.data);
+	}
+	return key;
+}
+
+/* The UTC day of a time value; false for infinite values, which have none. */
+static bool
+column_day(const TrackedColumn *col, Datum value, int32 *day)
+{
+	int64		usecs;
+
+	if (col->type == DATEOID)
+	{
+		DateADT		d = DatumGetDateADT(value);
+
+		if (DATE_NOT_FINITE(d))
+			return false;
+		*day = d;
+		return true;
+	}
+	/* timestamptz counts from UTC midnight; timestamp from local midnight */
+	usecs = DatumGetInt64(value);
+	if (TIMESTAMP_NOT_FINITE(usecs))
+		return false;
+	*day = (int32) (usecs >= 0 ? usecs / USECS_PER_DAY : -((-usecs + USECS_PER_DAY - 1) / USECS_PER_DAY));
+	return true;
+}
+
+/*
+ * Adds every row of a transition table to the batch with the given sign.
+ * Rows with no account or time, or an infinite time, are not usage and are
+ * skipped; backfill_usage() skips the same rows.
+ */
+static void
+accumulate(UsageBatch *batch, const TrackedSource *src, Tuplestorestate *rows, TupleDesc desc,
+		   int64 sign, MemoryContext row_cxt)
+{
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+
+	tuplestore_rescan(rows);
+	while (tuplestore_gettupleslot(rows, true, false, slot))
+	{
+		MemoryContext old;
+		bool		isnull;
+		Datum		value;
+		int32		account;
+		int32		day;
+		StrKey		key;
+
+		value = slot_getattr(slot, src->time.attnum, &isnull);
+		if (isnull || !column_day(&src->time, value, &day))
+			continue;
+		value = slot_getattr(slot, src->account.attnum, &isnull);
+		if (isnull)
+			continue;
+
+		old = MemoryContextSwitchTo(row_cxt);
+		key = column_text(&src->account, value);
+		MemoryContextSwitchTo(old);
+		account = strset_intern(&batch->accounts, key.data, key.len);
+		add_to_group(batch, GROUP_DAY, account, day, -1, sign);
+
+		if (src->user.attnum != 0)
+		{
+			value = slot_getattr(slot, src->user.attnum, &isnull);
+			if (!isnull)
+			{
+				old = MemoryContextSwitchTo(row_cxt);
+				key = column_text(&src->user, value);
+				MemoryContextSwitchTo(old);
+				add_to_group(batch, GROUP_USER, account, day,
+							 strset_intern(&batch->items, key.data, key.len), sign);
+			}
+		}
+		if (src->event.attnum != 0)
+		{
+			value = slot_getattr(slot, src->event.attnum, &isnull);
+			if (!isnull)
+			{
+				old = MemoryContextSwitchTo(row_cxt);
+				key = column_text(&src->event, value);
+				MemoryContextSwitchTo(old);
+				add_to_group(batch, GROUP_FEATURE, account, day,
+							 strset_intern(&batch->items, key.data, key.len), sign);
+			}
+		}
+		MemoryContextReset(row_cxt);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+}
+
+static Datum
+strings_to_array(const StrKey *const *keys, int n)
+{
+	Datum	   *elems = palloc(Max(n, 1) * sizeof(Datum));
+
+	for (int i = 0; i < n; i++)
+		elems[i] = PointerGetDatum(cstring_to_text_with_len(keys[i]->data, keys[i]->len));
+	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+static int
+compare_strkey(const StrKey *a, const StrKey *b)
+{
+	int			c = memcmp(a->data, b->data, Min(a->len, b->len));
+
+	return c != 0 ? c : (a->len > b->len) - (a->len < b->len);
+}
+
+static int
+compare_strkey_ptr(const void *a, const void *b)
+{
+	return compare_strkey(*(const StrKey *const *) a, *(const StrKey *const *) b);
+}
+
+/* Reads account_id for the given keys into batch->account_ids; returns how many were found. */
+static int
+lookup_accounts(UsageBatch *batch, const StrKey *const *keys, int n)
+{
+	Oid			argtype = TEXTARRAYOID;
+	Datum		arg = strings_to_array(keys, n);
+	int			found = 0;
+
+	prepare_once(&lookup_plan, lookup_sql, 1, &argtype);
+	if (SPI_execute_plan(lookup_plan, &arg, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "csm: account lookup failed");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		bool		isnull;
+		text	   *ext = DatumGetTextPP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+		StrKey		key = {VARDATA_ANY(ext), VARSIZE_ANY_EXHDR(ext)};
+		StrEntry   *entry = strtab_lookup(batch->accounts.hash, key);
+
+		if (entry == NULL)
+			continue;
+		batch->account_ids[entry->id] = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+		found++;
+	}
+	return found;
+}
+
+/* Resolves every account key, creating the accounts seen for the first time. */
+static void
+resolve_accounts(UsageBatch *batch)
+{
+	int			n = batch->accounts.count;
+	const StrKey **keys = palloc(Max(n, 1) * sizeof(StrKey *));
+	int			missing = 0;
+
+	batch->account_ids = palloc(Max(n, 1) * sizeof(int64));
+	for (int i = 0; i < n; i++)
+	{
+		batch->account_ids[i] = 0;
+		keys[i] = &batch->accounts.keys[i];
+	}
+	if (lookup_accounts(batch, keys, n) == n)
+		return;
+
+	for (int i = 0; i < n; i++)
+		if (batch->account_ids[i] == 0)
+			keys[missing++] = &batch->accounts.keys[i];
+	/* one order for every session, so concurrent creators cannot deadlock */
+	qsort(keys, missing, sizeof(StrKey *), compare_strkey_ptr);
+	{
+		Oid			argtype = TEXTARRAYOID;
+		Datum		arg = strings_to_array(keys, missing);
+
+		prepare_once(&create_plan, create_sql, 1, &argtype);
+		if (SPI_execute_plan(create_plan, &arg, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "csm: account creation failed");
+	}
+	if (lookup_accounts(batch, keys, missing) != missing)
+		elog(ERROR, "csm: an account disappeared while its usage was rolled up");
+}
+
+static int
+compare_group_rows(const void *a, const void *b)
+{
+	const GroupRow *x = a;
+	const GroupRow *y = b;
+
+	if (x->account_id != y->account_id)
+		return x->account_id < y->account_id ? -1 : 1;
+	if (x->day != y->day)
+		return x->day < y->day ? -1 : 1;
+	if (x->item_key == NULL || y->item_key == NULL)
+		return 0;
+	return compare_strkey(x->item_key, y->item_key);
+}
+
+/* The groups of one kind, sorted into the global lock order. */
+static GroupRow *
+collect_groups(UsageBatch *batch, GroupKind kind, int *count)
+{
+	grouptab_iterator it;
+	GroupEntry *entry;
+	GroupRow   *rows = palloc(Max(batch->groups->members, 1) * sizeof(GroupRow));
+	int			n = 0;
+
+	grouptab_start_iterate(batch->groups, &it);
+	while ((entry = grouptab_iterate(batch->groups, &it)) != NULL)
+	{
+		GroupRow   *row;
+
+		/* a user or feature whose rows cancel out changes nothing */
+		if (entry->key.kind != (int32) kind || (kind != GROUP_DAY && entry->events == 0))
+			continue;
+		row = &rows[n++];
+		row->account_id = batch->account_ids[entry->key.account];
+		row->day = entry->key.day;
+		row->item = entry->key.item;
+		row->events = entry->events;
+		row->item_key = kind == GROUP_DAY ? NULL : &batch->items.keys[entry->key.item];
+	}
+	qsort(rows, n, sizeof(GroupRow), compare_group_rows);
+	*count = n;
+	return rows;
+}
+
+/* Fills params[0..3] (or [0..2] for days) with the group columns as arrays. */
+static void
+groups_to_arrays(const GroupRow *rows, int n, bool with_item, Datum *params)
+{
+	Datum	   *accounts = palloc(Max(n, 1) * sizeof(Datum));
+	Datum	   *days = palloc(Max(n, 1) * sizeof(Datum));
+	Datum	   *events = palloc(Max(n, 1) * sizeof(Datum));
+	const StrKey **items = palloc(Max(n, 1) * sizeof(StrKey *));
+
+	for (int i = 0; i < n; i++)
+	{
+		accounts[i] = Int64GetDatum(rows[i].account_id);
+		days[i] = DateADTGetDatum(rows[i].day);
+		events[i] = Int64GetDatum(rows[i].events);
+		items[i] = rows[i].item_key;
+	}
+	*params++ = PointerGetDatum(construct_array(accounts, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	*params++ = PointerGetDatum(construct_array(days, n, DATEOID, 4, true, TYPALIGN_INT));
+	if (with_item)
+		*params++ = strings_to_array(items, n);
+	*params = PointerGetDatum(construct_array(events, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+static void
+write_batch(UsageBatch *batch, const TrackedSource *src)
+{
+	Oid			argtypes[14] = {INT4OID, INT2OID, INT8ARRAYOID, DATEARRAYOID, INT8ARRAYOID, BOOLOID,
+		INT8ARRAYOID, DATEARRAYOID, TEXTARRAYOID, INT8ARRAYOID,
+	INT8ARRAYOID, DATEARRAYOID, TEXTARRAYOID, INT8ARRAYOID};
+	Datum		params[14];
+	GroupRow   *rows;
+	int			n;
+
+	if (batch->accounts.count == 0)
+		return;
+	resolve_accounts(batch);
+
+	params[0] = Int32GetDatum(src->source_id);
+	params[1] = Int16GetDatum((int16) (CSM_BACKEND_SLOT() % csm_rollup_stripes));
+	rows = collect_groups(batch, GROUP_DAY, &n);
+	groups_to_arrays(rows, n, false, &params[2]);
+	params[5] = BoolGetDatum(src->user.attnum != 0);
+	rows = collect_groups(batch, GROUP_USER, &n);
+	groups_to_arrays(rows, n, true, &params[6]);
+	rows = collect_groups(batch, GROUP_FEATURE, &n);
+	groups_to_arrays(rows, n, true, &params[10]);
+
+	prepare_once(&rollup_plan, rollup_sql, 14, argtypes);
+	if (SPI_execute_plan(rollup_plan, params, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "csm: usage rollup failed");
+}
+
+static void
+truncate_source(int32 source_id)
+{
+	Oid			argtype = INT4OID;
+	Datum		arg = Int32GetDatum(source_id);
+
+	prepare_once(&truncate_plan, truncate_sql, 1, &argtype);
+	if (SPI_execute_plan(truncate_plan, &arg, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "csm: usage truncate failed");
+}
+
+static int32
+parse_source_id(const char *arg)
+{
+	char	   *end;
+	long		id = strtol(arg, &end, 10);
+
+	if (*arg == '\0' || *end != '\0' || id <= 0 || id > PG_INT32_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("csm._usage_rollup() got an invalid source id \"%s\"", arg),
+				 errhint("Attach it with csm.track_usage(), not CREATE TRIGGER.")));
+	return (int32) id;
+}
+
+Datum
+csm_usage_rollup(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Trigger    *trigger;
+	TupleDesc	desc;
+	TrackedSource src;
+	MemoryContext batch_cxt;
+	MemoryContext row_cxt;
+	MemoryContext old;
+	UsageBatch	batch;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("csm._usage_rollup() must be called as a trigger")));
+	trigger = trigdata->tg_trigger;
+	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event) || !TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event)
+		|| trigger->tgnargs != 5)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("csm._usage_rollup() must fire AFTER ... FOR EACH STATEMENT with five arguments"),
+				 errhint("Attach it with csm.track_usage(), not CREATE TRIGGER.")));
+
+	src.source_id = parse_source_id(trigger->tgargs[0]);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "csm: SPI_connect failed");
+
+	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
+	{
+		truncate_source(src.source_id);
+		SPI_finish();
+		return PointerGetDatum(NULL);
+	}
+	if ((TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) || TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+		&& trigdata->tg_newtable == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("csm._usage_rollup() needs a NEW TABLE transition table"),
+				 errhint("Attach it with csm.track_usage(), not CREATE TRIGGER.")));
+	if ((TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) || TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+		&& trigdata->tg_oldtable == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("csm._usage_rollup() needs an OLD TABLE transition table"),
+				 errhint("Attach it with csm.track_usage(), not CREATE TRIGGER.")));
+
+	desc = RelationGetDescr(trigdata->tg_relation);
+	find_column(&src.account, desc, trigger->tgargs[1], "account", key_types);
+	find_column(&src.time, desc, trigger->tgargs[2], "time", time_types);
+	find_column(&src.event, desc, trigger->tgargs[3], "event", text_types);
+	find_column(&src.user, desc, trigger->tgargs[4], "user", key_types);
+	if (src.account.attnum == 0 || src.time.attnum == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("csm._usage_rollup() needs an account and a time column"),
+				 errhint("Attach it with csm.track_usage(), not CREATE TRIGGER.")));
+
+	batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "csm usage batch", ALLOCSET_DEFAULT_SIZES);
+	row_cxt = AllocSetContextCreate(batch_cxt, "csm usage row", ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(batch_cxt);
+
+	strset_init(&batch.accounts, batch_cxt);
+	strset_init(&batch.items, batch_cxt);
+	batch.groups = grouptab_create(batch_cxt, 1024, NULL);
+	batch.account_ids = NULL;
+
+	if (trigdata->tg_oldtable != NULL)
+		accumulate(&batch, &src, trigdata->tg_oldtable, desc, -1, row_cxt);
+	if (trigdata->tg_newtable != NULL)
+		accumulate(&batch, &src, trigdata->tg_newtable, desc, +1, row_cxt);
+	write_batch(&batch, &src);
+
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(batch_cxt);
+	SPI_finish();
+	return PointerGetDatum(NULL);
+}
