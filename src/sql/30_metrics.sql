@@ -66,7 +66,7 @@ SELECT a.account_id,
             THEN coalesce(u.active_user_days_30, 0) / 30.0 / a.seats END::float8,
        CASE WHEN src.has_features THEN coalesce(f.adopted, 0) END,
        (as_of - u.last_active_day),
-       (u.events_14 / NULLIF(u.events_prior_14, 0))::float8,
+       (coalesce(u.events_14, 0) / NULLIF(u.events_prior_14, 0))::float8,
        NULL::float8,
        n.score::integer,
        (a.renewal_date - as_of)

@@ -1,0 +1,35 @@
+-- csm.account_metrics: the raw inputs of health models, each with a
+-- documented definition, NULL where its source does not exist.
+\set VERBOSITY terse
+INSERT INTO csm.account (external_id, seats, renewal_date)
+VALUES ('org_busy', 4, '2026-06-30'), ('org_quiet', 10, '2026-04-15'), ('org_none', NULL, NULL);
+
+-- no usage source yet: usage metrics are NULL, not zero
+SELECT external_id, dau_ratio, features_adopted, days_since_last_activity, usage_trend,
+       tickets_per_month, nps, days_to_renewal
+FROM csm.account_metrics_at('2026-03-31') ORDER BY 1;
+
+CREATE TABLE events (org text, member text, feature text, at timestamptz);
+SELECT csm.track_usage('events', 'org', 'at', 'feature', 'member') IS NOT NULL AS tracked;
+
+-- org_busy: 2 users every day of March (so 2/4 seats), 3 features in the last
+-- 30 days; the last 14 days twice as busy as the 14 before.
+INSERT INTO events
+SELECT 'org_busy', 'u' || u, 'f' || (d % 3), '2026-03-01 12:00+00'::timestamptz + d * interval '1 day'
+FROM generate_series(0, 30) AS d, generate_series(1, 2) AS u;
+INSERT INTO events
+SELECT 'org_busy', 'u1', 'f0', '2026-03-18 12:00+00'::timestamptz + d * interval '1 day'
+FROM generate_series(0, 13) AS d, generate_series(1, 2) AS x;
+-- org_quiet: one user, last seen on March 10, one old feature
+INSERT INTO events VALUES ('org_quiet', 'u1', 'old', '2026-02-20 08:00+00'), ('org_quiet', 'u1', 'old', '2026-03-10 08:00+00');
+INSERT INTO csm.nps_response (account_id, responded_at, score)
+SELECT account_id, t, s FROM csm.account,
+    (VALUES ('2026-01-01'::timestamptz, 9), ('2026-03-20', 4), ('2026-04-20', 10)) AS v(t, s)
+WHERE external_id = 'org_busy';
+
+SELECT external_id, round(dau_ratio::numeric, 4) AS dau_ratio, features_adopted, days_since_last_activity,
+       round(usage_trend::numeric, 4) AS usage_trend, tickets_per_month, nps, days_to_renewal
+FROM csm.account_metrics_at('2026-03-31') ORDER BY 1;
+
+-- the view is the function as of today
+SELECT count(*) = 3 AS one_row_per_account FROM csm.account_metrics;
