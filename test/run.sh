@@ -19,8 +19,8 @@ createdb csm_tap
 psql -qX -d csm_tap -c 'CREATE EXTENSION pgtap' -c 'CREATE EXTENSION csm'
 pg_prove -d csm_tap --ext .sql -r test/pgtap || failed=1
 
-echo "== stress"
-for t in test/stress/*.sh; do
+echo "== shell tests (dump and restore, pgbench stress)"
+for t in test/shell/*.sh; do
     [ -e "$t" ] || continue
     echo "-- $t"
     bash "$t" || failed=1
