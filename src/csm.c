@@ -3,6 +3,8 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
+
 #include "fmgr.h"
 #include "utils/guc.h"
 
@@ -10,19 +12,19 @@
 
 PG_MODULE_MAGIC;
 
-int			csm_rollup_stripes = 16;
+int			csm_compact_threshold = 10000;
 
 void		_PG_init(void);
 
 void
 _PG_init(void)
 {
-	DefineCustomIntVariable("csm.rollup_stripes",
-							"Number of counter rows per account and day that concurrent writers spread over.",
-							"More stripes mean less waiting between sessions that write the same account; "
-							"readers sum them, so any value gives the same totals.",
-							&csm_rollup_stripes,
-							16, 1, 1024,
+	DefineCustomIntVariable("csm.compact_threshold",
+							"Usage deltas a session appends before it folds pending deltas into the counters.",
+							"0 leaves folding to csm.compact_usage(), for example from pg_cron. "
+							"Readers always see exact totals either way.",
+							&csm_compact_threshold,
+							10000, 0, INT_MAX,
 							PGC_USERSET,
 							0,
 							NULL, NULL, NULL);

@@ -4,7 +4,7 @@
 #ifndef CSM_H
 #define CSM_H
 
-/* csm.rollup_stripes: how many counter rows concurrent writers spread over. */
-extern int	csm_rollup_stripes;
+/* csm.compact_threshold: usage deltas a backend appends before it folds them. */
+extern int	csm_compact_threshold;
 
 #endif							/* CSM_H */

@@ -1,38 +1,42 @@
 /*
- * usage.c: rolls tracked usage tables up into csm.usage_counter,
- * csm.usage_user_day and csm.usage_feature_counter.
+ * usage.c: rolls tracked usage tables up into csm's usage counters.
  *
  * csm.track_usage() attaches csm._usage_rollup() to a user's table as AFTER
  * ... FOR EACH STATEMENT triggers with transition tables.  Each firing reads
  * its transition tuplestore directly, aggregates it in memory by account,
- * UTC day, user and feature, and writes every group once through a single
- * additive upsert.  The SQL work per statement grows with the number of
- * groups, not the number of rows.
+ * UTC day, user and feature, and appends one delta row per group to
+ * csm.usage_delta with a single INSERT.  The SQL work per statement grows
+ * with the number of groups, not the number of rows.
  *
- * Exact under concurrency: every write adds a delta inside one statement,
- * rows are locked in one global order (accounts, users, counters, features,
- * each sorted), so single-statement writers never deadlock, and counters are
- * striped by backend so that sessions writing one hot account do not queue
- * on one row.  Nothing assumes a trigger fires once per statement: each
- * firing adds exactly the rows it was handed.
+ * Appending never touches a shared row, so sessions writing the same hot
+ * account never wait for each other.  csm.compact_usage() folds the deltas
+ * into the counters, one session at a time; this backend calls it itself
+ * once it has appended csm.compact_threshold deltas.  Readers add pending
+ * deltas to the counters, so totals are exact at every moment.  Nothing
+ * assumes a trigger fires once per statement: each firing adds exactly the
+ * rows it was handed.
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
-#include "compat.h"
 #include "csm.h"
 
 PG_FUNCTION_INFO_V1(csm_usage_rollup);
@@ -136,6 +140,7 @@ typedef struct UsageBatch
 /* A group ready to write, with its account resolved. */
 typedef struct GroupRow
 {
+	char		kind;			/* 'd', 'u' or 'f', as in csm.usage_delta */
 	int64		account_id;
 	int32		day;
 	int32		item;
@@ -146,64 +151,40 @@ typedef struct GroupRow
 /* Plans are prepared once per backend and kept. */
 static SPIPlanPtr lookup_plan = NULL;
 static SPIPlanPtr create_plan = NULL;
-static SPIPlanPtr rollup_plan = NULL;
+static SPIPlanPtr append_plan = NULL;
+static SPIPlanPtr compact_plan = NULL;
 static SPIPlanPtr truncate_plan = NULL;
 
-static const char *const lookup_sql =
-"SELECT external_id, account_id FROM csm.account WHERE external_id = ANY ($1)";
-
-static const char *const create_sql =
-"INSERT INTO csm.account (external_id) SELECT k FROM unnest($1::text[]) AS k "
-"ON CONFLICT (external_id) DO NOTHING";
+/* Deltas this backend appended since it last folded. */
+static int64 appended_since_fold = 0;
 
 /*
- * One statement writes users, counters and features.  A user is newly active
- * on a day when its count rises from zero, and stops being active when it
- * falls back to zero; that delta feeds the counter's active_users.
+ * The statements run as the function's owner under the caller's search_path,
+ * so every name and operator in them is schema-qualified.
  */
-static const char *const rollup_sql =
-"WITH user_in AS ("
-"  SELECT * FROM unnest($7::bigint[], $8::date[], $9::text[], $10::bigint[])"
-"         AS t(account_id, day, user_key, n)"
-"), user_up AS ("
-"  INSERT INTO csm.usage_user_day AS u (account_id, source_id, day, user_key, events)"
-"  SELECT i.account_id, $1, i.day, i.user_key, i.n FROM user_in i"
-"  ON CONFLICT (account_id, source_id, day, user_key)"
-"  DO UPDATE SET events = u.events + excluded.events"
-"  RETURNING u.account_id, u.day, u.user_key, u.events"
-"), active_delta AS ("
-"  SELECT i.account_id, i.day,"
-"         count(*) FILTER (WHERE i.n > 0 AND u.events = i.n)"
-"       - count(*) FILTER (WHERE i.n < 0 AND u.events = 0) AS delta"
-"  FROM user_up u JOIN user_in i USING (account_id, day, user_key)"
-"  GROUP BY i.account_id, i.day"
-"), feature_up AS ("
-"  INSERT INTO csm.usage_feature_counter AS f (account_id, source_id, day, feature, stripe, events)"
-"  SELECT t.account_id, $1, t.day, t.feature, $2, t.n"
-"  FROM unnest($11::bigint[], $12::date[], $13::text[], $14::bigint[]) AS t(account_id, day, feature, n)"
-"  ON CONFLICT (account_id, source_id, day, feature, stripe)"
-"  DO UPDATE SET events = f.events + excluded.events"
-")"
-"INSERT INTO csm.usage_counter AS c (account_id, source_id, day, stripe, events, active_users)"
-"SELECT d.account_id, $1, d.day, $2, d.n, CASE WHEN $6 THEN coalesce(a.delta, 0) END"
-"  FROM unnest($3::bigint[], $4::date[], $5::bigint[]) AS d(account_id, day, n)"
-"  LEFT JOIN active_delta a ON a.account_id = d.account_id AND a.day = d.day"
-"  ORDER BY d.account_id, d.day "
-"ON CONFLICT (account_id, source_id, day, stripe)"
-"DO UPDATE SET events = c.events + excluded.events,"
-"              active_users = c.active_users + excluded.active_users";
+static const char *const lookup_sql =
+"SELECT external_id, account_id FROM csm.account WHERE external_id OPERATOR(pg_catalog.=) ANY ($1)";
 
-static const char *const truncate_sql =
-"WITH c AS (DELETE FROM csm.usage_counter WHERE source_id = $1),"
-"     u AS (DELETE FROM csm.usage_user_day WHERE source_id = $1) "
-"DELETE FROM csm.usage_feature_counter WHERE source_id = $1";
+static const char *const create_sql =
+"INSERT INTO csm.account (external_id) SELECT k FROM pg_catalog.unnest($1) AS k "
+"ON CONFLICT (external_id) DO NOTHING";
+
+static const char *const append_sql =
+"INSERT INTO csm.usage_delta (account_id, source_id, day, kind, item, events) "
+"SELECT t.account_id, $1, t.day, t.kind, t.item, t.events "
+"FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), "
+"               pg_catalog.unnest($5), pg_catalog.unnest($6)) AS t(account_id, day, kind, item, events)";
+
+static const char *const compact_sql = "SELECT csm.compact_usage()";
+
+static const char *const truncate_sql = "SELECT csm._clear_usage($1)";
 
 static SPIPlanPtr
 prepare_once(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
 {
 	if (*plan == NULL)
 	{
-		SPIPlanPtr	p = SPI_prepare(sql, nargs, argtypes);
+		SPIPlanPtr	p = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
 
 		if (p == NULL)
 			elog(ERROR, "csm: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
@@ -493,24 +474,11 @@ resolve_accounts(UsageBatch *batch)
 		elog(ERROR, "csm: an account disappeared while its usage was rolled up");
 }
 
-static int
-compare_group_rows(const void *a, const void *b)
-{
-	const GroupRow *x = a;
-	const GroupRow *y = b;
+static const char group_kind_code[] = {'d', 'u', 'f'};
 
-	if (x->account_id != y->account_id)
-		return x->account_id < y->account_id ? -1 : 1;
-	if (x->day != y->day)
-		return x->day < y->day ? -1 : 1;
-	if (x->item_key == NULL || y->item_key == NULL)
-		return 0;
-	return compare_strkey(x->item_key, y->item_key);
-}
-
-/* The groups of one kind, sorted into the global lock order. */
+/* Every group worth writing, with its account resolved. */
 static GroupRow *
-collect_groups(UsageBatch *batch, GroupKind kind, int *count)
+collect_groups(UsageBatch *batch, int *count)
 {
 	grouptab_iterator it;
 	GroupEntry *entry;
@@ -523,70 +491,86 @@ collect_groups(UsageBatch *batch, GroupKind kind, int *count)
 		GroupRow   *row;
 
 		/* a user or feature whose rows cancel out changes nothing */
-		if (entry->key.kind != (int32) kind || (kind != GROUP_DAY && entry->events == 0))
+		if (entry->key.kind != GROUP_DAY && entry->events == 0)
 			continue;
 		row = &rows[n++];
+		row->kind = group_kind_code[entry->key.kind];
 		row->account_id = batch->account_ids[entry->key.account];
 		row->day = entry->key.day;
-		row->item = entry->key.item;
 		row->events = entry->events;
-		row->item_key = kind == GROUP_DAY ? NULL : &batch->items.keys[entry->key.item];
+		row->item_key = entry->key.kind == GROUP_DAY ? NULL : &batch->items.keys[entry->key.item];
 	}
-	qsort(rows, n, sizeof(GroupRow), compare_group_rows);
 	*count = n;
 	return rows;
 }
 
-/* Fills params[0..3] (or [0..2] for days) with the group columns as arrays. */
 static void
-groups_to_arrays(const GroupRow *rows, int n, bool with_item, Datum *params)
+append_deltas(UsageBatch *batch, const TrackedSource *src)
 {
-	Datum	   *accounts = palloc(Max(n, 1) * sizeof(Datum));
-	Datum	   *days = palloc(Max(n, 1) * sizeof(Datum));
-	Datum	   *events = palloc(Max(n, 1) * sizeof(Datum));
-	const StrKey **items = palloc(Max(n, 1) * sizeof(StrKey *));
-
-	for (int i = 0; i < n; i++)
-	{
-		accounts[i] = Int64GetDatum(rows[i].account_id);
-		days[i] = DateADTGetDatum(rows[i].day);
-		events[i] = Int64GetDatum(rows[i].events);
-		items[i] = rows[i].item_key;
-	}
-	*params++ = PointerGetDatum(construct_array(accounts, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	*params++ = PointerGetDatum(construct_array(days, n, DATEOID, 4, true, TYPALIGN_INT));
-	if (with_item)
-		*params++ = strings_to_array(items, n);
-	*params = PointerGetDatum(construct_array(events, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-}
-
-static void
-write_batch(UsageBatch *batch, const TrackedSource *src)
-{
-	Oid			argtypes[14] = {INT4OID, INT2OID, INT8ARRAYOID, DATEARRAYOID, INT8ARRAYOID, BOOLOID,
-		INT8ARRAYOID, DATEARRAYOID, TEXTARRAYOID, INT8ARRAYOID,
-	INT8ARRAYOID, DATEARRAYOID, TEXTARRAYOID, INT8ARRAYOID};
-	Datum		params[14];
-	GroupRow   *rows;
+	Oid			argtypes[6] = {INT4OID, INT8ARRAYOID, DATEARRAYOID, CHARARRAYOID, TEXTARRAYOID, INT8ARRAYOID};
+	Datum		params[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 	int			n;
+	GroupRow   *rows;
+	Datum	   *accounts;
+	Datum	   *days;
+	Datum	   *kinds;
+	Datum	   *items;
+	bool	   *item_nulls;
+	Datum	   *events;
+	int			dims[1];
+	int			lbs[1] = {1};
 
 	if (batch->accounts.count == 0)
 		return;
 	resolve_accounts(batch);
+	rows = collect_groups(batch, &n);
 
+	accounts = palloc(Max(n, 1) * sizeof(Datum));
+	days = palloc(Max(n, 1) * sizeof(Datum));
+	kinds = palloc(Max(n, 1) * sizeof(Datum));
+	items = palloc(Max(n, 1) * sizeof(Datum));
+	item_nulls = palloc(Max(n, 1) * sizeof(bool));
+	events = palloc(Max(n, 1) * sizeof(Datum));
+	for (int i = 0; i < n; i++)
+	{
+		accounts[i] = Int64GetDatum(rows[i].account_id);
+		days[i] = DateADTGetDatum(rows[i].day);
+		kinds[i] = CharGetDatum(rows[i].kind);
+		item_nulls[i] = rows[i].item_key == NULL;
+		items[i] = item_nulls[i] ? (Datum) 0 :
+			PointerGetDatum(cstring_to_text_with_len(rows[i].item_key->data, rows[i].item_key->len));
+		events[i] = Int64GetDatum(rows[i].events);
+	}
+	dims[0] = n;
 	params[0] = Int32GetDatum(src->source_id);
-	params[1] = Int16GetDatum((int16) (CSM_BACKEND_SLOT() % csm_rollup_stripes));
-	rows = collect_groups(batch, GROUP_DAY, &n);
-	groups_to_arrays(rows, n, false, &params[2]);
-	params[5] = BoolGetDatum(src->user.attnum != 0);
-	rows = collect_groups(batch, GROUP_USER, &n);
-	groups_to_arrays(rows, n, true, &params[6]);
-	rows = collect_groups(batch, GROUP_FEATURE, &n);
-	groups_to_arrays(rows, n, true, &params[10]);
+	params[1] = PointerGetDatum(construct_array(accounts, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	params[2] = PointerGetDatum(construct_array(days, n, DATEOID, 4, true, TYPALIGN_INT));
+	params[3] = PointerGetDatum(construct_array(kinds, n, CHAROID, 1, true, TYPALIGN_CHAR));
+	params[4] = PointerGetDatum(construct_md_array(items, item_nulls, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
+	params[5] = PointerGetDatum(construct_array(events, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 
-	prepare_once(&rollup_plan, rollup_sql, 14, argtypes);
-	if (SPI_execute_plan(rollup_plan, params, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "csm: usage rollup failed");
+	prepare_once(&append_plan, append_sql, 6, argtypes);
+	if (SPI_execute_plan(append_plan, params, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "csm: appending usage deltas failed");
+	appended_since_fold += n;
+}
+
+/*
+ * Folds pending deltas once this backend has appended enough of them.  Only
+ * under READ COMMITTED: a fold from an older snapshot would trip over deltas
+ * that a concurrent fold already took.
+ */
+static void
+maybe_fold(void)
+{
+	if (csm_compact_threshold <= 0 || appended_since_fold < csm_compact_threshold
+		|| XactIsoLevel != XACT_READ_COMMITTED)
+		return;
+	prepare_once(&compact_plan, compact_sql, 0, NULL);
+	if (SPI_execute_plan(compact_plan, NULL, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "csm: folding usage deltas failed");
+	appended_since_fold = 0;
 }
 
 static void
@@ -596,7 +580,7 @@ truncate_source(int32 source_id)
 	Datum		arg = Int32GetDatum(source_id);
 
 	prepare_once(&truncate_plan, truncate_sql, 1, &argtype);
-	if (SPI_execute_plan(truncate_plan, &arg, NULL, false, 0) != SPI_OK_DELETE)
+	if (SPI_execute_plan(truncate_plan, &arg, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "csm: usage truncate failed");
 }
 
@@ -614,6 +598,30 @@ parse_source_id(const char *arg)
 	return (int32) id;
 }
 
+/*
+ * The owner of csm._usage_rollup(), whose rights the rollup writes with, as
+ * SECURITY DEFINER would give but without its per-call cost of switching
+ * search_path (the statements above are fully qualified instead).
+ */
+static Oid
+rollup_owner(Oid fn_oid)
+{
+	static Oid	cached_fn = InvalidOid;
+	static Oid	cached_owner = InvalidOid;
+
+	if (fn_oid != cached_fn)
+	{
+		HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn_oid));
+
+		if (!HeapTupleIsValid(tup))
+			elog(ERROR, "cache lookup failed for function %u", fn_oid);
+		cached_owner = ((Form_pg_proc) GETSTRUCT(tup))->proowner;
+		ReleaseSysCache(tup);
+		cached_fn = fn_oid;
+	}
+	return cached_owner;
+}
+
 Datum
 csm_usage_rollup(PG_FUNCTION_ARGS)
 {
@@ -625,6 +633,8 @@ csm_usage_rollup(PG_FUNCTION_ARGS)
 	MemoryContext row_cxt;
 	MemoryContext old;
 	UsageBatch	batch;
+	Oid			save_userid;
+	int			save_sec_context;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -642,9 +652,15 @@ csm_usage_rollup(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "csm: SPI_connect failed");
 
+	/* An error aborts the (sub)transaction, which restores the user. */
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(rollup_owner(fcinfo->flinfo->fn_oid),
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+
 	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
 	{
 		truncate_source(src.source_id);
+		SetUserIdAndSecContext(save_userid, save_sec_context);
 		SPI_finish();
 		return PointerGetDatum(NULL);
 	}
@@ -685,10 +701,12 @@ csm_usage_rollup(PG_FUNCTION_ARGS)
 		accumulate(&batch, &src, trigdata->tg_oldtable, desc, -1, row_cxt);
 	if (trigdata->tg_newtable != NULL)
 		accumulate(&batch, &src, trigdata->tg_newtable, desc, +1, row_cxt);
-	write_batch(&batch, &src);
+	append_deltas(&batch, &src);
+	maybe_fold();
 
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(batch_cxt);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
 	SPI_finish();
 	return PointerGetDatum(NULL);
 }

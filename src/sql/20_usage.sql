@@ -15,19 +15,35 @@ CREATE TABLE @extschema@.usage_source (
 COMMENT ON TABLE @extschema@.usage_source IS
     'Tables tracked by csm.track_usage(), with the columns that name the account, time, feature and user.';
 
--- Counters are striped by backend (csm.rollup_stripes) so that sessions
--- writing the same hot account do not queue on one row; readers sum stripes.
+-- Writers never update shared counter rows: each statement appends its
+-- aggregated deltas to csm.usage_delta (no index, no conflicts, so sessions
+-- writing the same hot account never wait for each other), and
+-- csm.compact_usage() folds them into the counters below. Readers see
+-- counters plus pending deltas, so every view is exact at all times.
+CREATE TABLE @extschema@.usage_delta (
+    account_id bigint NOT NULL,
+    source_id  integer NOT NULL,
+    day        date NOT NULL,
+    kind       "char" NOT NULL,
+    item       text,
+    events     bigint NOT NULL,
+    CONSTRAINT usage_delta_kind_known CHECK (kind IN ('d', 'u', 'f'))
+);
+-- Deltas are deleted as they are folded; keep that publishable.
+ALTER TABLE @extschema@.usage_delta REPLICA IDENTITY FULL;
+COMMENT ON TABLE @extschema@.usage_delta IS
+    'Pending usage deltas appended by the rollup trigger: kind d (account-day events), u (events of user item), f (events of feature item). csm.compact_usage() folds them.';
+
 CREATE TABLE @extschema@.usage_counter (
     account_id   bigint NOT NULL,
     source_id    integer NOT NULL,
     day          date NOT NULL,
-    stripe       smallint NOT NULL,
     events       bigint NOT NULL,
     active_users bigint,
-    CONSTRAINT usage_counter_pkey PRIMARY KEY (account_id, source_id, day, stripe)
+    CONSTRAINT usage_counter_pkey PRIMARY KEY (account_id, source_id, day)
 );
 COMMENT ON TABLE @extschema@.usage_counter IS
-    'Striped daily event and active-user counters per account and source. Read csm.usage_daily instead.';
+    'Folded daily event and active-user counts per account and source. Read csm.usage_daily instead.';
 
 CREATE TABLE @extschema@.usage_user_day (
     account_id bigint NOT NULL,
@@ -38,31 +54,60 @@ CREATE TABLE @extschema@.usage_user_day (
     CONSTRAINT usage_user_day_pkey PRIMARY KEY (account_id, source_id, day, user_key)
 );
 COMMENT ON TABLE @extschema@.usage_user_day IS
-    'Events per user per day; a user is active that day while events > 0. Makes active_users exact under DELETE.';
+    'Folded events per user per day; a user is active that day while events > 0. Keeps active_users exact under DELETE.';
 
 CREATE TABLE @extschema@.usage_feature_counter (
     account_id bigint NOT NULL,
     source_id  integer NOT NULL,
     day        date NOT NULL,
     feature    text NOT NULL,
-    stripe     smallint NOT NULL,
     events     bigint NOT NULL,
-    CONSTRAINT usage_feature_counter_pkey PRIMARY KEY (account_id, source_id, day, feature, stripe)
+    CONSTRAINT usage_feature_counter_pkey PRIMARY KEY (account_id, source_id, day, feature)
 );
 COMMENT ON TABLE @extschema@.usage_feature_counter IS
-    'Striped daily event counts per feature. Read csm.usage_feature_daily instead.';
+    'Folded daily event counts per feature. Read csm.usage_feature_daily instead.';
+
+-- Counters plus pending deltas: the exact totals per account, source and day.
+CREATE VIEW @extschema@._usage_day WITH (security_invoker = true) AS
+WITH pending_users AS (
+    SELECT p.account_id, p.source_id, p.day,
+           sum((coalesce(u.events, 0) + p.n > 0)::integer - (coalesce(u.events, 0) > 0)::integer) AS active_delta
+    FROM (SELECT d.account_id, d.source_id, d.day, d.item, sum(d.events) AS n
+          FROM @extschema@.usage_delta d WHERE d.kind = 'u'
+          GROUP BY d.account_id, d.source_id, d.day, d.item) p
+    LEFT JOIN @extschema@.usage_user_day u
+           ON u.account_id = p.account_id AND u.source_id = p.source_id AND u.day = p.day AND u.user_key = p.item
+    GROUP BY p.account_id, p.source_id, p.day
+)
+SELECT t.account_id, t.source_id, t.day, sum(t.events)::bigint AS events, sum(t.active_users)::bigint AS active_users
+FROM (SELECT c.account_id, c.source_id, c.day, c.events, c.active_users FROM @extschema@.usage_counter c
+      UNION ALL
+      SELECT d.account_id, d.source_id, d.day, d.events, 0 FROM @extschema@.usage_delta d WHERE d.kind = 'd'
+      UNION ALL
+      SELECT p.account_id, p.source_id, p.day, 0, p.active_delta FROM pending_users p) t
+GROUP BY t.account_id, t.source_id, t.day;
+COMMENT ON VIEW @extschema@._usage_day IS
+    'Exact events and active users per account, source and day: folded counters plus pending deltas.';
+
+CREATE VIEW @extschema@._usage_feature_day WITH (security_invoker = true) AS
+SELECT t.account_id, t.source_id, t.day, t.feature, sum(t.events)::bigint AS events
+FROM (SELECT f.account_id, f.source_id, f.day, f.feature, f.events FROM @extschema@.usage_feature_counter f
+      UNION ALL
+      SELECT d.account_id, d.source_id, d.day, d.item, d.events FROM @extschema@.usage_delta d WHERE d.kind = 'f') t
+GROUP BY t.account_id, t.source_id, t.day, t.feature;
+COMMENT ON VIEW @extschema@._usage_feature_day IS
+    'Exact events per account, source, day and feature: folded counters plus pending deltas.';
 
 CREATE VIEW @extschema@.usage_daily WITH (security_invoker = true) AS
 SELECT a.external_id,
-       c.account_id,
+       u.account_id,
        s.relation AS source,
-       c.day,
-       sum(c.events)::bigint AS events,
-       sum(c.active_users)::bigint AS active_users
-FROM @extschema@.usage_counter c
-JOIN @extschema@.account a ON a.account_id = c.account_id
-JOIN @extschema@.usage_source s ON s.source_id = c.source_id
-GROUP BY a.external_id, c.account_id, s.relation, c.day;
+       u.day,
+       u.events,
+       CASE WHEN s.user_column IS NOT NULL THEN u.active_users END AS active_users
+FROM @extschema@._usage_day u
+JOIN @extschema@.account a ON a.account_id = u.account_id
+JOIN @extschema@.usage_source s ON s.source_id = u.source_id;
 COMMENT ON VIEW @extschema@.usage_daily IS
     'Events and distinct active users per account, tracked source and UTC day. active_users is NULL for a source without a user column.';
 
@@ -72,19 +117,82 @@ SELECT a.external_id,
        s.relation AS source,
        f.day,
        f.feature,
-       sum(f.events)::bigint AS events
-FROM @extschema@.usage_feature_counter f
+       f.events
+FROM @extschema@._usage_feature_day f
 JOIN @extschema@.account a ON a.account_id = f.account_id
-JOIN @extschema@.usage_source s ON s.source_id = f.source_id
-GROUP BY a.external_id, f.account_id, s.relation, f.day, f.feature;
+JOIN @extschema@.usage_source s ON s.source_id = f.source_id;
 COMMENT ON VIEW @extschema@.usage_feature_daily IS
     'Events per account, tracked source, UTC day and feature (the event column given to track_usage).';
 
--- The C rollup trigger. SECURITY DEFINER so that application roles that
--- insert events need no rights on csm's tables; only admins may attach it.
+-- One folder at a time: the advisory lock is keyed on usage_delta's oid.
+CREATE FUNCTION @extschema@.compact_usage() RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    folded bigint;
+BEGIN
+    IF NOT pg_catalog.pg_try_advisory_xact_lock('@extschema@.usage_delta'::regclass::oid::integer, 0) THEN
+        RETURN 0;  -- another session is folding right now
+    END IF;
+    WITH taken AS (
+        DELETE FROM @extschema@.usage_delta RETURNING *
+    ), user_in AS (
+        SELECT t.account_id, t.source_id, t.day, t.item AS user_key, sum(t.events) AS n
+        FROM taken t WHERE t.kind = 'u'
+        GROUP BY t.account_id, t.source_id, t.day, t.item
+        HAVING sum(t.events) <> 0
+    ), user_up AS (
+        INSERT INTO @extschema@.usage_user_day AS u (account_id, source_id, day, user_key, events)
+        SELECT i.account_id, i.source_id, i.day, i.user_key, i.n FROM user_in i
+        ORDER BY i.account_id, i.source_id, i.day, i.user_key
+        ON CONFLICT (account_id, source_id, day, user_key)
+        DO UPDATE SET events = u.events + excluded.events
+        RETURNING u.account_id, u.source_id, u.day, u.user_key, u.events
+    ), active_delta AS (
+        -- a user becomes active when its count rises from zero, inactive when it returns to zero
+        SELECT i.account_id, i.source_id, i.day,
+               count(*) FILTER (WHERE i.n > 0 AND u.events = i.n)
+             - count(*) FILTER (WHERE i.n < 0 AND u.events = 0) AS delta
+        FROM user_up u
+        JOIN user_in i ON i.account_id = u.account_id AND i.source_id = u.source_id
+                      AND i.day = u.day AND i.user_key = u.user_key
+        GROUP BY i.account_id, i.source_id, i.day
+    ), day_in AS (
+        SELECT t.account_id, t.source_id, t.day, sum(t.events) AS n
+        FROM taken t WHERE t.kind = 'd'
+        GROUP BY t.account_id, t.source_id, t.day
+    ), counter_up AS (
+        INSERT INTO @extschema@.usage_counter AS c (account_id, source_id, day, events, active_users)
+        SELECT d.account_id, d.source_id, d.day, d.n,
+               CASE WHEN s.user_column IS NOT NULL THEN coalesce(a.delta, 0) END
+        FROM day_in d
+        JOIN @extschema@.usage_source s ON s.source_id = d.source_id
+        LEFT JOIN active_delta a ON a.account_id = d.account_id AND a.source_id = d.source_id AND a.day = d.day
+        ORDER BY d.account_id, d.source_id, d.day
+        ON CONFLICT (account_id, source_id, day)
+        DO UPDATE SET events = c.events + excluded.events, active_users = c.active_users + excluded.active_users
+    ), feature_up AS (
+        INSERT INTO @extschema@.usage_feature_counter AS f (account_id, source_id, day, feature, events)
+        SELECT t.account_id, t.source_id, t.day, t.item, sum(t.events)
+        FROM taken t WHERE t.kind = 'f'
+        GROUP BY t.account_id, t.source_id, t.day, t.item
+        ORDER BY t.account_id, t.source_id, t.day, t.item
+        ON CONFLICT (account_id, source_id, day, feature)
+        DO UPDATE SET events = f.events + excluded.events
+    )
+    SELECT count(*) INTO folded FROM taken;
+    RETURN folded;
+END $$;
+COMMENT ON FUNCTION @extschema@.compact_usage() IS
+    'Folds pending usage deltas into the counters; returns the deltas folded (0 when another session is folding). Safe to run any time, e.g. from pg_cron every minute.';
+REVOKE ALL ON FUNCTION @extschema@.compact_usage() FROM PUBLIC;
+
+-- The C rollup trigger. It writes with its owner's rights (switching user in
+-- C, as foreign-key triggers do), so application roles that insert events
+-- need no rights on csm's tables; only admins may attach it.
 CREATE FUNCTION @extschema@._usage_rollup() RETURNS trigger
 AS 'MODULE_PATHNAME', 'csm_usage_rollup'
-LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+LANGUAGE C;
 COMMENT ON FUNCTION @extschema@._usage_rollup() IS
     'Statement trigger attached by csm.track_usage(); rolls transition tables up into csm.usage_*.';
 REVOKE ALL ON FUNCTION @extschema@._usage_rollup() FROM PUBLIC;
@@ -127,6 +235,22 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION @extschema@._usage_column_type(regclass, name, text, regtype[]) IS
     'Validates a column named to track_usage(): it exists and has a supported type.';
+
+-- Forgets a source's rollups from a day on, with no fold running meanwhile.
+CREATE FUNCTION @extschema@._clear_usage(source integer, from_day date DEFAULT '-infinity')
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM pg_catalog.pg_advisory_xact_lock('@extschema@.usage_delta'::regclass::oid::integer, 0);
+    DELETE FROM @extschema@.usage_delta WHERE source_id = source AND day >= from_day;
+    DELETE FROM @extschema@.usage_counter WHERE source_id = source AND day >= from_day;
+    DELETE FROM @extschema@.usage_user_day WHERE source_id = source AND day >= from_day;
+    DELETE FROM @extschema@.usage_feature_counter WHERE source_id = source AND day >= from_day;
+END $$;
+COMMENT ON FUNCTION @extschema@._clear_usage(integer, date) IS
+    'Deletes the rollups and pending deltas of a source from a UTC day on; used by TRUNCATE, untrack_usage() and backfill_usage().';
+REVOKE ALL ON FUNCTION @extschema@._clear_usage(integer, date) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.track_usage(
     source regclass,
@@ -201,9 +325,7 @@ BEGIN
     EXECUTE format('DROP TRIGGER IF EXISTS csm_usage_delete ON %s', source);
     EXECUTE format('DROP TRIGGER IF EXISTS csm_usage_truncate ON %s', source);
     -- Rollups that can no longer be kept exact go with the source.
-    DELETE FROM @extschema@.usage_counter WHERE source_id = id;
-    DELETE FROM @extschema@.usage_user_day WHERE source_id = id;
-    DELETE FROM @extschema@.usage_feature_counter WHERE source_id = id;
+    PERFORM @extschema@._clear_usage(id);
     DELETE FROM @extschema@.usage_source WHERE source_id = id;
 END $$;
 COMMENT ON FUNCTION @extschema@.untrack_usage(regclass) IS
@@ -233,9 +355,7 @@ BEGIN
                     (SELECT a.atttypid::regtype FROM pg_catalog.pg_attribute a
                      WHERE a.attrelid = source AND a.attname = s.time_column));
 
-    DELETE FROM @extschema@.usage_counter WHERE source_id = s.source_id AND day >= from_day;
-    DELETE FROM @extschema@.usage_user_day WHERE source_id = s.source_id AND day >= from_day;
-    DELETE FROM @extschema@.usage_feature_counter WHERE source_id = s.source_id AND day >= from_day;
+    PERFORM @extschema@._clear_usage(s.source_id, from_day);
 
     -- The rows to roll up, with the same key text and day the trigger uses.
     EXECUTE format(
@@ -253,13 +373,12 @@ BEGIN
     SELECT DISTINCT b.account_key FROM csm_backfill b ORDER BY 1
     ON CONFLICT (external_id) DO NOTHING;
 
-    INSERT INTO @extschema@.usage_counter (account_id, source_id, day, stripe, events, active_users)
-    SELECT a.account_id, s.source_id, b.day, 0, count(*),
+    INSERT INTO @extschema@.usage_counter (account_id, source_id, day, events, active_users)
+    SELECT a.account_id, s.source_id, b.day, count(*),
            CASE WHEN s.user_column IS NOT NULL THEN count(DISTINCT b.user_key) END
     FROM csm_backfill b JOIN @extschema@.account a ON a.external_id = b.account_key
     GROUP BY a.account_id, b.day
-    ON CONFLICT (account_id, source_id, day, stripe) DO UPDATE
-        SET events = excluded.events, active_users = excluded.active_users;
+;
 
     INSERT INTO @extschema@.usage_user_day (account_id, source_id, day, user_key, events)
     SELECT a.account_id, s.source_id, b.day, b.user_key, count(*)
@@ -267,8 +386,8 @@ BEGIN
     WHERE b.user_key IS NOT NULL
     GROUP BY a.account_id, b.day, b.user_key;
 
-    INSERT INTO @extschema@.usage_feature_counter (account_id, source_id, day, feature, stripe, events)
-    SELECT a.account_id, s.source_id, b.day, b.feature, 0, count(*)
+    INSERT INTO @extschema@.usage_feature_counter (account_id, source_id, day, feature, events)
+    SELECT a.account_id, s.source_id, b.day, b.feature, count(*)
     FROM csm_backfill b JOIN @extschema@.account a ON a.external_id = b.account_key
     WHERE b.feature IS NOT NULL
     GROUP BY a.account_id, b.day, b.feature;

@@ -20,13 +20,10 @@ WITH sources AS (
            bool_or(s.event_column IS NOT NULL) AS has_features
     FROM @extschema@.usage_source s
 ),
--- One row per account, source and day: the stripes summed.
 per_source_day AS (
-    SELECT c.account_id, c.source_id, c.day,
-           sum(c.events) AS events, sum(c.active_users) AS active_users
-    FROM @extschema@.usage_counter c
-    WHERE c.day <= as_of
-    GROUP BY c.account_id, c.source_id, c.day
+    SELECT u.account_id, u.source_id, u.day, u.events, u.active_users
+    FROM @extschema@._usage_day u
+    WHERE u.day <= as_of
 ),
 -- Across sources, the same person usually appears in each, so a day's
 -- active users is the largest source's count.
@@ -47,7 +44,7 @@ usage AS (
 features AS (
     SELECT f.account_id, count(*)::integer AS adopted
     FROM (SELECT fc.account_id, fc.feature
-          FROM @extschema@.usage_feature_counter fc
+          FROM @extschema@._usage_feature_day fc
           WHERE fc.day > as_of - 30 AND fc.day <= as_of
           GROUP BY fc.account_id, fc.feature
           HAVING sum(fc.events) > 0) f

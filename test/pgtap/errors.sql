@@ -21,7 +21,7 @@ SELECT throws_ok($$SELECT csm.track_usage('tap_events', 'org', 'at')$$, '42710',
 -- Bad rows are refused with the user's insert, and nothing is half-counted.
 SELECT throws_ok($$INSERT INTO tap_events (org, at) VALUES ('', now())$$, '23514', NULL, 'blank account key');
 SELECT throws_ok($$INSERT INTO tap_events (org, at) SELECT string_agg(md5(i::text), ''), now() FROM generate_series(1, 300) AS i$$, '54000', NULL, 'an account key too long to index');
-SELECT is((SELECT count(*) FROM csm.usage_counter), 0::bigint, 'refused inserts left no rollup rows');
+SELECT is((SELECT count(*) FROM csm.usage_delta), 0::bigint, 'refused inserts left no rollup rows');
 
 -- The trigger function refuses to run outside csm.track_usage()'s shape.
 SELECT throws_ok($$SELECT csm._usage_rollup()$$, '39P01', NULL, 'called directly');

@@ -1,21 +1,22 @@
 -- Schema, privileges and the Citus-ready shape of csm's tables.
 BEGIN;
-SELECT plan(25);
+SELECT plan(30);
 
 SELECT has_schema('csm');
-SELECT tables_are('csm', ARRAY['account', 'team_member', 'nps_response', 'usage_source',
+SELECT tables_are('csm', ARRAY['account', 'team_member', 'nps_response', 'usage_source', 'usage_delta',
                                'usage_counter', 'usage_user_day', 'usage_feature_counter']);
-SELECT views_are('csm', ARRAY['usage_daily', 'usage_feature_daily', 'account_metrics']);
+SELECT views_are('csm', ARRAY['usage_daily', 'usage_feature_daily', '_usage_day', '_usage_feature_day', 'account_metrics']);
 SELECT col_is_pk('csm', 'account', ARRAY['account_id'], 'account is keyed by account_id');
 SELECT col_is_unique('csm', 'account', ARRAY['external_id'], 'external_id is globally unique');
 SELECT col_is_unique('csm', 'team_member', ARRAY['handle'], 'handle is unique');
 
--- Per-account tables: account_id bigint NOT NULL, first in the primary key
--- and in every unique constraint, so Citus can distribute them by it.
+-- Per-account tables: account_id bigint NOT NULL, in the primary key and in
+-- every unique constraint, so Citus can distribute them by it. (usage_delta
+-- is an append-only queue with no unique constraint at all.)
 SELECT col_type_is('csm', t, 'account_id', 'bigint', t || '.account_id is bigint')
-FROM unnest(ARRAY['nps_response', 'usage_counter', 'usage_user_day', 'usage_feature_counter']) AS t;
+FROM unnest(ARRAY['nps_response', 'usage_delta', 'usage_counter', 'usage_user_day', 'usage_feature_counter']) AS t;
 SELECT col_not_null('csm', t, 'account_id', t || '.account_id is NOT NULL')
-FROM unnest(ARRAY['nps_response', 'usage_counter', 'usage_user_day', 'usage_feature_counter']) AS t;
+FROM unnest(ARRAY['nps_response', 'usage_delta', 'usage_counter', 'usage_user_day', 'usage_feature_counter']) AS t;
 SELECT is_empty($$
     SELECT c.conrelid::regclass::text, c.conname
     FROM pg_constraint c
@@ -46,11 +47,35 @@ SELECT function_privs_are('csm', 'track_usage', ARRAY['regclass', 'name', 'name'
                           'PUBLIC cannot track tables');
 SELECT function_privs_are('csm', 'backfill_usage', ARRAY['regclass', 'timestamp with time zone'], 'public', ARRAY[]::text[],
                           'PUBLIC cannot backfill');
-SELECT is_definer('csm', '_usage_rollup', ARRAY[]::text[], 'the rollup trigger runs with the owner''s rights');
-SELECT is(
-    (SELECT proconfig FROM pg_proc WHERE oid = 'csm._usage_rollup'::regproc),
-    ARRAY['search_path=pg_catalog, pg_temp'],
-    'the SECURITY DEFINER trigger pins search_path');
+-- An application role with no rights on csm writes events; the trigger
+-- rolls them up with its owner's rights, and the role still cannot touch csm.
+CREATE ROLE tap_app_writer;
+CREATE TABLE tap_app_events (org text, at timestamptz);
+SELECT ok(csm.track_usage('tap_app_events', 'org', 'at') > 0, 'tracking the application''s table');
+GRANT INSERT ON tap_app_events TO tap_app_writer;
+SET ROLE tap_app_writer;
+SELECT lives_ok($$INSERT INTO tap_app_events VALUES ('org_app', '2026-03-01 10:00+00')$$,
+                'a role without rights on csm inserts into a tracked table');
+SELECT throws_ok($$SELECT * FROM csm.usage_delta$$, '42501', NULL, 'and still cannot read csm tables');
+RESET ROLE;
+SELECT is((SELECT sum(events) FROM csm.usage_daily WHERE external_id = 'org_app'), 1::numeric,
+          'its event was rolled up');
+
+-- The trigger's statements run with the owner's rights, so a caller's
+-- search_path must not be able to slip its own functions into them.
+CREATE SCHEMA tap_evil;
+CREATE FUNCTION tap_evil.unnest(anyarray) RETURNS SETOF anyelement LANGUAGE plpgsql AS
+    $$BEGIN RAISE EXCEPTION 'hijacked'; END$$;
+CREATE FUNCTION tap_evil.texteq(text, text) RETURNS boolean LANGUAGE plpgsql AS
+    $$BEGIN RAISE EXCEPTION 'hijacked'; END$$;
+CREATE OPERATOR tap_evil.= (LEFTARG = text, RIGHTARG = text, FUNCTION = tap_evil.texteq);
+SET search_path = tap_evil, pg_catalog, public;
+-- (pgTAP itself would call the hostile operator, so assert after the reset;
+-- a hijack raises here and fails the whole file.)
+INSERT INTO public.tap_app_events VALUES ('org_new_evil', '2026-03-01 10:00+00');
+RESET search_path;
+SELECT is((SELECT sum(events) FROM csm.usage_daily WHERE external_id = 'org_new_evil'), 1::numeric,
+          'a hostile search_path cannot hijack the rollup');
 SELECT is_empty($$
     SELECT p.oid::regprocedure::text FROM pg_proc p
     WHERE p.pronamespace = 'csm'::regnamespace AND p.prosecdef
@@ -62,7 +87,7 @@ SELECT is_empty($$
       AND NOT coalesce(c.reloptions, '{}') @> ARRAY['security_invoker=true']
 $$, 'every view is security_invoker, so row-level security applies to the reader');
 LOAD 'csm';  -- GUCs exist once the library is loaded
-SELECT is(current_setting('csm.rollup_stripes'), '16', 'csm.rollup_stripes defaults to 16');
+SELECT is(current_setting('csm.compact_threshold'), '10000', 'csm.compact_threshold defaults to 10000');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # pgbench stress: 16 clients write the same 10 hot accounts at once, with
-# single-row inserts, small batches and deletes. Afterwards the rollup must
+# single-row inserts, small batches and deletes, while they fold each
+# other's deltas. Afterwards the rollup must
 # equal a GROUP BY over the source exactly, with no deadlock and no error.
 set -euo pipefail
 db=csm_stress_usage
@@ -32,7 +33,8 @@ DELETE FROM events WHERE id IN (SELECT id FROM events WHERE org = 'hot_' || :a O
 PGB
 
 before=$(psql -AtX -d "$db" -c "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")
-pgbench -n -c 16 -j 2 -t 300 -f "$script" "$db" > /tmp/csm_stress_usage.log 2>&1 || {
+# Each client folds after 100 deltas, so folds race writers and each other.
+PGOPTIONS="-c csm.compact_threshold=100" pgbench -n -c 16 -j 2 -t 300 -f "$script" "$db" > /tmp/csm_stress_usage.log 2>&1 || {
     cat /tmp/csm_stress_usage.log; echo "not ok - pgbench reported errors"; exit 1; }
 grep -E "number of (transactions actually processed|failed)|tps" /tmp/csm_stress_usage.log || true
 
