@@ -282,9 +282,15 @@ static const Oid key_types[] = {TEXTOID, VARCHAROID, INT2OID, INT4OID, INT8OID, 
 static const Oid time_types[] = {TIMESTAMPTZOID, TIMESTAMPOID, DATEOID, InvalidOid};
 static const Oid text_types[] = {TEXTOID, VARCHAROID, InvalidOid};
 
+/*
+ * Keys end up in btree indexes, which cannot hold arbitrarily long values;
+ * refusing them here keeps a too-long key from poisoning a later fold.
+ */
+#define MAX_KEY_BYTES 1024
+
 /* The column's value as bytes: text as stored, anything else through its output function. */
 static StrKey
-column_text(const TrackedColumn *col, Datum value)
+column_text(const TrackedColumn *col, Datum value, const char *role)
 {
 	StrKey		key;
 
@@ -300,6 +306,11 @@ column_text(const TrackedColumn *col, Datum value)
 		key.data = OutputFunctionCall((FmgrInfo *) &col->output, value);
 		key.len = strlen(key.data);
 	}
+	if (key.len > MAX_KEY_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("tracked %s value is %d bytes long, more than the %d csm accepts", role, key.len, MAX_KEY_BYTES),
+				 errhint("Track a shorter identifier, such as an id or a hash of this value.")));
 	return key;
 }
 
@@ -355,7 +366,7 @@ accumulate(UsageBatch *batch, const TrackedSource *src, Tuplestorestate *rows, T
 			continue;
 
 		old = MemoryContextSwitchTo(row_cxt);
-		key = column_text(&src->account, value);
+		key = column_text(&src->account, value, "account");
 		MemoryContextSwitchTo(old);
 		account = strset_intern(&batch->accounts, key.data, key.len);
 		add_to_group(batch, GROUP_DAY, account, day, -1, sign);
@@ -366,7 +377,7 @@ accumulate(UsageBatch *batch, const TrackedSource *src, Tuplestorestate *rows, T
 			if (!isnull)
 			{
 				old = MemoryContextSwitchTo(row_cxt);
-				key = column_text(&src->user, value);
+				key = column_text(&src->user, value, "user");
 				MemoryContextSwitchTo(old);
 				add_to_group(batch, GROUP_USER, account, day,
 							 strset_intern(&batch->items, key.data, key.len), sign);
@@ -378,7 +389,7 @@ accumulate(UsageBatch *batch, const TrackedSource *src, Tuplestorestate *rows, T
 			if (!isnull)
 			{
 				old = MemoryContextSwitchTo(row_cxt);
-				key = column_text(&src->event, value);
+				key = column_text(&src->event, value, "event");
 				MemoryContextSwitchTo(old);
 				add_to_group(batch, GROUP_FEATURE, account, day,
 							 strset_intern(&batch->items, key.data, key.len), sign);

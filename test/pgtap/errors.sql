@@ -1,6 +1,6 @@
 -- Every documented error path, asserted by SQLSTATE.
 BEGIN;
-SELECT plan(24);
+SELECT plan(28);
 
 CREATE TABLE tap_events (id bigint, org text, member text, feature text, at timestamptz, payload jsonb);
 CREATE VIEW tap_view AS SELECT * FROM tap_events;
@@ -21,7 +21,11 @@ SELECT throws_ok($$SELECT csm.track_usage('tap_events', 'org', 'at')$$, '42710',
 -- Bad rows are refused with the user's insert, and nothing is half-counted.
 SELECT throws_ok($$INSERT INTO tap_events (org, at) VALUES ('', now())$$, '23514', NULL, 'blank account key');
 SELECT throws_ok($$INSERT INTO tap_events (org, at) SELECT string_agg(md5(i::text), ''), now() FROM generate_series(1, 300) AS i$$, '54000', NULL, 'an account key too long to index');
-SELECT is((SELECT count(*) FROM csm.usage_delta), 0::bigint, 'refused inserts left no rollup rows');
+SELECT throws_ok($$INSERT INTO tap_events (org, member, at) VALUES ('org_1', repeat('u', 1025), now())$$, '54000', NULL, 'a user key over 1024 bytes');
+SELECT throws_ok($$INSERT INTO tap_events (org, feature, at) VALUES ('org_1', repeat('f', 5000), now())$$, '54000', NULL, 'a feature over 1024 bytes');
+SELECT lives_ok($$INSERT INTO tap_events (org, member, feature, at) VALUES ('org_1', repeat('u', 1024), '', now())$$, 'a 1024-byte user and an empty feature are fine');
+SELECT is((SELECT csm.compact_usage() > 0), true, 'and they fold');
+SELECT is((SELECT sum(events) FROM csm.usage_daily), 1::numeric, 'refused inserts left no rollup rows');
 
 -- The trigger function refuses to run outside csm.track_usage()'s shape.
 SELECT throws_ok($$SELECT csm._usage_rollup()$$, '39P01', NULL, 'called directly');
