@@ -45,3 +45,11 @@ demo: deps
 bench: deps
 	$(MAKE) install
 	PG_MAJOR=$(PG_MAJOR) pg_virtualenv -v $(PG_MAJOR) test/bench/run.sh
+
+# Static checks: both must stay quiet.
+PG_INCLUDEDIR_SERVER = $(shell $(PG_CONFIG) --includedir-server 2>/dev/null)
+.PHONY: lint
+lint:
+	cppcheck --enable=warning,performance,portability --error-exitcode=1 --quiet \
+		--suppress='*:$(PG_INCLUDEDIR_SERVER)/*' -I$(PG_INCLUDEDIR_SERVER) src/*.c
+	clang-tidy --quiet --warnings-as-errors='*' src/*.c -- -I$(PG_INCLUDEDIR_SERVER) -I$(PG_INCLUDEDIR_SERVER)/../internal
