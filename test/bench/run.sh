@@ -1,0 +1,266 @@
+#!/usr/bin/env bash
+# Ingest benchmark: what csm.track_usage() costs a table that receives events,
+# against PostgreSQL's floor (the same inserts into an untracked table) and
+# two PL/pgSQL baselines (a row trigger doing INSERT ... ON CONFLICT, and a
+# statement trigger with a transition table), in one run on one cluster.
+# The tables and triggers are in test/bench/ingest.sql.
+#
+# Runs against the cluster in PGHOST/PGPORT/PGUSER (make bench starts one
+# with pg_virtualenv).  Prints one "run" line per timed run, one "check" line
+# per rollup check and one line per result.  Ratios are reported, never
+# asserted: it exits non-zero only when a rollup disagrees with its rows.
+#
+# Knobs (environment): BENCH_ROWS (1000000), BENCH_PLROW_ROWS (100000),
+# BENCH_REPEATS (3), BENCH_CLIENTS (8), BENCH_THREADS (2), BENCH_SECONDS (15),
+# BENCH_BASELINE_SECONDS (10: pgbench on the PL/pgSQL triggers),
+# BENCH_PARTS ("bulk concurrent"), BENCH_DB (csm_bench), BENCH_KEEP=1 keeps
+# the database afterwards.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+ROWS=${BENCH_ROWS:-1000000}
+PLROW_ROWS=${BENCH_PLROW_ROWS:-100000}
+REPEATS=${BENCH_REPEATS:-3}
+CLIENTS=${BENCH_CLIENTS:-8}
+THREADS=${BENCH_THREADS:-2}
+SECONDS_PER_RUN=${BENCH_SECONDS:-15}
+BASELINE_SECONDS=${BENCH_BASELINE_SECONDS:-10}
+PARTS=${BENCH_PARTS:-bulk concurrent}
+DB=${BENCH_DB:-csm_bench}
+PORTFOLIO=${BENCH_PORTFOLIO:-test/data/portfolio.sql}
+AS_OF=2024-06-30
+COLS="org_user_id, user_id, event, occurred_at"
+
+WORK=$(mktemp -d -t csm_bench.XXXXXX)
+COPY_FILE=
+failed=0
+started=$(date +%s)
+declare -A result
+
+sql() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
+want() { [[ " $PARTS " == *" $1 "* ]]; }
+
+# Settings are changed for the benchmark only, through ALTER SYSTEM, and
+# reset at exit.
+cleanup() {
+    [ -z "$COPY_FILE" ] || rm -f "$COPY_FILE" 2>/dev/null || true
+    psql -X -q -d postgres -c 'ALTER SYSTEM RESET max_wal_size' -c 'ALTER SYSTEM RESET autovacuum' \
+        -c 'SELECT pg_reload_conf()' >/dev/null 2>&1 || true
+    if [ "${BENCH_KEEP:-0}" != 1 ]; then
+        psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1 || true
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# elapsed SQL...: runs SQL in a new session, prints the seconds of the last
+# statement as psql sees it (through its commit).
+elapsed() {
+    printf '%s\n' '\timing on' "$@" | sql | awk '/^Time: / { t = $2 } END { printf "%.3f\n", t / 1000 }'
+}
+
+# prepare TABLE: empties TABLE and its rollups and checkpoints, then flushes
+# the OS's dirty pages, so that no run pays for the writeback of the last.
+prepare() {
+    sql -c "SELECT bench.reset('$1')" -c 'CHECKPOINT' >/dev/null
+    sync
+}
+
+# check TABLE WHAT: the rows in the table against the events in its rollup.
+check() {
+    local rows events
+    read -r rows events <<<"$(sql -F ' ' -c "SELECT table_rows, rollup_events FROM bench.counts('$1')")"
+    if [ "$rows" = "$events" ]; then
+        echo "check $2 table=$1 rows=$rows rollup_events=$events ok"
+    else
+        echo "check $2 table=$1 rows=$rows rollup_events=$events MISMATCH"
+        failed=1
+    fi
+}
+
+# check_exact TABLE WHAT: every account-day (events and distinct users) and
+# every account-day-feature of the rollup against the rows.
+check_exact() {
+    local bad
+    bad=$(sql -c "SELECT bench.mismatches('$1')")
+    if [ "$bad" = 0 ]; then
+        echo "check $2 table=$1 every account-day, active-user count and feature count ok"
+    else
+        echo "check $2 table=$1 $bad account-days or features differ from the rows MISMATCH"
+        failed=1
+    fi
+}
+
+# tracked TABLE WHAT LAST: the checks after a run of a tracked table.  When
+# csm defers folding, times csm.compact_usage() and checks again.  In the
+# last round, also compares every group with the rows.
+tracked() {
+    local s
+    check "$1" "$2"
+    if [[ $1 == csm* ]] && [ "$HAS_FOLD" = t ]; then
+        s=$(elapsed 'SELECT bench.fold();')
+        echo "run ${2}_fold table=$1 seconds=$s"
+        echo "$s" >>"$WORK/${2}_fold.$1"
+        check "$1" "${2}_fold"
+    fi
+    [ "$3" != last ] || check_exact "$1" "$2"
+}
+
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+secs() { awk -v a="$1" 'BEGIN { printf (a < 10 ? "%.2f" : "%.1f"), a }'; }
+add() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a + b }'; }
+
+# ---------------------------------------------------------------- setup
+echo "== csm ingest benchmark"
+PGOPTIONS='-c client_min_messages=warning' psql -X -q -v ON_ERROR_STOP=1 -d postgres \
+    -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" \
+    -c "ALTER SYSTEM SET max_wal_size = '4GB'" -c "ALTER SYSTEM SET autovacuum = off" \
+    -c 'SELECT pg_reload_conf()' >/dev/null
+sleep 1
+echo "settings: ALTER SYSTEM max_wal_size=4GB (no checkpoint inside a timed run), autovacuum=off" \
+     "(no vacuum of one run's rows during the next; csm.account is analyzed before every run instead); reset at exit"
+echo "settings: $(sql -c "SELECT string_agg(name || '=' || current_setting(name), ' ' ORDER BY name)
+    FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'shared_buffers', 'work_mem', 'jit',
+                                    'max_wal_size', 'autovacuum', 'wal_level', 'full_page_writes', 'lc_collate')")"
+echo "server: $(sql -c 'SELECT version()'); $(nproc) cpus"
+
+PGOPTIONS='-c client_min_messages=warning' sql -c 'CREATE EXTENSION csm' -f test/bench/ingest.sql >/dev/null
+HAS_FOLD=$(sql -c "SELECT to_regprocedure('csm.compact_usage()') IS NOT NULL")
+if [ "$HAS_FOLD" = t ]; then
+    echo "csm: defers folding (csm.compact_usage()); a fold is timed after every csm run and reported apart and added"
+fi
+if [ -f "$PORTFOLIO" ]; then
+    if ! sql -f "$PORTFOLIO" >"$WORK/portfolio.log" 2>&1; then
+        echo "source: loading $PORTFOLIO failed, so the synthetic events are used:"
+        tail -n 3 "$WORK/portfolio.log" | sed 's/^/  /'
+    fi
+fi
+t0=$(date +%s)
+made=$(sql -c "SELECT bench.make_source($ROWS, '$AS_OF')")
+sql -c 'VACUUM (FREEZE, ANALYZE) bench.src'
+echo "source: $made"
+echo "source: $(sql -c "SELECT format('%s rows, %s accounts, %s account-days, %s user-days, %s account-day-features, %s features, %s MB, made in %s s',
+    count(*), count(DISTINCT org_user_id), count(DISTINCT (org_user_id, (occurred_at AT TIME ZONE 'UTC')::date)),
+    count(DISTINCT (org_user_id, (occurred_at AT TIME ZONE 'UTC')::date, user_id)),
+    count(DISTINCT (org_user_id, (occurred_at AT TIME ZONE 'UTC')::date, event)), count(DISTINCT event),
+    pg_relation_size('bench.src') / 1048576, $(date +%s) - $t0) FROM bench.src")"
+
+# ---------------------------------------------------------------- bulk
+if want bulk; then
+    echo "== bulk: INSERT ... SELECT and COPY of $ROWS rows, $REPEATS rounds, tables alternating, median per table;" \
+         "the PL/pgSQL statement trigger once, the row trigger once on $PLROW_ROWS rows"
+    # server-side COPY reads this file, written once by the server
+    COPY_FILE=$(sql -c 'SHOW data_directory')/csm_bench_events.copy
+    sql -c "COPY (SELECT $COLS FROM bench.src) TO '$COPY_FILE'"
+    # The PL/pgSQL statement trigger is slow: it runs in the first round only.
+    for round in $(seq "$REPEATS"); do
+        last=; [ "$round" != "$REPEATS" ] || last=last
+        tables=(floor csm floor_heap csm_heap)
+        [ "$round" != 1 ] || tables=(floor csm plstmt floor_heap csm_heap)
+        for t in "${tables[@]}"; do
+            prepare "$t"
+            s=$(elapsed "INSERT INTO bench.ev_$t ($COLS) SELECT $COLS FROM bench.src;")
+            echo "run bulk_insert_select table=$t rows=$ROWS round=$round seconds=$s"
+            echo "$s" >>"$WORK/insert_select.$t"
+            case $t in
+                floor*) ;;
+                plstmt) tracked "$t" bulk_insert_select last ;;
+                csm_heap) tracked "$t" bulk_insert_select "" ;;
+                *) tracked "$t" bulk_insert_select "$last" ;;
+            esac
+        done
+        for t in floor csm; do
+            prepare "$t"
+            s=$(elapsed "COPY bench.ev_$t ($COLS) FROM '$COPY_FILE';")
+            echo "run bulk_copy table=$t rows=$ROWS round=$round seconds=$s"
+            echo "$s" >>"$WORK/copy.$t"
+            [ "$t" = floor ] || tracked "$t" bulk_copy "$last"
+        done
+    done
+
+    # The row trigger is slow: run it once on the first rows and scale the time.
+    prepare plrow
+    s=$(elapsed "INSERT INTO bench.ev_plrow ($COLS) SELECT $COLS FROM bench.src LIMIT $PLROW_ROWS;")
+    echo "run bulk_insert_select table=plrow rows=$PLROW_ROWS round=1 seconds=$s"
+    tracked plrow bulk_insert_select last
+    awk -v s="$s" -v r="$ROWS" -v p="$PLROW_ROWS" 'BEGIN { printf "%.3f\n", s * r / p }' >"$WORK/insert_select.plrow"
+    echo "run bulk_insert_select table=plrow rows=$ROWS scaled_from=$PLROW_ROWS seconds=$(cat "$WORK/insert_select.plrow")"
+
+    for f in "$WORK"/insert_select.* "$WORK"/copy.* "$WORK"/bulk_*_fold.*; do
+        [ ! -e "$f" ] || result[${f##*/}]=$(median <"$f")
+    done
+    sql -c "SELECT bench.reset(t) FROM unnest(ARRAY['floor', 'csm', 'plstmt', 'plrow', 'floor_heap', 'csm_heap']) t" >/dev/null
+    rm -f "$COPY_FILE" 2>/dev/null || true
+fi
+
+# ---------------------------------------------------------------- concurrent
+if want concurrent; then
+    echo "== concurrent: pgbench, one single-row INSERT per transaction, $CLIENTS clients, $THREADS threads," \
+         "10 hot accounts, ${SECONDS_PER_RUN} s each (the PL/pgSQL triggers ${BASELINE_SECONDS} s)"
+    for t in floor csm plstmt plrow; do
+        dur=$SECONDS_PER_RUN
+        case $t in pl*) dur=$BASELINE_SECONDS ;; esac
+        sed "s/INSERT INTO TABLE/INSERT INTO bench.ev_$t/" test/bench/insert_one.pgbench >"$WORK/insert_$t.pgbench"
+        prepare "$t"
+        if ! pgbench -n -M prepared -c "$CLIENTS" -j "$THREADS" -T "$dur" -f "$WORK/insert_$t.pgbench" \
+            "$DB" >"$WORK/pgbench.$t" 2>&1; then
+            cat "$WORK/pgbench.$t"
+            failed=1
+            continue
+        fi
+        tps=$(awk '/^tps = / { printf "%.0f", $3; exit }' "$WORK/pgbench.$t")
+        lat=$(awk '/^latency average/ { print $4; exit }' "$WORK/pgbench.$t")
+        echo "run pgbench_single_row table=$t clients=$CLIENTS seconds=$dur tps=$tps latency_ms=$lat"
+        result[pgbench.$t]=$tps
+        [ "$t" = floor ] && continue
+        tracked "$t" pgbench last
+        if [ -e "$WORK/pgbench_fold.$t" ]; then
+            # the fold's time, spread over the transactions it folded
+            result[pgbench.${t}_folded]=$(awk -v tps="$tps" -v t="$dur" -v f="$(cat "$WORK/pgbench_fold.$t")" \
+                'BEGIN { printf "%.0f", tps * t / (t + f) }')
+        fi
+    done
+fi
+
+# ---------------------------------------------------------------- results
+# bulk_line KIND LABEL FLOOR TABLE:NAME...: one line of times against the floor
+bulk_line() {
+    local kind=$1 label=$2 floor=${result[$1.$3]:-} line part v fold
+    [ -n "$floor" ] || return 0
+    line="$label: floor $(secs "$floor") s"
+    shift 3
+    for part in "$@"; do
+        v=${result[$kind.${part%%:*}]:-}
+        [ -n "$v" ] || continue
+        line+=", ${part#*:} $(secs "$v") s ($(ratio "$v" "$floor")x)"
+        fold=${result[bulk_${kind}_fold.${part%%:*}]:-}
+        if [ -n "$fold" ]; then
+            line+=" + fold $(secs "$fold") s = $(secs "$(add "$v" "$fold")") s ($(ratio "$(add "$v" "$fold")" "$floor")x)"
+        fi
+    done
+    echo "$line"
+}
+
+echo "== results: time against the floor (lower is better; target for csm <= 1.5x)," \
+     "throughput against the floor (higher is better; target for csm >= 0.8x)"
+bulk_line insert_select "bulk INSERT..SELECT $ROWS rows, PK + index" floor csm:csm plstmt:"plpgsql stmt" \
+    plrow:"plpgsql row (timed on $PLROW_ROWS rows, scaled)"
+bulk_line insert_select "bulk INSERT..SELECT $ROWS rows, bare heap" floor_heap csm_heap:csm
+bulk_line copy "bulk COPY $ROWS rows, PK + index" floor csm:csm
+if [ -n "${result[pgbench.floor]:-}" ]; then
+    f=${result[pgbench.floor]}
+    line="pgbench $CLIENTS clients single-row INSERT, 10 hot accounts: floor $f tps"
+    for part in csm:csm csm_folded:"csm incl. final fold" \
+                plstmt:"plpgsql stmt" plrow:"plpgsql row"; do
+        v=${result[pgbench.${part%%:*}]:-}
+        [ -n "$v" ] && line+=", ${part#*:} $v tps ($(ratio "$v" "$f")x)"
+    done
+    echo "$line"
+fi
+echo "elapsed: $(( $(date +%s) - started )) s"
+
+if [ "$failed" != 0 ]; then
+    echo "csm bench: a rollup disagreed with its rows (see MISMATCH above)" >&2
+    exit 1
+fi
