@@ -13,6 +13,7 @@
 PG_MODULE_MAGIC;
 
 int			csm_compact_threshold = 10000;
+int			csm_stale_after = 26 * 3600;
 
 void		_PG_init(void);
 
@@ -27,6 +28,15 @@ _PG_init(void)
 							10000, 0, INT_MAX,
 							PGC_USERSET,
 							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("csm.stale_after",
+							"Age after which a computed health score is flagged stale.",
+							"csm.account_health shows stale = true for older scores.",
+							&csm_stale_after,
+							26 * 3600, 60, INT_MAX,
+							PGC_USERSET,
+							GUC_UNIT_S,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("csm");

@@ -1,7 +1,7 @@
 -- Raw per-account metrics that health models read. Each is NULL when its
 -- source does not exist, never a made-up value.
 
-CREATE FUNCTION @extschema@.account_metrics_at(as_of date)
+CREATE FUNCTION @extschema@.account_metrics_at(as_of date, account bigint DEFAULT NULL)
 RETURNS TABLE (
     account_id               bigint,
     external_id              text,
@@ -23,7 +23,7 @@ WITH sources AS (
 per_source_day AS (
     SELECT u.account_id, u.source_id, u.day, u.events, u.active_users
     FROM @extschema@._usage_day u
-    WHERE u.day <= as_of
+    WHERE u.day <= as_of AND (account IS NULL OR u.account_id = account)
 ),
 -- Across sources, the same person usually appears in each, so a day's
 -- active users is the largest source's count.
@@ -45,7 +45,7 @@ features AS (
     SELECT f.account_id, count(*)::integer AS adopted
     FROM (SELECT fc.account_id, fc.feature
           FROM @extschema@._usage_feature_day fc
-          WHERE fc.day > as_of - 30 AND fc.day <= as_of
+          WHERE fc.day > as_of - 30 AND fc.day <= as_of AND (account IS NULL OR fc.account_id = account)
           GROUP BY fc.account_id, fc.feature
           HAVING sum(fc.events) > 0) f
     GROUP BY f.account_id
@@ -53,7 +53,7 @@ features AS (
 latest_nps AS (
     SELECT DISTINCT ON (n.account_id) n.account_id, n.score
     FROM @extschema@.nps_response n
-    WHERE n.responded_at < as_of + 1
+    WHERE n.responded_at < as_of + 1 AND (account IS NULL OR n.account_id = account)
     ORDER BY n.account_id, n.responded_at DESC, n.response_id DESC
 )
 SELECT a.account_id,
@@ -72,9 +72,10 @@ CROSS JOIN sources src
 LEFT JOIN usage u ON u.account_id = a.account_id
 LEFT JOIN features f ON f.account_id = a.account_id
 LEFT JOIN latest_nps n ON n.account_id = a.account_id
+WHERE account IS NULL OR a.account_id = account
 $$;
-COMMENT ON FUNCTION @extschema@.account_metrics_at(date) IS
-    'Per-account metrics as of the end of a UTC day; see csm.account_metrics for the definitions.';
+COMMENT ON FUNCTION @extschema@.account_metrics_at(date, bigint) IS
+    'Per-account metrics as of the end of a UTC day, for every account or just one; see csm.account_metrics for the definitions.';
 
 CREATE VIEW @extschema@.account_metrics WITH (security_invoker = true) AS
 SELECT * FROM @extschema@.account_metrics_at((pg_catalog.now() AT TIME ZONE 'UTC')::date);

@@ -11,3 +11,15 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.usage_delta', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.usage_counter', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.usage_user_day', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.usage_feature_counter', '');
+-- Health: user models and mappings, scores, history and overrides; the
+-- built-in models are installed by CREATE EXTENSION and left out.
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.health_model', 'WHERE NOT builtin');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.health_group',
+    'WHERE model NOT IN (SELECT name FROM csm.health_model WHERE builtin)');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.health_component',
+    'WHERE model NOT IN (SELECT name FROM csm.health_model WHERE builtin)');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.health_model_map', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.health_score', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.health_history', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.health_override', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.health_override_override_id_seq', '');

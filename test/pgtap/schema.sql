@@ -1,11 +1,14 @@
 -- Schema, privileges and the Citus-ready shape of csm's tables.
 BEGIN;
-SELECT plan(30);
+SELECT plan(36);
 
 SELECT has_schema('csm');
 SELECT tables_are('csm', ARRAY['account', 'team_member', 'nps_response', 'usage_source', 'usage_delta',
-                               'usage_counter', 'usage_user_day', 'usage_feature_counter']);
-SELECT views_are('csm', ARRAY['usage_daily', 'usage_feature_daily', '_usage_day', '_usage_feature_day', 'account_metrics']);
+                               'usage_counter', 'usage_user_day', 'usage_feature_counter',
+                               'health_band_info', 'health_model', 'health_group', 'health_component',
+                               'health_model_map', 'health_score', 'health_history', 'health_override']);
+SELECT views_are('csm', ARRAY['usage_daily', 'usage_feature_daily', '_usage_day', '_usage_feature_day', 'account_metrics',
+                              'account_health', 'health_trend']);
 SELECT col_is_pk('csm', 'account', ARRAY['account_id'], 'account is keyed by account_id');
 SELECT col_is_unique('csm', 'account', ARRAY['external_id'], 'external_id is globally unique');
 SELECT col_is_unique('csm', 'team_member', ARRAY['handle'], 'handle is unique');
@@ -14,14 +17,17 @@ SELECT col_is_unique('csm', 'team_member', ARRAY['handle'], 'handle is unique');
 -- every unique constraint, so Citus can distribute them by it. (usage_delta
 -- is an append-only queue with no unique constraint at all.)
 SELECT col_type_is('csm', t, 'account_id', 'bigint', t || '.account_id is bigint')
-FROM unnest(ARRAY['nps_response', 'usage_delta', 'usage_counter', 'usage_user_day', 'usage_feature_counter']) AS t;
+FROM unnest(ARRAY['nps_response', 'usage_delta', 'usage_counter', 'usage_user_day', 'usage_feature_counter',
+                   'health_score', 'health_history', 'health_override']) AS t;
 SELECT col_not_null('csm', t, 'account_id', t || '.account_id is NOT NULL')
-FROM unnest(ARRAY['nps_response', 'usage_delta', 'usage_counter', 'usage_user_day', 'usage_feature_counter']) AS t;
+FROM unnest(ARRAY['nps_response', 'usage_delta', 'usage_counter', 'usage_user_day', 'usage_feature_counter',
+                   'health_score', 'health_history', 'health_override']) AS t;
 SELECT is_empty($$
     SELECT c.conrelid::regclass::text, c.conname
     FROM pg_constraint c
     WHERE c.connamespace = 'csm'::regnamespace
-      AND c.conrelid::regclass::text IN ('csm.nps_response', 'csm.usage_counter', 'csm.usage_user_day', 'csm.usage_feature_counter')
+      AND c.conrelid::regclass::text IN ('csm.nps_response', 'csm.usage_counter', 'csm.usage_user_day', 'csm.usage_feature_counter',
+                                         'csm.health_score', 'csm.health_history', 'csm.health_override')
       AND c.contype IN ('p', 'u')
       AND NOT (SELECT attnum FROM pg_attribute WHERE attrelid = c.conrelid AND attname = 'account_id') = ANY (c.conkey)
 $$, 'every primary key and unique constraint of a per-account table includes account_id');
@@ -29,7 +35,8 @@ SELECT is_empty($$
     SELECT c.conrelid::regclass::text, c.confrelid::regclass::text
     FROM pg_constraint c
     WHERE c.connamespace = 'csm'::regnamespace AND c.contype = 'f'
-      AND c.confrelid::regclass::text NOT IN ('csm.account', 'csm.team_member', 'csm.usage_source')
+      AND c.confrelid::regclass::text NOT IN ('csm.account', 'csm.team_member', 'csm.usage_source',
+                                              'csm.health_model', 'csm.health_group')
 $$, 'foreign keys point only at account or config tables');
 
 -- pg_dump keeps every table and sequence that holds user data.
@@ -38,7 +45,8 @@ SELECT set_eq($$
 $$, $$
     SELECT c.oid::regclass::text FROM pg_class c
     WHERE c.relnamespace = 'csm'::regnamespace AND c.relkind IN ('r', 'S')
-$$, 'every csm table and sequence is registered with pg_extension_config_dump');
+      AND c.relname <> 'health_band_info'  -- a fixed lookup that CREATE EXTENSION installs
+$$, 'every csm table and sequence that holds user data is registered with pg_extension_config_dump');
 
 -- Privileges: only admins attach the trigger or track tables.
 SELECT function_privs_are('csm', '_usage_rollup', ARRAY[]::text[], 'public', ARRAY[]::text[],

@@ -1,0 +1,358 @@
+/*
+ * health.c: the SQL-callable health functions.  They only unpack arguments
+ * and pack results; the arithmetic is in health_kernel.c and models are
+ * read once per query by health_model.c.
+ *
+ *   csm.csm_health_score(metrics jsonb, model text)        -> float8
+ *   csm.csm_health_evaluate(metrics jsonb, model text)     -> csm.health_result
+ *   csm.csm_health_score_row(metrics record, model text)   -> float8
+ *   csm.csm_health_evaluate_row(metrics record, model text) -> csm.health_result
+ *   csm.health_band(score float8) -> csm.health_band
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "catalog/pg_enum.h"
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "utils/typcache.h"
+
+#include "health.h"
+
+PG_FUNCTION_INFO_V1(csm_health_score_jsonb);
+PG_FUNCTION_INFO_V1(csm_health_evaluate_jsonb);
+PG_FUNCTION_INFO_V1(csm_health_score_row);
+PG_FUNCTION_INFO_V1(csm_health_evaluate_row);
+PG_FUNCTION_INFO_V1(csm_health_band);
+
+/* The metric values of one account, in the model's component order. */
+typedef struct MetricValues
+{
+	double	   *values;
+	bool	   *present;
+} MetricValues;
+
+static MetricValues
+metric_values_alloc(const HealthModel *model)
+{
+	MetricValues mv;
+
+	mv.values = palloc0(model->ncomponents * sizeof(double));
+	mv.present = palloc0(model->ncomponents * sizeof(bool));
+	return mv;
+}
+
+/* Reads the model's metrics from a jsonb object; absent keys and nulls are missing. */
+static MetricValues
+metrics_from_jsonb(const HealthModel *model, Jsonb *metrics)
+{
+	MetricValues mv = metric_values_alloc(model);
+
+	if (!JB_ROOT_IS_OBJECT(metrics) || JB_ROOT_IS_SCALAR(metrics))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("health metrics must be a JSON object"),
+				 errhint("Pass an object such as {\"dau_ratio\": 0.85, \"nps\": 9}.")));
+	for (int i = 0; i < model->ncomponents; i++)
+	{
+		const char *metric = model->components[i].metric;
+		JsonbValue	key;
+		JsonbValue *v;
+
+		key.type = jbvString;
+		key.val.string.val = (char *) metric;
+		key.val.string.len = strlen(metric);
+		v = findJsonbValueFromContainer(&metrics->root, JB_FOBJECT, &key);
+		if (v == NULL || v->type == jbvNull)
+			continue;
+		if (v->type != jbvNumeric)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("metric \"%s\" is not a number", metric),
+					 errhint("Pass metric values as JSON numbers, or null to leave one out.")));
+		mv.values[i] = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
+		mv.present[i] = true;
+		check_metric_value(model, i, mv.values[i]);
+	}
+	return mv;
+}
+
+/* Where each of the model's metrics is in a row type, found once per query. */
+typedef struct RowMap
+{
+	Oid			rowtype;
+	int32		typmod;
+	TupleDesc	desc;
+	AttrNumber *attnums;		/* 0 when the row has no such column */
+	Oid		   *types;
+} RowMap;
+
+static double
+datum_to_double(Datum d, Oid type)
+{
+	switch (type)
+	{
+		case FLOAT8OID:
+			return DatumGetFloat8(d);
+		case FLOAT4OID:
+			return DatumGetFloat4(d);
+		case INT2OID:
+			return DatumGetInt16(d);
+		case INT4OID:
+			return DatumGetInt32(d);
+		case INT8OID:
+			return (double) DatumGetInt64(d);
+		case NUMERICOID:
+			return DatumGetFloat8(DirectFunctionCall1(numeric_float8, d));
+	}
+	elog(ERROR, "csm: unexpected metric column type %u", type);
+	return 0.0;					/* keep compilers quiet */
+}
+
+static RowMap *
+row_map(FunctionCallInfo fcinfo, HeapTupleHeader row, HealthModelEntry *entry)
+{
+	const HealthModel *model = entry->model;
+	Oid			rowtype = HeapTupleHeaderGetTypeId(row);
+	int32		typmod = HeapTupleHeaderGetTypMod(row);
+	RowMap	   *map = entry->row_map;
+
+	if (map != NULL && map->rowtype == rowtype && map->typmod == typmod)
+		return map;
+	map = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(RowMap));
+	map->rowtype = rowtype;
+	map->typmod = typmod;
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		map->desc = lookup_rowtype_tupdesc_copy(rowtype, typmod);
+		MemoryContextSwitchTo(old);
+	}
+	map->attnums = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, model->ncomponents * sizeof(AttrNumber));
+	map->types = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, model->ncomponents * sizeof(Oid));
+	for (int i = 0; i < model->ncomponents; i++)
+		for (int a = 0; a < map->desc->natts; a++)
+		{
+			Form_pg_attribute att = TupleDescAttr(map->desc, a);
+
+			if (att->attisdropped || strcmp(NameStr(att->attname), model->components[i].metric) != 0)
+				continue;
+			if (att->atttypid != FLOAT8OID && att->atttypid != FLOAT4OID && att->atttypid != INT2OID &&
+				att->atttypid != INT4OID && att->atttypid != INT8OID && att->atttypid != NUMERICOID)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("metric column \"%s\" has non-numeric type %s",
+								NameStr(att->attname), format_type_be(att->atttypid))));
+			map->attnums[i] = att->attnum;
+			map->types[i] = att->atttypid;
+		}
+	entry->row_map = map;
+	return map;
+}
+
+/* Reads the model's metrics from a row by column name; NULL or absent columns are missing. */
+static MetricValues
+metrics_from_row(FunctionCallInfo fcinfo, HealthModelEntry *entry, HeapTupleHeader row)
+{
+	const HealthModel *model = entry->model;
+	RowMap	   *map = row_map(fcinfo, row, entry);
+	MetricValues mv = metric_values_alloc(model);
+	HeapTupleData tuple;
+
+	tuple.t_len = HeapTupleHeaderGetDatumLength(row);
+	ItemPointerSetInvalid(&tuple.t_self);
+	tuple.t_tableOid = InvalidOid;
+	tuple.t_data = row;
+	for (int i = 0; i < model->ncomponents; i++)
+	{
+		bool		isnull;
+		Datum		d;
+
+		if (map->attnums[i] == 0)
+			continue;
+		d = heap_getattr(&tuple, map->attnums[i], map->desc, &isnull);
+		if (isnull)
+			continue;
+		mv.values[i] = datum_to_double(d, map->types[i]);
+		mv.present[i] = true;
+		check_metric_value(model, i, mv.values[i]);
+	}
+	return mv;
+}
+
+static HealthModelEntry *
+model_for_call(FunctionCallInfo fcinfo, int argno)
+{
+	return health_model_for_call(fcinfo, text_to_cstring(PG_GETARG_TEXT_PP(argno)));
+}
+
+static Oid
+band_enum_oid(Oid enumtype, HealthZone zone)
+{
+	Oid			oid = GetSysCacheOid2(ENUMTYPOIDNAME, Anum_pg_enum_oid,
+									  ObjectIdGetDatum(enumtype),
+									  CStringGetDatum(health_zone_name(zone)));
+
+	if (!OidIsValid(oid))
+		elog(ERROR, "csm: health_band label \"%s\" is missing", health_zone_name(zone));
+	return oid;
+}
+
+static void
+push_key(JsonbParseState **state, const char *key)
+{
+	JsonbValue	k;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	pushJsonbValue(state, WJB_KEY, &k);
+}
+
+static void
+push_number(JsonbParseState **state, const char *key, double value, bool present)
+{
+	JsonbValue	v;
+
+	push_key(state, key);
+	if (present)
+	{
+		v.type = jbvNumeric;
+		v.val.numeric = DatumGetNumeric(DirectFunctionCall1(float8_numeric, Float8GetDatum(value)));
+	}
+	else
+		v.type = jbvNull;
+	pushJsonbValue(state, WJB_VALUE, &v);
+}
+
+static void
+push_string(JsonbParseState **state, const char *key, const char *value)
+{
+	JsonbValue	v;
+
+	push_key(state, key);
+	if (value != NULL)
+	{
+		v.type = jbvString;
+		v.val.string.val = (char *) value;
+		v.val.string.len = strlen(value);
+	}
+	else
+		v.type = jbvNull;
+	pushJsonbValue(state, WJB_VALUE, &v);
+}
+
+/* The per-component detail: one object per component, missing ones included. */
+static Jsonb *
+components_jsonb(const HealthModel *model, const ComponentResult *results)
+{
+	JsonbParseState *state = NULL;
+	JsonbValue *array;
+
+	pushJsonbValue(&state, WJB_BEGIN_ARRAY, NULL);
+	for (int i = 0; i < model->ncomponents; i++)
+	{
+		const ComponentResult *r = &results[i];
+
+		pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+		push_string(&state, "metric", model->components[i].metric);
+		push_number(&state, "value", r->value, r->present);
+		push_string(&state, "zone", r->present ? health_zone_name(r->zone) : NULL);
+		push_number(&state, "score", r->score, r->present);
+		push_number(&state, "weight", r->weight, true);
+		push_number(&state, "contribution", r->weight * r->score, true);
+		push_number(&state, "points_lost", r->weight * (100.0 - r->score), true);
+		pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	}
+	array = pushJsonbValue(&state, WJB_END_ARRAY, NULL);
+	return JsonbValueToJsonb(array);
+}
+
+/* csm.health_result: (model, model_version, score, band, coverage, components). */
+static Datum
+evaluate(FunctionCallInfo fcinfo, const HealthModel *model, MetricValues mv)
+{
+	ComponentResult *results = palloc(model->ncomponents * sizeof(ComponentResult));
+	TupleDesc	desc;
+	Datum		values[6];
+	bool		nulls[6] = {false, false, false, false, false, false};
+	double		score;
+	double		coverage;
+	bool		scored = health_score(model, mv.values, mv.present, results, &score, &coverage);
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "csm: health_result type expected");
+	desc = BlessTupleDesc(desc);
+	values[0] = CStringGetTextDatum(model->name);
+	values[1] = Int32GetDatum(model->version);
+	values[2] = Float8GetDatum(score);
+	values[3] = scored ? ObjectIdGetDatum(band_enum_oid(TupleDescAttr(desc, 3)->atttypid, health_band_of(score))) : (Datum) 0;
+	values[4] = Float8GetDatum(coverage);
+	values[5] = JsonbPGetDatum(components_jsonb(model, results));
+	nulls[2] = nulls[3] = !scored;
+	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+}
+
+static Datum
+score_only(FunctionCallInfo fcinfo, const HealthModel *model, MetricValues mv)
+{
+	ComponentResult *results = palloc(model->ncomponents * sizeof(ComponentResult));
+	double		score;
+	double		coverage;
+
+	if (!health_score(model, mv.values, mv.present, results, &score, &coverage))
+		PG_RETURN_NULL();
+	PG_RETURN_FLOAT8(score);
+}
+
+Datum
+csm_health_score_jsonb(PG_FUNCTION_ARGS)
+{
+	HealthModel *model = model_for_call(fcinfo, 1)->model;
+
+	return score_only(fcinfo, model, metrics_from_jsonb(model, PG_GETARG_JSONB_P(0)));
+}
+
+Datum
+csm_health_evaluate_jsonb(PG_FUNCTION_ARGS)
+{
+	HealthModel *model = model_for_call(fcinfo, 1)->model;
+
+	return evaluate(fcinfo, model, metrics_from_jsonb(model, PG_GETARG_JSONB_P(0)));
+}
+
+Datum
+csm_health_score_row(PG_FUNCTION_ARGS)
+{
+	HealthModelEntry *entry = model_for_call(fcinfo, 1);
+
+	return score_only(fcinfo, entry->model, metrics_from_row(fcinfo, entry, PG_GETARG_HEAPTUPLEHEADER(0)));
+}
+
+Datum
+csm_health_evaluate_row(PG_FUNCTION_ARGS)
+{
+	HealthModelEntry *entry = model_for_call(fcinfo, 1);
+
+	return evaluate(fcinfo, entry->model, metrics_from_row(fcinfo, entry, PG_GETARG_HEAPTUPLEHEADER(0)));
+}
+
+Datum
+csm_health_band(PG_FUNCTION_ARGS)
+{
+	double		score = PG_GETARG_FLOAT8(0);
+
+	if (isnan(score) || score < 0.0 || score > 100.0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("health score %g is outside [0, 100]", score),
+				 errhint("Health scores run from 0 to 100.")));
+	PG_RETURN_OID(band_enum_oid(get_fn_expr_rettype(fcinfo->flinfo), health_band_of(score)));
+}

@@ -1,0 +1,81 @@
+/*
+ * health.h: the health-score kernel (pure C, no Datums) and model loading.
+ */
+#ifndef CSM_HEALTH_H
+#define CSM_HEALTH_H
+
+#include "postgres.h"
+
+#include "fmgr.h"
+
+/* Score bands, as the seed defines them: green 90-100, yellow 70-90, red < 70. */
+typedef enum HealthZone
+{
+	ZONE_GREEN = 0,
+	ZONE_YELLOW = 1,
+	ZONE_RED = 2
+} HealthZone;
+
+#define GREEN_FLOOR 90.0
+#define YELLOW_FLOOR 70.0
+
+typedef struct HealthComponent
+{
+	char	   *metric;
+	int			group;			/* index into HealthModel.group_weight */
+	double		weight;			/* within its group */
+	bool		higher_is_better;
+	double		green;			/* beyond this the metric is green */
+	double		red;			/* beyond this the metric is red */
+	double		best;			/* the metric scores 100 from here on */
+	double		worst;			/* and 0 from here on */
+	double		min_value;		/* domain; -Inf/+Inf when unbounded */
+	double		max_value;
+} HealthComponent;
+
+typedef struct HealthModel
+{
+	char	   *name;
+	int32		version;
+	int			ncomponents;
+	HealthComponent *components;
+	int			ngroups;		/* a model without groups has one, weight 1 */
+	double	   *group_weight;
+} HealthModel;
+
+/* What one component gave for one account. */
+typedef struct ComponentResult
+{
+	bool		present;
+	double		value;
+	HealthZone	zone;
+	double		score;			/* 0-100 */
+	double		weight;			/* effective share of the total, after missing metrics */
+} ComponentResult;
+
+extern HealthZone health_zone(const HealthComponent *c, double value);
+extern double health_component_score(const HealthComponent *c, double value, HealthZone *zone);
+extern bool health_score(const HealthModel *model, const double *values, const bool *present,
+						 ComponentResult *results, double *score, double *coverage);
+extern HealthZone health_band_of(double score);
+extern const char *health_zone_name(HealthZone zone);
+
+/*
+ * What a call site keeps for the whole query, in fn_extra: every model it
+ * has used (a refresh mixes the models of several segments), each with
+ * where its metrics are in the row type it was last given.
+ */
+struct RowMap;
+typedef struct HealthModelEntry
+{
+	HealthModel *model;
+	struct RowMap *row_map;
+	struct HealthModelEntry *next;
+} HealthModelEntry;
+
+/* Model loading (health_model.c). */
+extern HealthModel *health_model_load(const char *name, MemoryContext cxt);
+extern HealthModelEntry *health_model_for_call(FunctionCallInfo fcinfo, const char *model_name);
+extern void check_metric_value(const HealthModel *model, int i, double value);
+
+#endif							/* CSM_HEALTH_H */

@@ -1,0 +1,132 @@
+/*
+ * health_kernel.c: the arithmetic of a health score, with no fmgr in sight,
+ * so that the jsonb path, the row path and tests all share it.
+ *
+ * A component maps its metric to 0-100: the green zone onto [90, 100], the
+ * yellow zone onto [70, 90) and the red zone onto [0, 70), linearly inside
+ * each zone and saturating at `best` and `worst`.  A value exactly at a
+ * threshold is yellow, as in the seed's table (green is "> 0.80", yellow
+ * "0.50-0.80").  The score is the weighted mean of the present components,
+ * through group weights when the model has groups.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "health.h"
+
+/*
+ * Yellow stops short of 90, so that a value exactly at the green threshold
+ * (which is yellow) stays in the yellow band.
+ */
+#define YELLOW_TOP (GREEN_FLOOR - 0.01)
+
+HealthZone
+health_zone(const HealthComponent *c, double value)
+{
+	if (c->higher_is_better)
+		return value > c->green ? ZONE_GREEN : value < c->red ? ZONE_RED : ZONE_YELLOW;
+	return value < c->green ? ZONE_GREEN : value > c->red ? ZONE_RED : ZONE_YELLOW;
+}
+
+/* Where value sits from `from` (0) to `to` (1), clamped. */
+static double
+fraction(double value, double from, double to)
+{
+	double		f;
+
+	if (from == to)
+		return 1.0;
+	f = (value - from) / (to - from);
+	return f < 0.0 ? 0.0 : f > 1.0 ? 1.0 : f;
+}
+
+double
+health_component_score(const HealthComponent *c, double value, HealthZone *zone)
+{
+	*zone = health_zone(c, value);
+	switch (*zone)
+	{
+		case ZONE_GREEN:
+			return GREEN_FLOOR + (100.0 - GREEN_FLOOR) * fraction(value, c->green, c->best);
+		case ZONE_YELLOW:
+			return YELLOW_FLOOR + (YELLOW_TOP - YELLOW_FLOOR) * fraction(value, c->red, c->green);
+		case ZONE_RED:
+			break;
+	}
+	/* red approaches 70 at the red threshold, which itself is yellow */
+	return YELLOW_FLOOR * fraction(value, c->worst, c->red) * (1.0 - 1e-12);
+}
+
+/*
+ * Scores one account.  Missing metrics are left out and their weight is
+ * shared among the present ones: within a group first, then across groups
+ * when a whole group is missing.  Returns false when every metric is
+ * missing.  coverage is the share of the model's weight that was present.
+ */
+bool
+health_score(const HealthModel *model, const double *values, const bool *present,
+			 ComponentResult *results, double *score, double *coverage)
+{
+	double		group_present[64];
+	double		group_total[64];
+	double		groups_present = 0.0;
+	double		groups_total = 0.0;
+	double		sum = 0.0;
+
+	Assert(model->ngroups <= 64);
+	for (int g = 0; g < model->ngroups; g++)
+		group_present[g] = group_total[g] = 0.0;
+	for (int i = 0; i < model->ncomponents; i++)
+	{
+		const HealthComponent *c = &model->components[i];
+
+		group_total[c->group] += c->weight;
+		if (present[i])
+			group_present[c->group] += c->weight;
+	}
+	for (int g = 0; g < model->ngroups; g++)
+	{
+		groups_total += model->group_weight[g];
+		if (group_present[g] > 0.0)
+			groups_present += model->group_weight[g];
+	}
+
+	*coverage = 0.0;
+	for (int i = 0; i < model->ncomponents; i++)
+	{
+		const HealthComponent *c = &model->components[i];
+		ComponentResult *r = &results[i];
+		double		group_share = model->group_weight[c->group] / groups_total;
+
+		r->present = present[i];
+		r->value = values[i];
+		r->weight = 0.0;
+		r->score = 0.0;
+		r->zone = ZONE_RED;
+		if (!present[i])
+			continue;
+		r->score = health_component_score(c, values[i], &r->zone);
+		r->weight = (model->group_weight[c->group] / groups_present) * (c->weight / group_present[c->group]);
+		sum += r->weight * r->score;
+		*coverage += group_share * (c->weight / group_total[c->group]);
+	}
+	if (groups_present == 0.0)
+		return false;
+	*score = sum < 0.0 ? 0.0 : sum > 100.0 ? 100.0 : sum;
+	return true;
+}
+
+HealthZone
+health_band_of(double score)
+{
+	return score >= GREEN_FLOOR ? ZONE_GREEN : score >= YELLOW_FLOOR ? ZONE_YELLOW : ZONE_RED;
+}
+
+const char *
+health_zone_name(HealthZone zone)
+{
+	static const char *const names[] = {"green", "yellow", "red"};
+
+	return names[zone];
+}

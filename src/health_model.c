@@ -1,0 +1,152 @@
+/*
+ * health_model.c: reads a health model from csm.health_model and its
+ * components through SPI, once per query and call site (fn_extra).
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#include "health.h"
+
+#define MAX_GROUPS 64
+
+static const char *const model_sql =
+"SELECT m.version, c.metric, c.group_name, c.weight, c.direction OPERATOR(pg_catalog.=) 'higher_is_better',"
+"       c.green, c.red, c.best, c.worst, c.min_value, c.max_value, g.weight "
+"FROM csm.health_model m "
+"JOIN csm.health_component c ON c.model OPERATOR(pg_catalog.=) m.name "
+"LEFT JOIN csm.health_group g ON g.model OPERATOR(pg_catalog.=) c.model AND g.name OPERATOR(pg_catalog.=) c.group_name "
+"WHERE m.name OPERATOR(pg_catalog.=) $1 "
+"ORDER BY c.metric";
+
+static double
+get_double(HeapTuple tup, TupleDesc desc, int col, double if_null)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	return isnull ? if_null : DatumGetFloat8(d);
+}
+
+/* Index of a group name, added on first sight. */
+static int
+group_index(char **names, int *ngroups, char *name)
+{
+	for (int g = 0; g < *ngroups; g++)
+		if ((names[g] == NULL) == (name == NULL) && (name == NULL || strcmp(names[g], name) == 0))
+			return g;
+	if (*ngroups == MAX_GROUPS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("a health model may have at most %d groups", MAX_GROUPS)));
+	names[*ngroups] = name;
+	return (*ngroups)++;
+}
+
+/*
+ * Loads a model into cxt.  best and worst default to one yellow-zone width
+ * beyond the green and red thresholds.
+ */
+HealthModel *
+health_model_load(const char *name, MemoryContext cxt)
+{
+	Oid			argtype = TEXTOID;
+	Datum		arg = CStringGetTextDatum(name);
+	HealthModel *model;
+	char	   *group_names[MAX_GROUPS];
+	MemoryContext old;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "csm: SPI_connect failed");
+	if (SPI_execute_with_args(model_sql, 1, &argtype, &arg, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "csm: reading health model failed");
+	if (SPI_processed == 0)
+	{
+		bool		exists;
+
+		if (SPI_execute_with_args("SELECT FROM csm.health_model WHERE name OPERATOR(pg_catalog.=) $1",
+								  1, &argtype, &arg, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "csm: reading health model failed");
+		exists = SPI_processed > 0;
+		ereport(ERROR,
+				(errcode(exists ? ERRCODE_CHECK_VIOLATION : ERRCODE_UNDEFINED_OBJECT),
+				 exists ? errmsg("health model \"%s\" has no components", name)
+				 : errmsg("health model \"%s\" does not exist", name),
+				 exists ? errhint("Insert its components into csm.health_component.")
+				 : errhint("See csm.health_model for the models; \"default\" is built in.")));
+	}
+
+	old = MemoryContextSwitchTo(cxt);
+	model = palloc0(sizeof(HealthModel));
+	model->name = pstrdup(name);
+	model->ncomponents = (int) SPI_processed;
+	model->components = palloc0(model->ncomponents * sizeof(HealthComponent));
+	model->group_weight = palloc0(MAX_GROUPS * sizeof(double));
+	for (int i = 0; i < model->ncomponents; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		HealthComponent *c = &model->components[i];
+		bool		isnull;
+		char	   *group = SPI_getvalue(tup, desc, 3);
+		double		width;
+
+		model->version = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+		c->metric = SPI_getvalue(tup, desc, 2);
+		c->group = group_index(group_names, &model->ngroups, group ? pstrdup(group) : NULL);
+		c->weight = get_double(tup, desc, 4, 1.0);
+		c->higher_is_better = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
+		c->green = get_double(tup, desc, 6, 0.0);
+		c->red = get_double(tup, desc, 7, 0.0);
+		width = c->green - c->red;
+		c->best = get_double(tup, desc, 8, c->green + width);
+		c->worst = get_double(tup, desc, 9, c->red - width);
+		c->min_value = get_double(tup, desc, 10, -INFINITY);
+		c->max_value = get_double(tup, desc, 11, INFINITY);
+		model->group_weight[c->group] = group ? get_double(tup, desc, 12, 1.0) : 1.0;
+	}
+	MemoryContextSwitchTo(old);
+	SPI_finish();
+	return model;
+}
+
+/* The named model for this call site, loaded on its first use in the query. */
+HealthModelEntry *
+health_model_for_call(FunctionCallInfo fcinfo, const char *model_name)
+{
+	HealthModelEntry **head = (HealthModelEntry **) &fcinfo->flinfo->fn_extra;
+	HealthModelEntry *entry;
+
+	for (entry = *head; entry != NULL; entry = entry->next)
+		if (strcmp(entry->model->name, model_name) == 0)
+			return entry;
+	entry = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(HealthModelEntry));
+	entry->model = health_model_load(model_name, fcinfo->flinfo->fn_mcxt);
+	entry->next = *head;
+	*head = entry;
+	return entry;
+}
+
+/* Refuses a metric value the component cannot score: NaN, infinite, or outside its domain. */
+void
+check_metric_value(const HealthModel *model, int i, double value)
+{
+	const HealthComponent *c = &model->components[i];
+
+	if (isnan(value) || isinf(value))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("metric \"%s\" is %s", c->metric, isnan(value) ? "NaN" : "infinite"),
+				 errhint("Pass a finite number, or leave the metric out (or null) to score without it.")));
+	if (value < c->min_value || value > c->max_value)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("metric \"%s\" is %g, outside its domain [%g, %g]", c->metric, value, c->min_value, c->max_value),
+				 errhint("Check the metric's source; model \"%s\" documents each metric's domain.", model->name)));
+}

@@ -1,0 +1,541 @@
+-- Health scores: models as data, a C scoring kernel, current scores,
+-- daily history, trend, overrides and explanations.
+
+CREATE TYPE @extschema@.health_band AS ENUM ('green', 'yellow', 'red');
+COMMENT ON TYPE @extschema@.health_band IS 'Health score band: green 90-100, yellow 70 up to 90, red below 70.';
+
+CREATE TABLE @extschema@.health_band_info (
+    band      @extschema@.health_band PRIMARY KEY,
+    label     text NOT NULL,
+    action    text NOT NULL,
+    cadence   text NOT NULL,
+    min_score float8 NOT NULL,
+    max_score float8 NOT NULL
+);
+COMMENT ON TABLE @extschema@.health_band_info IS 'What each health band means and how often to engage, from the seed; join it on band.';
+INSERT INTO @extschema@.health_band_info VALUES
+    ('green', 'Healthy', 'Nurture for expansion', 'Quarterly business reviews', 90, 100),
+    ('yellow', 'At Risk', 'Engagement plan required', 'Monthly check-ins', 70, 90),
+    ('red', 'Critical', 'Immediate intervention', 'Weekly touch points', 0, 70);
+
+-- Models are config tables (Citus reference tables); built-in rows are
+-- read-only and left out of pg_dump, user models are dumped.
+CREATE TABLE @extschema@.health_model (
+    name        text PRIMARY KEY,
+    version     integer NOT NULL DEFAULT 1,
+    description text,
+    builtin     boolean NOT NULL DEFAULT false,
+    updated_at  timestamptz NOT NULL DEFAULT now(),
+    -- the transaction that last bumped the version: one bump per transaction
+    bumped_by   xid8 NOT NULL DEFAULT pg_catalog.pg_current_xact_id(),
+    CONSTRAINT health_model_name_valid CHECK (name ~ '^[a-z][a-z0-9_]*$')
+);
+COMMENT ON TABLE @extschema@.health_model IS
+    'Health models. Editing a model or its components bumps version once per transaction.';
+
+CREATE TABLE @extschema@.health_group (
+    model  text NOT NULL REFERENCES @extschema@.health_model (name) ON UPDATE CASCADE ON DELETE CASCADE,
+    name   text NOT NULL,
+    weight float8 NOT NULL,
+    PRIMARY KEY (model, name),
+    CONSTRAINT health_group_weight_positive CHECK (weight > 0 AND weight < 'Infinity')
+);
+COMMENT ON TABLE @extschema@.health_group IS 'Weighted groups (pillars) of a health model''s components.';
+
+CREATE TABLE @extschema@.health_component (
+    model      text NOT NULL REFERENCES @extschema@.health_model (name) ON UPDATE CASCADE ON DELETE CASCADE,
+    metric     text NOT NULL,
+    group_name text,
+    label      text,
+    weight     float8 NOT NULL,
+    direction  text NOT NULL DEFAULT 'higher_is_better',
+    green      float8 NOT NULL,
+    red        float8 NOT NULL,
+    best       float8,
+    worst      float8,
+    min_value  float8,
+    max_value  float8,
+    PRIMARY KEY (model, metric),
+    FOREIGN KEY (model, group_name) REFERENCES @extschema@.health_group (model, name) ON UPDATE CASCADE,
+    CONSTRAINT health_component_metric_valid CHECK (metric ~ '^[a-z][a-z0-9_]*$'),
+    CONSTRAINT health_component_weight_positive CHECK (weight > 0 AND weight < 'Infinity'),
+    CONSTRAINT health_component_direction_known CHECK (direction IN ('higher_is_better', 'lower_is_better')),
+    CONSTRAINT health_component_thresholds_finite CHECK (
+        green > '-Infinity' AND green < 'Infinity' AND red > '-Infinity' AND red < 'Infinity'
+        AND (best IS NULL OR (best > '-Infinity' AND best < 'Infinity'))
+        AND (worst IS NULL OR (worst > '-Infinity' AND worst < 'Infinity'))),
+    CONSTRAINT health_component_thresholds_ordered CHECK (
+        CASE direction WHEN 'higher_is_better' THEN red < green WHEN 'lower_is_better' THEN red > green END),
+    CONSTRAINT health_component_best_beyond_green CHECK (
+        best IS NULL OR CASE direction WHEN 'higher_is_better' THEN best > green WHEN 'lower_is_better' THEN best < green END),
+    CONSTRAINT health_component_worst_beyond_red CHECK (
+        worst IS NULL OR CASE direction WHEN 'higher_is_better' THEN worst < red WHEN 'lower_is_better' THEN worst > red END),
+    CONSTRAINT health_component_domain_ordered CHECK (min_value IS NULL OR max_value IS NULL OR min_value < max_value)
+);
+COMMENT ON TABLE @extschema@.health_component IS
+    'Components of a health model: the metric, its weight (within its group), direction, and the thresholds beyond which it is green or red. best and worst are where it saturates at 100 and 0 (one yellow width beyond the thresholds when NULL); min_value and max_value bound its domain.';
+
+-- Maps a plan or segment to a model, like one scorecard per segment.
+CREATE TABLE @extschema@.health_model_map (
+    attribute text NOT NULL,
+    value     text NOT NULL,
+    model     text NOT NULL REFERENCES @extschema@.health_model (name) ON UPDATE CASCADE,
+    PRIMARY KEY (attribute, value),
+    CONSTRAINT health_model_map_attribute_known CHECK (attribute IN ('plan', 'segment'))
+);
+COMMENT ON TABLE @extschema@.health_model_map IS
+    'Which health model scores accounts of a plan or segment. A plan mapping wins over a segment mapping; unmapped accounts use "default".';
+
+CREATE FUNCTION @extschema@.health_model_for(segment text, plan text) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
+    SELECT coalesce(
+        (SELECT m.model FROM @extschema@.health_model_map m WHERE m.attribute = 'plan' AND m.value = plan),
+        (SELECT m.model FROM @extschema@.health_model_map m WHERE m.attribute = 'segment' AND m.value = segment),
+        'default')
+$$;
+COMMENT ON FUNCTION @extschema@.health_model_for(text, text) IS
+    'The health model for an account''s segment and plan: plan mapping, else segment mapping, else "default".';
+
+-- Built-in models -----------------------------------------------------------
+
+INSERT INTO @extschema@.health_model (name, description, builtin) VALUES
+    ('default', 'The customer-success-manager scorecard: usage 30%, adoption 25%, tickets 15%, NPS 15%, contract 15%.', true),
+    ('five_pillar', 'The customer-success-agent framework: product engagement 35%, support health 20%, relationship strength 20%, business outcomes 15%, commercial health 10%.', true);
+
+-- Thresholds from the seed: a value beyond green is green, beyond red is
+-- red, and a value exactly at a threshold is yellow.
+INSERT INTO @extschema@.health_component
+    (model, metric, label, weight, direction, green, red, best, worst, min_value, max_value) VALUES
+    ('default', 'dau_ratio',         'Product usage',    30, 'higher_is_better', 0.80, 0.50, 1.0, 0, 0, NULL),
+    ('default', 'features_adopted',  'Feature adoption', 25, 'higher_is_better', 5,    3,    10,  0, 0, NULL),
+    ('default', 'tickets_per_month', 'Support tickets',  15, 'lower_is_better',  2,    5,    0,   10, 0, NULL),
+    ('default', 'nps',               'NPS',              15, 'higher_is_better', 8,    7,    10,  0, 0, 10),
+    ('default', 'days_to_renewal',   'Contract status',  15, 'higher_is_better', 90,   30,   180, 0, NULL, NULL);
+
+INSERT INTO @extschema@.health_group (model, name, weight) VALUES
+    ('five_pillar', 'product_engagement', 35),
+    ('five_pillar', 'support_health', 20),
+    ('five_pillar', 'relationship_strength', 20),
+    ('five_pillar', 'business_outcomes', 15),
+    ('five_pillar', 'commercial_health', 10);
+
+INSERT INTO @extschema@.health_component
+    (model, metric, group_name, label, weight, direction, green, red, best, worst, min_value, max_value) VALUES
+    ('five_pillar', 'dau_ratio',                  'product_engagement',    'Daily active users / seats',   40, 'higher_is_better', 0.60, 0.30, 0.90, 0.05, 0, NULL),
+    ('five_pillar', 'features_adopted',           'product_engagement',    'Features used in 30 days',     30, 'higher_is_better', 5,    3,    10,   0,    0, NULL),
+    ('five_pillar', 'days_since_last_activity',   'product_engagement',    'Days since last activity',     15, 'lower_is_better',  3,    14,   0,    30,   0, NULL),
+    ('five_pillar', 'usage_trend',                'product_engagement',    'Usage, last 14 days vs prior', 15, 'higher_is_better', 1.0,  0.7,  1.3,  0.3,  0, NULL),
+    ('five_pillar', 'tickets_per_month',          'support_health',        'Tickets per month',            50, 'lower_is_better',  2,    5,    0,    10,   0, NULL),
+    ('five_pillar', 'csat',                       'support_health',        'CSAT (1-5)',                   30, 'higher_is_better', 4.5,  3.5,  5,    1,    1, 5),
+    ('five_pillar', 'median_resolution_hours',    'support_health',        'Median hours to resolution',   20, 'lower_is_better',  24,   72,   4,    168,  0, NULL),
+    ('five_pillar', 'nps',                        'relationship_strength', 'NPS',                          40, 'higher_is_better', 8,    7,    10,   0,    0, 10),
+    ('five_pillar', 'qbr_attendance_rate',        'relationship_strength', 'Business reviews attended',    30, 'higher_is_better', 0.75, 0.50, 1,    0,    0, 1),
+    ('five_pillar', 'outreach_response_rate',     'relationship_strength', 'Response rate to outreach',    30, 'higher_is_better', 0.60, 0.30, 0.9,  0,    0, 1),
+    ('five_pillar', 'milestones_completed_ratio', 'business_outcomes',     'Success milestones completed', 50, 'higher_is_better', 0.80, 0.50, 1,    0,    0, 1),
+    ('five_pillar', 'days_to_first_value',        'business_outcomes',     'Days to first value',          50, 'lower_is_better',  30,   60,   7,    120,  0, NULL),
+    ('five_pillar', 'days_to_renewal',            'commercial_health',     'Days to renewal',              50, 'higher_is_better', 90,   30,   180,  0,    NULL, NULL),
+    ('five_pillar', 'payment_days_late',          'commercial_health',     'Days payments run late',       50, 'lower_is_better',  1,    15,   0,    45,   0, NULL);
+
+-- Model integrity: built-ins are read-only, edits bump the version, and a
+-- model always has components (checked at commit, so it can be built up).
+
+CREATE FUNCTION @extschema@._health_model_guard() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF TG_OP = 'INSERT' AND NEW.builtin THEN
+        RAISE EXCEPTION 'only csm installs built-in health models'
+            USING ERRCODE = 'insufficient_privilege', HINT = 'Insert your model with builtin = false.';
+    END IF;
+    IF TG_OP <> 'INSERT' AND OLD.builtin THEN
+        RAISE EXCEPTION 'health model "%" is built in and cannot be changed', OLD.name
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = format('Copy it with csm.copy_health_model(%L, ''my_model'') and edit the copy.', OLD.name);
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        RETURN OLD;
+    END IF;
+    IF TG_OP = 'UPDATE' AND NEW.bumped_by IS DISTINCT FROM pg_current_xact_id()
+       AND (NEW.name, NEW.description) IS DISTINCT FROM (OLD.name, OLD.description) THEN
+        NEW.version := OLD.version + 1;
+        NEW.updated_at := now();
+        NEW.bumped_by := pg_current_xact_id();
+    END IF;
+    RETURN NEW;
+END $$;
+COMMENT ON FUNCTION @extschema@._health_model_guard() IS
+    'Trigger: built-in models are read-only; renaming or redescribing a model bumps its version.';
+CREATE TRIGGER health_model_guard BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.health_model
+    FOR EACH ROW EXECUTE FUNCTION @extschema@._health_model_guard();
+
+-- Runs BEFORE each row, so it sees the rows of the same statement that came
+-- before: a model that has no components yet is being built (or restored
+-- by pg_restore, which loads a model's rows before its components) and is
+-- not bumped; any other change bumps the version once per transaction.
+CREATE FUNCTION @extschema@._health_part_guard() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    touched text;
+BEGIN
+    FOR touched IN SELECT DISTINCT x FROM unnest(ARRAY[CASE WHEN TG_OP <> 'DELETE' THEN NEW.model END,
+                                                      CASE WHEN TG_OP <> 'INSERT' THEN OLD.model END]) AS x
+                   WHERE x IS NOT NULL
+    LOOP
+        IF EXISTS (SELECT 1 FROM @extschema@.health_model m WHERE m.name = touched AND m.builtin) THEN
+            RAISE EXCEPTION 'health model "%" is built in and cannot be changed', touched
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = format('Copy it with csm.copy_health_model(%L, ''my_model'') and edit the copy.', touched);
+        END IF;
+        IF TG_OP = 'INSERT' AND NOT EXISTS (SELECT 1 FROM @extschema@.health_component c WHERE c.model = touched) THEN
+            UPDATE @extschema@.health_model m SET bumped_by = pg_current_xact_id()
+            WHERE m.name = touched AND m.bumped_by IS DISTINCT FROM pg_current_xact_id();
+        ELSE
+            UPDATE @extschema@.health_model m
+            SET version = m.version + 1, updated_at = now(), bumped_by = pg_current_xact_id()
+            WHERE m.name = touched AND m.bumped_by IS DISTINCT FROM pg_current_xact_id();
+        END IF;
+    END LOOP;
+    RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+END $$;
+COMMENT ON FUNCTION @extschema@._health_part_guard() IS
+    'Trigger: built-in models are read-only; a change to a model''s components or groups bumps its version once per transaction, except while the model is being built.';
+CREATE TRIGGER health_component_guard BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.health_component
+    FOR EACH ROW EXECUTE FUNCTION @extschema@._health_part_guard();
+CREATE TRIGGER health_group_guard BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.health_group
+    FOR EACH ROW EXECUTE FUNCTION @extschema@._health_part_guard();
+
+CREATE FUNCTION @extschema@._health_model_check() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    model_name text := CASE WHEN TG_OP = 'DELETE' THEN OLD.model ELSE NEW.model END;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM @extschema@.health_model m WHERE m.name = model_name) THEN
+        RETURN NULL;  -- the model itself was deleted
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM @extschema@.health_component c WHERE c.model = model_name) THEN
+        RAISE EXCEPTION 'health model "%" has no components', model_name
+            USING ERRCODE = 'check_violation',
+                  HINT = 'Insert its components into csm.health_component in the same transaction.';
+    END IF;
+    IF EXISTS (SELECT 1 FROM @extschema@.health_component c WHERE c.model = model_name AND c.group_name IS NULL)
+       AND EXISTS (SELECT 1 FROM @extschema@.health_component c WHERE c.model = model_name AND c.group_name IS NOT NULL) THEN
+        RAISE EXCEPTION 'health model "%" mixes grouped and ungrouped components', model_name
+            USING ERRCODE = 'check_violation',
+                  HINT = 'Give every component a group, or none.';
+    END IF;
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION @extschema@._health_model_check() IS
+    'Constraint trigger, checked at commit: a model keeps at least one component, all grouped or all ungrouped. (A model row inserted alone is a draft that scoring refuses until it has components.)';
+CREATE CONSTRAINT TRIGGER health_component_model_valid AFTER INSERT OR UPDATE OR DELETE ON @extschema@.health_component
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION @extschema@._health_model_check();
+
+CREATE FUNCTION @extschema@.copy_health_model(source text, new_name text, description text DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM @extschema@.health_model m WHERE m.name = source) THEN
+        RAISE EXCEPTION 'health model "%" does not exist', source
+            USING ERRCODE = 'undefined_object', HINT = 'See csm.health_model for the models.';
+    END IF;
+    INSERT INTO @extschema@.health_model (name, description)
+    SELECT new_name, coalesce(copy_health_model.description, 'Copy of ' || m.name || ': ' || coalesce(m.description, ''))
+    FROM @extschema@.health_model m WHERE m.name = source;
+    INSERT INTO @extschema@.health_group (model, name, weight)
+    SELECT new_name, g.name, g.weight FROM @extschema@.health_group g WHERE g.model = source;
+    INSERT INTO @extschema@.health_component
+        (model, metric, group_name, label, weight, direction, green, red, best, worst, min_value, max_value)
+    SELECT new_name, c.metric, c.group_name, c.label, c.weight, c.direction, c.green, c.red, c.best, c.worst,
+           c.min_value, c.max_value
+    FROM @extschema@.health_component c WHERE c.model = source;
+    RETURN new_name;
+END $$;
+COMMENT ON FUNCTION @extschema@.copy_health_model(text, text, text) IS
+    'Copies a model (built-in or not) under a new name, to edit it.';
+
+-- Scoring (C) ----------------------------------------------------------------
+
+CREATE TYPE @extschema@.health_result AS (
+    model         text,
+    model_version integer,
+    score         float8,
+    band          @extschema@.health_band,
+    coverage      float8,
+    components    jsonb
+);
+COMMENT ON TYPE @extschema@.health_result IS
+    'A scored account: the model and version used, the score (NULL when every metric is missing), its band, the share of the model''s weight that was present, and per-component detail.';
+
+CREATE FUNCTION @extschema@.csm_health_score(metrics jsonb, model text DEFAULT 'default') RETURNS float8
+AS 'MODULE_PATHNAME', 'csm_health_score_jsonb'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.csm_health_score(jsonb, text) IS
+    'Health score (0-100) of a JSON object of metrics under a model. Missing metrics are left out; NULL when all are.';
+
+CREATE FUNCTION @extschema@.csm_health_evaluate(metrics jsonb, model text DEFAULT 'default')
+RETURNS @extschema@.health_result
+AS 'MODULE_PATHNAME', 'csm_health_evaluate_jsonb'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.csm_health_evaluate(jsonb, text) IS
+    'Like csm_health_score(jsonb), with band, coverage, model version and per-component detail.';
+
+CREATE FUNCTION @extschema@.csm_health_score_row(metrics record, model text DEFAULT 'default') RETURNS float8
+AS 'MODULE_PATHNAME', 'csm_health_score_row'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.csm_health_score_row(record, text) IS
+    'Health score of a row whose columns are named after the metrics (such as a csm.account_metrics row), without building JSON.';
+
+CREATE FUNCTION @extschema@.csm_health_evaluate_row(metrics record, model text DEFAULT 'default')
+RETURNS @extschema@.health_result
+AS 'MODULE_PATHNAME', 'csm_health_evaluate_row'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.csm_health_evaluate_row(record, text) IS
+    'Like csm_health_score_row, with band, coverage, model version and per-component detail.';
+
+CREATE FUNCTION @extschema@.health_band(score float8) RETURNS @extschema@.health_band
+AS 'MODULE_PATHNAME', 'csm_health_band'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.health_band(float8) IS
+    'green for 90-100, yellow for 70 up to 90, red below 70. Scores outside 0-100 or NaN raise 22003.';
+
+-- Current scores, history, overrides -------------------------------------------
+
+CREATE TABLE @extschema@.health_score (
+    account_id    bigint NOT NULL REFERENCES @extschema@.account (account_id) ON DELETE CASCADE,
+    model         text NOT NULL,
+    model_version integer NOT NULL,
+    score         float8,
+    band          @extschema@.health_band,
+    coverage      float8 NOT NULL,
+    components    jsonb NOT NULL,
+    computed_at   timestamptz NOT NULL,
+    PRIMARY KEY (account_id)
+);
+COMMENT ON TABLE @extschema@.health_score IS
+    'The latest computed health score per account, written by csm.refresh_health(). Read csm.account_health for the effective score.';
+
+CREATE TABLE @extschema@.health_history (
+    account_id    bigint NOT NULL REFERENCES @extschema@.account (account_id) ON DELETE CASCADE,
+    day           date NOT NULL,
+    model         text NOT NULL,
+    model_version integer NOT NULL,
+    score         float8,
+    band          @extschema@.health_band,
+    coverage      float8 NOT NULL,
+    computed_at   timestamptz NOT NULL,
+    PRIMARY KEY (account_id, day)
+);
+COMMENT ON TABLE @extschema@.health_history IS
+    'One computed health score per account per UTC day (the day''s last refresh wins).';
+
+CREATE TABLE @extschema@.health_override (
+    account_id  bigint NOT NULL REFERENCES @extschema@.account (account_id) ON DELETE CASCADE,
+    override_id bigint GENERATED BY DEFAULT AS IDENTITY,
+    score       float8 NOT NULL,
+    reason      text NOT NULL,
+    expires_at  timestamptz,
+    created_by  name NOT NULL DEFAULT current_user,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    cleared_at  timestamptz,
+    cleared_by  name,
+    PRIMARY KEY (account_id, override_id),
+    CONSTRAINT health_override_score_range CHECK (score >= 0 AND score <= 100),
+    CONSTRAINT health_override_reason_given CHECK (reason ~ '\S')
+);
+COMMENT ON TABLE @extschema@.health_override IS
+    'Manual health overrides with their reason. The latest uncleared, unexpired one per account is in effect; none is ever deleted.';
+
+CREATE FUNCTION @extschema@._account_id(external_id text) RETURNS bigint
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    id bigint;
+BEGIN
+    SELECT a.account_id INTO id FROM @extschema@.account a WHERE a.external_id = _account_id.external_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'account "%" does not exist', external_id
+            USING ERRCODE = 'no_data_found', HINT = 'See csm.account for the accounts.';
+    END IF;
+    RETURN id;
+END $$;
+COMMENT ON FUNCTION @extschema@._account_id(text) IS 'account_id of an external_id; raises P0002 when there is none.';
+
+CREATE FUNCTION @extschema@.refresh_health() RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    scored bigint;
+BEGIN
+    CREATE TEMP TABLE csm_scored ON COMMIT DROP AS
+    SELECT m.account_id, r.model, r.model_version, r.score, r.band, r.coverage, r.components,
+           pg_catalog.now() AS computed_at
+    FROM @extschema@.account_metrics m
+    JOIN @extschema@.account a ON a.account_id = m.account_id
+    LEFT JOIN @extschema@.health_model_map mp ON mp.attribute = 'plan' AND mp.value = a.plan
+    LEFT JOIN @extschema@.health_model_map ms ON ms.attribute = 'segment' AND ms.value = a.segment
+    CROSS JOIN LATERAL @extschema@.csm_health_evaluate_row(m, coalesce(mp.model, ms.model, 'default')) r
+    WHERE a.status = 'active';
+    GET DIAGNOSTICS scored = ROW_COUNT;
+
+    INSERT INTO @extschema@.health_score AS h
+        (account_id, model, model_version, score, band, coverage, components, computed_at)
+    SELECT s.account_id, s.model, s.model_version, s.score, s.band, s.coverage, s.components, s.computed_at
+    FROM csm_scored s
+    ON CONFLICT (account_id) DO UPDATE
+    SET model = excluded.model, model_version = excluded.model_version, score = excluded.score,
+        band = excluded.band, coverage = excluded.coverage, components = excluded.components,
+        computed_at = excluded.computed_at;
+
+    INSERT INTO @extschema@.health_history AS h
+        (account_id, day, model, model_version, score, band, coverage, computed_at)
+    SELECT s.account_id, (s.computed_at AT TIME ZONE 'UTC')::date, s.model, s.model_version, s.score, s.band,
+           s.coverage, s.computed_at
+    FROM csm_scored s
+    ON CONFLICT (account_id, day) DO UPDATE
+    SET model = excluded.model, model_version = excluded.model_version, score = excluded.score,
+        band = excluded.band, coverage = excluded.coverage, computed_at = excluded.computed_at;
+
+    DROP TABLE csm_scored;
+    RETURN scored;
+END $$;
+COMMENT ON FUNCTION @extschema@.refresh_health() IS
+    'Scores every active account from csm.account_metrics with its mapped model, writes csm.health_score and one csm.health_history row per account per UTC day (idempotent within a day). Returns the accounts scored. Schedule it with pg_cron.';
+
+CREATE FUNCTION @extschema@.csm_health_score(external_id text) RETURNS float8
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    id bigint;
+    result float8;
+BEGIN
+    -- An agent passing a JSON object of metrics as plain text means the jsonb form.
+    IF ltrim(external_id) LIKE '{%' OR ltrim(external_id) LIKE '[%' THEN
+        RETURN @extschema@.csm_health_score(external_id::jsonb, 'default');
+    END IF;
+    id := @extschema@._account_id(external_id);
+    SELECT @extschema@.csm_health_score_row(m, @extschema@.health_model_for(a.segment, a.plan)) INTO result
+    FROM @extschema@.account_metrics_at((now() AT TIME ZONE 'UTC')::date, id) m
+    JOIN @extschema@.account a ON a.account_id = m.account_id;
+    RETURN result;
+END $$;
+COMMENT ON FUNCTION @extschema@.csm_health_score(text) IS
+    'Live health score of one account from its current metrics and mapped model, no refresh needed. Unknown account: P0002. JSON passed as text is scored as metrics with the default model.';
+
+CREATE FUNCTION @extschema@.explain_health(external_id text)
+RETURNS TABLE (metric text, label text, value float8, zone text, score float8, weight float8,
+               contribution float8, points_lost float8)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    id bigint := @extschema@._account_id(external_id);
+    result @extschema@.health_result;
+BEGIN
+    SELECT (@extschema@.csm_health_evaluate_row(m, @extschema@.health_model_for(a.segment, a.plan))).* INTO result
+    FROM @extschema@.account_metrics_at((now() AT TIME ZONE 'UTC')::date, id) m
+    JOIN @extschema@.account a ON a.account_id = m.account_id;
+    RETURN QUERY
+    SELECT c.metric, hc.label, c.value, c.zone, c.score, c.weight, c.contribution, c.points_lost
+    FROM jsonb_to_recordset(result.components)
+         AS c(metric text, value float8, zone text, score float8, weight float8, contribution float8, points_lost float8)
+    LEFT JOIN @extschema@.health_component hc ON hc.model = result.model AND hc.metric = c.metric
+    ORDER BY c.points_lost DESC, c.value IS NULL, c.metric;
+END $$;
+COMMENT ON FUNCTION @extschema@.explain_health(text) IS
+    'Why an account scores what it does, live: one row per component with its value, zone, score, effective weight, contribution and the points lost against a perfect 100, worst first. Missing metrics show a NULL value and weight 0.';
+
+CREATE FUNCTION @extschema@.override_health(external_id text, score float8, reason text, expires_at timestamptz)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    id bigint := @extschema@._account_id(external_id);
+    new_id bigint;
+BEGIN
+    IF expires_at IS NOT NULL AND expires_at <= now() THEN
+        RAISE EXCEPTION 'override would expire at %, which is not in the future', expires_at
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Give an expiry in the future, or NULL for none.';
+    END IF;
+    UPDATE @extschema@.health_override o SET cleared_at = now(), cleared_by = current_user
+    WHERE o.account_id = id AND o.cleared_at IS NULL;
+    INSERT INTO @extschema@.health_override (account_id, score, reason, expires_at)
+    VALUES (id, score, reason, expires_at)
+    RETURNING override_id INTO new_id;
+    RETURN new_id;
+END $$;
+COMMENT ON FUNCTION @extschema@.override_health(text, float8, text, timestamptz) IS
+    'Overrides an account''s effective health score until expires_at (NULL: until cleared), replacing any earlier override. The computed score is kept and shown beside it. Errors: P0002 unknown account, 23514 score outside 0-100 or blank reason, 22023 expiry not in the future.';
+
+CREATE FUNCTION @extschema@.clear_health_override(external_id text) RETURNS boolean
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    id bigint := @extschema@._account_id(external_id);
+BEGIN
+    UPDATE @extschema@.health_override o SET cleared_at = now(), cleared_by = current_user
+    WHERE o.account_id = id AND o.cleared_at IS NULL;
+    RETURN FOUND;
+END $$;
+COMMENT ON FUNCTION @extschema@.clear_health_override(text) IS
+    'Ends an account''s override; returns false when it had none.';
+
+CREATE FUNCTION @extschema@.sparkline(points float8[], low float8 DEFAULT 0, high float8 DEFAULT 100) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
+    SELECT string_agg(
+               CASE WHEN p IS NULL OR p <> p THEN ' '
+                    ELSE substr('▁▂▃▄▅▆▇█',
+                                1 + least(7, greatest(0, floor((p - low) / nullif(high - low, 0) * 8)))::integer, 1)
+               END, '' ORDER BY i)
+    FROM unnest(points) WITH ORDINALITY AS t(p, i)
+$$;
+COMMENT ON FUNCTION @extschema@.sparkline(float8[], float8, float8) IS
+    'Draws numbers as ▁▂▃▄▅▆▇█ between low and high (0-100 by default, for health scores); NULL or NaN points are blank.';
+
+CREATE VIEW @extschema@.account_health WITH (security_invoker = true) AS
+SELECT a.account_id,
+       a.external_id,
+       a.name,
+       a.segment,
+       a.plan,
+       a.arr,
+       coalesce(o.score, h.score) AS score,
+       @extschema@.health_band(coalesce(o.score, h.score)) AS band,
+       h.score AS computed_score,
+       h.band AS computed_band,
+       o.score AS override_score,
+       o.reason AS override_reason,
+       o.expires_at AS override_expires_at,
+       o.created_by AS override_by,
+       h.coverage,
+       h.model,
+       h.model_version,
+       h.computed_at,
+       h.computed_at < now() - coalesce(current_setting('csm.stale_after', true), '26h')::interval AS stale,
+       h.score - w.score AS change_7d,
+       h.score - mth.score AS change_30d,
+       CASE WHEN h.score - w.score > 2 THEN 'up'
+            WHEN h.score - w.score < -2 THEN 'down'
+            WHEN w.score IS NOT NULL THEN 'flat' END AS trend
+FROM @extschema@.account a
+LEFT JOIN @extschema@.health_score h ON h.account_id = a.account_id
+LEFT JOIN LATERAL (
+    SELECT ov.score, ov.reason, ov.expires_at, ov.created_by
+    FROM @extschema@.health_override ov
+    WHERE ov.account_id = a.account_id AND ov.cleared_at IS NULL AND (ov.expires_at IS NULL OR ov.expires_at > now())
+    ORDER BY ov.override_id DESC LIMIT 1) o ON true
+LEFT JOIN LATERAL (
+    SELECT hh.score FROM @extschema@.health_history hh
+    WHERE hh.account_id = a.account_id AND hh.day <= (h.computed_at AT TIME ZONE 'UTC')::date - 7
+    ORDER BY hh.day DESC LIMIT 1) w ON true
+LEFT JOIN LATERAL (
+    SELECT hh.score FROM @extschema@.health_history hh
+    WHERE hh.account_id = a.account_id AND hh.day <= (h.computed_at AT TIME ZONE 'UTC')::date - 30
+    ORDER BY hh.day DESC LIMIT 1) mth ON true;
+COMMENT ON VIEW @extschema@.account_health IS
+    'Effective health per account: the override while one is in effect, else the computed score, always shown side by side. stale flags scores older than csm.stale_after (26h). change_7d/30d compare with the history from 7/30 days before; trend is up or down beyond 2 points over 7 days, else flat.';
+
+CREATE VIEW @extschema@.health_trend WITH (security_invoker = true) AS
+SELECT a.account_id,
+       a.external_id,
+       array_agg(hh.score ORDER BY hh.day) AS scores,
+       @extschema@.sparkline(array_agg(hh.score ORDER BY hh.day)) AS sparkline,
+       min(hh.day) AS since
+FROM @extschema@.account a
+JOIN @extschema@.health_history hh ON hh.account_id = a.account_id
+WHERE hh.day > (now() AT TIME ZONE 'UTC')::date - 30
+GROUP BY a.account_id, a.external_id;
+COMMENT ON VIEW @extschema@.health_trend IS 'The last 30 days of daily health scores per account, with a sparkline.';
