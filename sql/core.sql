@@ -48,3 +48,7 @@ FROM csm.team_member;
 -- NPS answers stay within 0-10
 INSERT INTO csm.nps_response (account_id, score) SELECT account_id, 11 FROM csm.account;
 INSERT INTO csm.nps_response (account_id, score) VALUES (999, 9);
+
+-- leave a fresh extension for the next test
+DROP EXTENSION csm CASCADE;
+CREATE EXTENSION csm;

@@ -33,3 +33,8 @@ FROM csm.account_metrics_at('2026-03-31') ORDER BY 1;
 
 -- the view is the function as of today
 SELECT count(*) = 3 AS one_row_per_account FROM csm.account_metrics;
+
+-- leave a fresh extension for the next test
+DROP TABLE events;
+DROP EXTENSION csm CASCADE;
+CREATE EXTENSION csm;

@@ -126,5 +126,13 @@ INSERT INTO other VALUES ('x', '2026-01-01');
 SELECT csm.untrack_usage('api_calls');
 INSERT INTO api_calls VALUES (42, '2026-03-02');
 SELECT relation::text FROM csm.usage_source ORDER BY 1;
-SELECT count(*) AS api_rollups FROM csm.usage_counter c
-WHERE NOT EXISTS (SELECT 1 FROM csm.usage_source s WHERE s.source_id = c.source_id);
+SELECT (SELECT count(*) FROM csm.usage_delta d
+        WHERE NOT EXISTS (SELECT 1 FROM csm.usage_source s WHERE s.source_id = d.source_id))
+     + (SELECT count(*) FROM csm.usage_counter c
+        WHERE NOT EXISTS (SELECT 1 FROM csm.usage_source s WHERE s.source_id = c.source_id)) AS orphaned_rollups;
+
+-- leave a fresh extension for the next test
+DROP TABLE events, api_calls, clicks, other CASCADE;
+DROP FUNCTION usage_mismatches();
+DROP EXTENSION csm CASCADE;
+CREATE EXTENSION csm;

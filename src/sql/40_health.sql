@@ -476,7 +476,7 @@ CREATE FUNCTION @extschema@.sparkline(points float8[], low float8 DEFAULT 0, hig
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp AS $$
     SELECT string_agg(
-               CASE WHEN p IS NULL OR p <> p THEN ' '
+               CASE WHEN p IS NULL OR p = 'NaN' THEN ' '
                     ELSE substr('▁▂▃▄▅▆▇█',
                                 1 + least(7, greatest(0, floor((p - low) / nullif(high - low, 0) * 8)))::integer, 1)
                END, '' ORDER BY i)

@@ -1,0 +1,126 @@
+-- Health scores: the seed's scorecard, bands, missing metrics, models as
+-- data, refresh, history, overrides and explanations.
+\set VERBOSITY terse
+-- the issue's example: all green
+SELECT round(csm.csm_health_score('{"dau_ratio":0.85,"features_adopted":6,"tickets_per_month":1,"nps":9,"days_to_renewal":120}')::numeric, 2) AS all_green;
+-- exactly at the green thresholds is yellow, as in the seed's table; at the red thresholds too
+SELECT round(csm.csm_health_score('{"dau_ratio":0.80,"features_adopted":5,"tickets_per_month":2,"nps":8,"days_to_renewal":90}')::numeric, 2) AS at_green_thresholds,
+       round(csm.csm_health_score('{"dau_ratio":0.50,"features_adopted":3,"tickets_per_month":5,"nps":7,"days_to_renewal":30}')::numeric, 2) AS at_red_thresholds,
+       round(csm.csm_health_score('{"dau_ratio":0.65,"features_adopted":4,"tickets_per_month":3.5,"nps":7.5,"days_to_renewal":60}')::numeric, 2) AS mid_yellow;
+-- all red, and the floors and ceilings where components saturate
+SELECT round(csm.csm_health_score('{"dau_ratio":0.2,"features_adopted":1,"tickets_per_month":8,"nps":3,"days_to_renewal":10}')::numeric, 2) AS all_red,
+       csm.csm_health_score('{"dau_ratio":0,"features_adopted":0,"tickets_per_month":50,"nps":0,"days_to_renewal":-20}') AS floor,
+       csm.csm_health_score('{"dau_ratio":1.5,"features_adopted":40,"tickets_per_month":0,"nps":10,"days_to_renewal":900}') AS ceiling;
+-- bands and their meaning
+SELECT s, csm.health_band(s) AS band, i.label, i.cadence
+FROM unnest(ARRAY[100, 90, 89.99, 70, 69.99, 0]::float8[]) AS s
+JOIN csm.health_band_info i ON i.band = csm.health_band(s);
+SELECT (r).band, round((r).score::numeric, 2) AS score FROM (SELECT csm.csm_health_evaluate(
+    '{"dau_ratio":0.80,"features_adopted":5,"tickets_per_month":2,"nps":8,"days_to_renewal":90}') AS r) x;
+
+-- missing metrics share their weight; coverage says how much was present
+SELECT (r).score, (r).coverage FROM (SELECT csm.csm_health_evaluate('{"nps":10,"dau_ratio":null}') AS r) x;
+SELECT round((r).score::numeric, 2) AS score, round((r).coverage::numeric, 4) AS coverage
+FROM (SELECT csm.csm_health_evaluate('{"dau_ratio":0.9,"nps":9,"csat":4.8}', 'five_pillar') AS r) x;
+SELECT csm.csm_health_score('{}') AS nothing_known, csm.csm_health_score('{"unrelated":1}') AS still_nothing;
+-- per-component detail
+SELECT c.metric, c.value, c.zone, round(c.score::numeric, 2) AS score, round(c.weight::numeric, 4) AS weight,
+       round(c.points_lost::numeric, 2) AS points_lost
+FROM jsonb_to_recordset((csm.csm_health_evaluate('{"dau_ratio":0.3,"features_adopted":6,"nps":9}')).components)
+     AS c(metric text, value float8, zone text, score float8, weight float8, points_lost float8)
+ORDER BY c.metric;
+
+-- bad input is an error, never a number
+SELECT csm.csm_health_score('{"nps": 11}');
+SELECT csm.csm_health_score('{"dau_ratio": -0.1}');
+SELECT csm.csm_health_score('{"nps": "nine"}');
+SELECT csm.csm_health_score('{"nps": true}');
+SELECT csm.csm_health_score('[1, 2]');
+SELECT csm.csm_health_score('42'::jsonb);
+SELECT csm.csm_health_score('{"nps": 9}', 'nope');
+SELECT csm.csm_health_score_row(x, 'default') FROM (SELECT 'Infinity'::float8 AS dau_ratio) x;
+SELECT csm.csm_health_score_row(x, 'default') FROM (SELECT 'NaN'::float8 AS nps) x;
+SELECT csm.csm_health_score_row(x, 'default') FROM (SELECT 'nine'::text AS nps) x;
+SELECT csm.health_band('NaN'::float8);
+SELECT csm.health_band(-1);
+SELECT csm.health_band(100.5);
+SELECT csm.health_band(NULL);
+
+-- a row with columns named after metrics scores without JSON
+SELECT round(csm.csm_health_score_row(x, 'default')::numeric, 2) AS from_row
+FROM (SELECT 0.85 AS dau_ratio, 6 AS features_adopted, 1 AS tickets_per_month, 9 AS nps, 120 AS days_to_renewal) x;
+
+-- models are data: built-ins are read-only, copies are editable and versioned
+UPDATE csm.health_component SET weight = 50 WHERE model = 'default' AND metric = 'nps';
+DELETE FROM csm.health_model WHERE name = 'default';
+INSERT INTO csm.health_model (name, builtin) VALUES ('sneaky', true);
+SELECT csm.copy_health_model('default', 'enterprise_model', 'Enterprise scorecard');
+SELECT name, version, builtin FROM csm.health_model ORDER BY name;
+BEGIN;
+UPDATE csm.health_component SET weight = 40 WHERE model = 'enterprise_model' AND metric = 'dau_ratio';
+UPDATE csm.health_component SET green = 0.7 WHERE model = 'enterprise_model' AND metric = 'dau_ratio';
+COMMIT;
+SELECT name, version FROM csm.health_model WHERE name = 'enterprise_model';
+-- invalid edits are refused with the rule they break
+UPDATE csm.health_component SET weight = 0 WHERE model = 'enterprise_model' AND metric = 'nps';
+UPDATE csm.health_component SET weight = 'NaN' WHERE model = 'enterprise_model' AND metric = 'nps';
+UPDATE csm.health_component SET red = 0.9 WHERE model = 'enterprise_model' AND metric = 'dau_ratio';
+UPDATE csm.health_component SET direction = 'sideways' WHERE model = 'enterprise_model' AND metric = 'dau_ratio';
+UPDATE csm.health_component SET green = 'Infinity' WHERE model = 'enterprise_model' AND metric = 'dau_ratio';
+DELETE FROM csm.health_component WHERE model = 'enterprise_model';
+INSERT INTO csm.health_component (model, metric, group_name, weight, green, red)
+VALUES ('enterprise_model', 'csat', 'support', 1, 4.5, 3.5);
+SELECT name, version FROM csm.health_model WHERE name = 'enterprise_model';
+-- a model row alone is a draft that scoring refuses
+INSERT INTO csm.health_model (name) VALUES ('draft');
+SELECT csm.csm_health_score('{"nps": 9}', 'draft');
+
+-- accounts: live score, refresh, history, mapped models
+INSERT INTO csm.account (external_id, segment, seats, renewal_date) VALUES
+    ('org_ent', 'enterprise', 100, (now() AT TIME ZONE 'UTC')::date + 200),
+    ('org_smb', 'smb', 5, (now() AT TIME ZONE 'UTC')::date + 20),
+    ('org_gone', 'smb', 5, NULL);
+UPDATE csm.account SET status = 'churned' WHERE external_id = 'org_gone';
+INSERT INTO csm.health_model_map VALUES ('segment', 'enterprise', 'enterprise_model');
+INSERT INTO csm.nps_response (account_id, score) SELECT account_id, 9 FROM csm.account WHERE external_id = 'org_ent';
+SELECT csm.csm_health_score('org_ent') AS live_ent, round(csm.csm_health_score('org_smb')::numeric, 2) AS live_smb;
+SELECT csm.csm_health_score('no_such_org');
+SELECT csm.refresh_health() AS scored;
+SELECT csm.refresh_health() AS scored_again;
+SELECT a.external_id, h.model, h.model_version, round(h.score::numeric, 2) AS score, h.band, round(h.coverage::numeric, 2) AS coverage
+FROM csm.health_score h JOIN csm.account a USING (account_id) ORDER BY 1;
+SELECT count(*) AS history_rows, count(DISTINCT account_id) AS accounts FROM csm.health_history;
+
+-- explanation, worst first
+SELECT metric, label, value, zone, round(score::numeric, 2) AS score, round(weight::numeric, 3) AS weight,
+       round(points_lost::numeric, 2) AS points_lost
+FROM csm.explain_health('org_smb');
+
+-- overrides win visibly, keep the computed score beside them, and expire
+SELECT csm.override_health('org_smb', 95, 'renewal signed early', now() + interval '7 days') > 0 AS overridden;
+SELECT csm.override_health('org_smb', 95, '   ', now() + interval '7 days');
+SELECT csm.override_health('org_smb', 120, 'too good', now() + interval '7 days');
+SELECT csm.override_health('org_smb', 50, 'stale', '2020-01-01 00:00+00');
+SELECT external_id, round(score::numeric, 2) AS score, band, round(computed_score::numeric, 2) AS computed_score,
+       computed_band, override_score, override_reason, stale
+FROM csm.account_health WHERE external_id = 'org_smb';
+UPDATE csm.health_override SET expires_at = now() - interval '1 second';
+SELECT external_id, round(score::numeric, 2) AS score, override_score FROM csm.account_health WHERE external_id = 'org_smb';
+SELECT count(*) AS overrides_kept FROM csm.health_override;
+SELECT csm.clear_health_override('org_smb') AS had_one;
+
+-- trend and freshness
+UPDATE csm.health_history SET day = day - 7, score = score - 10 WHERE account_id = (SELECT account_id FROM csm.account WHERE external_id = 'org_smb');
+SELECT csm.refresh_health() AS scored;
+SELECT external_id, round(change_7d::numeric, 2) AS change_7d, trend, stale FROM csm.account_health ORDER BY 1;
+UPDATE csm.health_score SET computed_at = now() - interval '27 hours';
+SELECT external_id, stale FROM csm.account_health ORDER BY 1;
+SET csm.stale_after = '30h';
+SELECT external_id, stale FROM csm.account_health WHERE external_id = 'org_smb';
+RESET csm.stale_after;
+SELECT csm.sparkline(ARRAY[10, 35, 55, 72, 88, 100, NULL]) AS spark, csm.sparkline('{}') AS empty,
+       csm.sparkline(ARRAY[1, 2, 3], 1, 3) AS scaled, csm.sparkline(ARRAY['NaN', 50]::float8[]) AS nan;
+
+-- leave a fresh extension for the next test
+DROP EXTENSION csm CASCADE;
+CREATE EXTENSION csm;
