@@ -91,6 +91,14 @@ SELECT a.external_id, h.model, h.model_version, round(h.score::numeric, 2) AS sc
 FROM csm.health_score h JOIN csm.account a USING (account_id) ORDER BY 1;
 SELECT count(*) AS history_rows, count(DISTINCT account_id) AS accounts FROM csm.health_history;
 
+-- metrics computed elsewhere (dbt, a warehouse sync) can be scored too
+CREATE TABLE my_metrics AS
+SELECT account_id, 0.9::float8 AS dau_ratio, 10 AS nps FROM csm.account WHERE external_id IN ('org_ent', 'org_smb');
+SELECT csm.refresh_health('my_metrics') AS scored;
+SELECT a.external_id, h.model, round(h.score::numeric, 2) AS score, round(h.coverage::numeric, 2) AS coverage
+FROM csm.health_score h JOIN csm.account a USING (account_id) ORDER BY 1;
+SELECT csm.refresh_health() AS scored_from_account_metrics;
+
 -- explanation, worst first
 SELECT metric, label, value, zone, round(score::numeric, 2) AS score, round(weight::numeric, 3) AS weight,
        round(points_lost::numeric, 2) AS points_lost
@@ -122,5 +130,6 @@ SELECT csm.sparkline(ARRAY[10, 35, 55, 72, 88, 100, NULL]) AS spark, csm.sparkli
        csm.sparkline(ARRAY[1, 2, 3], 1, 3) AS scaled, csm.sparkline(ARRAY['NaN', 50]::float8[]) AS nan;
 
 -- leave a fresh extension for the next test
+DROP TABLE my_metrics;
 DROP EXTENSION csm CASCADE;
 CREATE EXTENSION csm;

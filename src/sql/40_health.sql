@@ -359,20 +359,24 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION @extschema@._account_id(text) IS 'account_id of an external_id; raises P0002 when there is none.';
 
-CREATE FUNCTION @extschema@.refresh_health() RETURNS bigint
+CREATE FUNCTION @extschema@.refresh_health(metrics regclass DEFAULT NULL) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     scored bigint;
 BEGIN
-    CREATE TEMP TABLE csm_scored ON COMMIT DROP AS
-    SELECT m.account_id, r.model, r.model_version, r.score, r.band, r.coverage, r.components,
-           pg_catalog.now() AS computed_at
-    FROM @extschema@.account_metrics m
-    JOIN @extschema@.account a ON a.account_id = m.account_id
-    LEFT JOIN @extschema@.health_model_map mp ON mp.attribute = 'plan' AND mp.value = a.plan
-    LEFT JOIN @extschema@.health_model_map ms ON ms.attribute = 'segment' AND ms.value = a.segment
-    CROSS JOIN LATERAL @extschema@.csm_health_evaluate_row(m, coalesce(mp.model, ms.model, 'default')) r
-    WHERE a.status = 'active';
+    -- Metrics come from csm.account_metrics, or from a table or view of the
+    -- caller's with an account_id column and columns named after metrics.
+    EXECUTE format($q$
+        CREATE TEMP TABLE csm_scored ON COMMIT DROP AS
+        SELECT m.account_id, r.model, r.model_version, r.score, r.band, r.coverage, r.components,
+               pg_catalog.now() AS computed_at
+        FROM %s m
+        JOIN @extschema@.account a ON a.account_id = m.account_id
+        LEFT JOIN @extschema@.health_model_map mp ON mp.attribute = 'plan' AND mp.value = a.plan
+        LEFT JOIN @extschema@.health_model_map ms ON ms.attribute = 'segment' AND ms.value = a.segment
+        CROSS JOIN LATERAL @extschema@.csm_health_evaluate_row(m, coalesce(mp.model, ms.model, 'default')) r
+        WHERE a.status = 'active'$q$,
+        coalesce(metrics, '@extschema@.account_metrics'::regclass));
     GET DIAGNOSTICS scored = ROW_COUNT;
 
     INSERT INTO @extschema@.health_score AS h
@@ -396,8 +400,8 @@ BEGIN
     DROP TABLE csm_scored;
     RETURN scored;
 END $$;
-COMMENT ON FUNCTION @extschema@.refresh_health() IS
-    'Scores every active account from csm.account_metrics with its mapped model, writes csm.health_score and one csm.health_history row per account per UTC day (idempotent within a day). Returns the accounts scored. Schedule it with pg_cron.';
+COMMENT ON FUNCTION @extschema@.refresh_health(regclass) IS
+    'Scores every active account with its mapped model, from csm.account_metrics or from the given table or view (account_id plus columns named after metrics); writes csm.health_score and one csm.health_history row per account per UTC day (idempotent within a day). Returns the accounts scored. Schedule it with pg_cron.';
 
 CREATE FUNCTION @extschema@.csm_health_score(external_id text) RETURNS float8
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
