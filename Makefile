@@ -36,15 +36,15 @@ deps:
 
 test: deps
 	$(MAKE) install
-	PG_MAJOR=$(PG_MAJOR) pg_virtualenv -v $(PG_MAJOR) test/run.sh
+	PG_MAJOR=$(PG_MAJOR) pg_virtualenv -t -v $(PG_MAJOR) test/run.sh
 
 demo: deps
 	$(MAKE) install
-	PG_MAJOR=$(PG_MAJOR) pg_virtualenv -v $(PG_MAJOR) test/demo.sh
+	PG_MAJOR=$(PG_MAJOR) pg_virtualenv -t -v $(PG_MAJOR) test/demo.sh
 
 bench: deps
 	$(MAKE) install
-	PG_MAJOR=$(PG_MAJOR) pg_virtualenv -v $(PG_MAJOR) test/bench/run.sh
+	PG_MAJOR=$(PG_MAJOR) pg_virtualenv -t -v $(PG_MAJOR) test/bench/run.sh
 
 # Static checks: both must stay quiet.
 PG_INCLUDEDIR_SERVER = $(shell $(PG_CONFIG) --includedir-server 2>/dev/null)

@@ -137,17 +137,6 @@ typedef struct UsageBatch
 	int64	   *account_ids;	/* accounts id -> csm.account.account_id */
 } UsageBatch;
 
-/* A group ready to write, with its account resolved. */
-typedef struct GroupRow
-{
-	char		kind;			/* 'd', 'u' or 'f', as in csm.usage_delta */
-	int64		account_id;
-	int32		day;
-	int32		item;
-	int64		events;
-	const StrKey *item_key;
-} GroupRow;
-
 /* Plans are prepared once per backend and kept. */
 static SPIPlanPtr lookup_plan = NULL;
 static SPIPlanPtr create_plan = NULL;
@@ -487,71 +476,47 @@ resolve_accounts(UsageBatch *batch)
 
 static const char group_kind_code[] = {'d', 'u', 'f'};
 
-/* Every group worth writing, with its account resolved. */
-static GroupRow *
-collect_groups(UsageBatch *batch, int *count)
-{
-	grouptab_iterator it;
-	GroupEntry *entry;
-	GroupRow   *rows = palloc(Max(batch->groups->members, 1) * sizeof(GroupRow));
-	int			n = 0;
-
-	grouptab_start_iterate(batch->groups, &it);
-	while ((entry = grouptab_iterate(batch->groups, &it)) != NULL)
-	{
-		GroupRow   *row;
-
-		/* a user or feature whose rows cancel out changes nothing */
-		if (entry->key.kind != GROUP_DAY && entry->events == 0)
-			continue;
-		row = &rows[n++];
-		row->kind = group_kind_code[entry->key.kind];
-		row->account_id = batch->account_ids[entry->key.account];
-		row->day = entry->key.day;
-		row->events = entry->events;
-		row->item_key = entry->key.kind == GROUP_DAY ? NULL : &batch->items.keys[entry->key.item];
-	}
-	*count = n;
-	return rows;
-}
-
+/* Appends one csm.usage_delta row per group, in a single INSERT. */
 static void
 append_deltas(UsageBatch *batch, const TrackedSource *src)
 {
 	Oid			argtypes[6] = {INT4OID, INT8ARRAYOID, DATEARRAYOID, CHARARRAYOID, TEXTARRAYOID, INT8ARRAYOID};
 	Datum		params[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
-	int			n;
-	GroupRow   *rows;
-	Datum	   *accounts;
-	Datum	   *days;
-	Datum	   *kinds;
-	Datum	   *items;
-	bool	   *item_nulls;
-	Datum	   *events;
+	int			max = Max(batch->groups->members, 1);
+	Datum	   *accounts = palloc(max * sizeof(Datum));
+	Datum	   *days = palloc(max * sizeof(Datum));
+	Datum	   *kinds = palloc(max * sizeof(Datum));
+	Datum	   *items = palloc(max * sizeof(Datum));
+	bool	   *item_nulls = palloc(max * sizeof(bool));
+	Datum	   *events = palloc(max * sizeof(Datum));
+	int			n = 0;
 	int			dims[1];
 	int			lbs[1] = {1};
+	grouptab_iterator it;
+	GroupEntry *entry;
 
 	if (batch->accounts.count == 0)
 		return;
 	resolve_accounts(batch);
-	rows = collect_groups(batch, &n);
 
-	accounts = palloc(Max(n, 1) * sizeof(Datum));
-	days = palloc(Max(n, 1) * sizeof(Datum));
-	kinds = palloc(Max(n, 1) * sizeof(Datum));
-	items = palloc(Max(n, 1) * sizeof(Datum));
-	item_nulls = palloc(Max(n, 1) * sizeof(bool));
-	events = palloc(Max(n, 1) * sizeof(Datum));
-	for (int i = 0; i < n; i++)
+	grouptab_start_iterate(batch->groups, &it);
+	while ((entry = grouptab_iterate(batch->groups, &it)) != NULL)
 	{
-		accounts[i] = Int64GetDatum(rows[i].account_id);
-		days[i] = DateADTGetDatum(rows[i].day);
-		kinds[i] = CharGetDatum(rows[i].kind);
-		item_nulls[i] = rows[i].item_key == NULL;
-		items[i] = item_nulls[i] ? (Datum) 0 :
-			PointerGetDatum(cstring_to_text_with_len(rows[i].item_key->data, rows[i].item_key->len));
-		events[i] = Int64GetDatum(rows[i].events);
+		/* a user or feature whose rows cancel out changes nothing */
+		if (entry->key.kind != GROUP_DAY && entry->events == 0)
+			continue;
+		accounts[n] = Int64GetDatum(batch->account_ids[entry->key.account]);
+		days[n] = DateADTGetDatum(entry->key.day);
+		kinds[n] = CharGetDatum(group_kind_code[entry->key.kind]);
+		item_nulls[n] = entry->key.kind == GROUP_DAY;
+		if (!item_nulls[n])
+		{
+			const StrKey *item = &batch->items.keys[entry->key.item];
+
+			items[n] = PointerGetDatum(cstring_to_text_with_len(item->data, item->len));
+		}
+		events[n] = Int64GetDatum(entry->events);
+		n++;
 	}
 	dims[0] = n;
 	params[0] = Int32GetDatum(src->source_id);
@@ -562,7 +527,7 @@ append_deltas(UsageBatch *batch, const TrackedSource *src)
 	params[5] = PointerGetDatum(construct_array(events, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 
 	prepare_once(&append_plan, append_sql, 6, argtypes);
-	if (SPI_execute_plan(append_plan, params, nulls, false, 0) != SPI_OK_INSERT)
+	if (SPI_execute_plan(append_plan, params, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "csm: appending usage deltas failed");
 	appended_since_fold += n;
 }
