@@ -30,7 +30,7 @@ endif
 $(DATA_built): $(SQL_PARTS)
 	cat $^ > $@
 
-.PHONY: deps test demo bench
+.PHONY: deps test demo bench valgrind
 deps:
 	@test/deps.sh
 
@@ -41,6 +41,10 @@ test: deps
 demo: deps
 	$(MAKE) install
 	PG_MAJOR=$(PG_MAJOR) pg_virtualenv -t -v $(PG_MAJOR) test/demo.sh
+
+valgrind: deps
+	$(MAKE) install
+	PG_MAJOR=$(PG_MAJOR) test/valgrind.sh
 
 bench: deps
 	$(MAKE) install
