@@ -178,7 +178,8 @@ LANGUAGE sql STABLE AS $$
                  csm.csm_health_score(to_jsonb(r.m) - 'account_id', 'default') AS j
           FROM bench.inline_score v,
                LATERAL (SELECT ROW(v.account_id, v.dau_ratio, v.features_adopted, v.tickets_per_month,
-                                   v.nps, v.days_to_renewal)::bench.metrics AS m) r) s
+                                   v.nps, v.days_to_renewal)::bench.metrics AS m) r
+          OFFSET 0) s  -- each score once, not once per aggregate that reads it
 $$;
 
 -- The write floors.  bench.score_src holds exactly the rows refresh_health()
