@@ -35,25 +35,14 @@ PG_FUNCTION_INFO_V1(csm_health_band);
 /* The metric values of one account, in the model's component order. */
 typedef struct MetricValues
 {
-	double	   *values;
-	bool	   *present;
+	double		values[HEALTH_MAX_COMPONENTS];
+	bool		present[HEALTH_MAX_COMPONENTS];
 } MetricValues;
 
-static MetricValues
-metric_values_alloc(const HealthModel *model)
-{
-	MetricValues mv;
-
-	mv.values = palloc0(model->ncomponents * sizeof(double));
-	mv.present = palloc0(model->ncomponents * sizeof(bool));
-	return mv;
-}
-
 /* Reads the model's metrics from a jsonb object; absent keys and nulls are missing. */
-static MetricValues
-metrics_from_jsonb(const HealthModel *model, Jsonb *metrics)
+static void
+metrics_from_jsonb(const HealthModel *model, Jsonb *metrics, MetricValues *mv)
 {
-	MetricValues mv = metric_values_alloc(model);
 
 	if (!JB_ROOT_IS_OBJECT(metrics) || JB_ROOT_IS_SCALAR(metrics))
 		ereport(ERROR,
@@ -70,6 +59,7 @@ metrics_from_jsonb(const HealthModel *model, Jsonb *metrics)
 		key.val.string.val = (char *) metric;
 		key.val.string.len = strlen(metric);
 		v = findJsonbValueFromContainer(&metrics->root, JB_FOBJECT, &key);
+		mv->present[i] = false;
 		if (v == NULL || v->type == jbvNull)
 			continue;
 		if (v->type != jbvNumeric)
@@ -77,11 +67,10 @@ metrics_from_jsonb(const HealthModel *model, Jsonb *metrics)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("metric \"%s\" is not a number", metric),
 					 errhint("Pass metric values as JSON numbers, or null to leave one out.")));
-		mv.values[i] = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
-		mv.present[i] = true;
-		check_metric_value(model, i, mv.values[i]);
+		mv->values[i] = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
+		mv->present[i] = true;
+		check_metric_value(model, i, mv->values[i]);
 	}
-	return mv;
 }
 
 /* Where each of the model's metrics is in a row type, found once per query. */
@@ -158,39 +147,39 @@ row_map(FunctionCallInfo fcinfo, HeapTupleHeader row, HealthModelEntry *entry)
 }
 
 /* Reads the model's metrics from a row by column name; NULL or absent columns are missing. */
-static MetricValues
-metrics_from_row(FunctionCallInfo fcinfo, HealthModelEntry *entry, HeapTupleHeader row)
+static void
+metrics_from_row(FunctionCallInfo fcinfo, HealthModelEntry *entry, HeapTupleHeader row, MetricValues *mv)
 {
 	const HealthModel *model = entry->model;
 	RowMap	   *map = row_map(fcinfo, row, entry);
-	MetricValues mv = metric_values_alloc(model);
+	int			natts = map->desc->natts;
+	Datum		stack_values[32];
+	bool		stack_nulls[32];
+	Datum	   *values = natts <= 32 ? stack_values : palloc(natts * sizeof(Datum));
+	bool	   *nulls = natts <= 32 ? stack_nulls : palloc(natts * sizeof(bool));
 	HeapTupleData tuple;
 
 	tuple.t_len = HeapTupleHeaderGetDatumLength(row);
 	ItemPointerSetInvalid(&tuple.t_self);
 	tuple.t_tableOid = InvalidOid;
 	tuple.t_data = row;
+	heap_deform_tuple(&tuple, map->desc, values, nulls);
 	for (int i = 0; i < model->ncomponents; i++)
 	{
-		bool		isnull;
-		Datum		d;
+		AttrNumber	a = map->attnums[i];
 
-		if (map->attnums[i] == 0)
+		mv->present[i] = a != 0 && !nulls[a - 1];
+		if (!mv->present[i])
 			continue;
-		d = heap_getattr(&tuple, map->attnums[i], map->desc, &isnull);
-		if (isnull)
-			continue;
-		mv.values[i] = datum_to_double(d, map->types[i]);
-		mv.present[i] = true;
-		check_metric_value(model, i, mv.values[i]);
+		mv->values[i] = datum_to_double(values[a - 1], map->types[i]);
+		check_metric_value(model, i, mv->values[i]);
 	}
-	return mv;
 }
 
 static HealthModelEntry *
 model_for_call(FunctionCallInfo fcinfo, int argno)
 {
-	return health_model_for_call(fcinfo, text_to_cstring(PG_GETARG_TEXT_PP(argno)));
+	return health_model_for_call(fcinfo, PG_GETARG_TEXT_PP(argno));
 }
 
 static Oid
@@ -277,15 +266,15 @@ components_jsonb(const HealthModel *model, const ComponentResult *results)
 
 /* csm.health_result: (model, model_version, score, band, coverage, components). */
 static Datum
-evaluate(FunctionCallInfo fcinfo, const HealthModel *model, MetricValues mv)
+evaluate(FunctionCallInfo fcinfo, const HealthModel *model, const MetricValues *mv)
 {
-	ComponentResult *results = palloc(model->ncomponents * sizeof(ComponentResult));
+	ComponentResult results[HEALTH_MAX_COMPONENTS];
 	TupleDesc	desc;
 	Datum		values[6];
 	bool		nulls[6] = {false, false, false, false, false, false};
 	double		score;
 	double		coverage;
-	bool		scored = health_score(model, mv.values, mv.present, results, &score, &coverage);
+	bool		scored = health_score(model, mv->values, mv->present, results, &score, &coverage);
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "csm: health_result type expected");
@@ -301,13 +290,12 @@ evaluate(FunctionCallInfo fcinfo, const HealthModel *model, MetricValues mv)
 }
 
 static Datum
-score_only(FunctionCallInfo fcinfo, const HealthModel *model, MetricValues mv)
+score_only(FunctionCallInfo fcinfo, const HealthModel *model, const MetricValues *mv)
 {
-	ComponentResult *results = palloc(model->ncomponents * sizeof(ComponentResult));
 	double		score;
 	double		coverage;
 
-	if (!health_score(model, mv.values, mv.present, results, &score, &coverage))
+	if (!health_score(model, mv->values, mv->present, NULL, &score, &coverage))
 		PG_RETURN_NULL();
 	PG_RETURN_FLOAT8(score);
 }
@@ -316,32 +304,40 @@ Datum
 csm_health_score_jsonb(PG_FUNCTION_ARGS)
 {
 	HealthModel *model = model_for_call(fcinfo, 1)->model;
+	MetricValues mv;
 
-	return score_only(fcinfo, model, metrics_from_jsonb(model, PG_GETARG_JSONB_P(0)));
+	metrics_from_jsonb(model, PG_GETARG_JSONB_P(0), &mv);
+	return score_only(fcinfo, model, &mv);
 }
 
 Datum
 csm_health_evaluate_jsonb(PG_FUNCTION_ARGS)
 {
 	HealthModel *model = model_for_call(fcinfo, 1)->model;
+	MetricValues mv;
 
-	return evaluate(fcinfo, model, metrics_from_jsonb(model, PG_GETARG_JSONB_P(0)));
+	metrics_from_jsonb(model, PG_GETARG_JSONB_P(0), &mv);
+	return evaluate(fcinfo, model, &mv);
 }
 
 Datum
 csm_health_score_row(PG_FUNCTION_ARGS)
 {
 	HealthModelEntry *entry = model_for_call(fcinfo, 1);
+	MetricValues mv;
 
-	return score_only(fcinfo, entry->model, metrics_from_row(fcinfo, entry, PG_GETARG_HEAPTUPLEHEADER(0)));
+	metrics_from_row(fcinfo, entry, PG_GETARG_HEAPTUPLEHEADER(0), &mv);
+	return score_only(fcinfo, entry->model, &mv);
 }
 
 Datum
 csm_health_evaluate_row(PG_FUNCTION_ARGS)
 {
 	HealthModelEntry *entry = model_for_call(fcinfo, 1);
+	MetricValues mv;
 
-	return evaluate(fcinfo, entry->model, metrics_from_row(fcinfo, entry, PG_GETARG_HEAPTUPLEHEADER(0)));
+	metrics_from_row(fcinfo, entry, PG_GETARG_HEAPTUPLEHEADER(0), &mv);
+	return evaluate(fcinfo, entry->model, &mv);
 }
 
 Datum

@@ -33,6 +33,10 @@ typedef struct HealthComponent
 	double		max_value;
 } HealthComponent;
 
+/* Limits that let every per-row array live on the stack. */
+#define HEALTH_MAX_COMPONENTS 64
+#define HEALTH_MAX_GROUPS 64
+
 typedef struct HealthModel
 {
 	char	   *name;
@@ -41,6 +45,7 @@ typedef struct HealthModel
 	HealthComponent *components;
 	int			ngroups;		/* a model without groups has one, weight 1 */
 	double	   *group_weight;
+	double	   *full_weight;	/* each component's share when nothing is missing */
 } HealthModel;
 
 /* What one component gave for one account. */
@@ -55,6 +60,7 @@ typedef struct ComponentResult
 
 extern HealthZone health_zone(const HealthComponent *c, double value);
 extern double health_component_score(const HealthComponent *c, double value, HealthZone *zone);
+extern void health_model_prepare(HealthModel *model);
 extern bool health_score(const HealthModel *model, const double *values, const bool *present,
 						 ComponentResult *results, double *score, double *coverage);
 extern HealthZone health_band_of(double score);
@@ -75,7 +81,18 @@ typedef struct HealthModelEntry
 
 /* Model loading (health_model.c). */
 extern HealthModel *health_model_load(const char *name, MemoryContext cxt);
-extern HealthModelEntry *health_model_for_call(FunctionCallInfo fcinfo, const char *model_name);
-extern void check_metric_value(const HealthModel *model, int i, double value);
+extern HealthModelEntry *health_model_for_call(FunctionCallInfo fcinfo, text *model_name);
+extern void metric_value_error(const HealthModel *model, int i, double value) pg_attribute_noreturn();
+
+/* Refuses NaN, infinities and values outside the metric's domain. */
+static inline void
+check_metric_value(const HealthModel *model, int i, double value)
+{
+	const HealthComponent *c = &model->components[i];
+
+	/* v - v is 0 for every finite v, NaN for NaN and infinities */
+	if (value - value != 0.0 || value < c->min_value || value > c->max_value)
+		metric_value_error(model, i, value);
+}
 
 #endif							/* CSM_HEALTH_H */

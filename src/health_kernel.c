@@ -58,23 +58,59 @@ health_component_score(const HealthComponent *c, double value, HealthZone *zone)
 	return YELLOW_FLOOR * fraction(value, c->worst, c->red) * (1.0 - 1e-12);
 }
 
+/* Precomputes each component's share of the score when nothing is missing. */
+void
+health_model_prepare(HealthModel *model)
+{
+	double		group_total[HEALTH_MAX_GROUPS] = {0};
+	double		groups_total = 0.0;
+
+	for (int i = 0; i < model->ncomponents; i++)
+		group_total[model->components[i].group] += model->components[i].weight;
+	for (int g = 0; g < model->ngroups; g++)
+		groups_total += model->group_weight[g];
+	for (int i = 0; i < model->ncomponents; i++)
+	{
+		const HealthComponent *c = &model->components[i];
+
+		model->full_weight[i] = (model->group_weight[c->group] / groups_total) * (c->weight / group_total[c->group]);
+	}
+}
+
 /*
  * Scores one account.  Missing metrics are left out and their weight is
  * shared among the present ones: within a group first, then across groups
  * when a whole group is missing.  Returns false when every metric is
  * missing.  coverage is the share of the model's weight that was present.
+ * results may be NULL when only the score is wanted.
  */
 bool
 health_score(const HealthModel *model, const double *values, const bool *present,
 			 ComponentResult *results, double *score, double *coverage)
 {
-	double		group_present[64];
-	double		group_total[64];
+	double		group_present[HEALTH_MAX_GROUPS];
+	double		group_total[HEALTH_MAX_GROUPS];
 	double		groups_present = 0.0;
 	double		groups_total = 0.0;
 	double		sum = 0.0;
+	bool		all_present = true;
 
-	Assert(model->ngroups <= 64);
+	for (int i = 0; i < model->ncomponents; i++)
+		all_present &= present[i];
+	/* the common case: shares are known in advance */
+	if (all_present && results == NULL)
+	{
+		for (int i = 0; i < model->ncomponents; i++)
+		{
+			HealthZone	zone;
+
+			sum += model->full_weight[i] * health_component_score(&model->components[i], values[i], &zone);
+		}
+		*coverage = 1.0;
+		*score = sum < 0.0 ? 0.0 : sum > 100.0 ? 100.0 : sum;
+		return model->ncomponents > 0;
+	}
+
 	for (int g = 0; g < model->ngroups; g++)
 		group_present[g] = group_total[g] = 0.0;
 	for (int i = 0; i < model->ncomponents; i++)
@@ -96,20 +132,17 @@ health_score(const HealthModel *model, const double *values, const bool *present
 	for (int i = 0; i < model->ncomponents; i++)
 	{
 		const HealthComponent *c = &model->components[i];
-		ComponentResult *r = &results[i];
-		double		group_share = model->group_weight[c->group] / groups_total;
+		ComponentResult r = {present[i], values[i], ZONE_RED, 0.0, 0.0};
 
-		r->present = present[i];
-		r->value = values[i];
-		r->weight = 0.0;
-		r->score = 0.0;
-		r->zone = ZONE_RED;
-		if (!present[i])
-			continue;
-		r->score = health_component_score(c, values[i], &r->zone);
-		r->weight = (model->group_weight[c->group] / groups_present) * (c->weight / group_present[c->group]);
-		sum += r->weight * r->score;
-		*coverage += group_share * (c->weight / group_total[c->group]);
+		if (present[i])
+		{
+			r.score = health_component_score(c, values[i], &r.zone);
+			r.weight = (model->group_weight[c->group] / groups_present) * (c->weight / group_present[c->group]);
+			sum += r.weight * r.score;
+			*coverage += model->full_weight[i];
+		}
+		if (results != NULL)
+			results[i] = r;
 	}
 	if (groups_present == 0.0)
 		return false;

@@ -14,7 +14,6 @@
 
 #include "health.h"
 
-#define MAX_GROUPS 64
 
 static const char *const model_sql =
 "SELECT m.version, c.metric, c.group_name, c.weight, c.direction OPERATOR(pg_catalog.=) 'higher_is_better',"
@@ -41,10 +40,10 @@ group_index(char **names, int *ngroups, char *name)
 	for (int g = 0; g < *ngroups; g++)
 		if ((names[g] == NULL) == (name == NULL) && (name == NULL || strcmp(names[g], name) == 0))
 			return g;
-	if (*ngroups == MAX_GROUPS)
+	if (*ngroups == HEALTH_MAX_GROUPS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("a health model may have at most %d groups", MAX_GROUPS)));
+				 errmsg("a health model may have at most %d groups", HEALTH_MAX_GROUPS)));
 	names[*ngroups] = name;
 	return (*ngroups)++;
 }
@@ -59,13 +58,18 @@ health_model_load(const char *name, MemoryContext cxt)
 	Oid			argtype = TEXTOID;
 	Datum		arg = CStringGetTextDatum(name);
 	HealthModel *model;
-	char	   *group_names[MAX_GROUPS];
+	char	   *group_names[HEALTH_MAX_GROUPS];
 	MemoryContext old;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "csm: SPI_connect failed");
 	if (SPI_execute_with_args(model_sql, 1, &argtype, &arg, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "csm: reading health model failed");
+	if (SPI_processed > HEALTH_MAX_COMPONENTS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("health model \"%s\" has %d components, more than the %d csm scores",
+						name, (int) SPI_processed, HEALTH_MAX_COMPONENTS)));
 	if (SPI_processed == 0)
 	{
 		bool		exists;
@@ -87,7 +91,8 @@ health_model_load(const char *name, MemoryContext cxt)
 	model->name = pstrdup(name);
 	model->ncomponents = (int) SPI_processed;
 	model->components = palloc0(model->ncomponents * sizeof(HealthComponent));
-	model->group_weight = palloc0(MAX_GROUPS * sizeof(double));
+	model->group_weight = palloc0(HEALTH_MAX_GROUPS * sizeof(double));
+	model->full_weight = palloc0(model->ncomponents * sizeof(double));
 	for (int i = 0; i < model->ncomponents; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
@@ -111,31 +116,37 @@ health_model_load(const char *name, MemoryContext cxt)
 		c->max_value = get_double(tup, desc, 11, INFINITY);
 		model->group_weight[c->group] = group ? get_double(tup, desc, 12, 1.0) : 1.0;
 	}
+	health_model_prepare(model);
 	MemoryContextSwitchTo(old);
 	SPI_finish();
 	return model;
 }
 
-/* The named model for this call site, loaded on its first use in the query. */
+/*
+ * The named model for this call site, loaded on its first use in the query.
+ * Compared as text, so a call per row allocates nothing.
+ */
 HealthModelEntry *
-health_model_for_call(FunctionCallInfo fcinfo, const char *model_name)
+health_model_for_call(FunctionCallInfo fcinfo, text *model_name)
 {
 	HealthModelEntry **head = (HealthModelEntry **) &fcinfo->flinfo->fn_extra;
+	const char *name = VARDATA_ANY(model_name);
+	int			len = VARSIZE_ANY_EXHDR(model_name);
 	HealthModelEntry *entry;
 
 	for (entry = *head; entry != NULL; entry = entry->next)
-		if (strcmp(entry->model->name, model_name) == 0)
+		if (strncmp(entry->model->name, name, len) == 0 && entry->model->name[len] == '\0')
 			return entry;
 	entry = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(HealthModelEntry));
-	entry->model = health_model_load(model_name, fcinfo->flinfo->fn_mcxt);
+	entry->model = health_model_load(text_to_cstring(model_name), fcinfo->flinfo->fn_mcxt);
 	entry->next = *head;
 	*head = entry;
 	return entry;
 }
 
-/* Refuses a metric value the component cannot score: NaN, infinite, or outside its domain. */
+/* The error for a metric value check_metric_value() refused. */
 void
-check_metric_value(const HealthModel *model, int i, double value)
+metric_value_error(const HealthModel *model, int i, double value)
 {
 	const HealthComponent *c = &model->components[i];
 
@@ -144,9 +155,8 @@ check_metric_value(const HealthModel *model, int i, double value)
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("metric \"%s\" is %s", c->metric, isnan(value) ? "NaN" : "infinite"),
 				 errhint("Pass a finite number, or leave the metric out (or null) to score without it.")));
-	if (value < c->min_value || value > c->max_value)
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("metric \"%s\" is %g, outside its domain [%g, %g]", c->metric, value, c->min_value, c->max_value),
-				 errhint("Check the metric's source; model \"%s\" documents each metric's domain.", model->name)));
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("metric \"%s\" is %g, outside its domain [%g, %g]", c->metric, value, c->min_value, c->max_value),
+			 errhint("Check the metric's source; model \"%s\" documents each metric's domain.", model->name)));
 }
