@@ -19,6 +19,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
+#include "utils/float.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
@@ -348,7 +349,7 @@ csm_health_band(PG_FUNCTION_ARGS)
 	if (isnan(score) || score < 0.0 || score > 100.0)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("health score %g is outside [0, 100]", score),
+				 errmsg("health score %s is outside [0, 100]", float8out_internal(score)),
 				 errhint("Health scores run from 0 to 100.")));
 	PG_RETURN_OID(band_enum_oid(get_fn_expr_rettype(fcinfo->flinfo), health_band_of(score)));
 }

@@ -58,6 +58,17 @@ health_component_score(const HealthComponent *c, double value, HealthZone *zone)
 	return YELLOW_FLOOR * fraction(value, c->worst, c->red) * (1.0 - 1e-12);
 }
 
+/*
+ * A weighted mean lies between its lowest and highest term; rounding must
+ * not push it out (say to 69.99999999999999 when every component is 70),
+ * or a score could land in a band none of its components is in.
+ */
+static inline double
+within(double mean, double lowest, double highest)
+{
+	return mean < lowest ? lowest : mean > highest ? highest : mean;
+}
+
 /* Precomputes each component's share of the score when nothing is missing. */
 void
 health_model_prepare(HealthModel *model)
@@ -93,6 +104,8 @@ health_score(const HealthModel *model, const double *values, const bool *present
 	double		groups_present = 0.0;
 	double		groups_total = 0.0;
 	double		sum = 0.0;
+	double		lowest = 100.0;
+	double		highest = 0.0;
 	bool		all_present = true;
 
 	for (int i = 0; i < model->ncomponents; i++)
@@ -104,10 +117,14 @@ health_score(const HealthModel *model, const double *values, const bool *present
 		{
 			HealthZone	zone;
 
-			sum += model->full_weight[i] * health_component_score(&model->components[i], values[i], &zone);
+			double		s = health_component_score(&model->components[i], values[i], &zone);
+
+			sum += model->full_weight[i] * s;
+			lowest = Min(lowest, s);
+			highest = Max(highest, s);
 		}
 		*coverage = 1.0;
-		*score = sum < 0.0 ? 0.0 : sum > 100.0 ? 100.0 : sum;
+		*score = within(sum, lowest, highest);
 		return model->ncomponents > 0;
 	}
 
@@ -139,6 +156,8 @@ health_score(const HealthModel *model, const double *values, const bool *present
 			r.score = health_component_score(c, values[i], &r.zone);
 			r.weight = (model->group_weight[c->group] / groups_present) * (c->weight / group_present[c->group]);
 			sum += r.weight * r.score;
+			lowest = Min(lowest, r.score);
+			highest = Max(highest, r.score);
 			*coverage += model->full_weight[i];
 		}
 		if (results != NULL)
@@ -146,7 +165,7 @@ health_score(const HealthModel *model, const double *values, const bool *present
 	}
 	if (groups_present == 0.0)
 		return false;
-	*score = sum < 0.0 ? 0.0 : sum > 100.0 ? 100.0 : sum;
+	*score = within(sum, lowest, highest);
 	return true;
 }
 

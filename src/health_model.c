@@ -10,6 +10,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
+#include "utils/float.h"
 #include "utils/memutils.h"
 
 #include "health.h"
@@ -58,7 +59,7 @@ health_model_load(const char *name, MemoryContext cxt)
 	Oid			argtype = TEXTOID;
 	Datum		arg = CStringGetTextDatum(name);
 	HealthModel *model;
-	char	   *group_names[HEALTH_MAX_GROUPS];
+	char	   *group_names[HEALTH_MAX_GROUPS] = {0};
 	MemoryContext old;
 
 	if (SPI_connect() != SPI_OK_CONNECT)

@@ -207,22 +207,26 @@ CREATE TRIGGER health_group_guard BEFORE INSERT OR UPDATE OR DELETE ON @extschem
 CREATE FUNCTION @extschema@._health_model_check() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    model_name text := CASE WHEN TG_OP = 'DELETE' THEN OLD.model ELSE NEW.model END;
+    model_name text;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM @extschema@.health_model m WHERE m.name = model_name) THEN
-        RETURN NULL;  -- the model itself was deleted
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM @extschema@.health_component c WHERE c.model = model_name) THEN
-        RAISE EXCEPTION 'health model "%" has no components', model_name
-            USING ERRCODE = 'check_violation',
-                  HINT = 'Insert its components into csm.health_component in the same transaction.';
-    END IF;
-    IF EXISTS (SELECT 1 FROM @extschema@.health_component c WHERE c.model = model_name AND c.group_name IS NULL)
-       AND EXISTS (SELECT 1 FROM @extschema@.health_component c WHERE c.model = model_name AND c.group_name IS NOT NULL) THEN
-        RAISE EXCEPTION 'health model "%" mixes grouped and ungrouped components', model_name
-            USING ERRCODE = 'check_violation',
-                  HINT = 'Give every component a group, or none.';
-    END IF;
+    -- an UPDATE may move a component from one model to another: check both
+    FOR model_name IN SELECT DISTINCT x FROM unnest(ARRAY[CASE WHEN TG_OP <> 'DELETE' THEN NEW.model END,
+                                                         CASE WHEN TG_OP <> 'INSERT' THEN OLD.model END]) AS x
+                      WHERE x IS NOT NULL
+    LOOP
+        CONTINUE WHEN NOT EXISTS (SELECT 1 FROM @extschema@.health_model m WHERE m.name = model_name);  -- deleted
+        IF NOT EXISTS (SELECT 1 FROM @extschema@.health_component c WHERE c.model = model_name) THEN
+            RAISE EXCEPTION 'health model "%" has no components', model_name
+                USING ERRCODE = 'check_violation',
+                      HINT = 'Insert its components into csm.health_component in the same transaction.';
+        END IF;
+        IF EXISTS (SELECT 1 FROM @extschema@.health_component c WHERE c.model = model_name AND c.group_name IS NULL)
+           AND EXISTS (SELECT 1 FROM @extschema@.health_component c WHERE c.model = model_name AND c.group_name IS NOT NULL) THEN
+            RAISE EXCEPTION 'health model "%" mixes grouped and ungrouped components', model_name
+                USING ERRCODE = 'check_violation',
+                      HINT = 'Give every component a group, or none.';
+        END IF;
+    END LOOP;
     RETURN NULL;
 END $$;
 COMMENT ON FUNCTION @extschema@._health_model_check() IS
@@ -404,7 +408,7 @@ COMMENT ON FUNCTION @extschema@.refresh_health(regclass) IS
     'Scores every active account with its mapped model, from csm.account_metrics or from the given table or view (account_id plus columns named after metrics); writes csm.health_score and one csm.health_history row per account per UTC day (idempotent within a day). Returns the accounts scored. Schedule it with pg_cron.';
 
 CREATE FUNCTION @extschema@.csm_health_score(external_id text) RETURNS float8
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     id bigint;
     result float8;
@@ -425,7 +429,7 @@ COMMENT ON FUNCTION @extschema@.csm_health_score(text) IS
 CREATE FUNCTION @extschema@.explain_health(external_id text)
 RETURNS TABLE (metric text, label text, value float8, zone text, score float8, weight float8,
                contribution float8, points_lost float8)
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     id bigint := @extschema@._account_id(external_id);
     result @extschema@.health_result;

@@ -96,8 +96,7 @@ SELECT throws_ok($$SELECT csm.health_band('Infinity'::float8)$$, '22003', NULL, 
 SELECT throws_ok($$SELECT csm.health_band('-Infinity'::float8)$$, '22003', NULL, 'health_band of -Infinity');
 SELECT is(ARRAY[csm.health_band(0), csm.health_band(69.99), csm.health_band(70), csm.health_band(89.99), csm.health_band(90), csm.health_band(100)],
           ARRAY['red', 'red', 'yellow', 'yellow', 'green', 'green']::csm.health_band[], 'health_band on and around its edges');
--- Known bug, reported: the message prints the score with %g, so 100.0001 reads as 100.
-SELECT todo('health_band''s message rounds the score to 6 digits', 1);
+-- The message shows the refused score exactly.
 SELECT throws_ok($$SELECT csm.health_band(100.0001::float8)$$, '22003', 'health score 100.0001 is outside [0, 100]',
                  'the message shows the score that was refused');
 
@@ -112,9 +111,7 @@ SELECT is(csm.csm_health_score(NULL::jsonb), NULL, 'csm_health_score(NULL::jsonb
 SELECT is(csm.csm_health_score('{"nps": 9}'::jsonb, NULL), NULL, 'csm_health_score with a NULL model is NULL');
 SELECT is(csm.csm_health_evaluate(NULL::jsonb), NULL, 'csm_health_evaluate(NULL::jsonb) is NULL');
 SELECT is(csm.csm_health_score_row(NULL::tap_int), NULL, 'csm_health_score_row(NULL) is NULL');
--- Known bug, reported: an untyped NULL resolves to csm_health_score(text),
--- which is not STRICT and looks up an account "<NULL>" (P0002).
-SELECT todo('csm_health_score(NULL) resolves to the non-STRICT text overload and raises P0002', 1);
+-- An untyped NULL resolves to csm_health_score(text), which is STRICT.
 SELECT lives_ok($$SELECT csm.csm_health_score(NULL)$$, 'csm_health_score(NULL) lives');
 
 -- Accounts and overrides. -------------------------------------------------------------
@@ -222,11 +219,9 @@ SELECT lives_ok($$SELECT pg_temp.tap_now('DELETE FROM csm.health_component WHERE
                 'deleting some components is fine');
 SELECT lives_ok($$SELECT pg_temp.tap_now('DELETE FROM csm.health_model WHERE name = ''tap_model''')$$,
                 'deleting a model with its components is fine');
--- Known bug, reported: on UPDATE the check looks at NEW.model only, so
--- moving a model's last component to another model leaves it empty.
+-- Moving a model's last component to another model would leave it empty.
 INSERT INTO csm.health_model (name) VALUES ('tap_one');
 INSERT INTO csm.health_component (model, metric, weight, green, red) VALUES ('tap_one', 'nps', 1, 8, 7);
-SELECT todo('_health_model_check checks only NEW.model on UPDATE', 1);
 SELECT throws_ok($$SELECT pg_temp.tap_now('UPDATE csm.health_component SET model = ''tap_draft'' WHERE model = ''tap_one''')$$,
                  '23514', 'health model "tap_one" has no components', 'moving a model''s last component to another model');
 SELECT lives_ok($$DELETE FROM csm.health_component WHERE model = 'tap_five'$$,

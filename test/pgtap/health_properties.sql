@@ -286,14 +286,8 @@ SELECT is_empty($$
     WHERE present AND (CASE WHEN up THEN input >= best ELSE input <= best END) AND score <> 100
        OR present AND (CASE WHEN up THEN input <= worst ELSE input >= worst END) AND score <> 0
 $$, 'a component saturates at 100 from best on and at 0 from worst on');
--- Known bug, reported: the weighted sum is not clamped to the range of the
--- component scores, so rounding tips it out of the zone. Every metric of
--- five_pillar's {"dau_ratio": 0.3, "features_adopted": 3,
--- "days_to_renewal": 30, "payment_days_late": 15} sits on its red threshold
--- (yellow, component score 70), yet the score is 69.99999999999999 and the
--- band red; likewise some all-green vectors score 89.99999999999999 (yellow).
--- Remove the todo() once health_score() keeps the mean within its parts.
-SELECT todo('rounding can push a mean of one zone''s scores into the next band (health_kernel.c health_score)', 1);
+-- A weighted mean stays within its parts, so rounding cannot tip it into
+-- another band (say 69.99999999999999 when every component scores 70).
 SELECT is_empty($$
     SELECT r.id, r.model, r.score, r.band, z.zone
     FROM tap_res r
