@@ -60,6 +60,19 @@ SELECT events FROM csm.usage_daily WHERE external_id = 'org_d';
 ROLLBACK;
 SELECT count(*) AS org_d_rows FROM csm.usage_daily WHERE external_id = 'org_d';
 
+-- a rolled-back first sighting creates no account, and the next one does
+BEGIN;
+INSERT INTO events (org, member, feature, occurred_at) VALUES ('org_f', 'u1', 'login', '2026-03-04 08:00+00');
+ROLLBACK;
+INSERT INTO events (org, member, feature, occurred_at) VALUES ('org_f', 'u1', 'login', '2026-03-04 09:00+00');
+SELECT a.external_id, u.day, u.events FROM csm.usage_daily u JOIN csm.account a USING (account_id) WHERE a.external_id = 'org_f';
+-- a deleted account is created afresh by its next event, not written to its old id
+DELETE FROM events WHERE org = 'org_f';
+DELETE FROM csm.account WHERE external_id = 'org_f';
+INSERT INTO events (org, member, feature, occurred_at) VALUES ('org_f', 'u2', 'login', '2026-03-04 10:00+00');
+SELECT external_id, day, events, active_users FROM csm.usage_daily WHERE external_id = 'org_f';
+DELETE FROM events WHERE org = 'org_f';
+
 -- DELETE and UPDATE: counts and distinct users follow exactly
 DELETE FROM events WHERE org = 'org_a' AND member = 'u2';
 UPDATE events SET member = 'u7' WHERE org = 'org_b' AND member = 'u1';

@@ -10,4 +10,8 @@ extern int	csm_compact_threshold;
 /* csm.stale_after: seconds after which a health score is flagged stale. */
 extern int	csm_stale_after;
 
+/* account_cache.c: external_id -> account_id, per backend. */
+extern int64 account_cache_get(const char *key, int len);
+extern void account_cache_put(const char *key, int len, int64 account_id);
+
 #endif							/* CSM_H */

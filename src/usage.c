@@ -435,12 +435,16 @@ lookup_accounts(UsageBatch *batch, const StrKey *const *keys, int n)
 		if (entry == NULL)
 			continue;
 		batch->account_ids[entry->id] = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+		account_cache_put(key.data, key.len, batch->account_ids[entry->id]);
 		found++;
 	}
 	return found;
 }
 
-/* Resolves every account key, creating the accounts seen for the first time. */
+/*
+ * Resolves every account key: from this backend's cache, else by lookup,
+ * creating the accounts seen for the first time.
+ */
 static void
 resolve_accounts(UsageBatch *batch)
 {
@@ -448,13 +452,18 @@ resolve_accounts(UsageBatch *batch)
 	const StrKey **keys = palloc(Max(n, 1) * sizeof(StrKey *));
 	int			missing = 0;
 
+	int			uncached = 0;
+
 	batch->account_ids = palloc(Max(n, 1) * sizeof(int64));
 	for (int i = 0; i < n; i++)
 	{
-		batch->account_ids[i] = 0;
-		keys[i] = &batch->accounts.keys[i];
+		const StrKey *key = &batch->accounts.keys[i];
+
+		batch->account_ids[i] = account_cache_get(key->data, key->len);
+		if (batch->account_ids[i] == 0)
+			keys[uncached++] = key;
 	}
-	if (lookup_accounts(batch, keys, n) == n)
+	if (uncached == 0 || lookup_accounts(batch, keys, uncached) == uncached)
 		return;
 
 	for (int i = 0; i < n; i++)
