@@ -142,6 +142,7 @@ static SPIPlanPtr lookup_plan = NULL;
 static SPIPlanPtr create_plan = NULL;
 static SPIPlanPtr append_plan = NULL;
 static SPIPlanPtr compact_plan = NULL;
+static SPIPlanPtr apply_plan = NULL;
 static SPIPlanPtr truncate_plan = NULL;
 
 /* Deltas this backend appended since it last folded. */
@@ -165,6 +166,8 @@ static const char *const append_sql =
 "               pg_catalog.unnest($5), pg_catalog.unnest($6)) AS t(account_id, day, kind, item, events)";
 
 static const char *const compact_sql = "SELECT csm.compact_usage()";
+
+static const char *const apply_sql = "SELECT csm._apply_usage($1, $2, $3, $4, $5, $6)";
 
 static const char *const truncate_sql = "SELECT csm._clear_usage($1)";
 
@@ -211,8 +214,8 @@ strset_intern(StrSet *set, const char *data, int len)
 static void
 strset_init(StrSet *set, MemoryContext cxt)
 {
-	set->hash = strtab_create(cxt, 256, NULL);
-	set->allocated = 256;
+	set->hash = strtab_create(cxt, 16, NULL);
+	set->allocated = 16;
 	set->count = 0;
 	set->keys = palloc(set->allocated * sizeof(StrKey));
 }
@@ -485,11 +488,17 @@ resolve_accounts(UsageBatch *batch)
 
 static const char group_kind_code[] = {'d', 'u', 'f'};
 
-/* Appends one csm.usage_delta row per group, in a single INSERT. */
+/*
+ * Writes one delta per group in a single statement.  Small batches are
+ * appended to csm.usage_delta, where concurrent writers never wait; a batch
+ * as large as a fold is added to the counters at once, which saves writing
+ * and deleting every delta (only under READ COMMITTED, like a fold).
+ */
 static void
-append_deltas(UsageBatch *batch, const TrackedSource *src)
+write_deltas(UsageBatch *batch, const TrackedSource *src)
 {
 	Oid			argtypes[6] = {INT4OID, INT8ARRAYOID, DATEARRAYOID, CHARARRAYOID, TEXTARRAYOID, INT8ARRAYOID};
+	Oid			apply_argtypes[6] = {INT8ARRAYOID, INT4ARRAYOID, DATEARRAYOID, CHARARRAYOID, TEXTARRAYOID, INT8ARRAYOID};
 	Datum		params[6];
 	int			max = Max(batch->groups->members, 1);
 	Datum	   *accounts = palloc(max * sizeof(Datum));
@@ -535,6 +544,21 @@ append_deltas(UsageBatch *batch, const TrackedSource *src)
 	params[4] = PointerGetDatum(construct_md_array(items, item_nulls, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
 	params[5] = PointerGetDatum(construct_array(events, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 
+	if (n >= csm_compact_threshold && csm_compact_threshold > 0 && XactIsoLevel == XACT_READ_COMMITTED)
+	{
+		Datum	   *sources = palloc(Max(n, 1) * sizeof(Datum));
+		Datum		apply_params[6];
+
+		for (int i = 0; i < n; i++)
+			sources[i] = Int32GetDatum(src->source_id);
+		memcpy(apply_params, params, sizeof(params));
+		apply_params[0] = params[1];
+		apply_params[1] = PointerGetDatum(construct_array(sources, n, INT4OID, 4, true, TYPALIGN_INT));
+		prepare_once(&apply_plan, apply_sql, 6, apply_argtypes);
+		if (SPI_execute_plan(apply_plan, apply_params, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "csm: applying usage deltas failed");
+		return;
+	}
 	prepare_once(&append_plan, append_sql, 6, argtypes);
 	if (SPI_execute_plan(append_plan, params, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "csm: appending usage deltas failed");
@@ -679,14 +703,18 @@ csm_usage_rollup(PG_FUNCTION_ARGS)
 
 	strset_init(&batch.accounts, batch_cxt);
 	strset_init(&batch.items, batch_cxt);
-	batch.groups = grouptab_create(batch_cxt, 1024, NULL);
+	/* sized for the common cases: one row, or many rows in fewer groups */
+	batch.groups = grouptab_create(batch_cxt,
+								   Min(3 * ((trigdata->tg_newtable ? tuplestore_tuple_count(trigdata->tg_newtable) : 0) +
+											(trigdata->tg_oldtable ? tuplestore_tuple_count(trigdata->tg_oldtable) : 0)) + 8,
+									   65536), NULL);
 	batch.account_ids = NULL;
 
 	if (trigdata->tg_oldtable != NULL)
 		accumulate(&batch, &src, trigdata->tg_oldtable, desc, -1, row_cxt);
 	if (trigdata->tg_newtable != NULL)
 		accumulate(&batch, &src, trigdata->tg_newtable, desc, +1, row_cxt);
-	append_deltas(&batch, &src);
+	write_deltas(&batch, &src);
 	maybe_fold();
 
 	MemoryContextSwitchTo(old);

@@ -124,18 +124,21 @@ JOIN @extschema@.usage_source s ON s.source_id = f.source_id;
 COMMENT ON VIEW @extschema@.usage_feature_daily IS
     'Events per account, tracked source, UTC day and feature (the event column given to track_usage).';
 
--- One folder at a time: the advisory lock is keyed on usage_delta's oid.
-CREATE FUNCTION @extschema@.compact_usage() RETURNS bigint
+-- Adds deltas to the counters. One folder at a time: callers hold the
+-- advisory lock keyed on usage_delta's oid, which this takes too (it is
+-- re-entrant), so rows are locked in one order and nobody deadlocks.
+CREATE FUNCTION @extschema@._apply_usage(
+    accounts bigint[], sources integer[], days date[], kinds "char"[], items text[], counts bigint[])
+RETURNS void
 LANGUAGE plpgsql
+-- a fold can be a million groups; give its hash aggregates room
+SET work_mem = '64MB'
 SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    folded bigint;
 BEGIN
-    IF NOT pg_catalog.pg_try_advisory_xact_lock('@extschema@.usage_delta'::regclass::oid::integer, 0) THEN
-        RETURN 0;  -- another session is folding right now
-    END IF;
+    PERFORM pg_catalog.pg_advisory_xact_lock('@extschema@.usage_delta'::regclass::oid::integer, 0);
     WITH taken AS (
-        DELETE FROM @extschema@.usage_delta RETURNING *
+        SELECT * FROM unnest(accounts, sources, days, kinds, items, counts)
+                      AS t(account_id, source_id, day, kind, item, events)
     ), user_in AS (
         SELECT t.account_id, t.source_id, t.day, t.item AS user_key, sum(t.events) AS n
         FROM taken t WHERE t.kind = 'u'
@@ -171,16 +174,35 @@ BEGIN
         ORDER BY d.account_id, d.source_id, d.day
         ON CONFLICT (account_id, source_id, day)
         DO UPDATE SET events = c.events + excluded.events, active_users = c.active_users + excluded.active_users
-    ), feature_up AS (
-        INSERT INTO @extschema@.usage_feature_counter AS f (account_id, source_id, day, feature, events)
-        SELECT t.account_id, t.source_id, t.day, t.item, sum(t.events)
-        FROM taken t WHERE t.kind = 'f'
-        GROUP BY t.account_id, t.source_id, t.day, t.item
-        ORDER BY t.account_id, t.source_id, t.day, t.item
-        ON CONFLICT (account_id, source_id, day, feature)
-        DO UPDATE SET events = f.events + excluded.events
     )
-    SELECT count(*) INTO folded FROM taken;
+    INSERT INTO @extschema@.usage_feature_counter AS f (account_id, source_id, day, feature, events)
+    SELECT t.account_id, t.source_id, t.day, t.item, sum(t.events)
+    FROM taken t WHERE t.kind = 'f'
+    GROUP BY t.account_id, t.source_id, t.day, t.item
+    ORDER BY t.account_id, t.source_id, t.day, t.item
+    ON CONFLICT (account_id, source_id, day, feature)
+    DO UPDATE SET events = f.events + excluded.events;
+END $$;
+COMMENT ON FUNCTION @extschema@._apply_usage(bigint[], integer[], date[], "char"[], text[], bigint[]) IS
+    'Adds usage deltas (in csm.usage_delta''s columns, as arrays) to the counters, under the fold lock. Used by compact_usage() and by the trigger for large statements.';
+REVOKE ALL ON FUNCTION @extschema@._apply_usage(bigint[], integer[], date[], "char"[], text[], bigint[]) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.compact_usage() RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    folded bigint;
+BEGIN
+    IF NOT pg_catalog.pg_try_advisory_xact_lock('@extschema@.usage_delta'::regclass::oid::integer, 0) THEN
+        RETURN 0;  -- another session is folding right now
+    END IF;
+    WITH taken AS (
+        DELETE FROM @extschema@.usage_delta RETURNING *
+    )
+    SELECT count(*), @extschema@._apply_usage(array_agg(account_id), array_agg(source_id), array_agg(day),
+                                             array_agg(kind), array_agg(item), array_agg(events))
+    INTO folded
+    FROM taken;
     RETURN folded;
 END $$;
 COMMENT ON FUNCTION @extschema@.compact_usage() IS
