@@ -5,7 +5,8 @@
  * ... FOR EACH STATEMENT triggers with transition tables.  Each firing reads
  * its transition tuplestore directly, aggregates it in memory by account,
  * UTC day, user and feature, and appends one delta row per group to
- * csm.usage_delta with a single INSERT.  The SQL work per statement grows
+ * csm.usage_delta with a single INSERT (a bulk statement's groups go
+ * straight to the counters instead).  The SQL work per statement grows
  * with the number of groups, not the number of rows.
  *
  * Appending never touches a shared row, so sessions writing the same hot
@@ -72,25 +73,20 @@ typedef struct StrEntry
 /* Interned strings with dense ids, so groups can be keyed by integers. */
 typedef struct StrSet
 {
+	MemoryContext cxt;			/* holds the copies; rows are read in a shorter one */
 	strtab_hash *hash;
 	StrKey	   *keys;			/* id -> string */
 	int			count;
 	int			allocated;
 } StrSet;
 
-typedef enum GroupKind
-{
-	GROUP_DAY,					/* (account, day) */
-	GROUP_USER,					/* (account, day, user) */
-	GROUP_FEATURE				/* (account, day, feature) */
-} GroupKind;
-
+/* Rows are grouped by account, day, user and feature; the fold derives the rest. */
 typedef struct GroupKey
 {
-	int32		kind;
 	int32		account;		/* id in UsageBatch.accounts */
 	int32		day;			/* DateADT */
-	int32		item;			/* id in UsageBatch.items, or -1 */
+	int32		user;			/* id in UsageBatch.items, or -1 */
+	int32		feature;		/* id in UsageBatch.items, or -1 */
 } GroupKey;
 
 typedef struct GroupEntry
@@ -141,6 +137,7 @@ typedef struct UsageBatch
 static SPIPlanPtr lookup_plan = NULL;
 static SPIPlanPtr create_plan = NULL;
 static SPIPlanPtr append_plan = NULL;
+static SPIPlanPtr append_one_plan = NULL;
 static SPIPlanPtr compact_plan = NULL;
 static SPIPlanPtr apply_plan = NULL;
 static SPIPlanPtr truncate_plan = NULL;
@@ -160,10 +157,13 @@ static const char *const create_sql =
 "ON CONFLICT (external_id) DO NOTHING";
 
 static const char *const append_sql =
-"INSERT INTO csm.usage_delta (account_id, source_id, day, kind, item, events) "
-"SELECT t.account_id, $1, t.day, t.kind, t.item, t.events "
-"FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), "
-"               pg_catalog.unnest($5), pg_catalog.unnest($6)) AS t(account_id, day, kind, item, events)";
+"INSERT INTO csm.usage_delta (account_id, source_id, day, user_key, feature, events) "
+"SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
+"                         pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6))";
+
+static const char *const append_one_sql =
+"INSERT INTO csm.usage_delta (account_id, source_id, day, user_key, feature, events) "
+"VALUES ($1, $2, $3, $4, $5, $6)";
 
 static const char *const compact_sql = "SELECT csm.compact_usage()";
 
@@ -195,7 +195,7 @@ strset_intern(StrSet *set, const char *data, int len)
 
 	if (!found)
 	{
-		char	   *copy = palloc(len + 1);
+		char	   *copy = MemoryContextAlloc(set->cxt, len + 1);
 
 		memcpy(copy, data, len);
 		copy[len] = '\0';
@@ -214,16 +214,17 @@ strset_intern(StrSet *set, const char *data, int len)
 static void
 strset_init(StrSet *set, MemoryContext cxt)
 {
+	set->cxt = cxt;
 	set->hash = strtab_create(cxt, 16, NULL);
 	set->allocated = 16;
 	set->count = 0;
-	set->keys = palloc(set->allocated * sizeof(StrKey));
+	set->keys = MemoryContextAlloc(cxt, set->allocated * sizeof(StrKey));
 }
 
 static void
-add_to_group(UsageBatch *batch, GroupKind kind, int32 account, int32 day, int32 item, int64 delta)
+add_to_group(UsageBatch *batch, int32 account, int32 day, int32 user, int32 feature, int64 delta)
 {
-	GroupKey	key = {kind, account, day, item};
+	GroupKey	key = {account, day, user, feature};
 	bool		found;
 	GroupEntry *entry = grouptab_insert(batch->groups, key, &found);
 
@@ -348,6 +349,8 @@ accumulate(UsageBatch *batch, const TrackedSource *src, Tuplestorestate *rows, T
 		Datum		value;
 		int32		account;
 		int32		day;
+		int32		user = -1;
+		int32		feature = -1;
 		StrKey		key;
 
 		value = slot_getattr(slot, src->time.attnum, &isnull);
@@ -359,20 +362,14 @@ accumulate(UsageBatch *batch, const TrackedSource *src, Tuplestorestate *rows, T
 
 		old = MemoryContextSwitchTo(row_cxt);
 		key = column_text(&src->account, value, "account");
-		MemoryContextSwitchTo(old);
 		account = strset_intern(&batch->accounts, key.data, key.len);
-		add_to_group(batch, GROUP_DAY, account, day, -1, sign);
-
 		if (src->user.attnum != 0)
 		{
 			value = slot_getattr(slot, src->user.attnum, &isnull);
 			if (!isnull)
 			{
-				old = MemoryContextSwitchTo(row_cxt);
 				key = column_text(&src->user, value, "user");
-				MemoryContextSwitchTo(old);
-				add_to_group(batch, GROUP_USER, account, day,
-							 strset_intern(&batch->items, key.data, key.len), sign);
+				user = strset_intern(&batch->items, key.data, key.len);
 			}
 		}
 		if (src->event.attnum != 0)
@@ -380,13 +377,12 @@ accumulate(UsageBatch *batch, const TrackedSource *src, Tuplestorestate *rows, T
 			value = slot_getattr(slot, src->event.attnum, &isnull);
 			if (!isnull)
 			{
-				old = MemoryContextSwitchTo(row_cxt);
 				key = column_text(&src->event, value, "event");
-				MemoryContextSwitchTo(old);
-				add_to_group(batch, GROUP_FEATURE, account, day,
-							 strset_intern(&batch->items, key.data, key.len), sign);
+				feature = strset_intern(&batch->items, key.data, key.len);
 			}
 		}
+		MemoryContextSwitchTo(old);
+		add_to_group(batch, account, day, user, feature, sign);
 		MemoryContextReset(row_cxt);
 	}
 	ExecDropSingleTupleTableSlot(slot);
@@ -486,30 +482,50 @@ resolve_accounts(UsageBatch *batch)
 		elog(ERROR, "csm: an account disappeared while its usage was rolled up");
 }
 
-static const char group_kind_code[] = {'d', 'u', 'f'};
+/* An item (user or feature) as text, or a NULL for -1. */
+static Datum
+item_datum(const UsageBatch *batch, int32 item, bool *isnull)
+{
+	*isnull = item < 0;
+	if (*isnull)
+		return (Datum) 0;
+	return PointerGetDatum(cstring_to_text_with_len(batch->items.keys[item].data, batch->items.keys[item].len));
+}
+
+static Datum
+nullable_text_array(Datum *values, bool *nulls, int n)
+{
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+
+	return PointerGetDatum(construct_md_array(values, nulls, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
+}
 
 /*
- * Writes one delta per group in a single statement.  Small batches are
- * appended to csm.usage_delta, where concurrent writers never wait; a batch
- * as large as a fold is added to the counters at once, which saves writing
- * and deleting every delta (only under READ COMMITTED, like a fold).
+ * Writes one delta per group.  Small batches are appended to
+ * csm.usage_delta, where concurrent writers never wait (one group, the
+ * usual single-row insert, with a plain VALUES insert); a batch as large as
+ * a fold is added to the counters at once, which saves writing and deleting
+ * every delta (only under READ COMMITTED, like a fold).
  */
 static void
 write_deltas(UsageBatch *batch, const TrackedSource *src)
 {
-	Oid			argtypes[6] = {INT4OID, INT8ARRAYOID, DATEARRAYOID, CHARARRAYOID, TEXTARRAYOID, INT8ARRAYOID};
-	Oid			apply_argtypes[6] = {INT8ARRAYOID, INT4ARRAYOID, DATEARRAYOID, CHARARRAYOID, TEXTARRAYOID, INT8ARRAYOID};
+	Oid			one_argtypes[6] = {INT8OID, INT4OID, DATEOID, TEXTOID, TEXTOID, INT8OID};
+	Oid			argtypes[6] = {INT8ARRAYOID, INT4ARRAYOID, DATEARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID};
 	Datum		params[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 	int			max = Max(batch->groups->members, 1);
 	Datum	   *accounts = palloc(max * sizeof(Datum));
+	Datum	   *sources = palloc(max * sizeof(Datum));
 	Datum	   *days = palloc(max * sizeof(Datum));
-	Datum	   *kinds = palloc(max * sizeof(Datum));
-	Datum	   *items = palloc(max * sizeof(Datum));
-	bool	   *item_nulls = palloc(max * sizeof(bool));
+	Datum	   *users = palloc(max * sizeof(Datum));
+	bool	   *user_nulls = palloc(max * sizeof(bool));
+	Datum	   *features = palloc(max * sizeof(Datum));
+	bool	   *feature_nulls = palloc(max * sizeof(bool));
 	Datum	   *events = palloc(max * sizeof(Datum));
 	int			n = 0;
-	int			dims[1];
-	int			lbs[1] = {1};
+	bool		apply_now;
 	grouptab_iterator it;
 	GroupEntry *entry;
 
@@ -520,42 +536,43 @@ write_deltas(UsageBatch *batch, const TrackedSource *src)
 	grouptab_start_iterate(batch->groups, &it);
 	while ((entry = grouptab_iterate(batch->groups, &it)) != NULL)
 	{
-		/* a user or feature whose rows cancel out changes nothing */
-		if (entry->key.kind != GROUP_DAY && entry->events == 0)
+		/* rows that cancel out (an UPDATE that moved nothing) change nothing */
+		if (entry->events == 0)
 			continue;
 		accounts[n] = Int64GetDatum(batch->account_ids[entry->key.account]);
+		sources[n] = Int32GetDatum(src->source_id);
 		days[n] = DateADTGetDatum(entry->key.day);
-		kinds[n] = CharGetDatum(group_kind_code[entry->key.kind]);
-		item_nulls[n] = entry->key.kind == GROUP_DAY;
-		if (!item_nulls[n])
-		{
-			const StrKey *item = &batch->items.keys[entry->key.item];
-
-			items[n] = PointerGetDatum(cstring_to_text_with_len(item->data, item->len));
-		}
+		users[n] = item_datum(batch, entry->key.user, &user_nulls[n]);
+		features[n] = item_datum(batch, entry->key.feature, &feature_nulls[n]);
 		events[n] = Int64GetDatum(entry->events);
 		n++;
 	}
-	dims[0] = n;
-	params[0] = Int32GetDatum(src->source_id);
-	params[1] = PointerGetDatum(construct_array(accounts, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	params[2] = PointerGetDatum(construct_array(days, n, DATEOID, 4, true, TYPALIGN_INT));
-	params[3] = PointerGetDatum(construct_array(kinds, n, CHAROID, 1, true, TYPALIGN_CHAR));
-	params[4] = PointerGetDatum(construct_md_array(items, item_nulls, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
-	params[5] = PointerGetDatum(construct_array(events, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-
-	if (n >= csm_compact_threshold && csm_compact_threshold > 0 && XactIsoLevel == XACT_READ_COMMITTED)
+	if (n == 0)
+		return;
+	apply_now = n >= csm_compact_threshold && csm_compact_threshold > 0 && XactIsoLevel == XACT_READ_COMMITTED;
+	if (n == 1 && !apply_now)
 	{
-		Datum	   *sources = palloc(Max(n, 1) * sizeof(Datum));
-		Datum		apply_params[6];
+		Datum		one[6] = {accounts[0], sources[0], days[0], users[0], features[0], events[0]};
 
-		for (int i = 0; i < n; i++)
-			sources[i] = Int32GetDatum(src->source_id);
-		memcpy(apply_params, params, sizeof(params));
-		apply_params[0] = params[1];
-		apply_params[1] = PointerGetDatum(construct_array(sources, n, INT4OID, 4, true, TYPALIGN_INT));
-		prepare_once(&apply_plan, apply_sql, 6, apply_argtypes);
-		if (SPI_execute_plan(apply_plan, apply_params, NULL, false, 0) != SPI_OK_SELECT)
+		nulls[3] = user_nulls[0] ? 'n' : ' ';
+		nulls[4] = feature_nulls[0] ? 'n' : ' ';
+		prepare_once(&append_one_plan, append_one_sql, 6, one_argtypes);
+		if (SPI_execute_plan(append_one_plan, one, nulls, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "csm: appending a usage delta failed");
+		appended_since_fold += 1;
+		return;
+	}
+
+	params[0] = PointerGetDatum(construct_array(accounts, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	params[1] = PointerGetDatum(construct_array(sources, n, INT4OID, 4, true, TYPALIGN_INT));
+	params[2] = PointerGetDatum(construct_array(days, n, DATEOID, 4, true, TYPALIGN_INT));
+	params[3] = nullable_text_array(users, user_nulls, n);
+	params[4] = nullable_text_array(features, feature_nulls, n);
+	params[5] = PointerGetDatum(construct_array(events, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	if (apply_now)
+	{
+		prepare_once(&apply_plan, apply_sql, 6, argtypes);
+		if (SPI_execute_plan(apply_plan, params, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "csm: applying usage deltas failed");
 		return;
 	}

@@ -24,15 +24,14 @@ CREATE TABLE @extschema@.usage_delta (
     account_id bigint NOT NULL,
     source_id  integer NOT NULL,
     day        date NOT NULL,
-    kind       "char" NOT NULL,
-    item       text,
-    events     bigint NOT NULL,
-    CONSTRAINT usage_delta_kind_known CHECK (kind IN ('d', 'u', 'f'))
+    user_key   text,
+    feature    text,
+    events     bigint NOT NULL
 );
 -- Deltas are deleted as they are folded; keep that publishable.
 ALTER TABLE @extschema@.usage_delta REPLICA IDENTITY FULL;
 COMMENT ON TABLE @extschema@.usage_delta IS
-    'Pending usage deltas appended by the rollup trigger: kind d (account-day events), u (events of user item), f (events of feature item). csm.compact_usage() folds them.';
+    'Pending usage deltas appended by the rollup trigger: events per account, source, day, user and feature (either may be NULL). csm.compact_usage() folds them.';
 
 CREATE TABLE @extschema@.usage_counter (
     account_id   bigint NOT NULL,
@@ -72,17 +71,17 @@ CREATE VIEW @extschema@._usage_day WITH (security_invoker = true) AS
 WITH pending_users AS (
     SELECT p.account_id, p.source_id, p.day,
            sum((coalesce(u.events, 0) + p.n > 0)::integer - (coalesce(u.events, 0) > 0)::integer) AS active_delta
-    FROM (SELECT d.account_id, d.source_id, d.day, d.item, sum(d.events) AS n
-          FROM @extschema@.usage_delta d WHERE d.kind = 'u'
-          GROUP BY d.account_id, d.source_id, d.day, d.item) p
+    FROM (SELECT d.account_id, d.source_id, d.day, d.user_key, sum(d.events) AS n
+          FROM @extschema@.usage_delta d WHERE d.user_key IS NOT NULL
+          GROUP BY d.account_id, d.source_id, d.day, d.user_key) p
     LEFT JOIN @extschema@.usage_user_day u
-           ON u.account_id = p.account_id AND u.source_id = p.source_id AND u.day = p.day AND u.user_key = p.item
+           ON u.account_id = p.account_id AND u.source_id = p.source_id AND u.day = p.day AND u.user_key = p.user_key
     GROUP BY p.account_id, p.source_id, p.day
 )
 SELECT t.account_id, t.source_id, t.day, sum(t.events)::bigint AS events, sum(t.active_users)::bigint AS active_users
 FROM (SELECT c.account_id, c.source_id, c.day, c.events, c.active_users FROM @extschema@.usage_counter c
       UNION ALL
-      SELECT d.account_id, d.source_id, d.day, d.events, 0 FROM @extschema@.usage_delta d WHERE d.kind = 'd'
+      SELECT d.account_id, d.source_id, d.day, d.events, 0 FROM @extschema@.usage_delta d
       UNION ALL
       SELECT p.account_id, p.source_id, p.day, 0, p.active_delta FROM pending_users p) t
 GROUP BY t.account_id, t.source_id, t.day;
@@ -93,7 +92,8 @@ CREATE VIEW @extschema@._usage_feature_day WITH (security_invoker = true) AS
 SELECT t.account_id, t.source_id, t.day, t.feature, sum(t.events)::bigint AS events
 FROM (SELECT f.account_id, f.source_id, f.day, f.feature, f.events FROM @extschema@.usage_feature_counter f
       UNION ALL
-      SELECT d.account_id, d.source_id, d.day, d.item, d.events FROM @extschema@.usage_delta d WHERE d.kind = 'f') t
+      SELECT d.account_id, d.source_id, d.day, d.feature, d.events FROM @extschema@.usage_delta d
+      WHERE d.feature IS NOT NULL) t
 GROUP BY t.account_id, t.source_id, t.day, t.feature;
 COMMENT ON VIEW @extschema@._usage_feature_day IS
     'Exact events per account, source, day and feature: folded counters plus pending deltas.';
@@ -128,7 +128,7 @@ COMMENT ON VIEW @extschema@.usage_feature_daily IS
 -- advisory lock keyed on usage_delta's oid, which this takes too (it is
 -- re-entrant), so rows are locked in one order and nobody deadlocks.
 CREATE FUNCTION @extschema@._apply_usage(
-    accounts bigint[], sources integer[], days date[], kinds "char"[], items text[], counts bigint[])
+    accounts bigint[], sources integer[], days date[], users text[], features text[], counts bigint[])
 RETURNS void
 LANGUAGE plpgsql
 -- a fold can be a million groups; give its hash aggregates room
@@ -137,12 +137,12 @@ SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     PERFORM pg_catalog.pg_advisory_xact_lock('@extschema@.usage_delta'::regclass::oid::integer, 0);
     WITH taken AS (
-        SELECT * FROM unnest(accounts, sources, days, kinds, items, counts)
-                      AS t(account_id, source_id, day, kind, item, events)
+        SELECT * FROM unnest(accounts, sources, days, users, features, counts)
+                      AS t(account_id, source_id, day, user_key, feature, events)
     ), user_in AS (
-        SELECT t.account_id, t.source_id, t.day, t.item AS user_key, sum(t.events) AS n
-        FROM taken t WHERE t.kind = 'u'
-        GROUP BY t.account_id, t.source_id, t.day, t.item
+        SELECT t.account_id, t.source_id, t.day, t.user_key, sum(t.events) AS n
+        FROM taken t WHERE t.user_key IS NOT NULL
+        GROUP BY t.account_id, t.source_id, t.day, t.user_key
         HAVING sum(t.events) <> 0
     ), user_up AS (
         INSERT INTO @extschema@.usage_user_day AS u (account_id, source_id, day, user_key, events)
@@ -162,7 +162,7 @@ BEGIN
         GROUP BY i.account_id, i.source_id, i.day
     ), day_in AS (
         SELECT t.account_id, t.source_id, t.day, sum(t.events) AS n
-        FROM taken t WHERE t.kind = 'd'
+        FROM taken t
         GROUP BY t.account_id, t.source_id, t.day
     ), counter_up AS (
         INSERT INTO @extschema@.usage_counter AS c (account_id, source_id, day, events, active_users)
@@ -176,16 +176,16 @@ BEGIN
         DO UPDATE SET events = c.events + excluded.events, active_users = c.active_users + excluded.active_users
     )
     INSERT INTO @extschema@.usage_feature_counter AS f (account_id, source_id, day, feature, events)
-    SELECT t.account_id, t.source_id, t.day, t.item, sum(t.events)
-    FROM taken t WHERE t.kind = 'f'
-    GROUP BY t.account_id, t.source_id, t.day, t.item
-    ORDER BY t.account_id, t.source_id, t.day, t.item
+    SELECT t.account_id, t.source_id, t.day, t.feature, sum(t.events)
+    FROM taken t WHERE t.feature IS NOT NULL
+    GROUP BY t.account_id, t.source_id, t.day, t.feature
+    ORDER BY t.account_id, t.source_id, t.day, t.feature
     ON CONFLICT (account_id, source_id, day, feature)
     DO UPDATE SET events = f.events + excluded.events;
 END $$;
-COMMENT ON FUNCTION @extschema@._apply_usage(bigint[], integer[], date[], "char"[], text[], bigint[]) IS
+COMMENT ON FUNCTION @extschema@._apply_usage(bigint[], integer[], date[], text[], text[], bigint[]) IS
     'Adds usage deltas (in csm.usage_delta''s columns, as arrays) to the counters, under the fold lock. Used by compact_usage() and by the trigger for large statements.';
-REVOKE ALL ON FUNCTION @extschema@._apply_usage(bigint[], integer[], date[], "char"[], text[], bigint[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._apply_usage(bigint[], integer[], date[], text[], text[], bigint[]) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.compact_usage() RETURNS bigint
 LANGUAGE plpgsql
@@ -200,7 +200,7 @@ BEGIN
         DELETE FROM @extschema@.usage_delta RETURNING *
     )
     SELECT count(*), @extschema@._apply_usage(array_agg(account_id), array_agg(source_id), array_agg(day),
-                                             array_agg(kind), array_agg(item), array_agg(events))
+                                             array_agg(user_key), array_agg(feature), array_agg(events))
     INTO folded
     FROM taken;
     RETURN folded;
