@@ -1,6 +1,6 @@
 -- Schema, privileges and the Citus-ready shape of csm's tables.
 BEGIN;
-SELECT plan(36);
+SELECT plan(39);
 
 SELECT has_schema('csm');
 SELECT tables_are('csm', ARRAY['account', 'team_member', 'nps_response', 'usage_source', 'usage_delta',
@@ -55,6 +55,12 @@ SELECT function_privs_are('csm', 'track_usage', ARRAY['regclass', 'name', 'name'
                           'PUBLIC cannot track tables');
 SELECT function_privs_are('csm', 'backfill_usage', ARRAY['regclass', 'timestamp with time zone'], 'public', ARRAY[]::text[],
                           'PUBLIC cannot backfill');
+SELECT function_privs_are('csm', 'compact_usage', ARRAY[]::text[], 'public', ARRAY[]::text[],
+                          'PUBLIC cannot fold');
+SELECT function_privs_are('csm', '_apply_usage', ARRAY['bigint[]', 'integer[]', 'date[]', 'text[]', 'text[]', 'bigint[]'],
+                          'public', ARRAY[]::text[], 'PUBLIC cannot write counters directly');
+SELECT function_privs_are('csm', '_clear_usage', ARRAY['integer', 'date'], 'public', ARRAY[]::text[],
+                          'PUBLIC cannot clear rollups');
 -- An application role with no rights on csm writes events; the trigger
 -- rolls them up with its owner's rights, and the role still cannot touch csm.
 CREATE ROLE tap_app_writer;
