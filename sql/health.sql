@@ -129,6 +129,10 @@ RESET csm.stale_after;
 SELECT csm.sparkline(ARRAY[10, 35, 55, 72, 88, 100, NULL]) AS spark, csm.sparkline('{}') AS empty,
        csm.sparkline(ARRAY[1, 2, 3], 1, 3) AS scaled, csm.sparkline(ARRAY['NaN', 50]::float8[]) AS nan;
 
+-- a deleted account takes its scores and history with it
+DELETE FROM csm.account WHERE external_id = 'org_smb';
+SELECT (SELECT count(*) FROM csm.health_history) AS history_rows, (SELECT count(*) FROM csm.health_score) AS scores;
+
 -- leave a fresh extension for the next test
 DROP TABLE my_metrics;
 DROP EXTENSION csm CASCADE;

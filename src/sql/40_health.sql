@@ -318,8 +318,10 @@ CREATE TABLE @extschema@.health_score (
 COMMENT ON TABLE @extschema@.health_score IS
     'The latest computed health score per account, written by csm.refresh_health(). Read csm.account_health for the effective score.';
 
+-- No foreign key: checking one per account per day costs more than the
+-- write itself; _forget_health() removes a deleted account's history.
 CREATE TABLE @extschema@.health_history (
-    account_id    bigint NOT NULL REFERENCES @extschema@.account (account_id) ON DELETE CASCADE,
+    account_id    bigint NOT NULL,
     day           date NOT NULL,
     model         text NOT NULL,
     model_version integer NOT NULL,
@@ -331,6 +333,17 @@ CREATE TABLE @extschema@.health_history (
 );
 COMMENT ON TABLE @extschema@.health_history IS
     'One computed health score per account per UTC day (the day''s last refresh wins).';
+
+CREATE FUNCTION @extschema@._forget_health() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    DELETE FROM @extschema@.health_history h USING gone g WHERE h.account_id = g.account_id;
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION @extschema@._forget_health() IS
+    'Trigger: deleting accounts deletes their health history.';
+CREATE TRIGGER account_forget_health AFTER DELETE ON @extschema@.account
+    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._forget_health();
 
 CREATE TABLE @extschema@.health_override (
     account_id  bigint NOT NULL REFERENCES @extschema@.account (account_id) ON DELETE CASCADE,
@@ -370,38 +383,39 @@ DECLARE
 BEGIN
     -- Metrics come from csm.account_metrics, or from a table or view of the
     -- caller's with an account_id column and columns named after metrics.
+    -- One statement: score, upsert the current score, append the day's history.
     EXECUTE format($q$
-        CREATE TEMP TABLE csm_scored ON COMMIT DROP AS
-        SELECT m.account_id, r.model, r.model_version, r.score, r.band, r.coverage, r.components,
-               pg_catalog.now() AS computed_at
-        FROM %s m
-        JOIN @extschema@.account a ON a.account_id = m.account_id
-        LEFT JOIN @extschema@.health_model_map mp ON mp.attribute = 'plan' AND mp.value = a.plan
-        LEFT JOIN @extschema@.health_model_map ms ON ms.attribute = 'segment' AND ms.value = a.segment
-        CROSS JOIN LATERAL @extschema@.csm_health_evaluate_row(m, coalesce(mp.model, ms.model, 'default')) r
-        WHERE a.status = 'active'$q$,
+        WITH scored AS (
+            SELECT x.account_id, (x.r).*, pg_catalog.now() AS computed_at
+            FROM (SELECT m.account_id,
+                         @extschema@.csm_health_evaluate_row(m, coalesce(mp.model, ms.model, 'default')) AS r
+                  FROM %s m
+                  JOIN @extschema@.account a ON a.account_id = m.account_id
+                  LEFT JOIN @extschema@.health_model_map mp ON mp.attribute = 'plan' AND mp.value = a.plan
+                  LEFT JOIN @extschema@.health_model_map ms ON ms.attribute = 'segment' AND ms.value = a.segment
+                  WHERE a.status = 'active'
+                  OFFSET 0) x
+        ), current_score AS (
+            INSERT INTO @extschema@.health_score AS h
+                (account_id, model, model_version, score, band, coverage, components, computed_at)
+            SELECT s.account_id, s.model, s.model_version, s.score, s.band, s.coverage, s.components, s.computed_at
+            FROM scored s
+            ON CONFLICT (account_id) DO UPDATE
+            SET model = excluded.model, model_version = excluded.model_version, score = excluded.score,
+                band = excluded.band, coverage = excluded.coverage, components = excluded.components,
+                computed_at = excluded.computed_at
+            RETURNING h.account_id, h.model, h.model_version, h.score, h.band, h.coverage, h.computed_at
+        )
+        INSERT INTO @extschema@.health_history AS h
+            (account_id, day, model, model_version, score, band, coverage, computed_at)
+        SELECT c.account_id, (c.computed_at AT TIME ZONE 'UTC')::date, c.model, c.model_version, c.score, c.band,
+               c.coverage, c.computed_at
+        FROM current_score c
+        ON CONFLICT (account_id, day) DO UPDATE
+        SET model = excluded.model, model_version = excluded.model_version, score = excluded.score,
+            band = excluded.band, coverage = excluded.coverage, computed_at = excluded.computed_at$q$,
         coalesce(metrics, '@extschema@.account_metrics'::regclass));
     GET DIAGNOSTICS scored = ROW_COUNT;
-
-    INSERT INTO @extschema@.health_score AS h
-        (account_id, model, model_version, score, band, coverage, components, computed_at)
-    SELECT s.account_id, s.model, s.model_version, s.score, s.band, s.coverage, s.components, s.computed_at
-    FROM csm_scored s
-    ON CONFLICT (account_id) DO UPDATE
-    SET model = excluded.model, model_version = excluded.model_version, score = excluded.score,
-        band = excluded.band, coverage = excluded.coverage, components = excluded.components,
-        computed_at = excluded.computed_at;
-
-    INSERT INTO @extschema@.health_history AS h
-        (account_id, day, model, model_version, score, band, coverage, computed_at)
-    SELECT s.account_id, (s.computed_at AT TIME ZONE 'UTC')::date, s.model, s.model_version, s.score, s.band,
-           s.coverage, s.computed_at
-    FROM csm_scored s
-    ON CONFLICT (account_id, day) DO UPDATE
-    SET model = excluded.model, model_version = excluded.model_version, score = excluded.score,
-        band = excluded.band, coverage = excluded.coverage, computed_at = excluded.computed_at;
-
-    DROP TABLE csm_scored;
     RETURN scored;
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_health(regclass) IS
