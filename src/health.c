@@ -214,8 +214,10 @@ push_number(JsonbParseState **state, const char *key, double value, bool present
 	push_key(state, key);
 	if (present)
 	{
+		/* the shortest exact text of the double (as float8out writes it), not float8_numeric's slower %.15g */
 		v.type = jbvNumeric;
-		v.val.numeric = DatumGetNumeric(DirectFunctionCall1(float8_numeric, Float8GetDatum(value)));
+		v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(float8out_internal(value)),
+															ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
 	}
 	else
 		v.type = jbvNull;
