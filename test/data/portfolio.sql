@@ -1,0 +1,558 @@
+-- test/data/portfolio.sql: a deterministic demo portfolio for csm.
+--
+--   psql -v ON_ERROR_STOP=1 -f test/data/portfolio.sql    (in a database with CREATE EXTENSION csm)
+--   SELECT csm_demo.load();                                (2000 accounts, 180 days ending today)
+--
+-- This script only creates schema csm_demo, its event table and functions;
+-- it loads nothing. Running it again replaces the functions and keeps data.
+--
+-- Every random number is a hash of (seed, account, day, user, event), mapped
+-- to [0,1), never random(): the output is the same whatever the plan, the
+-- parallelism or the order rows are read in, and generating a window of days
+-- gives exactly the rows of those days in a longer run.
+--
+-- Account shapes (properties->>'shape'):
+--   healthy    steady use, most features, NPS mostly 8-10
+--   hot        heavy use, many events per user (API traffic), NPS 9-10
+--   declining  use falls over the last 3-6 weeks to 20-45% of normal
+--   churning   use falls over 3-8 weeks to near zero; about half have churned
+--              already (status 'churned', no usage for the last 3-11 weeks)
+--   new        started 1-11 weeks ago, use ramps up over 2-4 weeks
+--
+-- Volume: every active user has at least one event on each day it is
+-- active, so csm.account_metrics.dau_ratio is counted from real user-days.
+-- The load time is bound by csm's rollup, which writes a row per account-day,
+-- user-day and feature-day; a user per seat would be about 30 times the
+-- rows. So events are generated for a panel of at most csm_demo.max_users
+-- users per account (default 6): accounts with up to 6 seats (about a third
+-- of them, all SMB) show their true dau_ratio by shape, larger accounts a
+-- dau_ratio scaled down by 6 / seats (their panel users make up to twice as
+-- many events instead). SET csm_demo.max_users = 1000000 before generating
+-- for a full-fidelity portfolio (at a few hundred accounts, say). The volume
+-- per account does not depend on the number of accounts, so
+-- load(accounts => 100000, days => 7) keeps the shape of the portfolio.
+--
+-- load() returns one line; it raises NOTICEs with its progress.
+
+CREATE SCHEMA IF NOT EXISTS csm_demo;
+COMMENT ON SCHEMA csm_demo IS 'Demo portfolio for csm: a product event table and a deterministic generator (test/data/portfolio.sql).';
+
+CREATE TABLE IF NOT EXISTS csm_demo.events (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    org_user_id text NOT NULL,
+    user_id     text,
+    event       text NOT NULL,
+    occurred_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_org_user_id_occurred_at_idx
+    ON csm_demo.events (org_user_id, occurred_at);
+COMMENT ON TABLE csm_demo.events IS
+    'The product''s own event table, as an application would have it; csm.track_usage() rolls it up.';
+
+-- Random numbers ---------------------------------------------------------
+
+-- A hash mapped to [0,1) through its low 32 bits. The high half of
+-- hashint8extended() is visibly correlated between neighbouring keys (about
+-- 0.06); the low half is not. Every draw below takes its own hash.
+CREATE OR REPLACE FUNCTION csm_demo._unit(h bigint) RETURNS float8
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS
+$$ SELECT (h & 4294967295)::float8 / 4294967296.0 $$;
+COMMENT ON FUNCTION csm_demo._unit(bigint) IS 'Maps a 64-bit hash to [0,1).';
+
+-- The salt-th random number of account n.
+CREATE OR REPLACE FUNCTION csm_demo._rand(n bigint, salt integer, seed integer) RETURNS float8
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS
+$$ SELECT csm_demo._unit(hashint8extended(n * 256 + salt, seed)) $$;
+COMMENT ON FUNCTION csm_demo._rand(bigint, integer, integer) IS 'Deterministic uniform [0,1) for (account, salt, seed).';
+
+-- How many users of an account events are generated for: at most
+-- csm_demo.max_users (default 6), so the volume per account stays bounded.
+-- Set it high (SET csm_demo.max_users = 100000) for a full-fidelity, much
+-- slower portfolio where every seat is a user.
+CREATE OR REPLACE FUNCTION csm_demo._panel_size(seats integer) RETURNS integer
+LANGUAGE sql STABLE STRICT PARALLEL SAFE AS
+$$ SELECT least(seats, coalesce(nullif(current_setting('csm_demo.max_users', true), '')::integer, 6)) $$;
+COMMENT ON FUNCTION csm_demo._panel_size(integer) IS
+    'Users of an account that events are generated for: seats, capped by csm_demo.max_users (default 6).';
+
+-- The feature catalog, most used first, with how often a feature is
+-- available to an account on a given day: daily features always, weekly
+-- ones (reports, alerts, workflows) on about a third of days, monthly ones
+-- (admin pages) on about one day in ten.
+CREATE OR REPLACE FUNCTION csm_demo.features()
+RETURNS TABLE (rank integer, feature text, cadence text, availability float8)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    VALUES (1, 'login', 'daily', 1.0::float8), (2, 'dashboard.view', 'daily', 1.0), (3, 'report.view', 'daily', 1.0),
+           (4, 'search', 'daily', 1.0), (5, 'report.export', 'weekly', 0.35), (6, 'comment.add', 'daily', 1.0),
+           (7, 'alert.create', 'weekly', 0.35), (8, 'api.call', 'daily', 1.0), (9, 'integration.sync', 'daily', 1.0),
+           (10, 'workflow.run', 'weekly', 0.35), (11, 'user.invite', 'monthly', 0.1), (12, 'settings.update', 'monthly', 0.1),
+           (13, 'audit_log.view', 'monthly', 0.1), (14, 'billing.view', 'monthly', 0.1)
+$$;
+COMMENT ON FUNCTION csm_demo.features() IS 'The product features (event names), most used first, with their cadence.';
+
+-- Accounts ---------------------------------------------------------------
+
+-- Everything about account 1..accounts: its csm.account row and the
+-- parameters its usage is generated from.
+CREATE OR REPLACE FUNCTION csm_demo._model(accounts integer, as_of date, seed integer)
+RETURNS TABLE (
+    n            integer,
+    external_id  text,
+    name         text,
+    plan         text,
+    segment      text,
+    arr          numeric,
+    seats        integer,
+    started_on   date,
+    started_at   timestamptz,
+    renewal_date date,
+    status       text,
+    shape        text,
+    industry     text,
+    region       text,
+    churned_on   date,
+    pool         integer,   -- users events are generated for
+    base_ratio   float8,    -- share of the pool active on a normal weekday
+    intensity    float8,    -- mean extra events per active user and day
+    scale        float8,    -- events per user grow with seats beyond the panel
+    weekend      float8,    -- weekend activity relative to weekdays
+    drift        float8,    -- healthy accounts: growth over 180 days
+    fade_days    integer,   -- declining/churning: days the fall takes
+    fade_to      float8,    -- declining/churning: activity at the end of the fall
+    stop_t       integer,   -- churned: days from the last day of use to as_of; else 0
+    ramp_days    integer,   -- new accounts: days to full use
+    tz_hours     float8,    -- local time offset, for time of day
+    features     text[],    -- features the account uses, most used first
+    availability float8[],  -- per feature: chance it is used on a given day
+    properties   jsonb)
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+SELECT i.n, i.external_id,
+       nm.name, p.plan, s.segment, s.arr, s.seats,
+       st.started_on,
+       to_timestamp(((st.started_on - date '1970-01-01') * 86400
+                     + floor(csm_demo._rand(i.n, 10, seed) * 36000) + 28800)::float8),
+       CASE WHEN sh.churned THEN st.churned_on
+            ELSE (st.started_on + make_interval(years => extract(year FROM age(as_of, st.started_on))::integer + 1))::date
+       END,
+       CASE WHEN sh.churned THEN 'churned' ELSE 'active' END,
+       sh.shape, ind.industry, rg.region, st.churned_on,
+       csm_demo._panel_size(s.seats),
+       u.base_ratio, u.intensity, least(2.0, sqrt(s.seats::float8 / csm_demo._panel_size(s.seats))), u.weekend, u.drift, u.fade_days, u.fade_to,
+       CASE WHEN sh.churned THEN as_of - st.churned_on + 1 ELSE 0 END,
+       u.ramp_days, rg.tz_hours,
+       f.features, f.availability,
+       jsonb_strip_nulls(jsonb_build_object(
+           'shape', sh.shape,
+           'industry', ind.industry,
+           'region', rg.region,
+           'churned_on', st.churned_on,
+           'churn_reason', CASE WHEN sh.churned THEN (ARRAY['budget', 'competitor', 'low_adoption',
+                               'champion_left', 'acquired'])[1 + floor(csm_demo._rand(i.n, 30, seed) * 5)::integer] END))
+FROM (SELECT g AS n, 'org_' || lpad(g::text, greatest(5, length(g::text)), '0') AS external_id
+      FROM generate_series(1, accounts) AS g) AS i
+-- Segment and size: seats and ARR inside the seed's ranges, most accounts small.
+CROSS JOIN LATERAL (
+    SELECT csm_demo._rand(i.n, 1, seed) AS u_seg,
+           csm_demo._rand(i.n, 2, seed) AS q,
+           least(1.0, greatest(0.0, csm_demo._rand(i.n, 2, seed) + (csm_demo._rand(i.n, 3, seed) - 0.5) * 0.3)) AS qa
+) AS r
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN r.u_seg < 0.02 THEN 'strategic' WHEN r.u_seg < 0.07 THEN 'enterprise'
+                WHEN r.u_seg < 0.27 THEN 'mid_market' ELSE 'smb' END AS segment
+) AS sg
+CROSS JOIN LATERAL (
+    SELECT sg.segment,
+           CASE sg.segment
+               WHEN 'smb'        THEN round(3 * power(49 / 3.0, power(r.q, 2)))
+               WHEN 'mid_market' THEN round(50 * power(10.0, power(r.q, 1.6)))
+               WHEN 'enterprise' THEN round(501 * power(5000 / 501.0, power(r.q, 2)))
+               ELSE                   round(400 * power(15.0, power(r.q, 1.5)))
+           END::integer AS seats,
+           CASE sg.segment
+               WHEN 'smb'        THEN round(1500 * power(24900 / 1500.0, r.qa) / 100) * 100
+               WHEN 'mid_market' THEN round(25000 * power(4.0, r.qa) / 500) * 500
+               WHEN 'enterprise' THEN round(101000 * power(900000 / 101000.0, r.qa) / 1000) * 1000
+               ELSE                   round(250000 * power(10.0, r.qa) / 5000) * 5000
+           END::numeric AS arr
+) AS s
+CROSS JOIN LATERAL (
+    SELECT CASE s.segment
+               WHEN 'smb'        THEN CASE WHEN csm_demo._rand(i.n, 4, seed) < 0.55 THEN 'starter' ELSE 'growth' END
+               WHEN 'mid_market' THEN CASE WHEN csm_demo._rand(i.n, 4, seed) < 0.35 THEN 'growth' ELSE 'business' END
+               WHEN 'enterprise' THEN CASE WHEN csm_demo._rand(i.n, 4, seed) < 0.30 THEN 'business' ELSE 'enterprise' END
+               ELSE 'enterprise'
+           END AS plan
+) AS p
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN x.u < 0.02 THEN 'hot' WHEN x.u < 0.10 THEN 'new' WHEN x.u < 0.21 THEN 'churning'
+                WHEN x.u < 0.37 THEN 'declining' ELSE 'healthy' END AS shape,
+           x.u >= 0.10 AND x.u < 0.21 AND csm_demo._rand(i.n, 6, seed) < 0.5 AS churned
+    FROM (SELECT csm_demo._rand(i.n, 5, seed) AS u) AS x
+) AS sh
+CROSS JOIN LATERAL (
+    SELECT floor(csm_demo._rand(i.n, 7, seed) * 10)::integer + 1 AS k,
+           (ARRAY['software', 'fintech', 'healthcare', 'retail', 'manufacturing', 'education',
+                  'media', 'logistics', 'real_estate', 'professional_services'])
+               [floor(csm_demo._rand(i.n, 7, seed) * 10)::integer + 1] AS industry
+) AS ind
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN x.u < 0.50 THEN 'na' WHEN x.u < 0.80 THEN 'emea' WHEN x.u < 0.95 THEN 'apac' ELSE 'latam' END AS region,
+           CASE WHEN x.u < 0.50 THEN -8 + floor(x.v * 4) WHEN x.u < 0.80 THEN floor(x.v * 3)
+                WHEN x.u < 0.95 THEN 5.5 + floor(x.v * 5) ELSE -5 + floor(x.v * 3) END AS tz_hours
+    FROM (SELECT csm_demo._rand(i.n, 8, seed) AS u, csm_demo._rand(i.n, 9, seed) AS v) AS x
+) AS rg
+CROSS JOIN LATERAL (
+    SELECT (ARRAY['Blue', 'Bright', 'Cedar', 'Copper', 'Crimson', 'Delta', 'Evergreen', 'Falcon',
+                  'Golden', 'Granite', 'Harbor', 'Iron', 'Juniper', 'Lunar', 'Maple', 'Meridian',
+                  'Nimbus', 'Northwind', 'Oak', 'Orbit', 'Pine', 'Quartz', 'Redwood', 'Silver',
+                  'Summit', 'Swift', 'Tidal', 'Vertex', 'Willow', 'Zenith'])
+               [1 + floor(csm_demo._rand(i.n, 11, seed) * 30)::integer]
+           || ' ' ||
+           (ARRAY[['Labs', 'Systems', 'Software', 'Cloud'],
+                  ['Pay', 'Capital', 'Finance', 'Ledger'],
+                  ['Health', 'Clinics', 'Bio', 'Care'],
+                  ['Retail', 'Goods', 'Outfitters', 'Market'],
+                  ['Industries', 'Manufacturing', 'Works', 'Tools'],
+                  ['Learning', 'Academy', 'Education', 'Schools'],
+                  ['Media', 'Studios', 'Publishing', 'Broadcasting'],
+                  ['Logistics', 'Freight', 'Shipping', 'Transport'],
+                  ['Properties', 'Realty', 'Homes', 'Estates'],
+                  ['Consulting', 'Partners', 'Advisors', 'Group']])
+               [ind.k][1 + floor(csm_demo._rand(i.n, 12, seed) * 4)::integer]
+           || CASE WHEN s.segment IN ('enterprise', 'strategic')
+                   THEN (ARRAY[' Inc.', ' Corporation', ' Holdings', ' plc'])[1 + floor(csm_demo._rand(i.n, 13, seed) * 4)::integer]
+                   ELSE '' END AS name
+) AS nm
+-- When it started, and when churned accounts stopped.
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN sh.shape = 'new' THEN as_of - (7 + floor(csm_demo._rand(i.n, 14, seed) * 70)::integer)
+                ELSE as_of - (200 + floor(csm_demo._rand(i.n, 14, seed) * 1500)::integer) END AS started_on,
+           CASE WHEN sh.churned THEN as_of - (21 + floor(csm_demo._rand(i.n, 15, seed) * 56)::integer) END AS churned_on
+) AS st
+-- How it uses the product.
+CROSS JOIN LATERAL (
+    SELECT CASE sh.shape
+               WHEN 'healthy'   THEN 0.72 + 0.28 * x.a
+               WHEN 'hot'       THEN 0.95 + 0.05 * x.a
+               WHEN 'declining' THEN 0.65 + 0.25 * x.a
+               WHEN 'churning'  THEN 0.50 + 0.30 * x.a
+               ELSE                  0.60 + 0.35 * x.a
+           END AS base_ratio,
+           CASE sh.shape
+               WHEN 'hot'       THEN 3.5 + 2.5 * x.b
+               WHEN 'healthy'   THEN 0.8 + 0.8 * x.b
+               WHEN 'new'       THEN 0.8 + 0.6 * x.b
+               WHEN 'declining' THEN 0.7 + 0.6 * x.b
+               ELSE                  0.3 + 0.4 * x.b
+           END AS intensity,
+           CASE sh.shape WHEN 'hot' THEN 0.60 + 0.30 * x.c ELSE 0.15 + 0.35 * x.c END AS weekend,
+           -0.10 + 0.35 * x.d AS drift,
+           CASE sh.shape
+               WHEN 'declining' THEN 21 + floor(x.e * 22)::integer
+               WHEN 'churning'  THEN 21 + floor(x.e * 36)::integer
+           END AS fade_days,
+           CASE sh.shape
+               WHEN 'declining' THEN 0.20 + 0.25 * x.f
+               WHEN 'churning'  THEN 0.03 + 0.07 * x.f
+           END AS fade_to,
+           CASE WHEN sh.shape = 'new' THEN 14 + floor(x.e * 15)::integer END AS ramp_days
+    FROM (SELECT csm_demo._rand(i.n, 16, seed) AS a, csm_demo._rand(i.n, 17, seed) AS b,
+                 csm_demo._rand(i.n, 18, seed) AS c, csm_demo._rand(i.n, 19, seed) AS d,
+                 csm_demo._rand(i.n, 20, seed) AS e, csm_demo._rand(i.n, 21, seed) AS f) AS x
+) AS u
+-- Adoption: login and dashboards always, each further feature less likely
+-- the less popular it is, and less likely for weak shapes.
+CROSS JOIN LATERAL (
+    SELECT array_agg(c.feature ORDER BY c.rank) AS features,
+           array_agg(c.availability ORDER BY c.rank) AS availability
+    FROM csm_demo.features() AS c
+    WHERE c.rank <= 2
+       OR csm_demo._rand(i.n, 40 + c.rank, seed)
+          < CASE sh.shape WHEN 'hot' THEN 1.0 WHEN 'healthy' THEN 0.95 WHEN 'declining' THEN 0.70
+                          WHEN 'new' THEN 0.55 ELSE 0.45 END
+            * (1 - (c.rank - 3) / 14.0)
+) AS f
+$$;
+COMMENT ON FUNCTION csm_demo._model(integer, date, integer) IS
+    'Accounts 1..accounts with their csm.account columns and usage parameters; deterministic in (accounts, as_of, seed).';
+
+CREATE OR REPLACE FUNCTION csm_demo.generate_accounts(accounts integer, as_of date, seed integer DEFAULT 42)
+RETURNS TABLE (
+    external_id  text,
+    name         text,
+    plan         text,
+    segment      text,
+    arr          numeric,
+    seats        integer,
+    started_at   timestamptz,
+    renewal_date date,
+    status       text,
+    properties   jsonb)
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT m.external_id, m.name, m.plan, m.segment, m.arr, m.seats, m.started_at,
+           m.renewal_date, m.status, m.properties
+    FROM csm_demo._model(accounts, as_of, seed) AS m
+$$;
+COMMENT ON FUNCTION csm_demo.generate_accounts(integer, date, integer) IS
+    'The demo accounts (external_id org_00001 ...) as csm.account rows; deterministic in (accounts, as_of, seed).';
+
+-- Events -----------------------------------------------------------------
+
+-- The events of the UTC days first_day..last_day (within the account's life
+-- and never after as_of). The usage shape is anchored on as_of, so any window
+-- gives the same rows for the days it covers.
+CREATE OR REPLACE FUNCTION csm_demo._events(accounts integer, first_day date, last_day date, as_of date, seed integer)
+RETURNS TABLE (org_user_id text, user_id text, event text, occurred_at timestamptz)
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+SELECT a.external_id,
+       ud.user_id,
+       -- a session starts with a login; hot accounts add API traffic; a
+       -- feature not available that day falls back to the dashboards
+       CASE WHEN ev.e = 0 THEN 'login'
+            WHEN a.shape = 'hot' AND csm_demo._unit(hashint8extended(1, ev.h)) < 0.4 THEN 'api.call'
+            WHEN csm_demo._unit(hashint8extended(ev.f, ad.h # 4101842887655102017)) < a.availability[ev.f]
+            THEN a.features[ev.f]
+            ELSE 'dashboard.view'
+       END,
+       to_timestamp(((ad.day - date '1970-01-01') * 86400::bigint
+                     + (ud.start_s + ev.e * (60 + ((ev.h >> 32) & 511))) % 86400)::float8)
+-- OFFSET 0 keeps the account model from being recomputed for every event.
+FROM (SELECT * FROM csm_demo._model(accounts, as_of, seed) OFFSET 0) AS a
+-- t counts days back from as_of: 0 is as_of itself.
+CROSS JOIN LATERAL generate_series(greatest(as_of - last_day, a.stop_t, 0),
+                                   least(as_of - first_day, as_of - a.started_on - 1)) AS t
+CROSS JOIN LATERAL (
+    SELECT x.day, x.h,
+           floor(csm_demo._unit(hashint8extended(2, x.h)) * a.pool)::integer AS rot,
+           least(a.pool, floor(
+               a.pool * a.base_ratio
+               -- the account's shape over time
+               * CASE a.shape
+                     WHEN 'healthy'   THEN 1 + a.drift * greatest(0, 180 - t) / 180.0
+                     WHEN 'declining' THEN CASE WHEN t >= a.fade_days THEN 1
+                                                ELSE a.fade_to + (1 - a.fade_to) * t / a.fade_days END
+                     WHEN 'churning'  THEN CASE WHEN t - a.stop_t >= a.fade_days THEN 1
+                                                ELSE power(a.fade_to, 1 - (t - a.stop_t)::float8 / a.fade_days) END
+                     WHEN 'new'       THEN least(1.0, ((as_of - a.started_on) - t + 1)::float8 / a.ramp_days)
+                     ELSE 1
+                 END
+               -- the week: Monday 0 ... Sunday 6
+               * (ARRAY[1.0, 1.05, 1.05, 1.0, 0.85, a.weekend, a.weekend * 0.8])[1 + ((x.day - date '2000-01-03') % 7 + 7) % 7]
+               -- the day's noise, then random rounding
+               * (0.8 + 0.4 * csm_demo._unit(x.h))
+               + csm_demo._unit(hashint8extended(1, x.h)))::integer) AS dau
+    FROM (SELECT as_of - t AS day,
+                 hashint8extended(((a.n::bigint << 20) | (as_of - t - date '2000-01-01')), seed + 7919) AS h) AS x
+    OFFSET 0
+) AS ad
+-- The day's active users, each with one session of 1 + ~2*intensity*scale
+-- events, the first a login.
+CROSS JOIN LATERAL (
+    SELECT y.h,
+           'u' || a.n || '_' || (1 + (y.k + ad.rot) % a.pool) AS user_id,
+           -- session start: local business hours, shifted to UTC
+           (floor((8 + 10 * (csm_demo._unit(y.h) + csm_demo._unit(hashint8extended(4, y.h))) / 2 - a.tz_hours) * 3600)::integer
+               + 172800) % 86400 AS start_s,
+           1 + floor(2 * a.intensity * a.scale * csm_demo._unit(hashint8extended(3, y.h)))::integer AS events
+    FROM (SELECT k, hashint8extended(k, ad.h) AS h FROM generate_series(0, ad.dau - 1) AS k) AS y
+    OFFSET 0
+) AS ud
+CROSS JOIN LATERAL (
+    SELECT z.e, z.h, 2 + floor((array_length(a.features, 1) - 1) * power(csm_demo._unit(z.h), 1.7))::integer AS f
+    FROM (SELECT e, hashint8extended(e, ud.h # 6364136223846793005) AS h
+          FROM generate_series(0, ud.events - 1) AS e) AS z
+) AS ev
+$$;
+COMMENT ON FUNCTION csm_demo._events(integer, date, date, date, integer) IS
+    'The generated events of the UTC days first_day..last_day; load() inserts them window by window.';
+
+CREATE OR REPLACE FUNCTION csm_demo.generate_events(accounts integer, days integer, as_of date, seed integer DEFAULT 42)
+RETURNS TABLE (org_user_id text, user_id text, event text, occurred_at timestamptz)
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT * FROM csm_demo._events(accounts, as_of - days + 1, as_of, as_of, seed)
+$$;
+COMMENT ON FUNCTION csm_demo.generate_events(integer, integer, date, integer) IS
+    'Product events of the demo accounts over the days UTC days ending at as_of; deterministic, writes nothing.';
+
+-- Team and NPS -------------------------------------------------------------
+
+-- The customer success team: CSMs per segment (book sizes after the seed's
+-- ratios), retention and product specialists, and support agents.
+CREATE OR REPLACE FUNCTION csm_demo.team()
+RETURNS TABLE (handle text, name text, roles text[], skills text[], teams text[], capacity integer, status text)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    VALUES
+    ('alex.kim',      'Alex Kim',      '{csm}'::text[],                  '{executive_reviews,renewals,expansion}'::text[], '{strategic}'::text[], 8, 'online'),
+    ('maria.garcia',  'Maria Garcia',  '{csm,retention_specialist}',     '{executive_reviews,escalations,spanish}', '{strategic,latam}',  8,   'online'),
+    ('james.chen',    'James Chen',    '{csm}',                          '{enterprise,integrations,analytics}',    '{enterprise}',        15,  'online'),
+    ('priya.patel',   'Priya Patel',   '{csm}',                          '{enterprise,onboarding,healthcare}',     '{enterprise}',        15,  'away'),
+    ('tom.mueller',   'Tom Müller',    '{csm}',                          '{enterprise,manufacturing,german}',      '{enterprise,emea}',   15,  'offline'),
+    ('sofia.rossi',   'Sofia Rossi',   '{csm}',                          '{onboarding,adoption,italian}',          '{mid_market,emea}',   40,  'online'),
+    ('daniel.okafor', 'Daniel Okafor', '{csm}',                          '{adoption,renewals,fintech}',            '{mid_market}',        40,  'online'),
+    ('emma.johnson',  'Emma Johnson',  '{csm,product_specialist}',       '{onboarding,analytics,training}',        '{mid_market}',        40,  'away'),
+    ('lucas.martin',  'Lucas Martin',  '{csm}',                          '{adoption,expansion,french}',            '{mid_market,emea}',   40,  'online'),
+    ('hannah.lee',    'Hannah Lee',    '{csm}',                          '{digital_touch,onboarding}',             '{smb}',               150, 'online'),
+    ('omar.haddad',   'Omar Haddad',   '{csm}',                          '{digital_touch,renewals,arabic}',        '{smb,emea}',          150, 'offline'),
+    ('chloe.dubois',  'Chloé Dubois',  '{csm}',                          '{digital_touch,training,french}',        '{smb}',               150, 'online'),
+    ('kenji.tanaka',  'Kenji Tanaka',  '{csm}',                          '{digital_touch,onboarding,japanese}',    '{smb,apac}',          150, 'online'),
+    ('rachel.green',  'Rachel Green',  '{retention_specialist}',         '{churn_save,negotiation,renewals}',      '{retention}',         20,  'online'),
+    ('victor.silva',  'Victor Silva',  '{retention_specialist,csm}',     '{churn_save,executive_reviews,portuguese}', '{retention,latam}', 20, 'away'),
+    ('nina.petrova',  'Nina Petrova',  '{retention_specialist}',         '{churn_save,analytics}',                 '{retention}',         20,  'offline'),
+    ('sam.taylor',    'Sam Taylor',    '{product_specialist}',           '{api,integrations,sso}',                 '{solutions}',         25,  'online'),
+    ('aisha.bello',   'Aisha Bello',   '{product_specialist}',           '{analytics,reporting,training}',         '{solutions}',         25,  'online'),
+    ('david.cohen',   'David Cohen',   '{product_specialist,support_agent}', '{workflows,api}',                    '{solutions,support}', 25,  'away'),
+    ('mei.wong',      'Mei Wong',      '{product_specialist}',           '{integrations,mandarin}',                '{solutions,apac}',    25,  'offline'),
+    ('liam.obrien',   'Liam O''Brien', '{support_agent}',                '{billing,sso}',                          '{support}',           30,  'online'),
+    ('zoe.martinez',  'Zoe Martinez',  '{support_agent}',                '{integrations,spanish}',                 '{support,latam}',     30,  'online'),
+    ('noah.schmidt',  'Noah Schmidt',  '{support_agent}',                '{api,german}',                           '{support,emea}',      30,  'away'),
+    ('grace.nguyen',  'Grace Nguyen',  '{support_agent}',                '{billing,onboarding}',                   '{support}',           30,  'offline'),
+    ('ethan.brown',   'Ethan Brown',   '{support_agent}',                '{escalations,api}',                      '{support}',           30,  'online')
+$$;
+COMMENT ON FUNCTION csm_demo.team() IS 'The 25 demo team members, as csm.team_member rows.';
+
+-- A few NPS answers per account over the period, their score following the
+-- account's shape at the time of the answer.
+CREATE OR REPLACE FUNCTION csm_demo.generate_nps(accounts integer, days integer, as_of date, seed integer DEFAULT 42)
+RETURNS TABLE (external_id text, responded_at timestamptz, score smallint, comment text)
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+SELECT a.external_id,
+       to_timestamp(((as_of - r.t - date '1970-01-01') * 86400 + 28800
+                     + floor(csm_demo._unit(hashint8extended(1, r.h)) * 43200))::float8),
+       s.score::smallint,
+       CASE WHEN csm_demo._unit(hashint8extended(2, r.h)) < 0.4 THEN
+           CASE WHEN s.score >= 9 THEN (ARRAY['Dashboards save us hours every week', 'Great support team',
+                                             'The API is excellent', 'Onboarding was smooth'])
+                                       [1 + floor(csm_demo._unit(hashint8extended(3, r.h)) * 4)::integer]
+                WHEN s.score >= 7 THEN (ARRAY['Good, but exports are limited', 'Solid product, pricing is a concern',
+                                             'Would like more integrations'])
+                                       [1 + floor(csm_demo._unit(hashint8extended(3, r.h)) * 3)::integer]
+                ELSE (ARRAY['Too expensive for what we use', 'Reports are slow', 'Our admin left and nobody knows the tool',
+                            'Missing integration with our CRM', 'Support took days to answer'])
+                     [1 + floor(csm_demo._unit(hashint8extended(3, r.h)) * 5)::integer]
+           END
+       END
+FROM (SELECT * FROM csm_demo._model(accounts, as_of, seed) OFFSET 0) AS a
+-- Answers fall between two weeks after the start and the last day of use.
+CROSS JOIN LATERAL (
+    SELECT greatest(a.stop_t, 0) AS lo, least(days - 1, as_of - a.started_on - 14) AS hi,
+           floor(csm_demo._rand(a.n, 60, seed) * 4)::integer
+               + CASE WHEN a.segment IN ('enterprise', 'strategic') THEN 1 ELSE 0 END AS answers
+) AS w
+CROSS JOIN LATERAL (
+    SELECT x.t, x.h
+    FROM (SELECT w.lo + floor(csm_demo._unit(hashint8extended(j, hashint8extended(a.n, seed + 104729)))
+                              * (w.hi - w.lo + 1))::integer AS t,
+                 hashint8extended(j + 100, hashint8extended(a.n, seed + 104729)) AS h
+          FROM generate_series(1, w.answers) AS j) AS x
+    WHERE w.hi >= w.lo
+) AS r
+CROSS JOIN LATERAL (
+    SELECT least(10, greatest(0, round(
+               CASE a.shape WHEN 'hot' THEN 9.3 WHEN 'healthy' THEN 8.5 WHEN 'new' THEN 8.2
+                            WHEN 'declining' THEN 7.8 ELSE 7.0 END
+               -- the fall: 0 before it starts, 1 at its end
+               - CASE a.shape WHEN 'declining' THEN 3 WHEN 'churning' THEN 5 ELSE 0 END
+                 * greatest(0, 1 - (r.t - a.stop_t)::float8 / coalesce(a.fade_days, 1))
+               + 3 * (csm_demo._unit(hashint8extended(4, r.h)) + csm_demo._unit(hashint8extended(5, r.h)) - 1))))::integer
+           AS score
+) AS s
+$$;
+COMMENT ON FUNCTION csm_demo.generate_nps(integer, integer, date, integer) IS
+    'NPS answers of the demo accounts over the days UTC days ending at as_of; deterministic, writes nothing.';
+
+-- Loading ----------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION csm_demo.load(
+    accounts integer DEFAULT 2000,
+    days integer DEFAULT 180,
+    as_of date DEFAULT (now() AT TIME ZONE 'UTC')::date,
+    seed integer DEFAULT 42)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+-- JIT compiling the generator's expressions costs more than it saves; the
+-- rollup trigger's transition tables stay in memory with some work_mem.
+SET jit = off
+SET work_mem = '64MB'
+AS $$
+DECLARE
+    started     timestamptz := clock_timestamp();
+    first_day   date := as_of - days + 1;
+    chunk_days  integer;
+    chunk_first date;
+    n_accounts  bigint;
+    n_members   bigint;
+    n_nps       bigint;
+    n_rows      bigint;
+    n_events    bigint := 0;
+    rel         regclass;
+BEGIN
+    IF accounts IS NULL OR accounts < 1 OR days IS NULL OR days < 1 OR as_of IS NULL OR seed IS NULL THEN
+        RAISE EXCEPTION 'csm_demo.load() needs accounts >= 1, days >= 1, an as_of date and a seed'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF EXISTS (SELECT 1 FROM csm_demo.events)
+       OR EXISTS (SELECT 1 FROM csm.account a WHERE a.external_id = 'org_00001')
+       OR EXISTS (SELECT 1 FROM csm.team_member m WHERE m.handle IN (SELECT t.handle FROM csm_demo.team() t)) THEN
+        RAISE EXCEPTION 'the csm demo portfolio is already loaded in this database'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'csm_demo.events has rows, or csm.account has org_00001, or csm.team_member has a demo handle.',
+                  HINT = 'Load into a new database: createdb, CREATE EXTENSION csm, psql -f test/data/portfolio.sql.';
+    END IF;
+
+    INSERT INTO csm.account (external_id, name, plan, segment, arr, seats, started_at, renewal_date, status, properties)
+    SELECT g.* FROM csm_demo.generate_accounts(accounts, as_of, seed) AS g ORDER BY g.external_id;
+    GET DIAGNOSTICS n_accounts = ROW_COUNT;
+
+    INSERT INTO csm.team_member (handle, name, roles, skills, teams, capacity, status, last_seen_at)
+    SELECT t.handle, t.name, t.roles, t.skills, t.teams, t.capacity, t.status,
+           now() - CASE t.status WHEN 'online' THEN interval '2 minutes'
+                                 WHEN 'away' THEN interval '40 minutes' ELSE interval '14 hours' END
+    FROM csm_demo.team() AS t;
+    GET DIAGNOSTICS n_members = ROW_COUNT;
+
+    INSERT INTO csm.nps_response (account_id, responded_at, score, comment)
+    SELECT a.account_id, r.responded_at, r.score, r.comment
+    FROM csm_demo.generate_nps(accounts, days, as_of, seed) AS r
+    JOIN csm.account a ON a.external_id = r.external_id
+    ORDER BY r.responded_at, r.external_id;
+    GET DIAGNOSTICS n_nps = ROW_COUNT;
+
+    IF NOT EXISTS (SELECT 1 FROM csm.usage_source s WHERE s.relation = 'csm_demo.events'::regclass) THEN
+        PERFORM csm.track_usage('csm_demo.events', 'org_user_id', 'occurred_at', 'event', 'user_id');
+    END IF;
+
+    -- The table is empty: building its index once at the end is cheaper
+    -- than keeping it up to date row by row.
+    DROP INDEX IF EXISTS csm_demo.events_org_user_id_occurred_at_idx;
+
+    -- A few large statements, so the rollup trigger sees big batches; the
+    -- window shrinks as accounts grow so that each stays about the same size.
+    chunk_days := greatest(1, least(30, 60000 / accounts));
+    chunk_first := first_day;
+    WHILE chunk_first <= as_of LOOP
+        INSERT INTO csm_demo.events (org_user_id, user_id, event, occurred_at)
+        SELECT e.org_user_id, e.user_id, e.event, e.occurred_at
+        FROM csm_demo._events(accounts, chunk_first, least(as_of, chunk_first + chunk_days - 1), as_of, seed) AS e;
+        GET DIAGNOSTICS n_rows = ROW_COUNT;
+        n_events := n_events + n_rows;
+        RAISE NOTICE 'csm_demo: % events from % on (% s)', n_rows, chunk_first,
+            round(extract(epoch FROM clock_timestamp() - started)::numeric, 1);
+        chunk_first := chunk_first + chunk_days;
+    END LOOP;
+    CREATE INDEX IF NOT EXISTS events_org_user_id_occurred_at_idx ON csm_demo.events (org_user_id, occurred_at);
+
+    -- Fresh statistics, so the first queries on the portfolio plan well.
+    FOR rel IN
+        SELECT c.oid::regclass FROM pg_catalog.pg_class c
+        WHERE c.relnamespace IN ('csm'::regnamespace, 'csm_demo'::regnamespace) AND c.relkind IN ('r', 'p')
+        ORDER BY 1
+    LOOP
+        EXECUTE format('ANALYZE %s', rel);
+    END LOOP;
+
+    RETURN format('csm_demo: %s accounts, %s team members, %s NPS answers, %s events over %s days to %s (seed %s) in %s s',
+                  n_accounts, n_members, n_nps, n_events, days, as_of, seed,
+                  round(extract(epoch FROM clock_timestamp() - started)::numeric, 1));
+END $$;
+COMMENT ON FUNCTION csm_demo.load(integer, integer, date, integer) IS
+    'Loads the demo portfolio into csm: accounts, team, NPS, and events through the usage rollup. Once per database.';
