@@ -87,6 +87,71 @@ ORDER BY m.days_to_renewal, m.external_id
 LIMIT 8;
 SQL
 
+# Health: score today, and rebuild ten weeks of weekly history from the
+# metrics as they stood on each of those days, so trends have something to show.
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<'SQL'
+SELECT csm.refresh_health('csm_demo.account_metrics');
+INSERT INTO csm.health_history (account_id, day, model, model_version, score, band, coverage, computed_at)
+SELECT m.account_id, d.day, r.model, r.model_version, r.score, r.band, r.coverage, d.day + time '12:00'
+FROM (SELECT ((now() AT TIME ZONE 'UTC')::date - 7 * w) AS day FROM generate_series(1, 10) AS w) d
+CROSS JOIN LATERAL csm_demo.account_metrics_at(d.day) m
+JOIN csm.account a ON a.account_id = m.account_id AND a.status = 'active'
+CROSS JOIN LATERAL csm.csm_health_evaluate_row(m, csm.health_model_for(a.segment, a.plan)) r
+ON CONFLICT (account_id, day) DO NOTHING;
+SQL
+
+section "Health: band distribution (csm.account_health)" <<'SQL'
+SELECT h.band, i.label, i.cadence,
+       count(*) AS accounts,
+       to_char(sum(h.arr), 'FM$999,999,999') AS arr,
+       round(avg(h.score)::numeric, 1) AS avg_score,
+       count(*) FILTER (WHERE h.trend = 'down') AS trending_down
+FROM csm.account_health h
+JOIN csm.account a ON a.account_id = h.account_id AND a.status = 'active'
+JOIN csm.health_band_info i ON i.band = h.band
+GROUP BY h.band, i.label, i.cadence
+ORDER BY h.band;
+SQL
+
+section "The ten least healthy accounts, and what dragged each down" <<'SQL'
+SELECT h.external_id, h.segment, to_char(h.arr, 'FM$999,999,999') AS arr,
+       round(h.score::numeric, 1) AS score, h.band,
+       (SELECT string_agg(format('%s %s (-%s)', c->>'metric', c->>'zone', round((c->>'points_lost')::numeric, 1)), ', '
+                          ORDER BY (c->>'points_lost')::float8 DESC)
+        FROM (SELECT c FROM jsonb_array_elements(s.components) AS c
+              WHERE c->>'zone' IS NOT NULL ORDER BY (c->>'points_lost')::float8 DESC LIMIT 2) worst) AS worst_components
+FROM csm.account_health h
+JOIN csm.health_score s ON s.account_id = h.account_id
+JOIN csm.account a ON a.account_id = h.account_id AND a.status = 'active'
+ORDER BY h.score, h.external_id
+LIMIT 10;
+SQL
+
+section "Why the least healthy account scores what it does" <<'SQL'
+SELECT c.metric, round(c.value::numeric, 3) AS value, c.zone, round(c.score::numeric, 1) AS score, round(c.weight::numeric, 3) AS weight,
+       round(c.contribution::numeric, 1) AS contribution, round(c.points_lost::numeric, 1) AS points_lost
+FROM (SELECT s.components FROM csm.account_health h
+      JOIN csm.health_score s ON s.account_id = h.account_id
+      JOIN csm.account a ON a.account_id = h.account_id AND a.status = 'active'
+      ORDER BY h.score, h.external_id LIMIT 1) w,
+     jsonb_to_recordset(w.components)
+         AS c(metric text, value float8, zone text, score float8, weight float8, contribution float8, points_lost float8)
+ORDER BY c.points_lost DESC, c.metric;
+SQL
+
+section "Health trend: the steepest declines over ten weeks" <<'SQL'
+SELECT a.external_id, a.segment,
+       csm.sparkline(array_agg(hh.score ORDER BY hh.day)) AS weekly_health,
+       round((array_agg(hh.score ORDER BY hh.day DESC))[1]::numeric, 1) AS now,
+       round(((array_agg(hh.score ORDER BY hh.day DESC))[1] - (array_agg(hh.score ORDER BY hh.day))[1])::numeric, 1) AS change
+FROM csm.health_history hh
+JOIN csm.account a ON a.account_id = hh.account_id AND a.status = 'active'
+GROUP BY a.external_id, a.segment
+HAVING count(*) >= 8
+ORDER BY change, a.external_id
+LIMIT 8;
+SQL
+
 section "Team" <<'SQL'
 SELECT t.team,
        count(*) AS members,

@@ -556,3 +556,28 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION csm_demo.load(integer, integer, date, integer) IS
     'Loads the demo portfolio into csm: accounts, team, NPS, and events through the usage rollup. Once per database.';
+
+-- Health metrics for the demo --------------------------------------------
+-- Events are generated for a panel of at most csm_demo.max_users users per
+-- account, so the observed DAU / seats understates a larger account by
+-- panel / seats. Scaling it back gives the DAU ratio its shape intends,
+-- which is what the demo scores health with (csm.refresh_health() takes any
+-- metrics table or view).
+CREATE OR REPLACE FUNCTION csm_demo.account_metrics_at(as_of date)
+RETURNS TABLE (account_id bigint, external_id text, status text, dau_ratio float8, features_adopted integer,
+               days_since_last_activity integer, usage_trend float8, tickets_per_month float8, nps integer,
+               days_to_renewal integer)
+LANGUAGE sql STABLE AS $$
+    SELECT m.account_id, m.external_id, m.status,
+           m.dau_ratio * a.seats / nullif(csm_demo._panel_size(a.seats), 0),
+           m.features_adopted, m.days_since_last_activity, m.usage_trend, m.tickets_per_month, m.nps,
+           m.days_to_renewal
+    FROM csm.account_metrics_at(as_of) m
+    JOIN csm.account a ON a.account_id = m.account_id
+$$;
+COMMENT ON FUNCTION csm_demo.account_metrics_at(date) IS
+    'csm.account_metrics_at() with dau_ratio scaled from the generated user panel to all seats.';
+
+CREATE OR REPLACE VIEW csm_demo.account_metrics AS
+SELECT * FROM csm_demo.account_metrics_at((now() AT TIME ZONE 'UTC')::date);
+COMMENT ON VIEW csm_demo.account_metrics IS 'Today''s demo metrics, dau_ratio scaled to all seats.';
