@@ -260,9 +260,13 @@ find_column(TrackedColumn *col, TupleDesc desc, const char *name, const char *ro
 			Oid			out;
 			bool		varlena;
 
+			/* text is used as it is; only other types need their output function */
 			col->is_text = (col->type == TEXTOID || col->type == VARCHAROID);
-			getTypeOutputInfo(col->type, &out, &varlena);
-			fmgr_info(out, &col->output);
+			if (!col->is_text)
+			{
+				getTypeOutputInfo(col->type, &out, &varlena);
+				fmgr_info(out, &col->output);
+			}
 			return;
 		}
 	ereport(ERROR,
@@ -714,7 +718,8 @@ csm_usage_rollup(PG_FUNCTION_ARGS)
 				 errmsg("csm._usage_rollup() needs an account and a time column"),
 				 errhint("Attach it with csm.track_usage(), not CREATE TRIGGER.")));
 
-	batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "csm usage batch", ALLOCSET_DEFAULT_SIZES);
+	/* small to start with: most statements insert a row or a few */
+	batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "csm usage batch", ALLOCSET_SMALL_SIZES);
 	row_cxt = AllocSetContextCreate(batch_cxt, "csm usage row", ALLOCSET_SMALL_SIZES);
 	old = MemoryContextSwitchTo(batch_cxt);
 
