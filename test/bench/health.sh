@@ -38,17 +38,9 @@ declare -A result
 # Every session runs its query in one backend: no parallel workers, so the
 # ratios compare work, not how it was spread over this machine's cores.
 export PGOPTIONS='-c client_min_messages=warning -c max_parallel_workers_per_gather=0'
-sql() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
-want() { [[ " $PARTS " == *" $1 "* ]]; }
+. test/bench/lib.sh
 
-cleanup() {
-    psql -X -q -d postgres -c 'ALTER SYSTEM RESET max_wal_size' -c 'ALTER SYSTEM RESET autovacuum' \
-        -c 'SELECT pg_reload_conf()' >/dev/null 2>&1 || true
-    if [ "${BENCH_KEEP:-0}" != 1 ]; then
-        psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1 || true
-    fi
-    rm -rf "$WORK"
-}
+cleanup() { bench_cleanup; }
 trap cleanup EXIT
 
 # elapsed SQL...: runs SQL in a new session, prints the seconds of each
@@ -64,20 +56,14 @@ settle() {
     sync
 }
 
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 secs() { awk -v a="$1" 'BEGIN { printf (a < 10 ? "%.3f" : "%.1f"), a }'; }
-add() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a + b }'; }
 sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a - b }'; }
 scale() { awk -v a="$1" -v n="$2" -v d="$3" 'BEGIN { printf "%.3f", a * n / d }'; }
 
 # ---------------------------------------------------------------- setup
 echo "== csm health-scoring benchmark"
-PGOPTIONS='-c client_min_messages=warning' psql -X -q -v ON_ERROR_STOP=1 -d postgres \
-    -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" \
-    -c "ALTER SYSTEM SET max_wal_size = '4GB'" -c "ALTER SYSTEM SET autovacuum = off" \
-    -c 'SELECT pg_reload_conf()' >/dev/null
-sleep 1
+bench_setup
 echo "settings: ALTER SYSTEM max_wal_size=4GB (no checkpoint inside a timed run), autovacuum=off (tables are" \
      "vacuumed before the runs that read them instead); reset at exit; every session max_parallel_workers_per_gather=0"
 echo "settings: $(sql -c "SELECT string_agg(name || '=' || current_setting(name), ' ' ORDER BY name)

@@ -37,19 +37,13 @@ failed=0
 started=$(date +%s)
 declare -A result
 
-sql() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
-want() { [[ " $PARTS " == *" $1 "* ]]; }
+. test/bench/lib.sh
 
 # Settings are changed for the benchmark only, through ALTER SYSTEM, and
 # reset at exit.
 cleanup() {
     [ -z "$COPY_FILE" ] || rm -f "$COPY_FILE" 2>/dev/null || true
-    psql -X -q -d postgres -c 'ALTER SYSTEM RESET max_wal_size' -c 'ALTER SYSTEM RESET autovacuum' \
-        -c 'SELECT pg_reload_conf()' >/dev/null 2>&1 || true
-    if [ "${BENCH_KEEP:-0}" != 1 ]; then
-        psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1 || true
-    fi
-    rm -rf "$WORK"
+    bench_cleanup
 }
 trap cleanup EXIT
 
@@ -106,18 +100,12 @@ tracked() {
     [ "$3" != last ] || check_exact "$1" "$2"
 }
 
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 secs() { awk -v a="$1" 'BEGIN { printf (a < 10 ? "%.2f" : "%.1f"), a }'; }
-add() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a + b }'; }
 
 # ---------------------------------------------------------------- setup
 echo "== csm ingest benchmark"
-PGOPTIONS='-c client_min_messages=warning' psql -X -q -v ON_ERROR_STOP=1 -d postgres \
-    -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" \
-    -c "ALTER SYSTEM SET max_wal_size = '4GB'" -c "ALTER SYSTEM SET autovacuum = off" \
-    -c 'SELECT pg_reload_conf()' >/dev/null
-sleep 1
+bench_setup
 echo "settings: ALTER SYSTEM max_wal_size=4GB (no checkpoint inside a timed run), autovacuum=off" \
      "(no vacuum of one run's rows during the next; csm.account is analyzed before every run instead); reset at exit"
 echo "settings: $(sql -c "SELECT string_agg(name || '=' || current_setting(name), ' ' ORDER BY name)

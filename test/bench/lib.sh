@@ -1,0 +1,26 @@
+# Shared by the benchmark scripts; source it once DB, WORK and PARTS are set.
+
+sql() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
+want() { [[ " $PARTS " == *" $1 "* ]]; }
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+add() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a + b }'; }
+
+# A fresh database, and settings changed for the benchmark only, through
+# ALTER SYSTEM: no checkpoint inside a timed run, no autovacuum between runs.
+bench_setup() {
+    PGOPTIONS='-c client_min_messages=warning' psql -X -q -v ON_ERROR_STOP=1 -d postgres \
+        -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" \
+        -c "ALTER SYSTEM SET max_wal_size = '4GB'" -c "ALTER SYSTEM SET autovacuum = off" \
+        -c 'SELECT pg_reload_conf()' >/dev/null
+    sleep 1
+}
+
+# Resets the settings, drops the database (unless BENCH_KEEP=1) and the work files.
+bench_cleanup() {
+    psql -X -q -d postgres -c 'ALTER SYSTEM RESET max_wal_size' -c 'ALTER SYSTEM RESET autovacuum' \
+        -c 'SELECT pg_reload_conf()' >/dev/null 2>&1 || true
+    if [ "${BENCH_KEEP:-0}" != 1 ]; then
+        psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1 || true
+    fi
+    rm -rf "$WORK"
+}
