@@ -133,6 +133,41 @@ SELECT csm.sparkline(ARRAY[10, 35, 55, 72, 88, 100, NULL]) AS spark, csm.sparkli
 DELETE FROM csm.account WHERE external_id = 'org_smb';
 SELECT (SELECT count(*) FROM csm.health_history) AS history_rows, (SELECT count(*) FROM csm.health_score) AS scores;
 
+-- over a table, csm_health_score_row(t, model) is planned as the table's metric
+-- columns (no row value is built), with the same scores: NULLs and absent
+-- columns are missing; (SELECT p) keeps the row path for comparison
+CREATE TABLE plan_metrics (id int, dau_ratio float8, features_adopted int, nps smallint,
+                           days_to_renewal numeric, csat real, note text);
+INSERT INTO plan_metrics VALUES (1, 0.85, 6, 9, 120, 4.8, 'all but tickets'), (2, NULL, NULL, NULL, NULL, NULL, 'nothing'),
+    (3, 0.3, 2, 5, 10, NULL, 'red'), (4, NULL, 40, NULL, NULL, 2, 'two');
+EXPLAIN (VERBOSE, COSTS OFF) SELECT csm.csm_health_score_row(p, 'default') FROM plan_metrics p;
+SELECT id, round(csm.csm_health_score_row(p)::numeric, 2) AS score,
+       csm.csm_health_score_row(p) IS NOT DISTINCT FROM csm.csm_health_score_row((SELECT p)) AS same,
+       round(csm.csm_health_score_row(p, 'five_pillar')::numeric, 2) AS five_pillar,
+       csm.csm_health_score_row(p, 'five_pillar') IS NOT DISTINCT FROM csm.csm_health_score_row((SELECT p), 'five_pillar') AS same
+FROM plan_metrics p ORDER BY id;
+SELECT csm.csm_health_score_row(p) AS unmatched FROM (VALUES (99)) v(id) LEFT JOIN plan_metrics p USING (id);
+-- a plan outlives edits to its model, which is read again each time it runs
+SELECT csm.copy_health_model('default', 'plan_model');
+PREPARE planned AS SELECT id, round(score::numeric, 2) AS score, score IS NOT DISTINCT FROM row_path AS same
+FROM (SELECT id, csm.csm_health_score_row(p, 'plan_model') AS score,
+             csm.csm_health_score_row((SELECT p), 'plan_model') AS row_path FROM plan_metrics p) x ORDER BY id;
+EXECUTE planned;
+BEGIN;
+UPDATE csm.health_component SET weight = 60, green = 0.9 WHERE model = 'plan_model' AND metric = 'dau_ratio';
+DELETE FROM csm.health_component WHERE model = 'plan_model' AND metric = 'nps';
+INSERT INTO csm.health_component (model, metric, weight, green, red) VALUES ('plan_model', 'seats_used', 10, 0.9, 0.5);
+COMMIT;
+EXECUTE planned;
+-- bad values are still errors; a text metric column keeps the row path and its error
+INSERT INTO plan_metrics (id, dau_ratio) VALUES (5, 'NaN');
+SELECT csm.csm_health_score_row(p, 'default') FROM plan_metrics p;
+CREATE TABLE plan_text (nps text);
+INSERT INTO plan_text VALUES ('9');
+EXPLAIN (VERBOSE, COSTS OFF) SELECT csm.csm_health_score_row(t, 'default') FROM plan_text t;
+SELECT csm.csm_health_score_row(t, 'default') FROM plan_text t;
+DEALLOCATE planned;
+DROP TABLE plan_metrics, plan_text;
 -- leave a fresh extension for the next test
 DROP TABLE my_metrics;
 DROP EXTENSION csm CASCADE;

@@ -8,6 +8,9 @@
  *   csm.csm_health_score_row(metrics record, model text)   -> float8
  *   csm.csm_health_evaluate_row(metrics record, model text) -> csm.health_result
  *   csm.health_band(score float8) -> csm.health_band
+ *   csm._health_score_values(model text, metrics text[], VARIADIC "any") -> float8
+ *       what csm_health_score_row(t, model) becomes when the planner knows
+ *       t's columns (health_support.c), so that no row value is built
  */
 #include "postgres.h"
 
@@ -18,6 +21,7 @@
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
 #include "utils/jsonb.h"
@@ -32,6 +36,7 @@ PG_FUNCTION_INFO_V1(csm_health_evaluate_jsonb);
 PG_FUNCTION_INFO_V1(csm_health_score_row);
 PG_FUNCTION_INFO_V1(csm_health_evaluate_row);
 PG_FUNCTION_INFO_V1(csm_health_band);
+PG_FUNCTION_INFO_V1(csm_health_score_values);
 
 /* The metric values of one account, in the model's component order. */
 typedef struct MetricValues
@@ -106,6 +111,16 @@ datum_to_double(Datum d, Oid type)
 	return 0.0;					/* keep compilers quiet */
 }
 
+static void non_numeric_metric_error(const char *column, Oid type) pg_attribute_noreturn();
+
+static void
+non_numeric_metric_error(const char *column, Oid type)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATATYPE_MISMATCH),
+			 errmsg("metric column \"%s\" has non-numeric type %s", column, format_type_be(type))));
+}
+
 static RowMap *
 row_map(FunctionCallInfo fcinfo, HeapTupleHeader row, HealthModelEntry *entry)
 {
@@ -134,12 +149,8 @@ row_map(FunctionCallInfo fcinfo, HeapTupleHeader row, HealthModelEntry *entry)
 
 			if (att->attisdropped || strcmp(NameStr(att->attname), model->components[i].metric) != 0)
 				continue;
-			if (att->atttypid != FLOAT8OID && att->atttypid != FLOAT4OID && att->atttypid != INT2OID &&
-				att->atttypid != INT4OID && att->atttypid != INT8OID && att->atttypid != NUMERICOID)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATATYPE_MISMATCH),
-						 errmsg("metric column \"%s\" has non-numeric type %s",
-								NameStr(att->attname), format_type_be(att->atttypid))));
+			if (!is_metric_type(att->atttypid))
+				non_numeric_metric_error(NameStr(att->attname), att->atttypid);
 			map->attnums[i] = att->attnum;
 			map->types[i] = att->atttypid;
 		}
@@ -173,6 +184,87 @@ metrics_from_row(FunctionCallInfo fcinfo, HealthModelEntry *entry, HeapTupleHead
 		if (!mv->present[i])
 			continue;
 		mv->values[i] = datum_to_double(values[a - 1], map->types[i]);
+		check_metric_value(model, i, mv->values[i]);
+	}
+}
+
+/*
+ * Where each of the model's metrics is among the values passed to
+ * csm._health_score_values, by name: found once per call site when the names
+ * are a constant.  The model may have changed since the names were planned:
+ * its metrics that were not passed are missing, and names it lacks are
+ * ignored.
+ */
+typedef struct ValuesMap
+{
+	int			argno[HEALTH_MAX_COMPONENTS];	/* -1 when not passed */
+	Oid			types[HEALTH_MAX_COMPONENTS];
+} ValuesMap;
+
+static ValuesMap *
+values_map(FunctionCallInfo fcinfo, HealthModelEntry *entry)
+{
+	const HealthModel *model = entry->model;
+	ValuesMap  *map = entry->values_map;	/* kept only when the names are constant */
+	bool		constant;
+	ArrayType  *names;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	if (map != NULL)
+		return map;
+	constant = get_fn_expr_arg_stable(fcinfo->flinfo, 1);
+	names = PG_GETARG_ARRAYTYPE_P(1);
+	deconstruct_array(names, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	if (ARR_NDIM(names) > 1 || n != PG_NARGS() - 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%d metric names for %d values", n, PG_NARGS() - 2),
+				 errhint("Pass a one-dimensional array with one metric name per value.")));
+	map = constant ? MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(ValuesMap)) : palloc(sizeof(ValuesMap));
+	for (int i = 0; i < model->ncomponents; i++)
+		map->argno[i] = -1;
+	for (int j = 0; j < n; j++)
+	{
+		char	   *name;
+
+		if (nulls[j])
+			continue;
+		name = TextDatumGetCString(elems[j]);
+		for (int i = 0; i < model->ncomponents; i++)
+		{
+			Oid			type;
+
+			if (map->argno[i] >= 0 || strcmp(name, model->components[i].metric) != 0)
+				continue;
+			type = get_fn_expr_argtype(fcinfo->flinfo, j + 2);
+			if (!is_metric_type(type))
+				non_numeric_metric_error(name, type);
+			map->argno[i] = j + 2;
+			map->types[i] = type;
+		}
+	}
+	if (constant)
+		entry->values_map = map;
+	return map;
+}
+
+/* Reads the model's metrics from the values passed; NULL or absent ones are missing. */
+static void
+metrics_from_values(FunctionCallInfo fcinfo, HealthModelEntry *entry, MetricValues *mv)
+{
+	const HealthModel *model = entry->model;
+	const ValuesMap *map = values_map(fcinfo, entry);
+
+	for (int i = 0; i < model->ncomponents; i++)
+	{
+		int			a = map->argno[i];
+
+		mv->present[i] = a >= 0 && !PG_ARGISNULL(a);
+		if (!mv->present[i])
+			continue;
+		mv->values[i] = datum_to_double(PG_GETARG_DATUM(a), map->types[i]);
 		check_metric_value(model, i, mv->values[i]);
 	}
 }
@@ -330,6 +422,23 @@ csm_health_score_row(PG_FUNCTION_ARGS)
 	MetricValues mv;
 
 	metrics_from_row(fcinfo, entry, PG_GETARG_HEAPTUPLEHEADER(0), &mv);
+	return score_only(fcinfo, entry->model, &mv);
+}
+
+/*
+ * Not strict, as a metric may be NULL; a NULL model or NULL names are NULL,
+ * as they are for the strict csm_health_score_row.
+ */
+Datum
+csm_health_score_values(PG_FUNCTION_ARGS)
+{
+	HealthModelEntry *entry;
+	MetricValues mv;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	entry = model_for_call(fcinfo, 0);
+	metrics_from_values(fcinfo, entry, &mv);
 	return score_only(fcinfo, entry->model, &mv);
 }
 

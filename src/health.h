@@ -6,6 +6,7 @@
 
 #include "postgres.h"
 
+#include "catalog/pg_type.h"
 #include "fmgr.h"
 
 /* Score bands, as the seed defines them: green 90-100, yellow 70-90, red < 70. */
@@ -69,13 +70,16 @@ extern const char *health_zone_name(HealthZone zone);
 /*
  * What a call site keeps for the whole query, in fn_extra: every model it
  * has used (a refresh mixes the models of several segments), each with
- * where its metrics are in the row type it was last given.
+ * where its metrics are in the row type it was last given (or, for
+ * csm._health_score_values, among the values it is passed).
  */
 struct RowMap;
+struct ValuesMap;
 typedef struct HealthModelEntry
 {
 	HealthModel *model;
 	struct RowMap *row_map;
+	struct ValuesMap *values_map;	/* for csm._health_score_values */
 	struct HealthModelEntry *next;
 } HealthModelEntry;
 
@@ -83,6 +87,14 @@ typedef struct HealthModelEntry
 extern HealthModel *health_model_load(const char *name, MemoryContext cxt);
 extern HealthModelEntry *health_model_for_call(FunctionCallInfo fcinfo, text *model_name);
 extern void metric_value_error(const HealthModel *model, int i, double value) pg_attribute_noreturn();
+
+/* The column types a metric may have; the others are ERRCODE_DATATYPE_MISMATCH. */
+static inline bool
+is_metric_type(Oid type)
+{
+	return type == FLOAT8OID || type == FLOAT4OID || type == INT2OID ||
+		type == INT4OID || type == INT8OID || type == NUMERICOID;
+}
 
 /* Refuses NaN, infinities and values outside the metric's domain. */
 static inline void

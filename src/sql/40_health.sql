@@ -283,9 +283,25 @@ LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.csm_health_evaluate(jsonb, text) IS
     'Like csm_health_score(jsonb), with band, coverage, model version and per-component detail.';
 
+-- csm_health_score_row(t, 'model') over a table t is planned as
+-- _health_score_values('model', '{metric, ...}', t.metric, ...): the same
+-- score, without building and taking apart a row value per row.
+CREATE FUNCTION @extschema@._health_score_values(model text, metrics text[], VARIADIC "any") RETURNS float8
+AS 'MODULE_PATHNAME', 'csm_health_score_values'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@._health_score_values(text, text[], "any") IS
+    'Internal: what csm_health_score_row(t, model) over a table becomes when planned. Scores the values passed, each named by the element of metrics in its position; NULL values are missing.';
+
+CREATE FUNCTION @extschema@._health_score_row_support(internal) RETURNS internal
+AS 'MODULE_PATHNAME', 'csm_health_score_row_support'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@._health_score_row_support(internal) IS
+    'Internal: planner support for csm_health_score_row, rewriting a call on a table''s whole row into _health_score_values over its metric columns.';
+
 CREATE FUNCTION @extschema@.csm_health_score_row(metrics record, model text DEFAULT 'default') RETURNS float8
 AS 'MODULE_PATHNAME', 'csm_health_score_row'
-LANGUAGE C STABLE STRICT PARALLEL SAFE;
+LANGUAGE C STABLE STRICT PARALLEL SAFE
+SUPPORT @extschema@._health_score_row_support;
 COMMENT ON FUNCTION @extschema@.csm_health_score_row(record, text) IS
     'Health score of a row whose columns are named after the metrics (such as a csm.account_metrics row), without building JSON.';
 

@@ -1,7 +1,7 @@
 -- Every error path of health scoring, models and overrides, asserted by
 -- SQLSTATE; and the NULL inputs that are not errors.
 BEGIN;
-SELECT plan(136);
+SELECT plan(141);
 
 -- Rows whose columns are named after metrics, for the row path.
 CREATE TEMP TABLE tap_f8 (dau_ratio float8, features_adopted float8, tickets_per_month float8, nps float8,
@@ -76,6 +76,20 @@ SELECT throws_ok($$SELECT csm.csm_health_score_row(ROW(true)::tap_bool)$$, '4280
 SELECT throws_ok($$SELECT csm.csm_health_score_row(ROW('2027-01-01')::tap_date)$$, '42804', NULL, 'a date metric column');
 SELECT throws_ok($$SELECT csm.csm_health_evaluate_row(ROW('9')::tap_json)$$, '42804', NULL, 'a jsonb metric column (evaluate)');
 SELECT lives_ok($$SELECT csm.csm_health_score_row(ROW(4, 1, 9)::tap_int)$$, 'integer, bigint and smallint metric columns are fine');
+
+-- The same errors when a table's rows are scored: the planner passes their
+-- metric columns to csm._health_score_values instead of building each row. ---------
+CREATE TEMP TABLE tap_scored (id int, dau_ratio float8, nps numeric, features_adopted integer);
+INSERT INTO tap_scored VALUES (1, 0.5, 9, 4), (2, 'NaN', NULL, NULL);
+SELECT throws_ok($$SELECT csm.csm_health_score_row(t) FROM tap_scored t$$, '22003', 'metric "dau_ratio" is NaN',
+                 'a NaN float8 column of a scored table');
+UPDATE tap_scored SET dau_ratio = NULL, nps = 11 WHERE id = 2;
+SELECT throws_ok($$SELECT csm.csm_health_score_row(t) FROM tap_scored t$$, '22003', NULL, 'nps 11 in a numeric column of a scored table');
+UPDATE tap_scored SET nps = NULL, features_adopted = -1 WHERE id = 2;
+SELECT throws_ok($$SELECT csm.csm_health_score_row(t) FROM tap_scored t$$, '22003', NULL, 'a negative integer column of a scored table');
+INSERT INTO tap_text VALUES (0.5, NULL);
+SELECT throws_ok($$SELECT csm.csm_health_score_row(t) FROM tap_text t$$, '42804', NULL, 'a text metric column of a scored table');
+SELECT throws_ok($$SELECT csm.csm_health_score_row(t, 'no_such_model') FROM tap_scored t$$, '42704', NULL, 'unknown model (table)');
 
 -- Models: unknown, and a draft with no components. ---------------------------------
 SELECT throws_ok($$SELECT csm.csm_health_score('{"nps": 9}'::jsonb, 'no_such_model')$$, '42704', NULL, 'unknown model (score)');

@@ -6,7 +6,7 @@
 -- csm.health_component and csm.health_group, never hard-coded. Every
 -- assertion returns the counterexamples, so a failure shows how many.
 BEGIN;
-SELECT plan(33);
+SELECT plan(34);
 SELECT setseed(0.4242);
 
 -- The models' components, with best and worst defaulted as the kernel does
@@ -317,6 +317,16 @@ $$, 'csm_health_score(jsonb) and csm_health_score_row on numeric columns agree e
 SELECT is_empty($$
     SELECT id, model FROM tap_res WHERE eval_row IS DISTINCT FROM eval_jsonb
 $$, 'csm_health_evaluate(jsonb) and csm_health_evaluate_row agree exactly, components included');
+
+-- So do a table's rows, which the planner passes to csm._health_score_values
+-- as columns (for a constant model) instead of building a row value each.
+CREATE TEMP TABLE tap_tab AS
+SELECT v.id, v.model, r.* FROM tap_vec v CROSS JOIN LATERAL jsonb_populate_record(NULL::tap_row, v.metrics) r;
+SELECT is_empty($$
+    SELECT id, model, r.score_row FROM tap_tab t JOIN tap_res r USING (id, model)
+    WHERE r.score_row IS DISTINCT FROM CASE t.model WHEN 'default' THEN csm.csm_health_score_row(t, 'default')
+                                                    WHEN 'five_pillar' THEN csm.csm_health_score_row(t, 'five_pillar') END
+$$, 'csm_health_score_row over a table''s rows, planned as its columns, agrees exactly');
 
 SELECT * FROM finish();
 ROLLBACK;
