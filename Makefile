@@ -17,7 +17,8 @@ REGRESS_OPTS = --inputdir=. --load-extension=csm
 ISOLATION      = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=csm
 
-PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
+# -fno-semantic-interposition lets calls between csm's own files skip the PLT.
+PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -fno-semantic-interposition
 EXTRA_CLEAN = output_iso results regression.diffs regression.out
 
 # Prefer the server-dev package's pg_config for the chosen major version.
