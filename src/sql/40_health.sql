@@ -168,6 +168,16 @@ COMMENT ON FUNCTION @extschema@._health_model_guard() IS
 CREATE TRIGGER health_model_guard BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.health_model
     FOR EACH ROW EXECUTE FUNCTION @extschema@._health_model_guard();
 
+-- The models a row change touches: its new model, its old one, or both
+-- (NEW is NULL in a DELETE trigger, OLD in an INSERT one).
+CREATE FUNCTION @extschema@._models_of(new_model text, old_model text) RETURNS SETOF text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
+    SELECT DISTINCT m FROM unnest(ARRAY[new_model, old_model]) AS m WHERE m IS NOT NULL
+$$;
+COMMENT ON FUNCTION @extschema@._models_of(text, text) IS
+    'The distinct non-NULL models among a changed row''s new and old model.';
+
 -- Runs BEFORE each row, so it sees the rows of the same statement that came
 -- before: a model that has no components yet is being built (or restored
 -- by pg_restore, which loads a model's rows before its components) and is
@@ -177,10 +187,7 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     touched text;
 BEGIN
-    FOR touched IN SELECT DISTINCT x FROM unnest(ARRAY[CASE WHEN TG_OP <> 'DELETE' THEN NEW.model END,
-                                                      CASE WHEN TG_OP <> 'INSERT' THEN OLD.model END]) AS x
-                   WHERE x IS NOT NULL
-    LOOP
+    FOR touched IN SELECT @extschema@._models_of(NEW.model, OLD.model) LOOP
         IF EXISTS (SELECT 1 FROM @extschema@.health_model m WHERE m.name = touched AND m.builtin) THEN
             RAISE EXCEPTION 'health model "%" is built in and cannot be changed', touched
                 USING ERRCODE = 'insufficient_privilege',
@@ -210,10 +217,7 @@ DECLARE
     model_name text;
 BEGIN
     -- an UPDATE may move a component from one model to another: check both
-    FOR model_name IN SELECT DISTINCT x FROM unnest(ARRAY[CASE WHEN TG_OP <> 'DELETE' THEN NEW.model END,
-                                                         CASE WHEN TG_OP <> 'INSERT' THEN OLD.model END]) AS x
-                      WHERE x IS NOT NULL
-    LOOP
+    FOR model_name IN SELECT @extschema@._models_of(NEW.model, OLD.model) LOOP
         CONTINUE WHEN NOT EXISTS (SELECT 1 FROM @extschema@.health_model m WHERE m.name = model_name);  -- deleted
         IF NOT EXISTS (SELECT 1 FROM @extschema@.health_component c WHERE c.model = model_name) THEN
             RAISE EXCEPTION 'health model "%" has no components', model_name
