@@ -324,8 +324,11 @@ COMMENT ON FUNCTION @extschema@.health_band(float8) IS
 
 -- Current scores, history, overrides -------------------------------------------
 
+-- No foreign key: a first refresh of a million accounts would spend more
+-- on the checks than on the writes; _forget_health() removes a deleted
+-- account's score.
 CREATE TABLE @extschema@.health_score (
-    account_id    bigint NOT NULL REFERENCES @extschema@.account (account_id) ON DELETE CASCADE,
+    account_id    bigint NOT NULL,
     model         text NOT NULL,
     model_version integer NOT NULL,
     score         float8,
@@ -338,8 +341,7 @@ CREATE TABLE @extschema@.health_score (
 COMMENT ON TABLE @extschema@.health_score IS
     'The latest computed health score per account, written by csm.refresh_health(). Read csm.account_health for the effective score.';
 
--- No foreign key: checking one per account per day costs more than the
--- write itself; _forget_health() removes a deleted account's history.
+-- No foreign key, for the same reason as health_score.
 CREATE TABLE @extschema@.health_history (
     account_id    bigint NOT NULL,
     day           date NOT NULL,
@@ -357,11 +359,12 @@ COMMENT ON TABLE @extschema@.health_history IS
 CREATE FUNCTION @extschema@._forget_health() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+    DELETE FROM @extschema@.health_score h USING gone g WHERE h.account_id = g.account_id;
     DELETE FROM @extschema@.health_history h USING gone g WHERE h.account_id = g.account_id;
     RETURN NULL;
 END $$;
 COMMENT ON FUNCTION @extschema@._forget_health() IS
-    'Trigger: deleting accounts deletes their health history.';
+    'Trigger: deleting accounts deletes their health scores and history.';
 CREATE TRIGGER account_forget_health AFTER DELETE ON @extschema@.account
     REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._forget_health();
 
