@@ -28,6 +28,9 @@ ifneq ($(PGXS),)
 include $(PGXS)
 endif
 
+# PGXS does not track headers; every object depends on csm's own.
+$(OBJS): $(wildcard src/*.h)
+
 $(DATA_built): $(SQL_PARTS)
 	cat $^ > $@
 

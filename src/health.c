@@ -359,29 +359,41 @@ components_jsonb(const HealthModel *model, const ComponentResult *results)
 	return JsonbValueToJsonb(array);
 }
 
-/* csm.health_result: (model, model_version, score, band, coverage, components). */
+/*
+ * csm.health_result: (model, model_version, score, band, coverage, components).
+ * Its descriptor and band labels are looked up once per call site, not per row.
+ */
 static Datum
-evaluate(FunctionCallInfo fcinfo, const HealthModel *model, const MetricValues *mv)
+evaluate(FunctionCallInfo fcinfo, HealthModelEntry *entry, const MetricValues *mv)
 {
+	const HealthModel *model = entry->model;
 	ComponentResult results[HEALTH_MAX_COMPONENTS];
-	TupleDesc	desc;
 	Datum		values[6];
 	bool		nulls[6] = {false, false, false, false, false, false};
 	double		score;
 	double		coverage;
 	bool		scored = health_score(model, mv->values, mv->present, results, &score, &coverage);
 
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "csm: health_result type expected");
-	desc = BlessTupleDesc(desc);
+	if (entry->result_desc == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+		TupleDesc	desc;
+
+		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "csm: health_result type expected");
+		entry->result_desc = BlessTupleDesc(CreateTupleDescCopy(desc));
+		for (int z = ZONE_GREEN; z <= ZONE_RED; z++)
+			entry->band_oids[z] = band_enum_oid(TupleDescAttr(entry->result_desc, 3)->atttypid, (HealthZone) z);
+		MemoryContextSwitchTo(old);
+	}
 	values[0] = CStringGetTextDatum(model->name);
 	values[1] = Int32GetDatum(model->version);
 	values[2] = Float8GetDatum(score);
-	values[3] = scored ? ObjectIdGetDatum(band_enum_oid(TupleDescAttr(desc, 3)->atttypid, health_band_of(score))) : (Datum) 0;
+	values[3] = scored ? ObjectIdGetDatum(entry->band_oids[health_band_of(score)]) : (Datum) 0;
 	values[4] = Float8GetDatum(coverage);
 	values[5] = JsonbPGetDatum(components_jsonb(model, results));
 	nulls[2] = nulls[3] = !scored;
-	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+	return HeapTupleGetDatum(heap_form_tuple(entry->result_desc, values, nulls));
 }
 
 static Datum
@@ -408,11 +420,11 @@ csm_health_score_jsonb(PG_FUNCTION_ARGS)
 Datum
 csm_health_evaluate_jsonb(PG_FUNCTION_ARGS)
 {
-	HealthModel *model = model_for_call(fcinfo, 1)->model;
+	HealthModelEntry *entry = model_for_call(fcinfo, 1);
 	MetricValues mv;
 
-	metrics_from_jsonb(model, PG_GETARG_JSONB_P(0), &mv);
-	return evaluate(fcinfo, model, &mv);
+	metrics_from_jsonb(entry->model, PG_GETARG_JSONB_P(0), &mv);
+	return evaluate(fcinfo, entry, &mv);
 }
 
 Datum
@@ -449,7 +461,7 @@ csm_health_evaluate_row(PG_FUNCTION_ARGS)
 	MetricValues mv;
 
 	metrics_from_row(fcinfo, entry, PG_GETARG_HEAPTUPLEHEADER(0), &mv);
-	return evaluate(fcinfo, entry->model, &mv);
+	return evaluate(fcinfo, entry, &mv);
 }
 
 Datum

@@ -71,7 +71,8 @@ extern const char *health_zone_name(HealthZone zone);
  * What a call site keeps for the whole query, in fn_extra: every model it
  * has used (a refresh mixes the models of several segments), each with
  * where its metrics are in the row type it was last given (or, for
- * csm._health_score_values, among the values it is passed).
+ * csm._health_score_values, among the values it is passed), and for the
+ * evaluate functions the result's descriptor and band labels.
  */
 struct RowMap;
 struct ValuesMap;
@@ -80,6 +81,8 @@ typedef struct HealthModelEntry
 	HealthModel *model;
 	struct RowMap *row_map;
 	struct ValuesMap *values_map;	/* for csm._health_score_values */
+	TupleDesc	result_desc;	/* csm.health_result, blessed */
+	Oid			band_oids[3];	/* csm.health_band label per HealthZone */
 	struct HealthModelEntry *next;
 } HealthModelEntry;
 
