@@ -89,7 +89,8 @@ typedef struct RowMap
 	Oid		   *types;
 } RowMap;
 
-static double
+/* inlined: it runs once per metric per row */
+static pg_attribute_always_inline double
 datum_to_double(Datum d, Oid type)
 {
 	switch (type)
@@ -272,7 +273,7 @@ metrics_from_values(FunctionCallInfo fcinfo, HealthModelEntry *entry, MetricValu
 static HealthModelEntry *
 model_for_call(FunctionCallInfo fcinfo, int argno)
 {
-	return health_model_for_call(fcinfo, PG_GETARG_TEXT_PP(argno));
+	return health_model_for_call(fcinfo, argno);
 }
 
 static Oid

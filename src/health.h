@@ -20,6 +20,19 @@ typedef enum HealthZone
 #define GREEN_FLOOR 90.0
 #define YELLOW_FLOOR 70.0
 
+/*
+ * One zone's straight line, from the component's thresholds:
+ * score = (base + span * clamp01((value - from) / width)) * factor.
+ */
+typedef struct ZoneLine
+{
+	double		from;
+	double		width;
+	double		base;
+	double		span;
+	double		factor;
+} ZoneLine;
+
 typedef struct HealthComponent
 {
 	char	   *metric;
@@ -32,6 +45,11 @@ typedef struct HealthComponent
 	double		worst;			/* and 0 from here on */
 	double		min_value;		/* domain; -Inf/+Inf when unbounded */
 	double		max_value;
+	/* derived by health_model_prepare() */
+	double		sign;			/* +1 when higher is better, -1 when lower */
+	double		signed_green;	/* sign * green */
+	double		signed_red;		/* sign * red */
+	ZoneLine	line[3];		/* by HealthZone */
 } HealthComponent;
 
 /* Limits that let every per-row array live on the stack. */
@@ -59,8 +77,6 @@ typedef struct ComponentResult
 	double		weight;			/* effective share of the total, after missing metrics */
 } ComponentResult;
 
-extern HealthZone health_zone(const HealthComponent *c, double value);
-extern double health_component_score(const HealthComponent *c, double value, HealthZone *zone);
 extern void health_model_prepare(HealthModel *model);
 extern bool health_score(const HealthModel *model, const double *values, const bool *present,
 						 ComponentResult *results, double *score, double *coverage);
@@ -68,8 +84,8 @@ extern HealthZone health_band_of(double score);
 extern const char *health_zone_name(HealthZone zone);
 
 /*
- * What a call site keeps for the whole query, in fn_extra: every model it
- * has used (a refresh mixes the models of several segments), each with
+ * What a call site keeps for the whole query, per model it has used
+ * (health_model_for_call keeps them in fn_extra): the model, with
  * where its metrics are in the row type it was last given (or, for
  * csm._health_score_values, among the values it is passed), and for the
  * evaluate functions the result's descriptor and band labels.
@@ -88,7 +104,7 @@ typedef struct HealthModelEntry
 
 /* Model loading (health_model.c). */
 extern HealthModel *health_model_load(const char *name, MemoryContext cxt);
-extern HealthModelEntry *health_model_for_call(FunctionCallInfo fcinfo, text *model_name);
+extern HealthModelEntry *health_model_for_call(FunctionCallInfo fcinfo, int argno);
 extern void metric_value_error(const HealthModel *model, int i, double value) pg_attribute_noreturn();
 
 /* The column types a metric may have; the others are ERRCODE_DATATYPE_MISMATCH. */

@@ -21,41 +21,47 @@
  */
 #define YELLOW_TOP (GREEN_FLOOR - 0.01)
 
-HealthZone
-health_zone(const HealthComponent *c, double value)
-{
-	if (c->higher_is_better)
-		return value > c->green ? ZONE_GREEN : value < c->red ? ZONE_RED : ZONE_YELLOW;
-	return value < c->green ? ZONE_GREEN : value > c->red ? ZONE_RED : ZONE_YELLOW;
-}
+/* Red approaches 70 at the red threshold, which itself is yellow. */
+#define RED_FACTOR (1.0 - 1e-12)
 
-/* Where value sits from `from` (0) to `to` (1), clamped. */
-static double
-fraction(double value, double from, double to)
+/* The line from `from` (fraction 0) to `to` (fraction 1), from base to base + span. */
+static ZoneLine
+zone_line(double from, double to, double base, double span, double factor)
 {
-	double		f;
+	ZoneLine	line = {from, to - from, base, span, factor};
 
+	/* an empty zone is all at its far end: (value + Inf) / 1 clamps to 1 */
 	if (from == to)
-		return 1.0;
-	f = (value - from) / (to - from);
-	return f < 0.0 ? 0.0 : f > 1.0 ? 1.0 : f;
+	{
+		line.from = -INFINITY;
+		line.width = 1.0;
+	}
+	return line;
 }
 
-double
-health_component_score(const HealthComponent *c, double value, HealthZone *zone)
+/*
+ * Accounts land in zones at random, so the zone is found by arithmetic
+ * rather than branches, and the zone's line by an index: green lies beyond
+ * red, so at most one of the comparisons holds.
+ */
+static inline HealthZone
+component_zone(const HealthComponent *c, double value)
 {
-	*zone = health_zone(c, value);
-	switch (*zone)
-	{
-		case ZONE_GREEN:
-			return GREEN_FLOOR + (100.0 - GREEN_FLOOR) * fraction(value, c->green, c->best);
-		case ZONE_YELLOW:
-			return YELLOW_FLOOR + (YELLOW_TOP - YELLOW_FLOOR) * fraction(value, c->red, c->green);
-		case ZONE_RED:
-			break;
-	}
-	/* red approaches 70 at the red threshold, which itself is yellow */
-	return YELLOW_FLOOR * fraction(value, c->worst, c->red) * (1.0 - 1e-12);
+	double		v = c->sign * value;
+
+	return (HealthZone) (ZONE_YELLOW + (v < c->signed_red) - (v > c->signed_green));
+}
+
+static inline double
+component_score(const HealthComponent *c, double value, HealthZone zone)
+{
+	const ZoneLine *line = &c->line[zone];
+	double		f = (value - line->from) / line->width;
+
+	/* clamped to [0, 1] in the form of the minsd and maxsd instructions: no branch */
+	f = f > 0.0 ? f : 0.0;
+	f = f < 1.0 ? f : 1.0;
+	return (line->base + line->span * f) * line->factor;
 }
 
 /*
@@ -69,12 +75,27 @@ within(double mean, double lowest, double highest)
 	return mean < lowest ? lowest : mean > highest ? highest : mean;
 }
 
-/* Precomputes each component's share of the score when nothing is missing. */
+/*
+ * Precomputes each component's zone lines, and its share of the score when
+ * nothing is missing.
+ */
 void
 health_model_prepare(HealthModel *model)
 {
 	double		group_total[HEALTH_MAX_GROUPS] = {0};
 	double		groups_total = 0.0;
+
+	for (int i = 0; i < model->ncomponents; i++)
+	{
+		HealthComponent *c = &model->components[i];
+
+		c->sign = c->higher_is_better ? 1.0 : -1.0;
+		c->signed_green = c->sign * c->green;
+		c->signed_red = c->sign * c->red;
+		c->line[ZONE_GREEN] = zone_line(c->green, c->best, GREEN_FLOOR, 100.0 - GREEN_FLOOR, 1.0);
+		c->line[ZONE_YELLOW] = zone_line(c->red, c->green, YELLOW_FLOOR, YELLOW_TOP - YELLOW_FLOOR, 1.0);
+		c->line[ZONE_RED] = zone_line(c->worst, c->red, 0.0, YELLOW_FLOOR, RED_FACTOR);
+	}
 
 	for (int i = 0; i < model->ncomponents; i++)
 		group_total[model->components[i].group] += model->components[i].weight;
@@ -115,9 +136,8 @@ health_score(const HealthModel *model, const double *values, const bool *present
 	{
 		for (int i = 0; i < model->ncomponents; i++)
 		{
-			HealthZone	zone;
-
-			double		s = health_component_score(&model->components[i], values[i], &zone);
+			const HealthComponent *c = &model->components[i];
+			double		s = component_score(c, values[i], component_zone(c, values[i]));
 
 			sum += model->full_weight[i] * s;
 			lowest = Min(lowest, s);
@@ -153,7 +173,8 @@ health_score(const HealthModel *model, const double *values, const bool *present
 
 		if (present[i])
 		{
-			r.score = health_component_score(c, values[i], &r.zone);
+			r.zone = component_zone(c, values[i]);
+			r.score = component_score(c, values[i], r.zone);
 			r.weight = (model->group_weight[c->group] / groups_present) * (c->weight / group_present[c->group]);
 			sum += r.weight * r.score;
 			lowest = Min(lowest, r.score);

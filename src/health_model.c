@@ -124,24 +124,55 @@ health_model_load(const char *name, MemoryContext cxt)
 }
 
 /*
- * The named model for this call site, loaded on its first use in the query.
+ * What a call site keeps in fn_extra: every model it has used (a refresh
+ * mixes the models of several segments), and the one it always uses when
+ * it names its model with a constant, so that a call per row then does not
+ * even compare names.
+ */
+typedef struct CallSite
+{
+	HealthModelEntry *entries;
+	HealthModelEntry *constant;
+	bool		checked;		/* whether constant was looked for */
+} CallSite;
+
+/*
+ * The model named by argument argno, loaded on its first use in the query.
  * Compared as text, so a call per row allocates nothing.
  */
 HealthModelEntry *
-health_model_for_call(FunctionCallInfo fcinfo, text *model_name)
+health_model_for_call(FunctionCallInfo fcinfo, int argno)
 {
-	HealthModelEntry **head = (HealthModelEntry **) &fcinfo->flinfo->fn_extra;
-	const char *name = VARDATA_ANY(model_name);
-	int			len = VARSIZE_ANY_EXHDR(model_name);
+	CallSite   *site = fcinfo->flinfo->fn_extra;
+	text	   *model_name;
+	const char *name;
+	int			len;
 	HealthModelEntry *entry;
 
-	for (entry = *head; entry != NULL; entry = entry->next)
+	if (site == NULL)
+		site = fcinfo->flinfo->fn_extra = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(CallSite));
+	if (site->constant != NULL)
+		return site->constant;
+
+	model_name = PG_GETARG_TEXT_PP(argno);
+	name = VARDATA_ANY(model_name);
+	len = VARSIZE_ANY_EXHDR(model_name);
+	for (entry = site->entries; entry != NULL; entry = entry->next)
 		if (strncmp(entry->model->name, name, len) == 0 && entry->model->name[len] == '\0')
-			return entry;
-	entry = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(HealthModelEntry));
-	entry->model = health_model_load(text_to_cstring(model_name), fcinfo->flinfo->fn_mcxt);
-	entry->next = *head;
-	*head = entry;
+			break;
+	if (entry == NULL)
+	{
+		entry = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(HealthModelEntry));
+		entry->model = health_model_load(text_to_cstring(model_name), fcinfo->flinfo->fn_mcxt);
+		entry->next = site->entries;
+		site->entries = entry;
+	}
+	if (!site->checked)
+	{
+		site->checked = true;
+		if (get_fn_expr_arg_stable(fcinfo->flinfo, argno))
+			site->constant = entry;
+	}
 	return entry;
 }
 
