@@ -26,8 +26,7 @@ SELECT csm.csm_health_score('{}') AS nothing_known, csm.csm_health_score('{"unre
 -- per-component detail
 SELECT c.metric, c.value, c.zone, round(c.score::numeric, 2) AS score, round(c.weight::numeric, 4) AS weight,
        round(c.points_lost::numeric, 2) AS points_lost
-FROM jsonb_to_recordset((csm.csm_health_evaluate('{"dau_ratio":0.3,"features_adopted":6,"nps":9}')).components)
-     AS c(metric text, value float8, zone text, score float8, weight float8, points_lost float8)
+FROM csm.health_components(csm.csm_health_evaluate('{"dau_ratio":0.3,"features_adopted":6,"nps":9}')) c
 ORDER BY c.metric;
 
 -- bad input is an error, never a number
@@ -103,6 +102,22 @@ SELECT csm.refresh_health() AS scored_from_account_metrics;
 SELECT metric, label, value, zone, round(score::numeric, 2) AS score, round(weight::numeric, 3) AS weight,
        round(points_lost::numeric, 2) AS points_lost
 FROM csm.explain_health('org_smb');
+-- the detail refresh stored is the live explanation's, and its contributions add up to the score
+SELECT c.metric, c.value, c.zone, round(c.score::numeric, 2) AS score, round(c.weight::numeric, 3) AS weight,
+       round(c.contribution::numeric, 2) AS contribution, round(c.points_lost::numeric, 2) AS points_lost
+FROM csm.health_score_component c JOIN csm.account a USING (account_id)
+WHERE a.external_id = 'org_smb'
+ORDER BY c.points_lost DESC, c.value IS NULL, c.metric;
+SELECT (SELECT count(*) FROM (SELECT metric, value, zone, score, weight, contribution, points_lost
+                              FROM csm.health_score_component JOIN csm.account USING (account_id)
+                              WHERE external_id = 'org_smb'
+                              EXCEPT
+                              SELECT metric, value, zone, score, weight, contribution, points_lost
+                              FROM csm.explain_health('org_smb')) d) AS differing,
+       (SELECT abs(sum(c.contribution) - h.score) < 1e-9
+        FROM csm.health_score_component c JOIN csm.health_score h USING (account_id)
+        GROUP BY h.account_id, h.score HAVING h.account_id = (SELECT account_id FROM csm.account WHERE external_id = 'org_smb'))
+        AS contributions_add_up;
 
 -- overrides win visibly, keep the computed score beside them, and expire
 SELECT csm.override_health('org_smb', 95, 'renewal signed early', now() + interval '7 days') > 0 AS overridden;

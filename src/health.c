@@ -288,111 +288,84 @@ band_enum_oid(Oid enumtype, HealthZone zone)
 	return oid;
 }
 
-static void
-push_key(JsonbParseState **state, const char *key)
+/* A float8[] of n elements; NULL ones where present[i] is false (present may be NULL). */
+static Datum
+float8_array(int n, const double *elems, const bool *present)
 {
-	JsonbValue	k;
+	Datum		datums[HEALTH_MAX_COMPONENTS];
+	bool		nulls[HEALTH_MAX_COMPONENTS];
+	int			lbound = 1;
 
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	pushJsonbValue(state, WJB_KEY, &k);
-}
-
-static void
-push_number(JsonbParseState **state, const char *key, double value, bool present)
-{
-	JsonbValue	v;
-
-	push_key(state, key);
-	if (present)
+	for (int i = 0; i < n; i++)
 	{
-		/* the shortest exact text of the double (as float8out writes it), not float8_numeric's slower %.15g */
-		v.type = jbvNumeric;
-		v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(float8out_internal(value)),
-															ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+		datums[i] = Float8GetDatum(elems[i]);
+		nulls[i] = present != NULL && !present[i];
 	}
-	else
-		v.type = jbvNull;
-	pushJsonbValue(state, WJB_VALUE, &v);
-}
-
-static void
-push_string(JsonbParseState **state, const char *key, const char *value)
-{
-	JsonbValue	v;
-
-	push_key(state, key);
-	if (value != NULL)
-	{
-		v.type = jbvString;
-		v.val.string.val = (char *) value;
-		v.val.string.len = strlen(value);
-	}
-	else
-		v.type = jbvNull;
-	pushJsonbValue(state, WJB_VALUE, &v);
-}
-
-/* The per-component detail: one object per component, missing ones included. */
-static Jsonb *
-components_jsonb(const HealthModel *model, const ComponentResult *results)
-{
-	JsonbParseState *state = NULL;
-	JsonbValue *array;
-
-	pushJsonbValue(&state, WJB_BEGIN_ARRAY, NULL);
-	for (int i = 0; i < model->ncomponents; i++)
-	{
-		const ComponentResult *r = &results[i];
-
-		pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-		push_string(&state, "metric", model->components[i].metric);
-		push_number(&state, "value", r->value, r->present);
-		push_string(&state, "zone", r->present ? health_zone_name(r->zone) : NULL);
-		push_number(&state, "score", r->score, r->present);
-		push_number(&state, "weight", r->weight, true);
-		push_number(&state, "contribution", r->weight * r->score, true);
-		push_number(&state, "points_lost", r->weight * (100.0 - r->score), true);
-		pushJsonbValue(&state, WJB_END_OBJECT, NULL);
-	}
-	array = pushJsonbValue(&state, WJB_END_ARRAY, NULL);
-	return JsonbValueToJsonb(array);
+	return PointerGetDatum(construct_md_array(datums, nulls, 1, &n, &lbound,
+											  FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
 /*
- * csm.health_result: (model, model_version, score, band, coverage, components).
- * Its descriptor and band labels are looked up once per call site, not per row.
+ * What a call site of an evaluate function keeps for a model: the result's
+ * descriptor, the band labels, and the model's metric names as a text[].
+ */
+static void
+prepare_results(FunctionCallInfo fcinfo, HealthModelEntry *entry)
+{
+	MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	const HealthModel *model = entry->model;
+	Datum		names[HEALTH_MAX_COMPONENTS];
+	TupleDesc	desc;
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "csm: health_result type expected");
+	entry->result_desc = BlessTupleDesc(CreateTupleDescCopy(desc));
+	for (int z = ZONE_GREEN; z <= ZONE_RED; z++)
+		entry->band_oids[z] = band_enum_oid(TupleDescAttr(entry->result_desc, 3)->atttypid, (HealthZone) z);
+	for (int i = 0; i < model->ncomponents; i++)
+		names[i] = CStringGetTextDatum(model->components[i].metric);
+	entry->metric_names = PointerGetDatum(construct_array(names, model->ncomponents, TEXTOID, -1, false, TYPALIGN_INT));
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * csm.health_result: (model, model_version, score, band, coverage, metrics,
+ * metric_values, component_scores, component_weights).  The detail is in
+ * arrays, in the model's component order, as building JSON per account
+ * would cost a refresh more than scoring and writing it;
+ * csm.health_components() turns them into rows.  A component's zone is the
+ * band of its score, so it is not stored.
  */
 static Datum
 evaluate(FunctionCallInfo fcinfo, HealthModelEntry *entry, const MetricValues *mv)
 {
 	const HealthModel *model = entry->model;
+	int			n = model->ncomponents;
 	ComponentResult results[HEALTH_MAX_COMPONENTS];
-	Datum		values[6];
-	bool		nulls[6] = {false, false, false, false, false, false};
+	double		scores[HEALTH_MAX_COMPONENTS];
+	double		weights[HEALTH_MAX_COMPONENTS];
+	Datum		values[9];
+	bool		nulls[9] = {false};
 	double		score;
 	double		coverage;
 	bool		scored = health_score(model, mv->values, mv->present, results, &score, &coverage);
 
 	if (entry->result_desc == NULL)
+		prepare_results(fcinfo, entry);
+	for (int i = 0; i < n; i++)
 	{
-		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-		TupleDesc	desc;
-
-		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-			elog(ERROR, "csm: health_result type expected");
-		entry->result_desc = BlessTupleDesc(CreateTupleDescCopy(desc));
-		for (int z = ZONE_GREEN; z <= ZONE_RED; z++)
-			entry->band_oids[z] = band_enum_oid(TupleDescAttr(entry->result_desc, 3)->atttypid, (HealthZone) z);
-		MemoryContextSwitchTo(old);
+		scores[i] = results[i].score;
+		weights[i] = results[i].weight;
 	}
 	values[0] = CStringGetTextDatum(model->name);
 	values[1] = Int32GetDatum(model->version);
 	values[2] = Float8GetDatum(score);
 	values[3] = scored ? ObjectIdGetDatum(entry->band_oids[health_band_of(score)]) : (Datum) 0;
 	values[4] = Float8GetDatum(coverage);
-	values[5] = JsonbPGetDatum(components_jsonb(model, results));
+	values[5] = entry->metric_names;
+	values[6] = float8_array(n, mv->values, mv->present);
+	values[7] = float8_array(n, scores, mv->present);
+	values[8] = float8_array(n, weights, NULL);
 	nulls[2] = nulls[3] = !scored;
 	return HeapTupleGetDatum(heap_form_tuple(entry->result_desc, values, nulls));
 }

@@ -88,7 +88,7 @@ extern const char *health_zone_name(HealthZone zone);
  * (health_model_for_call keeps them in fn_extra): the model, with
  * where its metrics are in the row type it was last given (or, for
  * csm._health_score_values, among the values it is passed), and for the
- * evaluate functions the result's descriptor and band labels.
+ * evaluate functions the result's descriptor, band labels and metric names.
  */
 struct RowMap;
 struct ValuesMap;
@@ -99,6 +99,7 @@ typedef struct HealthModelEntry
 	struct ValuesMap *values_map;	/* for csm._health_score_values */
 	TupleDesc	result_desc;	/* csm.health_result, blessed */
 	Oid			band_oids[3];	/* csm.health_band label per HealthZone */
+	Datum		metric_names;	/* the model's metrics as a text[] */
 	struct HealthModelEntry *next;
 } HealthModelEntry;
 

@@ -116,12 +116,12 @@ SQL
 section "The ten least healthy accounts, and what dragged each down" <<'SQL'
 SELECT h.external_id, h.segment, to_char(h.arr, 'FM$999,999,999') AS arr,
        round(h.score::numeric, 1) AS score, h.band,
-       (SELECT string_agg(format('%s %s (-%s)', c->>'metric', c->>'zone', round((c->>'points_lost')::numeric, 1)), ', '
-                          ORDER BY (c->>'points_lost')::float8 DESC)
-        FROM (SELECT c FROM jsonb_array_elements(s.components) AS c
-              WHERE c->>'zone' IS NOT NULL ORDER BY (c->>'points_lost')::float8 DESC LIMIT 2) worst) AS worst_components
+       (SELECT string_agg(format('%s %s (-%s)', c.metric, c.zone, round(c.points_lost::numeric, 1)), ', '
+                          ORDER BY c.points_lost DESC)
+        FROM (SELECT c.metric, c.zone, c.points_lost FROM csm.health_score_component c
+              WHERE c.account_id = h.account_id AND c.zone IS NOT NULL
+              ORDER BY c.points_lost DESC LIMIT 2) c) AS worst_components
 FROM csm.account_health h
-JOIN csm.health_score s ON s.account_id = h.account_id
 JOIN csm.account a ON a.account_id = h.account_id AND a.status = 'active'
 ORDER BY h.score, h.external_id
 LIMIT 10;
@@ -130,12 +130,10 @@ SQL
 section "Why the least healthy account scores what it does" <<'SQL'
 SELECT c.metric, round(c.value::numeric, 3) AS value, c.zone, round(c.score::numeric, 1) AS score, round(c.weight::numeric, 3) AS weight,
        round(c.contribution::numeric, 1) AS contribution, round(c.points_lost::numeric, 1) AS points_lost
-FROM (SELECT s.components FROM csm.account_health h
-      JOIN csm.health_score s ON s.account_id = h.account_id
+FROM (SELECT h.account_id FROM csm.account_health h
       JOIN csm.account a ON a.account_id = h.account_id AND a.status = 'active'
-      ORDER BY h.score, h.external_id LIMIT 1) w,
-     jsonb_to_recordset(w.components)
-         AS c(metric text, value float8, zone text, score float8, weight float8, contribution float8, points_lost float8)
+      ORDER BY h.score, h.external_id LIMIT 1) w
+JOIN csm.health_score_component c ON c.account_id = w.account_id
 ORDER BY c.points_lost DESC, c.metric;
 SQL
 

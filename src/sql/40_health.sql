@@ -269,10 +269,13 @@ CREATE TYPE @extschema@.health_result AS (
     score         float8,
     band          @extschema@.health_band,
     coverage      float8,
-    components    jsonb
+    metrics           text[],
+    metric_values     float8[],
+    component_scores  float8[],
+    component_weights float8[]
 );
 COMMENT ON TYPE @extschema@.health_result IS
-    'A scored account: the model and version used, the score (NULL when every metric is missing), its band, the share of the model''s weight that was present, and per-component detail.';
+    'A scored account: the model and version used, the score (NULL when every metric is missing), its band, the share of the model''s weight that was present, and per-component detail as arrays in the model''s component order (csm.health_components() gives them as rows).';
 
 CREATE FUNCTION @extschema@.csm_health_score(metrics jsonb, model text DEFAULT 'default') RETURNS float8
 AS 'MODULE_PATHNAME', 'csm_health_score_jsonb'
@@ -322,6 +325,34 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.health_band(float8) IS
     'green for 90-100, yellow for 70 up to 90, red below 70. Scores outside 0-100 or NaN raise 22003.';
 
+-- The per-component detail of a score, as rows.  A component's zone is the
+-- band of its score (green [90, 100], yellow [70, 90), red below 70); a
+-- missing metric has NULL value, zone and score, and weight, contribution
+-- and points lost 0.
+CREATE FUNCTION @extschema@.health_components(metrics text[], metric_values float8[], component_scores float8[],
+                                              component_weights float8[])
+RETURNS TABLE (metric text, value float8, zone @extschema@.health_band, score float8, weight float8,
+               contribution float8, points_lost float8)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
+    SELECT u.metric, u.value, @extschema@.health_band(u.score), u.score, u.weight,
+           coalesce(u.weight * u.score, 0), coalesce(u.weight * (100 - u.score), 0)
+    FROM unnest(metrics, metric_values, component_scores, component_weights) AS u(metric, value, score, weight)
+$$;
+COMMENT ON FUNCTION @extschema@.health_components(text[], float8[], float8[], float8[]) IS
+    'The per-component detail of a health score as rows: metric, value, zone, score, effective weight, contribution to the score and points lost against a perfect 100.';
+
+CREATE FUNCTION @extschema@.health_components(result @extschema@.health_result)
+RETURNS TABLE (metric text, value float8, zone @extschema@.health_band, score float8, weight float8,
+               contribution float8, points_lost float8)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
+    SELECT * FROM @extschema@.health_components(result.metrics, result.metric_values, result.component_scores,
+                                                result.component_weights)
+$$;
+COMMENT ON FUNCTION @extschema@.health_components(@extschema@.health_result) IS
+    'The per-component detail of a csm_health_evaluate result as rows, as csm.health_components(text[], float8[], float8[], float8[]).';
+
 -- Current scores, history, overrides -------------------------------------------
 
 -- No foreign key: a first refresh of a million accounts would spend more
@@ -334,12 +365,15 @@ CREATE TABLE @extschema@.health_score (
     score         float8,
     band          @extschema@.health_band,
     coverage      float8 NOT NULL,
-    components    jsonb NOT NULL,
+    metrics           text[] NOT NULL,
+    metric_values     float8[] NOT NULL,
+    component_scores  float8[] NOT NULL,
+    component_weights float8[] NOT NULL,
     computed_at   timestamptz NOT NULL,
     PRIMARY KEY (account_id)
 );
 COMMENT ON TABLE @extschema@.health_score IS
-    'The latest computed health score per account, written by csm.refresh_health(). Read csm.account_health for the effective score.';
+    'The latest computed health score per account, written by csm.refresh_health(), with its per-component detail as arrays (csm.health_score_component has them as rows). Read csm.account_health for the effective score.';
 
 -- No foreign key, for the same reason as health_score.
 CREATE TABLE @extschema@.health_history (
@@ -404,41 +438,56 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     scored bigint;
 BEGIN
+    -- One refresh at a time (readers are not blocked): MERGE, unlike
+    -- INSERT ... ON CONFLICT, raises a unique violation when a concurrent
+    -- transaction inserts the same key.  MERGE because the conflict check
+    -- of ON CONFLICT probes the primary key once more per row and takes a
+    -- lock per row, which cost a refresh of 1M accounts about a third of
+    -- its time.
+    LOCK TABLE @extschema@.health_score, @extschema@.health_history IN SHARE ROW EXCLUSIVE MODE;
+
     -- Metrics come from csm.account_metrics, or from a table or view of the
     -- caller's with an account_id column and columns named after metrics.
-    -- One statement: score, upsert the current score, append the day's history.
     EXECUTE format($q$
-        WITH scored AS (
-            SELECT x.account_id, (x.r).*, pg_catalog.now() AS computed_at
-            FROM (SELECT m.account_id,
-                         @extschema@.csm_health_evaluate_row(m, coalesce(mp.model, ms.model, 'default')) AS r
-                  FROM %s m
-                  JOIN @extschema@.account a ON a.account_id = m.account_id
-                  LEFT JOIN @extschema@.health_model_map mp ON mp.attribute = 'plan' AND mp.value = a.plan
-                  LEFT JOIN @extschema@.health_model_map ms ON ms.attribute = 'segment' AND ms.value = a.segment
-                  WHERE a.status = 'active'
-                  OFFSET 0) x
-        ), current_score AS (
-            INSERT INTO @extschema@.health_score AS h
-                (account_id, model, model_version, score, band, coverage, components, computed_at)
-            SELECT s.account_id, s.model, s.model_version, s.score, s.band, s.coverage, s.components, s.computed_at
-            FROM scored s
-            ON CONFLICT (account_id) DO UPDATE
-            SET model = excluded.model, model_version = excluded.model_version, score = excluded.score,
-                band = excluded.band, coverage = excluded.coverage, components = excluded.components,
-                computed_at = excluded.computed_at
-            RETURNING h.account_id, h.model, h.model_version, h.score, h.band, h.coverage, h.computed_at
-        )
-        INSERT INTO @extschema@.health_history AS h
-            (account_id, day, model, model_version, score, band, coverage, computed_at)
-        SELECT c.account_id, (c.computed_at AT TIME ZONE 'UTC')::date, c.model, c.model_version, c.score, c.band,
-               c.coverage, c.computed_at
-        FROM current_score c
-        ON CONFLICT (account_id, day) DO UPDATE
-        SET model = excluded.model, model_version = excluded.model_version, score = excluded.score,
-            band = excluded.band, coverage = excluded.coverage, computed_at = excluded.computed_at$q$,
+        MERGE INTO @extschema@.health_score h
+        USING (SELECT x.account_id, (x.r).*
+               FROM (SELECT m.account_id,
+                            @extschema@.csm_health_evaluate_row(m, coalesce(mp.model, ms.model, 'default')) AS r
+                     FROM %s m
+                     JOIN @extschema@.account a ON a.account_id = m.account_id
+                     LEFT JOIN @extschema@.health_model_map mp ON mp.attribute = 'plan' AND mp.value = a.plan
+                     LEFT JOIN @extschema@.health_model_map ms ON ms.attribute = 'segment' AND ms.value = a.segment
+                     WHERE a.status = 'active'
+                     OFFSET 0) x) s
+        ON h.account_id = s.account_id
+        WHEN MATCHED THEN
+            UPDATE SET model = s.model, model_version = s.model_version, score = s.score, band = s.band,
+                       coverage = s.coverage, metrics = s.metrics, metric_values = s.metric_values,
+                       component_scores = s.component_scores, component_weights = s.component_weights,
+                       computed_at = pg_catalog.now()
+        WHEN NOT MATCHED THEN
+            INSERT (account_id, model, model_version, score, band, coverage,
+                    metrics, metric_values, component_scores, component_weights, computed_at)
+            VALUES (s.account_id, s.model, s.model_version, s.score, s.band, s.coverage,
+                    s.metrics, s.metric_values, s.component_scores, s.component_weights, pg_catalog.now())$q$,
         coalesce(metrics, '@extschema@.account_metrics'::regclass));
     GET DIAGNOSTICS scored = ROW_COUNT;
+
+    -- The day's history, from the scores just written: those computed at
+    -- now(), the transaction's start (an earlier refresh in the same
+    -- transaction wrote the same values again).
+    MERGE INTO @extschema@.health_history h
+    USING (SELECT c.account_id, (c.computed_at AT TIME ZONE 'UTC')::date AS day, c.model, c.model_version,
+                  c.score, c.band, c.coverage, c.computed_at
+           FROM @extschema@.health_score c
+           WHERE c.computed_at OPERATOR(pg_catalog.=) pg_catalog.now()) s
+    ON h.account_id = s.account_id AND h.day = s.day
+    WHEN MATCHED THEN
+        UPDATE SET model = s.model, model_version = s.model_version, score = s.score, band = s.band,
+                   coverage = s.coverage, computed_at = s.computed_at
+    WHEN NOT MATCHED THEN
+        INSERT (account_id, day, model, model_version, score, band, coverage, computed_at)
+        VALUES (s.account_id, s.day, s.model, s.model_version, s.score, s.band, s.coverage, s.computed_at);
     RETURN scored;
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_health(regclass) IS
@@ -464,7 +513,7 @@ COMMENT ON FUNCTION @extschema@.csm_health_score(text) IS
     'Live health score of one account from its current metrics and mapped model, no refresh needed. Unknown account: P0002. JSON passed as text is scored as metrics with the default model.';
 
 CREATE FUNCTION @extschema@.explain_health(external_id text)
-RETURNS TABLE (metric text, label text, value float8, zone text, score float8, weight float8,
+RETURNS TABLE (metric text, label text, value float8, zone @extschema@.health_band, score float8, weight float8,
                contribution float8, points_lost float8)
 LANGUAGE plpgsql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -476,8 +525,7 @@ BEGIN
     JOIN @extschema@.account a ON a.account_id = m.account_id;
     RETURN QUERY
     SELECT c.metric, hc.label, c.value, c.zone, c.score, c.weight, c.contribution, c.points_lost
-    FROM jsonb_to_recordset(result.components)
-         AS c(metric text, value float8, zone text, score float8, weight float8, contribution float8, points_lost float8)
+    FROM @extschema@.health_components(result) c
     LEFT JOIN @extschema@.health_component hc ON hc.model = result.model AND hc.metric = c.metric
     ORDER BY c.points_lost DESC, c.value IS NULL, c.metric;
 END $$;
@@ -584,3 +632,12 @@ JOIN @extschema@.health_history hh ON hh.account_id = a.account_id
 WHERE hh.day > (now() AT TIME ZONE 'UTC')::date - 30
 GROUP BY a.account_id, a.external_id;
 COMMENT ON VIEW @extschema@.health_trend IS 'The last 30 days of daily health scores per account, with a sparkline.';
+
+CREATE VIEW @extschema@.health_score_component WITH (security_invoker = true) AS
+SELECT h.account_id, h.model, h.model_version, c.metric, c.value, c.zone, c.score, c.weight, c.contribution,
+       c.points_lost, h.computed_at
+FROM @extschema@.health_score h
+CROSS JOIN LATERAL @extschema@.health_components(h.metrics, h.metric_values, h.component_scores,
+                                                 h.component_weights) c;
+COMMENT ON VIEW @extschema@.health_score_component IS
+    'The per-component detail of every current computed score (csm.health_score), one row per account and component.';

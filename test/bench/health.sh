@@ -137,9 +137,10 @@ if want refresh; then
     s=$(elapsed "SELECT csm.refresh_health('bench.metrics');")
     echo "run refresh_health state=empty seconds=$s"
     result[refresh.empty]=$s
-    echo "check refresh: $(sql -c "SELECT format('health_score %s rows (%s MB, components jsonb %s bytes on average), health_history %s rows (%s MB)',
+    echo "check refresh: $(sql -c "SELECT format('health_score %s rows (%s MB, component arrays %s bytes on average), health_history %s rows (%s MB)',
         (SELECT count(*) FROM csm.health_score), pg_total_relation_size('csm.health_score') / 1048576,
-        (SELECT round(avg(pg_column_size(components))) FROM csm.health_score),
+        (SELECT round(avg(pg_column_size(metrics) + pg_column_size(metric_values) + pg_column_size(component_scores)
+                          + pg_column_size(component_weights))) FROM csm.health_score),
         (SELECT count(*) FROM csm.health_history), pg_total_relation_size('csm.health_history') / 1048576)")"
 
     # The floors write the very rows refresh_health() wrote, read back from
@@ -154,22 +155,15 @@ if want refresh; then
     result[floor.insert_history]=$b
     result[floor.insert]=$(add "$a" "$b")
 
-    sql -c 'TRUNCATE bench.floor_fk_score, bench.floor_fk_history'
-    settle
-    read -r -d '' a b < <(elapsed 'INSERT INTO bench.floor_fk_score SELECT * FROM csm.health_score;' \
-                                  'INSERT INTO bench.floor_fk_history SELECT * FROM csm.health_history;') || true
-    echo "run floor_insert table=floor_fk_score seconds=$a"
-    echo "run floor_insert table=floor_fk_history seconds=$b"
-    result[floor.insert_fk]=$(add "$a" "$b")
-
     sql -c 'VACUUM (ANALYZE) bench.floor_score, bench.floor_history'
     settle
     read -r -d '' a b < <(elapsed \
         'INSERT INTO bench.floor_score AS f SELECT * FROM csm.health_score
          ON CONFLICT (account_id) DO UPDATE
          SET model = excluded.model, model_version = excluded.model_version, score = excluded.score,
-             band = excluded.band, coverage = excluded.coverage, components = excluded.components,
-             computed_at = excluded.computed_at;' \
+             band = excluded.band, coverage = excluded.coverage, metrics = excluded.metrics,
+             metric_values = excluded.metric_values, component_scores = excluded.component_scores,
+             component_weights = excluded.component_weights, computed_at = excluded.computed_at;' \
         'INSERT INTO bench.floor_history AS f SELECT * FROM csm.health_history
          ON CONFLICT (account_id, day) DO UPDATE
          SET model = excluded.model, model_version = excluded.model_version, score = excluded.score,
@@ -184,7 +178,7 @@ if want refresh; then
     result[refresh.in_place]=$s
 
     # What refresh computes, without writing anything: every account's
-    # csm_health_evaluate_row (score, band, coverage, components jsonb).
+    # csm_health_evaluate_row (score, band, coverage, component arrays).
     s=$(elapsed "SELECT count(r.score) FROM bench.metrics m CROSS JOIN LATERAL csm.csm_health_evaluate_row(m, 'default') r
                  WHERE m.account_id <= $SAMPLE;")
     result[refresh.evaluate]=$(scale "$s" "$ROWS" "$SAMPLE")
@@ -216,22 +210,18 @@ fi
 if [ -n "${result[refresh.empty]:-}" ]; then
     echo "refresh_health $ROWS accounts (1 run each):"
     echo "  floor, INSERT..SELECT * FROM csm.health_score (and health_history): the rows refresh wrote, into" \
-         "tables of the same columns and primary keys, no FK, no temporary table:" \
+         "tables of the same columns and primary keys:" \
          "$(secs "${result[floor.insert]}") s (health_score $(secs "${result[floor.insert_score]}") s" \
          "+ health_history $(secs "${result[floor.insert_history]}") s)"
-    line "  floor with csm's FK to csm.account" floor.insert_fk floor.insert
     line "  refresh_health into empty tables (target <= 2x)" refresh.empty floor.insert
-    echo "  refresh_health into empty tables against the floor with FK:" \
-         "$(ratio "${result[refresh.empty]}" "${result[floor.insert_fk]}")x"
     echo "  floor in place, the same INSERT..ON CONFLICT DO UPDATE of every row: $(secs "${result[floor.upsert]}") s"
     line "  refresh_health in place" refresh.in_place floor.upsert
-    fk=$(sub "${result[floor.insert_fk]}" "${result[floor.insert]}")
-    rest=$(sub "$(sub "${result[refresh.empty]}" "${result[refresh.evaluate]}")" "${result[floor.insert_fk]}")
+    rest=$(sub "$(sub "${result[refresh.empty]}" "${result[refresh.evaluate]}")" "${result[floor.insert]}")
     detail=; [ "$SAMPLE" = "$ROWS" ] || detail="scaled from $SAMPLE rows"
     [ -z "${result[score.c]:-}" ] || detail+="${detail:+; }the score alone: $(secs "${result[score.c]}") s"
     echo "  where the empty-table refresh goes: csm_health_evaluate_row $(secs "${result[refresh.evaluate]}") s${detail:+ ($detail)}," \
-         "the floor's writes $(secs "${result[floor.insert]}") s, FK checks $(secs "$fk") s," \
-         "the rest $(secs "$rest") s (join with csm.account, temporary table, ON CONFLICT, PL/pgSQL)"
+         "the floor's writes $(secs "${result[floor.insert]}") s," \
+         "the rest $(secs "$rest") s (joins with csm.account and the current scores, reading the scores back for the history)"
 fi
 echo "elapsed: $(( $(date +%s) - started )) s"
 

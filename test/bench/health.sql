@@ -9,7 +9,6 @@
 --                          the jsonb path, side by side
 --   bench.floor_score      csm.health_score's columns and primary key
 --   bench.floor_history    csm.health_history's columns and primary key
---   bench.floor_fk_*       the same with csm's foreign key to csm.account
 --
 -- The baselines hard-code the constants of the 'default' model as
 -- src/sql/40_health.sql seeds them (weights 30/25/15/15/15, green/red
@@ -182,13 +181,8 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- The write floors of refresh_health(): the same columns, types and
--- primary keys as csm.health_score and csm.health_history, no foreign key
--- to csm.account and no trigger; and the same again with csm's foreign
--- keys, to tell what those cost.  health.sh fills them from the rows
--- refresh_health() wrote, so they write the same bytes.
+-- primary keys as csm.health_score and csm.health_history.  health.sh
+-- fills them from the rows refresh_health() wrote, so they write the same
+-- bytes.
 CREATE TABLE bench.floor_score (LIKE csm.health_score INCLUDING ALL);
 CREATE TABLE bench.floor_history (LIKE csm.health_history INCLUDING ALL);
-CREATE TABLE bench.floor_fk_score (LIKE csm.health_score INCLUDING ALL,
-    FOREIGN KEY (account_id) REFERENCES csm.account (account_id) ON DELETE CASCADE);
-CREATE TABLE bench.floor_fk_history (LIKE csm.health_history INCLUDING ALL,
-    FOREIGN KEY (account_id) REFERENCES csm.account (account_id) ON DELETE CASCADE);

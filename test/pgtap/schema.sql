@@ -8,7 +8,7 @@ SELECT tables_are('csm', ARRAY['account', 'team_member', 'nps_response', 'usage_
                                'health_band_info', 'health_model', 'health_group', 'health_component',
                                'health_model_map', 'health_score', 'health_history', 'health_override']);
 SELECT views_are('csm', ARRAY['usage_daily', 'usage_feature_daily', '_usage_day', '_usage_feature_day', 'account_metrics',
-                              'account_health', 'health_trend']);
+                              'account_health', 'health_trend', 'health_score_component']);
 SELECT col_is_pk('csm', 'account', ARRAY['account_id'], 'account is keyed by account_id');
 SELECT col_is_unique('csm', 'account', ARRAY['external_id'], 'external_id is globally unique');
 SELECT col_is_unique('csm', 'team_member', ARRAY['handle'], 'handle is unique');
