@@ -6,6 +6,7 @@ CREATE TABLE @extschema@.account (
     name         text,
     plan         text,
     segment      text,
+    tier         text,
     arr          numeric,
     seats        integer,
     started_at   timestamptz,
@@ -25,6 +26,7 @@ CREATE TABLE @extschema@.account (
 COMMENT ON TABLE @extschema@.account IS
     'One row per customer account. external_id is the id your systems and agents use (org_user_id).';
 COMMENT ON COLUMN @extschema@.account.external_id IS 'Your id for the account (the seeds call it org_user_id); unique.';
+COMMENT ON COLUMN @extschema@.account.tier IS 'Your service tier for the account (for example gold, silver); routing rules can read it.';
 COMMENT ON COLUMN @extschema@.account.arr IS 'Annual recurring revenue, in your currency; never negative.';
 COMMENT ON COLUMN @extschema@.account.seats IS 'Licensed seats; the denominator of dau_ratio.';
 COMMENT ON COLUMN @extschema@.account.status IS 'active or churned.';
@@ -38,6 +40,7 @@ CREATE TABLE @extschema@.team_member (
     skills            text[] NOT NULL DEFAULT '{}',
     teams             text[] NOT NULL DEFAULT '{}',
     capacity          integer,
+    conversation_limit integer,
     status            text NOT NULL DEFAULT 'offline',
     status_changed_at timestamptz NOT NULL DEFAULT now(),
     last_seen_at      timestamptz,
@@ -47,13 +50,17 @@ CREATE TABLE @extschema@.team_member (
     CONSTRAINT team_member_handle_key UNIQUE (handle),
     CONSTRAINT team_member_handle_not_blank CHECK (handle ~ '\S'),
     CONSTRAINT team_member_capacity_not_negative CHECK (capacity >= 0),
+    CONSTRAINT team_member_conversation_limit_not_negative CHECK (conversation_limit >= 0),
     CONSTRAINT team_member_status_known CHECK (status IN ('online', 'away', 'offline'))
 );
 COMMENT ON TABLE @extschema@.team_member IS
     'One row per CSM or support agent. A config table: in Citus it is a reference table.';
 COMMENT ON COLUMN @extschema@.team_member.handle IS 'The id agents and assignments use; unique, not blank.';
 COMMENT ON COLUMN @extschema@.team_member.roles IS 'For example csm, retention_specialist, product_specialist.';
-COMMENT ON COLUMN @extschema@.team_member.capacity IS 'Most load this member takes; NULL means no limit.';
+COMMENT ON COLUMN @extschema@.team_member.capacity IS
+    'Most account load this member takes, in load units (a full book is 100: 100 SMB, 30 mid-market, 10 enterprise or 5 strategic accounts); NULL means no limit.';
+COMMENT ON COLUMN @extschema@.team_member.conversation_limit IS
+    'Most open support conversations this agent holds at once; NULL takes the team''s limit (csm.support_team).';
 COMMENT ON COLUMN @extschema@.team_member.status IS 'online, away or offline; status_changed_at follows it.';
 COMMENT ON COLUMN @extschema@.team_member.active IS 'false once the member has left; kept for history.';
 

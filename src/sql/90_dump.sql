@@ -23,3 +23,13 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.health_score', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.health_history', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.health_override', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.health_override_override_id_seq', '');
+-- Ownership: weights, relationships, load, audit and alerts.
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.segment_weight', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.account_assignment', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.account_assignment_assignment_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.member_load', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.member_pick_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.assignment_log', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.assignment_log_log_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.assignment_alert', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.assignment_alert_alert_id_seq', '');
