@@ -14,4 +14,8 @@ extern int	csm_stale_after;
 extern int64 account_cache_get(const char *key, int len);
 extern void account_cache_put(const char *key, int len, int64 account_id);
 
+/* spi_plan.c: an SPI plan prepared on first use and kept. */
+#include "executor/spi.h"
+extern SPIPlanPtr csm_prepare_once(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes);
+
 #endif							/* CSM_H */

@@ -171,21 +171,6 @@ static const char *const apply_sql = "SELECT csm._apply_usage($1, $2, $3, $4, $5
 
 static const char *const truncate_sql = "SELECT csm._clear_usage($1)";
 
-static SPIPlanPtr
-prepare_once(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
-{
-	if (*plan == NULL)
-	{
-		SPIPlanPtr	p = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
-
-		if (p == NULL)
-			elog(ERROR, "csm: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(p);
-		*plan = p;
-	}
-	return *plan;
-}
-
 static int32
 strset_intern(StrSet *set, const char *data, int len)
 {
@@ -424,7 +409,7 @@ lookup_accounts(UsageBatch *batch, const StrKey *const *keys, int n)
 	Datum		arg = strings_to_array(keys, n);
 	int			found = 0;
 
-	prepare_once(&lookup_plan, lookup_sql, 1, &argtype);
+	csm_prepare_once(&lookup_plan, lookup_sql, 1, &argtype);
 	if (SPI_execute_plan(lookup_plan, &arg, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "csm: account lookup failed");
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -478,7 +463,7 @@ resolve_accounts(UsageBatch *batch)
 		Oid			argtype = TEXTARRAYOID;
 		Datum		arg = strings_to_array(keys, missing);
 
-		prepare_once(&create_plan, create_sql, 1, &argtype);
+		csm_prepare_once(&create_plan, create_sql, 1, &argtype);
 		if (SPI_execute_plan(create_plan, &arg, NULL, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "csm: account creation failed");
 	}
@@ -560,7 +545,7 @@ write_deltas(UsageBatch *batch, const TrackedSource *src)
 
 		nulls[3] = user_nulls[0] ? 'n' : ' ';
 		nulls[4] = feature_nulls[0] ? 'n' : ' ';
-		prepare_once(&append_one_plan, append_one_sql, 6, one_argtypes);
+		csm_prepare_once(&append_one_plan, append_one_sql, 6, one_argtypes);
 		if (SPI_execute_plan(append_one_plan, one, nulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "csm: appending a usage delta failed");
 		appended_since_fold += 1;
@@ -575,12 +560,12 @@ write_deltas(UsageBatch *batch, const TrackedSource *src)
 	params[5] = PointerGetDatum(construct_array(events, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	if (apply_now)
 	{
-		prepare_once(&apply_plan, apply_sql, 6, argtypes);
+		csm_prepare_once(&apply_plan, apply_sql, 6, argtypes);
 		if (SPI_execute_plan(apply_plan, params, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "csm: applying usage deltas failed");
 		return;
 	}
-	prepare_once(&append_plan, append_sql, 6, argtypes);
+	csm_prepare_once(&append_plan, append_sql, 6, argtypes);
 	if (SPI_execute_plan(append_plan, params, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "csm: appending usage deltas failed");
 	appended_since_fold += n;
@@ -597,7 +582,7 @@ maybe_fold(void)
 	if (csm_compact_threshold <= 0 || appended_since_fold < csm_compact_threshold
 		|| XactIsoLevel != XACT_READ_COMMITTED)
 		return;
-	prepare_once(&compact_plan, compact_sql, 0, NULL);
+	csm_prepare_once(&compact_plan, compact_sql, 0, NULL);
 	if (SPI_execute_plan(compact_plan, NULL, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "csm: folding usage deltas failed");
 	appended_since_fold = 0;
@@ -609,7 +594,7 @@ truncate_source(int32 source_id)
 	Oid			argtype = INT4OID;
 	Datum		arg = Int32GetDatum(source_id);
 
-	prepare_once(&truncate_plan, truncate_sql, 1, &argtype);
+	csm_prepare_once(&truncate_plan, truncate_sql, 1, &argtype);
 	if (SPI_execute_plan(truncate_plan, &arg, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "csm: usage truncate failed");
 }

@@ -15,13 +15,15 @@ CREATE TABLE @extschema@.segment_weight (
 COMMENT ON TABLE @extschema@.segment_weight IS
     'How many accounts of a segment make one CSM''s full book, overriding the defaults (strategic 5, enterprise 10, mid_market 30, smb 100; other segments 100). A config table.';
 
+-- PL/pgSQL rather than SQL: a SQL function that cannot be inlined is
+-- parsed again for every query that calls it.
 CREATE FUNCTION @extschema@.segment_load(segment text) RETURNS float8
-LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp AS $$
-    SELECT 100.0 / coalesce(
-        (SELECT w.accounts_per_csm FROM @extschema@.segment_weight w WHERE w.segment = segment_load.segment),
-        CASE segment WHEN 'strategic' THEN 5 WHEN 'enterprise' THEN 10 WHEN 'mid_market' THEN 30 ELSE 100 END)::float8
-$$;
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+BEGIN
+    RETURN 100.0 OPERATOR(pg_catalog./) coalesce(
+        (SELECT w.accounts_per_csm FROM @extschema@.segment_weight w WHERE w.segment OPERATOR(pg_catalog.=) segment_load.segment),
+        CASE segment WHEN 'strategic' THEN 5 WHEN 'enterprise' THEN 10 WHEN 'mid_market' THEN 30 ELSE 100 END)::float8;
+END $$;
 COMMENT ON FUNCTION @extschema@.segment_load(text) IS
     'Load units one account of the segment puts on its owner: 100 / accounts per CSM (strategic 20, enterprise 10, mid_market 3.33, smb and others 1).';
 

@@ -1,0 +1,525 @@
+/*
+ * assign.c: applying a routing rule to an account (csm._apply_rule, the hot
+ * path of csm_auto_assign) and the member locks every assignment takes.
+ *
+ * Choosing a member must be fair (round robin: the one picked longest ago;
+ * least loaded: the lowest load per capacity) and must never let two
+ * sessions overfill a member, yet sessions filling the same pool should not
+ * wait for each other.  Each member has a transaction-level advisory lock,
+ * taken by whoever assigns to them.  A picker reads the candidates in order
+ * and takes the first member whose lock it gets without waiting, then reads
+ * that member again: if nobody assigned to them since the candidates were
+ * read, the pick stands; otherwise it lets the lock go and tries the next.
+ * A row lock could not be let go, and FOR UPDATE SKIP LOCKED keeps its lock
+ * on a row it rechecks and passes over, so the advisory lock it is.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/lock.h"
+#include "utils/builtins.h"
+
+#include "csm.h"
+
+PG_FUNCTION_INFO_V1(csm_lock_member);
+PG_FUNCTION_INFO_V1(csm_pick_member);
+PG_FUNCTION_INFO_V1(csm_apply_rule);
+
+/* The advisory-lock key of a member: the two-integer form, ('csm1', id). */
+#define MEMBER_LOCK_SPACE 0x63736D31
+
+static void
+member_lock_tag(LOCKTAG *tag, int64 member_id)
+{
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, MEMBER_LOCK_SPACE, (uint32) member_id, 2);
+}
+
+/* Takes a member's lock until the transaction ends, waiting if need be. */
+Datum
+csm_lock_member(PG_FUNCTION_ARGS)
+{
+	LOCKTAG		tag;
+
+	member_lock_tag(&tag, PG_GETARG_INT64(0));
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	PG_RETURN_VOID();
+}
+
+/* The account, locked against other changes of its owners, and its load (as csm.segment_load). */
+static const char *const account_sql =
+"SELECT a.external_id, 100.0 / coalesce(w.accounts_per_csm, "
+"       CASE a.segment WHEN 'strategic' THEN 5 WHEN 'enterprise' THEN 10 WHEN 'mid_market' THEN 30 ELSE 100 END)::float8 "
+"FROM csm.account a LEFT JOIN csm.segment_weight w ON w.segment = a.segment "
+"WHERE a.account_id = $1 FOR NO KEY UPDATE OF a";
+
+/* Its current relationships; within_tenure: younger than the rule's min_tenure. */
+static const char *const current_sql =
+"SELECT x.assignment_id, x.member_id, x.is_primary, m.handle, x.started_at > now() - $2 "
+"FROM csm.account_assignment x JOIN csm.team_member m ON m.member_id = x.member_id "
+"WHERE x.account_id = $1 AND x.ended_at IS NULL";
+
+/*
+ * The rule's candidates, best first: active, matching the target, covering
+ * the skills.  has_room: room for this account's load (NULL capacity is no
+ * limit).  key: fewest accounts for round robin (then the one picked
+ * longest ago), lowest load per capacity for least loaded (no capacity
+ * counting as one full book of 100).
+ */
+static const char *const candidates_sql =
+"SELECT l.member_id, l.pick_seq, m.handle, "
+"       m.capacity IS NULL OR l.load + $5 <= m.capacity + 1e-9 AS has_room, "
+"       CASE WHEN $4 = 'round_robin' THEN l.accounts ELSE l.load / coalesce(nullif(m.capacity, 0), 100) END AS key "
+"FROM csm.member_load l JOIN csm.team_member m ON m.member_id = l.member_id "
+"WHERE m.active AND m.skills @> $3 "
+"  AND CASE $1 WHEN 'member' THEN m.handle = $2 WHEN 'team' THEN $2 = ANY (m.teams) "
+"             WHEN 'role' THEN $2 = ANY (m.roles) END "
+"ORDER BY key, l.pick_seq, l.member_id";
+
+/* A locked candidate, read again with a new snapshot. */
+static const char *const recheck_sql =
+"SELECT l.pick_seq, m.active AND (m.capacity IS NULL OR l.load + $2 <= m.capacity + 1e-9) "
+"FROM csm.member_load l JOIN csm.team_member m ON m.member_id = l.member_id WHERE l.member_id = $1";
+
+/* The same for a given list of members. */
+static const char *const listed_sql =
+"SELECT l.member_id, l.pick_seq, m.handle, "
+"       m.capacity IS NULL OR l.load + $3 <= m.capacity + 1e-9 AS has_room, "
+"       CASE WHEN $2 = 'round_robin' THEN l.accounts ELSE l.load / coalesce(nullif(m.capacity, 0), 100) END AS key "
+"FROM csm.member_load l JOIN csm.team_member m ON m.member_id = l.member_id "
+"WHERE m.active AND l.member_id = ANY ($1) "
+"ORDER BY key, l.pick_seq, l.member_id";
+
+static const char *const end_sql =
+"SELECT csm._end_assignment($1, $2, $3)";
+
+static const char *const start_sql =
+"SELECT csm._start_assignment($1, $2, $3, $4, $5, $6, 'assign', $7)";
+
+static const char *const queue_sql =
+"SELECT csm._queue_account($1, $2, $3, $4)";
+
+static SPIPlanPtr account_plan;
+static SPIPlanPtr current_plan;
+static SPIPlanPtr candidates_plan;
+static SPIPlanPtr listed_plan;
+static SPIPlanPtr recheck_plan;
+static SPIPlanPtr end_plan;
+static SPIPlanPtr start_plan;
+static SPIPlanPtr queue_plan;
+
+/* The fields of a csm.routing_rule this needs. */
+typedef struct Rule
+{
+	Datum		rule_id;
+	bool		rule_id_null;	/* an ad hoc pool rule has none */
+	char	   *name;
+	Datum		target_kind;
+	Datum		target;
+	Datum		required_skills;
+	char	   *strategy;
+	bool		is_primary;
+	Datum		min_tenure;
+} Rule;
+
+static Datum
+rule_field(HeapTupleHeader row, const char *name, bool *isnull)
+{
+	Datum		d = GetAttributeByName(row, name, isnull);
+
+	if (*isnull && strcmp(name, "rule_id") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("routing rule field \"%s\" is NULL", name)));
+	return d;
+}
+
+static void
+read_rule(HeapTupleHeader row, Rule *rule)
+{
+	bool		isnull;
+
+	rule->rule_id = rule_field(row, "rule_id", &rule->rule_id_null);
+	rule->name = TextDatumGetCString(rule_field(row, "name", &isnull));
+	rule->target_kind = rule_field(row, "target_kind", &isnull);
+	rule->target = rule_field(row, "target", &isnull);
+	rule->required_skills = rule_field(row, "required_skills", &isnull);
+	rule->strategy = TextDatumGetCString(rule_field(row, "strategy", &isnull));
+	rule->is_primary = DatumGetBool(rule_field(row, "is_primary", &isnull));
+	rule->min_tenure = rule_field(row, "min_tenure", &isnull);
+}
+
+/* The csm.assignment_result, built where the caller can keep it. */
+static Datum
+result_row(FunctionCallInfo fcinfo, MemoryContext caller, bool success, const char *handle, bool is_primary,
+		   const char *org, const char *message)
+{
+	MemoryContext old = MemoryContextSwitchTo(caller);
+	TupleDesc	desc;
+	Datum		values[5];
+	bool		nulls[5] = {false, handle == NULL, false, false, message == NULL};
+	Datum		row;
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "csm: assignment_result type expected");
+	desc = BlessTupleDesc(desc);
+	values[0] = BoolGetDatum(success);
+	values[1] = handle ? CStringGetTextDatum(handle) : (Datum) 0;
+	values[2] = BoolGetDatum(is_primary);
+	values[3] = CStringGetTextDatum(org);
+	values[4] = message ? CStringGetTextDatum(message) : (Datum) 0;
+	row = HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+	MemoryContextSwitchTo(old);
+	return row;
+}
+
+static void
+execute(SPIPlanPtr plan, Datum *args, const char *nulls, int expected)
+{
+	int			rc = SPI_execute_plan(plan, args, nulls, false, 0);
+
+	if (rc != expected)
+		elog(ERROR, "csm: SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+}
+
+typedef enum TryResult
+{
+	TRY_PICKED,					/* locked, and unchanged since read */
+	TRY_LOCKED,					/* another session is assigning to them */
+	TRY_CHANGED					/* assigned to (or gone) since read */
+} TryResult;
+
+/*
+ * Locks a member who nobody assigned to since `seq` was read; without
+ * waiting for the lock, or waiting.
+ */
+static TryResult
+try_member(int64 member_id, int64 seq, float8 weight, bool wait)
+{
+	LOCKTAG		tag;
+	Datum		args[2] = {Int64GetDatum(member_id), Float8GetDatum(weight)};
+	bool		isnull;
+
+	member_lock_tag(&tag, member_id);
+	if (LockAcquire(&tag, ExclusiveLock, false, !wait) == LOCKACQUIRE_NOT_AVAIL)
+		return TRY_LOCKED;
+	execute(recheck_plan, args, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 1
+		&& DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) == seq
+		&& DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
+		return TRY_PICKED;
+	LockRelease(&tag, ExclusiveLock, false);
+	return TRY_CHANGED;
+}
+
+/*
+ * Picks among the candidates (member_id, pick_seq, handle, has_room, key
+ * rows, best first): only those tied at the best key with room may be
+ * taken, so that nobody gets ahead while a better one is busy, and of those
+ * the first that can be locked unchanged.  Returns 0 when none: *retry says
+ * whether to read the candidates again, after waiting for *wait_for (0: no
+ * wait) to be free.
+ */
+typedef struct Busy
+{
+	int64		member;			/* 0: none */
+	int64		seq;
+	char	   *handle;
+} Busy;
+
+static int64
+try_candidates(SPITupleTable *candidates, uint64 n, const int64 *exclude, int nexclude, float8 weight,
+			   bool *retry, Busy *wait_for, char **handle)
+{
+	bool		have_best = false;
+	float8		best = 0;
+
+	*retry = false;
+	wait_for->member = 0;
+	for (uint64 i = 0; i < n; i++)
+	{
+		HeapTuple	tup = candidates->vals[i];
+		TupleDesc	desc = candidates->tupdesc;
+		bool		isnull;
+		int64		member = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		int64		seq = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+		bool		has_room = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
+		Datum		key_datum = SPI_getbinval(tup, desc, 5, &isnull);
+		float8		key = DatumGetFloat8(key_datum);	/* CASE makes it float8 */
+		bool		excluded = false;
+
+		for (int r = 0; r < nexclude; r++)
+			excluded |= exclude[r] == member;
+		if (excluded || !has_room)
+			continue;
+		if (!have_best)
+		{
+			best = key;
+			have_best = true;
+		}
+		else if (key > best + 1e-9)
+			break;
+		switch (try_member(member, seq, weight, false))
+		{
+			case TRY_PICKED:
+				*handle = SPI_getvalue(tup, desc, 3);
+				return member;
+			case TRY_LOCKED:
+				if (wait_for->member == 0)
+				{
+					wait_for->member = member;
+					wait_for->seq = seq;
+					wait_for->handle = SPI_getvalue(tup, desc, 3);
+				}
+				*retry = true;
+				break;
+			case TRY_CHANGED:
+				*retry = true;
+				break;
+		}
+	}
+	return 0;
+}
+
+/*
+ * When the best candidates are all busy, waits for the first of them and
+ * takes them if they are still unchanged (whoever held the lock may only
+ * have been looking); with nobody to wait for (the candidates changed under
+ * us), yields a moment, so that sessions about to commit get the CPU rather
+ * than pickers reading the candidates again and again.  Gives up after
+ * many rounds.
+ */
+static int64
+wait_for_member(const Busy *busy, float8 weight, int attempt, char **handle)
+{
+	if (attempt >= 10000)
+		ereport(ERROR,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("could not pick a member: the candidates stayed busy"),
+				 errhint("Retry the assignment.")));
+	CHECK_FOR_INTERRUPTS();
+	if (busy->member == 0)
+	{
+		pg_usleep(50L * Min(attempt + 1, 10));
+		return 0;
+	}
+	if (try_member(busy->member, busy->seq, weight, true) != TRY_PICKED)
+		return 0;
+	*handle = busy->handle;
+	return busy->member;
+}
+
+/* Every plan this file runs, prepared on first use. */
+static void
+prepare_plans(void)
+{
+	Oid			account_types[] = {INT8OID};
+	Oid			current_types[] = {INT8OID, INTERVALOID};
+	Oid			candidates_types[] = {TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID, FLOAT8OID};
+	Oid			listed_types[] = {INT8ARRAYOID, TEXTOID, FLOAT8OID};
+	Oid			recheck_types[] = {INT8OID, FLOAT8OID};
+	Oid			end_types[] = {INT8OID, INT8OID, TEXTOID};
+	Oid			start_types[] = {INT8OID, INT8OID, BOOLOID, FLOAT8OID, TEXTOID, INT8OID, INT8OID};
+	Oid			queue_types[] = {INT8OID, TEXTOID, TEXTOID, INT8OID};
+
+	csm_prepare_once(&account_plan, account_sql, 1, account_types);
+	csm_prepare_once(&current_plan, current_sql, 2, current_types);
+	csm_prepare_once(&candidates_plan, candidates_sql, 5, candidates_types);
+	csm_prepare_once(&listed_plan, listed_sql, 3, listed_types);
+	csm_prepare_once(&recheck_plan, recheck_sql, 2, recheck_types);
+	csm_prepare_once(&end_plan, end_sql, 3, end_types);
+	csm_prepare_once(&start_plan, start_sql, 7, start_types);
+	csm_prepare_once(&queue_plan, queue_sql, 4, queue_types);
+}
+
+/*
+ * csm._pick_member(candidates bigint[], strategy text, weight float8):
+ * picks and locks the member who gets the next account among those listed
+ * (round_robin or least_loaded); NULL when none has room.
+ */
+Datum
+csm_pick_member(PG_FUNCTION_ARGS)
+{
+	Datum		args[3] = {PG_GETARG_DATUM(0), PG_GETARG_DATUM(1), PG_GETARG_DATUM(2)};
+	float8		weight = PG_GETARG_FLOAT8(2);
+	int64		picked = 0;
+	char	   *handle;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "csm: SPI_connect failed");
+	prepare_plans();
+	for (int attempt = 0; picked == 0; attempt++)
+	{
+		bool		retry;
+		Busy		busy;
+
+		execute(listed_plan, args, NULL, SPI_OK_SELECT);
+		picked = try_candidates(SPI_tuptable, SPI_processed, NULL, 0, weight, &retry, &busy, &handle);
+		if (picked != 0 || !retry)
+			break;
+		picked = wait_for_member(&busy, weight, attempt, &handle);
+	}
+	SPI_finish();
+	if (picked == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_INT64(picked);
+}
+
+Datum
+csm_apply_rule(PG_FUNCTION_ARGS)
+{
+	int64		account = PG_GETARG_INT64(0);
+	Rule		rule;
+	Datum		args[7];
+	char		nulls[7];
+	bool		isnull;
+	char	   *org;
+	float8		weight;
+	int64		primary_id = 0;
+	int64		primary_member = 0;
+	bool		primary_young = false;
+	int64	   *related;
+	int			nrelated;
+	int64		picked = 0;
+	char	   *picked_handle = NULL;
+	bool		any_candidate = false;
+	Datum		result;
+
+	MemoryContext caller = CurrentMemoryContext;
+
+	read_rule(PG_GETARG_HEAPTUPLEHEADER(1), &rule);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "csm: SPI_connect failed");
+	prepare_plans();
+
+	args[0] = Int64GetDatum(account);
+	execute(account_plan, args, NULL, SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("account %lld does not exist", (long long) account)));
+	org = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	weight = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+
+	/* Who is related to the account now; continuity for primaries. */
+	args[1] = rule.min_tenure;
+	execute(current_plan, args, NULL, SPI_OK_SELECT);
+	nrelated = (int) SPI_processed;
+	related = palloc(sizeof(int64) * (nrelated + 1));
+	for (int i = 0; i < nrelated; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+
+		related[i] = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+		if (DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull)))
+		{
+			primary_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+			primary_member = related[i];
+			primary_young = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
+		}
+	}
+
+	args[0] = rule.target_kind;
+	args[1] = rule.target;
+	args[2] = rule.required_skills;
+	args[3] = CStringGetTextDatum(rule.strategy);
+	args[4] = Float8GetDatum(weight);
+	for (int attempt = 0; picked == 0; attempt++)
+	{
+		bool		retry;
+		Busy		busy;
+		SPITupleTable *candidates;
+		uint64		ncandidates;
+
+		execute(candidates_plan, args, NULL, SPI_OK_SELECT);
+		candidates = SPI_tuptable;
+		ncandidates = SPI_processed;
+		any_candidate = ncandidates > 0;
+
+		/* Continuity: a primary who fits the rule stays; a young one stays regardless. */
+		for (uint64 i = 0; i < ncandidates; i++)
+		{
+			int64		member = DatumGetInt64(SPI_getbinval(candidates->vals[i], candidates->tupdesc, 1, &isnull));
+			bool		fits = false;
+
+			for (int r = 0; r < nrelated; r++)
+				fits |= related[r] == member && (!rule.is_primary || member == primary_member);
+			if (fits)
+			{
+				char	   *handle = SPI_getvalue(candidates->vals[i], candidates->tupdesc, 3);
+
+				result = result_row(fcinfo, caller, true, handle, rule.is_primary, org,
+									psprintf("already %s under rule %s",
+											 rule.is_primary ? "owned" : "assigned", rule.name));
+				SPI_finish();
+				return result;
+			}
+		}
+		if (rule.is_primary && primary_id != 0 && primary_young)
+		{
+			result = result_row(fcinfo, caller, false, NULL, true, org,
+								psprintf("rule %s keeps a primary for a minimum tenure; the current one is younger",
+										 rule.name));
+			SPI_finish();
+			return result;
+		}
+
+		picked = try_candidates(candidates, ncandidates, related, nrelated, weight, &retry, &busy, &picked_handle);
+		if (picked != 0 || !retry)
+			break;
+		picked = wait_for_member(&busy, weight, attempt, &picked_handle);
+	}
+
+	if (picked == 0)
+	{
+		char	   *message = any_candidate
+			? psprintf("rule %s: every member of %s %s is at capacity", rule.name,
+					   TextDatumGetCString(rule.target_kind), TextDatumGetCString(rule.target))
+			: psprintf("rule %s: no active member matches %s %s", rule.name,
+					   TextDatumGetCString(rule.target_kind), TextDatumGetCString(rule.target));
+
+		if (rule.is_primary && primary_id == 0)
+		{
+			Datum		qargs[4] = {Int64GetDatum(account),
+				CStringGetTextDatum(any_candidate ? "no_capacity" : "no_member"),
+			CStringGetTextDatum(message), rule.rule_id};
+			char		qnulls[4] = {' ', ' ', ' ', rule.rule_id_null ? 'n' : ' '};
+
+			execute(queue_plan, qargs, qnulls, SPI_OK_SELECT);
+		}
+		result = result_row(fcinfo, caller, false, NULL, rule.is_primary, org, message);
+		SPI_finish();
+		return result;
+	}
+
+	{
+		char	   *reason = psprintf("rule %s", rule.name);
+
+		if (rule.is_primary && primary_id != 0)
+		{
+			Datum		eargs[3] = {Int64GetDatum(account), Int64GetDatum(primary_id), CStringGetTextDatum(reason)};
+
+			execute(end_plan, eargs, NULL, SPI_OK_SELECT);
+		}
+		args[0] = Int64GetDatum(account);
+		args[1] = Int64GetDatum(picked);
+		args[2] = BoolGetDatum(rule.is_primary);
+		args[3] = Float8GetDatum(weight);
+		args[4] = CStringGetTextDatum(reason);
+		args[5] = rule.rule_id;
+		args[6] = Int64GetDatum(primary_member);
+		memset(nulls, ' ', sizeof(nulls));
+		nulls[5] = rule.rule_id_null ? 'n' : ' ';
+		nulls[6] = rule.is_primary && primary_member != 0 ? ' ' : 'n';
+		execute(start_plan, args, nulls, SPI_OK_SELECT);
+		result = result_row(fcinfo, caller, true, picked_handle, rule.is_primary, org,
+							psprintf("%s by rule %s (%s)", rule.is_primary ? "primary" : "secondary",
+									 rule.name, rule.strategy));
+	}
+	SPI_finish();
+	return result;
+}

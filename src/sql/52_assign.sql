@@ -1,0 +1,244 @@
+-- Assigning CSMs to accounts by hand (the seed's Assign CSM tool), and the
+-- primitives every other way of assigning shares: start and end a
+-- relationship, pick a member safely under concurrency, log the change.
+
+-- The seed's outputs, plus a message that says why.
+CREATE TYPE @extschema@.assignment_result AS (
+    assignment_success boolean,
+    assigned_csm       text,
+    is_primary         boolean,
+    org_user_id        text,
+    message            text
+);
+COMMENT ON TYPE @extschema@.assignment_result IS
+    'The Assign CSM tool''s outputs (assignment_success, assigned_csm, is_primary, org_user_id) and a message saying what happened or why not.';
+
+CREATE FUNCTION @extschema@._member(handle text) RETURNS @extschema@.team_member
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    m @extschema@.team_member;
+BEGIN
+    SELECT * INTO m FROM @extschema@.team_member t WHERE t.handle = _member.handle;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'team member "%" does not exist', handle
+            USING ERRCODE = 'no_data_found', HINT = 'See csm.team_member for the handles.';
+    END IF;
+    RETURN m;
+END $$;
+COMMENT ON FUNCTION @extschema@._member(text) IS 'The team member with this handle; raises P0002 when there is none.';
+
+-- Every change of an account's owners goes through these two, so that
+-- csm.member_load and the audit log never drift from the relationships.
+-- No SET search_path on these two (every name is qualified): they run
+-- once per assignment, and SET costs a GUC save and restore per call.
+CREATE FUNCTION @extschema@._start_assignment(account bigint, member bigint, primary_owner boolean, weight float8,
+                                              reason text, rule bigint, action text, old_member bigint)
+RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO @extschema@.account_assignment (account_id, member_id, is_primary, load, reason, rule_id)
+    VALUES (account, member, primary_owner, weight, reason, rule);
+    UPDATE @extschema@.member_load l
+    SET accounts = l.accounts OPERATOR(pg_catalog.+) 1,
+        primaries = l.primaries OPERATOR(pg_catalog.+) primary_owner::integer,
+        load = l.load OPERATOR(pg_catalog.+) weight,
+        pick_seq = pg_catalog.nextval('@extschema@.member_pick_seq'), last_assigned_at = pg_catalog.now()
+    WHERE l.member_id OPERATOR(pg_catalog.=) member;
+    INSERT INTO @extschema@.assignment_log (account_id, action, is_primary, old_member_id, new_member_id, reason, rule_id)
+    VALUES (account, action, primary_owner, old_member, member, reason, rule);
+    IF primary_owner THEN
+        UPDATE @extschema@.assignment_alert al SET resolved_at = pg_catalog.now()
+        WHERE al.account_id OPERATOR(pg_catalog.=) account AND al.resolved_at IS NULL;
+    END IF;
+END $$;
+COMMENT ON FUNCTION @extschema@._start_assignment(bigint, bigint, boolean, float8, text, bigint, text, bigint) IS
+    'Internal: starts a relationship, adds its load to the member and logs it.';
+
+CREATE FUNCTION @extschema@._end_assignment(account bigint, assignment bigint, why text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    ended @extschema@.account_assignment;
+BEGIN
+    UPDATE @extschema@.account_assignment a SET ended_at = pg_catalog.now(), end_reason = why
+    WHERE a.account_id OPERATOR(pg_catalog.=) account AND a.assignment_id OPERATOR(pg_catalog.=) assignment
+      AND a.ended_at IS NULL
+    RETURNING * INTO ended;
+    IF FOUND THEN
+        UPDATE @extschema@.member_load l
+        SET accounts = l.accounts OPERATOR(pg_catalog.-) 1,
+            primaries = l.primaries OPERATOR(pg_catalog.-) ended.is_primary::integer,
+            load = l.load OPERATOR(pg_catalog.-) ended.load
+        WHERE l.member_id OPERATOR(pg_catalog.=) ended.member_id;
+    END IF;
+END $$;
+COMMENT ON FUNCTION @extschema@._end_assignment(bigint, bigint, text) IS
+    'Internal: ends a relationship (kept, with ended_at) and takes its load off the member.';
+
+-- One change of an account's owners at a time: two sessions assigning the
+-- same account queue here, so the second sees what the first did.
+CREATE FUNCTION @extschema@._lock_account(account bigint) RETURNS void
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    SELECT FROM @extschema@.account a WHERE a.account_id = account FOR NO KEY UPDATE
+$$;
+COMMENT ON FUNCTION @extschema@._lock_account(bigint) IS 'Internal: serialises changes of one account''s owners.';
+
+-- Every assignment to a member holds the member's lock until commit, so
+-- that no two sessions fill the same member past capacity, and pickers
+-- (src/assign.c) pass over members someone is assigning to right now.
+CREATE FUNCTION @extschema@._lock_member(member bigint) RETURNS void
+AS 'MODULE_PATHNAME', 'csm_lock_member'
+LANGUAGE C STRICT;
+COMMENT ON FUNCTION @extschema@._lock_member(bigint) IS
+    'Internal: takes the member''s assignment lock (a transaction advisory lock, key (1668508977, member_id)) until commit, waiting for it.';
+
+CREATE FUNCTION @extschema@._pick_member(candidates bigint[], strategy text, weight float8) RETURNS bigint
+AS 'MODULE_PATHNAME', 'csm_pick_member'
+LANGUAGE C STRICT
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@._pick_member(bigint[], text, float8) IS
+    'Internal: picks and locks the member who gets the next account among the candidates: round_robin (picked longest ago) or least_loaded (lowest load / capacity, no capacity counting as 100), among active members with room for weight more; members another session is assigning to are passed over, not waited for. NULL when nobody has room.';
+
+CREATE FUNCTION @extschema@.csm_assign(org_user_id text, assign_to text, is_primary boolean DEFAULT true,
+                                       reason text DEFAULT NULL)
+RETURNS @extschema@.assignment_result
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    account bigint;
+    member @extschema@.team_member;
+    current_primary @extschema@.account_assignment;
+    existing @extschema@.account_assignment;
+    room float8;
+    weight float8;
+    tenure interval;
+    result @extschema@.assignment_result := (false, assign_to, is_primary, org_user_id, NULL);
+BEGIN
+    IF org_user_id IS NULL OR assign_to IS NULL OR is_primary IS NULL THEN
+        RAISE EXCEPTION 'org_user_id, assign_to and is_primary must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    account := @extschema@._account_id(org_user_id);
+    member := @extschema@._member(assign_to);
+    IF NOT member.active THEN
+        result.message := format('%s is inactive', assign_to);
+        RETURN result;
+    END IF;
+
+    PERFORM @extschema@._lock_account(account);
+    -- Wait out other assignments to (or a release of) this member, then look again.
+    PERFORM @extschema@._lock_member(member.member_id);
+    IF NOT (SELECT t.active FROM @extschema@.team_member t WHERE t.member_id = member.member_id) THEN
+        result.message := format('%s is inactive', assign_to);
+        RETURN result;
+    END IF;
+    SELECT * INTO current_primary FROM @extschema@.account_assignment a
+    WHERE a.account_id = account AND a.is_primary AND a.ended_at IS NULL;
+    SELECT * INTO existing FROM @extschema@.account_assignment a
+    WHERE a.account_id = account AND a.member_id = member.member_id AND a.ended_at IS NULL;
+
+    IF existing.assignment_id IS NOT NULL AND (existing.is_primary OR NOT csm_assign.is_primary) THEN
+        result := (true, assign_to, existing.is_primary, org_user_id,
+                   CASE WHEN existing.is_primary THEN 'already the primary CSM' ELSE 'already a secondary CSM' END);
+        RETURN result;
+    END IF;
+
+    IF is_primary AND current_primary.assignment_id IS NOT NULL AND current_primary.rule_id IS NOT NULL THEN
+        SELECT r.min_tenure INTO tenure FROM @extschema@.routing_rule r WHERE r.rule_id = current_primary.rule_id;
+        IF current_primary.started_at > now() - tenure THEN
+            result.message := format('the current primary was assigned %s ago by a rule that keeps primaries for %s',
+                                     date_trunc('second', now() - current_primary.started_at), tenure);
+            RETURN result;
+        END IF;
+    END IF;
+
+    -- A secondary promoted to primary already carries the account's load.
+    weight := @extschema@.segment_load((SELECT a.segment FROM @extschema@.account a WHERE a.account_id = account));
+    IF existing.assignment_id IS NULL AND member.capacity IS NOT NULL THEN
+        SELECT member.capacity - l.load INTO room FROM @extschema@.member_load l WHERE l.member_id = member.member_id;
+        IF room + 1e-9 < weight THEN
+            result.message := format('%s is at capacity (%s of %s load units in use)', assign_to,
+                                     round((member.capacity - room)::numeric, 2), member.capacity);
+            RETURN result;
+        END IF;
+    END IF;
+
+    IF existing.assignment_id IS NOT NULL THEN
+        PERFORM @extschema@._end_assignment(account, existing.assignment_id, 'promoted to primary');
+    END IF;
+    IF is_primary AND current_primary.assignment_id IS NOT NULL THEN
+        PERFORM @extschema@._end_assignment(account, current_primary.assignment_id,
+                                            coalesce(reason, format('replaced by %s', assign_to)));
+    END IF;
+    PERFORM @extschema@._start_assignment(account, member.member_id, is_primary,
+                                          CASE WHEN existing.assignment_id IS NOT NULL THEN existing.load ELSE weight END,
+                                          reason, NULL,
+                                          CASE WHEN existing.assignment_id IS NOT NULL THEN 'promote' ELSE 'assign' END,
+                                          CASE WHEN is_primary THEN current_primary.member_id END);
+    result := (true, assign_to, is_primary, org_user_id,
+               CASE WHEN NOT is_primary THEN 'assigned as a secondary CSM'
+                    WHEN current_primary.assignment_id IS NULL THEN 'assigned as the primary CSM'
+                    ELSE format('assigned as the primary CSM, replacing %s',
+                                (SELECT t.handle FROM @extschema@.team_member t WHERE t.member_id = current_primary.member_id))
+               END);
+    RETURN result;
+END $$;
+COMMENT ON FUNCTION @extschema@.csm_assign(text, text, boolean, text) IS
+    'Assigns a team member (handle) as primary or secondary CSM of an account (external_id); the seed''s Assign CSM tool. A new primary ends the previous one (kept in history). Returns assignment_success false with a message for an inactive member, a member at capacity or a continuity rule. Errors: P0002 unknown account or member, 22004 NULL argument.';
+
+CREATE FUNCTION @extschema@.csm_unassign(org_user_id text, handle text, reason text DEFAULT NULL) RETURNS boolean
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    account bigint := @extschema@._account_id(org_user_id);
+    member @extschema@.team_member := @extschema@._member(handle);
+    ended @extschema@.account_assignment;
+BEGIN
+    PERFORM @extschema@._lock_account(account);
+    SELECT * INTO ended FROM @extschema@.account_assignment a
+    WHERE a.account_id = account AND a.member_id = member.member_id AND a.ended_at IS NULL;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    PERFORM @extschema@._end_assignment(account, ended.assignment_id, coalesce(reason, 'unassigned'));
+    INSERT INTO @extschema@.assignment_log (account_id, action, is_primary, old_member_id, reason)
+    VALUES (account, 'unassign', ended.is_primary, member.member_id, reason);
+    RETURN true;
+END $$;
+COMMENT ON FUNCTION @extschema@.csm_unassign(text, text, text) IS
+    'Ends a member''s relationship with an account (kept in history, logged); false when there was none. An account left without a primary shows in csm.unassigned_queue. Errors: P0002 unknown account or member.';
+
+CREATE VIEW @extschema@.assignment WITH (security_invoker = true) AS
+SELECT a.account_id, ac.external_id, a.member_id, m.handle, a.is_primary, a.started_at AS since, a.reason,
+       a.rule_id, r.name AS rule, a.assigned_by, a.load
+FROM @extschema@.account_assignment a
+JOIN @extschema@.account ac ON ac.account_id = a.account_id
+JOIN @extschema@.team_member m ON m.member_id = a.member_id
+LEFT JOIN @extschema@.routing_rule r ON r.rule_id = a.rule_id
+WHERE a.ended_at IS NULL;
+COMMENT ON VIEW @extschema@.assignment IS
+    'Current CSM relationships: account, member, primary or secondary, since when, why, and the routing rule that made it (NULL when assigned by hand).';
+
+CREATE VIEW @extschema@.assignment_workload WITH (security_invoker = true) AS
+SELECT m.member_id, m.handle, m.name, m.roles, m.teams, m.active,
+       count(a.account_id) AS accounts,
+       count(a.account_id) FILTER (WHERE a.is_primary) AS primaries,
+       count(a.account_id) FILTER (WHERE NOT a.is_primary) AS secondaries,
+       coalesce(sum(ac.arr) FILTER (WHERE a.is_primary), 0) AS primary_arr,
+       coalesce(sum(a.load), 0) AS load,
+       m.capacity,
+       round((coalesce(sum(a.load), 0) / nullif(m.capacity, 0))::numeric, 3) AS utilisation
+FROM @extschema@.team_member m
+LEFT JOIN @extschema@.account_assignment a ON a.member_id = m.member_id AND a.ended_at IS NULL
+LEFT JOIN @extschema@.account ac ON ac.account_id = a.account_id
+GROUP BY m.member_id;
+COMMENT ON VIEW @extschema@.assignment_workload IS
+    'Per member: current accounts, primaries, secondaries, ARR of the primary book, weighted load (strategic 20, enterprise 10, mid_market 3.33, smb 1 per account), capacity and utilisation (load / capacity).';
+
+CREATE VIEW @extschema@.unassigned_queue WITH (security_invoker = true) AS
+SELECT a.account_id, a.external_id, a.segment, a.plan, a.tier, a.arr,
+       coalesce(al.created_at, a.created_at) AS waiting_since, al.kind, al.message
+FROM @extschema@.account a
+LEFT JOIN @extschema@.assignment_alert al ON al.account_id = a.account_id AND al.resolved_at IS NULL
+WHERE a.status = 'active'
+  AND NOT EXISTS (SELECT FROM @extschema@.account_assignment x
+                  WHERE x.account_id = a.account_id AND x.is_primary AND x.ended_at IS NULL);
+COMMENT ON VIEW @extschema@.unassigned_queue IS
+    'Active accounts without a primary CSM, oldest first by waiting_since, with the open alert saying why (NULL kind: never routed).';

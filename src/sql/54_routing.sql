@@ -1,0 +1,229 @@
+-- Applying routing rules: csm_auto_assign (one account, the first rule that
+-- matches), csm.apply_routing (the hook triggers and other features fire),
+-- and handing off the book of a member who leaves.
+
+-- What conditions read about an account.  Features added later (churn
+-- risk) replace this function to add their facts.
+CREATE FUNCTION @extschema@.routing_facts(account bigint) RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT jsonb_strip_nulls(jsonb_build_object(
+               'external_id', a.external_id, 'segment', a.segment, 'plan', a.plan, 'tier', a.tier,
+               'status', a.status, 'arr', a.arr, 'seats', a.seats,
+               'days_to_renewal', a.renewal_date - (now() AT TIME ZONE 'UTC')::date,
+               'health_score', h.score, 'health_band', h.band,
+               'nps', (SELECT n.score FROM @extschema@.nps_response n
+                       WHERE n.account_id = a.account_id ORDER BY n.responded_at DESC, n.response_id DESC LIMIT 1),
+               'properties', a.properties))
+    FROM @extschema@.account a
+    LEFT JOIN LATERAL (
+        SELECT coalesce(o.score, s.score) AS score, @extschema@.health_band(coalesce(o.score, s.score)) AS band
+        FROM (SELECT 1) one
+        LEFT JOIN @extschema@.health_score s ON s.account_id = a.account_id
+        LEFT JOIN LATERAL (
+            SELECT ov.score FROM @extschema@.health_override ov
+            WHERE ov.account_id = a.account_id AND ov.cleared_at IS NULL
+              AND (ov.expires_at IS NULL OR ov.expires_at > now())
+            ORDER BY ov.override_id DESC LIMIT 1) o ON true) h ON true
+    WHERE a.account_id = account
+$$;
+COMMENT ON FUNCTION @extschema@.routing_facts(bigint) IS
+    'The facts routing conditions read about an account, as a JSON object: external_id, segment, plan, tier, status, arr, seats, days_to_renewal, health_score and health_band (effective, override included), nps (latest), properties. Missing facts are absent.';
+
+-- Records that an account could not get a primary, once per wait.
+CREATE FUNCTION @extschema@._queue_account(account bigint, kind text, message text, rule bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO @extschema@.assignment_alert (account_id, kind, message, rule_id)
+    VALUES (account, kind, message, rule)
+    ON CONFLICT (account_id) WHERE resolved_at IS NULL DO NOTHING;
+    IF FOUND THEN
+        INSERT INTO @extschema@.assignment_log (account_id, action, is_primary, reason, rule_id)
+        VALUES (account, 'queue', true, message, rule);
+    END IF;
+END $$;
+COMMENT ON FUNCTION @extschema@._queue_account(bigint, text, text, bigint) IS
+    'Internal: puts an account in the unassigned queue with an alert and a log row (once while it waits).';
+
+-- Applies one rule to one account: continuity first, then a member picked
+-- by the rule's strategy, or the queue.  In C (src/assign.c): it is the
+-- hot path of csm_auto_assign.
+CREATE FUNCTION @extschema@._apply_rule(account bigint, rule @extschema@.routing_rule)
+RETURNS @extschema@.assignment_result
+AS 'MODULE_PATHNAME', 'csm_apply_rule'
+LANGUAGE C STRICT
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@._apply_rule(bigint, @extschema@.routing_rule) IS
+    'Internal: applies one routing rule to one account (continuity, pick, or the queue).';
+
+CREATE FUNCTION @extschema@.csm_auto_assign(org_user_id text, pool text DEFAULT NULL)
+RETURNS @extschema@.assignment_result
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    account bigint;
+    facts jsonb;
+    rule @extschema@.routing_rule;
+BEGIN
+    IF org_user_id IS NULL THEN
+        RAISE EXCEPTION 'org_user_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    account := @extschema@._account_id(org_user_id);
+    FOR rule IN
+        SELECT * FROM @extschema@.routing_rule r
+        WHERE r.enabled AND (pool IS NULL OR (r.target_kind = 'team' AND r.target = pool))
+        ORDER BY r.priority, r.rule_id
+    LOOP
+        IF rule.condition IS NOT NULL THEN
+            facts := coalesce(facts, @extschema@.routing_facts(account));
+            CONTINUE WHEN @extschema@.condition_matches(rule.condition, facts) IS NOT TRUE;
+        END IF;
+        RETURN @extschema@._apply_rule(account, rule);
+    END LOOP;
+    IF pool IS NOT NULL THEN
+        -- A pool with no rule of its own: a primary, least loaded among its members.
+        rule := ROW(NULL, format('pool %s', pool), 0, true, NULL, 'team', pool, 'least_loaded', '{}', true, '0', NULL);
+        RETURN @extschema@._apply_rule(account, rule);
+    END IF;
+    PERFORM @extschema@._queue_account(account, 'no_rule', 'no routing rule matches', NULL);
+    RETURN (false, NULL, true, org_user_id, 'no routing rule matches');
+END $$;
+COMMENT ON FUNCTION @extschema@.csm_auto_assign(text, text) IS
+    'Assigns an account by the first enabled routing rule (priority order) whose condition matches, among the rules targeting team pool when given (a pool without rules: least loaded primary among its members). Returns the csm_assign row; assignment_success false with a message when nobody is eligible (the account is queued with an alert) or continuity holds the owner. Errors: P0002 unknown account, 22004 NULL org_user_id.';
+
+-- The hook: applies to each account the first matching primary rule and
+-- every matching secondary rule.  Triggers on csm.account fire it; health
+-- and churn refreshes fire it for accounts whose facts changed.
+CREATE FUNCTION @extschema@.apply_routing(accounts bigint[])
+RETURNS TABLE (account_id bigint, rule text, assignment_success boolean, assigned_csm text, is_primary boolean,
+               message text)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    account bigint;
+    facts jsonb;
+    r @extschema@.routing_rule;
+    primary_done boolean;
+    res @extschema@.assignment_result;
+BEGIN
+    IF NOT EXISTS (SELECT FROM @extschema@.routing_rule x WHERE x.enabled) THEN
+        RETURN;
+    END IF;
+    FOR account IN SELECT DISTINCT a FROM unnest(accounts) a WHERE a IS NOT NULL ORDER BY a LOOP
+        CONTINUE WHEN NOT EXISTS (SELECT FROM @extschema@.account x WHERE x.account_id = account AND x.status = 'active');
+        facts := @extschema@.routing_facts(account);
+        primary_done := false;
+        FOR r IN SELECT * FROM @extschema@.routing_rule x WHERE x.enabled ORDER BY x.priority, x.rule_id LOOP
+            CONTINUE WHEN r.is_primary AND primary_done;
+            CONTINUE WHEN r.condition IS NOT NULL AND @extschema@.condition_matches(r.condition, facts) IS NOT TRUE;
+            res := @extschema@._apply_rule(account, r);
+            primary_done := primary_done OR r.is_primary;
+            account_id := account;
+            rule := r.name;
+            assignment_success := res.assignment_success;
+            assigned_csm := res.assigned_csm;
+            is_primary := res.is_primary;
+            message := res.message;
+            RETURN NEXT;
+        END LOOP;
+    END LOOP;
+END $$;
+COMMENT ON FUNCTION @extschema@.apply_routing(bigint[]) IS
+    'Applies the routing rules to these accounts: the first matching primary rule and every matching secondary rule. Fired by triggers when an account is created or its plan, segment or tier changes; call it after anything else its conditions read changes. Returns one row per rule applied.';
+
+CREATE FUNCTION @extschema@._route_new_accounts() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        PERFORM @extschema@.apply_routing(ARRAY(SELECT n.account_id FROM new_accounts n));
+    ELSE
+        PERFORM @extschema@.apply_routing(ARRAY(
+            SELECT n.account_id FROM new_accounts n JOIN old_accounts o ON o.account_id = n.account_id
+            WHERE (n.plan, n.segment, n.tier, n.status) IS DISTINCT FROM (o.plan, o.segment, o.tier, o.status)));
+    END IF;
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION @extschema@._route_new_accounts() IS
+    'Trigger: applies the routing rules to accounts created, or whose plan, segment, tier or status changed.';
+CREATE TRIGGER account_route_new AFTER INSERT ON @extschema@.account
+    REFERENCING NEW TABLE AS new_accounts FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._route_new_accounts();
+CREATE TRIGGER account_route_changed AFTER UPDATE ON @extschema@.account
+    REFERENCING OLD TABLE AS old_accounts NEW TABLE AS new_accounts
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._route_new_accounts();
+
+-- A member who leaves hands each account over, least loaded, to an active
+-- member of one of their teams (or of one of their roles, when they have no
+-- team), or the account waits in the queue.
+CREATE FUNCTION @extschema@.release_member(handle text, reason text DEFAULT NULL) RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    leaver @extschema@.team_member := @extschema@._member(handle);
+    why text := coalesce(reason, format('%s left', handle));
+    rel @extschema@.account_assignment;
+    pool bigint[];
+    picked bigint;
+    moved integer := 0;
+BEGIN
+    pool := ARRAY(SELECT m.member_id FROM @extschema@.team_member m
+                  WHERE m.active AND m.member_id <> leaver.member_id
+                    AND CASE WHEN cardinality(leaver.teams) > 0 THEN m.teams && leaver.teams ELSE m.roles && leaver.roles END);
+    LOOP
+        FOR rel IN SELECT * FROM @extschema@.account_assignment x
+                   WHERE x.member_id = leaver.member_id AND x.ended_at IS NULL ORDER BY x.account_id LOOP
+            PERFORM @extschema@._lock_account(rel.account_id);
+            CONTINUE WHEN NOT EXISTS (SELECT FROM @extschema@.account_assignment x
+                                      WHERE x.account_id = rel.account_id AND x.assignment_id = rel.assignment_id
+                                        AND x.ended_at IS NULL);
+            PERFORM @extschema@._end_assignment(rel.account_id, rel.assignment_id, why);
+            picked := @extschema@._pick_member(
+                ARRAY(SELECT c FROM unnest(pool) c
+                      WHERE NOT EXISTS (SELECT FROM @extschema@.account_assignment x
+                                        WHERE x.account_id = rel.account_id AND x.member_id = c AND x.ended_at IS NULL)),
+                'least_loaded', rel.load);
+            IF picked IS NOT NULL THEN
+                PERFORM @extschema@._start_assignment(rel.account_id, picked, rel.is_primary, rel.load, why, NULL,
+                                                      'handoff', leaver.member_id);
+            ELSE
+                INSERT INTO @extschema@.assignment_log (account_id, action, is_primary, old_member_id, reason)
+                VALUES (rel.account_id, 'handoff', rel.is_primary, leaver.member_id, why || '; nobody has room');
+                IF rel.is_primary THEN
+                    PERFORM @extschema@._queue_account(rel.account_id, 'no_capacity',
+                                                       format('%s; nobody in their teams has room', why), NULL);
+                END IF;
+            END IF;
+            moved := moved + 1;
+        END LOOP;
+        -- Wait out assignments to the leaver still in flight, then look again.
+        PERFORM @extschema@._lock_member(leaver.member_id);
+        EXIT WHEN NOT EXISTS (SELECT FROM @extschema@.account_assignment x
+                              WHERE x.member_id = leaver.member_id AND x.ended_at IS NULL);
+    END LOOP;
+    RETURN moved;
+END $$;
+COMMENT ON FUNCTION @extschema@.release_member(text, text) IS
+    'Hands every account of a member over (handoff, logged per account): least loaded among active members sharing a team (or a role, when they have none), else the unassigned queue with an alert. Called by the trigger when a member becomes inactive; callable directly (for example by Citus users, or before a leave). Returns the relationships moved. Errors: P0002 unknown member.';
+
+CREATE FUNCTION @extschema@._member_left() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM @extschema@.release_member(n.handle) FROM new_members n JOIN old_members o ON o.member_id = n.member_id
+    WHERE o.active AND NOT n.active;
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION @extschema@._member_left() IS 'Trigger: members who become inactive hand their book over (csm.release_member).';
+CREATE TRIGGER team_member_left AFTER UPDATE ON @extschema@.team_member
+    REFERENCING OLD TABLE AS old_members NEW TABLE AS new_members
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._member_left();
+
+-- Accounts waiting for a primary get one when members gain room.
+CREATE FUNCTION @extschema@.assign_queued() RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    account bigint;
+    assigned integer := 0;
+BEGIN
+    FOR account IN SELECT q.account_id FROM @extschema@.unassigned_queue q ORDER BY q.waiting_since, q.account_id LOOP
+        SELECT assigned + count(*) FILTER (WHERE r.assignment_success AND r.is_primary) INTO assigned
+        FROM @extschema@.apply_routing(ARRAY[account]) r;
+    END LOOP;
+    RETURN assigned;
+END $$;
+COMMENT ON FUNCTION @extschema@.assign_queued() IS
+    'Routes the accounts of csm.unassigned_queue, oldest first; returns how many got a primary. Schedule it with pg_cron, or call it after adding members or capacity.';
