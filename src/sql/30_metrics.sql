@@ -17,7 +17,8 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
 WITH sources AS (
     SELECT count(*) > 0 AS any_source,
            bool_or(s.user_column IS NOT NULL) AS has_users,
-           bool_or(s.event_column IS NOT NULL) AS has_features
+           bool_or(s.event_column IS NOT NULL) AS has_features,
+           EXISTS (SELECT FROM @extschema@.conversation) AS has_tickets
     FROM @extschema@.usage_source s
 ),
 per_source_day AS (
@@ -50,6 +51,16 @@ features AS (
           HAVING sum(fc.events) > 0) f
     GROUP BY f.account_id
 ),
+-- Conversations created in the 30 days up to the end of as_of (UTC), the
+-- window of dau_ratio.
+tickets AS (
+    SELECT c.account_id, count(*) AS created_30
+    FROM @extschema@.conversation c
+    WHERE c.created_at >= (as_of - 29)::timestamp AT TIME ZONE 'UTC'
+      AND c.created_at < (as_of + 1)::timestamp AT TIME ZONE 'UTC'
+      AND (account IS NULL OR c.account_id = account)
+    GROUP BY c.account_id
+),
 latest_nps AS (
     SELECT DISTINCT ON (n.account_id) n.account_id, n.score
     FROM @extschema@.nps_response n
@@ -64,13 +75,14 @@ SELECT a.account_id,
        CASE WHEN src.has_features THEN coalesce(f.adopted, 0) END,
        (as_of - u.last_active_day),
        (coalesce(u.events_14, 0) / NULLIF(u.events_prior_14, 0))::float8,
-       NULL::float8,
+       CASE WHEN src.has_tickets THEN coalesce(t.created_30, 0) END::float8,
        n.score::integer,
        (a.renewal_date - as_of)
 FROM @extschema@.account a
 CROSS JOIN sources src
 LEFT JOIN usage u ON u.account_id = a.account_id
 LEFT JOIN features f ON f.account_id = a.account_id
+LEFT JOIN tickets t ON t.account_id = a.account_id
 LEFT JOIN latest_nps n ON n.account_id = a.account_id
 WHERE account IS NULL OR a.account_id = account
 $$;
@@ -90,6 +102,6 @@ COMMENT ON COLUMN @extschema@.account_metrics.days_since_last_activity IS
 COMMENT ON COLUMN @extschema@.account_metrics.usage_trend IS
     'Events in the last 14 days divided by events in the 14 days before. NULL when the earlier window has none.';
 COMMENT ON COLUMN @extschema@.account_metrics.tickets_per_month IS
-    'Support tickets per month. NULL until a ticket source exists.';
+    'Support conversations (csm.conversation) created in the 30 days up to as_of. NULL for every account while csm.conversation has no rows at all.';
 COMMENT ON COLUMN @extschema@.account_metrics.nps IS 'The latest NPS answer (0-10). NULL when there is none.';
 COMMENT ON COLUMN @extschema@.account_metrics.days_to_renewal IS 'Days until renewal_date; negative once it has passed.';
