@@ -1,0 +1,575 @@
+-- Support conversations and agents: teams' routing settings, what each agent
+-- holds now, routing on insert, the team queue, reopen, stale reassignment
+-- and per-agent performance.  The table itself is in 15_conversation.sql.
+--
+-- Concurrency, in short.  Choosing an agent locks its csm.agent_load row
+-- with SKIP LOCKED, as csm._pick_member does, so sessions routing into one
+-- team take different agents side by side, and the row stays locked until
+-- commit, so nobody is booked past a limit.  A conversation can be left
+-- waiting only by a session holding its team's queue lock exclusively, and
+-- serving a queue holds it shared: whichever of "nobody is free, so wait" and
+-- "somebody became free, so serve the queue" commits second sees the first,
+-- so no conversation waits while an agent of its team is free.
+
+CREATE TABLE @extschema@.support_team (
+    team               text NOT NULL,
+    strategy           text NOT NULL DEFAULT 'round_robin',
+    conversation_limit integer,
+    reassign_action    text NOT NULL DEFAULT 'reassign',
+    reassign_after     interval NOT NULL DEFAULT '10 minutes',
+    CONSTRAINT support_team_pkey PRIMARY KEY (team),
+    CONSTRAINT support_team_team_not_blank CHECK (team ~ '\S'),
+    CONSTRAINT support_team_strategy_known CHECK (strategy IN ('round_robin', 'balanced')),
+    CONSTRAINT support_team_conversation_limit_not_negative CHECK (conversation_limit >= 0),
+    CONSTRAINT support_team_reassign_action_known CHECK (reassign_action IN ('reassign', 'queue', 'keep')),
+    CONSTRAINT support_team_reassign_after_positive CHECK (reassign_after > interval '0')
+);
+COMMENT ON TABLE @extschema@.support_team IS
+    'Routing settings per support team. A config table (a reference table in Citus); a team without a row routes round_robin, without a limit, and reassigns after 10 minutes.';
+COMMENT ON COLUMN @extschema@.support_team.strategy IS
+    'round_robin: the available agent assigned longest ago; balanced: the one with the fewest open conversations, then longest ago.';
+COMMENT ON COLUMN @extschema@.support_team.conversation_limit IS
+    'Most open (open or pending) conversations per agent; NULL means none. team_member.conversation_limit overrides it per agent.';
+COMMENT ON COLUMN @extschema@.support_team.reassign_action IS
+    'What csm.reassign_stale does with a conversation whose agent is offline or silent for reassign_after: reassign (to another available agent, else the queue), queue (back to the team queue, served at once) or keep.';
+COMMENT ON COLUMN @extschema@.support_team.reassign_after IS 'How long an agent may be offline, or silent after assignment, before reassign_action applies.';
+
+-- What each agent holds now, kept in step by the triggers on
+-- csm.conversation, so that choosing an agent reads a few rows.
+CREATE TABLE @extschema@.agent_load (
+    member_id        bigint NOT NULL,
+    open_count       integer NOT NULL DEFAULT 0,
+    pick_seq         bigint NOT NULL DEFAULT 0,
+    last_assigned_at timestamptz,
+    CONSTRAINT agent_load_pkey PRIMARY KEY (member_id),
+    CONSTRAINT agent_load_member_fkey FOREIGN KEY (member_id)
+        REFERENCES @extschema@.team_member (member_id) ON DELETE CASCADE,
+    CONSTRAINT agent_load_open_count_not_negative CHECK (open_count >= 0)
+);
+COMMENT ON TABLE @extschema@.agent_load IS
+    'Open (open or pending) conversations per agent and the round-robin order (pick_seq: lowest was assigned longest ago); maintained by the triggers on csm.conversation. Derived data: not dumped, rebuilt by those triggers on restore (or by csm.rebuild_agent_load()).';
+CREATE SEQUENCE @extschema@.agent_pick_seq;
+COMMENT ON SEQUENCE @extschema@.agent_pick_seq IS 'Orders assignments of conversations for round robin.';
+
+CREATE INDEX conversation_queue ON @extschema@.conversation (team, waiting_since) WHERE waiting_since IS NOT NULL;
+COMMENT ON INDEX @extschema@.conversation_queue IS 'The team queues, oldest first.';
+CREATE INDEX conversation_open_by_assignee ON @extschema@.conversation (assignee) WHERE status <> 'resolved';
+COMMENT ON INDEX @extschema@.conversation_open_by_assignee IS 'Open conversations per agent, for reassign_stale and recounts.';
+CREATE INDEX conversation_created ON @extschema@.conversation (account_id, created_at);
+COMMENT ON INDEX @extschema@.conversation_created IS 'Conversations per account by creation time, for tickets_per_month.';
+
+CREATE FUNCTION @extschema@._support_team(team text) RETURNS @extschema@.support_team
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    cfg @extschema@.support_team;
+BEGIN
+    SELECT * INTO cfg FROM @extschema@.support_team s WHERE s.team = _support_team.team;
+    IF NOT FOUND THEN
+        -- The column defaults of csm.support_team.
+        cfg := ROW(team, 'round_robin', NULL, 'reassign', interval '10 minutes');
+    END IF;
+    RETURN cfg;
+END $$;
+COMMENT ON FUNCTION @extschema@._support_team(text) IS 'Internal: a team''s routing settings, the defaults when it has no csm.support_team row.';
+
+-- The queue lock of a team (key space 'csmq' = 1668508017).
+CREATE FUNCTION @extschema@._lock_queue(team text, exclusive boolean) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF exclusive THEN
+        PERFORM pg_advisory_xact_lock(1668508017, hashtext(team));
+    ELSE
+        PERFORM pg_advisory_xact_lock_shared(1668508017, hashtext(team));
+    END IF;
+END $$;
+COMMENT ON FUNCTION @extschema@._lock_queue(text, boolean) IS
+    'Internal: takes a team''s queue lock until commit, exclusive to leave a conversation waiting, shared to serve the queue.';
+
+-- Which available agent of the team gets the next conversation: online,
+-- active, in the team and under their limit; round robin by pick_seq, or
+-- balanced by open conversations and then pick_seq.  Agents another session
+-- is assigning to right now are skipped, not waited for; a patient pick
+-- retries briefly while only such agents have room.  The agent returned is
+-- locked until commit.  NULL when nobody is available.
+CREATE FUNCTION @extschema@._pick_agent(team text, except_member bigint, patient boolean) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    cfg @extschema@.support_team := @extschema@._support_team(team);
+    balanced boolean := cfg.strategy = 'balanced';
+    picked bigint;
+BEGIN
+    FOR attempt IN 1..200 LOOP
+        SELECT l.member_id INTO picked
+        FROM @extschema@.agent_load l
+        JOIN @extschema@.team_member m ON m.member_id = l.member_id
+        WHERE _pick_agent.team = ANY (m.teams) AND m.active AND m.status = 'online'
+          AND l.member_id IS DISTINCT FROM except_member
+          AND l.open_count < coalesce(m.conversation_limit, cfg.conversation_limit, 2147483647)
+        ORDER BY CASE WHEN balanced THEN l.open_count END, l.pick_seq, l.member_id
+        LIMIT 1
+        FOR UPDATE OF l SKIP LOCKED;
+        IF FOUND OR NOT patient THEN
+            RETURN picked;
+        END IF;
+        -- Nobody free: either nobody has room, or everyone who has is being
+        -- assigned to by another session, which commits shortly.
+        PERFORM FROM @extschema@.agent_load l
+        JOIN @extschema@.team_member m ON m.member_id = l.member_id
+        WHERE _pick_agent.team = ANY (m.teams) AND m.active AND m.status = 'online'
+          AND l.member_id IS DISTINCT FROM except_member
+          AND l.open_count < coalesce(m.conversation_limit, cfg.conversation_limit, 2147483647);
+        IF NOT FOUND THEN
+            RETURN NULL;
+        END IF;
+        PERFORM pg_sleep(0.0001 * least(attempt, 20));
+    END LOOP;
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION @extschema@._pick_agent(text, bigint, boolean) IS
+    'Internal: picks and locks the available agent of a team who gets the next conversation (round_robin or balanced), never except_member; NULL when nobody is available.';
+
+-- One more open conversation for an agent.  enforce checks that the agent
+-- is active and under their limit (every move does; a row inserted already
+-- assigned, as a restore does, is taken as it is).
+CREATE FUNCTION @extschema@._take_agent(member bigint, team text, enforce boolean) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    m @extschema@.team_member;
+    lim integer;
+    held integer;
+BEGIN
+    SELECT * INTO m FROM @extschema@.team_member t WHERE t.member_id = member;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'team member % does not exist', member
+            USING ERRCODE = 'foreign_key_violation', HINT = 'See csm.team_member for the members.';
+    END IF;
+    IF enforce THEN
+        IF NOT m.active THEN
+            RAISE EXCEPTION 'team member "%" is inactive', m.handle
+                USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Assign the conversation to an active member.';
+        END IF;
+        lim := coalesce(m.conversation_limit, (@extschema@._support_team(team)).conversation_limit);
+    END IF;
+    LOOP
+        UPDATE @extschema@.agent_load l
+        SET open_count = l.open_count + 1, pick_seq = nextval('@extschema@.agent_pick_seq'), last_assigned_at = now()
+        WHERE l.member_id = member AND (lim IS NULL OR l.open_count < lim);
+        EXIT WHEN FOUND;
+        SELECT l.open_count INTO held FROM @extschema@.agent_load l WHERE l.member_id = member;
+        IF FOUND THEN
+            RAISE EXCEPTION 'team member "%" is at the conversation limit (% of % open)', m.handle, held, lim
+                USING ERRCODE = 'check_violation',
+                      HINT = 'Raise the member''s or the team''s conversation_limit, or resolve one of their conversations.';
+        END IF;
+        -- A member added while csm's triggers were off has no row yet.
+        INSERT INTO @extschema@.agent_load (member_id) VALUES (member) ON CONFLICT (member_id) DO NOTHING;
+    END LOOP;
+END $$;
+COMMENT ON FUNCTION @extschema@._take_agent(bigint, text, boolean) IS
+    'Internal: counts one more open conversation for an agent and moves them to the back of the round robin. Errors: 23503 unknown member; with enforce, 55000 inactive member, 23514 at the limit.';
+
+CREATE FUNCTION @extschema@._log_move(c @extschema@.conversation, action text, old_member bigint) RETURNS void
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    INSERT INTO @extschema@.assignment_log (account_id, conversation_id, action, old_member_id, new_member_id, reason)
+    VALUES (c.account_id, c.conversation_id, action, old_member, c.assignee, c.assignment_reason)
+$$;
+COMMENT ON FUNCTION @extschema@._log_move(@extschema@.conversation, text, bigint) IS
+    'Internal: logs a move of a conversation (route, reassign, requeue or reopen) in csm.assignment_log.';
+
+-- Serves the queues of some teams, oldest conversation first, while their
+-- agents have room.  Conversations another session is serving are skipped.
+CREATE FUNCTION @extschema@._serve_queue(teams text[], exclusive boolean)
+RETURNS TABLE (account_id bigint, conversation_id bigint, team text, member_id bigint)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    open_teams text[] := ARRAY(SELECT DISTINCT t FROM unnest(teams) AS t WHERE t IS NOT NULL ORDER BY 1);
+    queue_team text;
+    waiting record;
+    picked bigint;
+BEGIN
+    FOREACH queue_team IN ARRAY open_teams LOOP
+        PERFORM @extschema@._lock_queue(queue_team, exclusive);
+    END LOOP;
+    WHILE cardinality(open_teams) > 0 LOOP
+        SELECT c.account_id, c.conversation_id, c.team INTO waiting
+        FROM @extschema@.conversation c
+        WHERE c.team = ANY (open_teams) AND c.waiting_since IS NOT NULL
+        ORDER BY c.waiting_since, c.account_id, c.conversation_id
+        LIMIT 1
+        FOR UPDATE SKIP LOCKED;
+        EXIT WHEN NOT FOUND;
+        picked := @extschema@._pick_agent(waiting.team, NULL, true);
+        IF picked IS NULL THEN
+            open_teams := array_remove(open_teams, waiting.team);
+            CONTINUE;
+        END IF;
+        UPDATE @extschema@.conversation c SET assignee = picked, assignment_reason = 'from the queue'
+        WHERE c.account_id = waiting.account_id AND c.conversation_id = waiting.conversation_id;
+        account_id := waiting.account_id;
+        conversation_id := waiting.conversation_id;
+        team := waiting.team;
+        member_id := picked;
+        RETURN NEXT;
+    END LOOP;
+END $$;
+COMMENT ON FUNCTION @extschema@._serve_queue(text[], boolean) IS
+    'Internal: assigns waiting conversations of the teams, oldest first, while agents are available; returns what it assigned.';
+
+-- A new conversation: routed to an available agent, else it waits in the
+-- team queue.  A row that arrives assigned with assigned_at, waiting with
+-- waiting_since, or resolved is history (a restore, an import) and is kept
+-- as it is; a row that arrives with only an assignee was assigned by hand.
+CREATE FUNCTION @extschema@._conversation_route() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    picked bigint;
+BEGIN
+    IF NEW.status = 'resolved' THEN
+        NEW.resolved_at := coalesce(NEW.resolved_at, now());
+    END IF;
+    IF NEW.assignee IS NOT NULL THEN
+        IF NEW.assigned_at IS NOT NULL THEN
+            IF NEW.status <> 'resolved' THEN
+                PERFORM @extschema@._take_agent(NEW.assignee, NEW.team, false);
+            END IF;
+            RETURN NEW;
+        END IF;
+        NEW.assigned_at := now();
+        NEW.assignment_reason := coalesce(NEW.assignment_reason, 'by hand');
+        IF NEW.status <> 'resolved' THEN
+            PERFORM @extschema@._take_agent(NEW.assignee, NEW.team, true);
+        END IF;
+    ELSIF NEW.status = 'resolved' OR NEW.waiting_since IS NOT NULL THEN
+        RETURN NEW;
+    ELSE
+        picked := @extschema@._pick_agent(NEW.team, NULL, true);
+        IF picked IS NULL THEN
+            PERFORM @extschema@._lock_queue(NEW.team, true);
+            picked := @extschema@._pick_agent(NEW.team, NULL, false);
+        END IF;
+        IF picked IS NULL THEN
+            NEW.waiting_since := NEW.created_at;
+            NEW.assignment_reason := coalesce(NEW.assignment_reason, 'nobody available');
+            RETURN NEW;
+        END IF;
+        NEW.assignee := picked;
+        NEW.assigned_at := now();
+        NEW.assignment_reason := coalesce(NEW.assignment_reason, (@extschema@._support_team(NEW.team)).strategy);
+        PERFORM @extschema@._take_agent(picked, NEW.team, false);
+    END IF;
+    -- The log refers to the account: say so plainly when there is none.
+    PERFORM FROM @extschema@.account a WHERE a.account_id = NEW.account_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'account % does not exist', NEW.account_id
+            USING ERRCODE = 'foreign_key_violation', HINT = 'See csm.account for the accounts.';
+    END IF;
+    PERFORM @extschema@._log_move(NEW, 'route', NULL);
+    RETURN NEW;
+END $$;
+COMMENT ON FUNCTION @extschema@._conversation_route() IS
+    'Trigger: routes a new conversation to an available agent of its team (logged as route), or leaves it waiting in the queue. Errors: 23503 unknown account or member, 55000 inactive member, 23514 member at the limit.';
+CREATE TRIGGER conversation_route BEFORE INSERT ON @extschema@.conversation
+    FOR EACH ROW EXECUTE FUNCTION @extschema@._conversation_route();
+
+-- A change of assignee or status: reopen, resolve, and moves by hand or by
+-- csm's functions.  Counts are kept here, before the row is written, so that
+-- the next row of the same statement already sees them.
+CREATE FUNCTION @extschema@._conversation_move() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    was_counted boolean := OLD.assignee IS NOT NULL AND OLD.status <> 'resolved';
+    now_counted boolean;
+    reason_given boolean := NEW.assignment_reason IS DISTINCT FROM OLD.assignment_reason;
+    action text;
+    old_member bigint := OLD.assignee;
+    reason text := 'by hand';
+BEGIN
+    IF NEW.status = 'resolved' AND OLD.status <> 'resolved' THEN
+        NEW.resolved_at := coalesce(NEW.resolved_at, now());
+    ELSIF NEW.status <> 'resolved' AND OLD.status = 'resolved' THEN
+        NEW.resolved_at := NULL;
+        action := 'reopen';
+        old_member := coalesce(OLD.assignee, OLD.previous_assignee);
+        IF NEW.assignee IS NOT DISTINCT FROM OLD.assignee THEN
+            -- Back to the agent who had it, if they are available.
+            NEW.assignee := NULL;
+            IF old_member IS NOT NULL THEN
+                SELECT l.member_id INTO NEW.assignee
+                FROM @extschema@.agent_load l
+                JOIN @extschema@.team_member m ON m.member_id = l.member_id
+                WHERE l.member_id = old_member AND NEW.team = ANY (m.teams) AND m.active AND m.status = 'online'
+                  AND l.open_count < coalesce(m.conversation_limit, (@extschema@._support_team(NEW.team)).conversation_limit, 2147483647)
+                FOR UPDATE OF l;
+            END IF;
+            IF NEW.assignee IS NOT NULL THEN
+                reason := 'reopened, previous agent';
+            ELSE
+                NEW.assignee := @extschema@._pick_agent(NEW.team, NULL, true);
+                IF NEW.assignee IS NULL THEN
+                    PERFORM @extschema@._lock_queue(NEW.team, true);
+                    NEW.assignee := @extschema@._pick_agent(NEW.team, NULL, false);
+                END IF;
+                reason := CASE WHEN NEW.assignee IS NULL THEN 'reopened, nobody available'
+                               ELSE 'reopened, previous agent unavailable' END;
+            END IF;
+        END IF;
+    END IF;
+
+    IF action IS NULL AND NEW.assignee IS DISTINCT FROM OLD.assignee THEN
+        action := CASE WHEN NEW.assignee IS NULL THEN 'requeue' WHEN OLD.assignee IS NULL THEN 'route' ELSE 'reassign' END;
+    END IF;
+    IF action IS NOT NULL THEN
+        IF NEW.assignee IS DISTINCT FROM OLD.assignee AND OLD.assignee IS NOT NULL THEN
+            NEW.previous_assignee := OLD.assignee;
+        END IF;
+        IF NEW.assignee IS DISTINCT FROM OLD.assignee OR action = 'reopen' THEN
+            NEW.assigned_at := CASE WHEN NEW.assignee IS NOT NULL THEN now() END;
+        END IF;
+        IF NOT reason_given THEN
+            NEW.assignment_reason := reason;
+        END IF;
+    END IF;
+    NEW.waiting_since := CASE WHEN NEW.assignee IS NULL AND NEW.status <> 'resolved'
+                              THEN coalesce(NEW.waiting_since, now()) END;
+
+    now_counted := NEW.assignee IS NOT NULL AND NEW.status <> 'resolved';
+    IF was_counted AND NOT (now_counted AND NEW.assignee = OLD.assignee) THEN
+        UPDATE @extschema@.agent_load l SET open_count = l.open_count - 1 WHERE l.member_id = OLD.assignee;
+    END IF;
+    IF now_counted AND NOT (was_counted AND NEW.assignee = OLD.assignee) THEN
+        PERFORM @extschema@._take_agent(NEW.assignee, NEW.team, true);
+    END IF;
+    IF action IS NOT NULL THEN
+        PERFORM @extschema@._log_move(NEW, action, old_member);
+    END IF;
+    RETURN NEW;
+END $$;
+COMMENT ON FUNCTION @extschema@._conversation_move() IS
+    'Trigger: keeps csm.agent_load, assigned_at, waiting_since and resolved_at in step with a change of assignee or status, routes a reopened conversation (to its previous agent if available) and logs every move. Errors: 23503 unknown member, 55000 inactive member, 23514 member at the limit.';
+CREATE TRIGGER conversation_move BEFORE UPDATE OF assignee, status ON @extschema@.conversation
+    FOR EACH ROW WHEN (OLD.assignee IS DISTINCT FROM NEW.assignee OR OLD.status IS DISTINCT FROM NEW.status)
+    EXECUTE FUNCTION @extschema@._conversation_move();
+
+-- After a row is written: a conversation that now waits is served from its
+-- queue at once if anyone can take it, and an agent who freed capacity
+-- (resolved, moved away, deleted) takes the oldest waiting conversations of
+-- their teams.
+CREATE FUNCTION @extschema@._conversation_freed() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    freed bigint;
+    freed_teams text[];
+BEGIN
+    IF OLD.assignee IS NOT NULL AND OLD.status <> 'resolved' THEN
+        IF TG_OP = 'DELETE' THEN
+            UPDATE @extschema@.agent_load l SET open_count = l.open_count - 1 WHERE l.member_id = OLD.assignee;
+            freed := OLD.assignee;
+        ELSIF NOT (NEW.assignee IS NOT DISTINCT FROM OLD.assignee AND NEW.status <> 'resolved') THEN
+            freed := OLD.assignee;
+        END IF;
+    END IF;
+    IF TG_OP = 'UPDATE' AND NEW.waiting_since IS NOT NULL AND (OLD.waiting_since IS NULL OR OLD.team <> NEW.team) THEN
+        PERFORM count(*) FROM @extschema@._serve_queue(ARRAY[NEW.team], true);
+    END IF;
+    IF freed IS NOT NULL THEN
+        SELECT m.teams INTO freed_teams FROM @extschema@.team_member m
+        WHERE m.member_id = freed AND m.active AND m.status = 'online';
+        IF cardinality(freed_teams) > 0 THEN
+            PERFORM count(*) FROM @extschema@._serve_queue(freed_teams, false);
+        END IF;
+    END IF;
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION @extschema@._conversation_freed() IS
+    'Trigger: serves the queue when a conversation starts waiting or an online agent frees capacity; takes a deleted conversation off its agent.';
+CREATE TRIGGER conversation_freed AFTER UPDATE ON @extschema@.conversation
+    FOR EACH ROW WHEN (OLD.assignee IS DISTINCT FROM NEW.assignee OR OLD.status IS DISTINCT FROM NEW.status
+                       OR OLD.team IS DISTINCT FROM NEW.team)
+    EXECUTE FUNCTION @extschema@._conversation_freed();
+CREATE TRIGGER conversation_deleted AFTER DELETE ON @extschema@.conversation
+    FOR EACH ROW EXECUTE FUNCTION @extschema@._conversation_freed();
+
+-- Agents: every member gets an agent_load row, and one who becomes
+-- available (online, active again, a new team, a higher limit) takes the
+-- oldest waiting conversations of their teams.
+CREATE FUNCTION @extschema@._agent_changed() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO @extschema@.agent_load (member_id) VALUES (NEW.member_id) ON CONFLICT (member_id) DO NOTHING;
+    END IF;
+    IF NEW.active AND NEW.status = 'online' AND cardinality(NEW.teams) > 0 THEN
+        PERFORM count(*) FROM @extschema@._serve_queue(NEW.teams, false);
+    END IF;
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION @extschema@._agent_changed() IS
+    'Trigger: gives a new team member a csm.agent_load row, and serves the queues of an agent who becomes available.';
+CREATE TRIGGER team_member_agent_added AFTER INSERT ON @extschema@.team_member
+    FOR EACH ROW EXECUTE FUNCTION @extschema@._agent_changed();
+CREATE TRIGGER team_member_agent_available AFTER UPDATE OF status, active, teams, conversation_limit ON @extschema@.team_member
+    FOR EACH ROW WHEN (NEW.active AND NEW.status = 'online'
+                       AND (OLD.status <> 'online' OR NOT OLD.active OR NOT (NEW.teams <@ OLD.teams)
+                            OR OLD.conversation_limit IS DISTINCT FROM NEW.conversation_limit))
+    EXECUTE FUNCTION @extschema@._agent_changed();
+
+CREATE FUNCTION @extschema@._support_team_changed() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM @extschema@.route_waiting(t)
+    FROM (SELECT DISTINCT t FROM unnest(CASE TG_OP WHEN 'INSERT' THEN ARRAY[NEW.team] WHEN 'DELETE' THEN ARRAY[OLD.team]
+                                               ELSE ARRAY[OLD.team, NEW.team] END) AS t) AS teams;
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION @extschema@._support_team_changed() IS
+    'Trigger: serves a team''s queue after its settings change (a higher limit, or back to the defaults); the same as csm.route_waiting(team).';
+
+CREATE FUNCTION @extschema@.route_waiting(team text DEFAULT NULL) RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    teams text[];
+BEGIN
+    IF route_waiting.team IS NULL THEN
+        teams := ARRAY(SELECT DISTINCT c.team FROM @extschema@.conversation c WHERE c.waiting_since IS NOT NULL);
+    ELSIF route_waiting.team !~ '\S' THEN
+        RAISE EXCEPTION 'team must not be blank'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Give a team name, or NULL for every team.';
+    ELSE
+        teams := ARRAY[route_waiting.team];
+    END IF;
+    RETURN (SELECT count(*) FROM @extschema@._serve_queue(teams, false));
+END $$;
+COMMENT ON FUNCTION @extschema@.route_waiting(text) IS
+    'Assigns the waiting conversations of a team (NULL: of every team), oldest first, while its agents are available; returns how many it assigned. csm''s triggers call it when an agent comes online or frees capacity. Errors: 22023 blank team.';
+-- The trigger is created here, after the function it calls.
+CREATE TRIGGER support_team_changed AFTER INSERT OR UPDATE OR DELETE ON @extschema@.support_team
+    FOR EACH ROW EXECUTE FUNCTION @extschema@._support_team_changed();
+
+CREATE FUNCTION @extschema@.reassign_stale()
+RETURNS TABLE (account_id bigint, conversation_id bigint, team text, old_assignee text, new_assignee text, action text)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    accounts bigint[];
+    conversations bigint[];
+    reasons text[];
+    old_members bigint[];
+    stale record;
+    picked bigint;
+BEGIN
+    -- Claim the stale conversations; those another run holds are skipped.
+    SELECT array_agg(s.account_id ORDER BY s.assignee, s.account_id, s.conversation_id),
+           array_agg(s.conversation_id ORDER BY s.assignee, s.account_id, s.conversation_id),
+           array_agg(s.why ORDER BY s.assignee, s.account_id, s.conversation_id),
+           array_agg(DISTINCT s.assignee)
+    INTO accounts, conversations, reasons, old_members
+    FROM (SELECT c.account_id, c.conversation_id, c.assignee,
+                 -- In minutes, whatever the session's IntervalStyle.
+                 format(CASE WHEN (m.status <> 'online' OR NOT m.active) AND m.status_changed_at < now() - cfg.reassign_after
+                             THEN '%s offline longer than %s min' ELSE 'no first response from %s within %s min' END,
+                        m.handle, trim_scale(extract(epoch FROM cfg.reassign_after) / 60)) AS why
+          FROM @extschema@.conversation c
+          JOIN @extschema@.team_member m ON m.member_id = c.assignee
+          CROSS JOIN LATERAL @extschema@._support_team(c.team) AS cfg
+          WHERE c.status <> 'resolved' AND cfg.reassign_action <> 'keep'
+            AND (((m.status <> 'online' OR NOT m.active) AND m.status_changed_at < now() - cfg.reassign_after)
+                 OR (c.first_response_at IS NULL AND c.assigned_at < now() - cfg.reassign_after))
+          FOR UPDATE OF c SKIP LOCKED) AS s;
+    IF accounts IS NULL THEN
+        RETURN;
+    END IF;
+    -- Lock the agents losing conversations in one order, before choosing
+    -- any new one: two runs never wait for each other in a circle.
+    PERFORM FROM @extschema@.agent_load l WHERE l.member_id = ANY (old_members) ORDER BY l.member_id FOR UPDATE;
+
+    FOR stale IN
+        SELECT c.account_id, c.conversation_id, c.team, c.assignee, c.created_at, o.handle, w.why,
+               (@extschema@._support_team(c.team)).reassign_action AS what
+        FROM unnest(accounts, conversations, reasons) WITH ORDINALITY AS w(account_id, conversation_id, why, ord)
+        JOIN @extschema@.conversation c ON c.account_id = w.account_id AND c.conversation_id = w.conversation_id
+        JOIN @extschema@.team_member o ON o.member_id = c.assignee
+        ORDER BY w.ord
+    LOOP
+        picked := NULL;
+        IF stale.what = 'reassign' THEN
+            picked := @extschema@._pick_agent(stale.team, stale.assignee, true);
+            IF picked IS NULL THEN
+                PERFORM @extschema@._lock_queue(stale.team, true);
+                picked := @extschema@._pick_agent(stale.team, stale.assignee, false);
+            END IF;
+        ELSE
+            PERFORM @extschema@._lock_queue(stale.team, true);
+        END IF;
+        IF picked IS NOT NULL THEN
+            UPDATE @extschema@.conversation c SET assignee = picked, assignment_reason = stale.why
+            WHERE c.account_id = stale.account_id AND c.conversation_id = stale.conversation_id;
+            action := 'reassign';
+        ELSE
+            -- Back to the queue: by age when it could not be reassigned, at
+            -- the back when the team queues.
+            UPDATE @extschema@.conversation c
+            SET assignee = NULL, assignment_reason = stale.why,
+                waiting_since = CASE WHEN stale.what = 'reassign' THEN stale.created_at END
+            WHERE c.account_id = stale.account_id AND c.conversation_id = stale.conversation_id;
+            action := 'requeue';
+        END IF;
+        account_id := stale.account_id;
+        conversation_id := stale.conversation_id;
+        team := stale.team;
+        old_assignee := stale.handle;
+        new_assignee := (SELECT m.handle FROM @extschema@.conversation c
+                         JOIN @extschema@.team_member m ON m.member_id = c.assignee
+                         WHERE c.account_id = stale.account_id AND c.conversation_id = stale.conversation_id);
+        RETURN NEXT;
+    END LOOP;
+END $$;
+COMMENT ON FUNCTION @extschema@.reassign_stale() IS
+    'Applies each team''s reassign_action to open and pending conversations whose agent has been offline (or inactive) for longer than reassign_after, or has not answered within reassign_after of assignment: reassign to another available agent (else back to the queue by age), or queue (to the back of the queue, which is then served). Returns one row per conversation moved: action reassign or requeue, and who holds it now (NULL: waiting). Idempotent and safe to run concurrently; meant for pg_cron every minute.';
+
+CREATE FUNCTION @extschema@.rebuild_agent_load() RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    fixed bigint;
+BEGIN
+    -- Writers wait; a consistent count needs a still table.
+    LOCK TABLE @extschema@.conversation IN SHARE MODE;
+    INSERT INTO @extschema@.agent_load (member_id)
+    SELECT m.member_id FROM @extschema@.team_member m ON CONFLICT (member_id) DO NOTHING;
+    WITH held AS (
+        SELECT l.member_id,
+               (SELECT count(*) FROM @extschema@.conversation c
+                WHERE c.assignee = l.member_id AND c.status <> 'resolved')::integer AS n
+        FROM @extschema@.agent_load l)
+    UPDATE @extschema@.agent_load l SET open_count = h.n
+    FROM held h WHERE h.member_id = l.member_id AND l.open_count <> h.n;
+    GET DIAGNOSTICS fixed = ROW_COUNT;
+    RETURN fixed;
+END $$;
+COMMENT ON FUNCTION @extschema@.rebuild_agent_load() IS
+    'Recounts csm.agent_load from csm.conversation (after a restore with triggers disabled, say); returns how many agents'' counts it corrected. Blocks writes to conversations while it runs.';
+
+-- Per agent: conversations they hold or held last (the final assignee),
+-- open now, resolved, and first response time measured from when they got
+-- the conversation (responses before that were someone else's).
+CREATE VIEW @extschema@.agent_performance WITH (security_invoker = true) AS
+SELECT m.member_id, m.handle, m.name, m.teams, m.status,
+       count(c.conversation_id) AS handled,
+       count(c.conversation_id) FILTER (WHERE c.status <> 'resolved') AS open_now,
+       count(c.conversation_id) FILTER (WHERE c.status = 'resolved') AS resolved,
+       round(count(c.conversation_id) FILTER (WHERE c.status = 'resolved')::numeric
+             / nullif(count(c.conversation_id), 0), 3) AS resolution_rate,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY c.first_response_at - c.assigned_at)
+           FILTER (WHERE c.first_response_at >= c.assigned_at) AS median_first_response,
+       round(avg(c.csat), 2) AS avg_csat,
+       count(c.csat) AS csat_responses
+FROM @extschema@.team_member m
+LEFT JOIN @extschema@.conversation c ON c.assignee = m.member_id
+GROUP BY m.member_id
+HAVING count(c.conversation_id) > 0 OR cardinality(m.teams) > 0;
+COMMENT ON VIEW @extschema@.agent_performance IS
+    'Per support agent (a member with a team or a conversation): conversations handled (they are or were the final assignee), open now (open or pending), resolved, resolution rate (resolved / handled), median first response time (first_response_at - assigned_at, over conversations first answered after they got them), average CSAT and how many rated.';
+
+-- pg_dump keeps conversations, their ids and team settings.  agent_load is
+-- derived: the triggers rebuild it as a restore inserts the conversations.
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.conversation', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.conversation_conversation_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.support_team', '');
