@@ -28,6 +28,7 @@
 PG_FUNCTION_INFO_V1(csm_lock_member);
 PG_FUNCTION_INFO_V1(csm_pick_member);
 PG_FUNCTION_INFO_V1(csm_apply_rule);
+PG_FUNCTION_INFO_V1(csm_start_assignment);
 
 /* The advisory-lock key of a member: the two-integer form, ('csm1', id). */
 #define MEMBER_LOCK_SPACE 0x63736D31
@@ -51,10 +52,9 @@ csm_lock_member(PG_FUNCTION_ARGS)
 
 /* The account, locked against other changes of its owners, and its load (as csm.segment_load). */
 static const char *const account_sql =
-"SELECT a.external_id, 100.0 / coalesce(w.accounts_per_csm, "
+"SELECT a.external_id, 100.0 / coalesce((SELECT w.accounts_per_csm FROM csm.segment_weight w WHERE w.segment = a.segment), "
 "       CASE a.segment WHEN 'strategic' THEN 5 WHEN 'enterprise' THEN 10 WHEN 'mid_market' THEN 30 ELSE 100 END)::float8 "
-"FROM csm.account a LEFT JOIN csm.segment_weight w ON w.segment = a.segment "
-"WHERE a.account_id = $1 FOR NO KEY UPDATE OF a";
+"FROM csm.account a WHERE a.account_id = $1 FOR NO KEY UPDATE OF a";
 
 /* Its current relationships; within_tenure: younger than the rule's min_tenure. */
 static const char *const current_sql =
@@ -93,11 +93,36 @@ static const char *const listed_sql =
 "WHERE m.active AND l.member_id = ANY ($1) "
 "ORDER BY key, l.pick_seq, l.member_id";
 
+/*
+ * Claims a locked candidate: adds the account to their counters, but only
+ * if nobody assigned to them since pick_seq $3 was read and they still
+ * have room.
+ */
+static const char *const claim_sql =
+"UPDATE csm.member_load l SET accounts = l.accounts + 1, primaries = l.primaries + $4::integer, "
+"       load = l.load + $2, pick_seq = nextval('csm.member_pick_seq'), last_assigned_at = now() "
+"FROM csm.team_member m "
+"WHERE l.member_id = $1 AND l.pick_seq = $3 AND m.member_id = l.member_id AND m.active "
+"  AND (m.capacity IS NULL OR l.load + $2 <= m.capacity + 1e-9)";
+
+/* The same without the checks, for an assignment by hand or a handoff. */
+static const char *const count_sql =
+"UPDATE csm.member_load l SET accounts = l.accounts + 1, primaries = l.primaries + $3::integer, "
+"       load = l.load + $2, pick_seq = nextval('csm.member_pick_seq'), last_assigned_at = now() "
+"WHERE l.member_id = $1";
+
+/* The relationship, its audit row, and the end of the account's wait for a primary. */
+static const char *const insert_sql =
+"INSERT INTO csm.account_assignment (account_id, member_id, is_primary, load, reason, rule_id) "
+"VALUES ($1, $2, $3, $4, $5, $6)";
+static const char *const log_sql =
+"INSERT INTO csm.assignment_log (account_id, action, is_primary, old_member_id, new_member_id, reason, rule_id) "
+"VALUES ($1, $7, $3, $8, $2, $5, $6)";
+static const char *const resolve_sql =
+"UPDATE csm.assignment_alert al SET resolved_at = now() WHERE al.account_id = $1 AND al.resolved_at IS NULL";
+
 static const char *const end_sql =
 "SELECT csm._end_assignment($1, $2, $3)";
-
-static const char *const start_sql =
-"SELECT csm._start_assignment($1, $2, $3, $4, $5, $6, 'assign', $7)";
 
 static const char *const queue_sql =
 "SELECT csm._queue_account($1, $2, $3, $4)";
@@ -108,7 +133,11 @@ static SPIPlanPtr candidates_plan;
 static SPIPlanPtr listed_plan;
 static SPIPlanPtr recheck_plan;
 static SPIPlanPtr end_plan;
-static SPIPlanPtr start_plan;
+static SPIPlanPtr claim_plan;
+static SPIPlanPtr count_plan;
+static SPIPlanPtr insert_plan;
+static SPIPlanPtr log_plan;
+static SPIPlanPtr resolve_plan;
 static SPIPlanPtr queue_plan;
 
 /* The fields of a csm.routing_rule this needs. */
@@ -194,23 +223,37 @@ typedef enum TryResult
 
 /*
  * Locks a member who nobody assigned to since `seq` was read; without
- * waiting for the lock, or waiting.
+ * waiting for the lock, or waiting.  With claim_primary >= 0 the member's
+ * counters take the account (as a primary when 1) in the same step.
  */
 static TryResult
-try_member(int64 member_id, int64 seq, float8 weight, bool wait)
+try_member(int64 member_id, int64 seq, float8 weight, bool wait, int claim_primary)
 {
 	LOCKTAG		tag;
-	Datum		args[2] = {Int64GetDatum(member_id), Float8GetDatum(weight)};
 	bool		isnull;
 
 	member_lock_tag(&tag, member_id);
 	if (LockAcquire(&tag, ExclusiveLock, false, !wait) == LOCKACQUIRE_NOT_AVAIL)
 		return TRY_LOCKED;
-	execute(recheck_plan, args, NULL, SPI_OK_SELECT);
-	if (SPI_processed == 1
-		&& DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) == seq
-		&& DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
-		return TRY_PICKED;
+	if (claim_primary >= 0)
+	{
+		Datum		args[4] = {Int64GetDatum(member_id), Float8GetDatum(weight), Int64GetDatum(seq),
+		BoolGetDatum(claim_primary == 1)};
+
+		execute(claim_plan, args, NULL, SPI_OK_UPDATE);
+		if (SPI_processed == 1)
+			return TRY_PICKED;
+	}
+	else
+	{
+		Datum		args[2] = {Int64GetDatum(member_id), Float8GetDatum(weight)};
+
+		execute(recheck_plan, args, NULL, SPI_OK_SELECT);
+		if (SPI_processed == 1
+			&& DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) == seq
+			&& DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
+			return TRY_PICKED;
+	}
 	LockRelease(&tag, ExclusiveLock, false);
 	return TRY_CHANGED;
 }
@@ -232,7 +275,7 @@ typedef struct Busy
 
 static int64
 try_candidates(SPITupleTable *candidates, uint64 n, const int64 *exclude, int nexclude, float8 weight,
-			   bool *retry, Busy *wait_for, char **handle)
+			   int claim_primary, bool *retry, Busy *wait_for, char **handle)
 {
 	bool		have_best = false;
 	float8		best = 0;
@@ -262,7 +305,7 @@ try_candidates(SPITupleTable *candidates, uint64 n, const int64 *exclude, int ne
 		}
 		else if (key > best + 1e-9)
 			break;
-		switch (try_member(member, seq, weight, false))
+		switch (try_member(member, seq, weight, false, claim_primary))
 		{
 			case TRY_PICKED:
 				*handle = SPI_getvalue(tup, desc, 3);
@@ -293,7 +336,7 @@ try_candidates(SPITupleTable *candidates, uint64 n, const int64 *exclude, int ne
  * many rounds.
  */
 static int64
-wait_for_member(const Busy *busy, float8 weight, int attempt, char **handle)
+wait_for_member(const Busy *busy, float8 weight, int claim_primary, int attempt, char **handle)
 {
 	if (attempt >= 10000)
 		ereport(ERROR,
@@ -306,7 +349,7 @@ wait_for_member(const Busy *busy, float8 weight, int attempt, char **handle)
 		pg_usleep(50L * Min(attempt + 1, 10));
 		return 0;
 	}
-	if (try_member(busy->member, busy->seq, weight, true) != TRY_PICKED)
+	if (try_member(busy->member, busy->seq, weight, true, claim_primary) != TRY_PICKED)
 		return 0;
 	*handle = busy->handle;
 	return busy->member;
@@ -322,7 +365,9 @@ prepare_plans(void)
 	Oid			listed_types[] = {INT8ARRAYOID, TEXTOID, FLOAT8OID};
 	Oid			recheck_types[] = {INT8OID, FLOAT8OID};
 	Oid			end_types[] = {INT8OID, INT8OID, TEXTOID};
-	Oid			start_types[] = {INT8OID, INT8OID, BOOLOID, FLOAT8OID, TEXTOID, INT8OID, INT8OID};
+	Oid			claim_types[] = {INT8OID, FLOAT8OID, INT8OID, BOOLOID};
+	Oid			count_types[] = {INT8OID, FLOAT8OID, BOOLOID};
+	Oid			record_types[] = {INT8OID, INT8OID, BOOLOID, FLOAT8OID, TEXTOID, INT8OID, TEXTOID, INT8OID};
 	Oid			queue_types[] = {INT8OID, TEXTOID, TEXTOID, INT8OID};
 
 	csm_prepare_once(&account_plan, account_sql, 1, account_types);
@@ -331,8 +376,74 @@ prepare_plans(void)
 	csm_prepare_once(&listed_plan, listed_sql, 3, listed_types);
 	csm_prepare_once(&recheck_plan, recheck_sql, 2, recheck_types);
 	csm_prepare_once(&end_plan, end_sql, 3, end_types);
-	csm_prepare_once(&start_plan, start_sql, 7, start_types);
+	csm_prepare_once(&claim_plan, claim_sql, 4, claim_types);
+	csm_prepare_once(&count_plan, count_sql, 3, count_types);
+	csm_prepare_once(&insert_plan, insert_sql, 6, record_types);
+	csm_prepare_once(&log_plan, log_sql, 8, record_types);
+	csm_prepare_once(&resolve_plan, resolve_sql, 1, record_types);
 	csm_prepare_once(&queue_plan, queue_sql, 4, queue_types);
+}
+
+/*
+ * Writes a new relationship, its audit row and, for a primary, the end of
+ * the account's wait in the queue.  rule may be NULL; old_member 0 is none.
+ */
+static void
+record_assignment(int64 account, int64 member, bool is_primary, float8 weight, const char *reason,
+				  const Datum *rule, const char *action, int64 old_member)
+{
+	Datum		args[8] = {Int64GetDatum(account), Int64GetDatum(member), BoolGetDatum(is_primary),
+		Float8GetDatum(weight), reason ? CStringGetTextDatum(reason) : (Datum) 0,
+		rule ? *rule : (Datum) 0, CStringGetTextDatum(action), Int64GetDatum(old_member)};
+	char		nulls[8] = {' ', ' ', ' ', ' ', reason ? ' ' : 'n', rule ? ' ' : 'n', ' ', old_member ? ' ' : 'n'};
+
+	execute(insert_plan, args, nulls, SPI_OK_INSERT);
+	execute(log_plan, args, nulls, SPI_OK_INSERT);
+	if (is_primary)
+		execute(resolve_plan, args, nulls, SPI_OK_UPDATE);
+}
+
+/*
+ * csm._start_assignment(account, member, is_primary, weight, reason, rule,
+ * action, old_member): an assignment by hand or a handoff, to a member
+ * whose lock the caller holds.
+ */
+Datum
+csm_start_assignment(PG_FUNCTION_ARGS)
+{
+	int64		account;
+	int64		member;
+	bool		is_primary;
+	float8		weight;
+	char	   *reason;
+	Datum		rule;
+	char	   *action;
+	int64		old_member;
+	Datum		count_args[3];
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3) || PG_ARGISNULL(6))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("account, member, is_primary, weight and action must not be NULL")));
+	account = PG_GETARG_INT64(0);
+	member = PG_GETARG_INT64(1);
+	is_primary = PG_GETARG_BOOL(2);
+	weight = PG_GETARG_FLOAT8(3);
+	reason = PG_ARGISNULL(4) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(4));
+	rule = PG_ARGISNULL(5) ? (Datum) 0 : PG_GETARG_DATUM(5);
+	action = text_to_cstring(PG_GETARG_TEXT_PP(6));
+	old_member = PG_ARGISNULL(7) ? 0 : PG_GETARG_INT64(7);
+	count_args[0] = Int64GetDatum(member);
+	count_args[1] = Float8GetDatum(weight);
+	count_args[2] = BoolGetDatum(is_primary);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "csm: SPI_connect failed");
+	prepare_plans();
+	execute(count_plan, count_args, NULL, SPI_OK_UPDATE);
+	record_assignment(account, member, is_primary, weight, reason, PG_ARGISNULL(5) ? NULL : &rule, action, old_member);
+	SPI_finish();
+	PG_RETURN_VOID();
 }
 
 /*
@@ -357,10 +468,10 @@ csm_pick_member(PG_FUNCTION_ARGS)
 		Busy		busy;
 
 		execute(listed_plan, args, NULL, SPI_OK_SELECT);
-		picked = try_candidates(SPI_tuptable, SPI_processed, NULL, 0, weight, &retry, &busy, &handle);
+		picked = try_candidates(SPI_tuptable, SPI_processed, NULL, 0, weight, -1, &retry, &busy, &handle);
 		if (picked != 0 || !retry)
 			break;
-		picked = wait_for_member(&busy, weight, attempt, &handle);
+		picked = wait_for_member(&busy, weight, -1, attempt, &handle);
 	}
 	SPI_finish();
 	if (picked == 0)
@@ -373,8 +484,7 @@ csm_apply_rule(PG_FUNCTION_ARGS)
 {
 	int64		account = PG_GETARG_INT64(0);
 	Rule		rule;
-	Datum		args[7];
-	char		nulls[7];
+	Datum		args[5];
 	bool		isnull;
 	char	   *org;
 	float8		weight;
@@ -468,10 +578,11 @@ csm_apply_rule(PG_FUNCTION_ARGS)
 			return result;
 		}
 
-		picked = try_candidates(candidates, ncandidates, related, nrelated, weight, &retry, &busy, &picked_handle);
+		picked = try_candidates(candidates, ncandidates, related, nrelated, weight, rule.is_primary,
+								&retry, &busy, &picked_handle);
 		if (picked != 0 || !retry)
 			break;
-		picked = wait_for_member(&busy, weight, attempt, &picked_handle);
+		picked = wait_for_member(&busy, weight, rule.is_primary, attempt, &picked_handle);
 	}
 
 	if (picked == 0)
@@ -505,17 +616,8 @@ csm_apply_rule(PG_FUNCTION_ARGS)
 
 			execute(end_plan, eargs, NULL, SPI_OK_SELECT);
 		}
-		args[0] = Int64GetDatum(account);
-		args[1] = Int64GetDatum(picked);
-		args[2] = BoolGetDatum(rule.is_primary);
-		args[3] = Float8GetDatum(weight);
-		args[4] = CStringGetTextDatum(reason);
-		args[5] = rule.rule_id;
-		args[6] = Int64GetDatum(primary_member);
-		memset(nulls, ' ', sizeof(nulls));
-		nulls[5] = rule.rule_id_null ? 'n' : ' ';
-		nulls[6] = rule.is_primary && primary_member != 0 ? ' ' : 'n';
-		execute(start_plan, args, nulls, SPI_OK_SELECT);
+		record_assignment(account, picked, rule.is_primary, weight, reason,
+						  rule.rule_id_null ? NULL : &rule.rule_id, "assign", primary_member);
 		result = result_row(fcinfo, caller, true, picked_handle, rule.is_primary, org,
 							psprintf("%s by rule %s (%s)", rule.is_primary ? "primary" : "secondary",
 									 rule.name, rule.strategy));

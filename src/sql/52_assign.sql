@@ -29,31 +29,16 @@ COMMENT ON FUNCTION @extschema@._member(text) IS 'The team member with this hand
 
 -- Every change of an account's owners goes through these two, so that
 -- csm.member_load and the audit log never drift from the relationships.
--- No SET search_path on these two (every name is qualified): they run
--- once per assignment, and SET costs a GUC save and restore per call.
 CREATE FUNCTION @extschema@._start_assignment(account bigint, member bigint, primary_owner boolean, weight float8,
                                               reason text, rule bigint, action text, old_member bigint)
 RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO @extschema@.account_assignment (account_id, member_id, is_primary, load, reason, rule_id)
-    VALUES (account, member, primary_owner, weight, reason, rule);
-    UPDATE @extschema@.member_load l
-    SET accounts = l.accounts OPERATOR(pg_catalog.+) 1,
-        primaries = l.primaries OPERATOR(pg_catalog.+) primary_owner::integer,
-        load = l.load OPERATOR(pg_catalog.+) weight,
-        pick_seq = pg_catalog.nextval('@extschema@.member_pick_seq'), last_assigned_at = pg_catalog.now()
-    WHERE l.member_id OPERATOR(pg_catalog.=) member;
-    INSERT INTO @extschema@.assignment_log (account_id, action, is_primary, old_member_id, new_member_id, reason, rule_id)
-    VALUES (account, action, primary_owner, old_member, member, reason, rule);
-    IF primary_owner THEN
-        UPDATE @extschema@.assignment_alert al SET resolved_at = pg_catalog.now()
-        WHERE al.account_id OPERATOR(pg_catalog.=) account AND al.resolved_at IS NULL;
-    END IF;
-END $$;
+AS 'MODULE_PATHNAME', 'csm_start_assignment'
+LANGUAGE C
+SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@._start_assignment(bigint, bigint, boolean, float8, text, bigint, text, bigint) IS
-    'Internal: starts a relationship, adds its load to the member and logs it.';
+    'Internal: starts a relationship, adds its load to the member (whose lock the caller holds) and logs it.';
 
+-- No SET search_path (every name is qualified): it runs once per change.
 CREATE FUNCTION @extschema@._end_assignment(account bigint, assignment bigint, why text) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
