@@ -56,9 +56,13 @@ static const char *const account_sql =
 "       CASE a.segment WHEN 'strategic' THEN 5 WHEN 'enterprise' THEN 10 WHEN 'mid_market' THEN 30 ELSE 100 END)::float8 "
 "FROM csm.account a WHERE a.account_id = $1 FOR NO KEY UPDATE OF a";
 
-/* Its current relationships; within_tenure: younger than the rule's min_tenure. */
+/*
+ * Its current relationships; young: within the minimum tenure of this rule
+ * or of the rule that made the relationship, whichever is longer.
+ */
 static const char *const current_sql =
-"SELECT x.assignment_id, x.member_id, x.is_primary, m.handle, x.started_at > now() - $2 "
+"SELECT x.assignment_id, x.member_id, x.is_primary, m.handle, "
+"       x.started_at > now() - greatest($2, (SELECT r.min_tenure FROM csm.routing_rule r WHERE r.rule_id = x.rule_id)) "
 "FROM csm.account_assignment x JOIN csm.team_member m ON m.member_id = x.member_id "
 "WHERE x.account_id = $1 AND x.ended_at IS NULL";
 
@@ -572,7 +576,7 @@ csm_apply_rule(PG_FUNCTION_ARGS)
 		if (rule.is_primary && primary_id != 0 && primary_young)
 		{
 			result = result_row(fcinfo, caller, false, NULL, true, org,
-								psprintf("rule %s keeps a primary for a minimum tenure; the current one is younger",
+								psprintf("continuity: the current primary is within its minimum tenure (rule %s)",
 										 rule.name));
 			SPI_finish();
 			return result;
@@ -617,7 +621,8 @@ csm_apply_rule(PG_FUNCTION_ARGS)
 			execute(end_plan, eargs, NULL, SPI_OK_SELECT);
 		}
 		record_assignment(account, picked, rule.is_primary, weight, reason,
-						  rule.rule_id_null ? NULL : &rule.rule_id, "assign", primary_member);
+						  rule.rule_id_null ? NULL : &rule.rule_id, "assign",
+						  rule.is_primary ? primary_member : 0);
 		result = result_row(fcinfo, caller, true, picked_handle, rule.is_primary, org,
 							psprintf("%s by rule %s (%s)", rule.is_primary ? "primary" : "secondary",
 									 rule.name, rule.strategy));

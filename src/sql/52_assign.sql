@@ -95,6 +95,7 @@ DECLARE
     room float8;
     weight float8;
     tenure interval;
+    rule_name text;
     result @extschema@.assignment_result := (false, assign_to, is_primary, org_user_id, NULL);
 BEGIN
     IF org_user_id IS NULL OR assign_to IS NULL OR is_primary IS NULL THEN
@@ -127,10 +128,10 @@ BEGIN
     END IF;
 
     IF is_primary AND current_primary.assignment_id IS NOT NULL AND current_primary.rule_id IS NOT NULL THEN
-        SELECT r.min_tenure INTO tenure FROM @extschema@.routing_rule r WHERE r.rule_id = current_primary.rule_id;
+        SELECT r.min_tenure, r.name INTO tenure, rule_name FROM @extschema@.routing_rule r
+        WHERE r.rule_id = current_primary.rule_id;
         IF current_primary.started_at > now() - tenure THEN
-            result.message := format('the current primary was assigned %s ago by a rule that keeps primaries for %s',
-                                     date_trunc('second', now() - current_primary.started_at), tenure);
+            result.message := format('continuity: rule %s keeps the primary it assigned for %s', rule_name, tenure);
             RETURN result;
         END IF;
     END IF;
