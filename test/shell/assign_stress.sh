@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# pgbench stress of csm_auto_assign: many sessions filling one pool at once.
+#
+#   round robin   8 members of team rr, no capacity; 16 clients x 100
+#                 transactions, each auto-assigning one of 1,600 accounts
+#                 (a sequence hands each account out once).
+#   least loaded  4 members of team ll with capacities 200, 400, 600 and
+#                 800 load units; 20 clients x 50 transactions over 1,000
+#                 SMB accounts (1 load unit each), so the pool ends half
+#                 full and the split is the picker's doing, not capacity's.
+#
+# The accounts exist before the rules, so the insert trigger routes none of
+# them.  Afterwards: every account has exactly one current primary; each
+# member got its share (round robin: 200 +- 1; least loaded: within 1 of
+# 1000 * capacity / total capacity); nobody is over capacity; pgbench
+# reported no failed transaction and the server no new deadlock; the audit
+# log has exactly one 'assign' row per assignment and nothing else; and
+# csm.member_load equals a recount from csm.account_assignment.
+set -euo pipefail
+db=csm_stress_assign
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failed=0
+
+q() { psql -qAtX -v ON_ERROR_STOP=1 -d "$db" "$@"; }
+
+# expect WHAT WANT SQL: one "ok" or "not ok" line, comparing SQL's one value to WANT.
+expect() {
+    local got
+    got=$(q -c "$3")
+    if [ "$got" = "$2" ]; then
+        echo "ok - $1"
+    else
+        echo "not ok - $1: got '$got', want '$2'"
+        failed=1
+    fi
+}
+
+deadlocks() { q -c "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"; }
+
+# run_pgbench NAME CLIENTS TRANSACTIONS SCRIPT: runs it, prints its summary,
+# and checks that every transaction succeeded and no deadlock happened.
+run_pgbench() {
+    local name=$1 clients=$2 txns=$3 before after started failed_txns log=$work/$1.log
+    before=$(deadlocks)
+    started=$(date +%s.%N)
+    if pgbench -n -c "$clients" -j 2 -t "$txns" -f "$4" "$db" >"$log" 2>&1; then
+        echo "ok - $name: pgbench ran $clients clients x $txns transactions"
+    else
+        cat "$log"
+        echo "not ok - $name: pgbench failed"
+        failed=1
+    fi
+    echo "# $name: $(awk -v s="$started" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f s", e - s }');" \
+         "$(grep -E '^tps' "$log" | head -n 1 | sed 's/ (.*//')"
+    failed_txns=$(awk -F': *' '/^number of failed transactions/ { split($2, a, " "); print a[1] }' "$log")
+    expect "$name: no failed transactions" 0 "SELECT ${failed_txns:-0}"
+    sleep 1  # let the pgbench backends' statistics reach pg_stat_database
+    after=$(deadlocks)
+    expect "$name: no deadlocks" 0 "SELECT $after - $before"
+}
+
+# check_pool NAME PREFIX N: the invariants every run must keep, over the
+# accounts named PREFIX1..PREFIXN.
+check_pool() {
+    local name=$1 prefix=$2 n=$3
+    expect "$name: each of the $n accounts has exactly one current primary" 0 "
+        SELECT count(*) FROM csm.account a
+        WHERE a.external_id LIKE '${prefix}%'
+          AND (SELECT count(*) FROM csm.account_assignment x
+               WHERE x.account_id = a.account_id AND x.is_primary AND x.ended_at IS NULL) <> 1"
+    expect "$name: no account ever had a second relationship" "$n" "
+        SELECT count(*) FROM csm.account_assignment x JOIN csm.account a ON a.account_id = x.account_id
+        WHERE a.external_id LIKE '${prefix}%'"
+    expect "$name: assignment_log has exactly one 'assign' row per assignment, and nothing else" "$n|$n" "
+        SELECT count(*) FILTER (WHERE l.action = 'assign' AND x.account_id IS NOT NULL), count(*)
+        FROM csm.assignment_log l JOIN csm.account a ON a.account_id = l.account_id
+        LEFT JOIN csm.account_assignment x ON x.account_id = l.account_id AND x.member_id = l.new_member_id
+                                          AND x.is_primary AND x.ended_at IS NULL
+        WHERE a.external_id LIKE '${prefix}%'"
+    expect "$name: csm.member_load equals a recount from csm.account_assignment" 0 "
+        SELECT count(*)
+        FROM csm.member_load l
+        FULL JOIN (SELECT x.member_id, count(*) AS accounts, count(*) FILTER (WHERE x.is_primary) AS primaries,
+                          sum(x.load) AS load
+                   FROM csm.account_assignment x WHERE x.ended_at IS NULL GROUP BY x.member_id) r
+          ON r.member_id = l.member_id
+        WHERE l.member_id IS NULL
+           OR l.accounts <> coalesce(r.accounts, 0) OR l.primaries <> coalesce(r.primaries, 0)
+           OR abs(l.load - coalesce(r.load, 0)) > 1e-6"
+    expect "$name: nobody is over capacity" 0 "
+        SELECT count(*) FROM csm.member_load l JOIN csm.team_member m ON m.member_id = l.member_id
+        WHERE l.load > m.capacity + 1e-9"
+}
+
+# ---------------------------------------------------------------- setup
+started=$(date +%s)
+dropdb --if-exists "$db" >/dev/null 2>&1 || true
+createdb "$db"
+q <<'SQL'
+CREATE EXTENSION csm;
+INSERT INTO csm.team_member (handle, teams)
+SELECT 'rr_' || i, ARRAY['rr'] FROM generate_series(1, 8) i;
+INSERT INTO csm.team_member (handle, teams, capacity)
+SELECT 'll_' || i, ARRAY['ll'], 200 * i FROM generate_series(1, 4) i;
+-- Before any rule: the insert trigger routes nothing.
+INSERT INTO csm.account (external_id, segment)
+SELECT 'acct_' || i, 'smb' FROM generate_series(1, 1600) i;
+INSERT INTO csm.account (external_id, segment)
+SELECT 'll_acct_' || i, 'smb' FROM generate_series(1, 1000) i;
+CREATE SEQUENCE rr_next;
+CREATE SEQUENCE ll_next;
+ANALYZE;
+SQL
+expect "setup: no account was routed on insert" 0 "SELECT count(*) FROM csm.account_assignment"
+
+# ---------------------------------------------------------------- round robin
+q -c "INSERT INTO csm.routing_rule (name, target_kind, target, strategy) VALUES ('rr', 'team', 'rr', 'round_robin')"
+echo "SELECT csm.csm_auto_assign('acct_' || nextval('rr_next'));" >"$work/rr.pgbench"
+run_pgbench "round robin" 16 100 "$work/rr.pgbench"
+check_pool "round robin" acct_ 1600
+echo "# round robin: accounts per member: $(q -c "
+    SELECT string_agg(m.handle || '=' || l.accounts, ' ' ORDER BY m.member_id) || ', spread (max - min) '
+           || (max(l.accounts) - min(l.accounts))
+    FROM csm.member_load l JOIN csm.team_member m ON m.member_id = l.member_id WHERE 'rr' = ANY (m.teams)")"
+expect "round robin: every member got 200 +- 1 accounts" 0 "
+    SELECT count(*) FROM csm.member_load l JOIN csm.team_member m ON m.member_id = l.member_id
+    WHERE 'rr' = ANY (m.teams) AND abs(l.accounts - 200) > 1"
+
+# ---------------------------------------------------------------- least loaded
+q -c "INSERT INTO csm.routing_rule (name, target_kind, target, strategy) VALUES ('ll', 'team', 'll', 'least_loaded')"
+echo "SELECT csm.csm_auto_assign('ll_acct_' || nextval('ll_next'), 'll');" >"$work/ll.pgbench"
+run_pgbench "least loaded" 20 50 "$work/ll.pgbench"
+check_pool "least loaded" ll_acct_ 1000
+echo "# least loaded: accounts per member (capacity-proportional share): $(q -c "
+    SELECT string_agg(format('%s=%s (%s)', s.handle, s.accounts, round(s.share, 1)), ' ' ORDER BY s.member_id)
+    FROM (SELECT m.member_id, m.handle, l.accounts, 1000.0 * m.capacity / sum(m.capacity) OVER () AS share
+          FROM csm.member_load l JOIN csm.team_member m ON m.member_id = l.member_id
+          WHERE 'll' = ANY (m.teams)) s")"
+expect "least loaded: every member's account count is within 1 of its capacity-proportional share" 0 "
+    SELECT count(*) FROM (
+        SELECT l.accounts, 1000.0 * m.capacity / sum(m.capacity) OVER () AS share
+        FROM csm.member_load l JOIN csm.team_member m ON m.member_id = l.member_id
+        WHERE 'll' = ANY (m.teams)) s
+    WHERE abs(s.accounts - s.share) > 1"
+
+echo "# assign stress: $(( $(date +%s) - started )) s in all"
+if [ "$failed" != 0 ]; then
+    echo "not ok - assign stress: see above (database $db kept)"
+    exit 1
+fi
+echo "ok - auto-assign under 16 and 20 concurrent clients: one primary each, fair shares, exact loads, no deadlocks"
+dropdb "$db"
