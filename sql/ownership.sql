@@ -67,9 +67,15 @@ SELECT * FROM csm.csm_assign('org_d', 'ava');
 SELECT assignment_success, assigned_csm, message FROM csm.csm_auto_assign('org_d', 'growth');
 -- a red health band brings in the retention specialist as a secondary, primary kept
 SELECT csm.override_health('org_d', 40, 'exec sponsor left', NULL) > 0 AS overridden;
-SELECT account_id IS NOT NULL AS routed, rule, assignment_success, assigned_csm, is_primary
-FROM csm.apply_routing(ARRAY(SELECT account_id FROM csm.account WHERE external_id = 'org_d'));
 SELECT handles('org_d');
+-- the same when a refresh turns a band red, and applying the rules again changes nothing
+CREATE TABLE red_metrics AS
+SELECT account_id, 0.1::float8 AS dau_ratio, 2 AS nps FROM csm.account WHERE external_id = 'org_e';
+SELECT csm.refresh_health('red_metrics') AS scored;
+SELECT handles('org_e');
+SELECT rule, assignment_success, assigned_csm, is_primary, message
+FROM csm.apply_routing(ARRAY(SELECT account_id FROM csm.account WHERE external_id IN ('org_d', 'org_e')))
+ORDER BY account_id, rule;
 -- no rule for a pool: least loaded among its members
 SELECT * FROM csm.csm_auto_assign('org_a', 'growth');
 
@@ -117,5 +123,6 @@ DROP ROLE csm_auditor;
 
 -- leave a fresh extension for the next test
 DROP FUNCTION handles(text);
+DROP TABLE red_metrics;
 DROP EXTENSION csm CASCADE;
 CREATE EXTENSION csm;

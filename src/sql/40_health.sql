@@ -437,6 +437,7 @@ CREATE FUNCTION @extschema@.refresh_health(metrics regclass DEFAULT NULL) RETURN
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     scored bigint;
+    changed bigint[];
 BEGIN
     -- One refresh at a time (readers are not blocked): MERGE, unlike
     -- INSERT ... ON CONFLICT, raises a unique violation when a concurrent
@@ -473,6 +474,20 @@ BEGIN
         coalesce(metrics, '@extschema@.account_metrics'::regclass));
     GET DIAGNOSTICS scored = ROW_COUNT;
 
+    -- Routing rules that read health apply to the accounts whose band
+    -- changed since the last refresh (still in the history until the merge
+    -- below); accounts scored for the first time count as changed.
+    IF EXISTS (SELECT FROM @extschema@.routing_rule r
+               WHERE r.enabled AND r.condition IS NOT NULL
+                 AND @extschema@.condition_attributes(r.condition) && ARRAY['health_band', 'health_score']) THEN
+        changed := ARRAY(
+            SELECT c.account_id FROM @extschema@.health_score c
+            WHERE c.computed_at OPERATOR(pg_catalog.=) pg_catalog.now()
+              AND c.band IS DISTINCT FROM (SELECT h.band FROM @extschema@.health_history h
+                                           WHERE h.account_id OPERATOR(pg_catalog.=) c.account_id
+                                           ORDER BY h.day DESC LIMIT 1));
+    END IF;
+
     -- The day's history, from the scores just written: those computed at
     -- now(), the transaction's start (an earlier refresh in the same
     -- transaction wrote the same values again).
@@ -488,10 +503,13 @@ BEGIN
     WHEN NOT MATCHED THEN
         INSERT (account_id, day, model, model_version, score, band, coverage, computed_at)
         VALUES (s.account_id, s.day, s.model, s.model_version, s.score, s.band, s.coverage, s.computed_at);
+    IF cardinality(changed) > 0 THEN
+        PERFORM @extschema@.apply_routing(changed);
+    END IF;
     RETURN scored;
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_health(regclass) IS
-    'Scores every active account with its mapped model, from csm.account_metrics or from the given table or view (account_id plus columns named after metrics); writes csm.health_score and one csm.health_history row per account per UTC day (idempotent within a day). Returns the accounts scored. Schedule it with pg_cron.';
+    'Scores every active account with its mapped model, from csm.account_metrics or from the given table or view (account_id plus columns named after metrics); writes csm.health_score and one csm.health_history row per account per UTC day (idempotent within a day); when routing rules read health_band or health_score, applies them (csm.apply_routing) to the accounts whose band changed. Returns the accounts scored. Schedule it with pg_cron.';
 
 CREATE FUNCTION @extschema@.csm_health_score(external_id text) RETURNS float8
 LANGUAGE plpgsql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
@@ -548,6 +566,7 @@ BEGIN
     INSERT INTO @extschema@.health_override (account_id, score, reason, expires_at)
     VALUES (id, score, reason, expires_at)
     RETURNING override_id INTO new_id;
+    PERFORM @extschema@.apply_routing(ARRAY[id]);  -- rules may read the health band
     RETURN new_id;
 END $$;
 COMMENT ON FUNCTION @extschema@.override_health(text, float8, text, timestamptz) IS
@@ -560,7 +579,11 @@ DECLARE
 BEGIN
     UPDATE @extschema@.health_override o SET cleared_at = now(), cleared_by = current_user
     WHERE o.account_id = id AND o.cleared_at IS NULL;
-    RETURN FOUND;
+    IF FOUND THEN
+        PERFORM @extschema@.apply_routing(ARRAY[id]);  -- rules may read the health band
+        RETURN true;
+    END IF;
+    RETURN false;
 END $$;
 COMMENT ON FUNCTION @extschema@.clear_health_override(text) IS
     'Ends an account''s override; returns false when it had none.';
