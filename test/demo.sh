@@ -150,6 +150,39 @@ ORDER BY change, a.external_id
 LIMIT 8;
 SQL
 
+# Ownership: routing rules by segment, and a retention specialist beside
+# the primary for large accounts in the red band; every active account is
+# routed once (csm.assign_queued() routes the accounts without a primary).
+psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" <<'SQL' >/dev/null
+INSERT INTO csm.routing_rule (name, priority, condition, target_kind, target, strategy, is_primary, min_tenure) VALUES
+    ('at risk: retention', 5, 'health_band = ''red'' AND arr >= 20000', 'team', 'retention', 'least_loaded', false, '0'),
+    ('strategic', 10, 'segment = ''strategic''', 'team', 'strategic', 'least_loaded', true, '90 days'),
+    ('enterprise', 20, 'segment = ''enterprise''', 'team', 'enterprise', 'least_loaded', true, '90 days'),
+    ('mid-market', 30, 'segment = ''mid_market''', 'team', 'mid_market', 'least_loaded', true, '30 days'),
+    ('smb', 40, 'segment = ''smb''', 'team', 'smb', 'round_robin', true, '0');
+SELECT csm.assign_queued();
+SQL
+
+section "Ownership: book per CSM (csm.assignment_workload; load in units, a full seed-sized book is 100)" <<'SQL'
+SELECT w.handle, array_to_string(w.teams, ',') AS teams, w.primaries, w.secondaries,
+       to_char(w.primary_arr, 'FM$999,999,999') AS primary_arr, round(w.load::numeric, 1) AS load, w.capacity,
+       w.utilisation
+FROM csm.assignment_workload w
+WHERE w.accounts > 0
+ORDER BY array_position(ARRAY['strategic', 'enterprise', 'mid_market', 'smb', 'retention'], w.teams[1]), w.handle;
+SQL
+
+section "Ownership: waiting for an owner (csm.unassigned_queue) and the latest audit rows (csm.assignment_log)" <<'SQL'
+SELECT coalesce(kind, 'never routed') AS why, count(*) AS accounts, min(waiting_since)::date AS oldest
+FROM csm.unassigned_queue GROUP BY 1 ORDER BY 2 DESC;
+SELECT a.external_id, l.action, CASE WHEN l.is_primary THEN 'primary' ELSE 'secondary' END AS relationship,
+       n.handle AS new_owner, l.reason
+FROM csm.assignment_log l
+JOIN csm.account a USING (account_id)
+LEFT JOIN csm.team_member n ON n.member_id = l.new_member_id
+ORDER BY l.log_id DESC LIMIT 6;
+SQL
+
 section "Team" <<'SQL'
 SELECT t.team,
        count(*) AS members,

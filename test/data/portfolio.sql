@@ -376,28 +376,32 @@ COMMENT ON FUNCTION csm_demo.generate_events(integer, integer, date, integer) IS
 
 -- Team and NPS -------------------------------------------------------------
 
--- The customer success team: CSMs per segment (book sizes after the seed's
--- ratios), retention and product specialists, and support agents.
+-- The customer success team: CSMs per segment, retention and product
+-- specialists, and support agents.  capacity is in csm's load units (a
+-- strategic account weighs 20, enterprise 10, mid-market 3.33, SMB 1; the
+-- seed's 1:5, 1:10, 1:30, 1:100 ratios make a book of 100): this small team
+-- carries books of about four seed-sized ones each, and SMB is digital-touch
+-- with no limit.
 CREATE OR REPLACE FUNCTION csm_demo.team()
 RETURNS TABLE (handle text, name text, roles text[], skills text[], teams text[], capacity integer, status text)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     VALUES
-    ('alex.kim',      'Alex Kim',      '{csm}'::text[],                  '{executive_reviews,renewals,expansion}'::text[], '{strategic}'::text[], 8, 'online'),
-    ('maria.garcia',  'Maria Garcia',  '{csm,retention_specialist}',     '{executive_reviews,escalations,spanish}', '{strategic,latam}',  8,   'online'),
-    ('james.chen',    'James Chen',    '{csm}',                          '{enterprise,integrations,analytics}',    '{enterprise}',        15,  'online'),
-    ('priya.patel',   'Priya Patel',   '{csm}',                          '{enterprise,onboarding,healthcare}',     '{enterprise}',        15,  'away'),
-    ('tom.mueller',   'Tom Müller',    '{csm}',                          '{enterprise,manufacturing,german}',      '{enterprise,emea}',   15,  'offline'),
-    ('sofia.rossi',   'Sofia Rossi',   '{csm}',                          '{onboarding,adoption,italian}',          '{mid_market,emea}',   40,  'online'),
-    ('daniel.okafor', 'Daniel Okafor', '{csm}',                          '{adoption,renewals,fintech}',            '{mid_market}',        40,  'online'),
-    ('emma.johnson',  'Emma Johnson',  '{csm,product_specialist}',       '{onboarding,analytics,training}',        '{mid_market}',        40,  'away'),
-    ('lucas.martin',  'Lucas Martin',  '{csm}',                          '{adoption,expansion,french}',            '{mid_market,emea}',   40,  'online'),
-    ('hannah.lee',    'Hannah Lee',    '{csm}',                          '{digital_touch,onboarding}',             '{smb}',               150, 'online'),
-    ('omar.haddad',   'Omar Haddad',   '{csm}',                          '{digital_touch,renewals,arabic}',        '{smb,emea}',          150, 'offline'),
-    ('chloe.dubois',  'Chloé Dubois',  '{csm}',                          '{digital_touch,training,french}',        '{smb}',               150, 'online'),
-    ('kenji.tanaka',  'Kenji Tanaka',  '{csm}',                          '{digital_touch,onboarding,japanese}',    '{smb,apac}',          150, 'online'),
-    ('rachel.green',  'Rachel Green',  '{retention_specialist}',         '{churn_save,negotiation,renewals}',      '{retention}',         20,  'online'),
-    ('victor.silva',  'Victor Silva',  '{retention_specialist,csm}',     '{churn_save,executive_reviews,portuguese}', '{retention,latam}', 20, 'away'),
-    ('nina.petrova',  'Nina Petrova',  '{retention_specialist}',         '{churn_save,analytics}',                 '{retention}',         20,  'offline'),
+    ('alex.kim',      'Alex Kim',      '{csm}'::text[],                  '{executive_reviews,renewals,expansion}'::text[], '{strategic}'::text[], 400, 'online'),
+    ('maria.garcia',  'Maria Garcia',  '{csm,retention_specialist}',     '{executive_reviews,escalations,spanish}', '{strategic,latam}',  400,   'online'),
+    ('james.chen',    'James Chen',    '{csm}',                          '{enterprise,integrations,analytics}',    '{enterprise}',        400,  'online'),
+    ('priya.patel',   'Priya Patel',   '{csm}',                          '{enterprise,onboarding,healthcare}',     '{enterprise}',        400,  'away'),
+    ('tom.mueller',   'Tom Müller',    '{csm}',                          '{enterprise,manufacturing,german}',      '{enterprise,emea}',   400,  'offline'),
+    ('sofia.rossi',   'Sofia Rossi',   '{csm}',                          '{onboarding,adoption,italian}',          '{mid_market,emea}',   450,  'online'),
+    ('daniel.okafor', 'Daniel Okafor', '{csm}',                          '{adoption,renewals,fintech}',            '{mid_market}',        450,  'online'),
+    ('emma.johnson',  'Emma Johnson',  '{csm,product_specialist}',       '{onboarding,analytics,training}',        '{mid_market}',        450,  'away'),
+    ('lucas.martin',  'Lucas Martin',  '{csm}',                          '{adoption,expansion,french}',            '{mid_market,emea}',   450,  'online'),
+    ('hannah.lee',    'Hannah Lee',    '{csm}',                          '{digital_touch,onboarding}',             '{smb}',               NULL, 'online'),
+    ('omar.haddad',   'Omar Haddad',   '{csm}',                          '{digital_touch,renewals,arabic}',        '{smb,emea}',          NULL, 'offline'),
+    ('chloe.dubois',  'Chloé Dubois',  '{csm}',                          '{digital_touch,training,french}',        '{smb}',               NULL, 'online'),
+    ('kenji.tanaka',  'Kenji Tanaka',  '{csm}',                          '{digital_touch,onboarding,japanese}',    '{smb,apac}',          NULL, 'online'),
+    ('rachel.green',  'Rachel Green',  '{retention_specialist}',         '{churn_save,negotiation,renewals}',      '{retention}',         300,  'online'),
+    ('victor.silva',  'Victor Silva',  '{retention_specialist,csm}',     '{churn_save,executive_reviews,portuguese}', '{retention,latam}', 300, 'away'),
+    ('nina.petrova',  'Nina Petrova',  '{retention_specialist}',         '{churn_save,analytics}',                 '{retention}',         300,  'offline'),
     ('sam.taylor',    'Sam Taylor',    '{product_specialist}',           '{api,integrations,sso}',                 '{solutions}',         25,  'online'),
     ('aisha.bello',   'Aisha Bello',   '{product_specialist}',           '{analytics,reporting,training}',         '{solutions}',         25,  'online'),
     ('david.cohen',   'David Cohen',   '{product_specialist,support_agent}', '{workflows,api}',                    '{solutions,support}', 25,  'away'),
