@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Auto-assign benchmark: throughput of csm.csm_auto_assign() with many
+# sessions filling one pool of 8 members, against
+#
+#   baseline  the plain PL/pgSQL most teams write: pg_advisory_xact_lock on
+#             one key, SELECT ... ORDER BY load LIMIT 1 on a members table
+#             with a load column, UPDATE of that member's load and of the
+#             account's owner (bench.baseline_assign);
+#   floor     PostgreSQL's floor: the same pgbench with a bare single-row
+#             UPDATE of the account's owner, no choosing (the owner is the
+#             account number modulo 8).
+#
+# Every transaction assigns one new account ('acct_' || nextval(...)), so
+# each path does the same work: clients x transactions accounts.  After each
+# run, the spread of accounts per member (max - min) is printed for every
+# path: the three must be equally fair.  The tables and functions are in
+# test/bench/assign.sql.
+#
+# Runs against the cluster in PGHOST/PGPORT/PGUSER (make bench starts one
+# with pg_virtualenv).  Prints one "run" line per timed run and a summary of
+# tps and ratios.  Ratios are reported, never asserted: it exits non-zero
+# only when a run leaves an account unassigned.
+#
+# Knobs (environment): BENCH_CLIENTS (16), BENCH_THREADS (2),
+# BENCH_ASSIGN_TRANSACTIONS (1000 per client), BENCH_REPEATS (3 rounds, paths
+# alternating, median per path), BENCH_ASSIGN_STRATEGY (round_robin, or
+# least_loaded), BENCH_ASSIGN_DB (csm_bench_assign), BENCH_KEEP=1 keeps the
+# database afterwards.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+CLIENTS=${BENCH_CLIENTS:-16}
+THREADS=${BENCH_THREADS:-2}
+TXNS=${BENCH_ASSIGN_TRANSACTIONS:-1000}
+REPEATS=${BENCH_REPEATS:-3}
+STRATEGY=${BENCH_ASSIGN_STRATEGY:-round_robin}
+DB=${BENCH_ASSIGN_DB:-csm_bench_assign}
+PARTS="floor baseline csm"
+ACCOUNTS=$((CLIENTS * TXNS))
+
+WORK=$(mktemp -d -t csm_bench_assign.XXXXXX)
+failed=0
+started=$(date +%s)
+declare -A result
+
+export PGOPTIONS='-c client_min_messages=warning'
+. test/bench/lib.sh
+
+cleanup() { bench_cleanup; }
+trap cleanup EXIT
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+# ---------------------------------------------------------------- setup
+echo "== csm auto-assign benchmark"
+bench_setup
+echo "settings: ALTER SYSTEM max_wal_size=4GB (no checkpoint inside a timed run), autovacuum=off (tables are" \
+     "emptied, vacuumed and checkpointed before every run instead); reset at exit"
+echo "settings: $(sql -c "SELECT string_agg(name || '=' || current_setting(name), ' ' ORDER BY name)
+    FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'shared_buffers', 'max_wal_size',
+                                    'wal_level', 'full_page_writes', 'max_connections')")"
+echo "server: $(sql -c 'SELECT version()'); $(nproc) cpus; load average $(cut -d' ' -f1-3 /proc/loadavg) before the run"
+
+t0=$(date +%s)
+sql -c 'CREATE EXTENSION csm' -f test/bench/assign.sql >/dev/null
+echo "data: $(sql -c "SELECT bench.make_data($ACCOUNTS, '$STRATEGY')"), made in $(( $(date +%s) - t0 )) s"
+
+cat >"$WORK/floor.pgbench" <<'PGB'
+UPDATE bench.floor_account a SET owner = s.n % 8 + 1
+FROM (SELECT nextval('bench.floor_next') AS n) s WHERE a.external_id = 'acct_' || s.n;
+PGB
+echo "SELECT bench.baseline_assign('acct_' || nextval('bench.baseline_next'));" >"$WORK/baseline.pgbench"
+echo "SELECT csm.csm_auto_assign('acct_' || nextval('bench.csm_next'));" >"$WORK/csm.pgbench"
+
+# prepare PATH: no owners, fresh statistics, every dirty page written out.
+prepare() {
+    sql -c "SELECT bench.reset('$1', $ACCOUNTS)" >/dev/null
+    case $1 in
+        floor) sql -c 'VACUUM ANALYZE bench.floor_account' ;;
+        baseline) sql -c 'VACUUM ANALYZE bench.member, bench.account' ;;
+        csm) sql -c 'VACUUM ANALYZE csm.account, csm.member_load, csm.team_member, csm.routing_rule' ;;
+    esac
+    sql -c 'CHECKPOINT' >/dev/null
+    sync
+}
+
+# ---------------------------------------------------------------- runs
+echo "== pgbench -M prepared, $CLIENTS clients, $THREADS threads, $TXNS transactions each" \
+     "(one assignment of a new account per transaction, $ACCOUNTS accounts per run), 8 members," \
+     "$REPEATS rounds, paths alternating, median per path; csm strategy $STRATEGY"
+for round in $(seq "$REPEATS"); do
+    for p in $PARTS; do
+        prepare "$p"
+        if ! pgbench -n -M prepared -c "$CLIENTS" -j "$THREADS" -t "$TXNS" -f "$WORK/$p.pgbench" \
+            "$DB" >"$WORK/pgbench.$p" 2>&1; then
+            cat "$WORK/pgbench.$p"
+            failed=1
+            continue
+        fi
+        tps=$(awk '/^tps = / { printf "%.0f", $3; exit }' "$WORK/pgbench.$p")
+        lat=$(awk '/^latency average/ { print $4; exit }' "$WORK/pgbench.$p")
+        IFS='|' read -r assigned spread per_member <<<"$(sql -c "SELECT * FROM bench.outcome('$p')")"
+        echo "run assign path=$p round=$round tps=$tps latency_ms=$lat assigned=$assigned" \
+             "accounts_per_member=[$per_member] spread=$spread"
+        echo "$tps" >>"$WORK/tps.$p"
+        echo "$spread" >>"$WORK/spread.$p"
+        if [ "$assigned" != "$ACCOUNTS" ]; then
+            echo "check path=$p: $assigned of $ACCOUNTS accounts have an owner MISMATCH"
+            failed=1
+        fi
+    done
+done
+
+# ---------------------------------------------------------------- results
+for p in $PARTS; do
+    [ -e "$WORK/tps.$p" ] || continue
+    result[$p]=$(median <"$WORK/tps.$p")
+    result[spread.$p]=$(sort -n "$WORK/spread.$p" | tail -n 1)
+done
+echo "== results (throughput, higher is better; spread = max - min accounts per member, worst of the runs)"
+echo "auto-assign, $CLIENTS clients, 8 members, $ACCOUNTS accounts per run (median of $REPEATS):" \
+     "floor ${result[floor]:-n/a} tps (spread ${result[spread.floor]:-n/a})," \
+     "plpgsql baseline ${result[baseline]:-n/a} tps (spread ${result[spread.baseline]:-n/a})," \
+     "csm ${result[csm]:-n/a} tps (spread ${result[spread.csm]:-n/a})"
+echo "ratios: csm/baseline $(ratio "${result[csm]:-0}" "${result[baseline]:-0}")x," \
+     "csm/floor $(ratio "${result[csm]:-0}" "${result[floor]:-0}")x," \
+     "baseline/floor $(ratio "${result[baseline]:-0}" "${result[floor]:-0}")x"
+echo "elapsed: $(( $(date +%s) - started )) s; load average $(cut -d' ' -f1-3 /proc/loadavg) (other work on this machine skews every figure)"
+
+if [ "$failed" != 0 ]; then
+    echo "csm assign bench: a run failed or left accounts without an owner (see above)" >&2
+    exit 1
+fi

@@ -1,0 +1,101 @@
+-- Tables and functions for test/bench/assign.sh: the plain PL/pgSQL
+-- assignment most teams write (the baseline), the bare UPDATE that is
+-- PostgreSQL's floor, and csm's pool, each over the same 8 members and the
+-- same accounts ('acct_1' .. 'acct_N').
+CREATE SCHEMA bench;
+
+-- The baseline: members with a load column, accounts with an owner.
+CREATE TABLE bench.member (
+    member_id integer PRIMARY KEY,
+    handle    text NOT NULL UNIQUE,
+    load      integer NOT NULL DEFAULT 0
+);
+CREATE TABLE bench.account (
+    account_id  bigint PRIMARY KEY,
+    external_id text NOT NULL UNIQUE,
+    owner       integer REFERENCES bench.member (member_id)
+);
+
+-- One lock for the whole pool, the least loaded member, two UPDATEs.
+CREATE FUNCTION bench.baseline_assign(org text) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    picked integer;
+BEGIN
+    PERFORM pg_advisory_xact_lock(20240630);
+    SELECT m.member_id INTO picked FROM bench.member m ORDER BY m.load, m.member_id LIMIT 1;
+    UPDATE bench.member SET load = load + 1 WHERE member_id = picked;
+    UPDATE bench.account SET owner = picked WHERE external_id = org;
+    RETURN picked;
+END $$;
+
+-- The floor: the same accounts, no foreign key, no choosing (the owner is
+-- the account number modulo 8, a perfect split).
+CREATE TABLE bench.floor_account (
+    account_id  bigint PRIMARY KEY,
+    external_id text NOT NULL UNIQUE,
+    owner       integer
+);
+
+-- Each path hands every account out once, in order.
+CREATE SEQUENCE bench.floor_next;
+CREATE SEQUENCE bench.baseline_next;
+CREATE SEQUENCE bench.csm_next;
+
+-- make_data(n, strategy): 8 members on each side, n accounts in each
+-- table, and csm's rule for team pool (made after the accounts, so that
+-- the insert trigger routes none of them).
+CREATE FUNCTION bench.make_data(n integer, strategy text) RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO bench.member (member_id, handle) SELECT i, 'm' || i FROM generate_series(1, 8) i;
+    INSERT INTO csm.team_member (handle, teams) SELECT 'm' || i, ARRAY['pool'] FROM generate_series(1, 8) i;
+    INSERT INTO csm.account (external_id, segment) SELECT 'acct_' || i, 'smb' FROM generate_series(1, n) i;
+    INSERT INTO csm.routing_rule (name, target_kind, target, strategy) VALUES ('pool', 'team', 'pool', strategy);
+    PERFORM bench.reset(p, n) FROM unnest(ARRAY['floor', 'baseline', 'csm']) p;
+    RETURN format('8 members, %s accounts, csm rule %s', n, strategy);
+END $$;
+
+-- reset(path, n): no account of this path has an owner, no member any load.
+CREATE FUNCTION bench.reset(path text, n integer) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    CASE path
+    WHEN 'floor' THEN
+        TRUNCATE bench.floor_account;
+        INSERT INTO bench.floor_account SELECT i, 'acct_' || i FROM generate_series(1, n) i;
+        PERFORM setval('bench.floor_next', 1, false);
+    WHEN 'baseline' THEN
+        TRUNCATE bench.account;
+        UPDATE bench.member SET load = 0;
+        INSERT INTO bench.account SELECT i, 'acct_' || i FROM generate_series(1, n) i;
+        PERFORM setval('bench.baseline_next', 1, false);
+    WHEN 'csm' THEN
+        -- As the tables' owner, who may empty the append-only log.
+        TRUNCATE csm.account_assignment, csm.assignment_log, csm.assignment_alert;
+        UPDATE csm.member_load SET accounts = 0, primaries = 0, load = 0, pick_seq = 0, last_assigned_at = NULL;
+        PERFORM setval('bench.csm_next', 1, false);
+    END CASE;
+END $$;
+
+-- outcome(path): accounts with an owner, and the spread of accounts per
+-- member (max - min, over all 8, recounted from the accounts).
+CREATE FUNCTION bench.outcome(path text, OUT assigned bigint, OUT spread bigint, OUT per_member text)
+LANGUAGE plpgsql AS $$
+BEGIN
+    CASE path
+    WHEN 'floor' THEN
+        SELECT sum(c), max(c) - min(c), string_agg(c::text, ' ' ORDER BY m) INTO assigned, spread, per_member
+        FROM (SELECT m, count(a.owner) AS c FROM generate_series(1, 8) m
+              LEFT JOIN bench.floor_account a ON a.owner = m GROUP BY m) s;
+    WHEN 'baseline' THEN
+        SELECT sum(c), max(c) - min(c), string_agg(c::text, ' ' ORDER BY member_id) INTO assigned, spread, per_member
+        FROM (SELECT m.member_id, count(a.owner) AS c FROM bench.member m
+              LEFT JOIN bench.account a ON a.owner = m.member_id GROUP BY m.member_id) s;
+    WHEN 'csm' THEN
+        SELECT sum(c), max(c) - min(c), string_agg(c::text, ' ' ORDER BY member_id) INTO assigned, spread, per_member
+        FROM (SELECT m.member_id, count(x.account_id) AS c FROM csm.team_member m
+              LEFT JOIN csm.account_assignment x ON x.member_id = m.member_id AND x.is_primary AND x.ended_at IS NULL
+              GROUP BY m.member_id) s;
+    END CASE;
+END $$;
