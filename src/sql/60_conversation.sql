@@ -9,7 +9,9 @@
 -- waiting only by a session holding its team's queue lock exclusively, and
 -- serving a queue holds it shared: whichever of "nobody is free, so wait" and
 -- "somebody became free, so serve the queue" commits second sees the first,
--- so no conversation waits while an agent of its team is free.
+-- so no conversation waits while an agent of its team is free.  Queue locks
+-- are taken in name order, and nobody holding one waits for a busy agent
+-- (only a new conversation's first pick retries, before it locks a queue).
 
 CREATE TABLE @extschema@.support_team (
     team               text NOT NULL,
@@ -178,17 +180,19 @@ COMMENT ON FUNCTION @extschema@._log_move(@extschema@.conversation, text, bigint
 
 -- Serves the queues of some teams, oldest conversation first, while their
 -- agents have room.  Conversations another session is serving are skipped.
-CREATE FUNCTION @extschema@._serve_queue(teams text[], exclusive boolean)
+-- The queue locks are taken in name order, all at once: exclusive for the
+-- team a conversation was just left waiting in (queued), shared for others.
+CREATE FUNCTION @extschema@._serve_queue(teams text[], queued text)
 RETURNS TABLE (account_id bigint, conversation_id bigint, team text, member_id bigint)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    open_teams text[] := ARRAY(SELECT DISTINCT t FROM unnest(teams) AS t WHERE t IS NOT NULL ORDER BY 1);
+    open_teams text[] := ARRAY(SELECT DISTINCT t FROM unnest(teams || queued) AS t WHERE t IS NOT NULL ORDER BY 1);
     queue_team text;
     waiting record;
     picked bigint;
 BEGIN
     FOREACH queue_team IN ARRAY open_teams LOOP
-        PERFORM @extschema@._lock_queue(queue_team, exclusive);
+        PERFORM @extschema@._lock_queue(queue_team, queue_team IS NOT DISTINCT FROM queued);
     END LOOP;
     WHILE cardinality(open_teams) > 0 LOOP
         SELECT c.account_id, c.conversation_id, c.team INTO waiting
@@ -198,7 +202,7 @@ BEGIN
         LIMIT 1
         FOR UPDATE SKIP LOCKED;
         EXIT WHEN NOT FOUND;
-        picked := @extschema@._pick_agent(waiting.team, NULL, true);
+        picked := @extschema@._pick_agent(waiting.team, NULL, false);
         IF picked IS NULL THEN
             open_teams := array_remove(open_teams, waiting.team);
             CONTINUE;
@@ -212,7 +216,7 @@ BEGIN
         RETURN NEXT;
     END LOOP;
 END $$;
-COMMENT ON FUNCTION @extschema@._serve_queue(text[], boolean) IS
+COMMENT ON FUNCTION @extschema@._serve_queue(text[], text) IS
     'Internal: assigns waiting conversations of the teams, oldest first, while agents are available; returns what it assigned.';
 
 -- A new conversation: routed to an available agent, else it waits in the
@@ -359,6 +363,7 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     freed bigint;
     freed_teams text[];
+    queued text;
 BEGIN
     IF OLD.assignee IS NOT NULL AND OLD.status <> 'resolved' THEN
         IF TG_OP = 'DELETE' THEN
@@ -369,14 +374,14 @@ BEGIN
         END IF;
     END IF;
     IF TG_OP = 'UPDATE' AND NEW.waiting_since IS NOT NULL AND (OLD.waiting_since IS NULL OR OLD.team <> NEW.team) THEN
-        PERFORM count(*) FROM @extschema@._serve_queue(ARRAY[NEW.team], true);
+        queued := NEW.team;
     END IF;
     IF freed IS NOT NULL THEN
         SELECT m.teams INTO freed_teams FROM @extschema@.team_member m
         WHERE m.member_id = freed AND m.active AND m.status = 'online';
-        IF cardinality(freed_teams) > 0 THEN
-            PERFORM count(*) FROM @extschema@._serve_queue(freed_teams, false);
-        END IF;
+    END IF;
+    IF queued IS NOT NULL OR cardinality(freed_teams) > 0 THEN
+        PERFORM count(*) FROM @extschema@._serve_queue(coalesce(freed_teams, '{}'), queued);
     END IF;
     RETURN NULL;
 END $$;
@@ -399,7 +404,7 @@ BEGIN
         INSERT INTO @extschema@.agent_load (member_id) VALUES (NEW.member_id) ON CONFLICT (member_id) DO NOTHING;
     END IF;
     IF NEW.active AND NEW.status = 'online' AND cardinality(NEW.teams) > 0 THEN
-        PERFORM count(*) FROM @extschema@._serve_queue(NEW.teams, false);
+        PERFORM count(*) FROM @extschema@._serve_queue(NEW.teams, NULL);
     END IF;
     RETURN NULL;
 END $$;
@@ -416,9 +421,8 @@ CREATE TRIGGER team_member_agent_available AFTER UPDATE OF status, active, teams
 CREATE FUNCTION @extschema@._support_team_changed() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    PERFORM @extschema@.route_waiting(t)
-    FROM (SELECT DISTINCT t FROM unnest(CASE TG_OP WHEN 'INSERT' THEN ARRAY[NEW.team] WHEN 'DELETE' THEN ARRAY[OLD.team]
-                                               ELSE ARRAY[OLD.team, NEW.team] END) AS t) AS teams;
+    PERFORM count(*) FROM @extschema@._serve_queue(CASE TG_OP WHEN 'INSERT' THEN ARRAY[NEW.team] WHEN 'DELETE' THEN ARRAY[OLD.team]
+                                                              ELSE ARRAY[OLD.team, NEW.team] END, NULL);
     RETURN NULL;
 END $$;
 COMMENT ON FUNCTION @extschema@._support_team_changed() IS
@@ -437,7 +441,7 @@ BEGIN
     ELSE
         teams := ARRAY[route_waiting.team];
     END IF;
-    RETURN (SELECT count(*) FROM @extschema@._serve_queue(teams, false));
+    RETURN (SELECT count(*) FROM @extschema@._serve_queue(teams, NULL));
 END $$;
 COMMENT ON FUNCTION @extschema@.route_waiting(text) IS
     'Assigns the waiting conversations of a team (NULL: of every team), oldest first, while its agents are available; returns how many it assigned. csm''s triggers call it when an agent comes online or frees capacity. Errors: 22023 blank team.';
@@ -453,6 +457,9 @@ DECLARE
     conversations bigint[];
     reasons text[];
     old_members bigint[];
+    stale_teams text[] := '{}';
+    queues text[];
+    queue_team text;
     stale record;
     picked bigint;
 BEGIN
@@ -474,12 +481,27 @@ BEGIN
             AND (((m.status <> 'online' OR NOT m.active) AND m.status_changed_at < now() - cfg.reassign_after)
                  OR (c.first_response_at IS NULL AND c.assigned_at < now() - cfg.reassign_after))
           FOR UPDATE OF c SKIP LOCKED) AS s;
-    IF accounts IS NULL THEN
-        RETURN;
+    IF accounts IS NOT NULL THEN
+        -- Lock the agents losing conversations in one order, before any
+        -- queue lock and before choosing any new agent.
+        PERFORM FROM @extschema@.agent_load l WHERE l.member_id = ANY (old_members) ORDER BY l.member_id FOR UPDATE;
+        stale_teams := ARRAY(
+            SELECT c.team FROM @extschema@.conversation c
+            JOIN unnest(accounts, conversations) AS w(account_id, conversation_id)
+              ON c.account_id = w.account_id AND c.conversation_id = w.conversation_id
+            UNION
+            SELECT unnest(m.teams) FROM @extschema@.team_member m WHERE m.member_id = ANY (old_members));
     END IF;
-    -- Lock the agents losing conversations in one order, before choosing
-    -- any new one: two runs never wait for each other in a circle.
-    PERFORM FROM @extschema@.agent_load l WHERE l.member_id = ANY (old_members) ORDER BY l.member_id FOR UPDATE;
+    -- Then, in name order, every queue this run may leave a conversation in
+    -- or serve (exclusive) and every other queue with conversations waiting
+    -- (shared, served at the end): nothing below waits for another lock, so
+    -- runs, routing and agents coming online never wait in a circle, and
+    -- nothing below waits for a busy agent while holding the queues.
+    queues := ARRAY(SELECT DISTINCT q FROM unnest(stale_teams || ARRAY(
+                        SELECT c.team FROM @extschema@.conversation c WHERE c.waiting_since IS NOT NULL)) AS q ORDER BY 1);
+    FOREACH queue_team IN ARRAY queues LOOP
+        PERFORM @extschema@._lock_queue(queue_team, queue_team = ANY (stale_teams));
+    END LOOP;
 
     FOR stale IN
         SELECT c.account_id, c.conversation_id, c.team, c.assignee, c.created_at, o.handle, w.why,
@@ -491,13 +513,7 @@ BEGIN
     LOOP
         picked := NULL;
         IF stale.what = 'reassign' THEN
-            picked := @extschema@._pick_agent(stale.team, stale.assignee, true);
-            IF picked IS NULL THEN
-                PERFORM @extschema@._lock_queue(stale.team, true);
-                picked := @extschema@._pick_agent(stale.team, stale.assignee, false);
-            END IF;
-        ELSE
-            PERFORM @extschema@._lock_queue(stale.team, true);
+            picked := @extschema@._pick_agent(stale.team, stale.assignee, false);
         END IF;
         IF picked IS NOT NULL THEN
             UPDATE @extschema@.conversation c SET assignee = picked, assignment_reason = stale.why
@@ -521,9 +537,25 @@ BEGIN
                          WHERE c.account_id = stale.account_id AND c.conversation_id = stale.conversation_id);
         RETURN NEXT;
     END LOOP;
+
+    -- Serve what still waits while someone is free: wake-ups that
+    -- concurrency made miss (an agent busy at that moment) are caught here.
+    FOR stale IN
+        SELECT q.account_id, q.conversation_id, q.team, m.handle
+        FROM @extschema@._serve_queue(queues, NULL) AS q
+        JOIN @extschema@.team_member m ON m.member_id = q.member_id
+    LOOP
+        account_id := stale.account_id;
+        conversation_id := stale.conversation_id;
+        team := stale.team;
+        old_assignee := NULL;
+        new_assignee := stale.handle;
+        action := 'route';
+        RETURN NEXT;
+    END LOOP;
 END $$;
 COMMENT ON FUNCTION @extschema@.reassign_stale() IS
-    'Applies each team''s reassign_action to open and pending conversations whose agent has been offline (or inactive) for longer than reassign_after, or has not answered within reassign_after of assignment: reassign to another available agent (else back to the queue by age), or queue (to the back of the queue, which is then served). Returns one row per conversation moved: action reassign or requeue, and who holds it now (NULL: waiting). Idempotent and safe to run concurrently; meant for pg_cron every minute.';
+    'Applies each team''s reassign_action to open and pending conversations whose agent has been offline (or inactive) for longer than reassign_after, or has not answered within reassign_after of assignment: reassign to another available agent (else back to the queue by age), or queue (to the back of the queue, which is then served); then serves every queue while agents are free. Returns one row per move: reassign or requeue (new_assignee: who holds it now, NULL while it waits) and route (from a queue). Idempotent and safe to run concurrently; meant for pg_cron every minute.';
 
 CREATE FUNCTION @extschema@.rebuild_agent_load() RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
