@@ -71,36 +71,42 @@ static const char *const current_sql =
  * the skills.  has_room: room for this account's load (NULL capacity is no
  * limit).  key: fewest accounts for round robin (then the one picked
  * longest ago), lowest load per capacity for least loaded (no capacity
- * counting as one full book of 100).
+ * counting as one full book of 100).  A member's csm.member_load row is
+ * made by their first assignment, so a missing one reads as zeros.
  */
 static const char *const candidates_sql =
-"SELECT l.member_id, l.pick_seq, m.handle, "
-"       m.capacity IS NULL OR l.load + $5 <= m.capacity + 1e-9 AS has_room, "
-"       CASE WHEN $4 = 'round_robin' THEN l.accounts ELSE l.load / coalesce(nullif(m.capacity, 0), 100) END AS key "
-"FROM csm.member_load l JOIN csm.team_member m ON m.member_id = l.member_id "
+"SELECT m.member_id, coalesce(l.pick_seq, 0), m.handle, "
+"       m.capacity IS NULL OR coalesce(l.load, 0) + $5 <= m.capacity + 1e-9 AS has_room, "
+"       CASE WHEN $4 = 'round_robin' THEN coalesce(l.accounts, 0) "
+"            ELSE coalesce(l.load, 0) / coalesce(nullif(m.capacity, 0), 100) END AS key "
+"FROM csm.team_member m LEFT JOIN csm.member_load l ON l.member_id = m.member_id "
 "WHERE m.active AND m.skills @> $3 "
 "  AND CASE $1 WHEN 'member' THEN m.handle = $2 WHEN 'team' THEN $2 = ANY (m.teams) "
 "             WHEN 'role' THEN $2 = ANY (m.roles) END "
-"ORDER BY key, l.pick_seq, l.member_id";
+"ORDER BY key, 2, m.member_id";
 
 /* A locked candidate, read again with a new snapshot. */
 static const char *const recheck_sql =
-"SELECT l.pick_seq, m.active AND (m.capacity IS NULL OR l.load + $2 <= m.capacity + 1e-9) "
-"FROM csm.member_load l JOIN csm.team_member m ON m.member_id = l.member_id WHERE l.member_id = $1";
+"SELECT coalesce(l.pick_seq, 0), m.active AND (m.capacity IS NULL OR coalesce(l.load, 0) + $2 <= m.capacity + 1e-9) "
+"FROM csm.team_member m LEFT JOIN csm.member_load l ON l.member_id = m.member_id WHERE m.member_id = $1";
 
 /* The same for a given list of members. */
 static const char *const listed_sql =
-"SELECT l.member_id, l.pick_seq, m.handle, "
-"       m.capacity IS NULL OR l.load + $3 <= m.capacity + 1e-9 AS has_room, "
-"       CASE WHEN $2 = 'round_robin' THEN l.accounts ELSE l.load / coalesce(nullif(m.capacity, 0), 100) END AS key "
-"FROM csm.member_load l JOIN csm.team_member m ON m.member_id = l.member_id "
-"WHERE m.active AND l.member_id = ANY ($1) "
-"ORDER BY key, l.pick_seq, l.member_id";
+"SELECT m.member_id, coalesce(l.pick_seq, 0), m.handle, "
+"       m.capacity IS NULL OR coalesce(l.load, 0) + $3 <= m.capacity + 1e-9 AS has_room, "
+"       CASE WHEN $2 = 'round_robin' THEN coalesce(l.accounts, 0) "
+"            ELSE coalesce(l.load, 0) / coalesce(nullif(m.capacity, 0), 100) END AS key "
+"FROM csm.team_member m LEFT JOIN csm.member_load l ON l.member_id = m.member_id "
+"WHERE m.active AND m.member_id = ANY ($1) "
+"ORDER BY key, 2, m.member_id";
 
 /*
  * Claims a locked candidate: adds the account to their counters, but only
- * if nobody assigned to them since pick_seq $3 was read and they still
- * have room.
+ * if nobody assigned to them since pick_seq $3 was read and they are still
+ * active with room.  A plain UPDATE, as INSERT ... ON CONFLICT DO UPDATE
+ * would keep its row lock when the check fails; a member's first
+ * assignment makes their row (claim_first_sql, which does nothing if a row
+ * appeared meanwhile).
  */
 static const char *const claim_sql =
 "UPDATE csm.member_load l SET accounts = l.accounts + 1, primaries = l.primaries + $4::integer, "
@@ -108,12 +114,20 @@ static const char *const claim_sql =
 "FROM csm.team_member m "
 "WHERE l.member_id = $1 AND l.pick_seq = $3 AND m.member_id = l.member_id AND m.active "
 "  AND (m.capacity IS NULL OR l.load + $2 <= m.capacity + 1e-9)";
+static const char *const claim_first_sql =
+"INSERT INTO csm.member_load (member_id, accounts, primaries, load, pick_seq, last_assigned_at) "
+"SELECT m.member_id, 1, $4::integer, $2, nextval('csm.member_pick_seq'), now() "
+"FROM csm.team_member m "
+"WHERE m.member_id = $1 AND $3 = 0 AND m.active AND (m.capacity IS NULL OR $2 <= m.capacity + 1e-9) "
+"ON CONFLICT (member_id) DO NOTHING";
 
 /* The same without the checks, for an assignment by hand or a handoff. */
 static const char *const count_sql =
-"UPDATE csm.member_load l SET accounts = l.accounts + 1, primaries = l.primaries + $3::integer, "
-"       load = l.load + $2, pick_seq = nextval('csm.member_pick_seq'), last_assigned_at = now() "
-"WHERE l.member_id = $1";
+"INSERT INTO csm.member_load AS l (member_id, accounts, primaries, load, pick_seq, last_assigned_at) "
+"VALUES ($1, 1, $3::integer, $2, nextval('csm.member_pick_seq'), now()) "
+"ON CONFLICT (member_id) DO UPDATE "
+"SET accounts = l.accounts + 1, primaries = l.primaries + excluded.primaries, load = l.load + excluded.load, "
+"    pick_seq = excluded.pick_seq, last_assigned_at = excluded.last_assigned_at";
 
 /* The relationship, its audit row, and the end of the account's wait for a primary. */
 static const char *const insert_sql =
@@ -138,6 +152,7 @@ static SPIPlanPtr listed_plan;
 static SPIPlanPtr recheck_plan;
 static SPIPlanPtr end_plan;
 static SPIPlanPtr claim_plan;
+static SPIPlanPtr claim_first_plan;
 static SPIPlanPtr count_plan;
 static SPIPlanPtr insert_plan;
 static SPIPlanPtr log_plan;
@@ -247,6 +262,12 @@ try_member(int64 member_id, int64 seq, float8 weight, bool wait, int claim_prima
 		execute(claim_plan, args, NULL, SPI_OK_UPDATE);
 		if (SPI_processed == 1)
 			return TRY_PICKED;
+		if (seq == 0)
+		{
+			execute(claim_first_plan, args, NULL, SPI_OK_INSERT);
+			if (SPI_processed == 1)
+				return TRY_PICKED;
+		}
 	}
 	else
 	{
@@ -381,6 +402,7 @@ prepare_plans(void)
 	csm_prepare_once(&recheck_plan, recheck_sql, 2, recheck_types);
 	csm_prepare_once(&end_plan, end_sql, 3, end_types);
 	csm_prepare_once(&claim_plan, claim_sql, 4, claim_types);
+	csm_prepare_once(&claim_first_plan, claim_first_sql, 4, claim_types);
 	csm_prepare_once(&count_plan, count_sql, 3, count_types);
 	csm_prepare_once(&insert_plan, insert_sql, 6, record_types);
 	csm_prepare_once(&log_plan, log_sql, 8, record_types);
@@ -444,7 +466,7 @@ csm_start_assignment(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "csm: SPI_connect failed");
 	prepare_plans();
-	execute(count_plan, count_args, NULL, SPI_OK_UPDATE);
+	execute(count_plan, count_args, NULL, SPI_OK_INSERT);
 	record_assignment(account, member, is_primary, weight, reason, PG_ARGISNULL(5) ? NULL : &rule, action, old_member);
 	SPI_finish();
 	PG_RETURN_VOID();

@@ -61,7 +61,9 @@ COMMENT ON TABLE @extschema@.account_assignment IS
 -- What each member carries now, kept in step with account_assignment by
 -- the functions that change it, so that choosing a member reads a few rows
 -- instead of counting a book.  pick_seq orders round robin: the member
--- picked longest ago has the lowest.
+-- picked longest ago has the lowest.  A member's row is made by their first
+-- assignment (not by a trigger on team_member, which would collide with
+-- the rows pg_restore loads).
 CREATE TABLE @extschema@.member_load (
     member_id        bigint NOT NULL,
     accounts         integer NOT NULL DEFAULT 0,
@@ -77,17 +79,6 @@ COMMENT ON TABLE @extschema@.member_load IS
     'Current accounts, primaries and weighted load per member, and the round-robin order (pick_seq); maintained by csm''s assignment functions.';
 CREATE SEQUENCE @extschema@.member_pick_seq;
 COMMENT ON SEQUENCE @extschema@.member_pick_seq IS 'Orders picks for round robin.';
-
-CREATE FUNCTION @extschema@._add_member_load() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    INSERT INTO @extschema@.member_load (member_id) SELECT n.member_id FROM new_members n
-    ON CONFLICT (member_id) DO NOTHING;
-    RETURN NULL;
-END $$;
-COMMENT ON FUNCTION @extschema@._add_member_load() IS 'Trigger: every new team member gets a csm.member_load row.';
-CREATE TRIGGER team_member_load AFTER INSERT ON @extschema@.team_member
-    REFERENCING NEW TABLE AS new_members FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._add_member_load();
 
 -- The audit trail: one row per change of ownership, of an account
 -- (conversation_id NULL) or of a support conversation.

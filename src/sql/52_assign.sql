@@ -139,7 +139,8 @@ BEGIN
     -- A secondary promoted to primary already carries the account's load.
     weight := @extschema@.segment_load((SELECT a.segment FROM @extschema@.account a WHERE a.account_id = account));
     IF existing.assignment_id IS NULL AND member.capacity IS NOT NULL THEN
-        SELECT member.capacity - l.load INTO room FROM @extschema@.member_load l WHERE l.member_id = member.member_id;
+        room := member.capacity - coalesce((SELECT l.load FROM @extschema@.member_load l
+                                            WHERE l.member_id = member.member_id), 0);
         IF room + 1e-9 < weight THEN
             result.message := format('%s is at capacity (%s of %s load units in use)', assign_to,
                                      round((member.capacity - room)::numeric, 2), member.capacity);
