@@ -33,3 +33,5 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.assignment_log', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.assignment_log_log_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.assignment_alert', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.assignment_alert_alert_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.routing_rule', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.routing_rule_rule_id_seq', '');

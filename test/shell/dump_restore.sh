@@ -23,6 +23,13 @@ UPDATE csm.health_component SET weight = 40 WHERE model = 'smb_model' AND metric
 INSERT INTO csm.health_model_map VALUES ('segment', 'smb', 'smb_model');
 SELECT csm.refresh_health();
 SELECT csm.override_health('org_3', 55, 'exec sponsor left', now() + interval '30 days');
+INSERT INTO csm.segment_weight VALUES ('smb', 120);
+UPDATE csm.team_member SET teams = '{smb}' WHERE handle = 'alex.kim';
+INSERT INTO csm.routing_rule (name, condition, target_kind, target, strategy)
+VALUES ('smb', 'segment = ''smb'' AND arr > 1000', 'team', 'smb', 'round_robin');
+SELECT csm.csm_auto_assign('org_3');
+SELECT csm.csm_assign('org_1', 'sam.lee', false, 'support lead');
+SELECT csm.csm_auto_assign('org_2', 'nobody_team');
 SQL
 
 # A fingerprint of every csm table, in a stable order. Built-in models are
