@@ -12,7 +12,8 @@ FROM csm.conversation c
 LEFT JOIN csm.team_member m ON m.member_id = c.assignee
 LEFT JOIN csm.team_member p ON p.member_id = c.previous_assignee;
 CREATE VIEW load AS
-SELECT m.handle, l.open_count FROM csm.agent_load l JOIN csm.team_member m USING (member_id) ORDER BY 1;
+SELECT m.handle, coalesce(l.open_count, 0) AS open_count
+FROM csm.team_member m LEFT JOIN csm.agent_load l USING (member_id) ORDER BY 1;
 CREATE FUNCTION open_conversation(team text, org text DEFAULT 'org_a') RETURNS text
 LANGUAGE sql AS $$
     INSERT INTO csm.conversation (account_id, team)

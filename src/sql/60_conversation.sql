@@ -37,7 +37,8 @@ COMMENT ON COLUMN @extschema@.support_team.reassign_action IS
 COMMENT ON COLUMN @extschema@.support_team.reassign_after IS 'How long an agent may be offline, or silent after assignment, before reassign_action applies.';
 
 -- What each agent holds now, kept in step by the triggers on
--- csm.conversation, so that choosing an agent reads a few rows.
+-- csm.conversation, so that choosing an agent reads a few rows.  Dumped
+-- with the conversations, so a restore brings back the round-robin order.
 CREATE TABLE @extschema@.agent_load (
     member_id        bigint NOT NULL,
     open_count       integer NOT NULL DEFAULT 0,
@@ -49,7 +50,7 @@ CREATE TABLE @extschema@.agent_load (
     CONSTRAINT agent_load_open_count_not_negative CHECK (open_count >= 0)
 );
 COMMENT ON TABLE @extschema@.agent_load IS
-    'Open (open or pending) conversations per agent and the round-robin order (pick_seq: lowest was assigned longest ago); maintained by the triggers on csm.conversation. Derived data: not dumped, rebuilt by those triggers on restore (or by csm.rebuild_agent_load()).';
+    'Open (open or pending) conversations per agent and the round-robin order (pick_seq: lowest was assigned longest ago); maintained by the triggers on csm.conversation. An agent''s row is made when they become available or routing first considers them (not when the member is inserted, which would collide with the rows pg_restore loads). csm.rebuild_agent_load() recounts it.';
 CREATE SEQUENCE @extschema@.agent_pick_seq;
 COMMENT ON SEQUENCE @extschema@.agent_pick_seq IS 'Orders assignments of conversations for round robin.';
 
@@ -100,6 +101,13 @@ DECLARE
     balanced boolean := cfg.strategy = 'balanced';
     picked bigint;
 BEGIN
+    -- Agents inserted already online get their row (a probe once all have
+    -- one; until the session making a row commits, others wait for it).
+    INSERT INTO @extschema@.agent_load (member_id)
+    SELECT m.member_id FROM @extschema@.team_member m
+    WHERE _pick_agent.team = ANY (m.teams) AND m.active AND m.status = 'online'
+      AND NOT EXISTS (SELECT FROM @extschema@.agent_load l WHERE l.member_id = m.member_id)
+    ON CONFLICT (member_id) DO NOTHING;
     FOR attempt IN 1..200 LOOP
         SELECT l.member_id INTO picked
         FROM @extschema@.agent_load l
@@ -131,8 +139,8 @@ COMMENT ON FUNCTION @extschema@._pick_agent(text, bigint, boolean) IS
     'Internal: picks and locks the available agent of a team who gets the next conversation (round_robin or balanced), never except_member; NULL when nobody is available.';
 
 -- One more open conversation for an agent.  enforce checks that the agent
--- is active and under their limit (every move does; a row inserted already
--- assigned, as a restore does, is taken as it is).
+-- is active and under their limit (every move by hand does; a pick already
+-- has).
 CREATE FUNCTION @extschema@._take_agent(member bigint, team text, enforce boolean) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -163,7 +171,7 @@ BEGIN
                 USING ERRCODE = 'check_violation',
                       HINT = 'Raise the member''s or the team''s conversation_limit, or resolve one of their conversations.';
         END IF;
-        -- A member added while csm's triggers were off has no row yet.
+        -- A member new to conversations has no row yet.
         INSERT INTO @extschema@.agent_load (member_id) VALUES (member) ON CONFLICT (member_id) DO NOTHING;
     END LOOP;
 END $$;
@@ -222,7 +230,10 @@ COMMENT ON FUNCTION @extschema@._serve_queue(text[], text) IS
 -- A new conversation: routed to an available agent, else it waits in the
 -- team queue.  A row that arrives assigned with assigned_at, waiting with
 -- waiting_since, or resolved is history (a restore, an import) and is kept
--- as it is; a row that arrives with only an assignee was assigned by hand.
+-- as it is, agent_load included: pg_restore loads that table too, and after
+-- importing open conversations by other means csm.rebuild_agent_load()
+-- counts them.  A row that arrives with only an assignee was assigned by
+-- hand.
 CREATE FUNCTION @extschema@._conversation_route() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -233,9 +244,6 @@ BEGIN
     END IF;
     IF NEW.assignee IS NOT NULL THEN
         IF NEW.assigned_at IS NOT NULL THEN
-            IF NEW.status <> 'resolved' THEN
-                PERFORM @extschema@._take_agent(NEW.assignee, NEW.team, false);
-            END IF;
             RETURN NEW;
         END IF;
         NEW.assigned_at := now();
@@ -271,7 +279,7 @@ BEGIN
     RETURN NEW;
 END $$;
 COMMENT ON FUNCTION @extschema@._conversation_route() IS
-    'Trigger: routes a new conversation to an available agent of its team (logged as route), or leaves it waiting in the queue. Errors: 23503 unknown account or member, 55000 inactive member, 23514 member at the limit.';
+    'Trigger: routes a new conversation to an available agent of its team (logged as route), or leaves it waiting in the queue; a row that arrives with assigned_at or waiting_since (a restore) is kept as it is. Errors: 23503 unknown account or member, 55000 inactive member, 23514 member at the limit.';
 CREATE TRIGGER conversation_route BEFORE INSERT ON @extschema@.conversation
     FOR EACH ROW EXECUTE FUNCTION @extschema@._conversation_route();
 
@@ -394,24 +402,27 @@ CREATE TRIGGER conversation_freed AFTER UPDATE ON @extschema@.conversation
 CREATE TRIGGER conversation_deleted AFTER DELETE ON @extschema@.conversation
     FOR EACH ROW EXECUTE FUNCTION @extschema@._conversation_freed();
 
--- Agents: every member gets an agent_load row, and one who becomes
--- available (online, active again, a new team, a higher limit) takes the
--- oldest waiting conversations of their teams.
+-- Agents: one who joins or becomes available (online, active again, a new
+-- team, another limit) takes the oldest waiting conversations of their
+-- teams.  An agent becoming available gets their agent_load row here, so
+-- that routing need not make it (a session making it holds it until
+-- commit); one inserted already online gets it from their first routing
+-- (an insert trigger making it would collide with the rows pg_restore
+-- loads).
 CREATE FUNCTION @extschema@._agent_changed() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    IF TG_OP = 'INSERT' THEN
+    IF TG_OP = 'UPDATE' THEN
         INSERT INTO @extschema@.agent_load (member_id) VALUES (NEW.member_id) ON CONFLICT (member_id) DO NOTHING;
     END IF;
-    IF NEW.active AND NEW.status = 'online' AND cardinality(NEW.teams) > 0 THEN
-        PERFORM count(*) FROM @extschema@._serve_queue(NEW.teams, NULL);
-    END IF;
+    PERFORM count(*) FROM @extschema@._serve_queue(NEW.teams, NULL);
     RETURN NULL;
 END $$;
 COMMENT ON FUNCTION @extschema@._agent_changed() IS
-    'Trigger: gives a new team member a csm.agent_load row, and serves the queues of an agent who becomes available.';
+    'Trigger: serves the queues of an agent who joins or becomes available, after making their csm.agent_load row.';
 CREATE TRIGGER team_member_agent_added AFTER INSERT ON @extschema@.team_member
-    FOR EACH ROW EXECUTE FUNCTION @extschema@._agent_changed();
+    FOR EACH ROW WHEN (NEW.active AND NEW.status = 'online' AND cardinality(NEW.teams) > 0)
+    EXECUTE FUNCTION @extschema@._agent_changed();
 CREATE TRIGGER team_member_agent_available AFTER UPDATE OF status, active, teams, conversation_limit ON @extschema@.team_member
     FOR EACH ROW WHEN (NEW.active AND NEW.status = 'online'
                        AND (OLD.status <> 'online' OR NOT OLD.active OR NOT (NEW.teams <@ OLD.teams)
@@ -577,7 +588,7 @@ BEGIN
     RETURN fixed;
 END $$;
 COMMENT ON FUNCTION @extschema@.rebuild_agent_load() IS
-    'Recounts csm.agent_load from csm.conversation (after a restore with triggers disabled, say); returns how many agents'' counts it corrected. Blocks writes to conversations while it runs.';
+    'Recounts csm.agent_load from csm.conversation (after importing open, assigned conversations, which are taken as history, or a restore with triggers disabled); returns how many agents'' counts it corrected. Blocks writes to conversations while it runs.';
 
 -- Per agent: conversations they hold or held last (the final assignee),
 -- open now, resolved, and first response time measured from when they got
@@ -600,8 +611,10 @@ HAVING count(c.conversation_id) > 0 OR cardinality(m.teams) > 0;
 COMMENT ON VIEW @extschema@.agent_performance IS
     'Per support agent (a member with a team or a conversation): conversations handled (they are or were the final assignee), open now (open or pending), resolved, resolution rate (resolved / handled), median first response time (first_response_at - assigned_at, over conversations first answered after they got them), average CSAT and how many rated.';
 
--- pg_dump keeps conversations, their ids and team settings.  agent_load is
--- derived: the triggers rebuild it as a restore inserts the conversations.
+-- pg_dump keeps conversations, their ids, team settings and agents' load
+-- and round-robin order.  Restored conversations are taken as they are.
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.conversation', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.conversation_conversation_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.support_team', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.agent_load', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.agent_pick_seq', '');
