@@ -344,9 +344,11 @@ BEGIN
     NEW.waiting_since := CASE WHEN NEW.assignee IS NULL AND NEW.status <> 'resolved'
                               THEN coalesce(NEW.waiting_since, now()) END;
 
+    -- (Never below zero: an open conversation imported as history was not
+    -- counted until csm.rebuild_agent_load() runs.)
     now_counted := NEW.assignee IS NOT NULL AND NEW.status <> 'resolved';
     IF was_counted AND NOT (now_counted AND NEW.assignee = OLD.assignee) THEN
-        UPDATE @extschema@.agent_load l SET open_count = l.open_count - 1 WHERE l.member_id = OLD.assignee;
+        UPDATE @extschema@.agent_load l SET open_count = greatest(l.open_count - 1, 0) WHERE l.member_id = OLD.assignee;
     END IF;
     IF now_counted AND NOT (was_counted AND NEW.assignee = OLD.assignee) THEN
         PERFORM @extschema@._take_agent(NEW.assignee, NEW.team, true);
@@ -375,7 +377,7 @@ DECLARE
 BEGIN
     IF OLD.assignee IS NOT NULL AND OLD.status <> 'resolved' THEN
         IF TG_OP = 'DELETE' THEN
-            UPDATE @extschema@.agent_load l SET open_count = l.open_count - 1 WHERE l.member_id = OLD.assignee;
+            UPDATE @extschema@.agent_load l SET open_count = greatest(l.open_count - 1, 0) WHERE l.member_id = OLD.assignee;
             freed := OLD.assignee;
         ELSIF NOT (NEW.assignee IS NOT DISTINCT FROM OLD.assignee AND NEW.status <> 'resolved') THEN
             freed := OLD.assignee;
