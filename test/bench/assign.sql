@@ -73,7 +73,8 @@ BEGIN
     WHEN 'csm' THEN
         -- As the tables' owner, who may empty the append-only log.
         TRUNCATE csm.account_assignment, csm.assignment_log, csm.assignment_alert;
-        UPDATE csm.member_load SET accounts = 0, primaries = 0, load = 0, pick_seq = 0, last_assigned_at = NULL;
+        -- A member's row is made by their first assignment: every run starts without.
+        DELETE FROM csm.member_load;
         PERFORM setval('bench.csm_next', 1, false);
     END CASE;
 END $$;
