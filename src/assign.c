@@ -21,6 +21,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/lock.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 
 #include "csm.h"
@@ -39,6 +40,20 @@ member_lock_tag(LOCKTAG *tag, int64 member_id)
 	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, MEMBER_LOCK_SPACE, (uint32) member_id, 2);
 }
 
+/*
+ * The transaction that last took a member's lock for an assignment.  A
+ * transaction that already holds one (it assigns several accounts, as a
+ * multi-row insert of accounts does) must not wait for another member's:
+ * a second such transaction could be waiting for the one it holds.
+ */
+static LocalTransactionId holding_lxid = InvalidLocalTransactionId;
+
+static bool
+holds_member_lock(void)
+{
+	return holding_lxid != InvalidLocalTransactionId && holding_lxid == MyProc->lxid;
+}
+
 /* Takes a member's lock until the transaction ends, waiting if need be. */
 Datum
 csm_lock_member(PG_FUNCTION_ARGS)
@@ -47,6 +62,7 @@ csm_lock_member(PG_FUNCTION_ARGS)
 
 	member_lock_tag(&tag, PG_GETARG_INT64(0));
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	holding_lxid = MyProc->lxid;
 	PG_RETURN_VOID();
 }
 
@@ -260,13 +276,12 @@ try_member(int64 member_id, int64 seq, float8 weight, bool wait, int claim_prima
 		BoolGetDatum(claim_primary == 1)};
 
 		execute(claim_plan, args, NULL, SPI_OK_UPDATE);
-		if (SPI_processed == 1)
-			return TRY_PICKED;
-		if (seq == 0)
-		{
+		if (SPI_processed == 0 && seq == 0)
 			execute(claim_first_plan, args, NULL, SPI_OK_INSERT);
-			if (SPI_processed == 1)
-				return TRY_PICKED;
+		if (SPI_processed == 1)
+		{
+			holding_lxid = MyProc->lxid;
+			return TRY_PICKED;
 		}
 	}
 	else
@@ -277,7 +292,10 @@ try_member(int64 member_id, int64 seq, float8 weight, bool wait, int claim_prima
 		if (SPI_processed == 1
 			&& DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) == seq
 			&& DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
+		{
+			holding_lxid = MyProc->lxid;
 			return TRY_PICKED;
+		}
 	}
 	LockRelease(&tag, ExclusiveLock, false);
 	return TRY_CHANGED;
@@ -289,7 +307,8 @@ try_member(int64 member_id, int64 seq, float8 weight, bool wait, int claim_prima
  * taken, so that nobody gets ahead while a better one is busy, and of those
  * the first that can be locked unchanged.  Returns 0 when none: *retry says
  * whether to read the candidates again, after waiting for *wait_for (0: no
- * wait) to be free.
+ * wait) to be free.  relaxed: any candidate with room may be taken (for a
+ * transaction that must not wait).
  */
 typedef struct Busy
 {
@@ -300,7 +319,7 @@ typedef struct Busy
 
 static int64
 try_candidates(SPITupleTable *candidates, uint64 n, const int64 *exclude, int nexclude, float8 weight,
-			   int claim_primary, bool *retry, Busy *wait_for, char **handle)
+			   int claim_primary, bool relaxed, bool *retry, Busy *wait_for, char **handle)
 {
 	bool		have_best = false;
 	float8		best = 0;
@@ -328,7 +347,7 @@ try_candidates(SPITupleTable *candidates, uint64 n, const int64 *exclude, int ne
 			best = key;
 			have_best = true;
 		}
-		else if (key > best + 1e-9)
+		else if (key > best + 1e-9 && !relaxed)
 			break;
 		switch (try_member(member, seq, weight, false, claim_primary))
 		{
@@ -494,7 +513,9 @@ csm_pick_member(PG_FUNCTION_ARGS)
 		Busy		busy;
 
 		execute(listed_plan, args, NULL, SPI_OK_SELECT);
-		picked = try_candidates(SPI_tuptable, SPI_processed, NULL, 0, weight, -1, &retry, &busy, &handle);
+		picked = try_candidates(SPI_tuptable, SPI_processed, NULL, 0, weight, -1, false, &retry, &busy, &handle);
+		if (picked == 0 && retry && holds_member_lock())
+			picked = try_candidates(SPI_tuptable, SPI_processed, NULL, 0, weight, -1, true, &retry, &busy, &handle);
 		if (picked != 0 || !retry)
 			break;
 		picked = wait_for_member(&busy, weight, -1, attempt, &handle);
@@ -604,8 +625,11 @@ csm_apply_rule(PG_FUNCTION_ARGS)
 			return result;
 		}
 
-		picked = try_candidates(candidates, ncandidates, related, nrelated, weight, rule.is_primary,
+		picked = try_candidates(candidates, ncandidates, related, nrelated, weight, rule.is_primary, false,
 								&retry, &busy, &picked_handle);
+		if (picked == 0 && retry && holds_member_lock())
+			picked = try_candidates(candidates, ncandidates, related, nrelated, weight, rule.is_primary, true,
+									&retry, &busy, &picked_handle);
 		if (picked != 0 || !retry)
 			break;
 		picked = wait_for_member(&busy, weight, rule.is_primary, attempt, &picked_handle);

@@ -189,7 +189,8 @@ BEGIN
                 INSERT INTO @extschema@.assignment_log (account_id, action, is_primary, old_member_id, reason)
                 VALUES (rel.account_id, 'handoff', rel.is_primary, leaver.member_id, why || '; nobody has room');
                 IF rel.is_primary THEN
-                    PERFORM @extschema@._queue_account(rel.account_id, 'no_capacity',
+                    PERFORM @extschema@._queue_account(rel.account_id,
+                                                       CASE WHEN cardinality(pool) = 0 THEN 'no_member' ELSE 'no_capacity' END,
                                                        format('%s; nobody in their teams has room', why), NULL);
                 END IF;
             END IF;
