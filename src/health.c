@@ -298,8 +298,9 @@ float8_array(int n, const double *elems, const bool *present)
 
 	for (int i = 0; i < n; i++)
 	{
-		datums[i] = Float8GetDatum(elems[i]);
+		/* a missing metric's value was never read: do not touch it */
 		nulls[i] = present != NULL && !present[i];
+		datums[i] = nulls[i] ? (Datum) 0 : Float8GetDatum(elems[i]);
 	}
 	return PointerGetDatum(construct_md_array(datums, nulls, 1, &n, &lbound,
 											  FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
