@@ -23,6 +23,7 @@
 #include "storage/lock.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
+#include "utils/float.h"
 
 #include "csm.h"
 
@@ -87,15 +88,18 @@ static const char *const current_sql =
  * the skills.  has_room: room for this account's load (NULL capacity is no
  * limit).  key: fewest accounts for round robin (then the one picked
  * longest ago), lowest load per capacity for least loaded (no capacity
- * counting as one full book of 100).  A member's csm.member_load row is
+ * counting as one full book of 100); step: what this account adds to it.
+ * member_load is read by its key (the LATERAL ... OFFSET 0), never scanned:
+ * its few rows are updated by every assignment and trail dead versions.  A member's csm.member_load row is
  * made by their first assignment, so a missing one reads as zeros.
  */
 static const char *const candidates_sql =
 "SELECT m.member_id, coalesce(l.pick_seq, 0), m.handle, "
 "       m.capacity IS NULL OR coalesce(l.load, 0) + $5 <= m.capacity + 1e-9 AS has_room, "
 "       CASE WHEN $4 = 'round_robin' THEN coalesce(l.accounts, 0) "
-"            ELSE coalesce(l.load, 0) / coalesce(nullif(m.capacity, 0), 100) END AS key "
-"FROM csm.team_member m LEFT JOIN csm.member_load l ON l.member_id = m.member_id "
+"            ELSE coalesce(l.load, 0) / coalesce(nullif(m.capacity, 0), 100) END AS key, "
+"       CASE WHEN $4 = 'round_robin' THEN 1 ELSE $5 / coalesce(nullif(m.capacity, 0), 100) END AS step "
+"FROM csm.team_member m LEFT JOIN LATERAL (SELECT * FROM csm.member_load x WHERE x.member_id = m.member_id OFFSET 0) l ON true "
 "WHERE m.active AND m.skills @> $3 "
 "  AND CASE $1 WHEN 'member' THEN m.handle = $2 WHEN 'team' THEN $2 = ANY (m.teams) "
 "             WHEN 'role' THEN $2 = ANY (m.roles) END "
@@ -111,8 +115,9 @@ static const char *const listed_sql =
 "SELECT m.member_id, coalesce(l.pick_seq, 0), m.handle, "
 "       m.capacity IS NULL OR coalesce(l.load, 0) + $3 <= m.capacity + 1e-9 AS has_room, "
 "       CASE WHEN $2 = 'round_robin' THEN coalesce(l.accounts, 0) "
-"            ELSE coalesce(l.load, 0) / coalesce(nullif(m.capacity, 0), 100) END AS key "
-"FROM csm.team_member m LEFT JOIN csm.member_load l ON l.member_id = m.member_id "
+"            ELSE coalesce(l.load, 0) / coalesce(nullif(m.capacity, 0), 100) END AS key, "
+"       CASE WHEN $2 = 'round_robin' THEN 1 ELSE $3 / coalesce(nullif(m.capacity, 0), 100) END AS step "
+"FROM csm.team_member m LEFT JOIN LATERAL (SELECT * FROM csm.member_load x WHERE x.member_id = m.member_id OFFSET 0) l ON true "
 "WHERE m.active AND m.member_id = ANY ($1) "
 "ORDER BY key, 2, m.member_id";
 
@@ -302,14 +307,17 @@ try_member(int64 member_id, int64 seq, float8 weight, bool wait, int claim_prima
 }
 
 /*
- * Picks among the candidates (member_id, pick_seq, handle, has_room, key
- * rows, best first): only those tied at the best key with room may be
- * taken, so that nobody gets ahead while a better one is busy, and of those
- * the first that can be locked unchanged.  Returns 0 when none: *retry says
- * whether to read the candidates again, after waiting for *wait_for (0: no
- * wait) to be free.  relaxed: any candidate with room may be taken (for a
+ * Picks among the candidates (member_id, pick_seq, handle, has_room, key,
+ * step rows, best first): the first that can be locked unchanged among
+ * those whose key is no worse than the best one, so that nobody gets
+ * ahead.  A member another session is assigning to counts as already
+ * carrying that account (key + step), so when every best member is busy the
+ * next ones are as fair a choice.  Returns 0 when none: *retry says whether
+ * to read the candidates again, after waiting for *wait_for (0: no wait) to
+ * be free.  relaxed: any candidate with room may be taken (for a
  * transaction that must not wait).
  */
+/* A candidate another session holds: whom to wait for. */
 typedef struct Busy
 {
 	int64		member;			/* 0: none */
@@ -321,8 +329,10 @@ static int64
 try_candidates(SPITupleTable *candidates, uint64 n, const int64 *exclude, int nexclude, float8 weight,
 			   int claim_primary, bool relaxed, bool *retry, Busy *wait_for, char **handle)
 {
-	bool		have_best = false;
-	float8		best = 0;
+	bool		have_threshold = false;
+	float8		threshold = 0;
+	float8		busy_next = get_float8_infinity();
+	bool		changed = false;
 
 	*retry = false;
 	wait_for->member = 0;
@@ -334,20 +344,23 @@ try_candidates(SPITupleTable *candidates, uint64 n, const int64 *exclude, int ne
 		int64		member = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
 		int64		seq = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
 		bool		has_room = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
-		Datum		key_datum = SPI_getbinval(tup, desc, 5, &isnull);
-		float8		key = DatumGetFloat8(key_datum);	/* CASE makes it float8 */
+		float8		key = DatumGetFloat8(SPI_getbinval(tup, desc, 5, &isnull));	/* CASE makes it float8 */
+		float8		step = DatumGetFloat8(SPI_getbinval(tup, desc, 6, &isnull));
 		bool		excluded = false;
 
 		for (int r = 0; r < nexclude; r++)
 			excluded |= exclude[r] == member;
 		if (excluded || !has_room)
 			continue;
-		if (!have_best)
+		if (!have_threshold)
 		{
-			best = key;
-			have_best = true;
+			threshold = key;
+			have_threshold = true;
 		}
-		else if (key > best + 1e-9 && !relaxed)
+		/* every member up to the threshold was busy: the busy ones' next level is as good */
+		if (key > threshold + 1e-9 && !changed && busy_next > threshold)
+			threshold = busy_next;
+		if (key > threshold + 1e-9 && !relaxed)
 			break;
 		switch (try_member(member, seq, weight, false, claim_primary))
 		{
@@ -361,9 +374,12 @@ try_candidates(SPITupleTable *candidates, uint64 n, const int64 *exclude, int ne
 					wait_for->seq = seq;
 					wait_for->handle = SPI_getvalue(tup, desc, 3);
 				}
+				busy_next = Min(busy_next, key + step);
 				*retry = true;
 				break;
 			case TRY_CHANGED:
+				/* the candidates are out of date: read them again rather than go further */
+				changed = true;
 				*retry = true;
 				break;
 		}
