@@ -317,6 +317,17 @@ try_member(int64 member_id, int64 seq, float8 weight, bool wait, int claim_prima
  * be free.  relaxed: any candidate with room may be taken (for a
  * transaction that must not wait).
  */
+/* An account's load on its owner: finite and not negative, or 22003. */
+static inline void
+check_weight(float8 weight)
+{
+	if (!(weight >= 0.0 && weight < get_float8_infinity()))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("account load %s is not a finite number of at least 0", float8out_internal(weight)),
+				 errhint("Load comes from csm.segment_load(); check csm.segment_weight.")));
+}
+
 /* A candidate another session holds: whom to wait for. */
 typedef struct Busy
 {
@@ -494,6 +505,7 @@ csm_start_assignment(PG_FUNCTION_ARGS)
 	rule = PG_ARGISNULL(5) ? (Datum) 0 : PG_GETARG_DATUM(5);
 	action = text_to_cstring(PG_GETARG_TEXT_PP(6));
 	old_member = PG_ARGISNULL(7) ? 0 : PG_GETARG_INT64(7);
+	check_weight(weight);
 	count_args[0] = Int64GetDatum(member);
 	count_args[1] = Float8GetDatum(weight);
 	count_args[2] = BoolGetDatum(is_primary);
@@ -520,6 +532,7 @@ csm_pick_member(PG_FUNCTION_ARGS)
 	int64		picked = 0;
 	char	   *handle;
 
+	check_weight(weight);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "csm: SPI_connect failed");
 	prepare_plans();
@@ -576,6 +589,7 @@ csm_apply_rule(PG_FUNCTION_ARGS)
 				 errmsg("account %lld does not exist", (long long) account)));
 	org = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	weight = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	check_weight(weight);
 
 	/* Who is related to the account now; continuity for primaries. */
 	args[1] = rule.min_tenure;

@@ -47,7 +47,7 @@ CREATE TABLE @extschema@.account_assignment (
         REFERENCES @extschema@.account (account_id) ON DELETE CASCADE,
     CONSTRAINT account_assignment_member_fkey FOREIGN KEY (member_id)
         REFERENCES @extschema@.team_member (member_id),
-    CONSTRAINT account_assignment_load_not_negative CHECK (load >= 0),
+    CONSTRAINT account_assignment_load_not_negative CHECK (load >= 0 AND load < 'Infinity'),
     CONSTRAINT account_assignment_ends_after_start CHECK (ended_at >= started_at)
 );
 CREATE UNIQUE INDEX account_assignment_one_primary ON @extschema@.account_assignment (account_id)

@@ -1,7 +1,7 @@
 -- Ownership: every error path by SQLSTATE, and a random walk of assignments,
 -- rules, departures and capacity changes after which the invariants hold.
 BEGIN;
-SELECT plan(24);
+SELECT plan(32);
 
 INSERT INTO csm.team_member (handle, roles, teams, capacity)
 SELECT 'm' || i, ARRAY['csm'], ARRAY[CASE WHEN i <= 4 THEN 'east' ELSE 'west' END], 10 + 10 * (i % 3)
@@ -35,6 +35,21 @@ SELECT throws_ok($$INSERT INTO csm.segment_weight VALUES ('smb', 0)$$, '23514', 
 SELECT throws_ok($$SELECT csm._start_assignment(NULL, 1, true, 1, NULL, NULL, 'assign', NULL)$$, '22004', NULL,
                  '_start_assignment refuses NULL keys (22004)');
 SELECT lives_ok($$SELECT csm.csm_assign('org_1', 'm1')$$, 'a first primary');
+-- The internal C functions on NULL, empty, huge and malformed input.
+SELECT is(csm._pick_member('{}', 'round_robin', 1), NULL, '_pick_member of no candidates is NULL');
+SELECT ok(csm._pick_member(ARRAY(SELECT generate_series(1, 100000)::bigint), 'least_loaded', 1) IS NOT NULL,
+          '_pick_member over 100000 ids, nearly all unknown, picks a member');
+SELECT throws_ok($$SELECT csm._pick_member(ARRAY[1::bigint], 'round_robin', 'NaN')$$, '22003', NULL,
+                 '_pick_member refuses a NaN load (22003)');
+SELECT throws_ok($$SELECT csm._pick_member(ARRAY[1::bigint], 'round_robin', -1)$$, '22003', NULL,
+                 '_pick_member refuses a negative load (22003)');
+SELECT throws_ok($$SELECT csm._start_assignment(1, 1, false, 'Infinity', NULL, NULL, 'assign', NULL)$$, '22003', NULL,
+                 '_start_assignment refuses an infinite load (22003)');
+SELECT is(csm._apply_rule(1, NULL), NULL, '_apply_rule of a NULL rule is NULL (strict)');
+SELECT throws_ok($$SELECT csm._apply_rule(1, ROW(1, 'x', 1, true, NULL, NULL, 'rr', 'round_robin', '{}', true, '0', NULL)::csm.routing_rule)$$,
+                 '22004', NULL, '_apply_rule refuses a rule without a target kind (22004)');
+SELECT throws_ok($$SELECT csm._apply_rule(-1, ROW(1, 'x', 1, true, NULL, 'team', 'east', 'round_robin', '{}', true, '0', NULL)::csm.routing_rule)$$,
+                 'P0002', NULL, '_apply_rule of an unknown account is P0002');
 SELECT throws_ok($$INSERT INTO csm.account_assignment (account_id, member_id, is_primary, load)
                    SELECT account_id, 2, true, 1 FROM csm.account WHERE external_id = 'org_1'$$,
                  '23505', NULL, 'a second current primary is refused by the partial unique index (23505)');
