@@ -72,13 +72,15 @@ PGB
 echo "SELECT bench.baseline_assign('acct_' || nextval('bench.baseline_next'));" >"$WORK/baseline.pgbench"
 echo "SELECT csm.csm_auto_assign('acct_' || nextval('bench.csm_next'));" >"$WORK/csm.pgbench"
 
-# prepare PATH: no owners, fresh statistics, every dirty page written out.
+# prepare PATH: the book only (no new account has an owner), fresh statistics,
+# every dirty page written out.
 prepare() {
     sql -c "SELECT bench.reset('$1', $ACCOUNTS)" >/dev/null
     case $1 in
         floor) sql -c 'VACUUM ANALYZE bench.floor_account' ;;
         baseline) sql -c 'VACUUM ANALYZE bench.member, bench.account' ;;
-        csm) sql -c 'VACUUM ANALYZE csm.account, csm.member_load, csm.team_member, csm.routing_rule' ;;
+        csm) sql -c 'VACUUM ANALYZE csm.account, csm.account_assignment, csm.assignment_log, csm.assignment_alert,
+                                    csm.member_load, csm.team_member, csm.routing_rule' ;;
     esac
     sql -c 'CHECKPOINT' >/dev/null
     sync

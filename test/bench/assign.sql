@@ -44,13 +44,17 @@ CREATE SEQUENCE bench.csm_next;
 
 -- make_data(n, strategy): 8 members on each side, n accounts in each
 -- table, and csm's rule for team pool (made after the accounts, so that
--- the insert trigger routes none of them).
+-- the insert trigger routes none of them).  Each side also has a book of n
+-- accounts the members already own ('book_1' .. 'book_N', evenly), as a
+-- team in steady state does: its tables are not empty when plans are made,
+-- and statistics describe them.
 CREATE FUNCTION bench.make_data(n integer, strategy text) RETURNS text
 LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO bench.member (member_id, handle) SELECT i, 'm' || i FROM generate_series(1, 8) i;
     INSERT INTO csm.team_member (handle, teams) SELECT 'm' || i, ARRAY['pool'] FROM generate_series(1, 8) i;
     INSERT INTO csm.account (external_id, segment) SELECT 'acct_' || i, 'smb' FROM generate_series(1, n) i;
+    INSERT INTO csm.account (external_id, segment) SELECT 'book_' || i, 'smb' FROM generate_series(1, n) i;
     INSERT INTO csm.routing_rule (name, target_kind, target, strategy) VALUES ('pool', 'team', 'pool', strategy);
     PERFORM bench.reset(p, n) FROM unnest(ARRAY['floor', 'baseline', 'csm']) p;
     RETURN format('8 members, %s accounts, csm rule %s', n, strategy);
@@ -67,14 +71,25 @@ BEGIN
         PERFORM setval('bench.floor_next', 1, false);
     WHEN 'baseline' THEN
         TRUNCATE bench.account;
-        UPDATE bench.member SET load = 0;
         INSERT INTO bench.account SELECT i, 'acct_' || i FROM generate_series(1, n) i;
+        INSERT INTO bench.account SELECT n + i, 'book_' || i, 1 + i % 8 FROM generate_series(1, n) i;
+        UPDATE bench.member m SET load = (SELECT count(*) FROM bench.account a WHERE a.owner = m.member_id);
         PERFORM setval('bench.baseline_next', 1, false);
     WHEN 'csm' THEN
         -- As the tables' owner, who may empty the append-only log.
         TRUNCATE csm.account_assignment, csm.assignment_log, csm.assignment_alert;
-        -- A member's row is made by their first assignment: every run starts without.
         DELETE FROM csm.member_load;
+        INSERT INTO csm.account_assignment (account_id, member_id, is_primary, load, reason, rule_id)
+        SELECT a.account_id, m.member_id, true, 1, 'book', r.rule_id
+        FROM csm.account a
+        JOIN csm.team_member m ON m.handle = 'm' || (1 + substr(a.external_id, 6)::integer % 8)
+        CROSS JOIN (SELECT rule_id FROM csm.routing_rule WHERE name = 'pool') r
+        WHERE a.external_id LIKE 'book\_%';
+        INSERT INTO csm.assignment_log (account_id, action, is_primary, new_member_id, reason, rule_id)
+        SELECT account_id, 'assign', true, member_id, reason, rule_id FROM csm.account_assignment;
+        INSERT INTO csm.member_load (member_id, accounts, primaries, load, pick_seq, last_assigned_at)
+        SELECT member_id, count(*), count(*), count(*), row_number() OVER (ORDER BY member_id), now()
+        FROM csm.account_assignment GROUP BY member_id;
         PERFORM setval('bench.csm_next', 1, false);
     END CASE;
 END $$;
@@ -92,11 +107,14 @@ BEGIN
     WHEN 'baseline' THEN
         SELECT sum(c), max(c) - min(c), string_agg(c::text, ' ' ORDER BY member_id) INTO assigned, spread, per_member
         FROM (SELECT m.member_id, count(a.owner) AS c FROM bench.member m
-              LEFT JOIN bench.account a ON a.owner = m.member_id GROUP BY m.member_id) s;
+              LEFT JOIN bench.account a ON a.owner = m.member_id AND a.external_id LIKE 'acct\_%'
+              GROUP BY m.member_id) s;
     WHEN 'csm' THEN
         SELECT sum(c), max(c) - min(c), string_agg(c::text, ' ' ORDER BY member_id) INTO assigned, spread, per_member
         FROM (SELECT m.member_id, count(x.account_id) AS c FROM csm.team_member m
-              LEFT JOIN csm.account_assignment x ON x.member_id = m.member_id AND x.is_primary AND x.ended_at IS NULL
+              LEFT JOIN (csm.account_assignment x JOIN csm.account a ON a.account_id = x.account_id
+                                                                  AND a.external_id LIKE 'acct\_%')
+                     ON x.member_id = m.member_id AND x.is_primary AND x.ended_at IS NULL
               GROUP BY m.member_id) s;
     END CASE;
 END $$;
