@@ -68,6 +68,10 @@ SELECT assignment_success, assigned_csm, message FROM csm.csm_auto_assign('org_d
 -- a red health band brings in the retention specialist as a secondary, primary kept
 SELECT csm.override_health('org_d', 40, 'exec sponsor left', NULL) > 0 AS overridden;
 SELECT handles('org_d');
+-- a health change applies only the rules that read health: org_f's primary,
+-- chosen by hand against the growth rule, stays
+SELECT assignment_success FROM csm.csm_assign('org_f', 'pia', true, 'exec asked for pia');
+SELECT csm.override_health('org_f', 95, 'renewed early', NULL) > 0 AS overridden, handles('org_f');
 -- the same when a refresh turns a band red, and applying the rules again changes nothing
 CREATE TABLE red_metrics AS
 SELECT account_id, 0.1::float8 AS dau_ratio, 2 AS nps FROM csm.account WHERE external_id = 'org_e';

@@ -504,7 +504,7 @@ BEGIN
         INSERT (account_id, day, model, model_version, score, band, coverage, computed_at)
         VALUES (s.account_id, s.day, s.model, s.model_version, s.score, s.band, s.coverage, s.computed_at);
     IF cardinality(changed) > 0 THEN
-        PERFORM @extschema@.apply_routing(changed);
+        PERFORM @extschema@.apply_routing(changed, ARRAY['health_band', 'health_score']);
     END IF;
     RETURN scored;
 END $$;
@@ -566,7 +566,7 @@ BEGIN
     INSERT INTO @extschema@.health_override (account_id, score, reason, expires_at)
     VALUES (id, score, reason, expires_at)
     RETURNING override_id INTO new_id;
-    PERFORM @extschema@.apply_routing(ARRAY[id]);  -- rules may read the health band
+    PERFORM @extschema@.apply_routing(ARRAY[id], ARRAY['health_band', 'health_score']);
     RETURN new_id;
 END $$;
 COMMENT ON FUNCTION @extschema@.override_health(text, float8, text, timestamptz) IS
@@ -580,7 +580,7 @@ BEGIN
     UPDATE @extschema@.health_override o SET cleared_at = now(), cleared_by = current_user
     WHERE o.account_id = id AND o.cleared_at IS NULL;
     IF FOUND THEN
-        PERFORM @extschema@.apply_routing(ARRAY[id]);  -- rules may read the health band
+        PERFORM @extschema@.apply_routing(ARRAY[id], ARRAY['health_band', 'health_score']);
         RETURN true;
     END IF;
     RETURN false;

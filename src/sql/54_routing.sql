@@ -92,7 +92,7 @@ COMMENT ON FUNCTION @extschema@.csm_auto_assign(text, text) IS
 -- The hook: applies to each account the first matching primary rule and
 -- every matching secondary rule.  Triggers on csm.account fire it; health
 -- and churn refreshes fire it for accounts whose facts changed.
-CREATE FUNCTION @extschema@.apply_routing(accounts bigint[])
+CREATE FUNCTION @extschema@.apply_routing(accounts bigint[], reading text[] DEFAULT NULL)
 RETURNS TABLE (account_id bigint, rule text, assignment_success boolean, assigned_csm text, is_primary boolean,
                message text)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -113,8 +113,12 @@ BEGIN
         FOR r IN SELECT * FROM @extschema@.routing_rule x WHERE x.enabled ORDER BY x.priority, x.rule_id LOOP
             CONTINUE WHEN r.is_primary AND primary_done;
             CONTINUE WHEN r.condition IS NOT NULL AND @extschema@.condition_matches(r.condition, facts) IS NOT TRUE;
-            res := @extschema@._apply_rule(account, r);
             primary_done := primary_done OR r.is_primary;
+            -- After a change of some facts, only a rule that reads them applies;
+            -- a primary rule still has to be the first that matches.
+            CONTINUE WHEN reading IS NOT NULL
+                AND (r.condition IS NULL OR NOT @extschema@.condition_attributes(r.condition) && reading);
+            res := @extschema@._apply_rule(account, r);
             account_id := account;
             rule := r.name;
             assignment_success := res.assignment_success;
@@ -125,8 +129,8 @@ BEGIN
         END LOOP;
     END LOOP;
 END $$;
-COMMENT ON FUNCTION @extschema@.apply_routing(bigint[]) IS
-    'Applies the routing rules to these accounts: the first matching primary rule and every matching secondary rule. Fired by triggers when an account is created or its plan, segment or tier changes; call it after anything else its conditions read changes. Returns one row per rule applied.';
+COMMENT ON FUNCTION @extschema@.apply_routing(bigint[], text[]) IS
+    'Applies the routing rules to these accounts: the first matching primary rule and every matching secondary rule. With reading (the facts that changed, such as {health_band,health_score}), only those of them whose condition reads one of these facts: a health change never moves a primary that a rule about segments made. Fired by triggers when an account is created or its plan, segment or tier changes (all rules), and by health refreshes and overrides (rules reading health). Returns one row per rule applied.';
 
 CREATE FUNCTION @extschema@._route_new_accounts() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
