@@ -22,6 +22,7 @@
 #include "miscadmin.h"
 #include "storage/lock.h"
 #include "storage/proc.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
 
@@ -67,11 +68,9 @@ csm_lock_member(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* The account, locked against other changes of its owners, and its load (as csm.segment_load). */
+/* The account, locked against other changes of its owners, and its load. */
 static const char *const account_sql =
-"SELECT a.external_id, 100.0 / coalesce((SELECT w.accounts_per_csm FROM csm.segment_weight w WHERE w.segment = a.segment), "
-"       CASE a.segment WHEN 'strategic' THEN 5 WHEN 'enterprise' THEN 10 WHEN 'mid_market' THEN 30 ELSE 100 END)::float8 "
-"FROM csm.account a WHERE a.account_id = $1 FOR NO KEY UPDATE OF a";
+"SELECT a.external_id, csm.segment_load(a.segment) FROM csm.account a WHERE a.account_id = $1 FOR NO KEY UPDATE OF a";
 
 /*
  * Its current relationships; young: within the minimum tenure of this rule
@@ -84,8 +83,9 @@ static const char *const current_sql =
 "WHERE x.account_id = $1 AND x.ended_at IS NULL";
 
 /*
- * The rule's candidates, best first: active, matching the target, covering
- * the skills.  has_room: room for this account's load (NULL capacity is no
+ * The candidates, best first: active, matching the rule's target ($1 kind,
+ * $2 target; none when NULL) or among the members listed in $6, covering
+ * the skills $3.  has_room: room for this account's load (NULL capacity is no
  * limit).  key: fewest accounts for round robin (then the one picked
  * longest ago), lowest load per capacity for least loaded (no capacity
  * counting as one full book of 100); step: what this account adds to it.
@@ -101,8 +101,9 @@ static const char *const candidates_sql =
 "       CASE WHEN $4 = 'round_robin' THEN 1 ELSE $5 / coalesce(nullif(m.capacity, 0), 100) END AS step "
 "FROM csm.team_member m LEFT JOIN LATERAL (SELECT * FROM csm.member_load x WHERE x.member_id = m.member_id OFFSET 0) l ON true "
 "WHERE m.active AND m.skills @> $3 "
-"  AND CASE $1 WHEN 'member' THEN m.handle = $2 WHEN 'team' THEN $2 = ANY (m.teams) "
-"             WHEN 'role' THEN $2 = ANY (m.roles) END "
+"  AND ($1 IS NULL OR CASE $1 WHEN 'member' THEN m.handle = $2 WHEN 'team' THEN $2 = ANY (m.teams) "
+"                             WHEN 'role' THEN $2 = ANY (m.roles) END) "
+"  AND ($6 IS NULL OR m.member_id = ANY ($6)) "
 "ORDER BY key, 2, m.member_id";
 
 /* A locked candidate, read again with a new snapshot. */
@@ -110,16 +111,6 @@ static const char *const recheck_sql =
 "SELECT coalesce(l.pick_seq, 0), m.active AND (m.capacity IS NULL OR coalesce(l.load, 0) + $2 <= m.capacity + 1e-9) "
 "FROM csm.team_member m LEFT JOIN csm.member_load l ON l.member_id = m.member_id WHERE m.member_id = $1";
 
-/* The same for a given list of members. */
-static const char *const listed_sql =
-"SELECT m.member_id, coalesce(l.pick_seq, 0), m.handle, "
-"       m.capacity IS NULL OR coalesce(l.load, 0) + $3 <= m.capacity + 1e-9 AS has_room, "
-"       CASE WHEN $2 = 'round_robin' THEN coalesce(l.accounts, 0) "
-"            ELSE coalesce(l.load, 0) / coalesce(nullif(m.capacity, 0), 100) END AS key, "
-"       CASE WHEN $2 = 'round_robin' THEN 1 ELSE $3 / coalesce(nullif(m.capacity, 0), 100) END AS step "
-"FROM csm.team_member m LEFT JOIN LATERAL (SELECT * FROM csm.member_load x WHERE x.member_id = m.member_id OFFSET 0) l ON true "
-"WHERE m.active AND m.member_id = ANY ($1) "
-"ORDER BY key, 2, m.member_id";
 
 /*
  * Claims a locked candidate: adds the account to their counters, but only
@@ -169,7 +160,6 @@ static const char *const queue_sql =
 static SPIPlanPtr account_plan;
 static SPIPlanPtr current_plan;
 static SPIPlanPtr candidates_plan;
-static SPIPlanPtr listed_plan;
 static SPIPlanPtr recheck_plan;
 static SPIPlanPtr end_plan;
 static SPIPlanPtr claim_plan;
@@ -432,8 +422,7 @@ prepare_plans(void)
 {
 	Oid			account_types[] = {INT8OID};
 	Oid			current_types[] = {INT8OID, INTERVALOID};
-	Oid			candidates_types[] = {TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID, FLOAT8OID};
-	Oid			listed_types[] = {INT8ARRAYOID, TEXTOID, FLOAT8OID};
+	Oid			candidates_types[] = {TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID, FLOAT8OID, INT8ARRAYOID};
 	Oid			recheck_types[] = {INT8OID, FLOAT8OID};
 	Oid			end_types[] = {INT8OID, INT8OID, TEXTOID};
 	Oid			claim_types[] = {INT8OID, FLOAT8OID, INT8OID, BOOLOID};
@@ -443,8 +432,7 @@ prepare_plans(void)
 
 	csm_prepare_once(&account_plan, account_sql, 1, account_types);
 	csm_prepare_once(&current_plan, current_sql, 2, current_types);
-	csm_prepare_once(&candidates_plan, candidates_sql, 5, candidates_types);
-	csm_prepare_once(&listed_plan, listed_sql, 3, listed_types);
+	csm_prepare_once(&candidates_plan, candidates_sql, 6, candidates_types);
 	csm_prepare_once(&recheck_plan, recheck_sql, 2, recheck_types);
 	csm_prepare_once(&end_plan, end_sql, 3, end_types);
 	csm_prepare_once(&claim_plan, claim_sql, 4, claim_types);
@@ -527,7 +515,10 @@ csm_start_assignment(PG_FUNCTION_ARGS)
 Datum
 csm_pick_member(PG_FUNCTION_ARGS)
 {
-	Datum		args[3] = {PG_GETARG_DATUM(0), PG_GETARG_DATUM(1), PG_GETARG_DATUM(2)};
+	/* no target: the listed members, with no skills required */
+	Datum		args[6] = {(Datum) 0, (Datum) 0, PointerGetDatum(construct_empty_array(TEXTOID)),
+	PG_GETARG_DATUM(1), PG_GETARG_DATUM(2), PG_GETARG_DATUM(0)};
+	char		nulls[6] = {'n', 'n', ' ', ' ', ' ', ' '};
 	float8		weight = PG_GETARG_FLOAT8(2);
 	int64		picked = 0;
 	char	   *handle;
@@ -541,7 +532,7 @@ csm_pick_member(PG_FUNCTION_ARGS)
 		bool		retry;
 		Busy		busy;
 
-		execute(listed_plan, args, NULL, SPI_OK_SELECT);
+		execute(candidates_plan, args, nulls, SPI_OK_SELECT);
 		picked = try_candidates(SPI_tuptable, SPI_processed, NULL, 0, weight, -1, false, &retry, &busy, &handle);
 		if (picked == 0 && retry && holds_member_lock())
 			picked = try_candidates(SPI_tuptable, SPI_processed, NULL, 0, weight, -1, true, &retry, &busy, &handle);
@@ -560,7 +551,8 @@ csm_apply_rule(PG_FUNCTION_ARGS)
 {
 	int64		account = PG_GETARG_INT64(0);
 	Rule		rule;
-	Datum		args[5];
+	Datum		args[6];
+	const char	candidate_nulls[6] = {' ', ' ', ' ', ' ', ' ', 'n'};	/* no member list */
 	bool		isnull;
 	char	   *org;
 	float8		weight;
@@ -615,6 +607,7 @@ csm_apply_rule(PG_FUNCTION_ARGS)
 	args[2] = rule.required_skills;
 	args[3] = CStringGetTextDatum(rule.strategy);
 	args[4] = Float8GetDatum(weight);
+	args[5] = (Datum) 0;
 	for (int attempt = 0; picked == 0; attempt++)
 	{
 		bool		retry;
@@ -622,7 +615,7 @@ csm_apply_rule(PG_FUNCTION_ARGS)
 		SPITupleTable *candidates;
 		uint64		ncandidates;
 
-		execute(candidates_plan, args, NULL, SPI_OK_SELECT);
+		execute(candidates_plan, args, candidate_nulls, SPI_OK_SELECT);
 		candidates = SPI_tuptable;
 		ncandidates = SPI_processed;
 		any_candidate = ncandidates > 0;
