@@ -17,6 +17,7 @@
 # log has exactly one 'assign' row per assignment and nothing else; and
 # csm.member_load equals a recount from csm.account_assignment.
 set -euo pipefail
+. "$(dirname "$0")/lib/stress.sh"
 db=csm_stress_assign
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -36,13 +37,11 @@ expect() {
     fi
 }
 
-deadlocks() { q -c "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"; }
-
 # run_pgbench NAME CLIENTS TRANSACTIONS SCRIPT: runs it, prints its summary,
 # and checks that every transaction succeeded and no deadlock happened.
 run_pgbench() {
-    local name=$1 clients=$2 txns=$3 before after started failed_txns log=$work/$1.log
-    before=$(deadlocks)
+    local name=$1 clients=$2 txns=$3 before started failed_txns log=$work/$1.log
+    before=$(deadlocks "$db")
     started=$(date +%s.%N)
     if pgbench -n -c "$clients" -j 2 -t "$txns" -f "$4" "$db" >"$log" 2>&1; then
         echo "ok - $name: pgbench ran $clients clients x $txns transactions"
@@ -55,9 +54,7 @@ run_pgbench() {
          "$(grep -E '^tps' "$log" | head -n 1 | sed 's/ (.*//')"
     failed_txns=$(awk -F': *' '/^number of failed transactions/ { split($2, a, " "); print a[1] }' "$log")
     expect "$name: no failed transactions" 0 "SELECT ${failed_txns:-0}"
-    sleep 1  # let the pgbench backends' statistics reach pg_stat_database
-    after=$(deadlocks)
-    expect "$name: no deadlocks" 0 "SELECT $after - $before"
+    if no_new_deadlocks "$db" "$before"; then echo "ok - $name: no deadlocks"; else failed=1; fi
 }
 
 # check_pool NAME PREFIX N: the invariants every run must keep, over the
@@ -96,8 +93,7 @@ check_pool() {
 
 # ---------------------------------------------------------------- setup
 started=$(date +%s)
-dropdb --if-exists "$db" >/dev/null 2>&1 || true
-createdb "$db"
+fresh_db "$db"
 q <<'SQL'
 CREATE EXTENSION csm;
 INSERT INTO csm.team_member (handle, teams)

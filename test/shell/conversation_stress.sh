@@ -7,9 +7,9 @@
 # move (each move starts from where the previous one left the conversation);
 # no deadlock and no error.
 set -euo pipefail
+. "$(dirname "$0")/lib/stress.sh"
 db=csm_stress_conversation
-dropdb --if-exists "$db" >/dev/null
-createdb "$db"
+fresh_db "$db"
 psql -qX -v ON_ERROR_STOP=1 -d "$db" <<'SQL'
 CREATE EXTENSION csm;
 INSERT INTO csm.account (account_id, external_id) SELECT i, 'org_' || i FROM generate_series(1, 20) AS i;
@@ -63,7 +63,7 @@ SELECT csm.route_waiting();
 \endif
 PGB
 
-before=$(psql -AtX -d "$db" -c "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")
+before=$(deadlocks "$db")
 pgbench -n -c 16 -j 2 -t 300 -f "$script" "$db" > /tmp/csm_stress_conversation.log 2>&1 || {
     cat /tmp/csm_stress_conversation.log; echo "not ok - pgbench reported errors"; exit 1; }
 grep -E "number of (transactions actually processed|failed)|tps" /tmp/csm_stress_conversation.log || true
@@ -116,8 +116,6 @@ BEGIN
     END IF;
 END $$;
 SQL
-sleep 1  # let the pgbench backends' statistics reach pg_stat_database
-after=$(psql -AtX -d "$db" -c "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")
-[ "$after" = "$before" ] || { echo "not ok - $((after - before)) deadlocks"; exit 1; }
+no_new_deadlocks "$db" "$before" || exit 1
 echo "ok - conversation routing consistent under 16 concurrent clients, one log row per move, no deadlocks"
 dropdb "$db"

@@ -4,9 +4,9 @@
 # other's deltas. Afterwards the rollup must
 # equal a GROUP BY over the source exactly, with no deadlock and no error.
 set -euo pipefail
+. "$(dirname "$0")/lib/stress.sh"
 db=csm_stress_usage
-dropdb --if-exists "$db" >/dev/null
-createdb "$db"
+fresh_db "$db"
 psql -qX -v ON_ERROR_STOP=1 -d "$db" <<'SQL'
 CREATE EXTENSION csm;
 CREATE TABLE events (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -32,7 +32,7 @@ DELETE FROM events WHERE id IN (SELECT id FROM events WHERE org = 'hot_' || :a O
 \endif
 PGB
 
-before=$(psql -AtX -d "$db" -c "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")
+before=$(deadlocks "$db")
 # Each client folds after 25 deltas, and a 10-row batch (up to 30 groups)
 # may go straight to the counters, so folds and direct writes race appends.
 PGOPTIONS="-c csm.compact_threshold=25" pgbench -n -c 16 -j 2 -t 300 -f "$script" "$db" > /tmp/csm_stress_usage.log 2>&1 || {
@@ -68,8 +68,6 @@ BEGIN
     END IF;
 END $$;
 SQL
-sleep 1  # let the pgbench backends' statistics reach pg_stat_database
-after=$(psql -AtX -d "$db" -c "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")
-[ "$after" = "$before" ] || { echo "not ok - $((after - before)) deadlocks"; exit 1; }
+no_new_deadlocks "$db" "$before" || exit 1
 echo "ok - usage rollup exact under 16 concurrent clients, no deadlocks"
 dropdb "$db"

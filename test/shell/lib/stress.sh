@@ -1,0 +1,23 @@
+# Sourced by the pgbench stress tests in test/shell (test/run.sh runs only
+# test/shell/*.sh, not this folder): a fresh database, and the server's
+# deadlock count, so that every test asserts "no deadlock" the same way.
+
+# fresh_db DB: drops DB if it exists and creates it empty.
+fresh_db() {
+    dropdb --if-exists "$1" >/dev/null
+    createdb "$1"
+}
+
+# deadlocks DB: the deadlocks pg_stat_database has counted in DB.
+deadlocks() {
+    psql -AtX -d "$1" -c "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"
+}
+
+# no_new_deadlocks DB BEFORE: prints "not ok" and fails when DB's count grew
+# past BEFORE, after a moment for the pgbench backends' statistics to arrive.
+no_new_deadlocks() {
+    local after
+    sleep 1
+    after=$(deadlocks "$1")
+    [ "$after" = "$2" ] || { echo "not ok - $((after - $2)) deadlocks"; return 1; }
+}
