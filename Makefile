@@ -6,7 +6,8 @@ EXTVERSION = 0.1.0
 PG_MAJOR  ?= 15
 
 MODULE_big = csm
-OBJS = src/csm.o src/spi_plan.o src/account_cache.o src/usage.o src/health.o src/health_kernel.o src/health_model.o src/health_support.o src/condition.o src/assign.o
+# Every C file in src/ is part of the module.
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 
 # The install script is built from its parts, in file-name order.
 SQL_PARTS  = $(sort $(wildcard src/sql/*.sql))
