@@ -89,9 +89,11 @@ static const char *const current_sql =
  * limit).  key: fewest accounts for round robin (then the one picked
  * longest ago), lowest load per capacity for least loaded (no capacity
  * counting as one full book of 100); step: what this account adds to it.
- * member_load is read by its key (the LATERAL ... OFFSET 0), never scanned:
- * its few rows are updated by every assignment and trail dead versions.  A member's csm.member_load row is
- * made by their first assignment, so a missing one reads as zeros.
+ * member_load is joined, so its page is scanned once: its few rows are
+ * updated by every assignment and, under concurrency, trail many dead
+ * versions that a scan per member (a LATERAL lookup) would walk again for
+ * each.  A member's csm.member_load row is made by their first assignment,
+ * so a missing one reads as zeros.
  */
 static const char *const candidates_sql =
 "SELECT m.member_id, coalesce(l.pick_seq, 0), m.handle, "
@@ -99,7 +101,7 @@ static const char *const candidates_sql =
 "       CASE WHEN $4 = 'round_robin' THEN coalesce(l.accounts, 0) "
 "            ELSE coalesce(l.load, 0) / coalesce(nullif(m.capacity, 0), 100) END AS key, "
 "       CASE WHEN $4 = 'round_robin' THEN 1 ELSE $5 / coalesce(nullif(m.capacity, 0), 100) END AS step "
-"FROM csm.team_member m LEFT JOIN LATERAL (SELECT * FROM csm.member_load x WHERE x.member_id = m.member_id OFFSET 0) l ON true "
+"FROM csm.team_member m LEFT JOIN csm.member_load l ON l.member_id = m.member_id "
 "WHERE m.active AND m.skills @> $3 "
 "  AND ($1 IS NULL OR CASE $1 WHEN 'member' THEN m.handle = $2 WHEN 'team' THEN $2 = ANY (m.teams) "
 "                             WHEN 'role' THEN $2 = ANY (m.roles) END) "
