@@ -52,3 +52,17 @@ INSERT INTO csm.nps_response (account_id, score) VALUES (999, 9);
 -- leave a fresh extension for the next test
 DROP EXTENSION csm CASCADE;
 CREATE EXTENSION csm;
+
+-- churned_at goes with status: set when an account churns, kept when given,
+-- cleared when it comes back; a churn date on an active account is refused.
+INSERT INTO csm.account (external_id, status, churned_at) VALUES
+    ('churn_a', 'churned', NULL), ('churn_b', 'churned', '2026-01-15 00:00+00');
+SELECT external_id, churned_at IS NOT NULL AS has_date, churned_at = '2026-01-15 00:00+00' AS kept
+FROM csm.account WHERE external_id LIKE 'churn_%' ORDER BY 1;
+UPDATE csm.account SET status = 'active' WHERE external_id = 'churn_a';
+SELECT external_id, status, churned_at FROM csm.account WHERE external_id = 'churn_a';
+UPDATE csm.account SET status = 'churned' WHERE external_id = 'churn_a';
+SELECT churned_at BETWEEN now() - interval '1 minute' AND now() AS set_now FROM csm.account WHERE external_id = 'churn_a';
+INSERT INTO csm.account (external_id, churned_at) VALUES ('churn_c', now());
+UPDATE csm.account SET status = 'active', churned_at = now() WHERE external_id = 'churn_b';
+DELETE FROM csm.account WHERE external_id LIKE 'churn_%';

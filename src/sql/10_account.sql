@@ -12,6 +12,7 @@ CREATE TABLE @extschema@.account (
     started_at   timestamptz,
     renewal_date date,
     status       text NOT NULL DEFAULT 'active',
+    churned_at   timestamptz,
     properties   jsonb NOT NULL DEFAULT '{}',
     created_at   timestamptz NOT NULL DEFAULT now(),
     updated_at   timestamptz NOT NULL DEFAULT now(),
@@ -21,6 +22,7 @@ CREATE TABLE @extschema@.account (
     CONSTRAINT account_arr_not_negative CHECK (arr >= 0),
     CONSTRAINT account_seats_not_negative CHECK (seats >= 0),
     CONSTRAINT account_status_known CHECK (status IN ('active', 'churned')),
+    CONSTRAINT account_churned_at_when_churned CHECK (churned_at IS NULL OR status = 'churned'),
     CONSTRAINT account_properties_is_object CHECK (jsonb_typeof(properties) = 'object')
 );
 COMMENT ON TABLE @extschema@.account IS
@@ -30,6 +32,8 @@ COMMENT ON COLUMN @extschema@.account.tier IS 'Your service tier for the account
 COMMENT ON COLUMN @extschema@.account.arr IS 'Annual recurring revenue, in your currency; never negative.';
 COMMENT ON COLUMN @extschema@.account.seats IS 'Licensed seats; the denominator of dau_ratio.';
 COMMENT ON COLUMN @extschema@.account.status IS 'active or churned.';
+COMMENT ON COLUMN @extschema@.account.churned_at IS
+    'When the account churned: set to now() when status becomes churned without one, cleared when it becomes active again. Churn models learn from it.';
 COMMENT ON COLUMN @extschema@.account.properties IS 'Custom properties, a JSON object.';
 
 CREATE TABLE @extschema@.team_member (
@@ -74,6 +78,24 @@ END $$;
 COMMENT ON FUNCTION @extschema@._touch_account() IS 'Trigger: sets account.updated_at.';
 CREATE TRIGGER account_touch BEFORE UPDATE ON @extschema@.account
     FOR EACH ROW EXECUTE FUNCTION @extschema@._touch_account();
+
+-- A churn date goes with the churned status, so that churn models know
+-- when each account left even when callers only change status.
+CREATE FUNCTION @extschema@._account_churn_date() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NEW.status = 'churned' THEN
+        NEW.churned_at := coalesce(NEW.churned_at, now());
+    ELSIF TG_OP = 'UPDATE' AND OLD.status = 'churned' AND NEW.churned_at IS NOT DISTINCT FROM OLD.churned_at THEN
+        -- Back to active: the old date goes; a date given with active is refused by the CHECK.
+        NEW.churned_at := NULL;
+    END IF;
+    RETURN NEW;
+END $$;
+COMMENT ON FUNCTION @extschema@._account_churn_date() IS
+    'Trigger: sets account.churned_at when status becomes churned without one, clears it when status becomes active.';
+CREATE TRIGGER account_churn_date BEFORE INSERT OR UPDATE OF status, churned_at ON @extschema@.account
+    FOR EACH ROW EXECUTE FUNCTION @extschema@._account_churn_date();
 
 CREATE FUNCTION @extschema@._touch_member_status() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$

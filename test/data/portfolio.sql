@@ -503,8 +503,10 @@ BEGIN
                   HINT = 'Load into a new database: createdb, CREATE EXTENSION csm, psql -f test/data/portfolio.sql.';
     END IF;
 
-    INSERT INTO csm.account (external_id, name, plan, segment, arr, seats, started_at, renewal_date, status, properties)
-    SELECT g.* FROM csm_demo.generate_accounts(accounts, as_of, seed) AS g ORDER BY g.external_id;
+    INSERT INTO csm.account (external_id, name, plan, segment, arr, seats, started_at, renewal_date, status, properties,
+                             churned_at)
+    SELECT g.*, (g.properties->>'churned_on')::date::timestamp AT TIME ZONE 'UTC'
+    FROM csm_demo.generate_accounts(accounts, as_of, seed) AS g ORDER BY g.external_id;
     GET DIAGNOSTICS n_accounts = ROW_COUNT;
 
     INSERT INTO csm.team_member (handle, name, roles, skills, teams, capacity, status, last_seen_at)
