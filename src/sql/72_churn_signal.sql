@@ -431,8 +431,9 @@ BEGIN
         FROM (SELECT c.account_id, c.day, c.events FROM @extschema@.usage_counter c
               WHERE c.day > today - usage_back AND c.day <= today
               UNION ALL
+              -- pending deltas are few: all of them, for the last active day
               SELECT d.account_id, d.day, d.events FROM @extschema@.usage_delta d
-              WHERE d.day > today - usage_back AND d.day <= today) u
+              WHERE d.day <= today) u
         WHERE accounts IS NULL OR u.account_id = ANY (accounts)
         GROUP BY u.account_id, u.day
     ),
@@ -474,9 +475,10 @@ BEGIN
         FROM usage_flags f
         -- beyond the usage window, look the last active day up by key
         CROSS JOIN LATERAL (
-            SELECT coalesce(f.last_day,
-                            (SELECT max(c.day) FROM @extschema@.usage_counter c
-                             WHERE c.account_id = f.account_id AND c.day <= today AND c.events > 0)) AS last_day) l
+            SELECT CASE WHEN f.last_day > today - usage_back THEN f.last_day
+                        ELSE greatest(f.last_day,
+                                      (SELECT max(c.day) FROM @extschema@.usage_counter c
+                                       WHERE c.account_id = f.account_id AND c.day <= today AND c.events > 0)) END AS last_day) l
         WHERE f.inactive
         UNION ALL
         SELECT f.account_id, 'inconsistent_usage',
