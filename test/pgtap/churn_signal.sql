@@ -343,8 +343,7 @@ SELECT ok(NOT pg_temp.fires('sd_yes', 'key_stakeholder_departed'), 'key_stakehol
 SELECT ok(NOT pg_temp.fires('sd_old', 'sponsor_departed'), 'sponsor_departed: not exactly 90 days before');
 SELECT ok(NOT pg_temp.fires('sd_replaced', 'sponsor_departed'), 'sponsor_departed: not once a new sponsor is in the role');
 SELECT ok(pg_temp.fires('sd_replaced', 'key_stakeholder_departed'), 'key_stakeholder_departed: a replaced key sponsor still counts');
-SELECT is((pg_temp.evidence('sd_replaced', 'key_stakeholder_departed') -> 'departed') #- '{0,stakeholder_id}',
-          '[{"name": "C", "role": "executive_sponsor", "departed_at": "2026-06-01T00:00:00+00:00"}]',
+SELECT is(jsonb_path_query_array(pg_temp.evidence('sd_replaced', 'key_stakeholder_departed'), '$.departed[*].name'), '["C"]',
           'key_stakeholder_departed names who left');
 SELECT ok(pg_temp.fires('ks_yes', 'key_stakeholder_departed'), 'key_stakeholder_departed: a key champion left');
 SELECT ok(NOT pg_temp.fires('ks_not_key', 'key_stakeholder_departed'), 'key_stakeholder_departed: not someone not key');
