@@ -329,35 +329,44 @@ COMMENT ON COLUMN @extschema@.churn_signal.evidence IS
 CREATE FUNCTION @extschema@.churn_signals_at(as_of timestamptz, accounts bigint[] DEFAULT NULL)
 RETURNS TABLE (account_id bigint, signal text, evidence jsonb)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
+-- a portfolio's weeks and features are hundreds of thousands of groups:
+-- give the hash aggregates room rather than spill them to disk; JIT
+-- compiling this query costs more than running it (5 s of 10 at 20,000
+-- accounts)
+SET work_mem = '128MB'
+SET jit = off
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p jsonb;
     on_signals text[];
     today date;
-    -- usage
+    usage_tracked boolean;
+    engagement_tracked boolean;
+    -- thresholds (see csm.churn_signal_kind.params)
     ud_days integer;  ud_ratio numeric;  ud_min numeric;
     nl_days integer;
     iu_weeks integer; iu_cv numeric;     iu_min numeric;
     ad_days integer;  ad_drop numeric;
-    usage_back integer;
-    usage_tracked boolean;
-    -- tickets, NPS, payments, health
     ti_days integer;  ti_ratio numeric;  ti_min numeric;
     np_drop numeric;  np_detractor numeric; np_age integer;
     pi_grace integer; pi_back integer;
     hd_below numeric; hd_from numeric;   hd_days integer;
-    -- stakeholders
     sd_days integer;  kd_days integer;
-    -- notes
     me_days integer;  me_min numeric;    cm_days integer; bc_days integer;
     oc_days integer;  le_days integer;   id_days integer;
-    notes_back integer;
-    -- engagements
     rd_days integer;  rd_min numeric;    rd_drop numeric;
     ma_days integer;  ma_min numeric;    ma_drop numeric;
     rg_renewal integer; rg_quiet integer;
-    engagement_back integer;
-    engagement_tracked boolean;
+    -- window edges, computed once: a window (from, as_of] holds what is
+    -- later than from, up to and including as_of
+    usage_from date;  ud_mid date;  ud_from date;  iu_from date;  nl_last date;  ad_mid date;  ad_from date;
+    pi_due date;      pi_from date; hd_first date;
+    nl_since timestamptz; iu_since timestamptz; le_since timestamptz;
+    ti_mid timestamptz; ti_from timestamptz; np_from timestamptz; sd_from timestamptz; kd_from timestamptz;
+    me_from timestamptz; cm_from timestamptz; bc_from timestamptz; oc_from timestamptz; le_from timestamptz;
+    id_from timestamptz; notes_from timestamptz;
+    rd_mid timestamptz; rd_from timestamptz; ma_mid timestamptz; ma_from timestamptz; rg_from timestamptz;
+    engagement_from timestamptz;
 BEGIN
     IF as_of IS NULL OR NOT isfinite(as_of) THEN
         RAISE EXCEPTION 'as_of must be a finite time'
@@ -407,10 +416,40 @@ BEGIN
     rg_renewal := p #>> '{renewal_ghosting,renewal_days}';
     rg_quiet := p #>> '{renewal_ghosting,quiet_days}';
 
-    -- How far back each source is read: the longest window over it.
-    usage_back := greatest(2 * ud_days, 7 * iu_weeks, nl_days);
-    notes_back := greatest(me_days, cm_days, bc_days, oc_days, le_days, id_days);
-    engagement_back := greatest(2 * rd_days, 2 * ma_days, rg_quiet);
+    -- Usage is by UTC day, as in csm.account_metrics_at: the last 30 days
+    -- are the 30 days up to and including as_of's.
+    ud_mid := today - ud_days;
+    ud_from := today - 2 * ud_days;
+    iu_from := today - 7 * iu_weeks;
+    nl_last := today - nl_days;
+    usage_from := least(ud_from, iu_from, nl_last);
+    ad_mid := today - ad_days;
+    ad_from := today - 2 * ad_days;
+    pi_due := today - pi_grace;
+    pi_from := today - pi_back;
+    hd_first := today - hd_days;
+    -- Everything else is by the clock: the last 90 days are (as_of - 90 days, as_of].
+    nl_since := as_of - make_interval(days => nl_days);
+    iu_since := as_of - make_interval(days => 7 * iu_weeks);
+    ti_mid := as_of - make_interval(days => ti_days);
+    ti_from := as_of - make_interval(days => 2 * ti_days);
+    np_from := as_of - make_interval(days => np_age);
+    sd_from := as_of - make_interval(days => sd_days);
+    kd_from := as_of - make_interval(days => kd_days);
+    me_from := as_of - make_interval(days => me_days);
+    cm_from := as_of - make_interval(days => cm_days);
+    bc_from := as_of - make_interval(days => bc_days);
+    oc_from := as_of - make_interval(days => oc_days);
+    le_from := as_of - make_interval(days => le_days);
+    le_since := le_from;
+    id_from := as_of - make_interval(days => id_days);
+    notes_from := least(me_from, cm_from, bc_from, oc_from, le_from, id_from);
+    rd_mid := as_of - make_interval(days => rd_days);
+    rd_from := as_of - make_interval(days => 2 * rd_days);
+    ma_mid := as_of - make_interval(days => ma_days);
+    ma_from := as_of - make_interval(days => 2 * ma_days);
+    rg_from := as_of - make_interval(days => rg_quiet);
+    engagement_from := least(rd_from, ma_from, rg_from);
     -- A source nobody feeds says nothing: no "no login" without tracked usage,
     -- no ghosting without engagements.
     usage_tracked := EXISTS (SELECT FROM @extschema@.usage_source);
@@ -426,25 +465,24 @@ BEGIN
           AND (accounts IS NULL OR a.account_id = ANY (accounts))
     ),
     -- Usage ------------------------------------------------------------------
-    usage_day AS (
-        SELECT u.account_id, u.day, sum(u.events) AS events
+    -- Events per account and week (week 0 ends at as_of's day), from the
+    -- folded counters and the pending deltas (all of them: they are few, and
+    -- an old one may be the last activity).  Sums are exact; a day counts as
+    -- active if any of its rows has events, so a day whose events were all
+    -- deleted stays active until compact_usage() folds the deletion.
+    usage_week AS (
+        SELECT u.account_id, (today - u.day) / 7 AS week,
+               sum(u.events) FILTER (WHERE u.day > ud_mid) AS recent,
+               sum(u.events) FILTER (WHERE u.day <= ud_mid AND u.day > ud_from) AS prior,
+               sum(u.events) FILTER (WHERE u.day > iu_from) AS week_events,
+               max(u.day) FILTER (WHERE u.events > 0) AS last_day
         FROM (SELECT c.account_id, c.day, c.events FROM @extschema@.usage_counter c
-              WHERE c.day > today - usage_back AND c.day <= today
+              WHERE c.day > usage_from AND c.day <= today
               UNION ALL
-              -- pending deltas are few: all of them, for the last active day
               SELECT d.account_id, d.day, d.events FROM @extschema@.usage_delta d
               WHERE d.day <= today) u
         WHERE accounts IS NULL OR u.account_id = ANY (accounts)
-        GROUP BY u.account_id, u.day
-    ),
-    usage_week AS (
-        SELECT w.account_id, (today - w.day) / 7 AS week,
-               sum(w.events) FILTER (WHERE w.day > today - ud_days) AS recent,
-               sum(w.events) FILTER (WHERE w.day <= today - ud_days AND w.day > today - 2 * ud_days) AS prior,
-               sum(w.events) FILTER (WHERE w.day > today - 7 * iu_weeks) AS week_events,
-               max(w.day) FILTER (WHERE w.events > 0) AS last_day
-        FROM usage_day w
-        GROUP BY w.account_id, (today - w.day) / 7
+        GROUP BY u.account_id, (today - u.day) / 7
     ),
     usage_acc AS (
         SELECT w.account_id,
@@ -459,8 +497,7 @@ BEGIN
     usage_flags AS (
         SELECT a.account_id, a.since, u.recent, u.prior, u.s1, u.s2, u.last_day,
                coalesce(u.prior >= ud_min AND u.recent < ud_ratio * u.prior, false) AS dropped,
-               usage_tracked AND a.since <= as_of - make_interval(days => nl_days)
-                   AND (u.last_day IS NULL OR u.last_day <= today - nl_days) AS inactive
+               usage_tracked AND a.since <= nl_since AND (u.last_day IS NULL OR u.last_day <= nl_last) AS inactive
         FROM acc a
         LEFT JOIN usage_acc u ON u.account_id = a.account_id
     ),
@@ -475,7 +512,7 @@ BEGIN
         FROM usage_flags f
         -- beyond the usage window, look the last active day up by key
         CROSS JOIN LATERAL (
-            SELECT CASE WHEN f.last_day > today - usage_back THEN f.last_day
+            SELECT CASE WHEN f.last_day > usage_from THEN f.last_day
                         ELSE greatest(f.last_day,
                                       (SELECT max(c.day) FROM @extschema@.usage_counter c
                                        WHERE c.account_id = f.account_id AND c.day <= today AND c.events > 0)) END AS last_day) l
@@ -486,20 +523,20 @@ BEGIN
                                   'cv', round(sqrt(greatest(f.s2 / iu_weeks - (f.s1 / iu_weeks) ^ 2, 0)) / (f.s1 / iu_weeks), 4))
         FROM usage_flags f
         WHERE f.s1 > 0 AND NOT f.dropped AND NOT f.inactive
-          AND f.since <= as_of - make_interval(days => 7 * iu_weeks)
+          AND f.since <= iu_since
           AND f.s1 / iu_weeks >= iu_min
           AND sqrt(greatest(f.s2 / iu_weeks - (f.s1 / iu_weeks) ^ 2, 0)) > iu_cv * (f.s1 / iu_weeks)
     ),
     -- Features -----------------------------------------------------------------
     feature AS (
         SELECT x.account_id, x.feature,
-               coalesce(sum(x.events) FILTER (WHERE x.day > today - ad_days), 0) > 0 AS recent,
-               coalesce(sum(x.events) FILTER (WHERE x.day <= today - ad_days), 0) > 0 AS prior
+               coalesce(sum(x.events) FILTER (WHERE x.day > ad_mid), 0) > 0 AS recent,
+               coalesce(sum(x.events) FILTER (WHERE x.day <= ad_mid), 0) > 0 AS prior
         FROM (SELECT f.account_id, f.day, f.feature, f.events FROM @extschema@.usage_feature_counter f
-              WHERE f.day > today - 2 * ad_days AND f.day <= today
+              WHERE f.day > ad_from AND f.day <= today
               UNION ALL
               SELECT d.account_id, d.day, d.feature, d.events FROM @extschema@.usage_delta d
-              WHERE d.feature IS NOT NULL AND d.day > today - 2 * ad_days AND d.day <= today) x
+              WHERE d.feature IS NOT NULL AND d.day > ad_from AND d.day <= today) x
         WHERE accounts IS NULL OR x.account_id = ANY (accounts)
         GROUP BY x.account_id, x.feature
     ),
@@ -516,10 +553,10 @@ BEGIN
     -- Tickets ------------------------------------------------------------------
     tickets AS (
         SELECT c.account_id,
-               count(*) FILTER (WHERE c.created_at > as_of - make_interval(days => ti_days)) AS recent,
-               count(*) FILTER (WHERE c.created_at <= as_of - make_interval(days => ti_days)) AS prior
+               count(*) FILTER (WHERE c.created_at > ti_mid) AS recent,
+               count(*) FILTER (WHERE c.created_at <= ti_mid) AS prior
         FROM @extschema@.conversation c
-        WHERE c.created_at > as_of - make_interval(days => 2 * ti_days) AND c.created_at <= as_of
+        WHERE c.created_at > ti_from AND c.created_at <= as_of
           AND (accounts IS NULL OR c.account_id = ANY (accounts))
         GROUP BY c.account_id
     ),
@@ -549,10 +586,10 @@ BEGIN
                jsonb_build_object('latest', n.latest, 'previous', n.previous, 'responded_at', n.latest_at,
                                   'detractor', n.latest <= np_detractor) AS evidence
         FROM nps n JOIN acc a ON a.account_id = n.account_id
-        WHERE n.latest_at > as_of - make_interval(days => np_age)
+        WHERE n.latest_at > np_from
           AND (n.latest <= np_detractor OR n.previous - n.latest >= np_drop)
     ),
-    -- Payments -----------------------------------------------------------------
+    -- Payments (their current status) --------------------------------------------
     payments AS (
         SELECT y.account_id,
                count(*) FILTER (WHERE y.status = 'failed') AS failed,
@@ -564,9 +601,9 @@ BEGIN
                sum(y.amount) FILTER (WHERE y.status <> 'paid') AS amount_at_issue
         FROM @extschema@.payment y
         WHERE (y.status IN ('failed', 'disputed')
-               OR (y.status = 'pending' AND y.due_on + pi_grace < today)
-               OR (y.status = 'paid' AND y.paid_on > y.due_on + pi_grace AND y.paid_on > today - pi_back AND y.paid_on <= today)
-               OR (y.status = 'written_off' AND y.due_on > today - pi_back))
+               OR (y.status = 'pending' AND y.due_on < pi_due)
+               OR (y.status = 'paid' AND y.paid_on > y.due_on + pi_grace AND y.paid_on > pi_from AND y.paid_on <= today)
+               OR (y.status = 'written_off' AND y.due_on > pi_from))
           AND (accounts IS NULL OR y.account_id = ANY (accounts))
         GROUP BY y.account_id
     ),
@@ -579,25 +616,27 @@ BEGIN
         FROM payments y JOIN acc a ON a.account_id = y.account_id
     ),
     -- Health -------------------------------------------------------------------
+    -- The latest score of each account, and for those now below the bar the
+    -- latest day at or above from_at_least in the window before: lookups by
+    -- key, so a long history costs nothing.
     health_now AS (
-        SELECT DISTINCT ON (h.account_id) h.account_id, h.day, h.score
-        FROM @extschema@.health_history h
-        WHERE h.day > today - hd_days AND h.day <= today
-          AND (accounts IS NULL OR h.account_id = ANY (accounts))
-        ORDER BY h.account_id, h.day DESC
+        SELECT a.account_id, l.day, l.score
+        FROM acc a
+        CROSS JOIN LATERAL (
+            SELECT h.day, h.score FROM @extschema@.health_history h
+            WHERE h.account_id = a.account_id AND h.day <= today
+            ORDER BY h.day DESC LIMIT 1) l
+        WHERE l.day > hd_first AND l.score < hd_below
     ),
     health_signals AS (
         SELECT n.account_id, 'health_drop'::text AS signal,
                jsonb_build_object('score', round(n.score::numeric, 2), 'day', n.day,
                                   'earlier_score', round(e.score::numeric, 2), 'earlier_day', e.day) AS evidence
         FROM health_now n
-        JOIN acc a ON a.account_id = n.account_id
-        -- the latest day at or above from_at_least in the window before
         CROSS JOIN LATERAL (
             SELECT h.day, h.score FROM @extschema@.health_history h
             WHERE h.account_id = n.account_id AND h.day >= n.day - hd_days AND h.day < n.day AND h.score >= hd_from
             ORDER BY h.day DESC LIMIT 1) e
-        WHERE n.score < hd_below
     ),
     -- Stakeholders -------------------------------------------------------------
     stakeholders AS (
@@ -606,54 +645,53 @@ BEGIN
                        AND (s.departed_at IS NULL OR s.departed_at > as_of)) AS has_sponsor,
                jsonb_agg(jsonb_build_object('stakeholder_id', s.stakeholder_id, 'name', s.name, 'departed_at', s.departed_at)
                          ORDER BY s.departed_at, s.stakeholder_id)
-                   FILTER (WHERE s.role = 'executive_sponsor' AND s.departed_at > as_of - make_interval(days => sd_days)
-                           AND s.departed_at <= as_of) AS sponsors_gone,
+                   FILTER (WHERE s.role = 'executive_sponsor' AND s.departed_at > sd_from AND s.departed_at <= as_of) AS sponsors_gone,
                jsonb_agg(jsonb_build_object('stakeholder_id', s.stakeholder_id, 'name', s.name, 'role', s.role,
                                             'departed_at', s.departed_at)
                          ORDER BY s.departed_at, s.stakeholder_id)
                    FILTER (WHERE s.is_key AND s.role <> 'executive_sponsor'
-                           AND s.departed_at > as_of - make_interval(days => kd_days) AND s.departed_at <= as_of) AS key_gone,
+                           AND s.departed_at > kd_from AND s.departed_at <= as_of) AS key_gone,
                jsonb_agg(jsonb_build_object('stakeholder_id', s.stakeholder_id, 'name', s.name, 'role', s.role,
                                             'departed_at', s.departed_at)
                          ORDER BY s.departed_at, s.stakeholder_id)
                    FILTER (WHERE s.is_key AND s.role = 'executive_sponsor'
-                           AND s.departed_at > as_of - make_interval(days => kd_days) AND s.departed_at <= as_of) AS key_sponsors_gone
+                           AND s.departed_at > kd_from AND s.departed_at <= as_of) AS key_sponsors_gone
         FROM @extschema@.stakeholder s
         WHERE accounts IS NULL OR s.account_id = ANY (accounts)
         GROUP BY s.account_id
     ),
     stakeholder_flags AS (
-        SELECT s.*, s.sponsors_gone IS NOT NULL AND NOT coalesce(s.has_sponsor, false) AS sponsor_lost
+        SELECT s.account_id, s.sponsors_gone,
+               s.sponsors_gone IS NOT NULL AND NOT coalesce(s.has_sponsor, false) AS sponsor_lost,
+               -- a sponsor whose departure raises sponsor_departed is not counted again
+               coalesce(s.key_gone, '[]') || CASE WHEN s.sponsors_gone IS NOT NULL AND NOT coalesce(s.has_sponsor, false)
+                                                  THEN '[]' ELSE coalesce(s.key_sponsors_gone, '[]') END AS keys_gone
         FROM stakeholders s JOIN acc a ON a.account_id = s.account_id
     ),
     stakeholder_signals AS (
         SELECT s.account_id, 'sponsor_departed'::text AS signal, jsonb_build_object('departed', s.sponsors_gone) AS evidence
         FROM stakeholder_flags s WHERE s.sponsor_lost
         UNION ALL
-        -- a sponsor whose departure raised sponsor_departed is not counted again
-        SELECT s.account_id, 'key_stakeholder_departed',
-               jsonb_build_object('departed', coalesce(s.key_gone, '[]') || CASE WHEN s.sponsor_lost THEN '[]'
-                                                                                 ELSE coalesce(s.key_sponsors_gone, '[]') END)
-        FROM stakeholder_flags s
-        WHERE s.key_gone IS NOT NULL OR (s.key_sponsors_gone IS NOT NULL AND NOT s.sponsor_lost)
+        SELECT s.account_id, 'key_stakeholder_departed', jsonb_build_object('departed', s.keys_gone)
+        FROM stakeholder_flags s WHERE jsonb_array_length(s.keys_gone) > 0
     ),
     -- Notes ----------------------------------------------------------------------
     notes AS (
         SELECT n.account_id,
-               count(*) FILTER (WHERE n.kind = 'escalation' AND n.noted_at > as_of - make_interval(days => me_days)) AS escalations,
-               max(n.noted_at) FILTER (WHERE n.kind = 'escalation' AND n.noted_at > as_of - make_interval(days => me_days)) AS escalation_at,
-               count(*) FILTER (WHERE n.kind = 'competitor_mention' AND n.noted_at > as_of - make_interval(days => cm_days)) AS competitor,
-               max(n.noted_at) FILTER (WHERE n.kind = 'competitor_mention' AND n.noted_at > as_of - make_interval(days => cm_days)) AS competitor_at,
-               count(*) FILTER (WHERE n.kind = 'budget_concern' AND n.noted_at > as_of - make_interval(days => bc_days)) AS budget,
-               max(n.noted_at) FILTER (WHERE n.kind = 'budget_concern' AND n.noted_at > as_of - make_interval(days => bc_days)) AS budget_at,
-               count(*) FILTER (WHERE n.kind = 'org_change' AND n.noted_at > as_of - make_interval(days => oc_days)) AS org,
-               max(n.noted_at) FILTER (WHERE n.kind = 'org_change' AND n.noted_at > as_of - make_interval(days => oc_days)) AS org_at,
-               count(*) FILTER (WHERE n.kind = 'implementation_delay' AND n.noted_at > as_of - make_interval(days => id_days)) AS delay,
-               max(n.noted_at) FILTER (WHERE n.kind = 'implementation_delay' AND n.noted_at > as_of - make_interval(days => id_days)) AS delay_at,
-               count(*) FILTER (WHERE n.noted_at > as_of - make_interval(days => le_days)) AS le_notes,
-               count(*) FILTER (WHERE n.kind = 'expansion_discussion' AND n.noted_at > as_of - make_interval(days => le_days)) AS expansion
+               count(*) FILTER (WHERE n.kind = 'escalation' AND n.noted_at > me_from) AS escalations,
+               max(n.noted_at) FILTER (WHERE n.kind = 'escalation' AND n.noted_at > me_from) AS escalation_at,
+               count(*) FILTER (WHERE n.kind = 'competitor_mention' AND n.noted_at > cm_from) AS competitor,
+               max(n.noted_at) FILTER (WHERE n.kind = 'competitor_mention' AND n.noted_at > cm_from) AS competitor_at,
+               count(*) FILTER (WHERE n.kind = 'budget_concern' AND n.noted_at > bc_from) AS budget,
+               max(n.noted_at) FILTER (WHERE n.kind = 'budget_concern' AND n.noted_at > bc_from) AS budget_at,
+               count(*) FILTER (WHERE n.kind = 'org_change' AND n.noted_at > oc_from) AS org,
+               max(n.noted_at) FILTER (WHERE n.kind = 'org_change' AND n.noted_at > oc_from) AS org_at,
+               count(*) FILTER (WHERE n.kind = 'implementation_delay' AND n.noted_at > id_from) AS delay,
+               max(n.noted_at) FILTER (WHERE n.kind = 'implementation_delay' AND n.noted_at > id_from) AS delay_at,
+               count(*) FILTER (WHERE n.noted_at > le_from) AS le_notes,
+               count(*) FILTER (WHERE n.kind = 'expansion_discussion' AND n.noted_at > le_from) AS expansion
         FROM @extschema@.account_note n
-        WHERE n.noted_at > as_of - make_interval(days => notes_back) AND n.noted_at <= as_of
+        WHERE n.noted_at > notes_from AND n.noted_at <= as_of
           AND (accounts IS NULL OR n.account_id = ANY (accounts))
         GROUP BY n.account_id
     ),
@@ -670,27 +708,23 @@ BEGIN
         UNION ALL
         SELECT n.account_id, 'limited_expansion', jsonb_build_object('notes', n.le_notes, 'window_days', le_days)
         FROM notes n JOIN acc a ON a.account_id = n.account_id
-        WHERE n.le_notes > 0 AND n.expansion = 0 AND a.since <= as_of - make_interval(days => le_days)
+        WHERE n.le_notes > 0 AND n.expansion = 0 AND a.since <= le_since
     ),
     -- Engagements --------------------------------------------------------------
     engagements AS (
         SELECT e.account_id,
-               count(*) FILTER (WHERE e.responded IS NOT NULL AND e.occurred_at > as_of - make_interval(days => rd_days)) AS out_recent,
-               count(*) FILTER (WHERE e.responded AND e.occurred_at > as_of - make_interval(days => rd_days)) AS answered_recent,
-               count(*) FILTER (WHERE e.responded IS NOT NULL AND e.occurred_at <= as_of - make_interval(days => rd_days)
-                                  AND e.occurred_at > as_of - make_interval(days => 2 * rd_days)) AS out_prior,
-               count(*) FILTER (WHERE e.responded AND e.occurred_at <= as_of - make_interval(days => rd_days)
-                                  AND e.occurred_at > as_of - make_interval(days => 2 * rd_days)) AS answered_prior,
-               count(*) FILTER (WHERE e.attended IS NOT NULL AND e.occurred_at > as_of - make_interval(days => ma_days)) AS meetings_recent,
-               count(*) FILTER (WHERE e.attended AND e.occurred_at > as_of - make_interval(days => ma_days)) AS attended_recent,
-               count(*) FILTER (WHERE e.attended IS NOT NULL AND e.occurred_at <= as_of - make_interval(days => ma_days)
-                                  AND e.occurred_at > as_of - make_interval(days => 2 * ma_days)) AS meetings_prior,
-               count(*) FILTER (WHERE e.attended AND e.occurred_at <= as_of - make_interval(days => ma_days)
-                                  AND e.occurred_at > as_of - make_interval(days => 2 * ma_days)) AS attended_prior,
+               count(*) FILTER (WHERE e.responded IS NOT NULL AND e.occurred_at > rd_mid) AS out_recent,
+               count(*) FILTER (WHERE e.responded AND e.occurred_at > rd_mid) AS answered_recent,
+               count(*) FILTER (WHERE e.responded IS NOT NULL AND e.occurred_at <= rd_mid AND e.occurred_at > rd_from) AS out_prior,
+               count(*) FILTER (WHERE e.responded AND e.occurred_at <= rd_mid AND e.occurred_at > rd_from) AS answered_prior,
+               count(*) FILTER (WHERE e.attended IS NOT NULL AND e.occurred_at > ma_mid) AS meetings_recent,
+               count(*) FILTER (WHERE e.attended AND e.occurred_at > ma_mid) AS attended_recent,
+               count(*) FILTER (WHERE e.attended IS NOT NULL AND e.occurred_at <= ma_mid AND e.occurred_at > ma_from) AS meetings_prior,
+               count(*) FILTER (WHERE e.attended AND e.occurred_at <= ma_mid AND e.occurred_at > ma_from) AS attended_prior,
                max(e.occurred_at) FILTER (WHERE e.direction = 'inbound' OR e.attended OR e.responded) AS engaged_at,
-               count(*) FILTER (WHERE e.direction = 'outbound' AND e.occurred_at > as_of - make_interval(days => rg_quiet)) AS outreach_quiet
+               count(*) FILTER (WHERE e.direction = 'outbound' AND e.occurred_at > rg_from) AS outreach_quiet
         FROM @extschema@.engagement e
-        WHERE e.occurred_at > as_of - make_interval(days => engagement_back) AND e.occurred_at <= as_of
+        WHERE e.occurred_at > engagement_from AND e.occurred_at <= as_of
           AND (accounts IS NULL OR e.account_id = ANY (accounts))
         GROUP BY e.account_id
     ),
@@ -719,7 +753,7 @@ BEGIN
         FROM acc a LEFT JOIN engagements e ON e.account_id = a.account_id
         WHERE engagement_tracked
           AND a.renewal_date - today BETWEEN 0 AND rg_renewal
-          AND (e.engaged_at IS NULL OR e.engaged_at <= as_of - make_interval(days => rg_quiet))
+          AND (e.engaged_at IS NULL OR e.engaged_at <= rg_from)
     )
     SELECT s.account_id, s.signal, s.evidence
     FROM (SELECT * FROM usage_signals
@@ -739,6 +773,8 @@ COMMENT ON FUNCTION @extschema@.churn_signals_at(timestamptz, bigint[]) IS
 CREATE FUNCTION @extschema@.refresh_churn_signals(as_of timestamptz DEFAULT now(), accounts bigint[] DEFAULT NULL)
 RETURNS TABLE (raised integer, ongoing integer, cleared integer)
 LANGUAGE plpgsql VOLATILE
+SET work_mem = '128MB'
+SET jit = off
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     new_accounts bigint[];  new_signals text[];  new_evidence jsonb[];
