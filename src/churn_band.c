@@ -89,8 +89,11 @@ typedef struct ChurnBandCache
 static const ChurnBandCache *
 band_cache(FunctionCallInfo fcinfo)
 {
-	ChurnBandCache *cache = (ChurnBandCache *) fcinfo->flinfo->fn_extra;
+	ChurnBandCache *cache;
 
+	if (fcinfo->flinfo == NULL)
+		elog(ERROR, "csm: churn_band must be called through fmgr with flinfo");
+	cache = (ChurnBandCache *) fcinfo->flinfo->fn_extra;
 	if (cache == NULL)
 	{
 		/* the declared return type: csm.churn_band in the extension's schema */
