@@ -2,32 +2,8 @@
 -- matches), csm.apply_routing (the hook triggers and other features fire),
 -- and handing off the book of a member who leaves.
 
--- What conditions read about an account.  Features added later (churn
--- risk) replace this function to add their facts.
-CREATE FUNCTION @extschema@.routing_facts(account bigint) RETURNS jsonb
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT jsonb_strip_nulls(jsonb_build_object(
-               'external_id', a.external_id, 'segment', a.segment, 'plan', a.plan, 'tier', a.tier,
-               'status', a.status, 'arr', a.arr, 'seats', a.seats,
-               'days_to_renewal', a.renewal_date - (now() AT TIME ZONE 'UTC')::date,
-               'health_score', h.score, 'health_band', h.band,
-               'nps', (SELECT n.score FROM @extschema@.nps_response n
-                       WHERE n.account_id = a.account_id ORDER BY n.responded_at DESC, n.response_id DESC LIMIT 1),
-               'properties', a.properties))
-    FROM @extschema@.account a
-    LEFT JOIN LATERAL (
-        SELECT coalesce(o.score, s.score) AS score, @extschema@.health_band(coalesce(o.score, s.score)) AS band
-        FROM (SELECT 1) one
-        LEFT JOIN @extschema@.health_score s ON s.account_id = a.account_id
-        LEFT JOIN LATERAL (
-            SELECT ov.score FROM @extschema@.health_override ov
-            WHERE ov.account_id = a.account_id AND ov.cleared_at IS NULL
-              AND (ov.expires_at IS NULL OR ov.expires_at > now())
-            ORDER BY ov.override_id DESC LIMIT 1) o ON true) h ON true
-    WHERE a.account_id = account
-$$;
-COMMENT ON FUNCTION @extschema@.routing_facts(bigint) IS
-    'The facts routing conditions read about an account, as a JSON object: external_id, segment, plan, tier, status, arr, seats, days_to_renewal, health_score and health_band (effective, override included), nps (latest), properties. Missing facts are absent.';
+-- What conditions read about an account (csm.routing_facts) is defined in
+-- 76_routing_facts.sql, after the features it reads.
 
 -- Records that an account could not get a primary, once per wait.
 CREATE FUNCTION @extschema@._queue_account(account bigint, kind text, message text, rule bigint) RETURNS void

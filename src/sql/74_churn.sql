@@ -1,0 +1,410 @@
+-- Churn risk per account: the features a model reads, training a model on
+-- the account history, the prior model used until one is trained, scores
+-- stored for dashboards and routing, and the seed's analyze_churn_risk.
+-- The model itself is in C (src/churn_*.c, 70_churn_model.sql); signals and
+-- bands in 72_churn_signal.sql.
+
+-- What churn models read: numbers about the account (its metrics) and
+-- which churn signals are open.  A model keeps the feature names it was
+-- fitted on and reads features by name, so signal kinds added later are
+-- simply not read until the model is trained again.
+CREATE FUNCTION @extschema@.churn_metric_names() RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT ARRAY['dau_ratio', 'features_adopted', 'days_since_last_activity', 'usage_trend',
+                 'tickets_per_month', 'nps', 'days_to_renewal', 'log_arr', 'tenure_days']
+$$;
+COMMENT ON FUNCTION @extschema@.churn_metric_names() IS
+    'The numeric churn features, in the order of csm.churn_metrics_at arrays.';
+
+CREATE FUNCTION @extschema@.churn_feature_names() RETURNS text[]
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT @extschema@.churn_metric_names()
+           || ARRAY(SELECT c.signal FROM @extschema@.churn_signal_config c WHERE c.enabled ORDER BY c.signal)
+$$;
+COMMENT ON FUNCTION @extschema@.churn_feature_names() IS
+    'The features csm.train_churn_model fits on: the metrics (csm.churn_metric_names()), then one 0/1 feature per enabled churn signal kind.';
+
+-- One row per account that was a customer at the end of as_of (UTC): started
+-- by then and not churned by then.  Only what was known at that point is
+-- read, so the same function builds training snapshots of the past and
+-- today's scoring input.  NULL: unknown (no source, or no data yet).
+CREATE FUNCTION @extschema@.churn_metrics_at(as_of date, account bigint DEFAULT NULL)
+RETURNS TABLE (account_id bigint, metrics float8[])
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+SELECT a.account_id,
+       ARRAY[m.dau_ratio,
+             m.features_adopted,
+             CASE WHEN EXISTS (SELECT FROM @extschema@.usage_source)
+                  THEN least(coalesce(m.days_since_last_activity, 90), 90) END,
+             least(m.usage_trend, 3.0),
+             m.tickets_per_month,
+             m.nps,
+             greatest(least(m.days_to_renewal, 400), -30),
+             ln(1 + a.arr),
+             least(as_of - (a.started_at AT TIME ZONE 'UTC')::date, 1825)]::float8[]
+FROM @extschema@.account_metrics_at(as_of, account) m
+JOIN @extschema@.account a ON a.account_id = m.account_id
+WHERE (a.started_at IS NULL OR a.started_at < (as_of + 1)::timestamp AT TIME ZONE 'UTC')
+  AND (a.churned_at IS NULL OR a.churned_at >= (as_of + 1)::timestamp AT TIME ZONE 'UTC')
+$$;
+COMMENT ON FUNCTION @extschema@.churn_metrics_at(date, bigint) IS
+    'The numeric churn features (csm.churn_metric_names() order) of every account that was a customer at the end of as_of (UTC), or of one: dau_ratio, features_adopted, days since last activity (at most 90), usage trend (at most 3), tickets per month, latest NPS, days to renewal (-30 to 400), ln(1 + ARR), tenure in days (at most 1825). Reads only data from before the end of as_of. NULL elements are unknown.';
+
+CREATE FUNCTION @extschema@.churn_features(as_of date, account bigint DEFAULT NULL)
+RETURNS TABLE (account_id bigint, metrics float8[], signals text[])
+LANGUAGE sql STABLE AS $$
+WITH day_end AS (SELECT (as_of + 1)::timestamp AT TIME ZONE 'UTC' AS t),
+open_signals AS (
+    -- built-in signals as detected at that time
+    SELECT s.account_id, s.signal
+    FROM day_end, @extschema@.churn_signals_at(day_end.t - interval '1 microsecond',
+                                               CASE WHEN account IS NOT NULL THEN ARRAY[account] END) s
+    UNION
+    -- signals of your own kinds, as recorded
+    SELECT s.account_id, s.signal
+    FROM day_end, @extschema@.churn_signal s
+    JOIN @extschema@.churn_signal_kind k ON k.signal = s.signal AND NOT k.builtin
+    WHERE s.first_seen_at < day_end.t AND (s.cleared_at IS NULL OR s.cleared_at >= day_end.t)
+      AND (account IS NULL OR s.account_id = account)
+),
+per_account AS (
+    SELECT o.account_id, array_agg(o.signal ORDER BY o.signal) AS signals FROM open_signals o GROUP BY o.account_id
+)
+SELECT m.account_id, m.metrics, coalesce(p.signals, '{}')
+FROM @extschema@.churn_metrics_at(as_of, account) m
+LEFT JOIN per_account p ON p.account_id = m.account_id
+$$;
+COMMENT ON FUNCTION @extschema@.churn_features(date, bigint) IS
+    'Training input at the end of as_of (UTC): csm.churn_metrics_at, and the churn signals open then (built-in ones detected by csm.churn_signals_at, your own as recorded in csm.churn_signal).';
+
+-- A model's input: its features by name, metrics from their position in
+-- csm.churn_metric_names(), signals 1 when open, unknown metrics NULL.
+CREATE FUNCTION @extschema@._churn_vector(names text[], metrics float8[], signals text[]) RETURNS float8[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT coalesce(array_agg(CASE WHEN mn.i IS NOT NULL THEN metrics[mn.i] ELSE (n.name = ANY (signals))::integer END
+                              ORDER BY n.i), '{}')
+    FROM unnest(names) WITH ORDINALITY AS n(name, i)
+    LEFT JOIN unnest(@extschema@.churn_metric_names()) WITH ORDINALITY AS mn(name, i) ON mn.name = n.name
+$$;
+COMMENT ON FUNCTION @extschema@._churn_vector(text[], float8[], text[]) IS
+    'Internal: the feature array a model with these feature names reads, from metrics (csm.churn_metric_names() order) and open signals.';
+
+-- Models: the trained ones, and the prior (kind prior) until one is.
+CREATE TABLE @extschema@.churn_model (
+    name         text NOT NULL,
+    kind         text NOT NULL,
+    model        jsonb NOT NULL,
+    as_of        date,
+    horizon_days integer,
+    evaluation   jsonb,
+    active       boolean NOT NULL DEFAULT false,
+    trained_at   timestamptz NOT NULL DEFAULT now(),
+    trained_by   name NOT NULL DEFAULT CURRENT_USER,
+    CONSTRAINT churn_model_pkey PRIMARY KEY (name),
+    CONSTRAINT churn_model_name_not_blank CHECK (name ~ '\S'),
+    CONSTRAINT churn_model_kind_known CHECK (kind IN ('trained', 'prior'))
+);
+CREATE UNIQUE INDEX churn_model_one_active ON @extschema@.churn_model ((true)) WHERE active;
+COMMENT ON TABLE @extschema@.churn_model IS
+    'Churn models by name: trained by csm.train_churn_model (model: the csm.churn_fit JSON; evaluation: the held-out metrics). At most one is active; it scores accounts. With none active, the prior model (csm.churn_prior_model) does. A config table: in Citus it is a reference table.';
+COMMENT ON COLUMN @extschema@.churn_model.as_of IS 'The snapshot date: features as of its end, labels churn within horizon_days after.';
+COMMENT ON COLUMN @extschema@.churn_model.evaluation IS
+    'Rows, churn rate and held-out accuracy, precision, recall, Brier score, log-loss, AUC and confusion matrix at 0.5.';
+
+-- The prior: a logistic model over the open signals, each adding its
+-- csm.churn_signal_kind.prior_weight to the log-odds of a 10% base rate.
+CREATE FUNCTION @extschema@.churn_prior_model() RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT jsonb_build_object(
+               'kind', 'logistic_regression', 'features', count(*),
+               'feature_names', coalesce(jsonb_agg(c.signal ORDER BY c.signal), '[]'),
+               'intercept', ln(0.1 / 0.9),
+               'coefficients', coalesce(jsonb_agg(c.prior_weight ORDER BY c.signal), '[]'),
+               'mean', coalesce(jsonb_agg(0 ORDER BY c.signal), '[]'),
+               'scale', coalesce(jsonb_agg(1 ORDER BY c.signal), '[]'),
+               'lambda', 0, 'iterations', 0, 'converged', true, 'rows', 0, 'positives', 0)
+    FROM @extschema@.churn_signal_config c WHERE c.enabled
+$$;
+COMMENT ON FUNCTION @extschema@.churn_prior_model() IS
+    'The prior churn model, used until a trained model is active: probability = 1 / (1 + exp(-(ln(0.1/0.9) + the sum of the prior weights (csm.churn_signal_config) of the account''s open signals))). No signal gives 10%.';
+
+-- A trained model's features with the unknown ones filled with its
+-- training mean (they then contribute nothing).
+CREATE FUNCTION @extschema@._churn_impute(model jsonb, features float8[]) RETURNS float8[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT coalesce(array_agg(coalesce(u.f, (model->'mean'->>(u.i::integer - 1))::float8) ORDER BY u.i), '{}')
+    FROM unnest(features) WITH ORDINALITY AS u(f, i)
+$$;
+COMMENT ON FUNCTION @extschema@._churn_impute(jsonb, float8[]) IS
+    'Internal: fills unknown (NULL) features with the model''s training mean.';
+
+-- The features that raise the risk most, biggest first: (name, value,
+-- contribution) for the positive contributions of coefficient times
+-- standardised value.
+CREATE FUNCTION @extschema@._churn_drivers(model jsonb, features float8[], top integer)
+RETURNS TABLE (feature text, value float8, contribution float8)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT model->'feature_names'->>(u.i::integer - 1), features[u.i], u.c
+    FROM unnest(@extschema@.churn_contributions(model, features)) WITH ORDINALITY AS u(c, i)
+    WHERE u.c > 0
+    ORDER BY u.c DESC, u.i
+    LIMIT top
+$$;
+COMMENT ON FUNCTION @extschema@._churn_drivers(jsonb, float8[], integer) IS
+    'Internal: the features that raise a prediction most (coefficient x standardised value > 0), biggest first.';
+
+-- The model that scores now: the active trained one, else the prior.
+CREATE FUNCTION @extschema@._churn_model_in_use(OUT name text, OUT kind text, OUT model jsonb, OUT trained_at timestamptz)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    SELECT m.name, m.kind, m.model, m.trained_at INTO name, kind, model, trained_at
+    FROM @extschema@.churn_model m WHERE m.active;
+    IF NOT FOUND THEN
+        name := 'prior';
+        kind := 'prior';
+        model := @extschema@.churn_prior_model();
+    END IF;
+END $$;
+COMMENT ON FUNCTION @extschema@._churn_model_in_use() IS 'Internal: the active churn model, or the prior when none is active.';
+
+-- Today's probability of every customer account (or of one) by the model in
+-- use: today's metrics, and the signals open since the last refresh.
+CREATE FUNCTION @extschema@._churn_predictions(account bigint DEFAULT NULL)
+RETURNS TABLE (account_id bigint, probability float8, model text, features float8[], feature_model jsonb)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    m record := @extschema@._churn_model_in_use();
+    names text[] := ARRAY(SELECT jsonb_array_elements_text(m.model->'feature_names'));
+BEGIN
+    RETURN QUERY
+    SELECT x.account_id, @extschema@.churn_predict(m.model, x.v), m.name, x.v, m.model
+    FROM (SELECT c.account_id,
+                 @extschema@._churn_impute(m.model, @extschema@._churn_vector(
+                     names, c.metrics,
+                     ARRAY(SELECT s.signal FROM @extschema@.churn_signal s
+                           WHERE s.account_id = c.account_id AND s.cleared_at IS NULL))) AS v
+          FROM @extschema@.churn_metrics_at((now() AT TIME ZONE 'UTC')::date, account) c
+          JOIN @extschema@.account a ON a.account_id = c.account_id AND a.status = 'active') x;
+END $$;
+COMMENT ON FUNCTION @extschema@._churn_predictions(bigint) IS
+    'Internal: churn probability now of every active account (or one) by the model in use, with the features it read (metrics today, signals open since the last refresh).';
+
+-- Scores kept for dashboards and routing rules (churn_risk_score > 80).
+CREATE TABLE @extschema@.churn_score (
+    account_id   bigint NOT NULL,
+    probability  float8 NOT NULL,
+    band         @extschema@.churn_band NOT NULL,
+    risk_score   float8 NOT NULL,
+    model        text NOT NULL,
+    drivers      text[] NOT NULL DEFAULT '{}',
+    computed_at  timestamptz NOT NULL,
+    CONSTRAINT churn_score_pkey PRIMARY KEY (account_id),
+    CONSTRAINT churn_score_account_fkey FOREIGN KEY (account_id)
+        REFERENCES @extschema@.account (account_id) ON DELETE CASCADE,
+    CONSTRAINT churn_score_probability_range CHECK (probability >= 0 AND probability <= 1)
+);
+COMMENT ON TABLE @extschema@.churn_score IS
+    'The latest churn probability of each active account (csm.refresh_churn): band (csm.churn_band), risk_score (probability x 100, what routing conditions call churn_risk_score), the model that gave it, and the three features that raised it most.';
+
+CREATE FUNCTION @extschema@.refresh_churn() RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    scored bigint;
+    changed bigint[];
+BEGIN
+    PERFORM @extschema@.refresh_churn_signals();
+    -- One refresh at a time; readers are not blocked.
+    LOCK TABLE @extschema@.churn_score IN SHARE ROW EXCLUSIVE MODE;
+    IF to_regclass('pg_temp.csm_churn_refresh') IS NOT NULL THEN
+        DROP TABLE pg_temp.csm_churn_refresh;
+    END IF;
+    CREATE TEMP TABLE csm_churn_refresh ON COMMIT DROP AS
+    SELECT p.account_id, p.probability, @extschema@.churn_band(p.probability) AS band,
+           p.probability * 100 AS risk_score, p.model,
+           ARRAY(SELECT d.feature FROM @extschema@._churn_drivers(p.feature_model, p.features, 3) d) AS drivers
+    FROM @extschema@._churn_predictions() p;
+    GET DIAGNOSTICS scored = ROW_COUNT;
+
+    -- Routing rules that read churn apply to the accounts whose band or
+    -- whole risk score changed; first scores count as changed.
+    IF EXISTS (SELECT FROM @extschema@.routing_rule r
+               WHERE r.enabled AND r.condition IS NOT NULL
+                 AND @extschema@.condition_attributes(r.condition) && ARRAY['churn_band', 'churn_risk_score']) THEN
+        changed := ARRAY(
+            SELECT n.account_id FROM pg_temp.csm_churn_refresh n
+            LEFT JOIN @extschema@.churn_score c ON c.account_id = n.account_id
+            WHERE c.band IS DISTINCT FROM n.band OR floor(c.risk_score) IS DISTINCT FROM floor(n.risk_score));
+    END IF;
+
+    MERGE INTO @extschema@.churn_score c
+    USING pg_temp.csm_churn_refresh n ON c.account_id = n.account_id
+    WHEN MATCHED THEN
+        UPDATE SET probability = n.probability, band = n.band, risk_score = n.risk_score, model = n.model,
+                   drivers = n.drivers, computed_at = pg_catalog.now()
+    WHEN NOT MATCHED THEN
+        INSERT (account_id, probability, band, risk_score, model, drivers, computed_at)
+        VALUES (n.account_id, n.probability, n.band, n.risk_score, n.model, n.drivers, pg_catalog.now());
+    -- Accounts that are no longer customers keep no score.
+    DELETE FROM @extschema@.churn_score c
+    WHERE NOT EXISTS (SELECT FROM pg_temp.csm_churn_refresh n WHERE n.account_id = c.account_id);
+    DROP TABLE pg_temp.csm_churn_refresh;
+
+    IF cardinality(changed) > 0 THEN
+        PERFORM @extschema@.apply_routing(changed, ARRAY['churn_band', 'churn_risk_score']);
+    END IF;
+    RETURN scored;
+END $$;
+COMMENT ON FUNCTION @extschema@.refresh_churn() IS
+    'Detects churn signals (csm.refresh_churn_signals), then scores every active account with the model in use (the active trained model, else the prior) into csm.churn_score; when routing rules read churn_band or churn_risk_score, applies them (csm.apply_routing) to the accounts whose band or whole risk score changed. Returns the accounts scored. Schedule it with pg_cron.';
+
+-- Training: a snapshot of every customer at the end of as_of, labelled by
+-- whether it churned within horizon_days after; a held-out share of the
+-- accounts (by a hash of account_id, so the split is the same each time)
+-- measures the model on accounts it never saw.
+CREATE FUNCTION @extschema@.train_churn_model(name text, as_of date DEFAULT NULL, horizon_days integer DEFAULT 90,
+                                              options jsonb DEFAULT '{}', activate boolean DEFAULT true)
+RETURNS jsonb
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    today date := (now() AT TIME ZONE 'UTC')::date;
+    snapshot date := coalesce(as_of, today - horizon_days);
+    holdout float8;
+    fit_options jsonb;
+    means float8[];
+    fitted jsonb;
+    evaluation jsonb;
+BEGIN
+    IF name IS NULL OR name !~ '\S' OR name = 'prior' THEN
+        RAISE EXCEPTION 'a churn model needs a name other than blank or "prior"' USING ERRCODE = 'invalid_parameter_value',
+            HINT = '"prior" is the name of the model used while none is trained.';
+    END IF;
+    IF horizon_days IS NULL OR horizon_days NOT BETWEEN 1 AND 3650 THEN
+        RAISE EXCEPTION 'horizon_days must be between 1 and 3650, not %', coalesce(horizon_days::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF snapshot + horizon_days > today THEN
+        RAISE EXCEPTION 'the outcome window of the snapshot ends after today'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('Labels need the %s days after the snapshot (%s), up to %s.',
+                                  horizon_days, snapshot, snapshot + horizon_days),
+                  HINT = 'Pick an as_of at least horizon_days before today, or leave it NULL.';
+    END IF;
+    IF options IS NULL OR jsonb_typeof(options) <> 'object' THEN
+        RAISE EXCEPTION 'options must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    holdout := CASE WHEN jsonb_typeof(options->'holdout') = 'number' THEN (options->>'holdout')::float8 END;
+    IF options ? 'holdout' AND (holdout IS NULL OR holdout < 0 OR holdout >= 1) THEN
+        RAISE EXCEPTION 'option holdout must be a number from 0 up to, not including, 1' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    holdout := coalesce(holdout, 0.2);
+    fit_options := (options - 'holdout') || jsonb_build_object('feature_names', @extschema@.churn_feature_names());
+
+    IF to_regclass('pg_temp.csm_churn_training') IS NOT NULL THEN
+        DROP TABLE pg_temp.csm_churn_training;
+    END IF;
+    CREATE TEMP TABLE csm_churn_training ON COMMIT DROP AS
+    SELECT f.account_id, @extschema@._churn_vector(@extschema@.churn_feature_names(), f.metrics, f.signals) AS features,
+           coalesce(a.churned_at < (snapshot + 1 + horizon_days)::timestamp AT TIME ZONE 'UTC', false) AS churned,
+           abs(hashint8(f.account_id) % 10000) < holdout * 10000 AS held_out
+    FROM @extschema@.churn_features(snapshot) f
+    JOIN @extschema@.account a ON a.account_id = f.account_id;
+
+    -- Unknown features take their training mean, which the model keeps.
+    means := ARRAY(SELECT coalesce(avg(u.f), 0)
+                   FROM pg_temp.csm_churn_training t, unnest(t.features) WITH ORDINALITY AS u(f, i)
+                   WHERE NOT t.held_out GROUP BY u.i ORDER BY u.i);
+    SELECT @extschema@.churn_fit(ARRAY(SELECT coalesce(u.f, means[u.i])
+                                       FROM unnest(t.features) WITH ORDINALITY AS u(f, i) ORDER BY u.i),
+                                 t.churned, fit_options)
+    INTO fitted
+    FROM pg_temp.csm_churn_training t WHERE NOT t.held_out;
+    IF fitted IS NULL THEN
+        RAISE EXCEPTION 'no account was a customer at the end of %', snapshot USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Train on a snapshot date when accounts existed (csm.account.started_at).';
+    END IF;
+
+    SELECT jsonb_build_object(
+               'as_of', snapshot, 'horizon_days', horizon_days,
+               'rows', (SELECT count(*) FROM pg_temp.csm_churn_training),
+               'churned', (SELECT count(*) FILTER (WHERE t.churned) FROM pg_temp.csm_churn_training t),
+               'train_rows', fitted->'rows', 'holdout_rows', count(*),
+               'holdout', @extschema@.churn_evaluate(p.probability, p.churned)
+                          || jsonb_build_object('auc', @extschema@.auc(p.probability, p.churned)),
+               'majority_accuracy', greatest(avg(p.churned::integer), 1 - avg(p.churned::integer)))
+    INTO evaluation
+    FROM (SELECT @extschema@.churn_predict(fitted, @extschema@._churn_impute(fitted, t.features)) AS probability, t.churned
+          FROM pg_temp.csm_churn_training t WHERE t.held_out) p;
+    DROP TABLE pg_temp.csm_churn_training;
+
+    IF activate THEN
+        UPDATE @extschema@.churn_model m SET active = false WHERE m.active AND m.name <> train_churn_model.name;
+    END IF;
+    INSERT INTO @extschema@.churn_model AS m (name, kind, model, as_of, horizon_days, evaluation, active)
+    VALUES (train_churn_model.name, 'trained', fitted, snapshot, horizon_days, evaluation, activate)
+    ON CONFLICT ON CONSTRAINT churn_model_pkey DO UPDATE
+    SET kind = excluded.kind, model = excluded.model, as_of = excluded.as_of, horizon_days = excluded.horizon_days,
+        evaluation = excluded.evaluation, active = excluded.active, trained_at = now(), trained_by = CURRENT_USER;
+    RETURN jsonb_build_object('name', train_churn_model.name, 'active', activate,
+                              'converged', fitted->'converged', 'iterations', fitted->'iterations')
+           || evaluation;
+END $$;
+COMMENT ON FUNCTION @extschema@.train_churn_model(text, date, integer, jsonb, boolean) IS
+    'Trains a churn model and stores it in csm.churn_model: features (csm.churn_features) of every customer at the end of as_of (default: horizon_days before today, UTC), labelled churned when csm.account.churned_at falls within horizon_days after; fitted by csm.churn_fit on all but a held-out share of accounts (options.holdout, default 0.2, split by a hash of account_id), and measured on that share (accuracy, precision, recall, Brier, log-loss, AUC, majority-class accuracy). Other options go to csm.churn_fit (lambda, max_iterations, tolerance). activate makes it the model that scores. Returns the evaluation. Errors: 22023 bad name, horizon, as_of, options, or no customers at as_of; csm.churn_fit''s errors (for example a single class).';
+
+CREATE FUNCTION @extschema@.churn_probability(external_id text) RETURNS float8
+LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
+    SELECT p.probability FROM @extschema@._churn_predictions(@extschema@._account_id(external_id)) p
+$$;
+COMMENT ON FUNCTION @extschema@.churn_probability(text) IS
+    'The probability that the account churns within the model''s horizon (90 days for the prior), computed now by the model in use; NULL for an account that has churned. Errors: P0002 unknown account.';
+
+-- The seed's analyze_churn_risk contract, for agents and people alike.
+CREATE FUNCTION @extschema@.analyze_churn_risk(external_id text) RETURNS jsonb
+LANGUAGE plpgsql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    id bigint := @extschema@._account_id(external_id);
+    m record := @extschema@._churn_model_in_use();
+    p record;
+    band @extschema@.churn_band;
+BEGIN
+    SELECT * INTO p FROM @extschema@._churn_predictions(id);
+    band := @extschema@.churn_band(p.probability);
+    RETURN jsonb_build_object(
+        'customer_id', external_id,
+        'status', (SELECT a.status FROM @extschema@.account a WHERE a.account_id = id),
+        'probability', p.probability,
+        'churn_band', band,
+        'churn_risk_score', p.probability * 100,
+        'model', jsonb_build_object('name', m.name, 'kind', m.kind, 'trained_at', m.trained_at),
+        'signals', coalesce((SELECT jsonb_agg(jsonb_build_object('signal', s.signal, 'strength', k.strength,
+                                                                 'description', k.description,
+                                                                 'evidence', s.evidence, 'first_seen_at', s.first_seen_at)
+                                              ORDER BY array_position(ARRAY['strong', 'moderate', 'early'], k.strength), s.signal)
+                             FROM @extschema@.churn_signal s JOIN @extschema@.churn_signal_kind k ON k.signal = s.signal
+                             WHERE s.account_id = id AND s.cleared_at IS NULL), '[]'),
+        'top_features', coalesce((SELECT jsonb_agg(jsonb_build_object('feature', d.feature, 'value', d.value,
+                                                                      'contribution', d.contribution))
+                                  FROM @extschema@._churn_drivers(p.feature_model, p.features, 5) d), '[]'),
+        'health', (SELECT jsonb_build_object('score', h.score, 'band', h.band)
+                   FROM @extschema@.health_score h WHERE h.account_id = id),
+        'recommended_action', CASE band WHEN 'critical' THEN 'Immediate intervention: executive outreach, weekly touch points'
+                                        WHEN 'high' THEN 'Engagement plan required: recovery call, weekly check-ins'
+                                        WHEN 'moderate' THEN 'Monitor closely: monthly check-ins, address open signals'
+                                        WHEN 'low' THEN 'Nurture for expansion: quarterly business reviews' END,
+        'computed_at', now());
+END $$;
+COMMENT ON FUNCTION @extschema@.analyze_churn_risk(text) IS
+    'The seed''s analyze_churn_risk: a JSON object with customer_id, status, probability, churn_band, churn_risk_score (0-100), the model used, the open signals with their evidence, the top contributing features (coefficient x standardised value, biggest first), health, a recommended action by band, and computed_at. Probability and band are null for a churned account. Errors: P0002 unknown account.';
+
+-- For BI: today's churn risk per account, riskiest first.
+CREATE VIEW @extschema@.churn_risk WITH (security_invoker = true) AS
+SELECT a.account_id, a.external_id, a.name, a.segment, a.arr, a.renewal_date,
+       c.probability, c.band, c.risk_score, c.drivers, c.model, c.computed_at,
+       (SELECT count(*) FROM @extschema@.churn_signal s WHERE s.account_id = a.account_id AND s.cleared_at IS NULL) AS open_signals
+FROM @extschema@.churn_score c
+JOIN @extschema@.account a ON a.account_id = c.account_id;
+COMMENT ON VIEW @extschema@.churn_risk IS
+    'Churn risk per active account as of the last csm.refresh_churn: probability, band, risk score (0-100), the features that raised it most, the model, and the count of open signals.';
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.churn_model', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.churn_score', '');
