@@ -211,10 +211,16 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     scored bigint;
     changed bigint[];
+    locked bigint[];
 BEGIN
     PERFORM @extschema@.refresh_churn_signals();
     -- One refresh at a time; readers are not blocked.
     LOCK TABLE @extschema@.churn_score IN SHARE ROW EXCLUSIVE MODE;
+    -- The accounts to score, kept from being deleted meanwhile.  One being
+    -- deleted now is skipped, not waited for: its delete waits for the
+    -- lock above to cascade to churn_score, so waiting would deadlock.
+    locked := ARRAY(SELECT a.account_id FROM @extschema@.account a WHERE a.status = 'active'
+                    ORDER BY a.account_id FOR KEY SHARE SKIP LOCKED);
     IF to_regclass('pg_temp.csm_churn_refresh') IS NOT NULL THEN
         DROP TABLE pg_temp.csm_churn_refresh;
     END IF;
@@ -222,7 +228,8 @@ BEGIN
     SELECT p.account_id, p.probability, @extschema@.churn_band(p.probability) AS band,
            p.probability * 100 AS risk_score, p.model,
            ARRAY(SELECT d.feature FROM @extschema@._churn_drivers(p.feature_model, p.features, 3) d) AS drivers
-    FROM @extschema@._churn_predictions() p;
+    FROM @extschema@._churn_predictions() p
+    JOIN unnest(locked) AS l(account_id) ON l.account_id = p.account_id;
     GET DIAGNOSTICS scored = ROW_COUNT;
 
     -- Routing rules that read churn apply to the accounts whose band or
@@ -246,7 +253,7 @@ BEGIN
         VALUES (n.account_id, n.probability, n.band, n.risk_score, n.model, n.drivers, pg_catalog.now());
     -- Accounts that are no longer customers keep no score.
     DELETE FROM @extschema@.churn_score c
-    WHERE NOT EXISTS (SELECT FROM pg_temp.csm_churn_refresh n WHERE n.account_id = c.account_id);
+    WHERE NOT EXISTS (SELECT FROM @extschema@.account a WHERE a.account_id = c.account_id AND a.status = 'active');
     DROP TABLE pg_temp.csm_churn_refresh;
 
     IF cardinality(changed) > 0 THEN
