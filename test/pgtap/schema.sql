@@ -1,6 +1,6 @@
 -- Schema, privileges and the Citus-ready shape of csm's tables.
 BEGIN;
-SELECT plan(48);
+SELECT plan(60);
 
 SELECT has_schema('csm');
 SELECT tables_are('csm', ARRAY['account', 'team_member', 'nps_response', 'usage_source', 'usage_delta',
@@ -8,10 +8,13 @@ SELECT tables_are('csm', ARRAY['account', 'team_member', 'nps_response', 'usage_
                                'health_band_info', 'health_model', 'health_group', 'health_component',
                                'health_model_map', 'health_score', 'health_history', 'health_override',
                                'segment_weight', 'account_assignment', 'member_load', 'assignment_log', 'assignment_alert',
-                               'routing_rule', 'conversation', 'support_team', 'agent_load']);
+                               'routing_rule', 'conversation', 'support_team', 'agent_load',
+                               'stakeholder', 'payment', 'account_note', 'engagement', 'churn_signal_kind',
+                               'churn_signal_setting', 'churn_signal', 'churn_model', 'churn_score']);
 SELECT views_are('csm', ARRAY['usage_daily', 'usage_feature_daily', '_usage_day', '_usage_feature_day', 'account_metrics',
                               'account_health', 'health_trend', 'health_score_component',
-                              'assignment', 'assignment_workload', 'unassigned_queue', 'agent_performance']);
+                              'assignment', 'assignment_workload', 'unassigned_queue', 'agent_performance',
+                              'churn_signal_config', 'churn_signal_current', 'churn_risk']);
 SELECT col_is_pk('csm', 'account', ARRAY['account_id'], 'account is keyed by account_id');
 SELECT col_is_unique('csm', 'account', ARRAY['external_id'], 'external_id is globally unique');
 SELECT col_is_unique('csm', 'team_member', ARRAY['handle'], 'handle is unique');
@@ -22,11 +25,13 @@ SELECT col_is_unique('csm', 'team_member', ARRAY['handle'], 'handle is unique');
 SELECT col_type_is('csm', t, 'account_id', 'bigint', t || '.account_id is bigint')
 FROM unnest(ARRAY['nps_response', 'usage_delta', 'usage_counter', 'usage_user_day', 'usage_feature_counter',
                    'health_score', 'health_history', 'health_override',
-                   'account_assignment', 'assignment_log', 'assignment_alert', 'conversation']) AS t;
+                   'account_assignment', 'assignment_log', 'assignment_alert', 'conversation',
+                   'stakeholder', 'payment', 'account_note', 'engagement', 'churn_signal', 'churn_score']) AS t;
 SELECT col_not_null('csm', t, 'account_id', t || '.account_id is NOT NULL')
 FROM unnest(ARRAY['nps_response', 'usage_delta', 'usage_counter', 'usage_user_day', 'usage_feature_counter',
                    'health_score', 'health_history', 'health_override',
-                   'account_assignment', 'assignment_log', 'assignment_alert', 'conversation']) AS t;
+                   'account_assignment', 'assignment_log', 'assignment_alert', 'conversation',
+                   'stakeholder', 'payment', 'account_note', 'engagement', 'churn_signal', 'churn_score']) AS t;
 SELECT is_empty($$
     SELECT c.conrelid::regclass::text, c.conname
     FROM pg_constraint c
@@ -34,7 +39,8 @@ SELECT is_empty($$
       AND c.conrelid::regclass::text IN ('csm.nps_response', 'csm.usage_counter', 'csm.usage_user_day', 'csm.usage_feature_counter',
                                          'csm.health_score', 'csm.health_history', 'csm.health_override',
                                          'csm.account_assignment', 'csm.assignment_log', 'csm.assignment_alert',
-                                         'csm.conversation')
+                                         'csm.conversation', 'csm.stakeholder', 'csm.payment', 'csm.account_note',
+                                         'csm.engagement', 'csm.churn_signal', 'csm.churn_score')
       AND c.contype IN ('p', 'u')
       AND NOT (SELECT attnum FROM pg_attribute WHERE attrelid = c.conrelid AND attname = 'account_id') = ANY (c.conkey)
 $$, 'every primary key and unique constraint of a per-account table includes account_id');
@@ -43,15 +49,15 @@ SELECT is_empty($$
     FROM pg_index i
     WHERE i.indisunique
       AND i.indrelid::regclass::text IN ('csm.account_assignment', 'csm.assignment_log', 'csm.assignment_alert',
-                                         'csm.conversation')
+                                         'csm.conversation', 'csm.churn_signal', 'csm.churn_score')
       AND NOT (SELECT attnum FROM pg_attribute WHERE attrelid = i.indrelid AND attname = 'account_id') = ANY (i.indkey)
-$$, 'every unique index of the ownership tables, partial ones included, includes account_id');
+$$, 'every unique index of the ownership and churn tables, partial ones included, includes account_id');
 SELECT is_empty($$
     SELECT c.conrelid::regclass::text, c.confrelid::regclass::text
     FROM pg_constraint c
     WHERE c.connamespace = 'csm'::regnamespace AND c.contype = 'f'
       AND c.confrelid::regclass::text NOT IN ('csm.account', 'csm.team_member', 'csm.usage_source',
-                                              'csm.health_model', 'csm.health_group')
+                                              'csm.health_model', 'csm.health_group', 'csm.churn_signal_kind')
 $$, 'foreign keys point only at account or config tables');
 
 -- pg_dump keeps every table and sequence that holds user data.
