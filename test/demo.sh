@@ -150,12 +150,62 @@ ORDER BY change, a.external_id
 LIMIT 8;
 SQL
 
+# Churn: detect the signals, train a model on the portfolio's own history
+# (a snapshot 90 days ago, labelled by who churned in the 90 days after,
+# a fifth of the accounts held out), then score every active account.
+section "Churn signals open now, by strength (csm.refresh_churn_signals, csm.churn_signal_current)" <<'SQL'
+SELECT r.raised, r.ongoing, r.cleared FROM csm.refresh_churn_signals() r;
+SELECT c.strength, c.signal, count(*) AS accounts, to_char(sum(a.arr), 'FM$999,999,999') AS arr
+FROM csm.churn_signal_current c
+JOIN csm.account a ON a.account_id = c.account_id
+GROUP BY c.strength, c.signal
+ORDER BY array_position(ARRAY['strong', 'moderate', 'early'], c.strength), accounts DESC, c.signal;
+SQL
+section "Churn model trained on this portfolio's history, measured on held-out accounts (csm.train_churn_model)" <<'SQL'
+SELECT t->>'rows' AS snapshot_accounts, t->>'churned' AS churned_within_90d, t->>'train_rows' AS train, t->>'holdout_rows' AS held_out,
+       round((t->'holdout'->>'accuracy')::numeric, 3) AS accuracy,
+       round((t->>'majority_accuracy')::numeric, 3) AS majority_class,
+       round((t->'holdout'->>'auc')::numeric, 3) AS auc,
+       round((t->'holdout'->>'precision')::numeric, 3) AS precision,
+       round((t->'holdout'->>'recall')::numeric, 3) AS recall,
+       round((t->'holdout'->>'brier')::numeric, 4) AS brier
+FROM csm.train_churn_model('demo') t;
+SELECT f.name AS feature, round(c.coef::numeric, 3) AS weight
+FROM csm.churn_model m,
+     jsonb_array_elements_text(m.model->'feature_names') WITH ORDINALITY f(name, i)
+     JOIN jsonb_array_elements_text(m.model->'coefficients') WITH ORDINALITY c(coef, j) ON j = i
+WHERE m.active
+ORDER BY abs(c.coef::float8) DESC
+LIMIT 8;
+SQL
+section "Churn risk by band (csm.refresh_churn, csm.churn_risk)" <<'SQL'
+SELECT csm.refresh_churn() AS accounts_scored;
+SELECT r.band, count(*) AS accounts, to_char(sum(r.arr), 'FM$999,999,999') AS arr,
+       round(avg(r.probability)::numeric, 3) AS avg_probability
+FROM csm.churn_risk r
+GROUP BY r.band ORDER BY r.band DESC;
+SQL
+section "The riskiest accounts, and why (csm.churn_risk)" <<'SQL'
+SELECT r.external_id, r.segment, to_char(r.arr, 'FM$999,999,999') AS arr, r.band,
+       round(r.risk_score::numeric, 1) AS risk, r.renewal_date, r.open_signals, array_to_string(r.drivers, ', ') AS drivers
+FROM csm.churn_risk r
+ORDER BY r.probability DESC, r.arr DESC, r.external_id
+LIMIT 10;
+SQL
+section "analyze_churn_risk() for the riskiest account above 20,000 ARR (the seed's contract, as an agent sees it)" <<'SQL'
+SELECT jsonb_pretty(csm.analyze_churn_risk(r.external_id) - 'computed_at') AS analyze_churn_risk
+FROM csm.churn_risk r WHERE r.arr >= 20000
+ORDER BY r.probability DESC, r.arr DESC, r.external_id
+LIMIT 1;
+SQL
+
 # Ownership: routing rules by segment, and a retention specialist beside
 # the primary for large accounts in the red band; every active account is
 # routed once (csm.assign_queued() routes the accounts without a primary).
 psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" <<'SQL' >/dev/null
 INSERT INTO csm.routing_rule (name, priority, condition, target_kind, target, strategy, is_primary, min_tenure) VALUES
     ('at risk: retention', 5, 'health_band = ''red'' AND arr >= 20000', 'team', 'retention', 'least_loaded', false, '0'),
+    ('churn risk: retention', 6, 'churn_risk_score >= 70 AND arr >= 20000', 'team', 'retention', 'least_loaded', false, '0'),
     ('strategic', 10, 'segment = ''strategic''', 'team', 'strategic', 'least_loaded', true, '90 days'),
     ('enterprise', 20, 'segment = ''enterprise''', 'team', 'enterprise', 'least_loaded', true, '90 days'),
     ('mid-market', 30, 'segment = ''mid_market''', 'team', 'mid_market', 'least_loaded', true, '30 days'),

@@ -39,7 +39,11 @@ SELECT a.account_id,
              least(m.usage_trend, 3.0),
              m.tickets_per_month,
              m.nps,
-             greatest(least(m.days_to_renewal, 400), -30),
+             -- Renewal dates are not kept as history: in the past, a date
+             -- more than a year ahead stood a whole number of years earlier.
+             greatest(least(CASE WHEN m.days_to_renewal > 365
+                                 THEN m.days_to_renewal - 365 * ceil((m.days_to_renewal - 365) / 365.0)
+                                 ELSE m.days_to_renewal END, 400), -30),
              ln(1 + a.arr),
              least(as_of - (a.started_at AT TIME ZONE 'UTC')::date, 1825)]::float8[]
 FROM @extschema@.account_metrics_at(as_of, account) m
@@ -48,7 +52,7 @@ WHERE (a.started_at IS NULL OR a.started_at < (as_of + 1)::timestamp AT TIME ZON
   AND (a.churned_at IS NULL OR a.churned_at >= (as_of + 1)::timestamp AT TIME ZONE 'UTC')
 $$;
 COMMENT ON FUNCTION @extschema@.churn_metrics_at(date, bigint) IS
-    'The numeric churn features (csm.churn_metric_names() order) of every account that was a customer at the end of as_of (UTC), or of one: dau_ratio, features_adopted, days since last activity (at most 90), usage trend (at most 3), tickets per month, latest NPS, days to renewal (-30 to 400), ln(1 + ARR), tenure in days (at most 1825). Reads only data from before the end of as_of. NULL elements are unknown.';
+    'The numeric churn features (csm.churn_metric_names() order) of every account that was a customer at the end of as_of (UTC), or of one: dau_ratio, features_adopted, days since last activity (at most 90), usage trend (at most 3), tickets per month, latest NPS, days to renewal (-30 to 400; a renewal date more than a year after as_of counts as that many whole years earlier, since csm keeps no history of renewal dates and terms are taken to be yearly), ln(1 + ARR), tenure in days (at most 1825). Reads only data from before the end of as_of. NULL elements are unknown.';
 
 CREATE FUNCTION @extschema@.churn_features(as_of date, account bigint DEFAULT NULL)
 RETURNS TABLE (account_id bigint, metrics float8[], signals text[])
