@@ -1,0 +1,556 @@
+/*
+ * churn_fit.c: csm.churn_fit(features float8[], churned boolean [, options jsonb]),
+ * an aggregate fitting an L2-regularised logistic regression.
+ *
+ * The transition function stores every row (label and raw features) and
+ * keeps Welford's running mean and sum of squared deviations per feature.
+ * The final function standardises the features with them and minimises
+ *
+ *   sum_i logloss_i + lambda / 2 * sum_j coef_j^2     (intercept not penalised)
+ *
+ * by Newton's method (IRLS): each iteration is one pass over the rows,
+ * accumulating the loss, gradient and Hessian at the current coefficients,
+ * then a Cholesky solve of the (p+1)x(p+1) system.  A step that does not
+ * lower the objective is halved; a system that is not positive definite is
+ * damped (Levenberg), so the fit never diverges.
+ *
+ * Rows are kept in chunks of about 512 kB, in memory up to work_mem and in
+ * a temporary file (BufFile) beyond it: rows x (p + 1) x 8 bytes in all,
+ * never one allocation.  There is no combine function: every Newton pass
+ * needs every row, so a partial state would be the rows themselves.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/buffile.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+
+#include "churn.h"
+
+PG_FUNCTION_INFO_V1(csm_churn_fit_transfn);
+PG_FUNCTION_INFO_V1(csm_churn_fit_finalfn);
+
+#define CHUNK_BYTES (512 * 1024)
+
+/* A step is halved at most this often (to 2^-30 of the Newton step). */
+#define MAX_HALVINGS 30
+
+/* ---------------------------------------------------------------- row store */
+
+typedef struct RowStore
+{
+	MemoryContext cxt;
+	int			width;			/* doubles per row: the label, then p features */
+	int			chunk_rows;
+	Size		chunk_bytes;
+	double	   *current;		/* the chunk being filled */
+	int			current_rows;
+	double	  **chunks;			/* full chunks kept in memory */
+	int			nchunks;
+	int			maxchunks;
+	Size		memory_limit;
+	BufFile    *file;			/* full chunks beyond memory_limit */
+	int64		file_chunks;
+	bool		file_at_end;	/* false after a scan moved the read position */
+	double	   *read_buffer;
+} RowStore;
+
+static void
+rowstore_init(RowStore *rs, MemoryContext cxt, int width)
+{
+	rs->cxt = cxt;
+	rs->width = width;
+	rs->chunk_rows = Max(1, CHUNK_BYTES / (int) (width * sizeof(double)));
+	rs->chunk_bytes = (Size) rs->chunk_rows * width * sizeof(double);
+	rs->current = MemoryContextAlloc(cxt, rs->chunk_bytes);
+	rs->current_rows = 0;
+	rs->maxchunks = 16;
+	rs->chunks = MemoryContextAlloc(cxt, sizeof(double *) * rs->maxchunks);
+	rs->nchunks = 0;
+	rs->memory_limit = (Size) work_mem * 1024;
+	rs->file = NULL;
+	rs->file_chunks = 0;
+	rs->file_at_end = true;
+	rs->read_buffer = NULL;
+}
+
+/* Moves the full current chunk to memory (within work_mem) or to the file. */
+static void
+rowstore_flush(RowStore *rs)
+{
+	if (rs->file == NULL && (Size) (rs->nchunks + 2) * rs->chunk_bytes <= rs->memory_limit)
+	{
+		if (rs->nchunks == rs->maxchunks)
+		{
+			rs->maxchunks *= 2;
+			rs->chunks = repalloc(rs->chunks, sizeof(double *) * rs->maxchunks);
+		}
+		rs->chunks[rs->nchunks++] = rs->current;
+		rs->current = MemoryContextAlloc(rs->cxt, rs->chunk_bytes);
+	}
+	else
+	{
+		if (rs->file == NULL)
+		{
+			MemoryContext old = MemoryContextSwitchTo(rs->cxt);
+
+			rs->file = BufFileCreateTemp(false);
+			MemoryContextSwitchTo(old);
+		}
+		if (!rs->file_at_end)
+		{
+			if (BufFileSeek(rs->file, 0, 0, SEEK_END) != 0)
+				ereport(ERROR,
+						(errcode_for_file_access(),
+						 errmsg("could not seek in churn_fit's temporary file")));
+			rs->file_at_end = true;
+		}
+		BufFileWrite(rs->file, rs->current, rs->chunk_bytes);
+		rs->file_chunks++;
+	}
+	rs->current_rows = 0;
+}
+
+static inline double *
+rowstore_next(RowStore *rs)
+{
+	if (rs->current_rows == rs->chunk_rows)
+		rowstore_flush(rs);
+	return rs->current + (Size) rs->current_rows++ * rs->width;
+}
+
+typedef void (*RowBlockFn) (void *arg, const double *rows, int nrows);
+
+/* Calls fn on every stored row, a chunk at a time. */
+static void
+rowstore_scan(RowStore *rs, RowBlockFn fn, void *arg)
+{
+	for (int c = 0; c < rs->nchunks; c++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		fn(arg, rs->chunks[c], rs->chunk_rows);
+	}
+	if (rs->file != NULL)
+	{
+		if (rs->read_buffer == NULL)
+			rs->read_buffer = MemoryContextAlloc(rs->cxt, rs->chunk_bytes);
+		if (BufFileSeek(rs->file, 0, 0, SEEK_SET) != 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not seek in churn_fit's temporary file")));
+		rs->file_at_end = false;
+		for (int64 c = 0; c < rs->file_chunks; c++)
+		{
+			CHECK_FOR_INTERRUPTS();
+			if (BufFileRead(rs->file, rs->read_buffer, rs->chunk_bytes) != rs->chunk_bytes)
+				ereport(ERROR,
+						(errcode_for_file_access(),
+						 errmsg("could not read churn_fit's temporary file")));
+			fn(arg, rs->read_buffer, rs->chunk_rows);
+		}
+	}
+	if (rs->current_rows > 0)
+		fn(arg, rs->current, rs->current_rows);
+}
+
+/* ---------------------------------------------------------------- options */
+
+typedef struct FitOptions
+{
+	double		lambda;
+	int			max_iterations;
+	double		tolerance;
+	Jsonb	   *feature_names;	/* an array of strings, or NULL */
+} FitOptions;
+
+static void
+option_error(const char *msg, const char *detail) pg_attribute_noreturn();
+
+static void
+option_error(const char *msg, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("%s", msg),
+			 detail ? errdetail("%s", detail) : 0,
+			 errhint("churn_fit's options are a JSON object with lambda (>= 0, default 1), max_iterations "
+					 "(1 to 10000, default 50), tolerance (> 0, default 1e-8) and feature_names (an array of strings).")));
+}
+
+static double
+option_number(const JsonbValue *v, const char *key)
+{
+	double		d;
+
+	if (v->type != jbvNumeric)
+		option_error(psprintf("churn_fit option \"%s\" must be a number", key), NULL);
+	d = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow, NumericGetDatum(v->val.numeric)));
+	if (!isfinite(d))
+		option_error(psprintf("churn_fit option \"%s\" must be a finite number", key), NULL);
+	return d;
+}
+
+static void
+parse_options(Jsonb *jb, FitOptions *opt, MemoryContext cxt)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	opt->lambda = 1.0;
+	opt->max_iterations = 50;
+	opt->tolerance = 1e-8;
+	opt->feature_names = NULL;
+	if (jb == NULL)
+		return;
+	if (!JB_ROOT_IS_OBJECT(jb) || JB_ROOT_IS_SCALAR(jb))
+		option_error("churn_fit options must be a JSON object", NULL);
+
+	it = JsonbIteratorInit(&jb->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		char	   *key;
+
+		if (tok != WJB_KEY)
+			continue;
+		key = pnstrdup(v.val.string.val, v.val.string.len);
+		if (JsonbIteratorNext(&it, &v, true) != WJB_VALUE)
+			elog(ERROR, "csm: unexpected jsonb token in churn_fit options");
+		if (strcmp(key, "lambda") == 0)
+		{
+			opt->lambda = option_number(&v, key);
+			if (opt->lambda < 0)
+				option_error("churn_fit option \"lambda\" must not be negative", psprintf("It is %g.", opt->lambda));
+		}
+		else if (strcmp(key, "max_iterations") == 0)
+		{
+			double		d = option_number(&v, key);
+
+			if (d != floor(d) || d < 1 || d > 10000)
+				option_error("churn_fit option \"max_iterations\" must be a whole number from 1 to 10000",
+							 psprintf("It is %g.", d));
+			opt->max_iterations = (int) d;
+		}
+		else if (strcmp(key, "tolerance") == 0)
+		{
+			opt->tolerance = option_number(&v, key);
+			if (!(opt->tolerance > 0))
+				option_error("churn_fit option \"tolerance\" must be positive", psprintf("It is %g.", opt->tolerance));
+		}
+		else if (strcmp(key, "feature_names") == 0)
+		{
+			JsonbIterator *eit;
+			JsonbValue	e;
+			MemoryContext old;
+
+			if (v.type != jbvBinary || !JsonContainerIsArray(v.val.binary.data))
+				option_error("churn_fit option \"feature_names\" must be an array of strings", NULL);
+			eit = JsonbIteratorInit(v.val.binary.data);
+			while ((tok = JsonbIteratorNext(&eit, &e, true)) != WJB_DONE)
+				if (tok == WJB_ELEM && e.type != jbvString)
+					option_error("churn_fit option \"feature_names\" must be an array of strings",
+								 "An element is not a string.");
+			old = MemoryContextSwitchTo(cxt);
+			opt->feature_names = JsonbValueToJsonb(&v);
+			MemoryContextSwitchTo(old);
+		}
+		else
+			option_error(psprintf("unknown churn_fit option \"%s\"", key), NULL);
+	}
+}
+
+/* ---------------------------------------------------------------- state */
+
+typedef struct FitState
+{
+	int			nfeatures;
+	int64		rows;
+	int64		positives;
+	double	   *mean;			/* Welford: running mean */
+	double	   *m2;				/* and sum of squared deviations */
+	RowStore	store;
+	FitOptions	options;
+	Size		options_len;	/* the options' bytes, to check every row passes the same */
+	char	   *options_bytes;
+} FitState;
+
+static FitState *
+fit_state_create(MemoryContext aggcxt, int p, Jsonb *options)
+{
+	FitState   *st = MemoryContextAllocZero(aggcxt, sizeof(FitState));
+
+	parse_options(options, &st->options, aggcxt);
+	if (st->options.feature_names != NULL &&
+		JsonContainerSize(&st->options.feature_names->root) != (uint32) p)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("churn_fit option \"feature_names\" has %u names, but the features array has %d elements",
+						JsonContainerSize(&st->options.feature_names->root), p)));
+	if (options != NULL)
+	{
+		st->options_len = VARSIZE(options);
+		st->options_bytes = MemoryContextAlloc(aggcxt, st->options_len);
+		memcpy(st->options_bytes, options, st->options_len);
+	}
+	st->nfeatures = p;
+	st->mean = MemoryContextAllocZero(aggcxt, sizeof(double) * (p + 1));
+	st->m2 = MemoryContextAllocZero(aggcxt, sizeof(double) * (p + 1));
+	rowstore_init(&st->store, aggcxt, p + 1);
+	return st;
+}
+
+Datum
+csm_churn_fit_transfn(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt;
+	FitState   *st = PG_ARGISNULL(0) ? NULL : (FitState *) PG_GETARG_POINTER(0);
+	Jsonb	   *options = NULL;
+	const double *x;
+	int			p;
+	double	   *row;
+	double		inv_n;
+
+	if (!AggCheckCallContext(fcinfo, &aggcxt))
+		elog(ERROR, "csm_churn_fit_transfn called in non-aggregate context");
+	/* rows without features or label are skipped */
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+	{
+		if (st == NULL)
+			PG_RETURN_NULL();
+		PG_RETURN_POINTER(st);
+	}
+	if (PG_NARGS() > 3 && !PG_ARGISNULL(3))
+		options = PG_GETARG_JSONB_P(3);
+	x = churn_features(PG_GETARG_ARRAYTYPE_P(1), &p, "feature");
+	if (st == NULL)
+		st = fit_state_create(aggcxt, p, options);
+	else
+	{
+		if (p != st->nfeatures)
+			ereport(ERROR,
+					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+					 errmsg("features arrays differ in length"),
+					 errdetail("The first row has %d features, row %lld has %d.",
+							   st->nfeatures, (long long) st->rows + 1, p),
+					 errhint("Every row must have the same features, in the same order.")));
+		if (options == NULL ? st->options_bytes != NULL
+			: (st->options_len != VARSIZE(options) || memcmp(st->options_bytes, options, st->options_len) != 0))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("churn_fit options must be the same for every row")));
+	}
+
+	row = rowstore_next(&st->store);
+	row[0] = PG_GETARG_BOOL(2) ? 1.0 : 0.0;
+	memcpy(row + 1, x, sizeof(double) * p);
+	st->rows++;
+	if (PG_GETARG_BOOL(2))
+		st->positives++;
+	inv_n = 1.0 / (double) st->rows;
+	for (int j = 0; j < p; j++)
+	{
+		double		d = x[j] - st->mean[j];
+
+		st->mean[j] += d * inv_n;
+		st->m2[j] += d * (x[j] - st->mean[j]);
+	}
+	PG_RETURN_POINTER(st);
+}
+
+/* ---------------------------------------------------------------- the fit */
+
+static void
+pass_block(void *arg, const double *rows, int nrows)
+{
+	churn_pass_block((ChurnPass *) arg, rows, nrows);
+}
+
+/*
+ * One pass over every row at beta: the summed log-loss, and its gradient
+ * and Hessian (lower triangle) when hess is not NULL.
+ */
+static double
+full_pass(FitState *st, const double *mean, const double *inv_scale, const double *beta,
+		  double *grad, double *hess, double *scratch)
+{
+	int			n = st->nfeatures + 1;
+	ChurnPass	pass;
+
+	memset(grad, 0, sizeof(double) * n);
+	if (hess != NULL)
+		memset(hess, 0, sizeof(double) * n * n);
+	pass.nfeatures = st->nfeatures;
+	pass.mean = mean;
+	pass.inv_scale = inv_scale;
+	pass.beta = beta;
+	pass.loss = 0.0;
+	pass.grad = grad;
+	pass.hess = hess;
+	pass.scratch = scratch;
+	rowstore_scan(&st->store, pass_block, &pass);
+	return pass.loss;
+}
+
+Datum
+csm_churn_fit_finalfn(PG_FUNCTION_ARGS)
+{
+	FitState   *st;
+	int			p;
+	int			n;
+	double	   *mean,
+			   *scale,
+			   *inv_scale,
+			   *beta,
+			   *trial,
+			   *step,
+			   *grad,
+			   *trial_grad,
+			   *hess,
+			   *trial_hess,
+			   *work,
+			   *scratch;
+	bool	   *constant;
+	double		lambda;
+	double		loss;
+	double		f;
+	int			iterations = 0;
+	bool		converged = false;
+	int			bad;
+	ChurnFitResult fit;
+
+	if (!AggCheckCallContext(fcinfo, NULL))
+		elog(ERROR, "csm_churn_fit_finalfn called in non-aggregate context");
+	/* no rows (or only rows with NULL features or labels) */
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	st = (FitState *) PG_GETARG_POINTER(0);
+	p = st->nfeatures;
+	n = p + 1;
+	lambda = st->options.lambda;
+
+	if (st->rows <= p)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("cannot fit %d features on %lld rows", p, (long long) st->rows),
+				 errdetail("A fit needs more rows than features (one more for the intercept)."),
+				 errhint("Use fewer features or more rows.")));
+	if (st->positives == 0 || st->positives == st->rows)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("cannot fit: %s", st->positives == 0 ? "none of the rows is churned" : "every row is churned"),
+				 errdetail("All %lld rows have churned = %s; a churn model needs both classes.",
+						   (long long) st->rows, st->positives == 0 ? "false" : "true")));
+
+	mean = palloc(sizeof(double) * n);
+	scale = palloc(sizeof(double) * n);
+	inv_scale = palloc(sizeof(double) * n);
+	constant = palloc(sizeof(bool) * n);
+	bad = churn_standardise(p, st->rows, st->mean, st->m2, mean, scale, constant);
+	if (bad >= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("feature %d cannot be standardised", bad + 1),
+				 errdetail("Its mean is %g and its standard deviation %g.", mean[bad], scale[bad]),
+				 errhint("Rescale the feature (for example divide it by a power of ten, or take its logarithm).")));
+	for (int j = 0; j < p; j++)
+		inv_scale[j] = 1.0 / scale[j];
+
+	beta = palloc0(sizeof(double) * n);
+	trial = palloc0(sizeof(double) * n);
+	step = palloc(sizeof(double) * n);
+	grad = palloc(sizeof(double) * n);
+	trial_grad = palloc(sizeof(double) * n);
+	hess = palloc(sizeof(double) * n * n);
+	trial_hess = palloc(sizeof(double) * n * n);
+	work = palloc(sizeof(double) * n * n);
+	scratch = palloc(sizeof(double) * n);
+
+	/* start from the intercept-only model's log-odds */
+	beta[0] = log((double) st->positives / (double) (st->rows - st->positives));
+	loss = full_pass(st, mean, inv_scale, beta, grad, hess, scratch);
+	f = churn_objective(p, loss, beta, lambda);
+
+	while (iterations < st->options.max_iterations)
+	{
+		double		mu = churn_newton_step(p, hess, grad, beta, lambda, constant, step, work);
+		double		max_step = 0.0;
+		double		max_beta = 0.0;
+		int			halvings;
+
+		iterations++;
+		if (mu < 0)
+			elog(ERROR, "csm: churn_fit's Newton system has no finite solution");
+		for (int j = 0; j < n; j++)
+		{
+			max_step = fmax(max_step, fabs(step[j]));
+			max_beta = fmax(max_beta, fabs(beta[j]));
+		}
+		if (max_step <= st->options.tolerance * (1.0 + max_beta))
+		{
+			/* the last, tiny step: take it and measure the loss there */
+			for (int j = 0; j < n; j++)
+				beta[j] += step[j];
+			loss = full_pass(st, mean, inv_scale, beta, grad, NULL, scratch);
+			converged = true;
+			break;
+		}
+		/* halve the step until the objective does not rise (beyond rounding) */
+		for (halvings = 0; halvings <= MAX_HALVINGS; halvings++)
+		{
+			double		t = ldexp(1.0, -halvings);
+			double		lt;
+			double		ft;
+
+			for (int j = 0; j < n; j++)
+				trial[j] = beta[j] + t * step[j];
+			lt = full_pass(st, mean, inv_scale, trial, trial_grad, trial_hess, scratch);
+			ft = churn_objective(p, lt, trial, lambda);
+			if (ft <= f + 1e-12 * fabs(f))
+			{
+				double	   *swap;
+
+				swap = beta, beta = trial, trial = swap;
+				swap = grad, grad = trial_grad, trial_grad = swap;
+				swap = hess, hess = trial_hess, trial_hess = swap;
+				loss = lt;
+				f = ft;
+				break;
+			}
+		}
+		if (halvings > MAX_HALVINGS)
+			break;				/* no step lowers the objective: stalled */
+	}
+	if (!converged)
+		ereport(WARNING,
+				(errmsg("churn_fit did not converge in %d iterations", iterations),
+				 errdetail("The model is returned with \"converged\": false."),
+				 errhint("If the classes are perfectly separable by the features, set a positive lambda; "
+						 "otherwise raise max_iterations or tolerance.")));
+
+	fit.nfeatures = p;
+	fit.intercept = beta[0];
+	fit.coef = beta + 1;
+	fit.mean = mean;
+	fit.scale = scale;
+	fit.feature_names = st->options.feature_names;
+	fit.lambda = lambda;
+	fit.iterations = iterations;
+	fit.converged = converged;
+	fit.log_loss = loss / (double) st->rows;
+	fit.rows = st->rows;
+	fit.positives = st->positives;
+
+	elog(DEBUG1, "csm: churn_fit %lld rows x %d features, %d iterations, converged %d; "
+		 "aggregate memory %zu bytes, temporary file %lld bytes (work_mem %d kB)",
+		 (long long) st->rows, p, iterations, converged,
+		 MemoryContextMemAllocated(GetMemoryChunkContext(st), true),
+		 st->store.file ? (long long) BufFileSize(st->store.file) : 0LL, work_mem);
+
+	PG_RETURN_JSONB_P(churn_model_to_jsonb(&fit));
+}
