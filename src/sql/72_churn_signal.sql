@@ -148,7 +148,7 @@ COMMENT ON TABLE @extschema@.churn_signal_setting IS
     'Your changes to a signal: turn it off, change some of its thresholds, or its prior weight. A row per changed signal; pg_dump keeps them. csm.churn_signal_config shows the result.';
 COMMENT ON COLUMN @extschema@.churn_signal_setting.enabled IS 'false: refresh_churn_signals() no longer raises it, and clears it where it is open.';
 COMMENT ON COLUMN @extschema@.churn_signal_setting.params IS
-    'Thresholds to change, for example {"max_ratio": 0.4}: only keys the signal has, JSON numbers >= 0 (whole numbers >= 1 for _days and weeks). Keys left out keep their default.';
+    'Thresholds to change, for example {"max_ratio": 0.4}: only keys the signal has, JSON numbers >= 0 (whole numbers >= 1 for _days and weeks, and weeks at most 13). Keys left out keep their default.';
 COMMENT ON COLUMN @extschema@.churn_signal_setting.prior_weight IS 'The prior model''s weight for the signal; NULL keeps the default.';
 
 INSERT INTO @extschema@.churn_signal_kind (signal, strength, label, description, params, prior_weight, builtin) VALUES
@@ -198,7 +198,7 @@ INSERT INTO @extschema@.churn_signal_kind (signal, strength, label, description,
      '{"window_days": 90}', 0.6, true),
     -- early (the seed's watch list)
     ('inconsistent_usage', 'early', 'Inconsistent usage',
-     'Over the last weeks weeks, weekly events vary with a coefficient of variation above min_cv, averaging at least min_weekly_events; not raised while usage_drop or no_login_14d is, which cover a fall or a stop. Seed: "Inconsistent usage patterns".',
+     'Over the last weeks weeks (at most 13), weekly events vary with a coefficient of variation above min_cv, averaging at least min_weekly_events; not raised while usage_drop or no_login_14d is, which cover a fall or a stop. Seed: "Inconsistent usage patterns".',
      '{"weeks": 8, "min_cv": 0.5, "min_weekly_events": 10}', 0.3, true),
     ('meeting_attendance_decline', 'early', 'Reduced meeting attendance',
      'The share of meetings and business reviews attended in the last window_days is at least min_drop below the window_days before, with at least min_meetings in each. Seed: "Reduced meeting attendance".',
@@ -262,6 +262,11 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value',
                       DETAIL = format('It was given %s.', v);
         END IF;
+        IF k = 'weeks' AND (v #>> '{}')::numeric > 13 THEN
+            RAISE EXCEPTION 'parameter "weeks" of churn signal "%" must be at most 13', NEW.signal
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = format('It was given %s.', v);
+        END IF;
         IF (k LIKE '%\_days' OR k = 'weeks')
            AND ((v #>> '{}')::numeric < 1 OR (v #>> '{}')::numeric <> trunc((v #>> '{}')::numeric)) THEN
             RAISE EXCEPTION 'parameter "%" of churn signal "%" must be a whole number >= 1', k, NEW.signal
@@ -272,7 +277,7 @@ BEGIN
     RETURN NEW;
 END $$;
 COMMENT ON FUNCTION @extschema@._churn_signal_setting_check() IS
-    'Trigger: a setting of a built-in signal changes only parameters it has, to numbers >= 0 (whole numbers >= 1 for _days and weeks). Raises 22023.';
+    'Trigger: a setting of a built-in signal changes only parameters it has, to numbers >= 0 (whole numbers >= 1 for _days and weeks, weeks at most 13). Raises 22023.';
 CREATE TRIGGER churn_signal_setting_check BEFORE INSERT OR UPDATE ON @extschema@.churn_signal_setting
     FOR EACH ROW EXECUTE FUNCTION @extschema@._churn_signal_setting_check();
 
@@ -465,41 +470,46 @@ BEGIN
           AND (accounts IS NULL OR a.account_id = ANY (accounts))
     ),
     -- Usage ------------------------------------------------------------------
-    -- Events per account and week (week 0 ends at as_of's day), from the
-    -- folded counters and the pending deltas (all of them: they are few, and
-    -- an old one may be the last activity).  Sums are exact; a day counts as
-    -- active if any of its rows has events, so a day whose events were all
-    -- deleted stays active until compact_usage() folds the deletion.
-    usage_week AS (
-        SELECT u.account_id, (today - u.day) / 7 AS week,
-               sum(u.events) FILTER (WHERE u.day > ud_mid) AS recent,
-               sum(u.events) FILTER (WHERE u.day <= ud_mid AND u.day > ud_from) AS prior,
-               sum(u.events) FILTER (WHERE u.day > iu_from) AS week_events,
-               max(u.day) FILTER (WHERE u.events > 0) AS last_day
-        FROM (SELECT c.account_id, c.day, c.events FROM @extschema@.usage_counter c
+    -- Events per account, from the folded counters and the pending deltas
+    -- (all of them: they are few, and an old one may be the last activity),
+    -- in one pass: the two windows of usage_drop, the last active day, and
+    -- the events of each of the last weeks (week 0 ends at as_of's day; at
+    -- most 13, so that they are columns of one row per account rather than
+    -- rows of their own, which cost four times as much).  Sums are exact; a
+    -- day counts as active if any of its rows has events, so a day whose
+    -- events were all deleted stays active until compact_usage() folds the
+    -- deletion.
+    usage_acc AS (
+        SELECT u.account_id,
+               coalesce(sum(u.events) FILTER (WHERE u.day > ud_mid), 0) AS recent,
+               coalesce(sum(u.events) FILTER (WHERE u.day <= ud_mid AND u.day > ud_from), 0) AS prior,
+               max(u.day) FILTER (WHERE u.events > 0) AS last_day,
+               ARRAY[sum(u.events) FILTER (WHERE u.week = 0), sum(u.events) FILTER (WHERE u.week = 1),
+                     sum(u.events) FILTER (WHERE u.week = 2), sum(u.events) FILTER (WHERE u.week = 3),
+                     sum(u.events) FILTER (WHERE u.week = 4), sum(u.events) FILTER (WHERE u.week = 5),
+                     sum(u.events) FILTER (WHERE u.week = 6), sum(u.events) FILTER (WHERE u.week = 7),
+                     sum(u.events) FILTER (WHERE u.week = 8), sum(u.events) FILTER (WHERE u.week = 9),
+                     sum(u.events) FILTER (WHERE u.week = 10), sum(u.events) FILTER (WHERE u.week = 11),
+                     sum(u.events) FILTER (WHERE u.week = 12)] AS weeks
+        FROM (SELECT c.account_id, c.day, c.events, CASE WHEN c.day > iu_from THEN (today - c.day) / 7 END AS week
+              FROM @extschema@.usage_counter c
               WHERE c.day > usage_from AND c.day <= today
               UNION ALL
-              SELECT d.account_id, d.day, d.events FROM @extschema@.usage_delta d
+              SELECT d.account_id, d.day, d.events, CASE WHEN d.day > iu_from THEN (today - d.day) / 7 END
+              FROM @extschema@.usage_delta d
               WHERE d.day <= today) u
         WHERE accounts IS NULL OR u.account_id = ANY (accounts)
-        GROUP BY u.account_id, (today - u.day) / 7
-    ),
-    usage_acc AS (
-        SELECT w.account_id,
-               coalesce(sum(w.recent), 0) AS recent,
-               coalesce(sum(w.prior), 0) AS prior,
-               coalesce(sum(w.week_events), 0) AS s1,
-               coalesce(sum(w.week_events * w.week_events), 0) AS s2,
-               max(w.last_day) AS last_day
-        FROM usage_week w
-        GROUP BY w.account_id
+        GROUP BY u.account_id
     ),
     usage_flags AS (
-        SELECT a.account_id, a.since, u.recent, u.prior, u.s1, u.s2, u.last_day,
+        SELECT a.account_id, a.since, u.recent, u.prior, w.s1, w.s2, u.last_day,
                coalesce(u.prior >= ud_min AND u.recent < ud_ratio * u.prior, false) AS dropped,
                usage_tracked AND a.since <= nl_since AND (u.last_day IS NULL OR u.last_day <= nl_last) AS inactive
         FROM acc a
         LEFT JOIN usage_acc u ON u.account_id = a.account_id
+        -- the sum and the sum of squares of the weekly events
+        LEFT JOIN LATERAL (SELECT sum(coalesce(x.e, 0)) AS s1, sum(coalesce(x.e, 0) ^ 2) AS s2
+                           FROM unnest(u.weeks) AS x(e)) w ON true
     ),
     usage_signals AS (
         SELECT f.account_id, 'usage_drop'::text AS signal,

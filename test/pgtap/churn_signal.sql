@@ -4,7 +4,7 @@
 -- on a near miss just across its threshold; refresh idempotency, clearing,
 -- scoping, churned accounts and the errors of refresh and settings.
 BEGIN;
-SELECT plan(213);
+SELECT plan(215);
 
 -- Bands ---------------------------------------------------------------------
 
@@ -192,6 +192,12 @@ SELECT is(pg_temp.evidence('iu_yes', 'inconsistent_usage'), '{"weeks": 8, "mean_
           'inconsistent_usage evidence');
 SELECT ok(NOT pg_temp.fires('ud_yes', 'inconsistent_usage') AND NOT pg_temp.fires('nl_yes', 'inconsistent_usage'),
           'inconsistent_usage: not raised alongside usage_drop or no_login_14d');
+-- over 13 weeks, iu_no's 8 weeks of 30/10 and 5 silent ones: mean 160/13, CV 1.0155
+UPDATE csm.account SET started_at = '2025-01-01' WHERE external_id = 'iu_no';
+INSERT INTO csm.churn_signal_setting (signal, params) VALUES ('inconsistent_usage', '{"weeks": 13, "min_weekly_events": 12}');
+SELECT is(pg_temp.evidence('iu_no', 'inconsistent_usage'), '{"weeks": 13, "mean_weekly_events": 12.31, "cv": 1.0155}',
+          'inconsistent_usage over 13 weeks counts the silent ones as 0');
+DELETE FROM csm.churn_signal_setting;
 
 -- adoption_decline: 5 features before, 3 vs 4 after
 SELECT pg_temp.acct('ad_yes'), pg_temp.acct('ad_no');
@@ -466,6 +472,8 @@ SELECT throws_ok($$ INSERT INTO csm.churn_signal_setting (signal, params) VALUES
                  '22023', NULL, 'a window of 0 days');
 SELECT throws_ok($$ INSERT INTO csm.churn_signal_setting (signal, params) VALUES ('inconsistent_usage', '{"weeks": 2.5}') $$,
                  '22023', NULL, 'a fraction of a week');
+SELECT throws_ok($$ INSERT INTO csm.churn_signal_setting (signal, params) VALUES ('inconsistent_usage', '{"weeks": 14}') $$,
+                 '22023', NULL, 'more than 13 weeks');
 SELECT throws_ok($$ INSERT INTO csm.churn_signal_setting (signal, params) VALUES ('health_drop', '{"limit": 3}') $$,
                  '22023', NULL, 'a parameter the signal does not have');
 SELECT throws_ok($$ INSERT INTO csm.churn_signal_setting (signal, params) VALUES ('health_drop', '{"below": null}') $$,
