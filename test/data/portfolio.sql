@@ -9,7 +9,8 @@
 -- Every random number is a hash of (seed, account, day, user, event), mapped
 -- to [0,1), never random(): the output is the same whatever the plan, the
 -- parallelism or the order rows are read in, and generating a window of days
--- gives exactly the rows of those days in a longer run.
+-- gives exactly the events of those days in a longer run (the CRM and billing
+-- records below are spread over the days loaded).
 --
 -- Account shapes (properties->>'shape'):
 --   healthy    steady use, most features, NPS mostly 8-10
@@ -18,6 +19,26 @@
 --   churning   use falls over 3-8 weeks to near zero; about half have churned
 --              already (status 'churned', no usage for the last 3-11 weeks)
 --   new        started 1-11 weeks ago, use ramps up over 2-4 weeks
+--
+-- What the CRM and billing know, over the same days (csm's churn signal
+-- inputs; csm_demo._relations has the rates):
+--   stakeholders  an executive sponsor and a champion (both key), an admin
+--                 and two to four users per account, from its start; some
+--                 leave, and a departed sponsor or champion may be replaced
+--   payments      a monthly invoice of ARR / 12, paid a few days after it
+--                 falls due; some paid late, failed or disputed
+--   notes         routine CSM notes; competitor mentions, budget concerns,
+--                 escalations, org changes, implementation delays, and
+--                 expansion discussions (healthy and hot accounts mostly)
+--   engagement    a monthly meeting (and a quarterly business review for
+--                 enterprise and strategic accounts), attended or not; an
+--                 outbound email every two weeks, answered or not; some
+--                 inbound emails and calls
+-- Trouble follows the shape in time: churning accounts have most of it, in
+-- the weeks their use falls (and up to a month before), though a quarter of
+-- them churn with no warning at all; declining accounts have less; the
+-- others a little, as false alarms.  Nothing falls before an account's
+-- start, on or after its churn day, or after as_of.
 --
 -- Volume: every active user has at least one event on each day it is
 -- active, so csm.account_metrics.dau_ratio is counted from real user-days.
@@ -464,6 +485,442 @@ $$;
 COMMENT ON FUNCTION csm_demo.generate_nps(integer, integer, date, integer) IS
     'NPS answers of the demo accounts over the days UTC days ending at as_of; deterministic, writes nothing.';
 
+-- Relationships: stakeholders, payments, notes, engagement -----------------
+--
+-- What a CRM and a billing system know about each account over the loaded
+-- days: the churn signals' input tables.  Days are counted back from as_of
+-- (t = 0 is as_of), as for events; an account has records on the days after
+-- its start day and before its churn day (t from life_lo to life_hi), none
+-- after as_of.
+--
+-- Troubles follow the account's shape, in time:
+--   churning   in the trouble window: from up to 30 days before its usage
+--              starts to fall (fade_days before its last day of use: the
+--              day before churned_on, or as_of for those not churned yet)
+--              to that last day; a quarter of them churn without warning
+--              and have no trouble at all
+--   declining  fewer, in the window of their decline (up to as_of)
+--   others     a little noise anywhere in the period: false alarms
+-- Per account, roughly (churning / declining / others): sponsor leaves 35 /
+-- 12 / 3 %, champion leaves 25 / 10 / 4 %, a late, failed or disputed
+-- payment 30 / 10 / 3 %, a competitor mentioned 30 / 10 / 2 %, budget
+-- concerns 35 / 15 / 4 %, two or three escalations 20 / 8 / 1 % (one: 20 /
+-- 15 / 8 %), engagement going quiet (meetings attended 30 % instead of about
+-- 85 %, emails answered 25 % instead of about 75 %) 64 / 35 / 6 %;
+-- expansion discussions 5 / 20 / 75 % (hot 90 %, new 25 %).
+
+-- The k-th uniform [0,1) of stream salt of account n.
+CREATE OR REPLACE FUNCTION csm_demo._draw(n bigint, salt integer, k bigint, seed integer) RETURNS float8
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS
+$$ SELECT csm_demo._unit(hashint8extended(k, hashint8extended(n * 256 + salt, seed + 15485863))) $$;
+COMMENT ON FUNCTION csm_demo._draw(bigint, integer, bigint, integer) IS
+    'Deterministic uniform [0,1): the k-th draw of stream salt of account n.';
+
+-- A time of day during the account's local business hours (9:00 to 17:00,
+-- u picks it), on the given UTC day.
+CREATE OR REPLACE FUNCTION csm_demo._at(day date, u float8, tz_hours float8) RETURNS timestamptz
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS
+$$ SELECT to_timestamp(((day - date '1970-01-01') * 86400::bigint
+                        + (floor((9 + 8 * u - tz_hours) * 3600)::integer + 172800) % 86400)::float8) $$;
+COMMENT ON FUNCTION csm_demo._at(date, float8, float8) IS
+    'A time on a UTC day during local business hours (u in [0,1) picks it, tz_hours is the local offset).';
+
+-- The day (days back from as_of) of something that happens at point u of
+-- the window lo..hi, if that is a day the account has records on; else NULL.
+CREATE OR REPLACE FUNCTION csm_demo._pick(happens boolean, u float8, lo integer, hi integer, life_lo integer, life_hi integer)
+RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+$$ SELECT CASE WHEN happens AND hi >= lo AND lo + floor(u * (hi - lo + 1)) BETWEEN life_lo AND life_hi
+               THEN lo + floor(u * (hi - lo + 1))::integer END $$;
+COMMENT ON FUNCTION csm_demo._pick(boolean, float8, integer, integer, integer, integer) IS
+    'The day (back from as_of) at point u of window lo..hi, if it happens and falls within life_lo..life_hi; else NULL.';
+
+-- A person's name: first and last name drawn for (account, person).
+CREATE OR REPLACE FUNCTION csm_demo._person(n bigint, person integer, seed integer) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+SELECT (ARRAY['James', 'Mary', 'Robert', 'Patricia', 'John', 'Jennifer', 'Michael', 'Linda', 'David', 'Elizabeth',
+              'William', 'Barbara', 'Richard', 'Susan', 'Joseph', 'Jessica', 'Thomas', 'Sarah', 'Carlos', 'Ana',
+              'Wei', 'Yuki', 'Ahmed', 'Fatima', 'Lars', 'Ingrid', 'Pierre', 'Camille', 'Raj', 'Anita',
+              'Diego', 'Lucia', 'Oliver', 'Amelia', 'Jonas', 'Leonie', 'Kwame', 'Ama', 'Ivan', 'Olga'])
+           [1 + floor(csm_demo._draw(n, 200, person, seed) * 40)::integer]
+       || ' ' ||
+       (ARRAY['Smith', 'Johnson', 'Williams', 'Brown', 'Jones', 'Miller', 'Davis', 'Wilson', 'Anderson', 'Taylor',
+              'Thomas', 'Moore', 'Martin', 'Jackson', 'Thompson', 'White', 'Lopez', 'Gonzalez', 'Clark', 'Lewis',
+              'Walker', 'Hall', 'Young', 'King', 'Wright', 'Scott', 'Hill', 'Green', 'Adams', 'Baker',
+              'Nelson', 'Carter', 'Mitchell', 'Roberts', 'Turner', 'Phillips', 'Campbell', 'Parker', 'Evans', 'Edwards'])
+           [1 + floor(csm_demo._draw(n, 201, person, seed) * 40)::integer]
+$$;
+COMMENT ON FUNCTION csm_demo._person(bigint, integer, integer) IS 'The name of person number person of account n.';
+
+-- Per account: when its troubles happen, and how it engages.  Columns
+-- ending in _t are days back from as_of, NULL when it does not happen (or
+-- falls outside the account's records).
+CREATE OR REPLACE FUNCTION csm_demo._relations(accounts integer, days integer, as_of date, seed integer)
+RETURNS TABLE (
+    n             integer,
+    external_id   text,
+    name          text,
+    shape         text,
+    segment       text,
+    arr           numeric,
+    started_on    date,
+    started_at    timestamptz,
+    churned_on    date,
+    tz_hours      float8,
+    life_lo       integer,  -- records fall on days life_lo..life_hi back from as_of
+    life_hi       integer,
+    tw_lo         integer,  -- the trouble window
+    tw_hi         integer,
+    warned        boolean,  -- false: a churning account that shows no trouble
+    sponsor_t     integer,  -- the executive sponsor leaves
+    sponsor_gap   integer,  -- days until a new sponsor starts; NULL: nobody
+    champion_t    integer,  -- the champion leaves
+    champion_gap  integer,
+    payment_t     integer,  -- the invoice due last on or before this day has a problem
+    payment_kind  text,     -- late, failed or disputed
+    competitor_t  integer,
+    budget_t      integer,
+    org_t         integer,
+    delay_t       integer,  -- implementation delay
+    escalation_t  integer,  -- escalations cluster around this day
+    escalations   integer,
+    expansions    integer,  -- expansion discussions, on days ex_lo..ex_hi
+    ex_lo         integer,
+    ex_hi         integer,
+    quiet_lo      integer,  -- engagement falls on days quiet_lo..quiet_hi
+    quiet_hi      integer,
+    attend        float8,   -- share of meetings attended, normally and when quiet
+    attend_quiet  float8,
+    respond       float8,   -- share of outbound emails answered
+    respond_quiet float8,
+    inbound       float8,   -- chance of an inbound email or call in a week
+    inbound_quiet float8,
+    csm           text)     -- who writes the notes
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+SELECT a.n, a.external_id, a.name, a.shape, a.segment, a.arr, a.started_on, a.started_at, a.churned_on, a.tz_hours,
+       w.life_lo, w.life_hi, w.tw_lo, w.tw_hi, x.warned,
+       csm_demo._pick(x.warned AND u.sponsor < p.sponsor * x.boost, u.sponsor_at, w.tw_lo, w.tw_hi, w.life_lo, w.life_hi),
+       CASE WHEN u.sponsor_back < p.replaced THEN 14 + floor(u.sponsor_gap * 62)::integer END,
+       csm_demo._pick(x.warned AND u.champion < p.champion * x.boost, u.champion_at, w.tw_lo, w.tw_hi, w.life_lo, w.life_hi),
+       CASE WHEN u.champion_back < p.replaced THEN 14 + floor(u.champion_gap * 62)::integer END,
+       csm_demo._pick(x.warned AND u.payment < p.payment * x.boost, u.payment_at, w.tw_lo, w.tw_hi, w.life_lo, w.life_hi),
+       CASE WHEN u.payment_kind < 0.55 THEN 'late' WHEN u.payment_kind < 0.80 THEN 'failed' ELSE 'disputed' END,
+       csm_demo._pick(x.warned AND u.competitor < p.competitor * x.boost, u.competitor_at, w.tw_lo, w.tw_hi, w.life_lo, w.life_hi),
+       csm_demo._pick(x.warned AND u.budget < p.budget * x.boost, u.budget_at, w.tw_lo, w.tw_hi, w.life_lo, w.life_hi),
+       csm_demo._pick(x.warned AND u.org < p.org * x.boost, u.org_at, w.tw_lo, w.tw_hi, w.life_lo, w.life_hi),
+       csm_demo._pick(x.warned AND u.delay < p.delay * x.boost, u.delay_at, w.tw_lo, w.tw_hi, w.life_lo, w.life_hi),
+       csm_demo._pick(x.warned AND u.escalation < (p.escalations + p.escalation) * x.boost, u.escalation_at,
+                      w.tw_lo, w.tw_hi, w.life_lo, w.life_hi),
+       CASE WHEN u.escalation < p.escalations * x.boost THEN 2 + floor(u.escalation_count * 2)::integer ELSE 1 END,
+       CASE WHEN u.expansion < p.expansion THEN 1 + floor(u.expansion_count * 2)::integer ELSE 0 END,
+       -- churning and declining accounts talked expansion before their trouble, if ever
+       CASE WHEN a.shape IN ('churning', 'declining') THEN greatest(w.tw_hi + 1, w.life_lo) ELSE w.life_lo END,
+       w.life_hi,
+       q.lo, q.hi,
+       0.75 + 0.20 * u.attend, p.attend_quiet,
+       0.65 + 0.20 * u.respond, p.respond_quiet,
+       CASE a.shape WHEN 'hot' THEN 0.45 ELSE 0.30 END * (0.7 + 0.6 * u.inbound), p.inbound_quiet,
+       CASE a.segment
+           WHEN 'strategic'  THEN (ARRAY['alex.kim', 'maria.garcia'])[1 + floor(u.csm * 2)::integer]
+           WHEN 'enterprise' THEN (ARRAY['james.chen', 'priya.patel', 'tom.mueller'])[1 + floor(u.csm * 3)::integer]
+           WHEN 'mid_market' THEN (ARRAY['sofia.rossi', 'daniel.okafor', 'emma.johnson', 'lucas.martin'])[1 + floor(u.csm * 4)::integer]
+           ELSE (ARRAY['hannah.lee', 'omar.haddad', 'chloe.dubois', 'kenji.tanaka'])[1 + floor(u.csm * 4)::integer]
+       END
+FROM (SELECT * FROM csm_demo._model(accounts, as_of, seed) OFFSET 0) AS a
+-- How likely each trouble is, by shape (for churning accounts: of all of
+-- them, warned or not), how likely a departed key person is replaced, and
+-- how the account engages when it goes quiet.
+JOIN (VALUES ('churning',  0.35, 0.25, 0.30, 0.30, 0.35, 0.20, 0.20, 0.20, 0.10, 0.05, 0.85, 0.10, 0.30, 0.25, 0.08),
+             ('declining', 0.12, 0.10, 0.10, 0.10, 0.15, 0.08, 0.15, 0.10, 0.06, 0.20, 0.35, 0.35, 0.50, 0.45, 0.15),
+             ('healthy',   0.03, 0.04, 0.03, 0.02, 0.04, 0.01, 0.08, 0.04, 0.03, 0.75, 0.06, 0.60, 0.35, 0.30, 0.10),
+             ('hot',       0.03, 0.04, 0.03, 0.02, 0.04, 0.01, 0.08, 0.04, 0.03, 0.90, 0.06, 0.60, 0.35, 0.30, 0.10),
+             ('new',       0.03, 0.04, 0.03, 0.02, 0.04, 0.01, 0.08, 0.04, 0.15, 0.25, 0.06, 0.60, 0.35, 0.30, 0.10))
+     AS p(shape, sponsor, champion, payment, competitor, budget, escalations, escalation, org, delay, expansion,
+          quiet, replaced, attend_quiet, respond_quiet, inbound_quiet)
+  ON p.shape = a.shape
+CROSS JOIN LATERAL (
+    SELECT csm_demo._rand(a.n, 100, seed) AS lead, csm_demo._rand(a.n, 101, seed) AS silent,
+           csm_demo._rand(a.n, 102, seed) AS sponsor, csm_demo._rand(a.n, 103, seed) AS sponsor_at,
+           csm_demo._rand(a.n, 104, seed) AS sponsor_back, csm_demo._rand(a.n, 105, seed) AS sponsor_gap,
+           csm_demo._rand(a.n, 106, seed) AS champion, csm_demo._rand(a.n, 107, seed) AS champion_at,
+           csm_demo._rand(a.n, 108, seed) AS champion_back, csm_demo._rand(a.n, 109, seed) AS champion_gap,
+           csm_demo._rand(a.n, 110, seed) AS payment, csm_demo._rand(a.n, 111, seed) AS payment_at,
+           csm_demo._rand(a.n, 112, seed) AS payment_kind,
+           csm_demo._rand(a.n, 113, seed) AS competitor, csm_demo._rand(a.n, 114, seed) AS competitor_at,
+           csm_demo._rand(a.n, 115, seed) AS budget, csm_demo._rand(a.n, 116, seed) AS budget_at,
+           csm_demo._rand(a.n, 117, seed) AS org, csm_demo._rand(a.n, 118, seed) AS org_at,
+           csm_demo._rand(a.n, 119, seed) AS delay, csm_demo._rand(a.n, 120, seed) AS delay_at,
+           csm_demo._rand(a.n, 121, seed) AS escalation, csm_demo._rand(a.n, 122, seed) AS escalation_at,
+           csm_demo._rand(a.n, 123, seed) AS escalation_count,
+           csm_demo._rand(a.n, 124, seed) AS expansion, csm_demo._rand(a.n, 125, seed) AS expansion_count,
+           csm_demo._rand(a.n, 126, seed) AS quiet, csm_demo._rand(a.n, 127, seed) AS quiet_at,
+           csm_demo._rand(a.n, 128, seed) AS quiet_days,
+           csm_demo._rand(a.n, 129, seed) AS attend, csm_demo._rand(a.n, 130, seed) AS respond,
+           csm_demo._rand(a.n, 131, seed) AS inbound, csm_demo._rand(a.n, 132, seed) AS csm
+) AS u
+CROSS JOIN LATERAL (
+    SELECT a.shape <> 'churning' OR u.silent >= 0.25 AS warned,
+           CASE WHEN a.shape = 'churning' THEN 1 / 0.75 ELSE 1 END AS boost
+) AS x
+CROSS JOIN LATERAL (
+    -- the trouble window ends on the last day of use (as_of for accounts
+    -- not churned); for accounts that are not failing it is all of the period
+    SELECT a.stop_t AS life_lo, least(days - 1, as_of - a.started_on - 1) AS life_hi,
+           a.stop_t AS tw_lo,
+           CASE WHEN a.shape IN ('churning', 'declining') THEN a.stop_t + a.fade_days + floor(u.lead * 31)::integer
+                ELSE least(days - 1, as_of - a.started_on - 1) END AS tw_hi
+) AS w
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN NOT (x.warned AND u.quiet < p.quiet) THEN NULL
+                WHEN a.shape IN ('churning', 'declining') THEN w.tw_lo
+                ELSE w.life_lo + floor(u.quiet_at * (w.life_hi - w.life_lo + 1))::integer END AS lo
+) AS q0
+CROSS JOIN LATERAL (
+    SELECT q0.lo,
+           CASE WHEN q0.lo IS NULL THEN NULL
+                WHEN a.shape IN ('churning', 'declining') THEN w.tw_hi
+                ELSE q0.lo + 30 + floor(u.quiet_days * 31)::integer END AS hi
+) AS q
+$$;
+COMMENT ON FUNCTION csm_demo._relations(integer, integer, date, integer) IS
+    'Per demo account: its record window, trouble window, the days its troubles happen and how it engages; deterministic in (accounts, days, as_of, seed).';
+
+-- People at the customer: an executive sponsor and a champion (both key),
+-- an admin and two to four users, all from the account's start; sponsors
+-- and champions who leave are replaced after 2 to 11 weeks, or not (most
+-- churning accounts are left without one); a few others leave too.
+CREATE OR REPLACE FUNCTION csm_demo.generate_stakeholders(accounts integer, days integer, as_of date, seed integer DEFAULT 42)
+RETURNS TABLE (external_id text, name text, email text, title text, role text, is_key boolean,
+               started_at timestamptz, departed_at timestamptz)
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+SELECT r.external_id, csm_demo._person(r.n, s.person, seed),
+       lower(replace(csm_demo._person(r.n, s.person, seed), ' ', '.')) || '@'
+           || lower(regexp_replace(split_part(r.name, ' ', 1) || split_part(r.name, ' ', 2), '[^A-Za-z]', '', 'g'))
+           || '.example',
+       CASE s.role
+           WHEN 'executive_sponsor' THEN (ARRAY['Chief Operating Officer', 'Chief Financial Officer', 'Chief Technology Officer',
+                                               'VP Operations', 'VP Engineering', 'VP Customer Experience'])
+                                         [1 + floor(csm_demo._draw(r.n, 202, s.person, seed) * 6)::integer]
+           WHEN 'champion' THEN (ARRAY['Operations Manager', 'Product Manager', 'Head of Analytics', 'Director of Operations',
+                                      'Team Lead'])[1 + floor(csm_demo._draw(r.n, 202, s.person, seed) * 5)::integer]
+           WHEN 'admin' THEN (ARRAY['IT Administrator', 'Systems Administrator', 'Business Systems Manager'])
+                             [1 + floor(csm_demo._draw(r.n, 202, s.person, seed) * 3)::integer]
+           ELSE (ARRAY['Analyst', 'Account Manager', 'Engineer', 'Specialist', 'Coordinator', 'Consultant'])
+                [1 + floor(csm_demo._draw(r.n, 202, s.person, seed) * 6)::integer]
+       END,
+       s.role, s.role IN ('executive_sponsor', 'champion'),
+       CASE WHEN s.from_t IS NULL THEN r.started_at
+            ELSE csm_demo._at(as_of - s.from_t, csm_demo._draw(r.n, 203, s.person, seed), r.tz_hours) END,
+       csm_demo._at(as_of - s.until_t, csm_demo._draw(r.n, 204, s.person, seed), r.tz_hours)
+FROM (SELECT * FROM csm_demo._relations(accounts, days, as_of, seed) OFFSET 0) AS r
+CROSS JOIN LATERAL (
+    -- person, role, started (NULL: at the account's start), left (NULL: still there)
+    SELECT v.person, v.role, v.from_t, v.until_t
+    FROM (VALUES (1, 'executive_sponsor', NULL::integer, r.sponsor_t),
+                 (2, 'champion', NULL, r.champion_t),
+                 (101, 'executive_sponsor', r.sponsor_t - r.sponsor_gap, NULL),
+                 (102, 'champion', r.champion_t - r.champion_gap, NULL)) AS v(person, role, from_t, until_t)
+    -- a successor appears only if they start by as_of (and before a churn)
+    WHERE v.person < 100 OR v.from_t >= r.life_lo
+    UNION ALL
+    SELECT g, CASE WHEN g = 3 THEN 'admin' ELSE 'user' END, NULL,
+           csm_demo._pick(csm_demo._draw(r.n, 205, g, seed) < 0.07, csm_demo._draw(r.n, 206, g, seed),
+                          r.life_lo, r.life_hi, r.life_lo, r.life_hi)
+    FROM generate_series(3, CASE r.segment WHEN 'smb' THEN 5 WHEN 'mid_market' THEN 6 ELSE 7 END) AS g
+) AS s
+$$;
+COMMENT ON FUNCTION csm_demo.generate_stakeholders(integer, integer, date, integer) IS
+    'Stakeholders of the demo accounts (csm.stakeholder rows) with departures over the days ending at as_of; deterministic, writes nothing.';
+
+-- Monthly invoices of ARR / 12, due on the account's start day of the month
+-- and paid 0 to 5 days later; pending while not paid yet.  A late one is
+-- paid 10 to 39 days after it was due, a failed charge goes through on a
+-- retry 3 to 25 days later, a dispute is settled and paid 15 to 45 days
+-- later; churning accounts do not settle failed or disputed invoices, and
+-- about half their invoices after the first trouble are in trouble too.  A
+-- churned account's invoice unpaid at churn is written off.
+CREATE OR REPLACE FUNCTION csm_demo.generate_payments(accounts integer, days integer, as_of date, seed integer DEFAULT 42)
+RETURNS TABLE (external_id text, invoice_ref text, amount numeric, due_on date, paid_on date, status text)
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+SELECT r.external_id, 'INV-' || substr(r.external_id, 5) || '-' || to_char(i.due_on, 'YYYYMM'),
+       round(r.arr / 12, 2), i.due_on,
+       CASE WHEN o.paid THEN o.paid_day END,
+       CASE WHEN o.paid THEN 'paid'
+            WHEN r.churned_on IS NOT NULL
+                 AND (i.kind IS NULL OR i.kind = 'late' OR csm_demo._draw(r.n, 212, i.k, seed) < 0.5) THEN 'written_off'
+            WHEN i.kind IN ('failed', 'disputed') THEN i.kind
+            ELSE 'pending' END
+FROM (SELECT * FROM csm_demo._relations(accounts, days, as_of, seed) OFFSET 0) AS r
+-- k counts months from the account's start: the first due in the window
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN as_of - days + 1 <= r.started_on THEN 0
+                ELSE (extract(year FROM age(as_of - days + 1, r.started_on)) * 12
+                      + extract(month FROM age(as_of - days + 1, r.started_on)))::integer END AS k0
+) AS m
+CROSS JOIN LATERAL (
+    SELECT d.k, d.due_on,
+           CASE WHEN r.payment_t IS NULL THEN NULL
+                WHEN d.due_on > as_of - r.payment_t - 31 AND d.due_on <= as_of - r.payment_t THEN r.payment_kind
+                WHEN d.due_on > as_of - r.payment_t AND r.shape = 'churning'
+                     AND csm_demo._draw(r.n, 210, d.k, seed) < 0.5 THEN r.payment_kind
+           END AS kind
+    FROM (SELECT m.k0 + j AS k, (r.started_on + make_interval(months => m.k0 + j))::date AS due_on
+          FROM generate_series(0, days / 28 + 1) AS j) AS d
+    WHERE d.due_on >= r.started_on AND d.due_on > as_of - days AND d.due_on <= as_of
+      AND (r.churned_on IS NULL OR d.due_on < r.churned_on)
+) AS i
+CROSS JOIN LATERAL (
+    SELECT x.paid_day, x.paid_day IS NOT NULL AND x.paid_day <= as_of
+                       AND (r.churned_on IS NULL OR x.paid_day < r.churned_on) AS paid
+    FROM (SELECT i.due_on + CASE
+                     WHEN i.kind = 'late' THEN 10 + floor(u.v * 30)::integer
+                     WHEN i.kind IS NOT NULL AND r.shape = 'churning' THEN NULL
+                     WHEN i.kind = 'failed' THEN 3 + floor(u.v * 23)::integer
+                     WHEN i.kind = 'disputed' THEN 15 + floor(u.v * 31)::integer
+                     -- on time; a churned account pays its last one before it leaves
+                     WHEN r.churned_on IS NOT NULL THEN least(floor(u.v * u.v * 6)::integer, r.churned_on - 1 - i.due_on)
+                     ELSE floor(u.v * u.v * 6)::integer
+                 END AS paid_day
+          FROM (SELECT csm_demo._draw(r.n, 211, i.k, seed) AS v) AS u) AS x
+) AS o
+$$;
+COMMENT ON FUNCTION csm_demo.generate_payments(integer, integer, date, integer) IS
+    'Monthly invoices of the demo accounts (csm.payment rows) due over the days ending at as_of, with their status then; deterministic, writes nothing.';
+
+-- CRM notes: routine notes by the account's CSM (weekly for strategic
+-- accounts to every six weeks for SMB), the troubles of csm_demo._relations
+-- (competitor and budget notes sometimes followed up, escalations in a
+-- cluster of a few weeks), expansion discussions, a note when a sponsor or
+-- champion leaves, and a last one when a churned customer confirmed leaving.
+CREATE OR REPLACE FUNCTION csm_demo.generate_notes(accounts integer, days integer, as_of date, seed integer DEFAULT 42)
+RETURNS TABLE (external_id text, noted_at timestamptz, author text, kind text, body text)
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+SELECT r.external_id, csm_demo._at(as_of - x.t, csm_demo._draw(r.n, 220, x.k, seed), r.tz_hours),
+       CASE WHEN x.kind = 'escalation' AND csm_demo._draw(r.n, 221, x.k, seed) < 0.5
+            THEN (ARRAY['ethan.brown', 'liam.obrien', 'zoe.martinez', 'noah.schmidt', 'grace.nguyen'])
+                 [1 + floor(csm_demo._draw(r.n, 222, x.k, seed) * 5)::integer]
+            ELSE r.csm END,
+       x.kind, x.body
+FROM (SELECT * FROM csm_demo._relations(accounts, days, as_of, seed) OFFSET 0) AS r
+CROSS JOIN LATERAL (
+    -- k numbers the notes of an account, for their own draws
+    SELECT y.k, y.t, y.kind, y.body
+    FROM (
+        -- routine notes, in slots of cadence days (about four in five written)
+        SELECT c.k, c.t, 'note' AS kind,
+               (ARRAY['Check-in call, no open issues', 'Sent the monthly usage summary',
+                      'Walked the admin through the new reports', 'Training session for new users',
+                      'Shared dashboard best practices', 'Followed up on a support ticket, resolved',
+                      'Renewal timeline reviewed', 'Reviewed adoption goals for the quarter'])
+                   [1 + floor(csm_demo._draw(r.n, 223, c.k, seed) * 8)::integer] AS body
+        FROM (SELECT j AS k, j * cd.every + floor(csm_demo._rand(r.n, 133, seed) * cd.every)::integer
+                             + floor(csm_demo._draw(r.n, 224, j, seed) * 3)::integer AS t
+              FROM (SELECT CASE r.segment WHEN 'strategic' THEN 7 WHEN 'enterprise' THEN 10
+                                          WHEN 'mid_market' THEN 21 ELSE 45 END AS every) AS cd
+              CROSS JOIN generate_series(0, days / cd.every + 1) AS j
+              WHERE csm_demo._draw(r.n, 225, j, seed) < 0.8) AS c
+        UNION ALL
+        -- one note per trouble, a competitor or budget one sometimes followed up 1-4 weeks later
+        SELECT 1000 + 10 * v.i + f.again, v.t - f.again * (7 + floor(csm_demo._draw(r.n, 226, v.i, seed) * 22)::integer),
+               v.kind, v.bodies[1 + floor(csm_demo._draw(r.n, 227, 10 * v.i + f.again, seed) * array_length(v.bodies, 1))::integer]
+        FROM (VALUES (1, r.competitor_t, 'competitor_mention',
+                      ARRAY['Asked how we compare with Northwind Success', 'Evaluating Retainly for next year',
+                            'Procurement requested a quote from ClearPath', 'Their new VP used Pulseboard before']),
+                     (2, r.budget_t, 'budget_concern',
+                      ARRAY['Budget cut for next fiscal year', 'Asked for a discount at renewal',
+                            'CFO is reviewing all software spend', 'Wants to reduce seats at renewal']),
+                     (3, r.org_t, 'org_change',
+                      ARRAY['Reorganisation: the team moves under IT', 'Acquired; new leadership reviews vendors',
+                            'Department restructured with new priorities', 'Layoffs announced']),
+                     (4, r.delay_t, 'implementation_delay',
+                      ARRAY['Integration rollout postponed a quarter', 'Data migration stalled on their side',
+                            'Rollout paused: no project owner'])) AS v(i, t, kind, bodies)
+        CROSS JOIN LATERAL (SELECT 0 AS again
+                            UNION ALL
+                            SELECT 1 WHERE v.i <= 2 AND csm_demo._draw(r.n, 228, v.i, seed) < 0.35) AS f
+        WHERE v.t IS NOT NULL
+        UNION ALL
+        -- escalations: one, or a cluster of two or three within about six weeks
+        SELECT 2000 + e, r.escalation_t + CASE WHEN r.escalations = 1 THEN 0
+                                               ELSE round((csm_demo._draw(r.n, 229, e, seed) - 0.5) * 40)::integer END,
+               'escalation',
+               (ARRAY['Escalation: reports failing to load', 'Escalation: data sync broken for a week',
+                      'Escalation: SSO outage blocked the team', 'Escalation: billing error on the invoice',
+                      'Escalation: support too slow on a P1', 'Escalation: export lost data'])
+                   [1 + floor(csm_demo._draw(r.n, 230, e, seed) * 6)::integer]
+        FROM generate_series(1, r.escalations) AS e
+        WHERE r.escalation_t IS NOT NULL
+        UNION ALL
+        SELECT 3000 + e, csm_demo._pick(true, csm_demo._draw(r.n, 231, e, seed), r.ex_lo, r.ex_hi, r.life_lo, r.life_hi),
+               'expansion_discussion',
+               (ARRAY['Interested in the analytics add-on', 'Discussed adding seats for a new team',
+                      'Another department wants a pilot', 'Asked about the enterprise plan'])
+                   [1 + floor(csm_demo._draw(r.n, 232, e, seed) * 4)::integer]
+        FROM generate_series(1, r.expansions) AS e
+        UNION ALL
+        SELECT 4000, r.sponsor_t, 'note',
+               'Executive sponsor ' || csm_demo._person(r.n, 1, seed) || ' has left the company'
+        WHERE r.sponsor_t IS NOT NULL
+        UNION ALL
+        SELECT 4001, r.champion_t, 'note',
+               'Our champion ' || csm_demo._person(r.n, 2, seed) || ' has moved on'
+        WHERE r.champion_t IS NOT NULL
+        UNION ALL
+        SELECT 4002, r.life_lo + floor(csm_demo._rand(r.n, 134, seed) * 7)::integer, 'note',
+               'Customer confirmed they will not renew'
+        WHERE r.churned_on IS NOT NULL
+    ) AS y
+    WHERE y.t BETWEEN r.life_lo AND r.life_hi
+) AS x
+$$;
+COMMENT ON FUNCTION csm_demo.generate_notes(integer, integer, date, integer) IS
+    'CRM notes of the demo accounts (csm.account_note rows) over the days ending at as_of; deterministic, writes nothing.';
+
+-- Touchpoints: a monthly meeting (and a quarterly business review for
+-- enterprise and strategic accounts), attended or not; an outbound email
+-- every two weeks, answered or not (unknown for the last three days, as is
+-- whether a meeting on as_of was attended); and now and then an inbound
+-- email or call.  Attendance, answers and inbound
+-- contact fall while the account is quiet.
+CREATE OR REPLACE FUNCTION csm_demo.generate_engagements(accounts integer, days integer, as_of date, seed integer DEFAULT 42)
+RETURNS TABLE (external_id text, occurred_at timestamptz, kind text, direction text, responded boolean, attended boolean)
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+SELECT r.external_id, csm_demo._at(as_of - x.t, csm_demo._draw(r.n, 240, x.k, seed), r.tz_hours),
+       x.kind, x.direction,
+       CASE WHEN x.direction = 'outbound' AND x.kind = 'email' AND x.t >= 3
+            THEN x.u < CASE WHEN x.t BETWEEN r.quiet_lo AND r.quiet_hi THEN r.respond_quiet ELSE r.respond END END,
+       CASE WHEN x.kind IN ('meeting', 'qbr') AND x.t >= 1
+            THEN x.u < CASE WHEN x.t BETWEEN r.quiet_lo AND r.quiet_hi THEN r.attend_quiet ELSE r.attend END END
+FROM (SELECT * FROM csm_demo._relations(accounts, days, as_of, seed) OFFSET 0) AS r
+CROSS JOIN LATERAL (
+    -- k numbers the touchpoints of an account, for their own draws
+    SELECT y.k, y.t, y.kind, y.direction, csm_demo._draw(r.n, 241, y.k, seed) AS u
+    FROM (
+        SELECT j AS k, 30 * j + floor(csm_demo._rand(r.n, 135, seed) * 30)::integer
+                       + floor(csm_demo._draw(r.n, 242, j, seed) * 5)::integer AS t,
+               'meeting' AS kind, 'outbound' AS direction
+        FROM generate_series(0, days / 30 + 1) AS j
+        UNION ALL
+        SELECT 1000 + j, 91 * j + floor(csm_demo._rand(r.n, 136, seed) * 91)::integer, 'qbr', 'outbound'
+        FROM generate_series(0, days / 91 + 1) AS j
+        WHERE r.segment IN ('enterprise', 'strategic')
+        UNION ALL
+        SELECT 2000 + j, 14 * j + floor(csm_demo._rand(r.n, 137, seed) * 14)::integer
+                         + floor(csm_demo._draw(r.n, 243, j, seed) * 4)::integer, 'email', 'outbound'
+        FROM generate_series(0, days / 14 + 1) AS j
+        UNION ALL
+        SELECT 3000 + z.j, z.t, CASE WHEN csm_demo._draw(r.n, 244, z.j, seed) < 0.3 THEN 'call' ELSE 'email' END, 'inbound'
+        FROM (SELECT j, 7 * j + floor(csm_demo._draw(r.n, 245, j, seed) * 7)::integer AS t
+              FROM generate_series(0, days / 7 + 1) AS j) AS z
+        WHERE csm_demo._draw(r.n, 246, z.j, seed)
+              < CASE WHEN z.t BETWEEN r.quiet_lo AND r.quiet_hi THEN r.inbound_quiet ELSE r.inbound END
+    ) AS y
+    WHERE y.t BETWEEN r.life_lo AND r.life_hi
+) AS x
+$$;
+COMMENT ON FUNCTION csm_demo.generate_engagements(integer, integer, date, integer) IS
+    'Meetings, business reviews, emails and calls of the demo accounts (csm.engagement rows) over the days ending at as_of; deterministic, writes nothing.';
+
 -- Loading ----------------------------------------------------------------
 
 CREATE OR REPLACE FUNCTION csm_demo.load(
@@ -486,6 +943,10 @@ DECLARE
     n_accounts  bigint;
     n_members   bigint;
     n_nps       bigint;
+    n_people    bigint;
+    n_payments  bigint;
+    n_notes     bigint;
+    n_touches   bigint;
     n_rows      bigint;
     n_events    bigint := 0;
     rel         regclass;
@@ -523,6 +984,37 @@ BEGIN
     ORDER BY r.responded_at, r.external_id;
     GET DIAGNOSTICS n_nps = ROW_COUNT;
 
+    -- What the CRM and billing know: the churn signals' input tables.
+    INSERT INTO csm.stakeholder (account_id, name, email, title, role, is_key, started_at, departed_at)
+    SELECT a.account_id, s.name, s.email, s.title, s.role, s.is_key, s.started_at, s.departed_at
+    FROM csm_demo.generate_stakeholders(accounts, days, as_of, seed) AS s
+    JOIN csm.account a ON a.external_id = s.external_id
+    ORDER BY s.external_id, s.started_at, s.role, s.name, s.departed_at;
+    GET DIAGNOSTICS n_people = ROW_COUNT;
+
+    INSERT INTO csm.payment (account_id, invoice_ref, amount, due_on, paid_on, status)
+    SELECT a.account_id, p.invoice_ref, p.amount, p.due_on, p.paid_on, p.status
+    FROM csm_demo.generate_payments(accounts, days, as_of, seed) AS p
+    JOIN csm.account a ON a.external_id = p.external_id
+    ORDER BY p.external_id, p.due_on;
+    GET DIAGNOSTICS n_payments = ROW_COUNT;
+
+    INSERT INTO csm.account_note (account_id, noted_at, author, kind, body)
+    SELECT a.account_id, o.noted_at, o.author, o.kind, o.body
+    FROM csm_demo.generate_notes(accounts, days, as_of, seed) AS o
+    JOIN csm.account a ON a.external_id = o.external_id
+    ORDER BY o.noted_at, o.external_id, o.kind, o.body, o.author;
+    GET DIAGNOSTICS n_notes = ROW_COUNT;
+
+    INSERT INTO csm.engagement (account_id, occurred_at, kind, direction, responded, attended)
+    SELECT a.account_id, e.occurred_at, e.kind, e.direction, e.responded, e.attended
+    FROM csm_demo.generate_engagements(accounts, days, as_of, seed) AS e
+    JOIN csm.account a ON a.external_id = e.external_id
+    ORDER BY e.occurred_at, e.external_id, e.kind, e.direction, e.responded, e.attended;
+    GET DIAGNOSTICS n_touches = ROW_COUNT;
+    RAISE NOTICE 'csm_demo: % stakeholders, % invoices, % notes, % engagements (% s)', n_people, n_payments, n_notes,
+        n_touches, round(extract(epoch FROM clock_timestamp() - started)::numeric, 1);
+
     IF NOT EXISTS (SELECT 1 FROM csm.usage_source s WHERE s.relation = 'csm_demo.events'::regclass) THEN
         PERFORM csm.track_usage('csm_demo.events', 'org_user_id', 'occurred_at', 'event', 'user_id');
     END IF;
@@ -556,12 +1048,13 @@ BEGIN
         EXECUTE format('ANALYZE %s', rel);
     END LOOP;
 
-    RETURN format('csm_demo: %s accounts, %s team members, %s NPS answers, %s events over %s days to %s (seed %s) in %s s',
-                  n_accounts, n_members, n_nps, n_events, days, as_of, seed,
+    RETURN format('csm_demo: %s accounts, %s team members, %s NPS answers, %s stakeholders, %s invoices, %s notes, '
+                  '%s engagements, %s events over %s days to %s (seed %s) in %s s',
+                  n_accounts, n_members, n_nps, n_people, n_payments, n_notes, n_touches, n_events, days, as_of, seed,
                   round(extract(epoch FROM clock_timestamp() - started)::numeric, 1));
 END $$;
 COMMENT ON FUNCTION csm_demo.load(integer, integer, date, integer) IS
-    'Loads the demo portfolio into csm: accounts, team, NPS, and events through the usage rollup. Once per database.';
+    'Loads the demo portfolio into csm: accounts, team, NPS, stakeholders, payments, notes, engagements, and events through the usage rollup. Once per database.';
 
 -- Health metrics for the demo --------------------------------------------
 -- Events are generated for a panel of at most csm_demo.max_users users per
