@@ -4,11 +4,11 @@
 -- the numbers behind them, when first seen, last seen and cleared.
 --
 -- Concurrency.  refresh_churn_signals() takes a transaction advisory lock,
--- so refreshes run one at a time (readers never wait).  Before it writes, it
--- locks the accounts it will write for with FOR KEY SHARE SKIP LOCKED: an
--- account being deleted is skipped (its signals go with it), and a delete
--- that comes later waits at the account row until the refresh commits.  So
--- a refresh never waits for a delete, and nothing can deadlock.
+-- so refreshes run one at a time (readers never wait).  It writes only for
+-- accounts it has locked FOR KEY SHARE SKIP LOCKED: an account being
+-- deleted is skipped (its signals go with it), and a delete that comes
+-- later waits at the account row until the refresh commits.  So a refresh
+-- never waits for a delete, and nothing can deadlock.
 
 -- Input tables ---------------------------------------------------------------
 
@@ -787,10 +787,6 @@ SET work_mem = '128MB'
 SET jit = off
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    new_accounts bigint[];  new_signals text[];  new_evidence jsonb[];
-    seen_accounts bigint[]; seen_signals text[]; seen_evidence jsonb[];
-    gone_accounts bigint[]; gone_signals text[];
-    locked bigint[];
     later timestamptz;
 BEGIN
     IF as_of IS NULL OR NOT isfinite(as_of) THEN
@@ -812,6 +808,10 @@ BEGIN
 
     -- What holds now against what is open: new, still seen, gone.  Open
     -- signals of accounts that are not customers at as_of stay as they were.
+    -- Rows are written only for accounts locked FOR KEY SHARE here, and an
+    -- account another session is deleting is skipped rather than waited
+    -- for: a delete that comes later waits for this refresh at the account
+    -- row, before its cascade touches a signal, so nothing can deadlock.
     WITH detected AS (
         SELECT d.account_id, d.signal, d.evidence FROM @extschema@.churn_signals_at(as_of, accounts) d
     ), open_rows AS (
@@ -823,51 +823,36 @@ BEGIN
           AND (a.status = 'active' OR a.churned_at > as_of)
           AND (a.started_at IS NULL OR a.started_at <= as_of)
           AND (accounts IS NULL OR s.account_id = ANY (accounts))
-    ), classified AS (
+    ), classified AS MATERIALIZED (
         SELECT coalesce(d.account_id, o.account_id) AS account_id, coalesce(d.signal, o.signal) AS signal, d.evidence,
                CASE WHEN o.account_id IS NULL THEN 'new' WHEN d.account_id IS NULL THEN 'gone' ELSE 'seen' END AS state
         FROM detected d FULL JOIN open_rows o ON o.account_id = d.account_id AND o.signal = d.signal
+    ), locked AS MATERIALIZED (
+        SELECT a.account_id
+        FROM @extschema@.account a
+        WHERE a.account_id IN (SELECT c.account_id FROM classified c)
+        ORDER BY a.account_id
+        FOR KEY SHARE OF a SKIP LOCKED
+    ), raise AS (
+        INSERT INTO @extschema@.churn_signal (account_id, signal, evidence, first_seen_at, last_seen_at)
+        SELECT c.account_id, c.signal, c.evidence, as_of, as_of
+        FROM classified c JOIN locked l ON l.account_id = c.account_id
+        WHERE c.state = 'new'
+        ON CONFLICT (account_id, signal) WHERE cleared_at IS NULL DO NOTHING
+        RETURNING 1
+    ), see AS (
+        UPDATE @extschema@.churn_signal s SET evidence = c.evidence, last_seen_at = as_of
+        FROM classified c JOIN locked l ON l.account_id = c.account_id
+        WHERE c.state = 'seen' AND s.account_id = c.account_id AND s.signal = c.signal AND s.cleared_at IS NULL
+        RETURNING 1
+    ), clear AS (
+        UPDATE @extschema@.churn_signal s SET cleared_at = as_of
+        FROM classified c JOIN locked l ON l.account_id = c.account_id
+        WHERE c.state = 'gone' AND s.account_id = c.account_id AND s.signal = c.signal AND s.cleared_at IS NULL
+        RETURNING 1
     )
-    SELECT array_agg(c.account_id ORDER BY c.account_id, c.signal) FILTER (WHERE c.state = 'new'),
-           array_agg(c.signal ORDER BY c.account_id, c.signal) FILTER (WHERE c.state = 'new'),
-           array_agg(c.evidence ORDER BY c.account_id, c.signal) FILTER (WHERE c.state = 'new'),
-           array_agg(c.account_id ORDER BY c.account_id, c.signal) FILTER (WHERE c.state = 'seen'),
-           array_agg(c.signal ORDER BY c.account_id, c.signal) FILTER (WHERE c.state = 'seen'),
-           array_agg(c.evidence ORDER BY c.account_id, c.signal) FILTER (WHERE c.state = 'seen'),
-           array_agg(c.account_id ORDER BY c.account_id, c.signal) FILTER (WHERE c.state = 'gone'),
-           array_agg(c.signal ORDER BY c.account_id, c.signal) FILTER (WHERE c.state = 'gone')
-    INTO new_accounts, new_signals, new_evidence, seen_accounts, seen_signals, seen_evidence, gone_accounts, gone_signals
-    FROM classified c;
-
-    -- Lock the accounts written for before writing, skipping any that
-    -- another session is deleting; a later delete waits for this refresh.
-    SELECT array_agg(l.account_id) INTO locked
-    FROM (SELECT a.account_id
-          FROM @extschema@.account a
-          JOIN (SELECT DISTINCT t.account_id
-                FROM unnest(coalesce(new_accounts, '{}') || coalesce(seen_accounts, '{}') || coalesce(gone_accounts, '{}'))
-                     AS t(account_id)) t ON t.account_id = a.account_id
-          ORDER BY a.account_id
-          FOR KEY SHARE OF a SKIP LOCKED) l;
-
-    INSERT INTO @extschema@.churn_signal (account_id, signal, evidence, first_seen_at, last_seen_at)
-    SELECT n.account_id, n.signal, n.evidence, as_of, as_of
-    FROM unnest(new_accounts, new_signals, new_evidence) AS n(account_id, signal, evidence)
-    WHERE n.account_id IN (SELECT l.account_id FROM unnest(locked) AS l(account_id))
-    ON CONFLICT (account_id, signal) WHERE cleared_at IS NULL DO NOTHING;
-    GET DIAGNOSTICS raised = ROW_COUNT;
-
-    UPDATE @extschema@.churn_signal s SET evidence = n.evidence, last_seen_at = as_of
-    FROM unnest(seen_accounts, seen_signals, seen_evidence) AS n(account_id, signal, evidence)
-    WHERE s.account_id = n.account_id AND s.signal = n.signal AND s.cleared_at IS NULL
-      AND n.account_id IN (SELECT l.account_id FROM unnest(locked) AS l(account_id));
-    GET DIAGNOSTICS ongoing = ROW_COUNT;
-
-    UPDATE @extschema@.churn_signal s SET cleared_at = as_of
-    FROM unnest(gone_accounts, gone_signals) AS n(account_id, signal)
-    WHERE s.account_id = n.account_id AND s.signal = n.signal AND s.cleared_at IS NULL
-      AND n.account_id IN (SELECT l.account_id FROM unnest(locked) AS l(account_id));
-    GET DIAGNOSTICS cleared = ROW_COUNT;
+    SELECT (SELECT count(*) FROM raise), (SELECT count(*) FROM see), (SELECT count(*) FROM clear)
+    INTO raised, ongoing, cleared;
 
     RETURN NEXT;
 END $$;
