@@ -599,22 +599,24 @@ BEGIN
         WHERE n.latest_at > np_from
           AND (n.latest <= np_detractor OR n.previous - n.latest >= np_drop)
     ),
-    -- Payments (their current status) --------------------------------------------
+    -- Payments, as they stood at as_of: an invoice paid after it was still
+    -- open then; one due after it did not exist yet. --------------------------
     payments AS (
         SELECT y.account_id,
                count(*) FILTER (WHERE y.status = 'failed') AS failed,
                count(*) FILTER (WHERE y.status = 'disputed') AS disputed,
-               count(*) FILTER (WHERE y.status = 'pending') AS overdue,
-               count(*) FILTER (WHERE y.status = 'paid') AS paid_late,
+               count(*) FILTER (WHERE y.open_then) AS overdue,
+               count(*) FILTER (WHERE y.status = 'paid' AND NOT y.open_then) AS paid_late,
                count(*) FILTER (WHERE y.status = 'written_off') AS written_off,
-               max(today - y.due_on) FILTER (WHERE y.status = 'pending') AS max_days_overdue,
-               sum(y.amount) FILTER (WHERE y.status <> 'paid') AS amount_at_issue
-        FROM @extschema@.payment y
+               max(today - y.due_on) FILTER (WHERE y.open_then) AS max_days_overdue,
+               sum(y.amount) FILTER (WHERE y.status <> 'paid' OR y.open_then) AS amount_at_issue
+        FROM (SELECT x.*, x.status = 'pending' OR (x.status = 'paid' AND x.paid_on > today) AS open_then
+              FROM @extschema@.payment x
+              WHERE x.due_on <= today AND (accounts IS NULL OR x.account_id = ANY (accounts))) y
         WHERE (y.status IN ('failed', 'disputed')
-               OR (y.status = 'pending' AND y.due_on < pi_due)
+               OR (y.open_then AND y.due_on < pi_due)
                OR (y.status = 'paid' AND y.paid_on > y.due_on + pi_grace AND y.paid_on > pi_from AND y.paid_on <= today)
                OR (y.status = 'written_off' AND y.due_on > pi_from))
-          AND (accounts IS NULL OR y.account_id = ANY (accounts))
         GROUP BY y.account_id
     ),
     payment_signals AS (

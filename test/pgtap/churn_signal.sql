@@ -4,7 +4,7 @@
 -- on a near miss just across its threshold; refresh idempotency, clearing,
 -- scoping, churned accounts and the errors of refresh and settings.
 BEGIN;
-SELECT plan(215);
+SELECT plan(219);
 
 -- Bands ---------------------------------------------------------------------
 
@@ -256,6 +256,16 @@ SELECT ok(pg_temp.fires('pi_disputed', 'payment_issue'), 'payment_issue: a dispu
 SELECT ok(pg_temp.fires('pi_written', 'payment_issue'), 'payment_issue: written off, due 89 days before');
 SELECT ok(NOT pg_temp.fires('pi_written_old', 'payment_issue'), 'payment_issue: not written off, due 90 days before');
 SELECT ok(NOT pg_temp.fires('pi_late_old', 'payment_issue'), 'payment_issue: not paid late 90 days before');
+-- As payments stood at as_of: a failure due after it did not exist yet, and
+-- an invoice paid after it was still overdue then.
+SELECT pg_temp.acct(x) FROM unnest(ARRAY['pi_future_failed', 'pi_paid_after']) AS x;
+INSERT INTO csm.payment (account_id, amount, due_on, paid_on, status)
+VALUES (pg_temp.id('pi_future_failed'), 100, '2026-07-01', NULL, 'failed'),
+       (pg_temp.id('pi_paid_after'), 100, '2026-06-10', '2026-07-05', 'paid');
+SELECT ok(NOT pg_temp.fires('pi_future_failed', 'payment_issue'), 'payment_issue: not for a failure due after as_of');
+SELECT ok(pg_temp.fires('pi_future_failed', 'payment_issue', '2026-07-02 12:00+00'), 'payment_issue: that failure, once due');
+SELECT ok(pg_temp.fires('pi_paid_after', 'payment_issue'), 'payment_issue: overdue at as_of though paid since');
+SELECT ok(NOT pg_temp.fires('pi_paid_after', 'payment_issue', '2026-06-16 12:00+00'), 'payment_issue: not within its grace');
 SELECT is(pg_temp.evidence('pi_overdue', 'payment_issue'),
           '{"failed": 0, "disputed": 0, "overdue": 1, "paid_late": 0, "written_off": 0, "max_days_overdue": 8, "amount_at_issue": 100}',
           'payment_issue evidence');
