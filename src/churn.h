@@ -73,11 +73,16 @@ extern double churn_linear_predictor(const ChurnModel *model, const double *x);
 /*
  * One pass of the fit over a block of stored rows.  A row is p + 1 doubles:
  * the label (0 or 1) and then the p raw features.  Adds to loss, grad
- * (p + 1) and, when hess is not NULL, the lower triangle of hess
- * ((p + 1) x (p + 1), row-major): the unpenalised log-loss, its gradient
+ * (p + 1) and, when hess is not NULL, the lower triangle of hess (p + 1
+ * rows of CHURN_STRIDE(p) doubles): the unpenalised log-loss, its gradient
  * and Hessian at beta (intercept first, then the standardised
- * coefficients).  scratch holds p + 1 doubles.
+ * coefficients); and to misclassified the rows on the wrong side of (or
+ * on) the decision boundary.  scratch holds CHURN_BATCH * CHURN_STRIDE(p)
+ * doubles.
  */
+#define CHURN_STRIDE(p) (((p) + 2) & ~1)	/* p + 1, rounded up to even */
+#define CHURN_BATCH 4
+
 typedef struct ChurnPass
 {
 	int			nfeatures;
@@ -85,6 +90,7 @@ typedef struct ChurnPass
 	const double *inv_scale;
 	const double *beta;
 	double		loss;
+	int64		misclassified;
 	double	   *grad;
 	double	   *hess;
 	double	   *scratch;
@@ -112,8 +118,8 @@ extern double churn_objective(int nfeatures, double loss, const double *beta, do
  * its gradient 0, so its coefficient stays 0.  When the system is not
  * positive definite (collinear features and lambda = 0, or saturated
  * weights), adds mu I (Levenberg), mu growing tenfold until it is.  hess
- * (lower triangle, row-major, (p + 1)^2) is left as it was; work holds
- * (p + 1)^2 doubles.  Returns the damping mu used, 0 for none, or -1 when
+ * (lower triangle, p + 1 rows of CHURN_STRIDE(p)) is left as it was; work
+ * holds (p + 1)^2 doubles.  Returns the damping mu used, 0 for none, or -1 when
  * no damping helped (non-finite input).
  */
 extern double churn_newton_step(int nfeatures, const double *hess, const double *grad, const double *beta,

@@ -127,56 +127,118 @@ churn_linear_predictor(const ChurnModel *model, const double *x)
 	return z;
 }
 
+/* Two doubles in one SSE2 register (GCC and clang vector extensions). */
+typedef double v2d __attribute__((vector_size(16)));
+
+static inline v2d
+load2(const double *p)
+{
+	v2d			v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline void
+store2(double *p, v2d v)
+{
+	memcpy(p, &v, sizeof(v));
+}
+
+/*
+ * Rows are taken CHURN_BATCH at a time: each standardised row (padded with
+ * zeros to the Hessian's even stride) goes into scratch, and the Hessian's
+ * lower triangle gets the batch's rank-4 update two columns at a time, so
+ * that it is read and written once per batch.  This is most of a fit's
+ * time; with -O2 and no vector code it takes about 1.7 times as long.
+ */
 void
 churn_pass_block(ChurnPass *pass, const double *rows, int nrows)
 {
 	const int	p = pass->nfeatures;
 	const int	width = p + 1;
+	const int	stride = CHURN_STRIDE(p);
 	const double *mean = pass->mean;
 	const double *inv_scale = pass->inv_scale;
 	const double *beta = pass->beta;
 	double	   *grad = pass->grad;
 	double	   *hess = pass->hess;
-	double	   *s = pass->scratch;
 	double		loss = 0.0;
+	int64		wrong = 0;
 
-	s[0] = 1.0;
-	for (int i = 0; i < nrows; i++)
+	for (int first = 0; first < nrows; first += CHURN_BATCH)
 	{
-		const double *row = rows + (Size) i * width;
-		bool		churned = row[0] != 0.0;
-		double		z = beta[0];
-		double		e;
-		double		mu;
-		double		w;
-		double		residual;
+		double		w[CHURN_BATCH];
+		const double *s[CHURN_BATCH];
 
-		for (int j = 1; j <= p; j++)
+		for (int b = 0; b < CHURN_BATCH; b++)
 		{
-			s[j] = (row[j] - mean[j - 1]) * inv_scale[j - 1];
-			z += beta[j] * s[j];
-		}
-		/* sigmoid, its derivative and the log-loss from one exp(-|z|) */
-		e = exp(-fabs(z));
-		mu = z >= 0.0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
-		w = e / ((1.0 + e) * (1.0 + e));
-		loss += log1p(e) + (churned ? fmax(-z, 0.0) : fmax(z, 0.0));
-		residual = mu - (churned ? 1.0 : 0.0);
-		for (int j = 0; j <= p; j++)
-			grad[j] += residual * s[j];
-		if (hess != NULL)
-		{
-			for (int j = 0; j <= p; j++)
+			double	   *sb = pass->scratch + (Size) b * stride;
+			const double *row = rows + (Size) (first + b) * width;
+			bool		churned;
+			double		z;
+			double		e;
+			double		residual;
+
+			s[b] = sb;
+			if (first + b >= nrows)
 			{
-				double	   *h = hess + (Size) j * width;
-				double		ws = w * s[j];
-
-				for (int k = 0; k <= j; k++)
-					h[k] += ws * s[k];
+				/* past the last row: a zero row adds nothing */
+				memset(sb, 0, sizeof(double) * stride);
+				w[b] = 0.0;
+				continue;
 			}
+			churned = row[0] != 0.0;
+			z = beta[0];
+			sb[0] = 1.0;
+			for (int j = 1; j <= p; j++)
+			{
+				sb[j] = (row[j] - mean[j - 1]) * inv_scale[j - 1];
+				z += beta[j] * sb[j];
+			}
+			if (stride > width)
+				sb[width] = 0.0;
+			/* sigmoid, its derivative and the log-loss from one exp(-|z|) */
+			e = exp(-fabs(z));
+			w[b] = e / ((1.0 + e) * (1.0 + e));
+			if (churned)
+			{
+				/* mu - 1 = -(1 - mu), not rounded to 0 for large z */
+				residual = -(z >= 0.0 ? e / (1.0 + e) : 1.0 / (1.0 + e));
+				loss += log1p(e) + fmax(-z, 0.0);
+				wrong += (z <= 0.0);
+			}
+			else
+			{
+				residual = z >= 0.0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+				loss += log1p(e) + fmax(z, 0.0);
+				wrong += (z >= 0.0);
+			}
+			for (int j = 0; j <= p; j++)
+				grad[j] += residual * sb[j];
+		}
+		if (hess == NULL)
+			continue;
+		for (int j = 0; j <= p; j++)
+		{
+			double	   *h = hess + (Size) j * stride;
+			double		c0 = w[0] * s[0][j];
+			double		c1 = w[1] * s[1][j];
+			double		c2 = w[2] * s[2][j];
+			double		c3 = w[3] * s[3][j];
+			v2d			a0 = {c0, c0};
+			v2d			a1 = {c1, c1};
+			v2d			a2 = {c2, c2};
+			v2d			a3 = {c3, c3};
+
+			/* up to column j, rounded up to even: within the stride */
+			for (int k = 0; k <= j; k += 2)
+				store2(h + k, load2(h + k) + a0 * load2(s[0] + k) + a1 * load2(s[1] + k)
+					   + a2 * load2(s[2] + k) + a3 * load2(s[3] + k));
 		}
 	}
 	pass->loss += loss;
+	pass->misclassified += wrong;
 }
 
 int
@@ -211,18 +273,19 @@ churn_newton_step(int nfeatures, const double *hess, const double *grad, const d
 				  double lambda, const bool *constant, double *step, double *work)
 {
 	const int	n = nfeatures + 1;
+	const int	stride = CHURN_STRIDE(nfeatures);
 	double		max_diag = 0.0;
 	double		mu = 0.0;
 
 	for (int j = 0; j < n; j++)
-		max_diag = fmax(max_diag, hess[(Size) j * n + j] + (j > 0 ? lambda : 0.0));
+		max_diag = fmax(max_diag, hess[(Size) j * stride + j] + (j > 0 ? lambda : 0.0));
 	for (int attempt = 0; attempt < 40; attempt++)
 	{
 		for (int i = 0; i < n; i++)
 		{
 			for (int k = 0; k <= i; k++)
 			{
-				double		v = hess[(Size) i * n + k];
+				double		v = hess[(Size) i * stride + k];
 
 				if (i > 0 && (constant[i - 1] || (k > 0 && constant[k - 1])))
 					v = (i == k) ? 1.0 : 0.0;
