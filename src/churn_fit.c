@@ -89,7 +89,8 @@ rowstore_init(RowStore *rs, MemoryContext cxt, int width, bool can_spill)
 static void
 rowstore_flush(RowStore *rs)
 {
-	if (rs->file < 0 && (!rs->can_spill || (Size) (rs->nchunks + 2) * rs->chunk_bytes <= rs->memory_limit))
+	/* in memory: the chunks kept, the one being filled and, once spilled, a read buffer */
+	if (rs->file < 0 && (!rs->can_spill || (Size) (rs->nchunks + 3) * rs->chunk_bytes <= rs->memory_limit))
 	{
 		if (rs->nchunks == rs->maxchunks)
 		{
