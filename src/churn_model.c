@@ -23,6 +23,7 @@
 #include "catalog/pg_type.h"
 #include "common/shortest_dec.h"
 #include "fmgr.h"
+#include "nodes/primnodes.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
@@ -610,8 +611,9 @@ churn_model_to_jsonb(const ChurnFitResult *fit)
  * What a call site keeps in fn_extra: the last model it parsed and the
  * bytes of the datum it came from, as passed (an on-disk TOAST pointer
  * stays a pointer, so a model read from a table is not even detoasted
- * again).  Equal bytes are the same model, so a constant model, or one
- * model joined to every row, is parsed once per query.
+ * again).  Equal bytes are the same model, so a model from a subquery, or
+ * one model joined to every row, is parsed once per query; a constant is
+ * not even compared.
  */
 typedef struct ModelCache
 {
@@ -619,7 +621,23 @@ typedef struct ModelCache
 	Size		keylen;
 	char	   *key;
 	ChurnModel *model;
+	bool		constant;		/* the argument is a Const: never compared */
 } ModelCache;
+
+/*
+ * Whether argument argno of the call is a Const.  Not get_fn_expr_arg_stable():
+ * it also accepts external Params, whose values change between evaluations
+ * of one PL/pgSQL expression while fn_extra stays.
+ */
+static bool
+arg_is_const(FmgrInfo *flinfo, int argno)
+{
+	Node	   *expr = flinfo->fn_expr;
+
+	if (expr == NULL || !IsA(expr, FuncExpr) || argno >= list_length(((FuncExpr *) expr)->args))
+		return false;
+	return IsA(list_nth(((FuncExpr *) expr)->args, argno), Const);
+}
 
 static ChurnModel *
 model_for_call(FunctionCallInfo fcinfo)
@@ -633,8 +651,11 @@ model_for_call(FunctionCallInfo fcinfo)
 	{
 		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(ModelCache));
 		cache->cxt = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt, "csm churn model", ALLOCSET_SMALL_SIZES);
+		cache->constant = arg_is_const(fcinfo->flinfo, 0);
 		fcinfo->flinfo->fn_extra = cache;
 	}
+	else if (cache->constant && cache->model != NULL)
+		return cache->model;
 	/* in-memory TOAST pointers (expanded, indirect) point at memory: compare the value */
 	if (VARATT_IS_EXTERNAL(raw) && !VARATT_IS_EXTERNAL_ONDISK(raw))
 		raw = (struct varlena *) (jb = DatumGetJsonbP(PG_GETARG_DATUM(0)));

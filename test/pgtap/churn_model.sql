@@ -5,7 +5,7 @@
 -- against plain SQL; every error by SQLSTATE; and fuzzed input that must
 -- error cleanly or give a probability, never crash.
 BEGIN;
-SELECT plan(165);
+SELECT plan(166);
 -- churn_fit warns when it does not converge (separable data below): expected here
 SET LOCAL client_min_messages = error;
 
@@ -432,6 +432,19 @@ SELECT is((SELECT count(*)::int FROM small, two
            WHERE csm.churn_predict(CASE WHEN i % 2 = 0 THEN m0 ELSE m5 END, x)
                  = CASE WHEN i % 2 = 0 THEN csm.churn_predict((SELECT m0 FROM two), x) ELSE csm.churn_predict((SELECT m5 FROM two), x) END),
           40, 'alternating models: every prediction is its own model''s');
+-- In PL/pgSQL one expression is evaluated again and again with new values
+-- for its variables, and keeps its cache: a new model must be seen.
+CREATE FUNCTION pg_temp.predict_each(models jsonb[], x float8[]) RETURNS float8[] LANGUAGE plpgsql AS $$
+DECLARE m jsonb; out float8[] := '{}';
+BEGIN
+    FOREACH m IN ARRAY models LOOP
+        out := out || csm.churn_predict(m, x);
+    END LOOP;
+    RETURN out;
+END $$;
+SELECT is(pg_temp.predict_each(ARRAY[m, m || '{"intercept": 5}', m], '{0, 0}'),
+          ARRAY[1 / (1 + exp(-0.5::float8)), 1 / (1 + exp(-5::float8)), 1 / (1 + exp(-0.5::float8))],
+          'a PL/pgSQL variable holding one model, then another: each prediction is its model''s') FROM ok_model;
 CREATE TEMP TABLE wide AS
 SELECT jsonb_build_object('kind', 'logistic_regression', 'features', 1000, 'intercept', -0.25,
                           'coefficients', (SELECT jsonb_agg(sin(j) ORDER BY j) FROM generate_series(1, 1000) j),
