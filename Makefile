@@ -53,7 +53,7 @@ valgrind: deps
 
 bench: deps
 	$(MAKE) install
-	PG_MAJOR=$(PG_MAJOR) pg_virtualenv -t -v $(PG_MAJOR) sh -c 'test/bench/run.sh && test/bench/health.sh && test/bench/assign.sh'
+	PG_MAJOR=$(PG_MAJOR) pg_virtualenv -t -v $(PG_MAJOR) sh -c 'test/bench/run.sh && test/bench/health.sh && test/bench/assign.sh && test/bench/churn.sh'
 
 # Static checks: both must stay quiet.
 PG_INCLUDEDIR_SERVER = $(shell $(PG_CONFIG) --includedir-server 2>/dev/null)
