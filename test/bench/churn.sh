@@ -120,14 +120,16 @@ declare -A query=(
     [fit_memory]="SET work_mem = '1GB'; SELECT csm.churn_fit(features, churned) IS NOT NULL FROM bench.churn_rows"
     [scan]='SELECT sum(cardinality(features)) FROM bench.churn_rows'
     # the model as an application passes it: a bound parameter (parsed once, never compared)
-    [predict]='PREPARE p(jsonb) AS SELECT sum(csm.churn_predict($1, features)) FROM bench.churn_rows;
-               EXECUTE p((SELECT model FROM bench.model))'
+    [predict]="SELECT model FROM bench.model \\gset
+               PREPARE p(jsonb) AS SELECT sum(csm.churn_predict(\$1, features)) FROM bench.churn_rows;
+               EXECUTE p(:'model')"
     # from a subquery: parsed once, its bytes compared on every row
     [predict_subquery]='SELECT sum(csm.churn_predict((SELECT model FROM bench.model), features)) FROM bench.churn_rows'
     # the same arithmetic in SQL, its weights bound the same way
-    [inline]='PREPARE q(float8, float8[]) AS SELECT sum(1 / (1 + exp(-($1 + (SELECT sum(x * c) FROM unnest(features, $2) AS u(x, c))))))
+    [inline]="SELECT b, w FROM bench.weights \\gset
+              PREPARE q(float8, float8[]) AS SELECT sum(1 / (1 + exp(-(\$1 + (SELECT sum(x * c) FROM unnest(features, \$2) AS u(x, c))))))
               FROM bench.churn_rows;
-              EXECUTE q((SELECT b FROM bench.weights), (SELECT w FROM bench.weights))'
+              EXECUTE q(:'b', :'w')"
     [cached_sample]="SELECT sum(csm.churn_predict(CASE WHEN t.id % 2 = 0 THEN m.model ELSE m.model END, t.features))
                      FROM bench.churn_rows t, bench.model m WHERE t.id <= $PARSE_ROWS"
     [reparse_sample]="SELECT sum(csm.churn_predict(CASE WHEN t.id % 2 = 0 THEN m.model ELSE m.copy END, t.features))
