@@ -175,7 +175,7 @@ churn_pass_block(ChurnPass *pass, const double *rows, int nrows)
 		for (int b = 0; b < CHURN_BATCH; b++)
 		{
 			double	   *sb = pass->scratch + (Size) b * stride;
-			const double *row = rows + (Size) (first + b) * width;
+			const double *row;
 			bool		churned;
 			double		z;
 			double		e;
@@ -189,6 +189,7 @@ churn_pass_block(ChurnPass *pass, const double *rows, int nrows)
 				w[b] = 0.0;
 				continue;
 			}
+			row = rows + (Size) (first + b) * width;
 			churned = row[0] != 0.0;
 			z = beta[0];
 			sb[0] = 1.0;
