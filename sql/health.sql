@@ -183,6 +183,18 @@ EXPLAIN (VERBOSE, COSTS OFF) SELECT csm.csm_health_score_row(t, 'default') FROM 
 SELECT csm.csm_health_score_row(t, 'default') FROM plan_text t;
 DEALLOCATE planned;
 DROP TABLE plan_metrics, plan_text;
+-- A model named by a PL/pgSQL variable changes between calls at the same
+-- call site: each call scores with the model it names.
+DO $$
+DECLARE
+    name text;
+    scores text := '';
+BEGIN
+    FOREACH name IN ARRAY ARRAY['default', 'five_pillar', 'default'] LOOP
+        scores := scores || ' ' || round(csm.csm_health_score('{"dau_ratio":0.9,"nps":9,"csat":4.8}'::jsonb, name)::numeric, 2);
+    END LOOP;
+    RAISE NOTICE 'scores:%', scores;
+END $$;
 -- leave a fresh extension for the next test
 DROP TABLE my_metrics;
 DROP EXTENSION csm CASCADE;

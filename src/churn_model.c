@@ -18,6 +18,8 @@
  */
 #include "postgres.h"
 
+#include "csm.h"
+
 #include <math.h>
 
 #include "catalog/pg_type.h"
@@ -625,21 +627,6 @@ typedef struct ModelCache
 	bool		constant;		/* the argument is a Const: never compared */
 } ModelCache;
 
-/*
- * Whether argument argno of the call is a Const.  Not get_fn_expr_arg_stable():
- * it also accepts external Params, whose values change between evaluations
- * of one PL/pgSQL expression while fn_extra stays.
- */
-static bool
-arg_is_const(FmgrInfo *flinfo, int argno)
-{
-	Node	   *expr = flinfo->fn_expr;
-
-	if (expr == NULL || !IsA(expr, FuncExpr) || argno >= list_length(((FuncExpr *) expr)->args))
-		return false;
-	return IsA(list_nth(((FuncExpr *) expr)->args, argno), Const);
-}
-
 static ChurnModel *
 model_for_call(FunctionCallInfo fcinfo)
 {
@@ -652,7 +639,7 @@ model_for_call(FunctionCallInfo fcinfo)
 	{
 		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(ModelCache));
 		cache->cxt = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt, "csm churn model", ALLOCSET_SMALL_SIZES);
-		cache->constant = arg_is_const(fcinfo->flinfo, 0);
+		cache->constant = csm_arg_is_const(fcinfo->flinfo, 0);
 		fcinfo->flinfo->fn_extra = cache;
 	}
 	else if (cache->constant && cache->model != NULL)

@@ -6,6 +6,7 @@
 #include <limits.h>
 
 #include "fmgr.h"
+#include "nodes/primnodes.h"
 #include "utils/guc.h"
 
 #include "csm.h"
@@ -40,4 +41,19 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("csm");
+}
+
+/*
+ * Whether argument argno of the call is a Const.  Not get_fn_expr_arg_stable():
+ * it also accepts external Params, whose values change between evaluations
+ * of one PL/pgSQL expression while fn_extra stays.
+ */
+bool
+csm_arg_is_const(FmgrInfo *flinfo, int argno)
+{
+	Node	   *expr = flinfo->fn_expr;
+
+	if (expr == NULL || !IsA(expr, FuncExpr) || argno >= list_length(((FuncExpr *) expr)->args))
+		return false;
+	return IsA(list_nth(((FuncExpr *) expr)->args, argno), Const);
 }

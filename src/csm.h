@@ -18,4 +18,8 @@ extern void account_cache_put(const char *key, int len, int64 account_id);
 #include "executor/spi.h"
 extern SPIPlanPtr csm_prepare_once(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes);
 
+/* csm.c: whether a call's argument is a constant, so a per-call-site cache may keep it. */
+#include "fmgr.h"
+extern bool csm_arg_is_const(FmgrInfo *flinfo, int argno);
+
 #endif							/* CSM_H */

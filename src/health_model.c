@@ -4,6 +4,8 @@
  */
 #include "postgres.h"
 
+#include "csm.h"
+
 #include <math.h>
 
 #include "catalog/pg_type.h"
@@ -170,7 +172,7 @@ health_model_for_call(FunctionCallInfo fcinfo, int argno)
 	if (!site->checked)
 	{
 		site->checked = true;
-		if (get_fn_expr_arg_stable(fcinfo->flinfo, argno))
+		if (csm_arg_is_const(fcinfo->flinfo, argno))
 			site->constant = entry;
 	}
 	return entry;
