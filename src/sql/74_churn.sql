@@ -217,7 +217,10 @@ DECLARE
     changed bigint[];
     locked bigint[];
 BEGIN
-    PERFORM @extschema@.refresh_churn_signals();
+    -- Signals are refreshed in time order: take their lock first, then the
+    -- time, so a refresh that waited for another is not "before" it.
+    PERFORM pg_catalog.pg_advisory_xact_lock('@extschema@.churn_signal'::regclass::oid::integer, 0);
+    PERFORM @extschema@.refresh_churn_signals(pg_catalog.clock_timestamp());
     -- One refresh at a time; readers are not blocked.
     LOCK TABLE @extschema@.churn_score IN SHARE ROW EXCLUSIVE MODE;
     -- The accounts to score, kept from being deleted meanwhile.  One being
