@@ -18,20 +18,6 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 failed=0
 
-q() { psql -qAtX -v ON_ERROR_STOP=1 -d "$db" "$@"; }
-
-# expect WHAT WANT SQL: one "ok" or "not ok" line, comparing SQL's one value to WANT.
-expect() {
-    local got
-    got=$(q -c "$3")
-    if [ "$got" = "$2" ]; then
-        echo "ok - $1"
-    else
-        echo "not ok - $1: got '$got', want '$2'"
-        failed=1
-    fi
-}
-
 fresh_db "$db"
 q <<'SQL'
 CREATE EXTENSION csm;

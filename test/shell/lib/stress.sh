@@ -21,3 +21,19 @@ no_new_deadlocks() {
     after=$(deadlocks "$1")
     [ "$after" = "$2" ] || { echo "not ok - $((after - $2)) deadlocks"; return 1; }
 }
+
+# q ARGS: psql on the test's database $db, stopping at the first error.
+q() { psql -qAtX -v ON_ERROR_STOP=1 -d "$db" "$@"; }
+
+# expect WHAT WANT SQL: one "ok" or "not ok" line, comparing SQL's one value to
+# WANT; a "not ok" sets the test's $failed.
+expect() {
+    local got
+    got=$(q -c "$3")
+    if [ "$got" = "$2" ]; then
+        echo "ok - $1"
+    else
+        echo "not ok - $1: got '$got', want '$2'"
+        failed=1
+    fi
+}
