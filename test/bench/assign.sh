@@ -49,7 +49,6 @@ export PGOPTIONS='-c client_min_messages=warning'
 cleanup() { bench_cleanup; }
 trap cleanup EXIT
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 # ---------------------------------------------------------------- setup
 echo "== csm auto-assign benchmark"

@@ -47,12 +47,6 @@ export PGOPTIONS='-c client_min_messages=warning -c max_parallel_workers_per_gat
 cleanup() { bench_cleanup; }
 trap cleanup EXIT
 
-# elapsed SQL...: runs SQL in a new session, prints the seconds of each statement.
-elapsed() {
-    printf '%s\n' '\timing on' "$@" | sql | awk '/^Time: / { printf "%.3f\n", $2 / 1000 }'
-}
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "n/a" }'; }
-secs() { awk -v a="$1" 'BEGIN { printf (a < 10 ? "%.3f" : "%.1f"), a }'; }
 mb() { awk -v a="$1" 'BEGIN { printf "%.0f", a / 1048576 }'; }
 
 # timed ROUNDS NAME...: every query once untimed, then ROUNDS rounds in turn;

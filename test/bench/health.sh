@@ -43,11 +43,6 @@ export PGOPTIONS='-c client_min_messages=warning -c max_parallel_workers_per_gat
 cleanup() { bench_cleanup; }
 trap cleanup EXIT
 
-# elapsed SQL...: runs SQL in a new session, prints the seconds of each
-# statement as psql sees it (through its commit), one per line.
-elapsed() {
-    printf '%s\n' '\timing on' "$@" | sql | awk '/^Time: / { printf "%.3f\n", $2 / 1000 }'
-}
 
 # settle: writes out every dirty page, in PostgreSQL and in the OS, so that
 # no timed run pays for the writeback of what came before.
@@ -56,8 +51,6 @@ settle() {
     sync
 }
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "n/a" }'; }
-secs() { awk -v a="$1" 'BEGIN { printf (a < 10 ? "%.3f" : "%.1f"), a }'; }
 sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a - b }'; }
 scale() { awk -v a="$1" -v n="$2" -v d="$3" 'BEGIN { printf "%.3f", a * n / d }'; }
 

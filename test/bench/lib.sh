@@ -4,6 +4,14 @@ sql() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
 want() { [[ " $PARTS " == *" $1 "* ]]; }
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 add() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a + b }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+secs() { awk -v a="$1" 'BEGIN { printf (a < 10 ? "%.3f" : "%.1f"), a }'; }
+
+# elapsed SQL...: runs SQL in a new session, prints the seconds of each
+# statement as psql sees it (through its commit), one per line.
+elapsed() {
+    printf '%s\n' '\timing on' "$@" | sql | awk '/^Time: / { printf "%.3f\n", $2 / 1000 }'
+}
 
 # A fresh database, and settings changed for the benchmark only, through
 # ALTER SYSTEM: no checkpoint inside a timed run, no autovacuum between runs.

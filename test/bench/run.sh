@@ -47,12 +47,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# elapsed SQL...: runs SQL in a new session, prints the seconds of the last
-# statement as psql sees it (through its commit).
-elapsed() {
-    printf '%s\n' '\timing on' "$@" | sql | awk '/^Time: / { t = $2 } END { printf "%.3f\n", t / 1000 }'
-}
-
 # prepare TABLE: empties TABLE and its rollups and checkpoints, then flushes
 # the OS's dirty pages, so that no run pays for the writeback of the last.
 prepare() {
@@ -100,8 +94,6 @@ tracked() {
     [ "$3" != last ] || check_exact "$1" "$2"
 }
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "n/a" }'; }
-secs() { awk -v a="$1" 'BEGIN { printf (a < 10 ? "%.2f" : "%.1f"), a }'; }
 
 # ---------------------------------------------------------------- setup
 echo "== csm ingest benchmark"
