@@ -32,6 +32,7 @@ PG_FUNCTION_INFO_V1(csm_lock_member);
 PG_FUNCTION_INFO_V1(csm_pick_member);
 PG_FUNCTION_INFO_V1(csm_apply_rule);
 PG_FUNCTION_INFO_V1(csm_start_assignment);
+PG_FUNCTION_INFO_V1(csm_auto_assign);
 
 /* The advisory-lock key of a member: the two-integer form, ('csm1', id). */
 #define MEMBER_LOCK_SPACE 0x63736D31
@@ -68,9 +69,23 @@ csm_lock_member(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* The account, locked against other changes of its owners, and its load. */
-static const char *const account_sql =
-"SELECT a.external_id, csm.segment_load(a.segment) FROM csm.account a WHERE a.account_id = $1 FOR NO KEY UPDATE OF a";
+/*
+ * The account, locked against other changes of its owners, and the load it
+ * puts on an owner (csm.segment_load, inlined): by id, or by external_id.
+ */
+#define ACCOUNT_SQL(where) \
+"SELECT a.account_id, a.external_id, " \
+"       100.0::float8 / coalesce(w.accounts_per_csm, csm._default_accounts_per_csm(a.segment))::float8 " \
+"FROM csm.account a LEFT JOIN csm.segment_weight w ON w.segment = a.segment " \
+"WHERE " where " FOR NO KEY UPDATE OF a"
+static const char *const account_sql = ACCOUNT_SQL("a.account_id = $1");
+static const char *const account_by_external_sql = ACCOUNT_SQL("a.external_id = $1");
+
+/* The enabled rules in order, of team $1 only when given; and an account's facts for their conditions. */
+static const char *const rules_sql =
+"SELECT r FROM csm.routing_rule r WHERE r.enabled AND ($1 IS NULL OR (r.target_kind = 'team' AND r.target = $1)) "
+"ORDER BY r.priority, r.rule_id";
+static const char *const facts_sql = "SELECT csm.routing_facts($1)";
 
 /*
  * Its current relationships; young: within the minimum tenure of this rule
@@ -85,54 +100,49 @@ static const char *const current_sql =
 /*
  * The candidates, best first: active, matching the rule's target ($1 kind,
  * $2 target; none when NULL) or among the members listed in $6, covering
- * the skills $3.  has_room: room for this account's load (NULL capacity is no
- * limit).  key: fewest accounts for round robin (then the one picked
- * longest ago), lowest load per capacity for least loaded (no capacity
- * counting as one full book of 100); step: what this account adds to it.
- * member_load is joined, so its page is scanned once: its few rows are
- * updated by every assignment and, under concurrency, trail many dead
- * versions that a scan per member (a LATERAL lookup) would walk again for
- * each.  A member's csm.member_load row is made by their first assignment,
- * so a missing one reads as zeros.
+ * the skills $3.  key: the member's rank by strategy $4 (csm._pick_key);
+ * step: what an account of weight $5 adds to it; ties go to the member
+ * picked longest ago.  member_load is joined, so its page is scanned once:
+ * its few rows are updated by every assignment and, under concurrency,
+ * trail many dead versions that a scan per member (a LATERAL lookup) would
+ * walk again for each.  A member's csm.member_load row is made by their
+ * first assignment, so a missing one reads as zeros.
  */
 static const char *const candidates_sql =
-"SELECT m.member_id, coalesce(l.pick_seq, 0), m.handle, "
-"       m.capacity IS NULL OR coalesce(l.load, 0) + $5 <= m.capacity + 1e-9 AS has_room, "
-"       CASE WHEN $4 = 'round_robin' THEN coalesce(l.accounts, 0) "
-"            ELSE coalesce(l.load, 0) / coalesce(nullif(m.capacity, 0), 100) END AS key, "
-"       CASE WHEN $4 = 'round_robin' THEN 1 ELSE $5 / coalesce(nullif(m.capacity, 0), 100) END AS step "
+"SELECT m.member_id, m.handle, csm._has_room(coalesce(l.load, 0), $5, m.capacity), "
+"       csm._pick_key($4, coalesce(l.accounts, 0), coalesce(l.load, 0), m.capacity) AS key, "
+"       csm._pick_key($4, 1, $5, m.capacity) "
 "FROM csm.team_member m LEFT JOIN csm.member_load l ON l.member_id = m.member_id "
 "WHERE m.active AND m.skills @> $3 "
 "  AND ($1 IS NULL OR CASE $1 WHEN 'member' THEN m.handle = $2 WHEN 'team' THEN $2 = ANY (m.teams) "
 "                             WHEN 'role' THEN $2 = ANY (m.roles) END) "
 "  AND ($6 IS NULL OR m.member_id = ANY ($6)) "
-"ORDER BY key, 2, m.member_id";
-
-/* A locked candidate, read again with a new snapshot. */
-static const char *const recheck_sql =
-"SELECT coalesce(l.pick_seq, 0), m.active AND (m.capacity IS NULL OR coalesce(l.load, 0) + $2 <= m.capacity + 1e-9) "
-"FROM csm.team_member m LEFT JOIN csm.member_load l ON l.member_id = m.member_id WHERE m.member_id = $1";
-
+"ORDER BY key, coalesce(l.pick_seq, 0), m.member_id";
 
 /*
- * Claims a locked candidate: adds the account to their counters, but only
- * if nobody assigned to them since pick_seq $3 was read and they are still
- * active with room.  A plain UPDATE, as INSERT ... ON CONFLICT DO UPDATE
- * would keep its row lock when the check fails; a member's first
- * assignment makes their row (claim_first_sql, which does nothing if a row
- * appeared meanwhile).
+ * A locked candidate ($1), read with a new snapshot: still active, with
+ * room for weight $2 and ranked (by strategy $3) no worse than $5.  Their
+ * lock keeps others from adding to them, so what is read stays true.
+ * claim_sql adds the account (a primary when $4) to their counters in the
+ * same step: a plain UPDATE, as INSERT ... ON CONFLICT DO UPDATE would keep
+ * its row lock when the check fails; a member's first assignment makes
+ * their row (claim_first_sql, which does nothing if it exists).
  */
+static const char *const recheck_sql =
+"SELECT FROM csm.team_member m LEFT JOIN csm.member_load l ON l.member_id = m.member_id "
+"WHERE m.member_id = $1 AND m.active AND csm._has_room(coalesce(l.load, 0), $2, m.capacity) "
+"  AND csm._pick_key($3, coalesce(l.accounts, 0), coalesce(l.load, 0), m.capacity) <= $5 + 1e-9";
 static const char *const claim_sql =
 "UPDATE csm.member_load l SET accounts = l.accounts + 1, primaries = l.primaries + $4::integer, "
 "       load = l.load + $2, pick_seq = nextval('csm.member_pick_seq'), last_assigned_at = now() "
 "FROM csm.team_member m "
-"WHERE l.member_id = $1 AND l.pick_seq = $3 AND m.member_id = l.member_id AND m.active "
-"  AND (m.capacity IS NULL OR l.load + $2 <= m.capacity + 1e-9)";
+"WHERE l.member_id = $1 AND m.member_id = l.member_id AND m.active AND csm._has_room(l.load, $2, m.capacity) "
+"  AND csm._pick_key($3, l.accounts, l.load, m.capacity) <= $5 + 1e-9";
 static const char *const claim_first_sql =
 "INSERT INTO csm.member_load (member_id, accounts, primaries, load, pick_seq, last_assigned_at) "
 "SELECT m.member_id, 1, $4::integer, $2, nextval('csm.member_pick_seq'), now() "
 "FROM csm.team_member m "
-"WHERE m.member_id = $1 AND $3 = 0 AND m.active AND (m.capacity IS NULL OR $2 <= m.capacity + 1e-9) "
+"WHERE m.member_id = $1 AND m.active AND csm._has_room(0, $2, m.capacity)"
 "ON CONFLICT (member_id) DO NOTHING";
 
 /* The same without the checks, for an assignment by hand or a handoff. */
@@ -160,6 +170,9 @@ static const char *const queue_sql =
 "SELECT csm._queue_account($1, $2, $3, $4)";
 
 static SPIPlanPtr account_plan;
+static SPIPlanPtr account_by_external_plan;
+static SPIPlanPtr rules_plan;
+static SPIPlanPtr facts_plan;
 static SPIPlanPtr current_plan;
 static SPIPlanPtr candidates_plan;
 static SPIPlanPtr recheck_plan;
@@ -246,69 +259,6 @@ execute(SPIPlanPtr plan, Datum *args, const char *nulls, int expected)
 		elog(ERROR, "csm: SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 }
 
-typedef enum TryResult
-{
-	TRY_PICKED,					/* locked, and unchanged since read */
-	TRY_LOCKED,					/* another session is assigning to them */
-	TRY_CHANGED					/* assigned to (or gone) since read */
-} TryResult;
-
-/*
- * Locks a member who nobody assigned to since `seq` was read; without
- * waiting for the lock, or waiting.  With claim_primary >= 0 the member's
- * counters take the account (as a primary when 1) in the same step.
- */
-static TryResult
-try_member(int64 member_id, int64 seq, float8 weight, bool wait, int claim_primary)
-{
-	LOCKTAG		tag;
-	bool		isnull;
-
-	member_lock_tag(&tag, member_id);
-	if (LockAcquire(&tag, ExclusiveLock, false, !wait) == LOCKACQUIRE_NOT_AVAIL)
-		return TRY_LOCKED;
-	if (claim_primary >= 0)
-	{
-		Datum		args[4] = {Int64GetDatum(member_id), Float8GetDatum(weight), Int64GetDatum(seq),
-		BoolGetDatum(claim_primary == 1)};
-
-		execute(claim_plan, args, NULL, SPI_OK_UPDATE);
-		if (SPI_processed == 0 && seq == 0)
-			execute(claim_first_plan, args, NULL, SPI_OK_INSERT);
-		if (SPI_processed == 1)
-		{
-			holding_lxid = MyProc->lxid;
-			return TRY_PICKED;
-		}
-	}
-	else
-	{
-		Datum		args[2] = {Int64GetDatum(member_id), Float8GetDatum(weight)};
-
-		execute(recheck_plan, args, NULL, SPI_OK_SELECT);
-		if (SPI_processed == 1
-			&& DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) == seq
-			&& DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
-		{
-			holding_lxid = MyProc->lxid;
-			return TRY_PICKED;
-		}
-	}
-	LockRelease(&tag, ExclusiveLock, false);
-	return TRY_CHANGED;
-}
-
-/*
- * Picks among the candidates (member_id, pick_seq, handle, has_room, key,
- * step rows, best first): the first that can be locked unchanged among
- * those whose key is no worse than the best one, so that nobody gets
- * ahead.  A member another session is assigning to counts as already
- * carrying that account (key + step), so when every best member is busy the
- * next ones are as fair a choice.  Returns 0 when none: *retry says whether
- * to read the candidates again, after waiting for *wait_for (0: no wait) to
- * be free.  relaxed: any candidate with room may be taken (for a
- * transaction that must not wait).
- */
 /* An account's load on its owner: finite and not negative, or 22003. */
 static inline void
 check_weight(float8 weight)
@@ -320,39 +270,99 @@ check_weight(float8 weight)
 				 errhint("Load comes from csm.segment_load(); check csm.segment_weight.")));
 }
 
-/* A candidate another session holds: whom to wait for. */
+/* One pick: among which members, by what, and what it adds to the counters. */
+typedef struct Pick
+{
+	Datum		args[6];		/* candidates_sql's parameters */
+	char		nulls[6];
+	float8		weight;
+	int			claim_primary;	/* -1: only lock (the caller counts); else claim, as a primary when 1 */
+	const int64 *exclude;		/* members already related to the account */
+	int			nexclude;
+} Pick;
+
+typedef enum TryResult
+{
+	TRY_PICKED,					/* locked, and still fits */
+	TRY_LOCKED,					/* another session is assigning to them */
+	TRY_CHANGED					/* no longer fits: assigned to, out of room or gone */
+} TryResult;
+
+/*
+ * Locks a member without waiting, then checks with a new snapshot that
+ * they still rank no worse than threshold (and claims them, when the pick
+ * claims).  The check reads what others committed, so a stale candidate
+ * list cannot overfill or favour anyone.
+ */
+static TryResult
+try_member(const Pick *pick, int64 member_id, float8 threshold)
+{
+	LOCKTAG		tag;
+	Datum		args[5] = {Int64GetDatum(member_id), Float8GetDatum(pick->weight), pick->args[3],
+	BoolGetDatum(pick->claim_primary == 1), Float8GetDatum(threshold)};
+
+	member_lock_tag(&tag, member_id);
+	if (LockAcquire(&tag, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
+		return TRY_LOCKED;
+	if (pick->claim_primary < 0)
+		execute(recheck_plan, args, NULL, SPI_OK_SELECT);
+	else
+	{
+		execute(claim_plan, args, NULL, SPI_OK_UPDATE);
+		if (SPI_processed == 0)
+			execute(claim_first_plan, args, NULL, SPI_OK_INSERT);
+	}
+	if (SPI_processed == 1)
+	{
+		holding_lxid = MyProc->lxid;
+		return TRY_PICKED;
+	}
+	LockRelease(&tag, ExclusiveLock, false);
+	return TRY_CHANGED;
+}
+
+/* Candidates other sessions hold: whom to wait for. */
 typedef struct Busy
 {
-	int64		member;			/* 0: none */
-	int64		seq;
-	char	   *handle;
+	int			n;
+	int64	   *members;
 } Busy;
 
+/*
+ * Picks among the candidates (member_id, handle, has_room, key, step rows,
+ * best first) the first that can be locked and still ranks no worse than
+ * the best, so that nobody gets ahead.  A member another session is
+ * assigning to counts as already carrying that account (key + step): when
+ * every best member is busy, the next ones are as fair a choice.  Returns
+ * 0 when none: *retry says whether to read the candidates again (after
+ * waiting for one of busy, when any).  relaxed: any candidate with room may
+ * be taken (for a transaction that must not wait).
+ */
 static int64
-try_candidates(SPITupleTable *candidates, uint64 n, const int64 *exclude, int nexclude, float8 weight,
-			   int claim_primary, bool relaxed, bool *retry, Busy *wait_for, char **handle)
+try_candidates(const Pick *pick, SPITupleTable *candidates, uint64 n, bool relaxed, bool *retry, Busy *busy,
+			   char **handle)
 {
+	TupleDesc	desc = candidates->tupdesc;
 	bool		have_threshold = false;
 	float8		threshold = 0;
 	float8		busy_next = get_float8_infinity();
 	bool		changed = false;
 
 	*retry = false;
-	wait_for->member = 0;
+	busy->n = 0;
+	busy->members = palloc(sizeof(int64) * Max(n, 1));
 	for (uint64 i = 0; i < n; i++)
 	{
 		HeapTuple	tup = candidates->vals[i];
-		TupleDesc	desc = candidates->tupdesc;
 		bool		isnull;
 		int64		member = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-		int64		seq = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
-		bool		has_room = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
-		float8		key = DatumGetFloat8(SPI_getbinval(tup, desc, 5, &isnull));	/* CASE makes it float8 */
-		float8		step = DatumGetFloat8(SPI_getbinval(tup, desc, 6, &isnull));
+		bool		has_room = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+		float8		key = DatumGetFloat8(SPI_getbinval(tup, desc, 4, &isnull));
+		float8		step = DatumGetFloat8(SPI_getbinval(tup, desc, 5, &isnull));
 		bool		excluded = false;
 
-		for (int r = 0; r < nexclude; r++)
-			excluded |= exclude[r] == member;
+		for (int r = 0; r < pick->nexclude; r++)
+			excluded |= pick->exclude[r] == member;
 		if (excluded || !has_room)
 			continue;
 		if (!have_threshold)
@@ -361,27 +371,22 @@ try_candidates(SPITupleTable *candidates, uint64 n, const int64 *exclude, int ne
 			have_threshold = true;
 		}
 		/* every member up to the threshold was busy: the busy ones' next level is as good */
-		if (key > threshold + 1e-9 && !changed && busy_next > threshold)
-			threshold = busy_next;
+		if (key > threshold + 1e-9 && !changed)
+			threshold = Max(threshold, busy_next);
 		if (key > threshold + 1e-9 && !relaxed)
 			break;
-		switch (try_member(member, seq, weight, false, claim_primary))
+		switch (try_member(pick, member, relaxed ? get_float8_infinity() : threshold))
 		{
 			case TRY_PICKED:
-				*handle = SPI_getvalue(tup, desc, 3);
+				*handle = SPI_getvalue(tup, desc, 2);
 				return member;
 			case TRY_LOCKED:
-				if (wait_for->member == 0)
-				{
-					wait_for->member = member;
-					wait_for->seq = seq;
-					wait_for->handle = SPI_getvalue(tup, desc, 3);
-				}
+				busy->members[busy->n++] = member;
 				busy_next = Min(busy_next, key + step);
 				*retry = true;
 				break;
 			case TRY_CHANGED:
-				/* the candidates are out of date: read them again rather than go further */
+				/* others moved ahead of what was read: read again rather than go further */
 				changed = true;
 				*retry = true;
 				break;
@@ -391,31 +396,82 @@ try_candidates(SPITupleTable *candidates, uint64 n, const int64 *exclude, int ne
 }
 
 /*
- * When the best candidates are all busy, waits for the first of them and
- * takes them if they are still unchanged (whoever held the lock may only
- * have been looking); with nobody to wait for (the candidates changed under
- * us), yields a moment, so that sessions about to commit get the CPU rather
- * than pickers reading the candidates again and again.  Gives up after
- * many rounds.
+ * Waits until one of the busy members is free, then holds their lock, so
+ * that the candidates read next see what their last holder committed.
+ * Sessions spread their waits over the busy members, rather than queue on
+ * the first, where each would be woken only to find it taken.  With
+ * nobody to wait for (the candidates changed under us), yields a moment,
+ * so that sessions about to commit get the CPU.  Returns the member held,
+ * or 0.  Gives up after many rounds.
  */
 static int64
-wait_for_member(const Busy *busy, float8 weight, int claim_primary, int attempt, char **handle)
+wait_for_busy(const Busy *busy, int attempt)
 {
+	LOCKTAG		tag;
+	int64		member;
+
 	if (attempt >= 10000)
 		ereport(ERROR,
 				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
 				 errmsg("could not pick a member: the candidates stayed busy"),
 				 errhint("Retry the assignment.")));
 	CHECK_FOR_INTERRUPTS();
-	if (busy->member == 0)
+	if (busy->n == 0)
 	{
-		pg_usleep(50L * Min(attempt + 1, 10));
+		if (attempt > 0)
+			pg_usleep(50L * Min(attempt, 10));
 		return 0;
 	}
-	if (try_member(busy->member, busy->seq, weight, true, claim_primary) != TRY_PICKED)
-		return 0;
-	*handle = busy->handle;
-	return busy->member;
+	member = busy->members[MyProcPid % busy->n];
+	member_lock_tag(&tag, member);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	return member;
+}
+
+static void
+release_member(int64 member)
+{
+	LOCKTAG		tag;
+
+	member_lock_tag(&tag, member);
+	LockRelease(&tag, ExclusiveLock, false);
+}
+
+/*
+ * Picks and locks the member who gets the next account; 0 when nobody has
+ * room.  first: the candidates already read, if any; *ncandidates: how
+ * many there were at the last read.
+ */
+static int64
+pick_member(const Pick *pick, SPITupleTable *first, uint64 *ncandidates, char **handle)
+{
+	SPITupleTable *candidates = first;
+	uint64		n = *ncandidates;
+	int64		held = 0;
+
+	for (int attempt = 0;; attempt++)
+	{
+		bool		retry;
+		Busy		busy;
+		int64		picked;
+
+		if (candidates == NULL)
+		{
+			execute(candidates_plan, (Datum *) pick->args, pick->nulls, SPI_OK_SELECT);
+			candidates = SPI_tuptable;
+			n = *ncandidates = SPI_processed;
+		}
+		picked = try_candidates(pick, candidates, n, false, &retry, &busy, handle);
+		if (picked == 0 && retry && holds_member_lock())
+			picked = try_candidates(pick, candidates, n, true, &retry, &busy, handle);
+		/* the member waited for was only a way to wait; a pick holds its own lock */
+		if (held != 0)
+			release_member(held);
+		if (picked != 0 || !retry)
+			return picked;
+		held = wait_for_busy(&busy, attempt);
+		candidates = NULL;
+	}
 }
 
 /* Every plan this file runs, prepared on first use. */
@@ -423,22 +479,25 @@ static void
 prepare_plans(void)
 {
 	Oid			account_types[] = {INT8OID};
+	Oid			account_by_external_types[] = {TEXTOID};
 	Oid			current_types[] = {INT8OID, INTERVALOID};
 	Oid			candidates_types[] = {TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID, FLOAT8OID, INT8ARRAYOID};
-	Oid			recheck_types[] = {INT8OID, FLOAT8OID};
+	Oid			claim_types[] = {INT8OID, FLOAT8OID, TEXTOID, BOOLOID, FLOAT8OID};
 	Oid			end_types[] = {INT8OID, INT8OID, TEXTOID};
-	Oid			claim_types[] = {INT8OID, FLOAT8OID, INT8OID, BOOLOID};
 	Oid			count_types[] = {INT8OID, FLOAT8OID, BOOLOID};
 	Oid			record_types[] = {INT8OID, INT8OID, BOOLOID, FLOAT8OID, TEXTOID, INT8OID, TEXTOID, INT8OID};
 	Oid			queue_types[] = {INT8OID, TEXTOID, TEXTOID, INT8OID};
 
 	csm_prepare_once(&account_plan, account_sql, 1, account_types);
+	csm_prepare_once(&account_by_external_plan, account_by_external_sql, 1, account_by_external_types);
+	csm_prepare_once(&rules_plan, rules_sql, 1, account_by_external_types);
+	csm_prepare_once(&facts_plan, facts_sql, 1, account_types);
 	csm_prepare_once(&current_plan, current_sql, 2, current_types);
 	csm_prepare_once(&candidates_plan, candidates_sql, 6, candidates_types);
-	csm_prepare_once(&recheck_plan, recheck_sql, 2, recheck_types);
+	csm_prepare_once(&recheck_plan, recheck_sql, 5, claim_types);
 	csm_prepare_once(&end_plan, end_sql, 3, end_types);
-	csm_prepare_once(&claim_plan, claim_sql, 4, claim_types);
-	csm_prepare_once(&claim_first_plan, claim_first_sql, 4, claim_types);
+	csm_prepare_once(&claim_plan, claim_sql, 5, claim_types);
+	csm_prepare_once(&claim_first_plan, claim_first_sql, 5, claim_types);
 	csm_prepare_once(&count_plan, count_sql, 3, count_types);
 	csm_prepare_once(&insert_plan, insert_sql, 6, record_types);
 	csm_prepare_once(&log_plan, log_sql, 8, record_types);
@@ -518,75 +577,83 @@ Datum
 csm_pick_member(PG_FUNCTION_ARGS)
 {
 	/* no target: the listed members, with no skills required */
-	Datum		args[6] = {(Datum) 0, (Datum) 0, PointerGetDatum(construct_empty_array(TEXTOID)),
-	PG_GETARG_DATUM(1), PG_GETARG_DATUM(2), PG_GETARG_DATUM(0)};
-	char		nulls[6] = {'n', 'n', ' ', ' ', ' ', ' '};
-	float8		weight = PG_GETARG_FLOAT8(2);
-	int64		picked = 0;
+	Pick		pick = {
+		.args = {(Datum) 0, (Datum) 0, PointerGetDatum(construct_empty_array(TEXTOID)),
+		PG_GETARG_DATUM(1), PG_GETARG_DATUM(2), PG_GETARG_DATUM(0)},
+		.nulls = {'n', 'n', ' ', ' ', ' ', ' '},
+		.weight = PG_GETARG_FLOAT8(2),
+		.claim_primary = -1,
+	};
+	int64		picked;
+	uint64		ncandidates = 0;
 	char	   *handle;
 
-	check_weight(weight);
+	check_weight(pick.weight);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "csm: SPI_connect failed");
 	prepare_plans();
-	for (int attempt = 0; picked == 0; attempt++)
-	{
-		bool		retry;
-		Busy		busy;
-
-		execute(candidates_plan, args, nulls, SPI_OK_SELECT);
-		picked = try_candidates(SPI_tuptable, SPI_processed, NULL, 0, weight, -1, false, &retry, &busy, &handle);
-		if (picked == 0 && retry && holds_member_lock())
-			picked = try_candidates(SPI_tuptable, SPI_processed, NULL, 0, weight, -1, true, &retry, &busy, &handle);
-		if (picked != 0 || !retry)
-			break;
-		picked = wait_for_member(&busy, weight, -1, attempt, &handle);
-	}
+	picked = pick_member(&pick, NULL, &ncandidates, &handle);
 	SPI_finish();
 	if (picked == 0)
 		PG_RETURN_NULL();
 	PG_RETURN_INT64(picked);
 }
 
-Datum
-csm_apply_rule(PG_FUNCTION_ARGS)
+/* The locked account a rule applies to. */
+typedef struct Account
 {
-	int64		account = PG_GETARG_INT64(0);
-	Rule		rule;
-	Datum		args[6];
-	const char	candidate_nulls[6] = {' ', ' ', ' ', ' ', ' ', 'n'};	/* no member list */
+	int64		id;
+	char	   *org;			/* external_id */
+	float8		weight;			/* its load on an owner */
+} Account;
+
+/* Reads the account the last account query locked; false when there was none. */
+static bool
+read_account(Account *account)
+{
+	HeapTuple	tup;
+	TupleDesc	desc = SPI_tuptable->tupdesc;
 	bool		isnull;
-	char	   *org;
-	float8		weight;
+
+	if (SPI_processed != 1)
+		return false;
+	tup = SPI_tuptable->vals[0];
+	account->id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+	account->org = TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull));
+	account->weight = DatumGetFloat8(SPI_getbinval(tup, desc, 3, &isnull));
+	check_weight(account->weight);
+	return true;
+}
+
+/*
+ * Applies one rule to a locked account: continuity first, then a member
+ * picked by the rule's strategy, or the queue.  Returns the
+ * csm.assignment_result, built in the caller's memory context.
+ */
+static Datum
+apply_rule(FunctionCallInfo fcinfo, MemoryContext caller, const Account *account, const Rule *rule)
+{
+	Datum		args[2] = {Int64GetDatum(account->id), rule->min_tenure};
+	bool		isnull;
 	int64		primary_id = 0;
 	int64		primary_member = 0;
 	bool		primary_young = false;
 	int64	   *related;
 	int			nrelated;
-	int64		picked = 0;
+	Pick		pick = {
+		.args = {rule->target_kind, rule->target, rule->required_skills, CStringGetTextDatum(rule->strategy),
+		Float8GetDatum(account->weight), (Datum) 0},
+		.nulls = {' ', ' ', ' ', ' ', ' ', 'n'},	/* no member list */
+		.weight = account->weight,
+		.claim_primary = rule->is_primary,
+	};
+	SPITupleTable *candidates;
+	uint64		ncandidates;
+	int64		picked;
 	char	   *picked_handle = NULL;
-	bool		any_candidate = false;
-	Datum		result;
-
-	MemoryContext caller = CurrentMemoryContext;
-
-	read_rule(PG_GETARG_HEAPTUPLEHEADER(1), &rule);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "csm: SPI_connect failed");
-	prepare_plans();
-
-	args[0] = Int64GetDatum(account);
-	execute(account_plan, args, NULL, SPI_OK_SELECT);
-	if (SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("account %lld does not exist", (long long) account)));
-	org = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	weight = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	check_weight(weight);
+	char	   *reason;
 
 	/* Who is related to the account now; continuity for primaries. */
-	args[1] = rule.min_tenure;
 	execute(current_plan, args, NULL, SPI_OK_SELECT);
 	nrelated = (int) SPI_processed;
 	related = palloc(sizeof(int64) * (nrelated + 1));
@@ -603,100 +670,177 @@ csm_apply_rule(PG_FUNCTION_ARGS)
 			primary_young = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
 		}
 	}
+	pick.exclude = related;
+	pick.nexclude = nrelated;
 
-	args[0] = rule.target_kind;
-	args[1] = rule.target;
-	args[2] = rule.required_skills;
-	args[3] = CStringGetTextDatum(rule.strategy);
-	args[4] = Float8GetDatum(weight);
-	args[5] = (Datum) 0;
-	for (int attempt = 0; picked == 0; attempt++)
+	execute(candidates_plan, pick.args, pick.nulls, SPI_OK_SELECT);
+	candidates = SPI_tuptable;
+	ncandidates = SPI_processed;
+
+	/* Continuity: a primary who fits the rule stays; a young one stays regardless. */
+	for (uint64 i = 0; i < ncandidates; i++)
 	{
-		bool		retry;
-		Busy		busy;
-		SPITupleTable *candidates;
-		uint64		ncandidates;
+		int64		member = DatumGetInt64(SPI_getbinval(candidates->vals[i], candidates->tupdesc, 1, &isnull));
 
-		execute(candidates_plan, args, candidate_nulls, SPI_OK_SELECT);
-		candidates = SPI_tuptable;
-		ncandidates = SPI_processed;
-		any_candidate = ncandidates > 0;
-
-		/* Continuity: a primary who fits the rule stays; a young one stays regardless. */
-		for (uint64 i = 0; i < ncandidates; i++)
-		{
-			int64		member = DatumGetInt64(SPI_getbinval(candidates->vals[i], candidates->tupdesc, 1, &isnull));
-			bool		fits = false;
-
-			for (int r = 0; r < nrelated; r++)
-				fits |= related[r] == member && (!rule.is_primary || member == primary_member);
-			if (fits)
-			{
-				char	   *handle = SPI_getvalue(candidates->vals[i], candidates->tupdesc, 3);
-
-				result = result_row(fcinfo, caller, true, handle, rule.is_primary, org,
-									psprintf("already %s under rule %s",
-											 rule.is_primary ? "owned" : "assigned", rule.name));
-				SPI_finish();
-				return result;
-			}
-		}
-		if (rule.is_primary && primary_id != 0 && primary_young)
-		{
-			result = result_row(fcinfo, caller, false, NULL, true, org,
-								psprintf("continuity: the current primary is within its minimum tenure (rule %s)",
-										 rule.name));
-			SPI_finish();
-			return result;
-		}
-
-		picked = try_candidates(candidates, ncandidates, related, nrelated, weight, rule.is_primary, false,
-								&retry, &busy, &picked_handle);
-		if (picked == 0 && retry && holds_member_lock())
-			picked = try_candidates(candidates, ncandidates, related, nrelated, weight, rule.is_primary, true,
-									&retry, &busy, &picked_handle);
-		if (picked != 0 || !retry)
-			break;
-		picked = wait_for_member(&busy, weight, rule.is_primary, attempt, &picked_handle);
+		for (int r = 0; r < nrelated; r++)
+			if (related[r] == member && (!rule->is_primary || member == primary_member))
+				return result_row(fcinfo, caller, true, SPI_getvalue(candidates->vals[i], candidates->tupdesc, 2),
+								  rule->is_primary, account->org,
+								  psprintf("already %s under rule %s", rule->is_primary ? "owned" : "assigned",
+										   rule->name));
 	}
+	if (rule->is_primary && primary_id != 0 && primary_young)
+		return result_row(fcinfo, caller, false, NULL, true, account->org,
+						  psprintf("continuity: the current primary is within its minimum tenure (rule %s)",
+								   rule->name));
 
+	picked = pick_member(&pick, candidates, &ncandidates, &picked_handle);
 	if (picked == 0)
 	{
-		char	   *message = any_candidate
-			? psprintf("rule %s: every member of %s %s is at capacity", rule.name,
-					   TextDatumGetCString(rule.target_kind), TextDatumGetCString(rule.target))
-			: psprintf("rule %s: no active member matches %s %s", rule.name,
-					   TextDatumGetCString(rule.target_kind), TextDatumGetCString(rule.target));
+		char	   *message = ncandidates > 0
+			? psprintf("rule %s: every member of %s %s is at capacity", rule->name,
+					   TextDatumGetCString(rule->target_kind), TextDatumGetCString(rule->target))
+			: psprintf("rule %s: no active member matches %s %s", rule->name,
+					   TextDatumGetCString(rule->target_kind), TextDatumGetCString(rule->target));
 
-		if (rule.is_primary && primary_id == 0)
+		if (rule->is_primary && primary_id == 0)
 		{
-			Datum		qargs[4] = {Int64GetDatum(account),
-				CStringGetTextDatum(any_candidate ? "no_capacity" : "no_member"),
-			CStringGetTextDatum(message), rule.rule_id};
-			char		qnulls[4] = {' ', ' ', ' ', rule.rule_id_null ? 'n' : ' '};
+			Datum		qargs[4] = {Int64GetDatum(account->id),
+				CStringGetTextDatum(ncandidates > 0 ? "no_capacity" : "no_member"),
+			CStringGetTextDatum(message), rule->rule_id};
+			char		qnulls[4] = {' ', ' ', ' ', rule->rule_id_null ? 'n' : ' '};
 
 			execute(queue_plan, qargs, qnulls, SPI_OK_SELECT);
 		}
-		result = result_row(fcinfo, caller, false, NULL, rule.is_primary, org, message);
+		return result_row(fcinfo, caller, false, NULL, rule->is_primary, account->org, message);
+	}
+
+	reason = psprintf("rule %s", rule->name);
+	if (rule->is_primary && primary_id != 0)
+	{
+		Datum		eargs[3] = {Int64GetDatum(account->id), Int64GetDatum(primary_id), CStringGetTextDatum(reason)};
+
+		execute(end_plan, eargs, NULL, SPI_OK_SELECT);
+	}
+	record_assignment(account->id, picked, rule->is_primary, account->weight, reason,
+					  rule->rule_id_null ? NULL : &rule->rule_id, "assign", rule->is_primary ? primary_member : 0);
+	return result_row(fcinfo, caller, true, picked_handle, rule->is_primary, account->org,
+					  psprintf("%s by rule %s (%s)", rule->is_primary ? "primary" : "secondary",
+							   rule->name, rule->strategy));
+}
+
+/* csm._apply_rule(account bigint, rule csm.routing_rule): the hook csm.apply_routing runs. */
+Datum
+csm_apply_rule(PG_FUNCTION_ARGS)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	Datum		id = PG_GETARG_DATUM(0);
+	Rule		rule;
+	Account		account;
+	Datum		result;
+
+	read_rule(PG_GETARG_HEAPTUPLEHEADER(1), &rule);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "csm: SPI_connect failed");
+	prepare_plans();
+	execute(account_plan, &id, NULL, SPI_OK_SELECT);
+	if (!read_account(&account))
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("account %lld does not exist", (long long) DatumGetInt64(id))));
+	result = apply_rule(fcinfo, caller, &account, &rule);
+	SPI_finish();
+	return result;
+}
+
+/*
+ * csm.csm_auto_assign(org_user_id text, pool text): the first enabled rule
+ * whose condition matches (only rules targeting team pool, when given;
+ * a pool without rules gets a least-loaded primary among its members), or
+ * the queue.  In C because it is what application code calls per account.
+ */
+Datum
+csm_auto_assign(PG_FUNCTION_ARGS)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	Datum		org;
+	Datum		pool = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
+	char		pool_null = PG_ARGISNULL(1) ? 'n' : ' ';
+	Account		account;
+	SPITupleTable *rules;
+	uint64		nrules;
+	Datum		facts = (Datum) 0;
+	bool		facts_read = false;
+	bool		facts_null = true;
+	Datum		result;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("org_user_id must not be NULL")));
+	org = PG_GETARG_DATUM(0);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "csm: SPI_connect failed");
+	prepare_plans();
+	execute(account_by_external_plan, &org, NULL, SPI_OK_SELECT);
+	if (!read_account(&account))
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("account \"%s\" does not exist", TextDatumGetCString(org)),
+				 errhint("See csm.account for the accounts.")));
+
+	execute(rules_plan, &pool, &pool_null, SPI_OK_SELECT);
+	rules = SPI_tuptable;
+	nrules = SPI_processed;
+	for (uint64 i = 0; i < nrules; i++)
+	{
+		bool		isnull;
+		HeapTupleHeader row = DatumGetHeapTupleHeader(SPI_getbinval(rules->vals[i], rules->tupdesc, 1, &isnull));
+		Datum		condition = GetAttributeByName(row, "condition", &isnull);
+		Rule		rule;
+
+		if (!isnull)
+		{
+			if (!facts_read)
+			{
+				Datum		id = Int64GetDatum(account.id);
+
+				execute(facts_plan, &id, NULL, SPI_OK_SELECT);
+				facts = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &facts_null);
+				facts_read = true;
+			}
+			if (facts_null || !DatumGetBool(DirectFunctionCall2(csm_condition_matches, condition, facts)))
+				continue;
+		}
+		read_rule(row, &rule);
+		result = apply_rule(fcinfo, caller, &account, &rule);
 		SPI_finish();
 		return result;
 	}
-
+	if (pool_null == ' ')
 	{
-		char	   *reason = psprintf("rule %s", rule.name);
+		Rule		rule = {
+			.rule_id_null = true,
+			.name = psprintf("pool %s", TextDatumGetCString(pool)),
+			.target_kind = CStringGetTextDatum("team"),
+			.target = pool,
+			.required_skills = PointerGetDatum(construct_empty_array(TEXTOID)),
+			.strategy = "least_loaded",
+			.is_primary = true,
+			.min_tenure = DirectFunctionCall3(interval_in, CStringGetDatum("0"), ObjectIdGetDatum(InvalidOid),
+											  Int32GetDatum(-1)),
+		};
 
-		if (rule.is_primary && primary_id != 0)
-		{
-			Datum		eargs[3] = {Int64GetDatum(account), Int64GetDatum(primary_id), CStringGetTextDatum(reason)};
+		result = apply_rule(fcinfo, caller, &account, &rule);
+	}
+	else
+	{
+		Datum		qargs[4] = {Int64GetDatum(account.id), CStringGetTextDatum("no_rule"),
+		CStringGetTextDatum("no routing rule matches"), (Datum) 0};
+		char		qnulls[4] = {' ', ' ', ' ', 'n'};
 
-			execute(end_plan, eargs, NULL, SPI_OK_SELECT);
-		}
-		record_assignment(account, picked, rule.is_primary, weight, reason,
-						  rule.rule_id_null ? NULL : &rule.rule_id, "assign",
-						  rule.is_primary ? primary_member : 0);
-		result = result_row(fcinfo, caller, true, picked_handle, rule.is_primary, org,
-							psprintf("%s by rule %s (%s)", rule.is_primary ? "primary" : "secondary",
-									 rule.name, rule.strategy));
+		execute(queue_plan, qargs, qnulls, SPI_OK_SELECT);
+		result = result_row(fcinfo, caller, false, NULL, true, account.org, "no routing rule matches");
 	}
 	SPI_finish();
 	return result;

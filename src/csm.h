@@ -22,4 +22,7 @@ extern SPIPlanPtr csm_prepare_once(SPIPlanPtr *plan, const char *sql, int nargs,
 #include "fmgr.h"
 extern bool csm_arg_is_const(FmgrInfo *flinfo, int argno);
 
+/* condition.c: csm.condition_matches(rule_condition, jsonb), for rules applied from C. */
+extern Datum csm_condition_matches(PG_FUNCTION_ARGS);
+
 #endif							/* CSM_H */

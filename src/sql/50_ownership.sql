@@ -15,6 +15,16 @@ CREATE TABLE @extschema@.segment_weight (
 COMMENT ON TABLE @extschema@.segment_weight IS
     'How many accounts of a segment make one CSM''s full book, overriding the defaults (strategic 5, enterprise 10, mid_market 30, smb 100; other segments 100). A config table.';
 
+-- The defaults, as an expression a query can inline: the hot path of
+-- csm_auto_assign joins csm.segment_weight itself rather than call
+-- segment_load once per account.
+CREATE FUNCTION @extschema@._default_accounts_per_csm(segment text) RETURNS numeric
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE segment WHEN 'strategic' THEN 5 WHEN 'enterprise' THEN 10 WHEN 'mid_market' THEN 30 ELSE 100 END::numeric
+$$;
+COMMENT ON FUNCTION @extschema@._default_accounts_per_csm(text) IS
+    'Internal: the seed''s CSM ratio of a segment (strategic 5, enterprise 10, mid_market 30, others 100), before csm.segment_weight overrides.';
+
 -- PL/pgSQL rather than SQL: a SQL function that cannot be inlined is
 -- parsed again for every query that calls it.
 CREATE FUNCTION @extschema@.segment_load(segment text) RETURNS float8
@@ -22,7 +32,7 @@ LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
 BEGIN
     RETURN 100.0 OPERATOR(pg_catalog./) coalesce(
         (SELECT w.accounts_per_csm FROM @extschema@.segment_weight w WHERE w.segment OPERATOR(pg_catalog.=) segment_load.segment),
-        CASE segment WHEN 'strategic' THEN 5 WHEN 'enterprise' THEN 10 WHEN 'mid_market' THEN 30 ELSE 100 END)::float8;
+        @extschema@._default_accounts_per_csm(segment))::float8;
 END $$;
 COMMENT ON FUNCTION @extschema@.segment_load(text) IS
     'Load units one account of the segment puts on its owner: 100 / accounts per CSM (strategic 20, enterprise 10, mid_market 3.33, smb and others 1).';

@@ -27,6 +27,25 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION @extschema@._member(text) IS 'The team member with this handle; raises P0002 when there is none.';
 
+-- How pickers (src/assign.c) rank members, as expressions their queries
+-- inline: the key (round robin: fewest accounts; least loaded: load per
+-- capacity, no capacity counting as a full book of 100) and whether an
+-- account of this weight fits (no capacity: no limit).
+CREATE FUNCTION @extschema@._pick_key(strategy text, accounts integer, load float8, capacity integer) RETURNS float8
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN strategy OPERATOR(pg_catalog.=) 'round_robin' THEN accounts::float8
+                ELSE load OPERATOR(pg_catalog./) coalesce(nullif(capacity, 0), 100) END
+$$;
+COMMENT ON FUNCTION @extschema@._pick_key(text, integer, float8, integer) IS
+    'Internal: a member''s rank for the next account, lowest first (round_robin: accounts; otherwise load / capacity, 100 when none).';
+CREATE FUNCTION @extschema@._has_room(load float8, weight float8, capacity integer) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT capacity IS NULL
+        OR (load OPERATOR(pg_catalog.+) weight) OPERATOR(pg_catalog.<=) (capacity OPERATOR(pg_catalog.+) 1e-9::float8)
+$$;
+COMMENT ON FUNCTION @extschema@._has_room(float8, float8, integer) IS
+    'Internal: whether a member carrying load has room for weight more (NULL capacity: no limit).';
+
 -- Every change of an account's owners goes through these two, so that
 -- csm.member_load and the audit log never drift from the relationships.
 CREATE FUNCTION @extschema@._start_assignment(account bigint, member bigint, primary_owner boolean, weight float8,

@@ -31,37 +31,12 @@ SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@._apply_rule(bigint, @extschema@.routing_rule) IS
     'Internal: applies one routing rule to one account (continuity, pick, or the queue).';
 
+-- In C (src/assign.c): applications call it once per account.
 CREATE FUNCTION @extschema@.csm_auto_assign(org_user_id text, pool text DEFAULT NULL)
 RETURNS @extschema@.assignment_result
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    account bigint;
-    facts jsonb;
-    rule @extschema@.routing_rule;
-BEGIN
-    IF org_user_id IS NULL THEN
-        RAISE EXCEPTION 'org_user_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    account := @extschema@._account_id(org_user_id);
-    FOR rule IN
-        SELECT * FROM @extschema@.routing_rule r
-        WHERE r.enabled AND (pool IS NULL OR (r.target_kind = 'team' AND r.target = pool))
-        ORDER BY r.priority, r.rule_id
-    LOOP
-        IF rule.condition IS NOT NULL THEN
-            facts := coalesce(facts, @extschema@.routing_facts(account));
-            CONTINUE WHEN @extschema@.condition_matches(rule.condition, facts) IS NOT TRUE;
-        END IF;
-        RETURN @extschema@._apply_rule(account, rule);
-    END LOOP;
-    IF pool IS NOT NULL THEN
-        -- A pool with no rule of its own: a primary, least loaded among its members.
-        rule := ROW(NULL, format('pool %s', pool), 0, true, NULL, 'team', pool, 'least_loaded', '{}', true, '0', NULL);
-        RETURN @extschema@._apply_rule(account, rule);
-    END IF;
-    PERFORM @extschema@._queue_account(account, 'no_rule', 'no routing rule matches', NULL);
-    RETURN (false, NULL, true, org_user_id, 'no routing rule matches');
-END $$;
+AS 'MODULE_PATHNAME', 'csm_auto_assign'
+LANGUAGE C
+SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.csm_auto_assign(text, text) IS
     'Assigns an account by the first enabled routing rule (priority order) whose condition matches, among the rules targeting team pool when given (a pool without rules: least loaded primary among its members). Returns the csm_assign row; assignment_success false with a message when nobody is eligible (the account is queued with an alert) or continuity holds the owner. Errors: P0002 unknown account, 22004 NULL org_user_id.';
 
