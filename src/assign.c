@@ -71,31 +71,35 @@ csm_lock_member(PG_FUNCTION_ARGS)
 
 /*
  * The account, locked against other changes of its owners, and the load it
- * puts on an owner (csm.segment_load, inlined): by id, or by external_id.
+ * puts on an owner (csm.segment_load, inlined): by id; or by external_id,
+ * with the enabled rules in order (of team $2 only, when given), read in
+ * the same statement because every call needs both.
  */
-#define ACCOUNT_SQL(where) \
+#define ACCOUNT_SQL(rules, where) \
 "SELECT a.account_id, a.external_id, " \
-"       100.0::float8 / coalesce(w.accounts_per_csm, csm._default_accounts_per_csm(a.segment))::float8 " \
+"       100.0::float8 / coalesce(w.accounts_per_csm, csm._default_accounts_per_csm(a.segment))::float8" rules " " \
 "FROM csm.account a LEFT JOIN csm.segment_weight w ON w.segment = a.segment " \
 "WHERE " where " FOR NO KEY UPDATE OF a"
-static const char *const account_sql = ACCOUNT_SQL("a.account_id = $1");
-static const char *const account_by_external_sql = ACCOUNT_SQL("a.external_id = $1");
+static const char *const account_sql = ACCOUNT_SQL("", "a.account_id = $1");
+static const char *const account_by_external_sql =
+ACCOUNT_SQL(", ARRAY(SELECT r FROM csm.routing_rule r "
+			"WHERE r.enabled AND ($2 IS NULL OR (r.target_kind = 'team' AND r.target = $2)) "
+			"ORDER BY r.priority, r.rule_id)", "a.external_id = $1");
 
-/* The enabled rules in order, of team $1 only when given; and an account's facts for their conditions. */
-static const char *const rules_sql =
-"SELECT r FROM csm.routing_rule r WHERE r.enabled AND ($1 IS NULL OR (r.target_kind = 'team' AND r.target = $1)) "
-"ORDER BY r.priority, r.rule_id";
+/* An account's facts, for the rules' conditions. */
 static const char *const facts_sql = "SELECT csm.routing_facts($1)";
 
 /*
- * Its current relationships; young: within the minimum tenure of this rule
- * or of the rule that made the relationship, whichever is longer.
+ * Its current relationships (none: one row of NULLs), read once the
+ * account is locked; young: within the minimum tenure of this rule or of
+ * the rule that made the relationship, whichever is longer; waiting: it has
+ * an open alert, which a new primary resolves.
  */
 static const char *const current_sql =
-"SELECT x.assignment_id, x.member_id, x.is_primary, m.handle, "
-"       x.started_at > now() - greatest($2, (SELECT r.min_tenure FROM csm.routing_rule r WHERE r.rule_id = x.rule_id)) "
-"FROM csm.account_assignment x JOIN csm.team_member m ON m.member_id = x.member_id "
-"WHERE x.account_id = $1 AND x.ended_at IS NULL";
+"SELECT x.assignment_id, x.member_id, x.is_primary, "
+"       x.started_at > now() - greatest($2, (SELECT r.min_tenure FROM csm.routing_rule r WHERE r.rule_id = x.rule_id)), "
+"       EXISTS (SELECT FROM csm.assignment_alert al WHERE al.account_id = $1 AND al.resolved_at IS NULL) "
+"FROM (SELECT) one LEFT JOIN csm.account_assignment x ON x.account_id = $1 AND x.ended_at IS NULL";
 
 /*
  * The candidates, best first: active, matching the rule's target ($1 kind,
@@ -153,13 +157,13 @@ static const char *const count_sql =
 "SET accounts = l.accounts + 1, primaries = l.primaries + excluded.primaries, load = l.load + excluded.load, "
 "    pick_seq = excluded.pick_seq, last_assigned_at = excluded.last_assigned_at";
 
-/* The relationship, its audit row, and the end of the account's wait for a primary. */
+/* The relationship with its audit row, and the end of the account's wait for a primary. */
 static const char *const insert_sql =
-"INSERT INTO csm.account_assignment (account_id, member_id, is_primary, load, reason, rule_id) "
-"VALUES ($1, $2, $3, $4, $5, $6)";
-static const char *const log_sql =
+"WITH started AS ( "
+"    INSERT INTO csm.account_assignment (account_id, member_id, is_primary, load, reason, rule_id) "
+"    VALUES ($1, $2, $3, $4, $5, $6) RETURNING account_id) "
 "INSERT INTO csm.assignment_log (account_id, action, is_primary, old_member_id, new_member_id, reason, rule_id) "
-"VALUES ($1, $7, $3, $8, $2, $5, $6)";
+"SELECT s.account_id, $7, $3, $8, $2, $5, $6 FROM started s";
 static const char *const resolve_sql =
 "UPDATE csm.assignment_alert al SET resolved_at = now() WHERE al.account_id = $1 AND al.resolved_at IS NULL";
 
@@ -171,7 +175,6 @@ static const char *const queue_sql =
 
 static SPIPlanPtr account_plan;
 static SPIPlanPtr account_by_external_plan;
-static SPIPlanPtr rules_plan;
 static SPIPlanPtr facts_plan;
 static SPIPlanPtr current_plan;
 static SPIPlanPtr candidates_plan;
@@ -181,7 +184,6 @@ static SPIPlanPtr claim_plan;
 static SPIPlanPtr claim_first_plan;
 static SPIPlanPtr count_plan;
 static SPIPlanPtr insert_plan;
-static SPIPlanPtr log_plan;
 static SPIPlanPtr resolve_plan;
 static SPIPlanPtr queue_plan;
 
@@ -479,7 +481,7 @@ static void
 prepare_plans(void)
 {
 	Oid			account_types[] = {INT8OID};
-	Oid			account_by_external_types[] = {TEXTOID};
+	Oid			account_by_external_types[] = {TEXTOID, TEXTOID};
 	Oid			current_types[] = {INT8OID, INTERVALOID};
 	Oid			candidates_types[] = {TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID, FLOAT8OID, INT8ARRAYOID};
 	Oid			claim_types[] = {INT8OID, FLOAT8OID, TEXTOID, BOOLOID, FLOAT8OID};
@@ -489,8 +491,7 @@ prepare_plans(void)
 	Oid			queue_types[] = {INT8OID, TEXTOID, TEXTOID, INT8OID};
 
 	csm_prepare_once(&account_plan, account_sql, 1, account_types);
-	csm_prepare_once(&account_by_external_plan, account_by_external_sql, 1, account_by_external_types);
-	csm_prepare_once(&rules_plan, rules_sql, 1, account_by_external_types);
+	csm_prepare_once(&account_by_external_plan, account_by_external_sql, 2, account_by_external_types);
 	csm_prepare_once(&facts_plan, facts_sql, 1, account_types);
 	csm_prepare_once(&current_plan, current_sql, 2, current_types);
 	csm_prepare_once(&candidates_plan, candidates_sql, 6, candidates_types);
@@ -499,19 +500,19 @@ prepare_plans(void)
 	csm_prepare_once(&claim_plan, claim_sql, 5, claim_types);
 	csm_prepare_once(&claim_first_plan, claim_first_sql, 5, claim_types);
 	csm_prepare_once(&count_plan, count_sql, 3, count_types);
-	csm_prepare_once(&insert_plan, insert_sql, 6, record_types);
-	csm_prepare_once(&log_plan, log_sql, 8, record_types);
+	csm_prepare_once(&insert_plan, insert_sql, 8, record_types);
 	csm_prepare_once(&resolve_plan, resolve_sql, 1, record_types);
 	csm_prepare_once(&queue_plan, queue_sql, 4, queue_types);
 }
 
 /*
- * Writes a new relationship, its audit row and, for a primary, the end of
- * the account's wait in the queue.  rule may be NULL; old_member 0 is none.
+ * Writes a new relationship, its audit row and, for a primary of an
+ * account that may be waiting in the queue, the end of its wait.  rule may
+ * be NULL; old_member 0 is none.
  */
 static void
 record_assignment(int64 account, int64 member, bool is_primary, float8 weight, const char *reason,
-				  const Datum *rule, const char *action, int64 old_member)
+				  const Datum *rule, const char *action, int64 old_member, bool maybe_waiting)
 {
 	Datum		args[8] = {Int64GetDatum(account), Int64GetDatum(member), BoolGetDatum(is_primary),
 		Float8GetDatum(weight), reason ? CStringGetTextDatum(reason) : (Datum) 0,
@@ -519,8 +520,7 @@ record_assignment(int64 account, int64 member, bool is_primary, float8 weight, c
 	char		nulls[8] = {' ', ' ', ' ', ' ', reason ? ' ' : 'n', rule ? ' ' : 'n', ' ', old_member ? ' ' : 'n'};
 
 	execute(insert_plan, args, nulls, SPI_OK_INSERT);
-	execute(log_plan, args, nulls, SPI_OK_INSERT);
-	if (is_primary)
+	if (is_primary && maybe_waiting)
 		execute(resolve_plan, args, nulls, SPI_OK_UPDATE);
 }
 
@@ -563,7 +563,8 @@ csm_start_assignment(PG_FUNCTION_ARGS)
 		elog(ERROR, "csm: SPI_connect failed");
 	prepare_plans();
 	execute(count_plan, count_args, NULL, SPI_OK_INSERT);
-	record_assignment(account, member, is_primary, weight, reason, PG_ARGISNULL(5) ? NULL : &rule, action, old_member);
+	record_assignment(account, member, is_primary, weight, reason, PG_ARGISNULL(5) ? NULL : &rule, action, old_member,
+					  true);
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -638,6 +639,7 @@ apply_rule(FunctionCallInfo fcinfo, MemoryContext caller, const Account *account
 	int64		primary_id = 0;
 	int64		primary_member = 0;
 	bool		primary_young = false;
+	bool		waiting = false;
 	int64	   *related;
 	int			nrelated;
 	Pick		pick = {
@@ -655,19 +657,24 @@ apply_rule(FunctionCallInfo fcinfo, MemoryContext caller, const Account *account
 
 	/* Who is related to the account now; continuity for primaries. */
 	execute(current_plan, args, NULL, SPI_OK_SELECT);
-	nrelated = (int) SPI_processed;
-	related = palloc(sizeof(int64) * (nrelated + 1));
-	for (int i = 0; i < nrelated; i++)
+	related = palloc(sizeof(int64) * SPI_processed);
+	nrelated = 0;
+	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		none;
+		int64		member = DatumGetInt64(SPI_getbinval(tup, desc, 2, &none));
 
-		related[i] = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+		waiting = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
+		if (none)
+			continue;
+		related[nrelated++] = member;
 		if (DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull)))
 		{
 			primary_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-			primary_member = related[i];
-			primary_young = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
+			primary_member = member;
+			primary_young = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
 		}
 	}
 	pick.exclude = related;
@@ -723,7 +730,8 @@ apply_rule(FunctionCallInfo fcinfo, MemoryContext caller, const Account *account
 		execute(end_plan, eargs, NULL, SPI_OK_SELECT);
 	}
 	record_assignment(account->id, picked, rule->is_primary, account->weight, reason,
-					  rule->rule_id_null ? NULL : &rule->rule_id, "assign", rule->is_primary ? primary_member : 0);
+					  rule->rule_id_null ? NULL : &rule->rule_id, "assign", rule->is_primary ? primary_member : 0,
+					  waiting);
 	return result_row(fcinfo, caller, true, picked_handle, rule->is_primary, account->org,
 					  psprintf("%s by rule %s (%s)", rule->is_primary ? "primary" : "secondary",
 							   rule->name, rule->strategy));
@@ -763,12 +771,12 @@ Datum
 csm_auto_assign(PG_FUNCTION_ARGS)
 {
 	MemoryContext caller = CurrentMemoryContext;
-	Datum		org;
-	Datum		pool = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
-	char		pool_null = PG_ARGISNULL(1) ? 'n' : ' ';
+	Datum		args[2];
+	char		nulls[2] = {' ', PG_ARGISNULL(1) ? 'n' : ' '};
 	Account		account;
-	SPITupleTable *rules;
-	uint64		nrules;
+	bool		isnull;
+	Datum	   *rules;
+	int			nrules;
 	Datum		facts = (Datum) 0;
 	bool		facts_read = false;
 	bool		facts_null = true;
@@ -778,24 +786,26 @@ csm_auto_assign(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("org_user_id must not be NULL")));
-	org = PG_GETARG_DATUM(0);
+	args[0] = PG_GETARG_DATUM(0);
+	args[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "csm: SPI_connect failed");
 	prepare_plans();
-	execute(account_by_external_plan, &org, NULL, SPI_OK_SELECT);
+	execute(account_by_external_plan, args, nulls, SPI_OK_SELECT);
 	if (!read_account(&account))
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("account \"%s\" does not exist", TextDatumGetCString(org)),
+				 errmsg("account \"%s\" does not exist", TextDatumGetCString(args[0])),
 				 errhint("See csm.account for the accounts.")));
-
-	execute(rules_plan, &pool, &pool_null, SPI_OK_SELECT);
-	rules = SPI_tuptable;
-	nrules = SPI_processed;
-	for (uint64 i = 0; i < nrules; i++)
 	{
-		bool		isnull;
-		HeapTupleHeader row = DatumGetHeapTupleHeader(SPI_getbinval(rules->vals[i], rules->tupdesc, 1, &isnull));
+		ArrayType  *array = DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4,
+															 &isnull));
+
+		deconstruct_array(array, ARR_ELEMTYPE(array), -1, false, TYPALIGN_DOUBLE, &rules, NULL, &nrules);
+	}
+	for (int i = 0; i < nrules; i++)
+	{
+		HeapTupleHeader row = DatumGetHeapTupleHeader(rules[i]);
 		Datum		condition = GetAttributeByName(row, "condition", &isnull);
 		Rule		rule;
 
@@ -817,13 +827,13 @@ csm_auto_assign(PG_FUNCTION_ARGS)
 		SPI_finish();
 		return result;
 	}
-	if (pool_null == ' ')
+	if (nulls[1] == ' ')
 	{
 		Rule		rule = {
 			.rule_id_null = true,
-			.name = psprintf("pool %s", TextDatumGetCString(pool)),
+			.name = psprintf("pool %s", TextDatumGetCString(args[1])),
 			.target_kind = CStringGetTextDatum("team"),
-			.target = pool,
+			.target = args[1],
 			.required_skills = PointerGetDatum(construct_empty_array(TEXTOID)),
 			.strategy = "least_loaded",
 			.is_primary = true,
