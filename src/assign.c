@@ -113,10 +113,11 @@ static const char *const current_sql =
  * first assignment, so a missing one reads as zeros.
  */
 static const char *const candidates_sql =
+"WITH l AS MATERIALIZED (SELECT member_id, accounts, load, pick_seq FROM csm.member_load) "
 "SELECT m.member_id, m.handle, csm._has_room(coalesce(l.load, 0), $5, m.capacity), "
 "       csm._pick_key($4, coalesce(l.accounts, 0), coalesce(l.load, 0), m.capacity) AS key, "
 "       csm._pick_key($4, 1, $5, m.capacity) "
-"FROM csm.team_member m LEFT JOIN csm.member_load l ON l.member_id = m.member_id "
+"FROM csm.team_member m LEFT JOIN l ON l.member_id = m.member_id "
 "WHERE m.active AND m.skills @> $3 "
 "  AND ($1 IS NULL OR CASE $1 WHEN 'member' THEN m.handle = $2 WHEN 'team' THEN $2 = ANY (m.teams) "
 "                             WHEN 'role' THEN $2 = ANY (m.roles) END) "

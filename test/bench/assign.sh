@@ -92,18 +92,22 @@ echo "== pgbench -M prepared, $CLIENTS clients, $THREADS threads, $TXNS transact
 for round in $(seq "$REPEATS"); do
     for p in $PARTS; do
         prepare "$p"
+        cpu0=$(backend_cpu)
         if ! pgbench -n -M prepared -c "$CLIENTS" -j "$THREADS" -t "$TXNS" -f "$WORK/$p.pgbench" \
             "$DB" >"$WORK/pgbench.$p" 2>&1; then
             cat "$WORK/pgbench.$p"
             failed=1
             continue
         fi
+        cpu1=$(backend_cpu)
+        cpu_us=$( [ -n "$cpu0" ] && awk -v a="$cpu0" -v b="$cpu1" -v n="$ACCOUNTS" 'BEGIN { printf "%.0f", (b - a) * 1e6 / n }')
         tps=$(awk '/^tps = / { printf "%.0f", $3; exit }' "$WORK/pgbench.$p")
         lat=$(awk '/^latency average/ { print $4; exit }' "$WORK/pgbench.$p")
         IFS='|' read -r assigned spread per_member <<<"$(sql -c "SELECT * FROM bench.outcome('$p')")"
-        echo "run assign path=$p round=$round tps=$tps latency_ms=$lat assigned=$assigned" \
+        echo "run assign path=$p round=$round tps=$tps latency_ms=$lat backend_cpu_us=${cpu_us:-n/a} assigned=$assigned" \
              "accounts_per_member=[$per_member] spread=$spread"
         echo "$tps" >>"$WORK/tps.$p"
+        [ -z "$cpu_us" ] || echo "$cpu_us" >>"$WORK/cpu.$p"
         echo "$spread" >>"$WORK/spread.$p"
         if [ "$assigned" != "$ACCOUNTS" ]; then
             echo "check path=$p: $assigned of $ACCOUNTS accounts have an owner MISMATCH"
@@ -117,6 +121,7 @@ for p in $PARTS; do
     [ -e "$WORK/tps.$p" ] || continue
     result[$p]=$(median <"$WORK/tps.$p")
     result[spread.$p]=$(sort -n "$WORK/spread.$p" | tail -n 1)
+    [ -e "$WORK/cpu.$p" ] && result[cpu.$p]=$(median <"$WORK/cpu.$p")
 done
 echo "== results (throughput, higher is better; spread = max - min accounts per member, worst of the runs)"
 echo "auto-assign, $CLIENTS clients, 8 members, $ACCOUNTS accounts per run (median of $REPEATS):" \
@@ -126,6 +131,9 @@ echo "auto-assign, $CLIENTS clients, 8 members, $ACCOUNTS accounts per run (medi
 echo "ratios: csm/baseline $(ratio "${result[csm]:-0}" "${result[baseline]:-0}")x," \
      "csm/floor $(ratio "${result[csm]:-0}" "${result[floor]:-0}")x," \
      "baseline/floor $(ratio "${result[baseline]:-0}" "${result[floor]:-0}")x"
+echo "backend CPU per assignment (median; what one costs the server, however the locks queue):" \
+     "floor ${result[cpu.floor]:-n/a} us, plpgsql baseline ${result[cpu.baseline]:-n/a} us, csm ${result[cpu.csm]:-n/a} us;" \
+     "csm/baseline $(ratio "${result[cpu.csm]:-0}" "${result[cpu.baseline]:-0}")x"
 echo "elapsed: $(( $(date +%s) - started )) s; load average $(cut -d' ' -f1-3 /proc/loadavg) (other work on this machine skews every figure)"
 
 if [ "$failed" != 0 ]; then

@@ -32,3 +32,22 @@ bench_cleanup() {
     fi
     rm -rf "$WORK"
 }
+
+# backend_cpu: CPU seconds used so far by the server's backends that have
+# exited (the postmaster's reaped children, from /proc); empty when the
+# server is not on this machine.  A run's backend CPU per transaction is
+# steadier than its throughput on a busy machine, and says what one
+# transaction costs, whatever the locks let through.
+backend_cpu() {
+    local pid
+    # a backend that has just exited may not be reaped yet: wait for ours to go
+    for _ in $(seq 100); do
+        [ "$(sql -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()")" = 0 ] && break
+        sleep 0.05
+    done
+    sleep 0.1
+    pid=$(head -n 1 "$(sql -c 'SHOW data_directory')/postmaster.pid" 2>/dev/null) || return 0
+    [ -r "/proc/$pid/stat" ] || return 0
+    # fields 16 and 17 (children's user and system ticks), counted after the ")" of the name
+    sed 's/.*) //' "/proc/$pid/stat" | awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f\n", ($14 + $15) / hz }'
+}
