@@ -1,7 +1,7 @@
 -- Ownership: every error path by SQLSTATE, and a random walk of assignments,
 -- rules, departures and capacity changes after which the invariants hold.
 BEGIN;
-SELECT plan(32);
+SELECT plan(37);
 
 INSERT INTO csm.team_member (handle, roles, teams, capacity)
 SELECT 'm' || i, ARRAY['csm'], ARRAY[CASE WHEN i <= 4 THEN 'east' ELSE 'west' END], 10 + 10 * (i % 3)
@@ -20,6 +20,9 @@ SELECT throws_ok($$SELECT csm.csm_unassign('nope', 'm1')$$, 'P0002', NULL, 'csm_
 SELECT throws_ok($$SELECT csm.csm_unassign('org_1', 'nobody')$$, 'P0002', NULL, 'csm_unassign: unknown member is P0002');
 SELECT throws_ok($$SELECT csm.csm_auto_assign('nope')$$, 'P0002', NULL, 'csm_auto_assign: unknown account is P0002');
 SELECT throws_ok($$SELECT csm.csm_auto_assign(NULL)$$, '22004', NULL, 'csm_auto_assign: NULL account is 22004');
+SELECT throws_ok($$SELECT csm.csm_auto_assign('')$$, 'P0002', NULL, 'csm_auto_assign: an empty account id is P0002');
+SELECT throws_ok(format('SELECT csm.csm_auto_assign(%L)', repeat('x', 1000000)), 'P0002', NULL,
+                 'csm_auto_assign: a 1 MB account id is P0002');
 SELECT throws_ok($$SELECT csm.release_member('nobody')$$, 'P0002', NULL, 'release_member: unknown member is P0002');
 SELECT throws_ok($$INSERT INTO csm.routing_rule (name, condition, target_kind, target) VALUES ('x', 'plan ==', 'team', 'east')$$,
                  '42601', NULL, 'a rule with a malformed condition is refused (42601)');
@@ -35,6 +38,12 @@ SELECT throws_ok($$INSERT INTO csm.segment_weight VALUES ('smb', 0)$$, '23514', 
 SELECT throws_ok($$SELECT csm._start_assignment(NULL, 1, true, 1, NULL, NULL, 'assign', NULL)$$, '22004', NULL,
                  '_start_assignment refuses NULL keys (22004)');
 SELECT lives_ok($$SELECT csm.csm_assign('org_1', 'm1')$$, 'a first primary');
+SELECT is((SELECT message FROM csm.csm_auto_assign('org_2')), 'no routing rule matches',
+          'csm_auto_assign with no rules: refused with a message');
+SELECT is((SELECT message FROM csm.csm_auto_assign('org_4', 'nowhere')),
+          'rule pool nowhere: no active member matches team nowhere', 'csm_auto_assign into a pool nobody is in');
+SELECT is((SELECT assigned_csm FROM csm.csm_auto_assign('org_4', 'east')), 'm2',
+          'csm_auto_assign into a pool without rules: least loaded (m1 carries org_1), then lowest id');
 -- The internal C functions on NULL, empty, huge and malformed input.
 SELECT is(csm._pick_member('{}', 'round_robin', 1), NULL, '_pick_member of no candidates is NULL');
 SELECT ok(csm._pick_member(ARRAY(SELECT generate_series(1, 100000)::bigint), 'least_loaded', 1) IS NOT NULL,
@@ -51,7 +60,8 @@ SELECT throws_ok($$SELECT csm._apply_rule(1, ROW(1, 'x', 1, true, NULL, NULL, 'r
 SELECT throws_ok($$SELECT csm._apply_rule(-1, ROW(1, 'x', 1, true, NULL, 'team', 'east', 'round_robin', '{}', true, '0', NULL)::csm.routing_rule)$$,
                  'P0002', NULL, '_apply_rule of an unknown account is P0002');
 SELECT throws_ok($$INSERT INTO csm.account_assignment (account_id, member_id, is_primary, load)
-                   SELECT account_id, 2, true, 1 FROM csm.account WHERE external_id = 'org_1'$$,
+                   SELECT account_id, (SELECT member_id FROM csm.team_member WHERE handle = 'm2'), true, 1
+                   FROM csm.account WHERE external_id = 'org_1'$$,
                  '23505', NULL, 'a second current primary is refused by the partial unique index (23505)');
 
 -- A random walk ----------------------------------------------------------------
