@@ -25,7 +25,10 @@
 # BENCH_ASSIGN_TRANSACTIONS (1000 per client), BENCH_REPEATS (3 rounds, paths
 # alternating, median per path), BENCH_ASSIGN_STRATEGY (round_robin, or
 # least_loaded), BENCH_ASSIGN_DB (csm_bench_assign), BENCH_KEEP=1 keeps the
-# database afterwards.
+# database afterwards, BENCH_DURABLE=1 turns fsync on for the runs (as in
+# production; pg_virtualenv turns it off), BENCH_SERVER_CPUS (a taskset list
+# such as 0) pins the server to those CPUs, to see how each path scales with
+# cores on a machine that has few.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -46,13 +49,30 @@ declare -A result
 export PGOPTIONS='-c client_min_messages=warning'
 . test/bench/lib.sh
 
-cleanup() { bench_cleanup; }
+postmaster_pid() { head -n 1 "$(sql -c 'SHOW data_directory')/postmaster.pid"; }
+# pin CPUS: the postmaster and its processes (backends started later inherit it)
+pin() { local pid; pid=$(postmaster_pid); for p in $pid $(pgrep -P "$pid"); do taskset -pc "$1" "$p" >/dev/null; done; }
+cleanup() {
+    if [ -n "${BENCH_SERVER_CPUS:-}" ]; then pin "0-$(( $(nproc) - 1 ))" || true; fi
+    if [ "${BENCH_DURABLE:-0}" = 1 ]; then
+        psql -X -q -d postgres -c 'ALTER SYSTEM RESET fsync' -c 'SELECT pg_reload_conf()' >/dev/null 2>&1 || true
+    fi
+    bench_cleanup
+}
 trap cleanup EXIT
 
 
 # ---------------------------------------------------------------- setup
 echo "== csm auto-assign benchmark"
 bench_setup
+if [ "${BENCH_DURABLE:-0}" = 1 ]; then
+    sql -c 'ALTER SYSTEM SET fsync = on' -c 'SELECT pg_reload_conf()' >/dev/null
+    sleep 1
+fi
+if [ -n "${BENCH_SERVER_CPUS:-}" ]; then
+    pin "$BENCH_SERVER_CPUS"
+    echo "settings: server pinned to CPUs $BENCH_SERVER_CPUS (taskset); pgbench is not"
+fi
 echo "settings: ALTER SYSTEM max_wal_size=4GB (no checkpoint inside a timed run), autovacuum=off (tables are" \
      "emptied, vacuumed and checkpointed before every run instead); reset at exit"
 echo "settings: $(sql -c "SELECT string_agg(name || '=' || current_setting(name), ' ' ORDER BY name)
