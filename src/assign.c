@@ -1,17 +1,18 @@
 /*
- * assign.c: applying a routing rule to an account (csm._apply_rule, the hot
- * path of csm_auto_assign) and the member locks every assignment takes.
+ * assign.c: csm_auto_assign and applying a routing rule to an account
+ * (csm._apply_rule), and the member locks every assignment takes.
  *
- * Choosing a member must be fair (round robin: the one picked longest ago;
- * least loaded: the lowest load per capacity) and must never let two
- * sessions overfill a member, yet sessions filling the same pool should not
- * wait for each other.  Each member has a transaction-level advisory lock,
- * taken by whoever assigns to them.  A picker reads the candidates in order
- * and takes the first member whose lock it gets without waiting, then reads
- * that member again: if nobody assigned to them since the candidates were
- * read, the pick stands; otherwise it lets the lock go and tries the next.
- * A row lock could not be let go, and FOR UPDATE SKIP LOCKED keeps its lock
- * on a row it rechecks and passes over, so the advisory lock it is.
+ * Choosing a member must be fair (round robin: fewest accounts, then the
+ * one picked longest ago; least loaded: the lowest load per capacity) and
+ * must never let two sessions overfill a member, yet sessions filling the
+ * same pool should not wait for each other.  Each member has a
+ * transaction-level advisory lock, taken by whoever assigns to them.  A
+ * picker reads the candidates in order and takes the first member whose
+ * lock it gets without waiting, then reads that member again under the
+ * lock: if they still rank no worse than the best candidate, the pick
+ * stands; otherwise it lets the lock go and tries the next.  A row lock
+ * could not be let go, and FOR UPDATE SKIP LOCKED keeps its lock on a row
+ * it rechecks and passes over, so the advisory lock it is.
  */
 #include "postgres.h"
 
@@ -389,7 +390,7 @@ try_candidates(const Pick *pick, SPITupleTable *candidates, uint64 n, bool relax
 				*retry = true;
 				break;
 			case TRY_CHANGED:
-				/* others moved ahead of what was read: read again rather than go further */
+				/* others got ahead of what was read: no next level is known to be fair */
 				changed = true;
 				*retry = true;
 				break;
