@@ -159,6 +159,10 @@ extern const double *churn_features(ArrayType *array, int *nfeatures, const char
 /* Numbers in jsonb, exactly (shortest round-trip decimal). */
 extern JsonbValue *churn_jsonb_number(JsonbParseState **state, double value);
 
+/* Pushes an object key, and an integer value (churn_model.c). */
+extern void churn_jsonb_key(JsonbParseState **state, const char *key);
+extern void churn_jsonb_int(JsonbParseState **state, int64 value);
+
 /* The feature value error shared by the fit and prediction. */
 extern void churn_feature_error(const char *what, int position, double value) pg_attribute_noreturn();
 

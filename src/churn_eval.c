@@ -424,22 +424,11 @@ csm_churn_evaluate_deserialfn(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(st);
 }
 
-static void
-push_key(JsonbParseState **state, const char *key)
-{
-	JsonbValue	v;
-
-	v.type = jbvString;
-	v.val.string.val = (char *) key;
-	v.val.string.len = strlen(key);
-	pushJsonbValue(state, WJB_KEY, &v);
-}
-
 /* A ratio, or null when its denominator is 0. */
 static void
 push_ratio(JsonbParseState **state, const char *key, int64 num, int64 den)
 {
-	push_key(state, key);
+	churn_jsonb_key(state, key);
 	if (den == 0)
 	{
 		JsonbValue	v;
@@ -454,12 +443,8 @@ push_ratio(JsonbParseState **state, const char *key, int64 num, int64 den)
 static void
 push_count(JsonbParseState **state, const char *key, int64 value)
 {
-	JsonbValue	v;
-
-	push_key(state, key);
-	v.type = jbvNumeric;
-	v.val.numeric = int64_to_numeric(value);
-	pushJsonbValue(state, WJB_VALUE, &v);
+	churn_jsonb_key(state, key);
+	churn_jsonb_int(state, value);
 }
 
 Datum
@@ -487,7 +472,7 @@ csm_churn_evaluate_finalfn(PG_FUNCTION_ARGS)
 
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 	push_count(&state, "rows", rows);
-	push_key(&state, "threshold");
+	churn_jsonb_key(&state, "threshold");
 	churn_jsonb_number(&state, st->threshold);
 	push_ratio(&state, "accuracy", tp + tn, rows);
 	push_ratio(&state, "precision", tp, tp + fp);
@@ -497,9 +482,9 @@ csm_churn_evaluate_finalfn(PG_FUNCTION_ARGS)
 		push_ratio(&state, "f1", 2 * tp, 2 * tp + fp + fn);
 	else
 		push_ratio(&state, "f1", 0, 0);
-	push_key(&state, "brier");
+	churn_jsonb_key(&state, "brier");
 	churn_jsonb_number(&state, st->brier / (double) rows);
-	push_key(&state, "log_loss");
+	churn_jsonb_key(&state, "log_loss");
 	churn_jsonb_number(&state, st->log_loss / (double) rows);
 	push_count(&state, "true_positive", tp);
 	push_count(&state, "false_positive", fp);

@@ -525,8 +525,8 @@ churn_jsonb_number(JsonbParseState **state, double value)
 	return pushJsonbValue(state, WJB_VALUE, &v);
 }
 
-static void
-push_key(JsonbParseState **state, const char *key)
+void
+churn_jsonb_key(JsonbParseState **state, const char *key)
 {
 	JsonbValue	v;
 
@@ -536,8 +536,8 @@ push_key(JsonbParseState **state, const char *key)
 	pushJsonbValue(state, WJB_KEY, &v);
 }
 
-static void
-push_int(JsonbParseState **state, int64 value)
+void
+churn_jsonb_int(JsonbParseState **state, int64 value)
 {
 	JsonbValue	v;
 
@@ -549,7 +549,7 @@ push_int(JsonbParseState **state, int64 value)
 static void
 push_array(JsonbParseState **state, const char *key, const double *values, int n)
 {
-	push_key(state, key);
+	churn_jsonb_key(state, key);
 	pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
 	for (int j = 0; j < n; j++)
 	{
@@ -570,40 +570,40 @@ churn_model_to_jsonb(const ChurnFitResult *fit)
 	JsonbValue *res;
 
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-	push_key(&state, "kind");
+	churn_jsonb_key(&state, "kind");
 	v.type = jbvString;
 	v.val.string.val = "logistic_regression";
 	v.val.string.len = strlen(v.val.string.val);
 	pushJsonbValue(&state, WJB_VALUE, &v);
-	push_key(&state, "features");
-	push_int(&state, fit->nfeatures);
+	churn_jsonb_key(&state, "features");
+	churn_jsonb_int(&state, fit->nfeatures);
 	if (fit->feature_names != NULL)
 	{
-		push_key(&state, "feature_names");
+		churn_jsonb_key(&state, "feature_names");
 		v.type = jbvBinary;
 		v.val.binary.data = &fit->feature_names->root;
 		v.val.binary.len = VARSIZE(fit->feature_names) - VARHDRSZ;
 		pushJsonbValue(&state, WJB_VALUE, &v);
 	}
-	push_key(&state, "intercept");
+	churn_jsonb_key(&state, "intercept");
 	churn_jsonb_number(&state, fit->intercept);
 	push_array(&state, "coefficients", fit->coef, fit->nfeatures);
 	push_array(&state, "mean", fit->mean, fit->nfeatures);
 	push_array(&state, "scale", fit->scale, fit->nfeatures);
-	push_key(&state, "lambda");
+	churn_jsonb_key(&state, "lambda");
 	churn_jsonb_number(&state, fit->lambda);
-	push_key(&state, "iterations");
-	push_int(&state, fit->iterations);
-	push_key(&state, "converged");
+	churn_jsonb_key(&state, "iterations");
+	churn_jsonb_int(&state, fit->iterations);
+	churn_jsonb_key(&state, "converged");
 	v.type = jbvBool;
 	v.val.boolean = fit->converged;
 	pushJsonbValue(&state, WJB_VALUE, &v);
-	push_key(&state, "log_loss");
+	churn_jsonb_key(&state, "log_loss");
 	churn_jsonb_number(&state, fit->log_loss);
-	push_key(&state, "rows");
-	push_int(&state, fit->rows);
-	push_key(&state, "positives");
-	push_int(&state, fit->positives);
+	churn_jsonb_key(&state, "rows");
+	churn_jsonb_int(&state, fit->rows);
+	churn_jsonb_key(&state, "positives");
+	churn_jsonb_int(&state, fit->positives);
 	res = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
 	return JsonbValueToJsonb(res);
 }
