@@ -3,7 +3,10 @@
 set -euo pipefail
 PG_MAJOR=${PG_MAJOR:-15}
 need=()
-[ -x "/usr/lib/postgresql/$PG_MAJOR/bin/pg_config" ] || need+=("postgresql-server-dev-$PG_MAJOR")
+# The build needs the server headers and PGXS itself, not just pg_config
+# (postgresql-client ships that).
+[ -f "/usr/include/postgresql/$PG_MAJOR/server/postgres.h" ] &&
+    [ -f "/usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/makefiles/pgxs.mk" ] || need+=("postgresql-server-dev-$PG_MAJOR")
 [ -x "/usr/lib/postgresql/$PG_MAJOR/bin/postgres" ] || need+=("postgresql-$PG_MAJOR")
 [ -d "/usr/share/postgresql/$PG_MAJOR/extension" ] && ls "/usr/share/postgresql/$PG_MAJOR/extension"/pgtap.control >/dev/null 2>&1 || need+=("postgresql-$PG_MAJOR-pgtap")
 command -v pg_prove >/dev/null || need+=(libtap-parser-sourcehandler-pgtap-perl)
