@@ -784,6 +784,7 @@ csm_auto_assign(PG_FUNCTION_ARGS)
 	bool		facts_null = true;
 	Datum		result;
 
+	csm_require_level("operate");
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),

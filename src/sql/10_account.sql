@@ -68,6 +68,15 @@ COMMENT ON COLUMN @extschema@.team_member.conversation_limit IS
 COMMENT ON COLUMN @extschema@.team_member.status IS 'online, away or offline; status_changed_at follows it.';
 COMMENT ON COLUMN @extschema@.team_member.active IS 'false once the member has left; kept for history.';
 
+-- The role that caused a change, for audit columns: the session's role or
+-- the one SET ROLE chose, never the owner a SECURITY DEFINER function (csm's
+-- own API, or csm's usage rollup) runs as.  In C: SQL has no name for it.
+CREATE FUNCTION @extschema@._caller() RETURNS name
+AS 'MODULE_PATHNAME', 'csm_caller'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@._caller() IS
+    'Internal: the role that caused the current statement (the session''s role or the one SET ROLE chose), which SECURITY DEFINER functions do not change; audit rows name it.';
+
 -- Keep the audit timestamps honest without asking callers to set them.
 CREATE FUNCTION @extschema@._touch_account() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$

@@ -242,6 +242,7 @@ CREATE FUNCTION @extschema@.copy_health_model(source text, new_name text, descri
 RETURNS text
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+    PERFORM @extschema@._require('admin');
     IF NOT EXISTS (SELECT 1 FROM @extschema@.health_model m WHERE m.name = source) THEN
         RAISE EXCEPTION 'health model "%" does not exist', source
             USING ERRCODE = 'undefined_object', HINT = 'See csm.health_model for the models.';
@@ -408,7 +409,7 @@ CREATE TABLE @extschema@.health_override (
     score       float8 NOT NULL,
     reason      text NOT NULL,
     expires_at  timestamptz,
-    created_by  name NOT NULL DEFAULT current_user,
+    created_by  name NOT NULL DEFAULT @extschema@._caller(),
     created_at  timestamptz NOT NULL DEFAULT now(),
     cleared_at  timestamptz,
     cleared_by  name,
@@ -439,6 +440,10 @@ DECLARE
     scored bigint;
     changed bigint[];
 BEGIN
+    PERFORM @extschema@._require('operate');
+    IF metrics IS NOT NULL THEN
+        PERFORM @extschema@._check_metrics_relation(metrics);
+    END IF;
     -- One refresh at a time (readers are not blocked): MERGE, unlike
     -- INSERT ... ON CONFLICT, raises a unique violation when a concurrent
     -- transaction inserts the same key.  MERGE because the conflict check
@@ -554,14 +559,16 @@ CREATE FUNCTION @extschema@.override_health(external_id text, score float8, reas
 RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    id bigint := @extschema@._account_id(external_id);
+    id bigint;
     new_id bigint;
 BEGIN
+    PERFORM @extschema@._require('operate');
+    id := @extschema@._account_id(external_id);
     IF expires_at IS NOT NULL AND expires_at <= now() THEN
         RAISE EXCEPTION 'override would expire at %, which is not in the future', expires_at
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Give an expiry in the future, or NULL for none.';
     END IF;
-    UPDATE @extschema@.health_override o SET cleared_at = now(), cleared_by = current_user
+    UPDATE @extschema@.health_override o SET cleared_at = now(), cleared_by = @extschema@._caller()
     WHERE o.account_id = id AND o.cleared_at IS NULL;
     INSERT INTO @extschema@.health_override (account_id, score, reason, expires_at)
     VALUES (id, score, reason, expires_at)
@@ -575,9 +582,11 @@ COMMENT ON FUNCTION @extschema@.override_health(text, float8, text, timestamptz)
 CREATE FUNCTION @extschema@.clear_health_override(external_id text) RETURNS boolean
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    id bigint := @extschema@._account_id(external_id);
+    id bigint;
 BEGIN
-    UPDATE @extschema@.health_override o SET cleared_at = now(), cleared_by = current_user
+    PERFORM @extschema@._require('operate');
+    id := @extschema@._account_id(external_id);
+    UPDATE @extschema@.health_override o SET cleared_at = now(), cleared_by = @extschema@._caller()
     WHERE o.account_id = id AND o.cleared_at IS NULL;
     IF FOUND THEN
         PERFORM @extschema@.apply_routing(ARRAY[id], ARRAY['health_band', 'health_score']);

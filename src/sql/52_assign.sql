@@ -105,7 +105,7 @@ COMMENT ON FUNCTION @extschema@._pick_member(bigint[], text, float8) IS
 CREATE FUNCTION @extschema@.csm_assign(org_user_id text, assign_to text, is_primary boolean DEFAULT true,
                                        reason text DEFAULT NULL)
 RETURNS @extschema@.assignment_result
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     account bigint;
     member @extschema@.team_member;
@@ -117,6 +117,7 @@ DECLARE
     rule_name text;
     result @extschema@.assignment_result := (false, assign_to, is_primary, org_user_id, NULL);
 BEGIN
+    PERFORM @extschema@._require('operate');
     IF org_user_id IS NULL OR assign_to IS NULL OR is_primary IS NULL THEN
         RAISE EXCEPTION 'org_user_id, assign_to and is_primary must not be NULL'
             USING ERRCODE = 'null_value_not_allowed';
@@ -188,15 +189,18 @@ BEGIN
     RETURN result;
 END $$;
 COMMENT ON FUNCTION @extschema@.csm_assign(text, text, boolean, text) IS
-    'Assigns a team member (handle) as primary or secondary CSM of an account (external_id); the seed''s Assign CSM tool. A new primary ends the previous one (kept in history). Returns assignment_success false with a message for an inactive member, a member at capacity or a continuity rule. Errors: P0002 unknown account or member, 22004 NULL argument.';
+    'Assigns a team member (handle) as primary or secondary CSM of an account (external_id); the seed''s Assign CSM tool. A new primary ends the previous one (kept in history). Returns assignment_success false with a message for an inactive member, a member at capacity or a continuity rule. Errors: P0002 unknown account or member, 22004 NULL argument, 42501 without the operate level (csm.grant_access).';
 
 CREATE FUNCTION @extschema@.csm_unassign(org_user_id text, handle text, reason text DEFAULT NULL) RETURNS boolean
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    account bigint := @extschema@._account_id(org_user_id);
-    member @extschema@.team_member := @extschema@._member(handle);
+    account bigint;
+    member @extschema@.team_member;
     ended @extschema@.account_assignment;
 BEGIN
+    PERFORM @extschema@._require('operate');
+    account := @extschema@._account_id(org_user_id);
+    member := @extschema@._member(handle);
     PERFORM @extschema@._lock_account(account);
     SELECT * INTO ended FROM @extschema@.account_assignment a
     WHERE a.account_id = account AND a.member_id = member.member_id AND a.ended_at IS NULL;
@@ -209,7 +213,7 @@ BEGIN
     RETURN true;
 END $$;
 COMMENT ON FUNCTION @extschema@.csm_unassign(text, text, text) IS
-    'Ends a member''s relationship with an account (kept in history, logged); false when there was none. An account left without a primary shows in csm.unassigned_queue. Errors: P0002 unknown account or member.';
+    'Ends a member''s relationship with an account (kept in history, logged); false when there was none. An account left without a primary shows in csm.unassigned_queue. Errors: P0002 unknown account or member, 42501 without the operate level (csm.grant_access).';
 
 CREATE VIEW @extschema@.assignment WITH (security_invoker = true) AS
 SELECT a.account_id, ac.external_id, a.member_id, m.handle, a.is_primary, a.started_at AS since, a.reason,

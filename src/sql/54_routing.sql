@@ -43,7 +43,10 @@ COMMENT ON FUNCTION @extschema@.csm_auto_assign(text, text) IS
 -- The hook: applies to each account the first matching primary rule and
 -- every matching secondary rule.  Triggers on csm.account fire it; health
 -- and churn refreshes fire it for accounts whose facts changed.
-CREATE FUNCTION @extschema@.apply_routing(accounts bigint[], reading text[] DEFAULT NULL)
+-- The work is csm._route's: the triggers on csm.account call it as csm's
+-- owner, so that any role allowed to insert an account (or an event) has it
+-- routed; csm.apply_routing, the API, first checks the caller's level.
+CREATE FUNCTION @extschema@._route(accounts bigint[], reading text[] DEFAULT NULL)
 RETURNS TABLE (account_id bigint, rule text, assignment_success boolean, assigned_csm text, is_primary boolean,
                message text)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -80,11 +83,22 @@ BEGIN
         END LOOP;
     END LOOP;
 END $$;
+COMMENT ON FUNCTION @extschema@._route(bigint[], text[]) IS
+    'Internal: csm.apply_routing without the level check, for csm''s triggers.';
+
+CREATE FUNCTION @extschema@.apply_routing(accounts bigint[], reading text[] DEFAULT NULL)
+RETURNS TABLE (account_id bigint, rule text, assignment_success boolean, assigned_csm text, is_primary boolean,
+               message text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM @extschema@._require('operate');
+    RETURN QUERY SELECT r.* FROM @extschema@._route(accounts, reading) r;
+END $$;
 COMMENT ON FUNCTION @extschema@.apply_routing(bigint[], text[]) IS
-    'Applies the routing rules to these accounts: the first matching primary rule and every matching secondary rule. With reading (the facts that changed, such as {health_band,health_score}), only those of them whose condition reads one of these facts: a health change never moves a primary that a rule about segments made. Fired by triggers when an account is created or its plan, segment or tier changes (all rules), and by health refreshes and overrides (rules reading health). Returns one row per rule applied.';
+    'Applies the routing rules to these accounts: the first matching primary rule and every matching secondary rule. With reading (the facts that changed, such as {health_band,health_score}), only those of them whose condition reads one of these facts: a health change never moves a primary that a rule about segments made. Fired by triggers when an account is created or its plan, segment or tier changes (all rules), and by health refreshes and overrides (rules reading health). Returns one row per rule applied. Errors: 42501 without the operate level (csm.grant_access).';
 
 CREATE FUNCTION @extschema@._route_new_accounts() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     -- pg_restore (and every pg_dump script) runs with check_function_bodies
     -- off: the accounts it loads come with their assignments.
@@ -92,9 +106,9 @@ BEGIN
         RETURN NULL;
     END IF;
     IF TG_OP = 'INSERT' THEN
-        PERFORM @extschema@.apply_routing(ARRAY(SELECT n.account_id FROM new_accounts n));
+        PERFORM @extschema@._route(ARRAY(SELECT n.account_id FROM new_accounts n));
     ELSE
-        PERFORM @extschema@.apply_routing(ARRAY(
+        PERFORM @extschema@._route(ARRAY(
             SELECT n.account_id FROM new_accounts n JOIN old_accounts o ON o.account_id = n.account_id
             WHERE (n.plan, n.segment, n.tier, n.status) IS DISTINCT FROM (o.plan, o.segment, o.tier, o.status)));
     END IF;
@@ -112,15 +126,17 @@ CREATE TRIGGER account_route_changed AFTER UPDATE ON @extschema@.account
 -- member of one of their teams (or of one of their roles, when they have no
 -- team), or the account waits in the queue.
 CREATE FUNCTION @extschema@.release_member(handle text, reason text DEFAULT NULL) RETURNS integer
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    leaver @extschema@.team_member := @extschema@._member(handle);
+    leaver @extschema@.team_member;
     why text := coalesce(reason, format('%s left', handle));
     rel @extschema@.account_assignment;
     pool bigint[];
     picked bigint;
     moved integer := 0;
 BEGIN
+    PERFORM @extschema@._require('admin');
+    leaver := @extschema@._member(handle);
     pool := ARRAY(SELECT m.member_id FROM @extschema@.team_member m
                   WHERE m.active AND m.member_id <> leaver.member_id
                     AND CASE WHEN cardinality(leaver.teams) > 0 THEN m.teams && leaver.teams ELSE m.roles && leaver.roles END);
@@ -159,10 +175,10 @@ BEGIN
     RETURN moved;
 END $$;
 COMMENT ON FUNCTION @extschema@.release_member(text, text) IS
-    'Hands every account of a member over (handoff, logged per account): least loaded among active members sharing a team (or a role, when they have none), else the unassigned queue with an alert. Called by the trigger when a member becomes inactive; callable directly (for example by Citus users, or before a leave). Returns the relationships moved. Errors: P0002 unknown member.';
+    'Hands every account of a member over (handoff, logged per account): least loaded among active members sharing a team (or a role, when they have none), else the unassigned queue with an alert. Called by the trigger when a member becomes inactive; callable directly (for example by Citus users, or before a leave). Returns the relationships moved. Errors: P0002 unknown member, 42501 without the admin level (csm.grant_access).';
 
 CREATE FUNCTION @extschema@._member_left() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     PERFORM @extschema@.release_member(n.handle) FROM new_members n JOIN old_members o ON o.member_id = n.member_id
     WHERE o.active AND NOT n.active;
@@ -175,16 +191,17 @@ CREATE TRIGGER team_member_left AFTER UPDATE ON @extschema@.team_member
 
 -- Accounts waiting for a primary get one when members gain room.
 CREATE FUNCTION @extschema@.assign_queued() RETURNS integer
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     account bigint;
     assigned integer := 0;
 BEGIN
+    PERFORM @extschema@._require('operate');
     FOR account IN SELECT q.account_id FROM @extschema@.unassigned_queue q ORDER BY q.waiting_since, q.account_id LOOP
         SELECT assigned + count(*) FILTER (WHERE r.assignment_success AND r.is_primary) INTO assigned
-        FROM @extschema@.apply_routing(ARRAY[account]) r;
+        FROM @extschema@._route(ARRAY[account]) r;
     END LOOP;
     RETURN assigned;
 END $$;
 COMMENT ON FUNCTION @extschema@.assign_queued() IS
-    'Routes the accounts of csm.unassigned_queue, oldest first; returns how many got a primary. Schedule it with pg_cron, or call it after adding members or capacity.';
+    'Routes the accounts of csm.unassigned_queue, oldest first; returns how many got a primary. Schedule it with pg_cron, or call it after adding members or capacity. Errors: 42501 without the operate level (csm.grant_access).';

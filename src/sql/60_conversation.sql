@@ -446,6 +446,7 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     teams text[];
 BEGIN
+    PERFORM @extschema@._require('operate');
     IF route_waiting.team IS NULL THEN
         teams := ARRAY(SELECT DISTINCT c.team FROM @extschema@.conversation c WHERE c.waiting_since IS NOT NULL);
     ELSIF route_waiting.team !~ '\S' THEN
@@ -476,6 +477,7 @@ DECLARE
     stale record;
     picked bigint;
 BEGIN
+    PERFORM @extschema@._require('operate');
     -- Claim the stale conversations; those another run holds are skipped.
     SELECT array_agg(s.account_id ORDER BY s.assignee, s.account_id, s.conversation_id),
            array_agg(s.conversation_id ORDER BY s.assignee, s.account_id, s.conversation_id),
@@ -575,6 +577,7 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     fixed bigint;
 BEGIN
+    PERFORM @extschema@._require('admin');
     -- Writers wait; a consistent count needs a still table.
     LOCK TABLE @extschema@.conversation IN SHARE MODE;
     INSERT INTO @extschema@.agent_load (member_id)

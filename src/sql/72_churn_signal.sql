@@ -791,6 +791,7 @@ SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     later timestamptz;
 BEGIN
+    PERFORM @extschema@._require('operate');
     IF as_of IS NULL OR NOT isfinite(as_of) THEN
         RAISE EXCEPTION 'as_of must be a finite time'
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass a timestamptz such as now().';

@@ -217,6 +217,7 @@ DECLARE
     changed bigint[];
     locked bigint[];
 BEGIN
+    PERFORM @extschema@._require('operate');
     -- Signals are refreshed in time order: take their lock first, then the
     -- time, so a refresh that waited for another is not "before" it.
     PERFORM pg_catalog.pg_advisory_xact_lock('@extschema@.churn_signal'::regclass::oid::integer, 0);
@@ -288,6 +289,7 @@ DECLARE
     fitted jsonb;
     evaluation jsonb;
 BEGIN
+    PERFORM @extschema@._require('admin');
     IF name IS NULL OR name !~ '\S' OR name = 'prior' THEN
         RAISE EXCEPTION 'a churn model needs a name other than blank or "prior"' USING ERRCODE = 'invalid_parameter_value',
             HINT = '"prior" is the name of the model used while none is trained.';
