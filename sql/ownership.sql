@@ -106,7 +106,7 @@ LEFT JOIN (SELECT member_id, count(*) AS n, count(*) FILTER (WHERE is_primary) A
            FROM csm.account_assignment WHERE ended_at IS NULL GROUP BY member_id) r USING (member_id)
 WHERE l.accounts <> coalesce(r.n, 0) OR l.primaries <> coalesce(r.p, 0) OR abs(l.load - coalesce(r.w, 0)) > 1e-9;
 
--- the audit trail: every change, append-only for all but the owner
+-- the audit trail: every change, append-only for everyone
 SELECT a.external_id, l.action, l.is_primary, o.handle AS old, n.handle AS new, l.reason
 FROM csm.assignment_log l JOIN csm.account a USING (account_id)
 LEFT JOIN csm.team_member o ON o.member_id = l.old_member_id

@@ -177,9 +177,8 @@ BEGIN
         RAISE EXCEPTION 'permission denied for %', metrics
             USING ERRCODE = 'insufficient_privilege', HINT = 'The caller needs SELECT on the metrics relation.';
     END IF;
-    IF NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.oid = owner)
-       AND NOT pg_has_role(owner, (SELECT n.nspowner FROM pg_namespace n WHERE n.oid = '@extschema@'::regnamespace), 'USAGE')
-       AND owner <> (SELECT n.nspowner FROM pg_namespace n WHERE n.oid = '@extschema@'::regnamespace) THEN
+    -- pg_has_role is true for a superuser and for csm's owner itself.
+    IF NOT pg_has_role(owner, (SELECT n.nspowner FROM pg_namespace n WHERE n.oid = '@extschema@'::regnamespace), 'USAGE') THEN
         RAISE EXCEPTION 'metrics relation % is owned by %, which is neither a superuser nor the owner of csm', metrics, owner::regrole
             USING ERRCODE = 'insufficient_privilege',
                   HINT = 'refresh_health reads it with csm''s rights; let the owner of csm create the view.';

@@ -111,7 +111,7 @@ CREATE FUNCTION pg_temp.tap_rank(level text) RETURNS integer LANGUAGE sql AS $$
     SELECT CASE level WHEN 'read' THEN 1 WHEN 'operate' THEN 2 WHEN 'admin' THEN 3 ELSE 4 END
 $$;
 
-SELECT plan(11 + (SELECT count(*)::integer FROM tap_call) * 4);
+SELECT plan(18 + (SELECT count(*)::integer FROM tap_call) * 4);
 
 SELECT csm.grant_access(r.who::regrole, r.level) FROM tap_role r WHERE r.level IS NOT NULL;
 SELECT is(array_agg(csm.access_level(r.who::regrole) ORDER BY r.rank), ARRAY[NULL, 'read', 'operate', 'admin'],
@@ -149,6 +149,40 @@ SELECT is((SELECT count(*) FROM csm.access_privileges() p
                      WHEN 'FUNCTION' THEN has_function_privilege('tap_read', p.object, 'EXECUTE')
                      ELSE has_schema_privilege('tap_read', p.object, 'USAGE') END), 0::bigint,
           'and no privilege of the list');
+
+-- A loader with no level, only INSERT on csm.account and csm.conversation:
+-- csm's triggers route what it inserts with csm's rights, and log it.
+CREATE ROLE tap_loader;
+GRANT USAGE ON SCHEMA csm TO tap_loader;
+GRANT INSERT ON csm.account, csm.conversation TO tap_loader;
+UPDATE csm.team_member SET status = 'online' WHERE handle = 'tap_cy';
+SET ROLE tap_loader;
+SELECT lives_ok($$INSERT INTO csm.account (external_id) VALUES ('tap_loaded')$$,
+                'a role with only INSERT on csm.account creates an account');
+RESET ROLE;
+SELECT is((SELECT count(*) FROM csm.assignment WHERE external_id = 'tap_loaded' AND is_primary), 1::bigint,
+          'which the routing trigger gives an owner');
+SELECT is((SELECT string_agg(l.actor::text, ',') FROM csm.assignment_log l WHERE l.external_id = 'tap_loaded'),
+          'tap_loader', 'and logs with the loader as actor');
+SELECT account_id AS tap_1_id FROM csm.account WHERE external_id = 'tap_1' \gset
+SET ROLE tap_loader;
+SELECT lives_ok('INSERT INTO csm.conversation (account_id, team) VALUES (' || :tap_1_id || ', ''tap'')',
+                'and opens a conversation');
+RESET ROLE;
+SELECT is((SELECT l.action || ':' || l.actor FROM csm.assignment_log l WHERE l.conversation_id IS NOT NULL),
+          'route:tap_loader', 'which is routed and logged with the loader as actor');
+
+-- refresh_health reads a metrics view of a trusted owner the caller may read.
+CREATE VIEW tap_metrics AS SELECT account_id, 9::float8 AS nps FROM csm.account;
+GRANT SELECT ON tap_metrics TO tap_operate;
+SET ROLE tap_operate;
+SELECT ok(csm.refresh_health('tap_metrics') > 0, 'refresh_health reads a view the caller may read');
+RESET ROLE;
+ALTER VIEW tap_metrics OWNER TO tap_operate;
+SET ROLE tap_operate;
+SELECT throws_ok($$SELECT csm.refresh_health('tap_metrics')$$, '42501', NULL,
+                 'but not one the caller owns, whose code would run with csm''s rights');
+RESET ROLE;
 
 -- Misuse.
 SELECT throws_ok($$SELECT csm.grant_access('tap_read', 'superuser')$$, '22023', NULL, 'an unknown level is 22023');
