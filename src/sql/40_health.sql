@@ -10,7 +10,9 @@ CREATE TABLE @extschema@.health_band_info (
     action    text NOT NULL,
     cadence   text NOT NULL,
     min_score float8 NOT NULL,
-    max_score float8 NOT NULL
+    max_score float8 NOT NULL,
+    CONSTRAINT health_band_info_min_score_range CHECK (min_score >= 0 AND min_score <= 100),
+    CONSTRAINT health_band_info_max_score_range CHECK (max_score >= 0 AND max_score <= 100)
 );
 COMMENT ON TABLE @extschema@.health_band_info IS 'What each health band means and how often to engage, from the seed; join it on band.';
 INSERT INTO @extschema@.health_band_info VALUES
@@ -38,7 +40,8 @@ CREATE TABLE @extschema@.health_group (
     name   text NOT NULL,
     weight float8 NOT NULL,
     PRIMARY KEY (model, name),
-    CONSTRAINT health_group_weight_positive CHECK (weight > 0 AND weight < 'Infinity')
+    CONSTRAINT health_group_weight_positive CHECK (weight > 0 AND weight < 'Infinity'),
+    CONSTRAINT health_group_weight_bounded CHECK (weight <= 1e6)
 );
 COMMENT ON TABLE @extschema@.health_group IS 'Weighted groups (pillars) of a health model''s components.';
 
@@ -59,11 +62,21 @@ CREATE TABLE @extschema@.health_component (
     FOREIGN KEY (model, group_name) REFERENCES @extschema@.health_group (model, name) ON UPDATE CASCADE,
     CONSTRAINT health_component_metric_valid CHECK (metric ~ '^[a-z][a-z0-9_]*$'),
     CONSTRAINT health_component_weight_positive CHECK (weight > 0 AND weight < 'Infinity'),
+    CONSTRAINT health_component_weight_bounded CHECK (weight <= 1e6),
     CONSTRAINT health_component_direction_known CHECK (direction IN ('higher_is_better', 'lower_is_better')),
     CONSTRAINT health_component_thresholds_finite CHECK (
         green > '-Infinity' AND green < 'Infinity' AND red > '-Infinity' AND red < 'Infinity'
         AND (best IS NULL OR (best > '-Infinity' AND best < 'Infinity'))
         AND (worst IS NULL OR (worst > '-Infinity' AND worst < 'Infinity'))),
+    -- Bounded so that every width and line of the kernel stays finite and
+    -- exact enough (1e308 thresholds overflowed to infinite widths).
+    CONSTRAINT health_component_thresholds_bounded CHECK (
+        green BETWEEN -1e12 AND 1e12 AND red BETWEEN -1e12 AND 1e12
+        AND (best IS NULL OR best BETWEEN -1e12 AND 1e12)
+        AND (worst IS NULL OR worst BETWEEN -1e12 AND 1e12)),
+    CONSTRAINT health_component_domain_bounded CHECK (
+        (min_value IS NULL OR min_value BETWEEN -1e12 AND 1e12)
+        AND (max_value IS NULL OR max_value BETWEEN -1e12 AND 1e12)),
     CONSTRAINT health_component_thresholds_ordered CHECK (
         CASE direction WHEN 'higher_is_better' THEN red < green WHEN 'lower_is_better' THEN red > green END),
     CONSTRAINT health_component_best_beyond_green CHECK (
@@ -370,7 +383,9 @@ CREATE TABLE @extschema@.health_score (
     component_scores  float8[] NOT NULL,
     component_weights float8[] NOT NULL,
     computed_at   timestamptz NOT NULL,
-    PRIMARY KEY (account_id)
+    PRIMARY KEY (account_id),
+    CONSTRAINT health_score_score_range CHECK (score >= 0 AND score <= 100),
+    CONSTRAINT health_score_coverage_range CHECK (coverage >= 0 AND coverage <= 1)
 );
 COMMENT ON TABLE @extschema@.health_score IS
     'The latest computed health score per account, written by csm.refresh_health(), with its per-component detail as arrays (csm.health_score_component has them as rows). Read csm.account_health for the effective score.';
@@ -385,7 +400,9 @@ CREATE TABLE @extschema@.health_history (
     band          @extschema@.health_band,
     coverage      float8 NOT NULL,
     computed_at   timestamptz NOT NULL,
-    PRIMARY KEY (account_id, day)
+    PRIMARY KEY (account_id, day),
+    CONSTRAINT health_history_score_range CHECK (score >= 0 AND score <= 100),
+    CONSTRAINT health_history_coverage_range CHECK (coverage >= 0 AND coverage <= 1)
 );
 COMMENT ON TABLE @extschema@.health_history IS
     'One computed health score per account per UTC day (the day''s last refresh wins).';
