@@ -41,7 +41,7 @@ CREATE TABLE @extschema@.health_group (
     weight float8 NOT NULL,
     PRIMARY KEY (model, name),
     CONSTRAINT health_group_weight_positive CHECK (weight > 0 AND weight < 'Infinity'),
-    CONSTRAINT health_group_weight_bounded CHECK (weight <= 1e6)
+    CONSTRAINT health_group_weight_within_limit CHECK (weight <= 1e6)
 );
 COMMENT ON TABLE @extschema@.health_group IS 'Weighted groups (pillars) of a health model''s components.';
 
@@ -62,7 +62,7 @@ CREATE TABLE @extschema@.health_component (
     FOREIGN KEY (model, group_name) REFERENCES @extschema@.health_group (model, name) ON UPDATE CASCADE,
     CONSTRAINT health_component_metric_valid CHECK (metric ~ '^[a-z][a-z0-9_]*$'),
     CONSTRAINT health_component_weight_positive CHECK (weight > 0 AND weight < 'Infinity'),
-    CONSTRAINT health_component_weight_bounded CHECK (weight <= 1e6),
+    CONSTRAINT health_component_weight_within_limit CHECK (weight <= 1e6),
     CONSTRAINT health_component_direction_known CHECK (direction IN ('higher_is_better', 'lower_is_better')),
     CONSTRAINT health_component_thresholds_finite CHECK (
         green > '-Infinity' AND green < 'Infinity' AND red > '-Infinity' AND red < 'Infinity'
@@ -70,11 +70,11 @@ CREATE TABLE @extschema@.health_component (
         AND (worst IS NULL OR (worst > '-Infinity' AND worst < 'Infinity'))),
     -- Bounded so that every width and line of the kernel stays finite and
     -- exact enough (1e308 thresholds overflowed to infinite widths).
-    CONSTRAINT health_component_thresholds_bounded CHECK (
+    CONSTRAINT health_component_thresholds_within_limit CHECK (
         green BETWEEN -1e12 AND 1e12 AND red BETWEEN -1e12 AND 1e12
         AND (best IS NULL OR best BETWEEN -1e12 AND 1e12)
         AND (worst IS NULL OR worst BETWEEN -1e12 AND 1e12)),
-    CONSTRAINT health_component_domain_bounded CHECK (
+    CONSTRAINT health_component_domain_within_limit CHECK (
         (min_value IS NULL OR min_value BETWEEN -1e12 AND 1e12)
         AND (max_value IS NULL OR max_value BETWEEN -1e12 AND 1e12)),
     CONSTRAINT health_component_thresholds_ordered CHECK (
