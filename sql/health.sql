@@ -96,6 +96,12 @@ SELECT account_id, 0.9::float8 AS dau_ratio, 10 AS nps FROM csm.account WHERE ex
 SELECT csm.refresh_health('my_metrics') AS scored;
 SELECT a.external_id, h.model, round(h.score::numeric, 2) AS score, round(h.coverage::numeric, 2) AS coverage
 FROM csm.health_score h JOIN csm.account a USING (account_id) ORDER BY 1;
+-- an account with bad metrics is skipped with a warning and keeps its score;
+-- the others are scored
+UPDATE my_metrics SET nps = 11 WHERE account_id = (SELECT account_id FROM csm.account WHERE external_id = 'org_smb');
+SELECT csm.refresh_health('my_metrics') AS scored_despite_one_bad;
+-- a relation without any metric column is refused before anything is written
+SELECT csm.refresh_health('csm.account');
 SELECT csm.refresh_health() AS scored_from_account_metrics;
 
 -- explanation, worst first

@@ -453,30 +453,23 @@ COMMENT ON FUNCTION @extschema@._account_id(text) IS 'account_id of an external_
 CREATE FUNCTION @extschema@.refresh_health(metrics regclass DEFAULT NULL) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
+    source regclass := coalesce(metrics, '@extschema@.account_metrics'::regclass);
+    expected text[];
     scored bigint;
     changed bigint[];
-BEGIN
-    -- One refresh at a time (readers are not blocked): MERGE, unlike
-    -- INSERT ... ON CONFLICT, raises a unique violation when a concurrent
-    -- transaction inserts the same key.  MERGE because the conflict check
-    -- of ON CONFLICT probes the primary key once more per row and takes a
-    -- lock per row, which cost a refresh of 1M accounts about a third of
-    -- its time.
-    LOCK TABLE @extschema@.health_score, @extschema@.health_history IN SHARE ROW EXCLUSIVE MODE;
-
-    -- Metrics come from csm.account_metrics, or from a table or view of the
-    -- caller's with an account_id column and columns named after metrics.
-    EXECUTE format($q$
+    -- the accounts of the relation, with their metrics row and model
+    accounts constant text := format($q$
+        SELECT m.account_id, a.external_id, m AS metrics_row, coalesce(mp.model, ms.model, 'default') AS model
+        FROM %s m
+        JOIN @extschema@.account a ON a.account_id = m.account_id
+        LEFT JOIN @extschema@.health_model_map mp ON mp.attribute = 'plan' AND mp.value = a.plan
+        LEFT JOIN @extschema@.health_model_map ms ON ms.attribute = 'segment' AND ms.value = a.segment
+        WHERE a.status = 'active'$q$, source);
+    -- writes the scores of a source with columns account_id and the
+    -- fields of csm.health_result
+    merge_scores constant text := $q$
         MERGE INTO @extschema@.health_score h
-        USING (SELECT x.account_id, (x.r).*
-               FROM (SELECT m.account_id,
-                            @extschema@.csm_health_evaluate_row(m, coalesce(mp.model, ms.model, 'default')) AS r
-                     FROM %s m
-                     JOIN @extschema@.account a ON a.account_id = m.account_id
-                     LEFT JOIN @extschema@.health_model_map mp ON mp.attribute = 'plan' AND mp.value = a.plan
-                     LEFT JOIN @extschema@.health_model_map ms ON ms.attribute = 'segment' AND ms.value = a.segment
-                     WHERE a.status = 'active'
-                     OFFSET 0) x) s
+        USING (%s) s
         ON h.account_id = s.account_id
         WHEN MATCHED THEN
             UPDATE SET model = s.model, model_version = s.model_version, score = s.score, band = s.band,
@@ -487,9 +480,74 @@ BEGIN
             INSERT (account_id, model, model_version, score, band, coverage,
                     metrics, metric_values, component_scores, component_weights, computed_at)
             VALUES (s.account_id, s.model, s.model_version, s.score, s.band, s.coverage,
-                    s.metrics, s.metric_values, s.component_scores, s.component_weights, pg_catalog.now())$q$,
-        coalesce(metrics, '@extschema@.account_metrics'::regclass));
-    GET DIAGNOSTICS scored = ROW_COUNT;
+                    s.metrics, s.metric_values, s.component_scores, s.component_weights, pg_catalog.now())$q$;
+    account record;
+    result @extschema@.health_result;
+    ids bigint[] := '{}';
+    results @extschema@.health_result[] := '{}';
+    skipped bigint := 0;
+    message text;
+    state text;
+BEGIN
+    -- A relation without a single metric column of the models in use would
+    -- overwrite every score with NULL.
+    SELECT array_agg(DISTINCT c.metric ORDER BY c.metric) INTO expected
+    FROM @extschema@.health_component c
+    WHERE c.model = 'default' OR c.model IN (SELECT mm.model FROM @extschema@.health_model_map mm);
+    IF NOT EXISTS (SELECT FROM pg_attribute t
+                   WHERE t.attrelid = source AND t.attname = 'account_id' AND t.attnum > 0 AND NOT t.attisdropped) THEN
+        RAISE EXCEPTION 'relation % has no column account_id', source
+            USING ERRCODE = 'undefined_column',
+                  HINT = 'Pass a table or view with an account_id column and columns named after metrics, such as csm.account_metrics.';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_attribute t
+                   WHERE t.attrelid = source AND t.attname = ANY (expected) AND t.attnum > 0 AND NOT t.attisdropped) THEN
+        RAISE EXCEPTION 'relation % has none of the metric columns of the health models in use', source
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('Give it columns named after metrics: %s.', array_to_string(expected, ', '));
+    END IF;
+
+    -- One refresh at a time (readers are not blocked): MERGE, unlike
+    -- INSERT ... ON CONFLICT, raises a unique violation when a concurrent
+    -- transaction inserts the same key.  MERGE because the conflict check
+    -- of ON CONFLICT probes the primary key once more per row and takes a
+    -- lock per row, which cost a refresh of 1M accounts about a third of
+    -- its time.
+    LOCK TABLE @extschema@.health_score, @extschema@.health_history IN SHARE ROW EXCLUSIVE MODE;
+
+    -- Metrics come from csm.account_metrics, or from a table or view of the
+    -- caller's with an account_id column and columns named after metrics.
+    -- All accounts in one statement; when one account's metrics are bad
+    -- (NaN, outside a metric's domain) or its model cannot be read, account
+    -- by account, skipping and reporting the bad ones.
+    BEGIN
+        EXECUTE format(merge_scores, format(
+            'SELECT x.account_id, (x.r).* FROM (SELECT y.account_id, @extschema@.csm_health_evaluate_row(y.metrics_row, y.model) AS r FROM (%s) y OFFSET 0) x',
+            accounts));
+        GET DIAGNOSTICS scored = ROW_COUNT;
+    EXCEPTION WHEN data_exception OR undefined_object OR check_violation THEN
+        FOR account IN EXECUTE accounts LOOP
+            BEGIN
+                result := @extschema@.csm_health_evaluate_row(account.metrics_row, account.model);
+                ids := ids || account.account_id;
+                results := results || result;
+            EXCEPTION WHEN data_exception OR undefined_object OR check_violation THEN
+                GET STACKED DIAGNOSTICS message = MESSAGE_TEXT, state = RETURNED_SQLSTATE;
+                skipped := skipped + 1;
+                IF skipped <= 10 THEN
+                    RAISE WARNING 'refresh_health skipped account "%": %', account.external_id, message
+                        USING DETAIL = format('SQLSTATE %s, model "%s". The account keeps its last score.', state, account.model),
+                              HINT = 'Correct its metrics (or its model) and refresh again.';
+                END IF;
+            END;
+        END LOOP;
+        IF skipped > 10 THEN
+            RAISE WARNING 'refresh_health skipped % accounts in all, % more than reported above', skipped, skipped - 10;
+        END IF;
+        EXECUTE format(merge_scores, 'SELECT u.account_id, (u.r).* FROM (SELECT pg_catalog.unnest($1) AS account_id, pg_catalog.unnest($2) AS r) u')
+            USING ids, results;
+        GET DIAGNOSTICS scored = ROW_COUNT;
+    END;
 
     -- Routing rules that read health apply to the accounts whose band
     -- changed since the last refresh (still in the history until the merge
@@ -526,7 +584,7 @@ BEGIN
     RETURN scored;
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_health(regclass) IS
-    'Scores every active account with its mapped model, from csm.account_metrics or from the given table or view (account_id plus columns named after metrics); writes csm.health_score and one csm.health_history row per account per UTC day (idempotent within a day); when routing rules read health_band or health_score, applies them (csm.apply_routing) to the accounts whose band changed. Returns the accounts scored. Schedule it with pg_cron.';
+    'Scores every active account with its mapped model, from csm.account_metrics or from the given table or view (account_id plus columns named after metrics); writes csm.health_score and one csm.health_history row per account per UTC day (idempotent within a day); when routing rules read health_band or health_score, applies them (csm.apply_routing) to the accounts whose band changed. Returns the accounts scored. An account whose metrics are bad (NaN, outside a metric''s domain) or whose model cannot be read is skipped with a WARNING naming it and keeps its last score; the others are scored. Errors: 42703 no account_id column, 22023 none of the metric columns of the models in use (default and mapped), 42804 a metric column that is not numeric. Schedule it with pg_cron.';
 
 CREATE FUNCTION @extschema@.csm_health_score(external_id text) RETURNS float8
 LANGUAGE plpgsql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $$

@@ -1,0 +1,43 @@
+-- csm.refresh_health(): one account with bad metrics is skipped (and keeps
+-- its last score) while every other account is scored; a relation without
+-- any metric column of the models in use is refused before anything is
+-- overwritten.
+BEGIN;
+SELECT plan(10);
+
+INSERT INTO csm.account (external_id) VALUES ('org_good1'), ('org_bad'), ('org_good2'), ('org_nan');
+CREATE TEMP TABLE tap_metrics (account_id bigint, dau_ratio float8, nps float8);
+INSERT INTO tap_metrics
+SELECT account_id, 0.9, 9 FROM csm.account;
+
+SELECT is(csm.refresh_health('tap_metrics'), 4::bigint, 'four good accounts are scored');
+
+-- org_bad gets an NPS of 11 (outside 0-10), org_nan a NaN DAU ratio.
+UPDATE tap_metrics SET nps = 8, dau_ratio = 0.6 WHERE account_id <> (SELECT account_id FROM csm.account WHERE external_id = 'org_bad');
+UPDATE tap_metrics SET nps = 11 WHERE account_id = (SELECT account_id FROM csm.account WHERE external_id = 'org_bad');
+UPDATE tap_metrics SET dau_ratio = 'NaN' WHERE account_id = (SELECT account_id FROM csm.account WHERE external_id = 'org_nan');
+
+SELECT lives_ok($$SELECT csm.refresh_health('tap_metrics')$$, 'a refresh with two bad accounts does not fail');
+SELECT is(csm.refresh_health('tap_metrics'), 2::bigint, 'it scores the two good accounts and skips the bad ones');
+SELECT is((SELECT array_agg(a.external_id ORDER BY a.external_id) FROM csm.health_score h
+           JOIN csm.account a USING (account_id) WHERE h.metric_values[array_position(h.metrics, 'nps')] = 8),
+          ARRAY['org_good1', 'org_good2'], 'the good accounts have their new scores');
+SELECT is((SELECT h.metric_values[array_position(h.metrics, 'nps')] FROM csm.health_score h
+           JOIN csm.account a USING (account_id) WHERE a.external_id = 'org_bad'),
+          9::float8, 'a skipped account keeps its last score');
+SELECT is((SELECT count(*)::integer FROM csm.health_history), 4, 'history has one row per account');
+
+-- The WARNING that names each skipped account is in sql/health.sql.
+
+-- A relation without the models' metrics is refused, and nothing is overwritten.
+SELECT throws_ok($$SELECT csm.refresh_health('csm.account')$$, '22023', NULL,
+                 'csm.account has no metric columns: refused');
+SELECT throws_like($$SELECT csm.refresh_health('csm.account')$$, '%metric%',
+                   'the error says what is missing');
+SELECT is((SELECT count(*)::integer FROM csm.health_score WHERE score IS NULL), 0, 'no score was overwritten with NULL');
+CREATE TEMP TABLE tap_no_metrics (account_id bigint, dau bigint, npss float8);
+INSERT INTO tap_no_metrics SELECT account_id, 1, 2 FROM csm.account;
+SELECT throws_ok($$SELECT csm.refresh_health('tap_no_metrics')$$, '22023', NULL,
+                 'a table whose columns are only near misses of metric names is refused');
+SELECT * FROM finish();
+ROLLBACK;
