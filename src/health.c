@@ -3,8 +3,8 @@
  * and pack results; the arithmetic is in health_kernel.c and models are
  * read once per query by health_model.c.
  *
- *   csm.csm_health_score(metrics jsonb, model text)        -> float8
- *   csm.csm_health_evaluate(metrics jsonb, model text)     -> csm.health_result
+ *   csm.csm_health_score(metrics jsonb, model text, lenient boolean)    -> float8
+ *   csm.csm_health_evaluate(metrics jsonb, model text, lenient boolean) -> csm.health_result
  *   csm.csm_health_score_row(metrics record, model text)   -> float8
  *   csm.csm_health_evaluate_row(metrics record, model text) -> csm.health_result
  *   csm.health_band(score float8) -> csm.health_band
@@ -21,6 +21,7 @@
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "lib/stringinfo.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
@@ -45,10 +46,60 @@ typedef struct MetricValues
 	bool		present[HEALTH_MAX_COMPONENTS];
 } MetricValues;
 
-/* Reads the model's metrics from a jsonb object; absent keys and nulls are missing. */
-static void
-metrics_from_jsonb(const HealthModel *model, Jsonb *metrics, MetricValues *mv)
+/* The model's metric names, comma separated, for hints. */
+static char *
+metric_names(const HealthModel *model)
 {
+	StringInfoData names;
+
+	initStringInfo(&names);
+	for (int i = 0; i < model->ncomponents; i++)
+		appendStringInfo(&names, "%s%s", i > 0 ? ", " : "", model->components[i].metric);
+	return names.data;
+}
+
+static void unknown_metric_error(const HealthModel *model, Jsonb *metrics) pg_attribute_noreturn();
+
+/*
+ * The error for a key of the metrics object that the model has no metric
+ * of, usually a typo ("dau" for "dau_ratio"): scoring without it would give
+ * a confident score from the other metrics alone.
+ */
+static void
+unknown_metric_error(const HealthModel *model, Jsonb *metrics)
+{
+	JsonbIterator *it = JsonbIteratorInit(&metrics->root);
+	JsonbValue	v;
+	JsonbIteratorToken token;
+
+	while ((token = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		bool		known = false;
+
+		if (token != WJB_KEY)
+			continue;
+		for (int i = 0; i < model->ncomponents && !known; i++)
+			known = strlen(model->components[i].metric) == (size_t) v.val.string.len &&
+				memcmp(model->components[i].metric, v.val.string.val, v.val.string.len) == 0;
+		if (!known)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("health model \"%s\" has no metric \"%.*s\"", model->name,
+							v.val.string.len, v.val.string.val),
+					 errhint("The metrics of model \"%s\" are %s. Pass lenient => true to ignore other keys.",
+							 model->name, metric_names(model))));
+	}
+	elog(ERROR, "csm: unknown metric expected among the keys");
+}
+
+/*
+ * Reads the model's metrics from a jsonb object; absent keys and nulls are
+ * missing.  A key the model does not know is an error unless lenient.
+ */
+static void
+metrics_from_jsonb(const HealthModel *model, Jsonb *metrics, bool lenient, MetricValues *mv)
+{
+	uint32		found = 0;
 
 	if (!JB_ROOT_IS_OBJECT(metrics) || JB_ROOT_IS_SCALAR(metrics))
 		ereport(ERROR,
@@ -66,7 +117,10 @@ metrics_from_jsonb(const HealthModel *model, Jsonb *metrics, MetricValues *mv)
 		key.val.string.len = strlen(metric);
 		v = findJsonbValueFromContainer(&metrics->root, JB_FOBJECT, &key);
 		mv->present[i] = false;
-		if (v == NULL || v->type == jbvNull)
+		if (v == NULL)
+			continue;
+		found++;
+		if (v->type == jbvNull)
 			continue;
 		if (v->type != jbvNumeric)
 			ereport(ERROR,
@@ -77,6 +131,9 @@ metrics_from_jsonb(const HealthModel *model, Jsonb *metrics, MetricValues *mv)
 		mv->present[i] = true;
 		check_metric_value(model, i, mv->values[i]);
 	}
+	/* keys are unique in jsonb: any key beyond those found is unknown */
+	if (!lenient && found < JB_ROOT_COUNT(metrics))
+		unknown_metric_error(model, metrics);
 }
 
 /* Where each of the model's metrics is in a row type, found once per query. */
@@ -321,7 +378,7 @@ prepare_results(FunctionCallInfo fcinfo, HealthModelEntry *entry)
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "csm: health_result type expected");
 	entry->result_desc = BlessTupleDesc(CreateTupleDescCopy(desc));
-	for (int z = ZONE_GREEN; z <= ZONE_RED; z++)
+	for (int z = ZONE_GREEN; z <= ZONE_UNKNOWN; z++)
 		entry->band_oids[z] = band_enum_oid(TupleDescAttr(entry->result_desc, 3)->atttypid, (HealthZone) z);
 	for (int i = 0; i < model->ncomponents; i++)
 		names[i] = CStringGetTextDatum(model->components[i].metric);
@@ -361,7 +418,7 @@ evaluate(FunctionCallInfo fcinfo, HealthModelEntry *entry, const MetricValues *m
 	values[0] = CStringGetTextDatum(model->name);
 	values[1] = Int32GetDatum(model->version);
 	values[2] = Float8GetDatum(score);
-	values[3] = scored ? ObjectIdGetDatum(entry->band_oids[health_band_of(score)]) : (Datum) 0;
+	values[3] = scored ? ObjectIdGetDatum(entry->band_oids[health_result_band(model, score, coverage)]) : (Datum) 0;
 	values[4] = Float8GetDatum(coverage);
 	values[5] = entry->metric_names;
 	values[6] = float8_array(n, mv->values, mv->present);
@@ -382,13 +439,20 @@ score_only(FunctionCallInfo fcinfo, const HealthModel *model, const MetricValues
 	PG_RETURN_FLOAT8(score);
 }
 
+/* The lenient argument of the jsonb forms; absent (an older SQL definition) is false. */
+static inline bool
+lenient_arg(FunctionCallInfo fcinfo)
+{
+	return PG_NARGS() > 2 && PG_GETARG_BOOL(2);
+}
+
 Datum
 csm_health_score_jsonb(PG_FUNCTION_ARGS)
 {
 	HealthModel *model = model_for_call(fcinfo, 1)->model;
 	MetricValues mv;
 
-	metrics_from_jsonb(model, PG_GETARG_JSONB_P(0), &mv);
+	metrics_from_jsonb(model, PG_GETARG_JSONB_P(0), lenient_arg(fcinfo), &mv);
 	return score_only(fcinfo, model, &mv);
 }
 
@@ -398,7 +462,7 @@ csm_health_evaluate_jsonb(PG_FUNCTION_ARGS)
 	HealthModelEntry *entry = model_for_call(fcinfo, 1);
 	MetricValues mv;
 
-	metrics_from_jsonb(entry->model, PG_GETARG_JSONB_P(0), &mv);
+	metrics_from_jsonb(entry->model, PG_GETARG_JSONB_P(0), lenient_arg(fcinfo), &mv);
 	return evaluate(fcinfo, entry, &mv);
 }
 

@@ -9,13 +9,23 @@
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 
-/* Score bands, as the seed defines them: green 90-100, yellow 70-90, red < 70. */
+/*
+ * Score bands, as the seed defines them: green 90-100, yellow 70-90, red < 70.
+ * A score is unknown when less than its model's min_coverage of the weight
+ * was present; components are never unknown.
+ */
 typedef enum HealthZone
 {
 	ZONE_GREEN = 0,
 	ZONE_YELLOW = 1,
-	ZONE_RED = 2
+	ZONE_RED = 2,
+	ZONE_UNKNOWN = 3
 } HealthZone;
+
+#define HEALTH_NBANDS 4
+
+/* Coverage within this of min_coverage counts as reaching it (rounding of the weight sums). */
+#define COVERAGE_SLACK 1e-9
 
 #define GREEN_FLOOR 90.0
 #define YELLOW_FLOOR 70.0
@@ -65,6 +75,7 @@ typedef struct HealthModel
 	int			ngroups;		/* a model without groups has one, weight 1 */
 	double	   *group_weight;
 	double	   *full_weight;	/* each component's share when nothing is missing */
+	double		min_coverage;	/* below this coverage the band is unknown */
 } HealthModel;
 
 /* What one component gave for one account. */
@@ -81,6 +92,7 @@ extern void health_model_prepare(HealthModel *model);
 extern bool health_score(const HealthModel *model, const double *values, const bool *present,
 						 ComponentResult *results, double *score, double *coverage);
 extern HealthZone health_band_of(double score);
+extern HealthZone health_result_band(const HealthModel *model, double score, double coverage);
 extern const char *health_zone_name(HealthZone zone);
 
 /*
@@ -98,7 +110,7 @@ typedef struct HealthModelEntry
 	struct RowMap *row_map;
 	struct ValuesMap *values_map;	/* for csm._health_score_values */
 	TupleDesc	result_desc;	/* csm.health_result, blessed */
-	Oid			band_oids[3];	/* csm.health_band label per HealthZone */
+	Oid			band_oids[HEALTH_NBANDS];	/* csm.health_band label per HealthZone */
 	Datum		metric_names;	/* the model's metrics as a text[] */
 	struct HealthModelEntry *next;
 } HealthModelEntry;

@@ -20,7 +20,7 @@
 
 static const char *const model_sql =
 "SELECT m.version, c.metric, c.group_name, c.weight, c.direction OPERATOR(pg_catalog.=) 'higher_is_better',"
-"       c.green, c.red, c.best, c.worst, c.min_value, c.max_value, g.weight "
+"       c.green, c.red, c.best, c.worst, c.min_value, c.max_value, g.weight, m.min_coverage "
 "FROM csm.health_model m "
 "JOIN csm.health_component c ON c.model OPERATOR(pg_catalog.=) m.name "
 "LEFT JOIN csm.health_group g ON g.model OPERATOR(pg_catalog.=) c.model AND g.name OPERATOR(pg_catalog.=) c.group_name "
@@ -106,6 +106,7 @@ health_model_load(const char *name, MemoryContext cxt)
 		double		width;
 
 		model->version = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+		model->min_coverage = get_double(tup, desc, 13, 0.0);
 		c->metric = SPI_getvalue(tup, desc, 2);
 		c->group = group_index(group_names, &model->ngroups, group ? pstrdup(group) : NULL);
 		c->weight = get_double(tup, desc, 4, 1.0);

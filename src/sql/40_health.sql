@@ -1,24 +1,26 @@
 -- Health scores: models as data, a C scoring kernel, current scores,
 -- daily history, trend, overrides and explanations.
 
-CREATE TYPE @extschema@.health_band AS ENUM ('green', 'yellow', 'red');
-COMMENT ON TYPE @extschema@.health_band IS 'Health score band: green 90-100, yellow 70 up to 90, red below 70.';
+CREATE TYPE @extschema@.health_band AS ENUM ('green', 'yellow', 'red', 'unknown');
+COMMENT ON TYPE @extschema@.health_band IS
+    'Health score band: green 90-100, yellow 70 up to 90, red below 70; unknown when less of the model''s weight than its min_coverage was present, whatever the score.';
 
 CREATE TABLE @extschema@.health_band_info (
     band      @extschema@.health_band PRIMARY KEY,
     label     text NOT NULL,
     action    text NOT NULL,
     cadence   text NOT NULL,
-    min_score float8 NOT NULL,
-    max_score float8 NOT NULL,
+    min_score float8,
+    max_score float8,
     CONSTRAINT health_band_info_min_score_range CHECK (min_score >= 0 AND min_score <= 100),
     CONSTRAINT health_band_info_max_score_range CHECK (max_score >= 0 AND max_score <= 100)
 );
-COMMENT ON TABLE @extschema@.health_band_info IS 'What each health band means and how often to engage, from the seed; join it on band.';
+COMMENT ON TABLE @extschema@.health_band_info IS 'What each health band means and how often to engage, from the seed; join it on band. unknown has no score range: coverage, not the score, decides it.';
 INSERT INTO @extschema@.health_band_info VALUES
     ('green', 'Healthy', 'Nurture for expansion', 'Quarterly business reviews', 90, 100),
     ('yellow', 'At Risk', 'Engagement plan required', 'Monthly check-ins', 70, 90),
-    ('red', 'Critical', 'Immediate intervention', 'Weekly touch points', 0, 70);
+    ('red', 'Critical', 'Immediate intervention', 'Weekly touch points', 0, 70),
+    ('unknown', 'Unknown', 'Collect the missing metrics before judging', 'Until the metrics are in', NULL, NULL);
 
 -- Models are config tables (Citus reference tables); built-in rows are
 -- read-only and left out of pg_dump, user models are dumped.
@@ -30,10 +32,14 @@ CREATE TABLE @extschema@.health_model (
     updated_at  timestamptz NOT NULL DEFAULT now(),
     -- the transaction that last bumped the version: one bump per transaction
     bumped_by   xid8 NOT NULL DEFAULT pg_catalog.pg_current_xact_id(),
-    CONSTRAINT health_model_name_valid CHECK (name ~ '^[a-z][a-z0-9_]*$')
+    min_coverage float8 NOT NULL DEFAULT 0.5,
+    CONSTRAINT health_model_name_valid CHECK (name ~ '^[a-z][a-z0-9_]*$'),
+    CONSTRAINT health_model_min_coverage_range CHECK (min_coverage >= 0 AND min_coverage <= 1)
 );
 COMMENT ON TABLE @extschema@.health_model IS
     'Health models. Editing a model or its components bumps version once per transaction.';
+COMMENT ON COLUMN @extschema@.health_model.min_coverage IS
+    'The share of the model''s weight (0-1) that must be present for a band: below it the score is kept but the band is unknown. 0.5 by default.';
 
 CREATE TABLE @extschema@.health_group (
     model  text NOT NULL REFERENCES @extschema@.health_model (name) ON UPDATE CASCADE ON DELETE CASCADE,
@@ -169,7 +175,7 @@ BEGIN
         RETURN OLD;
     END IF;
     IF TG_OP = 'UPDATE' AND NEW.bumped_by IS DISTINCT FROM pg_current_xact_id()
-       AND (NEW.name, NEW.description) IS DISTINCT FROM (OLD.name, OLD.description) THEN
+       AND (NEW.name, NEW.description, NEW.min_coverage) IS DISTINCT FROM (OLD.name, OLD.description, OLD.min_coverage) THEN
         NEW.version := OLD.version + 1;
         NEW.updated_at := now();
         NEW.bumped_by := pg_current_xact_id();
@@ -177,7 +183,7 @@ BEGIN
     RETURN NEW;
 END $$;
 COMMENT ON FUNCTION @extschema@._health_model_guard() IS
-    'Trigger: built-in models are read-only; renaming or redescribing a model bumps its version.';
+    'Trigger: built-in models are read-only; renaming or redescribing a model, or changing its min_coverage, bumps its version.';
 CREATE TRIGGER health_model_guard BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.health_model
     FOR EACH ROW EXECUTE FUNCTION @extschema@._health_model_guard();
 
@@ -259,8 +265,9 @@ BEGIN
         RAISE EXCEPTION 'health model "%" does not exist', source
             USING ERRCODE = 'undefined_object', HINT = 'See csm.health_model for the models.';
     END IF;
-    INSERT INTO @extschema@.health_model (name, description)
-    SELECT new_name, coalesce(copy_health_model.description, 'Copy of ' || m.name || ': ' || coalesce(m.description, ''))
+    INSERT INTO @extschema@.health_model (name, description, min_coverage)
+    SELECT new_name, coalesce(copy_health_model.description, 'Copy of ' || m.name || ': ' || coalesce(m.description, '')),
+           m.min_coverage
     FROM @extschema@.health_model m WHERE m.name = source;
     INSERT INTO @extschema@.health_group (model, name, weight)
     SELECT new_name, g.name, g.weight FROM @extschema@.health_group g WHERE g.model = source;
@@ -288,20 +295,21 @@ CREATE TYPE @extschema@.health_result AS (
     component_weights float8[]
 );
 COMMENT ON TYPE @extschema@.health_result IS
-    'A scored account: the model and version used, the score (NULL when every metric is missing), its band, the share of the model''s weight that was present, and per-component detail as arrays in the model''s component order (csm.health_components() gives them as rows).';
+    'A scored account: the model and version used, the score (NULL when every metric is missing), its band (unknown, with the score kept, when coverage is below the model''s min_coverage), the share of the model''s weight that was present, and per-component detail as arrays in the model''s component order (csm.health_components() gives them as rows).';
 
-CREATE FUNCTION @extschema@.csm_health_score(metrics jsonb, model text DEFAULT 'default') RETURNS float8
+CREATE FUNCTION @extschema@.csm_health_score(metrics jsonb, model text DEFAULT 'default', lenient boolean DEFAULT false)
+RETURNS float8
 AS 'MODULE_PATHNAME', 'csm_health_score_jsonb'
 LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@.csm_health_score(jsonb, text) IS
-    'Health score (0-100) of a JSON object of metrics under a model. Missing metrics are left out; NULL when all are.';
+COMMENT ON FUNCTION @extschema@.csm_health_score(jsonb, text, boolean) IS
+    'Health score (0-100) of a JSON object of metrics under a model. Missing metrics are left out; NULL when all are. A key the model has no metric of is an error (22023, the hint lists the model''s metrics) unless lenient => true.';
 
-CREATE FUNCTION @extschema@.csm_health_evaluate(metrics jsonb, model text DEFAULT 'default')
+CREATE FUNCTION @extschema@.csm_health_evaluate(metrics jsonb, model text DEFAULT 'default', lenient boolean DEFAULT false)
 RETURNS @extschema@.health_result
 AS 'MODULE_PATHNAME', 'csm_health_evaluate_jsonb'
 LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@.csm_health_evaluate(jsonb, text) IS
-    'Like csm_health_score(jsonb), with band, coverage, model version and per-component detail.';
+COMMENT ON FUNCTION @extschema@.csm_health_evaluate(jsonb, text, boolean) IS
+    'Like csm_health_score(jsonb), with band, coverage, model version and per-component detail. The band is unknown when coverage is below the model''s min_coverage.';
 
 -- csm_health_score_row(t, 'model') over a table t is planned as
 -- _health_score_values('model', '{metric, ...}', t.metric, ...): the same
@@ -684,7 +692,7 @@ SELECT a.account_id,
        a.plan,
        a.arr,
        coalesce(o.score, h.score) AS score,
-       @extschema@.health_band(coalesce(o.score, h.score)) AS band,
+       CASE WHEN o.score IS NOT NULL THEN @extschema@.health_band(o.score) ELSE h.band END AS band,
        h.score AS computed_score,
        h.band AS computed_band,
        o.score AS override_score,
