@@ -8,6 +8,8 @@
  *   csm.csm_health_score_row(metrics record, model text)   -> float8
  *   csm.csm_health_evaluate_row(metrics record, model text) -> csm.health_result
  *   csm.health_band(score float8) -> csm.health_band
+ *   csm._health_metrics_problem(metrics record, model text) -> text
+ *       why csm_health_evaluate_row would refuse the row, or NULL
  *   csm._health_score_values(model text, metrics text[], VARIADIC "any") -> float8
  *       what csm_health_score_row(t, model) becomes when the planner knows
  *       t's columns (health_support.c), so that no row value is built
@@ -38,6 +40,7 @@ PG_FUNCTION_INFO_V1(csm_health_score_row);
 PG_FUNCTION_INFO_V1(csm_health_evaluate_row);
 PG_FUNCTION_INFO_V1(csm_health_band);
 PG_FUNCTION_INFO_V1(csm_health_score_values);
+PG_FUNCTION_INFO_V1(csm_health_metrics_problem);
 
 /* The metric values of one account, in the model's component order. */
 typedef struct MetricValues
@@ -216,9 +219,15 @@ row_map(FunctionCallInfo fcinfo, HeapTupleHeader row, HealthModelEntry *entry)
 	return map;
 }
 
-/* Reads the model's metrics from a row by column name; NULL or absent columns are missing. */
+/*
+ * Reads the model's metrics from a row by column name; NULL or absent
+ * columns are missing.  Bad values are an error, or with problem given,
+ * are reported there (NULL when there is none) and not checked further: a
+ * numeric beyond float8 is then infinite rather than an error.
+ */
 static void
-metrics_from_row(FunctionCallInfo fcinfo, HealthModelEntry *entry, HeapTupleHeader row, MetricValues *mv)
+metrics_from_row(FunctionCallInfo fcinfo, HealthModelEntry *entry, HeapTupleHeader row, MetricValues *mv,
+				 char **problem)
 {
 	const HealthModel *model = entry->model;
 	RowMap	   *map = row_map(fcinfo, row, entry);
@@ -234,6 +243,8 @@ metrics_from_row(FunctionCallInfo fcinfo, HealthModelEntry *entry, HeapTupleHead
 	tuple.t_tableOid = InvalidOid;
 	tuple.t_data = row;
 	heap_deform_tuple(&tuple, map->desc, values, nulls);
+	if (problem != NULL)
+		*problem = NULL;
 	for (int i = 0; i < model->ncomponents; i++)
 	{
 		AttrNumber	a = map->attnums[i];
@@ -241,8 +252,20 @@ metrics_from_row(FunctionCallInfo fcinfo, HealthModelEntry *entry, HeapTupleHead
 		mv->present[i] = a != 0 && !nulls[a - 1];
 		if (!mv->present[i])
 			continue;
-		mv->values[i] = datum_to_double(values[a - 1], map->types[i]);
-		check_metric_value(model, i, mv->values[i]);
+		if (problem == NULL)
+		{
+			mv->values[i] = datum_to_double(values[a - 1], map->types[i]);
+			check_metric_value(model, i, mv->values[i]);
+			continue;
+		}
+		mv->values[i] = map->types[i] == NUMERICOID
+			? DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow, values[a - 1]))
+			: datum_to_double(values[a - 1], map->types[i]);
+		if (!metric_value_ok(model, i, mv->values[i]))
+		{
+			*problem = metric_value_problem(model, i, mv->values[i]);
+			return;
+		}
 	}
 }
 
@@ -472,7 +495,7 @@ csm_health_score_row(PG_FUNCTION_ARGS)
 	HealthModelEntry *entry = model_for_call(fcinfo, 1);
 	MetricValues mv;
 
-	metrics_from_row(fcinfo, entry, PG_GETARG_HEAPTUPLEHEADER(0), &mv);
+	metrics_from_row(fcinfo, entry, PG_GETARG_HEAPTUPLEHEADER(0), &mv, NULL);
 	return score_only(fcinfo, entry->model, &mv);
 }
 
@@ -499,8 +522,27 @@ csm_health_evaluate_row(PG_FUNCTION_ARGS)
 	HealthModelEntry *entry = model_for_call(fcinfo, 1);
 	MetricValues mv;
 
-	metrics_from_row(fcinfo, entry, PG_GETARG_HEAPTUPLEHEADER(0), &mv);
+	metrics_from_row(fcinfo, entry, PG_GETARG_HEAPTUPLEHEADER(0), &mv, NULL);
 	return evaluate(fcinfo, entry, &mv);
+}
+
+/*
+ * What csm_health_evaluate_row would refuse in this row's metric values
+ * (NaN, infinite, beyond float8, outside a metric's domain), or NULL when
+ * it would score it: refresh_health skips such accounts with one pass
+ * over the metrics instead of a subtransaction per account.
+ */
+Datum
+csm_health_metrics_problem(PG_FUNCTION_ARGS)
+{
+	HealthModelEntry *entry = model_for_call(fcinfo, 1);
+	MetricValues mv;
+	char	   *problem;
+
+	metrics_from_row(fcinfo, entry, PG_GETARG_HEAPTUPLEHEADER(0), &mv, &problem);
+	if (problem == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(problem));
 }
 
 Datum

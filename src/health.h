@@ -119,6 +119,7 @@ typedef struct HealthModelEntry
 extern HealthModel *health_model_load(const char *name, MemoryContext cxt);
 extern HealthModelEntry *health_model_for_call(FunctionCallInfo fcinfo, int argno);
 extern void metric_value_error(const HealthModel *model, int i, double value) pg_attribute_noreturn();
+extern char *metric_value_problem(const HealthModel *model, int i, double value);
 
 /* The column types a metric may have; the others are ERRCODE_DATATYPE_MISMATCH. */
 static inline bool
@@ -128,14 +129,21 @@ is_metric_type(Oid type)
 		type == INT4OID || type == INT8OID || type == NUMERICOID;
 }
 
-/* Refuses NaN, infinities and values outside the metric's domain. */
-static inline void
-check_metric_value(const HealthModel *model, int i, double value)
+/* Whether a metric value is finite and inside the metric's domain. */
+static inline bool
+metric_value_ok(const HealthModel *model, int i, double value)
 {
 	const HealthComponent *c = &model->components[i];
 
 	/* v - v is 0 for every finite v, NaN for NaN and infinities */
-	if (value - value != 0.0 || value < c->min_value || value > c->max_value)
+	return !(value - value != 0.0 || value < c->min_value || value > c->max_value);
+}
+
+/* Refuses NaN, infinities and values outside the metric's domain. */
+static inline void
+check_metric_value(const HealthModel *model, int i, double value)
+{
+	if (!metric_value_ok(model, i, value))
 		metric_value_error(model, i, value);
 }
 

@@ -179,19 +179,26 @@ health_model_for_call(FunctionCallInfo fcinfo, int argno)
 	return entry;
 }
 
-/* The error for a metric value check_metric_value() refused. */
-void
-metric_value_error(const HealthModel *model, int i, double value)
+/* What is wrong with a metric value check_metric_value() refuses. */
+char *
+metric_value_problem(const HealthModel *model, int i, double value)
 {
 	const HealthComponent *c = &model->components[i];
 
 	if (isnan(value) || isinf(value))
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("metric \"%s\" is %s", c->metric, isnan(value) ? "NaN" : "infinite"),
-				 errhint("Pass a finite number, or leave the metric out (or null) to score without it.")));
+		return psprintf("metric \"%s\" is %s", c->metric, isnan(value) ? "NaN" : "infinite");
+	return psprintf("metric \"%s\" is %g, outside its domain [%g, %g]", c->metric, value, c->min_value, c->max_value);
+}
+
+/* The error for a metric value check_metric_value() refused. */
+void
+metric_value_error(const HealthModel *model, int i, double value)
+{
+	bool		not_finite = isnan(value) || isinf(value);
+
 	ereport(ERROR,
 			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-			 errmsg("metric \"%s\" is %g, outside its domain [%g, %g]", c->metric, value, c->min_value, c->max_value),
-			 errhint("Check the metric's source; model \"%s\" documents each metric's domain.", model->name)));
+			 errmsg_internal("%s", metric_value_problem(model, i, value)),
+			 not_finite ? errhint("Pass a finite number, or leave the metric out (or null) to score without it.")
+			 : errhint("Check the metric's source; model \"%s\" documents each metric's domain.", model->name)));
 }

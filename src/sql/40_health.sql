@@ -340,6 +340,12 @@ LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.csm_health_evaluate_row(record, text) IS
     'Like csm_health_score_row, with band, coverage, model version and per-component detail.';
 
+CREATE FUNCTION @extschema@._health_metrics_problem(metrics record, model text) RETURNS text
+AS 'MODULE_PATHNAME', 'csm_health_metrics_problem'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@._health_metrics_problem(record, text) IS
+    'Internal: why csm_health_evaluate_row(metrics, model) would refuse the row''s metric values (NaN, infinite, outside a metric''s domain), or NULL when it would score it. refresh_health uses it to skip bad accounts.';
+
 CREATE FUNCTION @extschema@.health_band(score float8) RETURNS @extschema@.health_band
 AS 'MODULE_PATHNAME', 'csm_health_band'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
@@ -490,12 +496,7 @@ DECLARE
             VALUES (s.account_id, s.model, s.model_version, s.score, s.band, s.coverage,
                     s.metrics, s.metric_values, s.component_scores, s.component_weights, pg_catalog.now())$q$;
     account record;
-    result @extschema@.health_result;
-    ids bigint[] := '{}';
-    results @extschema@.health_result[] := '{}';
     skipped bigint := 0;
-    message text;
-    state text;
 BEGIN
     -- A relation without a single metric column of the models in use would
     -- overwrite every score with NULL.
@@ -526,34 +527,32 @@ BEGIN
     -- Metrics come from csm.account_metrics, or from a table or view of the
     -- caller's with an account_id column and columns named after metrics.
     -- All accounts in one statement; when one account's metrics are bad
-    -- (NaN, outside a metric's domain) or its model cannot be read, account
-    -- by account, skipping and reporting the bad ones.
+    -- (NaN, infinite, outside a metric's domain), again without the bad
+    -- ones, which are reported.
     BEGIN
         EXECUTE format(merge_scores, format(
             'SELECT x.account_id, (x.r).* FROM (SELECT y.account_id, @extschema@.csm_health_evaluate_row(y.metrics_row, y.model) AS r FROM (%s) y OFFSET 0) x',
             accounts));
         GET DIAGNOSTICS scored = ROW_COUNT;
-    EXCEPTION WHEN data_exception OR undefined_object OR check_violation THEN
-        FOR account IN EXECUTE accounts LOOP
-            BEGIN
-                result := @extschema@.csm_health_evaluate_row(account.metrics_row, account.model);
-                ids := ids || account.account_id;
-                results := results || result;
-            EXCEPTION WHEN data_exception OR undefined_object OR check_violation THEN
-                GET STACKED DIAGNOSTICS message = MESSAGE_TEXT, state = RETURNED_SQLSTATE;
-                skipped := skipped + 1;
-                IF skipped <= 10 THEN
-                    RAISE WARNING 'refresh_health skipped account "%": %', account.external_id, message
-                        USING DETAIL = format('SQLSTATE %s, model "%s". The account keeps its last score.', state, account.model),
-                              HINT = 'Correct its metrics (or its model) and refresh again.';
-                END IF;
-            END;
+    EXCEPTION WHEN data_exception THEN
+        -- Find the bad accounts in one pass (no subtransaction per account),
+        -- report them, and score the others.
+        FOR account IN EXECUTE format(
+            'SELECT y.external_id, y.model, p.problem FROM (%s) y CROSS JOIN LATERAL @extschema@._health_metrics_problem(y.metrics_row, y.model) AS p(problem) WHERE p.problem IS NOT NULL ORDER BY y.account_id',
+            accounts) LOOP
+            skipped := skipped + 1;
+            IF skipped <= 10 THEN
+                RAISE WARNING 'refresh_health skipped account "%": %', account.external_id, account.problem
+                    USING DETAIL = format('Model "%s". The account keeps its last score.', account.model),
+                          HINT = 'Correct its metrics and refresh again.';
+            END IF;
         END LOOP;
         IF skipped > 10 THEN
             RAISE WARNING 'refresh_health skipped % accounts in all, % more than reported above', skipped, skipped - 10;
         END IF;
-        EXECUTE format(merge_scores, 'SELECT u.account_id, (u.r).* FROM (SELECT pg_catalog.unnest($1) AS account_id, pg_catalog.unnest($2) AS r) u')
-            USING ids, results;
+        EXECUTE format(merge_scores, format(
+            'SELECT x.account_id, (x.r).* FROM (SELECT y.account_id, @extschema@.csm_health_evaluate_row(y.metrics_row, y.model) AS r FROM (%s) y WHERE @extschema@._health_metrics_problem(y.metrics_row, y.model) IS NULL OFFSET 0) x',
+            accounts));
         GET DIAGNOSTICS scored = ROW_COUNT;
     END;
 
@@ -592,7 +591,7 @@ BEGIN
     RETURN scored;
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_health(regclass) IS
-    'Scores every active account with its mapped model, from csm.account_metrics or from the given table or view (account_id plus columns named after metrics); writes csm.health_score and one csm.health_history row per account per UTC day (idempotent within a day); when routing rules read health_band or health_score, applies them (csm.apply_routing) to the accounts whose band changed. Returns the accounts scored. An account whose metrics are bad (NaN, outside a metric''s domain) or whose model cannot be read is skipped with a WARNING naming it and keeps its last score; the others are scored. Errors: 42703 no account_id column, 22023 none of the metric columns of the models in use (default and mapped), 42804 a metric column that is not numeric. Schedule it with pg_cron.';
+    'Scores every active account with its mapped model, from csm.account_metrics or from the given table or view (account_id plus columns named after metrics); writes csm.health_score and one csm.health_history row per account per UTC day (idempotent within a day); when routing rules read health_band or health_score, applies them (csm.apply_routing) to the accounts whose band changed. Returns the accounts scored. An account whose metrics are bad (NaN, infinite, outside a metric''s domain) is skipped with a WARNING naming it and keeps its last score; the others are scored. Errors: 42703 no account_id column, 22023 none of the metric columns of the models in use (default and mapped), 42804 a metric column that is not numeric. Schedule it with pg_cron.';
 
 CREATE FUNCTION @extschema@.csm_health_score(external_id text) RETURNS float8
 LANGUAGE plpgsql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $$

@@ -3,7 +3,7 @@
 -- any metric column of the models in use is refused before anything is
 -- overwritten.
 BEGIN;
-SELECT plan(10);
+SELECT plan(13);
 
 INSERT INTO csm.account (external_id) VALUES ('org_good1'), ('org_bad'), ('org_good2'), ('org_nan');
 CREATE TEMP TABLE tap_metrics (account_id bigint, dau_ratio float8, nps float8);
@@ -26,6 +26,20 @@ SELECT is((SELECT h.metric_values[array_position(h.metrics, 'nps')] FROM csm.hea
            JOIN csm.account a USING (account_id) WHERE a.external_id = 'org_bad'),
           9::float8, 'a skipped account keeps its last score');
 SELECT is((SELECT count(*)::integer FROM csm.health_history), 4, 'history has one row per account');
+
+-- Numeric metric columns: NaN, infinities and values beyond float8 are
+-- skipped too, the others scored.
+CREATE TEMP TABLE tap_metrics_num (account_id bigint, dau_ratio numeric, nps numeric);
+INSERT INTO tap_metrics_num
+SELECT account_id, CASE external_id WHEN 'org_bad' THEN 'NaN' WHEN 'org_nan' THEN 1e400 ELSE 0.5 END,
+       CASE external_id WHEN 'org_good2' THEN '-Infinity'::numeric ELSE 7 END
+FROM csm.account;
+SELECT is(csm.refresh_health('tap_metrics_num'), 1::bigint, 'numeric NaN, -Infinity and 1e400 are skipped, the rest scored');
+SELECT is((SELECT array_agg(p ORDER BY a.external_id) FROM tap_metrics_num m JOIN csm.account a USING (account_id),
+                  csm._health_metrics_problem(m, 'default') AS p),
+          ARRAY['metric "dau_ratio" is NaN', NULL, 'metric "nps" is infinite', 'metric "dau_ratio" is infinite'],
+          '_health_metrics_problem names each problem, and NULL for a good row');
+SELECT is(csm._health_metrics_problem(NULL::tap_metrics, 'default'), NULL, '_health_metrics_problem(NULL) is NULL');
 
 -- The WARNING that names each skipped account is in sql/health.sql.
 
