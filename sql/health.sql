@@ -210,6 +210,13 @@ BEGIN
     END LOOP;
     RAISE NOTICE 'scores:%', scores;
 END $$;
+-- min_coverage is part of a model: changing it bumps the version
+SELECT csm.copy_health_model('default', 'thin_ok');
+UPDATE csm.health_model SET min_coverage = 0.1 WHERE name = 'thin_ok';
+SELECT name, version, min_coverage FROM csm.health_model WHERE name = 'thin_ok';
+SELECT score, band, coverage FROM csm.csm_health_evaluate('{"nps": 9}', 'thin_ok');
+UPDATE csm.health_model SET min_coverage = 1.5 WHERE name = 'thin_ok';
+DELETE FROM csm.health_model WHERE name = 'thin_ok';
 -- leave a fresh extension for the next test
 DROP TABLE my_metrics;
 DROP EXTENSION csm CASCADE;
