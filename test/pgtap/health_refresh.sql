@@ -3,7 +3,7 @@
 -- any metric column of the models in use is refused before anything is
 -- overwritten.
 BEGIN;
-SELECT plan(13);
+SELECT plan(18);
 
 INSERT INTO csm.account (external_id) VALUES ('org_good1'), ('org_bad'), ('org_good2'), ('org_nan');
 CREATE TEMP TABLE tap_metrics (account_id bigint, dau_ratio float8, nps float8);
@@ -29,6 +29,9 @@ SELECT is((SELECT count(*)::integer FROM csm.health_history), 4, 'history has on
 
 -- Numeric metric columns: NaN, infinities and values beyond float8 are
 -- skipped too, the others scored.
+CREATE TEMP TABLE tap_no_metric_row (account_id bigint, note text);
+CREATE TEMP TABLE tap_renewal_row (account_id bigint, days_to_renewal float8);
+CREATE TEMP TABLE tap_text_row (account_id bigint, nps text);
 CREATE TEMP TABLE tap_metrics_num (account_id bigint, dau_ratio numeric, nps numeric);
 INSERT INTO tap_metrics_num
 SELECT account_id, CASE external_id WHEN 'org_bad' THEN 'NaN' WHEN 'org_nan' THEN 1e400 ELSE 0.5 END,
@@ -40,6 +43,16 @@ SELECT is((SELECT array_agg(p ORDER BY a.external_id) FROM tap_metrics_num m JOI
           ARRAY['metric "dau_ratio" is NaN', NULL, 'metric "nps" is infinite', 'metric "dau_ratio" is infinite'],
           '_health_metrics_problem names each problem, and NULL for a good row');
 SELECT is(csm._health_metrics_problem(NULL::tap_metrics, 'default'), NULL, '_health_metrics_problem(NULL) is NULL');
+SELECT is(csm._health_metrics_problem(ROW(1, 'x')::tap_no_metric_row, 'default'), NULL,
+          '_health_metrics_problem of a row without metric columns is NULL');
+SELECT is(csm._health_metrics_problem(ROW(1, 1e300)::tap_renewal_row, 'default'), NULL,
+          'a huge finite value on an unbounded metric is no problem');
+SELECT is(csm._health_metrics_problem(ROW(1, -1e300)::tap_renewal_row, 'default'), NULL,
+          'nor a hugely negative one');
+SELECT throws_ok($$SELECT csm._health_metrics_problem(ROW(1, 'nine')::tap_text_row, 'default')$$, '42804', NULL,
+                 'a text metric column is an error, not a problem of one row');
+SELECT throws_ok($$SELECT csm._health_metrics_problem(ROW(1, 9)::tap_renewal_row, 'no_such_model')$$, '42704', NULL,
+                 'an unknown model is an error');
 
 -- The WARNING that names each skipped account is in sql/health.sql.
 
