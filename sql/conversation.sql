@@ -105,6 +105,7 @@ FROM csm.agent_performance ORDER BY handle;
 -- tickets_per_month counts conversations of the last 30 days
 UPDATE csm.conversation SET created_at = created_at - interval '40 days' WHERE conversation_id <= 3;
 SELECT external_id, tickets_per_month FROM csm.account_metrics ORDER BY 1;
+-- in 2000 the accounts did not exist yet: no metrics at all
 SELECT external_id, tickets_per_month FROM csm.account_metrics_at('2000-01-01') ORDER BY 1;
 
 -- bad input: a clear error with a specific SQLSTATE

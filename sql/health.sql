@@ -22,7 +22,16 @@ SELECT (r).band, round((r).score::numeric, 2) AS score FROM (SELECT csm.csm_heal
 SELECT (r).score, (r).coverage FROM (SELECT csm.csm_health_evaluate('{"nps":10,"dau_ratio":null}') AS r) x;
 SELECT round((r).score::numeric, 2) AS score, round((r).coverage::numeric, 4) AS coverage
 FROM (SELECT csm.csm_health_evaluate('{"dau_ratio":0.9,"nps":9,"csat":4.8}', 'five_pillar') AS r) x;
-SELECT csm.csm_health_score('{}') AS nothing_known, csm.csm_health_score('{"unrelated":1}') AS still_nothing;
+SELECT csm.csm_health_score('{}') AS nothing_known,
+       csm.csm_health_score('{"unrelated":1}', lenient => true) AS still_nothing;
+-- a key the model has no metric of is an error, as it is most often a typo
+SELECT csm.csm_health_score('{"dau":0.9,"nps":9}');
+SELECT csm.csm_health_evaluate('{"dau_ratio":0.9,"nps":9,"csat":4.8}');
+-- lenient input ignores it; the 15% of the weight that is left is too
+-- little to judge (min_coverage 0.5): the score is kept, the band is unknown
+SELECT score, band, coverage FROM csm.csm_health_evaluate('{"dau":0.9,"nps":9}', lenient => true);
+SELECT round(score::numeric, 2) AS score, band, round(coverage::numeric, 2) AS coverage
+FROM csm.csm_health_evaluate('{"dau_ratio":0.9,"nps":9,"features_adopted":6}');
 -- per-component detail
 SELECT c.metric, c.value, c.zone, round(c.score::numeric, 2) AS score, round(c.weight::numeric, 4) AS weight,
        round(c.points_lost::numeric, 2) AS points_lost
@@ -96,6 +105,12 @@ SELECT account_id, 0.9::float8 AS dau_ratio, 10 AS nps FROM csm.account WHERE ex
 SELECT csm.refresh_health('my_metrics') AS scored;
 SELECT a.external_id, h.model, round(h.score::numeric, 2) AS score, round(h.coverage::numeric, 2) AS coverage
 FROM csm.health_score h JOIN csm.account a USING (account_id) ORDER BY 1;
+-- an account with bad metrics is skipped with a warning and keeps its score;
+-- the others are scored
+UPDATE my_metrics SET nps = 11 WHERE account_id = (SELECT account_id FROM csm.account WHERE external_id = 'org_smb');
+SELECT csm.refresh_health('my_metrics') AS scored_despite_one_bad;
+-- a relation without any metric column is refused before anything is written
+SELECT csm.refresh_health('csm.account');
 SELECT csm.refresh_health() AS scored_from_account_metrics;
 
 -- explanation, worst first
@@ -191,10 +206,17 @@ DECLARE
     scores text := '';
 BEGIN
     FOREACH name IN ARRAY ARRAY['default', 'five_pillar', 'default'] LOOP
-        scores := scores || ' ' || round(csm.csm_health_score('{"dau_ratio":0.9,"nps":9,"csat":4.8}'::jsonb, name)::numeric, 2);
+        scores := scores || ' ' || round(csm.csm_health_score('{"dau_ratio":0.9,"nps":9,"csat":4.8}'::jsonb, name, lenient => true)::numeric, 2);
     END LOOP;
     RAISE NOTICE 'scores:%', scores;
 END $$;
+-- min_coverage is part of a model: changing it bumps the version
+SELECT csm.copy_health_model('default', 'thin_ok');
+UPDATE csm.health_model SET min_coverage = 0.1 WHERE name = 'thin_ok';
+SELECT name, version, min_coverage FROM csm.health_model WHERE name = 'thin_ok';
+SELECT score, band, coverage FROM csm.csm_health_evaluate('{"nps": 9}', 'thin_ok');
+UPDATE csm.health_model SET min_coverage = 1.5 WHERE name = 'thin_ok';
+DELETE FROM csm.health_model WHERE name = 'thin_ok';
 -- leave a fresh extension for the next test
 DROP TABLE my_metrics;
 DROP EXTENSION csm CASCADE;

@@ -1,8 +1,9 @@
 -- csm.account_metrics: the raw inputs of health models, each with a
 -- documented definition, NULL where its source does not exist.
 \set VERBOSITY terse
-INSERT INTO csm.account (external_id, seats, renewal_date)
-VALUES ('org_busy', 4, '2026-06-30'), ('org_quiet', 10, '2026-04-15'), ('org_none', NULL, NULL);
+INSERT INTO csm.account (external_id, seats, renewal_date, created_at)
+VALUES ('org_busy', 4, '2026-06-30', '2026-01-01'), ('org_quiet', 10, '2026-04-15', '2026-01-01'),
+       ('org_none', NULL, NULL, '2026-01-01');
 
 -- no usage source yet: usage metrics are NULL, not zero
 SELECT external_id, dau_ratio, features_adopted, days_since_last_activity, usage_trend,
@@ -33,6 +34,22 @@ FROM csm.account_metrics_at('2026-03-31') ORDER BY 1;
 
 -- the view is the function as of today
 SELECT count(*) = 3 AS one_row_per_account FROM csm.account_metrics;
+
+-- An account has metrics only from the day it existed: created (created_at),
+-- a customer (started_at), or seen in its usage, conversations or NPS,
+-- whichever is first.  org_new was created on December 1 with no earlier
+-- history; org_imported was created then too, from events of March 5.
+INSERT INTO csm.account (external_id, seats, created_at)
+VALUES ('org_new', 5, '2026-12-01 09:00+00'), ('org_imported', 5, '2026-12-01 09:00+00'),
+       ('org_signed', 5, '2026-12-01 09:00+00');
+UPDATE csm.account SET started_at = '2026-06-30 23:59+00' WHERE external_id = 'org_signed';
+INSERT INTO events VALUES ('org_imported', 'u1', 'f0', '2026-03-05 10:00+00');
+SELECT to_char(d, 'YYYY-MM-DD') AS day, array_agg(external_id ORDER BY external_id) FILTER (WHERE external_id LIKE 'org_%') AS existing
+FROM unnest('{2026-03-04,2026-03-05,2026-06-30,2026-11-30,2026-12-01}'::date[]) AS d,
+     LATERAL csm.account_metrics_at(d)
+GROUP BY d ORDER BY d;
+SELECT count(*) AS org_new_rows_on_june_30
+FROM csm.account_metrics_at('2026-06-30', (SELECT account_id FROM csm.account WHERE external_id = 'org_new'));
 
 -- leave a fresh extension for the next test
 DROP TABLE events;

@@ -74,7 +74,7 @@ SELECT assignment_success FROM csm.csm_assign('org_f', 'pia', true, 'exec asked 
 SELECT csm.override_health('org_f', 95, 'renewed early', NULL) > 0 AS overridden, handles('org_f');
 -- the same when a refresh turns a band red, and applying the rules again changes nothing
 CREATE TABLE red_metrics AS
-SELECT account_id, 0.1::float8 AS dau_ratio, 2 AS nps FROM csm.account WHERE external_id = 'org_e';
+SELECT account_id, 0.1::float8 AS dau_ratio, 2 AS nps, 0 AS features_adopted FROM csm.account WHERE external_id = 'org_e';
 SELECT csm.refresh_health('red_metrics') AS scored;
 SELECT handles('org_e');
 SELECT rule, assignment_success, assigned_csm, is_primary, message

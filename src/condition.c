@@ -144,7 +144,7 @@ typedef struct CondAttribute
 	const char *values_hint;
 } CondAttribute;
 
-static const char *const health_bands[] = {"green", "yellow", "red", NULL};
+static const char *const health_bands[] = {"green", "yellow", "red", "unknown", NULL};
 static const char *const churn_bands[] = {"low", "moderate", "high", "critical", NULL};
 
 static const CondAttribute attributes[] = {
@@ -152,7 +152,7 @@ static const CondAttribute attributes[] = {
 	{"plan", KIND_TEXT, NULL, NULL},
 	{"tier", KIND_TEXT, NULL, NULL},
 	{"status", KIND_TEXT, NULL, NULL},
-	{"health_band", KIND_TEXT, health_bands, "A health band is 'green', 'yellow' or 'red'."},
+	{"health_band", KIND_TEXT, health_bands, "A health band is 'green', 'yellow', 'red' or 'unknown'."},
 	{"churn_band", KIND_TEXT, churn_bands, "A churn band is 'low', 'moderate', 'high' or 'critical'."},
 	{"lifecycle_stage", KIND_TEXT, NULL, NULL},
 	{"external_id", KIND_TEXT, NULL, NULL},

@@ -3,11 +3,13 @@
  * and pack results; the arithmetic is in health_kernel.c and models are
  * read once per query by health_model.c.
  *
- *   csm.csm_health_score(metrics jsonb, model text)        -> float8
- *   csm.csm_health_evaluate(metrics jsonb, model text)     -> csm.health_result
+ *   csm.csm_health_score(metrics jsonb, model text, lenient boolean)    -> float8
+ *   csm.csm_health_evaluate(metrics jsonb, model text, lenient boolean) -> csm.health_result
  *   csm.csm_health_score_row(metrics record, model text)   -> float8
  *   csm.csm_health_evaluate_row(metrics record, model text) -> csm.health_result
  *   csm.health_band(score float8) -> csm.health_band
+ *   csm._health_metrics_problem(metrics record, model text) -> text
+ *       why csm_health_evaluate_row would refuse the row, or NULL
  *   csm._health_score_values(model text, metrics text[], VARIADIC "any") -> float8
  *       what csm_health_score_row(t, model) becomes when the planner knows
  *       t's columns (health_support.c), so that no row value is built
@@ -21,6 +23,7 @@
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "lib/stringinfo.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
@@ -37,6 +40,7 @@ PG_FUNCTION_INFO_V1(csm_health_score_row);
 PG_FUNCTION_INFO_V1(csm_health_evaluate_row);
 PG_FUNCTION_INFO_V1(csm_health_band);
 PG_FUNCTION_INFO_V1(csm_health_score_values);
+PG_FUNCTION_INFO_V1(csm_health_metrics_problem);
 
 /* The metric values of one account, in the model's component order. */
 typedef struct MetricValues
@@ -45,10 +49,60 @@ typedef struct MetricValues
 	bool		present[HEALTH_MAX_COMPONENTS];
 } MetricValues;
 
-/* Reads the model's metrics from a jsonb object; absent keys and nulls are missing. */
-static void
-metrics_from_jsonb(const HealthModel *model, Jsonb *metrics, MetricValues *mv)
+/* The model's metric names, comma separated, for hints. */
+static char *
+metric_names(const HealthModel *model)
 {
+	StringInfoData names;
+
+	initStringInfo(&names);
+	for (int i = 0; i < model->ncomponents; i++)
+		appendStringInfo(&names, "%s%s", i > 0 ? ", " : "", model->components[i].metric);
+	return names.data;
+}
+
+static void unknown_metric_error(const HealthModel *model, Jsonb *metrics) pg_attribute_noreturn();
+
+/*
+ * The error for a key of the metrics object that the model has no metric
+ * of, usually a typo ("dau" for "dau_ratio"): scoring without it would give
+ * a confident score from the other metrics alone.
+ */
+static void
+unknown_metric_error(const HealthModel *model, Jsonb *metrics)
+{
+	JsonbIterator *it = JsonbIteratorInit(&metrics->root);
+	JsonbValue	v;
+	JsonbIteratorToken token;
+
+	while ((token = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		bool		known = false;
+
+		if (token != WJB_KEY)
+			continue;
+		for (int i = 0; i < model->ncomponents && !known; i++)
+			known = strlen(model->components[i].metric) == (size_t) v.val.string.len &&
+				memcmp(model->components[i].metric, v.val.string.val, v.val.string.len) == 0;
+		if (!known)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("health model \"%s\" has no metric \"%.*s\"", model->name,
+							v.val.string.len, v.val.string.val),
+					 errhint("The metrics of model \"%s\" are %s. Pass lenient => true to ignore other keys.",
+							 model->name, metric_names(model))));
+	}
+	elog(ERROR, "csm: unknown metric expected among the keys");
+}
+
+/*
+ * Reads the model's metrics from a jsonb object; absent keys and nulls are
+ * missing.  A key the model does not know is an error unless lenient.
+ */
+static void
+metrics_from_jsonb(const HealthModel *model, Jsonb *metrics, bool lenient, MetricValues *mv)
+{
+	uint32		found = 0;
 
 	if (!JB_ROOT_IS_OBJECT(metrics) || JB_ROOT_IS_SCALAR(metrics))
 		ereport(ERROR,
@@ -66,7 +120,10 @@ metrics_from_jsonb(const HealthModel *model, Jsonb *metrics, MetricValues *mv)
 		key.val.string.len = strlen(metric);
 		v = findJsonbValueFromContainer(&metrics->root, JB_FOBJECT, &key);
 		mv->present[i] = false;
-		if (v == NULL || v->type == jbvNull)
+		if (v == NULL)
+			continue;
+		found++;
+		if (v->type == jbvNull)
 			continue;
 		if (v->type != jbvNumeric)
 			ereport(ERROR,
@@ -77,6 +134,9 @@ metrics_from_jsonb(const HealthModel *model, Jsonb *metrics, MetricValues *mv)
 		mv->present[i] = true;
 		check_metric_value(model, i, mv->values[i]);
 	}
+	/* keys are unique in jsonb: any key beyond those found is unknown */
+	if (!lenient && found < JB_ROOT_COUNT(metrics))
+		unknown_metric_error(model, metrics);
 }
 
 /* Where each of the model's metrics is in a row type, found once per query. */
@@ -159,9 +219,15 @@ row_map(FunctionCallInfo fcinfo, HeapTupleHeader row, HealthModelEntry *entry)
 	return map;
 }
 
-/* Reads the model's metrics from a row by column name; NULL or absent columns are missing. */
+/*
+ * Reads the model's metrics from a row by column name; NULL or absent
+ * columns are missing.  Bad values are an error, or with problem given,
+ * are reported there (NULL when there is none) and not checked further: a
+ * numeric beyond float8 is then infinite rather than an error.
+ */
 static void
-metrics_from_row(FunctionCallInfo fcinfo, HealthModelEntry *entry, HeapTupleHeader row, MetricValues *mv)
+metrics_from_row(FunctionCallInfo fcinfo, HealthModelEntry *entry, HeapTupleHeader row, MetricValues *mv,
+				 char **problem)
 {
 	const HealthModel *model = entry->model;
 	RowMap	   *map = row_map(fcinfo, row, entry);
@@ -177,6 +243,8 @@ metrics_from_row(FunctionCallInfo fcinfo, HealthModelEntry *entry, HeapTupleHead
 	tuple.t_tableOid = InvalidOid;
 	tuple.t_data = row;
 	heap_deform_tuple(&tuple, map->desc, values, nulls);
+	if (problem != NULL)
+		*problem = NULL;
 	for (int i = 0; i < model->ncomponents; i++)
 	{
 		AttrNumber	a = map->attnums[i];
@@ -184,8 +252,20 @@ metrics_from_row(FunctionCallInfo fcinfo, HealthModelEntry *entry, HeapTupleHead
 		mv->present[i] = a != 0 && !nulls[a - 1];
 		if (!mv->present[i])
 			continue;
-		mv->values[i] = datum_to_double(values[a - 1], map->types[i]);
-		check_metric_value(model, i, mv->values[i]);
+		if (problem == NULL)
+		{
+			mv->values[i] = datum_to_double(values[a - 1], map->types[i]);
+			check_metric_value(model, i, mv->values[i]);
+			continue;
+		}
+		mv->values[i] = map->types[i] == NUMERICOID
+			? DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow, values[a - 1]))
+			: datum_to_double(values[a - 1], map->types[i]);
+		if (!metric_value_ok(model, i, mv->values[i]))
+		{
+			*problem = metric_value_problem(model, i, mv->values[i]);
+			return;
+		}
 	}
 }
 
@@ -321,7 +401,7 @@ prepare_results(FunctionCallInfo fcinfo, HealthModelEntry *entry)
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "csm: health_result type expected");
 	entry->result_desc = BlessTupleDesc(CreateTupleDescCopy(desc));
-	for (int z = ZONE_GREEN; z <= ZONE_RED; z++)
+	for (int z = ZONE_GREEN; z <= ZONE_UNKNOWN; z++)
 		entry->band_oids[z] = band_enum_oid(TupleDescAttr(entry->result_desc, 3)->atttypid, (HealthZone) z);
 	for (int i = 0; i < model->ncomponents; i++)
 		names[i] = CStringGetTextDatum(model->components[i].metric);
@@ -361,7 +441,7 @@ evaluate(FunctionCallInfo fcinfo, HealthModelEntry *entry, const MetricValues *m
 	values[0] = CStringGetTextDatum(model->name);
 	values[1] = Int32GetDatum(model->version);
 	values[2] = Float8GetDatum(score);
-	values[3] = scored ? ObjectIdGetDatum(entry->band_oids[health_band_of(score)]) : (Datum) 0;
+	values[3] = scored ? ObjectIdGetDatum(entry->band_oids[health_result_band(model, score, coverage)]) : (Datum) 0;
 	values[4] = Float8GetDatum(coverage);
 	values[5] = entry->metric_names;
 	values[6] = float8_array(n, mv->values, mv->present);
@@ -382,13 +462,20 @@ score_only(FunctionCallInfo fcinfo, const HealthModel *model, const MetricValues
 	PG_RETURN_FLOAT8(score);
 }
 
+/* The lenient argument of the jsonb forms; absent (an older SQL definition) is false. */
+static inline bool
+lenient_arg(FunctionCallInfo fcinfo)
+{
+	return PG_NARGS() > 2 && PG_GETARG_BOOL(2);
+}
+
 Datum
 csm_health_score_jsonb(PG_FUNCTION_ARGS)
 {
 	HealthModel *model = model_for_call(fcinfo, 1)->model;
 	MetricValues mv;
 
-	metrics_from_jsonb(model, PG_GETARG_JSONB_P(0), &mv);
+	metrics_from_jsonb(model, PG_GETARG_JSONB_P(0), lenient_arg(fcinfo), &mv);
 	return score_only(fcinfo, model, &mv);
 }
 
@@ -398,7 +485,7 @@ csm_health_evaluate_jsonb(PG_FUNCTION_ARGS)
 	HealthModelEntry *entry = model_for_call(fcinfo, 1);
 	MetricValues mv;
 
-	metrics_from_jsonb(entry->model, PG_GETARG_JSONB_P(0), &mv);
+	metrics_from_jsonb(entry->model, PG_GETARG_JSONB_P(0), lenient_arg(fcinfo), &mv);
 	return evaluate(fcinfo, entry, &mv);
 }
 
@@ -408,7 +495,7 @@ csm_health_score_row(PG_FUNCTION_ARGS)
 	HealthModelEntry *entry = model_for_call(fcinfo, 1);
 	MetricValues mv;
 
-	metrics_from_row(fcinfo, entry, PG_GETARG_HEAPTUPLEHEADER(0), &mv);
+	metrics_from_row(fcinfo, entry, PG_GETARG_HEAPTUPLEHEADER(0), &mv, NULL);
 	return score_only(fcinfo, entry->model, &mv);
 }
 
@@ -435,8 +522,27 @@ csm_health_evaluate_row(PG_FUNCTION_ARGS)
 	HealthModelEntry *entry = model_for_call(fcinfo, 1);
 	MetricValues mv;
 
-	metrics_from_row(fcinfo, entry, PG_GETARG_HEAPTUPLEHEADER(0), &mv);
+	metrics_from_row(fcinfo, entry, PG_GETARG_HEAPTUPLEHEADER(0), &mv, NULL);
 	return evaluate(fcinfo, entry, &mv);
+}
+
+/*
+ * What csm_health_evaluate_row would refuse in this row's metric values
+ * (NaN, infinite, beyond float8, outside a metric's domain), or NULL when
+ * it would score it: refresh_health skips such accounts with one pass
+ * over the metrics instead of a subtransaction per account.
+ */
+Datum
+csm_health_metrics_problem(PG_FUNCTION_ARGS)
+{
+	HealthModelEntry *entry = model_for_call(fcinfo, 1);
+	MetricValues mv;
+	char	   *problem;
+
+	metrics_from_row(fcinfo, entry, PG_GETARG_HEAPTUPLEHEADER(0), &mv, &problem);
+	if (problem == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(problem));
 }
 
 Datum

@@ -9,13 +9,23 @@
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 
-/* Score bands, as the seed defines them: green 90-100, yellow 70-90, red < 70. */
+/*
+ * Score bands, as the seed defines them: green 90-100, yellow 70-90, red < 70.
+ * A score is unknown when less than its model's min_coverage of the weight
+ * was present; components are never unknown.
+ */
 typedef enum HealthZone
 {
 	ZONE_GREEN = 0,
 	ZONE_YELLOW = 1,
-	ZONE_RED = 2
+	ZONE_RED = 2,
+	ZONE_UNKNOWN = 3
 } HealthZone;
+
+#define HEALTH_NBANDS 4
+
+/* Coverage within this of min_coverage counts as reaching it (rounding of the weight sums). */
+#define COVERAGE_SLACK 1e-9
 
 #define GREEN_FLOOR 90.0
 #define YELLOW_FLOOR 70.0
@@ -65,6 +75,7 @@ typedef struct HealthModel
 	int			ngroups;		/* a model without groups has one, weight 1 */
 	double	   *group_weight;
 	double	   *full_weight;	/* each component's share when nothing is missing */
+	double		min_coverage;	/* below this coverage the band is unknown */
 } HealthModel;
 
 /* What one component gave for one account. */
@@ -81,6 +92,7 @@ extern void health_model_prepare(HealthModel *model);
 extern bool health_score(const HealthModel *model, const double *values, const bool *present,
 						 ComponentResult *results, double *score, double *coverage);
 extern HealthZone health_band_of(double score);
+extern HealthZone health_result_band(const HealthModel *model, double score, double coverage);
 extern const char *health_zone_name(HealthZone zone);
 
 /*
@@ -98,7 +110,7 @@ typedef struct HealthModelEntry
 	struct RowMap *row_map;
 	struct ValuesMap *values_map;	/* for csm._health_score_values */
 	TupleDesc	result_desc;	/* csm.health_result, blessed */
-	Oid			band_oids[3];	/* csm.health_band label per HealthZone */
+	Oid			band_oids[HEALTH_NBANDS];	/* csm.health_band label per HealthZone */
 	Datum		metric_names;	/* the model's metrics as a text[] */
 	struct HealthModelEntry *next;
 } HealthModelEntry;
@@ -107,6 +119,7 @@ typedef struct HealthModelEntry
 extern HealthModel *health_model_load(const char *name, MemoryContext cxt);
 extern HealthModelEntry *health_model_for_call(FunctionCallInfo fcinfo, int argno);
 extern void metric_value_error(const HealthModel *model, int i, double value) pg_attribute_noreturn();
+extern char *metric_value_problem(const HealthModel *model, int i, double value);
 
 /* The column types a metric may have; the others are ERRCODE_DATATYPE_MISMATCH. */
 static inline bool
@@ -116,14 +129,21 @@ is_metric_type(Oid type)
 		type == INT4OID || type == INT8OID || type == NUMERICOID;
 }
 
-/* Refuses NaN, infinities and values outside the metric's domain. */
-static inline void
-check_metric_value(const HealthModel *model, int i, double value)
+/* Whether a metric value is finite and inside the metric's domain. */
+static inline bool
+metric_value_ok(const HealthModel *model, int i, double value)
 {
 	const HealthComponent *c = &model->components[i];
 
 	/* v - v is 0 for every finite v, NaN for NaN and infinities */
-	if (value - value != 0.0 || value < c->min_value || value > c->max_value)
+	return !(value - value != 0.0 || value < c->min_value || value > c->max_value);
+}
+
+/* Refuses NaN, infinities and values outside the metric's domain. */
+static inline void
+check_metric_value(const HealthModel *model, int i, double value)
+{
+	if (!metric_value_ok(model, i, value))
 		metric_value_error(model, i, value);
 }
 

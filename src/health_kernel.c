@@ -7,7 +7,8 @@
  * each zone and saturating at `best` and `worst`.  A value exactly at a
  * threshold is yellow, as in the seed's table (green is "> 0.80", yellow
  * "0.50-0.80").  The score is the weighted mean of the present components,
- * through group weights when the model has groups.
+ * through group weights when the model has groups.  The band is the
+ * score's, or unknown below the model's minimum coverage.
  */
 #include "postgres.h"
 
@@ -184,6 +185,8 @@ health_score(const HealthModel *model, const double *values, const bool *present
 		if (results != NULL)
 			results[i] = r;
 	}
+	/* rounding may carry a sum of shares a hair beyond 1 */
+	*coverage = Min(*coverage, 1.0);
 	if (groups_present == 0.0)
 		return false;
 	*score = within(sum, lowest, highest);
@@ -196,10 +199,23 @@ health_band_of(double score)
 	return score >= GREEN_FLOOR ? ZONE_GREEN : score >= YELLOW_FLOOR ? ZONE_YELLOW : ZONE_RED;
 }
 
+/*
+ * The band of a scored account: its score's band, or unknown when less than
+ * the model's min_coverage of its weight was present (a score from one
+ * metric out of five is not a verdict).
+ */
+HealthZone
+health_result_band(const HealthModel *model, double score, double coverage)
+{
+	if (coverage + COVERAGE_SLACK < model->min_coverage)
+		return ZONE_UNKNOWN;
+	return health_band_of(score);
+}
+
 const char *
 health_zone_name(HealthZone zone)
 {
-	static const char *const names[] = {"green", "yellow", "red"};
+	static const char *const names[HEALTH_NBANDS] = {"green", "yellow", "red", "unknown"};
 
 	return names[zone];
 }

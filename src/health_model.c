@@ -20,7 +20,7 @@
 
 static const char *const model_sql =
 "SELECT m.version, c.metric, c.group_name, c.weight, c.direction OPERATOR(pg_catalog.=) 'higher_is_better',"
-"       c.green, c.red, c.best, c.worst, c.min_value, c.max_value, g.weight "
+"       c.green, c.red, c.best, c.worst, c.min_value, c.max_value, g.weight, m.min_coverage "
 "FROM csm.health_model m "
 "JOIN csm.health_component c ON c.model OPERATOR(pg_catalog.=) m.name "
 "LEFT JOIN csm.health_group g ON g.model OPERATOR(pg_catalog.=) c.model AND g.name OPERATOR(pg_catalog.=) c.group_name "
@@ -106,6 +106,7 @@ health_model_load(const char *name, MemoryContext cxt)
 		double		width;
 
 		model->version = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+		model->min_coverage = get_double(tup, desc, 13, 0.0);
 		c->metric = SPI_getvalue(tup, desc, 2);
 		c->group = group_index(group_names, &model->ngroups, group ? pstrdup(group) : NULL);
 		c->weight = get_double(tup, desc, 4, 1.0);
@@ -178,19 +179,26 @@ health_model_for_call(FunctionCallInfo fcinfo, int argno)
 	return entry;
 }
 
-/* The error for a metric value check_metric_value() refused. */
-void
-metric_value_error(const HealthModel *model, int i, double value)
+/* What is wrong with a metric value check_metric_value() refuses. */
+char *
+metric_value_problem(const HealthModel *model, int i, double value)
 {
 	const HealthComponent *c = &model->components[i];
 
 	if (isnan(value) || isinf(value))
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("metric \"%s\" is %s", c->metric, isnan(value) ? "NaN" : "infinite"),
-				 errhint("Pass a finite number, or leave the metric out (or null) to score without it.")));
+		return psprintf("metric \"%s\" is %s", c->metric, isnan(value) ? "NaN" : "infinite");
+	return psprintf("metric \"%s\" is %g, outside its domain [%g, %g]", c->metric, value, c->min_value, c->max_value);
+}
+
+/* The error for a metric value check_metric_value() refused. */
+void
+metric_value_error(const HealthModel *model, int i, double value)
+{
+	bool		not_finite = isnan(value) || isinf(value);
+
 	ereport(ERROR,
 			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-			 errmsg("metric \"%s\" is %g, outside its domain [%g, %g]", c->metric, value, c->min_value, c->max_value),
-			 errhint("Check the metric's source; model \"%s\" documents each metric's domain.", model->name)));
+			 errmsg_internal("%s", metric_value_problem(model, i, value)),
+			 not_finite ? errhint("Pass a finite number, or leave the metric out (or null) to score without it.")
+			 : errhint("Check the metric's source; model \"%s\" documents each metric's domain.", model->name)));
 }

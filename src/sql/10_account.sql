@@ -20,6 +20,7 @@ CREATE TABLE @extschema@.account (
     CONSTRAINT account_external_id_key UNIQUE (external_id),
     CONSTRAINT account_external_id_not_blank CHECK (external_id ~ '\S'),
     CONSTRAINT account_arr_not_negative CHECK (arr >= 0),
+    CONSTRAINT account_arr_finite CHECK (arr < 'Infinity'),  -- NaN sorts above Infinity
     CONSTRAINT account_seats_not_negative CHECK (seats >= 0),
     CONSTRAINT account_status_known CHECK (status IN ('active', 'churned')),
     CONSTRAINT account_churned_at_when_churned CHECK (churned_at IS NULL OR status = 'churned'),
@@ -29,7 +30,7 @@ COMMENT ON TABLE @extschema@.account IS
     'One row per customer account. external_id is the id your systems and agents use (org_user_id).';
 COMMENT ON COLUMN @extschema@.account.external_id IS 'Your id for the account (the seeds call it org_user_id); unique.';
 COMMENT ON COLUMN @extschema@.account.tier IS 'Your service tier for the account (for example gold, silver); routing rules can read it.';
-COMMENT ON COLUMN @extschema@.account.arr IS 'Annual recurring revenue, in your currency; never negative.';
+COMMENT ON COLUMN @extschema@.account.arr IS 'Annual recurring revenue, in your currency; never negative, NaN or infinite.';
 COMMENT ON COLUMN @extschema@.account.seats IS 'Licensed seats; the denominator of dau_ratio.';
 COMMENT ON COLUMN @extschema@.account.status IS 'active or churned.';
 COMMENT ON COLUMN @extschema@.account.churned_at IS

@@ -84,10 +84,20 @@ LEFT JOIN usage u ON u.account_id = a.account_id
 LEFT JOIN features f ON f.account_id = a.account_id
 LEFT JOIN tickets t ON t.account_id = a.account_id
 LEFT JOIN latest_nps n ON n.account_id = a.account_id
-WHERE account IS NULL OR a.account_id = account
+WHERE (account IS NULL OR a.account_id = account)
+  -- An account that did not exist yet at the end of as_of has no metrics:
+  -- it exists from its first sign, created_at, started_at, or its first
+  -- usage, NPS answer or conversation (accounts created today from older
+  -- events existed on the days of those events).
+  AND (a.created_at < (as_of + 1)::timestamp AT TIME ZONE 'UTC'
+       OR a.started_at < (as_of + 1)::timestamp AT TIME ZONE 'UTC'
+       OR u.account_id IS NOT NULL
+       OR n.account_id IS NOT NULL
+       OR EXISTS (SELECT FROM @extschema@.conversation c
+                  WHERE c.account_id = a.account_id AND c.created_at < (as_of + 1)::timestamp AT TIME ZONE 'UTC'))
 $$;
 COMMENT ON FUNCTION @extschema@.account_metrics_at(date, bigint) IS
-    'Per-account metrics as of the end of a UTC day, for every account or just one; see csm.account_metrics for the definitions.';
+    'Per-account metrics as of the end of a UTC day, for every account or just one, among the accounts that existed by then (created_at, started_at, or a first event, NPS answer or conversation before the end of as_of); see csm.account_metrics for the definitions.';
 
 CREATE VIEW @extschema@.account_metrics WITH (security_invoker = true) AS
 SELECT * FROM @extschema@.account_metrics_at((pg_catalog.now() AT TIME ZONE 'UTC')::date);

@@ -1,22 +1,26 @@
 -- Health scores: models as data, a C scoring kernel, current scores,
 -- daily history, trend, overrides and explanations.
 
-CREATE TYPE @extschema@.health_band AS ENUM ('green', 'yellow', 'red');
-COMMENT ON TYPE @extschema@.health_band IS 'Health score band: green 90-100, yellow 70 up to 90, red below 70.';
+CREATE TYPE @extschema@.health_band AS ENUM ('green', 'yellow', 'red', 'unknown');
+COMMENT ON TYPE @extschema@.health_band IS
+    'Health score band: green 90-100, yellow 70 up to 90, red below 70; unknown when less of the model''s weight than its min_coverage was present, whatever the score.';
 
 CREATE TABLE @extschema@.health_band_info (
     band      @extschema@.health_band PRIMARY KEY,
     label     text NOT NULL,
     action    text NOT NULL,
     cadence   text NOT NULL,
-    min_score float8 NOT NULL,
-    max_score float8 NOT NULL
+    min_score float8,
+    max_score float8,
+    CONSTRAINT health_band_info_min_score_range CHECK (min_score >= 0 AND min_score <= 100),
+    CONSTRAINT health_band_info_max_score_range CHECK (max_score >= 0 AND max_score <= 100)
 );
-COMMENT ON TABLE @extschema@.health_band_info IS 'What each health band means and how often to engage, from the seed; join it on band.';
+COMMENT ON TABLE @extschema@.health_band_info IS 'What each health band means and how often to engage, from the seed; join it on band. unknown has no score range: coverage, not the score, decides it.';
 INSERT INTO @extschema@.health_band_info VALUES
     ('green', 'Healthy', 'Nurture for expansion', 'Quarterly business reviews', 90, 100),
     ('yellow', 'At Risk', 'Engagement plan required', 'Monthly check-ins', 70, 90),
-    ('red', 'Critical', 'Immediate intervention', 'Weekly touch points', 0, 70);
+    ('red', 'Critical', 'Immediate intervention', 'Weekly touch points', 0, 70),
+    ('unknown', 'Unknown', 'Collect the missing metrics before judging', 'Until the metrics are in', NULL, NULL);
 
 -- Models are config tables (Citus reference tables); built-in rows are
 -- read-only and left out of pg_dump, user models are dumped.
@@ -28,17 +32,22 @@ CREATE TABLE @extschema@.health_model (
     updated_at  timestamptz NOT NULL DEFAULT now(),
     -- the transaction that last bumped the version: one bump per transaction
     bumped_by   xid8 NOT NULL DEFAULT pg_catalog.pg_current_xact_id(),
-    CONSTRAINT health_model_name_valid CHECK (name ~ '^[a-z][a-z0-9_]*$')
+    min_coverage float8 NOT NULL DEFAULT 0.5,
+    CONSTRAINT health_model_name_valid CHECK (name ~ '^[a-z][a-z0-9_]*$'),
+    CONSTRAINT health_model_min_coverage_range CHECK (min_coverage >= 0 AND min_coverage <= 1)
 );
 COMMENT ON TABLE @extschema@.health_model IS
     'Health models. Editing a model or its components bumps version once per transaction.';
+COMMENT ON COLUMN @extschema@.health_model.min_coverage IS
+    'The share of the model''s weight (0-1) that must be present for a band: below it the score is kept but the band is unknown. 0.5 by default.';
 
 CREATE TABLE @extschema@.health_group (
     model  text NOT NULL REFERENCES @extschema@.health_model (name) ON UPDATE CASCADE ON DELETE CASCADE,
     name   text NOT NULL,
     weight float8 NOT NULL,
     PRIMARY KEY (model, name),
-    CONSTRAINT health_group_weight_positive CHECK (weight > 0 AND weight < 'Infinity')
+    CONSTRAINT health_group_weight_positive CHECK (weight > 0 AND weight < 'Infinity'),
+    CONSTRAINT health_group_weight_within_limit CHECK (weight <= 1e6)
 );
 COMMENT ON TABLE @extschema@.health_group IS 'Weighted groups (pillars) of a health model''s components.';
 
@@ -59,11 +68,21 @@ CREATE TABLE @extschema@.health_component (
     FOREIGN KEY (model, group_name) REFERENCES @extschema@.health_group (model, name) ON UPDATE CASCADE,
     CONSTRAINT health_component_metric_valid CHECK (metric ~ '^[a-z][a-z0-9_]*$'),
     CONSTRAINT health_component_weight_positive CHECK (weight > 0 AND weight < 'Infinity'),
+    CONSTRAINT health_component_weight_within_limit CHECK (weight <= 1e6),
     CONSTRAINT health_component_direction_known CHECK (direction IN ('higher_is_better', 'lower_is_better')),
     CONSTRAINT health_component_thresholds_finite CHECK (
         green > '-Infinity' AND green < 'Infinity' AND red > '-Infinity' AND red < 'Infinity'
         AND (best IS NULL OR (best > '-Infinity' AND best < 'Infinity'))
         AND (worst IS NULL OR (worst > '-Infinity' AND worst < 'Infinity'))),
+    -- Bounded so that every width and line of the kernel stays finite and
+    -- exact enough (1e308 thresholds overflowed to infinite widths).
+    CONSTRAINT health_component_thresholds_within_limit CHECK (
+        green BETWEEN -1e12 AND 1e12 AND red BETWEEN -1e12 AND 1e12
+        AND (best IS NULL OR best BETWEEN -1e12 AND 1e12)
+        AND (worst IS NULL OR worst BETWEEN -1e12 AND 1e12)),
+    CONSTRAINT health_component_domain_within_limit CHECK (
+        (min_value IS NULL OR min_value BETWEEN -1e12 AND 1e12)
+        AND (max_value IS NULL OR max_value BETWEEN -1e12 AND 1e12)),
     CONSTRAINT health_component_thresholds_ordered CHECK (
         CASE direction WHEN 'higher_is_better' THEN red < green WHEN 'lower_is_better' THEN red > green END),
     CONSTRAINT health_component_best_beyond_green CHECK (
@@ -156,7 +175,7 @@ BEGIN
         RETURN OLD;
     END IF;
     IF TG_OP = 'UPDATE' AND NEW.bumped_by IS DISTINCT FROM pg_current_xact_id()
-       AND (NEW.name, NEW.description) IS DISTINCT FROM (OLD.name, OLD.description) THEN
+       AND (NEW.name, NEW.description, NEW.min_coverage) IS DISTINCT FROM (OLD.name, OLD.description, OLD.min_coverage) THEN
         NEW.version := OLD.version + 1;
         NEW.updated_at := now();
         NEW.bumped_by := pg_current_xact_id();
@@ -164,7 +183,7 @@ BEGIN
     RETURN NEW;
 END $$;
 COMMENT ON FUNCTION @extschema@._health_model_guard() IS
-    'Trigger: built-in models are read-only; renaming or redescribing a model bumps its version.';
+    'Trigger: built-in models are read-only; renaming or redescribing a model, or changing its min_coverage, bumps its version.';
 CREATE TRIGGER health_model_guard BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.health_model
     FOR EACH ROW EXECUTE FUNCTION @extschema@._health_model_guard();
 
@@ -247,8 +266,9 @@ BEGIN
         RAISE EXCEPTION 'health model "%" does not exist', source
             USING ERRCODE = 'undefined_object', HINT = 'See csm.health_model for the models.';
     END IF;
-    INSERT INTO @extschema@.health_model (name, description)
-    SELECT new_name, coalesce(copy_health_model.description, 'Copy of ' || m.name || ': ' || coalesce(m.description, ''))
+    INSERT INTO @extschema@.health_model (name, description, min_coverage)
+    SELECT new_name, coalesce(copy_health_model.description, 'Copy of ' || m.name || ': ' || coalesce(m.description, '')),
+           m.min_coverage
     FROM @extschema@.health_model m WHERE m.name = source;
     INSERT INTO @extschema@.health_group (model, name, weight)
     SELECT new_name, g.name, g.weight FROM @extschema@.health_group g WHERE g.model = source;
@@ -276,20 +296,21 @@ CREATE TYPE @extschema@.health_result AS (
     component_weights float8[]
 );
 COMMENT ON TYPE @extschema@.health_result IS
-    'A scored account: the model and version used, the score (NULL when every metric is missing), its band, the share of the model''s weight that was present, and per-component detail as arrays in the model''s component order (csm.health_components() gives them as rows).';
+    'A scored account: the model and version used, the score (NULL when every metric is missing), its band (unknown, with the score kept, when coverage is below the model''s min_coverage), the share of the model''s weight that was present, and per-component detail as arrays in the model''s component order (csm.health_components() gives them as rows).';
 
-CREATE FUNCTION @extschema@.csm_health_score(metrics jsonb, model text DEFAULT 'default') RETURNS float8
+CREATE FUNCTION @extschema@.csm_health_score(metrics jsonb, model text DEFAULT 'default', lenient boolean DEFAULT false)
+RETURNS float8
 AS 'MODULE_PATHNAME', 'csm_health_score_jsonb'
 LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@.csm_health_score(jsonb, text) IS
-    'Health score (0-100) of a JSON object of metrics under a model. Missing metrics are left out; NULL when all are.';
+COMMENT ON FUNCTION @extschema@.csm_health_score(jsonb, text, boolean) IS
+    'Health score (0-100) of a JSON object of metrics under a model. Missing metrics are left out; NULL when all are. A key the model has no metric of is an error (22023, the hint lists the model''s metrics) unless lenient => true.';
 
-CREATE FUNCTION @extschema@.csm_health_evaluate(metrics jsonb, model text DEFAULT 'default')
+CREATE FUNCTION @extschema@.csm_health_evaluate(metrics jsonb, model text DEFAULT 'default', lenient boolean DEFAULT false)
 RETURNS @extschema@.health_result
 AS 'MODULE_PATHNAME', 'csm_health_evaluate_jsonb'
 LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@.csm_health_evaluate(jsonb, text) IS
-    'Like csm_health_score(jsonb), with band, coverage, model version and per-component detail.';
+COMMENT ON FUNCTION @extschema@.csm_health_evaluate(jsonb, text, boolean) IS
+    'Like csm_health_score(jsonb), with band, coverage, model version and per-component detail. The band is unknown when coverage is below the model''s min_coverage.';
 
 -- csm_health_score_row(t, 'model') over a table t is planned as
 -- _health_score_values('model', '{metric, ...}', t.metric, ...): the same
@@ -319,6 +340,12 @@ AS 'MODULE_PATHNAME', 'csm_health_evaluate_row'
 LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.csm_health_evaluate_row(record, text) IS
     'Like csm_health_score_row, with band, coverage, model version and per-component detail.';
+
+CREATE FUNCTION @extschema@._health_metrics_problem(metrics record, model text) RETURNS text
+AS 'MODULE_PATHNAME', 'csm_health_metrics_problem'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@._health_metrics_problem(record, text) IS
+    'Internal: why csm_health_evaluate_row(metrics, model) would refuse the row''s metric values (NaN, infinite, outside a metric''s domain), or NULL when it would score it. refresh_health uses it to skip bad accounts.';
 
 CREATE FUNCTION @extschema@.health_band(score float8) RETURNS @extschema@.health_band
 AS 'MODULE_PATHNAME', 'csm_health_band'
@@ -371,7 +398,9 @@ CREATE TABLE @extschema@.health_score (
     component_scores  float8[] NOT NULL,
     component_weights float8[] NOT NULL,
     computed_at   timestamptz NOT NULL,
-    PRIMARY KEY (account_id)
+    PRIMARY KEY (account_id),
+    CONSTRAINT health_score_score_range CHECK (score >= 0 AND score <= 100),
+    CONSTRAINT health_score_coverage_range CHECK (coverage >= 0 AND coverage <= 1)
 );
 COMMENT ON TABLE @extschema@.health_score IS
     'The latest computed health score per account, written by csm.refresh_health(), with its per-component detail as arrays (csm.health_score_component has them as rows). Read csm.account_health for the effective score.';
@@ -386,7 +415,9 @@ CREATE TABLE @extschema@.health_history (
     band          @extschema@.health_band,
     coverage      float8 NOT NULL,
     computed_at   timestamptz NOT NULL,
-    PRIMARY KEY (account_id, day)
+    PRIMARY KEY (account_id, day),
+    CONSTRAINT health_history_score_range CHECK (score >= 0 AND score <= 100),
+    CONSTRAINT health_history_coverage_range CHECK (coverage >= 0 AND coverage <= 1)
 );
 COMMENT ON TABLE @extschema@.health_history IS
     'One computed health score per account per UTC day (the day''s last refresh wins).';
@@ -437,34 +468,23 @@ COMMENT ON FUNCTION @extschema@._account_id(text) IS 'account_id of an external_
 CREATE FUNCTION @extschema@.refresh_health(metrics regclass DEFAULT NULL) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
+    source regclass := coalesce(metrics, '@extschema@.account_metrics'::regclass);
+    expected text[];
     scored bigint;
     changed bigint[];
-BEGIN
-    PERFORM @extschema@._require('operate');
-    IF metrics IS NOT NULL THEN
-        PERFORM @extschema@._check_metrics_relation(metrics);
-    END IF;
-    -- One refresh at a time (readers are not blocked): MERGE, unlike
-    -- INSERT ... ON CONFLICT, raises a unique violation when a concurrent
-    -- transaction inserts the same key.  MERGE because the conflict check
-    -- of ON CONFLICT probes the primary key once more per row and takes a
-    -- lock per row, which cost a refresh of 1M accounts about a third of
-    -- its time.
-    LOCK TABLE @extschema@.health_score, @extschema@.health_history IN SHARE ROW EXCLUSIVE MODE;
-
-    -- Metrics come from csm.account_metrics, or from a table or view of the
-    -- caller's with an account_id column and columns named after metrics.
-    EXECUTE format($q$
+    -- the accounts of the relation, with their metrics row and model
+    accounts constant text := format($q$
+        SELECT m.account_id, a.external_id, m AS metrics_row, coalesce(mp.model, ms.model, 'default') AS model
+        FROM %s m
+        JOIN @extschema@.account a ON a.account_id = m.account_id
+        LEFT JOIN @extschema@.health_model_map mp ON mp.attribute = 'plan' AND mp.value = a.plan
+        LEFT JOIN @extschema@.health_model_map ms ON ms.attribute = 'segment' AND ms.value = a.segment
+        WHERE a.status = 'active'$q$, source);
+    -- writes the scores of a source with columns account_id and the
+    -- fields of csm.health_result
+    merge_scores constant text := $q$
         MERGE INTO @extschema@.health_score h
-        USING (SELECT x.account_id, (x.r).*
-               FROM (SELECT m.account_id,
-                            @extschema@.csm_health_evaluate_row(m, coalesce(mp.model, ms.model, 'default')) AS r
-                     FROM %s m
-                     JOIN @extschema@.account a ON a.account_id = m.account_id
-                     LEFT JOIN @extschema@.health_model_map mp ON mp.attribute = 'plan' AND mp.value = a.plan
-                     LEFT JOIN @extschema@.health_model_map ms ON ms.attribute = 'segment' AND ms.value = a.segment
-                     WHERE a.status = 'active'
-                     OFFSET 0) x) s
+        USING (%s) s
         ON h.account_id = s.account_id
         WHEN MATCHED THEN
             UPDATE SET model = s.model, model_version = s.model_version, score = s.score, band = s.band,
@@ -475,9 +495,71 @@ BEGIN
             INSERT (account_id, model, model_version, score, band, coverage,
                     metrics, metric_values, component_scores, component_weights, computed_at)
             VALUES (s.account_id, s.model, s.model_version, s.score, s.band, s.coverage,
-                    s.metrics, s.metric_values, s.component_scores, s.component_weights, pg_catalog.now())$q$,
-        coalesce(metrics, '@extschema@.account_metrics'::regclass));
-    GET DIAGNOSTICS scored = ROW_COUNT;
+                    s.metrics, s.metric_values, s.component_scores, s.component_weights, pg_catalog.now())$q$;
+    account record;
+    skipped bigint := 0;
+BEGIN
+    PERFORM @extschema@._require('operate');
+    IF metrics IS NOT NULL THEN
+        PERFORM @extschema@._check_metrics_relation(metrics);
+    END IF;
+    -- A relation without a single metric column of the models in use would
+    -- overwrite every score with NULL.
+    SELECT array_agg(DISTINCT c.metric ORDER BY c.metric) INTO expected
+    FROM @extschema@.health_component c
+    WHERE c.model = 'default' OR c.model IN (SELECT mm.model FROM @extschema@.health_model_map mm);
+    IF NOT EXISTS (SELECT FROM pg_attribute t
+                   WHERE t.attrelid = source AND t.attname = 'account_id' AND t.attnum > 0 AND NOT t.attisdropped) THEN
+        RAISE EXCEPTION 'relation % has no column account_id', source
+            USING ERRCODE = 'undefined_column',
+                  HINT = 'Pass a table or view with an account_id column and columns named after metrics, such as csm.account_metrics.';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_attribute t
+                   WHERE t.attrelid = source AND t.attname = ANY (expected) AND t.attnum > 0 AND NOT t.attisdropped) THEN
+        RAISE EXCEPTION 'relation % has none of the metric columns of the health models in use', source
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('Give it columns named after metrics: %s.', array_to_string(expected, ', '));
+    END IF;
+
+    -- One refresh at a time (readers are not blocked): MERGE, unlike
+    -- INSERT ... ON CONFLICT, raises a unique violation when a concurrent
+    -- transaction inserts the same key.  MERGE because the conflict check
+    -- of ON CONFLICT probes the primary key once more per row and takes a
+    -- lock per row, which cost a refresh of 1M accounts about a third of
+    -- its time.
+    LOCK TABLE @extschema@.health_score, @extschema@.health_history IN SHARE ROW EXCLUSIVE MODE;
+
+    -- Metrics come from csm.account_metrics, or from a table or view of the
+    -- caller's with an account_id column and columns named after metrics.
+    -- All accounts in one statement; when one account's metrics are bad
+    -- (NaN, infinite, outside a metric's domain), again without the bad
+    -- ones, which are reported.
+    BEGIN
+        EXECUTE format(merge_scores, format(
+            'SELECT x.account_id, (x.r).* FROM (SELECT y.account_id, @extschema@.csm_health_evaluate_row(y.metrics_row, y.model) AS r FROM (%s) y OFFSET 0) x',
+            accounts));
+        GET DIAGNOSTICS scored = ROW_COUNT;
+    EXCEPTION WHEN data_exception THEN
+        -- Find the bad accounts in one pass (no subtransaction per account),
+        -- report them, and score the others.
+        FOR account IN EXECUTE format(
+            'SELECT y.external_id, y.model, p.problem FROM (%s) y CROSS JOIN LATERAL @extschema@._health_metrics_problem(y.metrics_row, y.model) AS p(problem) WHERE p.problem IS NOT NULL ORDER BY y.account_id',
+            accounts) LOOP
+            skipped := skipped + 1;
+            IF skipped <= 10 THEN
+                RAISE WARNING 'refresh_health skipped account "%": %', account.external_id, account.problem
+                    USING DETAIL = format('Model "%s". The account keeps its last score.', account.model),
+                          HINT = 'Correct its metrics and refresh again.';
+            END IF;
+        END LOOP;
+        IF skipped > 10 THEN
+            RAISE WARNING 'refresh_health skipped % accounts in all, % more than reported above', skipped, skipped - 10;
+        END IF;
+        EXECUTE format(merge_scores, format(
+            'SELECT x.account_id, (x.r).* FROM (SELECT y.account_id, @extschema@.csm_health_evaluate_row(y.metrics_row, y.model) AS r FROM (%s) y WHERE @extschema@._health_metrics_problem(y.metrics_row, y.model) IS NULL OFFSET 0) x',
+            accounts));
+        GET DIAGNOSTICS scored = ROW_COUNT;
+    END;
 
     -- Routing rules that read health apply to the accounts whose band
     -- changed since the last refresh (still in the history until the merge
@@ -514,7 +596,7 @@ BEGIN
     RETURN scored;
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_health(regclass) IS
-    'Scores every active account with its mapped model, from csm.account_metrics or from the given table or view (account_id plus columns named after metrics); writes csm.health_score and one csm.health_history row per account per UTC day (idempotent within a day); when routing rules read health_band or health_score, applies them (csm.apply_routing) to the accounts whose band changed. Returns the accounts scored. Schedule it with pg_cron.';
+    'Scores every active account with its mapped model, from csm.account_metrics or from the given table or view (account_id plus columns named after metrics); writes csm.health_score and one csm.health_history row per account per UTC day (idempotent within a day); when routing rules read health_band or health_score, applies them (csm.apply_routing) to the accounts whose band changed. Returns the accounts scored. An account whose metrics are bad (NaN, infinite, outside a metric''s domain) is skipped with a WARNING naming it and keeps its last score; the others are scored. Errors: 42703 no account_id column, 22023 none of the metric columns of the models in use (default and mapped), 42804 a metric column that is not numeric. Schedule it with pg_cron.';
 
 CREATE FUNCTION @extschema@.csm_health_score(external_id text) RETURNS float8
 LANGUAGE plpgsql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
@@ -618,7 +700,7 @@ SELECT a.account_id,
        a.plan,
        a.arr,
        coalesce(o.score, h.score) AS score,
-       @extschema@.health_band(coalesce(o.score, h.score)) AS band,
+       CASE WHEN o.score IS NOT NULL THEN @extschema@.health_band(o.score) ELSE h.band END AS band,
        h.score AS computed_score,
        h.band AS computed_band,
        o.score AS override_score,

@@ -14,7 +14,8 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                'properties', a.properties))
     FROM @extschema@.account a
     LEFT JOIN LATERAL (
-        SELECT coalesce(o.score, s.score) AS score, @extschema@.health_band(coalesce(o.score, s.score)) AS band
+        SELECT coalesce(o.score, s.score) AS score,
+               CASE WHEN o.score IS NOT NULL THEN @extschema@.health_band(o.score) ELSE s.band END AS band
         FROM (SELECT 1) one
         LEFT JOIN @extschema@.health_score s ON s.account_id = a.account_id
         LEFT JOIN LATERAL (

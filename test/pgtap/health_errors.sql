@@ -1,7 +1,7 @@
 -- Every error path of health scoring, models and overrides, asserted by
 -- SQLSTATE; and the NULL inputs that are not errors.
 BEGIN;
-SELECT plan(141);
+SELECT plan(142);
 
 -- Rows whose columns are named after metrics, for the row path.
 CREATE TEMP TABLE tap_f8 (dau_ratio float8, features_adopted float8, tickets_per_month float8, nps float8,
@@ -51,8 +51,10 @@ SELECT throws_ok($$SELECT csm.csm_health_score('{"days_since_last_activity": -1}
 SELECT throws_ok($$SELECT csm.csm_health_evaluate('{"dau_ratio": 0.9, "nps": 11}'::jsonb)$$, '22003', NULL, 'one bad metric among good ones (evaluate)');
 SELECT lives_ok($$SELECT csm.csm_health_score('{"nps": 10, "dau_ratio": 0, "tickets_per_month": 0, "days_to_renewal": -400}'::jsonb)$$,
                 'values on the domain''s edges, and a negative days_to_renewal (unbounded), are accepted');
-SELECT lives_ok($$SELECT csm.csm_health_score('{"dau_ratio": 0.9, "csat": 99, "nps_raw": -5}'::jsonb)$$,
-                'keys the model does not use are ignored, whatever their value');
+SELECT throws_ok($$SELECT csm.csm_health_score('{"dau_ratio": 0.9, "csat": 99, "nps_raw": -5}'::jsonb)$$,
+                 '22023', NULL, 'keys the model does not know are an error');
+SELECT lives_ok($$SELECT csm.csm_health_score('{"dau_ratio": 0.9, "csat": 99, "nps_raw": -5}'::jsonb, lenient => true)$$,
+                'with lenient => true they are ignored, whatever their value');
 
 -- Metric values that are not numbers, and metrics that are not an object. ----------
 SELECT throws_ok($$SELECT csm.csm_health_score('{"nps": "9"}'::jsonb)$$, '22023', NULL, 'a string metric');
@@ -116,7 +118,7 @@ SELECT throws_ok($$SELECT csm.health_band(100.0001::float8)$$, '22003', 'health 
 
 -- NULL inputs to the STRICT functions give NULL, not an error. ------------------------
 SELECT is_strict('csm', f, args, 'csm.' || f || ' is STRICT')
-FROM (VALUES ('health_band', ARRAY['double precision']), ('csm_health_score', ARRAY['jsonb', 'text']),
+FROM (VALUES ('health_band', ARRAY['double precision']), ('csm_health_score', ARRAY['jsonb', 'text', 'boolean']),
              ('csm_health_score_row', ARRAY['record', 'text'])) AS t(f, args);
 SELECT lives_ok($$SELECT csm.health_band(NULL)$$, 'health_band(NULL) lives');
 SELECT is(csm.health_band(NULL), NULL, 'health_band(NULL) is NULL');

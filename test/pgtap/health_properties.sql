@@ -6,7 +6,7 @@
 -- csm.health_component and csm.health_group, never hard-coded. Every
 -- assertion returns the counterexamples, so a failure shows how many.
 BEGIN;
-SELECT plan(33);
+SELECT plan(36);
 SELECT setseed(0.4242);
 
 -- The models' components, with best and worst defaulted as the kernel does
@@ -48,7 +48,8 @@ $$;
 
 -- 2 x 2500 vectors. Each has its own share of present metrics (a few have
 -- none); a missing metric is an absent key or a JSON null; some vectors
--- carry keys the model does not know, which must be ignored. In 30% of
+-- carry keys the model does not know, which are an error unless the call
+-- is lenient, and then are ignored. In 30% of
 -- them every present metric is at the same kind of edge (all at red, all
 -- at green, all just beyond green, all at best...), where rounding could
 -- tip a band.
@@ -95,13 +96,13 @@ END $$;
 
 CREATE TEMP TABLE tap_res AS
 SELECT v.id, v.model, v.metrics, e.score, e.band, e.coverage, e.metrics AS component_metrics,
-       csm.csm_health_score(v.metrics, v.model) AS score_jsonb,
+       csm.csm_health_score(v.metrics, v.model, lenient => v.extra) AS score_jsonb,
        csm.csm_health_score_row(jsonb_populate_record(NULL::tap_row, v.metrics), v.model) AS score_row,
        csm.csm_health_score_row(jsonb_populate_record(NULL::tap_row_num, v.metrics), v.model) AS score_row_num,
        csm.csm_health_evaluate_row(jsonb_populate_record(NULL::tap_row, v.metrics), v.model) AS eval_row,
        e AS eval_jsonb
 FROM tap_vec v
-CROSS JOIN LATERAL csm.csm_health_evaluate(v.metrics, v.model) e;
+CROSS JOIN LATERAL csm.csm_health_evaluate(v.metrics, v.model, lenient => v.extra) e;
 
 -- The per-component detail, next to what was put in.
 CREATE TEMP TABLE tap_detail AS
@@ -125,7 +126,7 @@ LEFT JOIN d USING (id, model, metric);
 -- first value sits on a threshold); the other metrics stay put.
 CREATE TEMP TABLE tap_pair AS
 SELECT id, model, metric, up, a, b, weight, score_a,
-       csm.csm_health_score(metrics || jsonb_build_object(metric, b), model) AS score_b
+       csm.csm_health_score(metrics || jsonb_build_object(metric, b), model, lenient => true) AS score_b
 FROM (SELECT x.id, x.model, x.metric, c.up, x.value AS a, d.weight, r.score AS score_a, r.metrics,
              CASE WHEN random() < 0.5
                   THEN pg_temp.tap_pick(c, floor(random() * 13)::int, random())
@@ -286,16 +287,36 @@ SELECT is_empty($$
     FROM tap_res r
     JOIN (SELECT id, model, min(zone) AS zone FROM tap_detail WHERE present GROUP BY id, model
           HAVING count(DISTINCT zone) = 1) z USING (id, model)
-    WHERE r.band::text <> z.zone OR csm.health_band(r.score)::text <> z.zone
-$$, 'when every present component is in one zone, the score''s band is that zone');
+    WHERE r.band::text <> CASE WHEN r.coverage + 1e-9 < 0.5 THEN 'unknown' ELSE z.zone END
+       OR csm.health_band(r.score)::text <> z.zone
+$$, 'when every present component is in one zone, the score''s band is that zone (unless coverage is below 0.5)');
 SELECT is_empty($$
     SELECT z FROM unnest(ARRAY['green', 'yellow', 'red']) AS z
     EXCEPT
     SELECT min(zone) FROM tap_detail WHERE present GROUP BY id, model HAVING count(DISTINCT zone) = 1 AND count(*) > 1
 $$, 'and there were vectors with several components all green, all yellow and all red');
 SELECT is_empty($$
-    SELECT id, model, score, band FROM tap_res WHERE score IS NOT NULL AND band <> csm.health_band(score)
-$$, 'the band reported is csm.health_band of the score');
+    SELECT r.id, r.model, r.score, r.band, r.coverage FROM tap_res r JOIN csm.health_model m ON m.name = r.model
+    WHERE r.score IS NOT NULL
+      AND r.band IS DISTINCT FROM CASE WHEN r.coverage + 1e-9 < m.min_coverage THEN 'unknown' ELSE csm.health_band(r.score) END
+$$, 'the band reported is csm.health_band of the score, or unknown exactly when coverage is below the model''s min_coverage');
+SELECT cmp_ok((SELECT count(*) FROM tap_res WHERE band = 'unknown'), '>=', 100::bigint,
+              'and there were at least 100 vectors with a score and an unknown band');
+-- Unknown keys: every vector that carries some is refused without lenient.
+CREATE FUNCTION pg_temp.tap_strict_state(metrics jsonb, model text) RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM csm.csm_health_score(metrics, model);
+    RETURN 'accepted';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE;
+END $$;
+SELECT is_empty($$
+    SELECT id, model, s FROM tap_vec v CROSS JOIN LATERAL pg_temp.tap_strict_state(v.metrics, v.model) s
+    WHERE v.extra AND s <> '22023'
+$$, 'every vector with keys the model does not know is refused (22023) without lenient');
+SELECT cmp_ok((SELECT count(*) FROM tap_vec WHERE extra), '>=', 100::bigint,
+              'and there were at least 100 of them');
 
 -- The jsonb and row paths agree exactly. ----------------------------------------
 SELECT is_empty($$

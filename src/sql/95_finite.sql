@@ -1,0 +1,13 @@
+-- No NaN and no infinities in csm's float and numeric columns (issue 11):
+-- a NaN passes CHECK (x >= 0), as NaN sorts above every number, and one
+-- such row broke every refresh.  Tables of account and health carry
+-- their checks beside their columns (10_account.sql, 40_health.sql);
+-- these are the rest.
+-- test/pgtap/finite_columns.sql lists every such column from the catalog.
+
+ALTER TABLE @extschema@.member_load
+    ADD CONSTRAINT member_load_load_finite CHECK (load > '-Infinity' AND load < 'Infinity');
+ALTER TABLE @extschema@.payment
+    ADD CONSTRAINT payment_amount_finite CHECK (amount < 'Infinity');
+ALTER TABLE @extschema@.churn_score
+    ADD CONSTRAINT churn_score_risk_score_range CHECK (risk_score >= 0 AND risk_score <= 100);
