@@ -135,9 +135,10 @@ tail -n +2 "$work/counts" | sed 's/^/skipped: /'
 [ "$blocks" -gt 0 ] || { echo "README.md has no \`\`\`sql block"; exit 1; }
 
 # A fresh database, and no role left from an earlier run.
-psql -qX -v ON_ERROR_STOP=1 -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"
+quiet() { PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning" psql -qX -v ON_ERROR_STOP=1 -d postgres -c "$1"; }
+quiet "DROP DATABASE IF EXISTS $db WITH (FORCE)"
 for role in $(grep -oiE '^\s*CREATE ROLE [a-z_][a-z0-9_]*' README.md | awk '{print $3}' | sort -u); do
-    psql -qX -v ON_ERROR_STOP=1 -d postgres -c "DROP ROLE IF EXISTS $role"
+    quiet "DROP ROLE IF EXISTS $role"
 done
 createdb "$db"
 
