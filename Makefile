@@ -25,8 +25,14 @@ EXTRA_CLEAN = output_iso results regression.diffs regression.out
 # Prefer the server-dev package's pg_config for the chosen major version.
 PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/$(PG_MAJOR)/bin/pg_config) pg_config)
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
-ifneq ($(PGXS),)
+# On a fresh machine pg_config (postgresql-client) names a pgxs.mk that is not
+# there yet: `make test` and `make demo` then install it (deps) before their
+# `$(MAKE) install` reads it.
+ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
+else
+all install installcheck:
+	@echo "csm: PGXS not found (pg_config: $(PG_CONFIG)); make deps installs postgresql-server-dev-$(PG_MAJOR)" >&2; exit 1
 endif
 
 # PGXS does not track headers; every object depends on csm's own.
@@ -39,9 +45,12 @@ $(DATA_built): $(SQL_PARTS)
 deps:
 	@test/deps.sh
 
+# pg_cron is preloaded for the README's cron examples, which
+# test/shell/readme.sh runs in database csm_readme.
 test: deps
 	$(MAKE) install
-	PG_MAJOR=$(PG_MAJOR) pg_virtualenv -t -v $(PG_MAJOR) test/run.sh
+	PG_MAJOR=$(PG_MAJOR) pg_virtualenv -t -v $(PG_MAJOR) -o shared_preload_libraries=pg_cron \
+		-o cron.database_name=csm_readme test/run.sh
 
 demo: deps
 	$(MAKE) install

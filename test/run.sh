@@ -12,6 +12,11 @@ failed=0
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
+# pg_cron's launcher (make test preloads it for the README's examples)
+# connects to cron.database_name and retries every second until it exists.
+cron_db=$(psql -qAtX -d postgres -c "SELECT current_setting('cron.database_name', true)")
+if [ -n "$cron_db" ] && ! psql -qAtX -d "$cron_db" -c 'SELECT 1' >/dev/null 2>&1; then createdb "$cron_db"; fi
+
 rm -f regression.diffs output_iso/regression.diffs
 echo "== pg_regress and isolation"
 make -s installcheck PG_MAJOR="$PG_MAJOR" 2>&1 | tee "$log" || true
