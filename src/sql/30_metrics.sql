@@ -13,7 +13,8 @@ RETURNS TABLE (
     tickets_per_month        float8,
     nps                      integer,
     days_to_renewal          integer)
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
 WITH sources AS (
     SELECT count(*) > 0 AS any_source,
            bool_or(s.user_column IS NOT NULL) AS has_users,
@@ -84,8 +85,8 @@ LEFT JOIN usage u ON u.account_id = a.account_id
 LEFT JOIN features f ON f.account_id = a.account_id
 LEFT JOIN tickets t ON t.account_id = a.account_id
 LEFT JOIN latest_nps n ON n.account_id = a.account_id
-WHERE account IS NULL OR a.account_id = account
-$$;
+WHERE account IS NULL OR a.account_id = account;
+END;
 COMMENT ON FUNCTION @extschema@.account_metrics_at(date, bigint) IS
     'Per-account metrics as of the end of a UTC day, for every account or just one; see csm.account_metrics for the definitions.';
 
