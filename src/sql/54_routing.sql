@@ -7,7 +7,7 @@
 
 -- Records that an account could not get a primary, once per wait.
 CREATE FUNCTION @extschema@._queue_account(account bigint, kind text, message text, rule bigint) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     INSERT INTO @extschema@.assignment_alert (account_id, kind, message, rule_id)
     VALUES (account, kind, message, rule)
