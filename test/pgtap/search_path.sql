@@ -6,11 +6,13 @@ SELECT plan(8);
 -- C functions that run no SQL at all: they look up no operator, function
 -- or relation by name, so the caller's path cannot reach them, and pinning
 -- them would put every per-row call through fmgr's GUC save and restore.
--- Each one's C symbol was checked (src/*.c) to make no SPI call and no
--- name lookup.  The health-score functions do run SPI, on a model-cache
--- miss only: src/health_model.c and src/health_support.c pin search_path
--- around it (csm_spi_pin_search_path), and their statements are
--- schema-qualified with OPERATOR(pg_catalog.x) besides.
+-- Each one's C symbol was read (src/*.c) for SPI calls and name lookups;
+-- test/shell/search_path_c.sh checks that no function of src/*.c that one
+-- of them reaches calls SPI without pinning the path.  The health-score
+-- functions do run SPI, on a model-cache miss only: src/health_model.c and
+-- src/health_support.c pin search_path around it (csm_pin_search_path),
+-- and their statements are schema-qualified with OPERATOR(pg_catalog.x)
+-- besides.
 CREATE TEMP TABLE c_runs_no_sql (symbol text PRIMARY KEY, why text);
 INSERT INTO c_runs_no_sql VALUES
     ('csm_account_changed', 'trigger: a relcache invalidation'),
