@@ -20,7 +20,7 @@ ISOLATION_OPTS = --inputdir=test/isolation --load-extension=csm
 
 # -fno-semantic-interposition lets calls between csm's own files skip the PLT.
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -fno-semantic-interposition
-EXTRA_CLEAN = output_iso results regression.diffs regression.out
+EXTRA_CLEAN = output_iso output_hostile results regression.diffs regression.out
 
 # Prefer the server-dev package's pg_config for the chosen major version.
 PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/$(PG_MAJOR)/bin/pg_config) pg_config)
@@ -63,6 +63,26 @@ valgrind: deps
 bench: deps
 	$(MAKE) install
 	PG_MAJOR=$(PG_MAJOR) pg_virtualenv -t -v $(PG_MAJOR) sh -c 'test/bench/run.sh && test/bench/health.sh && test/bench/assign.sh && test/bench/churn.sh'
+
+# The pg_regress suite a second time, with a hostile schema first on
+# search_path (test/hostile/schema.sql: operators and functions for the
+# argument types pg_catalog has no exact match for, each raising an error),
+# so that anything csm resolves on the caller's path fails a test.  Same
+# expected files; results in output_hostile/.  The database is made as
+# pg_regress makes its own, then the path is set on it.
+HOSTILE_DB = csm_hostile_regression
+.PHONY: installcheck-hostile
+installcheck-hostile:
+	'$(bindir)/dropdb' --if-exists $(HOSTILE_DB)
+	'$(bindir)/createdb' --template=template0 $(HOSTILE_DB)
+	'$(bindir)/psql' -qX -v ON_ERROR_STOP=1 -d $(HOSTILE_DB) -f test/hostile/schema.sql \
+		-c "ALTER DATABASE $(HOSTILE_DB) SET lc_messages TO 'C'" -c "ALTER DATABASE $(HOSTILE_DB) SET lc_monetary TO 'C'" \
+		-c "ALTER DATABASE $(HOSTILE_DB) SET lc_numeric TO 'C'" -c "ALTER DATABASE $(HOSTILE_DB) SET lc_time TO 'C'" \
+		-c "ALTER DATABASE $(HOSTILE_DB) SET bytea_output TO 'hex'" \
+		-c "ALTER DATABASE $(HOSTILE_DB) SET timezone_abbreviations TO 'Default'" \
+		-c "ALTER DATABASE $(HOSTILE_DB) SET search_path = public, hostile"
+	'$(bindir)/psql' -qX -v ON_ERROR_STOP=1 -d $(HOSTILE_DB) -c 'CREATE EXTENSION csm'
+	$(pg_regress_installcheck) --inputdir=. --use-existing --dbname=$(HOSTILE_DB) --outputdir=output_hostile $(REGRESS)
 
 # Static checks: both must stay quiet.
 PG_INCLUDEDIR_SERVER = $(shell $(PG_CONFIG) --includedir-server 2>/dev/null)

@@ -14,7 +14,7 @@ SELECT round(csm.churn_probability('calm')::numeric, 4) AS p, csm.churn_band(csm
 -- (0.3): 1 / (1 + exp(-(ln(0.1/0.9) + 2.7))) = 62%, band high.
 INSERT INTO csm.account_note (account_id, noted_at, kind, body)
 SELECT account_id, now() - interval '3 days', k, 'from the QBR'
-FROM csm.account, unnest(ARRAY['competitor_mention', 'escalation', 'escalation']) k
+FROM csm.account, pg_catalog.unnest(ARRAY['competitor_mention', 'escalation', 'escalation']) k
 WHERE external_id = 'loud';
 
 -- A retention specialist joins accounts whose risk passes 50.
@@ -42,9 +42,9 @@ SELECT count(*) AS assign_rows FROM csm.assignment_log WHERE action = 'assign';
 -- ago, the 50 that churned in the 90 days after had budget concerns noted
 -- (as did 10 that stayed).  The held-out fifth measures the model.
 INSERT INTO csm.account (external_id, segment, arr, started_at, status, churned_at)
-SELECT 'h' || i, 'smb', 1000 + i * 10, now() - interval '400 days',
+SELECT 'h' || i::text, 'smb', 1000 + i * 10, now() - interval '400 days',
        CASE WHEN i <= 50 THEN 'churned' ELSE 'active' END,
-       CASE WHEN i <= 50 THEN now() - interval '90 days' + i * interval '1 day' END
+       CASE WHEN i <= 50 THEN now() - interval '90 days' + i::float8 * interval '1 day' END
 FROM generate_series(1, 200) i;
 INSERT INTO csm.account_note (account_id, noted_at, kind)
 SELECT account_id, now() - interval '100 days', 'budget_concern'
@@ -52,13 +52,13 @@ FROM csm.account WHERE external_id ~ '^h\d+$' AND substr(external_id, 2)::intege
 
 SELECT r->>'name' AS name, r->>'rows' AS rows, r->>'churned' AS churned, r->>'converged' AS converged,
        (r->>'train_rows')::integer + (r->>'holdout_rows')::integer = (r->>'rows')::integer AS split_adds_up,
-       (r->'holdout'->>'auc')::float8 > 0.9 AS holdout_auc_above_090,
+       (r->'holdout'->>'auc')::float8 > 0.9::float8 AS holdout_auc_above_090,
        (r->'holdout'->>'accuracy')::float8 >= (r->>'majority_accuracy')::float8 AS beats_majority
 FROM csm.train_churn_model('budget', options => '{"lambda": 0.1}') r;
 SELECT name, kind, active, as_of = (now() AT TIME ZONE 'UTC')::date - 90 AS as_of_90_days_ago
 FROM csm.churn_model;
 -- The model learnt that budget concerns go with churn.
-SELECT n AS feature, c::float8 > 0 AS raises_risk
+SELECT n AS feature, c::float8 > 0::float8 AS raises_risk
 FROM csm.churn_model m,
      jsonb_array_elements_text(m.model->'feature_names') WITH ORDINALITY f(n, i)
      JOIN jsonb_array_elements_text(m.model->'coefficients') WITH ORDINALITY k(c, j) ON j = i
@@ -76,7 +76,7 @@ EXCEPTION WHEN OTHERS THEN
     RETURN SQLSTATE || ': ' || SQLERRM;
 END $$;
 SELECT q AS call, pg_temp.error_of('SELECT ' || q) AS error
-FROM unnest(ARRAY[
+FROM pg_catalog.unnest(ARRAY[
     $$csm.train_churn_model('prior')$$,
     $$csm.train_churn_model('x', horizon_days => 0)$$,
     $$csm.train_churn_model('x', as_of => (now() AT TIME ZONE 'UTC')::date - 10)$$,

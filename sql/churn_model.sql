@@ -27,13 +27,13 @@ FROM model,
 ORDER BY j;
 -- fewer logins and more tickets: more likely to churn
 SELECT round((m->>'intercept')::numeric, 4) AS intercept,
-       (m->'coefficients'->>0)::float8 < 0 AS logins_lower_risk, (m->'coefficients'->>1)::float8 > 0 AS tickets_raise_risk
+       (m->'coefficients'->>0)::float8 < 0::float8 AS logins_lower_risk, (m->'coefficients'->>1)::float8 > 0::float8 AS tickets_raise_risk
 FROM model;
 
 -- probability and the contribution of each feature (coefficient x standardised value)
 SELECT h.account, h.features, h.churned,
        round(csm.churn_predict(m, h.features)::numeric, 3) AS probability,
-       (SELECT array_agg(round(c::numeric, 3)) FROM unnest(csm.churn_contributions(m, h.features)) c) AS contributions
+       (SELECT pg_catalog.array_agg(round(c::numeric, 3)) FROM pg_catalog.unnest(csm.churn_contributions(m, h.features)) c) AS contributions
 FROM history h, model ORDER BY h.account;
 
 -- how good it is on its own history (AUC, and the confusion matrix at 0.5 and at 0.6)

@@ -5,7 +5,7 @@ SET timezone = 'UTC';
 
 -- Bands: the seed's 90-day bands, boundaries included. ------------------------
 SELECT p, csm.churn_band(p) AS band, csm.churn_risk_score(p) AS risk_score
-FROM unnest(ARRAY[0, 0.1, 0.29999999999999993, 0.3, 0.49999999999999994, 0.5, 0.7, 0.7000000000000001, 0.95, 1]::float8[]) AS p;
+FROM pg_catalog.unnest(ARRAY[0, 0.1, 0.29999999999999993, 0.3, 0.49999999999999994, 0.5, 0.7, 0.7000000000000001, 0.95, 1]::float8[]) AS p;
 SELECT csm.churn_band(NULL) IS NULL AS null_is_null;
 SELECT csm.churn_band('NaN'::float8);
 SELECT csm.churn_band('Infinity'::float8);
@@ -20,7 +20,7 @@ SELECT csm.track_usage('churn_events', 'org', 'at', 'feature') > 0 AS tracked;
 
 INSERT INTO csm.account (external_id, started_at, renewal_date)
 SELECT 'churn_' || s, '2025-01-01', '2027-03-01'
-FROM unnest(ARRAY['control', 'usage_drop', 'sponsor', 'payment', 'escalations', 'competitor', 'ghosting',
+FROM pg_catalog.unnest(ARRAY['control', 'usage_drop', 'sponsor', 'payment', 'escalations', 'competitor', 'ghosting',
                   'health', 'adoption', 'response', 'tickets', 'nps', 'budget', 'no_login', 'key_person',
                   'inconsistent', 'attendance', 'orgchange', 'no_expansion', 'delay']) AS s;
 
@@ -29,27 +29,27 @@ CREATE FUNCTION churn_acct(s text) RETURNS bigint LANGUAGE sql STABLE
 
 -- steady use: 60 days to 2026-06-30, a day's 5 events on 5 features
 INSERT INTO churn_events
-SELECT 'churn_' || s, d + time '10:00', 'f' || f
-FROM unnest(ARRAY['control', 'sponsor', 'payment', 'escalations', 'competitor', 'ghosting', 'health', 'response',
+SELECT 'churn_' || s, d + time '10:00', 'f' || f::text
+FROM pg_catalog.unnest(ARRAY['control', 'sponsor', 'payment', 'escalations', 'competitor', 'ghosting', 'health', 'response',
                   'tickets', 'nps', 'budget', 'key_person', 'attendance', 'orgchange', 'no_expansion', 'delay']) AS s,
      generate_series(date '2026-05-02', '2026-06-30', '1 day') AS d, generate_series(1, 5) AS f;
 -- usage_drop: 5 a day until 2026-05-31, then 2 a day (60 < half of 150),
 -- still on all 5 features in turn
 INSERT INTO churn_events
-SELECT 'churn_usage_drop', d + time '10:00', 'f' || CASE WHEN d > '2026-05-31' THEN 1 + (extract(doy FROM d)::integer + f) % 5 ELSE f END
+SELECT 'churn_usage_drop', d + time '10:00', 'f' || (CASE WHEN d > '2026-05-31' THEN 1 + (extract(doy FROM d)::integer + f) % 5 ELSE f END)::text
 FROM generate_series(date '2026-05-02', '2026-06-30', '1 day') AS d, generate_series(1, 5) AS f
 WHERE d <= '2026-05-31' OR f <= 2;
 -- adoption: the same 5 a day, but on 3 features only in the last 30 days
 INSERT INTO churn_events
-SELECT 'churn_adoption', d + time '10:00', 'f' || CASE WHEN d > '2026-05-31' THEN least(f, 3) ELSE f END
+SELECT 'churn_adoption', d + time '10:00', 'f' || (CASE WHEN d > '2026-05-31' THEN least(f, 3) ELSE f END)::text
 FROM generate_series(date '2026-05-02', '2026-06-30', '1 day') AS d, generate_series(1, 5) AS f;
 -- no_login: steady use, the last of it on 2026-06-16 (14 days before)
 INSERT INTO churn_events
-SELECT 'churn_no_login', d + time '10:00', 'f' || f
+SELECT 'churn_no_login', d + time '10:00', 'f' || f::text
 FROM generate_series(date '2026-05-02', '2026-06-16', '1 day') AS d, generate_series(1, 5) AS f;
 -- inconsistent: one day of use a week, 60 and 10 events in turn
 INSERT INTO churn_events
-SELECT 'churn_inconsistent', (date '2026-06-28' - 7 * w) + time '10:00', 'f' || (1 + i % 5)
+SELECT 'churn_inconsistent', (date '2026-06-28' - 7 * w) + time '10:00', 'f' || (1 + i % 5)::text
 FROM generate_series(0, 7) AS w, generate_series(1, 60) AS i
 WHERE i <= CASE WHEN w % 2 = 0 THEN 60 ELSE 10 END;
 

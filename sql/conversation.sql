@@ -95,8 +95,8 @@ WHERE l.open_count <> (SELECT count(*) FROM csm.conversation c WHERE c.assignee 
 SELECT csm.rebuild_agent_load() AS corrected;
 
 -- agent performance: first response measured from assignment
-UPDATE csm.conversation SET first_response_at = assigned_at + (conversation_id % 4 + 1) * interval '2 minutes',
-                            csat = 3 + conversation_id % 3
+UPDATE csm.conversation SET first_response_at = assigned_at + (conversation_id % 4::bigint + 1) * interval '2 minutes',
+                            csat = 3 + conversation_id % 3::bigint
 WHERE assignee IS NOT NULL;
 UPDATE csm.conversation SET status = 'resolved' WHERE conversation_id IN (3, 5, 6);
 SELECT handle, handled, open_now, resolved, resolution_rate, median_first_response, avg_csat, csat_responses

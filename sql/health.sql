@@ -13,7 +13,7 @@ SELECT round(csm.csm_health_score('{"dau_ratio":0.2,"features_adopted":1,"ticket
        csm.csm_health_score('{"dau_ratio":1.5,"features_adopted":40,"tickets_per_month":0,"nps":10,"days_to_renewal":900}') AS ceiling;
 -- bands and their meaning
 SELECT s, csm.health_band(s) AS band, i.label, i.cadence
-FROM unnest(ARRAY[100, 90, 89.99, 70, 69.99, 0]::float8[]) AS s
+FROM pg_catalog.unnest(ARRAY[100, 90, 89.99, 70, 69.99, 0]::float8[]) AS s
 JOIN csm.health_band_info i ON i.band = csm.health_band(s);
 SELECT (r).band, round((r).score::numeric, 2) AS score FROM (SELECT csm.csm_health_evaluate(
     '{"dau_ratio":0.80,"features_adopted":5,"tickets_per_month":2,"nps":8,"days_to_renewal":90}') AS r) x;
@@ -129,7 +129,7 @@ SELECT (SELECT count(*) FROM (SELECT metric, value, zone, score, weight, contrib
                               EXCEPT
                               SELECT metric, value, zone, score, weight, contribution, points_lost
                               FROM csm.explain_health('org_smb')) d) AS differing,
-       (SELECT abs(sum(c.contribution) - h.score) < 1e-9
+       (SELECT abs(sum(c.contribution) - h.score) < 1e-9::float8
         FROM csm.health_score_component c JOIN csm.health_score h USING (account_id)
         GROUP BY h.account_id, h.score HAVING h.account_id = (SELECT account_id FROM csm.account WHERE external_id = 'org_smb'))
         AS contributions_add_up;
@@ -148,7 +148,7 @@ SELECT count(*) AS overrides_kept FROM csm.health_override;
 SELECT csm.clear_health_override('org_smb') AS had_one;
 
 -- trend and freshness
-UPDATE csm.health_history SET day = day - 7, score = score - 10 WHERE account_id = (SELECT account_id FROM csm.account WHERE external_id = 'org_smb');
+UPDATE csm.health_history SET day = day - 7, score = score - 10::float8 WHERE account_id = (SELECT account_id FROM csm.account WHERE external_id = 'org_smb');
 SELECT csm.refresh_health() AS scored;
 SELECT external_id, round(change_7d::numeric, 2) AS change_7d, trend, stale FROM csm.account_health ORDER BY 1;
 UPDATE csm.health_score SET computed_at = now() - interval '27 hours';
@@ -206,7 +206,7 @@ DECLARE
     scores text := '';
 BEGIN
     FOREACH name IN ARRAY ARRAY['default', 'five_pillar', 'default'] LOOP
-        scores := scores || ' ' || round(csm.csm_health_score('{"dau_ratio":0.9,"nps":9,"csat":4.8}'::jsonb, name, lenient => true)::numeric, 2);
+        scores := scores || ' ' || round(csm.csm_health_score('{"dau_ratio":0.9,"nps":9,"csat":4.8}'::jsonb, name, lenient => true)::numeric, 2)::text;
     END LOOP;
     RAISE NOTICE 'scores:%', scores;
 END $$;

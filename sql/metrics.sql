@@ -16,10 +16,10 @@ SELECT csm.track_usage('events', 'org', 'at', 'feature', 'member') IS NOT NULL A
 -- org_busy: 2 users every day of March (so 2/4 seats), 3 features in the last
 -- 30 days; the last 14 days twice as busy as the 14 before.
 INSERT INTO events
-SELECT 'org_busy', 'u' || u, 'f' || (d % 3), '2026-03-01 12:00+00'::timestamptz + d * interval '1 day'
+SELECT 'org_busy', 'u' || u::text, 'f' || (d % 3)::text, '2026-03-01 12:00+00'::timestamptz + d::float8 * interval '1 day'
 FROM generate_series(0, 30) AS d, generate_series(1, 2) AS u;
 INSERT INTO events
-SELECT 'org_busy', 'u1', 'f0', '2026-03-18 12:00+00'::timestamptz + d * interval '1 day'
+SELECT 'org_busy', 'u1', 'f0', '2026-03-18 12:00+00'::timestamptz + d::float8 * interval '1 day'
 FROM generate_series(0, 13) AS d, generate_series(1, 2) AS x;
 -- org_quiet: one user, last seen on March 10, one old feature
 INSERT INTO events VALUES ('org_quiet', 'u1', 'old', '2026-02-20 08:00+00'), ('org_quiet', 'u1', 'old', '2026-03-10 08:00+00');

@@ -104,7 +104,7 @@ FROM csm.assignment_workload ORDER BY handle;
 SELECT count(*) AS drifted FROM csm.member_load l
 LEFT JOIN (SELECT member_id, count(*) AS n, count(*) FILTER (WHERE is_primary) AS p, sum(load) AS w
            FROM csm.account_assignment WHERE ended_at IS NULL GROUP BY member_id) r USING (member_id)
-WHERE l.accounts <> coalesce(r.n, 0) OR l.primaries <> coalesce(r.p, 0) OR abs(l.load - coalesce(r.w, 0)) > 1e-9;
+WHERE l.accounts <> coalesce(r.n, 0) OR l.primaries <> coalesce(r.p, 0) OR abs(l.load - coalesce(r.w, 0)) > 1e-9::float8;
 
 -- the audit trail: every change, append-only for everyone
 SELECT a.external_id, l.action, l.is_primary, o.handle AS old, n.handle AS new, l.reason

@@ -36,7 +36,7 @@ VALUES ('org_a', 'u3', 'login', '2026-03-02 08:00+00'),
        ('org_b', 'u1', 'login', '2026-03-02 08:00+00'),
        ('org_b', NULL, 'export', '2026-03-02 09:00+00');
 INSERT INTO events (org, member, feature, occurred_at)
-SELECT 'org_c', 'u' || (i % 3), 'f' || (i % 4), '2026-03-03 00:00+00'::timestamptz + i * interval '1 minute'
+SELECT 'org_c', 'u' || (i % 3)::text, 'f' || (i % 4)::text, '2026-03-03 00:00+00'::timestamptz + i::float8 * interval '1 minute'
 FROM generate_series(1, 100) AS i;
 -- rows without an account or a finite time are not usage
 INSERT INTO events (org, member, feature, occurred_at)

@@ -63,6 +63,7 @@ health_model_load(const char *name, MemoryContext cxt)
 	HealthModel *model;
 	char	   *group_names[HEALTH_MAX_GROUPS] = {0};
 	MemoryContext old;
+	int			path_nest = csm_pin_search_path();
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "csm: SPI_connect failed");
@@ -123,6 +124,7 @@ health_model_load(const char *name, MemoryContext cxt)
 	health_model_prepare(model);
 	MemoryContextSwitchTo(old);
 	SPI_finish();
+	csm_restore_search_path(path_nest);
 	return model;
 }
 

@@ -35,6 +35,7 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
+#include "csm.h"
 #include "health.h"
 
 PG_FUNCTION_INFO_V1(csm_health_score_row_support);
@@ -47,6 +48,7 @@ model_components(const char *name)
 	Datum		arg = CStringGetTextDatum(name);
 	bool		isnull;
 	int64		n;
+	int			path_nest = csm_pin_search_path();
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "csm: SPI_connect failed");
@@ -56,6 +58,7 @@ model_components(const char *name)
 		elog(ERROR, "csm: reading health model failed");
 	n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();
+	csm_restore_search_path(path_nest);
 	return n;
 }
 

@@ -1,9 +1,11 @@
 /*
- * spi_plan.c: SPI plans prepared once per backend and kept.
+ * spi_plan.c: SPI plans prepared once per backend and kept, and the
+ * search_path SPI runs under.
  */
 #include "postgres.h"
 
 #include "executor/spi.h"
+#include "utils/guc.h"
 
 #include "csm.h"
 
@@ -24,4 +26,28 @@ csm_prepare_once(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
 		*plan = p;
 	}
 	return *plan;
+}
+
+/*
+ * A C function without a SET search_path of its own (a per-row function
+ * that reads csm's tables on a cache miss only) runs its SPI between these
+ * two, under the install script's path, so that no operator, function or
+ * table on the caller's path is looked up.  As with a SET clause, the
+ * caller's path comes back at csm_restore_search_path(), or when the
+ * (sub)transaction aborts.
+ */
+int
+csm_pin_search_path(void)
+{
+	int			nest = NewGUCNestLevel();
+
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	return nest;
+}
+
+void
+csm_restore_search_path(int nest)
+{
+	AtEOXact_GUC(true, nest);
 }

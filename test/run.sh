@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every csm test against the throwaway cluster that pg_virtualenv
 # started (PGHOST, PGPORT, PGUSER are set): pg_regress and isolation specs
-# through PGXS installcheck, pgTAP suites through pg_prove, then the pgbench
+# through PGXS installcheck, the pg_regress suite again with a hostile
+# schema on search_path, pgTAP suites through pg_prove, then the pgbench
 # shell tests (dump and restore, pgbench stress). Ends with "csm: N passed,
 # N failed" and exits non-zero when anything failed.
 set -euo pipefail
@@ -21,6 +22,14 @@ rm -f regression.diffs output_iso/regression.diffs
 echo "== pg_regress and isolation"
 make -s installcheck PG_MAJOR="$PG_MAJOR" 2>&1 | tee "$log" || true
 for f in regression.diffs output_iso/regression.diffs; do [ -f "$f" ] && cat "$f"; done
+passed=$((passed + $(grep -cE '^(test|ok) .* ok( |$)' "$log" || true)))
+failed=$((failed + $(grep -cE 'FAILED|failed \(ignored\)' "$log" || true)))
+grep -q 'tests passed' "$log" || failed=$((failed + 1))
+
+echo "== pg_regress again, a hostile schema on search_path (test/hostile/schema.sql)"
+rm -f output_hostile/regression.diffs
+make -s installcheck-hostile PG_MAJOR="$PG_MAJOR" 2>&1 | tee "$log" || true
+[ -f output_hostile/regression.diffs ] && cat output_hostile/regression.diffs
 passed=$((passed + $(grep -cE '^(test|ok) .* ok( |$)' "$log" || true)))
 failed=$((failed + $(grep -cE 'FAILED|failed \(ignored\)' "$log" || true)))
 grep -q 'tests passed' "$log" || failed=$((failed + 1))

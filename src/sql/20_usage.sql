@@ -214,7 +214,8 @@ REVOKE ALL ON FUNCTION @extschema@.compact_usage() FROM PUBLIC;
 -- need no rights on csm's tables; only admins may attach it.
 CREATE FUNCTION @extschema@._usage_rollup() RETURNS trigger
 AS 'MODULE_PATHNAME', 'csm_usage_rollup'
-LANGUAGE C;
+LANGUAGE C
+SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@._usage_rollup() IS
     'Statement trigger attached by csm.track_usage(); rolls transition tables up into csm.usage_*.';
 REVOKE ALL ON FUNCTION @extschema@._usage_rollup() FROM PUBLIC;

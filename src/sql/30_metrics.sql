@@ -13,7 +13,8 @@ RETURNS TABLE (
     tickets_per_month        float8,
     nps                      integer,
     days_to_renewal          integer)
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
 WITH sources AS (
     SELECT count(*) > 0 AS any_source,
            bool_or(s.user_column IS NOT NULL) AS has_users,
@@ -94,8 +95,8 @@ WHERE (account IS NULL OR a.account_id = account)
        OR u.account_id IS NOT NULL
        OR n.account_id IS NOT NULL
        OR EXISTS (SELECT FROM @extschema@.conversation c
-                  WHERE c.account_id = a.account_id AND c.created_at < (as_of + 1)::timestamp AT TIME ZONE 'UTC'))
-$$;
+                  WHERE c.account_id = a.account_id AND c.created_at < (as_of + 1)::timestamp AT TIME ZONE 'UTC'));
+END;
 COMMENT ON FUNCTION @extschema@.account_metrics_at(date, bigint) IS
     'Per-account metrics as of the end of a UTC day, for every account or just one, among the accounts that existed by then (created_at, started_at, or a first event, NPS answer or conversation before the end of as_of); see csm.account_metrics for the definitions.';
 

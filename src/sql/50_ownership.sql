@@ -19,16 +19,15 @@ COMMENT ON TABLE @extschema@.segment_weight IS
 -- csm_auto_assign joins csm.segment_weight itself rather than call
 -- segment_load once per account.
 CREATE FUNCTION @extschema@._default_accounts_per_csm(segment text) RETURNS numeric
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT CASE segment WHEN 'strategic' THEN 5 WHEN 'enterprise' THEN 10 WHEN 'mid_market' THEN 30 ELSE 100 END::numeric
-$$;
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE segment WHEN 'strategic' THEN 5 WHEN 'enterprise' THEN 10 WHEN 'mid_market' THEN 30 ELSE 100 END::numeric;
 COMMENT ON FUNCTION @extschema@._default_accounts_per_csm(text) IS
     'Internal: the seed''s CSM ratio of a segment (strategic 5, enterprise 10, mid_market 30, others 100), before csm.segment_weight overrides.';
 
 -- PL/pgSQL rather than SQL: a SQL function that cannot be inlined is
 -- parsed again for every query that calls it.
 CREATE FUNCTION @extschema@.segment_load(segment text) RETURNS float8
-LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     RETURN 100.0 OPERATOR(pg_catalog./) coalesce(
         (SELECT w.accounts_per_csm FROM @extschema@.segment_weight w WHERE w.segment OPERATOR(pg_catalog.=) segment_load.segment),

@@ -32,17 +32,15 @@ COMMENT ON FUNCTION @extschema@._member(text) IS 'The team member with this hand
 -- capacity, no capacity counting as a full book of 100) and whether an
 -- account of this weight fits (no capacity: no limit).
 CREATE FUNCTION @extschema@._pick_key(strategy text, accounts integer, load float8, capacity integer) RETURNS float8
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN strategy OPERATOR(pg_catalog.=) 'round_robin' THEN accounts::float8
-                ELSE load OPERATOR(pg_catalog./) coalesce(nullif(capacity, 0), 100) END
-$$;
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN strategy OPERATOR(pg_catalog.=) 'round_robin' THEN accounts::float8
+            ELSE load OPERATOR(pg_catalog./) coalesce(nullif(capacity, 0), 100) END;
 COMMENT ON FUNCTION @extschema@._pick_key(text, integer, float8, integer) IS
     'Internal: a member''s rank for the next account, lowest first (round_robin: accounts; otherwise load / capacity, 100 when none).';
 CREATE FUNCTION @extschema@._has_room(load float8, weight float8, capacity integer) RETURNS boolean
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT capacity IS NULL
-        OR (load OPERATOR(pg_catalog.+) weight) OPERATOR(pg_catalog.<=) (capacity OPERATOR(pg_catalog.+) 1e-9::float8)
-$$;
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN capacity IS NULL
+    OR (load OPERATOR(pg_catalog.+) weight) OPERATOR(pg_catalog.<=) (capacity OPERATOR(pg_catalog.+) 1e-9::float8);
 COMMENT ON FUNCTION @extschema@._has_room(float8, float8, integer) IS
     'Internal: whether a member carrying load has room for weight more (NULL capacity: no limit).';
 
@@ -57,9 +55,8 @@ SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@._start_assignment(bigint, bigint, boolean, float8, text, bigint, text, bigint) IS
     'Internal: starts a relationship, adds its load to the member (whose lock the caller holds) and logs it.';
 
--- No SET search_path (every name is qualified): it runs once per change.
 CREATE FUNCTION @extschema@._end_assignment(account bigint, assignment bigint, why text) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     ended @extschema@.account_assignment;
 BEGIN

@@ -7,7 +7,7 @@
 
 -- Records that an account could not get a primary, once per wait.
 CREATE FUNCTION @extschema@._queue_account(account bigint, kind text, message text, rule bigint) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     INSERT INTO @extschema@.assignment_alert (account_id, kind, message, rule_id)
     VALUES (account, kind, message, rule)
@@ -100,13 +100,13 @@ COMMENT ON FUNCTION @extschema@.apply_routing(bigint[], text[]) IS
 CREATE FUNCTION @extschema@._route_new_accounts() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    -- pg_restore (and every pg_dump script) runs with check_function_bodies
-    -- off: the accounts it loads come with their assignments.
-    IF NOT pg_catalog.current_setting('check_function_bodies')::boolean THEN
-        RETURN NULL;
-    END IF;
     IF TG_OP = 'INSERT' THEN
-        PERFORM @extschema@._route(ARRAY(SELECT n.account_id FROM new_accounts n));
+        -- An account that arrives with a created_at from before this
+        -- transaction is history: a restore, which loads accounts before
+        -- their assignments (whatever its settings), or an import.  It is
+        -- kept as it is; csm.apply_routing routes it on request.
+        PERFORM @extschema@._route(ARRAY(SELECT n.account_id FROM new_accounts n
+                                         WHERE n.created_at >= pg_catalog.now()));
     ELSE
         PERFORM @extschema@._route(ARRAY(
             SELECT n.account_id FROM new_accounts n JOIN old_accounts o ON o.account_id = n.account_id
@@ -115,7 +115,7 @@ BEGIN
     RETURN NULL;
 END $$;
 COMMENT ON FUNCTION @extschema@._route_new_accounts() IS
-    'Trigger: applies the routing rules to accounts created, or whose plan, segment, tier or status changed.';
+    'Trigger: applies the routing rules to accounts created (those inserted with a created_at before the transaction, a restore or an import of history, are left as they are), or whose plan, segment, tier or status changed.';
 CREATE TRIGGER account_route_new AFTER INSERT ON @extschema@.account
     REFERENCING NEW TABLE AS new_accounts FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._route_new_accounts();
 CREATE TRIGGER account_route_changed AFTER UPDATE ON @extschema@.account

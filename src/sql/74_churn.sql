@@ -9,18 +9,20 @@
 -- fitted on and reads features by name, so signal kinds added later are
 -- simply not read until the model is trained again.
 CREATE FUNCTION @extschema@.churn_metric_names() RETURNS text[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+BEGIN ATOMIC
     SELECT ARRAY['dau_ratio', 'features_adopted', 'days_since_last_activity', 'usage_trend',
-                 'tickets_per_month', 'nps', 'days_to_renewal', 'log_arr', 'tenure_days']
-$$;
+                 'tickets_per_month', 'nps', 'days_to_renewal', 'log_arr', 'tenure_days'];
+END;
 COMMENT ON FUNCTION @extschema@.churn_metric_names() IS
     'The numeric churn features, in the order of csm.churn_metrics_at arrays.';
 
 CREATE FUNCTION @extschema@.churn_feature_names() RETURNS text[]
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
     SELECT @extschema@.churn_metric_names()
-           || ARRAY(SELECT c.signal FROM @extschema@.churn_signal_config c WHERE c.enabled ORDER BY c.signal)
-$$;
+           || ARRAY(SELECT c.signal FROM @extschema@.churn_signal_config c WHERE c.enabled ORDER BY c.signal);
+END;
 COMMENT ON FUNCTION @extschema@.churn_feature_names() IS
     'The features csm.train_churn_model fits on: the metrics (csm.churn_metric_names()), then one 0/1 feature per enabled churn signal kind.';
 
@@ -30,7 +32,8 @@ COMMENT ON FUNCTION @extschema@.churn_feature_names() IS
 -- today's scoring input.  NULL: unknown (no source, or no data yet).
 CREATE FUNCTION @extschema@.churn_metrics_at(as_of date, account bigint DEFAULT NULL)
 RETURNS TABLE (account_id bigint, metrics float8[])
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
 SELECT a.account_id,
        ARRAY[m.dau_ratio,
              m.features_adopted,
@@ -49,14 +52,15 @@ SELECT a.account_id,
 FROM @extschema@.account_metrics_at(as_of, account) m
 JOIN @extschema@.account a ON a.account_id = m.account_id
 WHERE (a.started_at IS NULL OR a.started_at < (as_of + 1)::timestamp AT TIME ZONE 'UTC')
-  AND (a.churned_at IS NULL OR a.churned_at >= (as_of + 1)::timestamp AT TIME ZONE 'UTC')
-$$;
+  AND (a.churned_at IS NULL OR a.churned_at >= (as_of + 1)::timestamp AT TIME ZONE 'UTC');
+END;
 COMMENT ON FUNCTION @extschema@.churn_metrics_at(date, bigint) IS
     'The numeric churn features (csm.churn_metric_names() order) of every account that was a customer at the end of as_of (UTC), or of one: dau_ratio, features_adopted, days since last activity (at most 90), usage trend (at most 3), tickets per month, latest NPS, days to renewal (-30 to 400; a renewal date more than a year after as_of counts as that many whole years earlier, since csm keeps no history of renewal dates and terms are taken to be yearly), ln(1 + ARR), tenure in days (at most 1825). Reads only data from before the end of as_of. NULL elements are unknown.';
 
 CREATE FUNCTION @extschema@.churn_features(as_of date, account bigint DEFAULT NULL)
 RETURNS TABLE (account_id bigint, metrics float8[], signals text[])
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE
+BEGIN ATOMIC
 WITH day_end AS (SELECT (as_of + 1)::timestamp AT TIME ZONE 'UTC' AS t),
 open_signals AS (
     -- built-in signals as detected at that time
@@ -76,20 +80,21 @@ per_account AS (
 )
 SELECT m.account_id, m.metrics, coalesce(p.signals, '{}')
 FROM @extschema@.churn_metrics_at(as_of, account) m
-LEFT JOIN per_account p ON p.account_id = m.account_id
-$$;
+LEFT JOIN per_account p ON p.account_id = m.account_id;
+END;
 COMMENT ON FUNCTION @extschema@.churn_features(date, bigint) IS
     'Training input at the end of as_of (UTC): csm.churn_metrics_at, and the churn signals open then (built-in ones detected by csm.churn_signals_at, your own as recorded in csm.churn_signal).';
 
 -- A model's input: its features by name, metrics from their position in
 -- csm.churn_metric_names(), signals 1 when open, unknown metrics NULL.
 CREATE FUNCTION @extschema@._churn_vector(names text[], metrics float8[], signals text[]) RETURNS float8[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+BEGIN ATOMIC
     SELECT coalesce(array_agg(CASE WHEN mn.i IS NOT NULL THEN metrics[mn.i] ELSE (n.name = ANY (signals))::integer END
                               ORDER BY n.i), '{}')
     FROM unnest(names) WITH ORDINALITY AS n(name, i)
-    LEFT JOIN unnest(@extschema@.churn_metric_names()) WITH ORDINALITY AS mn(name, i) ON mn.name = n.name
-$$;
+    LEFT JOIN unnest(@extschema@.churn_metric_names()) WITH ORDINALITY AS mn(name, i) ON mn.name = n.name;
+END;
 COMMENT ON FUNCTION @extschema@._churn_vector(text[], float8[], text[]) IS
     'Internal: the feature array a model with these feature names reads, from metrics (csm.churn_metric_names() order) and open signals.';
 
@@ -118,7 +123,8 @@ COMMENT ON COLUMN @extschema@.churn_model.evaluation IS
 -- The prior: a logistic model over the open signals, each adding its
 -- csm.churn_signal_kind.prior_weight to the log-odds of a 10% base rate.
 CREATE FUNCTION @extschema@.churn_prior_model() RETURNS jsonb
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
     SELECT jsonb_build_object(
                'kind', 'logistic_regression', 'features', count(*),
                'feature_names', coalesce(jsonb_agg(c.signal ORDER BY c.signal), '[]'),
@@ -127,18 +133,19 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
                'mean', coalesce(jsonb_agg(0 ORDER BY c.signal), '[]'),
                'scale', coalesce(jsonb_agg(1 ORDER BY c.signal), '[]'),
                'lambda', 0, 'iterations', 0, 'converged', true, 'rows', 0, 'positives', 0)
-    FROM @extschema@.churn_signal_config c WHERE c.enabled
-$$;
+    FROM @extschema@.churn_signal_config c WHERE c.enabled;
+END;
 COMMENT ON FUNCTION @extschema@.churn_prior_model() IS
     'The prior churn model, used until a trained model is active: probability = 1 / (1 + exp(-(ln(0.1/0.9) + the sum of the prior weights (csm.churn_signal_config) of the account''s open signals))). No signal gives 10%.';
 
 -- A trained model's features with the unknown ones filled with its
 -- training mean (they then contribute nothing).
 CREATE FUNCTION @extschema@._churn_impute(model jsonb, features float8[]) RETURNS float8[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+BEGIN ATOMIC
     SELECT coalesce(array_agg(coalesce(u.f, (model->'mean'->>(u.i::integer - 1))::float8) ORDER BY u.i), '{}')
-    FROM unnest(features) WITH ORDINALITY AS u(f, i)
-$$;
+    FROM unnest(features) WITH ORDINALITY AS u(f, i);
+END;
 COMMENT ON FUNCTION @extschema@._churn_impute(jsonb, float8[]) IS
     'Internal: fills unknown (NULL) features with the model''s training mean.';
 
@@ -147,13 +154,14 @@ COMMENT ON FUNCTION @extschema@._churn_impute(jsonb, float8[]) IS
 -- standardised value.
 CREATE FUNCTION @extschema@._churn_drivers(model jsonb, features float8[], top integer)
 RETURNS TABLE (feature text, value float8, contribution float8)
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+BEGIN ATOMIC
     SELECT model->'feature_names'->>(u.i::integer - 1), features[u.i], u.c
     FROM unnest(@extschema@.churn_contributions(model, features)) WITH ORDINALITY AS u(c, i)
     WHERE u.c > 0
     ORDER BY u.c DESC, u.i
-    LIMIT top
-$$;
+    LIMIT top;
+END;
 COMMENT ON FUNCTION @extschema@._churn_drivers(jsonb, float8[], integer) IS
     'Internal: the features that raise a prediction most (coefficient x standardised value > 0), biggest first.';
 
