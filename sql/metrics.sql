@@ -44,7 +44,7 @@ VALUES ('org_new', 5, '2026-12-01 09:00+00'), ('org_imported', 5, '2026-12-01 09
        ('org_signed', 5, '2026-12-01 09:00+00');
 UPDATE csm.account SET started_at = '2026-06-30 23:59+00' WHERE external_id = 'org_signed';
 INSERT INTO events VALUES ('org_imported', 'u1', 'f0', '2026-03-05 10:00+00');
-SELECT to_char(d, 'YYYY-MM-DD') AS day, array_agg(external_id ORDER BY external_id) FILTER (WHERE external_id LIKE 'org_%') AS existing
+SELECT to_char(d, 'YYYY-MM-DD') AS day, pg_catalog.array_agg(external_id ORDER BY external_id) FILTER (WHERE external_id LIKE 'org_%') AS existing
 FROM unnest('{2026-03-04,2026-03-05,2026-06-30,2026-11-30,2026-12-01}'::date[]) AS d,
      LATERAL csm.account_metrics_at(d)
 GROUP BY d ORDER BY d;
