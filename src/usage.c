@@ -20,6 +20,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/relation.h"
 #include "access/xact.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
@@ -28,6 +29,8 @@
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -41,6 +44,7 @@
 #include "csm.h"
 
 PG_FUNCTION_INFO_V1(csm_usage_rollup);
+PG_FUNCTION_INFO_V1(csm_usage_rows);
 
 /* A string seen in a batch: an account key, a user or a feature. */
 typedef struct StrKey
@@ -113,6 +117,7 @@ typedef struct TrackedColumn
 	AttrNumber	attnum;			/* 0 when the source has no such column */
 	Oid			type;
 	bool		is_text;		/* text or varchar: used without conversion */
+	bool		is_bpchar;		/* char(n): trailing blanks dropped, as its cast to text does */
 	FmgrInfo	output;
 } TrackedColumn;
 
@@ -216,10 +221,19 @@ add_to_group(UsageBatch *batch, int32 account, int32 day, int32 user, int32 feat
 	entry->events = found ? entry->events + delta : delta;
 }
 
-/* Finds a tracked column by name and checks that its type is supported. */
+/*
+ * Finds a tracked column by name and checks that its type is supported.
+ * Only built-in types are: their output functions are PostgreSQL's own, so
+ * reading a value runs no user code whoever reads it.  A domain is read as
+ * its base type (a domain has its base type's output function, and casts to
+ * or from a domain are never applied), so a domain over a supported type is
+ * supported.  Called at every use, since ALTER TABLE can change a type.
+ */
 static void
 find_column(TrackedColumn *col, TupleDesc desc, const char *name, const char *role, const Oid *allowed)
 {
+	Oid			base;
+
 	memset(col, 0, sizeof(*col));
 	if (name[0] == '\0')
 		return;
@@ -239,17 +253,20 @@ find_column(TrackedColumn *col, TupleDesc desc, const char *name, const char *ro
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("tracked %s column \"%s\" no longer exists", role, name),
 				 errhint("Call csm.untrack_usage() and csm.track_usage() again with the new columns.")));
+	base = getBaseType(col->type);
 	for (const Oid *t = allowed; *t != InvalidOid; t++)
-		if (*t == col->type)
+		if (*t == base)
 		{
 			Oid			out;
 			bool		varlena;
 
 			/* text is used as it is; only other types need their output function */
-			col->is_text = (col->type == TEXTOID || col->type == VARCHAROID);
+			col->type = base;
+			col->is_text = (base == TEXTOID || base == VARCHAROID || base == BPCHAROID);
+			col->is_bpchar = (base == BPCHAROID);
 			if (!col->is_text)
 			{
-				getTypeOutputInfo(col->type, &out, &varlena);
+				getTypeOutputInfo(base, &out, &varlena);
 				fmgr_info(out, &col->output);
 			}
 			return;
@@ -260,7 +277,7 @@ find_column(TrackedColumn *col, TupleDesc desc, const char *name, const char *ro
 			 errhint("Call csm.untrack_usage() and csm.track_usage() again after changing the column type.")));
 }
 
-static const Oid key_types[] = {TEXTOID, VARCHAROID, INT2OID, INT4OID, INT8OID, UUIDOID, InvalidOid};
+static const Oid key_types[] = {TEXTOID, VARCHAROID, BPCHAROID, INT2OID, INT4OID, INT8OID, UUIDOID, InvalidOid};
 static const Oid time_types[] = {TIMESTAMPTZOID, TIMESTAMPOID, DATEOID, InvalidOid};
 static const Oid text_types[] = {TEXTOID, VARCHAROID, InvalidOid};
 
@@ -282,6 +299,8 @@ column_text(const TrackedColumn *col, Datum value, const char *role)
 
 		key.data = VARDATA_ANY(t);
 		key.len = VARSIZE_ANY_EXHDR(t);
+		while (col->is_bpchar && key.len > 0 && key.data[key.len - 1] == ' ')
+			key.len--;
 	}
 	else
 	{
@@ -669,11 +688,11 @@ csm_usage_rollup(PG_FUNCTION_ARGS)
 
 	/* An error aborts the (sub)transaction, which restores the user. */
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(rollup_owner(fcinfo->flinfo->fn_oid),
-						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
 
 	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
 	{
+		SetUserIdAndSecContext(rollup_owner(fcinfo->flinfo->fn_oid),
+							   save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
 		truncate_source(src.source_id);
 		SetUserIdAndSecContext(save_userid, save_sec_context);
 		SPI_finish();
@@ -717,10 +736,20 @@ csm_usage_rollup(PG_FUNCTION_ARGS)
 									   65536), NULL);
 	batch.account_ids = NULL;
 
+	/*
+	 * The rows are read as the table's owner in a security-restricted
+	 * operation, as VACUUM and ANALYZE read a table: the column types above
+	 * leave no user code to run, and if one ever did it would get only the
+	 * owner's rights.  The rollup is then written with csm's.
+	 */
+	SetUserIdAndSecContext(trigdata->tg_relation->rd_rel->relowner,
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 	if (trigdata->tg_oldtable != NULL)
 		accumulate(&batch, &src, trigdata->tg_oldtable, desc, -1, row_cxt);
 	if (trigdata->tg_newtable != NULL)
 		accumulate(&batch, &src, trigdata->tg_newtable, desc, +1, row_cxt);
+	SetUserIdAndSecContext(rollup_owner(fcinfo->flinfo->fn_oid),
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
 	write_deltas(&batch, &src);
 	maybe_fold();
 
@@ -729,4 +758,137 @@ csm_usage_rollup(PG_FUNCTION_ARGS)
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 	SPI_finish();
 	return PointerGetDatum(NULL);
+}
+
+/*
+ * csm._usage_rows(source, account_column, time_column, event_column,
+ * user_column, from_day): the rows of a tracked table as backfill_usage()
+ * counts them, with the same key text and UTC day the trigger computes.
+ *
+ * The relation kind and the column types are checked again here, at use,
+ * and the table is read as its owner in a security-restricted operation
+ * (what VACUUM, ANALYZE and REFRESH MATERIALIZED VIEW do), so the caller's
+ * rights, usually a superuser's, never reach code the owner wrote.  The
+ * query names only columns: no cast, function or operator of the table's
+ * types is evaluated.
+ */
+Datum
+csm_usage_rows(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			relid = PG_GETARG_OID(0);
+	const char *names[4];
+	DateADT		from_day = PG_ARGISNULL(5) ? DATEVAL_NOBEGIN : PG_GETARG_DATEADT(5);
+	TrackedSource src;
+	TrackedColumn *cols[4] = {&src.account, &src.time, &src.event, &src.user};
+	static const char *const roles[4] = {"account", "time", "event", "user"};
+	const Oid  *allowed[4] = {key_types, time_types, text_types, key_types};
+	Relation	rel;
+	Oid			owner;
+	char		relkind;
+	StringInfoData sql;
+	int			ncols = 0;
+	Oid			save_userid;
+	int			save_sec_context;
+	Portal		portal;
+	MemoryContext row_cxt;
+
+	for (int i = 0; i < 4; i++)
+		names[i] = PG_ARGISNULL(i + 1) ? "" : NameStr(*PG_GETARG_NAME(i + 1));
+	InitMaterializedSRF(fcinfo, 0);
+
+	rel = relation_open(relid, AccessShareLock);
+	relkind = rel->rd_rel->relkind;
+	owner = rel->rd_rel->relowner;
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("tracked relation \"%s\" is not a table", RelationGetRelationName(rel)),
+				 errhint("Call csm.untrack_usage() for it.")));
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT ");
+	for (int i = 0; i < 4; i++)
+	{
+		find_column(cols[i], RelationGetDescr(rel), names[i], roles[i], allowed[i]);
+		if (cols[i]->attnum == 0)
+			continue;
+		/* from here on attnum is the column's place in the query's result */
+		cols[i]->attnum = ++ncols;
+		appendStringInfo(&sql, "%s%s", ncols > 1 ? ", " : "", quote_identifier(names[i]));
+	}
+	if (src.account.attnum == 0 || src.time.attnum == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("an account and a time column are needed")));
+	appendStringInfo(&sql, " FROM %s",
+					 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+												RelationGetRelationName(rel)));
+	relation_close(rel, NoLock);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "csm: SPI_connect failed");
+	/* An error aborts the (sub)transaction, which restores the user. */
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION | SECURITY_NOFORCE_RLS);
+	portal = SPI_cursor_open_with_args(NULL, sql.data, 0, NULL, NULL, NULL, true, 0);
+	row_cxt = AllocSetContextCreate(CurrentMemoryContext, "csm usage rows", ALLOCSET_SMALL_SIZES);
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, 10000);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[r];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			MemoryContext old = MemoryContextSwitchTo(row_cxt);
+			Datum		out[4];
+			bool		nulls[4] = {false, false, true, true};
+			bool		isnull;
+			Datum		value;
+			int32		day;
+			StrKey		key;
+
+			value = SPI_getbinval(tup, desc, src.time.attnum, &isnull);
+			if (isnull || !column_day(&src.time, value, &day) || day < from_day)
+				goto next;
+			value = SPI_getbinval(tup, desc, src.account.attnum, &isnull);
+			if (isnull)
+				goto next;
+			key = column_text(&src.account, value, "account");
+			out[0] = PointerGetDatum(cstring_to_text_with_len(key.data, key.len));
+			out[1] = DateADTGetDatum(day);
+			if (src.event.attnum != 0)
+			{
+				value = SPI_getbinval(tup, desc, src.event.attnum, &isnull);
+				if (!isnull)
+				{
+					key = column_text(&src.event, value, "event");
+					out[2] = PointerGetDatum(cstring_to_text_with_len(key.data, key.len));
+					nulls[2] = false;
+				}
+			}
+			if (src.user.attnum != 0)
+			{
+				value = SPI_getbinval(tup, desc, src.user.attnum, &isnull);
+				if (!isnull)
+				{
+					key = column_text(&src.user, value, "user");
+					out[3] = PointerGetDatum(cstring_to_text_with_len(key.data, key.len));
+					nulls[3] = false;
+				}
+			}
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, nulls);
+	next:
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(row_cxt);
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	MemoryContextDelete(row_cxt);
+	SPI_finish();
+	return (Datum) 0;
 }

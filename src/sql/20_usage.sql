@@ -219,19 +219,6 @@ COMMENT ON FUNCTION @extschema@._usage_rollup() IS
     'Statement trigger attached by csm.track_usage(); rolls transition tables up into csm.usage_*.';
 REVOKE ALL ON FUNCTION @extschema@._usage_rollup() FROM PUBLIC;
 
--- The UTC day of a time column, as the C trigger computes it.
-CREATE FUNCTION @extschema@._usage_day_expr(col name, typ regtype) RETURNS text
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp AS $$
-    SELECT CASE typ
-        WHEN 'timestamp with time zone'::regtype THEN format('(%I AT TIME ZONE ''UTC'')::date', col)
-        WHEN 'timestamp without time zone'::regtype THEN format('%I::date', col)
-        ELSE format('%I', col)
-    END
-$$;
-COMMENT ON FUNCTION @extschema@._usage_day_expr(name, regtype) IS
-    'SQL text for the UTC day of a time column; used by backfill_usage().';
-
 -- Checks one column of a table to be tracked and returns its type.
 CREATE FUNCTION @extschema@._usage_column_type(source regclass, col name, role text, allowed regtype[])
 RETURNS regtype
@@ -239,6 +226,7 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     typ regtype;
+    base regtype;
 BEGIN
     SELECT a.atttypid INTO typ
     FROM pg_catalog.pg_attribute a
@@ -248,7 +236,12 @@ BEGIN
             USING ERRCODE = 'undefined_column',
                   HINT = format('Name an existing column as the %s column.', role);
     END IF;
-    IF NOT typ = ANY (allowed) THEN
+    -- A domain is read as its base type, as the trigger reads it.
+    base := typ;
+    WHILE (SELECT t.typtype FROM pg_catalog.pg_type t WHERE t.oid = base) = 'd' LOOP
+        SELECT t.typbasetype INTO base FROM pg_catalog.pg_type t WHERE t.oid = base;
+    END LOOP;
+    IF NOT base = ANY (allowed) THEN
         RAISE EXCEPTION 'the % column "%" has unsupported type %', role, col, typ
             USING ERRCODE = 'datatype_mismatch',
                   HINT = format('Supported types: %s.', array_to_string(allowed::text[], ', '));
@@ -256,7 +249,7 @@ BEGIN
     RETURN typ;
 END $$;
 COMMENT ON FUNCTION @extschema@._usage_column_type(regclass, name, text, regtype[]) IS
-    'Validates a column named to track_usage(): it exists and has a supported type.';
+    'Validates a column named to track_usage(): it exists and has a supported built-in type, or a domain over one. The trigger and backfill_usage() check again at every use.';
 
 -- Forgets a source's rollups from a day on, with no fold running meanwhile.
 CREATE FUNCTION @extschema@._clear_usage(source integer, from_day date DEFAULT '-infinity')
@@ -284,7 +277,7 @@ RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    key_types  regtype[] := ARRAY['text', 'character varying', 'smallint', 'integer', 'bigint', 'uuid']::regtype[];
+    key_types  regtype[] := ARRAY['text', 'character varying', 'character', 'smallint', 'integer', 'bigint', 'uuid']::regtype[];
     time_types regtype[] := ARRAY['timestamp with time zone', 'timestamp without time zone', 'date']::regtype[];
     text_types regtype[] := ARRAY['text', 'character varying']::regtype[];
     new_id integer;
@@ -353,6 +346,17 @@ END $$;
 COMMENT ON FUNCTION @extschema@.untrack_usage(regclass) IS
     'Removes the rollup triggers from a tracked table and deletes its rollups.';
 
+-- Reads a tracked table for backfill_usage(): as the table's owner, in a
+-- security-restricted operation, with the column types checked again.
+CREATE FUNCTION @extschema@._usage_rows(
+    source regclass, account_column name, time_column name, event_column name, user_column name, from_day date)
+RETURNS TABLE (account_key text, day date, feature text, user_key text)
+AS 'MODULE_PATHNAME', 'csm_usage_rows'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@._usage_rows(regclass, name, name, name, name, date) IS
+    'The rows of a tracked table as the rollup trigger counts them (account key text, UTC day, feature, user) from from_day on; read as the table''s owner in a security-restricted operation. Used by backfill_usage().';
+REVOKE ALL ON FUNCTION @extschema@._usage_rows(regclass, name, name, name, name, date) FROM PUBLIC;
+
 CREATE FUNCTION @extschema@.backfill_usage(source regclass, since timestamptz DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql
@@ -360,7 +364,6 @@ SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     s @extschema@.usage_source;
     from_day date;
-    day_expr text;
     rows_counted bigint;
 BEGIN
     SELECT * INTO s FROM @extschema@.usage_source u WHERE u.relation = source;
@@ -369,26 +372,23 @@ BEGIN
             USING ERRCODE = 'undefined_object',
                   HINT = 'Call csm.track_usage() first.';
     END IF;
+    IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = source) NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION 'tracked relation % is not a table', source
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'Call csm.untrack_usage() for it.';
+    END IF;
     -- SHARE mode blocks writers for the rebuild, so no row is counted twice or missed.
     EXECUTE format('LOCK TABLE %s IN SHARE MODE', source);
 
     from_day := coalesce((since AT TIME ZONE 'UTC')::date, '-infinity'::date);
-    day_expr := @extschema@._usage_day_expr(s.time_column,
-                    (SELECT a.atttypid::regtype FROM pg_catalog.pg_attribute a
-                     WHERE a.attrelid = source AND a.attname = s.time_column));
 
     PERFORM @extschema@._clear_usage(s.source_id, from_day);
 
-    -- The rows to roll up, with the same key text and day the trigger uses.
-    EXECUTE format(
-        'CREATE TEMP TABLE csm_backfill ON COMMIT DROP AS '
-        'SELECT %I::text AS account_key, %s AS day, %s AS feature, %s AS user_key FROM %s '
-        'WHERE %I IS NOT NULL AND %s >= $1 AND isfinite(%s)',
-        s.account_column, day_expr,
-        CASE WHEN s.event_column IS NULL THEN 'NULL::text' ELSE format('%I::text', s.event_column) END,
-        CASE WHEN s.user_column IS NULL THEN 'NULL::text' ELSE format('%I::text', s.user_column) END,
-        source, s.account_column, day_expr, day_expr)
-    USING from_day;
+    -- The rows to roll up, with the same key text and day the trigger uses,
+    -- read as the table's owner (never with this caller's rights).
+    CREATE TEMP TABLE csm_backfill ON COMMIT DROP AS
+    SELECT * FROM @extschema@._usage_rows(source, s.account_column, s.time_column,
+                                           s.event_column, s.user_column, from_day);
     GET DIAGNOSTICS rows_counted = ROW_COUNT;
 
     INSERT INTO @extschema@.account (external_id)
