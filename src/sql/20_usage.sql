@@ -124,9 +124,23 @@ JOIN @extschema@.usage_source s ON s.source_id = f.source_id;
 COMMENT ON VIEW @extschema@.usage_feature_daily IS
     'Events per account, tracked source, UTC day and feature (the event column given to track_usage).';
 
--- Adds deltas to the counters. One folder at a time: callers hold the
--- advisory lock keyed on usage_delta's oid, which this takes too (it is
--- re-entrant), so rows are locked in one order and nobody deadlocks.
+-- Folds serialise on the one row of csm.usage_fold_lock. A row lock needs
+-- UPDATE on the table, which only csm's owner has, so no other role can
+-- hold it and stall csm (an advisory lock, which csm 0.1.0 used, anyone can
+-- take).
+CREATE TABLE @extschema@.usage_fold_lock (
+    only_row boolean NOT NULL DEFAULT true,
+    CONSTRAINT usage_fold_lock_pkey PRIMARY KEY (only_row),
+    CONSTRAINT usage_fold_lock_only_row CHECK (only_row)
+);
+INSERT INTO @extschema@.usage_fold_lock DEFAULT VALUES;
+REVOKE ALL ON @extschema@.usage_fold_lock FROM PUBLIC;
+COMMENT ON TABLE @extschema@.usage_fold_lock IS
+    'One row, locked FOR UPDATE by whoever folds usage deltas or clears a source''s rollups, until commit. Only csm may lock it.';
+
+-- Adds deltas to the counters. One folder at a time: callers hold the row
+-- lock on csm.usage_fold_lock, which this takes too (taking it again is a
+-- no-op), so rows are locked in one order and nobody deadlocks.
 CREATE FUNCTION @extschema@._apply_usage(
     accounts bigint[], sources integer[], days date[], users text[], features text[], counts bigint[])
 RETURNS void
@@ -135,7 +149,7 @@ LANGUAGE plpgsql
 SET work_mem = '64MB'
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    PERFORM pg_catalog.pg_advisory_xact_lock('@extschema@.usage_delta'::regclass::oid::integer, 0);
+    PERFORM FROM @extschema@.usage_fold_lock FOR UPDATE;
     WITH taken AS (
         SELECT * FROM unnest(accounts, sources, days, users, features, counts)
                       AS t(account_id, source_id, day, user_key, feature, events)
@@ -193,7 +207,8 @@ SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     folded bigint;
 BEGIN
-    IF NOT pg_catalog.pg_try_advisory_xact_lock('@extschema@.usage_delta'::regclass::oid::integer, 0) THEN
+    PERFORM FROM @extschema@.usage_fold_lock FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
         RETURN 0;  -- another session is folding right now
     END IF;
     WITH taken AS (
@@ -257,7 +272,7 @@ RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    PERFORM pg_catalog.pg_advisory_xact_lock('@extschema@.usage_delta'::regclass::oid::integer, 0);
+    PERFORM FROM @extschema@.usage_fold_lock FOR UPDATE;
     DELETE FROM @extschema@.usage_delta WHERE source_id = source AND day >= from_day;
     DELETE FROM @extschema@.usage_counter WHERE source_id = source AND day >= from_day;
     DELETE FROM @extschema@.usage_user_day WHERE source_id = source AND day >= from_day;

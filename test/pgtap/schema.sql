@@ -4,7 +4,7 @@ SELECT plan(60);
 
 SELECT has_schema('csm');
 SELECT tables_are('csm', ARRAY['account', 'team_member', 'nps_response', 'usage_source', 'usage_delta',
-                               'usage_counter', 'usage_user_day', 'usage_feature_counter',
+                               'usage_counter', 'usage_user_day', 'usage_feature_counter', 'usage_fold_lock',
                                'health_band_info', 'health_model', 'health_group', 'health_component',
                                'health_model_map', 'health_score', 'health_history', 'health_override',
                                'segment_weight', 'account_assignment', 'member_load', 'assignment_log', 'assignment_alert',
@@ -67,6 +67,7 @@ $$, $$
     SELECT c.oid::regclass::text FROM pg_class c
     WHERE c.relnamespace = 'csm'::regnamespace AND c.relkind IN ('r', 'S')
       AND c.relname <> 'health_band_info'  -- a fixed lookup that CREATE EXTENSION installs
+      AND c.relname <> 'usage_fold_lock'   -- one lock row that CREATE EXTENSION installs
 $$, 'every csm table and sequence that holds user data is registered with pg_extension_config_dump');
 
 -- Privileges: only admins attach the trigger or track tables.
