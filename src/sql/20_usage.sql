@@ -9,11 +9,17 @@ CREATE TABLE @extschema@.usage_source (
     event_column   name,
     user_column    name,
     tracked_at     timestamptz NOT NULL DEFAULT now(),
+    keep_history   boolean NOT NULL DEFAULT false,
+    dropped_at     timestamptz,
     CONSTRAINT usage_source_pkey PRIMARY KEY (source_id),
     CONSTRAINT usage_source_relation_key UNIQUE (relation)
 );
 COMMENT ON TABLE @extschema@.usage_source IS
     'Tables tracked by csm.track_usage(), with the columns that name the account, time, feature and user.';
+COMMENT ON COLUMN @extschema@.usage_source.keep_history IS
+    'When true, DROP TABLE of the source keeps its rollups (and this row, with dropped_at set) until csm.untrack_usage(); when false, the drop deletes both.';
+COMMENT ON COLUMN @extschema@.usage_source.dropped_at IS
+    'When the tracked table was dropped, for a source that keeps its history; NULL while the table exists.';
 
 -- Writers never update shared counter rows: each statement appends its
 -- aggregated deltas to csm.usage_delta (no index, no conflicts, so sessions
@@ -287,7 +293,8 @@ CREATE FUNCTION @extschema@.track_usage(
     account_column name,
     time_column name,
     event_column name DEFAULT NULL,
-    user_column name DEFAULT NULL)
+    user_column name DEFAULT NULL,
+    keep_history boolean DEFAULT false)
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp AS $$
@@ -317,8 +324,8 @@ BEGIN
         PERFORM @extschema@._usage_column_type(source, user_column, 'user', key_types);
     END IF;
 
-    INSERT INTO @extschema@.usage_source (relation, account_column, time_column, event_column, user_column)
-    VALUES (source, account_column, time_column, event_column, user_column)
+    INSERT INTO @extschema@.usage_source (relation, account_column, time_column, event_column, user_column, keep_history)
+    VALUES (source, account_column, time_column, event_column, user_column, keep_history)
     RETURNING source_id INTO new_id;
 
     -- Trigger arguments carry the column names, so a dump and restore
@@ -335,8 +342,8 @@ BEGIN
                    'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._usage_rollup(%s)', source, args);
     RETURN new_id;
 END $$;
-COMMENT ON FUNCTION @extschema@.track_usage(regclass, name, name, name, name) IS
-    'Rolls up every INSERT, UPDATE, DELETE and TRUNCATE of a usage table into csm.usage_daily. Returns the source id. Rows already there need csm.backfill_usage().';
+COMMENT ON FUNCTION @extschema@.track_usage(regclass, name, name, name, name, boolean) IS
+    'Rolls up every INSERT, UPDATE, DELETE and TRUNCATE of a usage table into csm.usage_daily. Returns the source id. Rows already there need csm.backfill_usage(). keep_history keeps the rollups when the table is dropped.';
 
 CREATE FUNCTION @extschema@.untrack_usage(source regclass) RETURNS void
 LANGUAGE plpgsql
@@ -350,16 +357,19 @@ BEGIN
             USING ERRCODE = 'undefined_object',
                   HINT = 'See csm.usage_source for the tracked tables.';
     END IF;
-    EXECUTE format('DROP TRIGGER IF EXISTS csm_usage_insert ON %s', source);
-    EXECUTE format('DROP TRIGGER IF EXISTS csm_usage_update ON %s', source);
-    EXECUTE format('DROP TRIGGER IF EXISTS csm_usage_delete ON %s', source);
-    EXECUTE format('DROP TRIGGER IF EXISTS csm_usage_truncate ON %s', source);
+    -- A dropped table (kept for its history) has no triggers left to drop.
+    IF EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = source) THEN
+        EXECUTE format('DROP TRIGGER IF EXISTS csm_usage_insert ON %s', source);
+        EXECUTE format('DROP TRIGGER IF EXISTS csm_usage_update ON %s', source);
+        EXECUTE format('DROP TRIGGER IF EXISTS csm_usage_delete ON %s', source);
+        EXECUTE format('DROP TRIGGER IF EXISTS csm_usage_truncate ON %s', source);
+    END IF;
     -- Rollups that can no longer be kept exact go with the source.
     PERFORM @extschema@._clear_usage(id);
     DELETE FROM @extschema@.usage_source WHERE source_id = id;
 END $$;
 COMMENT ON FUNCTION @extschema@.untrack_usage(regclass) IS
-    'Removes the rollup triggers from a tracked table and deletes its rollups.';
+    'Removes the rollup triggers from a tracked table and deletes its rollups; also takes the oid of a dropped table whose source kept its history.';
 
 -- Reads a tracked table for backfill_usage(): as the table's owner, in a
 -- security-restricted operation, with the column types checked again.
@@ -435,6 +445,40 @@ END $$;
 COMMENT ON FUNCTION @extschema@.backfill_usage(regclass, timestamptz) IS
     'Rebuilds the rollups of a tracked table from its rows, for UTC days from since on (all days when NULL). Idempotent: nothing is counted twice. Returns the rows counted.';
 
-REVOKE ALL ON FUNCTION @extschema@.track_usage(regclass, name, name, name, name) FROM PUBLIC;
+-- DROP TABLE of a tracked table: its rollups can no longer be kept exact,
+-- so they go with it, unless the source keeps its history. SECURITY DEFINER
+-- because the role dropping its own table needs no rights on csm.
+CREATE FUNCTION @extschema@._usage_dropped() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    s record;
+BEGIN
+    FOR s IN
+        SELECT u.source_id, u.keep_history
+        FROM @extschema@.usage_source u
+        WHERE u.dropped_at IS NULL
+          AND u.relation::oid IN (SELECT d.objid FROM pg_catalog.pg_event_trigger_dropped_objects() d
+                                  WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objsubid = 0)
+        ORDER BY u.source_id
+    LOOP
+        IF s.keep_history THEN
+            UPDATE @extschema@.usage_source SET dropped_at = now() WHERE source_id = s.source_id;
+        ELSE
+            PERFORM @extschema@._clear_usage(s.source_id);
+            DELETE FROM @extschema@.usage_source WHERE source_id = s.source_id;
+        END IF;
+    END LOOP;
+END $$;
+COMMENT ON FUNCTION @extschema@._usage_dropped() IS
+    'sql_drop event trigger: a dropped tracked table takes its usage_source row and rollups with it, unless keep_history is set (then dropped_at is).';
+REVOKE ALL ON FUNCTION @extschema@._usage_dropped() FROM PUBLIC;
+CREATE EVENT TRIGGER csm_usage_dropped ON sql_drop
+    WHEN TAG IN ('DROP TABLE', 'DROP SCHEMA', 'DROP OWNED', 'DROP EXTENSION')
+    EXECUTE FUNCTION @extschema@._usage_dropped();
+COMMENT ON EVENT TRIGGER csm_usage_dropped IS
+    'Cleans up csm.usage_source and the rollups of tracked tables that are dropped.';
+
+REVOKE ALL ON FUNCTION @extschema@.track_usage(regclass, name, name, name, name, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.untrack_usage(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.backfill_usage(regclass, timestamptz) FROM PUBLIC;
