@@ -124,6 +124,7 @@ typedef struct TrackedColumn
 typedef struct TrackedSource
 {
 	int32		source_id;
+	bool		create_accounts;	/* false: unknown keys wait in csm.usage_pending */
 	TrackedColumn account;
 	TrackedColumn time;
 	TrackedColumn event;
@@ -146,6 +147,7 @@ static SPIPlanPtr append_one_plan = NULL;
 static SPIPlanPtr compact_plan = NULL;
 static SPIPlanPtr apply_plan = NULL;
 static SPIPlanPtr truncate_plan = NULL;
+static SPIPlanPtr pending_plan = NULL;
 
 /* Deltas this backend appended since it last folded. */
 static int64 appended_since_fold = 0;
@@ -169,6 +171,11 @@ static const char *const append_sql =
 static const char *const append_one_sql =
 "INSERT INTO csm.usage_delta (account_id, source_id, day, user_key, feature, events) "
 "VALUES ($1, $2, $3, $4, $5, $6)";
+
+static const char *const pending_sql =
+"INSERT INTO csm.usage_pending (source_id, account_key, day, user_key, feature, events) "
+"SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
+"                         pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6))";
 
 static const char *const compact_sql = "SELECT csm.compact_usage()";
 
@@ -450,10 +457,11 @@ lookup_accounts(UsageBatch *batch, const StrKey *const *keys, int n)
 
 /*
  * Resolves every account key: from this backend's cache, else by lookup,
- * creating the accounts seen for the first time.
+ * creating the accounts seen for the first time when create is true (else
+ * their account_ids stay 0).
  */
 static void
-resolve_accounts(UsageBatch *batch)
+resolve_accounts(UsageBatch *batch, bool create)
 {
 	int			n = batch->accounts.count;
 	const StrKey **keys = palloc(Max(n, 1) * sizeof(StrKey *));
@@ -470,7 +478,7 @@ resolve_accounts(UsageBatch *batch)
 		if (batch->account_ids[i] == 0)
 			keys[uncached++] = key;
 	}
-	if (uncached == 0 || lookup_accounts(batch, keys, uncached) == uncached)
+	if (uncached == 0 || lookup_accounts(batch, keys, uncached) == uncached || !create)
 		return;
 
 	for (int i = 0; i < n; i++)
@@ -510,6 +518,57 @@ nullable_text_array(Datum *values, bool *nulls, int n)
 }
 
 /*
+ * Appends the groups whose account does not exist to csm.usage_pending,
+ * keyed by the account key's text, for a source tracked with
+ * create_accounts => false.
+ */
+static void
+write_pending(UsageBatch *batch, const TrackedSource *src)
+{
+	Oid			argtypes[6] = {INT4ARRAYOID, TEXTARRAYOID, DATEARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID};
+	Datum		params[6];
+	int			max = Max(batch->groups->members, 1);
+	Datum	   *sources = palloc(max * sizeof(Datum));
+	Datum	   *keys = palloc(max * sizeof(Datum));
+	Datum	   *days = palloc(max * sizeof(Datum));
+	Datum	   *users = palloc(max * sizeof(Datum));
+	bool	   *user_nulls = palloc(max * sizeof(bool));
+	Datum	   *features = palloc(max * sizeof(Datum));
+	bool	   *feature_nulls = palloc(max * sizeof(bool));
+	Datum	   *events = palloc(max * sizeof(Datum));
+	int			n = 0;
+	grouptab_iterator it;
+	GroupEntry *entry;
+
+	grouptab_start_iterate(batch->groups, &it);
+	while ((entry = grouptab_iterate(batch->groups, &it)) != NULL)
+	{
+		const StrKey *key = &batch->accounts.keys[entry->key.account];
+
+		if (entry->events == 0 || batch->account_ids[entry->key.account] != 0)
+			continue;
+		sources[n] = Int32GetDatum(src->source_id);
+		keys[n] = PointerGetDatum(cstring_to_text_with_len(key->data, key->len));
+		days[n] = DateADTGetDatum(entry->key.day);
+		users[n] = item_datum(batch, entry->key.user, &user_nulls[n]);
+		features[n] = item_datum(batch, entry->key.feature, &feature_nulls[n]);
+		events[n] = Int64GetDatum(entry->events);
+		n++;
+	}
+	if (n == 0)
+		return;
+	params[0] = PointerGetDatum(construct_array(sources, n, INT4OID, 4, true, TYPALIGN_INT));
+	params[1] = PointerGetDatum(construct_array(keys, n, TEXTOID, -1, false, TYPALIGN_INT));
+	params[2] = PointerGetDatum(construct_array(days, n, DATEOID, 4, true, TYPALIGN_INT));
+	params[3] = nullable_text_array(users, user_nulls, n);
+	params[4] = nullable_text_array(features, feature_nulls, n);
+	params[5] = PointerGetDatum(construct_array(events, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	csm_prepare_once(&pending_plan, pending_sql, 6, argtypes);
+	if (SPI_execute_plan(pending_plan, params, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "csm: appending pending usage failed");
+}
+
+/*
  * Writes one delta per group.  Small batches are appended to
  * csm.usage_delta, where concurrent writers never wait (one group, the
  * usual single-row insert, with a plain VALUES insert); a batch as large as
@@ -539,13 +598,15 @@ write_deltas(UsageBatch *batch, const TrackedSource *src)
 
 	if (batch->accounts.count == 0)
 		return;
-	resolve_accounts(batch);
+	resolve_accounts(batch, src->create_accounts);
+	if (!src->create_accounts)
+		write_pending(batch, src);
 
 	grouptab_start_iterate(batch->groups, &it);
 	while ((entry = grouptab_iterate(batch->groups, &it)) != NULL)
 	{
 		/* rows that cancel out (an UPDATE that moved nothing) change nothing */
-		if (entry->events == 0)
+		if (entry->events == 0 || batch->account_ids[entry->key.account] == 0)
 			continue;
 		accounts[n] = Int64GetDatum(batch->account_ids[entry->key.account]);
 		sources[n] = Int32GetDatum(src->source_id);
@@ -676,13 +737,15 @@ csm_usage_rollup(PG_FUNCTION_ARGS)
 				 errmsg("csm._usage_rollup() must be called as a trigger")));
 	trigger = trigdata->tg_trigger;
 	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event) || !TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event)
-		|| trigger->tgnargs != 5)
+		|| trigger->tgnargs < 5 || trigger->tgnargs > 6)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("csm._usage_rollup() must fire AFTER ... FOR EACH STATEMENT with five arguments"),
+				 errmsg("csm._usage_rollup() must fire AFTER ... FOR EACH STATEMENT with five or six arguments"),
 				 errhint("Attach it with csm.track_usage(), not CREATE TRIGGER.")));
 
 	src.source_id = parse_source_id(trigger->tgargs[0]);
+	/* the sixth argument, added in 0.2.0; triggers from 0.1.0 create accounts */
+	src.create_accounts = trigger->tgnargs < 6 || strcmp(trigger->tgargs[5], "no_accounts") != 0;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "csm: SPI_connect failed");
 

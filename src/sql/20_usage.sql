@@ -9,6 +9,7 @@ CREATE TABLE @extschema@.usage_source (
     event_column   name,
     user_column    name,
     tracked_at     timestamptz NOT NULL DEFAULT now(),
+    create_accounts boolean NOT NULL DEFAULT true,
     keep_history   boolean NOT NULL DEFAULT false,
     dropped_at     timestamptz,
     CONSTRAINT usage_source_pkey PRIMARY KEY (source_id),
@@ -16,6 +17,8 @@ CREATE TABLE @extschema@.usage_source (
 );
 COMMENT ON TABLE @extschema@.usage_source IS
     'Tables tracked by csm.track_usage(), with the columns that name the account, time, feature and user.';
+COMMENT ON COLUMN @extschema@.usage_source.create_accounts IS
+    'When true, an event for a key with no csm.account row creates the account; when false, it waits in csm.usage_pending (see csm.usage_unknown_key) until the account is created.';
 COMMENT ON COLUMN @extschema@.usage_source.keep_history IS
     'When true, DROP TABLE of the source keeps its rollups (and this row, with dropped_at set) until csm.untrack_usage(); when false, the drop deletes both.';
 COMMENT ON COLUMN @extschema@.usage_source.dropped_at IS
@@ -38,6 +41,23 @@ CREATE TABLE @extschema@.usage_delta (
 ALTER TABLE @extschema@.usage_delta REPLICA IDENTITY FULL;
 COMMENT ON TABLE @extschema@.usage_delta IS
     'Pending usage deltas appended by the rollup trigger: events per account, source, day, user and feature (either may be NULL). csm.compact_usage() folds them.';
+
+-- Events whose key has no account, from sources tracked with
+-- create_accounts => false. Keyed by the key's text; the views count them
+-- as soon as an account with that external_id exists, and
+-- csm.compact_usage() folds them then.
+CREATE TABLE @extschema@.usage_pending (
+    source_id   integer NOT NULL,
+    account_key text NOT NULL,
+    day         date NOT NULL,
+    user_key    text,
+    feature     text,
+    events      bigint NOT NULL
+);
+ALTER TABLE @extschema@.usage_pending REPLICA IDENTITY FULL;
+CREATE INDEX usage_pending_account_key_idx ON @extschema@.usage_pending (account_key);
+COMMENT ON TABLE @extschema@.usage_pending IS
+    'Usage deltas for account keys that have no csm.account row yet, from sources tracked with create_accounts => false. Read csm.usage_unknown_key instead.';
 
 CREATE TABLE @extschema@.usage_counter (
     account_id   bigint NOT NULL,
@@ -74,11 +94,17 @@ COMMENT ON TABLE @extschema@.usage_feature_counter IS
 
 -- Counters plus pending deltas: the exact totals per account, source and day.
 CREATE VIEW @extschema@._usage_day WITH (security_invoker = true) AS
-WITH pending_users AS (
+WITH delta AS NOT MATERIALIZED (
+    SELECT d.account_id, d.source_id, d.day, d.user_key, d.events FROM @extschema@.usage_delta d
+    UNION ALL
+    -- events of keys that waited for their account, which exists now
+    SELECT a.account_id, p.source_id, p.day, p.user_key, p.events
+    FROM @extschema@.usage_pending p JOIN @extschema@.account a ON a.external_id = p.account_key
+), pending_users AS (
     SELECT p.account_id, p.source_id, p.day,
            sum((coalesce(u.events, 0) + p.n > 0)::integer - (coalesce(u.events, 0) > 0)::integer) AS active_delta
     FROM (SELECT d.account_id, d.source_id, d.day, d.user_key, sum(d.events) AS n
-          FROM @extschema@.usage_delta d WHERE d.user_key IS NOT NULL
+          FROM delta d WHERE d.user_key IS NOT NULL
           GROUP BY d.account_id, d.source_id, d.day, d.user_key) p
     LEFT JOIN @extschema@.usage_user_day u
            ON u.account_id = p.account_id AND u.source_id = p.source_id AND u.day = p.day AND u.user_key = p.user_key
@@ -87,7 +113,7 @@ WITH pending_users AS (
 SELECT t.account_id, t.source_id, t.day, sum(t.events)::bigint AS events, sum(t.active_users)::bigint AS active_users
 FROM (SELECT c.account_id, c.source_id, c.day, c.events, c.active_users FROM @extschema@.usage_counter c
       UNION ALL
-      SELECT d.account_id, d.source_id, d.day, d.events, 0 FROM @extschema@.usage_delta d
+      SELECT d.account_id, d.source_id, d.day, d.events, 0 FROM delta d
       UNION ALL
       SELECT p.account_id, p.source_id, p.day, 0, p.active_delta FROM pending_users p) t
 GROUP BY t.account_id, t.source_id, t.day;
@@ -99,7 +125,11 @@ SELECT t.account_id, t.source_id, t.day, t.feature, sum(t.events)::bigint AS eve
 FROM (SELECT f.account_id, f.source_id, f.day, f.feature, f.events FROM @extschema@.usage_feature_counter f
       UNION ALL
       SELECT d.account_id, d.source_id, d.day, d.feature, d.events FROM @extschema@.usage_delta d
-      WHERE d.feature IS NOT NULL) t
+      WHERE d.feature IS NOT NULL
+      UNION ALL
+      SELECT a.account_id, p.source_id, p.day, p.feature, p.events
+      FROM @extschema@.usage_pending p JOIN @extschema@.account a ON a.external_id = p.account_key
+      WHERE p.feature IS NOT NULL) t
 GROUP BY t.account_id, t.source_id, t.day, t.feature;
 COMMENT ON VIEW @extschema@._usage_feature_day IS
     'Exact events per account, source, day and feature: folded counters plus pending deltas.';
@@ -129,6 +159,20 @@ JOIN @extschema@.account a ON a.account_id = f.account_id
 JOIN @extschema@.usage_source s ON s.source_id = f.source_id;
 COMMENT ON VIEW @extschema@.usage_feature_daily IS
     'Events per account, tracked source, UTC day and feature (the event column given to track_usage).';
+
+CREATE VIEW @extschema@.usage_unknown_key WITH (security_invoker = true) AS
+SELECT s.relation AS source,
+       p.account_key AS key,
+       sum(p.events)::bigint AS events,
+       min(p.day) AS first_seen,
+       max(p.day) AS last_seen
+FROM @extschema@.usage_pending p
+JOIN @extschema@.usage_source s ON s.source_id = p.source_id
+WHERE NOT EXISTS (SELECT FROM @extschema@.account a WHERE a.external_id = p.account_key)
+GROUP BY s.relation, p.account_key
+HAVING sum(p.events) <> 0;
+COMMENT ON VIEW @extschema@.usage_unknown_key IS
+    'Account keys seen in a source tracked with create_accounts => false that have no csm.account row: events, and the first and last UTC day seen. Creating the account rolls them up.';
 
 -- Folds serialise on the one row of csm.usage_fold_lock. A row lock needs
 -- UPDATE on the table, which only csm's owner has, so no other role can
@@ -219,11 +263,20 @@ BEGIN
     END IF;
     WITH taken AS (
         DELETE FROM @extschema@.usage_delta RETURNING *
+    ), adopted AS (
+        -- pending events whose account exists now
+        DELETE FROM @extschema@.usage_pending p USING @extschema@.account a
+        WHERE a.external_id = p.account_key
+        RETURNING a.account_id, p.source_id, p.day, p.user_key, p.feature, p.events
+    ), everything AS (
+        SELECT t.account_id, t.source_id, t.day, t.user_key, t.feature, t.events FROM taken t
+        UNION ALL
+        SELECT * FROM adopted
     )
     SELECT count(*), @extschema@._apply_usage(array_agg(account_id), array_agg(source_id), array_agg(day),
                                              array_agg(user_key), array_agg(feature), array_agg(events))
     INTO folded
-    FROM taken;
+    FROM everything;
     RETURN folded;
 END $$;
 COMMENT ON FUNCTION @extschema@.compact_usage() IS
@@ -280,6 +333,7 @@ SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     PERFORM FROM @extschema@.usage_fold_lock FOR UPDATE;
     DELETE FROM @extschema@.usage_delta WHERE source_id = source AND day >= from_day;
+    DELETE FROM @extschema@.usage_pending WHERE source_id = source AND day >= from_day;
     DELETE FROM @extschema@.usage_counter WHERE source_id = source AND day >= from_day;
     DELETE FROM @extschema@.usage_user_day WHERE source_id = source AND day >= from_day;
     DELETE FROM @extschema@.usage_feature_counter WHERE source_id = source AND day >= from_day;
@@ -294,6 +348,7 @@ CREATE FUNCTION @extschema@.track_usage(
     time_column name,
     event_column name DEFAULT NULL,
     user_column name DEFAULT NULL,
+    create_accounts boolean DEFAULT true,
     keep_history boolean DEFAULT false)
 RETURNS integer
 LANGUAGE plpgsql
@@ -324,14 +379,17 @@ BEGIN
         PERFORM @extschema@._usage_column_type(source, user_column, 'user', key_types);
     END IF;
 
-    INSERT INTO @extschema@.usage_source (relation, account_column, time_column, event_column, user_column, keep_history)
-    VALUES (source, account_column, time_column, event_column, user_column, keep_history)
+    INSERT INTO @extschema@.usage_source (relation, account_column, time_column, event_column, user_column,
+                                          create_accounts, keep_history)
+    VALUES (source, account_column, time_column, event_column, user_column,
+            coalesce(create_accounts, true), coalesce(keep_history, false))
     RETURNING source_id INTO new_id;
 
     -- Trigger arguments carry the column names, so a dump and restore
     -- (which may renumber columns) keeps them valid.
-    args := format('%L, %L, %L, %L, %L', new_id, account_column, time_column,
-                   coalesce(event_column, ''), coalesce(user_column, ''));
+    args := format('%L, %L, %L, %L, %L, %L', new_id, account_column, time_column,
+                   coalesce(event_column, ''), coalesce(user_column, ''),
+                   CASE WHEN coalesce(create_accounts, true) THEN 'create_accounts' ELSE 'no_accounts' END);
     EXECUTE format('CREATE TRIGGER csm_usage_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS csm_new '
                    'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._usage_rollup(%s)', source, args);
     EXECUTE format('CREATE TRIGGER csm_usage_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS csm_old NEW TABLE AS csm_new '
@@ -342,7 +400,7 @@ BEGIN
                    'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._usage_rollup(%s)', source, args);
     RETURN new_id;
 END $$;
-COMMENT ON FUNCTION @extschema@.track_usage(regclass, name, name, name, name, boolean) IS
+COMMENT ON FUNCTION @extschema@.track_usage(regclass, name, name, name, name, boolean, boolean) IS
     'Rolls up every INSERT, UPDATE, DELETE and TRUNCATE of a usage table into csm.usage_daily. Returns the source id. Rows already there need csm.backfill_usage(). keep_history keeps the rollups when the table is dropped.';
 
 CREATE FUNCTION @extschema@.untrack_usage(source regclass) RETURNS void
@@ -416,30 +474,43 @@ BEGIN
                                            s.event_column, s.user_column, from_day);
     GET DIAGNOSTICS rows_counted = ROW_COUNT;
 
-    INSERT INTO @extschema@.account (external_id)
-    SELECT DISTINCT b.account_key FROM csm_backfill b ORDER BY 1
-    ON CONFLICT (external_id) DO NOTHING;
+    IF s.create_accounts THEN
+        INSERT INTO @extschema@.account (external_id)
+        SELECT DISTINCT b.account_key FROM csm_backfill b ORDER BY 1
+        ON CONFLICT (external_id) DO NOTHING;
+    END IF;
+    -- Each key's account, read once: a key is either counted or pending,
+    -- even if its account is created meanwhile.
+    CREATE TEMP TABLE csm_backfill_key ON COMMIT DROP AS
+    SELECT k.account_key, a.account_id
+    FROM (SELECT DISTINCT b.account_key FROM csm_backfill b) k
+    LEFT JOIN @extschema@.account a ON a.external_id = k.account_key;
+    -- keys with no account wait, one row per group, as the trigger leaves them
+    INSERT INTO @extschema@.usage_pending (source_id, account_key, day, user_key, feature, events)
+    SELECT s.source_id, b.account_key, b.day, b.user_key, b.feature, count(*)
+    FROM csm_backfill b JOIN csm_backfill_key a ON a.account_key = b.account_key AND a.account_id IS NULL
+    GROUP BY b.account_key, b.day, b.user_key, b.feature;
 
     INSERT INTO @extschema@.usage_counter (account_id, source_id, day, events, active_users)
     SELECT a.account_id, s.source_id, b.day, count(*),
            CASE WHEN s.user_column IS NOT NULL THEN count(DISTINCT b.user_key) END
-    FROM csm_backfill b JOIN @extschema@.account a ON a.external_id = b.account_key
+    FROM csm_backfill b JOIN csm_backfill_key a ON a.account_key = b.account_key AND a.account_id IS NOT NULL
     GROUP BY a.account_id, b.day
 ;
 
     INSERT INTO @extschema@.usage_user_day (account_id, source_id, day, user_key, events)
     SELECT a.account_id, s.source_id, b.day, b.user_key, count(*)
-    FROM csm_backfill b JOIN @extschema@.account a ON a.external_id = b.account_key
+    FROM csm_backfill b JOIN csm_backfill_key a ON a.account_key = b.account_key AND a.account_id IS NOT NULL
     WHERE b.user_key IS NOT NULL
     GROUP BY a.account_id, b.day, b.user_key;
 
     INSERT INTO @extschema@.usage_feature_counter (account_id, source_id, day, feature, events)
     SELECT a.account_id, s.source_id, b.day, b.feature, count(*)
-    FROM csm_backfill b JOIN @extschema@.account a ON a.external_id = b.account_key
+    FROM csm_backfill b JOIN csm_backfill_key a ON a.account_key = b.account_key AND a.account_id IS NOT NULL
     WHERE b.feature IS NOT NULL
     GROUP BY a.account_id, b.day, b.feature;
 
-    DROP TABLE csm_backfill;
+    DROP TABLE csm_backfill, csm_backfill_key;
     RETURN rows_counted;
 END $$;
 COMMENT ON FUNCTION @extschema@.backfill_usage(regclass, timestamptz) IS
@@ -479,6 +550,6 @@ CREATE EVENT TRIGGER csm_usage_dropped ON sql_drop
 COMMENT ON EVENT TRIGGER csm_usage_dropped IS
     'Cleans up csm.usage_source and the rollups of tracked tables that are dropped.';
 
-REVOKE ALL ON FUNCTION @extschema@.track_usage(regclass, name, name, name, name, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.track_usage(regclass, name, name, name, name, boolean, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.untrack_usage(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.backfill_usage(regclass, timestamptz) FROM PUBLIC;
