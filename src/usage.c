@@ -22,8 +22,10 @@
 #include "access/htup_details.h"
 #include "access/relation.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
+#include "commands/event_trigger.h"
 #include "commands/trigger.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
@@ -32,6 +34,8 @@
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "tcop/deparse_utility.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
@@ -45,6 +49,7 @@
 
 PG_FUNCTION_INFO_V1(csm_usage_rollup);
 PG_FUNCTION_INFO_V1(csm_usage_rows);
+PG_FUNCTION_INFO_V1(csm_usage_ddl);
 
 /* A string seen in a batch: an account key, a user or a feature. */
 typedef struct StrKey
@@ -148,6 +153,7 @@ static SPIPlanPtr compact_plan = NULL;
 static SPIPlanPtr apply_plan = NULL;
 static SPIPlanPtr truncate_plan = NULL;
 static SPIPlanPtr pending_plan = NULL;
+static SPIPlanPtr source_plan = NULL;
 
 /* Deltas this backend appended since it last folded. */
 static int64 appended_since_fold = 0;
@@ -182,6 +188,9 @@ static const char *const compact_sql = "SELECT csm.compact_usage()";
 static const char *const apply_sql = "SELECT csm._apply_usage($1, $2, $3, $4, $5, $6)";
 
 static const char *const truncate_sql = "SELECT csm._clear_usage($1)";
+
+static const char *const source_sql =
+"SELECT relation::pg_catalog.oid FROM csm.usage_source WHERE source_id OPERATOR(pg_catalog.=) $1 AND dropped_at IS NULL";
 
 static int32
 strset_intern(StrSet *set, const char *data, int len)
@@ -668,12 +677,47 @@ maybe_fold(void)
 	appended_since_fold = 0;
 }
 
+/*
+ * TRUNCATE of a tracked table clears its source's rollups.  A partition's
+ * own trigger fires both for TRUNCATE of the whole table and for TRUNCATE
+ * of that partition alone; rollups cannot say which rows came from one
+ * partition, so the latter is refused while the rest of the table still
+ * holds rows.  The check reads the table as its owner.
+ */
 static void
-truncate_source(int32 source_id)
+truncate_source(int32 source_id, Relation rel, Oid csm_owner, int sec_context)
 {
 	Oid			argtype = INT4OID;
 	Datum		arg = Int32GetDatum(source_id);
+	Oid			source = InvalidOid;
+	bool		isnull;
 
+	csm_prepare_once(&source_plan, source_sql, 1, &argtype);
+	if (SPI_execute_plan(source_plan, &arg, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "csm: usage source lookup failed");
+	if (SPI_processed == 1)
+		source = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (OidIsValid(source) && source != RelationGetRelid(rel) && get_rel_name(source) != NULL)
+	{
+		char	   *sql = psprintf("SELECT FROM %s LIMIT 1",
+								   quote_qualified_identifier(get_namespace_name(get_rel_namespace(source)),
+															  get_rel_name(source)));
+		bool		rows_left;
+
+		SetUserIdAndSecContext(rel->rd_rel->relowner,
+							   sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+		if (SPI_execute(sql, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "csm: reading the tracked table failed");
+		rows_left = SPI_processed > 0;
+		SetUserIdAndSecContext(csm_owner, sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+		if (rows_left)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot truncate partition \"%s\" of tracked table \"%s\" alone",
+							RelationGetRelationName(rel), get_rel_name(source)),
+					 errdetail("The usage rollups cannot tell which rows came from one partition."),
+					 errhint("DELETE FROM the partition, DETACH it first, or TRUNCATE the whole table.")));
+	}
 	csm_prepare_once(&truncate_plan, truncate_sql, 1, &argtype);
 	if (SPI_execute_plan(truncate_plan, &arg, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "csm: usage truncate failed");
@@ -754,9 +798,10 @@ csm_usage_rollup(PG_FUNCTION_ARGS)
 
 	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
 	{
-		SetUserIdAndSecContext(rollup_owner(fcinfo->flinfo->fn_oid),
-							   save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
-		truncate_source(src.source_id);
+		Oid			owner = rollup_owner(fcinfo->flinfo->fn_oid);
+
+		SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+		truncate_source(src.source_id, trigdata->tg_relation, owner, save_sec_context);
 		SetUserIdAndSecContext(save_userid, save_sec_context);
 		SPI_finish();
 		return PointerGetDatum(NULL);
@@ -952,6 +997,87 @@ csm_usage_rows(PG_FUNCTION_ARGS)
 	SPI_cursor_close(portal);
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 	MemoryContextDelete(row_cxt);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/*
+ * csm._usage_ddl(): the ddl_command_end event trigger that keeps every
+ * partition of a tracked table counted.  It finds the tables that CREATE
+ * TABLE made and the partitions that ALTER TABLE attached or detached (only
+ * C can read a collected command's subcommands, and a partition named
+ * without a schema resolves only under the caller's own search_path, which
+ * a function with SET search_path would have replaced), then hands each to
+ * csm._usage_partition_changed() with csm's rights, so the role running the
+ * DDL needs none.
+ */
+Datum
+csm_usage_ddl(PG_FUNCTION_ARGS)
+{
+	List	   *rels = NIL;
+	List	   *changes = NIL;
+	ListCell   *lr;
+	ListCell   *lc;
+	Oid			save_userid;
+	int			save_sec_context;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("csm._usage_ddl() must be called as an event trigger")));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "csm: SPI_connect failed");
+	if (SPI_execute("SELECT command_tag, objid, command FROM pg_catalog.pg_event_trigger_ddl_commands() "
+					"WHERE classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass "
+					"AND objsubid OPERATOR(pg_catalog.=) 0", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "csm: reading the DDL commands failed");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		char	   *tag = SPI_getvalue(tup, desc, 1);
+		bool		isnull;
+		Oid			objid = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
+		CollectedCommand *cmd = (CollectedCommand *) DatumGetPointer(SPI_getbinval(tup, desc, 3, &isnull));
+
+		if (tag != NULL && strcmp(tag, "CREATE TABLE") == 0)
+		{
+			rels = lappend_oid(rels, objid);
+			changes = lappend(changes, "created");
+			continue;
+		}
+		if (tag == NULL || strcmp(tag, "ALTER TABLE") != 0 || isnull || cmd->type != SCT_AlterTable)
+			continue;
+		foreach(lc, cmd->d.alterTable.subcmds)
+		{
+			CollectedATSubcmd *sub = (CollectedATSubcmd *) lfirst(lc);
+			AlterTableCmd *at = (AlterTableCmd *) sub->parsetree;
+			Oid			relid;
+
+			if (at == NULL || !IsA(at, AlterTableCmd)
+				|| (at->subtype != AT_AttachPartition && at->subtype != AT_DetachPartition))
+				continue;
+			relid = RangeVarGetRelid(((PartitionCmd *) at->def)->name, NoLock, true);
+			if (!OidIsValid(relid))
+				continue;
+			rels = lappend_oid(rels, relid);
+			changes = lappend(changes, at->subtype == AT_AttachPartition ? "attached" : "detached");
+		}
+	}
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(rollup_owner(fcinfo->flinfo->fn_oid),
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+	forboth(lr, rels, lc, changes)
+	{
+		Oid			argtypes[2] = {OIDOID, TEXTOID};
+		Datum		args[2] = {ObjectIdGetDatum(lfirst_oid(lr)), CStringGetTextDatum((char *) lfirst(lc))};
+
+		if (SPI_execute_with_args("SELECT csm._usage_partition_changed($1, $2)", 2, argtypes, args,
+								  NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "csm: following a partition change failed");
+	}
+	SetUserIdAndSecContext(save_userid, save_sec_context);
 	SPI_finish();
 	return (Datum) 0;
 }

@@ -342,6 +342,55 @@ COMMENT ON FUNCTION @extschema@._clear_usage(integer, date) IS
     'Deletes the rollups and pending deltas of a source from a UTC day on; used by TRUNCATE, untrack_usage() and backfill_usage().';
 REVOKE ALL ON FUNCTION @extschema@._clear_usage(integer, date) FROM PUBLIC;
 
+-- Attaches the four rollup triggers of a source to a table: the tracked
+-- table itself, or one of its partitions (statement triggers of a
+-- partitioned table do not fire for DML aimed straight at a partition).
+CREATE FUNCTION @extschema@._usage_add_triggers(s @extschema@.usage_source, rel regclass)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    args text;
+BEGIN
+    -- Trigger arguments carry the column names, so a dump and restore
+    -- (which may renumber columns) keeps them valid.
+    args := format('%L, %L, %L, %L, %L, %L', s.source_id, s.account_column, s.time_column,
+                   coalesce(s.event_column, ''), coalesce(s.user_column, ''),
+                   CASE WHEN s.create_accounts THEN 'create_accounts' ELSE 'no_accounts' END);
+    EXECUTE format('CREATE TRIGGER csm_usage_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS csm_new '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._usage_rollup(%s)', rel, args);
+    EXECUTE format('CREATE TRIGGER csm_usage_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS csm_old NEW TABLE AS csm_new '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._usage_rollup(%s)', rel, args);
+    EXECUTE format('CREATE TRIGGER csm_usage_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS csm_old '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._usage_rollup(%s)', rel, args);
+    EXECUTE format('CREATE TRIGGER csm_usage_truncate AFTER TRUNCATE ON %s '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._usage_rollup(%s)', rel, args);
+END $$;
+COMMENT ON FUNCTION @extschema@._usage_add_triggers(@extschema@.usage_source, regclass) IS
+    'Creates the rollup triggers of a source on a table or one of its partitions.';
+REVOKE ALL ON FUNCTION @extschema@._usage_add_triggers(@extschema@.usage_source, regclass) FROM PUBLIC;
+
+-- Removes a source's rollup triggers from a table, if they are there.
+CREATE FUNCTION @extschema@._usage_drop_triggers(source integer, rel regclass)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    t name;
+BEGIN
+    FOR t IN
+        SELECT g.tgname FROM pg_catalog.pg_trigger g
+        WHERE g.tgrelid = rel AND g.tgfoid = '@extschema@._usage_rollup()'::regprocedure
+          AND pg_catalog.split_part(pg_catalog.encode(g.tgargs, 'escape'), '\000', 1) = source::text
+        ORDER BY g.tgname
+    LOOP
+        EXECUTE format('DROP TRIGGER %I ON %s', t, rel);
+    END LOOP;
+END $$;
+COMMENT ON FUNCTION @extschema@._usage_drop_triggers(integer, regclass) IS
+    'Drops the rollup triggers of a source from a table or one of its partitions.';
+REVOKE ALL ON FUNCTION @extschema@._usage_drop_triggers(integer, regclass) FROM PUBLIC;
+
 CREATE FUNCTION @extschema@.track_usage(
     source regclass,
     account_column name,
@@ -358,7 +407,7 @@ DECLARE
     time_types regtype[] := ARRAY['timestamp with time zone', 'timestamp without time zone', 'date']::regtype[];
     text_types regtype[] := ARRAY['text', 'character varying']::regtype[];
     new_id integer;
-    args text;
+    added @extschema@.usage_source;
 BEGIN
     IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = source) NOT IN ('r', 'p') THEN
         RAISE EXCEPTION '% is not a table', source
@@ -385,19 +434,11 @@ BEGIN
             coalesce(create_accounts, true), coalesce(keep_history, false))
     RETURNING source_id INTO new_id;
 
-    -- Trigger arguments carry the column names, so a dump and restore
-    -- (which may renumber columns) keeps them valid.
-    args := format('%L, %L, %L, %L, %L, %L', new_id, account_column, time_column,
-                   coalesce(event_column, ''), coalesce(user_column, ''),
-                   CASE WHEN coalesce(create_accounts, true) THEN 'create_accounts' ELSE 'no_accounts' END);
-    EXECUTE format('CREATE TRIGGER csm_usage_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS csm_new '
-                   'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._usage_rollup(%s)', source, args);
-    EXECUTE format('CREATE TRIGGER csm_usage_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS csm_old NEW TABLE AS csm_new '
-                   'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._usage_rollup(%s)', source, args);
-    EXECUTE format('CREATE TRIGGER csm_usage_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS csm_old '
-                   'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._usage_rollup(%s)', source, args);
-    EXECUTE format('CREATE TRIGGER csm_usage_truncate AFTER TRUNCATE ON %s '
-                   'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._usage_rollup(%s)', source, args);
+    -- The table and every partition it has (ddl_command_end adds later ones).
+    SELECT * INTO added FROM @extschema@.usage_source u WHERE u.source_id = new_id;
+    PERFORM @extschema@._usage_add_triggers(added, source);
+    PERFORM @extschema@._usage_add_triggers(added, t.relid)
+    FROM pg_catalog.pg_partition_tree(source) t WHERE t.relid <> source;
     RETURN new_id;
 END $$;
 COMMENT ON FUNCTION @extschema@.track_usage(regclass, name, name, name, name, boolean, boolean) IS
@@ -415,13 +456,12 @@ BEGIN
             USING ERRCODE = 'undefined_object',
                   HINT = 'See csm.usage_source for the tracked tables.';
     END IF;
-    -- A dropped table (kept for its history) has no triggers left to drop.
-    IF EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = source) THEN
-        EXECUTE format('DROP TRIGGER IF EXISTS csm_usage_insert ON %s', source);
-        EXECUTE format('DROP TRIGGER IF EXISTS csm_usage_update ON %s', source);
-        EXECUTE format('DROP TRIGGER IF EXISTS csm_usage_delete ON %s', source);
-        EXECUTE format('DROP TRIGGER IF EXISTS csm_usage_truncate ON %s', source);
-    END IF;
+    -- From the table and its partitions; a dropped table (kept for its
+    -- history) has none left.
+    PERFORM @extschema@._usage_drop_triggers(id, g.tgrelid)
+    FROM (SELECT DISTINCT t.tgrelid FROM pg_catalog.pg_trigger t
+          WHERE t.tgfoid = '@extschema@._usage_rollup()'::regprocedure
+            AND pg_catalog.split_part(pg_catalog.encode(t.tgargs, 'escape'), '\000', 1) = id::text) g;
     -- Rollups that can no longer be kept exact go with the source.
     PERFORM @extschema@._clear_usage(id);
     DELETE FROM @extschema@.usage_source WHERE source_id = id;
@@ -549,6 +589,98 @@ CREATE EVENT TRIGGER csm_usage_dropped ON sql_drop
     EXECUTE FUNCTION @extschema@._usage_dropped();
 COMMENT ON EVENT TRIGGER csm_usage_dropped IS
     'Cleans up csm.usage_source and the rollups of tracked tables that are dropped.';
+
+-- Adds (sign 1) or takes out (sign -1) the rows of a table, as deltas:
+-- a partition attached to or detached from a tracked table.
+CREATE FUNCTION @extschema@._usage_count_rows(s @extschema@.usage_source, rel regclass, sign integer)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF s.create_accounts AND sign > 0 THEN
+        INSERT INTO @extschema@.account (external_id)
+        SELECT DISTINCT r.account_key
+        FROM @extschema@._usage_rows(rel, s.account_column, s.time_column, s.event_column, s.user_column, NULL) r
+        ORDER BY 1
+        ON CONFLICT (external_id) DO NOTHING;
+    END IF;
+    WITH grouped AS (
+        SELECT r.account_key, r.day, r.user_key, r.feature, sign * count(*) AS events
+        FROM @extschema@._usage_rows(rel, s.account_column, s.time_column, s.event_column, s.user_column, NULL) r
+        GROUP BY r.account_key, r.day, r.user_key, r.feature
+    ), keyed AS (
+        SELECT g.*, a.account_id
+        FROM grouped g LEFT JOIN @extschema@.account a ON a.external_id = g.account_key
+    ), pending AS (
+        INSERT INTO @extschema@.usage_pending (source_id, account_key, day, user_key, feature, events)
+        SELECT s.source_id, k.account_key, k.day, k.user_key, k.feature, k.events
+        FROM keyed k WHERE k.account_id IS NULL
+    )
+    INSERT INTO @extschema@.usage_delta (account_id, source_id, day, user_key, feature, events)
+    SELECT k.account_id, s.source_id, k.day, k.user_key, k.feature, k.events
+    FROM keyed k WHERE k.account_id IS NOT NULL;
+END $$;
+COMMENT ON FUNCTION @extschema@._usage_count_rows(@extschema@.usage_source, regclass, integer) IS
+    'Adds a table''s rows to a source''s rollups (sign 1) or takes them out (sign -1), as pending deltas; for partitions attached or detached.';
+REVOKE ALL ON FUNCTION @extschema@._usage_count_rows(@extschema@.usage_source, regclass, integer) FROM PUBLIC;
+
+-- Keeps every partition of a tracked table counted: a partition created
+-- later gets the rollup triggers; one attached later gets them and its rows
+-- are counted; a detached one loses them and its rows are taken out. During
+-- a restore csm.usage_source is still empty when tables are created and
+-- attached, so this does nothing then (the dump has the triggers).
+CREATE FUNCTION @extschema@._usage_partition_changed(rel oid, change text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    s @extschema@.usage_source;
+BEGIN
+    IF change IN ('created', 'attached') THEN
+        FOR s IN
+            SELECT u.* FROM @extschema@.usage_source u
+            WHERE u.dropped_at IS NULL
+              AND u.relation::oid IN (SELECT a.relid FROM pg_catalog.pg_partition_ancestors(rel) a WHERE a.relid <> rel)
+            ORDER BY u.source_id
+        LOOP
+            -- the partition and, if it is partitioned itself, its partitions
+            PERFORM @extschema@._usage_add_triggers(s, t.relid) FROM pg_catalog.pg_partition_tree(rel) t;
+            PERFORM @extschema@._usage_add_triggers(s, rel) WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_partition_tree(rel));
+            IF change = 'attached' THEN
+                PERFORM @extschema@._usage_count_rows(s, rel, 1);
+            END IF;
+        END LOOP;
+    ELSIF change = 'detached' THEN
+        FOR s IN
+            SELECT u.* FROM @extschema@.usage_source u
+            WHERE u.dropped_at IS NULL AND u.relation::oid <> rel
+              AND u.source_id::text IN (
+                  SELECT pg_catalog.split_part(pg_catalog.encode(g.tgargs, 'escape'), '\000', 1)
+                  FROM pg_catalog.pg_trigger g
+                  WHERE g.tgrelid = rel AND g.tgfoid = '@extschema@._usage_rollup()'::regprocedure)
+            ORDER BY u.source_id
+        LOOP
+            PERFORM @extschema@._usage_drop_triggers(s.source_id, t.relid) FROM pg_catalog.pg_partition_tree(rel) t;
+            PERFORM @extschema@._usage_drop_triggers(s.source_id, rel) WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_partition_tree(rel));
+            PERFORM @extschema@._usage_count_rows(s, rel, -1);
+        END LOOP;
+    END IF;
+END $$;
+COMMENT ON FUNCTION @extschema@._usage_partition_changed(oid, text) IS
+    'Follows a table created (as a partition), attached or detached: a partition of a tracked table gets its rollup triggers and rows, a detached one loses them.';
+REVOKE ALL ON FUNCTION @extschema@._usage_partition_changed(oid, text) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._usage_ddl() RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'csm_usage_ddl'
+LANGUAGE C;
+COMMENT ON FUNCTION @extschema@._usage_ddl() IS
+    'ddl_command_end event trigger: hands tables created and partitions attached or detached to csm._usage_partition_changed().';
+REVOKE ALL ON FUNCTION @extschema@._usage_ddl() FROM PUBLIC;
+CREATE EVENT TRIGGER csm_usage_partitions ON ddl_command_end
+    WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
+    EXECUTE FUNCTION @extschema@._usage_ddl();
+COMMENT ON EVENT TRIGGER csm_usage_partitions IS
+    'Keeps the partitions of tracked partitioned tables counted as they are created, attached and detached.';
 
 REVOKE ALL ON FUNCTION @extschema@.track_usage(regclass, name, name, name, name, boolean, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.untrack_usage(regclass) FROM PUBLIC;
