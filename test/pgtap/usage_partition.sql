@@ -3,7 +3,7 @@
 -- an attached partition's rows are counted and a detached one's are taken
 -- out; TRUNCATE of one partition while others hold rows is refused.
 BEGIN;
-SELECT plan(20);
+SELECT plan(22);
 
 CREATE TABLE tap_part (org text, at date) PARTITION BY RANGE (at);
 CREATE TABLE tap_part_03 PARTITION OF tap_part FOR VALUES FROM ('2026-03-01') TO ('2026-04-01');
@@ -60,7 +60,25 @@ INSERT INTO tap_part VALUES ('org_p', '2026-03-05');
 SELECT lives_ok($$TRUNCATE tap_part_03$$, 'TRUNCATE of the only partition holding rows is fine');
 SELECT is(pg_temp.rolled(), 0::bigint, 'and clears the rollups');
 
+-- The table's owner, with no rights on csm, creates and attaches partitions.
+CREATE ROLE csm_tap_part_owner;
+GRANT CREATE ON SCHEMA public TO csm_tap_part_owner;
+SET ROLE csm_tap_part_owner;
+CREATE TABLE public.tap_own (org text, at date) PARTITION BY LIST (org);
+RESET ROLE;
+SELECT csm.track_usage('public.tap_own', 'org', 'at');
+SET ROLE csm_tap_part_owner;
+CREATE TABLE public.tap_own_a PARTITION OF public.tap_own FOR VALUES IN ('org_a');
+CREATE TABLE public.tap_own_b (org text, at date);
+INSERT INTO public.tap_own_b VALUES ('org_b', '2026-03-01');
+ALTER TABLE public.tap_own ATTACH PARTITION public.tap_own_b FOR VALUES IN ('org_b');
+INSERT INTO public.tap_own_a VALUES ('org_a', '2026-03-01');
+RESET ROLE;
+SELECT is((SELECT sum(events) FROM csm.usage_daily WHERE source = 'public.tap_own'::regclass), 2::numeric,
+          'a table owner without rights on csm creates and attaches partitions, and they are counted');
+
 SELECT lives_ok($$SELECT csm.untrack_usage('tap_part')$$, 'untrack_usage()');
+SELECT lives_ok($$SELECT csm.untrack_usage('public.tap_own')$$, 'untrack_usage() of the second table');
 SELECT is((SELECT count(*) FROM pg_trigger WHERE tgfoid = 'csm._usage_rollup'::regproc), 0::bigint,
           'removes the triggers from every partition');
 
