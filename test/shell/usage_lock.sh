@@ -61,4 +61,5 @@ expect "csm_lock_nobody has no right to lock the fold row" f \
 exec 3>&-
 wait "$holder" || true
 dropdb "$db"
+psql -qX -d postgres -c "DROP ROLE csm_lock_nobody"
 [ "$failed" = 0 ]
