@@ -1042,6 +1042,9 @@ csm_usage_ddl(PG_FUNCTION_ARGS)
 
 		if (tag != NULL && strcmp(tag, "CREATE TABLE") == 0)
 		{
+			/* most new tables are no partition, and need nothing */
+			if (!get_rel_relispartition(objid))
+				continue;
 			rels = lappend_oid(rels, objid);
 			changes = lappend(changes, "created");
 			continue;

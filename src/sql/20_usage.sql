@@ -495,6 +495,11 @@ BEGIN
             USING ERRCODE = 'undefined_object',
                   HINT = 'Call csm.track_usage() first.';
     END IF;
+    IF s.dropped_at IS NOT NULL OR NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = source) THEN
+        RAISE EXCEPTION 'tracked table % was dropped', source
+            USING ERRCODE = 'undefined_table',
+                  HINT = 'Its rollups are kept as history; csm.untrack_usage() removes them.';
+    END IF;
     IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = source) NOT IN ('r', 'p') THEN
         RAISE EXCEPTION 'tracked relation % is not a table', source
             USING ERRCODE = 'wrong_object_type',

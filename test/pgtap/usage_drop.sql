@@ -2,7 +2,7 @@
 -- rollups with it, unless the source keeps its history; untrack_usage()
 -- works on a table that is gone.
 BEGIN;
-SELECT plan(12);
+SELECT plan(13);
 
 CREATE ROLE csm_tap_dropper;
 GRANT CREATE ON SCHEMA public TO csm_tap_dropper;
@@ -33,6 +33,8 @@ DROP TABLE public.tap_drop_b;
 RESET ROLE;
 SELECT is((SELECT dropped_at IS NOT NULL FROM csm.usage_source), true, 'a source that keeps its history is marked dropped');
 SELECT is((SELECT sum(events) FROM csm.usage_daily WHERE external_id = 'org_dr'), 1::numeric, 'its rollups stay');
+SELECT throws_ok(format('SELECT csm.backfill_usage(%s)', (SELECT relid FROM tap_gone)), '42P01', NULL,
+                 'backfill_usage() of a dropped table says so');
 SELECT lives_ok(format('SELECT csm.untrack_usage(%s)', (SELECT relid FROM tap_gone)),
                 'untrack_usage() of a dropped table works');
 SELECT is((SELECT count(*) FROM csm.usage_source), 0::bigint, 'and removes the source');
