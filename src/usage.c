@@ -1011,12 +1011,26 @@ csm_usage_rows(PG_FUNCTION_ARGS)
  * csm._usage_partition_changed() with csm's rights, so the role running the
  * DDL needs none.
  */
+typedef struct PartitionChange
+{
+	Oid			rel;
+	const char *change;			/* "created", "attached" or "detached" */
+} PartitionChange;
+
+static List *
+add_change(List *changes, Oid rel, const char *change)
+{
+	PartitionChange *c = palloc(sizeof(PartitionChange));
+
+	c->rel = rel;
+	c->change = change;
+	return lappend(changes, c);
+}
+
 Datum
 csm_usage_ddl(PG_FUNCTION_ARGS)
 {
-	List	   *rels = NIL;
 	List	   *changes = NIL;
-	ListCell   *lr;
 	ListCell   *lc;
 	Oid			save_userid;
 	int			save_sec_context;
@@ -1045,8 +1059,7 @@ csm_usage_ddl(PG_FUNCTION_ARGS)
 			/* most new tables are no partition, and need nothing */
 			if (!get_rel_relispartition(objid))
 				continue;
-			rels = lappend_oid(rels, objid);
-			changes = lappend(changes, "created");
+			changes = add_change(changes, objid, "created");
 			continue;
 		}
 		if (tag == NULL || strcmp(tag, "ALTER TABLE") != 0 || isnull || cmd->type != SCT_AlterTable)
@@ -1063,18 +1076,18 @@ csm_usage_ddl(PG_FUNCTION_ARGS)
 			relid = RangeVarGetRelid(((PartitionCmd *) at->def)->name, NoLock, true);
 			if (!OidIsValid(relid))
 				continue;
-			rels = lappend_oid(rels, relid);
-			changes = lappend(changes, at->subtype == AT_AttachPartition ? "attached" : "detached");
+			changes = add_change(changes, relid, at->subtype == AT_AttachPartition ? "attached" : "detached");
 		}
 	}
 
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	SetUserIdAndSecContext(rollup_owner(fcinfo->flinfo->fn_oid),
 						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
-	forboth(lr, rels, lc, changes)
+	foreach(lc, changes)
 	{
+		PartitionChange *c = (PartitionChange *) lfirst(lc);
 		Oid			argtypes[2] = {OIDOID, TEXTOID};
-		Datum		args[2] = {ObjectIdGetDatum(lfirst_oid(lr)), CStringGetTextDatum((char *) lfirst(lc))};
+		Datum		args[2] = {ObjectIdGetDatum(c->rel), CStringGetTextDatum(c->change)};
 
 		if (SPI_execute_with_args("SELECT csm._usage_partition_changed($1, $2)", 2, argtypes, args,
 								  NULL, false, 0) != SPI_OK_SELECT)
