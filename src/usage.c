@@ -884,7 +884,7 @@ Datum
 csm_usage_rows(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Oid			relid = PG_GETARG_OID(0);
+	Oid			relid;
 	const char *names[4];
 	DateADT		from_day = PG_ARGISNULL(5) ? DATEVAL_NOBEGIN : PG_GETARG_DATEADT(5);
 	TrackedSource src;
@@ -901,6 +901,11 @@ csm_usage_rows(PG_FUNCTION_ARGS)
 	Portal		portal;
 	MemoryContext row_cxt;
 
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("a table, an account column and a time column are needed")));
+	relid = PG_GETARG_OID(0);
 	for (int i = 0; i < 4; i++)
 		names[i] = PG_ARGISNULL(i + 1) ? "" : NameStr(*PG_GETARG_NAME(i + 1));
 	InitMaterializedSRF(fcinfo, 0);
