@@ -20,15 +20,22 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/relation.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
+#include "commands/event_trigger.h"
 #include "commands/trigger.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "tcop/deparse_utility.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
@@ -41,6 +48,8 @@
 #include "csm.h"
 
 PG_FUNCTION_INFO_V1(csm_usage_rollup);
+PG_FUNCTION_INFO_V1(csm_usage_rows);
+PG_FUNCTION_INFO_V1(csm_usage_ddl);
 
 /* A string seen in a batch: an account key, a user or a feature. */
 typedef struct StrKey
@@ -113,12 +122,14 @@ typedef struct TrackedColumn
 	AttrNumber	attnum;			/* 0 when the source has no such column */
 	Oid			type;
 	bool		is_text;		/* text or varchar: used without conversion */
+	bool		is_bpchar;		/* char(n): trailing blanks dropped, as its cast to text does */
 	FmgrInfo	output;
 } TrackedColumn;
 
 typedef struct TrackedSource
 {
 	int32		source_id;
+	bool		create_accounts;	/* false: unknown keys wait in csm.usage_pending */
 	TrackedColumn account;
 	TrackedColumn time;
 	TrackedColumn event;
@@ -141,6 +152,8 @@ static SPIPlanPtr append_one_plan = NULL;
 static SPIPlanPtr compact_plan = NULL;
 static SPIPlanPtr apply_plan = NULL;
 static SPIPlanPtr truncate_plan = NULL;
+static SPIPlanPtr pending_plan = NULL;
+static SPIPlanPtr source_plan = NULL;
 
 /* Deltas this backend appended since it last folded. */
 static int64 appended_since_fold = 0;
@@ -165,11 +178,19 @@ static const char *const append_one_sql =
 "INSERT INTO csm.usage_delta (account_id, source_id, day, user_key, feature, events) "
 "VALUES ($1, $2, $3, $4, $5, $6)";
 
+static const char *const pending_sql =
+"INSERT INTO csm.usage_pending (source_id, account_key, day, user_key, feature, events) "
+"SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
+"                         pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6))";
+
 static const char *const compact_sql = "SELECT csm.compact_usage()";
 
 static const char *const apply_sql = "SELECT csm._apply_usage($1, $2, $3, $4, $5, $6)";
 
 static const char *const truncate_sql = "SELECT csm._clear_usage($1)";
+
+static const char *const source_sql =
+"SELECT relation::pg_catalog.oid FROM csm.usage_source WHERE source_id OPERATOR(pg_catalog.=) $1 AND dropped_at IS NULL";
 
 static int32
 strset_intern(StrSet *set, const char *data, int len)
@@ -216,10 +237,19 @@ add_to_group(UsageBatch *batch, int32 account, int32 day, int32 user, int32 feat
 	entry->events = found ? entry->events + delta : delta;
 }
 
-/* Finds a tracked column by name and checks that its type is supported. */
+/*
+ * Finds a tracked column by name and checks that its type is supported.
+ * Only built-in types are: their output functions are PostgreSQL's own, so
+ * reading a value runs no user code whoever reads it.  A domain is read as
+ * its base type (a domain has its base type's output function, and casts to
+ * or from a domain are never applied), so a domain over a supported type is
+ * supported.  Called at every use, since ALTER TABLE can change a type.
+ */
 static void
 find_column(TrackedColumn *col, TupleDesc desc, const char *name, const char *role, const Oid *allowed)
 {
+	Oid			base;
+
 	memset(col, 0, sizeof(*col));
 	if (name[0] == '\0')
 		return;
@@ -239,17 +269,20 @@ find_column(TrackedColumn *col, TupleDesc desc, const char *name, const char *ro
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("tracked %s column \"%s\" no longer exists", role, name),
 				 errhint("Call csm.untrack_usage() and csm.track_usage() again with the new columns.")));
+	base = getBaseType(col->type);
 	for (const Oid *t = allowed; *t != InvalidOid; t++)
-		if (*t == col->type)
+		if (*t == base)
 		{
 			Oid			out;
 			bool		varlena;
 
 			/* text is used as it is; only other types need their output function */
-			col->is_text = (col->type == TEXTOID || col->type == VARCHAROID);
+			col->type = base;
+			col->is_text = (base == TEXTOID || base == VARCHAROID || base == BPCHAROID);
+			col->is_bpchar = (base == BPCHAROID);
 			if (!col->is_text)
 			{
-				getTypeOutputInfo(col->type, &out, &varlena);
+				getTypeOutputInfo(base, &out, &varlena);
 				fmgr_info(out, &col->output);
 			}
 			return;
@@ -260,7 +293,7 @@ find_column(TrackedColumn *col, TupleDesc desc, const char *name, const char *ro
 			 errhint("Call csm.untrack_usage() and csm.track_usage() again after changing the column type.")));
 }
 
-static const Oid key_types[] = {TEXTOID, VARCHAROID, INT2OID, INT4OID, INT8OID, UUIDOID, InvalidOid};
+static const Oid key_types[] = {TEXTOID, VARCHAROID, BPCHAROID, INT2OID, INT4OID, INT8OID, UUIDOID, InvalidOid};
 static const Oid time_types[] = {TIMESTAMPTZOID, TIMESTAMPOID, DATEOID, InvalidOid};
 static const Oid text_types[] = {TEXTOID, VARCHAROID, InvalidOid};
 
@@ -282,6 +315,8 @@ column_text(const TrackedColumn *col, Datum value, const char *role)
 
 		key.data = VARDATA_ANY(t);
 		key.len = VARSIZE_ANY_EXHDR(t);
+		while (col->is_bpchar && key.len > 0 && key.data[key.len - 1] == ' ')
+			key.len--;
 	}
 	else
 	{
@@ -431,10 +466,11 @@ lookup_accounts(UsageBatch *batch, const StrKey *const *keys, int n)
 
 /*
  * Resolves every account key: from this backend's cache, else by lookup,
- * creating the accounts seen for the first time.
+ * creating the accounts seen for the first time when create is true (else
+ * their account_ids stay 0).
  */
 static void
-resolve_accounts(UsageBatch *batch)
+resolve_accounts(UsageBatch *batch, bool create)
 {
 	int			n = batch->accounts.count;
 	const StrKey **keys = palloc(Max(n, 1) * sizeof(StrKey *));
@@ -451,7 +487,7 @@ resolve_accounts(UsageBatch *batch)
 		if (batch->account_ids[i] == 0)
 			keys[uncached++] = key;
 	}
-	if (uncached == 0 || lookup_accounts(batch, keys, uncached) == uncached)
+	if (uncached == 0 || lookup_accounts(batch, keys, uncached) == uncached || !create)
 		return;
 
 	for (int i = 0; i < n; i++)
@@ -491,6 +527,57 @@ nullable_text_array(Datum *values, bool *nulls, int n)
 }
 
 /*
+ * Appends the groups whose account does not exist to csm.usage_pending,
+ * keyed by the account key's text, for a source tracked with
+ * create_accounts => false.
+ */
+static void
+write_pending(UsageBatch *batch, const TrackedSource *src)
+{
+	Oid			argtypes[6] = {INT4ARRAYOID, TEXTARRAYOID, DATEARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID};
+	Datum		params[6];
+	int			max = Max(batch->groups->members, 1);
+	Datum	   *sources = palloc(max * sizeof(Datum));
+	Datum	   *keys = palloc(max * sizeof(Datum));
+	Datum	   *days = palloc(max * sizeof(Datum));
+	Datum	   *users = palloc(max * sizeof(Datum));
+	bool	   *user_nulls = palloc(max * sizeof(bool));
+	Datum	   *features = palloc(max * sizeof(Datum));
+	bool	   *feature_nulls = palloc(max * sizeof(bool));
+	Datum	   *events = palloc(max * sizeof(Datum));
+	int			n = 0;
+	grouptab_iterator it;
+	GroupEntry *entry;
+
+	grouptab_start_iterate(batch->groups, &it);
+	while ((entry = grouptab_iterate(batch->groups, &it)) != NULL)
+	{
+		const StrKey *key = &batch->accounts.keys[entry->key.account];
+
+		if (entry->events == 0 || batch->account_ids[entry->key.account] != 0)
+			continue;
+		sources[n] = Int32GetDatum(src->source_id);
+		keys[n] = PointerGetDatum(cstring_to_text_with_len(key->data, key->len));
+		days[n] = DateADTGetDatum(entry->key.day);
+		users[n] = item_datum(batch, entry->key.user, &user_nulls[n]);
+		features[n] = item_datum(batch, entry->key.feature, &feature_nulls[n]);
+		events[n] = Int64GetDatum(entry->events);
+		n++;
+	}
+	if (n == 0)
+		return;
+	params[0] = PointerGetDatum(construct_array(sources, n, INT4OID, 4, true, TYPALIGN_INT));
+	params[1] = PointerGetDatum(construct_array(keys, n, TEXTOID, -1, false, TYPALIGN_INT));
+	params[2] = PointerGetDatum(construct_array(days, n, DATEOID, 4, true, TYPALIGN_INT));
+	params[3] = nullable_text_array(users, user_nulls, n);
+	params[4] = nullable_text_array(features, feature_nulls, n);
+	params[5] = PointerGetDatum(construct_array(events, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	csm_prepare_once(&pending_plan, pending_sql, 6, argtypes);
+	if (SPI_execute_plan(pending_plan, params, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "csm: appending pending usage failed");
+}
+
+/*
  * Writes one delta per group.  Small batches are appended to
  * csm.usage_delta, where concurrent writers never wait (one group, the
  * usual single-row insert, with a plain VALUES insert); a batch as large as
@@ -520,13 +607,15 @@ write_deltas(UsageBatch *batch, const TrackedSource *src)
 
 	if (batch->accounts.count == 0)
 		return;
-	resolve_accounts(batch);
+	resolve_accounts(batch, src->create_accounts);
+	if (!src->create_accounts)
+		write_pending(batch, src);
 
 	grouptab_start_iterate(batch->groups, &it);
 	while ((entry = grouptab_iterate(batch->groups, &it)) != NULL)
 	{
 		/* rows that cancel out (an UPDATE that moved nothing) change nothing */
-		if (entry->events == 0)
+		if (entry->events == 0 || batch->account_ids[entry->key.account] == 0)
 			continue;
 		accounts[n] = Int64GetDatum(batch->account_ids[entry->key.account]);
 		sources[n] = Int32GetDatum(src->source_id);
@@ -588,12 +677,47 @@ maybe_fold(void)
 	appended_since_fold = 0;
 }
 
+/*
+ * TRUNCATE of a tracked table clears its source's rollups.  A partition's
+ * own trigger fires both for TRUNCATE of the whole table and for TRUNCATE
+ * of that partition alone; rollups cannot say which rows came from one
+ * partition, so the latter is refused while the rest of the table still
+ * holds rows.  The check reads the table as its owner.
+ */
 static void
-truncate_source(int32 source_id)
+truncate_source(int32 source_id, Relation rel, Oid csm_owner, int sec_context)
 {
 	Oid			argtype = INT4OID;
 	Datum		arg = Int32GetDatum(source_id);
+	Oid			source = InvalidOid;
+	bool		isnull;
 
+	csm_prepare_once(&source_plan, source_sql, 1, &argtype);
+	if (SPI_execute_plan(source_plan, &arg, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "csm: usage source lookup failed");
+	if (SPI_processed == 1)
+		source = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (OidIsValid(source) && source != RelationGetRelid(rel) && get_rel_name(source) != NULL)
+	{
+		char	   *sql = psprintf("SELECT FROM %s LIMIT 1",
+								   quote_qualified_identifier(get_namespace_name(get_rel_namespace(source)),
+															  get_rel_name(source)));
+		bool		rows_left;
+
+		SetUserIdAndSecContext(rel->rd_rel->relowner,
+							   sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+		if (SPI_execute(sql, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "csm: reading the tracked table failed");
+		rows_left = SPI_processed > 0;
+		SetUserIdAndSecContext(csm_owner, sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+		if (rows_left)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot truncate partition \"%s\" of tracked table \"%s\" alone",
+							RelationGetRelationName(rel), get_rel_name(source)),
+					 errdetail("The usage rollups cannot tell which rows came from one partition."),
+					 errhint("DELETE FROM the partition, DETACH it first, or TRUNCATE the whole table.")));
+	}
 	csm_prepare_once(&truncate_plan, truncate_sql, 1, &argtype);
 	if (SPI_execute_plan(truncate_plan, &arg, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "csm: usage truncate failed");
@@ -657,24 +781,27 @@ csm_usage_rollup(PG_FUNCTION_ARGS)
 				 errmsg("csm._usage_rollup() must be called as a trigger")));
 	trigger = trigdata->tg_trigger;
 	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event) || !TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event)
-		|| trigger->tgnargs != 5)
+		|| trigger->tgnargs < 5 || trigger->tgnargs > 6)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("csm._usage_rollup() must fire AFTER ... FOR EACH STATEMENT with five arguments"),
+				 errmsg("csm._usage_rollup() must fire AFTER ... FOR EACH STATEMENT with five or six arguments"),
 				 errhint("Attach it with csm.track_usage(), not CREATE TRIGGER.")));
 
 	src.source_id = parse_source_id(trigger->tgargs[0]);
+	/* the sixth argument, added in 0.2.0; triggers from 0.1.0 create accounts */
+	src.create_accounts = trigger->tgnargs < 6 || strcmp(trigger->tgargs[5], "no_accounts") != 0;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "csm: SPI_connect failed");
 
 	/* An error aborts the (sub)transaction, which restores the user. */
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(rollup_owner(fcinfo->flinfo->fn_oid),
-						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
 
 	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
 	{
-		truncate_source(src.source_id);
+		Oid			owner = rollup_owner(fcinfo->flinfo->fn_oid);
+
+		SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+		truncate_source(src.source_id, trigdata->tg_relation, owner, save_sec_context);
 		SetUserIdAndSecContext(save_userid, save_sec_context);
 		SPI_finish();
 		return PointerGetDatum(NULL);
@@ -717,10 +844,20 @@ csm_usage_rollup(PG_FUNCTION_ARGS)
 									   65536), NULL);
 	batch.account_ids = NULL;
 
+	/*
+	 * The rows are read as the table's owner in a security-restricted
+	 * operation, as VACUUM and ANALYZE read a table: the column types above
+	 * leave no user code to run, and if one ever did it would get only the
+	 * owner's rights.  The rollup is then written with csm's.
+	 */
+	SetUserIdAndSecContext(trigdata->tg_relation->rd_rel->relowner,
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 	if (trigdata->tg_oldtable != NULL)
 		accumulate(&batch, &src, trigdata->tg_oldtable, desc, -1, row_cxt);
 	if (trigdata->tg_newtable != NULL)
 		accumulate(&batch, &src, trigdata->tg_newtable, desc, +1, row_cxt);
+	SetUserIdAndSecContext(rollup_owner(fcinfo->flinfo->fn_oid),
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
 	write_deltas(&batch, &src);
 	maybe_fold();
 
@@ -729,4 +866,239 @@ csm_usage_rollup(PG_FUNCTION_ARGS)
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 	SPI_finish();
 	return PointerGetDatum(NULL);
+}
+
+/*
+ * csm._usage_rows(source, account_column, time_column, event_column,
+ * user_column, from_day): the rows of a tracked table as backfill_usage()
+ * counts them, with the same key text and UTC day the trigger computes.
+ *
+ * The relation kind and the column types are checked again here, at use,
+ * and the table is read as its owner in a security-restricted operation
+ * (what VACUUM, ANALYZE and REFRESH MATERIALIZED VIEW do), so the caller's
+ * rights, usually a superuser's, never reach code the owner wrote.  The
+ * query names only columns: no cast, function or operator of the table's
+ * types is evaluated.
+ */
+Datum
+csm_usage_rows(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			relid;
+	const char *names[4];
+	DateADT		from_day = PG_ARGISNULL(5) ? DATEVAL_NOBEGIN : PG_GETARG_DATEADT(5);
+	TrackedSource src;
+	TrackedColumn *cols[4] = {&src.account, &src.time, &src.event, &src.user};
+	static const char *const roles[4] = {"account", "time", "event", "user"};
+	const Oid  *allowed[4] = {key_types, time_types, text_types, key_types};
+	Relation	rel;
+	Oid			owner;
+	char		relkind;
+	StringInfoData sql;
+	int			ncols = 0;
+	Oid			save_userid;
+	int			save_sec_context;
+	Portal		portal;
+	MemoryContext row_cxt;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("a table, an account column and a time column are needed")));
+	relid = PG_GETARG_OID(0);
+	for (int i = 0; i < 4; i++)
+		names[i] = PG_ARGISNULL(i + 1) ? "" : NameStr(*PG_GETARG_NAME(i + 1));
+	InitMaterializedSRF(fcinfo, 0);
+
+	rel = relation_open(relid, AccessShareLock);
+	relkind = rel->rd_rel->relkind;
+	owner = rel->rd_rel->relowner;
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("tracked relation \"%s\" is not a table", RelationGetRelationName(rel)),
+				 errhint("Call csm.untrack_usage() for it.")));
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT ");
+	for (int i = 0; i < 4; i++)
+	{
+		find_column(cols[i], RelationGetDescr(rel), names[i], roles[i], allowed[i]);
+		if (cols[i]->attnum == 0)
+			continue;
+		/* from here on attnum is the column's place in the query's result */
+		cols[i]->attnum = ++ncols;
+		appendStringInfo(&sql, "%s%s", ncols > 1 ? ", " : "", quote_identifier(names[i]));
+	}
+	if (src.account.attnum == 0 || src.time.attnum == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("an account and a time column are needed")));
+	appendStringInfo(&sql, " FROM %s",
+					 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+												RelationGetRelationName(rel)));
+	relation_close(rel, NoLock);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "csm: SPI_connect failed");
+	/* An error aborts the (sub)transaction, which restores the user. */
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION | SECURITY_NOFORCE_RLS);
+	portal = SPI_cursor_open_with_args(NULL, sql.data, 0, NULL, NULL, NULL, true, 0);
+	row_cxt = AllocSetContextCreate(CurrentMemoryContext, "csm usage rows", ALLOCSET_SMALL_SIZES);
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, 10000);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[r];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			MemoryContext old = MemoryContextSwitchTo(row_cxt);
+			Datum		out[4];
+			bool		nulls[4] = {false, false, true, true};
+			bool		isnull;
+			Datum		value;
+			int32		day;
+			StrKey		key;
+
+			value = SPI_getbinval(tup, desc, src.time.attnum, &isnull);
+			if (isnull || !column_day(&src.time, value, &day) || day < from_day)
+				goto next;
+			value = SPI_getbinval(tup, desc, src.account.attnum, &isnull);
+			if (isnull)
+				goto next;
+			key = column_text(&src.account, value, "account");
+			out[0] = PointerGetDatum(cstring_to_text_with_len(key.data, key.len));
+			out[1] = DateADTGetDatum(day);
+			if (src.event.attnum != 0)
+			{
+				value = SPI_getbinval(tup, desc, src.event.attnum, &isnull);
+				if (!isnull)
+				{
+					key = column_text(&src.event, value, "event");
+					out[2] = PointerGetDatum(cstring_to_text_with_len(key.data, key.len));
+					nulls[2] = false;
+				}
+			}
+			if (src.user.attnum != 0)
+			{
+				value = SPI_getbinval(tup, desc, src.user.attnum, &isnull);
+				if (!isnull)
+				{
+					key = column_text(&src.user, value, "user");
+					out[3] = PointerGetDatum(cstring_to_text_with_len(key.data, key.len));
+					nulls[3] = false;
+				}
+			}
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, nulls);
+	next:
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(row_cxt);
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	MemoryContextDelete(row_cxt);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/*
+ * csm._usage_ddl(): the ddl_command_end event trigger that keeps every
+ * partition of a tracked table counted.  It finds the tables that CREATE
+ * TABLE made and the partitions that ALTER TABLE attached or detached (only
+ * C can read a collected command's subcommands, and a partition named
+ * without a schema resolves only under the caller's own search_path, which
+ * a function with SET search_path would have replaced), then hands each to
+ * csm._usage_partition_changed() with csm's rights, so the role running the
+ * DDL needs none.
+ */
+typedef struct PartitionChange
+{
+	Oid			rel;
+	const char *change;			/* "created", "attached" or "detached" */
+} PartitionChange;
+
+static List *
+add_change(List *changes, Oid rel, const char *change)
+{
+	PartitionChange *c = palloc(sizeof(PartitionChange));
+
+	c->rel = rel;
+	c->change = change;
+	return lappend(changes, c);
+}
+
+Datum
+csm_usage_ddl(PG_FUNCTION_ARGS)
+{
+	List	   *changes = NIL;
+	ListCell   *lc;
+	Oid			save_userid;
+	int			save_sec_context;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("csm._usage_ddl() must be called as an event trigger")));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "csm: SPI_connect failed");
+	if (SPI_execute("SELECT command_tag, objid, command FROM pg_catalog.pg_event_trigger_ddl_commands() "
+					"WHERE classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass "
+					"AND objsubid OPERATOR(pg_catalog.=) 0", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "csm: reading the DDL commands failed");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		char	   *tag = SPI_getvalue(tup, desc, 1);
+		bool		isnull;
+		Oid			objid = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
+		CollectedCommand *cmd = (CollectedCommand *) DatumGetPointer(SPI_getbinval(tup, desc, 3, &isnull));
+
+		if (tag != NULL && strcmp(tag, "CREATE TABLE") == 0)
+		{
+			/* most new tables are no partition, and need nothing */
+			if (!get_rel_relispartition(objid))
+				continue;
+			changes = add_change(changes, objid, "created");
+			continue;
+		}
+		if (tag == NULL || strcmp(tag, "ALTER TABLE") != 0 || isnull || cmd->type != SCT_AlterTable)
+			continue;
+		foreach(lc, cmd->d.alterTable.subcmds)
+		{
+			CollectedATSubcmd *sub = (CollectedATSubcmd *) lfirst(lc);
+			AlterTableCmd *at = (AlterTableCmd *) sub->parsetree;
+			Oid			relid;
+
+			if (at == NULL || !IsA(at, AlterTableCmd)
+				|| (at->subtype != AT_AttachPartition && at->subtype != AT_DetachPartition))
+				continue;
+			relid = RangeVarGetRelid(((PartitionCmd *) at->def)->name, NoLock, true);
+			if (!OidIsValid(relid))
+				continue;
+			changes = add_change(changes, relid, at->subtype == AT_AttachPartition ? "attached" : "detached");
+		}
+	}
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(rollup_owner(fcinfo->flinfo->fn_oid),
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+	foreach(lc, changes)
+	{
+		PartitionChange *c = (PartitionChange *) lfirst(lc);
+		Oid			argtypes[2] = {OIDOID, TEXTOID};
+		Datum		args[2] = {ObjectIdGetDatum(c->rel), CStringGetTextDatum(c->change)};
+
+		if (SPI_execute_with_args("SELECT csm._usage_partition_changed($1, $2)", 2, argtypes, args,
+								  NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "csm: following a partition change failed");
+	}
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	SPI_finish();
+	return (Datum) 0;
 }

@@ -9,11 +9,20 @@ CREATE TABLE @extschema@.usage_source (
     event_column   name,
     user_column    name,
     tracked_at     timestamptz NOT NULL DEFAULT now(),
+    create_accounts boolean NOT NULL DEFAULT true,
+    keep_history   boolean NOT NULL DEFAULT false,
+    dropped_at     timestamptz,
     CONSTRAINT usage_source_pkey PRIMARY KEY (source_id),
     CONSTRAINT usage_source_relation_key UNIQUE (relation)
 );
 COMMENT ON TABLE @extschema@.usage_source IS
     'Tables tracked by csm.track_usage(), with the columns that name the account, time, feature and user.';
+COMMENT ON COLUMN @extschema@.usage_source.create_accounts IS
+    'When true, an event for a key with no csm.account row creates the account; when false, it waits in csm.usage_pending (see csm.usage_unknown_key) until the account is created.';
+COMMENT ON COLUMN @extschema@.usage_source.keep_history IS
+    'When true, DROP TABLE of the source keeps its rollups (and this row, with dropped_at set) until csm.untrack_usage(); when false, the drop deletes both.';
+COMMENT ON COLUMN @extschema@.usage_source.dropped_at IS
+    'When the tracked table was dropped, for a source that keeps its history; NULL while the table exists.';
 
 -- Writers never update shared counter rows: each statement appends its
 -- aggregated deltas to csm.usage_delta (no index, no conflicts, so sessions
@@ -32,6 +41,23 @@ CREATE TABLE @extschema@.usage_delta (
 ALTER TABLE @extschema@.usage_delta REPLICA IDENTITY FULL;
 COMMENT ON TABLE @extschema@.usage_delta IS
     'Pending usage deltas appended by the rollup trigger: events per account, source, day, user and feature (either may be NULL). csm.compact_usage() folds them.';
+
+-- Events whose key has no account, from sources tracked with
+-- create_accounts => false. Keyed by the key's text; the views count them
+-- as soon as an account with that external_id exists, and
+-- csm.compact_usage() folds them then.
+CREATE TABLE @extschema@.usage_pending (
+    source_id   integer NOT NULL,
+    account_key text NOT NULL,
+    day         date NOT NULL,
+    user_key    text,
+    feature     text,
+    events      bigint NOT NULL
+);
+ALTER TABLE @extschema@.usage_pending REPLICA IDENTITY FULL;
+CREATE INDEX usage_pending_account_key_idx ON @extschema@.usage_pending (account_key);
+COMMENT ON TABLE @extschema@.usage_pending IS
+    'Usage deltas for account keys that have no csm.account row yet, from sources tracked with create_accounts => false. Read csm.usage_unknown_key instead.';
 
 CREATE TABLE @extschema@.usage_counter (
     account_id   bigint NOT NULL,
@@ -68,11 +94,17 @@ COMMENT ON TABLE @extschema@.usage_feature_counter IS
 
 -- Counters plus pending deltas: the exact totals per account, source and day.
 CREATE VIEW @extschema@._usage_day WITH (security_invoker = true) AS
-WITH pending_users AS (
+WITH delta AS NOT MATERIALIZED (
+    SELECT d.account_id, d.source_id, d.day, d.user_key, d.events FROM @extschema@.usage_delta d
+    UNION ALL
+    -- events of keys that waited for their account, which exists now
+    SELECT a.account_id, p.source_id, p.day, p.user_key, p.events
+    FROM @extschema@.usage_pending p JOIN @extschema@.account a ON a.external_id = p.account_key
+), pending_users AS (
     SELECT p.account_id, p.source_id, p.day,
            sum((coalesce(u.events, 0) + p.n > 0)::integer - (coalesce(u.events, 0) > 0)::integer) AS active_delta
     FROM (SELECT d.account_id, d.source_id, d.day, d.user_key, sum(d.events) AS n
-          FROM @extschema@.usage_delta d WHERE d.user_key IS NOT NULL
+          FROM delta d WHERE d.user_key IS NOT NULL
           GROUP BY d.account_id, d.source_id, d.day, d.user_key) p
     LEFT JOIN @extschema@.usage_user_day u
            ON u.account_id = p.account_id AND u.source_id = p.source_id AND u.day = p.day AND u.user_key = p.user_key
@@ -81,7 +113,7 @@ WITH pending_users AS (
 SELECT t.account_id, t.source_id, t.day, sum(t.events)::bigint AS events, sum(t.active_users)::bigint AS active_users
 FROM (SELECT c.account_id, c.source_id, c.day, c.events, c.active_users FROM @extschema@.usage_counter c
       UNION ALL
-      SELECT d.account_id, d.source_id, d.day, d.events, 0 FROM @extschema@.usage_delta d
+      SELECT d.account_id, d.source_id, d.day, d.events, 0 FROM delta d
       UNION ALL
       SELECT p.account_id, p.source_id, p.day, 0, p.active_delta FROM pending_users p) t
 GROUP BY t.account_id, t.source_id, t.day;
@@ -93,7 +125,11 @@ SELECT t.account_id, t.source_id, t.day, t.feature, sum(t.events)::bigint AS eve
 FROM (SELECT f.account_id, f.source_id, f.day, f.feature, f.events FROM @extschema@.usage_feature_counter f
       UNION ALL
       SELECT d.account_id, d.source_id, d.day, d.feature, d.events FROM @extschema@.usage_delta d
-      WHERE d.feature IS NOT NULL) t
+      WHERE d.feature IS NOT NULL
+      UNION ALL
+      SELECT a.account_id, p.source_id, p.day, p.feature, p.events
+      FROM @extschema@.usage_pending p JOIN @extschema@.account a ON a.external_id = p.account_key
+      WHERE p.feature IS NOT NULL) t
 GROUP BY t.account_id, t.source_id, t.day, t.feature;
 COMMENT ON VIEW @extschema@._usage_feature_day IS
     'Exact events per account, source, day and feature: folded counters plus pending deltas.';
@@ -124,9 +160,37 @@ JOIN @extschema@.usage_source s ON s.source_id = f.source_id;
 COMMENT ON VIEW @extschema@.usage_feature_daily IS
     'Events per account, tracked source, UTC day and feature (the event column given to track_usage).';
 
--- Adds deltas to the counters. One folder at a time: callers hold the
--- advisory lock keyed on usage_delta's oid, which this takes too (it is
--- re-entrant), so rows are locked in one order and nobody deadlocks.
+CREATE VIEW @extschema@.usage_unknown_key WITH (security_invoker = true) AS
+SELECT s.relation AS source,
+       p.account_key AS key,
+       sum(p.events)::bigint AS events,
+       min(p.day) AS first_seen,
+       max(p.day) AS last_seen
+FROM @extschema@.usage_pending p
+JOIN @extschema@.usage_source s ON s.source_id = p.source_id
+WHERE NOT EXISTS (SELECT FROM @extschema@.account a WHERE a.external_id = p.account_key)
+GROUP BY s.relation, p.account_key
+HAVING sum(p.events) <> 0;
+COMMENT ON VIEW @extschema@.usage_unknown_key IS
+    'Account keys seen in a source tracked with create_accounts => false that have no csm.account row: events, and the first and last UTC day seen. Creating the account rolls them up.';
+
+-- Folds serialise on the one row of csm.usage_fold_lock. A row lock needs
+-- UPDATE on the table, which only csm's owner has, so no other role can
+-- hold it and stall csm (an advisory lock, which csm 0.1.0 used, anyone can
+-- take).
+CREATE TABLE @extschema@.usage_fold_lock (
+    only_row boolean NOT NULL DEFAULT true,
+    CONSTRAINT usage_fold_lock_pkey PRIMARY KEY (only_row),
+    CONSTRAINT usage_fold_lock_only_row CHECK (only_row)
+);
+INSERT INTO @extschema@.usage_fold_lock DEFAULT VALUES;
+REVOKE ALL ON @extschema@.usage_fold_lock FROM PUBLIC;
+COMMENT ON TABLE @extschema@.usage_fold_lock IS
+    'One row, locked FOR UPDATE by whoever folds usage deltas or clears a source''s rollups, until commit. Only csm may lock it.';
+
+-- Adds deltas to the counters. One folder at a time: callers hold the row
+-- lock on csm.usage_fold_lock, which this takes too (taking it again is a
+-- no-op), so rows are locked in one order and nobody deadlocks.
 CREATE FUNCTION @extschema@._apply_usage(
     accounts bigint[], sources integer[], days date[], users text[], features text[], counts bigint[])
 RETURNS void
@@ -135,7 +199,7 @@ LANGUAGE plpgsql
 SET work_mem = '64MB'
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    PERFORM pg_catalog.pg_advisory_xact_lock('@extschema@.usage_delta'::regclass::oid::integer, 0);
+    PERFORM FROM @extschema@.usage_fold_lock FOR UPDATE;
     WITH taken AS (
         SELECT * FROM unnest(accounts, sources, days, users, features, counts)
                       AS t(account_id, source_id, day, user_key, feature, events)
@@ -193,16 +257,26 @@ SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     folded bigint;
 BEGIN
-    IF NOT pg_catalog.pg_try_advisory_xact_lock('@extschema@.usage_delta'::regclass::oid::integer, 0) THEN
+    PERFORM FROM @extschema@.usage_fold_lock FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
         RETURN 0;  -- another session is folding right now
     END IF;
     WITH taken AS (
         DELETE FROM @extschema@.usage_delta RETURNING *
+    ), adopted AS (
+        -- pending events whose account exists now
+        DELETE FROM @extschema@.usage_pending p USING @extschema@.account a
+        WHERE a.external_id = p.account_key
+        RETURNING a.account_id, p.source_id, p.day, p.user_key, p.feature, p.events
+    ), everything AS (
+        SELECT t.account_id, t.source_id, t.day, t.user_key, t.feature, t.events FROM taken t
+        UNION ALL
+        SELECT * FROM adopted
     )
     SELECT count(*), @extschema@._apply_usage(array_agg(account_id), array_agg(source_id), array_agg(day),
                                              array_agg(user_key), array_agg(feature), array_agg(events))
     INTO folded
-    FROM taken;
+    FROM everything;
     RETURN folded;
 END $$;
 COMMENT ON FUNCTION @extschema@.compact_usage() IS
@@ -220,19 +294,6 @@ COMMENT ON FUNCTION @extschema@._usage_rollup() IS
     'Statement trigger attached by csm.track_usage(); rolls transition tables up into csm.usage_*.';
 REVOKE ALL ON FUNCTION @extschema@._usage_rollup() FROM PUBLIC;
 
--- The UTC day of a time column, as the C trigger computes it.
-CREATE FUNCTION @extschema@._usage_day_expr(col name, typ regtype) RETURNS text
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp AS $$
-    SELECT CASE typ
-        WHEN 'timestamp with time zone'::regtype THEN format('(%I AT TIME ZONE ''UTC'')::date', col)
-        WHEN 'timestamp without time zone'::regtype THEN format('%I::date', col)
-        ELSE format('%I', col)
-    END
-$$;
-COMMENT ON FUNCTION @extschema@._usage_day_expr(name, regtype) IS
-    'SQL text for the UTC day of a time column; used by backfill_usage().';
-
 -- Checks one column of a table to be tracked and returns its type.
 CREATE FUNCTION @extschema@._usage_column_type(source regclass, col name, role text, allowed regtype[])
 RETURNS regtype
@@ -240,6 +301,7 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     typ regtype;
+    base regtype;
 BEGIN
     SELECT a.atttypid INTO typ
     FROM pg_catalog.pg_attribute a
@@ -249,7 +311,12 @@ BEGIN
             USING ERRCODE = 'undefined_column',
                   HINT = format('Name an existing column as the %s column.', role);
     END IF;
-    IF NOT typ = ANY (allowed) THEN
+    -- A domain is read as its base type, as the trigger reads it.
+    base := typ;
+    WHILE (SELECT t.typtype FROM pg_catalog.pg_type t WHERE t.oid = base) = 'd' LOOP
+        SELECT t.typbasetype INTO base FROM pg_catalog.pg_type t WHERE t.oid = base;
+    END LOOP;
+    IF NOT base = ANY (allowed) THEN
         RAISE EXCEPTION 'the % column "%" has unsupported type %', role, col, typ
             USING ERRCODE = 'datatype_mismatch',
                   HINT = format('Supported types: %s.', array_to_string(allowed::text[], ', '));
@@ -257,7 +324,7 @@ BEGIN
     RETURN typ;
 END $$;
 COMMENT ON FUNCTION @extschema@._usage_column_type(regclass, name, text, regtype[]) IS
-    'Validates a column named to track_usage(): it exists and has a supported type.';
+    'Validates a column named to track_usage(): it exists and has a supported built-in type, or a domain over one. The trigger and backfill_usage() check again at every use.';
 
 -- Forgets a source's rollups from a day on, with no fold running meanwhile.
 CREATE FUNCTION @extschema@._clear_usage(source integer, from_day date DEFAULT '-infinity')
@@ -265,8 +332,9 @@ RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    PERFORM pg_catalog.pg_advisory_xact_lock('@extschema@.usage_delta'::regclass::oid::integer, 0);
+    PERFORM FROM @extschema@.usage_fold_lock FOR UPDATE;
     DELETE FROM @extschema@.usage_delta WHERE source_id = source AND day >= from_day;
+    DELETE FROM @extschema@.usage_pending WHERE source_id = source AND day >= from_day;
     DELETE FROM @extschema@.usage_counter WHERE source_id = source AND day >= from_day;
     DELETE FROM @extschema@.usage_user_day WHERE source_id = source AND day >= from_day;
     DELETE FROM @extschema@.usage_feature_counter WHERE source_id = source AND day >= from_day;
@@ -275,21 +343,72 @@ COMMENT ON FUNCTION @extschema@._clear_usage(integer, date) IS
     'Deletes the rollups and pending deltas of a source from a UTC day on; used by TRUNCATE, untrack_usage() and backfill_usage().';
 REVOKE ALL ON FUNCTION @extschema@._clear_usage(integer, date) FROM PUBLIC;
 
+-- Attaches the four rollup triggers of a source to a table: the tracked
+-- table itself, or one of its partitions (statement triggers of a
+-- partitioned table do not fire for DML aimed straight at a partition).
+CREATE FUNCTION @extschema@._usage_add_triggers(s @extschema@.usage_source, rel regclass)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    args text;
+BEGIN
+    -- Trigger arguments carry the column names, so a dump and restore
+    -- (which may renumber columns) keeps them valid.
+    args := format('%L, %L, %L, %L, %L, %L', s.source_id, s.account_column, s.time_column,
+                   coalesce(s.event_column, ''), coalesce(s.user_column, ''),
+                   CASE WHEN s.create_accounts THEN 'create_accounts' ELSE 'no_accounts' END);
+    EXECUTE format('CREATE TRIGGER csm_usage_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS csm_new '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._usage_rollup(%s)', rel, args);
+    EXECUTE format('CREATE TRIGGER csm_usage_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS csm_old NEW TABLE AS csm_new '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._usage_rollup(%s)', rel, args);
+    EXECUTE format('CREATE TRIGGER csm_usage_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS csm_old '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._usage_rollup(%s)', rel, args);
+    EXECUTE format('CREATE TRIGGER csm_usage_truncate AFTER TRUNCATE ON %s '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._usage_rollup(%s)', rel, args);
+END $$;
+COMMENT ON FUNCTION @extschema@._usage_add_triggers(@extschema@.usage_source, regclass) IS
+    'Creates the rollup triggers of a source on a table or one of its partitions.';
+REVOKE ALL ON FUNCTION @extschema@._usage_add_triggers(@extschema@.usage_source, regclass) FROM PUBLIC;
+
+-- Removes a source's rollup triggers from a table, if they are there.
+CREATE FUNCTION @extschema@._usage_drop_triggers(source integer, rel regclass)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    t name;
+BEGIN
+    FOR t IN
+        SELECT g.tgname FROM pg_catalog.pg_trigger g
+        WHERE g.tgrelid = rel AND g.tgfoid = '@extschema@._usage_rollup()'::regprocedure
+          AND pg_catalog.split_part(pg_catalog.encode(g.tgargs, 'escape'), '\000', 1) = source::text
+        ORDER BY g.tgname
+    LOOP
+        EXECUTE format('DROP TRIGGER %I ON %s', t, rel);
+    END LOOP;
+END $$;
+COMMENT ON FUNCTION @extschema@._usage_drop_triggers(integer, regclass) IS
+    'Drops the rollup triggers of a source from a table or one of its partitions.';
+REVOKE ALL ON FUNCTION @extschema@._usage_drop_triggers(integer, regclass) FROM PUBLIC;
+
 CREATE FUNCTION @extschema@.track_usage(
     source regclass,
     account_column name,
     time_column name,
     event_column name DEFAULT NULL,
-    user_column name DEFAULT NULL)
+    user_column name DEFAULT NULL,
+    create_accounts boolean DEFAULT true,
+    keep_history boolean DEFAULT false)
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    key_types  regtype[] := ARRAY['text', 'character varying', 'smallint', 'integer', 'bigint', 'uuid']::regtype[];
+    key_types  regtype[] := ARRAY['text', 'character varying', 'character', 'smallint', 'integer', 'bigint', 'uuid']::regtype[];
     time_types regtype[] := ARRAY['timestamp with time zone', 'timestamp without time zone', 'date']::regtype[];
     text_types regtype[] := ARRAY['text', 'character varying']::regtype[];
     new_id integer;
-    args text;
+    added @extschema@.usage_source;
 BEGIN
     IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = source) NOT IN ('r', 'p') THEN
         RAISE EXCEPTION '% is not a table', source
@@ -310,26 +429,21 @@ BEGIN
         PERFORM @extschema@._usage_column_type(source, user_column, 'user', key_types);
     END IF;
 
-    INSERT INTO @extschema@.usage_source (relation, account_column, time_column, event_column, user_column)
-    VALUES (source, account_column, time_column, event_column, user_column)
+    INSERT INTO @extschema@.usage_source (relation, account_column, time_column, event_column, user_column,
+                                          create_accounts, keep_history)
+    VALUES (source, account_column, time_column, event_column, user_column,
+            coalesce(create_accounts, true), coalesce(keep_history, false))
     RETURNING source_id INTO new_id;
 
-    -- Trigger arguments carry the column names, so a dump and restore
-    -- (which may renumber columns) keeps them valid.
-    args := format('%L, %L, %L, %L, %L', new_id, account_column, time_column,
-                   coalesce(event_column, ''), coalesce(user_column, ''));
-    EXECUTE format('CREATE TRIGGER csm_usage_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS csm_new '
-                   'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._usage_rollup(%s)', source, args);
-    EXECUTE format('CREATE TRIGGER csm_usage_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS csm_old NEW TABLE AS csm_new '
-                   'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._usage_rollup(%s)', source, args);
-    EXECUTE format('CREATE TRIGGER csm_usage_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS csm_old '
-                   'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._usage_rollup(%s)', source, args);
-    EXECUTE format('CREATE TRIGGER csm_usage_truncate AFTER TRUNCATE ON %s '
-                   'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._usage_rollup(%s)', source, args);
+    -- The table and every partition it has (ddl_command_end adds later ones).
+    SELECT * INTO added FROM @extschema@.usage_source u WHERE u.source_id = new_id;
+    PERFORM @extschema@._usage_add_triggers(added, source);
+    PERFORM @extschema@._usage_add_triggers(added, t.relid)
+    FROM pg_catalog.pg_partition_tree(source) t WHERE t.relid <> source;
     RETURN new_id;
 END $$;
-COMMENT ON FUNCTION @extschema@.track_usage(regclass, name, name, name, name) IS
-    'Rolls up every INSERT, UPDATE, DELETE and TRUNCATE of a usage table into csm.usage_daily. Returns the source id. Rows already there need csm.backfill_usage().';
+COMMENT ON FUNCTION @extschema@.track_usage(regclass, name, name, name, name, boolean, boolean) IS
+    'Rolls up every INSERT, UPDATE, DELETE and TRUNCATE of a usage table into csm.usage_daily. Returns the source id. Rows already there need csm.backfill_usage(). keep_history keeps the rollups when the table is dropped.';
 
 CREATE FUNCTION @extschema@.untrack_usage(source regclass) RETURNS void
 LANGUAGE plpgsql
@@ -343,16 +457,29 @@ BEGIN
             USING ERRCODE = 'undefined_object',
                   HINT = 'See csm.usage_source for the tracked tables.';
     END IF;
-    EXECUTE format('DROP TRIGGER IF EXISTS csm_usage_insert ON %s', source);
-    EXECUTE format('DROP TRIGGER IF EXISTS csm_usage_update ON %s', source);
-    EXECUTE format('DROP TRIGGER IF EXISTS csm_usage_delete ON %s', source);
-    EXECUTE format('DROP TRIGGER IF EXISTS csm_usage_truncate ON %s', source);
+    -- From the table and its partitions; a dropped table (kept for its
+    -- history) has none left.
+    PERFORM @extschema@._usage_drop_triggers(id, g.tgrelid)
+    FROM (SELECT DISTINCT t.tgrelid FROM pg_catalog.pg_trigger t
+          WHERE t.tgfoid = '@extschema@._usage_rollup()'::regprocedure
+            AND pg_catalog.split_part(pg_catalog.encode(t.tgargs, 'escape'), '\000', 1) = id::text) g;
     -- Rollups that can no longer be kept exact go with the source.
     PERFORM @extschema@._clear_usage(id);
     DELETE FROM @extschema@.usage_source WHERE source_id = id;
 END $$;
 COMMENT ON FUNCTION @extschema@.untrack_usage(regclass) IS
-    'Removes the rollup triggers from a tracked table and deletes its rollups.';
+    'Removes the rollup triggers from a tracked table and deletes its rollups; also takes the oid of a dropped table whose source kept its history.';
+
+-- Reads a tracked table for backfill_usage(): as the table's owner, in a
+-- security-restricted operation, with the column types checked again.
+CREATE FUNCTION @extschema@._usage_rows(
+    source regclass, account_column name, time_column name, event_column name, user_column name, from_day date)
+RETURNS TABLE (account_key text, day date, feature text, user_key text)
+AS 'MODULE_PATHNAME', 'csm_usage_rows'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@._usage_rows(regclass, name, name, name, name, date) IS
+    'The rows of a tracked table as the rollup trigger counts them (account key text, UTC day, feature, user) from from_day on; read as the table''s owner in a security-restricted operation. Used by backfill_usage().';
+REVOKE ALL ON FUNCTION @extschema@._usage_rows(regclass, name, name, name, name, date) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.backfill_usage(source regclass, since timestamptz DEFAULT NULL)
 RETURNS bigint
@@ -361,7 +488,6 @@ SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     s @extschema@.usage_source;
     from_day date;
-    day_expr text;
     rows_counted bigint;
 BEGIN
     SELECT * INTO s FROM @extschema@.usage_source u WHERE u.relation = source;
@@ -370,57 +496,198 @@ BEGIN
             USING ERRCODE = 'undefined_object',
                   HINT = 'Call csm.track_usage() first.';
     END IF;
+    IF s.dropped_at IS NOT NULL OR NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = source) THEN
+        RAISE EXCEPTION 'tracked table % was dropped', source
+            USING ERRCODE = 'undefined_table',
+                  HINT = 'Its rollups are kept as history; csm.untrack_usage() removes them.';
+    END IF;
+    IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = source) NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION 'tracked relation % is not a table', source
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'Call csm.untrack_usage() for it.';
+    END IF;
     -- SHARE mode blocks writers for the rebuild, so no row is counted twice or missed.
     EXECUTE format('LOCK TABLE %s IN SHARE MODE', source);
 
     from_day := coalesce((since AT TIME ZONE 'UTC')::date, '-infinity'::date);
-    day_expr := @extschema@._usage_day_expr(s.time_column,
-                    (SELECT a.atttypid::regtype FROM pg_catalog.pg_attribute a
-                     WHERE a.attrelid = source AND a.attname = s.time_column));
 
     PERFORM @extschema@._clear_usage(s.source_id, from_day);
 
-    -- The rows to roll up, with the same key text and day the trigger uses.
-    EXECUTE format(
-        'CREATE TEMP TABLE csm_backfill ON COMMIT DROP AS '
-        'SELECT %I::text AS account_key, %s AS day, %s AS feature, %s AS user_key FROM %s '
-        'WHERE %I IS NOT NULL AND %s >= $1 AND isfinite(%s)',
-        s.account_column, day_expr,
-        CASE WHEN s.event_column IS NULL THEN 'NULL::text' ELSE format('%I::text', s.event_column) END,
-        CASE WHEN s.user_column IS NULL THEN 'NULL::text' ELSE format('%I::text', s.user_column) END,
-        source, s.account_column, day_expr, day_expr)
-    USING from_day;
+    -- The rows to roll up, with the same key text and day the trigger uses,
+    -- read as the table's owner (never with this caller's rights).
+    CREATE TEMP TABLE csm_backfill ON COMMIT DROP AS
+    SELECT * FROM @extschema@._usage_rows(source, s.account_column, s.time_column,
+                                           s.event_column, s.user_column, from_day);
     GET DIAGNOSTICS rows_counted = ROW_COUNT;
 
-    INSERT INTO @extschema@.account (external_id)
-    SELECT DISTINCT b.account_key FROM csm_backfill b ORDER BY 1
-    ON CONFLICT (external_id) DO NOTHING;
+    IF s.create_accounts THEN
+        INSERT INTO @extschema@.account (external_id)
+        SELECT DISTINCT b.account_key FROM csm_backfill b ORDER BY 1
+        ON CONFLICT (external_id) DO NOTHING;
+    END IF;
+    -- Each key's account, read once: a key is either counted or pending,
+    -- even if its account is created meanwhile.
+    CREATE TEMP TABLE csm_backfill_key ON COMMIT DROP AS
+    SELECT k.account_key, a.account_id
+    FROM (SELECT DISTINCT b.account_key FROM csm_backfill b) k
+    LEFT JOIN @extschema@.account a ON a.external_id = k.account_key;
+    -- keys with no account wait, one row per group, as the trigger leaves them
+    INSERT INTO @extschema@.usage_pending (source_id, account_key, day, user_key, feature, events)
+    SELECT s.source_id, b.account_key, b.day, b.user_key, b.feature, count(*)
+    FROM csm_backfill b JOIN csm_backfill_key a ON a.account_key = b.account_key AND a.account_id IS NULL
+    GROUP BY b.account_key, b.day, b.user_key, b.feature;
 
     INSERT INTO @extschema@.usage_counter (account_id, source_id, day, events, active_users)
     SELECT a.account_id, s.source_id, b.day, count(*),
            CASE WHEN s.user_column IS NOT NULL THEN count(DISTINCT b.user_key) END
-    FROM csm_backfill b JOIN @extschema@.account a ON a.external_id = b.account_key
+    FROM csm_backfill b JOIN csm_backfill_key a ON a.account_key = b.account_key AND a.account_id IS NOT NULL
     GROUP BY a.account_id, b.day
 ;
 
     INSERT INTO @extschema@.usage_user_day (account_id, source_id, day, user_key, events)
     SELECT a.account_id, s.source_id, b.day, b.user_key, count(*)
-    FROM csm_backfill b JOIN @extschema@.account a ON a.external_id = b.account_key
+    FROM csm_backfill b JOIN csm_backfill_key a ON a.account_key = b.account_key AND a.account_id IS NOT NULL
     WHERE b.user_key IS NOT NULL
     GROUP BY a.account_id, b.day, b.user_key;
 
     INSERT INTO @extschema@.usage_feature_counter (account_id, source_id, day, feature, events)
     SELECT a.account_id, s.source_id, b.day, b.feature, count(*)
-    FROM csm_backfill b JOIN @extschema@.account a ON a.external_id = b.account_key
+    FROM csm_backfill b JOIN csm_backfill_key a ON a.account_key = b.account_key AND a.account_id IS NOT NULL
     WHERE b.feature IS NOT NULL
     GROUP BY a.account_id, b.day, b.feature;
 
-    DROP TABLE csm_backfill;
+    DROP TABLE csm_backfill, csm_backfill_key;
     RETURN rows_counted;
 END $$;
 COMMENT ON FUNCTION @extschema@.backfill_usage(regclass, timestamptz) IS
     'Rebuilds the rollups of a tracked table from its rows, for UTC days from since on (all days when NULL). Idempotent: nothing is counted twice. Returns the rows counted.';
 
-REVOKE ALL ON FUNCTION @extschema@.track_usage(regclass, name, name, name, name) FROM PUBLIC;
+-- DROP TABLE of a tracked table: its rollups can no longer be kept exact,
+-- so they go with it, unless the source keeps its history. SECURITY DEFINER
+-- because the role dropping its own table needs no rights on csm.
+CREATE FUNCTION @extschema@._usage_dropped() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    s record;
+BEGIN
+    FOR s IN
+        SELECT u.source_id, u.keep_history
+        FROM @extschema@.usage_source u
+        WHERE u.dropped_at IS NULL
+          AND u.relation::oid IN (SELECT d.objid FROM pg_catalog.pg_event_trigger_dropped_objects() d
+                                  WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objsubid = 0)
+        ORDER BY u.source_id
+    LOOP
+        IF s.keep_history THEN
+            UPDATE @extschema@.usage_source SET dropped_at = now() WHERE source_id = s.source_id;
+        ELSE
+            PERFORM @extschema@._clear_usage(s.source_id);
+            DELETE FROM @extschema@.usage_source WHERE source_id = s.source_id;
+        END IF;
+    END LOOP;
+END $$;
+COMMENT ON FUNCTION @extschema@._usage_dropped() IS
+    'sql_drop event trigger: a dropped tracked table takes its usage_source row and rollups with it, unless keep_history is set (then dropped_at is).';
+REVOKE ALL ON FUNCTION @extschema@._usage_dropped() FROM PUBLIC;
+CREATE EVENT TRIGGER csm_usage_dropped ON sql_drop
+    WHEN TAG IN ('DROP TABLE', 'DROP SCHEMA', 'DROP OWNED', 'DROP EXTENSION')
+    EXECUTE FUNCTION @extschema@._usage_dropped();
+COMMENT ON EVENT TRIGGER csm_usage_dropped IS
+    'Cleans up csm.usage_source and the rollups of tracked tables that are dropped.';
+
+-- Adds (sign 1) or takes out (sign -1) the rows of a table, as deltas:
+-- a partition attached to or detached from a tracked table.
+CREATE FUNCTION @extschema@._usage_count_rows(s @extschema@.usage_source, rel regclass, sign integer)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF s.create_accounts AND sign > 0 THEN
+        INSERT INTO @extschema@.account (external_id)
+        SELECT DISTINCT r.account_key
+        FROM @extschema@._usage_rows(rel, s.account_column, s.time_column, s.event_column, s.user_column, NULL) r
+        ORDER BY 1
+        ON CONFLICT (external_id) DO NOTHING;
+    END IF;
+    WITH grouped AS (
+        SELECT r.account_key, r.day, r.user_key, r.feature, sign * count(*) AS events
+        FROM @extschema@._usage_rows(rel, s.account_column, s.time_column, s.event_column, s.user_column, NULL) r
+        GROUP BY r.account_key, r.day, r.user_key, r.feature
+    ), keyed AS (
+        SELECT g.*, a.account_id
+        FROM grouped g LEFT JOIN @extschema@.account a ON a.external_id = g.account_key
+    ), pending AS (
+        INSERT INTO @extschema@.usage_pending (source_id, account_key, day, user_key, feature, events)
+        SELECT s.source_id, k.account_key, k.day, k.user_key, k.feature, k.events
+        FROM keyed k WHERE k.account_id IS NULL
+    )
+    INSERT INTO @extschema@.usage_delta (account_id, source_id, day, user_key, feature, events)
+    SELECT k.account_id, s.source_id, k.day, k.user_key, k.feature, k.events
+    FROM keyed k WHERE k.account_id IS NOT NULL;
+END $$;
+COMMENT ON FUNCTION @extschema@._usage_count_rows(@extschema@.usage_source, regclass, integer) IS
+    'Adds a table''s rows to a source''s rollups (sign 1) or takes them out (sign -1), as pending deltas; for partitions attached or detached.';
+REVOKE ALL ON FUNCTION @extschema@._usage_count_rows(@extschema@.usage_source, regclass, integer) FROM PUBLIC;
+
+-- Keeps every partition of a tracked table counted: a partition created
+-- later gets the rollup triggers; one attached later gets them and its rows
+-- are counted; a detached one loses them and its rows are taken out. During
+-- a restore csm.usage_source is still empty when tables are created and
+-- attached, so this does nothing then (the dump has the triggers).
+CREATE FUNCTION @extschema@._usage_partition_changed(rel oid, change text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    s @extschema@.usage_source;
+BEGIN
+    IF change IN ('created', 'attached') THEN
+        FOR s IN
+            SELECT u.* FROM @extschema@.usage_source u
+            WHERE u.dropped_at IS NULL
+              AND u.relation::oid IN (SELECT a.relid FROM pg_catalog.pg_partition_ancestors(rel) a WHERE a.relid <> rel)
+            ORDER BY u.source_id
+        LOOP
+            -- the partition and, if it is partitioned itself, its partitions
+            PERFORM @extschema@._usage_add_triggers(s, t.relid) FROM pg_catalog.pg_partition_tree(rel) t;
+            PERFORM @extschema@._usage_add_triggers(s, rel) WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_partition_tree(rel));
+            IF change = 'attached' THEN
+                PERFORM @extschema@._usage_count_rows(s, rel, 1);
+            END IF;
+        END LOOP;
+    ELSIF change = 'detached' THEN
+        FOR s IN
+            SELECT u.* FROM @extschema@.usage_source u
+            WHERE u.dropped_at IS NULL AND u.relation::oid <> rel
+              AND u.source_id::text IN (
+                  SELECT pg_catalog.split_part(pg_catalog.encode(g.tgargs, 'escape'), '\000', 1)
+                  FROM pg_catalog.pg_trigger g
+                  WHERE g.tgrelid = rel AND g.tgfoid = '@extschema@._usage_rollup()'::regprocedure)
+            ORDER BY u.source_id
+        LOOP
+            PERFORM @extschema@._usage_drop_triggers(s.source_id, t.relid) FROM pg_catalog.pg_partition_tree(rel) t;
+            PERFORM @extschema@._usage_drop_triggers(s.source_id, rel) WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_partition_tree(rel));
+            PERFORM @extschema@._usage_count_rows(s, rel, -1);
+        END LOOP;
+    END IF;
+END $$;
+COMMENT ON FUNCTION @extschema@._usage_partition_changed(oid, text) IS
+    'Follows a table created (as a partition), attached or detached: a partition of a tracked table gets its rollup triggers and rows, a detached one loses them.';
+REVOKE ALL ON FUNCTION @extschema@._usage_partition_changed(oid, text) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._usage_ddl() RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'csm_usage_ddl'
+LANGUAGE C;
+COMMENT ON FUNCTION @extschema@._usage_ddl() IS
+    'ddl_command_end event trigger: hands tables created and partitions attached or detached to csm._usage_partition_changed().';
+REVOKE ALL ON FUNCTION @extschema@._usage_ddl() FROM PUBLIC;
+CREATE EVENT TRIGGER csm_usage_partitions ON ddl_command_end
+    WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
+    EXECUTE FUNCTION @extschema@._usage_ddl();
+COMMENT ON EVENT TRIGGER csm_usage_partitions IS
+    'Keeps the partitions of tracked partitioned tables counted as they are created, attached and detached.';
+
+REVOKE ALL ON FUNCTION @extschema@.track_usage(regclass, name, name, name, name, boolean, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.untrack_usage(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.backfill_usage(regclass, timestamptz) FROM PUBLIC;

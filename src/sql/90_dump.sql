@@ -8,6 +8,7 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.nps_response_response_id
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.usage_source', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.usage_source_source_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.usage_delta', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.usage_pending', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.usage_counter', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.usage_user_day', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.usage_feature_counter', '');

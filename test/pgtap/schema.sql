@@ -4,14 +4,14 @@ SELECT plan(60);
 
 SELECT has_schema('csm');
 SELECT tables_are('csm', ARRAY['account', 'team_member', 'nps_response', 'usage_source', 'usage_delta',
-                               'usage_counter', 'usage_user_day', 'usage_feature_counter',
+                               'usage_counter', 'usage_user_day', 'usage_feature_counter', 'usage_fold_lock', 'usage_pending',
                                'health_band_info', 'health_model', 'health_group', 'health_component',
                                'health_model_map', 'health_score', 'health_history', 'health_override',
                                'segment_weight', 'account_assignment', 'member_load', 'assignment_log', 'assignment_alert',
                                'routing_rule', 'conversation', 'support_team', 'agent_load',
                                'stakeholder', 'payment', 'account_note', 'engagement', 'churn_signal_kind',
                                'churn_signal_setting', 'churn_signal', 'churn_model', 'churn_score']);
-SELECT views_are('csm', ARRAY['usage_daily', 'usage_feature_daily', '_usage_day', '_usage_feature_day', 'account_metrics',
+SELECT views_are('csm', ARRAY['usage_daily', 'usage_feature_daily', 'usage_unknown_key', '_usage_day', '_usage_feature_day', 'account_metrics',
                               'account_health', 'health_trend', 'health_score_component',
                               'assignment', 'assignment_workload', 'unassigned_queue', 'agent_performance',
                               'churn_signal_config', 'churn_signal_current', 'churn_risk']);
@@ -67,12 +67,13 @@ $$, $$
     SELECT c.oid::regclass::text FROM pg_class c
     WHERE c.relnamespace = 'csm'::regnamespace AND c.relkind IN ('r', 'S')
       AND c.relname <> 'health_band_info'  -- a fixed lookup that CREATE EXTENSION installs
+      AND c.relname <> 'usage_fold_lock'   -- one lock row that CREATE EXTENSION installs
 $$, 'every csm table and sequence that holds user data is registered with pg_extension_config_dump');
 
 -- Privileges: only admins attach the trigger or track tables.
 SELECT function_privs_are('csm', '_usage_rollup', ARRAY[]::text[], 'public', ARRAY[]::text[],
                           'PUBLIC cannot attach the rollup trigger');
-SELECT function_privs_are('csm', 'track_usage', ARRAY['regclass', 'name', 'name', 'name', 'name'], 'public', ARRAY[]::text[],
+SELECT function_privs_are('csm', 'track_usage', ARRAY['regclass', 'name', 'name', 'name', 'name', 'boolean', 'boolean'], 'public', ARRAY[]::text[],
                           'PUBLIC cannot track tables');
 SELECT function_privs_are('csm', 'backfill_usage', ARRAY['regclass', 'timestamp with time zone'], 'public', ARRAY[]::text[],
                           'PUBLIC cannot backfill');
