@@ -169,7 +169,7 @@ INSERT INTO @extschema@.churn_signal_kind (signal, strength, label, description,
      'A competitor_mention note in the last window_days. Seed: "Competitor mentions"; also the seed''s competitive_activity trigger.',
      '{"window_days": 90}', 1.2, true),
     ('renewal_ghosting', 'strong', 'Renewal near, no engagement',
-     'Renewal is 0 to renewal_days away, and in the last quiet_days the customer neither reached out, attended a meeting nor answered outreach (only while csm.engagement is in use). Seed: "Contract renewal ghosting", and the CSM trigger "Renewal in <60 days with no engagement".',
+     'Renewal is fewer than renewal_days days away (today counts; the renewal_days-th day does not), and in the last quiet_days the customer neither reached out, attended a meeting nor answered outreach (only while csm.engagement is in use). Seed: "Contract renewal ghosting", and the CSM trigger "Renewal in <60 days with no engagement".',
      '{"renewal_days": 60, "quiet_days": 30}', 1.2, true),
     ('health_drop', 'strong', 'Health dropped below 60 from 70+',
      'The latest computed health score (csm.health_history, at most window_days old) is below "below", and it was at least from_at_least on some day in the window_days before it. CSM trigger: "Health score drops below 60 (from 70+)".',
@@ -764,7 +764,8 @@ BEGIN
                                   'last_engaged_at', e.engaged_at, 'unanswered_outreach', coalesce(e.outreach_quiet, 0))
         FROM acc a LEFT JOIN engagements e ON e.account_id = a.account_id
         WHERE engagement_tracked
-          AND a.renewal_date - today BETWEEN 0 AND rg_renewal
+          -- the seed's "renewal in <60 days": today up to, not including, renewal_days away
+          AND a.renewal_date - today >= 0 AND a.renewal_date - today < rg_renewal
           AND (e.engaged_at IS NULL OR e.engaged_at <= rg_from)
     )
     SELECT s.account_id, s.signal, s.evidence
