@@ -36,23 +36,27 @@ SELECT a.account_id,
              m.features_adopted,
              CASE WHEN EXISTS (SELECT FROM @extschema@.usage_source)
                   THEN least(coalesce(m.days_since_last_activity, 90), 90) END,
-             least(m.usage_trend, 3.0),
+             -- The caps are CASEs, not least/greatest, which ignore NULL:
+             -- an unknown metric stays NULL and takes the training mean.
+             CASE WHEN m.usage_trend > 3.0 THEN 3.0 ELSE m.usage_trend END,
              m.tickets_per_month,
              m.nps,
              -- Renewal dates are not kept as history: in the past, a date
              -- more than a year ahead stood a whole number of years earlier.
-             greatest(least(CASE WHEN m.days_to_renewal > 365
-                                 THEN m.days_to_renewal - 365 * ceil((m.days_to_renewal - 365) / 365.0)
-                                 ELSE m.days_to_renewal END, 400), -30),
+             CASE WHEN m.days_to_renewal > 365
+                  THEN least(m.days_to_renewal - 365 * ceil((m.days_to_renewal - 365) / 365.0), 400)
+                  WHEN m.days_to_renewal < -30 THEN -30
+                  ELSE m.days_to_renewal END,
              ln(1 + a.arr),
-             least(as_of - (a.started_at AT TIME ZONE 'UTC')::date, 1825)]::float8[]
+             CASE WHEN as_of - (a.started_at AT TIME ZONE 'UTC')::date > 1825 THEN 1825
+                  ELSE as_of - (a.started_at AT TIME ZONE 'UTC')::date END]::float8[]
 FROM @extschema@.account_metrics_at(as_of, account) m
 JOIN @extschema@.account a ON a.account_id = m.account_id
 WHERE (a.started_at IS NULL OR a.started_at < (as_of + 1)::timestamp AT TIME ZONE 'UTC')
   AND (a.churned_at IS NULL OR a.churned_at >= (as_of + 1)::timestamp AT TIME ZONE 'UTC')
 $$;
 COMMENT ON FUNCTION @extschema@.churn_metrics_at(date, bigint) IS
-    'The numeric churn features (csm.churn_metric_names() order) of every account that was a customer at the end of as_of (UTC), or of one: dau_ratio, features_adopted, days since last activity (at most 90), usage trend (at most 3), tickets per month, latest NPS, days to renewal (-30 to 400; a renewal date more than a year after as_of counts as that many whole years earlier, since csm keeps no history of renewal dates and terms are taken to be yearly), ln(1 + ARR), tenure in days (at most 1825). Reads only data from before the end of as_of. NULL elements are unknown.';
+    'The numeric churn features (csm.churn_metric_names() order) of every account that was a customer at the end of as_of (UTC), or of one: dau_ratio, features_adopted, days since last activity (at most 90), usage trend (at most 3), tickets per month, latest NPS, days to renewal (-30 to 400; a renewal date more than a year after as_of counts as that many whole years earlier, since csm keeps no history of renewal dates and terms are taken to be yearly), ln(1 + ARR), tenure in days (at most 1825). Reads only data from before the end of as_of. NULL elements are unknown (no usage before, no renewal date, no started_at, ...): the caps leave them NULL, and models read them as their training mean.';
 
 CREATE FUNCTION @extschema@.churn_features(as_of date, account bigint DEFAULT NULL)
 RETURNS TABLE (account_id bigint, metrics float8[], signals text[])

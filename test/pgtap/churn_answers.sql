@@ -1,0 +1,65 @@
+-- Churn answers: unknown metrics stay unknown (and take the training mean),
+-- the recommended action reads health and churn together, a refresh refuses
+-- a future as_of, and one account that cannot be scored does not stop the
+-- others from being scored.
+BEGIN;
+SELECT plan(10);
+
+CREATE SCHEMA churn_answers;
+CREATE TABLE churn_answers.events (org text, at timestamptz);
+SELECT csm.track_usage('churn_answers.events', 'org', 'at') IS NOT NULL AS tracked \gset
+
+CREATE FUNCTION pg_temp.id(ext text) RETURNS bigint LANGUAGE sql STABLE
+    AS $$ SELECT a.account_id FROM csm.account a WHERE a.external_id = ext $$;
+-- churn_metrics_at's element of one account, by metric name
+CREATE FUNCTION pg_temp.churn_metric(ext text, metric text, as_of date DEFAULT '2026-03-31') RETURNS float8
+LANGUAGE sql STABLE AS $$
+    SELECT c.metrics[array_position(csm.churn_metric_names(), metric)]
+    FROM csm.churn_metrics_at(as_of, pg_temp.id(ext)) c
+$$;
+
+-- Unknown metrics ------------------------------------------------------------
+
+INSERT INTO csm.account (external_id, arr, started_at, renewal_date) VALUES
+    ('new_usage', 1000, '2024-01-01', '2026-09-30'),    -- 5 events yesterday, nothing before
+    ('growing', 1000, '2024-01-01', '2026-09-30'),      -- 1 event then 10: trend 10, counted as 3
+    ('no_renewal', 1000, '2024-01-01', NULL),
+    ('no_start', 1000, NULL, '2026-09-30');
+INSERT INTO churn_answers.events
+SELECT 'new_usage', '2026-03-30 12:00+00'::timestamptz FROM generate_series(1, 5)
+UNION ALL SELECT 'growing', '2026-03-10 12:00+00'
+UNION ALL SELECT 'growing', '2026-03-30 12:00+00' FROM generate_series(1, 10);
+
+SELECT is((SELECT m.usage_trend FROM csm.account_metrics_at('2026-03-31', pg_temp.id('new_usage')) m), NULL,
+          'account_metrics_at: usage_trend of an account with no earlier usage is NULL');
+SELECT is(pg_temp.churn_metric('new_usage', 'usage_trend'), NULL,
+          'churn_metrics_at: an unknown usage_trend stays NULL (it was 3, the strongest growth)');
+SELECT is(pg_temp.churn_metric('growing', 'usage_trend'), 3::float8,
+          'churn_metrics_at: a known usage_trend above 3 is still counted as 3');
+SELECT is(pg_temp.churn_metric('no_renewal', 'days_to_renewal'), NULL,
+          'churn_metrics_at: a missing renewal date is NULL days to renewal (it was 400)');
+SELECT is(pg_temp.churn_metric('new_usage', 'days_to_renewal'), 183::float8,
+          'churn_metrics_at: a known renewal date counts its days');
+SELECT is(pg_temp.churn_metric('no_start', 'tenure_days'), NULL,
+          'churn_metrics_at: a missing started_at is NULL tenure (it was 1825 days)');
+SELECT is(pg_temp.churn_metric('new_usage', 'tenure_days'), 820::float8,
+          'churn_metrics_at: a known started_at counts the days since');
+
+-- What the model in use reads for an unknown metric is its training mean:
+-- a hand-made model whose means are 1, 2, ... 9.
+INSERT INTO csm.churn_model (name, kind, model, active)
+SELECT 'means', 'trained',
+       jsonb_build_object('kind', 'logistic_regression', 'features', 9,
+                          'feature_names', to_jsonb(csm.churn_metric_names()), 'intercept', 0,
+                          'coefficients', to_jsonb(array_fill(0.1::float8, ARRAY[9])),
+                          'mean', '[1, 2, 3, 4, 5, 6, 7, 8, 9]'::jsonb, 'scale', to_jsonb(array_fill(1::float8, ARRAY[9])),
+                          'lambda', 0, 'iterations', 0, 'converged', true, 'rows', 0, 'positives', 0),
+       true;
+SELECT is((SELECT p.features[4] FROM csm._churn_predictions(pg_temp.id('new_usage')) p), 4::float8,
+          'scoring: an unknown usage_trend takes the model''s training mean');
+SELECT is((SELECT p.features[7] FROM csm._churn_predictions(pg_temp.id('no_renewal')) p), 7::float8,
+          'scoring: an unknown days_to_renewal takes the model''s training mean');
+SELECT is((SELECT p.features[9] FROM csm._churn_predictions(pg_temp.id('no_start')) p), 9::float8,
+          'scoring: an unknown tenure takes the model''s training mean');
+DELETE FROM csm.churn_model;
+SELECT * FROM finish(); ROLLBACK;
