@@ -376,6 +376,31 @@ $$;
 COMMENT ON FUNCTION @extschema@.churn_probability(text) IS
     'The probability that the account churns within the model''s horizon (90 days for the prior), computed now by the model in use; NULL for an account that has churned. Errors: P0002 unknown account.';
 
+-- The recommended action, from the health band and the churn band together:
+-- the more urgent of what each calls for.  Seed 002: red health means
+-- immediate intervention, yellow an engagement plan, green nurture for
+-- expansion; the churn bands ask for the same from critical down to low,
+-- with "monitor closely" for moderate.  A band that is unknown (no score,
+-- or too little data for one) leaves the action to the other.
+--
+--                 churn low      moderate       high           critical
+--   health green  nurture        monitor        engagement     intervention
+--          yellow engagement     engagement     engagement     intervention
+--          red    intervention   intervention   intervention   intervention
+--          none   nurture        monitor        engagement     intervention
+CREATE FUNCTION @extschema@._recommended_action(health @extschema@.health_band, churn @extschema@.churn_band)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE greatest(CASE health WHEN 'red' THEN 3 WHEN 'yellow' THEN 2 WHEN 'green' THEN 0 END,
+                     CASE churn WHEN 'critical' THEN 3 WHEN 'high' THEN 2 WHEN 'moderate' THEN 1
+                                WHEN 'low' THEN 0 END)
+           WHEN 3 THEN 'Immediate intervention: executive outreach, weekly touch points'
+           WHEN 2 THEN 'Engagement plan required: recovery call, weekly check-ins'
+           WHEN 1 THEN 'Monitor closely: monthly check-ins, address open signals'
+           WHEN 0 THEN 'Nurture for expansion: quarterly business reviews' END;
+COMMENT ON FUNCTION @extschema@._recommended_action(@extschema@.health_band, @extschema@.churn_band) IS
+    'Internal: the recommended action of csm.analyze_churn_risk, the more urgent of what the health band (red: immediate intervention, yellow: engagement plan, green: nurture for expansion) and the churn band (critical: intervention, high: engagement plan, moderate: monitor closely, low: nurture) call for; a NULL or unknown band leaves it to the other; NULL when both are.';
+
 -- The seed's analyze_churn_risk contract, for agents and people alike.
 CREATE FUNCTION @extschema@.analyze_churn_risk(external_id text) RETURNS jsonb
 LANGUAGE plpgsql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
@@ -405,14 +430,14 @@ BEGIN
                                   FROM @extschema@._churn_drivers(p.feature_model, p.features, 5) d), '[]'),
         'health', (SELECT jsonb_build_object('score', h.score, 'band', h.band)
                    FROM @extschema@.health_score h WHERE h.account_id = id),
-        'recommended_action', CASE band WHEN 'critical' THEN 'Immediate intervention: executive outreach, weekly touch points'
-                                        WHEN 'high' THEN 'Engagement plan required: recovery call, weekly check-ins'
-                                        WHEN 'moderate' THEN 'Monitor closely: monthly check-ins, address open signals'
-                                        WHEN 'low' THEN 'Nurture for expansion: quarterly business reviews' END,
+        -- from health and churn together, for customers only
+        'recommended_action', CASE WHEN p.probability IS NOT NULL THEN
+                                  @extschema@._recommended_action(
+                                      (SELECT h.band FROM @extschema@.health_score h WHERE h.account_id = id), band) END,
         'computed_at', now());
 END $$;
 COMMENT ON FUNCTION @extschema@.analyze_churn_risk(text) IS
-    'The seed''s analyze_churn_risk: a JSON object with customer_id, status, probability, churn_band, churn_risk_score (0-100), the model used, the open signals with their evidence, the top contributing features (coefficient x standardised value, biggest first), health, a recommended action by band, and computed_at. Probability and band are null for a churned account. Errors: P0002 unknown account.';
+    'The seed''s analyze_churn_risk: a JSON object with customer_id, status, probability, churn_band, churn_risk_score (0-100), the model used, the open signals with their evidence, the top contributing features (coefficient x standardised value, biggest first), health, a recommended action (the more urgent of what the health band and the churn band call for; see the README), and computed_at. Probability and band are null for a churned account. Errors: P0002 unknown account.';
 
 -- For BI: today's churn risk per account, riskiest first.
 CREATE VIEW @extschema@.churn_risk WITH (security_invoker = true) AS

@@ -3,7 +3,7 @@
 -- a future as_of, and one account that cannot be scored does not stop the
 -- others from being scored.
 BEGIN;
-SELECT plan(10);
+SELECT plan(35);
 
 CREATE SCHEMA churn_answers;
 CREATE TABLE churn_answers.events (org text, at timestamptz);
@@ -62,4 +62,51 @@ SELECT is((SELECT p.features[7] FROM csm._churn_predictions(pg_temp.id('no_renew
 SELECT is((SELECT p.features[9] FROM csm._churn_predictions(pg_temp.id('no_start')) p), 9::float8,
           'scoring: an unknown tenure takes the model''s training mean');
 DELETE FROM csm.churn_model;
+
+-- The recommended action: health band x churn band -----------------------------
+
+-- Churn bands from the prior model: a signal kind of our own per band, its
+-- prior weight taking 10% to 40%, 60% or 80%.
+INSERT INTO csm.churn_signal_kind (signal, strength, label, description, prior_weight)
+SELECT 'test_' || b, 'moderate', b, 'test', ln(p / (1 - p)) - ln(0.1 / 0.9)
+FROM (VALUES ('moderate', 0.4), ('high', 0.6), ('critical', 0.8)) AS v(b, p);
+-- An account per health band (none: no health score; unscored: a score row
+-- whose band is NULL) and churn band.
+INSERT INTO csm.account (external_id, started_at, renewal_date)
+SELECT 'act_' || h || '_' || c, '2024-01-01', '2027-06-30'
+FROM unnest(ARRAY['green', 'yellow', 'red', 'none', 'unscored']) AS h,
+     unnest(ARRAY['low', 'moderate', 'high', 'critical']) AS c;
+INSERT INTO csm.churn_signal (account_id, signal, first_seen_at, last_seen_at)
+SELECT a.account_id, 'test_' || split_part(a.external_id, '_', 3), now(), now()
+FROM csm.account a WHERE a.external_id LIKE 'act\_%' AND split_part(a.external_id, '_', 3) <> 'low';
+INSERT INTO csm.health_score (account_id, model, model_version, score, band, coverage,
+                              metrics, metric_values, component_scores, component_weights, computed_at)
+SELECT a.account_id, 'default', 1, s.score, csm.health_band(s.score), 1, '{}', '{}', '{}', '{}', now()
+FROM csm.account a
+JOIN (VALUES ('green', 95::float8), ('yellow', 80), ('red', 40), ('unscored', NULL)) AS s(h, score)
+  ON split_part(a.external_id, '_', 2) = s.h
+WHERE a.external_id LIKE 'act\_%';
+
+SELECT is(csm.analyze_churn_risk(a.external_id)->>'churn_band', split_part(a.external_id, '_', 3),
+          a.external_id || ': the test account is in the churn band it is named after')
+FROM csm.account a WHERE a.external_id LIKE 'act\_red\_%' ORDER BY a.account_id;
+
+SELECT is(split_part(csm.analyze_churn_risk('act_' || h || '_' || c)->>'recommended_action', ':', 1), action,
+          format('recommended action for health %s, churn %s: %s', h, c, action))
+FROM (VALUES
+    ('green', 'low', 'Nurture for expansion'), ('green', 'moderate', 'Monitor closely'),
+    ('green', 'high', 'Engagement plan required'), ('green', 'critical', 'Immediate intervention'),
+    ('yellow', 'low', 'Engagement plan required'), ('yellow', 'moderate', 'Engagement plan required'),
+    ('yellow', 'high', 'Engagement plan required'), ('yellow', 'critical', 'Immediate intervention'),
+    ('red', 'low', 'Immediate intervention'), ('red', 'moderate', 'Immediate intervention'),
+    ('red', 'high', 'Immediate intervention'), ('red', 'critical', 'Immediate intervention'),
+    ('none', 'low', 'Nurture for expansion'), ('none', 'moderate', 'Monitor closely'),
+    ('none', 'high', 'Engagement plan required'), ('none', 'critical', 'Immediate intervention'),
+    ('unscored', 'low', 'Nurture for expansion'), ('unscored', 'moderate', 'Monitor closely'),
+    ('unscored', 'high', 'Engagement plan required'), ('unscored', 'critical', 'Immediate intervention')
+) AS m(h, c, action);
+
+UPDATE csm.account SET status = 'churned' WHERE external_id = 'act_red_low';
+SELECT is(csm.analyze_churn_risk('act_red_low')->'recommended_action', 'null'::jsonb,
+          'no recommended action for a churned account, whatever its last health');
 SELECT * FROM finish(); ROLLBACK;
