@@ -796,6 +796,13 @@ BEGIN
         RAISE EXCEPTION 'as_of must be a finite time'
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass a timestamptz such as now().';
     END IF;
+    -- A refresh records what was seen: one dated in the future would also
+    -- refuse every later refresh until then (see "before the last refresh").
+    IF as_of > pg_catalog.clock_timestamp() THEN
+        RAISE EXCEPTION 'as_of % is in the future', as_of
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Refresh as of now() or a time before it; csm.churn_signals_at() computes signals at any time without writing.';
+    END IF;
     -- One refresh at a time; readers and account writes do not wait for it.
     PERFORM pg_catalog.pg_advisory_xact_lock('@extschema@.churn_signal'::regclass::oid::integer, 0);
 
@@ -860,7 +867,7 @@ BEGIN
     RETURN NEXT;
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_churn_signals(timestamptz, bigint[]) IS
-    'Detects the built-in churn signals at as_of (csm.churn_signals_at) for every customer account, or the accounts given: raises new ones, updates the evidence and last_seen_at of open ones still seen, clears the rest. Returns how many were raised, still open and cleared. One refresh runs at a time; a second run at the same as_of changes nothing. Raises 22023 for a NULL or infinite as_of, or one before the last refresh.';
+    'Detects the built-in churn signals at as_of (csm.churn_signals_at) for every customer account, or the accounts given: raises new ones, updates the evidence and last_seen_at of open ones still seen, clears the rest. Returns how many were raised, still open and cleared. One refresh runs at a time; a second run at the same as_of changes nothing. Raises 22023 for a NULL, infinite or future as_of, or one before the last refresh.';
 
 CREATE VIEW @extschema@.churn_signal_current WITH (security_invoker = true) AS
 SELECT s.account_id,

@@ -3,7 +3,7 @@
 -- a future as_of, and one account that cannot be scored does not stop the
 -- others from being scored.
 BEGIN;
-SELECT plan(35);
+SELECT plan(40);
 
 CREATE SCHEMA churn_answers;
 CREATE TABLE churn_answers.events (org text, at timestamptz);
@@ -109,4 +109,16 @@ FROM (VALUES
 UPDATE csm.account SET status = 'churned' WHERE external_id = 'act_red_low';
 SELECT is(csm.analyze_churn_risk('act_red_low')->'recommended_action', 'null'::jsonb,
           'no recommended action for a churned account, whatever its last health');
+
+-- A future as_of ------------------------------------------------------------------
+
+SELECT throws_ok($$SELECT csm.refresh_churn_signals(now() + interval '1 hour', ARRAY[pg_temp.id('growing')])$$, '22023', NULL,
+                 'refresh_churn_signals refuses an as_of an hour ahead, for some accounts too');
+SELECT throws_ok($$SELECT csm.refresh_churn_signals(now() + interval '1 year')$$, '22023', NULL,
+                 'refresh_churn_signals refuses an as_of a year ahead');
+SELECT lives_ok($$SELECT csm.refresh_churn_signals(now() - interval '1 day')$$,
+                'refresh_churn_signals takes an as_of in the past');
+SELECT lives_ok($$SELECT csm.refresh_churn()$$, 'refresh_churn() still works after a future as_of was refused');
+SELECT is((SELECT count(*) FROM csm.churn_signal WHERE last_seen_at > clock_timestamp()), 0::bigint,
+          'no churn signal was recorded in the future');
 SELECT * FROM finish(); ROLLBACK;
