@@ -791,6 +791,12 @@ SET jit = off
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     later timestamptz;
+    id bigint;
+    one record;
+    tried integer := 0;
+    failed text[] := '{}';
+    err_state text;
+    err_message text;
 BEGIN
     IF as_of IS NULL OR NOT isfinite(as_of) THEN
         RAISE EXCEPTION 'as_of must be a finite time'
@@ -822,6 +828,11 @@ BEGIN
     -- account another session is deleting is skipped rather than waited
     -- for: a delete that comes later waits for this refresh at the account
     -- row, before its cascade touches a signal, so nothing can deadlock.
+    --
+    -- Should one account's data make the statement fail (a data exception,
+    -- class 22), the accounts are refreshed one at a time instead, and the
+    -- ones that fail are skipped and named in a WARNING.
+    BEGIN
     WITH detected AS (
         SELECT d.account_id, d.signal, d.evidence FROM @extschema@.churn_signals_at(as_of, accounts) d
     ), open_rows AS (
@@ -863,11 +874,46 @@ BEGIN
     )
     SELECT (SELECT count(*) FROM raise), (SELECT count(*) FROM see), (SELECT count(*) FROM clear)
     INTO raised, ongoing, cleared;
+    EXCEPTION WHEN data_exception THEN
+        IF cardinality(accounts) = 1 THEN
+            RAISE;  -- the account's own error
+        END IF;
+        GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT;
+        raised := 0;
+        ongoing := 0;
+        cleared := 0;
+        FOR id IN SELECT a.account_id FROM @extschema@.account a
+                  WHERE (a.status = 'active' OR a.churned_at > as_of)
+                    AND (a.started_at IS NULL OR a.started_at <= as_of)
+                    AND (accounts IS NULL OR a.account_id = ANY (accounts))
+                  ORDER BY a.account_id LOOP
+            tried := tried + 1;
+            BEGIN
+                SELECT * INTO one FROM @extschema@.refresh_churn_signals(as_of, ARRAY[id]);
+                raised := raised + one.raised;
+                ongoing := ongoing + one.ongoing;
+                cleared := cleared + one.cleared;
+            EXCEPTION WHEN data_exception THEN
+                failed := failed || format('%s: %s', (SELECT a.external_id FROM @extschema@.account a WHERE a.account_id = id),
+                                           SQLERRM);
+            END;
+        END LOOP;
+        IF cardinality(failed) = tried THEN
+            -- not one account's data, but every account's: the error itself
+            RAISE EXCEPTION USING ERRCODE = err_state, MESSAGE = err_message;
+        ELSIF cardinality(failed) > 0 THEN
+            RAISE WARNING 'csm: the churn signals of % of % accounts could not be refreshed and stay as they were',
+                          cardinality(failed), tried
+                USING DETAIL = array_to_string(failed[1:20], '; ')
+                               || CASE WHEN cardinality(failed) > 20 THEN format('; and %s more', cardinality(failed) - 20) ELSE '' END,
+                      HINT = 'Correct the account data named above; the other accounts were refreshed.';
+        END IF;
+    END;
 
     RETURN NEXT;
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_churn_signals(timestamptz, bigint[]) IS
-    'Detects the built-in churn signals at as_of (csm.churn_signals_at) for every customer account, or the accounts given: raises new ones, updates the evidence and last_seen_at of open ones still seen, clears the rest. Returns how many were raised, still open and cleared. One refresh runs at a time; a second run at the same as_of changes nothing. Raises 22023 for a NULL, infinite or future as_of, or one before the last refresh.';
+    'Detects the built-in churn signals at as_of (csm.churn_signals_at) for every customer account, or the accounts given: raises new ones, updates the evidence and last_seen_at of open ones still seen, clears the rest. Returns how many were raised, still open and cleared. One refresh runs at a time; a second run at the same as_of changes nothing. An account whose data makes the refresh fail (a data exception) is skipped and named in a WARNING, and the others are refreshed (one at a time, then). Raises 22023 for a NULL, infinite or future as_of, or one before the last refresh.';
 
 CREATE VIEW @extschema@.churn_signal_current WITH (security_invoker = true) AS
 SELECT s.account_id,

@@ -176,26 +176,51 @@ END $$;
 COMMENT ON FUNCTION @extschema@._churn_model_in_use() IS 'Internal: the active churn model, or the prior when none is active.';
 
 -- Today's probability of every customer account (or of one) by the model in
--- use: today's metrics, and the signals open since the last refresh.
+-- use: today's metrics, and the signals open since the last refresh.  An
+-- account with a feature that is not a finite number (arr = 'NaN', say) is
+-- not scored: its probability is NULL and problem says which feature, so one
+-- account's bad data does not fail a query over the portfolio.
 CREATE FUNCTION @extschema@._churn_predictions(account bigint DEFAULT NULL)
-RETURNS TABLE (account_id bigint, probability float8, model text, features float8[], feature_model jsonb)
+RETURNS TABLE (account_id bigint, probability float8, model text, features float8[], feature_model jsonb, problem text)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     m record := @extschema@._churn_model_in_use();
     names text[] := ARRAY(SELECT jsonb_array_elements_text(m.model->'feature_names'));
 BEGIN
     RETURN QUERY
-    SELECT x.account_id, @extschema@.churn_predict(m.model, x.v), m.name, x.v, m.model
-    FROM (SELECT c.account_id,
-                 @extschema@._churn_impute(m.model, @extschema@._churn_vector(
-                     names, c.metrics,
-                     ARRAY(SELECT s.signal FROM @extschema@.churn_signal s
-                           WHERE s.account_id = c.account_id AND s.cleared_at IS NULL))) AS v
-          FROM @extschema@.churn_metrics_at((now() AT TIME ZONE 'UTC')::date, account) c
-          JOIN @extschema@.account a ON a.account_id = c.account_id AND a.status = 'active') x;
+    SELECT x.account_id, CASE WHEN x.problem IS NULL THEN @extschema@.churn_predict(m.model, x.v) END,
+           m.name, x.v, m.model, x.problem
+    FROM (SELECT y.account_id, y.v,
+                 (SELECT format('feature %s is %s', names[u.i], coalesce(u.f::text, 'unknown'))
+                  FROM unnest(y.v) WITH ORDINALITY AS u(f, i)
+                  WHERE u.f IS NULL OR u.f IN ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8)
+                  ORDER BY u.i LIMIT 1) AS problem
+          FROM (SELECT c.account_id,
+                       @extschema@._churn_impute(m.model, @extschema@._churn_vector(
+                           names, c.metrics,
+                           ARRAY(SELECT s.signal FROM @extschema@.churn_signal s
+                                 WHERE s.account_id = c.account_id AND s.cleared_at IS NULL))) AS v
+                FROM @extschema@.churn_metrics_at((now() AT TIME ZONE 'UTC')::date, account) c
+                JOIN @extschema@.account a ON a.account_id = c.account_id AND a.status = 'active') y) x;
 END $$;
 COMMENT ON FUNCTION @extschema@._churn_predictions(bigint) IS
-    'Internal: churn probability now of every active account (or one) by the model in use, with the features it read (metrics today, signals open since the last refresh).';
+    'Internal: churn probability now of every active account (or one) by the model in use, with the features it read (metrics today, signals open since the last refresh). An account with a NaN or infinite feature gets a NULL probability, and problem names the feature.';
+
+-- One account's prediction, or why there is none: a NaN or infinite
+-- feature, or any data exception (class 22) while computing its features.
+CREATE FUNCTION @extschema@._churn_prediction(account bigint)
+RETURNS TABLE (account_id bigint, probability float8, model text, features float8[], feature_model jsonb, problem text)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RETURN QUERY SELECT * FROM @extschema@._churn_predictions(account);
+EXCEPTION WHEN data_exception THEN
+    -- nothing was returned: the error came before the one row was
+    account_id := account;
+    problem := SQLERRM;
+    RETURN NEXT;
+END $$;
+COMMENT ON FUNCTION @extschema@._churn_prediction(bigint) IS
+    'Internal: csm._churn_predictions of one account, and for one whose data raises a data exception (class 22) a row with a NULL probability and the error message as problem.';
 
 -- Scores kept for dashboards and routing rules (churn_risk_score > 80).
 CREATE TABLE @extschema@.churn_score (
@@ -220,6 +245,11 @@ DECLARE
     scored bigint;
     changed bigint[];
     locked bigint[];
+    id bigint;
+    unscored bigint;
+    unscored_list text;
+    err_state text;
+    err_message text;
 BEGIN
     -- Signals are refreshed in time order: take their lock first, then the
     -- time, so a refresh that waited for another is not "before" it.
@@ -235,13 +265,57 @@ BEGIN
     IF to_regclass('pg_temp.csm_churn_refresh') IS NOT NULL THEN
         DROP TABLE pg_temp.csm_churn_refresh;
     END IF;
-    CREATE TEMP TABLE csm_churn_refresh ON COMMIT DROP AS
-    SELECT p.account_id, p.probability, @extschema@.churn_band(p.probability) AS band,
-           p.probability * 100 AS risk_score, p.model,
-           ARRAY(SELECT d.feature FROM @extschema@._churn_drivers(p.feature_model, p.features, 3) d) AS drivers
-    FROM @extschema@._churn_predictions() p
-    JOIN unnest(locked) AS l(account_id) ON l.account_id = p.account_id;
-    GET DIAGNOSTICS scored = ROW_COUNT;
+    CREATE TEMP TABLE csm_churn_refresh (account_id bigint, probability float8, band @extschema@.churn_band,
+                                         risk_score float8, model text, drivers text[], problem text) ON COMMIT DROP;
+    -- One account that cannot be scored must not fail the portfolio.  An
+    -- account with a NaN or infinite feature is set aside (problem) by
+    -- _churn_predictions; should the batch still fail on one account's data
+    -- (a data exception, class 22), the accounts are scored one at a time and
+    -- the ones that fail are set aside with their error.
+    BEGIN
+        INSERT INTO pg_temp.csm_churn_refresh
+        SELECT p.account_id, p.probability, @extschema@.churn_band(p.probability), p.probability * 100, p.model,
+               CASE WHEN p.problem IS NULL
+                    THEN ARRAY(SELECT d.feature FROM @extschema@._churn_drivers(p.feature_model, p.features, 3) d) END,
+               p.problem
+        FROM @extschema@._churn_predictions() p
+        JOIN unnest(locked) AS l(account_id) ON l.account_id = p.account_id;
+    EXCEPTION WHEN data_exception THEN
+        GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT;
+        FOREACH id IN ARRAY locked LOOP
+            BEGIN
+                INSERT INTO pg_temp.csm_churn_refresh
+                SELECT p.account_id, p.probability, @extschema@.churn_band(p.probability), p.probability * 100, p.model,
+                       CASE WHEN p.problem IS NULL
+                            THEN ARRAY(SELECT d.feature FROM @extschema@._churn_drivers(p.feature_model, p.features, 3) d) END,
+                       p.problem
+                FROM @extschema@._churn_predictions(id) p;
+            EXCEPTION WHEN data_exception THEN
+                INSERT INTO pg_temp.csm_churn_refresh (account_id, problem) VALUES (id, SQLERRM);
+            END;
+        END LOOP;
+    END;
+    SELECT count(*) FILTER (WHERE n.problem IS NULL), count(*) FILTER (WHERE n.problem IS NOT NULL),
+           string_agg(format('%s: %s', n.external_id, n.problem), '; ' ORDER BY n.account_id)
+               FILTER (WHERE n.problem IS NOT NULL AND n.nth <= 20)
+    INTO scored, unscored, unscored_list
+    FROM (SELECT r.account_id, r.problem, a.external_id,
+                 row_number() OVER (PARTITION BY r.problem IS NULL ORDER BY r.account_id) AS nth
+          FROM pg_temp.csm_churn_refresh r JOIN @extschema@.account a ON a.account_id = r.account_id) n;
+    IF err_state IS NOT NULL AND scored = 0 THEN
+        -- not one account's data, but every account's: the error itself
+        RAISE EXCEPTION USING ERRCODE = err_state, MESSAGE = err_message;
+    END IF;
+    IF unscored > 20 THEN
+        unscored_list := unscored_list || format('; and %s more', unscored - 20);
+    END IF;
+    IF unscored > 0 THEN
+        RAISE WARNING 'csm: % of % accounts could not be scored for churn and keep their previous score',
+                      unscored, scored + unscored
+            USING DETAIL = unscored_list,
+                  HINT = 'Correct the account data named above (csm.churn_probability() reports one account); the other accounts were scored.';
+    END IF;
+    DELETE FROM pg_temp.csm_churn_refresh n WHERE n.problem IS NOT NULL;
 
     -- Routing rules that read churn apply to the accounts whose band or
     -- whole risk score changed; first scores count as changed.
@@ -273,7 +347,7 @@ BEGIN
     RETURN scored;
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_churn() IS
-    'Detects churn signals (csm.refresh_churn_signals), then scores every active account with the model in use (the active trained model, else the prior) into csm.churn_score; when routing rules read churn_band or churn_risk_score, applies them (csm.apply_routing) to the accounts whose band or whole risk score changed. Returns the accounts scored. Schedule it with pg_cron.';
+    'Detects churn signals (csm.refresh_churn_signals), then scores every active account with the model in use (the active trained model, else the prior) into csm.churn_score; when routing rules read churn_band or churn_risk_score, applies them (csm.apply_routing) to the accounts whose band or whole risk score changed. Returns the accounts scored. An account that cannot be scored (a NaN or infinite feature, or a data exception while computing its features) keeps its previous score and is named in a WARNING; the others are scored. Schedule it with pg_cron.';
 
 -- Training: a snapshot of every customer at the end of as_of, labelled by
 -- whether it churned within horizon_days after; a held-out share of the
@@ -369,12 +443,22 @@ END $$;
 COMMENT ON FUNCTION @extschema@.train_churn_model(text, date, integer, jsonb, boolean) IS
     'Trains a churn model and stores it in csm.churn_model: features (csm.churn_features) of every customer at the end of as_of (default: horizon_days before today, UTC), labelled churned when csm.account.churned_at falls within horizon_days after; fitted by csm.churn_fit on all but a held-out share of accounts (options.holdout, default 0.2, split by a hash of account_id), and measured on that share (accuracy, precision, recall, Brier, log-loss, AUC, majority-class accuracy). Other options go to csm.churn_fit (lambda, max_iterations, tolerance). activate makes it the model that scores. Returns the evaluation. Errors: 22023 bad name, horizon, as_of, options, or no customers at as_of; csm.churn_fit''s errors (for example a single class).';
 
+-- NULL, with a WARNING, for an account that cannot be scored, so that a
+-- query over the portfolio still answers for the others.
 CREATE FUNCTION @extschema@.churn_probability(external_id text) RETURNS float8
-LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
-    SELECT p.probability FROM @extschema@._churn_predictions(@extschema@._account_id(external_id)) p
-$$;
+LANGUAGE plpgsql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p record;
+BEGIN
+    SELECT * INTO p FROM @extschema@._churn_prediction(@extschema@._account_id(external_id));
+    IF p.problem IS NOT NULL THEN
+        RAISE WARNING 'csm: account "%" cannot be scored for churn: %', external_id, p.problem
+            USING HINT = 'Correct the account''s data; its churn probability is NULL until then.';
+    END IF;
+    RETURN p.probability;
+END $$;
 COMMENT ON FUNCTION @extschema@.churn_probability(text) IS
-    'The probability that the account churns within the model''s horizon (90 days for the prior), computed now by the model in use; NULL for an account that has churned. Errors: P0002 unknown account.';
+    'The probability that the account churns within the model''s horizon (90 days for the prior), computed now by the model in use; NULL for an account that has churned, and NULL with a WARNING for one that cannot be scored (a NaN or infinite feature, or a data exception while computing its features). Errors: P0002 unknown account.';
 
 -- The recommended action, from the health band and the churn band together:
 -- the more urgent of what each calls for.  Seed 002: red health means
@@ -410,7 +494,7 @@ DECLARE
     p record;
     band @extschema@.churn_band;
 BEGIN
-    SELECT * INTO p FROM @extschema@._churn_predictions(id);
+    SELECT * INTO p FROM @extschema@._churn_prediction(id);
     band := @extschema@.churn_band(p.probability);
     RETURN jsonb_build_object(
         'customer_id', external_id,
@@ -427,17 +511,20 @@ BEGIN
                              WHERE s.account_id = id AND s.cleared_at IS NULL), '[]'),
         'top_features', coalesce((SELECT jsonb_agg(jsonb_build_object('feature', d.feature, 'value', d.value,
                                                                       'contribution', d.contribution))
-                                  FROM @extschema@._churn_drivers(p.feature_model, p.features, 5) d), '[]'),
+                                  FROM @extschema@._churn_drivers(p.feature_model, p.features, 5) d
+                                  WHERE p.problem IS NULL), '[]'),
         'health', (SELECT jsonb_build_object('score', h.score, 'band', h.band)
                    FROM @extschema@.health_score h WHERE h.account_id = id),
         -- from health and churn together, for customers only
-        'recommended_action', CASE WHEN p.probability IS NOT NULL THEN
+        'recommended_action', CASE WHEN p.account_id IS NOT NULL THEN
                                   @extschema@._recommended_action(
                                       (SELECT h.band FROM @extschema@.health_score h WHERE h.account_id = id), band) END,
-        'computed_at', now());
+        'computed_at', now())
+        -- an account that cannot be scored says why
+        || CASE WHEN p.problem IS NOT NULL THEN jsonb_build_object('not_scored', p.problem) ELSE '{}' END;
 END $$;
 COMMENT ON FUNCTION @extschema@.analyze_churn_risk(text) IS
-    'The seed''s analyze_churn_risk: a JSON object with customer_id, status, probability, churn_band, churn_risk_score (0-100), the model used, the open signals with their evidence, the top contributing features (coefficient x standardised value, biggest first), health, a recommended action (the more urgent of what the health band and the churn band call for; see the README), and computed_at. Probability and band are null for a churned account. Errors: P0002 unknown account.';
+    'The seed''s analyze_churn_risk: a JSON object with customer_id, status, probability, churn_band, churn_risk_score (0-100), the model used, the open signals with their evidence, the top contributing features (coefficient x standardised value, biggest first), health, a recommended action (the more urgent of what the health band and the churn band call for; see the README), and computed_at. For an account that cannot be scored (a NaN or infinite feature, or a data exception while computing its features), probability and band are null and not_scored says why. Probability and band are null for a churned account. Errors: P0002 unknown account.';
 
 -- For BI: today's churn risk per account, riskiest first.
 CREATE VIEW @extschema@.churn_risk WITH (security_invoker = true) AS

@@ -3,7 +3,7 @@
 -- a future as_of, and one account that cannot be scored does not stop the
 -- others from being scored.
 BEGIN;
-SELECT plan(40);
+SELECT plan(57);
 
 CREATE SCHEMA churn_answers;
 CREATE TABLE churn_answers.events (org text, at timestamptz);
@@ -121,4 +121,73 @@ SELECT lives_ok($$SELECT csm.refresh_churn_signals(now() - interval '1 day')$$,
 SELECT lives_ok($$SELECT csm.refresh_churn()$$, 'refresh_churn() still works after a future as_of was refused');
 SELECT is((SELECT count(*) FROM csm.churn_signal WHERE last_seen_at > clock_timestamp()), 0::bigint,
           'no churn signal was recorded in the future');
+
+-- One bad account does not fail the portfolio ----------------------------------
+
+-- A model that reads ln(1 + arr), and three accounts it cannot score: arr
+-- NaN and infinite (refused by CHECKs that are dropped here, so as to have
+-- such rows) and negative (ln of a negative number raises 2201E).
+INSERT INTO csm.churn_model (name, kind, model, active)
+SELECT 'reads_arr', 'trained',
+       jsonb_build_object('kind', 'logistic_regression', 'features', 9,
+                          'feature_names', to_jsonb(csm.churn_metric_names()), 'intercept', 0,
+                          'coefficients', to_jsonb(array_fill(0.1::float8, ARRAY[9])),
+                          'mean', to_jsonb(array_fill(1::float8, ARRAY[9])), 'scale', to_jsonb(array_fill(1::float8, ARRAY[9])),
+                          'lambda', 0, 'iterations', 0, 'converged', true, 'rows', 0, 'positives', 0),
+       true;
+DO $$
+DECLARE c name;
+BEGIN
+    FOR c IN SELECT conname FROM pg_constraint
+             WHERE conrelid = 'csm.account'::regclass AND contype = 'c' AND pg_get_constraintdef(oid) ~ '\marr\M' LOOP
+        EXECUTE format('ALTER TABLE csm.account DROP CONSTRAINT %I', c);
+    END LOOP;
+END $$;
+INSERT INTO csm.account (external_id, arr, started_at) VALUES
+    ('bad_nan', 'NaN', '2024-01-01'), ('bad_infinite', 'Infinity', '2024-01-01'), ('bad_negative', -5, '2024-01-01');
+SELECT count(*) AS good FROM csm.account WHERE status = 'active' AND external_id NOT LIKE 'bad\_%' \gset
+
+SET LOCAL client_min_messages = error;  -- the WARNINGs are checked in sql/churn_unscored.sql
+SELECT is(csm.refresh_churn(), :good::bigint, 'refresh_churn() scores every other account and returns their number');
+SELECT is((SELECT count(*) FROM csm.churn_score), :good::bigint, 'every other account has a churn score');
+SELECT is((SELECT count(*) FROM csm.churn_score c JOIN csm.account a USING (account_id) WHERE a.external_id LIKE 'bad\_%'),
+          0::bigint, 'the accounts that cannot be scored have none');
+SELECT is(csm.churn_probability('bad_nan'), NULL, 'churn_probability() of an account with arr NaN is NULL');
+SELECT is(csm.churn_probability('bad_negative'), NULL, 'churn_probability() of an account whose features raise an error is NULL');
+SELECT ok(csm.churn_probability('growing') BETWEEN 0 AND 1, 'churn_probability() of a good account is a probability');
+SELECT is((SELECT count(csm.churn_probability(a.external_id)) FROM csm.account a), :good::bigint,
+          'churn_probability() over the portfolio answers for every good account');
+SELECT is(csm.analyze_churn_risk('bad_infinite')->>'not_scored', 'feature log_arr is Infinity',
+          'analyze_churn_risk() says why an account is not scored');
+SELECT is(csm.analyze_churn_risk('bad_negative')->>'not_scored', 'cannot take logarithm of a negative number',
+          'analyze_churn_risk() gives the error that kept an account from being scored');
+SELECT is(csm.analyze_churn_risk('bad_negative')->>'probability', NULL, 'analyze_churn_risk(): no probability then');
+SELECT throws_ok($$SELECT csm.churn_probability('nobody')$$, 'P0002', NULL, 'churn_probability() of an unknown account is still P0002');
+
+-- A later refresh keeps the previous score of an account that became bad.
+UPDATE csm.account SET arr = 'NaN' WHERE external_id = 'growing';
+SELECT is(csm.refresh_churn(), :good::bigint - 1, 'refresh_churn() skips an account that became bad');
+SELECT ok((SELECT c.probability BETWEEN 0 AND 1 FROM csm.churn_score c WHERE c.account_id = pg_temp.id('growing')),
+          'which keeps its previous score');
+
+-- Signals: an account whose refresh fails (here a trigger raises for it).
+CREATE FUNCTION pg_temp.refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.account_id = pg_temp.id('act_red_high') THEN
+        RAISE EXCEPTION 'bad data' USING ERRCODE = 'numeric_value_out_of_range';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON csm.churn_signal FOR EACH ROW EXECUTE FUNCTION pg_temp.refuse();
+INSERT INTO churn_answers.events SELECT 'act_green_low', now() - interval '40 days' FROM generate_series(1, 100);
+INSERT INTO churn_answers.events SELECT 'act_red_high', now() - interval '40 days' FROM generate_series(1, 100);
+DELETE FROM csm.churn_signal;
+SELECT lives_ok($$SELECT csm.refresh_churn_signals()$$, 'refresh_churn_signals() lives through one account that fails');
+SELECT ok(EXISTS (SELECT FROM csm.churn_signal WHERE account_id = pg_temp.id('act_green_low') AND signal = 'usage_drop'),
+          'and records the signals of the others');
+SELECT ok(NOT EXISTS (SELECT FROM csm.churn_signal WHERE account_id = pg_temp.id('act_red_high')),
+          'but none of the account that failed');
+SELECT throws_ok($$SELECT csm.refresh_churn_signals(now(), ARRAY[pg_temp.id('act_red_high')])$$, '22003', 'bad data',
+                 'refreshing that account alone raises its error');
+
 SELECT * FROM finish(); ROLLBACK;
