@@ -201,7 +201,9 @@ BEGIN
                            ARRAY(SELECT s.signal FROM @extschema@.churn_signal s
                                  WHERE s.account_id = c.account_id AND s.cleared_at IS NULL))) AS v
                 FROM @extschema@.churn_metrics_at((now() AT TIME ZONE 'UTC')::date, account) c
-                JOIN @extschema@.account a ON a.account_id = c.account_id AND a.status = 'active') y) x;
+                JOIN @extschema@.account a ON a.account_id = c.account_id AND a.status = 'active'
+                -- computed once, not once per use of v
+                OFFSET 0) y) x;
 END $$;
 COMMENT ON FUNCTION @extschema@._churn_predictions(bigint) IS
     'Internal: churn probability now of every active account (or one) by the model in use, with the features it read (metrics today, signals open since the last refresh). An account with a NaN or infinite feature gets a NULL probability, and problem names the feature.';
