@@ -49,7 +49,22 @@ SELECT account_id, now() - interval '1 day', 'competitor_mention' FROM csm.accou
 SELECT * FROM csm.refresh_churn_signals();
 SELECT a.external_id, s.signal FROM csm.churn_signal s JOIN csm.account a USING (account_id) ORDER BY 1, 2;
 
+-- Training leaves out an account with a NaN feature and names it: 200
+-- accounts a year old, the 50 that churned in the last 90 days with budget
+-- concerns noted before.
+DROP TRIGGER refuse ON csm.churn_signal;
+DELETE FROM csm.account WHERE external_id = 'bad_negative';  -- a data exception still fails training
+INSERT INTO csm.account (external_id, arr, started_at, status, churned_at)
+SELECT 'h' || i, CASE WHEN i = 7 THEN 'NaN'::numeric ELSE 1000 + i * 10 END, now() - interval '400 days',
+       CASE WHEN i <= 50 THEN 'churned' ELSE 'active' END,
+       CASE WHEN i <= 50 THEN now() - interval '90 days' + i * interval '1 day' END
+FROM generate_series(1, 200) i;
+INSERT INTO csm.account_note (account_id, noted_at, kind)
+SELECT account_id, now() - interval '100 days', 'budget_concern'
+FROM csm.account WHERE external_id ~ '^h\d+$' AND substr(external_id, 2)::integer <= 60;
+SELECT r->>'rows' AS rows, r->>'churned' AS churned FROM csm.train_churn_model('budget', options => '{"lambda": 0.1}') r;
+
 -- leave a fresh extension for the next test
-DROP FUNCTION refuse() CASCADE;
+DROP FUNCTION refuse();
 DROP EXTENSION csm CASCADE;
 CREATE EXTENSION csm;

@@ -367,6 +367,7 @@ DECLARE
     means float8[];
     fitted jsonb;
     evaluation jsonb;
+    left_out text[];
 BEGIN
     IF name IS NULL OR name !~ '\S' OR name = 'prior' THEN
         RAISE EXCEPTION 'a churn model needs a name other than blank or "prior"' USING ERRCODE = 'invalid_parameter_value',
@@ -402,6 +403,21 @@ BEGIN
            abs(hashint8(f.account_id) % 10000) < holdout * 10000 AS held_out
     FROM @extschema@.churn_features(snapshot) f
     JOIN @extschema@.account a ON a.account_id = f.account_id;
+
+    -- An account with a NaN or infinite feature (arr = 'NaN', say) would
+    -- fail the fit: it is left out, and named.
+    WITH gone AS (
+        DELETE FROM pg_temp.csm_churn_training t
+        WHERE EXISTS (SELECT FROM unnest(t.features) AS u(f) WHERE u.f IN ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8))
+        RETURNING t.account_id)
+    SELECT array_agg(a.external_id ORDER BY a.account_id) INTO left_out
+    FROM gone g JOIN @extschema@.account a ON a.account_id = g.account_id;
+    IF cardinality(left_out) > 0 THEN
+        RAISE WARNING 'csm: % accounts with a NaN or infinite feature were left out of training', cardinality(left_out)
+            USING DETAIL = 'Accounts: ' || array_to_string(left_out[1:20], ', ')
+                           || CASE WHEN cardinality(left_out) > 20 THEN format(' and %s more', cardinality(left_out) - 20) ELSE '' END || '.',
+                  HINT = 'Correct their data (for example csm.account.arr) and train again.';
+    END IF;
 
     -- Unknown features take their training mean, which the model keeps.
     means := ARRAY(SELECT coalesce(avg(u.f), 0)
@@ -443,7 +459,7 @@ BEGIN
            || evaluation;
 END $$;
 COMMENT ON FUNCTION @extschema@.train_churn_model(text, date, integer, jsonb, boolean) IS
-    'Trains a churn model and stores it in csm.churn_model: features (csm.churn_features) of every customer at the end of as_of (default: horizon_days before today, UTC), labelled churned when csm.account.churned_at falls within horizon_days after; fitted by csm.churn_fit on all but a held-out share of accounts (options.holdout, default 0.2, split by a hash of account_id), and measured on that share (accuracy, precision, recall, Brier, log-loss, AUC, majority-class accuracy). Other options go to csm.churn_fit (lambda, max_iterations, tolerance). activate makes it the model that scores. Returns the evaluation. Errors: 22023 bad name, horizon, as_of, options, or no customers at as_of; csm.churn_fit''s errors (for example a single class).';
+    'Trains a churn model and stores it in csm.churn_model: features (csm.churn_features) of every customer at the end of as_of (default: horizon_days before today, UTC), labelled churned when csm.account.churned_at falls within horizon_days after; fitted by csm.churn_fit on all but a held-out share of accounts (options.holdout, default 0.2, split by a hash of account_id), and measured on that share (accuracy, precision, recall, Brier, log-loss, AUC, majority-class accuracy). Accounts with a NaN or infinite feature are left out and named in a WARNING. Other options go to csm.churn_fit (lambda, max_iterations, tolerance). activate makes it the model that scores. Returns the evaluation. Errors: 22023 bad name, horizon, as_of, options, or no customers at as_of; csm.churn_fit''s errors (for example a single class).';
 
 -- NULL, with a WARNING, for an account that cannot be scored, so that a
 -- query over the portfolio still answers for the others.
