@@ -169,7 +169,7 @@ INSERT INTO @extschema@.churn_signal_kind (signal, strength, label, description,
      'A competitor_mention note in the last window_days. Seed: "Competitor mentions"; also the seed''s competitive_activity trigger.',
      '{"window_days": 90}', 1.2, true),
     ('renewal_ghosting', 'strong', 'Renewal near, no engagement',
-     'Renewal is 0 to renewal_days away, and in the last quiet_days the customer neither reached out, attended a meeting nor answered outreach (only while csm.engagement is in use). Seed: "Contract renewal ghosting", and the CSM trigger "Renewal in <60 days with no engagement".',
+     'Renewal is fewer than renewal_days days away (today counts; the renewal_days-th day does not), and in the last quiet_days the customer neither reached out, attended a meeting nor answered outreach (only while csm.engagement is in use). Seed: "Contract renewal ghosting", and the CSM trigger "Renewal in <60 days with no engagement".',
      '{"renewal_days": 60, "quiet_days": 30}', 1.2, true),
     ('health_drop', 'strong', 'Health dropped below 60 from 70+',
      'The latest computed health score (csm.health_history, at most window_days old) is below "below", and it was at least from_at_least on some day in the window_days before it. CSM trigger: "Health score drops below 60 (from 70+)".',
@@ -764,7 +764,8 @@ BEGIN
                                   'last_engaged_at', e.engaged_at, 'unanswered_outreach', coalesce(e.outreach_quiet, 0))
         FROM acc a LEFT JOIN engagements e ON e.account_id = a.account_id
         WHERE engagement_tracked
-          AND a.renewal_date - today BETWEEN 0 AND rg_renewal
+          -- the seed's "renewal in <60 days": today up to, not including, renewal_days away
+          AND a.renewal_date - today >= 0 AND a.renewal_date - today < rg_renewal
           AND (e.engaged_at IS NULL OR e.engaged_at <= rg_from)
     )
     SELECT s.account_id, s.signal, s.evidence
@@ -790,11 +791,24 @@ SET jit = off
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     later timestamptz;
+    id bigint;
+    one record;
+    tried integer := 0;
+    failed text[] := '{}';
+    err_state text;
+    err_message text;
 BEGIN
     PERFORM @extschema@._require('operate');
     IF as_of IS NULL OR NOT isfinite(as_of) THEN
         RAISE EXCEPTION 'as_of must be a finite time'
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass a timestamptz such as now().';
+    END IF;
+    -- A refresh records what was seen: one dated in the future would also
+    -- refuse every later refresh until then (see "before the last refresh").
+    IF as_of > pg_catalog.clock_timestamp() THEN
+        RAISE EXCEPTION 'as_of % is in the future', as_of
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Refresh as of now() or a time before it; csm.churn_signals_at() computes signals at any time without writing.';
     END IF;
     -- One refresh at a time; readers and account writes do not wait for it.
     PERFORM pg_catalog.pg_advisory_xact_lock('@extschema@.churn_signal'::regclass::oid::integer, 0);
@@ -815,6 +829,11 @@ BEGIN
     -- account another session is deleting is skipped rather than waited
     -- for: a delete that comes later waits for this refresh at the account
     -- row, before its cascade touches a signal, so nothing can deadlock.
+    --
+    -- Should one account's data make the statement fail (a data exception,
+    -- class 22), the accounts are refreshed one at a time instead, and the
+    -- ones that fail are skipped and named in a WARNING.
+    BEGIN
     WITH detected AS (
         SELECT d.account_id, d.signal, d.evidence FROM @extschema@.churn_signals_at(as_of, accounts) d
     ), open_rows AS (
@@ -856,11 +875,46 @@ BEGIN
     )
     SELECT (SELECT count(*) FROM raise), (SELECT count(*) FROM see), (SELECT count(*) FROM clear)
     INTO raised, ongoing, cleared;
+    EXCEPTION WHEN data_exception THEN
+        IF cardinality(accounts) = 1 THEN
+            RAISE;  -- the account's own error
+        END IF;
+        GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT;
+        raised := 0;
+        ongoing := 0;
+        cleared := 0;
+        FOR id IN SELECT a.account_id FROM @extschema@.account a
+                  WHERE (a.status = 'active' OR a.churned_at > as_of)
+                    AND (a.started_at IS NULL OR a.started_at <= as_of)
+                    AND (accounts IS NULL OR a.account_id = ANY (accounts))
+                  ORDER BY a.account_id LOOP
+            tried := tried + 1;
+            BEGIN
+                SELECT * INTO one FROM @extschema@.refresh_churn_signals(as_of, ARRAY[id]);
+                raised := raised + one.raised;
+                ongoing := ongoing + one.ongoing;
+                cleared := cleared + one.cleared;
+            EXCEPTION WHEN data_exception THEN
+                failed := failed || format('%s: %s', (SELECT a.external_id FROM @extschema@.account a WHERE a.account_id = id),
+                                           SQLERRM);
+            END;
+        END LOOP;
+        IF cardinality(failed) = tried THEN
+            -- not one account's data, but every account's: the error itself
+            RAISE EXCEPTION USING ERRCODE = err_state, MESSAGE = err_message;
+        ELSIF cardinality(failed) > 0 THEN
+            RAISE WARNING 'csm: the churn signals of % of % accounts could not be refreshed and stay as they were',
+                          cardinality(failed), tried
+                USING DETAIL = array_to_string(failed[1:20], '; ')
+                               || CASE WHEN cardinality(failed) > 20 THEN format('; and %s more', cardinality(failed) - 20) ELSE '' END,
+                      HINT = 'Correct the account data named above; the other accounts were refreshed.';
+        END IF;
+    END;
 
     RETURN NEXT;
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_churn_signals(timestamptz, bigint[]) IS
-    'Detects the built-in churn signals at as_of (csm.churn_signals_at) for every customer account, or the accounts given: raises new ones, updates the evidence and last_seen_at of open ones still seen, clears the rest. Returns how many were raised, still open and cleared. One refresh runs at a time; a second run at the same as_of changes nothing. Raises 22023 for a NULL or infinite as_of, or one before the last refresh.';
+    'Detects the built-in churn signals at as_of (csm.churn_signals_at) for every customer account, or the accounts given: raises new ones, updates the evidence and last_seen_at of open ones still seen, clears the rest. Returns how many were raised, still open and cleared. One refresh runs at a time; a second run at the same as_of changes nothing. An account whose data makes the refresh fail (a data exception) is skipped and named in a WARNING, and the others are refreshed (one at a time, then). Raises 22023 for a NULL, infinite or future as_of, or one before the last refresh.';
 
 CREATE VIEW @extschema@.churn_signal_current WITH (security_invoker = true) AS
 SELECT s.account_id,

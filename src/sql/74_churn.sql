@@ -39,23 +39,27 @@ SELECT a.account_id,
              m.features_adopted,
              CASE WHEN EXISTS (SELECT FROM @extschema@.usage_source)
                   THEN least(coalesce(m.days_since_last_activity, 90), 90) END,
-             least(m.usage_trend, 3.0),
+             -- The caps are CASEs, not least/greatest, which ignore NULL:
+             -- an unknown metric stays NULL and takes the training mean.
+             CASE WHEN m.usage_trend > 3.0 THEN 3.0 ELSE m.usage_trend END,
              m.tickets_per_month,
              m.nps,
              -- Renewal dates are not kept as history: in the past, a date
              -- more than a year ahead stood a whole number of years earlier.
-             greatest(least(CASE WHEN m.days_to_renewal > 365
-                                 THEN m.days_to_renewal - 365 * ceil((m.days_to_renewal - 365) / 365.0)
-                                 ELSE m.days_to_renewal END, 400), -30),
+             CASE WHEN m.days_to_renewal > 365
+                  THEN least(m.days_to_renewal - 365 * ceil((m.days_to_renewal - 365) / 365.0), 400)
+                  WHEN m.days_to_renewal < -30 THEN -30
+                  ELSE m.days_to_renewal END,
              ln(1 + a.arr),
-             least(as_of - (a.started_at AT TIME ZONE 'UTC')::date, 1825)]::float8[]
+             CASE WHEN as_of - (a.started_at AT TIME ZONE 'UTC')::date > 1825 THEN 1825
+                  ELSE as_of - (a.started_at AT TIME ZONE 'UTC')::date END]::float8[]
 FROM @extschema@.account_metrics_at(as_of, account) m
 JOIN @extschema@.account a ON a.account_id = m.account_id
 WHERE (a.started_at IS NULL OR a.started_at < (as_of + 1)::timestamp AT TIME ZONE 'UTC')
   AND (a.churned_at IS NULL OR a.churned_at >= (as_of + 1)::timestamp AT TIME ZONE 'UTC');
 END;
 COMMENT ON FUNCTION @extschema@.churn_metrics_at(date, bigint) IS
-    'The numeric churn features (csm.churn_metric_names() order) of every account that was a customer at the end of as_of (UTC), or of one: dau_ratio, features_adopted, days since last activity (at most 90), usage trend (at most 3), tickets per month, latest NPS, days to renewal (-30 to 400; a renewal date more than a year after as_of counts as that many whole years earlier, since csm keeps no history of renewal dates and terms are taken to be yearly), ln(1 + ARR), tenure in days (at most 1825). Reads only data from before the end of as_of. NULL elements are unknown.';
+    'The numeric churn features (csm.churn_metric_names() order) of every account that was a customer at the end of as_of (UTC), or of one: dau_ratio, features_adopted, days since last activity (at most 90), usage trend (at most 3), tickets per month, latest NPS, days to renewal (-30 to 400; a renewal date more than a year after as_of counts as that many whole years earlier, since csm keeps no history of renewal dates and terms are taken to be yearly), ln(1 + ARR), tenure in days (at most 1825). Reads only data from before the end of as_of. NULL elements are unknown (no usage before, no renewal date, no started_at, ...): the caps leave them NULL, and models read them as their training mean.';
 
 CREATE FUNCTION @extschema@.churn_features(as_of date, account bigint DEFAULT NULL)
 RETURNS TABLE (account_id bigint, metrics float8[], signals text[])
@@ -180,26 +184,53 @@ END $$;
 COMMENT ON FUNCTION @extschema@._churn_model_in_use() IS 'Internal: the active churn model, or the prior when none is active.';
 
 -- Today's probability of every customer account (or of one) by the model in
--- use: today's metrics, and the signals open since the last refresh.
+-- use: today's metrics, and the signals open since the last refresh.  An
+-- account with a feature that is not a finite number (arr = 'NaN', say) is
+-- not scored: its probability is NULL and problem says which feature, so one
+-- account's bad data does not fail a query over the portfolio.
 CREATE FUNCTION @extschema@._churn_predictions(account bigint DEFAULT NULL)
-RETURNS TABLE (account_id bigint, probability float8, model text, features float8[], feature_model jsonb)
+RETURNS TABLE (account_id bigint, probability float8, model text, features float8[], feature_model jsonb, problem text)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     m record := @extschema@._churn_model_in_use();
     names text[] := ARRAY(SELECT jsonb_array_elements_text(m.model->'feature_names'));
 BEGIN
     RETURN QUERY
-    SELECT x.account_id, @extschema@.churn_predict(m.model, x.v), m.name, x.v, m.model
-    FROM (SELECT c.account_id,
-                 @extschema@._churn_impute(m.model, @extschema@._churn_vector(
-                     names, c.metrics,
-                     ARRAY(SELECT s.signal FROM @extschema@.churn_signal s
-                           WHERE s.account_id = c.account_id AND s.cleared_at IS NULL))) AS v
-          FROM @extschema@.churn_metrics_at((now() AT TIME ZONE 'UTC')::date, account) c
-          JOIN @extschema@.account a ON a.account_id = c.account_id AND a.status = 'active') x;
+    SELECT x.account_id, CASE WHEN x.problem IS NULL THEN @extschema@.churn_predict(m.model, x.v) END,
+           m.name, x.v, m.model, x.problem
+    FROM (SELECT y.account_id, y.v,
+                 (SELECT format('feature %s is %s', names[u.i], coalesce(u.f::text, 'unknown'))
+                  FROM unnest(y.v) WITH ORDINALITY AS u(f, i)
+                  WHERE u.f IS NULL OR u.f IN ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8)
+                  ORDER BY u.i LIMIT 1) AS problem
+          FROM (SELECT c.account_id,
+                       @extschema@._churn_impute(m.model, @extschema@._churn_vector(
+                           names, c.metrics,
+                           ARRAY(SELECT s.signal FROM @extschema@.churn_signal s
+                                 WHERE s.account_id = c.account_id AND s.cleared_at IS NULL))) AS v
+                FROM @extschema@.churn_metrics_at((now() AT TIME ZONE 'UTC')::date, account) c
+                JOIN @extschema@.account a ON a.account_id = c.account_id AND a.status = 'active'
+                -- computed once, not once per use of v
+                OFFSET 0) y) x;
 END $$;
 COMMENT ON FUNCTION @extschema@._churn_predictions(bigint) IS
-    'Internal: churn probability now of every active account (or one) by the model in use, with the features it read (metrics today, signals open since the last refresh).';
+    'Internal: churn probability now of every active account (or one) by the model in use, with the features it read (metrics today, signals open since the last refresh). An account with a NaN or infinite feature gets a NULL probability, and problem names the feature.';
+
+-- One account's prediction, or why there is none: a NaN or infinite
+-- feature, or any data exception (class 22) while computing its features.
+CREATE FUNCTION @extschema@._churn_prediction(account bigint)
+RETURNS TABLE (account_id bigint, probability float8, model text, features float8[], feature_model jsonb, problem text)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RETURN QUERY SELECT * FROM @extschema@._churn_predictions(account);
+EXCEPTION WHEN data_exception THEN
+    -- nothing was returned: the error came before the one row was
+    account_id := account;
+    problem := SQLERRM;
+    RETURN NEXT;
+END $$;
+COMMENT ON FUNCTION @extschema@._churn_prediction(bigint) IS
+    'Internal: csm._churn_predictions of one account, and for one whose data raises a data exception (class 22) a row with a NULL probability and the error message as problem.';
 
 -- Scores kept for dashboards and routing rules (churn_risk_score > 80).
 CREATE TABLE @extschema@.churn_score (
@@ -224,6 +255,11 @@ DECLARE
     scored bigint;
     changed bigint[];
     locked bigint[];
+    id bigint;
+    unscored bigint;
+    unscored_list text;
+    err_state text;
+    err_message text;
 BEGIN
     PERFORM @extschema@._require('operate');
     -- Signals are refreshed in time order: take their lock first, then the
@@ -240,13 +276,57 @@ BEGIN
     IF to_regclass('pg_temp.csm_churn_refresh') IS NOT NULL THEN
         DROP TABLE pg_temp.csm_churn_refresh;
     END IF;
-    CREATE TEMP TABLE csm_churn_refresh ON COMMIT DROP AS
-    SELECT p.account_id, p.probability, @extschema@.churn_band(p.probability) AS band,
-           p.probability * 100 AS risk_score, p.model,
-           ARRAY(SELECT d.feature FROM @extschema@._churn_drivers(p.feature_model, p.features, 3) d) AS drivers
-    FROM @extschema@._churn_predictions() p
-    JOIN unnest(locked) AS l(account_id) ON l.account_id = p.account_id;
-    GET DIAGNOSTICS scored = ROW_COUNT;
+    CREATE TEMP TABLE csm_churn_refresh (account_id bigint, probability float8, band @extschema@.churn_band,
+                                         risk_score float8, model text, drivers text[], problem text) ON COMMIT DROP;
+    -- One account that cannot be scored must not fail the portfolio.  An
+    -- account with a NaN or infinite feature is set aside (problem) by
+    -- _churn_predictions; should the batch still fail on one account's data
+    -- (a data exception, class 22), the accounts are scored one at a time and
+    -- the ones that fail are set aside with their error.
+    BEGIN
+        INSERT INTO pg_temp.csm_churn_refresh
+        SELECT p.account_id, p.probability, @extschema@.churn_band(p.probability), p.probability * 100, p.model,
+               CASE WHEN p.problem IS NULL
+                    THEN ARRAY(SELECT d.feature FROM @extschema@._churn_drivers(p.feature_model, p.features, 3) d) END,
+               p.problem
+        FROM @extschema@._churn_predictions() p
+        JOIN unnest(locked) AS l(account_id) ON l.account_id = p.account_id;
+    EXCEPTION WHEN data_exception THEN
+        GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT;
+        FOREACH id IN ARRAY locked LOOP
+            BEGIN
+                INSERT INTO pg_temp.csm_churn_refresh
+                SELECT p.account_id, p.probability, @extschema@.churn_band(p.probability), p.probability * 100, p.model,
+                       CASE WHEN p.problem IS NULL
+                            THEN ARRAY(SELECT d.feature FROM @extschema@._churn_drivers(p.feature_model, p.features, 3) d) END,
+                       p.problem
+                FROM @extschema@._churn_predictions(id) p;
+            EXCEPTION WHEN data_exception THEN
+                INSERT INTO pg_temp.csm_churn_refresh (account_id, problem) VALUES (id, SQLERRM);
+            END;
+        END LOOP;
+    END;
+    SELECT count(*) FILTER (WHERE n.problem IS NULL), count(*) FILTER (WHERE n.problem IS NOT NULL),
+           string_agg(format('%s: %s', n.external_id, n.problem), '; ' ORDER BY n.account_id)
+               FILTER (WHERE n.problem IS NOT NULL AND n.nth <= 20)
+    INTO scored, unscored, unscored_list
+    FROM (SELECT r.account_id, r.problem, a.external_id,
+                 row_number() OVER (PARTITION BY r.problem IS NULL ORDER BY r.account_id) AS nth
+          FROM pg_temp.csm_churn_refresh r JOIN @extschema@.account a ON a.account_id = r.account_id) n;
+    IF err_state IS NOT NULL AND scored = 0 THEN
+        -- not one account's data, but every account's: the error itself
+        RAISE EXCEPTION USING ERRCODE = err_state, MESSAGE = err_message;
+    END IF;
+    IF unscored > 20 THEN
+        unscored_list := unscored_list || format('; and %s more', unscored - 20);
+    END IF;
+    IF unscored > 0 THEN
+        RAISE WARNING 'csm: % of % accounts could not be scored for churn and keep their previous score',
+                      unscored, scored + unscored
+            USING DETAIL = unscored_list,
+                  HINT = 'Correct the account data named above (csm.churn_probability() reports one account); the other accounts were scored.';
+    END IF;
+    DELETE FROM pg_temp.csm_churn_refresh n WHERE n.problem IS NOT NULL;
 
     -- Routing rules that read churn apply to the accounts whose band or
     -- whole risk score changed; first scores count as changed.
@@ -278,7 +358,7 @@ BEGIN
     RETURN scored;
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_churn() IS
-    'Detects churn signals (csm.refresh_churn_signals), then scores every active account with the model in use (the active trained model, else the prior) into csm.churn_score; when routing rules read churn_band or churn_risk_score, applies them (csm.apply_routing) to the accounts whose band or whole risk score changed. Returns the accounts scored. Schedule it with pg_cron.';
+    'Detects churn signals (csm.refresh_churn_signals), then scores every active account with the model in use (the active trained model, else the prior) into csm.churn_score; when routing rules read churn_band or churn_risk_score, applies them (csm.apply_routing) to the accounts whose band or whole risk score changed. Returns the accounts scored. An account that cannot be scored (a NaN or infinite feature, or a data exception while computing its features) keeps its previous score and is named in a WARNING; the others are scored. Schedule it with pg_cron.';
 
 -- Training: a snapshot of every customer at the end of as_of, labelled by
 -- whether it churned within horizon_days after; a held-out share of the
@@ -296,6 +376,7 @@ DECLARE
     means float8[];
     fitted jsonb;
     evaluation jsonb;
+    left_out text[];
 BEGIN
     PERFORM @extschema@._require('admin');
     IF name IS NULL OR name !~ '\S' OR name = 'prior' THEN
@@ -332,6 +413,21 @@ BEGIN
            abs(hashint8(f.account_id) % 10000) < holdout * 10000 AS held_out
     FROM @extschema@.churn_features(snapshot) f
     JOIN @extschema@.account a ON a.account_id = f.account_id;
+
+    -- An account with a NaN or infinite feature (arr = 'NaN', say) would
+    -- fail the fit: it is left out, and named.
+    WITH gone AS (
+        DELETE FROM pg_temp.csm_churn_training t
+        WHERE EXISTS (SELECT FROM unnest(t.features) AS u(f) WHERE u.f IN ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8))
+        RETURNING t.account_id)
+    SELECT array_agg(a.external_id ORDER BY a.account_id) INTO left_out
+    FROM gone g JOIN @extschema@.account a ON a.account_id = g.account_id;
+    IF cardinality(left_out) > 0 THEN
+        RAISE WARNING 'csm: % accounts with a NaN or infinite feature were left out of training', cardinality(left_out)
+            USING DETAIL = 'Accounts: ' || array_to_string(left_out[1:20], ', ')
+                           || CASE WHEN cardinality(left_out) > 20 THEN format(' and %s more', cardinality(left_out) - 20) ELSE '' END || '.',
+                  HINT = 'Correct their data (for example csm.account.arr) and train again.';
+    END IF;
 
     -- Unknown features take their training mean, which the model keeps.
     means := ARRAY(SELECT coalesce(avg(u.f), 0)
@@ -373,14 +469,49 @@ BEGIN
            || evaluation;
 END $$;
 COMMENT ON FUNCTION @extschema@.train_churn_model(text, date, integer, jsonb, boolean) IS
-    'Trains a churn model and stores it in csm.churn_model: features (csm.churn_features) of every customer at the end of as_of (default: horizon_days before today, UTC), labelled churned when csm.account.churned_at falls within horizon_days after; fitted by csm.churn_fit on all but a held-out share of accounts (options.holdout, default 0.2, split by a hash of account_id), and measured on that share (accuracy, precision, recall, Brier, log-loss, AUC, majority-class accuracy). Other options go to csm.churn_fit (lambda, max_iterations, tolerance). activate makes it the model that scores. Returns the evaluation. Errors: 22023 bad name, horizon, as_of, options, or no customers at as_of; csm.churn_fit''s errors (for example a single class).';
+    'Trains a churn model and stores it in csm.churn_model: features (csm.churn_features) of every customer at the end of as_of (default: horizon_days before today, UTC), labelled churned when csm.account.churned_at falls within horizon_days after; fitted by csm.churn_fit on all but a held-out share of accounts (options.holdout, default 0.2, split by a hash of account_id), and measured on that share (accuracy, precision, recall, Brier, log-loss, AUC, majority-class accuracy). Accounts with a NaN or infinite feature are left out and named in a WARNING. Other options go to csm.churn_fit (lambda, max_iterations, tolerance). activate makes it the model that scores. Returns the evaluation. Errors: 22023 bad name, horizon, as_of, options, or no customers at as_of; csm.churn_fit''s errors (for example a single class).';
 
+-- NULL, with a WARNING, for an account that cannot be scored, so that a
+-- query over the portfolio still answers for the others.
 CREATE FUNCTION @extschema@.churn_probability(external_id text) RETURNS float8
-LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
-    SELECT p.probability FROM @extschema@._churn_predictions(@extschema@._account_id(external_id)) p
-$$;
+LANGUAGE plpgsql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p record;
+BEGIN
+    SELECT * INTO p FROM @extschema@._churn_prediction(@extschema@._account_id(external_id));
+    IF p.problem IS NOT NULL THEN
+        RAISE WARNING 'csm: account "%" cannot be scored for churn: %', external_id, p.problem
+            USING HINT = 'Correct the account''s data; its churn probability is NULL until then.';
+    END IF;
+    RETURN p.probability;
+END $$;
 COMMENT ON FUNCTION @extschema@.churn_probability(text) IS
-    'The probability that the account churns within the model''s horizon (90 days for the prior), computed now by the model in use; NULL for an account that has churned. Errors: P0002 unknown account.';
+    'The probability that the account churns within the model''s horizon (90 days for the prior), computed now by the model in use; NULL for an account that has churned, and NULL with a WARNING for one that cannot be scored (a NaN or infinite feature, or a data exception while computing its features). Errors: P0002 unknown account.';
+
+-- The recommended action, from the health band and the churn band together:
+-- the more urgent of what each calls for.  Seed 002: red health means
+-- immediate intervention, yellow an engagement plan, green nurture for
+-- expansion; the churn bands ask for the same from critical down to low,
+-- with "monitor closely" for moderate.  A band that is unknown (no score,
+-- or too little data for one) leaves the action to the other.
+--
+--                 churn low      moderate       high           critical
+--   health green  nurture        monitor        engagement     intervention
+--          yellow engagement     engagement     engagement     intervention
+--          red    intervention   intervention   intervention   intervention
+--          none   nurture        monitor        engagement     intervention
+CREATE FUNCTION @extschema@._recommended_action(health @extschema@.health_band, churn @extschema@.churn_band)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE greatest(CASE health WHEN 'red' THEN 3 WHEN 'yellow' THEN 2 WHEN 'green' THEN 0 END,
+                     CASE churn WHEN 'critical' THEN 3 WHEN 'high' THEN 2 WHEN 'moderate' THEN 1
+                                WHEN 'low' THEN 0 END)
+           WHEN 3 THEN 'Immediate intervention: executive outreach, weekly touch points'
+           WHEN 2 THEN 'Engagement plan required: recovery call, weekly check-ins'
+           WHEN 1 THEN 'Monitor closely: monthly check-ins, address open signals'
+           WHEN 0 THEN 'Nurture for expansion: quarterly business reviews' END;
+COMMENT ON FUNCTION @extschema@._recommended_action(@extschema@.health_band, @extschema@.churn_band) IS
+    'Internal: the recommended action of csm.analyze_churn_risk, the more urgent of what the health band (red: immediate intervention, yellow: engagement plan, green: nurture for expansion) and the churn band (critical: intervention, high: engagement plan, moderate: monitor closely, low: nurture) call for; a NULL or unknown band leaves it to the other; NULL when both are.';
 
 -- The seed's analyze_churn_risk contract, for agents and people alike.
 CREATE FUNCTION @extschema@.analyze_churn_risk(external_id text) RETURNS jsonb
@@ -391,7 +522,7 @@ DECLARE
     p record;
     band @extschema@.churn_band;
 BEGIN
-    SELECT * INTO p FROM @extschema@._churn_predictions(id);
+    SELECT * INTO p FROM @extschema@._churn_prediction(id);
     band := @extschema@.churn_band(p.probability);
     RETURN jsonb_build_object(
         'customer_id', external_id,
@@ -408,17 +539,20 @@ BEGIN
                              WHERE s.account_id = id AND s.cleared_at IS NULL), '[]'),
         'top_features', coalesce((SELECT jsonb_agg(jsonb_build_object('feature', d.feature, 'value', d.value,
                                                                       'contribution', d.contribution))
-                                  FROM @extschema@._churn_drivers(p.feature_model, p.features, 5) d), '[]'),
+                                  FROM @extschema@._churn_drivers(p.feature_model, p.features, 5) d
+                                  WHERE p.problem IS NULL), '[]'),
         'health', (SELECT jsonb_build_object('score', h.score, 'band', h.band)
                    FROM @extschema@.health_score h WHERE h.account_id = id),
-        'recommended_action', CASE band WHEN 'critical' THEN 'Immediate intervention: executive outreach, weekly touch points'
-                                        WHEN 'high' THEN 'Engagement plan required: recovery call, weekly check-ins'
-                                        WHEN 'moderate' THEN 'Monitor closely: monthly check-ins, address open signals'
-                                        WHEN 'low' THEN 'Nurture for expansion: quarterly business reviews' END,
-        'computed_at', now());
+        -- from health and churn together, for customers only
+        'recommended_action', CASE WHEN p.account_id IS NOT NULL THEN
+                                  @extschema@._recommended_action(
+                                      (SELECT h.band FROM @extschema@.health_score h WHERE h.account_id = id), band) END,
+        'computed_at', now())
+        -- an account that cannot be scored says why
+        || CASE WHEN p.problem IS NOT NULL THEN jsonb_build_object('not_scored', p.problem) ELSE '{}' END;
 END $$;
 COMMENT ON FUNCTION @extschema@.analyze_churn_risk(text) IS
-    'The seed''s analyze_churn_risk: a JSON object with customer_id, status, probability, churn_band, churn_risk_score (0-100), the model used, the open signals with their evidence, the top contributing features (coefficient x standardised value, biggest first), health, a recommended action by band, and computed_at. Probability and band are null for a churned account. Errors: P0002 unknown account.';
+    'The seed''s analyze_churn_risk: a JSON object with customer_id, status, probability, churn_band, churn_risk_score (0-100), the model used, the open signals with their evidence, the top contributing features (coefficient x standardised value, biggest first), health, a recommended action (the more urgent of what the health band and the churn band call for; see the README), and computed_at. For an account that cannot be scored (a NaN or infinite feature, or a data exception while computing its features), probability and band are null and not_scored says why. Probability and band are null for a churned account. Errors: P0002 unknown account.';
 
 -- For BI: today's churn risk per account, riskiest first.
 CREATE VIEW @extschema@.churn_risk WITH (security_invoker = true) AS

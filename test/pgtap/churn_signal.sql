@@ -323,8 +323,8 @@ SELECT ok(pg_temp.fires('ma_yes', 'meeting_attendance_decline'), 'meeting_attend
 SELECT ok(NOT pg_temp.fires('ma_no', 'meeting_attendance_decline'), 'meeting_attendance_decline: not 4/4 then 4/5');
 SELECT ok(NOT pg_temp.fires('ma_few', 'meeting_attendance_decline'), 'meeting_attendance_decline: not with one meeting before (min_meetings 2)');
 
--- renewal_ghosting: renewal 60 vs 61 days away; engaged 30 days (and a second) before vs just after
-SELECT pg_temp.acct('rg_yes', renewal => '2026-08-29'), pg_temp.acct('rg_far', renewal => '2026-08-30'),
+-- renewal_ghosting: renewal 59 vs 60 days away (the seed's "<60 days"); engaged 30 days (and a second) before vs just after
+SELECT pg_temp.acct('rg_yes', renewal => '2026-08-28'), pg_temp.acct('rg_far', renewal => '2026-08-29'),
        pg_temp.acct('rg_today', renewal => '2026-06-30'), pg_temp.acct('rg_passed', renewal => '2026-06-29'),
        pg_temp.acct('rg_quiet', renewal => '2026-07-15'), pg_temp.acct('rg_engaged', renewal => '2026-07-15'),
        pg_temp.acct('rg_unanswered', renewal => '2026-07-15');
@@ -333,8 +333,8 @@ VALUES (pg_temp.id('rg_quiet'), '2026-05-31 12:00+00', 'email', 'inbound', NULL,
        (pg_temp.id('rg_engaged'), '2026-05-31 12:00:01+00', 'meeting', 'outbound', NULL, true),
        (pg_temp.id('rg_unanswered'), '2026-06-25 12:00+00', 'email', 'outbound', false, NULL),
        (pg_temp.id('rg_unanswered'), '2026-06-26 12:00+00', 'meeting', 'outbound', NULL, false);
-SELECT ok(pg_temp.fires('rg_yes', 'renewal_ghosting'), 'renewal_ghosting: renewal 60 days away, no engagement');
-SELECT ok(NOT pg_temp.fires('rg_far', 'renewal_ghosting'), 'renewal_ghosting: not 61 days away');
+SELECT ok(pg_temp.fires('rg_yes', 'renewal_ghosting'), 'renewal_ghosting: renewal 59 days away, no engagement');
+SELECT ok(NOT pg_temp.fires('rg_far', 'renewal_ghosting'), 'renewal_ghosting: not 60 days away (less than 60 fires)');
 SELECT ok(pg_temp.fires('rg_today', 'renewal_ghosting'), 'renewal_ghosting: renewal today');
 SELECT ok(NOT pg_temp.fires('rg_passed', 'renewal_ghosting'), 'renewal_ghosting: not once the renewal date has passed');
 SELECT ok(pg_temp.fires('rg_quiet', 'renewal_ghosting'), 'renewal_ghosting: last engaged exactly 30 days before');
