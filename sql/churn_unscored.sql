@@ -18,7 +18,7 @@ DECLARE c name;
 BEGIN
     FOR c IN SELECT conname FROM pg_constraint
              WHERE conrelid = 'csm.account'::regclass AND contype = 'c' AND pg_get_constraintdef(oid) ~ '\marr\M' LOOP
-        EXECUTE format('ALTER TABLE csm.account DROP CONSTRAINT %I', c);
+        EXECUTE pg_catalog.format('ALTER TABLE csm.account DROP CONSTRAINT %I', c);
     END LOOP;
 END $$;
 INSERT INTO csm.account (external_id, arr, started_at) VALUES

@@ -476,7 +476,7 @@ CREATE FUNCTION @extschema@._usage_rows(
     source regclass, account_column name, time_column name, event_column name, user_column name, from_day date)
 RETURNS TABLE (account_key text, day date, feature text, user_key text)
 AS 'MODULE_PATHNAME', 'csm_usage_rows'
-LANGUAGE C STABLE PARALLEL RESTRICTED;
+LANGUAGE C STABLE PARALLEL RESTRICTED SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@._usage_rows(regclass, name, name, name, name, date) IS
     'The rows of a tracked table as the rollup trigger counts them (account key text, UTC day, feature, user) from from_day on; read as the table''s owner in a security-restricted operation. Used by backfill_usage().';
 REVOKE ALL ON FUNCTION @extschema@._usage_rows(regclass, name, name, name, name, date) FROM PUBLIC;
@@ -678,7 +678,7 @@ REVOKE ALL ON FUNCTION @extschema@._usage_partition_changed(oid, text) FROM PUBL
 
 CREATE FUNCTION @extschema@._usage_ddl() RETURNS event_trigger
 AS 'MODULE_PATHNAME', 'csm_usage_ddl'
-LANGUAGE C;
+LANGUAGE C SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@._usage_ddl() IS
     'ddl_command_end event trigger: hands tables created and partitions attached or detached to csm._usage_partition_changed().';
 REVOKE ALL ON FUNCTION @extschema@._usage_ddl() FROM PUBLIC;
