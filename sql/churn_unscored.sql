@@ -55,7 +55,7 @@ SELECT a.external_id, s.signal FROM csm.churn_signal s JOIN csm.account a USING 
 DROP TRIGGER refuse ON csm.churn_signal;
 DELETE FROM csm.account WHERE external_id = 'bad_negative';  -- a data exception still fails training
 INSERT INTO csm.account (external_id, arr, started_at, status, churned_at)
-SELECT 'h' || i, CASE WHEN i = 7 THEN 'NaN'::numeric ELSE 1000 + i * 10 END, now() - interval '400 days',
+SELECT 'h' || i::text, CASE WHEN i = 7 THEN 'NaN'::numeric ELSE 1000 + i * 10 END, now() - interval '400 days',
        CASE WHEN i <= 50 THEN 'churned' ELSE 'active' END,
        CASE WHEN i <= 50 THEN now() - interval '90 days' + i * interval '1 day' END
 FROM generate_series(1, 200) i;

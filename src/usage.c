@@ -1039,6 +1039,7 @@ csm_usage_ddl(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 	Oid			save_userid;
 	int			save_sec_context;
+	int			path_nest;
 
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -1078,6 +1079,7 @@ csm_usage_ddl(PG_FUNCTION_ARGS)
 			if (at == NULL || !IsA(at, AlterTableCmd)
 				|| (at->subtype != AT_AttachPartition && at->subtype != AT_DetachPartition))
 				continue;
+			/* the name as the command itself resolved it, on the caller's path */
 			relid = RangeVarGetRelid(((PartitionCmd *) at->def)->name, NoLock, true);
 			if (!OidIsValid(relid))
 				continue;
@@ -1085,6 +1087,8 @@ csm_usage_ddl(PG_FUNCTION_ARGS)
 		}
 	}
 
+	/* what csm runs from here on resolves no name on the caller's path */
+	path_nest = csm_pin_search_path();
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	SetUserIdAndSecContext(rollup_owner(fcinfo->flinfo->fn_oid),
 						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
@@ -1099,6 +1103,7 @@ csm_usage_ddl(PG_FUNCTION_ARGS)
 			elog(ERROR, "csm: following a partition change failed");
 	}
 	SetUserIdAndSecContext(save_userid, save_sec_context);
+	csm_restore_search_path(path_nest);
 	SPI_finish();
 	return (Datum) 0;
 }

@@ -678,7 +678,7 @@ REVOKE ALL ON FUNCTION @extschema@._usage_partition_changed(oid, text) FROM PUBL
 
 CREATE FUNCTION @extschema@._usage_ddl() RETURNS event_trigger
 AS 'MODULE_PATHNAME', 'csm_usage_ddl'
-LANGUAGE C SET search_path = pg_catalog, pg_temp;
+LANGUAGE C;
 COMMENT ON FUNCTION @extschema@._usage_ddl() IS
     'ddl_command_end event trigger: hands tables created and partitions attached or detached to csm._usage_partition_changed().';
 REVOKE ALL ON FUNCTION @extschema@._usage_ddl() FROM PUBLIC;

@@ -19,6 +19,7 @@ INSERT INTO c_runs_no_sql VALUES
     ('csm_lock_member', 'takes a lock tag'),
     ('csm_health_band', 'arithmetic'),
     ('csm_caller', 'the outer role''s name'),
+    ('csm_usage_ddl', 'event trigger: reads the DDL commands (qualified), resolves a partition''s name as its ALTER TABLE did, then pins the path in C'),
     ('csm_require', 'an ACL check on a marker looked up by qualified name'),
     ('csm_health_metrics_problem', 'per row; SPI on a model-cache miss, pinned in C'),
     ('csm_health_score_jsonb', 'per row; SPI on a model-cache miss, pinned in C'),
