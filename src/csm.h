@@ -25,4 +25,13 @@ extern bool csm_arg_is_const(FmgrInfo *flinfo, int argno);
 /* condition.c: csm.condition_matches(rule_condition, jsonb), for rules applied from C. */
 extern Datum csm_condition_matches(PG_FUNCTION_ARGS);
 
+/*
+ * assign.c: a member's assignment lock (their csm.member_lock row, FOR NO
+ * KEY UPDATE), held until the transaction ends; waits for it.  Take it
+ * after the account's lock (csm._lock_account), and the locks of several
+ * members in member_id order.  csm_lock_member is csm._lock_member(bigint).
+ */
+extern void lock_member(int64 member_id);
+extern Datum csm_lock_member(PG_FUNCTION_ARGS);
+
 #endif							/* CSM_H */

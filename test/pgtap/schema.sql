@@ -7,7 +7,7 @@ SELECT tables_are('csm', ARRAY['account', 'team_member', 'nps_response', 'usage_
                                'usage_counter', 'usage_user_day', 'usage_feature_counter',
                                'health_band_info', 'health_model', 'health_group', 'health_component',
                                'health_model_map', 'health_score', 'health_history', 'health_override',
-                               'segment_weight', 'account_assignment', 'member_load', 'assignment_log', 'assignment_alert',
+                               'segment_weight', 'account_assignment', 'member_load', 'member_lock', 'lock_row', 'assignment_log', 'assignment_alert',
                                'routing_rule', 'conversation', 'support_team', 'agent_load',
                                'stakeholder', 'payment', 'account_note', 'engagement', 'churn_signal_kind',
                                'churn_signal_setting', 'churn_signal', 'churn_model', 'churn_score']);
