@@ -67,6 +67,7 @@ $$, $$
     SELECT c.oid::regclass::text FROM pg_class c
     WHERE c.relnamespace = 'csm'::regnamespace AND c.relkind IN ('r', 'S')
       AND c.relname <> 'health_band_info'  -- a fixed lookup that CREATE EXTENSION installs
+      AND c.relname NOT IN ('member_lock', 'lock_row')  -- lock rows, made again by a restore's inserts or when needed
 $$, 'every csm table and sequence that holds user data is registered with pg_extension_config_dump');
 
 -- Privileges: only admins attach the trigger or track tables.
