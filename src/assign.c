@@ -5,52 +5,67 @@
  * Choosing a member must be fair (round robin: fewest accounts, then the
  * one picked longest ago; least loaded: the lowest load per capacity) and
  * must never let two sessions overfill a member, yet sessions filling the
- * same pool should not wait for each other.  Each member has a
- * transaction-level advisory lock, taken by whoever assigns to them.  A
- * picker reads the candidates in order and takes the first member whose
- * lock it gets without waiting, then reads that member again under the
- * lock: if they still rank no worse than the best candidate, the pick
- * stands; otherwise it lets the lock go and tries the next.  A row lock
- * could not be let go, and FOR UPDATE SKIP LOCKED keeps its lock on a row
- * it rechecks and passes over, so the advisory lock it is.
+ * same pool should not wait for each other.  A member's lock is their
+ * csm.member_lock row, locked FOR NO KEY UPDATE by whoever assigns to them
+ * until commit; a row of csm's own table, which a role without rights on
+ * csm cannot lock (an advisory lock anyone can take), and which works on
+ * every node of a cluster.  A picker reads the candidates in order and
+ * takes the first member whose row it locks without waiting (SKIP LOCKED),
+ * then reads that member again under the lock: if they still rank no worse
+ * than the best candidate, the pick stands; otherwise it lets the lock go
+ * and tries the next.  A row lock is let go by taking it in a
+ * subtransaction and rolling that back.
+ *
+ * Locks are taken in one order, so that nobody waits in a circle:
+ *   1. a member's csm.team_member row (an UPDATE of the member, such as
+ *      deactivating them; csm_assign takes it FOR SHARE first),
+ *   2. accounts, in account_id order when several,
+ *   3. the batch lock (csm.lock_row ('assign', 'batch')), taken by a
+ *      transaction that assigns several accounts,
+ *   4. members' locks (csm.member_lock rows), then their csm.member_load
+ *      rows (only under their lock).
+ * A picker that is assigning one account waits for a busy member (step 4)
+ * only while it holds no member; it holds the member's csm.team_member row
+ * FOR SHARE with the pick, but never waits for it: a member whose row is
+ * being changed is busy.  A transaction assigning several accounts (a
+ * multi-row insert of accounts, a handoff, the queue) takes the batch lock
+ * and then locks every candidate of a pick in member_id order, so that it
+ * picks exactly as one session would and two such transactions never wait
+ * for each other's members.
  */
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
-#include "storage/lock.h"
 #include "storage/proc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
+#include "utils/resowner.h"
 
 #include "csm.h"
 
 PG_FUNCTION_INFO_V1(csm_lock_member);
+PG_FUNCTION_INFO_V1(csm_begin_batch);
 PG_FUNCTION_INFO_V1(csm_pick_member);
 PG_FUNCTION_INFO_V1(csm_apply_rule);
 PG_FUNCTION_INFO_V1(csm_start_assignment);
 PG_FUNCTION_INFO_V1(csm_auto_assign);
 
-/* The advisory-lock key of a member: the two-integer form, ('csm1', id). */
-#define MEMBER_LOCK_SPACE 0x63736D31
-
-static void
-member_lock_tag(LOCKTAG *tag, int64 member_id)
-{
-	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, MEMBER_LOCK_SPACE, (uint32) member_id, 2);
-}
-
 /*
  * The transaction that last took a member's lock for an assignment.  A
- * transaction that already holds one (it assigns several accounts, as a
- * multi-row insert of accounts does) must not wait for another member's:
- * a second such transaction could be waiting for the one it holds.
+ * transaction that already holds one (csm_auto_assign called for several
+ * accounts in one transaction) must not wait for another member's: a
+ * second such transaction could be waiting for the one it holds.  It polls.
  */
 static LocalTransactionId holding_lxid = InvalidLocalTransactionId;
+
+/* The transaction that holds the batch lock (csm._begin_batch). */
+static LocalTransactionId batch_lxid = InvalidLocalTransactionId;
 
 static bool
 holds_member_lock(void)
@@ -58,16 +73,10 @@ holds_member_lock(void)
 	return holding_lxid != InvalidLocalTransactionId && holding_lxid == MyProc->lxid;
 }
 
-/* Takes a member's lock until the transaction ends, waiting if need be. */
-Datum
-csm_lock_member(PG_FUNCTION_ARGS)
+static bool
+in_batch(void)
 {
-	LOCKTAG		tag;
-
-	member_lock_tag(&tag, PG_GETARG_INT64(0));
-	(void) LockAcquire(&tag, ExclusiveLock, false, false);
-	holding_lxid = MyProc->lxid;
-	PG_RETURN_VOID();
+	return batch_lxid != InvalidLocalTransactionId && batch_lxid == MyProc->lxid;
 }
 
 /*
@@ -86,6 +95,36 @@ static const char *const account_by_external_sql =
 ACCOUNT_SQL(", ARRAY(SELECT r FROM csm.routing_rule r "
 			"WHERE r.enabled AND ($2 IS NULL OR (r.target_kind = 'team' AND r.target = $2)) "
 			"ORDER BY r.priority, r.rule_id)", "a.external_id = $1");
+
+/*
+ * Members' lock rows, made for those who have none (a trigger makes them
+ * with the member; this is for members loaded with triggers disabled).
+ */
+static const char *const make_rows_sql =
+"INSERT INTO csm.member_lock (member_id) "
+"SELECT m.member_id FROM csm.team_member m WHERE m.member_id = ANY ($1) ORDER BY m.member_id "
+"ON CONFLICT (member_id) DO NOTHING";
+
+/*
+ * A member's lock ($1), without waiting, with their csm.team_member row
+ * FOR SHARE: no row when another session holds the lock or is changing the
+ * member (deactivating them, say).  lock_sql waits for the lock, wait_row_sql
+ * for the csm.team_member row (each alone: holding one while waiting for
+ * the other would close a circle), lock_all_sql for the locks of several,
+ * in member_id order.
+ */
+static const char *const try_lock_sql =
+"SELECT FROM csm.member_lock k JOIN csm.team_member m ON m.member_id = k.member_id "
+"WHERE k.member_id = $1 FOR NO KEY UPDATE OF k SKIP LOCKED FOR SHARE OF m SKIP LOCKED";
+static const char *const wait_row_sql =
+"SELECT FROM csm.team_member m WHERE m.member_id = $1 FOR SHARE";
+static const char *const lock_sql =
+"SELECT FROM csm.member_lock k WHERE k.member_id = $1 FOR NO KEY UPDATE";
+static const char *const lock_all_sql =
+"SELECT FROM csm.member_lock k WHERE k.member_id = ANY ($1) ORDER BY k.member_id FOR NO KEY UPDATE";
+
+/* The batch lock: one transaction assigning several accounts at a time. */
+static const char *const batch_sql = "SELECT csm._lock_row('assign', 'batch', true)";
 
 /* An account's facts, for the rules' conditions. */
 static const char *const facts_sql = "SELECT csm.routing_facts($1)";
@@ -111,13 +150,14 @@ static const char *const current_sql =
  * its few rows are updated by every assignment and, under concurrency,
  * trail many dead versions that a scan per member (a LATERAL lookup) would
  * walk again for each.  A member's csm.member_load row is made by their
- * first assignment, so a missing one reads as zeros.
+ * first assignment, so a missing one reads as zeros.  has_row, the last
+ * column: whether they have their lock row.
  */
 static const char *const candidates_sql =
 "WITH l AS MATERIALIZED (SELECT member_id, accounts, load, pick_seq FROM csm.member_load) "
 "SELECT m.member_id, m.handle, csm._has_room(coalesce(l.load, 0), $5, m.capacity), "
 "       csm._pick_key($4, coalesce(l.accounts, 0), coalesce(l.load, 0), m.capacity) AS key, "
-"       csm._pick_key($4, 1, $5, m.capacity) "
+"       csm._pick_key($4, 1, $5, m.capacity), EXISTS (SELECT FROM csm.member_lock k WHERE k.member_id = m.member_id) "
 "FROM csm.team_member m LEFT JOIN l ON l.member_id = m.member_id "
 "WHERE m.active AND m.skills @> $3 "
 "  AND ($1 IS NULL OR CASE $1 WHEN 'member' THEN m.handle = $2 WHEN 'team' THEN $2 = ANY (m.teams) "
@@ -130,9 +170,8 @@ static const char *const candidates_sql =
  * room for weight $2 and ranked (by strategy $3) no worse than $5.  Their
  * lock keeps others from adding to them, so what is read stays true.
  * claim_sql adds the account (a primary when $4) to their counters in the
- * same step: a plain UPDATE, as INSERT ... ON CONFLICT DO UPDATE would keep
- * its row lock when the check fails; a member's first assignment makes
- * their row (claim_first_sql, which does nothing if it exists).
+ * same step; a member's first assignment makes their row (claim_first_sql,
+ * which does nothing if it exists).
  */
 static const char *const recheck_sql =
 "SELECT FROM csm.team_member m LEFT JOIN csm.member_load l ON l.member_id = m.member_id "
@@ -184,6 +223,12 @@ static SPIPlanPtr recheck_plan;
 static SPIPlanPtr end_plan;
 static SPIPlanPtr claim_plan;
 static SPIPlanPtr claim_first_plan;
+static SPIPlanPtr make_rows_plan;
+static SPIPlanPtr try_lock_plan;
+static SPIPlanPtr wait_row_plan;
+static SPIPlanPtr lock_plan;
+static SPIPlanPtr lock_all_plan;
+static SPIPlanPtr batch_plan;
 static SPIPlanPtr count_plan;
 static SPIPlanPtr insert_plan;
 static SPIPlanPtr resolve_plan;
@@ -292,23 +337,86 @@ typedef enum TryResult
 	TRY_CHANGED					/* no longer fits: assigned to, out of room or gone */
 } TryResult;
 
-/*
- * Locks a member without waiting, then checks with a new snapshot that
- * they still rank no worse than threshold (and claims them, when the pick
- * claims).  The check reads what others committed, so a stale candidate
- * list cannot overfill or favour anyone.
- */
-static TryResult
-try_member(const Pick *pick, int64 member_id, float8 threshold)
-{
-	LOCKTAG		tag;
-	Datum		args[5] = {Int64GetDatum(member_id), Float8GetDatum(pick->weight), pick->args[3],
-	BoolGetDatum(pick->claim_primary == 1), Float8GetDatum(threshold)};
+/* What runs in a subtransaction: returns whether to keep what it did. */
+typedef bool (*SubBody) (void *arg);
 
-	member_lock_tag(&tag, member_id);
-	if (LockAcquire(&tag, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
-		return TRY_LOCKED;
-	if (pick->claim_primary < 0)
+/*
+ * Runs body in a subtransaction, committed when body says to keep what it
+ * did (the row locks it took stay until the transaction ends), rolled back
+ * otherwise (its row locks are let go).  An error rolls it back and goes
+ * on up.
+ */
+static bool
+in_subtransaction(SubBody body, void *arg)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	volatile bool keep = false;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcontext);
+	PG_TRY();
+	{
+		keep = body(arg);
+		if (keep)
+			ReleaseCurrentSubTransaction();
+		else
+			RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+	return keep;
+}
+
+/* Makes the lock rows of members who have none (n ids). */
+static void
+make_rows(const int64 *members, int n)
+{
+	Datum	   *ids = palloc(sizeof(Datum) * Max(n, 1));
+	Datum		arg;
+
+	for (int i = 0; i < n; i++)
+		ids[i] = Int64GetDatum(members[i]);
+	arg = PointerGetDatum(construct_array(ids, n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	execute(make_rows_plan, &arg, NULL, SPI_OK_INSERT);
+}
+
+/* A try: the pick, the member, the threshold, and what came of it. */
+typedef struct Try
+{
+	const Pick *pick;
+	int64		member_id;
+	float8		threshold;
+	TryResult	result;
+} Try;
+
+static bool
+try_body(void *arg)
+{
+	Try		   *t = (Try *) arg;
+	Datum		args[5] = {Int64GetDatum(t->member_id), Float8GetDatum(t->pick->weight), t->pick->args[3],
+	BoolGetDatum(t->pick->claim_primary == 1), Float8GetDatum(t->threshold)};
+
+	execute(try_lock_plan, args, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+	{
+		t->result = TRY_LOCKED;
+		return false;
+	}
+	if (t->pick->claim_primary < 0)
 		execute(recheck_plan, args, NULL, SPI_OK_SELECT);
 	else
 	{
@@ -316,13 +424,27 @@ try_member(const Pick *pick, int64 member_id, float8 threshold)
 		if (SPI_processed == 0)
 			execute(claim_first_plan, args, NULL, SPI_OK_INSERT);
 	}
-	if (SPI_processed == 1)
-	{
+	t->result = SPI_processed == 1 ? TRY_PICKED : TRY_CHANGED;
+	return t->result == TRY_PICKED;
+}
+
+/*
+ * Locks a member without waiting, then checks with a new snapshot that
+ * they still rank no worse than threshold (and claims them, when the pick
+ * claims).  The check reads what others committed, so a stale candidate
+ * list cannot overfill or favour anyone.  has_row: whether the member has
+ * their lock row yet.
+ */
+static TryResult
+try_member(const Pick *pick, int64 member_id, bool has_row, float8 threshold)
+{
+	Try			t = {pick, member_id, threshold, TRY_CHANGED};
+
+	if (!has_row)
+		make_rows(&member_id, 1);
+	if (in_subtransaction(try_body, &t))
 		holding_lxid = MyProc->lxid;
-		return TRY_PICKED;
-	}
-	LockRelease(&tag, ExclusiveLock, false);
-	return TRY_CHANGED;
+	return t.result;
 }
 
 /* Candidates other sessions hold: whom to wait for. */
@@ -333,14 +455,15 @@ typedef struct Busy
 } Busy;
 
 /*
- * Picks among the candidates (member_id, handle, has_room, key, step rows,
- * best first) the first that can be locked and still ranks no worse than
- * the best, so that nobody gets ahead.  A member another session is
- * assigning to counts as already carrying that account (key + step): when
- * every best member is busy, the next ones are as fair a choice.  Returns
- * 0 when none: *retry says whether to read the candidates again (after
- * waiting for one of busy, when any).  relaxed: any candidate with room may
- * be taken (for a transaction that must not wait).
+ * Picks among the candidates (member_id, handle, has_room, key, step,
+ * has_row rows, best first) the first that can be locked and still ranks
+ * no worse than the best, so that nobody gets ahead.  A member another
+ * session is assigning to counts as already carrying that account (key +
+ * step): when every best member is busy, the next ones are as fair a
+ * choice.  Returns 0 when none: *retry says whether to read the candidates
+ * again (after waiting for one of busy, when any).  relaxed: any candidate
+ * with room may be taken (for a transaction that must not wait, and for a
+ * batch, which holds every candidate and reads them afresh).
  */
 static int64
 try_candidates(const Pick *pick, SPITupleTable *candidates, uint64 n, bool relaxed, bool *retry, Busy *busy,
@@ -363,6 +486,7 @@ try_candidates(const Pick *pick, SPITupleTable *candidates, uint64 n, bool relax
 		bool		has_room = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
 		float8		key = DatumGetFloat8(SPI_getbinval(tup, desc, 4, &isnull));
 		float8		step = DatumGetFloat8(SPI_getbinval(tup, desc, 5, &isnull));
+		bool		has_row = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
 		bool		excluded = false;
 
 		for (int r = 0; r < pick->nexclude; r++)
@@ -379,7 +503,7 @@ try_candidates(const Pick *pick, SPITupleTable *candidates, uint64 n, bool relax
 			threshold = Max(threshold, busy_next);
 		if (key > threshold + 1e-9 && !relaxed)
 			break;
-		switch (try_member(pick, member, relaxed ? get_float8_infinity() : threshold))
+		switch (try_member(pick, member, has_row, relaxed ? get_float8_infinity() : threshold))
 		{
 			case TRY_PICKED:
 				*handle = SPI_getvalue(tup, desc, 2);
@@ -399,19 +523,40 @@ try_candidates(const Pick *pick, SPITupleTable *candidates, uint64 n, bool relax
 	return 0;
 }
 
+/* Waits for a busy member's lock, then lets it go at once. */
+static bool
+wait_body(void *arg)
+{
+	Datum		member = Int64GetDatum(*(int64 *) arg);
+
+	execute(lock_plan, &member, NULL, SPI_OK_SELECT);
+	return false;
+}
+
+/* Waits for whoever is changing a member's csm.team_member row, the same way. */
+static bool
+wait_row_body(void *arg)
+{
+	Datum		member = Int64GetDatum(*(int64 *) arg);
+
+	execute(wait_row_plan, &member, NULL, SPI_OK_SELECT);
+	return false;
+}
+
 /*
- * Waits until one of the busy members is free, then holds their lock, so
- * that the candidates read next see what their last holder committed.
- * Sessions spread their waits over the busy members, rather than queue on
- * the first, where each would be woken only to find it taken.  With
- * nobody to wait for (the candidates changed under us), yields a moment,
- * so that sessions about to commit get the CPU.  Returns the member held,
- * or 0.  Gives up after many rounds.
+ * Waits until one of the busy members is free (their lock, and their
+ * csm.team_member row if someone is changing them), so that the candidates
+ * read next see what their last holder committed.  Sessions spread their
+ * waits over the busy members, rather than queue on the first, where each
+ * would be woken only to find it taken.  With nobody to wait for (the
+ * candidates changed under us), yields a moment, so that sessions about to
+ * commit get the CPU; a transaction that holds a member's lock already
+ * polls the same way instead of waiting (see holding_lxid).  Gives up after
+ * many rounds.
  */
-static int64
+static void
 wait_for_busy(const Busy *busy, int attempt)
 {
-	LOCKTAG		tag;
 	int64		member;
 
 	if (attempt >= 10000)
@@ -420,25 +565,58 @@ wait_for_busy(const Busy *busy, int attempt)
 				 errmsg("could not pick a member: the candidates stayed busy"),
 				 errhint("Retry the assignment.")));
 	CHECK_FOR_INTERRUPTS();
-	if (busy->n == 0)
+	if (busy->n == 0 || holds_member_lock())
 	{
 		if (attempt > 0)
-			pg_usleep(50L * Min(attempt, 10));
-		return 0;
+			pg_usleep(50L * Min(attempt, 2000));
+		return;
 	}
 	member = busy->members[MyProcPid % busy->n];
-	member_lock_tag(&tag, member);
-	(void) LockAcquire(&tag, ExclusiveLock, false, false);
-	return member;
+	(void) in_subtransaction(wait_body, &member);
+	(void) in_subtransaction(wait_row_body, &member);
 }
 
-static void
-release_member(int64 member)
+/*
+ * In a batch: locks every candidate (waiting, in member_id order), then
+ * reads them again and takes the best.  The batch lock keeps any other
+ * transaction from holding some members while waiting for others, so this
+ * waits only for single assignments, which end without waiting for it.
+ */
+static int64
+pick_in_batch(const Pick *pick, uint64 *ncandidates, char **handle)
 {
-	LOCKTAG		tag;
+	SPITupleTable *candidates;
+	uint64		n;
+	int64	   *missing;
+	int			nmissing = 0;
+	Datum	   *ids;
+	Datum		arg;
+	bool		retry;
+	Busy		busy;
 
-	member_lock_tag(&tag, member);
-	LockRelease(&tag, ExclusiveLock, false);
+	execute(candidates_plan, (Datum *) pick->args, pick->nulls, SPI_OK_SELECT);
+	candidates = SPI_tuptable;
+	n = SPI_processed;
+	ids = palloc(sizeof(Datum) * Max(n, 1));
+	missing = palloc(sizeof(int64) * Max(n, 1));
+	for (uint64 i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		ids[i] = SPI_getbinval(candidates->vals[i], candidates->tupdesc, 1, &isnull);
+		if (!DatumGetBool(SPI_getbinval(candidates->vals[i], candidates->tupdesc, 6, &isnull)))
+			missing[nmissing++] = DatumGetInt64(ids[i]);
+	}
+	if (nmissing > 0)
+		make_rows(missing, nmissing);
+	arg = PointerGetDatum(construct_array(ids, n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	execute(lock_all_plan, &arg, NULL, SPI_OK_SELECT);
+	holding_lxid = MyProc->lxid;
+
+	execute(candidates_plan, (Datum *) pick->args, pick->nulls, SPI_OK_SELECT);
+	*ncandidates = SPI_processed;
+	/* a member someone is changing right now is passed over, never waited for */
+	return try_candidates(pick, SPI_tuptable, SPI_processed, true, &retry, &busy, handle);
 }
 
 /*
@@ -451,8 +629,9 @@ pick_member(const Pick *pick, SPITupleTable *first, uint64 *ncandidates, char **
 {
 	SPITupleTable *candidates = first;
 	uint64		n = *ncandidates;
-	int64		held = 0;
 
+	if (in_batch())
+		return pick_in_batch(pick, ncandidates, handle);
 	for (int attempt = 0;; attempt++)
 	{
 		bool		retry;
@@ -468,14 +647,29 @@ pick_member(const Pick *pick, SPITupleTable *first, uint64 *ncandidates, char **
 		picked = try_candidates(pick, candidates, n, false, &retry, &busy, handle);
 		if (picked == 0 && retry && holds_member_lock())
 			picked = try_candidates(pick, candidates, n, true, &retry, &busy, handle);
-		/* the member waited for was only a way to wait; a pick holds its own lock */
-		if (held != 0)
-			release_member(held);
 		if (picked != 0 || !retry)
 			return picked;
-		held = wait_for_busy(&busy, attempt);
+		wait_for_busy(&busy, attempt);
 		candidates = NULL;
 	}
+}
+
+/*
+ * Takes a member's lock until the transaction ends, waiting if need be
+ * (making their lock row if they have none); in an SPI connection.
+ */
+static void
+lock_member_spi(int64 member_id)
+{
+	Datum		arg = Int64GetDatum(member_id);
+
+	execute(lock_plan, &arg, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+	{
+		make_rows(&member_id, 1);
+		execute(lock_plan, &arg, NULL, SPI_OK_SELECT);
+	}
+	holding_lxid = MyProc->lxid;
 }
 
 /* Every plan this file runs, prepared on first use. */
@@ -491,6 +685,7 @@ prepare_plans(void)
 	Oid			count_types[] = {INT8OID, FLOAT8OID, BOOLOID};
 	Oid			record_types[] = {INT8OID, INT8OID, BOOLOID, FLOAT8OID, TEXTOID, INT8OID, TEXTOID, INT8OID};
 	Oid			queue_types[] = {INT8OID, TEXTOID, TEXTOID, INT8OID};
+	Oid			members_types[] = {INT8ARRAYOID};
 
 	csm_prepare_once(&account_plan, account_sql, 1, account_types);
 	csm_prepare_once(&account_by_external_plan, account_by_external_sql, 2, account_by_external_types);
@@ -501,6 +696,12 @@ prepare_plans(void)
 	csm_prepare_once(&end_plan, end_sql, 3, end_types);
 	csm_prepare_once(&claim_plan, claim_sql, 5, claim_types);
 	csm_prepare_once(&claim_first_plan, claim_first_sql, 5, claim_types);
+	csm_prepare_once(&make_rows_plan, make_rows_sql, 1, members_types);
+	csm_prepare_once(&try_lock_plan, try_lock_sql, 1, account_types);
+	csm_prepare_once(&wait_row_plan, wait_row_sql, 1, account_types);
+	csm_prepare_once(&lock_plan, lock_sql, 1, account_types);
+	csm_prepare_once(&lock_all_plan, lock_all_sql, 1, members_types);
+	csm_prepare_once(&batch_plan, batch_sql, 0, NULL);
 	csm_prepare_once(&count_plan, count_sql, 3, count_types);
 	csm_prepare_once(&insert_plan, insert_sql, 8, record_types);
 	csm_prepare_once(&resolve_plan, resolve_sql, 1, record_types);
@@ -524,6 +725,47 @@ record_assignment(int64 account, int64 member, bool is_primary, float8 weight, c
 	execute(insert_plan, args, nulls, SPI_OK_INSERT);
 	if (is_primary && maybe_waiting)
 		execute(resolve_plan, args, nulls, SPI_OK_UPDATE);
+}
+
+/*
+ * Takes a member's lock (their csm.member_load row) until the transaction
+ * ends, waiting if need be.  Every assignment to a member by hand holds it
+ * (after the account's lock: see the order at the top of this file), so
+ * that no two sessions fill a member past capacity.
+ */
+void
+lock_member(int64 member_id)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "csm: SPI_connect failed");
+	prepare_plans();
+	lock_member_spi(member_id);
+	SPI_finish();
+}
+
+/* csm._lock_member(member bigint): lock_member, for SQL. */
+Datum
+csm_lock_member(PG_FUNCTION_ARGS)
+{
+	lock_member(PG_GETARG_INT64(0));
+	PG_RETURN_VOID();
+}
+
+/*
+ * csm._begin_batch(): takes the batch lock until the transaction ends; the
+ * picks that follow lock all their candidates (pick_in_batch).  For a
+ * transaction about to assign several accounts, after it has locked them.
+ */
+Datum
+csm_begin_batch(PG_FUNCTION_ARGS)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "csm: SPI_connect failed");
+	prepare_plans();
+	execute(batch_plan, NULL, NULL, SPI_OK_SELECT);
+	SPI_finish();
+	batch_lxid = MyProc->lxid;
+	PG_RETURN_VOID();
 }
 
 /*
@@ -703,6 +945,9 @@ apply_rule(FunctionCallInfo fcinfo, MemoryContext caller, const Account *account
 						  psprintf("continuity: the current primary is within its minimum tenure (rule %s)",
 								   rule->name));
 
+	/* a new primary ends the current one: their lock first, while this holds no other member's */
+	if (rule->is_primary && primary_id != 0)
+		lock_member_spi(primary_member);
 	picked = pick_member(&pick, candidates, &ncandidates, &picked_handle);
 	if (picked == 0)
 	{

@@ -31,4 +31,13 @@ extern Datum csm_condition_matches(PG_FUNCTION_ARGS);
 /* access.c: raises 42501 with a hint unless the calling role holds the csm level. */
 extern void csm_require_level(const char *level);
 
+/*
+ * assign.c: a member's assignment lock (their csm.member_lock row, FOR NO
+ * KEY UPDATE), held until the transaction ends; waits for it.  Take it
+ * after the account's lock (csm._lock_account), and the locks of several
+ * members in member_id order.  csm_lock_member is csm._lock_member(bigint).
+ */
+extern void lock_member(int64 member_id);
+extern Datum csm_lock_member(PG_FUNCTION_ARGS);
+
 #endif							/* CSM_H */

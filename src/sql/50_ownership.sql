@@ -86,6 +86,33 @@ CREATE TABLE @extschema@.member_load (
 );
 COMMENT ON TABLE @extschema@.member_load IS
     'Current accounts, primaries and weighted load per member, and the round-robin order (pick_seq); maintained by csm''s assignment functions.';
+-- Each member's assignment lock: a row that whoever assigns to the member
+-- locks until commit (src/assign.c).  A row of csm's own table, so that a
+-- role without rights on csm cannot take it, and one that works on every
+-- node.  Made when the member is (a trigger, below), so that no picker ever
+-- waits for another's insert of it; not dumped: a restore's inserts of
+-- members make them again.
+CREATE TABLE @extschema@.member_lock (
+    member_id bigint NOT NULL,
+    CONSTRAINT member_lock_pkey PRIMARY KEY (member_id),
+    CONSTRAINT member_lock_member_fkey FOREIGN KEY (member_id)
+        REFERENCES @extschema@.team_member (member_id) ON DELETE CASCADE
+);
+COMMENT ON TABLE @extschema@.member_lock IS
+    'Internal: one row per team member, locked (FOR NO KEY UPDATE) by whoever assigns to them until commit. Grant nothing on it: a role that can lock these rows can stall assignments.';
+
+CREATE FUNCTION @extschema@._member_lock_row() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    INSERT INTO @extschema@.member_lock (member_id) SELECT n.member_id FROM new_members n
+    ON CONFLICT (member_id) DO NOTHING;
+    RETURN NULL;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@._member_lock_row() FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._member_lock_row() IS 'Trigger: makes the assignment lock row (csm.member_lock) of new members.';
+CREATE TRIGGER team_member_lock_row AFTER INSERT ON @extschema@.team_member
+    REFERENCING NEW TABLE AS new_members FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._member_lock_row();
+
 CREATE SEQUENCE @extschema@.member_pick_seq;
 COMMENT ON SEQUENCE @extschema@.member_pick_seq IS 'Orders picks for round robin.';
 

@@ -60,11 +60,14 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     ended @extschema@.account_assignment;
 BEGIN
-    UPDATE @extschema@.account_assignment a SET ended_at = pg_catalog.now(), end_reason = why
+    -- Not before it started: a relationship another session started after
+    -- this transaction began ends when it started, at the earliest.
+    UPDATE @extschema@.account_assignment a SET ended_at = GREATEST(pg_catalog.now(), a.started_at), end_reason = why
     WHERE a.account_id OPERATOR(pg_catalog.=) account AND a.assignment_id OPERATOR(pg_catalog.=) assignment
       AND a.ended_at IS NULL
     RETURNING * INTO ended;
     IF FOUND THEN
+        PERFORM @extschema@._lock_member(ended.member_id);
         UPDATE @extschema@.member_load l
         SET accounts = l.accounts OPERATOR(pg_catalog.-) 1,
             primaries = l.primaries OPERATOR(pg_catalog.-) ended.is_primary::integer,
@@ -83,21 +86,65 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
 $$;
 COMMENT ON FUNCTION @extschema@._lock_account(bigint) IS 'Internal: serialises changes of one account''s owners.';
 
--- Every assignment to a member holds the member's lock until commit, so
--- that no two sessions fill the same member past capacity, and pickers
--- (src/assign.c) pass over members someone is assigning to right now.
+-- Rows csm serialises on, instead of advisory locks (which any role can
+-- take, and which are per node on Citus): the batch lock ('assign',
+-- 'batch') and the conversation queue locks ('queue', team).  Only csm's
+-- functions lock them; nobody needs to change them.  Not dumped: a lock row
+-- is made again when first needed.
+CREATE TABLE @extschema@.lock_row (
+    scope text NOT NULL,
+    key   text NOT NULL,
+    CONSTRAINT lock_row_pkey PRIMARY KEY (scope, key)
+);
+COMMENT ON TABLE @extschema@.lock_row IS
+    'Internal: rows csm''s functions lock to serialise work (scope assign: the batch lock; scope queue: a support team''s queue); made when first needed. Grant nothing on it: a role that can lock these rows can stall csm.';
+INSERT INTO @extschema@.lock_row (scope, key) VALUES ('assign', 'batch');
+
+CREATE FUNCTION @extschema@._lock_row(scope text, key text, exclusive boolean) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    LOOP
+        IF exclusive THEN
+            PERFORM FROM @extschema@.lock_row r WHERE r.scope = _lock_row.scope AND r.key = _lock_row.key FOR UPDATE;
+        ELSE
+            PERFORM FROM @extschema@.lock_row r WHERE r.scope = _lock_row.scope AND r.key = _lock_row.key FOR SHARE;
+        END IF;
+        EXIT WHEN FOUND;
+        INSERT INTO @extschema@.lock_row (scope, key) VALUES (_lock_row.scope, _lock_row.key) ON CONFLICT DO NOTHING;
+    END LOOP;
+END $$;
+COMMENT ON FUNCTION @extschema@._lock_row(text, text, boolean) IS
+    'Internal: locks a csm.lock_row row until commit (exclusive: FOR UPDATE, else FOR SHARE), making it first if need be.';
+
+-- Every change to a member's book holds the member's lock (their
+-- csm.member_lock row) until commit, so that no two sessions fill the same
+-- member past capacity, and pickers (src/assign.c) pass over members
+-- someone is assigning to right now.  The order locks are taken in is in
+-- src/assign.c's header: a member's team_member row, accounts, the batch
+-- lock, members' locks.
 CREATE FUNCTION @extschema@._lock_member(member bigint) RETURNS void
 AS 'MODULE_PATHNAME', 'csm_lock_member'
-LANGUAGE C STRICT;
+LANGUAGE C STRICT
+SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@._lock_member(bigint) IS
-    'Internal: takes the member''s assignment lock (a transaction advisory lock, key (1668508977, member_id)) until commit, waiting for it.';
+    'Internal: takes the member''s assignment lock (their csm.member_lock row FOR NO KEY UPDATE, made if missing) until commit, waiting for it.';
+
+-- A transaction that assigns several accounts locks them first (in
+-- account_id order), then calls this: its picks then lock every candidate
+-- in member_id order and choose exactly as one session would.
+CREATE FUNCTION @extschema@._begin_batch() RETURNS void
+AS 'MODULE_PATHNAME', 'csm_begin_batch'
+LANGUAGE C
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@._begin_batch() IS
+    'Internal: takes the batch lock (csm.lock_row (''assign'', ''batch'')) until commit; the rest of the transaction assigns as a batch.';
 
 CREATE FUNCTION @extschema@._pick_member(candidates bigint[], strategy text, weight float8) RETURNS bigint
 AS 'MODULE_PATHNAME', 'csm_pick_member'
 LANGUAGE C STRICT
 SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@._pick_member(bigint[], text, float8) IS
-    'Internal: picks and locks the member who gets the next account among the candidates: round_robin (picked longest ago) or least_loaded (lowest load / capacity, no capacity counting as 100), among active members with room for weight more; members another session is assigning to are passed over, not waited for. NULL when nobody has room.';
+    'Internal: picks and locks the member who gets the next account among the candidates: round_robin (picked longest ago) or least_loaded (lowest load / capacity, no capacity counting as 100), among active members with room for weight more; members another session is assigning to are passed over, not waited for (in a batch, every candidate is locked). NULL when nobody has room.';
 
 CREATE FUNCTION @extschema@.csm_assign(org_user_id text, assign_to text, is_primary boolean DEFAULT true,
                                        reason text DEFAULT NULL)
@@ -126,9 +173,16 @@ BEGIN
         RETURN result;
     END IF;
 
+    -- The locks in csm's order: the member's row (a deactivation of them
+    -- waits, or this waits for it), the account, then the members' locks,
+    -- the current primary's with theirs in member_id order.
+    PERFORM FROM @extschema@.team_member t WHERE t.member_id = member.member_id FOR SHARE;
     PERFORM @extschema@._lock_account(account);
-    -- Wait out other assignments to (or a release of) this member, then look again.
-    PERFORM @extschema@._lock_member(member.member_id);
+    PERFORM @extschema@._lock_member(x) FROM (
+        SELECT member.member_id UNION
+        SELECT a.member_id FROM @extschema@.account_assignment a
+        WHERE csm_assign.is_primary AND a.account_id = account AND a.is_primary AND a.ended_at IS NULL) AS m(x)
+    ORDER BY x;
     IF NOT (SELECT t.active FROM @extschema@.team_member t WHERE t.member_id = member.member_id) THEN
         result.message := format('%s is inactive', assign_to);
         RETURN result;

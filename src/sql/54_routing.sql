@@ -60,6 +60,13 @@ BEGIN
     IF NOT EXISTS (SELECT FROM @extschema@.routing_rule x WHERE x.enabled) THEN
         RETURN;
     END IF;
+    -- Several accounts: all of them locked first, in order, then the batch
+    -- lock, so that the picks are as fair as one at a time and no two
+    -- transactions wait for each other (the order is in src/assign.c).
+    IF (SELECT count(DISTINCT a) FROM unnest(accounts) a) > 1 THEN
+        PERFORM FROM @extschema@.account x WHERE x.account_id = ANY (accounts) ORDER BY x.account_id FOR NO KEY UPDATE;
+        PERFORM @extschema@._begin_batch();
+    END IF;
     FOR account IN SELECT DISTINCT a FROM unnest(accounts) a WHERE a IS NOT NULL ORDER BY a LOOP
         CONTINUE WHEN NOT EXISTS (SELECT FROM @extschema@.account x WHERE x.account_id = account AND x.status = 'active');
         facts := @extschema@.routing_facts(account);
@@ -137,6 +144,16 @@ DECLARE
 BEGIN
     PERFORM @extschema@._require('admin');
     leaver := @extschema@._member(handle);
+    -- The leaver's row first (the deactivating UPDATE holds it already):
+    -- nobody adds to their book while it is held, and additions in flight
+    -- are waited for.  Then every account of the book, in order, then the
+    -- batch lock, then members (the order is in src/assign.c).
+    PERFORM FROM @extschema@.team_member m WHERE m.member_id = leaver.member_id FOR NO KEY UPDATE;
+    PERFORM FROM @extschema@.account a
+    WHERE a.account_id IN (SELECT x.account_id FROM @extschema@.account_assignment x
+                           WHERE x.member_id = leaver.member_id AND x.ended_at IS NULL)
+    ORDER BY a.account_id FOR NO KEY UPDATE;
+    PERFORM @extschema@._begin_batch();
     pool := ARRAY(SELECT m.member_id FROM @extschema@.team_member m
                   WHERE m.active AND m.member_id <> leaver.member_id
                     AND CASE WHEN cardinality(leaver.teams) > 0 THEN m.teams && leaver.teams ELSE m.roles && leaver.roles END);
@@ -180,6 +197,12 @@ COMMENT ON FUNCTION @extschema@.release_member(text, text) IS
 CREATE FUNCTION @extschema@._member_left() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+    -- The books of every leaver, locked in one order before any handoff.
+    PERFORM FROM @extschema@.account a
+    WHERE a.account_id IN (SELECT x.account_id FROM @extschema@.account_assignment x
+                           JOIN new_members n ON n.member_id = x.member_id JOIN old_members o ON o.member_id = n.member_id
+                           WHERE o.active AND NOT n.active AND x.ended_at IS NULL)
+    ORDER BY a.account_id FOR NO KEY UPDATE;
     PERFORM @extschema@.release_member(n.handle) FROM new_members n JOIN old_members o ON o.member_id = n.member_id
     WHERE o.active AND NOT n.active;
     RETURN NULL;
@@ -197,6 +220,13 @@ DECLARE
     assigned integer := 0;
 BEGIN
     PERFORM @extschema@._require('operate');
+    -- The waiting accounts first, in order, then the batch lock (the order
+    -- is in src/assign.c).
+    PERFORM FROM @extschema@.account a WHERE a.account_id IN (SELECT q.account_id FROM @extschema@.unassigned_queue q)
+    ORDER BY a.account_id FOR NO KEY UPDATE;
+    IF FOUND THEN
+        PERFORM @extschema@._begin_batch();
+    END IF;
     FOR account IN SELECT q.account_id FROM @extschema@.unassigned_queue q ORDER BY q.waiting_since, q.account_id LOOP
         SELECT assigned + count(*) FILTER (WHERE r.assignment_success AND r.is_primary) INTO assigned
         FROM @extschema@._route(ARRAY[account]) r;

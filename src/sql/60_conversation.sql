@@ -75,18 +75,16 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION @extschema@._support_team(text) IS 'Internal: a team''s routing settings, the defaults when it has no csm.support_team row.';
 
--- The queue lock of a team (key space 'csmq' = 1668508017).
+-- The queue lock of a team: its csm.lock_row ('queue', team), a row of
+-- csm's own table (an advisory lock, which any role may take, would let a
+-- role without rights on csm stall a team's routing).
 CREATE FUNCTION @extschema@._lock_queue(team text, exclusive boolean) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    IF exclusive THEN
-        PERFORM pg_advisory_xact_lock(1668508017, hashtext(team));
-    ELSE
-        PERFORM pg_advisory_xact_lock_shared(1668508017, hashtext(team));
-    END IF;
+    PERFORM @extschema@._lock_row('queue', team, exclusive);
 END $$;
 COMMENT ON FUNCTION @extschema@._lock_queue(text, boolean) IS
-    'Internal: takes a team''s queue lock until commit, exclusive to leave a conversation waiting, shared to serve the queue.';
+    'Internal: takes a team''s queue lock (its csm.lock_row row) until commit, exclusive to leave a conversation waiting, shared to serve the queue.';
 
 -- Which available agent of the team gets the next conversation: online,
 -- active, in the team and under their limit; round robin by pick_seq, or

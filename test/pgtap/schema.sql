@@ -7,7 +7,7 @@ SELECT tables_are('csm', ARRAY['account', 'team_member', 'nps_response', 'usage_
                                'usage_counter', 'usage_user_day', 'usage_feature_counter', 'usage_fold_lock', 'usage_pending',
                                'health_band_info', 'health_model', 'health_group', 'health_component',
                                'health_model_map', 'health_score', 'health_history', 'health_override',
-                               'segment_weight', 'account_assignment', 'member_load', 'assignment_log', 'assignment_alert',
+                               'segment_weight', 'account_assignment', 'member_load', 'member_lock', 'lock_row', 'assignment_log', 'assignment_alert',
                                'routing_rule', 'conversation', 'support_team', 'agent_load',
                                'stakeholder', 'payment', 'account_note', 'engagement', 'churn_signal_kind',
                                'churn_signal_setting', 'churn_signal', 'churn_model', 'churn_score']);
@@ -67,7 +67,7 @@ $$, $$
     SELECT c.oid::regclass::text FROM pg_class c
     WHERE c.relnamespace = 'csm'::regnamespace AND c.relkind IN ('r', 'S')
       AND c.relname <> 'health_band_info'  -- a fixed lookup that CREATE EXTENSION installs
-      AND c.relname <> 'usage_fold_lock'   -- one lock row that CREATE EXTENSION installs
+      AND c.relname NOT IN ('usage_fold_lock', 'member_lock', 'lock_row')  -- lock rows: CREATE EXTENSION installs one, a restore's inserts or use make the others
 $$, 'every csm table and sequence that holds user data is registered with pg_extension_config_dump');
 
 -- Privileges: only admins attach the trigger or track tables.

@@ -8,11 +8,15 @@
 #                 800 load units; 20 clients x 50 transactions over 1,000
 #                 SMB accounts (1 load unit each), so the pool ends half
 #                 full and the split is the picker's doing, not capacity's.
+#   multi-row     8 members of team mr, no capacity; 8 clients x 10
+#                 transactions, each inserting 25 accounts in one statement,
+#                 which the insert trigger routes round robin (a batch).
 #
 # The accounts exist before the rules, so the insert trigger routes none of
 # them.  Afterwards: every account has exactly one current primary; each
 # member got its share (round robin: 200 +- 1; least loaded: within 1 of
-# 1000 * capacity / total capacity); nobody is over capacity; pgbench
+# 1000 * capacity / total capacity; multi-row: 250 +- 1, the spread at
+# most 1); nobody is over capacity; pgbench
 # reported no failed transaction and the server no new deadlock; the audit
 # log has exactly one 'assign' row per assignment and nothing else; and
 # csm.member_load equals a recount from csm.account_assignment.
@@ -86,6 +90,8 @@ INSERT INTO csm.team_member (handle, teams)
 SELECT 'rr_' || i, ARRAY['rr'] FROM generate_series(1, 8) i;
 INSERT INTO csm.team_member (handle, teams, capacity)
 SELECT 'll_' || i, ARRAY['ll'], 200 * i FROM generate_series(1, 4) i;
+INSERT INTO csm.team_member (handle, teams)
+SELECT 'mr_' || i, ARRAY['mr'] FROM generate_series(1, 8) i;
 -- Before any rule: the insert trigger routes nothing.
 INSERT INTO csm.account (external_id, segment)
 SELECT 'acct_' || i, 'smb' FROM generate_series(1, 1600) i;
@@ -99,6 +105,7 @@ FROM csm.team_member m
 LEFT JOIN csm.account_assignment x ON x.member_id = m.member_id AND x.is_primary AND x.ended_at IS NULL
 GROUP BY m.member_id;
 CREATE SEQUENCE ll_next;
+CREATE SEQUENCE mr_next;
 ANALYZE;
 SQL
 expect "setup: no account was routed on insert" 0 "SELECT count(*) FROM csm.account_assignment"
@@ -129,10 +136,29 @@ expect "least loaded: every member's account count is within 1 of its capacity-p
         SELECT accounts, 1000.0 * capacity / sum(capacity) OVER () AS share
         FROM book WHERE 'll' = ANY (teams)) s"
 
+# ---------------------------------------------------------------- multi-row
+# Only the rule of team mr routes: the accounts come in through the insert
+# trigger, 25 a statement.
+q <<'SQL'
+UPDATE csm.routing_rule SET enabled = false;
+INSERT INTO csm.routing_rule (name, target_kind, target, strategy) VALUES ('mr', 'team', 'mr', 'round_robin');
+SQL
+echo "INSERT INTO csm.account (external_id, segment) SELECT 'mr_acct_' || nextval('mr_next'), 'smb' FROM generate_series(1, 25);" \
+    >"$work/mr.pgbench"
+run_pgbench "multi-row" 8 10 "$work/mr.pgbench"
+check_pool "multi-row" mr_acct_ 2000
+echo "# multi-row: accounts per member: $(q -c "
+    SELECT string_agg(handle || '=' || accounts, ' ' ORDER BY member_id) || ', spread (max - min) '
+           || (max(accounts) - min(accounts))
+    FROM book WHERE 'mr' = ANY (teams)")"
+expect "multi-row: every member got 250 +- 1 accounts, within one of each other" "8|0|t" "
+    SELECT count(*), count(*) FILTER (WHERE abs(accounts - 250) > 1), max(accounts) - min(accounts) <= 1
+    FROM book WHERE 'mr' = ANY (teams)"
+
 echo "# assign stress: $(( $(date +%s) - started )) s in all"
 if [ "$failed" != 0 ]; then
     echo "not ok - assign stress: see above (database $db kept)"
     exit 1
 fi
-echo "ok - auto-assign under 16 and 20 concurrent clients: one primary each, fair shares, exact loads, no deadlocks"
+echo "ok - auto-assign under 16 and 20 concurrent clients, and 8 inserting 25 accounts a statement: one primary each, fair shares, exact loads, no deadlocks"
 dropdb "$db"
