@@ -16,7 +16,6 @@ SELECT plan(8);
 CREATE TEMP TABLE c_runs_no_sql (symbol text PRIMARY KEY, why text);
 INSERT INTO c_runs_no_sql VALUES
     ('csm_account_changed', 'trigger: a relcache invalidation'),
-    ('csm_lock_member', 'takes a lock tag'),
     ('csm_health_band', 'arithmetic'),
     ('csm_caller', 'the outer role''s name'),
     ('csm_usage_ddl', 'event trigger: reads the DDL commands (qualified), resolves a partition''s name as its ALTER TABLE did, then pins the path in C'),
