@@ -23,9 +23,14 @@ PG_FUNCTION_INFO_V1(csm_assign);
 
 /*
  * The account ($1, external_id) and the member ($2, handle), unlocked: one
- * row, NULL where either is unknown.  No plan here can be pruned to one
- * Citus shard by a parameter: external_id and handle are not distribution
- * columns, so the generic plans csm_prepare_once keeps lose nothing.
+ * row, NULL where either is unknown.
+ *
+ * Both plans are generic (csm_prepare_once).  On Citus, with accounts
+ * distributed by account_id, this one reads csm.account by external_id, not
+ * the distribution column, so no plan could prune it; state_sql reads
+ * csm.account_assignment by account_id $1, which Citus prunes when it runs
+ * a generic plan (deferred pruning), its other tables being reference
+ * tables.  Not yet verified on Citus (see the README's Citus notes).
  */
 static const char *const lookup_sql =
 "SELECT (SELECT a.account_id FROM csm.account a WHERE a.external_id = $1), m.member_id, m.active "
