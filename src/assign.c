@@ -234,7 +234,7 @@ read_rule(HeapTupleHeader row, Rule *rule)
 /* The csm.assignment_result, built where the caller can keep it. */
 Datum
 assign_result_row(FunctionCallInfo fcinfo, MemoryContext caller, bool success, const char *handle, bool is_primary,
-		   const char *org, const char *message)
+				  const char *org, const char *message)
 {
 	MemoryContext old = MemoryContextSwitchTo(caller);
 	TupleDesc	desc;
@@ -722,15 +722,16 @@ apply_rule(FunctionCallInfo fcinfo, MemoryContext caller, const Account *account
 
 		for (int r = 0; r < nrelated; r++)
 			if (related[r] == member && (!rule->is_primary || member == primary_member))
-				return assign_result_row(fcinfo, caller, true, SPI_getvalue(candidates->vals[i], candidates->tupdesc, 2),
-								  rule->is_primary, account->org,
-								  psprintf("already %s under rule %s", rule->is_primary ? "owned" : "assigned",
-										   rule->name));
+				return assign_result_row(fcinfo, caller, true,
+										 SPI_getvalue(candidates->vals[i], candidates->tupdesc, 2),
+										 rule->is_primary, account->org,
+										 psprintf("already %s under rule %s",
+												  rule->is_primary ? "owned" : "assigned", rule->name));
 	}
 	if (rule->is_primary && primary_id != 0 && primary_young)
 		return assign_result_row(fcinfo, caller, false, NULL, true, account->org,
-						  psprintf("continuity: the current primary is within its minimum tenure (rule %s)",
-								   rule->name));
+								 psprintf("continuity: the current primary is within its minimum tenure (rule %s)",
+										  rule->name));
 
 	picked = pick_member(&pick, candidates, &ncandidates, &picked_handle);
 	if (picked == 0)
@@ -760,8 +761,8 @@ apply_rule(FunctionCallInfo fcinfo, MemoryContext caller, const Account *account
 					  rule->rule_id_null ? NULL : &rule->rule_id, "assign", rule->is_primary ? primary_member : 0,
 					  waiting);
 	return assign_result_row(fcinfo, caller, true, picked_handle, rule->is_primary, account->org,
-					  psprintf("%s by rule %s (%s)", rule->is_primary ? "primary" : "secondary",
-							   rule->name, rule->strategy));
+							 psprintf("%s by rule %s (%s)", rule->is_primary ? "primary" : "secondary",
+									  rule->name, rule->strategy));
 }
 
 /* csm._apply_rule(account bigint, rule csm.routing_rule): the hook csm.apply_routing runs. */
