@@ -5,10 +5,13 @@
  * lock, member lock and writes it shares (assign.h), so that an assignment
  * by hand and one by a rule lock, count and log alike.
  *
- * The order is the one every assignment keeps: the account's row lock,
- * then the member's lock (waiting for another assignment to them), then a
- * fresh read of the member and of the account's relationships, which the
- * two locks keep true until commit.
+ * Locks are taken in the order assign.c's header states for every
+ * assignment: the member's csm.team_member row (FOR SHARE: a deactivation
+ * of them waits, or this waits for it), the account's row, then members'
+ * locks (theirs and, for a new primary, the current primary's, in member_id
+ * order), each through csm_lock_member.  Then a fresh read of the member
+ * and of the account's relationships, which the locks keep true until
+ * commit.
  */
 #include "postgres.h"
 
@@ -55,7 +58,17 @@ static const char *const state_sql =
 "LEFT JOIN csm.account_assignment e ON e.account_id = $1 AND e.member_id = m.member_id AND e.ended_at IS NULL "
 "WHERE m.member_id = $2";
 
+/* The member's row, locked first ($1, member_id). */
+static const char *const member_row_sql =
+"SELECT FROM csm.team_member t WHERE t.member_id = $1 FOR SHARE";
+
+/* The member of the account's ($1) current primary, once it is locked. */
+static const char *const primary_member_sql =
+"SELECT a.member_id FROM csm.account_assignment a WHERE a.account_id = $1 AND a.is_primary AND a.ended_at IS NULL";
+
 static SPIPlanPtr lookup_plan;
+static SPIPlanPtr member_row_plan;
+static SPIPlanPtr primary_member_plan;
 static SPIPlanPtr state_plan;
 
 /* The member and the account's relationships, read under both locks. */
@@ -130,6 +143,46 @@ read_state(HeapTuple tup, State *state)
 	state->existing_load = isnull ? 0 : DatumGetFloat8(d);
 }
 
+/* Locks a member: the lock every assignment to them holds until commit. */
+static void
+lock_member(int64 member)
+{
+	(void) DirectFunctionCall1(csm_lock_member, Int64GetDatum(member));
+}
+
+/*
+ * Takes the locks of an assignment of account to member, in order: the
+ * member's row, the account, the members' locks (a new primary's and the
+ * current primary's, lowest member_id first).  False when the account is
+ * gone.
+ */
+static bool
+lock_for_assignment(Account *account, int64 member, bool is_primary)
+{
+	Datum		arg = Int64GetDatum(member);
+	HeapTuple	tup;
+	int64		other = 0;
+
+	(void) select_one(member_row_plan, &arg);
+	if (!assign_lock_account(account->id, account))
+		return false;
+	if (is_primary)
+	{
+		bool		isnull;
+
+		arg = Int64GetDatum(account->id);
+		tup = select_one(primary_member_plan, &arg);
+		if (tup != NULL)
+			other = DatumGetInt64(column(tup, 1, &isnull));
+	}
+	if (other != 0 && other < member)
+		lock_member(other);
+	lock_member(member);
+	if (other != 0 && other > member)
+		lock_member(other);
+	return true;
+}
+
 /* The load in use, as "12.34": what capacity leaves no room for, rounded to cents. */
 static char *
 load_in_use(const State *state)
@@ -196,6 +249,8 @@ csm_assign(PG_FUNCTION_ARGS)
 		Oid			state_types[] = {INT8OID, INT8OID};
 
 		csm_prepare_once(&lookup_plan, lookup_sql, 2, lookup_types);
+		csm_prepare_once(&member_row_plan, member_row_sql, 1, state_types);
+		csm_prepare_once(&primary_member_plan, primary_member_sql, 1, state_types);
 		csm_prepare_once(&state_plan, state_sql, 2, state_types);
 	}
 
@@ -222,13 +277,12 @@ csm_assign(PG_FUNCTION_ARGS)
 		return result;
 	}
 
-	/* Wait out other changes of the account's owners and other assignments to the member. */
-	if (!assign_lock_account(account.id, &account))
+	/* Wait out a change of the member, other changes of the account's owners, other assignments to the member. */
+	if (!lock_for_assignment(&account, member, is_primary))
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("account \"%s\" does not exist", org),
 				 errhint("See csm.account for the accounts.")));
-	(void) DirectFunctionCall1(csm_lock_member, Int64GetDatum(member));
 	args[0] = Int64GetDatum(account.id);
 	args[1] = Int64GetDatum(member);
 	tup = select_one(state_plan, args);
