@@ -5,13 +5,13 @@
  * lock, member lock and writes it shares (assign.h), so that an assignment
  * by hand and one by a rule lock, count and log alike.
  *
- * Locks are taken in the order assign.c's header states for every
- * assignment: the member's csm.team_member row (FOR SHARE: a deactivation
- * of them waits, or this waits for it), the account's row, then members'
- * locks (theirs and, for a new primary, the current primary's, in member_id
- * order), each through csm_lock_member.  Then a fresh read of the member
- * and of the account's relationships, which the locks keep true until
- * commit.
+ * Locks are taken in the one order every change of owners keeps, so that
+ * nobody waits in a circle: the member's csm.team_member row (FOR SHARE:
+ * a deactivation of them waits, or this waits for it), the account's row,
+ * then members' locks (theirs and, for a new primary, the current
+ * primary's, in member_id order), each through csm_lock_member.  Then a
+ * fresh read of the member and of the account's relationships, which the
+ * locks keep true until commit.
  */
 #include "postgres.h"
 
