@@ -48,6 +48,7 @@
 #include "utils/resowner.h"
 
 #include "csm.h"
+#include "assign.h"
 
 PG_FUNCTION_INFO_V1(csm_lock_member);
 PG_FUNCTION_INFO_V1(csm_begin_batch);
@@ -276,9 +277,9 @@ read_rule(HeapTupleHeader row, Rule *rule)
 }
 
 /* The csm.assignment_result, built where the caller can keep it. */
-static Datum
-result_row(FunctionCallInfo fcinfo, MemoryContext caller, bool success, const char *handle, bool is_primary,
-		   const char *org, const char *message)
+Datum
+assign_result_row(FunctionCallInfo fcinfo, MemoryContext caller, bool success, const char *handle, bool is_primary,
+				  const char *org, const char *message)
 {
 	MemoryContext old = MemoryContextSwitchTo(caller);
 	TupleDesc	desc;
@@ -769,9 +770,39 @@ csm_begin_batch(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Starts a relationship by hand or in a handoff, to a member whose lock
+ * the caller holds: adds it to the member's counters and writes it with
+ * its audit row.  rule may be NULL; old_member 0 is none.  Runs in the
+ * caller's SPI connection.
+ */
+void
+assign_start(int64 account, int64 member, bool is_primary, float8 weight, const char *reason, const Datum *rule,
+			 const char *action, int64 old_member)
+{
+	Datum		count_args[3] = {Int64GetDatum(member), Float8GetDatum(weight), BoolGetDatum(is_primary)};
+
+	check_weight(weight);
+	prepare_plans();
+	execute(count_plan, count_args, NULL, SPI_OK_INSERT);
+	record_assignment(account, member, is_primary, weight, reason, rule, action, old_member, true);
+}
+
+/*
+ * Ends a current relationship (csm._end_assignment), in the caller's SPI
+ * connection.
+ */
+void
+assign_end(int64 account, int64 assignment, const char *why)
+{
+	Datum		args[3] = {Int64GetDatum(account), Int64GetDatum(assignment), CStringGetTextDatum(why)};
+
+	prepare_plans();
+	execute(end_plan, args, NULL, SPI_OK_SELECT);
+}
+
+/*
  * csm._start_assignment(account, member, is_primary, weight, reason, rule,
- * action, old_member): an assignment by hand or a handoff, to a member
- * whose lock the caller holds.
+ * action, old_member): assign_start, from SQL.
  */
 Datum
 csm_start_assignment(PG_FUNCTION_ARGS)
@@ -784,7 +815,6 @@ csm_start_assignment(PG_FUNCTION_ARGS)
 	Datum		rule;
 	char	   *action;
 	int64		old_member;
-	Datum		count_args[3];
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3) || PG_ARGISNULL(6))
 		ereport(ERROR,
@@ -798,17 +828,10 @@ csm_start_assignment(PG_FUNCTION_ARGS)
 	rule = PG_ARGISNULL(5) ? (Datum) 0 : PG_GETARG_DATUM(5);
 	action = text_to_cstring(PG_GETARG_TEXT_PP(6));
 	old_member = PG_ARGISNULL(7) ? 0 : PG_GETARG_INT64(7);
-	check_weight(weight);
-	count_args[0] = Int64GetDatum(member);
-	count_args[1] = Float8GetDatum(weight);
-	count_args[2] = BoolGetDatum(is_primary);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "csm: SPI_connect failed");
-	prepare_plans();
-	execute(count_plan, count_args, NULL, SPI_OK_INSERT);
-	record_assignment(account, member, is_primary, weight, reason, PG_ARGISNULL(5) ? NULL : &rule, action, old_member,
-					  true);
+	assign_start(account, member, is_primary, weight, reason, PG_ARGISNULL(5) ? NULL : &rule, action, old_member);
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -844,14 +867,6 @@ csm_pick_member(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(picked);
 }
 
-/* The locked account a rule applies to. */
-typedef struct Account
-{
-	int64		id;
-	char	   *org;			/* external_id */
-	float8		weight;			/* its load on an owner */
-} Account;
-
 /* Reads the account the last account query locked; false when there was none. */
 static bool
 read_account(Account *account)
@@ -868,6 +883,20 @@ read_account(Account *account)
 	account->weight = DatumGetFloat8(SPI_getbinval(tup, desc, 3, &isnull));
 	check_weight(account->weight);
 	return true;
+}
+
+/*
+ * Locks an account (by account_id) against other changes of its owners
+ * and reads it, in the caller's SPI connection; false when there is none.
+ */
+bool
+assign_lock_account(int64 id, Account *account)
+{
+	Datum		arg = Int64GetDatum(id);
+
+	prepare_plans();
+	execute(account_plan, &arg, NULL, SPI_OK_SELECT);
+	return read_account(account);
 }
 
 /*
@@ -935,15 +964,16 @@ apply_rule(FunctionCallInfo fcinfo, MemoryContext caller, const Account *account
 
 		for (int r = 0; r < nrelated; r++)
 			if (related[r] == member && (!rule->is_primary || member == primary_member))
-				return result_row(fcinfo, caller, true, SPI_getvalue(candidates->vals[i], candidates->tupdesc, 2),
-								  rule->is_primary, account->org,
-								  psprintf("already %s under rule %s", rule->is_primary ? "owned" : "assigned",
-										   rule->name));
+				return assign_result_row(fcinfo, caller, true,
+										 SPI_getvalue(candidates->vals[i], candidates->tupdesc, 2),
+										 rule->is_primary, account->org,
+										 psprintf("already %s under rule %s",
+												  rule->is_primary ? "owned" : "assigned", rule->name));
 	}
 	if (rule->is_primary && primary_id != 0 && primary_young)
-		return result_row(fcinfo, caller, false, NULL, true, account->org,
-						  psprintf("continuity: the current primary is within its minimum tenure (rule %s)",
-								   rule->name));
+		return assign_result_row(fcinfo, caller, false, NULL, true, account->org,
+								 psprintf("continuity: the current primary is within its minimum tenure (rule %s)",
+										  rule->name));
 
 	/* a new primary ends the current one: their lock first, while this holds no other member's */
 	if (rule->is_primary && primary_id != 0)
@@ -966,22 +996,18 @@ apply_rule(FunctionCallInfo fcinfo, MemoryContext caller, const Account *account
 
 			execute(queue_plan, qargs, qnulls, SPI_OK_SELECT);
 		}
-		return result_row(fcinfo, caller, false, NULL, rule->is_primary, account->org, message);
+		return assign_result_row(fcinfo, caller, false, NULL, rule->is_primary, account->org, message);
 	}
 
 	reason = psprintf("rule %s", rule->name);
 	if (rule->is_primary && primary_id != 0)
-	{
-		Datum		eargs[3] = {Int64GetDatum(account->id), Int64GetDatum(primary_id), CStringGetTextDatum(reason)};
-
-		execute(end_plan, eargs, NULL, SPI_OK_SELECT);
-	}
+		assign_end(account->id, primary_id, reason);
 	record_assignment(account->id, picked, rule->is_primary, account->weight, reason,
 					  rule->rule_id_null ? NULL : &rule->rule_id, "assign", rule->is_primary ? primary_member : 0,
 					  waiting);
-	return result_row(fcinfo, caller, true, picked_handle, rule->is_primary, account->org,
-					  psprintf("%s by rule %s (%s)", rule->is_primary ? "primary" : "secondary",
-							   rule->name, rule->strategy));
+	return assign_result_row(fcinfo, caller, true, picked_handle, rule->is_primary, account->org,
+							 psprintf("%s by rule %s (%s)", rule->is_primary ? "primary" : "secondary",
+									  rule->name, rule->strategy));
 }
 
 /* csm._apply_rule(account bigint, rule csm.routing_rule): the hook csm.apply_routing runs. */
@@ -989,7 +1015,7 @@ Datum
 csm_apply_rule(PG_FUNCTION_ARGS)
 {
 	MemoryContext caller = CurrentMemoryContext;
-	Datum		id = PG_GETARG_DATUM(0);
+	int64		id = PG_GETARG_INT64(0);
 	Rule		rule;
 	Account		account;
 	Datum		result;
@@ -997,12 +1023,10 @@ csm_apply_rule(PG_FUNCTION_ARGS)
 	read_rule(PG_GETARG_HEAPTUPLEHEADER(1), &rule);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "csm: SPI_connect failed");
-	prepare_plans();
-	execute(account_plan, &id, NULL, SPI_OK_SELECT);
-	if (!read_account(&account))
+	if (!assign_lock_account(id, &account))
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("account %lld does not exist", (long long) DatumGetInt64(id))));
+				 errmsg("account %lld does not exist", (long long) id)));
 	result = apply_rule(fcinfo, caller, &account, &rule);
 	SPI_finish();
 	return result;
@@ -1098,7 +1122,7 @@ csm_auto_assign(PG_FUNCTION_ARGS)
 		char		qnulls[4] = {' ', ' ', ' ', 'n'};
 
 		execute(queue_plan, qargs, qnulls, SPI_OK_SELECT);
-		result = result_row(fcinfo, caller, false, NULL, true, account.org, "no routing rule matches");
+		result = assign_result_row(fcinfo, caller, false, NULL, true, account.org, "no routing rule matches");
 	}
 	SPI_finish();
 	return result;

@@ -146,99 +146,14 @@ SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@._pick_member(bigint[], text, float8) IS
     'Internal: picks and locks the member who gets the next account among the candidates: round_robin (picked longest ago) or least_loaded (lowest load / capacity, no capacity counting as 100), among active members with room for weight more; members another session is assigning to are passed over, not waited for (in a batch, every candidate is locked). NULL when nobody has room.';
 
+-- In C (src/csm_assign.c), beside csm_auto_assign: applications call it
+-- once per account.
 CREATE FUNCTION @extschema@.csm_assign(org_user_id text, assign_to text, is_primary boolean DEFAULT true,
                                        reason text DEFAULT NULL)
 RETURNS @extschema@.assignment_result
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    account bigint;
-    member @extschema@.team_member;
-    current_primary @extschema@.account_assignment;
-    existing @extschema@.account_assignment;
-    room float8;
-    weight float8;
-    tenure interval;
-    rule_name text;
-    result @extschema@.assignment_result := (false, assign_to, is_primary, org_user_id, NULL);
-BEGIN
-    PERFORM @extschema@._require('operate');
-    IF org_user_id IS NULL OR assign_to IS NULL OR is_primary IS NULL THEN
-        RAISE EXCEPTION 'org_user_id, assign_to and is_primary must not be NULL'
-            USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    account := @extschema@._account_id(org_user_id);
-    member := @extschema@._member(assign_to);
-    IF NOT member.active THEN
-        result.message := format('%s is inactive', assign_to);
-        RETURN result;
-    END IF;
-
-    -- The locks in csm's order: the member's row (a deactivation of them
-    -- waits, or this waits for it), the account, then the members' locks,
-    -- the current primary's with theirs in member_id order.
-    PERFORM FROM @extschema@.team_member t WHERE t.member_id = member.member_id FOR SHARE;
-    PERFORM @extschema@._lock_account(account);
-    PERFORM @extschema@._lock_member(x) FROM (
-        SELECT member.member_id UNION
-        SELECT a.member_id FROM @extschema@.account_assignment a
-        WHERE csm_assign.is_primary AND a.account_id = account AND a.is_primary AND a.ended_at IS NULL) AS m(x)
-    ORDER BY x;
-    IF NOT (SELECT t.active FROM @extschema@.team_member t WHERE t.member_id = member.member_id) THEN
-        result.message := format('%s is inactive', assign_to);
-        RETURN result;
-    END IF;
-    SELECT * INTO current_primary FROM @extschema@.account_assignment a
-    WHERE a.account_id = account AND a.is_primary AND a.ended_at IS NULL;
-    SELECT * INTO existing FROM @extschema@.account_assignment a
-    WHERE a.account_id = account AND a.member_id = member.member_id AND a.ended_at IS NULL;
-
-    IF existing.assignment_id IS NOT NULL AND (existing.is_primary OR NOT csm_assign.is_primary) THEN
-        result := (true, assign_to, existing.is_primary, org_user_id,
-                   CASE WHEN existing.is_primary THEN 'already the primary CSM' ELSE 'already a secondary CSM' END);
-        RETURN result;
-    END IF;
-
-    IF is_primary AND current_primary.assignment_id IS NOT NULL AND current_primary.rule_id IS NOT NULL THEN
-        SELECT r.min_tenure, r.name INTO tenure, rule_name FROM @extschema@.routing_rule r
-        WHERE r.rule_id = current_primary.rule_id;
-        IF current_primary.started_at > now() - tenure THEN
-            result.message := format('continuity: rule %s keeps the primary it assigned for %s', rule_name, tenure);
-            RETURN result;
-        END IF;
-    END IF;
-
-    -- A secondary promoted to primary already carries the account's load.
-    weight := @extschema@.segment_load((SELECT a.segment FROM @extschema@.account a WHERE a.account_id = account));
-    IF existing.assignment_id IS NULL AND member.capacity IS NOT NULL THEN
-        room := member.capacity - coalesce((SELECT l.load FROM @extschema@.member_load l
-                                            WHERE l.member_id = member.member_id), 0);
-        IF room + 1e-9 < weight THEN
-            result.message := format('%s is at capacity (%s of %s load units in use)', assign_to,
-                                     round((member.capacity - room)::numeric, 2), member.capacity);
-            RETURN result;
-        END IF;
-    END IF;
-
-    IF existing.assignment_id IS NOT NULL THEN
-        PERFORM @extschema@._end_assignment(account, existing.assignment_id, 'promoted to primary');
-    END IF;
-    IF is_primary AND current_primary.assignment_id IS NOT NULL THEN
-        PERFORM @extschema@._end_assignment(account, current_primary.assignment_id,
-                                            coalesce(reason, format('replaced by %s', assign_to)));
-    END IF;
-    PERFORM @extschema@._start_assignment(account, member.member_id, is_primary,
-                                          CASE WHEN existing.assignment_id IS NOT NULL THEN existing.load ELSE weight END,
-                                          reason, NULL,
-                                          CASE WHEN existing.assignment_id IS NOT NULL THEN 'promote' ELSE 'assign' END,
-                                          CASE WHEN is_primary THEN current_primary.member_id END);
-    result := (true, assign_to, is_primary, org_user_id,
-               CASE WHEN NOT is_primary THEN 'assigned as a secondary CSM'
-                    WHEN current_primary.assignment_id IS NULL THEN 'assigned as the primary CSM'
-                    ELSE format('assigned as the primary CSM, replacing %s',
-                                (SELECT t.handle FROM @extschema@.team_member t WHERE t.member_id = current_primary.member_id))
-               END);
-    RETURN result;
-END $$;
+AS 'MODULE_PATHNAME', 'csm_assign'
+LANGUAGE C SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.csm_assign(text, text, boolean, text) IS
     'Assigns a team member (handle) as primary or secondary CSM of an account (external_id); the seed''s Assign CSM tool. A new primary ends the previous one (kept in history). Returns assignment_success false with a message for an inactive member, a member at capacity or a continuity rule. Errors: P0002 unknown account or member, 22004 NULL argument, 42501 without the operate level (csm.grant_access).';
 

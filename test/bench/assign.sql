@@ -29,6 +29,96 @@ BEGIN
     RETURN picked;
 END $$;
 
+-- The baseline for csm_assign: csm 0.1.0's PL/pgSQL csm.csm_assign, kept
+-- verbatim (but for its name and schema) so that the C one is measured
+-- against it.  It calls the same internal functions (csm._lock_member and
+-- the rest), so it takes the same locks.
+CREATE FUNCTION bench.csm_assign_plpgsql(org_user_id text, assign_to text, is_primary boolean DEFAULT true,
+                                         reason text DEFAULT NULL)
+RETURNS csm.assignment_result
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    account bigint;
+    member csm.team_member;
+    current_primary csm.account_assignment;
+    existing csm.account_assignment;
+    room float8;
+    weight float8;
+    tenure interval;
+    rule_name text;
+    result csm.assignment_result := (false, assign_to, is_primary, org_user_id, NULL);
+BEGIN
+    IF org_user_id IS NULL OR assign_to IS NULL OR is_primary IS NULL THEN
+        RAISE EXCEPTION 'org_user_id, assign_to and is_primary must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    account := csm._account_id(org_user_id);
+    member := csm._member(assign_to);
+    IF NOT member.active THEN
+        result.message := format('%s is inactive', assign_to);
+        RETURN result;
+    END IF;
+
+    PERFORM csm._lock_account(account);
+    -- Wait out other assignments to (or a release of) this member, then look again.
+    PERFORM csm._lock_member(member.member_id);
+    IF NOT (SELECT t.active FROM csm.team_member t WHERE t.member_id = member.member_id) THEN
+        result.message := format('%s is inactive', assign_to);
+        RETURN result;
+    END IF;
+    SELECT * INTO current_primary FROM csm.account_assignment a
+    WHERE a.account_id = account AND a.is_primary AND a.ended_at IS NULL;
+    SELECT * INTO existing FROM csm.account_assignment a
+    WHERE a.account_id = account AND a.member_id = member.member_id AND a.ended_at IS NULL;
+
+    IF existing.assignment_id IS NOT NULL AND (existing.is_primary OR NOT csm_assign_plpgsql.is_primary) THEN
+        result := (true, assign_to, existing.is_primary, org_user_id,
+                   CASE WHEN existing.is_primary THEN 'already the primary CSM' ELSE 'already a secondary CSM' END);
+        RETURN result;
+    END IF;
+
+    IF is_primary AND current_primary.assignment_id IS NOT NULL AND current_primary.rule_id IS NOT NULL THEN
+        SELECT r.min_tenure, r.name INTO tenure, rule_name FROM csm.routing_rule r
+        WHERE r.rule_id = current_primary.rule_id;
+        IF current_primary.started_at > now() - tenure THEN
+            result.message := format('continuity: rule %s keeps the primary it assigned for %s', rule_name, tenure);
+            RETURN result;
+        END IF;
+    END IF;
+
+    -- A secondary promoted to primary already carries the account's load.
+    weight := csm.segment_load((SELECT a.segment FROM csm.account a WHERE a.account_id = account));
+    IF existing.assignment_id IS NULL AND member.capacity IS NOT NULL THEN
+        room := member.capacity - coalesce((SELECT l.load FROM csm.member_load l
+                                            WHERE l.member_id = member.member_id), 0);
+        IF room + 1e-9 < weight THEN
+            result.message := format('%s is at capacity (%s of %s load units in use)', assign_to,
+                                     round((member.capacity - room)::numeric, 2), member.capacity);
+            RETURN result;
+        END IF;
+    END IF;
+
+    IF existing.assignment_id IS NOT NULL THEN
+        PERFORM csm._end_assignment(account, existing.assignment_id, 'promoted to primary');
+    END IF;
+    IF is_primary AND current_primary.assignment_id IS NOT NULL THEN
+        PERFORM csm._end_assignment(account, current_primary.assignment_id,
+                                            coalesce(reason, format('replaced by %s', assign_to)));
+    END IF;
+    PERFORM csm._start_assignment(account, member.member_id, is_primary,
+                                          CASE WHEN existing.assignment_id IS NOT NULL THEN existing.load ELSE weight END,
+                                          reason, NULL,
+                                          CASE WHEN existing.assignment_id IS NOT NULL THEN 'promote' ELSE 'assign' END,
+                                          CASE WHEN is_primary THEN current_primary.member_id END);
+    result := (true, assign_to, is_primary, org_user_id,
+               CASE WHEN NOT is_primary THEN 'assigned as a secondary CSM'
+                    WHEN current_primary.assignment_id IS NULL THEN 'assigned as the primary CSM'
+                    ELSE format('assigned as the primary CSM, replacing %s',
+                                (SELECT t.handle FROM csm.team_member t WHERE t.member_id = current_primary.member_id))
+               END);
+    RETURN result;
+END $$;
+
 -- The floor: the same accounts, no foreign key, no choosing (the owner is
 -- the account number modulo 8, a perfect split).
 CREATE TABLE bench.floor_account (
