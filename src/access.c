@@ -47,11 +47,14 @@ csm_require_level(const char *level)
 {
 	Oid			role = GetOuterUserId();
 	char		marker[NAMEDATALEN];
+	List	   *name;
 	Oid			fn;
 
 	check_level(level);
 	snprintf(marker, sizeof(marker), "_access_%s", level);
-	fn = LookupFuncName(list_make2(makeString("csm"), makeString(marker)), 0, NULL, true);
+	name = list_make1(makeString("csm"));
+	name = lappend(name, makeString(marker));
+	fn = LookupFuncName(name, 0, NULL, true);
 	if (!OidIsValid(fn))
 		elog(ERROR, "csm: marker function csm.%s() is missing", marker);
 	if (pg_proc_aclcheck(fn, role, ACL_EXECUTE) != ACLCHECK_OK)
