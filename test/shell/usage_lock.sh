@@ -24,18 +24,26 @@ SQL
 
 dir=$(mktemp -d)
 mkfifo "$dir/in"
-psql -qAtX -d "$db" -U csm_lock_nobody <"$dir/in" >"$dir/out" 2>&1 &
+# The holder logs in as the suite's user and becomes the unprivileged role
+# (pg_virtualenv's clusters ask other roles for a password).
+psql -qAtX -d "$db" <"$dir/in" >"$dir/out" 2>&1 &
 holder=$!
 exec 3>"$dir/in"
 cleanup() { exec 3>&-; wait "$holder" 2>/dev/null || true; rm -rf "$dir"; }
 trap cleanup EXIT
 # pg_class is readable by everyone, even without USAGE on schema csm.
-echo "SELECT pg_advisory_lock(c.oid::integer, 0), 'held' FROM pg_class c
+echo "SET ROLE csm_lock_nobody;
+      SELECT pg_advisory_lock(c.oid::integer, 0), 'held' FROM pg_class c
       JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'csm' AND c.relname = 'usage_delta';" >&3
-until grep -q held "$dir/out"; do
-    grep -q ERROR "$dir/out" && { cat "$dir/out"; echo "not ok - the holder could not take the key"; exit 1; }
+# Wait for it, a minute at most, and not at all once the holder is gone.
+for _ in $(seq 600); do
+    grep -q held "$dir/out" && break
+    if grep -qE 'ERROR|FATAL|error' "$dir/out" || ! kill -0 "$holder" 2>/dev/null; then
+        cat "$dir/out"; echo "not ok - the holder could not take the key"; exit 1
+    fi
     sleep 0.1
 done
+grep -q held "$dir/out" || { echo "not ok - the holder did not take the key within a minute"; exit 1; }
 echo "ok - an unprivileged role holds the old fold key"
 
 # attempt WHAT SQL: one ok/not ok line for SQL finishing without error.
