@@ -35,6 +35,7 @@ failed=$((failed + $(grep -cE 'FAILED|failed \(ignored\)' "$log" || true)))
 grep -q 'tests passed' "$log" || failed=$((failed + 1))
 
 echo "== pgTAP"
+dropdb --if-exists csm_tap
 createdb csm_tap
 psql -qX -d csm_tap -c 'CREATE EXTENSION pgtap' -c 'CREATE EXTENSION csm'
 for t in test/pgtap/*.sql; do
