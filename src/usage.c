@@ -179,7 +179,7 @@ static const char *const append_one_sql =
 "VALUES ($1, $2, $3, $4, $5, $6)";
 
 static const char *const pending_sql =
-"INSERT INTO csm.usage_pending (source_id, account_key, day, user_key, feature, events) "
+"INSERT INTO csm.usage_pending (account_key, source_id, day, user_key, feature, events) "
 "SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
 "                         pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6))";
 
@@ -527,6 +527,89 @@ nullable_text_array(Datum *values, bool *nulls, int n)
 }
 
 /*
+ * The groups of a batch that are to be written, column by column in the
+ * order of the statements' parameters: account, source, day, user, feature,
+ * events.
+ */
+typedef struct GroupColumns
+{
+	int			n;
+	Datum	   *accounts;		/* account_id, or for pending the key's text */
+	Datum	   *sources;
+	Datum	   *days;
+	Datum	   *users;
+	bool	   *user_nulls;
+	Datum	   *features;
+	bool	   *feature_nulls;
+	Datum	   *events;
+} GroupColumns;
+
+/*
+ * Collects the groups whose account exists (by account_id) or, with
+ * pending, those whose account does not (by the account key's text).  Rows
+ * that cancel out (an UPDATE that moved nothing) change nothing and are
+ * left out.
+ */
+static void
+collect_groups(UsageBatch *batch, const TrackedSource *src, bool pending, GroupColumns *cols)
+{
+	int			max = Max(batch->groups->members, 1);
+	int			n = 0;
+	grouptab_iterator it;
+	GroupEntry *entry;
+
+	cols->accounts = palloc(max * sizeof(Datum));
+	cols->sources = palloc(max * sizeof(Datum));
+	cols->days = palloc(max * sizeof(Datum));
+	cols->users = palloc(max * sizeof(Datum));
+	cols->user_nulls = palloc(max * sizeof(bool));
+	cols->features = palloc(max * sizeof(Datum));
+	cols->feature_nulls = palloc(max * sizeof(bool));
+	cols->events = palloc(max * sizeof(Datum));
+
+	grouptab_start_iterate(batch->groups, &it);
+	while ((entry = grouptab_iterate(batch->groups, &it)) != NULL)
+	{
+		int64		account_id = batch->account_ids[entry->key.account];
+
+		if (entry->events == 0 || (account_id == 0) != pending)
+			continue;
+		if (pending)
+		{
+			const StrKey *key = &batch->accounts.keys[entry->key.account];
+
+			cols->accounts[n] = PointerGetDatum(cstring_to_text_with_len(key->data, key->len));
+		}
+		else
+			cols->accounts[n] = Int64GetDatum(account_id);
+		cols->sources[n] = Int32GetDatum(src->source_id);
+		cols->days[n] = DateADTGetDatum(entry->key.day);
+		cols->users[n] = item_datum(batch, entry->key.user, &cols->user_nulls[n]);
+		cols->features[n] = item_datum(batch, entry->key.feature, &cols->feature_nulls[n]);
+		cols->events[n] = Int64GetDatum(entry->events);
+		n++;
+	}
+	cols->n = n;
+}
+
+/* The collected columns as six arrays, the statements' parameters. */
+static void
+group_arrays(const GroupColumns *cols, bool pending, Datum *params)
+{
+	int			n = cols->n;
+
+	if (pending)
+		params[0] = PointerGetDatum(construct_array(cols->accounts, n, TEXTOID, -1, false, TYPALIGN_INT));
+	else
+		params[0] = PointerGetDatum(construct_array(cols->accounts, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	params[1] = PointerGetDatum(construct_array(cols->sources, n, INT4OID, 4, true, TYPALIGN_INT));
+	params[2] = PointerGetDatum(construct_array(cols->days, n, DATEOID, 4, true, TYPALIGN_INT));
+	params[3] = nullable_text_array(cols->users, cols->user_nulls, n);
+	params[4] = nullable_text_array(cols->features, cols->feature_nulls, n);
+	params[5] = PointerGetDatum(construct_array(cols->events, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/*
  * Appends the groups whose account does not exist to csm.usage_pending,
  * keyed by the account key's text, for a source tracked with
  * create_accounts => false.
@@ -534,44 +617,14 @@ nullable_text_array(Datum *values, bool *nulls, int n)
 static void
 write_pending(UsageBatch *batch, const TrackedSource *src)
 {
-	Oid			argtypes[6] = {INT4ARRAYOID, TEXTARRAYOID, DATEARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID};
+	Oid			argtypes[6] = {TEXTARRAYOID, INT4ARRAYOID, DATEARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID};
 	Datum		params[6];
-	int			max = Max(batch->groups->members, 1);
-	Datum	   *sources = palloc(max * sizeof(Datum));
-	Datum	   *keys = palloc(max * sizeof(Datum));
-	Datum	   *days = palloc(max * sizeof(Datum));
-	Datum	   *users = palloc(max * sizeof(Datum));
-	bool	   *user_nulls = palloc(max * sizeof(bool));
-	Datum	   *features = palloc(max * sizeof(Datum));
-	bool	   *feature_nulls = palloc(max * sizeof(bool));
-	Datum	   *events = palloc(max * sizeof(Datum));
-	int			n = 0;
-	grouptab_iterator it;
-	GroupEntry *entry;
+	GroupColumns cols;
 
-	grouptab_start_iterate(batch->groups, &it);
-	while ((entry = grouptab_iterate(batch->groups, &it)) != NULL)
-	{
-		const StrKey *key = &batch->accounts.keys[entry->key.account];
-
-		if (entry->events == 0 || batch->account_ids[entry->key.account] != 0)
-			continue;
-		sources[n] = Int32GetDatum(src->source_id);
-		keys[n] = PointerGetDatum(cstring_to_text_with_len(key->data, key->len));
-		days[n] = DateADTGetDatum(entry->key.day);
-		users[n] = item_datum(batch, entry->key.user, &user_nulls[n]);
-		features[n] = item_datum(batch, entry->key.feature, &feature_nulls[n]);
-		events[n] = Int64GetDatum(entry->events);
-		n++;
-	}
-	if (n == 0)
+	collect_groups(batch, src, true, &cols);
+	if (cols.n == 0)
 		return;
-	params[0] = PointerGetDatum(construct_array(sources, n, INT4OID, 4, true, TYPALIGN_INT));
-	params[1] = PointerGetDatum(construct_array(keys, n, TEXTOID, -1, false, TYPALIGN_INT));
-	params[2] = PointerGetDatum(construct_array(days, n, DATEOID, 4, true, TYPALIGN_INT));
-	params[3] = nullable_text_array(users, user_nulls, n);
-	params[4] = nullable_text_array(features, feature_nulls, n);
-	params[5] = PointerGetDatum(construct_array(events, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	group_arrays(&cols, true, params);
 	csm_prepare_once(&pending_plan, pending_sql, 6, argtypes);
 	if (SPI_execute_plan(pending_plan, params, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "csm: appending pending usage failed");
@@ -591,19 +644,9 @@ write_deltas(UsageBatch *batch, const TrackedSource *src)
 	Oid			argtypes[6] = {INT8ARRAYOID, INT4ARRAYOID, DATEARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID};
 	Datum		params[6];
 	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
-	int			max = Max(batch->groups->members, 1);
-	Datum	   *accounts = palloc(max * sizeof(Datum));
-	Datum	   *sources = palloc(max * sizeof(Datum));
-	Datum	   *days = palloc(max * sizeof(Datum));
-	Datum	   *users = palloc(max * sizeof(Datum));
-	bool	   *user_nulls = palloc(max * sizeof(bool));
-	Datum	   *features = palloc(max * sizeof(Datum));
-	bool	   *feature_nulls = palloc(max * sizeof(bool));
-	Datum	   *events = palloc(max * sizeof(Datum));
-	int			n = 0;
+	GroupColumns cols;
+	int			n;
 	bool		apply_now;
-	grouptab_iterator it;
-	GroupEntry *entry;
 
 	if (batch->accounts.count == 0)
 		return;
@@ -611,29 +654,17 @@ write_deltas(UsageBatch *batch, const TrackedSource *src)
 	if (!src->create_accounts)
 		write_pending(batch, src);
 
-	grouptab_start_iterate(batch->groups, &it);
-	while ((entry = grouptab_iterate(batch->groups, &it)) != NULL)
-	{
-		/* rows that cancel out (an UPDATE that moved nothing) change nothing */
-		if (entry->events == 0 || batch->account_ids[entry->key.account] == 0)
-			continue;
-		accounts[n] = Int64GetDatum(batch->account_ids[entry->key.account]);
-		sources[n] = Int32GetDatum(src->source_id);
-		days[n] = DateADTGetDatum(entry->key.day);
-		users[n] = item_datum(batch, entry->key.user, &user_nulls[n]);
-		features[n] = item_datum(batch, entry->key.feature, &feature_nulls[n]);
-		events[n] = Int64GetDatum(entry->events);
-		n++;
-	}
+	collect_groups(batch, src, false, &cols);
+	n = cols.n;
 	if (n == 0)
 		return;
 	apply_now = n >= csm_compact_threshold && csm_compact_threshold > 0 && XactIsoLevel == XACT_READ_COMMITTED;
 	if (n == 1 && !apply_now)
 	{
-		Datum		one[6] = {accounts[0], sources[0], days[0], users[0], features[0], events[0]};
+		Datum		one[6] = {cols.accounts[0], cols.sources[0], cols.days[0], cols.users[0], cols.features[0], cols.events[0]};
 
-		nulls[3] = user_nulls[0] ? 'n' : ' ';
-		nulls[4] = feature_nulls[0] ? 'n' : ' ';
+		nulls[3] = cols.user_nulls[0] ? 'n' : ' ';
+		nulls[4] = cols.feature_nulls[0] ? 'n' : ' ';
 		csm_prepare_once(&append_one_plan, append_one_sql, 6, one_argtypes);
 		if (SPI_execute_plan(append_one_plan, one, nulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "csm: appending a usage delta failed");
@@ -641,12 +672,7 @@ write_deltas(UsageBatch *batch, const TrackedSource *src)
 		return;
 	}
 
-	params[0] = PointerGetDatum(construct_array(accounts, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	params[1] = PointerGetDatum(construct_array(sources, n, INT4OID, 4, true, TYPALIGN_INT));
-	params[2] = PointerGetDatum(construct_array(days, n, DATEOID, 4, true, TYPALIGN_INT));
-	params[3] = nullable_text_array(users, user_nulls, n);
-	params[4] = nullable_text_array(features, feature_nulls, n);
-	params[5] = PointerGetDatum(construct_array(events, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	group_arrays(&cols, false, params);
 	if (apply_now)
 	{
 		csm_prepare_once(&apply_plan, apply_sql, 6, argtypes);

@@ -249,6 +249,23 @@ CREATE TABLE @extschema@.churn_score (
 COMMENT ON TABLE @extschema@.churn_score IS
     'The latest churn probability of each active account (csm.refresh_churn): band (csm.churn_band), risk_score (probability x 100, what routing conditions call churn_risk_score), the model that gave it, and the three features that raised it most.';
 
+-- What csm.refresh_churn stores for the accounts it locked: every one at
+-- once, or (account) only that one.
+CREATE FUNCTION @extschema@._churn_refresh_rows(accounts bigint[], account bigint DEFAULT NULL)
+RETURNS TABLE (account_id bigint, probability float8, band @extschema@.churn_band, risk_score float8,
+               model text, drivers text[], problem text)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT p.account_id, p.probability, @extschema@.churn_band(p.probability), p.probability * 100, p.model,
+           CASE WHEN p.problem IS NULL
+                THEN ARRAY(SELECT d.feature FROM @extschema@._churn_drivers(p.feature_model, p.features, 3) d) END,
+           p.problem
+    FROM @extschema@._churn_predictions(account) p
+    JOIN pg_catalog.unnest(accounts) AS l(account_id) ON l.account_id = p.account_id;
+END;
+COMMENT ON FUNCTION @extschema@._churn_refresh_rows(bigint[], bigint) IS
+    'Internal: the rows csm.refresh_churn stores for the given accounts (or, with account, that one): probability, band, risk score, model and the three top drivers, or the problem that left an account unscored.';
+
 CREATE FUNCTION @extschema@.refresh_churn() RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -284,23 +301,12 @@ BEGIN
     -- (a data exception, class 22), the accounts are scored one at a time and
     -- the ones that fail are set aside with their error.
     BEGIN
-        INSERT INTO pg_temp.csm_churn_refresh
-        SELECT p.account_id, p.probability, @extschema@.churn_band(p.probability), p.probability * 100, p.model,
-               CASE WHEN p.problem IS NULL
-                    THEN ARRAY(SELECT d.feature FROM @extschema@._churn_drivers(p.feature_model, p.features, 3) d) END,
-               p.problem
-        FROM @extschema@._churn_predictions() p
-        JOIN unnest(locked) AS l(account_id) ON l.account_id = p.account_id;
+        INSERT INTO pg_temp.csm_churn_refresh SELECT * FROM @extschema@._churn_refresh_rows(locked);
     EXCEPTION WHEN data_exception THEN
         GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT;
         FOREACH id IN ARRAY locked LOOP
             BEGIN
-                INSERT INTO pg_temp.csm_churn_refresh
-                SELECT p.account_id, p.probability, @extschema@.churn_band(p.probability), p.probability * 100, p.model,
-                       CASE WHEN p.problem IS NULL
-                            THEN ARRAY(SELECT d.feature FROM @extschema@._churn_drivers(p.feature_model, p.features, 3) d) END,
-                       p.problem
-                FROM @extschema@._churn_predictions(id) p;
+                INSERT INTO pg_temp.csm_churn_refresh SELECT * FROM @extschema@._churn_refresh_rows(ARRAY[id], id);
             EXCEPTION WHEN data_exception THEN
                 INSERT INTO pg_temp.csm_churn_refresh (account_id, problem) VALUES (id, SQLERRM);
             END;

@@ -47,14 +47,19 @@ SELECT is(pg_temp.churn_metric('new_usage', 'tenure_days'), 820::float8,
 
 -- What the model in use reads for an unknown metric is its training mean:
 -- a hand-made model whose means are 1, 2, ... 9.
+-- hand_model(name, mean): an active hand-made logistic model over the nine
+-- churn metrics, every coefficient 0.1 and every scale 1.
+CREATE FUNCTION pg_temp.hand_model(text, jsonb) RETURNS void LANGUAGE sql AS $$
 INSERT INTO csm.churn_model (name, kind, model, active)
-SELECT 'means', 'trained',
+SELECT $1, 'trained',
        jsonb_build_object('kind', 'logistic_regression', 'features', 9,
                           'feature_names', to_jsonb(csm.churn_metric_names()), 'intercept', 0,
                           'coefficients', to_jsonb(array_fill(0.1::float8, ARRAY[9])),
-                          'mean', '[1, 2, 3, 4, 5, 6, 7, 8, 9]'::jsonb, 'scale', to_jsonb(array_fill(1::float8, ARRAY[9])),
+                          'mean', $2, 'scale', to_jsonb(array_fill(1::float8, ARRAY[9])),
                           'lambda', 0, 'iterations', 0, 'converged', true, 'rows', 0, 'positives', 0),
-       true;
+       true
+$$;
+SELECT pg_temp.hand_model('means', '[1, 2, 3, 4, 5, 6, 7, 8, 9]');
 SELECT is((SELECT p.features[4] FROM csm._churn_predictions(pg_temp.id('new_usage')) p), 4::float8,
           'scoring: an unknown usage_trend takes the model''s training mean');
 SELECT is((SELECT p.features[7] FROM csm._churn_predictions(pg_temp.id('no_renewal')) p), 7::float8,
@@ -127,14 +132,7 @@ SELECT is((SELECT count(*) FROM csm.churn_signal WHERE last_seen_at > clock_time
 -- A model that reads ln(1 + arr), and three accounts it cannot score: arr
 -- NaN and infinite (refused by CHECKs that are dropped here, so as to have
 -- such rows) and negative (ln of a negative number raises 2201E).
-INSERT INTO csm.churn_model (name, kind, model, active)
-SELECT 'reads_arr', 'trained',
-       jsonb_build_object('kind', 'logistic_regression', 'features', 9,
-                          'feature_names', to_jsonb(csm.churn_metric_names()), 'intercept', 0,
-                          'coefficients', to_jsonb(array_fill(0.1::float8, ARRAY[9])),
-                          'mean', to_jsonb(array_fill(1::float8, ARRAY[9])), 'scale', to_jsonb(array_fill(1::float8, ARRAY[9])),
-                          'lambda', 0, 'iterations', 0, 'converged', true, 'rows', 0, 'positives', 0),
-       true;
+SELECT pg_temp.hand_model('reads_arr', to_jsonb(array_fill(1::float8, ARRAY[9])));
 DO $$
 DECLARE c name;
 BEGIN

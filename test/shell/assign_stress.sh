@@ -47,6 +47,15 @@ run_pgbench() {
     if no_new_deadlocks "$db" "$before"; then echo "ok - $name: no deadlocks"; else failed=1; fi
 }
 
+# book_spread TEAM: every member of TEAM with its account count, and the
+# spread (max - min).
+book_spread() {
+    q -c "
+        SELECT string_agg(handle || '=' || accounts, ' ' ORDER BY member_id) || ', spread (max - min) '
+               || (max(accounts) - min(accounts))
+        FROM book WHERE '$1' = ANY (teams)"
+}
+
 # check_pool NAME PREFIX N: the invariants every run must keep, over the
 # accounts named PREFIX1..PREFIXN.
 check_pool() {
@@ -65,16 +74,7 @@ check_pool() {
         LEFT JOIN csm.account_assignment x ON x.account_id = l.account_id AND x.member_id = l.new_member_id
                                           AND x.is_primary AND x.ended_at IS NULL
         WHERE a.external_id LIKE '${prefix}%'"
-    expect "$name: csm.member_load equals a recount from csm.account_assignment" 0 "
-        SELECT count(*)
-        FROM csm.member_load l
-        FULL JOIN (SELECT x.member_id, count(*) AS accounts, count(*) FILTER (WHERE x.is_primary) AS primaries,
-                          sum(x.load) AS load
-                   FROM csm.account_assignment x WHERE x.ended_at IS NULL GROUP BY x.member_id) r
-          ON r.member_id = l.member_id
-        WHERE l.member_id IS NULL
-           OR l.accounts <> coalesce(r.accounts, 0) OR l.primaries <> coalesce(r.primaries, 0)
-           OR abs(l.load - coalesce(r.load, 0)) > 1e-6"
+    expect_member_load "$name: csm.member_load equals a recount from csm.account_assignment"
     expect "$name: nobody is over capacity" 0 "
         SELECT count(*) FROM csm.team_member m
         WHERE m.capacity < (SELECT sum(x.load) FROM csm.account_assignment x
@@ -115,10 +115,7 @@ q -c "INSERT INTO csm.routing_rule (name, target_kind, target, strategy) VALUES 
 echo "SELECT csm.csm_auto_assign('acct_' || nextval('rr_next'));" >"$work/rr.pgbench"
 run_pgbench "round robin" 16 100 "$work/rr.pgbench"
 check_pool "round robin" acct_ 1600
-echo "# round robin: accounts per member: $(q -c "
-    SELECT string_agg(handle || '=' || accounts, ' ' ORDER BY member_id) || ', spread (max - min) '
-           || (max(accounts) - min(accounts))
-    FROM book WHERE 'rr' = ANY (teams)")"
+echo "# round robin: accounts per member: $(book_spread rr)"
 expect "round robin: every member got 200 +- 1 accounts" "8|0" "
     SELECT count(*), count(*) FILTER (WHERE abs(accounts - 200) > 1) FROM book WHERE 'rr' = ANY (teams)"
 
@@ -147,10 +144,7 @@ echo "INSERT INTO csm.account (external_id, segment) SELECT 'mr_acct_' || nextva
     >"$work/mr.pgbench"
 run_pgbench "multi-row" 8 10 "$work/mr.pgbench"
 check_pool "multi-row" mr_acct_ 2000
-echo "# multi-row: accounts per member: $(q -c "
-    SELECT string_agg(handle || '=' || accounts, ' ' ORDER BY member_id) || ', spread (max - min) '
-           || (max(accounts) - min(accounts))
-    FROM book WHERE 'mr' = ANY (teams)")"
+echo "# multi-row: accounts per member: $(book_spread mr)"
 expect "multi-row: every member got 250 +- 1 accounts, within one of each other" "8|0|t" "
     SELECT count(*), count(*) FILTER (WHERE abs(accounts - 250) > 1), max(accounts) - min(accounts) <= 1
     FROM book WHERE 'mr' = ANY (teams)"

@@ -37,3 +37,18 @@ expect() {
         failed=1
     fi
 }
+
+# expect_member_load WHAT: one "ok" or "not ok" line, whether csm.member_load
+# equals a recount (accounts, primaries, load) from csm.account_assignment.
+expect_member_load() {
+    expect "$1" 0 "
+        SELECT count(*)
+        FROM csm.member_load l
+        FULL JOIN (SELECT x.member_id, count(*) AS accounts, count(*) FILTER (WHERE x.is_primary) AS primaries,
+                          sum(x.load) AS load
+                   FROM csm.account_assignment x WHERE x.ended_at IS NULL GROUP BY x.member_id) r
+          ON r.member_id = l.member_id
+        WHERE l.member_id IS NULL
+           OR l.accounts <> coalesce(r.accounts, 0) OR l.primaries <> coalesce(r.primaries, 0)
+           OR abs(l.load - coalesce(r.load, 0)) > 1e-6"
+}
