@@ -1,0 +1,99 @@
+-- Scale-out on Citus. CREATE EXTENSION only creates objects; an admin runs
+-- csm.distribute() once on the coordinator to make every csm table a
+-- reference table (configuration, and what every node must read locally)
+-- or a distributed table colocated by account_id (per-account data).
+--
+-- One row per table. Reference tables come first: distributed tables have
+-- foreign keys to them.
+CREATE FUNCTION @extschema@._distribution()
+RETURNS TABLE (relation regclass, kind text)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT t.relation::regclass, t.kind FROM (VALUES
+        -- reference tables
+        (1, '@extschema@.account', 'reference'),
+        (2, '@extschema@.team_member', 'reference'),
+        (3, '@extschema@.usage_source', 'reference'),
+        (4, '@extschema@.usage_fold_lock', 'reference'),
+        (5, '@extschema@.health_band_info', 'reference'),
+        (6, '@extschema@.health_model', 'reference'),
+        (7, '@extschema@.health_group', 'reference'),
+        (8, '@extschema@.health_component', 'reference'),
+        (9, '@extschema@.health_model_map', 'reference'),
+        (10, '@extschema@.segment_weight', 'reference'),
+        (11, '@extschema@.member_load', 'reference'),
+        (12, '@extschema@.member_lock', 'reference'),
+        (13, '@extschema@.routing_rule', 'reference'),
+        (14, '@extschema@.lock_row', 'reference'),
+        (15, '@extschema@.support_team', 'reference'),
+        (16, '@extschema@.agent_load', 'reference'),
+        (17, '@extschema@.churn_signal_kind', 'reference'),
+        (18, '@extschema@.churn_signal_setting', 'reference'),
+        (19, '@extschema@.churn_model', 'reference'),
+        -- distributed by account_id, all in one colocation group
+        (101, '@extschema@.usage_counter', 'account'),
+        (102, '@extschema@.usage_user_day', 'account'),
+        (103, '@extschema@.usage_feature_counter', 'account'),
+        (104, '@extschema@.usage_delta', 'account'),
+        (105, '@extschema@.usage_pending', 'reference'),
+        (110, '@extschema@.health_score', 'account'),
+        (111, '@extschema@.health_history', 'account'),
+        (112, '@extschema@.health_override', 'account'),
+        (120, '@extschema@.account_assignment', 'account'),
+        (121, '@extschema@.assignment_log', 'account'),
+        (122, '@extschema@.assignment_alert', 'account'),
+        (130, '@extschema@.conversation', 'account'),
+        (140, '@extschema@.nps_response', 'account'),
+        (141, '@extschema@.stakeholder', 'account'),
+        (142, '@extschema@.payment', 'account'),
+        (143, '@extschema@.account_note', 'account'),
+        (144, '@extschema@.engagement', 'account'),
+        (145, '@extschema@.churn_signal', 'account'),
+        (146, '@extschema@.churn_score', 'account')
+    ) AS t(position, relation, kind)
+    ORDER BY t.position;
+END;
+COMMENT ON FUNCTION @extschema@._distribution() IS
+    'Internal: how csm.distribute() places each csm table on Citus: reference (a copy on every node) or account (distributed by account_id, colocated).';
+
+CREATE FUNCTION @extschema@.distribute()
+RETURNS TABLE (relation regclass, kind text, changed boolean)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    anchor regclass;
+    t record;
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_extension e WHERE e.extname = 'citus') THEN
+        RAISE EXCEPTION 'csm.distribute() needs Citus'
+            USING ERRCODE = '0A000',
+                  HINT = 'Add citus to shared_preload_libraries, run CREATE EXTENSION citus, add the workers, then call csm.distribute() on the coordinator.';
+    END IF;
+    IF NOT citus_is_coordinator() THEN
+        RAISE EXCEPTION 'csm.distribute() must run on the Citus coordinator'
+            USING ERRCODE = '55000',
+                  HINT = 'Connect to the coordinator and call it there; the workers get their shards from it.';
+    END IF;
+    -- csm's tables have triggers; Citus runs them on the shards, and csm's
+    -- triggers are written to be correct there (see each trigger).
+    PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
+    FOR t IN SELECT d.relation, d.kind FROM @extschema@._distribution() d LOOP
+        relation := t.relation;
+        kind := t.kind;
+        changed := NOT EXISTS (SELECT FROM pg_dist_partition p WHERE p.logicalrelid = t.relation);
+        IF changed AND t.kind = 'reference' THEN
+            PERFORM create_reference_table(t.relation);
+        ELSIF changed THEN
+            PERFORM create_distributed_table(t.relation, 'account_id',
+                                             colocate_with => coalesce(anchor::text, 'default'));
+        END IF;
+        IF t.kind = 'account' THEN
+            anchor := coalesce(anchor, t.relation);
+        END IF;
+        RETURN NEXT;
+    END LOOP;
+END;
+$$;
+REVOKE ALL ON FUNCTION @extschema@.distribute() FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.distribute() IS
+    'Run once on the Citus coordinator after CREATE EXTENSION csm: makes configuration tables reference tables and per-account tables distributed by account_id, colocated. Idempotent; returns each table, how it is placed, and whether this call changed it. 0A000 without Citus, 55000 on a worker.';
