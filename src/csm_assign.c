@@ -28,16 +28,15 @@ PG_FUNCTION_INFO_V1(csm_assign);
  * The account ($1, external_id) and the member ($2, handle), unlocked: one
  * row, NULL where either is unknown.
  *
- * Both plans are generic (csm_prepare_once).  On Citus, with accounts
- * distributed by account_id, this one reads csm.account by external_id, not
- * the distribution column, so no plan could prune it; state_sql reads
- * csm.account_assignment by account_id $1, which Citus prunes when it runs
- * a generic plan (deferred pruning), its other tables being reference
- * tables.  Not yet verified on Citus (see the README's Citus notes).
+ * Its plans are prepared with csm_prepare_routed: on Citus, where
+ * csm.account is a reference table and csm.account_assignment is
+ * distributed by account_id, state_sql and primary_member_sql are planned
+ * with the account's id, so Citus routes them to its shard (a generic plan
+ * of state_sql's join of reference and distributed tables it cannot plan).
  */
 static const char *const lookup_sql =
 "SELECT (SELECT a.account_id FROM csm.account a WHERE a.external_id = $1), m.member_id, m.active "
-"FROM (SELECT) one LEFT JOIN csm.team_member m ON m.handle = $2";
+"FROM (SELECT 1) one LEFT JOIN csm.team_member m ON m.handle = $2";
 
 /*
  * Under both locks, for account $1 and member $2: the member (active,
@@ -60,7 +59,7 @@ static const char *const state_sql =
 
 /* The member's row, locked first ($1, member_id). */
 static const char *const member_row_sql =
-"SELECT FROM csm.team_member t WHERE t.member_id = $1 FOR SHARE";
+"SELECT 1 FROM csm.team_member t WHERE t.member_id = $1 FOR SHARE";
 
 /* The member of the account's ($1) current primary, once it is locked. */
 static const char *const primary_member_sql =
@@ -242,10 +241,10 @@ csm_assign(PG_FUNCTION_ARGS)
 		Oid			lookup_types[] = {TEXTOID, TEXTOID};
 		Oid			state_types[] = {INT8OID, INT8OID};
 
-		csm_prepare_once(&lookup_plan, lookup_sql, 2, lookup_types);
-		csm_prepare_once(&member_row_plan, member_row_sql, 1, state_types);
-		csm_prepare_once(&primary_member_plan, primary_member_sql, 1, state_types);
-		csm_prepare_once(&state_plan, state_sql, 2, state_types);
+		csm_prepare_routed(&lookup_plan, lookup_sql, 2, lookup_types);
+		csm_prepare_routed(&member_row_plan, member_row_sql, 1, state_types);
+		csm_prepare_routed(&primary_member_plan, primary_member_sql, 1, state_types);
+		csm_prepare_routed(&state_plan, state_sql, 2, state_types);
 	}
 
 	args[0] = PG_GETARG_DATUM(0);

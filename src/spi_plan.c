@@ -4,6 +4,7 @@
  */
 #include "postgres.h"
 
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "utils/guc.h"
 
@@ -19,6 +20,31 @@ csm_prepare_once(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
 	if (*plan == NULL)
 	{
 		SPIPlanPtr	p = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
+
+		if (p == NULL)
+			elog(ERROR, "csm: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(p);
+		*plan = p;
+	}
+	return *plan;
+}
+
+/*
+ * As csm_prepare_once, but where Citus must see the values: in a database
+ * with Citus, every execution is planned with its parameters (a custom
+ * plan), so that Citus can route a query on a distributed table by its
+ * account_id, and plan the queries it cannot plan generically at all
+ * (subqueries joining reference and distributed tables).  Without Citus the
+ * plan stays generic, planned once.
+ */
+SPIPlanPtr
+csm_prepare_routed(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
+{
+	if (*plan == NULL)
+	{
+		int			options = OidIsValid(get_extension_oid("citus", true))
+			? CURSOR_OPT_CUSTOM_PLAN : CURSOR_OPT_GENERIC_PLAN;
+		SPIPlanPtr	p = SPI_prepare_cursor(sql, nargs, argtypes, options);
 
 		if (p == NULL)
 			elog(ERROR, "csm: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
