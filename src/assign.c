@@ -89,16 +89,27 @@ in_batch(void)
  * with the enabled rules in order (of team $2 only, when given), read in
  * the same statement because every call needs both.
  */
-#define ACCOUNT_SQL(rules, where) \
+#define ACCOUNT_SQL(rules, where, lock) \
 "SELECT a.account_id, a.external_id, " \
 "       100.0::float8 / coalesce(w.accounts_per_csm, csm._default_accounts_per_csm(a.segment))::float8" rules " " \
 "FROM csm.account a LEFT JOIN csm.segment_weight w ON w.segment = a.segment " \
-"WHERE " where " FOR NO KEY UPDATE OF a"
-static const char *const account_sql = ACCOUNT_SQL("", "a.account_id = $1");
-static const char *const account_by_external_sql =
-ACCOUNT_SQL(", ARRAY(SELECT r FROM csm.routing_rule r "
-			"WHERE r.enabled AND ($2 IS NULL OR (r.target_kind = 'team' AND r.target = $2)) "
-			"ORDER BY r.priority, r.rule_id)", "a.external_id = $1");
+"WHERE " where lock
+#define RULES_SQL \
+", ARRAY(SELECT r FROM csm.routing_rule r " \
+"WHERE r.enabled AND ($2 IS NULL OR (r.target_kind = 'team' AND r.target = $2)) " \
+"ORDER BY r.priority, r.rule_id)"
+static const char *const account_sql = ACCOUNT_SQL("", "a.account_id = $1", " FOR NO KEY UPDATE OF a");
+static const char *const account_by_external_sql = ACCOUNT_SQL(RULES_SQL, "a.external_id = $1", " FOR NO KEY UPDATE OF a");
+
+/*
+ * On Citus, where csm.account is a reference table, locking one of its rows
+ * locks the table on every node until commit (and an insert of accounts
+ * holds a lock on it that such a lock waits for), so the account is read
+ * without a lock, under csm._lock_ownership()'s, which every change of
+ * owners takes first there.
+ */
+static const char *const account_citus_sql = ACCOUNT_SQL("", "a.account_id = $1", "");
+static const char *const account_by_external_citus_sql = ACCOUNT_SQL(RULES_SQL, "a.external_id = $1", "");
 
 /*
  * Members' lock rows, made for those who have none (a trigger makes them
@@ -129,6 +140,9 @@ static const char *const lock_all_sql =
 
 /* The batch lock: one transaction assigning several accounts at a time. */
 static const char *const batch_sql = "SELECT csm._lock_row('assign', 'batch', true)";
+
+/* On Citus, the lock every change of owners takes first (csm._lock_ownership()). */
+static const char *const ownership_sql = "SELECT csm._lock_ownership()";
 
 /* An account's facts, for the rules' conditions. */
 static const char *const facts_sql = "SELECT csm.routing_facts($1)";
@@ -235,6 +249,7 @@ static SPIPlanPtr wait_row_plan;
 static SPIPlanPtr lock_plan;
 static SPIPlanPtr lock_all_plan;
 static SPIPlanPtr batch_plan;
+static SPIPlanPtr ownership_plan;
 static SPIPlanPtr count_plan;
 static SPIPlanPtr insert_plan;
 static SPIPlanPtr resolve_plan;
@@ -705,8 +720,10 @@ prepare_plans(void)
 	Oid			queue_types[] = {INT8OID, TEXTOID, TEXTOID, INT8OID};
 	Oid			members_types[] = {INT8ARRAYOID};
 
-	csm_prepare_routed(&account_plan, account_sql, 1, account_types);
-	csm_prepare_routed(&account_by_external_plan, account_by_external_sql, 2, account_by_external_types);
+	csm_prepare_routed(&account_plan, csm_on_citus() ? account_citus_sql : account_sql, 1, account_types);
+	csm_prepare_routed(&account_by_external_plan,
+					   csm_on_citus() ? account_by_external_citus_sql : account_by_external_sql, 2,
+					   account_by_external_types);
 	csm_prepare_routed(&facts_plan, facts_sql, 1, account_types);
 	csm_prepare_routed(&current_plan, current_sql, 2, current_types);
 	csm_prepare_routed(&candidates_plan, candidates_sql, 6, candidates_types);
@@ -720,6 +737,7 @@ prepare_plans(void)
 	csm_prepare_routed(&lock_plan, lock_sql, 1, account_types);
 	csm_prepare_routed(&lock_all_plan, lock_all_sql, 1, members_types);
 	csm_prepare_routed(&batch_plan, batch_sql, 0, NULL);
+	csm_prepare_routed(&ownership_plan, ownership_sql, 0, NULL);
 	csm_prepare_routed(&count_plan, count_sql, 4, count_types);
 	csm_prepare_routed(&insert_plan, insert_sql, 8, record_types);
 	csm_prepare_routed(&resolve_plan, resolve_sql, 1, record_types);
@@ -904,6 +922,19 @@ read_account(Account *account)
 }
 
 /*
+ * On Citus, takes the lock every change of owners takes there first
+ * (csm._lock_ownership()), in the caller's SPI connection; nothing on one
+ * node.
+ */
+void
+assign_lock_ownership(void)
+{
+	prepare_plans();
+	if (csm_on_citus())
+		execute(ownership_plan, NULL, NULL, SPI_OK_SELECT);
+}
+
+/*
  * Locks an account (by account_id) against other changes of its owners
  * and reads it, in the caller's SPI connection; false when there is none.
  */
@@ -912,7 +943,7 @@ assign_lock_account(int64 id, Account *account)
 {
 	Datum		arg = Int64GetDatum(id);
 
-	prepare_plans();
+	assign_lock_ownership();
 	execute(account_plan, &arg, NULL, SPI_OK_SELECT);
 	return read_account(account);
 }
@@ -1080,7 +1111,7 @@ csm_auto_assign(PG_FUNCTION_ARGS)
 	args[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "csm: SPI_connect failed");
-	prepare_plans();
+	assign_lock_ownership();
 	execute(account_by_external_plan, args, nulls, SPI_OK_SELECT);
 	if (!read_account(&account))
 		ereport(ERROR,

@@ -155,7 +155,13 @@ lock_for_assignment(Account *account, int64 member, bool is_primary)
 	HeapTuple	tup;
 	int64		other = 0;
 
-	(void) select_one(member_row_plan, &arg);
+	/*
+	 * On Citus the lock of csm._lock_ownership() comes first, and stands for
+	 * the member's row: there a row lock of a reference table locks the table.
+	 */
+	assign_lock_ownership();
+	if (!csm_on_citus())
+		(void) select_one(member_row_plan, &arg);
 	if (!assign_lock_account(account->id, account))
 		return false;
 	if (is_primary)

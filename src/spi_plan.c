@@ -55,6 +55,36 @@ csm_prepare_routed(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
 }
 
 /*
+ * Whether csm's tables are placed on a Citus cluster (csm.distribute() ran:
+ * csm.account is a Citus table).  There, Citus locks a reference table's
+ * rows by locking the whole table (its shard) until commit, so csm takes one
+ * lock of its own before any other instead (csm._lock_ownership()).  Asked
+ * once per backend, in an SPI connection.
+ */
+bool
+csm_on_citus(void)
+{
+	static int	on_citus = -1;
+
+	if (on_citus < 0)
+	{
+		on_citus = 0;
+		if (OidIsValid(get_extension_oid("citus", true)))
+		{
+			int			rc = SPI_execute("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition p "
+										 "WHERE p.logicalrelid OPERATOR(pg_catalog.=) 'csm.account'::pg_catalog.regclass)",
+										 true, 1);
+			bool		isnull;
+
+			if (rc != SPI_OK_SELECT || SPI_processed != 1)
+				elog(ERROR, "csm: could not read pg_dist_partition: %s", SPI_result_code_string(rc));
+			on_citus = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) ? 1 : 0;
+		}
+	}
+	return on_citus == 1;
+}
+
+/*
  * A C function without a SET search_path of its own (a per-row function
  * that reads csm's tables on a cache miss only) runs its SPI between these
  * two, under the install script's path, so that no operator, function or

@@ -103,13 +103,18 @@ COMMENT ON TABLE @extschema@.member_lock IS
 
 -- On Citus, once (from the node the members were inserted on: see
 -- csm._origin()), and with the ids read from the transition table first:
--- Citus cannot plan a query that mixes it with its tables.
+-- Citus cannot plan a query that mixes it with its tables.  There
+-- csm.distribute() adds team_member_lock_row_deferred, which makes the rows
+-- at commit instead (see csm._route_new_account() for why).
 CREATE FUNCTION @extschema@._member_lock_row() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     members bigint[];
 BEGIN
-    IF NOT @extschema@._origin() THEN
+    IF NOT @extschema@._origin()
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+                  WHERE t.tgrelid OPERATOR(pg_catalog.=) TG_RELID
+                    AND t.tgname OPERATOR(pg_catalog.~~) 'team\_member\_lock\_row\_deferred%') THEN
         RETURN NULL;
     END IF;
     members := ARRAY(SELECT n.member_id FROM new_members n);

@@ -80,11 +80,14 @@ COMMENT ON FUNCTION @extschema@._end_assignment(bigint, bigint, text) IS
 
 -- One change of an account's owners at a time: two sessions assigning the
 -- same account queue here, so the second sees what the first did.
--- PL/pgSQL: Citus cannot plan a SQL function's parameters.
+-- PL/pgSQL: Citus cannot plan a SQL function's parameters.  On Citus the
+-- lock of csm._lock_ownership() stands for the account's (defined below).
 CREATE FUNCTION @extschema@._lock_account(account bigint) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    PERFORM 1 FROM @extschema@.account a WHERE a.account_id = account FOR NO KEY UPDATE;
+    IF NOT @extschema@._lock_ownership() THEN
+        PERFORM 1 FROM @extschema@.account a WHERE a.account_id = account FOR NO KEY UPDATE;
+    END IF;
 END $$;
 COMMENT ON FUNCTION @extschema@._lock_account(bigint) IS 'Internal: serialises changes of one account''s owners.';
 
@@ -100,7 +103,7 @@ CREATE TABLE @extschema@.lock_row (
 );
 COMMENT ON TABLE @extschema@.lock_row IS
     'Internal: rows csm''s functions lock to serialise work (scope assign: the batch lock; scope queue: a support team''s queue); made when first needed. Grant nothing on it: a role that can lock these rows can stall csm.';
-INSERT INTO @extschema@.lock_row (scope, key) VALUES ('assign', 'batch');
+INSERT INTO @extschema@.lock_row (scope, key) VALUES ('assign', 'batch'), ('assign', 'cluster');
 
 CREATE FUNCTION @extschema@._lock_row(scope text, key text, exclusive boolean) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -117,6 +120,34 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION @extschema@._lock_row(text, text, boolean) IS
     'Internal: locks a csm.lock_row row until commit (exclusive: FOR UPDATE, else FOR SHARE), making it first if need be.';
+
+-- On Citus every change of owners takes one lock first: the row
+-- ('assign', 'cluster') of csm.lock_row, FOR UPDATE, until commit.  Citus
+-- locks a row of a reference table (csm.account, csm.team_member,
+-- csm.member_lock) by locking the whole table on every node until commit,
+-- and an insert of accounts holds a lock on csm.account that such a lock
+-- waits for; with the row locks of one node, taken in the order of
+-- src/assign.c's header, two transactions would wait for each other.  So
+-- there the account and member rows are not locked (members' locks are
+-- still taken, after this one), and changes of owners run one at a time, as
+-- Citus's table locks would make them anyway.  On one node it does nothing
+-- and returns false: the row locks serialise what must be.
+CREATE FUNCTION @extschema@._lock_ownership() RETURNS boolean
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    distributed boolean := false;
+BEGIN
+    IF to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
+        EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1)'
+            INTO distributed USING '@extschema@.account'::regclass;
+    END IF;
+    IF distributed THEN
+        PERFORM @extschema@._lock_row('assign', 'cluster', true);
+    END IF;
+    RETURN distributed;
+END $$;
+COMMENT ON FUNCTION @extschema@._lock_ownership() IS
+    'Internal: on Citus, takes the lock every change of owners takes first (csm.lock_row (''assign'', ''cluster''), FOR UPDATE) and returns true; on one node does nothing and returns false.';
 
 -- Every change to a member's book holds the member's lock (their
 -- csm.member_lock row) until commit, so that no two sessions fill the same
@@ -161,6 +192,7 @@ BEGIN
     IF NOT @extschema@._origin() THEN
         RETURN NULL;
     END IF;
+    PERFORM @extschema@._lock_ownership();
     accounts := ARRAY(SELECT g.account_id FROM gone g);
     members := ARRAY(SELECT DISTINCT l.new_member_id FROM @extschema@.assignment_log l
                      WHERE l.account_id = ANY (accounts) AND l.conversation_id IS NULL AND l.new_member_id IS NOT NULL

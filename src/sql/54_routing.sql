@@ -63,8 +63,11 @@ BEGIN
     -- Several accounts: all of them locked first, in order, then the batch
     -- lock, so that the picks are as fair as one at a time and no two
     -- transactions wait for each other (the order is in src/assign.c).
+    -- (On Citus, the lock of csm._lock_ownership() first, standing for the accounts'.)
     IF (SELECT count(DISTINCT a) FROM unnest(accounts) a) > 1 THEN
-        PERFORM 1 FROM @extschema@.account x WHERE x.account_id = ANY (accounts) ORDER BY x.account_id FOR NO KEY UPDATE;
+        IF NOT @extschema@._lock_ownership() THEN
+            PERFORM 1 FROM @extschema@.account x WHERE x.account_id = ANY (accounts) ORDER BY x.account_id FOR NO KEY UPDATE;
+        END IF;
         PERFORM @extschema@._begin_batch();
     END IF;
     FOR account IN SELECT DISTINCT a FROM unnest(accounts) a WHERE a IS NOT NULL ORDER BY a LOOP
@@ -164,8 +167,22 @@ END $$;
 COMMENT ON FUNCTION @extschema@._route_new_account() IS
     'Trigger, on Citus (csm.distribute() adds it): applies the routing rules to an account created in this transaction, at commit, once (from the coordinator''s copy of csm.account).';
 
--- Called by csm.distribute(); idempotent.
-CREATE FUNCTION @extschema@._distribute_routing() RETURNS void
+-- The same for the lock rows of new members (csm._member_lock_row).
+CREATE FUNCTION @extschema@._member_lock_row_deferred() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF @extschema@._origin() THEN
+        INSERT INTO @extschema@.member_lock (member_id) VALUES (NEW.member_id) ON CONFLICT (member_id) DO NOTHING;
+    END IF;
+    RETURN NULL;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@._member_lock_row_deferred() FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._member_lock_row_deferred() IS
+    'Trigger, on Citus (csm.distribute() adds it): makes the assignment lock row of a member created in this transaction, at commit, once.';
+
+-- Called by csm.distribute(); idempotent.  The statement triggers of the
+-- same events step aside where these exist.
+CREATE FUNCTION @extschema@._distribute_ownership() RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = '@extschema@.account'::regclass
@@ -173,10 +190,15 @@ BEGIN
         CREATE CONSTRAINT TRIGGER account_route_new_deferred AFTER INSERT ON @extschema@.account
             DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION @extschema@._route_new_account();
     END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = '@extschema@.team_member'::regclass
+                                               AND t.tgname = 'team_member_lock_row_deferred') THEN
+        CREATE CONSTRAINT TRIGGER team_member_lock_row_deferred AFTER INSERT ON @extschema@.team_member
+            DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION @extschema@._member_lock_row_deferred();
+    END IF;
 END $$;
-REVOKE ALL ON FUNCTION @extschema@._distribute_routing() FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@._distribute_routing() IS
-    'Internal, for csm.distribute(): adds the deferred trigger that routes new accounts on Citus (account_route_new_deferred).';
+REVOKE ALL ON FUNCTION @extschema@._distribute_ownership() FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._distribute_ownership() IS
+    'Internal, for csm.distribute(): adds the deferred triggers that, on Citus, route new accounts (account_route_new_deferred) and make new members'' lock rows (team_member_lock_row_deferred) at commit.';
 
 -- A member who leaves hands each account over, least loaded, to an active
 -- member of one of their teams (or of one of their roles, when they have no
@@ -199,13 +221,14 @@ BEGIN
     -- nobody adds to their book while it is held, and additions in flight
     -- are waited for.  Then every account of the book, in order, then the
     -- batch lock, then members (the order is in src/assign.c).
-    PERFORM 1 FROM @extschema@.team_member m WHERE m.member_id = leaver.member_id FOR NO KEY UPDATE;
-    -- (the book read first: on Citus the accounts are a reference table and
-    -- the book distributed, which one locking query cannot mix)
-    book := ARRAY(SELECT x.account_id FROM @extschema@.account_assignment x
-                  WHERE x.member_id = leaver.member_id AND x.ended_at IS NULL);
-    PERFORM 1 FROM @extschema@.account a WHERE a.account_id = ANY (book)
-    ORDER BY a.account_id FOR NO KEY UPDATE;
+    -- (On Citus, the lock of csm._lock_ownership() instead of all of these.)
+    IF NOT @extschema@._lock_ownership() THEN
+        PERFORM 1 FROM @extschema@.team_member m WHERE m.member_id = leaver.member_id FOR NO KEY UPDATE;
+        book := ARRAY(SELECT x.account_id FROM @extschema@.account_assignment x
+                      WHERE x.member_id = leaver.member_id AND x.ended_at IS NULL);
+        PERFORM 1 FROM @extschema@.account a WHERE a.account_id = ANY (book)
+        ORDER BY a.account_id FOR NO KEY UPDATE;
+    END IF;
     PERFORM @extschema@._begin_batch();
     pool := ARRAY(SELECT m.member_id FROM @extschema@.team_member m
                   WHERE m.active AND m.member_id <> leaver.member_id
@@ -265,10 +288,13 @@ BEGIN
         RETURN NULL;
     END IF;
     -- The books of every leaver, locked in one order before any handoff.
-    books := ARRAY(SELECT x.account_id FROM @extschema@.account_assignment x JOIN @extschema@.team_member m ON m.member_id = x.member_id
-                   WHERE m.handle = ANY (leavers) AND x.ended_at IS NULL);
-    PERFORM 1 FROM @extschema@.account a WHERE a.account_id = ANY (books)
-    ORDER BY a.account_id FOR NO KEY UPDATE;
+    -- (On Citus, the lock of csm._lock_ownership() instead.)
+    IF NOT @extschema@._lock_ownership() THEN
+        books := ARRAY(SELECT x.account_id FROM @extschema@.account_assignment x JOIN @extschema@.team_member m ON m.member_id = x.member_id
+                       WHERE m.handle = ANY (leavers) AND x.ended_at IS NULL);
+        PERFORM 1 FROM @extschema@.account a WHERE a.account_id = ANY (books)
+        ORDER BY a.account_id FOR NO KEY UPDATE;
+    END IF;
     PERFORM @extschema@.release_member(l) FROM unnest(leavers) l;
     RETURN NULL;
 END $$;
@@ -288,9 +314,11 @@ BEGIN
     PERFORM @extschema@._require('operate');
     -- The waiting accounts first, in order, then the batch lock (the order
     -- is in src/assign.c).
-    waiting := ARRAY(SELECT q.account_id FROM @extschema@.unassigned_queue q);
-    PERFORM 1 FROM @extschema@.account a WHERE a.account_id = ANY (waiting)
-    ORDER BY a.account_id FOR NO KEY UPDATE;
+    IF NOT @extschema@._lock_ownership() THEN
+        waiting := ARRAY(SELECT q.account_id FROM @extschema@.unassigned_queue q);
+        PERFORM 1 FROM @extschema@.account a WHERE a.account_id = ANY (waiting)
+        ORDER BY a.account_id FOR NO KEY UPDATE;
+    END IF;
     IF FOUND THEN
         PERFORM @extschema@._begin_batch();
     END IF;
