@@ -18,6 +18,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 
 #include "csm.h"
 #include "assign.h"
@@ -47,7 +48,7 @@ static const char *const lookup_sql =
  */
 static const char *const state_sql =
 "SELECT m.active, m.capacity, coalesce(l.load, 0), "
-"       p.assignment_id, p.member_id, ph.handle, p.started_at > now() - r.min_tenure, r.name, r.min_tenure::text, "
+"       p.assignment_id, p.member_id, ph.handle, p.started_at > now() - r.min_tenure, r.name, r.min_tenure, "
 "       e.assignment_id, e.is_primary, e.load "
 "FROM csm.team_member m "
 "LEFT JOIN csm.member_load l ON l.member_id = m.member_id "
@@ -133,7 +134,9 @@ read_state(HeapTuple tup, State *state)
 	d = column(tup, 7, &isnull);
 	state->primary_young = !isnull && DatumGetBool(d);
 	state->rule_name = column_text(tup, 8);
-	state->tenure = column_text(tup, 9);
+	/* printed here, in the session's IntervalStyle (on Citus the query runs on a worker) */
+	d = column(tup, 9, &isnull);
+	state->tenure = isnull ? NULL : DatumGetCString(DirectFunctionCall1(interval_out, d));
 	d = column(tup, 10, &isnull);
 	state->existing_id = isnull ? 0 : DatumGetInt64(d);
 	d = column(tup, 11, &isnull);

@@ -142,6 +142,11 @@ BEGIN
             INTO distributed USING '@extschema@.account'::regclass;
     END IF;
     IF distributed THEN
+        -- The rest of the transaction reaches each worker over one
+        -- connection: Citus refuses to change csm.member_load (a reference
+        -- table) after a query that read the shards of a table referring to
+        -- csm.team_member over several connections at once.
+        PERFORM set_config('citus.multi_shard_modify_mode', 'sequential', true);
         PERFORM @extschema@._lock_row('assign', 'cluster', true);
     END IF;
     RETURN distributed;
