@@ -46,6 +46,7 @@
 #include "utils/tuplestore.h"
 
 #include "csm.h"
+#include "usage_citus.h"
 
 PG_FUNCTION_INFO_V1(csm_usage_rollup);
 PG_FUNCTION_INFO_V1(csm_usage_rows);
@@ -687,6 +688,29 @@ write_deltas(UsageBatch *batch, const TrackedSource *src)
 }
 
 /*
+ * On a shard of a Citus table: appends every group, keyed by the account
+ * key's text as pending rows are, to the colocated staging shard (see
+ * usage_citus.c).  No account is looked up or created here, and nothing
+ * folds: csm.compact_usage() does both on the coordinator.
+ */
+static void
+write_staged(UsageBatch *batch, const TrackedSource *src, UsageStage *stage)
+{
+	Datum		params[6];
+	GroupColumns cols;
+
+	if (batch->accounts.count == 0)
+		return;
+	/* every group counts as pending: no account_id is known here */
+	batch->account_ids = palloc0(Max(batch->accounts.count, 1) * sizeof(int64));
+	collect_groups(batch, src, true, &cols);
+	if (cols.n == 0)
+		return;
+	group_arrays(&cols, true, params);
+	usage_stage_append(stage, params);
+}
+
+/*
  * Folds pending deltas once this backend has appended enough of them.  Only
  * under READ COMMITTED: a fold from an older snapshot would trip over deltas
  * that a concurrent fold already took.
@@ -798,6 +822,7 @@ csm_usage_rollup(PG_FUNCTION_ARGS)
 	MemoryContext row_cxt;
 	MemoryContext old;
 	UsageBatch	batch;
+	UsageStage *stage;
 	Oid			save_userid;
 	int			save_sec_context;
 
@@ -827,7 +852,9 @@ csm_usage_rollup(PG_FUNCTION_ARGS)
 		Oid			owner = rollup_owner(fcinfo->flinfo->fn_oid);
 
 		SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
-		truncate_source(src.source_id, trigdata->tg_relation, owner, save_sec_context);
+		/* a distributed table's TRUNCATE clears the rollups from the coordinator's trigger */
+		if (usage_stage_for(trigdata->tg_relation, src.source_id) == NULL)
+			truncate_source(src.source_id, trigdata->tg_relation, owner, save_sec_context);
 		SetUserIdAndSecContext(save_userid, save_sec_context);
 		SPI_finish();
 		return PointerGetDatum(NULL);
@@ -884,8 +911,14 @@ csm_usage_rollup(PG_FUNCTION_ARGS)
 		accumulate(&batch, &src, trigdata->tg_newtable, desc, +1, row_cxt);
 	SetUserIdAndSecContext(rollup_owner(fcinfo->flinfo->fn_oid),
 						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
-	write_deltas(&batch, &src);
-	maybe_fold();
+	stage = usage_stage_for(trigdata->tg_relation, src.source_id);
+	if (stage != NULL)
+		write_staged(&batch, &src, stage);
+	else
+	{
+		write_deltas(&batch, &src);
+		maybe_fold();
+	}
 
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(batch_cxt);
