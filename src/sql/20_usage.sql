@@ -452,6 +452,23 @@ END $$;
 COMMENT ON FUNCTION @extschema@._usage_on_worker() IS
     'True on a Citus worker, where csm''s usage DDL triggers leave the work to the coordinator; false on a single node.';
 
+-- Whether csm.distribute() has placed csm's tables on a Citus cluster.
+CREATE FUNCTION @extschema@._usage_on_cluster() RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    placed boolean;
+BEGIN
+    IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
+        RETURN false;
+    END IF;
+    EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = $1)'
+    INTO placed USING '@extschema@.usage_source'::regclass;
+    RETURN placed;
+END $$;
+COMMENT ON FUNCTION @extschema@._usage_on_cluster() IS
+    'True once csm.distribute() has made csm.usage_source a Citus reference table.';
+
 -- The distribution column of a tracked table on Citus: NULL for a table
 -- Citus does not know (tracked as on a single node), an error for a Citus
 -- table that is not hash-distributed.
@@ -713,7 +730,18 @@ BEGIN
     IF user_column IS NOT NULL THEN
         PERFORM @extschema@._usage_column_type(source, user_column, 'user', key_types);
     END IF;
-    -- Citus: a distributed table is rolled up on its shards, by account key
+    -- Citus: a distributed table is rolled up on its shards, by account key;
+    -- a table the workers do not have cannot be named in csm.usage_source,
+    -- which is a reference table there
+    IF @extschema@._usage_distribution_column(source) IS NULL
+       AND pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL
+       AND @extschema@._usage_on_cluster() THEN
+        RAISE EXCEPTION 'table % is a local table on a Citus cluster', source
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'csm.usage_source is a reference table, and the workers do not have this table.',
+                  HINT = format('Distribute it by its account column first: SELECT create_distributed_table(%L, %L); then track it.',
+                                source, account_column);
+    END IF;
     IF @extschema@._usage_distribution_column(source) <> account_column THEN
         RAISE EXCEPTION 'table % is distributed by column "%", not by its account column "%"',
                         source, @extschema@._usage_distribution_column(source), account_column
