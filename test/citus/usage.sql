@@ -13,7 +13,7 @@
 \pset pager off
 
 BEGIN;
-SELECT plan(40);
+SELECT plan(42);
 
 -- Nothing here relies on a setting a user would have to know about.
 SELECT is(current_setting('citus.allow_nested_distributed_execution'), 'off', 'nested distributed execution stays off');
@@ -164,6 +164,12 @@ CREATE TABLE public.usage_t_ref (org text, at date);
 SELECT create_reference_table('public.usage_t_ref');
 SELECT throws_ok($$SELECT csm.track_usage('public.usage_t_ref', 'org', 'at')$$, '0A000', NULL,
                  'a reference table is refused');
+
+SELECT throws_ok($$SELECT csm.distribute_usage('public.usage_t_ref')$$, '42704', NULL,
+                 'distribute_usage() of an untracked table');
+SELECT is(csm.distribute_usage('public.usage_t_known')::text,
+          'csm.usage_stage_' || (SELECT source_id FROM csm.usage_source WHERE relation = 'public.usage_t_known'::regclass),
+          'distribute_usage() of a table distributed already returns its staging table');
 
 -- 5. untrack, and DROP of a tracked distributed table -------------------------
 SELECT lives_ok($$SELECT csm.untrack_usage('public.usage_t_big')$$, 'untrack_usage() of a distributed table');
