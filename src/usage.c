@@ -39,6 +39,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
@@ -1091,6 +1092,33 @@ add_change(List *changes, Oid rel, const char *change)
 	return lappend(changes, c);
 }
 
+/*
+ * Citus distributes a new partition of a distributed table after this
+ * event trigger, in the same command, and refuses one with triggers unless
+ * citus.enable_unsafe_triggers is on: when a partition got the rollup
+ * triggers here, it is turned on until the transaction ends (as SET LOCAL),
+ * so that the partition and its shards keep them.
+ */
+static void
+allow_partition_triggers(List *changes)
+{
+	ListCell   *lc;
+
+	if (GetConfigOption("citus.enable_unsafe_triggers", true, false) == NULL)
+		return;
+	foreach(lc, changes)
+	{
+		PartitionChange *c = (PartitionChange *) lfirst(lc);
+
+		if (strcmp(c->change, "detached") != 0)
+		{
+			(void) set_config_option("citus.enable_unsafe_triggers", "on", PGC_USERSET, PGC_S_SESSION,
+									 GUC_ACTION_LOCAL, true, 0, false);
+			return;
+		}
+	}
+}
+
 Datum
 csm_usage_ddl(PG_FUNCTION_ARGS)
 {
@@ -1164,5 +1192,6 @@ csm_usage_ddl(PG_FUNCTION_ARGS)
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 	csm_restore_search_path(path_nest);
 	SPI_finish();
+	allow_partition_triggers(changes);
 	return (Datum) 0;
 }

@@ -13,7 +13,7 @@
 \pset pager off
 
 BEGIN;
-SELECT plan(42);
+SELECT plan(45);
 
 -- Nothing here relies on a setting a user would have to know about.
 SELECT is(current_setting('citus.allow_nested_distributed_execution'), 'off', 'nested distributed execution stays off');
@@ -171,7 +171,23 @@ SELECT is(csm.distribute_usage('public.usage_t_known')::text,
           'csm.usage_stage_' || (SELECT source_id FROM csm.usage_source WHERE relation = 'public.usage_t_known'::regclass),
           'distribute_usage() of a table distributed already returns its staging table');
 
--- 5. untrack, and DROP of a tracked distributed table -------------------------
+-- 5. A distributed partitioned table: a partition created later is tracked -----
+CREATE TABLE public.usage_t_part (org text, at date, member text) PARTITION BY RANGE (at);
+CREATE TABLE public.usage_t_part_1 PARTITION OF public.usage_t_part FOR VALUES FROM ('2026-01-01') TO ('2026-02-01');
+SELECT create_distributed_table('public.usage_t_part', 'org');
+SELECT csm.track_usage('public.usage_t_part', 'org', 'at', user_column => 'member');
+INSERT INTO public.usage_t_part VALUES ('org-1', '2026-01-05', 'a'), ('org-2', '2026-01-06', 'b');
+SELECT lives_ok($$CREATE TABLE public.usage_t_part_2 PARTITION OF public.usage_t_part FOR VALUES FROM ('2026-02-01') TO ('2026-03-01')$$,
+                'a new partition of a tracked distributed table is distributed with its rollup triggers');
+INSERT INTO public.usage_t_part VALUES ('org-1', '2026-02-05', 'a'), ('org-3', '2026-02-06', 'b');
+INSERT INTO public.usage_t_part_2 VALUES ('org-1', '2026-02-07', 'c');
+DELETE FROM public.usage_t_part_1 WHERE org = 'org-2';
+SELECT is(pg_temp.counted('public.usage_t_part'), 4::bigint, 'writes through the parent and straight to partitions are counted');
+SELECT bag_eq($$SELECT * FROM pg_temp.rollup('public.usage_t_part')$$,
+              $$SELECT org, at, count(*) AS e, count(DISTINCT member) AS u FROM public.usage_t_part GROUP BY 1, 2$$,
+              'partitioned: exact');
+
+-- 6. untrack, and DROP of a tracked distributed table -------------------------
 SELECT lives_ok($$SELECT csm.untrack_usage('public.usage_t_big')$$, 'untrack_usage() of a distributed table');
 SELECT ok(to_regclass('csm.usage_stage_' || (SELECT max(source_id) + 1 FROM csm.usage_source)) IS NULL
           AND NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.relname LIKE 'usage_stage_%' AND c.relnamespace = 'csm'::regnamespace
