@@ -1110,7 +1110,18 @@ allow_partition_triggers(List *changes)
 	{
 		PartitionChange *c = (PartitionChange *) lfirst(lc);
 
-		if (strcmp(c->change, "detached") != 0)
+		Relation	rel;
+		bool		tracked = false;
+
+		if (strcmp(c->change, "detached") == 0)
+			continue;
+		/* only a partition that got csm's rollup triggers */
+		rel = relation_open(c->rel, AccessShareLock);
+		for (int i = 0; rel->trigdesc != NULL && i < rel->trigdesc->numtriggers; i++)
+			if (strcmp(rel->trigdesc->triggers[i].tgname, "csm_usage_insert") == 0)
+				tracked = true;
+		relation_close(rel, AccessShareLock);
+		if (tracked)
 		{
 			(void) set_config_option("citus.enable_unsafe_triggers", "on", PGC_USERSET, PGC_S_SESSION,
 									 GUC_ACTION_LOCAL, true, 0, false);
