@@ -39,6 +39,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
@@ -46,6 +47,7 @@
 #include "utils/tuplestore.h"
 
 #include "csm.h"
+#include "usage_citus.h"
 
 PG_FUNCTION_INFO_V1(csm_usage_rollup);
 PG_FUNCTION_INFO_V1(csm_usage_rows);
@@ -687,6 +689,29 @@ write_deltas(UsageBatch *batch, const TrackedSource *src)
 }
 
 /*
+ * On a shard of a Citus table: appends every group, keyed by the account
+ * key's text as pending rows are, to the colocated staging shard (see
+ * usage_citus.c).  No account is looked up or created here, and nothing
+ * folds: csm.compact_usage() does both on the coordinator.
+ */
+static void
+write_staged(UsageBatch *batch, const TrackedSource *src, UsageStage *stage)
+{
+	Datum		params[6];
+	GroupColumns cols;
+
+	if (batch->accounts.count == 0)
+		return;
+	/* every group counts as pending: no account_id is known here */
+	batch->account_ids = palloc0(Max(batch->accounts.count, 1) * sizeof(int64));
+	collect_groups(batch, src, true, &cols);
+	if (cols.n == 0)
+		return;
+	group_arrays(&cols, true, params);
+	usage_stage_append(stage, params);
+}
+
+/*
  * Folds pending deltas once this backend has appended enough of them.  Only
  * under READ COMMITTED: a fold from an older snapshot would trip over deltas
  * that a concurrent fold already took.
@@ -798,6 +823,7 @@ csm_usage_rollup(PG_FUNCTION_ARGS)
 	MemoryContext row_cxt;
 	MemoryContext old;
 	UsageBatch	batch;
+	UsageStage *stage;
 	Oid			save_userid;
 	int			save_sec_context;
 
@@ -827,7 +853,9 @@ csm_usage_rollup(PG_FUNCTION_ARGS)
 		Oid			owner = rollup_owner(fcinfo->flinfo->fn_oid);
 
 		SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
-		truncate_source(src.source_id, trigdata->tg_relation, owner, save_sec_context);
+		/* a distributed table's TRUNCATE clears the rollups from the coordinator's trigger */
+		if (usage_stage_for(trigdata->tg_relation, src.source_id) == NULL)
+			truncate_source(src.source_id, trigdata->tg_relation, owner, save_sec_context);
 		SetUserIdAndSecContext(save_userid, save_sec_context);
 		SPI_finish();
 		return PointerGetDatum(NULL);
@@ -884,8 +912,14 @@ csm_usage_rollup(PG_FUNCTION_ARGS)
 		accumulate(&batch, &src, trigdata->tg_newtable, desc, +1, row_cxt);
 	SetUserIdAndSecContext(rollup_owner(fcinfo->flinfo->fn_oid),
 						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
-	write_deltas(&batch, &src);
-	maybe_fold();
+	stage = usage_stage_for(trigdata->tg_relation, src.source_id);
+	if (stage != NULL)
+		write_staged(&batch, &src, stage);
+	else
+	{
+		write_deltas(&batch, &src);
+		maybe_fold();
+	}
 
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(batch_cxt);
@@ -1058,6 +1092,44 @@ add_change(List *changes, Oid rel, const char *change)
 	return lappend(changes, c);
 }
 
+/*
+ * Citus distributes a new partition of a distributed table after this
+ * event trigger, in the same command, and refuses one with triggers unless
+ * citus.enable_unsafe_triggers is on: when a partition got the rollup
+ * triggers here, it is turned on until the transaction ends (as SET LOCAL),
+ * so that the partition and its shards keep them.
+ */
+static void
+allow_partition_triggers(List *changes)
+{
+	ListCell   *lc;
+
+	if (GetConfigOption("citus.enable_unsafe_triggers", true, false) == NULL)
+		return;
+	foreach(lc, changes)
+	{
+		PartitionChange *c = (PartitionChange *) lfirst(lc);
+
+		Relation	rel;
+		bool		tracked = false;
+
+		if (strcmp(c->change, "detached") == 0)
+			continue;
+		/* only a partition that got csm's rollup triggers */
+		rel = relation_open(c->rel, AccessShareLock);
+		for (int i = 0; rel->trigdesc != NULL && i < rel->trigdesc->numtriggers; i++)
+			if (strcmp(rel->trigdesc->triggers[i].tgname, "csm_usage_insert") == 0)
+				tracked = true;
+		relation_close(rel, AccessShareLock);
+		if (tracked)
+		{
+			(void) set_config_option("citus.enable_unsafe_triggers", "on", PGC_USERSET, PGC_S_SESSION,
+									 GUC_ACTION_LOCAL, true, 0, false);
+			return;
+		}
+	}
+}
+
 Datum
 csm_usage_ddl(PG_FUNCTION_ARGS)
 {
@@ -1131,5 +1203,6 @@ csm_usage_ddl(PG_FUNCTION_ARGS)
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 	csm_restore_search_path(path_nest);
 	SPI_finish();
+	allow_partition_triggers(changes);
 	return (Datum) 0;
 }

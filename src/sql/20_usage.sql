@@ -92,6 +92,18 @@ CREATE TABLE @extschema@.usage_feature_counter (
 COMMENT ON TABLE @extschema@.usage_feature_counter IS
     'Folded daily event counts per feature. Read csm.usage_feature_daily instead.';
 
+-- On Citus, the deltas of a tracked table distributed by its account key
+-- that compact_usage() has not folded yet: the rows of every staging table
+-- csm.usage_stage_<source_id> (see csm._usage_stage()), keyed by the account
+-- key's text. Rewritten by csm._usage_staged_view() as staging tables come
+-- and go; on a single node there are none and it is empty.
+CREATE VIEW @extschema@._usage_staged WITH (security_invoker = true) AS
+SELECT NULL::text AS account_key, NULL::integer AS source_id, NULL::date AS day,
+       NULL::text AS user_key, NULL::text AS feature, NULL::bigint AS events
+WHERE false;
+COMMENT ON VIEW @extschema@._usage_staged IS
+    'Usage deltas staged by the shards of distributed tracked tables on Citus, not folded yet, by account key; empty on a single node.';
+
 -- Counters plus pending deltas: the exact totals per account, source and day.
 CREATE VIEW @extschema@._usage_day WITH (security_invoker = true) AS
 WITH delta AS NOT MATERIALIZED (
@@ -100,6 +112,10 @@ WITH delta AS NOT MATERIALIZED (
     -- events of keys that waited for their account, which exists now
     SELECT a.account_id, p.source_id, p.day, p.user_key, p.events
     FROM @extschema@.usage_pending p JOIN @extschema@.account a ON a.external_id = p.account_key
+    UNION ALL
+    -- Citus: deltas staged by the shards of a distributed tracked table
+    SELECT a.account_id, g.source_id, g.day, g.user_key, g.events
+    FROM @extschema@._usage_staged g JOIN @extschema@.account a ON a.external_id = g.account_key
 ), pending_users AS (
     SELECT p.account_id, p.source_id, p.day,
            sum((coalesce(u.events, 0) + p.n > 0)::integer - (coalesce(u.events, 0) > 0)::integer) AS active_delta
@@ -129,7 +145,11 @@ FROM (SELECT f.account_id, f.source_id, f.day, f.feature, f.events FROM @extsche
       UNION ALL
       SELECT a.account_id, p.source_id, p.day, p.feature, p.events
       FROM @extschema@.usage_pending p JOIN @extschema@.account a ON a.external_id = p.account_key
-      WHERE p.feature IS NOT NULL) t
+      WHERE p.feature IS NOT NULL
+      UNION ALL
+      SELECT a.account_id, g.source_id, g.day, g.feature, g.events
+      FROM @extschema@._usage_staged g JOIN @extschema@.account a ON a.external_id = g.account_key
+      WHERE g.feature IS NOT NULL) t
 GROUP BY t.account_id, t.source_id, t.day, t.feature;
 COMMENT ON VIEW @extschema@._usage_feature_day IS
     'Exact events per account, source, day and feature: folded counters plus pending deltas.';
@@ -166,13 +186,16 @@ SELECT s.relation AS source,
        sum(p.events)::bigint AS events,
        min(p.day) AS first_seen,
        max(p.day) AS last_seen
-FROM @extschema@.usage_pending p
+FROM (SELECT p.source_id, p.account_key, p.day, p.events FROM @extschema@.usage_pending p
+      UNION ALL
+      -- Citus: keys staged by a distributed table's shards whose account compact_usage() has not created yet
+      SELECT g.source_id, g.account_key, g.day, g.events FROM @extschema@._usage_staged g) p
 JOIN @extschema@.usage_source s ON s.source_id = p.source_id
-WHERE NOT EXISTS (SELECT FROM @extschema@.account a WHERE a.external_id = p.account_key)
+WHERE NOT EXISTS (SELECT 1 FROM @extschema@.account a WHERE a.external_id = p.account_key)
 GROUP BY s.relation, p.account_key
 HAVING sum(p.events) <> 0;
 COMMENT ON VIEW @extschema@.usage_unknown_key IS
-    'Account keys seen in a source tracked with create_accounts => false that have no csm.account row: events, and the first and last UTC day seen. Creating the account rolls them up.';
+    'Account keys seen in a source tracked with create_accounts => false that have no csm.account row: events, and the first and last UTC day seen. Creating the account rolls them up. On Citus, also the new keys of a distributed source until csm.compact_usage() creates their accounts.';
 
 -- Folds serialise on the one row of csm.usage_fold_lock. A row lock needs
 -- UPDATE on the table, which only csm's owner has, so no other role can
@@ -253,6 +276,9 @@ REVOKE ALL ON FUNCTION @extschema@._apply_usage(bigint[], integer[], date[], tex
 
 CREATE FUNCTION @extschema@.compact_usage() RETURNS bigint
 LANGUAGE plpgsql
+-- Citus: distributed tables here refer to csm.account, a reference table
+-- written in the same transaction; Citus then needs one connection per node
+SET citus.multi_shard_modify_mode = sequential
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     folded bigint;
@@ -261,6 +287,8 @@ BEGIN
     IF NOT FOUND THEN
         RETURN 0;  -- another session is folding right now
     END IF;
+    -- Citus: the deltas staged by distributed tables' shards join the others first
+    PERFORM @extschema@._usage_unstage();
     WITH taken AS (
         DELETE FROM @extschema@.usage_delta RETURNING *
     ), adopted AS (
@@ -338,6 +366,9 @@ BEGIN
     DELETE FROM @extschema@.usage_counter WHERE source_id = source AND day >= from_day;
     DELETE FROM @extschema@.usage_user_day WHERE source_id = source AND day >= from_day;
     DELETE FROM @extschema@.usage_feature_counter WHERE source_id = source AND day >= from_day;
+    IF pg_catalog.to_regclass(format('@extschema@.usage_stage_%s', source)) IS NOT NULL THEN
+        EXECUTE format('DELETE FROM @extschema@.usage_stage_%s WHERE day >= $1', source) USING from_day;
+    END IF;
 END $$;
 COMMENT ON FUNCTION @extschema@._clear_usage(integer, date) IS
     'Deletes the rollups and pending deltas of a source from a UTC day on; used by TRUNCATE, untrack_usage() and backfill_usage().';
@@ -349,6 +380,9 @@ REVOKE ALL ON FUNCTION @extschema@._clear_usage(integer, date) FROM PUBLIC;
 CREATE FUNCTION @extschema@._usage_add_triggers(s @extschema@.usage_source, rel regclass)
 RETURNS void
 LANGUAGE plpgsql
+-- Citus: triggers on a distributed table go to its shards, where the
+-- rollup trigger is written to run (src/usage_citus.c)
+SET citus.enable_unsafe_triggers = on
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     args text;
@@ -375,6 +409,7 @@ REVOKE ALL ON FUNCTION @extschema@._usage_add_triggers(@extschema@.usage_source,
 CREATE FUNCTION @extschema@._usage_drop_triggers(source integer, rel regclass)
 RETURNS void
 LANGUAGE plpgsql
+SET citus.enable_unsafe_triggers = on
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     t name;
@@ -391,6 +426,273 @@ END $$;
 COMMENT ON FUNCTION @extschema@._usage_drop_triggers(integer, regclass) IS
     'Drops the rollup triggers of a source from a table or one of its partitions.';
 REVOKE ALL ON FUNCTION @extschema@._usage_drop_triggers(integer, regclass) FROM PUBLIC;
+
+-- Citus. A tracked table that is distributed (by its account column, hash)
+-- has the rollup triggers on every shard; they fire on the workers, where
+-- no query may reach another node. So they write their deltas, keyed by the
+-- account key, into the shard of a staging table colocated with the tracked
+-- table (src/usage_citus.c), and compact_usage() on the coordinator creates
+-- the accounts and folds them. A local table on the coordinator is tracked
+-- as on a single node.
+
+-- Whether csm runs on a Citus worker: DDL that Citus replays there (drops,
+-- partitions of distributed tables) is followed on the coordinator.
+CREATE FUNCTION @extschema@._usage_on_worker() RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    coordinator boolean;
+BEGIN
+    IF pg_catalog.to_regproc('pg_catalog.citus_is_coordinator') IS NULL THEN
+        RETURN false;
+    END IF;
+    EXECUTE 'SELECT pg_catalog.citus_is_coordinator()' INTO coordinator;
+    RETURN NOT coordinator;
+END $$;
+COMMENT ON FUNCTION @extschema@._usage_on_worker() IS
+    'True on a Citus worker, where csm''s usage DDL triggers leave the work to the coordinator; false on a single node.';
+
+-- Whether csm.distribute() has placed csm's tables on a Citus cluster.
+CREATE FUNCTION @extschema@._usage_on_cluster() RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    placed boolean;
+BEGIN
+    IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
+        RETURN false;
+    END IF;
+    EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = $1)'
+    INTO placed USING '@extschema@.usage_source'::regclass;
+    RETURN placed;
+END $$;
+COMMENT ON FUNCTION @extschema@._usage_on_cluster() IS
+    'True once csm.distribute() has made csm.usage_source a Citus reference table.';
+
+-- The distribution column of a tracked table on Citus: NULL for a table
+-- Citus does not know (tracked as on a single node), an error for a Citus
+-- table that is not hash-distributed.
+CREATE FUNCTION @extschema@._usage_distribution_column(source regclass) RETURNS name
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    method text;
+    col name;
+BEGIN
+    IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
+        RETURN NULL;
+    END IF;
+    EXECUTE 'SELECT p.partmethod::text, CASE WHEN p.partmethod = ''h'' THEN pg_catalog.column_to_column_name(p.logicalrelid, p.partkey) END
+             FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = $1'
+    INTO method, col USING source;
+    IF method IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF method <> 'h' THEN
+        RAISE EXCEPTION 'table % is a Citus table that is not distributed by a column', source
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Track a local table, or a table distributed by its account column: SELECT create_distributed_table(table, account_column).';
+    END IF;
+    RETURN col;
+END $$;
+COMMENT ON FUNCTION @extschema@._usage_distribution_column(regclass) IS
+    'The distribution column of a hash-distributed Citus table; NULL for a table Citus does not know; 0A000 for reference, local and single-shard Citus tables.';
+
+-- Rewrites csm._usage_staged over the staging tables there are, leaving
+-- out one that is about to be dropped.
+CREATE FUNCTION @extschema@._usage_staged_view(except_source integer DEFAULT NULL) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    legs text;
+BEGIN
+    SELECT string_agg(format('SELECT g.account_key::text, %s, g.day, g.user_key, g.feature, g.events FROM %s g',
+                             u.source_id, c.oid::regclass), ' UNION ALL ' ORDER BY u.source_id)
+    INTO legs
+    FROM @extschema@.usage_source u
+    JOIN pg_catalog.pg_class c ON c.relnamespace = '@extschema@'::regnamespace AND c.relname = 'usage_stage_' || u.source_id
+    WHERE u.source_id IS DISTINCT FROM except_source;
+    EXECUTE format('CREATE OR REPLACE VIEW @extschema@._usage_staged WITH (security_invoker = true) AS '
+                   'SELECT g.account_key, g.source_id, g.day, g.user_key, g.feature, g.events '
+                   'FROM (%s) AS g (account_key, source_id, day, user_key, feature, events)',
+                   coalesce(legs, 'SELECT NULL::text, NULL::integer, NULL::date, NULL::text, NULL::text, NULL::bigint WHERE false'));
+END $$;
+COMMENT ON FUNCTION @extschema@._usage_staged_view(integer) IS
+    'Rewrites csm._usage_staged as the union of the staging tables csm.usage_stage_<source_id>, without except_source''s.';
+REVOKE ALL ON FUNCTION @extschema@._usage_staged_view(integer) FROM PUBLIC;
+
+-- The staging table of a source whose table is distributed, made if it is
+-- missing: distributed by the account key, colocated with the table, owned
+-- by csm's owner (the trigger writes it with those rights) and readable by
+-- whoever may read csm.usage_delta. NULL for a table that is not distributed.
+CREATE FUNCTION @extschema@._usage_stage(source integer) RETURNS regclass
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    s @extschema@.usage_source;
+    dist name;
+    stage text := format('@extschema@.usage_stage_%s', source);
+    key_type text;
+    reader text;
+BEGIN
+    SELECT * INTO STRICT s FROM @extschema@.usage_source u WHERE u.source_id = source;
+    dist := @extschema@._usage_distribution_column(s.relation);
+    IF dist IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF dist <> s.account_column THEN
+        RAISE EXCEPTION 'table % is distributed by column "%", not by its account column "%"', s.relation, dist, s.account_column
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'On Citus csm rolls usage up on the shards, which needs every row of an account on one shard.',
+                  HINT = format('Distribute the table by %I: SELECT undistribute_table(%L), then SELECT create_distributed_table(%L, %L).',
+                                s.account_column, s.relation, s.relation, s.account_column);
+    END IF;
+    IF pg_catalog.to_regclass(stage) IS NOT NULL THEN
+        RETURN stage::regclass;
+    END IF;
+    SELECT CASE WHEN t.typtype <> 'd' THEN pg_catalog.format_type(a.atttypid, a.atttypmod) END INTO key_type
+    FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+    WHERE a.attrelid = s.relation AND a.attname = dist;
+    IF key_type IS NULL THEN
+        RAISE EXCEPTION 'the account column "%" of distributed table % has a domain type', dist, s.relation
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'On Citus, distribute a tracked table by a column of a built-in type (text, varchar, integer, bigint, uuid).';
+    END IF;
+    EXECUTE format('CREATE TABLE %s (account_key %s NOT NULL, day date NOT NULL, user_key text, feature text, events bigint NOT NULL)',
+                   stage, key_type);
+    EXECUTE format('ALTER TABLE %s REPLICA IDENTITY FULL', stage);
+    EXECUTE format('ALTER TABLE %s OWNER TO %s', stage,
+                   (SELECT p.proowner::regrole FROM pg_catalog.pg_proc p WHERE p.oid = '@extschema@._usage_rollup()'::regprocedure));
+    EXECUTE format('COMMENT ON TABLE %s IS %L', stage,
+                   format('Usage deltas of %s (csm source %s) staged by its shards, by account key, until csm.compact_usage() folds them. Colocated with it.',
+                          s.relation, s.source_id));
+    FOR reader IN
+        SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END
+        FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
+        WHERE c.oid = '@extschema@.usage_delta'::regclass AND a.privilege_type = 'SELECT' AND a.grantee <> c.relowner
+    LOOP
+        EXECUTE format('GRANT SELECT ON %s TO %s', stage, reader);
+    END LOOP;
+    PERFORM pg_catalog.create_distributed_table(stage, 'account_key', colocate_with => s.relation::text);
+    PERFORM @extschema@._usage_staged_view();
+    RETURN stage::regclass;
+END $$;
+COMMENT ON FUNCTION @extschema@._usage_stage(integer) IS
+    'Citus: the staging table csm.usage_stage_<source_id> of a source whose table is distributed, created (colocated with the table) if missing; NULL for a table that is not distributed; 0A000 when it is not distributed by its account column.';
+REVOKE ALL ON FUNCTION @extschema@._usage_stage(integer) FROM PUBLIC;
+
+-- Drops a source's staging table, after rewriting the view that reads it.
+CREATE FUNCTION @extschema@._usage_drop_stage(source integer) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF pg_catalog.to_regclass(format('@extschema@.usage_stage_%s', source)) IS NOT NULL THEN
+        PERFORM @extschema@._usage_staged_view(source);
+        EXECUTE format('DROP TABLE @extschema@.usage_stage_%s', source);
+    END IF;
+END $$;
+COMMENT ON FUNCTION @extschema@._usage_drop_stage(integer) IS
+    'Citus: drops the staging table of a source, if it has one.';
+REVOKE ALL ON FUNCTION @extschema@._usage_drop_stage(integer) FROM PUBLIC;
+
+-- Moves the staged deltas into csm.usage_delta (creating the accounts of
+-- sources that create them) or, for keys with no account, csm.usage_pending,
+-- where compact_usage() goes on with them. On the coordinator, under the fold
+-- lock.
+CREATE FUNCTION @extschema@._usage_unstage() RETURNS void
+LANGUAGE plpgsql
+-- Citus refuses to write csm.account (a reference table that distributed
+-- tables refer to) after a parallel multi-shard statement in a transaction
+SET citus.multi_shard_modify_mode = sequential
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    s record;
+    keys text[];
+    days date[];
+    users text[];
+    features text[];
+    counts bigint[];
+BEGIN
+    FOR s IN
+        SELECT u.source_id, u.create_accounts, c.oid::regclass AS stage
+        FROM @extschema@.usage_source u
+        JOIN pg_catalog.pg_class c ON c.relnamespace = '@extschema@'::regnamespace AND c.relname = 'usage_stage_' || u.source_id
+        ORDER BY u.source_id
+    LOOP
+        EXECUTE format('WITH taken AS (DELETE FROM %s RETURNING account_key::text AS k, day, user_key, feature, events) '
+                       'SELECT array_agg(k), array_agg(day), array_agg(user_key), array_agg(feature), array_agg(events) FROM taken',
+                       s.stage)
+        INTO keys, days, users, features, counts;
+        CONTINUE WHEN keys IS NULL;
+        IF s.create_accounts THEN
+            EXECUTE 'INSERT INTO @extschema@.account (external_id)
+                     SELECT DISTINCT k FROM pg_catalog.unnest($1) AS k ORDER BY 1
+                     ON CONFLICT (external_id) DO NOTHING' USING keys;
+        END IF;
+        -- values, not parameters, reach Citus: each statement is planned with them
+        EXECUTE 'INSERT INTO @extschema@.usage_delta (account_id, source_id, day, user_key, feature, events)
+                 SELECT a.account_id, $1, t.day, t.user_key, t.feature, sum(t.events)
+                 FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4),
+                                pg_catalog.unnest($5), pg_catalog.unnest($6)) AS t (k, day, user_key, feature, events)
+                 JOIN @extschema@.account a ON a.external_id = t.k
+                 GROUP BY a.account_id, t.day, t.user_key, t.feature
+                 HAVING sum(t.events) <> 0'
+        USING s.source_id, keys, days, users, features, counts;
+        EXECUTE 'INSERT INTO @extschema@.usage_pending (source_id, account_key, day, user_key, feature, events)
+                 SELECT $1, t.k, t.day, t.user_key, t.feature, sum(t.events)
+                 FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4),
+                                pg_catalog.unnest($5), pg_catalog.unnest($6)) AS t (k, day, user_key, feature, events)
+                 WHERE NOT EXISTS (SELECT 1 FROM @extschema@.account a WHERE a.external_id = t.k)
+                 GROUP BY t.k, t.day, t.user_key, t.feature
+                 HAVING sum(t.events) <> 0'
+        USING s.source_id, keys, days, users, features, counts;
+    END LOOP;
+END $$;
+COMMENT ON FUNCTION @extschema@._usage_unstage() IS
+    'Citus: moves the deltas staged by distributed tables'' shards into csm.usage_delta, creating the accounts of sources that create them, or into csm.usage_pending for keys with no account. Called by compact_usage().';
+REVOKE ALL ON FUNCTION @extschema@._usage_unstage() FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.distribute_usage(source regclass, colocate_with text DEFAULT 'default')
+RETURNS regclass
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    s @extschema@.usage_source;
+BEGIN
+    IF pg_catalog.to_regproc('pg_catalog.citus_is_coordinator') IS NULL THEN
+        RAISE EXCEPTION 'csm.distribute_usage() needs Citus'
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'On a single node a tracked table needs nothing more.';
+    END IF;
+    IF @extschema@._usage_on_worker() THEN
+        RAISE EXCEPTION 'csm.distribute_usage() must run on the Citus coordinator'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Connect to the coordinator and call it there.';
+    END IF;
+    SELECT * INTO s FROM @extschema@.usage_source u WHERE u.relation = source AND u.dropped_at IS NULL;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table % is not tracked', source
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Distribute it with create_distributed_table(), then call csm.track_usage().';
+    END IF;
+    IF @extschema@._usage_distribution_column(source) IS NULL THEN
+        -- Citus refuses a table with triggers: they go while it copies the
+        -- rows (counted already) into the shards and the coordinator's copy
+        -- is emptied, and come back on the table and every shard after.
+        PERFORM @extschema@._usage_drop_triggers(s.source_id, g.tgrelid)
+        FROM (SELECT DISTINCT t.tgrelid FROM pg_catalog.pg_trigger t
+              WHERE t.tgfoid = '@extschema@._usage_rollup()'::regprocedure
+                AND pg_catalog.split_part(pg_catalog.encode(t.tgargs, 'escape'), '\000', 1) = s.source_id::text) g;
+        PERFORM pg_catalog.create_distributed_table(source, s.account_column, colocate_with => colocate_with);
+        PERFORM pg_catalog.truncate_local_data_after_distributing_table(source);
+        PERFORM @extschema@._usage_add_triggers(s, source);
+        PERFORM @extschema@._usage_add_triggers(s, t.relid)
+        FROM pg_catalog.pg_partition_tree(source) t WHERE t.relid <> source;
+    END IF;
+    RETURN @extschema@._usage_stage(s.source_id);
+END $$;
+COMMENT ON FUNCTION @extschema@.distribute_usage(regclass, text) IS
+    'Citus: distributes a tracked table by its account column (create_distributed_table, which refuses a table with triggers), keeping its rollups, and makes its staging table. For a table distributed already, makes the staging table if it is missing. Returns the staging table.';
 
 CREATE FUNCTION @extschema@.track_usage(
     source regclass,
@@ -428,6 +730,25 @@ BEGIN
     IF user_column IS NOT NULL THEN
         PERFORM @extschema@._usage_column_type(source, user_column, 'user', key_types);
     END IF;
+    -- Citus: a distributed table is rolled up on its shards, by account key;
+    -- a table the workers do not have cannot be named in csm.usage_source,
+    -- which is a reference table there
+    IF @extschema@._usage_distribution_column(source) IS NULL
+       AND pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL
+       AND @extschema@._usage_on_cluster() THEN
+        RAISE EXCEPTION 'table % is a local table on a Citus cluster', source
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'csm.usage_source is a reference table, and the workers do not have this table.',
+                  HINT = format('Distribute it by its account column first: SELECT create_distributed_table(%L, %L); then track it.',
+                                source, account_column);
+    END IF;
+    IF @extschema@._usage_distribution_column(source) <> account_column THEN
+        RAISE EXCEPTION 'table % is distributed by column "%", not by its account column "%"',
+                        source, @extschema@._usage_distribution_column(source), account_column
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'On Citus csm rolls usage up on the shards, which needs every row of an account on one shard.',
+                  HINT = 'Track a table distributed by its account column.';
+    END IF;
 
     INSERT INTO @extschema@.usage_source (relation, account_column, time_column, event_column, user_column,
                                           create_accounts, keep_history)
@@ -440,6 +761,7 @@ BEGIN
     PERFORM @extschema@._usage_add_triggers(added, source);
     PERFORM @extschema@._usage_add_triggers(added, t.relid)
     FROM pg_catalog.pg_partition_tree(source) t WHERE t.relid <> source;
+    PERFORM @extschema@._usage_stage(new_id);
     RETURN new_id;
 END $$;
 COMMENT ON FUNCTION @extschema@.track_usage(regclass, name, name, name, name, boolean, boolean) IS
@@ -466,6 +788,7 @@ BEGIN
     -- Rollups that can no longer be kept exact go with the source.
     PERFORM @extschema@._clear_usage(id);
     DELETE FROM @extschema@.usage_source WHERE source_id = id;
+    PERFORM @extschema@._usage_drop_stage(id);
 END $$;
 COMMENT ON FUNCTION @extschema@.untrack_usage(regclass) IS
     'Removes the rollup triggers from a tracked table and deletes its rollups; also takes the oid of a dropped table whose source kept its history.';
@@ -484,6 +807,8 @@ REVOKE ALL ON FUNCTION @extschema@._usage_rows(regclass, name, name, name, name,
 CREATE FUNCTION @extschema@.backfill_usage(source regclass, since timestamptz DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql
+-- Citus: it writes csm.account (a reference table) after multi-shard deletes
+SET citus.multi_shard_modify_mode = sequential
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     s @extschema@.usage_source;
@@ -571,6 +896,10 @@ SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     s record;
 BEGIN
+    -- Citus replays a drop on the workers; the coordinator follows it
+    IF @extschema@._usage_on_worker() THEN
+        RETURN;
+    END IF;
     FOR s IN
         SELECT u.source_id, u.keep_history
         FROM @extschema@.usage_source u
@@ -584,6 +913,7 @@ BEGIN
         ELSE
             PERFORM @extschema@._clear_usage(s.source_id);
             DELETE FROM @extschema@.usage_source WHERE source_id = s.source_id;
+            PERFORM @extschema@._usage_drop_stage(s.source_id);
         END IF;
     END LOOP;
 END $$;
@@ -642,6 +972,10 @@ SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     s @extschema@.usage_source;
 BEGIN
+    -- Citus replays DDL on the workers; the coordinator follows it
+    IF @extschema@._usage_on_worker() THEN
+        RETURN;
+    END IF;
     IF change IN ('created', 'attached') THEN
         FOR s IN
             SELECT u.* FROM @extschema@.usage_source u
@@ -691,3 +1025,4 @@ COMMENT ON EVENT TRIGGER csm_usage_partitions IS
 REVOKE ALL ON FUNCTION @extschema@.track_usage(regclass, name, name, name, name, boolean, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.untrack_usage(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.backfill_usage(regclass, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.distribute_usage(regclass, text) FROM PUBLIC;

@@ -132,6 +132,9 @@ BEGIN
     FOR t IN SELECT d.relation FROM @extschema@._distribution() d LOOP
         PERFORM truncate_local_data_after_distributing_table(t.relation);
     END LOOP;
+    -- Usage tables the user distributed and tracked before: their staging
+    -- tables (csm._usage_stage, src/sql/20_usage.sql).
+    PERFORM @extschema@._usage_stage(u.source_id) FROM @extschema@.usage_source u WHERE u.dropped_at IS NULL ORDER BY u.source_id;
 END;
 $$;
 REVOKE ALL ON FUNCTION @extschema@.distribute() FROM PUBLIC;

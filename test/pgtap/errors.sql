@@ -1,6 +1,6 @@
 -- Every documented error path, asserted by SQLSTATE.
 BEGIN;
-SELECT plan(28);
+SELECT plan(29);
 
 CREATE TABLE tap_events (id bigint, org text, member text, feature text, at timestamptz, payload jsonb);
 CREATE VIEW tap_view AS SELECT * FROM tap_events;
@@ -14,6 +14,7 @@ SELECT throws_ok($$SELECT csm.track_usage('tap_events', 'org', 'org')$$, '42804'
 SELECT throws_ok($$SELECT csm.track_usage('tap_events', 'org', 'at', 'id')$$, '42804', NULL, 'bigint event column is unsupported');
 SELECT throws_ok($$SELECT csm.track_usage('tap_view', 'org', 'at')$$, '42809', NULL, 'a view cannot be tracked');
 SELECT throws_ok($$SELECT csm.untrack_usage('tap_events')$$, '42704', NULL, 'untracking an untracked table');
+SELECT throws_ok($$SELECT csm.distribute_usage('tap_events')$$, '0A000', 'csm.distribute_usage() needs Citus', 'distribute_usage() without Citus');
 SELECT throws_ok($$SELECT csm.backfill_usage('tap_events')$$, '42704', NULL, 'backfilling an untracked table');
 SELECT lives_ok($$SELECT csm.track_usage('tap_events', 'org', 'at', 'feature', 'member')$$, 'tracking works');
 SELECT throws_ok($$SELECT csm.track_usage('tap_events', 'org', 'at')$$, '42710', NULL, 'tracking twice');
