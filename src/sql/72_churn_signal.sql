@@ -794,6 +794,25 @@ END $$;
 COMMENT ON FUNCTION @extschema@.churn_signals_at(timestamptz, bigint[]) IS
     'The built-in churn signals that hold at as_of, with their evidence, for every account that is a customer then (or just the accounts given); reads, writes nothing. Thresholds come from csm.churn_signal_config. Raises 22023 for a NULL or infinite as_of.';
 
+-- On Citus the refreshes and training run on the coordinator, which holds
+-- the lock rows and plans the statements over the workers' shards.
+CREATE FUNCTION @extschema@._churn_require_coordinator(what text) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    coordinator boolean;
+BEGIN
+    IF pg_catalog.to_regproc('pg_catalog.citus_is_coordinator') IS NOT NULL THEN
+        EXECUTE 'SELECT pg_catalog.citus_is_coordinator()' INTO coordinator;
+        IF NOT coordinator THEN
+            RAISE EXCEPTION '% must run on the Citus coordinator', what
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Connect to the coordinator and call it there; it runs the per-account work on the workers.';
+        END IF;
+    END IF;
+END $$;
+COMMENT ON FUNCTION @extschema@._churn_require_coordinator(text) IS
+    'Internal: raises 55000 when called on a Citus worker (what names the function); does nothing without Citus.';
+
 CREATE FUNCTION @extschema@.refresh_churn_signals(as_of timestamptz DEFAULT now(), accounts bigint[] DEFAULT NULL)
 RETURNS TABLE (raised integer, ongoing integer, cleared integer)
 LANGUAGE plpgsql VOLATILE
@@ -811,6 +830,7 @@ DECLARE
     err_message text;
 BEGIN
     PERFORM @extschema@._require('operate');
+    PERFORM @extschema@._churn_require_coordinator('csm.refresh_churn_signals()');
     IF as_of IS NULL OR NOT isfinite(as_of) THEN
         RAISE EXCEPTION 'as_of must be a finite time'
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass a timestamptz such as now().';
@@ -945,7 +965,7 @@ BEGIN
     RETURN NEXT;
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_churn_signals(timestamptz, bigint[]) IS
-    'Detects the built-in churn signals at as_of (csm.churn_signals_at) for every customer account, or the accounts given: raises new ones, updates the evidence and last_seen_at of open ones still seen, clears the rest. Returns how many were raised, still open and cleared. One refresh runs at a time; a second run at the same as_of changes nothing. An account whose data makes the refresh fail (a data exception) is skipped and named in a WARNING, and the others are refreshed (one at a time, then). Raises 22023 for a NULL, infinite or future as_of, or one before the last refresh.';
+    'Detects the built-in churn signals at as_of (csm.churn_signals_at) for every customer account, or the accounts given: raises new ones, updates the evidence and last_seen_at of open ones still seen, clears the rest. Returns how many were raised, still open and cleared. One refresh runs at a time (it locks the row (''churn'', ''signals'') of csm.lock_row); a second run at the same as_of changes nothing. An account whose data makes the refresh fail (a data exception) is skipped and named in a WARNING, and the others are refreshed (one at a time, then). Raises 22023 for a NULL, infinite or future as_of, or one before the last refresh; on Citus, 55000 on a worker.';
 
 -- The lock row of refreshes (csm._lock_row makes it again if missing).
 INSERT INTO @extschema@.lock_row (scope, key) VALUES ('churn', 'signals');

@@ -335,6 +335,7 @@ DECLARE
     err_message text;
 BEGIN
     PERFORM @extschema@._require('operate');
+    PERFORM @extschema@._churn_require_coordinator('csm.refresh_churn()');
     -- Signals are refreshed in time order: take their lock first, then the
     -- time, so a refresh that waited for another is not "before" it.  The
     -- lock is a row of csm.lock_row (a reference table on Citus: one lock
@@ -429,7 +430,7 @@ BEGIN
     RETURN scored;
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_churn() IS
-    'Detects churn signals (csm.refresh_churn_signals), then scores every active account with the model in use (the active trained model, else the prior) into csm.churn_score; when routing rules read churn_band or churn_risk_score, applies them (csm.apply_routing) to the accounts whose band or whole risk score changed. Returns the accounts scored. An account that cannot be scored (a NaN or infinite feature, or a data exception while computing its features) keeps its previous score and is named in a WARNING; the others are scored. Schedule it with pg_cron.';
+    'Detects churn signals (csm.refresh_churn_signals), then scores every active account with the model in use (the active trained model, else the prior) into csm.churn_score; when routing rules read churn_band or churn_risk_score, applies them (csm.apply_routing) to the accounts whose band or whole risk score changed. Returns the accounts scored. One refresh runs at a time (the lock row of churn signals); on Citus it runs on the coordinator (55000 on a worker). An account that cannot be scored (a NaN or infinite feature, or a data exception while computing its features) keeps its previous score and is named in a WARNING; the others are scored. Schedule it with pg_cron.';
 
 -- Training: a snapshot of every customer at the end of as_of, labelled by
 -- whether it churned within horizon_days after; a held-out share of the
@@ -451,6 +452,7 @@ DECLARE
     left_out text[];
 BEGIN
     PERFORM @extschema@._require('admin');
+    PERFORM @extschema@._churn_require_coordinator('csm.train_churn_model()');
     IF name IS NULL OR name !~ '\S' OR name = 'prior' THEN
         RAISE EXCEPTION 'a churn model needs a name other than blank or "prior"' USING ERRCODE = 'invalid_parameter_value',
             HINT = '"prior" is the name of the model used while none is trained.';
@@ -549,7 +551,7 @@ BEGIN
            || evaluation;
 END $$;
 COMMENT ON FUNCTION @extschema@.train_churn_model(text, date, integer, jsonb, boolean) IS
-    'Trains a churn model and stores it in csm.churn_model: features (csm.churn_features) of every customer at the end of as_of (default: horizon_days before today, UTC), labelled churned when csm.account.churned_at falls within horizon_days after; fitted by csm.churn_fit on all but a held-out share of accounts (options.holdout, default 0.2, split by a hash of account_id), and measured on that share (accuracy, precision, recall, Brier, log-loss, AUC, majority-class accuracy). Accounts with a NaN or infinite feature are left out and named in a WARNING. Other options go to csm.churn_fit (lambda, max_iterations, tolerance). activate makes it the model that scores. Returns the evaluation. Errors: 22023 bad name, horizon, as_of, options, or no customers at as_of; csm.churn_fit''s errors (for example a single class).';
+    'Trains a churn model and stores it in csm.churn_model: features (csm.churn_features) of every customer at the end of as_of (default: horizon_days before today, UTC), labelled churned when csm.account.churned_at falls within horizon_days after; fitted by csm.churn_fit on all but a held-out share of accounts (options.holdout, default 0.2, split by a hash of account_id), and measured on that share (accuracy, precision, recall, Brier, log-loss, AUC, majority-class accuracy). Accounts with a NaN or infinite feature are left out and named in a WARNING. Other options go to csm.churn_fit (lambda, max_iterations, tolerance). activate makes it the model that scores. Returns the evaluation. Errors: 22023 bad name, horizon, as_of, options, or no customers at as_of; csm.churn_fit''s errors (for example a single class); on Citus, 55000 on a worker.';
 
 -- NULL, with a WARNING, for an account that cannot be scored, so that a
 -- query over the portfolio still answers for the others.
