@@ -40,6 +40,7 @@ a_pid=$!
 for _ in $(seq 1 600); do
     [ "$(q -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'csm_churn_lock_a'
                  AND query = 'SELECT pg_sleep(300)' AND state = 'active'")" = 1 ] && break
+    kill -0 "$a_pid" 2>/dev/null || break
     sleep 0.2
 done
 if [ "$(q -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'csm_churn_lock_a'
