@@ -872,18 +872,13 @@ BEGIN
     -- it can: detection where the accounts' shards are (a function called
     -- inside a statement that writes would be sent to the workers with it),
     -- the row locks on the coordinator, the writes on the shards.
-    IF to_regclass('pg_temp.csm_churn_classified') IS NOT NULL THEN
-        DROP TABLE pg_temp.csm_churn_classified;
+    IF to_regclass('pg_temp.csm_churn_detected') IS NOT NULL THEN
+        DROP TABLE IF EXISTS pg_temp.csm_churn_detected, pg_temp.csm_churn_open, pg_temp.csm_churn_classified;
     END IF;
-    CREATE TEMP TABLE csm_churn_classified ON COMMIT DROP AS
-    WITH detected AS (
-        SELECT d.account_id, d.signal, d.evidence FROM @extschema@.churn_signals_at(as_of, accounts) d
-    )
-    SELECT d.account_id, d.signal, d.evidence, NULL::text AS state FROM detected d;
-    UPDATE pg_temp.csm_churn_classified c SET state = 'new';
-    -- the open ones: seen again, or gone
-    INSERT INTO pg_temp.csm_churn_classified (account_id, signal, state)
-    SELECT s.account_id, s.signal, 'gone'
+    CREATE TEMP TABLE csm_churn_detected ON COMMIT DROP AS
+    SELECT d.account_id, d.signal, d.evidence FROM @extschema@.churn_signals_at(as_of, accounts) d;
+    CREATE TEMP TABLE csm_churn_open ON COMMIT DROP AS
+    SELECT s.account_id, s.signal
     FROM @extschema@.churn_signal s
     JOIN @extschema@.churn_signal_kind k ON k.signal = s.signal AND k.builtin
     JOIN @extschema@.account a ON a.account_id = s.account_id
@@ -891,26 +886,21 @@ BEGIN
       AND (a.status = 'active' OR a.churned_at > as_of)
       AND (a.started_at IS NULL OR a.started_at <= as_of)
       AND (accounts IS NULL OR s.account_id = ANY (accounts));
+    CREATE TEMP TABLE csm_churn_classified ON COMMIT DROP AS
+    SELECT coalesce(d.account_id, o.account_id) AS account_id, coalesce(d.signal, o.signal) AS signal, d.evidence,
+           CASE WHEN o.account_id IS NULL THEN 'new' WHEN d.account_id IS NULL THEN 'gone' ELSE 'seen' END AS state
+    FROM pg_temp.csm_churn_detected d FULL JOIN pg_temp.csm_churn_open o ON o.account_id = d.account_id AND o.signal = d.signal;
     ANALYZE pg_temp.csm_churn_classified;
-    WITH pair AS (
-        SELECT g.account_id, g.signal FROM pg_temp.csm_churn_classified g
-        WHERE g.state = 'gone'
-          AND EXISTS (SELECT 1 FROM pg_temp.csm_churn_classified n
-                      WHERE n.state = 'new' AND n.account_id = g.account_id AND n.signal = g.signal)
-    ), drop_gone AS (
-        DELETE FROM pg_temp.csm_churn_classified c USING pair p
-        WHERE c.state = 'gone' AND c.account_id = p.account_id AND c.signal = p.signal
-    )
-    UPDATE pg_temp.csm_churn_classified c SET state = 'seen'
-    FROM pair p WHERE c.state = 'new' AND c.account_id = p.account_id AND c.signal = p.signal;
     -- the accounts written for, kept from being deleted meanwhile
     locked := ARRAY(SELECT a.account_id
                     FROM @extschema@.account a
                     WHERE a.account_id IN (SELECT c.account_id FROM pg_temp.csm_churn_classified c)
                     ORDER BY a.account_id
                     FOR KEY SHARE OF a SKIP LOCKED);
-    DELETE FROM pg_temp.csm_churn_classified c
-    WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(locked) AS l(account_id) WHERE l.account_id = c.account_id);
+    IF cardinality(locked) < (SELECT count(DISTINCT c.account_id) FROM pg_temp.csm_churn_classified c) THEN
+        DELETE FROM pg_temp.csm_churn_classified c
+        WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(locked) AS l(account_id) WHERE l.account_id = c.account_id);
+    END IF;
     INSERT INTO @extschema@.churn_signal (account_id, signal, evidence, first_seen_at, last_seen_at)
     SELECT c.account_id, c.signal, c.evidence, as_of, as_of
     FROM pg_temp.csm_churn_classified c
@@ -925,7 +915,7 @@ BEGIN
     FROM pg_temp.csm_churn_classified c
     WHERE c.state = 'gone' AND s.account_id = c.account_id AND s.signal = c.signal AND s.cleared_at IS NULL;
     GET DIAGNOSTICS cleared = ROW_COUNT;
-    DROP TABLE pg_temp.csm_churn_classified;
+    DROP TABLE pg_temp.csm_churn_detected, pg_temp.csm_churn_open, pg_temp.csm_churn_classified;
     EXCEPTION WHEN data_exception THEN
         IF cardinality(accounts) = 1 THEN
             RAISE;  -- the account's own error
