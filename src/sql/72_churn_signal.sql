@@ -3,9 +3,10 @@
 -- tables (stakeholders, payments, CRM notes, engagements), and recorded with
 -- the numbers behind them, when first seen, last seen and cleared.
 --
--- Concurrency.  refresh_churn_signals() takes a transaction advisory lock,
--- so refreshes run one at a time (readers never wait).  It writes only for
--- accounts it has locked FOR KEY SHARE SKIP LOCKED: an account being
+-- Concurrency.  refresh_churn_signals() locks the row ('churn', 'signals')
+-- of csm.lock_row until commit (a reference table on Citus, so one lock for
+-- the cluster), so refreshes run one at a time (readers never wait).  It
+-- writes only for accounts it has locked FOR KEY SHARE SKIP LOCKED: an account being
 -- deleted is skipped (its signals go with it), and a delete that comes
 -- later waits at the account row until the refresh commits.  So a refresh
 -- never waits for a delete, and nothing can deadlock.
@@ -457,8 +458,9 @@ BEGIN
     engagement_from := least(rd_from, ma_from, rg_from);
     -- A source nobody feeds says nothing: no "no login" without tracked usage,
     -- no ghosting without engagements.
-    usage_tracked := EXISTS (SELECT FROM @extschema@.usage_source);
-    engagement_tracked := EXISTS (SELECT FROM @extschema@.engagement);
+    usage_tracked := EXISTS (SELECT 1 FROM @extschema@.usage_source);
+    -- (LIMIT 1: on Citus each shard then sends one row at most)
+    engagement_tracked := EXISTS (SELECT 1 FROM @extschema@.engagement LIMIT 1);
 
     RETURN QUERY
     WITH acc AS (
@@ -511,6 +513,16 @@ BEGIN
         LEFT JOIN LATERAL (SELECT sum(coalesce(x.e, 0)) AS s1, sum(coalesce(x.e, 0) ^ 2) AS s2
                            FROM unnest(u.weeks) AS x(e)) w ON true
     ),
+    -- beyond the usage window, the last active day of the accounts that
+    -- need it, looked up by key
+    usage_old AS (
+        SELECT c.account_id, max(c.day) AS last_day
+        FROM @extschema@.usage_counter c
+        WHERE c.account_id IN (SELECT f.account_id FROM usage_flags f
+                               WHERE f.inactive AND NOT coalesce(f.last_day > usage_from, false))
+          AND c.day <= today AND c.events > 0
+        GROUP BY c.account_id
+    ),
     usage_signals AS (
         SELECT f.account_id, 'usage_drop'::text AS signal,
                jsonb_build_object('recent_events', f.recent, 'prior_events', f.prior,
@@ -520,12 +532,9 @@ BEGIN
         SELECT f.account_id, 'no_login_14d',
                jsonb_build_object('last_active_day', l.last_day, 'days_inactive', today - l.last_day)
         FROM usage_flags f
-        -- beyond the usage window, look the last active day up by key
-        CROSS JOIN LATERAL (
-            SELECT CASE WHEN f.last_day > usage_from THEN f.last_day
-                        ELSE greatest(f.last_day,
-                                      (SELECT max(c.day) FROM @extschema@.usage_counter c
-                                       WHERE c.account_id = f.account_id AND c.day <= today AND c.events > 0)) END AS last_day) l
+        LEFT JOIN usage_old o ON o.account_id = f.account_id
+        CROSS JOIN LATERAL (SELECT CASE WHEN f.last_day > usage_from THEN f.last_day
+                                        ELSE greatest(f.last_day, o.last_day) END AS last_day) l
         WHERE f.inactive
         UNION ALL
         SELECT f.account_id, 'inconsistent_usage',
@@ -628,27 +637,29 @@ BEGIN
         FROM payments y JOIN acc a ON a.account_id = y.account_id
     ),
     -- Health -------------------------------------------------------------------
-    -- The latest score of each account, and for those now below the bar the
-    -- latest day at or above from_at_least in the window before: lookups by
-    -- key, so a long history costs nothing.
+    -- The latest score of each account in the window (a later one is the
+    -- latest overall), and for those now below the bar the latest day at or
+    -- above from_at_least in the window before it.  Both read only the days
+    -- they need, so a long history costs nothing; no LIMIT in a lateral
+    -- subquery, so that Citus runs them where the account's shard is.
     health_now AS (
-        SELECT a.account_id, l.day, l.score
-        FROM acc a
-        CROSS JOIN LATERAL (
-            SELECT h.day, h.score FROM @extschema@.health_history h
-            WHERE h.account_id = a.account_id AND h.day <= today
-            ORDER BY h.day DESC LIMIT 1) l
-        WHERE l.day > hd_first AND l.score < hd_below
+        SELECT l.account_id, l.day, l.score
+        FROM (SELECT DISTINCT ON (h.account_id) h.account_id, h.day, h.score
+              FROM @extschema@.health_history h
+              WHERE h.day > hd_first AND h.day <= today
+                AND (accounts IS NULL OR h.account_id = ANY (accounts))
+              ORDER BY h.account_id, h.day DESC) l
+        JOIN acc a ON a.account_id = l.account_id
+        WHERE l.score < hd_below
     ),
     health_signals AS (
-        SELECT n.account_id, 'health_drop'::text AS signal,
+        SELECT DISTINCT ON (n.account_id) n.account_id, 'health_drop'::text AS signal,
                jsonb_build_object('score', round(n.score::numeric, 2), 'day', n.day,
                                   'earlier_score', round(e.score::numeric, 2), 'earlier_day', e.day) AS evidence
         FROM health_now n
-        CROSS JOIN LATERAL (
-            SELECT h.day, h.score FROM @extschema@.health_history h
-            WHERE h.account_id = n.account_id AND h.day >= n.day - hd_days AND h.day < n.day AND h.score >= hd_from
-            ORDER BY h.day DESC LIMIT 1) e
+        JOIN @extschema@.health_history e
+          ON e.account_id = n.account_id AND e.day >= n.day - hd_days AND e.day < n.day AND e.score >= hd_from
+        ORDER BY n.account_id, e.day DESC
     ),
     -- Stakeholders -------------------------------------------------------------
     stakeholders AS (
@@ -783,6 +794,25 @@ END $$;
 COMMENT ON FUNCTION @extschema@.churn_signals_at(timestamptz, bigint[]) IS
     'The built-in churn signals that hold at as_of, with their evidence, for every account that is a customer then (or just the accounts given); reads, writes nothing. Thresholds come from csm.churn_signal_config. Raises 22023 for a NULL or infinite as_of.';
 
+-- On Citus the refreshes and training run on the coordinator, which holds
+-- the lock rows and plans the statements over the workers' shards.
+CREATE FUNCTION @extschema@._churn_require_coordinator(what text) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    coordinator boolean;
+BEGIN
+    IF pg_catalog.to_regproc('pg_catalog.citus_is_coordinator') IS NOT NULL THEN
+        EXECUTE 'SELECT pg_catalog.citus_is_coordinator()' INTO coordinator;
+        IF NOT coordinator THEN
+            RAISE EXCEPTION '% must run on the Citus coordinator', what
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Connect to the coordinator and call it there; it runs the per-account work on the workers.';
+        END IF;
+    END IF;
+END $$;
+COMMENT ON FUNCTION @extschema@._churn_require_coordinator(text) IS
+    'Internal: raises 55000 when called on a Citus worker (what names the function); does nothing without Citus.';
+
 CREATE FUNCTION @extschema@.refresh_churn_signals(as_of timestamptz DEFAULT now(), accounts bigint[] DEFAULT NULL)
 RETURNS TABLE (raised integer, ongoing integer, cleared integer)
 LANGUAGE plpgsql VOLATILE
@@ -793,12 +823,14 @@ DECLARE
     later timestamptz;
     id bigint;
     one record;
+    locked bigint[];
     tried integer := 0;
     failed text[] := '{}';
     err_state text;
     err_message text;
 BEGIN
     PERFORM @extschema@._require('operate');
+    PERFORM @extschema@._churn_require_coordinator('csm.refresh_churn_signals()');
     IF as_of IS NULL OR NOT isfinite(as_of) THEN
         RAISE EXCEPTION 'as_of must be a finite time'
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass a timestamptz such as now().';
@@ -811,7 +843,9 @@ BEGIN
                   HINT = 'Refresh as of now() or a time before it; csm.churn_signals_at() computes signals at any time without writing.';
     END IF;
     -- One refresh at a time; readers and account writes do not wait for it.
-    PERFORM pg_catalog.pg_advisory_xact_lock('@extschema@.churn_signal'::regclass::oid::integer, 0);
+    -- The lock is a row of csm.lock_row, which on Citus is a reference table
+    -- (one lock for the cluster; an advisory lock would be per node).
+    PERFORM @extschema@._lock_row('churn', 'signals', true);
 
     -- Signals are a history: a refresh may not go back before the last one.
     SELECT max(s.last_seen_at) INTO later
@@ -834,47 +868,54 @@ BEGIN
     -- class 22), the accounts are refreshed one at a time instead, and the
     -- ones that fail are skipped and named in a WARNING.
     BEGIN
-    WITH detected AS (
-        SELECT d.account_id, d.signal, d.evidence FROM @extschema@.churn_signals_at(as_of, accounts) d
-    ), open_rows AS (
-        SELECT s.account_id, s.signal
-        FROM @extschema@.churn_signal s
-        JOIN @extschema@.churn_signal_kind k ON k.signal = s.signal AND k.builtin
-        JOIN @extschema@.account a ON a.account_id = s.account_id
-        WHERE s.cleared_at IS NULL
-          AND (a.status = 'active' OR a.churned_at > as_of)
-          AND (a.started_at IS NULL OR a.started_at <= as_of)
-          AND (accounts IS NULL OR s.account_id = ANY (accounts))
-    ), classified AS MATERIALIZED (
-        SELECT coalesce(d.account_id, o.account_id) AS account_id, coalesce(d.signal, o.signal) AS signal, d.evidence,
-               CASE WHEN o.account_id IS NULL THEN 'new' WHEN d.account_id IS NULL THEN 'gone' ELSE 'seen' END AS state
-        FROM detected d FULL JOIN open_rows o ON o.account_id = d.account_id AND o.signal = d.signal
-    ), locked AS MATERIALIZED (
-        SELECT a.account_id
-        FROM @extschema@.account a
-        WHERE a.account_id IN (SELECT c.account_id FROM classified c)
-        ORDER BY a.account_id
-        FOR KEY SHARE OF a SKIP LOCKED
-    ), raise AS (
-        INSERT INTO @extschema@.churn_signal (account_id, signal, evidence, first_seen_at, last_seen_at)
-        SELECT c.account_id, c.signal, c.evidence, as_of, as_of
-        FROM classified c JOIN locked l ON l.account_id = c.account_id
-        WHERE c.state = 'new'
-        ON CONFLICT (account_id, signal) WHERE cleared_at IS NULL DO NOTHING
-        RETURNING 1
-    ), see AS (
-        UPDATE @extschema@.churn_signal s SET evidence = c.evidence, last_seen_at = as_of
-        FROM classified c JOIN locked l ON l.account_id = c.account_id
-        WHERE c.state = 'seen' AND s.account_id = c.account_id AND s.signal = c.signal AND s.cleared_at IS NULL
-        RETURNING 1
-    ), clear AS (
-        UPDATE @extschema@.churn_signal s SET cleared_at = as_of
-        FROM classified c JOIN locked l ON l.account_id = c.account_id
-        WHERE c.state = 'gone' AND s.account_id = c.account_id AND s.signal = c.signal AND s.cleared_at IS NULL
-        RETURNING 1
-    )
-    SELECT (SELECT count(*) FROM raise), (SELECT count(*) FROM see), (SELECT count(*) FROM clear)
-    INTO raised, ongoing, cleared;
+    -- Each step is a statement of its own, so that on Citus each runs where
+    -- it can: detection where the accounts' shards are (a function called
+    -- inside a statement that writes would be sent to the workers with it),
+    -- the row locks on the coordinator, the writes on the shards.
+    IF to_regclass('pg_temp.csm_churn_detected') IS NOT NULL THEN
+        DROP TABLE IF EXISTS pg_temp.csm_churn_detected, pg_temp.csm_churn_open, pg_temp.csm_churn_classified;
+    END IF;
+    CREATE TEMP TABLE csm_churn_detected ON COMMIT DROP AS
+    SELECT d.account_id, d.signal, d.evidence FROM @extschema@.churn_signals_at(as_of, accounts) d;
+    CREATE TEMP TABLE csm_churn_open ON COMMIT DROP AS
+    SELECT s.account_id, s.signal
+    FROM @extschema@.churn_signal s
+    JOIN @extschema@.churn_signal_kind k ON k.signal = s.signal AND k.builtin
+    JOIN @extschema@.account a ON a.account_id = s.account_id
+    WHERE s.cleared_at IS NULL
+      AND (a.status = 'active' OR a.churned_at > as_of)
+      AND (a.started_at IS NULL OR a.started_at <= as_of)
+      AND (accounts IS NULL OR s.account_id = ANY (accounts));
+    CREATE TEMP TABLE csm_churn_classified ON COMMIT DROP AS
+    SELECT coalesce(d.account_id, o.account_id) AS account_id, coalesce(d.signal, o.signal) AS signal, d.evidence,
+           CASE WHEN o.account_id IS NULL THEN 'new' WHEN d.account_id IS NULL THEN 'gone' ELSE 'seen' END AS state
+    FROM pg_temp.csm_churn_detected d FULL JOIN pg_temp.csm_churn_open o ON o.account_id = d.account_id AND o.signal = d.signal;
+    ANALYZE pg_temp.csm_churn_classified;
+    -- the accounts written for, kept from being deleted meanwhile
+    locked := ARRAY(SELECT a.account_id
+                    FROM @extschema@.account a
+                    WHERE a.account_id IN (SELECT c.account_id FROM pg_temp.csm_churn_classified c)
+                    ORDER BY a.account_id
+                    FOR KEY SHARE OF a SKIP LOCKED);
+    IF cardinality(locked) < (SELECT count(DISTINCT c.account_id) FROM pg_temp.csm_churn_classified c) THEN
+        DELETE FROM pg_temp.csm_churn_classified c
+        WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(locked) AS l(account_id) WHERE l.account_id = c.account_id);
+    END IF;
+    INSERT INTO @extschema@.churn_signal (account_id, signal, evidence, first_seen_at, last_seen_at)
+    SELECT c.account_id, c.signal, c.evidence, as_of, as_of
+    FROM pg_temp.csm_churn_classified c
+    WHERE c.state = 'new'
+    ON CONFLICT (account_id, signal) WHERE cleared_at IS NULL DO NOTHING;
+    GET DIAGNOSTICS raised = ROW_COUNT;
+    UPDATE @extschema@.churn_signal s SET evidence = c.evidence, last_seen_at = as_of
+    FROM pg_temp.csm_churn_classified c
+    WHERE c.state = 'seen' AND s.account_id = c.account_id AND s.signal = c.signal AND s.cleared_at IS NULL;
+    GET DIAGNOSTICS ongoing = ROW_COUNT;
+    UPDATE @extschema@.churn_signal s SET cleared_at = as_of
+    FROM pg_temp.csm_churn_classified c
+    WHERE c.state = 'gone' AND s.account_id = c.account_id AND s.signal = c.signal AND s.cleared_at IS NULL;
+    GET DIAGNOSTICS cleared = ROW_COUNT;
+    DROP TABLE pg_temp.csm_churn_detected, pg_temp.csm_churn_open, pg_temp.csm_churn_classified;
     EXCEPTION WHEN data_exception THEN
         IF cardinality(accounts) = 1 THEN
             RAISE;  -- the account's own error
@@ -914,7 +955,10 @@ BEGIN
     RETURN NEXT;
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_churn_signals(timestamptz, bigint[]) IS
-    'Detects the built-in churn signals at as_of (csm.churn_signals_at) for every customer account, or the accounts given: raises new ones, updates the evidence and last_seen_at of open ones still seen, clears the rest. Returns how many were raised, still open and cleared. One refresh runs at a time; a second run at the same as_of changes nothing. An account whose data makes the refresh fail (a data exception) is skipped and named in a WARNING, and the others are refreshed (one at a time, then). Raises 22023 for a NULL, infinite or future as_of, or one before the last refresh.';
+    'Detects the built-in churn signals at as_of (csm.churn_signals_at) for every customer account, or the accounts given: raises new ones, updates the evidence and last_seen_at of open ones still seen, clears the rest. Returns how many were raised, still open and cleared. One refresh runs at a time (it locks the row (''churn'', ''signals'') of csm.lock_row); a second run at the same as_of changes nothing. An account whose data makes the refresh fail (a data exception) is skipped and named in a WARNING, and the others are refreshed (one at a time, then). Raises 22023 for a NULL, infinite or future as_of, or one before the last refresh; on Citus, 55000 on a worker.';
+
+-- The lock row of refreshes (csm._lock_row makes it again if missing).
+INSERT INTO @extschema@.lock_row (scope, key) VALUES ('churn', 'signals');
 
 CREATE VIEW @extschema@.churn_signal_current WITH (security_invoker = true) AS
 SELECT s.account_id,

@@ -26,18 +26,73 @@ END;
 COMMENT ON FUNCTION @extschema@.churn_feature_names() IS
     'The features csm.train_churn_model fits on: the metrics (csm.churn_metric_names()), then one 0/1 feature per enabled churn signal kind.';
 
+-- On Citus, a query that reads csm's tables together with a function's rows
+-- is sent to a node as one task, and the function's own queries then read
+-- that node's local tables instead of the cluster's.  So the churn queries
+-- that call functions read csm's tables only through functions too: these
+-- two, and csm.account_metrics_at.  Each one's query is then planned on its
+-- own, where the shards are.
+CREATE FUNCTION @extschema@._churn_accounts(account bigint DEFAULT NULL)
+RETURNS TABLE (account_id bigint, external_id text, status text, arr numeric,
+               started_at timestamptz, churned_at timestamptz)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RETURN QUERY
+    SELECT a.account_id, a.external_id, a.status, a.arr, a.started_at, a.churned_at
+    FROM @extschema@.account a
+    WHERE account IS NULL OR a.account_id = account;
+END $$;
+COMMENT ON FUNCTION @extschema@._churn_accounts(bigint) IS
+    'Internal: the columns of csm.account that churn features and labels read, of every account or one.';
+
+-- The signals open per account, as a sorted array: open now (t NULL), or
+-- at time t; of every kind or only your own; all accounts or one.
+CREATE FUNCTION @extschema@._churn_open_signals(t timestamptz, own_only boolean, account bigint DEFAULT NULL)
+RETURNS TABLE (account_id bigint, signals text[])
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF t IS NULL THEN
+        RETURN QUERY
+        SELECT s.account_id, array_agg(s.signal ORDER BY s.signal)
+        FROM @extschema@.churn_signal s
+        JOIN @extschema@.churn_signal_kind k ON k.signal = s.signal
+        WHERE s.cleared_at IS NULL AND NOT (own_only AND k.builtin)
+          AND (account IS NULL OR s.account_id = account)
+        GROUP BY s.account_id;
+    ELSE
+        RETURN QUERY
+        SELECT s.account_id, array_agg(s.signal ORDER BY s.signal)
+        FROM @extschema@.churn_signal s
+        JOIN @extschema@.churn_signal_kind k ON k.signal = s.signal
+        WHERE s.first_seen_at < t AND (s.cleared_at IS NULL OR s.cleared_at >= t)
+          AND NOT (own_only AND k.builtin)
+          AND (account IS NULL OR s.account_id = account)
+        GROUP BY s.account_id;
+    END IF;
+END $$;
+COMMENT ON FUNCTION @extschema@._churn_open_signals(timestamptz, boolean, bigint) IS
+    'Internal: per account, the churn signals csm.churn_signal has open now (t NULL) or at t (first seen before t, not cleared by then), sorted; own_only: only signals of your own kinds (builtin false).';
+
 -- One row per account that was a customer at the end of as_of (UTC): started
 -- by then and not churned by then.  Only what was known at that point is
 -- read, so the same function builds training snapshots of the past and
 -- today's scoring input.  NULL: unknown (no source, or no data yet).
 CREATE FUNCTION @extschema@.churn_metrics_at(as_of date, account bigint DEFAULT NULL)
 RETURNS TABLE (account_id bigint, metrics float8[])
-LANGUAGE sql STABLE PARALLEL SAFE
-BEGIN ATOMIC
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    usage_tracked boolean := EXISTS (SELECT 1 FROM @extschema@.usage_source);
+BEGIN
+-- PL/pgSQL, not an inlined SQL function: on Citus each query is planned on
+-- its own, with the values of as_of and account.
+RETURN QUERY
 SELECT a.account_id,
        ARRAY[m.dau_ratio,
              m.features_adopted,
-             CASE WHEN EXISTS (SELECT FROM @extschema@.usage_source)
+             CASE WHEN usage_tracked
                   THEN least(coalesce(m.days_since_last_activity, 90), 90) END,
              -- The caps are CASEs, not least/greatest, which ignore NULL:
              -- an unknown metric stays NULL and takes the training mean.
@@ -54,30 +109,30 @@ SELECT a.account_id,
              CASE WHEN as_of - (a.started_at AT TIME ZONE 'UTC')::date > 1825 THEN 1825
                   ELSE as_of - (a.started_at AT TIME ZONE 'UTC')::date END]::float8[]
 FROM @extschema@.account_metrics_at(as_of, account) m
-JOIN @extschema@.account a ON a.account_id = m.account_id
+JOIN @extschema@._churn_accounts(account) a ON a.account_id = m.account_id
 WHERE (a.started_at IS NULL OR a.started_at < (as_of + 1)::timestamp AT TIME ZONE 'UTC')
   AND (a.churned_at IS NULL OR a.churned_at >= (as_of + 1)::timestamp AT TIME ZONE 'UTC');
-END;
+END $$;
 COMMENT ON FUNCTION @extschema@.churn_metrics_at(date, bigint) IS
     'The numeric churn features (csm.churn_metric_names() order) of every account that was a customer at the end of as_of (UTC), or of one: dau_ratio, features_adopted, days since last activity (at most 90), usage trend (at most 3), tickets per month, latest NPS, days to renewal (-30 to 400; a renewal date more than a year after as_of counts as that many whole years earlier, since csm keeps no history of renewal dates and terms are taken to be yearly), ln(1 + ARR), tenure in days (at most 1825). Reads only data from before the end of as_of. NULL elements are unknown (no usage before, no renewal date, no started_at, ...): the caps leave them NULL, and models read them as their training mean.';
 
 CREATE FUNCTION @extschema@.churn_features(as_of date, account bigint DEFAULT NULL)
 RETURNS TABLE (account_id bigint, metrics float8[], signals text[])
-LANGUAGE sql STABLE
-BEGIN ATOMIC
-WITH day_end AS (SELECT (as_of + 1)::timestamp AT TIME ZONE 'UTC' AS t),
-open_signals AS (
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    day_end timestamptz := (as_of + 1)::timestamp AT TIME ZONE 'UTC';
+BEGIN
+RETURN QUERY
+WITH open_signals AS (
     -- built-in signals as detected at that time
     SELECT s.account_id, s.signal
-    FROM day_end, @extschema@.churn_signals_at(day_end.t - interval '1 microsecond',
-                                               CASE WHEN account IS NOT NULL THEN ARRAY[account] END) s
+    FROM @extschema@.churn_signals_at(day_end - interval '1 microsecond',
+                                      CASE WHEN account IS NOT NULL THEN ARRAY[account] END) s
     UNION
     -- signals of your own kinds, as recorded
-    SELECT s.account_id, s.signal
-    FROM day_end, @extschema@.churn_signal s
-    JOIN @extschema@.churn_signal_kind k ON k.signal = s.signal AND NOT k.builtin
-    WHERE s.first_seen_at < day_end.t AND (s.cleared_at IS NULL OR s.cleared_at >= day_end.t)
-      AND (account IS NULL OR s.account_id = account)
+    SELECT o.account_id, u.signal
+    FROM @extschema@._churn_open_signals(day_end, true, account) o, pg_catalog.unnest(o.signals) AS u(signal)
 ),
 per_account AS (
     SELECT o.account_id, array_agg(o.signal ORDER BY o.signal) AS signals FROM open_signals o GROUP BY o.account_id
@@ -85,7 +140,7 @@ per_account AS (
 SELECT m.account_id, m.metrics, coalesce(p.signals, '{}')
 FROM @extschema@.churn_metrics_at(as_of, account) m
 LEFT JOIN per_account p ON p.account_id = m.account_id;
-END;
+END $$;
 COMMENT ON FUNCTION @extschema@.churn_features(date, bigint) IS
     'Training input at the end of as_of (UTC): csm.churn_metrics_at, and the churn signals open then (built-in ones detected by csm.churn_signals_at, your own as recorded in csm.churn_signal).';
 
@@ -205,11 +260,10 @@ BEGIN
                   ORDER BY u.i LIMIT 1) AS problem
           FROM (SELECT c.account_id,
                        @extschema@._churn_impute(m.model, @extschema@._churn_vector(
-                           names, c.metrics,
-                           ARRAY(SELECT s.signal FROM @extschema@.churn_signal s
-                                 WHERE s.account_id = c.account_id AND s.cleared_at IS NULL))) AS v
+                           names, c.metrics, coalesce(o.signals, '{}'))) AS v
                 FROM @extschema@.churn_metrics_at((now() AT TIME ZONE 'UTC')::date, account) c
-                JOIN @extschema@.account a ON a.account_id = c.account_id AND a.status = 'active'
+                JOIN @extschema@._churn_accounts(account) a ON a.account_id = c.account_id AND a.status = 'active'
+                LEFT JOIN @extschema@._churn_open_signals(NULL, false, account) o ON o.account_id = c.account_id
                 -- computed once, not once per use of v
                 OFFSET 0) y) x;
 END $$;
@@ -275,13 +329,18 @@ DECLARE
     id bigint;
     unscored bigint;
     unscored_list text;
+    problem_ids bigint[];
+    problems text[];
     err_state text;
     err_message text;
 BEGIN
     PERFORM @extschema@._require('operate');
+    PERFORM @extschema@._churn_require_coordinator('csm.refresh_churn()');
     -- Signals are refreshed in time order: take their lock first, then the
-    -- time, so a refresh that waited for another is not "before" it.
-    PERFORM pg_catalog.pg_advisory_xact_lock('@extschema@.churn_signal'::regclass::oid::integer, 0);
+    -- time, so a refresh that waited for another is not "before" it.  The
+    -- lock is a row of csm.lock_row (a reference table on Citus: one lock
+    -- for the cluster).
+    PERFORM @extschema@._lock_row('churn', 'signals', true);
     PERFORM @extschema@.refresh_churn_signals(pg_catalog.clock_timestamp());
     -- One refresh at a time; readers are not blocked.
     LOCK TABLE @extschema@.churn_score IN SHARE ROW EXCLUSIVE MODE;
@@ -312,13 +371,21 @@ BEGIN
             END;
         END LOOP;
     END;
-    SELECT count(*) FILTER (WHERE n.problem IS NULL), count(*) FILTER (WHERE n.problem IS NOT NULL),
-           string_agg(format('%s: %s', n.external_id, n.problem), '; ' ORDER BY n.account_id)
-               FILTER (WHERE n.problem IS NOT NULL AND n.nth <= 20)
-    INTO scored, unscored, unscored_list
-    FROM (SELECT r.account_id, r.problem, a.external_id,
-                 row_number() OVER (PARTITION BY r.problem IS NULL ORDER BY r.account_id) AS nth
-          FROM pg_temp.csm_churn_refresh r JOIN @extschema@.account a ON a.account_id = r.account_id) n;
+    -- (the accounts' external ids are looked up on their own: on Citus a
+    -- temporary table and csm.account are not read in one query)
+    SELECT count(*) FILTER (WHERE r.problem IS NULL), count(*) FILTER (WHERE r.problem IS NOT NULL)
+    INTO scored, unscored
+    FROM pg_temp.csm_churn_refresh r;
+    IF unscored > 0 THEN
+        SELECT array_agg(r.account_id ORDER BY r.account_id), array_agg(r.problem ORDER BY r.account_id)
+        INTO problem_ids, problems
+        FROM (SELECT r.account_id, r.problem FROM pg_temp.csm_churn_refresh r
+              WHERE r.problem IS NOT NULL ORDER BY r.account_id LIMIT 20) r;
+        SELECT string_agg(format('%s: %s', a.external_id, p.problem), '; ' ORDER BY a.account_id) INTO unscored_list
+        FROM @extschema@.account a
+        JOIN ROWS FROM (pg_catalog.unnest(problem_ids), pg_catalog.unnest(problems)) AS p(account_id, problem)
+          ON p.account_id = a.account_id;
+    END IF;
     IF err_state IS NOT NULL AND scored = 0 THEN
         -- not one account's data, but every account's: the error itself
         RAISE EXCEPTION USING ERRCODE = err_state, MESSAGE = err_message;
@@ -336,7 +403,7 @@ BEGIN
 
     -- Routing rules that read churn apply to the accounts whose band or
     -- whole risk score changed; first scores count as changed.
-    IF EXISTS (SELECT FROM @extschema@.routing_rule r
+    IF EXISTS (SELECT 1 FROM @extschema@.routing_rule r
                WHERE r.enabled AND r.condition IS NOT NULL
                  AND @extschema@.condition_attributes(r.condition) && ARRAY['churn_band', 'churn_risk_score']) THEN
         changed := ARRAY(
@@ -345,17 +412,16 @@ BEGIN
             WHERE c.band IS DISTINCT FROM n.band OR floor(c.risk_score) IS DISTINCT FROM floor(n.risk_score));
     END IF;
 
-    MERGE INTO @extschema@.churn_score c
-    USING pg_temp.csm_churn_refresh n ON c.account_id = n.account_id
-    WHEN MATCHED THEN
-        UPDATE SET probability = n.probability, band = n.band, risk_score = n.risk_score, model = n.model,
-                   drivers = n.drivers, computed_at = pg_catalog.now()
-    WHEN NOT MATCHED THEN
-        INSERT (account_id, probability, band, risk_score, model, drivers, computed_at)
-        VALUES (n.account_id, n.probability, n.band, n.risk_score, n.model, n.drivers, pg_catalog.now());
+    -- An upsert rather than a MERGE, which Citus does not run with now().
+    INSERT INTO @extschema@.churn_score AS c (account_id, probability, band, risk_score, model, drivers, computed_at)
+    SELECT n.account_id, n.probability, n.band, n.risk_score, n.model, n.drivers, pg_catalog.now()
+    FROM pg_temp.csm_churn_refresh n
+    ON CONFLICT ON CONSTRAINT churn_score_pkey DO UPDATE
+    SET probability = excluded.probability, band = excluded.band, risk_score = excluded.risk_score,
+        model = excluded.model, drivers = excluded.drivers, computed_at = excluded.computed_at;
     -- Accounts that are no longer customers keep no score.
     DELETE FROM @extschema@.churn_score c
-    WHERE NOT EXISTS (SELECT FROM @extschema@.account a WHERE a.account_id = c.account_id AND a.status = 'active');
+    WHERE NOT EXISTS (SELECT 1 FROM @extschema@.account a WHERE a.account_id = c.account_id AND a.status = 'active');
     DROP TABLE pg_temp.csm_churn_refresh;
 
     IF cardinality(changed) > 0 THEN
@@ -364,7 +430,7 @@ BEGIN
     RETURN scored;
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_churn() IS
-    'Detects churn signals (csm.refresh_churn_signals), then scores every active account with the model in use (the active trained model, else the prior) into csm.churn_score; when routing rules read churn_band or churn_risk_score, applies them (csm.apply_routing) to the accounts whose band or whole risk score changed. Returns the accounts scored. An account that cannot be scored (a NaN or infinite feature, or a data exception while computing its features) keeps its previous score and is named in a WARNING; the others are scored. Schedule it with pg_cron.';
+    'Detects churn signals (csm.refresh_churn_signals), then scores every active account with the model in use (the active trained model, else the prior) into csm.churn_score; when routing rules read churn_band or churn_risk_score, applies them (csm.apply_routing) to the accounts whose band or whole risk score changed. Returns the accounts scored. One refresh runs at a time (the lock row of churn signals); on Citus it runs on the coordinator (55000 on a worker). An account that cannot be scored (a NaN or infinite feature, or a data exception while computing its features) keeps its previous score and is named in a WARNING; the others are scored. Schedule it with pg_cron.';
 
 -- Training: a snapshot of every customer at the end of as_of, labelled by
 -- whether it churned within horizon_days after; a held-out share of the
@@ -382,9 +448,11 @@ DECLARE
     means float8[];
     fitted jsonb;
     evaluation jsonb;
+    gone_ids bigint[];
     left_out text[];
 BEGIN
     PERFORM @extschema@._require('admin');
+    PERFORM @extschema@._churn_require_coordinator('csm.train_churn_model()');
     IF name IS NULL OR name !~ '\S' OR name = 'prior' THEN
         RAISE EXCEPTION 'a churn model needs a name other than blank or "prior"' USING ERRCODE = 'invalid_parameter_value',
             HINT = '"prior" is the name of the model used while none is trained.';
@@ -413,21 +481,27 @@ BEGIN
     IF to_regclass('pg_temp.csm_churn_training') IS NOT NULL THEN
         DROP TABLE pg_temp.csm_churn_training;
     END IF;
+    -- In account order, so that the fit and the means add the rows up in
+    -- the same order wherever the accounts' data lives (one node or Citus).
     CREATE TEMP TABLE csm_churn_training ON COMMIT DROP AS
     SELECT f.account_id, @extschema@._churn_vector(@extschema@.churn_feature_names(), f.metrics, f.signals) AS features,
            coalesce(a.churned_at < (snapshot + 1 + horizon_days)::timestamp AT TIME ZONE 'UTC', false) AS churned,
            abs(hashint8(f.account_id) % 10000) < holdout * 10000 AS held_out
     FROM @extschema@.churn_features(snapshot) f
-    JOIN @extschema@.account a ON a.account_id = f.account_id;
+    JOIN @extschema@._churn_accounts() a ON a.account_id = f.account_id
+    ORDER BY f.account_id;
 
     -- An account with a NaN or infinite feature (arr = 'NaN', say) would
     -- fail the fit: it is left out, and named.
     WITH gone AS (
         DELETE FROM pg_temp.csm_churn_training t
-        WHERE EXISTS (SELECT FROM unnest(t.features) AS u(f) WHERE u.f IN ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8))
+        WHERE EXISTS (SELECT 1 FROM unnest(t.features) AS u(f) WHERE u.f IN ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8))
         RETURNING t.account_id)
-    SELECT array_agg(a.external_id ORDER BY a.account_id) INTO left_out
-    FROM gone g JOIN @extschema@.account a ON a.account_id = g.account_id;
+    SELECT array_agg(g.account_id) INTO gone_ids FROM gone g;
+    IF cardinality(gone_ids) > 0 THEN
+        left_out := ARRAY(SELECT a.external_id FROM @extschema@.account a
+                          WHERE a.account_id = ANY (gone_ids) ORDER BY a.account_id);
+    END IF;
     IF cardinality(left_out) > 0 THEN
         RAISE WARNING 'csm: % accounts with a NaN or infinite feature were left out of training', cardinality(left_out)
             USING DETAIL = 'Accounts: ' || array_to_string(left_out[1:20], ', ')
@@ -465,17 +539,19 @@ BEGIN
     IF activate THEN
         UPDATE @extschema@.churn_model m SET active = false WHERE m.active AND m.name <> train_churn_model.name;
     END IF;
-    INSERT INTO @extschema@.churn_model AS m (name, kind, model, as_of, horizon_days, evaluation, active)
-    VALUES (train_churn_model.name, 'trained', fitted, snapshot, horizon_days, evaluation, activate)
+    -- trained_at and trained_by as values: Citus runs no function in DO UPDATE
+    INSERT INTO @extschema@.churn_model AS m (name, kind, model, as_of, horizon_days, evaluation, active, trained_at, trained_by)
+    VALUES (train_churn_model.name, 'trained', fitted, snapshot, horizon_days, evaluation, activate, now(), CURRENT_USER)
     ON CONFLICT ON CONSTRAINT churn_model_pkey DO UPDATE
     SET kind = excluded.kind, model = excluded.model, as_of = excluded.as_of, horizon_days = excluded.horizon_days,
-        evaluation = excluded.evaluation, active = excluded.active, trained_at = now(), trained_by = CURRENT_USER;
+        evaluation = excluded.evaluation, active = excluded.active, trained_at = excluded.trained_at,
+        trained_by = excluded.trained_by;
     RETURN jsonb_build_object('name', train_churn_model.name, 'active', activate,
                               'converged', fitted->'converged', 'iterations', fitted->'iterations')
            || evaluation;
 END $$;
 COMMENT ON FUNCTION @extschema@.train_churn_model(text, date, integer, jsonb, boolean) IS
-    'Trains a churn model and stores it in csm.churn_model: features (csm.churn_features) of every customer at the end of as_of (default: horizon_days before today, UTC), labelled churned when csm.account.churned_at falls within horizon_days after; fitted by csm.churn_fit on all but a held-out share of accounts (options.holdout, default 0.2, split by a hash of account_id), and measured on that share (accuracy, precision, recall, Brier, log-loss, AUC, majority-class accuracy). Accounts with a NaN or infinite feature are left out and named in a WARNING. Other options go to csm.churn_fit (lambda, max_iterations, tolerance). activate makes it the model that scores. Returns the evaluation. Errors: 22023 bad name, horizon, as_of, options, or no customers at as_of; csm.churn_fit''s errors (for example a single class).';
+    'Trains a churn model and stores it in csm.churn_model: features (csm.churn_features) of every customer at the end of as_of (default: horizon_days before today, UTC), labelled churned when csm.account.churned_at falls within horizon_days after; fitted by csm.churn_fit on all but a held-out share of accounts (options.holdout, default 0.2, split by a hash of account_id), and measured on that share (accuracy, precision, recall, Brier, log-loss, AUC, majority-class accuracy). Accounts with a NaN or infinite feature are left out and named in a WARNING. Other options go to csm.churn_fit (lambda, max_iterations, tolerance). activate makes it the model that scores. Returns the evaluation. Errors: 22023 bad name, horizon, as_of, options, or no customers at as_of; csm.churn_fit''s errors (for example a single class); on Citus, 55000 on a worker.';
 
 -- NULL, with a WARNING, for an account that cannot be scored, so that a
 -- query over the portfolio still answers for the others.
@@ -564,7 +640,8 @@ COMMENT ON FUNCTION @extschema@.analyze_churn_risk(text) IS
 CREATE VIEW @extschema@.churn_risk WITH (security_invoker = true) AS
 SELECT a.account_id, a.external_id, a.name, a.segment, a.arr, a.renewal_date,
        c.probability, c.band, c.risk_score, c.drivers, c.model, c.computed_at,
-       (SELECT count(*) FROM @extschema@.churn_signal s WHERE s.account_id = a.account_id AND s.cleared_at IS NULL) AS open_signals
+       -- correlated on churn_score's account_id, so that on Citus it runs with it on the workers
+       (SELECT count(*) FROM @extschema@.churn_signal s WHERE s.account_id = c.account_id AND s.cleared_at IS NULL) AS open_signals
 FROM @extschema@.churn_score c
 JOIN @extschema@.account a ON a.account_id = c.account_id;
 COMMENT ON VIEW @extschema@.churn_risk IS
