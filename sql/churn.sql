@@ -44,7 +44,8 @@ SELECT count(*) AS assign_rows FROM csm.assignment_log WHERE action = 'assign';
 INSERT INTO csm.account (external_id, segment, arr, started_at, status, churned_at)
 SELECT 'h' || i::text, 'smb', 1000 + i * 10, now() - interval '400 days',
        CASE WHEN i <= 50 THEN 'churned' ELSE 'active' END,
-       CASE WHEN i <= 50 THEN now() - interval '90 days' + i::float8 * interval '1 day' END
+       -- noon UTC, so the UTC day of churn does not depend on the time the test runs
+       CASE WHEN i <= 50 THEN ((now() AT TIME ZONE 'UTC')::date - 90 + i + time '12:00') AT TIME ZONE 'UTC' END
 FROM generate_series(1, 200) i;
 INSERT INTO csm.account_note (account_id, noted_at, kind)
 SELECT account_id, now() - interval '100 days', 'budget_concern'
