@@ -465,21 +465,49 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION @extschema@._account_id(text) IS 'account_id of an external_id; raises P0002 when there is none.';
 
+-- Whether csm's per-account tables are distributed (csm.distribute() ran):
+-- then refresh_health writes with statements Citus pushes down to the
+-- workers, and the single-node MERGEs (faster there) are not used.
+CREATE FUNCTION @extschema@._health_distributed() RETURNS boolean
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    found boolean;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_extension e WHERE e.extname = 'citus') THEN
+        RETURN false;
+    END IF;
+    EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = $1)'
+        INTO found USING '@extschema@.health_score'::regclass;
+    RETURN found;
+END $$;
+COMMENT ON FUNCTION @extschema@._health_distributed() IS
+    'Internal: whether csm.health_score is a Citus distributed table (csm.distribute() ran).';
+
 CREATE FUNCTION @extschema@.refresh_health(metrics regclass DEFAULT NULL) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     source regclass := coalesce(metrics, '@extschema@.account_metrics'::regclass);
+    -- One instant for the whole refresh, written as a constant: on Citus
+    -- each worker's now() is its own transaction's start.
+    stamp constant timestamptz := now();
+    today constant date := (now() AT TIME ZONE 'UTC')::date;
+    distributed constant boolean := @extschema@._health_distributed();
+    sources record := @extschema@._account_metric_sources();
     expected text[];
     scored bigint;
     changed bigint[];
-    -- the accounts of the relation, with their metrics row and model
+    -- the accounts of the relation, with their metrics row and model; the
+    -- default source is csm.account_metrics' query itself (parameters $1
+    -- to $5, see csm._account_metrics_sql), so that it is planned in the
+    -- statement that uses it (on Citus: on the workers)
     accounts constant text := format($q$
         SELECT m.account_id, a.external_id, m AS metrics_row, coalesce(mp.model, ms.model, 'default') AS model
         FROM %s m
         JOIN @extschema@.account a ON a.account_id = m.account_id
         LEFT JOIN @extschema@.health_model_map mp ON mp.attribute = 'plan' AND mp.value = a.plan
         LEFT JOIN @extschema@.health_model_map ms ON ms.attribute = 'segment' AND ms.value = a.segment
-        WHERE a.status = 'active'$q$, source);
+        WHERE a.status = 'active'$q$,
+        CASE WHEN metrics IS NULL THEN '(' || @extschema@._account_metrics_sql() || ')' ELSE metrics::text END);
     -- writes the scores of a source with columns account_id and the
     -- fields of csm.health_result
     merge_scores constant text := $q$
@@ -490,12 +518,34 @@ DECLARE
             UPDATE SET model = s.model, model_version = s.model_version, score = s.score, band = s.band,
                        coverage = s.coverage, metrics = s.metrics, metric_values = s.metric_values,
                        component_scores = s.component_scores, component_weights = s.component_weights,
-                       computed_at = pg_catalog.now()
+                       computed_at = %L
         WHEN NOT MATCHED THEN
             INSERT (account_id, model, model_version, score, band, coverage,
                     metrics, metric_values, component_scores, component_weights, computed_at)
             VALUES (s.account_id, s.model, s.model_version, s.score, s.band, s.coverage,
-                    s.metrics, s.metric_values, s.component_scores, s.component_weights, pg_catalog.now())$q$;
+                    s.metrics, s.metric_values, s.component_scores, s.component_weights, %L)$q$;
+    -- On Citus: Citus refuses MERGE with non-immutable functions (scoring
+    -- reads the models), and an INSERT ... SELECT whose account_id comes
+    -- from the reference table csm.account is not pushed down. So every
+    -- active account first gets a row (new accounts only: just their ids
+    -- move), and one UPDATE, joined on account_id, scores them all on the
+    -- workers; rows left unscored are removed after.
+    placeholders constant text := format($q$
+        INSERT INTO @extschema@.health_score (account_id, model, model_version, coverage, metrics, metric_values,
+                                              component_scores, component_weights, computed_at)
+        SELECT a.account_id, '', 0, 0, '{}', '{}', '{}', '{}', '-infinity'
+        FROM @extschema@.account a
+        LEFT JOIN @extschema@.health_score h ON h.account_id = a.account_id
+        WHERE a.status = 'active' AND h.account_id IS NULL$q$);
+    update_scores constant text := $q$
+        UPDATE @extschema@.health_score h
+        SET model = r.model, model_version = r.model_version, score = r.score, band = r.band,
+            coverage = r.coverage, metrics = r.metrics, metric_values = r.metric_values,
+            component_scores = r.component_scores, component_weights = r.component_weights,
+            computed_at = %L
+        FROM (%s) y
+        CROSS JOIN LATERAL @extschema@.csm_health_evaluate_row(y.metrics_row, y.model) r
+        WHERE h.account_id = y.account_id%s$q$;
     account record;
     skipped bigint := 0;
 BEGIN
@@ -535,16 +585,24 @@ BEGIN
     -- (NaN, infinite, outside a metric's domain), again without the bad
     -- ones, which are reported.
     BEGIN
-        EXECUTE format(merge_scores, format(
-            'SELECT x.account_id, (x.r).* FROM (SELECT y.account_id, @extschema@.csm_health_evaluate_row(y.metrics_row, y.model) AS r FROM (%s) y OFFSET 0) x',
-            accounts));
+        IF distributed THEN
+            EXECUTE placeholders;
+            EXECUTE format(update_scores, stamp, accounts, '')
+                USING today, NULL::bigint, sources.has_users, sources.has_features, sources.has_tickets;
+        ELSE
+            EXECUTE format(merge_scores, format(
+                'SELECT x.account_id, (x.r).* FROM (SELECT y.account_id, @extschema@.csm_health_evaluate_row(y.metrics_row, y.model) AS r FROM (%s) y OFFSET 0) x',
+                accounts), stamp, stamp)
+                USING today, NULL::bigint, sources.has_users, sources.has_features, sources.has_tickets;
+        END IF;
         GET DIAGNOSTICS scored = ROW_COUNT;
     EXCEPTION WHEN data_exception THEN
         -- Find the bad accounts in one pass (no subtransaction per account),
         -- report them, and score the others.
         FOR account IN EXECUTE format(
             'SELECT y.external_id, y.model, p.problem FROM (%s) y CROSS JOIN LATERAL @extschema@._health_metrics_problem(y.metrics_row, y.model) AS p(problem) WHERE p.problem IS NOT NULL ORDER BY y.account_id',
-            accounts) LOOP
+            accounts)
+            USING today, NULL::bigint, sources.has_users, sources.has_features, sources.has_tickets LOOP
             skipped := skipped + 1;
             IF skipped <= 10 THEN
                 RAISE WARNING 'refresh_health skipped account "%": %', account.external_id, account.problem
@@ -555,11 +613,23 @@ BEGIN
         IF skipped > 10 THEN
             RAISE WARNING 'refresh_health skipped % accounts in all, % more than reported above', skipped, skipped - 10;
         END IF;
-        EXECUTE format(merge_scores, format(
-            'SELECT x.account_id, (x.r).* FROM (SELECT y.account_id, @extschema@.csm_health_evaluate_row(y.metrics_row, y.model) AS r FROM (%s) y WHERE @extschema@._health_metrics_problem(y.metrics_row, y.model) IS NULL OFFSET 0) x',
-            accounts));
+        IF distributed THEN
+            EXECUTE placeholders;
+            EXECUTE format(update_scores, stamp, accounts,
+                           ' AND @extschema@._health_metrics_problem(y.metrics_row, y.model) IS NULL')
+                USING today, NULL::bigint, sources.has_users, sources.has_features, sources.has_tickets;
+        ELSE
+            EXECUTE format(merge_scores, format(
+                'SELECT x.account_id, (x.r).* FROM (SELECT y.account_id, @extschema@.csm_health_evaluate_row(y.metrics_row, y.model) AS r FROM (%s) y WHERE @extschema@._health_metrics_problem(y.metrics_row, y.model) IS NULL OFFSET 0) x',
+                accounts), stamp, stamp)
+                USING today, NULL::bigint, sources.has_users, sources.has_features, sources.has_tickets;
+        END IF;
         GET DIAGNOSTICS scored = ROW_COUNT;
     END;
+    IF distributed THEN
+        -- active accounts that were not scored (not in the source, or skipped)
+        DELETE FROM @extschema@.health_score c WHERE c.computed_at = '-infinity';
+    END IF;
 
     -- Routing rules that read health apply to the accounts whose band
     -- changed since the last refresh (still in the history until the merge
@@ -567,29 +637,43 @@ BEGIN
     IF EXISTS (SELECT FROM @extschema@.routing_rule r
                WHERE r.enabled AND r.condition IS NOT NULL
                  AND @extschema@.condition_attributes(r.condition) && ARRAY['health_band', 'health_score']) THEN
-        changed := ARRAY(
-            SELECT c.account_id FROM @extschema@.health_score c
-            WHERE c.computed_at OPERATOR(pg_catalog.=) pg_catalog.now()
-              AND c.band IS DISTINCT FROM (SELECT h.band FROM @extschema@.health_history h
-                                           WHERE h.account_id OPERATOR(pg_catalog.=) c.account_id
-                                           ORDER BY h.day DESC LIMIT 1));
+        IF distributed THEN
+            -- the latest history row per account, joined on account_id: pushed down
+            changed := ARRAY(
+                SELECT c.account_id FROM @extschema@.health_score c
+                LEFT JOIN (SELECT DISTINCT ON (h.account_id) h.account_id, h.band
+                           FROM @extschema@.health_history h
+                           ORDER BY h.account_id, h.day DESC) l ON l.account_id = c.account_id
+                WHERE c.computed_at OPERATOR(pg_catalog.=) stamp
+                  AND c.band IS DISTINCT FROM l.band);
+        ELSE
+            changed := ARRAY(
+                SELECT c.account_id FROM @extschema@.health_score c
+                WHERE c.computed_at OPERATOR(pg_catalog.=) stamp
+                  AND c.band IS DISTINCT FROM (SELECT h.band FROM @extschema@.health_history h
+                                               WHERE h.account_id OPERATOR(pg_catalog.=) c.account_id
+                                               ORDER BY h.day DESC LIMIT 1));
+        END IF;
     END IF;
 
     -- The day's history, from the scores just written: those computed at
-    -- now(), the transaction's start (an earlier refresh in the same
-    -- transaction wrote the same values again).
-    MERGE INTO @extschema@.health_history h
-    USING (SELECT c.account_id, (c.computed_at AT TIME ZONE 'UTC')::date AS day, c.model, c.model_version,
-                  c.score, c.band, c.coverage, c.computed_at
-           FROM @extschema@.health_score c
-           WHERE c.computed_at OPERATOR(pg_catalog.=) pg_catalog.now()) s
-    ON h.account_id = s.account_id AND h.day = s.day
-    WHEN MATCHED THEN
-        UPDATE SET model = s.model, model_version = s.model_version, score = s.score, band = s.band,
-                   coverage = s.coverage, computed_at = s.computed_at
-    WHEN NOT MATCHED THEN
-        INSERT (account_id, day, model, model_version, score, band, coverage, computed_at)
-        VALUES (s.account_id, s.day, s.model, s.model_version, s.score, s.band, s.coverage, s.computed_at);
+    -- stamp, the transaction's start (an earlier refresh in the same
+    -- transaction wrote the same values again). The instant is a constant
+    -- in the statement, which Citus then runs on the workers.
+    EXECUTE format($q$
+        MERGE INTO @extschema@.health_history h
+        USING (SELECT c.account_id, (c.computed_at AT TIME ZONE 'UTC')::date AS day, c.model, c.model_version,
+                      c.score, c.band, c.coverage, c.computed_at
+               FROM @extschema@.health_score c
+               WHERE c.computed_at = %L::timestamptz) s
+        ON h.account_id = s.account_id AND h.day = s.day
+        WHEN MATCHED THEN
+            UPDATE SET model = s.model, model_version = s.model_version, score = s.score, band = s.band,
+                       coverage = s.coverage, computed_at = s.computed_at
+        WHEN NOT MATCHED THEN
+            INSERT (account_id, day, model, model_version, score, band, coverage, computed_at)
+            VALUES (s.account_id, s.day, s.model, s.model_version, s.score, s.band, s.coverage, s.computed_at)$q$,
+        stamp);
     IF cardinality(changed) > 0 THEN
         PERFORM @extschema@.apply_routing(changed, ARRAY['health_band', 'health_score']);
     END IF;
