@@ -7,12 +7,14 @@
 -- text, run with EXECUTE ... USING, so that it is planned with the values:
 -- on Citus each account's part runs on the worker that holds its shards
 -- (account is a reference table, outer-joined per shard), and refresh_health
--- embeds it in its own statement.  A SQL function over distributed tables
+-- embeds it in its own statement, driven by csm.health_score (scored_only):
+-- Citus pushes an outer join down from the reference table csm.account to
+-- one distributed relation only, not to the four here.  A SQL function over distributed tables
 -- would be inlined only after Citus has looked at the query, which then
 -- fails, or, in a subquery, reads the coordinator's empty local tables.
-CREATE FUNCTION @extschema@._account_metrics_sql() RETURNS text
+CREATE FUNCTION @extschema@._account_metrics_sql(scored_only boolean DEFAULT false) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN $metrics$
+RETURN format($metrics$
 WITH per_source_day AS (
     SELECT u.account_id, u.source_id, u.day, u.events, u.active_users
     FROM @extschema@._usage_day u
@@ -61,7 +63,7 @@ latest_nps AS (
     WHERE n.responded_at < $1 + 1 AND ($2::bigint IS NULL OR n.account_id = $2)
     ORDER BY n.account_id, n.responded_at DESC, n.response_id DESC
 )
-SELECT a.account_id,
+SELECT %2$s.account_id,
        a.external_id,
        a.status,
        CASE WHEN $3 AND a.seats > 0
@@ -72,12 +74,12 @@ SELECT a.account_id,
        CASE WHEN $5 THEN coalesce(t.created_30, 0) END::float8 AS tickets_per_month,
        n.score::integer AS nps,
        (a.renewal_date - $1) AS days_to_renewal
-FROM @extschema@.account a
-LEFT JOIN usage u ON u.account_id = a.account_id
-LEFT JOIN features f ON f.account_id = a.account_id
-LEFT JOIN tickets t ON t.account_id = a.account_id
-LEFT JOIN latest_nps n ON n.account_id = a.account_id
-WHERE ($2::bigint IS NULL OR a.account_id = $2)
+FROM %1$s
+LEFT JOIN usage u ON u.account_id = %2$s.account_id
+LEFT JOIN features f ON f.account_id = %2$s.account_id
+LEFT JOIN tickets t ON t.account_id = %2$s.account_id
+LEFT JOIN latest_nps n ON n.account_id = %2$s.account_id
+WHERE ($2::bigint IS NULL OR %2$s.account_id = $2)
   -- An account that did not exist yet at the end of $1 has no metrics:
   -- it exists from its first sign, created_at, started_at, or its first
   -- usage, NPS answer or conversation (accounts created today from older
@@ -87,9 +89,13 @@ WHERE ($2::bigint IS NULL OR a.account_id = $2)
        OR u.account_id IS NOT NULL
        OR n.account_id IS NOT NULL
        OR t.account_id IS NOT NULL)
-$metrics$;
-COMMENT ON FUNCTION @extschema@._account_metrics_sql() IS
-    'Internal: the text of the per-account metrics query of csm.account_metrics_at, with parameters $1 as_of, $2 account (NULL for all), $3 has_users, $4 has_features, $5 has_tickets (see csm._account_metric_sources).';
+$metrics$,
+    CASE WHEN scored_only
+         THEN '@extschema@.health_score k JOIN @extschema@.account a ON a.account_id = k.account_id'
+         ELSE '@extschema@.account a' END,
+    CASE WHEN scored_only THEN 'k' ELSE 'a' END);
+COMMENT ON FUNCTION @extschema@._account_metrics_sql(boolean) IS
+    'Internal: the text of the per-account metrics query of csm.account_metrics_at, with parameters $1 as_of, $2 account (NULL for all), $3 has_users, $4 has_features, $5 has_tickets (see csm._account_metric_sources); with scored_only, only of the accounts that have a csm.health_score row, which drive the query (on Citus, a distributed table: the query then runs on the workers).';
 
 -- Which metric sources exist at all: a metric whose source does not exist
 -- is NULL for every account, never 0.

@@ -516,7 +516,7 @@ DECLARE
         WHERE a.status = 'active'$q$,
         -- (a subquery, so that its rows are records: on Citus a worker has
         -- no row type of a coordinator-only relation)
-        '(' || CASE WHEN metrics IS NULL THEN @extschema@._account_metrics_sql()
+        '(' || CASE WHEN metrics IS NULL THEN @extschema@._account_metrics_sql(scored_only => distributed)
                     ELSE 'SELECT * FROM ' || metrics::text END || ')');
     -- writes the scores of a source with columns account_id and the
     -- fields of csm.health_result
@@ -675,6 +675,10 @@ BEGIN
         END IF;
         GET DIAGNOSTICS scored = ROW_COUNT;
     EXCEPTION WHEN data_exception THEN
+        IF distributed THEN
+            -- again: they drive the metrics query there
+            EXECUTE statements ->> 'placeholders';
+        END IF;
         -- Find the bad accounts in one pass (no subtransaction per account),
         -- report them, and score the others.
         FOR account IN EXECUTE format(
@@ -692,7 +696,6 @@ BEGIN
             RAISE WARNING 'refresh_health skipped % accounts in all, % more than reported above', skipped, skipped - 10;
         END IF;
         IF distributed THEN
-            EXECUTE statements ->> 'placeholders';
             EXECUTE statements ->> 'score_checked'
                 USING today, NULL::bigint, sources.has_users, sources.has_features, sources.has_tickets;
         ELSE
@@ -853,9 +856,9 @@ SELECT a.account_id,
        h.model,
        h.model_version,
        h.computed_at,
-       -- a subquery: on Citus it runs once, on the coordinator, where the
-       -- caller's csm.stale_after is set (the workers do not see it)
-       h.computed_at < (SELECT now() - coalesce(current_setting('csm.stale_after', true), '26h')::interval) AS stale,
+       -- on Citus read where the query runs: set csm.stale_after for every
+       -- node (ALTER DATABASE or ALTER ROLE ... SET, which Citus propagates)
+       h.computed_at < now() - coalesce(current_setting('csm.stale_after', true), '26h')::interval AS stale,
        h.score - w.score AS change_7d,
        h.score - mth.score AS change_30d,
        CASE WHEN h.score - w.score > 2 THEN 'up'
@@ -909,7 +912,7 @@ BEGIN
            h.model,
            h.model_version,
            h.computed_at,
-           h.computed_at < (SELECT now() - coalesce(current_setting('csm.stale_after', true), '26h')::interval) AS stale,
+           h.computed_at < now() - coalesce(current_setting('csm.stale_after', true), '26h')::interval AS stale,
            h.score - w.score AS change_7d,
            h.score - mth.score AS change_30d,
            CASE WHEN h.score - w.score > 2 THEN 'up'
@@ -949,7 +952,7 @@ SELECT hh.account_id,
        min(hh.day) AS since
 FROM @extschema@.account a
 JOIN @extschema@.health_history hh ON hh.account_id = a.account_id
-WHERE hh.day > (SELECT (now() AT TIME ZONE 'UTC')::date - 30)
+WHERE hh.day > (now() AT TIME ZONE 'UTC')::date - 30
 GROUP BY hh.account_id, a.external_id;
 COMMENT ON VIEW @extschema@.health_trend IS 'The last 30 days of daily health scores per account, with a sparkline.';
 
