@@ -555,8 +555,11 @@ DECLARE
             computed_at = %L
         FROM (%s) y
         CROSS JOIN LATERAL @extschema@.csm_health_evaluate_row(y.metrics_row, y.model) r
-        WHERE h.account_id = y.account_id%s$q$;
-    checked constant text := ' AND @extschema@._health_metrics_problem(y.metrics_row, y.model) IS NULL';
+        WHERE h.account_id = y.account_id$q$;
+    -- (in the subquery: Citus refuses a STABLE function of columns in the
+    -- WHERE clause of an UPDATE)
+    checked constant text := format(
+        'SELECT y0.* FROM (%s) y0 WHERE @extschema@._health_metrics_problem(y0.metrics_row, y0.model) IS NULL', accounts);
 BEGIN
     step := 'accounts';
     statement := accounts;
@@ -566,10 +569,10 @@ BEGIN
         statement := placeholders;
         RETURN NEXT;
         step := 'score';
-        statement := format(update_scores, stamp, accounts, '');
+        statement := format(update_scores, stamp, accounts);
         RETURN NEXT;
         step := 'score_checked';
-        statement := format(update_scores, stamp, accounts, checked);
+        statement := format(update_scores, stamp, checked);
         RETURN NEXT;
         step := 'unscored';
         statement := $q$DELETE FROM @extschema@.health_score c WHERE c.computed_at = '-infinity'$q$;
@@ -743,6 +746,21 @@ END $$;
 COMMENT ON FUNCTION @extschema@.refresh_health(regclass) IS
     'Scores every active account with its mapped model, from csm.account_metrics or from the given table or view (account_id plus columns named after metrics); writes csm.health_score and one csm.health_history row per account per UTC day (idempotent within a day); when routing rules read health_band or health_score, applies them (csm.apply_routing) to the accounts whose band changed. Returns the accounts scored. An account whose metrics are bad (NaN, infinite, outside a metric''s domain) is skipped with a WARNING naming it and keeps its last score; the others are scored. Errors: 42703 no account_id column, 22023 none of the metric columns of the models in use (default and mapped), 42804 a metric column that is not numeric. Schedule it with pg_cron.';
 
+-- A live score reads an account's rows on every shard: on Citus it cannot
+-- run inside a query Citus pushed to a worker (a per-row call over a
+-- distributed table), where it would be a distributed query from a shard.
+CREATE FUNCTION @extschema@._health_live_check(fn text) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF current_setting('application_name') LIKE 'citus\_internal%' THEN
+        RAISE EXCEPTION '% cannot run inside a query that Citus runs on a worker', fn
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Call it on its own or over csm.account (a reference table); over many accounts read csm.account_health or score csm.account_metrics with csm_health_score_row.';
+    END IF;
+END $$;
+COMMENT ON FUNCTION @extschema@._health_live_check(text) IS
+    'Internal: raises 55000 when a live health function is called inside a query Citus runs on a worker.';
+
 CREATE FUNCTION @extschema@.csm_health_score(external_id text) RETURNS float8
 LANGUAGE plpgsql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -753,6 +771,7 @@ BEGIN
     IF ltrim(external_id) LIKE '{%' OR ltrim(external_id) LIKE '[%' THEN
         RETURN @extschema@.csm_health_score(external_id::jsonb, 'default');
     END IF;
+    PERFORM @extschema@._health_live_check('csm_health_score(external_id)');
     id := @extschema@._account_id(external_id);
     SELECT @extschema@.csm_health_score_row(m, @extschema@.health_model_for(a.segment, a.plan)) INTO result
     FROM @extschema@.account_metrics_at((now() AT TIME ZONE 'UTC')::date, id) m
@@ -770,6 +789,7 @@ DECLARE
     id bigint := @extschema@._account_id(external_id);
     result @extschema@.health_result;
 BEGIN
+    PERFORM @extschema@._health_live_check('explain_health');
     SELECT (@extschema@.csm_health_evaluate_row(m, @extschema@.health_model_for(a.segment, a.plan))).* INTO result
     FROM @extschema@.account_metrics_at((now() AT TIME ZONE 'UTC')::date, id) m
     JOIN @extschema@.account a ON a.account_id = m.account_id;
