@@ -39,18 +39,17 @@ csm_local_copy(const char *table)
 {
 	Oid			argtype = TEXTOID;
 	Datum		arg;
+	char	   *name = NULL;
+	int			path_nest;
 
 	if (!OidIsValid(get_extension_oid("citus", true)))
 		return pstrdup(table);
 	arg = CStringGetTextDatum(table);
+	path_nest = csm_pin_search_path();
 	if (SPI_execute_with_args(local_copy_sql, 1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "csm: reading the placement of %s failed", table);
 	if (SPI_processed == 1)
-	{
-		char	   *name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-
-		if (name != NULL)
-			return name;
-	}
-	return pstrdup(table);
+		name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	csm_restore_search_path(path_nest);
+	return name != NULL ? name : pstrdup(table);
 }
