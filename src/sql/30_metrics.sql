@@ -101,13 +101,15 @@ COMMENT ON FUNCTION @extschema@._account_metrics_sql(boolean) IS
 -- is NULL for every account, never 0.
 CREATE FUNCTION @extschema@._account_metric_sources(OUT has_users boolean, OUT has_features boolean,
                                                     OUT has_tickets boolean)
-LANGUAGE sql STABLE PARALLEL SAFE
-BEGIN ATOMIC
-    SELECT coalesce(bool_or(s.user_column IS NOT NULL), false),
-           coalesce(bool_or(s.event_column IS NOT NULL), false),
-           EXISTS (SELECT 1 FROM @extschema@.conversation c LIMIT 1)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    -- PL/pgSQL, never inlined: on Citus csm.conversation is distributed
+    SELECT coalesce(bool_or(s.user_column IS NOT NULL), false), coalesce(bool_or(s.event_column IS NOT NULL), false)
+    INTO has_users, has_features
     FROM @extschema@.usage_source s;
-END;
+    has_tickets := EXISTS (SELECT 1 FROM @extschema@.conversation c LIMIT 1);
+END $$;
 COMMENT ON FUNCTION @extschema@._account_metric_sources() IS
     'Internal: whether any tracked source has a user column, an event column, and whether csm.conversation has rows: the metrics that exist at all.';
 
@@ -134,8 +136,20 @@ END $$;
 COMMENT ON FUNCTION @extschema@.account_metrics_at(date, bigint) IS
     'Per-account metrics as of the end of a UTC day, for every account or just one, among the accounts that existed by then (created_at, started_at, or a first event, NPS answer or conversation before the end of as_of); see csm.account_metrics for the definitions.';
 
-CREATE VIEW @extschema@.account_metrics WITH (security_invoker = true) AS
-SELECT * FROM @extschema@.account_metrics_at((pg_catalog.now() AT TIME ZONE 'UTC')::date);
+-- The view is the query itself, as of today, so that a read of some
+-- accounts plans only their rows (a function would compute every account
+-- first), and Citus sees its tables.
+DO $$
+BEGIN
+    EXECUTE pg_catalog.format('CREATE VIEW @extschema@.account_metrics WITH (security_invoker = true) AS %s',
+        pg_catalog.regexp_replace(pg_catalog.regexp_replace(pg_catalog.regexp_replace(pg_catalog.regexp_replace(
+            pg_catalog.regexp_replace(@extschema@._account_metrics_sql(),
+            '\$1(?![0-9])', '(pg_catalog.now() AT TIME ZONE ''UTC'')::date', 'g'),
+            '\$2(?![0-9])', 'NULL', 'g'),
+            '\$3(?![0-9])', '(SELECT x.has_users FROM @extschema@._account_metric_sources() x)', 'g'),
+            '\$4(?![0-9])', '(SELECT x.has_features FROM @extschema@._account_metric_sources() x)', 'g'),
+            '\$5(?![0-9])', '(SELECT x.has_tickets FROM @extschema@._account_metric_sources() x)', 'g'));
+END $$;
 COMMENT ON VIEW @extschema@.account_metrics IS
     'Raw metrics per account as of today (UTC), the inputs of health models. NULL where no source exists.';
 COMMENT ON COLUMN @extschema@.account_metrics.dau_ratio IS
