@@ -25,6 +25,9 @@ extern bool csm_on_citus(void);
 extern int	csm_pin_search_path(void);
 extern void csm_restore_search_path(int nest);
 
+/* local_copy.c: the relation a C function reads a configuration table through (Citus: this node's copy). */
+extern char *csm_local_copy(const char *table);
+
 /* csm.c: whether a call's argument is a constant, so a per-call-site cache may keep it. */
 #include "fmgr.h"
 extern bool csm_arg_is_const(FmgrInfo *flinfo, int argno);

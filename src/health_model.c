@@ -18,12 +18,13 @@
 #include "health.h"
 
 
+/* Formatted with the relations of health_model, health_component, health_group. */
 static const char *const model_sql =
 "SELECT m.version, c.metric, c.group_name, c.weight, c.direction OPERATOR(pg_catalog.=) 'higher_is_better',"
 "       c.green, c.red, c.best, c.worst, c.min_value, c.max_value, g.weight, m.min_coverage "
-"FROM csm.health_model m "
-"JOIN csm.health_component c ON c.model OPERATOR(pg_catalog.=) m.name "
-"LEFT JOIN csm.health_group g ON g.model OPERATOR(pg_catalog.=) c.model AND g.name OPERATOR(pg_catalog.=) c.group_name "
+"FROM %s m "
+"JOIN %s c ON c.model OPERATOR(pg_catalog.=) m.name "
+"LEFT JOIN %s g ON g.model OPERATOR(pg_catalog.=) c.model AND g.name OPERATOR(pg_catalog.=) c.group_name "
 "WHERE m.name OPERATOR(pg_catalog.=) $1 "
 "ORDER BY c.metric";
 
@@ -64,10 +65,15 @@ health_model_load(const char *name, MemoryContext cxt)
 	char	   *group_names[HEALTH_MAX_GROUPS] = {0};
 	MemoryContext old;
 	int			path_nest = csm_pin_search_path();
+	char	   *model_rel;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "csm: SPI_connect failed");
-	if (SPI_execute_with_args(model_sql, 1, &argtype, &arg, NULL, true, 0) != SPI_OK_SELECT)
+	/* on Citus, this node's copies: scoring may run on a worker (local_copy.c) */
+	model_rel = csm_local_copy("csm.health_model");
+	if (SPI_execute_with_args(psprintf(model_sql, model_rel, csm_local_copy("csm.health_component"),
+									   csm_local_copy("csm.health_group")),
+							  1, &argtype, &arg, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "csm: reading health model failed");
 	if (SPI_processed > HEALTH_MAX_COMPONENTS)
 		ereport(ERROR,
@@ -78,7 +84,7 @@ health_model_load(const char *name, MemoryContext cxt)
 	{
 		bool		exists;
 
-		if (SPI_execute_with_args("SELECT FROM csm.health_model WHERE name OPERATOR(pg_catalog.=) $1",
+		if (SPI_execute_with_args(psprintf("SELECT FROM %s WHERE name OPERATOR(pg_catalog.=) $1", model_rel),
 								  1, &argtype, &arg, NULL, true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "csm: reading health model failed");
 		exists = SPI_processed > 0;

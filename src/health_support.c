@@ -52,8 +52,9 @@ model_components(const char *name)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "csm: SPI_connect failed");
-	if (SPI_execute_with_args("SELECT pg_catalog.count(*) FROM csm.health_component "
-							  "WHERE model OPERATOR(pg_catalog.=) $1",
+	/* on Citus, this node's copy: a worker plans the queries pushed to it (local_copy.c) */
+	if (SPI_execute_with_args(psprintf("SELECT pg_catalog.count(*) FROM %s WHERE model OPERATOR(pg_catalog.=) $1",
+									   csm_local_copy("csm.health_component")),
 							  1, &argtype, &arg, NULL, true, 0) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "csm: reading health model failed");
 	n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));

@@ -159,6 +159,12 @@ INSERT INTO @extschema@.health_component
 -- Model integrity: built-ins are read-only, edits bump the version, and a
 -- model always has components (checked at commit, so it can be built up).
 
+-- On Citus the health tables are reference tables: a copy on every node,
+-- each with these triggers. So the BEFORE triggers only check and raise
+-- (the same on every copy); a version bump is an UPDATE of csm.health_model
+-- made once, from the copy of the node the change was made from
+-- (csm._origin()), with now() and the transaction id evaluated there and
+-- sent to every copy alike. On a single node that copy is the table.
 CREATE FUNCTION @extschema@._health_model_guard() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -171,21 +177,28 @@ BEGIN
             USING ERRCODE = 'insufficient_privilege',
                   HINT = format('Copy it with csm.copy_health_model(%L, ''my_model'') and edit the copy.', OLD.name);
     END IF;
-    IF TG_OP = 'DELETE' THEN
-        RETURN OLD;
-    END IF;
-    IF TG_OP = 'UPDATE' AND NEW.bumped_by IS DISTINCT FROM pg_current_xact_id()
-       AND (NEW.name, NEW.description, NEW.min_coverage) IS DISTINCT FROM (OLD.name, OLD.description, OLD.min_coverage) THEN
-        NEW.version := OLD.version + 1;
-        NEW.updated_at := now();
-        NEW.bumped_by := pg_current_xact_id();
-    END IF;
-    RETURN NEW;
+    RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
 END $$;
 COMMENT ON FUNCTION @extschema@._health_model_guard() IS
-    'Trigger: built-in models are read-only; renaming or redescribing a model, or changing its min_coverage, bumps its version.';
+    'Trigger: built-in models are read-only.';
 CREATE TRIGGER health_model_guard BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.health_model
     FOR EACH ROW EXECUTE FUNCTION @extschema@._health_model_guard();
+
+CREATE FUNCTION @extschema@._health_model_bump() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF (NEW.name, NEW.description, NEW.min_coverage) IS DISTINCT FROM (OLD.name, OLD.description, OLD.min_coverage)
+       AND @extschema@._origin() THEN
+        UPDATE @extschema@.health_model m
+        SET version = m.version + 1, updated_at = now(), bumped_by = pg_current_xact_id()
+        WHERE m.name = NEW.name AND m.bumped_by IS DISTINCT FROM pg_current_xact_id();
+    END IF;
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION @extschema@._health_model_bump() IS
+    'Trigger: renaming or redescribing a model, or changing its min_coverage, bumps its version once per transaction (once, from the node the change was made on).';
+CREATE TRIGGER health_model_bump AFTER UPDATE ON @extschema@.health_model
+    FOR EACH ROW EXECUTE FUNCTION @extschema@._health_model_bump();
 
 -- The models a row change touches: its new model, its old one, or both
 -- (NEW is NULL in a DELETE trigger, OLD in an INSERT one).
@@ -212,7 +225,10 @@ BEGIN
                 USING ERRCODE = 'insufficient_privilege',
                       HINT = format('Copy it with csm.copy_health_model(%L, ''my_model'') and edit the copy.', touched);
         END IF;
-        IF TG_OP = 'INSERT' AND NOT EXISTS (SELECT 1 FROM @extschema@.health_component c WHERE c.model = touched) THEN
+        -- the bump: once, from the copy of the node the change was made on
+        IF NOT @extschema@._origin() THEN
+            CONTINUE;
+        ELSIF TG_OP = 'INSERT' AND NOT EXISTS (SELECT 1 FROM @extschema@.health_component c WHERE c.model = touched) THEN
             UPDATE @extschema@.health_model m SET bumped_by = pg_current_xact_id()
             WHERE m.name = touched AND m.bumped_by IS DISTINCT FROM pg_current_xact_id();
         ELSE
@@ -474,21 +490,43 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION @extschema@._account_id(text) IS 'account_id of an external_id; raises P0002 when there is none.';
 
-CREATE FUNCTION @extschema@.refresh_health(metrics regclass DEFAULT NULL) RETURNS bigint
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+-- Whether csm's per-account tables are distributed (csm.distribute() ran):
+-- then refresh_health writes with statements Citus pushes down to the
+-- workers, and the single-node MERGEs (faster there) are not used.
+CREATE FUNCTION @extschema@._health_distributed() RETURNS boolean
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    source regclass := coalesce(metrics, '@extschema@.account_metrics'::regclass);
-    expected text[];
-    scored bigint;
-    changed bigint[];
-    -- the accounts of the relation, with their metrics row and model
+    found boolean;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_extension e WHERE e.extname = 'citus') THEN
+        RETURN false;
+    END IF;
+    EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = $1)'
+        INTO found USING '@extschema@.health_score'::regclass;
+    RETURN found;
+END $$;
+COMMENT ON FUNCTION @extschema@._health_distributed() IS
+    'Internal: whether csm.health_score is a Citus distributed table (csm.distribute() ran).';
+
+-- The statements csm.refresh_health runs, by step, with parameters $1 the
+-- UTC day, $2 NULL (every account), $3 to $5 the metric sources (see
+-- csm._account_metrics_sql); stamp, the refresh's instant, is a constant in
+-- them. A function of its own so that a test can EXPLAIN exactly them.
+CREATE FUNCTION @extschema@._health_refresh_statements(metrics regclass, stamp timestamptz, distributed boolean)
+RETURNS TABLE (step text, statement text)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
     accounts constant text := format($q$
         SELECT m.account_id, a.external_id, m AS metrics_row, coalesce(mp.model, ms.model, 'default') AS model
         FROM %s m
         JOIN @extschema@.account a ON a.account_id = m.account_id
         LEFT JOIN @extschema@.health_model_map mp ON mp.attribute = 'plan' AND mp.value = a.plan
         LEFT JOIN @extschema@.health_model_map ms ON ms.attribute = 'segment' AND ms.value = a.segment
-        WHERE a.status = 'active'$q$, source);
+        WHERE a.status = 'active'$q$,
+        -- (a subquery, so that its rows are records: on Citus a worker has
+        -- no row type of a coordinator-only relation)
+        '(' || CASE WHEN metrics IS NULL THEN @extschema@._account_metrics_sql(scored_only => distributed)
+                    ELSE 'SELECT * FROM ' || metrics::text END || ')');
     -- writes the scores of a source with columns account_id and the
     -- fields of csm.health_result
     merge_scores constant text := $q$
@@ -499,12 +537,107 @@ DECLARE
             UPDATE SET model = s.model, model_version = s.model_version, score = s.score, band = s.band,
                        coverage = s.coverage, metrics = s.metrics, metric_values = s.metric_values,
                        component_scores = s.component_scores, component_weights = s.component_weights,
-                       computed_at = pg_catalog.now()
+                       computed_at = %L
         WHEN NOT MATCHED THEN
             INSERT (account_id, model, model_version, score, band, coverage,
                     metrics, metric_values, component_scores, component_weights, computed_at)
             VALUES (s.account_id, s.model, s.model_version, s.score, s.band, s.coverage,
-                    s.metrics, s.metric_values, s.component_scores, s.component_weights, pg_catalog.now())$q$;
+                    s.metrics, s.metric_values, s.component_scores, s.component_weights, %L)$q$;
+    -- On Citus: Citus refuses MERGE with non-immutable functions (scoring
+    -- reads the models), and an INSERT ... SELECT whose account_id comes
+    -- from the reference table csm.account is not pushed down. So every
+    -- active account first gets a row (new accounts only: just their ids
+    -- move), and one UPDATE, joined on account_id, scores them all on the
+    -- workers; rows left unscored are removed after.
+    placeholders constant text := format($q$
+        INSERT INTO @extschema@.health_score (account_id, model, model_version, coverage, metrics, metric_values,
+                                              component_scores, component_weights, computed_at)
+        SELECT a.account_id, '', 0, 0, '{}', '{}', '{}', '{}', '-infinity'
+        FROM @extschema@.account a
+        LEFT JOIN @extschema@.health_score h ON h.account_id = a.account_id
+        WHERE a.status = 'active' AND h.account_id IS NULL$q$);
+    update_scores constant text := $q$
+        UPDATE @extschema@.health_score h
+        SET model = r.model, model_version = r.model_version, score = r.score, band = r.band,
+            coverage = r.coverage, metrics = r.metrics, metric_values = r.metric_values,
+            component_scores = r.component_scores, component_weights = r.component_weights,
+            computed_at = %L
+        FROM (%s) y
+        CROSS JOIN LATERAL @extschema@.csm_health_evaluate_row(y.metrics_row, y.model) r
+        WHERE h.account_id = y.account_id$q$;
+    -- (in the subquery: Citus refuses a STABLE function of columns in the
+    -- WHERE clause of an UPDATE)
+    checked constant text := format(
+        'SELECT y0.* FROM (%s) y0 WHERE @extschema@._health_metrics_problem(y0.metrics_row, y0.model) IS NULL', accounts);
+BEGIN
+    step := 'accounts';
+    statement := accounts;
+    RETURN NEXT;
+    IF distributed THEN
+        step := 'placeholders';
+        statement := placeholders;
+        RETURN NEXT;
+        step := 'score';
+        statement := format(update_scores, stamp, accounts);
+        RETURN NEXT;
+        step := 'score_checked';
+        statement := format(update_scores, stamp, checked);
+        RETURN NEXT;
+        step := 'unscored';
+        statement := $q$DELETE FROM @extschema@.health_score c WHERE c.computed_at = '-infinity'$q$;
+        RETURN NEXT;
+    ELSE
+        step := 'score';
+        statement := format(merge_scores, format(
+            'SELECT x.account_id, (x.r).* FROM (SELECT y.account_id, @extschema@.csm_health_evaluate_row(y.metrics_row, y.model) AS r FROM (%s) y OFFSET 0) x',
+            accounts), stamp, stamp);
+        RETURN NEXT;
+        step := 'score_checked';
+        statement := format(merge_scores, format(
+            'SELECT x.account_id, (x.r).* FROM (SELECT y.account_id, @extschema@.csm_health_evaluate_row(y.metrics_row, y.model) AS r FROM (%s) y WHERE @extschema@._health_metrics_problem(y.metrics_row, y.model) IS NULL OFFSET 0) x',
+            accounts), stamp, stamp);
+        RETURN NEXT;
+    END IF;
+    -- The day's history, from the scores just written: those computed at
+    -- stamp, the transaction's start (an earlier refresh in the same
+    -- transaction wrote the same values again). The instant is a constant
+    -- in the statement, which Citus then runs on the workers.
+    step := 'history';
+    statement := format($q$
+        MERGE INTO @extschema@.health_history h
+        USING (SELECT c.account_id, (c.computed_at AT TIME ZONE 'UTC')::date AS day, c.model, c.model_version,
+                      c.score, c.band, c.coverage, c.computed_at
+               FROM @extschema@.health_score c
+               WHERE c.computed_at = %L::timestamptz) s
+        ON h.account_id = s.account_id AND h.day = s.day
+        WHEN MATCHED THEN
+            UPDATE SET model = s.model, model_version = s.model_version, score = s.score, band = s.band,
+                       coverage = s.coverage, computed_at = s.computed_at
+        WHEN NOT MATCHED THEN
+            INSERT (account_id, day, model, model_version, score, band, coverage, computed_at)
+            VALUES (s.account_id, s.day, s.model, s.model_version, s.score, s.band, s.coverage, s.computed_at)$q$,
+        stamp);
+    RETURN NEXT;
+END $$;
+COMMENT ON FUNCTION @extschema@._health_refresh_statements(regclass, timestamptz, boolean) IS
+    'Internal: the statements csm.refresh_health runs (accounts, placeholders, score, score_checked, unscored, history), with parameters $1 day, $2 NULL, $3-$5 metric sources.';
+
+CREATE FUNCTION @extschema@.refresh_health(metrics regclass DEFAULT NULL) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    source regclass := coalesce(metrics, '@extschema@.account_metrics'::regclass);
+    -- One instant for the whole refresh, written as a constant: on Citus
+    -- each worker's now() is its own transaction's start.
+    stamp constant timestamptz := now();
+    today constant date := (now() AT TIME ZONE 'UTC')::date;
+    distributed constant boolean := @extschema@._health_distributed();
+    sources record := @extschema@._account_metric_sources();
+    expected text[];
+    scored bigint;
+    changed bigint[];
+    -- what it runs, by step (see csm._health_refresh_statements)
+    statements jsonb := (SELECT jsonb_object_agg(t.step, t.statement) FROM @extschema@._health_refresh_statements(metrics, stamp, distributed) t);
+    accounts constant text := statements ->> 'accounts';
     account record;
     skipped bigint := 0;
 BEGIN
@@ -544,16 +677,26 @@ BEGIN
     -- (NaN, infinite, outside a metric's domain), again without the bad
     -- ones, which are reported.
     BEGIN
-        EXECUTE format(merge_scores, format(
-            'SELECT x.account_id, (x.r).* FROM (SELECT y.account_id, @extschema@.csm_health_evaluate_row(y.metrics_row, y.model) AS r FROM (%s) y OFFSET 0) x',
-            accounts));
+        IF distributed THEN
+            EXECUTE statements ->> 'placeholders';
+            EXECUTE statements ->> 'score'
+                USING today, NULL::bigint, sources.has_users, sources.has_features, sources.has_tickets;
+        ELSE
+            EXECUTE statements ->> 'score'
+                USING today, NULL::bigint, sources.has_users, sources.has_features, sources.has_tickets;
+        END IF;
         GET DIAGNOSTICS scored = ROW_COUNT;
     EXCEPTION WHEN data_exception THEN
+        IF distributed THEN
+            -- again: they drive the metrics query there
+            EXECUTE statements ->> 'placeholders';
+        END IF;
         -- Find the bad accounts in one pass (no subtransaction per account),
         -- report them, and score the others.
         FOR account IN EXECUTE format(
             'SELECT y.external_id, y.model, p.problem FROM (%s) y CROSS JOIN LATERAL @extschema@._health_metrics_problem(y.metrics_row, y.model) AS p(problem) WHERE p.problem IS NOT NULL ORDER BY y.account_id',
-            accounts) LOOP
+            accounts)
+            USING today, NULL::bigint, sources.has_users, sources.has_features, sources.has_tickets LOOP
             skipped := skipped + 1;
             IF skipped <= 10 THEN
                 RAISE WARNING 'refresh_health skipped account "%": %', account.external_id, account.problem
@@ -564,11 +707,19 @@ BEGIN
         IF skipped > 10 THEN
             RAISE WARNING 'refresh_health skipped % accounts in all, % more than reported above', skipped, skipped - 10;
         END IF;
-        EXECUTE format(merge_scores, format(
-            'SELECT x.account_id, (x.r).* FROM (SELECT y.account_id, @extschema@.csm_health_evaluate_row(y.metrics_row, y.model) AS r FROM (%s) y WHERE @extschema@._health_metrics_problem(y.metrics_row, y.model) IS NULL OFFSET 0) x',
-            accounts));
+        IF distributed THEN
+            EXECUTE statements ->> 'score_checked'
+                USING today, NULL::bigint, sources.has_users, sources.has_features, sources.has_tickets;
+        ELSE
+            EXECUTE statements ->> 'score_checked'
+                USING today, NULL::bigint, sources.has_users, sources.has_features, sources.has_tickets;
+        END IF;
         GET DIAGNOSTICS scored = ROW_COUNT;
     END;
+    IF distributed THEN
+        -- active accounts that were not scored (not in the source, or skipped)
+        EXECUTE statements ->> 'unscored';
+    END IF;
 
     -- Routing rules that read health apply to the accounts whose band
     -- changed since the last refresh (still in the history until the merge
@@ -576,29 +727,26 @@ BEGIN
     IF EXISTS (SELECT FROM @extschema@.routing_rule r
                WHERE r.enabled AND r.condition IS NOT NULL
                  AND @extschema@.condition_attributes(r.condition) && ARRAY['health_band', 'health_score']) THEN
-        changed := ARRAY(
-            SELECT c.account_id FROM @extschema@.health_score c
-            WHERE c.computed_at OPERATOR(pg_catalog.=) pg_catalog.now()
-              AND c.band IS DISTINCT FROM (SELECT h.band FROM @extschema@.health_history h
-                                           WHERE h.account_id OPERATOR(pg_catalog.=) c.account_id
-                                           ORDER BY h.day DESC LIMIT 1));
+        IF distributed THEN
+            -- the latest history row per account, joined on account_id: pushed down
+            changed := ARRAY(
+                SELECT c.account_id FROM @extschema@.health_score c
+                LEFT JOIN (SELECT DISTINCT ON (h.account_id) h.account_id, h.band
+                           FROM @extschema@.health_history h
+                           ORDER BY h.account_id, h.day DESC) l ON l.account_id = c.account_id
+                WHERE c.computed_at OPERATOR(pg_catalog.=) stamp
+                  AND c.band IS DISTINCT FROM l.band);
+        ELSE
+            changed := ARRAY(
+                SELECT c.account_id FROM @extschema@.health_score c
+                WHERE c.computed_at OPERATOR(pg_catalog.=) stamp
+                  AND c.band IS DISTINCT FROM (SELECT h.band FROM @extschema@.health_history h
+                                               WHERE h.account_id OPERATOR(pg_catalog.=) c.account_id
+                                               ORDER BY h.day DESC LIMIT 1));
+        END IF;
     END IF;
 
-    -- The day's history, from the scores just written: those computed at
-    -- now(), the transaction's start (an earlier refresh in the same
-    -- transaction wrote the same values again).
-    MERGE INTO @extschema@.health_history h
-    USING (SELECT c.account_id, (c.computed_at AT TIME ZONE 'UTC')::date AS day, c.model, c.model_version,
-                  c.score, c.band, c.coverage, c.computed_at
-           FROM @extschema@.health_score c
-           WHERE c.computed_at OPERATOR(pg_catalog.=) pg_catalog.now()) s
-    ON h.account_id = s.account_id AND h.day = s.day
-    WHEN MATCHED THEN
-        UPDATE SET model = s.model, model_version = s.model_version, score = s.score, band = s.band,
-                   coverage = s.coverage, computed_at = s.computed_at
-    WHEN NOT MATCHED THEN
-        INSERT (account_id, day, model, model_version, score, band, coverage, computed_at)
-        VALUES (s.account_id, s.day, s.model, s.model_version, s.score, s.band, s.coverage, s.computed_at);
+    EXECUTE statements ->> 'history';
     IF cardinality(changed) > 0 THEN
         PERFORM @extschema@.apply_routing(changed, ARRAY['health_band', 'health_score']);
     END IF;
@@ -606,6 +754,21 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_health(regclass) IS
     'Scores every active account with its mapped model, from csm.account_metrics or from the given table or view (account_id plus columns named after metrics); writes csm.health_score and one csm.health_history row per account per UTC day (idempotent within a day); when routing rules read health_band or health_score, applies them (csm.apply_routing) to the accounts whose band changed. Returns the accounts scored. An account whose metrics are bad (NaN, infinite, outside a metric''s domain) is skipped with a WARNING naming it and keeps its last score; the others are scored. Errors: 42703 no account_id column, 22023 none of the metric columns of the models in use (default and mapped), 42804 a metric column that is not numeric. Schedule it with pg_cron.';
+
+-- A live score reads an account's rows on every shard: on Citus it cannot
+-- run inside a query Citus pushed to a worker (a per-row call over a
+-- distributed table), where it would be a distributed query from a shard.
+CREATE FUNCTION @extschema@._health_live_check(fn text) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF current_setting('application_name') LIKE 'citus\_internal%' THEN
+        RAISE EXCEPTION '% cannot run inside a query that Citus runs on a worker', fn
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Call it on its own or over csm.account (a reference table); over many accounts read csm.account_health or score csm.account_metrics with csm_health_score_row.';
+    END IF;
+END $$;
+COMMENT ON FUNCTION @extschema@._health_live_check(text) IS
+    'Internal: raises 55000 when a live health function is called inside a query Citus runs on a worker.';
 
 CREATE FUNCTION @extschema@.csm_health_score(external_id text) RETURNS float8
 LANGUAGE plpgsql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
@@ -617,6 +780,7 @@ BEGIN
     IF ltrim(external_id) LIKE '{%' OR ltrim(external_id) LIKE '[%' THEN
         RETURN @extschema@.csm_health_score(external_id::jsonb, 'default');
     END IF;
+    PERFORM @extschema@._health_live_check('csm_health_score(external_id)');
     id := @extschema@._account_id(external_id);
     SELECT @extschema@.csm_health_score_row(m, @extschema@.health_model_for(a.segment, a.plan)) INTO result
     FROM @extschema@.account_metrics_at((now() AT TIME ZONE 'UTC')::date, id) m
@@ -634,6 +798,7 @@ DECLARE
     id bigint := @extschema@._account_id(external_id);
     result @extschema@.health_result;
 BEGIN
+    PERFORM @extschema@._health_live_check('explain_health');
     SELECT (@extschema@.csm_health_evaluate_row(m, @extschema@.health_model_for(a.segment, a.plan))).* INTO result
     FROM @extschema@.account_metrics_at((now() AT TIME ZONE 'UTC')::date, id) m
     JOIN @extschema@.account a ON a.account_id = m.account_id;
@@ -720,6 +885,8 @@ SELECT a.account_id,
        h.model,
        h.model_version,
        h.computed_at,
+       -- on Citus read where the query runs: set csm.stale_after for every
+       -- node (ALTER DATABASE or ALTER ROLE ... SET, which Citus propagates)
        h.computed_at < now() - coalesce(current_setting('csm.stale_after', true), '26h')::interval AS stale,
        h.score - w.score AS change_7d,
        h.score - mth.score AS change_30d,
@@ -744,8 +911,70 @@ LEFT JOIN LATERAL (
 COMMENT ON VIEW @extschema@.account_health IS
     'Effective health per account: the override while one is in effect, else the computed score, always shown side by side. stale flags scores older than csm.stale_after (26h). change_7d/30d compare with the history from 7/30 days before; trend is up or down beyond 2 points over 7 days, else flat.';
 
+-- On Citus the view above cannot run: csm.account is a reference table,
+-- and Citus pushes a reference table outer-joined to distributed ones down
+-- only when the distributed side is joined on account_id, with no LATERAL
+-- subquery. csm.distribute() replaces it with this form, whose per-account
+-- parts (latest override, the score 7 and 30 days before) are computed on
+-- the workers, keyed by account_id. On a single node the LATERAL form
+-- stays: reading one account there is an index lookup, where this one
+-- would sort every account's history.
+CREATE FUNCTION @extschema@._health_views_for_citus() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+    CREATE OR REPLACE VIEW @extschema@.account_health WITH (security_invoker = true) AS
+    SELECT a.account_id,
+           a.external_id,
+           a.name,
+           a.segment,
+           a.plan,
+           a.arr,
+           coalesce(o.score, h.score) AS score,
+           CASE WHEN o.score IS NOT NULL THEN @extschema@.health_band(o.score) ELSE h.band END AS band,
+           h.score AS computed_score,
+           h.band AS computed_band,
+           o.score AS override_score,
+           o.reason AS override_reason,
+           o.expires_at AS override_expires_at,
+           o.created_by AS override_by,
+           h.coverage,
+           h.model,
+           h.model_version,
+           h.computed_at,
+           h.computed_at < now() - coalesce(current_setting('csm.stale_after', true), '26h')::interval AS stale,
+           h.score - w.score AS change_7d,
+           h.score - mth.score AS change_30d,
+           CASE WHEN h.score - w.score > 2 THEN 'up'
+                WHEN h.score - w.score < -2 THEN 'down'
+                WHEN w.score IS NOT NULL THEN 'flat' END AS trend
+    FROM @extschema@.account a
+    LEFT JOIN @extschema@.health_score h ON h.account_id = a.account_id
+    LEFT JOIN (
+        SELECT DISTINCT ON (ov.account_id) ov.account_id, ov.score, ov.reason, ov.expires_at, ov.created_by
+        FROM @extschema@.health_override ov
+        WHERE ov.cleared_at IS NULL AND (ov.expires_at IS NULL OR ov.expires_at > now())
+        ORDER BY ov.account_id, ov.override_id DESC) o ON o.account_id = a.account_id
+    LEFT JOIN (
+        SELECT DISTINCT ON (hh.account_id) hh.account_id, hh.score
+        FROM @extschema@.health_history hh
+        JOIN @extschema@.health_score hs ON hs.account_id = hh.account_id
+        WHERE hh.day <= (hs.computed_at AT TIME ZONE 'UTC')::date - 7
+        ORDER BY hh.account_id, hh.day DESC) w ON w.account_id = a.account_id
+    LEFT JOIN (
+        SELECT DISTINCT ON (hh.account_id) hh.account_id, hh.score
+        FROM @extschema@.health_history hh
+        JOIN @extschema@.health_score hs ON hs.account_id = hh.account_id
+        WHERE hh.day <= (hs.computed_at AT TIME ZONE 'UTC')::date - 30
+        ORDER BY hh.account_id, hh.day DESC) mth ON mth.account_id = a.account_id;
+END $fn$;
+REVOKE ALL ON FUNCTION @extschema@._health_views_for_citus() FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._health_views_for_citus() IS
+    'Internal: csm.distribute() calls it to give csm.account_health the form Citus runs on the workers (same columns and answers).';
+
+-- Grouped by the history's account_id: on Citus each worker then builds
+-- the trends of its own accounts.
 CREATE VIEW @extschema@.health_trend WITH (security_invoker = true) AS
-SELECT a.account_id,
+SELECT hh.account_id,
        a.external_id,
        array_agg(hh.score ORDER BY hh.day) AS scores,
        @extschema@.sparkline(array_agg(hh.score ORDER BY hh.day)) AS sparkline,
@@ -753,7 +982,7 @@ SELECT a.account_id,
 FROM @extschema@.account a
 JOIN @extschema@.health_history hh ON hh.account_id = a.account_id
 WHERE hh.day > (now() AT TIME ZONE 'UTC')::date - 30
-GROUP BY a.account_id, a.external_id;
+GROUP BY hh.account_id, a.external_id;
 COMMENT ON VIEW @extschema@.health_trend IS 'The last 30 days of daily health scores per account, with a sparkline.';
 
 CREATE VIEW @extschema@.health_score_component WITH (security_invoker = true) AS

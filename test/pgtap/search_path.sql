@@ -1,7 +1,7 @@
 -- search_path: nothing csm runs (functions, views, triggers, SPI) can be
 -- hijacked by objects planted on the caller's search_path (issue 11, 2.2).
 BEGIN;
-SELECT plan(8);
+SELECT plan(9);
 
 -- C functions that run no SQL at all: they look up no operator, function
 -- or relation by name, so the caller's path cannot reach them, and pinning
@@ -77,6 +77,11 @@ SELECT unalike(pg_temp.plan_of('SELECT * FROM csm.account_metrics'), '%account_m
 -- on its own, with values); its search_path is pinned like the others.
 SELECT is((SELECT p.proconfig FROM pg_proc p WHERE p.oid = 'csm.churn_metrics_at(date, bigint)'::regprocedure),
           ARRAY['search_path=pg_catalog, pg_temp'], 'churn_metrics_at is PL/pgSQL with its search_path pinned');
+-- account_metrics_at is PL/pgSQL on purpose (its query is planned with its
+-- values, which Citus needs; refresh_health embeds the query itself); its
+-- search_path is pinned like the others.
+SELECT is((SELECT p.proconfig FROM pg_proc p WHERE p.oid = 'csm.account_metrics_at(date, bigint)'::regprocedure),
+          ARRAY['search_path=pg_catalog, pg_temp'], 'account_metrics_at is PL/pgSQL with its search_path pinned');
 SELECT unalike(pg_temp.plan_of($$SELECT csm._pick_key(s, 1, 2.0, 3), csm._has_room(1.0, 2.0, 3),
                                         csm._default_accounts_per_csm(s)
                                  FROM (VALUES ('smb'), ('round_robin')) v(s)$$),
