@@ -43,6 +43,9 @@ BEGIN ATOMIC
         (121, '@extschema@.assignment_log', 'account'),
         (122, '@extschema@.assignment_alert', 'account'),
         (130, '@extschema@.conversation', 'account'),
+        -- what conversation triggers on a shard leave to the coordinator,
+        -- written by them on their own node (60_conversation.sql)
+        (131, '@extschema@.conversation_change', 'account'),
         (140, '@extschema@.nps_response', 'account'),
         (141, '@extschema@.stakeholder', 'account'),
         (142, '@extschema@.payment', 'account'),
@@ -129,6 +132,8 @@ BEGIN
     FOR t IN SELECT d.relation FROM @extschema@._distribution() d LOOP
         PERFORM truncate_local_data_after_distributing_table(t.relation);
     END LOOP;
+    -- Conversation routing finishes on the coordinator after each statement.
+    PERFORM @extschema@._settle_in_every_session();
 END;
 $$;
 REVOKE ALL ON FUNCTION @extschema@.distribute() FROM PUBLIC;
