@@ -7,9 +7,9 @@
  * node, so it cannot count an agent's open conversations (csm.agent_load,
  * a reference table) or route a conversation to an agent.  It notes that
  * work in csm.conversation_change, and csm._settle_conversations() does it
- * on the coordinator.  This executor hook calls it when a top-level
- * statement that wrote csm.conversation, csm.team_member or csm.support_team
- * (or called something that did) finishes, so that a user's plain INSERT,
+ * on the coordinator.  This executor hook calls it when a statement that
+ * wrote csm.conversation, csm.team_member or csm.support_team finishes, so
+ * that a user's plain INSERT,
  * UPDATE or DELETE routes, counts and serves the queues before it returns,
  * in its own transaction.  csm.distribute() makes every new session of the
  * database load csm (session_preload_libraries), so the hook is there
@@ -28,14 +28,7 @@
 
 #include "csm.h"
 
-static ExecutorRun_hook_type prev_executor_run = NULL;
-static ExecutorFinish_hook_type prev_executor_finish = NULL;
-
-/* Executor nesting depth, as pg_stat_statements counts it. */
-static int	nesting_level = 0;
-
-/* A statement below the top one wrote a watched table (0 none, 1 conversations, 2 members or teams). */
-static int	settle_pending = 0;
+static ExecutorEnd_hook_type prev_executor_end = NULL;
 
 /* csm._settle_conversations() is running: its own statements do not call it again. */
 static bool settling = false;
@@ -45,7 +38,7 @@ static bool settling = false;
  * the coordinator: 1 for csm.conversation, 2 for csm.team_member or
  * csm.support_team (every queue is then served), else 0.  Case-insensitive.
  * A statement that reaches them otherwise (through a function) names them
- * in its own nested statement.
+ * in its own, nested statement, which settles when it finishes.
  */
 static int
 watched_tables(const char *text)
@@ -91,7 +84,7 @@ settle_applies(QueryDesc *queryDesc)
 static void
 settle(int what)
 {
-	if (!IsTransactionState() || creating_extension)
+	if (!IsTransactionState() || IsAbortedTransactionBlockState() || creating_extension)
 		return;
 	if (!OidIsValid(get_extension_oid("citus", true)) || !OidIsValid(get_extension_oid("csm", true)))
 		return;
@@ -115,54 +108,25 @@ settle(int what)
 	PG_END_TRY();
 }
 
+/*
+ * At the end of each statement, nested ones included (as an AFTER trigger
+ * would fire), so that an error (an agent at the limit) is raised by the
+ * statement that caused it, inside the caller's exception handler.  After
+ * ExecutorEnd, not ExecutorFinish: until Citus ends the statement's scan it
+ * holds the statement's connections, and a query now would read the
+ * workers over other connections, which do not see what the shards' triggers
+ * wrote.
+ */
 static void
-csm_executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count, bool execute_once)
+csm_executor_end(QueryDesc *queryDesc)
 {
-	nesting_level++;
-	PG_TRY();
-	{
-		if (prev_executor_run)
-			prev_executor_run(queryDesc, direction, count, execute_once);
-		else
-			standard_ExecutorRun(queryDesc, direction, count, execute_once);
-	}
-	PG_FINALLY();
-	{
-		nesting_level--;
-	}
-	PG_END_TRY();
-}
+	int			what = settle_applies(queryDesc) ? watched_tables(queryDesc->sourceText) : 0;
 
-static void
-csm_executor_finish(QueryDesc *queryDesc)
-{
-	int			what;
+	if (prev_executor_end)
+		prev_executor_end(queryDesc);
+	else
+		standard_ExecutorEnd(queryDesc);
 
-	nesting_level++;
-	PG_TRY();
-	{
-		if (prev_executor_finish)
-			prev_executor_finish(queryDesc);
-		else
-			standard_ExecutorFinish(queryDesc);
-	}
-	PG_FINALLY();
-	{
-		nesting_level--;
-	}
-	PG_END_TRY();
-
-	if (settling)
-		return;
-	what = settle_applies(queryDesc) ? watched_tables(queryDesc->sourceText) : 0;
-	if (nesting_level > 0)
-	{
-		/* A nested statement: the top one settles when it finishes. */
-		settle_pending = Max(settle_pending, what);
-		return;
-	}
-	what = Max(what, settle_pending);
-	settle_pending = 0;
 	if (what > 0)
 		settle(what);
 }
@@ -171,8 +135,6 @@ csm_executor_finish(QueryDesc *queryDesc)
 void
 csm_install_settle_hook(void)
 {
-	prev_executor_run = ExecutorRun_hook;
-	ExecutorRun_hook = csm_executor_run;
-	prev_executor_finish = ExecutorFinish_hook;
-	ExecutorFinish_hook = csm_executor_finish;
+	prev_executor_end = ExecutorEnd_hook;
+	ExecutorEnd_hook = csm_executor_end;
 }

@@ -244,6 +244,22 @@ END $$;
 COMMENT ON FUNCTION @extschema@._log_move(bigint, bigint, text, bigint, bigint, text) IS
     'Internal: logs a move of a conversation (route, reassign, requeue or reopen) in csm.assignment_log.';
 
+-- The teams with conversations waiting, in name order.  A loop, not
+-- ARRAY(SELECT ...): Citus plans a subquery of a cached PL/pgSQL plan as an
+-- empty relation once the plan is generic, and finds nothing.
+CREATE FUNCTION @extschema@._waiting_teams() RETURNS text[]
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    teams text[] := '{}';
+    t text;
+BEGIN
+    FOR t IN SELECT DISTINCT c.team FROM @extschema@.conversation c WHERE c.waiting_since IS NOT NULL ORDER BY 1 LOOP
+        teams := teams || t;
+    END LOOP;
+    RETURN teams;
+END $$;
+COMMENT ON FUNCTION @extschema@._waiting_teams() IS 'Internal: the teams with conversations waiting in their queue, in name order.';
+
 -- Serves the queues of some teams, oldest conversation first, while their
 -- agents have room.  Conversations another session is serving are skipped.
 -- The queue locks are taken in name order, all at once: exclusive for the
@@ -592,7 +608,7 @@ BEGIN
         PERFORM @extschema@._apply_conversation_changes(NULL);
     END IF;
     IF route_waiting.team IS NULL THEN
-        teams := ARRAY(SELECT DISTINCT c.team FROM @extschema@.conversation c WHERE c.waiting_since IS NOT NULL);
+        teams := @extschema@._waiting_teams();
     ELSIF route_waiting.team !~ '\S' THEN
         RAISE EXCEPTION 'team must not be blank'
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Give a team name, or NULL for every team.';
@@ -675,8 +691,7 @@ BEGIN
     -- (shared, served at the end): nothing below waits for another lock, so
     -- runs, routing and agents coming online never wait in a circle, and
     -- nothing below waits for a busy agent while holding the queues.
-    queues := ARRAY(SELECT DISTINCT c.team FROM @extschema@.conversation c WHERE c.waiting_since IS NOT NULL);
-    queues := ARRAY(SELECT DISTINCT q FROM unnest(stale_teams || queues) AS q ORDER BY 1);
+    queues := ARRAY(SELECT DISTINCT q FROM unnest(stale_teams || @extschema@._waiting_teams()) AS q ORDER BY 1);
     FOREACH queue_team IN ARRAY queues LOOP
         PERFORM @extschema@._lock_queue(queue_team, queue_team = ANY (stale_teams));
     END LOOP;
@@ -747,7 +762,7 @@ COMMENT ON FUNCTION @extschema@.reassign_stale() IS
 -- account): one fewer for release, one more for take, checked like a move
 -- by hand (55000 inactive, 23514 at the limit).  Releases first, so that a
 -- statement that frees and fills one agent passes whatever its rows' order.
-CREATE FUNCTION @extschema@._apply_conversation_changes(account bigint) RETURNS void
+CREATE FUNCTION @extschema@._apply_conversation_changes(account bigint) RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     ch record;
@@ -789,9 +804,10 @@ BEGIN
     FOR i IN 1 .. cardinality(taken) LOOP
         PERFORM @extschema@._take_agent(taken[i], taken_teams[i], true);
     END LOOP;
+    RETURN cardinality(released);
 END $$;
 COMMENT ON FUNCTION @extschema@._apply_conversation_changes(bigint) IS
-    'Internal, Citus only: applies the take and release changes the shards noted for an account (NULL: every account) to csm.agent_load and deletes them. Errors as a move by hand: 55000 inactive member, 23514 at the limit.';
+    'Internal, Citus only: applies the take and release changes the shards noted for an account (NULL: every account) to csm.agent_load and deletes them; returns how many releases. Errors as a move by hand: 55000 inactive member, 23514 at the limit.';
 
 -- Citus: what the AFTER trigger does on a single node after a move made on
 -- the coordinator: the agent who let it go (if available) and the queue it
@@ -844,11 +860,16 @@ BEGIN
     IF NOT @extschema@._conversation_distributed() THEN
         RETURN 0;
     END IF;
-    IF NOT serve_all AND NOT EXISTS (SELECT 1 FROM @extschema@.conversation_change) THEN
+    -- (No EXISTS subquery: see csm._waiting_teams().)
+    PERFORM 1 FROM @extschema@.conversation_change LIMIT 1;
+    IF NOT serve_all AND NOT FOUND THEN
         RETURN 0;
     END IF;
     PERFORM @extschema@._lock_row('conversation', 'settle', true);
-    PERFORM @extschema@._apply_conversation_changes(NULL);
+    -- Capacity freed (or a conversation back in the queue): queues to serve.
+    IF @extschema@._apply_conversation_changes(NULL) > 0 THEN
+        serve_all := true;
+    END IF;
 
     FOR ch IN SELECT h.kind, h.account_id, h.conversation_id, h.member_id, h.old_assignee, h.team, h.reason
               FROM @extschema@.conversation_change h WHERE h.kind IN ('reopen', 'route')
@@ -918,8 +939,13 @@ BEGIN
         END IF;
     END LOOP;
 
-    -- Then every queue, oldest first, while someone is free.
-    waiting_teams := ARRAY(SELECT DISTINCT c.team FROM @extschema@.conversation c WHERE c.waiting_since IS NOT NULL);
+    -- Then, when anything may have made room or joined a queue, every queue,
+    -- oldest first, while someone is free.  (Not after a statement that only
+    -- assigned, as a queue's own routing does.)
+    IF NOT serve_all AND cardinality(kinds) = 0 THEN
+        RETURN moved;
+    END IF;
+    waiting_teams := @extschema@._waiting_teams();
     IF cardinality(waiting_teams) > 0 THEN
         moved := moved + (SELECT count(*) FROM @extschema@._serve_queue(waiting_teams, NULL));
     END IF;
@@ -961,6 +987,7 @@ DECLARE
     fixed bigint;
     held_by bigint[];
     held integer[];
+    ch record;
 BEGIN
     PERFORM @extschema@._require('admin');
     IF @extschema@._conversation_distributed() THEN
@@ -971,9 +998,13 @@ BEGIN
         PERFORM @extschema@._apply_conversation_changes(NULL);
         INSERT INTO @extschema@.agent_load (member_id)
         SELECT m.member_id FROM @extschema@.team_member m ON CONFLICT (member_id) DO NOTHING;
-        SELECT array_agg(h.assignee), array_agg(h.n) INTO held_by, held
-        FROM (SELECT c.assignee, count(*)::integer AS n FROM @extschema@.conversation c
-              WHERE c.assignee IS NOT NULL AND c.status <> 'resolved' GROUP BY c.assignee) AS h;
+        held_by := '{}';
+        held := '{}';
+        FOR ch IN SELECT c.assignee, count(*)::integer AS n FROM @extschema@.conversation c
+                  WHERE c.assignee IS NOT NULL AND c.status <> 'resolved' GROUP BY c.assignee LOOP
+            held_by := held_by || ch.assignee;
+            held := held || ch.n;
+        END LOOP;
         UPDATE @extschema@.agent_load l SET open_count = coalesce(held[array_position(held_by, l.member_id)], 0)
         WHERE l.open_count <> coalesce(held[array_position(held_by, l.member_id)], 0);
         GET DIAGNOSTICS fixed = ROW_COUNT;
