@@ -150,14 +150,32 @@ DECLARE
     cfg @extschema@.support_team := @extschema@._support_team(team);
     balanced boolean := cfg.strategy = 'balanced';
     picked bigint;
+    missing bigint[];
 BEGIN
     -- Agents inserted already online get their row (a probe once all have
     -- one; until the session making a row commits, others wait for it).
-    INSERT INTO @extschema@.agent_load (member_id)
-    SELECT m.member_id FROM @extschema@.team_member m
-    WHERE _pick_agent.team = ANY (m.teams) AND m.active AND m.status = 'online'
-      AND NOT EXISTS (SELECT FROM @extschema@.agent_load l WHERE l.member_id = m.member_id)
-    ON CONFLICT (member_id) DO NOTHING;
+    -- (The ids first: on Citus an INSERT ... SELECT from team_member would
+    -- lock all of team_member, which a session changing an agent holds.)
+    missing := ARRAY(SELECT m.member_id FROM @extschema@.team_member m
+                     WHERE _pick_agent.team = ANY (m.teams) AND m.active AND m.status = 'online'
+                       AND NOT EXISTS (SELECT 1 FROM @extschema@.agent_load l WHERE l.member_id = m.member_id));
+    IF cardinality(missing) > 0 THEN
+        INSERT INTO @extschema@.agent_load (member_id) SELECT unnest(missing) ON CONFLICT (member_id) DO NOTHING;
+    END IF;
+    IF @extschema@._conversation_distributed() THEN
+        -- Citus: every count changes under the settle lock, which the caller
+        -- holds, so no row lock; and Citus would lock all of team_member for
+        -- a FOR UPDATE joined with it (see csm._distribute_conversations()).
+        SELECT l.member_id INTO picked
+        FROM @extschema@.agent_load l
+        JOIN @extschema@.team_member m ON m.member_id = l.member_id
+        WHERE _pick_agent.team = ANY (m.teams) AND m.active AND m.status = 'online'
+          AND l.member_id IS DISTINCT FROM except_member
+          AND l.open_count < coalesce(m.conversation_limit, cfg.conversation_limit, 2147483647)
+        ORDER BY CASE WHEN balanced THEN l.open_count END, l.pick_seq, l.member_id
+        LIMIT 1;
+        RETURN picked;
+    END IF;
     FOR attempt IN 1..200 LOOP
         SELECT l.member_id INTO picked
         FROM @extschema@.agent_load l
@@ -243,6 +261,20 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION @extschema@._log_move(bigint, bigint, text, bigint, bigint, text) IS
     'Internal: logs a move of a conversation (route, reassign, requeue or reopen) in csm.assignment_log.';
+
+-- Citus: what the foreign key conversation_assignee_fkey checks on a single
+-- node (see csm._distribute_conversations() for why it is dropped there).
+CREATE FUNCTION @extschema@._member_exists(member bigint) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM 1 FROM @extschema@.team_member t WHERE t.member_id = member;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'team member % does not exist', member
+            USING ERRCODE = 'foreign_key_violation', HINT = 'See csm.team_member for the members.';
+    END IF;
+END $$;
+COMMENT ON FUNCTION @extschema@._member_exists(bigint) IS
+    'Internal, Citus only: raises 23503 unless the team member exists (the foreign key of a single node).';
 
 -- The teams with conversations waiting, in name order.  A loop, not
 -- ARRAY(SELECT ...): Citus plans a subquery of a cached PL/pgSQL plan as an
@@ -339,6 +371,9 @@ BEGIN
         END IF;
         NEW.assigned_at := now();
         NEW.assignment_reason := coalesce(NEW.assignment_reason, 'by hand');
+        IF shard THEN
+            PERFORM @extschema@._member_exists(NEW.assignee);
+        END IF;
         IF NEW.status <> 'resolved' THEN
             IF shard THEN
                 INSERT INTO @extschema@.conversation_change (account_id, conversation_id, kind, member_id, team)
@@ -479,6 +514,9 @@ BEGIN
         ELSE
             UPDATE @extschema@.agent_load l SET open_count = greatest(l.open_count - 1, 0) WHERE l.member_id = OLD.assignee;
         END IF;
+    END IF;
+    IF shard AND NEW.assignee IS DISTINCT FROM OLD.assignee AND NEW.assignee IS NOT NULL THEN
+        PERFORM @extschema@._member_exists(NEW.assignee);
     END IF;
     IF now_counted AND NOT (was_counted AND NEW.assignee = OLD.assignee) THEN
         IF shard THEN
@@ -771,9 +809,10 @@ DECLARE
     taken_teams text[] := '{}';
     member bigint;
 BEGIN
+    -- Read and deleted in one statement: nothing committed meanwhile is lost.
     IF account IS NULL THEN
-        FOR ch IN SELECT h.kind, h.member_id, h.team FROM @extschema@.conversation_change h
-                  WHERE h.kind IN ('release', 'take') LOOP
+        FOR ch IN DELETE FROM @extschema@.conversation_change h WHERE h.kind IN ('release', 'take')
+                  RETURNING h.kind, h.member_id, h.team LOOP
             IF ch.kind = 'release' THEN
                 released := released || ch.member_id;
             ELSE
@@ -781,12 +820,9 @@ BEGIN
                 taken_teams := taken_teams || ch.team;
             END IF;
         END LOOP;
-        IF cardinality(released) + cardinality(taken) > 0 THEN
-            DELETE FROM @extschema@.conversation_change h WHERE h.kind IN ('release', 'take');
-        END IF;
     ELSE
-        FOR ch IN SELECT h.kind, h.member_id, h.team FROM @extschema@.conversation_change h
-                  WHERE h.account_id = account AND h.kind IN ('release', 'take') LOOP
+        FOR ch IN DELETE FROM @extschema@.conversation_change h WHERE h.account_id = account AND h.kind IN ('release', 'take')
+                  RETURNING h.kind, h.member_id, h.team LOOP
             IF ch.kind = 'release' THEN
                 released := released || ch.member_id;
             ELSE
@@ -794,9 +830,6 @@ BEGIN
                 taken_teams := taken_teams || ch.team;
             END IF;
         END LOOP;
-        IF cardinality(released) + cardinality(taken) > 0 THEN
-            DELETE FROM @extschema@.conversation_change h WHERE h.account_id = account AND h.kind IN ('release', 'take');
-        END IF;
     END IF;
     FOREACH member IN ARRAY released LOOP
         UPDATE @extschema@.agent_load l SET open_count = greatest(l.open_count - 1, 0) WHERE l.member_id = member;
@@ -855,6 +888,8 @@ DECLARE
     picked bigint;
     why text;
     waiting_teams text[];
+    ord integer[];
+    i integer;
     moved integer := 0;
 BEGIN
     IF NOT @extschema@._conversation_distributed() THEN
@@ -866,14 +901,29 @@ BEGIN
         RETURN 0;
     END IF;
     PERFORM @extschema@._lock_row('conversation', 'settle', true);
+    IF serve_all THEN
+        -- What the foreign keys to team_member do on a single node (see
+        -- csm._distribute_conversations()): no member deleted under a conversation.
+        FOR ch IN SELECT c.assignee, c.previous_assignee FROM @extschema@.conversation c
+                  LEFT JOIN @extschema@.team_member m ON m.member_id = c.assignee
+                  LEFT JOIN @extschema@.team_member p ON p.member_id = c.previous_assignee
+                  WHERE (c.assignee IS NOT NULL AND m.member_id IS NULL)
+                     OR (c.previous_assignee IS NOT NULL AND p.member_id IS NULL)
+                  LIMIT 1 LOOP
+            RAISE EXCEPTION 'team member % is still referenced by csm.conversation',
+                            coalesce(ch.assignee, ch.previous_assignee)
+                USING ERRCODE = 'foreign_key_violation',
+                      HINT = 'Move their conversations first, or deactivate the member instead.';
+        END LOOP;
+    END IF;
     -- Capacity freed (or a conversation back in the queue): queues to serve.
     IF @extschema@._apply_conversation_changes(NULL) > 0 THEN
         serve_all := true;
     END IF;
 
-    FOR ch IN SELECT h.kind, h.account_id, h.conversation_id, h.member_id, h.old_assignee, h.team, h.reason
-              FROM @extschema@.conversation_change h WHERE h.kind IN ('reopen', 'route')
-              ORDER BY h.kind DESC, h.conversation_id, h.account_id LOOP
+    -- Read and deleted in one statement, then put in order.
+    FOR ch IN DELETE FROM @extschema@.conversation_change h WHERE h.kind IN ('reopen', 'route')
+              RETURNING h.kind, h.account_id, h.conversation_id, h.member_id, h.old_assignee, h.team, h.reason LOOP
         kinds := kinds || ch.kind;
         accounts := accounts || ch.account_id;
         conversations := conversations || ch.conversation_id;
@@ -882,11 +932,10 @@ BEGIN
         ch_teams := ch_teams || ch.team;
         reasons := reasons || ch.reason;
     END LOOP;
-    IF cardinality(kinds) > 0 THEN
-        DELETE FROM @extschema@.conversation_change h WHERE h.kind IN ('reopen', 'route');
-    END IF;
+    ord := ARRAY(SELECT o FROM generate_subscripts(kinds, 1) AS o
+                 ORDER BY kinds[o] DESC, conversations[o], accounts[o]);
 
-    FOR i IN 1 .. cardinality(kinds) LOOP
+    FOREACH i IN ARRAY ord LOOP
         -- (Scalars, not array elements, in the statements: Citus 13.2
         -- crashes deparsing a subscripted parameter in an UPDATE.)
         acc := accounts[i];
@@ -954,17 +1003,29 @@ END $$;
 COMMENT ON FUNCTION @extschema@._settle_conversations(boolean) IS
     'Internal, Citus only: on the coordinator, at the end of each statement that wrote conversations, team members or support teams (csm''s executor hook calls it), applies what the triggers on the shards noted in csm.conversation_change: agents'' counts, reopened and new conversations routed, then the queues served (all of them with serve_all); returns how many conversations it assigned. Does nothing on a single node.';
 
--- Citus: csm.distribute() calls this so that every new session of the
+-- Citus: csm.distribute() calls this last.  Every new session of the
 -- database loads csm's library, whose executor hook calls
 -- csm._settle_conversations() at the end of each statement (src/settle.c);
 -- this session loads it now.  A superuser's setting: without one, a warning
--- says what to run.
-CREATE FUNCTION @extschema@._settle_in_every_session() RETURNS void
+-- says what to run.  And csm.agent_load and csm.conversation lose their
+-- foreign keys to team_member: Citus locks a referenced reference table as a
+-- whole for every write of the referencing one, so each count and each
+-- routed conversation would lock all of team_member while holding the
+-- settle lock, and a session changing an agent (which holds team_member,
+-- then wants the settle lock) would deadlock with it.  The triggers check an
+-- assignee exists (23503), and the settle after a statement on team_member
+-- refuses to leave a conversation with a deleted member (23503); a deleted
+-- member's agent_load row stays, and routing, which joins team_member, never
+-- sees it.
+CREATE FUNCTION @extschema@._distribute_conversations() RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     libs text := current_setting('session_preload_libraries');
     wanted text := concat_ws(', ', nullif(libs, ''), 'csm');
 BEGIN
+    ALTER TABLE @extschema@.agent_load DROP CONSTRAINT IF EXISTS agent_load_member_fkey;
+    ALTER TABLE @extschema@.conversation DROP CONSTRAINT IF EXISTS conversation_assignee_fkey;
+    ALTER TABLE @extschema@.conversation DROP CONSTRAINT IF EXISTS conversation_previous_assignee_fkey;
     EXECUTE 'LOAD ' || quote_literal('$libdir/csm');
     IF string_to_array(replace(libs, ' ', ''), ',') && ARRAY['csm', '$libdir/csm'] THEN
         RETURN;
@@ -977,9 +1038,9 @@ BEGIN
                                 current_database(), wanted);
     END;
 END $$;
-REVOKE ALL ON FUNCTION @extschema@._settle_in_every_session() FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@._settle_in_every_session() IS
-    'Internal: run by csm.distribute(): makes new sessions of this database load csm (session_preload_libraries), so that its executor hook finishes conversation routing on the coordinator after each statement; loads it in this session.';
+REVOKE ALL ON FUNCTION @extschema@._distribute_conversations() FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._distribute_conversations() IS
+    'Internal: run by csm.distribute(): makes new sessions of this database load csm (session_preload_libraries), so that its executor hook finishes conversation routing on the coordinator after each statement, loads it in this session, and drops the foreign key from csm.agent_load to csm.team_member (Citus would lock all of team_member for every count).';
 
 CREATE FUNCTION @extschema@.rebuild_agent_load() RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -996,8 +1057,8 @@ BEGIN
         -- this count when they do.
         PERFORM @extschema@._lock_row('conversation', 'settle', true);
         PERFORM @extschema@._apply_conversation_changes(NULL);
-        INSERT INTO @extschema@.agent_load (member_id)
-        SELECT m.member_id FROM @extschema@.team_member m ON CONFLICT (member_id) DO NOTHING;
+        held_by := ARRAY(SELECT m.member_id FROM @extschema@.team_member m);
+        INSERT INTO @extschema@.agent_load (member_id) SELECT unnest(held_by) ON CONFLICT (member_id) DO NOTHING;
         held_by := '{}';
         held := '{}';
         FOR ch IN SELECT c.assignee, count(*)::integer AS n FROM @extschema@.conversation c

@@ -133,7 +133,7 @@ BEGIN
         PERFORM truncate_local_data_after_distributing_table(t.relation);
     END LOOP;
     -- Conversation routing finishes on the coordinator after each statement.
-    PERFORM @extschema@._settle_in_every_session();
+    PERFORM @extschema@._distribute_conversations();
 END;
 $$;
 REVOKE ALL ON FUNCTION @extschema@.distribute() FROM PUBLIC;
