@@ -41,6 +41,8 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("csm");
+
+	csm_install_settle_hook();
 }
 
 /*

@@ -35,6 +35,9 @@ extern bool csm_arg_is_const(FmgrInfo *flinfo, int argno);
 /* condition.c: csm.condition_matches(rule_condition, jsonb), for rules applied from C. */
 extern Datum csm_condition_matches(PG_FUNCTION_ARGS);
 
+/* settle.c: the executor hook that finishes conversation routing on a Citus coordinator. */
+extern void csm_install_settle_hook(void);
+
 /* access.c: raises 42501 with a hint unless the calling role holds the csm level. */
 extern void csm_require_level(const char *level);
 

@@ -12,6 +12,20 @@
 -- so no conversation waits while an agent of its team is free.  Queue locks
 -- are taken in name order, and nobody holding one waits for a busy agent
 -- (only a new conversation's first pick retries, before it locks a queue).
+--
+-- On a Citus cluster (csm.distribute()) the conversations are spread over
+-- the workers by account, and a trigger on a worker's shard may read the
+-- reference tables (team_member, support_team, agent_load: a copy on every
+-- node) and write the shards of its own account, but nothing on another
+-- node.  So there the triggers keep each row's own columns and the audit log
+-- (colocated by account) as here, and note in csm.conversation_change what
+-- needs the whole cluster: an agent's count, a conversation to route or
+-- reopen.  The coordinator finishes that work at the end of the statement
+-- (csm._settle_conversations(), called by csm's executor hook, see
+-- src/settle.c) holding one lock for all of it, the row ('conversation',
+-- 'settle') of the reference table csm.lock_row: Citus locks a reference
+-- table's rows as a whole table, cluster-wide, so per-agent and per-queue
+-- row locks would serialise anyway and, taken in varying order, deadlock.
 
 CREATE TABLE @extschema@.support_team (
     team               text NOT NULL,
@@ -61,6 +75,39 @@ COMMENT ON INDEX @extschema@.conversation_open_by_assignee IS 'Open conversation
 CREATE INDEX conversation_created ON @extschema@.conversation (account_id, created_at);
 COMMENT ON INDEX @extschema@.conversation_created IS 'Conversations per account by creation time, for tickets_per_month.';
 
+-- What the triggers on a Citus shard leave to the coordinator (see the top
+-- of this file); empty on a single node, and emptied by the statement that
+-- fills it.  Distributed by account like the conversations, so that a
+-- shard's trigger writes it on its own node.
+CREATE TABLE @extschema@.conversation_change (
+    account_id      bigint NOT NULL,
+    conversation_id bigint NOT NULL,
+    kind            text NOT NULL,
+    member_id       bigint,
+    old_assignee    bigint,
+    team            text NOT NULL,
+    reason          text,
+    noted_at        timestamptz NOT NULL DEFAULT clock_timestamp(),
+    CONSTRAINT conversation_change_kind_known CHECK (kind IN ('take', 'release', 'route', 'reopen'))
+);
+COMMENT ON TABLE @extschema@.conversation_change IS
+    'Internal, Citus only: work the triggers on a shard leave to the coordinator, done and deleted at the end of the statement by csm._settle_conversations(): take (one more open conversation for member_id, checked like a move by hand), release (one fewer), route (a new conversation to route; reason: the one given on insert) and reopen (a reopened conversation to route, preferring member_id, its last agent; old_assignee: its assignee when resolved). Grant nothing on it.';
+
+-- Whether csm.distribute() has placed the conversations on a Citus cluster.
+CREATE FUNCTION @extschema@._conversation_distributed() RETURNS boolean
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    placed boolean := false;
+BEGIN
+    IF to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
+        EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = $1)'
+            INTO placed USING '@extschema@.conversation'::regclass;
+    END IF;
+    RETURN placed;
+END $$;
+COMMENT ON FUNCTION @extschema@._conversation_distributed() IS
+    'Internal: true once csm.distribute() has distributed csm.conversation on a Citus cluster.';
+
 CREATE FUNCTION @extschema@._support_team(team text) RETURNS @extschema@.support_team
 LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -81,10 +128,15 @@ COMMENT ON FUNCTION @extschema@._support_team(text) IS 'Internal: a team''s rout
 CREATE FUNCTION @extschema@._lock_queue(team text, exclusive boolean) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    PERFORM @extschema@._lock_row('queue', team, exclusive);
+    IF @extschema@._conversation_distributed() THEN
+        -- Citus: one lock for all routing (see the top of this file).
+        PERFORM @extschema@._lock_row('conversation', 'settle', true);
+    ELSE
+        PERFORM @extschema@._lock_row('queue', team, exclusive);
+    END IF;
 END $$;
 COMMENT ON FUNCTION @extschema@._lock_queue(text, boolean) IS
-    'Internal: takes a team''s queue lock (its csm.lock_row row) until commit, exclusive to leave a conversation waiting, shared to serve the queue.';
+    'Internal: takes a team''s queue lock (its csm.lock_row row) until commit, exclusive to leave a conversation waiting, shared to serve the queue; on a Citus cluster, the one lock of all conversation routing.';
 
 -- Which available agent of the team gets the next conversation: online,
 -- active, in the team and under their limit; round robin by pick_seq, or
@@ -98,14 +150,32 @@ DECLARE
     cfg @extschema@.support_team := @extschema@._support_team(team);
     balanced boolean := cfg.strategy = 'balanced';
     picked bigint;
+    missing bigint[];
 BEGIN
     -- Agents inserted already online get their row (a probe once all have
     -- one; until the session making a row commits, others wait for it).
-    INSERT INTO @extschema@.agent_load (member_id)
-    SELECT m.member_id FROM @extschema@.team_member m
-    WHERE _pick_agent.team = ANY (m.teams) AND m.active AND m.status = 'online'
-      AND NOT EXISTS (SELECT FROM @extschema@.agent_load l WHERE l.member_id = m.member_id)
-    ON CONFLICT (member_id) DO NOTHING;
+    -- (The ids first: on Citus an INSERT ... SELECT from team_member would
+    -- lock all of team_member, which a session changing an agent holds.)
+    missing := ARRAY(SELECT m.member_id FROM @extschema@.team_member m
+                     WHERE _pick_agent.team = ANY (m.teams) AND m.active AND m.status = 'online'
+                       AND NOT EXISTS (SELECT 1 FROM @extschema@.agent_load l WHERE l.member_id = m.member_id));
+    IF cardinality(missing) > 0 THEN
+        INSERT INTO @extschema@.agent_load (member_id) SELECT unnest(missing) ON CONFLICT (member_id) DO NOTHING;
+    END IF;
+    IF @extschema@._conversation_distributed() THEN
+        -- Citus: every count changes under the settle lock, which the caller
+        -- holds, so no row lock; and Citus would lock all of team_member for
+        -- a FOR UPDATE joined with it (see csm._distribute_conversations()).
+        SELECT l.member_id INTO picked
+        FROM @extschema@.agent_load l
+        JOIN @extschema@.team_member m ON m.member_id = l.member_id
+        WHERE _pick_agent.team = ANY (m.teams) AND m.active AND m.status = 'online'
+          AND l.member_id IS DISTINCT FROM except_member
+          AND l.open_count < coalesce(m.conversation_limit, cfg.conversation_limit, 2147483647)
+        ORDER BY CASE WHEN balanced THEN l.open_count END, l.pick_seq, l.member_id
+        LIMIT 1;
+        RETURN picked;
+    END IF;
     FOR attempt IN 1..200 LOOP
         SELECT l.member_id INTO picked
         FROM @extschema@.agent_load l
@@ -145,6 +215,7 @@ DECLARE
     m @extschema@.team_member;
     lim integer;
     held integer;
+    seq bigint;
 BEGIN
     SELECT * INTO m FROM @extschema@.team_member t WHERE t.member_id = member;
     IF NOT FOUND THEN
@@ -158,9 +229,12 @@ BEGIN
         END IF;
         lim := coalesce(m.conversation_limit, (@extschema@._support_team(team)).conversation_limit);
     END IF;
+    -- Drawn here, not in the UPDATE: Citus refuses volatile functions in an
+    -- UPDATE of a reference table.
+    seq := nextval('@extschema@.agent_pick_seq');
     LOOP
         UPDATE @extschema@.agent_load l
-        SET open_count = l.open_count + 1, pick_seq = nextval('@extschema@.agent_pick_seq'), last_assigned_at = now()
+        SET open_count = l.open_count + 1, pick_seq = seq, last_assigned_at = now()
         WHERE l.member_id = member AND (lim IS NULL OR l.open_count < lim);
         EXIT WHEN FOUND;
         SELECT l.open_count INTO held FROM @extschema@.agent_load l WHERE l.member_id = member;
@@ -176,13 +250,47 @@ END $$;
 COMMENT ON FUNCTION @extschema@._take_agent(bigint, text, boolean) IS
     'Internal: counts one more open conversation for an agent and moves them to the back of the round robin. Errors: 23503 unknown member; with enforce, 55000 inactive member, 23514 at the limit.';
 
-CREATE FUNCTION @extschema@._log_move(c @extschema@.conversation, action text, old_member bigint) RETURNS void
-LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+-- Columns, not the row: on a Citus shard the row has the shard's row type.
+-- PL/pgSQL, not SQL: Citus cannot route a SQL function's parameterised insert.
+CREATE FUNCTION @extschema@._log_move(account bigint, conversation bigint, action text, old_member bigint,
+                                      new_member bigint, reason text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
     INSERT INTO @extschema@.assignment_log (account_id, conversation_id, action, old_member_id, new_member_id, reason)
-    VALUES (c.account_id, c.conversation_id, action, old_member, c.assignee, c.assignment_reason)
-$$;
-COMMENT ON FUNCTION @extschema@._log_move(@extschema@.conversation, text, bigint) IS
+    VALUES (account, conversation, action, old_member, new_member, reason);
+END $$;
+COMMENT ON FUNCTION @extschema@._log_move(bigint, bigint, text, bigint, bigint, text) IS
     'Internal: logs a move of a conversation (route, reassign, requeue or reopen) in csm.assignment_log.';
+
+-- Citus: what the foreign key conversation_assignee_fkey checks on a single
+-- node (see csm._distribute_conversations() for why it is dropped there).
+CREATE FUNCTION @extschema@._member_exists(member bigint) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM 1 FROM @extschema@.team_member t WHERE t.member_id = member;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'team member % does not exist', member
+            USING ERRCODE = 'foreign_key_violation', HINT = 'See csm.team_member for the members.';
+    END IF;
+END $$;
+COMMENT ON FUNCTION @extschema@._member_exists(bigint) IS
+    'Internal, Citus only: raises 23503 unless the team member exists (the foreign key of a single node).';
+
+-- The teams with conversations waiting, in name order.  A loop, not
+-- ARRAY(SELECT ...): Citus plans a subquery of a cached PL/pgSQL plan as an
+-- empty relation once the plan is generic, and finds nothing.
+CREATE FUNCTION @extschema@._waiting_teams() RETURNS text[]
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    teams text[] := '{}';
+    t text;
+BEGIN
+    FOR t IN SELECT DISTINCT c.team FROM @extschema@.conversation c WHERE c.waiting_since IS NOT NULL ORDER BY 1 LOOP
+        teams := teams || t;
+    END LOOP;
+    RETURN teams;
+END $$;
+COMMENT ON FUNCTION @extschema@._waiting_teams() IS 'Internal: the teams with conversations waiting in their queue, in name order.';
 
 -- Serves the queues of some teams, oldest conversation first, while their
 -- agents have room.  Conversations another session is serving are skipped.
@@ -193,6 +301,7 @@ RETURNS TABLE (account_id bigint, conversation_id bigint, team text, member_id b
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     open_teams text[] := ARRAY(SELECT DISTINCT t FROM unnest(teams || queued) AS t WHERE t IS NOT NULL ORDER BY 1);
+    distributed boolean := @extschema@._conversation_distributed();
     queue_team text;
     waiting record;
     picked bigint;
@@ -201,12 +310,22 @@ BEGIN
         PERFORM @extschema@._lock_queue(queue_team, queue_team IS NOT DISTINCT FROM queued);
     END LOOP;
     WHILE cardinality(open_teams) > 0 LOOP
-        SELECT c.account_id, c.conversation_id, c.team INTO waiting
-        FROM @extschema@.conversation c
-        WHERE c.team = ANY (open_teams) AND c.waiting_since IS NOT NULL
-        ORDER BY c.waiting_since, c.account_id, c.conversation_id
-        LIMIT 1
-        FOR UPDATE SKIP LOCKED;
+        IF distributed THEN
+            -- Citus cannot lock rows of several shards; the settle lock
+            -- (taken by _lock_queue) keeps every other router out.
+            SELECT c.account_id, c.conversation_id, c.team INTO waiting
+            FROM @extschema@.conversation c
+            WHERE c.team = ANY (open_teams) AND c.waiting_since IS NOT NULL
+            ORDER BY c.waiting_since, c.account_id, c.conversation_id
+            LIMIT 1;
+        ELSE
+            SELECT c.account_id, c.conversation_id, c.team INTO waiting
+            FROM @extschema@.conversation c
+            WHERE c.team = ANY (open_teams) AND c.waiting_since IS NOT NULL
+            ORDER BY c.waiting_since, c.account_id, c.conversation_id
+            LIMIT 1
+            FOR UPDATE SKIP LOCKED;
+        END IF;
         EXIT WHEN NOT FOUND;
         picked := @extschema@._pick_agent(waiting.team, NULL, false);
         IF picked IS NULL THEN
@@ -215,6 +334,9 @@ BEGIN
         END IF;
         UPDATE @extschema@.conversation c SET assignee = picked, assignment_reason = 'from the queue'
         WHERE c.account_id = waiting.account_id AND c.conversation_id = waiting.conversation_id;
+        IF distributed THEN
+            PERFORM @extschema@._apply_conversation_changes(waiting.account_id);
+        END IF;
         account_id := waiting.account_id;
         conversation_id := waiting.conversation_id;
         team := waiting.team;
@@ -236,6 +358,9 @@ CREATE FUNCTION @extschema@._conversation_route() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     picked bigint;
+    -- On a Citus shard (named conversation_<shard id>) the coordinator
+    -- counts and routes at the end of the statement: see the top of this file.
+    shard boolean := TG_TABLE_NAME <> 'conversation';
 BEGIN
     IF NEW.status = 'resolved' THEN
         NEW.resolved_at := coalesce(NEW.resolved_at, now());
@@ -246,11 +371,25 @@ BEGIN
         END IF;
         NEW.assigned_at := now();
         NEW.assignment_reason := coalesce(NEW.assignment_reason, 'by hand');
+        IF shard THEN
+            PERFORM @extschema@._member_exists(NEW.assignee);
+        END IF;
         IF NEW.status <> 'resolved' THEN
-            PERFORM @extschema@._take_agent(NEW.assignee, NEW.team, true);
+            IF shard THEN
+                INSERT INTO @extschema@.conversation_change (account_id, conversation_id, kind, member_id, team)
+                VALUES (NEW.account_id, NEW.conversation_id, 'take', NEW.assignee, NEW.team);
+            ELSE
+                PERFORM @extschema@._take_agent(NEW.assignee, NEW.team, true);
+            END IF;
         END IF;
     ELSIF NEW.status = 'resolved' OR NEW.waiting_since IS NOT NULL THEN
         RETURN NEW;
+    ELSIF shard THEN
+        -- Waits until the coordinator routes it, at the end of the statement.
+        INSERT INTO @extschema@.conversation_change (account_id, conversation_id, kind, team, reason)
+        VALUES (NEW.account_id, NEW.conversation_id, 'route', NEW.team, NEW.assignment_reason);
+        NEW.waiting_since := NEW.created_at;
+        NEW.assignment_reason := coalesce(NEW.assignment_reason, 'nobody available');
     ELSE
         picked := @extschema@._pick_agent(NEW.team, NULL, true);
         IF picked IS NULL THEN
@@ -273,7 +412,9 @@ BEGIN
         RAISE EXCEPTION 'account % does not exist', NEW.account_id
             USING ERRCODE = 'foreign_key_violation', HINT = 'See csm.account for the accounts.';
     END IF;
-    PERFORM @extschema@._log_move(NEW, 'route', NULL);
+    IF NEW.assignee IS NOT NULL THEN
+        PERFORM @extschema@._log_move(NEW.account_id, NEW.conversation_id, 'route', NULL, NEW.assignee, NEW.assignment_reason);
+    END IF;
     RETURN NEW;
 END $$;
 COMMENT ON FUNCTION @extschema@._conversation_route() IS
@@ -293,14 +434,35 @@ DECLARE
     action text;
     old_member bigint := OLD.assignee;
     reason text := 'by hand';
+    -- On a Citus shard (see the top of this file) a reopened conversation
+    -- waits, its last agent kept in previous_assignee, until the coordinator
+    -- routes it with an UPDATE that sets waiting_since = -infinity: that
+    -- UPDATE is the reopen, logged here from its last agent.
+    shard boolean := TG_TABLE_NAME <> 'conversation';
+    reopen_later boolean := false;
+    settled boolean := shard AND NEW.waiting_since = '-infinity';
 BEGIN
+    IF settled THEN
+        action := 'reopen';
+        old_member := OLD.previous_assignee;
+        reason := NEW.assignment_reason;
+        NEW.waiting_since := OLD.waiting_since;
+    END IF;
     IF NEW.status = 'resolved' AND OLD.status <> 'resolved' THEN
         NEW.resolved_at := coalesce(NEW.resolved_at, now());
     ELSIF NEW.status <> 'resolved' AND OLD.status = 'resolved' THEN
         NEW.resolved_at := NULL;
         action := 'reopen';
         old_member := coalesce(OLD.assignee, OLD.previous_assignee);
-        IF NEW.assignee IS NOT DISTINCT FROM OLD.assignee THEN
+        IF NEW.assignee IS NOT DISTINCT FROM OLD.assignee AND shard THEN
+            NEW.assignee := NULL;
+            INSERT INTO @extschema@.conversation_change (account_id, conversation_id, kind, member_id, old_assignee, team, reason)
+            VALUES (NEW.account_id, NEW.conversation_id, 'reopen', old_member, OLD.previous_assignee, NEW.team,
+                    CASE WHEN reason_given THEN NEW.assignment_reason END);
+            NEW.previous_assignee := old_member;
+            reopen_later := true;
+            reason := 'reopened, nobody available';
+        ELSIF NEW.assignee IS NOT DISTINCT FROM OLD.assignee THEN
             -- Back to the agent who had it, if they are available.
             NEW.assignee := NULL;
             IF old_member IS NOT NULL THEN
@@ -329,7 +491,7 @@ BEGIN
         action := CASE WHEN NEW.assignee IS NULL THEN 'requeue' WHEN OLD.assignee IS NULL THEN 'route' ELSE 'reassign' END;
     END IF;
     IF action IS NOT NULL THEN
-        IF NEW.assignee IS DISTINCT FROM OLD.assignee AND OLD.assignee IS NOT NULL THEN
+        IF NEW.assignee IS DISTINCT FROM OLD.assignee AND OLD.assignee IS NOT NULL AND NOT reopen_later THEN
             NEW.previous_assignee := OLD.assignee;
         END IF;
         IF NEW.assignee IS DISTINCT FROM OLD.assignee OR action = 'reopen' THEN
@@ -346,20 +508,34 @@ BEGIN
     -- counted until csm.rebuild_agent_load() runs.)
     now_counted := NEW.assignee IS NOT NULL AND NEW.status <> 'resolved';
     IF was_counted AND NOT (now_counted AND NEW.assignee = OLD.assignee) THEN
-        UPDATE @extschema@.agent_load l SET open_count = greatest(l.open_count - 1, 0) WHERE l.member_id = OLD.assignee;
+        IF shard THEN
+            INSERT INTO @extschema@.conversation_change (account_id, conversation_id, kind, member_id, team)
+            VALUES (NEW.account_id, NEW.conversation_id, 'release', OLD.assignee, NEW.team);
+        ELSE
+            UPDATE @extschema@.agent_load l SET open_count = greatest(l.open_count - 1, 0) WHERE l.member_id = OLD.assignee;
+        END IF;
+    END IF;
+    IF shard AND NEW.assignee IS DISTINCT FROM OLD.assignee AND NEW.assignee IS NOT NULL THEN
+        PERFORM @extschema@._member_exists(NEW.assignee);
     END IF;
     IF now_counted AND NOT (was_counted AND NEW.assignee = OLD.assignee) THEN
-        PERFORM @extschema@._take_agent(NEW.assignee, NEW.team, true);
+        IF shard THEN
+            INSERT INTO @extschema@.conversation_change (account_id, conversation_id, kind, member_id, team)
+            VALUES (NEW.account_id, NEW.conversation_id, 'take', NEW.assignee, NEW.team);
+        ELSE
+            PERFORM @extschema@._take_agent(NEW.assignee, NEW.team, true);
+        END IF;
     END IF;
-    IF action IS NOT NULL THEN
-        PERFORM @extschema@._log_move(NEW, action, old_member);
+    IF action IS NOT NULL AND NOT reopen_later THEN
+        PERFORM @extschema@._log_move(NEW.account_id, NEW.conversation_id, action, old_member, NEW.assignee, NEW.assignment_reason);
     END IF;
     RETURN NEW;
 END $$;
 COMMENT ON FUNCTION @extschema@._conversation_move() IS
     'Trigger: keeps csm.agent_load, assigned_at, waiting_since and resolved_at in step with a change of assignee or status, routes a reopened conversation (to its previous agent if available) and logs every move. Errors: 23503 unknown member, 55000 inactive member, 23514 member at the limit.';
-CREATE TRIGGER conversation_move BEFORE UPDATE OF assignee, status ON @extschema@.conversation
-    FOR EACH ROW WHEN (OLD.assignee IS DISTINCT FROM NEW.assignee OR OLD.status IS DISTINCT FROM NEW.status)
+CREATE TRIGGER conversation_move BEFORE UPDATE OF assignee, status, waiting_since ON @extschema@.conversation
+    FOR EACH ROW WHEN (OLD.assignee IS DISTINCT FROM NEW.assignee OR OLD.status IS DISTINCT FROM NEW.status
+                       OR NEW.waiting_since = '-infinity')
     EXECUTE FUNCTION @extschema@._conversation_move();
 
 -- After a row is written: a conversation that now waits is served from its
@@ -373,6 +549,15 @@ DECLARE
     freed_teams text[];
     queued text;
 BEGIN
+    IF TG_TABLE_NAME <> 'conversation' THEN
+        -- A Citus shard: the coordinator serves the queues at the end of the
+        -- statement (see the top of this file).
+        IF TG_OP = 'DELETE' AND OLD.assignee IS NOT NULL AND OLD.status <> 'resolved' THEN
+            INSERT INTO @extschema@.conversation_change (account_id, conversation_id, kind, member_id, team)
+            VALUES (OLD.account_id, OLD.conversation_id, 'release', OLD.assignee, OLD.team);
+        END IF;
+        RETURN NULL;
+    END IF;
     IF OLD.assignee IS NOT NULL AND OLD.status <> 'resolved' THEN
         IF TG_OP = 'DELETE' THEN
             UPDATE @extschema@.agent_load l SET open_count = greatest(l.open_count - 1, 0) WHERE l.member_id = OLD.assignee;
@@ -412,6 +597,12 @@ CREATE TRIGGER conversation_deleted AFTER DELETE ON @extschema@.conversation
 CREATE FUNCTION @extschema@._agent_changed() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+    IF TG_TABLE_NAME <> 'team_member' THEN
+        -- A placement of the reference table on a Citus node: it runs on
+        -- every node, so it does nothing; the coordinator serves the queues
+        -- at the end of the statement (see the top of this file).
+        RETURN NULL;
+    END IF;
     IF TG_OP = 'UPDATE' THEN
         INSERT INTO @extschema@.agent_load (member_id) VALUES (NEW.member_id) ON CONFLICT (member_id) DO NOTHING;
     END IF;
@@ -432,6 +623,10 @@ CREATE TRIGGER team_member_agent_available AFTER UPDATE OF status, active, teams
 CREATE FUNCTION @extschema@._support_team_changed() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+    IF TG_TABLE_NAME <> 'support_team' THEN
+        -- A placement on a Citus node: as in _agent_changed.
+        RETURN NULL;
+    END IF;
     PERFORM count(*) FROM @extschema@._serve_queue(CASE TG_OP WHEN 'INSERT' THEN ARRAY[NEW.team] WHEN 'DELETE' THEN ARRAY[OLD.team]
                                                               ELSE ARRAY[OLD.team, NEW.team] END, NULL);
     RETURN NULL;
@@ -445,8 +640,13 @@ DECLARE
     teams text[];
 BEGIN
     PERFORM @extschema@._require('operate');
+    IF @extschema@._conversation_distributed() THEN
+        -- Citus: the routing lock, and the counts earlier statements left.
+        PERFORM @extschema@._lock_row('conversation', 'settle', true);
+        PERFORM @extschema@._apply_conversation_changes(NULL);
+    END IF;
     IF route_waiting.team IS NULL THEN
-        teams := ARRAY(SELECT DISTINCT c.team FROM @extschema@.conversation c WHERE c.waiting_since IS NOT NULL);
+        teams := @extschema@._waiting_teams();
     ELSIF route_waiting.team !~ '\S' THEN
         RAISE EXCEPTION 'team must not be blank'
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Give a team name, or NULL for every team.';
@@ -465,81 +665,106 @@ CREATE FUNCTION @extschema@.reassign_stale()
 RETURNS TABLE (account_id bigint, conversation_id bigint, team text, old_assignee text, new_assignee text, action text)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    accounts bigint[];
-    conversations bigint[];
-    reasons text[];
-    old_members bigint[];
+    distributed boolean := @extschema@._conversation_distributed();
+    accounts bigint[] := '{}';
+    conversations bigint[] := '{}';
+    reasons text[] := '{}';
+    old_members bigint[] := '{}';
     stale_teams text[] := '{}';
     queues text[];
     queue_team text;
     stale record;
+    what text;
+    why text;
     picked bigint;
 BEGIN
     PERFORM @extschema@._require('operate');
-    -- Claim the stale conversations; those another run holds are skipped.
-    SELECT array_agg(s.account_id ORDER BY s.assignee, s.account_id, s.conversation_id),
-           array_agg(s.conversation_id ORDER BY s.assignee, s.account_id, s.conversation_id),
-           array_agg(s.why ORDER BY s.assignee, s.account_id, s.conversation_id),
-           array_agg(DISTINCT s.assignee)
-    INTO accounts, conversations, reasons, old_members
-    FROM (SELECT c.account_id, c.conversation_id, c.assignee,
-                 -- In minutes, whatever the session's IntervalStyle.
-                 format(CASE WHEN (m.status <> 'online' OR NOT m.active) AND m.status_changed_at < now() - cfg.reassign_after
-                             THEN '%s offline longer than %s min' ELSE 'no first response from %s within %s min' END,
-                        m.handle, trim_scale(extract(epoch FROM cfg.reassign_after) / 60)) AS why
-          FROM @extschema@.conversation c
-          JOIN @extschema@.team_member m ON m.member_id = c.assignee
-          CROSS JOIN LATERAL @extschema@._support_team(c.team) AS cfg
-          WHERE c.status <> 'resolved' AND cfg.reassign_action <> 'keep'
-            AND (((m.status <> 'online' OR NOT m.active) AND m.status_changed_at < now() - cfg.reassign_after)
-                 OR (c.first_response_at IS NULL AND c.assigned_at < now() - cfg.reassign_after))
-          FOR UPDATE OF c SKIP LOCKED) AS s;
-    IF accounts IS NOT NULL THEN
+    IF distributed THEN
+        -- Citus: the one routing lock first, and what earlier statements
+        -- left (see the top of this file).
+        PERFORM @extschema@._lock_row('conversation', 'settle', true);
+        PERFORM @extschema@._settle_conversations();
+    END IF;
+    -- Claim the stale conversations; those another run holds are skipped
+    -- (on Citus, which cannot lock rows of several shards, the routing lock
+    -- keeps other runs out).  The team settings are joined, not looked up
+    -- per row: Citus runs this query on the workers.
+    FOR stale IN EXECUTE format($q$
+        SELECT c.account_id, c.conversation_id, c.assignee, c.team,
+               -- In minutes, whatever the session's IntervalStyle.
+               format(CASE WHEN (m.status <> 'online' OR NOT m.active)
+                                AND m.status_changed_at < now() - coalesce(s.reassign_after, interval '10 minutes')
+                           THEN '%%s offline longer than %%s min' ELSE 'no first response from %%s within %%s min' END,
+                      m.handle, trim_scale(extract(epoch FROM coalesce(s.reassign_after, interval '10 minutes')) / 60)) AS why
+        FROM @extschema@.conversation c
+        JOIN @extschema@.team_member m ON m.member_id = c.assignee
+        LEFT JOIN @extschema@.support_team s ON s.team = c.team
+        WHERE c.status <> 'resolved' AND coalesce(s.reassign_action, 'reassign') <> 'keep'
+          AND (((m.status <> 'online' OR NOT m.active)
+                AND m.status_changed_at < now() - coalesce(s.reassign_after, interval '10 minutes'))
+               OR (c.first_response_at IS NULL AND c.assigned_at < now() - coalesce(s.reassign_after, interval '10 minutes')))
+        ORDER BY c.assignee, c.account_id, c.conversation_id
+        %s$q$, CASE WHEN distributed THEN '' ELSE 'FOR UPDATE OF c SKIP LOCKED' END)
+    LOOP
+        accounts := accounts || stale.account_id;
+        conversations := conversations || stale.conversation_id;
+        reasons := reasons || stale.why;
+        IF NOT stale.assignee = ANY (old_members) THEN
+            old_members := old_members || stale.assignee;
+        END IF;
+        IF NOT stale.team = ANY (stale_teams) THEN
+            stale_teams := stale_teams || stale.team;
+        END IF;
+    END LOOP;
+    IF cardinality(accounts) > 0 THEN
         -- Lock the agents losing conversations in one order, before any
         -- queue lock and before choosing any new agent.
         PERFORM FROM @extschema@.agent_load l WHERE l.member_id = ANY (old_members) ORDER BY l.member_id FOR UPDATE;
-        stale_teams := ARRAY(
-            SELECT c.team FROM @extschema@.conversation c
-            JOIN unnest(accounts, conversations) AS w(account_id, conversation_id)
-              ON c.account_id = w.account_id AND c.conversation_id = w.conversation_id
-            UNION
-            SELECT unnest(m.teams) FROM @extschema@.team_member m WHERE m.member_id = ANY (old_members));
+        stale_teams := ARRAY(SELECT unnest(stale_teams)
+                             UNION
+                             SELECT unnest(m.teams) FROM @extschema@.team_member m WHERE m.member_id = ANY (old_members));
     END IF;
     -- Then, in name order, every queue this run may leave a conversation in
     -- or serve (exclusive) and every other queue with conversations waiting
     -- (shared, served at the end): nothing below waits for another lock, so
     -- runs, routing and agents coming online never wait in a circle, and
     -- nothing below waits for a busy agent while holding the queues.
-    queues := ARRAY(SELECT DISTINCT q FROM unnest(stale_teams || ARRAY(
-                        SELECT c.team FROM @extschema@.conversation c WHERE c.waiting_since IS NOT NULL)) AS q ORDER BY 1);
+    queues := ARRAY(SELECT DISTINCT q FROM unnest(stale_teams || @extschema@._waiting_teams()) AS q ORDER BY 1);
     FOREACH queue_team IN ARRAY queues LOOP
         PERFORM @extschema@._lock_queue(queue_team, queue_team = ANY (stale_teams));
     END LOOP;
 
-    FOR stale IN
-        SELECT c.account_id, c.conversation_id, c.team, c.assignee, c.created_at, o.handle, w.why,
-               (@extschema@._support_team(c.team)).reassign_action AS what
-        FROM unnest(accounts, conversations, reasons) WITH ORDINALITY AS w(account_id, conversation_id, why, ord)
-        JOIN @extschema@.conversation c ON c.account_id = w.account_id AND c.conversation_id = w.conversation_id
+    FOR i IN 1 .. cardinality(accounts) LOOP
+        SELECT c.account_id, c.conversation_id, c.team, c.assignee, c.created_at, o.handle INTO stale
+        FROM @extschema@.conversation c
         JOIN @extschema@.team_member o ON o.member_id = c.assignee
-        ORDER BY w.ord
-    LOOP
+        WHERE c.account_id = accounts[i] AND c.conversation_id = conversations[i];
+        CONTINUE WHEN NOT FOUND;
+        what := (@extschema@._support_team(stale.team)).reassign_action;
+        -- (Scalars, not array elements, in the UPDATEs: Citus 13.2 crashes
+        -- deparsing a subscripted parameter in an UPDATE's SET list.)
+        why := reasons[i];
         picked := NULL;
-        IF stale.what = 'reassign' THEN
+        IF what = 'reassign' THEN
             picked := @extschema@._pick_agent(stale.team, stale.assignee, false);
         END IF;
         IF picked IS NOT NULL THEN
-            UPDATE @extschema@.conversation c SET assignee = picked, assignment_reason = stale.why
+            UPDATE @extschema@.conversation c SET assignee = picked, assignment_reason = why
             WHERE c.account_id = stale.account_id AND c.conversation_id = stale.conversation_id;
             action := 'reassign';
         ELSE
             -- Back to the queue: by age when it could not be reassigned, at
             -- the back when the team queues.
             UPDATE @extschema@.conversation c
-            SET assignee = NULL, assignment_reason = stale.why,
-                waiting_since = CASE WHEN stale.what = 'reassign' THEN stale.created_at END
+            SET assignee = NULL, assignment_reason = why,
+                waiting_since = CASE WHEN what = 'reassign' THEN stale.created_at END
             WHERE c.account_id = stale.account_id AND c.conversation_id = stale.conversation_id;
             action := 'requeue';
+        END IF;
+        IF distributed THEN
+            -- What the triggers do on a single node.
+            PERFORM @extschema@._apply_conversation_changes(stale.account_id);
+            PERFORM @extschema@._serve_after_move(stale.assignee, CASE WHEN picked IS NULL THEN stale.team END);
         END IF;
         account_id := stale.account_id;
         conversation_id := stale.conversation_id;
@@ -570,12 +795,282 @@ END $$;
 COMMENT ON FUNCTION @extschema@.reassign_stale() IS
     'Applies each team''s reassign_action to open and pending conversations whose agent has been offline (or inactive) for longer than reassign_after, or has not answered within reassign_after of assignment: reassign to another available agent (else back to the queue by age), or queue (to the back of the queue, which is then served); then serves every queue while agents are free. Returns one row per move: reassign or requeue (new_assignee: who holds it now, NULL while it waits) and route (from a queue). Idempotent and safe to run concurrently; meant for pg_cron every minute.';
 
+-- Citus: the coordinator's half of the triggers (see the top of this file).
+-- Counts the agents of the changes noted for an account (NULL: for every
+-- account): one fewer for release, one more for take, checked like a move
+-- by hand (55000 inactive, 23514 at the limit).  Releases first, so that a
+-- statement that frees and fills one agent passes whatever its rows' order.
+CREATE FUNCTION @extschema@._apply_conversation_changes(account bigint) RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    ch record;
+    released bigint[] := '{}';
+    taken bigint[] := '{}';
+    taken_teams text[] := '{}';
+    member bigint;
+BEGIN
+    -- Read and deleted in one statement: nothing committed meanwhile is lost.
+    IF account IS NULL THEN
+        FOR ch IN DELETE FROM @extschema@.conversation_change h WHERE h.kind IN ('release', 'take')
+                  RETURNING h.kind, h.member_id, h.team LOOP
+            IF ch.kind = 'release' THEN
+                released := released || ch.member_id;
+            ELSE
+                taken := taken || ch.member_id;
+                taken_teams := taken_teams || ch.team;
+            END IF;
+        END LOOP;
+    ELSE
+        FOR ch IN DELETE FROM @extschema@.conversation_change h WHERE h.account_id = account AND h.kind IN ('release', 'take')
+                  RETURNING h.kind, h.member_id, h.team LOOP
+            IF ch.kind = 'release' THEN
+                released := released || ch.member_id;
+            ELSE
+                taken := taken || ch.member_id;
+                taken_teams := taken_teams || ch.team;
+            END IF;
+        END LOOP;
+    END IF;
+    FOREACH member IN ARRAY released LOOP
+        UPDATE @extschema@.agent_load l SET open_count = greatest(l.open_count - 1, 0) WHERE l.member_id = member;
+    END LOOP;
+    FOR i IN 1 .. cardinality(taken) LOOP
+        PERFORM @extschema@._take_agent(taken[i], taken_teams[i], true);
+    END LOOP;
+    RETURN cardinality(released);
+END $$;
+COMMENT ON FUNCTION @extschema@._apply_conversation_changes(bigint) IS
+    'Internal, Citus only: applies the take and release changes the shards noted for an account (NULL: every account) to csm.agent_load and deletes them; returns how many releases. Errors as a move by hand: 55000 inactive member, 23514 at the limit.';
+
+-- Citus: what the AFTER trigger does on a single node after a move made on
+-- the coordinator: the agent who let it go (if available) and the queue it
+-- went back to are served.
+CREATE FUNCTION @extschema@._serve_after_move(old_member bigint, queued text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    freed_teams text[];
+BEGIN
+    IF old_member IS NOT NULL THEN
+        SELECT m.teams INTO freed_teams FROM @extschema@.team_member m
+        WHERE m.member_id = old_member AND m.active AND m.status = 'online';
+    END IF;
+    IF queued IS NOT NULL OR cardinality(freed_teams) > 0 THEN
+        PERFORM count(*) FROM @extschema@._serve_queue(coalesce(freed_teams, '{}'), queued);
+    END IF;
+END $$;
+COMMENT ON FUNCTION @extschema@._serve_after_move(bigint, text) IS
+    'Internal, Citus only: serves the queues an agent''s freed capacity or a requeued conversation concern, as the trigger csm._conversation_freed does on a single node.';
+
+-- Citus: finishes, on the coordinator at the end of a statement, what the
+-- statement's triggers on the shards noted (see the top of this file):
+-- counts, reopened and new conversations routed in the order they came,
+-- then every queue served while agents are free (agents who came online,
+-- freed capacity, a higher limit).  Holds the settle lock until commit.
+-- Does nothing on a single node, where the triggers did it all.
+CREATE FUNCTION @extschema@._settle_conversations(serve_all boolean DEFAULT false) RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    ch record;
+    -- the reopened and new conversations, in order (read before any is moved)
+    kinds text[] := '{}';
+    accounts bigint[] := '{}';
+    conversations bigint[] := '{}';
+    ch_members bigint[] := '{}';
+    old_members bigint[] := '{}';
+    ch_teams text[] := '{}';
+    reasons text[] := '{}';
+    lim integer;
+    acc bigint;
+    conv bigint;
+    was bigint;
+    prev bigint;
+    team_name text;
+    picked bigint;
+    why text;
+    waiting_teams text[];
+    ord integer[];
+    i integer;
+    moved integer := 0;
+BEGIN
+    IF NOT @extschema@._conversation_distributed() THEN
+        RETURN 0;
+    END IF;
+    -- (No EXISTS subquery: see csm._waiting_teams().)
+    PERFORM 1 FROM @extschema@.conversation_change LIMIT 1;
+    IF NOT serve_all AND NOT FOUND THEN
+        RETURN 0;
+    END IF;
+    PERFORM @extschema@._lock_row('conversation', 'settle', true);
+    IF serve_all THEN
+        -- What the foreign keys to team_member do on a single node (see
+        -- csm._distribute_conversations()): no member deleted under a conversation.
+        FOR ch IN SELECT c.assignee, c.previous_assignee FROM @extschema@.conversation c
+                  LEFT JOIN @extschema@.team_member m ON m.member_id = c.assignee
+                  LEFT JOIN @extschema@.team_member p ON p.member_id = c.previous_assignee
+                  WHERE (c.assignee IS NOT NULL AND m.member_id IS NULL)
+                     OR (c.previous_assignee IS NOT NULL AND p.member_id IS NULL)
+                  LIMIT 1 LOOP
+            RAISE EXCEPTION 'team member % is still referenced by csm.conversation',
+                            coalesce(ch.assignee, ch.previous_assignee)
+                USING ERRCODE = 'foreign_key_violation',
+                      HINT = 'Move their conversations first, or deactivate the member instead.';
+        END LOOP;
+    END IF;
+    -- Capacity freed (or a conversation back in the queue): queues to serve.
+    IF @extschema@._apply_conversation_changes(NULL) > 0 THEN
+        serve_all := true;
+    END IF;
+
+    -- Read and deleted in one statement, then put in order.
+    FOR ch IN DELETE FROM @extschema@.conversation_change h WHERE h.kind IN ('reopen', 'route')
+              RETURNING h.kind, h.account_id, h.conversation_id, h.member_id, h.old_assignee, h.team, h.reason LOOP
+        kinds := kinds || ch.kind;
+        accounts := accounts || ch.account_id;
+        conversations := conversations || ch.conversation_id;
+        ch_members := ch_members || ch.member_id;
+        old_members := old_members || ch.old_assignee;
+        ch_teams := ch_teams || ch.team;
+        reasons := reasons || ch.reason;
+    END LOOP;
+    ord := ARRAY(SELECT o FROM generate_subscripts(kinds, 1) AS o
+                 ORDER BY kinds[o] DESC, conversations[o], accounts[o]);
+
+    FOREACH i IN ARRAY ord LOOP
+        -- (Scalars, not array elements, in the statements: Citus 13.2
+        -- crashes deparsing a subscripted parameter in an UPDATE.)
+        acc := accounts[i];
+        conv := conversations[i];
+        was := old_members[i];
+        IF kinds[i] = 'reopen' THEN
+            -- Back to the agent who had it if they are available, else to
+            -- whoever is, else it waits; the shard logs the reopen.
+            picked := NULL;
+            prev := ch_members[i];
+            team_name := ch_teams[i];
+            IF prev IS NOT NULL THEN
+                lim := (@extschema@._support_team(team_name)).conversation_limit;
+                SELECT l.member_id INTO picked
+                FROM @extschema@.agent_load l
+                JOIN @extschema@.team_member m ON m.member_id = l.member_id
+                WHERE l.member_id = prev AND team_name = ANY (m.teams) AND m.active AND m.status = 'online'
+                  AND l.open_count < coalesce(m.conversation_limit, lim, 2147483647);
+            END IF;
+            IF picked IS NOT NULL THEN
+                why := 'reopened, previous agent';
+            ELSE
+                picked := @extschema@._pick_agent(team_name, NULL, false);
+                why := CASE WHEN picked IS NULL THEN 'reopened, nobody available' ELSE 'reopened, previous agent unavailable' END;
+            END IF;
+            why := coalesce(reasons[i], why);
+            -- As on a single node: the last agent, unless it went back to them.
+            IF picked IS NOT DISTINCT FROM prev THEN
+                prev := was;
+            END IF;
+            UPDATE @extschema@.conversation c
+            SET assignee = picked, assignment_reason = why, waiting_since = '-infinity', previous_assignee = prev
+            WHERE c.account_id = acc AND c.conversation_id = conv;
+            IF picked IS NOT NULL THEN
+                PERFORM @extschema@._apply_conversation_changes(acc);
+                moved := moved + 1;
+            END IF;
+        ELSE
+            -- New: to an available agent, in the order they came, else it waits.
+            team_name := ch_teams[i];
+            picked := @extschema@._pick_agent(team_name, NULL, false);
+            CONTINUE WHEN picked IS NULL;
+            -- (Computed here: Citus evaluates no function inside the UPDATE's coalesce.)
+            why := coalesce(reasons[i], (@extschema@._support_team(team_name)).strategy);
+            UPDATE @extschema@.conversation c
+            SET assignee = picked, assignment_reason = why
+            WHERE c.account_id = acc AND c.conversation_id = conv AND c.waiting_since IS NOT NULL;
+            PERFORM @extschema@._apply_conversation_changes(acc);
+            moved := moved + 1;
+        END IF;
+    END LOOP;
+
+    -- Then, when anything may have made room or joined a queue, every queue,
+    -- oldest first, while someone is free.  (Not after a statement that only
+    -- assigned, as a queue's own routing does.)
+    IF NOT serve_all AND cardinality(kinds) = 0 THEN
+        RETURN moved;
+    END IF;
+    waiting_teams := @extschema@._waiting_teams();
+    IF cardinality(waiting_teams) > 0 THEN
+        moved := moved + (SELECT count(*) FROM @extschema@._serve_queue(waiting_teams, NULL));
+    END IF;
+    RETURN moved;
+END $$;
+COMMENT ON FUNCTION @extschema@._settle_conversations(boolean) IS
+    'Internal, Citus only: on the coordinator, at the end of each statement that wrote conversations, team members or support teams (csm''s executor hook calls it), applies what the triggers on the shards noted in csm.conversation_change: agents'' counts, reopened and new conversations routed, then the queues served (all of them with serve_all); returns how many conversations it assigned. Does nothing on a single node.';
+
+-- Citus: csm.distribute() calls this last.  Every new session of the
+-- database loads csm's library, whose executor hook calls
+-- csm._settle_conversations() at the end of each statement (src/settle.c);
+-- this session loads it now.  A superuser's setting: without one, a warning
+-- says what to run.  And csm.agent_load and csm.conversation lose their
+-- foreign keys to team_member: Citus locks a referenced reference table as a
+-- whole for every write of the referencing one, so each count and each
+-- routed conversation would lock all of team_member while holding the
+-- settle lock, and a session changing an agent (which holds team_member,
+-- then wants the settle lock) would deadlock with it.  The triggers check an
+-- assignee exists (23503), and the settle after a statement on team_member
+-- refuses to leave a conversation with a deleted member (23503); a deleted
+-- member's agent_load row stays, and routing, which joins team_member, never
+-- sees it.
+CREATE FUNCTION @extschema@._distribute_conversations() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    libs text := current_setting('session_preload_libraries');
+    wanted text := concat_ws(', ', nullif(libs, ''), 'csm');
+BEGIN
+    ALTER TABLE @extschema@.agent_load DROP CONSTRAINT IF EXISTS agent_load_member_fkey;
+    ALTER TABLE @extschema@.conversation DROP CONSTRAINT IF EXISTS conversation_assignee_fkey;
+    ALTER TABLE @extschema@.conversation DROP CONSTRAINT IF EXISTS conversation_previous_assignee_fkey;
+    EXECUTE 'LOAD ' || quote_literal('$libdir/csm');
+    IF string_to_array(replace(libs, ' ', ''), ',') && ARRAY['csm', '$libdir/csm'] THEN
+        RETURN;
+    END IF;
+    BEGIN
+        EXECUTE format('ALTER DATABASE %I SET session_preload_libraries = %L', current_database(), wanted);
+    EXCEPTION WHEN insufficient_privilege THEN
+        RAISE WARNING 'conversations on Citus need csm loaded in every session'
+            USING HINT = format('As a superuser, run ALTER DATABASE %I SET session_preload_libraries = %L.',
+                                current_database(), wanted);
+    END;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@._distribute_conversations() FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._distribute_conversations() IS
+    'Internal: run by csm.distribute(): makes new sessions of this database load csm (session_preload_libraries), so that its executor hook finishes conversation routing on the coordinator after each statement, loads it in this session, and drops the foreign key from csm.agent_load to csm.team_member (Citus would lock all of team_member for every count).';
+
 CREATE FUNCTION @extschema@.rebuild_agent_load() RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     fixed bigint;
+    held_by bigint[];
+    held integer[];
+    ch record;
 BEGIN
     PERFORM @extschema@._require('admin');
+    IF @extschema@._conversation_distributed() THEN
+        -- Citus: counts change only under the routing lock (see the top of
+        -- this file); what other sessions have not settled yet they add to
+        -- this count when they do.
+        PERFORM @extschema@._lock_row('conversation', 'settle', true);
+        PERFORM @extschema@._apply_conversation_changes(NULL);
+        held_by := ARRAY(SELECT m.member_id FROM @extschema@.team_member m);
+        INSERT INTO @extschema@.agent_load (member_id) SELECT unnest(held_by) ON CONFLICT (member_id) DO NOTHING;
+        held_by := '{}';
+        held := '{}';
+        FOR ch IN SELECT c.assignee, count(*)::integer AS n FROM @extschema@.conversation c
+                  WHERE c.assignee IS NOT NULL AND c.status <> 'resolved' GROUP BY c.assignee LOOP
+            held_by := held_by || ch.assignee;
+            held := held || ch.n;
+        END LOOP;
+        UPDATE @extschema@.agent_load l SET open_count = coalesce(held[array_position(held_by, l.member_id)], 0)
+        WHERE l.open_count <> coalesce(held[array_position(held_by, l.member_id)], 0);
+        GET DIAGNOSTICS fixed = ROW_COUNT;
+        RETURN fixed;
+    END IF;
     -- Writers wait; a consistent count needs a still table.
     LOCK TABLE @extschema@.conversation IN SHARE MODE;
     INSERT INTO @extschema@.agent_load (member_id)

@@ -210,6 +210,9 @@ ALTER FUNCTION @extschema@._conversation_move() SECURITY DEFINER;
 ALTER FUNCTION @extschema@._conversation_freed() SECURITY DEFINER;
 ALTER FUNCTION @extschema@._agent_changed() SECURITY DEFINER;
 ALTER FUNCTION @extschema@._support_team_changed() SECURITY DEFINER;
+-- On Citus csm's executor hook calls it for whoever wrote a conversation, a
+-- member or a team; it only finishes what their statement started.
+ALTER FUNCTION @extschema@._settle_conversations(boolean) SECURITY DEFINER;
 REVOKE ALL ON FUNCTION @extschema@._forget_health(), @extschema@._conversation_route(), @extschema@._conversation_move(),
     @extschema@._conversation_freed(), @extschema@._agent_changed(), @extschema@._support_team_changed(),
     @extschema@._route_new_accounts(), @extschema@._member_left(), @extschema@._log_stamp() FROM PUBLIC;

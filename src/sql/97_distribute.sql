@@ -43,6 +43,9 @@ BEGIN ATOMIC
         (121, '@extschema@.assignment_log', 'account'),
         (122, '@extschema@.assignment_alert', 'account'),
         (130, '@extschema@.conversation', 'account'),
+        -- what conversation triggers on a shard leave to the coordinator,
+        -- written by them on their own node (60_conversation.sql)
+        (131, '@extschema@.conversation_change', 'account'),
         (140, '@extschema@.nps_response', 'account'),
         (141, '@extschema@.stakeholder', 'account'),
         (142, '@extschema@.payment', 'account'),
@@ -138,6 +141,8 @@ BEGIN
     -- Usage tables the user distributed and tracked before: their staging
     -- tables (csm._usage_stage, src/sql/20_usage.sql).
     PERFORM @extschema@._usage_stage(u.source_id) FROM @extschema@.usage_source u WHERE u.dropped_at IS NULL ORDER BY u.source_id;
+    -- Conversation routing finishes on the coordinator after each statement.
+    PERFORM @extschema@._distribute_conversations();
 END;
 $$;
 REVOKE ALL ON FUNCTION @extschema@.distribute() FROM PUBLIC;
