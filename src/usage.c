@@ -144,6 +144,12 @@ typedef struct UsageBatch
 	StrSet		items;
 	grouptab_hash *groups;
 	int64	   *account_ids;	/* accounts id -> csm.account.account_id */
+	/* a bulk insert whose rows go straight to the counters (see add_to_group) */
+	bool		may_roll_up;
+	/* its rollups, once it has as many groups as a fold: per account-day, user-day and feature */
+	grouptab_hash *days;
+	grouptab_hash *users;
+	grouptab_hash *features;
 } UsageBatch;
 
 /* Plans are prepared once per backend and kept. */
@@ -282,14 +288,78 @@ strset_init(StrSet *set, MemoryContext cxt)
 	set->keys = MemoryContextAlloc(cxt, set->allocated * sizeof(StrKey));
 }
 
+static GroupEntry *
+add_rollup(grouptab_hash *tab, int32 account, int32 day, int32 user, int32 feature, int64 events)
+{
+	GroupKey	key = {account, day, user, feature};
+	bool		found;
+	GroupEntry *entry = grouptab_insert(tab, key, &found);
+
+	if (!found)
+	{
+		entry->events = entry->active = 0;
+		entry->counted = false;
+	}
+	entry->events += events;
+	return entry;
+}
+
+/* Adds a row's events to the rollups of its account-day, user-day and feature. */
+static void
+add_to_rollups(UsageBatch *batch, int32 account, int32 day, int32 user, int32 feature, int64 events)
+{
+	add_rollup(batch->days, account, day, -1, -1, events);
+	if (user >= 0)
+		add_rollup(batch->users, account, day, user, -1, events);
+	if (feature >= 0)
+		add_rollup(batch->features, account, day, -1, feature, events);
+}
+
+/* Sums the batch's groups so far into its rollups, which take every row from here on. */
+static void
+roll_up_groups(UsageBatch *batch, MemoryContext cxt)
+{
+	grouptab_iterator it;
+	GroupEntry *entry;
+
+	batch->days = grouptab_create(cxt, batch->groups->members, NULL);
+	batch->users = grouptab_create(cxt, batch->groups->members, NULL);
+	batch->features = grouptab_create(cxt, batch->groups->members, NULL);
+	grouptab_start_iterate(batch->groups, &it);
+	while ((entry = grouptab_iterate(batch->groups, &it)) != NULL)
+	{
+		/* groups of accounts that do not exist wait apart; groups that cancel out add nothing */
+		if (entry->events == 0 || (batch->account_ids != NULL && batch->account_ids[entry->key.account] == 0))
+			continue;
+		add_to_rollups(batch, entry->key.account, entry->key.day, entry->key.user, entry->key.feature,
+					   entry->events);
+	}
+}
+
+/*
+ * Adds a row's events to its group (account, day, user, feature), which is
+ * what a delta keeps.  A bulk insert that reaches as many groups as a fold
+ * (may_roll_up: every account is created, no row cancels another, under
+ * READ COMMITTED) will be added to the counters at once (write_deltas), so
+ * from then on its rows go straight to the three rollups, which are far
+ * fewer than the groups when users make many events a day.
+ */
 static void
 add_to_group(UsageBatch *batch, int32 account, int32 day, int32 user, int32 feature, int64 delta)
 {
 	GroupKey	key = {account, day, user, feature};
 	bool		found;
-	GroupEntry *entry = grouptab_insert(batch->groups, key, &found);
+	GroupEntry *entry;
 
+	if (batch->days != NULL)
+	{
+		add_to_rollups(batch, account, day, user, feature, delta);
+		return;
+	}
+	entry = grouptab_insert(batch->groups, key, &found);
 	entry->events = found ? entry->events + delta : delta;
+	if (batch->may_roll_up && batch->groups->members >= (uint32) csm_compact_threshold)
+		roll_up_groups(batch, batch->accounts.cxt);
 }
 
 /*
@@ -700,22 +770,6 @@ count_groups(const UsageBatch *batch)
 	return n;
 }
 
-static GroupEntry *
-add_rollup(grouptab_hash *tab, int32 account, int32 day, int32 user, int32 feature, int64 events)
-{
-	GroupKey	key = {account, day, user, feature};
-	bool		found;
-	GroupEntry *entry = grouptab_insert(tab, key, &found);
-
-	if (!found)
-	{
-		entry->events = entry->active = 0;
-		entry->counted = false;
-	}
-	entry->events += events;
-	return entry;
-}
-
 /* Rollup rows in their index's order: account_id, day, then the user or feature. */
 static int
 compare_rollup(const void *a, const void *b, void *arg)
@@ -874,13 +928,10 @@ apply_rollups(UsageBatch *batch, const TrackedSource *src)
 {
 	Oid			item_argtypes[5] = {INT8ARRAYOID, INT4OID, DATEARRAYOID, TEXTARRAYOID, INT8ARRAYOID};
 	Oid			counter_argtypes[5] = {INT8ARRAYOID, INT4OID, DATEARRAYOID, INT8ARRAYOID, INT8ARRAYOID};
-	uint32		size = Max(batch->groups->members, 1);
-	grouptab_hash *days = grouptab_create(CurrentMemoryContext, size, NULL);
-	grouptab_hash *users = grouptab_create(CurrentMemoryContext, size, NULL);
-	grouptab_hash *features = grouptab_create(CurrentMemoryContext, size, NULL);
+	grouptab_hash *days;
+	grouptab_hash *users;
+	grouptab_hash *features;
 	AccountRef *refs = palloc(Max(batch->accounts.count, 1) * sizeof(AccountRef));
-	grouptab_iterator it;
-	GroupEntry *entry;
 	GroupEntry **day_rows;
 	GroupEntry **rows;
 	GroupEntry **part[2];
@@ -889,19 +940,11 @@ apply_rollups(UsageBatch *batch, const TrackedSource *src)
 	int			ndays;
 	int			n;
 
-	grouptab_start_iterate(batch->groups, &it);
-	while ((entry = grouptab_iterate(batch->groups, &it)) != NULL)
-	{
-		const GroupKey *k = &entry->key;
-
-		if (entry->events == 0 || batch->account_ids[k->account] == 0)
-			continue;
-		add_rollup(days, k->account, k->day, -1, -1, entry->events);
-		if (k->user >= 0)
-			add_rollup(users, k->account, k->day, k->user, -1, entry->events);
-		if (k->feature >= 0)
-			add_rollup(features, k->account, k->day, -1, k->feature, entry->events);
-	}
+	if (batch->days == NULL)
+		roll_up_groups(batch, CurrentMemoryContext);
+	days = batch->days;
+	users = batch->users;
+	features = batch->features;
 	for (int i = 0; i < batch->accounts.count; i++)
 	{
 		refs[i].account_id = batch->account_ids[i];
@@ -1258,6 +1301,9 @@ csm_usage_rollup(PG_FUNCTION_ARGS)
 											(trigdata->tg_oldtable ? tuplestore_tuple_count(trigdata->tg_oldtable) : 0)) + 8,
 									   65536), NULL);
 	batch.account_ids = NULL;
+	batch.may_roll_up = src.create_accounts && trigdata->tg_oldtable == NULL && csm_compact_threshold > 0
+		&& XactIsoLevel == XACT_READ_COMMITTED;
+	batch.days = batch.users = batch.features = NULL;
 
 	/*
 	 * The rows are read as the table's owner in a security-restricted
