@@ -98,6 +98,17 @@ typedef struct GroupKey
 	int32		feature;		/* id in UsageBatch.items, or -1 */
 } GroupKey;
 
+/* four integers mixed inline: a row costs up to four of these */
+static inline uint32
+group_hash(GroupKey k)
+{
+	uint32		h = murmurhash32((uint32) k.account);
+
+	h = hash_combine(h, murmurhash32((uint32) k.day));
+	h = hash_combine(h, murmurhash32((uint32) k.user));
+	return hash_combine(h, murmurhash32((uint32) k.feature));
+}
+
 typedef struct GroupEntry
 {
 	GroupKey	key;
@@ -111,8 +122,8 @@ typedef struct GroupEntry
 #define SH_ELEMENT_TYPE GroupEntry
 #define SH_KEY_TYPE GroupKey
 #define SH_KEY key
-#define SH_HASH_KEY(tb, k) hash_bytes((const unsigned char *) &(k), sizeof(GroupKey))
-#define SH_EQUAL(tb, a, b) (memcmp(&(a), &(b), sizeof(GroupKey)) == 0)
+#define SH_HASH_KEY(tb, k) group_hash(k)
+#define SH_EQUAL(tb, a, b) ((a).account == (b).account && (a).day == (b).day && (a).user == (b).user && (a).feature == (b).feature)
 #define SH_SCOPE static inline
 #define SH_DECLARE
 #define SH_DEFINE
@@ -770,32 +781,39 @@ count_groups(const UsageBatch *batch)
 	return n;
 }
 
-/* Rollup rows in their index's order: account_id, day, then the user or feature. */
-static int
-compare_rollup(const void *a, const void *b, void *arg)
+/*
+ * A rollup row's sort key: account_id and day, as the rollup's index
+ * orders them (so the upserts walk the index from left to right), then the
+ * user or feature by its id in the batch, which keeps the sort to integer
+ * comparisons (one account-day's rows share an index page or a few anyway).
+ */
+typedef struct RollupSortKey
 {
-	const UsageBatch *batch = (const UsageBatch *) arg;
-	const GroupKey *x = &(*(GroupEntry *const *) a)->key;
-	const GroupKey *y = &(*(GroupEntry *const *) b)->key;
-	int64		ax = batch->account_ids[x->account];
-	int64		ay = batch->account_ids[y->account];
-	int32		ix = Max(x->user, x->feature);
-	int32		iy = Max(y->user, y->feature);
+	int64		account_id;
+	int32		day;
+	int32		item;
+	GroupEntry *entry;
+} RollupSortKey;
 
-	if (ax != ay)
-		return ax < ay ? -1 : 1;
+static int
+compare_rollup(const void *a, const void *b)
+{
+	const RollupSortKey *x = (const RollupSortKey *) a;
+	const RollupSortKey *y = (const RollupSortKey *) b;
+
+	if (x->account_id != y->account_id)
+		return x->account_id < y->account_id ? -1 : 1;
 	if (x->day != y->day)
 		return x->day < y->day ? -1 : 1;
-	if (ix == iy || ix < 0 || iy < 0)
-		return (ix > iy) - (ix < iy);
-	return compare_strkey(&batch->items.keys[ix], &batch->items.keys[iy]);
+	return (x->item > y->item) - (x->item < y->item);
 }
 
 /* The rows of a rollup, sorted; with skip_zero, those that add nothing are left out. */
 static GroupEntry **
 sorted_rollup(grouptab_hash *tab, UsageBatch *batch, bool skip_zero, int *count)
 {
-	GroupEntry **rows = palloc(Max(tab->members, 1) * sizeof(GroupEntry *));
+	RollupSortKey *keys = palloc(Max(tab->members, 1) * sizeof(RollupSortKey));
+	GroupEntry **rows;
 	grouptab_iterator it;
 	GroupEntry *entry;
 	int			n = 0;
@@ -803,8 +821,18 @@ sorted_rollup(grouptab_hash *tab, UsageBatch *batch, bool skip_zero, int *count)
 	grouptab_start_iterate(tab, &it);
 	while ((entry = grouptab_iterate(tab, &it)) != NULL)
 		if (!skip_zero || entry->events != 0)
-			rows[n++] = entry;
-	qsort_arg(rows, n, sizeof(GroupEntry *), compare_rollup, batch);
+		{
+			keys[n].account_id = batch->account_ids[entry->key.account];
+			keys[n].day = entry->key.day;
+			keys[n].item = Max(entry->key.user, entry->key.feature);
+			keys[n].entry = entry;
+			n++;
+		}
+	qsort(keys, n, sizeof(RollupSortKey), compare_rollup);
+	rows = palloc(Max(n, 1) * sizeof(GroupEntry *));
+	for (int i = 0; i < n; i++)
+		rows[i] = keys[i].entry;
+	pfree(keys);
 	*count = n;
 	return rows;
 }
