@@ -85,6 +85,35 @@ check_exact() {
     fi
 }
 
+# timed KIND TABLE SQL: runs SQL in a new session; sets s to its seconds and
+# appends the server's CPU seconds for it to $WORK/cpu_KIND.TABLE.  On a
+# busy machine the CPU a load costs is steadier than its wall time.
+timed() {
+    local c0 c1
+    c0=$(backend_cpu)
+    s=$(elapsed "$3")
+    c1=$(backend_cpu)
+    [ -z "$c0" ] || [ -z "$c1" ] || awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.3f\n", b - a }' >>"$WORK/cpu_$1.$2"
+}
+
+# cpu_line KIND LABEL TABLE...: backend CPU medians of KIND against the first TABLE
+cpu_line() {
+    local kind=$1 label=$2 floor line t v
+    [ -e "$WORK/cpu_$kind.$3" ] || return 0
+    floor=$(median <"$WORK/cpu_$kind.$3")
+    line="$label, backend CPU: $3 $(secs "$floor") s"
+    shift 2
+    for t in "${@:2}"; do
+        [ -e "$WORK/cpu_$kind.$t" ] || continue
+        v=$(median <"$WORK/cpu_$kind.$t")
+        line+=", $t $(secs "$v") s ($(ratio "$v" "$floor")x)"
+    done
+    if [ -e "$WORK/cpu_$kind.csm" ] && [ -e "$WORK/cpu_$kind.plstmt" ]; then
+        line+="; csm / plstmt $(ratio "$(median <"$WORK/cpu_$kind.csm")" "$(median <"$WORK/cpu_$kind.plstmt")")"
+    fi
+    echo "$line"
+}
+
 # tracked TABLE WHAT LAST: the checks after a run of a tracked table.  When
 # csm defers folding, times csm.compact_usage() and checks again.  In the
 # last round, also compares every group with the rows.
@@ -146,7 +175,7 @@ if want bulk; then
         [ "$round" != 1 ] || tables=(floor csm plstmt floor_heap csm_heap)
         for t in "${tables[@]}"; do
             prepare "$t"
-            s=$(elapsed "INSERT INTO bench.ev_$t ($COLS) SELECT $COLS FROM bench.src;")
+            timed insert_select "$t" "INSERT INTO bench.ev_$t ($COLS) SELECT $COLS FROM bench.src;"
             echo "run bulk_insert_select table=$t rows=$ROWS round=$round seconds=$s"
             echo "$s" >>"$WORK/insert_select.$t"
             case $t in
@@ -158,7 +187,7 @@ if want bulk; then
         done
         for t in floor csm plstmt; do
             prepare "$t"
-            s=$(elapsed "COPY bench.ev_$t ($COLS) FROM '$COPY_FILE';")
+            timed copy "$t" "COPY bench.ev_$t ($COLS) FROM '$COPY_FILE';"
             echo "run bulk_copy table=$t rows=$ROWS round=$round seconds=$s"
             echo "$s" >>"$WORK/copy.$t"
             [ "$t" = floor ] || tracked "$t" bulk_copy "$last"
@@ -228,7 +257,7 @@ if want density; then
             last=; [ "$round" != "$DENSITY_REPEATS" ] || last=last
             for t in floor csm plstmt; do
                 prepare "$t"
-                s=$(elapsed "INSERT INTO bench.ev_$t ($COLS) SELECT $COLS FROM bench.src_$name;")
+                timed "density_$name" "$t" "INSERT INTO bench.ev_$t ($COLS) SELECT $COLS FROM bench.src_$name;"
                 echo "run density_$name table=$t rows=$ROWS round=$round seconds=$s"
                 echo "$s" >>"$WORK/density_$name.$t"
                 [ "$t" = floor ] || tracked "$t" "density_$name" "$last"
@@ -278,7 +307,12 @@ vs_plstmt() {
 }
 vs_plstmt insert_select "bulk INSERT..SELECT $ROWS rows"
 vs_plstmt copy "bulk COPY $ROWS rows"
+cpu_line insert_select "bulk INSERT..SELECT $ROWS rows" floor csm plstmt
+cpu_line copy "bulk COPY $ROWS rows" floor csm plstmt
 for line in "${density_lines[@]}"; do echo "$line"; done
+for shape in "${DENSITIES[@]}"; do
+    cpu_line "density_${shape%% *}" "density ${shape%% *}" floor csm plstmt
+done
 if [ -n "${result[pgbench.floor]:-}" ]; then
     f=${result[pgbench.floor]}
     line="pgbench $CLIENTS clients single-row INSERT, 10 hot accounts: floor $f tps"
