@@ -63,6 +63,8 @@ SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     anchor regclass;
     t record;
+    fk record;
+    fks text[] := '{}';
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_extension e WHERE e.extname = 'citus') THEN
         RAISE EXCEPTION 'csm.distribute() needs Citus'
@@ -77,20 +79,58 @@ BEGIN
     -- csm's tables have triggers; Citus runs them on the shards, and csm's
     -- triggers are written to be correct there (see each trigger).
     PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
+    -- Citus explains each copy in a NOTICE; an admin needs the result rows.
+    PERFORM set_config('client_min_messages', 'warning', true);
+    -- Foreign keys to reference tables need one connection per node.
+    PERFORM set_config('citus.multi_shard_modify_mode', 'sequential', true);
+    -- Citus turns a local table that references a new reference table into a
+    -- "Citus local table", which recreates its identity sequence, and csm's
+    -- extension owns that sequence. So the foreign keys between csm's tables
+    -- are dropped while the tables are placed, and made again after (from a
+    -- distributed table to a reference table, or within the colocation group).
+    FOR fk IN
+        SELECT c.conrelid::regclass AS rel, c.conname, pg_get_constraintdef(c.oid) AS def
+        FROM pg_constraint c
+        WHERE c.contype = 'f'
+          AND c.conrelid IN (SELECT d.relation FROM @extschema@._distribution() d)
+          AND NOT EXISTS (SELECT FROM pg_dist_partition p WHERE p.logicalrelid = c.conrelid)
+        ORDER BY c.conrelid, c.conname
+    LOOP
+        EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', fk.rel, fk.conname);
+        -- CREATE EXTENSION made the same local tables on every worker
+        PERFORM run_command_on_workers(format('ALTER TABLE %s DROP CONSTRAINT IF EXISTS %I', fk.rel, fk.conname));
+        fks := fks || format('ALTER TABLE %s ADD CONSTRAINT %I %s', fk.rel, fk.conname, fk.def);
+    END LOOP;
     FOR t IN SELECT d.relation, d.kind FROM @extschema@._distribution() d LOOP
         relation := t.relation;
         kind := t.kind;
         changed := NOT EXISTS (SELECT FROM pg_dist_partition p WHERE p.logicalrelid = t.relation);
-        IF changed AND t.kind = 'reference' THEN
-            PERFORM create_reference_table(t.relation);
-        ELSIF changed THEN
-            PERFORM create_distributed_table(t.relation, 'account_id',
-                                             colocate_with => coalesce(anchor::text, 'default'));
+        -- The guard triggers refuse built-in rows, and Citus copies the rows
+        -- into the new shards with the triggers in place: off while it does.
+        IF changed THEN
+            EXECUTE format('ALTER TABLE %s DISABLE TRIGGER USER', t.relation);
+            IF t.kind = 'reference' THEN
+                PERFORM create_reference_table(t.relation);
+            ELSE
+                PERFORM create_distributed_table(t.relation, 'account_id',
+                                                 colocate_with => coalesce(anchor::text, 'default'));
+            END IF;
+            EXECUTE format('ALTER TABLE %s ENABLE TRIGGER USER', t.relation);
         END IF;
         IF t.kind = 'account' THEN
             anchor := coalesce(anchor, t.relation);
         END IF;
         RETURN NEXT;
+    END LOOP;
+    FOR i IN 1 .. cardinality(fks) LOOP
+        EXECUTE fks[i];
+    END LOOP;
+    -- Ownership: new accounts are routed, and new members' lock rows made,
+    -- at commit on Citus (54_routing.sql).
+    PERFORM @extschema@._distribute_ownership();
+    -- The rows now live in the shards; drop the coordinator's stale copies.
+    FOR t IN SELECT d.relation FROM @extschema@._distribution() d LOOP
+        PERFORM truncate_local_data_after_distributing_table(t.relation);
     END LOOP;
 END;
 $$;
