@@ -73,8 +73,15 @@ CREATE INDEX ON bench.ev_csm (org_user_id, occurred_at);
 SELECT create_distributed_table('bench.src', 'org_user_id');
 SELECT create_distributed_table('bench.ev_floor', 'org_user_id', colocate_with => 'bench.src');
 SELECT create_distributed_table('bench.ev_csm', 'org_user_id', colocate_with => 'bench.src');
-SELECT csm.track_usage('bench.ev_csm', 'org_user_id', 'occurred_at', 'event', 'user_id');
 SQL
+tables=(floor csm)
+if ! sql -c "SELECT csm.track_usage('bench.ev_csm', 'org_user_id', 'occurred_at', 'event', 'user_id')" \
+    >/dev/null 2>"$WORK/err"; then
+    echo "setup: csm.track_usage() of the distributed table failed, so only the untracked table is loaded:"
+    head -n 3 "$WORK/err" | sed 's/^/  /'
+    tables=(floor)
+    failed=1
+fi
 
 # The same synthetic events as test/bench/ingest.sql's fallback: 2000
 # accounts (skewed), 20 users each, 12 features (skewed), over one UTC day.
@@ -122,7 +129,7 @@ check() {
 if want bulk; then
     echo "== bulk: INSERT ... SELECT of $ROWS rows from a colocated table, $REPEATS rounds, tables alternating"
     for round in $(seq "$REPEATS"); do
-        for t in floor csm; do
+        for t in "${tables[@]}"; do
             reset "$t"
             if ! s=$(elapsed "INSERT INTO bench.ev_$t ($COLS) SELECT $COLS FROM bench.src;" 2>"$WORK/err") || [ -z "$s" ]; then
                 echo "run bulk table=$t round=$round FAILED: $(head -c 300 "$WORK/err")"
@@ -142,7 +149,7 @@ fi
 if want concurrent; then
     echo "== concurrent: pgbench, one single-row INSERT per transaction, $CLIENTS clients, $THREADS threads," \
          "10 hot accounts, ${SECONDS_PER_RUN} s each"
-    for t in floor csm; do
+    for t in "${tables[@]}"; do
         sed "s/INSERT INTO TABLE/INSERT INTO bench.ev_$t/" test/bench/insert_one.pgbench >"$WORK/insert_$t.pgbench"
         reset "$t"
         if ! pgbench -n -M prepared -c "$CLIENTS" -j "$THREADS" -T "$SECONDS_PER_RUN" -f "$WORK/insert_$t.pgbench" \
