@@ -64,6 +64,14 @@ bench: deps
 	$(MAKE) install
 	PG_MAJOR=$(PG_MAJOR) pg_virtualenv -t -v $(PG_MAJOR) sh -c 'test/bench/run.sh && test/bench/health.sh && test/bench/assign.sh && test/bench/churn.sh'
 
+# Ingest into a distributed event table, tracked against untracked, on a
+# throwaway 3-node Citus cluster (test/citus/cluster.sh); needs Citus
+# installed for $(PG_CONFIG) (../shared/citus/install.sh).
+.PHONY: bench-citus
+bench-citus: deps
+	$(MAKE) install
+	PG_MAJOR=$(PG_MAJOR) PG_CONFIG=$(PG_CONFIG) test/bench/citus_ingest.sh
+
 # The pg_regress suite a second time, with a hostile schema first on
 # search_path (test/hostile/schema.sql: operators and functions for the
 # argument types pg_catalog has no exact match for, each raising an error),

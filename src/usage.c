@@ -100,10 +100,23 @@ typedef struct GroupKey
 	int32		feature;		/* id in UsageBatch.items, or -1 */
 } GroupKey;
 
+/* four integers mixed inline: a row costs up to four of these */
+static inline uint32
+group_hash(GroupKey k)
+{
+	uint32		h = murmurhash32((uint32) k.account);
+
+	h = hash_combine(h, murmurhash32((uint32) k.day));
+	h = hash_combine(h, murmurhash32((uint32) k.user));
+	return hash_combine(h, murmurhash32((uint32) k.feature));
+}
+
 typedef struct GroupEntry
 {
 	GroupKey	key;
 	int64		events;
+	int64		active;			/* account-day rollups only: users newly active minus newly inactive */
+	bool		counted;		/* account-day rollups only: its counter row exists */
 	char		status;
 } GroupEntry;
 
@@ -111,8 +124,8 @@ typedef struct GroupEntry
 #define SH_ELEMENT_TYPE GroupEntry
 #define SH_KEY_TYPE GroupKey
 #define SH_KEY key
-#define SH_HASH_KEY(tb, k) hash_bytes((const unsigned char *) &(k), sizeof(GroupKey))
-#define SH_EQUAL(tb, a, b) (memcmp(&(a), &(b), sizeof(GroupKey)) == 0)
+#define SH_HASH_KEY(tb, k) group_hash(k)
+#define SH_EQUAL(tb, a, b) ((a).account == (b).account && (a).day == (b).day && (a).user == (b).user && (a).feature == (b).feature)
 #define SH_SCOPE static inline
 #define SH_DECLARE
 #define SH_DEFINE
@@ -144,6 +157,12 @@ typedef struct UsageBatch
 	StrSet		items;
 	grouptab_hash *groups;
 	int64	   *account_ids;	/* accounts id -> csm.account.account_id */
+	/* a bulk insert whose rows go straight to the counters (see add_to_group) */
+	bool		may_roll_up;
+	/* its rollups, once it has as many groups as a fold: per account-day, user-day and feature */
+	grouptab_hash *days;
+	grouptab_hash *users;
+	grouptab_hash *features;
 } UsageBatch;
 
 /* Plans are prepared once per backend and kept. */
@@ -152,7 +171,11 @@ static SPIPlanPtr create_plan = NULL;
 static SPIPlanPtr append_plan = NULL;
 static SPIPlanPtr append_one_plan = NULL;
 static SPIPlanPtr compact_plan = NULL;
-static SPIPlanPtr apply_plan = NULL;
+static SPIPlanPtr fold_lock_plan = NULL;
+static SPIPlanPtr counted_plan = NULL;
+static SPIPlanPtr user_day_plans[2] = {NULL, NULL};	/* insert, upsert */
+static SPIPlanPtr counter_plans[2] = {NULL, NULL};
+static SPIPlanPtr feature_plans[2] = {NULL, NULL};
 static SPIPlanPtr truncate_plan = NULL;
 static SPIPlanPtr pending_plan = NULL;
 static SPIPlanPtr source_plan = NULL;
@@ -187,7 +210,56 @@ static const char *const pending_sql =
 
 static const char *const compact_sql = "SELECT csm.compact_usage()";
 
-static const char *const apply_sql = "SELECT csm._apply_usage($1, $2, $3, $4, $5, $6)";
+/*
+ * A statement with as many groups as a fold adds them to the counters
+ * itself, under the fold lock like a fold, with one upsert per rollup whose
+ * rows the trigger has already summed and sorted.  The user-days come back
+ * with their new counts, which tell which users became active or inactive.
+ */
+static const char *const fold_lock_sql =
+"SELECT only_row FROM csm.usage_fold_lock FOR UPDATE";
+
+/* the batch's account-days that have a counter row */
+static const char *const counted_sql =
+"SELECT c.account_id, c.day FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($3)) AS t(a, d) "
+"JOIN csm.usage_counter c ON c.account_id OPERATOR(pg_catalog.=) t.a "
+"AND c.source_id OPERATOR(pg_catalog.=) $2 AND c.day OPERATOR(pg_catalog.=) t.d";
+
+#define ROLLUP_ROWS(a, b, c, d) \
+"SELECT t.a, $2, t.d, t." a ", t." b " FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($3), " \
+"pg_catalog.unnest($4), pg_catalog.unnest($5)) AS t(a, d, " c ", " d ")"
+
+static const char *const user_day_insert_sql =
+"INSERT INTO csm.usage_user_day (account_id, source_id, day, user_key, events) "
+ROLLUP_ROWS("k", "n", "k", "n");
+
+static const char *const user_day_upsert_sql =
+"INSERT INTO csm.usage_user_day AS u (account_id, source_id, day, user_key, events) "
+ROLLUP_ROWS("k", "n", "k", "n") " "
+"ON CONFLICT (account_id, source_id, day, user_key) "
+"DO UPDATE SET events = u.events OPERATOR(pg_catalog.+) excluded.events "
+"RETURNING u.account_id, u.day, u.user_key, u.events";
+
+static const char *const counter_insert_sql =
+"INSERT INTO csm.usage_counter (account_id, source_id, day, events, active_users) "
+ROLLUP_ROWS("n", "u", "n", "u");
+
+static const char *const counter_upsert_sql =
+"INSERT INTO csm.usage_counter AS c (account_id, source_id, day, events, active_users) "
+ROLLUP_ROWS("n", "u", "n", "u") " "
+"ON CONFLICT (account_id, source_id, day) "
+"DO UPDATE SET events = c.events OPERATOR(pg_catalog.+) excluded.events, "
+"              active_users = c.active_users OPERATOR(pg_catalog.+) excluded.active_users";
+
+static const char *const feature_insert_sql =
+"INSERT INTO csm.usage_feature_counter (account_id, source_id, day, feature, events) "
+ROLLUP_ROWS("k", "n", "k", "n");
+
+static const char *const feature_upsert_sql =
+"INSERT INTO csm.usage_feature_counter AS f (account_id, source_id, day, feature, events) "
+ROLLUP_ROWS("k", "n", "k", "n") " "
+"ON CONFLICT (account_id, source_id, day, feature) "
+"DO UPDATE SET events = f.events OPERATOR(pg_catalog.+) excluded.events";
 
 static const char *const truncate_sql = "SELECT csm._clear_usage($1)";
 
@@ -229,14 +301,78 @@ strset_init(StrSet *set, MemoryContext cxt)
 	set->keys = MemoryContextAlloc(cxt, set->allocated * sizeof(StrKey));
 }
 
+static GroupEntry *
+add_rollup(grouptab_hash *tab, int32 account, int32 day, int32 user, int32 feature, int64 events)
+{
+	GroupKey	key = {account, day, user, feature};
+	bool		found;
+	GroupEntry *entry = grouptab_insert(tab, key, &found);
+
+	if (!found)
+	{
+		entry->events = entry->active = 0;
+		entry->counted = false;
+	}
+	entry->events += events;
+	return entry;
+}
+
+/* Adds a row's events to the rollups of its account-day, user-day and feature. */
+static void
+add_to_rollups(UsageBatch *batch, int32 account, int32 day, int32 user, int32 feature, int64 events)
+{
+	add_rollup(batch->days, account, day, -1, -1, events);
+	if (user >= 0)
+		add_rollup(batch->users, account, day, user, -1, events);
+	if (feature >= 0)
+		add_rollup(batch->features, account, day, -1, feature, events);
+}
+
+/* Sums the batch's groups so far into its rollups, which take every row from here on. */
+static void
+roll_up_groups(UsageBatch *batch, MemoryContext cxt)
+{
+	grouptab_iterator it;
+	GroupEntry *entry;
+
+	batch->days = grouptab_create(cxt, batch->groups->members, NULL);
+	batch->users = grouptab_create(cxt, batch->groups->members, NULL);
+	batch->features = grouptab_create(cxt, batch->groups->members, NULL);
+	grouptab_start_iterate(batch->groups, &it);
+	while ((entry = grouptab_iterate(batch->groups, &it)) != NULL)
+	{
+		/* groups of accounts that do not exist wait apart; groups that cancel out add nothing */
+		if (entry->events == 0 || (batch->account_ids != NULL && batch->account_ids[entry->key.account] == 0))
+			continue;
+		add_to_rollups(batch, entry->key.account, entry->key.day, entry->key.user, entry->key.feature,
+					   entry->events);
+	}
+}
+
+/*
+ * Adds a row's events to its group (account, day, user, feature), which is
+ * what a delta keeps.  A bulk insert that reaches as many groups as a fold
+ * (may_roll_up: every account is created, no row cancels another, under
+ * READ COMMITTED) will be added to the counters at once (write_deltas), so
+ * from then on its rows go straight to the three rollups, which are far
+ * fewer than the groups when users make many events a day.
+ */
 static void
 add_to_group(UsageBatch *batch, int32 account, int32 day, int32 user, int32 feature, int64 delta)
 {
 	GroupKey	key = {account, day, user, feature};
 	bool		found;
-	GroupEntry *entry = grouptab_insert(batch->groups, key, &found);
+	GroupEntry *entry;
 
+	if (batch->days != NULL)
+	{
+		add_to_rollups(batch, account, day, user, feature, delta);
+		return;
+	}
+	entry = grouptab_insert(batch->groups, key, &found);
 	entry->events = found ? entry->events + delta : delta;
+	if (batch->may_roll_up && batch->groups->members >= (uint32) csm_compact_threshold)
+		roll_up_groups(batch, batch->accounts.cxt);
 }
 
 /*
@@ -632,6 +768,332 @@ write_pending(UsageBatch *batch, const TrackedSource *src)
 		elog(ERROR, "csm: appending pending usage failed");
 }
 
+/* The groups to be written: those of existing accounts (pending ones wait apart) that do not cancel out. */
+static int
+count_groups(const UsageBatch *batch)
+{
+	int			n = 0;
+	grouptab_iterator it;
+	GroupEntry *entry;
+
+	grouptab_start_iterate(batch->groups, &it);
+	while ((entry = grouptab_iterate(batch->groups, &it)) != NULL)
+		if (entry->events != 0 && batch->account_ids[entry->key.account] != 0)
+			n++;
+	return n;
+}
+
+/*
+ * A rollup row's sort key: account_id and day, as the rollup's index
+ * orders them (so the upserts walk the index from left to right), then the
+ * user or feature by its id in the batch, which keeps the sort to integer
+ * comparisons (one account-day's rows share an index page or a few anyway).
+ */
+typedef struct RollupSortKey
+{
+	int64		account_id;
+	int32		day;
+	int32		item;
+	GroupEntry *entry;
+} RollupSortKey;
+
+static int
+compare_rollup(const void *a, const void *b)
+{
+	const RollupSortKey *x = (const RollupSortKey *) a;
+	const RollupSortKey *y = (const RollupSortKey *) b;
+
+	if (x->account_id != y->account_id)
+		return x->account_id < y->account_id ? -1 : 1;
+	if (x->day != y->day)
+		return x->day < y->day ? -1 : 1;
+	return (x->item > y->item) - (x->item < y->item);
+}
+
+/* The rows of a rollup, sorted; with skip_zero, those that add nothing are left out. */
+static GroupEntry **
+sorted_rollup(grouptab_hash *tab, UsageBatch *batch, bool skip_zero, int *count)
+{
+	RollupSortKey *keys = palloc(Max(tab->members, 1) * sizeof(RollupSortKey));
+	GroupEntry **rows;
+	grouptab_iterator it;
+	GroupEntry *entry;
+	int			n = 0;
+
+	grouptab_start_iterate(tab, &it);
+	while ((entry = grouptab_iterate(tab, &it)) != NULL)
+		if (!skip_zero || entry->events != 0)
+		{
+			keys[n].account_id = batch->account_ids[entry->key.account];
+			keys[n].day = entry->key.day;
+			keys[n].item = Max(entry->key.user, entry->key.feature);
+			keys[n].entry = entry;
+			n++;
+		}
+	qsort(keys, n, sizeof(RollupSortKey), compare_rollup);
+	rows = palloc(Max(n, 1) * sizeof(GroupEntry *));
+	for (int i = 0; i < n; i++)
+		rows[i] = keys[i].entry;
+	pfree(keys);
+	*count = n;
+	return rows;
+}
+
+/*
+ * The parameters of a rollup upsert: account_id[], source_id, day[], the
+ * user's or feature's text[] (with_item) and events[].
+ */
+static void
+rollup_params(UsageBatch *batch, const TrackedSource *src, GroupEntry **rows, int n, bool with_item, Datum *params)
+{
+	Datum	   *accounts = palloc(Max(n, 1) * sizeof(Datum));
+	Datum	   *days = palloc(Max(n, 1) * sizeof(Datum));
+	Datum	   *items = with_item ? palloc(Max(n, 1) * sizeof(Datum)) : NULL;
+	Datum	   *events = palloc(Max(n, 1) * sizeof(Datum));
+	int			p = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		const GroupKey *key = &rows[i]->key;
+
+		accounts[i] = Int64GetDatum(batch->account_ids[key->account]);
+		days[i] = DateADTGetDatum(key->day);
+		if (with_item)
+		{
+			const StrKey *item = &batch->items.keys[Max(key->user, key->feature)];
+
+			items[i] = PointerGetDatum(cstring_to_text_with_len(item->data, item->len));
+		}
+		events[i] = Int64GetDatum(rows[i]->events);
+	}
+	params[p++] = PointerGetDatum(construct_array(accounts, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	params[p++] = Int32GetDatum(src->source_id);
+	params[p++] = PointerGetDatum(construct_array(days, n, DATEOID, 4, true, TYPALIGN_INT));
+	if (with_item)
+		params[p++] = PointerGetDatum(construct_array(items, n, TEXTOID, -1, false, TYPALIGN_INT));
+	params[p++] = PointerGetDatum(construct_array(events, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/* account_id -> the batch's account, for reading rows back. */
+typedef struct AccountRef
+{
+	int64		account_id;
+	int32		account;
+} AccountRef;
+
+static int
+compare_account_ref(const void *a, const void *b)
+{
+	int64		x = ((const AccountRef *) a)->account_id;
+	int64		y = ((const AccountRef *) b)->account_id;
+
+	return (x > y) - (x < y);
+}
+
+/* The batch's account for an account_id read back. */
+static int32
+account_of(const AccountRef *refs, int n, int64 account_id)
+{
+	AccountRef	ref = {account_id, 0};
+	AccountRef *found = bsearch(&ref, refs, n, sizeof(AccountRef), compare_account_ref);
+
+	if (found == NULL)
+		elog(ERROR, "csm: a usage row came back for an account that was not added");
+	return found->account;
+}
+
+/*
+ * Splits sorted user-day or feature rows by whether their account-day has a
+ * counter row (both are sorted by account_id and day, like the account-days).
+ */
+static void
+split_by_day(UsageBatch *batch, GroupEntry **rows, int n, GroupEntry **days, int ndays,
+			 GroupEntry **fresh, int *nfresh, GroupEntry **counted, int *ncounted)
+{
+	int			d = 0;
+
+	*nfresh = *ncounted = 0;
+	for (int i = 0; i < n; i++)
+	{
+		const GroupKey *k = &rows[i]->key;
+
+		while (d < ndays && (batch->account_ids[days[d]->key.account] != batch->account_ids[k->account]
+							 || days[d]->key.day != k->day))
+			d++;
+		if (d == ndays)
+			elog(ERROR, "csm: a usage row has no account-day");
+		if (days[d]->counted)
+			counted[(*ncounted)++] = rows[i];
+		else
+		{
+			fresh[(*nfresh)++] = rows[i];
+			/* a new user-day: its user is active when it adds events */
+			if (k->user >= 0 && rows[i]->events > 0)
+				days[d]->active++;
+		}
+	}
+}
+
+static void
+run_rollup(SPIPlanPtr *plan, const char *sql, Oid *argtypes, Datum *params, int expected)
+{
+	csm_prepare_once(plan, sql, 5, argtypes);
+	if (SPI_execute_plan(*plan, params, NULL, false, 0) != expected)
+		elog(ERROR, "csm: adding usage rollups failed");
+}
+
+/*
+ * Adds a large batch to the counters at once (see write_deltas), as
+ * _apply_usage() adds a fold's deltas, but with the three rollups summed
+ * and sorted here.  Under the fold lock nobody else writes the counters, so
+ * the account-days that have no counter row yet (no user-day or feature row
+ * either: the three are written and cleared together, under this lock) get
+ * plain INSERTs, which cost about half an upsert; only the others are
+ * upserted.  A user becomes active on a day when its count rises from zero
+ * to what this batch added, and inactive when it returns to zero: new
+ * user-days show it here, upserted ones return their new counts.
+ */
+static void
+apply_rollups(UsageBatch *batch, const TrackedSource *src)
+{
+	Oid			item_argtypes[5] = {INT8ARRAYOID, INT4OID, DATEARRAYOID, TEXTARRAYOID, INT8ARRAYOID};
+	Oid			counter_argtypes[5] = {INT8ARRAYOID, INT4OID, DATEARRAYOID, INT8ARRAYOID, INT8ARRAYOID};
+	grouptab_hash *days;
+	grouptab_hash *users;
+	grouptab_hash *features;
+	AccountRef *refs = palloc(Max(batch->accounts.count, 1) * sizeof(AccountRef));
+	GroupEntry **day_rows;
+	GroupEntry **rows;
+	GroupEntry **part[2];
+	int			nparts[2];
+	Datum		params[5];
+	int			ndays;
+	int			n;
+
+	if (batch->days == NULL)
+		roll_up_groups(batch, CurrentMemoryContext);
+	days = batch->days;
+	users = batch->users;
+	features = batch->features;
+	for (int i = 0; i < batch->accounts.count; i++)
+	{
+		refs[i].account_id = batch->account_ids[i];
+		refs[i].account = i;
+	}
+	qsort(refs, batch->accounts.count, sizeof(AccountRef), compare_account_ref);
+
+	csm_prepare_once(&fold_lock_plan, fold_lock_sql, 0, NULL);
+	if (SPI_execute_plan(fold_lock_plan, NULL, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "csm: locking the usage fold failed");
+
+	day_rows = sorted_rollup(days, batch, false, &ndays);
+	if (ndays == 0)
+		return;
+	rollup_params(batch, src, day_rows, ndays, false, params);
+	csm_prepare_once(&counted_plan, counted_sql, 3, counter_argtypes);
+	if (SPI_execute_plan(counted_plan, params, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "csm: reading usage counters failed");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		bool		isnull;
+		GroupKey	key = {account_of(refs, batch->accounts.count,
+									  DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull))),
+						   DatumGetDateADT(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull)), -1, -1};
+		GroupEntry *day = grouptab_lookup(days, key);
+
+		if (day == NULL)
+			elog(ERROR, "csm: a usage counter came back that was not asked for");
+		day->counted = true;
+	}
+	SPI_freetuptable(SPI_tuptable);
+
+	/* user-days: new ones inserted, the others upserted and read back */
+	rows = sorted_rollup(users, batch, true, &n);
+	part[0] = palloc(Max(n, 1) * sizeof(GroupEntry *));
+	part[1] = palloc(Max(n, 1) * sizeof(GroupEntry *));
+	split_by_day(batch, rows, n, day_rows, ndays, part[0], &nparts[0], part[1], &nparts[1]);
+	if (nparts[0] > 0)
+	{
+		rollup_params(batch, src, part[0], nparts[0], true, params);
+		run_rollup(&user_day_plans[0], user_day_insert_sql, item_argtypes, params, SPI_OK_INSERT);
+	}
+	if (nparts[1] > 0)
+	{
+		rollup_params(batch, src, part[1], nparts[1], true, params);
+		run_rollup(&user_day_plans[1], user_day_upsert_sql, item_argtypes, params, SPI_OK_INSERT_RETURNING);
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		isnull;
+			int32		account = account_of(refs, batch->accounts.count,
+											 DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull)));
+			int32		day = DatumGetDateADT(SPI_getbinval(tup, desc, 2, &isnull));
+			text	   *user = DatumGetTextPP(SPI_getbinval(tup, desc, 3, &isnull));
+			StrKey		user_key = {VARDATA_ANY(user), VARSIZE_ANY_EXHDR(user)};
+			StrEntry   *item = strtab_lookup(batch->items.hash, user_key);
+			int64		now = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+			GroupKey	user_group = {account, day, item ? item->id : -1, -1};
+			GroupKey	day_group = {account, day, -1, -1};
+			GroupEntry *added = grouptab_lookup(users, user_group);
+			GroupEntry *day_entry = grouptab_lookup(days, day_group);
+
+			if (added == NULL || day_entry == NULL)
+				elog(ERROR, "csm: a user-day came back that was not added");
+			if (added->events > 0 && now == added->events)
+				day_entry->active++;
+			else if (added->events < 0 && now == 0)
+				day_entry->active--;
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+
+	/* account-days, with the users that became active */
+	part[0] = repalloc(part[0], ndays * sizeof(GroupEntry *));
+	part[1] = repalloc(part[1], ndays * sizeof(GroupEntry *));
+	nparts[0] = nparts[1] = 0;
+	for (int i = 0; i < ndays; i++)
+		part[day_rows[i]->counted][nparts[day_rows[i]->counted]++] = day_rows[i];
+	for (int p = 0; p < 2; p++)
+	{
+		Datum	   *active;
+		bool	   *active_null;
+		int			dims[1] = {nparts[p]};
+		int			lbs[1] = {1};
+
+		if (nparts[p] == 0)
+			continue;
+		active = palloc(nparts[p] * sizeof(Datum));
+		active_null = palloc(nparts[p] * sizeof(bool));
+		for (int i = 0; i < nparts[p]; i++)
+		{
+			active[i] = Int64GetDatum(part[p][i]->active);
+			/* a source without a user column counts no active users */
+			active_null[i] = src->user.attnum == 0;
+		}
+		rollup_params(batch, src, part[p], nparts[p], false, params);
+		params[4] = PointerGetDatum(construct_md_array(active, active_null, 1, dims, lbs, INT8OID, 8,
+													   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		run_rollup(&counter_plans[p], p ? counter_upsert_sql : counter_insert_sql, counter_argtypes, params,
+				   SPI_OK_INSERT);
+	}
+
+	/* features */
+	rows = sorted_rollup(features, batch, false, &n);
+	part[0] = repalloc(part[0], Max(n, 1) * sizeof(GroupEntry *));
+	part[1] = repalloc(part[1], Max(n, 1) * sizeof(GroupEntry *));
+	split_by_day(batch, rows, n, day_rows, ndays, part[0], &nparts[0], part[1], &nparts[1]);
+	for (int p = 0; p < 2; p++)
+	{
+		if (nparts[p] == 0)
+			continue;
+		rollup_params(batch, src, part[p], nparts[p], true, params);
+		run_rollup(&feature_plans[p], p ? feature_upsert_sql : feature_insert_sql, item_argtypes, params,
+				   SPI_OK_INSERT);
+	}
+}
+
 /*
  * Writes one delta per group.  Small batches are appended to
  * csm.usage_delta, where concurrent writers never wait (one group, the
@@ -656,12 +1118,17 @@ write_deltas(UsageBatch *batch, const TrackedSource *src)
 	if (!src->create_accounts)
 		write_pending(batch, src);
 
-	collect_groups(batch, src, false, &cols);
-	n = cols.n;
+	n = count_groups(batch);
 	if (n == 0)
 		return;
 	apply_now = n >= csm_compact_threshold && csm_compact_threshold > 0 && XactIsoLevel == XACT_READ_COMMITTED;
-	if (n == 1 && !apply_now)
+	if (apply_now)
+	{
+		apply_rollups(batch, src);
+		return;
+	}
+	collect_groups(batch, src, false, &cols);
+	if (n == 1)
 	{
 		Datum		one[6] = {cols.accounts[0], cols.sources[0], cols.days[0], cols.users[0], cols.features[0], cols.events[0]};
 
@@ -675,13 +1142,6 @@ write_deltas(UsageBatch *batch, const TrackedSource *src)
 	}
 
 	group_arrays(&cols, false, params);
-	if (apply_now)
-	{
-		csm_prepare_once(&apply_plan, apply_sql, 6, argtypes);
-		if (SPI_execute_plan(apply_plan, params, NULL, false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "csm: applying usage deltas failed");
-		return;
-	}
 	csm_prepare_once(&append_plan, append_sql, 6, argtypes);
 	if (SPI_execute_plan(append_plan, params, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "csm: appending usage deltas failed");
@@ -897,6 +1357,9 @@ csm_usage_rollup(PG_FUNCTION_ARGS)
 											(trigdata->tg_oldtable ? tuplestore_tuple_count(trigdata->tg_oldtable) : 0)) + 8,
 									   65536), NULL);
 	batch.account_ids = NULL;
+	batch.may_roll_up = src.create_accounts && trigdata->tg_oldtable == NULL && csm_compact_threshold > 0
+		&& XactIsoLevel == XACT_READ_COMMITTED;
+	batch.days = batch.users = batch.features = NULL;
 
 	/*
 	 * The rows are read as the table's owner in a security-restricted

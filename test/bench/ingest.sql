@@ -257,3 +257,32 @@ BEGIN
           FROM generate_series(0::bigint, wanted - 1) AS i) s;
     RETURN format('synthetic: %s rows, 2000 accounts x 20 users, 12 features, over %s UTC', wanted, as_of);
 END $$;
+
+-- Sources of the density sweep: ROWS events spread uniformly (and
+-- deterministically) over ACCOUNTS accounts x USERS users each x DAYS UTC
+-- days x FEATURES features, in time order, as bench.src_NAME.  Returns the
+-- rollup rows (account-days, user-days and account-day-features) per event.
+-- The caller vacuums the table (VACUUM cannot run in a function).
+CREATE FUNCTION bench.make_density(name text, wanted integer, accounts integer, users integer, days integer,
+                                   features integer, as_of date) RETURNS numeric LANGUAGE plpgsql AS $$
+DECLARE
+    rollup_rows bigint;
+BEGIN
+    EXECUTE format('DROP TABLE IF EXISTS bench.%I', 'src_' || name);
+    EXECUTE format($q$
+        CREATE TABLE bench.%I AS
+        SELECT 'org-' || a AS org_user_id, 'org-' || a || '-user-' || u AS user_id, 'feature-' || f AS event,
+               (%L::timestamp AT TIME ZONE 'UTC') - d * interval '1 day' + s * interval '1 second' AS occurred_at
+        FROM (SELECT abs(hashint8extended(i, 1)) %% %s AS a, abs(hashint8extended(i, 2)) %% %s AS u,
+                     abs(hashint8extended(i, 3)) %% %s AS d, abs(hashint8extended(i, 4)) %% %s AS f,
+                     abs(hashint8extended(i, 5)) %% 86400 AS s
+              FROM generate_series(1::bigint, %s) AS i) g
+        ORDER BY occurred_at, org_user_id, user_id$q$,
+        'src_' || name, as_of, accounts, users, days, features, wanted);
+    EXECUTE format($q$
+        SELECT (SELECT count(*) FROM (SELECT DISTINCT org_user_id, (occurred_at AT TIME ZONE 'UTC')::date FROM bench.%1$I) x)
+             + (SELECT count(*) FROM (SELECT DISTINCT org_user_id, (occurred_at AT TIME ZONE 'UTC')::date, user_id FROM bench.%1$I) x)
+             + (SELECT count(*) FROM (SELECT DISTINCT org_user_id, (occurred_at AT TIME ZONE 'UTC')::date, event FROM bench.%1$I) x)$q$,
+        'src_' || name) INTO rollup_rows;
+    RETURN round(rollup_rows::numeric / wanted, 3);
+END $$;

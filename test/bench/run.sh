@@ -10,22 +10,28 @@
 # per rollup check and one line per result.  Ratios are reported, never
 # asserted: it exits non-zero only when a rollup disagrees with its rows.
 #
+# The density part loads BENCH_ROWS synthetic events of three shapes (from
+# sparse, about 1.1 rollup rows per event, to dense, 200 accounts x 50
+# users x 7 days with tens of events per user and day) into the floor, csm
+# and the PL/pgSQL statement trigger, BENCH_DENSITY_REPEATS rounds each.
+#
 # Knobs (environment): BENCH_ROWS (1000000), BENCH_PLROW_ROWS (100000),
-# BENCH_REPEATS (3), BENCH_CLIENTS (8), BENCH_THREADS (2), BENCH_SECONDS (15),
-# BENCH_BASELINE_SECONDS (10: pgbench on the PL/pgSQL triggers),
-# BENCH_PARTS ("bulk concurrent"), BENCH_DB (csm_bench), BENCH_KEEP=1 keeps
-# the database afterwards.
+# BENCH_REPEATS (3), BENCH_DENSITY_REPEATS (3), BENCH_CLIENTS (8),
+# BENCH_THREADS (2), BENCH_SECONDS (15), BENCH_BASELINE_SECONDS (10: pgbench
+# on the PL/pgSQL triggers), BENCH_PARTS ("bulk concurrent density"),
+# BENCH_DB (csm_bench), BENCH_KEEP=1 keeps the database afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 ROWS=${BENCH_ROWS:-1000000}
 PLROW_ROWS=${BENCH_PLROW_ROWS:-100000}
 REPEATS=${BENCH_REPEATS:-3}
+DENSITY_REPEATS=${BENCH_DENSITY_REPEATS:-3}
 CLIENTS=${BENCH_CLIENTS:-8}
 THREADS=${BENCH_THREADS:-2}
 SECONDS_PER_RUN=${BENCH_SECONDS:-15}
 BASELINE_SECONDS=${BENCH_BASELINE_SECONDS:-10}
-PARTS=${BENCH_PARTS:-bulk concurrent}
+PARTS=${BENCH_PARTS:-bulk concurrent density}
 DB=${BENCH_DB:-csm_bench}
 PORTFOLIO=${BENCH_PORTFOLIO:-test/data/portfolio.sql}
 AS_OF=2024-06-30
@@ -79,6 +85,35 @@ check_exact() {
     fi
 }
 
+# timed KIND TABLE SQL: runs SQL in a new session; sets s to its seconds and
+# appends the server's CPU seconds for it to $WORK/cpu_KIND.TABLE.  On a
+# busy machine the CPU a load costs is steadier than its wall time.
+timed() {
+    local c0 c1
+    c0=$(backend_cpu)
+    s=$(elapsed "$3")
+    c1=$(backend_cpu)
+    [ -z "$c0" ] || [ -z "$c1" ] || awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.3f\n", b - a }' >>"$WORK/cpu_$1.$2"
+}
+
+# cpu_line KIND LABEL TABLE...: backend CPU medians of KIND against the first TABLE
+cpu_line() {
+    local kind=$1 label=$2 floor line t v
+    [ -e "$WORK/cpu_$kind.$3" ] || return 0
+    floor=$(median <"$WORK/cpu_$kind.$3")
+    line="$label, backend CPU: $3 $(secs "$floor") s"
+    shift 2
+    for t in "${@:2}"; do
+        [ -e "$WORK/cpu_$kind.$t" ] || continue
+        v=$(median <"$WORK/cpu_$kind.$t")
+        line+=", $t $(secs "$v") s ($(ratio "$v" "$floor")x)"
+    done
+    if [ -e "$WORK/cpu_$kind.csm" ] && [ -e "$WORK/cpu_$kind.plstmt" ]; then
+        line+="; csm / plstmt $(ratio "$(median <"$WORK/cpu_$kind.csm")" "$(median <"$WORK/cpu_$kind.plstmt")")"
+    fi
+    echo "$line"
+}
+
 # tracked TABLE WHAT LAST: the checks after a run of a tracked table.  When
 # csm defers folding, times csm.compact_usage() and checks again.  In the
 # last round, also compares every group with the rows.
@@ -129,31 +164,30 @@ echo "source: $(sql -c "SELECT format('%s rows, %s accounts, %s account-days, %s
 # ---------------------------------------------------------------- bulk
 if want bulk; then
     echo "== bulk: INSERT ... SELECT and COPY of $ROWS rows, $REPEATS rounds, tables alternating, median per table;" \
-         "the PL/pgSQL statement trigger and the bare heaps once, the row trigger once on $PLROW_ROWS rows"
+         "the bare heaps once, the row trigger once on $PLROW_ROWS rows"
     # server-side COPY reads this file, written once by the server
     COPY_FILE=$(sql -c 'SHOW data_directory')/csm_bench_events.copy
     sql -c "COPY (SELECT $COLS FROM bench.src) TO '$COPY_FILE'"
-    # To stay within a few minutes, the PL/pgSQL statement trigger and the
-    # bare heaps run in the first round only.
+    # To stay within a few minutes, the bare heaps run in the first round only.
     for round in $(seq "$REPEATS"); do
         last=; [ "$round" != "$REPEATS" ] || last=last
-        tables=(floor csm)
+        tables=(floor csm plstmt)
         [ "$round" != 1 ] || tables=(floor csm plstmt floor_heap csm_heap)
         for t in "${tables[@]}"; do
             prepare "$t"
-            s=$(elapsed "INSERT INTO bench.ev_$t ($COLS) SELECT $COLS FROM bench.src;")
+            timed insert_select "$t" "INSERT INTO bench.ev_$t ($COLS) SELECT $COLS FROM bench.src;"
             echo "run bulk_insert_select table=$t rows=$ROWS round=$round seconds=$s"
             echo "$s" >>"$WORK/insert_select.$t"
             case $t in
                 floor*) ;;
-                plstmt) tracked "$t" bulk_insert_select last ;;
+                plstmt) tracked "$t" bulk_insert_select "$last" ;;
                 csm_heap) tracked "$t" bulk_insert_select last ;;
                 *) tracked "$t" bulk_insert_select "$last" ;;
             esac
         done
-        for t in floor csm; do
+        for t in floor csm plstmt; do
             prepare "$t"
-            s=$(elapsed "COPY bench.ev_$t ($COLS) FROM '$COPY_FILE';")
+            timed copy "$t" "COPY bench.ev_$t ($COLS) FROM '$COPY_FILE';"
             echo "run bulk_copy table=$t rows=$ROWS round=$round seconds=$s"
             echo "$s" >>"$WORK/copy.$t"
             [ "$t" = floor ] || tracked "$t" bulk_copy "$last"
@@ -204,6 +238,42 @@ if want concurrent; then
     done
 fi
 
+# ---------------------------------------------------------------- density
+# name accounts users-per-account days features: about 1.1, 0.4 and 0.09
+# rollup rows (account-days + user-days + account-day-features) per event
+DENSITIES=("sparse 5000 25 8 12" "medium 1000 20 12 12" "dense 200 50 7 12")
+density_lines=()
+if want density; then
+    echo "== density: INSERT ... SELECT of $ROWS synthetic rows of three shapes, $DENSITY_REPEATS rounds," \
+         "tables alternating, median per table"
+    for shape in "${DENSITIES[@]}"; do
+        read -r name accounts users days features <<<"$shape"
+        t0=$(date +%s)
+        per_event=$(sql -c 'SET client_min_messages = warning' -c "SELECT bench.make_density('$name', $ROWS, $accounts, $users, $days, $features, '$AS_OF')")
+        sql -c "VACUUM (FREEZE, ANALYZE) bench.src_$name"
+        echo "source $name: $accounts accounts x $users users x $days days, $features features;" \
+             "$per_event rollup rows per event; made in $(( $(date +%s) - t0 )) s"
+        for round in $(seq "$DENSITY_REPEATS"); do
+            last=; [ "$round" != "$DENSITY_REPEATS" ] || last=last
+            for t in floor csm plstmt; do
+                prepare "$t"
+                timed "density_$name" "$t" "INSERT INTO bench.ev_$t ($COLS) SELECT $COLS FROM bench.src_$name;"
+                echo "run density_$name table=$t rows=$ROWS round=$round seconds=$s"
+                echo "$s" >>"$WORK/density_$name.$t"
+                [ "$t" = floor ] || tracked "$t" "density_$name" "$last"
+            done
+        done
+        f=$(median <"$WORK/density_$name.floor")
+        c=$(median <"$WORK/density_$name.csm")
+        p=$(median <"$WORK/density_$name.plstmt")
+        cf=0
+        [ ! -e "$WORK/density_${name}_fold.csm" ] || cf=$(median <"$WORK/density_${name}_fold.csm")
+        c=$(add "$c" "$cf")
+        density_lines+=("density $name ($per_event rollup rows per event): floor $(secs "$f") s, csm $(secs "$c") s ($(ratio "$c" "$f")x, fold included), plpgsql stmt $(secs "$p") s ($(ratio "$p" "$f")x); csm / plpgsql stmt $(ratio "$c" "$p")")
+        sql -c "SELECT bench.reset(t) FROM unnest(ARRAY['floor', 'csm', 'plstmt']) t" -c "DROP TABLE bench.src_$name" >/dev/null
+    done
+fi
+
 # ---------------------------------------------------------------- results
 # bulk_line KIND LABEL FLOOR TABLE:NAME...: one line of times against the floor
 bulk_line() {
@@ -228,7 +298,21 @@ echo "== results: time against the floor (lower is better; target for csm <= 1.5
 bulk_line insert_select "bulk INSERT..SELECT $ROWS rows, PK + index" floor csm:csm plstmt:"plpgsql stmt (1 run)" \
     plrow:"plpgsql row (1 run on $PLROW_ROWS rows, scaled)"
 bulk_line insert_select "bulk INSERT..SELECT $ROWS rows, bare heap (1 run)" floor_heap csm_heap:csm
-bulk_line copy "bulk COPY $ROWS rows, PK + index" floor csm:csm
+bulk_line copy "bulk COPY $ROWS rows, PK + index" floor csm:csm plstmt:"plpgsql stmt"
+# csm against the SQL it replaces, fold included
+vs_plstmt() {
+    local c=${result[$1.csm]:-} p=${result[$1.plstmt]:-} f=${result[bulk_${1}_fold.csm]:-0}
+    [ -n "$c" ] && [ -n "$p" ] && echo "$2: csm $(secs "$(add "$c" "$f")") s, plpgsql stmt $(secs "$p") s: csm / plpgsql stmt $(ratio "$(add "$c" "$f")" "$p") (lower is better; target < 1)"
+    return 0
+}
+vs_plstmt insert_select "bulk INSERT..SELECT $ROWS rows"
+vs_plstmt copy "bulk COPY $ROWS rows"
+cpu_line insert_select "bulk INSERT..SELECT $ROWS rows" floor csm plstmt
+cpu_line copy "bulk COPY $ROWS rows" floor csm plstmt
+for line in "${density_lines[@]}"; do echo "$line"; done
+for shape in "${DENSITIES[@]}"; do
+    cpu_line "density_${shape%% *}" "density ${shape%% *}" floor csm plstmt
+done
 if [ -n "${result[pgbench.floor]:-}" ]; then
     f=${result[pgbench.floor]}
     line="pgbench $CLIENTS clients single-row INSERT, 10 hot accounts: floor $f tps"
@@ -238,6 +322,10 @@ if [ -n "${result[pgbench.floor]:-}" ]; then
         [ -n "$v" ] && line+=", ${part#*:} $v tps ($(ratio "$v" "$f")x)"
     done
     echo "$line"
+    c=${result[pgbench.csm_folded]:-${result[pgbench.csm]:-}}
+    p=${result[pgbench.plstmt]:-}
+    [ -z "$c" ] || [ -z "$p" ] || echo "pgbench $CLIENTS clients single-row INSERT: csm (final fold included) / plpgsql stmt" \
+        "$(ratio "$c" "$p")x the throughput (higher is better; target > 1)"
 fi
 echo "elapsed: $(( $(date +%s) - started )) s; load average $(cut -d' ' -f1-3 /proc/loadavg) (other work on this machine skews every figure)"
 
