@@ -76,6 +76,14 @@ BEGIN
             USING ERRCODE = '55000',
                   HINT = 'Connect to the coordinator and call it there; the workers get their shards from it.';
     END IF;
+    -- Citus places a table as its owner and runs commands on the workers
+    -- (run_command_on_workers) only for a superuser; csm is not a trusted
+    -- extension, so its owner is one.
+    IF NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user) THEN
+        RAISE EXCEPTION 'csm.distribute() must be run by a superuser'
+            USING ERRCODE = '42501',
+                  HINT = 'Connect to the coordinator as the superuser that created the extension.';
+    END IF;
     -- csm's tables have triggers; Citus runs them on the shards, and csm's
     -- triggers are written to be correct there (see each trigger).
     PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
@@ -133,7 +141,7 @@ END;
 $$;
 REVOKE ALL ON FUNCTION @extschema@.distribute() FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.distribute() IS
-    'Run once on the Citus coordinator after CREATE EXTENSION csm: makes configuration tables reference tables and per-account tables distributed by account_id, colocated. Idempotent; returns each table, how it is placed, and whether this call changed it. 0A000 without Citus, 55000 on a worker.';
+    'Run once on the Citus coordinator after CREATE EXTENSION csm: makes configuration tables reference tables and per-account tables distributed by account_id, colocated. Idempotent; returns each table, how it is placed, and whether this call changed it. 0A000 without Citus, 55000 on a worker, 42501 for a role that is not a superuser.';
 
 -- DROP EXTENSION csm on a cluster: the shards of csm's tables go first
 -- (src/distribute.c says why Citus would leave them).
