@@ -143,17 +143,23 @@ account_cache_put(const char *key, int len, int64 account_id)
 
 /*
  * Statement trigger on csm.account for DELETE and for UPDATE of the key
- * columns: every backend drops its cached ids at its next transaction.
+ * columns: every backend drops its cached ids at its next transaction.  On
+ * Citus it fires on each node's copy of csm.account (a shard, such as
+ * csm.account_102008), and each node's backends must forget: so it
+ * invalidates csm.account itself, the relation the caches watch, on the
+ * node it fires on.
  */
 Datum
 csm_account_changed(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Oid			relid;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("csm._account_changed() must be called as a trigger")));
-	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	relid = get_relname_relid("account", RelationGetNamespace(trigdata->tg_relation));
+	CacheInvalidateRelcacheByRelid(OidIsValid(relid) ? relid : RelationGetRelid(trigdata->tg_relation));
 	return PointerGetDatum(NULL);
 }

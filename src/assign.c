@@ -37,6 +37,8 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
+#include "commands/sequence.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -45,6 +47,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
+#include "utils/lsyscache.h"
 #include "utils/resowner.h"
 
 #include "csm.h"
@@ -86,16 +89,27 @@ in_batch(void)
  * with the enabled rules in order (of team $2 only, when given), read in
  * the same statement because every call needs both.
  */
-#define ACCOUNT_SQL(rules, where) \
+#define ACCOUNT_SQL(rules, where, lock) \
 "SELECT a.account_id, a.external_id, " \
 "       100.0::float8 / coalesce(w.accounts_per_csm, csm._default_accounts_per_csm(a.segment))::float8" rules " " \
 "FROM csm.account a LEFT JOIN csm.segment_weight w ON w.segment = a.segment " \
-"WHERE " where " FOR NO KEY UPDATE OF a"
-static const char *const account_sql = ACCOUNT_SQL("", "a.account_id = $1");
-static const char *const account_by_external_sql =
-ACCOUNT_SQL(", ARRAY(SELECT r FROM csm.routing_rule r "
-			"WHERE r.enabled AND ($2 IS NULL OR (r.target_kind = 'team' AND r.target = $2)) "
-			"ORDER BY r.priority, r.rule_id)", "a.external_id = $1");
+"WHERE " where lock
+#define RULES_SQL \
+", ARRAY(SELECT r FROM csm.routing_rule r " \
+"WHERE r.enabled AND ($2 IS NULL OR (r.target_kind = 'team' AND r.target = $2)) " \
+"ORDER BY r.priority, r.rule_id)"
+static const char *const account_sql = ACCOUNT_SQL("", "a.account_id = $1", " FOR NO KEY UPDATE OF a");
+static const char *const account_by_external_sql = ACCOUNT_SQL(RULES_SQL, "a.external_id = $1", " FOR NO KEY UPDATE OF a");
+
+/*
+ * On Citus, where csm.account is a reference table, locking one of its rows
+ * locks the table on every node until commit (and an insert of accounts
+ * holds a lock on it that such a lock waits for), so the account is read
+ * without a lock, under csm._lock_ownership()'s, which every change of
+ * owners takes first there.
+ */
+static const char *const account_citus_sql = ACCOUNT_SQL("", "a.account_id = $1", "");
+static const char *const account_by_external_citus_sql = ACCOUNT_SQL(RULES_SQL, "a.external_id = $1", "");
 
 /*
  * Members' lock rows, made for those who have none (a trigger makes them
@@ -115,17 +129,20 @@ static const char *const make_rows_sql =
  * in member_id order.
  */
 static const char *const try_lock_sql =
-"SELECT FROM csm.member_lock k JOIN csm.team_member m ON m.member_id = k.member_id "
+"SELECT 1 FROM csm.member_lock k JOIN csm.team_member m ON m.member_id = k.member_id "
 "WHERE k.member_id = $1 FOR NO KEY UPDATE OF k SKIP LOCKED FOR SHARE OF m SKIP LOCKED";
 static const char *const wait_row_sql =
-"SELECT FROM csm.team_member m WHERE m.member_id = $1 FOR SHARE";
+"SELECT 1 FROM csm.team_member m WHERE m.member_id = $1 FOR SHARE";
 static const char *const lock_sql =
-"SELECT FROM csm.member_lock k WHERE k.member_id = $1 FOR NO KEY UPDATE";
+"SELECT 1 FROM csm.member_lock k WHERE k.member_id = $1 FOR NO KEY UPDATE";
 static const char *const lock_all_sql =
-"SELECT FROM csm.member_lock k WHERE k.member_id = ANY ($1) ORDER BY k.member_id FOR NO KEY UPDATE";
+"SELECT 1 FROM csm.member_lock k WHERE k.member_id = ANY ($1) ORDER BY k.member_id FOR NO KEY UPDATE";
 
 /* The batch lock: one transaction assigning several accounts at a time. */
 static const char *const batch_sql = "SELECT csm._lock_row('assign', 'batch', true)";
+
+/* On Citus, the lock every change of owners takes first (csm._lock_ownership()). */
+static const char *const ownership_sql = "SELECT csm._lock_ownership()";
 
 /* An account's facts, for the rules' conditions. */
 static const char *const facts_sql = "SELECT csm.routing_facts($1)";
@@ -139,8 +156,8 @@ static const char *const facts_sql = "SELECT csm.routing_facts($1)";
 static const char *const current_sql =
 "SELECT x.assignment_id, x.member_id, x.is_primary, "
 "       x.started_at > now() - greatest($2, (SELECT r.min_tenure FROM csm.routing_rule r WHERE r.rule_id = x.rule_id)), "
-"       EXISTS (SELECT FROM csm.assignment_alert al WHERE al.account_id = $1 AND al.resolved_at IS NULL) "
-"FROM (SELECT) one LEFT JOIN csm.account_assignment x ON x.account_id = $1 AND x.ended_at IS NULL";
+"       EXISTS (SELECT 1 FROM csm.assignment_alert al WHERE al.account_id = $1 AND al.resolved_at IS NULL) "
+"FROM (SELECT 1) one LEFT JOIN csm.account_assignment x ON x.account_id = $1 AND x.ended_at IS NULL";
 
 /*
  * The candidates, best first: active, matching the rule's target ($1 kind,
@@ -158,7 +175,7 @@ static const char *const candidates_sql =
 "WITH l AS MATERIALIZED (SELECT member_id, accounts, load, pick_seq FROM csm.member_load) "
 "SELECT m.member_id, m.handle, csm._has_room(coalesce(l.load, 0), $5, m.capacity), "
 "       csm._pick_key($4, coalesce(l.accounts, 0), coalesce(l.load, 0), m.capacity) AS key, "
-"       csm._pick_key($4, 1, $5, m.capacity), EXISTS (SELECT FROM csm.member_lock k WHERE k.member_id = m.member_id) "
+"       csm._pick_key($4, 1, $5, m.capacity), EXISTS (SELECT 1 FROM csm.member_lock k WHERE k.member_id = m.member_id) "
 "FROM csm.team_member m LEFT JOIN l ON l.member_id = m.member_id "
 "WHERE m.active AND m.skills @> $3 "
 "  AND ($1 IS NULL OR CASE $1 WHEN 'member' THEN m.handle = $2 WHEN 'team' THEN $2 = ANY (m.teams) "
@@ -171,22 +188,24 @@ static const char *const candidates_sql =
  * room for weight $2 and ranked (by strategy $3) no worse than $5.  Their
  * lock keeps others from adding to them, so what is read stays true.
  * claim_sql adds the account (a primary when $4) to their counters in the
- * same step; a member's first assignment makes their row (claim_first_sql,
- * which does nothing if it exists).
+ * same step, with $6 the next value of csm.member_pick_seq (drawn before:
+ * Citus refuses a volatile function in an UPDATE of a reference table); a
+ * member's first assignment makes their row (claim_first_sql, which does
+ * nothing if it exists).
  */
 static const char *const recheck_sql =
-"SELECT FROM csm.team_member m LEFT JOIN csm.member_load l ON l.member_id = m.member_id "
+"SELECT 1 FROM csm.team_member m LEFT JOIN csm.member_load l ON l.member_id = m.member_id "
 "WHERE m.member_id = $1 AND m.active AND csm._has_room(coalesce(l.load, 0), $2, m.capacity) "
 "  AND csm._pick_key($3, coalesce(l.accounts, 0), coalesce(l.load, 0), m.capacity) <= $5 + 1e-9";
 static const char *const claim_sql =
 "UPDATE csm.member_load l SET accounts = l.accounts + 1, primaries = l.primaries + $4::integer, "
-"       load = l.load + $2, pick_seq = nextval('csm.member_pick_seq'), last_assigned_at = now() "
+"       load = l.load + $2, pick_seq = $6, last_assigned_at = now() "
 "FROM csm.team_member m "
 "WHERE l.member_id = $1 AND m.member_id = l.member_id AND m.active AND csm._has_room(l.load, $2, m.capacity) "
 "  AND csm._pick_key($3, l.accounts, l.load, m.capacity) <= $5 + 1e-9";
 static const char *const claim_first_sql =
 "INSERT INTO csm.member_load (member_id, accounts, primaries, load, pick_seq, last_assigned_at) "
-"SELECT m.member_id, 1, $4::integer, $2, nextval('csm.member_pick_seq'), now() "
+"SELECT m.member_id, 1, $4::integer, $2, $6, now() "
 "FROM csm.team_member m "
 "WHERE m.member_id = $1 AND m.active AND csm._has_room(0, $2, m.capacity)"
 "ON CONFLICT (member_id) DO NOTHING";
@@ -194,7 +213,7 @@ static const char *const claim_first_sql =
 /* The same without the checks, for an assignment by hand or a handoff. */
 static const char *const count_sql =
 "INSERT INTO csm.member_load AS l (member_id, accounts, primaries, load, pick_seq, last_assigned_at) "
-"VALUES ($1, 1, $3::integer, $2, nextval('csm.member_pick_seq'), now()) "
+"VALUES ($1, 1, $3::integer, $2, $4, now()) "
 "ON CONFLICT (member_id) DO UPDATE "
 "SET accounts = l.accounts + 1, primaries = l.primaries + excluded.primaries, load = l.load + excluded.load, "
 "    pick_seq = excluded.pick_seq, last_assigned_at = excluded.last_assigned_at";
@@ -230,6 +249,7 @@ static SPIPlanPtr wait_row_plan;
 static SPIPlanPtr lock_plan;
 static SPIPlanPtr lock_all_plan;
 static SPIPlanPtr batch_plan;
+static SPIPlanPtr ownership_plan;
 static SPIPlanPtr count_plan;
 static SPIPlanPtr insert_plan;
 static SPIPlanPtr resolve_plan;
@@ -338,6 +358,17 @@ typedef enum TryResult
 	TRY_CHANGED					/* no longer fits: assigned to, out of room or gone */
 } TryResult;
 
+/* The next value of csm.member_pick_seq: the order of picks, for round robin. */
+static Datum
+next_pick_seq(void)
+{
+	Oid			seq = get_relname_relid("member_pick_seq", get_namespace_oid("csm", false));
+
+	if (!OidIsValid(seq))
+		elog(ERROR, "csm: sequence csm.member_pick_seq is missing");
+	return DirectFunctionCall1(nextval_oid, ObjectIdGetDatum(seq));
+}
+
 /* What runs in a subtransaction: returns whether to keep what it did. */
 typedef bool (*SubBody) (void *arg);
 
@@ -408,8 +439,8 @@ static bool
 try_body(void *arg)
 {
 	Try		   *t = (Try *) arg;
-	Datum		args[5] = {Int64GetDatum(t->member_id), Float8GetDatum(t->pick->weight), t->pick->args[3],
-	BoolGetDatum(t->pick->claim_primary == 1), Float8GetDatum(t->threshold)};
+	Datum		args[6] = {Int64GetDatum(t->member_id), Float8GetDatum(t->pick->weight), t->pick->args[3],
+	BoolGetDatum(t->pick->claim_primary == 1), Float8GetDatum(t->threshold), (Datum) 0};
 
 	execute(try_lock_plan, args, NULL, SPI_OK_SELECT);
 	if (SPI_processed == 0)
@@ -421,6 +452,7 @@ try_body(void *arg)
 		execute(recheck_plan, args, NULL, SPI_OK_SELECT);
 	else
 	{
+		args[5] = next_pick_seq();
 		execute(claim_plan, args, NULL, SPI_OK_UPDATE);
 		if (SPI_processed == 0)
 			execute(claim_first_plan, args, NULL, SPI_OK_INSERT);
@@ -681,32 +713,35 @@ prepare_plans(void)
 	Oid			account_by_external_types[] = {TEXTOID, TEXTOID};
 	Oid			current_types[] = {INT8OID, INTERVALOID};
 	Oid			candidates_types[] = {TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID, FLOAT8OID, INT8ARRAYOID};
-	Oid			claim_types[] = {INT8OID, FLOAT8OID, TEXTOID, BOOLOID, FLOAT8OID};
+	Oid			claim_types[] = {INT8OID, FLOAT8OID, TEXTOID, BOOLOID, FLOAT8OID, INT8OID};
 	Oid			end_types[] = {INT8OID, INT8OID, TEXTOID};
-	Oid			count_types[] = {INT8OID, FLOAT8OID, BOOLOID};
+	Oid			count_types[] = {INT8OID, FLOAT8OID, BOOLOID, INT8OID};
 	Oid			record_types[] = {INT8OID, INT8OID, BOOLOID, FLOAT8OID, TEXTOID, INT8OID, TEXTOID, INT8OID};
 	Oid			queue_types[] = {INT8OID, TEXTOID, TEXTOID, INT8OID};
 	Oid			members_types[] = {INT8ARRAYOID};
 
-	csm_prepare_once(&account_plan, account_sql, 1, account_types);
-	csm_prepare_once(&account_by_external_plan, account_by_external_sql, 2, account_by_external_types);
-	csm_prepare_once(&facts_plan, facts_sql, 1, account_types);
-	csm_prepare_once(&current_plan, current_sql, 2, current_types);
-	csm_prepare_once(&candidates_plan, candidates_sql, 6, candidates_types);
-	csm_prepare_once(&recheck_plan, recheck_sql, 5, claim_types);
-	csm_prepare_once(&end_plan, end_sql, 3, end_types);
-	csm_prepare_once(&claim_plan, claim_sql, 5, claim_types);
-	csm_prepare_once(&claim_first_plan, claim_first_sql, 5, claim_types);
-	csm_prepare_once(&make_rows_plan, make_rows_sql, 1, members_types);
-	csm_prepare_once(&try_lock_plan, try_lock_sql, 1, account_types);
-	csm_prepare_once(&wait_row_plan, wait_row_sql, 1, account_types);
-	csm_prepare_once(&lock_plan, lock_sql, 1, account_types);
-	csm_prepare_once(&lock_all_plan, lock_all_sql, 1, members_types);
-	csm_prepare_once(&batch_plan, batch_sql, 0, NULL);
-	csm_prepare_once(&count_plan, count_sql, 3, count_types);
-	csm_prepare_once(&insert_plan, insert_sql, 8, record_types);
-	csm_prepare_once(&resolve_plan, resolve_sql, 1, record_types);
-	csm_prepare_once(&queue_plan, queue_sql, 4, queue_types);
+	csm_prepare_routed(&account_plan, csm_on_citus() ? account_citus_sql : account_sql, 1, account_types);
+	csm_prepare_routed(&account_by_external_plan,
+					   csm_on_citus() ? account_by_external_citus_sql : account_by_external_sql, 2,
+					   account_by_external_types);
+	csm_prepare_routed(&facts_plan, facts_sql, 1, account_types);
+	csm_prepare_routed(&current_plan, current_sql, 2, current_types);
+	csm_prepare_routed(&candidates_plan, candidates_sql, 6, candidates_types);
+	csm_prepare_routed(&recheck_plan, recheck_sql, 5, claim_types);
+	csm_prepare_routed(&end_plan, end_sql, 3, end_types);
+	csm_prepare_routed(&claim_plan, claim_sql, 6, claim_types);
+	csm_prepare_routed(&claim_first_plan, claim_first_sql, 6, claim_types);
+	csm_prepare_routed(&make_rows_plan, make_rows_sql, 1, members_types);
+	csm_prepare_routed(&try_lock_plan, try_lock_sql, 1, account_types);
+	csm_prepare_routed(&wait_row_plan, wait_row_sql, 1, account_types);
+	csm_prepare_routed(&lock_plan, lock_sql, 1, account_types);
+	csm_prepare_routed(&lock_all_plan, lock_all_sql, 1, members_types);
+	csm_prepare_routed(&batch_plan, batch_sql, 0, NULL);
+	csm_prepare_routed(&ownership_plan, ownership_sql, 0, NULL);
+	csm_prepare_routed(&count_plan, count_sql, 4, count_types);
+	csm_prepare_routed(&insert_plan, insert_sql, 8, record_types);
+	csm_prepare_routed(&resolve_plan, resolve_sql, 1, record_types);
+	csm_prepare_routed(&queue_plan, queue_sql, 4, queue_types);
 }
 
 /*
@@ -779,7 +814,8 @@ void
 assign_start(int64 account, int64 member, bool is_primary, float8 weight, const char *reason, const Datum *rule,
 			 const char *action, int64 old_member)
 {
-	Datum		count_args[3] = {Int64GetDatum(member), Float8GetDatum(weight), BoolGetDatum(is_primary)};
+	Datum		count_args[4] = {Int64GetDatum(member), Float8GetDatum(weight), BoolGetDatum(is_primary),
+	next_pick_seq()};
 
 	check_weight(weight);
 	prepare_plans();
@@ -886,6 +922,19 @@ read_account(Account *account)
 }
 
 /*
+ * On Citus, takes the lock every change of owners takes there first
+ * (csm._lock_ownership()), in the caller's SPI connection; nothing on one
+ * node.
+ */
+void
+assign_lock_ownership(void)
+{
+	prepare_plans();
+	if (csm_on_citus())
+		execute(ownership_plan, NULL, NULL, SPI_OK_SELECT);
+}
+
+/*
  * Locks an account (by account_id) against other changes of its owners
  * and reads it, in the caller's SPI connection; false when there is none.
  */
@@ -894,7 +943,7 @@ assign_lock_account(int64 id, Account *account)
 {
 	Datum		arg = Int64GetDatum(id);
 
-	prepare_plans();
+	assign_lock_ownership();
 	execute(account_plan, &arg, NULL, SPI_OK_SELECT);
 	return read_account(account);
 }
@@ -1062,7 +1111,7 @@ csm_auto_assign(PG_FUNCTION_ARGS)
 	args[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "csm: SPI_connect failed");
-	prepare_plans();
+	assign_lock_ownership();
 	execute(account_by_external_plan, args, nulls, SPI_OK_SELECT);
 	if (!read_account(&account))
 		ereport(ERROR,

@@ -19,6 +19,7 @@ typedef struct Account
 /* csm._lock_member(member bigint): takes the member's assignment lock until commit, waiting for it. */
 extern Datum csm_lock_member(PG_FUNCTION_ARGS);
 
+extern void assign_lock_ownership(void);
 extern bool assign_lock_account(int64 id, Account *account);
 extern void assign_start(int64 account, int64 member, bool is_primary, float8 weight, const char *reason,
 						 const Datum *rule, const char *action, int64 old_member);

@@ -17,6 +17,10 @@ extern void account_cache_put(const char *key, int len, int64 account_id);
 /* spi_plan.c: an SPI plan prepared on first use and kept. */
 #include "executor/spi.h"
 extern SPIPlanPtr csm_prepare_once(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes);
+/* ... planned with its values in a database with Citus, so that Citus can route it. */
+extern SPIPlanPtr csm_prepare_routed(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes);
+/* ... whether csm's tables are on a Citus cluster (in an SPI connection). */
+extern bool csm_on_citus(void);
 /* ... and SPI of a C function with no SET search_path runs under pg_catalog, pg_temp. */
 extern int	csm_pin_search_path(void);
 extern void csm_restore_search_path(int nest);

@@ -18,6 +18,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 
 #include "csm.h"
 #include "assign.h"
@@ -28,16 +29,15 @@ PG_FUNCTION_INFO_V1(csm_assign);
  * The account ($1, external_id) and the member ($2, handle), unlocked: one
  * row, NULL where either is unknown.
  *
- * Both plans are generic (csm_prepare_once).  On Citus, with accounts
- * distributed by account_id, this one reads csm.account by external_id, not
- * the distribution column, so no plan could prune it; state_sql reads
- * csm.account_assignment by account_id $1, which Citus prunes when it runs
- * a generic plan (deferred pruning), its other tables being reference
- * tables.  Not yet verified on Citus (see the README's Citus notes).
+ * Its plans are prepared with csm_prepare_routed: on Citus, where
+ * csm.account is a reference table and csm.account_assignment is
+ * distributed by account_id, state_sql and primary_member_sql are planned
+ * with the account's id, so Citus routes them to its shard (a generic plan
+ * of state_sql's join of reference and distributed tables it cannot plan).
  */
 static const char *const lookup_sql =
 "SELECT (SELECT a.account_id FROM csm.account a WHERE a.external_id = $1), m.member_id, m.active "
-"FROM (SELECT) one LEFT JOIN csm.team_member m ON m.handle = $2";
+"FROM (SELECT 1) one LEFT JOIN csm.team_member m ON m.handle = $2";
 
 /*
  * Under both locks, for account $1 and member $2: the member (active,
@@ -48,7 +48,7 @@ static const char *const lookup_sql =
  */
 static const char *const state_sql =
 "SELECT m.active, m.capacity, coalesce(l.load, 0), "
-"       p.assignment_id, p.member_id, ph.handle, p.started_at > now() - r.min_tenure, r.name, r.min_tenure::text, "
+"       p.assignment_id, p.member_id, ph.handle, p.started_at > now() - r.min_tenure, r.name, r.min_tenure, "
 "       e.assignment_id, e.is_primary, e.load "
 "FROM csm.team_member m "
 "LEFT JOIN csm.member_load l ON l.member_id = m.member_id "
@@ -60,7 +60,7 @@ static const char *const state_sql =
 
 /* The member's row, locked first ($1, member_id). */
 static const char *const member_row_sql =
-"SELECT FROM csm.team_member t WHERE t.member_id = $1 FOR SHARE";
+"SELECT 1 FROM csm.team_member t WHERE t.member_id = $1 FOR SHARE";
 
 /* The member of the account's ($1) current primary, once it is locked. */
 static const char *const primary_member_sql =
@@ -134,7 +134,9 @@ read_state(HeapTuple tup, State *state)
 	d = column(tup, 7, &isnull);
 	state->primary_young = !isnull && DatumGetBool(d);
 	state->rule_name = column_text(tup, 8);
-	state->tenure = column_text(tup, 9);
+	/* printed here, in the session's IntervalStyle (on Citus the query runs on a worker) */
+	d = column(tup, 9, &isnull);
+	state->tenure = isnull ? NULL : DatumGetCString(DirectFunctionCall1(interval_out, d));
 	d = column(tup, 10, &isnull);
 	state->existing_id = isnull ? 0 : DatumGetInt64(d);
 	d = column(tup, 11, &isnull);
@@ -156,7 +158,13 @@ lock_for_assignment(Account *account, int64 member, bool is_primary)
 	HeapTuple	tup;
 	int64		other = 0;
 
-	(void) select_one(member_row_plan, &arg);
+	/*
+	 * On Citus the lock of csm._lock_ownership() comes first, and stands for
+	 * the member's row: there a row lock of a reference table locks the table.
+	 */
+	assign_lock_ownership();
+	if (!csm_on_citus())
+		(void) select_one(member_row_plan, &arg);
 	if (!assign_lock_account(account->id, account))
 		return false;
 	if (is_primary)
@@ -242,10 +250,10 @@ csm_assign(PG_FUNCTION_ARGS)
 		Oid			lookup_types[] = {TEXTOID, TEXTOID};
 		Oid			state_types[] = {INT8OID, INT8OID};
 
-		csm_prepare_once(&lookup_plan, lookup_sql, 2, lookup_types);
-		csm_prepare_once(&member_row_plan, member_row_sql, 1, state_types);
-		csm_prepare_once(&primary_member_plan, primary_member_sql, 1, state_types);
-		csm_prepare_once(&state_plan, state_sql, 2, state_types);
+		csm_prepare_routed(&lookup_plan, lookup_sql, 2, lookup_types);
+		csm_prepare_routed(&member_row_plan, member_row_sql, 1, state_types);
+		csm_prepare_routed(&primary_member_plan, primary_member_sql, 1, state_types);
+		csm_prepare_routed(&state_plan, state_sql, 2, state_types);
 	}
 
 	args[0] = PG_GETARG_DATUM(0);

@@ -78,11 +78,55 @@ LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@._caller() IS
     'Internal: the role that caused the current statement (the session''s role or the one SET ROLE chose), which SECURITY DEFINER functions do not change; audit rows name it.';
 
+-- On Citus, csm.account and csm.team_member are reference tables: a copy on
+-- every node, each with the triggers, which fire once per copy.  So a
+-- trigger there sets only what is the same on every copy (csm._stamp()
+-- rather than now(), which is each node's own), and whatever it does to
+-- other tables it does once, in the copy of the node the change was made
+-- from (csm._origin()), where it can run distributed queries: on the
+-- coordinator's copy, in the session's own backend.  Without Citus both
+-- are what a single node has always had: now(), and true.
+
+-- The time a change is stamped with: now(), or on Citus the distributed
+-- transaction's timestamp, which the coordinator sends to every node with
+-- the transaction, so that every copy of a reference table gets the same.
+CREATE FUNCTION @extschema@._stamp() RETURNS timestamptz
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    stamp timestamptz;
+BEGIN
+    IF to_regproc('pg_catalog.get_current_transaction_id') IS NOT NULL THEN
+        EXECUTE 'SELECT (pg_catalog.get_current_transaction_id()).transaction_stamp' INTO stamp;
+    END IF;
+    RETURN coalesce(stamp, now());
+END $$;
+COMMENT ON FUNCTION @extschema@._stamp() IS
+    'Internal: the timestamp triggers on reference tables set: now(), or on Citus the distributed transaction''s timestamp, the same on every node.';
+
+-- Whether this copy's trigger is the one that acts for the statement: on
+-- Citus, the node that started the distributed transaction (the one the
+-- session is connected to); the copies on the other nodes are changed by
+-- Citus's own backends, which cannot run distributed queries.
+CREATE FUNCTION @extschema@._origin() RETURNS boolean
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    here boolean;
+BEGIN
+    IF to_regclass('pg_catalog.pg_dist_local_group') IS NULL THEN
+        RETURN true;
+    END IF;
+    EXECUTE 'SELECT t.transaction_number OPERATOR(pg_catalog.=) 0 OR t.initiator_node_identifier OPERATOR(pg_catalog.=) g.groupid '
+            'FROM pg_catalog.get_current_transaction_id() t, pg_catalog.pg_dist_local_group g' INTO here;
+    RETURN coalesce(here, true);
+END $$;
+COMMENT ON FUNCTION @extschema@._origin() IS
+    'Internal: whether a trigger on a reference table fires on the node its statement was run from (always true without Citus); side effects run only there, once.';
+
 -- Keep the audit timestamps honest without asking callers to set them.
 CREATE FUNCTION @extschema@._touch_account() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    NEW.updated_at := now();
+    NEW.updated_at := @extschema@._stamp();
     RETURN NEW;
 END $$;
 COMMENT ON FUNCTION @extschema@._touch_account() IS 'Trigger: sets account.updated_at.';
@@ -95,7 +139,7 @@ CREATE FUNCTION @extschema@._account_churn_date() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF NEW.status = 'churned' THEN
-        NEW.churned_at := coalesce(NEW.churned_at, now());
+        NEW.churned_at := coalesce(NEW.churned_at, @extschema@._stamp());
     ELSIF TG_OP = 'UPDATE' AND OLD.status = 'churned' AND NEW.churned_at IS NOT DISTINCT FROM OLD.churned_at THEN
         -- Back to active: the old date goes; a date given with active is refused by the CHECK.
         NEW.churned_at := NULL;
@@ -111,7 +155,7 @@ CREATE FUNCTION @extschema@._touch_member_status() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF NEW.status IS DISTINCT FROM OLD.status THEN
-        NEW.status_changed_at := now();
+        NEW.status_changed_at := @extschema@._stamp();
     END IF;
     RETURN NEW;
 END $$;

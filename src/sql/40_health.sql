@@ -422,11 +422,20 @@ CREATE TABLE @extschema@.health_history (
 COMMENT ON TABLE @extschema@.health_history IS
     'One computed health score per account per UTC day (the day''s last refresh wins).';
 
+-- On Citus, once, from the node the accounts were deleted on (see
+-- csm._origin()), with the ids read from the transition table first: Citus
+-- cannot plan a query that joins it with its tables.
 CREATE FUNCTION @extschema@._forget_health() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    accounts bigint[];
 BEGIN
-    DELETE FROM @extschema@.health_score h USING gone g WHERE h.account_id = g.account_id;
-    DELETE FROM @extschema@.health_history h USING gone g WHERE h.account_id = g.account_id;
+    IF NOT @extschema@._origin() THEN
+        RETURN NULL;
+    END IF;
+    accounts := ARRAY(SELECT g.account_id FROM gone g);
+    DELETE FROM @extschema@.health_score h WHERE h.account_id = ANY (accounts);
+    DELETE FROM @extschema@.health_history h WHERE h.account_id = ANY (accounts);
     RETURN NULL;
 END $$;
 COMMENT ON FUNCTION @extschema@._forget_health() IS

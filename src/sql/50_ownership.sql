@@ -101,10 +101,24 @@ CREATE TABLE @extschema@.member_lock (
 COMMENT ON TABLE @extschema@.member_lock IS
     'Internal: one row per team member, locked (FOR NO KEY UPDATE) by whoever assigns to them until commit. Grant nothing on it: a role that can lock these rows can stall assignments.';
 
+-- On Citus, once (from the node the members were inserted on: see
+-- csm._origin()), and with the ids read from the transition table first:
+-- Citus cannot plan a query that mixes it with its tables.  There
+-- csm.distribute() adds team_member_lock_row_deferred, which makes the rows
+-- at commit instead (see csm._route_new_account() for why).
 CREATE FUNCTION @extschema@._member_lock_row() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    members bigint[];
 BEGIN
-    INSERT INTO @extschema@.member_lock (member_id) SELECT n.member_id FROM new_members n
+    IF NOT @extschema@._origin()
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+                  WHERE t.tgrelid OPERATOR(pg_catalog.=) TG_RELID
+                    AND t.tgname OPERATOR(pg_catalog.~~) 'team\_member\_lock\_row\_deferred%') THEN
+        RETURN NULL;
+    END IF;
+    members := ARRAY(SELECT n.member_id FROM new_members n);
+    INSERT INTO @extschema@.member_lock (member_id) SELECT m FROM unnest(members) m
     ON CONFLICT (member_id) DO NOTHING;
     RETURN NULL;
 END $$;
@@ -160,7 +174,7 @@ BEGIN
         RETURN NEW;
     END IF;
     NEW.actor := @extschema@._caller();
-    NEW.at := now();
+    NEW.at := @extschema@._stamp();
     NEW.external_id := (SELECT a.external_id FROM @extschema@.account a WHERE a.account_id = NEW.account_id);
     RETURN NEW;
 END $$;

@@ -80,10 +80,15 @@ COMMENT ON FUNCTION @extschema@._end_assignment(bigint, bigint, text) IS
 
 -- One change of an account's owners at a time: two sessions assigning the
 -- same account queue here, so the second sees what the first did.
+-- PL/pgSQL: Citus cannot plan a SQL function's parameters.  On Citus the
+-- lock of csm._lock_ownership() stands for the account's (defined below).
 CREATE FUNCTION @extschema@._lock_account(account bigint) RETURNS void
-LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
-    SELECT FROM @extschema@.account a WHERE a.account_id = account FOR NO KEY UPDATE
-$$;
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NOT @extschema@._lock_ownership() THEN
+        PERFORM 1 FROM @extschema@.account a WHERE a.account_id = account FOR NO KEY UPDATE;
+    END IF;
+END $$;
 COMMENT ON FUNCTION @extschema@._lock_account(bigint) IS 'Internal: serialises changes of one account''s owners.';
 
 -- Rows csm serialises on, instead of advisory locks (which any role can
@@ -98,16 +103,16 @@ CREATE TABLE @extschema@.lock_row (
 );
 COMMENT ON TABLE @extschema@.lock_row IS
     'Internal: rows csm''s functions lock to serialise work (scope assign: the batch lock; scope queue: a support team''s queue); made when first needed. Grant nothing on it: a role that can lock these rows can stall csm.';
-INSERT INTO @extschema@.lock_row (scope, key) VALUES ('assign', 'batch');
+INSERT INTO @extschema@.lock_row (scope, key) VALUES ('assign', 'batch'), ('assign', 'cluster');
 
 CREATE FUNCTION @extschema@._lock_row(scope text, key text, exclusive boolean) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     LOOP
         IF exclusive THEN
-            PERFORM FROM @extschema@.lock_row r WHERE r.scope = _lock_row.scope AND r.key = _lock_row.key FOR UPDATE;
+            PERFORM 1 FROM @extschema@.lock_row r WHERE r.scope = _lock_row.scope AND r.key = _lock_row.key FOR UPDATE;
         ELSE
-            PERFORM FROM @extschema@.lock_row r WHERE r.scope = _lock_row.scope AND r.key = _lock_row.key FOR SHARE;
+            PERFORM 1 FROM @extschema@.lock_row r WHERE r.scope = _lock_row.scope AND r.key = _lock_row.key FOR SHARE;
         END IF;
         EXIT WHEN FOUND;
         INSERT INTO @extschema@.lock_row (scope, key) VALUES (_lock_row.scope, _lock_row.key) ON CONFLICT DO NOTHING;
@@ -115,6 +120,39 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION @extschema@._lock_row(text, text, boolean) IS
     'Internal: locks a csm.lock_row row until commit (exclusive: FOR UPDATE, else FOR SHARE), making it first if need be.';
+
+-- On Citus every change of owners takes one lock first: the row
+-- ('assign', 'cluster') of csm.lock_row, FOR UPDATE, until commit.  Citus
+-- locks a row of a reference table (csm.account, csm.team_member,
+-- csm.member_lock) by locking the whole table on every node until commit,
+-- and an insert of accounts holds a lock on csm.account that such a lock
+-- waits for; with the row locks of one node, taken in the order of
+-- src/assign.c's header, two transactions would wait for each other.  So
+-- there the account and member rows are not locked (members' locks are
+-- still taken, after this one), and changes of owners run one at a time, as
+-- Citus's table locks would make them anyway.  On one node it does nothing
+-- and returns false: the row locks serialise what must be.
+CREATE FUNCTION @extschema@._lock_ownership() RETURNS boolean
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    distributed boolean := false;
+BEGIN
+    IF to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
+        EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1)'
+            INTO distributed USING '@extschema@.account'::regclass;
+    END IF;
+    IF distributed THEN
+        -- The rest of the transaction reaches each worker over one
+        -- connection: Citus refuses to change csm.member_load (a reference
+        -- table) after a query that read the shards of a table referring to
+        -- csm.team_member over several connections at once.
+        PERFORM set_config('citus.multi_shard_modify_mode', 'sequential', true);
+        PERFORM @extschema@._lock_row('assign', 'cluster', true);
+    END IF;
+    RETURN distributed;
+END $$;
+COMMENT ON FUNCTION @extschema@._lock_ownership() IS
+    'Internal: on Citus, takes the lock every change of owners takes first (csm.lock_row (''assign'', ''cluster''), FOR UPDATE) and returns true; on one node does nothing and returns false.';
 
 -- Every change to a member's book holds the member's lock (their
 -- csm.member_lock row) until commit, so that no two sessions fill the same
@@ -138,6 +176,55 @@ LANGUAGE C
 SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@._begin_batch() IS
     'Internal: takes the batch lock (csm.lock_row (''assign'', ''batch'')) until commit; the rest of the transaction assigns as a batch.';
+
+-- Deleting accounts deletes their relationships (the foreign key's
+-- cascade), which must come off their owners' counters too.  After the
+-- statement the relationships are gone, so the owners are found in the
+-- audit log (every relationship was started with a row naming its member)
+-- and their counters recounted, under their locks.  On Citus the cascade
+-- runs on the workers' copies of csm.account, which Citus changes before
+-- the coordinator's; this runs once, on the coordinator's (csm._origin()).
+CREATE FUNCTION @extschema@._forget_owners() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    accounts bigint[];
+    members bigint[];
+    member bigint;
+    recount_accounts integer[];
+    recount_primaries integer[];
+    recount_loads float8[];
+BEGIN
+    IF NOT @extschema@._origin() THEN
+        RETURN NULL;
+    END IF;
+    PERFORM @extschema@._lock_ownership();
+    accounts := ARRAY(SELECT g.account_id FROM gone g);
+    members := ARRAY(SELECT DISTINCT l.new_member_id FROM @extschema@.assignment_log l
+                     WHERE l.account_id = ANY (accounts) AND l.conversation_id IS NULL AND l.new_member_id IS NOT NULL
+                     ORDER BY 1);
+    FOREACH member IN ARRAY members LOOP
+        PERFORM @extschema@._lock_member(member);
+    END LOOP;
+    -- (recounted first, then written: on Citus, member_load is a reference
+    -- table, which one statement cannot update from a distributed one)
+    SELECT array_agg(c.accounts), array_agg(c.primaries), array_agg(c.load) INTO recount_accounts, recount_primaries, recount_loads
+    FROM (SELECT m, coalesce(r.accounts, 0) AS accounts, coalesce(r.primaries, 0) AS primaries, coalesce(r.load, 0) AS load
+          FROM unnest(members) m
+          LEFT JOIN (SELECT x.member_id, count(*)::integer AS accounts, count(*) FILTER (WHERE x.is_primary)::integer AS primaries,
+                            sum(x.load) AS load
+                     FROM @extschema@.account_assignment x
+                     WHERE x.member_id = ANY (members) AND x.ended_at IS NULL GROUP BY x.member_id) r ON r.member_id = m
+          ORDER BY m) c;
+    UPDATE @extschema@.member_load l SET accounts = r.accounts, primaries = r.primaries, load = r.load
+    FROM unnest(members, recount_accounts, recount_primaries, recount_loads) AS r(member_id, accounts, primaries, load)
+    WHERE l.member_id = r.member_id;
+    RETURN NULL;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@._forget_owners() FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._forget_owners() IS
+    'Trigger: after accounts are deleted (their relationships with them), recounts their owners'' csm.member_load rows.';
+CREATE TRIGGER account_forget_owners AFTER DELETE ON @extschema@.account
+    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._forget_owners();
 
 CREATE FUNCTION @extschema@._pick_member(candidates bigint[], strategy text, weight float8) RETURNS bigint
 AS 'MODULE_PATHNAME', 'csm_pick_member'
@@ -208,13 +295,15 @@ GROUP BY m.member_id;
 COMMENT ON VIEW @extschema@.assignment_workload IS
     'Per member: current accounts, primaries, secondaries, ARR of the primary book, weighted load (strategic 20, enterprise 10, mid_market 3.33, smb 1 per account), capacity and utilisation (load / capacity).';
 
+-- Without a primary: an anti join written as an outer join, which Citus
+-- plans with csm.account a reference table (it refuses a correlated
+-- subquery there); a single node plans both the same.
 CREATE VIEW @extschema@.unassigned_queue WITH (security_invoker = true) AS
 SELECT a.account_id, a.external_id, a.segment, a.plan, a.tier, a.arr,
        coalesce(al.created_at, a.created_at) AS waiting_since, al.kind, al.message
 FROM @extschema@.account a
 LEFT JOIN @extschema@.assignment_alert al ON al.account_id = a.account_id AND al.resolved_at IS NULL
-WHERE a.status = 'active'
-  AND NOT EXISTS (SELECT FROM @extschema@.account_assignment x
-                  WHERE x.account_id = a.account_id AND x.is_primary AND x.ended_at IS NULL);
+LEFT JOIN @extschema@.account_assignment p ON p.account_id = a.account_id AND p.is_primary AND p.ended_at IS NULL
+WHERE a.status = 'active' AND p.account_id IS NULL;
 COMMENT ON VIEW @extschema@.unassigned_queue IS
     'Active accounts without a primary CSM, oldest first by waiting_since, with the open alert saying why (NULL kind: never routed).';

@@ -57,18 +57,21 @@ DECLARE
     primary_done boolean;
     res @extschema@.assignment_result;
 BEGIN
-    IF NOT EXISTS (SELECT FROM @extschema@.routing_rule x WHERE x.enabled) THEN
+    IF NOT EXISTS (SELECT 1 FROM @extschema@.routing_rule x WHERE x.enabled) THEN
         RETURN;
     END IF;
     -- Several accounts: all of them locked first, in order, then the batch
     -- lock, so that the picks are as fair as one at a time and no two
     -- transactions wait for each other (the order is in src/assign.c).
+    -- (On Citus, the lock of csm._lock_ownership() first, standing for the accounts'.)
     IF (SELECT count(DISTINCT a) FROM unnest(accounts) a) > 1 THEN
-        PERFORM FROM @extschema@.account x WHERE x.account_id = ANY (accounts) ORDER BY x.account_id FOR NO KEY UPDATE;
+        IF NOT @extschema@._lock_ownership() THEN
+            PERFORM 1 FROM @extschema@.account x WHERE x.account_id = ANY (accounts) ORDER BY x.account_id FOR NO KEY UPDATE;
+        END IF;
         PERFORM @extschema@._begin_batch();
     END IF;
     FOR account IN SELECT DISTINCT a FROM unnest(accounts) a WHERE a IS NOT NULL ORDER BY a LOOP
-        CONTINUE WHEN NOT EXISTS (SELECT FROM @extschema@.account x WHERE x.account_id = account AND x.status = 'active');
+        CONTINUE WHEN NOT EXISTS (SELECT 1 FROM @extschema@.account x WHERE x.account_id = account AND x.status = 'active');
         facts := @extschema@.routing_facts(account);
         primary_done := false;
         FOR r IN SELECT * FROM @extschema@.routing_rule x WHERE x.enabled ORDER BY x.priority, x.rule_id LOOP
@@ -104,10 +107,25 @@ END $$;
 COMMENT ON FUNCTION @extschema@.apply_routing(bigint[], text[]) IS
     'Applies the routing rules to these accounts: the first matching primary rule and every matching secondary rule. With reading (the facts that changed, such as {health_band,health_score}), only those of them whose condition reads one of these facts: a health change never moves a primary that a rule about segments made. Fired by triggers when an account is created or its plan, segment or tier changes (all rules), and by health refreshes and overrides (rules reading health). Returns one row per rule applied. Errors: 42501 without the operate level (csm.grant_access).';
 
+-- On Citus, csm.account is a reference table and this fires on each node's
+-- copy; it routes once, from the copy of the node the statement was run
+-- from (csm._origin(): the coordinator's copy, changed in the session's own
+-- backend, where distributed queries may run), and reads the transition
+-- tables into an array before any query on Citus's tables.
 CREATE FUNCTION @extschema@._route_new_accounts() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+    IF NOT @extschema@._origin() THEN
+        RETURN NULL;
+    END IF;
     IF TG_OP = 'INSERT' THEN
+        -- On Citus csm.distribute() adds account_route_new_deferred, which
+        -- routes new accounts at commit instead (see below).
+        IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+                   WHERE t.tgrelid OPERATOR(pg_catalog.=) TG_RELID
+                     AND t.tgname OPERATOR(pg_catalog.~~) 'account\_route\_new\_deferred%') THEN
+            RETURN NULL;
+        END IF;
         -- An account that arrives with a created_at from before this
         -- transaction is history: a restore, which loads accounts before
         -- their assignments (whatever its settings), or an import.  It is
@@ -129,6 +147,59 @@ CREATE TRIGGER account_route_changed AFTER UPDATE ON @extschema@.account
     REFERENCING OLD TABLE AS old_accounts NEW TABLE AS new_accounts
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._route_new_accounts();
 
+-- On Citus, new accounts are routed when their transaction commits.  Citus
+-- changes the coordinator's copy of a reference table after the workers'
+-- for an UPDATE, a DELETE or an INSERT ... VALUES, so the statement
+-- triggers above find Citus's connections free; but it loads the copies of
+-- an INSERT ... SELECT or a COPY at the same time, and a trigger on the
+-- coordinator's copy cannot query the workers then.  A deferred trigger
+-- fires at commit, before Citus commits on the workers: the coordinator's
+-- routes each new account (csm._origin()), the workers' do nothing.
+CREATE FUNCTION @extschema@._route_new_account() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    -- As csm._route_new_accounts: accounts inserted with a past created_at are history.
+    IF @extschema@._origin() AND NEW.created_at >= pg_catalog.now() THEN
+        PERFORM @extschema@._route(ARRAY[NEW.account_id]);
+    END IF;
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION @extschema@._route_new_account() IS
+    'Trigger, on Citus (csm.distribute() adds it): applies the routing rules to an account created in this transaction, at commit, once (from the coordinator''s copy of csm.account).';
+
+-- The same for the lock rows of new members (csm._member_lock_row).
+CREATE FUNCTION @extschema@._member_lock_row_deferred() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF @extschema@._origin() THEN
+        INSERT INTO @extschema@.member_lock (member_id) VALUES (NEW.member_id) ON CONFLICT (member_id) DO NOTHING;
+    END IF;
+    RETURN NULL;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@._member_lock_row_deferred() FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._member_lock_row_deferred() IS
+    'Trigger, on Citus (csm.distribute() adds it): makes the assignment lock row of a member created in this transaction, at commit, once.';
+
+-- Called by csm.distribute(); idempotent.  The statement triggers of the
+-- same events step aside where these exist.
+CREATE FUNCTION @extschema@._distribute_ownership() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = '@extschema@.account'::regclass
+                                               AND t.tgname = 'account_route_new_deferred') THEN
+        CREATE CONSTRAINT TRIGGER account_route_new_deferred AFTER INSERT ON @extschema@.account
+            DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION @extschema@._route_new_account();
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = '@extschema@.team_member'::regclass
+                                               AND t.tgname = 'team_member_lock_row_deferred') THEN
+        CREATE CONSTRAINT TRIGGER team_member_lock_row_deferred AFTER INSERT ON @extschema@.team_member
+            DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION @extschema@._member_lock_row_deferred();
+    END IF;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@._distribute_ownership() FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._distribute_ownership() IS
+    'Internal, for csm.distribute(): adds the deferred triggers that, on Citus, route new accounts (account_route_new_deferred) and make new members'' lock rows (team_member_lock_row_deferred) at commit.';
+
 -- A member who leaves hands each account over, least loaded, to an active
 -- member of one of their teams (or of one of their roles, when they have no
 -- team), or the account waits in the queue.
@@ -140,6 +211,8 @@ DECLARE
     rel @extschema@.account_assignment;
     pool bigint[];
     picked bigint;
+    book bigint[];
+    candidates bigint[];
     moved integer := 0;
 BEGIN
     PERFORM @extschema@._require('admin');
@@ -148,11 +221,14 @@ BEGIN
     -- nobody adds to their book while it is held, and additions in flight
     -- are waited for.  Then every account of the book, in order, then the
     -- batch lock, then members (the order is in src/assign.c).
-    PERFORM FROM @extschema@.team_member m WHERE m.member_id = leaver.member_id FOR NO KEY UPDATE;
-    PERFORM FROM @extschema@.account a
-    WHERE a.account_id IN (SELECT x.account_id FROM @extschema@.account_assignment x
-                           WHERE x.member_id = leaver.member_id AND x.ended_at IS NULL)
-    ORDER BY a.account_id FOR NO KEY UPDATE;
+    -- (On Citus, the lock of csm._lock_ownership() instead of all of these.)
+    IF NOT @extschema@._lock_ownership() THEN
+        PERFORM 1 FROM @extschema@.team_member m WHERE m.member_id = leaver.member_id FOR NO KEY UPDATE;
+        book := ARRAY(SELECT x.account_id FROM @extschema@.account_assignment x
+                      WHERE x.member_id = leaver.member_id AND x.ended_at IS NULL);
+        PERFORM 1 FROM @extschema@.account a WHERE a.account_id = ANY (book)
+        ORDER BY a.account_id FOR NO KEY UPDATE;
+    END IF;
     PERFORM @extschema@._begin_batch();
     pool := ARRAY(SELECT m.member_id FROM @extschema@.team_member m
                   WHERE m.active AND m.member_id <> leaver.member_id
@@ -161,15 +237,16 @@ BEGIN
         FOR rel IN SELECT * FROM @extschema@.account_assignment x
                    WHERE x.member_id = leaver.member_id AND x.ended_at IS NULL ORDER BY x.account_id LOOP
             PERFORM @extschema@._lock_account(rel.account_id);
-            CONTINUE WHEN NOT EXISTS (SELECT FROM @extschema@.account_assignment x
+            CONTINUE WHEN NOT EXISTS (SELECT 1 FROM @extschema@.account_assignment x
                                       WHERE x.account_id = rel.account_id AND x.assignment_id = rel.assignment_id
                                         AND x.ended_at IS NULL);
             PERFORM @extschema@._end_assignment(rel.account_id, rel.assignment_id, why);
-            picked := @extschema@._pick_member(
-                ARRAY(SELECT c FROM unnest(pool) c
-                      WHERE NOT EXISTS (SELECT FROM @extschema@.account_assignment x
-                                        WHERE x.account_id = rel.account_id AND x.member_id = c AND x.ended_at IS NULL)),
-                'least_loaded', rel.load);
+            -- (the candidates first: on Citus a pick in the same statement
+            -- as the read of the account's shard would run on its worker)
+            candidates := ARRAY(SELECT c FROM unnest(pool) c
+                                WHERE NOT EXISTS (SELECT 1 FROM @extschema@.account_assignment x
+                                                  WHERE x.account_id = rel.account_id AND x.member_id = c AND x.ended_at IS NULL));
+            picked := @extschema@._pick_member(candidates, 'least_loaded', rel.load);
             IF picked IS NOT NULL THEN
                 PERFORM @extschema@._start_assignment(rel.account_id, picked, rel.is_primary, rel.load, why, NULL,
                                                       'handoff', leaver.member_id);
@@ -186,7 +263,7 @@ BEGIN
         END LOOP;
         -- Wait out assignments to the leaver still in flight, then look again.
         PERFORM @extschema@._lock_member(leaver.member_id);
-        EXIT WHEN NOT EXISTS (SELECT FROM @extschema@.account_assignment x
+        EXIT WHEN NOT EXISTS (SELECT 1 FROM @extschema@.account_assignment x
                               WHERE x.member_id = leaver.member_id AND x.ended_at IS NULL);
     END LOOP;
     RETURN moved;
@@ -196,15 +273,29 @@ COMMENT ON FUNCTION @extschema@.release_member(text, text) IS
 
 CREATE FUNCTION @extschema@._member_left() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    leavers text[];
+    books bigint[];
 BEGIN
+    -- On Citus, once, from the node the statement was run from (see
+    -- csm._route_new_accounts), with the transition tables read first.
+    IF NOT @extschema@._origin() THEN
+        RETURN NULL;
+    END IF;
+    leavers := ARRAY(SELECT n.handle FROM new_members n JOIN old_members o ON o.member_id = n.member_id
+                     WHERE o.active AND NOT n.active ORDER BY n.member_id);
+    IF cardinality(leavers) = 0 THEN
+        RETURN NULL;
+    END IF;
     -- The books of every leaver, locked in one order before any handoff.
-    PERFORM FROM @extschema@.account a
-    WHERE a.account_id IN (SELECT x.account_id FROM @extschema@.account_assignment x
-                           JOIN new_members n ON n.member_id = x.member_id JOIN old_members o ON o.member_id = n.member_id
-                           WHERE o.active AND NOT n.active AND x.ended_at IS NULL)
-    ORDER BY a.account_id FOR NO KEY UPDATE;
-    PERFORM @extschema@.release_member(n.handle) FROM new_members n JOIN old_members o ON o.member_id = n.member_id
-    WHERE o.active AND NOT n.active;
+    -- (On Citus, the lock of csm._lock_ownership() instead.)
+    IF NOT @extschema@._lock_ownership() THEN
+        books := ARRAY(SELECT x.account_id FROM @extschema@.account_assignment x JOIN @extschema@.team_member m ON m.member_id = x.member_id
+                       WHERE m.handle = ANY (leavers) AND x.ended_at IS NULL);
+        PERFORM 1 FROM @extschema@.account a WHERE a.account_id = ANY (books)
+        ORDER BY a.account_id FOR NO KEY UPDATE;
+    END IF;
+    PERFORM @extschema@.release_member(l) FROM unnest(leavers) l;
     RETURN NULL;
 END $$;
 COMMENT ON FUNCTION @extschema@._member_left() IS 'Trigger: members who become inactive hand their book over (csm.release_member).';
@@ -217,13 +308,17 @@ CREATE FUNCTION @extschema@.assign_queued() RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     account bigint;
+    waiting bigint[];
     assigned integer := 0;
 BEGIN
     PERFORM @extschema@._require('operate');
     -- The waiting accounts first, in order, then the batch lock (the order
     -- is in src/assign.c).
-    PERFORM FROM @extschema@.account a WHERE a.account_id IN (SELECT q.account_id FROM @extschema@.unassigned_queue q)
-    ORDER BY a.account_id FOR NO KEY UPDATE;
+    IF NOT @extschema@._lock_ownership() THEN
+        waiting := ARRAY(SELECT q.account_id FROM @extschema@.unassigned_queue q);
+        PERFORM 1 FROM @extschema@.account a WHERE a.account_id = ANY (waiting)
+        ORDER BY a.account_id FOR NO KEY UPDATE;
+    END IF;
     IF FOUND THEN
         PERFORM @extschema@._begin_batch();
     END IF;

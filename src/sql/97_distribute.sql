@@ -133,6 +133,9 @@ BEGIN
     FOR i IN 1 .. cardinality(fks) LOOP
         EXECUTE fks[i];
     END LOOP;
+    -- Ownership: new accounts are routed, and new members' lock rows made,
+    -- at commit on Citus (54_routing.sql).
+    PERFORM @extschema@._distribute_ownership();
     -- The rows now live in the shards; drop the coordinator's stale copies.
     FOR t IN SELECT d.relation FROM @extschema@._distribution() d LOOP
         PERFORM truncate_local_data_after_distributing_table(t.relation);

@@ -22,64 +22,11 @@
 # csm.member_load equals a recount from csm.account_assignment.
 set -euo pipefail
 . "$(dirname "$0")/lib/stress.sh"
+. "$(dirname "$0")/lib/assign.sh"
 db=csm_stress_assign
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 failed=0
-
-# run_pgbench NAME CLIENTS TRANSACTIONS SCRIPT: runs it, prints its summary,
-# and checks that every transaction succeeded and no deadlock happened.
-run_pgbench() {
-    local name=$1 clients=$2 txns=$3 before started failed_txns log=$work/$1.log
-    before=$(deadlocks "$db")
-    started=$(date +%s.%N)
-    if pgbench -n -c "$clients" -j 2 -t "$txns" -f "$4" "$db" >"$log" 2>&1; then
-        echo "ok - $name: pgbench ran $clients clients x $txns transactions"
-    else
-        cat "$log"
-        echo "not ok - $name: pgbench failed"
-        failed=1
-    fi
-    echo "# $name: $(awk -v s="$started" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f s", e - s }');" \
-         "$(grep -E '^tps' "$log" | head -n 1 | sed 's/ (.*//')"
-    failed_txns=$(awk -F': *' '/^number of failed transactions/ { split($2, a, " "); print a[1] }' "$log")
-    expect "$name: no failed transactions" 0 "SELECT ${failed_txns:-0}"
-    if no_new_deadlocks "$db" "$before"; then echo "ok - $name: no deadlocks"; else failed=1; fi
-}
-
-# book_spread TEAM: every member of TEAM with its account count, and the
-# spread (max - min).
-book_spread() {
-    q -c "
-        SELECT string_agg(handle || '=' || accounts, ' ' ORDER BY member_id) || ', spread (max - min) '
-               || (max(accounts) - min(accounts))
-        FROM book WHERE '$1' = ANY (teams)"
-}
-
-# check_pool NAME PREFIX N: the invariants every run must keep, over the
-# accounts named PREFIX1..PREFIXN.
-check_pool() {
-    local name=$1 prefix=$2 n=$3
-    expect "$name: each of the $n accounts has exactly one current primary" 0 "
-        SELECT count(*) FROM csm.account a
-        WHERE a.external_id LIKE '${prefix}%'
-          AND (SELECT count(*) FROM csm.account_assignment x
-               WHERE x.account_id = a.account_id AND x.is_primary AND x.ended_at IS NULL) <> 1"
-    expect "$name: no account ever had a second relationship" "$n" "
-        SELECT count(*) FROM csm.account_assignment x JOIN csm.account a ON a.account_id = x.account_id
-        WHERE a.external_id LIKE '${prefix}%'"
-    expect "$name: assignment_log has exactly one 'assign' row per assignment, and nothing else" "$n|$n" "
-        SELECT count(*) FILTER (WHERE l.action = 'assign' AND x.account_id IS NOT NULL), count(*)
-        FROM csm.assignment_log l JOIN csm.account a ON a.account_id = l.account_id
-        LEFT JOIN csm.account_assignment x ON x.account_id = l.account_id AND x.member_id = l.new_member_id
-                                          AND x.is_primary AND x.ended_at IS NULL
-        WHERE a.external_id LIKE '${prefix}%'"
-    expect_member_load "$name: csm.member_load equals a recount from csm.account_assignment"
-    expect "$name: nobody is over capacity" 0 "
-        SELECT count(*) FROM csm.team_member m
-        WHERE m.capacity < (SELECT sum(x.load) FROM csm.account_assignment x
-                            WHERE x.member_id = m.member_id AND x.ended_at IS NULL) - 1e-9"
-}
 
 # ---------------------------------------------------------------- setup
 started=$(date +%s)
