@@ -83,14 +83,21 @@ echo "== pg_regress (each file after CREATE EXTENSION csm and csm.distribute())"
 # keeps on the coordinator alone (a function in pg_temp_N, whose N differs
 # from run to run); the single-node expected files do not have them.
 db=csm_regress
-$cluster createdb "$dir" "$port" "$db"
-psql_c -d "$db" -c "ALTER DATABASE $db SET citus.enable_unsupported_feature_messages = off"
-for p in $port $CITUS_WORKER_PORTS; do
-    psql_c -p "$p" -d "$db" -c 'SET citus.enable_ddl_propagation = off' -c "ALTER DATABASE $db SET lc_messages TO 'C'" \
-        -c "ALTER DATABASE $db SET lc_monetary TO 'C'" -c "ALTER DATABASE $db SET lc_numeric TO 'C'" \
-        -c "ALTER DATABASE $db SET lc_time TO 'C'" -c "ALTER DATABASE $db SET bytea_output TO 'hex'" \
-        -c "ALTER DATABASE $db SET timezone_abbreviations TO 'Default'"
-done
+regress_db() {
+    $cluster createdb "$dir" "$port" "$db"
+    psql_c -d "$db" -c "ALTER DATABASE $db SET citus.enable_unsupported_feature_messages = off"
+    for p in $port $CITUS_WORKER_PORTS; do
+        psql_c -p "$p" -d "$db" -c 'SET citus.enable_ddl_propagation = off' -c "ALTER DATABASE $db SET lc_messages TO 'C'" \
+            -c "ALTER DATABASE $db SET lc_monetary TO 'C'" -c "ALTER DATABASE $db SET lc_numeric TO 'C'" \
+            -c "ALTER DATABASE $db SET lc_time TO 'C'" -c "ALTER DATABASE $db SET bytea_output TO 'hex'" \
+            -c "ALTER DATABASE $db SET timezone_abbreviations TO 'Default'"
+    done
+}
+fresh_csm() {
+    psql_c -d "$db" -c 'SET client_min_messages = warning' -c 'DROP EXTENSION IF EXISTS csm CASCADE' \
+        -c 'CREATE EXTENSION csm' -c 'SELECT FROM csm.distribute()'
+}
+regress_db
 out=output_citus
 rm -rf "$out"; mkdir -p "$out"
 for f in sql/*.sql; do
@@ -98,10 +105,18 @@ for f in sql/*.sql; do
     # Every file ends with DROP EXTENSION csm CASCADE; CREATE EXTENSION csm
     # (a fresh extension for the next file); on Citus that one is distributed
     # again here.
-    if ! psql_c -d "$db" -c 'SET client_min_messages = warning' -c 'DROP EXTENSION IF EXISTS csm CASCADE' \
-        -c 'CREATE EXTENSION csm' -c 'SELECT FROM csm.distribute()'; then
-        fail "pg_regress $t: no fresh distributed csm to run it on"
-        continue
+    if ! fresh_csm; then
+        # a file that left csm broken does not take the next ones with it
+        echo "-- $db: DROP EXTENSION csm failed; the database is made again"
+        for p in $port $CITUS_WORKER_PORTS; do
+            psql_c -p "$p" -d postgres -c 'SET client_min_messages = warning' \
+                -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"
+        done
+        regress_db
+        if ! fresh_csm; then
+            fail "pg_regress $t: no fresh distributed csm to run it on"
+            continue
+        fi
     fi
     if "$pkglib/pgxs/src/test/regress/pg_regress" --inputdir=. --bindir="$bin" --use-existing \
         --dbname="$db" --outputdir="$out/$t" "$t" >"$out/$t.log" 2>&1; then
