@@ -20,7 +20,7 @@ ISOLATION_OPTS = --inputdir=test/isolation --load-extension=csm
 
 # -fno-semantic-interposition lets calls between csm's own files skip the PLT.
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -fno-semantic-interposition
-EXTRA_CLEAN = output_iso output_hostile results regression.diffs regression.out
+EXTRA_CLEAN = output_iso output_hostile output_citus results regression.diffs regression.out
 
 # Prefer the server-dev package's pg_config for the chosen major version.
 PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/$(PG_MAJOR)/bin/pg_config) pg_config)
@@ -64,13 +64,18 @@ bench: deps
 	$(MAKE) install
 	PG_MAJOR=$(PG_MAJOR) pg_virtualenv -t -v $(PG_MAJOR) sh -c 'test/bench/run.sh && test/bench/health.sh && test/bench/assign.sh && test/bench/churn.sh'
 
-# Ingest into a distributed event table, tracked against untracked, on a
-# throwaway 3-node Citus cluster (test/citus/cluster.sh); needs Citus
-# installed for $(PG_CONFIG) (../shared/citus/install.sh).
-.PHONY: bench-citus
+# csm on a 3-node Citus cluster (a coordinator and two workers on 127.0.0.1,
+# started and stopped by the script). Citus must be installed: see
+# test/citus/run.sh and ../shared/citus/install.sh.
+.PHONY: test-citus bench-citus
+test-citus: deps
+	$(MAKE) install
+	PG_MAJOR=$(PG_MAJOR) PG_CONFIG=$(PG_CONFIG) test/citus/run.sh
+
+# Every test/bench/citus_*.sh, each on a throwaway cluster of its own.
 bench-citus: deps
 	$(MAKE) install
-	PG_MAJOR=$(PG_MAJOR) PG_CONFIG=$(PG_CONFIG) test/bench/citus_ingest.sh
+	for b in $(sort $(wildcard test/bench/citus_*.sh)); do PG_MAJOR=$(PG_MAJOR) PG_CONFIG=$(PG_CONFIG) $$b || exit 1; done
 
 # The pg_regress suite a second time, with a hostile schema first on
 # search_path (test/hostile/schema.sql: operators and functions for the

@@ -79,6 +79,14 @@ BEGIN
             USING ERRCODE = '55000',
                   HINT = 'Connect to the coordinator and call it there; the workers get their shards from it.';
     END IF;
+    -- Citus places a table as its owner and runs commands on the workers
+    -- (run_command_on_workers) only for a superuser; csm is not a trusted
+    -- extension, so its owner is one.
+    IF NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user) THEN
+        RAISE EXCEPTION 'csm.distribute() must be run by a superuser'
+            USING ERRCODE = '42501',
+                  HINT = 'Connect to the coordinator as the superuser that created the extension.';
+    END IF;
     -- csm's tables have triggers; Citus runs them on the shards, and csm's
     -- triggers are written to be correct there (see each trigger).
     PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
@@ -147,4 +155,56 @@ END;
 $$;
 REVOKE ALL ON FUNCTION @extschema@.distribute() FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.distribute() IS
-    'Run once on the Citus coordinator after CREATE EXTENSION csm: makes configuration tables reference tables and per-account tables distributed by account_id, colocated. Idempotent; returns each table, how it is placed, and whether this call changed it. 0A000 without Citus, 55000 on a worker.';
+    'Run once on the Citus coordinator after CREATE EXTENSION csm: makes configuration tables reference tables and per-account tables distributed by account_id, colocated. Idempotent; returns each table, how it is placed, and whether this call changed it. 0A000 without Citus, 55000 on a worker, 42501 for a role that is not a superuser.';
+
+-- DROP EXTENSION csm on a cluster: the shards of csm's tables go first
+-- (src/distribute.c says why Citus would leave them).
+CREATE FUNCTION @extschema@._drop_shards()
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    t record;
+BEGIN
+    -- Without Citus there is nothing to do, and on a worker the
+    -- coordinator drops the shards.
+    IF NOT EXISTS (SELECT FROM pg_extension e WHERE e.extname = 'citus') THEN
+        RETURN;
+    END IF;
+    IF NOT citus_is_coordinator() THEN
+        RETURN;
+    END IF;
+    -- The extension is going, its usage sources with it: csm's sql_drop
+    -- trigger must not look them up as their shards go (it is dropped with
+    -- the extension; a failed DROP EXTENSION rolls this back).
+    ALTER EVENT TRIGGER csm_usage_dropped DISABLE;
+    FOR t IN
+        SELECT p.logicalrelid AS rel, n.nspname, c.relname
+        FROM pg_dist_partition p
+        JOIN pg_class c ON c.oid = p.logicalrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e'
+        JOIN pg_extension e ON e.oid = d.refobjid AND d.refclassid = 'pg_extension'::regclass
+        WHERE e.extname = 'csm'
+        ORDER BY c.oid DESC
+    LOOP
+        PERFORM citus_drop_all_shards(t.rel, t.nspname, t.relname, false);
+    END LOOP;
+END;
+$$;
+REVOKE ALL ON FUNCTION @extschema@._drop_shards() FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._drop_shards() IS
+    'Internal: on the Citus coordinator, drops the shards of csm''s distributed tables; called by the event trigger csm_drop_extension before DROP EXTENSION csm.';
+
+CREATE FUNCTION @extschema@._drop_extension_start() RETURNS event_trigger
+LANGUAGE c
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'csm_drop_extension_start';
+REVOKE ALL ON FUNCTION @extschema@._drop_extension_start() FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._drop_extension_start() IS
+    'ddl_command_start event trigger: before DROP EXTENSION csm, has csm._drop_shards() drop the shards of csm''s tables on a Citus cluster.';
+CREATE EVENT TRIGGER csm_drop_extension ON ddl_command_start
+    WHEN TAG IN ('DROP EXTENSION')
+    EXECUTE FUNCTION @extschema@._drop_extension_start();
+COMMENT ON EVENT TRIGGER csm_drop_extension IS
+    'Before DROP EXTENSION csm on a Citus cluster, drops the shards of csm''s tables, which Citus would leave behind.';

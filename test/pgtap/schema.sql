@@ -55,7 +55,10 @@ $$, 'every unique index of the ownership and churn tables, partial ones included
 SELECT is_empty($$
     SELECT c.conrelid::regclass::text, c.confrelid::regclass::text
     FROM pg_constraint c
-    WHERE c.connamespace = 'csm'::regnamespace AND c.contype = 'f'
+    WHERE c.contype = 'f'
+      -- csm's tables (on a Citus coordinator, schema csm also holds the
+      -- local placements of reference tables, with foreign keys of their own)
+      AND c.conrelid IN (SELECT relation FROM csm._distribution())
       AND c.confrelid::regclass::text NOT IN ('csm.account', 'csm.team_member', 'csm.usage_source',
                                               'csm.health_model', 'csm.health_group', 'csm.churn_signal_kind')
 $$, 'foreign keys point only at account or config tables');
