@@ -206,8 +206,9 @@ COMMENT ON VIEW @extschema@.usage_unknown_key IS
 -- node the statement ran on, csm._origin(), as csm._route_new_account
 -- does): the views then need no pending branch and run on the workers. A
 -- key's events written by a transaction that overlaps the account's
--- creation (it could not see the account yet) stay pending; the next
--- csm.compact_usage() folds them. On a single node nothing of this is
+-- creation (it could not see the account yet), and those of accounts
+-- loaded by a COPY outside a transaction block (see csm._fold_pending_key)
+-- stay pending; the next csm.compact_usage() folds them. On a single node nothing of this is
 -- installed: the views read csm.usage_pending directly.
 -- Moves the pending events of these keys whose account exists into
 -- csm.usage_delta, exactly: what is deleted is what is inserted.
@@ -245,8 +246,9 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     keys text[];
 BEGIN
-    IF NOT @extschema@._origin() THEN
-        RETURN NULL;
+    IF NOT @extschema@._origin()
+       OR pg_catalog.current_setting('application_name') LIKE 'citus\_internal gpid=%' THEN
+        RETURN NULL;  -- as in csm._fold_pending_key
     END IF;
     keys := ARRAY(SELECT n.external_id FROM new_accounts n);
     IF NOT EXISTS (SELECT 1 FROM @extschema@.usage_pending p WHERE p.account_key = ANY (keys)) THEN
@@ -270,7 +272,11 @@ COMMENT ON FUNCTION @extschema@._fold_pending_keys() IS
 CREATE FUNCTION @extschema@._fold_pending_key() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    IF @extschema@._origin() THEN
+    -- A COPY outside a transaction block changes the coordinator's copy
+    -- through a connection of Citus's own (application_name citus_internal),
+    -- which cannot run distributed queries: compact_usage() folds these.
+    IF @extschema@._origin()
+       AND pg_catalog.current_setting('application_name') NOT LIKE 'citus\_internal gpid=%' THEN
         PERFORM @extschema@._fold_pending(ARRAY[NEW.external_id]);
     END IF;
     RETURN NULL;
