@@ -197,6 +197,168 @@ HAVING sum(p.events) <> 0;
 COMMENT ON VIEW @extschema@.usage_unknown_key IS
     'Account keys seen in a source tracked with create_accounts => false that have no csm.account row: events, and the first and last UTC day seen. Creating the account rolls them up. On Citus, also the new keys of a distributed source until csm.compact_usage() creates their accounts.';
 
+-- On Citus, csm.usage_pending is a reference table, and a view that unions
+-- it (joined to csm.account on the key's text) with the distributed
+-- counters is planned on the coordinator, which then pulls every account's
+-- usage from the shards. There the pending events of a key are moved into
+-- csm.usage_delta when its account is created (or takes that key), in the
+-- same transaction, at commit, once (from the copy of csm.account of the
+-- node the statement ran on, csm._origin(), as csm._route_new_account
+-- does): the views then need no pending branch and run on the workers. A
+-- key's events written by a transaction that overlaps the account's
+-- creation (it could not see the account yet), and those of accounts
+-- loaded by a COPY outside a transaction block (see csm._fold_pending_key)
+-- stay pending; the next csm.compact_usage() folds them. On a single node nothing of this is
+-- installed: the views read csm.usage_pending directly.
+-- Moves the pending events of these keys whose account exists into
+-- csm.usage_delta, exactly: what is deleted is what is inserted.
+CREATE FUNCTION @extschema@._fold_pending(keys text[]) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    k record;
+BEGIN
+    FOR k IN SELECT a.account_id, a.external_id FROM @extschema@.account a
+             WHERE a.external_id = ANY (keys)
+               AND EXISTS (SELECT 1 FROM @extschema@.usage_pending p WHERE p.account_key = a.external_id) LOOP
+        WITH taken AS (
+            DELETE FROM @extschema@.usage_pending p WHERE p.account_key = k.external_id
+            RETURNING p.source_id, p.day, p.user_key, p.feature, p.events
+        ), moved AS (
+            SELECT array_agg(t.source_id) AS s, array_agg(t.day) AS d, array_agg(t.user_key) AS u,
+                   array_agg(t.feature) AS f, array_agg(t.events) AS e
+            FROM taken t
+        )
+        INSERT INTO @extschema@.usage_delta (account_id, source_id, day, user_key, feature, events)
+        SELECT k.account_id, x.source_id, x.day, x.user_key, x.feature, x.events
+        FROM moved m, unnest(m.s, m.d, m.u, m.f, m.e) AS x (source_id, day, user_key, feature, events);
+    END LOOP;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@._fold_pending(text[]) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._fold_pending(text[]) IS
+    'Internal, on Citus: moves the pending events (csm.usage_pending) of these keys whose account exists into csm.usage_delta.';
+
+-- After the statement that created the accounts when Citus lets a trigger
+-- query the workers then (an INSERT ... VALUES, an UPDATE), so that the
+-- views count the events at once; at commit otherwise (an INSERT ... SELECT
+-- or a COPY, which Citus loads into every copy at the same time).
+CREATE FUNCTION @extschema@._fold_pending_keys() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    keys text[];
+BEGIN
+    IF NOT @extschema@._origin()
+       OR pg_catalog.current_setting('application_name') LIKE 'citus\_internal gpid=%' THEN
+        RETURN NULL;  -- as in csm._fold_pending_key
+    END IF;
+    keys := ARRAY(SELECT n.external_id FROM new_accounts n);
+    IF NOT EXISTS (SELECT 1 FROM @extschema@.usage_pending p WHERE p.account_key = ANY (keys)) THEN
+        RETURN NULL;
+    END IF;
+    -- Citus loads an INSERT ... SELECT or a COPY into this copy with a COPY
+    -- of its own while its connections to the workers are busy: then
+    -- csm._fold_pending_key does it at commit (the progress view is read
+    -- afresh, not from the transaction's snapshot of it).
+    PERFORM pg_catalog.pg_stat_clear_snapshot();
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_stat_progress_copy c WHERE c.pid = pg_catalog.pg_backend_pid()) THEN
+        RETURN NULL;
+    END IF;
+    PERFORM @extschema@._fold_pending(keys);
+    RETURN NULL;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@._fold_pending_keys() FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._fold_pending_keys() IS
+    'Trigger, on Citus (csm.distribute() adds it): moves the pending events of the keys of accounts created or rekeyed into csm.usage_delta after the statement, once, where Citus allows it then (else csm._fold_pending_key does at commit).';
+
+CREATE FUNCTION @extschema@._fold_pending_key() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    -- A COPY outside a transaction block changes the coordinator's copy
+    -- through a connection of Citus's own (application_name citus_internal),
+    -- which cannot run distributed queries: compact_usage() folds these.
+    IF @extschema@._origin()
+       AND pg_catalog.current_setting('application_name') NOT LIKE 'citus\_internal gpid=%' THEN
+        PERFORM @extschema@._fold_pending(ARRAY[NEW.external_id]);
+    END IF;
+    RETURN NULL;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@._fold_pending_key() FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._fold_pending_key() IS
+    'Trigger, on Citus (csm.distribute() adds it): moves the pending events (csm.usage_pending) of an account''s key into csm.usage_delta when the account is created or takes that key, at commit, once (from the copy of csm.account of the node the statement ran on).';
+
+-- Called by csm.distribute(), after the tables are distributed, and by
+-- csm._usage_staged_view() there; idempotent. Adds the triggers above,
+-- folds the pending events whose account exists already, and gives
+-- csm._usage_day and csm._usage_feature_day the same columns and answers
+-- without the pending branch, and without the staged one while no
+-- distributed source has a staging table (except except_source's).
+CREATE FUNCTION @extschema@._usage_views_for_citus(except_source integer DEFAULT NULL) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    staged boolean;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = '@extschema@.account'::regclass
+                                               AND t.tgname = 'account_fold_pending_deferred') THEN
+        CREATE CONSTRAINT TRIGGER account_fold_pending_deferred AFTER INSERT OR UPDATE OF external_id
+            ON @extschema@.account DEFERRABLE INITIALLY DEFERRED
+            FOR EACH ROW EXECUTE FUNCTION @extschema@._fold_pending_key();
+        CREATE TRIGGER account_fold_pending AFTER INSERT ON @extschema@.account
+            REFERENCING NEW TABLE AS new_accounts FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._fold_pending_keys();
+        CREATE TRIGGER account_fold_pending_rekeyed AFTER UPDATE ON @extschema@.account
+            REFERENCING NEW TABLE AS new_accounts FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._fold_pending_keys();
+    END IF;
+    PERFORM @extschema@._fold_pending(ARRAY(SELECT DISTINCT p.account_key FROM @extschema@.usage_pending p));
+    SELECT EXISTS (SELECT 1 FROM @extschema@.usage_source u
+                   JOIN pg_catalog.pg_class c ON c.relnamespace = '@extschema@'::regnamespace
+                                             AND c.relname = 'usage_stage_' || u.source_id
+                   WHERE u.source_id IS DISTINCT FROM except_source)
+    INTO staged;
+
+    -- a staged branch, only while there are staging tables: on its own it
+    -- is planned on the coordinator too
+    EXECUTE format($v$
+    CREATE OR REPLACE VIEW @extschema@._usage_day WITH (security_invoker = true) AS
+    WITH delta AS NOT MATERIALIZED (
+        SELECT d.account_id, d.source_id, d.day, d.user_key, d.events FROM @extschema@.usage_delta d
+        %s
+    ), pending_users AS (
+        SELECT p.account_id, p.source_id, p.day,
+               sum((coalesce(u.events, 0) + p.n > 0)::integer - (coalesce(u.events, 0) > 0)::integer) AS active_delta
+        FROM (SELECT d.account_id, d.source_id, d.day, d.user_key, sum(d.events) AS n
+              FROM delta d WHERE d.user_key IS NOT NULL
+              GROUP BY d.account_id, d.source_id, d.day, d.user_key) p
+        LEFT JOIN @extschema@.usage_user_day u
+               ON u.account_id = p.account_id AND u.source_id = p.source_id AND u.day = p.day AND u.user_key = p.user_key
+        GROUP BY p.account_id, p.source_id, p.day
+    )
+    SELECT t.account_id, t.source_id, t.day, sum(t.events)::bigint AS events, sum(t.active_users)::bigint AS active_users
+    FROM (SELECT c.account_id, c.source_id, c.day, c.events, c.active_users FROM @extschema@.usage_counter c
+          UNION ALL
+          SELECT d.account_id, d.source_id, d.day, d.events, 0 FROM delta d
+          UNION ALL
+          SELECT p.account_id, p.source_id, p.day, 0, p.active_delta FROM pending_users p) t
+    GROUP BY t.account_id, t.source_id, t.day$v$,
+        CASE WHEN staged THEN $v$UNION ALL
+        SELECT a.account_id, g.source_id, g.day, g.user_key, g.events
+        FROM @extschema@._usage_staged g JOIN @extschema@.account a ON a.external_id = g.account_key$v$ ELSE '' END);
+
+    EXECUTE format($v$
+    CREATE OR REPLACE VIEW @extschema@._usage_feature_day WITH (security_invoker = true) AS
+    SELECT t.account_id, t.source_id, t.day, t.feature, sum(t.events)::bigint AS events
+    FROM (SELECT f.account_id, f.source_id, f.day, f.feature, f.events FROM @extschema@.usage_feature_counter f
+          UNION ALL
+          SELECT d.account_id, d.source_id, d.day, d.feature, d.events FROM @extschema@.usage_delta d
+          WHERE d.feature IS NOT NULL
+          %s) t
+    GROUP BY t.account_id, t.source_id, t.day, t.feature$v$,
+        CASE WHEN staged THEN $v$UNION ALL
+          SELECT a.account_id, g.source_id, g.day, g.feature, g.events
+          FROM @extschema@._usage_staged g JOIN @extschema@.account a ON a.external_id = g.account_key
+          WHERE g.feature IS NOT NULL$v$ ELSE '' END);
+END $fn$;
+REVOKE ALL ON FUNCTION @extschema@._usage_views_for_citus(integer) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._usage_views_for_citus(integer) IS
+    'Internal: csm.distribute() calls it to fold pending events of existing accounts, add the triggers that fold a key''s pending events when its account is created (csm._fold_pending_keys, csm._fold_pending_key), and give csm._usage_day and csm._usage_feature_day the form Citus runs on the workers (same columns and answers; a staged branch only while a source other than except_source has a staging table).';
+
 -- Folds serialise on the one row of csm.usage_fold_lock. A row lock needs
 -- UPDATE on the table, which only csm's owner has, so no other role can
 -- hold it and stall csm (an advisory lock, which csm 0.1.0 used, anyone can
@@ -516,6 +678,11 @@ BEGIN
                    'SELECT g.account_key, g.source_id, g.day, g.user_key, g.feature, g.events '
                    'FROM (%s) AS g (account_key, source_id, day, user_key, feature, events)',
                    coalesce(legs, 'SELECT NULL::text, NULL::integer, NULL::date, NULL::text, NULL::text, NULL::bigint WHERE false'));
+    -- after csm.distribute(): the usage views read the staging tables only while there are some
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid OPERATOR(pg_catalog.=) '@extschema@.account'::regclass
+                                                      AND t.tgname OPERATOR(pg_catalog.=) 'account_fold_pending_deferred') THEN
+        PERFORM @extschema@._usage_views_for_citus(except_source);
+    END IF;
 END $$;
 COMMENT ON FUNCTION @extschema@._usage_staged_view(integer) IS
     'Rewrites csm._usage_staged as the union of the staging tables csm.usage_stage_<source_id>, without except_source''s.';

@@ -149,6 +149,10 @@ BEGIN
     -- Usage tables the user distributed and tracked before: their staging
     -- tables (csm._usage_stage, src/sql/20_usage.sql).
     PERFORM @extschema@._usage_stage(u.source_id) FROM @extschema@.usage_source u WHERE u.dropped_at IS NULL ORDER BY u.source_id;
+    -- Pending events move into the distributed deltas when their account is
+    -- created, so that the usage views run on the workers
+    -- (csm._usage_views_for_citus, src/sql/20_usage.sql).
+    PERFORM @extschema@._usage_views_for_citus();
     -- Conversation routing finishes on the coordinator after each statement.
     PERFORM @extschema@._distribute_conversations();
 END;

@@ -225,7 +225,6 @@ SELECT ok(pg_temp.h2t_plan(NULL, 'placeholders') ~ 'INSERT/SELECT method: repart
           AND pg_temp.h2t_plan(NULL, 'placeholders') ~ 'Task Count: 32'
           AND pg_temp.h2t_plan(NULL, 'placeholders') !~ 'usage|nps|pull to coordinator',
           'refresh_health: new accounts'' rows are made on the workers, from ids only (moved worker to worker)');
-SELECT todo('csm._usage_day and _usage_feature_day union a reference-table branch (usage_pending joined to account), which Citus plans on the coordinator', 1);
 SELECT ok(pg_temp.h2t_pushed(pg_temp.h2t_plan(NULL, 'score'), 32),
           'refresh_health: the scoring UPDATE from account_metrics runs on the shards, metrics and all');
 

@@ -13,7 +13,7 @@
 \pset pager off
 
 BEGIN;
-SELECT plan(45);
+SELECT plan(52);
 
 -- Nothing here relies on a setting a user would have to know about.
 SELECT is(current_setting('citus.allow_nested_distributed_execution'), 'off', 'nested distributed execution stays off');
@@ -201,6 +201,35 @@ SELECT is(pg_temp.num($$SELECT count(*) FROM csm.usage_source WHERE relation::te
           'DROP TABLE of a tracked distributed table removes its source');
 SELECT is((SELECT count(*) FROM pg_class c WHERE c.relnamespace = 'csm'::regnamespace AND c.relname LIKE 'usage_stage_%')::numeric,
           pg_temp.num('SELECT count(*) FROM csm.usage_source'), 'and its staging table');
+
+-- 7. A key's waiting events count as soon as its account is created -------
+-- On Citus the usage views read no csm.usage_pending (a reference table,
+-- which would pull every account's usage to the coordinator): creating the
+-- account moves its key's pending events into the distributed deltas.
+CREATE TABLE public.usage_t_late (org text, at date, member text, feature text);
+SELECT create_distributed_table('public.usage_t_late', 'org');
+SELECT csm.track_usage('public.usage_t_late', 'org', 'at', 'feature', 'member', create_accounts => false);
+INSERT INTO public.usage_t_late VALUES ('late-1', '2026-05-01', 'a', 'x'), ('late-1', '2026-05-01', 'b', 'y'),
+                                       ('late-1', '2026-05-02', 'a', 'x'), ('late-2', '2026-05-01', 'c', 'x');
+SELECT csm.compact_usage();  -- the staged events of keys with no account wait in csm.usage_pending
+SELECT is(pg_temp.num($$SELECT events FROM csm.usage_unknown_key WHERE key = 'late-1'$$), 3::numeric,
+          'events of an unknown key wait');
+INSERT INTO csm.account (external_id) VALUES ('late-1');
+SELECT bag_eq($$SELECT day, events, active_users FROM csm.usage_daily WHERE source = 'public.usage_t_late'::regclass$$,
+              $$SELECT at, count(*) AS e, count(DISTINCT member) AS u FROM public.usage_t_late WHERE org = 'late-1' GROUP BY at$$,
+              'creating the account on the cluster: usage_daily counts its waiting events at once, exactly');
+SELECT bag_eq($$SELECT day, feature, events FROM csm.usage_feature_daily WHERE source = 'public.usage_t_late'::regclass$$,
+              $$SELECT at, feature, count(*) FROM public.usage_t_late WHERE org = 'late-1' GROUP BY at, feature$$,
+              'and usage_feature_daily');
+SELECT is(pg_temp.num($$SELECT count(*) FROM csm.usage_pending WHERE account_key = 'late-1'$$), 0::numeric,
+          'they moved into the distributed deltas (the views read no pending events on Citus)');
+SELECT results_eq($$SELECT key, events FROM csm.usage_unknown_key WHERE source = 'public.usage_t_late'::regclass$$,
+                  $$VALUES ('late-2', 1::bigint)$$, 'the other key still waits');
+INSERT INTO public.usage_t_late VALUES ('late-1', '2026-05-02', 'c', 'y');
+SELECT lives_ok('SELECT csm.compact_usage()', 'compact_usage() after');
+SELECT bag_eq($$SELECT day, events, active_users FROM csm.usage_daily WHERE source = 'public.usage_t_late'::regclass$$,
+              $$SELECT at, count(*) AS e, count(DISTINCT member) AS u FROM public.usage_t_late WHERE org = 'late-1' GROUP BY at$$,
+              'folded: still exact');
 
 SELECT * FROM finish();
 ROLLBACK;
