@@ -69,8 +69,22 @@ distributed_db() {
     psql_c -d "$1" -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION pgtap' \
         -c 'CREATE EXTENSION csm' -c 'SELECT count(*) AS distributed FROM csm.distribute()'
 }
+differ=0
 pass() { passed=$((passed + 1)); }
 fail() { failed=$((failed + 1)); echo "FAILED: $1"; }
+# A single-node test whose result on Citus is known to differ says so in a
+# line of its own: "-- citus-differs: why". Its failure here is listed, not
+# counted; a marked file that passes fails, so no marker outlives its reason.
+explained() { grep -m1 '^-- citus-differs: ' "$1" | sed 's/^-- citus-differs: //'; }
+judge() {  # judge FILE LABEL OK(0/1)
+    local why
+    why=$(explained "$1")
+    if [ "$3" = 0 ] && [ -z "$why" ]; then pass
+    elif [ "$3" = 0 ]; then fail "$2 passes on Citus but is marked citus-differs: remove the marker"
+    elif [ -n "$why" ]; then differ=$((differ + 1)); echo "DIFFERS (explained in $1): $why"
+    else fail "$2"
+    fi
+}
 
 echo "== a Citus cluster: coordinator 127.0.0.1:$port, workers $CITUS_WORKER_PORTS ($dir)"
 $cluster start "$dir" "$port"
@@ -121,11 +135,11 @@ for f in sql/*.sql; do
     if "$pkglib/pgxs/src/test/regress/pg_regress" --inputdir=. --bindir="$bin" --use-existing \
         --dbname="$db" --outputdir="$out/$t" "$t" >"$out/$t.log" 2>&1; then
         grep -E '^(test|ok|not ok) ' "$out/$t.log" || true
-        pass
+        judge "$f" "pg_regress $t" 0
     else
         cat "$out/$t.log"
-        fail "pg_regress $t"
-        tee -a "$out/regression.diffs" <"$out/$t/regression.diffs"
+        [ -n "$(explained "$f")" ] || tee -a "$out/regression.diffs" <"$out/$t/regression.diffs"
+        judge "$f" "pg_regress $t" 1
     fi
 done
 
@@ -147,7 +161,7 @@ for t in test/pgtap/*.sql; do
         echo "$t .. skipped: ${skip_tap[$name]}"
         continue
     fi
-    if pg_prove -d "$db" "$t"; then pass; else fail "$t"; fi
+    if pg_prove -d "$db" "$t"; then judge "$t" "$t" 0; else judge "$t" "$t" 1; fi
 done
 
 echo "== Citus suites (test/citus/*.sql, *.sh) in csm_citus"
@@ -163,5 +177,5 @@ for t in test/citus/*.sh; do
     if bash "$t"; then pass; else fail "$t"; fi
 done
 
-echo "csm citus: $passed passed, $failed failed"
+echo "csm citus: $passed passed, $failed failed, $differ differ on Citus as their files explain (DIFFERS above)"
 [ "$failed" = 0 ]
