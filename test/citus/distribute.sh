@@ -76,6 +76,12 @@ LATERAL (SELECT (xpath('/row/c/text()', query_to_xml(format(
 fks="SELECT string_agg(format('%s.%s %s', c.conrelid::regclass, c.conname, pg_get_constraintdef(c.oid)), '; '
          ORDER BY c.conrelid::regclass::text, c.conname)
 FROM pg_constraint c WHERE c.contype = 'f' AND c.conrelid IN (SELECT relation FROM csm._distribution())"
+# the foreign keys the cluster keeps: all but those of conversation and
+# agent_load to team_member, which csm._distribute_conversations() drops on
+# purpose (README, "Growing past one machine")
+fks_kept="$fks AND (c.conrelid, c.conname) NOT IN (('csm.agent_load'::regclass, 'agent_load_member_fkey'),
+    ('csm.conversation'::regclass, 'conversation_assignee_fkey'),
+    ('csm.conversation'::regclass, 'conversation_previous_assignee_fkey'))"
 # csm's triggers before distribute(), which may add triggers of its own
 q -c "CREATE TABLE public.triggers_before AS
       SELECT t.tgrelid::regclass::text AS rel, t.tgname, t.tgenabled FROM pg_trigger t
@@ -88,7 +94,7 @@ counts="SELECT (SELECT count(*) FROM csm.account) || ' accounts, ' || (SELECT co
   || ' assignments, ' || (SELECT count(*) FROM csm.usage_counter) + (SELECT count(*) FROM csm.usage_delta)
   || ' usage rows, ' || (SELECT count(*) FROM csm.health_score) || ' health scores'"
 sums_before=$(q -c "$checksums")
-fks_before=$(q -c "$fks")
+fks_before=$(q -c "$fks_kept")
 counts_before=$(q -c "$counts")
 max_account=$(q -c 'SELECT max(account_id) FROM csm.account')
 echo "# before: $counts_before"
@@ -112,7 +118,7 @@ expect "the tables distributed by account are colocated" 1 "$(q -c "
     JOIN pg_dist_partition p ON p.logicalrelid = d.relation WHERE d.kind = 'account'")"
 expect "no row lost or changed" "$sums_before" "$(q -c "$checksums")"
 expect "the same counts" "$counts_before" "$(q -c "$counts")"
-expect "every foreign key kept" "$fks_before" "$(q -c "$fks")"
+expect "every foreign key kept (but the conversation ones to team_member)" "$fks_before" "$(q -c "$fks")"
 expect "every trigger kept, enabled as before" "" "$(q -c "$triggers_lost")"
 # run_command_on_placements: the number of user triggers of each shard.
 expect "every shard has its table's triggers" "" "$(q -c "
@@ -143,7 +149,7 @@ sums_before=$(q -c "$checksums")
 expect "a second call changes nothing" "0 of $(q -c 'SELECT count(*) FROM csm._distribution()')" \
     "$(q -c "SELECT count(*) FILTER (WHERE changed) || ' of ' || count(*) FROM csm.distribute()")"
 expect "and loses nothing" "$sums_before" "$(q -c "$checksums")"
-expect "and keeps every foreign key" "$fks_before" "$(q -c "$fks")"
+expect "and keeps the same foreign keys" "$fks_before" "$(q -c "$fks")"
 
 # Citus would leave the shards of an extension's tables behind
 # (src/distribute.c): none may stay, on any node.

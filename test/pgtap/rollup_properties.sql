@@ -1,3 +1,4 @@
+-- citus-differs: tracks a local (non-distributed) table, which csm refuses on a distributed csm with 0A000 by design, and its identity primary key cannot be distributed by the account column.
 -- Property check: after any random sequence of inserts, deletes and updates
 -- (including ones that move rows between accounts, days, users and
 -- features), the rollup equals a GROUP BY over the source.

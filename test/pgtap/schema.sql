@@ -1,3 +1,4 @@
+-- citus-differs: tracks a local table (refused on a distributed csm with 0A000 by design) that a role created in the test's transaction writes, and that role does not exist on the workers.
 -- Schema, privileges and the Citus-ready shape of csm's tables.
 BEGIN;
 SELECT plan(60);

@@ -1,3 +1,4 @@
+-- citus-differs: tracks a local table, which csm refuses on a distributed csm with 0A000 by design, and plants functions and operators as a role created in its transaction, which the workers cannot see.
 -- search_path: nothing csm runs (functions, views, triggers, SPI) can be
 -- hijacked by objects planted on the caller's search_path (issue 11, 2.2).
 BEGIN;

@@ -1,3 +1,4 @@
+-- citus-differs: tracks a local (non-distributed) table, which csm refuses on a distributed csm with 0A000 by design, and its identity primary key cannot be distributed by the account column.
 -- Bulk statements (at least csm.compact_threshold groups) are added to the
 -- counters at once, summed per account-day, user-day and feature in C:
 -- new account-days with plain inserts, counted ones with upserts.  Every

@@ -1,3 +1,4 @@
+-- citus-differs: creates a role in its transaction that owns the tracked tables (the workers cannot see the uncommitted role) and tracks local tables, which csm refuses on a distributed csm with 0A000 by design.
 -- Issue 11, section 5: DROP TABLE of a tracked table takes its source and
 -- rollups with it, unless the source keeps its history; untrack_usage()
 -- works on a table that is gone.

@@ -1,3 +1,4 @@
+-- citus-differs: tracks a local (non-distributed) partitioned table, which csm refuses on a distributed csm with 0A000 by design.
 -- Issue 11, section 5: on a tracked partitioned table, DML aimed straight
 -- at a partition is counted, for partitions created or attached later too;
 -- an attached partition's rows are counted and a detached one's are taken

@@ -1,3 +1,4 @@
+-- citus-differs: tracks a local (non-distributed) table, which csm refuses on a distributed csm with 0A000 by design.
 -- Issue 11, section 4: track_usage(..., create_accounts => false) counts
 -- events for keys with no account in csm.usage_unknown_key instead of
 -- creating accounts, and rolls them up once the account is created.
