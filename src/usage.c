@@ -1357,8 +1357,16 @@ csm_usage_rollup(PG_FUNCTION_ARGS)
 											(trigdata->tg_oldtable ? tuplestore_tuple_count(trigdata->tg_oldtable) : 0)) + 8,
 									   65536), NULL);
 	batch.account_ids = NULL;
-	batch.may_roll_up = src.create_accounts && trigdata->tg_oldtable == NULL && csm_compact_threshold > 0
-		&& XactIsoLevel == XACT_READ_COMMITTED;
+	/*
+	 * On a Citus shard every group is staged, whatever its size: rolling up
+	 * mid-statement would write the account_id tables, which a shard cannot.
+	 */
+	SetUserIdAndSecContext(rollup_owner(fcinfo->flinfo->fn_oid),
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+	stage = usage_stage_for(trigdata->tg_relation, src.source_id);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	batch.may_roll_up = stage == NULL && src.create_accounts && trigdata->tg_oldtable == NULL
+		&& csm_compact_threshold > 0 && XactIsoLevel == XACT_READ_COMMITTED;
 	batch.days = batch.users = batch.features = NULL;
 
 	/*
@@ -1375,7 +1383,6 @@ csm_usage_rollup(PG_FUNCTION_ARGS)
 		accumulate(&batch, &src, trigdata->tg_newtable, desc, +1, row_cxt);
 	SetUserIdAndSecContext(rollup_owner(fcinfo->flinfo->fn_oid),
 						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
-	stage = usage_stage_for(trigdata->tg_relation, src.source_id);
 	if (stage != NULL)
 		write_staged(&batch, &src, stage);
 	else

@@ -13,7 +13,7 @@
 \pset pager off
 
 BEGIN;
-SELECT plan(52);
+SELECT plan(54);
 
 -- Nothing here relies on a setting a user would have to know about.
 SELECT is(current_setting('citus.allow_nested_distributed_execution'), 'off', 'nested distributed execution stays off');
@@ -139,6 +139,14 @@ SELECT lives_ok('SELECT csm.compact_usage()', 'compact_usage() with a BIGINT sou
 SELECT bag_eq($$SELECT * FROM pg_temp.rollup('public.usage_t_big')$$,
               $$SELECT account::text, at, count(*) AS e, count(DISTINCT uid) AS u FROM public.usage_t_big GROUP BY 1, 2$$,
               'BIGINT key: exact');
+-- One statement with more groups on one shard than csm.compact_threshold
+-- (10000): on one node the trigger rolls such a batch up mid-statement; on a
+-- shard it must stage every group.
+INSERT INTO public.usage_t_big SELECT 99, date '2026-03-10', i FROM generate_series(1, 12000) i;
+SELECT lives_ok('SELECT csm.compact_usage()', 'compact_usage() after a batch above the threshold');
+SELECT bag_eq($$SELECT * FROM pg_temp.rollup('public.usage_t_big')$$,
+              $$SELECT account::text, at, count(*) AS e, count(DISTINCT uid) AS u FROM public.usage_t_big GROUP BY 1, 2$$,
+              'BIGINT key: exact after a batch above csm.compact_threshold on one shard');
 
 -- 3. Unknown keys of a source that does not create accounts ------------------
 CREATE TABLE public.usage_t_known (org text, at date);
