@@ -366,14 +366,15 @@ BEGIN
         NEW.resolved_at := coalesce(NEW.resolved_at, now());
     END IF;
     IF NEW.assignee IS NOT NULL THEN
+        -- (history too: on Citus no foreign key checks the assignee)
+        IF shard THEN
+            PERFORM @extschema@._member_exists(NEW.assignee);
+        END IF;
         IF NEW.assigned_at IS NOT NULL THEN
             RETURN NEW;
         END IF;
         NEW.assigned_at := now();
         NEW.assignment_reason := coalesce(NEW.assignment_reason, 'by hand');
-        IF shard THEN
-            PERFORM @extschema@._member_exists(NEW.assignee);
-        END IF;
         IF NEW.status <> 'resolved' THEN
             IF shard THEN
                 INSERT INTO @extschema@.conversation_change (account_id, conversation_id, kind, member_id, team)

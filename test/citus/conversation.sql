@@ -11,7 +11,7 @@
 --
 --   pg_prove -h 127.0.0.1 -p <coordinator> -d csm_citus test/citus/conversation.sql
 BEGIN;
-SELECT plan(41);
+SELECT plan(42);
 
 INSERT INTO csm.account (account_id, external_id) SELECT i, 'tapconv_' || i FROM generate_series(9101, 9108) AS i;
 INSERT INTO csm.support_team (team, strategy, conversation_limit, reassign_action) VALUES
@@ -101,6 +101,8 @@ SELECT throws_ok($$UPDATE csm.conversation SET assignee = (SELECT member_id FROM
                    WHERE account_id = 9106$$, '55000', NULL, 'moved by hand to an inactive member');
 SELECT throws_ok($$UPDATE csm.conversation SET assignee = -1 WHERE account_id = 9106$$, '23503', NULL,
                  'moved by hand to an unknown member');
+SELECT throws_ok($$INSERT INTO csm.conversation (account_id, team, assignee, assigned_at) VALUES (9106, 'tapconv_rr', -1, now())$$,
+                 '23503', NULL, 'imported with an unknown member (no foreign key on the cluster: the trigger checks it)');
 SELECT throws_ok($$INSERT INTO csm.conversation (account_id, team, assignee)
                    SELECT 9107, 'tapconv_rr', member_id FROM csm.team_member WHERE handle = 'tapconv_1'$$, '23514', NULL,
                  'assigned on insert to an agent at the limit');

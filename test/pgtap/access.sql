@@ -4,6 +4,7 @@
 -- Direct writes to tables outside a level (UPDATE csm.account SET arr for
 -- operate) fail with PostgreSQL's own 42501, which checks privileges before
 -- any csm code runs, so it has no hint.
+-- citus-differs: creates its roles inside the test's transaction and SET ROLEs to them (NOLOGIN), and Citus must connect to the workers as those roles, which do not exist there.
 BEGIN;
 
 CREATE ROLE tap_none;

@@ -2,6 +2,7 @@
 -- result and message, the audit rows and load it writes, continuity, and
 -- its errors on NULL, empty, huge and malformed input, by SQLSTATE,
 -- message and hint.
+-- citus-differs: on Citus an audit row's time is the distributed transaction's timestamp (csm._stamp(), set on the worker holding csm.assignment_log), not the coordinator session's now().
 BEGIN;
 SELECT plan(58);
 
@@ -30,23 +31,32 @@ EXCEPTION WHEN OTHERS THEN
 END $$;
 -- The result of a call, as one row to compare.
 CREATE FUNCTION pg_temp.res(org text, handle text, is_primary boolean DEFAULT true, reason text DEFAULT NULL)
-RETURNS text LANGUAGE sql AS $$ SELECT row(r.*)::text FROM csm.csm_assign(org, handle, is_primary, reason) r $$;
+RETURNS text LANGUAGE plpgsql AS $$ BEGIN RETURN (SELECT row(r.*)::text FROM csm.csm_assign(org, handle, is_primary, reason) r); END $$;
 -- The current relationships of an account ('handle*' for the primary) and the log of it.
-CREATE FUNCTION pg_temp.owners(org text) RETURNS text LANGUAGE sql AS $$
+CREATE FUNCTION pg_temp.owners(org text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN (
     SELECT string_agg(handle || CASE WHEN is_primary THEN '*' ELSE '' END || '=' || round(load::numeric, 3), ' '
                       ORDER BY NOT is_primary, handle)
-    FROM csm.assignment WHERE external_id = org $$;
-CREATE FUNCTION pg_temp.log(org text) RETURNS text LANGUAGE sql AS $$
+    FROM csm.assignment WHERE external_id = org);
+END $$;
+CREATE FUNCTION pg_temp.log(org text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN (
     SELECT string_agg(concat_ws('/', l.action, l.is_primary, o.handle, n.handle, l.reason, l.rule_id IS NOT NULL), ' '
                       ORDER BY l.log_id)
     FROM csm.assignment_log l JOIN csm.account a USING (account_id)
     LEFT JOIN csm.team_member o ON o.member_id = l.old_member_id
     LEFT JOIN csm.team_member n ON n.member_id = l.new_member_id
-    WHERE a.external_id = org $$;
-CREATE FUNCTION pg_temp.ended(org text) RETURNS text LANGUAGE sql AS $$
+    WHERE a.external_id = org);
+END $$;
+CREATE FUNCTION pg_temp.ended(org text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN (
     SELECT string_agg(m.handle || ':' || x.end_reason, ' ' ORDER BY x.assignment_id)
     FROM csm.account_assignment x JOIN csm.account a USING (account_id) JOIN csm.team_member m USING (member_id)
-    WHERE a.external_id = org AND x.ended_at IS NOT NULL $$;
+    WHERE a.external_id = org AND x.ended_at IS NOT NULL);
+END $$;
 
 -- Attributes ---------------------------------------------------------------
 SELECT function_lang_is('csm', 'csm_assign', ARRAY['text', 'text', 'boolean', 'text'], 'c',

@@ -1,4 +1,5 @@
 -- Every documented error path, asserted by SQLSTATE.
+-- citus-differs: it tracks a local (undistributed) table, which csm.track_usage() refuses on Citus with 0A000, checks distribute_usage()'s refusal without Citus, and its later writes to reference tables hit Citus's refusal after a parallel multi-shard query in the same transaction.
 BEGIN;
 SELECT plan(29);
 
