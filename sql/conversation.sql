@@ -1,3 +1,4 @@
+-- citus-differs: the file's helper SQL function INSERTs into the distributed csm.conversation with a RETURNING subquery on a reference table, which Citus cannot plan ("could not create distributed plan"); test/citus/conversation.sql covers routing on the cluster.
 -- Support conversations: routing (round robin, balanced), the team queue,
 -- limits, reopen, stale reassignment, the audit log and agent performance.
 \set VERBOSITY terse
