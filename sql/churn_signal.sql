@@ -1,3 +1,4 @@
+-- citus-differs: csm.track_usage refuses the file's local event table on Citus (0A000, README "Growing past one machine": the event table must be distributed), so the usage-based signals are not raised, and the file's helper churn_acct(), which reads csm.account, cannot run inside a query Citus sends to a shard.
 -- Churn bands and churn signals: one account per signal and a clean
 -- control account, a refresh, a signal clearing and coming back.
 \set VERBOSITY terse

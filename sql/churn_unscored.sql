@@ -1,3 +1,4 @@
+-- citus-differs: the file puts its own trigger on csm.churn_signal to simulate bad data, and Citus refuses user triggers on a distributed table, so no account fails.
 -- One account that cannot be scored does not fail a churn refresh or a query
 -- over the portfolio: it is skipped and named in a WARNING.
 \set VERBOSITY default

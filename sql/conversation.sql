@@ -1,3 +1,4 @@
+-- citus-differs: the file's own statements use forms Citus refuses on the distributed csm.conversation: a helper SQL function whose INSERT RETURNs a subquery on a reference table ("could not create distributed plan"), UPDATEs with timestamptz arithmetic on columns (STABLE functions), and a correlated subquery beside a reference table; test/citus/conversation.sql covers conversations on the cluster.
 -- Support conversations: routing (round robin, balanced), the team queue,
 -- limits, reopen, stale reassignment, the audit log and agent performance.
 \set VERBOSITY terse

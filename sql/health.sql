@@ -1,3 +1,4 @@
+-- citus-differs: constraint errors name the shard (health_component_NNNNNN), and the file's UPDATE of its local metrics table with a subquery on the reference table csm.account is sent to a worker where that table does not exist.
 -- Health scores: the seed's scorecard, bands, missing metrics, models as
 -- data, refresh, history, overrides and explanations.
 \set VERBOSITY terse

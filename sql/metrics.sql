@@ -1,3 +1,4 @@
+-- citus-differs: csm.track_usage refuses the file's local event table on Citus (0A000, README "Growing past one machine": the event table must be distributed), so the usage metrics stay NULL.
 -- csm.account_metrics: the raw inputs of health models, each with a
 -- documented definition, NULL where its source does not exist.
 \set VERBOSITY terse

@@ -1,3 +1,4 @@
+-- citus-differs: constraint errors name the shard (account_assignment_one_primary_NNNNNN), and SET ROLE to the file's NOLOGIN role cannot reach the workers (Citus connects to them as that role).
 -- Ownership: the Assign CSM tool by hand, routing rules, triggers, members
 -- leaving, the unassigned queue, workload and the audit trail.
 -- On a Citus cluster (csm.distribute()) the answers are the same; the output

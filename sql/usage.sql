@@ -1,3 +1,4 @@
+-- citus-differs: csm.track_usage refuses the file's local event table on Citus (0A000, README "Growing past one machine": the event table must be distributed); test/citus/usage.sql covers usage on a distributed event table.
 -- Usage tracking on a user's own event table: every kind of write is rolled
 -- up in the same transaction, exactly.
 -- On Citus this file's output differs, and the Citus schedule leaves it to

@@ -631,7 +631,7 @@ DECLARE
     stamp constant timestamptz := now();
     today constant date := (now() AT TIME ZONE 'UTC')::date;
     distributed constant boolean := @extschema@._health_distributed();
-    sources record := @extschema@._account_metric_sources();
+    sources record;
     expected text[];
     scored bigint;
     changed bigint[];
@@ -642,6 +642,18 @@ DECLARE
     skipped bigint := 0;
 BEGIN
     PERFORM @extschema@._require('operate');
+    -- On Citus, routing at the end locks csm.team_member rows (a reference
+    -- table), which Citus refuses after a query that read shards over several
+    -- connections at once: with rules that read health, one connection per
+    -- worker from the start (as csm._lock_ownership()).
+    IF distributed
+       AND EXISTS (SELECT FROM @extschema@.routing_rule r
+                   WHERE r.enabled AND r.condition IS NOT NULL
+                     AND @extschema@.condition_attributes(r.condition) && ARRAY['health_band', 'health_score']) THEN
+        PERFORM set_config('citus.multi_shard_modify_mode', 'sequential', true);
+    END IF;
+    -- (after the setting above: it reads csm.conversation)
+    sources := @extschema@._account_metric_sources();
     IF metrics IS NOT NULL THEN
         PERFORM @extschema@._check_metrics_relation(metrics);
     END IF;

@@ -336,6 +336,16 @@ DECLARE
 BEGIN
     PERFORM @extschema@._require('operate');
     PERFORM @extschema@._churn_require_coordinator('csm.refresh_churn()');
+    -- On Citus, routing at the end locks csm.team_member rows (a reference
+    -- table), which Citus refuses after a query that read shards over several
+    -- connections at once: with rules that read churn, one connection per
+    -- worker from the start (as csm._lock_ownership()).
+    IF @extschema@._health_distributed()
+       AND EXISTS (SELECT 1 FROM @extschema@.routing_rule r
+                   WHERE r.enabled AND r.condition IS NOT NULL
+                     AND @extschema@.condition_attributes(r.condition) && ARRAY['churn_band', 'churn_risk_score']) THEN
+        PERFORM set_config('citus.multi_shard_modify_mode', 'sequential', true);
+    END IF;
     -- Signals are refreshed in time order: take their lock first, then the
     -- time, so a refresh that waited for another is not "before" it.  The
     -- lock is a row of csm.lock_row (a reference table on Citus: one lock
