@@ -70,6 +70,13 @@ settle_applies(QueryDesc *queryDesc)
 
 	if (settling || queryDesc->sourceText == NULL)
 		return false;
+	/*
+	 * Citus, preloaded on every node of a cluster, defines its settings when
+	 * it loads; without them this is no Citus server, and a statement (say, a
+	 * tracked table's event insert) pays for no scan of its text.
+	 */
+	if (GetConfigOption("citus.enable_unsafe_triggers", true, false) == NULL)
+		return false;
 	if (queryDesc->operation == CMD_SELECT && !queryDesc->plannedstmt->hasModifyingCTE)
 		return false;
 	if (queryDesc->operation == CMD_UTILITY || queryDesc->operation == CMD_UNKNOWN)
