@@ -160,11 +160,54 @@ INSERT INTO @extschema@.health_component
 -- model always has components (checked at commit, so it can be built up).
 
 -- On Citus the health tables are reference tables: a copy on every node,
--- each with these triggers. So the BEFORE triggers only check and raise
--- (the same on every copy); a version bump is an UPDATE of csm.health_model
--- made once, from the copy of the node the change was made from
--- (csm._origin()), with now() and the transaction id evaluated there and
--- sent to every copy alike. On a single node that copy is the table.
+-- each with these triggers, fed the same rows in the same order. So each
+-- copy's trigger decides alike and bumps the version in its own node's copy
+-- of csm.health_model (csm._local_copy()), with the same time and
+-- transaction mark on every node (csm._stamp(), csm._xact_mark()). It never
+-- runs a distributed query: Citus writes a multi-row INSERT ... SELECT into
+-- a reference table with a COPY to every node at once, the coordinator's
+-- copy from the session's own backend, whose connections to the workers are
+-- busy with that COPY ("another command is already in progress"). On a
+-- single node the copy is the table.
+CREATE FUNCTION @extschema@._local_copy(relation regclass) RETURNS regclass
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    copy regclass;
+BEGIN
+    IF to_regclass('pg_catalog.pg_dist_shard') IS NULL THEN
+        RETURN relation;
+    END IF;
+    EXECUTE 'SELECT pg_catalog.to_regclass(pg_catalog.shard_name(s.logicalrelid, s.shardid)) '
+            'FROM pg_catalog.pg_dist_shard s JOIN pg_catalog.pg_dist_placement p ON p.shardid = s.shardid '
+            'WHERE s.logicalrelid = $1 AND p.groupid = (SELECT g.groupid FROM pg_catalog.pg_dist_local_group g) '
+            'ORDER BY s.shardid LIMIT 1'
+        INTO copy USING relation;
+    RETURN coalesce(copy, relation);
+END $$;
+COMMENT ON FUNCTION @extschema@._local_copy(regclass) IS
+    'Internal: this node''s copy of a table: its placement here when it is a Citus reference table, else the table itself.';
+
+-- The mark of the transaction that bumped a model (health_model.bumped_by):
+-- the transaction id, or on Citus one made of the distributed transaction's
+-- timestamp and number, which every node of the transaction sees alike (the
+-- number alone starts again when the server restarts; the time does not).
+CREATE FUNCTION @extschema@._xact_mark() RETURNS xid8
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    mark numeric;
+BEGIN
+    IF to_regproc('pg_catalog.get_current_transaction_id') IS NOT NULL THEN
+        -- microseconds since 2000 (< 2^52 until 2140) x 4096 + the number's
+        -- low 12 bits: far above any transaction id, below 2^64
+        EXECUTE 'SELECT floor(extract(epoch FROM t.transaction_stamp - timestamptz ''2000-01-01 00:00:00+00'') * 1000000) * 4096 '
+                '       + t.transaction_number % 4096 '
+                'FROM pg_catalog.get_current_transaction_id() t WHERE t.transaction_number > 0'
+            INTO mark;
+    END IF;
+    RETURN coalesce(mark::text::xid8, pg_current_xact_id());
+END $$;
+COMMENT ON FUNCTION @extschema@._xact_mark() IS
+    'Internal: marks the transaction that last bumped a health model: pg_current_xact_id(), or on Citus a mark of the distributed transaction that every node computes alike.';
 CREATE FUNCTION @extschema@._health_model_guard() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -187,16 +230,16 @@ CREATE TRIGGER health_model_guard BEFORE INSERT OR UPDATE OR DELETE ON @extschem
 CREATE FUNCTION @extschema@._health_model_bump() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    IF (NEW.name, NEW.description, NEW.min_coverage) IS DISTINCT FROM (OLD.name, OLD.description, OLD.min_coverage)
-       AND @extschema@._origin() THEN
-        UPDATE @extschema@.health_model m
-        SET version = m.version + 1, updated_at = now(), bumped_by = pg_current_xact_id()
-        WHERE m.name = NEW.name AND m.bumped_by IS DISTINCT FROM pg_current_xact_id();
+    IF (NEW.name, NEW.description, NEW.min_coverage) IS DISTINCT FROM (OLD.name, OLD.description, OLD.min_coverage) THEN
+        EXECUTE format('UPDATE %s m SET version = m.version + 1, updated_at = $2, bumped_by = $3 '
+                       'WHERE m.name = $1 AND m.bumped_by IS DISTINCT FROM $3',
+                       @extschema@._local_copy('@extschema@.health_model'))
+            USING NEW.name, @extschema@._stamp(), @extschema@._xact_mark();
     END IF;
     RETURN NULL;
 END $$;
 COMMENT ON FUNCTION @extschema@._health_model_bump() IS
-    'Trigger: renaming or redescribing a model, or changing its min_coverage, bumps its version once per transaction (once, from the node the change was made on).';
+    'Trigger: renaming or redescribing a model, or changing its min_coverage, bumps its version once per transaction (on Citus: each node in its own copy, alike).';
 CREATE TRIGGER health_model_bump AFTER UPDATE ON @extschema@.health_model
     FOR EACH ROW EXECUTE FUNCTION @extschema@._health_model_bump();
 
@@ -218,23 +261,32 @@ CREATE FUNCTION @extschema@._health_part_guard() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     touched text;
+    models regclass := @extschema@._local_copy('@extschema@.health_model');
+    mark xid8 := @extschema@._xact_mark();
+    builtin boolean;
+    building boolean;
 BEGIN
     FOR touched IN SELECT @extschema@._models_of(NEW.model, OLD.model) LOOP
-        IF EXISTS (SELECT 1 FROM @extschema@.health_model m WHERE m.name = touched AND m.builtin) THEN
+        -- this node's copies only: no distributed query (see above)
+        EXECUTE format('SELECT m.builtin FROM %s m WHERE m.name = $1', models) INTO builtin USING touched;
+        IF builtin THEN
             RAISE EXCEPTION 'health model "%" is built in and cannot be changed', touched
                 USING ERRCODE = 'insufficient_privilege',
                       HINT = format('Copy it with csm.copy_health_model(%L, ''my_model'') and edit the copy.', touched);
         END IF;
-        -- the bump: once, from the copy of the node the change was made on
-        IF NOT @extschema@._origin() THEN
-            CONTINUE;
-        ELSIF TG_OP = 'INSERT' AND NOT EXISTS (SELECT 1 FROM @extschema@.health_component c WHERE c.model = touched) THEN
-            UPDATE @extschema@.health_model m SET bumped_by = pg_current_xact_id()
-            WHERE m.name = touched AND m.bumped_by IS DISTINCT FROM pg_current_xact_id();
+        building := false;
+        IF TG_OP = 'INSERT' THEN
+            EXECUTE format('SELECT NOT EXISTS (SELECT 1 FROM %s c WHERE c.model = $1)',
+                           @extschema@._local_copy('@extschema@.health_component'))
+                INTO building USING touched;
+        END IF;
+        IF building THEN
+            EXECUTE format('UPDATE %s m SET bumped_by = $2 WHERE m.name = $1 AND m.bumped_by IS DISTINCT FROM $2', models)
+                USING touched, mark;
         ELSE
-            UPDATE @extschema@.health_model m
-            SET version = m.version + 1, updated_at = now(), bumped_by = pg_current_xact_id()
-            WHERE m.name = touched AND m.bumped_by IS DISTINCT FROM pg_current_xact_id();
+            EXECUTE format('UPDATE %s m SET version = m.version + 1, updated_at = $3, bumped_by = $2 '
+                           'WHERE m.name = $1 AND m.bumped_by IS DISTINCT FROM $2', models)
+                USING touched, mark, @extschema@._stamp();
         END IF;
     END LOOP;
     RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
