@@ -720,9 +720,22 @@ prepare_plans(void)
 	Oid			queue_types[] = {INT8OID, TEXTOID, TEXTOID, INT8OID};
 	Oid			members_types[] = {INT8ARRAYOID};
 
-	csm_prepare_routed(&account_plan, csm_on_citus() ? account_citus_sql : account_sql, 1, account_types);
+	static int	plans_on_citus = -1;
+	bool		citus = csm_on_citus();
+
+	/* The account plans differ on Citus: prepared again when that changed. */
+	if (plans_on_citus != (int) citus)
+	{
+		if (account_plan != NULL)
+			SPI_freeplan(account_plan);
+		if (account_by_external_plan != NULL)
+			SPI_freeplan(account_by_external_plan);
+		account_plan = account_by_external_plan = NULL;
+		plans_on_citus = (int) citus;
+	}
+	csm_prepare_routed(&account_plan, citus ? account_citus_sql : account_sql, 1, account_types);
 	csm_prepare_routed(&account_by_external_plan,
-					   csm_on_citus() ? account_by_external_citus_sql : account_by_external_sql, 2,
+					   citus ? account_by_external_citus_sql : account_by_external_sql, 2,
 					   account_by_external_types);
 	csm_prepare_routed(&facts_plan, facts_sql, 1, account_types);
 	csm_prepare_routed(&current_plan, current_sql, 2, current_types);

@@ -6,7 +6,10 @@
 
 #include "commands/extension.h"
 #include "executor/spi.h"
+#include "executor/spi_priv.h"
+#include "storage/proc.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 
 #include "csm.h"
 
@@ -30,20 +33,71 @@ csm_prepare_once(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
 }
 
 /*
+ * What csm knows of Citus in this database, asked again in every
+ * transaction and after any relcache invalidation, so that neither is
+ * stale when CREATE EXTENSION citus or csm.distribute() runs later in the
+ * session (csm.distribute() changes csm.account's Citus metadata, which
+ * invalidates its relcache entry, in this backend and, at commit, in
+ * every other), nor after DROP EXTENSION and CREATE EXTENSION csm.
+ */
+static LocalTransactionId has_citus_lxid = InvalidLocalTransactionId;
+static bool has_citus;
+static LocalTransactionId on_citus_lxid = InvalidLocalTransactionId;
+static bool on_citus;
+
+static void
+forget_citus_state(Datum arg, Oid relid)
+{
+	has_citus_lxid = InvalidLocalTransactionId;
+	on_citus_lxid = InvalidLocalTransactionId;
+}
+
+static void
+watch_citus_state(void)
+{
+	static bool registered = false;
+
+	if (!registered)
+	{
+		CacheRegisterRelcacheCallback(forget_citus_state, (Datum) 0);
+		registered = true;
+	}
+}
+
+/* Whether the Citus extension is created in this database. */
+static bool
+csm_has_citus(void)
+{
+	watch_citus_state();
+	if (has_citus_lxid == InvalidLocalTransactionId || has_citus_lxid != MyProc->lxid)
+	{
+		has_citus = OidIsValid(get_extension_oid("citus", true));
+		has_citus_lxid = MyProc->lxid;
+	}
+	return has_citus;
+}
+
+/*
  * As csm_prepare_once, but where Citus must see the values: in a database
  * with Citus, every execution is planned with its parameters (a custom
  * plan), so that Citus can route a query on a distributed table by its
  * account_id, and plan the queries it cannot plan generically at all
  * (subqueries joining reference and distributed tables).  Without Citus the
- * plan stays generic, planned once.
+ * plan stays generic, planned once.  A plan kept from before Citus was
+ * created (or dropped) in this database is prepared again.
  */
 SPIPlanPtr
 csm_prepare_routed(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
 {
+	int			options = csm_has_citus() ? CURSOR_OPT_CUSTOM_PLAN : CURSOR_OPT_GENERIC_PLAN;
+
+	if (*plan != NULL && ((*plan)->cursor_options & (CURSOR_OPT_CUSTOM_PLAN | CURSOR_OPT_GENERIC_PLAN)) != options)
+	{
+		SPI_freeplan(*plan);
+		*plan = NULL;
+	}
 	if (*plan == NULL)
 	{
-		int			options = OidIsValid(get_extension_oid("citus", true))
-			? CURSOR_OPT_CUSTOM_PLAN : CURSOR_OPT_GENERIC_PLAN;
 		SPIPlanPtr	p = SPI_prepare_cursor(sql, nargs, argtypes, options);
 
 		if (p == NULL)
@@ -59,17 +113,17 @@ csm_prepare_routed(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
  * csm.account is a Citus table).  There, Citus locks a reference table's
  * rows by locking the whole table (its shard) until commit, so csm takes one
  * lock of its own before any other instead (csm._lock_ownership()).  Asked
- * once per backend, in an SPI connection.
+ * once per transaction (and again after a relcache invalidation), in an SPI
+ * connection.
  */
 bool
 csm_on_citus(void)
 {
-	static int	on_citus = -1;
-
-	if (on_citus < 0)
+	watch_citus_state();
+	if (on_citus_lxid == InvalidLocalTransactionId || on_citus_lxid != MyProc->lxid)
 	{
-		on_citus = 0;
-		if (OidIsValid(get_extension_oid("citus", true)))
+		on_citus = false;
+		if (csm_has_citus())
 		{
 			int			rc = SPI_execute("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition p "
 										 "WHERE p.logicalrelid OPERATOR(pg_catalog.=) 'csm.account'::pg_catalog.regclass)",
@@ -78,10 +132,11 @@ csm_on_citus(void)
 
 			if (rc != SPI_OK_SELECT || SPI_processed != 1)
 				elog(ERROR, "csm: could not read pg_dist_partition: %s", SPI_result_code_string(rc));
-			on_citus = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) ? 1 : 0;
+			on_citus = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		}
+		on_citus_lxid = MyProc->lxid;
 	}
-	return on_citus == 1;
+	return on_citus;
 }
 
 /*
