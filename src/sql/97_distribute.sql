@@ -59,6 +59,60 @@ END;
 COMMENT ON FUNCTION @extschema@._distribution() IS
     'Internal: how csm.distribute() places each csm table on Citus: reference (a copy on every node) or account (distributed by account_id, colocated).';
 
+-- Identity columns on a Citus cluster. A row inserted on a worker takes
+-- its id from that worker's copy of the table's sequence: a client may
+-- connect to any node (Citus lets it query the distributed tables there),
+-- and a trigger on a shard inserts on the shard's node. CREATE EXTENSION
+-- made those copies on every node alike, starting at 1, so they handed out
+-- the ids the coordinator's had (duplicate keys). As Citus does for the
+-- sequences it places itself, each worker gets a range of its own: node
+-- group g (0 is the coordinator, which keeps its sequences as they are)
+-- from g * 2^48 + 1 to (g + 1) * 2^48 for bigint, g * 2^24 + 1 to
+-- (g + 1) * 2^24 for integer. Run on each worker by csm.distribute();
+-- returns how many sequences it moved (0 when they have their range).
+CREATE FUNCTION @extschema@._node_sequences() RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    node integer;
+    s record;
+    step numeric;
+    lo numeric;
+    hi numeric;
+    moved integer := 0;
+BEGIN
+    IF to_regclass('pg_catalog.pg_dist_local_group') IS NULL THEN
+        RETURN 0;
+    END IF;
+    EXECUTE 'SELECT g.groupid FROM pg_catalog.pg_dist_local_group g' INTO node;
+    IF coalesce(node, 0) <= 0 THEN
+        RETURN 0;
+    END IF;
+    -- this node's copies only: the coordinator must not get this range
+    PERFORM set_config('citus.enable_ddl_propagation', 'off', true);
+    FOR s IN
+        SELECT q.seqrelid::regclass AS seq, q.seqtypid, q.seqmin, q.seqmax
+        FROM pg_sequence q
+        JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = q.seqrelid
+                        AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+        JOIN pg_class t ON t.oid = d.refobjid
+        WHERE t.relnamespace = '@extschema@'::regnamespace
+          AND q.seqtypid IN ('bigint'::regtype, 'integer'::regtype)
+        ORDER BY q.seqrelid
+    LOOP
+        step := CASE WHEN s.seqtypid = 'bigint'::regtype THEN 281474976710656 ELSE 16777216 END;
+        lo := node * step + 1;
+        hi := (node + 1) * step;
+        CONTINUE WHEN s.seqmin = lo AND s.seqmax = hi;
+        EXECUTE format('ALTER SEQUENCE %s MINVALUE %s MAXVALUE %s START %s RESTART %s', s.seq, lo, hi, lo, lo);
+        moved := moved + 1;
+    END LOOP;
+    RETURN moved;
+END;
+$$;
+REVOKE ALL ON FUNCTION @extschema@._node_sequences() FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._node_sequences() IS
+    'Internal, run on each Citus worker by csm.distribute(): gives this node''s copies of csm''s identity sequences a range of their own (node group g: g * 2^48 + 1 to (g + 1) * 2^48; integer: 2^24), so that rows inserted on a worker get ids no other node hands out.';
+
 CREATE FUNCTION @extschema@.distribute()
 RETURNS TABLE (relation regclass, kind text, changed boolean)
 LANGUAGE plpgsql
@@ -155,6 +209,16 @@ BEGIN
     PERFORM @extschema@._usage_views_for_citus();
     -- Conversation routing finishes on the coordinator after each statement.
     PERFORM @extschema@._distribute_conversations();
+    -- Each worker's identity sequences get a range of their own (again for
+    -- a worker added since).
+    FOR t IN SELECT r.nodename, r.nodeport, r.success, r.result
+             FROM run_command_on_workers('SELECT @extschema@._node_sequences()') r LOOP
+        IF NOT t.success THEN
+            RAISE EXCEPTION 'csm.distribute() could not give the identity sequences of %:% their range: %',
+                t.nodename, t.nodeport, t.result
+                USING ERRCODE = '55000', HINT = 'Check that csm is installed on that worker, then call csm.distribute() again.';
+        END IF;
+    END LOOP;
 END;
 $$;
 REVOKE ALL ON FUNCTION @extschema@.distribute() FROM PUBLIC;
