@@ -43,6 +43,7 @@ _PG_init(void)
 	MarkGUCPrefixReserved("csm");
 
 	csm_install_settle_hook();
+	csm_install_ownership_lock_hook();
 }
 
 /*

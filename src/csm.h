@@ -38,6 +38,9 @@ extern Datum csm_condition_matches(PG_FUNCTION_ARGS);
 /* settle.c: the executor hook that finishes conversation routing on a Citus coordinator. */
 extern void csm_install_settle_hook(void);
 
+/* ownership_lock.c: on Citus, the ownership lock before a statement writes csm.team_member. */
+extern void csm_install_ownership_lock_hook(void);
+
 /* access.c: raises 42501 with a hint unless the calling role holds the csm level. */
 extern void csm_require_level(const char *level);
 
