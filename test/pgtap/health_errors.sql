@@ -1,6 +1,6 @@
 -- Every error path of health scoring, models and overrides, asserted by
 -- SQLSTATE; and the NULL inputs that are not errors.
--- citus-differs: check-constraint violations on distributed and reference tables name the shard (e.g. health_override_102858), SET CONSTRAINTS ... IMMEDIATE in tap_now() does not make the commit-time model check fire early on Citus (it still fires at commit), and a multi-row INSERT ... SELECT into csm.health_component fails there (a csm bug not yet fixed: the guard trigger updates csm.health_model while Citus copies the rows to every placement).
+-- citus-differs: check-constraint violations on distributed and reference tables name the shard (e.g. health_override_102858), and SET CONSTRAINTS ... IMMEDIATE in tap_now() does not make the commit-time model check fire early on Citus (it still fires at commit).
 BEGIN;
 SELECT plan(142);
 
