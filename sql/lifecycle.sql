@@ -14,7 +14,7 @@ LANGUAGE plpgsql AS $$ BEGIN
 -- the seed's defaults, as data
 SELECT name, priority, stage, condition, builtin FROM csm.lifecycle_rule ORDER BY priority;
 SELECT milestone, phase, first_value, business_outcome, detect_users FROM csm.milestone ORDER BY phase, milestone;
-SELECT d, csm.onboarding_phase_at(d) FROM unnest(ARRAY[-2, 0, 7, 8, 30, 31, 90, 91]) d;
+SELECT d, csm.onboarding_phase_at(d) FROM (VALUES (-2), (0), (7), (8), (30), (31), (90), (91)) v (d);
 
 -- new accounts get their stage at once, by the rules
 INSERT INTO csm.account (external_id, arr, seats, started_at, renewal_date) VALUES
@@ -91,9 +91,9 @@ INSERT INTO csm.milestone (milestone, label, phase, detect_feature, detect_event
     ('ten_reports', 'Ten reports run', 'activation', 'reports', 10);
 INSERT INTO csm.core_feature (feature) VALUES ('reports'), ('dashboards');
 INSERT INTO app_event
-SELECT 'day3', date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' - interval '2 days' + i * interval '1 minute', 'reports', 'u1' FROM generate_series(1, 6) i
+SELECT 'day3', date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' - interval '2 days' + make_interval(mins => i), 'reports', 'u1' FROM generate_series(1, 6) i
 UNION ALL
-SELECT 'day3', date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' - interval '1 day' + i * interval '1 minute', 'reports', 'u2' FROM generate_series(1, 6) i
+SELECT 'day3', date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' - interval '1 day' + make_interval(mins => i), 'reports', 'u2' FROM generate_series(1, 6) i
 UNION ALL
 SELECT 'day3', date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' - interval '1 day', 'dashboards', 'u2';
 SELECT csm.refresh_lifecycle() >= 0 AS refreshed;
