@@ -273,78 +273,96 @@ COMMENT ON COLUMN @extschema@.account_milestone.achieved_at IS
 --   feature adoption: core features used since the start / core features > 0.6;
 --   NPS: 100 x (promoters - detractors) / answers since the start > 40;
 --   a measurable win: a business_outcome milestone reached.
-CREATE VIEW @extschema@._onboarding_progress WITH (security_invoker = true) AS
-WITH today AS (SELECT (pg_catalog.now() AT TIME ZONE 'UTC')::date AS d),
-reached AS (
-    SELECT m.account_id,
-           min(m.achieved_at) FILTER (WHERE d.first_value) AS first_value_at,
-           count(*) FILTER (WHERE d.business_outcome) AS wins
-    FROM @extschema@.account_milestone m
-    JOIN @extschema@.milestone d ON d.milestone = m.milestone
-    GROUP BY m.account_id
-),
-user_day AS (
-    SELECT x.account_id, x.user_key
-    FROM (SELECT u.account_id, u.source_id, u.day, u.user_key, u.events FROM @extschema@.usage_user_day u
-          UNION ALL
-          SELECT d.account_id, d.source_id, d.day, d.user_key, d.events FROM @extschema@.usage_delta d
-          WHERE d.user_key IS NOT NULL) x, today
-    WHERE x.day > today.d - 30 AND x.day <= today.d
-    GROUP BY x.account_id, x.source_id, x.day, x.user_key
-    HAVING sum(x.events) > 0
-),
-users AS (
-    SELECT u.account_id, count(DISTINCT u.user_key) AS active_users FROM user_day u GROUP BY u.account_id
-),
-features AS (
-    SELECT f.account_id, count(*) AS adopted
-    FROM (SELECT fd.account_id, fd.feature
-          FROM @extschema@._usage_feature_day fd
-          JOIN @extschema@.core_feature c ON c.feature = fd.feature
-          GROUP BY fd.account_id, fd.feature
-          HAVING sum(fd.events) > 0) f
-    GROUP BY f.account_id
-),
-nps AS (
-    SELECT n.account_id, count(*) AS answers,
-           round(100.0 * (count(*) FILTER (WHERE n.score >= 9) - count(*) FILTER (WHERE n.score <= 6)) / count(*), 1) AS nps
-    FROM @extschema@.nps_response n
-    JOIN @extschema@.account a ON a.account_id = n.account_id
-    WHERE n.responded_at >= a.started_at
-    GROUP BY n.account_id
-),
-p AS (
-    SELECT a.account_id, a.started_at, @extschema@._days_since(a.started_at) AS days_since_start,
-           r.first_value_at,
-           CASE WHEN r.first_value_at IS NOT NULL
-                THEN greatest(r.first_value_at - a.started_at, interval '0') END AS time_to_value,
-           coalesce(u.active_users, 0) AS active_users,
-           round(coalesce(u.active_users, 0)::numeric / NULLIF(a.seats, 0), 3) AS activation_rate,
-           (SELECT count(*) FROM @extschema@.core_feature) AS core_features,
-           coalesce(f.adopted, 0) AS core_features_adopted,
-           n.nps, coalesce(n.answers, 0) AS nps_answers,
-           coalesce(r.wins, 0) AS wins
-    FROM @extschema@.account a
-    LEFT JOIN reached r ON r.account_id = a.account_id
-    LEFT JOIN users u ON u.account_id = a.account_id
-    LEFT JOIN features f ON f.account_id = a.account_id
-    LEFT JOIN nps n ON n.account_id = a.account_id
-    WHERE a.started_at IS NOT NULL
-)
-SELECT p.account_id, p.started_at, p.days_since_start, p.first_value_at, p.time_to_value,
-       round(extract(epoch FROM p.time_to_value) / 86400, 1) AS ttv_days,
-       p.active_users, p.activation_rate,
-       p.core_features, p.core_features_adopted,
-       round(p.core_features_adopted::numeric / NULLIF(p.core_features, 0), 3) AS feature_adoption,
-       p.nps, p.nps_answers, p.wins,
-       coalesce(p.time_to_value < interval '30 days', false) AS ttv_met,
-       coalesce(p.activation_rate >= 0.8, false) AS activation_met,
-       coalesce(p.core_features_adopted::numeric / NULLIF(p.core_features, 0) > 0.6, false) AS adoption_met,
-       coalesce(p.nps > 40, false) AS nps_met,
-       p.wins > 0 AS win_met
-FROM p;
-COMMENT ON VIEW @extschema@._onboarding_progress IS
-    'Internal: the seed''s five onboarding success criteria, measured now, per account with a start date (csm.onboarding_status shows them for onboarding accounts).';
+CREATE FUNCTION @extschema@._onboarding_progress(accounts bigint[] DEFAULT NULL)
+RETURNS TABLE (account_id bigint, started_at timestamptz, days_since_start integer, first_value_at timestamptz,
+               time_to_value interval, ttv_days numeric, active_users bigint, activation_rate numeric,
+               core_features bigint, core_features_adopted bigint, feature_adoption numeric, nps numeric,
+               nps_answers bigint, wins bigint, ttv_met boolean, activation_met boolean, adoption_met boolean,
+               nps_met boolean, win_met boolean)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+    today date := (now() AT TIME ZONE 'UTC')::date;
+    cores bigint := (SELECT count(*) FROM @extschema@.core_feature);
+BEGIN
+    RETURN QUERY
+    WITH ids AS (SELECT DISTINCT x.id FROM unnest(accounts) x (id)),
+    reached AS (
+        SELECT m.account_id,
+               min(m.achieved_at) FILTER (WHERE d.first_value) AS first_value_at,
+               count(*) FILTER (WHERE d.business_outcome) AS wins
+        FROM @extschema@.account_milestone m
+        JOIN @extschema@.milestone d ON d.milestone = m.milestone
+        WHERE accounts IS NULL OR m.account_id IN (SELECT ids.id FROM ids)
+        GROUP BY m.account_id
+    ),
+    user_day AS (
+        SELECT x.account_id, x.user_key
+        FROM (SELECT u.account_id, u.source_id, u.day, u.user_key, u.events FROM @extschema@.usage_user_day u
+              WHERE u.day > today - 30 AND u.day <= today
+                AND (accounts IS NULL OR u.account_id IN (SELECT ids.id FROM ids))
+              UNION ALL
+              SELECT d.account_id, d.source_id, d.day, d.user_key, d.events FROM @extschema@.usage_delta d
+              WHERE d.user_key IS NOT NULL AND d.day > today - 30 AND d.day <= today
+                AND (accounts IS NULL OR d.account_id IN (SELECT ids.id FROM ids))) x
+        GROUP BY x.account_id, x.source_id, x.day, x.user_key
+        HAVING sum(x.events) > 0
+    ),
+    users AS (
+        SELECT u.account_id, count(DISTINCT u.user_key) AS active_users FROM user_day u GROUP BY u.account_id
+    ),
+    features AS (
+        SELECT f.account_id, count(*) AS adopted
+        FROM (SELECT fd.account_id, fd.feature
+              FROM @extschema@._usage_feature_day fd
+              WHERE fd.feature IN (SELECT c.feature FROM @extschema@.core_feature c)
+                AND (accounts IS NULL OR fd.account_id IN (SELECT ids.id FROM ids))
+              GROUP BY fd.account_id, fd.feature
+              HAVING sum(fd.events) > 0) f
+        GROUP BY f.account_id
+    ),
+    nps AS (
+        SELECT n.account_id, count(*) AS answers,
+               round(100.0 * (count(*) FILTER (WHERE n.score >= 9) - count(*) FILTER (WHERE n.score <= 6)) / count(*), 1) AS nps
+        FROM @extschema@.nps_response n
+        JOIN @extschema@.account a ON a.account_id = n.account_id
+        WHERE n.responded_at >= a.started_at
+          AND (accounts IS NULL OR n.account_id IN (SELECT ids.id FROM ids))
+        GROUP BY n.account_id
+    ),
+    p AS (
+        SELECT a.account_id, a.started_at, @extschema@._days_since(a.started_at) AS days_since_start,
+               r.first_value_at,
+               CASE WHEN r.first_value_at IS NOT NULL
+                    THEN greatest(r.first_value_at - a.started_at, interval '0') END AS time_to_value,
+               coalesce(u.active_users, 0) AS active_users,
+               round(coalesce(u.active_users, 0)::numeric / NULLIF(a.seats, 0), 3) AS activation_rate,
+               coalesce(f.adopted, 0) AS core_features_adopted,
+               n.nps, coalesce(n.answers, 0) AS nps_answers,
+               coalesce(r.wins, 0) AS wins
+        FROM @extschema@.account a
+        LEFT JOIN reached r ON r.account_id = a.account_id
+        LEFT JOIN users u ON u.account_id = a.account_id
+        LEFT JOIN features f ON f.account_id = a.account_id
+        LEFT JOIN nps n ON n.account_id = a.account_id
+        WHERE a.started_at IS NOT NULL
+          AND (accounts IS NULL OR a.account_id IN (SELECT ids.id FROM ids))
+    )
+    SELECT p.account_id, p.started_at, p.days_since_start, p.first_value_at, p.time_to_value,
+           round(extract(epoch FROM p.time_to_value) / 86400, 1),
+           p.active_users, p.activation_rate,
+           cores, p.core_features_adopted,
+           round(p.core_features_adopted::numeric / NULLIF(cores, 0), 3),
+           p.nps, p.nps_answers, p.wins,
+           coalesce(p.time_to_value < interval '30 days', false),
+           coalesce(p.activation_rate >= 0.8, false),
+           coalesce(p.core_features_adopted::numeric / NULLIF(cores, 0) > 0.6, false),
+           coalesce(p.nps > 40, false),
+           p.wins > 0
+    FROM p;
+END $$;
+COMMENT ON FUNCTION @extschema@._onboarding_progress(bigint[]) IS
+    'Internal: the seed''s five onboarding success criteria, measured now, per account with a start date (all, or these): TTFV < 30 days, activation >= 0.8, core feature adoption > 0.6, NPS > 40, a business_outcome milestone. csm.onboarding_status shows them for onboarding accounts.';
 
 -- Evaluation --------------------------------------------------------------------
 
@@ -361,27 +379,28 @@ BEGIN
     WITH acc AS (
         SELECT a.*, @extschema@._days_since(a.started_at) AS days
         FROM @extschema@.account a
-        WHERE accounts IS NULL OR a.account_id = ANY (accounts)
+        WHERE accounts IS NULL OR a.account_id IN (SELECT unnest(accounts))
     ),
     crit AS (
         SELECT k.account_id,
                (k.ttv_met::integer + k.activation_met::integer + k.adoption_met::integer
                 + k.nps_met::integer + k.win_met::integer)::smallint AS met
-        FROM @extschema@._onboarding_progress k
+        FROM @extschema@._onboarding_progress(
+                 coalesce(accounts, ARRAY(SELECT a.account_id FROM @extschema@.account a
+                                          WHERE a.started_at > now() - interval '92 days'))) k
         WHERE k.days_since_start BETWEEN 0 AND 90
-          AND (accounts IS NULL OR k.account_id = ANY (accounts))
     ),
     nps AS (
         SELECT DISTINCT ON (n.account_id) n.account_id, n.score
         FROM @extschema@.nps_response n
-        WHERE accounts IS NULL OR n.account_id = ANY (accounts)
+        WHERE accounts IS NULL OR n.account_id IN (SELECT unnest(accounts))
         ORDER BY n.account_id, n.responded_at DESC, n.response_id DESC
     ),
     ov AS (
         SELECT DISTINCT ON (o.account_id) o.account_id, o.score
         FROM @extschema@.health_override o
         WHERE o.cleared_at IS NULL AND (o.expires_at IS NULL OR o.expires_at > now())
-          AND (accounts IS NULL OR o.account_id = ANY (accounts))
+          AND (accounts IS NULL OR o.account_id IN (SELECT unnest(accounts)))
         ORDER BY o.account_id, o.override_id DESC
     ),
     j AS (
@@ -570,14 +589,14 @@ BEGIN
         SELECT f.account_id, f.feature, f.day, sum(f.events) AS events
         FROM @extschema@._usage_feature_day f
         WHERE f.feature IN (SELECT d.detect_feature FROM def d)
-          AND (accounts IS NULL OR f.account_id = ANY (accounts))
+          AND (accounts IS NULL OR f.account_id IN (SELECT unnest(accounts)))
         GROUP BY f.account_id, f.feature, f.day
     ),
     all_day AS (
         SELECT u.account_id, u.day, sum(u.events) AS events
         FROM @extschema@._usage_day u
         WHERE EXISTS (SELECT 1 FROM def d WHERE d.by_events AND d.detect_feature IS NULL)
-          AND (accounts IS NULL OR u.account_id = ANY (accounts))
+          AND (accounts IS NULL OR u.account_id IN (SELECT unnest(accounts)))
         GROUP BY u.account_id, u.day
     ),
     running AS (
@@ -603,10 +622,10 @@ BEGIN
         SELECT y.account_id, y.user_key, min(y.day) AS day
         FROM (SELECT x.account_id, x.user_key, x.day
               FROM (SELECT u.account_id, u.source_id, u.day, u.user_key, u.events FROM @extschema@.usage_user_day u
-                    WHERE accounts IS NULL OR u.account_id = ANY (accounts)
+                    WHERE accounts IS NULL OR u.account_id IN (SELECT unnest(accounts))
                     UNION ALL
                     SELECT d.account_id, d.source_id, d.day, d.user_key, d.events FROM @extschema@.usage_delta d
-                    WHERE d.user_key IS NOT NULL AND (accounts IS NULL OR d.account_id = ANY (accounts))) x
+                    WHERE d.user_key IS NOT NULL AND (accounts IS NULL OR d.account_id IN (SELECT unnest(accounts)))) x
               WHERE EXISTS (SELECT 1 FROM def d WHERE d.detect_users IS NOT NULL)
               GROUP BY x.account_id, x.source_id, x.day, x.user_key
               HAVING sum(x.events) > 0) y
@@ -868,7 +887,8 @@ SELECT a.account_id, a.external_id, a.name, a.segment, a.started_at,
        l.manual AS stage_manual
 FROM @extschema@.account a
 JOIN @extschema@.account_lifecycle l ON l.account_id = a.account_id
-JOIN @extschema@._onboarding_progress p ON p.account_id = a.account_id
+JOIN @extschema@._onboarding_progress(ARRAY(SELECT o.account_id FROM @extschema@.account o
+                                           WHERE o.lifecycle_stage = 'onboarding')) p ON p.account_id = a.account_id
 WHERE a.lifecycle_stage = 'onboarding';
 COMMENT ON VIEW @extschema@.onboarding_status IS
     'Per onboarding account: days since the start, the phase, the phase''s milestones still due, the milestones done, those overdue (past due_day, not reached), time to value, and the seed''s success criteria measured now: TTFV < 30 days (ttv_met), user activation = distinct users active in the last 30 days / seats >= 0.8 (activation_met), feature adoption = csm.core_feature used since the start / core features > 0.6 (adoption_met), NPS = 100 x (promoters - detractors) / answers since the start > 40 (nps_met), at least one business_outcome milestone (win_met); criteria_met counts them (5: onboarding is done).';
