@@ -368,81 +368,111 @@ COMMENT ON FUNCTION @extschema@._onboarding_progress(bigint[]) IS
 
 -- The facts lifecycle rules read, for every account or some, with the
 -- stored state and the success criteria (measured for accounts in their
--- first 90 days; kept from before for the others).  Set-based: one query.
+-- first 90 days; kept from before for the others).  Set-based: one query,
+-- which builds only the facts the enabled rules read and joins only the
+-- tables those come from (a fact a rule does not read is absent, which no
+-- rule can tell from NULL).
 CREATE FUNCTION @extschema@._lifecycle_facts(accounts bigint[] DEFAULT NULL)
 RETURNS TABLE (account_id bigint, status text, days_since_start integer, current_stage @extschema@.lifecycle_stage,
                current_phase @extschema@.onboarding_phase, current_criteria smallint, manual boolean, has_row boolean,
                criteria smallint, facts jsonb)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    reads text[];
+    fact text;
+    expr text;
+    pairs text[] := '{}';
+    health boolean;
 BEGIN
-    RETURN QUERY
+    reads := ARRAY(SELECT DISTINCT CASE WHEN x LIKE 'property.%' THEN 'properties' ELSE x END
+                   FROM @extschema@.lifecycle_rule r, unnest(@extschema@.condition_attributes(r.condition)) x
+                   WHERE r.enabled ORDER BY 1);
+    health := reads && ARRAY['health_score', 'health_band'];
+    FOREACH fact IN ARRAY reads LOOP
+        expr := CASE fact
+            WHEN 'external_id' THEN 'a.external_id' WHEN 'segment' THEN 'a.segment' WHEN 'plan' THEN 'a.plan'
+            WHEN 'tier' THEN 'a.tier' WHEN 'status' THEN 'a.status' WHEN 'arr' THEN 'a.arr' WHEN 'seats' THEN 'a.seats'
+            WHEN 'properties' THEN 'a.properties'
+            WHEN 'days_to_renewal' THEN 'a.renewal_date - (now() AT TIME ZONE ''UTC'')::date'
+            WHEN 'days_since_start' THEN 'a.days'
+            WHEN 'success_criteria_met' THEN 'j.criteria'
+            WHEN 'lifecycle_stage' THEN 'l.stage'
+            WHEN 'onboarding_phase' THEN 'l.onboarding_phase'
+            WHEN 'health_score' THEN 'coalesce(ov.score, h.score)'
+            WHEN 'health_band' THEN 'CASE WHEN ov.score IS NOT NULL THEN @extschema@.health_band(ov.score) ELSE h.band END'
+            WHEN 'churn_risk_score' THEN 'cs.risk_score'
+            WHEN 'churn_band' THEN 'cs.band'
+            WHEN 'nps' THEN 'nps.score' END;
+        CONTINUE WHEN expr IS NULL;
+        pairs := pairs || format('%L, %s', fact, expr);
+    END LOOP;
+    RETURN QUERY EXECUTE format($q$
     WITH acc AS (
         SELECT a.*, @extschema@._days_since(a.started_at) AS days
         FROM @extschema@.account a
-        WHERE accounts IS NULL OR a.account_id IN (SELECT unnest(accounts))
+        WHERE $1 IS NULL OR a.account_id IN (SELECT unnest($1))
     ),
     crit AS (
         SELECT k.account_id,
                (k.ttv_met::integer + k.activation_met::integer + k.adoption_met::integer
                 + k.nps_met::integer + k.win_met::integer)::smallint AS met
         FROM @extschema@._onboarding_progress(
-                 coalesce(accounts, ARRAY(SELECT a.account_id FROM @extschema@.account a
-                                          WHERE a.started_at > now() - interval '92 days'))) k
+                 coalesce($1, ARRAY(SELECT a.account_id FROM @extschema@.account a
+                                    WHERE a.started_at > now() - interval '92 days'))) k
         WHERE k.days_since_start BETWEEN 0 AND 90
     ),
-    nps AS (
-        SELECT DISTINCT ON (n.account_id) n.account_id, n.score
-        FROM @extschema@.nps_response n
-        WHERE accounts IS NULL OR n.account_id IN (SELECT unnest(accounts))
-        ORDER BY n.account_id, n.responded_at DESC, n.response_id DESC
-    ),
-    ov AS (
-        SELECT DISTINCT ON (o.account_id) o.account_id, o.score
-        FROM @extschema@.health_override o
-        WHERE o.cleared_at IS NULL AND (o.expires_at IS NULL OR o.expires_at > now())
-          AND (accounts IS NULL OR o.account_id IN (SELECT unnest(accounts)))
-        ORDER BY o.account_id, o.override_id DESC
-    ),
     j AS (
-        SELECT a.account_id, a.status, a.days, l.stage, l.onboarding_phase, l.success_criteria_met,
-               coalesce(l.manual, false) AS manual, l.account_id IS NOT NULL AS has_row,
+        SELECT a.account_id, l.success_criteria_met,
                -- once all five are met the account has graduated
                CASE WHEN l.success_criteria_met = 5 THEN 5::smallint
                     WHEN a.days IS NULL THEN NULL
-                    ELSE coalesce(c.met, l.success_criteria_met, 0::smallint) END AS criteria,
-               a.external_id, a.segment, a.plan, a.tier, a.arr, a.seats, a.renewal_date, a.properties,
-               coalesce(ov.score, h.score) AS health_score,
-               CASE WHEN ov.score IS NOT NULL THEN @extschema@.health_band(ov.score) ELSE h.band END AS health_band,
-               cs.risk_score, cs.band AS churn_band, nps.score AS nps
+                    ELSE coalesce(c.met, l.success_criteria_met, 0::smallint) END AS criteria
         FROM acc a
         LEFT JOIN @extschema@.account_lifecycle l ON l.account_id = a.account_id
         LEFT JOIN crit c ON c.account_id = a.account_id
-        LEFT JOIN @extschema@.health_score h ON h.account_id = a.account_id
-        LEFT JOIN ov ON ov.account_id = a.account_id
-        LEFT JOIN @extschema@.churn_score cs ON cs.account_id = a.account_id
-        LEFT JOIN nps ON nps.account_id = a.account_id
     )
-    SELECT j.account_id, j.status, j.days, j.stage, j.onboarding_phase, j.success_criteria_met, j.manual,
-           j.has_row, j.criteria,
-           jsonb_strip_nulls(jsonb_build_object(
-               'external_id', j.external_id, 'segment', j.segment, 'plan', j.plan, 'tier', j.tier,
-               'status', j.status, 'arr', j.arr, 'seats', j.seats,
-               'days_to_renewal', j.renewal_date - (now() AT TIME ZONE 'UTC')::date,
-               'days_since_start', j.days, 'success_criteria_met', j.criteria,
-               'health_score', j.health_score, 'health_band', j.health_band,
-               'churn_risk_score', j.risk_score, 'churn_band', j.churn_band, 'nps', j.nps,
-               'properties', j.properties))
-    FROM j;
+    SELECT a.account_id, a.status, a.days, l.stage, l.onboarding_phase, j.success_criteria_met,
+           coalesce(l.manual, false), l.account_id IS NOT NULL, j.criteria,
+           jsonb_build_object(%1$s)
+    FROM acc a
+    JOIN j ON j.account_id = a.account_id
+    LEFT JOIN @extschema@.account_lifecycle l ON l.account_id = a.account_id
+    %2$s %3$s %4$s
+    $q$,
+        array_to_string(pairs, ', '),
+        CASE WHEN health THEN $j$
+    LEFT JOIN @extschema@.health_score h ON h.account_id = a.account_id
+    LEFT JOIN (SELECT DISTINCT ON (o.account_id) o.account_id, o.score
+               FROM @extschema@.health_override o
+               WHERE o.cleared_at IS NULL AND (o.expires_at IS NULL OR o.expires_at > now())
+                 AND ($1 IS NULL OR o.account_id IN (SELECT unnest($1)))
+               ORDER BY o.account_id, o.override_id DESC) ov ON ov.account_id = a.account_id$j$ ELSE '' END,
+        CASE WHEN reads && ARRAY['churn_risk_score', 'churn_band'] THEN $j$
+    LEFT JOIN @extschema@.churn_score cs ON cs.account_id = a.account_id$j$ ELSE '' END,
+        CASE WHEN 'nps' = ANY (reads) THEN $j$
+    LEFT JOIN (SELECT DISTINCT ON (n.account_id) n.account_id, n.score
+               FROM @extschema@.nps_response n
+               WHERE $1 IS NULL OR n.account_id IN (SELECT unnest($1))
+               ORDER BY n.account_id, n.responded_at DESC, n.response_id DESC) nps ON nps.account_id = a.account_id$j$
+             ELSE '' END)
+    USING accounts;
 END $$;
 COMMENT ON FUNCTION @extschema@._lifecycle_facts(bigint[]) IS
     'Internal: per account (all, or these), the stored lifecycle state, the success criteria met and the facts lifecycle rules read: csm.routing_facts'' facts plus days_since_start and success_criteria_met.';
 
+-- The first of the conditions the facts satisfy: its position (1-based),
+-- or NULL.  In C (src/lifecycle.c): the refresh calls it once per account.
+CREATE FUNCTION @extschema@._first_match(conditions @extschema@.rule_condition[], facts jsonb) RETURNS integer
+AS 'MODULE_PATHNAME', 'csm_first_match'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@._first_match(@extschema@.rule_condition[], jsonb) IS
+    'Internal: the position (from 1) of the first condition the facts satisfy, NULL when none does; the array is taken apart once per call site.';
+
 -- Evaluates the rules for every account (NULL) or these, and writes what
--- changed: the history (the open row closed, a new one opened), the state,
--- csm.account.lifecycle_stage; then applies the routing rules that read
--- the stage or the phase to the accounts that moved.  Returns how many
--- accounts changed stage or phase.  Locks: the accounts' lifecycle rows,
--- through the writes, in account_id order.
+-- changed, in one statement: the history (the open row closed, a new one
+-- opened) and the state; then csm.account.lifecycle_stage, and the routing
+-- rules that read the stage or the phase for the accounts that moved.
+-- Returns how many accounts changed stage or phase.
 CREATE FUNCTION @extschema@._lifecycle_apply(accounts bigint[] DEFAULT NULL, why text DEFAULT NULL) RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -450,17 +480,11 @@ DECLARE
     rule_stages @extschema@.lifecycle_stage[];
     rule_conds @extschema@.rule_condition[];
     rule_texts text[];
-    ids bigint[];
-    stages @extschema@.lifecycle_stage[];
-    phases @extschema@.onboarding_phase[];
-    rules text[];
-    reasons text[];
-    crits smallint[];
-    moved boolean[];
-    unpinned boolean[];
+    moved_ids bigint[];
+    column_ids bigint[];
+    column_stages @extschema@.lifecycle_stage[];
     stamp timestamptz := @extschema@._stamp();
     actor name := @extschema@._caller();
-    n integer;
 BEGIN
     SELECT coalesce(array_agg(r.name ORDER BY r.priority, r.name), '{}'),
            coalesce(array_agg(r.stage ORDER BY r.priority, r.name), '{}'),
@@ -469,12 +493,9 @@ BEGIN
     INTO rule_names, rule_stages, rule_conds, rule_texts
     FROM @extschema@.lifecycle_rule r WHERE r.enabled;
 
-    WITH f AS (SELECT * FROM @extschema@._lifecycle_facts(accounts)),
-    pick AS (
-        SELECT f.*,
-               (SELECT i FROM generate_subscripts(rule_conds, 1) i
-                WHERE @extschema@.condition_matches(rule_conds[i], f.facts) ORDER BY i LIMIT 1) AS hit
-        FROM f
+    WITH pick AS (
+        SELECT f.*, @extschema@._first_match(rule_conds, f.facts) AS hit
+        FROM @extschema@._lifecycle_facts(accounts) f
     ),
     target AS (
         SELECT p.account_id, p.current_stage, p.current_phase, p.current_criteria, p.has_row, p.criteria,
@@ -495,75 +516,80 @@ BEGIN
                p.days_since_start AS days, p.manual
         FROM pick p
     ),
-    phased AS (
-        SELECT t.*,
-               CASE WHEN t.stage = 'onboarding' AND t.days IS NOT NULL
-                    THEN @extschema@.onboarding_phase_at(t.days) END AS phase
-        FROM target t
+    change AS MATERIALIZED (
+        SELECT x.*,
+               x.stage IS DISTINCT FROM x.current_stage OR x.phase IS DISTINCT FROM x.current_phase AS moved
+        FROM (SELECT t.*,
+                     CASE WHEN t.stage = 'onboarding' AND t.days IS NOT NULL
+                          THEN @extschema@.onboarding_phase_at(t.days) END AS phase
+              FROM target t) x
+        WHERE NOT x.has_row
+           OR x.stage IS DISTINCT FROM x.current_stage
+           OR x.phase IS DISTINCT FROM x.current_phase
+           OR x.criteria IS DISTINCT FROM x.current_criteria
+           OR (x.manual AND NOT x.keep_manual)
+    ),
+    -- the open rows closed first (a scan of "closed" below waits for it):
+    -- one open row per account
+    closed AS (
+        UPDATE @extschema@.lifecycle_history h SET left_at = greatest(stamp, h.entered_at)
+        FROM change c
+        WHERE h.account_id = c.account_id AND c.moved AND h.left_at IS NULL
+        RETURNING h.account_id
+    ),
+    opened AS (
+        INSERT INTO @extschema@.lifecycle_history (account_id, stage, phase, entered_at, reason, actor)
+        SELECT c.account_id, c.stage, c.phase, stamp, c.reason, actor
+        FROM change c
+        WHERE c.moved AND c.stage IS NOT NULL AND (SELECT count(*) FROM closed) >= 0
+        ORDER BY c.account_id
+        RETURNING account_id
+    ),
+    state AS (
+        INSERT INTO @extschema@.account_lifecycle AS l
+            (account_id, stage, onboarding_phase, stage_entered_at, phase_entered_at, rule, manual, success_criteria_met)
+        SELECT c.account_id, c.stage, c.phase, CASE WHEN c.stage IS NOT NULL THEN stamp END,
+               CASE WHEN c.phase IS NOT NULL THEN stamp END, c.rule, false, c.criteria
+        FROM change c
+        ORDER BY c.account_id
+        ON CONFLICT (account_id) DO UPDATE
+        SET stage = excluded.stage,
+            onboarding_phase = excluded.onboarding_phase,
+            stage_entered_at = CASE WHEN excluded.stage IS DISTINCT FROM l.stage THEN excluded.stage_entered_at
+                                    ELSE l.stage_entered_at END,
+            phase_entered_at = CASE WHEN excluded.onboarding_phase IS NULL THEN NULL
+                                    WHEN excluded.onboarding_phase IS DISTINCT FROM l.onboarding_phase
+                                    THEN excluded.phase_entered_at ELSE l.phase_entered_at END,
+            rule = CASE WHEN l.manual AND excluded.stage IS DISTINCT FROM 'churned' THEN l.rule ELSE excluded.rule END,
+            manual = l.manual AND excluded.stage IS DISTINCT FROM 'churned',
+            set_by = CASE WHEN l.manual AND excluded.stage IS DISTINCT FROM 'churned' THEN l.set_by END,
+            set_reason = CASE WHEN l.manual AND excluded.stage IS DISTINCT FROM 'churned' THEN l.set_reason END,
+            success_criteria_met = excluded.success_criteria_met
+        RETURNING l.account_id
     )
-    SELECT coalesce(array_agg(x.account_id ORDER BY x.account_id), '{}'),
-           coalesce(array_agg(x.stage ORDER BY x.account_id), '{}'),
-           coalesce(array_agg(x.phase ORDER BY x.account_id), '{}'),
-           coalesce(array_agg(x.rule ORDER BY x.account_id), '{}'),
-           coalesce(array_agg(x.reason ORDER BY x.account_id), '{}'),
-           coalesce(array_agg(x.criteria ORDER BY x.account_id), '{}'),
-           coalesce(array_agg((x.stage IS DISTINCT FROM x.current_stage OR x.phase IS DISTINCT FROM x.current_phase)
-                              ORDER BY x.account_id), '{}'),
-           coalesce(array_agg((x.manual AND NOT x.keep_manual) ORDER BY x.account_id), '{}')
-    INTO ids, stages, phases, rules, reasons, crits, moved, unpinned
-    FROM phased x
-    WHERE NOT x.has_row
-       OR x.stage IS DISTINCT FROM x.current_stage
-       OR x.phase IS DISTINCT FROM x.current_phase
-       OR x.criteria IS DISTINCT FROM x.current_criteria
-       OR (x.manual AND NOT x.keep_manual);
+    SELECT coalesce(array_agg(c.account_id ORDER BY c.account_id) FILTER (WHERE c.moved), '{}'),
+           coalesce(array_agg(c.account_id ORDER BY c.account_id) FILTER (WHERE c.stage IS DISTINCT FROM c.current_stage), '{}'),
+           coalesce(array_agg(c.stage ORDER BY c.account_id) FILTER (WHERE c.stage IS DISTINCT FROM c.current_stage), '{}')
+    INTO moved_ids, column_ids, column_stages
+    FROM change c
+    WHERE (SELECT count(*) FROM opened) >= 0 AND (SELECT count(*) FROM state) >= 0;
 
-    IF cardinality(ids) = 0 THEN
-        RETURN 0;
+    -- The account's column, as csm's own change (the trigger on csm.account
+    -- leaves it alone), for the accounts whose stage changed and any whose
+    -- column was emptied by hand.
+    IF cardinality(column_ids) > 0 THEN
+        PERFORM set_config('csm_lifecycle.writing', 'on', true);
+        UPDATE @extschema@.account a SET lifecycle_stage = c.stage
+        FROM unnest(column_ids, column_stages) AS c (account_id, stage)
+        WHERE a.account_id = c.account_id AND a.lifecycle_stage IS DISTINCT FROM c.stage;
+        PERFORM set_config('csm_lifecycle.writing', 'off', true);
     END IF;
 
-    -- The history: close the open row of each account that moved, open its new one.
-    UPDATE @extschema@.lifecycle_history h SET left_at = greatest(stamp, h.entered_at)
-    FROM unnest(ids, moved) AS c (account_id, moved)
-    WHERE h.account_id = c.account_id AND c.moved AND h.left_at IS NULL;
-    INSERT INTO @extschema@.lifecycle_history (account_id, stage, phase, entered_at, reason, actor)
-    SELECT c.account_id, c.stage, c.phase, stamp, c.reason, actor
-    FROM unnest(ids, stages, phases, reasons, moved) AS c (account_id, stage, phase, reason, moved)
-    WHERE c.moved AND c.stage IS NOT NULL;
-
-    -- The state.
-    INSERT INTO @extschema@.account_lifecycle AS l
-        (account_id, stage, onboarding_phase, stage_entered_at, phase_entered_at, rule, manual, success_criteria_met)
-    SELECT c.account_id, c.stage, c.phase, CASE WHEN c.stage IS NOT NULL THEN stamp END,
-           CASE WHEN c.phase IS NOT NULL THEN stamp END, c.rule, false, c.criteria
-    FROM unnest(ids, stages, phases, rules, crits) AS c (account_id, stage, phase, rule, criteria)
-    ON CONFLICT (account_id) DO UPDATE
-    SET stage = excluded.stage,
-        onboarding_phase = excluded.onboarding_phase,
-        stage_entered_at = CASE WHEN excluded.stage IS DISTINCT FROM l.stage THEN excluded.stage_entered_at
-                                ELSE l.stage_entered_at END,
-        phase_entered_at = CASE WHEN excluded.onboarding_phase IS NULL THEN NULL
-                                WHEN excluded.onboarding_phase IS DISTINCT FROM l.onboarding_phase
-                                THEN excluded.phase_entered_at ELSE l.phase_entered_at END,
-        rule = CASE WHEN l.manual AND excluded.stage IS DISTINCT FROM 'churned' THEN l.rule ELSE excluded.rule END,
-        manual = l.manual AND excluded.stage IS DISTINCT FROM 'churned',
-        set_by = CASE WHEN l.manual AND excluded.stage IS DISTINCT FROM 'churned' THEN l.set_by END,
-        set_reason = CASE WHEN l.manual AND excluded.stage IS DISTINCT FROM 'churned' THEN l.set_reason END,
-        success_criteria_met = excluded.success_criteria_met;
-
-    -- The account's column (the state row above already holds the stage,
-    -- so the trigger on csm.account sees this as csm's own change).
-    UPDATE @extschema@.account a SET lifecycle_stage = c.stage
-    FROM unnest(ids, stages) AS c (account_id, stage)
-    WHERE a.account_id = c.account_id AND a.lifecycle_stage IS DISTINCT FROM c.stage;
-
-    ids := ARRAY(SELECT c.account_id FROM unnest(ids, moved) AS c (account_id, moved) WHERE c.moved);
-    n := cardinality(ids);
     -- Handoffs: routing rules that read the stage or the phase.
-    IF n > 0 THEN
-        PERFORM @extschema@._route(ids, ARRAY['lifecycle_stage', 'onboarding_phase']);
+    IF cardinality(moved_ids) > 0 THEN
+        PERFORM @extschema@._route(moved_ids, ARRAY['lifecycle_stage', 'onboarding_phase']);
     END IF;
-    RETURN n;
+    RETURN cardinality(moved_ids);
 END $$;
 COMMENT ON FUNCTION @extschema@._lifecycle_apply(bigint[], text) IS
     'Internal: evaluates csm.lifecycle_rule for every account (NULL) or these (why, when given, leads the history''s reason), writes what changed (csm.lifecycle_history, csm.account_lifecycle, csm.account.lifecycle_stage) and applies the routing rules reading lifecycle_stage or onboarding_phase to the accounts that moved; returns how many moved.';
@@ -907,7 +933,8 @@ COMMENT ON COLUMN @extschema@.onboarding_status.nps IS
 -- Accounts inserted, or whose facts changed, are evaluated at once; an
 -- UPDATE of lifecycle_stage by a person pins it (or, to NULL, unpins it).
 -- csm's own update of the column is told apart by csm.account_lifecycle,
--- which csm writes first.  On Citus, once, from the node the statement
+-- which csm writes first (and the bulk one of csm._lifecycle_apply by the
+-- transaction-local setting csm_lifecycle.writing, which skips this work).  On Citus, once, from the node the statement
 -- was run from (csm._origin()).
 CREATE FUNCTION @extschema@._lifecycle_account_changed() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -915,7 +942,7 @@ DECLARE
     changed bigint[];
     r record;
 BEGIN
-    IF NOT @extschema@._origin() THEN
+    IF NOT @extschema@._origin() OR current_setting('csm_lifecycle.writing', true) = 'on' THEN
         RETURN NULL;
     END IF;
     IF TG_OP = 'INSERT' THEN
