@@ -486,6 +486,16 @@ DECLARE
     stamp timestamptz := @extschema@._stamp();
     actor name := @extschema@._caller();
 BEGIN
+    -- On Citus, the rest of the transaction reaches each worker over one
+    -- connection: Citus refuses to change csm.account (a reference table)
+    -- after writing the lifecycle shards over several connections at once.
+    IF to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL
+       AND current_setting('citus.multi_shard_modify_mode', true) IS DISTINCT FROM 'sequential' THEN
+        IF EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition p
+                   WHERE p.logicalrelid OPERATOR(pg_catalog.=) '@extschema@.account_lifecycle'::regclass) THEN
+            PERFORM set_config('citus.multi_shard_modify_mode', 'sequential', true);
+        END IF;
+    END IF;
     SELECT coalesce(array_agg(r.name ORDER BY r.priority, r.name), '{}'),
            coalesce(array_agg(r.stage ORDER BY r.priority, r.name), '{}'),
            coalesce(array_agg(r.condition ORDER BY r.priority, r.name), '{}'),
@@ -884,38 +894,83 @@ COMMENT ON FUNCTION @extschema@.time_to_value(text) IS
 
 -- The view ------------------------------------------------------------------------
 
+-- The rows of csm.onboarding_status.  PL/pgSQL, reading each table into
+-- arrays first and combining them in memory: on Citus, a query that reads
+-- csm's tables together with a function's rows (or correlated subqueries
+-- over a distributed table) cannot be planned, or is sent to one node.
+CREATE FUNCTION @extschema@._onboarding_status()
+RETURNS TABLE (account_id bigint, external_id text, name text, segment text, started_at timestamptz,
+               days_since_start integer, phase @extschema@.onboarding_phase, milestones_due text[],
+               milestones_done text[], milestones_overdue text[], time_to_value interval, ttv_days numeric,
+               active_users bigint, seats integer, activation_rate numeric, core_features_adopted bigint,
+               core_features bigint, feature_adoption numeric, nps numeric, nps_answers bigint, wins bigint,
+               ttv_met boolean, activation_met boolean, adoption_met boolean, nps_met boolean, win_met boolean,
+               criteria_met integer, stage_manual boolean)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+    ids bigint[];
+    ext text[];
+    names text[];
+    segs text[];
+    starts timestamptz[];
+    seat integer[];
+    state jsonb;
+    done jsonb;
+    defs jsonb;
+BEGIN
+    SELECT array_agg(a.account_id ORDER BY a.account_id), array_agg(a.external_id ORDER BY a.account_id),
+           array_agg(a.name ORDER BY a.account_id), array_agg(a.segment ORDER BY a.account_id),
+           array_agg(a.started_at ORDER BY a.account_id), array_agg(a.seats ORDER BY a.account_id)
+    INTO ids, ext, names, segs, starts, seat
+    FROM @extschema@.account a WHERE a.lifecycle_stage = 'onboarding';
+    IF ids IS NULL THEN
+        RETURN;
+    END IF;
+    SELECT coalesce(jsonb_object_agg(l.account_id::text, jsonb_build_array(l.onboarding_phase, l.manual)), '{}')
+    INTO state FROM @extschema@.account_lifecycle l WHERE l.account_id = ANY (ids);
+    SELECT coalesce(jsonb_object_agg(m.account_id::text, m.reached), '{}') INTO done
+    FROM (SELECT x.account_id, jsonb_agg(x.milestone ORDER BY x.achieved_at, x.milestone) AS reached
+          FROM @extschema@.account_milestone x WHERE x.account_id = ANY (ids) GROUP BY x.account_id) m;
+    SELECT coalesce(jsonb_agg(jsonb_build_object(
+               'milestone', d.milestone, 'phase', d.phase,
+               'due', coalesce(d.due_day, CASE d.phase WHEN 'kickoff' THEN 7 WHEN 'activation' THEN 30 ELSE 90 END))
+           ORDER BY d.milestone), '[]')
+    INTO defs FROM @extschema@.milestone d WHERE d.enabled AND d.phase IS NOT NULL;
+    RETURN QUERY
+    WITH acc AS (
+        SELECT u.account_id, u.external_id, u.name, u.segment, u.started_at, u.seats,
+               (state -> u.account_id::text ->> 0)::@extschema@.onboarding_phase AS phase,
+               (state -> u.account_id::text ->> 1)::boolean AS manual,
+               ARRAY(SELECT jsonb_array_elements_text(coalesce(done -> u.account_id::text, '[]'))) AS reached
+        FROM unnest(ids, ext, names, segs, starts, seat) AS u (account_id, external_id, name, segment, started_at, seats)
+    ),
+    d AS (
+        SELECT e ->> 'milestone' AS milestone, e ->> 'phase' AS phase, (e ->> 'due')::integer AS due
+        FROM jsonb_array_elements(defs) e
+    )
+    SELECT a.account_id, a.external_id, a.name, a.segment, a.started_at,
+           p.days_since_start, a.phase,
+           ARRAY(SELECT d.milestone FROM d WHERE d.phase = a.phase::text AND NOT d.milestone = ANY (a.reached)
+                 ORDER BY d.due, d.milestone),
+           a.reached,
+           ARRAY(SELECT d.milestone FROM d WHERE d.due < p.days_since_start AND NOT d.milestone = ANY (a.reached)
+                 ORDER BY d.milestone),
+           p.time_to_value, p.ttv_days, p.active_users, a.seats, p.activation_rate,
+           p.core_features_adopted, p.core_features, p.feature_adoption, p.nps, p.nps_answers, p.wins,
+           p.ttv_met, p.activation_met, p.adoption_met, p.nps_met, p.win_met,
+           p.ttv_met::integer + p.activation_met::integer + p.adoption_met::integer + p.nps_met::integer
+           + p.win_met::integer,
+           a.manual
+    FROM acc a
+    JOIN (SELECT * FROM @extschema@._onboarding_progress(ids)) p ON p.account_id = a.account_id
+    ORDER BY a.account_id;
+END $$;
+COMMENT ON FUNCTION @extschema@._onboarding_status() IS
+    'Internal: the rows of csm.onboarding_status.';
+
 CREATE VIEW @extschema@.onboarding_status WITH (security_invoker = true) AS
-SELECT a.account_id, a.external_id, a.name, a.segment, a.started_at,
-       p.days_since_start,
-       l.onboarding_phase AS phase,
-       ARRAY(SELECT d.milestone FROM @extschema@.milestone d
-             WHERE d.enabled AND d.phase = l.onboarding_phase
-               AND NOT EXISTS (SELECT 1 FROM @extschema@.account_milestone m
-                               WHERE m.account_id = a.account_id AND m.milestone = d.milestone)
-             ORDER BY coalesce(d.due_day, CASE d.phase WHEN 'kickoff' THEN 7 WHEN 'activation' THEN 30 ELSE 90 END), d.milestone)
-           AS milestones_due,
-       ARRAY(SELECT m.milestone FROM @extschema@.account_milestone m
-             WHERE m.account_id = a.account_id ORDER BY m.achieved_at, m.milestone) AS milestones_done,
-       ARRAY(SELECT d.milestone FROM @extschema@.milestone d
-             WHERE d.enabled AND d.phase IS NOT NULL
-               AND coalesce(d.due_day, CASE d.phase WHEN 'kickoff' THEN 7 WHEN 'activation' THEN 30 ELSE 90 END)
-                   < p.days_since_start
-               AND NOT EXISTS (SELECT 1 FROM @extschema@.account_milestone m
-                               WHERE m.account_id = a.account_id AND m.milestone = d.milestone)
-             ORDER BY d.milestone) AS milestones_overdue,
-       p.time_to_value, p.ttv_days,
-       p.active_users, a.seats, p.activation_rate,
-       p.core_features_adopted, p.core_features, p.feature_adoption,
-       p.nps, p.nps_answers, p.wins,
-       p.ttv_met, p.activation_met, p.adoption_met, p.nps_met, p.win_met,
-       (p.ttv_met::integer + p.activation_met::integer + p.adoption_met::integer + p.nps_met::integer
-        + p.win_met::integer) AS criteria_met,
-       l.manual AS stage_manual
-FROM @extschema@.account a
-JOIN @extschema@.account_lifecycle l ON l.account_id = a.account_id
-JOIN @extschema@._onboarding_progress(ARRAY(SELECT o.account_id FROM @extschema@.account o
-                                           WHERE o.lifecycle_stage = 'onboarding')) p ON p.account_id = a.account_id
-WHERE a.lifecycle_stage = 'onboarding';
+SELECT * FROM @extschema@._onboarding_status();
 COMMENT ON VIEW @extschema@.onboarding_status IS
     'Per onboarding account: days since the start, the phase, the phase''s milestones still due, the milestones done, those overdue (past due_day, not reached), time to value, and the seed''s success criteria measured now: TTFV < 30 days (ttv_met), user activation = distinct users active in the last 30 days / seats >= 0.8 (activation_met), feature adoption = csm.core_feature used since the start / core features > 0.6 (adoption_met), NPS = 100 x (promoters - detractors) / answers since the start > 40 (nps_met), at least one business_outcome milestone (win_met); criteria_met counts them (5: onboarding is done).';
 COMMENT ON COLUMN @extschema@.onboarding_status.time_to_value IS
@@ -940,33 +995,38 @@ CREATE FUNCTION @extschema@._lifecycle_account_changed() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     changed bigint[];
-    r record;
+    set_ids bigint[];
+    set_statuses text[];
+    set_stages @extschema@.lifecycle_stage[];
+    held @extschema@.lifecycle_stage;
+    one bigint;
 BEGIN
     IF NOT @extschema@._origin() OR current_setting('csm_lifecycle.writing', true) = 'on' THEN
         RETURN NULL;
     END IF;
+    -- (the transition tables are read into arrays before any query on
+    -- csm's other tables: Citus cannot join them with distributed tables)
     IF TG_OP = 'INSERT' THEN
+        -- On Citus csm.distribute() adds account_lifecycle_new_deferred,
+        -- which evaluates new accounts at commit instead (see below).
+        IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+                   WHERE t.tgrelid OPERATOR(pg_catalog.=) TG_RELID
+                     AND t.tgname OPERATOR(pg_catalog.~~) 'account\_lifecycle\_new\_deferred%') THEN
+            RETURN NULL;
+        END IF;
         -- Accounts inserted with a created_at from before this transaction
         -- are history (a restore, an import): csm.refresh_lifecycle() takes them.
         changed := ARRAY(SELECT n.account_id FROM new_accounts n WHERE n.created_at >= now() ORDER BY n.account_id);
-        FOR r IN SELECT n.account_id, n.status, n.lifecycle_stage FROM new_accounts n
-                 WHERE n.lifecycle_stage IS NOT NULL AND n.created_at >= now() ORDER BY n.account_id LOOP
-            PERFORM @extschema@._pin_stage(r.account_id, r.status, r.lifecycle_stage, 'set by hand');
-        END LOOP;
+        SELECT array_agg(n.account_id ORDER BY n.account_id), array_agg(n.status ORDER BY n.account_id),
+               array_agg(n.lifecycle_stage ORDER BY n.account_id)
+        INTO set_ids, set_statuses, set_stages
+        FROM new_accounts n WHERE n.lifecycle_stage IS NOT NULL AND n.created_at >= now();
     ELSE
-        -- A person set or emptied the stage.
-        FOR r IN SELECT n.account_id, n.status, n.lifecycle_stage
-                 FROM new_accounts n JOIN old_accounts o ON o.account_id = n.account_id
-                 LEFT JOIN @extschema@.account_lifecycle l ON l.account_id = n.account_id
-                 WHERE n.lifecycle_stage IS DISTINCT FROM o.lifecycle_stage
-                   AND n.lifecycle_stage IS DISTINCT FROM l.stage
-                 ORDER BY n.account_id LOOP
-            IF r.lifecycle_stage IS NULL THEN
-                PERFORM @extschema@._unpin_stage(r.account_id, 'manual stage cleared');
-            ELSE
-                PERFORM @extschema@._pin_stage(r.account_id, r.status, r.lifecycle_stage, 'set by hand');
-            END IF;
-        END LOOP;
+        SELECT array_agg(n.account_id ORDER BY n.account_id), array_agg(n.status ORDER BY n.account_id),
+               array_agg(n.lifecycle_stage ORDER BY n.account_id)
+        INTO set_ids, set_statuses, set_stages
+        FROM new_accounts n JOIN old_accounts o ON o.account_id = n.account_id
+        WHERE n.lifecycle_stage IS DISTINCT FROM o.lifecycle_stage;
         changed := ARRAY(
             SELECT n.account_id FROM new_accounts n JOIN old_accounts o ON o.account_id = n.account_id
             WHERE (n.status, n.started_at, n.renewal_date, n.plan, n.segment, n.tier, n.arr, n.seats, n.properties,
@@ -976,6 +1036,19 @@ BEGIN
                    o.external_id)
             ORDER BY n.account_id);
     END IF;
+    -- A person set (or emptied) the stage: pinned (or unpinned).  csm's
+    -- own writes of the column match the state it wrote first.
+    FOR i IN 1 .. coalesce(cardinality(set_ids), 0) LOOP
+        one := set_ids[i];
+        held := NULL;
+        SELECT l.stage INTO held FROM @extschema@.account_lifecycle l WHERE l.account_id = one;
+        CONTINUE WHEN set_stages[i] IS NOT DISTINCT FROM held AND TG_OP = 'UPDATE';
+        IF set_stages[i] IS NULL THEN
+            PERFORM @extschema@._unpin_stage(set_ids[i], 'manual stage cleared');
+        ELSE
+            PERFORM @extschema@._pin_stage(set_ids[i], set_statuses[i], set_stages[i], 'set by hand');
+        END IF;
+    END LOOP;
     IF cardinality(changed) > 0 THEN
         PERFORM @extschema@._lifecycle_apply(changed);
     END IF;
@@ -988,6 +1061,50 @@ CREATE TRIGGER account_lifecycle_new AFTER INSERT ON @extschema@.account
 CREATE TRIGGER account_lifecycle_changed AFTER UPDATE ON @extschema@.account
     REFERENCING OLD TABLE AS old_accounts NEW TABLE AS new_accounts
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._lifecycle_account_changed();
+
+-- On Citus, new accounts are evaluated when their transaction commits:
+-- Citus loads the copies of csm.account for an INSERT ... SELECT or a COPY
+-- at the same time, and a trigger on the coordinator's copy cannot query
+-- the workers then (the same as csm._route_new_account, 54_routing.sql).
+-- The coordinator's copy evaluates each new account once, the workers'
+-- copies do nothing.
+CREATE FUNCTION @extschema@._lifecycle_new_account() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    acc @extschema@.account;
+BEGIN
+    IF NOT @extschema@._origin() OR NEW.created_at < pg_catalog.now() THEN
+        RETURN NULL;
+    END IF;
+    SELECT * INTO acc FROM @extschema@.account a WHERE a.account_id = NEW.account_id;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    -- a stage given with the account, and not pinned since: pinned now
+    IF acc.lifecycle_stage IS NOT NULL AND NOT EXISTS (
+        SELECT 1 FROM @extschema@.account_lifecycle l WHERE l.account_id = acc.account_id) THEN
+        PERFORM @extschema@._pin_stage(acc.account_id, acc.status, acc.lifecycle_stage, 'set by hand');
+    END IF;
+    PERFORM @extschema@._lifecycle_apply(ARRAY[acc.account_id]);
+    RETURN NULL;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@._lifecycle_new_account() FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._lifecycle_new_account() IS
+    'Trigger, on Citus (csm.distribute() adds it): evaluates the lifecycle rules for an account created in this transaction, at commit, once (from the coordinator''s copy of csm.account).';
+
+-- Called by csm.distribute(); idempotent.
+CREATE FUNCTION @extschema@._distribute_lifecycle() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = '@extschema@.account'::regclass
+                                               AND t.tgname = 'account_lifecycle_new_deferred') THEN
+        CREATE CONSTRAINT TRIGGER account_lifecycle_new_deferred AFTER INSERT ON @extschema@.account
+            DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION @extschema@._lifecycle_new_account();
+    END IF;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@._distribute_lifecycle() FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._distribute_lifecycle() IS
+    'Internal, for csm.distribute(): adds the deferred trigger that, on Citus, evaluates new accounts'' lifecycle at commit (account_lifecycle_new_deferred).';
 
 -- pg_dump keeps the user's definitions and every account's lifecycle.
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.lifecycle_rule', 'WHERE NOT builtin OR customized');

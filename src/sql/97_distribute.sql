@@ -145,6 +145,8 @@ BEGIN
     -- Ownership: new accounts are routed, and new members' lock rows made,
     -- at commit on Citus (54_routing.sql).
     PERFORM @extschema@._distribute_ownership();
+    -- Lifecycle: new accounts are evaluated at commit on Citus (80_lifecycle.sql).
+    PERFORM @extschema@._distribute_lifecycle();
     -- Views whose single-node form Citus cannot push down (health: see
     -- csm._health_views_for_citus).
     PERFORM @extschema@._health_views_for_citus();
