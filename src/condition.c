@@ -146,6 +146,8 @@ typedef struct CondAttribute
 
 static const char *const health_bands[] = {"green", "yellow", "red", "unknown", NULL};
 static const char *const churn_bands[] = {"low", "moderate", "high", "critical", NULL};
+static const char *const lifecycle_stages[] = {"onboarding", "adoption", "growth", "renewal", "churned", NULL};
+static const char *const onboarding_phases[] = {"kickoff", "activation", "early_value", NULL};
 
 static const CondAttribute attributes[] = {
 	{"segment", KIND_TEXT, NULL, NULL},
@@ -154,7 +156,10 @@ static const CondAttribute attributes[] = {
 	{"status", KIND_TEXT, NULL, NULL},
 	{"health_band", KIND_TEXT, health_bands, "A health band is 'green', 'yellow', 'red' or 'unknown'."},
 	{"churn_band", KIND_TEXT, churn_bands, "A churn band is 'low', 'moderate', 'high' or 'critical'."},
-	{"lifecycle_stage", KIND_TEXT, NULL, NULL},
+	{"lifecycle_stage", KIND_TEXT, lifecycle_stages,
+	"A lifecycle stage is 'onboarding', 'adoption', 'growth', 'renewal' or 'churned'."},
+	{"onboarding_phase", KIND_TEXT, onboarding_phases,
+	"An onboarding phase is 'kickoff', 'activation' or 'early_value'."},
 	{"external_id", KIND_TEXT, NULL, NULL},
 	{"arr", KIND_NUMBER, NULL, NULL},
 	{"seats", KIND_NUMBER, NULL, NULL},
@@ -162,11 +167,13 @@ static const CondAttribute attributes[] = {
 	{"churn_risk_score", KIND_NUMBER, NULL, NULL},
 	{"days_to_renewal", KIND_NUMBER, NULL, NULL},
 	{"nps", KIND_NUMBER, NULL, NULL},
+	{"days_since_start", KIND_NUMBER, NULL, NULL},
+	{"success_criteria_met", KIND_NUMBER, NULL, NULL},
 };
 
 #define KNOWN_ATTRIBUTES_HINT \
-	"Known attributes are segment, plan, tier, status, health_band, churn_band, lifecycle_stage and external_id (text); " \
-	"arr, seats, health_score, churn_risk_score, days_to_renewal and nps (numbers); and property.<key>."
+	"Known attributes are segment, plan, tier, status, health_band, churn_band, lifecycle_stage, onboarding_phase and external_id (text); " \
+	"arr, seats, health_score, churn_risk_score, days_to_renewal, nps, days_since_start and success_criteria_met (numbers); and property.<key>."
 
 #define SYNTAX_HINT \
 	"Conditions look like plan = 'growth' AND (churn_risk_score > 80 OR segment IN ('enterprise', 'mid_market'))."

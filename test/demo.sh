@@ -199,6 +199,54 @@ ORDER BY r.probability DESC, r.arr DESC, r.external_id
 LIMIT 1;
 SQL
 
+# Lifecycle: milestones for the onboarding cohort, then every stage.
+psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c 'SELECT csm_demo.load_lifecycle()'
+
+section "Lifecycle: accounts and ARR by stage (csm.refresh_lifecycle, csm.account.lifecycle_stage)" <<'SQL'
+SELECT coalesce(a.lifecycle_stage::text, 'total') AS stage,
+       count(*) AS accounts,
+       to_char(sum(a.arr), 'FM$999,999,999') AS arr,
+       to_char(100.0 * count(*) / sum(count(*)) OVER () * 2, 'FM990.0') || '%' AS share,
+       count(*) FILTER (WHERE l.manual) AS set_by_hand,
+       coalesce(string_agg(DISTINCT l.rule, ', ') FILTER (WHERE l.rule IS NOT NULL), '') AS by_rules
+FROM csm.account a JOIN csm.account_lifecycle l USING (account_id)
+GROUP BY ROLLUP (a.lifecycle_stage)
+ORDER BY a.lifecycle_stage NULLS LAST;
+SQL
+
+section "Onboarding cohort against the seed's success criteria (csm.onboarding_status; the demo generates at most 6 users per account, so activation counts those against all seats)" <<'SQL'
+SELECT coalesce(o.phase::text, 'all') AS phase,
+       count(*) AS accounts,
+       round(avg(o.days_since_start)) AS avg_day,
+       round(avg(cardinality(o.milestones_done)), 1) AS milestones_done,
+       round(avg(cardinality(o.milestones_overdue)), 1) AS overdue,
+       coalesce(to_char(percentile_cont(0.5) WITHIN GROUP (ORDER BY o.ttv_days), 'FM990.0') || ' d', '-') AS median_ttv,
+       to_char(100.0 * avg(o.ttv_met::integer), 'FM990') || '%' AS "ttfv<30d",
+       to_char(100.0 * avg(o.activation_met::integer), 'FM990') || '%' AS "activation>=80%",
+       to_char(100.0 * avg(o.adoption_met::integer), 'FM990') || '%' AS "adoption>60%",
+       to_char(100.0 * avg(o.nps_met::integer), 'FM990') || '%' AS "nps>40",
+       to_char(100.0 * avg(o.win_met::integer), 'FM990') || '%' AS win,
+       round(avg(o.criteria_met), 1) AS "criteria (of 5)"
+FROM csm.onboarding_status o
+GROUP BY ROLLUP (o.phase)
+ORDER BY o.phase NULLS LAST;
+SELECT o.external_id, o.phase, o.days_since_start AS day, o.ttv_days AS ttv_days,
+       to_char(100 * o.activation_rate, 'FM990') || '%' AS activation,
+       to_char(100 * o.feature_adoption, 'FM990') || '%' AS adoption, o.nps, o.criteria_met AS criteria,
+       array_to_string(o.milestones_due, ', ') AS due_now
+FROM csm.onboarding_status o
+ORDER BY o.criteria_met DESC, o.days_since_start DESC, o.external_id
+LIMIT 8;
+SQL
+
+section "Lifecycle: the latest moves (csm.lifecycle_history)" <<'SQL'
+SELECT h.stage || coalesce('/' || h.phase, '') AS entered, count(*) AS accounts,
+       left(min(h.reason), 70) AS reason
+FROM csm.lifecycle_history h
+WHERE h.left_at IS NULL
+GROUP BY 1 ORDER BY 2 DESC;
+SQL
+
 # Ownership: routing rules by segment, and a retention specialist beside
 # the primary for large accounts in the red band; every active account is
 # routed once (csm.assign_queued() routes the accounts without a primary).

@@ -41,8 +41,8 @@ COMMENT ON TYPE @extschema@.rule_condition IS
     'The condition of a routing rule, such as plan = ''growth'' AND (churn_risk_score > 80 OR segment IN (''enterprise'', ''mid_market'')). '
     'Predicates: attribute op literal (=, !=, <>, <, <=, >, >=), attribute [NOT] IN (literal, ...), attribute IS [NOT] NULL; '
     'combined with AND, OR, NOT and parentheses; TRUE and FALSE. '
-    'Text attributes: segment, plan, tier, status, health_band, churn_band, lifecycle_stage, external_id (compared with strings by =, != and IN). '
-    'Number attributes: arr, seats, health_score, churn_risk_score, days_to_renewal, nps. '
+    'Text attributes: segment, plan, tier, status, health_band, churn_band, lifecycle_stage, onboarding_phase, external_id (compared with strings by =, != and IN). '
+    'Number attributes: arr, seats, health_score, churn_risk_score, days_to_renewal, nps, days_since_start, success_criteria_met. '
     'property.<key> reads facts->''properties''->key, as text with a string and as a number with a number. '
     'Checked when written; at most 4096 bytes, 256 nodes and 32 levels of nesting.';
 

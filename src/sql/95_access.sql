@@ -52,7 +52,9 @@ BEGIN ATOMIC
         ('refresh_churn', 'operate'), ('refresh_churn_signals', 'operate'),
         ('route_waiting', 'operate'), ('reassign_stale', 'operate'),
         ('release_member', 'admin'), ('copy_health_model', 'admin'), ('train_churn_model', 'admin'),
-        ('rebuild_agent_load', 'admin')) AS v (f, l);
+        ('rebuild_agent_load', 'admin'),
+        ('refresh_lifecycle', 'operate'), ('set_lifecycle_stage', 'operate'), ('clear_lifecycle_stage', 'operate'),
+        ('record_milestone', 'operate'), ('clear_milestone', 'operate')) AS v (f, l);
 END;
 COMMENT ON FUNCTION @extschema@._gated_functions() IS
     'Internal: the functions that write csm''s tables as csm''s owner, and the level each checks for.';
@@ -93,7 +95,10 @@ BEGIN ATOMIC
         ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.health_model_map'),
         ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.churn_model'),
         ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.churn_signal_kind'),
-        ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.churn_signal_setting')
+        ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.churn_signal_setting'),
+        ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.lifecycle_rule'),
+        ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.milestone'),
+        ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.core_feature')
     ) AS v (level, privilege, object_type, object);
 END;
 COMMENT ON FUNCTION @extschema@.access_privileges() IS
@@ -213,6 +218,8 @@ ALTER FUNCTION @extschema@._support_team_changed() SECURITY DEFINER;
 -- On Citus csm's executor hook calls it for whoever wrote a conversation, a
 -- member or a team; it only finishes what their statement started.
 ALTER FUNCTION @extschema@._settle_conversations(boolean) SECURITY DEFINER;
+-- Lifecycle: an account's facts changed (80_lifecycle.sql).
+REVOKE ALL ON FUNCTION @extschema@._lifecycle_account_changed() FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._forget_health(), @extschema@._conversation_route(), @extschema@._conversation_move(),
     @extschema@._conversation_freed(), @extschema@._agent_changed(), @extschema@._support_team_changed(),
     @extschema@._route_new_accounts(), @extschema@._member_left(), @extschema@._log_stamp() FROM PUBLIC;

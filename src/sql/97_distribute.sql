@@ -30,6 +30,9 @@ BEGIN ATOMIC
         (17, '@extschema@.churn_signal_kind', 'reference'),
         (18, '@extschema@.churn_signal_setting', 'reference'),
         (19, '@extschema@.churn_model', 'reference'),
+        (40, '@extschema@.lifecycle_rule', 'reference'),
+        (41, '@extschema@.milestone', 'reference'),
+        (42, '@extschema@.core_feature', 'reference'),
         -- distributed by account_id, all in one colocation group
         (101, '@extschema@.usage_counter', 'account'),
         (102, '@extschema@.usage_user_day', 'account'),
@@ -52,7 +55,10 @@ BEGIN ATOMIC
         (143, '@extschema@.account_note', 'account'),
         (144, '@extschema@.engagement', 'account'),
         (145, '@extschema@.churn_signal', 'account'),
-        (146, '@extschema@.churn_score', 'account')
+        (146, '@extschema@.churn_score', 'account'),
+        (200, '@extschema@.account_lifecycle', 'account'),
+        (201, '@extschema@.lifecycle_history', 'account'),
+        (202, '@extschema@.account_milestone', 'account')
     ) AS t(position, relation, kind)
     ORDER BY t.position;
 END;
@@ -193,6 +199,8 @@ BEGIN
     -- Ownership: new accounts are routed, and new members' lock rows made,
     -- at commit on Citus (54_routing.sql).
     PERFORM @extschema@._distribute_ownership();
+    -- Lifecycle: new accounts are evaluated at commit on Citus (80_lifecycle.sql).
+    PERFORM @extschema@._distribute_lifecycle();
     -- Views whose single-node form Citus cannot push down (health: see
     -- csm._health_views_for_citus).
     PERFORM @extschema@._health_views_for_citus();

@@ -1080,3 +1080,42 @@ COMMENT ON FUNCTION csm_demo.account_metrics_at(date) IS
 CREATE OR REPLACE VIEW csm_demo.account_metrics AS
 SELECT * FROM csm_demo.account_metrics_at((now() AT TIME ZONE 'UTC')::date);
 COMMENT ON VIEW csm_demo.account_metrics IS 'Today''s demo metrics, dau_ratio scaled to all seats.';
+
+-- Lifecycle (issue 13 section 1): the onboarding cohort's milestones.  The
+-- usage ones are detected from the demo's events (first value: 10 report
+-- views; the first integration sync); the others are recorded as a CSM
+-- would, on deterministic days after started_at for a deterministic share
+-- of accounts.  Then csm.refresh_lifecycle() sets every stage.
+CREATE OR REPLACE FUNCTION csm_demo.load_lifecycle(seed integer DEFAULT 42)
+RETURNS text
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    n_manual bigint;
+    moved    integer;
+BEGIN
+    INSERT INTO csm.core_feature (feature, description)
+    SELECT f.feature, 'demo: a core feature' FROM csm_demo.features() f WHERE f.rank <= 5
+    ON CONFLICT (feature) DO NOTHING;
+    UPDATE csm.milestone SET detect_feature = 'report.view', detect_events = 10 WHERE milestone = 'key_features_activated';
+    UPDATE csm.milestone SET detect_feature = 'integration.sync', detect_events = 1 WHERE milestone = 'first_integration_deployed';
+    -- (milestone, salt, share of accounts, first day, last day after the start)
+    INSERT INTO csm.account_milestone (account_id, milestone, achieved_at, source, recorded_by, note)
+    SELECT x.account_id, x.milestone, x.achieved_at, 'manual', current_user, 'demo'
+    FROM (SELECT a.account_id, m.milestone, m.salt, m.share,
+                 a.started_at + make_interval(days => m.first_day + floor(csm_demo._rand(a.account_id, m.salt + 1, seed)
+                                                                          * (m.last_day - m.first_day + 1))::integer)
+                     AS achieved_at
+          FROM csm.account a
+          CROSS JOIN (VALUES ('kickoff_call_held', 71, 0.92, 1, 6), ('success_plan_created', 73, 0.80, 3, 9),
+                             ('training_completed', 75, 0.70, 10, 28), ('first_business_outcome', 77, 0.45, 30, 80))
+                     AS m (milestone, salt, share, first_day, last_day)
+          WHERE a.started_at > now() - interval '180 days') x
+    WHERE csm_demo._rand(x.account_id, x.salt, seed) < x.share AND x.achieved_at < now()
+    ON CONFLICT (account_id, milestone) DO NOTHING;
+    GET DIAGNOSTICS n_manual = ROW_COUNT;
+    moved := csm.refresh_lifecycle();
+    RETURN format('csm_demo: %s milestones recorded by hand, %s detected from usage; %s accounts changed stage or phase',
+                  n_manual, (SELECT count(*) FROM csm.account_milestone WHERE source = 'usage'), moved);
+END $$;
+COMMENT ON FUNCTION csm_demo.load_lifecycle(integer) IS
+    'Demo lifecycle: core features, usage-detected milestones, milestones recorded by hand for accounts started in the last 180 days, then csm.refresh_lifecycle().';
