@@ -52,7 +52,10 @@ BEGIN ATOMIC
         (143, '@extschema@.account_note', 'account'),
         (144, '@extschema@.engagement', 'account'),
         (145, '@extschema@.churn_signal', 'account'),
-        (146, '@extschema@.churn_score', 'account')
+        (146, '@extschema@.churn_score', 'account'),
+        -- renewals (82_renewal.sql)
+        (230, '@extschema@.renewal', 'account'),
+        (231, '@extschema@.renewal_reminder', 'account')
     ) AS t(position, relation, kind)
     ORDER BY t.position;
 END;
