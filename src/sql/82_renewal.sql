@@ -97,8 +97,9 @@ CREATE TABLE @extschema@.renewal_reminder (
     owner        text,
     raised_at    timestamptz NOT NULL,
     CONSTRAINT renewal_reminder_pkey PRIMARY KEY (account_id, renewal_id, days_out),
-    CONSTRAINT renewal_reminder_renewal_fkey FOREIGN KEY (account_id, renewal_id)
-        REFERENCES @extschema@.renewal (account_id, renewal_id) ON DELETE CASCADE,
+    -- (to the account, as every per-account table: renewals go only with it)
+    CONSTRAINT renewal_reminder_account_fkey FOREIGN KEY (account_id)
+        REFERENCES @extschema@.account (account_id) ON DELETE CASCADE,
     CONSTRAINT renewal_reminder_days_out_known CHECK (days_out IN (90, 60, 30))
 );
 CREATE INDEX renewal_reminder_raised_at ON @extschema@.renewal_reminder (raised_at);
