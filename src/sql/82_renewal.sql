@@ -156,6 +156,9 @@ BEGIN
     -- Open renewals: follow the account's date, move the stage forward,
     -- and keep the owner and the forecast current.  Driven by the renewals'
     -- own rows, joined on account_id, so that Citus runs it on the workers.
+    -- (The owner's handle through csm.assignment: on Citus a statement that
+    -- names the members' table makes csm settle conversations after it,
+    -- src/settle.c.)
     step := 'advance';
     statement := format($q$
         UPDATE @extschema@.renewal r
@@ -163,14 +166,12 @@ BEGIN
             churn_probability = s.probability, forecast_model = s.model, forecast_arr = s.forecast
         FROM (SELECT x.account_id, x.renewal_id, coalesce(a.renewal_date, x.renewal_date) AS renewal_date,
                      greatest(x.stage, @extschema@.renewal_stage(coalesce(a.renewal_date, x.renewal_date) - %1$L::date)) AS stage,
-                     m.handle AS owner, c.probability, c.model,
+                     p.handle AS owner, c.probability, c.model,
                      round(coalesce(a.arr, 0) * (1 - c.probability::numeric), 2) AS forecast
               FROM @extschema@.renewal x
               JOIN @extschema@.account a ON a.account_id = x.account_id
               LEFT JOIN @extschema@.churn_score c ON c.account_id = x.account_id
-              LEFT JOIN @extschema@.account_assignment p
-                ON p.account_id = x.account_id AND p.is_primary AND p.ended_at IS NULL
-              LEFT JOIN @extschema@.team_member m ON m.member_id = p.member_id
+              LEFT JOIN @extschema@.assignment p ON p.account_id = x.account_id AND p.is_primary
               WHERE x.closed_at IS NULL) s
         WHERE r.account_id = s.account_id AND r.renewal_id = s.renewal_id AND r.closed_at IS NULL
           AND (r.renewal_date, r.stage, r.owner, r.churn_probability, r.forecast_model, r.forecast_arr)

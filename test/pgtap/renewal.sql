@@ -1,3 +1,4 @@
+-- citus-differs: its assertions read one account's rows, and Citus sends such a query, pgTAP's call included, to that account's worker, where pgTAP has no plan; and it creates roles in its transaction and SET ROLEs to them, which the workers cannot see. test/citus/renewal.sql runs the renewal paths on the cluster.
 -- Renewals (issue 13, section 3): opened 90 days out, staged 90/60/30 and
 -- execution, reminders once per window, closed with the outcome from final
 -- against target, renewal_date rolled forward; the pipeline's expected
