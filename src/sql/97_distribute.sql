@@ -52,7 +52,9 @@ BEGIN ATOMIC
         (143, '@extschema@.account_note', 'account'),
         (144, '@extschema@.engagement', 'account'),
         (145, '@extschema@.churn_signal', 'account'),
-        (146, '@extschema@.churn_score', 'account')
+        (146, '@extschema@.churn_score', 'account'),
+        -- revenue (81_revenue.sql)
+        (220, '@extschema@.arr_change', 'account')
     ) AS t(position, relation, kind)
     ORDER BY t.position;
 END;
@@ -139,6 +141,8 @@ BEGIN
     -- Ownership: new accounts are routed, and new members' lock rows made,
     -- at commit on Citus (54_routing.sql).
     PERFORM @extschema@._distribute_ownership();
+    -- Revenue: new accounts' ARR is recorded at commit on Citus (81_revenue.sql).
+    PERFORM @extschema@._distribute_revenue();
     -- Views whose single-node form Citus cannot push down (health: see
     -- csm._health_views_for_citus).
     PERFORM @extschema@._health_views_for_citus();

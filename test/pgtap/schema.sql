@@ -11,7 +11,8 @@ SELECT tables_are('csm', ARRAY['account', 'team_member', 'nps_response', 'usage_
                                'segment_weight', 'account_assignment', 'member_load', 'member_lock', 'lock_row', 'assignment_log', 'assignment_alert',
                                'routing_rule', 'conversation', 'conversation_change', 'support_team', 'agent_load',
                                'stakeholder', 'payment', 'account_note', 'engagement', 'churn_signal_kind',
-                               'churn_signal_setting', 'churn_signal', 'churn_model', 'churn_score']);
+                               'churn_signal_setting', 'churn_signal', 'churn_model', 'churn_score',
+                               'arr_change']);
 SELECT views_are('csm', ARRAY['usage_daily', 'usage_feature_daily', 'usage_unknown_key', '_usage_day', '_usage_feature_day', '_usage_staged', 'account_metrics',
                               'account_health', 'health_trend', 'health_score_component',
                               'assignment', 'assignment_workload', 'unassigned_queue', 'agent_performance',
