@@ -231,3 +231,236 @@ COMMENT ON FUNCTION @extschema@._distribute_revenue() IS
 
 REVOKE ALL ON FUNCTION @extschema@._account_arr_changed(), @extschema@._account_arr_new(),
     @extschema@._record_arr_changes(bigint[], numeric[], numeric[], date[], date[], bigint[]) FROM PUBLIC;
+
+-- Loading history ---------------------------------------------------------------
+
+CREATE TYPE @extschema@.arr_snapshot AS (external_id text, effective_date date, arr numeric);
+COMMENT ON TYPE @extschema@.arr_snapshot IS
+    'One line of billing history for csm.load_arr_history: the account (external_id), and the ARR in effect from effective_date on (0 for a churn).';
+
+-- Billing history replaces an account's recorded history from its first
+-- snapshot on: the movements dated before it are kept (they give the ARR
+-- the first snapshot moves from), those dated on or after it go, and each
+-- snapshot whose ARR differs from the one before it becomes a movement.
+-- Loading the same history twice records the same rows.
+CREATE FUNCTION @extschema@.load_arr_history(history @extschema@.arr_snapshot[], reason text DEFAULT 'billing import')
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    bad record;
+    ids bigint[];
+    dates date[];
+    arrs numeric[];
+    accounts bigint[];
+    firsts jsonb;
+    base_ids bigint[];
+    base_arrs numeric[];
+    base_paid boolean[];
+    loaded bigint;
+BEGIN
+    PERFORM @extschema@._require('admin');
+    IF reason IS NULL OR reason !~ '\S' THEN
+        RAISE EXCEPTION 'reason must not be blank' USING ERRCODE = 'invalid_parameter_value',
+              HINT = 'Say where the history comes from, for example ''Stripe export 2026-12''.';
+    END IF;
+    IF history IS NULL THEN
+        RAISE EXCEPTION 'history must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT h.* INTO bad FROM unnest(history) h
+    WHERE h.external_id IS NULL OR h.effective_date IS NULL OR h.arr IS NULL LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'ARR snapshot (%, %, %) has a NULL field', bad.external_id, bad.effective_date, bad.arr
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Every snapshot needs external_id, effective_date and arr (0 for a churn).';
+    END IF;
+    SELECT h.* INTO bad FROM unnest(history) h WHERE NOT (h.arr >= 0 AND h.arr < 'Infinity') LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'ARR of account "%" on % is %, not an amount', bad.external_id, bad.effective_date, bad.arr
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'ARR is a finite amount, 0 or more.';
+    END IF;
+    SELECT h.external_id INTO bad FROM unnest(history) h
+    WHERE NOT EXISTS (SELECT 1 FROM @extschema@.account a WHERE a.external_id = h.external_id) LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'account "%" does not exist', bad.external_id
+            USING ERRCODE = 'no_data_found', HINT = 'Create the account in csm.account first.';
+    END IF;
+    SELECT array_agg(a.account_id ORDER BY a.account_id, h.effective_date),
+           array_agg(h.effective_date ORDER BY a.account_id, h.effective_date),
+           array_agg(h.arr ORDER BY a.account_id, h.effective_date)
+    INTO ids, dates, arrs
+    FROM unnest(history) h JOIN @extschema@.account a ON a.external_id = h.external_id;
+    IF ids IS NULL THEN
+        RETURN 0;
+    END IF;
+    SELECT a.external_id, h.effective_date, (coalesce(a.started_at, a.created_at) AT TIME ZONE 'UTC')::date AS start
+    INTO bad FROM unnest(history) h JOIN @extschema@.account a ON a.external_id = h.external_id
+    WHERE h.effective_date < (coalesce(a.started_at, a.created_at) AT TIME ZONE 'UTC')::date LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'ARR snapshot of account "%" dated %, before the account started on %', bad.external_id, bad.effective_date, bad.start
+            USING ERRCODE = 'check_violation', HINT = 'Correct the account''s started_at, or leave out the snapshots before it.';
+    END IF;
+    SELECT u.id, u.d INTO bad FROM unnest(ids, dates) AS u(id, d) GROUP BY u.id, u.d HAVING count(*) > 1 LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'two ARR snapshots of account % on %', bad.id, bad.d
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Give one ARR per account and day.';
+    END IF;
+    SELECT array_agg(f.id ORDER BY f.id), jsonb_object_agg(f.id::text, f.first)
+    INTO accounts, firsts
+    FROM (SELECT u.id, min(u.d) AS first FROM unnest(ids, dates) AS u(id, d) GROUP BY u.id) f;
+    -- What each account's history was before its first snapshot.
+    SELECT array_agg(b.account_id), array_agg(b.arr_after), array_agg(b.paid)
+    INTO base_ids, base_arrs, base_paid
+    FROM (SELECT c.account_id,
+                 (array_agg(c.arr_after ORDER BY c.effective_date DESC, c.change_id DESC))[1] AS arr_after,
+                 bool_or(c.arr_after > 0) AS paid
+          FROM @extschema@.arr_change c
+          WHERE c.account_id = ANY (accounts) AND c.effective_date < (firsts ->> c.account_id::text)::date
+          GROUP BY c.account_id) b;
+    DELETE FROM @extschema@.arr_change c
+    WHERE c.account_id = ANY (accounts) AND c.effective_date >= (firsts ->> c.account_id::text)::date;
+    INSERT INTO @extschema@.arr_change (account_id, effective_date, arr_before, arr_after, kind, reason, source)
+    SELECT s.id, s.d, s.prev, s.a, @extschema@.arr_change_kind(s.prev, s.a, s.paid), load_arr_history.reason, 'billing'
+    FROM (SELECT u.id, u.d, u.a,
+                 coalesce(lag(u.a) OVER w, b.arr, 0) AS prev,
+                 coalesce(b.paid, false) OR coalesce(bool_or(u.a > 0) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), false) AS paid
+          FROM unnest(ids, dates, arrs) AS u(id, d, a)
+          LEFT JOIN unnest(base_ids, base_arrs, base_paid) AS b(id, arr, paid) ON b.id = u.id
+          WINDOW w AS (PARTITION BY u.id ORDER BY u.d)) s
+    WHERE s.a <> s.prev
+    ORDER BY s.id, s.d;
+    GET DIAGNOSTICS loaded = ROW_COUNT;
+    RETURN loaded;
+END $$;
+COMMENT ON FUNCTION @extschema@.load_arr_history(@extschema@.arr_snapshot[], text) IS
+    'Loads ARR history from your billing data: one csm.arr_snapshot (external_id, effective_date, arr) per account and day the ARR changed. Replaces each named account''s csm.arr_change rows dated on or after its first snapshot (earlier ones stay and give the ARR it moves from); each snapshot whose ARR differs from the previous one becomes a movement of source billing with this reason. Does not change csm.account. Returns the rows written. Errors: 42501 without the admin level, 22004 a NULL, 22023 a negative or non-finite ARR, two snapshots of one account on one day or a blank reason, P0002 an unknown account, 23514 a snapshot before the account started.';
+
+-- Retention ---------------------------------------------------------------------
+
+-- One pass over the movements, grouped by account: its ARR at the start
+-- of the period (latest change dated before period_start), at its end
+-- (latest dated on or before period_end), and whether it ever paid before
+-- the period.  Then the sums (README "Revenue" has the formulas).
+CREATE FUNCTION @extschema@.revenue_retention(period_start date, period_end date, segment text DEFAULT NULL)
+RETURNS TABLE (starting_arr numeric, expansion_arr numeric, contraction_arr numeric, churned_arr numeric,
+               reactivation_arr numeric, ending_arr_of_starting_customers numeric,
+               grr numeric, nrr numeric, logo_churn_rate numeric, expansion_rate numeric, new_arr numeric,
+               starting_customers bigint, churned_customers bigint, new_customers bigint, reactivated_customers bigint)
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF period_start IS NULL OR period_end IS NULL THEN
+        RAISE EXCEPTION 'period_start and period_end must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF period_end < period_start THEN
+        RAISE EXCEPTION 'period_end % is before period_start %', period_end, period_start
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'The period runs from period_start to period_end, both included.';
+    END IF;
+    RETURN QUERY
+    SELECT t.s_arr, t.exp_arr, t.con_arr, t.churn_arr, t.react_arr,
+           t.s_arr + t.exp_arr - t.con_arr - t.churn_arr,
+           CASE WHEN t.s_arr > 0 THEN t.kept / t.s_arr END,
+           CASE WHEN t.s_arr > 0 THEN (t.s_arr + t.exp_arr - t.con_arr - t.churn_arr) / t.s_arr END,
+           CASE WHEN t.s_n > 0 THEN t.churn_n::numeric / t.s_n END,
+           CASE WHEN t.s_arr > 0 THEN t.exp_arr / t.s_arr END,
+           t.new_arr_, t.s_n, t.churn_n, t.new_n, t.react_n
+    FROM (SELECT coalesce(sum(p.s) FILTER (WHERE p.s > 0), 0) AS s_arr,
+                 coalesce(sum(p.e - p.s) FILTER (WHERE p.s > 0 AND p.e > p.s), 0) AS exp_arr,
+                 coalesce(sum(p.s - p.e) FILTER (WHERE p.e > 0 AND p.e < p.s), 0) AS con_arr,
+                 coalesce(sum(p.s) FILTER (WHERE p.s > 0 AND p.e = 0), 0) AS churn_arr,
+                 coalesce(sum(p.e) FILTER (WHERE p.s = 0 AND p.e > 0 AND p.paid), 0) AS react_arr,
+                 coalesce(sum(p.e) FILTER (WHERE p.s = 0 AND p.e > 0 AND NOT p.paid), 0) AS new_arr_,
+                 coalesce(sum(least(p.s, p.e)) FILTER (WHERE p.s > 0), 0) AS kept,
+                 count(*) FILTER (WHERE p.s > 0) AS s_n,
+                 count(*) FILTER (WHERE p.s > 0 AND p.e = 0) AS churn_n,
+                 count(*) FILTER (WHERE p.s = 0 AND p.e > 0 AND NOT p.paid) AS new_n,
+                 count(*) FILTER (WHERE p.s = 0 AND p.e > 0 AND p.paid) AS react_n
+          FROM (SELECT c.account_id,
+                       coalesce((array_agg(c.arr_after ORDER BY c.effective_date DESC, c.change_id DESC)
+                                 FILTER (WHERE c.effective_date < revenue_retention.period_start))[1], 0) AS s,
+                       (array_agg(c.arr_after ORDER BY c.effective_date DESC, c.change_id DESC))[1] AS e,
+                       coalesce(bool_or(c.arr_after > 0) FILTER (WHERE c.effective_date < revenue_retention.period_start), false) AS paid
+                FROM @extschema@.arr_change c
+                WHERE c.effective_date <= revenue_retention.period_end
+                  AND (revenue_retention.segment IS NULL
+                       OR c.account_id IN (SELECT a.account_id FROM @extschema@.account a
+                                           WHERE a.segment = revenue_retention.segment))
+                GROUP BY c.account_id) p) t;
+END $$;
+COMMENT ON FUNCTION @extschema@.revenue_retention(date, date, text) IS
+    'Revenue retention over a period (both days included), for all accounts or one segment (the account''s current segment): starting_arr (customers paying at the start), their expansion, contraction and churn, reactivation_arr (returning customers), ending_arr_of_starting_customers, grr = sum(least(start, end)) / starting_arr (capped per customer), nrr = ending_arr_of_starting_customers / starting_arr, logo_churn_rate = starting customers at 0 at the end / starting customers, expansion_rate = expansion_arr / starting_arr, and new_arr (new logos, in neither GRR nor NRR), with the customer counts. Rates are fractions, NULL without starting customers. Errors: 22004 a NULL date, 22023 period_end before period_start.';
+
+-- Month by month --------------------------------------------------------------------
+
+-- Every account with history gets a row per month from the first month of
+-- any movement to the current one (or the last movement, if later): its ARR
+-- at the month's end, carried forward.  Each month's movements compare it
+-- with the month before; the trailing twelve months with the month twelve
+-- before, which is csm.revenue_retention over those twelve months.
+CREATE VIEW @extschema@.revenue_monthly WITH (security_invoker = true) AS
+WITH bounds AS (
+    SELECT date_trunc('month', min(c.effective_date))::date AS first_month,
+           date_trunc('month', greatest(max(c.effective_date), (now() AT TIME ZONE 'UTC')::date))::date AS last_month
+    FROM @extschema@.arr_change c
+), spine AS (
+    SELECT g.month::date AS month
+    FROM bounds b, generate_series(b.first_month, b.last_month, interval '1 month') AS g(month)
+), moves AS (
+    SELECT c.account_id, date_trunc('month', c.effective_date)::date AS month,
+           (array_agg(c.arr_after ORDER BY c.effective_date DESC, c.change_id DESC))[1] AS arr,
+           bool_or(c.arr_after > 0) AS paid
+    FROM @extschema@.arr_change c
+    GROUP BY c.account_id, date_trunc('month', c.effective_date)
+), grid AS (
+    SELECT a.account_id, s.month, m.arr, m.paid,
+           count(m.arr) OVER (PARTITION BY a.account_id ORDER BY s.month) AS run
+    FROM (SELECT DISTINCT m.account_id FROM moves m) a
+    CROSS JOIN spine s
+    LEFT JOIN moves m ON m.account_id = a.account_id AND m.month = s.month
+), filled AS (
+    -- a run of months starts at a month with movements, the only one of the run with an arr
+    SELECT g.account_id, g.month,
+           coalesce(max(g.arr) OVER (PARTITION BY g.account_id, g.run), 0) AS arr,
+           coalesce(bool_or(g.paid) OVER (PARTITION BY g.account_id ORDER BY g.month), false) AS paid_through
+    FROM grid g
+), per AS (
+    SELECT f.account_id, f.month, f.arr AS e,
+           coalesce(lag(f.arr) OVER w, 0) AS s1, coalesce(lag(f.paid_through) OVER w, false) AS paid1,
+           coalesce(lag(f.arr, 12) OVER w, 0) AS s12, coalesce(lag(f.paid_through, 12) OVER w, false) AS paid12
+    FROM filled f
+    WINDOW w AS (PARTITION BY f.account_id ORDER BY f.month)
+), sums AS (
+    SELECT p.month, a.segment, grouping(a.segment) AS total,
+           coalesce(sum(p.s1) FILTER (WHERE p.s1 > 0), 0) AS starting_arr,
+           coalesce(sum(p.e) FILTER (WHERE p.s1 = 0 AND p.e > 0 AND NOT p.paid1), 0) AS new_arr,
+           coalesce(sum(p.e - p.s1) FILTER (WHERE p.s1 > 0 AND p.e > p.s1), 0) AS expansion_arr,
+           coalesce(sum(p.s1 - p.e) FILTER (WHERE p.e > 0 AND p.e < p.s1), 0) AS contraction_arr,
+           coalesce(sum(p.s1) FILTER (WHERE p.s1 > 0 AND p.e = 0), 0) AS churned_arr,
+           coalesce(sum(p.e) FILTER (WHERE p.s1 = 0 AND p.e > 0 AND p.paid1), 0) AS reactivation_arr,
+           coalesce(sum(p.e), 0) AS ending_arr,
+           count(*) FILTER (WHERE p.e > 0) AS customers,
+           count(*) FILTER (WHERE p.s1 = 0 AND p.e > 0 AND NOT p.paid1) AS new_customers,
+           count(*) FILTER (WHERE p.s1 > 0 AND p.e = 0) AS churned_customers,
+           sum(least(p.s1, p.e)) FILTER (WHERE p.s1 > 0) AS kept1,
+           sum(p.e) FILTER (WHERE p.s1 > 0) AS end1,
+           sum(p.s12) FILTER (WHERE p.s12 > 0) AS start12,
+           sum(least(p.s12, p.e)) FILTER (WHERE p.s12 > 0) AS kept12,
+           sum(p.e) FILTER (WHERE p.s12 > 0) AS end12,
+           count(*) FILTER (WHERE p.s12 > 0) AS customers12,
+           count(*) FILTER (WHERE p.s12 > 0 AND p.e = 0) AS churned12
+    FROM per p
+    JOIN @extschema@.account a ON a.account_id = p.account_id
+    GROUP BY GROUPING SETS ((p.month), (p.month, a.segment))
+    -- accounts without a segment are in the total row only
+    HAVING grouping(a.segment) = 1 OR a.segment IS NOT NULL
+)
+SELECT s.month, CASE WHEN s.total = 0 THEN s.segment END AS segment,
+       s.starting_arr, s.new_arr, s.expansion_arr, s.contraction_arr, s.churned_arr, s.reactivation_arr, s.ending_arr,
+       s.customers, s.new_customers, s.churned_customers,
+       s.kept1 / NULLIF(s.starting_arr, 0) AS grr,
+       s.end1 / NULLIF(s.starting_arr, 0) AS nrr,
+       s.kept12 / NULLIF(s.start12, 0) AS grr_12m,
+       s.end12 / NULLIF(s.start12, 0) AS nrr_12m,
+       s.churned12::numeric / NULLIF(s.customers12, 0) AS logo_churn_rate_12m,
+       s.ending_arr / NULLIF(s.customers, 0) AS arpa,
+       (s.ending_arr / NULLIF(s.customers, 0)) / NULLIF(s.churned12::numeric / NULLIF(s.customers12, 0), 0) AS ltv
+FROM sums s;
+COMMENT ON VIEW @extschema@.revenue_monthly IS
+    'ARR movements month by month (month is the first day), per segment (the account''s current segment) and in total (segment NULL), zero-filled from the first month of any movement to the current one: starting, new, expansion, contraction, churned, reactivation and ending ARR, customers, that month''s grr and nrr, grr_12m, nrr_12m and logo_churn_rate_12m over the trailing twelve months (csm.revenue_retention''s formulas), arpa = ending_arr / customers and ltv = arpa / logo_churn_rate_12m (NULL, never infinite, without churn).';

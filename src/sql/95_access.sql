@@ -52,7 +52,8 @@ BEGIN ATOMIC
         ('refresh_churn', 'operate'), ('refresh_churn_signals', 'operate'),
         ('route_waiting', 'operate'), ('reassign_stale', 'operate'),
         ('release_member', 'admin'), ('copy_health_model', 'admin'), ('train_churn_model', 'admin'),
-        ('rebuild_agent_load', 'admin')) AS v (f, l);
+        ('rebuild_agent_load', 'admin'),
+        ('load_arr_history', 'admin')) AS v (f, l);
 END;
 COMMENT ON FUNCTION @extschema@._gated_functions() IS
     'Internal: the functions that write csm''s tables as csm''s owner, and the level each checks for.';
