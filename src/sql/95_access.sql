@@ -53,6 +53,7 @@ BEGIN ATOMIC
         ('route_waiting', 'operate'), ('reassign_stale', 'operate'),
         ('release_member', 'admin'), ('copy_health_model', 'admin'), ('train_churn_model', 'admin'),
         ('rebuild_agent_load', 'admin'),
+        ('load_arr_history', 'admin'),
         ('refresh_renewals', 'operate'), ('close_renewal', 'operate')) AS v (f, l);
 END;
 COMMENT ON FUNCTION @extschema@._gated_functions() IS

@@ -53,6 +53,8 @@ BEGIN ATOMIC
         (144, '@extschema@.engagement', 'account'),
         (145, '@extschema@.churn_signal', 'account'),
         (146, '@extschema@.churn_score', 'account'),
+        -- revenue (81_revenue.sql)
+        (220, '@extschema@.arr_change', 'account'),
         -- renewals (82_renewal.sql)
         (230, '@extschema@.renewal', 'account'),
         (231, '@extschema@.renewal_reminder', 'account')
@@ -142,6 +144,8 @@ BEGIN
     -- Ownership: new accounts are routed, and new members' lock rows made,
     -- at commit on Citus (54_routing.sql).
     PERFORM @extschema@._distribute_ownership();
+    -- Revenue: new accounts' ARR is recorded at commit on Citus (81_revenue.sql).
+    PERFORM @extschema@._distribute_revenue();
     -- Views whose single-node form Citus cannot push down (health: see
     -- csm._health_views_for_citus).
     PERFORM @extschema@._health_views_for_citus();
