@@ -31,6 +31,10 @@ SELECT outcome, target_arr, final_arr, stage FROM csm.close_renewal('initech', 6
 SELECT outcome, target_arr, final_arr, stage FROM csm.close_renewal('umbrella', 0);
 SELECT external_id, arr, status, renewal_date - (now() AT TIME ZONE 'UTC')::date > 365 AS rolled_forward
 FROM csm.account ORDER BY account_id;
+-- Each close wrote its ARR movement to csm.arr_change, source renewal.
+SELECT a.external_id, c.arr_before, c.arr_after, c.kind, c.source, c.reason LIKE 'renewal ' || r.outcome || ':%' AS reason_ok
+FROM csm.arr_change c JOIN csm.account a USING (account_id) JOIN csm.renewal r USING (account_id)
+WHERE c.source = 'renewal' ORDER BY a.account_id;
 SELECT renewals, renewed, upsell, downsell, churned, expansion_arr, expansion_share, expansion_share_arr
 FROM csm.renewal_metrics((now() AT TIME ZONE 'UTC')::date, (now() AT TIME ZONE 'UTC')::date);
 

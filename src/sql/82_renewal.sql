@@ -324,8 +324,10 @@ BEGIN
     RETURNING * INTO r;
 
     -- The account's ARR movement, for csm.arr_change's trigger: its reason,
-    -- source renewal, and the renewal's date, when the new term's ARR (or
-    -- the loss) takes effect.  Transaction-local settings, restored after;
+    -- source renewal, and its date: the renewal's date, when the new term's
+    -- ARR (or the loss) takes effect, or the day it closed when that is
+    -- earlier (signed early: the account's ARR changes now, and the history
+    -- never runs ahead of it), never before the account started.  Transaction-local settings, restored after;
     -- skipped on a csm without them (they are csm's own GUCs).
     recorded := current_setting('csm.arr_change_reason', true) IS NOT NULL;
     IF recorded THEN
@@ -336,7 +338,9 @@ BEGIN
                            format('renewal %s: %s -> %s (renewal %s of %s)', new_outcome, r.target_arr, final_arr,
                                   r.renewal_id, r.renewal_date), true);
         PERFORM set_config('csm.arr_change_source', 'renewal', true);
-        PERFORM set_config('csm.arr_change_date', r.renewal_date::text, true);
+        PERFORM set_config('csm.arr_change_date',
+                           greatest(least(r.renewal_date, (close_renewal.closed_at AT TIME ZONE 'UTC')::date),
+                                    (coalesce(acc.started_at, acc.created_at) AT TIME ZONE 'UTC')::date)::text, true);
     END IF;
     IF new_outcome = 'churned' THEN
         UPDATE @extschema@.account a SET status = 'churned', churned_at = close_renewal.closed_at
@@ -353,7 +357,7 @@ BEGIN
     RETURN r;
 END $$;
 COMMENT ON FUNCTION @extschema@.close_renewal(text, numeric, interval, timestamptz) IS
-    'Closes the account''s open renewal at final_arr (opening it first when csm.refresh_renewals has not yet): outcome from final_arr against target_arr (csm.renewal_outcome). A churned renewal (final_arr 0) marks the account churned; any other rolls its renewal_date forward by term from the renewal''s date and sets its ARR to final_arr. The account change is recorded in csm.arr_change with source renewal, a reason naming the outcome, and the renewal''s date as its effective date. Returns the closed renewal. Errors: P0002 unknown account; 22004 a NULL argument; 22023 final_arr negative, NaN or infinite, closed_at in the future or before the renewal opened, a term that does not move the date forward; 55000 a churned account, no renewal_date, or that date''s renewal already closed; 42501 without the operate level.';
+    'Closes the account''s open renewal at final_arr (opening it first when csm.refresh_renewals has not yet): outcome from final_arr against target_arr (csm.renewal_outcome). A churned renewal (final_arr 0) marks the account churned; any other rolls its renewal_date forward by term from the renewal''s date and sets its ARR to final_arr. The account change is recorded in csm.arr_change with source renewal, a reason naming the outcome, dated the renewal''s date or the day it closed, whichever is earlier, but not before the account started. Returns the closed renewal. Errors: P0002 unknown account; 22004 a NULL argument; 22023 final_arr negative, NaN or infinite, closed_at in the future or before the renewal opened, a term that does not move the date forward; 55000 a churned account, no renewal_date, or that date''s renewal already closed; 42501 without the operate level.';
 
 -- Renewals in the next 90 and 180 days: every active account whose
 -- renewal_date is 180 days away or less (overdue ones too), with its open

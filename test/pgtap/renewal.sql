@@ -4,7 +4,7 @@
 -- against target, renewal_date rolled forward; the pipeline's expected
 -- value; the seed's renewal metrics; every documented SQLSTATE.
 BEGIN;
-SELECT plan(79);
+SELECT plan(85);
 
 -- Today as the functions see it (UTC).
 CREATE FUNCTION pg_temp.today() RETURNS date LANGUAGE sql STABLE RETURN (now() AT TIME ZONE 'UTC')::date;
@@ -17,11 +17,12 @@ INSERT INTO csm.account (account_id, external_id, arr, renewal_date, segment, st
     (9005, 'ren_30', 5000, pg_temp.today() + 30, 'enterprise', 'active'),
     (9006, 'ren_1', 6000, pg_temp.today() + 1, 'smb', 'active'),
     (9007, 'ren_0', 7000, pg_temp.today(), 'smb', 'active'),
-    (9008, 'ren_late', 8000, pg_temp.today() - 5, 'smb', 'active'),
+    (9008, 'ren_late', 8000, pg_temp.today() - 5, 'smb', 'active'),  -- started a year ago (below)
     (9009, 'ren_none', 9000, NULL, 'smb', 'active'),
     (9010, 'ren_gone', 10000, pg_temp.today() + 10, 'smb', 'churned'),
     (9011, 'ren_150', 11000, pg_temp.today() + 150, 'smb', 'active'),
     (9012, 'ren_200', 12000, pg_temp.today() + 200, 'smb', 'active');
+UPDATE csm.account SET started_at = now() - interval '1 year' WHERE account_id = 9008;
 INSERT INTO csm.team_member (handle, roles) VALUES ('ren_alice', '{csm}'), ('ren_bob', '{csm}');
 DO $$ BEGIN PERFORM csm.csm_assign('ren_60', 'ren_alice'); END $$;
 
@@ -140,6 +141,21 @@ SELECT is((SELECT count(*) FROM csm.renewal_pipeline WHERE external_id IN ('ren_
 SELECT is((SELECT renewal_cycle_time FROM csm.renewal_metrics(pg_temp.today(), pg_temp.today())), 0.0,
           'cycle time over renewals opened and closed today: 0 days');
 
+-- csm.arr_change records each closed renewal's ARR movement (its trigger
+-- reads the reason, source and date close_renewal sets).
+SELECT is((SELECT array_agg((account_id, effective_date, arr_before, arr_after, kind)::text ORDER BY account_id)
+           FROM csm.arr_change WHERE source = 'renewal'),
+          ARRAY[(9004, pg_temp.today(), 4000, 4500, 'expansion')::text, (9005, pg_temp.today(), 5000, 4000, 'contraction')::text,
+                (9007, pg_temp.today(), 7000, 0, 'churn')::text],
+          'arr_change: the upsell, the downsell and the churn, dated the day they closed (before their renewal dates); none for a flat renewal');
+SELECT is((SELECT reason FROM csm.arr_change WHERE account_id = 9004 AND source = 'renewal'),
+          format('renewal upsell: 4000 -> 4500 (renewal %s of %s)',
+                 (SELECT renewal_id FROM csm.renewal WHERE account_id = 9004), pg_temp.today() + 60),
+          'arr_change: the reason names the outcome and the renewal');
+UPDATE csm.account SET arr = 4600 WHERE account_id = 9004;
+SELECT is((SELECT (reason, source) FROM csm.arr_change WHERE account_id = 9004 AND arr_after = 4600),
+          ('manual'::text, 'account'::text), 'the settings are restored: a later change in the transaction is manual');
+
 -- 7. Closed by the refresh: a churned account, a renewal date moved on.
 UPDATE csm.account SET status = 'churned' WHERE account_id = 9006;
 SELECT is((SELECT (closed) FROM csm.refresh_renewals()), 0::bigint, 'ren_1 was already closed');
@@ -213,12 +229,23 @@ SELECT lives_ok($$SELECT * FROM csm.renewal_pipeline$$, 'read reads the pipeline
 RESET ROLE;
 SET ROLE ren_operator;
 SELECT lives_ok($$SELECT csm.refresh_renewals()$$, 'operate refreshes renewals');
-SELECT is((SELECT closed_by FROM csm.close_renewal('ren_late', 8000)), 'ren_operator'::name,
+SELECT is((SELECT closed_by FROM csm.close_renewal('ren_late', 8800)), 'ren_operator'::name,
           'operate closes a renewal, recorded as the caller');
 RESET ROLE;
+SELECT is((SELECT (effective_date, arr_before, arr_after, kind, source, recorded_by) FROM csm.arr_change
+           WHERE account_id = 9008 AND source = 'renewal'),
+          (pg_temp.today() - 5, 8000::numeric, 8800::numeric, 'expansion'::text, 'renewal'::text, 'ren_operator'::name),
+          'an overdue renewal''s ARR change is dated its renewal date, by the caller');
 SELECT ok(bool_and(p.prosecdef), 'refresh_renewals and close_renewal are SECURITY DEFINER')
 FROM pg_proc p WHERE p.oid IN ('csm.refresh_renewals()'::regprocedure,
                                'csm.close_renewal(text, numeric, interval, timestamptz)'::regprocedure);
+
+-- An overdue renewal of an account that started after its renewal date:
+-- the ARR change is dated the day the account started, never before.
+INSERT INTO csm.account (account_id, external_id, arr, renewal_date) VALUES (9013, 'ren_new', 100, pg_temp.today() - 3);
+SELECT is((SELECT outcome FROM csm.close_renewal('ren_new', 150)), 'upsell', 'an overdue renewal closed');
+SELECT is((SELECT effective_date FROM csm.arr_change WHERE account_id = 9013 AND source = 'renewal'), pg_temp.today(),
+          'its ARR change is dated the account''s start, not before');
 
 -- 11. Every object of this part is commented.
 SELECT is_empty($$
