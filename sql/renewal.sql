@@ -9,7 +9,7 @@ FROM (VALUES (1, 'acme', 12000, 85), (2, 'globex', 30000, 50), (3, 'initech', 80
 SELECT csm.csm_assign('acme', 'rene') IS NOT NULL AS assigned;
 
 -- The first refresh opens the four renewals within 90 days and reminds three.
-SELECT * FROM csm.refresh_renewals();
+SELECT opened, closed, reminded FROM csm.refresh_renewals();
 SELECT a.external_id, r.stage, r.target_arr, r.owner
 FROM csm.renewal r JOIN csm.account a USING (account_id) ORDER BY r.renewal_date;
 SELECT a.external_id, rr.days_out, rr.owner

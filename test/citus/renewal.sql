@@ -7,7 +7,7 @@
 -- query on its own: Citus would otherwise send a query that reads one
 -- account's rows, pgTAP's call included, to that account's worker.
 BEGIN;
-SELECT plan(18);
+SELECT plan(19);
 SET LOCAL client_min_messages = warning;
 
 CREATE FUNCTION pg_temp.citus() RETURNS boolean LANGUAGE sql
@@ -81,11 +81,17 @@ SELECT is(pg_temp.q($$SELECT (renewals, upsell, churned, expansion_share, expans
                       FROM csm.renewal_metrics((now() AT TIME ZONE 'UTC')::date, (now() AT TIME ZONE 'UTC')::date)$$),
           '(3,1,2,0.3333,0.4000)', 'renewal_metrics');
 
+-- Deleting an account takes its renewals and reminders with it.
+DELETE FROM csm.account WHERE account_id = 9305;
+SELECT is(pg_temp.q($$SELECT (SELECT count(*) FROM csm.renewal WHERE account_id = 9305)
+                             + (SELECT count(*) FROM csm.renewal_reminder WHERE account_id = 9305)$$), '0',
+          'a deleted account''s renewals and reminders go');
+
 -- Where the work runs: on the workers, joined on account_id, but for the
 -- new renewals read from the reference table csm.account.
 SELECT CASE WHEN pg_temp.citus() THEN
     is((SELECT string_agg(s.step, ',' ORDER BY s.step)
-        FROM csm._renewal_refresh_statements(now(), (now() AT TIME ZONE 'UTC')::date, 'postgres') s
+        FROM csm._renewal_refresh_statements(now(), (now() AT TIME ZONE 'UTC')::date, 'postgres', true) s
         WHERE s.step IN ('close_churned', 'close_moved', 'advance', 'remind')
           AND pg_temp.q(format($q$SELECT string_agg(l, E'\n') FROM (SELECT * FROM pg_temp.explain(%L)) e(l)$q$, s.statement))
               ~ 'Task Count: [0-9]+' AND NOT pg_temp.q(format($q$SELECT string_agg(l, E'\n') FROM (SELECT * FROM pg_temp.explain(%L)) e(l)$q$, s.statement))

@@ -4,7 +4,7 @@
 -- against target, renewal_date rolled forward; the pipeline's expected
 -- value; the seed's renewal metrics; every documented SQLSTATE.
 BEGIN;
-SELECT plan(85);
+SELECT plan(88);
 
 -- Today as the functions see it (UTC).
 CREATE FUNCTION pg_temp.today() RETURNS date LANGUAGE sql STABLE RETURN (now() AT TIME ZONE 'UTC')::date;
@@ -247,6 +247,15 @@ SELECT is((SELECT outcome FROM csm.close_renewal('ren_new', 150)), 'upsell', 'an
 SELECT is((SELECT effective_date FROM csm.arr_change WHERE account_id = 9013 AND source = 'renewal'), pg_temp.today(),
           'its ARR change is dated the account''s start, not before');
 
+-- Deleting an account takes its renewals and reminders with it (no
+-- foreign key: csm._forget_renewals).
+SELECT ok((SELECT count(*) FROM csm.renewal_reminder WHERE account_id = 9002) > 0, 'ren_90 has reminders');
+DELETE FROM csm.account WHERE account_id IN (9002, 9008);
+SELECT is((SELECT count(*) FROM csm.renewal WHERE account_id IN (9002, 9008))
+          + (SELECT count(*) FROM csm.renewal_reminder WHERE account_id IN (9002, 9008)), 0::bigint,
+          'a deleted account''s renewals and reminders go');
+SELECT is((SELECT count(*) FROM csm.renewal WHERE account_id = 9004), 1::bigint, 'the others stay');
+
 -- 11. Every object of this part is commented.
 SELECT is_empty($$
     SELECT o FROM unnest(ARRAY[
@@ -258,7 +267,9 @@ SELECT is_empty($$
         obj_description('csm.refresh_renewals()'::regprocedure, 'pg_proc'),
         obj_description('csm.close_renewal(text, numeric, interval, timestamptz)'::regprocedure, 'pg_proc'),
         obj_description('csm.renewal_metrics(date, date, text)'::regprocedure, 'pg_proc'),
-        obj_description('csm._renewal_refresh_statements(timestamptz, date, name)'::regprocedure, 'pg_proc')]) AS o
+        obj_description('csm._renewal_refresh_statements(timestamptz, date, name, boolean)'::regprocedure, 'pg_proc'),
+        obj_description('csm._renewal_distributed()'::regprocedure, 'pg_proc'),
+        obj_description('csm._forget_renewals()'::regprocedure, 'pg_proc')]) AS o
     WHERE o IS NULL$$, 'every renewal object has a COMMENT');
 
 SELECT * FROM finish();
