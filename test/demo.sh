@@ -199,6 +199,52 @@ ORDER BY r.probability DESC, r.arr DESC, r.external_id
 LIMIT 1;
 SQL
 
+# Renewals: the last 12 months' renewals, closed, and today's opened 90 days
+# out (test/data/portfolio.sql, csm_demo.load_renewals; csm.refresh_renewals).
+psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c 'SELECT csm_demo.load_renewals()'
+
+section "Renewals: the pipeline, next 90 and 180 days (csm.renewal_pipeline; expected ARR = ARR x (1 - churn probability))" <<'SQL'
+SELECT CASE WHEN p.days_out < 0 THEN 'overdue' WHEN p.horizon_days = 90 THEN 'next 90 days' ELSE '91-180 days' END AS due,
+       p.stage, count(*) AS renewals,
+       to_char(sum(p.arr), 'FM$999,999,999') AS arr,
+       to_char(sum(p.forecast_arr), 'FM$999,999,999') AS expected_arr,
+       to_char(100 * sum(p.forecast_arr) / nullif(sum(p.arr) FILTER (WHERE p.forecast_arr IS NOT NULL), 0), 'FM990.0"%"') AS expected,
+       count(*) FILTER (WHERE p.churn_band IN ('high', 'critical')) AS high_risk,
+       count(*) FILTER (WHERE p.health_band = 'red') AS red_health,
+       min(p.churn_model) AS churn_model
+FROM csm.renewal_pipeline p
+GROUP BY 1, 2
+ORDER BY min(p.days_out), p.stage;
+SQL
+
+section "Renewals most at risk in the next 90 days: the largest expected losses (ARR - expected ARR)" <<'SQL'
+SELECT p.external_id, p.segment, p.days_out || ' d' AS due_in, p.stage, p.health_band AS health, p.churn_band AS churn,
+       to_char(100 * p.churn_probability, 'FM990"%"') AS p_churn,
+       to_char(p.arr, 'FM$999,999') AS arr, to_char(p.forecast_arr, 'FM$999,999') AS expected,
+       to_char(p.arr - p.forecast_arr, 'FM$999,999') AS at_risk
+FROM csm.renewal_pipeline p
+WHERE p.horizon_days = 90 AND p.forecast_arr IS NOT NULL
+ORDER BY p.arr - p.forecast_arr DESC, p.external_id
+LIMIT 8;
+SQL
+
+section "Renewals: reminders raised today (csm.renewal_reminder; NOTIFY csm_renewal_reminder announced each)" <<'SQL'
+SELECT rr.days_out || ' days' AS reminder, count(*) AS renewals, to_char(sum(a.arr), 'FM$999,999,999') AS arr
+FROM csm.renewal_reminder rr JOIN csm.account a USING (account_id)
+GROUP BY rr.days_out ORDER BY rr.days_out DESC;
+SQL
+
+section "Renewals closed in the last 12 months, against the seed's targets (csm.renewal_metrics: cycle time < 45 days, expansion > 25% of renewals)" <<'SQL'
+SELECT coalesce(s.segment, 'all') AS segment, m.renewals, m.renewed, m.upsell, m.downsell, m.churned,
+       to_char(m.target_arr, 'FM$999,999,999') AS up_for_renewal, to_char(m.final_arr, 'FM$999,999,999') AS renewed_at,
+       m.renewal_cycle_time || ' d' || CASE WHEN m.renewal_cycle_time < 45 THEN ' ok' ELSE ' over' END AS cycle_time,
+       to_char(100 * m.expansion_share, 'FM990.0"%"') || CASE WHEN m.expansion_share > 0.25 THEN ' ok' ELSE ' under' END AS expansion_by_count,
+       to_char(100 * m.expansion_share_arr, 'FM990.0"%"') || CASE WHEN m.expansion_share_arr > 0.25 THEN ' ok' ELSE ' under' END AS expansion_by_arr
+FROM (VALUES (NULL::text, 0), ('strategic', 1), ('enterprise', 2), ('mid_market', 3), ('smb', 4)) AS s(segment, o)
+CROSS JOIN LATERAL csm.renewal_metrics((now() AT TIME ZONE 'UTC')::date - 364, (now() AT TIME ZONE 'UTC')::date, s.segment) m
+ORDER BY s.o;
+SQL
+
 # Ownership: routing rules by segment, and a retention specialist beside
 # the primary for large accounts in the red band; every active account is
 # routed once (csm.assign_queued() routes the accounts without a primary).

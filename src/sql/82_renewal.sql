@@ -486,7 +486,7 @@ BEGIN
            round(avg(extract(epoch FROM r.closed_at - r.opened_at) / 86400)
                      FILTER (WHERE r.closed_via = 'close_renewal'), 1),
            round(count(*) FILTER (WHERE r.outcome = 'upsell')::numeric / nullif(count(*), 0), 4),
-           round(sum(r.target_arr) FILTER (WHERE r.outcome = 'upsell') / nullif(sum(r.target_arr), 0), 4)
+           round(coalesce(sum(r.target_arr) FILTER (WHERE r.outcome = 'upsell'), 0) / nullif(sum(r.target_arr), 0), 4)
     FROM @extschema@.renewal r
     JOIN @extschema@.account a ON a.account_id = r.account_id
     WHERE r.closed_at >= (period_start::timestamp AT TIME ZONE 'UTC')
@@ -494,4 +494,4 @@ BEGIN
       AND (renewal_metrics.segment IS NULL OR a.segment = renewal_metrics.segment);
 END $$;
 COMMENT ON FUNCTION @extschema@.renewal_metrics(date, date, text) IS
-    'The seed''s renewal metrics over the renewals closed from period_start to period_end (inclusive, UTC days), of every account or of one segment: counts by outcome, target and final ARR, expansion_arr (final - target over upsells), renewal_cycle_time (mean days from opened_at to closed_at over the renewals closed by csm.close_renewal; the seed''s target is under 45), expansion_share (upsells / renewals, by number) and expansion_share_arr (target ARR of the upsells / target ARR of all, by dollars; the seed''s target for both is over 0.25). Shares are NULL with no renewals. Errors: 22004 a NULL bound, 22023 period_end before period_start.';
+    'The seed''s renewal metrics over the renewals closed from period_start to period_end (inclusive, UTC days), of every account or of one segment: counts by outcome, target and final ARR, expansion_arr (final - target over upsells), renewal_cycle_time (mean days from opened_at to closed_at over the renewals closed by csm.close_renewal; the seed''s target is under 45), expansion_share (upsells / renewals, by number) and expansion_share_arr (target ARR of the upsells / target ARR of all, by dollars; the seed''s target for both is over 0.25). Shares are NULL with no renewals (or, by dollars, no target ARR). Errors: 22004 a NULL bound, 22023 period_end before period_start.';

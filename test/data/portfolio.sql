@@ -1080,3 +1080,68 @@ COMMENT ON FUNCTION csm_demo.account_metrics_at(date) IS
 CREATE OR REPLACE VIEW csm_demo.account_metrics AS
 SELECT * FROM csm_demo.account_metrics_at((now() AT TIME ZONE 'UTC')::date);
 COMMENT ON VIEW csm_demo.account_metrics IS 'Today''s demo metrics, dau_ratio scaled to all seats.';
+
+-- Renewals for the demo ----------------------------------------------------
+-- The renewals of the last 12 months, closed, and today's open ones.  An
+-- active account renewed on each anniversary of its start; a churned one
+-- was lost on its last renewal date (its churn day).  A renewal's target is
+-- the ARR in effect the day before, its final ARR the ARR from that day on,
+-- both read from csm.arr_change when the billing history is loaded (else
+-- today's ARR, the target set by the account's shape: hot and healthy
+-- accounts upsell more often, declining and churning ones downsell).  Each was opened 90 days before its date and
+-- closed 15 to 70 days later (never after today).  Then
+-- csm.refresh_renewals() opens the renewals due within 90 days.
+CREATE OR REPLACE FUNCTION csm_demo.load_renewals(as_of date DEFAULT (now() AT TIME ZONE 'UTC')::date, seed integer DEFAULT 42)
+RETURNS text
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    started timestamptz := clock_timestamp();
+    n_closed bigint;
+    r record;
+BEGIN
+    WITH due AS (
+        SELECT a.account_id, a.status, a.arr, a.properties->>'shape' AS shape,
+               -- its billing history was loaded (csm_demo.load_revenue)
+               EXISTS (SELECT 1 FROM csm.arr_change c WHERE c.account_id = a.account_id AND c.source = 'billing') AS billed,
+               CASE WHEN a.status = 'churned' THEN a.renewal_date
+                    ELSE (a.renewal_date - interval '1 year')::date END AS d
+        FROM csm.account a
+        WHERE a.external_id ~ '^org_[0-9]+$' AND a.renewal_date IS NOT NULL
+    ), history AS (
+        SELECT u.account_id, u.status, u.d,
+               coalesce((SELECT c.arr_after FROM csm.arr_change c WHERE c.account_id = u.account_id AND c.effective_date < u.d
+                           AND u.billed
+                         ORDER BY c.effective_date DESC, c.change_id DESC LIMIT 1),
+                        -- no revenue history: the shape's odds of an upsell or a downsell
+                        round(u.arr / CASE WHEN u.status = 'churned' THEN 1
+                                           WHEN x.p < CASE u.shape WHEN 'hot' THEN 0.6 WHEN 'healthy' THEN 0.3 ELSE 0.05 END
+                                               THEN 1.1 + 0.3 * x.q
+                                           WHEN x.p > CASE u.shape WHEN 'declining' THEN 0.6 WHEN 'churning' THEN 0.7 ELSE 0.9 END
+                                               THEN 0.75 + 0.2 * x.q
+                                           ELSE 1 END::numeric / 100) * 100) AS target,
+               CASE WHEN u.status = 'churned' THEN 0
+                    ELSE coalesce((SELECT c.arr_after FROM csm.arr_change c WHERE c.account_id = u.account_id AND c.effective_date <= u.d
+                                     AND u.billed
+                                   ORDER BY c.effective_date DESC, c.change_id DESC LIMIT 1), u.arr) END AS final,
+               (u.d - 90)::timestamp AT TIME ZONE 'UTC' + interval '9 hours' AS opened_at,
+               15 + floor(csm_demo._rand(u.account_id, 90, seed) * 56)::integer AS cycle_days
+        FROM due u
+        JOIN csm.account a ON a.account_id = u.account_id
+        CROSS JOIN LATERAL (SELECT csm_demo._rand(u.account_id, 91, seed) AS p, csm_demo._rand(u.account_id, 92, seed) AS q) x
+        WHERE u.d > as_of - 365 AND u.d <= as_of
+          AND u.d >= (a.started_at AT TIME ZONE 'UTC')::date + 365
+    )
+    INSERT INTO csm.renewal (account_id, renewal_date, target_arr, final_arr, outcome, stage, opened_at, closed_at,
+                             closed_via, closed_by)
+    SELECT h.account_id, h.d, coalesce(h.target, 0), coalesce(h.final, 0),
+           csm.renewal_outcome(coalesce(h.target, 0), coalesce(h.final, 0)), 'closed', h.opened_at,
+           least(h.opened_at + make_interval(days => h.cycle_days), now()), 'close_renewal', current_user
+    FROM history h
+    ORDER BY h.account_id;
+    GET DIAGNOSTICS n_closed = ROW_COUNT;
+    r := csm.refresh_renewals();
+    RETURN format('csm_demo: %s renewals due in the last 12 months, closed; today %s opened, %s reminders, in %s s',
+                  n_closed, r.opened, r.reminded, round(extract(epoch FROM clock_timestamp() - started)::numeric, 1));
+END $$;
+COMMENT ON FUNCTION csm_demo.load_renewals(date, integer) IS
+    'Loads the demo accounts'' renewals of the last 12 months (closed: renewed, upsell, downsell, churned) and opens today''s (csm.refresh_renewals).';

@@ -4,7 +4,7 @@
 -- against target, renewal_date rolled forward; the pipeline's expected
 -- value; the seed's renewal metrics; every documented SQLSTATE.
 BEGIN;
-SELECT plan(88);
+SELECT plan(89);
 
 -- Today as the functions see it (UTC).
 CREATE FUNCTION pg_temp.today() RETURNS date LANGUAGE sql STABLE RETURN (now() AT TIME ZONE 'UTC')::date;
@@ -183,6 +183,8 @@ SELECT is((SELECT (expansion_share, expansion_share_arr) FROM csm.renewal_metric
           'expansion share: 2 of 7 renewals by number, 6000 of 38000 target ARR by dollars');
 SELECT is((SELECT (renewals, upsell, expansion_share) FROM csm.renewal_metrics(pg_temp.today(), pg_temp.today(), 'enterprise')),
           (2::bigint, 1::bigint, 0.5000), 'by segment');
+SELECT is((SELECT (expansion_share, expansion_share_arr) FROM csm.renewal_metrics(pg_temp.today(), pg_temp.today(), 'smb')),
+          (0.0000, 0.0000), 'renewals without an upsell: shares 0, not NULL');
 SELECT is((SELECT (renewals, renewal_cycle_time, expansion_share) FROM csm.renewal_metrics(pg_temp.today() - 30, pg_temp.today() - 1)),
           (0::bigint, NULL::numeric, NULL::numeric), 'no renewals: NULL rates');
 -- cycle time: opened 40 days ago, closed 10 days ago: 30 days
