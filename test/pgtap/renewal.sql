@@ -20,7 +20,7 @@ INSERT INTO csm.account (account_id, external_id, arr, renewal_date, segment, st
     (9008, 'ren_late', 8000, pg_temp.today() - 5, 'smb', 'active'),  -- started a year ago (below)
     (9009, 'ren_none', 9000, NULL, 'smb', 'active'),
     (9010, 'ren_gone', 10000, pg_temp.today() + 10, 'smb', 'churned'),
-    (9011, 'ren_150', 11000, pg_temp.today() + 150, 'smb', 'active'),
+    (9011, 'ren_150', 11000, pg_temp.today() + 150, 'mid_market', 'active'),
     (9012, 'ren_200', 12000, pg_temp.today() + 200, 'smb', 'active');
 UPDATE csm.account SET started_at = now() - interval '1 year' WHERE account_id = 9008;
 INSERT INTO csm.team_member (handle, roles) VALUES ('ren_alice', '{csm}'), ('ren_bob', '{csm}');
@@ -183,7 +183,7 @@ SELECT is((SELECT (expansion_share, expansion_share_arr) FROM csm.renewal_metric
           'expansion share: 2 of 7 renewals by number, 6000 of 38000 target ARR by dollars');
 SELECT is((SELECT (renewals, upsell, expansion_share) FROM csm.renewal_metrics(pg_temp.today(), pg_temp.today(), 'enterprise')),
           (2::bigint, 1::bigint, 0.5000), 'by segment');
-SELECT is((SELECT (expansion_share, expansion_share_arr) FROM csm.renewal_metrics(pg_temp.today(), pg_temp.today(), 'smb')),
+SELECT is((SELECT (expansion_share, expansion_share_arr) FROM csm.renewal_metrics(pg_temp.today(), pg_temp.today(), 'mid_market')),
           (0.0000, 0.0000), 'renewals without an upsell: shares 0, not NULL');
 SELECT is((SELECT (renewals, renewal_cycle_time, expansion_share) FROM csm.renewal_metrics(pg_temp.today() - 30, pg_temp.today() - 1)),
           (0::bigint, NULL::numeric, NULL::numeric), 'no renewals: NULL rates');
