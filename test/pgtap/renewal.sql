@@ -4,7 +4,7 @@
 -- against target, renewal_date rolled forward; the pipeline's expected
 -- value; the seed's renewal metrics; every documented SQLSTATE.
 BEGIN;
-SELECT plan(89);
+SELECT plan(95);
 
 -- Today as the functions see it (UTC).
 CREATE FUNCTION pg_temp.today() RETURNS date LANGUAGE sql STABLE RETURN (now() AT TIME ZONE 'UTC')::date;
@@ -194,6 +194,23 @@ UPDATE csm.renewal SET opened_at = now() - interval '70 days', closed_at = now()
 WHERE account_id = 9005;
 SELECT is((SELECT renewal_cycle_time FROM csm.renewal_metrics(pg_temp.today() - 10, pg_temp.today() - 10)), 45.0,
           'renewal_cycle_time: the mean of 30 and 60 days');
+
+-- The classifiers: NULL in, NULL out; inlined into the refresh's statements.
+SELECT is(csm.renewal_stage(NULL), NULL, 'renewal_stage(NULL) is NULL');
+SELECT is(csm.renewal_outcome(NULL, 1), NULL, 'renewal_outcome with a NULL is NULL');
+SELECT is(csm.renewal_outcome(0, 0), 'renewed', 'a zero target renewed at zero is renewed, not churned');
+SELECT ok(NOT p.proisstrict AND p.provolatile = 'i', format('%s is IMMUTABLE and not STRICT (so it can be inlined)', p.oid::regprocedure))
+FROM pg_proc p WHERE p.oid IN ('csm.renewal_stage(integer)'::regprocedure, 'csm.renewal_outcome(numeric, numeric)'::regprocedure);
+CREATE TEMP TABLE ren_plan (line text);
+DO $$
+DECLARE
+    l text;
+BEGIN
+    FOR l IN EXECUTE 'EXPLAIN (VERBOSE, COSTS OFF) ' || (SELECT statement FROM csm._renewal_refresh_statements(now(), pg_temp.today(), 'postgres') WHERE step = 'advance') LOOP
+        INSERT INTO ren_plan VALUES (l);
+    END LOOP;
+END $$;
+SELECT is_empty($$SELECT line FROM ren_plan WHERE line ~ 'renewal_stage\('$$, 'renewal_stage is inlined into the refresh');
 
 -- 9. Errors.
 SELECT throws_ok($$SELECT csm.close_renewal('ren_nobody', 1)$$, 'P0002', NULL, 'unknown account: P0002');
