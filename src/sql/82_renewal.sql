@@ -140,7 +140,7 @@ CREATE TRIGGER account_forget_renewals AFTER DELETE ON @extschema@.account
 -- instant and UTC day as constants (on Citus each worker's now() is its
 -- own).  A function of its own so that a test can EXPLAIN exactly them.
 CREATE FUNCTION @extschema@._renewal_refresh_statements(stamp timestamptz, today date, caller name,
-                                                         distributed boolean DEFAULT false)
+                                                         distributed boolean DEFAULT false, opened_after bigint DEFAULT NULL)
 RETURNS TABLE (step text, statement text)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -207,13 +207,17 @@ BEGIN
               JOIN @extschema@.account a ON a.account_id = x.account_id
               LEFT JOIN @extschema@.churn_score c ON c.account_id = x.account_id
               LEFT JOIN %2$s p ON p.account_id = x.account_id AND p.is_primary
-              WHERE x.closed_at IS NULL) s
+              WHERE x.closed_at IS NULL%3$s) s
         WHERE r.account_id = s.account_id AND r.renewal_id = s.renewal_id AND r.closed_at IS NULL
           AND (r.renewal_date, r.stage, r.owner, r.churn_probability, r.forecast_model, r.forecast_arr)
               IS DISTINCT FROM (s.renewal_date, s.stage, s.owner, s.probability, s.model, s.forecast)$q$, today,
         CASE WHEN distributed THEN '@extschema@.assignment'
              ELSE $j$(SELECT pa.account_id, pa.is_primary, pm.handle FROM @extschema@.account_assignment pa
-               JOIN @extschema@.team_member pm ON pm.member_id = pa.member_id WHERE pa.ended_at IS NULL)$j$ END);
+               JOIN @extschema@.team_member pm ON pm.member_id = pa.member_id WHERE pa.ended_at IS NULL)$j$ END,
+        -- (on one node the renewals the open step just made, numbered after
+        -- opened_after, are current already)
+        CASE WHEN NOT distributed AND opened_after IS NOT NULL
+             THEN format(' AND x.renewal_id <= %s', opened_after) ELSE '' END);
     RETURN NEXT;
     -- The reminder of the window each open renewal is in, unless raised.
     step := 'remind';
@@ -240,8 +244,8 @@ BEGIN
         ORDER BY rr.account_id, rr.renewal_id, rr.days_out$q$, stamp);
     RETURN NEXT;
 END $$;
-COMMENT ON FUNCTION @extschema@._renewal_refresh_statements(timestamptz, date, name, boolean) IS
-    'Internal: the statements csm.refresh_renewals runs (close_churned, close_moved, open, advance, remind, raised) for a refresh at stamp on UTC day today by the role caller, in their Citus form when distributed.';
+COMMENT ON FUNCTION @extschema@._renewal_refresh_statements(timestamptz, date, name, boolean, bigint) IS
+    'Internal: the statements csm.refresh_renewals runs (close_churned, close_moved, open, advance, remind, raised) for a refresh at stamp on UTC day today by the role caller, in their Citus form when distributed; on one node the advance step leaves out renewals numbered after opened_after (just opened, current already).';
 
 -- Whether csm.distribute() has run: csm.renewal is a distributed table.
 CREATE FUNCTION @extschema@._renewal_distributed() RETURNS boolean
@@ -266,6 +270,8 @@ DECLARE
     statements jsonb;
     n bigint;
     payloads text[];
+    distributed boolean;
+    opened_after bigint;
 BEGIN
     PERFORM @extschema@._require('operate');
     -- One refresh at a time, and none while csm.close_renewal() runs (it
@@ -282,9 +288,18 @@ BEGIN
     -- the reminders it announces are those raised at it (a second refresh
     -- in the transaction announces the first's again, and NOTIFY sends a
     -- transaction's identical notifications once).
+    distributed := @extschema@._renewal_distributed();
+    -- The renewals the open step makes are numbered after the identity's
+    -- last value (closes, which also open renewals, wait for this lock):
+    -- on one node they get their owner and forecast as they are made, and
+    -- the advance step leaves them out.
+    IF NOT distributed THEN
+        opened_after := coalesce(pg_catalog.pg_sequence_last_value(
+                                     pg_catalog.pg_get_serial_sequence('@extschema@.renewal', 'renewal_id')::regclass), 0);
+    END IF;
     statements := (SELECT jsonb_object_agg(t.step, t.statement)
                    FROM @extschema@._renewal_refresh_statements(now(), today, @extschema@._caller(),
-                                                                 @extschema@._renewal_distributed()) t);
+                                                                 distributed, opened_after) t);
 
     EXECUTE statements ->> 'close_churned';
     GET DIAGNOSTICS closed = ROW_COUNT;
@@ -297,16 +312,22 @@ BEGIN
     GET DIAGNOSTICS updated = ROW_COUNT;
     EXECUTE statements ->> 'remind';
     GET DIAGNOSTICS reminded = ROW_COUNT;
-    IF reminded > 0 THEN
-        -- Announced from this backend (on Citus, the coordinator's), from
-        -- the rows read back; NOTIFY delivers them when the transaction
-        -- commits, and nothing if it rolls back.
+    -- Announced from this backend (on Citus, the coordinator's); NOTIFY
+    -- delivers them when the transaction commits, and nothing if it rolls
+    -- back.  One notification per reminder, from the rows read back, up to
+    -- 1000; a refresh that raised more (a first refresh raises a quarter of
+    -- the accounts' at once, and a notification costs about as much as
+    -- writing its row) announces them in one, which says where to read them.
+    IF reminded > 1000 THEN
+        PERFORM pg_catalog.pg_notify('csm_renewal_reminder',
+                                     pg_catalog.json_build_object('reminders', reminded, 'raised_at', now())::text);
+    ELSIF reminded > 0 THEN
         EXECUTE format('SELECT array_agg(q.p) FROM (%s) q(p)', statements ->> 'raised') INTO payloads;
         PERFORM pg_catalog.pg_notify('csm_renewal_reminder', u.p) FROM unnest(payloads) AS u(p);
     END IF;
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_renewals() IS
-    'Opens, advances and closes renewals and raises their reminders; idempotent, schedule it daily with pg_cron. In order: closes the open renewals of churned accounts (outcome churned, final ARR 0) and of accounts whose renewal_date moved more than 90 days out (renewed outside csm: final ARR the account''s ARR); opens a renewal for every active account whose renewal_date is 90 days away or less (or past) and that has none open and none for that date (target: its ARR); moves each open renewal to the account''s renewal_date, its stage forward (csm.renewal_stage), its owner to the primary CSM and its forecast to ARR x (1 - churn probability) (csm.churn_score); raises the reminder of the window (90, 60 or 30) each open renewal is in unless it was raised, into csm.renewal_reminder, with NOTIFY csm_renewal_reminder and a JSON payload {"account_id", "external_id", "renewal_id", "days_out", "renewal_date", "owner"} per reminder. Returns the renewals opened, updated and closed and the reminders raised. One refresh runs at a time. Errors: 42501 without the operate level.';
+    'Opens, advances and closes renewals and raises their reminders; idempotent, schedule it daily with pg_cron. In order: closes the open renewals of churned accounts (outcome churned, final ARR 0) and of accounts whose renewal_date moved more than 90 days out (renewed outside csm: final ARR the account''s ARR); opens a renewal for every active account whose renewal_date is 90 days away or less (or past) and that has none open and none for that date (target: its ARR); moves each open renewal to the account''s renewal_date, its stage forward (csm.renewal_stage), its owner to the primary CSM and its forecast to ARR x (1 - churn probability) (csm.churn_score); raises the reminder of the window (90, 60 or 30) each open renewal is in unless it was raised, into csm.renewal_reminder, with NOTIFY csm_renewal_reminder and a JSON payload {"account_id", "external_id", "renewal_id", "days_out", "renewal_date", "owner"} per reminder (one {"reminders", "raised_at"} for all when it raised more than 1000: read them from csm.renewal_reminder by raised_at). Returns the renewals opened, updated and closed and the reminders raised. One refresh runs at a time. Errors: 42501 without the operate level.';
 
 CREATE FUNCTION @extschema@.close_renewal(external_id text, final_arr numeric, term interval DEFAULT '1 year',
                                           closed_at timestamptz DEFAULT now())

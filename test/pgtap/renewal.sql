@@ -286,7 +286,7 @@ SELECT is_empty($$
         obj_description('csm.refresh_renewals()'::regprocedure, 'pg_proc'),
         obj_description('csm.close_renewal(text, numeric, interval, timestamptz)'::regprocedure, 'pg_proc'),
         obj_description('csm.renewal_metrics(date, date, text)'::regprocedure, 'pg_proc'),
-        obj_description('csm._renewal_refresh_statements(timestamptz, date, name, boolean)'::regprocedure, 'pg_proc'),
+        obj_description('csm._renewal_refresh_statements(timestamptz, date, name, boolean, bigint)'::regprocedure, 'pg_proc'),
         obj_description('csm._renewal_distributed()'::regprocedure, 'pg_proc'),
         obj_description('csm._forget_renewals()'::regprocedure, 'pg_proc')]) AS o
     WHERE o IS NULL$$, 'every renewal object has a COMMENT');

@@ -2,7 +2,8 @@
 # csm.refresh_renewals() announces each reminder it raises with NOTIFY
 # csm_renewal_reminder and a JSON payload, when its transaction commits:
 # a listener gets one notification per reminder, none from a refresh that
-# rolled back, and none from a refresh that raised nothing.
+# rolled back, none from a refresh that raised nothing, and one for all
+# from a refresh that raised more than 1000.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 db=csm_renewal_notify
@@ -53,3 +54,20 @@ SQL
 )
 if grep -q 'Asynchronous notification' <<<"$out"; then fail "a refresh that raised nothing sent a notification"; fi
 echo "ok - a refresh that raised nothing announces nothing"
+
+# More than 1000 reminders: one notification that says how many, and when.
+psql -qX -v ON_ERROR_STOP=1 -d "$db" -c "
+    INSERT INTO csm.account (account_id, external_id, arr, renewal_date)
+    SELECT 1000 + i, 'bulk_' || i, 100, (now() AT TIME ZONE 'UTC')::date + 50 FROM generate_series(1, 1001) AS i;" >/dev/null
+out=$(psql -X -v ON_ERROR_STOP=1 -d "$db" 2>&1 <<'SQL'
+LISTEN csm_renewal_reminder;
+SELECT reminded FROM csm.refresh_renewals();
+SELECT 'after';
+SQL
+)
+[ "$(grep -c 'Asynchronous notification "csm_renewal_reminder"' <<<"$out")" = 1 ] || fail "expected 1 notification for 1001 reminders"
+grep -q 'with payload "{"reminders" : 1001, "raised_at" : "[0-9T:.+-]*"}"' <<<"$out" || fail "the bulk payload"
+raised_at=$(sed -n 's/.*"raised_at" : "\([^"]*\)".*/\1/p' <<<"$out")
+[ "$(psql -qAtX -d "$db" -c "SELECT count(*) FROM csm.renewal_reminder WHERE raised_at = '$raised_at'")" = 1001 ] \
+    || fail "the bulk payload's raised_at finds the 1001 reminders"
+echo "ok - more than 1000 reminders are announced in one notification, which finds them"
