@@ -42,3 +42,7 @@ FROM csm.renewal_metrics((now() AT TIME ZONE 'UTC')::date, (now() AT TIME ZONE '
 SELECT csm.close_renewal('nobody', 1);
 SELECT csm.close_renewal('acme', -1);
 SELECT csm.close_renewal('umbrella', 1);
+
+-- leave a fresh extension for the next test
+DROP EXTENSION csm CASCADE;
+CREATE EXTENSION csm;
