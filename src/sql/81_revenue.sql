@@ -191,7 +191,9 @@ BEGIN
         RETURN NULL;
     END IF;
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
-               WHERE t.tgrelid OPERATOR(pg_catalog.=) TG_RELID AND t.tgname OPERATOR(pg_catalog.=) 'account_arr_new_deferred') THEN
+               WHERE t.tgrelid OPERATOR(pg_catalog.=) TG_RELID
+                 -- on a shard of csm.account, its name ends with the shard id
+                 AND t.tgname OPERATOR(pg_catalog.~~) 'account\_arr\_new\_deferred%') THEN
         RETURN NULL;
     END IF;
     SELECT array_agg(n.account_id ORDER BY n.account_id) AS ids,
@@ -303,7 +305,9 @@ BEGIN
         RAISE EXCEPTION 'two ARR snapshots of account % on %', bad.id, bad.d
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Give one ARR per account and day.';
     END IF;
-    SELECT array_agg(f.id ORDER BY f.id), jsonb_object_agg(f.id::text, f.first)
+    -- each account's first day as days since 2000-01-01: date + integer is
+    -- immutable, which Citus needs in a DELETE on the shards
+    SELECT array_agg(f.id ORDER BY f.id), jsonb_object_agg(f.id::text, f.first - '2000-01-01'::date)
     INTO accounts, firsts
     FROM (SELECT u.id, min(u.d) AS first FROM unnest(ids, dates) AS u(id, d) GROUP BY u.id) f;
     -- What each account's history was before its first snapshot.
@@ -313,10 +317,10 @@ BEGIN
                  (array_agg(c.arr_after ORDER BY c.effective_date DESC, c.change_id DESC))[1] AS arr_after,
                  bool_or(c.arr_after > 0) AS paid
           FROM @extschema@.arr_change c
-          WHERE c.account_id = ANY (accounts) AND c.effective_date < (firsts ->> c.account_id::text)::date
+          WHERE c.account_id = ANY (accounts) AND c.effective_date < '2000-01-01'::date + (firsts ->> c.account_id::text)::integer
           GROUP BY c.account_id) b;
     DELETE FROM @extschema@.arr_change c
-    WHERE c.account_id = ANY (accounts) AND c.effective_date >= (firsts ->> c.account_id::text)::date;
+    WHERE c.account_id = ANY (accounts) AND c.effective_date >= '2000-01-01'::date + (firsts ->> c.account_id::text)::integer;
     INSERT INTO @extschema@.arr_change (account_id, effective_date, arr_before, arr_after, kind, reason, source)
     SELECT s.id, s.d, s.prev, s.a, @extschema@.arr_change_kind(s.prev, s.a, s.paid), load_arr_history.reason, 'billing'
     FROM (SELECT u.id, u.d, u.a,
