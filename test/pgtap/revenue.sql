@@ -16,7 +16,16 @@
 -- kept = 10+15+0+8+9 = 42,000: grr 42/52 (the total would give 50/52); nrr 50/52;
 -- logo churn 1/5 (C; F joined in the period); expansion 8,000 (A, D), rate 8/52.
 BEGIN;
-SELECT plan(43);
+SELECT plan(46);
+
+-- csm._arr_at, the aggregate retention reads with: the latest row on or
+-- before the cutoff, the later change_id on a tie, whatever the input order.
+SELECT is(csm._arr_at(d, i, a, '2025-01-31' ORDER BY i), 300::numeric, 'the latest row on or before the cutoff; a tie goes to the later change')
+FROM (VALUES ('2025-01-01'::date, 1::bigint, 100::numeric), ('2025-01-31', 2, 200), ('2025-01-31', 3, 300), ('2025-02-01', 4, 400)) AS v(d, i, a);
+SELECT is(csm._arr_at(d, i, a, '2025-01-31' ORDER BY i DESC), 300::numeric, 'in any order')
+FROM (VALUES ('2025-01-01'::date, 1::bigint, 100::numeric), ('2025-01-31', 2, 200), ('2025-01-31', 3, 300), ('2025-02-01', 4, 400)) AS v(d, i, a);
+SELECT is(csm._arr_at(d, i, a, '2024-12-31'), NULL, 'NULL before the first row')
+FROM (VALUES ('2025-01-01'::date, 1::bigint, 100::numeric)) AS v(d, i, a);
 
 -- Loading history needs the admin level (reading needs only SELECT, which
 -- every level has: test/pgtap/access.sql).
