@@ -199,6 +199,68 @@ ORDER BY r.probability DESC, r.arr DESC, r.external_id
 LIMIT 1;
 SQL
 
+# Revenue: 24 months of ARR history from the demo's billing, loaded through
+# csm.load_arr_history (test/data/portfolio.sql, csm_demo.load_revenue).
+psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c 'SELECT csm_demo.load_revenue()'
+
+section "Revenue: ARR month by month, last 12 months (csm.revenue_monthly, all segments; trailing-12-month GRR and NRR)" <<'SQL'
+SELECT to_char(m.month, 'YYYY-MM') AS month,
+       to_char(m.ending_arr, 'FM$999,999,999') AS ending_arr,
+       to_char(m.new_arr, 'FM$99,999,999') AS new,
+       to_char(m.expansion_arr, 'FM$99,999,999') AS expansion,
+       CASE WHEN m.contraction_arr > 0 THEN '-' ELSE '' END || to_char(m.contraction_arr, 'FM$99,999,999') AS contraction,
+       CASE WHEN m.churned_arr > 0 THEN '-' ELSE '' END || to_char(m.churned_arr, 'FM$99,999,999') AS churned,
+       to_char(m.reactivation_arr, 'FM$99,999,999') AS reactivated,
+       m.customers,
+       to_char(100 * m.grr_12m, 'FM990.0"%"') AS grr_12m,
+       to_char(100 * m.nrr_12m, 'FM990.0"%"') AS nrr_12m
+FROM csm.revenue_monthly m
+WHERE m.segment IS NULL
+  AND m.month > date_trunc('month', (now() AT TIME ZONE 'UTC')::date) - interval '12 months'
+ORDER BY m.month;
+SQL
+
+section "Revenue: ending ARR over 24 months, per segment (csm.revenue_monthly)" <<'SQL'
+WITH m AS (
+    SELECT coalesce(r.segment, 'total') AS segment, r.month, r.ending_arr
+    FROM csm.revenue_monthly r
+    WHERE r.month > date_trunc('month', (now() AT TIME ZONE 'UTC')::date) - interval '24 months'
+)
+SELECT m.segment,
+       to_char((array_agg(m.ending_arr ORDER BY m.month))[1], 'FM$999,999,999') AS "24 months ago",
+       string_agg(substr('▁▂▃▄▅▆▇█', 1 + coalesce(floor(7.99 * (m.ending_arr - b.lo) / nullif(b.hi - b.lo, 0))::integer, 0), 1),
+                  '' ORDER BY m.month) AS trend,
+       to_char((array_agg(m.ending_arr ORDER BY m.month DESC))[1], 'FM$999,999,999') AS now
+FROM m JOIN (SELECT segment, min(ending_arr) AS lo, max(ending_arr) AS hi FROM m GROUP BY segment) b USING (segment)
+GROUP BY m.segment
+ORDER BY m.segment = 'total', array_position(ARRAY['strategic', 'enterprise', 'mid_market', 'smb'], m.segment);
+SQL
+
+section "Revenue: GRR and NRR over the last 12 full months per segment, against the seed's targets (GRR > 95%, NRR > 110%; csm.revenue_retention)" <<'SQL'
+WITH p AS (
+    SELECT (date_trunc('month', (now() AT TIME ZONE 'UTC')::date) - interval '12 months')::date AS first_day,
+           (date_trunc('month', (now() AT TIME ZONE 'UTC')::date) - interval '1 day')::date AS last_day
+), s AS (
+    SELECT DISTINCT a.segment FROM csm.account a WHERE a.segment IS NOT NULL
+    UNION ALL SELECT NULL
+)
+SELECT coalesce(s.segment, 'total') AS segment,
+       to_char(r.starting_arr, 'FM$999,999,999') AS starting_arr,
+       to_char(r.expansion_arr, 'FM$99,999,999') AS expansion,
+       CASE WHEN r.contraction_arr > 0 THEN '-' ELSE '' END || to_char(r.contraction_arr, 'FM$99,999,999') AS contraction,
+       CASE WHEN r.churned_arr > 0 THEN '-' ELSE '' END || to_char(r.churned_arr, 'FM$99,999,999') AS churned,
+       to_char(100 * r.grr, 'FM990.0"%"') || CASE WHEN r.grr > 0.95 THEN ' ok' ELSE ' below' END AS "GRR vs 95%",
+       to_char(100 * r.nrr, 'FM990.0"%"') || CASE WHEN r.nrr > 1.10 THEN ' ok' ELSE ' below' END AS "NRR vs 110%",
+       to_char(100 * r.logo_churn_rate, 'FM990.0"%"') AS logo_churn,
+       to_char(r.new_arr, 'FM$99,999,999') AS "new ARR (apart)",
+       to_char(r.reactivation_arr, 'FM$99,999,999') AS reactivated,
+       coalesce(to_char(m.ltv, 'FM$999,999,999'), 'n/a (no churn)') AS ltv
+FROM s CROSS JOIN p
+CROSS JOIN LATERAL csm.revenue_retention(p.first_day, p.last_day, s.segment) r
+LEFT JOIN csm.revenue_monthly m ON m.month = date_trunc('month', p.last_day)::date AND m.segment IS NOT DISTINCT FROM s.segment
+ORDER BY s.segment IS NULL, array_position(ARRAY['strategic', 'enterprise', 'mid_market', 'smb'], s.segment);
+SQL
+
 # Renewals: the last 12 months' renewals, closed, and today's opened 90 days
 # out (test/data/portfolio.sql, csm_demo.load_renewals; csm.refresh_renewals).
 psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c 'SELECT csm_demo.load_renewals()'

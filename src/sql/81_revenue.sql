@@ -29,6 +29,27 @@ RETURN CASE WHEN status = 'churned' THEN 0 ELSE coalesce(arr, 0) END;
 COMMENT ON FUNCTION @extschema@._revenue_arr(numeric, text) IS
     'Internal: an account''s revenue ARR: 0 when churned, else arr (0 when NULL).';
 
+-- The ARR of an account on a day, from its movements: an aggregate over
+-- the account's rows, in C (src/revenue.c), one pass without sorting.
+CREATE FUNCTION @extschema@._arr_at_trans(internal, date, bigint, numeric, date) RETURNS internal
+AS 'MODULE_PATHNAME', 'csm_arr_at_trans'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@._arr_at_trans(internal, date, bigint, numeric, date) IS
+    'Internal: transition function of csm._arr_at.';
+CREATE FUNCTION @extschema@._arr_at_final(internal) RETURNS numeric
+AS 'MODULE_PATHNAME', 'csm_arr_at_final'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@._arr_at_final(internal) IS
+    'Internal: final function of csm._arr_at.';
+CREATE AGGREGATE @extschema@._arr_at(effective_date date, change_id bigint, arr_after numeric, cutoff date) (
+    SFUNC = @extschema@._arr_at_trans,
+    STYPE = internal,
+    FINALFUNC = @extschema@._arr_at_final,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@._arr_at(date, bigint, numeric, date) IS
+    'Internal: the arr_after of the latest movement (by effective_date, then change_id) dated on or before cutoff; NULL when none.';
+
 -- One row per movement.  account_id leads the key (Citus: distributed by
 -- account, colocated with the rest).  Append-only: an UPDATE is refused;
 -- rows go only with their account (ON DELETE CASCADE) and when
@@ -191,7 +212,9 @@ BEGIN
         RETURN NULL;
     END IF;
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
-               WHERE t.tgrelid OPERATOR(pg_catalog.=) TG_RELID AND t.tgname OPERATOR(pg_catalog.=) 'account_arr_new_deferred') THEN
+               WHERE t.tgrelid OPERATOR(pg_catalog.=) TG_RELID
+                 -- on a shard of csm.account, its name ends with the shard id
+                 AND t.tgname OPERATOR(pg_catalog.~~) 'account\_arr\_new\_deferred%') THEN
         RETURN NULL;
     END IF;
     SELECT array_agg(n.account_id ORDER BY n.account_id) AS ids,
@@ -303,20 +326,22 @@ BEGIN
         RAISE EXCEPTION 'two ARR snapshots of account % on %', bad.id, bad.d
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Give one ARR per account and day.';
     END IF;
-    SELECT array_agg(f.id ORDER BY f.id), jsonb_object_agg(f.id::text, f.first)
+    -- each account's first day as days since 2000-01-01: date + integer is
+    -- immutable, which Citus needs in a DELETE on the shards
+    SELECT array_agg(f.id ORDER BY f.id), jsonb_object_agg(f.id::text, f.first - '2000-01-01'::date)
     INTO accounts, firsts
     FROM (SELECT u.id, min(u.d) AS first FROM unnest(ids, dates) AS u(id, d) GROUP BY u.id) f;
     -- What each account's history was before its first snapshot.
     SELECT array_agg(b.account_id), array_agg(b.arr_after), array_agg(b.paid)
     INTO base_ids, base_arrs, base_paid
     FROM (SELECT c.account_id,
-                 (array_agg(c.arr_after ORDER BY c.effective_date DESC, c.change_id DESC))[1] AS arr_after,
+                 @extschema@._arr_at(c.effective_date, c.change_id, c.arr_after, 'infinity') AS arr_after,
                  bool_or(c.arr_after > 0) AS paid
           FROM @extschema@.arr_change c
-          WHERE c.account_id = ANY (accounts) AND c.effective_date < (firsts ->> c.account_id::text)::date
+          WHERE c.account_id = ANY (accounts) AND c.effective_date < '2000-01-01'::date + (firsts ->> c.account_id::text)::integer
           GROUP BY c.account_id) b;
     DELETE FROM @extschema@.arr_change c
-    WHERE c.account_id = ANY (accounts) AND c.effective_date >= (firsts ->> c.account_id::text)::date;
+    WHERE c.account_id = ANY (accounts) AND c.effective_date >= '2000-01-01'::date + (firsts ->> c.account_id::text)::integer;
     INSERT INTO @extschema@.arr_change (account_id, effective_date, arr_before, arr_after, kind, reason, source)
     SELECT s.id, s.d, s.prev, s.a, @extschema@.arr_change_kind(s.prev, s.a, s.paid), load_arr_history.reason, 'billing'
     FROM (SELECT u.id, u.d, u.a,
@@ -373,9 +398,10 @@ BEGIN
                  count(*) FILTER (WHERE p.s = 0 AND p.e > 0 AND NOT p.paid) AS new_n,
                  count(*) FILTER (WHERE p.s = 0 AND p.e > 0 AND p.paid) AS react_n
           FROM (SELECT c.account_id,
-                       coalesce((array_agg(c.arr_after ORDER BY c.effective_date DESC, c.change_id DESC)
-                                 FILTER (WHERE c.effective_date < revenue_retention.period_start))[1], 0) AS s,
-                       (array_agg(c.arr_after ORDER BY c.effective_date DESC, c.change_id DESC))[1] AS e,
+                       coalesce(@extschema@._arr_at(c.effective_date, c.change_id, c.arr_after,
+                                                    revenue_retention.period_start - 1), 0) AS s,
+                       coalesce(@extschema@._arr_at(c.effective_date, c.change_id, c.arr_after,
+                                                    revenue_retention.period_end), 0) AS e,
                        coalesce(bool_or(c.arr_after > 0) FILTER (WHERE c.effective_date < revenue_retention.period_start), false) AS paid
                 FROM @extschema@.arr_change c
                 WHERE c.effective_date <= revenue_retention.period_end
@@ -404,7 +430,7 @@ WITH bounds AS (
     FROM bounds b, generate_series(b.first_month, b.last_month, interval '1 month') AS g(month)
 ), moves AS (
     SELECT c.account_id, date_trunc('month', c.effective_date)::date AS month,
-           (array_agg(c.arr_after ORDER BY c.effective_date DESC, c.change_id DESC))[1] AS arr,
+           @extschema@._arr_at(c.effective_date, c.change_id, c.arr_after, 'infinity') AS arr,
            bool_or(c.arr_after > 0) AS paid
     FROM @extschema@.arr_change c
     GROUP BY c.account_id, date_trunc('month', c.effective_date)

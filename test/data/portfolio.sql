@@ -1081,6 +1081,99 @@ CREATE OR REPLACE VIEW csm_demo.account_metrics AS
 SELECT * FROM csm_demo.account_metrics_at((now() AT TIME ZONE 'UTC')::date);
 COMMENT ON VIEW csm_demo.account_metrics IS 'Today''s demo metrics, dau_ratio scaled to all seats.';
 
+-- Revenue history (csm.arr_change) -------------------------------------------
+-- Each account's ARR from the day it started, ending at its ARR today (0 if
+-- it churned): a step at each yearly renewal (hot accounts expand, healthy
+-- ones mostly hold or expand, declining ones often contract), a mid-term
+-- upsell for hot accounts, a churn and return some months apart for a few
+-- healthy ones, and the churn of churned accounts.  Worked backwards from
+-- today's ARR, rounded to $100; deterministic in (seed).
+CREATE OR REPLACE FUNCTION csm_demo.generate_arr_history(as_of date, seed integer DEFAULT 42)
+RETURNS TABLE (external_id text, effective_date date, arr numeric)
+LANGUAGE sql STABLE AS $$
+WITH acct AS (
+    SELECT a.external_id, substr(a.external_id, 5)::bigint AS n, a.properties->>'shape' AS shape,
+           (a.started_at AT TIME ZONE 'UTC')::date AS started_on,
+           (a.churned_at AT TIME ZONE 'UTC')::date AS churned_on,
+           least(as_of, coalesce((a.churned_at AT TIME ZONE 'UTC')::date - 1, as_of)) AS live_to,
+           coalesce(a.arr, 0) AS arr
+    FROM csm.account a
+    WHERE a.external_id ~ '^org_[0-9]+$' AND coalesce(a.arr, 0) > 0
+), steps AS (
+    -- yearly renewals
+    SELECT c.external_id, (c.started_on + make_interval(years => k))::date AS d,
+           CASE c.shape
+               WHEN 'hot' THEN CASE WHEN u < 0.70 THEN 1.2 + 0.3 * v ELSE 1 END
+               WHEN 'healthy' THEN CASE WHEN u < 0.35 THEN 1.1 + 0.2 * v WHEN u < 0.45 THEN 0.85 + 0.1 * v ELSE 1 END
+               WHEN 'declining' THEN CASE WHEN u < 0.30 THEN 0.7 + 0.2 * v WHEN u < 0.40 THEN 1.1 ELSE 1 END
+               WHEN 'churning' THEN CASE WHEN u < 0.15 THEN 0.8 ELSE 1 END
+               ELSE 1 END AS m
+    FROM acct c
+    CROSS JOIN LATERAL generate_series(1, 5) AS k
+    CROSS JOIN LATERAL (SELECT csm_demo._rand(c.n, 60 + k, seed) AS u, csm_demo._rand(c.n, 70 + k, seed) AS v) AS r
+    WHERE (c.started_on + make_interval(years => k))::date <= c.live_to
+    UNION ALL
+    -- a mid-term upsell seven months in
+    SELECT c.external_id, (c.started_on + interval '7 months')::date, 1.15
+    FROM acct c
+    WHERE c.shape = 'hot' AND (c.started_on + interval '7 months')::date <= c.live_to
+), levels AS (
+    -- the ARR from each step on: today's divided by the later steps' factors
+    SELECT s.external_id, s.d,
+           CASE WHEN count(*) OVER later = 0 THEN c.arr
+                ELSE round(c.arr / exp(coalesce(sum(ln(s.m)) OVER later, 0)) / 100) * 100 END AS arr
+    FROM steps s JOIN acct c USING (external_id)
+    WINDOW later AS (PARTITION BY s.external_id ORDER BY s.d ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING)
+), opening AS (
+    SELECT c.external_id, c.started_on AS d,
+           round(c.arr / exp(coalesce((SELECT sum(ln(s.m)) FROM steps s WHERE s.external_id = c.external_id), 0)) / 100) * 100
+               AS arr
+    FROM acct c
+), away AS (
+    -- a few healthy accounts left for two to five months in the past year and a half
+    SELECT c.external_id, (as_of - 250 - floor(csm_demo._rand(c.n, 81, seed) * 240)::integer) AS left_on,
+           60 + floor(csm_demo._rand(c.n, 82, seed) * 90)::integer AS days_away
+    FROM acct c
+    WHERE c.shape = 'healthy' AND csm_demo._rand(c.n, 80, seed) < 0.05 AND c.started_on < as_of - 600
+), snapshots AS (
+    SELECT o.external_id, o.d, o.arr FROM opening o
+    UNION ALL
+    SELECT l.external_id, l.d, l.arr FROM levels l
+)
+SELECT s.external_id, s.d, s.arr
+FROM snapshots s
+WHERE NOT EXISTS (SELECT 1 FROM away w WHERE w.external_id = s.external_id AND s.d > w.left_on AND s.d <= w.left_on + w.days_away)
+UNION ALL
+SELECT w.external_id, w.left_on, 0 FROM away w
+UNION ALL
+-- back at the ARR in effect by then
+SELECT w.external_id, w.left_on + w.days_away,
+       (SELECT s.arr FROM snapshots s WHERE s.external_id = w.external_id AND s.d <= w.left_on + w.days_away
+        ORDER BY s.d DESC LIMIT 1)
+FROM away w
+UNION ALL
+SELECT c.external_id, c.churned_on, 0 FROM acct c WHERE c.churned_on IS NOT NULL
+$$;
+COMMENT ON FUNCTION csm_demo.generate_arr_history(date, integer) IS
+    'ARR snapshots (csm.arr_snapshot) of every demo account from its start to today, ending at its current ARR (0 if churned).';
+
+CREATE OR REPLACE FUNCTION csm_demo.load_revenue(as_of date DEFAULT (now() AT TIME ZONE 'UTC')::date, seed integer DEFAULT 42)
+RETURNS text
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    started timestamptz := clock_timestamp();
+    n bigint;
+BEGIN
+    SELECT csm.load_arr_history(array_agg((h.external_id, h.effective_date, h.arr)::csm.arr_snapshot
+                                          ORDER BY h.external_id, h.effective_date), 'demo billing history')
+    INTO n
+    FROM csm_demo.generate_arr_history(as_of, seed) AS h;
+    RETURN format('csm_demo: %s ARR movements (csm.arr_change) in %s s', n,
+                  round(extract(epoch FROM clock_timestamp() - started)::numeric, 1));
+END $$;
+COMMENT ON FUNCTION csm_demo.load_revenue(date, integer) IS
+    'Loads the demo accounts'' ARR history through csm.load_arr_history: new, expansion, contraction, churn and reactivation.';
+
 -- Renewals for the demo ----------------------------------------------------
 -- The renewals of the last 12 months, closed, and today's open ones.  An
 -- active account renewed on each anniversary of its start; a churned one
