@@ -15,6 +15,9 @@ PG_MODULE_MAGIC;
 
 int			csm_compact_threshold = 10000;
 int			csm_stale_after = 26 * 3600;
+static char *csm_arr_change_reason = NULL;
+static char *csm_arr_change_source = NULL;
+static char *csm_arr_change_date = NULL;
 
 void		_PG_init(void);
 
@@ -39,6 +42,36 @@ _PG_init(void)
 							PGC_USERSET,
 							GUC_UNIT_S,
 							NULL, NULL, NULL);
+
+	/*
+	 * Why and from where the current transaction changes csm.account.arr or
+	 * status: csm.arr_change records them (src/sql/81_revenue.sql).  Set
+	 * with set_config(..., true); empty means manual/account.
+	 */
+	DefineCustomStringVariable("csm.arr_change_reason",
+							   "Reason csm.arr_change records for ARR and status changes of csm.account.",
+							   "Set it transaction-locally before the change; empty records 'manual'.",
+							   &csm_arr_change_reason,
+							   "",
+							   PGC_USERSET,
+							   0,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("csm.arr_change_source",
+							   "Source csm.arr_change records for ARR and status changes of csm.account.",
+							   "Set it transaction-locally before the change (for example renewal); empty records 'account'.",
+							   &csm_arr_change_source,
+							   "",
+							   PGC_USERSET,
+							   0,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("csm.arr_change_date",
+							   "Effective date csm.arr_change records for ARR and status changes of csm.account.",
+							   "Set it transaction-locally before the change; empty records the day of the change (UTC).",
+							   &csm_arr_change_date,
+							   "",
+							   PGC_USERSET,
+							   0,
+							   NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("csm");
 

@@ -247,6 +247,114 @@ WHERE h.left_at IS NULL
 GROUP BY 1 ORDER BY 2 DESC;
 SQL
 
+# Revenue: 24 months of ARR history from the demo's billing, loaded through
+# csm.load_arr_history (test/data/portfolio.sql, csm_demo.load_revenue).
+psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c 'SELECT csm_demo.load_revenue()'
+
+section "Revenue: ARR month by month, last 12 months (csm.revenue_monthly, all segments; trailing-12-month GRR and NRR)" <<'SQL'
+SELECT to_char(m.month, 'YYYY-MM') AS month,
+       to_char(m.ending_arr, 'FM$999,999,999') AS ending_arr,
+       to_char(m.new_arr, 'FM$99,999,999') AS new,
+       to_char(m.expansion_arr, 'FM$99,999,999') AS expansion,
+       CASE WHEN m.contraction_arr > 0 THEN '-' ELSE '' END || to_char(m.contraction_arr, 'FM$99,999,999') AS contraction,
+       CASE WHEN m.churned_arr > 0 THEN '-' ELSE '' END || to_char(m.churned_arr, 'FM$99,999,999') AS churned,
+       to_char(m.reactivation_arr, 'FM$99,999,999') AS reactivated,
+       m.customers,
+       to_char(100 * m.grr_12m, 'FM990.0"%"') AS grr_12m,
+       to_char(100 * m.nrr_12m, 'FM990.0"%"') AS nrr_12m
+FROM csm.revenue_monthly m
+WHERE m.segment IS NULL
+  AND m.month > date_trunc('month', (now() AT TIME ZONE 'UTC')::date) - interval '12 months'
+ORDER BY m.month;
+SQL
+
+section "Revenue: ending ARR over 24 months, per segment (csm.revenue_monthly)" <<'SQL'
+WITH m AS (
+    SELECT coalesce(r.segment, 'total') AS segment, r.month, r.ending_arr
+    FROM csm.revenue_monthly r
+    WHERE r.month > date_trunc('month', (now() AT TIME ZONE 'UTC')::date) - interval '24 months'
+)
+SELECT m.segment,
+       to_char((array_agg(m.ending_arr ORDER BY m.month))[1], 'FM$999,999,999') AS "24 months ago",
+       string_agg(substr('▁▂▃▄▅▆▇█', 1 + coalesce(floor(7.99 * (m.ending_arr - b.lo) / nullif(b.hi - b.lo, 0))::integer, 0), 1),
+                  '' ORDER BY m.month) AS trend,
+       to_char((array_agg(m.ending_arr ORDER BY m.month DESC))[1], 'FM$999,999,999') AS now
+FROM m JOIN (SELECT segment, min(ending_arr) AS lo, max(ending_arr) AS hi FROM m GROUP BY segment) b USING (segment)
+GROUP BY m.segment
+ORDER BY m.segment = 'total', array_position(ARRAY['strategic', 'enterprise', 'mid_market', 'smb'], m.segment);
+SQL
+
+section "Revenue: GRR and NRR over the last 12 full months per segment, against the seed's targets (GRR > 95%, NRR > 110%; csm.revenue_retention)" <<'SQL'
+WITH p AS (
+    SELECT (date_trunc('month', (now() AT TIME ZONE 'UTC')::date) - interval '12 months')::date AS first_day,
+           (date_trunc('month', (now() AT TIME ZONE 'UTC')::date) - interval '1 day')::date AS last_day
+), s AS (
+    SELECT DISTINCT a.segment FROM csm.account a WHERE a.segment IS NOT NULL
+    UNION ALL SELECT NULL
+)
+SELECT coalesce(s.segment, 'total') AS segment,
+       to_char(r.starting_arr, 'FM$999,999,999') AS starting_arr,
+       to_char(r.expansion_arr, 'FM$99,999,999') AS expansion,
+       CASE WHEN r.contraction_arr > 0 THEN '-' ELSE '' END || to_char(r.contraction_arr, 'FM$99,999,999') AS contraction,
+       CASE WHEN r.churned_arr > 0 THEN '-' ELSE '' END || to_char(r.churned_arr, 'FM$99,999,999') AS churned,
+       to_char(100 * r.grr, 'FM990.0"%"') || CASE WHEN r.grr > 0.95 THEN ' ok' ELSE ' below' END AS "GRR vs 95%",
+       to_char(100 * r.nrr, 'FM990.0"%"') || CASE WHEN r.nrr > 1.10 THEN ' ok' ELSE ' below' END AS "NRR vs 110%",
+       to_char(100 * r.logo_churn_rate, 'FM990.0"%"') AS logo_churn,
+       to_char(r.new_arr, 'FM$99,999,999') AS "new ARR (apart)",
+       to_char(r.reactivation_arr, 'FM$99,999,999') AS reactivated,
+       coalesce(to_char(m.ltv, 'FM$999,999,999'), 'n/a (no churn)') AS ltv
+FROM s CROSS JOIN p
+CROSS JOIN LATERAL csm.revenue_retention(p.first_day, p.last_day, s.segment) r
+LEFT JOIN csm.revenue_monthly m ON m.month = date_trunc('month', p.last_day)::date AND m.segment IS NOT DISTINCT FROM s.segment
+ORDER BY s.segment IS NULL, array_position(ARRAY['strategic', 'enterprise', 'mid_market', 'smb'], s.segment);
+SQL
+
+# Renewals: the last 12 months' renewals, closed, and today's opened 90 days
+# out (test/data/portfolio.sql, csm_demo.load_renewals; csm.refresh_renewals).
+psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c 'SELECT csm_demo.load_renewals()'
+
+section "Renewals: the pipeline, next 90 and 180 days (csm.renewal_pipeline; expected ARR = ARR x (1 - churn probability))" <<'SQL'
+SELECT CASE WHEN p.days_out < 0 THEN 'overdue' WHEN p.horizon_days = 90 THEN 'next 90 days' ELSE '91-180 days' END AS due,
+       p.stage, count(*) AS renewals,
+       to_char(sum(p.arr), 'FM$999,999,999') AS arr,
+       to_char(sum(p.forecast_arr), 'FM$999,999,999') AS expected_arr,
+       to_char(100 * sum(p.forecast_arr) / nullif(sum(p.arr) FILTER (WHERE p.forecast_arr IS NOT NULL), 0), 'FM990.0"%"') AS expected,
+       count(*) FILTER (WHERE p.churn_band IN ('high', 'critical')) AS high_risk,
+       count(*) FILTER (WHERE p.health_band = 'red') AS red_health,
+       min(p.churn_model) AS churn_model
+FROM csm.renewal_pipeline p
+GROUP BY 1, 2
+ORDER BY min(p.days_out), p.stage;
+SQL
+
+section "Renewals most at risk in the next 90 days: the largest expected losses (ARR - expected ARR)" <<'SQL'
+SELECT p.external_id, p.segment, p.days_out || ' d' AS due_in, p.stage, p.health_band AS health, p.churn_band AS churn,
+       to_char(100 * p.churn_probability, 'FM990"%"') AS p_churn,
+       to_char(p.arr, 'FM$999,999') AS arr, to_char(p.forecast_arr, 'FM$999,999') AS expected,
+       to_char(p.arr - p.forecast_arr, 'FM$999,999') AS at_risk
+FROM csm.renewal_pipeline p
+WHERE p.horizon_days = 90 AND p.forecast_arr IS NOT NULL
+ORDER BY p.arr - p.forecast_arr DESC, p.external_id
+LIMIT 8;
+SQL
+
+section "Renewals: reminders raised today (csm.renewal_reminder; NOTIFY csm_renewal_reminder announced each)" <<'SQL'
+SELECT rr.days_out || ' days' AS reminder, count(*) AS renewals, to_char(sum(a.arr), 'FM$999,999,999') AS arr
+FROM csm.renewal_reminder rr JOIN csm.account a USING (account_id)
+GROUP BY rr.days_out ORDER BY rr.days_out DESC;
+SQL
+
+section "Renewals closed in the last 12 months, against the seed's targets (csm.renewal_metrics: cycle time < 45 days, expansion > 25% of renewals)" <<'SQL'
+SELECT coalesce(s.segment, 'all') AS segment, m.renewals, m.renewed, m.upsell, m.downsell, m.churned,
+       to_char(m.target_arr, 'FM$999,999,999') AS up_for_renewal, to_char(m.final_arr, 'FM$999,999,999') AS renewed_at,
+       m.renewal_cycle_time || ' d' || CASE WHEN m.renewal_cycle_time < 45 THEN ' ok' ELSE ' over' END AS cycle_time,
+       to_char(100 * m.expansion_share, 'FM990.0"%"') || CASE WHEN m.expansion_share > 0.25 THEN ' ok' ELSE ' under' END AS expansion_by_count,
+       to_char(100 * m.expansion_share_arr, 'FM990.0"%"') || CASE WHEN m.expansion_share_arr > 0.25 THEN ' ok' ELSE ' under' END AS expansion_by_arr
+FROM (VALUES (NULL::text, 0), ('strategic', 1), ('enterprise', 2), ('mid_market', 3), ('smb', 4)) AS s(segment, o)
+CROSS JOIN LATERAL csm.renewal_metrics((now() AT TIME ZONE 'UTC')::date - 364, (now() AT TIME ZONE 'UTC')::date, s.segment) m
+ORDER BY s.o;
+SQL
+
 # Ownership: routing rules by segment, and a retention specialist beside
 # the primary for large accounts in the red band; every active account is
 # routed once (csm.assign_queued() routes the accounts without a primary).

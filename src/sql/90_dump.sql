@@ -36,3 +36,10 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.assignment_alert', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.assignment_alert_alert_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.routing_rule', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.routing_rule_rule_id_seq', '');
+-- Revenue: the ARR history (81_revenue.sql).
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.arr_change', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.arr_change_change_id_seq', '');
+-- Renewals (82_renewal.sql).
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.renewal', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.renewal_renewal_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.renewal_reminder', '');

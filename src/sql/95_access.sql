@@ -54,7 +54,9 @@ BEGIN ATOMIC
         ('release_member', 'admin'), ('copy_health_model', 'admin'), ('train_churn_model', 'admin'),
         ('rebuild_agent_load', 'admin'),
         ('refresh_lifecycle', 'operate'), ('set_lifecycle_stage', 'operate'), ('clear_lifecycle_stage', 'operate'),
-        ('record_milestone', 'operate'), ('clear_milestone', 'operate')) AS v (f, l);
+        ('record_milestone', 'operate'), ('clear_milestone', 'operate'),
+        ('load_arr_history', 'admin'),
+        ('refresh_renewals', 'operate'), ('close_renewal', 'operate')) AS v (f, l);
 END;
 COMMENT ON FUNCTION @extschema@._gated_functions() IS
     'Internal: the functions that write csm''s tables as csm''s owner, and the level each checks for.';

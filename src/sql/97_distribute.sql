@@ -58,7 +58,12 @@ BEGIN ATOMIC
         (146, '@extschema@.churn_score', 'account'),
         (200, '@extschema@.account_lifecycle', 'account'),
         (201, '@extschema@.lifecycle_history', 'account'),
-        (202, '@extschema@.account_milestone', 'account')
+        (202, '@extschema@.account_milestone', 'account'),
+        -- revenue (81_revenue.sql)
+        (220, '@extschema@.arr_change', 'account'),
+        -- renewals (82_renewal.sql)
+        (230, '@extschema@.renewal', 'account'),
+        (231, '@extschema@.renewal_reminder', 'account')
     ) AS t(position, relation, kind)
     ORDER BY t.position;
 END;
@@ -201,6 +206,8 @@ BEGIN
     PERFORM @extschema@._distribute_ownership();
     -- Lifecycle: new accounts are evaluated at commit on Citus (80_lifecycle.sql).
     PERFORM @extschema@._distribute_lifecycle();
+    -- Revenue: new accounts' ARR is recorded at commit on Citus (81_revenue.sql).
+    PERFORM @extschema@._distribute_revenue();
     -- Views whose single-node form Citus cannot push down (health: see
     -- csm._health_views_for_citus).
     PERFORM @extschema@._health_views_for_citus();

@@ -1119,3 +1119,160 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION csm_demo.load_lifecycle(integer) IS
     'Demo lifecycle: core features, usage-detected milestones, milestones recorded by hand for accounts started in the last 180 days, then csm.refresh_lifecycle().';
+-- Revenue history (csm.arr_change) -------------------------------------------
+-- Each account's ARR from the day it started, ending at its ARR today (0 if
+-- it churned): a step at each yearly renewal (hot accounts expand, healthy
+-- ones mostly hold or expand, declining ones often contract), a mid-term
+-- upsell for hot accounts, a churn and return some months apart for a few
+-- healthy ones, and the churn of churned accounts.  Worked backwards from
+-- today's ARR, rounded to $100; deterministic in (seed).
+CREATE OR REPLACE FUNCTION csm_demo.generate_arr_history(as_of date, seed integer DEFAULT 42)
+RETURNS TABLE (external_id text, effective_date date, arr numeric)
+LANGUAGE sql STABLE AS $$
+WITH acct AS (
+    SELECT a.external_id, substr(a.external_id, 5)::bigint AS n, a.properties->>'shape' AS shape,
+           (a.started_at AT TIME ZONE 'UTC')::date AS started_on,
+           (a.churned_at AT TIME ZONE 'UTC')::date AS churned_on,
+           least(as_of, coalesce((a.churned_at AT TIME ZONE 'UTC')::date - 1, as_of)) AS live_to,
+           coalesce(a.arr, 0) AS arr
+    FROM csm.account a
+    WHERE a.external_id ~ '^org_[0-9]+$' AND coalesce(a.arr, 0) > 0
+), steps AS (
+    -- yearly renewals
+    SELECT c.external_id, (c.started_on + make_interval(years => k))::date AS d,
+           CASE c.shape
+               WHEN 'hot' THEN CASE WHEN u < 0.70 THEN 1.2 + 0.3 * v ELSE 1 END
+               WHEN 'healthy' THEN CASE WHEN u < 0.35 THEN 1.1 + 0.2 * v WHEN u < 0.45 THEN 0.85 + 0.1 * v ELSE 1 END
+               WHEN 'declining' THEN CASE WHEN u < 0.30 THEN 0.7 + 0.2 * v WHEN u < 0.40 THEN 1.1 ELSE 1 END
+               WHEN 'churning' THEN CASE WHEN u < 0.15 THEN 0.8 ELSE 1 END
+               ELSE 1 END AS m
+    FROM acct c
+    CROSS JOIN LATERAL generate_series(1, 5) AS k
+    CROSS JOIN LATERAL (SELECT csm_demo._rand(c.n, 60 + k, seed) AS u, csm_demo._rand(c.n, 70 + k, seed) AS v) AS r
+    WHERE (c.started_on + make_interval(years => k))::date <= c.live_to
+    UNION ALL
+    -- a mid-term upsell seven months in
+    SELECT c.external_id, (c.started_on + interval '7 months')::date, 1.15
+    FROM acct c
+    WHERE c.shape = 'hot' AND (c.started_on + interval '7 months')::date <= c.live_to
+), levels AS (
+    -- the ARR from each step on: today's divided by the later steps' factors
+    SELECT s.external_id, s.d,
+           CASE WHEN count(*) OVER later = 0 THEN c.arr
+                ELSE round(c.arr / exp(coalesce(sum(ln(s.m)) OVER later, 0)) / 100) * 100 END AS arr
+    FROM steps s JOIN acct c USING (external_id)
+    WINDOW later AS (PARTITION BY s.external_id ORDER BY s.d ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING)
+), opening AS (
+    SELECT c.external_id, c.started_on AS d,
+           round(c.arr / exp(coalesce((SELECT sum(ln(s.m)) FROM steps s WHERE s.external_id = c.external_id), 0)) / 100) * 100
+               AS arr
+    FROM acct c
+), away AS (
+    -- a few healthy accounts left for two to five months in the past year and a half
+    SELECT c.external_id, (as_of - 250 - floor(csm_demo._rand(c.n, 81, seed) * 240)::integer) AS left_on,
+           60 + floor(csm_demo._rand(c.n, 82, seed) * 90)::integer AS days_away
+    FROM acct c
+    WHERE c.shape = 'healthy' AND csm_demo._rand(c.n, 80, seed) < 0.05 AND c.started_on < as_of - 600
+), snapshots AS (
+    SELECT o.external_id, o.d, o.arr FROM opening o
+    UNION ALL
+    SELECT l.external_id, l.d, l.arr FROM levels l
+)
+SELECT s.external_id, s.d, s.arr
+FROM snapshots s
+WHERE NOT EXISTS (SELECT 1 FROM away w WHERE w.external_id = s.external_id AND s.d > w.left_on AND s.d <= w.left_on + w.days_away)
+UNION ALL
+SELECT w.external_id, w.left_on, 0 FROM away w
+UNION ALL
+-- back at the ARR in effect by then
+SELECT w.external_id, w.left_on + w.days_away,
+       (SELECT s.arr FROM snapshots s WHERE s.external_id = w.external_id AND s.d <= w.left_on + w.days_away
+        ORDER BY s.d DESC LIMIT 1)
+FROM away w
+UNION ALL
+SELECT c.external_id, c.churned_on, 0 FROM acct c WHERE c.churned_on IS NOT NULL
+$$;
+COMMENT ON FUNCTION csm_demo.generate_arr_history(date, integer) IS
+    'ARR snapshots (csm.arr_snapshot) of every demo account from its start to today, ending at its current ARR (0 if churned).';
+
+CREATE OR REPLACE FUNCTION csm_demo.load_revenue(as_of date DEFAULT (now() AT TIME ZONE 'UTC')::date, seed integer DEFAULT 42)
+RETURNS text
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    started timestamptz := clock_timestamp();
+    n bigint;
+BEGIN
+    SELECT csm.load_arr_history(array_agg((h.external_id, h.effective_date, h.arr)::csm.arr_snapshot
+                                          ORDER BY h.external_id, h.effective_date), 'demo billing history')
+    INTO n
+    FROM csm_demo.generate_arr_history(as_of, seed) AS h;
+    RETURN format('csm_demo: %s ARR movements (csm.arr_change) in %s s', n,
+                  round(extract(epoch FROM clock_timestamp() - started)::numeric, 1));
+END $$;
+COMMENT ON FUNCTION csm_demo.load_revenue(date, integer) IS
+    'Loads the demo accounts'' ARR history through csm.load_arr_history: new, expansion, contraction, churn and reactivation.';
+
+-- Renewals for the demo ----------------------------------------------------
+-- The renewals of the last 12 months, closed, and today's open ones.  An
+-- active account renewed on each anniversary of its start; a churned one
+-- was lost on its last renewal date (its churn day).  A renewal's target is
+-- the ARR in effect the day before, its final ARR the ARR from that day on,
+-- both read from csm.arr_change when the billing history is loaded (else
+-- today's ARR, the target set by the account's shape: hot and healthy
+-- accounts upsell more often, declining and churning ones downsell).  Each was opened 90 days before its date and
+-- closed 15 to 70 days later (never after today).  Then
+-- csm.refresh_renewals() opens the renewals due within 90 days.
+CREATE OR REPLACE FUNCTION csm_demo.load_renewals(as_of date DEFAULT (now() AT TIME ZONE 'UTC')::date, seed integer DEFAULT 42)
+RETURNS text
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    started timestamptz := clock_timestamp();
+    n_closed bigint;
+    r record;
+BEGIN
+    WITH due AS (
+        SELECT a.account_id, a.status, a.arr, a.properties->>'shape' AS shape,
+               -- its billing history was loaded (csm_demo.load_revenue)
+               EXISTS (SELECT 1 FROM csm.arr_change c WHERE c.account_id = a.account_id AND c.source = 'billing') AS billed,
+               CASE WHEN a.status = 'churned' THEN a.renewal_date
+                    ELSE (a.renewal_date - interval '1 year')::date END AS d
+        FROM csm.account a
+        WHERE a.external_id ~ '^org_[0-9]+$' AND a.renewal_date IS NOT NULL
+    ), history AS (
+        SELECT u.account_id, u.status, u.d,
+               coalesce((SELECT c.arr_after FROM csm.arr_change c WHERE c.account_id = u.account_id AND c.effective_date < u.d
+                           AND u.billed
+                         ORDER BY c.effective_date DESC, c.change_id DESC LIMIT 1),
+                        -- no revenue history: the shape's odds of an upsell or a downsell
+                        round(u.arr / CASE WHEN u.status = 'churned' THEN 1
+                                           WHEN x.p < CASE u.shape WHEN 'hot' THEN 0.6 WHEN 'healthy' THEN 0.3 ELSE 0.05 END
+                                               THEN 1.1 + 0.3 * x.q
+                                           WHEN x.p > CASE u.shape WHEN 'declining' THEN 0.6 WHEN 'churning' THEN 0.7 ELSE 0.9 END
+                                               THEN 0.75 + 0.2 * x.q
+                                           ELSE 1 END::numeric / 100) * 100) AS target,
+               CASE WHEN u.status = 'churned' THEN 0
+                    ELSE coalesce((SELECT c.arr_after FROM csm.arr_change c WHERE c.account_id = u.account_id AND c.effective_date <= u.d
+                                     AND u.billed
+                                   ORDER BY c.effective_date DESC, c.change_id DESC LIMIT 1), u.arr) END AS final,
+               (u.d - 90)::timestamp AT TIME ZONE 'UTC' + interval '9 hours' AS opened_at,
+               15 + floor(csm_demo._rand(u.account_id, 90, seed) * 56)::integer AS cycle_days
+        FROM due u
+        JOIN csm.account a ON a.account_id = u.account_id
+        CROSS JOIN LATERAL (SELECT csm_demo._rand(u.account_id, 91, seed) AS p, csm_demo._rand(u.account_id, 92, seed) AS q) x
+        WHERE u.d > as_of - 365 AND u.d <= as_of
+          AND u.d >= (a.started_at AT TIME ZONE 'UTC')::date + 365
+    )
+    INSERT INTO csm.renewal (account_id, renewal_date, target_arr, final_arr, outcome, stage, opened_at, closed_at,
+                             closed_via, closed_by)
+    SELECT h.account_id, h.d, coalesce(h.target, 0), coalesce(h.final, 0),
+           csm.renewal_outcome(coalesce(h.target, 0), coalesce(h.final, 0)), 'closed', h.opened_at,
+           least(h.opened_at + make_interval(days => h.cycle_days), now()), 'close_renewal', current_user
+    FROM history h
+    ORDER BY h.account_id;
+    GET DIAGNOSTICS n_closed = ROW_COUNT;
+    r := csm.refresh_renewals();
+    RETURN format('csm_demo: %s renewals due in the last 12 months, closed; today %s opened, %s reminders, in %s s',
+                  n_closed, r.opened, r.reminded, round(extract(epoch FROM clock_timestamp() - started)::numeric, 1));
+END $$;
+COMMENT ON FUNCTION csm_demo.load_renewals(date, integer) IS
+    'Loads the demo accounts'' renewals of the last 12 months (closed: renewed, upsell, downsell, churned) and opens today''s (csm.refresh_renewals).';

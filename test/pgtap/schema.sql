@@ -13,12 +13,14 @@ SELECT tables_are('csm', ARRAY['account', 'team_member', 'nps_response', 'usage_
                                'stakeholder', 'payment', 'account_note', 'engagement', 'churn_signal_kind',
                                'churn_signal_setting', 'churn_signal', 'churn_model', 'churn_score',
                                'lifecycle_rule', 'milestone', 'core_feature', 'account_lifecycle', 'lifecycle_history',
-                               'account_milestone']);
+                               'account_milestone',
+                               'arr_change', 'renewal', 'renewal_reminder']);
 SELECT views_are('csm', ARRAY['usage_daily', 'usage_feature_daily', 'usage_unknown_key', '_usage_day', '_usage_feature_day', '_usage_staged', 'account_metrics',
                               'account_health', 'health_trend', 'health_score_component',
                               'assignment', 'assignment_workload', 'unassigned_queue', 'agent_performance',
                               'churn_signal_config', 'churn_signal_current', 'churn_risk',
-                              'onboarding_status']);
+                              'onboarding_status',
+                              'revenue_monthly', 'renewal_pipeline']);
 SELECT col_is_pk('csm', 'account', ARRAY['account_id'], 'account is keyed by account_id');
 SELECT col_is_unique('csm', 'account', ARRAY['external_id'], 'external_id is globally unique');
 SELECT col_is_unique('csm', 'team_member', ARRAY['handle'], 'handle is unique');

@@ -42,7 +42,8 @@ INSERT INTO c_runs_no_sql VALUES
     ('csm_auc_deserialfn', 'aggregate'), ('csm_auc_finalfn', 'aggregate'),
     ('csm_churn_evaluate_transfn', 'aggregate'), ('csm_churn_evaluate_combinefn', 'aggregate'),
     ('csm_churn_evaluate_serialfn', 'aggregate'), ('csm_churn_evaluate_deserialfn', 'aggregate'),
-    ('csm_churn_evaluate_finalfn', 'aggregate');
+    ('csm_churn_evaluate_finalfn', 'aggregate'),
+    ('csm_arr_at_trans', 'aggregate'), ('csm_arr_at_final', 'aggregate');
 
 SELECT is_empty($$
     SELECT p.oid::regprocedure::text

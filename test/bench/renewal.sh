@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Renewals benchmark (issue 13, "Performance"): csm.refresh_renewals() over
+# BENCH_ACCOUNTS accounts (1M by default) whose renewal dates are spread
+# over the coming year, every one with a primary CSM and a churn score:
+#
+#   open    the first refresh: opens a renewal for every account 90 days
+#           out or less (about a quarter), fills in its owner and forecast,
+#           and raises its reminder;
+#   again   the same refresh once more, with nothing to do (what a daily
+#           pg_cron run costs on a quiet day, less the day's new renewals);
+#   floor   a bare INSERT ... SELECT of the same renewal and reminder rows
+#           into tables of the same shape, indexes included (the target:
+#           refresh at most 2x it).
+#
+# Runs against the cluster in PGHOST/PGPORT/PGUSER (make bench starts one
+# with pg_virtualenv).  Prints "run" lines and the ratios measured in this
+# run; ratios are reported, never asserted.
+#
+# Knobs (environment): BENCH_ACCOUNTS (1000000), BENCH_RENEWAL_DB
+# (csm_bench_renewal), BENCH_KEEP=1 keeps the database afterwards.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+ROWS=${BENCH_ACCOUNTS:-1000000}
+DB=${BENCH_RENEWAL_DB:-csm_bench_renewal}
+PARTS=open
+WORK=$(mktemp -d -t csm_bench_renewal.XXXXXX)
+declare -A result
+
+# One backend per query: the ratios compare work, not this machine's cores.
+export PGOPTIONS='-c client_min_messages=warning -c max_parallel_workers_per_gather=0'
+. test/bench/lib.sh
+trap bench_cleanup EXIT
+
+settle() {
+    sql -c 'CHECKPOINT' >/dev/null
+    sync
+}
+
+echo "== csm renewals benchmark"
+bench_setup
+echo "settings: ALTER SYSTEM max_wal_size=4GB, autovacuum=off (reset at exit); every session max_parallel_workers_per_gather=0"
+echo "server: $(sql -c 'SELECT version()'); $(nproc) cpus"
+
+t0=$(date +%s)
+sql -c 'CREATE EXTENSION csm' >/dev/null
+# Accounts renewing from 10 days ago to 355 days out, 1000 CSMs, one
+# primary each, churn scores: written directly (the bench times renewals,
+# not assignment or scoring).
+sql <<SQL >/dev/null
+INSERT INTO csm.team_member (member_id, handle, roles) SELECT m, 'bench_csm_' || m, '{csm}' FROM generate_series(1, 1000) AS m;
+INSERT INTO csm.account (account_id, external_id, segment, arr, renewal_date, started_at)
+SELECT i, 'bench_' || i, (ARRAY['smb', 'mid_market', 'enterprise'])[1 + i % 3], 1000 + (i * 37) % 99000,
+       (now() AT TIME ZONE 'UTC')::date - 10 + (i * 7919) % 365, now() - interval '2 years'
+FROM generate_series(1, $ROWS) AS i;
+INSERT INTO csm.account_assignment (account_id, member_id, is_primary, load)
+SELECT i, 1 + i % 1000, true, 1 FROM generate_series(1, $ROWS) AS i;
+INSERT INTO csm.churn_score (account_id, probability, band, risk_score, model, computed_at)
+SELECT i, p, csm.churn_band(p), p * 100, 'prior', now()
+FROM (SELECT i, ((i * 2654435761) % 1000) / 1000.0::float8 AS p FROM generate_series(1, $ROWS) AS i) s;
+CREATE SCHEMA bench;
+CREATE TABLE bench.renewal (LIKE csm.renewal INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES);
+CREATE TABLE bench.renewal_reminder (LIKE csm.renewal_reminder INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES);
+VACUUM (FREEZE, ANALYZE) csm.account, csm.account_assignment, csm.churn_score, csm.team_member;
+SQL
+echo "data: $ROWS accounts, $ROWS primary assignments and churn scores, made in $(( $(date +%s) - t0 )) s"
+
+settle
+s=$(elapsed 'SELECT * FROM csm.refresh_renewals();')
+echo "run refresh_renewals state=empty seconds=$s"
+result[open]=$s
+echo "check: $(sql -c "SELECT format('%s renewals (%s with an owner, %s with a forecast), %s reminders',
+    (SELECT count(*) FROM csm.renewal), (SELECT count(owner) FROM csm.renewal),
+    (SELECT count(forecast_arr) FROM csm.renewal), (SELECT count(*) FROM csm.renewal_reminder))")"
+
+# The floor writes the very rows the refresh wrote, read back from its tables.
+sql -c 'VACUUM (ANALYZE) csm.renewal, csm.renewal_reminder'
+settle
+read -r -d '' a b < <(elapsed 'INSERT INTO bench.renewal SELECT * FROM csm.renewal;' \
+                              'INSERT INTO bench.renewal_reminder SELECT * FROM csm.renewal_reminder;') || true
+echo "run floor_insert table=renewal seconds=$a"
+echo "run floor_insert table=renewal_reminder seconds=$b"
+result[floor]=$(add "$a" "$b")
+
+settle
+s=$(elapsed 'SELECT * FROM csm.refresh_renewals();')
+echo "run refresh_renewals state=nothing_to_do seconds=$s"
+result[again]=$s
+
+echo "== results (lower is better; one run each, on a machine shared with other work)"
+echo "refresh_renewals over $ROWS accounts:"
+echo "  floor, INSERT ... SELECT of the same renewal and reminder rows: $(secs "${result[floor]}") s"
+echo "  first refresh (open, owner and forecast, remind): $(secs "${result[open]}") s ($(ratio "${result[open]}" "${result[floor]}")x the floor; target <= 2x)"
+echo "  refresh with nothing to do: $(secs "${result[again]}") s ($(ratio "${result[again]}" "${result[floor]}")x the floor)"
