@@ -1119,6 +1119,7 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION csm_demo.load_lifecycle(integer) IS
     'Demo lifecycle: core features, usage-detected milestones, milestones recorded by hand for accounts started in the last 180 days, then csm.refresh_lifecycle().';
+
 -- Revenue history (csm.arr_change) -------------------------------------------
 -- Each account's ARR from the day it started, ending at its ARR today (0 if
 -- it churned): a step at each yearly renewal (hot accounts expand, healthy
