@@ -36,3 +36,8 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.assignment_alert', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.assignment_alert_alert_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.routing_rule', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.routing_rule_rule_id_seq', '');
+-- Segments: the seed's rows are made by CREATE EXTENSION; changed ones are
+-- no longer builtin, and a restore updates the seeded row with them.
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.segment', 'WHERE NOT builtin');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.segment_rule', 'WHERE NOT builtin');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.segment_rule_rule_id_seq', '');

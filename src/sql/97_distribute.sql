@@ -30,6 +30,8 @@ BEGIN ATOMIC
         (17, '@extschema@.churn_signal_kind', 'reference'),
         (18, '@extschema@.churn_signal_setting', 'reference'),
         (19, '@extschema@.churn_model', 'reference'),
+        (60, '@extschema@.segment', 'reference'),
+        (61, '@extschema@.segment_rule', 'reference'),
         -- distributed by account_id, all in one colocation group
         (101, '@extschema@.usage_counter', 'account'),
         (102, '@extschema@.usage_user_day', 'account'),
