@@ -95,7 +95,7 @@ CREATE FUNCTION @extschema@._segment_config_changed() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF TG_OP = 'UPDATE' THEN
-        IF OLD.builtin AND NEW.builtin AND row(NEW.*) IS DISTINCT FROM row(OLD.*) THEN
+        IF OLD.builtin AND NEW.builtin AND to_jsonb(NEW) IS DISTINCT FROM to_jsonb(OLD) THEN
             NEW.builtin := false;
         END IF;
         RETURN NEW;
@@ -179,8 +179,10 @@ COMMENT ON FUNCTION @extschema@._segment_names() IS 'Internal: the names of csm.
 -- node's copy of csm.account and gives each the same answer: it reads only
 -- the row, csm.segment_rule and csm.segment, reference tables, the same on
 -- every node.
+-- As csm's owner: any role allowed to insert an account has it segmented
+-- (the rules are not theirs to read).
 CREATE FUNCTION @extschema@._account_segment() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     derive boolean;
 BEGIN
@@ -220,6 +222,7 @@ BEGIN
     END IF;
     RETURN NEW;
 END $$;
+REVOKE ALL ON FUNCTION @extschema@._account_segment() FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@._account_segment() IS
     'Trigger: derives csm.account.segment from csm.segment_rule unless it is manual, marks a segment set by hand as manual, and refuses an unknown segment (23503) with the known names.';
 CREATE TRIGGER account_segment BEFORE INSERT OR UPDATE OF segment, segment_manual, arr, seats, plan, tier, external_id, properties

@@ -11,11 +11,13 @@ SELECT tables_are('csm', ARRAY['account', 'team_member', 'nps_response', 'usage_
                                'segment_weight', 'account_assignment', 'member_load', 'member_lock', 'lock_row', 'assignment_log', 'assignment_alert',
                                'routing_rule', 'conversation', 'conversation_change', 'support_team', 'agent_load',
                                'stakeholder', 'payment', 'account_note', 'engagement', 'churn_signal_kind',
-                               'churn_signal_setting', 'churn_signal', 'churn_model', 'churn_score']);
+                               'churn_signal_setting', 'churn_signal', 'churn_model', 'churn_score',
+                               'segment', 'segment_rule']);
 SELECT views_are('csm', ARRAY['usage_daily', 'usage_feature_daily', 'usage_unknown_key', '_usage_day', '_usage_feature_day', '_usage_staged', 'account_metrics',
                               'account_health', 'health_trend', 'health_score_component',
                               'assignment', 'assignment_workload', 'unassigned_queue', 'agent_performance',
-                              'churn_signal_config', 'churn_signal_current', 'churn_risk']);
+                              'churn_signal_config', 'churn_signal_current', 'churn_risk',
+                              'segment_coverage']);
 SELECT col_is_pk('csm', 'account', ARRAY['account_id'], 'account is keyed by account_id');
 SELECT col_is_unique('csm', 'account', ARRAY['external_id'], 'external_id is globally unique');
 SELECT col_is_unique('csm', 'team_member', ARRAY['handle'], 'handle is unique');
@@ -61,7 +63,8 @@ SELECT is_empty($$
       -- local placements of reference tables, with foreign keys of their own)
       AND c.conrelid IN (SELECT relation FROM csm._distribution())
       AND c.confrelid::regclass::text NOT IN ('csm.account', 'csm.team_member', 'csm.usage_source',
-                                              'csm.health_model', 'csm.health_group', 'csm.churn_signal_kind')
+                                              'csm.health_model', 'csm.health_group', 'csm.churn_signal_kind',
+                                              'csm.segment')
 $$, 'foreign keys point only at account or config tables');
 
 -- pg_dump keeps every table and sequence that holds user data.
