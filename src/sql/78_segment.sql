@@ -90,9 +90,12 @@ SELECT pg_catalog.setval(pg_catalog.pg_get_serial_sequence('@extschema@.segment_
 
 -- A changed built-in row is the user's: builtin becomes false, so that
 -- pg_dump keeps it.  On restore its row meets the one CREATE EXTENSION made
--- (same key): the insert updates that one instead.
+-- (same key): the insert updates that one instead.  The table comes as the
+-- argument: on Citus, TG_TABLE_NAME is a shard's name.
 CREATE FUNCTION @extschema@._segment_config_changed() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    seeded boolean;
 BEGIN
     IF TG_OP = 'UPDATE' THEN
         IF OLD.builtin AND NEW.builtin AND to_jsonb(NEW) IS DISTINCT FROM to_jsonb(OLD) THEN
@@ -101,8 +104,15 @@ BEGIN
         RETURN NEW;
     END IF;
     -- INSERT of a user's row over an unchanged built-in one (a restore).
-    IF NOT NEW.builtin THEN
-        IF TG_TABLE_NAME = 'segment' THEN
+    -- (Looked for first: on Citus this fires on every node's copy, where
+    -- it may read the other reference table but not change it.)
+    IF TG_ARGV[0] = 'segment' THEN
+        seeded := EXISTS (SELECT 1 FROM @extschema@.segment s WHERE s.name = NEW.name AND s.builtin);
+    ELSE
+        seeded := EXISTS (SELECT 1 FROM @extschema@.segment_rule r WHERE r.rule_id = NEW.rule_id AND r.builtin);
+    END IF;
+    IF seeded AND NOT NEW.builtin THEN
+        IF TG_ARGV[0] = 'segment' THEN
             UPDATE @extschema@.segment s
             SET csm_ratio = NEW.csm_ratio, touch_model = NEW.touch_model, review_cadence = NEW.review_cadence,
                 description = NEW.description, builtin = false
@@ -113,18 +123,16 @@ BEGIN
                 description = NEW.description, builtin = false
             WHERE r.rule_id = NEW.rule_id AND r.builtin;
         END IF;
-        IF FOUND THEN
-            RETURN NULL;
-        END IF;
+        RETURN NULL;
     END IF;
     RETURN NEW;
 END $$;
 COMMENT ON FUNCTION @extschema@._segment_config_changed() IS
     'Trigger: a changed built-in csm.segment or csm.segment_rule row stops being built-in (so pg_dump keeps it); inserting a row with the key of an unchanged built-in one (a restore) updates that one.';
 CREATE TRIGGER segment_config_changed BEFORE INSERT OR UPDATE ON @extschema@.segment
-    FOR EACH ROW EXECUTE FUNCTION @extschema@._segment_config_changed();
+    FOR EACH ROW EXECUTE FUNCTION @extschema@._segment_config_changed('segment');
 CREATE TRIGGER segment_rule_config_changed BEFORE INSERT OR UPDATE ON @extschema@.segment_rule
-    FOR EACH ROW EXECUTE FUNCTION @extschema@._segment_config_changed();
+    FOR EACH ROW EXECUTE FUNCTION @extschema@._segment_config_changed('segment_rule');
 
 -- What segment rules read about an account.
 CREATE FUNCTION @extschema@._segment_facts(arr numeric, seats integer, plan text, tier text, external_id text,
@@ -192,9 +200,10 @@ BEGIN
             derive := true;
         ELSE
             -- Given with the row: chosen by hand, unless the row is history
-            -- (created before this transaction: a restore or an import),
-            -- which keeps what it was.
-            IF NEW.created_at >= pg_catalog.now() THEN
+            -- (created a minute or more before this transaction: a restore
+            -- or an import), which keeps its mark as it came.  Against
+            -- csm._stamp(), not now(): on Citus every node must decide alike.
+            IF NEW.created_at >= @extschema@._stamp() - interval '1 minute' THEN
                 NEW.segment_manual := true;
             END IF;
             derive := false;
