@@ -145,12 +145,20 @@ COMMENT ON FUNCTION @extschema@._segment_facts(numeric, integer, text, text, tex
     'Internal: the facts segment rules read about an account, as a JSON object.';
 
 -- The derived segment: the first enabled rule that matches.
+CREATE FUNCTION @extschema@._segment_rule_for(facts jsonb, OUT rule_id bigint, OUT segment text)
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    SELECT r.rule_id, r.segment INTO rule_id, segment FROM @extschema@.segment_rule r
+    WHERE r.enabled AND @extschema@.condition_matches(r.condition, facts)
+    ORDER BY r.priority, r.rule_id LIMIT 1;
+END $$;
+COMMENT ON FUNCTION @extschema@._segment_rule_for(jsonb) IS
+    'Internal: the first enabled csm.segment_rule (by priority, then rule_id) whose condition matches the facts, and its segment; NULLs when none does.';
+
 CREATE FUNCTION @extschema@.segment_for(facts jsonb) RETURNS text
 LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    RETURN (SELECT r.segment FROM @extschema@.segment_rule r
-            WHERE r.enabled AND @extschema@.condition_matches(r.condition, facts)
-            ORDER BY r.priority, r.rule_id LIMIT 1);
+    RETURN (@extschema@._segment_rule_for(facts)).segment;
 END $$;
 COMMENT ON FUNCTION @extschema@.segment_for(jsonb) IS
     'The segment csm.segment_rule gives an account with these facts (a JSON object such as {"arr": 500000, "seats": 10, "plan": "pro", "properties": {}}): the first enabled rule by priority whose condition matches; NULL when none does.';
@@ -161,8 +169,15 @@ ALTER TABLE @extschema@.account ADD CONSTRAINT account_segment_manual_has_segmen
     CHECK (NOT segment_manual OR segment IS NOT NULL);
 ALTER TABLE @extschema@.account ADD CONSTRAINT account_segment_fkey
     FOREIGN KEY (segment) REFERENCES @extschema@.segment (name);
+-- (The foreign key also makes pg_dump restore the rules before the
+-- accounts, so that a restored derived segment is recognised as derived.)
+ALTER TABLE @extschema@.account ADD COLUMN segment_rule_id bigint;
+ALTER TABLE @extschema@.account ADD CONSTRAINT account_segment_rule_fkey
+    FOREIGN KEY (segment_rule_id) REFERENCES @extschema@.segment_rule (rule_id) ON DELETE SET NULL;
+COMMENT ON COLUMN @extschema@.account.segment_rule_id IS
+    'The csm.segment_rule that gave the derived segment; NULL when the segment is manual or no rule matched (or the rule was deleted since).';
 COMMENT ON COLUMN @extschema@.account.segment IS
-    'The account''s segment, a name in csm.segment (else 23503): derived by csm.segment_rule from arr, seats, plan, tier and properties, unless set by hand (segment_manual). Setting it (INSERT with a segment, UPDATE to another, csm.set_segment) makes it manual; setting it to NULL makes it derived again.';
+    'The account''s segment, a name in csm.segment (else 23503): derived by csm.segment_rule from arr, seats, plan, tier and properties, unless set by hand (segment_manual). Setting it makes it manual: an INSERT with a segment other than the rules give (or with segment_manual), an UPDATE to another segment, csm.set_segment; setting it to NULL makes it derived again.';
 COMMENT ON COLUMN @extschema@.account.segment_manual IS
     'true when a person set the segment: it sticks, whatever ARR, seats or rules do, until cleared (segment set to NULL, segment_manual set to false, or csm.set_segment(..., NULL)).';
 
@@ -193,17 +208,21 @@ CREATE FUNCTION @extschema@._account_segment() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     derive boolean;
+    derived record;
 BEGIN
     IF TG_OP = 'INSERT' THEN
         IF NEW.segment IS NULL THEN
             NEW.segment_manual := false;
             derive := true;
         ELSE
-            -- Given with the row: chosen by hand, unless the row is history
-            -- (created a minute or more before this transaction: a restore
-            -- or an import), which keeps its mark as it came.  Against
-            -- csm._stamp(), not now(): on Citus every node must decide alike.
-            IF NEW.created_at >= @extschema@._stamp() - interval '1 minute' THEN
+            -- Given with the row: chosen by hand, unless it is what the
+            -- rules give anyway and the row does not say it is manual (a
+            -- restore's derived rows, an import that copies the segment).
+            derived := @extschema@._segment_rule_for(
+                @extschema@._segment_facts(NEW.arr, NEW.seats, NEW.plan, NEW.tier, NEW.external_id, NEW.properties));
+            IF NOT NEW.segment_manual AND NEW.segment IS NOT DISTINCT FROM derived.segment THEN
+                NEW.segment_rule_id := derived.rule_id;
+            ELSE
                 NEW.segment_manual := true;
             END IF;
             derive := false;
@@ -220,9 +239,16 @@ BEGIN
         derive := NOT NEW.segment_manual;
     END IF;
     IF derive THEN
-        NEW.segment := @extschema@.segment_for(
+        derived := @extschema@._segment_rule_for(
             @extschema@._segment_facts(NEW.arr, NEW.seats, NEW.plan, NEW.tier, NEW.external_id, NEW.properties));
-    ELSIF NOT @extschema@._segment_known(NEW.segment) THEN
+        NEW.segment := derived.segment;
+        NEW.segment_rule_id := derived.rule_id;
+        RETURN NEW;
+    END IF;
+    IF NEW.segment_manual THEN
+        NEW.segment_rule_id := NULL;
+    END IF;
+    IF NOT @extschema@._segment_known(NEW.segment) THEN
         RAISE EXCEPTION 'unknown segment "%"', NEW.segment
             USING ERRCODE = '23503',
                   DETAIL = format('Account "%s": segments are the names in csm.segment: %s.', NEW.external_id,
@@ -275,12 +301,12 @@ BEGIN
     stale := ARRAY(
         SELECT a.account_id FROM @extschema@.account a
         LEFT JOIN LATERAL (
-            SELECT r.segment FROM @extschema@.segment_rule r
+            SELECT r.rule_id, r.segment FROM @extschema@.segment_rule r
             WHERE r.enabled
               AND @extschema@.condition_matches(r.condition, @extschema@._segment_facts(a.arr, a.seats, a.plan, a.tier,
                                                                                           a.external_id, a.properties))
             ORDER BY r.priority, r.rule_id LIMIT 1) d ON true
-        WHERE NOT a.segment_manual AND a.segment IS DISTINCT FROM d.segment
+        WHERE NOT a.segment_manual AND (a.segment, a.segment_rule_id) IS DISTINCT FROM (d.segment, d.rule_id)
         ORDER BY a.account_id);
     IF cardinality(stale) = 0 THEN
         RETURN 0;
@@ -290,7 +316,7 @@ BEGIN
     RETURN changed;
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_segments() IS
-    'Derives again the segment of every account whose segment is not manual, after csm.segment_rule changed; returns how many accounts changed segment (their routing rules re-run, as on any change of segment). Idempotent; schedule it with pg_cron if rules read properties that change. Errors: 42501 without the operate level (csm.grant_access).';
+    'Derives again the segment of every account whose segment is not manual, after csm.segment_rule changed; returns how many accounts changed segment or deciding rule (segment_rule_id); those that changed segment have their routing rules re-run, as on any change of segment. Idempotent; schedule it with pg_cron if rules read properties that change. Errors: 42501 without the operate level (csm.grant_access).';
 
 -- Coverage per segment: how many CSMs the ratio asks for against the
 -- primaries the members carry.

@@ -64,7 +64,7 @@ SELECT is_empty($$
       AND c.conrelid IN (SELECT relation FROM csm._distribution())
       AND c.confrelid::regclass::text NOT IN ('csm.account', 'csm.team_member', 'csm.usage_source',
                                               'csm.health_model', 'csm.health_group', 'csm.churn_signal_kind',
-                                              'csm.segment')
+                                              'csm.segment', 'csm.segment_rule')
 $$, 'foreign keys point only at account or config tables');
 
 -- pg_dump keeps every table and sequence that holds user data.
