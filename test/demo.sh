@@ -203,7 +203,8 @@ SQL
 # and seats disagree), strategic by hand; each with its CSM ratio.
 psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c 'SELECT csm_demo.load_segments()'
 section "Segments: the CSM ratios and how accounts were placed (csm.segment, csm.segment_rule, csm.account.segment_manual)" <<'SQL'
-SELECT s.name AS segment, '1:' || s.csm_ratio AS csm_ratio, s.touch_model, s.review_cadence::text AS review_every,
+SELECT s.name AS segment, '1:' || s.csm_ratio AS csm_ratio, s.touch_model,
+       (extract(year FROM s.review_cadence) * 12 + extract(month FROM s.review_cadence))::integer || ' months' AS review_every,
        count(a.account_id) FILTER (WHERE a.status = 'active') AS active,
        count(a.account_id) FILTER (WHERE a.status = 'active' AND a.segment_manual) AS by_hand,
        to_char(coalesce(sum(a.arr) FILTER (WHERE a.status = 'active'), 0), 'FM$999,999,999') AS arr,

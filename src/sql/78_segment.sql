@@ -181,87 +181,42 @@ COMMENT ON COLUMN @extschema@.account.segment IS
 COMMENT ON COLUMN @extschema@.account.segment_manual IS
     'true when a person set the segment: it sticks, whatever ARR, seats or rules do, until cleared (segment set to NULL, segment_manual set to false, or csm.set_segment(..., NULL)).';
 
--- The helpers of the trigger below.
-CREATE FUNCTION @extschema@._segment_known(name text) RETURNS boolean
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    RETURN EXISTS (SELECT 1 FROM @extschema@.segment s WHERE s.name = _segment_known.name);
-END $$;
-COMMENT ON FUNCTION @extschema@._segment_known(text) IS 'Internal: whether csm.segment has a segment of this name.';
-
-CREATE FUNCTION @extschema@._segment_names() RETURNS text
-LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    RETURN (SELECT string_agg(s.name, ', ' ORDER BY s.csm_ratio, s.name) FROM @extschema@.segment s);
-END $$;
-COMMENT ON FUNCTION @extschema@._segment_names() IS 'Internal: the names of csm.segment, for error messages.';
-
--- Before a row is written: derive the segment unless it is manual, and
--- name the known segments in the error when it is unknown (the foreign key
--- would refuse it too, less readably).  On Citus this fires on every
--- node's copy of csm.account and gives each the same answer: it reads only
--- the row, csm.segment_rule and csm.segment, reference tables, the same on
--- every node.
--- As csm's owner: any role allowed to insert an account has it segmented
--- (the rules are not theirs to read).
+-- Before a row is written: derive the segment unless it is manual, mark a
+-- segment set by hand as manual, and name the known segments in the error
+-- when it is unknown (the foreign key would refuse it too, less readably).
+-- In C (src/segment.c): it runs once per account written, and reads the
+-- rules once per statement, as csm's owner (any role allowed to insert an
+-- account has it segmented), under a pinned search_path.  The rules:
+--   INSERT without a segment: derived.
+--   INSERT with one: manual, unless segment_manual is not true and it is
+--     what the rules give (an import that copies it, or a restore of a
+--     derived row: pg_dump restores the rules first, account_segment_rule_fkey).
+--   UPDATE to another segment: manual; to NULL: derived again.
+--   Otherwise (arr, seats, plan, tier, external_id or properties changed,
+--     or segment_manual set): derived again unless manual.
+-- On Citus this fires on every node's copy of csm.account and gives each
+-- the same answer: it reads only the row and this node's copies of
+-- csm.segment_rule and csm.segment, reference tables.
 CREATE FUNCTION @extschema@._account_segment() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    derive boolean;
-    derived record;
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        IF NEW.segment IS NULL THEN
-            NEW.segment_manual := false;
-            derive := true;
-        ELSE
-            -- Given with the row: chosen by hand, unless it is what the
-            -- rules give anyway and the row does not say it is manual (a
-            -- restore's derived rows, an import that copies the segment).
-            derived := @extschema@._segment_rule_for(
-                @extschema@._segment_facts(NEW.arr, NEW.seats, NEW.plan, NEW.tier, NEW.external_id, NEW.properties));
-            IF NOT NEW.segment_manual AND NEW.segment IS NOT DISTINCT FROM derived.segment THEN
-                NEW.segment_rule_id := derived.rule_id;
-            ELSE
-                NEW.segment_manual := true;
-            END IF;
-            derive := false;
-        END IF;
-    ELSIF NEW.segment IS DISTINCT FROM OLD.segment THEN
-        IF NEW.segment IS NULL THEN
-            NEW.segment_manual := false;
-            derive := true;
-        ELSE
-            NEW.segment_manual := true;
-            derive := false;
-        END IF;
-    ELSE
-        derive := NOT NEW.segment_manual;
-    END IF;
-    IF derive THEN
-        derived := @extschema@._segment_rule_for(
-            @extschema@._segment_facts(NEW.arr, NEW.seats, NEW.plan, NEW.tier, NEW.external_id, NEW.properties));
-        NEW.segment := derived.segment;
-        NEW.segment_rule_id := derived.rule_id;
-        RETURN NEW;
-    END IF;
-    IF NEW.segment_manual THEN
-        NEW.segment_rule_id := NULL;
-    END IF;
-    IF NOT @extschema@._segment_known(NEW.segment) THEN
-        RAISE EXCEPTION 'unknown segment "%"', NEW.segment
-            USING ERRCODE = '23503',
-                  DETAIL = format('Account "%s": segments are the names in csm.segment: %s.', NEW.external_id,
-                                  @extschema@._segment_names()),
-                  HINT = 'Use one of those names (they are case-sensitive), add the segment to csm.segment, or set segment to NULL to derive it from csm.segment_rule.';
-    END IF;
-    RETURN NEW;
-END $$;
+AS 'MODULE_PATHNAME', 'csm_account_segment'
+LANGUAGE C;
 REVOKE ALL ON FUNCTION @extschema@._account_segment() FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@._account_segment() IS
-    'Trigger: derives csm.account.segment from csm.segment_rule unless it is manual, marks a segment set by hand as manual, and refuses an unknown segment (23503) with the known names.';
+    'Trigger: derives csm.account.segment (and segment_rule_id) from csm.segment_rule unless it is manual, marks a segment set by hand as manual, and refuses an unknown segment (23503) with the known names.';
 CREATE TRIGGER account_segment BEFORE INSERT OR UPDATE OF segment, segment_manual, arr, seats, plan, tier, external_id, properties
     ON @extschema@.account FOR EACH ROW EXECUTE FUNCTION @extschema@._account_segment();
+
+-- The rule the trigger would pick for an account with these columns, in C
+-- (src/segment.c) with the rules read once per query, for refresh_segments.
+-- Reads csm.segment_rule as its owner (like the trigger), pinned in C.
+CREATE FUNCTION @extschema@._segment_rule_of(arr numeric, seats integer, plan text, tier text, external_id text,
+                                             properties jsonb)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'csm_segment_rule_of'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+REVOKE ALL ON FUNCTION @extschema@._segment_rule_of(numeric, integer, text, text, text, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._segment_rule_of(numeric, integer, text, text, text, jsonb) IS
+    'Internal: the rule_id of the first enabled csm.segment_rule matching an account with these columns (NULL when none), for csm.refresh_segments; in C, the rules read once per query.';
 
 -- A segment by hand, or back to the rules.
 CREATE FUNCTION @extschema@.set_segment(org_user_id text, segment text) RETURNS text
@@ -300,12 +255,8 @@ BEGIN
     PERFORM @extschema@._require('operate');
     stale := ARRAY(
         SELECT a.account_id FROM @extschema@.account a
-        LEFT JOIN LATERAL (
-            SELECT r.rule_id, r.segment FROM @extschema@.segment_rule r
-            WHERE r.enabled
-              AND @extschema@.condition_matches(r.condition, @extschema@._segment_facts(a.arr, a.seats, a.plan, a.tier,
-                                                                                          a.external_id, a.properties))
-            ORDER BY r.priority, r.rule_id LIMIT 1) d ON true
+        LEFT JOIN @extschema@.segment_rule d
+               ON d.rule_id = @extschema@._segment_rule_of(a.arr, a.seats, a.plan, a.tier, a.external_id, a.properties)
         WHERE NOT a.segment_manual AND (a.segment, a.segment_rule_id) IS DISTINCT FROM (d.segment, d.rule_id)
         ORDER BY a.account_id);
     IF cardinality(stale) = 0 THEN
