@@ -55,7 +55,8 @@ SELECT external_id, segment FROM csm.account WHERE external_id = 'poor_many_seat
 -- Capacity from the ratio: a member without a capacity takes a full book,
 -- 100 load units: 5 strategic accounts (20 each), not a sixth.
 INSERT INTO csm.team_member (handle, capacity) VALUES ('kam', NULL);
-INSERT INTO csm.account (external_id, segment) SELECT format('key_%s', i), 'strategic' FROM generate_series(1, 6) i;
+INSERT INTO csm.account (external_id, segment) VALUES
+    ('key_1', 'strategic'), ('key_2', 'strategic'), ('key_3', 'strategic'), ('key_4', 'strategic'), ('key_5', 'strategic'), ('key_6', 'strategic');
 SELECT a.external_id, r.assignment_success, r.message
 FROM csm.account a, LATERAL csm.csm_assign(a.external_id, 'kam') r
 WHERE a.external_id LIKE 'key\_%' ORDER BY a.account_id;
