@@ -91,8 +91,8 @@ in_batch(void)
  */
 #define ACCOUNT_SQL(rules, where, lock) \
 "SELECT a.account_id, a.external_id, " \
-"       100.0::float8 / coalesce(w.accounts_per_csm, csm._default_accounts_per_csm(a.segment))::float8" rules " " \
-"FROM csm.account a LEFT JOIN csm.segment_weight w ON w.segment = a.segment " \
+"       100.0::float8 / coalesce(w.accounts_per_csm, s.csm_ratio, csm._default_accounts_per_csm(a.segment))::float8" rules " " \
+"FROM csm.account a LEFT JOIN csm.segment_weight w ON w.segment = a.segment LEFT JOIN csm.segment s ON s.name = a.segment " \
 "WHERE " where lock
 #define RULES_SQL \
 ", ARRAY(SELECT r FROM csm.routing_rule r " \
@@ -337,7 +337,7 @@ check_weight(float8 weight)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("account load %s is not a finite number of at least 0", float8out_internal(weight)),
-				 errhint("Load comes from csm.segment_load(); check csm.segment_weight.")));
+				 errhint("Load comes from csm.segment_load(); check csm.segment and csm.segment_weight.")));
 }
 
 /* One pick: among which members, by what, and what it adds to the counters. */

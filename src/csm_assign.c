@@ -26,6 +26,14 @@
 PG_FUNCTION_INFO_V1(csm_assign);
 
 /*
+ * The capacity of a member whose capacity is NULL: one full book in load
+ * units, what the CSM ratios of csm.segment are counted against (100 SMB,
+ * 30 mid-market, 10 enterprise or 5 strategic accounts), as csm._has_room
+ * counts it for the pickers.
+ */
+#define FULL_BOOK 100
+
+/*
  * The account ($1, external_id) and the member ($2, handle), unlocked: one
  * row, NULL where either is unknown.
  *
@@ -75,8 +83,8 @@ static SPIPlanPtr state_plan;
 typedef struct State
 {
 	bool		active;
-	bool		has_capacity;	/* NULL capacity: no limit */
-	int32		capacity;
+	int32		capacity;		/* NULL: a full book, FULL_BOOK load units */
+	bool		full_book;		/* capacity was NULL */
 	float8		load;			/* what the member carries now */
 	int64		primary_id;		/* the current primary's assignment; 0: none */
 	int64		primary_member;
@@ -123,8 +131,8 @@ read_state(HeapTuple tup, State *state)
 
 	state->active = DatumGetBool(column(tup, 1, &isnull));
 	d = column(tup, 2, &isnull);
-	state->has_capacity = !isnull;
-	state->capacity = isnull ? 0 : DatumGetInt32(d);
+	state->full_book = isnull;
+	state->capacity = isnull ? FULL_BOOK : DatumGetInt32(d);
 	state->load = DatumGetFloat8(column(tup, 3, &isnull));
 	d = column(tup, 4, &isnull);
 	state->primary_id = isnull ? 0 : DatumGetInt64(d);
@@ -204,9 +212,9 @@ refusal(const State *state, const char *handle, bool is_primary, float8 weight)
 	if (is_primary && state->primary_id != 0 && state->primary_young)
 		return psprintf("continuity: rule %s keeps the primary it assigned for %s", state->rule_name, state->tenure);
 	/* a secondary promoted to primary already carries the account's load */
-	if (state->existing_id == 0 && state->has_capacity && (float8) state->capacity - state->load + 1e-9 < weight)
-		return psprintf("%s is at capacity (%s of %d load units in use)", handle, load_in_use(state),
-						state->capacity);
+	if (state->existing_id == 0 && (float8) state->capacity - state->load + 1e-9 < weight)
+		return psprintf("%s is at capacity (%s of %d load units in use%s)", handle, load_in_use(state),
+						state->capacity, state->full_book ? ", a full book by the CSM ratios" : "");
 	return NULL;
 }
 

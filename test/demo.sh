@@ -355,6 +355,25 @@ CROSS JOIN LATERAL csm.renewal_metrics((now() AT TIME ZONE 'UTC')::date - 364, (
 ORDER BY s.o;
 SQL
 
+# Segments: placed by csm.segment_rule (the seed's ranges, then ARR when ARR
+# and seats disagree), strategic by hand; each with its CSM ratio.
+psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c 'SELECT csm_demo.load_segments()'
+section "Segments: the CSM ratios and how accounts were placed (csm.segment, csm.segment_rule, csm.account.segment_manual)" <<'SQL'
+SELECT s.name AS segment, '1:' || s.csm_ratio AS csm_ratio, s.touch_model,
+       (extract(year FROM s.review_cadence) * 12 + extract(month FROM s.review_cadence))::integer || ' months' AS review_every,
+       count(a.account_id) FILTER (WHERE a.status = 'active') AS active,
+       count(a.account_id) FILTER (WHERE a.status = 'active' AND a.segment_manual) AS by_hand,
+       to_char(coalesce(sum(a.arr) FILTER (WHERE a.status = 'active'), 0), 'FM$999,999,999') AS arr,
+       round(count(a.account_id) FILTER (WHERE a.status = 'active') / s.csm_ratio, 1) AS csms_needed
+FROM csm.segment s LEFT JOIN csm.account a ON a.segment = s.name
+GROUP BY s.name, s.csm_ratio, s.touch_model, s.review_cadence ORDER BY s.csm_ratio;
+SELECT coalesce(r.priority::text, 'by hand') AS rule, coalesce(r.condition::text, '(set with csm.set_segment)') AS condition,
+       a.segment, count(*) AS accounts
+FROM csm.account a LEFT JOIN csm.segment_rule r ON r.rule_id = a.segment_rule_id
+WHERE a.status = 'active'
+GROUP BY r.priority, r.condition::text, a.segment ORDER BY r.priority NULLS FIRST, a.segment;
+SQL
+
 # Ownership: routing rules by segment, and a retention specialist beside
 # the primary for large accounts in the red band; every active account is
 # routed once (csm.assign_queued() routes the accounts without a primary).
@@ -369,18 +388,22 @@ INSERT INTO csm.routing_rule (name, priority, condition, target_kind, target, st
 SELECT csm.assign_queued();
 SQL
 
-section "Ownership: book per CSM (csm.assignment_workload; load in units, a full seed-sized book is 100)" <<'SQL'
+section "Ownership: book per CSM (csm.assignment_workload; load in units, a full seed-sized book is 100; no capacity = one book by the ratios)" <<'SQL'
 SELECT w.handle, array_to_string(w.teams, ',') AS teams, w.primaries, w.secondaries,
-       to_char(w.primary_arr, 'FM$999,999,999') AS primary_arr, round(w.load::numeric, 1) AS load, w.capacity,
-       w.utilisation
+       to_char(w.primary_arr, 'FM$999,999,999') AS primary_arr, round(w.load::numeric, 1) AS load,
+       w.effective_capacity || CASE WHEN w.capacity_from_ratio THEN ' (ratio)' ELSE '' END AS capacity,
+       to_char(100 * w.utilisation, 'FM990') || '%' AS utilisation
 FROM csm.assignment_workload w
 WHERE w.accounts > 0
 ORDER BY array_position(ARRAY['strategic', 'enterprise', 'mid_market', 'smb', 'retention'], w.teams[1]), w.handle;
 SQL
 
 section "Ownership: waiting for an owner (csm.unassigned_queue) and the latest audit rows (csm.assignment_log)" <<'SQL'
-SELECT coalesce(kind, 'never routed') AS why, count(*) AS accounts, min(waiting_since)::date AS oldest
-FROM csm.unassigned_queue GROUP BY 1 ORDER BY 2 DESC;
+SELECT coalesce(kind, 'never routed') AS why, segment, count(*) AS accounts, min(waiting_since)::date AS oldest,
+       min(message) AS reason
+FROM csm.unassigned_queue GROUP BY 1, 2 ORDER BY 3 DESC;
+SELECT c.segment, '1:' || c.csm_ratio AS csm_ratio, c.accounts, c.with_primary, c.without_primary, c.csms_needed
+FROM csm.segment_coverage c ORDER BY c.csm_ratio;
 SELECT a.external_id, l.action, CASE WHEN l.is_primary THEN 'primary' ELSE 'secondary' END AS relationship,
        n.handle AS new_owner, l.reason
 FROM csm.assignment_log l
@@ -393,7 +416,7 @@ section "Team" <<'SQL'
 SELECT t.team,
        count(*) AS members,
        count(*) FILTER (WHERE m.status = 'online') AS online,
-       sum(m.capacity) AS capacity,
+       sum(coalesce(m.capacity, 100)) AS capacity,
        string_agg(m.handle, ', ' ORDER BY m.handle) AS handles
 FROM csm.team_member m, unnest(m.teams) AS t(team)
 WHERE m.active

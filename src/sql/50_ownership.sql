@@ -13,7 +13,7 @@ CREATE TABLE @extschema@.segment_weight (
     CONSTRAINT segment_weight_ratio_positive CHECK (accounts_per_csm > 0 AND accounts_per_csm < 'Infinity')
 );
 COMMENT ON TABLE @extschema@.segment_weight IS
-    'How many accounts of a segment make one CSM''s full book, overriding the defaults (strategic 5, enterprise 10, mid_market 30, smb 100; other segments 100). A config table.';
+    'How many accounts of a segment make one CSM''s full book, overriding csm.segment.csm_ratio (kept for 0.1.0; change csm.segment instead). A config table.';
 
 -- The defaults, as an expression a query can inline: the hot path of
 -- csm_auto_assign joins csm.segment_weight itself rather than call
@@ -22,19 +22,21 @@ CREATE FUNCTION @extschema@._default_accounts_per_csm(segment text) RETURNS nume
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE segment WHEN 'strategic' THEN 5 WHEN 'enterprise' THEN 10 WHEN 'mid_market' THEN 30 ELSE 100 END::numeric;
 COMMENT ON FUNCTION @extschema@._default_accounts_per_csm(text) IS
-    'Internal: the seed''s CSM ratio of a segment (strategic 5, enterprise 10, mid_market 30, others 100), before csm.segment_weight overrides.';
+    'Internal: the seed''s CSM ratio of a segment (strategic 5, enterprise 10, mid_market 30, others 100), for a segment neither csm.segment nor csm.segment_weight has: an account without a segment counts as 1:100.';
 
 -- PL/pgSQL rather than SQL: a SQL function that cannot be inlined is
 -- parsed again for every query that calls it.
 CREATE FUNCTION @extschema@.segment_load(segment text) RETURNS float8
 LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+    -- (csm.segment is made in 78_segment.sql; a PL/pgSQL body finds it at run time)
     RETURN 100.0 OPERATOR(pg_catalog./) coalesce(
         (SELECT w.accounts_per_csm FROM @extschema@.segment_weight w WHERE w.segment OPERATOR(pg_catalog.=) segment_load.segment),
+        (SELECT s.csm_ratio FROM @extschema@.segment s WHERE s.name OPERATOR(pg_catalog.=) segment_load.segment),
         @extschema@._default_accounts_per_csm(segment))::float8;
 END $$;
 COMMENT ON FUNCTION @extschema@.segment_load(text) IS
-    'Load units one account of the segment puts on its owner: 100 / accounts per CSM (strategic 20, enterprise 10, mid_market 3.33, smb and others 1).';
+    'Load units one account of the segment puts on its owner: 100 / its CSM ratio (csm.segment.csm_ratio, or csm.segment_weight when it has a row; by default strategic 20, enterprise 10, mid_market 3.33, smb and no segment 1).';
 
 -- Every relationship, current (ended_at IS NULL) and past.  The partial
 -- unique indexes are the guarantees: one current primary per account, and

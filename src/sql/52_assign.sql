@@ -30,7 +30,8 @@ COMMENT ON FUNCTION @extschema@._member(text) IS 'The team member with this hand
 -- How pickers (src/assign.c) rank members, as expressions their queries
 -- inline: the key (round robin: fewest accounts; least loaded: load per
 -- capacity, no capacity counting as a full book of 100) and whether an
--- account of this weight fits (no capacity: no limit).
+-- account of this weight fits (no capacity: a full book of 100 load units,
+-- the CSM ratios of csm.segment: 100 SMB or 5 strategic accounts).
 CREATE FUNCTION @extschema@._pick_key(strategy text, accounts integer, load float8, capacity integer) RETURNS float8
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE WHEN strategy OPERATOR(pg_catalog.=) 'round_robin' THEN accounts::float8
@@ -39,10 +40,10 @@ COMMENT ON FUNCTION @extschema@._pick_key(text, integer, float8, integer) IS
     'Internal: a member''s rank for the next account, lowest first (round_robin: accounts; otherwise load / capacity, 100 when none).';
 CREATE FUNCTION @extschema@._has_room(load float8, weight float8, capacity integer) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN capacity IS NULL
-    OR (load OPERATOR(pg_catalog.+) weight) OPERATOR(pg_catalog.<=) (capacity OPERATOR(pg_catalog.+) 1e-9::float8);
+RETURN (load OPERATOR(pg_catalog.+) weight)
+    OPERATOR(pg_catalog.<=) (coalesce(capacity, 100) OPERATOR(pg_catalog.+) 1e-9::float8);
 COMMENT ON FUNCTION @extschema@._has_room(float8, float8, integer) IS
-    'Internal: whether a member carrying load has room for weight more (NULL capacity: no limit).';
+    'Internal: whether a member carrying load has room for weight more (NULL capacity: a full book, 100 load units).';
 
 -- Every change of an account's owners goes through these two, so that
 -- csm.member_load and the audit log never drift from the relationships.
@@ -287,13 +288,16 @@ SELECT m.member_id, m.handle, m.name, m.roles, m.teams, m.active,
        coalesce(sum(ac.arr) FILTER (WHERE a.is_primary), 0) AS primary_arr,
        coalesce(sum(a.load), 0) AS load,
        m.capacity,
-       round((coalesce(sum(a.load), 0) / nullif(m.capacity, 0))::numeric, 3) AS utilisation
+       round((coalesce(sum(a.load), 0) / nullif(coalesce(m.capacity, 100), 0))::numeric, 3) AS utilisation,
+       coalesce(m.capacity, 100) AS effective_capacity,
+       m.capacity IS NULL AS capacity_from_ratio,
+       round((coalesce(m.capacity, 100) - coalesce(sum(a.load), 0))::numeric, 2) AS room
 FROM @extschema@.team_member m
 LEFT JOIN @extschema@.account_assignment a ON a.member_id = m.member_id AND a.ended_at IS NULL
 LEFT JOIN @extschema@.account ac ON ac.account_id = a.account_id
 GROUP BY m.member_id;
 COMMENT ON VIEW @extschema@.assignment_workload IS
-    'Per member: current accounts, primaries, secondaries, ARR of the primary book, weighted load (strategic 20, enterprise 10, mid_market 3.33, smb 1 per account), capacity and utilisation (load / capacity).';
+    'Per member: current accounts, primaries, secondaries, ARR of the primary book, weighted load (100 / the segment''s csm.segment.csm_ratio per account: strategic 20, enterprise 10, mid_market 3.33, smb 1), capacity, utilisation against the ratios (load / effective_capacity), effective_capacity (capacity, or a full book of 100 load units when it is NULL: capacity_from_ratio), and the room left in load units.';
 
 -- Without a primary: an anti join written as an outer join, which Citus
 -- plans with csm.account a reference table (it refuses a correlated

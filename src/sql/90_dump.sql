@@ -43,3 +43,8 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.arr_change_change_id_seq
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.renewal', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.renewal_renewal_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.renewal_reminder', '');
+-- Segments: the seed's rows are made by CREATE EXTENSION; changed ones are
+-- no longer builtin, and a restore updates the seeded row with them.
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.segment', 'WHERE NOT builtin');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.segment_rule', 'WHERE NOT builtin');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.segment_rule_rule_id_seq', '');

@@ -56,7 +56,8 @@ BEGIN ATOMIC
         ('refresh_lifecycle', 'operate'), ('set_lifecycle_stage', 'operate'), ('clear_lifecycle_stage', 'operate'),
         ('record_milestone', 'operate'), ('clear_milestone', 'operate'),
         ('load_arr_history', 'admin'),
-        ('refresh_renewals', 'operate'), ('close_renewal', 'operate')) AS v (f, l);
+        ('refresh_renewals', 'operate'), ('close_renewal', 'operate'),
+        ('set_segment', 'operate'), ('refresh_segments', 'operate')) AS v (f, l);
 END;
 COMMENT ON FUNCTION @extschema@._gated_functions() IS
     'Internal: the functions that write csm''s tables as csm''s owner, and the level each checks for.';
@@ -91,6 +92,8 @@ BEGIN ATOMIC
         ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.support_team'),
         ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.routing_rule'),
         ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.segment_weight'),
+        ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.segment'),
+        ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.segment_rule'),
         ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.health_model'),
         ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.health_group'),
         ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.health_component'),
@@ -104,7 +107,7 @@ BEGIN ATOMIC
     ) AS v (level, privilege, object_type, object);
 END;
 COMMENT ON FUNCTION @extschema@.access_privileges() IS
-    'Every privilege csm.grant_access grants, by level (read, operate, admin); a level also gets those of the levels below it. read: USAGE on the schema, SELECT on every table and view, EXECUTE on the functions that write (each checks the caller''s level). operate: INSERT on account_note and nps_response. admin: INSERT, UPDATE and DELETE on members, teams, rules, segment weights, health and churn models and churn signal settings.';
+    'Every privilege csm.grant_access grants, by level (read, operate, admin); a level also gets those of the levels below it. read: USAGE on the schema, SELECT on every table and view, EXECUTE on the functions that write (each checks the caller''s level). operate: INSERT on account_note and nps_response. admin: INSERT, UPDATE and DELETE on members, teams, rules, segments, segment rules, segment weights, health and churn models and churn signal settings.';
 
 -- The levels a level includes, lowest first.
 CREATE FUNCTION @extschema@._access_levels(level text) RETURNS text[]

@@ -33,6 +33,8 @@ BEGIN ATOMIC
         (40, '@extschema@.lifecycle_rule', 'reference'),
         (41, '@extschema@.milestone', 'reference'),
         (42, '@extschema@.core_feature', 'reference'),
+        (60, '@extschema@.segment', 'reference'),
+        (61, '@extschema@.segment_rule', 'reference'),
         -- distributed by account_id, all in one colocation group
         (101, '@extschema@.usage_counter', 'account'),
         (102, '@extschema@.usage_user_day', 'account'),

@@ -142,7 +142,8 @@ CREATE FUNCTION bench.make_data(n integer, strategy text) RETURNS text
 LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO bench.member (member_id, handle) SELECT i, 'm' || i FROM generate_series(1, 8) i;
-    INSERT INTO csm.team_member (handle, teams) SELECT 'm' || i, ARRAY['pool'] FROM generate_series(1, 8) i;
+    -- (room for every account: a NULL capacity would be a full book of 100 SMB accounts)
+    INSERT INTO csm.team_member (handle, teams, capacity) SELECT 'm' || i, ARRAY['pool'], 1000000 FROM generate_series(1, 8) i;
     INSERT INTO csm.account (external_id, segment) SELECT 'acct_' || i, 'smb' FROM generate_series(1, n) i;
     INSERT INTO csm.account (external_id, segment) SELECT 'book_' || i, 'smb' FROM generate_series(1, n) i;
     INSERT INTO csm.routing_rule (name, target_kind, target, strategy) VALUES ('pool', 'team', 'pool', strategy);

@@ -58,6 +58,7 @@ cleanup() {
 DELETE FROM csm.routing_rule WHERE name LIKE 'ast\_%';
 DELETE FROM csm.account WHERE external_id LIKE 'ast\_%';
 DELETE FROM csm.team_member WHERE handle LIKE 'ast\_%';
+DELETE FROM csm.segment WHERE name LIKE 'ast\_%';
 DROP VIEW IF EXISTS ast_book;
 DROP SEQUENCE IF EXISTS ast_rr_next, ast_ll_next, ast_mr_next;
 BEGIN;
@@ -81,10 +82,15 @@ copies_agree() {
 started=$(date +%s)
 cleanup
 q <<'SQL'
-INSERT INTO csm.team_member (handle, teams) SELECT 'ast_rr_' || i, ARRAY['ast_rr'] FROM generate_series(1, 8) i;
+-- The test's own segments (an account's segment must be in csm.segment),
+-- and room for every account where these races are not about capacity (a
+-- NULL capacity would be a full book of 100 such accounts).
+INSERT INTO csm.segment (name, csm_ratio, touch_model, review_cadence) VALUES
+    ('ast_smb', 100, 'low_touch', '1 year'), ('ast_mr', 100, 'low_touch', '1 year');
+INSERT INTO csm.team_member (handle, teams, capacity) SELECT 'ast_rr_' || i, ARRAY['ast_rr'], 100000 FROM generate_series(1, 8) i;
 INSERT INTO csm.team_member (handle, teams, capacity) SELECT 'ast_ll_' || i, ARRAY['ast_ll'], 50 * i FROM generate_series(1, 4) i;
-INSERT INTO csm.team_member (handle, teams) SELECT 'ast_mr_' || i, ARRAY['ast_mr'] FROM generate_series(1, 4) i;
-INSERT INTO csm.team_member (handle, teams) SELECT 'ast_h_' || i, ARRAY['ast_h'] FROM generate_series(1, 4) i;
+INSERT INTO csm.team_member (handle, teams, capacity) SELECT 'ast_mr_' || i, ARRAY['ast_mr'], 100000 FROM generate_series(1, 4) i;
+INSERT INTO csm.team_member (handle, teams, capacity) SELECT 'ast_h_' || i, ARRAY['ast_h'], 100000 FROM generate_series(1, 4) i;
 -- Before any rule of these teams: csm routes none of them.
 INSERT INTO csm.account (external_id, segment) SELECT 'ast_rr_acct_' || i, 'ast_smb' FROM generate_series(1, 200) i;
 INSERT INTO csm.account (external_id, segment) SELECT 'ast_ll_acct_' || i, 'ast_smb' FROM generate_series(1, 200) i;

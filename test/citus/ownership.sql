@@ -18,6 +18,7 @@ SET client_min_messages = error;
 DELETE FROM csm.routing_rule WHERE name LIKE 'ot\_%';
 DELETE FROM csm.account WHERE external_id LIKE 'ot\_%';
 DELETE FROM csm.team_member WHERE handle LIKE 'ot\_%';
+DELETE FROM csm.segment WHERE name LIKE 'ot\_%';
 BEGIN;
 SET LOCAL citus.enable_unsafe_triggers = on;
 ALTER TABLE csm.assignment_log DISABLE TRIGGER assignment_log_append_only;
@@ -67,6 +68,10 @@ CREATE FUNCTION pg_temp.load_drift() RETURNS bigint LANGUAGE plpgsql AS $$ BEGIN
 -- Log actions of an account, in order.
 CREATE FUNCTION pg_temp.log(org text) RETURNS text LANGUAGE plpgsql AS $$ BEGIN
     RETURN (SELECT string_agg(l.action, ' ' ORDER BY l.log_id) FROM csm.assignment_log l WHERE l.external_id = org ); END $$;
+
+-- The file's own segments (an account's segment must be in csm.segment).
+INSERT INTO csm.segment (name, csm_ratio, touch_model, review_cadence) VALUES
+    ('ot_smb', 100, 'low_touch', '1 year'), ('ot_ent', 10, 'high_touch', '3 months');
 
 -- Members: the insert trigger makes each one lock row, once ------------------
 INSERT INTO csm.team_member (handle, teams, roles, capacity) VALUES
@@ -194,6 +199,7 @@ SELECT * FROM finish();
 DELETE FROM csm.routing_rule WHERE name LIKE 'ot\_%';
 DELETE FROM csm.account WHERE external_id LIKE 'ot\_%';
 DELETE FROM csm.team_member WHERE handle LIKE 'ot\_%';
+DELETE FROM csm.segment WHERE name LIKE 'ot\_%';
 BEGIN;
 SET LOCAL citus.enable_unsafe_triggers = on;
 ALTER TABLE csm.assignment_log DISABLE TRIGGER assignment_log_append_only;

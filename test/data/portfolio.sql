@@ -401,8 +401,9 @@ COMMENT ON FUNCTION csm_demo.generate_events(integer, integer, date, integer) IS
 -- specialists, and support agents.  capacity is in csm's load units (a
 -- strategic account weighs 20, enterprise 10, mid-market 3.33, SMB 1; the
 -- seed's 1:5, 1:10, 1:30, 1:100 ratios make a book of 100): this small team
--- carries books of about four seed-sized ones each, and SMB is digital-touch
--- with no limit.
+-- carries books of about four seed-sized ones each, and the SMB CSMs have
+-- no capacity set, so one book each by the ratios (100 SMB accounts): the
+-- rest of SMB waits in the unassigned queue, which says why.
 CREATE OR REPLACE FUNCTION csm_demo.team()
 RETURNS TABLE (handle text, name text, roles text[], skills text[], teams text[], capacity integer, status text)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
@@ -1277,3 +1278,24 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION csm_demo.load_renewals(date, integer) IS
     'Loads the demo accounts'' renewals of the last 12 months (closed: renewed, upsell, downsell, churned) and opens today''s (csm.refresh_renewals).';
+-- Segments (issue 13, section 4) ------------------------------------------
+-- The generated accounts carry the segment of their shape: inside the
+-- seed's ranges it is what csm.segment_rule derives anyway (kept as
+-- derived), and strategic, which no rule gives, is kept as set by hand.
+-- This adds a key account pinned by hand (the largest enterprise account,
+-- by csm.set_segment), and returns how the portfolio is placed.
+CREATE OR REPLACE FUNCTION csm_demo.load_segments()
+RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    pinned text;
+BEGIN
+    SELECT a.external_id || ' ' || csm.set_segment(a.external_id, 'strategic') INTO pinned
+    FROM csm.account a WHERE a.segment = 'enterprise' AND a.status = 'active'
+    ORDER BY a.arr DESC, a.external_id LIMIT 1;
+    RETURN format('csm_demo: segments: %s set by hand, %s derived by csm.segment_rule; %s pinned; refresh_segments moved %s',
+                  (SELECT count(*) FROM csm.account WHERE segment_manual), (SELECT count(*) FROM csm.account WHERE NOT segment_manual),
+                  pinned, csm.refresh_segments());
+END $$;
+COMMENT ON FUNCTION csm_demo.load_segments() IS
+    'Pins the largest enterprise account as strategic by hand; returns how the portfolio is placed.';

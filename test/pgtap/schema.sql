@@ -14,13 +14,15 @@ SELECT tables_are('csm', ARRAY['account', 'team_member', 'nps_response', 'usage_
                                'churn_signal_setting', 'churn_signal', 'churn_model', 'churn_score',
                                'lifecycle_rule', 'milestone', 'core_feature', 'account_lifecycle', 'lifecycle_history',
                                'account_milestone',
-                               'arr_change', 'renewal', 'renewal_reminder']);
+                               'arr_change', 'renewal', 'renewal_reminder',
+                               'segment', 'segment_rule']);
 SELECT views_are('csm', ARRAY['usage_daily', 'usage_feature_daily', 'usage_unknown_key', '_usage_day', '_usage_feature_day', '_usage_staged', 'account_metrics',
                               'account_health', 'health_trend', 'health_score_component',
                               'assignment', 'assignment_workload', 'unassigned_queue', 'agent_performance',
                               'churn_signal_config', 'churn_signal_current', 'churn_risk',
                               'onboarding_status',
-                              'revenue_monthly', 'renewal_pipeline']);
+                              'revenue_monthly', 'renewal_pipeline',
+                              'segment_coverage']);
 SELECT col_is_pk('csm', 'account', ARRAY['account_id'], 'account is keyed by account_id');
 SELECT col_is_unique('csm', 'account', ARRAY['external_id'], 'external_id is globally unique');
 SELECT col_is_unique('csm', 'team_member', ARRAY['handle'], 'handle is unique');
@@ -71,7 +73,8 @@ SELECT is_empty($$
       AND c.conrelid IN (SELECT relation FROM csm._distribution())
       AND c.confrelid::regclass::text NOT IN ('csm.account', 'csm.team_member', 'csm.usage_source',
                                               'csm.health_model', 'csm.health_group', 'csm.churn_signal_kind',
-                                              'csm.milestone')
+                                              'csm.milestone',
+                                              'csm.segment', 'csm.segment_rule')
 $$, 'foreign keys point only at account or config tables');
 
 -- pg_dump keeps every table and sequence that holds user data.

@@ -17,6 +17,8 @@ SELECT plan(9);
 CREATE TEMP TABLE c_runs_no_sql (symbol text PRIMARY KEY, why text);
 INSERT INTO c_runs_no_sql VALUES
     ('csm_account_changed', 'trigger: a relcache invalidation'),
+    ('csm_account_segment', 'trigger, per row; SPI once per statement as csm''s owner, pinned in C'),
+    ('csm_segment_rule_of', 'per row; SPI once per query as csm''s owner, pinned in C'),
     ('csm_health_band', 'arithmetic'),
     ('csm_caller', 'the outer role''s name'),
     ('csm_usage_ddl', 'event trigger: reads the DDL commands (qualified), resolves a partition''s name as its ALTER TABLE did, then pins the path in C'),

@@ -26,8 +26,10 @@ started=$(date +%s)
 fresh_db "$db"
 q <<'SQL'
 CREATE EXTENSION csm;
-INSERT INTO csm.team_member (handle, teams) SELECT 'rr_' || i, ARRAY['rr'] FROM generate_series(1, 4) i;
-INSERT INTO csm.team_member (handle, teams) SELECT 'ch_' || i, ARRAY['rr'] FROM generate_series(1, 4) i;
+-- (capacity: room for every account, these races are not about capacity;
+-- a NULL capacity would be a full book of 100 SMB accounts)
+INSERT INTO csm.team_member (handle, teams, capacity) SELECT 'rr_' || i, ARRAY['rr'], 100000 FROM generate_series(1, 4) i;
+INSERT INTO csm.team_member (handle, teams, capacity) SELECT 'ch_' || i, ARRAY['rr'], 100000 FROM generate_series(1, 4) i;
 -- Before the rule: the insert trigger routes none of them.
 INSERT INTO csm.account (external_id, segment) SELECT 'acct_' || i, 'smb' FROM generate_series(1, 2000) i;
 INSERT INTO csm.routing_rule (name, target_kind, target, strategy) VALUES ('rr', 'team', 'rr', 'round_robin');

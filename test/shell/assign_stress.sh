@@ -33,12 +33,14 @@ started=$(date +%s)
 fresh_db "$db"
 q <<'SQL'
 CREATE EXTENSION csm;
-INSERT INTO csm.team_member (handle, teams)
-SELECT 'rr_' || i, ARRAY['rr'] FROM generate_series(1, 8) i;
+-- (capacity: room for every account, these races are not about capacity;
+-- a NULL capacity would be a full book of 100 SMB accounts)
+INSERT INTO csm.team_member (handle, teams, capacity)
+SELECT 'rr_' || i, ARRAY['rr'], 100000 FROM generate_series(1, 8) i;
 INSERT INTO csm.team_member (handle, teams, capacity)
 SELECT 'll_' || i, ARRAY['ll'], 200 * i FROM generate_series(1, 4) i;
-INSERT INTO csm.team_member (handle, teams)
-SELECT 'mr_' || i, ARRAY['mr'] FROM generate_series(1, 8) i;
+INSERT INTO csm.team_member (handle, teams, capacity)
+SELECT 'mr_' || i, ARRAY['mr'], 100000 FROM generate_series(1, 8) i;
 -- Before any rule: the insert trigger routes nothing.
 INSERT INTO csm.account (external_id, segment)
 SELECT 'acct_' || i, 'smb' FROM generate_series(1, 1600) i;
