@@ -30,6 +30,7 @@ BEGIN ATOMIC
         (17, '@extschema@.churn_signal_kind', 'reference'),
         (18, '@extschema@.churn_signal_setting', 'reference'),
         (19, '@extschema@.churn_model', 'reference'),
+        (70, '@extschema@.nps_category', 'reference'),
         -- distributed by account_id, all in one colocation group
         (101, '@extschema@.usage_counter', 'account'),
         (102, '@extschema@.usage_user_day', 'account'),
@@ -52,7 +53,8 @@ BEGIN ATOMIC
         (143, '@extschema@.account_note', 'account'),
         (144, '@extschema@.engagement', 'account'),
         (145, '@extschema@.churn_signal', 'account'),
-        (146, '@extschema@.churn_score', 'account')
+        (146, '@extschema@.churn_score', 'account'),
+        (260, '@extschema@.nps_loop', 'account')
     ) AS t(position, relation, kind)
     ORDER BY t.position;
 END;
