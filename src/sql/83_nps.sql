@@ -91,7 +91,7 @@ CREATE TABLE @extschema@.nps_loop (
         REFERENCES @extschema@.account (account_id) ON DELETE CASCADE,
     CONSTRAINT nps_loop_owner_fkey FOREIGN KEY (owner_id) REFERENCES @extschema@.team_member (member_id),
     CONSTRAINT nps_loop_state_known CHECK (state IN ('open', 'notified', 'followed_up', 'resolved', 'escalated')),
-    CONSTRAINT nps_loop_outcome_when_closed CHECK (state NOT IN ('resolved', 'escalated') OR outcome ~ '\S'),
+    CONSTRAINT nps_loop_outcome_when_closed CHECK (state NOT IN ('resolved', 'escalated') OR coalesce(outcome, '') ~ '\S'),
     CONSTRAINT nps_loop_deadlines CHECK (notify_due_at >= opened_at AND followup_due_at >= notify_due_at)
 );
 COMMENT ON TABLE @extschema@.nps_loop IS
