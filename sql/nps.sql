@@ -96,11 +96,14 @@ SELECT external_id, category, owner, state, action FROM csm.nps_followup WHERE s
 -- A corrected score changes the category, and the follow-up shows it.
 UPDATE csm.nps_response SET score = 7 WHERE score = 10 AND survey_kind = 'milestone';
 SELECT category, action FROM csm.nps_followup WHERE state = 'open';
--- The actions are yours to edit; an INSERT of a category replaces its texts
--- (what a restore does after CREATE EXTENSION made them).
-UPDATE csm.nps_category SET action = 'Ask what would make it a 9' WHERE category = 'passive';
-INSERT INTO csm.nps_category VALUES ('promoter', 9, 10, 'Invite to the reference program', 'Customer advisory board');
-SELECT category, action, engagement FROM csm.nps_category ORDER BY min_score DESC;
+-- Your own action for a category takes the place of the seed's, which stay
+-- built in; delete yours and the seed's is back.
+INSERT INTO csm.nps_category (category, min_score, max_score, action, engagement)
+VALUES ('passive', 7, 8, 'Ask what would make it a 9', 'Feature adoption campaigns');
+SELECT category, action FROM csm.nps_followup WHERE state = 'open';
+DELETE FROM csm.nps_category WHERE category = 'passive' AND NOT builtin;
+SELECT category, action FROM csm.nps_followup WHERE state = 'open';
+SELECT category, builtin, action FROM csm.nps_category ORDER BY min_score DESC, builtin;
 -- an answer deleted takes its follow-up with it
 DELETE FROM csm.nps_response WHERE survey_kind = 'milestone' AND score = 7;
 SELECT count(*) AS open_followups FROM csm.nps_followup WHERE state = 'open';
@@ -113,5 +116,12 @@ SELECT * FROM csm.update_nps_followup(:late, 'notified');
 SELECT * FROM csm.update_nps_followup(:late, 'closed');
 SELECT * FROM csm.nps_summary('2026-03-31', '2026-01-01');
 SELECT * FROM csm.nps_summary('2026-01-01', '2026-03-31', 'mid-market');
+UPDATE csm.nps_category SET action = 'Call them' WHERE category = 'detractor';
 DELETE FROM csm.nps_category WHERE category = 'passive';
+INSERT INTO csm.nps_category VALUES ('promoter', 9, 10, 'x', 'y', true);
 INSERT INTO csm.nps_category VALUES ('fan', 9, 10, 'x', 'y');
+INSERT INTO csm.nps_category VALUES ('promoter', 7, 10, 'x', 'y');
+
+-- leave a fresh extension for the next test
+DROP EXTENSION csm CASCADE;
+CREATE EXTENSION csm;

@@ -11,63 +11,56 @@
 -- row on the same node.
 
 -- The seed's actions per category.  The categories themselves are fixed
--- (NPS defines them); their actions are yours to edit.
+-- (NPS defines them).  csm installs the seed's actions as built-in rows,
+-- read-only; your own row for a category (builtin false) takes their place,
+-- and deleting it brings the seed's back.  Only your rows are dumped, so a
+-- restore (whatever its options) never meets the built-in ones twice.
 CREATE TABLE @extschema@.nps_category (
     category   text NOT NULL,
     min_score  smallint NOT NULL,
     max_score  smallint NOT NULL,
     action     text NOT NULL,
     engagement text NOT NULL,
-    CONSTRAINT nps_category_pkey PRIMARY KEY (category),
+    builtin    boolean NOT NULL DEFAULT false,
+    CONSTRAINT nps_category_pkey PRIMARY KEY (category, builtin),
     CONSTRAINT nps_category_known CHECK (
         (category, min_score, max_score) IN (('promoter', 9, 10), ('passive', 7, 8), ('detractor', 0, 6))),
     CONSTRAINT nps_category_action_not_blank CHECK (action ~ '\S'),
     CONSTRAINT nps_category_engagement_not_blank CHECK (engagement ~ '\S')
 );
 COMMENT ON TABLE @extschema@.nps_category IS
-    'The three NPS categories (promoter 9-10, passive 7-8, detractor 0-6; fixed) with the seed''s action and engagement for each, which you may edit. An INSERT of an existing category replaces its action and engagement (so that a restore of a dump keeps your edits). A config table: in Citus it is a reference table.';
+    'The three NPS categories (promoter 9-10, passive 7-8, detractor 0-6; fixed) with the action and engagement for each: the seed''s as built-in rows (read-only), and at most one row of yours per category (builtin false), which takes their place. csm.nps_followup and csm.record_nps show the row in effect. A config table: in Citus it is a reference table.';
 COMMENT ON COLUMN @extschema@.nps_category.category IS 'promoter, passive or detractor, as csm.nps_response.category.';
 COMMENT ON COLUMN @extschema@.nps_category.min_score IS 'The lowest score of the category (fixed).';
 COMMENT ON COLUMN @extschema@.nps_category.max_score IS 'The highest score of the category (fixed).';
 COMMENT ON COLUMN @extschema@.nps_category.action IS 'What the owner does after such an answer (seed: request referrals and case studies, identify improvement areas, immediate follow-up call).';
 COMMENT ON COLUMN @extschema@.nps_category.engagement IS 'The program the account joins (seed: advocacy program invitation, feature adoption campaigns, recovery plan creation).';
+COMMENT ON COLUMN @extschema@.nps_category.builtin IS 'true for the seed''s rows, installed by csm and read-only; your rows are false and take their place.';
 
-INSERT INTO @extschema@.nps_category (category, min_score, max_score, action, engagement) VALUES
-    ('promoter', 9, 10, 'Request referrals and case studies', 'Advocacy program invitation'),
-    ('passive', 7, 8, 'Identify improvement areas', 'Feature adoption campaigns'),
-    ('detractor', 0, 6, 'Immediate follow-up call', 'Recovery plan creation');
+INSERT INTO @extschema@.nps_category (category, min_score, max_score, action, engagement, builtin) VALUES
+    ('promoter', 9, 10, 'Request referrals and case studies', 'Advocacy program invitation', true),
+    ('passive', 7, 8, 'Identify improvement areas', 'Feature adoption campaigns', true),
+    ('detractor', 0, 6, 'Immediate follow-up call', 'Recovery plan creation', true);
 
--- An INSERT of a category that exists replaces its texts: CREATE EXTENSION
--- inserts the three rows before a restore copies the dumped ones.  On a
--- Citus placement (named nps_category_<shard id>) it updates that
--- placement, which is the table the row was going into.
-CREATE FUNCTION @extschema@._nps_category_upsert() RETURNS trigger
+-- Checks only, the same on every copy of a Citus reference table.
+CREATE FUNCTION @extschema@._nps_category_guard() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    done integer;
 BEGIN
-    EXECUTE format('UPDATE %I.%I c SET action = $1, engagement = $2 WHERE c.category = $3', TG_TABLE_SCHEMA, TG_TABLE_NAME)
-        USING NEW.action, NEW.engagement, NEW.category;
-    GET DIAGNOSTICS done = ROW_COUNT;
-    IF done > 0 THEN
-        RETURN NULL;
+    IF (TG_OP = 'INSERT' AND NEW.builtin) OR (TG_OP = 'UPDATE' AND NEW.builtin AND NOT OLD.builtin) THEN
+        RAISE EXCEPTION 'only csm installs the built-in NPS actions'
+            USING ERRCODE = 'insufficient_privilege', HINT = 'Insert your row with builtin = false.';
     END IF;
-    RETURN NEW;
+    IF TG_OP <> 'INSERT' AND OLD.builtin THEN
+        RAISE EXCEPTION 'the seed''s actions for % are built in and cannot be changed', OLD.category
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = format('Insert a row of your own, which takes their place: INSERT INTO csm.nps_category (category, min_score, max_score, action, engagement) VALUES (%L, %s, %s, ...).',
+                                OLD.category, OLD.min_score, OLD.max_score);
+    END IF;
+    RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
 END $$;
-COMMENT ON FUNCTION @extschema@._nps_category_upsert() IS
-    'Trigger: an INSERT of an existing csm.nps_category replaces its action and engagement instead of failing.';
-CREATE TRIGGER nps_category_upsert BEFORE INSERT ON @extschema@.nps_category
-    FOR EACH ROW EXECUTE FUNCTION @extschema@._nps_category_upsert();
-
-CREATE FUNCTION @extschema@._nps_category_keep() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    RAISE EXCEPTION 'the NPS categories cannot be deleted'
-        USING ERRCODE = 'feature_not_supported', HINT = 'Edit their action and engagement instead.';
-END $$;
-COMMENT ON FUNCTION @extschema@._nps_category_keep() IS 'Trigger: refuses to delete an NPS category (0A000).';
-CREATE TRIGGER nps_category_keep BEFORE DELETE ON @extschema@.nps_category
-    FOR EACH ROW EXECUTE FUNCTION @extschema@._nps_category_keep();
+COMMENT ON FUNCTION @extschema@._nps_category_guard() IS 'Trigger: the built-in NPS actions are read-only (42501).';
+CREATE TRIGGER nps_category_guard BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.nps_category
+    FOR EACH ROW EXECUTE FUNCTION @extschema@._nps_category_guard();
 
 -- The closed loop: one row per answer.
 CREATE TABLE @extschema@.nps_loop (
@@ -107,6 +100,33 @@ COMMENT ON COLUMN @extschema@.nps_loop.followed_up_at IS 'When the state became 
 COMMENT ON COLUMN @extschema@.nps_loop.escalated_at IS 'When it was escalated; NULL if never.';
 COMMENT ON COLUMN @extschema@.nps_loop.resolved_at IS 'When it was resolved; NULL until then.';
 COMMENT ON COLUMN @extschema@.nps_loop.updated_by IS 'The role that made the last change (NULL: opened, not changed since).';
+
+-- A restore loads the answers, whose trigger (below) opens their loops,
+-- and then the dumped loops: an INSERT of a loop that exists replaces it
+-- with the row given, so the restore ends with the loops as they were.
+-- Nobody but csm's owner inserts loops otherwise (no level grants it).  On
+-- a Citus shard it updates that shard, where the row was going.
+CREATE FUNCTION @extschema@._nps_loop_upsert() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    done integer;
+BEGIN
+    EXECUTE format('UPDATE %I.%I l SET (owner_id, state, outcome, opened_at, notify_due_at, followup_due_at, notified_at, '
+                   'followed_up_at, escalated_at, resolved_at, updated_by) = (SELECT ($1).owner_id, ($1).state, ($1).outcome, '
+                   '($1).opened_at, ($1).notify_due_at, ($1).followup_due_at, ($1).notified_at, ($1).followed_up_at, '
+                   '($1).escalated_at, ($1).resolved_at, ($1).updated_by) '
+                   'WHERE l.account_id = ($1).account_id AND l.response_id = ($1).response_id', TG_TABLE_SCHEMA, TG_TABLE_NAME)
+        USING NEW;
+    GET DIAGNOSTICS done = ROW_COUNT;
+    IF done > 0 THEN
+        RETURN NULL;
+    END IF;
+    RETURN NEW;
+END $$;
+COMMENT ON FUNCTION @extschema@._nps_loop_upsert() IS
+    'Trigger: an INSERT of an existing csm.nps_loop row (a restore, after the answer''s trigger opened it) replaces it with the row given.';
+CREATE TRIGGER nps_loop_upsert BEFORE INSERT ON @extschema@.nps_loop
+    FOR EACH ROW EXECUTE FUNCTION @extschema@._nps_loop_upsert();
 
 -- Every answer opens its loop, however it was written (csm.record_nps or a
 -- plain INSERT).  On Citus this runs on the answer's shard and reads and
@@ -156,11 +176,13 @@ SELECT l.account_id,
 FROM @extschema@.nps_loop l
 JOIN @extschema@.nps_response r ON r.account_id = l.account_id AND r.response_id = l.response_id
 JOIN @extschema@.account a ON a.account_id = l.account_id
-LEFT JOIN @extschema@.nps_category c ON c.category = r.category
+-- the row in effect per category: yours, else the built-in one
+LEFT JOIN (SELECT DISTINCT ON (k.category) k.category, k.action, k.engagement
+           FROM @extschema@.nps_category k ORDER BY k.category, k.builtin) c ON c.category = r.category
 LEFT JOIN @extschema@.team_member m ON m.member_id = l.owner_id;
 COMMENT ON VIEW @extschema@.nps_followup IS
     'The closed loop of every NPS answer with its SLA: the owner must be notified within 24 hours of the answer and follow up within 48. A breach is a deadline passed before the step was done (or, while it is not done, by now). Filter WHERE sla_breached AND state NOT IN (''resolved'', ''escalated'') for the work that is late.';
-COMMENT ON COLUMN @extschema@.nps_followup.action IS 'The action csm.nps_category gives for the answer''s category.';
+COMMENT ON COLUMN @extschema@.nps_followup.action IS 'The action csm.nps_category gives for the answer''s category (your row, else the built-in one).';
 COMMENT ON COLUMN @extschema@.nps_followup.owner IS 'The handle of the owner (csm.team_member); NULL when the account had no primary owner.';
 COMMENT ON COLUMN @extschema@.nps_followup.notify_breached IS 'The owner was notified after notify_due_at, or has not been and it has passed.';
 COMMENT ON COLUMN @extschema@.nps_followup.followup_breached IS 'The follow-up happened after followup_due_at, or has not and it has passed.';
@@ -226,7 +248,8 @@ BEGIN
     RETURN QUERY
     SELECT r.response_id, r.category, c.action, c.engagement, m.handle, l.notify_due_at, l.followup_due_at
     FROM @extschema@.nps_response r
-    JOIN @extschema@.nps_category c ON c.category = r.category
+    JOIN (SELECT DISTINCT ON (k.category) k.category, k.action, k.engagement
+          FROM @extschema@.nps_category k ORDER BY k.category, k.builtin) c ON c.category = r.category
     LEFT JOIN @extschema@.nps_loop l ON l.account_id = r.account_id AND l.response_id = r.response_id
     LEFT JOIN @extschema@.team_member m ON m.member_id = l.owner_id
     WHERE r.account_id = account AND r.response_id = id;
@@ -238,6 +261,7 @@ CREATE FUNCTION @extschema@.update_nps_followup(response_id bigint, state text, 
 RETURNS SETOF @extschema@.nps_followup
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
+    account bigint;
     loop_row @extschema@.nps_loop;
     rank_old integer;
     rank_new integer;
@@ -257,10 +281,11 @@ BEGIN
         RAISE EXCEPTION 'an outcome is required to mark a follow-up %', state
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Say what came of it: the outcome is documented.';
     END IF;
-    -- The account first (on Citus a lookup of every shard), then the row, locked.
+    -- The account first (on Citus a lookup of every shard), then the row,
+    -- locked, on its account's shard: Citus locks rows of one shard only.
+    SELECT k.account_id INTO account FROM @extschema@.nps_loop k WHERE k.response_id = update_nps_followup.response_id;
     SELECT l.* INTO loop_row FROM @extschema@.nps_loop l
-    WHERE l.account_id = (SELECT k.account_id FROM @extschema@.nps_loop k WHERE k.response_id = update_nps_followup.response_id LIMIT 1)
-      AND l.response_id = update_nps_followup.response_id
+    WHERE l.account_id = account AND l.response_id = update_nps_followup.response_id
     FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'NPS response % has no follow-up', response_id

@@ -36,7 +36,7 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.assignment_alert', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.assignment_alert_alert_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.routing_rule', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.routing_rule_rule_id_seq', '');
--- The NPS program: the categories' actions (an INSERT of an existing one
--- replaces its texts, so a restore keeps the edits) and the closed loops.
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.nps_category', '');
+-- The NPS program: your actions per category (the built-in ones are
+-- installed by CREATE EXTENSION) and the closed loops.
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.nps_category', 'WHERE NOT builtin');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.nps_loop', '');

@@ -95,11 +95,11 @@ BEGIN ATOMIC
         ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.churn_model'),
         ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.churn_signal_kind'),
         ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.churn_signal_setting'),
-        ('admin', 'INSERT, UPDATE', 'TABLE', '@extschema@.nps_category')
+        ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.nps_category')
     ) AS v (level, privilege, object_type, object);
 END;
 COMMENT ON FUNCTION @extschema@.access_privileges() IS
-    'Every privilege csm.grant_access grants, by level (read, operate, admin); a level also gets those of the levels below it. read: USAGE on the schema, SELECT on every table and view, EXECUTE on the functions that write (each checks the caller''s level). operate: INSERT on account_note and nps_response. admin: INSERT, UPDATE and DELETE on members, teams, rules, segment weights, health and churn models and churn signal settings; INSERT and UPDATE on the NPS categories'' actions.';
+    'Every privilege csm.grant_access grants, by level (read, operate, admin); a level also gets those of the levels below it. read: USAGE on the schema, SELECT on every table and view, EXECUTE on the functions that write (each checks the caller''s level). operate: INSERT on account_note and nps_response. admin: INSERT, UPDATE and DELETE on members, teams, rules, segment weights, health and churn models and churn signal settings; INSERT, UPDATE and DELETE on the NPS actions (csm.nps_category).';
 
 -- The levels a level includes, lowest first.
 CREATE FUNCTION @extschema@._access_levels(level text) RETURNS text[]

@@ -86,7 +86,8 @@ INSERT INTO tap_call VALUES
     ('change a rule', $$UPDATE csm.routing_rule SET strategy = 'least_loaded' WHERE name = 'tap_rule'$$, 'admin', false),
     ('add a segment weight', $$INSERT INTO csm.segment_weight VALUES ('tap_segment', 7)$$, 'admin', false),
     ('map a health model', $$INSERT INTO csm.health_model_map VALUES ('segment', 'tap_segment', 'default')$$, 'admin', false),
-    ('edit an NPS action', $$UPDATE csm.nps_category SET action = 'Call them' WHERE category = 'detractor'$$, 'admin', false),
+    ('set an NPS action', $$INSERT INTO csm.nps_category (category, min_score, max_score, action, engagement)
+                            VALUES ('detractor', 0, 6, 'Call them', 'Recovery plan')$$, 'admin', false),
     ('write csm.nps_loop', $$UPDATE csm.nps_loop SET state = 'notified'$$, 'never', false),
     ('add a support team', $$INSERT INTO csm.support_team (team) VALUES ('tap_support')$$, 'admin', false),
     -- no level: account data and csm's internal tables

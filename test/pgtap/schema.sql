@@ -1,7 +1,7 @@
 -- citus-differs: tracks a local table (refused on a distributed csm with 0A000 by design) that a role created in the test's transaction writes, and that role does not exist on the workers.
 -- Schema, privileges and the Citus-ready shape of csm's tables.
 BEGIN;
-SELECT plan(60);
+SELECT plan(62);
 
 SELECT has_schema('csm');
 SELECT tables_are('csm', ARRAY['account', 'team_member', 'nps_response', 'usage_source', 'usage_delta',
@@ -11,11 +11,13 @@ SELECT tables_are('csm', ARRAY['account', 'team_member', 'nps_response', 'usage_
                                'segment_weight', 'account_assignment', 'member_load', 'member_lock', 'lock_row', 'assignment_log', 'assignment_alert',
                                'routing_rule', 'conversation', 'conversation_change', 'support_team', 'agent_load',
                                'stakeholder', 'payment', 'account_note', 'engagement', 'churn_signal_kind',
-                               'churn_signal_setting', 'churn_signal', 'churn_model', 'churn_score']);
+                               'churn_signal_setting', 'churn_signal', 'churn_model', 'churn_score',
+                               'nps_category', 'nps_loop']);
 SELECT views_are('csm', ARRAY['usage_daily', 'usage_feature_daily', 'usage_unknown_key', '_usage_day', '_usage_feature_day', '_usage_staged', 'account_metrics',
                               'account_health', 'health_trend', 'health_score_component',
                               'assignment', 'assignment_workload', 'unassigned_queue', 'agent_performance',
-                              'churn_signal_config', 'churn_signal_current', 'churn_risk']);
+                              'churn_signal_config', 'churn_signal_current', 'churn_risk',
+                              'nps_followup', 'nps_monthly']);
 SELECT col_is_pk('csm', 'account', ARRAY['account_id'], 'account is keyed by account_id');
 SELECT col_is_unique('csm', 'account', ARRAY['external_id'], 'external_id is globally unique');
 SELECT col_is_unique('csm', 'team_member', ARRAY['handle'], 'handle is unique');
@@ -27,12 +29,12 @@ SELECT col_type_is('csm', t, 'account_id', 'bigint', t || '.account_id is bigint
 FROM unnest(ARRAY['nps_response', 'usage_delta', 'usage_counter', 'usage_user_day', 'usage_feature_counter',
                    'health_score', 'health_history', 'health_override',
                    'account_assignment', 'assignment_log', 'assignment_alert', 'conversation',
-                   'stakeholder', 'payment', 'account_note', 'engagement', 'churn_signal', 'churn_score']) AS t;
+                   'stakeholder', 'payment', 'account_note', 'engagement', 'churn_signal', 'churn_score', 'nps_loop']) AS t;
 SELECT col_not_null('csm', t, 'account_id', t || '.account_id is NOT NULL')
 FROM unnest(ARRAY['nps_response', 'usage_delta', 'usage_counter', 'usage_user_day', 'usage_feature_counter',
                    'health_score', 'health_history', 'health_override',
                    'account_assignment', 'assignment_log', 'assignment_alert', 'conversation',
-                   'stakeholder', 'payment', 'account_note', 'engagement', 'churn_signal', 'churn_score']) AS t;
+                   'stakeholder', 'payment', 'account_note', 'engagement', 'churn_signal', 'churn_score', 'nps_loop']) AS t;
 SELECT is_empty($$
     SELECT c.conrelid::regclass::text, c.conname
     FROM pg_constraint c
@@ -41,7 +43,7 @@ SELECT is_empty($$
                                          'csm.health_score', 'csm.health_history', 'csm.health_override',
                                          'csm.account_assignment', 'csm.assignment_log', 'csm.assignment_alert',
                                          'csm.conversation', 'csm.stakeholder', 'csm.payment', 'csm.account_note',
-                                         'csm.engagement', 'csm.churn_signal', 'csm.churn_score')
+                                         'csm.engagement', 'csm.churn_signal', 'csm.churn_score', 'csm.nps_loop')
       AND c.contype IN ('p', 'u')
       AND NOT (SELECT attnum FROM pg_attribute WHERE attrelid = c.conrelid AND attname = 'account_id') = ANY (c.conkey)
 $$, 'every primary key and unique constraint of a per-account table includes account_id');
@@ -62,7 +64,9 @@ SELECT is_empty($$
       AND c.conrelid IN (SELECT relation FROM csm._distribution())
       AND c.confrelid::regclass::text NOT IN ('csm.account', 'csm.team_member', 'csm.usage_source',
                                               'csm.health_model', 'csm.health_group', 'csm.churn_signal_kind')
-$$, 'foreign keys point only at account or config tables');
+      -- within the colocation group, by a key that starts with account_id
+      AND NOT (c.conrelid, c.confrelid) IN (('csm.nps_loop'::regclass, 'csm.nps_response'::regclass))
+$$, 'foreign keys point only at account or config tables (or at an answer, from its colocated follow-up)');
 
 -- pg_dump keeps every table and sequence that holds user data.
 SELECT set_eq($$
