@@ -133,11 +133,14 @@ CREATE TRIGGER nps_loop_upsert BEFORE INSERT ON @extschema@.nps_loop
 -- writes only the account's colocated rows.
 CREATE FUNCTION @extschema@._nps_open_loop() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    owner bigint;
 BEGIN
+    -- Two statements: Citus runs no subquery inside an INSERT ... VALUES.
+    SELECT s.member_id INTO owner FROM @extschema@.account_assignment s
+    WHERE s.account_id = NEW.account_id AND s.is_primary AND s.ended_at IS NULL;
     INSERT INTO @extschema@.nps_loop (account_id, response_id, owner_id, opened_at, notify_due_at, followup_due_at)
-    VALUES (NEW.account_id, NEW.response_id,
-            (SELECT s.member_id FROM @extschema@.account_assignment s
-             WHERE s.account_id = NEW.account_id AND s.is_primary AND s.ended_at IS NULL LIMIT 1),
+    VALUES (NEW.account_id, NEW.response_id, owner,
             NEW.responded_at, NEW.responded_at + interval '24 hours', NEW.responded_at + interval '48 hours');
     RETURN NULL;
 END $$;

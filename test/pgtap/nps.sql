@@ -36,7 +36,10 @@ SELECT is((SELECT string_agg(r.category, ',' ORDER BY s)
           'categories: 0-6 detractor, 7-8 passive, 9-10 promoter');
 
 -- One follow-up per answer, whichever way it was written; none with open_followup false.
-SELECT is((SELECT count(*) FROM csm.nps_loop WHERE account_id = 9502), 0::bigint, 'open_followup => false opens none');
+-- (read first: on Citus one account's rows are a router query, which would
+-- take pgTAP's call with it to the worker)
+SELECT count(*) AS loops FROM csm.nps_loop WHERE account_id = 9502 \gset
+SELECT is(:loops, 0, 'open_followup => false opens none');
 INSERT INTO csm.nps_response (account_id, score) SELECT 9500 + i, 5 FROM generate_series(3, 5) AS i;
 SELECT is((SELECT count(*) FROM csm.nps_loop WHERE account_id BETWEEN 9503 AND 9505 AND state = 'open'), 3::bigint,
           'a multi-row INSERT opens one follow-up per answer');
