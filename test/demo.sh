@@ -220,6 +220,7 @@ SQL
 
 section "NPS trend by month (csm.nps_monthly; the sparkline is the 3-month NPS, -100 to 100)" <<'SQL'
 SELECT coalesce(m.segment, 'all') AS segment,
+       to_char(min(m.month), 'Mon YYYY') || ' - ' || to_char(max(m.month), 'Mon YYYY') AS months,
        csm.sparkline(array_agg(m.nps_3m::float8 ORDER BY m.month), -100, 100) AS nps_3m_trend,
        string_agg(coalesce(round(m.nps)::text, '-'), ' ' ORDER BY m.month) AS monthly_nps,
        (array_agg(m.nps_3m ORDER BY m.month DESC))[1] AS nps_3m_now,

@@ -415,24 +415,26 @@ WITH counts AS MATERIALIZED (
     JOIN @extschema@.account a ON a.account_id = r.account_id
     GROUP BY 1, 2
 ),
+-- keyed by (all_segments, segment), never NULL, so that the joins hash
 by_segment AS (
-    SELECT c.month, c.segment, c.responses, c.promoters, c.passives, c.detractors FROM counts c
+    SELECT c.month, false AS all_segments, c.segment, c.responses, c.promoters, c.passives, c.detractors FROM counts c
     UNION ALL
-    SELECT c.month, NULL, sum(c.responses)::bigint, sum(c.promoters)::bigint, sum(c.passives)::bigint, sum(c.detractors)::bigint
+    SELECT c.month, true, '', sum(c.responses)::bigint, sum(c.promoters)::bigint, sum(c.passives)::bigint,
+           sum(c.detractors)::bigint
     FROM counts c GROUP BY c.month
 ),
 spine AS (
-    SELECT m.month::date AS month, s.segment
-    FROM (SELECT DISTINCT b.segment FROM by_segment b) s
+    SELECT m.month::date AS month, s.all_segments, s.segment
+    FROM (SELECT DISTINCT b.all_segments, b.segment FROM by_segment b) s
     CROSS JOIN generate_series((SELECT min(c.month) FROM counts c),
                                date_trunc('month', now() AT TIME ZONE 'UTC'), interval '1 month') AS m(month)
 ),
 filled AS (
-    SELECT sp.month, sp.segment,
+    SELECT sp.month, sp.all_segments, sp.segment,
            coalesce(b.responses, 0) AS responses, coalesce(b.promoters, 0) AS promoters,
            coalesce(b.passives, 0) AS passives, coalesce(b.detractors, 0) AS detractors
     FROM spine sp
-    LEFT JOIN by_segment b ON b.month = sp.month AND b.segment IS NOT DISTINCT FROM sp.segment
+    LEFT JOIN by_segment b ON b.month = sp.month AND b.all_segments = sp.all_segments AND b.segment = sp.segment
 ),
 rolling AS (
     SELECT f.*,
@@ -440,11 +442,11 @@ rolling AS (
            sum(f.promoters) OVER w AS promoters_3m,
            sum(f.detractors) OVER w AS detractors_3m
     FROM filled f
-    WINDOW w AS (PARTITION BY f.segment ORDER BY f.month ROWS BETWEEN 2 PRECEDING AND CURRENT ROW)
+    WINDOW w AS (PARTITION BY f.all_segments, f.segment ORDER BY f.month ROWS BETWEEN 2 PRECEDING AND CURRENT ROW)
 )
 SELECT r.month,
-       nullif(r.segment, '') AS segment,
-       r.segment IS NULL AS all_segments,
+       CASE WHEN NOT r.all_segments THEN nullif(r.segment, '') END AS segment,
+       r.all_segments,
        r.responses, r.promoters, r.passives, r.detractors,
        round(100.0 * (r.promoters - r.detractors) / nullif(r.responses, 0), 1) AS nps,
        r.responses_3m::bigint AS responses_3m,
