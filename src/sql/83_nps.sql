@@ -265,6 +265,7 @@ RETURNS SETOF @extschema@.nps_followup
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     account bigint;
+    n bigint;
     loop_row @extschema@.nps_loop;
     rank_old integer;
     rank_new integer;
@@ -286,7 +287,13 @@ BEGIN
     END IF;
     -- The account first (on Citus a lookup of every shard), then the row,
     -- locked, on its account's shard: Citus locks rows of one shard only.
-    SELECT k.account_id INTO account FROM @extschema@.nps_loop k WHERE k.response_id = update_nps_followup.response_id;
+    SELECT min(k.account_id), count(*) INTO account, n FROM @extschema@.nps_loop k
+    WHERE k.response_id = update_nps_followup.response_id;
+    IF n > 1 THEN
+        RAISE EXCEPTION 'NPS response id % belongs to % accounts', response_id, n
+            USING ERRCODE = 'cardinality_violation',
+                  HINT = 'Response ids are unique when answers are inserted through the coordinator; see csm.nps_followup.';
+    END IF;
     SELECT l.* INTO loop_row FROM @extschema@.nps_loop l
     WHERE l.account_id = account AND l.response_id = update_nps_followup.response_id
     FOR UPDATE;
@@ -314,7 +321,7 @@ BEGIN
                  WHERE f.account_id = loop_row.account_id AND f.response_id = loop_row.response_id;
 END $$;
 COMMENT ON FUNCTION @extschema@.update_nps_followup(bigint, text, text) IS
-    'Moves the follow-up of an NPS answer forward: open, notified (the owner was told), followed_up (the respondent was contacted), then escalated or resolved (an escalated one may still be resolved), stamping each step (a skipped step is stamped with the later one); returns the csm.nps_followup row. Errors: P0002 no such follow-up, 22004 NULL response_id or state, 22023 an unknown state or no outcome for resolved or escalated, 55000 a step back or repeated, 42501 without the operate level.';
+    'Moves the follow-up of an NPS answer forward: open, notified (the owner was told), followed_up (the respondent was contacted), then escalated or resolved (an escalated one may still be resolved), stamping each step (a skipped step is stamped with the later one); returns the csm.nps_followup row. Errors: P0002 no such follow-up, 21000 a response id that answers of several accounts have (on Citus, answers inserted on the workers), 22004 NULL response_id or state, 22023 an unknown state or no outcome for resolved or escalated, 55000 a step back or repeated, 42501 without the operate level.';
 
 -- The period's answers and, for the trend, those of the period as long just
 -- before it.  UTC days; "from" and "to" both included.

@@ -41,8 +41,8 @@ SELECT i, 'b' || i, (ARRAY['smb', 'mid_market', 'enterprise', 'strategic'])[1 + 
 FROM generate_series(1, $ROWS) AS i;
 -- the answers to load, made once: account, time, score, kind
 CREATE TABLE bench.answer AS
-SELECT (1 + (j * 7919 + i) % $ROWS)::bigint AS account_id,
-       now() - ((i * 104729 + j * 13) % (365 * 86400)) * interval '1 second' AS responded_at,
+SELECT (1 + (j::bigint * 7919 + i) % $ROWS)::bigint AS account_id,
+       now() - ((i::bigint * 104729 + j * 13) % (365 * 86400)) * interval '1 second' AS responded_at,
        ((i * 31 + j * 17) % 11)::smallint AS score,
        (ARRAY['relationship', 'transactional', 'milestone'])[1 + (i + j) % 3] AS survey_kind
 FROM generate_series(1, $ROWS) AS i, generate_series(1, $ANSWERS) AS j;

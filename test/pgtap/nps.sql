@@ -2,7 +2,7 @@
 -- formula checked over many generated answers against a count written out
 -- here, and the closed loop's rules (one follow-up per answer, forward only).
 BEGIN;
-SELECT plan(32);
+SELECT plan(33);
 SET LOCAL timezone = 'UTC';
 
 INSERT INTO csm.account (account_id, external_id, segment, started_at)
@@ -53,6 +53,9 @@ SELECT throws_ok(format($$SELECT * FROM csm.update_nps_followup(%s, 'escalated',
                  'escalated needs an outcome, not a blank');
 SELECT throws_ok($$SELECT * FROM csm.update_nps_followup(NULL, 'notified')$$, '22004', NULL, 'a NULL response');
 SELECT throws_ok($$SELECT * FROM csm.update_nps_followup(-1, 'notified')$$, 'P0002', NULL, 'an answer without a follow-up');
+-- two accounts' answers with one id (on Citus, answers inserted on two workers)
+INSERT INTO csm.nps_response (account_id, response_id, score) VALUES (9507, -7, 5), (9508, -7, 6);
+SELECT throws_ok($$SELECT * FROM csm.update_nps_followup(-7, 'notified')$$, '21000', NULL, 'an ambiguous response id');
 SELECT is((SELECT state FROM csm.update_nps_followup(:tap_r, 'followed_up')), 'followed_up', 'notified may be skipped');
 SELECT is((SELECT notified_at = followed_up_at FROM csm.nps_loop WHERE response_id = :tap_r), true,
           'and is stamped with the follow-up');
