@@ -125,17 +125,45 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION @extschema@._nps_loop_upsert() IS
     'Trigger: an INSERT of an existing csm.nps_loop row (a restore, after the answer''s trigger opened it) replaces it with the row given.';
+-- Only for rows inserted by a statement, not by the answers' trigger (whose
+-- loops are new): that one pays nothing for it.
 CREATE TRIGGER nps_loop_upsert BEFORE INSERT ON @extschema@.nps_loop
-    FOR EACH ROW EXECUTE FUNCTION @extschema@._nps_loop_upsert();
+    FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0)
+    EXECUTE FUNCTION @extschema@._nps_loop_upsert();
 
 -- Every answer opens its loop, however it was written (csm.record_nps or a
--- plain INSERT).  On Citus this runs on the answer's shard and reads and
--- writes only the account's colocated rows.
+-- plain INSERT), owned by the account's primary owner.  One statement for
+-- all of a statement's answers (a bulk load pays once), from the transition
+-- table; on a Citus shard (named nps_response_<shard id>), where SQL over a
+-- transition table cannot reach the distributed csm.nps_loop, row by row
+-- instead, each answer's loop written beside it on the same node.
+CREATE FUNCTION @extschema@._nps_open_loops() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF TG_TABLE_NAME = 'nps_response' THEN
+        INSERT INTO @extschema@.nps_loop (account_id, response_id, owner_id, opened_at, notify_due_at, followup_due_at)
+        SELECT n.account_id, n.response_id, s.member_id,
+               n.responded_at, n.responded_at + interval '24 hours', n.responded_at + interval '48 hours'
+        FROM new_answers n
+        LEFT JOIN @extschema@.account_assignment s
+               ON s.account_id = n.account_id AND s.is_primary AND s.ended_at IS NULL;
+    END IF;
+    RETURN NULL;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@._nps_open_loops() FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._nps_open_loops() IS
+    'Trigger: opens the closed loops (csm.nps_loop) of a statement''s new NPS answers at once, owned by each account''s primary owner, due 24 and 48 hours after the answer (not on a Citus shard: see csm._nps_open_loop).';
+CREATE TRIGGER nps_response_open_loops AFTER INSERT ON @extschema@.nps_response
+    REFERENCING NEW TABLE AS new_answers FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._nps_open_loops();
+
 CREATE FUNCTION @extschema@._nps_open_loop() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     owner bigint;
 BEGIN
+    IF TG_TABLE_NAME = 'nps_response' THEN
+        RETURN NULL;  -- csm._nps_open_loops does it for the statement
+    END IF;
     -- Two statements: Citus runs no subquery inside an INSERT ... VALUES.
     SELECT s.member_id INTO owner FROM @extschema@.account_assignment s
     WHERE s.account_id = NEW.account_id AND s.is_primary AND s.ended_at IS NULL;
@@ -146,7 +174,7 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION @extschema@._nps_open_loop() FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@._nps_open_loop() IS
-    'Trigger: opens the closed loop (csm.nps_loop) of a new NPS answer, owned by the account''s primary owner, due 24 and 48 hours after the answer.';
+    'Trigger: on a Citus shard, opens the closed loop (csm.nps_loop) of a new NPS answer, owned by the account''s primary owner, due 24 and 48 hours after the answer; elsewhere csm._nps_open_loops does it per statement.';
 CREATE TRIGGER nps_response_open_loop AFTER INSERT ON @extschema@.nps_response
     FOR EACH ROW EXECUTE FUNCTION @extschema@._nps_open_loop();
 
