@@ -374,6 +374,60 @@ WHERE a.status = 'active'
 GROUP BY r.priority, r.condition::text, a.segment ORDER BY r.priority NULLS FIRST, a.segment;
 SQL
 
+# The NPS program: transactional and milestone answers beside the
+# relationship surveys, and every follow-up worked as a team would.
+psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c 'SELECT csm_demo.load_nps()' >/dev/null
+
+section "NPS: the last 90 days against the 90 before (csm.nps_summary; NPS = % promoters - % detractors)" <<'SQL'
+SELECT coalesce(g.segment, 'all') AS segment, s.responses AS answers,
+       s.promoter_pct || '%' AS promoters, s.passive_pct || '%' AS passives, s.detractor_pct || '%' AS detractors,
+       s.nps, s.previous_nps AS nps_before,
+       CASE WHEN s.nps_change > 0 THEN '+' ELSE '' END || s.nps_change AS change,
+       s.response_rate || '%' AS response_rate
+FROM (VALUES (0, NULL), (1, 'strategic'), (2, 'enterprise'), (3, 'mid_market'), (4, 'smb')) AS g(o, segment)
+CROSS JOIN LATERAL csm.nps_summary((now() AT TIME ZONE 'UTC')::date - 89, (now() AT TIME ZONE 'UTC')::date, g.segment) s
+WHERE g.segment IS NULL OR EXISTS (SELECT FROM csm.account a WHERE a.segment = g.segment)
+ORDER BY g.o;
+SELECT k.kind AS survey_kind, s.responses AS answers, s.nps
+FROM unnest(ARRAY['relationship', 'transactional', 'milestone']) AS k(kind)
+CROSS JOIN LATERAL csm.nps_summary((now() AT TIME ZONE 'UTC')::date - 89, (now() AT TIME ZONE 'UTC')::date, survey_kind => k.kind) s;
+SQL
+
+section "NPS trend by month (csm.nps_monthly; the sparkline is the 3-month NPS, -100 to 100)" <<'SQL'
+SELECT coalesce(m.segment, 'all') AS segment,
+       to_char(min(m.month), 'Mon YYYY') || ' - ' || to_char(max(m.month), 'Mon YYYY') AS months,
+       csm.sparkline(array_agg(m.nps_3m::float8 ORDER BY m.month), -100, 100) AS nps_3m_trend,
+       string_agg(coalesce(round(m.nps)::text, '-'), ' ' ORDER BY m.month) AS monthly_nps,
+       (array_agg(m.nps_3m ORDER BY m.month DESC))[1] AS nps_3m_now,
+       sum(m.responses) AS answers
+FROM csm.nps_monthly m
+WHERE m.month > (now() AT TIME ZONE 'UTC')::date - 183
+GROUP BY m.all_segments, m.segment
+ORDER BY m.all_segments DESC, array_position(ARRAY['strategic', 'enterprise', 'mid_market', 'smb'], m.segment);
+SQL
+
+section "NPS closed loop, last 30 days: notify within 24 h, follow up within 48 h (csm.nps_followup)" <<'SQL'
+SELECT f.category, count(*) AS answers,
+       count(*) FILTER (WHERE f.state = 'resolved') AS resolved,
+       count(*) FILTER (WHERE f.state = 'escalated') AS escalated,
+       count(*) FILTER (WHERE f.state IN ('open', 'notified', 'followed_up')) AS in_progress,
+       round(100.0 * count(*) FILTER (WHERE NOT f.notify_breached) / count(*), 1) || '%' AS told_in_24h,
+       round(100.0 * count(*) FILTER (WHERE NOT f.followup_breached) / count(*), 1) || '%' AS called_in_48h,
+       round(avg(extract(epoch FROM f.followed_up_at - f.opened_at) / 3600)::numeric, 1) || ' h' AS avg_time_to_call
+FROM csm.nps_followup f
+WHERE f.opened_at > now() - interval '30 days'
+GROUP BY f.category
+ORDER BY array_position(ARRAY['detractor', 'passive', 'promoter'], f.category);
+SELECT f.external_id, f.account_name, f.score, f.state,
+       CASE WHEN f.next_due_at < now() THEN 'late by ' ELSE 'due in ' END
+           || round(abs(extract(epoch FROM f.next_due_at - now())) / 3600)::text || ' h' AS deadline,
+       f.action, left(f.comment, 40) AS comment
+FROM csm.nps_followup f
+WHERE f.state IN ('open', 'notified') AND f.category = 'detractor'
+ORDER BY f.next_due_at, f.external_id
+LIMIT 8;
+SQL
+
 # Ownership: routing rules by segment, and a retention specialist beside
 # the primary for large accounts in the red band; every active account is
 # routed once (csm.assign_queued() routes the accounts without a primary).

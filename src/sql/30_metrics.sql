@@ -57,10 +57,13 @@ tickets AS (
       AND ($2::bigint IS NULL OR c.account_id = $2)
     GROUP BY c.account_id
 ),
+-- The latest answer to a relationship survey: transactional and milestone
+-- answers rate one interaction, not the relationship (README, NPS program).
 latest_nps AS (
     SELECT DISTINCT ON (n.account_id) n.account_id, n.score
     FROM @extschema@.nps_response n
     WHERE n.responded_at < $1 + 1 AND ($2::bigint IS NULL OR n.account_id = $2)
+      AND n.survey_kind = 'relationship'
     ORDER BY n.account_id, n.responded_at DESC, n.response_id DESC
 )
 SELECT %2$s.account_id,
@@ -162,5 +165,5 @@ COMMENT ON COLUMN @extschema@.account_metrics.usage_trend IS
     'Events in the last 14 days divided by events in the 14 days before. NULL when the earlier window has none.';
 COMMENT ON COLUMN @extschema@.account_metrics.tickets_per_month IS
     'Support conversations (csm.conversation) created in the 30 days up to as_of. NULL for every account while csm.conversation has no rows at all.';
-COMMENT ON COLUMN @extschema@.account_metrics.nps IS 'The latest NPS answer (0-10). NULL when there is none.';
+COMMENT ON COLUMN @extschema@.account_metrics.nps IS 'The latest answer (0-10) to a relationship NPS survey (csm.nps_response.survey_kind); transactional and milestone answers do not count. NULL when there is none.';
 COMMENT ON COLUMN @extschema@.account_metrics.days_to_renewal IS 'Days until renewal_date; negative once it has passed.';

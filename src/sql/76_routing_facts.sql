@@ -16,7 +16,7 @@ BEGIN
                'health_score', h.score, 'health_band', h.band,
                'churn_risk_score', c.risk_score, 'churn_band', c.band,
                'nps', (SELECT n.score FROM @extschema@.nps_response n
-                       WHERE n.account_id = routing_facts.account ORDER BY n.responded_at DESC, n.response_id DESC LIMIT 1),
+                       WHERE n.account_id = routing_facts.account AND n.survey_kind = 'relationship' ORDER BY n.responded_at DESC, n.response_id DESC LIMIT 1),
                'lifecycle_stage', a.lifecycle_stage, 'onboarding_phase', lc.onboarding_phase,
                'days_since_start', @extschema@._days_since(a.started_at), 'success_criteria_met', lc.success_criteria_met,
                'properties', a.properties))
@@ -36,4 +36,4 @@ BEGIN
     WHERE a.account_id = routing_facts.account);
 END $$;
 COMMENT ON FUNCTION @extschema@.routing_facts(bigint) IS
-    'The facts routing conditions read about an account, as a JSON object: external_id, segment, plan, tier, status, arr, seats, days_to_renewal, health_score and health_band (effective, override included), churn_risk_score and churn_band (csm.churn_score, from the last csm.refresh_churn), nps (latest), lifecycle_stage, onboarding_phase, days_since_start and success_criteria_met (csm.account_lifecycle), properties. Missing facts are absent.';
+    'The facts routing conditions read about an account, as a JSON object: external_id, segment, plan, tier, status, arr, seats, days_to_renewal, health_score and health_band (effective, override included), churn_risk_score and churn_band (csm.churn_score, from the last csm.refresh_churn), nps (the latest relationship survey answer, as health models read it), lifecycle_stage, onboarding_phase, days_since_start and success_criteria_met (csm.account_lifecycle), properties. Missing facts are absent.';

@@ -48,3 +48,7 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.renewal_reminder', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.segment', 'WHERE NOT builtin');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.segment_rule', 'WHERE NOT builtin');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.segment_rule_rule_id_seq', '');
+-- The NPS program: your actions per category (the built-in ones are
+-- installed by CREATE EXTENSION) and the closed loops.
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.nps_category', 'WHERE NOT builtin');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.nps_loop', '');

@@ -51,6 +51,7 @@ BEGIN ATOMIC
         ('refresh_health', 'operate'), ('override_health', 'operate'), ('clear_health_override', 'operate'),
         ('refresh_churn', 'operate'), ('refresh_churn_signals', 'operate'),
         ('route_waiting', 'operate'), ('reassign_stale', 'operate'),
+        ('record_nps', 'operate'), ('update_nps_followup', 'operate'),
         ('release_member', 'admin'), ('copy_health_model', 'admin'), ('train_churn_model', 'admin'),
         ('rebuild_agent_load', 'admin'),
         ('refresh_lifecycle', 'operate'), ('set_lifecycle_stage', 'operate'), ('clear_lifecycle_stage', 'operate'),
@@ -103,11 +104,12 @@ BEGIN ATOMIC
         ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.churn_signal_setting'),
         ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.lifecycle_rule'),
         ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.milestone'),
-        ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.core_feature')
+        ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.core_feature'),
+        ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.nps_category')
     ) AS v (level, privilege, object_type, object);
 END;
 COMMENT ON FUNCTION @extschema@.access_privileges() IS
-    'Every privilege csm.grant_access grants, by level (read, operate, admin); a level also gets those of the levels below it. read: USAGE on the schema, SELECT on every table and view, EXECUTE on the functions that write (each checks the caller''s level). operate: INSERT on account_note and nps_response. admin: INSERT, UPDATE and DELETE on members, teams, rules, segments, segment rules, segment weights, health and churn models and churn signal settings.';
+    'Every privilege csm.grant_access grants, by level (read, operate, admin); a level also gets those of the levels below it. read: USAGE on the schema, SELECT on every table and view, EXECUTE on the functions that write (each checks the caller''s level). operate: INSERT on account_note and nps_response. admin: INSERT, UPDATE and DELETE on members, teams, rules, segments, segment rules, segment weights, health and churn models, churn signal settings, lifecycle rules, milestones, core features and the NPS actions (csm.nps_category).';
 
 -- The levels a level includes, lowest first.
 CREATE FUNCTION @extschema@._access_levels(level text) RETURNS text[]

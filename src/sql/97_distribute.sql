@@ -35,6 +35,7 @@ BEGIN ATOMIC
         (42, '@extschema@.core_feature', 'reference'),
         (60, '@extschema@.segment', 'reference'),
         (61, '@extschema@.segment_rule', 'reference'),
+        (70, '@extschema@.nps_category', 'reference'),
         -- distributed by account_id, all in one colocation group
         (101, '@extschema@.usage_counter', 'account'),
         (102, '@extschema@.usage_user_day', 'account'),
@@ -65,7 +66,8 @@ BEGIN ATOMIC
         (220, '@extschema@.arr_change', 'account'),
         -- renewals (82_renewal.sql)
         (230, '@extschema@.renewal', 'account'),
-        (231, '@extschema@.renewal_reminder', 'account')
+        (231, '@extschema@.renewal_reminder', 'account'),
+        (260, '@extschema@.nps_loop', 'account')
     ) AS t(position, relation, kind)
     ORDER BY t.position;
 END;

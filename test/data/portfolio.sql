@@ -1299,3 +1299,98 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION csm_demo.load_segments() IS
     'Pins the largest enterprise account as strategic by hand; returns how the portfolio is placed.';
+-- The NPS program (issue 13, section 5) ----------------------------------
+--
+-- csm_demo.load() recorded the relationship surveys (csm_demo.generate_nps);
+-- each opened its follow-up (csm.nps_followup).  This adds the transactional
+-- answers given after a support case or an onboarding call (about a third of
+-- the active accounts, one to three each, near their last relationship
+-- score) and the milestone answers of accounts that started in the period,
+-- then works every follow-up the way a team does: older ones closed (most
+-- owners told within a day and the customer called within two, some late;
+-- a sixth of the detractors escalated), the last few days' still open,
+-- notified or followed up.  Deterministic for a seed; run once, after load().
+CREATE OR REPLACE FUNCTION csm_demo.load_nps(days integer DEFAULT 180, seed integer DEFAULT 42)
+RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    n_extra bigint;
+    n_loops bigint;
+BEGIN
+    INSERT INTO csm.nps_response (account_id, responded_at, score, survey_kind, comment)
+    SELECT a.account_id, x.at,
+           least(10, greatest(0, coalesce(l.score, 8) + round(4 * (csm_demo._unit(hashint8extended(3, x.h)) - 0.5))))::smallint,
+           x.kind,
+           CASE WHEN x.kind = 'transactional' THEN 'After support case' ELSE 'After onboarding milestone' END
+    FROM csm.account a
+    LEFT JOIN LATERAL (SELECT r.score FROM csm.nps_response r WHERE r.account_id = a.account_id
+                       ORDER BY r.responded_at DESC LIMIT 1) l ON true
+    CROSS JOIN LATERAL (
+        SELECT k.kind, hashint8extended(k.j, hashint8extended(a.account_id, seed + 7919)) AS h,
+               greatest(coalesce(a.started_at, a.created_at), now() - days * interval '1 day')
+               + csm_demo._unit(hashint8extended(k.j + 50, hashint8extended(a.account_id, seed + 7919)))
+                 * (least(coalesce(a.churned_at, now()), now() - interval '1 hour')
+                    - greatest(coalesce(a.started_at, a.created_at), now() - days * interval '1 day')) AS at
+        FROM (SELECT 'transactional'::text AS kind, j FROM generate_series(1, 3) AS j
+              WHERE csm_demo._unit(hashint8extended(a.account_id, seed + 31)) < 0.35
+                AND j <= 1 + floor(csm_demo._unit(hashint8extended(a.account_id, seed + 37)) * 3)
+              UNION ALL
+              SELECT 'milestone', 10
+              WHERE a.started_at > now() - days * interval '1 day'
+                AND csm_demo._unit(hashint8extended(a.account_id, seed + 41)) < 0.6) k
+    ) x
+    WHERE x.at > coalesce(a.started_at, a.created_at)
+    ORDER BY x.at, a.account_id;
+    GET DIAGNOSTICS n_extra = ROW_COUNT;
+
+    -- Work the loops: u1 when the owner was told, u2 when the customer was
+    -- called, u3 the outcome, u4 the state of the recent ones.
+    WITH w AS (
+        SELECT l.account_id, l.response_id, l.opened_at, r.category,
+               now() - l.opened_at AS age,
+               csm_demo._unit(hashint8extended(1, hashint8extended(l.response_id, seed))) AS u1,
+               csm_demo._unit(hashint8extended(2, hashint8extended(l.response_id, seed))) AS u2,
+               csm_demo._unit(hashint8extended(3, hashint8extended(l.response_id, seed))) AS u3,
+               csm_demo._unit(hashint8extended(4, hashint8extended(l.response_id, seed))) AS u4
+        FROM csm.nps_loop l JOIN csm.nps_response r USING (account_id, response_id)
+    ),
+    t AS (
+        SELECT w.*,
+               w.opened_at + CASE WHEN w.u1 < 0.85 THEN 1 + w.u1 / 0.85 * 22 ELSE 24 + (w.u1 - 0.85) / 0.15 * 30 END
+                             * interval '1 hour' AS told,
+               w.opened_at + CASE WHEN w.u2 < 0.8 THEN 26 + w.u2 / 0.8 * 21 ELSE 48 + (w.u2 - 0.8) / 0.2 * 48 END
+                             * interval '1 hour' AS called,
+               CASE WHEN w.age > interval '4 days' THEN
+                        CASE WHEN w.category = 'detractor' AND w.u3 < 0.17 THEN 'escalated' ELSE 'resolved' END
+                    WHEN w.age > interval '48 hours' THEN
+                        CASE WHEN w.u4 < 0.6 THEN 'followed_up' WHEN w.u4 < 0.85 THEN 'notified' ELSE 'open' END
+                    WHEN w.age > interval '24 hours' THEN CASE WHEN w.u4 < 0.6 THEN 'notified' ELSE 'open' END
+                    ELSE CASE WHEN w.u4 < 0.5 THEN 'notified' ELSE 'open' END
+               END AS state
+        FROM w
+    )
+    UPDATE csm.nps_loop l
+    SET state = t.state,
+        notified_at = CASE WHEN t.state <> 'open' THEN least(t.told, now()) END,
+        followed_up_at = CASE WHEN t.state IN ('followed_up', 'resolved', 'escalated') THEN least(greatest(t.called, t.told), now()) END,
+        escalated_at = CASE WHEN t.state = 'escalated' THEN least(greatest(t.called, t.told) + interval '1 day', now()) END,
+        resolved_at = CASE WHEN t.state = 'resolved' THEN least(greatest(t.called, t.told) + (1 + 4 * t.u3) * interval '1 day', now()) END,
+        outcome = CASE WHEN t.state = 'escalated' THEN 'Escalated to the VP of Customer Success'
+                       WHEN t.state <> 'resolved' THEN NULL
+                       WHEN t.category = 'promoter' THEN (ARRAY['Referral agreed', 'Case study scheduled',
+                                                                'Thanked; not ready to be a reference'])[1 + floor(t.u3 * 3)::integer]
+                       WHEN t.category = 'passive' THEN (ARRAY['Feature adoption session booked',
+                                                               'Improvement request logged with product'])[1 + floor(t.u3 * 2)::integer]
+                       ELSE (ARRAY['Recovery plan agreed with the sponsor', 'Fix shipped; customer confirmed',
+                                   'Pricing reviewed with finance'])[1 + floor(t.u3 * 3)::integer]
+                  END,
+        updated_by = current_user
+    FROM t
+    WHERE l.account_id = t.account_id AND l.response_id = t.response_id;
+    GET DIAGNOSTICS n_loops = ROW_COUNT;
+    ANALYZE csm.nps_response;
+    ANALYZE csm.nps_loop;
+    RETURN format('csm_demo: %s transactional and milestone NPS answers added, %s follow-ups worked', n_extra, n_loops);
+END $$;
+COMMENT ON FUNCTION csm_demo.load_nps(integer, integer) IS
+    'Adds transactional and milestone NPS answers to the demo portfolio and works every follow-up (csm.nps_loop) as a team would; once, after csm_demo.load().';

@@ -26,6 +26,9 @@ SELECT 'tap_past_' || i, 'smb', now() - interval '400 days', CASE WHEN i % 2 = 0
        CASE WHEN i % 2 = 0 THEN now() - interval '30 days' END
 FROM generate_series(1, 40) i;
 
+-- An NPS answer with its follow-up, open.
+INSERT INTO csm.nps_response (account_id, score) SELECT account_id, 4 FROM csm.account WHERE external_id = 'tap_2';
+
 -- The calls: what each does, the SQL, the level it needs ('never': no level
 -- grants it), and whether it is a csm function (whose refusal has a hint).
 CREATE TEMP TABLE tap_call (name text, sql text, level text, hinted boolean);
@@ -45,6 +48,9 @@ INSERT INTO tap_call VALUES
     ('read csm.onboarding_status', 'SELECT count(*) FROM csm.onboarding_status', 'read', false),
     ('read csm.lifecycle_history', 'SELECT count(*) FROM csm.lifecycle_history', 'read', false),
     ('time_to_value', $$SELECT csm.time_to_value('tap_1')$$, 'read', false),
+    ('read csm.nps_followup', 'SELECT count(*) FROM csm.nps_followup', 'read', false),
+    ('read csm.nps_monthly', 'SELECT count(*) FROM csm.nps_monthly', 'read', false),
+    ('nps_summary', $$SELECT count(*) FROM csm.nps_summary(current_date - 90, current_date)$$, 'read', false),
     ('csm_health_score(external_id)', $$SELECT csm.csm_health_score('tap_1')$$, 'read', false),
     ('explain_health', $$SELECT csm.explain_health('tap_1')$$, 'read', false),
     ('churn_probability', $$SELECT csm.churn_probability('tap_1')$$, 'read', false),
@@ -74,6 +80,10 @@ INSERT INTO tap_call VALUES
                      SELECT account_id, 'escalation', 'called' FROM csm.account WHERE external_id = 'tap_1'$$, 'operate', false),
     ('log an NPS answer', $$INSERT INTO csm.nps_response (account_id, score)
                             SELECT account_id, 9 FROM csm.account WHERE external_id = 'tap_1'$$, 'operate', false),
+    ('record_nps', $$SELECT count(*) FROM csm.record_nps('tap_1', 3, comment => 'slow')$$, 'operate', true),
+    ('update_nps_followup', $$SELECT count(*) FROM csm.update_nps_followup(
+                                (SELECT min(response_id) FROM csm.nps_followup WHERE state = 'open'), 'notified')$$,
+     'operate', true),
     -- admin
     ('release_member', $$SELECT csm.release_member('tap_ann')$$, 'admin', true),
     ('copy_health_model', $$SELECT csm.copy_health_model('default', 'tap_model')$$, 'admin', true),
@@ -84,6 +94,9 @@ INSERT INTO tap_call VALUES
     ('change a rule', $$UPDATE csm.routing_rule SET strategy = 'least_loaded' WHERE name = 'tap_rule'$$, 'admin', false),
     ('add a segment weight', $$INSERT INTO csm.segment_weight VALUES ('tap_segment', 7)$$, 'admin', false),
     ('map a health model', $$INSERT INTO csm.health_model_map VALUES ('segment', 'tap_segment', 'default')$$, 'admin', false),
+    ('set an NPS action', $$INSERT INTO csm.nps_category (category, min_score, max_score, action, engagement)
+                            VALUES ('detractor', 0, 6, 'Call them', 'Recovery plan')$$, 'admin', false),
+    ('write csm.nps_loop', $$UPDATE csm.nps_loop SET state = 'notified'$$, 'never', false),
     ('add a support team', $$INSERT INTO csm.support_team (team) VALUES ('tap_support')$$, 'admin', false),
     ('add a lifecycle rule', $$INSERT INTO csm.lifecycle_rule (name, stage, condition) VALUES ('tap', 'growth', 'arr > 1')$$,
      'admin', false),

@@ -1,7 +1,7 @@
 -- citus-differs: tracks a local table (refused on a distributed csm with 0A000 by design) that a role created in the test's transaction writes, and that role does not exist on the workers.
 -- Schema, privileges and the Citus-ready shape of csm's tables.
 BEGIN;
-SELECT plan(66);
+SELECT plan(68);
 
 SELECT has_schema('csm');
 SELECT tables_are('csm', ARRAY['account', 'team_member', 'nps_response', 'usage_source', 'usage_delta',
@@ -15,14 +15,16 @@ SELECT tables_are('csm', ARRAY['account', 'team_member', 'nps_response', 'usage_
                                'lifecycle_rule', 'milestone', 'core_feature', 'account_lifecycle', 'lifecycle_history',
                                'account_milestone',
                                'arr_change', 'renewal', 'renewal_reminder',
-                               'segment', 'segment_rule']);
+                               'segment', 'segment_rule',
+                               'nps_category', 'nps_loop']);
 SELECT views_are('csm', ARRAY['usage_daily', 'usage_feature_daily', 'usage_unknown_key', '_usage_day', '_usage_feature_day', '_usage_staged', 'account_metrics',
                               'account_health', 'health_trend', 'health_score_component',
                               'assignment', 'assignment_workload', 'unassigned_queue', 'agent_performance',
                               'churn_signal_config', 'churn_signal_current', 'churn_risk',
                               'onboarding_status',
                               'revenue_monthly', 'renewal_pipeline',
-                              'segment_coverage']);
+                              'segment_coverage',
+                              'nps_followup', 'nps_monthly']);
 SELECT col_is_pk('csm', 'account', ARRAY['account_id'], 'account is keyed by account_id');
 SELECT col_is_unique('csm', 'account', ARRAY['external_id'], 'external_id is globally unique');
 SELECT col_is_unique('csm', 'team_member', ARRAY['handle'], 'handle is unique');
@@ -35,13 +37,13 @@ FROM unnest(ARRAY['nps_response', 'usage_delta', 'usage_counter', 'usage_user_da
                    'health_score', 'health_history', 'health_override',
                    'account_assignment', 'assignment_log', 'assignment_alert', 'conversation',
                    'stakeholder', 'payment', 'account_note', 'engagement', 'churn_signal', 'churn_score',
-                   'account_lifecycle', 'lifecycle_history', 'account_milestone']) AS t;
+                   'account_lifecycle', 'lifecycle_history', 'account_milestone', 'nps_loop']) AS t;
 SELECT col_not_null('csm', t, 'account_id', t || '.account_id is NOT NULL')
 FROM unnest(ARRAY['nps_response', 'usage_delta', 'usage_counter', 'usage_user_day', 'usage_feature_counter',
                    'health_score', 'health_history', 'health_override',
                    'account_assignment', 'assignment_log', 'assignment_alert', 'conversation',
                    'stakeholder', 'payment', 'account_note', 'engagement', 'churn_signal', 'churn_score',
-                   'account_lifecycle', 'lifecycle_history', 'account_milestone']) AS t;
+                   'account_lifecycle', 'lifecycle_history', 'account_milestone', 'nps_loop']) AS t;
 SELECT is_empty($$
     SELECT c.conrelid::regclass::text, c.conname
     FROM pg_constraint c
@@ -51,7 +53,8 @@ SELECT is_empty($$
                                          'csm.account_assignment', 'csm.assignment_log', 'csm.assignment_alert',
                                          'csm.conversation', 'csm.stakeholder', 'csm.payment', 'csm.account_note',
                                          'csm.engagement', 'csm.churn_signal', 'csm.churn_score',
-                                         'csm.account_lifecycle', 'csm.lifecycle_history', 'csm.account_milestone')
+                                         'csm.account_lifecycle', 'csm.lifecycle_history', 'csm.account_milestone',
+                                         'csm.nps_loop')
       AND c.contype IN ('p', 'u')
       AND NOT (SELECT attnum FROM pg_attribute WHERE attrelid = c.conrelid AND attname = 'account_id') = ANY (c.conkey)
 $$, 'every primary key and unique constraint of a per-account table includes account_id');
@@ -75,7 +78,9 @@ SELECT is_empty($$
                                               'csm.health_model', 'csm.health_group', 'csm.churn_signal_kind',
                                               'csm.milestone',
                                               'csm.segment', 'csm.segment_rule')
-$$, 'foreign keys point only at account or config tables');
+      -- within the colocation group, by a key that starts with account_id
+      AND NOT (c.conrelid, c.confrelid) IN (('csm.nps_loop'::regclass, 'csm.nps_response'::regclass))
+$$, 'foreign keys point only at account or config tables (or at an answer, from its colocated follow-up)');
 
 -- pg_dump keeps every table and sequence that holds user data.
 SELECT set_eq($$

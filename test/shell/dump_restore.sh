@@ -26,6 +26,11 @@ INSERT INTO pevents_03 SELECT 'org_' || (i % 4), '2026-03-01'::date + i % 20 FRO
 UPDATE csm.account SET segment = 'smb', seats = 10, arr = 12000 WHERE external_id = 'org_3';
 INSERT INTO csm.team_member (handle, roles, capacity) VALUES ('alex.kim', '{csm}', 30), ('sam.lee', '{support_agent}', 5);
 INSERT INTO csm.nps_response (account_id, score) SELECT account_id, 8 FROM csm.account;
+-- NPS: an action of the user's own beside the built-in ones, and follow-ups
+-- worked (a restore re-opens them as the answers come back, then loads them)
+INSERT INTO csm.nps_category (category, min_score, max_score, action, engagement)
+VALUES ('passive', 7, 8, 'Ask what would make it a 9', 'Feature adoption campaigns');
+SELECT count(*) FROM csm.nps_followup f, csm.update_nps_followup(f.response_id, 'resolved', 'called') u WHERE f.response_id % 2 = 0;
 SELECT csm.copy_health_model('default', 'smb_model');
 UPDATE csm.health_component SET weight = 40 WHERE model = 'smb_model' AND metric = 'dau_ratio';
 INSERT INTO csm.health_model_map VALUES ('segment', 'smb', 'smb_model');
