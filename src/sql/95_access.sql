@@ -50,6 +50,7 @@ BEGIN ATOMIC
         ('apply_routing', 'operate'), ('assign_queued', 'operate'),
         ('refresh_health', 'operate'), ('override_health', 'operate'), ('clear_health_override', 'operate'),
         ('refresh_churn', 'operate'), ('refresh_churn_signals', 'operate'),
+        ('refresh_expansion', 'operate'),
         ('route_waiting', 'operate'), ('reassign_stale', 'operate'),
         ('release_member', 'admin'), ('copy_health_model', 'admin'), ('train_churn_model', 'admin'),
         ('rebuild_agent_load', 'admin')) AS v (f, l);
@@ -93,7 +94,8 @@ BEGIN ATOMIC
         ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.health_model_map'),
         ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.churn_model'),
         ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.churn_signal_kind'),
-        ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.churn_signal_setting')
+        ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.churn_signal_setting'),
+        ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.expansion_signal_setting')
     ) AS v (level, privilege, object_type, object);
 END;
 COMMENT ON FUNCTION @extschema@.access_privileges() IS

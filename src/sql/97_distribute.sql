@@ -30,6 +30,8 @@ BEGIN ATOMIC
         (17, '@extschema@.churn_signal_kind', 'reference'),
         (18, '@extschema@.churn_signal_setting', 'reference'),
         (19, '@extschema@.churn_model', 'reference'),
+        (80, '@extschema@.expansion_signal_kind', 'reference'),
+        (81, '@extschema@.expansion_signal_setting', 'reference'),
         -- distributed by account_id, all in one colocation group
         (101, '@extschema@.usage_counter', 'account'),
         (102, '@extschema@.usage_user_day', 'account'),
@@ -52,7 +54,8 @@ BEGIN ATOMIC
         (143, '@extschema@.account_note', 'account'),
         (144, '@extschema@.engagement', 'account'),
         (145, '@extschema@.churn_signal', 'account'),
-        (146, '@extschema@.churn_score', 'account')
+        (146, '@extschema@.churn_score', 'account'),
+        (280, '@extschema@.expansion_signal', 'account')
     ) AS t(position, relation, kind)
     ORDER BY t.position;
 END;
