@@ -48,6 +48,9 @@ INSERT INTO tap_call VALUES
     ('analyze_churn_risk', $$SELECT csm.analyze_churn_risk('tap_1')$$, 'read', false),
     ('account_metrics_at', $$SELECT count(*) FROM csm.account_metrics_at(current_date)$$, 'read', false),
     ('churn_signals_at', $$SELECT count(*) FROM csm.churn_signals_at(now())$$, 'read', false),
+    ('read csm.expansion_candidate', 'SELECT count(*) FROM csm.expansion_candidate', 'read', false),
+    ('identify_expansion', $$SELECT csm.identify_expansion('tap_1', '{"seats_used": 10}')$$, 'read', false),
+    ('expansion_signals_at', $$SELECT count(*) FROM csm.expansion_signals_at(now())$$, 'read', false),
     -- operate
     ('csm_assign', $$SELECT csm.csm_assign('tap_1', 'tap_cy', false)$$, 'operate', true),
     ('csm_unassign', $$SELECT csm.csm_unassign('tap_2', (SELECT handle FROM csm.assignment WHERE external_id = 'tap_2'))$$,
@@ -60,6 +63,7 @@ INSERT INTO tap_call VALUES
     ('clear_health_override', $$SELECT csm.clear_health_override('tap_1')$$, 'operate', true),
     ('refresh_churn', 'SELECT csm.refresh_churn()', 'operate', true),
     ('refresh_churn_signals', 'SELECT count(*) FROM csm.refresh_churn_signals()', 'operate', true),
+    ('refresh_expansion', 'SELECT count(*) FROM csm.refresh_expansion()', 'operate', true),
     ('route_waiting', 'SELECT csm.route_waiting()', 'operate', true),
     ('reassign_stale', 'SELECT count(*) FROM csm.reassign_stale()', 'operate', true),
     ('log a note', $$INSERT INTO csm.account_note (account_id, kind, body)
@@ -77,12 +81,15 @@ INSERT INTO tap_call VALUES
     ('add a segment weight', $$INSERT INTO csm.segment_weight VALUES ('tap_segment', 7)$$, 'admin', false),
     ('map a health model', $$INSERT INTO csm.health_model_map VALUES ('segment', 'tap_segment', 'default')$$, 'admin', false),
     ('add a support team', $$INSERT INTO csm.support_team (team) VALUES ('tap_support')$$, 'admin', false),
+    ('tune an expansion signal', $$INSERT INTO csm.expansion_signal_setting (signal, likelihood) VALUES ('advocacy', 0.4)$$,
+     'admin', false),
     -- no level: account data and csm's internal tables
     ('UPDATE csm.account SET arr', 'UPDATE csm.account SET arr = 0', 'never', false),
     ('INSERT INTO csm.account', $$INSERT INTO csm.account (external_id) VALUES ('tap_new')$$, 'never', false),
     ('write csm.account_assignment', 'UPDATE csm.account_assignment SET load = 0', 'never', false),
     ('write csm.member_load', 'UPDATE csm.member_load SET load = 0', 'never', false),
     ('write csm.health_score', 'DELETE FROM csm.health_score', 'never', false),
+    ('write csm.expansion_signal', 'DELETE FROM csm.expansion_signal', 'never', false),
     ('INSERT INTO csm.assignment_log', $$INSERT INTO csm.assignment_log (account_id, action) VALUES (1, 'assign')$$,
      'never', false),
     ('grant_access', $$SELECT csm.grant_access('tap_none', 'admin')$$, 'never', false);

@@ -11,11 +11,13 @@ SELECT tables_are('csm', ARRAY['account', 'team_member', 'nps_response', 'usage_
                                'segment_weight', 'account_assignment', 'member_load', 'member_lock', 'lock_row', 'assignment_log', 'assignment_alert',
                                'routing_rule', 'conversation', 'conversation_change', 'support_team', 'agent_load',
                                'stakeholder', 'payment', 'account_note', 'engagement', 'churn_signal_kind',
-                               'churn_signal_setting', 'churn_signal', 'churn_model', 'churn_score']);
+                               'churn_signal_setting', 'churn_signal', 'churn_model', 'churn_score',
+                               'expansion_signal_kind', 'expansion_signal_setting', 'expansion_signal']);
 SELECT views_are('csm', ARRAY['usage_daily', 'usage_feature_daily', 'usage_unknown_key', '_usage_day', '_usage_feature_day', '_usage_staged', 'account_metrics',
                               'account_health', 'health_trend', 'health_score_component',
                               'assignment', 'assignment_workload', 'unassigned_queue', 'agent_performance',
-                              'churn_signal_config', 'churn_signal_current', 'churn_risk']);
+                              'churn_signal_config', 'churn_signal_current', 'churn_risk',
+                              'expansion_signal_config', 'expansion_signal_current', 'expansion_candidate']);
 SELECT col_is_pk('csm', 'account', ARRAY['account_id'], 'account is keyed by account_id');
 SELECT col_is_unique('csm', 'account', ARRAY['external_id'], 'external_id is globally unique');
 SELECT col_is_unique('csm', 'team_member', ARRAY['handle'], 'handle is unique');
@@ -61,7 +63,8 @@ SELECT is_empty($$
       -- local placements of reference tables, with foreign keys of their own)
       AND c.conrelid IN (SELECT relation FROM csm._distribution())
       AND c.confrelid::regclass::text NOT IN ('csm.account', 'csm.team_member', 'csm.usage_source',
-                                              'csm.health_model', 'csm.health_group', 'csm.churn_signal_kind')
+                                              'csm.health_model', 'csm.health_group', 'csm.churn_signal_kind',
+                                              'csm.expansion_signal_kind')
 $$, 'foreign keys point only at account or config tables');
 
 -- pg_dump keeps every table and sequence that holds user data.
@@ -71,6 +74,7 @@ $$, $$
     SELECT c.oid::regclass::text FROM pg_class c
     WHERE c.relnamespace = 'csm'::regnamespace AND c.relkind IN ('r', 'S')
       AND c.relname <> 'health_band_info'  -- a fixed lookup that CREATE EXTENSION installs
+      AND c.relname <> 'expansion_signal_kind'  -- read-only, installed by CREATE EXTENSION (settings are dumped)
       AND c.relname NOT IN ('usage_fold_lock', 'member_lock', 'lock_row')  -- lock rows: CREATE EXTENSION installs one, a restore's inserts or use make the others
       AND c.relname <> 'conversation_change'  -- Citus only: work a statement leaves to the coordinator, done before it returns
 $$, 'every csm table and sequence that holds user data is registered with pg_extension_config_dump');
