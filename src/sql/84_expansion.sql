@@ -647,6 +647,8 @@ DECLARE
     cfg jsonb;
     found jsonb;
     limits jsonb;
+    owner jsonb;
+    health jsonb;
     signals jsonb;
     likelihoods float8[];
     seats_used numeric;
@@ -719,6 +721,11 @@ BEGIN
     FROM jsonb_each(found) AS n(key, value)
     LEFT JOIN @extschema@.expansion_signal s ON s.account_id = id AND s.signal = n.key AND s.cleared_at IS NULL;
 
+    -- Each a statement of its own: on Citus each reads one distributed
+    -- table by the account's id, and the result below reads none.
+    owner := @extschema@._expansion_owner(id);
+    SELECT jsonb_build_object('score', h.score, 'band', h.band) INTO health
+    FROM @extschema@.health_score h WHERE h.account_id = id;
     extra := coalesce((growth_plans ->> 'additional_seats')::numeric,
                       ceil(acct.seats * (growth_plans ->> 'headcount_growth')::numeric));
     RETURN jsonb_build_object(
@@ -728,7 +735,7 @@ BEGIN
         'plan', acct.plan,
         'arr', acct.arr,
         'seats', acct.seats,
-        'owner', @extschema@._expansion_owner(id),
+        'owner', owner,
         'signals', signals,
         'expansion_potential', CASE WHEN acct.status = 'active'
             THEN @extschema@._expansion_potential(acct.arr, acct.seats, likelihoods, extra,
@@ -736,7 +743,7 @@ BEGIN
             ELSE jsonb_build_object('expected_arr', 0, 'upside_arr', 0, 'likelihood', 0,
                                     'assumption', 'The account has churned: no expansion is expected.') END,
         'recommended_plays', (SELECT coalesce(jsonb_agg(e -> 'play'), '[]') FROM jsonb_array_elements(signals) AS e),
-        'health', (SELECT jsonb_build_object('score', h.score, 'band', h.band) FROM @extschema@.health_score h WHERE h.account_id = id),
+        'health', health,
         'computed_at', now_at);
 END $$;
 COMMENT ON FUNCTION @extschema@.identify_expansion(text, jsonb, jsonb, jsonb) IS
