@@ -152,10 +152,9 @@ CREATE TABLE @extschema@.expansion_signal (
     cleared_at    timestamptz,
     evidence      jsonb NOT NULL DEFAULT '{}',
     CONSTRAINT expansion_signal_pkey PRIMARY KEY (account_id, signal, first_seen_at),
-    CONSTRAINT expansion_signal_account_fkey FOREIGN KEY (account_id)
-        REFERENCES @extschema@.account (account_id) ON DELETE CASCADE,
-    CONSTRAINT expansion_signal_signal_fkey FOREIGN KEY (signal)
-        REFERENCES @extschema@.expansion_signal_kind (signal) ON UPDATE CASCADE,
+    -- the kinds are csm's own (expansion_signal_kind is read-only)
+    CONSTRAINT expansion_signal_signal_known
+        CHECK (signal IN ('plan_limit', 'user_growth', 'new_feature_area', 'usage_milestone', 'advocacy')),
     CONSTRAINT expansion_signal_seen_in_order CHECK (last_seen_at >= first_seen_at),
     CONSTRAINT expansion_signal_cleared_after_seen CHECK (cleared_at >= last_seen_at),
     CONSTRAINT expansion_signal_evidence_is_object CHECK (jsonb_typeof(evidence) = 'object')
@@ -164,6 +163,9 @@ CREATE TABLE @extschema@.expansion_signal (
 -- comes back gets a new row, so the table is its history.
 CREATE UNIQUE INDEX expansion_signal_open ON @extschema@.expansion_signal (account_id, signal) WHERE cleared_at IS NULL;
 COMMENT ON INDEX @extschema@.expansion_signal_open IS 'At most one open (uncleared) row per account and signal.';
+-- No foreign key: a first refresh of a million accounts would spend more on
+-- the checks than on the writes (as for csm.health_score);
+-- _forget_expansion() removes a deleted account's signals.
 COMMENT ON TABLE @extschema@.expansion_signal IS
     'Expansion signals per account, with their evidence: open while cleared_at is NULL; a signal that clears and returns gets a new row. Written by csm.refresh_expansion().';
 COMMENT ON COLUMN @extschema@.expansion_signal.first_seen_at IS 'The as_of of the refresh that raised it.';
@@ -171,6 +173,25 @@ COMMENT ON COLUMN @extschema@.expansion_signal.last_seen_at IS 'The as_of of the
 COMMENT ON COLUMN @extschema@.expansion_signal.cleared_at IS 'The as_of of the refresh that no longer saw it; NULL while open.';
 COMMENT ON COLUMN @extschema@.expansion_signal.evidence IS
     'The numbers behind the signal as last seen, a JSON object whose keys depend on the signal (see the README).';
+
+-- On Citus, once, from the node the accounts were deleted on (see
+-- csm._origin()), with the ids read from the transition table first.
+CREATE FUNCTION @extschema@._forget_expansion() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    accounts bigint[];
+BEGIN
+    IF NOT @extschema@._origin() THEN
+        RETURN NULL;
+    END IF;
+    accounts := ARRAY(SELECT g.account_id FROM gone g);
+    DELETE FROM @extschema@.expansion_signal s WHERE s.account_id = ANY (accounts);
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION @extschema@._forget_expansion() IS
+    'Trigger: deleting accounts deletes their expansion signals.';
+CREATE TRIGGER account_forget_expansion AFTER DELETE ON @extschema@.account
+    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._forget_expansion();
 
 -- Detection ------------------------------------------------------------------------
 
@@ -233,40 +254,30 @@ BEGIN
           AND (a.started_at IS NULL OR a.started_at <= as_of)
           AND (accounts IS NULL OR a.account_id = ANY (accounts))
     ),
-    -- Users: each user's events in each window, then the users per window.
-    -- A user is active in a window when their events there add up to more
-    -- than 0 (a day's events never do less than 0).
-    user_windows AS (
-        SELECT x.account_id,
-               sum(x.events) FILTER (WHERE x.day > today - pl_days) AS pl,
-               sum(x.events) FILTER (WHERE x.day > today - ug_days) AS ug_recent,
-               sum(x.events) FILTER (WHERE x.day <= today - ug_days AND x.day > today - 2 * ug_days) AS ug_prior,
-               sum(x.events) FILTER (WHERE x.day > today - um_days) AS um_recent,
-               sum(x.events) FILTER (WHERE x.day <= today - um_days AND x.day > today - 2 * um_days) AS um_prior
-        FROM (SELECT u.account_id, u.day, u.user_key, u.events FROM @extschema@.usage_user_day u
-              WHERE u.day > users_from AND u.day <= today
-              UNION ALL
-              SELECT d.account_id, d.day, d.user_key, d.events FROM @extschema@.usage_delta d
-              WHERE d.user_key IS NOT NULL AND d.day > users_from AND d.day <= today) x
-        WHERE accounts IS NULL OR x.account_id = ANY (accounts)
-        GROUP BY x.account_id, x.user_key
-    ),
+    -- Users: the distinct users active in each window, from the folded
+    -- user-days and the pending deltas with events.  A deletion not yet
+    -- folded by compact_usage() does not take a user away until then.
     users AS (
-        SELECT w.account_id,
-               count(*) FILTER (WHERE w.pl > 0) AS pl_users,
-               count(*) FILTER (WHERE w.ug_recent > 0) AS ug_recent,
-               count(*) FILTER (WHERE w.ug_prior > 0) AS ug_prior,
-               count(*) FILTER (WHERE w.um_recent > 0) AS um_recent,
-               count(*) FILTER (WHERE w.um_prior > 0) AS um_prior
-        FROM user_windows w
-        GROUP BY w.account_id
+        SELECT x.account_id,
+               count(DISTINCT x.user_key) FILTER (WHERE x.day > today - pl_days) AS pl_users,
+               count(DISTINCT x.user_key) FILTER (WHERE x.day > today - ug_days) AS ug_recent,
+               count(DISTINCT x.user_key) FILTER (WHERE x.day <= today - ug_days AND x.day > today - 2 * ug_days) AS ug_prior,
+               count(DISTINCT x.user_key) FILTER (WHERE x.day > today - um_days) AS um_recent,
+               count(DISTINCT x.user_key) FILTER (WHERE x.day <= today - um_days AND x.day > today - 2 * um_days) AS um_prior
+        FROM (SELECT u.account_id, u.day, u.user_key FROM @extschema@.usage_user_day u
+              WHERE u.day > users_from AND u.day <= today AND u.events > 0
+              UNION ALL
+              SELECT d.account_id, d.day, d.user_key FROM @extschema@.usage_delta d
+              WHERE d.user_key IS NOT NULL AND d.events > 0 AND d.day > users_from AND d.day <= today) x
+        WHERE accounts IS NULL OR x.account_id = ANY (accounts)
+        GROUP BY x.account_id
     ),
     -- Events: since the start (for milestones), and in the windows.
     events AS (
         SELECT x.account_id,
-               sum(x.events) AS total,
-               coalesce(sum(x.events) FILTER (WHERE x.day > today - pl_days), 0) AS pl_events,
-               coalesce(sum(x.events) FILTER (WHERE x.day > today - um_days), 0) AS um_events
+               sum(x.events::float8)::bigint AS total,
+               coalesce(sum(x.events::float8) FILTER (WHERE x.day > today - pl_days), 0)::bigint AS pl_events,
+               coalesce(sum(x.events::float8) FILTER (WHERE x.day > today - um_days), 0)::bigint AS um_events
         FROM (SELECT c.account_id, c.day, c.events FROM @extschema@.usage_counter c WHERE c.day <= today
               UNION ALL
               SELECT d.account_id, d.day, d.events FROM @extschema@.usage_delta d WHERE d.day <= today) x
@@ -275,9 +286,9 @@ BEGIN
     ),
     features AS (
         SELECT x.account_id, x.feature,
-               coalesce(sum(x.events) FILTER (WHERE x.day > today - pl_days), 0) AS pl_events,
-               coalesce(sum(x.events) FILTER (WHERE x.day > today - nf_days), 0) > 0 AS recent,
-               coalesce(sum(x.events) FILTER (WHERE x.day <= today - nf_days AND x.day > today - nf_days - nf_back), 0) > 0 AS prior
+               coalesce(sum(x.events::float8) FILTER (WHERE x.day > today - pl_days), 0)::bigint AS pl_events,
+               coalesce(sum(x.events::float8) FILTER (WHERE x.day > today - nf_days), 0) > 0 AS recent,
+               coalesce(sum(x.events::float8) FILTER (WHERE x.day <= today - nf_days AND x.day > today - nf_days - nf_back), 0) > 0 AS prior
         FROM (SELECT f.account_id, f.day, f.feature, f.events FROM @extschema@.usage_feature_counter f
               WHERE f.day > features_from AND f.day <= today
               UNION ALL
@@ -318,9 +329,8 @@ BEGIN
                                   'cap', (c.value #>> '{}')::numeric,
                                   'ratio', round(coalesce(f.pl_events, 0) / (c.value #>> '{}')::numeric, 4),
                                   'window_days', pl_days)
-        FROM acc a
-        CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(a.properties -> 'usage_cap') = 'object'
-                                           THEN a.properties -> 'usage_cap' ELSE '{}' END) AS c(key, value)
+        FROM (SELECT * FROM acc WHERE jsonb_typeof(acc.properties -> 'usage_cap') = 'object') a
+        CROSS JOIN LATERAL jsonb_each(a.properties -> 'usage_cap') AS c(key, value)
         LEFT JOIN features f ON f.account_id = a.account_id AND f.feature = c.key
         WHERE jsonb_typeof(c.value) = 'number' AND (c.value #>> '{}')::numeric > 0
           AND coalesce(f.pl_events, 0) >= pl_ratio * (c.value #>> '{}')::numeric
@@ -795,3 +805,8 @@ COMMENT ON VIEW @extschema@.expansion_candidate IS
 -- installed by CREATE EXTENSION.
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.expansion_signal_setting', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.expansion_signal', '');
+
+-- The trigger writes csm's table after a delete of accounts by whoever may
+-- delete them; nobody may attach it elsewhere.
+ALTER FUNCTION @extschema@._forget_expansion() SECURITY DEFINER;
+REVOKE ALL ON FUNCTION @extschema@._forget_expansion() FROM PUBLIC;
