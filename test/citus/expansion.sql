@@ -10,7 +10,7 @@
 -- today (UTC); refreshes as of the start of today, never in the future.
 -- Everything is rolled back.
 BEGIN;
-SELECT plan(16);
+SELECT plan(17);
 SET LOCAL timezone = 'UTC';
 SET LOCAL client_min_messages = warning;
 
@@ -111,6 +111,16 @@ SELECT set_eq($$SELECT account_id, signals, expected_arr FROM csm.expansion_cand
                        (9506, '{new_feature_area}', 1600.00), (9507, '{usage_milestone}', 300.00), (9508, '{advocacy}', 3200.00),
                        (9509, '{plan_limit}', 2000.00)$$,
               'expansion_candidate: the open signals and the expected ARR of each account');
+
+-- Deleting an account deletes its signals (a statement trigger on the
+-- reference table csm.account, once, from the node it ran on).
+-- (counted into a temporary table first: Citus would send the test's own
+-- query to the shard)
+CREATE TEMP TABLE cx_before AS SELECT count(*) AS n FROM csm.expansion_signal WHERE account_id = 9504;
+DELETE FROM csm.account WHERE account_id = 9504;
+CREATE TEMP TABLE cx_after AS SELECT count(*) AS n FROM csm.expansion_signal WHERE account_id = 9504;
+SELECT is((SELECT n FROM cx_before) || ' -> ' || (SELECT n FROM cx_after), '1 -> 0',
+          'a deleted account''s signals go with it');
 
 -- Errors ------------------------------------------------------------------------------
 SELECT throws_ok($$SELECT csm.identify_expansion('cx99')$$, 'P0002', NULL, 'identify_expansion: unknown customer, P0002');
