@@ -28,11 +28,11 @@ UPDATE csm.account SET status = 'churned', churned_at = now() - interval '10 day
 -- day on 5 features for 120 days (600 events; neither growth nor a new
 -- feature nor a milestone).
 INSERT INTO exp_events
-SELECT 'exp_control', current_date - k + time '10:00', 'f' || u, 'u' || u
+SELECT 'exp_control', current_date - k + time '10:00', 'f' || u::text, 'u' || u::text
 FROM generate_series(0, 119) AS k, generate_series(1, 5) AS u;
 -- seats: 10 users a day for 60 days on one feature: 10 of 10 seats used
 INSERT INTO exp_events
-SELECT 'exp_seats', current_date - k + time '10:00', 'f1', 'u' || u
+SELECT 'exp_seats', current_date - k + time '10:00', 'f1', 'u' || u::text
 FROM generate_series(0, 59) AS k, generate_series(1, 10) AS u;
 -- cap: 15 events a day for 30 days, 450 of a cap of 500 (90%)
 INSERT INTO exp_events
@@ -45,12 +45,12 @@ SELECT 'exp_feature_cap', current_date - k + time '10:00', CASE WHEN i <= 4 THEN
 FROM generate_series(0, 29) AS k, generate_series(1, 5) AS i;
 -- growth: 5 users a day on days 30-59, 6 on days 0-29 (+20%)
 INSERT INTO exp_events
-SELECT 'exp_growth', current_date - k + time '10:00', 'f1', 'u' || u
+SELECT 'exp_growth', current_date - k + time '10:00', 'f1', 'u' || u::text
 FROM generate_series(0, 59) AS k, generate_series(1, 6) AS u
 WHERE u <= 5 OR k < 30;
 -- new area: f1 and f2 for 120 days, f3 as well in the last 10
 INSERT INTO exp_events
-SELECT 'exp_new_area', current_date - k + time '10:00', 'f' || f, 'u1'
+SELECT 'exp_new_area', current_date - k + time '10:00', 'f' || f::text, 'u1'
 FROM generate_series(0, 119) AS k, generate_series(1, 3) AS f
 WHERE f <= 2 OR k < 10;
 -- events_1000: 10 a day on days 30-119 (900), then 5 a day (150): the
@@ -61,14 +61,14 @@ FROM generate_series(0, 119) AS k, generate_series(1, 10) AS i
 WHERE i <= 5 OR k >= 30;
 -- users_100: 90 users in days 30-59, 100 in the last 30 (one event each)
 INSERT INTO exp_events
-SELECT 'exp_users_100', current_date - (CASE WHEN u <= 90 THEN 40 ELSE 0 END) + time '10:00', 'f1', 'u' || u
+SELECT 'exp_users_100', current_date - (CASE WHEN u <= 90 THEN 40 ELSE 0 END) + time '10:00', 'f1', 'u' || u::text
 FROM generate_series(1, 100) AS u
 UNION ALL
-SELECT 'exp_users_100', current_date - 5 + time '10:00', 'f1', 'u' || u
+SELECT 'exp_users_100', current_date - 5 + time '10:00', 'f1', 'u' || u::text
 FROM generate_series(1, 100) AS u;
 -- the churned account used every seat
 INSERT INTO exp_events
-SELECT 'exp_churned', current_date - k + time '10:00', 'f1', 'u' || u
+SELECT 'exp_churned', current_date - k + time '10:00', 'f1', 'u' || u::text
 FROM generate_series(0, 59) AS k, generate_series(1, 10) AS u;
 
 -- Health and NPS: the advocate is green (95) with a 10; control is a
@@ -85,7 +85,7 @@ FROM csm.account a JOIN (VALUES ('exp_advocate', 10), ('exp_control', 10), ('exp
 -- The accounts of this file, which every refresh below is limited to (the
 -- suite's other files share the database), and errors by their SQLSTATE.
 CREATE FUNCTION exp_accounts() RETURNS bigint[] LANGUAGE sql STABLE
-    AS $$ SELECT array_agg(account_id ORDER BY account_id) FROM csm.account WHERE external_id LIKE 'exp\_%' $$;
+    AS $$ SELECT ARRAY(SELECT account_id FROM csm.account WHERE external_id LIKE 'exp\_%' ORDER BY account_id) $$;
 CREATE FUNCTION exp_sqlstate(q text) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
     EXECUTE q;
@@ -144,7 +144,7 @@ UPDATE csm.expansion_signal_kind SET likelihood = 0.9 WHERE signal = 'advocacy';
 SELECT * FROM csm.refresh_expansion(now(), exp_accounts());
 
 -- Refresh errors (22023): a NULL, infinite or future as_of, or one before the last.
-SELECT q, exp_sqlstate(q) FROM unnest(ARRAY[
+SELECT q, exp_sqlstate(q) FROM pg_catalog.unnest(ARRAY[
     'SELECT csm.refresh_expansion(NULL)',
     'SELECT csm.refresh_expansion(''infinity'')',
     'SELECT csm.refresh_expansion(now() + interval ''1 day'')',
@@ -184,7 +184,7 @@ FROM csm.identify_expansion('exp_control') AS e;
 SELECT e -> 'status' AS status, e -> 'signals' AS signals, e -> 'expansion_potential' AS potential
 FROM csm.identify_expansion('exp_churned', '{"seats_used": 100}') AS e;
 -- Errors: unknown customer (P0002), NULL customer (22004), bad inputs (22023).
-SELECT q, exp_sqlstate(q) FROM unnest(ARRAY[
+SELECT q, exp_sqlstate(q) FROM pg_catalog.unnest(ARRAY[
     'SELECT csm.identify_expansion(''exp_nobody'')',
     'SELECT csm.identify_expansion(NULL)',
     'SELECT csm.identify_expansion(''exp_seats'', ''[1, 2]'')',
