@@ -428,6 +428,42 @@ ORDER BY f.next_due_at, f.external_id
 LIMIT 8;
 SQL
 
+# Expansion: what billing knows (seats in use, usage caps), then the
+# signals, the candidates by expected ARR, and the seed's contract.
+psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c 'SELECT csm_demo.load_expansion()'
+section "Expansion signals open now, by kind (csm.refresh_expansion, csm.expansion_signal_current)" <<'SQL'
+SELECT c.label AS signal, count(*) AS accounts, to_char(sum(a.arr), 'FM$999,999,999') AS arr,
+       to_char(100 * k.likelihood, 'FM90') || '%' AS likelihood, left(k.play, 60) || '...' AS play
+FROM csm.expansion_signal_current c
+JOIN csm.account a ON a.account_id = c.account_id
+JOIN csm.expansion_signal_config k ON k.signal = c.signal
+GROUP BY c.label, k.likelihood, k.play
+ORDER BY k.likelihood DESC, accounts DESC;
+SQL
+section "Expansion candidates: the ten with the most expected ARR (csm.expansion_candidate; expected = 20% upsell x likelihood)" <<'SQL'
+SELECT c.external_id, c.name, c.segment, to_char(c.arr, 'FM$999,999,999') AS arr,
+       array_to_string(c.signals, ', ') AS signals, to_char(100 * c.likelihood, 'FM990') || '%' AS likelihood,
+       to_char(c.upside_arr, 'FM$999,999,999') AS upside, to_char(c.expected_arr, 'FM$999,999,999') AS expected,
+       c.renewal_date - current_date AS renewal_in_days
+FROM csm.expansion_candidate c
+ORDER BY c.expected_arr DESC, c.external_id
+LIMIT 10;
+SQL
+section "Expansion pipeline by segment (csm.expansion_candidate)" <<'SQL'
+SELECT coalesce(c.segment, 'total') AS segment, count(*) AS candidates, to_char(sum(c.upside_arr), 'FM$999,999,999') AS upside,
+       to_char(sum(c.expected_arr), 'FM$999,999,999') AS expected,
+       to_char(100 * sum(c.expected_arr) / nullif(sum(c.arr), 0), 'FM990.0') || '%' AS expected_of_their_arr
+FROM csm.expansion_candidate c
+GROUP BY ROLLUP (c.segment)
+ORDER BY c.segment NULLS LAST;
+SQL
+section "identify_expansion() for the top candidate, with the customer's growth plans (the seed's contract, as an agent sees it)" <<'SQL'
+SELECT jsonb_pretty(csm.identify_expansion(c.external_id, growth_plans => '{"headcount_growth": 0.25}') - 'computed_at') AS identify_expansion
+FROM csm.expansion_candidate c
+ORDER BY c.expected_arr DESC, c.external_id
+LIMIT 1;
+SQL
+
 # Ownership: routing rules by segment, and a retention specialist beside
 # the primary for large accounts in the red band; every active account is
 # routed once (csm.assign_queued() routes the accounts without a primary).

@@ -50,6 +50,7 @@ BEGIN ATOMIC
         ('apply_routing', 'operate'), ('assign_queued', 'operate'),
         ('refresh_health', 'operate'), ('override_health', 'operate'), ('clear_health_override', 'operate'),
         ('refresh_churn', 'operate'), ('refresh_churn_signals', 'operate'),
+        ('refresh_expansion', 'operate'),
         ('route_waiting', 'operate'), ('reassign_stale', 'operate'),
         ('record_nps', 'operate'), ('update_nps_followup', 'operate'),
         ('release_member', 'admin'), ('copy_health_model', 'admin'), ('train_churn_model', 'admin'),
@@ -105,7 +106,8 @@ BEGIN ATOMIC
         ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.lifecycle_rule'),
         ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.milestone'),
         ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.core_feature'),
-        ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.nps_category')
+        ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.nps_category'),
+        ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.expansion_signal_setting')
     ) AS v (level, privilege, object_type, object);
 END;
 COMMENT ON FUNCTION @extschema@.access_privileges() IS

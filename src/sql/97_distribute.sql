@@ -36,6 +36,8 @@ BEGIN ATOMIC
         (60, '@extschema@.segment', 'reference'),
         (61, '@extschema@.segment_rule', 'reference'),
         (70, '@extschema@.nps_category', 'reference'),
+        (80, '@extschema@.expansion_signal_kind', 'reference'),
+        (81, '@extschema@.expansion_signal_setting', 'reference'),
         -- distributed by account_id, all in one colocation group
         (101, '@extschema@.usage_counter', 'account'),
         (102, '@extschema@.usage_user_day', 'account'),
@@ -67,7 +69,8 @@ BEGIN ATOMIC
         -- renewals (82_renewal.sql)
         (230, '@extschema@.renewal', 'account'),
         (231, '@extschema@.renewal_reminder', 'account'),
-        (260, '@extschema@.nps_loop', 'account')
+        (260, '@extschema@.nps_loop', 'account'),
+        (280, '@extschema@.expansion_signal', 'account')
     ) AS t(position, relation, kind)
     ORDER BY t.position;
 END;

@@ -1278,6 +1278,7 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION csm_demo.load_renewals(date, integer) IS
     'Loads the demo accounts'' renewals of the last 12 months (closed: renewed, upsell, downsell, churned) and opens today''s (csm.refresh_renewals).';
+
 -- Segments (issue 13, section 4) ------------------------------------------
 -- The generated accounts carry the segment of their shape: inside the
 -- seed's ranges it is what csm.segment_rule derives anyway (kept as
@@ -1299,6 +1300,7 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION csm_demo.load_segments() IS
     'Pins the largest enterprise account as strategic by hand; returns how the portfolio is placed.';
+
 -- The NPS program (issue 13, section 5) ----------------------------------
 --
 -- csm_demo.load() recorded the relationship surveys (csm_demo.generate_nps);
@@ -1394,3 +1396,43 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION csm_demo.load_nps(integer, integer) IS
     'Adds transactional and milestone NPS answers to the demo portfolio and works every follow-up (csm.nps_loop) as a team would; once, after csm_demo.load().';
+
+-- Expansion (issue 13 section 6) -------------------------------------------
+-- What billing would sync for expansion: the seats assigned (seats_used)
+-- and, for the API-heavy hot accounts, a monthly cap on events
+-- (usage_cap), set from each account's shape: hot accounts use 90-100% of
+-- their seats and sit at 75-110% of a cap on their last 30 days of events;
+-- healthy ones 60-95% of their seats; declining and churning ones 30-70%;
+-- new ones 20-80%.  Deterministic in the seed.  Then the expansion signals
+-- are refreshed.
+CREATE OR REPLACE FUNCTION csm_demo.load_expansion(seed integer DEFAULT 42)
+RETURNS text
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    n_seats bigint;
+    n_caps  bigint;
+    r       record;
+BEGIN
+    UPDATE csm.account a
+    SET properties = a.properties || jsonb_build_object('seats_used', least(a.seats, round(a.seats * (
+            CASE a.properties->>'shape' WHEN 'hot' THEN 0.9 + 0.1 * u WHEN 'healthy' THEN 0.6 + 0.35 * u
+                                        WHEN 'new' THEN 0.2 + 0.6 * u ELSE 0.3 + 0.4 * u END))))
+    FROM (SELECT x.account_id, csm_demo._rand(substr(x.external_id, 5)::bigint, 61, seed) AS u
+          FROM csm.account x WHERE x.external_id LIKE 'org\_%') v
+    WHERE v.account_id = a.account_id AND a.status = 'active' AND a.seats > 0;
+    GET DIAGNOSTICS n_seats = ROW_COUNT;
+
+    UPDATE csm.account a
+    SET properties = a.properties || jsonb_build_object('usage_cap',
+            (ceil(e.events / (0.75 + 0.35 * csm_demo._rand(substr(a.external_id, 5)::bigint, 62, seed)) / 1000) * 1000)::bigint)
+    FROM (SELECT d.account_id, sum(d.events) AS events FROM csm.usage_daily d
+          WHERE d.day > (now() AT TIME ZONE 'UTC')::date - 30 GROUP BY d.account_id) e
+    WHERE e.account_id = a.account_id AND a.status = 'active' AND a.properties->>'shape' = 'hot' AND e.events > 0;
+    GET DIAGNOSTICS n_caps = ROW_COUNT;
+
+    SELECT * INTO r FROM csm.refresh_expansion();
+    RETURN format('csm_demo: seats in use for %s accounts, usage caps for %s; expansion signals: %s raised',
+                  n_seats, n_caps, r.raised);
+END $$;
+COMMENT ON FUNCTION csm_demo.load_expansion(integer) IS
+    'Sets properties.seats_used (all active accounts) and properties.usage_cap (hot accounts) as a billing sync would, then runs csm.refresh_expansion().';

@@ -57,6 +57,9 @@ INSERT INTO tap_call VALUES
     ('analyze_churn_risk', $$SELECT csm.analyze_churn_risk('tap_1')$$, 'read', false),
     ('account_metrics_at', $$SELECT count(*) FROM csm.account_metrics_at(current_date)$$, 'read', false),
     ('churn_signals_at', $$SELECT count(*) FROM csm.churn_signals_at(now())$$, 'read', false),
+    ('read csm.expansion_candidate', 'SELECT count(*) FROM csm.expansion_candidate', 'read', false),
+    ('identify_expansion', $$SELECT csm.identify_expansion('tap_1', '{"seats_used": 10}')$$, 'read', false),
+    ('expansion_signals_at', $$SELECT count(*) FROM csm.expansion_signals_at(now())$$, 'read', false),
     -- operate
     ('csm_assign', $$SELECT csm.csm_assign('tap_1', 'tap_cy', false)$$, 'operate', true),
     ('csm_unassign', $$SELECT csm.csm_unassign('tap_2', (SELECT handle FROM csm.assignment WHERE external_id = 'tap_2'))$$,
@@ -69,6 +72,7 @@ INSERT INTO tap_call VALUES
     ('clear_health_override', $$SELECT csm.clear_health_override('tap_1')$$, 'operate', true),
     ('refresh_churn', 'SELECT csm.refresh_churn()', 'operate', true),
     ('refresh_churn_signals', 'SELECT count(*) FROM csm.refresh_churn_signals()', 'operate', true),
+    ('refresh_expansion', 'SELECT count(*) FROM csm.refresh_expansion()', 'operate', true),
     ('route_waiting', 'SELECT csm.route_waiting()', 'operate', true),
     ('reassign_stale', 'SELECT count(*) FROM csm.reassign_stale()', 'operate', true),
     ('refresh_lifecycle', 'SELECT csm.refresh_lifecycle()', 'operate', true),
@@ -102,6 +106,8 @@ INSERT INTO tap_call VALUES
      'admin', false),
     ('change a built-in milestone', $$UPDATE csm.milestone SET due_day = 5 WHERE milestone = 'kickoff_call_held'$$, 'admin', false),
     ('add a core feature', $$INSERT INTO csm.core_feature (feature) VALUES ('tap_reports')$$, 'admin', false),
+    ('tune an expansion signal', $$INSERT INTO csm.expansion_signal_setting (signal, likelihood) VALUES ('advocacy', 0.4)$$,
+     'admin', false),
     -- no level: account data and csm's internal tables
     ('UPDATE csm.account SET arr', 'UPDATE csm.account SET arr = 0', 'never', false),
     ('INSERT INTO csm.account', $$INSERT INTO csm.account (external_id) VALUES ('tap_new')$$, 'never', false),
@@ -112,6 +118,7 @@ INSERT INTO tap_call VALUES
     ('write csm.lifecycle_history', 'DELETE FROM csm.lifecycle_history', 'never', false),
     ('write csm.account_milestone', 'DELETE FROM csm.account_milestone', 'never', false),
     ('pin a stage with UPDATE csm.account', $$UPDATE csm.account SET lifecycle_stage = 'growth'$$, 'never', false),
+    ('write csm.expansion_signal', 'DELETE FROM csm.expansion_signal', 'never', false),
     ('INSERT INTO csm.assignment_log', $$INSERT INTO csm.assignment_log (account_id, action) VALUES (1, 'assign')$$,
      'never', false),
     ('grant_access', $$SELECT csm.grant_access('tap_none', 'admin')$$, 'never', false);

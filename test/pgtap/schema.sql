@@ -16,7 +16,8 @@ SELECT tables_are('csm', ARRAY['account', 'team_member', 'nps_response', 'usage_
                                'account_milestone',
                                'arr_change', 'renewal', 'renewal_reminder',
                                'segment', 'segment_rule',
-                               'nps_category', 'nps_loop']);
+                               'nps_category', 'nps_loop',
+                               'expansion_signal_kind', 'expansion_signal_setting', 'expansion_signal']);
 SELECT views_are('csm', ARRAY['usage_daily', 'usage_feature_daily', 'usage_unknown_key', '_usage_day', '_usage_feature_day', '_usage_staged', 'account_metrics',
                               'account_health', 'health_trend', 'health_score_component',
                               'assignment', 'assignment_workload', 'unassigned_queue', 'agent_performance',
@@ -24,7 +25,8 @@ SELECT views_are('csm', ARRAY['usage_daily', 'usage_feature_daily', 'usage_unkno
                               'onboarding_status',
                               'revenue_monthly', 'renewal_pipeline',
                               'segment_coverage',
-                              'nps_followup', 'nps_monthly']);
+                              'nps_followup', 'nps_monthly',
+                              'expansion_signal_config', 'expansion_signal_current', 'expansion_candidate']);
 SELECT col_is_pk('csm', 'account', ARRAY['account_id'], 'account is keyed by account_id');
 SELECT col_is_unique('csm', 'account', ARRAY['external_id'], 'external_id is globally unique');
 SELECT col_is_unique('csm', 'team_member', ARRAY['handle'], 'handle is unique');
@@ -77,7 +79,7 @@ SELECT is_empty($$
       AND c.confrelid::regclass::text NOT IN ('csm.account', 'csm.team_member', 'csm.usage_source',
                                               'csm.health_model', 'csm.health_group', 'csm.churn_signal_kind',
                                               'csm.milestone',
-                                              'csm.segment', 'csm.segment_rule')
+                                              'csm.segment', 'csm.segment_rule', 'csm.expansion_signal_kind')
       -- within the colocation group, by a key that starts with account_id
       AND NOT (c.conrelid, c.confrelid) IN (('csm.nps_loop'::regclass, 'csm.nps_response'::regclass))
 $$, 'foreign keys point only at account or config tables (or at an answer, from its colocated follow-up)');
@@ -89,6 +91,7 @@ $$, $$
     SELECT c.oid::regclass::text FROM pg_class c
     WHERE c.relnamespace = 'csm'::regnamespace AND c.relkind IN ('r', 'S')
       AND c.relname <> 'health_band_info'  -- a fixed lookup that CREATE EXTENSION installs
+      AND c.relname <> 'expansion_signal_kind'  -- read-only, installed by CREATE EXTENSION (settings are dumped)
       AND c.relname NOT IN ('usage_fold_lock', 'member_lock', 'lock_row')  -- lock rows: CREATE EXTENSION installs one, a restore's inserts or use make the others
       AND c.relname <> 'conversation_change'  -- Citus only: work a statement leaves to the coordinator, done before it returns
 $$, 'every csm table and sequence that holds user data is registered with pg_extension_config_dump');

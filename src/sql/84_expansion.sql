@@ -1,0 +1,812 @@
+-- Expansion: the seed's expansion signals (approaching plan limits, user
+-- growth, new feature areas, usage milestones, advocacy), detected per
+-- account from usage, properties, health and NPS, and kept with their
+-- evidence as churn signals are (first seen, last seen, cleared); the
+-- seed's identify_expansion contract on top of them.
+--
+-- Concurrency is that of csm.refresh_churn_signals (72_churn_signal.sql):
+-- one refresh at a time (the row ('expansion', 'signals') of csm.lock_row),
+-- writes only for accounts locked FOR KEY SHARE SKIP LOCKED, so a refresh
+-- never waits for a delete of an account and nothing can deadlock.
+
+-- Signal kinds (config) --------------------------------------------------------
+
+CREATE TABLE @extschema@.expansion_signal_kind (
+    signal      text NOT NULL,
+    label       text NOT NULL,
+    description text NOT NULL,
+    params      jsonb NOT NULL DEFAULT '{}',
+    likelihood  float8 NOT NULL,
+    play        text NOT NULL,
+    CONSTRAINT expansion_signal_kind_pkey PRIMARY KEY (signal),
+    CONSTRAINT expansion_signal_kind_params_is_object CHECK (jsonb_typeof(params) = 'object'),
+    -- NaN sorts above 1: refused too
+    CONSTRAINT expansion_signal_kind_likelihood_range CHECK (likelihood >= 0 AND likelihood < 1)
+);
+COMMENT ON TABLE @extschema@.expansion_signal_kind IS
+    'The five expansion signals csm.refresh_expansion() detects: meaning, default thresholds, the likelihood that an account showing it expands, and the play to run. Installed by csm and read-only: tune them in csm.expansion_signal_setting. A config table (a reference table in Citus).';
+COMMENT ON COLUMN @extschema@.expansion_signal_kind.params IS
+    'Default thresholds, a JSON object: numbers, whole numbers >= 1 for keys ending in _days, arrays of whole numbers >= 1 for keys ending in _milestones. Overridden key by key by csm.expansion_signal_setting.params.';
+COMMENT ON COLUMN @extschema@.expansion_signal_kind.likelihood IS
+    'Default probability, in [0, 1), that an account showing the signal expands; expansion_potential combines the likelihoods of an account''s open signals.';
+COMMENT ON COLUMN @extschema@.expansion_signal_kind.play IS 'The recommended play, from seed 002''s playbooks and triggers.';
+
+CREATE TABLE @extschema@.expansion_signal_setting (
+    signal     text NOT NULL,
+    enabled    boolean NOT NULL DEFAULT true,
+    params     jsonb NOT NULL DEFAULT '{}',
+    likelihood float8,
+    CONSTRAINT expansion_signal_setting_pkey PRIMARY KEY (signal),
+    CONSTRAINT expansion_signal_setting_signal_fkey FOREIGN KEY (signal)
+        REFERENCES @extschema@.expansion_signal_kind (signal) ON UPDATE CASCADE ON DELETE CASCADE,
+    CONSTRAINT expansion_signal_setting_params_is_object CHECK (jsonb_typeof(params) = 'object'),
+    CONSTRAINT expansion_signal_setting_likelihood_range CHECK (likelihood >= 0 AND likelihood < 1)
+);
+COMMENT ON TABLE @extschema@.expansion_signal_setting IS
+    'Your changes to an expansion signal: turn it off, change some of its thresholds, or its likelihood. A row per changed signal; pg_dump keeps them. csm.expansion_signal_config shows the result.';
+COMMENT ON COLUMN @extschema@.expansion_signal_setting.enabled IS 'false: refresh_expansion() no longer raises it, and clears it where it is open.';
+COMMENT ON COLUMN @extschema@.expansion_signal_setting.params IS
+    'Thresholds to change, for example {"min_ratio": 0.8}: only keys the signal has; numbers >= 0, whole numbers >= 1 for _days keys, non-empty arrays of whole numbers >= 1 for _milestones keys. Keys left out keep their default.';
+COMMENT ON COLUMN @extschema@.expansion_signal_setting.likelihood IS 'The likelihood to use instead of the default, in [0, 1); NULL keeps the default.';
+
+INSERT INTO @extschema@.expansion_signal_kind (signal, label, description, params, likelihood, play) VALUES
+    ('plan_limit', 'Approaching plan limits',
+     'Seats used are at least min_ratio of the licensed seats, or the events of the last window_days are at least min_ratio of a usage cap in properties. Seats used: properties.seats_used when it is a number, else the distinct users active in the last window_days. properties.usage_cap is a number (a cap on all events per window_days) or an object of caps per feature. Seed: expansion_signal, "Usage approaching plan limits".',
+     '{"min_ratio": 0.9, "window_days": 30}', 0.5,
+     'Proactive upgrade discussion: document the value delivered, build the business case with sales and present the next plan or seat block before the limit bites (seed: expansion_signal, playbook expansion_nurture).'),
+    ('user_growth', 'Active users growing',
+     'Distinct active users of the last window_days are at least min_growth (a fraction) above those of the window_days before, which had at least min_prior_users. Seed: user_expansion.',
+     '{"min_growth": 0.2, "window_days": 30, "min_prior_users": 5}', 0.3,
+     'Seat expansion: department-level rollout and champion development; size the next seat block with the customer (seed: user_expansion).'),
+    ('new_feature_area', 'New feature areas adopted',
+     'At least min_new features used in the last window_days were not used in the lookback_days before, by an account that used at least one feature then. Seed: use_case_expansion.',
+     '{"min_new": 1, "window_days": 30, "lookback_days": 90}', 0.2,
+     'Use-case expansion: identify the adjacent use case, offer a proof of concept or the advanced capability (seed: use_case_expansion).'),
+    ('usage_milestone', 'Usage milestone reached',
+     'In the last window_days the account''s events since it started passed one of event_milestones, or its distinct active users (over window_days) reached one of user_milestones. Seed: usage_milestones, "1000th API call, 100th user".',
+     '{"window_days": 30, "event_milestones": [1000, 10000, 100000, 1000000], "user_milestones": [100, 1000]}', 0.1,
+     'Congratulatory message and success story request (seed: usage_milestones).'),
+    ('advocacy', 'Healthy promoter',
+     'The latest computed health score (csm.health_history, at most health_max_age_days old) is at least min_health, and the latest NPS answer (at most nps_max_age_days old) is at least min_nps. Seed: advocacy_development, "NPS 9-10 + success outcomes".',
+     '{"min_health": 90, "min_nps": 9, "health_max_age_days": 7, "nps_max_age_days": 180}', 0.2,
+     'Advocacy: request a case study or reference, invite to the advocacy program, and raise expansion in the same conversation (seed: advocacy_development).');
+
+-- The kinds are csm's: a change would be lost by pg_dump, which leaves them
+-- out (CREATE EXTENSION installs them).
+CREATE FUNCTION @extschema@._expansion_signal_kind_guard() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RAISE EXCEPTION 'expansion signal kinds are installed by csm and cannot be changed'
+        USING ERRCODE = 'insufficient_privilege',
+              HINT = 'Change a signal''s thresholds, likelihood or enabled flag in csm.expansion_signal_setting.';
+END $$;
+COMMENT ON FUNCTION @extschema@._expansion_signal_kind_guard() IS
+    'Trigger: csm.expansion_signal_kind is read-only (42501); settings go in csm.expansion_signal_setting.';
+CREATE TRIGGER expansion_signal_kind_guard BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.expansion_signal_kind
+    FOR EACH ROW EXECUTE FUNCTION @extschema@._expansion_signal_kind_guard();
+
+-- A setting may only change thresholds the signal has, to sensible values.
+CREATE FUNCTION @extschema@._expansion_signal_setting_check() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    defaults jsonb;
+    k text;
+    v jsonb;
+BEGIN
+    SELECT c.params INTO defaults FROM @extschema@.expansion_signal_kind c WHERE c.signal = NEW.signal;
+    IF defaults IS NULL OR jsonb_typeof(NEW.params) IS DISTINCT FROM 'object' THEN
+        RETURN NEW;  -- a foreign key or CHECK violation about to be raised
+    END IF;
+    FOR k, v IN SELECT e.key, e.value FROM jsonb_each(NEW.params) AS e LOOP
+        IF NOT defaults ? k THEN
+            RAISE EXCEPTION 'expansion signal "%" has no parameter "%"', NEW.signal, k
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = format('Its parameters are %s.',
+                                    (SELECT string_agg(d.key, ', ' ORDER BY d.key) FROM jsonb_object_keys(defaults) AS d(key)));
+        END IF;
+        IF k LIKE '%\_milestones' THEN
+            IF jsonb_typeof(v) <> 'array' OR jsonb_array_length(v) = 0
+               OR EXISTS (SELECT 1 FROM jsonb_array_elements(v) AS m(x)
+                          WHERE jsonb_typeof(m.x) <> 'number' OR (m.x #>> '{}')::numeric < 1
+                             OR (m.x #>> '{}')::numeric <> trunc((m.x #>> '{}')::numeric)) THEN
+                RAISE EXCEPTION 'parameter "%" of expansion signal "%" must be a non-empty array of whole numbers >= 1', k, NEW.signal
+                    USING ERRCODE = 'invalid_parameter_value', DETAIL = format('It was given %s.', v);
+            END IF;
+        ELSIF jsonb_typeof(v) <> 'number' OR (v #>> '{}')::numeric < 0 THEN
+            RAISE EXCEPTION 'parameter "%" of expansion signal "%" must be a number >= 0', k, NEW.signal
+                USING ERRCODE = 'invalid_parameter_value', DETAIL = format('It was given %s.', v);
+        ELSIF k LIKE '%\_days' AND ((v #>> '{}')::numeric < 1 OR (v #>> '{}')::numeric <> trunc((v #>> '{}')::numeric)
+                                    OR (v #>> '{}')::numeric > 3650) THEN
+            RAISE EXCEPTION 'parameter "%" of expansion signal "%" must be a whole number of days from 1 to 3650', k, NEW.signal
+                USING ERRCODE = 'invalid_parameter_value', DETAIL = format('It was given %s.', v);
+        END IF;
+    END LOOP;
+    RETURN NEW;
+END $$;
+COMMENT ON FUNCTION @extschema@._expansion_signal_setting_check() IS
+    'Trigger: a setting changes only parameters the signal has: numbers >= 0, whole numbers of days from 1 to 3650 for _days, non-empty arrays of whole numbers >= 1 for _milestones. Raises 22023.';
+CREATE TRIGGER expansion_signal_setting_check BEFORE INSERT OR UPDATE ON @extschema@.expansion_signal_setting
+    FOR EACH ROW EXECUTE FUNCTION @extschema@._expansion_signal_setting_check();
+
+CREATE VIEW @extschema@.expansion_signal_config WITH (security_invoker = true) AS
+SELECT k.signal,
+       k.label,
+       k.description,
+       coalesce(s.enabled, true) AS enabled,
+       k.params || coalesce(s.params, '{}') AS params,
+       coalesce(s.likelihood, k.likelihood) AS likelihood,
+       k.play,
+       s.signal IS NOT NULL AS customized
+FROM @extschema@.expansion_signal_kind k
+LEFT JOIN @extschema@.expansion_signal_setting s ON s.signal = k.signal;
+COMMENT ON VIEW @extschema@.expansion_signal_config IS
+    'Every expansion signal as refresh_expansion() and identify_expansion() use it: the kind with your settings applied (thresholds merged key by key, likelihood, enabled).';
+
+-- Signals per account ------------------------------------------------------------
+
+CREATE TABLE @extschema@.expansion_signal (
+    account_id    bigint NOT NULL,
+    signal        text NOT NULL,
+    first_seen_at timestamptz NOT NULL,
+    last_seen_at  timestamptz NOT NULL,
+    cleared_at    timestamptz,
+    evidence      jsonb NOT NULL DEFAULT '{}',
+    CONSTRAINT expansion_signal_pkey PRIMARY KEY (account_id, signal, first_seen_at),
+    -- the kinds are csm's own (expansion_signal_kind is read-only)
+    CONSTRAINT expansion_signal_signal_known
+        CHECK (signal IN ('plan_limit', 'user_growth', 'new_feature_area', 'usage_milestone', 'advocacy')),
+    CONSTRAINT expansion_signal_seen_in_order CHECK (last_seen_at >= first_seen_at),
+    CONSTRAINT expansion_signal_cleared_after_seen CHECK (cleared_at >= last_seen_at),
+    CONSTRAINT expansion_signal_evidence_is_object CHECK (jsonb_typeof(evidence) = 'object')
+);
+-- At most one open row per account and signal; a signal that clears and
+-- comes back gets a new row, so the table is its history.
+CREATE UNIQUE INDEX expansion_signal_open ON @extschema@.expansion_signal (account_id, signal) WHERE cleared_at IS NULL;
+COMMENT ON INDEX @extschema@.expansion_signal_open IS 'At most one open (uncleared) row per account and signal.';
+-- No foreign key: a first refresh of a million accounts would spend more on
+-- the checks than on the writes (as for csm.health_score);
+-- _forget_expansion() removes a deleted account's signals.
+COMMENT ON TABLE @extschema@.expansion_signal IS
+    'Expansion signals per account, with their evidence: open while cleared_at is NULL; a signal that clears and returns gets a new row. Written by csm.refresh_expansion().';
+COMMENT ON COLUMN @extschema@.expansion_signal.first_seen_at IS 'The as_of of the refresh that raised it.';
+COMMENT ON COLUMN @extschema@.expansion_signal.last_seen_at IS 'The as_of of the latest refresh that still saw it.';
+COMMENT ON COLUMN @extschema@.expansion_signal.cleared_at IS 'The as_of of the refresh that no longer saw it; NULL while open.';
+COMMENT ON COLUMN @extschema@.expansion_signal.evidence IS
+    'The numbers behind the signal as last seen, a JSON object whose keys depend on the signal (see the README).';
+
+-- On Citus, once, from the node the accounts were deleted on (see
+-- csm._origin()), with the ids read from the transition table first.
+CREATE FUNCTION @extschema@._forget_expansion() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    accounts bigint[];
+BEGIN
+    IF NOT @extschema@._origin() THEN
+        RETURN NULL;
+    END IF;
+    accounts := ARRAY(SELECT g.account_id FROM gone g);
+    DELETE FROM @extschema@.expansion_signal s WHERE s.account_id = ANY (accounts);
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION @extschema@._forget_expansion() IS
+    'Trigger: deleting accounts deletes their expansion signals.';
+CREATE TRIGGER account_forget_expansion AFTER DELETE ON @extschema@.account
+    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._forget_expansion();
+
+-- Detection ------------------------------------------------------------------------
+
+-- Windows end at as_of, as in csm.churn_signals_at: "the last 30 days" of
+-- usage are the 30 UTC days up to and including as_of's; of timestamps,
+-- (as_of - 30 days, as_of].  Usage is read from the folded counters plus
+-- the pending deltas.
+CREATE FUNCTION @extschema@.expansion_signals_at(as_of timestamptz, accounts bigint[] DEFAULT NULL)
+RETURNS TABLE (account_id bigint, signal text, evidence jsonb)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET work_mem = '128MB'
+SET jit = off
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p jsonb;
+    on_signals text[];
+    today date;
+    pl_ratio numeric;  pl_days integer;
+    ug_growth numeric; ug_days integer;  ug_min numeric;
+    nf_min numeric;    nf_days integer;  nf_back integer;
+    um_days integer;   um_event_marks numeric[]; um_user_marks numeric[];
+    ad_health numeric; ad_nps numeric;   ad_health_days integer; ad_nps_days integer;
+    users_from date;   features_from date;
+BEGIN
+    IF as_of IS NULL OR NOT isfinite(as_of) THEN
+        RAISE EXCEPTION 'as_of must be a finite time'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass a timestamptz such as now().';
+    END IF;
+    today := (as_of AT TIME ZONE 'UTC')::date;
+
+    SELECT jsonb_object_agg(c.signal, c.params), array_agg(c.signal) FILTER (WHERE c.enabled)
+    INTO p, on_signals
+    FROM @extschema@.expansion_signal_config c;
+
+    pl_ratio := p #>> '{plan_limit,min_ratio}';
+    pl_days := p #>> '{plan_limit,window_days}';
+    ug_growth := p #>> '{user_growth,min_growth}';
+    ug_days := p #>> '{user_growth,window_days}';
+    ug_min := p #>> '{user_growth,min_prior_users}';
+    nf_min := p #>> '{new_feature_area,min_new}';
+    nf_days := p #>> '{new_feature_area,window_days}';
+    nf_back := p #>> '{new_feature_area,lookback_days}';
+    um_days := p #>> '{usage_milestone,window_days}';
+    um_event_marks := ARRAY(SELECT (m.x #>> '{}')::numeric FROM jsonb_array_elements(p #> '{usage_milestone,event_milestones}') AS m(x));
+    um_user_marks := ARRAY(SELECT (m.x #>> '{}')::numeric FROM jsonb_array_elements(p #> '{usage_milestone,user_milestones}') AS m(x));
+    ad_health := p #>> '{advocacy,min_health}';
+    ad_nps := p #>> '{advocacy,min_nps}';
+    ad_health_days := p #>> '{advocacy,health_max_age_days}';
+    ad_nps_days := p #>> '{advocacy,nps_max_age_days}';
+    -- the users of every window are counted in one pass over the oldest
+    users_from := today - greatest(pl_days, 2 * ug_days, 2 * um_days);
+    features_from := today - greatest(nf_days + nf_back, pl_days);
+
+    RETURN QUERY
+    WITH acc AS (
+        -- accounts that are customers at as_of
+        SELECT a.account_id, a.seats, a.properties
+        FROM @extschema@.account a
+        WHERE (a.status = 'active' OR a.churned_at > as_of)
+          AND (a.started_at IS NULL OR a.started_at <= as_of)
+          AND (accounts IS NULL OR a.account_id = ANY (accounts))
+    ),
+    -- Users: the distinct users active in each window, from the folded
+    -- user-days and the pending deltas with events.  A deletion not yet
+    -- folded by compact_usage() does not take a user away until then.
+    users AS (
+        SELECT x.account_id,
+               count(DISTINCT x.user_key) FILTER (WHERE x.day > today - pl_days) AS pl_users,
+               count(DISTINCT x.user_key) FILTER (WHERE x.day > today - ug_days) AS ug_recent,
+               count(DISTINCT x.user_key) FILTER (WHERE x.day <= today - ug_days AND x.day > today - 2 * ug_days) AS ug_prior,
+               count(DISTINCT x.user_key) FILTER (WHERE x.day > today - um_days) AS um_recent,
+               count(DISTINCT x.user_key) FILTER (WHERE x.day <= today - um_days AND x.day > today - 2 * um_days) AS um_prior
+        FROM (SELECT u.account_id, u.day, u.user_key FROM @extschema@.usage_user_day u
+              WHERE u.day > users_from AND u.day <= today AND u.events > 0
+              UNION ALL
+              SELECT d.account_id, d.day, d.user_key FROM @extschema@.usage_delta d
+              WHERE d.user_key IS NOT NULL AND d.events > 0 AND d.day > users_from AND d.day <= today) x
+        WHERE accounts IS NULL OR x.account_id = ANY (accounts)
+        GROUP BY x.account_id
+    ),
+    -- Events: since the start (for milestones), and in the windows.
+    events AS (
+        SELECT x.account_id,
+               sum(x.events::float8)::bigint AS total,
+               coalesce(sum(x.events::float8) FILTER (WHERE x.day > today - pl_days), 0)::bigint AS pl_events,
+               coalesce(sum(x.events::float8) FILTER (WHERE x.day > today - um_days), 0)::bigint AS um_events
+        FROM (SELECT c.account_id, c.day, c.events FROM @extschema@.usage_counter c WHERE c.day <= today
+              UNION ALL
+              SELECT d.account_id, d.day, d.events FROM @extschema@.usage_delta d WHERE d.day <= today) x
+        WHERE accounts IS NULL OR x.account_id = ANY (accounts)
+        GROUP BY x.account_id
+    ),
+    features AS (
+        SELECT x.account_id, x.feature,
+               coalesce(sum(x.events::float8) FILTER (WHERE x.day > today - pl_days), 0)::bigint AS pl_events,
+               coalesce(sum(x.events::float8) FILTER (WHERE x.day > today - nf_days), 0) > 0 AS recent,
+               coalesce(sum(x.events::float8) FILTER (WHERE x.day <= today - nf_days AND x.day > today - nf_days - nf_back), 0) > 0 AS prior
+        FROM (SELECT f.account_id, f.day, f.feature, f.events FROM @extschema@.usage_feature_counter f
+              WHERE f.day > features_from AND f.day <= today
+              UNION ALL
+              SELECT d.account_id, d.day, d.feature, d.events FROM @extschema@.usage_delta d
+              WHERE d.feature IS NOT NULL AND d.day > features_from AND d.day <= today) x
+        WHERE accounts IS NULL OR x.account_id = ANY (accounts)
+        GROUP BY x.account_id, x.feature
+    ),
+    -- Plan limits ------------------------------------------------------------------
+    limits AS (
+        -- seats
+        SELECT a.account_id, 1 AS ord,
+               jsonb_build_object('limit', 'seats', 'used', s.used, 'cap', a.seats,
+                                  'ratio', round(s.used / a.seats, 4), 'source', s.source) AS item
+        FROM acc a
+        LEFT JOIN users u ON u.account_id = a.account_id
+        CROSS JOIN LATERAL (SELECT CASE WHEN jsonb_typeof(a.properties -> 'seats_used') = 'number'
+                                        THEN (a.properties ->> 'seats_used')::numeric
+                                        ELSE coalesce(u.pl_users, 0) END AS used,
+                                   CASE WHEN jsonb_typeof(a.properties -> 'seats_used') = 'number'
+                                        THEN 'properties' ELSE 'usage' END AS source) s
+        WHERE a.seats > 0 AND s.used >= pl_ratio * a.seats
+          -- a seat count from usage needs usage with users
+          AND (s.source = 'properties' OR u.account_id IS NOT NULL)
+        UNION ALL
+        -- a cap on all events
+        SELECT a.account_id, 2,
+               jsonb_build_object('limit', 'events', 'used', coalesce(e.pl_events, 0), 'cap', (a.properties ->> 'usage_cap')::numeric,
+                                  'ratio', round(coalesce(e.pl_events, 0) / (a.properties ->> 'usage_cap')::numeric, 4),
+                                  'window_days', pl_days)
+        FROM acc a LEFT JOIN events e ON e.account_id = a.account_id
+        WHERE jsonb_typeof(a.properties -> 'usage_cap') = 'number' AND (a.properties ->> 'usage_cap')::numeric > 0
+          AND coalesce(e.pl_events, 0) >= pl_ratio * (a.properties ->> 'usage_cap')::numeric
+        UNION ALL
+        -- caps per feature
+        SELECT a.account_id, 3,
+               jsonb_build_object('limit', 'feature', 'feature', c.key, 'used', coalesce(f.pl_events, 0),
+                                  'cap', (c.value #>> '{}')::numeric,
+                                  'ratio', round(coalesce(f.pl_events, 0) / (c.value #>> '{}')::numeric, 4),
+                                  'window_days', pl_days)
+        FROM (SELECT * FROM acc WHERE jsonb_typeof(acc.properties -> 'usage_cap') = 'object') a
+        CROSS JOIN LATERAL jsonb_each(a.properties -> 'usage_cap') AS c(key, value)
+        LEFT JOIN features f ON f.account_id = a.account_id AND f.feature = c.key
+        WHERE jsonb_typeof(c.value) = 'number' AND (c.value #>> '{}')::numeric > 0
+          AND coalesce(f.pl_events, 0) >= pl_ratio * (c.value #>> '{}')::numeric
+    ),
+    limit_signals AS (
+        SELECT l.account_id, 'plan_limit'::text AS signal,
+               jsonb_build_object('limits', jsonb_agg(l.item ORDER BY l.ord, l.item ->> 'feature'), 'min_ratio', pl_ratio) AS evidence
+        FROM limits l
+        GROUP BY l.account_id
+    ),
+    -- User growth --------------------------------------------------------------------
+    growth_signals AS (
+        SELECT u.account_id, 'user_growth'::text AS signal,
+               jsonb_build_object('active_users', u.ug_recent, 'prior_active_users', u.ug_prior,
+                                  'growth', round((u.ug_recent - u.ug_prior)::numeric / u.ug_prior, 4),
+                                  'window_days', ug_days) AS evidence
+        FROM users u JOIN acc a ON a.account_id = u.account_id
+        WHERE u.ug_prior >= greatest(ug_min, 1) AND u.ug_recent >= u.ug_prior * (1 + ug_growth)
+    ),
+    -- New feature areas ------------------------------------------------------------
+    feature_signals AS (
+        SELECT f.account_id, 'new_feature_area'::text AS signal,
+               jsonb_build_object('new_features', to_jsonb(array_agg(f.feature ORDER BY f.feature) FILTER (WHERE f.recent AND NOT f.prior)),
+                                  'features_used', count(*) FILTER (WHERE f.recent),
+                                  'prior_features', count(*) FILTER (WHERE f.prior),
+                                  'window_days', nf_days, 'lookback_days', nf_back) AS evidence
+        FROM features f JOIN acc a ON a.account_id = f.account_id
+        GROUP BY f.account_id
+        HAVING count(*) FILTER (WHERE f.prior) > 0
+           AND count(*) FILTER (WHERE f.recent AND NOT f.prior) >= greatest(nf_min, 1)
+    ),
+    -- Usage milestones: the highest milestone passed in the window --------------
+    milestones AS (
+        SELECT e.account_id, 1 AS ord,
+               jsonb_build_object('milestone', 'events', 'reached', m.reached, 'value', e.total) AS item
+        FROM events e JOIN acc a ON a.account_id = e.account_id
+        CROSS JOIN LATERAL (SELECT max(x) AS reached FROM unnest(um_event_marks) AS x
+                            WHERE e.total >= x AND e.total - e.um_events < x) m
+        WHERE m.reached IS NOT NULL
+        UNION ALL
+        SELECT u.account_id, 2,
+               jsonb_build_object('milestone', 'active_users', 'reached', m.reached, 'value', u.um_recent)
+        FROM users u JOIN acc a ON a.account_id = u.account_id
+        CROSS JOIN LATERAL (SELECT max(x) AS reached FROM unnest(um_user_marks) AS x
+                            WHERE u.um_recent >= x AND u.um_prior < x) m
+        WHERE m.reached IS NOT NULL
+    ),
+    milestone_signals AS (
+        SELECT m.account_id, 'usage_milestone'::text AS signal,
+               jsonb_build_object('milestones', jsonb_agg(m.item ORDER BY m.ord), 'window_days', um_days) AS evidence
+        FROM milestones m
+        GROUP BY m.account_id
+    ),
+    -- Advocacy: a healthy promoter ---------------------------------------------------
+    health_now AS (
+        SELECT DISTINCT ON (h.account_id) h.account_id, h.day, h.score
+        FROM @extschema@.health_history h
+        WHERE h.day > today - ad_health_days AND h.day <= today
+          AND (accounts IS NULL OR h.account_id = ANY (accounts))
+        ORDER BY h.account_id, h.day DESC
+    ),
+    nps_now AS (
+        SELECT DISTINCT ON (n.account_id) n.account_id, n.score, n.responded_at
+        FROM @extschema@.nps_response n
+        WHERE n.responded_at <= as_of AND n.responded_at > as_of - make_interval(days => ad_nps_days)
+          AND (accounts IS NULL OR n.account_id = ANY (accounts))
+        ORDER BY n.account_id, n.responded_at DESC, n.response_id DESC
+    ),
+    advocacy_signals AS (
+        SELECT h.account_id, 'advocacy'::text AS signal,
+               jsonb_build_object('health_score', round(h.score::numeric, 2), 'health_day', h.day,
+                                  'nps', n.score, 'responded_at', n.responded_at) AS evidence
+        FROM health_now h
+        JOIN nps_now n ON n.account_id = h.account_id
+        JOIN acc a ON a.account_id = h.account_id
+        WHERE h.score >= ad_health AND n.score >= ad_nps
+    )
+    SELECT s.account_id, s.signal, s.evidence
+    FROM (SELECT * FROM limit_signals
+          UNION ALL SELECT * FROM growth_signals
+          UNION ALL SELECT * FROM feature_signals
+          UNION ALL SELECT * FROM milestone_signals
+          UNION ALL SELECT * FROM advocacy_signals) s
+    WHERE s.signal = ANY (on_signals);
+END $$;
+COMMENT ON FUNCTION @extschema@.expansion_signals_at(timestamptz, bigint[]) IS
+    'The expansion signals that hold at as_of, with their evidence, for every account that is a customer then (or just the accounts given); reads, writes nothing. Thresholds come from csm.expansion_signal_config. Raises 22023 for a NULL or infinite as_of.';
+
+CREATE FUNCTION @extschema@.refresh_expansion(as_of timestamptz DEFAULT now(), accounts bigint[] DEFAULT NULL)
+RETURNS TABLE (raised integer, ongoing integer, cleared integer)
+LANGUAGE plpgsql VOLATILE
+SET work_mem = '128MB'
+SET jit = off
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    later timestamptz;
+    id bigint;
+    one record;
+    locked bigint[];
+    tried integer := 0;
+    failed text[] := '{}';
+    err_state text;
+    err_message text;
+BEGIN
+    PERFORM @extschema@._require('operate');
+    PERFORM @extschema@._churn_require_coordinator('csm.refresh_expansion()');
+    IF as_of IS NULL OR NOT isfinite(as_of) THEN
+        RAISE EXCEPTION 'as_of must be a finite time'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass a timestamptz such as now().';
+    END IF;
+    IF as_of > pg_catalog.clock_timestamp() THEN
+        RAISE EXCEPTION 'as_of % is in the future', as_of
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Refresh as of now() or a time before it; csm.expansion_signals_at() computes signals at any time without writing.';
+    END IF;
+    -- One refresh at a time (a row of the reference table csm.lock_row on Citus).
+    PERFORM @extschema@._lock_row('expansion', 'signals', true);
+
+    -- Signals are a history: a refresh may not go back before the last one.
+    SELECT max(s.last_seen_at) INTO later
+    FROM @extschema@.expansion_signal s
+    WHERE s.cleared_at IS NULL AND s.last_seen_at > as_of AND (accounts IS NULL OR s.account_id = ANY (accounts));
+    IF later IS NOT NULL THEN
+        RAISE EXCEPTION 'as_of % is before the last refresh of expansion signals (%)', as_of, later
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Refresh in time order; to rebuild a history, delete the rows of csm.expansion_signal first.';
+    END IF;
+
+    -- What holds now against what is open: new, still seen, gone.  Open
+    -- signals of accounts that are not customers at as_of stay as they
+    -- were.  Each step is a statement of its own, so that on Citus each
+    -- runs where it can (as in refresh_churn_signals).  An account whose
+    -- data makes the statement fail (a data exception) is skipped and
+    -- named in a WARNING; the others are refreshed one at a time then.
+    BEGIN
+    IF to_regclass('pg_temp.csm_expansion_detected') IS NOT NULL THEN
+        DROP TABLE IF EXISTS pg_temp.csm_expansion_detected, pg_temp.csm_expansion_open, pg_temp.csm_expansion_classified;
+    END IF;
+    CREATE TEMP TABLE csm_expansion_detected ON COMMIT DROP AS
+    SELECT d.account_id, d.signal, d.evidence FROM @extschema@.expansion_signals_at(as_of, accounts) d;
+    CREATE TEMP TABLE csm_expansion_open ON COMMIT DROP AS
+    SELECT s.account_id, s.signal
+    FROM @extschema@.expansion_signal s
+    JOIN @extschema@.account a ON a.account_id = s.account_id
+    WHERE s.cleared_at IS NULL
+      AND (a.status = 'active' OR a.churned_at > as_of)
+      AND (a.started_at IS NULL OR a.started_at <= as_of)
+      AND (accounts IS NULL OR s.account_id = ANY (accounts));
+    CREATE TEMP TABLE csm_expansion_classified ON COMMIT DROP AS
+    SELECT coalesce(d.account_id, o.account_id) AS account_id, coalesce(d.signal, o.signal) AS signal, d.evidence,
+           CASE WHEN o.account_id IS NULL THEN 'new' WHEN d.account_id IS NULL THEN 'gone' ELSE 'seen' END AS state
+    FROM pg_temp.csm_expansion_detected d
+    FULL JOIN pg_temp.csm_expansion_open o ON o.account_id = d.account_id AND o.signal = d.signal;
+    ANALYZE pg_temp.csm_expansion_classified;
+    locked := ARRAY(SELECT a.account_id
+                    FROM @extschema@.account a
+                    WHERE a.account_id IN (SELECT c.account_id FROM pg_temp.csm_expansion_classified c)
+                    ORDER BY a.account_id
+                    FOR KEY SHARE OF a SKIP LOCKED);
+    IF cardinality(locked) < (SELECT count(DISTINCT c.account_id) FROM pg_temp.csm_expansion_classified c) THEN
+        DELETE FROM pg_temp.csm_expansion_classified c
+        WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(locked) AS l(account_id) WHERE l.account_id = c.account_id);
+    END IF;
+    INSERT INTO @extschema@.expansion_signal (account_id, signal, evidence, first_seen_at, last_seen_at)
+    SELECT c.account_id, c.signal, c.evidence, as_of, as_of
+    FROM pg_temp.csm_expansion_classified c
+    WHERE c.state = 'new'
+    ON CONFLICT (account_id, signal) WHERE cleared_at IS NULL DO NOTHING;
+    GET DIAGNOSTICS raised = ROW_COUNT;
+    UPDATE @extschema@.expansion_signal s SET evidence = c.evidence, last_seen_at = as_of
+    FROM pg_temp.csm_expansion_classified c
+    WHERE c.state = 'seen' AND s.account_id = c.account_id AND s.signal = c.signal AND s.cleared_at IS NULL;
+    GET DIAGNOSTICS ongoing = ROW_COUNT;
+    UPDATE @extschema@.expansion_signal s SET cleared_at = as_of
+    FROM pg_temp.csm_expansion_classified c
+    WHERE c.state = 'gone' AND s.account_id = c.account_id AND s.signal = c.signal AND s.cleared_at IS NULL;
+    GET DIAGNOSTICS cleared = ROW_COUNT;
+    DROP TABLE pg_temp.csm_expansion_detected, pg_temp.csm_expansion_open, pg_temp.csm_expansion_classified;
+    EXCEPTION WHEN data_exception THEN
+        IF cardinality(accounts) = 1 THEN
+            RAISE;  -- the account's own error
+        END IF;
+        GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT;
+        raised := 0;
+        ongoing := 0;
+        cleared := 0;
+        FOR id IN SELECT a.account_id FROM @extschema@.account a
+                  WHERE (a.status = 'active' OR a.churned_at > as_of)
+                    AND (a.started_at IS NULL OR a.started_at <= as_of)
+                    AND (accounts IS NULL OR a.account_id = ANY (accounts))
+                  ORDER BY a.account_id LOOP
+            tried := tried + 1;
+            BEGIN
+                SELECT * INTO one FROM @extschema@.refresh_expansion(as_of, ARRAY[id]);
+                raised := raised + one.raised;
+                ongoing := ongoing + one.ongoing;
+                cleared := cleared + one.cleared;
+            EXCEPTION WHEN data_exception THEN
+                failed := failed || format('%s: %s', (SELECT a.external_id FROM @extschema@.account a WHERE a.account_id = id),
+                                           SQLERRM);
+            END;
+        END LOOP;
+        IF cardinality(failed) = tried THEN
+            RAISE EXCEPTION USING ERRCODE = err_state, MESSAGE = err_message;
+        ELSIF cardinality(failed) > 0 THEN
+            RAISE WARNING 'csm: the expansion signals of % of % accounts could not be refreshed and stay as they were',
+                          cardinality(failed), tried
+                USING DETAIL = array_to_string(failed[1:20], '; ')
+                               || CASE WHEN cardinality(failed) > 20 THEN format('; and %s more', cardinality(failed) - 20) ELSE '' END,
+                      HINT = 'Correct the account data named above; the other accounts were refreshed.';
+        END IF;
+    END;
+
+    RETURN NEXT;
+END $$;
+COMMENT ON FUNCTION @extschema@.refresh_expansion(timestamptz, bigint[]) IS
+    'Detects the expansion signals at as_of (csm.expansion_signals_at) for every customer account, or the accounts given: raises new ones, updates the evidence and last_seen_at of open ones still seen, clears the rest. Returns how many were raised, still open and cleared; a second run at the same as_of changes nothing. One refresh runs at a time (it locks the row (''expansion'', ''signals'') of csm.lock_row). An account whose data makes the refresh fail (a data exception) is skipped and named in a WARNING. Needs the operate level (42501). Raises 22023 for a NULL, infinite or future as_of, or one before the last refresh; on Citus, 55000 on a worker.';
+
+-- The lock row of refreshes (csm._lock_row makes it again if missing).
+INSERT INTO @extschema@.lock_row (scope, key) VALUES ('expansion', 'signals');
+
+-- Expansion potential --------------------------------------------------------------
+
+-- expected_arr = upside_arr x likelihood, where
+--   likelihood = 1 - prod(1 - likelihood_k) over the open signals (at least
+--                one converts, the signals taken as independent), and
+--   upside_arr = arr x uplift (20% unless growth plans say otherwise), or,
+--                with additional seats planned, arr / seats x those seats;
+--                at most the budget when one is given.
+CREATE FUNCTION @extschema@._expansion_potential(arr numeric, seats integer, likelihoods float8[],
+                                                 additional_seats numeric DEFAULT NULL, uplift numeric DEFAULT NULL,
+                                                 budget numeric DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    chance float8 := 1;
+    l float8;
+    upside numeric;
+    basis text;
+BEGIN
+    FOREACH l IN ARRAY coalesce(likelihoods, '{}') LOOP
+        chance := chance * (1 - l);
+    END LOOP;
+    chance := 1 - chance;
+    IF arr IS NULL THEN
+        RETURN jsonb_build_object('expected_arr', NULL, 'upside_arr', NULL, 'likelihood', round(chance::numeric, 4),
+                                  'assumption', 'The account has no ARR, so no amount can be estimated.');
+    END IF;
+    IF additional_seats IS NOT NULL AND seats > 0 THEN
+        upside := arr / seats * additional_seats;
+        basis := format('%s additional seats at the current price per seat (ARR %s / %s seats)', additional_seats, arr, seats);
+    ELSE
+        upside := arr * coalesce(uplift, 0.2);
+        basis := format('an upsell of %s%% of the current ARR %s', round(coalesce(uplift, 0.2) * 100, 2), arr);
+    END IF;
+    IF budget IS NOT NULL AND upside > budget THEN
+        upside := budget;
+        basis := basis || format(', capped at the budget of %s', budget);
+    END IF;
+    upside := round(upside, 2);
+    RETURN jsonb_build_object(
+        'expected_arr', round(upside * chance::numeric, 2),
+        'upside_arr', upside,
+        'likelihood', round(chance::numeric, 4),
+        'assumption', format('expected_arr = upside_arr x likelihood. upside_arr: %s. likelihood: %s', basis,
+                             CASE WHEN cardinality(likelihoods) > 0
+                                  THEN format('1 - the product of (1 - likelihood) over the %s open signals (%s), the chance that at least one converts, the signals taken as independent.',
+                                              cardinality(likelihoods), array_to_string(likelihoods, ', '))
+                                  ELSE '0, as no expansion signal is open.' END));
+END $$;
+COMMENT ON FUNCTION @extschema@._expansion_potential(numeric, integer, float8[], numeric, numeric, numeric) IS
+    'Internal: expansion_potential as a JSON object: expected_arr = upside_arr x likelihood, likelihood = 1 - prod(1 - likelihood_k) over the open signals, upside_arr = arr x uplift (default 0.2) or arr / seats x additional_seats, at most budget; assumption spells it out.';
+
+-- Who works the account: its primary owner now.
+CREATE FUNCTION @extschema@._expansion_owner(account bigint) RETURNS jsonb
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RETURN (SELECT jsonb_build_object('handle', m.handle, 'name', m.name, 'member_id', m.member_id, 'since', x.started_at)
+            FROM @extschema@.account_assignment x
+            JOIN @extschema@.team_member m ON m.member_id = x.member_id
+            WHERE x.account_id = _expansion_owner.account AND x.is_primary AND x.ended_at IS NULL);
+END $$;
+COMMENT ON FUNCTION @extschema@._expansion_owner(bigint) IS
+    'Internal: the account''s primary owner as a JSON object (handle, name, member_id, since), NULL when it has none.';
+
+-- The inputs of identify_expansion: a JSON object (or NULL) whose keys are
+-- among those known, each a number >= 0.
+CREATE FUNCTION @extschema@._expansion_input(what text, input jsonb, known text[]) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    k text;
+    v jsonb;
+BEGIN
+    IF input IS NULL OR input = 'null'::jsonb THEN
+        RETURN;
+    END IF;
+    IF jsonb_typeof(input) <> 'object' THEN
+        RAISE EXCEPTION '% must be a JSON object', what
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('It was given %s.', input),
+                  HINT = format('Its keys are %s.', array_to_string(known, ', '));
+    END IF;
+    FOR k, v IN SELECT e.key, e.value FROM jsonb_each(input) AS e LOOP
+        IF NOT k = ANY (known) THEN
+            RAISE EXCEPTION '% has no key "%"', what, k
+                USING ERRCODE = 'invalid_parameter_value', HINT = format('Its keys are %s.', array_to_string(known, ', '));
+        END IF;
+        IF jsonb_typeof(v) <> 'number' OR (v #>> '{}')::numeric < 0 THEN
+            RAISE EXCEPTION '%.% must be a number >= 0', what, k
+                USING ERRCODE = 'invalid_parameter_value', DETAIL = format('It was given %s.', v);
+        END IF;
+    END LOOP;
+END $$;
+COMMENT ON FUNCTION @extschema@._expansion_input(text, jsonb, text[]) IS
+    'Internal: raises 22023 unless input is NULL or a JSON object whose keys are among known, each a number >= 0.';
+
+-- The seed's identify_expansion contract, for agents and people alike.
+CREATE FUNCTION @extschema@.identify_expansion(customer_id text, current_usage jsonb DEFAULT NULL,
+                                               budget_info jsonb DEFAULT NULL, growth_plans jsonb DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    id bigint;
+    acct record;
+    cfg jsonb;
+    found jsonb;
+    limits jsonb;
+    owner jsonb;
+    health jsonb;
+    signals jsonb;
+    likelihoods float8[];
+    seats_used numeric;
+    active_users numeric;
+    prior_users numeric;
+    extra numeric;
+    ratio numeric;
+    growth numeric;
+    now_at timestamptz := now();
+BEGIN
+    IF customer_id IS NULL THEN
+        RAISE EXCEPTION 'customer_id must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass the account''s external_id.';
+    END IF;
+    id := @extschema@._account_id(customer_id);
+    PERFORM @extschema@._expansion_input('current_usage', current_usage, ARRAY['seats_used', 'active_users', 'prior_active_users']);
+    PERFORM @extschema@._expansion_input('budget_info', budget_info, ARRAY['budget']);
+    PERFORM @extschema@._expansion_input('growth_plans', growth_plans, ARRAY['additional_seats', 'headcount_growth', 'expected_uplift']);
+    SELECT a.* INTO acct FROM @extschema@.account a WHERE a.account_id = id;
+    SELECT jsonb_object_agg(c.signal, jsonb_build_object('label', c.label, 'params', c.params, 'likelihood', c.likelihood,
+                                                         'play', c.play, 'enabled', c.enabled))
+    INTO cfg FROM @extschema@.expansion_signal_config c;
+
+    -- The signals that hold now, by kind.
+    SELECT coalesce(jsonb_object_agg(d.signal, d.evidence), '{}') INTO found
+    FROM @extschema@.expansion_signals_at(now_at, ARRAY[id]) d;
+
+    -- What the caller knows beyond csm's data: the seats in use, and the
+    -- active users now and a window before, decide the signals they show.
+    IF acct.status = 'active' THEN
+        seats_used := (current_usage ->> 'seats_used')::numeric;
+        ratio := (cfg #>> '{plan_limit,params,min_ratio}')::numeric;
+        IF seats_used IS NOT NULL AND acct.seats > 0 AND (cfg #>> '{plan_limit,enabled}')::boolean THEN
+            -- the caller's count replaces the one from usage or properties
+            limits := coalesce((SELECT jsonb_agg(l.item) FROM jsonb_array_elements(found #> '{plan_limit,limits}') AS l(item)
+                                WHERE l.item ->> 'limit' <> 'seats'), '[]');
+            IF seats_used >= ratio * acct.seats THEN
+                limits := jsonb_build_array(jsonb_build_object('limit', 'seats', 'used', seats_used, 'cap', acct.seats,
+                                                               'ratio', round(seats_used / acct.seats, 4),
+                                                               'source', 'current_usage')) || limits;
+            END IF;
+            found := found - 'plan_limit';
+            IF jsonb_array_length(limits) > 0 THEN
+                found := found || jsonb_build_object('plan_limit', jsonb_build_object('limits', limits, 'min_ratio', ratio));
+            END IF;
+        END IF;
+        active_users := (current_usage ->> 'active_users')::numeric;
+        prior_users := (current_usage ->> 'prior_active_users')::numeric;
+        growth := (cfg #>> '{user_growth,params,min_growth}')::numeric;
+        IF active_users IS NOT NULL AND prior_users IS NOT NULL AND (cfg #>> '{user_growth,enabled}')::boolean THEN
+            found := found - 'user_growth';
+            IF prior_users >= greatest((cfg #>> '{user_growth,params,min_prior_users}')::numeric, 1)
+               AND active_users >= prior_users * (1 + growth) THEN
+                found := found || jsonb_build_object('user_growth',
+                    jsonb_build_object('active_users', active_users, 'prior_active_users', prior_users,
+                                       'growth', round((active_users - prior_users) / prior_users, 4),
+                                       'source', 'current_usage'));
+            END IF;
+        END IF;
+    END IF;
+
+    SELECT coalesce(jsonb_agg(jsonb_build_object('signal', n.key, 'label', cfg #>> ARRAY[n.key, 'label'],
+                                                 'evidence', n.value, 'first_seen_at', s.first_seen_at,
+                                                 'likelihood', (cfg #>> ARRAY[n.key, 'likelihood'])::float8,
+                                                 'play', cfg #>> ARRAY[n.key, 'play'])
+                              ORDER BY (cfg #>> ARRAY[n.key, 'likelihood'])::float8 DESC, n.key), '[]'),
+           coalesce(array_agg((cfg #>> ARRAY[n.key, 'likelihood'])::float8
+                              ORDER BY (cfg #>> ARRAY[n.key, 'likelihood'])::float8 DESC, n.key), '{}')
+    INTO signals, likelihoods
+    FROM jsonb_each(found) AS n(key, value)
+    LEFT JOIN @extschema@.expansion_signal s ON s.account_id = id AND s.signal = n.key AND s.cleared_at IS NULL;
+
+    -- Each a statement of its own: on Citus each reads one distributed
+    -- table by the account's id, and the result below reads none.
+    owner := @extschema@._expansion_owner(id);
+    SELECT jsonb_build_object('score', h.score, 'band', h.band) INTO health
+    FROM @extschema@.health_score h WHERE h.account_id = id;
+    extra := coalesce((growth_plans ->> 'additional_seats')::numeric,
+                      ceil(acct.seats * (growth_plans ->> 'headcount_growth')::numeric));
+    RETURN jsonb_build_object(
+        'customer_id', customer_id,
+        'status', acct.status,
+        'segment', acct.segment,
+        'plan', acct.plan,
+        'arr', acct.arr,
+        'seats', acct.seats,
+        'owner', owner,
+        'signals', signals,
+        'expansion_potential', CASE WHEN acct.status = 'active'
+            THEN @extschema@._expansion_potential(acct.arr, acct.seats, likelihoods, extra,
+                                                  (growth_plans ->> 'expected_uplift')::numeric, (budget_info ->> 'budget')::numeric)
+            ELSE jsonb_build_object('expected_arr', 0, 'upside_arr', 0, 'likelihood', 0,
+                                    'assumption', 'The account has churned: no expansion is expected.') END,
+        'recommended_plays', (SELECT coalesce(jsonb_agg(e -> 'play'), '[]') FROM jsonb_array_elements(signals) AS e),
+        'health', health,
+        'computed_at', now_at);
+END $$;
+COMMENT ON FUNCTION @extschema@.identify_expansion(text, jsonb, jsonb, jsonb) IS
+    'The seed''s identify_expansion: a JSON object with customer_id, status, segment, plan, arr, seats, owner (the primary CSM), the expansion signals that hold now with their evidence, likelihood and play (most likely first; first_seen_at from the last csm.refresh_expansion), expansion_potential (expected_arr = upside_arr x likelihood, with the assumption spelled out), recommended_plays, health and computed_at. current_usage {seats_used, active_users, prior_active_users}, budget_info {budget} and growth_plans {additional_seats, headcount_growth, expected_uplift} add what csm''s data lacks (see the README). Errors: P0002 unknown customer, 22004 NULL customer_id, 22023 an input that is not a JSON object, has an unknown key or a value that is not a number >= 0.';
+
+-- Views ----------------------------------------------------------------------------
+
+CREATE VIEW @extschema@.expansion_signal_current WITH (security_invoker = true) AS
+SELECT s.account_id,
+       a.external_id,
+       a.name AS account_name,
+       s.signal,
+       k.label,
+       s.evidence,
+       s.first_seen_at,
+       s.last_seen_at,
+       k.play
+FROM @extschema@.expansion_signal s
+JOIN @extschema@.account a ON a.account_id = s.account_id
+JOIN @extschema@.expansion_signal_kind k ON k.signal = s.signal
+WHERE s.cleared_at IS NULL AND a.status = 'active';
+COMMENT ON VIEW @extschema@.expansion_signal_current IS
+    'Open expansion signals of active accounts (as of the last csm.refresh_expansion), with the account''s external_id, the signal''s label, its evidence and the play.';
+
+-- One row per active account with an open signal: the signals grouped on
+-- the distributed side first (keyed by account_id, so Citus runs the group
+-- on the workers), then joined to the reference tables.
+CREATE VIEW @extschema@.expansion_candidate WITH (security_invoker = true) AS
+SELECT v.account_id, v.external_id, v.name, v.segment, v.arr, v.renewal_date, v.signals,
+       (v.potential ->> 'likelihood')::float8 AS likelihood,
+       (v.potential ->> 'upside_arr')::numeric AS upside_arr,
+       (v.potential ->> 'expected_arr')::numeric AS expected_arr
+FROM (SELECT a.account_id, a.external_id, a.name, a.segment, a.arr, a.renewal_date, s.signals,
+             @extschema@._expansion_potential(a.arr, a.seats, s.likelihoods) AS potential
+      FROM (SELECT x.account_id,
+                   array_agg(x.signal ORDER BY coalesce(c.likelihood, k.likelihood) DESC, x.signal) AS signals,
+                   array_agg(coalesce(c.likelihood, k.likelihood) ORDER BY coalesce(c.likelihood, k.likelihood) DESC, x.signal) AS likelihoods
+            FROM @extschema@.expansion_signal x
+            JOIN @extschema@.expansion_signal_kind k ON k.signal = x.signal
+            LEFT JOIN @extschema@.expansion_signal_setting c ON c.signal = x.signal
+            WHERE x.cleared_at IS NULL
+            GROUP BY x.account_id) s
+      JOIN @extschema@.account a ON a.account_id = s.account_id
+      WHERE a.status = 'active') v;
+COMMENT ON VIEW @extschema@.expansion_candidate IS
+    'Expansion candidates: active accounts with open expansion signals (as of the last csm.refresh_expansion), the signals most likely first, and the expansion potential with the default assumption (likelihood = 1 - prod(1 - likelihood_k); upside_arr = 20% of ARR; expected_arr = upside_arr x likelihood). Order by expected_arr DESC for the pipeline.';
+
+-- pg_dump keeps the settings and the signal history; the kinds are
+-- installed by CREATE EXTENSION.
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.expansion_signal_setting', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.expansion_signal', '');
+
+-- The trigger writes csm's table after a delete of accounts by whoever may
+-- delete them; nobody may attach it elsewhere.
+ALTER FUNCTION @extschema@._forget_expansion() SECURITY DEFINER;
+REVOKE ALL ON FUNCTION @extschema@._forget_expansion() FROM PUBLIC;
