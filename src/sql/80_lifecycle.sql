@@ -420,23 +420,17 @@ BEGIN
                  coalesce($1, ARRAY(SELECT a.account_id FROM @extschema@.account a
                                     WHERE a.started_at > now() - interval '92 days'))) k
         WHERE k.days_since_start BETWEEN 0 AND 90
-    ),
-    j AS (
-        SELECT a.account_id, l.success_criteria_met,
-               -- once all five are met the account has graduated
-               CASE WHEN l.success_criteria_met = 5 THEN 5::smallint
-                    WHEN a.days IS NULL THEN NULL
-                    ELSE coalesce(c.met, l.success_criteria_met, 0::smallint) END AS criteria
-        FROM acc a
-        LEFT JOIN @extschema@.account_lifecycle l ON l.account_id = a.account_id
-        LEFT JOIN crit c ON c.account_id = a.account_id
     )
-    SELECT a.account_id, a.status, a.days, l.stage, l.onboarding_phase, j.success_criteria_met,
+    SELECT a.account_id, a.status, a.days, l.stage, l.onboarding_phase, l.success_criteria_met,
            coalesce(l.manual, false), l.account_id IS NOT NULL, j.criteria,
            jsonb_build_object(%1$s)
     FROM acc a
-    JOIN j ON j.account_id = a.account_id
     LEFT JOIN @extschema@.account_lifecycle l ON l.account_id = a.account_id
+    LEFT JOIN crit c ON c.account_id = a.account_id
+    -- once all five are met the account has graduated
+    CROSS JOIN LATERAL (SELECT CASE WHEN l.success_criteria_met = 5 THEN 5::smallint
+                                    WHEN a.days IS NULL THEN NULL
+                                    ELSE coalesce(c.met, l.success_criteria_met, 0::smallint) END AS criteria) j
     %2$s %3$s %4$s
     $q$,
         array_to_string(pairs, ', '),

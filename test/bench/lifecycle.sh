@@ -49,7 +49,7 @@ t0=$(date +%s)
 sql -c 'CREATE EXTENSION csm' >/dev/null
 sql <<SQL
 INSERT INTO csm.account (external_id, arr, seats, started_at, renewal_date, status, created_at)
-SELECT 'acct_' || i, 1000 + (i * 7919) % 200000, 5 + i % 300,
+SELECT 'acct_' || i, 1000 + (i::bigint * 7919) % 200000, 5 + i % 300,
        now() - make_interval(days => (i * 37) % 1095), current_date + (i * 53) % 365,
        CASE WHEN i % 17 = 0 THEN 'churned' ELSE 'active' END, now() - interval '3 years'
 FROM generate_series(1, $ROWS) i;

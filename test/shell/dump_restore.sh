@@ -50,6 +50,15 @@ VALUES ('smb', 'segment = ''smb'' AND arr > 1000', 'team', 'smb', 'round_robin')
 SELECT csm.csm_auto_assign('org_3');
 SELECT csm.csm_assign('org_1', 'sam.lee', false, 'support lead');
 SELECT csm.csm_auto_assign('org_2', 'nobody_team');
+-- Lifecycle: a rule, a milestone and a core feature of the user's, a
+-- milestone reached, a stage set by hand, the history.
+INSERT INTO csm.lifecycle_rule (name, priority, stage, condition) VALUES ('big_grow', 25, 'growth', 'arr >= 10000');
+INSERT INTO csm.milestone (milestone, label, phase, detect_feature, detect_events) VALUES ('ten_f1', 'f1 ten times', 'activation', 'f1', 10);
+INSERT INTO csm.core_feature (feature) VALUES ('f1'), ('f2');
+UPDATE csm.account SET started_at = now() - interval '20 days', renewal_date = current_date + 200 WHERE external_id IN ('org_1', 'org_4');
+SELECT csm.record_milestone('org_1', 'kickoff_call_held', now() - interval '18 days', 'went well');
+SELECT csm.set_lifecycle_stage('org_5', 'renewal', 'early renewal talks');
+SELECT csm.refresh_lifecycle();
 SQL
 
 # A fingerprint of every csm table, in a stable order. Built-in models are
