@@ -360,13 +360,15 @@ SQL
 psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c 'SELECT csm_demo.load_segments()'
 section "Segments: the CSM ratios and how accounts were placed (csm.segment, csm.segment_rule, csm.account.segment_manual)" <<'SQL'
 SELECT s.name AS segment, '1:' || s.csm_ratio AS csm_ratio, s.touch_model,
-       (extract(year FROM s.review_cadence) * 12 + extract(month FROM s.review_cadence))::integer || ' months' AS review_every,
+       m.months || CASE WHEN m.months = 1 THEN ' month' ELSE ' months' END AS review_every,
        count(a.account_id) FILTER (WHERE a.status = 'active') AS active,
        count(a.account_id) FILTER (WHERE a.status = 'active' AND a.segment_manual) AS by_hand,
        to_char(coalesce(sum(a.arr) FILTER (WHERE a.status = 'active'), 0), 'FM$999,999,999') AS arr,
        round(count(a.account_id) FILTER (WHERE a.status = 'active') / s.csm_ratio, 1) AS csms_needed
-FROM csm.segment s LEFT JOIN csm.account a ON a.segment = s.name
-GROUP BY s.name, s.csm_ratio, s.touch_model, s.review_cadence ORDER BY s.csm_ratio;
+FROM csm.segment s
+CROSS JOIN LATERAL (SELECT (extract(year FROM s.review_cadence) * 12 + extract(month FROM s.review_cadence))::integer AS months) m
+LEFT JOIN csm.account a ON a.segment = s.name
+GROUP BY s.name, s.csm_ratio, s.touch_model, m.months ORDER BY s.csm_ratio;
 SELECT coalesce(r.priority::text, 'by hand') AS rule, coalesce(r.condition::text, '(set with csm.set_segment)') AS condition,
        a.segment, count(*) AS accounts
 FROM csm.account a LEFT JOIN csm.segment_rule r ON r.rule_id = a.segment_rule_id
