@@ -1,4 +1,4 @@
--- citus-differs: csm.track_usage refuses the file's local event table on Citus (0A000, README "Growing past one machine"), so the usage-based signals are not raised there; test/citus/expansion.sql covers them on a cluster.
+-- citus-differs: csm.track_usage refuses the file's local event table on Citus (0A000, README "Growing past one machine"), so the usage-based signals are not raised there, the file's helper exp_accounts(), which reads csm.account, cannot run inside a query Citus sends to a shard, and a CHECK violation names the shard; test/citus/expansion.sql covers expansion on a cluster.
 -- Expansion signals: one account per signal (and per way a plan limit is
 -- reached), a control account and a churned one, a refresh, its repeat,
 -- a signal clearing and coming back; then identify_expansion, the seed's
