@@ -268,7 +268,19 @@ BEGIN
     -- trigger must not look them up as their shards go (it is dropped with
     -- the extension; a failed DROP EXTENSION rolls this back).
     ALTER EVENT TRIGGER csm_usage_dropped DISABLE;
+    -- A table's shards go before those of the tables it references (a
+    -- reference table's placement would otherwise cascade its foreign keys
+    -- away, one NOTICE each): a table's rank is the longest chain of
+    -- foreign keys that leads to it.
     FOR t IN
+        WITH RECURSIVE rank (rel, depth) AS (
+            SELECT p.logicalrelid, 0 FROM pg_dist_partition p
+            UNION ALL
+            SELECT f.confrelid, r.depth + 1
+            FROM rank r
+            JOIN pg_constraint f ON f.conrelid = r.rel AND f.contype = 'f' AND f.confrelid <> f.conrelid
+            WHERE r.depth < 32
+        )
         SELECT p.logicalrelid AS rel, n.nspname, c.relname
         FROM pg_dist_partition p
         JOIN pg_class c ON c.oid = p.logicalrelid
@@ -276,7 +288,7 @@ BEGIN
         JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e'
         JOIN pg_extension e ON e.oid = d.refobjid AND d.refclassid = 'pg_extension'::regclass
         WHERE e.extname = 'csm'
-        ORDER BY c.oid DESC
+        ORDER BY (SELECT max(r.depth) FROM rank r WHERE r.rel = p.logicalrelid), c.oid DESC
     LOOP
         PERFORM citus_drop_all_shards(t.rel, t.nspname, t.relname, false);
     END LOOP;
