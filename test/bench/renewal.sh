@@ -51,13 +51,13 @@ sql <<SQL >/dev/null
 INSERT INTO csm.team_member (member_id, handle, roles) SELECT m, 'bench_csm_' || m, '{csm}' FROM generate_series(1, 1000) AS m;
 INSERT INTO csm.account (account_id, external_id, segment, arr, renewal_date, started_at)
 SELECT i, 'bench_' || i, (ARRAY['smb', 'mid_market', 'enterprise'])[1 + i % 3], 1000 + (i * 37) % 99000,
-       (now() AT TIME ZONE 'UTC')::date - 10 + (i * 7919) % 365, now() - interval '2 years'
+       (now() AT TIME ZONE 'UTC')::date - 10 + ((i::bigint * 7919) % 365)::integer, now() - interval '2 years'
 FROM generate_series(1, $ROWS) AS i;
 INSERT INTO csm.account_assignment (account_id, member_id, is_primary, load)
 SELECT i, 1 + i % 1000, true, 1 FROM generate_series(1, $ROWS) AS i;
 INSERT INTO csm.churn_score (account_id, probability, band, risk_score, model, computed_at)
 SELECT i, p, csm.churn_band(p), p * 100, 'prior', now()
-FROM (SELECT i, ((i * 2654435761) % 1000) / 1000.0::float8 AS p FROM generate_series(1, $ROWS) AS i) s;
+FROM (SELECT i, ((i::bigint * 2654435761) % 1000) / 1000.0::float8 AS p FROM generate_series(1, $ROWS) AS i) s;
 CREATE SCHEMA bench;
 CREATE TABLE bench.renewal (LIKE csm.renewal INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES);
 CREATE TABLE bench.renewal_reminder (LIKE csm.renewal_reminder INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES);

@@ -4,7 +4,7 @@
 -- against target, renewal_date rolled forward; the pipeline's expected
 -- value; the seed's renewal metrics; every documented SQLSTATE.
 BEGIN;
-SELECT plan(95);
+SELECT plan(96);
 
 -- Today as the functions see it (UTC).
 CREATE FUNCTION pg_temp.today() RETURNS date LANGUAGE sql STABLE RETURN (now() AT TIME ZONE 'UTC')::date;
@@ -50,6 +50,7 @@ SELECT is((SELECT owner FROM csm.renewal_reminder WHERE account_id = 9004), 'ren
 SELECT is((SELECT (opened, updated, closed, reminded) FROM csm.refresh_renewals()),
           (0::bigint, 0::bigint, 0::bigint, 0::bigint), 'a second refresh changes nothing');
 SELECT is((SELECT count(*) FROM csm.renewal), 7::bigint, 'still 7 renewals');
+SELECT is(current_setting('enable_nestloop'), 'on', 'the refresh restores enable_nestloop, which it turns off for one statement');
 SELECT is((SELECT count(*) FROM csm.renewal_reminder), 5::bigint, 'still 5 reminders');
 
 -- 3. Advancing: the date comes closer, the stage moves and the next
