@@ -199,6 +199,65 @@ ORDER BY r.probability DESC, r.arr DESC, r.external_id
 LIMIT 1;
 SQL
 
+# Segments: placed by csm.segment_rule (the seed's ranges, then ARR when ARR
+# and seats disagree), strategic by hand; each with its CSM ratio.
+psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c 'SELECT csm_demo.load_segments()'
+section "Segments: the CSM ratios and how accounts were placed (csm.segment, csm.segment_rule, csm.account.segment_manual)" <<'SQL'
+SELECT s.name AS segment, '1:' || s.csm_ratio AS csm_ratio, s.touch_model,
+       m.months || CASE WHEN m.months = 1 THEN ' month' ELSE ' months' END AS review_every,
+       count(a.account_id) FILTER (WHERE a.status = 'active') AS active,
+       count(a.account_id) FILTER (WHERE a.status = 'active' AND a.segment_manual) AS by_hand,
+       to_char(coalesce(sum(a.arr) FILTER (WHERE a.status = 'active'), 0), 'FM$999,999,999') AS arr,
+       round(count(a.account_id) FILTER (WHERE a.status = 'active') / s.csm_ratio, 1) AS csms_needed
+FROM csm.segment s
+CROSS JOIN LATERAL (SELECT (extract(year FROM s.review_cadence) * 12 + extract(month FROM s.review_cadence))::integer AS months) m
+LEFT JOIN csm.account a ON a.segment = s.name
+GROUP BY s.name, s.csm_ratio, s.touch_model, m.months ORDER BY s.csm_ratio;
+SELECT coalesce(r.priority::text, 'by hand') AS rule, coalesce(r.condition::text, '(set with csm.set_segment)') AS condition,
+       a.segment, count(*) AS accounts
+FROM csm.account a LEFT JOIN csm.segment_rule r ON r.rule_id = a.segment_rule_id
+WHERE a.status = 'active'
+GROUP BY r.priority, r.condition::text, a.segment ORDER BY r.priority NULLS FIRST, a.segment;
+SQL
+
+# Ownership: routing rules by segment, and a retention specialist beside
+# the primary for large accounts in the red band; every active account is
+# routed once (csm.assign_queued() routes the accounts without a primary).
+psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" <<'SQL' >/dev/null
+INSERT INTO csm.routing_rule (name, priority, condition, target_kind, target, strategy, is_primary, min_tenure) VALUES
+    ('at risk: retention', 5, 'health_band = ''red'' AND arr >= 20000', 'team', 'retention', 'least_loaded', false, '0'),
+    ('churn risk: retention', 6, 'churn_risk_score >= 70 AND arr >= 20000', 'team', 'retention', 'least_loaded', false, '0'),
+    ('strategic', 10, 'segment = ''strategic''', 'team', 'strategic', 'least_loaded', true, '90 days'),
+    ('enterprise', 20, 'segment = ''enterprise''', 'team', 'enterprise', 'least_loaded', true, '90 days'),
+    ('mid-market', 30, 'segment = ''mid_market''', 'team', 'mid_market', 'least_loaded', true, '30 days'),
+    ('smb', 40, 'segment = ''smb''', 'team', 'smb', 'round_robin', true, '0');
+SELECT csm.assign_queued();
+SQL
+
+section "Ownership: book per CSM (csm.assignment_workload; load in units, a full seed-sized book is 100; no capacity = one book by the ratios)" <<'SQL'
+SELECT w.handle, array_to_string(w.teams, ',') AS teams, w.primaries, w.secondaries,
+       to_char(w.primary_arr, 'FM$999,999,999') AS primary_arr, round(w.load::numeric, 1) AS load,
+       w.effective_capacity || CASE WHEN w.capacity_from_ratio THEN ' (ratio)' ELSE '' END AS capacity,
+       to_char(100 * w.utilisation, 'FM990') || '%' AS utilisation
+FROM csm.assignment_workload w
+WHERE w.accounts > 0
+ORDER BY array_position(ARRAY['strategic', 'enterprise', 'mid_market', 'smb', 'retention'], w.teams[1]), w.handle;
+SQL
+
+section "Ownership: waiting for an owner (csm.unassigned_queue) and the latest audit rows (csm.assignment_log)" <<'SQL'
+SELECT coalesce(kind, 'never routed') AS why, segment, count(*) AS accounts, min(waiting_since)::date AS oldest,
+       min(message) AS reason
+FROM csm.unassigned_queue GROUP BY 1, 2 ORDER BY 3 DESC;
+SELECT c.segment, '1:' || c.csm_ratio AS csm_ratio, c.accounts, c.with_primary, c.without_primary, c.csms_needed
+FROM csm.segment_coverage c ORDER BY c.csm_ratio;
+SELECT a.external_id, l.action, CASE WHEN l.is_primary THEN 'primary' ELSE 'secondary' END AS relationship,
+       n.handle AS new_owner, l.reason
+FROM csm.assignment_log l
+JOIN csm.account a USING (account_id)
+LEFT JOIN csm.team_member n ON n.member_id = l.new_member_id
+ORDER BY l.log_id DESC LIMIT 6;
+SQL
+
 # Lifecycle: milestones for the onboarding cohort, then every stage.
 psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c 'SELECT csm_demo.load_lifecycle()'
 
@@ -355,27 +414,6 @@ CROSS JOIN LATERAL csm.renewal_metrics((now() AT TIME ZONE 'UTC')::date - 364, (
 ORDER BY s.o;
 SQL
 
-# Segments: placed by csm.segment_rule (the seed's ranges, then ARR when ARR
-# and seats disagree), strategic by hand; each with its CSM ratio.
-psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c 'SELECT csm_demo.load_segments()'
-section "Segments: the CSM ratios and how accounts were placed (csm.segment, csm.segment_rule, csm.account.segment_manual)" <<'SQL'
-SELECT s.name AS segment, '1:' || s.csm_ratio AS csm_ratio, s.touch_model,
-       m.months || CASE WHEN m.months = 1 THEN ' month' ELSE ' months' END AS review_every,
-       count(a.account_id) FILTER (WHERE a.status = 'active') AS active,
-       count(a.account_id) FILTER (WHERE a.status = 'active' AND a.segment_manual) AS by_hand,
-       to_char(coalesce(sum(a.arr) FILTER (WHERE a.status = 'active'), 0), 'FM$999,999,999') AS arr,
-       round(count(a.account_id) FILTER (WHERE a.status = 'active') / s.csm_ratio, 1) AS csms_needed
-FROM csm.segment s
-CROSS JOIN LATERAL (SELECT (extract(year FROM s.review_cadence) * 12 + extract(month FROM s.review_cadence))::integer AS months) m
-LEFT JOIN csm.account a ON a.segment = s.name
-GROUP BY s.name, s.csm_ratio, s.touch_model, m.months ORDER BY s.csm_ratio;
-SELECT coalesce(r.priority::text, 'by hand') AS rule, coalesce(r.condition::text, '(set with csm.set_segment)') AS condition,
-       a.segment, count(*) AS accounts
-FROM csm.account a LEFT JOIN csm.segment_rule r ON r.rule_id = a.segment_rule_id
-WHERE a.status = 'active'
-GROUP BY r.priority, r.condition::text, a.segment ORDER BY r.priority NULLS FIRST, a.segment;
-SQL
-
 # The NPS program: transactional and milestone answers beside the
 # relationship surveys, and every follow-up worked as a team would.
 psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c 'SELECT csm_demo.load_nps()' >/dev/null
@@ -464,44 +502,6 @@ SELECT jsonb_pretty(csm.identify_expansion(c.external_id, growth_plans => '{"hea
 FROM csm.expansion_candidate c
 ORDER BY c.expected_arr DESC, c.external_id
 LIMIT 1;
-SQL
-
-# Ownership: routing rules by segment, and a retention specialist beside
-# the primary for large accounts in the red band; every active account is
-# routed once (csm.assign_queued() routes the accounts without a primary).
-psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" <<'SQL' >/dev/null
-INSERT INTO csm.routing_rule (name, priority, condition, target_kind, target, strategy, is_primary, min_tenure) VALUES
-    ('at risk: retention', 5, 'health_band = ''red'' AND arr >= 20000', 'team', 'retention', 'least_loaded', false, '0'),
-    ('churn risk: retention', 6, 'churn_risk_score >= 70 AND arr >= 20000', 'team', 'retention', 'least_loaded', false, '0'),
-    ('strategic', 10, 'segment = ''strategic''', 'team', 'strategic', 'least_loaded', true, '90 days'),
-    ('enterprise', 20, 'segment = ''enterprise''', 'team', 'enterprise', 'least_loaded', true, '90 days'),
-    ('mid-market', 30, 'segment = ''mid_market''', 'team', 'mid_market', 'least_loaded', true, '30 days'),
-    ('smb', 40, 'segment = ''smb''', 'team', 'smb', 'round_robin', true, '0');
-SELECT csm.assign_queued();
-SQL
-
-section "Ownership: book per CSM (csm.assignment_workload; load in units, a full seed-sized book is 100; no capacity = one book by the ratios)" <<'SQL'
-SELECT w.handle, array_to_string(w.teams, ',') AS teams, w.primaries, w.secondaries,
-       to_char(w.primary_arr, 'FM$999,999,999') AS primary_arr, round(w.load::numeric, 1) AS load,
-       w.effective_capacity || CASE WHEN w.capacity_from_ratio THEN ' (ratio)' ELSE '' END AS capacity,
-       to_char(100 * w.utilisation, 'FM990') || '%' AS utilisation
-FROM csm.assignment_workload w
-WHERE w.accounts > 0
-ORDER BY array_position(ARRAY['strategic', 'enterprise', 'mid_market', 'smb', 'retention'], w.teams[1]), w.handle;
-SQL
-
-section "Ownership: waiting for an owner (csm.unassigned_queue) and the latest audit rows (csm.assignment_log)" <<'SQL'
-SELECT coalesce(kind, 'never routed') AS why, segment, count(*) AS accounts, min(waiting_since)::date AS oldest,
-       min(message) AS reason
-FROM csm.unassigned_queue GROUP BY 1, 2 ORDER BY 3 DESC;
-SELECT c.segment, '1:' || c.csm_ratio AS csm_ratio, c.accounts, c.with_primary, c.without_primary, c.csms_needed
-FROM csm.segment_coverage c ORDER BY c.csm_ratio;
-SELECT a.external_id, l.action, CASE WHEN l.is_primary THEN 'primary' ELSE 'secondary' END AS relationship,
-       n.handle AS new_owner, l.reason
-FROM csm.assignment_log l
-JOIN csm.account a USING (account_id)
-LEFT JOIN csm.team_member n ON n.member_id = l.new_member_id
-ORDER BY l.log_id DESC LIMIT 6;
 SQL
 
 section "Team" <<'SQL'
