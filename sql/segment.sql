@@ -1,3 +1,4 @@
+-- citus-differs: errors raised on a worker carry a "while executing command on" context, and constraint errors name the shard (segment_rule_NNNNNN, account_NNNNNN); test/citus/segment.sql checks the same answers on a cluster.
 -- Segmentation with CSM ratios (issue 13, section 4).
 SET client_min_messages = warning;
 
