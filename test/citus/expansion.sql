@@ -93,7 +93,7 @@ SELECT results_eq($$SELECT * FROM csm.refresh_expansion(date_trunc('day', now())
 
 -- identify_expansion and the candidates ------------------------------------------------
 SELECT is((SELECT e - 'computed_at' #- '{signals,0,first_seen_at}' FROM csm.identify_expansion('cx02') e),
-          jsonb_build_object('customer_id', 'cx02', 'status', 'active', 'segment', NULL, 'plan', NULL, 'arr', 10000, 'seats', 10,
+          jsonb_build_object('customer_id', 'cx02', 'status', 'active', 'segment', 'smb', 'plan', NULL, 'arr', 10000, 'seats', 10,
                              'owner', NULL, 'health', NULL,
                              'signals', jsonb_build_array(jsonb_build_object(
                                  'signal', 'plan_limit', 'label', 'Approaching plan limits', 'likelihood', 0.5,
