@@ -813,6 +813,153 @@ END $$;
 COMMENT ON FUNCTION @extschema@._churn_require_coordinator(text) IS
     'Internal: raises 55000 when called on a Citus worker (what names the function); does nothing without Citus.';
 
+-- The apply step of csm.refresh_churn_signals and csm.refresh_expansion:
+-- what holds now (the rows of detect(as_of, accounts)) against what is
+-- open in signal_table: new, still seen, gone.  Open signals of accounts
+-- that are not customers at as_of stay as they were, and so do open
+-- signals of a kind not in kinds (NULL: every kind).  Rows are written
+-- only for accounts locked FOR KEY SHARE here, and an account another
+-- session is deleting is skipped rather than waited for: a delete that
+-- comes later waits for this refresh at the account row, before its
+-- cascade touches a signal, so nothing can deadlock.
+--
+-- Each step is a statement of its own, so that on Citus each runs where it
+-- can: detection where the accounts' shards are (a function called inside
+-- a statement that writes would be sent to the workers with it), the row
+-- locks on the coordinator, the writes on the shards.  The statements are
+-- run by EXECUTE ... USING, whose parameters the planner (and Citus) sees
+-- as constants.
+--
+-- Should one account's data make a statement fail (a data exception,
+-- class 22), the accounts are refreshed one at a time instead, and the
+-- ones that fail are skipped and named in a WARNING (what names the
+-- signals in it).  The caller checks the arguments and holds the
+-- refresh's lock.
+CREATE FUNCTION @extschema@._apply_signals(signal_table regclass, detect regprocedure, what text,
+                                           as_of timestamptz, accounts bigint[], kinds text[] DEFAULT NULL)
+RETURNS TABLE (raised integer, ongoing integer, cleared integer)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    stem constant text := 'csm_' || (SELECT c.relname FROM pg_class c WHERE c.oid = signal_table);
+    t_detected constant text := stem || '_detected';
+    t_open constant text := stem || '_open';
+    t_classified constant text := stem || '_classified';
+    wanted bigint;
+    id bigint;
+    one record;
+    locked bigint[];
+    tried integer := 0;
+    failed text[] := '{}';
+    err_state text;
+    err_message text;
+BEGIN
+    BEGIN
+    IF to_regclass(format('pg_temp.%I', t_detected)) IS NOT NULL THEN
+        EXECUTE format('DROP TABLE IF EXISTS pg_temp.%I, pg_temp.%I, pg_temp.%I', t_detected, t_open, t_classified);
+    END IF;
+    EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS SELECT d.account_id, d.signal, d.evidence FROM %s($1, $2) d',
+                   t_detected, detect::oid::regproc)
+        USING as_of, accounts;
+    EXECUTE format($q$
+        CREATE TEMP TABLE %I ON COMMIT DROP AS
+        SELECT s.account_id, s.signal
+        FROM %s s
+        JOIN @extschema@.account a ON a.account_id = s.account_id
+        WHERE s.cleared_at IS NULL
+          AND (a.status = 'active' OR a.churned_at > $1)
+          AND (a.started_at IS NULL OR a.started_at <= $1)
+          AND ($2 IS NULL OR s.account_id = ANY ($2))%s$q$,
+                   t_open, signal_table, CASE WHEN kinds IS NOT NULL THEN ' AND s.signal = ANY ($3)' ELSE '' END)
+        USING as_of, accounts, kinds;
+    EXECUTE format($q$
+        CREATE TEMP TABLE %I ON COMMIT DROP AS
+        SELECT coalesce(d.account_id, o.account_id) AS account_id, coalesce(d.signal, o.signal) AS signal, d.evidence,
+               CASE WHEN o.account_id IS NULL THEN 'new' WHEN d.account_id IS NULL THEN 'gone' ELSE 'seen' END AS state
+        FROM pg_temp.%I d FULL JOIN pg_temp.%I o ON o.account_id = d.account_id AND o.signal = d.signal$q$,
+                   t_classified, t_detected, t_open);
+    EXECUTE format('ANALYZE pg_temp.%I', t_classified);
+    -- the accounts written for, kept from being deleted meanwhile
+    EXECUTE format($q$
+        SELECT ARRAY(SELECT a.account_id
+                     FROM @extschema@.account a
+                     WHERE a.account_id IN (SELECT c.account_id FROM pg_temp.%1$I c)
+                     ORDER BY a.account_id
+                     FOR KEY SHARE OF a SKIP LOCKED),
+               (SELECT count(DISTINCT c.account_id) FROM pg_temp.%1$I c)$q$, t_classified)
+        INTO locked, wanted;
+    IF cardinality(locked) < wanted THEN
+        EXECUTE format($q$
+            DELETE FROM pg_temp.%I c
+            WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.unnest($1) AS l(account_id) WHERE l.account_id = c.account_id)$q$,
+                       t_classified)
+            USING locked;
+    END IF;
+    EXECUTE format($q$
+        INSERT INTO %s (account_id, signal, evidence, first_seen_at, last_seen_at)
+        SELECT c.account_id, c.signal, c.evidence, $1, $1
+        FROM pg_temp.%I c
+        WHERE c.state = 'new'
+        ON CONFLICT (account_id, signal) WHERE cleared_at IS NULL DO NOTHING$q$, signal_table, t_classified)
+        USING as_of;
+    GET DIAGNOSTICS raised = ROW_COUNT;
+    EXECUTE format($q$
+        UPDATE %s s SET evidence = c.evidence, last_seen_at = $1
+        FROM pg_temp.%I c
+        WHERE c.state = 'seen' AND s.account_id = c.account_id AND s.signal = c.signal AND s.cleared_at IS NULL$q$,
+                   signal_table, t_classified)
+        USING as_of;
+    GET DIAGNOSTICS ongoing = ROW_COUNT;
+    EXECUTE format($q$
+        UPDATE %s s SET cleared_at = $1
+        FROM pg_temp.%I c
+        WHERE c.state = 'gone' AND s.account_id = c.account_id AND s.signal = c.signal AND s.cleared_at IS NULL$q$,
+                   signal_table, t_classified)
+        USING as_of;
+    GET DIAGNOSTICS cleared = ROW_COUNT;
+    EXECUTE format('DROP TABLE pg_temp.%I, pg_temp.%I, pg_temp.%I', t_detected, t_open, t_classified);
+    EXCEPTION WHEN data_exception THEN
+        IF cardinality(accounts) = 1 THEN
+            RAISE;  -- the account's own error
+        END IF;
+        GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT;
+        raised := 0;
+        ongoing := 0;
+        cleared := 0;
+        FOR id IN SELECT a.account_id FROM @extschema@.account a
+                  WHERE (a.status = 'active' OR a.churned_at > as_of)
+                    AND (a.started_at IS NULL OR a.started_at <= as_of)
+                    AND (accounts IS NULL OR a.account_id = ANY (accounts))
+                  ORDER BY a.account_id LOOP
+            tried := tried + 1;
+            BEGIN
+                SELECT * INTO one FROM @extschema@._apply_signals(signal_table, detect, what, as_of, ARRAY[id], kinds);
+                raised := raised + one.raised;
+                ongoing := ongoing + one.ongoing;
+                cleared := cleared + one.cleared;
+            EXCEPTION WHEN data_exception THEN
+                failed := failed || format('%s: %s', (SELECT a.external_id FROM @extschema@.account a WHERE a.account_id = id),
+                                           SQLERRM);
+            END;
+        END LOOP;
+        IF cardinality(failed) = tried THEN
+            -- not one account's data, but every account's: the error itself
+            RAISE EXCEPTION USING ERRCODE = err_state, MESSAGE = err_message;
+        ELSIF cardinality(failed) > 0 THEN
+            RAISE WARNING 'csm: the % of % of % accounts could not be refreshed and stay as they were',
+                          what, cardinality(failed), tried
+                USING DETAIL = array_to_string(failed[1:20], '; ')
+                               || CASE WHEN cardinality(failed) > 20 THEN format('; and %s more', cardinality(failed) - 20) ELSE '' END,
+                      HINT = 'Correct the account data named above; the other accounts were refreshed.';
+        END IF;
+    END;
+
+    RETURN NEXT;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@._apply_signals(regclass, regprocedure, text, timestamptz, bigint[], text[]) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._apply_signals(regclass, regprocedure, text, timestamptz, bigint[], text[]) IS
+    'Internal: the apply step of csm.refresh_churn_signals and csm.refresh_expansion: raises the signals detect(as_of, accounts) finds that are not open in signal_table, updates the evidence and last_seen_at of open ones still seen, clears the rest (of the kinds given, NULL for every kind), for customer accounts it could lock FOR KEY SHARE. An account whose data makes it fail (a data exception) is skipped and named in a WARNING (what names the signals). Returns how many were raised, still open and cleared.';
+
 CREATE FUNCTION @extschema@.refresh_churn_signals(as_of timestamptz DEFAULT now(), accounts bigint[] DEFAULT NULL)
 RETURNS TABLE (raised integer, ongoing integer, cleared integer)
 LANGUAGE plpgsql VOLATILE
@@ -821,13 +968,6 @@ SET jit = off
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     later timestamptz;
-    id bigint;
-    one record;
-    locked bigint[];
-    tried integer := 0;
-    failed text[] := '{}';
-    err_state text;
-    err_message text;
 BEGIN
     PERFORM @extschema@._require('operate');
     PERFORM @extschema@._churn_require_coordinator('csm.refresh_churn_signals()');
@@ -857,100 +997,12 @@ BEGIN
                   HINT = 'Refresh in time order; to rebuild a history, delete the rows of csm.churn_signal first.';
     END IF;
 
-    -- What holds now against what is open: new, still seen, gone.  Open
-    -- signals of accounts that are not customers at as_of stay as they were.
-    -- Rows are written only for accounts locked FOR KEY SHARE here, and an
-    -- account another session is deleting is skipped rather than waited
-    -- for: a delete that comes later waits for this refresh at the account
-    -- row, before its cascade touches a signal, so nothing can deadlock.
-    --
-    -- Should one account's data make the statement fail (a data exception,
-    -- class 22), the accounts are refreshed one at a time instead, and the
-    -- ones that fail are skipped and named in a WARNING.
-    BEGIN
-    -- Each step is a statement of its own, so that on Citus each runs where
-    -- it can: detection where the accounts' shards are (a function called
-    -- inside a statement that writes would be sent to the workers with it),
-    -- the row locks on the coordinator, the writes on the shards.
-    IF to_regclass('pg_temp.csm_churn_detected') IS NOT NULL THEN
-        DROP TABLE IF EXISTS pg_temp.csm_churn_detected, pg_temp.csm_churn_open, pg_temp.csm_churn_classified;
-    END IF;
-    CREATE TEMP TABLE csm_churn_detected ON COMMIT DROP AS
-    SELECT d.account_id, d.signal, d.evidence FROM @extschema@.churn_signals_at(as_of, accounts) d;
-    CREATE TEMP TABLE csm_churn_open ON COMMIT DROP AS
-    SELECT s.account_id, s.signal
-    FROM @extschema@.churn_signal s
-    JOIN @extschema@.churn_signal_kind k ON k.signal = s.signal AND k.builtin
-    JOIN @extschema@.account a ON a.account_id = s.account_id
-    WHERE s.cleared_at IS NULL
-      AND (a.status = 'active' OR a.churned_at > as_of)
-      AND (a.started_at IS NULL OR a.started_at <= as_of)
-      AND (accounts IS NULL OR s.account_id = ANY (accounts));
-    CREATE TEMP TABLE csm_churn_classified ON COMMIT DROP AS
-    SELECT coalesce(d.account_id, o.account_id) AS account_id, coalesce(d.signal, o.signal) AS signal, d.evidence,
-           CASE WHEN o.account_id IS NULL THEN 'new' WHEN d.account_id IS NULL THEN 'gone' ELSE 'seen' END AS state
-    FROM pg_temp.csm_churn_detected d FULL JOIN pg_temp.csm_churn_open o ON o.account_id = d.account_id AND o.signal = d.signal;
-    ANALYZE pg_temp.csm_churn_classified;
-    -- the accounts written for, kept from being deleted meanwhile
-    locked := ARRAY(SELECT a.account_id
-                    FROM @extschema@.account a
-                    WHERE a.account_id IN (SELECT c.account_id FROM pg_temp.csm_churn_classified c)
-                    ORDER BY a.account_id
-                    FOR KEY SHARE OF a SKIP LOCKED);
-    IF cardinality(locked) < (SELECT count(DISTINCT c.account_id) FROM pg_temp.csm_churn_classified c) THEN
-        DELETE FROM pg_temp.csm_churn_classified c
-        WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(locked) AS l(account_id) WHERE l.account_id = c.account_id);
-    END IF;
-    INSERT INTO @extschema@.churn_signal (account_id, signal, evidence, first_seen_at, last_seen_at)
-    SELECT c.account_id, c.signal, c.evidence, as_of, as_of
-    FROM pg_temp.csm_churn_classified c
-    WHERE c.state = 'new'
-    ON CONFLICT (account_id, signal) WHERE cleared_at IS NULL DO NOTHING;
-    GET DIAGNOSTICS raised = ROW_COUNT;
-    UPDATE @extschema@.churn_signal s SET evidence = c.evidence, last_seen_at = as_of
-    FROM pg_temp.csm_churn_classified c
-    WHERE c.state = 'seen' AND s.account_id = c.account_id AND s.signal = c.signal AND s.cleared_at IS NULL;
-    GET DIAGNOSTICS ongoing = ROW_COUNT;
-    UPDATE @extschema@.churn_signal s SET cleared_at = as_of
-    FROM pg_temp.csm_churn_classified c
-    WHERE c.state = 'gone' AND s.account_id = c.account_id AND s.signal = c.signal AND s.cleared_at IS NULL;
-    GET DIAGNOSTICS cleared = ROW_COUNT;
-    DROP TABLE pg_temp.csm_churn_detected, pg_temp.csm_churn_open, pg_temp.csm_churn_classified;
-    EXCEPTION WHEN data_exception THEN
-        IF cardinality(accounts) = 1 THEN
-            RAISE;  -- the account's own error
-        END IF;
-        GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT;
-        raised := 0;
-        ongoing := 0;
-        cleared := 0;
-        FOR id IN SELECT a.account_id FROM @extschema@.account a
-                  WHERE (a.status = 'active' OR a.churned_at > as_of)
-                    AND (a.started_at IS NULL OR a.started_at <= as_of)
-                    AND (accounts IS NULL OR a.account_id = ANY (accounts))
-                  ORDER BY a.account_id LOOP
-            tried := tried + 1;
-            BEGIN
-                SELECT * INTO one FROM @extschema@.refresh_churn_signals(as_of, ARRAY[id]);
-                raised := raised + one.raised;
-                ongoing := ongoing + one.ongoing;
-                cleared := cleared + one.cleared;
-            EXCEPTION WHEN data_exception THEN
-                failed := failed || format('%s: %s', (SELECT a.external_id FROM @extschema@.account a WHERE a.account_id = id),
-                                           SQLERRM);
-            END;
-        END LOOP;
-        IF cardinality(failed) = tried THEN
-            -- not one account's data, but every account's: the error itself
-            RAISE EXCEPTION USING ERRCODE = err_state, MESSAGE = err_message;
-        ELSIF cardinality(failed) > 0 THEN
-            RAISE WARNING 'csm: the churn signals of % of % accounts could not be refreshed and stay as they were',
-                          cardinality(failed), tried
-                USING DETAIL = array_to_string(failed[1:20], '; ')
-                               || CASE WHEN cardinality(failed) > 20 THEN format('; and %s more', cardinality(failed) - 20) ELSE '' END,
-                      HINT = 'Correct the account data named above; the other accounts were refreshed.';
-        END IF;
-    END;
+    -- What holds now against what is open: new, still seen, gone, for the
+    -- built-in kinds (csm._apply_signals).
+    SELECT s.raised, s.ongoing, s.cleared INTO raised, ongoing, cleared
+    FROM @extschema@._apply_signals('@extschema@.churn_signal', '@extschema@.churn_signals_at(timestamptz, bigint[])',
+                                    'churn signals', as_of, accounts,
+                                    ARRAY(SELECT k.signal FROM @extschema@.churn_signal_kind k WHERE k.builtin ORDER BY k.signal)) s;
 
     RETURN NEXT;
 END $$;

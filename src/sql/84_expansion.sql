@@ -427,13 +427,6 @@ SET jit = off
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     later timestamptz;
-    id bigint;
-    one record;
-    locked bigint[];
-    tried integer := 0;
-    failed text[] := '{}';
-    err_state text;
-    err_message text;
 BEGIN
     PERFORM @extschema@._require('operate');
     PERFORM @extschema@._churn_require_coordinator('csm.refresh_expansion()');
@@ -459,90 +452,11 @@ BEGIN
                   HINT = 'Refresh in time order; to rebuild a history, delete the rows of csm.expansion_signal first.';
     END IF;
 
-    -- What holds now against what is open: new, still seen, gone.  Open
-    -- signals of accounts that are not customers at as_of stay as they
-    -- were.  Each step is a statement of its own, so that on Citus each
-    -- runs where it can (as in refresh_churn_signals).  An account whose
-    -- data makes the statement fail (a data exception) is skipped and
-    -- named in a WARNING; the others are refreshed one at a time then.
-    BEGIN
-    IF to_regclass('pg_temp.csm_expansion_detected') IS NOT NULL THEN
-        DROP TABLE IF EXISTS pg_temp.csm_expansion_detected, pg_temp.csm_expansion_open, pg_temp.csm_expansion_classified;
-    END IF;
-    CREATE TEMP TABLE csm_expansion_detected ON COMMIT DROP AS
-    SELECT d.account_id, d.signal, d.evidence FROM @extschema@.expansion_signals_at(as_of, accounts) d;
-    CREATE TEMP TABLE csm_expansion_open ON COMMIT DROP AS
-    SELECT s.account_id, s.signal
-    FROM @extschema@.expansion_signal s
-    JOIN @extschema@.account a ON a.account_id = s.account_id
-    WHERE s.cleared_at IS NULL
-      AND (a.status = 'active' OR a.churned_at > as_of)
-      AND (a.started_at IS NULL OR a.started_at <= as_of)
-      AND (accounts IS NULL OR s.account_id = ANY (accounts));
-    CREATE TEMP TABLE csm_expansion_classified ON COMMIT DROP AS
-    SELECT coalesce(d.account_id, o.account_id) AS account_id, coalesce(d.signal, o.signal) AS signal, d.evidence,
-           CASE WHEN o.account_id IS NULL THEN 'new' WHEN d.account_id IS NULL THEN 'gone' ELSE 'seen' END AS state
-    FROM pg_temp.csm_expansion_detected d
-    FULL JOIN pg_temp.csm_expansion_open o ON o.account_id = d.account_id AND o.signal = d.signal;
-    ANALYZE pg_temp.csm_expansion_classified;
-    locked := ARRAY(SELECT a.account_id
-                    FROM @extschema@.account a
-                    WHERE a.account_id IN (SELECT c.account_id FROM pg_temp.csm_expansion_classified c)
-                    ORDER BY a.account_id
-                    FOR KEY SHARE OF a SKIP LOCKED);
-    IF cardinality(locked) < (SELECT count(DISTINCT c.account_id) FROM pg_temp.csm_expansion_classified c) THEN
-        DELETE FROM pg_temp.csm_expansion_classified c
-        WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(locked) AS l(account_id) WHERE l.account_id = c.account_id);
-    END IF;
-    INSERT INTO @extschema@.expansion_signal (account_id, signal, evidence, first_seen_at, last_seen_at)
-    SELECT c.account_id, c.signal, c.evidence, as_of, as_of
-    FROM pg_temp.csm_expansion_classified c
-    WHERE c.state = 'new'
-    ON CONFLICT (account_id, signal) WHERE cleared_at IS NULL DO NOTHING;
-    GET DIAGNOSTICS raised = ROW_COUNT;
-    UPDATE @extschema@.expansion_signal s SET evidence = c.evidence, last_seen_at = as_of
-    FROM pg_temp.csm_expansion_classified c
-    WHERE c.state = 'seen' AND s.account_id = c.account_id AND s.signal = c.signal AND s.cleared_at IS NULL;
-    GET DIAGNOSTICS ongoing = ROW_COUNT;
-    UPDATE @extschema@.expansion_signal s SET cleared_at = as_of
-    FROM pg_temp.csm_expansion_classified c
-    WHERE c.state = 'gone' AND s.account_id = c.account_id AND s.signal = c.signal AND s.cleared_at IS NULL;
-    GET DIAGNOSTICS cleared = ROW_COUNT;
-    DROP TABLE pg_temp.csm_expansion_detected, pg_temp.csm_expansion_open, pg_temp.csm_expansion_classified;
-    EXCEPTION WHEN data_exception THEN
-        IF cardinality(accounts) = 1 THEN
-            RAISE;  -- the account's own error
-        END IF;
-        GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT;
-        raised := 0;
-        ongoing := 0;
-        cleared := 0;
-        FOR id IN SELECT a.account_id FROM @extschema@.account a
-                  WHERE (a.status = 'active' OR a.churned_at > as_of)
-                    AND (a.started_at IS NULL OR a.started_at <= as_of)
-                    AND (accounts IS NULL OR a.account_id = ANY (accounts))
-                  ORDER BY a.account_id LOOP
-            tried := tried + 1;
-            BEGIN
-                SELECT * INTO one FROM @extschema@.refresh_expansion(as_of, ARRAY[id]);
-                raised := raised + one.raised;
-                ongoing := ongoing + one.ongoing;
-                cleared := cleared + one.cleared;
-            EXCEPTION WHEN data_exception THEN
-                failed := failed || format('%s: %s', (SELECT a.external_id FROM @extschema@.account a WHERE a.account_id = id),
-                                           SQLERRM);
-            END;
-        END LOOP;
-        IF cardinality(failed) = tried THEN
-            RAISE EXCEPTION USING ERRCODE = err_state, MESSAGE = err_message;
-        ELSIF cardinality(failed) > 0 THEN
-            RAISE WARNING 'csm: the expansion signals of % of % accounts could not be refreshed and stay as they were',
-                          cardinality(failed), tried
-                USING DETAIL = array_to_string(failed[1:20], '; ')
-                               || CASE WHEN cardinality(failed) > 20 THEN format('; and %s more', cardinality(failed) - 20) ELSE '' END,
-                      HINT = 'Correct the account data named above; the other accounts were refreshed.';
-        END IF;
-    END;
+    -- What holds now against what is open: new, still seen, gone
+    -- (csm._apply_signals, as in refresh_churn_signals).
+    SELECT s.raised, s.ongoing, s.cleared INTO raised, ongoing, cleared
+    FROM @extschema@._apply_signals('@extschema@.expansion_signal', '@extschema@.expansion_signals_at(timestamptz, bigint[])',
+                                    'expansion signals', as_of, accounts) s;
 
     RETURN NEXT;
 END $$;
