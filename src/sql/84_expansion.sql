@@ -165,7 +165,7 @@ CREATE UNIQUE INDEX expansion_signal_open ON @extschema@.expansion_signal (accou
 COMMENT ON INDEX @extschema@.expansion_signal_open IS 'At most one open (uncleared) row per account and signal.';
 -- No foreign key: a first refresh of a million accounts would spend more on
 -- the checks than on the writes (as for csm.health_score);
--- _forget_expansion() removes a deleted account's signals.
+-- csm._forget_accounts() removes a deleted account's signals.
 COMMENT ON TABLE @extschema@.expansion_signal IS
     'Expansion signals per account, with their evidence: open while cleared_at is NULL; a signal that clears and returns gets a new row. Written by csm.refresh_expansion().';
 COMMENT ON COLUMN @extschema@.expansion_signal.first_seen_at IS 'The as_of of the refresh that raised it.';
@@ -174,24 +174,10 @@ COMMENT ON COLUMN @extschema@.expansion_signal.cleared_at IS 'The as_of of the r
 COMMENT ON COLUMN @extschema@.expansion_signal.evidence IS
     'The numbers behind the signal as last seen, a JSON object whose keys depend on the signal (see the README).';
 
--- On Citus, once, from the node the accounts were deleted on (see
--- csm._origin()), with the ids read from the transition table first.
-CREATE FUNCTION @extschema@._forget_expansion() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    accounts bigint[];
-BEGIN
-    IF NOT @extschema@._origin() THEN
-        RETURN NULL;
-    END IF;
-    accounts := ARRAY(SELECT g.account_id FROM gone g);
-    DELETE FROM @extschema@.expansion_signal s WHERE s.account_id = ANY (accounts);
-    RETURN NULL;
-END $$;
-COMMENT ON FUNCTION @extschema@._forget_expansion() IS
-    'Trigger: deleting accounts deletes their expansion signals.';
+-- csm._forget_accounts deletes a deleted account's signals.
 CREATE TRIGGER account_forget_expansion AFTER DELETE ON @extschema@.account
-    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._forget_expansion();
+    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT
+    EXECUTE FUNCTION @extschema@._forget_accounts('@extschema@.expansion_signal');
 
 -- Detection ------------------------------------------------------------------------
 
@@ -722,5 +708,3 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.expansion_signal', '');
 
 -- The trigger writes csm's table after a delete of accounts by whoever may
 -- delete them; nobody may attach it elsewhere.
-ALTER FUNCTION @extschema@._forget_expansion() SECURITY DEFINER;
-REVOKE ALL ON FUNCTION @extschema@._forget_expansion() FROM PUBLIC;
