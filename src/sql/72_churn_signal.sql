@@ -813,11 +813,20 @@ END $$;
 COMMENT ON FUNCTION @extschema@._churn_require_coordinator(text) IS
     'Internal: raises 55000 when called on a Citus worker (what names the function); does nothing without Citus.';
 
--- The apply step of csm.refresh_churn_signals and csm.refresh_expansion:
--- what holds now (the rows of detect(as_of, accounts)) against what is
--- open in signal_table: new, still seen, gone.  Open signals of accounts
--- that are not customers at as_of stay as they were, and so do open
--- signals of a kind not in kinds (NULL: every kind).  Rows are written
+-- The refresh of csm.refresh_churn_signals and csm.refresh_expansion,
+-- whose callers check the caller's level first.  caller names the public
+-- function in errors, lock_scope its row of csm.lock_row.
+--
+-- A refresh records what was seen: one dated in the future would also
+-- refuse every later refresh until then (see "before the last refresh").
+-- One refresh at a time; readers and account writes do not wait for it.
+-- The lock is a row of csm.lock_row, which on Citus is a reference table
+-- (one lock for the cluster; an advisory lock would be per node).
+--
+-- Then what holds now (the rows of detect(as_of, accounts)) against what
+-- is open in signal_table: new, still seen, gone.  Open signals of
+-- accounts that are not customers at as_of stay as they were, and so do
+-- open signals of a kind not in kinds (NULL: every kind).  Rows are written
 -- only for accounts locked FOR KEY SHARE here, and an account another
 -- session is deleting is skipped rather than waited for: a delete that
 -- comes later waits for this refresh at the account row, before its
@@ -833,10 +842,9 @@ COMMENT ON FUNCTION @extschema@._churn_require_coordinator(text) IS
 -- Should one account's data make a statement fail (a data exception,
 -- class 22), the accounts are refreshed one at a time instead, and the
 -- ones that fail are skipped and named in a WARNING (what names the
--- signals in it).  The caller checks the arguments and holds the
--- refresh's lock.
-CREATE FUNCTION @extschema@._apply_signals(signal_table regclass, detect regprocedure, what text,
-                                           as_of timestamptz, accounts bigint[], kinds text[] DEFAULT NULL)
+-- signals in it and in errors).
+CREATE FUNCTION @extschema@._refresh_signals(caller text, lock_scope text, signal_table regclass, detect regprocedure,
+                                             what text, as_of timestamptz, accounts bigint[], kinds text[] DEFAULT NULL)
 RETURNS TABLE (raised integer, ongoing integer, cleared integer)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp AS $$
@@ -853,7 +861,33 @@ DECLARE
     failed text[] := '{}';
     err_state text;
     err_message text;
+    later timestamptz;
 BEGIN
+    PERFORM @extschema@._churn_require_coordinator(caller);
+    IF as_of IS NULL OR NOT isfinite(as_of) THEN
+        RAISE EXCEPTION 'as_of must be a finite time'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass a timestamptz such as now().';
+    END IF;
+    IF as_of > pg_catalog.clock_timestamp() THEN
+        RAISE EXCEPTION 'as_of % is in the future', as_of
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('Refresh as of now() or a time before it; %s() computes signals at any time without writing.',
+                                detect::oid::regproc);
+    END IF;
+    PERFORM @extschema@._lock_row(lock_scope, 'signals', true);
+
+    -- Signals are a history: a refresh may not go back before the last one.
+    EXECUTE format($q$
+        SELECT max(s.last_seen_at) FROM %s s
+        WHERE s.cleared_at IS NULL AND s.last_seen_at > $1 AND ($2 IS NULL OR s.account_id = ANY ($2))%s$q$,
+                   signal_table, CASE WHEN kinds IS NOT NULL THEN ' AND s.signal = ANY ($3)' ELSE '' END)
+        INTO later USING as_of, accounts, kinds;
+    IF later IS NOT NULL THEN
+        RAISE EXCEPTION 'as_of % is before the last refresh of % (%)', as_of, what, later
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('Refresh in time order; to rebuild a history, delete the rows of %s first.', signal_table);
+    END IF;
+
     BEGIN
     IF to_regclass(format('pg_temp.%I', t_detected)) IS NOT NULL THEN
         EXECUTE format('DROP TABLE IF EXISTS pg_temp.%I, pg_temp.%I, pg_temp.%I', t_detected, t_open, t_classified);
@@ -933,7 +967,7 @@ BEGIN
                   ORDER BY a.account_id LOOP
             tried := tried + 1;
             BEGIN
-                SELECT * INTO one FROM @extschema@._apply_signals(signal_table, detect, what, as_of, ARRAY[id], kinds);
+                SELECT * INTO one FROM @extschema@._refresh_signals(caller, lock_scope, signal_table, detect, what, as_of, ARRAY[id], kinds);
                 raised := raised + one.raised;
                 ongoing := ongoing + one.ongoing;
                 cleared := cleared + one.cleared;
@@ -956,9 +990,9 @@ BEGIN
 
     RETURN NEXT;
 END $$;
-REVOKE ALL ON FUNCTION @extschema@._apply_signals(regclass, regprocedure, text, timestamptz, bigint[], text[]) FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@._apply_signals(regclass, regprocedure, text, timestamptz, bigint[], text[]) IS
-    'Internal: the apply step of csm.refresh_churn_signals and csm.refresh_expansion: raises the signals detect(as_of, accounts) finds that are not open in signal_table, updates the evidence and last_seen_at of open ones still seen, clears the rest (of the kinds given, NULL for every kind), for customer accounts it could lock FOR KEY SHARE. An account whose data makes it fail (a data exception) is skipped and named in a WARNING (what names the signals). Returns how many were raised, still open and cleared.';
+REVOKE ALL ON FUNCTION @extschema@._refresh_signals(text, text, regclass, regprocedure, text, timestamptz, bigint[], text[]) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._refresh_signals(text, text, regclass, regprocedure, text, timestamptz, bigint[], text[]) IS
+    'Internal: the refresh of csm.refresh_churn_signals and csm.refresh_expansion (caller names it in errors): refuses a NULL, infinite or future as_of or one before the last refresh (22023), or a Citus worker (55000); locks the row (lock_scope, ''signals'') of csm.lock_row; raises the signals detect(as_of, accounts) finds that are not open in signal_table, updates the evidence and last_seen_at of open ones still seen, clears the rest (of the kinds given, NULL for every kind), for customer accounts it could lock FOR KEY SHARE. An account whose data makes it fail (a data exception) is skipped and named in a WARNING (what names the signals). Returns how many were raised, still open and cleared.';
 
 CREATE FUNCTION @extschema@.refresh_churn_signals(as_of timestamptz DEFAULT now(), accounts bigint[] DEFAULT NULL)
 RETURNS TABLE (raised integer, ongoing integer, cleared integer)
@@ -966,45 +1000,13 @@ LANGUAGE plpgsql VOLATILE
 SET work_mem = '128MB'
 SET jit = off
 SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    later timestamptz;
 BEGIN
     PERFORM @extschema@._require('operate');
-    PERFORM @extschema@._churn_require_coordinator('csm.refresh_churn_signals()');
-    IF as_of IS NULL OR NOT isfinite(as_of) THEN
-        RAISE EXCEPTION 'as_of must be a finite time'
-            USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass a timestamptz such as now().';
-    END IF;
-    -- A refresh records what was seen: one dated in the future would also
-    -- refuse every later refresh until then (see "before the last refresh").
-    IF as_of > pg_catalog.clock_timestamp() THEN
-        RAISE EXCEPTION 'as_of % is in the future', as_of
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Refresh as of now() or a time before it; csm.churn_signals_at() computes signals at any time without writing.';
-    END IF;
-    -- One refresh at a time; readers and account writes do not wait for it.
-    -- The lock is a row of csm.lock_row, which on Citus is a reference table
-    -- (one lock for the cluster; an advisory lock would be per node).
-    PERFORM @extschema@._lock_row('churn', 'signals', true);
-
-    -- Signals are a history: a refresh may not go back before the last one.
-    SELECT max(s.last_seen_at) INTO later
-    FROM @extschema@.churn_signal s JOIN @extschema@.churn_signal_kind k ON k.signal = s.signal AND k.builtin
-    WHERE s.cleared_at IS NULL AND s.last_seen_at > as_of AND (accounts IS NULL OR s.account_id = ANY (accounts));
-    IF later IS NOT NULL THEN
-        RAISE EXCEPTION 'as_of % is before the last refresh of churn signals (%)', as_of, later
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Refresh in time order; to rebuild a history, delete the rows of csm.churn_signal first.';
-    END IF;
-
-    -- What holds now against what is open: new, still seen, gone, for the
-    -- built-in kinds (csm._apply_signals).
-    SELECT s.raised, s.ongoing, s.cleared INTO raised, ongoing, cleared
-    FROM @extschema@._apply_signals('@extschema@.churn_signal', '@extschema@.churn_signals_at(timestamptz, bigint[])',
-                                    'churn signals', as_of, accounts,
-                                    ARRAY(SELECT k.signal FROM @extschema@.churn_signal_kind k WHERE k.builtin ORDER BY k.signal)) s;
-
-    RETURN NEXT;
+    -- the built-in kinds only: a kind of your own is raised by hand
+    RETURN QUERY
+    SELECT * FROM @extschema@._refresh_signals('csm.refresh_churn_signals()', 'churn', '@extschema@.churn_signal',
+                                               '@extschema@.churn_signals_at(timestamptz, bigint[])', 'churn signals', as_of, accounts,
+                                               ARRAY(SELECT k.signal FROM @extschema@.churn_signal_kind k WHERE k.builtin ORDER BY k.signal));
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_churn_signals(timestamptz, bigint[]) IS
     'Detects the built-in churn signals at as_of (csm.churn_signals_at) for every customer account, or the accounts given: raises new ones, updates the evidence and last_seen_at of open ones still seen, clears the rest. Returns how many were raised, still open and cleared. One refresh runs at a time (it locks the row (''churn'', ''signals'') of csm.lock_row); a second run at the same as_of changes nothing. An account whose data makes the refresh fail (a data exception) is skipped and named in a WARNING, and the others are refreshed (one at a time, then). Raises 22023 for a NULL, infinite or future as_of, or one before the last refresh; on Citus, 55000 on a worker.';

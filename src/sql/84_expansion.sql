@@ -411,40 +411,12 @@ LANGUAGE plpgsql VOLATILE
 SET work_mem = '128MB'
 SET jit = off
 SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    later timestamptz;
 BEGIN
     PERFORM @extschema@._require('operate');
-    PERFORM @extschema@._churn_require_coordinator('csm.refresh_expansion()');
-    IF as_of IS NULL OR NOT isfinite(as_of) THEN
-        RAISE EXCEPTION 'as_of must be a finite time'
-            USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass a timestamptz such as now().';
-    END IF;
-    IF as_of > pg_catalog.clock_timestamp() THEN
-        RAISE EXCEPTION 'as_of % is in the future', as_of
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Refresh as of now() or a time before it; csm.expansion_signals_at() computes signals at any time without writing.';
-    END IF;
-    -- One refresh at a time (a row of the reference table csm.lock_row on Citus).
-    PERFORM @extschema@._lock_row('expansion', 'signals', true);
-
-    -- Signals are a history: a refresh may not go back before the last one.
-    SELECT max(s.last_seen_at) INTO later
-    FROM @extschema@.expansion_signal s
-    WHERE s.cleared_at IS NULL AND s.last_seen_at > as_of AND (accounts IS NULL OR s.account_id = ANY (accounts));
-    IF later IS NOT NULL THEN
-        RAISE EXCEPTION 'as_of % is before the last refresh of expansion signals (%)', as_of, later
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Refresh in time order; to rebuild a history, delete the rows of csm.expansion_signal first.';
-    END IF;
-
-    -- What holds now against what is open: new, still seen, gone
-    -- (csm._apply_signals, as in refresh_churn_signals).
-    SELECT s.raised, s.ongoing, s.cleared INTO raised, ongoing, cleared
-    FROM @extschema@._apply_signals('@extschema@.expansion_signal', '@extschema@.expansion_signals_at(timestamptz, bigint[])',
-                                    'expansion signals', as_of, accounts) s;
-
-    RETURN NEXT;
+    -- as csm.refresh_churn_signals, for every kind of expansion signal
+    RETURN QUERY
+    SELECT * FROM @extschema@._refresh_signals('csm.refresh_expansion()', 'expansion', '@extschema@.expansion_signal',
+                                               '@extschema@.expansion_signals_at(timestamptz, bigint[])', 'expansion signals', as_of, accounts);
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_expansion(timestamptz, bigint[]) IS
     'Detects the expansion signals at as_of (csm.expansion_signals_at) for every customer account, or the accounts given: raises new ones, updates the evidence and last_seen_at of open ones still seen, clears the rest. Returns how many were raised, still open and cleared; a second run at the same as_of changes nothing. One refresh runs at a time (it locks the row (''expansion'', ''signals'') of csm.lock_row). An account whose data makes the refresh fail (a data exception) is skipped and named in a WARNING. Needs the operate level (42501). Raises 22023 for a NULL, infinite or future as_of, or one before the last refresh; on Citus, 55000 on a worker.';
