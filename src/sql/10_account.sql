@@ -122,6 +122,48 @@ END $$;
 COMMENT ON FUNCTION @extschema@._origin() IS
     'Internal: whether a trigger on a reference table fires on the node its statement was run from (always true without Citus); side effects run only there, once.';
 
+-- Whether csm.distribute() has placed a table on a Citus cluster: then the
+-- refreshes write with statements Citus pushes down to the workers, and
+-- the single-node forms (MERGE, faster there) are not used.
+CREATE FUNCTION @extschema@._is_distributed(relation regclass) RETURNS boolean
+LANGUAGE plpgsql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    placed boolean := false;
+BEGIN
+    IF to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
+        EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = $1)'
+            INTO placed USING relation;
+    END IF;
+    RETURN placed;
+END $$;
+COMMENT ON FUNCTION @extschema@._is_distributed(regclass) IS
+    'Internal: whether the relation is a Citus table (csm.distribute() ran); false without Citus.';
+
+-- Deleting accounts deletes their rows of the tables named as the trigger's
+-- arguments, in that order: tables with no foreign key to csm.account (a
+-- first refresh of a million accounts would spend more on the checks than
+-- on the writes).  On Citus, once, from the node the accounts were deleted
+-- on (see csm._origin()), with the ids read from the transition table
+-- first: Citus cannot plan a query that joins it with its tables.
+CREATE FUNCTION @extschema@._forget_accounts() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    accounts bigint[];
+    t text;
+BEGIN
+    IF NOT @extschema@._origin() THEN
+        RETURN NULL;
+    END IF;
+    accounts := ARRAY(SELECT g.account_id FROM gone g);
+    FOREACH t IN ARRAY TG_ARGV LOOP
+        EXECUTE format('DELETE FROM %s t WHERE t.account_id = ANY ($1)', t::regclass) USING accounts;
+    END LOOP;
+    RETURN NULL;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@._forget_accounts() FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._forget_accounts() IS
+    'Trigger (AFTER DELETE ON csm.account, FOR EACH STATEMENT, old table gone): deletes the deleted accounts'' rows of the tables given as its arguments, in order.';
+
 -- Keep the audit timestamps honest without asking callers to set them.
 CREATE FUNCTION @extschema@._touch_account() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$

@@ -452,7 +452,7 @@ COMMENT ON FUNCTION @extschema@.health_components(@extschema@.health_result) IS
 -- Current scores, history, overrides -------------------------------------------
 
 -- No foreign key: a first refresh of a million accounts would spend more
--- on the checks than on the writes; _forget_health() removes a deleted
+-- on the checks than on the writes; csm._forget_accounts() removes a deleted
 -- account's score.
 CREATE TABLE @extschema@.health_score (
     account_id    bigint NOT NULL,
@@ -490,26 +490,10 @@ CREATE TABLE @extschema@.health_history (
 COMMENT ON TABLE @extschema@.health_history IS
     'One computed health score per account per UTC day (the day''s last refresh wins).';
 
--- On Citus, once, from the node the accounts were deleted on (see
--- csm._origin()), with the ids read from the transition table first: Citus
--- cannot plan a query that joins it with its tables.
-CREATE FUNCTION @extschema@._forget_health() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    accounts bigint[];
-BEGIN
-    IF NOT @extschema@._origin() THEN
-        RETURN NULL;
-    END IF;
-    accounts := ARRAY(SELECT g.account_id FROM gone g);
-    DELETE FROM @extschema@.health_score h WHERE h.account_id = ANY (accounts);
-    DELETE FROM @extschema@.health_history h WHERE h.account_id = ANY (accounts);
-    RETURN NULL;
-END $$;
-COMMENT ON FUNCTION @extschema@._forget_health() IS
-    'Trigger: deleting accounts deletes their health scores and history.';
+-- csm._forget_accounts deletes a deleted account's scores and history.
 CREATE TRIGGER account_forget_health AFTER DELETE ON @extschema@.account
-    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._forget_health();
+    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT
+    EXECUTE FUNCTION @extschema@._forget_accounts('@extschema@.health_score', '@extschema@.health_history');
 
 CREATE TABLE @extschema@.health_override (
     account_id  bigint NOT NULL REFERENCES @extschema@.account (account_id) ON DELETE CASCADE,
@@ -541,24 +525,6 @@ BEGIN
     RETURN id;
 END $$;
 COMMENT ON FUNCTION @extschema@._account_id(text) IS 'account_id of an external_id; raises P0002 when there is none.';
-
--- Whether csm's per-account tables are distributed (csm.distribute() ran):
--- then refresh_health writes with statements Citus pushes down to the
--- workers, and the single-node MERGEs (faster there) are not used.
-CREATE FUNCTION @extschema@._health_distributed() RETURNS boolean
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    found boolean;
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_extension e WHERE e.extname = 'citus') THEN
-        RETURN false;
-    END IF;
-    EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = $1)'
-        INTO found USING '@extschema@.health_score'::regclass;
-    RETURN found;
-END $$;
-COMMENT ON FUNCTION @extschema@._health_distributed() IS
-    'Internal: whether csm.health_score is a Citus distributed table (csm.distribute() ran).';
 
 -- The statements csm.refresh_health runs, by step, with parameters $1 the
 -- UTC day, $2 NULL (every account), $3 to $5 the metric sources (see
@@ -682,7 +648,7 @@ DECLARE
     -- each worker's now() is its own transaction's start.
     stamp constant timestamptz := now();
     today constant date := (now() AT TIME ZONE 'UTC')::date;
-    distributed constant boolean := @extschema@._health_distributed();
+    distributed constant boolean := @extschema@._is_distributed('@extschema@.health_score');
     sources record;
     expected text[];
     scored bigint;

@@ -93,21 +93,6 @@ CREATE TABLE @extschema@.conversation_change (
 COMMENT ON TABLE @extschema@.conversation_change IS
     'Internal, Citus only: work the triggers on a shard leave to the coordinator, done and deleted at the end of the statement by csm._settle_conversations(): take (one more open conversation for member_id, checked like a move by hand), release (one fewer), route (a new conversation to route; reason: the one given on insert) and reopen (a reopened conversation to route, preferring member_id, its last agent; old_assignee: its assignee when resolved). Grant nothing on it.';
 
--- Whether csm.distribute() has placed the conversations on a Citus cluster.
-CREATE FUNCTION @extschema@._conversation_distributed() RETURNS boolean
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    placed boolean := false;
-BEGIN
-    IF to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
-        EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = $1)'
-            INTO placed USING '@extschema@.conversation'::regclass;
-    END IF;
-    RETURN placed;
-END $$;
-COMMENT ON FUNCTION @extschema@._conversation_distributed() IS
-    'Internal: true once csm.distribute() has distributed csm.conversation on a Citus cluster.';
-
 CREATE FUNCTION @extschema@._support_team(team text) RETURNS @extschema@.support_team
 LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -128,7 +113,7 @@ COMMENT ON FUNCTION @extschema@._support_team(text) IS 'Internal: a team''s rout
 CREATE FUNCTION @extschema@._lock_queue(team text, exclusive boolean) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    IF @extschema@._conversation_distributed() THEN
+    IF @extschema@._is_distributed('@extschema@.conversation') THEN
         -- Citus: one lock for all routing (see the top of this file).
         PERFORM @extschema@._lock_row('conversation', 'settle', true);
     ELSE
@@ -162,7 +147,7 @@ BEGIN
     IF cardinality(missing) > 0 THEN
         INSERT INTO @extschema@.agent_load (member_id) SELECT unnest(missing) ON CONFLICT (member_id) DO NOTHING;
     END IF;
-    IF @extschema@._conversation_distributed() THEN
+    IF @extschema@._is_distributed('@extschema@.conversation') THEN
         -- Citus: every count changes under the settle lock, which the caller
         -- holds, so no row lock; and Citus would lock all of team_member for
         -- a FOR UPDATE joined with it (see csm._distribute_conversations()).
@@ -301,7 +286,7 @@ RETURNS TABLE (account_id bigint, conversation_id bigint, team text, member_id b
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     open_teams text[] := ARRAY(SELECT DISTINCT t FROM unnest(teams || queued) AS t WHERE t IS NOT NULL ORDER BY 1);
-    distributed boolean := @extschema@._conversation_distributed();
+    distributed boolean := @extschema@._is_distributed('@extschema@.conversation');
     queue_team text;
     waiting record;
     picked bigint;
@@ -641,7 +626,7 @@ DECLARE
     teams text[];
 BEGIN
     PERFORM @extschema@._require('operate');
-    IF @extschema@._conversation_distributed() THEN
+    IF @extschema@._is_distributed('@extschema@.conversation') THEN
         -- Citus: the routing lock, and the counts earlier statements left.
         PERFORM @extschema@._lock_row('conversation', 'settle', true);
         PERFORM @extschema@._apply_conversation_changes(NULL);
@@ -666,7 +651,7 @@ CREATE FUNCTION @extschema@.reassign_stale()
 RETURNS TABLE (account_id bigint, conversation_id bigint, team text, old_assignee text, new_assignee text, action text)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    distributed boolean := @extschema@._conversation_distributed();
+    distributed boolean := @extschema@._is_distributed('@extschema@.conversation');
     accounts bigint[] := '{}';
     conversations bigint[] := '{}';
     reasons text[] := '{}';
@@ -893,7 +878,7 @@ DECLARE
     i integer;
     moved integer := 0;
 BEGIN
-    IF NOT @extschema@._conversation_distributed() THEN
+    IF NOT @extschema@._is_distributed('@extschema@.conversation') THEN
         RETURN 0;
     END IF;
     -- (No EXISTS subquery: see csm._waiting_teams().)
@@ -1052,7 +1037,7 @@ DECLARE
     ch record;
 BEGIN
     PERFORM @extschema@._require('admin');
-    IF @extschema@._conversation_distributed() THEN
+    IF @extschema@._is_distributed('@extschema@.conversation') THEN
         -- Citus: counts change only under the routing lock (see the top of
         -- this file); what other sessions have not settled yet they add to
         -- this count when they do.

@@ -813,14 +813,47 @@ END $$;
 COMMENT ON FUNCTION @extschema@._churn_require_coordinator(text) IS
     'Internal: raises 55000 when called on a Citus worker (what names the function); does nothing without Citus.';
 
-CREATE FUNCTION @extschema@.refresh_churn_signals(as_of timestamptz DEFAULT now(), accounts bigint[] DEFAULT NULL)
+-- The refresh of csm.refresh_churn_signals and csm.refresh_expansion,
+-- whose callers check the caller's level first.  caller names the public
+-- function in errors, lock_scope its row of csm.lock_row.
+--
+-- A refresh records what was seen: one dated in the future would also
+-- refuse every later refresh until then (see "before the last refresh").
+-- One refresh at a time; readers and account writes do not wait for it.
+-- The lock is a row of csm.lock_row, which on Citus is a reference table
+-- (one lock for the cluster; an advisory lock would be per node).
+--
+-- Then what holds now (the rows of detect(as_of, accounts)) against what
+-- is open in signal_table: new, still seen, gone.  Open signals of
+-- accounts that are not customers at as_of stay as they were, and so do
+-- open signals of a kind not in kinds (NULL: every kind).  Rows are written
+-- only for accounts locked FOR KEY SHARE here, and an account another
+-- session is deleting is skipped rather than waited for: a delete that
+-- comes later waits for this refresh at the account row, before its
+-- cascade touches a signal, so nothing can deadlock.
+--
+-- Each step is a statement of its own, so that on Citus each runs where it
+-- can: detection where the accounts' shards are (a function called inside
+-- a statement that writes would be sent to the workers with it), the row
+-- locks on the coordinator, the writes on the shards.  The statements are
+-- run by EXECUTE ... USING, whose parameters the planner (and Citus) sees
+-- as constants.
+--
+-- Should one account's data make a statement fail (a data exception,
+-- class 22), the accounts are refreshed one at a time instead, and the
+-- ones that fail are skipped and named in a WARNING (what names the
+-- signals in it and in errors).
+CREATE FUNCTION @extschema@._refresh_signals(caller text, lock_scope text, signal_table regclass, detect regprocedure,
+                                             what text, as_of timestamptz, accounts bigint[], kinds text[] DEFAULT NULL)
 RETURNS TABLE (raised integer, ongoing integer, cleared integer)
 LANGUAGE plpgsql VOLATILE
-SET work_mem = '128MB'
-SET jit = off
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    later timestamptz;
+    stem constant text := 'csm_' || (SELECT c.relname FROM pg_class c WHERE c.oid = signal_table);
+    t_detected constant text := stem || '_detected';
+    t_open constant text := stem || '_open';
+    t_classified constant text := stem || '_classified';
+    wanted bigint;
     id bigint;
     one record;
     locked bigint[];
@@ -828,94 +861,97 @@ DECLARE
     failed text[] := '{}';
     err_state text;
     err_message text;
+    later timestamptz;
 BEGIN
-    PERFORM @extschema@._require('operate');
-    PERFORM @extschema@._churn_require_coordinator('csm.refresh_churn_signals()');
+    PERFORM @extschema@._churn_require_coordinator(caller);
     IF as_of IS NULL OR NOT isfinite(as_of) THEN
         RAISE EXCEPTION 'as_of must be a finite time'
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass a timestamptz such as now().';
     END IF;
-    -- A refresh records what was seen: one dated in the future would also
-    -- refuse every later refresh until then (see "before the last refresh").
     IF as_of > pg_catalog.clock_timestamp() THEN
         RAISE EXCEPTION 'as_of % is in the future', as_of
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Refresh as of now() or a time before it; csm.churn_signals_at() computes signals at any time without writing.';
+                  HINT = format('Refresh as of now() or a time before it; %s() computes signals at any time without writing.',
+                                detect::oid::regproc);
     END IF;
-    -- One refresh at a time; readers and account writes do not wait for it.
-    -- The lock is a row of csm.lock_row, which on Citus is a reference table
-    -- (one lock for the cluster; an advisory lock would be per node).
-    PERFORM @extschema@._lock_row('churn', 'signals', true);
+    PERFORM @extschema@._lock_row(lock_scope, 'signals', true);
 
     -- Signals are a history: a refresh may not go back before the last one.
-    SELECT max(s.last_seen_at) INTO later
-    FROM @extschema@.churn_signal s JOIN @extschema@.churn_signal_kind k ON k.signal = s.signal AND k.builtin
-    WHERE s.cleared_at IS NULL AND s.last_seen_at > as_of AND (accounts IS NULL OR s.account_id = ANY (accounts));
+    EXECUTE format($q$
+        SELECT max(s.last_seen_at) FROM %s s
+        WHERE s.cleared_at IS NULL AND s.last_seen_at > $1 AND ($2 IS NULL OR s.account_id = ANY ($2))%s$q$,
+                   signal_table, CASE WHEN kinds IS NOT NULL THEN ' AND s.signal = ANY ($3)' ELSE '' END)
+        INTO later USING as_of, accounts, kinds;
     IF later IS NOT NULL THEN
-        RAISE EXCEPTION 'as_of % is before the last refresh of churn signals (%)', as_of, later
+        RAISE EXCEPTION 'as_of % is before the last refresh of % (%)', as_of, what, later
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Refresh in time order; to rebuild a history, delete the rows of csm.churn_signal first.';
+                  HINT = format('Refresh in time order; to rebuild a history, delete the rows of %s first.', signal_table);
     END IF;
 
-    -- What holds now against what is open: new, still seen, gone.  Open
-    -- signals of accounts that are not customers at as_of stay as they were.
-    -- Rows are written only for accounts locked FOR KEY SHARE here, and an
-    -- account another session is deleting is skipped rather than waited
-    -- for: a delete that comes later waits for this refresh at the account
-    -- row, before its cascade touches a signal, so nothing can deadlock.
-    --
-    -- Should one account's data make the statement fail (a data exception,
-    -- class 22), the accounts are refreshed one at a time instead, and the
-    -- ones that fail are skipped and named in a WARNING.
     BEGIN
-    -- Each step is a statement of its own, so that on Citus each runs where
-    -- it can: detection where the accounts' shards are (a function called
-    -- inside a statement that writes would be sent to the workers with it),
-    -- the row locks on the coordinator, the writes on the shards.
-    IF to_regclass('pg_temp.csm_churn_detected') IS NOT NULL THEN
-        DROP TABLE IF EXISTS pg_temp.csm_churn_detected, pg_temp.csm_churn_open, pg_temp.csm_churn_classified;
+    IF to_regclass(format('pg_temp.%I', t_detected)) IS NOT NULL THEN
+        EXECUTE format('DROP TABLE IF EXISTS pg_temp.%I, pg_temp.%I, pg_temp.%I', t_detected, t_open, t_classified);
     END IF;
-    CREATE TEMP TABLE csm_churn_detected ON COMMIT DROP AS
-    SELECT d.account_id, d.signal, d.evidence FROM @extschema@.churn_signals_at(as_of, accounts) d;
-    CREATE TEMP TABLE csm_churn_open ON COMMIT DROP AS
-    SELECT s.account_id, s.signal
-    FROM @extschema@.churn_signal s
-    JOIN @extschema@.churn_signal_kind k ON k.signal = s.signal AND k.builtin
-    JOIN @extschema@.account a ON a.account_id = s.account_id
-    WHERE s.cleared_at IS NULL
-      AND (a.status = 'active' OR a.churned_at > as_of)
-      AND (a.started_at IS NULL OR a.started_at <= as_of)
-      AND (accounts IS NULL OR s.account_id = ANY (accounts));
-    CREATE TEMP TABLE csm_churn_classified ON COMMIT DROP AS
-    SELECT coalesce(d.account_id, o.account_id) AS account_id, coalesce(d.signal, o.signal) AS signal, d.evidence,
-           CASE WHEN o.account_id IS NULL THEN 'new' WHEN d.account_id IS NULL THEN 'gone' ELSE 'seen' END AS state
-    FROM pg_temp.csm_churn_detected d FULL JOIN pg_temp.csm_churn_open o ON o.account_id = d.account_id AND o.signal = d.signal;
-    ANALYZE pg_temp.csm_churn_classified;
+    EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS SELECT d.account_id, d.signal, d.evidence FROM %s($1, $2) d',
+                   t_detected, detect::oid::regproc)
+        USING as_of, accounts;
+    EXECUTE format($q$
+        CREATE TEMP TABLE %I ON COMMIT DROP AS
+        SELECT s.account_id, s.signal
+        FROM %s s
+        JOIN @extschema@.account a ON a.account_id = s.account_id
+        WHERE s.cleared_at IS NULL
+          AND (a.status = 'active' OR a.churned_at > $1)
+          AND (a.started_at IS NULL OR a.started_at <= $1)
+          AND ($2 IS NULL OR s.account_id = ANY ($2))%s$q$,
+                   t_open, signal_table, CASE WHEN kinds IS NOT NULL THEN ' AND s.signal = ANY ($3)' ELSE '' END)
+        USING as_of, accounts, kinds;
+    EXECUTE format($q$
+        CREATE TEMP TABLE %I ON COMMIT DROP AS
+        SELECT coalesce(d.account_id, o.account_id) AS account_id, coalesce(d.signal, o.signal) AS signal, d.evidence,
+               CASE WHEN o.account_id IS NULL THEN 'new' WHEN d.account_id IS NULL THEN 'gone' ELSE 'seen' END AS state
+        FROM pg_temp.%I d FULL JOIN pg_temp.%I o ON o.account_id = d.account_id AND o.signal = d.signal$q$,
+                   t_classified, t_detected, t_open);
+    EXECUTE format('ANALYZE pg_temp.%I', t_classified);
     -- the accounts written for, kept from being deleted meanwhile
-    locked := ARRAY(SELECT a.account_id
-                    FROM @extschema@.account a
-                    WHERE a.account_id IN (SELECT c.account_id FROM pg_temp.csm_churn_classified c)
-                    ORDER BY a.account_id
-                    FOR KEY SHARE OF a SKIP LOCKED);
-    IF cardinality(locked) < (SELECT count(DISTINCT c.account_id) FROM pg_temp.csm_churn_classified c) THEN
-        DELETE FROM pg_temp.csm_churn_classified c
-        WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(locked) AS l(account_id) WHERE l.account_id = c.account_id);
+    EXECUTE format($q$
+        SELECT ARRAY(SELECT a.account_id
+                     FROM @extschema@.account a
+                     WHERE a.account_id IN (SELECT c.account_id FROM pg_temp.%1$I c)
+                     ORDER BY a.account_id
+                     FOR KEY SHARE OF a SKIP LOCKED),
+               (SELECT count(DISTINCT c.account_id) FROM pg_temp.%1$I c)$q$, t_classified)
+        INTO locked, wanted;
+    IF cardinality(locked) < wanted THEN
+        EXECUTE format($q$
+            DELETE FROM pg_temp.%I c
+            WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.unnest($1) AS l(account_id) WHERE l.account_id = c.account_id)$q$,
+                       t_classified)
+            USING locked;
     END IF;
-    INSERT INTO @extschema@.churn_signal (account_id, signal, evidence, first_seen_at, last_seen_at)
-    SELECT c.account_id, c.signal, c.evidence, as_of, as_of
-    FROM pg_temp.csm_churn_classified c
-    WHERE c.state = 'new'
-    ON CONFLICT (account_id, signal) WHERE cleared_at IS NULL DO NOTHING;
+    EXECUTE format($q$
+        INSERT INTO %s (account_id, signal, evidence, first_seen_at, last_seen_at)
+        SELECT c.account_id, c.signal, c.evidence, $1, $1
+        FROM pg_temp.%I c
+        WHERE c.state = 'new'
+        ON CONFLICT (account_id, signal) WHERE cleared_at IS NULL DO NOTHING$q$, signal_table, t_classified)
+        USING as_of;
     GET DIAGNOSTICS raised = ROW_COUNT;
-    UPDATE @extschema@.churn_signal s SET evidence = c.evidence, last_seen_at = as_of
-    FROM pg_temp.csm_churn_classified c
-    WHERE c.state = 'seen' AND s.account_id = c.account_id AND s.signal = c.signal AND s.cleared_at IS NULL;
+    EXECUTE format($q$
+        UPDATE %s s SET evidence = c.evidence, last_seen_at = $1
+        FROM pg_temp.%I c
+        WHERE c.state = 'seen' AND s.account_id = c.account_id AND s.signal = c.signal AND s.cleared_at IS NULL$q$,
+                   signal_table, t_classified)
+        USING as_of;
     GET DIAGNOSTICS ongoing = ROW_COUNT;
-    UPDATE @extschema@.churn_signal s SET cleared_at = as_of
-    FROM pg_temp.csm_churn_classified c
-    WHERE c.state = 'gone' AND s.account_id = c.account_id AND s.signal = c.signal AND s.cleared_at IS NULL;
+    EXECUTE format($q$
+        UPDATE %s s SET cleared_at = $1
+        FROM pg_temp.%I c
+        WHERE c.state = 'gone' AND s.account_id = c.account_id AND s.signal = c.signal AND s.cleared_at IS NULL$q$,
+                   signal_table, t_classified)
+        USING as_of;
     GET DIAGNOSTICS cleared = ROW_COUNT;
-    DROP TABLE pg_temp.csm_churn_detected, pg_temp.csm_churn_open, pg_temp.csm_churn_classified;
+    EXECUTE format('DROP TABLE pg_temp.%I, pg_temp.%I, pg_temp.%I', t_detected, t_open, t_classified);
     EXCEPTION WHEN data_exception THEN
         IF cardinality(accounts) = 1 THEN
             RAISE;  -- the account's own error
@@ -931,7 +967,7 @@ BEGIN
                   ORDER BY a.account_id LOOP
             tried := tried + 1;
             BEGIN
-                SELECT * INTO one FROM @extschema@.refresh_churn_signals(as_of, ARRAY[id]);
+                SELECT * INTO one FROM @extschema@._refresh_signals(caller, lock_scope, signal_table, detect, what, as_of, ARRAY[id], kinds);
                 raised := raised + one.raised;
                 ongoing := ongoing + one.ongoing;
                 cleared := cleared + one.cleared;
@@ -944,8 +980,8 @@ BEGIN
             -- not one account's data, but every account's: the error itself
             RAISE EXCEPTION USING ERRCODE = err_state, MESSAGE = err_message;
         ELSIF cardinality(failed) > 0 THEN
-            RAISE WARNING 'csm: the churn signals of % of % accounts could not be refreshed and stay as they were',
-                          cardinality(failed), tried
+            RAISE WARNING 'csm: the % of % of % accounts could not be refreshed and stay as they were',
+                          what, cardinality(failed), tried
                 USING DETAIL = array_to_string(failed[1:20], '; ')
                                || CASE WHEN cardinality(failed) > 20 THEN format('; and %s more', cardinality(failed) - 20) ELSE '' END,
                       HINT = 'Correct the account data named above; the other accounts were refreshed.';
@@ -953,6 +989,24 @@ BEGIN
     END;
 
     RETURN NEXT;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@._refresh_signals(text, text, regclass, regprocedure, text, timestamptz, bigint[], text[]) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._refresh_signals(text, text, regclass, regprocedure, text, timestamptz, bigint[], text[]) IS
+    'Internal: the refresh of csm.refresh_churn_signals and csm.refresh_expansion (caller names it in errors): refuses a NULL, infinite or future as_of or one before the last refresh (22023), or a Citus worker (55000); locks the row (lock_scope, ''signals'') of csm.lock_row; raises the signals detect(as_of, accounts) finds that are not open in signal_table, updates the evidence and last_seen_at of open ones still seen, clears the rest (of the kinds given, NULL for every kind), for customer accounts it could lock FOR KEY SHARE. An account whose data makes it fail (a data exception) is skipped and named in a WARNING (what names the signals). Returns how many were raised, still open and cleared.';
+
+CREATE FUNCTION @extschema@.refresh_churn_signals(as_of timestamptz DEFAULT now(), accounts bigint[] DEFAULT NULL)
+RETURNS TABLE (raised integer, ongoing integer, cleared integer)
+LANGUAGE plpgsql VOLATILE
+SET work_mem = '128MB'
+SET jit = off
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM @extschema@._require('operate');
+    -- the built-in kinds only: a kind of your own is raised by hand
+    RETURN QUERY
+    SELECT * FROM @extschema@._refresh_signals('csm.refresh_churn_signals()', 'churn', '@extschema@.churn_signal',
+                                               '@extschema@.churn_signals_at(timestamptz, bigint[])', 'churn signals', as_of, accounts,
+                                               ARRAY(SELECT k.signal FROM @extschema@.churn_signal_kind k WHERE k.builtin ORDER BY k.signal));
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_churn_signals(timestamptz, bigint[]) IS
     'Detects the built-in churn signals at as_of (csm.churn_signals_at) for every customer account, or the accounts given: raises new ones, updates the evidence and last_seen_at of open ones still seen, clears the rest. Returns how many were raised, still open and cleared. One refresh runs at a time (it locks the row (''churn'', ''signals'') of csm.lock_row); a second run at the same as_of changes nothing. An account whose data makes the refresh fail (a data exception) is skipped and named in a WARNING, and the others are refreshed (one at a time, then). Raises 22023 for a NULL, infinite or future as_of, or one before the last refresh; on Citus, 55000 on a worker.';

@@ -340,7 +340,7 @@ BEGIN
     -- table), which Citus refuses after a query that read shards over several
     -- connections at once: with rules that read churn, one connection per
     -- worker from the start (as csm._lock_ownership()).
-    IF @extschema@._health_distributed()
+    IF @extschema@._is_distributed('@extschema@.health_score')
        AND EXISTS (SELECT 1 FROM @extschema@.routing_rule r
                    WHERE r.enabled AND r.condition IS NOT NULL
                      AND @extschema@.condition_attributes(r.condition) && ARRAY['churn_band', 'churn_risk_score']) THEN

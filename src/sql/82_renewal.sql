@@ -41,7 +41,7 @@ COMMENT ON FUNCTION @extschema@.renewal_outcome(numeric, numeric) IS
 
 -- No foreign keys to csm.account (as csm.health_score): a first refresh
 -- of a million accounts would spend more on the checks, each locking its
--- account's row, than on the writes.  csm._forget_renewals() removes a
+-- account's row, than on the writes.  csm._forget_accounts() removes a
 -- deleted account's renewals and reminders.
 CREATE TABLE @extschema@.renewal (
     account_id        bigint NOT NULL,
@@ -114,27 +114,10 @@ COMMENT ON COLUMN @extschema@.renewal_reminder.renewal_date IS 'The renewal''s d
 COMMENT ON COLUMN @extschema@.renewal_reminder.owner IS 'The renewal''s owner (primary CSM handle) when the reminder was raised.';
 COMMENT ON COLUMN @extschema@.renewal_reminder.raised_at IS 'When csm.refresh_renewals() raised it.';
 
--- On Citus, once, from the node the accounts were deleted on (see
--- csm._origin()), with the ids read from the transition table first: Citus
--- cannot plan a query that joins it with its tables.
-CREATE FUNCTION @extschema@._forget_renewals() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    accounts bigint[];
-BEGIN
-    IF NOT @extschema@._origin() THEN
-        RETURN NULL;
-    END IF;
-    accounts := ARRAY(SELECT g.account_id FROM gone g);
-    DELETE FROM @extschema@.renewal_reminder r WHERE r.account_id = ANY (accounts);
-    DELETE FROM @extschema@.renewal r WHERE r.account_id = ANY (accounts);
-    RETURN NULL;
-END $$;
-REVOKE ALL ON FUNCTION @extschema@._forget_renewals() FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@._forget_renewals() IS
-    'Trigger: deleting accounts deletes their renewals and renewal reminders.';
+-- csm._forget_accounts deletes a deleted account's reminders, then its renewals.
 CREATE TRIGGER account_forget_renewals AFTER DELETE ON @extschema@.account
-    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._forget_renewals();
+    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT
+    EXECUTE FUNCTION @extschema@._forget_accounts('@extschema@.renewal_reminder', '@extschema@.renewal');
 
 -- The statements csm.refresh_renewals runs, by step, with the refresh's
 -- instant and UTC day as constants (on Citus each worker's now() is its
@@ -247,22 +230,6 @@ END $$;
 COMMENT ON FUNCTION @extschema@._renewal_refresh_statements(timestamptz, date, name, boolean, bigint) IS
     'Internal: the statements csm.refresh_renewals runs (close_churned, close_moved, open, advance, remind, raised) for a refresh at stamp on UTC day today by the role caller, in their Citus form when distributed; on one node the advance step leaves out renewals numbered after opened_after (just opened, current already).';
 
--- Whether csm.distribute() has run: csm.renewal is a distributed table.
-CREATE FUNCTION @extschema@._renewal_distributed() RETURNS boolean
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    found boolean;
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_extension e WHERE e.extname = 'citus') THEN
-        RETURN false;
-    END IF;
-    EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = $1)'
-        INTO found USING '@extschema@.renewal'::regclass;
-    RETURN found;
-END $$;
-COMMENT ON FUNCTION @extschema@._renewal_distributed() IS
-    'Internal: whether csm.renewal is a Citus distributed table (csm.distribute() ran).';
-
 CREATE FUNCTION @extschema@.refresh_renewals(OUT opened bigint, OUT updated bigint, OUT closed bigint, OUT reminded bigint)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -289,7 +256,7 @@ BEGIN
     -- the reminders it announces are those raised at it (a second refresh
     -- in the transaction announces the first's again, and NOTIFY sends a
     -- transaction's identical notifications once).
-    distributed := @extschema@._renewal_distributed();
+    distributed := @extschema@._is_distributed('@extschema@.renewal');
     -- The renewals the open step makes are numbered after the identity's
     -- last value (closes, which also open renewals, wait for this lock):
     -- on one node they get their owner and forecast as they are made, and

@@ -165,7 +165,7 @@ CREATE UNIQUE INDEX expansion_signal_open ON @extschema@.expansion_signal (accou
 COMMENT ON INDEX @extschema@.expansion_signal_open IS 'At most one open (uncleared) row per account and signal.';
 -- No foreign key: a first refresh of a million accounts would spend more on
 -- the checks than on the writes (as for csm.health_score);
--- _forget_expansion() removes a deleted account's signals.
+-- csm._forget_accounts() removes a deleted account's signals.
 COMMENT ON TABLE @extschema@.expansion_signal IS
     'Expansion signals per account, with their evidence: open while cleared_at is NULL; a signal that clears and returns gets a new row. Written by csm.refresh_expansion().';
 COMMENT ON COLUMN @extschema@.expansion_signal.first_seen_at IS 'The as_of of the refresh that raised it.';
@@ -174,24 +174,10 @@ COMMENT ON COLUMN @extschema@.expansion_signal.cleared_at IS 'The as_of of the r
 COMMENT ON COLUMN @extschema@.expansion_signal.evidence IS
     'The numbers behind the signal as last seen, a JSON object whose keys depend on the signal (see the README).';
 
--- On Citus, once, from the node the accounts were deleted on (see
--- csm._origin()), with the ids read from the transition table first.
-CREATE FUNCTION @extschema@._forget_expansion() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    accounts bigint[];
-BEGIN
-    IF NOT @extschema@._origin() THEN
-        RETURN NULL;
-    END IF;
-    accounts := ARRAY(SELECT g.account_id FROM gone g);
-    DELETE FROM @extschema@.expansion_signal s WHERE s.account_id = ANY (accounts);
-    RETURN NULL;
-END $$;
-COMMENT ON FUNCTION @extschema@._forget_expansion() IS
-    'Trigger: deleting accounts deletes their expansion signals.';
+-- csm._forget_accounts deletes a deleted account's signals.
 CREATE TRIGGER account_forget_expansion AFTER DELETE ON @extschema@.account
-    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._forget_expansion();
+    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT
+    EXECUTE FUNCTION @extschema@._forget_accounts('@extschema@.expansion_signal');
 
 -- Detection ------------------------------------------------------------------------
 
@@ -425,126 +411,12 @@ LANGUAGE plpgsql VOLATILE
 SET work_mem = '128MB'
 SET jit = off
 SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    later timestamptz;
-    id bigint;
-    one record;
-    locked bigint[];
-    tried integer := 0;
-    failed text[] := '{}';
-    err_state text;
-    err_message text;
 BEGIN
     PERFORM @extschema@._require('operate');
-    PERFORM @extschema@._churn_require_coordinator('csm.refresh_expansion()');
-    IF as_of IS NULL OR NOT isfinite(as_of) THEN
-        RAISE EXCEPTION 'as_of must be a finite time'
-            USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass a timestamptz such as now().';
-    END IF;
-    IF as_of > pg_catalog.clock_timestamp() THEN
-        RAISE EXCEPTION 'as_of % is in the future', as_of
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Refresh as of now() or a time before it; csm.expansion_signals_at() computes signals at any time without writing.';
-    END IF;
-    -- One refresh at a time (a row of the reference table csm.lock_row on Citus).
-    PERFORM @extschema@._lock_row('expansion', 'signals', true);
-
-    -- Signals are a history: a refresh may not go back before the last one.
-    SELECT max(s.last_seen_at) INTO later
-    FROM @extschema@.expansion_signal s
-    WHERE s.cleared_at IS NULL AND s.last_seen_at > as_of AND (accounts IS NULL OR s.account_id = ANY (accounts));
-    IF later IS NOT NULL THEN
-        RAISE EXCEPTION 'as_of % is before the last refresh of expansion signals (%)', as_of, later
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Refresh in time order; to rebuild a history, delete the rows of csm.expansion_signal first.';
-    END IF;
-
-    -- What holds now against what is open: new, still seen, gone.  Open
-    -- signals of accounts that are not customers at as_of stay as they
-    -- were.  Each step is a statement of its own, so that on Citus each
-    -- runs where it can (as in refresh_churn_signals).  An account whose
-    -- data makes the statement fail (a data exception) is skipped and
-    -- named in a WARNING; the others are refreshed one at a time then.
-    BEGIN
-    IF to_regclass('pg_temp.csm_expansion_detected') IS NOT NULL THEN
-        DROP TABLE IF EXISTS pg_temp.csm_expansion_detected, pg_temp.csm_expansion_open, pg_temp.csm_expansion_classified;
-    END IF;
-    CREATE TEMP TABLE csm_expansion_detected ON COMMIT DROP AS
-    SELECT d.account_id, d.signal, d.evidence FROM @extschema@.expansion_signals_at(as_of, accounts) d;
-    CREATE TEMP TABLE csm_expansion_open ON COMMIT DROP AS
-    SELECT s.account_id, s.signal
-    FROM @extschema@.expansion_signal s
-    JOIN @extschema@.account a ON a.account_id = s.account_id
-    WHERE s.cleared_at IS NULL
-      AND (a.status = 'active' OR a.churned_at > as_of)
-      AND (a.started_at IS NULL OR a.started_at <= as_of)
-      AND (accounts IS NULL OR s.account_id = ANY (accounts));
-    CREATE TEMP TABLE csm_expansion_classified ON COMMIT DROP AS
-    SELECT coalesce(d.account_id, o.account_id) AS account_id, coalesce(d.signal, o.signal) AS signal, d.evidence,
-           CASE WHEN o.account_id IS NULL THEN 'new' WHEN d.account_id IS NULL THEN 'gone' ELSE 'seen' END AS state
-    FROM pg_temp.csm_expansion_detected d
-    FULL JOIN pg_temp.csm_expansion_open o ON o.account_id = d.account_id AND o.signal = d.signal;
-    ANALYZE pg_temp.csm_expansion_classified;
-    locked := ARRAY(SELECT a.account_id
-                    FROM @extschema@.account a
-                    WHERE a.account_id IN (SELECT c.account_id FROM pg_temp.csm_expansion_classified c)
-                    ORDER BY a.account_id
-                    FOR KEY SHARE OF a SKIP LOCKED);
-    IF cardinality(locked) < (SELECT count(DISTINCT c.account_id) FROM pg_temp.csm_expansion_classified c) THEN
-        DELETE FROM pg_temp.csm_expansion_classified c
-        WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(locked) AS l(account_id) WHERE l.account_id = c.account_id);
-    END IF;
-    INSERT INTO @extschema@.expansion_signal (account_id, signal, evidence, first_seen_at, last_seen_at)
-    SELECT c.account_id, c.signal, c.evidence, as_of, as_of
-    FROM pg_temp.csm_expansion_classified c
-    WHERE c.state = 'new'
-    ON CONFLICT (account_id, signal) WHERE cleared_at IS NULL DO NOTHING;
-    GET DIAGNOSTICS raised = ROW_COUNT;
-    UPDATE @extschema@.expansion_signal s SET evidence = c.evidence, last_seen_at = as_of
-    FROM pg_temp.csm_expansion_classified c
-    WHERE c.state = 'seen' AND s.account_id = c.account_id AND s.signal = c.signal AND s.cleared_at IS NULL;
-    GET DIAGNOSTICS ongoing = ROW_COUNT;
-    UPDATE @extschema@.expansion_signal s SET cleared_at = as_of
-    FROM pg_temp.csm_expansion_classified c
-    WHERE c.state = 'gone' AND s.account_id = c.account_id AND s.signal = c.signal AND s.cleared_at IS NULL;
-    GET DIAGNOSTICS cleared = ROW_COUNT;
-    DROP TABLE pg_temp.csm_expansion_detected, pg_temp.csm_expansion_open, pg_temp.csm_expansion_classified;
-    EXCEPTION WHEN data_exception THEN
-        IF cardinality(accounts) = 1 THEN
-            RAISE;  -- the account's own error
-        END IF;
-        GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT;
-        raised := 0;
-        ongoing := 0;
-        cleared := 0;
-        FOR id IN SELECT a.account_id FROM @extschema@.account a
-                  WHERE (a.status = 'active' OR a.churned_at > as_of)
-                    AND (a.started_at IS NULL OR a.started_at <= as_of)
-                    AND (accounts IS NULL OR a.account_id = ANY (accounts))
-                  ORDER BY a.account_id LOOP
-            tried := tried + 1;
-            BEGIN
-                SELECT * INTO one FROM @extschema@.refresh_expansion(as_of, ARRAY[id]);
-                raised := raised + one.raised;
-                ongoing := ongoing + one.ongoing;
-                cleared := cleared + one.cleared;
-            EXCEPTION WHEN data_exception THEN
-                failed := failed || format('%s: %s', (SELECT a.external_id FROM @extschema@.account a WHERE a.account_id = id),
-                                           SQLERRM);
-            END;
-        END LOOP;
-        IF cardinality(failed) = tried THEN
-            RAISE EXCEPTION USING ERRCODE = err_state, MESSAGE = err_message;
-        ELSIF cardinality(failed) > 0 THEN
-            RAISE WARNING 'csm: the expansion signals of % of % accounts could not be refreshed and stay as they were',
-                          cardinality(failed), tried
-                USING DETAIL = array_to_string(failed[1:20], '; ')
-                               || CASE WHEN cardinality(failed) > 20 THEN format('; and %s more', cardinality(failed) - 20) ELSE '' END,
-                      HINT = 'Correct the account data named above; the other accounts were refreshed.';
-        END IF;
-    END;
-
-    RETURN NEXT;
+    -- as csm.refresh_churn_signals, for every kind of expansion signal
+    RETURN QUERY
+    SELECT * FROM @extschema@._refresh_signals('csm.refresh_expansion()', 'expansion', '@extschema@.expansion_signal',
+                                               '@extschema@.expansion_signals_at(timestamptz, bigint[])', 'expansion signals', as_of, accounts);
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_expansion(timestamptz, bigint[]) IS
     'Detects the expansion signals at as_of (csm.expansion_signals_at) for every customer account, or the accounts given: raises new ones, updates the evidence and last_seen_at of open ones still seen, clears the rest. Returns how many were raised, still open and cleared; a second run at the same as_of changes nothing. One refresh runs at a time (it locks the row (''expansion'', ''signals'') of csm.lock_row). An account whose data makes the refresh fail (a data exception) is skipped and named in a WARNING. Needs the operate level (42501). Raises 22023 for a NULL, infinite or future as_of, or one before the last refresh; on Citus, 55000 on a worker.';
@@ -808,5 +680,3 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.expansion_signal', '');
 
 -- The trigger writes csm's table after a delete of accounts by whoever may
 -- delete them; nobody may attach it elsewhere.
-ALTER FUNCTION @extschema@._forget_expansion() SECURITY DEFINER;
-REVOKE ALL ON FUNCTION @extschema@._forget_expansion() FROM PUBLIC;

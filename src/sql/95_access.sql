@@ -218,7 +218,6 @@ END $$;
 -- Trigger functions that write csm's internal tables after a write to a
 -- table a role was granted (an account, a conversation, a member, a team):
 -- they run as csm's owner, and nobody may attach them to another table.
-ALTER FUNCTION @extschema@._forget_health() SECURITY DEFINER;
 ALTER FUNCTION @extschema@._conversation_route() SECURITY DEFINER;
 ALTER FUNCTION @extschema@._conversation_move() SECURITY DEFINER;
 ALTER FUNCTION @extschema@._conversation_freed() SECURITY DEFINER;
@@ -229,6 +228,6 @@ ALTER FUNCTION @extschema@._support_team_changed() SECURITY DEFINER;
 ALTER FUNCTION @extschema@._settle_conversations(boolean) SECURITY DEFINER;
 -- Lifecycle: an account's facts changed (80_lifecycle.sql).
 REVOKE ALL ON FUNCTION @extschema@._lifecycle_account_changed() FROM PUBLIC;
-REVOKE ALL ON FUNCTION @extschema@._forget_health(), @extschema@._conversation_route(), @extschema@._conversation_move(),
+REVOKE ALL ON FUNCTION @extschema@._conversation_route(), @extschema@._conversation_move(),
     @extschema@._conversation_freed(), @extschema@._agent_changed(), @extschema@._support_team_changed(),
     @extschema@._route_new_accounts(), @extschema@._member_left(), @extschema@._log_stamp() FROM PUBLIC;
