@@ -438,13 +438,16 @@ REVOKE ALL ON FUNCTION @extschema@._apply_usage(bigint[], integer[], date[], tex
 
 CREATE FUNCTION @extschema@.compact_usage() RETURNS bigint
 LANGUAGE plpgsql
--- Citus: distributed tables here refer to csm.account, a reference table
--- written in the same transaction; Citus then needs one connection per node
-SET citus.multi_shard_modify_mode = sequential
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     folded bigint;
 BEGIN
+    -- Citus: csm.account (a reference table that distributed tables refer
+    -- to) is written here, and at commit by csm's deferred triggers on it
+    -- (lifecycle); Citus refuses that after a parallel multi-shard statement
+    -- anywhere in the transaction, so the mode is set for the rest of the
+    -- transaction, not only for this function (a SET clause would end with it).
+    PERFORM pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true);
     PERFORM FROM @extschema@.usage_fold_lock FOR UPDATE SKIP LOCKED;
     IF NOT FOUND THEN
         RETURN 0;  -- another session is folding right now
@@ -768,9 +771,6 @@ REVOKE ALL ON FUNCTION @extschema@._usage_drop_stage(integer) FROM PUBLIC;
 -- lock.
 CREATE FUNCTION @extschema@._usage_unstage() RETURNS void
 LANGUAGE plpgsql
--- Citus refuses to write csm.account (a reference table that distributed
--- tables refer to) after a parallel multi-shard statement in a transaction
-SET citus.multi_shard_modify_mode = sequential
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     s record;
@@ -780,6 +780,12 @@ DECLARE
     features text[];
     counts bigint[];
 BEGIN
+    -- Citus: csm.account (a reference table that distributed tables refer
+    -- to) is written here, and at commit by csm's deferred triggers on it
+    -- (lifecycle); Citus refuses that after a parallel multi-shard statement
+    -- anywhere in the transaction, so the mode is set for the rest of the
+    -- transaction, not only for this function (a SET clause would end with it).
+    PERFORM pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true);
     FOR s IN
         SELECT u.source_id, u.create_accounts, c.oid::regclass AS stage
         FROM @extschema@.usage_source u
@@ -974,14 +980,18 @@ REVOKE ALL ON FUNCTION @extschema@._usage_rows(regclass, name, name, name, name,
 CREATE FUNCTION @extschema@.backfill_usage(source regclass, since timestamptz DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql
--- Citus: it writes csm.account (a reference table) after multi-shard deletes
-SET citus.multi_shard_modify_mode = sequential
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     s @extschema@.usage_source;
     from_day date;
     rows_counted bigint;
 BEGIN
+    -- Citus: csm.account (a reference table that distributed tables refer
+    -- to) is written here, and at commit by csm's deferred triggers on it
+    -- (lifecycle); Citus refuses that after a parallel multi-shard statement
+    -- anywhere in the transaction, so the mode is set for the rest of the
+    -- transaction, not only for this function (a SET clause would end with it).
+    PERFORM pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true);
     SELECT * INTO s FROM @extschema@.usage_source u WHERE u.relation = source;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'table % is not tracked', source

@@ -1066,6 +1066,7 @@ CREATE FUNCTION @extschema@._lifecycle_new_account() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     acc @extschema@.account;
+    commutative text;
 BEGIN
     IF NOT @extschema@._origin() OR NEW.created_at < pg_catalog.now() THEN
         RETURN NULL;
@@ -1074,12 +1075,22 @@ BEGIN
     IF NOT FOUND THEN
         RETURN NULL;
     END IF;
+    -- Citus serialises an UPDATE of a reference table with every other
+    -- write of it (an ExclusiveLock on its shard): transactions inserting
+    -- accounts at the same time (which hold the shard's RowExclusiveLock
+    -- until they commit) would each wait here for the others, a distributed
+    -- deadlock.  The rows written here are this transaction's new account,
+    -- which no other transaction sees yet, so the writes commute: Citus is
+    -- told so for them only.
+    commutative := pg_catalog.current_setting('citus.all_modifications_commutative', true);
+    PERFORM pg_catalog.set_config('citus.all_modifications_commutative', 'on', true);
     -- a stage given with the account, and not pinned since: pinned now
     IF acc.lifecycle_stage IS NOT NULL AND NOT EXISTS (
         SELECT 1 FROM @extschema@.account_lifecycle l WHERE l.account_id = acc.account_id) THEN
         PERFORM @extschema@._pin_stage(acc.account_id, acc.status, acc.lifecycle_stage, 'set by hand');
     END IF;
     PERFORM @extschema@._lifecycle_apply(ARRAY[acc.account_id]);
+    PERFORM pg_catalog.set_config('citus.all_modifications_commutative', coalesce(commutative, 'off'), true);
     RETURN NULL;
 END $$;
 REVOKE ALL ON FUNCTION @extschema@._lifecycle_new_account() FROM PUBLIC;
