@@ -104,24 +104,31 @@ BEGIN
         RETURN NEW;
     END IF;
     -- INSERT of a user's row over an unchanged built-in one (a restore).
-    -- (Looked for first: on Citus this fires on every node's copy, where
-    -- it may read the other reference table but not change it.)
+    -- On Citus this fires on every node's copy, fed the same rows in the
+    -- same order: each node reads and updates only its own copy
+    -- (csm._local_copy(), see 40_health.sql), so all decide alike, and no
+    -- distributed query runs from a trigger (a multi-row insert is a COPY
+    -- to every node: "another command is already in progress").
     IF TG_ARGV[0] = 'segment' THEN
-        seeded := EXISTS (SELECT 1 FROM @extschema@.segment s WHERE s.name = NEW.name AND s.builtin);
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s s WHERE s.name = $1 AND s.builtin)',
+                       @extschema@._local_copy('@extschema@.segment'))
+            INTO seeded USING NEW.name;
     ELSE
-        seeded := EXISTS (SELECT 1 FROM @extschema@.segment_rule r WHERE r.rule_id = NEW.rule_id AND r.builtin);
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s r WHERE r.rule_id = $1 AND r.builtin)',
+                       @extschema@._local_copy('@extschema@.segment_rule'))
+            INTO seeded USING NEW.rule_id;
     END IF;
     IF seeded AND NOT NEW.builtin THEN
         IF TG_ARGV[0] = 'segment' THEN
-            UPDATE @extschema@.segment s
-            SET csm_ratio = NEW.csm_ratio, touch_model = NEW.touch_model, review_cadence = NEW.review_cadence,
-                description = NEW.description, builtin = false
-            WHERE s.name = NEW.name AND s.builtin;
+            EXECUTE format('UPDATE %s s SET csm_ratio = $2, touch_model = $3, review_cadence = $4, '
+                           'description = $5, builtin = false WHERE s.name = $1 AND s.builtin',
+                           @extschema@._local_copy('@extschema@.segment'))
+                USING NEW.name, NEW.csm_ratio, NEW.touch_model, NEW.review_cadence, NEW.description;
         ELSE
-            UPDATE @extschema@.segment_rule r
-            SET priority = NEW.priority, segment = NEW.segment, condition = NEW.condition, enabled = NEW.enabled,
-                description = NEW.description, builtin = false
-            WHERE r.rule_id = NEW.rule_id AND r.builtin;
+            EXECUTE format('UPDATE %s r SET priority = $2, segment = $3, condition = $4, enabled = $5, '
+                           'description = $6, builtin = false WHERE r.rule_id = $1 AND r.builtin',
+                           @extschema@._local_copy('@extschema@.segment_rule'))
+                USING NEW.rule_id, NEW.priority, NEW.segment, NEW.condition, NEW.enabled, NEW.description;
         END IF;
         RETURN NULL;
     END IF;

@@ -46,6 +46,7 @@ SET client_min_messages = warning;
 DELETE FROM csm.routing_rule WHERE name LIKE 'dx\_%';
 DELETE FROM csm.account WHERE external_id LIKE 'dx\_%';
 DELETE FROM csm.team_member WHERE handle LIKE 'dx\_%';
+DELETE FROM csm.segment WHERE name LIKE 'dx\_%';
 DROP SEQUENCE IF EXISTS dx_next;
 BEGIN;
 SET LOCAL citus.enable_unsafe_triggers = on;
@@ -67,7 +68,11 @@ started=$(date +%s)
 cleanup
 q <<'SQL'
 CREATE SEQUENCE dx_next;
-INSERT INTO csm.team_member (handle, teams) SELECT 'dx_' || i, ARRAY['dx'] FROM generate_series(1, 6) i;
+-- The test's own segment (an account's segment must be in csm.segment), and
+-- room for every account: this race is not about capacity (a NULL capacity
+-- would be a full book of 100 such accounts).
+INSERT INTO csm.segment (name, csm_ratio, touch_model, review_cadence) VALUES ('dx_smb', 100, 'low_touch', '1 year');
+INSERT INTO csm.team_member (handle, teams, capacity) SELECT 'dx_' || i, ARRAY['dx'], 100000 FROM generate_series(1, 6) i;
 INSERT INTO csm.routing_rule (name, condition, target_kind, target, strategy)
 VALUES ('dx_rr', 'segment = ''dx_smb''', 'team', 'dx', 'round_robin');
 INSERT INTO csm.account (external_id, segment) SELECT 'dx_acct_' || i, 'dx_smb' FROM generate_series(1, 40) i;

@@ -10,7 +10,7 @@
 -- today (UTC); refreshes as of the start of today, never in the future.
 -- Everything is rolled back.
 BEGIN;
-SELECT plan(17);
+SELECT plan(18);
 SET LOCAL timezone = 'UTC';
 SET LOCAL client_min_messages = warning;
 
@@ -126,6 +126,12 @@ SELECT is((SELECT n FROM cx_before) || ' -> ' || (SELECT n FROM cx_after), '1 ->
 SELECT throws_ok($$SELECT csm.identify_expansion('cx99')$$, 'P0002', NULL, 'identify_expansion: unknown customer, P0002');
 SELECT throws_ok($$UPDATE csm.expansion_signal_kind SET likelihood = 0.9 WHERE signal = 'advocacy'$$, '42501', NULL,
                  'the kinds (a reference table) are read-only');
+
+-- Multi-row inserts into csm.expansion_signal_setting: Citus COPYs them to every node at once, and
+-- the trigger of each copy must not run a distributed query meanwhile.
+SELECT lives_ok($$INSERT INTO csm.expansion_signal_setting (signal, params)
+                  SELECT signal, '{}' FROM csm.expansion_signal_kind ON CONFLICT (signal) DO NOTHING$$,
+                'a multi-row INSERT ... SELECT into csm.expansion_signal_setting');
 
 SELECT * FROM finish();
 ROLLBACK;

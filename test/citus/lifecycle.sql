@@ -17,8 +17,10 @@ SET client_min_messages = error;
 DELETE FROM csm.routing_rule WHERE name LIKE 'lc\_%';
 DELETE FROM csm.account WHERE external_id LIKE 'lc\_%';
 DELETE FROM csm.team_member WHERE handle LIKE 'lc\_%';
+DELETE FROM csm.lifecycle_rule WHERE name LIKE 'lc\_%';
+DELETE FROM csm.milestone WHERE milestone LIKE 'lc\_%';
 
-SELECT plan(16);
+SELECT plan(18);
 
 CREATE FUNCTION pg_temp.copies_agree(rel regclass, orderby text, filter text DEFAULT 'true') RETURNS text
 LANGUAGE sql AS $$
@@ -84,8 +86,18 @@ SELECT is((SELECT handle FROM csm.assignment WHERE external_id = 'lc_handoff'), 
 UPDATE csm.account SET started_at = now() - interval '91 days' WHERE external_id = 'lc_handoff';
 SELECT is((SELECT handle FROM csm.assignment WHERE external_id = 'lc_handoff'), 'lc_carl', 'day 91: handed to the CSM');
 
+-- Multi-row inserts into the reference tables: Citus COPYs them to every node at once, and
+-- the trigger of each copy must not run a distributed query meanwhile.
+SELECT lives_ok($$INSERT INTO csm.lifecycle_rule (name, priority, stage, condition, enabled)
+                  SELECT 'lc_rule_' || i, 1000 + i, 'adoption', 'arr < -1', false FROM generate_series(1, 3) i$$,
+                'a multi-row INSERT ... SELECT into csm.lifecycle_rule');
+SELECT lives_ok($$INSERT INTO csm.milestone (milestone, label, enabled) VALUES ('lc_m1', 'one', false), ('lc_m2', 'two', false)$$,
+                'a multi-row INSERT ... VALUES into csm.milestone');
+
 SELECT * FROM finish();
 
 DELETE FROM csm.routing_rule WHERE name LIKE 'lc\_%';
 DELETE FROM csm.account WHERE external_id LIKE 'lc\_%';
 DELETE FROM csm.team_member WHERE handle LIKE 'lc\_%';
+DELETE FROM csm.lifecycle_rule WHERE name LIKE 'lc\_%';
+DELETE FROM csm.milestone WHERE milestone LIKE 'lc\_%';

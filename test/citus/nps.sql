@@ -5,7 +5,7 @@
 -- cluster it also checks where the rows live: each follow-up on its
 -- answer's shard.  Everything is rolled back.
 BEGIN;
-SELECT plan(15);
+SELECT plan(16);
 SET LOCAL timezone = 'UTC';
 SET LOCAL client_min_messages = warning;
 
@@ -99,6 +99,12 @@ SELECT CASE WHEN pg_temp.citus() THEN
     is(pg_temp.placement(), 'nps_category:n nps_loop:h nps_response:h',
        'nps_loop is colocated with nps_response; nps_category is a reference table')
     ELSE pass('single node: no placement to check') END;
+
+-- Multi-row inserts into csm.nps_category: Citus COPYs them to every node at once, and
+-- the trigger of each copy must not run a distributed query meanwhile.
+SELECT lives_ok($$INSERT INTO csm.nps_category (category, min_score, max_score, action, engagement)
+                  VALUES ('promoter', 9, 10, 'Ask for a review', 'Community'), ('passive', 7, 8, 'Ask what is missing', 'Webinar')$$,
+                'a multi-row INSERT ... VALUES into csm.nps_category');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -18,7 +18,7 @@ DELETE FROM csm.team_member WHERE handle LIKE 'sg\_%';
 DELETE FROM csm.segment_rule WHERE description = 'sg';
 DELETE FROM csm.segment WHERE name LIKE 'sg\_%';
 
-SELECT plan(16);
+SELECT plan(22);
 
 CREATE FUNCTION pg_temp.copies_agree(rel regclass, orderby text, filter text DEFAULT 'true') RETURNS text
 LANGUAGE sql AS $$
@@ -89,6 +89,37 @@ SELECT is((SELECT accounts || '/' || effective_capacity || '/' || capacity_from_
           'csm_auto_assign: 10 enterprise accounts fill a NULL capacity');
 SELECT is((SELECT kind FROM csm.unassigned_queue WHERE external_id = 'sg_e_11'), 'no_capacity',
           'the eleventh waits in the unassigned queue, its reason no_capacity');
+
+-- Multi-row inserts into the reference tables: Citus COPYs them to every
+-- node at once, and the trigger of each copy must not run a distributed
+-- query meanwhile ("another command is already in progress").
+SELECT lives_ok($$INSERT INTO csm.segment (name, csm_ratio, touch_model, review_cadence)
+                  SELECT 'sg_m' || i, 10 * i, 'low_touch', '1 year' FROM generate_series(1, 3) i$$,
+                'a multi-row INSERT ... SELECT into csm.segment');
+SELECT lives_ok($$INSERT INTO csm.segment_rule (priority, segment, condition, description)
+                  VALUES (1001, 'sg_m1', 'arr < -1', 'sg'), (1002, 'sg_m2', 'arr < -2', 'sg')$$,
+                'a multi-row INSERT ... VALUES into csm.segment_rule');
+-- A restore: changed built-in rows inserted over the seeded ones, several
+-- at once, update them on every node alike.
+CREATE TEMP TABLE sg_restore_segment AS
+    SELECT name, csm_ratio * 2 AS csm_ratio, touch_model, review_cadence, description, false AS builtin
+    FROM csm.segment WHERE name IN ('smb', 'mid_market');
+CREATE TEMP TABLE sg_restore_rule AS
+    SELECT rule_id, priority + 1 AS priority, segment, condition, enabled, description, false AS builtin
+    FROM csm.segment_rule WHERE rule_id IN (8, 9);
+SELECT lives_ok($$INSERT INTO csm.segment SELECT * FROM sg_restore_segment$$,
+                'a restore''s multi-row insert of changed built-in segments');
+SELECT lives_ok($$INSERT INTO csm.segment_rule SELECT * FROM sg_restore_rule$$,
+                'a restore''s multi-row insert of changed built-in segment rules');
+SELECT is((SELECT string_agg(name || '=' || csm_ratio || '/' || builtin, ' ' ORDER BY name) FROM csm.segment
+           WHERE name IN ('smb', 'mid_market'))
+          || ' ' || (SELECT string_agg(rule_id || '=' || priority || '/' || builtin, ' ' ORDER BY rule_id) FROM csm.segment_rule
+                     WHERE rule_id IN (8, 9)),
+          'mid_market=60/false smb=200/false 8=81/false 9=91/false', 'the restore updated the seeded rows');
+SELECT is(pg_temp.copies_agree('csm.segment', 'name') || ', ' || pg_temp.copies_agree('csm.segment_rule', 'rule_id'),
+          'same on 3 nodes, same on 3 nodes', 'every copy of csm.segment and csm.segment_rule agrees');
+UPDATE csm.segment SET csm_ratio = CASE name WHEN 'smb' THEN 100 ELSE 30 END, builtin = true WHERE name IN ('smb', 'mid_market');
+UPDATE csm.segment_rule SET priority = rule_id * 10, builtin = true WHERE rule_id IN (8, 9);
 
 SELECT * FROM finish();
 
