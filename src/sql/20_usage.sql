@@ -104,53 +104,73 @@ WHERE false;
 COMMENT ON VIEW @extschema@._usage_staged IS
     'Usage deltas staged by the shards of distributed tracked tables on Citus, not folded yet, by account key; empty on a single node.';
 
--- Counters plus pending deltas: the exact totals per account, source and day.
-CREATE VIEW @extschema@._usage_day WITH (security_invoker = true) AS
-WITH delta AS NOT MATERIALIZED (
-    SELECT d.account_id, d.source_id, d.day, d.user_key, d.events FROM @extschema@.usage_delta d
-    UNION ALL
-    -- events of keys that waited for their account, which exists now
-    SELECT a.account_id, p.source_id, p.day, p.user_key, p.events
-    FROM @extschema@.usage_pending p JOIN @extschema@.account a ON a.external_id = p.account_key
-    UNION ALL
-    -- Citus: deltas staged by the shards of a distributed tracked table
-    SELECT a.account_id, g.source_id, g.day, g.user_key, g.events
-    FROM @extschema@._usage_staged g JOIN @extschema@.account a ON a.external_id = g.account_key
-), pending_users AS (
-    SELECT p.account_id, p.source_id, p.day,
-           sum((coalesce(u.events, 0) + p.n > 0)::integer - (coalesce(u.events, 0) > 0)::integer) AS active_delta
-    FROM (SELECT d.account_id, d.source_id, d.day, d.user_key, sum(d.events) AS n
-          FROM delta d WHERE d.user_key IS NOT NULL
-          GROUP BY d.account_id, d.source_id, d.day, d.user_key) p
-    LEFT JOIN @extschema@.usage_user_day u
-           ON u.account_id = p.account_id AND u.source_id = p.source_id AND u.day = p.day AND u.user_key = p.user_key
-    GROUP BY p.account_id, p.source_id, p.day
-)
-SELECT t.account_id, t.source_id, t.day, sum(t.events)::bigint AS events, sum(t.active_users)::bigint AS active_users
-FROM (SELECT c.account_id, c.source_id, c.day, c.events, c.active_users FROM @extschema@.usage_counter c
-      UNION ALL
-      SELECT d.account_id, d.source_id, d.day, d.events, 0 FROM delta d
-      UNION ALL
-      SELECT p.account_id, p.source_id, p.day, 0, p.active_delta FROM pending_users p) t
-GROUP BY t.account_id, t.source_id, t.day;
+-- Counters plus pending deltas: the exact totals per account, source and
+-- day (csm._usage_day), and per feature (csm._usage_feature_day). One
+-- definition for both forms: at install, with the branch of events waiting
+-- in csm.usage_pending and the staged one; on Citus (csm._usage_views_for_citus)
+-- without the pending branch, and with the staged one only while there are
+-- staging tables (on its own it is planned on the coordinator).
+CREATE FUNCTION @extschema@._usage_day_views(pending boolean, staged boolean) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+    EXECUTE format($v$
+    CREATE OR REPLACE VIEW @extschema@._usage_day WITH (security_invoker = true) AS
+    WITH delta AS NOT MATERIALIZED (
+        SELECT d.account_id, d.source_id, d.day, d.user_key, d.events FROM @extschema@.usage_delta d
+        %s
+        %s
+    ), pending_users AS (
+        SELECT p.account_id, p.source_id, p.day,
+               sum((coalesce(u.events, 0) + p.n > 0)::integer - (coalesce(u.events, 0) > 0)::integer) AS active_delta
+        FROM (SELECT d.account_id, d.source_id, d.day, d.user_key, sum(d.events) AS n
+              FROM delta d WHERE d.user_key IS NOT NULL
+              GROUP BY d.account_id, d.source_id, d.day, d.user_key) p
+        LEFT JOIN @extschema@.usage_user_day u
+               ON u.account_id = p.account_id AND u.source_id = p.source_id AND u.day = p.day AND u.user_key = p.user_key
+        GROUP BY p.account_id, p.source_id, p.day
+    )
+    SELECT t.account_id, t.source_id, t.day, sum(t.events)::bigint AS events, sum(t.active_users)::bigint AS active_users
+    FROM (SELECT c.account_id, c.source_id, c.day, c.events, c.active_users FROM @extschema@.usage_counter c
+          UNION ALL
+          SELECT d.account_id, d.source_id, d.day, d.events, 0 FROM delta d
+          UNION ALL
+          SELECT p.account_id, p.source_id, p.day, 0, p.active_delta FROM pending_users p) t
+    GROUP BY t.account_id, t.source_id, t.day$v$,
+        -- events of keys that waited for their account, which exists now
+        CASE WHEN pending THEN $v$UNION ALL
+        SELECT a.account_id, p.source_id, p.day, p.user_key, p.events
+        FROM @extschema@.usage_pending p JOIN @extschema@.account a ON a.external_id = p.account_key$v$ ELSE '' END,
+        -- Citus: deltas staged by the shards of a distributed tracked table
+        CASE WHEN staged THEN $v$UNION ALL
+        SELECT a.account_id, g.source_id, g.day, g.user_key, g.events
+        FROM @extschema@._usage_staged g JOIN @extschema@.account a ON a.external_id = g.account_key$v$ ELSE '' END);
+
+    EXECUTE format($v$
+    CREATE OR REPLACE VIEW @extschema@._usage_feature_day WITH (security_invoker = true) AS
+    SELECT t.account_id, t.source_id, t.day, t.feature, sum(t.events)::bigint AS events
+    FROM (SELECT f.account_id, f.source_id, f.day, f.feature, f.events FROM @extschema@.usage_feature_counter f
+          UNION ALL
+          SELECT d.account_id, d.source_id, d.day, d.feature, d.events FROM @extschema@.usage_delta d
+          WHERE d.feature IS NOT NULL
+          %s
+          %s) t
+    GROUP BY t.account_id, t.source_id, t.day, t.feature$v$,
+        CASE WHEN pending THEN $v$UNION ALL
+          SELECT a.account_id, p.source_id, p.day, p.feature, p.events
+          FROM @extschema@.usage_pending p JOIN @extschema@.account a ON a.external_id = p.account_key
+          WHERE p.feature IS NOT NULL$v$ ELSE '' END,
+        CASE WHEN staged THEN $v$UNION ALL
+          SELECT a.account_id, g.source_id, g.day, g.feature, g.events
+          FROM @extschema@._usage_staged g JOIN @extschema@.account a ON a.external_id = g.account_key
+          WHERE g.feature IS NOT NULL$v$ ELSE '' END);
+END $fn$;
+REVOKE ALL ON FUNCTION @extschema@._usage_day_views(boolean, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._usage_day_views(boolean, boolean) IS
+    'Internal: (re)defines csm._usage_day and csm._usage_feature_day, with or without the branches of events pending in csm.usage_pending and staged on Citus.';
+
+SELECT @extschema@._usage_day_views(pending => true, staged => true);
 COMMENT ON VIEW @extschema@._usage_day IS
     'Exact events and active users per account, source and day: folded counters plus pending deltas.';
-
-CREATE VIEW @extschema@._usage_feature_day WITH (security_invoker = true) AS
-SELECT t.account_id, t.source_id, t.day, t.feature, sum(t.events)::bigint AS events
-FROM (SELECT f.account_id, f.source_id, f.day, f.feature, f.events FROM @extschema@.usage_feature_counter f
-      UNION ALL
-      SELECT d.account_id, d.source_id, d.day, d.feature, d.events FROM @extschema@.usage_delta d
-      WHERE d.feature IS NOT NULL
-      UNION ALL
-      SELECT a.account_id, p.source_id, p.day, p.feature, p.events
-      FROM @extschema@.usage_pending p JOIN @extschema@.account a ON a.external_id = p.account_key
-      WHERE p.feature IS NOT NULL
-      UNION ALL
-      SELECT a.account_id, g.source_id, g.day, g.feature, g.events
-      FROM @extschema@._usage_staged g JOIN @extschema@.account a ON a.external_id = g.account_key
-      WHERE g.feature IS NOT NULL) t
-GROUP BY t.account_id, t.source_id, t.day, t.feature;
 COMMENT ON VIEW @extschema@._usage_feature_day IS
     'Exact events per account, source, day and feature: folded counters plus pending deltas.';
 
@@ -313,47 +333,7 @@ BEGIN
                    WHERE u.source_id IS DISTINCT FROM except_source)
     INTO staged;
 
-    -- a staged branch, only while there are staging tables: on its own it
-    -- is planned on the coordinator too
-    EXECUTE format($v$
-    CREATE OR REPLACE VIEW @extschema@._usage_day WITH (security_invoker = true) AS
-    WITH delta AS NOT MATERIALIZED (
-        SELECT d.account_id, d.source_id, d.day, d.user_key, d.events FROM @extschema@.usage_delta d
-        %s
-    ), pending_users AS (
-        SELECT p.account_id, p.source_id, p.day,
-               sum((coalesce(u.events, 0) + p.n > 0)::integer - (coalesce(u.events, 0) > 0)::integer) AS active_delta
-        FROM (SELECT d.account_id, d.source_id, d.day, d.user_key, sum(d.events) AS n
-              FROM delta d WHERE d.user_key IS NOT NULL
-              GROUP BY d.account_id, d.source_id, d.day, d.user_key) p
-        LEFT JOIN @extschema@.usage_user_day u
-               ON u.account_id = p.account_id AND u.source_id = p.source_id AND u.day = p.day AND u.user_key = p.user_key
-        GROUP BY p.account_id, p.source_id, p.day
-    )
-    SELECT t.account_id, t.source_id, t.day, sum(t.events)::bigint AS events, sum(t.active_users)::bigint AS active_users
-    FROM (SELECT c.account_id, c.source_id, c.day, c.events, c.active_users FROM @extschema@.usage_counter c
-          UNION ALL
-          SELECT d.account_id, d.source_id, d.day, d.events, 0 FROM delta d
-          UNION ALL
-          SELECT p.account_id, p.source_id, p.day, 0, p.active_delta FROM pending_users p) t
-    GROUP BY t.account_id, t.source_id, t.day$v$,
-        CASE WHEN staged THEN $v$UNION ALL
-        SELECT a.account_id, g.source_id, g.day, g.user_key, g.events
-        FROM @extschema@._usage_staged g JOIN @extschema@.account a ON a.external_id = g.account_key$v$ ELSE '' END);
-
-    EXECUTE format($v$
-    CREATE OR REPLACE VIEW @extschema@._usage_feature_day WITH (security_invoker = true) AS
-    SELECT t.account_id, t.source_id, t.day, t.feature, sum(t.events)::bigint AS events
-    FROM (SELECT f.account_id, f.source_id, f.day, f.feature, f.events FROM @extschema@.usage_feature_counter f
-          UNION ALL
-          SELECT d.account_id, d.source_id, d.day, d.feature, d.events FROM @extschema@.usage_delta d
-          WHERE d.feature IS NOT NULL
-          %s) t
-    GROUP BY t.account_id, t.source_id, t.day, t.feature$v$,
-        CASE WHEN staged THEN $v$UNION ALL
-          SELECT a.account_id, g.source_id, g.day, g.feature, g.events
-          FROM @extschema@._usage_staged g JOIN @extschema@.account a ON a.external_id = g.account_key
-          WHERE g.feature IS NOT NULL$v$ ELSE '' END);
+    PERFORM @extschema@._usage_day_views(pending => false, staged => staged);
 END $fn$;
 REVOKE ALL ON FUNCTION @extschema@._usage_views_for_citus(integer) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@._usage_views_for_citus(integer) IS
