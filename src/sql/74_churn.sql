@@ -605,46 +605,16 @@ RETURN CASE greatest(CASE health WHEN 'red' THEN 3 WHEN 'yellow' THEN 2 WHEN 'gr
 COMMENT ON FUNCTION @extschema@._recommended_action(@extschema@.health_band, @extschema@.churn_band) IS
     'Internal: the recommended action of csm.analyze_churn_risk, the more urgent of what the health band (red: immediate intervention, yellow: engagement plan, green: nurture for expansion) and the churn band (critical: intervention, high: engagement plan, moderate: monitor closely, low: nurture) call for; a NULL or unknown band leaves it to the other; NULL when both are.';
 
--- The seed's analyze_churn_risk contract, for agents and people alike.
+-- The seed's analyze_churn_risk contract, for agents and people alike: the
+-- short form, from csm's data alone.  The contract form, with the caller's
+-- health signals, history and benchmarks, is in 88_contract.sql.
 CREATE FUNCTION @extschema@.analyze_churn_risk(external_id text) RETURNS jsonb
 LANGUAGE plpgsql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    id bigint := @extschema@._account_id(external_id);
-    m record := @extschema@._churn_model_in_use();
-    p record;
-    band @extschema@.churn_band;
 BEGIN
-    SELECT * INTO p FROM @extschema@._churn_prediction(id);
-    band := @extschema@.churn_band(p.probability);
-    RETURN jsonb_build_object(
-        'customer_id', external_id,
-        'status', (SELECT a.status FROM @extschema@.account a WHERE a.account_id = id),
-        'probability', p.probability,
-        'churn_band', band,
-        'churn_risk_score', p.probability * 100,
-        'model', jsonb_build_object('name', m.name, 'kind', m.kind, 'trained_at', m.trained_at),
-        'signals', coalesce((SELECT jsonb_agg(jsonb_build_object('signal', s.signal, 'strength', k.strength,
-                                                                 'description', k.description,
-                                                                 'evidence', s.evidence, 'first_seen_at', s.first_seen_at)
-                                              ORDER BY array_position(ARRAY['strong', 'moderate', 'early'], k.strength), s.signal)
-                             FROM @extschema@.churn_signal s JOIN @extschema@.churn_signal_kind k ON k.signal = s.signal
-                             WHERE s.account_id = id AND s.cleared_at IS NULL), '[]'),
-        'top_features', coalesce((SELECT jsonb_agg(jsonb_build_object('feature', d.feature, 'value', d.value,
-                                                                      'contribution', d.contribution))
-                                  FROM @extschema@._churn_drivers(p.feature_model, p.features, 5) d
-                                  WHERE p.problem IS NULL), '[]'),
-        'health', (SELECT jsonb_build_object('score', h.score, 'band', h.band)
-                   FROM @extschema@.health_score h WHERE h.account_id = id),
-        -- from health and churn together, for customers only
-        'recommended_action', CASE WHEN p.account_id IS NOT NULL THEN
-                                  @extschema@._recommended_action(
-                                      (SELECT h.band FROM @extschema@.health_score h WHERE h.account_id = id), band) END,
-        'computed_at', now())
-        -- an account that cannot be scored says why
-        || CASE WHEN p.problem IS NOT NULL THEN jsonb_build_object('not_scored', p.problem) ELSE '{}' END;
+    RETURN @extschema@.analyze_churn_risk(external_id, '{}'::jsonb);
 END $$;
 COMMENT ON FUNCTION @extschema@.analyze_churn_risk(text) IS
-    'The seed''s analyze_churn_risk: a JSON object with customer_id, status, probability, churn_band, churn_risk_score (0-100), the model used, the open signals with their evidence, the top contributing features (coefficient x standardised value, biggest first), health, a recommended action (the more urgent of what the health band and the churn band call for; see the README), and computed_at. For an account that cannot be scored (a NaN or infinite feature, or a data exception while computing its features), probability and band are null and not_scored says why. Probability and band are null for a churned account. Errors: P0002 unknown account.';
+    'The seed''s analyze_churn_risk from csm''s data alone: csm.analyze_churn_risk(external_id, health_signals => ''{}''). A JSON object with customer_id, status, probability, churn_band, churn_risk_score (0-100), the model used, the open signals with their evidence, the top contributing features (coefficient x standardised value, biggest first), health (effective: an override in effect wins), a recommended action (the more urgent of what the health band and the churn band call for; see the README), renewal_likelihood, renewal, expansion_potential, risk_factors, comparison, retention_forecast, and computed_at. For an account that cannot be scored (a NaN or infinite feature, or a data exception while computing its features), probability and band are null and not_scored says why. Probability and band are null for a churned account. Errors: P0002 unknown account.';
 
 -- For BI: today's churn risk per account, riskiest first.
 CREATE VIEW @extschema@.churn_risk WITH (security_invoker = true) AS

@@ -539,12 +539,13 @@ DECLARE
     extra numeric;
     ratio numeric;
     growth numeric;
+    usage jsonb;
     now_at timestamptz := now();
 BEGIN
-    IF customer_id IS NULL THEN
-        RAISE EXCEPTION 'customer_id must not be NULL'
-            USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass the account''s external_id.';
-    END IF;
+    -- seed 002's input contract: customer_id is required (22023, as in
+    -- every contract of 88_contract.sql); current_usage, the other required
+    -- field, is what csm measures itself when the caller leaves it NULL.
+    PERFORM @extschema@._contract_require('identify_expansion', 'customer_id', customer_id IS NULL);
     id := @extschema@._account_id(customer_id);
     PERFORM @extschema@._expansion_input('current_usage', current_usage, ARRAY['seats_used', 'active_users', 'prior_active_users']);
     PERFORM @extschema@._expansion_input('budget_info', budget_info, ARRAY['budget']);
@@ -608,6 +609,16 @@ BEGIN
     owner := @extschema@._expansion_owner(id);
     SELECT jsonb_build_object('score', h.score, 'band', h.band) INTO health
     FROM @extschema@.health_score h WHERE h.account_id = id;
+    -- The usage the answer stands on: the caller's, else csm's own metrics.
+    IF current_usage IS NOT NULL AND current_usage <> 'null'::jsonb THEN
+        usage := current_usage || jsonb_build_object('source', 'current_usage');
+    ELSE
+        SELECT jsonb_build_object('dau_ratio', m.dau_ratio, 'features_adopted', m.features_adopted,
+                                  'days_since_last_activity', m.days_since_last_activity, 'usage_trend', m.usage_trend,
+                                  'seats', acct.seats, 'source', 'csm')
+        INTO usage
+        FROM @extschema@.account_metrics_at((now_at AT TIME ZONE 'UTC')::date, id) m;
+    END IF;
     extra := coalesce((growth_plans ->> 'additional_seats')::numeric,
                       ceil(acct.seats * (growth_plans ->> 'headcount_growth')::numeric));
     RETURN jsonb_build_object(
@@ -617,6 +628,7 @@ BEGIN
         'plan', acct.plan,
         'arr', acct.arr,
         'seats', acct.seats,
+        'current_usage', usage,
         'owner', owner,
         'signals', signals,
         'expansion_potential', CASE WHEN acct.status = 'active'
@@ -629,7 +641,7 @@ BEGIN
         'computed_at', now_at);
 END $$;
 COMMENT ON FUNCTION @extschema@.identify_expansion(text, jsonb, jsonb, jsonb) IS
-    'The seed''s identify_expansion: a JSON object with customer_id, status, segment, plan, arr, seats, owner (the primary CSM), the expansion signals that hold now with their evidence, likelihood and play (most likely first; first_seen_at from the last csm.refresh_expansion), expansion_potential (expected_arr = upside_arr x likelihood, with the assumption spelled out), recommended_plays, health and computed_at. current_usage {seats_used, active_users, prior_active_users}, budget_info {budget} and growth_plans {additional_seats, headcount_growth, expected_uplift} add what csm''s data lacks (see the README). Errors: P0002 unknown customer, 22004 NULL customer_id, 22023 an input that is not a JSON object, has an unknown key or a value that is not a number >= 0.';
+    'The seed''s identify_expansion: a JSON object with customer_id, status, segment, plan, arr, seats, current_usage (the caller''s with source current_usage, else csm''s own usage metrics with source csm), owner (the primary CSM), the expansion signals that hold now with their evidence, likelihood and play (most likely first; first_seen_at from the last csm.refresh_expansion), expansion_potential (expected_arr = upside_arr x likelihood, with the assumption spelled out), recommended_plays, health and computed_at. current_usage {seats_used, active_users, prior_active_users}, budget_info {budget} and growth_plans {additional_seats, headcount_growth, expected_uplift} add what csm''s data lacks (see the README). Errors: P0002 unknown customer, 22023 NULL customer_id (seed 002: a required field), an input that is not a JSON object, has an unknown key or a value that is not a number >= 0.';
 
 -- Views ----------------------------------------------------------------------------
 

@@ -11,7 +11,8 @@ VALUES ('tap_exp_1', 12000, 10, now() - interval '400 days', '{"seats_used": 10}
 
 -- Errors ---------------------------------------------------------------------------
 SELECT throws_ok($$SELECT csm.identify_expansion('tap_exp_nobody')$$, 'P0002', NULL, 'unknown customer: P0002');
-SELECT throws_ok($$SELECT csm.identify_expansion(NULL)$$, '22004', NULL, 'NULL customer_id: 22004');
+SELECT throws_ok($$SELECT csm.identify_expansion(NULL)$$, '22023', 'identify_expansion: customer_id is required',
+                 'NULL customer_id (seed 002: required): 22023 naming it');
 SELECT throws_ok($$SELECT csm.identify_expansion('tap_exp_1', '"ten seats"')$$, '22023', NULL,
                  'current_usage not an object: 22023');
 SELECT throws_ok($$SELECT csm.identify_expansion('tap_exp_1', budget_info => '{"amount": 5}')$$, '22023', NULL,
