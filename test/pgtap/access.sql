@@ -59,6 +59,9 @@ INSERT INTO tap_call VALUES
     ('churn_signals_at', $$SELECT count(*) FROM csm.churn_signals_at(now())$$, 'read', false),
     ('read csm.expansion_candidate', 'SELECT count(*) FROM csm.expansion_candidate', 'read', false),
     ('identify_expansion', $$SELECT csm.identify_expansion('tap_1', '{"seats_used": 10}')$$, 'read', false),
+    ('assess_health', $$SELECT csm.assess_health('tap_1', daterange(current_date - 30, current_date))$$, 'read', false),
+    ('analyze_churn_risk(contract)', $$SELECT csm.analyze_churn_risk('tap_1', '{"nps": 6}', '{"health_scores": [80]}',
+                                                                     '{"churn_probability": 0.1}')$$, 'read', false),
     ('expansion_signals_at', $$SELECT count(*) FROM csm.expansion_signals_at(now())$$, 'read', false),
     -- operate
     ('csm_assign', $$SELECT csm.csm_assign('tap_1', 'tap_cy', false)$$, 'operate', true),
