@@ -155,7 +155,7 @@ BEGIN
         -- (a restore replacing it, below, deletes it from inside a trigger)
         IF OLD.builtin AND pg_trigger_depth() = 1 THEN
             RAISE EXCEPTION 'built-in % "%" cannot be deleted', TG_TABLE_NAME, to_jsonb(OLD) ->> key
-                USING ERRCODE = 'insufficient_privilege', HINT = 'Set enabled = false to turn it off.';
+                USING ERRCODE = 'insufficient_privilege', HINT = format('Set %s = false to turn it off.', coalesce(TG_ARGV[1], 'enabled'));
         END IF;
         RETURN OLD;
     ELSIF TG_OP = 'UPDATE' THEN
