@@ -66,46 +66,75 @@ END $$;
 COMMENT ON FUNCTION @extschema@._contract_object(text, jsonb, text[]) IS
     'Internal: raises 22023 unless input is NULL or a JSON object whose keys are all among known.';
 
--- The playbooks that would fire for an account now: active, with a
--- condition its facts (csm.routing_facts) satisfy, in its segment when the
--- playbook names segments.  Read through the names of the playbook contract
--- (issue 14, section 1); the segment filter is read whatever its type (a
--- text, a text[] or a JSON array of segment names).
+-- The playbooks that would fire for an account now: active, their trigger
+-- holding (trigger_kind and trigger_values, read as csm.playbook_trigger
+-- describes them), their condition (NULL: none) satisfied by the account's
+-- facts (csm.routing_facts), its segment in their segment_filter (NULL or
+-- empty: every segment).  Manual playbooks never fire by themselves.
 CREATE FUNCTION @extschema@._playbooks_that_fire(account bigint) RETURNS jsonb
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    facts jsonb;
+    today date := (now() AT TIME ZONE 'UTC')::date;
+    facts jsonb := @extschema@.routing_facts(account);
+    nps_category text;
+    idle integer;
+    churn_signals text[];
+    expansion_signals text[];
+    reminders text[];
+    overdue text[];
     result jsonb;
 BEGIN
-    IF to_regclass('@extschema@.playbook') IS NULL THEN
-        RETURN '[]';
-    END IF;
-    facts := @extschema@.routing_facts(account);
+    -- Each fact a statement of its own: on Citus each reads one distributed
+    -- table by the account's id.
+    SELECT c.category INTO nps_category
+    FROM @extschema@.nps_category c
+    WHERE (facts ->> 'nps')::numeric BETWEEN c.min_score AND c.max_score LIMIT 1;
+    SELECT m.days_since_last_activity INTO idle FROM @extschema@.account_metrics_at(today, account) m;
+    churn_signals := ARRAY(SELECT s.signal FROM @extschema@.churn_signal s
+                           WHERE s.account_id = account AND s.cleared_at IS NULL);
+    expansion_signals := ARRAY(SELECT s.signal FROM @extschema@.expansion_signal s
+                               WHERE s.account_id = account AND s.cleared_at IS NULL);
+    reminders := ARRAY(SELECT r.days_out::text FROM @extschema@.renewal_reminder r
+                       JOIN @extschema@.renewal rn ON rn.account_id = r.account_id AND rn.renewal_id = r.renewal_id
+                       WHERE r.account_id = account AND rn.account_id = account AND rn.closed_at IS NULL);
+    overdue := ARRAY(SELECT unnest(o.milestones_overdue) FROM @extschema@.onboarding_status o WHERE o.account_id = account);
+
     SELECT coalesce(jsonb_agg(jsonb_build_object(
-               'source', 'playbook', 'playbook', f.name, 'description', f.description, 'trigger_kind', f.trigger_kind,
-               'condition', f.condition, 'open_cta', f.open_cta, 'steps', f.steps)
-               ORDER BY f.name), '[]')
+               'source', 'playbook', 'playbook', f.name, 'description', f.description, 'priority', f.priority,
+               'trigger_kind', f.trigger_kind, 'trigger_value', f.fired_by, 'condition', f.condition::text,
+               'open_cta', EXISTS (SELECT 1 FROM @extschema@.cta c
+                                   WHERE c.account_id = _playbooks_that_fire.account AND c.playbook = f.name
+                                     AND c.status IN ('open', 'in_progress')),
+               'steps', (SELECT coalesce(jsonb_agg(jsonb_build_object('position', s.position, 'title', s.title,
+                                                                      'due_after', s.due_after, 'assignee_role', s.assignee_role)
+                                                   ORDER BY s.position), '[]')
+                         FROM @extschema@.playbook_step s WHERE s.playbook = f.name))
+               ORDER BY array_position(ARRAY['urgent', 'high', 'medium', 'low'], f.priority), f.name), '[]')
     INTO result
-    FROM (SELECT p.name, p.description, p.trigger_kind::text AS trigger_kind, p.condition::text AS condition,
-                 EXISTS (SELECT 1 FROM @extschema@.cta c
-                         WHERE c.account_id = _playbooks_that_fire.account AND c.playbook = p.playbook_id
-                           AND c.status IN ('open', 'in_progress')) AS open_cta,
-                 (SELECT coalesce(jsonb_agg(jsonb_build_object('position', s.position, 'title', s.title,
-                                                               'due_after', s.due_after, 'assignee_role', s.assignee_role)
-                                            ORDER BY s.position), '[]')
-                  FROM @extschema@.playbook_step s WHERE s.playbook = p.playbook_id) AS steps,
-                 to_jsonb(p) -> 'segment_filter' AS segment_filter
+    FROM (SELECT p.*,
+                 (SELECT v.value FROM unnest(p.trigger_values) AS v(value)
+                  WHERE CASE p.trigger_kind
+                            WHEN 'health_band' THEN v.value = facts ->> 'health_band'
+                            WHEN 'churn_band' THEN v.value = facts ->> 'churn_band'
+                            WHEN 'lifecycle_stage' THEN v.value = facts ->> 'lifecycle_stage'
+                            WHEN 'nps_category' THEN v.value = nps_category
+                            WHEN 'churn_signal' THEN v.value = ANY (churn_signals)
+                            WHEN 'expansion_signal' THEN v.value = ANY (expansion_signals)
+                            WHEN 'renewal_reminder' THEN v.value = ANY (reminders)
+                            WHEN 'milestone_missed' THEN v.value = ANY (overdue)
+                            WHEN 'no_activity' THEN v.value ~ '^\d+$' AND idle >= v.value::integer
+                            ELSE false END
+                  LIMIT 1) AS fired_by
           FROM @extschema@.playbook p
-          WHERE p.active AND p.condition IS NOT NULL
-            AND @extschema@.condition_matches(p.condition, facts)) f
-    WHERE CASE jsonb_typeof(f.segment_filter)
-              WHEN 'array' THEN jsonb_array_length(f.segment_filter) = 0 OR f.segment_filter ? (facts ->> 'segment')
-              WHEN 'string' THEN f.segment_filter #>> '{}' = facts ->> 'segment'
-              ELSE true END;
+          WHERE p.active AND p.trigger_kind <> 'manual'
+            AND (p.condition IS NULL OR @extschema@.condition_matches(p.condition, facts))
+            AND (cardinality(p.segment_filter) IS NOT DISTINCT FROM 0 OR p.segment_filter IS NULL
+                 OR facts ->> 'segment' = ANY (p.segment_filter))) f
+    WHERE f.fired_by IS NOT NULL;
     RETURN result;
 END $$;
 COMMENT ON FUNCTION @extschema@._playbooks_that_fire(bigint) IS
-    'Internal: the active playbooks (csm.playbook) whose condition the account''s facts (csm.routing_facts) satisfy now and whose segment filter admits its segment, as a JSON array of {source, playbook, description, trigger_kind, condition, open_cta, steps}, by name; [] before any playbook exists.';
+    'Internal: the active playbooks whose trigger holds for the account now (health_band, churn_band, lifecycle_stage: the fact is in trigger_values; nps_category: the latest relationship answer''s category; churn_signal, expansion_signal: one of those kinds is open; renewal_reminder: the open renewal''s reminder of those days out was raised; milestone_missed: one of those milestones is overdue; no_activity: days since the last usage event >= trigger_values[1]; manual never), whose condition its facts (csm.routing_facts) satisfy and whose segment_filter admits its segment, as a JSON array of {source, playbook, description, priority, trigger_kind, trigger_value, condition, open_cta, steps}, most urgent first.';
 
 -- assess_health ---------------------------------------------------------------------
 

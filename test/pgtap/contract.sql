@@ -4,7 +4,7 @@
 -- naming them; every optional input changes the answer.  Everything is
 -- rolled back.
 BEGIN;
-SELECT plan(70);
+SELECT plan(75);
 SET LOCAL timezone = 'UTC';
 
 -- Fixture ------------------------------------------------------------------------
@@ -65,6 +65,24 @@ SELECT is((SELECT jsonb_path_query_array(r, '$.risk_factors[*] ? (@.kind == "chu
 SELECT is((SELECT r->'recommendations'->0 FROM ah),
           '{"source": "health_band", "band": "red", "action": "Immediate intervention", "cadence": "Weekly touch points"}'::jsonb,
           'assess_health: the red band''s action and cadence are recommended');
+-- the playbooks that would fire: red health fires at_risk_intervention (csm.playbook)
+SELECT is((SELECT jsonb_path_query_array(r, '$.recommendations[*] ? (@.source == "playbook").playbook') FROM ah),
+          '["at_risk_intervention"]'::jsonb, 'assess_health: the playbooks that would fire are recommended');
+SELECT is((SELECT (r #> '{recommendations,1}') - 'steps' - 'description' FROM ah),
+          '{"source": "playbook", "playbook": "at_risk_intervention", "priority": "high", "trigger_kind": "health_band",
+            "trigger_value": "red", "condition": null, "open_cta": false}'::jsonb,
+          'assess_health: with the trigger that holds, and no CTA open yet');
+SELECT is((SELECT jsonb_array_length(r #> '{recommendations,1,steps}') FROM ah),
+          (SELECT count(*)::integer FROM csm.playbook_step WHERE playbook = 'at_risk_intervention'),
+          'assess_health: with the playbook''s steps');
+INSERT INTO csm.cta (account_id, playbook, priority) VALUES (9801, 'at_risk_intervention', 'high');
+SELECT is(csm.assess_health('ct_a', '(,)') #> '{recommendations,1,open_cta}', 'true'::jsonb,
+          'assess_health: an open CTA of the playbook is shown');
+UPDATE csm.playbook SET active = false WHERE name = 'at_risk_intervention';
+SELECT is(jsonb_path_query_array(csm.assess_health('ct_a', '(,)'), '$.recommendations[*].source'), '["health_band"]'::jsonb,
+          'assess_health: an inactive playbook is not recommended');
+UPDATE csm.playbook SET active = true WHERE name = 'at_risk_intervention';
+DELETE FROM csm.cta WHERE account_id = 9801;
 SELECT is((SELECT jsonb_path_query_array(r, '$.trends.daily[*].score') FROM ah), '[75.0, 74.0, 73.0, 72.0, 71.0]'::jsonb,
           'assess_health: trends.daily holds the history days within time_period, oldest first');
 SELECT is((SELECT (r->'trends'->'summary') - 'sparkline' FROM ah),
