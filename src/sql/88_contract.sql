@@ -82,6 +82,7 @@ DECLARE
     expansion_signals text[];
     reminders text[];
     overdue text[];
+    open_ctas text[];
     result jsonb;
 BEGIN
     -- Each fact a statement of its own: on Citus each reads one distributed
@@ -98,13 +99,13 @@ BEGIN
                        JOIN @extschema@.renewal rn ON rn.account_id = r.account_id AND rn.renewal_id = r.renewal_id
                        WHERE r.account_id = account AND rn.account_id = account AND rn.closed_at IS NULL);
     overdue := ARRAY(SELECT unnest(o.milestones_overdue) FROM @extschema@.onboarding_status o WHERE o.account_id = account);
+    open_ctas := ARRAY(SELECT c.playbook FROM @extschema@.cta c
+                       WHERE c.account_id = account AND c.status IN ('open', 'in_progress'));
 
     SELECT coalesce(jsonb_agg(jsonb_build_object(
                'source', 'playbook', 'playbook', f.name, 'description', f.description, 'priority', f.priority,
                'trigger_kind', f.trigger_kind, 'trigger_value', f.fired_by, 'condition', f.condition::text,
-               'open_cta', EXISTS (SELECT 1 FROM @extschema@.cta c
-                                   WHERE c.account_id = _playbooks_that_fire.account AND c.playbook = f.name
-                                     AND c.status IN ('open', 'in_progress')),
+               'open_cta', f.name = ANY (open_ctas),
                'steps', (SELECT coalesce(jsonb_agg(jsonb_build_object('position', s.position, 'title', s.title,
                                                                       'due_after', s.due_after, 'assignee_role', s.assignee_role)
                                                    ORDER BY s.position), '[]')
@@ -362,6 +363,7 @@ DECLARE
     seg_health float8;
     seg_accounts bigint;
     bad_value jsonb;
+    open_renewal record;
 BEGIN
     PERFORM @extschema@._contract_require('analyze_churn_risk', 'customer_id', customer_id IS NULL);
     PERFORM @extschema@._contract_require('analyze_churn_risk', 'health_signals', health_signals IS NULL);
@@ -447,13 +449,15 @@ BEGIN
     likelihood := 1 - probability;
 
     -- Health: the effective score, or the caller's.
-    SELECT coalesce(o.score, h.score), CASE WHEN o.score IS NOT NULL THEN @extschema@.health_band(o.score) ELSE h.band END
-    INTO health_score, health_band
-    FROM (SELECT 1) one
-    LEFT JOIN @extschema@.health_score h ON h.account_id = id
-    LEFT JOIN LATERAL (SELECT ov.score FROM @extschema@.health_override ov
-                       WHERE ov.account_id = id AND ov.cleared_at IS NULL AND (ov.expires_at IS NULL OR ov.expires_at > now())
-                       ORDER BY ov.override_id DESC LIMIT 1) o ON true;
+    -- each a statement of its own, reading one distributed table by the id
+    SELECT h.score, h.band INTO health_score, health_band FROM @extschema@.health_score h WHERE h.account_id = id;
+    SELECT ov.score INTO v FROM @extschema@.health_override ov
+    WHERE ov.account_id = id AND ov.cleared_at IS NULL AND (ov.expires_at IS NULL OR ov.expires_at > now())
+    ORDER BY ov.override_id DESC LIMIT 1;
+    IF v IS NOT NULL THEN
+        health_score := v;
+        health_band := @extschema@.health_band(v);
+    END IF;
     health := CASE WHEN health_score IS NOT NULL OR health_band IS NOT NULL
                    THEN jsonb_build_object('score', health_score, 'band', health_band, 'source', 'csm') END;
     IF health_signals ? 'health_score' AND jsonb_typeof(health_signals -> 'health_score') = 'number' THEN
@@ -505,17 +509,16 @@ BEGIN
 
     -- Renewal: the open renewal (or the account's date), forecast as
     -- csm.refresh_renewals does: ARR x (1 - churn probability).
-    SELECT jsonb_build_object('renewal_date', coalesce(rn.renewal_date, acct.renewal_date),
-                              'days_to_renewal', coalesce(rn.renewal_date, acct.renewal_date) - today,
-                              'stage', coalesce(rn.stage, CASE WHEN acct.renewal_date - today <= 90
-                                                                      THEN @extschema@.renewal_stage(acct.renewal_date - today) END),
-                              'target_arr', coalesce(rn.target_arr, acct.arr),
-                              'forecast_arr', round(coalesce(rn.target_arr, acct.arr) * likelihood::numeric, 2))
-    INTO renewal
-    FROM (SELECT 1) one
-    LEFT JOIN @extschema@.renewal rn ON rn.account_id = id AND rn.closed_at IS NULL;
-    IF acct.renewal_date IS NULL AND renewal ->> 'renewal_date' IS NULL THEN
-        renewal := NULL;
+    SELECT rn.renewal_date, rn.stage, rn.target_arr INTO open_renewal
+    FROM @extschema@.renewal rn WHERE rn.account_id = id AND rn.closed_at IS NULL;
+    IF open_renewal.renewal_date IS NOT NULL OR acct.renewal_date IS NOT NULL THEN
+        renewal := jsonb_build_object(
+            'renewal_date', coalesce(open_renewal.renewal_date, acct.renewal_date),
+            'days_to_renewal', coalesce(open_renewal.renewal_date, acct.renewal_date) - today,
+            'stage', coalesce(open_renewal.stage, CASE WHEN acct.renewal_date - today <= 90
+                                                       THEN @extschema@.renewal_stage(acct.renewal_date - today) END),
+            'target_arr', coalesce(open_renewal.target_arr, acct.arr),
+            'forecast_arr', round(coalesce(open_renewal.target_arr, acct.arr) * likelihood::numeric, 2));
     END IF;
 
     -- Expansion: identify_expansion's answer, from csm's own data.

@@ -95,6 +95,10 @@ SELECT results_eq($$SELECT * FROM csm.refresh_expansion(date_trunc('day', now())
 SELECT is((SELECT e - 'computed_at' #- '{signals,0,first_seen_at}' FROM csm.identify_expansion('cx02') e),
           jsonb_build_object('customer_id', 'cx02', 'status', 'active', 'segment', 'smb', 'plan', NULL, 'arr', 10000, 'seats', 10,
                              'owner', NULL, 'health', NULL,
+                             'current_usage', (SELECT jsonb_build_object('dau_ratio', m.dau_ratio, 'features_adopted', m.features_adopted,
+                                                                         'days_since_last_activity', m.days_since_last_activity,
+                                                                         'usage_trend', m.usage_trend, 'seats', 10, 'source', 'csm')
+                                               FROM csm.account_metrics_at(current_date, 9502) m),
                              'signals', jsonb_build_array(jsonb_build_object(
                                  'signal', 'plan_limit', 'label', 'Approaching plan limits', 'likelihood', 0.5,
                                  'evidence', '{"limits": [{"cap": 10, "used": 10, "limit": "seats", "ratio": 1.0000, "source": "usage"}], "min_ratio": 0.9}'::jsonb,
