@@ -504,6 +504,39 @@ ORDER BY c.expected_arr DESC, c.external_id
 LIMIT 1;
 SQL
 
+# Seed 002's health report: assess_health() for the least healthy account
+# above 20,000 ARR, over the last 70 days (the rebuilt weekly history).
+section "assess_health() for the least healthy account above 20,000 ARR, last 70 days (the seed's health_report)" <<'SQL'
+WITH a AS (
+    SELECT csm.assess_health(h.external_id, daterange(current_date - 70, current_date, '[]')) AS r
+    FROM csm.account_health h JOIN csm.account ac USING (account_id)
+    WHERE ac.status = 'active' AND h.arr > 20000 AND h.score IS NOT NULL
+    ORDER BY h.score, h.external_id LIMIT 1)
+SELECT r->>'customer_id' AS account, r->>'segment' AS segment, r->>'health_score' AS health, r->>'band' AS band,
+       r #>> '{trends,summary,sparkline}' AS trend_70d,
+       to_char((r #>> '{trends,summary,change}')::numeric, 'FMSG990.0') || ' pts' AS change,
+       r #>> '{benchmark,average_score}' AS segment_avg,
+       to_char(100 * (r #>> '{benchmark,share_below}')::numeric, 'FM990') || '%' AS segment_below_it
+FROM a;
+SQL
+section "assess_health(): its risk factors (points lost of 100) and recommendations (the band's action, the playbooks that would fire)" <<'SQL'
+WITH a AS (
+    SELECT csm.assess_health(h.external_id, daterange(current_date - 70, current_date, '[]')) AS r
+    FROM csm.account_health h JOIN csm.account ac USING (account_id)
+    WHERE ac.status = 'active' AND h.arr > 20000 AND h.score IS NOT NULL
+    ORDER BY h.score, h.external_id LIMIT 1)
+SELECT 'risk' AS kind, coalesce(f->>'label', f->>'signal') AS what,
+       coalesce(f->>'points_lost' || ' pts lost (value ' || round((f->>'value')::numeric, 2) || ', ' || (f->>'zone') || ')',
+                (f->>'strength') || ' churn signal') AS detail
+FROM a, jsonb_array_elements(r->'risk_factors') f
+UNION ALL
+SELECT 'do', coalesce(x->>'playbook', x->>'action'),
+       coalesce('playbook, ' || (x->>'priority') || ' priority, first step: ' || (x #>> '{steps,0,title}')
+                || CASE WHEN (x->>'open_cta')::boolean THEN ' (CTA open)' ELSE '' END,
+                x->>'cadence')
+FROM a, jsonb_array_elements(r->'recommendations') x;
+SQL
+
 section "Team" <<'SQL'
 SELECT t.team,
        count(*) AS members,
