@@ -503,11 +503,15 @@ BEGIN
     INTO rule_names, rule_stages, rule_conds, rule_texts
     FROM @extschema@.lifecycle_rule r WHERE r.enabled;
 
-    -- (materialized: target reads hit several times, and an inlined pick
-    -- would call _first_match once per reference)
-    WITH pick AS MATERIALIZED (
-        SELECT f.*, @extschema@._first_match(rule_conds, f.facts) AS hit
-        FROM @extschema@._lifecycle_facts(accounts) f
+    -- (OFFSET 0 keeps pick a subquery of its own: target reads hit several
+    -- times, and a pick merged into it would call _first_match once per
+    -- reference; the facts stay behind, so nothing wide is kept)
+    WITH pick AS (
+        SELECT q.* FROM (
+            SELECT f.account_id, f.status, f.days_since_start, f.current_stage, f.current_phase, f.current_criteria,
+                   f.manual, f.has_row, f.criteria, @extschema@._first_match(rule_conds, f.facts) AS hit
+            FROM @extschema@._lifecycle_facts(accounts) f
+            OFFSET 0) q
     ),
     target AS (
         SELECT p.account_id, p.current_stage, p.current_phase, p.current_criteria, p.has_row, p.criteria,
@@ -703,8 +707,12 @@ COMMENT ON FUNCTION @extschema@._detect_milestones(bigint[]) IS
 
 -- The API ----------------------------------------------------------------------
 
+-- (work_mem as for refresh_expansion: the rows of every account it writes
+-- are sorted and kept once in memory rather than on disk)
 CREATE FUNCTION @extschema@.refresh_lifecycle() RETURNS integer
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql
+SET work_mem = '64MB'
+SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     PERFORM @extschema@._require('operate');
     PERFORM @extschema@._detect_milestones(NULL);
