@@ -715,6 +715,17 @@ SET work_mem = '64MB'
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     PERFORM @extschema@._require('operate');
+    -- On Citus, as in csm._lifecycle_apply, and before the milestones: once
+    -- the transaction has read or written a distributed table with a foreign
+    -- key to csm.account (csm.account_milestone) over several connections,
+    -- Citus refuses the UPDATE of csm.account that writes the stages.
+    IF to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL
+       AND current_setting('citus.multi_shard_modify_mode', true) IS DISTINCT FROM 'sequential' THEN
+        IF EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition p
+                   WHERE p.logicalrelid OPERATOR(pg_catalog.=) '@extschema@.account_lifecycle'::regclass) THEN
+            PERFORM set_config('citus.multi_shard_modify_mode', 'sequential', true);
+        END IF;
+    END IF;
     PERFORM @extschema@._detect_milestones(NULL);
     RETURN @extschema@._lifecycle_apply(NULL);
 END $$;
