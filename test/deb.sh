@@ -43,7 +43,6 @@ build() {
         echo "csm: debian/changelog is at ${changelog%-*}, the Makefile's DISTVERSION at $version" >&2
         exit 1
     fi
-    local tmp
     tmp=$(mktemp -d)
     trap 'rm -rf "$tmp"' EXIT
     git archive --prefix="csm-$version/" HEAD | tar -x -C "$tmp"
