@@ -101,6 +101,12 @@ deb:
 test-deb: deps deb
 	PG_MAJOR=$(PG_MAJOR) test/deb.sh test $(DISTVERSION)
 
+# csm built (not run) against the server headers of PostgreSQL 17 and 18
+# from Debian's archive, with -Werror: test/versions.sh.
+.PHONY: build-versions
+build-versions:
+	test/versions.sh
+
 # The pg_regress suite a second time, with a hostile schema first on
 # search_path (test/hostile/schema.sql: operators and functions for the
 # argument types pg_catalog has no exact match for, each raising an error),
