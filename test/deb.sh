@@ -8,8 +8,9 @@
 #       of make install and runs the whole suite (test/run.sh) against it.
 #
 # The test never touches the PostgreSQL of the machine, nor its clusters: it
-# copies the PostgreSQL 15 installation (/usr/lib/postgresql/15 and
-# /usr/share/postgresql/15, which find each other relative to the binaries)
+# copies the PostgreSQL 15 installation (/usr/lib/postgresql/15,
+# /usr/share/postgresql/15 and the headers, which find each other relative
+# to the binaries)
 # into a throwaway directory, removes any csm from the copy, unpacks the .deb
 # into it with dpkg -x (the package's files land where dpkg would put them
 # under /), checks that every file of the package is there and that csm.so is
@@ -69,9 +70,11 @@ test_deb() {
     # The server runs as postgres when this runs as root (initdb refuses root).
     as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
-    mkdir -p "$root/usr/lib/postgresql" "$root/usr/share/postgresql"
+    # The headers too (postgresql-server-dev-15, which the suite's own builds use: test/shell/dist.sh).
+    mkdir -p "$root/usr/lib/postgresql" "$root/usr/share/postgresql" "$root/usr/include"
     cp -a "/usr/lib/postgresql/$PG_MAJOR" "$root/usr/lib/postgresql/"
     cp -a "/usr/share/postgresql/$PG_MAJOR" "$root/usr/share/postgresql/"
+    cp -a /usr/include/postgresql "$root/usr/include/"
     # Whatever csm an earlier make install left in the copy goes: only the package's may be found.
     rm -rf "$root/usr/lib/postgresql/$PG_MAJOR/lib/csm.so" "$root/usr/lib/postgresql/$PG_MAJOR/lib/bitcode/csm" \
         "$root/usr/lib/postgresql/$PG_MAJOR/lib/bitcode/csm.index.bc"
