@@ -57,11 +57,11 @@ build() {
 
 test_deb() {
     [ -f "$deb" ] || { echo "csm: $deb is missing (make deb)" >&2; exit 1; }
-    local root port pid=
+    # Not local: the EXIT trap reads them after this function returns.
     root=$(mktemp -d /tmp/csm-deb.XXXXXX)
     port=${CSM_DEB_PORT:-54715}
-    local bin=$root/usr/lib/postgresql/$PG_MAJOR/bin
-    local data=$root/data sock=$root/sock log=$root/server.log
+    bin=$root/usr/lib/postgresql/$PG_MAJOR/bin
+    data=$root/data sock=$root/sock log=$root/server.log
     stop() {
         if [ -f "$data/postmaster.pid" ]; then as_pg "$bin/pg_ctl" -D "$data" -m immediate stop >/dev/null 2>&1 || true; fi
         rm -rf "$root"
