@@ -77,6 +77,36 @@ bench-citus: deps
 	$(MAKE) install
 	for b in $(sort $(wildcard test/bench/citus_*.sh)); do PG_MAJOR=$(PG_MAJOR) PG_CONFIG=$(PG_CONFIG) $$b || exit 1; done
 
+# Packages.  DISTVERSION is the release being packaged: META.json's version
+# and debian/changelog's upstream version (test/shell/dist.sh checks that
+# they agree).  EXTVERSION is the extension's own, its install script's and
+# META.json's provides; the two meet when 0.2.0 is cut, with its upgrade
+# script.
+DISTVERSION = 0.2.0
+.PHONY: dist deb test-deb
+
+# PGXN: the committed tree (HEAD) as dist/csm-$(DISTVERSION).zip.
+dist:
+	@mkdir -p dist
+	git archive --format zip --prefix=csm-$(DISTVERSION)/ --output dist/csm-$(DISTVERSION).zip HEAD
+	@echo "csm: dist/csm-$(DISTVERSION).zip"
+
+# Debian: the committed tree built with pg_buildext (debian/) into
+# dist/postgresql-15-csm_$(DISTVERSION)-1_amd64.deb; test-deb installs that
+# .deb in place of make install (into a copy of PostgreSQL 15, never the
+# machine's own) and runs the whole suite against it.
+deb:
+	PG_MAJOR=$(PG_MAJOR) test/deb.sh build $(DISTVERSION)
+
+test-deb: deps deb
+	PG_MAJOR=$(PG_MAJOR) test/deb.sh test $(DISTVERSION)
+
+# csm built (not run) against the server headers of PostgreSQL 17 and 18
+# from Debian's archive, with -Werror: test/versions.sh.
+.PHONY: build-versions
+build-versions:
+	test/versions.sh
+
 # The pg_regress suite a second time, with a hostile schema first on
 # search_path (test/hostile/schema.sql: operators and functions for the
 # argument types pg_catalog has no exact match for, each raising an error),
