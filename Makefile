@@ -46,11 +46,13 @@ deps:
 	@test/deps.sh
 
 # pg_cron is preloaded for the README's cron examples, which
-# test/shell/readme.sh runs in database csm_readme.
+# test/shell/readme.sh runs in database csm_readme, and for
+# test/shell/cron_jobs.sh, which lets it run csm's jobs (in background
+# workers: no connection settings needed).
 test: deps
 	$(MAKE) install
 	PG_MAJOR=$(PG_MAJOR) pg_virtualenv -t -v $(PG_MAJOR) -o shared_preload_libraries=pg_cron \
-		-o cron.database_name=csm_readme test/run.sh
+		-o cron.database_name=csm_readme -o cron.use_background_workers=on test/run.sh
 
 demo: deps
 	$(MAKE) install

@@ -333,6 +333,7 @@ DECLARE
     problems text[];
     err_state text;
     err_message text;
+    started constant timestamptz := clock_timestamp();
 BEGIN
     PERFORM @extschema@._require('operate');
     PERFORM @extschema@._churn_require_coordinator('csm.refresh_churn()');
@@ -437,6 +438,7 @@ BEGIN
     IF cardinality(changed) > 0 THEN
         PERFORM @extschema@.apply_routing(changed, ARRAY['churn_band', 'churn_risk_score']);
     END IF;
+    PERFORM @extschema@._run_finished('churn', started, scored);
     RETURN scored;
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_churn() IS

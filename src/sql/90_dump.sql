@@ -52,3 +52,6 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.segment_rule_rule_id_seq
 -- installed by CREATE EXTENSION) and the closed loops.
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.nps_category', 'WHERE NOT builtin');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.nps_loop', '');
+-- Refresh runs (79_jobs.sql).
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.refresh_run', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.refresh_run_run_id_seq', '');

@@ -39,6 +39,7 @@ BEGIN ATOMIC
         (42, '@extschema@.core_feature', 'reference'),
         (60, '@extschema@.segment', 'reference'),
         (61, '@extschema@.segment_rule', 'reference'),
+        (65, '@extschema@.refresh_run', 'reference'),
         (70, '@extschema@.nps_category', 'reference'),
         (80, '@extschema@.expansion_signal_kind', 'reference'),
         (81, '@extschema@.expansion_signal_setting', 'reference'),
