@@ -437,6 +437,8 @@ BEGIN
     IF cardinality(changed) > 0 THEN
         PERFORM @extschema@.apply_routing(changed, ARRAY['churn_band', 'churn_risk_score']);
     END IF;
+    -- churn_band alerts (86_alert.sql; the signals' were raised with them)
+    PERFORM @extschema@._raise_alerts(ARRAY['churn_band']);
     RETURN scored;
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_churn() IS

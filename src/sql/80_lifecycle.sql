@@ -699,6 +699,8 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     PERFORM @extschema@._require('operate');
     PERFORM @extschema@._detect_milestones(NULL);
+    -- success_achievement alerts (86_alert.sql)
+    PERFORM @extschema@._raise_alerts(ARRAY['success_achievement']);
     RETURN @extschema@._lifecycle_apply(NULL);
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_lifecycle() IS
@@ -839,6 +841,8 @@ BEGIN
     RETURNING * INTO result;
     -- Milestones feed the success criteria: the stage may move now.
     PERFORM @extschema@._lifecycle_apply(ARRAY[id]);
+    -- success_achievement alerts (86_alert.sql)
+    PERFORM @extschema@._raise_alerts(ARRAY['success_achievement'], ARRAY[id]);
     RETURN result;
 END $$;
 COMMENT ON FUNCTION @extschema@.record_milestone(text, text, timestamptz, text) IS

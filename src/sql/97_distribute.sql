@@ -38,6 +38,8 @@ BEGIN ATOMIC
         (70, '@extschema@.nps_category', 'reference'),
         (80, '@extschema@.expansion_signal_kind', 'reference'),
         (81, '@extschema@.expansion_signal_setting', 'reference'),
+        -- alerts (86_alert.sql)
+        (85, '@extschema@.feature_launch', 'reference'),
         -- distributed by account_id, all in one colocation group
         (101, '@extschema@.usage_counter', 'account'),
         (102, '@extschema@.usage_user_day', 'account'),
@@ -70,7 +72,9 @@ BEGIN ATOMIC
         (230, '@extschema@.renewal', 'account'),
         (231, '@extschema@.renewal_reminder', 'account'),
         (260, '@extschema@.nps_loop', 'account'),
-        (280, '@extschema@.expansion_signal', 'account')
+        (280, '@extschema@.expansion_signal', 'account'),
+        -- alerts (86_alert.sql)
+        (350, '@extschema@.alert', 'account')
     ) AS t(position, relation, kind)
     ORDER BY t.position;
 END;
