@@ -108,10 +108,12 @@ DECLARE
     today constant date := (stamp AT TIME ZONE 'UTC')::date;
 BEGIN
     RETURN CASE kind
+    -- (Searched CASEs only: Citus deparses a simple CASE over an enum
+    -- wrongly when it pushes the query to the shards.)
     -- The account's computed band is yellow (below 90) or red (below 70).
     WHEN 'health_band' THEN $q$
         SELECT h.account_id, h.band::text AS subject,
-               CASE h.band WHEN 'red' THEN 'critical' ELSE 'warning' END AS severity,
+               CASE WHEN h.band = 'red' THEN 'critical' ELSE 'warning' END AS severity,
                pg_catalog.jsonb_build_object('band', h.band, 'score', round(h.score::numeric, 1), 'model', h.model,
                                              'computed_at', h.computed_at) AS evidence
         FROM @extschema@.health_score h
@@ -120,7 +122,7 @@ BEGIN
     -- The churn band is high or critical.
     WHEN 'churn_band' THEN $q$
         SELECT c.account_id, c.band::text AS subject,
-               CASE c.band WHEN 'critical' THEN 'critical' ELSE 'warning' END AS severity,
+               CASE WHEN c.band = 'critical' THEN 'critical' ELSE 'warning' END AS severity,
                pg_catalog.jsonb_build_object('band', c.band, 'probability', round(c.probability::numeric, 3),
                                              'risk_score', round(c.risk_score::numeric, 1), 'model', c.model,
                                              'drivers', c.drivers) AS evidence
