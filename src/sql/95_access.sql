@@ -59,7 +59,8 @@ BEGIN ATOMIC
         ('record_milestone', 'operate'), ('clear_milestone', 'operate'),
         ('load_arr_history', 'admin'),
         ('refresh_renewals', 'operate'), ('close_renewal', 'operate'),
-        ('set_segment', 'operate'), ('refresh_segments', 'operate')) AS v (f, l);
+        ('set_segment', 'operate'), ('refresh_segments', 'operate'),
+        ('run_playbooks', 'operate'), ('open_cta', 'operate'), ('complete_task', 'operate'), ('resolve_cta', 'operate')) AS v (f, l);
 END;
 COMMENT ON FUNCTION @extschema@._gated_functions() IS
     'Internal: the functions that write csm''s tables as csm''s owner, and the level each checks for.';
