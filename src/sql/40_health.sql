@@ -782,6 +782,8 @@ BEGIN
     END IF;
     -- health_band alerts (86_alert.sql, defined later: called by name)
     PERFORM @extschema@._raise_alerts(ARRAY['health_band']);
+    -- Playbooks fired by a health band (85_playbook.sql), in this transaction.
+    PERFORM @extschema@._fire_playbooks(ARRAY['health_band'], NULL, 'refresh_health');
     RETURN scored;
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_health(regclass) IS
