@@ -313,11 +313,17 @@ BEGIN
             stamp, kinds, replace(only_accounts, 'c.account_id', 'x.account_id')) INTO payloads;
         PERFORM pg_catalog.pg_notify('csm_alert', u.p) FROM unnest(payloads) AS u(p);
     END IF;
+    -- Playbooks fired by an alert (trigger_kind alert, 85_playbook.sql), in
+    -- this transaction: for the new alerts now, for the others by
+    -- csm.run_playbooks().
+    IF raised > 0 THEN
+        PERFORM @extschema@._fire_playbooks(ARRAY['alert'], accounts, 'alerts');
+    END IF;
     RETURN raised;
 END $$;
 REVOKE ALL ON FUNCTION @extschema@._raise_alerts(text[], bigint[]) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@._raise_alerts(text[], bigint[]) IS
-    'Internal: raises the alerts of the kinds given for the accounts given (NULL: all): inserts an alert for each episode that holds and has none open, clears the open state alerts whose condition is gone, and announces each new alert by NOTIFY csm_alert (one notification for all when more than 1000). Returns how many it raised. 22023 for an unknown kind.';
+    'Internal: raises the alerts of the kinds given for the accounts given (NULL: all): inserts an alert for each episode that holds and has none open, clears the open state alerts whose condition is gone, announces each new alert by NOTIFY csm_alert (one notification for all when more than 1000), and when it raised any fires the playbooks of trigger kind alert (csm._fire_playbooks). Returns how many it raised. 22023 for an unknown kind.';
 
 CREATE FUNCTION @extschema@.run_alerts() RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -385,3 +391,40 @@ WHERE x.cleared_at IS NULL AND x.acknowledged_at IS NULL;
 COMMENT ON VIEW @extschema@.alert_open IS
     'The open (not cleared), unacknowledged alerts with their account and its primary CSM (owner, NULL when none): a CSM''s alert inbox.';
 COMMENT ON COLUMN @extschema@.alert_open.owner IS 'Handle of the account''s primary CSM; NULL when it has none.';
+
+-- Proactive outreach as playbooks (issue 14, section 5) ------------------------------
+
+-- The trigger kind: an alert (its kind in trigger_values).  Its candidates
+-- are in csm._playbook_candidates_sql (85_playbook.sql), with the others.
+INSERT INTO @extschema@.playbook_trigger (trigger_kind, description, value_hint) VALUES
+    ('alert', 'An open alert (csm.alert) of one of the kinds in trigger_values: a state alert while it holds, an event alert (nps_detractor, renewal_reminder, success_achievement, feature_launch) within the playbook''s cooldown after it was raised. Fired by the function that raised the alert and by csm.run_playbooks().',
+     'alert kinds (csm.alert.kind): health_band, churn_band, at_risk, nps_detractor, renewal_reminder, unassigned, usage_milestone, usage_decline, plan_limit, competitor_mention, success_achievement, feature_launch');
+
+-- Seed 002's trigger_based_engagement, each action a built-in playbook.
+-- (Its expansion_signal action, a proactive upgrade discussion when usage
+-- approaches plan limits, is the built-in expansion_nurture.)  Made as
+-- 85_playbook.sql makes its own, before its guard was in place.
+ALTER TABLE @extschema@.playbook DISABLE TRIGGER playbook_builtin;
+INSERT INTO @extschema@.playbook (name, description, trigger_kind, trigger_values, cooldown, priority, builtin) VALUES
+    ('outreach_usage_milestone', 'Seed 002''s proactive outreach: a usage milestone (the 1000th API call, the 100th user). Congratulatory message and success story request.',
+     'alert', '{usage_milestone}', '90 days', 'low', true),
+    ('outreach_feature_launch', 'Seed 002''s proactive outreach: a feature launch relevant to the customer (csm.feature_launch, to the accounts that use its features). Personalized demo offer and training.',
+     'alert', '{feature_launch}', '30 days', 'low', true),
+    ('outreach_usage_decline', 'Seed 002''s proactive outreach: usage down 20% or more over two weeks. Check-in call and support offer.',
+     'alert', '{usage_decline}', '30 days', 'medium', true),
+    ('outreach_success_achievement', 'Seed 002''s proactive outreach: a documented business outcome (a business_outcome milestone). Case study request and executive share.',
+     'alert', '{success_achievement}', '180 days', 'low', true),
+    ('outreach_competitive', 'Seed 002''s proactive outreach: a competitor mentioned or evaluated. Strategic engagement and differentiation.',
+     'alert', '{competitor_mention}', '90 days', 'high', true);
+INSERT INTO @extschema@.playbook_step (playbook, position, title, due_after, assignee_role, kind) VALUES
+    ('outreach_usage_milestone', 1, 'Send a congratulatory message', '2 days', 'primary_csm', 'email'),
+    ('outreach_usage_milestone', 2, 'Request a success story', '14 days', 'primary_csm', 'task'),
+    ('outreach_feature_launch', 1, 'Offer a personalized demo of the new feature', '3 days', 'primary_csm', 'email'),
+    ('outreach_feature_launch', 2, 'Run the training', '14 days', 'primary_csm', 'meeting'),
+    ('outreach_usage_decline', 1, 'Check-in call', '2 days', 'primary_csm', 'call'),
+    ('outreach_usage_decline', 2, 'Offer support for what changed', '7 days', 'primary_csm', 'task'),
+    ('outreach_success_achievement', 1, 'Request a case study', '7 days', 'primary_csm', 'email'),
+    ('outreach_success_achievement', 2, 'Share the outcome with the executive sponsor', '14 days', 'primary_csm', 'meeting'),
+    ('outreach_competitive', 1, 'Strategic engagement: learn what they are evaluating and why', '3 days', 'primary_csm', 'call'),
+    ('outreach_competitive', 2, 'Present the differentiation', '10 days', 'account_exec', 'meeting');
+ALTER TABLE @extschema@.playbook ENABLE TRIGGER playbook_builtin;

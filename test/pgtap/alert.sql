@@ -5,7 +5,7 @@
 -- every documented SQLSTATE.  (NOTIFY across sessions: test/shell/alert_notify.sh.)
 -- citus-differs: it tracks a local (undistributed) event table, which csm.track_usage() refuses on Citus with 0A000; test/citus/alert.sql runs the alert paths on the cluster.
 BEGIN;
-SELECT plan(45);
+SELECT plan(50);
 
 CREATE FUNCTION pg_temp.id(ext text) RETURNS bigint LANGUAGE sql STABLE
     AS $$ SELECT a.account_id FROM csm.account a WHERE a.external_id = ext $$;
@@ -137,6 +137,21 @@ SELECT is((SELECT array_agg(a.external_id || ':' || (x.evidence ->> 'launch') ||
            FROM csm.alert x JOIN csm.account a USING (account_id) WHERE x.kind = 'feature_launch'),
           ARRAY['al_green:Scheduled reports:["reports"]'],
           'feature_launch: the account using a launched feature, for a launch of the last 30 days that has happened');
+
+-- Seed 002's proactive outreach as playbooks (trigger kind alert): each
+-- outreach alert opened its built-in playbook's CTA, with the alert as
+-- evidence and a task per step, in the transaction that raised it.
+SELECT is((SELECT array_agg(c.playbook ORDER BY c.playbook) FROM csm.cta c
+           WHERE c.account_id = pg_temp.id('al_green') AND c.playbook LIKE 'outreach\_%'),
+          ARRAY['outreach_competitive', 'outreach_feature_launch', 'outreach_success_achievement', 'outreach_usage_decline',
+                'outreach_usage_milestone'], 'each outreach alert opens its playbook''s CTA');
+SELECT is((SELECT (c.evidence ->> 'trigger', c.evidence -> 'event' ->> 'kind', c.evidence -> 'event' -> 'evidence' ->> 'launch')
+           FROM csm.cta c WHERE c.account_id = pg_temp.id('al_green') AND c.playbook = 'outreach_feature_launch'),
+          ('alert'::text, 'feature_launch'::text, 'Scheduled reports'::text), 'its evidence is the alert, with the alert''s own facts');
+SELECT is((SELECT count(*)::integer FROM csm.task t JOIN csm.cta c ON c.account_id = t.account_id AND c.cta_id = t.cta_id
+           WHERE c.account_id = pg_temp.id('al_green') AND c.playbook LIKE 'outreach\_%'), 10, 'with a task per step');
+SELECT lives_ok($$SELECT csm.run_playbooks()$$, 'run_playbooks');
+SELECT is((SELECT count(*)::integer FROM csm.cta c WHERE c.playbook LIKE 'outreach\_%'), 5, 'opens none of them again');
 
 -- 7. acknowledge_alert and the summary --------------------------------------------
 SELECT is((SELECT (r.acknowledged_by, r.acknowledged_at IS NOT NULL)
