@@ -7,7 +7,7 @@
 -- otherwise send a query that reads one account's rows, pgTAP's call
 -- included, to that account's worker.
 BEGIN;
-SELECT plan(16);
+SELECT plan(17);
 SET LOCAL client_min_messages = warning;
 
 CREATE FUNCTION pg_temp.q(query text) RETURNS text LANGUAGE plpgsql AS $$
@@ -78,6 +78,10 @@ SELECT is(pg_temp.q($$SELECT string_agg(account_id || ':' || subject || ':' || s
           'their subjects and severities');
 SELECT is(pg_temp.q($$SELECT evidence::text FROM csm.alert WHERE kind = 'usage_decline' AND account_id = 9401$$),
           '{"change": -0.300, "events_last_14d": 98, "events_prior_14d": 140}', 'usage_decline''s evidence');
+SELECT is(pg_temp.q($$SELECT string_agg(playbook || '=' || n, ',' ORDER BY playbook) FROM
+                      (SELECT playbook, count(*) AS n FROM csm.cta WHERE playbook LIKE 'outreach%' GROUP BY playbook) k$$),
+          'outreach_competitive=2,outreach_feature_launch=6,outreach_usage_decline=10',
+          'the outreach alerts opened their playbooks'' CTAs');
 SELECT is(pg_temp.q('SELECT csm.run_alerts()'), '0', 'a second run raises nothing');
 
 -- Cleared when the facts go, on the shards.
