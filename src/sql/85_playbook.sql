@@ -434,6 +434,17 @@ RETURN $q$(SELECT aa.account_id,
 COMMENT ON FUNCTION @extschema@._owners_sql() IS
     'Internal: the query of accounts'' current owners by role (primary_csm; secondary: the longest-standing other owner; account_exec: an owner whose roles include account_exec), for the accounts of the relation given to format().';
 
+-- The accounts a playbook ($5) may not fire for now ($3): an open CTA, or
+-- one opened within the cooldown ($4).  Joined (anti) rather than NOT
+-- EXISTS: Citus cannot run a correlated subquery under a reference table.
+CREATE FUNCTION @extschema@._blocked_sql() RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN $q$SELECT x.account_id FROM @extschema@.cta x
+           WHERE x.playbook = $5 AND (x.status IN ('open', 'in_progress') OR x.opened_at > $3 - $4)
+           GROUP BY x.account_id$q$;
+COMMENT ON FUNCTION @extschema@._blocked_sql() IS
+    'Internal: the query of the accounts a playbook ($5) may not fire for at $3: an open CTA of it, or one opened within its cooldown ($4).';
+
 -- A task's assignee and team from its step's role and the account's owners.
 CREATE FUNCTION @extschema@._task_assignee_sql() RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -477,10 +488,9 @@ BEGIN
                 SELECT pg_catalog.array_agg(DISTINCT c.account_id)
                 FROM (%s) c
                 JOIN @extschema@.account a ON a.account_id = c.account_id
+                LEFT JOIN (%s) blocked ON blocked.account_id = c.account_id
                 WHERE (a.status = 'active' OR $6 = 'lifecycle_stage') AND ($7 IS NULL OR a.segment = ANY ($7))
-                  AND NOT EXISTS (SELECT 1 FROM @extschema@.cta x
-                                  WHERE x.account_id = c.account_id AND x.playbook = $5
-                                    AND (x.status IN ('open', 'in_progress') OR x.opened_at > $3 - $4))$q$, cand)
+                  AND blocked.account_id IS NULL$q$, cand, @extschema@._blocked_sql())
                 INTO passing
                 USING p.trigger_values, accounts, stamp, p.cooldown, p.name, p.trigger_kind, p.segment_filter;
             CONTINUE WHEN passing IS NULL;
@@ -502,14 +512,13 @@ BEGIN
                   FROM (%1$s) c0 ORDER BY c0.account_id, c0.value) c
             JOIN @extschema@.account a ON a.account_id = c.account_id
             LEFT JOIN %2$s o ON o.account_id = c.account_id
+            LEFT JOIN (%3$s) blocked ON blocked.account_id = c.account_id
             WHERE (a.status = 'active' OR $6 = 'lifecycle_stage') AND ($7 IS NULL OR a.segment = ANY ($7))
               AND ($10 IS NULL OR c.account_id = ANY ($10))
-              AND NOT EXISTS (SELECT 1 FROM @extschema@.cta x
-                              WHERE x.account_id = c.account_id AND x.playbook = $5
-                                AND (x.status IN ('open', 'in_progress') OR x.opened_at > $3 - $4))
+              AND blocked.account_id IS NULL
             ORDER BY c.account_id
             ON CONFLICT (account_id, playbook) WHERE status IN ('open', 'in_progress') DO NOTHING$q$,
-            cand, format(@extschema@._owners_sql(), '(' || cand || ') x'))
+            cand, format(@extschema@._owners_sql(), '(' || cand || ') x'), @extschema@._blocked_sql())
             USING p.trigger_values, accounts, stamp, p.cooldown, p.name, p.trigger_kind, p.segment_filter,
                   p.version, p.priority, passing, facts, fired_by;
         GET DIAGNOSTICS n = ROW_COUNT;
@@ -522,18 +531,19 @@ BEGIN
             EXECUTE format($q$
                 SELECT pg_catalog.array_agg(t.account_id)
                 FROM @extschema@.cta t
-                WHERE t.playbook = $5 AND t.status IN ('open', 'in_progress') AND t.opened_at < $3
+                LEFT JOIN (SELECT DISTINCT c0.account_id FROM (%s) c0) c ON c.account_id = t.account_id
+                WHERE t.playbook = $5 AND t.status IN ('open', 'in_progress')
                   AND ($2 IS NULL OR t.account_id = ANY ($2))
-                  AND NOT EXISTS (SELECT 1 FROM (%s) c WHERE c.account_id = t.account_id)$q$, cand)
+                  AND c.account_id IS NULL$q$, cand)
                 INTO closing
                 USING p.trigger_values, accounts, stamp, p.cooldown, p.name;
             IF p.condition IS NOT NULL THEN
                 EXECUTE $q$
                     SELECT pg_catalog.array_agg(t.account_id)
                     FROM @extschema@.cta t
-                    WHERE t.playbook = $1 AND t.status IN ('open', 'in_progress') AND t.opened_at < $2
-                      AND ($3 IS NULL OR t.account_id = ANY ($3))$q$
-                    INTO passing USING p.name, stamp, accounts;
+                    WHERE t.playbook = $1 AND t.status IN ('open', 'in_progress')
+                      AND ($2 IS NULL OR t.account_id = ANY ($2))$q$
+                    INTO passing USING p.name, accounts;
                 closing := closing || ARRAY(
                     SELECT u.id FROM pg_catalog.unnest(passing) AS u(id)
                     WHERE NOT coalesce(@extschema@.condition_matches(p.condition, @extschema@.routing_facts(u.id)), false));
@@ -622,6 +632,8 @@ DECLARE
     p @extschema@.playbook;
     stamp timestamptz := pg_catalog.now();
     cta bigint;
+    owner text;
+    fired jsonb;
 BEGIN
     PERFORM @extschema@._require('operate');
     IF customer_id IS NULL OR playbook IS NULL OR evidence IS NULL THEN
@@ -640,11 +652,11 @@ BEGIN
         RAISE EXCEPTION 'playbook "%" is not active', playbook
             USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Set its active to true first.';
     END IF;
+    SELECT m.handle INTO owner FROM @extschema@.account_assignment aa JOIN @extschema@.team_member m ON m.member_id = aa.member_id
+    WHERE aa.account_id = id AND aa.is_primary AND aa.ended_at IS NULL;
+    fired := jsonb_build_object('trigger', 'manual', 'event', open_cta.evidence, 'by', @extschema@._caller());
     INSERT INTO @extschema@.cta AS t (account_id, playbook, playbook_version, priority, owner, evidence, opened_at)
-    SELECT id, p.name, p.version, p.priority,
-           (SELECT m.handle FROM @extschema@.account_assignment aa JOIN @extschema@.team_member m ON m.member_id = aa.member_id
-            WHERE aa.account_id = id AND aa.is_primary AND aa.ended_at IS NULL),
-           jsonb_build_object('trigger', 'manual', 'event', open_cta.evidence, 'by', @extschema@._caller()), stamp
+    VALUES (id, p.name, p.version, p.priority, owner, fired, stamp)
     ON CONFLICT (account_id, playbook) WHERE status IN ('open', 'in_progress') DO NOTHING
     RETURNING t.cta_id INTO cta;
     IF cta IS NULL THEN
@@ -665,6 +677,8 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     t @extschema@.task;
     stamp timestamptz := pg_catalog.now();
+    who name := @extschema@._caller();
+    left_open boolean;
 BEGIN
     PERFORM @extschema@._require('operate');
     IF task_id IS NULL THEN
@@ -674,7 +688,10 @@ BEGIN
         RAISE EXCEPTION 'outcome must not be blank' USING ERRCODE = 'invalid_parameter_value',
             HINT = 'Say what came of it, or pass NULL.';
     END IF;
-    SELECT * INTO t FROM @extschema@.task k WHERE k.task_id = complete_task.task_id FOR UPDATE;
+    -- The account first: on Citus a row is locked by its distribution key.
+    SELECT k.account_id INTO t.account_id FROM @extschema@.task k WHERE k.task_id = complete_task.task_id;
+    SELECT * INTO t FROM @extschema@.task k
+    WHERE k.account_id = t.account_id AND k.task_id = complete_task.task_id FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'task % does not exist', task_id USING ERRCODE = 'no_data_found';
     END IF;
@@ -682,25 +699,19 @@ BEGIN
         RAISE EXCEPTION 'task % is already %', task_id, t.status
             USING ERRCODE = 'object_not_in_prerequisite_state', DETAIL = format('It was closed at %s.', t.completed_at);
     END IF;
-    UPDATE @extschema@.task k SET status = 'done', completed_at = stamp, completed_by = @extschema@._caller(),
+    UPDATE @extschema@.task k SET status = 'done', completed_at = stamp, completed_by = who,
                                   outcome = complete_task.outcome
     WHERE k.account_id = t.account_id AND k.task_id = t.task_id
     RETURNING * INTO t;
     -- The CTA: its first action, and resolved once nothing is left open.
+    left_open := EXISTS (SELECT 1 FROM @extschema@.task k
+                         WHERE k.account_id = t.account_id AND k.cta_id = t.cta_id AND k.status = 'open');
     UPDATE @extschema@.cta c
     SET first_action_at = coalesce(c.first_action_at, GREATEST(stamp, c.opened_at)),
-        status = CASE WHEN EXISTS (SELECT 1 FROM @extschema@.task k
-                                   WHERE k.account_id = t.account_id AND k.cta_id = t.cta_id AND k.status = 'open')
-                      THEN 'in_progress' ELSE 'resolved' END,
-        outcome = CASE WHEN EXISTS (SELECT 1 FROM @extschema@.task k
-                                    WHERE k.account_id = t.account_id AND k.cta_id = t.cta_id AND k.status = 'open')
-                       THEN NULL ELSE 'completed' END,
-        closed_at = CASE WHEN EXISTS (SELECT 1 FROM @extschema@.task k
-                                      WHERE k.account_id = t.account_id AND k.cta_id = t.cta_id AND k.status = 'open')
-                         THEN NULL ELSE GREATEST(stamp, c.opened_at) END,
-        closed_by = CASE WHEN EXISTS (SELECT 1 FROM @extschema@.task k
-                                      WHERE k.account_id = t.account_id AND k.cta_id = t.cta_id AND k.status = 'open')
-                         THEN NULL ELSE @extschema@._caller() END
+        status = CASE WHEN left_open THEN 'in_progress' ELSE 'resolved' END,
+        outcome = CASE WHEN left_open THEN NULL ELSE 'completed' END,
+        closed_at = CASE WHEN left_open THEN NULL ELSE GREATEST(stamp, c.opened_at) END,
+        closed_by = CASE WHEN left_open THEN NULL ELSE who END
     WHERE c.account_id = t.account_id AND c.cta_id = t.cta_id AND c.status IN ('open', 'in_progress');
     RETURN t;
 END $$;
@@ -713,6 +724,7 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     c @extschema@.cta;
     stamp timestamptz := pg_catalog.now();
+    who name := @extschema@._caller();
 BEGIN
     PERFORM @extschema@._require('operate');
     IF cta_id IS NULL OR outcome IS NULL THEN
@@ -722,19 +734,21 @@ BEGIN
         RAISE EXCEPTION 'unknown outcome "%"', outcome USING ERRCODE = 'invalid_parameter_value',
             HINT = 'An outcome is saved, lost, not_needed or completed.';
     END IF;
-    SELECT * INTO c FROM @extschema@.cta t WHERE t.cta_id = resolve_cta.cta_id FOR UPDATE;
+    SELECT t.account_id INTO c.account_id FROM @extschema@.cta t WHERE t.cta_id = resolve_cta.cta_id;
+    SELECT * INTO c FROM @extschema@.cta t
+    WHERE t.account_id = c.account_id AND t.cta_id = resolve_cta.cta_id FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'CTA % does not exist', cta_id USING ERRCODE = 'no_data_found';
     END IF;
     IF c.status NOT IN ('open', 'in_progress') THEN
         RAISE EXCEPTION 'CTA % is already %', cta_id, c.status USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
-    UPDATE @extschema@.task k SET status = 'skipped', completed_at = stamp, completed_by = @extschema@._caller(),
-                                  outcome = format('CTA resolved: %s', resolve_cta.outcome)
+    UPDATE @extschema@.task k SET status = 'skipped', completed_at = stamp, completed_by = who,
+                                  outcome = 'CTA resolved: ' || resolve_cta.outcome
     WHERE k.account_id = c.account_id AND k.cta_id = c.cta_id AND k.status = 'open';
     UPDATE @extschema@.cta t
     SET status = 'resolved', outcome = resolve_cta.outcome, closed_at = GREATEST(stamp, t.opened_at),
-        closed_by = @extschema@._caller(), first_action_at = coalesce(t.first_action_at, GREATEST(stamp, t.opened_at))
+        closed_by = who, first_action_at = coalesce(t.first_action_at, GREATEST(stamp, t.opened_at))
     WHERE t.account_id = c.account_id AND t.cta_id = c.cta_id
     RETURNING * INTO c;
     RETURN c;
@@ -773,9 +787,10 @@ COMMENT ON FUNCTION @extschema@._colocated_shard(regclass, regclass) IS
 
 -- Who an account's open tasks go to after its owners changed: each task's
 -- role resolved again; a moved task is logged as move_tasks, one row per
--- old and new assignee, naming the tasks.
+-- old and new assignee, naming the tasks.  (On a Citus shard the log's id
+-- is not defaulted: it is taken from this node's sequence, as a default would.)
 CREATE FUNCTION @extschema@._move_tasks() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     task_rel regclass := @extschema@._colocated_shard(TG_RELID, '@extschema@.task');
     cta_rel regclass;
@@ -823,8 +838,8 @@ BEGIN
             UPDATE %3$s k SET assignee = t.new_assignee, team = t.new_team
             FROM target t WHERE k.account_id = $1 AND k.task_id = t.task_id
             RETURNING k.task_id, t.old_assignee, t.new_assignee)
-        INSERT INTO %6$s (account_id, action, is_primary, old_member_id, new_member_id, reason)
-        SELECT $1, 'move_tasks', $2, mo.member_id, mn.member_id,
+        INSERT INTO %6$s (account_id, log_id, action, is_primary, old_member_id, new_member_id, reason)
+        SELECT $1, pg_catalog.nextval('@extschema@.assignment_log_log_id_seq'), 'move_tasks', $2, mo.member_id, mn.member_id,
                format('%%s open task%%s moved from %%s to %%s (task_id %%s)', count(*), CASE WHEN count(*) > 1 THEN 's' ELSE '' END,
                       coalesce(mv.old_assignee, 'the queue'), coalesce(mv.new_assignee, 'the queue'),
                       pg_catalog.array_to_string(pg_catalog.array_agg(mv.task_id ORDER BY mv.task_id), ', '))
@@ -837,7 +852,7 @@ BEGIN
     RETURN NULL;
 END $$;
 COMMENT ON FUNCTION @extschema@._move_tasks() IS
-    'Trigger on csm.assignment_log: after an account''s owners change, resolves the assignee of each of its open tasks again from the task''s role (a role nobody holds now sends the task to its playbook''s queue_team), and logs the moves (action move_tasks, one row per old and new assignee, naming the tasks). On Citus it runs on the shard, on the colocated shards of the same node.';
+    'Trigger on csm.assignment_log (SECURITY DEFINER: whoever may write the log moves the tasks): after an account''s owners change, resolves the assignee of each of its open tasks again from the task''s role (a role nobody holds now sends the task to its playbook''s queue_team), and logs the moves (action move_tasks, one row per old and new assignee, naming the tasks). On Citus it runs on the shard, on the colocated shards of the same node.';
 CREATE TRIGGER assignment_log_move_tasks AFTER INSERT ON @extschema@.assignment_log
     FOR EACH ROW WHEN (NEW.conversation_id IS NULL AND NEW.action IN ('assign', 'promote', 'unassign', 'handoff'))
     EXECUTE FUNCTION @extschema@._move_tasks();
@@ -868,7 +883,7 @@ COMMENT ON COLUMN @extschema@.playbook_adherence.overdue IS 'Tasks open past the
 COMMENT ON COLUMN @extschema@.playbook_adherence.adherence_pct IS 'done_on_time / tasks_due, in percent (0-100).';
 
 CREATE VIEW @extschema@.csm_adherence WITH (security_invoker = true) AS
-SELECT coalesce(k.completed_by::text, k.assignee) AS csm,
+SELECT k.assignee AS csm,
        count(*) AS tasks_due,
        count(*) FILTER (WHERE k.status = 'done' AND k.completed_at <= k.due_at) AS done_on_time,
        count(*) FILTER (WHERE k.status = 'done' AND k.completed_at > k.due_at) AS done_late,
@@ -876,7 +891,7 @@ SELECT coalesce(k.completed_by::text, k.assignee) AS csm,
        round(100.0 * count(*) FILTER (WHERE k.status = 'done' AND k.completed_at <= k.due_at) / count(*), 1) AS adherence_pct
 FROM @extschema@.task k
 WHERE (k.status = 'done' OR (k.status = 'open' AND k.due_at < now())) AND k.assignee IS NOT NULL
-GROUP BY 1;
+GROUP BY k.assignee;
 COMMENT ON VIEW @extschema@.csm_adherence IS
     'Playbook adherence per CSM (seed 002): of the tasks assigned to a member that are done or overdue (skipped ones and queued ones left out), the share done by their due date. A task counts for its assignee.';
 COMMENT ON COLUMN @extschema@.csm_adherence.csm IS 'The assignee''s handle (csm.team_member.handle).';
