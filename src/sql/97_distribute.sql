@@ -43,6 +43,8 @@ BEGIN ATOMIC
         (70, '@extschema@.nps_category', 'reference'),
         (80, '@extschema@.expansion_signal_kind', 'reference'),
         (81, '@extschema@.expansion_signal_setting', 'reference'),
+        -- alerts (86_alert.sql)
+        (85, '@extschema@.feature_launch', 'reference'),
         -- distributed by account_id, all in one colocation group
         (101, '@extschema@.usage_counter', 'account'),
         (102, '@extschema@.usage_user_day', 'account'),
@@ -78,7 +80,9 @@ BEGIN ATOMIC
         (280, '@extschema@.expansion_signal', 'account'),
         -- CTAs and tasks (85_playbook.sql)
         (300, '@extschema@.cta', 'account'),
-        (301, '@extschema@.task', 'account')
+        (301, '@extschema@.task', 'account'),
+        -- alerts (86_alert.sql)
+        (350, '@extschema@.alert', 'account')
     ) AS t(position, relation, kind)
     ORDER BY t.position;
 END;
