@@ -26,7 +26,8 @@ SELECT views_are('csm', ARRAY['usage_daily', 'usage_feature_daily', 'usage_unkno
                               'revenue_monthly', 'renewal_pipeline',
                               'segment_coverage',
                               'nps_followup', 'nps_monthly',
-                              'expansion_signal_config', 'expansion_signal_current', 'expansion_candidate']);
+                              'expansion_signal_config', 'expansion_signal_current', 'expansion_candidate',
+                              'dashboard_portfolio', 'dashboard_activity', 'dashboard_outcomes', 'dashboard_operations', 'dashboard_executive']);
 SELECT col_is_pk('csm', 'account', ARRAY['account_id'], 'account is keyed by account_id');
 SELECT col_is_unique('csm', 'account', ARRAY['external_id'], 'external_id is globally unique');
 SELECT col_is_unique('csm', 'team_member', ARRAY['handle'], 'handle is unique');
