@@ -504,6 +504,41 @@ ORDER BY c.expected_arr DESC, c.external_id
 LIMIT 1;
 SQL
 
+# Dashboards (issue 15): the five csm.dashboard_* views, long format; the
+# reference dashboard (make dashboards) charts them.
+section "Dashboards: seed 002's success criteria against their targets (csm.dashboard_executive)" <<'SQL'
+SELECT e.description AS criterion,
+       CASE e.unit WHEN '%' THEN to_char(e.value, 'FM990.0') || '%' WHEN 'days' THEN e.value || ' days'
+                   ELSE e.value::text END AS value,
+       e.comparator || ' ' || e.target || CASE e.unit WHEN '%' THEN '%' WHEN 'days' THEN ' days' ELSE '' END AS target,
+       CASE WHEN e.met THEN 'met' ELSE 'NOT MET' END AS met
+FROM csm.dashboard_executive e
+ORDER BY e.position;
+SQL
+section "Dashboards: the portfolio per CSM, the five largest books (csm.dashboard_portfolio; at risk = health red or churn high/critical)" <<'SQL'
+SELECT coalesce(p.csm_handle, '(no CSM)') AS csm,
+       max(p.value) FILTER (WHERE p.metric = 'accounts') AS accounts,
+       to_char(max(p.value) FILTER (WHERE p.metric = 'arr_managed'), 'FM$999,999,999') AS arr,
+       max(p.value) FILTER (WHERE p.metric = 'avg_health_score') AS avg_health,
+       max(p.value) FILTER (WHERE p.metric = 'at_risk_accounts') AS at_risk,
+       to_char(max(p.value) FILTER (WHERE p.metric = 'renewal_arr_90d'), 'FM$999,999,999') AS renewing_90d,
+       max(p.value) FILTER (WHERE p.metric = 'book_load') || ' / ' || max(p.value) FILTER (WHERE p.metric = 'book_capacity') AS load_of_capacity
+FROM csm.dashboard_portfolio p
+WHERE NOT p.all_csms AND p.all_segments
+GROUP BY p.member_id, p.csm_handle
+ORDER BY max(p.value) FILTER (WHERE p.metric = 'arr_managed') DESC NULLS LAST
+LIMIT 6;
+SQL
+section "Dashboards: activity, the last six weeks (csm.dashboard_activity)" <<'SQL'
+SELECT a.week,
+       max(a.value) FILTER (WHERE a.metric = 'touchpoints') AS touchpoints,
+       max(a.value) FILTER (WHERE a.metric = 'business_reviews_completed') AS business_reviews,
+       max(a.value) FILTER (WHERE a.metric = 'expansion_opportunities_identified') AS expansion_found
+FROM csm.dashboard_activity a
+WHERE a.grain = 'week' AND a.week > (now() AT TIME ZONE 'UTC')::date - 42
+GROUP BY a.week ORDER BY a.week;
+SQL
+
 section "Team" <<'SQL'
 SELECT t.team,
        count(*) AS members,

@@ -273,7 +273,7 @@ WITH d AS (
           GROUP BY a.account_id, a.started_at) f
     WHERE f.reached_at >= now() - interval '365 days'
 ), model AS MATERIALIZED (
-    SELECT (max(m.evaluation ->> 'accuracy') FILTER (WHERE m.active))::numeric AS accuracy
+    SELECT (max(m.evaluation -> 'holdout' ->> 'accuracy') FILTER (WHERE m.active))::numeric AS accuracy
     FROM @extschema@.churn_model m
 ), coverage AS MATERIALIZED (
     SELECT count(*) AS accounts,
@@ -343,7 +343,7 @@ COMMENT ON COLUMN @extschema@.dashboard_operations.value IS 'The metric''s value
 COMMENT ON COLUMN @extschema@.dashboard_operations.unit IS 'The unit of value: 1-5 (CSAT), count, hours or accounts (text).';
 
 COMMENT ON VIEW @extschema@.dashboard_executive IS
-    'Seed 002''s success criteria beside their targets, one row each, as of today (UTC): grr_pct and nrr_pct (csm.revenue_retention over the last 365 days, x 100; targets > 95 and > 110), nps (csm.nps_summary over the last 90 days; > 50), avg_time_to_value_days (accounts that reached value in the last 365 days; < 30), expansion_renewals_pct (csm.renewal_metrics over the last 365 days: upsells / renewals closed, x 100; > 25), churn_prediction_accuracy_pct (the active churn model''s held-out accuracy, x 100; > 80), health_coverage_pct (active accounts with a health score not in band unknown / active accounts, x 100; >= 100). met compares value with target by comparator; a NULL value (no data) is not met.';
+    'Seed 002''s success criteria beside their targets, one row each, as of today (UTC): grr_pct and nrr_pct (csm.revenue_retention over the last 365 days, x 100; targets > 95 and > 110), nps (csm.nps_summary over the last 90 days; > 50), avg_time_to_value_days (accounts that reached value in the last 365 days; < 30), expansion_renewals_pct (csm.renewal_metrics over the last 365 days: upsells / renewals closed, x 100; > 25), churn_prediction_accuracy_pct (the active churn model''s held-out accuracy, evaluation -> holdout -> accuracy as csm.train_churn_model stores it, x 100; > 80), health_coverage_pct (active accounts with a health score not in band unknown / active accounts, x 100; >= 100). met compares value with target by comparator; a NULL value (no data) is not met.';
 COMMENT ON COLUMN @extschema@.dashboard_executive.as_of_date IS 'The day the summary describes: today in UTC (date).';
 COMMENT ON COLUMN @extschema@.dashboard_executive.position IS 'The criterion''s place in seed 002''s list, 1 to 7 (integer).';
 COMMENT ON COLUMN @extschema@.dashboard_executive.metric IS 'The criterion: grr_pct, nrr_pct, nps, avg_time_to_value_days, expansion_renewals_pct, churn_prediction_accuracy_pct, health_coverage_pct (text).';

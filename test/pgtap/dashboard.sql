@@ -28,12 +28,13 @@ INSERT INTO csm.churn_score (account_id, probability, band, risk_score, model, c
     (9102, 0.8, 'critical', 80, 'prior', now()),
     (9103, 0.6, 'high', 60, 'prior', now());
 
-CREATE FUNCTION pg_temp.portfolio(who text, seg text, m text) RETURNS numeric LANGUAGE sql STABLE
+CREATE FUNCTION pg_temp.portfolio(who text, seg text, m text) RETURNS numeric LANGUAGE plpgsql STABLE AS $f$ BEGIN
 RETURN (SELECT p.value FROM csm.dashboard_portfolio p
         WHERE p.metric = m
           AND CASE who WHEN 'team' THEN p.all_csms WHEN 'none' THEN NOT p.all_csms AND p.member_id IS NULL
                        ELSE p.csm_handle = who END
           AND CASE WHEN seg IS NULL THEN p.all_segments ELSE p.segment = seg AND NOT p.all_segments END);
+END $f$;
 
 -- 1. Portfolio ----------------------------------------------------------------------
 SELECT is(pg_temp.portfolio('team', NULL, 'accounts'), 3::numeric, 'portfolio: the team has the 3 active accounts');
@@ -68,10 +69,11 @@ INSERT INTO csm.account_note (account_id, noted_at, kind, body) VALUES (9103, no
 INSERT INTO csm.expansion_signal (account_id, signal, first_seen_at, last_seen_at) VALUES
     (9101, 'plan_limit', now() - interval '1 minute', now() - interval '1 minute');
 
-CREATE FUNCTION pg_temp.activity(g text, m text) RETURNS numeric LANGUAGE sql STABLE
+CREATE FUNCTION pg_temp.activity(g text, m text) RETURNS numeric LANGUAGE plpgsql STABLE AS $f$ BEGIN
 RETURN (SELECT a.value FROM csm.dashboard_activity a
         WHERE a.grain = g AND a.metric = m
           AND a.period_start = date_trunc(g, pg_temp.today())::date);
+END $f$;
 SELECT is(pg_temp.activity('week', 'touchpoints'), 4::numeric, 'activity: this week''s touchpoints are engagements and notes, the past only');
 SELECT is(pg_temp.activity('month', 'touchpoints'), 4::numeric, 'activity: this month''s touchpoints');
 SELECT is(pg_temp.activity('week', 'business_reviews_completed'), 1::numeric, 'activity: a business review not attended does not count');
@@ -91,9 +93,10 @@ INSERT INTO csm.nps_response (account_id, responded_at, score) VALUES
 INSERT INTO csm.account_milestone (account_id, milestone, achieved_at, source, recorded_by)
 VALUES (9101, 'key_features_activated', now() - interval '5 days', 'manual', current_user);
 
-CREATE FUNCTION pg_temp.outcome(m text) RETURNS numeric LANGUAGE sql STABLE
+CREATE FUNCTION pg_temp.outcome(m text) RETURNS numeric LANGUAGE plpgsql STABLE AS $f$ BEGIN
 RETURN (SELECT o.value FROM csm.dashboard_outcomes o
         WHERE o.metric = m AND o.month = date_trunc('month', (now() - interval '5 days') AT TIME ZONE 'UTC')::date);
+END $f$;
 SELECT is((SELECT value FROM csm.dashboard_outcomes WHERE metric = 'nps' AND month = date_trunc('month', pg_temp.today())::date),
           33.3, 'outcomes: this month''s NPS (csm.nps_monthly rounds to 0.1)');
 SELECT is(pg_temp.outcome('avg_time_to_value_days'), 15.0, 'outcomes: time to value, by the month value was reached');
@@ -110,8 +113,9 @@ INSERT INTO csm.conversation (account_id, team, status, created_at, first_respon
     (9101, 'support', 'resolved', now() - interval '3 hours', now() - interval '2 hours', 4),
     (9102, 'support', 'resolved', now() - interval '5 hours', now() - interval '2 hours', 2),
     (9102, 'support', 'resolved', now() - interval '40 days', now() - interval '40 days', 5);
-CREATE FUNCTION pg_temp.operation(m text) RETURNS numeric LANGUAGE sql STABLE
+CREATE FUNCTION pg_temp.operation(m text) RETURNS numeric LANGUAGE plpgsql STABLE AS $f$ BEGIN
 RETURN (SELECT o.value FROM csm.dashboard_operations o WHERE o.metric = m);
+END $f$;
 SELECT is(pg_temp.operation('csat_avg'), 3.00, 'operations: CSAT over the last 30 days');
 SELECT is(pg_temp.operation('first_response_median_hours'), 2.00, 'operations: median first response');
 SELECT is(pg_temp.operation('advocacy_invitations'), 2::numeric, 'operations: promoter answers invited to advocacy');
@@ -119,8 +123,6 @@ SELECT is(pg_temp.operation('nps_followups_open'), 3::numeric, 'operations: open
 SELECT is(pg_temp.operation('assignment_queue_accounts'), 1::numeric, 'operations: accounts waiting for an owner');
 
 -- 5. Executive ----------------------------------------------------------------------
-CREATE FUNCTION pg_temp.criterion(m text) RETURNS record LANGUAGE sql STABLE
-RETURN (SELECT (e.value, e.met) FROM csm.dashboard_executive e WHERE e.metric = m);
 SELECT is((SELECT count(*) FROM csm.dashboard_executive WHERE met IS NOT NULL), 7::bigint,
           'executive: the seven criteria, each met or not met');
 SELECT is((SELECT row(value, met)::text FROM csm.dashboard_executive WHERE metric = 'health_coverage_pct'), '(66.67,f)',
@@ -129,7 +131,7 @@ SELECT is((SELECT row(value, met)::text FROM csm.dashboard_executive WHERE metri
           'executive: time to value under 30 days is met');
 SELECT is((SELECT row(value, met)::text FROM csm.dashboard_executive WHERE metric = 'churn_prediction_accuracy_pct'), '(,f)',
           'executive: no active churn model: no value, not met');
-INSERT INTO csm.churn_model (name, kind, model, evaluation, active) VALUES ('dsh', 'trained', '{}', '{"accuracy": 0.85}', true);
+INSERT INTO csm.churn_model (name, kind, model, evaluation, active) VALUES ('dsh', 'trained', '{}', '{"accuracy": 0.5, "holdout": {"accuracy": 0.85}}', true);
 SELECT is((SELECT row(value, met)::text FROM csm.dashboard_executive WHERE metric = 'churn_prediction_accuracy_pct'), '(85.00,t)',
           'executive: the active model''s held-out accuracy');
 SELECT is((SELECT row(value, met)::text FROM csm.dashboard_executive WHERE metric = 'nps'), '(33.3,f)',
