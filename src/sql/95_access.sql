@@ -59,7 +59,9 @@ BEGIN ATOMIC
         ('record_milestone', 'operate'), ('clear_milestone', 'operate'),
         ('load_arr_history', 'admin'),
         ('refresh_renewals', 'operate'), ('close_renewal', 'operate'),
-        ('set_segment', 'operate'), ('refresh_segments', 'operate')) AS v (f, l);
+        ('set_segment', 'operate'), ('refresh_segments', 'operate'),
+        ('create_success_plan', 'operate'), ('set_success_plan_status', 'operate'),
+        ('refresh_success_plans', 'operate'), ('record_business_review', 'operate')) AS v (f, l);
 END;
 COMMENT ON FUNCTION @extschema@._gated_functions() IS
     'Internal: the functions that write csm''s tables as csm''s owner, and the level each checks for.';
@@ -107,7 +109,8 @@ BEGIN ATOMIC
         ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.milestone'),
         ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.core_feature'),
         ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.nps_category'),
-        ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.expansion_signal_setting')
+        ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.expansion_signal_setting'),
+        ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.value_metric')
     ) AS v (level, privilege, object_type, object);
 END;
 COMMENT ON FUNCTION @extschema@.access_privileges() IS

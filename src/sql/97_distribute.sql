@@ -38,6 +38,8 @@ BEGIN ATOMIC
         (70, '@extschema@.nps_category', 'reference'),
         (80, '@extschema@.expansion_signal_kind', 'reference'),
         (81, '@extschema@.expansion_signal_setting', 'reference'),
+        -- success plans and business reviews (87_success_plan.sql)
+        (30, '@extschema@.value_metric', 'reference'),
         -- distributed by account_id, all in one colocation group
         (101, '@extschema@.usage_counter', 'account'),
         (102, '@extschema@.usage_user_day', 'account'),
@@ -70,7 +72,13 @@ BEGIN ATOMIC
         (230, '@extschema@.renewal', 'account'),
         (231, '@extschema@.renewal_reminder', 'account'),
         (260, '@extschema@.nps_loop', 'account'),
-        (280, '@extschema@.expansion_signal', 'account')
+        (280, '@extschema@.expansion_signal', 'account'),
+        -- success plans and business reviews (87_success_plan.sql)
+        (320, '@extschema@.success_plan', 'account'),
+        (321, '@extschema@.success_plan_objective', 'account'),
+        (322, '@extschema@.success_plan_milestone', 'account'),
+        (323, '@extschema@.success_plan_stakeholder', 'account'),
+        (324, '@extschema@.business_review_held', 'account')
     ) AS t(position, relation, kind)
     ORDER BY t.position;
 END;

@@ -17,7 +17,9 @@ SELECT tables_are('csm', ARRAY['account', 'team_member', 'nps_response', 'usage_
                                'arr_change', 'renewal', 'renewal_reminder',
                                'segment', 'segment_rule',
                                'nps_category', 'nps_loop',
-                               'expansion_signal_kind', 'expansion_signal_setting', 'expansion_signal']);
+                               'expansion_signal_kind', 'expansion_signal_setting', 'expansion_signal',
+                               'success_plan', 'success_plan_objective', 'success_plan_milestone', 'success_plan_stakeholder',
+                               'business_review_held', 'value_metric']);
 SELECT views_are('csm', ARRAY['usage_daily', 'usage_feature_daily', 'usage_unknown_key', '_usage_day', '_usage_feature_day', '_usage_staged', 'account_metrics',
                               'account_health', 'health_trend', 'health_score_component',
                               'assignment', 'assignment_workload', 'unassigned_queue', 'agent_performance',
@@ -26,7 +28,8 @@ SELECT views_are('csm', ARRAY['usage_daily', 'usage_feature_daily', 'usage_unkno
                               'revenue_monthly', 'renewal_pipeline',
                               'segment_coverage',
                               'nps_followup', 'nps_monthly',
-                              'expansion_signal_config', 'expansion_signal_current', 'expansion_candidate']);
+                              'expansion_signal_config', 'expansion_signal_current', 'expansion_candidate',
+                              'success_plan_progress', 'business_review_due']);
 SELECT col_is_pk('csm', 'account', ARRAY['account_id'], 'account is keyed by account_id');
 SELECT col_is_unique('csm', 'account', ARRAY['external_id'], 'external_id is globally unique');
 SELECT col_is_unique('csm', 'team_member', ARRAY['handle'], 'handle is unique');
@@ -81,8 +84,11 @@ SELECT is_empty($$
                                               'csm.milestone',
                                               'csm.segment', 'csm.segment_rule', 'csm.expansion_signal_kind')
       -- within the colocation group, by a key that starts with account_id
-      AND NOT (c.conrelid, c.confrelid) IN (('csm.nps_loop'::regclass, 'csm.nps_response'::regclass))
-$$, 'foreign keys point only at account or config tables (or at an answer, from its colocated follow-up)');
+      AND NOT (c.conrelid, c.confrelid) IN (('csm.nps_loop'::regclass, 'csm.nps_response'::regclass),
+                                            ('csm.success_plan_objective'::regclass, 'csm.success_plan'::regclass),
+                                            ('csm.success_plan_milestone'::regclass, 'csm.success_plan'::regclass),
+                                            ('csm.success_plan_stakeholder'::regclass, 'csm.success_plan'::regclass))
+$$, 'foreign keys point only at account or config tables (or at an answer, from its colocated follow-up; or at a success plan, from its rows)');
 
 -- pg_dump keeps every table and sequence that holds user data.
 SELECT set_eq($$
