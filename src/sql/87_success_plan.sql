@@ -750,39 +750,45 @@ COMMENT ON FUNCTION @extschema@.refresh_success_plans(bigint[]) IS
 
 -- Objectives with their live values -------------------------------------------------
 
+-- PL/pgSQL, reading the live values one account at a time first: on Citus
+-- a view joining the objectives to csm.account_metrics would send csm's
+-- metric functions to the workers, which cannot read the cluster.
+CREATE FUNCTION @extschema@._success_plan_progress()
+RETURNS TABLE (account_id bigint, external_id text, plan_id bigint, "position" integer, objective text, metric text,
+               baseline numeric, target numeric, current_value numeric, progress numeric, due_date date, status text,
+               overdue boolean)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+    live jsonb := '{}';
+    acc bigint;
+    today date := (now() AT TIME ZONE 'UTC')::date;
+BEGIN
+    FOR acc IN SELECT DISTINCT o.account_id
+               FROM @extschema@.success_plan_objective o
+               JOIN @extschema@.success_plan p ON p.account_id = o.account_id AND p.plan_id = o.plan_id
+               WHERE p.status = 'active' AND o.metric = ANY (@extschema@.success_metric_names())
+               ORDER BY o.account_id LOOP
+        live := live || jsonb_build_object(acc::text, @extschema@._success_metric_values(acc));
+    END LOOP;
+    RETURN QUERY
+    SELECT o.account_id, a.external_id, o.plan_id, o.position, o.objective, o.metric, o.baseline, o.target,
+           (live -> o.account_id::text ->> o.metric)::numeric,
+           @extschema@.success_progress((live -> o.account_id::text ->> o.metric)::numeric, o.baseline, o.target),
+           coalesce(o.due_date, p.ends_on), o.status,
+           o.status NOT IN ('achieved', 'missed') AND coalesce(o.due_date, p.ends_on) < today
+    FROM @extschema@.success_plan_objective o
+    JOIN @extschema@.success_plan p ON p.account_id = o.account_id AND p.plan_id = o.plan_id
+    JOIN @extschema@.account a ON a.account_id = o.account_id
+    WHERE p.status = 'active';
+END $$;
+COMMENT ON FUNCTION @extschema@._success_plan_progress() IS
+    'Internal: the rows of csm.success_plan_progress.';
+
 CREATE VIEW @extschema@.success_plan_progress WITH (security_invoker = true) AS
-SELECT o.account_id,
-       a.external_id,
-       o.plan_id,
-       p.status AS plan_status,
-       o.position,
-       o.objective,
-       o.metric,
-       o.baseline,
-       o.target,
-       v.current_value,
-       @extschema@.success_progress(v.current_value, o.baseline, o.target) AS progress,
-       coalesce(o.due_date, p.ends_on) AS due_date,
-       o.status,
-       o.status NOT IN ('achieved', 'missed') AND coalesce(o.due_date, p.ends_on) < (now() AT TIME ZONE 'UTC')::date AS overdue
-FROM @extschema@.success_plan_objective o
-JOIN @extschema@.success_plan p ON p.account_id = o.account_id AND p.plan_id = o.plan_id
-JOIN @extschema@.account a ON a.account_id = o.account_id
-LEFT JOIN @extschema@.health_score h ON h.account_id = o.account_id
-LEFT JOIN @extschema@.account_metrics m ON m.account_id = o.account_id
-CROSS JOIN LATERAL (SELECT CASE o.metric
-        WHEN 'health_score' THEN h.score::numeric
-        WHEN 'dau_ratio' THEN m.dau_ratio::numeric
-        WHEN 'features_adopted' THEN m.features_adopted::numeric
-        WHEN 'days_since_last_activity' THEN m.days_since_last_activity::numeric
-        WHEN 'usage_trend' THEN m.usage_trend::numeric
-        WHEN 'tickets_per_month' THEN m.tickets_per_month::numeric
-        WHEN 'nps' THEN m.nps::numeric
-        WHEN 'days_to_renewal' THEN m.days_to_renewal::numeric
-        WHEN 'arr' THEN a.arr
-        WHEN 'seats' THEN a.seats::numeric END AS current_value) v;
+SELECT * FROM @extschema@._success_plan_progress();
 COMMENT ON VIEW @extschema@.success_plan_progress IS
-    'Every success plan objective with its metric''s current value (csm.account_metrics, the computed health score, the account''s arr and seats; NULL for the customer''s own metrics), progress from baseline to target (csm.success_progress), due date and whether it is overdue. Reads csm.account_metrics for every account: for one account use csm.success_plan_report.';
+    'The objectives of every active success plan with their metric''s current value (csm._success_metric_values: the effective health score, csm.account_metrics, the account''s arr and seats; NULL for the customer''s own metrics), progress from baseline to target (csm.success_progress), due date (the plan''s end when it has none) and whether it is overdue. Reads the metrics one account at a time: for one account, csm.success_plan_report is quicker.';
 
 -- Business review cadence ---------------------------------------------------------
 --
@@ -847,6 +853,8 @@ DECLARE
     cores bigint := (SELECT count(*) FROM @extschema@.core_feature);
     owner jsonb;
     override_score float8;
+    reached jsonb;
+    plan_json jsonb;
 BEGIN
     IF customer_id IS NULL THEN
         PERFORM @extschema@._plan_error('customer_id', 'is required', NULL);
@@ -943,21 +951,26 @@ BEGIN
     END IF;
 
     -- Outcomes: the milestones reached in the period, and the success plan.
+    -- (Each a statement of its own: on Citus one reading the account's
+    -- rows goes to its worker, where csm's functions cannot read the
+    -- cluster.)
     SELECT s.plan_id INTO plan FROM @extschema@.success_plan s WHERE s.account_id = id AND s.status = 'active';
+    SELECT coalesce(jsonb_agg(jsonb_build_object('milestone', m.milestone, 'label', d.label, 'achieved_at', m.achieved_at,
+                                                 'business_outcome', d.business_outcome)
+                              ORDER BY m.achieved_at, m.milestone), '[]')
+    INTO reached
+    FROM @extschema@.account_milestone m
+    JOIN @extschema@.milestone d ON d.milestone = m.milestone
+    WHERE m.account_id = id
+      AND m.achieved_at >= period_start::timestamp AT TIME ZONE 'UTC'
+      AND m.achieved_at < (period_end + 1)::timestamp AT TIME ZONE 'UTC';
+    plan_json := @extschema@._success_plan_json(id, plan);
     outcomes := jsonb_build_object(
-        'milestones_achieved', (SELECT coalesce(jsonb_agg(jsonb_build_object('milestone', m.milestone, 'label', d.label,
-                                                                             'achieved_at', m.achieved_at,
-                                                                             'business_outcome', d.business_outcome)
-                                                          ORDER BY m.achieved_at, m.milestone), '[]')
-                                FROM @extschema@.account_milestone m
-                                JOIN @extschema@.milestone d ON d.milestone = m.milestone
-                                WHERE m.account_id = id
-                                  AND m.achieved_at >= period_start::timestamp AT TIME ZONE 'UTC'
-                                  AND m.achieved_at < (period_end + 1)::timestamp AT TIME ZONE 'UTC'),
+        'milestones_achieved', reached,
         'success_plan', CASE WHEN plan IS NOT NULL THEN
-            (SELECT jsonb_build_object('plan_id', j -> 'plan_id', 'timeline', j -> 'timeline', 'progress', j -> 'progress',
-                                       'objectives', j -> 'objectives', 'metrics', j -> 'metrics')
-             FROM (SELECT @extschema@._success_plan_json(id, plan) AS j) x) END);
+            jsonb_build_object('plan_id', plan_json -> 'plan_id', 'timeline', plan_json -> 'timeline',
+                               'progress', plan_json -> 'progress', 'objectives', plan_json -> 'objectives',
+                               'metrics', plan_json -> 'metrics') END);
 
     -- ROI: the value metrics' events in the period against the period's
     -- share of the ARR.
@@ -1041,6 +1054,7 @@ DECLARE
     last_held timestamptz;
     since date;
     ends date;
+    deck jsonb;
     result @extschema@.business_review_held;
 BEGIN
     PERFORM @extschema@._require('operate');
@@ -1057,15 +1071,18 @@ BEGIN
     END IF;
     id := @extschema@._account_id(customer_id);
     PERFORM 1 FROM @extschema@.account a WHERE a.account_id = id FOR NO KEY UPDATE;
-    -- The period by default: from the day after the last review (else 90
+    -- The period by default: from the day of the last review (else 90
     -- days back) to the day before this one.
     ends := coalesce(period_end, (held_at AT TIME ZONE 'UTC')::date - 1);
     SELECT max(b.held_at) INTO last_held FROM @extschema@.business_review_held b WHERE b.account_id = id AND b.held_at < record_business_review.held_at;
-    since := coalesce(period_start, least((last_held AT TIME ZONE 'UTC')::date, ends), ends - 89);
+    since := coalesce(period_start,
+                      CASE WHEN last_held IS NOT NULL THEN least((last_held AT TIME ZONE 'UTC')::date, ends) END,
+                      ends - 89);
+    -- the deck first, on its own (on Citus, not inside the INSERT)
+    deck := @extschema@.business_review(customer_id, since, ends);
     INSERT INTO @extschema@.business_review_held AS b (account_id, kind, held_at, period_start, period_end, notes, deck,
                                                       recorded_by, recorded_at)
-    VALUES (id, kind, held_at, since, ends, notes, @extschema@.business_review(customer_id, since, ends),
-            @extschema@._caller(), now())
+    VALUES (id, kind, held_at, since, ends, notes, deck, @extschema@._caller(), now())
     RETURNING * INTO result;
     RETURN result;
 END $$;
