@@ -1006,6 +1006,8 @@ BEGIN
             SELECT jsonb_build_object('milestone', x.name, 'due_date', x.due_date) AS item, x.due_date AS due, 1 AS ord
             FROM @extschema@.success_plan_milestone x
             WHERE x.account_id = id AND x.plan_id = plan AND x.status = 'open' AND x.due_date > period_end
+              AND NOT EXISTS (SELECT 1 FROM @extschema@.account_milestone m
+                              WHERE m.account_id = id AND m.milestone = x.milestone)
             UNION ALL
             SELECT jsonb_build_object('objective', o.objective, 'due_date', coalesce(o.due_date, p.ends_on)), coalesce(o.due_date, p.ends_on), 2
             FROM @extschema@.success_plan_objective o
