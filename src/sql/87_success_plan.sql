@@ -664,89 +664,91 @@ COMMENT ON FUNCTION @extschema@.set_success_plan_status(text, text, integer, tex
 --
 -- What a Gainsight admin sets up as the renewal's "success plan refresh":
 -- once a renewal closes renewed (renewed, upsell or downsell) after the
--- active plan was made, that plan is kept as it stood (status renewed) and
--- the new term gets a plan of its own, from the renewal's date to the
--- account's new renewal_date (a year when it has none), carrying the
--- objectives and milestones not achieved (their due dates moved to the new
--- term's end when they fall before its start), its metrics (the baselines
--- now csm's values at the refresh) and every stakeholder.  What was achieved
--- stays in the old plan, the record of the term.  A churned renewal closes
--- the plan (status closed).  Set-based over every account, or the ones given.
+-- active plan was made, for a term the plan started in, that plan is kept
+-- as it stood (status renewed) and the new term gets a plan of its own,
+-- from the renewal's date to the account's new renewal_date (a year when it
+-- is not later), carrying the objectives and milestones not achieved (an
+-- objective's due date before the new term is dropped: it falls due at the
+-- term's end; a milestone's is moved to the term's end; one whose lifecycle
+-- milestone was reached stays behind), its metrics and every stakeholder.
+-- What was achieved stays in the old plan, the record of the term.  A
+-- churned renewal closes the plan (status closed).  Set-based, over every
+-- account or the ones given: one statement per table, each joined on
+-- account_id (on Citus, run on the workers).
 CREATE FUNCTION @extschema@.refresh_success_plans(accounts bigint[] DEFAULT NULL, OUT renewed bigint, OUT closed bigint)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     stamp timestamptz := now();
-    r record;
-    plan bigint;
-    live jsonb;
+    caller name := @extschema@._caller();
 BEGIN
     PERFORM @extschema@._require('operate');
-    renewed := 0;
-    closed := 0;
     -- A churned renewal after the plan was made: the plan closes.
     UPDATE @extschema@.success_plan s SET status = 'closed', closed_at = stamp, updated_at = stamp
     FROM @extschema@.renewal w
     WHERE w.account_id = s.account_id AND s.status = 'active' AND (accounts IS NULL OR s.account_id = ANY (accounts))
       AND w.outcome = 'churned' AND w.closed_at >= s.created_at AND w.renewal_date > s.starts_on;
     GET DIAGNOSTICS closed = ROW_COUNT;
-    FOR r IN
-        SELECT s.account_id, s.plan_id, s.metrics, w.renewal_date AS starts, a.renewal_date AS next_date
-        FROM @extschema@.success_plan s
-        JOIN @extschema@.renewal w ON w.account_id = s.account_id
-        JOIN @extschema@.account a ON a.account_id = s.account_id
-        WHERE s.status = 'active' AND (accounts IS NULL OR s.account_id = ANY (accounts))
-          -- closed after the plan was made, for a term the plan started in
-          -- (the new term's plan starts on the renewal's date: done once)
-          AND w.outcome IN ('renewed', 'upsell', 'downsell') AND w.closed_at >= s.created_at
-          AND w.renewal_date > s.starts_on
-          -- the account's latest closed renewal only
-          AND NOT EXISTS (SELECT 1 FROM @extschema@.renewal w2
-                          WHERE w2.account_id = s.account_id AND w2.closed_at IS NOT NULL AND w2.renewal_date > w.renewal_date)
-        ORDER BY s.account_id
-    LOOP
-        live := @extschema@._success_metric_values(r.account_id);
-        UPDATE @extschema@.success_plan s SET status = 'renewed', closed_at = stamp, updated_at = stamp
-        WHERE s.account_id = r.account_id AND s.plan_id = r.plan_id;
-        INSERT INTO @extschema@.success_plan (account_id, objectives, timeline, metrics, starts_on, ends_on, renewed_from,
-                                              created_by, created_at, updated_at)
-        SELECT r.account_id,
-               coalesce((SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object('objective', o.objective, 'metric', o.metric,
-                                          'baseline', coalesce(live -> o.metric, to_jsonb(o.baseline)),
-                                          'target', o.target, 'owner', o.owner)) ORDER BY o.position)
-                         FROM @extschema@.success_plan_objective o
-                         WHERE o.account_id = r.account_id AND o.plan_id = r.plan_id AND o.status <> 'achieved'), '[]'),
-               jsonb_build_object('start', t.s, 'end', t.e),
-               coalesce((SELECT jsonb_agg(k.item || jsonb_build_object('baseline', coalesce(live -> (k.item ->> 'metric'), k.item -> 'baseline'))
-                                          ORDER BY k.n)
-                         FROM jsonb_array_elements(r.metrics) WITH ORDINALITY AS k(item, n)), '[]'),
-               t.s, t.e, r.plan_id, @extschema@._caller(), stamp, stamp
-        FROM (SELECT r.starts AS s,
-                     CASE WHEN r.next_date > r.starts THEN r.next_date ELSE (r.starts + interval '1 year')::date END AS e) t
-        RETURNING success_plan.plan_id INTO plan;
-        INSERT INTO @extschema@.success_plan_objective (account_id, plan_id, position, objective, metric, baseline, target,
-                                                        due_date, owner)
-        SELECT o.account_id, plan, row_number() OVER (ORDER BY o.position), o.objective, o.metric,
-               coalesce((live ->> o.metric)::numeric, o.baseline), o.target,
-               CASE WHEN o.due_date >= p.starts_on THEN o.due_date END, o.owner
-        FROM @extschema@.success_plan_objective o
-        JOIN @extschema@.success_plan p ON p.account_id = o.account_id AND p.plan_id = plan
-        WHERE o.account_id = r.account_id AND o.plan_id = r.plan_id AND o.status <> 'achieved';
-        INSERT INTO @extschema@.success_plan_milestone (account_id, plan_id, position, name, due_date, milestone)
-        SELECT x.account_id, plan, row_number() OVER (ORDER BY x.position), x.name,
-               CASE WHEN x.due_date >= p.starts_on AND x.due_date <= p.ends_on THEN x.due_date ELSE p.ends_on END, x.milestone
-        FROM @extschema@.success_plan_milestone x
-        JOIN @extschema@.success_plan p ON p.account_id = x.account_id AND p.plan_id = plan
-        WHERE x.account_id = r.account_id AND x.plan_id = r.plan_id AND x.status <> 'achieved'
-          AND NOT EXISTS (SELECT 1 FROM @extschema@.account_milestone m
-                          WHERE m.account_id = x.account_id AND m.milestone = x.milestone);
-        INSERT INTO @extschema@.success_plan_stakeholder (account_id, plan_id, position, name, role, email, side, executive_sponsor)
-        SELECT s.account_id, plan, s.position, s.name, s.role, s.email, s.side, s.executive_sponsor
-        FROM @extschema@.success_plan_stakeholder s WHERE s.account_id = r.account_id AND s.plan_id = r.plan_id;
-        renewed := renewed + 1;
-    END LOOP;
+    -- The active plans the account's latest closed renewal renewed: closed
+    -- after the plan was made, for a term the plan started in (the new
+    -- term's plan starts on the renewal's date: done once).
+    UPDATE @extschema@.success_plan s SET status = 'renewed', closed_at = stamp, updated_at = stamp
+    FROM @extschema@.renewal w
+    WHERE w.account_id = s.account_id AND s.status = 'active' AND (accounts IS NULL OR s.account_id = ANY (accounts))
+      AND w.outcome IN ('renewed', 'upsell', 'downsell') AND w.closed_at >= s.created_at
+      AND w.renewal_date > s.starts_on
+      AND NOT EXISTS (SELECT 1 FROM @extschema@.renewal w2
+                      WHERE w2.account_id = s.account_id AND w2.closed_at IS NOT NULL AND w2.renewal_date > w.renewal_date);
+    GET DIAGNOSTICS renewed = ROW_COUNT;
+    IF renewed = 0 THEN
+        RETURN;
+    END IF;
+    -- The new term's plans.
+    INSERT INTO @extschema@.success_plan (account_id, objectives, timeline, metrics, starts_on, ends_on, renewed_from,
+                                          created_by, created_at, updated_at)
+    SELECT s.account_id, coalesce(o.objectives, '[]'), jsonb_build_object('start', t.starts, 'end', t.ends), s.metrics,
+           t.starts, t.ends, s.plan_id, caller, stamp, stamp
+    FROM @extschema@.success_plan s
+    JOIN @extschema@.renewal w ON w.account_id = s.account_id
+    JOIN @extschema@.account a ON a.account_id = s.account_id
+    CROSS JOIN LATERAL (SELECT w.renewal_date AS starts,
+                               CASE WHEN a.renewal_date > w.renewal_date THEN a.renewal_date
+                                    ELSE (w.renewal_date + interval '1 year')::date END AS ends) t
+    LEFT JOIN (SELECT x.account_id, x.plan_id,
+                      jsonb_agg(jsonb_strip_nulls(jsonb_build_object('objective', x.objective, 'metric', x.metric,
+                                                                     'baseline', x.baseline, 'target', x.target,
+                                                                     'owner', x.owner)) ORDER BY x.position) AS objectives
+               FROM @extschema@.success_plan_objective x
+               WHERE x.status <> 'achieved' AND (accounts IS NULL OR x.account_id = ANY (accounts))
+               GROUP BY x.account_id, x.plan_id) o ON o.account_id = s.account_id AND o.plan_id = s.plan_id
+    WHERE s.status = 'renewed' AND s.closed_at = stamp AND (accounts IS NULL OR s.account_id = ANY (accounts))
+      AND w.closed_at IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM @extschema@.renewal w2
+                      WHERE w2.account_id = s.account_id AND w2.closed_at IS NOT NULL AND w2.renewal_date > w.renewal_date);
+    -- Their rows: what was not achieved, renumbered; every stakeholder.
+    INSERT INTO @extschema@.success_plan_objective (account_id, plan_id, position, objective, metric, baseline, target,
+                                                    due_date, owner)
+    SELECT o.account_id, p.plan_id, row_number() OVER (PARTITION BY o.account_id, o.plan_id ORDER BY o.position),
+           o.objective, o.metric, o.baseline, o.target, CASE WHEN o.due_date >= p.starts_on THEN o.due_date END, o.owner
+    FROM @extschema@.success_plan_objective o
+    JOIN @extschema@.success_plan p ON p.account_id = o.account_id AND p.renewed_from = o.plan_id
+    WHERE p.created_at = stamp AND p.status = 'active' AND o.status <> 'achieved'
+      AND (accounts IS NULL OR o.account_id = ANY (accounts));
+    INSERT INTO @extschema@.success_plan_milestone (account_id, plan_id, position, name, due_date, milestone)
+    SELECT x.account_id, p.plan_id, row_number() OVER (PARTITION BY x.account_id, x.plan_id ORDER BY x.position), x.name,
+           CASE WHEN x.due_date >= p.starts_on AND x.due_date <= p.ends_on THEN x.due_date ELSE p.ends_on END, x.milestone
+    FROM @extschema@.success_plan_milestone x
+    JOIN @extschema@.success_plan p ON p.account_id = x.account_id AND p.renewed_from = x.plan_id
+    LEFT JOIN @extschema@.account_milestone m ON m.account_id = x.account_id AND m.milestone = x.milestone
+    WHERE p.created_at = stamp AND p.status = 'active' AND x.status <> 'achieved' AND m.account_id IS NULL
+      AND (accounts IS NULL OR x.account_id = ANY (accounts));
+    INSERT INTO @extschema@.success_plan_stakeholder (account_id, plan_id, position, name, role, email, side, executive_sponsor)
+    SELECT s.account_id, p.plan_id, s.position, s.name, s.role, s.email, s.side, s.executive_sponsor
+    FROM @extschema@.success_plan_stakeholder s
+    JOIN @extschema@.success_plan p ON p.account_id = s.account_id AND p.renewed_from = s.plan_id
+    WHERE p.created_at = stamp AND p.status = 'active' AND (accounts IS NULL OR s.account_id = ANY (accounts));
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_success_plans(bigint[]) IS
-    'The success plan refresh at renewal, for every account (or those given); idempotent, csm.close_renewal runs it for its account, and schedule it daily with pg_cron for renewals closed by csm.refresh_renewals. An active plan made before its account''s latest renewal closed renewed (renewed, upsell, downsell) becomes renewed, and a new active plan covers the new term (from the renewal''s date to the account''s renewal_date, or a year), with the objectives and milestones not achieved (due dates before the new term dropped for objectives, moved to its end for milestones), the metrics and stakeholders, baselines re-read from csm''s metrics; a churned renewal closes the plan. Returns the plans renewed and closed. Errors: 42501 without the operate level.';
+    'The success plan refresh at renewal, for every account (or those given); idempotent, csm.close_renewal runs it for its account, and schedule it daily with pg_cron for renewals closed by csm.refresh_renewals. An active plan made before its account''s latest renewal closed renewed (renewed, upsell, downsell) becomes renewed, and a new active plan covers the new term (from the renewal''s date to the account''s renewal_date, or a year), with the objectives (baselines and targets as they were) and milestones not achieved (due dates before the new term dropped for objectives, moved to its end for milestones; a milestone whose lifecycle milestone was reached stays behind), the metrics and stakeholders; set-based, one statement per table; a churned renewal closes the plan. Returns the plans renewed and closed. Errors: 42501 without the operate level.';
 
 -- Objectives with their live values -------------------------------------------------
 
