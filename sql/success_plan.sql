@@ -119,8 +119,14 @@ SELECT jsonb_pretty(r -> 'adoption') FROM csm.business_review('sp_acme', current
 SELECT r #>> '{health,start_score}' AS start_score, r #>> '{health,end_score}' AS end_score, r #>> '{health,change}' AS change,
        r #>> '{health,trend}' AS trend, r #>> '{health,sparkline}' AS sparkline, r #>> '{health,daily_scores}' AS days
 FROM csm.business_review('sp_acme', current_date - 30, current_date - 1) AS r;
+-- action items: the account's open tasks (csm.task): the 5 steps of the
+-- at_risk_intervention CTA refresh_health opened (acme is red) and the 5 of
+-- a CTA opened by hand
+SELECT csm.open_cta('sp_acme', 'executive_sponsor_change', '{"note": "the CFO left"}') > 0 AS opened;
 SELECT jsonb_array_length(r #> '{outcomes,milestones_achieved}') AS milestones_achieved,
-       r #> '{outcomes,success_plan,progress}' AS plan_progress, r -> 'action_items' AS action_items,
+       r #> '{outcomes,success_plan,progress}' AS plan_progress,
+       jsonb_array_length(r -> 'action_items') AS action_items,
+       r -> 'action_items' @> '[{"title": "Identify new sponsor"}]' AS has_sponsor_step,
        jsonb_array_length(r #> '{roadmap,upcoming}') AS upcoming
 FROM csm.business_review('sp_acme', current_date - 30, current_date - 1) AS r;
 -- ROI: a placeholder until a value metric is configured; then value

@@ -30,6 +30,10 @@ BEGIN ATOMIC
         (17, '@extschema@.churn_signal_kind', 'reference'),
         (18, '@extschema@.churn_signal_setting', 'reference'),
         (19, '@extschema@.churn_model', 'reference'),
+        -- playbooks (85_playbook.sql)
+        (20, '@extschema@.playbook_trigger', 'reference'),
+        (21, '@extschema@.playbook', 'reference'),
+        (22, '@extschema@.playbook_step', 'reference'),
         (40, '@extschema@.lifecycle_rule', 'reference'),
         (41, '@extschema@.milestone', 'reference'),
         (42, '@extschema@.core_feature', 'reference'),
@@ -73,6 +77,9 @@ BEGIN ATOMIC
         (231, '@extschema@.renewal_reminder', 'account'),
         (260, '@extschema@.nps_loop', 'account'),
         (280, '@extschema@.expansion_signal', 'account'),
+        -- CTAs and tasks (85_playbook.sql)
+        (300, '@extschema@.cta', 'account'),
+        (301, '@extschema@.task', 'account'),
         -- success plans and business reviews (87_success_plan.sql)
         (320, '@extschema@.success_plan', 'account'),
         (321, '@extschema@.success_plan_objective', 'account'),
