@@ -1017,14 +1017,13 @@ BEGIN
             WHERE o.account_id = id AND o.plan_id = plan AND o.status NOT IN ('achieved', 'missed')
               AND coalesce(o.due_date, p.ends_on) > period_end) u), '[]'));
 
-    -- Action items: the account's open tasks (csm.task, issue 14 section 1).
-    IF to_regclass('@extschema@.task') IS NOT NULL THEN
-        EXECUTE $q$SELECT coalesce(jsonb_agg(jsonb_build_object('task_id', t.task_id, 'title', t.title, 'assignee', t.assignee,
-                                                               'due_at', t.due_at, 'overdue', t.due_at < now(), 'cta_id', t.cta_id)
-                                            ORDER BY t.due_at NULLS LAST, t.task_id), '[]')
-                   FROM @extschema@.task t WHERE t.account_id = $1 AND t.status = 'open'$q$
-        INTO actions USING id;
-    END IF;
+    -- Action items: the account's open tasks (csm.task, 85_playbook.sql).
+    SELECT coalesce(jsonb_agg(jsonb_build_object('task_id', t.task_id, 'title', t.title, 'assignee', t.assignee,
+                                                 'team', t.team, 'due_at', t.due_at, 'overdue', t.due_at < now(),
+                                                 'cta_id', t.cta_id)
+                              ORDER BY t.due_at NULLS LAST, t.task_id), '[]')
+    INTO actions
+    FROM @extschema@.task t WHERE t.account_id = id AND t.status = 'open';
 
     owner := (SELECT jsonb_build_object('handle', m.handle, 'name', m.name)
               FROM @extschema@.account_assignment x
