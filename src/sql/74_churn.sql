@@ -437,6 +437,8 @@ BEGIN
     IF cardinality(changed) > 0 THEN
         PERFORM @extschema@.apply_routing(changed, ARRAY['churn_band', 'churn_risk_score']);
     END IF;
+    -- Playbooks fired by a churn signal or band (85_playbook.sql), in this transaction.
+    PERFORM @extschema@._fire_playbooks(ARRAY['churn_signal', 'churn_band'], NULL, 'refresh_churn');
     RETURN scored;
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_churn() IS

@@ -155,7 +155,7 @@ BEGIN
         -- (a restore replacing it, below, deletes it from inside a trigger)
         IF OLD.builtin AND pg_trigger_depth() = 1 THEN
             RAISE EXCEPTION 'built-in % "%" cannot be deleted', TG_TABLE_NAME, to_jsonb(OLD) ->> key
-                USING ERRCODE = 'insufficient_privilege', HINT = 'Set enabled = false to turn it off.';
+                USING ERRCODE = 'insufficient_privilege', HINT = format('Set %s = false to turn it off.', coalesce(TG_ARGV[1], 'enabled'));
         END IF;
         RETURN OLD;
     ELSIF TG_OP = 'UPDATE' THEN
@@ -696,10 +696,15 @@ COMMENT ON FUNCTION @extschema@._detect_milestones(bigint[]) IS
 
 CREATE FUNCTION @extschema@.refresh_lifecycle() RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    changed integer;
 BEGIN
     PERFORM @extschema@._require('operate');
     PERFORM @extschema@._detect_milestones(NULL);
-    RETURN @extschema@._lifecycle_apply(NULL);
+    changed := @extschema@._lifecycle_apply(NULL);
+    -- Playbooks fired by a stage or a missed milestone (85_playbook.sql), in this transaction.
+    PERFORM @extschema@._fire_playbooks(ARRAY['lifecycle_stage', 'milestone_missed'], NULL, 'refresh_lifecycle');
+    RETURN changed;
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_lifecycle() IS
     'Detects usage milestones, then evaluates csm.lifecycle_rule for every account and writes what changed (csm.lifecycle_history, csm.account_lifecycle, csm.account.lifecycle_stage); accounts that moved get the routing rules that read lifecycle_stage or onboarding_phase. Run it daily (pg_cron): phases and renewal windows move with the calendar. Idempotent; returns how many accounts changed stage or phase. Errors: 42501 without the operate level (csm.grant_access).';

@@ -30,6 +30,10 @@ BEGIN ATOMIC
         (17, '@extschema@.churn_signal_kind', 'reference'),
         (18, '@extschema@.churn_signal_setting', 'reference'),
         (19, '@extschema@.churn_model', 'reference'),
+        -- playbooks (85_playbook.sql)
+        (20, '@extschema@.playbook_trigger', 'reference'),
+        (21, '@extschema@.playbook', 'reference'),
+        (22, '@extschema@.playbook_step', 'reference'),
         (40, '@extschema@.lifecycle_rule', 'reference'),
         (41, '@extschema@.milestone', 'reference'),
         (42, '@extschema@.core_feature', 'reference'),
@@ -38,6 +42,8 @@ BEGIN ATOMIC
         (70, '@extschema@.nps_category', 'reference'),
         (80, '@extschema@.expansion_signal_kind', 'reference'),
         (81, '@extschema@.expansion_signal_setting', 'reference'),
+        -- success plans and business reviews (87_success_plan.sql)
+        (30, '@extschema@.value_metric', 'reference'),
         -- distributed by account_id, all in one colocation group
         (101, '@extschema@.usage_counter', 'account'),
         (102, '@extschema@.usage_user_day', 'account'),
@@ -70,7 +76,16 @@ BEGIN ATOMIC
         (230, '@extschema@.renewal', 'account'),
         (231, '@extschema@.renewal_reminder', 'account'),
         (260, '@extschema@.nps_loop', 'account'),
-        (280, '@extschema@.expansion_signal', 'account')
+        (280, '@extschema@.expansion_signal', 'account'),
+        -- CTAs and tasks (85_playbook.sql)
+        (300, '@extschema@.cta', 'account'),
+        (301, '@extschema@.task', 'account'),
+        -- success plans and business reviews (87_success_plan.sql)
+        (320, '@extschema@.success_plan', 'account'),
+        (321, '@extschema@.success_plan_objective', 'account'),
+        (322, '@extschema@.success_plan_milestone', 'account'),
+        (323, '@extschema@.success_plan_stakeholder', 'account'),
+        (324, '@extschema@.business_review_held', 'account')
     ) AS t(position, relation, kind)
     ORDER BY t.position;
 END;

@@ -1,7 +1,7 @@
 -- citus-differs: tracks a local table (refused on a distributed csm with 0A000 by design) that a role created in the test's transaction writes, and that role does not exist on the workers.
 -- Schema, privileges and the Citus-ready shape of csm's tables.
 BEGIN;
-SELECT plan(68);
+SELECT plan(72);
 
 SELECT has_schema('csm');
 SELECT tables_are('csm', ARRAY['account', 'team_member', 'nps_response', 'usage_source', 'usage_delta',
@@ -17,7 +17,10 @@ SELECT tables_are('csm', ARRAY['account', 'team_member', 'nps_response', 'usage_
                                'arr_change', 'renewal', 'renewal_reminder',
                                'segment', 'segment_rule',
                                'nps_category', 'nps_loop',
-                               'expansion_signal_kind', 'expansion_signal_setting', 'expansion_signal']);
+                               'expansion_signal_kind', 'expansion_signal_setting', 'expansion_signal',
+                               'playbook_trigger', 'playbook', 'playbook_step', 'cta', 'task',
+                               'success_plan', 'success_plan_objective', 'success_plan_milestone', 'success_plan_stakeholder',
+                               'business_review_held', 'value_metric']);
 SELECT views_are('csm', ARRAY['usage_daily', 'usage_feature_daily', 'usage_unknown_key', '_usage_day', '_usage_feature_day', '_usage_staged', 'account_metrics',
                               'account_health', 'health_trend', 'health_score_component',
                               'assignment', 'assignment_workload', 'unassigned_queue', 'agent_performance',
@@ -27,6 +30,8 @@ SELECT views_are('csm', ARRAY['usage_daily', 'usage_feature_daily', 'usage_unkno
                               'segment_coverage',
                               'nps_followup', 'nps_monthly',
                               'expansion_signal_config', 'expansion_signal_current', 'expansion_candidate',
+                              'playbook_adherence', 'csm_adherence', 'cta_response_time',
+                              'success_plan_progress', 'business_review_due',
                               'dashboard_portfolio', 'dashboard_activity', 'dashboard_outcomes', 'dashboard_operations', 'dashboard_executive']);
 SELECT col_is_pk('csm', 'account', ARRAY['account_id'], 'account is keyed by account_id');
 SELECT col_is_unique('csm', 'account', ARRAY['external_id'], 'external_id is globally unique');
@@ -40,13 +45,13 @@ FROM unnest(ARRAY['nps_response', 'usage_delta', 'usage_counter', 'usage_user_da
                    'health_score', 'health_history', 'health_override',
                    'account_assignment', 'assignment_log', 'assignment_alert', 'conversation',
                    'stakeholder', 'payment', 'account_note', 'engagement', 'churn_signal', 'churn_score',
-                   'account_lifecycle', 'lifecycle_history', 'account_milestone', 'nps_loop']) AS t;
+                   'account_lifecycle', 'lifecycle_history', 'account_milestone', 'nps_loop', 'cta', 'task']) AS t;
 SELECT col_not_null('csm', t, 'account_id', t || '.account_id is NOT NULL')
 FROM unnest(ARRAY['nps_response', 'usage_delta', 'usage_counter', 'usage_user_day', 'usage_feature_counter',
                    'health_score', 'health_history', 'health_override',
                    'account_assignment', 'assignment_log', 'assignment_alert', 'conversation',
                    'stakeholder', 'payment', 'account_note', 'engagement', 'churn_signal', 'churn_score',
-                   'account_lifecycle', 'lifecycle_history', 'account_milestone', 'nps_loop']) AS t;
+                   'account_lifecycle', 'lifecycle_history', 'account_milestone', 'nps_loop', 'cta', 'task']) AS t;
 SELECT is_empty($$
     SELECT c.conrelid::regclass::text, c.conname
     FROM pg_constraint c
@@ -57,7 +62,7 @@ SELECT is_empty($$
                                          'csm.conversation', 'csm.stakeholder', 'csm.payment', 'csm.account_note',
                                          'csm.engagement', 'csm.churn_signal', 'csm.churn_score',
                                          'csm.account_lifecycle', 'csm.lifecycle_history', 'csm.account_milestone',
-                                         'csm.nps_loop')
+                                         'csm.nps_loop', 'csm.cta', 'csm.task')
       AND c.contype IN ('p', 'u')
       AND NOT (SELECT attnum FROM pg_attribute WHERE attrelid = c.conrelid AND attname = 'account_id') = ANY (c.conkey)
 $$, 'every primary key and unique constraint of a per-account table includes account_id');
@@ -67,7 +72,7 @@ SELECT is_empty($$
     WHERE i.indisunique
       AND i.indrelid::regclass::text IN ('csm.account_assignment', 'csm.assignment_log', 'csm.assignment_alert',
                                          'csm.conversation', 'csm.churn_signal', 'csm.churn_score',
-                                         'csm.lifecycle_history')
+                                         'csm.lifecycle_history', 'csm.cta', 'csm.task')
       AND NOT (SELECT attnum FROM pg_attribute WHERE attrelid = i.indrelid AND attname = 'account_id') = ANY (i.indkey)
 $$, 'every unique index of the ownership and churn tables, partial ones included, includes account_id');
 SELECT is_empty($$
@@ -80,10 +85,15 @@ SELECT is_empty($$
       AND c.confrelid::regclass::text NOT IN ('csm.account', 'csm.team_member', 'csm.usage_source',
                                               'csm.health_model', 'csm.health_group', 'csm.churn_signal_kind',
                                               'csm.milestone',
-                                              'csm.segment', 'csm.segment_rule', 'csm.expansion_signal_kind')
+                                              'csm.segment', 'csm.segment_rule', 'csm.expansion_signal_kind',
+                                              'csm.playbook_trigger', 'csm.playbook')
       -- within the colocation group, by a key that starts with account_id
-      AND NOT (c.conrelid, c.confrelid) IN (('csm.nps_loop'::regclass, 'csm.nps_response'::regclass))
-$$, 'foreign keys point only at account or config tables (or at an answer, from its colocated follow-up)');
+      AND NOT (c.conrelid, c.confrelid) IN (('csm.nps_loop'::regclass, 'csm.nps_response'::regclass),
+                                            ('csm.task'::regclass, 'csm.cta'::regclass),
+                                            ('csm.success_plan_objective'::regclass, 'csm.success_plan'::regclass),
+                                            ('csm.success_plan_milestone'::regclass, 'csm.success_plan'::regclass),
+                                            ('csm.success_plan_stakeholder'::regclass, 'csm.success_plan'::regclass))
+$$, 'foreign keys point only at account or config tables (or at an answer, from its colocated follow-up; or at a success plan, from its rows)');
 
 -- pg_dump keeps every table and sequence that holds user data.
 SELECT set_eq($$
@@ -93,6 +103,7 @@ $$, $$
     WHERE c.relnamespace = 'csm'::regnamespace AND c.relkind IN ('r', 'S')
       AND c.relname <> 'health_band_info'  -- a fixed lookup that CREATE EXTENSION installs
       AND c.relname <> 'expansion_signal_kind'  -- read-only, installed by CREATE EXTENSION (settings are dumped)
+      AND c.relname <> 'playbook_trigger'  -- csm's own trigger kinds, installed by CREATE EXTENSION
       AND c.relname NOT IN ('usage_fold_lock', 'member_lock', 'lock_row')  -- lock rows: CREATE EXTENSION installs one, a restore's inserts or use make the others
       AND c.relname <> 'conversation_change'  -- Citus only: work a statement leaves to the coordinator, done before it returns
 $$, 'every csm table and sequence that holds user data is registered with pg_extension_config_dump');
