@@ -780,6 +780,8 @@ BEGIN
     IF cardinality(changed) > 0 THEN
         PERFORM @extschema@.apply_routing(changed, ARRAY['health_band', 'health_score']);
     END IF;
+    -- health_band alerts (86_alert.sql, defined later: called by name)
+    PERFORM @extschema@._raise_alerts(ARRAY['health_band']);
     -- Playbooks fired by a health band (85_playbook.sql), in this transaction.
     PERFORM @extschema@._fire_playbooks(ARRAY['health_band'], NULL, 'refresh_health');
     RETURN scored;

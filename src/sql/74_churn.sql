@@ -437,6 +437,8 @@ BEGIN
     IF cardinality(changed) > 0 THEN
         PERFORM @extschema@.apply_routing(changed, ARRAY['churn_band', 'churn_risk_score']);
     END IF;
+    -- churn_band alerts (86_alert.sql; the signals' were raised with them)
+    PERFORM @extschema@._raise_alerts(ARRAY['churn_band']);
     -- Playbooks fired by a churn signal or band (85_playbook.sql), in this transaction.
     PERFORM @extschema@._fire_playbooks(ARRAY['churn_signal', 'churn_band'], NULL, 'refresh_churn');
     RETURN scored;

@@ -701,6 +701,8 @@ DECLARE
 BEGIN
     PERFORM @extschema@._require('operate');
     PERFORM @extschema@._detect_milestones(NULL);
+    -- success_achievement alerts (86_alert.sql)
+    PERFORM @extschema@._raise_alerts(ARRAY['success_achievement']);
     changed := @extschema@._lifecycle_apply(NULL);
     -- Playbooks fired by a stage or a missed milestone (85_playbook.sql), in this transaction.
     PERFORM @extschema@._fire_playbooks(ARRAY['lifecycle_stage', 'milestone_missed'], NULL, 'refresh_lifecycle');
@@ -844,6 +846,8 @@ BEGIN
     RETURNING * INTO result;
     -- Milestones feed the success criteria: the stage may move now.
     PERFORM @extschema@._lifecycle_apply(ARRAY[id]);
+    -- success_achievement alerts (86_alert.sql)
+    PERFORM @extschema@._raise_alerts(ARRAY['success_achievement'], ARRAY[id]);
     RETURN result;
 END $$;
 COMMENT ON FUNCTION @extschema@.record_milestone(text, text, timestamptz, text) IS

@@ -301,6 +301,10 @@ BEGIN
         EXECUTE format('SELECT array_agg(q.p) FROM (%s) q(p)', statements ->> 'raised') INTO payloads;
         PERFORM pg_catalog.pg_notify('csm_renewal_reminder', u.p) FROM unnest(payloads) AS u(p);
     END IF;
+    -- renewal_reminder alerts (86_alert.sql)
+    IF reminded > 0 THEN
+        PERFORM @extschema@._raise_alerts(ARRAY['renewal_reminder']);
+    END IF;
     -- Playbooks fired by a reminder (85_playbook.sql), in this transaction.
     PERFORM @extschema@._fire_playbooks(ARRAY['renewal_reminder'], NULL, 'refresh_renewals');
 END $$;

@@ -273,6 +273,8 @@ BEGIN
     RETURNING n.response_id INTO id;
     IF open_followup THEN
         PERFORM @extschema@._nps_notify(account, id);
+        -- a detractor's alert (86_alert.sql)
+        PERFORM @extschema@._raise_alerts(ARRAY['nps_detractor'], ARRAY[account]);
     ELSE
         DELETE FROM @extschema@.nps_loop l WHERE l.account_id = account AND l.response_id = id;
     END IF;

@@ -417,6 +417,8 @@ BEGIN
     RETURN QUERY
     SELECT * FROM @extschema@._refresh_signals('csm.refresh_expansion()', 'expansion', '@extschema@.expansion_signal',
                                                '@extschema@.expansion_signals_at(timestamptz, bigint[])', 'expansion signals', as_of, accounts);
+    -- outreach alerts (86_alert.sql)
+    PERFORM @extschema@._raise_alerts(ARRAY['usage_milestone', 'plan_limit'], accounts);
     -- Playbooks fired by an expansion signal (85_playbook.sql), in this transaction.
     PERFORM @extschema@._fire_playbooks(ARRAY['expansion_signal'], accounts, 'refresh_expansion');
 END $$;

@@ -392,6 +392,16 @@ RETURN CASE trigger_kind
         FROM @extschema@.onboarding_status o
         CROSS JOIN LATERAL pg_catalog.unnest(o.milestones_overdue) AS m(milestone)
         WHERE ($1 IS NULL OR m.milestone = ANY ($1)) AND ($2 IS NULL OR o.account_id = ANY ($2))$q$
+    -- An open alert of one of the kinds in trigger_values (86_alert.sql): a
+    -- state alert while it holds, an event alert within the cooldown.
+    WHEN 'alert' THEN $q$
+        SELECT x.account_id, x.kind AS value,
+               pg_catalog.jsonb_build_object('alert_id', x.alert_id, 'kind', x.kind, 'subject', x.subject,
+                                             'severity', x.severity, 'created_at', x.created_at,
+                                             'evidence', x.evidence) AS event
+        FROM @extschema@.alert x
+        WHERE x.cleared_at IS NULL AND (@extschema@._alert_is_state(x.kind) OR x.created_at > $3 - $4)
+          AND ($1 IS NULL OR x.kind = ANY ($1)) AND ($2 IS NULL OR x.account_id = ANY ($2))$q$
 END;
 COMMENT ON FUNCTION @extschema@._playbook_candidates_sql(text) IS
     'Internal: the query of the accounts for which a trigger kind holds now (account_id, value, event), with parameters $1 trigger_values, $2 accounts (NULL: all), $3 the instant and $4 the cooldown; NULL for manual.';

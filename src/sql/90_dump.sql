@@ -61,3 +61,8 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.success_plan_stakeholder
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.business_review_held', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.business_review_held_review_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.value_metric', '');
+-- Alerts and feature launches (86_alert.sql).
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.alert', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.alert_alert_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.feature_launch', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.feature_launch_launch_id_seq', '');

@@ -44,6 +44,8 @@ BEGIN ATOMIC
         (81, '@extschema@.expansion_signal_setting', 'reference'),
         -- success plans and business reviews (87_success_plan.sql)
         (30, '@extschema@.value_metric', 'reference'),
+        -- alerts (86_alert.sql)
+        (85, '@extschema@.feature_launch', 'reference'),
         -- distributed by account_id, all in one colocation group
         (101, '@extschema@.usage_counter', 'account'),
         (102, '@extschema@.usage_user_day', 'account'),
@@ -85,7 +87,9 @@ BEGIN ATOMIC
         (321, '@extschema@.success_plan_objective', 'account'),
         (322, '@extschema@.success_plan_milestone', 'account'),
         (323, '@extschema@.success_plan_stakeholder', 'account'),
-        (324, '@extschema@.business_review_held', 'account')
+        (324, '@extschema@.business_review_held', 'account'),
+        -- alerts (86_alert.sql)
+        (350, '@extschema@.alert', 'account')
     ) AS t(position, relation, kind)
     ORDER BY t.position;
 END;
