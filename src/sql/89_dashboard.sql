@@ -107,6 +107,18 @@ CROSS JOIN LATERAL (VALUES
 
 -- Activity ---------------------------------------------------------------------------
 
+-- Which playbooks mitigate a risk: those fired by a health band, a churn
+-- band, a churn signal or inactivity, and the outreach playbooks of the
+-- alerts that signal decline (usage_decline, competitor_mention).  The
+-- dashboards count their CTAs as risk mitigations and their response time
+-- as the response to at-risk alerts.
+CREATE FUNCTION @extschema@._risk_playbook(trigger_kind text, trigger_values text[]) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN trigger_kind IN ('health_band', 'churn_band', 'churn_signal', 'no_activity')
+    OR (trigger_kind = 'alert' AND trigger_values && ARRAY['usage_decline', 'competitor_mention']);
+COMMENT ON FUNCTION @extschema@._risk_playbook(text, text[]) IS
+    'Internal: whether a playbook''s CTAs are risk mitigations on the dashboards: trigger_kind health_band, churn_band, churn_signal or no_activity, or alert for usage_decline or competitor_mention. A function of the playbook''s columns only (no table read), so Citus may run it on a shard.';
+
 -- Counts per UTC day first (one pass over each table, bounded to the
 -- window), then summed into the 26 weeks and 12 months that end today.
 CREATE VIEW @extschema@.dashboard_activity WITH (security_invoker = true) AS
@@ -136,9 +148,28 @@ WITH bounds AS (
     FROM @extschema@.expansion_signal x, bounds b
     WHERE x.first_seen_at >= b.first_day::timestamp AT TIME ZONE 'UTC' AND x.first_seen_at <= now()
     GROUP BY 1
+    UNION ALL
+    SELECT (r.held_at AT TIME ZONE 'UTC')::date, 'business_reviews_completed', count(*)
+    FROM @extschema@.business_review_held r, bounds b
+    WHERE r.held_at >= b.first_day::timestamp AT TIME ZONE 'UTC' AND r.held_at <= now()
+    GROUP BY 1
+    UNION ALL
+    SELECT (p.updated_at AT TIME ZONE 'UTC')::date, 'success_plans_updated', count(*)
+    FROM @extschema@.success_plan p, bounds b
+    WHERE p.updated_at >= b.first_day::timestamp AT TIME ZONE 'UTC' AND p.updated_at <= now()
+    GROUP BY 1
+), risk_cta AS MATERIALIZED (
+    -- The CTAs of the risk playbooks (csm._risk_playbook), open at some
+    -- time in the window.
+    SELECT c.opened_at, c.closed_at
+    FROM @extschema@.cta c
+    JOIN @extschema@.playbook p ON p.name = c.playbook
+    CROSS JOIN bounds b
+    WHERE @extschema@._risk_playbook(p.trigger_kind, p.trigger_values)
+      AND (c.closed_at IS NULL OR c.closed_at >= b.first_day::timestamp AT TIME ZONE 'UTC')
 ), metrics (metric, unit) AS (
-    VALUES ('touchpoints', 'count'), ('business_reviews_completed', 'count'),
-           ('expansion_opportunities_identified', 'count')
+    VALUES ('touchpoints', 'count'), ('business_reviews_completed', 'count'), ('success_plans_updated', 'count'),
+           ('expansion_opportunities_identified', 'count'), ('risk_mitigations_in_progress', 'count')
 ), periods AS (
     -- Integer series, which the planner counts (a timestamp one is guessed
     -- at 1000 rows).
@@ -154,8 +185,14 @@ SELECT p.grain,
        CASE WHEN p.grain = 'week' THEN p.period_start END AS week,
        CASE WHEN p.grain = 'month' THEN p.period_start END AS month,
        p.period_start, p.period_end, m.metric,
-       coalesce((SELECT sum(d.n) FROM daily d
-                 WHERE d.metric = m.metric AND d.day >= p.period_start AND d.day < p.period_end), 0)::numeric AS value,
+       CASE WHEN m.metric = 'risk_mitigations_in_progress'
+            -- open at the end of the period, or now for the current one
+            THEN (SELECT count(*) FROM risk_cta r
+                  WHERE r.opened_at < least(now(), p.period_end::timestamp AT TIME ZONE 'UTC')
+                    AND (r.closed_at IS NULL OR r.closed_at >= least(now(), p.period_end::timestamp AT TIME ZONE 'UTC')))
+            ELSE coalesce((SELECT sum(d.n) FROM daily d
+                           WHERE d.metric = m.metric AND d.day >= p.period_start AND d.day < p.period_end), 0)
+       END::numeric AS value,
        m.unit
 FROM periods p CROSS JOIN metrics m;
 
@@ -236,10 +273,41 @@ WITH conv AS MATERIALIZED (
 ), queue AS MATERIALIZED (
     SELECT count(*) AS accounts, max(extract(epoch FROM now() - q.waiting_since) / 3600) AS oldest_hours
     FROM @extschema@.unassigned_queue q
+), alerts AS MATERIALIZED (
+    -- At-risk alerts (csm.alert): health and churn bands entered, seed
+    -- 003's at-risk triggers.
+    SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM x.acknowledged_at - x.created_at) / 3600)
+               FILTER (WHERE x.acknowledged_at IS NOT NULL AND x.created_at >= now() - interval '30 days') AS ack_hours,
+           count(*) FILTER (WHERE x.created_at >= now() - interval '30 days') AS raised,
+           count(*) FILTER (WHERE x.cleared_at IS NULL AND x.acknowledged_at IS NULL) AS unacknowledged
+    FROM @extschema@.alert x
+    WHERE x.kind IN ('health_band', 'churn_band', 'at_risk')
+), ctas AS MATERIALIZED (
+    SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM c.first_action_at - c.opened_at) / 3600)
+               FILTER (WHERE c.first_action_at IS NOT NULL) AS response_hours
+    FROM @extschema@.cta c
+    JOIN @extschema@.playbook p ON p.name = c.playbook
+    WHERE @extschema@._risk_playbook(p.trigger_kind, p.trigger_values) AND c.opened_at >= now() - interval '30 days'
+), tasks AS MATERIALIZED (
+    -- csm.playbook_adherence's rule over the tasks due in the last 30 days:
+    -- done by due_at, of those done or still open (skipped ones left out).
+    SELECT count(*) FILTER (WHERE k.due_at >= now() - interval '30 days' AND k.due_at < now()
+                              AND k.status IN ('done', 'open')) AS due,
+           count(*) FILTER (WHERE k.due_at >= now() - interval '30 days' AND k.due_at < now()
+                              AND k.status = 'done' AND k.completed_at <= k.due_at) AS on_time,
+           count(*) FILTER (WHERE k.status = 'open' AND k.due_at < now()) AS overdue
+    FROM @extschema@.task k
 )
 SELECT (now() AT TIME ZONE 'UTC')::date AS as_of_date, v.window_days, v.metric, v.value, v.unit
-FROM conv, advocacy, advocates, nps_sla, queue
+FROM conv, advocacy, advocates, nps_sla, queue, alerts, ctas, tasks
 CROSS JOIN LATERAL (VALUES
+    (30, 'at_risk_alerts_raised', alerts.raised::numeric, 'count'),
+    (30, 'at_risk_alert_ack_median_hours', round(alerts.ack_hours::numeric, 2), 'hours'),
+    (NULL, 'at_risk_alerts_unacknowledged', alerts.unacknowledged::numeric, 'count'),
+    (30, 'risk_cta_response_median_hours', round(ctas.response_hours::numeric, 2), 'hours'),
+    (30, 'playbook_adherence_pct', round(100.0 * tasks.on_time / nullif(tasks.due, 0), 2), '%'),
+    (30, 'playbook_tasks_due', tasks.due::numeric, 'count'),
+    (NULL, 'playbook_tasks_overdue', tasks.overdue::numeric, 'count'),
     (30, 'csat_avg', round(conv.csat, 2), '1-5'),
     (30, 'csat_responses', conv.csat_responses::numeric, 'count'),
     (30, 'first_response_median_hours', round(conv.first_response_hours::numeric, 2), 'hours'),
@@ -317,13 +385,13 @@ COMMENT ON COLUMN @extschema@.dashboard_portfolio.value IS 'The metric''s value,
 COMMENT ON COLUMN @extschema@.dashboard_portfolio.unit IS 'The unit of value: USD (ARR), accounts, points (a 0-100 health score) or load (csm.account_assignment.load units; a full seed-sized book is 100).';
 
 COMMENT ON VIEW @extschema@.dashboard_activity IS
-    'Seed 002''s activity metrics, long format, per ISO week (Monday to Sunday, UTC; the 26 weeks up to the current one) and per month (UTC; the 12 months up to the current one), zero-filled: touchpoints (csm.engagement rows plus csm.account_note rows in the period), business_reviews_completed (engagements of kind qbr not marked unattended), expansion_opportunities_identified (csm.expansion_signal rows first seen in the period). Only what has happened counts (timestamps up to now()).';
+    'Seed 002''s activity metrics, long format, per ISO week (Monday to Sunday, UTC; the 26 weeks up to the current one) and per month (UTC; the 12 months up to the current one), zero-filled: touchpoints (csm.engagement rows plus csm.account_note rows in the period), business_reviews_completed (engagements of kind qbr not marked unattended), business reviews recorded with csm.record_business_review (csm.business_review_held.held_at) also count; success_plans_updated (csm.success_plan rows whose updated_at, the last change to the plan, its objectives or milestones, falls in the period: a plan changed in two periods counts in the later one); expansion_opportunities_identified (csm.expansion_signal rows first seen in the period); risk_mitigations_in_progress (CTAs of the risk playbooks, csm._risk_playbook, open at the end of the period, or now for the current one). Only what has happened counts (timestamps up to now()).';
 COMMENT ON COLUMN @extschema@.dashboard_activity.grain IS 'week or month: which period the row counts (text).';
 COMMENT ON COLUMN @extschema@.dashboard_activity.week IS 'The Monday the week starts (date, UTC) on week rows; NULL on month rows. The time column for a weekly chart.';
 COMMENT ON COLUMN @extschema@.dashboard_activity.month IS 'The first day of the month (date, UTC) on month rows; NULL on week rows. The time column for a monthly chart.';
 COMMENT ON COLUMN @extschema@.dashboard_activity.period_start IS 'The first day of the period, included (date, UTC).';
 COMMENT ON COLUMN @extschema@.dashboard_activity.period_end IS 'The day after the period, excluded (date, UTC).';
-COMMENT ON COLUMN @extschema@.dashboard_activity.metric IS 'What value counts: touchpoints, business_reviews_completed, expansion_opportunities_identified (text).';
+COMMENT ON COLUMN @extschema@.dashboard_activity.metric IS 'What value counts: touchpoints, business_reviews_completed, success_plans_updated, expansion_opportunities_identified, risk_mitigations_in_progress (text).';
 COMMENT ON COLUMN @extschema@.dashboard_activity.value IS 'How many in the period, in the row''s unit (numeric; 0 when none).';
 COMMENT ON COLUMN @extschema@.dashboard_activity.unit IS 'The unit of value: count (text).';
 
@@ -335,12 +403,12 @@ COMMENT ON COLUMN @extschema@.dashboard_outcomes.value IS 'The metric''s value f
 COMMENT ON COLUMN @extschema@.dashboard_outcomes.unit IS 'The unit of value: points (NPS, -100 to 100), % (0-100), days, count, accounts or USD (text).';
 
 COMMENT ON VIEW @extschema@.dashboard_operations IS
-    'Seed 002''s operational metrics, long format, as of today (UTC): over conversations created in the last 30 days, csat_avg (mean CSAT, 1-5), csat_responses and first_response_median_hours (median time from creation to first response); advocacy_invitations (promoter answers whose NPS loop opened in the last 30 days: seed 002 invites promoters to the advocacy programme), advocacy_opportunities (advocacy expansion signals first seen in the last 30 days: seed 002''s advocacy_development trigger, a healthy promoter); and now (window_days NULL): nps_followups_open and nps_followup_sla_breaches (open csm.nps_followup loops, and those past a deadline), assignment_queue_accounts and assignment_queue_oldest_hours (csm.unassigned_queue).';
+    'Seed 002''s operational metrics, long format, as of today (UTC): at_risk_alerts_raised and at_risk_alert_ack_median_hours (csm.alert of kind health_band, churn_band or at_risk raised in the last 30 days, and the median of acknowledged_at - created_at over those acknowledged), at_risk_alerts_unacknowledged (now: not cleared, not acknowledged), risk_cta_response_median_hours (CTAs of the risk playbooks opened in the last 30 days: median of first_action_at - opened_at over those acted on), playbook_adherence_pct and playbook_tasks_due (tasks due in the last 30 days, done or open: the share done by due_at, x 100, as csm.playbook_adherence counts), playbook_tasks_overdue (now: open past due_at); over conversations created in the last 30 days, csat_avg (mean CSAT, 1-5), csat_responses and first_response_median_hours (median time from creation to first response); advocacy_invitations (promoter answers whose NPS loop opened in the last 30 days: seed 002 invites promoters to the advocacy programme), advocacy_opportunities (advocacy expansion signals first seen in the last 30 days: seed 002''s advocacy_development trigger, a healthy promoter); and now (window_days NULL): nps_followups_open and nps_followup_sla_breaches (open csm.nps_followup loops, and those past a deadline), assignment_queue_accounts and assignment_queue_oldest_hours (csm.unassigned_queue).';
 COMMENT ON COLUMN @extschema@.dashboard_operations.as_of_date IS 'The day the snapshot describes: today in UTC (date).';
 COMMENT ON COLUMN @extschema@.dashboard_operations.window_days IS 'The trailing window the metric covers, in days (integer); NULL for a state now (queues, open loops).';
-COMMENT ON COLUMN @extschema@.dashboard_operations.metric IS 'What value measures: csat_avg, csat_responses, first_response_median_hours, advocacy_invitations, advocacy_opportunities, nps_followups_open, nps_followup_sla_breaches, assignment_queue_accounts, assignment_queue_oldest_hours (text).';
+COMMENT ON COLUMN @extschema@.dashboard_operations.metric IS 'What value measures: at_risk_alerts_raised, at_risk_alert_ack_median_hours, at_risk_alerts_unacknowledged, risk_cta_response_median_hours, playbook_adherence_pct, playbook_tasks_due, playbook_tasks_overdue, csat_avg, csat_responses, first_response_median_hours, advocacy_invitations, advocacy_opportunities, nps_followups_open, nps_followup_sla_breaches, assignment_queue_accounts, assignment_queue_oldest_hours (text).';
 COMMENT ON COLUMN @extschema@.dashboard_operations.value IS 'The metric''s value, in the row''s unit (numeric); NULL without data (no CSAT answer, an empty queue''s oldest wait).';
-COMMENT ON COLUMN @extschema@.dashboard_operations.unit IS 'The unit of value: 1-5 (CSAT), count, hours or accounts (text).';
+COMMENT ON COLUMN @extschema@.dashboard_operations.unit IS 'The unit of value: % (0-100), 1-5 (CSAT), count, hours or accounts (text).';
 
 COMMENT ON VIEW @extschema@.dashboard_executive IS
     'Seed 002''s success criteria beside their targets, one row each, as of today (UTC): grr_pct and nrr_pct (csm.revenue_retention over the last 365 days, x 100; targets > 95 and > 110), nps (csm.nps_summary over the last 90 days; > 50), avg_time_to_value_days (accounts that reached value in the last 365 days; < 30), expansion_renewals_pct (csm.renewal_metrics over the last 365 days: upsells / renewals closed, x 100; > 25), churn_prediction_accuracy_pct (the active churn model''s held-out accuracy, evaluation -> holdout -> accuracy as csm.train_churn_model stores it, x 100; > 80), health_coverage_pct (active accounts with a health score not in band unknown / active accounts, x 100; >= 100). met compares value with target by comparator; a NULL value (no data) is not met.';

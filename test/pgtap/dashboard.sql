@@ -3,7 +3,7 @@
 -- key); every column commented with its unit.  The portfolio is the only
 -- one: the transaction deletes every other account first (and rolls back).
 BEGIN;
-SELECT plan(45);
+SELECT plan(56);
 
 CREATE FUNCTION pg_temp.today() RETURNS date LANGUAGE sql STABLE RETURN (now() AT TIME ZONE 'UTC')::date;
 DELETE FROM csm.account;
@@ -80,6 +80,26 @@ SELECT is(pg_temp.activity('week', 'business_reviews_completed'), 1::numeric, 'a
 SELECT is(pg_temp.activity('month', 'expansion_opportunities_identified'), 1::numeric, 'activity: expansion signals first seen');
 SELECT is((SELECT sum(value) FROM csm.dashboard_activity WHERE grain = 'month' AND metric = 'touchpoints'), 4::numeric,
           'activity: nothing older than the window counts');
+-- A review recorded, a success plan, a risk CTA opened 10 days ago and
+-- still open (its second task overdue, its first done on time), an
+-- expansion CTA (not a risk).
+DO $$ BEGIN
+    PERFORM csm.record_business_review('dsh_1', 'ebr', now() - interval '1 minute');
+    PERFORM csm.create_success_plan('dsh_2', '["dsh objective"]', '{"duration": "3 months"}');
+    PERFORM csm.open_cta('dsh_2', 'at_risk_intervention', '{}');
+    PERFORM csm.open_cta('dsh_1', 'expansion_nurture', '{}');
+END $$;
+UPDATE csm.cta SET opened_at = now() - interval '10 days', first_action_at = now() - interval '10 days' + interval '3 hours'
+WHERE account_id = 9102;
+UPDATE csm.task SET due_at = now() - interval '1 hour', status = 'done', completed_at = now() - interval '2 hours'
+WHERE account_id = 9102 AND position = 1;
+UPDATE csm.task SET due_at = now() - interval '1 hour' WHERE account_id = 9102 AND position = 2;
+SELECT is(pg_temp.activity('week', 'business_reviews_completed'), 2::numeric, 'activity: a review recorded with record_business_review counts too');
+SELECT is(pg_temp.activity('month', 'success_plans_updated'), 1::numeric, 'activity: success plans updated');
+SELECT is(pg_temp.activity('week', 'risk_mitigations_in_progress'), 1::numeric, 'activity: risk CTAs open now; an expansion CTA is not one');
+SELECT is((SELECT value FROM csm.dashboard_activity WHERE grain = 'week' AND metric = 'risk_mitigations_in_progress'
+           AND week = date_trunc('week', pg_temp.today())::date - 21), 0::numeric, 'activity: the CTA, opened 10 days ago, was not open three weeks ago');
+
 SELECT is((SELECT count(*) FROM csm.dashboard_activity WHERE metric = 'touchpoints' AND grain = 'week' AND week IS NOT NULL AND month IS NULL),
           26::bigint, 'activity: 26 weeks, with the week column');
 SELECT is((SELECT count(*) FROM csm.dashboard_activity WHERE metric = 'touchpoints' AND grain = 'month' AND month IS NOT NULL AND week IS NULL),
@@ -121,6 +141,17 @@ SELECT is(pg_temp.operation('first_response_median_hours'), 2.00, 'operations: m
 SELECT is(pg_temp.operation('advocacy_invitations'), 2::numeric, 'operations: promoter answers invited to advocacy');
 SELECT is(pg_temp.operation('nps_followups_open'), 3::numeric, 'operations: open NPS loops');
 SELECT is(pg_temp.operation('assignment_queue_accounts'), 1::numeric, 'operations: accounts waiting for an owner');
+INSERT INTO csm.alert (account_id, kind, severity, created_at, acknowledged_at, acknowledged_by) VALUES
+    (9101, 'health_band', 'warning', now() - interval '5 hours', now() - interval '2 hours', current_user),
+    (9102, 'at_risk', 'critical', now() - interval '1 hour', NULL, NULL),
+    (9103, 'plan_limit', 'info', now() - interval '1 hour', NULL, NULL);
+SELECT is(pg_temp.operation('at_risk_alerts_raised'), 2::numeric, 'operations: at-risk alerts raised (not outreach ones)');
+SELECT is(pg_temp.operation('at_risk_alert_ack_median_hours'), 3.00, 'operations: time to acknowledge an at-risk alert');
+SELECT is(pg_temp.operation('at_risk_alerts_unacknowledged'), 1::numeric, 'operations: at-risk alerts waiting');
+SELECT is(pg_temp.operation('risk_cta_response_median_hours'), 3.00, 'operations: a risk CTA''s time to first action');
+SELECT is(pg_temp.operation('playbook_tasks_due'), 2::numeric, 'operations: tasks due in the last 30 days');
+SELECT is(pg_temp.operation('playbook_adherence_pct'), 50.00, 'operations: playbook adherence, done by the due date');
+SELECT ok(pg_temp.operation('playbook_tasks_overdue') >= 1, 'operations: overdue tasks');
 
 -- 5. Executive ----------------------------------------------------------------------
 SELECT is((SELECT count(*) FROM csm.dashboard_executive WHERE met IS NOT NULL), 7::bigint,
