@@ -571,6 +571,8 @@ SELECT v.part, v.item, v.value FROM r, LATERAL (VALUES
         (SELECT string_agg(t ->> 'title', '; ') FROM (SELECT t FROM jsonb_array_elements(d -> 'action_items') t LIMIT 3) x), ''))
 ) AS v(n, part, item, value)
 ORDER BY v.n;
+SQL
+
 # Alerts: a LISTEN session (a psql of its own) receives what the last step
 # of the load raises; every refresh above raised its own alerts already.
 listen_out=$(mktemp)
