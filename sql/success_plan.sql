@@ -25,7 +25,7 @@ FROM generate_series(1, 30) AS k;
 SELECT csm.refresh_health() > 0 AS scored;
 -- a health history for the review's trend: 60 up to 78 over 30 days
 INSERT INTO csm.health_history (account_id, day, model, model_version, score, band, coverage, computed_at)
-SELECT a.account_id, current_date - 30 + k, 'default', 1, 60 + k * 0.6, csm.health_band(60 + k * 0.6), 1, now()
+SELECT a.account_id, current_date - 30 + k, 'default', 1, 60.0 + k::numeric * 0.6, csm.health_band(60.0 + k::numeric * 0.6), 1, now()
 FROM csm.account a, generate_series(0, 29) AS k WHERE a.external_id = 'sp_acme';
 
 -- The plan: objectives (one a bare string, one on a metric csm measures,
