@@ -577,13 +577,16 @@ SQL
 # of the load raises; every refresh above raised its own alerts already.
 listen_out=$(mktemp)
 coproc DEMO_LISTENER { psql -X -q -d "$DB" >"$listen_out" 2>&1; }
-echo "LISTEN csm_alert; SELECT 'listening';" >&"${DEMO_LISTENER[1]}"
+# (bash unsets these when the coprocess exits)
+listener_in=${DEMO_LISTENER[1]}
+listener_pid=$DEMO_LISTENER_PID
+echo "LISTEN csm_alert; SELECT 'listening';" >&"$listener_in"
 for _ in $(seq 1 200); do grep -q listening "$listen_out" && break; sleep 0.05; done
 psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c 'SELECT csm_demo.load_alerts()'
 psql -X -q -At -d "$DB" -c "SELECT pg_notify('csm_alert', '{\"demo\" : \"done\"}')" >/dev/null
-for _ in $(seq 1 200); do grep -q '"demo" : "done"' "$listen_out" && break; echo "SELECT 1;" >&"${DEMO_LISTENER[1]}"; sleep 0.05; done
-listener_in=${DEMO_LISTENER[1]}; eval "exec $listener_in>&-"
-wait "$DEMO_LISTENER_PID" 2>/dev/null || true
+for _ in $(seq 1 200); do grep -q '"demo" : "done"' "$listen_out" && break; echo "SELECT 1;" >&"$listener_in"; sleep 0.05; done
+eval "exec $listener_in>&-"
+wait "$listener_pid" 2>/dev/null || true
 
 section "Alerts raised during the demo load, by kind (csm.alert_summary; outreach kinds are severity info)" <<'SQL'
 SELECT s.kind, s.severity, s.alerts, s.open_unacknowledged AS open_unacked,

@@ -3,7 +3,7 @@
 -- episode (a second run raises nothing, a state that goes is cleared and a
 -- new episode is a new alert); acknowledge_alert and the summary view;
 -- every documented SQLSTATE.  (NOTIFY across sessions: test/shell/alert_notify.sh.)
--- citus-differs: it tracks a local (undistributed) event table, which csm.track_usage() refuses on Citus with 0A000; test/citus/alert.sql runs the alert paths on the cluster.
+-- citus-differs: its assertions read csm.alert through pg_temp helper functions inside pgTAP's calls, which Citus cannot plan (could not create distributed plan), and it tracks a local (undistributed) event table, which csm.track_usage() refuses on Citus with 0A000; test/citus/alert.sql runs the alert paths on the cluster.
 BEGIN;
 SELECT plan(50);
 
