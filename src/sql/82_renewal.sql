@@ -417,6 +417,8 @@ BEGIN
         PERFORM set_config('csm.arr_change_source', old_source, true);
         PERFORM set_config('csm.arr_change_date', old_date, true);
     END IF;
+    -- The success plan refresh at renewal (87_success_plan.sql).
+    PERFORM @extschema@.refresh_success_plans(ARRAY[account]);
     RETURN r;
 END $$;
 COMMENT ON FUNCTION @extschema@.close_renewal(text, numeric, interval, timestamptz) IS
