@@ -504,6 +504,48 @@ ORDER BY c.expected_arr DESC, c.external_id
 LIMIT 1;
 SQL
 
+# Playbooks: fired by the refreshes above and csm.run_playbooks()
+# (test/data/portfolio.sql, csm_demo.load_playbooks).
+psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c 'SELECT csm_demo.load_playbooks()'
+section "Playbooks: open CTAs by playbook, and the ARR they cover (csm.cta)" <<'SQL'
+SELECT c.playbook, p.trigger_kind || coalesce(' ' || array_to_string(p.trigger_values, '/'), '') AS fires_on,
+       count(*) AS open_ctas, count(*) FILTER (WHERE c.status = 'in_progress') AS in_progress,
+       count(*) FILTER (WHERE c.owner IS NULL) AS no_owner,
+       to_char(sum(a.arr), 'FM$99,999,999') AS arr
+FROM csm.cta c JOIN csm.playbook p ON p.name = c.playbook JOIN csm.account a USING (account_id)
+WHERE c.status IN ('open', 'in_progress')
+GROUP BY c.playbook, p.playbook_id, p.trigger_kind, p.trigger_values ORDER BY p.playbook_id;
+SQL
+
+section "The most urgent open CTAs, with the facts that fired them (csm.cta.evidence)" <<'SQL'
+SELECT a.external_id, to_char(a.arr, 'FM$99,999,999') AS arr, c.playbook, c.priority, coalesce(c.owner, '(queue)') AS owner,
+       c.evidence ->> 'value' AS fired_by,
+       left(coalesce(c.evidence -> 'event' ->> 'health_score', c.evidence -> 'event' ->> 'churn_risk_score',
+                     c.evidence -> 'event' ->> 'evidence', ((c.evidence -> 'event') - 'computed_at'::text)::text), 60) AS evidence
+FROM csm.cta c JOIN csm.account a USING (account_id)
+WHERE c.status IN ('open', 'in_progress')
+ORDER BY array_position(ARRAY['urgent', 'high', 'medium', 'low'], c.priority), a.arr DESC NULLS LAST, a.external_id
+LIMIT 12;
+SQL
+
+section "Tasks due this week per CSM (csm.task; overdue = open past due)" <<'SQL'
+SELECT coalesce(k.assignee, 'queue: ' || k.team) AS csm,
+       count(*) FILTER (WHERE k.due_at < now()) AS overdue,
+       count(*) FILTER (WHERE k.due_at >= now() AND k.due_at < now() + interval '7 days') AS due_this_week,
+       count(*) FILTER (WHERE k.kind = 'call' AND k.due_at < now() + interval '7 days') AS calls,
+       string_agg(DISTINCT c.playbook, ', ') AS playbooks
+FROM csm.task k JOIN csm.cta c USING (account_id, cta_id)
+WHERE k.status = 'open' AND k.due_at < now() + interval '7 days'
+GROUP BY 1 ORDER BY 3 DESC, 2 DESC, 1 LIMIT 15;
+SQL
+
+section "Playbook adherence and response time (csm.playbook_adherence, csm.cta_response_time)" <<'SQL'
+SELECT r.playbook, r.ctas, r.acted_on, r.waiting, r.median_response_hours || ' h' AS median_response,
+       coalesce(d.adherence_pct || ' %', 'n/a') AS adherence
+FROM csm.cta_response_time r LEFT JOIN csm.playbook_adherence d USING (playbook)
+ORDER BY r.ctas DESC, r.playbook;
+SQL
+
 # Seed 002's health report: assess_health() for the least healthy account
 # above 20,000 ARR, over the last 70 days (the rebuilt weekly history).
 section "assess_health() for the least healthy account above 20,000 ARR, last 70 days (the seed's health_report)" <<'SQL'

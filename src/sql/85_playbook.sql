@@ -464,7 +464,9 @@ COMMENT ON FUNCTION @extschema@._task_assignee_sql() IS
 CREATE FUNCTION @extschema@._fire_playbooks(kinds text[], accounts bigint[] DEFAULT NULL, fired_by text DEFAULT NULL,
                                             close_cleared boolean DEFAULT true)
 RETURNS integer
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql
+SET jit = off  -- (with nested loops off every plan costs enough to be compiled, for seconds)
+SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p @extschema@.playbook;
     cand text;
@@ -474,58 +476,19 @@ DECLARE
     n bigint;
     opened integer := 0;
     closing bigint[];
+    old_nestloop constant text := current_setting('enable_nestloop');
 BEGIN
+    -- Over every account these are joins of whole sets: hash joins.  (Just
+    -- made, the CTAs have no statistics: the planner would take them for a
+    -- few rows and loop over the candidates once per CTA.)
+    IF accounts IS NULL THEN
+        PERFORM set_config('enable_nestloop', 'off', true);
+    END IF;
     FOR p IN SELECT * FROM @extschema@.playbook b
              WHERE b.active AND b.trigger_kind = ANY (kinds) ORDER BY b.playbook_id LOOP
         cand := @extschema@._playbook_candidates_sql(p.trigger_kind);
         CONTINUE WHEN cand IS NULL;
-        passing := NULL;
-        facts := NULL;
-        IF p.condition IS NOT NULL THEN
-            -- The condition reads the facts of one account at a time (csm.routing_facts):
-            -- only for the accounts nothing else stops.
-            EXECUTE format($q$
-                SELECT pg_catalog.array_agg(DISTINCT c.account_id)
-                FROM (%s) c
-                JOIN @extschema@.account a ON a.account_id = c.account_id
-                LEFT JOIN (%s) blocked ON blocked.account_id = c.account_id
-                WHERE (a.status = 'active' OR $6 = 'lifecycle_stage') AND ($7 IS NULL OR a.segment = ANY ($7))
-                  AND blocked.account_id IS NULL$q$, cand, @extschema@._blocked_sql())
-                INTO passing
-                USING p.trigger_values, accounts, stamp, p.cooldown, p.name, p.trigger_kind, p.segment_filter;
-            CONTINUE WHEN passing IS NULL;
-            SELECT pg_catalog.array_agg(x.id ORDER BY x.id),
-                   pg_catalog.jsonb_object_agg(x.id::text, @extschema@._condition_facts(p.condition, x.f))
-            INTO passing, facts
-            FROM (SELECT u.id, @extschema@.routing_facts(u.id) AS f FROM pg_catalog.unnest(passing) AS u(id)) x
-            WHERE @extschema@.condition_matches(p.condition, x.f);
-            CONTINUE WHEN passing IS NULL;
-        END IF;
-        EXECUTE format($q$
-            INSERT INTO @extschema@.cta AS t (account_id, playbook, playbook_version, priority, owner, evidence, opened_at)
-            SELECT c.account_id, $5, $8, $9, o.primary_csm,
-                   pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
-                       'trigger', $6, 'value', c.value, 'event', c.event,
-                       'facts', $11 -> c.account_id::text, 'by', $12)),
-                   $3
-            FROM (SELECT DISTINCT ON (c0.account_id) c0.account_id, c0.value, c0.event
-                  FROM (%1$s) c0 ORDER BY c0.account_id, c0.value) c
-            JOIN @extschema@.account a ON a.account_id = c.account_id
-            LEFT JOIN %2$s o ON o.account_id = c.account_id
-            LEFT JOIN (%3$s) blocked ON blocked.account_id = c.account_id
-            WHERE (a.status = 'active' OR $6 = 'lifecycle_stage') AND ($7 IS NULL OR a.segment = ANY ($7))
-              AND ($10 IS NULL OR c.account_id = ANY ($10))
-              AND blocked.account_id IS NULL
-            ORDER BY c.account_id
-            ON CONFLICT (account_id, playbook) WHERE status IN ('open', 'in_progress') DO NOTHING$q$,
-            cand, format(@extschema@._owners_sql(), '(' || cand || ') x'), @extschema@._blocked_sql())
-            USING p.trigger_values, accounts, stamp, p.cooldown, p.name, p.trigger_kind, p.segment_filter,
-                  p.version, p.priority, passing, facts, fired_by;
-        GET DIAGNOSTICS n = ROW_COUNT;
-        IF n > 0 THEN
-            opened := opened + n::integer;
-            PERFORM @extschema@._make_tasks(p.name, stamp, p.queue_team);
-        END IF;
+        -- Cleared first (what still holds is never closed), then what opens.
         IF close_cleared AND p.close_when_cleared THEN
             -- Open CTAs whose trigger no longer holds, then those whose condition does not.
             EXECUTE format($q$
@@ -552,7 +515,55 @@ BEGIN
                 PERFORM @extschema@._close_ctas(p.name, closing, stamp);
             END IF;
         END IF;
+        facts := NULL;
+        -- First the accounts it may fire for (no evidence built yet): most
+        -- firings stop here, every candidate blocked by its open CTA.
+        EXECUTE format($q$
+            SELECT pg_catalog.array_agg(DISTINCT c.account_id)
+            FROM (%s) c
+            JOIN @extschema@.account a ON a.account_id = c.account_id
+            LEFT JOIN (%s) blocked ON blocked.account_id = c.account_id
+            WHERE (a.status = 'active' OR $6 = 'lifecycle_stage') AND ($7 IS NULL OR a.segment = ANY ($7))
+              AND blocked.account_id IS NULL$q$, cand, @extschema@._blocked_sql())
+            INTO passing
+            USING p.trigger_values, accounts, stamp, p.cooldown, p.name, p.trigger_kind, p.segment_filter;
+        CONTINUE WHEN passing IS NULL;
+        IF p.condition IS NOT NULL THEN
+            -- The condition reads the facts of one account at a time
+            -- (csm.routing_facts): only for the accounts nothing else stops.
+            SELECT pg_catalog.array_agg(x.id ORDER BY x.id),
+                   pg_catalog.jsonb_object_agg(x.id::text, @extschema@._condition_facts(p.condition, x.f))
+            INTO passing, facts
+            FROM (SELECT u.id, @extschema@.routing_facts(u.id) AS f FROM pg_catalog.unnest(passing) AS u(id)) x
+            WHERE @extschema@.condition_matches(p.condition, x.f);
+            CONTINUE WHEN passing IS NULL;
+        END IF;
+        -- Then the CTAs, with their evidence; a racing firing's CTA wins
+        -- (ON CONFLICT), as does the first of an account's rows (a second
+        -- signal of the same playbook).
+        EXECUTE format($q$
+            INSERT INTO @extschema@.cta AS t (account_id, playbook, playbook_version, priority, owner, evidence, opened_at)
+            SELECT c.account_id, $5, $8, $9, m.handle,
+                   pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+                       'trigger', $6, 'value', c.value, 'event', c.event,
+                       'facts', $11 -> c.account_id::text, 'by', $12)),
+                   $3
+            FROM (%s) c
+            JOIN pg_catalog.unnest($10::bigint[]) AS go(account_id) ON go.account_id = c.account_id
+            LEFT JOIN @extschema@.account_assignment aa
+                   ON aa.account_id = c.account_id AND aa.is_primary AND aa.ended_at IS NULL
+            LEFT JOIN @extschema@.team_member m ON m.member_id = aa.member_id
+            ORDER BY c.account_id, c.value
+            ON CONFLICT (account_id, playbook) WHERE status IN ('open', 'in_progress') DO NOTHING$q$, cand)
+            USING p.trigger_values, accounts, stamp, p.cooldown, p.name, p.trigger_kind, p.segment_filter,
+                  p.version, p.priority, passing, facts, fired_by;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        IF n > 0 THEN
+            opened := opened + n::integer;
+            PERFORM @extschema@._make_tasks(p.name, stamp, p.queue_team);
+        END IF;
     END LOOP;
+    PERFORM set_config('enable_nestloop', old_nestloop, true);
     RETURN opened;
 END $$;
 COMMENT ON FUNCTION @extschema@._fire_playbooks(text[], bigint[], text, boolean) IS
@@ -562,7 +573,7 @@ REVOKE ALL ON FUNCTION @extschema@._fire_playbooks(text[], bigint[], text, boole
 -- The tasks of the CTAs a firing opened (the playbook's, at that instant,
 -- that have none yet), one per step, assigned now.
 CREATE FUNCTION @extschema@._make_tasks(playbook text, stamp timestamptz, queue_team text) RETURNS bigint
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SET jit = off SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     n bigint;
     opened text := format('(SELECT c1.account_id FROM @extschema@.cta c1 WHERE c1.playbook = %L AND c1.opened_at = %L)',
@@ -837,7 +848,11 @@ BEGIN
         moved AS (
             UPDATE %3$s k SET assignee = t.new_assignee, team = t.new_team
             FROM target t WHERE k.account_id = $1 AND k.task_id = t.task_id
-            RETURNING k.task_id, t.old_assignee, t.new_assignee)
+            RETURNING k.task_id, t.old_assignee, t.new_assignee),
+        owned AS (
+            UPDATE %4$s c SET owner = o.primary_csm
+            FROM o WHERE c.account_id = $1 AND c.status IN ('open', 'in_progress') AND c.owner IS DISTINCT FROM o.primary_csm
+            RETURNING c.cta_id)
         INSERT INTO %6$s (account_id, log_id, action, is_primary, old_member_id, new_member_id, reason)
         SELECT $1, pg_catalog.nextval('@extschema@.assignment_log_log_id_seq'), 'move_tasks', $2, mo.member_id, mn.member_id,
                format('%%s open task%%s moved from %%s to %%s (task_id %%s)', count(*), CASE WHEN count(*) > 1 THEN 's' ELSE '' END,
@@ -852,7 +867,7 @@ BEGIN
     RETURN NULL;
 END $$;
 COMMENT ON FUNCTION @extschema@._move_tasks() IS
-    'Trigger on csm.assignment_log (SECURITY DEFINER: whoever may write the log moves the tasks): after an account''s owners change, resolves the assignee of each of its open tasks again from the task''s role (a role nobody holds now sends the task to its playbook''s queue_team), and logs the moves (action move_tasks, one row per old and new assignee, naming the tasks). On Citus it runs on the shard, on the colocated shards of the same node.';
+    'Trigger on csm.assignment_log (SECURITY DEFINER: whoever may write the log moves the tasks): after an account''s owners change, resolves the assignee of each of its open tasks again from the task''s role (a role nobody holds now sends the task to its playbook''s queue_team), and logs the moves (action move_tasks, one row per old and new assignee, naming the tasks); its open CTAs take the new primary as owner. On Citus it runs on the shard, on the colocated shards of the same node.';
 CREATE TRIGGER assignment_log_move_tasks AFTER INSERT ON @extschema@.assignment_log
     FOR EACH ROW WHEN (NEW.conversation_id IS NULL AND NEW.action IN ('assign', 'promote', 'unassign', 'handoff'))
     EXECUTE FUNCTION @extschema@._move_tasks();

@@ -1535,3 +1535,28 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION csm_demo.load_alerts(integer) IS
     'Records a feature launch and five accounts'' business outcomes, then runs csm.run_alerts().';
+-- Playbooks (issue 14, section 1): the refreshes above have already fired
+-- the built-in playbooks in their transactions; run_playbooks() (pg_cron's
+-- job) catches the rest, then the CSMs work part of their queue: the first
+-- task of a third of the CTAs done, by the handle it is assigned to.
+CREATE OR REPLACE FUNCTION csm_demo.load_playbooks(seed integer DEFAULT 42)
+RETURNS text
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    opened integer;
+    done integer := 0;
+    t record;
+BEGIN
+    opened := csm.run_playbooks();
+    FOR t IN SELECT k.task_id FROM csm.task k JOIN csm.cta c USING (account_id, cta_id)
+             WHERE k.position = 1 AND k.status = 'open' AND k.assignee IS NOT NULL
+               AND csm_demo._rand(c.cta_id, 71, seed) < 0.33
+             ORDER BY k.task_id LOOP
+        PERFORM csm.complete_task(t.task_id, 'done in the demo');
+        done := done + 1;
+    END LOOP;
+    RETURN format('csm_demo: run_playbooks opened %s CTAs (%s open in all); %s first tasks done',
+                  opened, (SELECT count(*) FROM csm.cta WHERE status IN ('open', 'in_progress')), done);
+END $$;
+COMMENT ON FUNCTION csm_demo.load_playbooks(integer) IS
+    'Runs csm.run_playbooks() after the refreshes of the demo load, then completes the first task of about a third of the CTAs.';
