@@ -70,7 +70,9 @@ BEGIN ATOMIC
         (230, '@extschema@.renewal', 'account'),
         (231, '@extschema@.renewal_reminder', 'account'),
         (260, '@extschema@.nps_loop', 'account'),
-        (280, '@extschema@.expansion_signal', 'account')
+        (280, '@extschema@.expansion_signal', 'account'),
+        -- support conversations' internal notes (62_support.sql)
+        (340, '@extschema@.conversation_note', 'account')
     ) AS t(position, relation, kind)
     ORDER BY t.position;
 END;
