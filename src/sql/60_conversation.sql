@@ -397,7 +397,8 @@ BEGIN
         INSERT INTO @extschema@.conversation_change (account_id, conversation_id, kind, team, reason)
         VALUES (NEW.account_id, NEW.conversation_id, 'route', NEW.team, NEW.assignment_reason);
         NEW.waiting_since := NEW.created_at;
-        NEW.assignment_reason := coalesce(NEW.assignment_reason, 'nobody available');
+        NEW.assignment_reason := coalesce(NEW.assignment_reason,
+            CASE WHEN (@extschema@._support_team(NEW.team)).auto_assign THEN 'nobody available' ELSE 'manual assignment only' END);
     ELSE
         picked := @extschema@._pick_agent(NEW.team, NULL, true, NEW.required_skills);
         IF picked IS NULL THEN
