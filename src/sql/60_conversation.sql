@@ -202,8 +202,9 @@ COMMENT ON FUNCTION @extschema@._pick_agent(text, bigint, boolean, text[]) IS
 
 -- One more open conversation for an agent.  enforce checks that the agent
 -- is active and under their limit (every move by hand does; a pick already
--- has).
-CREATE FUNCTION @extschema@._take_agent(member bigint, team text, enforce boolean) RETURNS void
+-- has); over_limit, an explicit override by hand, skips the limit only.
+CREATE FUNCTION @extschema@._take_agent(member bigint, team text, enforce boolean,
+                                        over_limit boolean DEFAULT false) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     m @extschema@.team_member;
@@ -221,7 +222,9 @@ BEGIN
             RAISE EXCEPTION 'team member "%" is inactive', m.handle
                 USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Assign the conversation to an active member.';
         END IF;
-        lim := coalesce(m.conversation_limit, (@extschema@._support_team(team)).conversation_limit);
+        IF NOT over_limit THEN
+            lim := coalesce(m.conversation_limit, (@extschema@._support_team(team)).conversation_limit);
+        END IF;
     END IF;
     -- Drawn here, not in the UPDATE: Citus refuses volatile functions in an
     -- UPDATE of a reference table.
@@ -241,8 +244,8 @@ BEGIN
         INSERT INTO @extschema@.agent_load (member_id) VALUES (member) ON CONFLICT (member_id) DO NOTHING;
     END LOOP;
 END $$;
-COMMENT ON FUNCTION @extschema@._take_agent(bigint, text, boolean) IS
-    'Internal: counts one more open conversation for an agent and moves them to the back of the round robin. Errors: 23503 unknown member; with enforce, 55000 inactive member, 23514 at the limit.';
+COMMENT ON FUNCTION @extschema@._take_agent(bigint, text, boolean, boolean) IS
+    'Internal: counts one more open conversation for an agent and moves them to the back of the round robin. Errors: 23503 unknown member; with enforce, 55000 inactive member, 23514 at the limit (unless over_limit, an explicit override).';
 
 -- Columns, not the row: on a Citus shard the row has the shard's row type.
 -- PL/pgSQL, not SQL: Citus cannot route a SQL function's parameterised insert.
@@ -365,6 +368,7 @@ CREATE FUNCTION @extschema@._conversation_route() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     picked bigint;
+    over boolean := false;
     -- On a Citus shard (named conversation_<shard id>) the coordinator
     -- counts and routes at the end of the statement: see the top of this file.
     shard boolean := TG_TABLE_NAME <> 'conversation';
@@ -382,12 +386,13 @@ BEGIN
         END IF;
         NEW.assigned_at := now();
         NEW.assignment_reason := coalesce(NEW.assignment_reason, 'by hand');
+        over := NEW.assignment_reason ~* '^override\M';
         IF NEW.status <> 'resolved' THEN
             IF shard THEN
-                INSERT INTO @extschema@.conversation_change (account_id, conversation_id, kind, member_id, team)
-                VALUES (NEW.account_id, NEW.conversation_id, 'take', NEW.assignee, NEW.team);
+                INSERT INTO @extschema@.conversation_change (account_id, conversation_id, kind, member_id, team, reason)
+                VALUES (NEW.account_id, NEW.conversation_id, 'take', NEW.assignee, NEW.team, CASE WHEN over THEN 'override' END);
             ELSE
-                PERFORM @extschema@._take_agent(NEW.assignee, NEW.team, true);
+                PERFORM @extschema@._take_agent(NEW.assignee, NEW.team, true, over);
             END IF;
         END IF;
     ELSIF NEW.status = 'resolved' OR NEW.waiting_since IS NOT NULL THEN
@@ -423,7 +428,8 @@ BEGIN
             USING ERRCODE = 'foreign_key_violation', HINT = 'See csm.account for the accounts.';
     END IF;
     IF NEW.assignee IS NOT NULL THEN
-        PERFORM @extschema@._log_move(NEW.account_id, NEW.conversation_id, 'route', NULL, NEW.assignee, NEW.assignment_reason);
+        PERFORM @extschema@._log_move(NEW.account_id, NEW.conversation_id, 'route', NULL, NEW.assignee, NEW.assignment_reason,
+                                      CASE WHEN over THEN @extschema@._override_context(NEW.assignee, NEW.team) END);
     END IF;
     RETURN NEW;
 END $$;
@@ -452,6 +458,9 @@ DECLARE
     reopen_later boolean := false;
     settled boolean := shard AND NEW.waiting_since = '-infinity';
     context jsonb;
+    -- A move by hand whose reason starts with "override" may go over the
+    -- agent's limit; the log says so.
+    over boolean := reason_given AND NEW.assignment_reason ~* '^override\M';
 BEGIN
     IF settled THEN
         action := 'reopen';
@@ -547,15 +556,18 @@ BEGIN
     END IF;
     IF now_counted AND NOT (was_counted AND NEW.assignee = OLD.assignee) THEN
         IF shard THEN
-            INSERT INTO @extschema@.conversation_change (account_id, conversation_id, kind, member_id, team)
-            VALUES (NEW.account_id, NEW.conversation_id, 'take', NEW.assignee, NEW.team);
+            INSERT INTO @extschema@.conversation_change (account_id, conversation_id, kind, member_id, team, reason)
+            VALUES (NEW.account_id, NEW.conversation_id, 'take', NEW.assignee, NEW.team, CASE WHEN over THEN 'override' END);
         ELSE
-            PERFORM @extschema@._take_agent(NEW.assignee, NEW.team, true);
+            PERFORM @extschema@._take_agent(NEW.assignee, NEW.team, true, over);
         END IF;
     END IF;
     IF action IN ('reassign', 'requeue') THEN
         -- What the agent letting it go leaves to the next one.
         context := @extschema@._handoff_context(NEW.account_id, NEW.conversation_id, OLD.assigned_at, OLD.first_response_at);
+    END IF;
+    IF over AND NEW.assignee IS NOT NULL AND now_counted THEN
+        context := coalesce(context, '{}') || @extschema@._override_context(NEW.assignee, NEW.team);
     END IF;
     IF action IS NOT NULL AND NOT reopen_later THEN
         PERFORM @extschema@._log_move(NEW.account_id, NEW.conversation_id, action, old_member, NEW.assignee, NEW.assignment_reason,
@@ -848,27 +860,30 @@ DECLARE
     released bigint[] := '{}';
     taken bigint[] := '{}';
     taken_teams text[] := '{}';
+    taken_over boolean[] := '{}';
     member bigint;
 BEGIN
     -- Read and deleted in one statement: nothing committed meanwhile is lost.
     IF account IS NULL THEN
         FOR ch IN DELETE FROM @extschema@.conversation_change h WHERE h.kind IN ('release', 'take')
-                  RETURNING h.kind, h.member_id, h.team LOOP
+                  RETURNING h.kind, h.member_id, h.team, h.reason LOOP
             IF ch.kind = 'release' THEN
                 released := released || ch.member_id;
             ELSE
                 taken := taken || ch.member_id;
                 taken_teams := taken_teams || ch.team;
+                taken_over := taken_over || (ch.reason IS NOT DISTINCT FROM 'override');
             END IF;
         END LOOP;
     ELSE
         FOR ch IN DELETE FROM @extschema@.conversation_change h WHERE h.account_id = account AND h.kind IN ('release', 'take')
-                  RETURNING h.kind, h.member_id, h.team LOOP
+                  RETURNING h.kind, h.member_id, h.team, h.reason LOOP
             IF ch.kind = 'release' THEN
                 released := released || ch.member_id;
             ELSE
                 taken := taken || ch.member_id;
                 taken_teams := taken_teams || ch.team;
+                taken_over := taken_over || (ch.reason IS NOT DISTINCT FROM 'override');
             END IF;
         END LOOP;
     END IF;
@@ -876,7 +891,7 @@ BEGIN
         UPDATE @extschema@.agent_load l SET open_count = greatest(l.open_count - 1, 0) WHERE l.member_id = member;
     END LOOP;
     FOR i IN 1 .. cardinality(taken) LOOP
-        PERFORM @extschema@._take_agent(taken[i], taken_teams[i], true);
+        PERFORM @extschema@._take_agent(taken[i], taken_teams[i], true, taken_over[i]);
     END LOOP;
     RETURN cardinality(released);
 END $$;

@@ -51,7 +51,7 @@ COMMENT ON INDEX @extschema@.conversation_note_by_conversation IS 'The notes of 
 
 ALTER TABLE @extschema@.assignment_log ADD COLUMN context jsonb;
 COMMENT ON COLUMN @extschema@.assignment_log.context IS
-    'The handoff context of a conversation taken from an agent (reassign, requeue): held_since (when they got it), first_response_at (theirs, or NULL), notes (how many internal notes it has) and last_note (the latest note''s text). NULL for other moves.';
+    'The handoff context of a conversation taken from an agent (reassign, requeue): held_since (when they got it), first_response_at (theirs, or NULL), notes (how many internal notes it has) and last_note (the latest note''s text); and for a manual assignment whose reason starts with "override" (allowed over the agent''s limit): override true and the limit. NULL for other moves.';
 
 -- The handoff context of a conversation an agent lets go.
 CREATE FUNCTION @extschema@._handoff_context(account bigint, conversation bigint, held_since timestamptz,
@@ -74,6 +74,17 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION @extschema@._handoff_context(bigint, bigint, timestamptz, timestamptz) IS
     'Internal: the context logged when an agent lets a conversation go: when they got it, their first response, and the conversation''s internal notes (count and the last one).';
+
+-- What the log says of a manual assignment over the limit.
+CREATE FUNCTION @extschema@._override_context(member bigint, team text) RETURNS jsonb
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RETURN jsonb_build_object('override', true,
+        'limit', (SELECT coalesce(m.conversation_limit, (@extschema@._support_team(team)).conversation_limit)
+                  FROM @extschema@.team_member m WHERE m.member_id = member));
+END $$;
+COMMENT ON FUNCTION @extschema@._override_context(bigint, text) IS
+    'Internal: the log context of a manual assignment whose reason starts with "override": {"override": true, "limit": the agent''s limit in that team}.';
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.conversation_note', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.conversation_note_note_id_seq', '');

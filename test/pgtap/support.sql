@@ -4,7 +4,7 @@
 -- out for the window, a team change re-routed or queued, internal notes and
 -- the handoff context (agent_performance: sql/support.sql).
 BEGIN;
-SELECT plan(29);
+SELECT plan(34);
 
 INSERT INTO csm.account (account_id, external_id) VALUES (901, 'sup_a');
 -- Who holds which conversation of the account, by handle.  (A view, not a
@@ -117,6 +117,21 @@ SELECT is((SELECT context->>'notes' || ' / ' || (context->>'last_note') FROM csm
           '2 / asked for a refund', 'the reassignment is logged with the notes'' count and the last one');
 SELECT throws_ok($$INSERT INTO csm.conversation_note (account_id, conversation_id, body) VALUES (901, 50, ' ')$$,
                  '23514', NULL, 'a blank note');
+
+-- A manual assignment over the limit: refused, unless the reason says override (logged).
+INSERT INTO csm.team_member (handle, teams, status, conversation_limit) VALUES ('sup_o1', '{ot}', 'online', 1);
+INSERT INTO csm.team_member (handle, teams, status) VALUES ('sup_o2', '{ot}', 'offline');
+INSERT INTO csm.conversation (account_id, conversation_id, team) VALUES (901, 70, 'ot'), (901, 71, 'ot');
+SELECT is((SELECT handle FROM sup WHERE id = 71), NULL, 'the second waits: sup_o1 is at their limit');
+SELECT throws_ok($$UPDATE csm.conversation SET assignee = (SELECT member_id FROM csm.team_member WHERE handle = 'sup_o1')
+                   WHERE account_id = 901 AND conversation_id = 71$$, '23514', NULL, 'by hand over the limit: refused');
+SELECT lives_ok($$UPDATE csm.conversation SET assignee = (SELECT member_id FROM csm.team_member WHERE handle = 'sup_o1'),
+                                              assignment_reason = 'override: the customer asked for them'
+                  WHERE account_id = 901 AND conversation_id = 71$$, 'by hand over the limit with an override reason');
+SELECT is((SELECT open_count FROM csm.agent_load WHERE member_id = (SELECT member_id FROM csm.team_member WHERE handle = 'sup_o1')), 2,
+          'the override counts: 2 open against a limit of 1');
+SELECT is((SELECT context FROM csm.assignment_log WHERE account_id + 0 = 901 AND conversation_id = 71 AND action = 'route'),
+          '{"override": true, "limit": 1}'::jsonb, 'the log says it was an override over a limit of 1');
 
 SELECT * FROM finish();
 ROLLBACK;
