@@ -17,7 +17,8 @@ SELECT tables_are('csm', ARRAY['account', 'team_member', 'nps_response', 'usage_
                                'arr_change', 'renewal', 'renewal_reminder',
                                'segment', 'segment_rule',
                                'nps_category', 'nps_loop',
-                               'expansion_signal_kind', 'expansion_signal_setting', 'expansion_signal']);
+                               'expansion_signal_kind', 'expansion_signal_setting', 'expansion_signal',
+                               'conversation_note']);
 SELECT views_are('csm', ARRAY['usage_daily', 'usage_feature_daily', 'usage_unknown_key', '_usage_day', '_usage_feature_day', '_usage_staged', 'account_metrics',
                               'account_health', 'health_trend', 'health_score_component',
                               'assignment', 'assignment_workload', 'unassigned_queue', 'agent_performance',
@@ -81,8 +82,9 @@ SELECT is_empty($$
                                               'csm.milestone',
                                               'csm.segment', 'csm.segment_rule', 'csm.expansion_signal_kind')
       -- within the colocation group, by a key that starts with account_id
-      AND NOT (c.conrelid, c.confrelid) IN (('csm.nps_loop'::regclass, 'csm.nps_response'::regclass))
-$$, 'foreign keys point only at account or config tables (or at an answer, from its colocated follow-up)');
+      AND NOT (c.conrelid, c.confrelid) IN (('csm.nps_loop'::regclass, 'csm.nps_response'::regclass),
+                                            ('csm.conversation_note'::regclass, 'csm.conversation'::regclass))
+$$, 'foreign keys point only at account or config tables (or at an answer, from its colocated follow-up, or at a conversation, from its colocated note)');
 
 -- pg_dump keeps every table and sequence that holds user data.
 SELECT set_eq($$
