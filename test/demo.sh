@@ -521,7 +521,7 @@ ORDER BY c.team;
 SQL
 section "Handoffs: conversations taken from a silent or away-from-team agent, with the context the next agent gets (csm.assignment_log.context)" <<'SQL'
 SELECT l.conversation_id AS conv, l.action, o.handle AS from_agent, coalesce(n.handle, '(queue)') AS to_agent,
-       left(l.reason, 42) AS reason,
+       left(l.reason, 50) AS reason,
        round(extract(epoch FROM l.at - (l.context->>'held_since')::timestamptz) / 60) || ' min' AS held,
        l.context->>'notes' AS notes, left(l.context->>'last_note', 34) AS last_note
 FROM csm.assignment_log l
