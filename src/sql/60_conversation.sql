@@ -101,7 +101,7 @@ BEGIN
     SELECT * INTO cfg FROM @extschema@.support_team s WHERE s.team = _support_team.team;
     IF NOT FOUND THEN
         -- The column defaults of csm.support_team.
-        cfg := ROW(team, 'round_robin', NULL, 'reassign', interval '10 minutes', true);
+        cfg := ROW(team, 'round_robin', NULL, 'reassign', interval '10 minutes', true, NULL, true);
     END IF;
     RETURN cfg;
 END $$;
@@ -140,11 +140,17 @@ DECLARE
     by_skills boolean := cfg.strategy = 'skills';
     balanced boolean := cfg.strategy IN ('balanced', 'skills');
     wanted text[] := CASE WHEN by_skills THEN coalesce(skills, '{}') ELSE '{}' END;
+    team_full bigint[] := '{}';
     picked bigint;
     missing bigint[];
 BEGIN
     IF NOT cfg.auto_assign THEN
         RETURN NULL;
+    END IF;
+    -- The team's own per-agent limit: agents who hold that many of its
+    -- conversations are left out.
+    IF cfg.per_agent_limit IS NOT NULL THEN
+        team_full := @extschema@._team_full_agents(team, cfg.per_agent_limit, cfg.count_pending);
     END IF;
     -- Agents inserted already online get their row (a probe once all have
     -- one; until the session making a row commits, others wait for it).
@@ -164,7 +170,7 @@ BEGIN
         FROM @extschema@.agent_load l
         JOIN @extschema@.team_member m ON m.member_id = l.member_id
         WHERE _pick_agent.team = ANY (m.teams) AND m.active AND m.status = 'online'
-          AND l.member_id IS DISTINCT FROM except_member AND m.skills @> wanted
+          AND l.member_id IS DISTINCT FROM except_member AND m.skills @> wanted AND NOT l.member_id = ANY (team_full)
           AND l.open_count < coalesce(m.conversation_limit, cfg.conversation_limit, 2147483647)
         ORDER BY CASE WHEN balanced THEN l.open_count END, l.pick_seq, l.member_id
         LIMIT 1;
@@ -175,11 +181,18 @@ BEGIN
         FROM @extschema@.agent_load l
         JOIN @extschema@.team_member m ON m.member_id = l.member_id
         WHERE _pick_agent.team = ANY (m.teams) AND m.active AND m.status = 'online'
-          AND l.member_id IS DISTINCT FROM except_member AND m.skills @> wanted
+          AND l.member_id IS DISTINCT FROM except_member AND m.skills @> wanted AND NOT l.member_id = ANY (team_full)
           AND l.open_count < coalesce(m.conversation_limit, cfg.conversation_limit, 2147483647)
         ORDER BY CASE WHEN balanced THEN l.open_count END, l.pick_seq, l.member_id
         LIMIT 1
         FOR UPDATE OF l SKIP LOCKED;
+        IF FOUND AND cfg.per_agent_limit IS NOT NULL
+           AND @extschema@._team_count(picked, team, cfg.count_pending) >= cfg.per_agent_limit THEN
+            -- Counted again now that the agent is locked: whoever assigned
+            -- to them before has committed.  Full after all: someone else.
+            team_full := team_full || picked;
+            CONTINUE;
+        END IF;
         IF FOUND OR NOT patient THEN
             RETURN picked;
         END IF;
@@ -188,7 +201,7 @@ BEGIN
         PERFORM FROM @extschema@.agent_load l
         JOIN @extschema@.team_member m ON m.member_id = l.member_id
         WHERE _pick_agent.team = ANY (m.teams) AND m.active AND m.status = 'online'
-          AND l.member_id IS DISTINCT FROM except_member AND m.skills @> wanted
+          AND l.member_id IS DISTINCT FROM except_member AND m.skills @> wanted AND NOT l.member_id = ANY (team_full)
           AND l.open_count < coalesce(m.conversation_limit, cfg.conversation_limit, 2147483647);
         IF NOT FOUND THEN
             RETURN NULL;
@@ -209,6 +222,8 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     m @extschema@.team_member;
     lim integer;
+    team_lim integer;
+    distributed boolean;
     held integer;
     seq bigint;
 BEGIN
@@ -224,6 +239,24 @@ BEGIN
         END IF;
         IF NOT over_limit THEN
             lim := coalesce(m.conversation_limit, (@extschema@._support_team(team)).conversation_limit);
+            team_lim := (@extschema@._support_team(team)).per_agent_limit;
+        END IF;
+    END IF;
+    -- The team's per-agent limit.  On a single node the conversation is
+    -- not written yet, and the agent is locked first so that the count is
+    -- final; on Citus the coordinator counts under the routing lock after
+    -- the shards wrote it, so it counts itself.
+    IF team_lim IS NOT NULL THEN
+        distributed := @extschema@._is_distributed('@extschema@.conversation');
+        IF NOT distributed THEN
+            PERFORM FROM @extschema@.agent_load l WHERE l.member_id = member FOR UPDATE;
+        END IF;
+        held := @extschema@._team_count(member, team, (@extschema@._support_team(team)).count_pending)
+                - CASE WHEN distributed THEN 1 ELSE 0 END;
+        IF held >= team_lim THEN
+            RAISE EXCEPTION 'team member "%" is at team %''s limit (% of % open)', m.handle, team, held, team_lim
+                USING ERRCODE = 'check_violation',
+                      HINT = 'Raise the team''s per_agent_limit, resolve one of their conversations in it, or give a reason starting with "override".';
         END IF;
     END IF;
     -- Drawn here, not in the UPDATE: Citus refuses volatile functions in an

@@ -16,6 +16,15 @@ COMMENT ON COLUMN @extschema@.support_team.strategy IS
 COMMENT ON COLUMN @extschema@.support_team.auto_assign IS
     'false: the team is manual only. New, reopened and requeued conversations wait in its queue, which csm never serves by itself (route_waiting and reassign_stale leave it alone); agents take them by hand (UPDATE assignee). A reopened conversation goes to the queue, not back to its last agent.';
 
+-- Capacity per team, beside the agent's overall limit.
+ALTER TABLE @extschema@.support_team ADD COLUMN per_agent_limit integer;
+ALTER TABLE @extschema@.support_team ADD COLUMN count_pending boolean NOT NULL DEFAULT true;
+ALTER TABLE @extschema@.support_team ADD CONSTRAINT support_team_per_agent_limit_not_negative CHECK (per_agent_limit >= 0);
+COMMENT ON COLUMN @extschema@.support_team.per_agent_limit IS
+    'Most of this team''s conversations one agent holds at once, counted in this team only (open ones, and pending ones when count_pending), beside the agent''s overall limit (team_member.conversation_limit, else the team''s conversation_limit, over all their teams); NULL means none. Routing skips an agent at it; a move by hand to one is refused (23514) unless its reason starts with override.';
+COMMENT ON COLUMN @extschema@.support_team.count_pending IS
+    'Whether pending conversations (waiting on the customer) count towards per_agent_limit; true by default.';
+
 ALTER TABLE @extschema@.conversation ADD COLUMN required_skills text[] NOT NULL DEFAULT '{}';
 ALTER TABLE @extschema@.conversation ADD COLUMN excluded_member bigint;
 ALTER TABLE @extschema@.conversation ADD COLUMN excluded_until timestamptz;
@@ -74,6 +83,38 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION @extschema@._handoff_context(bigint, bigint, timestamptz, timestamptz) IS
     'Internal: the context logged when an agent lets a conversation go: when they got it, their first response, and the conversation''s internal notes (count and the last one).';
+
+-- An agent's conversations in one team that count towards its per-agent
+-- limit.  (A loop over plain queries, which Citus runs on the coordinator.)
+CREATE FUNCTION @extschema@._team_count(member bigint, team text, count_pending boolean) RETURNS integer
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    n integer;
+BEGIN
+    SELECT count(*) INTO n FROM @extschema@.conversation c
+    WHERE c.assignee = member AND c.team = _team_count.team
+      AND (c.status = 'open' OR (count_pending AND c.status = 'pending'));
+    RETURN n;
+END $$;
+COMMENT ON FUNCTION @extschema@._team_count(bigint, text, boolean) IS
+    'Internal: how many of a team''s conversations an agent holds that count towards the team''s per_agent_limit (open, and pending when count_pending).';
+
+CREATE FUNCTION @extschema@._team_full_agents(team text, lim integer, count_pending boolean) RETURNS bigint[]
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    full_agents bigint[] := '{}';
+    member bigint;
+BEGIN
+    FOR member IN SELECT c.assignee FROM @extschema@.conversation c
+                  WHERE c.team = _team_full_agents.team AND c.assignee IS NOT NULL
+                    AND (c.status = 'open' OR (count_pending AND c.status = 'pending'))
+                  GROUP BY c.assignee HAVING count(*) >= lim LOOP
+        full_agents := full_agents || member;
+    END LOOP;
+    RETURN full_agents;
+END $$;
+COMMENT ON FUNCTION @extschema@._team_full_agents(text, integer, boolean) IS
+    'Internal: the agents who hold as many of a team''s conversations as its per_agent_limit (counted as csm._team_count does).';
 
 -- What the log says of a manual assignment over the limit.
 CREATE FUNCTION @extschema@._override_context(member bigint, team text) RETURNS jsonb

@@ -4,7 +4,7 @@
 -- out for the window, a team change re-routed or queued, internal notes and
 -- the handoff context (agent_performance: sql/support.sql).
 BEGIN;
-SELECT plan(34);
+SELECT plan(40);
 
 INSERT INTO csm.account (account_id, external_id) VALUES (901, 'sup_a');
 -- Who holds which conversation of the account, by handle.  (A view, not a
@@ -132,6 +132,26 @@ SELECT is((SELECT open_count FROM csm.agent_load WHERE member_id = (SELECT membe
           'the override counts: 2 open against a limit of 1');
 SELECT is((SELECT context FROM csm.assignment_log WHERE account_id + 0 = 901 AND conversation_id = 71 AND action = 'route'),
           '{"override": true, "limit": 1}'::jsonb, 'the log says it was an override over a limit of 1');
+
+-- Capacity per team: one of team ca per agent, beside the overall limit.
+INSERT INTO csm.support_team (team, per_agent_limit, count_pending) VALUES ('ca', 1, true);
+INSERT INTO csm.team_member (handle, teams, status, conversation_limit) VALUES ('sup_c1', '{ca,cb}', 'online', 5);
+INSERT INTO csm.conversation (account_id, conversation_id, team) VALUES (901, 80, 'ca'), (901, 81, 'ca'), (901, 82, 'cb');
+SELECT results_eq($$SELECT id, handle FROM sup WHERE id BETWEEN 80 AND 82 ORDER BY id$$,
+                  $$VALUES (80::bigint, 'sup_c1'::text), (81, NULL), (82, 'sup_c1')$$,
+                  'per-team limit: the second of team ca waits though the agent has room overall; team cb still routes to them');
+SELECT throws_ok($$UPDATE csm.conversation SET assignee = (SELECT member_id FROM csm.team_member WHERE handle = 'sup_c1')
+                   WHERE account_id = 901 AND conversation_id = 81$$, '23514', NULL, 'per-team limit: a move by hand over it is refused');
+SELECT throws_ok($$INSERT INTO csm.support_team (team, per_agent_limit) VALUES ('cx', -1)$$, '23514', NULL, 'a negative per-team limit');
+UPDATE csm.conversation SET status = 'pending' WHERE account_id = 901 AND conversation_id = 80;
+SELECT is(csm.route_waiting('ca'), 0, 'a pending conversation counts while the team says so');
+UPDATE csm.support_team SET count_pending = false WHERE team = 'ca';
+SELECT is((SELECT handle FROM sup WHERE id = 81), 'sup_c1', 'count_pending false: the pending one no longer counts, and the queue is served');
+UPDATE csm.conversation SET status = 'open' WHERE account_id = 901 AND conversation_id = 80;
+INSERT INTO csm.conversation (account_id, conversation_id, team) VALUES (901, 83, 'ca');
+SELECT lives_ok($$UPDATE csm.conversation SET assignee = (SELECT member_id FROM csm.team_member WHERE handle = 'sup_c1'),
+                                              assignment_reason = 'override: same customer'
+                  WHERE account_id = 901 AND conversation_id = 83$$, 'per-team limit: an override by hand goes over it');
 
 SELECT * FROM finish();
 ROLLBACK;
