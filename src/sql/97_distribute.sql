@@ -77,7 +77,9 @@ BEGIN ATOMIC
         (280, '@extschema@.expansion_signal', 'account'),
         -- CTAs and tasks (85_playbook.sql)
         (300, '@extschema@.cta', 'account'),
-        (301, '@extschema@.task', 'account')
+        (301, '@extschema@.task', 'account'),
+        -- history to chart (91_history.sql)
+        (370, '@extschema@.churn_history', 'account')
     ) AS t(position, relation, kind)
     ORDER BY t.position;
 END;

@@ -18,7 +18,8 @@ SELECT tables_are('csm', ARRAY['account', 'team_member', 'nps_response', 'usage_
                                'segment', 'segment_rule',
                                'nps_category', 'nps_loop',
                                'expansion_signal_kind', 'expansion_signal_setting', 'expansion_signal',
-                               'playbook_trigger', 'playbook', 'playbook_step', 'cta', 'task']);
+                               'playbook_trigger', 'playbook', 'playbook_step', 'cta', 'task',
+                               'churn_history']);
 SELECT views_are('csm', ARRAY['usage_daily', 'usage_feature_daily', 'usage_unknown_key', '_usage_day', '_usage_feature_day', '_usage_staged', 'account_metrics',
                               'account_health', 'health_trend', 'health_score_component',
                               'assignment', 'assignment_workload', 'unassigned_queue', 'agent_performance',
@@ -27,7 +28,8 @@ SELECT views_are('csm', ARRAY['usage_daily', 'usage_feature_daily', 'usage_unkno
                               'revenue_monthly', 'renewal_pipeline',
                               'segment_coverage',
                               'nps_followup', 'nps_monthly',
-                              'expansion_signal_config', 'expansion_signal_current', 'expansion_candidate']);
+                              'expansion_signal_config', 'expansion_signal_current', 'expansion_candidate',
+                              'health_daily', 'churn_daily']);
 SELECT col_is_pk('csm', 'account', ARRAY['account_id'], 'account is keyed by account_id');
 SELECT col_is_unique('csm', 'account', ARRAY['external_id'], 'external_id is globally unique');
 SELECT col_is_unique('csm', 'team_member', ARRAY['handle'], 'handle is unique');
