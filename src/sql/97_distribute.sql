@@ -227,6 +227,9 @@ BEGIN
     -- Views whose single-node form Citus cannot push down (health: see
     -- csm._health_views_for_citus).
     PERFORM @extschema@._health_views_for_citus();
+    -- csm.account_metrics: the set-based form (csm._account_metrics_view).
+    PERFORM @extschema@._account_metrics_view(per_account => false);
+    PERFORM @extschema@._usage_daily_views(per_account => false);
     -- The rows now live in the shards; drop the coordinator's stale copies.
     FOR t IN SELECT d.relation FROM @extschema@._distribution() d LOOP
         PERFORM truncate_local_data_after_distributing_table(t.relation);
