@@ -46,11 +46,13 @@ deps:
 	@test/deps.sh
 
 # pg_cron is preloaded for the README's cron examples, which
-# test/shell/readme.sh runs in database csm_readme.
+# test/shell/readme.sh runs in database csm_readme, and for
+# test/shell/cron_jobs.sh, which lets it run csm's jobs (in background
+# workers: no connection settings needed).
 test: deps
 	$(MAKE) install
 	PG_MAJOR=$(PG_MAJOR) pg_virtualenv -t -v $(PG_MAJOR) -o shared_preload_libraries=pg_cron \
-		-o cron.database_name=csm_readme test/run.sh
+		-o cron.database_name=csm_readme -o cron.use_background_workers=on test/run.sh
 
 demo: deps
 	$(MAKE) install
@@ -62,7 +64,7 @@ valgrind: deps
 
 bench: deps
 	$(MAKE) install
-	PG_MAJOR=$(PG_MAJOR) pg_virtualenv -t -v $(PG_MAJOR) sh -c 'test/bench/run.sh && test/bench/health.sh && test/bench/assign.sh && test/bench/churn.sh && test/bench/lifecycle.sh && test/bench/revenue.sh && test/bench/renewal.sh && test/bench/segment.sh && test/bench/nps.sh && test/bench/expansion.sh && test/bench/reads.sh'
+	PG_MAJOR=$(PG_MAJOR) pg_virtualenv -t -v $(PG_MAJOR) sh -c 'test/bench/run.sh && test/bench/health.sh && test/bench/assign.sh && test/bench/churn.sh && test/bench/lifecycle.sh && test/bench/revenue.sh && test/bench/renewal.sh && test/bench/segment.sh && test/bench/nps.sh && test/bench/expansion.sh && test/bench/alert.sh && test/bench/reads.sh'
 
 # csm on a 3-node Citus cluster (a coordinator and two workers on 127.0.0.1,
 # started and stopped by the script). Citus must be installed: see
@@ -76,6 +78,36 @@ test-citus: deps
 bench-citus: deps
 	$(MAKE) install
 	for b in $(sort $(wildcard test/bench/citus_*.sh)); do PG_MAJOR=$(PG_MAJOR) PG_CONFIG=$(PG_CONFIG) $$b || exit 1; done
+
+# Packages.  DISTVERSION is the release being packaged: META.json's version
+# and debian/changelog's upstream version (test/shell/dist.sh checks that
+# they agree).  EXTVERSION is the extension's own, its install script's and
+# META.json's provides; the two meet when 0.2.0 is cut, with its upgrade
+# script.
+DISTVERSION = 0.2.0
+.PHONY: dist deb test-deb
+
+# PGXN: the committed tree (HEAD) as dist/csm-$(DISTVERSION).zip.
+dist:
+	@mkdir -p dist
+	git archive --format zip --prefix=csm-$(DISTVERSION)/ --output dist/csm-$(DISTVERSION).zip HEAD
+	@echo "csm: dist/csm-$(DISTVERSION).zip"
+
+# Debian: the committed tree built with pg_buildext (debian/) into
+# dist/postgresql-15-csm_$(DISTVERSION)-1_amd64.deb; test-deb installs that
+# .deb in place of make install (into a copy of PostgreSQL 15, never the
+# machine's own) and runs the whole suite against it.
+deb:
+	PG_MAJOR=$(PG_MAJOR) test/deb.sh build $(DISTVERSION)
+
+test-deb: deps deb
+	PG_MAJOR=$(PG_MAJOR) test/deb.sh test $(DISTVERSION)
+
+# csm built (not run) against the server headers of PostgreSQL 17 and 18
+# from Debian's archive, with -Werror: test/versions.sh.
+.PHONY: build-versions
+build-versions:
+	test/versions.sh
 
 # The pg_regress suite a second time, with a hostile schema first on
 # search_path (test/hostile/schema.sql: operators and functions for the

@@ -57,7 +57,7 @@ csm_require_level(const char *level)
 	fn = LookupFuncName(name, 0, NULL, true);
 	if (!OidIsValid(fn))
 		elog(ERROR, "csm: marker function csm.%s() is missing", marker);
-	if (pg_proc_aclcheck(fn, role, ACL_EXECUTE) != ACLCHECK_OK)
+	if (csm_proc_aclcheck(fn, role, ACL_EXECUTE) != ACLCHECK_OK)
 	{
 		const char *name = GetUserNameFromId(role, false);
 

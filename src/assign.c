@@ -74,13 +74,13 @@ static LocalTransactionId batch_lxid = InvalidLocalTransactionId;
 static bool
 holds_member_lock(void)
 {
-	return holding_lxid != InvalidLocalTransactionId && holding_lxid == MyProc->lxid;
+	return holding_lxid != InvalidLocalTransactionId && holding_lxid == CSM_MY_LXID;
 }
 
 static bool
 in_batch(void)
 {
-	return batch_lxid != InvalidLocalTransactionId && batch_lxid == MyProc->lxid;
+	return batch_lxid != InvalidLocalTransactionId && batch_lxid == CSM_MY_LXID;
 }
 
 /*
@@ -476,7 +476,7 @@ try_member(const Pick *pick, int64 member_id, bool has_row, float8 threshold)
 	if (!has_row)
 		make_rows(&member_id, 1);
 	if (in_subtransaction(try_body, &t))
-		holding_lxid = MyProc->lxid;
+		holding_lxid = CSM_MY_LXID;
 	return t.result;
 }
 
@@ -644,7 +644,7 @@ pick_in_batch(const Pick *pick, uint64 *ncandidates, char **handle)
 		make_rows(missing, nmissing);
 	arg = PointerGetDatum(construct_array(ids, n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	execute(lock_all_plan, &arg, NULL, SPI_OK_SELECT);
-	holding_lxid = MyProc->lxid;
+	holding_lxid = CSM_MY_LXID;
 
 	execute(candidates_plan, (Datum *) pick->args, pick->nulls, SPI_OK_SELECT);
 	*ncandidates = SPI_processed;
@@ -702,7 +702,7 @@ lock_member_spi(int64 member_id)
 		make_rows(&member_id, 1);
 		execute(lock_plan, &arg, NULL, SPI_OK_SELECT);
 	}
-	holding_lxid = MyProc->lxid;
+	holding_lxid = CSM_MY_LXID;
 }
 
 /* Every plan this file runs, prepared on first use. */
@@ -813,7 +813,7 @@ csm_begin_batch(PG_FUNCTION_ARGS)
 	prepare_plans();
 	execute(batch_plan, NULL, NULL, SPI_OK_SELECT);
 	SPI_finish();
-	batch_lxid = MyProc->lxid;
+	batch_lxid = CSM_MY_LXID;
 	PG_RETURN_VOID();
 }
 

@@ -12,6 +12,8 @@
 
 #include "postgres.h"
 
+#include "compat.h"
+
 #include "fmgr.h"
 #include "utils/array.h"
 #include "utils/jsonb.h"
@@ -164,6 +166,6 @@ extern void churn_jsonb_key(JsonbParseState **state, const char *key);
 extern void churn_jsonb_int(JsonbParseState **state, int64 value);
 
 /* The feature value error shared by the fit and prediction. */
-extern void churn_feature_error(const char *what, int position, double value) pg_attribute_noreturn();
+pg_noreturn extern void churn_feature_error(const char *what, int position, double value);
 
 #endif							/* CSM_CHURN_H */

@@ -188,8 +188,8 @@ typedef struct FitOptions
 	Jsonb	   *feature_names;	/* an array of strings, or NULL */
 } FitOptions;
 
-static void
-option_error(const char *msg, const char *detail) pg_attribute_noreturn();
+pg_noreturn static void
+option_error(const char *msg, const char *detail);
 
 static void
 option_error(const char *msg, const char *detail)

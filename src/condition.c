@@ -31,6 +31,8 @@
  */
 #include "postgres.h"
 
+#include "compat.h"
+
 #include <errno.h>
 #include <math.h>
 
@@ -322,8 +324,8 @@ excerpt(const char *s, int len)
 	return buf.data;
 }
 
-static void
-unterminated_string(const CondParser *p, int start) pg_attribute_noreturn();
+pg_noreturn static void
+unterminated_string(const CondParser *p, int start);
 
 static void
 unterminated_string(const CondParser *p, int start)
@@ -442,7 +444,7 @@ tok_is_reserved(const CondParser *p)
  * Parser
  * ------------------------------------------------------------------------- */
 
-static void syntax_error(const CondParser *p, const char *expected) pg_attribute_noreturn();
+pg_noreturn static void syntax_error(const CondParser *p, const char *expected);
 
 static void
 syntax_error(const CondParser *p, const char *expected)
@@ -1077,7 +1079,7 @@ typedef struct Fact
 	int			len;
 } Fact;
 
-static void bad_fact(const char *name, const char *what) pg_attribute_noreturn();
+pg_noreturn static void bad_fact(const char *name, const char *what);
 
 static void
 bad_fact(const char *name, const char *what)

@@ -4,6 +4,8 @@
 #ifndef CSM_H
 #define CSM_H
 
+#include "compat.h"
+
 /* csm.compact_threshold: usage deltas a backend appends before it folds them. */
 extern int	csm_compact_threshold;
 

@@ -61,7 +61,7 @@ metric_names(const HealthModel *model)
 	return names.data;
 }
 
-static void unknown_metric_error(const HealthModel *model, Jsonb *metrics) pg_attribute_noreturn();
+pg_noreturn static void unknown_metric_error(const HealthModel *model, Jsonb *metrics);
 
 /*
  * The error for a key of the metrics object that the model has no metric
@@ -172,7 +172,7 @@ datum_to_double(Datum d, Oid type)
 	return 0.0;					/* keep compilers quiet */
 }
 
-static void non_numeric_metric_error(const char *column, Oid type) pg_attribute_noreturn();
+pg_noreturn static void non_numeric_metric_error(const char *column, Oid type);
 
 static void
 non_numeric_metric_error(const char *column, Oid type)

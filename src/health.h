@@ -6,6 +6,8 @@
 
 #include "postgres.h"
 
+#include "compat.h"
+
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 
@@ -118,7 +120,7 @@ typedef struct HealthModelEntry
 /* Model loading (health_model.c). */
 extern HealthModel *health_model_load(const char *name, MemoryContext cxt);
 extern HealthModelEntry *health_model_for_call(FunctionCallInfo fcinfo, int argno);
-extern void metric_value_error(const HealthModel *model, int i, double value) pg_attribute_noreturn();
+pg_noreturn extern void metric_value_error(const HealthModel *model, int i, double value);
 extern char *metric_value_problem(const HealthModel *model, int i, double value);
 
 /* The column types a metric may have; the others are ERRCODE_DATATYPE_MISMATCH. */

@@ -47,7 +47,6 @@ writes_team_member(QueryDesc *queryDesc, int eflags)
 	const char *app;
 	Oid			nsp;
 	Oid			member;
-	ListCell   *lc;
 
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return InvalidOid;
@@ -66,14 +65,8 @@ writes_team_member(QueryDesc *queryDesc, int eflags)
 	member = OidIsValid(nsp) ? get_relname_relid("team_member", nsp) : InvalidOid;
 	if (!OidIsValid(member))
 		return InvalidOid;
-	foreach(lc, queryDesc->plannedstmt->rtable)
-	{
-		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
-
-		if (rte->rtekind == RTE_RELATION && rte->relid == member &&
-			(rte->requiredPerms & (ACL_UPDATE | ACL_DELETE)) != 0)
-			return member;
-	}
+	if (csm_plan_requires(queryDesc->plannedstmt, member, ACL_UPDATE | ACL_DELETE))
+		return member;
 	return InvalidOid;
 }
 

@@ -14,6 +14,8 @@
  */
 #include "postgres.h"
 
+#include "compat.h"
+
 #include "fmgr.h"
 #include "utils/date.h"
 #include "utils/datum.h"

@@ -69,10 +69,10 @@ static bool
 csm_has_citus(void)
 {
 	watch_citus_state();
-	if (has_citus_lxid == InvalidLocalTransactionId || has_citus_lxid != MyProc->lxid)
+	if (has_citus_lxid == InvalidLocalTransactionId || has_citus_lxid != CSM_MY_LXID)
 	{
 		has_citus = OidIsValid(get_extension_oid("citus", true));
-		has_citus_lxid = MyProc->lxid;
+		has_citus_lxid = CSM_MY_LXID;
 	}
 	return has_citus;
 }
@@ -120,7 +120,7 @@ bool
 csm_on_citus(void)
 {
 	watch_citus_state();
-	if (on_citus_lxid == InvalidLocalTransactionId || on_citus_lxid != MyProc->lxid)
+	if (on_citus_lxid == InvalidLocalTransactionId || on_citus_lxid != CSM_MY_LXID)
 	{
 		on_citus = false;
 		if (csm_has_citus())
@@ -134,7 +134,7 @@ csm_on_citus(void)
 				elog(ERROR, "csm: could not read pg_dist_partition: %s", SPI_result_code_string(rc));
 			on_citus = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		}
-		on_citus_lxid = MyProc->lxid;
+		on_citus_lxid = CSM_MY_LXID;
 	}
 	return on_citus;
 }

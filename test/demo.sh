@@ -537,6 +537,42 @@ SELECT 'do', coalesce(x->>'playbook', x->>'action'),
 FROM a, jsonb_array_elements(r->'recommendations') x;
 SQL
 
+# Alerts: a LISTEN session (a psql of its own) receives what the last step
+# of the load raises; every refresh above raised its own alerts already.
+listen_out=$(mktemp)
+coproc DEMO_LISTENER { psql -X -q -d "$DB" >"$listen_out" 2>&1; }
+# (bash unsets these when the coprocess exits)
+listener_in=${DEMO_LISTENER[1]}
+listener_pid=$DEMO_LISTENER_PID
+echo "LISTEN csm_alert; SELECT 'listening';" >&"$listener_in"
+for _ in $(seq 1 200); do grep -q listening "$listen_out" && break; sleep 0.05; done
+psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c 'SELECT csm_demo.load_alerts()'
+psql -X -q -At -d "$DB" -c "SELECT pg_notify('csm_alert', '{\"demo\" : \"done\"}')" >/dev/null
+for _ in $(seq 1 200); do grep -q '"demo" : "done"' "$listen_out" && break; echo "SELECT 1;" >&"$listener_in"; sleep 0.05; done
+eval "exec $listener_in>&-"
+wait "$listener_pid" 2>/dev/null || true
+
+section "Alerts raised during the demo load, by kind (csm.alert_summary; outreach kinds are severity info)" <<'SQL'
+SELECT s.kind, s.severity, s.alerts, s.open_unacknowledged AS open_unacked,
+       coalesce(to_char(s.oldest_open_unacknowledged_at, 'Dy HH24:MI'), '-') AS oldest_open
+FROM csm.alert_summary s
+ORDER BY array_position(ARRAY['critical', 'warning', 'info'], s.severity), s.alerts DESC, s.kind;
+SQL
+
+section "The newest critical alerts, with the facts that raised them (csm.alert_open)" <<'SQL'
+SELECT o.external_id, o.kind, o.subject, coalesce(o.owner, '(none)') AS owner,
+       left(o.evidence::text, 90) AS evidence
+FROM csm.alert_open o
+WHERE o.severity = 'critical'
+ORDER BY o.created_at DESC, o.alert_id DESC
+LIMIT 8;
+SQL
+
+printf '\n== A LISTEN session on csm_alert during csm_demo.load_alerts(): %s notifications, one per alert (a step that raised more than 1000 sends one {"alerts", "created_at"} instead)\n' \
+    "$(grep -c 'Asynchronous notification "csm_alert" with payload "{"ale' "$listen_out" || true)"
+grep -o 'payload "{"ale.*' "$listen_out" | cut -c 1-150 | awk '/"alerts" :/ || n++ < 3' | sed 's/^/  /'
+rm -f "$listen_out"
+
 section "Team" <<'SQL'
 SELECT t.team,
        count(*) AS members,

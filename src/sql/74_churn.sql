@@ -333,6 +333,7 @@ DECLARE
     problems text[];
     err_state text;
     err_message text;
+    started constant timestamptz := clock_timestamp();
 BEGIN
     PERFORM @extschema@._require('operate');
     PERFORM @extschema@._churn_require_coordinator('csm.refresh_churn()');
@@ -445,6 +446,11 @@ BEGIN
     IF cardinality(changed) > 0 THEN
         PERFORM @extschema@.apply_routing(changed, ARRAY['churn_band', 'churn_risk_score']);
     END IF;
+    -- churn_band alerts (86_alert.sql; the signals' were raised with them)
+    PERFORM @extschema@._raise_alerts(ARRAY['churn_band']);
+    -- Playbooks fired by a churn signal or band (85_playbook.sql), in this transaction.
+    PERFORM @extschema@._fire_playbooks(ARRAY['churn_signal', 'churn_band'], NULL, 'refresh_churn');
+    PERFORM @extschema@._run_finished('churn', started, scored);
     RETURN scored;
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_churn() IS

@@ -39,9 +39,12 @@ BEGIN ATOMIC
         (42, '@extschema@.core_feature', 'reference'),
         (60, '@extschema@.segment', 'reference'),
         (61, '@extschema@.segment_rule', 'reference'),
+        (65, '@extschema@.refresh_run', 'reference'),
         (70, '@extschema@.nps_category', 'reference'),
         (80, '@extschema@.expansion_signal_kind', 'reference'),
         (81, '@extschema@.expansion_signal_setting', 'reference'),
+        -- alerts (86_alert.sql)
+        (85, '@extschema@.feature_launch', 'reference'),
         -- distributed by account_id, all in one colocation group
         (101, '@extschema@.usage_counter', 'account'),
         (102, '@extschema@.usage_user_day', 'account'),
@@ -78,6 +81,8 @@ BEGIN ATOMIC
         -- CTAs and tasks (85_playbook.sql)
         (300, '@extschema@.cta', 'account'),
         (301, '@extschema@.task', 'account'),
+        -- alerts (86_alert.sql)
+        (350, '@extschema@.alert', 'account'),
         -- history to chart (91_history.sql)
         (370, '@extschema@.churn_history', 'account')
     ) AS t(position, relation, kind)

@@ -1436,3 +1436,35 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION csm_demo.load_expansion(integer) IS
     'Sets properties.seats_used (all active accounts) and properties.usage_cap (hot accounts) as a billing sync would, then runs csm.refresh_expansion().';
+
+-- Alerts (issue 14, sections 2 and 5) ---------------------------------------
+
+-- What a CS team records by hand that raises outreach alerts: a feature
+-- launch (audit log export, for the accounts that read their audit log) and the
+-- documented business outcomes of a few healthy accounts; then the hourly
+-- csm.run_alerts(), which raises what the refreshes of the load did not
+-- (unassigned accounts, usage declines, launches, outcomes).
+CREATE OR REPLACE FUNCTION csm_demo.load_alerts(seed integer DEFAULT 42)
+RETURNS text
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    n_outcomes integer := 0;
+    a record;
+    raised integer;
+BEGIN
+    INSERT INTO csm.feature_launch (name, features, description, launched_at)
+    VALUES ('Audit log export', '{audit_log.view}',
+            'Audit logs exported to your SIEM: a demo and training offer for the accounts that read their audit log.',
+            now() - interval '2 days');
+    FOR a IN SELECT x.external_id FROM csm.account_health h JOIN csm.account x USING (account_id)
+             WHERE x.status = 'active' AND h.band = 'green'
+             ORDER BY csm_demo._rand(x.account_id, 71, seed) LIMIT 5 LOOP
+        PERFORM csm.record_milestone(a.external_id, 'first_business_outcome',
+                                     now() - interval '3 days', 'ROI review: 30% less time on reporting');
+        n_outcomes := n_outcomes + 1;
+    END LOOP;
+    raised := csm.run_alerts();
+    RETURN format('csm_demo: a feature launch, %s business outcomes; run_alerts raised %s', n_outcomes, raised);
+END $$;
+COMMENT ON FUNCTION csm_demo.load_alerts(integer) IS
+    'Records a feature launch and five accounts'' business outcomes, then runs csm.run_alerts().';

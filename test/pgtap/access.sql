@@ -28,6 +28,9 @@ FROM generate_series(1, 40) i;
 
 -- An NPS answer with its follow-up, open.
 INSERT INTO csm.nps_response (account_id, score) SELECT account_id, 4 FROM csm.account WHERE external_id = 'tap_2';
+-- An alert to acknowledge.
+INSERT INTO csm.alert (account_id, kind, severity, created_at)
+SELECT account_id, 'unassigned', 'warning', now() FROM csm.account WHERE external_id = 'tap_3';
 
 -- The calls: what each does, the SQL, the level it needs ('never': no level
 -- grants it), and whether it is a csm function (whose refusal has a hint).
@@ -46,6 +49,7 @@ INSERT INTO tap_call VALUES
     ('read csm.churn_signal_current', 'SELECT count(*) FROM csm.churn_signal_current', 'read', false),
     ('read csm.assignment_log', 'SELECT count(*) FROM csm.assignment_log', 'read', false),
     ('read csm.onboarding_status', 'SELECT count(*) FROM csm.onboarding_status', 'read', false),
+    ('read csm.alert_summary', 'SELECT count(*) FROM csm.alert_summary', 'read', false),
     ('read csm.lifecycle_history', 'SELECT count(*) FROM csm.lifecycle_history', 'read', false),
     ('time_to_value', $$SELECT csm.time_to_value('tap_1')$$, 'read', false),
     ('read csm.nps_followup', 'SELECT count(*) FROM csm.nps_followup', 'read', false),
@@ -91,6 +95,8 @@ INSERT INTO tap_call VALUES
     ('update_nps_followup', $$SELECT count(*) FROM csm.update_nps_followup(
                                 (SELECT min(response_id) FROM csm.nps_followup WHERE state = 'open'), 'notified')$$,
      'operate', true),
+    ('run_alerts', 'SELECT csm.run_alerts()', 'operate', true),
+    ('acknowledge_alert', $$SELECT csm.acknowledge_alert((SELECT min(alert_id) FROM csm.alert))$$, 'operate', true),
     -- admin
     ('release_member', $$SELECT csm.release_member('tap_ann')$$, 'admin', true),
     ('copy_health_model', $$SELECT csm.copy_health_model('default', 'tap_model')$$, 'admin', true),
@@ -111,6 +117,8 @@ INSERT INTO tap_call VALUES
     ('add a core feature', $$INSERT INTO csm.core_feature (feature) VALUES ('tap_reports')$$, 'admin', false),
     ('tune an expansion signal', $$INSERT INTO csm.expansion_signal_setting (signal, likelihood) VALUES ('advocacy', 0.4)$$,
      'admin', false),
+    ('record a feature launch', $$INSERT INTO csm.feature_launch (name, features) VALUES ('tap launch', '{reports}')$$,
+     'admin', false),
     -- no level: account data and csm's internal tables
     ('UPDATE csm.account SET arr', 'UPDATE csm.account SET arr = 0', 'never', false),
     ('INSERT INTO csm.account', $$INSERT INTO csm.account (external_id) VALUES ('tap_new')$$, 'never', false),
@@ -122,6 +130,7 @@ INSERT INTO tap_call VALUES
     ('write csm.account_milestone', 'DELETE FROM csm.account_milestone', 'never', false),
     ('pin a stage with UPDATE csm.account', $$UPDATE csm.account SET lifecycle_stage = 'growth'$$, 'never', false),
     ('write csm.expansion_signal', 'DELETE FROM csm.expansion_signal', 'never', false),
+    ('write csm.alert', 'DELETE FROM csm.alert', 'never', false),
     ('INSERT INTO csm.assignment_log', $$INSERT INTO csm.assignment_log (account_id, action) VALUES (1, 'assign')$$,
      'never', false),
     ('grant_access', $$SELECT csm.grant_access('tap_none', 'admin')$$, 'never', false);

@@ -19,6 +19,8 @@ SELECT tables_are('csm', ARRAY['account', 'team_member', 'nps_response', 'usage_
                                'nps_category', 'nps_loop',
                                'expansion_signal_kind', 'expansion_signal_setting', 'expansion_signal',
                                'playbook_trigger', 'playbook', 'playbook_step', 'cta', 'task',
+                               'refresh_run',
+                               'alert', 'feature_launch',
                                'churn_history']);
 SELECT views_are('csm', ARRAY['usage_daily', 'usage_feature_daily', 'usage_unknown_key', '_usage_day', '_usage_feature_day', '_usage_staged', 'account_metrics',
                               'account_health', 'health_trend', 'health_score_component',
@@ -29,6 +31,9 @@ SELECT views_are('csm', ARRAY['usage_daily', 'usage_feature_daily', 'usage_unkno
                               'segment_coverage',
                               'nps_followup', 'nps_monthly',
                               'expansion_signal_config', 'expansion_signal_current', 'expansion_candidate',
+                              'job_schedule', 'refresh_status',
+                              'playbook_adherence', 'csm_adherence', 'cta_response_time',
+                              'alert_summary', 'alert_open',
                               'health_daily', 'churn_daily']);
 SELECT col_is_pk('csm', 'account', ARRAY['account_id'], 'account is keyed by account_id');
 SELECT col_is_unique('csm', 'account', ARRAY['external_id'], 'external_id is globally unique');
