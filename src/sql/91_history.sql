@@ -26,7 +26,7 @@ COMMENT ON TABLE @extschema@.churn_history IS
 COMMENT ON COLUMN @extschema@.churn_history.account_id IS 'The account (csm.account.account_id).';
 COMMENT ON COLUMN @extschema@.churn_history.day IS 'The UTC day of the refresh.';
 COMMENT ON COLUMN @extschema@.churn_history.probability IS 'Probability (0-1) that the account churns within the model''s horizon.';
-COMMENT ON COLUMN @extschema@.churn_history.churn_band IS 'csm.churn_band(probability): low, medium, high or critical.';
+COMMENT ON COLUMN @extschema@.churn_history.churn_band IS 'csm.churn_band(probability): low, moderate, high or critical.';
 COMMENT ON COLUMN @extschema@.churn_history.risk_score IS 'probability x 100 (0-100), what routing conditions call churn_risk_score.';
 COMMENT ON COLUMN @extschema@.churn_history.model IS 'The churn model that gave the probability (csm.churn_model.name, or prior).';
 COMMENT ON COLUMN @extschema@.churn_history.computed_at IS 'When the day''s last refresh computed it.';
@@ -89,7 +89,7 @@ COMMENT ON COLUMN @extschema@.churn_daily.account_id IS 'The account (csm.accoun
 COMMENT ON COLUMN @extschema@.churn_daily.external_id IS 'The account''s id in the source system (csm.account.external_id).';
 COMMENT ON COLUMN @extschema@.churn_daily.account_name IS 'The account''s name (csm.account.name).';
 COMMENT ON COLUMN @extschema@.churn_daily.probability IS 'Probability (0-1) that the account churns within the model''s horizon.';
-COMMENT ON COLUMN @extschema@.churn_daily.churn_band IS 'csm.churn_band(probability): low, medium, high or critical.';
+COMMENT ON COLUMN @extschema@.churn_daily.churn_band IS 'csm.churn_band(probability): low, moderate, high or critical.';
 COMMENT ON COLUMN @extschema@.churn_daily.risk_score IS 'probability x 100 (0-100).';
 COMMENT ON COLUMN @extschema@.churn_daily.model IS 'The churn model that gave the probability.';
 COMMENT ON COLUMN @extschema@.churn_daily.computed_at IS 'When the day''s last refresh computed it.';
