@@ -755,6 +755,21 @@ CROSS JOIN LATERAL (SELECT m.status AS team_status) t
 WHERE m.teams && ARRAY['support', 'solutions'] AND p.handled > 0
 ORDER BY p.handled DESC, p.handle;
 SQL
+section "History to chart: the least healthy account, day by day (csm.health_daily, csm.churn_daily; time = midnight UTC of the day)" <<'SQL'
+WITH worst AS (
+    SELECT h.external_id FROM csm.health_daily h
+    WHERE h.day = (SELECT max(hh.day) FROM csm.health_history hh)
+    ORDER BY h.score, h.external_id LIMIT 1)
+SELECT h.external_id, h.account_name,
+       to_char(h."time" AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC' AS "time",
+       round(h.score::numeric, 1) AS health, h.health_band,
+       to_char(100 * c.probability, 'FM990.0') || '%' AS churn_probability, c.churn_band
+FROM csm.health_daily h
+JOIN worst w ON w.external_id = h.external_id
+LEFT JOIN csm.churn_daily c ON c.external_id = h.external_id AND c.day = h.day
+ORDER BY h."time" DESC
+LIMIT 10;
+SQL
 
 section "Team" <<'SQL'
 SELECT t.team,

@@ -174,29 +174,71 @@ COMMENT ON VIEW @extschema@._usage_day IS
 COMMENT ON VIEW @extschema@._usage_feature_day IS
     'Exact events per account, source, day and feature: folded counters plus pending deltas.';
 
-CREATE VIEW @extschema@.usage_daily WITH (security_invoker = true) AS
-SELECT a.external_id,
-       u.account_id,
-       s.relation AS source,
-       u.day,
-       u.events,
-       CASE WHEN s.user_column IS NOT NULL THEN u.active_users END AS active_users
-FROM @extschema@._usage_day u
-JOIN @extschema@.account a ON a.account_id = u.account_id
-JOIN @extschema@.usage_source s ON s.source_id = u.source_id;
+-- csm.usage_daily and csm.usage_feature_daily.  per_account (single node):
+-- each account's days are a LATERAL subquery keyed by the account row
+-- (OFFSET 0 keeps the planner from flattening it into a join), so a read
+-- filtered by external_id aggregates that account's rows only, O(1) in
+-- portfolio size, where the set-based form groups every account's rows
+-- first; a read of every account costs the same in both.  Citus does not
+-- run subqueries correlated with the reference table csm.account:
+-- csm.distribute() gives them the set-based form (per_account false).
+-- Same columns and rows either way.
+CREATE FUNCTION @extschema@._usage_daily_views(per_account boolean) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+    IF per_account THEN
+        CREATE OR REPLACE VIEW @extschema@.usage_daily WITH (security_invoker = true) AS
+        SELECT a.external_id,
+               u.account_id,
+               s.relation AS source,
+               u.day,
+               u.events,
+               CASE WHEN s.user_column IS NOT NULL THEN u.active_users END AS active_users
+        FROM @extschema@.account a
+        CROSS JOIN LATERAL (SELECT d.account_id, d.source_id, d.day, d.events, d.active_users
+                            FROM @extschema@._usage_day d WHERE d.account_id = a.account_id OFFSET 0) u
+        JOIN @extschema@.usage_source s ON s.source_id = u.source_id;
+        CREATE OR REPLACE VIEW @extschema@.usage_feature_daily WITH (security_invoker = true) AS
+        SELECT a.external_id,
+               f.account_id,
+               s.relation AS source,
+               f.day,
+               f.feature,
+               f.events
+        FROM @extschema@.account a
+        CROSS JOIN LATERAL (SELECT d.account_id, d.source_id, d.day, d.feature, d.events
+                            FROM @extschema@._usage_feature_day d WHERE d.account_id = a.account_id OFFSET 0) f
+        JOIN @extschema@.usage_source s ON s.source_id = f.source_id;
+    ELSE
+        CREATE OR REPLACE VIEW @extschema@.usage_daily WITH (security_invoker = true) AS
+        SELECT a.external_id,
+               u.account_id,
+               s.relation AS source,
+               u.day,
+               u.events,
+               CASE WHEN s.user_column IS NOT NULL THEN u.active_users END AS active_users
+        FROM @extschema@._usage_day u
+        JOIN @extschema@.account a ON a.account_id = u.account_id
+        JOIN @extschema@.usage_source s ON s.source_id = u.source_id;
+        CREATE OR REPLACE VIEW @extschema@.usage_feature_daily WITH (security_invoker = true) AS
+        SELECT a.external_id,
+               f.account_id,
+               s.relation AS source,
+               f.day,
+               f.feature,
+               f.events
+        FROM @extschema@._usage_feature_day f
+        JOIN @extschema@.account a ON a.account_id = f.account_id
+        JOIN @extschema@.usage_source s ON s.source_id = f.source_id;
+    END IF;
+END $fn$;
+REVOKE ALL ON FUNCTION @extschema@._usage_daily_views(boolean) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._usage_daily_views(boolean) IS
+    'Internal: (re)creates csm.usage_daily and csm.usage_feature_daily, per_account (LATERAL by account, single node: one account''s read is O(1) in portfolio size) or set-based (what Citus runs; csm.distribute() calls it with false). Same columns and rows.';
+SELECT @extschema@._usage_daily_views(per_account => true);
 COMMENT ON VIEW @extschema@.usage_daily IS
     'Events and distinct active users per account, tracked source and UTC day. active_users is NULL for a source without a user column.';
 
-CREATE VIEW @extschema@.usage_feature_daily WITH (security_invoker = true) AS
-SELECT a.external_id,
-       f.account_id,
-       s.relation AS source,
-       f.day,
-       f.feature,
-       f.events
-FROM @extschema@._usage_feature_day f
-JOIN @extschema@.account a ON a.account_id = f.account_id
-JOIN @extschema@.usage_source s ON s.source_id = f.source_id;
 COMMENT ON VIEW @extschema@.usage_feature_daily IS
     'Events per account, tracked source, UTC day and feature (the event column given to track_usage).';
 

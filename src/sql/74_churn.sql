@@ -430,6 +430,14 @@ BEGIN
     ON CONFLICT ON CONSTRAINT churn_score_pkey DO UPDATE
     SET probability = excluded.probability, band = excluded.band, risk_score = excluded.risk_score,
         model = excluded.model, drivers = excluded.drivers, computed_at = excluded.computed_at;
+    -- The day's history (csm.churn_history, 91_history.sql): the day's last refresh wins.
+    INSERT INTO @extschema@.churn_history AS h (account_id, day, probability, churn_band, risk_score, model, computed_at)
+    SELECT n.account_id, (pg_catalog.now() AT TIME ZONE 'UTC')::date, n.probability, n.band, n.risk_score, n.model,
+           pg_catalog.now()
+    FROM pg_temp.csm_churn_refresh n
+    ON CONFLICT ON CONSTRAINT churn_history_pkey DO UPDATE
+    SET probability = excluded.probability, churn_band = excluded.churn_band, risk_score = excluded.risk_score,
+        model = excluded.model, computed_at = excluded.computed_at;
     -- Accounts that are no longer customers keep no score.
     DELETE FROM @extschema@.churn_score c
     WHERE NOT EXISTS (SELECT 1 FROM @extschema@.account a WHERE a.account_id = c.account_id AND a.status = 'active');
@@ -446,7 +454,7 @@ BEGIN
     RETURN scored;
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_churn() IS
-    'Detects churn signals (csm.refresh_churn_signals), then scores every active account with the model in use (the active trained model, else the prior) into csm.churn_score; when routing rules read churn_band or churn_risk_score, applies them (csm.apply_routing) to the accounts whose band or whole risk score changed. Returns the accounts scored. One refresh runs at a time (the lock row of churn signals); on Citus it runs on the coordinator (55000 on a worker). An account that cannot be scored (a NaN or infinite feature, or a data exception while computing its features) keeps its previous score and is named in a WARNING; the others are scored. Schedule it with pg_cron.';
+    'Detects churn signals (csm.refresh_churn_signals), then scores every active account with the model in use (the active trained model, else the prior) into csm.churn_score and the day''s csm.churn_history row (the day''s last refresh wins); when routing rules read churn_band or churn_risk_score, applies them (csm.apply_routing) to the accounts whose band or whole risk score changed. Returns the accounts scored. One refresh runs at a time (the lock row of churn signals); on Citus it runs on the coordinator (55000 on a worker). An account that cannot be scored (a NaN or infinite feature, or a data exception while computing its features) keeps its previous score and is named in a WARNING; the others are scored. Schedule it with pg_cron.';
 
 -- Training: a snapshot of every customer at the end of as_of, labelled by
 -- whether it churned within horizon_days after; a held-out share of the

@@ -92,7 +92,9 @@ BEGIN ATOMIC
         -- alerts (86_alert.sql)
         (350, '@extschema@.alert', 'account'),
         -- support conversations' internal notes (62_support.sql)
-        (340, '@extschema@.conversation_note', 'account')
+        (340, '@extschema@.conversation_note', 'account'),
+        -- history to chart (91_history.sql)
+        (370, '@extschema@.churn_history', 'account')
     ) AS t(position, relation, kind)
     ORDER BY t.position;
 END;
@@ -240,6 +242,9 @@ BEGIN
     -- Views whose single-node form Citus cannot push down (health: see
     -- csm._health_views_for_citus).
     PERFORM @extschema@._health_views_for_citus();
+    -- csm.account_metrics: the set-based form (csm._account_metrics_view).
+    PERFORM @extschema@._account_metrics_view(per_account => false);
+    PERFORM @extschema@._usage_daily_views(per_account => false);
     -- The rows now live in the shards; drop the coordinator's stale copies.
     FOR t IN SELECT d.relation FROM @extschema@._distribution() d LOOP
         PERFORM truncate_local_data_after_distributing_table(t.relation);

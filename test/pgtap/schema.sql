@@ -23,7 +23,8 @@ SELECT tables_are('csm', ARRAY['account', 'team_member', 'nps_response', 'usage_
                                'success_plan', 'success_plan_objective', 'success_plan_milestone', 'success_plan_stakeholder',
                                'business_review_held', 'value_metric',
                                'alert', 'feature_launch',
-                               'conversation_note']);
+                               'conversation_note',
+                               'churn_history']);
 SELECT views_are('csm', ARRAY['usage_daily', 'usage_feature_daily', 'usage_unknown_key', '_usage_day', '_usage_feature_day', '_usage_staged', 'account_metrics',
                               'account_health', 'health_trend', 'health_score_component',
                               'assignment', 'assignment_workload', 'unassigned_queue', 'agent_performance',
@@ -37,7 +38,8 @@ SELECT views_are('csm', ARRAY['usage_daily', 'usage_feature_daily', 'usage_unkno
                               'playbook_adherence', 'csm_adherence', 'cta_response_time',
                               'success_plan_progress', 'business_review_due',
                               'dashboard_portfolio', 'dashboard_activity', 'dashboard_outcomes', 'dashboard_operations', 'dashboard_executive',
-                              'alert_summary', 'alert_open']);
+                              'alert_summary', 'alert_open',
+                              'health_daily', 'churn_daily']);
 SELECT col_is_pk('csm', 'account', ARRAY['account_id'], 'account is keyed by account_id');
 SELECT col_is_unique('csm', 'account', ARRAY['external_id'], 'external_id is globally unique');
 SELECT col_is_unique('csm', 'team_member', ARRAY['handle'], 'handle is unique');

@@ -1,0 +1,95 @@
+-- History to chart (issue 15, section 3): the daily churn risk of every
+-- account, and the daily health and churn histories long by UTC day with
+-- external_id beside account_id and a timestamptz "time" column, the form
+-- Grafana's time series panels and Metabase's line charts read.
+
+-- One churn probability per account per UTC day, written by
+-- csm.refresh_churn as csm.health_history is by csm.refresh_health: the
+-- day's last refresh wins.  No foreign key (as health_history): on Citus it
+-- is distributed by account_id, colocated with csm.churn_score, and
+-- csm._forget_accounts removes a deleted account's rows; a churned account
+-- keeps its history.
+CREATE TABLE @extschema@.churn_history (
+    account_id  bigint NOT NULL,
+    day         date NOT NULL,
+    probability float8 NOT NULL,
+    churn_band  @extschema@.churn_band NOT NULL,
+    risk_score  float8 NOT NULL,
+    model       text NOT NULL,
+    computed_at timestamptz NOT NULL,
+    CONSTRAINT churn_history_pkey PRIMARY KEY (account_id, day),
+    CONSTRAINT churn_history_probability_range CHECK (probability >= 0 AND probability <= 1),
+    CONSTRAINT churn_history_risk_score_range CHECK (risk_score >= 0 AND risk_score <= 100)
+);
+COMMENT ON TABLE @extschema@.churn_history IS
+    'One churn probability per account per UTC day (csm.refresh_churn; the day''s last refresh wins): probability (0-1), churn_band, risk_score (probability x 100), the model that gave it and when. Read csm.churn_daily to chart it.';
+COMMENT ON COLUMN @extschema@.churn_history.account_id IS 'The account (csm.account.account_id).';
+COMMENT ON COLUMN @extschema@.churn_history.day IS 'The UTC day of the refresh.';
+COMMENT ON COLUMN @extschema@.churn_history.probability IS 'Probability (0-1) that the account churns within the model''s horizon.';
+COMMENT ON COLUMN @extschema@.churn_history.churn_band IS 'csm.churn_band(probability): low, moderate, high or critical.';
+COMMENT ON COLUMN @extschema@.churn_history.risk_score IS 'probability x 100 (0-100), what routing conditions call churn_risk_score.';
+COMMENT ON COLUMN @extschema@.churn_history.model IS 'The churn model that gave the probability (csm.churn_model.name, or prior).';
+COMMENT ON COLUMN @extschema@.churn_history.computed_at IS 'When the day''s last refresh computed it.';
+
+CREATE TRIGGER account_forget_churn_history AFTER DELETE ON @extschema@.account
+    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT
+    EXECUTE FUNCTION @extschema@._forget_accounts('@extschema@.churn_history');
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.churn_history', '');
+
+-- The histories to chart, long by UTC day.  Each row's account part is the
+-- account row met by its history rows' account_id (an index lookup), so a
+-- filter on external_id reads that account's rows only.
+CREATE VIEW @extschema@.health_daily WITH (security_invoker = true) AS
+SELECT (h.day::timestamp AT TIME ZONE 'UTC') AS "time",
+       h.day,
+       h.account_id,
+       a.external_id,
+       a.name AS account_name,
+       h.score,
+       h.band AS health_band,
+       h.coverage,
+       h.model,
+       h.model_version,
+       h.computed_at
+FROM @extschema@.health_history h
+JOIN @extschema@.account a ON a.account_id = h.account_id;
+COMMENT ON VIEW @extschema@.health_daily IS
+    'csm.health_history to chart: one computed health score per account per UTC day, with external_id and account_name beside account_id and a timestamptz time column (midnight UTC of day) for Grafana.';
+COMMENT ON COLUMN @extschema@.health_daily."time" IS 'Midnight UTC at the start of day (timestamptz), the time column of a Grafana time series.';
+COMMENT ON COLUMN @extschema@.health_daily.day IS 'The UTC day.';
+COMMENT ON COLUMN @extschema@.health_daily.account_id IS 'The account (csm.account.account_id).';
+COMMENT ON COLUMN @extschema@.health_daily.external_id IS 'The account''s id in the source system (csm.account.external_id).';
+COMMENT ON COLUMN @extschema@.health_daily.account_name IS 'The account''s name (csm.account.name).';
+COMMENT ON COLUMN @extschema@.health_daily.score IS 'The computed health score (0-100) of the day''s last refresh; overrides are not history.';
+COMMENT ON COLUMN @extschema@.health_daily.health_band IS 'The band of score: green, yellow or red.';
+COMMENT ON COLUMN @extschema@.health_daily.coverage IS 'Share (0-1) of the model''s weight whose metrics had a value.';
+COMMENT ON COLUMN @extschema@.health_daily.model IS 'The health model that scored it.';
+COMMENT ON COLUMN @extschema@.health_daily.model_version IS 'The model''s version then.';
+COMMENT ON COLUMN @extschema@.health_daily.computed_at IS 'When the day''s last refresh computed it.';
+
+CREATE VIEW @extschema@.churn_daily WITH (security_invoker = true) AS
+SELECT (c.day::timestamp AT TIME ZONE 'UTC') AS "time",
+       c.day,
+       c.account_id,
+       a.external_id,
+       a.name AS account_name,
+       c.probability,
+       c.churn_band,
+       c.risk_score,
+       c.model,
+       c.computed_at
+FROM @extschema@.churn_history c
+JOIN @extschema@.account a ON a.account_id = c.account_id;
+COMMENT ON VIEW @extschema@.churn_daily IS
+    'csm.churn_history to chart: one churn probability per account per UTC day, with external_id and account_name beside account_id and a timestamptz time column (midnight UTC of day) for Grafana.';
+COMMENT ON COLUMN @extschema@.churn_daily."time" IS 'Midnight UTC at the start of day (timestamptz), the time column of a Grafana time series.';
+COMMENT ON COLUMN @extschema@.churn_daily.day IS 'The UTC day.';
+COMMENT ON COLUMN @extschema@.churn_daily.account_id IS 'The account (csm.account.account_id).';
+COMMENT ON COLUMN @extschema@.churn_daily.external_id IS 'The account''s id in the source system (csm.account.external_id).';
+COMMENT ON COLUMN @extschema@.churn_daily.account_name IS 'The account''s name (csm.account.name).';
+COMMENT ON COLUMN @extschema@.churn_daily.probability IS 'Probability (0-1) that the account churns within the model''s horizon.';
+COMMENT ON COLUMN @extschema@.churn_daily.churn_band IS 'csm.churn_band(probability): low, moderate, high or critical.';
+COMMENT ON COLUMN @extschema@.churn_daily.risk_score IS 'probability x 100 (0-100).';
+COMMENT ON COLUMN @extschema@.churn_daily.model IS 'The churn model that gave the probability.';
+COMMENT ON COLUMN @extschema@.churn_daily.computed_at IS 'When the day''s last refresh computed it.';

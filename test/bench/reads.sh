@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Per-account reads benchmark (issue 15, section 3: per-account reads are
+# O(1) in portfolio size).  Builds a portfolio of the demo's size
+# (BENCH_DEMO_ACCOUNTS, 2,000) and one of BENCH_ACCOUNTS (1M), each with
+# BENCH_DAYS (30) days of usage per account (csm.usage_counter), an NPS
+# answer for one account in ten, and refreshed health and churn scores;
+# then times reads of one account by external_id: the views
+# account_metrics, account_health, churn_risk, usage_daily, health_daily,
+# churn_daily, and the per-account functions churn_probability,
+# analyze_churn_risk and assess_health.  Each read is run for
+# BENCH_SAMPLES (50) different accounts in one session, planned each time
+# (EXECUTE, as a BI tool sends it); it prints the mean milliseconds per
+# read at both sizes and their ratio (1.00 is O(1)), and, at the demo's
+# size, the set-based form of account_metrics and usage_daily (what
+# csm.distribute() keeps for Citus, and what 0.1.0 ran on one node).
+# Targets: <= 5 ms at 2,000 accounts, <= 10 ms at 1M.  Times are reported,
+# never asserted.  Runs against PGHOST/PGPORT/PGUSER; BENCH_READS_DB
+# (csm_bench_reads), BENCH_KEEP=1 keeps the database.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+BIG=${BENCH_ACCOUNTS:-1000000}
+SMALL=${BENCH_DEMO_ACCOUNTS:-2000}
+DAYS=${BENCH_DAYS:-30}
+SAMPLES=${BENCH_SAMPLES:-50}
+DB=${BENCH_READS_DB:-csm_bench_reads}
+WORK=$(mktemp -d -t csm_bench_reads.XXXXXX)
+export PGOPTIONS='-c client_min_messages=warning -c max_parallel_workers_per_gather=0'
+. test/bench/lib.sh
+trap bench_cleanup EXIT
+
+READS=(
+  "account_metrics|SELECT * FROM csm.account_metrics WHERE external_id = %L"
+  "account_health|SELECT * FROM csm.account_health WHERE external_id = %L"
+  "churn_risk|SELECT * FROM csm.churn_risk WHERE external_id = %L"
+  "usage_daily|SELECT * FROM csm.usage_daily WHERE external_id = %L"
+  "health_daily|SELECT * FROM csm.health_daily WHERE external_id = %L"
+  "churn_daily|SELECT * FROM csm.churn_daily WHERE external_id = %L"
+  "churn_probability()|SELECT csm.churn_probability(%L)"
+  "analyze_churn_risk()|SELECT csm.analyze_churn_risk(%L)"
+  "assess_health()|SELECT csm.assess_health(%L, daterange(current_date - 30, current_date + 1))"
+)
+
+# build N: a fresh portfolio of N accounts
+build() {
+    local n=$1
+    bench_setup
+    sql <<SQL
+CREATE EXTENSION csm CASCADE;
+CREATE TABLE public.bench_events (org text, at timestamptz, who text);
+SELECT csm.track_usage('public.bench_events', 'org', 'at', user_column => 'who');
+INSERT INTO csm.account (external_id, name, segment, arr, seats, started_at, renewal_date)
+SELECT 'acct_' || g, 'Account ' || g, (ARRAY['smb', 'mid_market', 'enterprise'])[1 + g % 3], 1000 + g % 50000,
+       5 + g % 100, current_date - 400 - g % 300, current_date + g % 365
+FROM generate_series(1, $n) g;
+INSERT INTO csm.usage_counter (account_id, source_id, day, events, active_users)
+SELECT a.account_id, (SELECT source_id FROM csm.usage_source), current_date - d,
+       1 + (a.account_id * 7 + d * 13) % 200, 1 + (a.account_id + d) % 5
+FROM csm.account a CROSS JOIN generate_series(0, $DAYS - 1) d;
+INSERT INTO csm.nps_response (account_id, responded_at, score)
+SELECT a.account_id, now() - (a.account_id % 60) * interval '1 day', a.account_id % 11
+FROM csm.account a WHERE a.account_id % 10 = 0;
+VACUUM ANALYZE;
+SELECT csm.refresh_health();
+SELECT csm.refresh_churn();
+VACUUM ANALYZE;
+SQL
+}
+
+# time NAME QUERY: mean ms per read over SAMPLES accounts spread over the portfolio
+time_read() {
+    sql <<SQL
+DO \$\$
+DECLARE
+    ids text[] := ARRAY(SELECT a.external_id FROM csm.account a
+                        ORDER BY (a.account_id * 2654435761) % 4294967291 LIMIT $SAMPLES);
+    id text;
+    t0 timestamptz;
+    r record;
+BEGIN
+    FOREACH id IN ARRAY ids[1:3] LOOP EXECUTE format(\$q\$$2\$q\$, id); END LOOP;  -- warm
+    t0 := clock_timestamp();
+    FOREACH id IN ARRAY ids LOOP
+        FOR r IN EXECUTE format(\$q\$$2\$q\$, id) LOOP END LOOP;
+    END LOOP;
+    RAISE WARNING 'ms %', round((extract(epoch FROM clock_timestamp() - t0) * 1000 / cardinality(ids))::numeric, 3);
+END \$\$;
+SQL
+}
+ms() { time_read "$@" 2>&1 | sed -n 's/.*WARNING:  ms //p'; }
+
+declare -A small big
+echo "== csm per-account reads benchmark: $SMALL and $BIG accounts, $DAYS days of usage each, $SAMPLES accounts per read"
+echo "(the machine may be shared: compare the ratios of one run, not times across runs)"
+for size in "$SMALL" "$BIG"; do
+    started=$(date +%s)
+    build "$size" >/dev/null
+    echo "built $size accounts in $(( $(date +%s) - started )) s"
+    for r in "${READS[@]}"; do
+        name=${r%%|*}; q=${r#*|}
+        v=$(ms "$name" "$q")
+        if [ "$size" = "$SMALL" ]; then small[$name]=$v; else big[$name]=$v; fi
+        echo "run  $size accounts  $name  $v ms"
+    done
+    if [ "$size" = "$SMALL" ]; then
+        sql -c 'SELECT csm._account_metrics_view(false), csm._usage_daily_views(false)' >/dev/null
+        setm=$(ms set_metrics "SELECT * FROM csm.account_metrics WHERE external_id = %L")
+        setu=$(ms set_usage "SELECT * FROM csm.usage_daily WHERE external_id = %L")
+        sql -c 'SELECT csm._account_metrics_view(true), csm._usage_daily_views(true)' >/dev/null
+        echo "run  $size accounts  account_metrics (set-based form)  $setm ms"
+        echo "run  $size accounts  usage_daily (set-based form)  $setu ms"
+    fi
+done
+
+echo
+printf '%-22s %14s %14s %10s\n' read "ms @ $SMALL" "ms @ $BIG" ratio
+for r in "${READS[@]}"; do
+    name=${r%%|*}
+    printf '%-22s %14s %14s %10s\n' "$name" "${small[$name]}" "${big[$name]}" "$(ratio "${big[$name]}" "${small[$name]}")"
+done
+printf 'set-based form @ %s: account_metrics %s ms (%sx the per-account form), usage_daily %s ms (%sx)\n' "$SMALL" \
+    "$setm" "$(ratio "$setm" "${small[account_metrics]}")" "$setu" "$(ratio "$setu" "${small[usage_daily]}")"
