@@ -134,6 +134,15 @@ DECLARE
     t regclass;
 BEGIN
     PERFORM @extschema@._check_grantor();
+    -- Citus refuses subqueries in the policies of distributed tables, and
+    -- a CSM's book is read from csm.account_assignment, itself distributed
+    -- there: no policy could read it on a shard.
+    IF @extschema@._is_distributed('@extschema@.account_assignment') THEN
+        RAISE EXCEPTION 'per-CSM visibility is not available on a distributed csm'
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'Citus refuses policies with subqueries on distributed tables, and a CSM''s book is read from csm.account_assignment, which is distributed by account.',
+                  HINT = 'Keep CSMs to csm on a single node, or give them the read level through views of their own.';
+    END IF;
     FOR t IN SELECT b FROM @extschema@._book_tables() b ORDER BY b::text LOOP
         IF EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = t AND p.polname = 'csm_book') THEN
             EXECUTE format('DROP POLICY csm_book ON %s', t);
@@ -144,7 +153,7 @@ BEGIN
     END LOOP;
 END $$;
 COMMENT ON FUNCTION @extschema@.enable_row_security() IS
-    'Turns per-CSM visibility on: row-level security with one policy (csm_book) on csm.account and every per-account table, so that a role reads and writes only the accounts csm._visible_accounts() gives it: its member''s (csm.team_member.login_role) primary and secondary accounts and its teams'' unassigned queue, a team_lead''s teams'' accounts, everything for csm''s owner, superusers, BYPASSRLS roles and the admin level, nothing for other roles. Not forced: csm''s owner (triggers, refreshes, csm''s writers) is not subject to it. Returns the tables. Idempotent. Only csm''s owner or a superuser may call it (42501).';
+    'Turns per-CSM visibility on: row-level security with one policy (csm_book) on csm.account and every per-account table, so that a role reads and writes only the accounts csm._visible_accounts() gives it: its member''s (csm.team_member.login_role) primary and secondary accounts and its teams'' unassigned queue, a team_lead''s teams'' accounts, everything for csm''s owner, superusers, BYPASSRLS roles and the admin level, nothing for other roles. Not forced: csm''s owner (triggers, refreshes, csm''s writers) is not subject to it. Returns the tables. Idempotent. Errors: 42501 unless csm''s owner or a superuser calls it; 0A000 on a distributed csm (Citus refuses policies with subqueries on distributed tables).';
 REVOKE ALL ON FUNCTION @extschema@.enable_row_security() FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.disable_row_security() RETURNS SETOF regclass
