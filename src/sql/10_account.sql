@@ -172,8 +172,10 @@ BEGIN
     RETURN NEW;
 END $$;
 COMMENT ON FUNCTION @extschema@._touch_account() IS 'Trigger: sets account.updated_at.';
+-- (csm's own bulk write of lifecycle_stage sets updated_at itself: csm_lifecycle.writing)
 CREATE TRIGGER account_touch BEFORE UPDATE ON @extschema@.account
-    FOR EACH ROW EXECUTE FUNCTION @extschema@._touch_account();
+    FOR EACH ROW WHEN (pg_catalog.current_setting('csm_lifecycle.writing', true) IS DISTINCT FROM 'on')
+    EXECUTE FUNCTION @extschema@._touch_account();
 
 -- A churn date goes with the churned status, so that churn models know
 -- when each account left even when callers only change status.

@@ -115,7 +115,9 @@ COMMENT ON FUNCTION @extschema@.apply_routing(bigint[], text[]) IS
 CREATE FUNCTION @extschema@._route_new_accounts() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    IF NOT @extschema@._origin() THEN
+    -- (csm_lifecycle.writing: csm's own write of lifecycle_stage alone, which routing facts
+    -- plan, segment, tier and status do not see; the lifecycle refresh routes the accounts that moved)
+    IF current_setting('csm_lifecycle.writing', true) = 'on' OR NOT @extschema@._origin() THEN
         RETURN NULL;
     END IF;
     IF TG_OP = 'INSERT' THEN

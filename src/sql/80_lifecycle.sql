@@ -207,8 +207,6 @@ CREATE TABLE @extschema@.account_lifecycle (
     set_reason           text,
     success_criteria_met smallint,
     CONSTRAINT account_lifecycle_pkey PRIMARY KEY (account_id),
-    CONSTRAINT account_lifecycle_account_fkey FOREIGN KEY (account_id)
-        REFERENCES @extschema@.account (account_id) ON DELETE CASCADE,
     CONSTRAINT account_lifecycle_phase_when_onboarding CHECK (onboarding_phase IS NULL OR stage = 'onboarding'),
     CONSTRAINT account_lifecycle_manual_has_stage CHECK (NOT manual OR stage IS NOT NULL),
     CONSTRAINT account_lifecycle_criteria_range CHECK (success_criteria_met BETWEEN 0 AND 5)
@@ -234,8 +232,6 @@ CREATE TABLE @extschema@.lifecycle_history (
     reason     text NOT NULL,
     actor      name NOT NULL,
     CONSTRAINT lifecycle_history_pkey PRIMARY KEY (account_id, history_id),
-    CONSTRAINT lifecycle_history_account_fkey FOREIGN KEY (account_id)
-        REFERENCES @extschema@.account (account_id) ON DELETE CASCADE,
     CONSTRAINT lifecycle_history_left_after_entered CHECK (left_at >= entered_at)
 );
 CREATE UNIQUE INDEX lifecycle_history_open_idx ON @extschema@.lifecycle_history (account_id) WHERE left_at IS NULL;
@@ -245,6 +241,16 @@ COMMENT ON COLUMN @extschema@.lifecycle_history.reason IS
     'rule <name>: <condition>, manual: <reason>, manual stage cleared, or status churned.';
 COMMENT ON COLUMN @extschema@.lifecycle_history.actor IS
     'The role that caused the change: the one that set the stage, changed the account, or ran csm.refresh_lifecycle().';
+
+-- No foreign key to csm.account on csm.account_lifecycle and
+-- csm.lifecycle_history: a first refresh writes a row to each for every
+-- account, and the checks cost as much as the writes (as for
+-- csm.health_score and csm.expansion_signal); csm._forget_accounts()
+-- removes a deleted account's rows, and csm writes them only for accounts
+-- it read from csm.account.
+CREATE TRIGGER account_forget_lifecycle AFTER DELETE ON @extschema@.account
+    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT
+    EXECUTE FUNCTION @extschema@._forget_accounts('@extschema@.account_lifecycle', '@extschema@.lifecycle_history');
 
 CREATE TABLE @extschema@.account_milestone (
     account_id  bigint NOT NULL,
@@ -497,9 +503,15 @@ BEGIN
     INTO rule_names, rule_stages, rule_conds, rule_texts
     FROM @extschema@.lifecycle_rule r WHERE r.enabled;
 
+    -- (OFFSET 0 keeps pick a subquery of its own: target reads hit several
+    -- times, and a pick merged into it would call _first_match once per
+    -- reference; the facts stay behind, so nothing wide is kept)
     WITH pick AS (
-        SELECT f.*, @extschema@._first_match(rule_conds, f.facts) AS hit
-        FROM @extschema@._lifecycle_facts(accounts) f
+        SELECT q.* FROM (
+            SELECT f.account_id, f.status, f.days_since_start, f.current_stage, f.current_phase, f.current_criteria,
+                   f.manual, f.has_row, f.criteria, @extschema@._first_match(rule_conds, f.facts) AS hit
+            FROM @extschema@._lifecycle_facts(accounts) f
+            OFFSET 0) q
     ),
     target AS (
         SELECT p.account_id, p.current_stage, p.current_phase, p.current_criteria, p.has_row, p.criteria,
@@ -583,7 +595,8 @@ BEGIN
     -- column was emptied by hand.
     IF cardinality(column_ids) > 0 THEN
         PERFORM set_config('csm_lifecycle.writing', 'on', true);
-        UPDATE @extschema@.account a SET lifecycle_stage = c.stage
+        -- (updated_at as csm.account's touch trigger sets it, which skips this write)
+        UPDATE @extschema@.account a SET lifecycle_stage = c.stage, updated_at = stamp
         FROM unnest(column_ids, column_stages) AS c (account_id, stage)
         WHERE a.account_id = c.account_id AND a.lifecycle_stage IS DISTINCT FROM c.stage;
         PERFORM set_config('csm_lifecycle.writing', 'off', true);
@@ -694,10 +707,25 @@ COMMENT ON FUNCTION @extschema@._detect_milestones(bigint[]) IS
 
 -- The API ----------------------------------------------------------------------
 
+-- (work_mem as for refresh_expansion: the rows of every account it writes
+-- are sorted and kept once in memory rather than on disk)
 CREATE FUNCTION @extschema@.refresh_lifecycle() RETURNS integer
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql
+SET work_mem = '64MB'
+SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     PERFORM @extschema@._require('operate');
+    -- On Citus, as in csm._lifecycle_apply, and before the milestones: once
+    -- the transaction has read or written a distributed table with a foreign
+    -- key to csm.account (csm.account_milestone) over several connections,
+    -- Citus refuses the UPDATE of csm.account that writes the stages.
+    IF to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL
+       AND current_setting('citus.multi_shard_modify_mode', true) IS DISTINCT FROM 'sequential' THEN
+        IF EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition p
+                   WHERE p.logicalrelid OPERATOR(pg_catalog.=) '@extschema@.account_lifecycle'::regclass) THEN
+            PERFORM set_config('citus.multi_shard_modify_mode', 'sequential', true);
+        END IF;
+    END IF;
     PERFORM @extschema@._detect_milestones(NULL);
     RETURN @extschema@._lifecycle_apply(NULL);
 END $$;

@@ -163,7 +163,8 @@ DECLARE
     today date := (@extschema@._stamp() AT TIME ZONE 'UTC')::date;
     r record;
 BEGIN
-    IF NOT @extschema@._origin() THEN
+    -- (csm_lifecycle.writing: csm's own write of lifecycle_stage alone, no ARR moves)
+    IF current_setting('csm_lifecycle.writing', true) = 'on' OR NOT @extschema@._origin() THEN
         RETURN NULL;
     END IF;
     SELECT array_agg(n.account_id ORDER BY n.account_id) AS ids,

@@ -245,11 +245,12 @@ BEGIN
     -- folded by compact_usage() does not take a user away until then.
     users AS (
         SELECT x.account_id,
-               count(DISTINCT x.user_key) FILTER (WHERE x.day > today - pl_days) AS pl_users,
-               count(DISTINCT x.user_key) FILTER (WHERE x.day > today - ug_days) AS ug_recent,
-               count(DISTINCT x.user_key) FILTER (WHERE x.day <= today - ug_days AND x.day > today - 2 * ug_days) AS ug_prior,
-               count(DISTINCT x.user_key) FILTER (WHERE x.day > today - um_days) AS um_recent,
-               count(DISTINCT x.user_key) FILTER (WHERE x.day <= today - um_days AND x.day > today - 2 * um_days) AS um_prior
+               -- (COLLATE "C": the same distinct keys, bytewise, compared without strcoll)
+               count(DISTINCT x.user_key COLLATE "C") FILTER (WHERE x.day > today - pl_days) AS pl_users,
+               count(DISTINCT x.user_key COLLATE "C") FILTER (WHERE x.day > today - ug_days) AS ug_recent,
+               count(DISTINCT x.user_key COLLATE "C") FILTER (WHERE x.day <= today - ug_days AND x.day > today - 2 * ug_days) AS ug_prior,
+               count(DISTINCT x.user_key COLLATE "C") FILTER (WHERE x.day > today - um_days) AS um_recent,
+               count(DISTINCT x.user_key COLLATE "C") FILTER (WHERE x.day <= today - um_days AND x.day > today - 2 * um_days) AS um_prior
         FROM (SELECT u.account_id, u.day, u.user_key FROM @extschema@.usage_user_day u
               WHERE u.day > users_from AND u.day <= today AND u.events > 0
               UNION ALL
@@ -355,14 +356,15 @@ BEGIN
         FROM events e JOIN acc a ON a.account_id = e.account_id
         CROSS JOIN LATERAL (SELECT max(x) AS reached FROM unnest(um_event_marks) AS x
                             WHERE e.total >= x AND e.total - e.um_events < x) m
-        WHERE m.reached IS NOT NULL
+        -- (no mark is passed without events in the window: not looked for)
+        WHERE m.reached IS NOT NULL AND e.um_events > 0
         UNION ALL
         SELECT u.account_id, 2,
                jsonb_build_object('milestone', 'active_users', 'reached', m.reached, 'value', u.um_recent)
         FROM users u JOIN acc a ON a.account_id = u.account_id
         CROSS JOIN LATERAL (SELECT max(x) AS reached FROM unnest(um_user_marks) AS x
                             WHERE u.um_recent >= x AND u.um_prior < x) m
-        WHERE m.reached IS NOT NULL
+        WHERE m.reached IS NOT NULL AND u.um_recent > u.um_prior
     ),
     milestone_signals AS (
         SELECT m.account_id, 'usage_milestone'::text AS signal,

@@ -20,7 +20,7 @@ DELETE FROM csm.team_member WHERE handle LIKE 'lc\_%';
 DELETE FROM csm.lifecycle_rule WHERE name LIKE 'lc\_%';
 DELETE FROM csm.milestone WHERE milestone LIKE 'lc\_%';
 
-SELECT plan(18);
+SELECT plan(22);
 
 CREATE FUNCTION pg_temp.copies_agree(rel regclass, orderby text, filter text DEFAULT 'true') RETURNS text
 LANGUAGE sql AS $$
@@ -93,6 +93,25 @@ SELECT lives_ok($$INSERT INTO csm.lifecycle_rule (name, priority, stage, conditi
                 'a multi-row INSERT ... SELECT into csm.lifecycle_rule');
 SELECT lives_ok($$INSERT INTO csm.milestone (milestone, label, enabled) VALUES ('lc_m1', 'one', false), ('lc_m2', 'two', false)$$,
                 'a multi-row INSERT ... VALUES into csm.milestone');
+
+-- The bulk refresh of accounts loaded as history (created_at in the past:
+-- the triggers leave them to it): the stage, csm's own write of the column
+-- stamping updated_at the same on every copy, and a deleted account's
+-- lifecycle rows going with it (csm._forget_accounts, no foreign key).
+INSERT INTO csm.account (external_id, started_at, renewal_date, created_at)
+SELECT 'lc_bulk_' || i, now() - make_interval(days => i * 9), current_date + (i * 41) % 400, now() - interval '1 year'
+FROM generate_series(1, 30) i;
+SELECT is(csm.refresh_lifecycle() >= 30, true, 'the refresh moves the accounts loaded as history');
+SELECT is((SELECT count(*) FROM csm.account a WHERE a.external_id LIKE 'lc\_bulk\_%'
+           AND a.lifecycle_stage IS NOT DISTINCT FROM :expected), 30::bigint, 'the bulk refresh gives the rules'' stage');
+SELECT is(pg_temp.copies_agree('csm.account', 'account_id',
+                               $$external_id LIKE 'lc\_bulk\_%' AND (lifecycle_stage, updated_at) IS NOT NULL$$)
+          LIKE 'same on %', true, 'every copy of csm.account has the same stage and updated_at');
+SELECT array_agg(account_id) AS lc_gone FROM csm.account WHERE external_id LIKE 'lc\_bulk\_%' \gset
+DELETE FROM csm.account WHERE external_id LIKE 'lc\_bulk\_%';
+SELECT is((SELECT count(*) FROM csm.account_lifecycle l WHERE l.account_id = ANY (:'lc_gone'::bigint[]))
+          + (SELECT count(*) FROM csm.lifecycle_history h WHERE h.account_id = ANY (:'lc_gone'::bigint[])),
+          0::bigint, 'a deleted account''s lifecycle rows go with it');
 
 SELECT * FROM finish();
 
