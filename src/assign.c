@@ -1124,6 +1124,7 @@ csm_auto_assign(PG_FUNCTION_ARGS)
 	args[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "csm: SPI_connect failed");
+	csm_require_visible(args[0]);
 	assign_lock_ownership();
 	execute(account_by_external_plan, args, nulls, SPI_OK_SELECT);
 	if (!read_account(&account))

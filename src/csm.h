@@ -46,6 +46,9 @@ extern void csm_install_ownership_lock_hook(void);
 /* access.c: raises 42501 with a hint unless the calling role holds the csm level. */
 extern void csm_require_level(const char *level);
 
+/* visibility.c: raises P0002, as for an unknown account, unless the caller may see the account (external_id, text). */
+extern void csm_require_visible(Datum external_id);
+
 /*
  * assign.c: a member's assignment lock (their csm.member_lock row, FOR NO
  * KEY UPDATE), held until the transaction ends; waits for it.  Take it

@@ -264,6 +264,7 @@ csm_assign(PG_FUNCTION_ARGS)
 		csm_prepare_routed(&state_plan, state_sql, 2, state_types);
 	}
 
+	csm_require_visible(PG_GETARG_DATUM(0));
 	args[0] = PG_GETARG_DATUM(0);
 	args[1] = PG_GETARG_DATUM(1);
 	tup = select_one(lookup_plan, args);

@@ -518,13 +518,16 @@ DECLARE
     id bigint;
 BEGIN
     SELECT a.account_id INTO id FROM @extschema@.account a WHERE a.external_id = _account_id.external_id;
-    IF NOT FOUND THEN
+    -- Read as csm's owner in csm's SECURITY DEFINER functions: an account
+    -- outside the caller's book (93_visibility.sql) is unknown to them, with
+    -- the same error, so that nothing tells it from one that does not exist.
+    IF NOT FOUND OR NOT @extschema@._sees_account(id) THEN
         RAISE EXCEPTION 'account "%" does not exist', external_id
             USING ERRCODE = 'no_data_found', HINT = 'See csm.account for the accounts.';
     END IF;
     RETURN id;
 END $$;
-COMMENT ON FUNCTION @extschema@._account_id(text) IS 'account_id of an external_id; raises P0002 when there is none.';
+COMMENT ON FUNCTION @extschema@._account_id(text) IS 'account_id of an external_id; raises P0002 when there is none, or when it is outside the calling role''s book (csm.enable_row_security()).';
 
 -- The statements csm.refresh_health runs, by step, with parameters $1 the
 -- UTC day, $2 NULL (every account), $3 to $5 the metric sources (see

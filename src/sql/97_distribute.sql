@@ -183,6 +183,14 @@ BEGIN
             USING ERRCODE = '42501',
                   HINT = 'Connect to the coordinator as the superuser that created the extension.';
     END IF;
+    -- Per-CSM visibility's policies (93_visibility.sql) read a CSM's book
+    -- in a subquery, which Citus refuses on a distributed table.
+    IF (SELECT c.relrowsecurity FROM pg_class c WHERE c.oid = '@extschema@.account'::regclass) THEN
+        RAISE EXCEPTION 'csm.distribute() cannot place tables with per-CSM visibility on'
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'Citus refuses policies with subqueries on distributed tables, and csm''s policies read each CSM''s book in one.',
+                  HINT = 'Run SELECT csm.disable_row_security() first.';
+    END IF;
     -- csm's tables have triggers; Citus runs them on the shards, and csm's
     -- triggers are written to be correct there (see each trigger).
     PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
