@@ -223,13 +223,22 @@ COMMENT ON COLUMN @extschema@.nps_followup.next_due_at IS 'The deadline of the n
 -- The payload of the csm_nps notification (README).
 CREATE FUNCTION @extschema@._nps_notify(account bigint, response bigint) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    payload text;
 BEGIN
-    PERFORM pg_notify('csm_nps', jsonb_build_object(
+    -- The payload is read first and announced from this backend: on Citus a
+    -- pg_notify() in a query routed to a shard would run on the worker, whose
+    -- transaction cannot then be prepared (two-phase commit).
+    SELECT jsonb_build_object(
                 'account_id', f.account_id, 'external_id', f.external_id, 'response_id', f.response_id,
                 'score', f.score, 'category', f.category, 'survey_kind', f.survey_kind, 'owner', f.owner,
-                'action', f.action, 'notify_due_at', f.notify_due_at, 'followup_due_at', f.followup_due_at)::text)
+                'action', f.action, 'notify_due_at', f.notify_due_at, 'followup_due_at', f.followup_due_at)::text
+    INTO payload
     FROM @extschema@.nps_followup f
     WHERE f.account_id = _nps_notify.account AND f.response_id = _nps_notify.response;
+    IF payload IS NOT NULL THEN
+        PERFORM pg_notify('csm_nps', payload);
+    END IF;
 END $$;
 REVOKE ALL ON FUNCTION @extschema@._nps_notify(bigint, bigint) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@._nps_notify(bigint, bigint) IS
