@@ -1,3 +1,4 @@
+-- citus-differs: the file's failing refresh uses its own trigger on csm.health_history and its stale run an UPDATE of csm.refresh_run with timestamptz arithmetic, which Citus refuses on distributed and reference tables; refreshes record their runs there too (test/citus/*.sql refresh on the cluster).
 -- Refresh runs: every refresh leaves a row in csm.refresh_run, a failed one
 -- too when csm.run_refresh ran it; csm.refresh_status shows the state of
 -- each periodic job. (pg_cron itself: test/shell/cron_jobs.sh.)

@@ -1,3 +1,4 @@
+-- citus-differs: constraint errors name the shard (playbook_NNNNNN), and the file calls csm.complete_task() and csm.resolve_cta() once per row of a query over the distributed csm.task and csm.cta, which Citus runs on a shard, where the functions cannot read other shards (test/citus/playbook.sql calls them with the id, as on a cluster).
 -- Playbooks and tasks (issue 14, section 1): the built-ins, firing from the
 -- refreshes with the facts as evidence, one open CTA per account and
 -- playbook, cooldown, conditions, segment filters, assignees resolved at
