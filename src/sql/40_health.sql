@@ -215,6 +215,10 @@ BEGIN
         RAISE EXCEPTION 'only csm installs built-in health models'
             USING ERRCODE = 'insufficient_privilege', HINT = 'Insert your model with builtin = false.';
     END IF;
+    -- (stale_after is not scoring but when a score is stale: settable)
+    IF TG_OP = 'UPDATE' AND OLD.builtin AND to_jsonb(NEW) - 'stale_after' = to_jsonb(OLD) - 'stale_after' THEN
+        RETURN NEW;
+    END IF;
     IF TG_OP <> 'INSERT' AND OLD.builtin THEN
         RAISE EXCEPTION 'health model "%" is built in and cannot be changed', OLD.name
             USING ERRCODE = 'insufficient_privilege',
@@ -223,7 +227,7 @@ BEGIN
     RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
 END $$;
 COMMENT ON FUNCTION @extschema@._health_model_guard() IS
-    'Trigger: built-in models are read-only.';
+    'Trigger: built-in models are read-only, but for their stale_after.';
 CREATE TRIGGER health_model_guard BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.health_model
     FOR EACH ROW EXECUTE FUNCTION @extschema@._health_model_guard();
 
@@ -555,12 +559,12 @@ DECLARE
             UPDATE SET model = s.model, model_version = s.model_version, score = s.score, band = s.band,
                        coverage = s.coverage, metrics = s.metrics, metric_values = s.metric_values,
                        component_scores = s.component_scores, component_weights = s.component_weights,
-                       computed_at = %L
+                       computed_at = %L, stale_after = %s
         WHEN NOT MATCHED THEN
             INSERT (account_id, model, model_version, score, band, coverage,
-                    metrics, metric_values, component_scores, component_weights, computed_at)
+                    metrics, metric_values, component_scores, component_weights, computed_at, stale_after)
             VALUES (s.account_id, s.model, s.model_version, s.score, s.band, s.coverage,
-                    s.metrics, s.metric_values, s.component_scores, s.component_weights, %L)$q$;
+                    s.metrics, s.metric_values, s.component_scores, s.component_weights, %L, %s)$q$;
     -- On Citus: Citus refuses MERGE with non-immutable functions (scoring
     -- reads the models), and an INSERT ... SELECT whose account_id comes
     -- from the reference table csm.account is not pushed down. So every
@@ -579,7 +583,7 @@ DECLARE
         SET model = r.model, model_version = r.model_version, score = r.score, band = r.band,
             coverage = r.coverage, metrics = r.metrics, metric_values = r.metric_values,
             component_scores = r.component_scores, component_weights = r.component_weights,
-            computed_at = %L
+            computed_at = %L, stale_after = %s
         FROM (%s) y
         CROSS JOIN LATERAL @extschema@.csm_health_evaluate_row(y.metrics_row, y.model) r
         WHERE h.account_id = y.account_id$q$;
@@ -587,6 +591,14 @@ DECLARE
     -- WHERE clause of an UPDATE)
     checked constant text := format(
         'SELECT y0.* FROM (%s) y0 WHERE @extschema@._health_metrics_problem(y0.metrics_row, y0.model) IS NULL', accounts);
+    -- each score's stale_after: its model's, else the csm.stale_after
+    -- setting as this refresh reads it; constants in the statement
+    stale_default constant interval := @extschema@._stale_after_default();
+    stale_case constant text := coalesce(
+        (SELECT 'CASE %s ' || string_agg(format('WHEN %L THEN %L::interval', m.name, m.stale_after), ' ' ORDER BY m.name)
+                || format(' ELSE %L::interval END', stale_default)
+         FROM @extschema@.health_model m WHERE m.stale_after IS NOT NULL),
+        format('%L::interval', stale_default));
 BEGIN
     step := 'accounts';
     statement := accounts;
@@ -596,10 +608,10 @@ BEGIN
         statement := placeholders;
         RETURN NEXT;
         step := 'score';
-        statement := format(update_scores, stamp, accounts);
+        statement := format(update_scores, stamp, format(stale_case, 'r.model'), accounts);
         RETURN NEXT;
         step := 'score_checked';
-        statement := format(update_scores, stamp, checked);
+        statement := format(update_scores, stamp, format(stale_case, 'r.model'), checked);
         RETURN NEXT;
         step := 'unscored';
         statement := $q$DELETE FROM @extschema@.health_score c WHERE c.computed_at = '-infinity'$q$;
@@ -608,12 +620,12 @@ BEGIN
         step := 'score';
         statement := format(merge_scores, format(
             'SELECT x.account_id, (x.r).* FROM (SELECT y.account_id, @extschema@.csm_health_evaluate_row(y.metrics_row, y.model) AS r FROM (%s) y OFFSET 0) x',
-            accounts), stamp, stamp);
+            accounts), stamp, format(stale_case, 's.model'), stamp, format(stale_case, 's.model'));
         RETURN NEXT;
         step := 'score_checked';
         statement := format(merge_scores, format(
             'SELECT x.account_id, (x.r).* FROM (SELECT y.account_id, @extschema@.csm_health_evaluate_row(y.metrics_row, y.model) AS r FROM (%s) y WHERE @extschema@._health_metrics_problem(y.metrics_row, y.model) IS NULL OFFSET 0) x',
-            accounts), stamp, stamp);
+            accounts), stamp, format(stale_case, 's.model'), stamp, format(stale_case, 's.model'));
         RETURN NEXT;
     END IF;
     -- The day's history, from the scores just written: those computed at
@@ -896,6 +908,18 @@ $$;
 COMMENT ON FUNCTION @extschema@.sparkline(float8[], float8, float8) IS
     'Draws numbers as ▁▂▃▄▅▆▇█ between low and high (0-100 by default, for health scores); NULL or NaN points are blank.';
 
+-- 0.2.0 (upgrade script: these two ALTERs): when a score is stale is a
+-- setting of its model, not of the reading session (pgbouncer in
+-- transaction mode shares sessions). NULL: the csm.stale_after GUC, read
+-- when csm.refresh_health runs and kept with each score.
+ALTER TABLE @extschema@.health_model ADD COLUMN stale_after interval,
+    ADD CONSTRAINT health_model_stale_after_positive CHECK (stale_after > interval '0');
+COMMENT ON COLUMN @extschema@.health_model.stale_after IS
+    'Age after which a score of this model is stale in csm.account_health. NULL: the csm.stale_after setting (26h by default) as csm.refresh_health reads it. Takes effect at the next refresh.';
+ALTER TABLE @extschema@.health_score ADD COLUMN stale_after interval NOT NULL DEFAULT interval '26 hours';
+COMMENT ON COLUMN @extschema@.health_score.stale_after IS
+    'The score''s model''s stale_after (else csm.stale_after) when csm.refresh_health wrote it: csm.account_health.stale is score_age > stale_after.';
+
 CREATE VIEW @extschema@.account_health WITH (security_invoker = true) AS
 SELECT a.account_id,
        a.external_id,
@@ -915,9 +939,10 @@ SELECT a.account_id,
        h.model,
        h.model_version,
        h.computed_at,
-       -- on Citus read where the query runs: set csm.stale_after for every
-       -- node (ALTER DATABASE or ALTER ROLE ... SET, which Citus propagates)
-       h.computed_at < now() - coalesce(current_setting('csm.stale_after', true), '26h')::interval AS stale,
+       -- no session setting decides it: the model's stale_after, written
+       -- with the score by csm.refresh_health (see the columns above)
+       now() - h.computed_at AS score_age,
+       now() - h.computed_at > h.stale_after AS stale,
        h.score - w.score AS change_7d,
        h.score - mth.score AS change_30d,
        CASE WHEN h.score - w.score > 2 THEN 'up'
@@ -939,7 +964,7 @@ LEFT JOIN LATERAL (
     WHERE hh.account_id = a.account_id AND hh.day <= (h.computed_at AT TIME ZONE 'UTC')::date - 30
     ORDER BY hh.day DESC LIMIT 1) mth ON true;
 COMMENT ON VIEW @extschema@.account_health IS
-    'Effective health per account: the override while one is in effect, else the computed score, always shown side by side. stale flags scores older than csm.stale_after (26h). change_7d/30d compare with the history from 7/30 days before; trend is up or down beyond 2 points over 7 days, else flat.';
+    'Effective health per account: the override while one is in effect, else the computed score, always shown side by side. score_age is now() - computed_at; stale is true when score_age exceeds the model''s stale_after (csm.health_model.stale_after, else the csm.stale_after setting read at refresh time, 26h): no session setting changes what it shows. change_7d/30d compare with the history from 7/30 days before; trend is up or down beyond 2 points over 7 days, else flat.';
 
 -- On Citus the view above cannot run: csm.account is a reference table,
 -- and Citus pushes a reference table outer-joined to distributed ones down
@@ -971,7 +996,8 @@ BEGIN
            h.model,
            h.model_version,
            h.computed_at,
-           h.computed_at < now() - coalesce(current_setting('csm.stale_after', true), '26h')::interval AS stale,
+           now() - h.computed_at AS score_age,
+           now() - h.computed_at > h.stale_after AS stale,
            h.score - w.score AS change_7d,
            h.score - mth.score AS change_30d,
            CASE WHEN h.score - w.score > 2 THEN 'up'
