@@ -713,6 +713,16 @@ BEGIN
     -- its time.
     LOCK TABLE @extschema@.health_score, @extschema@.health_history IN SHARE ROW EXCLUSIVE MODE;
 
+    -- A NOTICE at every 10% of the accounts, when the client wants notices
+    -- and there are 10,000 or more (single node; csm._progress,
+    -- src/sql/92_settings.sql): a counter per row in the scoring
+    -- statement, left out otherwise.
+    IF NOT distributed AND @extschema@._progress_wanted()
+       AND @extschema@._progress_start((SELECT count(*) FROM @extschema@.account a WHERE a.status = 'active')) THEN
+        statements := jsonb_set(statements, '{score}', to_jsonb(replace(statements ->> 'score', ') y OFFSET 0) x',
+            ') y WHERE @extschema@._progress(''refresh_health'', y.account_id) OFFSET 0) x')));
+    END IF;
+
     -- Metrics come from csm.account_metrics, or from a table or view of the
     -- caller's with an account_id column and columns named after metrics.
     -- All accounts in one statement; when one account's metrics are bad

@@ -39,3 +39,25 @@ EXCEPTION WHEN insufficient_privilege THEN
         USING HINT = pg_catalog.format('As a superuser: ALTER DATABASE %I SET csm.stale_after = ''26h''.',
                                        pg_catalog.current_database());
 END $$;
+
+-- Progress of long refreshes (src/progress.c): a NOTICE at every 10% when
+-- the client wants notices. The refresh asks csm._progress_wanted() once;
+-- when false its statements do not call csm._progress() at all.
+CREATE FUNCTION @extschema@._progress_wanted() RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT current_setting('client_min_messages') IN ('debug5', 'debug4', 'debug3', 'debug2', 'debug1', 'log', 'notice');
+END;
+COMMENT ON FUNCTION @extschema@._progress_wanted() IS
+    'Internal: whether the client wants NOTICEs (client_min_messages notice or lower), so a refresh reports its progress.';
+CREATE FUNCTION @extschema@._progress_start(total bigint) RETURNS boolean
+AS 'MODULE_PATHNAME', 'csm_progress_start'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@._progress_start(bigint) IS
+    'Internal: starts counting a refresh''s rows towards total for csm._progress, and returns true, when total is 10,000 or more (a long refresh); else false and a refresh reports no progress.';
+CREATE FUNCTION @extschema@._progress(label text, id bigint) RETURNS boolean
+AS 'MODULE_PATHNAME', 'csm_progress'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@._progress(text, bigint) IS
+    'Internal: counts one row of a refresh (id: its account, so that it runs per row) and raises a NOTICE "label: N% (done of total)" each time the count passes another tenth of csm._progress_start''s total; always true.';
