@@ -1,10 +1,10 @@
 /*
  * progress.c: NOTICEs of a long refresh's progress at every 10%.
  *
- * A refresh that wants them (the client's client_min_messages is notice or
- * lower) of 10,000 rows or more calls csm._progress_start(total) and puts csm._progress(label, id)
- * in a WHERE clause of its statement: a counter per row, and a NOTICE when
- * it passes the next tenth of total. A refresh whose client does not want
+ * A refresh of 10,000 rows or more whose client wants them (its
+ * client_min_messages is notice or lower) calls csm._progress_start(total)
+ * and puts csm._progress(label, id) in its statement's select list: a
+ * counter per row, and a NOTICE when it passes the next tenth of total. A refresh whose client does not want
  * them leaves both out of its statement, so they cost nothing there.
  */
 #include "postgres.h"

@@ -719,8 +719,10 @@ BEGIN
     -- statement, left out otherwise.
     IF NOT distributed AND @extschema@._progress_wanted()
        AND @extschema@._progress_start((SELECT count(*) FROM @extschema@.account a WHERE a.status = 'active')) THEN
-        statements := jsonb_set(statements, '{score}', to_jsonb(replace(statements ->> 'score', ') y OFFSET 0) x',
-            ') y WHERE @extschema@._progress(''refresh_health'', y.account_id) OFFSET 0) x')));
+        -- (in the select list: in a WHERE clause its guessed selectivity
+        -- would change the plan)
+        statements := jsonb_set(statements, '{score}', to_jsonb(replace(statements ->> 'score', ' AS r FROM (',
+            ' AS r, @extschema@._progress(''refresh_health'', y.account_id) AS progress FROM (')));
     END IF;
 
     -- Metrics come from csm.account_metrics, or from a table or view of the

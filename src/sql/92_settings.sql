@@ -60,4 +60,4 @@ CREATE FUNCTION @extschema@._progress(label text, id bigint) RETURNS boolean
 AS 'MODULE_PATHNAME', 'csm_progress'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@._progress(text, bigint) IS
-    'Internal: counts one row of a refresh (id: its account, so that it runs per row) and raises a NOTICE "label: N% (done of total)" each time the count passes another tenth of csm._progress_start''s total; always true.';
+    'Internal: counts one row of a refresh (id: its account) and raises a NOTICE "label: N% (done of total)" each time the count passes another tenth of csm._progress_start''s total; always true.';
