@@ -62,7 +62,7 @@ valgrind: deps
 
 bench: deps
 	$(MAKE) install
-	PG_MAJOR=$(PG_MAJOR) pg_virtualenv -t -v $(PG_MAJOR) sh -c 'test/bench/run.sh && test/bench/health.sh && test/bench/assign.sh && test/bench/churn.sh && test/bench/lifecycle.sh && test/bench/revenue.sh && test/bench/renewal.sh && test/bench/segment.sh && test/bench/nps.sh && test/bench/expansion.sh'
+	PG_MAJOR=$(PG_MAJOR) pg_virtualenv -t -v $(PG_MAJOR) sh -c 'test/bench/run.sh && test/bench/health.sh && test/bench/assign.sh && test/bench/churn.sh && test/bench/lifecycle.sh && test/bench/revenue.sh && test/bench/renewal.sh && test/bench/segment.sh && test/bench/nps.sh && test/bench/expansion.sh && test/bench/progress.sh'
 
 # csm on a 3-node Citus cluster (a coordinator and two workers on 127.0.0.1,
 # started and stopped by the script). Citus must be installed: see
