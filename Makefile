@@ -46,11 +46,13 @@ deps:
 	@test/deps.sh
 
 # pg_cron is preloaded for the README's cron examples, which
-# test/shell/readme.sh runs in database csm_readme.
+# test/shell/readme.sh runs in database csm_readme, and for
+# test/shell/cron_jobs.sh, which lets it run csm's jobs (in background
+# workers: no connection settings needed).
 test: deps
 	$(MAKE) install
 	PG_MAJOR=$(PG_MAJOR) pg_virtualenv -t -v $(PG_MAJOR) -o shared_preload_libraries=pg_cron \
-		-o cron.database_name=csm_readme test/run.sh
+		-o cron.database_name=csm_readme -o cron.use_background_workers=on test/run.sh
 
 demo: deps
 	$(MAKE) install
@@ -62,7 +64,19 @@ valgrind: deps
 
 bench: deps
 	$(MAKE) install
-	PG_MAJOR=$(PG_MAJOR) pg_virtualenv -t -v $(PG_MAJOR) sh -c 'test/bench/run.sh && test/bench/health.sh && test/bench/assign.sh && test/bench/churn.sh && test/bench/lifecycle.sh && test/bench/revenue.sh && test/bench/renewal.sh && test/bench/segment.sh && test/bench/nps.sh && test/bench/expansion.sh && test/bench/progress.sh'
+	PG_MAJOR=$(PG_MAJOR) pg_virtualenv -t -v $(PG_MAJOR) sh -c 'test/bench/run.sh && test/bench/health.sh && test/bench/assign.sh && test/bench/churn.sh && test/bench/lifecycle.sh && test/bench/revenue.sh && test/bench/renewal.sh && test/bench/segment.sh && test/bench/nps.sh && test/bench/expansion.sh && test/bench/success_plan.sh && test/bench/alert.sh && test/bench/playbook.sh && test/bench/progress.sh'
+
+# The reference dashboard (dashboards/): built with Observable Framework from
+# the demo database, then every page checked in headless Chromium and the
+# Grafana JSON's SQL run (dashboards/make.sh).
+.PHONY: dashboards test-dashboards
+dashboards: deps
+	$(MAKE) install
+	PG_MAJOR=$(PG_MAJOR) dashboards/make.sh build
+
+test-dashboards: deps
+	$(MAKE) install
+	PG_MAJOR=$(PG_MAJOR) dashboards/make.sh test
 
 # csm on a 3-node Citus cluster (a coordinator and two workers on 127.0.0.1,
 # started and stopped by the script). Citus must be installed: see

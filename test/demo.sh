@@ -504,6 +504,48 @@ ORDER BY c.expected_arr DESC, c.external_id
 LIMIT 1;
 SQL
 
+# Playbooks: fired by the refreshes above and csm.run_playbooks()
+# (test/data/portfolio.sql, csm_demo.load_playbooks).
+psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c 'SELECT csm_demo.load_playbooks()'
+section "Playbooks: open CTAs by playbook, and the ARR they cover (csm.cta)" <<'SQL'
+SELECT c.playbook, p.trigger_kind || coalesce(' ' || array_to_string(p.trigger_values, '/'), '') AS fires_on,
+       count(*) AS open_ctas, count(*) FILTER (WHERE c.status = 'in_progress') AS in_progress,
+       count(*) FILTER (WHERE c.owner IS NULL) AS no_owner,
+       to_char(sum(a.arr), 'FM$99,999,999') AS arr
+FROM csm.cta c JOIN csm.playbook p ON p.name = c.playbook JOIN csm.account a USING (account_id)
+WHERE c.status IN ('open', 'in_progress')
+GROUP BY c.playbook, p.playbook_id, p.trigger_kind, p.trigger_values ORDER BY p.playbook_id;
+SQL
+
+section "The most urgent open CTAs, with the facts that fired them (csm.cta.evidence)" <<'SQL'
+SELECT a.external_id, to_char(a.arr, 'FM$99,999,999') AS arr, c.playbook, c.priority, coalesce(c.owner, '(queue)') AS owner,
+       c.evidence ->> 'value' AS fired_by,
+       left(coalesce(c.evidence -> 'event' ->> 'health_score', c.evidence -> 'event' ->> 'churn_risk_score',
+                     c.evidence -> 'event' ->> 'evidence', ((c.evidence -> 'event') - 'computed_at'::text)::text), 60) AS evidence
+FROM csm.cta c JOIN csm.account a USING (account_id)
+WHERE c.status IN ('open', 'in_progress')
+ORDER BY array_position(ARRAY['urgent', 'high', 'medium', 'low'], c.priority), a.arr DESC NULLS LAST, a.external_id
+LIMIT 12;
+SQL
+
+section "Tasks due this week per CSM (csm.task; overdue = open past due)" <<'SQL'
+SELECT coalesce(k.assignee, 'queue: ' || k.team) AS csm,
+       count(*) FILTER (WHERE k.due_at < now()) AS overdue,
+       count(*) FILTER (WHERE k.due_at >= now() AND k.due_at < now() + interval '7 days') AS due_this_week,
+       count(*) FILTER (WHERE k.kind = 'call' AND k.due_at < now() + interval '7 days') AS calls,
+       string_agg(DISTINCT c.playbook, ', ') AS playbooks
+FROM csm.task k JOIN csm.cta c USING (account_id, cta_id)
+WHERE k.status = 'open' AND k.due_at < now() + interval '7 days'
+GROUP BY 1 ORDER BY 3 DESC, 2 DESC, 1 LIMIT 15;
+SQL
+
+section "Playbook adherence and response time (csm.playbook_adherence, csm.cta_response_time)" <<'SQL'
+SELECT r.playbook, r.ctas, r.acted_on, r.waiting, r.median_response_hours || ' h' AS median_response,
+       coalesce(d.adherence_pct || ' %', 'n/a') AS adherence
+FROM csm.cta_response_time r LEFT JOIN csm.playbook_adherence d USING (playbook)
+ORDER BY r.ctas DESC, r.playbook;
+SQL
+
 # Seed 002's health report: assess_health() for the least healthy account
 # above 20,000 ARR, over the last 70 days (the rebuilt weekly history).
 section "assess_health() for the least healthy account above 20,000 ARR, last 70 days (the seed's health_report)" <<'SQL'
@@ -535,6 +577,146 @@ SELECT 'do', coalesce(x->>'playbook', x->>'action'),
                 || CASE WHEN (x->>'open_cta')::boolean THEN ' (CTA open)' ELSE '' END,
                 x->>'cadence')
 FROM a, jsonb_array_elements(r->'recommendations') x;
+SQL
+
+psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c 'SELECT csm_demo.load_success_plan()' >/dev/null
+section "Success plan for the largest strategic/enterprise account (csm.create_success_plan; current values read live, progress = (current - baseline) / (target - baseline))" <<'SQL'
+SELECT p ->> 'customer_id' AS customer, p #>> '{timeline,start}' AS starts, p #>> '{timeline,end}' AS ends,
+       round(100 * (p #>> '{timeline,elapsed}')::numeric) || '%' AS elapsed,
+       (p #>> '{progress,objectives_achieved}') || '/' || (p #>> '{progress,objectives}') AS objectives_achieved,
+       (p #>> '{progress,milestones_achieved}') || '/' || (p #>> '{progress,milestones}') AS milestones_achieved
+FROM csm.success_plan_report(csm_demo.plan_account()) AS p;
+SELECT o.position AS "#", o.objective, o.metric, round(o.baseline, 2) AS baseline, o.target,
+       round(o.current_value, 2) AS current,
+       CASE WHEN o.progress IS NOT NULL
+            THEN rpad(repeat('█', round(o.progress * 10)::integer), 10, '░') || lpad(round(100 * o.progress) || '%', 5) END AS progress,
+       o.due_date AS due, o.status
+FROM csm.success_plan_report(csm_demo.plan_account()) AS p,
+     jsonb_to_recordset(p -> 'objectives') AS o(position integer, objective text, metric text, baseline numeric, target numeric,
+                                               current_value numeric, progress numeric, due_date date, status text)
+ORDER BY o.position;
+SELECT m.name AS milestone, m.due_date AS due, m.status, m.overdue, m.milestone AS lifecycle_milestone
+FROM csm.success_plan_report(csm_demo.plan_account()) AS p,
+     jsonb_to_recordset(p -> 'milestones') AS m(name text, due_date date, status text, overdue boolean, milestone text);
+SELECT s.name AS stakeholder, s.role, s.side, s.executive_sponsor AS sponsor
+FROM csm.success_plan_report(csm_demo.plan_account()) AS p,
+     jsonb_to_recordset(p -> 'stakeholders') AS s(name text, role text, side text, executive_sponsor boolean);
+SQL
+
+section "Business reviews due (csm.business_review_due: monthly while at risk, the segment's cadence when healthy, quarterly EBRs for strategic and enterprise)" <<'SQL'
+SELECT d.kind, d.status, count(*) AS accounts, to_char(sum(a.arr), 'FM$999,999,999') AS arr,
+       count(*) FILTER (WHERE d.last_held_at IS NULL) AS never_reviewed
+FROM csm.business_review_due d JOIN csm.account a USING (account_id)
+GROUP BY d.kind, d.status ORDER BY d.kind DESC, d.status DESC;
+SELECT d.external_id, d.name, d.segment, d.band, d.kind, d.cadence, d.last_held_at::date AS last_held, d.due_on,
+       -d.days_until_due AS days_overdue, to_char(a.arr, 'FM$999,999,999') AS arr
+FROM csm.business_review_due d JOIN csm.account a USING (account_id)
+WHERE d.status = 'overdue' AND d.kind = 'ebr'
+ORDER BY a.arr DESC, d.external_id LIMIT 10;
+SQL
+
+section "Business review for the same account, the last 90 days (csm.business_review: the deck as data; the demo simulates at most 6 users per account, so usage and value are understated)" <<'SQL'
+WITH r AS (
+    SELECT csm.business_review(csm_demo.plan_account(), (now() AT TIME ZONE 'UTC')::date - 90,
+                               (now() AT TIME ZONE 'UTC')::date - 1) AS d)
+SELECT v.part, v.item, v.value FROM r, LATERAL (VALUES
+    (1, 'period', 'days', (d #>> '{period,start}') || ' to ' || (d #>> '{period,end}') || ' (' || (d #>> '{period,days}') || ' days)'),
+    (2, 'usage_stats', 'events', to_char((d #>> '{usage_stats,events}')::numeric, 'FM999,999,999') || ' (' ||
+        coalesce(to_char((d #>> '{usage_stats,change_pct}')::numeric, 'FMSG990.0') || '% on the 90 days before', 'no usage before') || ')'),
+    (3, 'usage_stats', 'weekly events', d #>> '{usage_stats,weekly_sparkline}'),
+    (4, 'usage_stats', 'daily active users', (d #>> '{usage_stats,avg_daily_active_users}') || ' average, ' ||
+        (d #>> '{usage_stats,peak_daily_active_users}') || ' peak'),
+    (5, 'adoption', 'features used', (d #>> '{adoption,features_used}') || ' (top: ' ||
+        (SELECT string_agg(f ->> 'feature', ', ') FROM (SELECT f FROM jsonb_array_elements(d #> '{adoption,features}') f LIMIT 3) x) || ')'),
+    (6, 'adoption', 'seat utilization', round(100 * (d #>> '{adoption,seat_utilization}')::numeric, 1) || '% of ' || (d #>> '{adoption,seats}') || ' seats'),
+    (7, 'health', 'score and trend', (d #>> '{health,score}')::numeric(5,1) || ' ' || (d #>> '{health,band}') || ', ' ||
+        coalesce(d #>> '{health,trend}', '-') || ' (' || coalesce(to_char((d #>> '{health,change}')::numeric, 'FMSG990.0'), '-') || ' over the period)'),
+    (8, 'health', 'daily scores', d #>> '{health,sparkline}'),
+    (9, 'outcomes', 'milestones reached', coalesce((SELECT string_agg(m ->> 'label', ', ') FROM jsonb_array_elements(d #> '{outcomes,milestones_achieved}') m), 'none')),
+    (10, 'outcomes', 'success plan', coalesce((d #>> '{outcomes,success_plan,progress,objectives_achieved}') || '/' ||
+        (d #>> '{outcomes,success_plan,progress,objectives}') || ' objectives achieved', 'none')),
+    (11, 'roi', 'value against cost', CASE WHEN (d #>> '{roi,configured}')::boolean
+        THEN to_char((d #>> '{roi,value}')::numeric, 'FM$999,999,990') || ' of value for ' || to_char((d #>> '{roi,cost}')::numeric, 'FM$999,999,990') ||
+             ' of subscription: ROI ' || round(100 * (d #>> '{roi,roi}')::numeric) || '%'
+        ELSE d #>> '{roi,note}' END),
+    (12, 'roadmap', 'next', coalesce((SELECT string_agg(coalesce(u ->> 'milestone', u ->> 'objective') || ' (' || (u ->> 'due_date') || ')', '; ')
+                                      FROM (SELECT u FROM jsonb_array_elements(d #> '{roadmap,upcoming}') u LIMIT 3) x), '-')
+        || '; renewal ' || coalesce(d #>> '{roadmap,renewal_date}', '-')),
+    (13, 'action_items', 'open tasks', jsonb_array_length(d -> 'action_items') || coalesce(': ' ||
+        (SELECT string_agg(t ->> 'title', '; ') FROM (SELECT t FROM jsonb_array_elements(d -> 'action_items') t LIMIT 3) x), ''))
+) AS v(n, part, item, value)
+ORDER BY v.n;
+SQL
+
+# Alerts: a LISTEN session (a psql of its own) receives what the last step
+# of the load raises; every refresh above raised its own alerts already.
+listen_out=$(mktemp)
+coproc DEMO_LISTENER { psql -X -q -d "$DB" >"$listen_out" 2>&1; }
+# (bash unsets these when the coprocess exits)
+listener_in=${DEMO_LISTENER[1]}
+listener_pid=$DEMO_LISTENER_PID
+echo "LISTEN csm_alert; SELECT 'listening';" >&"$listener_in"
+for _ in $(seq 1 200); do grep -q listening "$listen_out" && break; sleep 0.05; done
+psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c 'SELECT csm_demo.load_alerts()'
+psql -X -q -At -d "$DB" -c "SELECT pg_notify('csm_alert', '{\"demo\" : \"done\"}')" >/dev/null
+for _ in $(seq 1 200); do grep -q '"demo" : "done"' "$listen_out" && break; echo "SELECT 1;" >&"$listener_in"; sleep 0.05; done
+eval "exec $listener_in>&-"
+wait "$listener_pid" 2>/dev/null || true
+
+section "Alerts raised during the demo load, by kind (csm.alert_summary; outreach kinds are severity info)" <<'SQL'
+SELECT s.kind, s.severity, s.alerts, s.open_unacknowledged AS open_unacked,
+       coalesce(to_char(s.oldest_open_unacknowledged_at, 'Dy HH24:MI'), '-') AS oldest_open
+FROM csm.alert_summary s
+ORDER BY array_position(ARRAY['critical', 'warning', 'info'], s.severity), s.alerts DESC, s.kind;
+SQL
+
+section "The newest critical alerts, with the facts that raised them (csm.alert_open)" <<'SQL'
+SELECT o.external_id, o.kind, o.subject, coalesce(o.owner, '(none)') AS owner,
+       left(o.evidence::text, 90) AS evidence
+FROM csm.alert_open o
+WHERE o.severity = 'critical'
+ORDER BY o.created_at DESC, o.alert_id DESC
+LIMIT 8;
+SQL
+
+printf '\n== A LISTEN session on csm_alert during csm_demo.load_alerts(): %s notifications, one per alert (a step that raised more than 1000 sends one {"alerts", "created_at"} instead)\n' \
+    "$(grep -c 'Asynchronous notification "csm_alert" with payload "{"ale' "$listen_out" || true)"
+grep -o 'payload "{"ale.*' "$listen_out" | cut -c 1-150 | awk '/"alerts" :/ || n++ < 3' | sed 's/^/  /'
+rm -f "$listen_out"
+
+# Dashboards (issue 15): the five csm.dashboard_* views, long format; the
+# reference dashboard (make dashboards) charts them.
+section "Dashboards: seed 002's success criteria against their targets (csm.dashboard_executive)" <<'SQL'
+SELECT e.description AS criterion,
+       CASE e.unit WHEN '%' THEN to_char(e.value, 'FM990.0') || '%' WHEN 'days' THEN e.value || ' days'
+                   ELSE e.value::text END AS value,
+       e.comparator || ' ' || e.target || CASE e.unit WHEN '%' THEN '%' WHEN 'days' THEN ' days' ELSE '' END AS target,
+       CASE WHEN e.met THEN 'met' ELSE 'NOT MET' END AS met
+FROM csm.dashboard_executive e
+ORDER BY e.position;
+SQL
+section "Dashboards: the portfolio per CSM, the five largest books (csm.dashboard_portfolio; at risk = health red or churn high/critical)" <<'SQL'
+SELECT coalesce(p.csm_handle, '(no CSM)') AS csm,
+       max(p.value) FILTER (WHERE p.metric = 'accounts') AS accounts,
+       to_char(max(p.value) FILTER (WHERE p.metric = 'arr_managed'), 'FM$999,999,999') AS arr,
+       max(p.value) FILTER (WHERE p.metric = 'avg_health_score') AS avg_health,
+       max(p.value) FILTER (WHERE p.metric = 'at_risk_accounts') AS at_risk,
+       to_char(max(p.value) FILTER (WHERE p.metric = 'renewal_arr_90d'), 'FM$999,999,999') AS renewing_90d,
+       max(p.value) FILTER (WHERE p.metric = 'book_load') || ' / ' || max(p.value) FILTER (WHERE p.metric = 'book_capacity') AS load_of_capacity
+FROM csm.dashboard_portfolio p
+WHERE NOT p.all_csms AND p.all_segments
+GROUP BY p.member_id, p.csm_handle
+ORDER BY max(p.value) FILTER (WHERE p.metric = 'arr_managed') DESC NULLS LAST
+LIMIT 6;
+SQL
+section "Dashboards: activity, the last six weeks (csm.dashboard_activity)" <<'SQL'
+SELECT a.week,
+       max(a.value) FILTER (WHERE a.metric = 'touchpoints') AS touchpoints,
+       max(a.value) FILTER (WHERE a.metric = 'business_reviews_completed') AS business_reviews,
+       max(a.value) FILTER (WHERE a.metric = 'expansion_opportunities_identified') AS expansion_found
+FROM csm.dashboard_activity a
+WHERE a.grain = 'week' AND a.week > (now() AT TIME ZONE 'UTC')::date - 42
+GROUP BY a.week ORDER BY a.week;
 SQL
 
 section "Team" <<'SQL'

@@ -670,6 +670,7 @@ DECLARE
     accounts constant text := statements ->> 'accounts';
     account record;
     skipped bigint := 0;
+    started constant timestamptz := clock_timestamp();
 BEGIN
     PERFORM @extschema@._require('operate');
     -- On Citus, routing at the end locks csm.team_member rows (a reference
@@ -804,6 +805,11 @@ BEGIN
     IF cardinality(changed) > 0 THEN
         PERFORM @extschema@.apply_routing(changed, ARRAY['health_band', 'health_score']);
     END IF;
+    -- health_band alerts (86_alert.sql, defined later: called by name)
+    PERFORM @extschema@._raise_alerts(ARRAY['health_band']);
+    -- Playbooks fired by a health band (85_playbook.sql), in this transaction.
+    PERFORM @extschema@._fire_playbooks(ARRAY['health_band'], NULL, 'refresh_health');
+    PERFORM @extschema@._run_finished('health', started, scored, skipped);
     RETURN scored;
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_health(regclass) IS

@@ -1007,6 +1007,8 @@ BEGIN
     SELECT * FROM @extschema@._refresh_signals('csm.refresh_churn_signals()', 'churn', '@extschema@.churn_signal',
                                                '@extschema@.churn_signals_at(timestamptz, bigint[])', 'churn signals', as_of, accounts,
                                                ARRAY(SELECT k.signal FROM @extschema@.churn_signal_kind k WHERE k.builtin ORDER BY k.signal));
+    -- at-risk and competitor alerts (86_alert.sql)
+    PERFORM @extschema@._raise_alerts(ARRAY['at_risk', 'competitor_mention'], accounts);
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_churn_signals(timestamptz, bigint[]) IS
     'Detects the built-in churn signals at as_of (csm.churn_signals_at) for every customer account, or the accounts given: raises new ones, updates the evidence and last_seen_at of open ones still seen, clears the rest. Returns how many were raised, still open and cleared. One refresh runs at a time (it locks the row (''churn'', ''signals'') of csm.lock_row); a second run at the same as_of changes nothing. An account whose data makes the refresh fail (a data exception) is skipped and named in a WARNING, and the others are refreshed (one at a time, then). Raises 22023 for a NULL, infinite or future as_of, or one before the last refresh; on Citus, 55000 on a worker.';

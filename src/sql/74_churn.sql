@@ -336,6 +336,7 @@ DECLARE
     -- the active model's stale_after, else the csm.stale_after setting now
     churn_stale constant interval := coalesce((SELECT m.stale_after FROM @extschema@.churn_model m WHERE m.active),
                                         @extschema@._stale_after_default());
+    started constant timestamptz := clock_timestamp();
 BEGIN
     PERFORM @extschema@._require('operate');
     PERFORM @extschema@._churn_require_coordinator('csm.refresh_churn()');
@@ -441,6 +442,11 @@ BEGIN
     IF cardinality(changed) > 0 THEN
         PERFORM @extschema@.apply_routing(changed, ARRAY['churn_band', 'churn_risk_score']);
     END IF;
+    -- churn_band alerts (86_alert.sql; the signals' were raised with them)
+    PERFORM @extschema@._raise_alerts(ARRAY['churn_band']);
+    -- Playbooks fired by a churn signal or band (85_playbook.sql), in this transaction.
+    PERFORM @extschema@._fire_playbooks(ARRAY['churn_signal', 'churn_band'], NULL, 'refresh_churn');
+    PERFORM @extschema@._run_finished('churn', started, scored);
     RETURN scored;
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_churn() IS

@@ -713,6 +713,8 @@ CREATE FUNCTION @extschema@.refresh_lifecycle() RETURNS integer
 LANGUAGE plpgsql
 SET work_mem = '64MB'
 SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    changed integer;
 BEGIN
     PERFORM @extschema@._require('operate');
     -- On Citus, as in csm._lifecycle_apply, and before the milestones: once
@@ -727,7 +729,12 @@ BEGIN
         END IF;
     END IF;
     PERFORM @extschema@._detect_milestones(NULL);
-    RETURN @extschema@._lifecycle_apply(NULL);
+    -- success_achievement alerts (86_alert.sql)
+    PERFORM @extschema@._raise_alerts(ARRAY['success_achievement']);
+    changed := @extschema@._lifecycle_apply(NULL);
+    -- Playbooks fired by a stage or a missed milestone (85_playbook.sql), in this transaction.
+    PERFORM @extschema@._fire_playbooks(ARRAY['lifecycle_stage', 'milestone_missed'], NULL, 'refresh_lifecycle');
+    RETURN changed;
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_lifecycle() IS
     'Detects usage milestones, then evaluates csm.lifecycle_rule for every account and writes what changed (csm.lifecycle_history, csm.account_lifecycle, csm.account.lifecycle_stage); accounts that moved get the routing rules that read lifecycle_stage or onboarding_phase. Run it daily (pg_cron): phases and renewal windows move with the calendar. Idempotent; returns how many accounts changed stage or phase. Errors: 42501 without the operate level (csm.grant_access).';
@@ -867,6 +874,8 @@ BEGIN
     RETURNING * INTO result;
     -- Milestones feed the success criteria: the stage may move now.
     PERFORM @extschema@._lifecycle_apply(ARRAY[id]);
+    -- success_achievement alerts (86_alert.sql)
+    PERFORM @extschema@._raise_alerts(ARRAY['success_achievement'], ARRAY[id]);
     RETURN result;
 END $$;
 COMMENT ON FUNCTION @extschema@.record_milestone(text, text, timestamptz, text) IS

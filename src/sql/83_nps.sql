@@ -273,9 +273,13 @@ BEGIN
     RETURNING n.response_id INTO id;
     IF open_followup THEN
         PERFORM @extschema@._nps_notify(account, id);
+        -- a detractor's alert (86_alert.sql)
+        PERFORM @extschema@._raise_alerts(ARRAY['nps_detractor'], ARRAY[account]);
     ELSE
         DELETE FROM @extschema@.nps_loop l WHERE l.account_id = account AND l.response_id = id;
     END IF;
+    -- Playbooks fired by an NPS category (85_playbook.sql), in this transaction.
+    PERFORM @extschema@._fire_playbooks(ARRAY['nps_category'], ARRAY[account], 'record_nps');
     RETURN QUERY
     SELECT r.response_id, r.category, c.action, c.engagement, m.handle, l.notify_due_at, l.followup_due_at
     FROM @extschema@.nps_response r

@@ -419,6 +419,10 @@ BEGIN
     RETURN QUERY
     SELECT * FROM @extschema@._refresh_signals('csm.refresh_expansion()', 'expansion', '@extschema@.expansion_signal',
                                                '@extschema@.expansion_signals_at(timestamptz, bigint[])', 'expansion signals', as_of, accounts);
+    -- outreach alerts (86_alert.sql)
+    PERFORM @extschema@._raise_alerts(ARRAY['usage_milestone', 'plan_limit'], accounts);
+    -- Playbooks fired by an expansion signal (85_playbook.sql), in this transaction.
+    PERFORM @extschema@._fire_playbooks(ARRAY['expansion_signal'], accounts, 'refresh_expansion');
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_expansion(timestamptz, bigint[]) IS
     'Detects the expansion signals at as_of (csm.expansion_signals_at) for every customer account, or the accounts given: raises new ones, updates the evidence and last_seen_at of open ones still seen, clears the rest. Returns how many were raised, still open and cleared; a second run at the same as_of changes nothing. One refresh runs at a time (it locks the row (''expansion'', ''signals'') of csm.lock_row). An account whose data makes the refresh fail (a data exception) is skipped and named in a WARNING. Needs the operate level (42501). Raises 22023 for a NULL, infinite or future as_of, or one before the last refresh; on Citus, 55000 on a worker.';

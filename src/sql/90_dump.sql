@@ -52,3 +52,20 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.segment_rule_rule_id_seq
 -- installed by CREATE EXTENSION) and the closed loops.
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.nps_category', 'WHERE NOT builtin');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.nps_loop', '');
+-- Refresh runs (79_jobs.sql).
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.refresh_run', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.refresh_run_run_id_seq', '');
+-- Success plans and business reviews (87_success_plan.sql).
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.success_plan', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.success_plan_plan_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.success_plan_objective', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.success_plan_milestone', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.success_plan_stakeholder', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.business_review_held', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.business_review_held_review_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.value_metric', '');
+-- Alerts and feature launches (86_alert.sql).
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.alert', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.alert_alert_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.feature_launch', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.feature_launch_launch_id_seq', '');

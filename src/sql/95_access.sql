@@ -59,7 +59,12 @@ BEGIN ATOMIC
         ('record_milestone', 'operate'), ('clear_milestone', 'operate'),
         ('load_arr_history', 'admin'),
         ('refresh_renewals', 'operate'), ('close_renewal', 'operate'),
-        ('set_segment', 'operate'), ('refresh_segments', 'operate')) AS v (f, l);
+        ('set_segment', 'operate'), ('refresh_segments', 'operate'),
+        ('run_refresh', 'operate'), ('purge_refresh_runs', 'operate'),
+        ('run_playbooks', 'operate'), ('open_cta', 'operate'), ('complete_task', 'operate'), ('resolve_cta', 'operate'),
+        ('create_success_plan', 'operate'), ('set_success_plan_status', 'operate'),
+        ('refresh_success_plans', 'operate'), ('record_business_review', 'operate'),
+        ('run_alerts', 'operate'), ('acknowledge_alert', 'operate')) AS v (f, l);
 END;
 COMMENT ON FUNCTION @extschema@._gated_functions() IS
     'Internal: the functions that write csm''s tables as csm''s owner, and the level each checks for.';
@@ -108,12 +113,14 @@ BEGIN ATOMIC
         ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.core_feature'),
         ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.nps_category'),
         ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.expansion_signal_setting'),
+        ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.feature_launch'),
         ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.playbook'),
-        ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.playbook_step')
+        ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.playbook_step'),
+        ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.value_metric')
     ) AS v (level, privilege, object_type, object);
 END;
 COMMENT ON FUNCTION @extschema@.access_privileges() IS
-    'Every privilege csm.grant_access grants, by level (read, operate, admin); a level also gets those of the levels below it. read: USAGE on the schema, SELECT on every table and view, EXECUTE on the functions that write (each checks the caller''s level). operate: INSERT on account_note and nps_response. admin: INSERT, UPDATE and DELETE on members, teams, rules, segments, segment rules, segment weights, health and churn models, churn signal settings, lifecycle rules, milestones, core features, the NPS actions (csm.nps_category), playbooks and their steps.';
+    'Every privilege csm.grant_access grants, by level (read, operate, admin); a level also gets those of the levels below it. read: USAGE on the schema, SELECT on every table and view, EXECUTE on the functions that write (each checks the caller''s level). operate: INSERT on account_note and nps_response. admin: INSERT, UPDATE and DELETE on members, teams, rules, segments, segment rules, segment weights, health and churn models, churn signal settings, lifecycle rules, milestones, core features, the NPS actions (csm.nps_category), playbooks and their steps, value metrics (csm.value_metric) and feature launches (csm.feature_launch).';
 
 -- The levels a level includes, lowest first.
 CREATE FUNCTION @extschema@._access_levels(level text) RETURNS text[]

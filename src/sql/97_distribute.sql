@@ -39,9 +39,14 @@ BEGIN ATOMIC
         (42, '@extschema@.core_feature', 'reference'),
         (60, '@extschema@.segment', 'reference'),
         (61, '@extschema@.segment_rule', 'reference'),
+        (65, '@extschema@.refresh_run', 'reference'),
         (70, '@extschema@.nps_category', 'reference'),
         (80, '@extschema@.expansion_signal_kind', 'reference'),
         (81, '@extschema@.expansion_signal_setting', 'reference'),
+        -- success plans and business reviews (87_success_plan.sql)
+        (30, '@extschema@.value_metric', 'reference'),
+        -- alerts (86_alert.sql)
+        (85, '@extschema@.feature_launch', 'reference'),
         -- distributed by account_id, all in one colocation group
         (101, '@extschema@.usage_counter', 'account'),
         (102, '@extschema@.usage_user_day', 'account'),
@@ -77,7 +82,15 @@ BEGIN ATOMIC
         (280, '@extschema@.expansion_signal', 'account'),
         -- CTAs and tasks (85_playbook.sql)
         (300, '@extschema@.cta', 'account'),
-        (301, '@extschema@.task', 'account')
+        (301, '@extschema@.task', 'account'),
+        -- success plans and business reviews (87_success_plan.sql)
+        (320, '@extschema@.success_plan', 'account'),
+        (321, '@extschema@.success_plan_objective', 'account'),
+        (322, '@extschema@.success_plan_milestone', 'account'),
+        (323, '@extschema@.success_plan_stakeholder', 'account'),
+        (324, '@extschema@.business_review_held', 'account'),
+        -- alerts (86_alert.sql)
+        (350, '@extschema@.alert', 'account')
     ) AS t(position, relation, kind)
     ORDER BY t.position;
 END;

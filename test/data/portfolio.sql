@@ -1436,3 +1436,127 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION csm_demo.load_expansion(integer) IS
     'Sets properties.seats_used (all active accounts) and properties.usage_cap (hot accounts) as a billing sync would, then runs csm.refresh_expansion().';
+
+-- Success plans and business reviews (issue 14, section 3) ----------------
+
+-- The account the demo shows a plan and a review for: the largest active
+-- strategic or enterprise account.
+CREATE OR REPLACE FUNCTION csm_demo.plan_account() RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT a.external_id FROM csm.account a
+    WHERE a.status = 'active' AND a.segment IN ('strategic', 'enterprise')
+    ORDER BY a.arr DESC NULLS LAST, a.external_id LIMIT 1
+$$;
+COMMENT ON FUNCTION csm_demo.plan_account() IS 'The demo''s success plan account: the largest active strategic or enterprise account.';
+
+CREATE OR REPLACE FUNCTION csm_demo.load_success_plan(seed integer DEFAULT 42)
+RETURNS text
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    acct text := csm_demo.plan_account();
+    today date := (now() AT TIME ZONE 'UTC')::date;
+    owner text;
+    held bigint := 0;
+    r record;
+BEGIN
+    -- The customer's value metrics, for the review's ROI.
+    INSERT INTO csm.value_metric (name, feature, unit_value, description) VALUES
+        ('reports exported', 'report.export', 400, 'a day of an analyst (8 h at $50/h) per report'),
+        ('workflow runs', 'workflow.run', 150, 'three hours of manual work at $50/h per run')
+    ON CONFLICT (name) DO NOTHING;
+
+    -- Reviews held in the past for about half of the strategic and
+    -- enterprise accounts, 20 to 110 days ago.
+    FOR r IN SELECT a.external_id, a.account_id FROM csm.account a
+             WHERE a.status = 'active' AND a.segment IN ('strategic', 'enterprise') AND a.external_id <> acct
+               AND csm_demo._rand(a.account_id, 71, seed) < 0.5
+             ORDER BY a.account_id LOOP
+        PERFORM csm.record_business_review(r.external_id, 'ebr',
+                                           now() - (20 + floor(csm_demo._rand(r.account_id, 72, seed) * 90)) * interval '1 day');
+        held := held + 1;
+    END LOOP;
+
+    SELECT m.handle INTO owner FROM csm.account_assignment x JOIN csm.team_member m USING (member_id)
+    JOIN csm.account a ON a.account_id = x.account_id
+    WHERE a.external_id = acct AND x.is_primary AND x.ended_at IS NULL;
+    PERFORM csm.create_success_plan(acct,
+        objectives => jsonb_build_array(
+            jsonb_build_object('objective', 'Use 12 of the 14 features', 'metric', 'features_adopted', 'target', 12,
+                               'owner', 'Dana Whitfield (VP Operations)'),
+            jsonb_build_object('objective', 'Health above 95 by the renewal', 'metric', 'health_score', 'target', 95),
+            jsonb_build_object('objective', 'Automate weekly reporting', 'metric', 'reports_automated', 'baseline', 0,
+                               'target', 50, 'due_date', today + 60),
+            'Train every team lead'),
+        timeline => jsonb_build_object('start', today - 30, 'duration', '6 months'),
+        stakeholders => jsonb_build_array(
+            jsonb_build_object('name', 'Dana Whitfield', 'role', 'VP Operations', 'executive_sponsor', true),
+            jsonb_build_object('name', 'Luis Ortega', 'role', 'Admin, champion'),
+            jsonb_build_object('name', coalesce(owner, 'unassigned'), 'role', 'CSM', 'side', 'vendor')),
+        milestones => jsonb_build_array(
+            jsonb_build_object('name', 'Kickoff call', 'due_date', today - 23, 'milestone', 'kickoff_call_held'),
+            jsonb_build_object('name', 'Team leads trained', 'due_date', today + 15, 'milestone', 'training_completed'),
+            jsonb_build_object('name', 'Executive review', 'due_date', today + 60)),
+        metrics => '["nps", "tickets_per_month"]');
+    PERFORM csm.record_milestone(acct, 'kickoff_call_held', now() - interval '24 days');
+    PERFORM csm.set_success_plan_status(acct, 'objective', 4, 'on_track');
+    RETURN format('csm_demo: a success plan for %s; %s past business reviews recorded', acct, held);
+END $$;
+COMMENT ON FUNCTION csm_demo.load_success_plan(integer) IS
+    'Configures two value metrics, records past executive business reviews for about half of the strategic and enterprise accounts, and creates a success plan for csm_demo.plan_account().';
+
+-- Alerts (issue 14, sections 2 and 5) ---------------------------------------
+
+-- What a CS team records by hand that raises outreach alerts: a feature
+-- launch (audit log export, for the accounts that read their audit log) and the
+-- documented business outcomes of a few healthy accounts; then the hourly
+-- csm.run_alerts(), which raises what the refreshes of the load did not
+-- (unassigned accounts, usage declines, launches, outcomes).
+CREATE OR REPLACE FUNCTION csm_demo.load_alerts(seed integer DEFAULT 42)
+RETURNS text
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    n_outcomes integer := 0;
+    a record;
+    raised integer;
+BEGIN
+    INSERT INTO csm.feature_launch (name, features, description, launched_at)
+    VALUES ('Audit log export', '{audit_log.view}',
+            'Audit logs exported to your SIEM: a demo and training offer for the accounts that read their audit log.',
+            now() - interval '2 days');
+    FOR a IN SELECT x.external_id FROM csm.account_health h JOIN csm.account x USING (account_id)
+             WHERE x.status = 'active' AND h.band = 'green'
+             ORDER BY csm_demo._rand(x.account_id, 71, seed) LIMIT 5 LOOP
+        PERFORM csm.record_milestone(a.external_id, 'first_business_outcome',
+                                     now() - interval '3 days', 'ROI review: 30% less time on reporting');
+        n_outcomes := n_outcomes + 1;
+    END LOOP;
+    raised := csm.run_alerts();
+    RETURN format('csm_demo: a feature launch, %s business outcomes; run_alerts raised %s', n_outcomes, raised);
+END $$;
+COMMENT ON FUNCTION csm_demo.load_alerts(integer) IS
+    'Records a feature launch and five accounts'' business outcomes, then runs csm.run_alerts().';
+-- Playbooks (issue 14, section 1): the refreshes above have already fired
+-- the built-in playbooks in their transactions; run_playbooks() (pg_cron's
+-- job) catches the rest, then the CSMs work part of their queue: the first
+-- task of a third of the CTAs done, by the handle it is assigned to.
+CREATE OR REPLACE FUNCTION csm_demo.load_playbooks(seed integer DEFAULT 42)
+RETURNS text
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    opened integer;
+    done integer := 0;
+    t record;
+BEGIN
+    opened := csm.run_playbooks();
+    FOR t IN SELECT k.task_id FROM csm.task k JOIN csm.cta c USING (account_id, cta_id)
+             WHERE k.position = 1 AND k.status = 'open' AND k.assignee IS NOT NULL
+               AND csm_demo._rand(c.cta_id, 71, seed) < 0.33
+             ORDER BY k.task_id LOOP
+        PERFORM csm.complete_task(t.task_id, 'done in the demo');
+        done := done + 1;
+    END LOOP;
+    RETURN format('csm_demo: run_playbooks opened %s CTAs (%s open in all); %s first tasks done',
+                  opened, (SELECT count(*) FROM csm.cta WHERE status IN ('open', 'in_progress')), done);
+END $$;
+COMMENT ON FUNCTION csm_demo.load_playbooks(integer) IS
+    'Runs csm.run_playbooks() after the refreshes of the demo load, then completes the first task of about a third of the CTAs.';

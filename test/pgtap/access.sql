@@ -28,6 +28,11 @@ FROM generate_series(1, 40) i;
 
 -- An NPS answer with its follow-up, open.
 INSERT INTO csm.nps_response (account_id, score) SELECT account_id, 4 FROM csm.account WHERE external_id = 'tap_2';
+-- A success plan (87_success_plan.sql).
+SELECT csm.create_success_plan('tap_1', '["tap objective"]', '{"duration": "3 months"}') IS NOT NULL;
+-- An alert to acknowledge.
+INSERT INTO csm.alert (account_id, kind, severity, created_at)
+SELECT account_id, 'unassigned', 'warning', now() FROM csm.account WHERE external_id = 'tap_3';
 
 -- The calls: what each does, the SQL, the level it needs ('never': no level
 -- grants it), and whether it is a csm function (whose refusal has a hint).
@@ -46,6 +51,7 @@ INSERT INTO tap_call VALUES
     ('read csm.churn_signal_current', 'SELECT count(*) FROM csm.churn_signal_current', 'read', false),
     ('read csm.assignment_log', 'SELECT count(*) FROM csm.assignment_log', 'read', false),
     ('read csm.onboarding_status', 'SELECT count(*) FROM csm.onboarding_status', 'read', false),
+    ('read csm.alert_summary', 'SELECT count(*) FROM csm.alert_summary', 'read', false),
     ('read csm.lifecycle_history', 'SELECT count(*) FROM csm.lifecycle_history', 'read', false),
     ('time_to_value', $$SELECT csm.time_to_value('tap_1')$$, 'read', false),
     ('read csm.nps_followup', 'SELECT count(*) FROM csm.nps_followup', 'read', false),
@@ -58,6 +64,10 @@ INSERT INTO tap_call VALUES
     ('account_metrics_at', $$SELECT count(*) FROM csm.account_metrics_at(current_date)$$, 'read', false),
     ('churn_signals_at', $$SELECT count(*) FROM csm.churn_signals_at(now())$$, 'read', false),
     ('read csm.expansion_candidate', 'SELECT count(*) FROM csm.expansion_candidate', 'read', false),
+    ('read csm.success_plan_progress', 'SELECT count(*) FROM csm.success_plan_progress', 'read', false),
+    ('read csm.business_review_due', 'SELECT count(*) FROM csm.business_review_due', 'read', false),
+    ('success_plan_report', $$SELECT csm.success_plan_report('tap_1')$$, 'read', false),
+    ('business_review', $$SELECT csm.business_review('tap_1', current_date - 90, current_date - 1)$$, 'read', false),
     ('identify_expansion', $$SELECT csm.identify_expansion('tap_1', '{"seats_used": 10}')$$, 'read', false),
     ('assess_health', $$SELECT csm.assess_health('tap_1', daterange(current_date - 30, current_date))$$, 'read', false),
     ('analyze_churn_risk(contract)', $$SELECT csm.analyze_churn_risk('tap_1', '{"nps": 6}', '{"health_scores": [80]}',
@@ -76,6 +86,10 @@ INSERT INTO tap_call VALUES
     ('refresh_churn', 'SELECT csm.refresh_churn()', 'operate', true),
     ('refresh_churn_signals', 'SELECT count(*) FROM csm.refresh_churn_signals()', 'operate', true),
     ('refresh_expansion', 'SELECT count(*) FROM csm.refresh_expansion()', 'operate', true),
+    ('create_success_plan', $$SELECT csm.create_success_plan('tap_2', '["grow"]', '{"duration": "1 year"}')$$, 'operate', true),
+    ('set_success_plan_status', $$SELECT csm.set_success_plan_status('tap_1', 'objective', 1, 'achieved')$$, 'operate', true),
+    ('refresh_success_plans', 'SELECT count(*) FROM csm.refresh_success_plans()', 'operate', true),
+    ('record_business_review', $$SELECT csm.record_business_review('tap_1', 'ebr')$$, 'operate', true),
     ('route_waiting', 'SELECT csm.route_waiting()', 'operate', true),
     ('reassign_stale', 'SELECT count(*) FROM csm.reassign_stale()', 'operate', true),
     ('refresh_lifecycle', 'SELECT csm.refresh_lifecycle()', 'operate', true),
@@ -91,6 +105,8 @@ INSERT INTO tap_call VALUES
     ('update_nps_followup', $$SELECT count(*) FROM csm.update_nps_followup(
                                 (SELECT min(response_id) FROM csm.nps_followup WHERE state = 'open'), 'notified')$$,
      'operate', true),
+    ('run_alerts', 'SELECT csm.run_alerts()', 'operate', true),
+    ('acknowledge_alert', $$SELECT csm.acknowledge_alert((SELECT min(alert_id) FROM csm.alert))$$, 'operate', true),
     -- admin
     ('release_member', $$SELECT csm.release_member('tap_ann')$$, 'admin', true),
     ('copy_health_model', $$SELECT csm.copy_health_model('default', 'tap_model')$$, 'admin', true),
@@ -111,6 +127,11 @@ INSERT INTO tap_call VALUES
     ('add a core feature', $$INSERT INTO csm.core_feature (feature) VALUES ('tap_reports')$$, 'admin', false),
     ('tune an expansion signal', $$INSERT INTO csm.expansion_signal_setting (signal, likelihood) VALUES ('advocacy', 0.4)$$,
      'admin', false),
+    ('add a value metric', $$INSERT INTO csm.value_metric (name, unit_value) VALUES ('tap_hours', 5)$$, 'admin', false),
+    ('write csm.success_plan', 'DELETE FROM csm.success_plan', 'never', false),
+    ('write csm.business_review_held', 'DELETE FROM csm.business_review_held', 'never', false),
+    ('record a feature launch', $$INSERT INTO csm.feature_launch (name, features) VALUES ('tap launch', '{reports}')$$,
+     'admin', false),
     -- no level: account data and csm's internal tables
     ('UPDATE csm.account SET arr', 'UPDATE csm.account SET arr = 0', 'never', false),
     ('INSERT INTO csm.account', $$INSERT INTO csm.account (external_id) VALUES ('tap_new')$$, 'never', false),
@@ -122,6 +143,7 @@ INSERT INTO tap_call VALUES
     ('write csm.account_milestone', 'DELETE FROM csm.account_milestone', 'never', false),
     ('pin a stage with UPDATE csm.account', $$UPDATE csm.account SET lifecycle_stage = 'growth'$$, 'never', false),
     ('write csm.expansion_signal', 'DELETE FROM csm.expansion_signal', 'never', false),
+    ('write csm.alert', 'DELETE FROM csm.alert', 'never', false),
     ('INSERT INTO csm.assignment_log', $$INSERT INTO csm.assignment_log (account_id, action) VALUES (1, 'assign')$$,
      'never', false),
     ('grant_access', $$SELECT csm.grant_access('tap_none', 'admin')$$, 'never', false);

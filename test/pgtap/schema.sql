@@ -18,7 +18,11 @@ SELECT tables_are('csm', ARRAY['account', 'team_member', 'nps_response', 'usage_
                                'segment', 'segment_rule',
                                'nps_category', 'nps_loop',
                                'expansion_signal_kind', 'expansion_signal_setting', 'expansion_signal',
-                               'playbook_trigger', 'playbook', 'playbook_step', 'cta', 'task']);
+                               'playbook_trigger', 'playbook', 'playbook_step', 'cta', 'task',
+                               'refresh_run',
+                               'success_plan', 'success_plan_objective', 'success_plan_milestone', 'success_plan_stakeholder',
+                               'business_review_held', 'value_metric',
+                               'alert', 'feature_launch']);
 SELECT views_are('csm', ARRAY['usage_daily', 'usage_feature_daily', 'usage_unknown_key', '_usage_day', '_usage_feature_day', '_usage_staged', 'account_metrics',
                               'account_health', 'health_trend', 'health_score_component',
                               'assignment', 'assignment_workload', 'unassigned_queue', 'agent_performance',
@@ -27,7 +31,12 @@ SELECT views_are('csm', ARRAY['usage_daily', 'usage_feature_daily', 'usage_unkno
                               'revenue_monthly', 'renewal_pipeline',
                               'segment_coverage',
                               'nps_followup', 'nps_monthly',
-                              'expansion_signal_config', 'expansion_signal_current', 'expansion_candidate']);
+                              'expansion_signal_config', 'expansion_signal_current', 'expansion_candidate',
+                              'job_schedule', 'refresh_status',
+                              'playbook_adherence', 'csm_adherence', 'cta_response_time',
+                              'success_plan_progress', 'business_review_due',
+                              'dashboard_portfolio', 'dashboard_activity', 'dashboard_outcomes', 'dashboard_operations', 'dashboard_executive',
+                              'alert_summary', 'alert_open']);
 SELECT col_is_pk('csm', 'account', ARRAY['account_id'], 'account is keyed by account_id');
 SELECT col_is_unique('csm', 'account', ARRAY['external_id'], 'external_id is globally unique');
 SELECT col_is_unique('csm', 'team_member', ARRAY['handle'], 'handle is unique');
@@ -84,8 +93,11 @@ SELECT is_empty($$
                                               'csm.playbook_trigger', 'csm.playbook')
       -- within the colocation group, by a key that starts with account_id
       AND NOT (c.conrelid, c.confrelid) IN (('csm.nps_loop'::regclass, 'csm.nps_response'::regclass),
-                                            ('csm.task'::regclass, 'csm.cta'::regclass))
-$$, 'foreign keys point only at account or config tables (or at an answer, from its colocated follow-up)');
+                                            ('csm.task'::regclass, 'csm.cta'::regclass),
+                                            ('csm.success_plan_objective'::regclass, 'csm.success_plan'::regclass),
+                                            ('csm.success_plan_milestone'::regclass, 'csm.success_plan'::regclass),
+                                            ('csm.success_plan_stakeholder'::regclass, 'csm.success_plan'::regclass))
+$$, 'foreign keys point only at account or config tables (or at an answer, from its colocated follow-up; or at a success plan, from its rows)');
 
 -- pg_dump keeps every table and sequence that holds user data.
 SELECT set_eq($$
