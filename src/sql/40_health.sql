@@ -594,12 +594,18 @@ DECLARE
     -- each score's stale_after: its model's, else the csm.stale_after
     -- setting as this refresh reads it; constants in the statement
     stale_default constant interval := @extschema@._stale_after_default();
-    stale_case constant text := coalesce(
-        (SELECT 'CASE %s ' || string_agg(format('WHEN %L THEN %L::interval', m.name, m.stale_after), ' ' ORDER BY m.name)
-                || format(' ELSE %L::interval END', stale_default)
-         FROM @extschema@.health_model m WHERE m.stale_after IS NOT NULL),
-        format('%L::interval', stale_default));
+    stale_case text;
 BEGIN
+    -- (this node's copy of the models: on Citus, reading the reference
+    -- table again inside a refresh's transaction would switch execution)
+    -- (%1$s: the model column, filled in below)
+    EXECUTE format($q$SELECT 'CASE ' || string_agg('WHEN %%1$s = ' || quote_literal(m.name) || ' THEN '
+                                                   || quote_literal(m.stale_after) || '::interval', ' ' ORDER BY m.name)
+                          || ' ELSE ' || quote_literal($1) || '::interval END'
+                   FROM %s m WHERE m.stale_after IS NOT NULL$q$,
+                   @extschema@._local_copy('@extschema@.health_model'))
+        INTO stale_case USING stale_default;
+    stale_case := coalesce(stale_case, format('%L::interval', stale_default));
     step := 'accounts';
     statement := accounts;
     RETURN NEXT;

@@ -18,7 +18,7 @@ UPDATE csm.churn_score SET computed_at = now() - interval '27 hours' WHERE accou
 
 SELECT is((SELECT array_agg(stale ORDER BY account_id) FROM csm.account_health WHERE account_id IN (9801, 9802)),
           ARRAY[true, false], 'account_health: stale past the default 26h');
-SELECT ok((SELECT score_age >= interval '27 hours' FROM csm.account_health WHERE account_id = 9801),
+SELECT ok((SELECT score_age >= interval '27 hours' FROM csm.account_health WHERE external_id = 'st01'),
           'account_health: score_age is now() - computed_at');
 SELECT is((SELECT array_agg(stale ORDER BY account_id) FROM csm.churn_risk WHERE account_id IN (9801, 9802)),
           ARRAY[true, false], 'churn_risk: stale past the default 26h');
@@ -31,9 +31,9 @@ RESET csm.stale_after;
 UPDATE csm.health_model SET stale_after = '2 days' WHERE name = 'default';
 SELECT csm.refresh_health();
 UPDATE csm.health_score SET computed_at = now() - interval '27 hours' WHERE account_id = 9801;
-SELECT is((SELECT stale FROM csm.account_health WHERE account_id = 9801), false,
+SELECT is((SELECT stale FROM csm.account_health WHERE external_id = 'st01'), false,
           'the model''s stale_after, written with the score at refresh');
-SELECT is((SELECT stale_after FROM csm.health_score WHERE account_id = 9801), interval '2 days',
+SELECT is((SELECT h.stale_after FROM csm.health_score h JOIN csm.account a USING (account_id) WHERE a.external_id = 'st01'), interval '2 days',
           'health_score keeps it');
 
 SELECT * FROM finish();
