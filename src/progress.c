@@ -17,39 +17,44 @@
 /* refreshes of fewer rows report no progress */
 #define CSM_PROGRESS_MIN_ROWS 10000
 
-static int64 progress_total = 0;
-static int64 progress_done = 0;
-static int	progress_next = 1;		/* the next tenth to report */
-
 PG_FUNCTION_INFO_V1(csm_progress_start);
+PG_FUNCTION_INFO_V1(csm_progress);
+
+/* the refresh under way */
+static struct
+{
+	int64		total;
+	int64		done;
+	int			next;			/* the next tenth to report */
+}			progress = {0, 0, 1};
+
 Datum
 csm_progress_start(PG_FUNCTION_ARGS)
 {
-	progress_total = PG_ARGISNULL(0) ? 0 : PG_GETARG_INT64(0);
-	progress_done = 0;
-	progress_next = 1;
-	if (progress_total < CSM_PROGRESS_MIN_ROWS)
-		progress_total = 0;		/* a short refresh: no NOTICEs */
-	PG_RETURN_BOOL(progress_total > 0);
+	progress.total = PG_ARGISNULL(0) ? 0 : PG_GETARG_INT64(0);
+	progress.done = 0;
+	progress.next = 1;
+	if (progress.total < CSM_PROGRESS_MIN_ROWS)
+		progress.total = 0;		/* a short refresh: no NOTICEs */
+	PG_RETURN_BOOL(progress.total > 0);
 }
 
-PG_FUNCTION_INFO_V1(csm_progress);
 Datum
 csm_progress(PG_FUNCTION_ARGS)
 {
-	progress_done++;
-	if (progress_total > 0 && progress_next <= 10 &&
-		progress_done * 10 >= progress_total * progress_next)
+	progress.done++;
+	if (progress.total > 0 && progress.next <= 10 &&
+		progress.done * 10 >= progress.total * progress.next)
 	{
 		int			pct;
 
-		while (progress_next <= 10 && progress_done * 10 >= progress_total * progress_next)
-			progress_next++;
-		pct = (progress_next - 1) * 10;
+		while (progress.next <= 10 && progress.done * 10 >= progress.total * progress.next)
+			progress.next++;
+		pct = (progress.next - 1) * 10;
 		ereport(NOTICE,
 				(errmsg("%s: %d%% (" INT64_FORMAT " of " INT64_FORMAT ")",
 						PG_ARGISNULL(0) ? "csm" : text_to_cstring(PG_GETARG_TEXT_PP(0)),
-						pct, progress_done, progress_total)));
+						pct, progress.done, progress.total)));
 	}
 	PG_RETURN_BOOL(true);
 }
