@@ -62,14 +62,17 @@ UPDATE csm.conversation SET status = 'pending' WHERE conversation_id = 4;
 SELECT * FROM conv WHERE id IN (2, 4) ORDER BY id;
 SELECT * FROM load;
 
--- reassign_stale: ben has been away for an hour (support reassigns, to cy
+-- reassign_stale: ben, away, keeps what he holds until he goes offline; he
+-- has been offline for an hour (support reassigns, to cy
 -- while she has room, then to the queue); dee has been offline for an hour
 -- (billing queues, and cy takes them from the queue); eve's team keeps
 INSERT INTO csm.support_team (team, reassign_action) VALUES ('billing', 'queue'), ('vip', 'keep');
 INSERT INTO csm.team_member (handle, teams, status) VALUES ('eve', '{vip}', 'online');
 SELECT open_conversation('vip') AS routed;
 UPDATE csm.team_member SET conversation_limit = NULL WHERE handle = 'cy';
-UPDATE csm.team_member SET status = 'offline' WHERE handle IN ('dee', 'eve');
+UPDATE csm.team_member SET status_changed_at = now() - interval '1 hour' WHERE handle = 'ben';
+SELECT count(*) AS moved_from_away FROM csm.reassign_stale() WHERE old_assignee = 'ben';
+UPDATE csm.team_member SET status = 'offline' WHERE handle IN ('ben', 'dee', 'eve');
 UPDATE csm.team_member SET status_changed_at = now() - interval '1 hour' WHERE handle IN ('ben', 'dee', 'eve');
 SELECT conversation_id AS id, team, old_assignee, new_assignee, action FROM csm.reassign_stale() ORDER BY id;
 -- a new agent takes the one left waiting

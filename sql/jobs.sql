@@ -53,6 +53,12 @@ SELECT kind, state FROM csm.refresh_status WHERE kind = 'churn';
 SELECT csm.purge_refresh_runs('1 hour') AS purged;
 SELECT kind, count(*) FROM csm.refresh_run GROUP BY kind ORDER BY kind;
 
+-- Every job runs through run_refresh and leaves exactly one run.
+DELETE FROM csm.refresh_run;
+SELECT j.kind, r.kind = j.kind AS recorded, r.error IS NULL AS succeeded
+FROM csm.job_schedule j, LATERAL csm.run_refresh(j.kind) r;
+SELECT kind, count(*) AS runs FROM csm.refresh_run GROUP BY kind ORDER BY kind;
+
 -- Bad input.
 SELECT pg_temp.sqlstate_of($$SELECT csm.run_refresh('nightly')$$);
 SELECT pg_temp.sqlstate_of($$SELECT csm.run_refresh(NULL)$$);
@@ -60,9 +66,9 @@ SELECT pg_temp.sqlstate_of($$SELECT csm.purge_refresh_runs(NULL)$$);
 SELECT pg_temp.sqlstate_of($$SELECT csm.purge_refresh_runs('-1 day')$$);
 -- longer than any timestamp: keeps everything
 SELECT csm.purge_refresh_runs('200000 years') AS purged_none;
--- pg_cron is not in this database
-SELECT pg_temp.sqlstate_of($$SELECT csm.schedule_jobs()$$);
-SELECT pg_temp.sqlstate_of($$SELECT csm.unschedule_jobs()$$);
+-- pg_cron is not in this database (named in the message)
+SELECT regexp_replace(pg_temp.sqlstate_of($$SELECT csm.schedule_jobs()$$), current_database(), '<db>') AS schedule;
+SELECT regexp_replace(pg_temp.sqlstate_of($$SELECT csm.unschedule_jobs()$$), current_database(), '<db>') AS unschedule;
 
 -- A role below the operate level can read the runs but run nothing.
 CREATE ROLE csm_jobs_reader;

@@ -719,6 +719,43 @@ WHERE a.grain = 'week' AND a.week > (now() AT TIME ZONE 'UTC')::date - 42
 GROUP BY a.week ORDER BY a.week;
 SQL
 
+# Support conversations: skills routing, a manual-only team, a silent
+# agent's conversations handed over with their notes, each agent credited
+# with their own part (test/data/portfolio.sql, csm_demo.load_support).
+psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c 'SELECT csm_demo.load_support()' >/dev/null
+section "Support queues by team (csm.conversation; support routes by skills, solutions is manual only)" <<'SQL'
+SELECT c.team, s.strategy, CASE WHEN s.auto_assign THEN 'auto' ELSE 'manual' END AS assignment,
+       count(*) FILTER (WHERE c.status <> 'resolved') AS open,
+       count(*) FILTER (WHERE c.waiting_since IS NOT NULL) AS waiting,
+       string_agg(DISTINCT c.assignment_reason, '; ') FILTER (WHERE c.waiting_since IS NOT NULL) AS why_waiting,
+       count(*) FILTER (WHERE c.status = 'resolved') AS resolved
+FROM csm.conversation c
+JOIN csm.support_team s ON s.team = c.team
+GROUP BY c.team, s.strategy, s.auto_assign
+ORDER BY c.team;
+SQL
+section "Handoffs: conversations taken from a silent or away-from-team agent, with the context the next agent gets (csm.assignment_log.context)" <<'SQL'
+SELECT l.conversation_id AS conv, l.action, o.handle AS from_agent, coalesce(n.handle, '(queue)') AS to_agent,
+       left(l.reason, 50) AS reason,
+       round(extract(epoch FROM l.at - (l.context->>'held_since')::timestamptz) / 60) || ' min' AS held,
+       l.context->>'notes' AS notes, left(l.context->>'last_note', 34) AS last_note
+FROM csm.assignment_log l
+LEFT JOIN csm.team_member o ON o.member_id = l.old_member_id
+LEFT JOIN csm.team_member n ON n.member_id = l.new_member_id
+WHERE l.action IN ('reassign', 'requeue') AND l.conversation_id IS NOT NULL
+ORDER BY l.log_id
+LIMIT 10;
+SQL
+section "Support agents: each credited with their own part (csm.agent_performance)" <<'SQL'
+SELECT p.handle, t.team_status AS status, array_to_string(m.skills, ',') AS skills, p.handled, p.open_now, p.resolved,
+       p.first_responses, coalesce(to_char(p.avg_csat, 'FM9.00'), '-') AS avg_csat
+FROM csm.agent_performance p
+JOIN csm.team_member m ON m.member_id = p.member_id
+CROSS JOIN LATERAL (SELECT m.status AS team_status) t
+WHERE m.teams && ARRAY['support', 'solutions'] AND p.handled > 0
+ORDER BY p.handled DESC, p.handle;
+SQL
+
 section "Team" <<'SQL'
 SELECT t.team,
        count(*) AS members,

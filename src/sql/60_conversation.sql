@@ -101,7 +101,7 @@ BEGIN
     SELECT * INTO cfg FROM @extschema@.support_team s WHERE s.team = _support_team.team;
     IF NOT FOUND THEN
         -- The column defaults of csm.support_team.
-        cfg := ROW(team, 'round_robin', NULL, 'reassign', interval '10 minutes');
+        cfg := ROW(team, 'round_robin', NULL, 'reassign', interval '10 minutes', true, NULL, true);
     END IF;
     RETURN cfg;
 END $$;
@@ -128,15 +128,30 @@ COMMENT ON FUNCTION @extschema@._lock_queue(text, boolean) IS
 -- balanced by open conversations and then pick_seq.  Agents another session
 -- is assigning to right now are skipped, not waited for; a patient pick
 -- retries briefly while only such agents have room.  The agent returned is
--- locked until commit.  NULL when nobody is available.
-CREATE FUNCTION @extschema@._pick_agent(team text, except_member bigint, patient boolean) RETURNS bigint
+-- locked until commit.  NULL when nobody is available.  With the skills
+-- strategy only agents whose skills contain the conversation's required
+-- skills count, least loaded first; a manual-only team (auto_assign false)
+-- never picks.
+CREATE FUNCTION @extschema@._pick_agent(team text, except_member bigint, patient boolean,
+                                        skills text[] DEFAULT '{}') RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     cfg @extschema@.support_team := @extschema@._support_team(team);
-    balanced boolean := cfg.strategy = 'balanced';
+    by_skills boolean := cfg.strategy = 'skills';
+    balanced boolean := cfg.strategy IN ('balanced', 'skills');
+    wanted text[] := CASE WHEN by_skills THEN coalesce(skills, '{}') ELSE '{}' END;
+    team_full bigint[] := '{}';
     picked bigint;
     missing bigint[];
 BEGIN
+    IF NOT cfg.auto_assign THEN
+        RETURN NULL;
+    END IF;
+    -- The team's own per-agent limit: agents who hold that many of its
+    -- conversations are left out.
+    IF cfg.per_agent_limit IS NOT NULL THEN
+        team_full := @extschema@._team_full_agents(team, cfg.per_agent_limit, cfg.count_pending);
+    END IF;
     -- Agents inserted already online get their row (a probe once all have
     -- one; until the session making a row commits, others wait for it).
     -- (The ids first: on Citus an INSERT ... SELECT from team_member would
@@ -155,7 +170,7 @@ BEGIN
         FROM @extschema@.agent_load l
         JOIN @extschema@.team_member m ON m.member_id = l.member_id
         WHERE _pick_agent.team = ANY (m.teams) AND m.active AND m.status = 'online'
-          AND l.member_id IS DISTINCT FROM except_member
+          AND l.member_id IS DISTINCT FROM except_member AND m.skills @> wanted AND NOT l.member_id = ANY (team_full)
           AND l.open_count < coalesce(m.conversation_limit, cfg.conversation_limit, 2147483647)
         ORDER BY CASE WHEN balanced THEN l.open_count END, l.pick_seq, l.member_id
         LIMIT 1;
@@ -166,11 +181,18 @@ BEGIN
         FROM @extschema@.agent_load l
         JOIN @extschema@.team_member m ON m.member_id = l.member_id
         WHERE _pick_agent.team = ANY (m.teams) AND m.active AND m.status = 'online'
-          AND l.member_id IS DISTINCT FROM except_member
+          AND l.member_id IS DISTINCT FROM except_member AND m.skills @> wanted AND NOT l.member_id = ANY (team_full)
           AND l.open_count < coalesce(m.conversation_limit, cfg.conversation_limit, 2147483647)
         ORDER BY CASE WHEN balanced THEN l.open_count END, l.pick_seq, l.member_id
         LIMIT 1
         FOR UPDATE OF l SKIP LOCKED;
+        IF FOUND AND cfg.per_agent_limit IS NOT NULL
+           AND @extschema@._team_count(picked, team, cfg.count_pending) >= cfg.per_agent_limit THEN
+            -- Counted again now that the agent is locked: whoever assigned
+            -- to them before has committed.  Full after all: someone else.
+            team_full := team_full || picked;
+            CONTINUE;
+        END IF;
         IF FOUND OR NOT patient THEN
             RETURN picked;
         END IF;
@@ -179,7 +201,7 @@ BEGIN
         PERFORM FROM @extschema@.agent_load l
         JOIN @extschema@.team_member m ON m.member_id = l.member_id
         WHERE _pick_agent.team = ANY (m.teams) AND m.active AND m.status = 'online'
-          AND l.member_id IS DISTINCT FROM except_member
+          AND l.member_id IS DISTINCT FROM except_member AND m.skills @> wanted AND NOT l.member_id = ANY (team_full)
           AND l.open_count < coalesce(m.conversation_limit, cfg.conversation_limit, 2147483647);
         IF NOT FOUND THEN
             RETURN NULL;
@@ -188,17 +210,20 @@ BEGIN
     END LOOP;
     RETURN NULL;
 END $$;
-COMMENT ON FUNCTION @extschema@._pick_agent(text, bigint, boolean) IS
-    'Internal: picks and locks the available agent of a team who gets the next conversation (round_robin or balanced), never except_member; NULL when nobody is available.';
+COMMENT ON FUNCTION @extschema@._pick_agent(text, bigint, boolean, text[]) IS
+    'Internal: picks and locks the available agent of a team who gets the next conversation (round_robin, balanced, or skills: whose skills contain the given ones, least loaded), never except_member; NULL when nobody is available or the team is manual only (auto_assign false).';
 
 -- One more open conversation for an agent.  enforce checks that the agent
 -- is active and under their limit (every move by hand does; a pick already
--- has).
-CREATE FUNCTION @extschema@._take_agent(member bigint, team text, enforce boolean) RETURNS void
+-- has); over_limit, an explicit override by hand, skips the limit only.
+CREATE FUNCTION @extschema@._take_agent(member bigint, team text, enforce boolean,
+                                        over_limit boolean DEFAULT false) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     m @extschema@.team_member;
     lim integer;
+    team_lim integer;
+    distributed boolean;
     held integer;
     seq bigint;
 BEGIN
@@ -212,7 +237,27 @@ BEGIN
             RAISE EXCEPTION 'team member "%" is inactive', m.handle
                 USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Assign the conversation to an active member.';
         END IF;
-        lim := coalesce(m.conversation_limit, (@extschema@._support_team(team)).conversation_limit);
+        IF NOT over_limit THEN
+            lim := coalesce(m.conversation_limit, (@extschema@._support_team(team)).conversation_limit);
+            team_lim := (@extschema@._support_team(team)).per_agent_limit;
+        END IF;
+    END IF;
+    -- The team's per-agent limit.  On a single node the conversation is
+    -- not written yet, and the agent is locked first so that the count is
+    -- final; on Citus the coordinator counts under the routing lock after
+    -- the shards wrote it, so it counts itself.
+    IF team_lim IS NOT NULL THEN
+        distributed := @extschema@._is_distributed('@extschema@.conversation');
+        IF NOT distributed THEN
+            PERFORM FROM @extschema@.agent_load l WHERE l.member_id = member FOR UPDATE;
+        END IF;
+        held := @extschema@._team_count(member, team, (@extschema@._support_team(team)).count_pending)
+                - CASE WHEN distributed THEN 1 ELSE 0 END;
+        IF held >= team_lim THEN
+            RAISE EXCEPTION 'team member "%" is at team %''s limit (% of % open)', m.handle, team, held, team_lim
+                USING ERRCODE = 'check_violation',
+                      HINT = 'Raise the team''s per_agent_limit, resolve one of their conversations in it, or give a reason starting with "override".';
+        END IF;
     END IF;
     -- Drawn here, not in the UPDATE: Citus refuses volatile functions in an
     -- UPDATE of a reference table.
@@ -232,20 +277,20 @@ BEGIN
         INSERT INTO @extschema@.agent_load (member_id) VALUES (member) ON CONFLICT (member_id) DO NOTHING;
     END LOOP;
 END $$;
-COMMENT ON FUNCTION @extschema@._take_agent(bigint, text, boolean) IS
-    'Internal: counts one more open conversation for an agent and moves them to the back of the round robin. Errors: 23503 unknown member; with enforce, 55000 inactive member, 23514 at the limit.';
+COMMENT ON FUNCTION @extschema@._take_agent(bigint, text, boolean, boolean) IS
+    'Internal: counts one more open conversation for an agent and moves them to the back of the round robin. Errors: 23503 unknown member; with enforce, 55000 inactive member, 23514 at the limit (unless over_limit, an explicit override).';
 
 -- Columns, not the row: on a Citus shard the row has the shard's row type.
 -- PL/pgSQL, not SQL: Citus cannot route a SQL function's parameterised insert.
 CREATE FUNCTION @extschema@._log_move(account bigint, conversation bigint, action text, old_member bigint,
-                                      new_member bigint, reason text) RETURNS void
+                                      new_member bigint, reason text, context jsonb DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    INSERT INTO @extschema@.assignment_log (account_id, conversation_id, action, old_member_id, new_member_id, reason)
-    VALUES (account, conversation, action, old_member, new_member, reason);
+    INSERT INTO @extschema@.assignment_log (account_id, conversation_id, action, old_member_id, new_member_id, reason, context)
+    VALUES (account, conversation, action, old_member, new_member, reason, context);
 END $$;
-COMMENT ON FUNCTION @extschema@._log_move(bigint, bigint, text, bigint, bigint, text) IS
-    'Internal: logs a move of a conversation (route, reassign, requeue or reopen) in csm.assignment_log.';
+COMMENT ON FUNCTION @extschema@._log_move(bigint, bigint, text, bigint, bigint, text, jsonb) IS
+    'Internal: logs a move of a conversation (route, reassign, requeue or reopen) in csm.assignment_log, with its handoff context.';
 
 -- Citus: what the foreign key conversation_assignee_fkey checks on a single
 -- node (see csm._distribute_conversations() for why it is dropped there).
@@ -281,6 +326,9 @@ COMMENT ON FUNCTION @extschema@._waiting_teams() IS 'Internal: the teams with co
 -- agents have room.  Conversations another session is serving are skipped.
 -- The queue locks are taken in name order, all at once: exclusive for the
 -- team a conversation was just left waiting in (queued), shared for others.
+-- A conversation only some agents may take (required skills, or the agent
+-- it was taken from kept out) is passed over when none of them is free, and
+-- the ones behind it are served.
 CREATE FUNCTION @extschema@._serve_queue(teams text[], queued text)
 RETURNS TABLE (account_id bigint, conversation_id bigint, team text, member_id bigint)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -290,6 +338,8 @@ DECLARE
     queue_team text;
     waiting record;
     picked bigint;
+    excluded bigint;
+    passed_over text[] := '{}';
 BEGIN
     FOREACH queue_team IN ARRAY open_teams LOOP
         PERFORM @extschema@._lock_queue(queue_team, queue_team IS NOT DISTINCT FROM queued);
@@ -298,23 +348,31 @@ BEGIN
         IF distributed THEN
             -- Citus cannot lock rows of several shards; the settle lock
             -- (taken by _lock_queue) keeps every other router out.
-            SELECT c.account_id, c.conversation_id, c.team INTO waiting
+            SELECT c.account_id, c.conversation_id, c.team, c.required_skills, c.excluded_member, c.excluded_until INTO waiting
             FROM @extschema@.conversation c
             WHERE c.team = ANY (open_teams) AND c.waiting_since IS NOT NULL
+              AND NOT (c.account_id::text || ':' || c.conversation_id::text) = ANY (passed_over)
             ORDER BY c.waiting_since, c.account_id, c.conversation_id
             LIMIT 1;
         ELSE
-            SELECT c.account_id, c.conversation_id, c.team INTO waiting
+            SELECT c.account_id, c.conversation_id, c.team, c.required_skills, c.excluded_member, c.excluded_until INTO waiting
             FROM @extschema@.conversation c
             WHERE c.team = ANY (open_teams) AND c.waiting_since IS NOT NULL
+              AND NOT (c.account_id::text || ':' || c.conversation_id::text) = ANY (passed_over)
             ORDER BY c.waiting_since, c.account_id, c.conversation_id
             LIMIT 1
             FOR UPDATE SKIP LOCKED;
         END IF;
         EXIT WHEN NOT FOUND;
-        picked := @extschema@._pick_agent(waiting.team, NULL, false);
+        excluded := CASE WHEN waiting.excluded_until > now() THEN waiting.excluded_member END;
+        picked := @extschema@._pick_agent(waiting.team, excluded, false, waiting.required_skills);
         IF picked IS NULL THEN
-            open_teams := array_remove(open_teams, waiting.team);
+            IF excluded IS NOT NULL OR (cardinality(waiting.required_skills) > 0
+                                        AND (@extschema@._support_team(waiting.team)).strategy = 'skills') THEN
+                passed_over := passed_over || (waiting.account_id::text || ':' || waiting.conversation_id::text);
+            ELSE
+                open_teams := array_remove(open_teams, waiting.team);
+            END IF;
             CONTINUE;
         END IF;
         UPDATE @extschema@.conversation c SET assignee = picked, assignment_reason = 'from the queue'
@@ -343,6 +401,7 @@ CREATE FUNCTION @extschema@._conversation_route() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     picked bigint;
+    over boolean := false;
     -- On a Citus shard (named conversation_<shard id>) the coordinator
     -- counts and routes at the end of the statement: see the top of this file.
     shard boolean := TG_TABLE_NAME <> 'conversation';
@@ -360,12 +419,13 @@ BEGIN
         END IF;
         NEW.assigned_at := now();
         NEW.assignment_reason := coalesce(NEW.assignment_reason, 'by hand');
+        over := NEW.assignment_reason ~* '^override\M';
         IF NEW.status <> 'resolved' THEN
             IF shard THEN
-                INSERT INTO @extschema@.conversation_change (account_id, conversation_id, kind, member_id, team)
-                VALUES (NEW.account_id, NEW.conversation_id, 'take', NEW.assignee, NEW.team);
+                INSERT INTO @extschema@.conversation_change (account_id, conversation_id, kind, member_id, team, reason)
+                VALUES (NEW.account_id, NEW.conversation_id, 'take', NEW.assignee, NEW.team, CASE WHEN over THEN 'override' END);
             ELSE
-                PERFORM @extschema@._take_agent(NEW.assignee, NEW.team, true);
+                PERFORM @extschema@._take_agent(NEW.assignee, NEW.team, true, over);
             END IF;
         END IF;
     ELSIF NEW.status = 'resolved' OR NEW.waiting_since IS NOT NULL THEN
@@ -375,16 +435,18 @@ BEGIN
         INSERT INTO @extschema@.conversation_change (account_id, conversation_id, kind, team, reason)
         VALUES (NEW.account_id, NEW.conversation_id, 'route', NEW.team, NEW.assignment_reason);
         NEW.waiting_since := NEW.created_at;
-        NEW.assignment_reason := coalesce(NEW.assignment_reason, 'nobody available');
+        NEW.assignment_reason := coalesce(NEW.assignment_reason,
+            CASE WHEN (@extschema@._support_team(NEW.team)).auto_assign THEN 'nobody available' ELSE 'manual assignment only' END);
     ELSE
-        picked := @extschema@._pick_agent(NEW.team, NULL, true);
+        picked := @extschema@._pick_agent(NEW.team, NULL, true, NEW.required_skills);
         IF picked IS NULL THEN
             PERFORM @extschema@._lock_queue(NEW.team, true);
-            picked := @extschema@._pick_agent(NEW.team, NULL, false);
+            picked := @extschema@._pick_agent(NEW.team, NULL, false, NEW.required_skills);
         END IF;
         IF picked IS NULL THEN
             NEW.waiting_since := NEW.created_at;
-            NEW.assignment_reason := coalesce(NEW.assignment_reason, 'nobody available');
+            NEW.assignment_reason := coalesce(NEW.assignment_reason,
+                CASE WHEN (@extschema@._support_team(NEW.team)).auto_assign THEN 'nobody available' ELSE 'manual assignment only' END);
             RETURN NEW;
         END IF;
         NEW.assignee := picked;
@@ -399,7 +461,8 @@ BEGIN
             USING ERRCODE = 'foreign_key_violation', HINT = 'See csm.account for the accounts.';
     END IF;
     IF NEW.assignee IS NOT NULL THEN
-        PERFORM @extschema@._log_move(NEW.account_id, NEW.conversation_id, 'route', NULL, NEW.assignee, NEW.assignment_reason);
+        PERFORM @extschema@._log_move(NEW.account_id, NEW.conversation_id, 'route', NULL, NEW.assignee, NEW.assignment_reason,
+                                      CASE WHEN over THEN @extschema@._override_context(NEW.assignee, NEW.team) END);
     END IF;
     RETURN NEW;
 END $$;
@@ -427,6 +490,10 @@ DECLARE
     shard boolean := TG_TABLE_NAME <> 'conversation';
     reopen_later boolean := false;
     settled boolean := shard AND NEW.waiting_since = '-infinity';
+    context jsonb;
+    -- A move by hand whose reason starts with "override" may go over the
+    -- agent's limit; the log says so.
+    over boolean := reason_given AND NEW.assignment_reason ~* '^override\M';
 BEGIN
     IF settled THEN
         action := 'reopen';
@@ -451,7 +518,7 @@ BEGIN
         ELSIF NEW.assignee IS NOT DISTINCT FROM OLD.assignee THEN
             -- Back to the agent who had it, if they are available.
             NEW.assignee := NULL;
-            IF old_member IS NOT NULL THEN
+            IF old_member IS NOT NULL AND (@extschema@._support_team(NEW.team)).auto_assign THEN
                 SELECT l.member_id INTO NEW.assignee
                 FROM @extschema@.agent_load l
                 JOIN @extschema@.team_member m ON m.member_id = l.member_id
@@ -462,15 +529,31 @@ BEGIN
             IF NEW.assignee IS NOT NULL THEN
                 reason := 'reopened, previous agent';
             ELSE
-                NEW.assignee := @extschema@._pick_agent(NEW.team, NULL, true);
+                NEW.assignee := @extschema@._pick_agent(NEW.team, NULL, true, NEW.required_skills);
                 IF NEW.assignee IS NULL THEN
                     PERFORM @extschema@._lock_queue(NEW.team, true);
-                    NEW.assignee := @extschema@._pick_agent(NEW.team, NULL, false);
+                    NEW.assignee := @extschema@._pick_agent(NEW.team, NULL, false, NEW.required_skills);
                 END IF;
                 reason := CASE WHEN NEW.assignee IS NULL THEN 'reopened, nobody available'
                                ELSE 'reopened, previous agent unavailable' END;
             END IF;
         END IF;
+    ELSIF NEW.team IS DISTINCT FROM OLD.team AND NEW.assignee IS NOT DISTINCT FROM OLD.assignee
+          AND NEW.assignee IS NOT NULL AND NEW.status <> 'resolved'
+          AND NOT EXISTS (SELECT FROM @extschema@.team_member m WHERE m.member_id = NEW.assignee AND NEW.team = ANY (m.teams)) THEN
+        -- Moved to a team its agent is not in: routed again in the new team,
+        -- else it waits in the new team's queue (on a Citus shard it waits,
+        -- and the coordinator serves that queue at the end of the statement).
+        NEW.assignee := NULL;
+        IF NOT shard THEN
+            NEW.assignee := @extschema@._pick_agent(NEW.team, NULL, true, NEW.required_skills);
+            IF NEW.assignee IS NULL THEN
+                PERFORM @extschema@._lock_queue(NEW.team, true);
+                NEW.assignee := @extschema@._pick_agent(NEW.team, NULL, false, NEW.required_skills);
+            END IF;
+        END IF;
+        reason := format(CASE WHEN NEW.assignee IS NULL THEN 'moved to team %s, nobody available' ELSE 'moved to team %s' END,
+                         NEW.team);
     END IF;
 
     IF action IS NULL AND NEW.assignee IS DISTINCT FROM OLD.assignee THEN
@@ -506,22 +589,30 @@ BEGIN
     END IF;
     IF now_counted AND NOT (was_counted AND NEW.assignee = OLD.assignee) THEN
         IF shard THEN
-            INSERT INTO @extschema@.conversation_change (account_id, conversation_id, kind, member_id, team)
-            VALUES (NEW.account_id, NEW.conversation_id, 'take', NEW.assignee, NEW.team);
+            INSERT INTO @extschema@.conversation_change (account_id, conversation_id, kind, member_id, team, reason)
+            VALUES (NEW.account_id, NEW.conversation_id, 'take', NEW.assignee, NEW.team, CASE WHEN over THEN 'override' END);
         ELSE
-            PERFORM @extschema@._take_agent(NEW.assignee, NEW.team, true);
+            PERFORM @extschema@._take_agent(NEW.assignee, NEW.team, true, over);
         END IF;
     END IF;
+    IF action IN ('reassign', 'requeue') THEN
+        -- What the agent letting it go leaves to the next one.
+        context := @extschema@._handoff_context(NEW.account_id, NEW.conversation_id, OLD.assigned_at, OLD.first_response_at);
+    END IF;
+    IF over AND NEW.assignee IS NOT NULL AND now_counted THEN
+        context := coalesce(context, '{}') || @extschema@._override_context(NEW.assignee, NEW.team);
+    END IF;
     IF action IS NOT NULL AND NOT reopen_later THEN
-        PERFORM @extschema@._log_move(NEW.account_id, NEW.conversation_id, action, old_member, NEW.assignee, NEW.assignment_reason);
+        PERFORM @extschema@._log_move(NEW.account_id, NEW.conversation_id, action, old_member, NEW.assignee, NEW.assignment_reason,
+                                      context);
     END IF;
     RETURN NEW;
 END $$;
 COMMENT ON FUNCTION @extschema@._conversation_move() IS
-    'Trigger: keeps csm.agent_load, assigned_at, waiting_since and resolved_at in step with a change of assignee or status, routes a reopened conversation (to its previous agent if available) and logs every move. Errors: 23503 unknown member, 55000 inactive member, 23514 member at the limit.';
-CREATE TRIGGER conversation_move BEFORE UPDATE OF assignee, status, waiting_since ON @extschema@.conversation
+    'Trigger: keeps csm.agent_load, assigned_at, waiting_since and resolved_at in step with a change of assignee, status or team, routes a reopened conversation (to its previous agent if available) and one moved to a team its agent is not in, and logs every move with its handoff context. Errors: 23503 unknown member, 55000 inactive member, 23514 member at the limit.';
+CREATE TRIGGER conversation_move BEFORE UPDATE OF assignee, status, waiting_since, team ON @extschema@.conversation
     FOR EACH ROW WHEN (OLD.assignee IS DISTINCT FROM NEW.assignee OR OLD.status IS DISTINCT FROM NEW.status
-                       OR NEW.waiting_since = '-infinity')
+                       OR NEW.waiting_since = '-infinity' OR OLD.team IS DISTINCT FROM NEW.team)
     EXECUTE FUNCTION @extschema@._conversation_move();
 
 -- After a row is written: a conversation that now waits is served from its
@@ -662,6 +753,7 @@ DECLARE
     stale record;
     what text;
     why text;
+    until timestamptz;
     picked bigint;
 BEGIN
     PERFORM @extschema@._require('operate');
@@ -678,7 +770,7 @@ BEGIN
     FOR stale IN EXECUTE format($q$
         SELECT c.account_id, c.conversation_id, c.assignee, c.team,
                -- In minutes, whatever the session's IntervalStyle.
-               format(CASE WHEN (m.status <> 'online' OR NOT m.active)
+               format(CASE WHEN (m.status = 'offline' OR NOT m.active)
                                 AND m.status_changed_at < now() - coalesce(s.reassign_after, interval '10 minutes')
                            THEN '%%s offline longer than %%s min' ELSE 'no first response from %%s within %%s min' END,
                       m.handle, trim_scale(extract(epoch FROM coalesce(s.reassign_after, interval '10 minutes')) / 60)) AS why
@@ -686,9 +778,13 @@ BEGIN
         JOIN @extschema@.team_member m ON m.member_id = c.assignee
         LEFT JOIN @extschema@.support_team s ON s.team = c.team
         WHERE c.status <> 'resolved' AND coalesce(s.reassign_action, 'reassign') <> 'keep'
-          AND (((m.status <> 'online' OR NOT m.active)
+          -- Away is not offline: an away agent keeps what they hold.  And
+          -- each assignee is timed from their own assignment: a response
+          -- before it was someone else's.
+          AND (((m.status = 'offline' OR NOT m.active)
                 AND m.status_changed_at < now() - coalesce(s.reassign_after, interval '10 minutes'))
-               OR (c.first_response_at IS NULL AND c.assigned_at < now() - coalesce(s.reassign_after, interval '10 minutes')))
+               OR ((c.first_response_at IS NULL OR c.first_response_at < c.assigned_at)
+                   AND c.assigned_at < now() - coalesce(s.reassign_after, interval '10 minutes')))
         ORDER BY c.assignee, c.account_id, c.conversation_id
         %s$q$, CASE WHEN distributed THEN '' ELSE 'FOR UPDATE OF c SKIP LOCKED' END)
     LOOP
@@ -721,21 +817,24 @@ BEGIN
     END LOOP;
 
     FOR i IN 1 .. cardinality(accounts) LOOP
-        SELECT c.account_id, c.conversation_id, c.team, c.assignee, c.created_at, o.handle INTO stale
+        SELECT c.account_id, c.conversation_id, c.team, c.assignee, c.created_at, c.required_skills, o.handle INTO stale
         FROM @extschema@.conversation c
         JOIN @extschema@.team_member o ON o.member_id = c.assignee
         WHERE c.account_id = accounts[i] AND c.conversation_id = conversations[i];
         CONTINUE WHEN NOT FOUND;
         what := (@extschema@._support_team(stale.team)).reassign_action;
+        -- The agent it is taken from is kept out of it for the window.
+        until := now() + (@extschema@._support_team(stale.team)).reassign_after;
         -- (Scalars, not array elements, in the UPDATEs: Citus 13.2 crashes
         -- deparsing a subscripted parameter in an UPDATE's SET list.)
         why := reasons[i];
         picked := NULL;
         IF what = 'reassign' THEN
-            picked := @extschema@._pick_agent(stale.team, stale.assignee, false);
+            picked := @extschema@._pick_agent(stale.team, stale.assignee, false, stale.required_skills);
         END IF;
         IF picked IS NOT NULL THEN
-            UPDATE @extschema@.conversation c SET assignee = picked, assignment_reason = why
+            UPDATE @extschema@.conversation c SET assignee = picked, assignment_reason = why,
+                                                  excluded_member = stale.assignee, excluded_until = until
             WHERE c.account_id = stale.account_id AND c.conversation_id = stale.conversation_id;
             action := 'reassign';
         ELSE
@@ -743,7 +842,8 @@ BEGIN
             -- the back when the team queues.
             UPDATE @extschema@.conversation c
             SET assignee = NULL, assignment_reason = why,
-                waiting_since = CASE WHEN what = 'reassign' THEN stale.created_at END
+                waiting_since = CASE WHEN what = 'reassign' THEN stale.created_at END,
+                excluded_member = stale.assignee, excluded_until = until
             WHERE c.account_id = stale.account_id AND c.conversation_id = stale.conversation_id;
             action := 'requeue';
         END IF;
@@ -779,7 +879,7 @@ BEGIN
     END LOOP;
 END $$;
 COMMENT ON FUNCTION @extschema@.reassign_stale() IS
-    'Applies each team''s reassign_action to open and pending conversations whose agent has been offline (or inactive) for longer than reassign_after, or has not answered within reassign_after of assignment: reassign to another available agent (else back to the queue by age), or queue (to the back of the queue, which is then served); then serves every queue while agents are free. Returns one row per move: reassign or requeue (new_assignee: who holds it now, NULL while it waits) and route (from a queue). Idempotent and safe to run concurrently; meant for pg_cron every minute.';
+    'Applies each team''s reassign_action to open and pending conversations whose agent has been offline (or inactive) for longer than reassign_after (away is not offline: an away agent keeps their conversations and only gets no new ones), or has not answered within reassign_after of their own assignment (a first response before it was another agent''s): reassign to another available agent (else back to the queue by age), or queue (to the back of the queue, which is then served); the agent it was taken from gets it back from no routing for reassign_after (csm.conversation.excluded_member); then serves every queue while agents are free. Returns one row per move: reassign or requeue (new_assignee: who holds it now, NULL while it waits) and route (from a queue). Idempotent and safe to run concurrently; meant for pg_cron every minute.';
 
 -- Citus: the coordinator's half of the triggers (see the top of this file).
 -- Counts the agents of the changes noted for an account (NULL: for every
@@ -793,27 +893,30 @@ DECLARE
     released bigint[] := '{}';
     taken bigint[] := '{}';
     taken_teams text[] := '{}';
+    taken_over boolean[] := '{}';
     member bigint;
 BEGIN
     -- Read and deleted in one statement: nothing committed meanwhile is lost.
     IF account IS NULL THEN
         FOR ch IN DELETE FROM @extschema@.conversation_change h WHERE h.kind IN ('release', 'take')
-                  RETURNING h.kind, h.member_id, h.team LOOP
+                  RETURNING h.kind, h.member_id, h.team, h.reason LOOP
             IF ch.kind = 'release' THEN
                 released := released || ch.member_id;
             ELSE
                 taken := taken || ch.member_id;
                 taken_teams := taken_teams || ch.team;
+                taken_over := taken_over || (ch.reason IS NOT DISTINCT FROM 'override');
             END IF;
         END LOOP;
     ELSE
         FOR ch IN DELETE FROM @extschema@.conversation_change h WHERE h.account_id = account AND h.kind IN ('release', 'take')
-                  RETURNING h.kind, h.member_id, h.team LOOP
+                  RETURNING h.kind, h.member_id, h.team, h.reason LOOP
             IF ch.kind = 'release' THEN
                 released := released || ch.member_id;
             ELSE
                 taken := taken || ch.member_id;
                 taken_teams := taken_teams || ch.team;
+                taken_over := taken_over || (ch.reason IS NOT DISTINCT FROM 'override');
             END IF;
         END LOOP;
     END IF;
@@ -821,7 +924,7 @@ BEGIN
         UPDATE @extschema@.agent_load l SET open_count = greatest(l.open_count - 1, 0) WHERE l.member_id = member;
     END LOOP;
     FOR i IN 1 .. cardinality(taken) LOOP
-        PERFORM @extschema@._take_agent(taken[i], taken_teams[i], true);
+        PERFORM @extschema@._take_agent(taken[i], taken_teams[i], true, taken_over[i]);
     END LOOP;
     RETURN cardinality(released);
 END $$;
@@ -877,6 +980,7 @@ DECLARE
     ord integer[];
     i integer;
     moved integer := 0;
+    wanted text[];
 BEGIN
     IF NOT @extschema@._is_distributed('@extschema@.conversation') THEN
         RETURN 0;
@@ -927,13 +1031,15 @@ BEGIN
         acc := accounts[i];
         conv := conversations[i];
         was := old_members[i];
+        SELECT c.required_skills INTO wanted FROM @extschema@.conversation c
+        WHERE c.account_id = acc AND c.conversation_id = conv;
         IF kinds[i] = 'reopen' THEN
             -- Back to the agent who had it if they are available, else to
             -- whoever is, else it waits; the shard logs the reopen.
             picked := NULL;
             prev := ch_members[i];
             team_name := ch_teams[i];
-            IF prev IS NOT NULL THEN
+            IF prev IS NOT NULL AND (@extschema@._support_team(team_name)).auto_assign THEN
                 lim := (@extschema@._support_team(team_name)).conversation_limit;
                 SELECT l.member_id INTO picked
                 FROM @extschema@.agent_load l
@@ -944,7 +1050,7 @@ BEGIN
             IF picked IS NOT NULL THEN
                 why := 'reopened, previous agent';
             ELSE
-                picked := @extschema@._pick_agent(team_name, NULL, false);
+                picked := @extschema@._pick_agent(team_name, NULL, false, wanted);
                 why := CASE WHEN picked IS NULL THEN 'reopened, nobody available' ELSE 'reopened, previous agent unavailable' END;
             END IF;
             why := coalesce(reasons[i], why);
@@ -962,7 +1068,7 @@ BEGIN
         ELSE
             -- New: to an available agent, in the order they came, else it waits.
             team_name := ch_teams[i];
-            picked := @extschema@._pick_agent(team_name, NULL, false);
+            picked := @extschema@._pick_agent(team_name, NULL, false, wanted);
             CONTINUE WHEN picked IS NULL;
             -- (Computed here: Citus evaluates no function inside the UPDATE's coalesce.)
             why := coalesce(reasons[i], (@extschema@._support_team(team_name)).strategy);
@@ -1074,26 +1180,73 @@ END $$;
 COMMENT ON FUNCTION @extschema@.rebuild_agent_load() IS
     'Recounts csm.agent_load from csm.conversation (after importing open, assigned conversations, which are taken as history, or a restore with triggers disabled); returns how many agents'' counts it corrected. Blocks writes to conversations while it runs.';
 
--- Per agent: conversations they hold or held last (the final assignee),
--- open now, resolved, and first response time measured from when they got
--- the conversation (responses before that were someone else's).
+-- Per agent, each credited with their own part of every conversation they
+-- held: a stint runs from a logged move that gave it to them (route,
+-- reassign, reopen) to the conversation's next move, or to its resolution
+-- (or now) for the last.  A conversation with no logged move (history
+-- imported as it was) is one stint of its assignee from assigned_at.
 CREATE VIEW @extschema@.agent_performance WITH (security_invoker = true) AS
+WITH moved AS (
+    SELECT l.account_id, l.conversation_id, l.new_member_id AS member_id, l.at AS held_from,
+           lead(l.at) OVER (PARTITION BY l.account_id, l.conversation_id ORDER BY l.log_id) AS next_move
+    FROM @extschema@.assignment_log l
+    WHERE l.conversation_id IS NOT NULL
+), stint AS (
+    SELECT mv.member_id, c.account_id, c.conversation_id, mv.held_from,
+           coalesce(mv.next_move, greatest(c.resolved_at, mv.held_from), now()) AS held_to,
+           c.first_response_at >= mv.held_from AND (mv.next_move IS NULL OR c.first_response_at < mv.next_move) AS answered,
+           c.first_response_at
+    FROM moved mv
+    JOIN @extschema@.conversation c ON c.account_id = mv.account_id AND c.conversation_id = mv.conversation_id
+    WHERE mv.member_id IS NOT NULL
+    UNION ALL
+    SELECT c.assignee, c.account_id, c.conversation_id, c.assigned_at,
+           greatest(coalesce(c.resolved_at, now()), c.assigned_at),
+           c.first_response_at >= c.assigned_at, c.first_response_at
+    FROM @extschema@.conversation c
+    WHERE c.assignee IS NOT NULL
+      AND NOT EXISTS (SELECT FROM @extschema@.assignment_log l
+                      WHERE l.account_id = c.account_id AND l.conversation_id = c.conversation_id)
+), per_agent AS (
+    SELECT s.member_id,
+           count(DISTINCT (s.account_id, s.conversation_id)) AS handled,
+           count(*) FILTER (WHERE s.answered) AS first_responses,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY s.first_response_at - s.held_from)
+               FILTER (WHERE s.answered) AS median_first_response,
+           sum(s.held_to - s.held_from) AS time_held
+    FROM stint s
+    GROUP BY s.member_id
+), finals AS (
+    SELECT c.assignee AS member_id,
+           count(*) FILTER (WHERE c.status <> 'resolved') AS open_now,
+           count(*) FILTER (WHERE c.status = 'resolved') AS resolved,
+           round(avg(c.csat), 2) AS avg_csat,
+           count(c.csat) AS csat_responses
+    FROM @extschema@.conversation c
+    WHERE c.assignee IS NOT NULL
+    GROUP BY c.assignee
+)
 SELECT m.member_id, m.handle, m.name, m.teams, m.status,
-       count(c.conversation_id) AS handled,
-       count(c.conversation_id) FILTER (WHERE c.status <> 'resolved') AS open_now,
-       count(c.conversation_id) FILTER (WHERE c.status = 'resolved') AS resolved,
-       round(count(c.conversation_id) FILTER (WHERE c.status = 'resolved')::numeric
-             / nullif(count(c.conversation_id), 0), 3) AS resolution_rate,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY c.first_response_at - c.assigned_at)
-           FILTER (WHERE c.first_response_at >= c.assigned_at) AS median_first_response,
-       round(avg(c.csat), 2) AS avg_csat,
-       count(c.csat) AS csat_responses
+       coalesce(p.handled, 0) AS handled,
+       coalesce(f.open_now, 0) AS open_now,
+       coalesce(f.resolved, 0) AS resolved,
+       round(coalesce(f.resolved, 0)::numeric / nullif(p.handled, 0), 3) AS resolution_rate,
+       p.median_first_response,
+       f.avg_csat,
+       coalesce(f.csat_responses, 0) AS csat_responses,
+       coalesce(p.first_responses, 0) AS first_responses,
+       p.time_held
 FROM @extschema@.team_member m
-LEFT JOIN @extschema@.conversation c ON c.assignee = m.member_id
-GROUP BY m.member_id
-HAVING count(c.conversation_id) > 0 OR cardinality(m.teams) > 0;
+LEFT JOIN per_agent p ON p.member_id = m.member_id
+LEFT JOIN finals f ON f.member_id = m.member_id
+WHERE p.handled > 0 OR cardinality(m.teams) > 0;
 COMMENT ON VIEW @extschema@.agent_performance IS
-    'Per support agent (a member with a team or a conversation): conversations handled (they are or were the final assignee), open now (open or pending), resolved, resolution rate (resolved / handled), median first response time (first_response_at - assigned_at, over conversations first answered after they got them), average CSAT and how many rated.';
+    'Per support agent (a member with a team or a conversation), each credited with their own part of every conversation, from csm.assignment_log: handled (conversations they held at any time, so an agent who handed one over still counts it), open now (they hold it, open or pending), resolved (they held it when it was resolved), resolution rate (resolved / handled), median first response time (first_response_at minus the time they got it, over the conversations first answered while they held it), average CSAT and how many rated (of the conversations they hold or resolved), first_responses (how many first responses were theirs) and time_held (the total time they held conversations: from getting one to its next move, or its resolution, or now).';
+COMMENT ON COLUMN @extschema@.agent_performance.handled IS 'Conversations the agent held at any time (count).';
+COMMENT ON COLUMN @extschema@.agent_performance.resolved IS 'Conversations resolved while the agent held them (count).';
+COMMENT ON COLUMN @extschema@.agent_performance.median_first_response IS 'Median of first_response_at minus when the agent got the conversation, over the first responses given while they held it (interval).';
+COMMENT ON COLUMN @extschema@.agent_performance.first_responses IS 'Conversations first answered while the agent held them (count).';
+COMMENT ON COLUMN @extschema@.agent_performance.time_held IS 'Total time the agent held conversations: each stint from getting it to its next move, its resolution, or now (interval).';
 
 -- pg_dump keeps conversations, their ids, team settings and agents' load
 -- and round-robin order.  Restored conversations are taken as they are.

@@ -257,7 +257,8 @@ CREATE FUNCTION @extschema@.refresh_segments() RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     stale bigint[];
-    changed bigint;
+    changed bigint := 0;
+    started constant timestamptz := clock_timestamp();
 BEGIN
     PERFORM @extschema@._require('operate');
     stale := ARRAY(
@@ -266,11 +267,11 @@ BEGIN
                ON d.rule_id = @extschema@._segment_rule_of(a.arr, a.seats, a.plan, a.tier, a.external_id, a.properties)
         WHERE NOT a.segment_manual AND (a.segment, a.segment_rule_id) IS DISTINCT FROM (d.segment, d.rule_id)
         ORDER BY a.account_id);
-    IF cardinality(stale) = 0 THEN
-        RETURN 0;
+    IF cardinality(stale) > 0 THEN
+        UPDATE @extschema@.account a SET segment_manual = false WHERE a.account_id = ANY (stale);
+        GET DIAGNOSTICS changed = ROW_COUNT;
     END IF;
-    UPDATE @extschema@.account a SET segment_manual = false WHERE a.account_id = ANY (stale);
-    GET DIAGNOSTICS changed = ROW_COUNT;
+    PERFORM @extschema@._run_finished('segments', started, changed);
     RETURN changed;
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_segments() IS

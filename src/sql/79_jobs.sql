@@ -25,7 +25,7 @@ COMMENT ON COLUMN @extschema@.refresh_run.run_id IS 'Identity.';
 COMMENT ON COLUMN @extschema@.refresh_run.kind IS 'What ran: a kind of csm.job_schedule (health, churn, segments, lifecycle, renewals, expansion, usage, stale_conversations, ...).';
 COMMENT ON COLUMN @extschema@.refresh_run.started_at IS 'When the refresh started (clock time).';
 COMMENT ON COLUMN @extschema@.refresh_run.finished_at IS 'When it finished or failed (clock time).';
-COMMENT ON COLUMN @extschema@.refresh_run.rows IS 'Rows the refresh reports (accounts scored, signals changed, deltas folded, ...); NULL when it failed.';
+COMMENT ON COLUMN @extschema@.refresh_run.rows IS 'What the refresh reports (accounts scored or moved, signals raised + ongoing + cleared, CTAs opened, alerts raised, deltas folded, ...); NULL when it failed.';
 COMMENT ON COLUMN @extschema@.refresh_run.skipped IS 'Accounts it skipped with a warning (bad metrics).';
 COMMENT ON COLUMN @extschema@.refresh_run.error IS 'SQLSTATE and message of a failed run; NULL when it succeeded.';
 
@@ -54,11 +54,14 @@ BEGIN ATOMIC
         (2, 'stale_conversations', '* * * * *', '1 minute'),
         (3, 'health', '0 * * * *', '1 hour'),
         (4, 'churn', '15 * * * *', '1 hour'),
-        (5, 'segments', '0 1 * * *', '1 day'),
-        (6, 'lifecycle', '10 1 * * *', '1 day'),
-        (7, 'renewals', '20 1 * * *', '1 day'),
-        (8, 'expansion', '30 1 * * *', '1 day'),
-        (9, 'purge_runs', '0 3 * * *', '1 day')) AS v (position, kind, schedule, every)
+        (5, 'alerts', '30 * * * *', '1 hour'),
+        (6, 'playbooks', '45 * * * *', '1 hour'),
+        (7, 'segments', '0 1 * * *', '1 day'),
+        (8, 'lifecycle', '10 1 * * *', '1 day'),
+        (9, 'renewals', '20 1 * * *', '1 day'),
+        (10, 'success_plans', '30 1 * * *', '1 day'),
+        (11, 'expansion', '40 1 * * *', '1 day'),
+        (12, 'purge_runs', '0 3 * * *', '1 day')) AS v (position, kind, schedule, every)
     ORDER BY v.position;
 END;
 COMMENT ON FUNCTION @extschema@._jobs() IS 'Internal: the periodic jobs, in the order csm.job_schedule lists them.';
@@ -127,6 +130,11 @@ BEGIN
             WHEN 'lifecycle' THEN PERFORM @extschema@.refresh_lifecycle();
             WHEN 'renewals' THEN PERFORM @extschema@.refresh_renewals();
             WHEN 'expansion' THEN PERFORM @extschema@.refresh_expansion();
+            WHEN 'alerts' THEN PERFORM @extschema@.run_alerts();
+            WHEN 'playbooks' THEN PERFORM @extschema@.run_playbooks();
+            WHEN 'success_plans' THEN
+                SELECT s.renewed + s.closed INTO done FROM @extschema@.refresh_success_plans() s;
+                PERFORM @extschema@._run_finished(kind, started, done);
             WHEN 'purge_runs' THEN
                 done := @extschema@.purge_refresh_runs();
                 PERFORM @extschema@._run_finished(kind, started, done);

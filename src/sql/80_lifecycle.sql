@@ -715,6 +715,7 @@ SET work_mem = '64MB'
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     changed integer;
+    started constant timestamptz := clock_timestamp();
 BEGIN
     PERFORM @extschema@._require('operate');
     -- On Citus, as in csm._lifecycle_apply, and before the milestones: once
@@ -734,6 +735,7 @@ BEGIN
     changed := @extschema@._lifecycle_apply(NULL);
     -- Playbooks fired by a stage or a missed milestone (85_playbook.sql), in this transaction.
     PERFORM @extschema@._fire_playbooks(ARRAY['lifecycle_stage', 'milestone_missed'], NULL, 'refresh_lifecycle');
+    PERFORM @extschema@._run_finished('lifecycle', started, changed);
     RETURN changed;
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_lifecycle() IS

@@ -240,6 +240,7 @@ DECLARE
     distributed boolean;
     opened_after bigint;
     old_nestloop text;
+    started constant timestamptz := clock_timestamp();
 BEGIN
     PERFORM @extschema@._require('operate');
     -- One refresh at a time, and none while csm.close_renewal() runs (it
@@ -307,6 +308,7 @@ BEGIN
     END IF;
     -- Playbooks fired by a reminder (85_playbook.sql), in this transaction.
     PERFORM @extschema@._fire_playbooks(ARRAY['renewal_reminder'], NULL, 'refresh_renewals');
+    PERFORM @extschema@._run_finished('renewals', started, opened + updated + closed + reminded);
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_renewals() IS
     'Opens, advances and closes renewals and raises their reminders; idempotent, schedule it daily with pg_cron. In order: closes the open renewals of churned accounts (outcome churned, final ARR 0) and of accounts whose renewal_date moved more than 90 days out (renewed outside csm: final ARR the account''s ARR); opens a renewal for every active account whose renewal_date is 90 days away or less (or past) and that has none open and none for that date (target: its ARR); moves each open renewal to the account''s renewal_date, its stage forward (csm.renewal_stage), its owner to the primary CSM and its forecast to ARR x (1 - churn probability) (csm.churn_score); raises the reminder of the window (90, 60 or 30) each open renewal is in unless it was raised, into csm.renewal_reminder, with NOTIFY csm_renewal_reminder and a JSON payload {"account_id", "external_id", "renewal_id", "days_out", "renewal_date", "owner"} per reminder (one {"reminders", "raised_at"} for all when it raised more than 1000: read them from csm.renewal_reminder by raised_at). Returns the renewals opened, updated and closed and the reminders raised. One refresh runs at a time. Errors: 42501 without the operate level.';

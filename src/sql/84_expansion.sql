@@ -413,16 +413,26 @@ LANGUAGE plpgsql VOLATILE
 SET work_mem = '128MB'
 SET jit = off
 SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    started constant timestamptz := clock_timestamp();
+    counts record;
 BEGIN
     PERFORM @extschema@._require('operate');
     -- as csm.refresh_churn_signals, for every kind of expansion signal
-    RETURN QUERY
-    SELECT * FROM @extschema@._refresh_signals('csm.refresh_expansion()', 'expansion', '@extschema@.expansion_signal',
-                                               '@extschema@.expansion_signals_at(timestamptz, bigint[])', 'expansion signals', as_of, accounts);
+    SELECT * INTO counts
+    FROM @extschema@._refresh_signals('csm.refresh_expansion()', 'expansion', '@extschema@.expansion_signal',
+                                      '@extschema@.expansion_signals_at(timestamptz, bigint[])', 'expansion signals', as_of, accounts);
+    raised := counts.raised;
+    ongoing := counts.ongoing;
+    cleared := counts.cleared;
+    RETURN NEXT;
     -- outreach alerts (86_alert.sql)
     PERFORM @extschema@._raise_alerts(ARRAY['usage_milestone', 'plan_limit'], accounts);
     -- Playbooks fired by an expansion signal (85_playbook.sql), in this transaction.
     PERFORM @extschema@._fire_playbooks(ARRAY['expansion_signal'], accounts, 'refresh_expansion');
+    IF accounts IS NULL THEN
+        PERFORM @extschema@._run_finished('expansion', started, raised + ongoing + cleared);
+    END IF;
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_expansion(timestamptz, bigint[]) IS
     'Detects the expansion signals at as_of (csm.expansion_signals_at) for every customer account, or the accounts given: raises new ones, updates the evidence and last_seen_at of open ones still seen, clears the rest. Returns how many were raised, still open and cleared; a second run at the same as_of changes nothing. One refresh runs at a time (it locks the row (''expansion'', ''signals'') of csm.lock_row). An account whose data makes the refresh fail (a data exception) is skipped and named in a WARNING. Needs the operate level (42501). Raises 22023 for a NULL, infinite or future as_of, or one before the last refresh; on Citus, 55000 on a worker.';

@@ -623,13 +623,18 @@ REVOKE ALL ON FUNCTION @extschema@._close_ctas(text, bigint[], timestamptz) FROM
 -- For pg_cron: every trigger kind, every account, one run at a time.
 CREATE FUNCTION @extschema@.run_playbooks() RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    started constant timestamptz := clock_timestamp();
+    opened integer;
 BEGIN
     PERFORM @extschema@._require('operate');
     -- Two runs at once would only wait for each other's CTAs: queue them.
     PERFORM @extschema@._lock_row('playbook', 'run', true);
-    RETURN @extschema@._fire_playbooks(ARRAY(SELECT k.trigger_kind FROM @extschema@.playbook_trigger k
-                                              WHERE k.trigger_kind <> 'manual' ORDER BY k.trigger_kind),
-                                        NULL, 'run_playbooks');
+    opened := @extschema@._fire_playbooks(ARRAY(SELECT k.trigger_kind FROM @extschema@.playbook_trigger k
+                                                 WHERE k.trigger_kind <> 'manual' ORDER BY k.trigger_kind),
+                                           NULL, 'run_playbooks');
+    PERFORM @extschema@._run_finished('playbooks', started, opened);
+    RETURN opened;
 END $$;
 COMMENT ON FUNCTION @extschema@.run_playbooks() IS
     'Fires every active playbook (but manual ones) for every account, in playbook_id order, and closes the cleared CTAs of close_when_cleared playbooks: for pg_cron. Idempotent: an open CTA, or one opened within the cooldown, keeps a playbook from firing again for the account. Returns the CTAs opened. Runs one at a time. 42501 without the operate level.';

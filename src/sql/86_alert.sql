@@ -327,9 +327,14 @@ COMMENT ON FUNCTION @extschema@._raise_alerts(text[], bigint[]) IS
 
 CREATE FUNCTION @extschema@.run_alerts() RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    started constant timestamptz := clock_timestamp();
+    raised integer;
 BEGIN
     PERFORM @extschema@._require('operate');
-    RETURN @extschema@._raise_alerts(@extschema@._alert_kinds());
+    raised := @extschema@._raise_alerts(@extschema@._alert_kinds());
+    PERFORM @extschema@._run_finished('alerts', started, raised);
+    RETURN raised;
 END $$;
 COMMENT ON FUNCTION @extschema@.run_alerts() IS
     'Raises every kind of alert from the facts as they are (csm.alert): health_band, churn_band, at_risk, nps_detractor, renewal_reminder, unassigned, usage_milestone, usage_decline, plan_limit, competitor_mention, success_achievement, feature_launch; clears the state alerts whose condition is gone; announces each new alert by NOTIFY csm_alert with a JSON payload {"alert_id", "account_id", "external_id", "kind", "subject", "severity", "created_at", "evidence"} when the transaction commits (evidence null when the payload would pass 7900 bytes; one {"alerts", "created_at"} for all when it raised more than 1000: read them from csm.alert by created_at). Idempotent: an episode is alerted once. Returns how many it raised. Schedule it with pg_cron after the refreshes. Errors: 42501 without the operate level.';

@@ -94,6 +94,7 @@ BEGIN ATOMIC
         ('operate', 'EXECUTE', 'FUNCTION', '@extschema@._access_operate()'),
         ('operate', 'INSERT', 'TABLE', '@extschema@.account_note'),
         ('operate', 'INSERT', 'TABLE', '@extschema@.nps_response'),
+        ('operate', 'INSERT', 'TABLE', '@extschema@.conversation_note'),
         ('admin', 'EXECUTE', 'FUNCTION', '@extschema@._access_admin()'),
         ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.team_member'),
         ('admin', 'INSERT, UPDATE, DELETE', 'TABLE', '@extschema@.support_team'),
@@ -120,7 +121,7 @@ BEGIN ATOMIC
     ) AS v (level, privilege, object_type, object);
 END;
 COMMENT ON FUNCTION @extschema@.access_privileges() IS
-    'Every privilege csm.grant_access grants, by level (read, operate, admin); a level also gets those of the levels below it. read: USAGE on the schema, SELECT on every table and view, EXECUTE on the functions that write (each checks the caller''s level). operate: INSERT on account_note and nps_response. admin: INSERT, UPDATE and DELETE on members, teams, rules, segments, segment rules, segment weights, health and churn models, churn signal settings, lifecycle rules, milestones, core features, the NPS actions (csm.nps_category), playbooks and their steps, value metrics (csm.value_metric) and feature launches (csm.feature_launch).';
+    'Every privilege csm.grant_access grants, by level (read, operate, admin); a level also gets those of the levels below it. read: USAGE on the schema, SELECT on every table and view, EXECUTE on the functions that write (each checks the caller''s level). operate: INSERT on account_note, nps_response and conversation_note. admin: INSERT, UPDATE and DELETE on members, teams, rules, segments, segment rules, segment weights, health and churn models, churn signal settings, lifecycle rules, milestones, core features, the NPS actions (csm.nps_category), playbooks and their steps, value metrics (csm.value_metric) and feature launches (csm.feature_launch).';
 
 -- The levels a level includes, lowest first.
 CREATE FUNCTION @extschema@._access_levels(level text) RETURNS text[]

@@ -90,7 +90,9 @@ BEGIN ATOMIC
         (323, '@extschema@.success_plan_stakeholder', 'account'),
         (324, '@extschema@.business_review_held', 'account'),
         -- alerts (86_alert.sql)
-        (350, '@extschema@.alert', 'account')
+        (350, '@extschema@.alert', 'account'),
+        -- support conversations' internal notes (62_support.sql)
+        (340, '@extschema@.conversation_note', 'account')
     ) AS t(position, relation, kind)
     ORDER BY t.position;
 END;

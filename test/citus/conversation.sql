@@ -179,10 +179,11 @@ SELECT is(csm.rebuild_agent_load(), 0::bigint, 'rebuild_agent_load finds nothing
 SELECT results_eq($$SELECT handle, handled, open_now, resolved, avg_csat FROM csm.agent_performance
                     WHERE handle LIKE 'tapconv%' ORDER BY handle$$,
                   -- tapconv_1: 9101 (rated 5, reopened), 9103 (resolved), 9105, 9107;
-                  -- tapconv_2: 9102 (9104/1 went to tapconv_3, 9108 was deleted);
+                  -- tapconv_2: 9102, and 9104/1, which it held before it went to
+                  -- tapconv_3 (each agent is credited with their part; 9108 was deleted);
                   -- tapconv_3: 9104/1, 9104/2, 9106.
                   $$VALUES ('tapconv_1'::text, 4::bigint, 3::bigint, 1::bigint, 5.00::numeric),
-                           ('tapconv_2', 1, 1, 0, NULL),
+                           ('tapconv_2', 2, 1, 0, NULL),
                            ('tapconv_3', 3, 3, 0, NULL),
                            ('tapconv_gone', 0, 0, 0, NULL)$$,
                   'agent_performance counts each agent''s conversations');

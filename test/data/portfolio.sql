@@ -1560,3 +1560,68 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION csm_demo.load_playbooks(integer) IS
     'Runs csm.run_playbooks() after the refreshes of the demo load, then completes the first task of about a third of the CTAs.';
+-- Support conversations (issue 14, section 6): the support desk routes by
+-- skills, solutions is manual only; 36 conversations of the last hours with
+-- the skills they need, internal notes, a silent agent whose conversations
+-- are handed over with their context, a few moved to solutions, first
+-- responses and resolutions.  Each agent is credited with their own part.
+CREATE OR REPLACE FUNCTION csm_demo.load_support(seed integer DEFAULT 42)
+RETURNS text
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    n_conv  bigint;
+    n_notes bigint;
+    n_stale bigint;
+BEGIN
+    INSERT INTO csm.support_team (team, strategy, conversation_limit, reassign_action, reassign_after, auto_assign) VALUES
+        ('support', 'skills', 5, 'reassign', '15 minutes', true),
+        ('solutions', 'balanced', 4, 'queue', '30 minutes', false)
+    ON CONFLICT (team) DO UPDATE SET strategy = EXCLUDED.strategy, conversation_limit = EXCLUDED.conversation_limit,
+        reassign_action = EXCLUDED.reassign_action, reassign_after = EXCLUDED.reassign_after, auto_assign = EXCLUDED.auto_assign;
+
+    INSERT INTO csm.conversation (account_id, team, channel, subject, required_skills, created_at)
+    SELECT a.account_id, CASE WHEN k.i > 30 THEN 'solutions' ELSE 'support' END,
+           (ARRAY['email', 'chat', 'phone'])[1 + (k.i % 3)],
+           (ARRAY['Invoice shows the wrong seats', 'SSO login loop', 'API rate limit errors', 'Salesforce sync stopped',
+                  'Factura duplicada', 'Export auf Deutsch', 'How do I add a user?'])[1 + (k.i % 7)],
+           CASE WHEN k.i > 30 THEN '{}'::text[]
+                ELSE (ARRAY['{billing}', '{sso}', '{api}', '{integrations}', '{spanish}', '{german}', '{}'])[1 + (k.i % 7)]::text[] END,
+           now() - make_interval(mins => 5 * (36 - k.i))
+    FROM generate_series(1, 36) AS k(i)
+    CROSS JOIN LATERAL (SELECT x.account_id FROM csm.account x WHERE x.status = 'active'
+                        ORDER BY csm_demo._rand(x.account_id + k.i, 71, seed) LIMIT 1) a
+    ORDER BY k.i;
+    GET DIAGNOSTICS n_conv = ROW_COUNT;
+
+    -- Internal notes on every third conversation.
+    INSERT INTO csm.conversation_note (account_id, conversation_id, member_id, body)
+    SELECT c.account_id, c.conversation_id, c.assignee,
+           (ARRAY['Customer on the 2024 contract, 40 seats', 'Reproduced; logs attached to the ticket',
+                  'Asked for a call tomorrow morning', 'Waiting on engineering (ENG-412)'])[1 + (c.conversation_id % 4)::int]
+    FROM csm.conversation c WHERE c.conversation_id % 3 = 0;
+    GET DIAGNOSTICS n_notes = ROW_COUNT;
+
+    -- Everybody answers, except Ethan, who got his an hour ago and stays silent.
+    UPDATE csm.conversation c SET first_response_at = now()
+    FROM csm.team_member m WHERE m.member_id = c.assignee AND m.handle <> 'ethan.brown';
+    UPDATE csm.conversation c SET assigned_at = now() - interval '1 hour'
+    FROM csm.team_member m WHERE m.member_id = c.assignee AND m.handle = 'ethan.brown';
+    SELECT count(*) INTO n_stale FROM csm.reassign_stale();
+
+    -- Two API questions turn out to be for solutions (manual only: they wait there).
+    UPDATE csm.conversation SET team = 'solutions'
+    WHERE conversation_id IN (SELECT c.conversation_id FROM csm.conversation c
+                              WHERE c.team = 'support' AND c.required_skills = '{api}' ORDER BY c.conversation_id LIMIT 2);
+    -- Sam takes the oldest waiting solutions conversation by hand.
+    UPDATE csm.conversation SET assignee = (SELECT member_id FROM csm.team_member WHERE handle = 'sam.taylor')
+    WHERE conversation_id = (SELECT c.conversation_id FROM csm.conversation c
+                             WHERE c.team = 'solutions' AND c.waiting_since IS NOT NULL ORDER BY c.waiting_since, c.conversation_id LIMIT 1);
+
+    -- Half of what was answered is resolved, rated.
+    UPDATE csm.conversation SET status = 'resolved', csat = 3 + (conversation_id % 3)::int
+    WHERE first_response_at IS NOT NULL AND conversation_id % 2 = 0;
+
+    RETURN format('csm_demo: %s conversations, %s internal notes, %s moves by reassign_stale', n_conv, n_notes, n_stale);
+END $$;
+COMMENT ON FUNCTION csm_demo.load_support(integer) IS
+    'Support desk of the demo: teams support (skills routing) and solutions (manual only), 36 conversations with required skills, notes, a silent agent handed over by csm.reassign_stale, two moved to solutions, answers and resolutions.';

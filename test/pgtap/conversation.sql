@@ -206,6 +206,8 @@ SELECT is_empty($$
     WHERE c.waiting_since IS NOT NULL
       AND EXISTS (SELECT FROM csm.team_member m JOIN csm.agent_load l ON l.member_id = m.member_id
                   WHERE c.team = ANY (m.teams) AND m.active AND m.status = 'online'
+                    -- (the agent a stale conversation was taken from is kept out of it for the window)
+                    AND NOT (m.member_id = c.excluded_member AND c.excluded_until > now())
                     AND l.open_count < coalesce(m.conversation_limit,
                                                 (SELECT s.conversation_limit FROM csm.support_team s WHERE s.team = c.team),
                                                 2147483647))

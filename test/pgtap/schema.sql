@@ -22,7 +22,8 @@ SELECT tables_are('csm', ARRAY['account', 'team_member', 'nps_response', 'usage_
                                'refresh_run',
                                'success_plan', 'success_plan_objective', 'success_plan_milestone', 'success_plan_stakeholder',
                                'business_review_held', 'value_metric',
-                               'alert', 'feature_launch']);
+                               'alert', 'feature_launch',
+                               'conversation_note']);
 SELECT views_are('csm', ARRAY['usage_daily', 'usage_feature_daily', 'usage_unknown_key', '_usage_day', '_usage_feature_day', '_usage_staged', 'account_metrics',
                               'account_health', 'health_trend', 'health_score_component',
                               'assignment', 'assignment_workload', 'unassigned_queue', 'agent_performance',
@@ -96,8 +97,9 @@ SELECT is_empty($$
                                             ('csm.task'::regclass, 'csm.cta'::regclass),
                                             ('csm.success_plan_objective'::regclass, 'csm.success_plan'::regclass),
                                             ('csm.success_plan_milestone'::regclass, 'csm.success_plan'::regclass),
-                                            ('csm.success_plan_stakeholder'::regclass, 'csm.success_plan'::regclass))
-$$, 'foreign keys point only at account or config tables (or at an answer, from its colocated follow-up; or at a success plan, from its rows)');
+                                            ('csm.success_plan_stakeholder'::regclass, 'csm.success_plan'::regclass),
+                                            ('csm.conversation_note'::regclass, 'csm.conversation'::regclass))
+$$, 'foreign keys point only at account or config tables (or at an answer, from its colocated follow-up; or at a success plan, from its rows; or at a conversation, from its colocated note)');
 
 -- pg_dump keeps every table and sequence that holds user data.
 SELECT set_eq($$

@@ -27,9 +27,11 @@ WHERE l.member_id BETWEEN :mlo AND :mhi
   AND l.open_count > coalesce(m.conversation_limit,
                               (SELECT s.conversation_limit FROM csm.support_team s WHERE s.team = m.teams[1]), 2147483647);
 
--- Nothing waits while an agent of its team could take it.
+-- Nothing waits while an agent of its team could take it (not counting
+-- the agent a stale conversation was taken from, kept out of it for the
+-- reassignment window).
 WITH free AS MATERIALIZED (
-    SELECT DISTINCT t.team
+    SELECT DISTINCT t.team, m.member_id
     FROM csm.team_member m JOIN csm.agent_load l ON l.member_id = m.member_id
     CROSS JOIN LATERAL unnest(m.teams) AS t(team)
     LEFT JOIN csm.support_team s ON s.team = t.team
@@ -37,7 +39,8 @@ WITH free AS MATERIALIZED (
       AND l.open_count < coalesce(m.conversation_limit, s.conversation_limit, 2147483647))
 SELECT CASE count(*) WHEN 0 THEN 'ok' ELSE 'not ok' END
        || format(' - nothing waits while an agent of its team is free (%s do)', count(*))
-FROM csm.conversation c JOIN free f ON f.team = c.team
+FROM csm.conversation c
+JOIN free f ON f.team = c.team AND NOT (f.member_id = c.excluded_member AND c.excluded_until > now())
 WHERE c.account_id BETWEEN :lo AND :hi AND c.waiting_since IS NOT NULL;
 
 -- One row per move: each starts where the previous left the conversation
