@@ -64,7 +64,7 @@ valgrind: deps
 
 bench: deps
 	$(MAKE) install
-	PG_MAJOR=$(PG_MAJOR) pg_virtualenv -t -v $(PG_MAJOR) sh -c 'test/bench/run.sh && test/bench/health.sh && test/bench/assign.sh && test/bench/churn.sh && test/bench/lifecycle.sh && test/bench/revenue.sh && test/bench/renewal.sh && test/bench/segment.sh && test/bench/nps.sh && test/bench/expansion.sh && test/bench/success_plan.sh && test/bench/alert.sh && test/bench/playbook.sh && test/bench/support.sh && test/bench/reads.sh && test/bench/rls.sh'
+	PG_MAJOR=$(PG_MAJOR) pg_virtualenv -t -v $(PG_MAJOR) sh -c 'test/bench/run.sh && test/bench/health.sh && test/bench/assign.sh && test/bench/churn.sh && test/bench/lifecycle.sh && test/bench/revenue.sh && test/bench/renewal.sh && test/bench/segment.sh && test/bench/nps.sh && test/bench/expansion.sh && test/bench/success_plan.sh && test/bench/alert.sh && test/bench/playbook.sh && test/bench/support.sh && test/bench/reads.sh && test/bench/rls.sh && test/bench/progress.sh'
 
 # The reference dashboard (dashboards/): built with Observable Framework from
 # the demo database, then every page checked in headless Chromium and the

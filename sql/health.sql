@@ -154,9 +154,20 @@ SELECT csm.refresh_health() AS scored;
 SELECT external_id, round(change_7d::numeric, 2) AS change_7d, trend, stale FROM csm.account_health ORDER BY 1;
 UPDATE csm.health_score SET computed_at = now() - interval '27 hours';
 SELECT external_id, stale FROM csm.account_health ORDER BY 1;
+-- a session's csm.stale_after does not change what the view shows
 SET csm.stale_after = '30h';
-SELECT external_id, stale FROM csm.account_health WHERE external_id = 'org_smb';
+SELECT external_id, stale, score_age >= interval '27 hours' AS aged FROM csm.account_health WHERE external_id = 'org_smb';
+-- the setting is the default a refresh reads, kept with each score
+SELECT csm.refresh_health() AS scored;
 RESET csm.stale_after;
+SELECT DISTINCT stale_after FROM csm.health_score;
+-- a model's own stale_after wins over the setting
+UPDATE csm.health_model SET stale_after = '2 days' WHERE name = 'default';
+SELECT csm.refresh_health() AS scored;
+UPDATE csm.health_score SET computed_at = now() - interval '27 hours';
+SELECT external_id, h.stale_after, stale FROM csm.account_health JOIN csm.health_score h USING (account_id) ORDER BY 1;
+UPDATE csm.health_model SET stale_after = '0 days' WHERE name = 'default';
+UPDATE csm.health_model SET stale_after = NULL WHERE name = 'default';
 SELECT csm.sparkline(ARRAY[10, 35, 55, 72, 88, 100, NULL]) AS spark, csm.sparkline('{}') AS empty,
        csm.sparkline(ARRAY[1, 2, 3], 1, 3) AS scaled, csm.sparkline(ARRAY['NaN', 50]::float8[]) AS nan;
 

@@ -7,7 +7,8 @@
 #   clients:                psql, createdb, dropdb, pg_dump, pg_restore
 #   tests:                  pgTAP and pg_prove; pg_cron, which make test
 #                           preloads for the README's cron examples
-#                           (test/shell/readme.sh)
+#                           (test/shell/readme.sh); pgbouncer
+#                           (test/shell/pgbouncer.sh)
 # perl, awk, sed, diff and coreutils (sha256sum, mktemp) are part of every
 # Debian system.
 set -euo pipefail
@@ -28,6 +29,8 @@ command -v pg_virtualenv >/dev/null || add postgresql-common
 [ -f "$ext/pgtap.control" ] || add "postgresql-$PG_MAJOR-pgtap"
 command -v pg_prove >/dev/null || add libtap-parser-sourcehandler-pgtap-perl
 [ -f "$ext/pg_cron.control" ] && [ -f "/usr/lib/postgresql/$PG_MAJOR/lib/pg_cron.so" ] || add "postgresql-$PG_MAJOR-cron"
+# test/shell/pgbouncer.sh: csm behind pgbouncer in transaction mode
+[ -x /usr/sbin/pgbouncer ] || command -v pgbouncer >/dev/null || add pgbouncer
 [ ${#need[@]} -eq 0 ] && exit 0
 echo "csm: installing ${need[*]}"
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo

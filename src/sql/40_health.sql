@@ -215,6 +215,10 @@ BEGIN
         RAISE EXCEPTION 'only csm installs built-in health models'
             USING ERRCODE = 'insufficient_privilege', HINT = 'Insert your model with builtin = false.';
     END IF;
+    -- (stale_after is not scoring but when a score is stale: settable)
+    IF TG_OP = 'UPDATE' AND OLD.builtin AND to_jsonb(NEW) - 'stale_after' = to_jsonb(OLD) - 'stale_after' THEN
+        RETURN NEW;
+    END IF;
     IF TG_OP <> 'INSERT' AND OLD.builtin THEN
         RAISE EXCEPTION 'health model "%" is built in and cannot be changed', OLD.name
             USING ERRCODE = 'insufficient_privilege',
@@ -223,7 +227,7 @@ BEGIN
     RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
 END $$;
 COMMENT ON FUNCTION @extschema@._health_model_guard() IS
-    'Trigger: built-in models are read-only.';
+    'Trigger: built-in models are read-only, but for their stale_after.';
 CREATE TRIGGER health_model_guard BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.health_model
     FOR EACH ROW EXECUTE FUNCTION @extschema@._health_model_guard();
 
@@ -558,12 +562,12 @@ DECLARE
             UPDATE SET model = s.model, model_version = s.model_version, score = s.score, band = s.band,
                        coverage = s.coverage, metrics = s.metrics, metric_values = s.metric_values,
                        component_scores = s.component_scores, component_weights = s.component_weights,
-                       computed_at = %L
+                       computed_at = %L, stale_after = %s
         WHEN NOT MATCHED THEN
             INSERT (account_id, model, model_version, score, band, coverage,
-                    metrics, metric_values, component_scores, component_weights, computed_at)
+                    metrics, metric_values, component_scores, component_weights, computed_at, stale_after)
             VALUES (s.account_id, s.model, s.model_version, s.score, s.band, s.coverage,
-                    s.metrics, s.metric_values, s.component_scores, s.component_weights, %L)$q$;
+                    s.metrics, s.metric_values, s.component_scores, s.component_weights, %L, %s)$q$;
     -- On Citus: Citus refuses MERGE with non-immutable functions (scoring
     -- reads the models), and an INSERT ... SELECT whose account_id comes
     -- from the reference table csm.account is not pushed down. So every
@@ -582,7 +586,7 @@ DECLARE
         SET model = r.model, model_version = r.model_version, score = r.score, band = r.band,
             coverage = r.coverage, metrics = r.metrics, metric_values = r.metric_values,
             component_scores = r.component_scores, component_weights = r.component_weights,
-            computed_at = %L
+            computed_at = %L, stale_after = %s
         FROM (%s) y
         CROSS JOIN LATERAL @extschema@.csm_health_evaluate_row(y.metrics_row, y.model) r
         WHERE h.account_id = y.account_id$q$;
@@ -590,7 +594,21 @@ DECLARE
     -- WHERE clause of an UPDATE)
     checked constant text := format(
         'SELECT y0.* FROM (%s) y0 WHERE @extschema@._health_metrics_problem(y0.metrics_row, y0.model) IS NULL', accounts);
+    -- each score's stale_after: its model's, else the csm.stale_after
+    -- setting as this refresh reads it; constants in the statement
+    stale_default constant interval := @extschema@._stale_after_default();
+    stale_case text;
 BEGIN
+    -- (this node's copy of the models: on Citus, reading the reference
+    -- table again inside a refresh's transaction would switch execution)
+    -- (%1$s: the model column, filled in below)
+    EXECUTE format($q$SELECT 'CASE ' || string_agg('WHEN %%1$s = ' || quote_literal(m.name) || ' THEN '
+                                                   || quote_literal(m.stale_after) || '::interval', ' ' ORDER BY m.name)
+                          || ' ELSE ' || quote_literal($1) || '::interval END'
+                   FROM %s m WHERE m.stale_after IS NOT NULL$q$,
+                   @extschema@._local_copy('@extschema@.health_model'))
+        INTO stale_case USING stale_default;
+    stale_case := coalesce(stale_case, format('%L::interval', stale_default));
     step := 'accounts';
     statement := accounts;
     RETURN NEXT;
@@ -599,10 +617,10 @@ BEGIN
         statement := placeholders;
         RETURN NEXT;
         step := 'score';
-        statement := format(update_scores, stamp, accounts);
+        statement := format(update_scores, stamp, format(stale_case, 'r.model'), accounts);
         RETURN NEXT;
         step := 'score_checked';
-        statement := format(update_scores, stamp, checked);
+        statement := format(update_scores, stamp, format(stale_case, 'r.model'), checked);
         RETURN NEXT;
         step := 'unscored';
         statement := $q$DELETE FROM @extschema@.health_score c WHERE c.computed_at = '-infinity'$q$;
@@ -611,12 +629,12 @@ BEGIN
         step := 'score';
         statement := format(merge_scores, format(
             'SELECT x.account_id, (x.r).* FROM (SELECT y.account_id, @extschema@.csm_health_evaluate_row(y.metrics_row, y.model) AS r FROM (%s) y OFFSET 0) x',
-            accounts), stamp, stamp);
+            accounts), stamp, format(stale_case, 's.model'), stamp, format(stale_case, 's.model'));
         RETURN NEXT;
         step := 'score_checked';
         statement := format(merge_scores, format(
             'SELECT x.account_id, (x.r).* FROM (SELECT y.account_id, @extschema@.csm_health_evaluate_row(y.metrics_row, y.model) AS r FROM (%s) y WHERE @extschema@._health_metrics_problem(y.metrics_row, y.model) IS NULL OFFSET 0) x',
-            accounts), stamp, stamp);
+            accounts), stamp, format(stale_case, 's.model'), stamp, format(stale_case, 's.model'));
         RETURN NEXT;
     END IF;
     -- The day's history, from the scores just written: those computed at
@@ -704,6 +722,18 @@ BEGIN
     -- lock per row, which cost a refresh of 1M accounts about a third of
     -- its time.
     LOCK TABLE @extschema@.health_score, @extschema@.health_history IN SHARE ROW EXCLUSIVE MODE;
+
+    -- A NOTICE at every 10% of the accounts, when the client wants notices
+    -- and there are 10,000 or more (single node; csm._progress,
+    -- src/sql/92_settings.sql): a counter per row in the scoring
+    -- statement, left out otherwise.
+    IF NOT distributed AND @extschema@._progress_wanted()
+       AND @extschema@._progress_start((SELECT count(*) FROM @extschema@.account a WHERE a.status = 'active')) THEN
+        -- (in the select list: in a WHERE clause its guessed selectivity
+        -- would change the plan)
+        statements := jsonb_set(statements, '{score}', to_jsonb(replace(statements ->> 'score', ' AS r FROM (',
+            ' AS r, @extschema@._progress(''refresh_health'', y.account_id) AS progress FROM (')));
+    END IF;
 
     -- Metrics come from csm.account_metrics, or from a table or view of the
     -- caller's with an account_id column and columns named after metrics.
@@ -905,6 +935,18 @@ $$;
 COMMENT ON FUNCTION @extschema@.sparkline(float8[], float8, float8) IS
     'Draws numbers as ▁▂▃▄▅▆▇█ between low and high (0-100 by default, for health scores); NULL or NaN points are blank.';
 
+-- 0.2.0 (upgrade script: these two ALTERs): when a score is stale is a
+-- setting of its model, not of the reading session (pgbouncer in
+-- transaction mode shares sessions). NULL: the csm.stale_after GUC, read
+-- when csm.refresh_health runs and kept with each score.
+ALTER TABLE @extschema@.health_model ADD COLUMN stale_after interval,
+    ADD CONSTRAINT health_model_stale_after_positive CHECK (stale_after > interval '0');
+COMMENT ON COLUMN @extschema@.health_model.stale_after IS
+    'Age after which a score of this model is stale in csm.account_health. NULL: the csm.stale_after setting (26h by default) as csm.refresh_health reads it. Takes effect at the next refresh.';
+ALTER TABLE @extschema@.health_score ADD COLUMN stale_after interval NOT NULL DEFAULT interval '26 hours';
+COMMENT ON COLUMN @extschema@.health_score.stale_after IS
+    'The score''s model''s stale_after (else csm.stale_after) when csm.refresh_health wrote it: csm.account_health.stale is score_age > stale_after.';
+
 CREATE VIEW @extschema@.account_health WITH (security_invoker = true) AS
 SELECT a.account_id,
        a.external_id,
@@ -924,9 +966,10 @@ SELECT a.account_id,
        h.model,
        h.model_version,
        h.computed_at,
-       -- on Citus read where the query runs: set csm.stale_after for every
-       -- node (ALTER DATABASE or ALTER ROLE ... SET, which Citus propagates)
-       h.computed_at < now() - coalesce(current_setting('csm.stale_after', true), '26h')::interval AS stale,
+       -- no session setting decides it: the model's stale_after, written
+       -- with the score by csm.refresh_health (see the columns above)
+       now() - h.computed_at AS score_age,
+       now() - h.computed_at > h.stale_after AS stale,
        h.score - w.score AS change_7d,
        h.score - mth.score AS change_30d,
        CASE WHEN h.score - w.score > 2 THEN 'up'
@@ -948,7 +991,7 @@ LEFT JOIN LATERAL (
     WHERE hh.account_id = a.account_id AND hh.day <= (h.computed_at AT TIME ZONE 'UTC')::date - 30
     ORDER BY hh.day DESC LIMIT 1) mth ON true;
 COMMENT ON VIEW @extschema@.account_health IS
-    'Effective health per account: the override while one is in effect, else the computed score, always shown side by side. stale flags scores older than csm.stale_after (26h). change_7d/30d compare with the history from 7/30 days before; trend is up or down beyond 2 points over 7 days, else flat.';
+    'Effective health per account: the override while one is in effect, else the computed score, always shown side by side. score_age is now() - computed_at; stale is true when score_age exceeds the model''s stale_after (csm.health_model.stale_after, else the csm.stale_after setting read at refresh time, 26h): no session setting changes what it shows. change_7d/30d compare with the history from 7/30 days before; trend is up or down beyond 2 points over 7 days, else flat.';
 
 -- On Citus the view above cannot run: csm.account is a reference table,
 -- and Citus pushes a reference table outer-joined to distributed ones down
@@ -980,7 +1023,8 @@ BEGIN
            h.model,
            h.model_version,
            h.computed_at,
-           h.computed_at < now() - coalesce(current_setting('csm.stale_after', true), '26h')::interval AS stale,
+           now() - h.computed_at AS score_age,
+           now() - h.computed_at > h.stale_after AS stale,
            h.score - w.score AS change_7d,
            h.score - mth.score AS change_30d,
            CASE WHEN h.score - w.score > 2 THEN 'up'

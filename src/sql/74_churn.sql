@@ -333,6 +333,9 @@ DECLARE
     problems text[];
     err_state text;
     err_message text;
+    -- the active model's stale_after, else the csm.stale_after setting now
+    churn_stale constant interval := coalesce((SELECT m.stale_after FROM @extschema@.churn_model m WHERE m.active),
+                                        @extschema@._stale_after_default());
     started constant timestamptz := clock_timestamp();
 BEGIN
     PERFORM @extschema@._require('operate');
@@ -424,12 +427,13 @@ BEGIN
     END IF;
 
     -- An upsert rather than a MERGE, which Citus does not run with now().
-    INSERT INTO @extschema@.churn_score AS c (account_id, probability, band, risk_score, model, drivers, computed_at)
-    SELECT n.account_id, n.probability, n.band, n.risk_score, n.model, n.drivers, pg_catalog.now()
+    INSERT INTO @extschema@.churn_score AS c (account_id, probability, band, risk_score, model, drivers, computed_at, stale_after)
+    SELECT n.account_id, n.probability, n.band, n.risk_score, n.model, n.drivers, pg_catalog.now(), churn_stale
     FROM pg_temp.csm_churn_refresh n
     ON CONFLICT ON CONSTRAINT churn_score_pkey DO UPDATE
     SET probability = excluded.probability, band = excluded.band, risk_score = excluded.risk_score,
-        model = excluded.model, drivers = excluded.drivers, computed_at = excluded.computed_at;
+        model = excluded.model, drivers = excluded.drivers, computed_at = excluded.computed_at,
+        stale_after = excluded.stale_after;
     -- The day's history (csm.churn_history, 91_history.sql): the day's last refresh wins.
     INSERT INTO @extschema@.churn_history AS h (account_id, day, probability, churn_band, risk_score, model, computed_at)
     SELECT n.account_id, (pg_catalog.now() AT TIME ZONE 'UTC')::date, n.probability, n.band, n.risk_score, n.model,
@@ -630,16 +634,27 @@ END $$;
 COMMENT ON FUNCTION @extschema@.analyze_churn_risk(text) IS
     'The seed''s analyze_churn_risk from csm''s data alone: csm.analyze_churn_risk(external_id, health_signals => ''{}''). A JSON object with customer_id, status, probability, churn_band, churn_risk_score (0-100), the model used, the open signals with their evidence, the top contributing features (coefficient x standardised value, biggest first), health (effective: an override in effect wins), a recommended action (the more urgent of what the health band and the churn band call for; see the README), renewal_likelihood, renewal, expansion_potential, risk_factors, comparison, retention_forecast, and computed_at. For an account that cannot be scored (a NaN or infinite feature, or a data exception while computing its features), probability and band are null and not_scored says why. Probability and band are null for a churned account. Errors: P0002 unknown account.';
 
+-- 0.2.0 (upgrade script: these two ALTERs): as health_model.stale_after.
+ALTER TABLE @extschema@.churn_model ADD COLUMN stale_after interval,
+    ADD CONSTRAINT churn_model_stale_after_positive CHECK (stale_after > interval '0');
+COMMENT ON COLUMN @extschema@.churn_model.stale_after IS
+    'Age after which scores of this model are stale in csm.churn_risk. NULL (and for the prior model): the csm.stale_after setting (26h by default) as csm.refresh_churn reads it. Takes effect at the next refresh.';
+ALTER TABLE @extschema@.churn_score ADD COLUMN stale_after interval NOT NULL DEFAULT interval '26 hours';
+COMMENT ON COLUMN @extschema@.churn_score.stale_after IS
+    'The active churn model''s stale_after (else csm.stale_after) when csm.refresh_churn wrote the score: csm.churn_risk.stale is score_age > stale_after.';
+
 -- For BI: today's churn risk per account, riskiest first.
 CREATE VIEW @extschema@.churn_risk WITH (security_invoker = true) AS
 SELECT a.account_id, a.external_id, a.name, a.segment, a.arr, a.renewal_date,
        c.probability, c.band, c.risk_score, c.drivers, c.model, c.computed_at,
+       now() - c.computed_at AS score_age,
+       now() - c.computed_at > c.stale_after AS stale,
        -- correlated on churn_score's account_id, so that on Citus it runs with it on the workers
        (SELECT count(*) FROM @extschema@.churn_signal s WHERE s.account_id = c.account_id AND s.cleared_at IS NULL) AS open_signals
 FROM @extschema@.churn_score c
 JOIN @extschema@.account a ON a.account_id = c.account_id;
 COMMENT ON VIEW @extschema@.churn_risk IS
-    'Churn risk per active account as of the last csm.refresh_churn: probability, band, risk score (0-100), the features that raised it most, the model, and the count of open signals.';
+    'Churn risk per active account as of the last csm.refresh_churn: probability, band, risk score (0-100), the features that raised it most, the model, score_age (now() - computed_at), stale (score_age beyond the model''s stale_after, else the csm.stale_after setting read at refresh time: no session setting changes it), and the count of open signals.';
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.churn_model', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.churn_score', '');
