@@ -22,10 +22,15 @@ mode=${1:-build}
 export PGDATABASE=${DASHBOARD_DB:-csm_demo}
 
 need() {
-    command -v node >/dev/null && command -v npm >/dev/null || { echo "dashboards: node and npm are needed (apt-get install -y nodejs npm)" >&2; exit 2; }
+    local sudo=
+    [ "$(id -u)" = 0 ] || sudo=sudo
+    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+        echo "dashboards: installing Debian's nodejs and npm" >&2
+        $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nodejs npm >/dev/null
+    fi
     if [ "$mode" = test ] && ! command -v "${CHROMIUM:-chromium}" >/dev/null; then
         echo "dashboards: installing Debian's chromium for the browser test" >&2
-        apt-get install -y chromium >/dev/null
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
     fi
     [ -d node_modules/@observablehq/framework ] || npm ci --no-audit --no-fund
 }
