@@ -533,7 +533,7 @@ SELECT coalesce(k.assignee, 'queue: ' || k.team) AS csm,
        count(*) FILTER (WHERE k.due_at < now()) AS overdue,
        count(*) FILTER (WHERE k.due_at >= now() AND k.due_at < now() + interval '7 days') AS due_this_week,
        count(*) FILTER (WHERE k.kind = 'call' AND k.due_at < now() + interval '7 days') AS calls,
-       string_agg(DISTINCT c.playbook, ', ') AS playbooks
+       count(DISTINCT c.playbook) AS playbooks
 FROM csm.task k JOIN csm.cta c USING (account_id, cta_id)
 WHERE k.status = 'open' AND k.due_at < now() + interval '7 days'
 GROUP BY 1 ORDER BY 3 DESC, 2 DESC, 1 LIMIT 15;
