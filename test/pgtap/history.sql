@@ -1,3 +1,4 @@
+-- citus-differs: its assertions read one account's rows, and Citus sends such a query, pgTAP's call included, to that account's worker, where pgTAP has no plan. test/citus/history.sql checks csm.churn_history, csm.health_daily and csm.churn_daily on the cluster.
 -- History to chart (issue 15, section 3): csm.refresh_churn writes one
 -- csm.churn_history row per account per UTC day (the day's last refresh
 -- wins), and csm.health_daily / csm.churn_daily give each history row its

@@ -1,3 +1,4 @@
+-- citus-differs: it tracks a local (undistributed) event table, which csm.track_usage() refuses on Citus with 0A000 by design, and it checks the plans of the per-account view form, which csm.distribute() replaces with the set-based form Citus runs. test/citus/history.sql checks those views' answers on the cluster.
 -- Per-account reads are O(1) in portfolio size (issue 15, section 3): a read
 -- of csm.account_metrics, csm.usage_daily or csm.usage_feature_daily
 -- filtered by external_id scans only that account's rows of each per-account
