@@ -33,11 +33,6 @@ export PGOPTIONS='-c client_min_messages=warning -c max_parallel_workers_per_gat
 . test/bench/lib.sh
 trap bench_cleanup EXIT
 
-settle() {
-    sql -c 'CHECKPOINT' >/dev/null
-    sync
-}
-sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a - b }'; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%+.1f%%", 100 * a / b; else print "n/a" }'; }
 
 echo "== csm alerts benchmark"

@@ -42,10 +42,6 @@ export PGOPTIONS='-c client_min_messages=warning -c max_parallel_workers_per_gat
 cleanup() { bench_cleanup; }
 trap cleanup EXIT
 
-settle() {
-    sql -c 'CHECKPOINT' >/dev/null
-    sync
-}
 
 echo "== csm expansion benchmark"
 bench_setup

@@ -46,12 +46,7 @@ trap cleanup EXIT
 
 # settle: writes out every dirty page, in PostgreSQL and in the OS, so that
 # no timed run pays for the writeback of what came before.
-settle() {
-    sql -c 'CHECKPOINT' >/dev/null
-    sync
-}
 
-sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a - b }'; }
 scale() { awk -v a="$1" -v n="$2" -v d="$3" 'BEGIN { printf "%.3f", a * n / d }'; }
 
 # ---------------------------------------------------------------- setup

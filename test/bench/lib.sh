@@ -6,6 +6,14 @@ median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2) ? v[(NR + 
 add() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a + b }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 secs() { awk -v a="$1" 'BEGIN { printf (a < 10 ? "%.3f" : "%.1f"), a }'; }
+sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a - b }'; }
+
+# settle: a checkpoint and a sync, so that a timed run starts with no
+# writes pending (a script may define its own after sourcing this file).
+settle() {
+    sql -c 'CHECKPOINT' >/dev/null
+    sync
+}
 
 # elapsed SQL...: runs SQL in a new session, prints the seconds of each
 # statement as psql sees it (through its commit), one per line.

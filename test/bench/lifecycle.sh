@@ -39,7 +39,6 @@ export PGOPTIONS='-c client_min_messages=warning -c max_parallel_workers_per_gat
 . test/bench/lib.sh
 cleanup() { bench_cleanup; }
 trap cleanup EXIT
-settle() { sql -c 'CHECKPOINT' >/dev/null; sync; }
 
 echo "== csm lifecycle benchmark: $ROWS accounts"
 bench_setup

@@ -32,10 +32,6 @@ export PGOPTIONS='-c client_min_messages=warning -c max_parallel_workers_per_gat
 . test/bench/lib.sh
 trap bench_cleanup EXIT
 
-settle() {
-    sql -c 'CHECKPOINT' >/dev/null
-    sync
-}
 
 echo "== csm renewals benchmark"
 bench_setup
