@@ -691,6 +691,15 @@ BEGIN
                    WHERE r.enabled AND r.condition IS NOT NULL
                      AND @extschema@.condition_attributes(r.condition) && ARRAY['health_band', 'health_score']) THEN
         PERFORM set_config('citus.multi_shard_modify_mode', 'sequential', true);
+    ELSIF distributed THEN
+        -- Otherwise one connection per worker, the workers in parallel: the
+        -- alerts and playbooks at the end write shards colocated with the
+        -- scores, and a statement's hook may read them all (csm.cta,
+        -- csm._settle_conversations()); once a slow scoring UPDATE has had
+        -- Citus open a second connection to a worker, Citus refuses that
+        -- ("cannot perform query with placements that were modified over
+        -- multiple connections", seen at 250,000 accounts).
+        PERFORM set_config('citus.max_adaptive_executor_pool_size', '1', true);
     END IF;
     -- (after the setting above: it reads csm.conversation)
     sources := @extschema@._account_metric_sources();
