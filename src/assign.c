@@ -989,6 +989,22 @@ csm_start_assignment(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/* A pick on its own, in an SPI connection of its own: the member locked, or 0. */
+static int64
+pick_alone(const Pick *pick)
+{
+	uint64		ncandidates = 0;
+	char	   *handle;
+	int64		picked;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "csm: SPI_connect failed");
+	prepare_plans();
+	picked = pick_member(pick, NULL, &ncandidates, &handle);
+	SPI_finish();
+	return picked;
+}
+
 /*
  * csm._pick_member(candidates bigint[], strategy text, weight float8):
  * picks and locks the member who gets the next account among those listed
@@ -1006,15 +1022,9 @@ csm_pick_member(PG_FUNCTION_ARGS)
 		.claim_primary = -1,
 	};
 	int64		picked;
-	uint64		ncandidates = 0;
-	char	   *handle;
 
 	check_weight(pick.weight);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "csm: SPI_connect failed");
-	prepare_plans();
-	picked = pick_member(&pick, NULL, &ncandidates, &handle);
-	SPI_finish();
+	picked = pick_alone(&pick);
 	if (picked == 0)
 		PG_RETURN_NULL();
 	PG_RETURN_INT64(picked);
@@ -1032,8 +1042,6 @@ csm_pick_agent_locked(PG_FUNCTION_ARGS)
 {
 	Pick		pick = {.claim_primary = -1, .agents = true};
 	int64		picked;
-	uint64		ncandidates = 0;
-	char	   *handle;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(2) || PG_ARGISNULL(3) || PG_ARGISNULL(5) || PG_ARGISNULL(7)
 		|| PG_ARGISNULL(8))
@@ -1053,11 +1061,7 @@ csm_pick_agent_locked(PG_FUNCTION_ARGS)
 	pick.recheck_nulls[6] = PG_ARGISNULL(6) ? 'n' : ' ';
 	pick.recheck[7] = PG_GETARG_DATUM(7);
 	pick.patient = PG_GETARG_BOOL(8);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "csm: SPI_connect failed");
-	prepare_plans();
-	picked = pick_member(&pick, NULL, &ncandidates, &handle);
-	SPI_finish();
+	picked = pick_alone(&pick);
 	if (picked == 0)
 		PG_RETURN_NULL();
 	PG_RETURN_INT64(picked);
