@@ -78,7 +78,8 @@ PG_FUNCTION_INFO_V1(csm_auto_assign);
  * The transaction that last took a member's lock for an assignment.  A
  * transaction that already holds one (csm_auto_assign called for several
  * accounts in one transaction) must not wait for another member's: a
- * second such transaction could be waiting for the one it holds.  It polls.
+ * second such transaction could be waiting for the one it holds.  It takes
+ * a member with room it can lock now, or none (see may_wait).
  */
 static LocalTransactionId holding_lxid = InvalidLocalTransactionId;
 
