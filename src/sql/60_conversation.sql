@@ -133,7 +133,7 @@ COMMENT ON FUNCTION @extschema@._lock_queue(text, boolean) IS
 -- a transaction that holds no row lock yet waits for one of them (a lock
 -- wait: their commit wakes it) and reads again; any other pick takes
 -- whoever has room and is free now, or nobody.
-CREATE FUNCTION @extschema@._pick_agent_locked(team text, except_member bigint, skills text[], balanced boolean,
+CREATE OR REPLACE FUNCTION @extschema@._pick_agent_locked(team text, except_member bigint, skills text[], balanced boolean,
                                                conversation_limit integer, team_full bigint[],
                                                per_agent_limit integer, count_pending boolean, patient boolean)
 RETURNS bigint

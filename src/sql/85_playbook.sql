@@ -689,7 +689,7 @@ COMMENT ON FUNCTION @extschema@.open_cta(text, text, jsonb) IS
 
 -- A task or CTA (kind) to close, locked until commit: its account's id.
 -- P0002 when there is none, 55000 when it is closed already.
-CREATE FUNCTION @extschema@._lock_open_item(kind text, id bigint) RETURNS bigint
+CREATE OR REPLACE FUNCTION @extschema@._lock_open_item(kind text, id bigint) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     acct_id bigint;
@@ -897,7 +897,7 @@ CREATE TRIGGER assignment_log_move_tasks AFTER INSERT ON @extschema@.assignment_
 -- closed or was resolved before they came up) count neither way.  Counted
 -- once, per playbook and per assignee (queued tasks have none), for the two
 -- views below.
-CREATE VIEW @extschema@._task_adherence WITH (security_invoker = true) AS
+CREATE OR REPLACE VIEW @extschema@._task_adherence WITH (security_invoker = true) AS
 SELECT g.per, g.key,
        count(*) AS tasks_due,
        count(*) FILTER (WHERE k.status = 'done' AND k.completed_at <= k.due_at) AS done_on_time,
