@@ -172,14 +172,20 @@ static const char *const agent_candidates_sql =
 "  AND m.skills @> $3 AND NOT l.member_id = ANY ($6) "
 "  AND l.open_count < coalesce(m.conversation_limit, $5, 2147483647) "
 "ORDER BY key, l.pick_seq, l.member_id";
-static const char *const agent_try_lock_sql =
-"SELECT 1 FROM csm.agent_load l WHERE l.member_id = $1 FOR UPDATE SKIP LOCKED";
-static const char *const agent_recheck_sql =
-"SELECT 1 FROM csm.agent_load l JOIN csm.team_member m ON m.member_id = l.member_id "
-"WHERE l.member_id = $1 AND $3 = ANY (m.teams) AND m.active AND m.status = 'online' AND m.skills @> $4 "
-"  AND l.open_count < coalesce(m.conversation_limit, $6, 2147483647) "
-"  AND (CASE WHEN $5 THEN l.open_count ELSE 0 END)::float8 <= $2 + 1e-9 "
-"  AND ($7 IS NULL OR csm._team_count(l.member_id, $3, $8) < $7)";
+#define AGENT_RECHECK_SQL \
+"SELECT 1 FROM csm.agent_load l JOIN csm.team_member m ON m.member_id = l.member_id " \
+"WHERE l.member_id = $1 AND $3 = ANY (m.teams) AND m.active AND m.status = 'online' AND m.skills @> $4 " \
+"  AND l.open_count < coalesce(m.conversation_limit, $6, 2147483647) " \
+"  AND (CASE WHEN $5 THEN l.open_count ELSE 0 END)::float8 <= $2 + 1e-9 " \
+"  AND ($7 IS NULL OR csm._team_count(l.member_id, $3, $8) < $7)"
+static const char *const agent_recheck_sql = AGENT_RECHECK_SQL;
+/*
+ * The check and the lock in one statement, without waiting: a row that
+ * fails the check is not locked, so no subtransaction is needed to let it
+ * go (only a row changed and committed in between, read again by the lock,
+ * may stay locked though it fails: harmless, it is let go at commit).
+ */
+static const char *const agent_try_lock_sql = AGENT_RECHECK_SQL " FOR UPDATE OF l SKIP LOCKED";
 static const char *const agent_lock_sql =
 "SELECT 1 FROM csm.agent_load l WHERE l.member_id = $1 FOR UPDATE";
 
@@ -499,17 +505,18 @@ try_body(void *arg)
 	{
 		Datum		recheck[8];
 
-		execute(agent_try_lock_plan, args, NULL, SPI_OK_SELECT);
-		if (SPI_processed == 0)
-		{
-			t->result = TRY_LOCKED;
-			return false;
-		}
 		memcpy(recheck, t->pick->recheck, sizeof(recheck));
 		recheck[0] = Int64GetDatum(t->member_id);
 		recheck[1] = Float8GetDatum(t->threshold);
-		execute(agent_recheck_plan, recheck, t->pick->recheck_nulls, SPI_OK_SELECT);
-		t->result = SPI_processed == 1 ? TRY_PICKED : TRY_CHANGED;
+		execute(agent_try_lock_plan, recheck, t->pick->recheck_nulls, SPI_OK_SELECT);
+		if (SPI_processed == 1)
+			t->result = TRY_PICKED;
+		else
+		{
+			/* not locked: someone holds them (busy), or they no longer fit */
+			execute(agent_recheck_plan, recheck, t->pick->recheck_nulls, SPI_OK_SELECT);
+			t->result = SPI_processed == 1 ? TRY_LOCKED : TRY_CHANGED;
+		}
 		return t->result == TRY_PICKED;
 	}
 	execute(try_lock_plan, args, NULL, SPI_OK_SELECT);
@@ -545,7 +552,8 @@ try_member(const Pick *pick, int64 member_id, bool has_row, float8 threshold)
 
 	if (!has_row)
 		make_rows(&member_id, 1);
-	if (in_subtransaction(try_body, &t))
+	/* (an agent's try locks only a row it keeps: no subtransaction) */
+	if (pick->agents ? try_body(&t) : in_subtransaction(try_body, &t))
 		holding_lxid = CSM_MY_LXID;
 	return t.result;
 }
@@ -857,7 +865,7 @@ prepare_plans(void)
 	csm_prepare_routed(&resolve_plan, resolve_sql, 1, record_types);
 	csm_prepare_routed(&queue_plan, queue_sql, 4, queue_types);
 	csm_prepare_routed(&agent_candidates_plan, agent_candidates_sql, 6, agent_candidates_types);
-	csm_prepare_routed(&agent_try_lock_plan, agent_try_lock_sql, 1, account_types);
+	csm_prepare_routed(&agent_try_lock_plan, agent_try_lock_sql, 8, agent_recheck_types);
 	csm_prepare_routed(&agent_recheck_plan, agent_recheck_sql, 8, agent_recheck_types);
 	csm_prepare_routed(&agent_lock_plan, agent_lock_sql, 1, account_types);
 }
