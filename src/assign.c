@@ -755,6 +755,13 @@ pick_member(const Pick *pick, SPITupleTable *first, uint64 *ncandidates, char **
 	SPITupleTable *candidates = first;
 	uint64		n = *ncandidates;
 
+	/*
+	 * Decided once, before any wait: a wait that ended takes the lock it
+	 * waited for in a subtransaction, which gives the transaction an id
+	 * though it keeps no lock.
+	 */
+	bool		waits = may_wait(pick);
+
 	if (!pick->agents && in_batch())
 		return pick_in_batch(pick, ncandidates, handle);
 	for (int attempt = 0;; attempt++)
@@ -762,7 +769,6 @@ pick_member(const Pick *pick, SPITupleTable *first, uint64 *ncandidates, char **
 		bool		retry;
 		Busy		busy;
 		int64		picked;
-		bool		waits = may_wait(pick);
 
 		if (attempt >= 10000)
 			ereport(ERROR,
