@@ -32,6 +32,19 @@
  * and then locks every candidate of a pick in member_id order, so that it
  * picks exactly as one session would and two such transactions never wait
  * for each other's members.
+ *
+ * Conversations pick an agent the same way (csm._pick_agent_locked, called
+ * by csm._pick_agent): the lock is then the agent's csm.agent_load row (the
+ * counters the assignment updates), the rank their open conversations
+ * (balanced, skills) or none (round robin, by pick_seq alone), and the
+ * check under the lock their status, team, skills and limits.  Nobody
+ * sleeps: a picker waits for a busy member's lock, a lock wait, and only
+ * while it may (for an account: holding no member; for a conversation: a
+ * patient pick holding no row lock at all, as a new conversation's first
+ * try is), else it takes what it can lock now or nobody (the account or the
+ * conversation then waits in its queue).  On Citus conversation routing
+ * runs under one lock (csm.lock_row ('conversation', 'settle')) and does
+ * not come here.
  */
 #include "postgres.h"
 
@@ -56,6 +69,7 @@
 PG_FUNCTION_INFO_V1(csm_lock_member);
 PG_FUNCTION_INFO_V1(csm_begin_batch);
 PG_FUNCTION_INFO_V1(csm_pick_member);
+PG_FUNCTION_INFO_V1(csm_pick_agent_locked);
 PG_FUNCTION_INFO_V1(csm_apply_rule);
 PG_FUNCTION_INFO_V1(csm_start_assignment);
 PG_FUNCTION_INFO_V1(csm_auto_assign);
@@ -64,7 +78,8 @@ PG_FUNCTION_INFO_V1(csm_auto_assign);
  * The transaction that last took a member's lock for an assignment.  A
  * transaction that already holds one (csm_auto_assign called for several
  * accounts in one transaction) must not wait for another member's: a
- * second such transaction could be waiting for the one it holds.  It polls.
+ * second such transaction could be waiting for the one it holds.  It takes
+ * a member with room it can lock now, or none (see may_wait).
  */
 static LocalTransactionId holding_lxid = InvalidLocalTransactionId;
 
@@ -137,6 +152,42 @@ static const char *const lock_sql =
 "SELECT 1 FROM csm.member_lock k WHERE k.member_id = $1 FOR NO KEY UPDATE";
 static const char *const lock_all_sql =
 "SELECT 1 FROM csm.member_lock k WHERE k.member_id = ANY ($1) ORDER BY k.member_id FOR NO KEY UPDATE";
+
+/*
+ * The same for conversations, over csm.agent_load.  The candidates of team
+ * $1 (online, active, not $2, with skills $3, not among $6 (full in the
+ * team), under their limit or the team's $5), in the shape of
+ * candidates_sql: key their open conversations when balanced ($4), else
+ * none (round robin: pick_seq orders them).  Their rows exist (made by
+ * csm._pick_agent).  agent_recheck_sql: under the lock, with a new snapshot,
+ * agent $1 still qualifies and ranks no worse than $2 (team $3, skills $4,
+ * balanced $5, team limit $6, the team's per-agent limit $7 counting
+ * pending ones when $8).
+ */
+static const char *const agent_candidates_sql =
+"SELECT l.member_id, m.handle, true, "
+"       CASE WHEN $4 THEN l.open_count ELSE 0 END::float8 AS key, CASE WHEN $4 THEN 1 ELSE 0 END::float8, true "
+"FROM csm.agent_load l JOIN csm.team_member m ON m.member_id = l.member_id "
+"WHERE $1 = ANY (m.teams) AND m.active AND m.status = 'online' AND l.member_id IS DISTINCT FROM $2 "
+"  AND m.skills @> $3 AND NOT l.member_id = ANY ($6) "
+"  AND l.open_count < coalesce(m.conversation_limit, $5, 2147483647) "
+"ORDER BY key, l.pick_seq, l.member_id";
+#define AGENT_RECHECK_SQL \
+"SELECT 1 FROM csm.agent_load l JOIN csm.team_member m ON m.member_id = l.member_id " \
+"WHERE l.member_id = $1 AND $3 = ANY (m.teams) AND m.active AND m.status = 'online' AND m.skills @> $4 " \
+"  AND l.open_count < coalesce(m.conversation_limit, $6, 2147483647) " \
+"  AND (CASE WHEN $5 THEN l.open_count ELSE 0 END)::float8 <= $2 + 1e-9 " \
+"  AND ($7 IS NULL OR csm._team_count(l.member_id, $3, $8) < $7)"
+static const char *const agent_recheck_sql = AGENT_RECHECK_SQL;
+/*
+ * The check and the lock in one statement, without waiting: a row that
+ * fails the check is not locked, so no subtransaction is needed to let it
+ * go (only a row changed and committed in between, read again by the lock,
+ * may stay locked though it fails: harmless, it is let go at commit).
+ */
+static const char *const agent_try_lock_sql = AGENT_RECHECK_SQL " FOR UPDATE OF l SKIP LOCKED";
+static const char *const agent_lock_sql =
+"SELECT 1 FROM csm.agent_load l WHERE l.member_id = $1 FOR UPDATE";
 
 /* The batch lock: one transaction assigning several accounts at a time. */
 static const char *const batch_sql = "SELECT csm._lock_row('assign', 'batch', true)";
@@ -254,6 +305,10 @@ static SPIPlanPtr count_plan;
 static SPIPlanPtr insert_plan;
 static SPIPlanPtr resolve_plan;
 static SPIPlanPtr queue_plan;
+static SPIPlanPtr agent_candidates_plan;
+static SPIPlanPtr agent_try_lock_plan;
+static SPIPlanPtr agent_recheck_plan;
+static SPIPlanPtr agent_lock_plan;
 
 /* The fields of a csm.routing_rule this needs. */
 typedef struct Rule
@@ -349,6 +404,10 @@ typedef struct Pick
 	int			claim_primary;	/* -1: only lock (the caller counts); else claim, as a primary when 1 */
 	const int64 *exclude;		/* members already related to the account */
 	int			nexclude;
+	bool		agents;			/* a conversation's agent: csm.agent_load, agent_*_sql */
+	Datum		recheck[8];		/* agents: agent_recheck_sql's parameters ($1, $2 set per try) */
+	char		recheck_nulls[8];
+	bool		patient;		/* agents: may wait for a busy agent (see may_wait) */
 } Pick;
 
 typedef enum TryResult
@@ -442,6 +501,24 @@ try_body(void *arg)
 	Datum		args[6] = {Int64GetDatum(t->member_id), Float8GetDatum(t->pick->weight), t->pick->args[3],
 	BoolGetDatum(t->pick->claim_primary == 1), Float8GetDatum(t->threshold), (Datum) 0};
 
+	if (t->pick->agents)
+	{
+		Datum		recheck[8];
+
+		memcpy(recheck, t->pick->recheck, sizeof(recheck));
+		recheck[0] = Int64GetDatum(t->member_id);
+		recheck[1] = Float8GetDatum(t->threshold);
+		execute(agent_try_lock_plan, recheck, t->pick->recheck_nulls, SPI_OK_SELECT);
+		if (SPI_processed == 1)
+			t->result = TRY_PICKED;
+		else
+		{
+			/* not locked: someone holds them (busy), or they no longer fit */
+			execute(agent_recheck_plan, recheck, t->pick->recheck_nulls, SPI_OK_SELECT);
+			t->result = SPI_processed == 1 ? TRY_LOCKED : TRY_CHANGED;
+		}
+		return t->result == TRY_PICKED;
+	}
 	execute(try_lock_plan, args, NULL, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 	{
@@ -475,7 +552,8 @@ try_member(const Pick *pick, int64 member_id, bool has_row, float8 threshold)
 
 	if (!has_row)
 		make_rows(&member_id, 1);
-	if (in_subtransaction(try_body, &t))
+	/* (an agent's try locks only a row it keeps: no subtransaction) */
+	if (pick->agents ? try_body(&t) : in_subtransaction(try_body, &t))
 		holding_lxid = CSM_MY_LXID;
 	return t.result;
 }
@@ -556,13 +634,21 @@ try_candidates(const Pick *pick, SPITupleTable *candidates, uint64 n, bool relax
 	return 0;
 }
 
+/* A busy member to wait for: whose lock, of which kind. */
+typedef struct Wait
+{
+	int64		member_id;
+	bool		agents;
+} Wait;
+
 /* Waits for a busy member's lock, then lets it go at once. */
 static bool
 wait_body(void *arg)
 {
-	Datum		member = Int64GetDatum(*(int64 *) arg);
+	Wait	   *w = (Wait *) arg;
+	Datum		member = Int64GetDatum(w->member_id);
 
-	execute(lock_plan, &member, NULL, SPI_OK_SELECT);
+	execute(w->agents ? agent_lock_plan : lock_plan, &member, NULL, SPI_OK_SELECT);
 	return false;
 }
 
@@ -577,36 +663,42 @@ wait_row_body(void *arg)
 }
 
 /*
- * Waits until one of the busy members is free (their lock, and their
- * csm.team_member row if someone is changing them), so that the candidates
- * read next see what their last holder committed.  Sessions spread their
+ * Whether a picker may wait for a busy member's lock.  Waiting while holding
+ * a lock another picker may be waiting for could close a circle, so: for an
+ * account, only while the transaction holds no member (see holding_lxid;
+ * accounts are locked before members, and nobody holding a member waits for
+ * an account); for a conversation, only a patient pick by a transaction that
+ * holds no row lock at all (none has a transaction id yet: a new
+ * conversation's first pick), since whoever holds an agent may be waiting
+ * for a conversation row (a statement resolving several).
+ */
+static bool
+may_wait(const Pick *pick)
+{
+	if (holds_member_lock())
+		return false;
+	if (pick->agents)
+		return pick->patient && !TransactionIdIsValid(GetTopTransactionIdIfAny());
+	return true;
+}
+
+/*
+ * Waits until one of the busy members is free (their lock, and for an
+ * account their csm.team_member row if someone is changing them), so that
+ * the candidates read next see what their last holder committed.  A lock
+ * wait, never a sleep: the holder's commit wakes it.  Sessions spread their
  * waits over the busy members, rather than queue on the first, where each
- * would be woken only to find it taken.  With nobody to wait for (the
- * candidates changed under us), yields a moment, so that sessions about to
- * commit get the CPU; a transaction that holds a member's lock already
- * polls the same way instead of waiting (see holding_lxid).  Gives up after
- * many rounds.
+ * would be woken only to find it taken.
  */
 static void
-wait_for_busy(const Busy *busy, int attempt)
+wait_for_busy(const Pick *pick, const Busy *busy)
 {
-	int64		member;
+	Wait		w = {busy->members[MyProcPid % busy->n], pick->agents};
 
-	if (attempt >= 10000)
-		ereport(ERROR,
-				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
-				 errmsg("could not pick a member: the candidates stayed busy"),
-				 errhint("Retry the assignment.")));
 	CHECK_FOR_INTERRUPTS();
-	if (busy->n == 0 || holds_member_lock())
-	{
-		if (attempt > 0)
-			pg_usleep(50L * Min(attempt, 2000));
-		return;
-	}
-	member = busy->members[MyProcPid % busy->n];
-	(void) in_subtransaction(wait_body, &member);
-	(void) in_subtransaction(wait_row_body, &member);
+	(void) in_subtransaction(wait_body, &w);
+	if (!pick->agents)
+		(void) in_subtransaction(wait_row_body, &w.member_id);
 }
 
 /*
@@ -663,7 +755,14 @@ pick_member(const Pick *pick, SPITupleTable *first, uint64 *ncandidates, char **
 	SPITupleTable *candidates = first;
 	uint64		n = *ncandidates;
 
-	if (in_batch())
+	/*
+	 * Decided once, before any wait: a wait that ended takes the lock it
+	 * waited for in a subtransaction, which gives the transaction an id
+	 * though it keeps no lock.
+	 */
+	bool		waits = may_wait(pick);
+
+	if (!pick->agents && in_batch())
 		return pick_in_batch(pick, ncandidates, handle);
 	for (int attempt = 0;; attempt++)
 	{
@@ -671,18 +770,32 @@ pick_member(const Pick *pick, SPITupleTable *first, uint64 *ncandidates, char **
 		Busy		busy;
 		int64		picked;
 
+		if (attempt >= 10000)
+			ereport(ERROR,
+					(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+					 errmsg("could not pick a member: the candidates kept changing"),
+					 errhint("Retry the assignment.")));
 		if (candidates == NULL)
 		{
-			execute(candidates_plan, (Datum *) pick->args, pick->nulls, SPI_OK_SELECT);
+			execute(pick->agents ? agent_candidates_plan : candidates_plan, (Datum *) pick->args, pick->nulls,
+					SPI_OK_SELECT);
 			candidates = SPI_tuptable;
 			n = *ncandidates = SPI_processed;
 		}
 		picked = try_candidates(pick, candidates, n, false, &retry, &busy, handle);
-		if (picked == 0 && retry && holds_member_lock())
+		/* one that may not wait takes anyone with room it can lock now */
+		if (picked == 0 && retry && !waits)
 			picked = try_candidates(pick, candidates, n, true, &retry, &busy, handle);
 		if (picked != 0 || !retry)
 			return picked;
-		wait_for_busy(&busy, attempt);
+		/* others hold every member with room: wait for one, or give up */
+		if (busy.n > 0)
+		{
+			if (!waits)
+				return 0;
+			wait_for_busy(pick, &busy);
+		}
+		/* (else others changed the candidates since they were read: read them again) */
 		candidates = NULL;
 	}
 }
@@ -719,6 +832,8 @@ prepare_plans(void)
 	Oid			record_types[] = {INT8OID, INT8OID, BOOLOID, FLOAT8OID, TEXTOID, INT8OID, TEXTOID, INT8OID};
 	Oid			queue_types[] = {INT8OID, TEXTOID, TEXTOID, INT8OID};
 	Oid			members_types[] = {INT8ARRAYOID};
+	Oid			agent_candidates_types[] = {TEXTOID, INT8OID, TEXTARRAYOID, BOOLOID, INT4OID, INT8ARRAYOID};
+	Oid			agent_recheck_types[] = {INT8OID, FLOAT8OID, TEXTOID, TEXTARRAYOID, BOOLOID, INT4OID, INT4OID, BOOLOID};
 
 	static int	plans_on_citus = -1;
 	bool		citus = csm_on_citus();
@@ -755,6 +870,10 @@ prepare_plans(void)
 	csm_prepare_routed(&insert_plan, insert_sql, 8, record_types);
 	csm_prepare_routed(&resolve_plan, resolve_sql, 1, record_types);
 	csm_prepare_routed(&queue_plan, queue_sql, 4, queue_types);
+	csm_prepare_routed(&agent_candidates_plan, agent_candidates_sql, 6, agent_candidates_types);
+	csm_prepare_routed(&agent_try_lock_plan, agent_try_lock_sql, 8, agent_recheck_types);
+	csm_prepare_routed(&agent_recheck_plan, agent_recheck_sql, 8, agent_recheck_types);
+	csm_prepare_routed(&agent_lock_plan, agent_lock_sql, 1, account_types);
 }
 
 /*
@@ -885,6 +1004,22 @@ csm_start_assignment(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/* A pick on its own, in an SPI connection of its own: the member locked, or 0. */
+static int64
+pick_alone(const Pick *pick)
+{
+	uint64		ncandidates = 0;
+	char	   *handle;
+	int64		picked;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "csm: SPI_connect failed");
+	prepare_plans();
+	picked = pick_member(pick, NULL, &ncandidates, &handle);
+	SPI_finish();
+	return picked;
+}
+
 /*
  * csm._pick_member(candidates bigint[], strategy text, weight float8):
  * picks and locks the member who gets the next account among those listed
@@ -902,15 +1037,46 @@ csm_pick_member(PG_FUNCTION_ARGS)
 		.claim_primary = -1,
 	};
 	int64		picked;
-	uint64		ncandidates = 0;
-	char	   *handle;
 
 	check_weight(pick.weight);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "csm: SPI_connect failed");
-	prepare_plans();
-	picked = pick_member(&pick, NULL, &ncandidates, &handle);
-	SPI_finish();
+	picked = pick_alone(&pick);
+	if (picked == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_INT64(picked);
+}
+
+/*
+ * csm._pick_agent_locked(team, except_member, skills, balanced,
+ * conversation_limit, team_full, per_agent_limit, count_pending, patient):
+ * picks and locks the agent of a team who gets the next conversation, as
+ * accounts are picked (see the top of this file); NULL when nobody is
+ * available now.
+ */
+Datum
+csm_pick_agent_locked(PG_FUNCTION_ARGS)
+{
+	Pick		pick = {.claim_primary = -1, .agents = true};
+	int64		picked;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(2) || PG_ARGISNULL(3) || PG_ARGISNULL(5) || PG_ARGISNULL(7)
+		|| PG_ARGISNULL(8))
+		PG_RETURN_NULL();
+	for (int i = 0; i < 6; i++)
+	{
+		pick.args[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
+		pick.nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
+	}
+	memset(pick.recheck_nulls, ' ', sizeof(pick.recheck_nulls));
+	pick.recheck[2] = PG_GETARG_DATUM(0);
+	pick.recheck[3] = PG_GETARG_DATUM(2);
+	pick.recheck[4] = PG_GETARG_DATUM(3);
+	pick.recheck[5] = PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4);
+	pick.recheck_nulls[5] = PG_ARGISNULL(4) ? 'n' : ' ';
+	pick.recheck[6] = PG_ARGISNULL(6) ? (Datum) 0 : PG_GETARG_DATUM(6);
+	pick.recheck_nulls[6] = PG_ARGISNULL(6) ? 'n' : ' ';
+	pick.recheck[7] = PG_GETARG_DATUM(7);
+	pick.patient = PG_GETARG_BOOL(8);
+	picked = pick_alone(&pick);
 	if (picked == 0)
 		PG_RETURN_NULL();
 	PG_RETURN_INT64(picked);

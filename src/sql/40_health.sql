@@ -556,18 +556,19 @@ DECLARE
     -- fields of csm.health_result
     merge_scores constant text := $q$
         MERGE INTO @extschema@.health_score h
-        USING (%s) s
+        USING (%1$s) s
         ON h.account_id = s.account_id
         WHEN MATCHED THEN
             UPDATE SET model = s.model, model_version = s.model_version, score = s.score, band = s.band,
                        coverage = s.coverage, metrics = s.metrics, metric_values = s.metric_values,
                        component_scores = s.component_scores, component_weights = s.component_weights,
-                       computed_at = %L, stale_after = %s
+                       computed_at = %2$L, stale_after = %3$s,
+                       band_since = CASE WHEN h.band IS DISTINCT FROM s.band THEN %2$L ELSE h.band_since END
         WHEN NOT MATCHED THEN
             INSERT (account_id, model, model_version, score, band, coverage,
-                    metrics, metric_values, component_scores, component_weights, computed_at, stale_after)
+                    metrics, metric_values, component_scores, component_weights, computed_at, stale_after, band_since)
             VALUES (s.account_id, s.model, s.model_version, s.score, s.band, s.coverage,
-                    s.metrics, s.metric_values, s.component_scores, s.component_weights, %L, %s)$q$;
+                    s.metrics, s.metric_values, s.component_scores, s.component_weights, %2$L, %3$s, %2$L)$q$;
     -- On Citus: Citus refuses MERGE with non-immutable functions (scoring
     -- reads the models), and an INSERT ... SELECT whose account_id comes
     -- from the reference table csm.account is not pushed down. So every
@@ -586,8 +587,9 @@ DECLARE
         SET model = r.model, model_version = r.model_version, score = r.score, band = r.band,
             coverage = r.coverage, metrics = r.metrics, metric_values = r.metric_values,
             component_scores = r.component_scores, component_weights = r.component_weights,
-            computed_at = %L, stale_after = %s
-        FROM (%s) y
+            computed_at = %1$L, stale_after = %2$s,
+            band_since = CASE WHEN h.band IS DISTINCT FROM r.band THEN %1$L ELSE h.band_since END
+        FROM (%3$s) y
         CROSS JOIN LATERAL @extschema@.csm_health_evaluate_row(y.metrics_row, y.model) r
         WHERE h.account_id = y.account_id$q$;
     -- (in the subquery: Citus refuses a STABLE function of columns in the
@@ -674,6 +676,7 @@ DECLARE
     expected text[];
     scored bigint;
     changed bigint[];
+    expired bigint[];
     -- what it runs, by step (see csm._health_refresh_statements)
     statements jsonb := (SELECT jsonb_object_agg(t.step, t.statement) FROM @extschema@._health_refresh_statements(metrics, stamp, distributed) t);
     accounts constant text := statements ->> 'accounts';
@@ -794,44 +797,37 @@ BEGIN
         EXECUTE statements ->> 'unscored';
     END IF;
 
-    -- Routing rules that read health apply to the accounts whose band
-    -- changed since the last refresh (still in the history until the merge
-    -- below); accounts scored for the first time count as changed.
-    IF EXISTS (SELECT FROM @extschema@.routing_rule r
-               WHERE r.enabled AND r.condition IS NOT NULL
-                 AND @extschema@.condition_attributes(r.condition) && ARRAY['health_band', 'health_score']) THEN
-        IF distributed THEN
-            -- the latest history row per account, joined on account_id: pushed down
-            changed := ARRAY(
-                SELECT c.account_id FROM @extschema@.health_score c
-                LEFT JOIN (SELECT DISTINCT ON (h.account_id) h.account_id, h.band
-                           FROM @extschema@.health_history h
-                           ORDER BY h.account_id, h.day DESC) l ON l.account_id = c.account_id
-                WHERE c.computed_at OPERATOR(pg_catalog.=) stamp
-                  AND c.band IS DISTINCT FROM l.band);
-        ELSE
-            changed := ARRAY(
-                SELECT c.account_id FROM @extschema@.health_score c
-                WHERE c.computed_at OPERATOR(pg_catalog.=) stamp
-                  AND c.band IS DISTINCT FROM (SELECT h.band FROM @extschema@.health_history h
-                                               WHERE h.account_id OPERATOR(pg_catalog.=) c.account_id
-                                               ORDER BY h.day DESC LIMIT 1));
-        END IF;
-    END IF;
+    -- The accounts whose band this refresh changed (band_since, set by the
+    -- scoring statement; accounts scored for the first time count): the
+    -- routing rules that read health, the health_band alerts and the
+    -- health_band playbooks act on those, not on every account
+    -- (csm.run_alerts() and csm.run_playbooks() go over all).  The
+    -- playbooks also look at the accounts whose override has expired (their
+    -- effective band may have changed with no refresh).
+    changed := ARRAY(SELECT c.account_id FROM @extschema@.health_score c
+                     WHERE c.band_since OPERATOR(pg_catalog.=) stamp);
+    expired := ARRAY(SELECT DISTINCT o.account_id FROM @extschema@.health_override o
+                     WHERE o.cleared_at IS NULL AND o.expires_at OPERATOR(pg_catalog.<=) stamp);
 
     EXECUTE statements ->> 'history';
     IF cardinality(changed) > 0 THEN
-        PERFORM @extschema@.apply_routing(changed, ARRAY['health_band', 'health_score']);
+        IF EXISTS (SELECT FROM @extschema@.routing_rule r
+                   WHERE r.enabled AND r.condition IS NOT NULL
+                     AND @extschema@.condition_attributes(r.condition) && ARRAY['health_band', 'health_score']) THEN
+            PERFORM @extschema@.apply_routing(changed, ARRAY['health_band', 'health_score']);
+        END IF;
+        -- health_band alerts (86_alert.sql, defined later: called by name)
+        PERFORM @extschema@._raise_alerts(ARRAY['health_band'], changed);
     END IF;
-    -- health_band alerts (86_alert.sql, defined later: called by name)
-    PERFORM @extschema@._raise_alerts(ARRAY['health_band']);
-    -- Playbooks fired by a health band (85_playbook.sql), in this transaction.
-    PERFORM @extschema@._fire_playbooks(ARRAY['health_band'], NULL, 'refresh_health');
+    IF cardinality(changed) + cardinality(expired) > 0 THEN
+        -- Playbooks fired by a health band (85_playbook.sql), in this transaction.
+        PERFORM @extschema@._fire_playbooks(ARRAY['health_band'], changed || expired, 'refresh_health');
+    END IF;
     PERFORM @extschema@._run_finished('health', started, scored, skipped);
     RETURN scored;
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_health(regclass) IS
-    'Scores every active account with its mapped model, from csm.account_metrics or from the given table or view (account_id plus columns named after metrics); writes csm.health_score and one csm.health_history row per account per UTC day (idempotent within a day); when routing rules read health_band or health_score, applies them (csm.apply_routing) to the accounts whose band changed. Returns the accounts scored. An account whose metrics are bad (NaN, infinite, outside a metric''s domain) is skipped with a WARNING naming it and keeps its last score; the others are scored. Errors: 42703 no account_id column, 22023 none of the metric columns of the models in use (default and mapped), 42804 a metric column that is not numeric. Schedule it with pg_cron.';
+    'Scores every active account with its mapped model, from csm.account_metrics or from the given table or view (account_id plus columns named after metrics); writes csm.health_score and one csm.health_history row per account per UTC day (idempotent within a day); for the accounts whose band it changed (csm.health_score.band_since), applies the routing rules that read health_band or health_score (csm.apply_routing), raises the health_band alerts and fires the health_band playbooks (with the accounts whose health override expired); csm.run_alerts() and csm.run_playbooks() look at every account. Returns the accounts scored. An account whose metrics are bad (NaN, infinite, outside a metric''s domain) is skipped with a WARNING naming it and keeps its last score; the others are scored. Errors: 42703 no account_id column, 22023 none of the metric columns of the models in use (default and mapped), 42804 a metric column that is not numeric. Schedule it with pg_cron.';
 
 -- A live score reads an account's rows on every shard: on Citus it cannot
 -- run inside a query Citus pushed to a worker (a per-row call over a
@@ -955,6 +951,12 @@ COMMENT ON COLUMN @extschema@.health_model.stale_after IS
 ALTER TABLE @extschema@.health_score ADD COLUMN stale_after interval NOT NULL DEFAULT interval '26 hours';
 COMMENT ON COLUMN @extschema@.health_score.stale_after IS
     'The score''s model''s stale_after (else csm.stale_after) when csm.refresh_health wrote it: csm.account_health.stale is score_age > stale_after.';
+-- When the account entered its band: refresh_health passes the accounts
+-- whose band it just changed (band_since = its instant) to the routing rules,
+-- the alerts and the playbooks that read the band, instead of rescanning.
+ALTER TABLE @extschema@.health_score ADD COLUMN IF NOT EXISTS band_since timestamptz;
+COMMENT ON COLUMN @extschema@.health_score.band_since IS
+    'When csm.refresh_health first computed the current band (an account scored for the first time: its first refresh); NULL for scores written before 0.2.0 until their band changes.';
 
 CREATE VIEW @extschema@.account_health WITH (security_invoker = true) AS
 SELECT a.account_id,

@@ -123,11 +123,32 @@ END $$;
 COMMENT ON FUNCTION @extschema@._lock_queue(text, boolean) IS
     'Internal: takes a team''s queue lock (its csm.lock_row row) until commit, exclusive to leave a conversation waiting, shared to serve the queue; on a Citus cluster, the one lock of all conversation routing.';
 
+-- The pick itself, on one node: in C beside the accounts' (src/assign.c),
+-- one mechanism for both.  Candidates in order (round robin: pick_seq;
+-- balanced: open conversations, then pick_seq); the first whose
+-- csm.agent_load row it locks without waiting and who, read again under
+-- the lock, still qualifies and ranks no worse than the best (agents other
+-- sessions are assigning to count one more) is taken, and stays locked
+-- until commit.  When others hold every agent with room, a patient pick by
+-- a transaction that holds no row lock yet waits for one of them (a lock
+-- wait: their commit wakes it) and reads again; any other pick takes
+-- whoever has room and is free now, or nobody.
+CREATE OR REPLACE FUNCTION @extschema@._pick_agent_locked(team text, except_member bigint, skills text[], balanced boolean,
+                                               conversation_limit integer, team_full bigint[],
+                                               per_agent_limit integer, count_pending boolean, patient boolean)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'csm_pick_agent_locked'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION @extschema@._pick_agent_locked(text, bigint, text[], boolean, integer, bigint[], integer, boolean, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._pick_agent_locked(text, bigint, text[], boolean, integer, bigint[], integer, boolean, boolean) IS
+    'Internal, one node: picks and locks (its csm.agent_load row, until commit) the online, active agent of the team, not except_member, with the skills, not in team_full, under their limit (theirs, else conversation_limit) and the team''s per_agent_limit, who is next (balanced: fewest open, then pick_seq; else pick_seq); a patient pick holding no row lock waits for a busy agent rather than pass them over. NULL when nobody is available, or an argument but except_member, conversation_limit or per_agent_limit is NULL.';
+
 -- Which available agent of the team gets the next conversation: online,
 -- active, in the team and under their limit; round robin by pick_seq, or
 -- balanced by open conversations and then pick_seq.  Agents another session
--- is assigning to right now are skipped, not waited for; a patient pick
--- retries briefly while only such agents have room.  The agent returned is
+-- is assigning to right now are waited for by a patient pick that may wait
+-- (see csm._pick_agent_locked), else skipped.  The agent returned is
 -- locked until commit.  NULL when nobody is available.  With the skills
 -- strategy only agents whose skills contain the conversation's required
 -- skills count, least loaded first; a manual-only team (auto_assign false)
@@ -176,39 +197,10 @@ BEGIN
         LIMIT 1;
         RETURN picked;
     END IF;
-    FOR attempt IN 1..200 LOOP
-        SELECT l.member_id INTO picked
-        FROM @extschema@.agent_load l
-        JOIN @extschema@.team_member m ON m.member_id = l.member_id
-        WHERE _pick_agent.team = ANY (m.teams) AND m.active AND m.status = 'online'
-          AND l.member_id IS DISTINCT FROM except_member AND m.skills @> wanted AND NOT l.member_id = ANY (team_full)
-          AND l.open_count < coalesce(m.conversation_limit, cfg.conversation_limit, 2147483647)
-        ORDER BY CASE WHEN balanced THEN l.open_count END, l.pick_seq, l.member_id
-        LIMIT 1
-        FOR UPDATE OF l SKIP LOCKED;
-        IF FOUND AND cfg.per_agent_limit IS NOT NULL
-           AND @extschema@._team_count(picked, team, cfg.count_pending) >= cfg.per_agent_limit THEN
-            -- Counted again now that the agent is locked: whoever assigned
-            -- to them before has committed.  Full after all: someone else.
-            team_full := team_full || picked;
-            CONTINUE;
-        END IF;
-        IF FOUND OR NOT patient THEN
-            RETURN picked;
-        END IF;
-        -- Nobody free: either nobody has room, or everyone who has is being
-        -- assigned to by another session, which commits shortly.
-        PERFORM FROM @extschema@.agent_load l
-        JOIN @extschema@.team_member m ON m.member_id = l.member_id
-        WHERE _pick_agent.team = ANY (m.teams) AND m.active AND m.status = 'online'
-          AND l.member_id IS DISTINCT FROM except_member AND m.skills @> wanted AND NOT l.member_id = ANY (team_full)
-          AND l.open_count < coalesce(m.conversation_limit, cfg.conversation_limit, 2147483647);
-        IF NOT FOUND THEN
-            RETURN NULL;
-        END IF;
-        PERFORM pg_sleep(0.0001 * least(attempt, 20));
-    END LOOP;
-    RETURN NULL;
+    -- One node: as accounts are picked (src/assign.c), each agent's
+    -- csm.agent_load row their lock.
+    RETURN @extschema@._pick_agent_locked(team, except_member, wanted, balanced, cfg.conversation_limit, team_full,
+                                          cfg.per_agent_limit, cfg.count_pending, patient);
 END $$;
 COMMENT ON FUNCTION @extschema@._pick_agent(text, bigint, boolean, text[]) IS
     'Internal: picks and locks the available agent of a team who gets the next conversation (round_robin, balanced, or skills: whose skills contain the given ones, least loaded), never except_member; NULL when nobody is available or the team is manual only (auto_assign false).';

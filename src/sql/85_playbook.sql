@@ -687,6 +687,35 @@ END $$;
 COMMENT ON FUNCTION @extschema@.open_cta(text, text, jsonb) IS
     'Opens a CTA of a playbook for an account by hand (whatever its trigger kind, cooldown and condition), with its tasks, and returns its cta_id; when one is already open, returns that one. evidence (a JSON object) is kept under the CTA''s evidence.event. Errors: P0002 unknown account, 22004 NULL argument, 22023 unknown playbook or evidence not an object, 55000 inactive playbook, 42501 without the operate level.';
 
+-- A task or CTA (kind) to close, locked until commit: its account's id.
+-- P0002 when there is none, 55000 when it is closed already.
+CREATE OR REPLACE FUNCTION @extschema@._lock_open_item(kind text, id bigint) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    acct_id bigint;
+    status text;
+    closed timestamptz;
+    what constant text := CASE kind WHEN 'cta' THEN 'CTA' ELSE kind END;
+BEGIN
+    -- The account first: on Citus a row is locked by its distribution key.
+    EXECUTE format('SELECT x.account_id FROM @extschema@.%I x WHERE x.%I = $1', kind, kind || '_id')
+        INTO acct_id USING id;
+    EXECUTE format('SELECT x.status, x.%I FROM @extschema@.%I x WHERE x.account_id = $1 AND x.%I = $2 FOR UPDATE',
+                   CASE kind WHEN 'task' THEN 'completed_at' ELSE 'closed_at' END, kind, kind || '_id')
+        INTO status, closed USING acct_id, id;
+    IF status IS NULL THEN
+        RAISE EXCEPTION '% % does not exist', what, id USING ERRCODE = 'no_data_found';
+    END IF;
+    IF status NOT IN ('open', 'in_progress') THEN
+        RAISE EXCEPTION '% % is already %', what, id, status
+            USING ERRCODE = 'object_not_in_prerequisite_state', DETAIL = format('It was closed at %s.', closed);
+    END IF;
+    RETURN acct_id;
+END $$;
+COMMENT ON FUNCTION @extschema@._lock_open_item(text, bigint) IS
+    'Internal: locks an open task or CTA (kind task or cta) by its id until commit and returns its account_id. Errors: P0002 none with that id, 55000 done, skipped, resolved or closed already.';
+REVOKE ALL ON FUNCTION @extschema@._lock_open_item(text, bigint) FROM PUBLIC;
+
 CREATE FUNCTION @extschema@.complete_task(task_id bigint, outcome text) RETURNS @extschema@.task
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_column
@@ -694,6 +723,7 @@ DECLARE
     t @extschema@.task;
     stamp timestamptz := pg_catalog.now();
     who name := @extschema@._caller();
+    acct_id bigint;
     left_open boolean;
 BEGIN
     PERFORM @extschema@._require('operate');
@@ -704,20 +734,10 @@ BEGIN
         RAISE EXCEPTION 'outcome must not be blank' USING ERRCODE = 'invalid_parameter_value',
             HINT = 'Say what came of it, or pass NULL.';
     END IF;
-    -- The account first: on Citus a row is locked by its distribution key.
-    SELECT k.account_id INTO t.account_id FROM @extschema@.task k WHERE k.task_id = complete_task.task_id;
-    SELECT * INTO t FROM @extschema@.task k
-    WHERE k.account_id = t.account_id AND k.task_id = complete_task.task_id FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'task % does not exist', task_id USING ERRCODE = 'no_data_found';
-    END IF;
-    IF t.status <> 'open' THEN
-        RAISE EXCEPTION 'task % is already %', task_id, t.status
-            USING ERRCODE = 'object_not_in_prerequisite_state', DETAIL = format('It was closed at %s.', t.completed_at);
-    END IF;
+    acct_id := @extschema@._lock_open_item('task', task_id);
     UPDATE @extschema@.task k SET status = 'done', completed_at = stamp, completed_by = who,
                                   outcome = complete_task.outcome
-    WHERE k.account_id = t.account_id AND k.task_id = t.task_id
+    WHERE k.account_id = acct_id AND k.task_id = complete_task.task_id
     RETURNING * INTO t;
     -- The CTA: its first action, and resolved once nothing is left open.
     left_open := EXISTS (SELECT 1 FROM @extschema@.task k
@@ -741,6 +761,7 @@ DECLARE
     c @extschema@.cta;
     stamp timestamptz := pg_catalog.now();
     who name := @extschema@._caller();
+    acct_id bigint;
 BEGIN
     PERFORM @extschema@._require('operate');
     IF cta_id IS NULL OR outcome IS NULL THEN
@@ -750,22 +771,14 @@ BEGIN
         RAISE EXCEPTION 'unknown outcome "%"', outcome USING ERRCODE = 'invalid_parameter_value',
             HINT = 'An outcome is saved, lost, not_needed or completed.';
     END IF;
-    SELECT t.account_id INTO c.account_id FROM @extschema@.cta t WHERE t.cta_id = resolve_cta.cta_id;
-    SELECT * INTO c FROM @extschema@.cta t
-    WHERE t.account_id = c.account_id AND t.cta_id = resolve_cta.cta_id FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'CTA % does not exist', cta_id USING ERRCODE = 'no_data_found';
-    END IF;
-    IF c.status NOT IN ('open', 'in_progress') THEN
-        RAISE EXCEPTION 'CTA % is already %', cta_id, c.status USING ERRCODE = 'object_not_in_prerequisite_state';
-    END IF;
+    acct_id := @extschema@._lock_open_item('cta', cta_id);
     UPDATE @extschema@.task k SET status = 'skipped', completed_at = stamp, completed_by = who,
                                   outcome = 'CTA resolved: ' || resolve_cta.outcome
-    WHERE k.account_id = c.account_id AND k.cta_id = c.cta_id AND k.status = 'open';
+    WHERE k.account_id = acct_id AND k.cta_id = resolve_cta.cta_id AND k.status = 'open';
     UPDATE @extschema@.cta t
     SET status = 'resolved', outcome = resolve_cta.outcome, closed_at = GREATEST(stamp, t.opened_at),
         closed_by = who, first_action_at = coalesce(t.first_action_at, GREATEST(stamp, t.opened_at))
-    WHERE t.account_id = c.account_id AND t.cta_id = c.cta_id
+    WHERE t.account_id = acct_id AND t.cta_id = resolve_cta.cta_id
     RETURNING * INTO c;
     RETURN c;
 END $$;
@@ -881,9 +894,11 @@ CREATE TRIGGER assignment_log_move_tasks AFTER INSERT ON @extschema@.assignment_
 
 -- Seed 002's "playbook adherence": of the tasks that have come due (or were
 -- done before), the share done by their due date.  Skipped tasks (their CTA
--- closed or was resolved before they came up) count neither way.
-CREATE VIEW @extschema@.playbook_adherence WITH (security_invoker = true) AS
-SELECT c.playbook,
+-- closed or was resolved before they came up) count neither way.  Counted
+-- once, per playbook and per assignee (queued tasks have none), for the two
+-- views below.
+CREATE OR REPLACE VIEW @extschema@._task_adherence WITH (security_invoker = true) AS
+SELECT g.per, g.key,
        count(*) AS tasks_due,
        count(*) FILTER (WHERE k.status = 'done' AND k.completed_at <= k.due_at) AS done_on_time,
        count(*) FILTER (WHERE k.status = 'done' AND k.completed_at > k.due_at) AS done_late,
@@ -891,8 +906,15 @@ SELECT c.playbook,
        round(100.0 * count(*) FILTER (WHERE k.status = 'done' AND k.completed_at <= k.due_at) / count(*), 1) AS adherence_pct
 FROM @extschema@.task k
 JOIN @extschema@.cta c ON c.account_id = k.account_id AND c.cta_id = k.cta_id
-WHERE k.status = 'done' OR (k.status = 'open' AND k.due_at < now())
-GROUP BY c.playbook;
+CROSS JOIN LATERAL (VALUES ('playbook', c.playbook), ('csm', k.assignee)) AS g(per, key)
+WHERE (k.status = 'done' OR (k.status = 'open' AND k.due_at < now())) AND g.key IS NOT NULL
+GROUP BY g.per, g.key;
+COMMENT ON VIEW @extschema@._task_adherence IS
+    'Internal: playbook adherence (csm.playbook_adherence, csm.csm_adherence) per playbook (per = playbook, key: its name) and per assignee (per = csm, key: the handle).';
+
+CREATE VIEW @extschema@.playbook_adherence WITH (security_invoker = true) AS
+SELECT a.key AS playbook, a.tasks_due, a.done_on_time, a.done_late, a.overdue, a.adherence_pct
+FROM @extschema@._task_adherence a WHERE a.per = 'playbook';
 COMMENT ON VIEW @extschema@.playbook_adherence IS
     'Playbook adherence per playbook (seed 002): of the tasks done or overdue (skipped ones left out), the share done by their due date.';
 COMMENT ON COLUMN @extschema@.playbook_adherence.playbook IS 'The playbook (csm.playbook.name).';
@@ -903,15 +925,8 @@ COMMENT ON COLUMN @extschema@.playbook_adherence.overdue IS 'Tasks open past the
 COMMENT ON COLUMN @extschema@.playbook_adherence.adherence_pct IS 'done_on_time / tasks_due, in percent (0-100).';
 
 CREATE VIEW @extschema@.csm_adherence WITH (security_invoker = true) AS
-SELECT k.assignee AS csm,
-       count(*) AS tasks_due,
-       count(*) FILTER (WHERE k.status = 'done' AND k.completed_at <= k.due_at) AS done_on_time,
-       count(*) FILTER (WHERE k.status = 'done' AND k.completed_at > k.due_at) AS done_late,
-       count(*) FILTER (WHERE k.status = 'open') AS overdue,
-       round(100.0 * count(*) FILTER (WHERE k.status = 'done' AND k.completed_at <= k.due_at) / count(*), 1) AS adherence_pct
-FROM @extschema@.task k
-WHERE (k.status = 'done' OR (k.status = 'open' AND k.due_at < now())) AND k.assignee IS NOT NULL
-GROUP BY k.assignee;
+SELECT a.key AS csm, a.tasks_due, a.done_on_time, a.done_late, a.overdue, a.adherence_pct
+FROM @extschema@._task_adherence a WHERE a.per = 'csm';
 COMMENT ON VIEW @extschema@.csm_adherence IS
     'Playbook adherence per CSM (seed 002): of the tasks assigned to a member that are done or overdue (skipped ones and queued ones left out), the share done by their due date. A task counts for its assignee.';
 COMMENT ON COLUMN @extschema@.csm_adherence.csm IS 'The assignee''s handle (csm.team_member.handle).';

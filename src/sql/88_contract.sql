@@ -66,76 +66,62 @@ END $$;
 COMMENT ON FUNCTION @extschema@._contract_object(text, jsonb, text[]) IS
     'Internal: raises 22023 unless input is NULL or a JSON object whose keys are all among known.';
 
--- The playbooks that would fire for an account now: active, their trigger
--- holding (trigger_kind and trigger_values, read as csm.playbook_trigger
--- describes them), their condition (NULL: none) satisfied by the account's
--- facts (csm.routing_facts), its segment in their segment_filter (NULL or
--- empty: every segment).  Manual playbooks never fire by themselves.
+-- The playbooks that would fire for an account now, read as
+-- csm._fire_playbooks fires them (the same trigger queries,
+-- csm._playbook_candidates_sql, for this one account): active, not manual,
+-- their trigger holding, the account active (any status for
+-- lifecycle_stage), its segment in their segment_filter (NULL: every
+-- segment) and their condition (NULL: none) satisfied by its facts
+-- (csm.routing_facts).  open_cta and cooling_down say what would keep the
+-- next firing from opening a CTA; would_open is neither.
 CREATE FUNCTION @extschema@._playbooks_that_fire(account bigint) RETURNS jsonb
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    today date := (now() AT TIME ZONE 'UTC')::date;
-    facts jsonb := @extschema@.routing_facts(account);
-    nps_category text;
-    idle integer;
-    churn_signals text[];
-    expansion_signals text[];
-    reminders text[];
-    overdue text[];
-    open_ctas text[];
-    result jsonb;
+    stamp constant timestamptz := now();
+    acct record;
+    facts jsonb;
+    p @extschema@.playbook;
+    hit record;
+    n bigint;
+    open_cta boolean;
+    cooling boolean;
+    result jsonb := '[]';
 BEGIN
-    -- Each fact a statement of its own: on Citus each reads one distributed
-    -- table by the account's id.
-    SELECT c.category INTO nps_category
-    FROM @extschema@.nps_category c
-    WHERE (facts ->> 'nps')::numeric BETWEEN c.min_score AND c.max_score LIMIT 1;
-    SELECT m.days_since_last_activity INTO idle FROM @extschema@.account_metrics_at(today, account) m;
-    churn_signals := ARRAY(SELECT s.signal FROM @extschema@.churn_signal s
-                           WHERE s.account_id = account AND s.cleared_at IS NULL);
-    expansion_signals := ARRAY(SELECT s.signal FROM @extschema@.expansion_signal s
-                               WHERE s.account_id = account AND s.cleared_at IS NULL);
-    reminders := ARRAY(SELECT r.days_out::text FROM @extschema@.renewal_reminder r
-                       JOIN @extschema@.renewal rn ON rn.account_id = r.account_id AND rn.renewal_id = r.renewal_id
-                       WHERE r.account_id = account AND rn.account_id = account AND rn.closed_at IS NULL);
-    overdue := ARRAY(SELECT unnest(o.milestones_overdue) FROM @extschema@.onboarding_status o WHERE o.account_id = account);
-    open_ctas := ARRAY(SELECT c.playbook FROM @extschema@.cta c
-                       WHERE c.account_id = account AND c.status IN ('open', 'in_progress'));
-
-    SELECT coalesce(jsonb_agg(jsonb_build_object(
-               'source', 'playbook', 'playbook', f.name, 'description', f.description, 'priority', f.priority,
-               'trigger_kind', f.trigger_kind, 'trigger_value', f.fired_by, 'condition', f.condition::text,
-               'open_cta', f.name = ANY (open_ctas),
-               'steps', (SELECT coalesce(jsonb_agg(jsonb_build_object('position', s.position, 'title', s.title,
-                                                                      'due_after', s.due_after, 'assignee_role', s.assignee_role)
-                                                   ORDER BY s.position), '[]')
-                         FROM @extschema@.playbook_step s WHERE s.playbook = f.name))
-               ORDER BY array_position(ARRAY['urgent', 'high', 'medium', 'low'], f.priority), f.name), '[]')
-    INTO result
-    FROM (SELECT p.*,
-                 (SELECT v.value FROM unnest(p.trigger_values) AS v(value)
-                  WHERE CASE p.trigger_kind
-                            WHEN 'health_band' THEN v.value = facts ->> 'health_band'
-                            WHEN 'churn_band' THEN v.value = facts ->> 'churn_band'
-                            WHEN 'lifecycle_stage' THEN v.value = facts ->> 'lifecycle_stage'
-                            WHEN 'nps_category' THEN v.value = nps_category
-                            WHEN 'churn_signal' THEN v.value = ANY (churn_signals)
-                            WHEN 'expansion_signal' THEN v.value = ANY (expansion_signals)
-                            WHEN 'renewal_reminder' THEN v.value = ANY (reminders)
-                            WHEN 'milestone_missed' THEN v.value = ANY (overdue)
-                            WHEN 'no_activity' THEN v.value ~ '^\d+$' AND idle >= v.value::integer
-                            ELSE false END
-                  LIMIT 1) AS fired_by
-          FROM @extschema@.playbook p
-          WHERE p.active AND p.trigger_kind <> 'manual'
-            AND (p.condition IS NULL OR @extschema@.condition_matches(p.condition, facts))
-            AND (cardinality(p.segment_filter) IS NOT DISTINCT FROM 0 OR p.segment_filter IS NULL
-                 OR facts ->> 'segment' = ANY (p.segment_filter))) f
-    WHERE f.fired_by IS NOT NULL;
+    SELECT a.status, a.segment INTO acct FROM @extschema@.account a WHERE a.account_id = account;
+    FOR p IN SELECT b.* FROM @extschema@.playbook b
+             WHERE b.active AND b.trigger_kind <> 'manual'
+               AND (acct.status = 'active' OR b.trigger_kind = 'lifecycle_stage')
+               AND (b.segment_filter IS NULL OR acct.segment = ANY (b.segment_filter))
+             ORDER BY array_position(ARRAY['urgent', 'high', 'medium', 'low'], b.priority), b.name LOOP
+        CONTINUE WHEN @extschema@._playbook_candidates_sql(p.trigger_kind) IS NULL;
+        -- the value that fires it: the first, as a firing keeps the first row
+        EXECUTE format('SELECT c.value, c.event FROM (%s) c ORDER BY c.value LIMIT 1',
+                       @extschema@._playbook_candidates_sql(p.trigger_kind))
+            INTO hit USING p.trigger_values, ARRAY[account], stamp, p.cooldown;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        CONTINUE WHEN n = 0;
+        IF p.condition IS NOT NULL THEN
+            facts := coalesce(facts, @extschema@.routing_facts(account));
+            CONTINUE WHEN NOT coalesce(@extschema@.condition_matches(p.condition, facts), false);
+        END IF;
+        SELECT coalesce(bool_or(c.status IN ('open', 'in_progress')), false),
+               coalesce(bool_or(c.opened_at > stamp - p.cooldown), false)
+        INTO open_cta, cooling
+        FROM @extschema@.cta c WHERE c.account_id = account AND c.playbook = p.name;
+        result := result || jsonb_build_array(jsonb_build_object(
+            'source', 'playbook', 'playbook', p.name, 'description', p.description, 'priority', p.priority,
+            'trigger_kind', p.trigger_kind, 'trigger_value', hit.value, 'evidence', hit.event,
+            'condition', p.condition::text, 'open_cta', open_cta, 'cooling_down', cooling AND NOT open_cta,
+            'would_open', NOT (open_cta OR cooling),
+            'steps', (SELECT coalesce(jsonb_agg(jsonb_build_object('position', s.position, 'title', s.title,
+                                                                   'due_after', s.due_after, 'assignee_role', s.assignee_role)
+                                                ORDER BY s.position), '[]')
+                      FROM @extschema@.playbook_step s WHERE s.playbook = p.name)));
+    END LOOP;
     RETURN result;
 END $$;
 COMMENT ON FUNCTION @extschema@._playbooks_that_fire(bigint) IS
-    'Internal: the active playbooks whose trigger holds for the account now (health_band, churn_band, lifecycle_stage: the fact is in trigger_values; nps_category: the latest relationship answer''s category; churn_signal, expansion_signal: one of those kinds is open; renewal_reminder: the open renewal''s reminder of those days out was raised; milestone_missed: one of those milestones is overdue; no_activity: days since the last usage event >= trigger_values[1]; manual never), whose condition its facts (csm.routing_facts) satisfy and whose segment_filter admits its segment, as a JSON array of {source, playbook, description, priority, trigger_kind, trigger_value, condition, open_cta, steps}, most urgent first.';
+    'Internal: the active playbooks (not manual) whose trigger holds for the account now, read by the queries csm.run_playbooks fires with (csm._playbook_candidates_sql, every trigger kind including alert), whose segment_filter admits the account''s segment and whose condition its facts (csm.routing_facts) satisfy, the account being active (any status for lifecycle_stage), as a JSON array of {source, playbook, description, priority, trigger_kind, trigger_value, evidence, condition, open_cta, cooling_down, would_open, steps}, most urgent first. would_open: the next firing opens a CTA of it (none open, none opened within its cooldown).';
 
 -- assess_health ---------------------------------------------------------------------
 

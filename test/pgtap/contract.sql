@@ -68,9 +68,9 @@ SELECT is((SELECT r->'recommendations'->0 FROM ah),
 -- the playbooks that would fire: red health fires at_risk_intervention (csm.playbook)
 SELECT is((SELECT jsonb_path_query_array(r, '$.recommendations[*] ? (@.source == "playbook").playbook') FROM ah),
           '["at_risk_intervention"]'::jsonb, 'assess_health: the playbooks that would fire are recommended');
-SELECT is((SELECT (r #> '{recommendations,1}') - 'steps' - 'description' FROM ah),
+SELECT is((SELECT (r #> '{recommendations,1}') - 'steps' - 'description' - 'evidence' FROM ah),
           '{"source": "playbook", "playbook": "at_risk_intervention", "priority": "high", "trigger_kind": "health_band",
-            "trigger_value": "red", "condition": null, "open_cta": false}'::jsonb,
+            "trigger_value": "red", "condition": null, "open_cta": false, "cooling_down": false, "would_open": true}'::jsonb,
           'assess_health: with the trigger that holds, and no CTA open yet');
 SELECT is((SELECT jsonb_array_length(r #> '{recommendations,1,steps}') FROM ah),
           (SELECT count(*)::integer FROM csm.playbook_step WHERE playbook = 'at_risk_intervention'),
