@@ -297,8 +297,6 @@ SELECT c.account_id, timestamptz '2026-06-30 12:00+00' - (n * 37 % 200) * interv
        CASE WHEN c.i % 3 = 0 THEN 9 + n % 2 ELSE (n * c.i) % 11 END
 FROM ans_acc c CROSS JOIN generate_series(0, 3) AS n
 WHERE random() < 0.5;
-ANALYZE csm.account, csm.usage_user_day, csm.usage_counter, csm.usage_feature_counter, csm.usage_delta,
-        csm.health_history, csm.nps_response;
 
 -- The answers, as text (so that a number printed differently is a difference)
 CREATE FUNCTION pg_temp.answers(as_of timestamptz, accounts bigint[] DEFAULT NULL)
