@@ -11,7 +11,7 @@
 -- every age; each signal kind is shown to occur, so the comparison is not
 -- vacuous.
 BEGIN;
-SELECT plan(14);
+SELECT plan(18);
 SET LOCAL timezone = 'UTC';
 
 -- The reference: expansion_signals_at as it was (84_expansion.sql before the
@@ -365,6 +365,36 @@ WHERE signal = 'advocacy';
 SELECT results_eq($$SELECT * FROM pg_temp.answers('2026-06-30 12:00+00') ORDER BY 1, 2$$,
                   $$SELECT * FROM pg_temp.reference('2026-06-30 12:00+00') ORDER BY 1, 2$$,
                   'long and short windows, zero thresholds: the same');
+
+-- The C aggregates against their SQL forms, on generated rows (keys empty,
+-- multibyte, NULL, events negative, days in and out of the windows)
+CREATE TEMP TABLE ans_rows AS
+SELECT g % 7 AS grp,
+       CASE WHEN random() < 0.05 THEN NULL WHEN random() < 0.05 THEN '' ELSE 'k' || (random() * 12)::integer || CASE WHEN g % 3 = 0 THEN 'é' ELSE '' END END AS key,
+       date '2026-06-30' - (random() * 50)::integer + 3 AS day,
+       (random() * 6)::bigint - 2 AS events
+FROM generate_series(1, 3000) AS g;
+SELECT results_eq(
+    $$SELECT grp, csm._window_counts(key, day, events, '{2026-06-20,2026-06-30,2026-06-10,2026-06-20,2026-05-01,2026-07-02}')
+      FROM ans_rows WHERE events > 0 GROUP BY grp ORDER BY grp$$,
+    $$SELECT grp, ARRAY[count(DISTINCT key COLLATE "C") FILTER (WHERE day > '2026-06-20' AND day <= '2026-06-30'),
+                        count(DISTINCT key COLLATE "C") FILTER (WHERE day > '2026-06-10' AND day <= '2026-06-20'),
+                        count(DISTINCT key COLLATE "C") FILTER (WHERE day > '2026-05-01' AND day <= '2026-07-02')]
+      FROM ans_rows WHERE events > 0 GROUP BY grp ORDER BY grp$$,
+    '_window_counts: count(DISTINCT key COLLATE "C") per window, every window in one pass');
+SELECT results_eq(
+    $$SELECT grp, ARRAY(SELECT k FROM unnest(csm._window_new(key, day, events, '{2026-06-20,2026-06-30,2026-06-05,2026-06-20}')) AS k ORDER BY k COLLATE "C")
+      FROM ans_rows GROUP BY grp ORDER BY grp$$,
+    $$SELECT grp, ARRAY(SELECT key FROM ans_rows r WHERE r.grp = g.grp AND key IS NOT NULL GROUP BY key
+                        HAVING coalesce(sum(events) FILTER (WHERE day > '2026-06-20' AND day <= '2026-06-30'), 0) > 0
+                           AND NOT coalesce(sum(events) FILTER (WHERE day > '2026-06-05' AND day <= '2026-06-20'), 0) > 0
+                        ORDER BY key COLLATE "C")
+      FROM (SELECT DISTINCT grp FROM ans_rows) g ORDER BY grp$$,
+    '_window_new: the keys with events summing above 0 in the first window and not in the second');
+SELECT throws_ok($$SELECT csm._window_counts('k', current_date, 1, '{2026-01-01,2026-02-01,2026-03-01}')$$, '22023', NULL,
+                 '_window_counts: bounds that are not pairs: 22023');
+SELECT throws_ok($$SELECT csm._window_new('k', current_date, 1, '{2026-01-01,2026-02-01}')$$, '22023', NULL,
+                 '_window_new with one window: 22023');
 
 -- refresh_expansion writes what detection finds
 SELECT lives_ok($$SELECT csm.refresh_expansion('2026-06-30 12:00+00')$$, 'refresh_expansion runs');
