@@ -2,18 +2,18 @@
  * expansion.c: distinct keys per time window, in one pass over an account's
  * usage rows, for csm.expansion_signals_at.
  *
- *   csm._window_counts(key text, day date, events bigint, bounds date[]) -> bigint[]
- *   csm._window_new(key text, day date, events bigint, bounds date[])    -> text[]
+ *   csm._expansion_window_counts(key text, day date, events bigint, bounds date[]) -> bigint[]
+ *   csm._expansion_window_new(key text, day date, events bigint, bounds date[])    -> text[]
  *
  * bounds holds the windows as pairs of days: window w is (bounds[2w+1],
  * bounds[2w+2]], at most WINDOW_MAX of them.  Over the rows of a group,
  * each key's events are summed per window (as float8, as sum(events::float8)
- * does in SQL).  _window_counts returns, per window, how many keys have a
- * sum > 0 there; _window_new the keys with a sum > 0 in the first window and
+ * does in SQL).  _expansion_window_counts returns, per window, how many keys have a
+ * sum > 0 there; _expansion_window_new the keys with a sum > 0 in the first window and
  * none (a sum <= 0, or no row) in the second, in no particular order.
  *
  * Over rows with events > 0 a key's sum is > 0 exactly when it has a row in
- * the window, so _window_counts is count(DISTINCT key) FILTER (WHERE day in
+ * the window, so _expansion_window_counts is count(DISTINCT key) FILTER (WHERE day in
  * the window) for every window at once, with keys compared bytewise (as
  * COLLATE "C" does).  The SQL form starts a sort per window per group; this
  * keeps one small hash table per group.  The two aggregates have the same
@@ -31,9 +31,9 @@
 #include "utils/builtins.h"
 #include "utils/date.h"
 
-PG_FUNCTION_INFO_V1(csm_window_trans);
-PG_FUNCTION_INFO_V1(csm_window_counts_final);
-PG_FUNCTION_INFO_V1(csm_window_new_final);
+PG_FUNCTION_INFO_V1(csm_expansion_window_trans);
+PG_FUNCTION_INFO_V1(csm_expansion_window_counts_final);
+PG_FUNCTION_INFO_V1(csm_expansion_window_new_final);
 
 #define WINDOW_MAX 8
 
@@ -134,7 +134,7 @@ window_grow(WindowState *state, MemoryContext cxt)
 }
 
 Datum
-csm_window_trans(PG_FUNCTION_ARGS)
+csm_expansion_window_trans(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggcontext;
 	WindowState *state;
@@ -150,7 +150,7 @@ csm_window_trans(PG_FUNCTION_ARGS)
 	bool		any = false;
 
 	if (!AggCheckCallContext(fcinfo, &aggcontext))
-		elog(ERROR, "csm._window_trans called in non-aggregate context");
+		elog(ERROR, "csm._expansion_window_trans called in non-aggregate context");
 
 	if (PG_ARGISNULL(0))
 	{
@@ -207,7 +207,7 @@ csm_window_trans(PG_FUNCTION_ARGS)
 
 /* Per window, the keys with a sum > 0 there. */
 Datum
-csm_window_counts_final(PG_FUNCTION_ARGS)
+csm_expansion_window_counts_final(PG_FUNCTION_ARGS)
 {
 	WindowState *state;
 	Datum		counts[WINDOW_MAX];
@@ -229,7 +229,7 @@ csm_window_counts_final(PG_FUNCTION_ARGS)
 
 /* The keys with a sum > 0 in the first window and none in the second. */
 Datum
-csm_window_new_final(PG_FUNCTION_ARGS)
+csm_expansion_window_new_final(PG_FUNCTION_ARGS)
 {
 	WindowState *state;
 	Datum	   *keys;
@@ -241,7 +241,7 @@ csm_window_new_final(PG_FUNCTION_ARGS)
 	if (state->nwindows < 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("csm._window_new needs two windows")));
+				 errmsg("csm._expansion_window_new needs two windows")));
 	keys = palloc(sizeof(Datum) * Max(state->nkeys, 1));
 	for (int i = 0; i < state->capacity; i++)
 	{

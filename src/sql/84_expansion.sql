@@ -186,34 +186,34 @@ CREATE TRIGGER account_forget_expansion AFTER DELETE ON @extschema@.account
 -- a window and not in the one before.  bounds: the windows as pairs of
 -- days, (after, through], at most 8.  The two aggregates share their
 -- transition (and so their state, when called on the same arguments).
-CREATE OR REPLACE FUNCTION @extschema@._window_trans(internal, text, date, bigint, date[]) RETURNS internal
-AS 'MODULE_PATHNAME', 'csm_window_trans'
+CREATE OR REPLACE FUNCTION @extschema@._expansion_window_trans(internal, text, date, bigint, date[]) RETURNS internal
+AS 'MODULE_PATHNAME', 'csm_expansion_window_trans'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@._window_trans(internal, text, date, bigint, date[]) IS
-    'Internal: transition function of csm._window_counts and csm._window_new: sums each key''s events per window. Raises 22023 for bounds that are not 1 to 8 pairs of non-NULL dates.';
-CREATE OR REPLACE FUNCTION @extschema@._window_counts_final(internal) RETURNS bigint[]
-AS 'MODULE_PATHNAME', 'csm_window_counts_final'
+COMMENT ON FUNCTION @extschema@._expansion_window_trans(internal, text, date, bigint, date[]) IS
+    'Internal: transition function of csm._expansion_window_counts and csm._expansion_window_new: sums each key''s events per window. Raises 22023 for bounds that are not 1 to 8 pairs of non-NULL dates.';
+CREATE OR REPLACE FUNCTION @extschema@._expansion_window_counts_final(internal) RETURNS bigint[]
+AS 'MODULE_PATHNAME', 'csm_expansion_window_counts_final'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@._window_counts_final(internal) IS 'Internal: final function of csm._window_counts.';
-CREATE OR REPLACE FUNCTION @extschema@._window_new_final(internal) RETURNS text[]
-AS 'MODULE_PATHNAME', 'csm_window_new_final'
+COMMENT ON FUNCTION @extschema@._expansion_window_counts_final(internal) IS 'Internal: final function of csm._expansion_window_counts.';
+CREATE OR REPLACE FUNCTION @extschema@._expansion_window_new_final(internal) RETURNS text[]
+AS 'MODULE_PATHNAME', 'csm_expansion_window_new_final'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@._window_new_final(internal) IS 'Internal: final function of csm._window_new.';
-CREATE OR REPLACE AGGREGATE @extschema@._window_counts(key text, day date, events bigint, bounds date[]) (
-    SFUNC = @extschema@._window_trans,
+COMMENT ON FUNCTION @extschema@._expansion_window_new_final(internal) IS 'Internal: final function of csm._expansion_window_new.';
+CREATE OR REPLACE AGGREGATE @extschema@._expansion_window_counts(key text, day date, events bigint, bounds date[]) (
+    SFUNC = @extschema@._expansion_window_trans,
     STYPE = internal,
-    FINALFUNC = @extschema@._window_counts_final,
+    FINALFUNC = @extschema@._expansion_window_counts_final,
     PARALLEL = SAFE
 );
-COMMENT ON AGGREGATE @extschema@._window_counts(text, date, bigint, date[]) IS
+COMMENT ON AGGREGATE @extschema@._expansion_window_counts(text, date, bigint, date[]) IS
     'Internal: per window of bounds (pairs of days, (after, through]), how many distinct keys (bytewise) have a sum of events > 0 on its days. Over rows with events > 0: count(DISTINCT key COLLATE "C") FILTER (WHERE day in the window), every window in one pass.';
-CREATE OR REPLACE AGGREGATE @extschema@._window_new(key text, day date, events bigint, bounds date[]) (
-    SFUNC = @extschema@._window_trans,
+CREATE OR REPLACE AGGREGATE @extschema@._expansion_window_new(key text, day date, events bigint, bounds date[]) (
+    SFUNC = @extschema@._expansion_window_trans,
     STYPE = internal,
-    FINALFUNC = @extschema@._window_new_final,
+    FINALFUNC = @extschema@._expansion_window_new_final,
     PARALLEL = SAFE
 );
-COMMENT ON AGGREGATE @extschema@._window_new(text, date, bigint, date[]) IS
+COMMENT ON AGGREGATE @extschema@._expansion_window_new(text, date, bigint, date[]) IS
     'Internal: the keys whose events sum to > 0 in the first window of bounds and not in the second (unordered); 22023 with fewer than two windows.';
 
 -- Windows end at as_of, as in csm.churn_signals_at: "the last 30 days" of
@@ -266,7 +266,7 @@ BEGIN
     ad_nps_days := p #>> '{advocacy,nps_max_age_days}';
     -- the users of every window are counted in one pass over the oldest:
     -- windows (after, through] of plan_limit, user_growth now and before,
-    -- usage_milestone now and before (csm._window_counts, src/expansion.c)
+    -- usage_milestone now and before (csm._expansion_window_counts, src/expansion.c)
     users_from := today - greatest(pl_days, 2 * ug_days, 2 * um_days);
     user_windows := ARRAY[today - pl_days, today,
                           today - ug_days, today, today - 2 * ug_days, today - ug_days,
@@ -294,7 +294,7 @@ BEGIN
     -- user-days and the pending deltas with events.  A deletion not yet
     -- folded by compact_usage() does not take a user away until then.
     users AS (
-        SELECT x.account_id, @extschema@._window_counts(x.user_key, x.day, x.events, user_windows) AS n
+        SELECT x.account_id, @extschema@._expansion_window_counts(x.user_key, x.day, x.events, user_windows) AS n
         FROM (SELECT u.account_id, u.day, u.user_key, u.events FROM @extschema@.usage_user_day u
               WHERE u.day > users_from AND u.day <= today AND u.events > 0
               UNION ALL
@@ -318,8 +318,8 @@ BEGIN
     -- Features: those used in the recent window and in the lookback before it.
     feature_use AS (
         SELECT x.account_id,
-               @extschema@._window_counts(x.feature, x.day, x.events, feature_windows) AS n,
-               @extschema@._window_new(x.feature, x.day, x.events, feature_windows) AS new_features
+               @extschema@._expansion_window_counts(x.feature, x.day, x.events, feature_windows) AS n,
+               @extschema@._expansion_window_new(x.feature, x.day, x.events, feature_windows) AS new_features
         FROM (SELECT f.account_id, f.day, f.feature, f.events FROM @extschema@.usage_feature_counter f
               WHERE f.day > today - nf_days - nf_back AND f.day <= today
               UNION ALL

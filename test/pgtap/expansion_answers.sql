@@ -375,26 +375,26 @@ SELECT g % 7 AS grp,
        (random() * 6)::bigint - 2 AS events
 FROM generate_series(1, 3000) AS g;
 SELECT results_eq(
-    $$SELECT grp, csm._window_counts(key, day, events, '{2026-06-20,2026-06-30,2026-06-10,2026-06-20,2026-05-01,2026-07-02}')
+    $$SELECT grp, csm._expansion_window_counts(key, day, events, '{2026-06-20,2026-06-30,2026-06-10,2026-06-20,2026-05-01,2026-07-02}')
       FROM ans_rows WHERE events > 0 GROUP BY grp ORDER BY grp$$,
     $$SELECT grp, ARRAY[count(DISTINCT key COLLATE "C") FILTER (WHERE day > '2026-06-20' AND day <= '2026-06-30'),
                         count(DISTINCT key COLLATE "C") FILTER (WHERE day > '2026-06-10' AND day <= '2026-06-20'),
                         count(DISTINCT key COLLATE "C") FILTER (WHERE day > '2026-05-01' AND day <= '2026-07-02')]
       FROM ans_rows WHERE events > 0 GROUP BY grp ORDER BY grp$$,
-    '_window_counts: count(DISTINCT key COLLATE "C") per window, every window in one pass');
+    '_expansion_window_counts: count(DISTINCT key COLLATE "C") per window, every window in one pass');
 SELECT results_eq(
-    $$SELECT grp, ARRAY(SELECT k FROM unnest(csm._window_new(key, day, events, '{2026-06-20,2026-06-30,2026-06-05,2026-06-20}')) AS k ORDER BY k COLLATE "C")
+    $$SELECT grp, ARRAY(SELECT k FROM unnest(csm._expansion_window_new(key, day, events, '{2026-06-20,2026-06-30,2026-06-05,2026-06-20}')) AS k ORDER BY k COLLATE "C")
       FROM ans_rows GROUP BY grp ORDER BY grp$$,
     $$SELECT grp, ARRAY(SELECT key FROM ans_rows r WHERE r.grp = g.grp AND key IS NOT NULL GROUP BY key
                         HAVING coalesce(sum(events) FILTER (WHERE day > '2026-06-20' AND day <= '2026-06-30'), 0) > 0
                            AND NOT coalesce(sum(events) FILTER (WHERE day > '2026-06-05' AND day <= '2026-06-20'), 0) > 0
                         ORDER BY key COLLATE "C")
       FROM (SELECT DISTINCT grp FROM ans_rows) g ORDER BY grp$$,
-    '_window_new: the keys with events summing above 0 in the first window and not in the second');
-SELECT throws_ok($$SELECT csm._window_counts('k', current_date, 1, '{2026-01-01,2026-02-01,2026-03-01}')$$, '22023', NULL,
-                 '_window_counts: bounds that are not pairs: 22023');
-SELECT throws_ok($$SELECT csm._window_new('k', current_date, 1, '{2026-01-01,2026-02-01}')$$, '22023', NULL,
-                 '_window_new with one window: 22023');
+    '_expansion_window_new: the keys with events summing above 0 in the first window and not in the second');
+SELECT throws_ok($$SELECT csm._expansion_window_counts('k', current_date, 1, '{2026-01-01,2026-02-01,2026-03-01}')$$, '22023', NULL,
+                 '_expansion_window_counts: bounds that are not pairs: 22023');
+SELECT throws_ok($$SELECT csm._expansion_window_new('k', current_date, 1, '{2026-01-01,2026-02-01}')$$, '22023', NULL,
+                 '_expansion_window_new with one window: 22023');
 
 -- refresh_expansion writes what detection finds
 SELECT lives_ok($$SELECT csm.refresh_expansion('2026-06-30 12:00+00')$$, 'refresh_expansion runs');
