@@ -181,6 +181,41 @@ CREATE TRIGGER account_forget_expansion AFTER DELETE ON @extschema@.account
 
 -- Detection ------------------------------------------------------------------------
 
+-- Distinct keys per time window, in one pass over an account's rows (C,
+-- src/expansion.c): the users active in each window, the features used in
+-- a window and not in the one before.  bounds: the windows as pairs of
+-- days, (after, through], at most 8.  The two aggregates share their
+-- transition (and so their state, when called on the same arguments).
+CREATE OR REPLACE FUNCTION @extschema@._expansion_window_trans(internal, text, date, bigint, date[]) RETURNS internal
+AS 'MODULE_PATHNAME', 'csm_expansion_window_trans'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@._expansion_window_trans(internal, text, date, bigint, date[]) IS
+    'Internal: transition function of csm._expansion_window_counts and csm._expansion_window_new: sums each key''s events per window. Raises 22023 for bounds that are not 1 to 8 pairs of non-NULL dates.';
+CREATE OR REPLACE FUNCTION @extschema@._expansion_window_counts_final(internal) RETURNS bigint[]
+AS 'MODULE_PATHNAME', 'csm_expansion_window_counts_final'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@._expansion_window_counts_final(internal) IS 'Internal: final function of csm._expansion_window_counts.';
+CREATE OR REPLACE FUNCTION @extschema@._expansion_window_new_final(internal) RETURNS text[]
+AS 'MODULE_PATHNAME', 'csm_expansion_window_new_final'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@._expansion_window_new_final(internal) IS 'Internal: final function of csm._expansion_window_new.';
+CREATE OR REPLACE AGGREGATE @extschema@._expansion_window_counts(key text, day date, events bigint, bounds date[]) (
+    SFUNC = @extschema@._expansion_window_trans,
+    STYPE = internal,
+    FINALFUNC = @extschema@._expansion_window_counts_final,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@._expansion_window_counts(text, date, bigint, date[]) IS
+    'Internal: per window of bounds (pairs of days, (after, through]), how many distinct keys (bytewise) have a sum of events > 0 on its days. Over rows with events > 0: count(DISTINCT key COLLATE "C") FILTER (WHERE day in the window), every window in one pass.';
+CREATE OR REPLACE AGGREGATE @extschema@._expansion_window_new(key text, day date, events bigint, bounds date[]) (
+    SFUNC = @extschema@._expansion_window_trans,
+    STYPE = internal,
+    FINALFUNC = @extschema@._expansion_window_new_final,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@._expansion_window_new(text, date, bigint, date[]) IS
+    'Internal: the keys whose events sum to > 0 in the first window of bounds and not in the second (unordered); 22023 with fewer than two windows.';
+
 -- Windows end at as_of, as in csm.churn_signals_at: "the last 30 days" of
 -- usage are the 30 UTC days up to and including as_of's; of timestamps,
 -- (as_of - 30 days, as_of].  Usage is read from the folded counters plus
@@ -200,7 +235,9 @@ DECLARE
     nf_min numeric;    nf_days integer;  nf_back integer;
     um_days integer;   um_event_marks numeric[]; um_user_marks numeric[];
     ad_health numeric; ad_nps numeric;   ad_health_days integer; ad_nps_days integer;
-    users_from date;   features_from date;
+    users_from date;   user_windows date[]; feature_windows date[];
+    um_event_least numeric; um_user_least numeric;
+    pl_on boolean; ug_on boolean; nf_on boolean; um_on boolean; ad_on boolean;
 BEGIN
     IF as_of IS NULL OR NOT isfinite(as_of) THEN
         RAISE EXCEPTION 'as_of must be a finite time'
@@ -227,9 +264,22 @@ BEGIN
     ad_nps := p #>> '{advocacy,min_nps}';
     ad_health_days := p #>> '{advocacy,health_max_age_days}';
     ad_nps_days := p #>> '{advocacy,nps_max_age_days}';
-    -- the users of every window are counted in one pass over the oldest
+    -- the users of every window are counted in one pass over the oldest:
+    -- windows (after, through] of plan_limit, user_growth now and before,
+    -- usage_milestone now and before (csm._expansion_window_counts, src/expansion.c)
     users_from := today - greatest(pl_days, 2 * ug_days, 2 * um_days);
-    features_from := today - greatest(nf_days + nf_back, pl_days);
+    user_windows := ARRAY[today - pl_days, today,
+                          today - ug_days, today, today - 2 * ug_days, today - ug_days,
+                          today - um_days, today, today - 2 * um_days, today - um_days];
+    -- features: the recent window, then the lookback before it
+    feature_windows := ARRAY[today - nf_days, today, today - nf_days - nf_back, today - nf_days];
+    um_event_least := (SELECT min(x) FROM unnest(um_event_marks) AS x);
+    um_user_least := (SELECT min(x) FROM unnest(um_user_marks) AS x);
+    pl_on := coalesce('plan_limit' = ANY (on_signals), false);
+    ug_on := coalesce('user_growth' = ANY (on_signals), false);
+    nf_on := coalesce('new_feature_area' = ANY (on_signals), false);
+    um_on := coalesce('usage_milestone' = ANY (on_signals), false);
+    ad_on := coalesce('advocacy' = ANY (on_signals), false);
 
     RETURN QUERY
     WITH acc AS (
@@ -244,17 +294,11 @@ BEGIN
     -- user-days and the pending deltas with events.  A deletion not yet
     -- folded by compact_usage() does not take a user away until then.
     users AS (
-        SELECT x.account_id,
-               -- (COLLATE "C": the same distinct keys, bytewise, compared without strcoll)
-               count(DISTINCT x.user_key COLLATE "C") FILTER (WHERE x.day > today - pl_days) AS pl_users,
-               count(DISTINCT x.user_key COLLATE "C") FILTER (WHERE x.day > today - ug_days) AS ug_recent,
-               count(DISTINCT x.user_key COLLATE "C") FILTER (WHERE x.day <= today - ug_days AND x.day > today - 2 * ug_days) AS ug_prior,
-               count(DISTINCT x.user_key COLLATE "C") FILTER (WHERE x.day > today - um_days) AS um_recent,
-               count(DISTINCT x.user_key COLLATE "C") FILTER (WHERE x.day <= today - um_days AND x.day > today - 2 * um_days) AS um_prior
-        FROM (SELECT u.account_id, u.day, u.user_key FROM @extschema@.usage_user_day u
+        SELECT x.account_id, @extschema@._expansion_window_counts(x.user_key, x.day, x.events, user_windows) AS n
+        FROM (SELECT u.account_id, u.day, u.user_key, u.events FROM @extschema@.usage_user_day u
               WHERE u.day > users_from AND u.day <= today AND u.events > 0
               UNION ALL
-              SELECT d.account_id, d.day, d.user_key FROM @extschema@.usage_delta d
+              SELECT d.account_id, d.day, d.user_key, d.events FROM @extschema@.usage_delta d
               WHERE d.user_key IS NOT NULL AND d.events > 0 AND d.day > users_from AND d.day <= today) x
         WHERE accounts IS NULL OR x.account_id = ANY (accounts)
         GROUP BY x.account_id
@@ -271,108 +315,42 @@ BEGIN
         WHERE accounts IS NULL OR x.account_id = ANY (accounts)
         GROUP BY x.account_id
     ),
-    features AS (
-        SELECT x.account_id, x.feature,
-               coalesce(sum(x.events::float8) FILTER (WHERE x.day > today - pl_days), 0)::bigint AS pl_events,
-               coalesce(sum(x.events::float8) FILTER (WHERE x.day > today - nf_days), 0) > 0 AS recent,
-               coalesce(sum(x.events::float8) FILTER (WHERE x.day <= today - nf_days AND x.day > today - nf_days - nf_back), 0) > 0 AS prior
+    -- Features: those used in the recent window and in the lookback before it.
+    feature_use AS (
+        SELECT x.account_id,
+               @extschema@._expansion_window_counts(x.feature, x.day, x.events, feature_windows) AS n,
+               @extschema@._expansion_window_new(x.feature, x.day, x.events, feature_windows) AS new_features
         FROM (SELECT f.account_id, f.day, f.feature, f.events FROM @extschema@.usage_feature_counter f
-              WHERE f.day > features_from AND f.day <= today
+              WHERE f.day > today - nf_days - nf_back AND f.day <= today
               UNION ALL
               SELECT d.account_id, d.day, d.feature, d.events FROM @extschema@.usage_delta d
-              WHERE d.feature IS NOT NULL AND d.day > features_from AND d.day <= today) x
+              WHERE d.feature IS NOT NULL AND d.day > today - nf_days - nf_back AND d.day <= today) x
         WHERE accounts IS NULL OR x.account_id = ANY (accounts)
-        GROUP BY x.account_id, x.feature
+        GROUP BY x.account_id
     ),
-    -- Plan limits ------------------------------------------------------------------
-    limits AS (
-        -- seats
-        SELECT a.account_id, 1 AS ord,
-               jsonb_build_object('limit', 'seats', 'used', s.used, 'cap', a.seats,
-                                  'ratio', round(s.used / a.seats, 4), 'source', s.source) AS item
-        FROM acc a
-        LEFT JOIN users u ON u.account_id = a.account_id
-        CROSS JOIN LATERAL (SELECT CASE WHEN jsonb_typeof(a.properties -> 'seats_used') = 'number'
-                                        THEN (a.properties ->> 'seats_used')::numeric
-                                        ELSE coalesce(u.pl_users, 0) END AS used,
-                                   CASE WHEN jsonb_typeof(a.properties -> 'seats_used') = 'number'
-                                        THEN 'properties' ELSE 'usage' END AS source) s
-        WHERE a.seats > 0 AND s.used >= pl_ratio * a.seats
-          -- a seat count from usage needs usage with users
-          AND (s.source = 'properties' OR u.account_id IS NOT NULL)
-        UNION ALL
-        -- a cap on all events
-        SELECT a.account_id, 2,
-               jsonb_build_object('limit', 'events', 'used', coalesce(e.pl_events, 0), 'cap', (a.properties ->> 'usage_cap')::numeric,
-                                  'ratio', round(coalesce(e.pl_events, 0) / (a.properties ->> 'usage_cap')::numeric, 4),
-                                  'window_days', pl_days)
-        FROM acc a LEFT JOIN events e ON e.account_id = a.account_id
-        WHERE jsonb_typeof(a.properties -> 'usage_cap') = 'number' AND (a.properties ->> 'usage_cap')::numeric > 0
-          AND coalesce(e.pl_events, 0) >= pl_ratio * (a.properties ->> 'usage_cap')::numeric
-        UNION ALL
-        -- caps per feature
-        SELECT a.account_id, 3,
-               jsonb_build_object('limit', 'feature', 'feature', c.key, 'used', coalesce(f.pl_events, 0),
-                                  'cap', (c.value #>> '{}')::numeric,
-                                  'ratio', round(coalesce(f.pl_events, 0) / (c.value #>> '{}')::numeric, 4),
-                                  'window_days', pl_days)
+    -- Caps per feature (properties.usage_cap an object): the limits reached,
+    -- from the events of the accounts that have such caps
+    feature_caps AS (
+        SELECT a.account_id,
+               jsonb_agg(jsonb_build_object('limit', 'feature', 'feature', c.key, 'used', coalesce(f.pl_events, 0),
+                                            'cap', (c.value #>> '{}')::numeric,
+                                            'ratio', round(coalesce(f.pl_events, 0) / (c.value #>> '{}')::numeric, 4),
+                                            'window_days', pl_days)
+                         ORDER BY c.key) AS items
         FROM (SELECT * FROM acc WHERE jsonb_typeof(acc.properties -> 'usage_cap') = 'object') a
         CROSS JOIN LATERAL jsonb_each(a.properties -> 'usage_cap') AS c(key, value)
-        LEFT JOIN features f ON f.account_id = a.account_id AND f.feature = c.key
+        LEFT JOIN (SELECT x.account_id, x.feature, coalesce(sum(x.events::float8), 0)::bigint AS pl_events
+                   FROM (SELECT f.account_id, f.day, f.feature, f.events FROM @extschema@.usage_feature_counter f
+                         WHERE f.day > today - pl_days AND f.day <= today
+                         UNION ALL
+                         SELECT d.account_id, d.day, d.feature, d.events FROM @extschema@.usage_delta d
+                         WHERE d.feature IS NOT NULL AND d.day > today - pl_days AND d.day <= today) x
+                   WHERE x.account_id IN (SELECT o.account_id FROM acc o WHERE jsonb_typeof(o.properties -> 'usage_cap') = 'object')
+                   GROUP BY x.account_id, x.feature) f ON f.account_id = a.account_id AND f.feature = c.key
         WHERE jsonb_typeof(c.value) = 'number' AND (c.value #>> '{}')::numeric > 0
           AND coalesce(f.pl_events, 0) >= pl_ratio * (c.value #>> '{}')::numeric
+        GROUP BY a.account_id
     ),
-    limit_signals AS (
-        SELECT l.account_id, 'plan_limit'::text AS signal,
-               jsonb_build_object('limits', jsonb_agg(l.item ORDER BY l.ord, l.item ->> 'feature'), 'min_ratio', pl_ratio) AS evidence
-        FROM limits l
-        GROUP BY l.account_id
-    ),
-    -- User growth --------------------------------------------------------------------
-    growth_signals AS (
-        SELECT u.account_id, 'user_growth'::text AS signal,
-               jsonb_build_object('active_users', u.ug_recent, 'prior_active_users', u.ug_prior,
-                                  'growth', round((u.ug_recent - u.ug_prior)::numeric / u.ug_prior, 4),
-                                  'window_days', ug_days) AS evidence
-        FROM users u JOIN acc a ON a.account_id = u.account_id
-        WHERE u.ug_prior >= greatest(ug_min, 1) AND u.ug_recent >= u.ug_prior * (1 + ug_growth)
-    ),
-    -- New feature areas ------------------------------------------------------------
-    feature_signals AS (
-        SELECT f.account_id, 'new_feature_area'::text AS signal,
-               jsonb_build_object('new_features', to_jsonb(array_agg(f.feature ORDER BY f.feature) FILTER (WHERE f.recent AND NOT f.prior)),
-                                  'features_used', count(*) FILTER (WHERE f.recent),
-                                  'prior_features', count(*) FILTER (WHERE f.prior),
-                                  'window_days', nf_days, 'lookback_days', nf_back) AS evidence
-        FROM features f JOIN acc a ON a.account_id = f.account_id
-        GROUP BY f.account_id
-        HAVING count(*) FILTER (WHERE f.prior) > 0
-           AND count(*) FILTER (WHERE f.recent AND NOT f.prior) >= greatest(nf_min, 1)
-    ),
-    -- Usage milestones: the highest milestone passed in the window --------------
-    milestones AS (
-        SELECT e.account_id, 1 AS ord,
-               jsonb_build_object('milestone', 'events', 'reached', m.reached, 'value', e.total) AS item
-        FROM events e JOIN acc a ON a.account_id = e.account_id
-        CROSS JOIN LATERAL (SELECT max(x) AS reached FROM unnest(um_event_marks) AS x
-                            WHERE e.total >= x AND e.total - e.um_events < x) m
-        -- (no mark is passed without events in the window: not looked for)
-        WHERE m.reached IS NOT NULL AND e.um_events > 0
-        UNION ALL
-        SELECT u.account_id, 2,
-               jsonb_build_object('milestone', 'active_users', 'reached', m.reached, 'value', u.um_recent)
-        FROM users u JOIN acc a ON a.account_id = u.account_id
-        CROSS JOIN LATERAL (SELECT max(x) AS reached FROM unnest(um_user_marks) AS x
-                            WHERE u.um_recent >= x AND u.um_prior < x) m
-        WHERE m.reached IS NOT NULL AND u.um_recent > u.um_prior
-    ),
-    milestone_signals AS (
-        SELECT m.account_id, 'usage_milestone'::text AS signal,
-               jsonb_build_object('milestones', jsonb_agg(m.item ORDER BY m.ord), 'window_days', um_days) AS evidence
-        FROM milestones m
-        GROUP BY m.account_id
-    ),
-    -- Advocacy: a healthy promoter ---------------------------------------------------
     health_now AS (
         SELECT DISTINCT ON (h.account_id) h.account_id, h.day, h.score
         FROM @extschema@.health_history h
@@ -387,22 +365,95 @@ BEGIN
           AND (accounts IS NULL OR n.account_id = ANY (accounts))
         ORDER BY n.account_id, n.responded_at DESC, n.response_id DESC
     ),
-    advocacy_signals AS (
-        SELECT h.account_id, 'advocacy'::text AS signal,
-               jsonb_build_object('health_score', round(h.score::numeric, 2), 'health_day', h.day,
-                                  'nps', n.score, 'responded_at', n.responded_at) AS evidence
-        FROM health_now h
-        JOIN nps_now n ON n.account_id = h.account_id
-        JOIN acc a ON a.account_id = h.account_id
-        WHERE h.score >= ad_health AND n.score >= ad_nps
+    -- One row per account with what every signal needs ---------------------------
+    facts AS (
+        SELECT a.account_id, a.seats,
+               CASE WHEN jsonb_typeof(a.properties -> 'seats_used') = 'number'
+                    THEN (a.properties ->> 'seats_used')::numeric ELSE coalesce(u.n[1], 0) END AS seats_used,
+               CASE WHEN jsonb_typeof(a.properties -> 'seats_used') = 'number'
+                    THEN 'properties' ELSE 'usage' END AS seats_source,
+               u.account_id IS NOT NULL AS has_users,
+               CASE WHEN jsonb_typeof(a.properties -> 'usage_cap') = 'number'
+                    THEN (a.properties ->> 'usage_cap')::numeric END AS usage_cap,
+               coalesce(e.pl_events, 0) AS pl_events,
+               e.total, e.um_events,
+               u.n[2] AS ug_recent, u.n[3] AS ug_prior, u.n[4] AS um_recent, u.n[5] AS um_prior,
+               fu.new_features, cardinality(fu.new_features) AS n_new, fu.n[1] AS n_recent, fu.n[2] AS n_prior,
+               fc.items AS cap_items,
+               h.day AS health_day, h.score AS health_score, n.score AS nps, n.responded_at
+        FROM acc a
+        LEFT JOIN users u ON u.account_id = a.account_id
+        LEFT JOIN events e ON e.account_id = a.account_id
+        LEFT JOIN feature_use fu ON fu.account_id = a.account_id
+        LEFT JOIN feature_caps fc ON fc.account_id = a.account_id
+        LEFT JOIN health_now h ON h.account_id = a.account_id
+        LEFT JOIN nps_now n ON n.account_id = a.account_id
+    ),
+    -- Each signal of an account as a condition on its facts (computed once,
+    -- read by each kind's SELECT below)
+    found AS MATERIALIZED (
+        SELECT f.*,
+               pl_on AND f.seats > 0 AND f.seats_used >= pl_ratio * f.seats
+                   AND (f.seats_source = 'properties' OR f.has_users) AS seats_hit,
+               pl_on AND f.usage_cap > 0 AND f.pl_events >= pl_ratio * f.usage_cap AS events_hit,
+               -- the highest milestone passed in the window (none is passed without events in it)
+               CASE WHEN um_on AND f.um_events > 0 AND f.total >= um_event_least
+                    THEN (SELECT max(x) FROM unnest(um_event_marks) AS x WHERE f.total >= x AND f.total - f.um_events < x) END AS event_mark,
+               CASE WHEN um_on AND f.um_recent > f.um_prior AND f.um_recent >= um_user_least
+                    THEN (SELECT max(x) FROM unnest(um_user_marks) AS x WHERE f.um_recent >= x AND f.um_prior < x) END AS user_mark
+        FROM facts f
     )
-    SELECT s.account_id, s.signal, s.evidence
-    FROM (SELECT * FROM limit_signals
-          UNION ALL SELECT * FROM growth_signals
-          UNION ALL SELECT * FROM feature_signals
-          UNION ALL SELECT * FROM milestone_signals
-          UNION ALL SELECT * FROM advocacy_signals) s
-    WHERE s.signal = ANY (on_signals);
+    -- Plan limits: seats, a cap on all events, caps per feature
+    SELECT f.account_id, 'plan_limit'::text,
+           jsonb_build_object('limits',
+               CASE WHEN f.seats_hit
+                    THEN jsonb_build_array(jsonb_build_object('limit', 'seats', 'used', f.seats_used, 'cap', f.seats,
+                                                              'ratio', round(f.seats_used / f.seats, 4), 'source', f.seats_source))
+                    ELSE '[]' END
+               || CASE WHEN f.events_hit
+                       THEN jsonb_build_array(jsonb_build_object('limit', 'events', 'used', f.pl_events, 'cap', f.usage_cap,
+                                                                 'ratio', round(f.pl_events / f.usage_cap, 4), 'window_days', pl_days))
+                       ELSE '[]' END
+               || coalesce(f.cap_items, '[]'),
+               'min_ratio', pl_ratio)
+    FROM found f
+    WHERE f.seats_hit OR f.events_hit OR (pl_on AND f.cap_items IS NOT NULL)
+    UNION ALL
+    -- User growth
+    SELECT f.account_id, 'user_growth',
+           jsonb_build_object('active_users', f.ug_recent, 'prior_active_users', f.ug_prior,
+                              'growth', round((f.ug_recent - f.ug_prior)::numeric / f.ug_prior, 4),
+                              'window_days', ug_days)
+    FROM found f
+    WHERE ug_on AND f.ug_prior >= greatest(ug_min, 1) AND f.ug_recent >= f.ug_prior * (1 + ug_growth)
+    UNION ALL
+    -- New feature areas
+    SELECT f.account_id, 'new_feature_area',
+           jsonb_build_object('new_features', to_jsonb(ARRAY(SELECT k FROM unnest(f.new_features) AS k ORDER BY k)),
+                              'features_used', f.n_recent, 'prior_features', f.n_prior,
+                              'window_days', nf_days, 'lookback_days', nf_back)
+    FROM found f
+    WHERE nf_on AND f.n_prior > 0 AND f.n_new >= greatest(nf_min, 1)
+    UNION ALL
+    -- Usage milestones
+    SELECT f.account_id, 'usage_milestone',
+           jsonb_build_object('milestones',
+               CASE WHEN f.event_mark IS NOT NULL
+                    THEN jsonb_build_array(jsonb_build_object('milestone', 'events', 'reached', f.event_mark, 'value', f.total))
+                    ELSE '[]' END
+               || CASE WHEN f.user_mark IS NOT NULL
+                       THEN jsonb_build_array(jsonb_build_object('milestone', 'active_users', 'reached', f.user_mark, 'value', f.um_recent))
+                       ELSE '[]' END,
+               'window_days', um_days)
+    FROM found f
+    WHERE f.event_mark IS NOT NULL OR f.user_mark IS NOT NULL
+    UNION ALL
+    -- Advocacy: a healthy promoter
+    SELECT f.account_id, 'advocacy',
+           jsonb_build_object('health_score', round(f.health_score::numeric, 2), 'health_day', f.health_day,
+                              'nps', f.nps, 'responded_at', f.responded_at)
+    FROM found f
+    WHERE ad_on AND f.health_score >= ad_health AND f.nps >= ad_nps;
 END $$;
 COMMENT ON FUNCTION @extschema@.expansion_signals_at(timestamptz, bigint[]) IS
     'The expansion signals that hold at as_of, with their evidence, for every account that is a customer then (or just the accounts given); reads, writes nothing. Thresholds come from csm.expansion_signal_config. Raises 22023 for a NULL or infinite as_of.';

@@ -42,6 +42,22 @@ export PGOPTIONS='-c client_min_messages=warning -c max_parallel_workers_per_gat
 cleanup() { bench_cleanup; }
 trap cleanup EXIT
 
+# timed KEY SQL: runs SQL in a session of its own; result[KEY] gets its
+# seconds as psql sees them, cpu[KEY] the CPU seconds of its backend (from
+# /proc: steadier than the clock on a shared, loaded machine; empty when
+# the server is elsewhere).
+declare -A cpu
+timed() {
+    local key=$1 c0 c1
+    shift
+    c0=$(backend_cpu)
+    result[$key]=$(elapsed "$@")
+    c1=$(backend_cpu)
+    if [ -n "$c0" ] && [ -n "$c1" ]; then cpu[$key]=$(sub "$c1" "$c0"); else cpu[$key]=; fi
+}
+# cpu_ratio A B: "cpu Xs, R.RRx" of cpu[A] against cpu[B], or nothing
+cpu_ratio() { [ -n "${cpu[$1]:-}" ] && echo "; CPU ${cpu[$1]} s, $(ratio "${cpu[$1]}" "${cpu[$2]}")x"; }
+
 
 echo "== csm expansion benchmark"
 bench_setup
@@ -94,44 +110,39 @@ echo "data: $ROWS accounts, $(sql -c "SELECT format('usage_counter %s, usage_use
 
 echo "== refresh: csm.refresh_expansion() into an empty table, then in place; detection alone; the floors once each"
 settle
-s=$(elapsed "SELECT * FROM csm.refresh_expansion();")
-echo "run refresh_expansion state=empty seconds=$s"
-result[refresh.empty]=$s
+timed refresh.empty "SELECT * FROM csm.refresh_expansion();"
+echo "run refresh_expansion state=empty seconds=${result[refresh.empty]} backend_cpu=${cpu[refresh.empty]:-n/a}"
 written=$(sql -c 'SELECT count(*) FROM csm.expansion_signal')
 echo "check refresh: $written signals written for $ROWS accounts: $(sql -c "SELECT string_agg(signal || ' ' || n, ', ' ORDER BY signal)
     FROM (SELECT signal, count(*) AS n FROM csm.expansion_signal GROUP BY signal) s")"
 settle
-s=$(elapsed "SELECT * FROM csm.refresh_expansion();")
-echo "run refresh_expansion state=in_place seconds=$s"
-result[refresh.in_place]=$s
-s=$(elapsed "SELECT count(*) FROM csm.expansion_signals_at(now());")
-echo "run expansion_signals_at seconds=$s"
-result[detect]=$s
+timed refresh.in_place "SELECT * FROM csm.refresh_expansion();"
+echo "run refresh_expansion state=in_place seconds=${result[refresh.in_place]} backend_cpu=${cpu[refresh.in_place]:-n/a}"
+timed detect "SELECT count(*) FROM csm.expansion_signals_at(now());"
+echo "run expansion_signals_at seconds=${result[detect]} backend_cpu=${cpu[detect]:-n/a}"
 bad=$(sql -c "SELECT count(*) FROM (SELECT account_id, signal FROM csm.expansion_signal WHERE cleared_at IS NULL
                                     EXCEPT SELECT account_id, signal FROM csm.expansion_signals_at(now())) x")
 if [ "$bad" != 0 ]; then echo "check: $bad open signals DISAGREE with detection"; failed=1; else echo "check: the open signals are those detected"; fi
 
 sql -c 'VACUUM (ANALYZE) csm.expansion_signal' -c 'TRUNCATE bench.floor_signal'
 settle
-s=$(elapsed 'INSERT INTO bench.floor_signal SELECT * FROM csm.expansion_signal;')
-echo "run floor_insert rows=$written seconds=$s"
-result[floor.written]=$s
+timed floor.written 'INSERT INTO bench.floor_signal SELECT * FROM csm.expansion_signal;'
+echo "run floor_insert rows=$written seconds=${result[floor.written]} backend_cpu=${cpu[floor.written]:-n/a}"
 sql -c 'TRUNCATE bench.floor_signal'
 settle
-s=$(elapsed "INSERT INTO bench.floor_signal (account_id, signal, first_seen_at, last_seen_at, evidence)
+timed floor.accounts "INSERT INTO bench.floor_signal (account_id, signal, first_seen_at, last_seen_at, evidence)
              SELECT a.account_id, 'plan_limit', now(), now(), jsonb_build_object('limits', jsonb_build_array(jsonb_build_object('limit', 'seats', 'used', a.seats, 'cap', a.seats)))
-             FROM csm.account a;")
-echo "run floor_insert rows=$ROWS seconds=$s"
-result[floor.accounts]=$s
+             FROM csm.account a;"
+echo "run floor_insert rows=$ROWS seconds=${result[floor.accounts]} backend_cpu=${cpu[floor.accounts]:-n/a}"
 
 echo "== results (lower is better)"
 echo "refresh_expansion over $ROWS accounts, $written signals (1 run each):"
-echo "  floor (a), INSERT..SELECT of the $written rows refresh wrote: $(secs "${result[floor.written]}") s"
-echo "  floor (b), INSERT..SELECT of $ROWS rows, one per account: $(secs "${result[floor.accounts]}") s"
+echo "  floor (a), INSERT..SELECT of the $written rows refresh wrote: $(secs "${result[floor.written]}") s${cpu[floor.written]:+ (CPU ${cpu[floor.written]} s)}"
+echo "  floor (b), INSERT..SELECT of $ROWS rows, one per account: $(secs "${result[floor.accounts]}") s${cpu[floor.accounts]:+ (CPU ${cpu[floor.accounts]} s)}"
 echo "  refresh_expansion into an empty table: $(secs "${result[refresh.empty]}") s" \
-     "($(ratio "${result[refresh.empty]}" "${result[floor.written]}")x floor a, $(ratio "${result[refresh.empty]}" "${result[floor.accounts]}")x floor b; target <= 2x)"
+     "($(ratio "${result[refresh.empty]}" "${result[floor.written]}")x floor a, $(ratio "${result[refresh.empty]}" "${result[floor.accounts]}")x floor b$(cpu_ratio refresh.empty floor.written) floor a; target <= 2x)"
 echo "  refresh_expansion in place: $(secs "${result[refresh.in_place]}") s" \
-     "($(ratio "${result[refresh.in_place]}" "${result[floor.written]}")x floor a, $(ratio "${result[refresh.in_place]}" "${result[floor.accounts]}")x floor b)"
-echo "  of which detection (expansion_signals_at alone): $(secs "${result[detect]}") s"
+     "($(ratio "${result[refresh.in_place]}" "${result[floor.written]}")x floor a, $(ratio "${result[refresh.in_place]}" "${result[floor.accounts]}")x floor b$(cpu_ratio refresh.in_place floor.written) floor a)"
+echo "  of which detection (expansion_signals_at alone): $(secs "${result[detect]}") s$(cpu_ratio detect floor.written) floor a"
 echo "elapsed: $(( $(date +%s) - started )) s"
 exit "$failed"
