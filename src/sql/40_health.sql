@@ -818,6 +818,8 @@ BEGIN
     PERFORM @extschema@._raise_alerts(ARRAY['health_band']);
     -- Playbooks fired by a health band (85_playbook.sql), in this transaction.
     PERFORM @extschema@._fire_playbooks(ARRAY['health_band'], NULL, 'refresh_health');
+    -- the segment benchmarks csm.assess_health reads (46_benchmark.sql)
+    PERFORM @extschema@._keep_health_benchmark();
     PERFORM @extschema@._run_finished('health', started, scored, skipped);
     RETURN scored;
 END $$;
@@ -853,7 +855,8 @@ BEGIN
     id := @extschema@._account_id(external_id);
     SELECT @extschema@.csm_health_score_row(m, @extschema@.health_model_for(a.segment, a.plan)) INTO result
     FROM @extschema@.account_metrics_at((now() AT TIME ZONE 'UTC')::date, id) m
-    JOIN @extschema@.account a ON a.account_id = m.account_id;
+    JOIN @extschema@.account a ON a.account_id = m.account_id
+    WHERE a.account_id = id;  -- an index lookup, not a hash of every account
     RETURN result;
 END $$;
 COMMENT ON FUNCTION @extschema@.csm_health_score(text) IS
@@ -870,7 +873,8 @@ BEGIN
     PERFORM @extschema@._health_live_check('explain_health');
     SELECT (@extschema@.csm_health_evaluate_row(m, @extschema@.health_model_for(a.segment, a.plan))).* INTO result
     FROM @extschema@.account_metrics_at((now() AT TIME ZONE 'UTC')::date, id) m
-    JOIN @extschema@.account a ON a.account_id = m.account_id;
+    JOIN @extschema@.account a ON a.account_id = m.account_id
+    WHERE a.account_id = id;  -- an index lookup, not a hash of every account
     RETURN QUERY
     SELECT c.metric, hc.label, c.value, c.zone, c.score, c.weight, c.contribution, c.points_lost
     FROM @extschema@.health_components(result) c

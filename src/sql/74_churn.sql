@@ -454,6 +454,8 @@ BEGIN
     PERFORM @extschema@._raise_alerts(ARRAY['churn_band']);
     -- Playbooks fired by a churn signal or band (85_playbook.sql), in this transaction.
     PERFORM @extschema@._fire_playbooks(ARRAY['churn_signal', 'churn_band'], NULL, 'refresh_churn');
+    -- the segment benchmarks csm.analyze_churn_risk reads (46_benchmark.sql)
+    PERFORM @extschema@._keep_churn_benchmark();
     PERFORM @extschema@._run_finished('churn', started, scored);
     RETURN scored;
 END $$;
