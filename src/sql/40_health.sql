@@ -724,11 +724,10 @@ BEGIN
     LOCK TABLE @extschema@.health_score, @extschema@.health_history IN SHARE ROW EXCLUSIVE MODE;
 
     -- A NOTICE at every 10% of the accounts, when the client wants notices
-    -- and there are 10,000 or more (single node; csm._progress,
+    -- and there are 10,000 or more (single node; csm._progress_begin,
     -- src/sql/92_settings.sql): a counter per row in the scoring
     -- statement, left out otherwise.
-    IF NOT distributed AND @extschema@._progress_wanted()
-       AND @extschema@._progress_start((SELECT count(*) FROM @extschema@.account a WHERE a.status = 'active')) THEN
+    IF @extschema@._progress_begin('refresh_health') THEN
         -- (in the select list: in a WHERE clause its guessed selectivity
         -- would change the plan)
         statements := jsonb_set(statements, '{score}', to_jsonb(replace(statements ->> 'score', ' AS r FROM (',
