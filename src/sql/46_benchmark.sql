@@ -27,7 +27,9 @@ CREATE TABLE IF NOT EXISTS @extschema@.health_benchmark (
     below         bigint NOT NULL,
     scores        float8[] NOT NULL,
     computed_at   timestamptz NOT NULL,
-    PRIMARY KEY (segment, bucket)
+    PRIMARY KEY (segment, bucket),
+    CONSTRAINT health_benchmark_average_score_range CHECK (average_score >= 0 AND average_score <= 100),
+    CONSTRAINT health_benchmark_share_red_range CHECK (share_red >= 0 AND share_red <= 1)
 );
 COMMENT ON TABLE @extschema@.health_benchmark IS
     'Health benchmarks of the segments as of the last csm.refresh_health (single node): per segment, the computed scores of its active accounts by bucket of a tenth of a point, with the segment''s count, average and share red on every row. Read by csm.assess_health (csm._health_benchmark); written only by csm.refresh_health.';
@@ -44,7 +46,8 @@ CREATE TABLE IF NOT EXISTS @extschema@.churn_benchmark (
     segment             text PRIMARY KEY,
     accounts            bigint NOT NULL,
     average_probability float8,
-    computed_at         timestamptz NOT NULL
+    computed_at         timestamptz NOT NULL,
+    CONSTRAINT churn_benchmark_average_probability_range CHECK (average_probability >= 0 AND average_probability <= 1)
 );
 COMMENT ON TABLE @extschema@.churn_benchmark IS
     'Churn benchmarks of the segments as of the last csm.refresh_churn (single node): the active accounts of each segment with a churn score, and their average probability. Read by csm.analyze_churn_risk (csm._churn_benchmark); written only by csm.refresh_churn.';

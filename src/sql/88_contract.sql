@@ -98,7 +98,7 @@ BEGIN
     reminders := ARRAY(SELECT r.days_out::text FROM @extschema@.renewal_reminder r
                        JOIN @extschema@.renewal rn ON rn.account_id = r.account_id AND rn.renewal_id = r.renewal_id
                        WHERE r.account_id = account AND rn.account_id = account AND rn.closed_at IS NULL);
-    overdue := ARRAY(SELECT unnest(o.milestones_overdue) FROM @extschema@.onboarding_status o WHERE o.account_id = account);
+    overdue := ARRAY(SELECT unnest(o.milestones_overdue) FROM @extschema@._onboarding_status(account) o);
     open_ctas := ARRAY(SELECT c.playbook FROM @extschema@.cta c
                        WHERE c.account_id = account AND c.status IN ('open', 'in_progress'));
 

@@ -6,8 +6,10 @@
 # answer for one account in ten, and refreshed health and churn scores;
 # then times reads of one account by external_id: the views
 # account_metrics, account_health, churn_risk, usage_daily, health_daily,
-# churn_daily, and the per-account functions churn_probability,
-# analyze_churn_risk and assess_health.  Each read is run for
+# churn_daily, and the per-account functions csm_health_score,
+# explain_health, churn_probability, analyze_churn_risk (its segment
+# comparison read from csm.churn_benchmark), assess_health (its segment
+# benchmark from csm.health_benchmark) and identify_expansion.  Each read is run for
 # BENCH_SAMPLES (50) different accounts in one session, planned each time
 # (EXECUTE, as a BI tool sends it); it prints the mean milliseconds per
 # read at both sizes and their ratio (1.00 is O(1)), and, at the demo's
@@ -36,9 +38,12 @@ READS=(
   "usage_daily|SELECT * FROM csm.usage_daily WHERE external_id = %L"
   "health_daily|SELECT * FROM csm.health_daily WHERE external_id = %L"
   "churn_daily|SELECT * FROM csm.churn_daily WHERE external_id = %L"
+  "csm_health_score()|SELECT csm.csm_health_score(%L)"
+  "explain_health()|SELECT * FROM csm.explain_health(%L)"
   "churn_probability()|SELECT csm.churn_probability(%L)"
   "analyze_churn_risk()|SELECT csm.analyze_churn_risk(%L)"
   "assess_health()|SELECT csm.assess_health(%L, daterange(current_date - 30, current_date + 1))"
+  "identify_expansion()|SELECT csm.identify_expansion(%L)"
 )
 
 # build N: a fresh portfolio of N accounts
