@@ -124,11 +124,13 @@ CREATE OR REPLACE FUNCTION @extschema@._health_benchmark(segment text, score flo
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     b record;
+    -- an integer, so that the primary key finds the bucket (scores are 0-100)
+    own_bucket constant integer := floor(least(greatest(score, -1), 101) * 10)::integer;
 BEGIN
     IF @extschema@._benchmarks_kept() THEN
         -- the bucket of score, else the nearest below it, else any
         SELECT hb.* INTO b FROM @extschema@.health_benchmark hb
-        WHERE hb.segment = _health_benchmark.segment AND hb.bucket <= floor(score * 10)
+        WHERE hb.segment = _health_benchmark.segment AND hb.bucket <= own_bucket
         ORDER BY hb.bucket DESC LIMIT 1;
         IF NOT FOUND THEN
             SELECT hb.* INTO b FROM @extschema@.health_benchmark hb
@@ -141,8 +143,8 @@ BEGIN
             IF score IS NOT NULL THEN
                 -- the bucket's scores below score: all of them in a lower
                 -- bucket, else those not at or above it
-                share_below := (CASE WHEN b.bucket > floor(score * 10) THEN 0
-                                     WHEN b.bucket < floor(score * 10) THEN b.below + cardinality(b.scores)
+                share_below := (CASE WHEN b.bucket > own_bucket THEN 0
+                                     WHEN b.bucket < own_bucket THEN b.below + cardinality(b.scores)
                                      ELSE b.below + cardinality(b.scores) - width_bucket(-score, b.scores) END)::numeric
                                / accounts;
             END IF;
@@ -181,7 +183,8 @@ BEGIN
     END IF;
     IF kept THEN
         SELECT hb.average_score INTO average_score
-        FROM @extschema@.health_benchmark hb WHERE hb.segment = _churn_benchmark.segment LIMIT 1;
+        FROM @extschema@.health_benchmark hb WHERE hb.segment = _churn_benchmark.segment
+        ORDER BY hb.bucket LIMIT 1;  -- (by the primary key)
     END IF;
     IF NOT kept OR NOT FOUND THEN
         SELECT avg(h.score) INTO average_score
