@@ -12,8 +12,10 @@
 # benchmark from csm.health_benchmark) and identify_expansion.  Each read
 # is run for BENCH_SAMPLES (50) different accounts in one session, after 10
 # warm-up reads, planned each time (EXECUTE, as a BI tool sends it); it
-# prints the median milliseconds per
-# read at both sizes and their ratio (1.00 is O(1)), and, at the demo's
+# prints the median milliseconds per read at both sizes and their ratio
+# (1.00 is O(1)), the shared buffers one read touches (EXPLAIN (ANALYZE,
+# BUFFERS), which other work on a shared machine does not change) and
+# their ratio, and, at the demo's
 # size, the set-based form of account_metrics and usage_daily (what
 # csm.distribute() keeps for Citus, and what 0.1.0 ran on one node).
 # Targets: <= 5 ms at 2,000 accounts, <= 10 ms at 1M.  Times are reported,
@@ -84,6 +86,7 @@ DECLARE
     t0 timestamptz;
     r record;
     ms float8[] := '{}';
+    plan json;
 BEGIN
     -- warm: a session's first calls of a function plan its statements
     -- (PL/pgSQL caches a generic plan from about the sixth), as a BI
@@ -96,12 +99,18 @@ BEGIN
     END LOOP;
     -- the median read: steadier than the mean when other work shares the machine
     RAISE WARNING 'ms %', (SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY x)::numeric, 3) FROM unnest(ms) x);
+    -- and the shared buffers one read touches (functions' statements
+    -- included), which no other work on the machine changes
+    EXECUTE 'EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ' || format(\$q\$$2\$q\$, ids[1]) INTO plan;
+    RAISE WARNING 'buffers %', (plan -> 0 -> 'Plan' ->> 'Shared Hit Blocks')::bigint
+                               + (plan -> 0 -> 'Plan' ->> 'Shared Read Blocks')::bigint;
 END \$\$;
 SQL
 }
-ms() { time_read "$@" 2>&1 | sed -n 's/.*WARNING:  ms //p'; }
+# ms NAME QUERY: "MS BUFFERS"
+ms() { time_read "$@" 2>&1 | sed -n 's/.*WARNING:  \(ms\|buffers\) //p' | paste -sd ' '; }
 
-declare -A small big
+declare -A small big small_buf big_buf
 echo "== csm per-account reads benchmark: $SMALL and $BIG accounts, $DAYS days of usage each, $SAMPLES accounts per read"
 echo "(the machine may be shared: compare the ratios of one run, not times across runs)"
 for size in "$SMALL" "$BIG"; do
@@ -110,14 +119,14 @@ for size in "$SMALL" "$BIG"; do
     echo "built $size accounts in $(( $(date +%s) - started )) s"
     for r in "${READS[@]}"; do
         name=${r%%|*}; q=${r#*|}
-        v=$(ms "$name" "$q")
-        if [ "$size" = "$SMALL" ]; then small[$name]=$v; else big[$name]=$v; fi
-        echo "run  $size accounts  $name  $v ms"
+        read -r v b <<<"$(ms "$name" "$q")"
+        if [ "$size" = "$SMALL" ]; then small[$name]=$v small_buf[$name]=$b; else big[$name]=$v big_buf[$name]=$b; fi
+        echo "run  $size accounts  $name  $v ms  $b buffers"
     done
     if [ "$size" = "$SMALL" ]; then
         sql -c 'SELECT csm._account_metrics_view(false), csm._usage_daily_views(false)' >/dev/null
-        setm=$(ms set_metrics "SELECT * FROM csm.account_metrics WHERE external_id = %L")
-        setu=$(ms set_usage "SELECT * FROM csm.usage_daily WHERE external_id = %L")
+        setm=$(ms set_metrics "SELECT * FROM csm.account_metrics WHERE external_id = %L" | cut -d' ' -f1)
+        setu=$(ms set_usage "SELECT * FROM csm.usage_daily WHERE external_id = %L" | cut -d' ' -f1)
         sql -c 'SELECT csm._account_metrics_view(true), csm._usage_daily_views(true)' >/dev/null
         echo "run  $size accounts  account_metrics (set-based form)  $setm ms"
         echo "run  $size accounts  usage_daily (set-based form)  $setu ms"
@@ -125,10 +134,11 @@ for size in "$SMALL" "$BIG"; do
 done
 
 echo
-printf '%-22s %14s %14s %10s\n' read "ms @ $SMALL" "ms @ $BIG" ratio
+printf '%-22s %14s %14s %10s %14s %14s %10s\n' read "ms @ $SMALL" "ms @ $BIG" ratio "buffers @ $SMALL" "buffers @ $BIG" ratio
 for r in "${READS[@]}"; do
     name=${r%%|*}
-    printf '%-22s %14s %14s %10s\n' "$name" "${small[$name]}" "${big[$name]}" "$(ratio "${big[$name]}" "${small[$name]}")"
+    printf '%-22s %14s %14s %10s %14s %14s %10s\n' "$name" "${small[$name]}" "${big[$name]}" "$(ratio "${big[$name]}" "${small[$name]}")" \
+        "${small_buf[$name]}" "${big_buf[$name]}" "$(ratio "${big_buf[$name]}" "${small_buf[$name]}")"
 done
 printf 'set-based form @ %s: account_metrics %s ms (%sx the per-account form), usage_daily %s ms (%sx)\n' "$SMALL" \
     "$setm" "$(ratio "$setm" "${small[account_metrics]}")" "$setu" "$(ratio "$setu" "${small[usage_daily]}")"
