@@ -131,8 +131,19 @@ RETURNS TABLE (
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    src record := @extschema@._account_metric_sources();
+    src record;
 BEGIN
+    -- One account today on a single node (csm_health_score, explain_health,
+    -- churn_probability, ...): the view, whose per-account form reads only
+    -- that account's rows, in a statement planned once per session rather
+    -- than a query text planned at every call (the planning was most of a
+    -- call's time).  On Citus the view is the set-based form: EXECUTE below.
+    IF account IS NOT NULL AND as_of = (now() AT TIME ZONE 'UTC')::date
+       AND NOT @extschema@._is_distributed('@extschema@.account') THEN
+        RETURN QUERY SELECT m.* FROM @extschema@.account_metrics m WHERE m.account_id = account;
+        RETURN;
+    END IF;
+    src := @extschema@._account_metric_sources();
     RETURN QUERY EXECUTE @extschema@._account_metrics_sql()
         USING as_of, account, src.has_users, src.has_features, src.has_tickets;
 END $$;

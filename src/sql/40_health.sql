@@ -736,11 +736,10 @@ BEGIN
     LOCK TABLE @extschema@.health_score, @extschema@.health_history IN SHARE ROW EXCLUSIVE MODE;
 
     -- A NOTICE at every 10% of the accounts, when the client wants notices
-    -- and there are 10,000 or more (single node; csm._progress,
+    -- and there are 10,000 or more (single node; csm._progress_begin,
     -- src/sql/92_settings.sql): a counter per row in the scoring
     -- statement, left out otherwise.
-    IF NOT distributed AND @extschema@._progress_wanted()
-       AND @extschema@._progress_start((SELECT count(*) FROM @extschema@.account a WHERE a.status = 'active')) THEN
+    IF @extschema@._progress_begin('refresh_health') THEN
         -- (in the select list: in a WHERE clause its guessed selectivity
         -- would change the plan)
         statements := jsonb_set(statements, '{score}', to_jsonb(replace(statements ->> 'score', ' AS r FROM (',
@@ -823,6 +822,8 @@ BEGIN
         -- Playbooks fired by a health band (85_playbook.sql), in this transaction.
         PERFORM @extschema@._fire_playbooks(ARRAY['health_band'], changed || expired, 'refresh_health');
     END IF;
+    -- the segment benchmarks csm.assess_health reads (46_benchmark.sql)
+    PERFORM @extschema@._keep_health_benchmark();
     PERFORM @extschema@._run_finished('health', started, scored, skipped);
     RETURN scored;
 END $$;
@@ -858,7 +859,8 @@ BEGIN
     id := @extschema@._account_id(external_id);
     SELECT @extschema@.csm_health_score_row(m, @extschema@.health_model_for(a.segment, a.plan)) INTO result
     FROM @extschema@.account_metrics_at((now() AT TIME ZONE 'UTC')::date, id) m
-    JOIN @extschema@.account a ON a.account_id = m.account_id;
+    JOIN @extschema@.account a ON a.account_id = m.account_id
+    WHERE a.account_id = id;  -- an index lookup, not a hash of every account
     RETURN result;
 END $$;
 COMMENT ON FUNCTION @extschema@.csm_health_score(text) IS
@@ -875,7 +877,8 @@ BEGIN
     PERFORM @extschema@._health_live_check('explain_health');
     SELECT (@extschema@.csm_health_evaluate_row(m, @extschema@.health_model_for(a.segment, a.plan))).* INTO result
     FROM @extschema@.account_metrics_at((now() AT TIME ZONE 'UTC')::date, id) m
-    JOIN @extschema@.account a ON a.account_id = m.account_id;
+    JOIN @extschema@.account a ON a.account_id = m.account_id
+    WHERE a.account_id = id;  -- an index lookup, not a hash of every account
     RETURN QUERY
     SELECT c.metric, hc.label, c.value, c.zone, c.score, c.weight, c.contribution, c.points_lost
     FROM @extschema@.health_components(result) c

@@ -260,7 +260,9 @@ BEGIN
                   ORDER BY u.i LIMIT 1) AS problem
           FROM (SELECT c.account_id,
                        @extschema@._churn_impute(m.model, @extschema@._churn_vector(
-                           names, c.metrics, coalesce(o.signals, '{}'))) AS v
+                           names, c.metrics, coalesce(o.signals, '{}'))) AS v,
+                       -- csm.refresh_churn's progress (a no-op otherwise)
+                       @extschema@._progress('refresh_churn', c.account_id) AS counted
                 FROM @extschema@.churn_metrics_at((now() AT TIME ZONE 'UTC')::date, account) c
                 JOIN @extschema@._churn_accounts(account) a ON a.account_id = c.account_id AND a.status = 'active'
                 LEFT JOIN @extschema@._churn_open_signals(NULL, false, account) o ON o.account_id = c.account_id
@@ -363,6 +365,9 @@ BEGIN
     -- lock above to cascade to churn_score, so waiting would deadlock.
     locked := ARRAY(SELECT a.account_id FROM @extschema@.account a WHERE a.status = 'active'
                     ORDER BY a.account_id FOR KEY SHARE SKIP LOCKED);
+    -- A NOTICE at every 10% of them scored, when the client wants notices
+    -- (csm._progress_begin; csm._churn_predictions counts them).
+    PERFORM @extschema@._progress_begin('refresh_churn', cardinality(locked));
     IF to_regclass('pg_temp.csm_churn_refresh') IS NOT NULL THEN
         DROP TABLE pg_temp.csm_churn_refresh;
     END IF;
@@ -454,6 +459,8 @@ BEGIN
     PERFORM @extschema@._raise_alerts(ARRAY['churn_band']);
     -- Playbooks fired by a churn signal or band (85_playbook.sql), in this transaction.
     PERFORM @extschema@._fire_playbooks(ARRAY['churn_signal', 'churn_band'], NULL, 'refresh_churn');
+    -- the segment benchmarks csm.analyze_churn_risk reads (46_benchmark.sql)
+    PERFORM @extschema@._keep_churn_benchmark();
     PERFORM @extschema@._run_finished('churn', started, scored);
     RETURN scored;
 END $$;

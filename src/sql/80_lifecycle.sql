@@ -931,7 +931,7 @@ COMMENT ON FUNCTION @extschema@.time_to_value(text) IS
 -- arrays first and combining them in memory: on Citus, a query that reads
 -- csm's tables together with a function's rows (or correlated subqueries
 -- over a distributed table) cannot be planned, or is sent to one node.
-CREATE FUNCTION @extschema@._onboarding_status()
+CREATE FUNCTION @extschema@._onboarding_status(only_account bigint DEFAULT NULL)
 RETURNS TABLE (account_id bigint, external_id text, name text, segment text, started_at timestamptz,
                days_since_start integer, phase @extschema@.onboarding_phase, milestones_due text[],
                milestones_done text[], milestones_overdue text[], time_to_value interval, ttv_days numeric,
@@ -956,7 +956,10 @@ BEGIN
            array_agg(a.name ORDER BY a.account_id), array_agg(a.segment ORDER BY a.account_id),
            array_agg(a.started_at ORDER BY a.account_id), array_agg(a.seats ORDER BY a.account_id)
     INTO ids, ext, names, segs, starts, seat
-    FROM @extschema@.account a WHERE a.lifecycle_stage = 'onboarding';
+    FROM @extschema@.account a
+    WHERE a.lifecycle_stage = 'onboarding'
+      -- one account (csm._playbooks_that_fire): its rows only
+      AND (only_account IS NULL OR a.account_id = only_account);
     IF ids IS NULL THEN
         RETURN;
     END IF;
@@ -999,8 +1002,8 @@ BEGIN
     JOIN (SELECT * FROM @extschema@._onboarding_progress(ids)) p ON p.account_id = a.account_id
     ORDER BY a.account_id;
 END $$;
-COMMENT ON FUNCTION @extschema@._onboarding_status() IS
-    'Internal: the rows of csm.onboarding_status.';
+COMMENT ON FUNCTION @extschema@._onboarding_status(bigint) IS
+    'Internal: the rows of csm.onboarding_status, of every onboarding account or (only_account) of one.';
 
 CREATE VIEW @extschema@.onboarding_status WITH (security_invoker = true) AS
 SELECT * FROM @extschema@._onboarding_status();

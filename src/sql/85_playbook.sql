@@ -486,6 +486,7 @@ BEGIN
     END IF;
     FOR p IN SELECT * FROM @extschema@.playbook b
              WHERE b.active AND b.trigger_kind = ANY (kinds) ORDER BY b.playbook_id LOOP
+        PERFORM @extschema@._progress_add('run_playbooks', 1);  -- csm.run_playbooks's progress
         cand := @extschema@._playbook_candidates_sql(p.trigger_kind);
         CONTINUE WHEN cand IS NULL;
         -- Cleared first (what still holds is never closed), then what opens.
@@ -630,6 +631,9 @@ BEGIN
     PERFORM @extschema@._require('operate');
     -- Two runs at once would only wait for each other's CTAs: queue them.
     PERFORM @extschema@._lock_row('playbook', 'run', true);
+    -- A NOTICE at every 10% of the playbooks begun (csm._fire_playbooks counts them).
+    PERFORM @extschema@._progress_begin('run_playbooks',
+        (SELECT count(*) FROM @extschema@.playbook b WHERE b.active AND b.trigger_kind <> 'manual'));
     opened := @extschema@._fire_playbooks(ARRAY(SELECT k.trigger_kind FROM @extschema@.playbook_trigger k
                                                  WHERE k.trigger_kind <> 'manual' ORDER BY k.trigger_kind),
                                            NULL, 'run_playbooks');

@@ -289,6 +289,7 @@ BEGIN
                   AND NOT EXISTS (SELECT 1 FROM (%3$s) c WHERE c.account_id = x.account_id AND c.subject = x.subject)$q$,
                 k, stamp, candidates, replace(only_accounts, 'c.account_id', 'x.account_id'));
         END IF;
+        PERFORM @extschema@._progress_add('run_alerts', 1);  -- csm.run_alerts's progress
     END LOOP;
     -- Announced from this backend; NOTIFY delivers them when the transaction
     -- commits, nothing if it rolls back, and a transaction's identical
@@ -332,6 +333,8 @@ DECLARE
     raised integer;
 BEGIN
     PERFORM @extschema@._require('operate');
+    -- A NOTICE at every 10% of the kinds done (csm._raise_alerts counts them).
+    PERFORM @extschema@._progress_begin('run_alerts', cardinality(@extschema@._alert_kinds()));
     raised := @extschema@._raise_alerts(@extschema@._alert_kinds());
     PERFORM @extschema@._run_finished('alerts', started, raised);
     RETURN raised;

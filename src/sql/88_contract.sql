@@ -260,16 +260,14 @@ BEGIN
     -- The benchmark: the computed scores of the active accounts of the
     -- segment asked for, else of the account's own.
     peers := coalesce(segment, acct.segment);
-    SELECT jsonb_build_object('segment', peers, 'accounts', count(h.score),
-                              'average_score', round(avg(h.score)::numeric, 1),
-                              'share_red', round(avg((h.band = 'red')::integer)::numeric, 4),
-                              'share_below', CASE WHEN eff_score IS NOT NULL AND count(h.score) > 0
-                                                  THEN round(avg((h.score < eff_score)::integer)::numeric, 4) END,
-                              'difference', round((eff_score - avg(h.score))::numeric, 1))
+    -- (csm._health_benchmark: kept by csm.refresh_health, 46_benchmark.sql)
+    SELECT jsonb_build_object('segment', peers, 'accounts', b.accounts,
+                              'average_score', round(b.average_score::numeric, 1),
+                              'share_red', round(b.share_red, 4),
+                              'share_below', round(b.share_below, 4),
+                              'difference', round((eff_score - b.average_score)::numeric, 1))
     INTO benchmark
-    FROM @extschema@.health_score h
-    JOIN @extschema@.account a ON a.account_id = h.account_id
-    WHERE a.segment = peers AND a.status = 'active' AND h.score IS NOT NULL;
+    FROM @extschema@._health_benchmark(peers, eff_score) b;
 
     RETURN jsonb_build_object(
         'customer_id', customer_id,
@@ -472,14 +470,10 @@ BEGIN
                           WHEN baseline_probability IS NOT NULL OR baseline_health IS NOT NULL THEN 'stable' END);
     -- segment: the active accounts of its segment, or the caller's benchmarks
     IF seg_probability IS NULL OR seg_health IS NULL THEN
-        SELECT count(*), avg(c.probability) INTO seg_accounts, v
-        FROM @extschema@.churn_score c JOIN @extschema@.account a ON a.account_id = c.account_id
-        WHERE a.segment = acct.segment AND a.status = 'active';
-        seg_probability := coalesce(seg_probability, v);
-        SELECT avg(h.score) INTO v
-        FROM @extschema@.health_score h JOIN @extschema@.account a ON a.account_id = h.account_id
-        WHERE a.segment = acct.segment AND a.status = 'active';
-        seg_health := coalesce(seg_health, v);
+        -- (csm._churn_benchmark: kept by the refreshes, 46_benchmark.sql)
+        SELECT b.accounts, coalesce(seg_probability, b.average_probability), coalesce(seg_health, b.average_score)
+        INTO seg_accounts, seg_probability, seg_health
+        FROM @extschema@._churn_benchmark(acct.segment) b;
     END IF;
     seg := jsonb_build_object(
         'segment', acct.segment,

@@ -24,6 +24,9 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.health_score', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.health_history', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.health_override', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.health_override_override_id_seq', '');
+-- The segment benchmarks kept with the scores (46_benchmark.sql), restored with them.
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.health_benchmark', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.churn_benchmark', '');
 -- Ownership: weights, relationships, load, audit and alerts.
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.segment_weight', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.account_assignment', '');

@@ -40,9 +40,11 @@ EXCEPTION WHEN insufficient_privilege THEN
                                        pg_catalog.current_database());
 END $$;
 
--- Progress of long refreshes (src/progress.c): a NOTICE at every 10% when
--- the client wants notices. The refresh asks csm._progress_wanted() once;
--- when false its statements do not call csm._progress() at all.
+-- Progress of long refreshes (src/progress.c): a NOTICE at every 10% of a
+-- refresh's units of work (its accounts, or its steps) when the client
+-- wants notices.  A refresh calls csm._progress_begin(label, total) once;
+-- when that is false its statements' calls of csm._progress count nothing
+-- (csm.refresh_health leaves them out of its statement altogether).
 CREATE FUNCTION @extschema@._progress_wanted() RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -51,13 +53,34 @@ BEGIN ATOMIC
 END;
 COMMENT ON FUNCTION @extschema@._progress_wanted() IS
     'Internal: whether the client wants NOTICEs (client_min_messages notice or lower), so a refresh reports its progress.';
-CREATE FUNCTION @extschema@._progress_start(total bigint) RETURNS boolean
+CREATE FUNCTION @extschema@._progress_start(label text, total bigint) RETURNS boolean
 AS 'MODULE_PATHNAME', 'csm_progress_start'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION @extschema@._progress_start(bigint) IS
-    'Internal: starts counting a refresh''s rows towards total for csm._progress, and returns true, when total is 10,000 or more (a long refresh); else false and a refresh reports no progress.';
+COMMENT ON FUNCTION @extschema@._progress_start(text, bigint) IS
+    'Internal: starts counting the units of work of the refresh named label towards total (csm._progress, csm._progress_add), and returns true; with a NULL or non-positive total, counts nothing and returns false. The count ends with the transaction.';
 CREATE FUNCTION @extschema@._progress(label text, id bigint) RETURNS boolean
 AS 'MODULE_PATHNAME', 'csm_progress'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@._progress(text, bigint) IS
-    'Internal: counts one row of a refresh (id: its account) and raises a NOTICE "label: N% (done of total)" each time the count passes another tenth of csm._progress_start''s total; always true.';
+    'Internal: counts one row (id: its account) of the refresh named label, when it is the one under way, and raises a NOTICE "label: N% (done of total)" each time the count passes another tenth of csm._progress_start''s total; always true.';
+CREATE FUNCTION @extschema@._progress_add(label text, n bigint) RETURNS void
+AS 'MODULE_PATHNAME', 'csm_progress_add'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@._progress_add(text, bigint) IS
+    'Internal: as csm._progress, n units of work at once (a step of the refresh named label: an alert kind, a playbook, a statement).';
+-- A refresh is long from 10,000 active accounts (below that no refresh
+-- takes long enough to report on); on Citus the work runs on the workers,
+-- which do not share this count.
+CREATE FUNCTION @extschema@._progress_begin(label text, total bigint DEFAULT NULL) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    active bigint;
+BEGIN
+    IF NOT @extschema@._progress_wanted() OR @extschema@._is_distributed('@extschema@.account') THEN
+        RETURN @extschema@._progress_start(label, NULL);
+    END IF;
+    active := (SELECT count(*) FROM @extschema@.account a WHERE a.status = 'active');
+    RETURN @extschema@._progress_start(label, CASE WHEN active >= 10000 THEN coalesce(total, active) END);
+END $$;
+COMMENT ON FUNCTION @extschema@._progress_begin(text, bigint) IS
+    'Internal: called once by a long refresh named label: when the client wants notices (csm._progress_wanted()), on a single node, with 10,000 active accounts or more, starts counting its progress towards total units of work (NULL: the active accounts) and returns true; else counts nothing and returns false.';

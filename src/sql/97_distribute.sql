@@ -40,6 +40,9 @@ BEGIN ATOMIC
         (60, '@extschema@.segment', 'reference'),
         (61, '@extschema@.segment_rule', 'reference'),
         (65, '@extschema@.refresh_run', 'reference'),
+        -- segment benchmarks (46_benchmark.sql; kept on a single node only)
+        (66, '@extschema@.health_benchmark', 'reference'),
+        (67, '@extschema@.churn_benchmark', 'reference'),
         (70, '@extschema@.nps_category', 'reference'),
         (80, '@extschema@.expansion_signal_kind', 'reference'),
         (81, '@extschema@.expansion_signal_setting', 'reference'),

@@ -6,11 +6,16 @@
 # answer for one account in ten, and refreshed health and churn scores;
 # then times reads of one account by external_id: the views
 # account_metrics, account_health, churn_risk, usage_daily, health_daily,
-# churn_daily, and the per-account functions churn_probability,
-# analyze_churn_risk and assess_health.  Each read is run for
-# BENCH_SAMPLES (50) different accounts in one session, planned each time
-# (EXECUTE, as a BI tool sends it); it prints the mean milliseconds per
-# read at both sizes and their ratio (1.00 is O(1)), and, at the demo's
+# churn_daily, and the per-account functions csm_health_score,
+# explain_health, churn_probability, analyze_churn_risk (its segment
+# comparison read from csm.churn_benchmark), assess_health (its segment
+# benchmark from csm.health_benchmark) and identify_expansion.  Each read
+# is run for BENCH_SAMPLES (50) different accounts in one session, after 10
+# warm-up reads, planned each time (EXECUTE, as a BI tool sends it); it
+# prints the median milliseconds per read at both sizes and their ratio
+# (1.00 is O(1)), the shared buffers one read touches (EXPLAIN (ANALYZE,
+# BUFFERS), which other work on a shared machine does not change) and
+# their ratio, and, at the demo's
 # size, the set-based form of account_metrics and usage_daily (what
 # csm.distribute() keeps for Citus, and what 0.1.0 ran on one node).
 # Targets: <= 5 ms at 2,000 accounts, <= 10 ms at 1M.  Times are reported,
@@ -36,9 +41,12 @@ READS=(
   "usage_daily|SELECT * FROM csm.usage_daily WHERE external_id = %L"
   "health_daily|SELECT * FROM csm.health_daily WHERE external_id = %L"
   "churn_daily|SELECT * FROM csm.churn_daily WHERE external_id = %L"
+  "csm_health_score()|SELECT csm.csm_health_score(%L)"
+  "explain_health()|SELECT * FROM csm.explain_health(%L)"
   "churn_probability()|SELECT csm.churn_probability(%L)"
   "analyze_churn_risk()|SELECT csm.analyze_churn_risk(%L)"
   "assess_health()|SELECT csm.assess_health(%L, daterange(current_date - 30, current_date + 1))"
+  "identify_expansion()|SELECT csm.identify_expansion(%L)"
 )
 
 # build N: a fresh portfolio of N accounts
@@ -67,7 +75,7 @@ VACUUM ANALYZE;
 SQL
 }
 
-# time NAME QUERY: mean ms per read over SAMPLES accounts spread over the portfolio
+# time NAME QUERY: median ms per read over SAMPLES accounts spread over the portfolio
 time_read() {
     sql <<SQL
 DO \$\$
@@ -77,19 +85,32 @@ DECLARE
     id text;
     t0 timestamptz;
     r record;
+    ms float8[] := '{}';
+    plan json;
 BEGIN
-    FOREACH id IN ARRAY ids[1:3] LOOP EXECUTE format(\$q\$$2\$q\$, id); END LOOP;  -- warm
-    t0 := clock_timestamp();
+    -- warm: a session's first calls of a function plan its statements
+    -- (PL/pgSQL caches a generic plan from about the sixth), as a BI
+    -- tool's or a pooler's long-lived server session has done long before
+    FOREACH id IN ARRAY ids[1:10] LOOP EXECUTE format(\$q\$$2\$q\$, id); END LOOP;
     FOREACH id IN ARRAY ids LOOP
+        t0 := clock_timestamp();
         FOR r IN EXECUTE format(\$q\$$2\$q\$, id) LOOP END LOOP;
+        ms := ms || extract(epoch FROM clock_timestamp() - t0)::float8 * 1000;
     END LOOP;
-    RAISE WARNING 'ms %', round((extract(epoch FROM clock_timestamp() - t0) * 1000 / cardinality(ids))::numeric, 3);
+    -- the median read: steadier than the mean when other work shares the machine
+    RAISE WARNING 'ms %', (SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY x)::numeric, 3) FROM unnest(ms) x);
+    -- and the shared buffers one read touches (functions' statements
+    -- included), which no other work on the machine changes
+    EXECUTE 'EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ' || format(\$q\$$2\$q\$, ids[1]) INTO plan;
+    RAISE WARNING 'buffers %', (plan -> 0 -> 'Plan' ->> 'Shared Hit Blocks')::bigint
+                               + (plan -> 0 -> 'Plan' ->> 'Shared Read Blocks')::bigint;
 END \$\$;
 SQL
 }
-ms() { time_read "$@" 2>&1 | sed -n 's/.*WARNING:  ms //p'; }
+# ms NAME QUERY: "MS BUFFERS"
+ms() { time_read "$@" 2>&1 | sed -n 's/.*WARNING:  \(ms\|buffers\) //p' | paste -sd ' '; }
 
-declare -A small big
+declare -A small big small_buf big_buf
 echo "== csm per-account reads benchmark: $SMALL and $BIG accounts, $DAYS days of usage each, $SAMPLES accounts per read"
 echo "(the machine may be shared: compare the ratios of one run, not times across runs)"
 for size in "$SMALL" "$BIG"; do
@@ -98,14 +119,14 @@ for size in "$SMALL" "$BIG"; do
     echo "built $size accounts in $(( $(date +%s) - started )) s"
     for r in "${READS[@]}"; do
         name=${r%%|*}; q=${r#*|}
-        v=$(ms "$name" "$q")
-        if [ "$size" = "$SMALL" ]; then small[$name]=$v; else big[$name]=$v; fi
-        echo "run  $size accounts  $name  $v ms"
+        read -r v b <<<"$(ms "$name" "$q")"
+        if [ "$size" = "$SMALL" ]; then small[$name]=$v small_buf[$name]=$b; else big[$name]=$v big_buf[$name]=$b; fi
+        echo "run  $size accounts  $name  $v ms  $b buffers"
     done
     if [ "$size" = "$SMALL" ]; then
         sql -c 'SELECT csm._account_metrics_view(false), csm._usage_daily_views(false)' >/dev/null
-        setm=$(ms set_metrics "SELECT * FROM csm.account_metrics WHERE external_id = %L")
-        setu=$(ms set_usage "SELECT * FROM csm.usage_daily WHERE external_id = %L")
+        setm=$(ms set_metrics "SELECT * FROM csm.account_metrics WHERE external_id = %L" | cut -d' ' -f1)
+        setu=$(ms set_usage "SELECT * FROM csm.usage_daily WHERE external_id = %L" | cut -d' ' -f1)
         sql -c 'SELECT csm._account_metrics_view(true), csm._usage_daily_views(true)' >/dev/null
         echo "run  $size accounts  account_metrics (set-based form)  $setm ms"
         echo "run  $size accounts  usage_daily (set-based form)  $setu ms"
@@ -113,10 +134,11 @@ for size in "$SMALL" "$BIG"; do
 done
 
 echo
-printf '%-22s %14s %14s %10s\n' read "ms @ $SMALL" "ms @ $BIG" ratio
+printf '%-22s %14s %14s %10s %14s %14s %10s\n' read "ms @ $SMALL" "ms @ $BIG" ratio "buffers @ $SMALL" "buffers @ $BIG" ratio
 for r in "${READS[@]}"; do
     name=${r%%|*}
-    printf '%-22s %14s %14s %10s\n' "$name" "${small[$name]}" "${big[$name]}" "$(ratio "${big[$name]}" "${small[$name]}")"
+    printf '%-22s %14s %14s %10s %14s %14s %10s\n' "$name" "${small[$name]}" "${big[$name]}" "$(ratio "${big[$name]}" "${small[$name]}")" \
+        "${small_buf[$name]}" "${big_buf[$name]}" "$(ratio "${big_buf[$name]}" "${small_buf[$name]}")"
 done
 printf 'set-based form @ %s: account_metrics %s ms (%sx the per-account form), usage_daily %s ms (%sx)\n' "$SMALL" \
     "$setm" "$(ratio "$setm" "${small[account_metrics]}")" "$setu" "$(ratio "$setu" "${small[usage_daily]}")"

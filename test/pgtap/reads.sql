@@ -6,7 +6,7 @@
 -- set-based form aggregated every account first; and the answers are those
 -- of the set-based form.
 BEGIN;
-SELECT plan(9);
+SELECT plan(10);
 
 CREATE SCHEMA reads_t;
 CREATE TABLE reads_t.events (org text, at timestamptz, who text, what text);
@@ -52,9 +52,13 @@ SELECT set_eq($$SELECT * FROM csm.account_metrics$$,
               $$SELECT * FROM csm.account_metrics_at((now() AT TIME ZONE 'UTC')::date)$$,
               'account_metrics: the answers of account_metrics_at, every account');
 SELECT set_eq($$SELECT * FROM csm.account_metrics WHERE external_id = 'reads_1'$$,
-              $$SELECT m.* FROM csm.account a, csm.account_metrics_at((now() AT TIME ZONE 'UTC')::date, a.account_id) m
-                WHERE a.external_id = 'reads_1'$$,
+              $$SELECT * FROM csm.account_metrics_at((now() AT TIME ZONE 'UTC')::date) WHERE external_id = 'reads_1'$$,
               'account_metrics by external_id: the answer of account_metrics_at');
+-- account_metrics_at of one account today reads the per-account view (what
+-- csm_health_score(external_id) and the other per-account functions call)
+SELECT set_eq($$SELECT m.* FROM csm.account a, csm.account_metrics_at((now() AT TIME ZONE 'UTC')::date, a.account_id) m$$,
+              $$SELECT * FROM csm.account_metrics_at((now() AT TIME ZONE 'UTC')::date)$$,
+              'account_metrics_at of each account today: the set-based answers, every account');
 SELECT set_eq($$SELECT external_id, account_id, source, day, events, active_users FROM csm.usage_daily$$,
               $$SELECT a.external_id, u.account_id, s.relation, u.day, u.events,
                        CASE WHEN s.user_column IS NOT NULL THEN u.active_users END

@@ -24,7 +24,7 @@ SELECT tables_are('csm', ARRAY['account', 'team_member', 'nps_response', 'usage_
                                'business_review_held', 'value_metric',
                                'alert', 'feature_launch',
                                'conversation_note',
-                               'churn_history']);
+                               'churn_history', 'health_benchmark', 'churn_benchmark']);
 SELECT views_are('csm', ARRAY['usage_daily', 'usage_feature_daily', 'usage_unknown_key', '_usage_day', '_usage_feature_day', '_usage_staged', 'account_metrics',
                               'account_health', 'health_trend', 'health_score_component',
                               'assignment', 'assignment_workload', 'unassigned_queue', 'agent_performance',

@@ -22,6 +22,7 @@ INSERT INTO c_runs_no_sql VALUES
     ('csm_health_band', 'arithmetic'),
     ('csm_progress_start', 'sets a counter'),
     ('csm_progress', 'counts; a NOTICE'),
+    ('csm_progress_add', 'counts; a NOTICE'),
     ('csm_caller', 'the outer role''s name'),
     ('csm_usage_ddl', 'event trigger: reads the DDL commands (qualified), resolves a partition''s name as its ALTER TABLE did, then pins the path in C'),
     ('csm_require', 'an ACL check on a marker looked up by qualified name'),

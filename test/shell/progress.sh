@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Issue 15, section 3: a long refresh RAISEs NOTICEs of its progress at
 # about every 10% when the client wants notices, and none when it does not
-# (nor for a short refresh: fewer than 10,000 accounts).
+# (nor for a short refresh: fewer than 10,000 accounts).  One mechanism for
+# all (src/progress.c, csm._progress_begin): refresh_health and
+# refresh_churn count their accounts, run_alerts its alert kinds,
+# run_playbooks its playbooks; a refresh counts only its own units (the
+# helpers they share count for the refresh that asked), and a count does not
+# outlive its transaction.
 set -euo pipefail
 cd "$(dirname "$0")"
 . lib/stress.sh
@@ -13,18 +18,40 @@ CREATE EXTENSION csm;
 INSERT INTO csm.account (external_id, name, plan, arr, seats)
 SELECT 'p' || g, 'Account ' || g, 'pro', 1000, 5 FROM generate_series(1, 12000) g;
 SQL
-notices() { # CLIENT_MIN_MESSAGES: the refresh's NOTICE lines
-    psql -qAtX -d "$db" -c "SET client_min_messages = $1" -c 'SELECT csm.refresh_health()' 2>&1 >/dev/null | grep 'NOTICE' || true
+notices() { # CLIENT_MIN_MESSAGES SQL: the NOTICE lines of SQL
+    psql -qAtX -d "$db" -c "SET client_min_messages = $1" -c "$2" 2>&1 >/dev/null | grep 'NOTICE' || true
 }
-got=$(notices notice)
 expect_lines() { # WHAT WANT GOT
     if [ "$3" = "$2" ]; then echo "ok - $1"; else echo "not ok - $1: got '$3', want '$2'"; failed=1; fi
 }
-expect_lines "ten progress NOTICEs with client_min_messages = notice" 10 "$(printf '%s\n' "$got" | grep -c 'refresh_health: [0-9]*% (' || true)"
-expect_lines "the first at 10%" "NOTICE:  refresh_health: 10% (1200 of 12000)" "$(printf '%s\n' "$got" | head -1)"
-expect_lines "the last at 100%" "NOTICE:  refresh_health: 100% (12000 of 12000)" "$(printf '%s\n' "$got" | tail -1)"
-expect_lines "none with client_min_messages = warning" "" "$(notices warning)"
+# progress_of REFRESH SQL TOTAL TICKS: its NOTICEs with notices wanted, and none without
+progress_of() {
+    local got
+    got=$(notices notice "$2")
+    expect_lines "$1: $4 progress NOTICEs with client_min_messages = notice" "$4" \
+        "$(printf '%s\n' "$got" | grep -c "$1: [0-9]*% (" || true)"
+    expect_lines "$1: the first at 10%" "10%" "$(printf '%s\n' "$got" | grep "$1: " | head -1 | grep -o '[0-9]*%' | head -1)"
+    expect_lines "$1: the last at 100%" "NOTICE:  $1: 100% ($3 of $3)" "$(printf '%s\n' "$got" | grep "$1: " | tail -1)"
+    expect_lines "$1: no other refresh's progress" "" "$(printf '%s\n' "$got" | grep '% (' | grep -v "$1: " || true)"
+    expect_lines "$1: none with client_min_messages = warning" "" "$(notices warning "$2")"
+}
+progress_of refresh_health 'SELECT csm.refresh_health()' 12000 10
+expect_lines "refresh_health: the first at 10% of the accounts" "NOTICE:  refresh_health: 10% (1200 of 12000)" \
+    "$(notices notice 'SELECT csm.refresh_health()' | head -1)"
+progress_of refresh_churn 'SELECT csm.refresh_churn()' 12000 10
+kinds=$(q -c 'SELECT cardinality(csm._alert_kinds())')
+progress_of run_alerts 'SELECT csm.run_alerts()' "$kinds" 10
+q >/dev/null <<'SQL'
+INSERT INTO csm.playbook (name, description, trigger_kind, trigger_values, priority)
+SELECT 'pb' || g, 'progress test', 'health_band', ARRAY['red'], 'low' FROM generate_series(1, 4) g;
+SQL
+playbooks=$(q -c "SELECT count(*) FROM csm.playbook WHERE active AND trigger_kind <> 'manual'")
+progress_of run_playbooks 'SELECT csm.run_playbooks()' "$playbooks" "$(( playbooks < 10 ? playbooks : 10 ))"
+expect_lines "a count ends with its transaction (a refresh that failed leaves none)" "" \
+    "$(notices notice "BEGIN; SELECT csm._progress_start('run_alerts', 10); ROLLBACK; SELECT csm._progress_add('run_alerts', 10)")"
+expect_lines "... and counts in it" "NOTICE:  run_alerts: 100% (10 of 10)" \
+    "$(notices notice "BEGIN; SELECT csm._progress_start('run_alerts', 10); SELECT csm._progress_add('run_alerts', 10); ROLLBACK")"
 q -c "DELETE FROM csm.account WHERE account_id % 2 = 0" >/dev/null
-expect_lines "none for a short refresh (6,000 accounts)" "" "$(notices notice)"
+expect_lines "none for a short refresh (6,000 accounts)" "" "$(notices notice 'SELECT csm.refresh_health(), csm.refresh_churn(), csm.run_alerts()')"
 dropdb "$db"
 exit "$failed"
