@@ -23,6 +23,14 @@ COMMENT ON COLUMN @extschema@.usage_source.keep_history IS
     'When true, DROP TABLE of the source keeps its rollups (and this row, with dropped_at set) until csm.untrack_usage(); when false, the drop deletes both.';
 COMMENT ON COLUMN @extschema@.usage_source.dropped_at IS
     'When the tracked table was dropped, for a source that keeps its history; NULL while the table exists.';
+-- The plain text name csm.usage_daily shows as source: it outlives the
+-- table (a dropped source's relation is a bare oid).  The UPDATE names the
+-- sources of an install upgraded from 0.1.0 (the script's search_path is
+-- pg_catalog, so regclass prints schema-qualified).
+ALTER TABLE @extschema@.usage_source ADD COLUMN IF NOT EXISTS source_name text;
+UPDATE @extschema@.usage_source SET source_name = relation::text WHERE source_name IS NULL AND dropped_at IS NULL;
+COMMENT ON COLUMN @extschema@.usage_source.source_name IS
+    'The tracked table''s schema-qualified name (text) when csm.track_usage() tracked it, or when it was dropped (keep_history); csm.usage_daily.source.';
 
 -- Writers never update shared counter rows: each statement appends its
 -- aggregated deltas to csm.usage_delta (no index, no conflicts, so sessions
@@ -190,10 +198,11 @@ BEGIN
         CREATE OR REPLACE VIEW @extschema@.usage_daily WITH (security_invoker = true) AS
         SELECT a.external_id,
                u.account_id,
-               s.relation AS source,
+               coalesce(s.source_name, s.relation::text) AS source,
                u.day,
                u.events,
-               CASE WHEN s.user_column IS NOT NULL THEN u.active_users END AS active_users
+               CASE WHEN s.user_column IS NOT NULL THEN u.active_users END AS active_users,
+               s.relation AS source_relation  -- deprecated: source was this regclass in 0.1.0
         FROM @extschema@.account a
         CROSS JOIN LATERAL (SELECT d.account_id, d.source_id, d.day, d.events, d.active_users
                             FROM @extschema@._usage_day d WHERE d.account_id = a.account_id OFFSET 0) u
@@ -201,10 +210,11 @@ BEGIN
         CREATE OR REPLACE VIEW @extschema@.usage_feature_daily WITH (security_invoker = true) AS
         SELECT a.external_id,
                f.account_id,
-               s.relation AS source,
+               coalesce(s.source_name, s.relation::text) AS source,
                f.day,
                f.feature,
-               f.events
+               f.events,
+               s.relation AS source_relation  -- deprecated: source was this regclass in 0.1.0
         FROM @extschema@.account a
         CROSS JOIN LATERAL (SELECT d.account_id, d.source_id, d.day, d.feature, d.events
                             FROM @extschema@._usage_feature_day d WHERE d.account_id = a.account_id OFFSET 0) f
@@ -213,20 +223,22 @@ BEGIN
         CREATE OR REPLACE VIEW @extschema@.usage_daily WITH (security_invoker = true) AS
         SELECT a.external_id,
                u.account_id,
-               s.relation AS source,
+               coalesce(s.source_name, s.relation::text) AS source,
                u.day,
                u.events,
-               CASE WHEN s.user_column IS NOT NULL THEN u.active_users END AS active_users
+               CASE WHEN s.user_column IS NOT NULL THEN u.active_users END AS active_users,
+               s.relation AS source_relation  -- deprecated: source was this regclass in 0.1.0
         FROM @extschema@._usage_day u
         JOIN @extschema@.account a ON a.account_id = u.account_id
         JOIN @extschema@.usage_source s ON s.source_id = u.source_id;
         CREATE OR REPLACE VIEW @extschema@.usage_feature_daily WITH (security_invoker = true) AS
         SELECT a.external_id,
                f.account_id,
-               s.relation AS source,
+               coalesce(s.source_name, s.relation::text) AS source,
                f.day,
                f.feature,
-               f.events
+               f.events,
+               s.relation AS source_relation  -- deprecated: source was this regclass in 0.1.0
         FROM @extschema@._usage_feature_day f
         JOIN @extschema@.account a ON a.account_id = f.account_id
         JOIN @extschema@.usage_source s ON s.source_id = f.source_id;
@@ -243,18 +255,21 @@ COMMENT ON VIEW @extschema@.usage_feature_daily IS
     'Events per account, tracked source, UTC day and feature (the event column given to track_usage).';
 
 CREATE VIEW @extschema@.usage_unknown_key WITH (security_invoker = true) AS
-SELECT s.relation AS source,
+SELECT coalesce(s.source_name, s.relation::text) AS source,
        p.account_key AS key,
        sum(p.events)::bigint AS events,
        min(p.day) AS first_seen,
-       max(p.day) AS last_seen
+       max(p.day) AS last_seen,
+       -- the vocabulary's names; first_seen and last_seen are deprecated
+       min(p.day) AS first_seen_date,
+       max(p.day) AS last_seen_date
 FROM (SELECT p.source_id, p.account_key, p.day, p.events FROM @extschema@.usage_pending p
       UNION ALL
       -- Citus: keys staged by a distributed table's shards whose account compact_usage() has not created yet
       SELECT g.source_id, g.account_key, g.day, g.events FROM @extschema@._usage_staged g) p
 JOIN @extschema@.usage_source s ON s.source_id = p.source_id
 WHERE NOT EXISTS (SELECT 1 FROM @extschema@.account a WHERE a.external_id = p.account_key)
-GROUP BY s.relation, p.account_key
+GROUP BY s.source_id, p.account_key
 HAVING sum(p.events) <> 0;
 COMMENT ON VIEW @extschema@.usage_unknown_key IS
     'Account keys seen in a source tracked with create_accounts => false that have no csm.account row: events, and the first and last UTC day seen. Creating the account rolls them up. On Citus, also the new keys of a distributed source until csm.compact_usage() creates their accounts.';
@@ -946,9 +961,9 @@ BEGIN
     END IF;
 
     INSERT INTO @extschema@.usage_source (relation, account_column, time_column, event_column, user_column,
-                                          create_accounts, keep_history)
+                                          create_accounts, keep_history, source_name)
     VALUES (source, account_column, time_column, event_column, user_column,
-            coalesce(create_accounts, true), coalesce(keep_history, false))
+            coalesce(create_accounts, true), coalesce(keep_history, false), source::text)
     RETURNING source_id INTO new_id;
 
     -- The table and every partition it has (ddl_command_end adds later ones).
@@ -1100,15 +1115,17 @@ BEGIN
         RETURN;
     END IF;
     FOR s IN
-        SELECT u.source_id, u.keep_history
+        SELECT u.source_id, u.keep_history, d.object_identity
         FROM @extschema@.usage_source u
+        JOIN pg_catalog.pg_event_trigger_dropped_objects() d
+          ON d.objid = u.relation::oid AND d.classid = 'pg_catalog.pg_class'::regclass AND d.objsubid = 0
         WHERE u.dropped_at IS NULL
-          AND u.relation::oid IN (SELECT d.objid FROM pg_catalog.pg_event_trigger_dropped_objects() d
-                                  WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objsubid = 0)
         ORDER BY u.source_id
     LOOP
         IF s.keep_history THEN
-            UPDATE @extschema@.usage_source SET dropped_at = now() WHERE source_id = s.source_id;
+            -- the name it had when dropped (it may have been renamed since it was tracked)
+            UPDATE @extschema@.usage_source SET dropped_at = now(), source_name = s.object_identity
+            WHERE source_id = s.source_id;
         ELSE
             PERFORM @extschema@._clear_usage(s.source_id);
             DELETE FROM @extschema@.usage_source WHERE source_id = s.source_id;

@@ -650,7 +650,9 @@ SELECT a.account_id, a.external_id, a.name, a.segment, a.arr, a.renewal_date,
        now() - c.computed_at AS score_age,
        now() - c.computed_at > c.stale_after AS stale,
        -- correlated on churn_score's account_id, so that on Citus it runs with it on the workers
-       (SELECT count(*) FROM @extschema@.churn_signal s WHERE s.account_id = c.account_id AND s.cleared_at IS NULL) AS open_signals
+       (SELECT count(*) FROM @extschema@.churn_signal s WHERE s.account_id = c.account_id AND s.cleared_at IS NULL) AS open_signals,
+       -- the vocabulary's names; name and band above are deprecated
+       a.name AS account_name, c.band AS churn_band
 FROM @extschema@.churn_score c
 JOIN @extschema@.account a ON a.account_id = c.account_id;
 COMMENT ON VIEW @extschema@.churn_risk IS

@@ -369,7 +369,9 @@ CREATE FUNCTION @extschema@.revenue_retention(period_start date, period_end date
 RETURNS TABLE (starting_arr numeric, expansion_arr numeric, contraction_arr numeric, churned_arr numeric,
                reactivation_arr numeric, ending_arr_of_starting_customers numeric,
                grr numeric, nrr numeric, logo_churn_rate numeric, expansion_rate numeric, new_arr numeric,
-               starting_customers bigint, churned_customers bigint, new_customers bigint, reactivated_customers bigint)
+               starting_customers bigint, churned_customers bigint, new_customers bigint, reactivated_customers bigint,
+               -- the vocabulary's names (0-1); grr, nrr, logo_churn_rate and expansion_rate are deprecated
+               grr_ratio numeric, nrr_ratio numeric, logo_churn_ratio numeric, expansion_ratio numeric)
 LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF period_start IS NULL OR period_end IS NULL THEN
@@ -386,7 +388,11 @@ BEGIN
            CASE WHEN t.s_arr > 0 THEN (t.s_arr + t.exp_arr - t.con_arr - t.churn_arr) / t.s_arr END,
            CASE WHEN t.s_n > 0 THEN t.churn_n::numeric / t.s_n END,
            CASE WHEN t.s_arr > 0 THEN t.exp_arr / t.s_arr END,
-           t.new_arr_, t.s_n, t.churn_n, t.new_n, t.react_n
+           t.new_arr_, t.s_n, t.churn_n, t.new_n, t.react_n,
+           CASE WHEN t.s_arr > 0 THEN t.kept / t.s_arr END,
+           CASE WHEN t.s_arr > 0 THEN (t.s_arr + t.exp_arr - t.con_arr - t.churn_arr) / t.s_arr END,
+           CASE WHEN t.s_n > 0 THEN t.churn_n::numeric / t.s_n END,
+           CASE WHEN t.s_arr > 0 THEN t.exp_arr / t.s_arr END
     FROM (SELECT coalesce(sum(p.s) FILTER (WHERE p.s > 0), 0) AS s_arr,
                  coalesce(sum(p.e - p.s) FILTER (WHERE p.s > 0 AND p.e > p.s), 0) AS exp_arr,
                  coalesce(sum(p.s - p.e) FILTER (WHERE p.e > 0 AND p.e < p.s), 0) AS con_arr,
@@ -412,7 +418,7 @@ BEGIN
                 GROUP BY c.account_id) p) t;
 END $$;
 COMMENT ON FUNCTION @extschema@.revenue_retention(date, date, text) IS
-    'Revenue retention over a period (both days included), for all accounts or one segment (the account''s current segment): starting_arr (customers paying at the start), their expansion, contraction and churn, reactivation_arr (returning customers), ending_arr_of_starting_customers, grr = sum(least(start, end)) / starting_arr (capped per customer), nrr = ending_arr_of_starting_customers / starting_arr, logo_churn_rate = starting customers at 0 at the end / starting customers, expansion_rate = expansion_arr / starting_arr, and new_arr (new logos, in neither GRR nor NRR), with the customer counts. Rates are fractions, NULL without starting customers. Errors: 22004 a NULL date, 22023 period_end before period_start.';
+    'Revenue retention over a period (both days included), for all accounts or one segment (the account''s current segment): starting_arr (customers paying at the start), their expansion, contraction and churn, reactivation_arr (returning customers), ending_arr_of_starting_customers, grr = sum(least(start, end)) / starting_arr (capped per customer), nrr = ending_arr_of_starting_customers / starting_arr, logo_churn_rate = starting customers at 0 at the end / starting customers, expansion_rate = expansion_arr / starting_arr, and new_arr (new logos, in neither GRR nor NRR), with the customer counts. Rates are fractions, NULL without starting customers; grr_ratio, nrr_ratio, logo_churn_ratio and expansion_ratio repeat them under the vocabulary''s names (the four without _ratio are deprecated, removed in 0.3.0). Errors: 22004 a NULL date, 22023 period_end before period_start.';
 
 -- Month by month --------------------------------------------------------------------
 
@@ -487,7 +493,15 @@ SELECT s.month, CASE WHEN s.total = 0 THEN s.segment END AS segment,
        s.end12 / NULLIF(s.start12, 0) AS nrr_12m,
        s.churned12::numeric / NULLIF(s.customers12, 0) AS logo_churn_rate_12m,
        s.ending_arr / NULLIF(s.customers, 0) AS arpa,
-       (s.ending_arr / NULLIF(s.customers, 0)) / NULLIF(s.churned12::numeric / NULLIF(s.customers12, 0), 0) AS ltv
+       (s.ending_arr / NULLIF(s.customers, 0)) / NULLIF(s.churned12::numeric / NULLIF(s.customers12, 0), 0) AS ltv,
+       -- the vocabulary's names (_ratio 0-1, _arr money); grr ... ltv above are deprecated
+       s.kept1 / NULLIF(s.starting_arr, 0) AS grr_ratio,
+       s.end1 / NULLIF(s.starting_arr, 0) AS nrr_ratio,
+       s.kept12 / NULLIF(s.start12, 0) AS grr_12m_ratio,
+       s.end12 / NULLIF(s.start12, 0) AS nrr_12m_ratio,
+       s.churned12::numeric / NULLIF(s.customers12, 0) AS logo_churn_12m_ratio,
+       s.ending_arr / NULLIF(s.customers, 0) AS arpa_arr,
+       (s.ending_arr / NULLIF(s.customers, 0)) / NULLIF(s.churned12::numeric / NULLIF(s.customers12, 0), 0) AS ltv_arr
 FROM sums s;
 COMMENT ON VIEW @extschema@.revenue_monthly IS
     'ARR movements month by month (month is the first day), per segment (the account''s current segment) and in total (segment NULL), zero-filled from the first month of any movement to the current one: starting, new, expansion, contraction, churned, reactivation and ending ARR, customers, that month''s grr and nrr, grr_12m, nrr_12m and logo_churn_rate_12m over the trailing twelve months (csm.revenue_retention''s formulas), arpa = ending_arr / customers and ltv = arpa / logo_churn_rate_12m (NULL, never infinite, without churn).';

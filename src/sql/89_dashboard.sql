@@ -193,7 +193,9 @@ SELECT p.grain,
             ELSE coalesce((SELECT sum(d.n) FROM daily d
                            WHERE d.metric = m.metric AND d.day >= p.period_start AND d.day < p.period_end), 0)
        END::numeric AS value,
-       m.unit
+       m.unit,
+       -- the vocabulary's names; period_start and period_end are deprecated
+       p.period_start AS period_start_date, p.period_end AS period_end_date
 FROM periods p CROSS JOIN metrics m;
 
 -- Outcomes ---------------------------------------------------------------------------
@@ -389,8 +391,10 @@ COMMENT ON VIEW @extschema@.dashboard_activity IS
 COMMENT ON COLUMN @extschema@.dashboard_activity.grain IS 'week or month: which period the row counts (text).';
 COMMENT ON COLUMN @extschema@.dashboard_activity.week IS 'The Monday the week starts (date, UTC) on week rows; NULL on month rows. The time column for a weekly chart.';
 COMMENT ON COLUMN @extschema@.dashboard_activity.month IS 'The first day of the month (date, UTC) on month rows; NULL on week rows. The time column for a monthly chart.';
-COMMENT ON COLUMN @extschema@.dashboard_activity.period_start IS 'The first day of the period, included (date, UTC).';
-COMMENT ON COLUMN @extschema@.dashboard_activity.period_end IS 'The day after the period, excluded (date, UTC).';
+COMMENT ON COLUMN @extschema@.dashboard_activity.period_start_date IS 'The first day of the period, included (date, UTC).';
+COMMENT ON COLUMN @extschema@.dashboard_activity.period_end_date IS 'The day after the period, excluded (date, UTC).';
+COMMENT ON COLUMN @extschema@.dashboard_activity.period_start IS 'Deprecated: use period_start_date; removed in 0.3.0.';
+COMMENT ON COLUMN @extschema@.dashboard_activity.period_end IS 'Deprecated: use period_end_date; removed in 0.3.0.';
 COMMENT ON COLUMN @extschema@.dashboard_activity.metric IS 'What value counts: touchpoints, business_reviews_completed, success_plans_updated, expansion_opportunities_identified, risk_mitigations_in_progress (text).';
 COMMENT ON COLUMN @extschema@.dashboard_activity.value IS 'How many in the period, in the row''s unit (numeric; 0 when none).';
 COMMENT ON COLUMN @extschema@.dashboard_activity.unit IS 'The unit of value: count (text).';
