@@ -24,13 +24,21 @@ COMMENT ON COLUMN @extschema@.usage_source.keep_history IS
 COMMENT ON COLUMN @extschema@.usage_source.dropped_at IS
     'When the tracked table was dropped, for a source that keeps its history; NULL while the table exists.';
 -- The plain text name csm.usage_daily shows as source: it outlives the
--- table (a dropped source's relation is a bare oid).  The UPDATE names the
--- sources of an install upgraded from 0.1.0 (the script's search_path is
--- pg_catalog, so regclass prints schema-qualified).
+-- table (a dropped source's relation is a bare oid), and no session's
+-- search_path changes it.  The UPDATE names the sources of an install
+-- upgraded from 0.1.0.
+CREATE OR REPLACE FUNCTION @extschema@._usage_source_name(nsp name, rel name) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN CASE WHEN nsp = 'public' THEN pg_catalog.quote_ident(rel)
+            ELSE pg_catalog.quote_ident(nsp) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(rel) END;
+COMMENT ON FUNCTION @extschema@._usage_source_name(name, name) IS
+    'Internal: a tracked table''s name as csm.usage_source.source_name keeps it: quoted as needed, schema-qualified outside public.';
 ALTER TABLE @extschema@.usage_source ADD COLUMN IF NOT EXISTS source_name text;
-UPDATE @extschema@.usage_source SET source_name = relation::text WHERE source_name IS NULL AND dropped_at IS NULL;
+UPDATE @extschema@.usage_source u SET source_name = @extschema@._usage_source_name(n.nspname, c.relname)
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.oid = u.relation AND u.source_name IS NULL;
 COMMENT ON COLUMN @extschema@.usage_source.source_name IS
-    'The tracked table''s schema-qualified name (text) when csm.track_usage() tracked it, or when it was dropped (keep_history); csm.usage_daily.source.';
+    'The tracked table''s name (text; schema-qualified outside public) when csm.track_usage() tracked it, or when it was dropped (keep_history): csm.usage_daily.source.';
 
 -- Writers never update shared counter rows: each statement appends its
 -- aggregated deltas to csm.usage_delta (no index, no conflicts, so sessions
@@ -963,7 +971,10 @@ BEGIN
     INSERT INTO @extschema@.usage_source (relation, account_column, time_column, event_column, user_column,
                                           create_accounts, keep_history, source_name)
     VALUES (source, account_column, time_column, event_column, user_column,
-            coalesce(create_accounts, true), coalesce(keep_history, false), source::text)
+            coalesce(create_accounts, true), coalesce(keep_history, false),
+            (SELECT @extschema@._usage_source_name(n.nspname, c.relname)
+             FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.oid = source))
     RETURNING source_id INTO new_id;
 
     -- The table and every partition it has (ddl_command_end adds later ones).
@@ -1115,7 +1126,7 @@ BEGIN
         RETURN;
     END IF;
     FOR s IN
-        SELECT u.source_id, u.keep_history, d.object_identity
+        SELECT u.source_id, u.keep_history, @extschema@._usage_source_name(d.schema_name, d.object_name) AS source_name
         FROM @extschema@.usage_source u
         JOIN pg_catalog.pg_event_trigger_dropped_objects() d
           ON d.objid = u.relation::oid AND d.classid = 'pg_catalog.pg_class'::regclass AND d.objsubid = 0
@@ -1124,7 +1135,7 @@ BEGIN
     LOOP
         IF s.keep_history THEN
             -- the name it had when dropped (it may have been renamed since it was tracked)
-            UPDATE @extschema@.usage_source SET dropped_at = now(), source_name = s.object_identity
+            UPDATE @extschema@.usage_source SET dropped_at = now(), source_name = s.source_name
             WHERE source_id = s.source_id;
         ELSE
             PERFORM @extschema@._clear_usage(s.source_id);

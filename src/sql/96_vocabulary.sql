@@ -45,11 +45,11 @@ COMMENT ON COLUMN @extschema@.health_score_component.external_id IS 'The account
 COMMENT ON COLUMN @extschema@.unassigned_queue.queued_at IS 'Since when the account waits (timestamptz): the open alert''s creation, else the account''s.';
 COMMENT ON COLUMN @extschema@.unassigned_queue.waiting_since IS 'Deprecated: use queued_at; removed in 0.3.0.';
 
-COMMENT ON COLUMN @extschema@.usage_daily.source IS 'The tracked table''s schema-qualified name (text, csm.usage_source.source_name); it stays after a DROP TABLE with keep_history.';
+COMMENT ON COLUMN @extschema@.usage_daily.source IS 'The tracked table''s name (text; schema-qualified outside public: csm.usage_source.source_name); it stays after a DROP TABLE with keep_history.';
 COMMENT ON COLUMN @extschema@.usage_daily.source_relation IS 'Deprecated: use source; removed in 0.3.0.';
-COMMENT ON COLUMN @extschema@.usage_feature_daily.source IS 'The tracked table''s schema-qualified name (text, csm.usage_source.source_name); it stays after a DROP TABLE with keep_history.';
+COMMENT ON COLUMN @extschema@.usage_feature_daily.source IS 'The tracked table''s name (text; schema-qualified outside public: csm.usage_source.source_name); it stays after a DROP TABLE with keep_history.';
 COMMENT ON COLUMN @extschema@.usage_feature_daily.source_relation IS 'Deprecated: use source; removed in 0.3.0.';
-COMMENT ON COLUMN @extschema@.usage_unknown_key.source IS 'The tracked table''s schema-qualified name (text, csm.usage_source.source_name).';
+COMMENT ON COLUMN @extschema@.usage_unknown_key.source IS 'The tracked table''s name (text; schema-qualified outside public: csm.usage_source.source_name).';
 COMMENT ON COLUMN @extschema@.usage_unknown_key.first_seen_date IS 'The first UTC day (date) with events for the key.';
 COMMENT ON COLUMN @extschema@.usage_unknown_key.last_seen_date IS 'The last UTC day (date) with events for the key.';
 COMMENT ON COLUMN @extschema@.usage_unknown_key.first_seen IS 'Deprecated: use first_seen_date; removed in 0.3.0.';

@@ -56,7 +56,7 @@ SELECT set_eq($$SELECT * FROM csm.account_metrics WHERE external_id = 'reads_1'$
                 WHERE a.external_id = 'reads_1'$$,
               'account_metrics by external_id: the answer of account_metrics_at');
 SELECT set_eq($$SELECT external_id, account_id, source, day, events, active_users FROM csm.usage_daily$$,
-              $$SELECT a.external_id, u.account_id, s.relation, u.day, u.events,
+              $$SELECT a.external_id, u.account_id, coalesce(s.source_name, s.relation::text), u.day, u.events,
                        CASE WHEN s.user_column IS NOT NULL THEN u.active_users END
                 FROM csm._usage_day u JOIN csm.account a USING (account_id) JOIN csm.usage_source s USING (source_id)$$,
               'usage_daily: the rows of the set-based form');

@@ -3,7 +3,7 @@
 -- rollups with it, unless the source keeps its history; untrack_usage()
 -- works on a table that is gone.
 BEGIN;
-SELECT plan(13);
+SELECT plan(15);
 
 CREATE ROLE csm_tap_dropper;
 GRANT CREATE ON SCHEMA public TO csm_tap_dropper;
@@ -34,6 +34,12 @@ DROP TABLE public.tap_drop_b;
 RESET ROLE;
 SELECT is((SELECT dropped_at IS NOT NULL FROM csm.usage_source), true, 'a source that keeps its history is marked dropped');
 SELECT is((SELECT sum(events) FROM csm.usage_daily WHERE external_id = 'org_dr'), 1::numeric, 'its rollups stay');
+-- usage_daily.source is the table's name as text, which outlives the table
+-- (the deprecated source_relation is now a bare oid)
+SELECT is((SELECT DISTINCT source FROM csm.usage_daily WHERE external_id = 'org_dr'), 'tap_drop_b',
+          'usage_daily.source still names the dropped table');
+SELECT is((SELECT DISTINCT source_relation::oid FROM csm.usage_daily WHERE external_id = 'org_dr'),
+          (SELECT relid FROM tap_gone), 'its deprecated source_relation is the dropped table''s oid');
 SELECT throws_ok(format('SELECT csm.backfill_usage(%s)', (SELECT relid FROM tap_gone)), '42P01', NULL,
                  'backfill_usage() of a dropped table says so');
 SELECT lives_ok(format('SELECT csm.untrack_usage(%s)', (SELECT relid FROM tap_gone)),
