@@ -968,16 +968,17 @@ SELECT a.account_id,
        h.computed_at,
        -- no session setting decides it: the model's stale_after, written
        -- with the score by csm.refresh_health (see the columns above)
-       now() - h.computed_at AS score_age,
        now() - h.computed_at > h.stale_after AS stale,
        h.score - w.score AS change_7d,
        h.score - mth.score AS change_30d,
        CASE WHEN h.score - w.score > 2 THEN 'up'
             WHEN h.score - w.score < -2 THEN 'down'
             WHEN w.score IS NOT NULL THEN 'flat' END AS trend,
-       -- the vocabulary's names (README "Dashboards and BI"), appended so
-       -- CREATE OR REPLACE VIEW works over 0.1.0; name, band, computed_band
-       -- and coverage above are deprecated
+       -- columns new in 0.2.0 come after 0.1.0's, so that CREATE OR REPLACE
+       -- VIEW works over a 0.1.0 install; then the vocabulary's names
+       -- (README "Dashboards and BI"): name, band, computed_band and
+       -- coverage above are deprecated
+       now() - h.computed_at AS score_age,
        a.name AS account_name,
        CASE WHEN o.score IS NOT NULL THEN @extschema@.health_band(o.score) ELSE h.band END AS health_band,
        h.band AS computed_health_band,
@@ -1030,13 +1031,13 @@ BEGIN
            h.model,
            h.model_version,
            h.computed_at,
-           now() - h.computed_at AS score_age,
            now() - h.computed_at > h.stale_after AS stale,
            h.score - w.score AS change_7d,
            h.score - mth.score AS change_30d,
            CASE WHEN h.score - w.score > 2 THEN 'up'
                 WHEN h.score - w.score < -2 THEN 'down'
                 WHEN w.score IS NOT NULL THEN 'flat' END AS trend,
+           now() - h.computed_at AS score_age,
            a.name AS account_name,
            CASE WHEN o.score IS NOT NULL THEN @extschema@.health_band(o.score) ELSE h.band END AS health_band,
            h.band AS computed_health_band,

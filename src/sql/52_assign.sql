@@ -317,4 +317,4 @@ LEFT JOIN @extschema@.assignment_alert al ON al.account_id = a.account_id AND al
 LEFT JOIN @extschema@.account_assignment p ON p.account_id = a.account_id AND p.is_primary AND p.ended_at IS NULL
 WHERE a.status = 'active' AND p.account_id IS NULL;
 COMMENT ON VIEW @extschema@.unassigned_queue IS
-    'Active accounts without a primary CSM, oldest first by waiting_since, with the open alert saying why (NULL kind: never routed).';
+    'Active accounts without a primary CSM, oldest first by queued_at, with the open alert saying why (NULL kind: never routed).';

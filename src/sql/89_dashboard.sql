@@ -29,7 +29,7 @@ WITH acc AS MATERIALIZED (
     WHERE a.status = 'active'
 ), o AS MATERIALIZED (
     -- Health overrides win over the computed score, as in csm.account_health.
-    SELECT v.account_id, v.score, v.band
+    SELECT v.account_id, v.score, v.health_band AS band
     FROM @extschema@.account_health v
     WHERE v.override_score IS NOT NULL
 ), base AS (
@@ -207,7 +207,8 @@ WITH months AS (
     SELECT (date_trunc('month', (now() AT TIME ZONE 'UTC')::date) - make_interval(months => i))::date AS month
     FROM generate_series(0, 23) i
 ), revenue AS MATERIALIZED (
-    SELECT r.month, r.grr, r.nrr, r.grr_12m, r.nrr_12m, r.ltv
+    SELECT r.month, r.grr_ratio AS grr, r.nrr_ratio AS nrr, r.grr_12m_ratio AS grr_12m, r.nrr_12m_ratio AS nrr_12m,
+           r.ltv_arr AS ltv
     FROM @extschema@.revenue_monthly r
     WHERE r.segment IS NULL
 ), nps AS MATERIALIZED (
@@ -273,7 +274,7 @@ WITH conv AS MATERIALIZED (
     FROM @extschema@.nps_followup f
     WHERE f.state NOT IN ('resolved', 'escalated')
 ), queue AS MATERIALIZED (
-    SELECT count(*) AS accounts, max(extract(epoch FROM now() - q.waiting_since) / 3600) AS oldest_hours
+    SELECT count(*) AS accounts, max(extract(epoch FROM now() - q.queued_at) / 3600) AS oldest_hours
     FROM @extschema@.unassigned_queue q
 ), alerts AS MATERIALIZED (
     -- At-risk alerts (csm.alert): health and churn bands entered, seed
@@ -328,9 +329,9 @@ WITH d AS (
 ), figures AS MATERIALIZED (
     -- Scalar subqueries: the planner counts one row each (a set-returning
     -- function is guessed at 1000, and their product crosses jit_above_cost).
-    SELECT (SELECT ARRAY[r.grr, r.nrr] FROM @extschema@.revenue_retention(d.today - 365, d.today) r) AS retention,
+    SELECT (SELECT ARRAY[r.grr_ratio, r.nrr_ratio] FROM @extschema@.revenue_retention(d.today - 365, d.today) r) AS retention,
            (SELECT s.nps FROM @extschema@.nps_summary(d.today - 89, d.today) s) AS nps,
-           (SELECT r.expansion_share FROM @extschema@.renewal_metrics(d.today - 365, d.today) r) AS expansion_share
+           (SELECT r.expansion_share_ratio FROM @extschema@.renewal_metrics(d.today - 365, d.today) r) AS expansion_share
     FROM d
 ), ttv AS MATERIALIZED (
     SELECT avg(f.ttv_days) AS ttv_days
