@@ -93,8 +93,7 @@ INSERT INTO tap_exception VALUES
     (NULL, 'day', 'time-series key of a daily view (date, UTC)'),
     (NULL, 'week', 'time-series key of a weekly view (date, the Monday)'),
     (NULL, 'month', 'time-series key of a monthly view (date, the first day)'),
-    (NULL, 'zone', 'the green/yellow/red zone of one health metric, not an account''s band'),
-    ('segment_coverage', 'csm_ratio', 'csm.segment.csm_ratio, accounts per CSM (the seed''s "CSM ratio"), shown as configured');
+    (NULL, 'zone', 'the green/yellow/red zone of one health metric, not an account''s band');
 
 CREATE TEMP TABLE tap_violation AS
 SELECT t.kind, t.obj, t.col, r.rule
