@@ -38,7 +38,7 @@ UPDATE @extschema@.usage_source u SET source_name = @extschema@._usage_source_na
 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE c.oid = u.relation AND u.source_name IS NULL;
 COMMENT ON COLUMN @extschema@.usage_source.source_name IS
-    'The tracked table''s name (text; schema-qualified outside public) when csm.track_usage() tracked it, or when it was dropped (keep_history): csm.usage_daily.source.';
+    'The tracked table''s name (text; schema-qualified outside public), kept current through renames (csm_usage_renamed) and kept after a DROP TABLE with keep_history: csm.usage_daily.source.';
 
 -- Writers never update shared counter rows: each statement appends its
 -- aggregated deltas to csm.usage_delta (no index, no conflicts, so sessions
@@ -1248,6 +1248,38 @@ CREATE EVENT TRIGGER csm_usage_partitions ON ddl_command_end
     EXECUTE FUNCTION @extschema@._usage_ddl();
 COMMENT ON EVENT TRIGGER csm_usage_partitions IS
     'Keeps the partitions of tracked partitioned tables counted as they are created, attached and detached.';
+
+-- ALTER TABLE ... RENAME or SET SCHEMA, ALTER SCHEMA ... RENAME: a tracked
+-- table's source_name (csm.usage_daily.source) follows its new name.
+-- csm.usage_source is small: one UPDATE of the names that changed.
+-- SECURITY DEFINER because the role renaming its own table needs no rights
+-- on csm.
+CREATE OR REPLACE FUNCTION @extschema@._usage_renamed() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    -- Citus replays the command on the workers; the coordinator's row is the one
+    IF @extschema@._usage_on_worker() THEN
+        RETURN;
+    END IF;
+    UPDATE @extschema@.usage_source u SET source_name = @extschema@._usage_source_name(n.nspname, c.relname)
+    FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.oid = u.relation AND u.dropped_at IS NULL
+      AND u.source_name IS DISTINCT FROM @extschema@._usage_source_name(n.nspname, c.relname);
+END $$;
+REVOKE ALL ON FUNCTION @extschema@._usage_renamed() FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._usage_renamed() IS
+    'ddl_command_end event trigger: a tracked table renamed or moved to another schema (or its schema renamed) keeps csm.usage_source.source_name, and so csm.usage_daily.source, up to date.';
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_event_trigger WHERE evtname = 'csm_usage_renamed') THEN
+        CREATE EVENT TRIGGER csm_usage_renamed ON ddl_command_end
+            WHEN TAG IN ('ALTER TABLE', 'ALTER SCHEMA')
+            EXECUTE FUNCTION @extschema@._usage_renamed();
+    END IF;
+END $$;
+COMMENT ON EVENT TRIGGER csm_usage_renamed IS
+    'Keeps the names of tracked tables (csm.usage_daily.source) current when a table or its schema is renamed.';
 
 REVOKE ALL ON FUNCTION @extschema@.track_usage(regclass, name, name, name, name, boolean, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.untrack_usage(regclass) FROM PUBLIC;
