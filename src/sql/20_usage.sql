@@ -34,9 +34,20 @@ RETURN CASE WHEN nsp = 'public' THEN pg_catalog.quote_ident(rel)
 COMMENT ON FUNCTION @extschema@._usage_source_name(name, name) IS
     'Internal: a tracked table''s name as csm.usage_source.source_name keeps it: quoted as needed, schema-qualified outside public.';
 ALTER TABLE @extschema@.usage_source ADD COLUMN IF NOT EXISTS source_name text;
-UPDATE @extschema@.usage_source u SET source_name = @extschema@._usage_source_name(n.nspname, c.relname)
-FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-WHERE c.oid = u.relation AND u.source_name IS NULL;
+DO $$
+DECLARE
+    s record;
+    tracked_name text;
+BEGIN
+    -- the catalogs apart from csm.usage_source, a reference table on Citus
+    FOR s IN SELECT u.source_id, u.relation::oid AS relid FROM @extschema@.usage_source u
+             WHERE u.source_name IS NULL LOOP
+        SELECT @extschema@._usage_source_name(n.nspname, c.relname) INTO tracked_name
+        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.oid = s.relid;
+        UPDATE @extschema@.usage_source SET source_name = tracked_name WHERE source_id = s.source_id;
+    END LOOP;
+END $$;
 COMMENT ON COLUMN @extschema@.usage_source.source_name IS
     'The tracked table''s name (text; schema-qualified outside public), kept current through renames (csm_usage_renamed) and kept after a DROP TABLE with keep_history: csm.usage_daily.source.';
 
@@ -928,6 +939,7 @@ DECLARE
     time_types regtype[] := ARRAY['timestamp with time zone', 'timestamp without time zone', 'date']::regtype[];
     text_types regtype[] := ARRAY['text', 'character varying']::regtype[];
     new_id integer;
+    tracked_name text;
     added @extschema@.usage_source;
 BEGIN
     IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = source) NOT IN ('r', 'p') THEN
@@ -968,13 +980,15 @@ BEGIN
                   HINT = 'Track a table distributed by its account column.';
     END IF;
 
+    -- read apart from the INSERT: on Citus csm.usage_source is a reference
+    -- table, which a statement does not mix with the catalogs
+    SELECT @extschema@._usage_source_name(n.nspname, c.relname) INTO tracked_name
+    FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.oid = source;
     INSERT INTO @extschema@.usage_source (relation, account_column, time_column, event_column, user_column,
                                           create_accounts, keep_history, source_name)
     VALUES (source, account_column, time_column, event_column, user_column,
-            coalesce(create_accounts, true), coalesce(keep_history, false),
-            (SELECT @extschema@._usage_source_name(n.nspname, c.relname)
-             FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-             WHERE c.oid = source))
+            coalesce(create_accounts, true), coalesce(keep_history, false), tracked_name)
     RETURNING source_id INTO new_id;
 
     -- The table and every partition it has (ddl_command_end adds later ones).
@@ -1126,17 +1140,15 @@ BEGIN
         RETURN;
     END IF;
     FOR s IN
-        SELECT u.source_id, u.keep_history, @extschema@._usage_source_name(d.schema_name, d.object_name) AS source_name
+        SELECT u.source_id, u.keep_history
         FROM @extschema@.usage_source u
-        JOIN pg_catalog.pg_event_trigger_dropped_objects() d
-          ON d.objid = u.relation::oid AND d.classid = 'pg_catalog.pg_class'::regclass AND d.objsubid = 0
         WHERE u.dropped_at IS NULL
+          AND u.relation::oid IN (SELECT d.objid FROM pg_catalog.pg_event_trigger_dropped_objects() d
+                                  WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objsubid = 0)
         ORDER BY u.source_id
     LOOP
         IF s.keep_history THEN
-            -- the name it had when dropped (it may have been renamed since it was tracked)
-            UPDATE @extschema@.usage_source SET dropped_at = now(), source_name = s.source_name
-            WHERE source_id = s.source_id;
+            UPDATE @extschema@.usage_source SET dropped_at = now() WHERE source_id = s.source_id;
         ELSE
             PERFORM @extschema@._clear_usage(s.source_id);
             DELETE FROM @extschema@.usage_source WHERE source_id = s.source_id;
@@ -1257,15 +1269,25 @@ COMMENT ON EVENT TRIGGER csm_usage_partitions IS
 CREATE OR REPLACE FUNCTION @extschema@._usage_renamed() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    s record;
+    current_name text;
 BEGIN
     -- Citus replays the command on the workers; the coordinator's row is the one
     IF @extschema@._usage_on_worker() THEN
         RETURN;
     END IF;
-    UPDATE @extschema@.usage_source u SET source_name = @extschema@._usage_source_name(n.nspname, c.relname)
-    FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.oid = u.relation AND u.dropped_at IS NULL
-      AND u.source_name IS DISTINCT FROM @extschema@._usage_source_name(n.nspname, c.relname);
+    -- the catalogs and csm.usage_source (a reference table on Citus) in
+    -- statements of their own, and a write only for a name that changed
+    FOR s IN SELECT u.source_id, u.relation::oid AS relid, u.source_name
+             FROM @extschema@.usage_source u WHERE u.dropped_at IS NULL LOOP
+        SELECT @extschema@._usage_source_name(n.nspname, c.relname) INTO current_name
+        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.oid = s.relid;
+        IF current_name IS NOT NULL AND current_name IS DISTINCT FROM s.source_name THEN
+            UPDATE @extschema@.usage_source SET source_name = current_name WHERE source_id = s.source_id;
+        END IF;
+    END LOOP;
 END $$;
 REVOKE ALL ON FUNCTION @extschema@._usage_renamed() FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@._usage_renamed() IS
