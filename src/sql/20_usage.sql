@@ -27,25 +27,26 @@ COMMENT ON COLUMN @extschema@.usage_source.dropped_at IS
 -- table (a dropped source's relation is a bare oid), and no session's
 -- search_path changes it.  The UPDATE names the sources of an install
 -- upgraded from 0.1.0.
-CREATE OR REPLACE FUNCTION @extschema@._usage_source_name(nsp name, rel name) RETURNS text
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-RETURN CASE WHEN nsp = 'public' THEN pg_catalog.quote_ident(rel)
-            ELSE pg_catalog.quote_ident(nsp) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(rel) END;
-COMMENT ON FUNCTION @extschema@._usage_source_name(name, name) IS
-    'Internal: a tracked table''s name as csm.usage_source.source_name keeps it: quoted as needed, schema-qualified outside public.';
+CREATE OR REPLACE FUNCTION @extschema@._usage_source_name(rel oid) RETURNS text
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT CASE WHEN n.nspname = 'public' THEN pg_catalog.quote_ident(c.relname)
+                ELSE pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.'
+                     OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname) END
+    FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+    WHERE c.oid OPERATOR(pg_catalog.=) rel;
+END;
+COMMENT ON FUNCTION @extschema@._usage_source_name(oid) IS
+    'Internal: a table''s name as csm.usage_source.source_name keeps it: quoted as needed, schema-qualified outside public; NULL for a table that is gone. Called on its own (on Citus csm.usage_source is a reference table, which a statement does not mix with the catalogs).';
 ALTER TABLE @extschema@.usage_source ADD COLUMN IF NOT EXISTS source_name text;
 DO $$
 DECLARE
     s record;
-    tracked_name text;
 BEGIN
-    -- the catalogs apart from csm.usage_source, a reference table on Citus
     FOR s IN SELECT u.source_id, u.relation::oid AS relid FROM @extschema@.usage_source u
              WHERE u.source_name IS NULL LOOP
-        SELECT @extschema@._usage_source_name(n.nspname, c.relname) INTO tracked_name
-        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.oid = s.relid;
-        UPDATE @extschema@.usage_source SET source_name = tracked_name WHERE source_id = s.source_id;
+        UPDATE @extschema@.usage_source SET source_name = @extschema@._usage_source_name(s.relid)
+        WHERE source_id = s.source_id;
     END LOOP;
 END $$;
 COMMENT ON COLUMN @extschema@.usage_source.source_name IS
@@ -980,11 +981,7 @@ BEGIN
                   HINT = 'Track a table distributed by its account column.';
     END IF;
 
-    -- read apart from the INSERT: on Citus csm.usage_source is a reference
-    -- table, which a statement does not mix with the catalogs
-    SELECT @extschema@._usage_source_name(n.nspname, c.relname) INTO tracked_name
-    FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.oid = source;
+    tracked_name := @extschema@._usage_source_name(source);
     INSERT INTO @extschema@.usage_source (relation, account_column, time_column, event_column, user_column,
                                           create_accounts, keep_history, source_name)
     VALUES (source, account_column, time_column, event_column, user_column,
@@ -1277,13 +1274,10 @@ BEGIN
     IF @extschema@._usage_on_worker() THEN
         RETURN;
     END IF;
-    -- the catalogs and csm.usage_source (a reference table on Citus) in
-    -- statements of their own, and a write only for a name that changed
+    -- a write only for a name that changed
     FOR s IN SELECT u.source_id, u.relation::oid AS relid, u.source_name
              FROM @extschema@.usage_source u WHERE u.dropped_at IS NULL LOOP
-        SELECT @extschema@._usage_source_name(n.nspname, c.relname) INTO current_name
-        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.oid = s.relid;
+        current_name := @extschema@._usage_source_name(s.relid);
         IF current_name IS NOT NULL AND current_name IS DISTINCT FROM s.source_name THEN
             UPDATE @extschema@.usage_source SET source_name = current_name WHERE source_id = s.source_id;
         END IF;
