@@ -125,7 +125,7 @@ FROM csm.health_score_component c JOIN csm.account a USING (account_id)
 WHERE a.external_id = 'org_smb'
 ORDER BY c.points_lost DESC, c.value IS NULL, c.metric;
 SELECT (SELECT count(*) FROM (SELECT metric, value, zone, score, weight, contribution, points_lost
-                              FROM csm.health_score_component JOIN csm.account USING (account_id)
+                              FROM csm.health_score_component
                               WHERE external_id = 'org_smb'
                               EXCEPT
                               SELECT metric, value, zone, score, weight, contribution, points_lost

@@ -114,14 +114,14 @@ SELECT usage_mismatches();
 CREATE TABLE api_calls (account_no bigint, called_on date);
 SELECT csm.track_usage('api_calls', 'account_no', 'called_on');
 INSERT INTO api_calls VALUES (42, '2026-03-01'), (42, '2026-03-01'), (7, 'infinity');
-SELECT external_id, source, day, events, active_users FROM csm.usage_daily WHERE source = 'api_calls'::regclass;
+SELECT external_id, source, day, events, active_users FROM csm.usage_daily WHERE source = 'api_calls';
 
 -- partitioned tables are tracked through their parent
 CREATE TABLE clicks (org text, at timestamp) PARTITION BY RANGE (at);
 CREATE TABLE clicks_2026 PARTITION OF clicks FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
 SELECT csm.track_usage('clicks', 'org', 'at') IS NOT NULL AS tracked;
 INSERT INTO clicks VALUES ('org_a', '2026-03-01 12:00'), ('org_a', '2026-03-01 13:00');
-SELECT external_id, day, events FROM csm.usage_daily WHERE source = 'clicks'::regclass;
+SELECT external_id, day, events FROM csm.usage_daily WHERE source = 'clicks';
 
 -- TRUNCATE empties the rollup of that source only
 TRUNCATE events;

@@ -23,6 +23,34 @@ COMMENT ON COLUMN @extschema@.usage_source.keep_history IS
     'When true, DROP TABLE of the source keeps its rollups (and this row, with dropped_at set) until csm.untrack_usage(); when false, the drop deletes both.';
 COMMENT ON COLUMN @extschema@.usage_source.dropped_at IS
     'When the tracked table was dropped, for a source that keeps its history; NULL while the table exists.';
+-- The plain text name csm.usage_daily shows as source: it outlives the
+-- table (a dropped source's relation is a bare oid), and no session's
+-- search_path changes it.  The UPDATE names the sources of an install
+-- upgraded from 0.1.0.
+CREATE OR REPLACE FUNCTION @extschema@._usage_source_name(rel oid) RETURNS text
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT CASE WHEN n.nspname = 'public' THEN pg_catalog.quote_ident(c.relname)
+                ELSE pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.'
+                     OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname) END
+    FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+    WHERE c.oid OPERATOR(pg_catalog.=) rel;
+END;
+COMMENT ON FUNCTION @extschema@._usage_source_name(oid) IS
+    'Internal: a table''s name as csm.usage_source.source_name keeps it: quoted as needed, schema-qualified outside public; NULL for a table that is gone. Called on its own (on Citus csm.usage_source is a reference table, which a statement does not mix with the catalogs).';
+ALTER TABLE @extschema@.usage_source ADD COLUMN IF NOT EXISTS source_name text;
+DO $$
+DECLARE
+    s record;
+BEGIN
+    FOR s IN SELECT u.source_id, u.relation::oid AS relid FROM @extschema@.usage_source u
+             WHERE u.source_name IS NULL LOOP
+        UPDATE @extschema@.usage_source SET source_name = @extschema@._usage_source_name(s.relid)
+        WHERE source_id = s.source_id;
+    END LOOP;
+END $$;
+COMMENT ON COLUMN @extschema@.usage_source.source_name IS
+    'The tracked table''s name (text; schema-qualified outside public), kept current through renames (csm_usage_renamed) and kept after a DROP TABLE with keep_history: csm.usage_daily.source.';
 
 -- Writers never update shared counter rows: each statement appends its
 -- aggregated deltas to csm.usage_delta (no index, no conflicts, so sessions
@@ -190,10 +218,11 @@ BEGIN
         CREATE OR REPLACE VIEW @extschema@.usage_daily WITH (security_invoker = true) AS
         SELECT a.external_id,
                u.account_id,
-               s.relation AS source,
+               coalesce(s.source_name, s.relation::text) AS source,
                u.day,
                u.events,
-               CASE WHEN s.user_column IS NOT NULL THEN u.active_users END AS active_users
+               CASE WHEN s.user_column IS NOT NULL THEN u.active_users END AS active_users,
+               s.relation AS source_relation  -- deprecated: source was this regclass in 0.1.0
         FROM @extschema@.account a
         CROSS JOIN LATERAL (SELECT d.account_id, d.source_id, d.day, d.events, d.active_users
                             FROM @extschema@._usage_day d WHERE d.account_id = a.account_id OFFSET 0) u
@@ -201,10 +230,11 @@ BEGIN
         CREATE OR REPLACE VIEW @extschema@.usage_feature_daily WITH (security_invoker = true) AS
         SELECT a.external_id,
                f.account_id,
-               s.relation AS source,
+               coalesce(s.source_name, s.relation::text) AS source,
                f.day,
                f.feature,
-               f.events
+               f.events,
+               s.relation AS source_relation  -- deprecated: source was this regclass in 0.1.0
         FROM @extschema@.account a
         CROSS JOIN LATERAL (SELECT d.account_id, d.source_id, d.day, d.feature, d.events
                             FROM @extschema@._usage_feature_day d WHERE d.account_id = a.account_id OFFSET 0) f
@@ -213,20 +243,22 @@ BEGIN
         CREATE OR REPLACE VIEW @extschema@.usage_daily WITH (security_invoker = true) AS
         SELECT a.external_id,
                u.account_id,
-               s.relation AS source,
+               coalesce(s.source_name, s.relation::text) AS source,
                u.day,
                u.events,
-               CASE WHEN s.user_column IS NOT NULL THEN u.active_users END AS active_users
+               CASE WHEN s.user_column IS NOT NULL THEN u.active_users END AS active_users,
+               s.relation AS source_relation  -- deprecated: source was this regclass in 0.1.0
         FROM @extschema@._usage_day u
         JOIN @extschema@.account a ON a.account_id = u.account_id
         JOIN @extschema@.usage_source s ON s.source_id = u.source_id;
         CREATE OR REPLACE VIEW @extschema@.usage_feature_daily WITH (security_invoker = true) AS
         SELECT a.external_id,
                f.account_id,
-               s.relation AS source,
+               coalesce(s.source_name, s.relation::text) AS source,
                f.day,
                f.feature,
-               f.events
+               f.events,
+               s.relation AS source_relation  -- deprecated: source was this regclass in 0.1.0
         FROM @extschema@._usage_feature_day f
         JOIN @extschema@.account a ON a.account_id = f.account_id
         JOIN @extschema@.usage_source s ON s.source_id = f.source_id;
@@ -243,18 +275,21 @@ COMMENT ON VIEW @extschema@.usage_feature_daily IS
     'Events per account, tracked source, UTC day and feature (the event column given to track_usage).';
 
 CREATE VIEW @extschema@.usage_unknown_key WITH (security_invoker = true) AS
-SELECT s.relation AS source,
+SELECT coalesce(s.source_name, s.relation::text) AS source,
        p.account_key AS key,
        sum(p.events)::bigint AS events,
        min(p.day) AS first_seen,
-       max(p.day) AS last_seen
+       max(p.day) AS last_seen,
+       -- the vocabulary's names; first_seen and last_seen are deprecated
+       min(p.day) AS first_seen_date,
+       max(p.day) AS last_seen_date
 FROM (SELECT p.source_id, p.account_key, p.day, p.events FROM @extschema@.usage_pending p
       UNION ALL
       -- Citus: keys staged by a distributed table's shards whose account compact_usage() has not created yet
       SELECT g.source_id, g.account_key, g.day, g.events FROM @extschema@._usage_staged g) p
 JOIN @extschema@.usage_source s ON s.source_id = p.source_id
 WHERE NOT EXISTS (SELECT 1 FROM @extschema@.account a WHERE a.external_id = p.account_key)
-GROUP BY s.relation, p.account_key
+GROUP BY s.source_id, p.account_key
 HAVING sum(p.events) <> 0;
 COMMENT ON VIEW @extschema@.usage_unknown_key IS
     'Account keys seen in a source tracked with create_accounts => false that have no csm.account row: events, and the first and last UTC day seen. Creating the account rolls them up. On Citus, also the new keys of a distributed source until csm.compact_usage() creates their accounts.';
@@ -905,6 +940,7 @@ DECLARE
     time_types regtype[] := ARRAY['timestamp with time zone', 'timestamp without time zone', 'date']::regtype[];
     text_types regtype[] := ARRAY['text', 'character varying']::regtype[];
     new_id integer;
+    tracked_name text;
     added @extschema@.usage_source;
 BEGIN
     IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = source) NOT IN ('r', 'p') THEN
@@ -945,10 +981,11 @@ BEGIN
                   HINT = 'Track a table distributed by its account column.';
     END IF;
 
+    tracked_name := @extschema@._usage_source_name(source);
     INSERT INTO @extschema@.usage_source (relation, account_column, time_column, event_column, user_column,
-                                          create_accounts, keep_history)
+                                          create_accounts, keep_history, source_name)
     VALUES (source, account_column, time_column, event_column, user_column,
-            coalesce(create_accounts, true), coalesce(keep_history, false))
+            coalesce(create_accounts, true), coalesce(keep_history, false), tracked_name)
     RETURNING source_id INTO new_id;
 
     -- The table and every partition it has (ddl_command_end adds later ones).
@@ -1220,6 +1257,45 @@ CREATE EVENT TRIGGER csm_usage_partitions ON ddl_command_end
     EXECUTE FUNCTION @extschema@._usage_ddl();
 COMMENT ON EVENT TRIGGER csm_usage_partitions IS
     'Keeps the partitions of tracked partitioned tables counted as they are created, attached and detached.';
+
+-- ALTER TABLE ... RENAME or SET SCHEMA, ALTER SCHEMA ... RENAME: a tracked
+-- table's source_name (csm.usage_daily.source) follows its new name.
+-- csm.usage_source is small: one UPDATE of the names that changed.
+-- SECURITY DEFINER because the role renaming its own table needs no rights
+-- on csm.
+CREATE OR REPLACE FUNCTION @extschema@._usage_renamed() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    s record;
+    current_name text;
+BEGIN
+    -- Citus replays the command on the workers; the coordinator's row is the one
+    IF @extschema@._usage_on_worker() THEN
+        RETURN;
+    END IF;
+    -- a write only for a name that changed
+    FOR s IN SELECT u.source_id, u.relation::oid AS relid, u.source_name
+             FROM @extschema@.usage_source u WHERE u.dropped_at IS NULL LOOP
+        current_name := @extschema@._usage_source_name(s.relid);
+        IF current_name IS NOT NULL AND current_name IS DISTINCT FROM s.source_name THEN
+            UPDATE @extschema@.usage_source SET source_name = current_name WHERE source_id = s.source_id;
+        END IF;
+    END LOOP;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@._usage_renamed() FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._usage_renamed() IS
+    'ddl_command_end event trigger: a tracked table renamed or moved to another schema (or its schema renamed) keeps csm.usage_source.source_name, and so csm.usage_daily.source, up to date.';
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_event_trigger WHERE evtname = 'csm_usage_renamed') THEN
+        CREATE EVENT TRIGGER csm_usage_renamed ON ddl_command_end
+            WHEN TAG IN ('ALTER TABLE', 'ALTER SCHEMA')
+            EXECUTE FUNCTION @extschema@._usage_renamed();
+    END IF;
+END $$;
+COMMENT ON EVENT TRIGGER csm_usage_renamed IS
+    'Keeps the names of tracked tables (csm.usage_daily.source) current when a table or its schema is renamed.';
 
 REVOKE ALL ON FUNCTION @extschema@.track_usage(regclass, name, name, name, name, boolean, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.untrack_usage(regclass) FROM PUBLIC;

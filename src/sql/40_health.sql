@@ -982,13 +982,21 @@ SELECT a.account_id,
        h.computed_at,
        -- no session setting decides it: the model's stale_after, written
        -- with the score by csm.refresh_health (see the columns above)
-       now() - h.computed_at AS score_age,
        now() - h.computed_at > h.stale_after AS stale,
        h.score - w.score AS change_7d,
        h.score - mth.score AS change_30d,
        CASE WHEN h.score - w.score > 2 THEN 'up'
             WHEN h.score - w.score < -2 THEN 'down'
-            WHEN w.score IS NOT NULL THEN 'flat' END AS trend
+            WHEN w.score IS NOT NULL THEN 'flat' END AS trend,
+       -- columns new in 0.2.0 come after 0.1.0's, so that CREATE OR REPLACE
+       -- VIEW works over a 0.1.0 install; then the vocabulary's names
+       -- (README "Dashboards and BI"): name, band, computed_band and
+       -- coverage above are deprecated
+       now() - h.computed_at AS score_age,
+       a.name AS account_name,
+       CASE WHEN o.score IS NOT NULL THEN @extschema@.health_band(o.score) ELSE h.band END AS health_band,
+       h.band AS computed_health_band,
+       h.coverage AS coverage_ratio
 FROM @extschema@.account a
 LEFT JOIN @extschema@.health_score h ON h.account_id = a.account_id
 LEFT JOIN LATERAL (
@@ -1037,13 +1045,17 @@ BEGIN
            h.model,
            h.model_version,
            h.computed_at,
-           now() - h.computed_at AS score_age,
            now() - h.computed_at > h.stale_after AS stale,
            h.score - w.score AS change_7d,
            h.score - mth.score AS change_30d,
            CASE WHEN h.score - w.score > 2 THEN 'up'
                 WHEN h.score - w.score < -2 THEN 'down'
-                WHEN w.score IS NOT NULL THEN 'flat' END AS trend
+                WHEN w.score IS NOT NULL THEN 'flat' END AS trend,
+           now() - h.computed_at AS score_age,
+           a.name AS account_name,
+           CASE WHEN o.score IS NOT NULL THEN @extschema@.health_band(o.score) ELSE h.band END AS health_band,
+           h.band AS computed_health_band,
+           h.coverage AS coverage_ratio
     FROM @extschema@.account a
     LEFT JOIN @extschema@.health_score h ON h.account_id = a.account_id
     LEFT JOIN (
@@ -1075,7 +1087,8 @@ SELECT hh.account_id,
        a.external_id,
        array_agg(hh.score ORDER BY hh.day) AS scores,
        @extschema@.sparkline(array_agg(hh.score ORDER BY hh.day)) AS sparkline,
-       min(hh.day) AS since
+       min(hh.day) AS since,
+       min(hh.day) AS since_date
 FROM @extschema@.account a
 JOIN @extschema@.health_history hh ON hh.account_id = a.account_id
 WHERE hh.day > (now() AT TIME ZONE 'UTC')::date - 30
@@ -1084,8 +1097,9 @@ COMMENT ON VIEW @extschema@.health_trend IS 'The last 30 days of daily health sc
 
 CREATE VIEW @extschema@.health_score_component WITH (security_invoker = true) AS
 SELECT h.account_id, h.model, h.model_version, c.metric, c.value, c.zone, c.score, c.weight, c.contribution,
-       c.points_lost, h.computed_at
+       c.points_lost, h.computed_at, a.external_id
 FROM @extschema@.health_score h
+JOIN @extschema@.account a ON a.account_id = h.account_id
 CROSS JOIN LATERAL @extschema@.health_components(h.metrics, h.metric_values, h.component_scores,
                                                  h.component_weights) c;
 COMMENT ON VIEW @extschema@.health_score_component IS

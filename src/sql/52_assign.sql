@@ -271,7 +271,8 @@ COMMENT ON FUNCTION @extschema@.csm_unassign(text, text, text) IS
 
 CREATE VIEW @extschema@.assignment WITH (security_invoker = true) AS
 SELECT a.account_id, ac.external_id, a.member_id, m.handle, a.is_primary, a.started_at AS since, a.reason,
-       a.rule_id, r.name AS rule, a.assigned_by, a.load
+       a.rule_id, r.name AS rule, a.assigned_by, a.load,
+       a.started_at  -- the vocabulary's name; since is deprecated
 FROM @extschema@.account_assignment a
 JOIN @extschema@.account ac ON ac.account_id = a.account_id
 JOIN @extschema@.team_member m ON m.member_id = a.member_id
@@ -291,7 +292,12 @@ SELECT m.member_id, m.handle, m.name, m.roles, m.teams, m.active,
        round((coalesce(sum(a.load), 0) / nullif(coalesce(m.capacity, 100), 0))::numeric, 3) AS utilisation,
        coalesce(m.capacity, 100) AS effective_capacity,
        m.capacity IS NULL AS capacity_from_ratio,
-       round((coalesce(m.capacity, 100) - coalesce(sum(a.load), 0))::numeric, 2) AS room
+       round((coalesce(m.capacity, 100) - coalesce(sum(a.load), 0))::numeric, 2) AS room,
+       -- the vocabulary's names; name, utilisation and capacity_from_ratio
+       -- above are deprecated
+       m.name AS member_name,
+       round((coalesce(sum(a.load), 0) / nullif(coalesce(m.capacity, 100), 0))::numeric, 3) AS utilisation_ratio,
+       m.capacity IS NULL AS capacity_defaulted
 FROM @extschema@.team_member m
 LEFT JOIN @extschema@.account_assignment a ON a.member_id = m.member_id AND a.ended_at IS NULL
 LEFT JOIN @extschema@.account ac ON ac.account_id = a.account_id
@@ -304,10 +310,11 @@ COMMENT ON VIEW @extschema@.assignment_workload IS
 -- subquery there); a single node plans both the same.
 CREATE VIEW @extschema@.unassigned_queue WITH (security_invoker = true) AS
 SELECT a.account_id, a.external_id, a.segment, a.plan, a.tier, a.arr,
-       coalesce(al.created_at, a.created_at) AS waiting_since, al.kind, al.message
+       coalesce(al.created_at, a.created_at) AS waiting_since, al.kind, al.message,
+       coalesce(al.created_at, a.created_at) AS queued_at  -- the vocabulary's name; waiting_since is deprecated
 FROM @extschema@.account a
 LEFT JOIN @extschema@.assignment_alert al ON al.account_id = a.account_id AND al.resolved_at IS NULL
 LEFT JOIN @extschema@.account_assignment p ON p.account_id = a.account_id AND p.is_primary AND p.ended_at IS NULL
 WHERE a.status = 'active' AND p.account_id IS NULL;
 COMMENT ON VIEW @extschema@.unassigned_queue IS
-    'Active accounts without a primary CSM, oldest first by waiting_since, with the open alert saying why (NULL kind: never routed).';
+    'Active accounts without a primary CSM, oldest first by queued_at, with the open alert saying why (NULL kind: never routed).';

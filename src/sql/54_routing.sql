@@ -324,7 +324,7 @@ BEGIN
     IF FOUND THEN
         PERFORM @extschema@._begin_batch();
     END IF;
-    FOR account IN SELECT q.account_id FROM @extschema@.unassigned_queue q ORDER BY q.waiting_since, q.account_id LOOP
+    FOR account IN SELECT q.account_id FROM @extschema@.unassigned_queue q ORDER BY q.queued_at, q.account_id LOOP
         SELECT assigned + count(*) FILTER (WHERE r.assignment_success AND r.is_primary) INTO assigned
         FROM @extschema@._route(ARRAY[account]) r;
     END LOOP;

@@ -1227,7 +1227,10 @@ SELECT m.member_id, m.handle, m.name, m.teams, m.status,
        f.avg_csat,
        coalesce(f.csat_responses, 0) AS csat_responses,
        coalesce(p.first_responses, 0) AS first_responses,
-       p.time_held
+       p.time_held,
+       -- the vocabulary's names; name and resolution_rate above are deprecated
+       m.name AS member_name,
+       round(coalesce(f.resolved, 0)::numeric / nullif(p.handled, 0), 3) AS resolution_ratio
 FROM @extschema@.team_member m
 LEFT JOIN per_agent p ON p.member_id = m.member_id
 LEFT JOIN finals f ON f.member_id = m.member_id

@@ -654,10 +654,13 @@ COMMENT ON COLUMN @extschema@.churn_score.stale_after IS
 CREATE VIEW @extschema@.churn_risk WITH (security_invoker = true) AS
 SELECT a.account_id, a.external_id, a.name, a.segment, a.arr, a.renewal_date,
        c.probability, c.band, c.risk_score, c.drivers, c.model, c.computed_at,
-       now() - c.computed_at AS score_age,
-       now() - c.computed_at > c.stale_after AS stale,
        -- correlated on churn_score's account_id, so that on Citus it runs with it on the workers
-       (SELECT count(*) FROM @extschema@.churn_signal s WHERE s.account_id = c.account_id AND s.cleared_at IS NULL) AS open_signals
+       (SELECT count(*) FROM @extschema@.churn_signal s WHERE s.account_id = c.account_id AND s.cleared_at IS NULL) AS open_signals,
+       -- columns new in 0.2.0 come after 0.1.0's (CREATE OR REPLACE VIEW
+       -- works over a 0.1.0 install); name and band above are deprecated
+       now() - c.computed_at > c.stale_after AS stale,
+       now() - c.computed_at AS score_age,
+       a.name AS account_name, c.band AS churn_band
 FROM @extschema@.churn_score c
 JOIN @extschema@.account a ON a.account_id = c.account_id;
 COMMENT ON VIEW @extschema@.churn_risk IS

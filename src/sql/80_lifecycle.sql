@@ -1006,16 +1006,21 @@ COMMENT ON FUNCTION @extschema@._onboarding_status(bigint) IS
     'Internal: the rows of csm.onboarding_status, of every onboarding account or (only_account) of one.';
 
 CREATE VIEW @extschema@.onboarding_status WITH (security_invoker = true) AS
-SELECT * FROM @extschema@._onboarding_status();
+SELECT s.*,
+       -- the vocabulary's names; name, activation_rate and feature_adoption are deprecated
+       s.name AS account_name, s.activation_rate AS activation_ratio, s.feature_adoption AS feature_adoption_ratio
+FROM @extschema@._onboarding_status() s;
 COMMENT ON VIEW @extschema@.onboarding_status IS
     'Per onboarding account: days since the start, the phase, the phase''s milestones still due, the milestones done, those overdue (past due_day, not reached), time to value, and the seed''s success criteria measured now: TTFV < 30 days (ttv_met), user activation = distinct users active in the last 30 days / seats >= 0.8 (activation_met), feature adoption = csm.core_feature used since the start / core features > 0.6 (adoption_met), NPS = 100 x (promoters - detractors) / answers since the start > 40 (nps_met), at least one business_outcome milestone (win_met); criteria_met counts them (5: onboarding is done).';
 COMMENT ON COLUMN @extschema@.onboarding_status.time_to_value IS
     'TTV: the first first_value milestone''s achieved_at minus started_at (0 when reached before the start); NULL until reached.';
 COMMENT ON COLUMN @extschema@.onboarding_status.ttv_days IS 'time_to_value in days, one decimal.';
-COMMENT ON COLUMN @extschema@.onboarding_status.activation_rate IS
-    'Distinct users active in the last 30 UTC days (any tracked source) / seats; NULL without seats.';
-COMMENT ON COLUMN @extschema@.onboarding_status.feature_adoption IS
-    'Share of csm.core_feature used since the account''s first event; NULL while csm.core_feature is empty.';
+COMMENT ON COLUMN @extschema@.onboarding_status.activation_ratio IS
+    'Distinct users active in the last 30 UTC days (any tracked source) / seats, a ratio (0-1, above 1 with more users than seats); NULL without seats.';
+COMMENT ON COLUMN @extschema@.onboarding_status.feature_adoption_ratio IS
+    'Share of csm.core_feature used since the account''s first event, a ratio (0-1); NULL while csm.core_feature is empty.';
+COMMENT ON COLUMN @extschema@.onboarding_status.activation_rate IS 'Deprecated: use activation_ratio; removed in 0.3.0.';
+COMMENT ON COLUMN @extschema@.onboarding_status.feature_adoption IS 'Deprecated: use feature_adoption_ratio; removed in 0.3.0.';
 COMMENT ON COLUMN @extschema@.onboarding_status.nps IS
     'The account''s NPS over the answers since started_at: 100 x (promoters 9-10 - detractors 0-6) / answers; NULL without answers.';
 

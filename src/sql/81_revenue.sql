@@ -369,7 +369,9 @@ CREATE FUNCTION @extschema@.revenue_retention(period_start date, period_end date
 RETURNS TABLE (starting_arr numeric, expansion_arr numeric, contraction_arr numeric, churned_arr numeric,
                reactivation_arr numeric, ending_arr_of_starting_customers numeric,
                grr numeric, nrr numeric, logo_churn_rate numeric, expansion_rate numeric, new_arr numeric,
-               starting_customers bigint, churned_customers bigint, new_customers bigint, reactivated_customers bigint)
+               starting_customers bigint, churned_customers bigint, new_customers bigint, reactivated_customers bigint,
+               -- the vocabulary's names (0-1); grr, nrr, logo_churn_rate and expansion_rate are deprecated
+               grr_ratio numeric, nrr_ratio numeric, logo_churn_ratio numeric, expansion_ratio numeric)
 LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF period_start IS NULL OR period_end IS NULL THEN
@@ -380,12 +382,16 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value', HINT = 'The period runs from period_start to period_end, both included.';
     END IF;
     RETURN QUERY
+    -- grr_ratio, nrr_ratio, logo_churn_ratio and expansion_ratio repeat
+    -- grr, nrr, logo_churn_rate and expansion_rate (deprecated)
+    SELECT q.*, q.grr, q.nrr, q.logo_churn_rate, q.expansion_rate
+    FROM (
     SELECT t.s_arr, t.exp_arr, t.con_arr, t.churn_arr, t.react_arr,
            t.s_arr + t.exp_arr - t.con_arr - t.churn_arr,
-           CASE WHEN t.s_arr > 0 THEN t.kept / t.s_arr END,
-           CASE WHEN t.s_arr > 0 THEN (t.s_arr + t.exp_arr - t.con_arr - t.churn_arr) / t.s_arr END,
-           CASE WHEN t.s_n > 0 THEN t.churn_n::numeric / t.s_n END,
-           CASE WHEN t.s_arr > 0 THEN t.exp_arr / t.s_arr END,
+           CASE WHEN t.s_arr > 0 THEN t.kept / t.s_arr END AS grr,
+           CASE WHEN t.s_arr > 0 THEN (t.s_arr + t.exp_arr - t.con_arr - t.churn_arr) / t.s_arr END AS nrr,
+           CASE WHEN t.s_n > 0 THEN t.churn_n::numeric / t.s_n END AS logo_churn_rate,
+           CASE WHEN t.s_arr > 0 THEN t.exp_arr / t.s_arr END AS expansion_rate,
            t.new_arr_, t.s_n, t.churn_n, t.new_n, t.react_n
     FROM (SELECT coalesce(sum(p.s) FILTER (WHERE p.s > 0), 0) AS s_arr,
                  coalesce(sum(p.e - p.s) FILTER (WHERE p.s > 0 AND p.e > p.s), 0) AS exp_arr,
@@ -409,10 +415,10 @@ BEGIN
                   AND (revenue_retention.segment IS NULL
                        OR c.account_id IN (SELECT a.account_id FROM @extschema@.account a
                                            WHERE a.segment = revenue_retention.segment))
-                GROUP BY c.account_id) p) t;
+                GROUP BY c.account_id) p) t) q;
 END $$;
 COMMENT ON FUNCTION @extschema@.revenue_retention(date, date, text) IS
-    'Revenue retention over a period (both days included), for all accounts or one segment (the account''s current segment): starting_arr (customers paying at the start), their expansion, contraction and churn, reactivation_arr (returning customers), ending_arr_of_starting_customers, grr = sum(least(start, end)) / starting_arr (capped per customer), nrr = ending_arr_of_starting_customers / starting_arr, logo_churn_rate = starting customers at 0 at the end / starting customers, expansion_rate = expansion_arr / starting_arr, and new_arr (new logos, in neither GRR nor NRR), with the customer counts. Rates are fractions, NULL without starting customers. Errors: 22004 a NULL date, 22023 period_end before period_start.';
+    'Revenue retention over a period (both days included), for all accounts or one segment (the account''s current segment): starting_arr (customers paying at the start), their expansion, contraction and churn, reactivation_arr (returning customers), ending_arr_of_starting_customers, grr = sum(least(start, end)) / starting_arr (capped per customer), nrr = ending_arr_of_starting_customers / starting_arr, logo_churn_rate = starting customers at 0 at the end / starting customers, expansion_rate = expansion_arr / starting_arr, and new_arr (new logos, in neither GRR nor NRR), with the customer counts. Rates are fractions, NULL without starting customers; grr_ratio, nrr_ratio, logo_churn_ratio and expansion_ratio repeat them under the vocabulary''s names (the four without _ratio are deprecated, removed in 0.3.0). Errors: 22004 a NULL date, 22023 period_end before period_start.';
 
 -- Month by month --------------------------------------------------------------------
 
@@ -478,6 +484,11 @@ WITH bounds AS (
     -- accounts without a segment are in the total row only
     HAVING grouping(a.segment) = 1 OR a.segment IS NOT NULL
 )
+SELECT r.*,
+       -- the vocabulary's names (_ratio 0-1, _arr money); grr ... ltv are deprecated
+       r.grr AS grr_ratio, r.nrr AS nrr_ratio, r.grr_12m AS grr_12m_ratio, r.nrr_12m AS nrr_12m_ratio,
+       r.logo_churn_rate_12m AS logo_churn_12m_ratio, r.arpa AS arpa_arr, r.ltv AS ltv_arr
+FROM (
 SELECT s.month, CASE WHEN s.total = 0 THEN s.segment END AS segment,
        s.starting_arr, s.new_arr, s.expansion_arr, s.contraction_arr, s.churned_arr, s.reactivation_arr, s.ending_arr,
        s.customers, s.new_customers, s.churned_customers,
@@ -488,6 +499,6 @@ SELECT s.month, CASE WHEN s.total = 0 THEN s.segment END AS segment,
        s.churned12::numeric / NULLIF(s.customers12, 0) AS logo_churn_rate_12m,
        s.ending_arr / NULLIF(s.customers, 0) AS arpa,
        (s.ending_arr / NULLIF(s.customers, 0)) / NULLIF(s.churned12::numeric / NULLIF(s.customers12, 0), 0) AS ltv
-FROM sums s;
+FROM sums s) r;
 COMMENT ON VIEW @extschema@.revenue_monthly IS
-    'ARR movements month by month (month is the first day), per segment (the account''s current segment) and in total (segment NULL), zero-filled from the first month of any movement to the current one: starting, new, expansion, contraction, churned, reactivation and ending ARR, customers, that month''s grr and nrr, grr_12m, nrr_12m and logo_churn_rate_12m over the trailing twelve months (csm.revenue_retention''s formulas), arpa = ending_arr / customers and ltv = arpa / logo_churn_rate_12m (NULL, never infinite, without churn).';
+    'ARR movements month by month (month is the first day), per segment (the account''s current segment) and in total (segment NULL), zero-filled from the first month of any movement to the current one: starting, new, expansion, contraction, churned, reactivation and ending ARR, customers, that month''s grr_ratio and nrr_ratio, grr_12m_ratio, nrr_12m_ratio and logo_churn_12m_ratio over the trailing twelve months (csm.revenue_retention''s formulas, fractions), arpa_arr = ending_arr / customers and ltv_arr = arpa_arr / logo_churn_12m_ratio (NULL, never infinite, without churn). grr, nrr, grr_12m, nrr_12m, logo_churn_rate_12m, arpa and ltv are the same, deprecated (removed in 0.3.0).';

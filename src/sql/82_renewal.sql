@@ -452,7 +452,10 @@ SELECT a.account_id,
        round(a.arr * (1 - c.probability::numeric), 2) AS forecast_arr,
        c.model AS churn_model,
        cm.trained_at AS churn_model_version,
-       c.computed_at AS churn_scored_at
+       c.computed_at AS churn_scored_at,
+       -- the vocabulary's names; name and churn_model_version are deprecated
+       a.name AS account_name,
+       cm.trained_at AS churn_model_trained_at
 FROM @extschema@.account a
 LEFT JOIN @extschema@.renewal r ON r.account_id = a.account_id AND r.closed_at IS NULL
 LEFT JOIN @extschema@.health_score h ON h.account_id = a.account_id
@@ -475,7 +478,9 @@ COMMENT ON VIEW @extschema@.renewal_pipeline IS
 CREATE FUNCTION @extschema@.renewal_metrics(period_start date, period_end date, segment text DEFAULT NULL)
 RETURNS TABLE (renewals bigint, renewed bigint, upsell bigint, downsell bigint, churned bigint,
                target_arr numeric, final_arr numeric, expansion_arr numeric,
-               renewal_cycle_time numeric, expansion_share numeric, expansion_share_arr numeric)
+               renewal_cycle_time numeric, expansion_share numeric, expansion_share_arr numeric,
+               -- the vocabulary's names (0-1); expansion_share and expansion_share_arr are deprecated
+               expansion_share_ratio numeric, expansion_arr_share_ratio numeric)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF period_start IS NULL OR period_end IS NULL THEN
@@ -497,6 +502,8 @@ BEGIN
            round(avg(extract(epoch FROM r.closed_at - r.opened_at) / 86400)
                      FILTER (WHERE r.closed_via = 'close_renewal'), 1),
            round(count(*) FILTER (WHERE r.outcome = 'upsell')::numeric / nullif(count(*), 0), 4),
+           round(coalesce(sum(r.target_arr) FILTER (WHERE r.outcome = 'upsell'), 0) / nullif(sum(r.target_arr), 0), 4),
+           round(count(*) FILTER (WHERE r.outcome = 'upsell')::numeric / nullif(count(*), 0), 4),
            round(coalesce(sum(r.target_arr) FILTER (WHERE r.outcome = 'upsell'), 0) / nullif(sum(r.target_arr), 0), 4)
     FROM @extschema@.renewal r
     JOIN @extschema@.account a ON a.account_id = r.account_id
@@ -505,4 +512,4 @@ BEGIN
       AND (renewal_metrics.segment IS NULL OR a.segment = renewal_metrics.segment);
 END $$;
 COMMENT ON FUNCTION @extschema@.renewal_metrics(date, date, text) IS
-    'The seed''s renewal metrics over the renewals closed from period_start to period_end (inclusive, UTC days), of every account or of one segment: counts by outcome, target and final ARR, expansion_arr (final - target over upsells), renewal_cycle_time (mean days from opened_at to closed_at over the renewals closed by csm.close_renewal; the seed''s target is under 45), expansion_share (upsells / renewals, by number) and expansion_share_arr (target ARR of the upsells / target ARR of all, by dollars; the seed''s target for both is over 0.25). Shares are NULL with no renewals (or, by dollars, no target ARR). Errors: 22004 a NULL bound, 22023 period_end before period_start.';
+    'The seed''s renewal metrics over the renewals closed from period_start to period_end (inclusive, UTC days), of every account or of one segment: counts by outcome, target and final ARR, expansion_arr (final - target over upsells), renewal_cycle_time (mean days from opened_at to closed_at over the renewals closed by csm.close_renewal; the seed''s target is under 45), expansion_share (upsells / renewals, by number) and expansion_share_arr (target ARR of the upsells / target ARR of all, by dollars; the seed''s target for both is over 0.25). Shares are NULL with no renewals (or, by dollars, no target ARR); expansion_share_ratio and expansion_arr_share_ratio repeat them under the vocabulary''s names (expansion_share and expansion_share_arr are deprecated, removed in 0.3.0). Errors: 22004 a NULL bound, 22023 period_end before period_start.';

@@ -370,7 +370,8 @@ CREATE FUNCTION @extschema@.nps_summary("from" date, "to" date, segment text DEF
 RETURNS TABLE (responses bigint, promoters bigint, passives bigint, detractors bigint,
                promoter_pct numeric, passive_pct numeric, detractor_pct numeric, nps numeric,
                accounts bigint, accounts_responding bigint, response_rate numeric,
-               previous_responses bigint, previous_nps numeric, nps_change numeric)
+               previous_responses bigint, previous_nps numeric, nps_change numeric,
+               response_pct numeric)  -- the vocabulary's name (0-100); response_rate is deprecated
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     days integer;
@@ -441,11 +442,12 @@ BEGIN
            round(100.0 * k.responding / nullif(p.accounts, 0), 1),
            k.pn,
            round(100.0 * (k.ppro - k.pdet) / nullif(k.pn, 0), 1),
-           round(100.0 * (k.pro - k.det) / nullif(k.n, 0), 1) - round(100.0 * (k.ppro - k.pdet) / nullif(k.pn, 0), 1)
+           round(100.0 * (k.pro - k.det) / nullif(k.n, 0), 1) - round(100.0 * (k.ppro - k.pdet) / nullif(k.pn, 0), 1),
+           round(100.0 * k.responding / nullif(p.accounts, 0), 1)
     FROM counts k CROSS JOIN population p;
 END $$;
 COMMENT ON FUNCTION @extschema@.nps_summary(date, date, text, text) IS
-    'NPS of the answers given from "from" to "to" (UTC days, both included), of one segment''s accounts or all (NULL), of one survey kind or all (NULL): NPS = % promoters - % detractors (-100 to 100), the counts and percentages, the response rate (accounts that answered / accounts that were customers in the period, %), and the trend: the NPS of the period as long just before and the change. Percentages have one decimal; NULL where nobody answered. The trend by month is csm.nps_monthly. Errors: 22004 NULL from or to, 22023 from after to, an infinite date, an unknown survey kind or segment.';
+    'NPS of the answers given from "from" to "to" (UTC days, both included), of one segment''s accounts or all (NULL), of one survey kind or all (NULL): NPS = % promoters - % detractors (-100 to 100), the counts and percentages, the response rate (accounts that answered / accounts that were customers in the period, %: response_pct; response_rate is the same, deprecated, removed in 0.3.0), and the trend: the NPS of the period as long just before and the change. Percentages have one decimal; NULL where nobody answered. The trend by month is csm.nps_monthly. Errors: 22004 NULL from or to, 22023 from after to, an infinite date, an unknown survey kind or segment.';
 
 -- The monthly trend, overall (segment NULL) and per segment, zero-filled
 -- from the first month with an answer to the current one.  The counts are

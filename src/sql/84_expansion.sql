@@ -736,7 +736,8 @@ CREATE VIEW @extschema@.expansion_candidate WITH (security_invoker = true) AS
 SELECT v.account_id, v.external_id, v.name, v.segment, v.arr, v.renewal_date, v.signals,
        (v.potential ->> 'likelihood')::float8 AS likelihood,
        (v.potential ->> 'upside_arr')::numeric AS upside_arr,
-       (v.potential ->> 'expected_arr')::numeric AS expected_arr
+       (v.potential ->> 'expected_arr')::numeric AS expected_arr,
+       v.name AS account_name  -- the vocabulary's name; name is deprecated
 FROM (SELECT a.account_id, a.external_id, a.name, a.segment, a.arr, a.renewal_date, s.signals,
              @extschema@._expansion_potential(a.arr, a.seats, s.likelihoods) AS potential
       FROM (SELECT x.account_id,

@@ -390,7 +390,8 @@ COMMENT ON COLUMN @extschema@.alert_summary.oldest_open_unacknowledged_at IS 'Wh
 
 CREATE VIEW @extschema@.alert_open WITH (security_invoker = true) AS
 SELECT x.alert_id, x.account_id, a.external_id, a.name, x.kind, x.subject, x.severity, x.evidence, x.created_at,
-       p.handle AS owner
+       p.handle AS owner,
+       a.name AS account_name  -- the vocabulary's name; name is deprecated
 FROM @extschema@.alert x
 JOIN @extschema@.account a ON a.account_id = x.account_id
 LEFT JOIN @extschema@.account_assignment pa ON pa.account_id = x.account_id AND pa.is_primary AND pa.ended_at IS NULL

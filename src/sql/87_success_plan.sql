@@ -788,7 +788,9 @@ COMMENT ON FUNCTION @extschema@._success_plan_progress() IS
     'Internal: the rows of csm.success_plan_progress.';
 
 CREATE VIEW @extschema@.success_plan_progress WITH (security_invoker = true) AS
-SELECT * FROM @extschema@._success_plan_progress();
+SELECT s.*,
+       s.progress AS progress_ratio  -- the vocabulary's name (0-1); progress is deprecated
+FROM @extschema@._success_plan_progress() s;
 COMMENT ON VIEW @extschema@.success_plan_progress IS
     'The objectives of every active success plan with their metric''s current value (csm._success_metric_values: the effective health score, csm.account_metrics, the account''s arr and seats; NULL for the customer''s own metrics), progress from baseline to target (csm.success_progress), due date (the plan''s end when it has none) and whether it is overdue. Reads the metrics one account at a time: for one account, csm.success_plan_report is quicker.';
 
@@ -805,7 +807,9 @@ COMMENT ON VIEW @extschema@.success_plan_progress IS
 CREATE VIEW @extschema@.business_review_due WITH (security_invoker = true) AS
 SELECT d.account_id, d.external_id, d.name, d.segment, d.band, d.kind, d.cadence, d.last_held_at, d.due_on,
        d.due_on - (now() AT TIME ZONE 'UTC')::date AS days_until_due,
-       CASE WHEN d.due_on < (now() AT TIME ZONE 'UTC')::date THEN 'overdue' ELSE 'due' END AS status
+       CASE WHEN d.due_on < (now() AT TIME ZONE 'UTC')::date THEN 'overdue' ELSE 'due' END AS status,
+       -- the vocabulary's names; name, band and due_on are deprecated
+       d.name AS account_name, d.band AS health_band, d.due_on AS due_date
 FROM (
     SELECT c.*, (coalesce((c.last_held_at AT TIME ZONE 'UTC')::date, c.since) + c.cadence)::date AS due_on
     FROM (

@@ -29,7 +29,7 @@ WITH acc AS MATERIALIZED (
     WHERE a.status = 'active'
 ), o AS MATERIALIZED (
     -- Health overrides win over the computed score, as in csm.account_health.
-    SELECT v.account_id, v.score, v.band
+    SELECT v.account_id, v.score, v.health_band AS band
     FROM @extschema@.account_health v
     WHERE v.override_score IS NOT NULL
 ), base AS (
@@ -193,7 +193,9 @@ SELECT p.grain,
             ELSE coalesce((SELECT sum(d.n) FROM daily d
                            WHERE d.metric = m.metric AND d.day >= p.period_start AND d.day < p.period_end), 0)
        END::numeric AS value,
-       m.unit
+       m.unit,
+       -- the vocabulary's names; period_start and period_end are deprecated
+       p.period_start AS period_start_date, p.period_end AS period_end_date
 FROM periods p CROSS JOIN metrics m;
 
 -- Outcomes ---------------------------------------------------------------------------
@@ -205,7 +207,8 @@ WITH months AS (
     SELECT (date_trunc('month', (now() AT TIME ZONE 'UTC')::date) - make_interval(months => i))::date AS month
     FROM generate_series(0, 23) i
 ), revenue AS MATERIALIZED (
-    SELECT r.month, r.grr, r.nrr, r.grr_12m, r.nrr_12m, r.ltv
+    SELECT r.month, r.grr_ratio AS grr, r.nrr_ratio AS nrr, r.grr_12m_ratio AS grr_12m, r.nrr_12m_ratio AS nrr_12m,
+           r.ltv_arr AS ltv
     FROM @extschema@.revenue_monthly r
     WHERE r.segment IS NULL
 ), nps AS MATERIALIZED (
@@ -271,7 +274,7 @@ WITH conv AS MATERIALIZED (
     FROM @extschema@.nps_followup f
     WHERE f.state NOT IN ('resolved', 'escalated')
 ), queue AS MATERIALIZED (
-    SELECT count(*) AS accounts, max(extract(epoch FROM now() - q.waiting_since) / 3600) AS oldest_hours
+    SELECT count(*) AS accounts, max(extract(epoch FROM now() - q.queued_at) / 3600) AS oldest_hours
     FROM @extschema@.unassigned_queue q
 ), alerts AS MATERIALIZED (
     -- At-risk alerts (csm.alert): health and churn bands entered, seed
@@ -326,9 +329,9 @@ WITH d AS (
 ), figures AS MATERIALIZED (
     -- Scalar subqueries: the planner counts one row each (a set-returning
     -- function is guessed at 1000, and their product crosses jit_above_cost).
-    SELECT (SELECT ARRAY[r.grr, r.nrr] FROM @extschema@.revenue_retention(d.today - 365, d.today) r) AS retention,
+    SELECT (SELECT ARRAY[r.grr_ratio, r.nrr_ratio] FROM @extschema@.revenue_retention(d.today - 365, d.today) r) AS retention,
            (SELECT s.nps FROM @extschema@.nps_summary(d.today - 89, d.today) s) AS nps,
-           (SELECT r.expansion_share FROM @extschema@.renewal_metrics(d.today - 365, d.today) r) AS expansion_share
+           (SELECT r.expansion_share_ratio FROM @extschema@.renewal_metrics(d.today - 365, d.today) r) AS expansion_share
     FROM d
 ), ttv AS MATERIALIZED (
     SELECT avg(f.ttv_days) AS ttv_days
@@ -389,8 +392,10 @@ COMMENT ON VIEW @extschema@.dashboard_activity IS
 COMMENT ON COLUMN @extschema@.dashboard_activity.grain IS 'week or month: which period the row counts (text).';
 COMMENT ON COLUMN @extschema@.dashboard_activity.week IS 'The Monday the week starts (date, UTC) on week rows; NULL on month rows. The time column for a weekly chart.';
 COMMENT ON COLUMN @extschema@.dashboard_activity.month IS 'The first day of the month (date, UTC) on month rows; NULL on week rows. The time column for a monthly chart.';
-COMMENT ON COLUMN @extschema@.dashboard_activity.period_start IS 'The first day of the period, included (date, UTC).';
-COMMENT ON COLUMN @extschema@.dashboard_activity.period_end IS 'The day after the period, excluded (date, UTC).';
+COMMENT ON COLUMN @extschema@.dashboard_activity.period_start_date IS 'The first day of the period, included (date, UTC).';
+COMMENT ON COLUMN @extschema@.dashboard_activity.period_end_date IS 'The day after the period, excluded (date, UTC).';
+COMMENT ON COLUMN @extschema@.dashboard_activity.period_start IS 'Deprecated: use period_start_date; removed in 0.3.0.';
+COMMENT ON COLUMN @extschema@.dashboard_activity.period_end IS 'Deprecated: use period_end_date; removed in 0.3.0.';
 COMMENT ON COLUMN @extschema@.dashboard_activity.metric IS 'What value counts: touchpoints, business_reviews_completed, success_plans_updated, expansion_opportunities_identified, risk_mitigations_in_progress (text).';
 COMMENT ON COLUMN @extschema@.dashboard_activity.value IS 'How many in the period, in the row''s unit (numeric; 0 when none).';
 COMMENT ON COLUMN @extschema@.dashboard_activity.unit IS 'The unit of value: count (text).';

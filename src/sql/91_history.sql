@@ -51,7 +51,8 @@ SELECT (h.day::timestamp AT TIME ZONE 'UTC') AS "time",
        h.coverage,
        h.model,
        h.model_version,
-       h.computed_at
+       h.computed_at,
+       h.coverage AS coverage_ratio  -- the vocabulary's name; coverage is deprecated
 FROM @extschema@.health_history h
 JOIN @extschema@.account a ON a.account_id = h.account_id;
 COMMENT ON VIEW @extschema@.health_daily IS
@@ -63,7 +64,8 @@ COMMENT ON COLUMN @extschema@.health_daily.external_id IS 'The account''s id in 
 COMMENT ON COLUMN @extschema@.health_daily.account_name IS 'The account''s name (csm.account.name).';
 COMMENT ON COLUMN @extschema@.health_daily.score IS 'The computed health score (0-100) of the day''s last refresh; overrides are not history.';
 COMMENT ON COLUMN @extschema@.health_daily.health_band IS 'The band of score: green, yellow or red.';
-COMMENT ON COLUMN @extschema@.health_daily.coverage IS 'Share (0-1) of the model''s weight whose metrics had a value.';
+COMMENT ON COLUMN @extschema@.health_daily.coverage_ratio IS 'Share of the model''s weight whose metrics had a value, a ratio (0-1).';
+COMMENT ON COLUMN @extschema@.health_daily.coverage IS 'Deprecated: use coverage_ratio; removed in 0.3.0.';
 COMMENT ON COLUMN @extschema@.health_daily.model IS 'The health model that scored it.';
 COMMENT ON COLUMN @extschema@.health_daily.model_version IS 'The model''s version then.';
 COMMENT ON COLUMN @extschema@.health_daily.computed_at IS 'When the day''s last refresh computed it.';

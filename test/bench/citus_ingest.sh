@@ -120,7 +120,7 @@ check() {
         (SELECT org_user_id, (occurred_at AT TIME ZONE 'UTC')::date AS day, count(*) AS events,
                 count(DISTINCT user_id) AS active_users FROM bench.ev_csm GROUP BY 1, 2) e
         FULL JOIN (SELECT external_id AS org_user_id, day, events, active_users FROM csm.usage_daily
-                   WHERE source = 'bench.ev_csm'::regclass) r USING (org_user_id, day)
+                   WHERE source = 'bench.ev_csm') r USING (org_user_id, day)
         WHERE e.events IS DISTINCT FROM r.events OR e.active_users IS DISTINCT FROM r.active_users") || bad=error
     if [ "$bad" = 0 ]; then
         echo "check $1 every account-day and active-user count ok"

@@ -28,7 +28,8 @@ CREATE FUNCTION pg_temp.rollup(src regclass) RETURNS TABLE (k text, d date, e bi
 LANGUAGE plpgsql AS $$
 BEGIN
     RETURN QUERY EXECUTE format('SELECT external_id, day, events, active_users FROM csm.usage_daily
-                                 WHERE source = %L::regclass AND events <> 0', src);
+                                 WHERE source = (SELECT s.source_name FROM csm.usage_source s WHERE s.relation = %L::regclass)
+                                   AND events <> 0', src);
 END $$;
 -- A number a query gives, read here (pgTAP lives on the coordinator only,
 -- and Citus would send a call of is() over a single-shard query to a worker).
@@ -46,8 +47,8 @@ LANGUAGE plpgsql AS $$
 DECLARE
     n bigint;
 BEGIN
-    EXECUTE format('SELECT coalesce((SELECT sum(events) FROM csm.usage_daily WHERE source = %1$L::regclass), 0)
-                         + coalesce((SELECT sum(events) FROM csm.usage_unknown_key WHERE source = %1$L::regclass), 0)', src)
+    EXECUTE format('SELECT coalesce((SELECT sum(events) FROM csm.usage_daily WHERE source = (SELECT s.source_name FROM csm.usage_source s WHERE s.relation = %1$L::regclass)), 0)
+                         + coalesce((SELECT sum(events) FROM csm.usage_unknown_key WHERE source = (SELECT s.source_name FROM csm.usage_source s WHERE s.relation = %1$L::regclass)), 0)', src)
     INTO n;
     RETURN n;
 END $$;
@@ -86,7 +87,7 @@ FROM generate_series(1, 2000) i;
 SELECT bag_eq($$SELECT * FROM pg_temp.rollup('public.usage_t_text')$$,
               $$SELECT org_user_id, (at AT TIME ZONE 'UTC')::date AS d, count(*) AS e, count(DISTINCT uid) AS u FROM public.usage_t_text GROUP BY 1, 2$$,
               'INSERT ... SELECT: exact before the deltas are folded');
-SELECT bag_eq($$SELECT external_id, day, feature, events FROM csm.usage_feature_daily WHERE source = 'public.usage_t_text'::regclass AND events <> 0$$,
+SELECT bag_eq($$SELECT external_id, day, feature, events FROM csm.usage_feature_daily WHERE source = 'usage_t_text' AND events <> 0$$,
               $$SELECT org_user_id, (at AT TIME ZONE 'UTC')::date AS d, feature, count(*) AS e FROM public.usage_t_text WHERE feature IS NOT NULL GROUP BY 1, 2, 3$$,
               'feature counts are exact too');
 -- a pushed-down INSERT ... SELECT between colocated shards
@@ -156,10 +157,10 @@ INSERT INTO public.usage_t_known VALUES ('org-1', '2026-04-01'), ('stranger', '2
 SELECT lives_ok('SELECT csm.compact_usage()', 'compact_usage() with unknown keys');
 SELECT is(pg_temp.num($$SELECT count(*) FROM csm.account WHERE external_id = 'stranger'$$), 0::numeric,
           'a source with create_accounts => false creates no account');
-SELECT results_eq($$SELECT key, events FROM csm.usage_unknown_key WHERE source = 'public.usage_t_known'::regclass$$,
+SELECT results_eq($$SELECT key, events FROM csm.usage_unknown_key WHERE source = 'usage_t_known'$$,
                   $$VALUES ('stranger', 2::bigint)$$, 'its unknown key is listed by usage_unknown_key');
 INSERT INTO csm.account (external_id) VALUES ('stranger');
-SELECT is(pg_temp.num($$SELECT sum(events) FROM csm.usage_daily WHERE source = 'public.usage_t_known'::regclass AND external_id = 'stranger'$$),
+SELECT is(pg_temp.num($$SELECT sum(events) FROM csm.usage_daily WHERE source = 'usage_t_known' AND external_id = 'stranger'$$),
           2::numeric, 'creating the account rolls its waiting events up');
 
 -- 4. Distribution mistakes get clear errors -----------------------------------
@@ -223,19 +224,19 @@ SELECT csm.compact_usage();  -- the staged events of keys with no account wait i
 SELECT is(pg_temp.num($$SELECT events FROM csm.usage_unknown_key WHERE key = 'late-1'$$), 3::numeric,
           'events of an unknown key wait');
 INSERT INTO csm.account (external_id) VALUES ('late-1');
-SELECT bag_eq($$SELECT day, events, active_users FROM csm.usage_daily WHERE source = 'public.usage_t_late'::regclass$$,
+SELECT bag_eq($$SELECT day, events, active_users FROM csm.usage_daily WHERE source = 'usage_t_late'$$,
               $$SELECT at, count(*) AS e, count(DISTINCT member) AS u FROM public.usage_t_late WHERE org = 'late-1' GROUP BY at$$,
               'creating the account on the cluster: usage_daily counts its waiting events at once, exactly');
-SELECT bag_eq($$SELECT day, feature, events FROM csm.usage_feature_daily WHERE source = 'public.usage_t_late'::regclass$$,
+SELECT bag_eq($$SELECT day, feature, events FROM csm.usage_feature_daily WHERE source = 'usage_t_late'$$,
               $$SELECT at, feature, count(*) FROM public.usage_t_late WHERE org = 'late-1' GROUP BY at, feature$$,
               'and usage_feature_daily');
 SELECT is(pg_temp.num($$SELECT count(*) FROM csm.usage_pending WHERE account_key = 'late-1'$$), 0::numeric,
           'they moved into the distributed deltas (the views read no pending events on Citus)');
-SELECT results_eq($$SELECT key, events FROM csm.usage_unknown_key WHERE source = 'public.usage_t_late'::regclass$$,
+SELECT results_eq($$SELECT key, events FROM csm.usage_unknown_key WHERE source = 'usage_t_late'$$,
                   $$VALUES ('late-2', 1::bigint)$$, 'the other key still waits');
 INSERT INTO public.usage_t_late VALUES ('late-1', '2026-05-02', 'c', 'y');
 SELECT lives_ok('SELECT csm.compact_usage()', 'compact_usage() after');
-SELECT bag_eq($$SELECT day, events, active_users FROM csm.usage_daily WHERE source = 'public.usage_t_late'::regclass$$,
+SELECT bag_eq($$SELECT day, events, active_users FROM csm.usage_daily WHERE source = 'usage_t_late'$$,
               $$SELECT at, count(*) AS e, count(DISTINCT member) AS u FROM public.usage_t_late WHERE org = 'late-1' GROUP BY at$$,
               'folded: still exact');
 

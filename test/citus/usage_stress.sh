@@ -45,16 +45,16 @@ grep -E "number of (transactions actually processed|failed)|tps" "$log" || true
 
 psql -qX -v ON_ERROR_STOP=1 <<'SQL'
 SELECT (SELECT count(*) FROM public.usage_stress_events) AS source_rows,
-       (SELECT sum(events) FROM csm.usage_daily WHERE source = 'public.usage_stress_events'::regclass) AS rolled_up,
-       (SELECT coalesce(sum(events), 0) FROM csm.usage_unknown_key WHERE source = 'public.usage_stress_events'::regclass) AS unknown_keys;
+       (SELECT sum(events) FROM csm.usage_daily WHERE source = 'usage_stress_events') AS rolled_up,
+       (SELECT coalesce(sum(events), 0) FROM csm.usage_unknown_key WHERE source = 'usage_stress_events') AS unknown_keys;
 DO $$
 DECLARE
     counted bigint;
     bad bigint;
 BEGIN
     -- before any final fold: every event is under its account or an unknown key
-    EXECUTE 'SELECT coalesce((SELECT sum(events) FROM csm.usage_daily WHERE source = ''public.usage_stress_events''::regclass), 0)
-                  + coalesce((SELECT sum(events) FROM csm.usage_unknown_key WHERE source = ''public.usage_stress_events''::regclass), 0)'
+    EXECUTE 'SELECT coalesce((SELECT sum(events) FROM csm.usage_daily WHERE source = ''usage_stress_events''), 0)
+                  + coalesce((SELECT sum(events) FROM csm.usage_unknown_key WHERE source = ''usage_stress_events''), 0)'
     INTO counted;
     IF counted <> (SELECT count(*) FROM public.usage_stress_events) THEN
         RAISE EXCEPTION 'not ok - % events counted, % rows', counted, (SELECT count(*) FROM public.usage_stress_events);
@@ -69,21 +69,21 @@ DECLARE
 BEGIN
     EXECUTE 'SELECT count(*) FROM (
         (SELECT external_id, day, events, active_users FROM csm.usage_daily
-         WHERE source = ''public.usage_stress_events''::regclass AND events <> 0
+         WHERE source = ''usage_stress_events'' AND events <> 0
          EXCEPT ALL
          SELECT org, (at AT TIME ZONE ''UTC'')::date, count(*), count(DISTINCT member) FROM public.usage_stress_events GROUP BY 1, 2)
         UNION ALL
         (SELECT org, (at AT TIME ZONE ''UTC'')::date, count(*), count(DISTINCT member) FROM public.usage_stress_events GROUP BY 1, 2
          EXCEPT ALL
          SELECT external_id, day, events, active_users FROM csm.usage_daily
-         WHERE source = ''public.usage_stress_events''::regclass AND events <> 0)) d'
+         WHERE source = ''usage_stress_events'' AND events <> 0)) d'
     INTO bad;
     IF bad <> 0 THEN
         RAISE EXCEPTION 'not ok - % (account, day) rows differ between the rollups and the table', bad;
     END IF;
     EXECUTE 'SELECT count(*) FROM (
         SELECT external_id, day, feature, events FROM csm.usage_feature_daily
-        WHERE source = ''public.usage_stress_events''::regclass AND events <> 0
+        WHERE source = ''usage_stress_events'' AND events <> 0
         EXCEPT ALL
         SELECT org, (at AT TIME ZONE ''UTC'')::date, feature, count(*) FROM public.usage_stress_events WHERE feature IS NOT NULL GROUP BY 1, 2, 3) d'
     INTO bad;

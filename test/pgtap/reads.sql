@@ -60,7 +60,7 @@ SELECT set_eq($$SELECT m.* FROM csm.account a, csm.account_metrics_at((now() AT 
               $$SELECT * FROM csm.account_metrics_at((now() AT TIME ZONE 'UTC')::date)$$,
               'account_metrics_at of each account today: the set-based answers, every account');
 SELECT set_eq($$SELECT external_id, account_id, source, day, events, active_users FROM csm.usage_daily$$,
-              $$SELECT a.external_id, u.account_id, s.relation, u.day, u.events,
+              $$SELECT a.external_id, u.account_id, coalesce(s.source_name, s.relation::text), u.day, u.events,
                        CASE WHEN s.user_column IS NOT NULL THEN u.active_users END
                 FROM csm._usage_day u JOIN csm.account a USING (account_id) JOIN csm.usage_source s USING (source_id)$$,
               'usage_daily: the rows of the set-based form');

@@ -3,7 +3,7 @@
 -- rollups with it, unless the source keeps its history; untrack_usage()
 -- works on a table that is gone.
 BEGIN;
-SELECT plan(13);
+SELECT plan(16);
 
 CREATE ROLE csm_tap_dropper;
 GRANT CREATE ON SCHEMA public TO csm_tap_dropper;
@@ -30,10 +30,22 @@ SELECT csm.track_usage('public.tap_drop_b', 'org', 'at', keep_history => true);
 INSERT INTO public.tap_drop_b VALUES ('org_dr', '2026-03-03');
 CREATE TEMP TABLE tap_gone AS SELECT 'public.tap_drop_b'::regclass::oid AS relid;
 SET ROLE csm_tap_dropper;
-DROP TABLE public.tap_drop_b;
+-- renamed by its owner (no rights on csm): usage_daily.source follows
+ALTER TABLE public.tap_drop_b RENAME TO "tap drop c";
+RESET ROLE;
+SELECT is((SELECT DISTINCT source FROM csm.usage_daily WHERE external_id = 'org_dr'), '"tap drop c"',
+          'usage_daily.source follows a rename of the table (quoted as needed)');
+SET ROLE csm_tap_dropper;
+DROP TABLE public."tap drop c";
 RESET ROLE;
 SELECT is((SELECT dropped_at IS NOT NULL FROM csm.usage_source), true, 'a source that keeps its history is marked dropped');
 SELECT is((SELECT sum(events) FROM csm.usage_daily WHERE external_id = 'org_dr'), 1::numeric, 'its rollups stay');
+-- usage_daily.source is the table's name as text, which outlives the table
+-- (the deprecated source_relation is now a bare oid)
+SELECT is((SELECT DISTINCT source FROM csm.usage_daily WHERE external_id = 'org_dr'), '"tap drop c"',
+          'usage_daily.source still names the dropped table');
+SELECT is((SELECT DISTINCT source_relation::oid FROM csm.usage_daily WHERE external_id = 'org_dr'),
+          (SELECT relid FROM tap_gone), 'its deprecated source_relation is the dropped table''s oid');
 SELECT throws_ok(format('SELECT csm.backfill_usage(%s)', (SELECT relid FROM tap_gone)), '42P01', NULL,
                  'backfill_usage() of a dropped table says so');
 SELECT lives_ok(format('SELECT csm.untrack_usage(%s)', (SELECT relid FROM tap_gone)),

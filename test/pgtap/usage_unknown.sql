@@ -16,7 +16,7 @@ INSERT INTO tap_unk VALUES ('org_known', 'u1', 'login', '2026-03-01 10:00+00'),
                            ('org_typo', 'u2', 'export', '2026-03-03 11:00+00');
 SELECT is((SELECT count(*) FROM csm.account WHERE external_id = 'org_typo'), 0::bigint, 'no account is created for an unknown key');
 SELECT is((SELECT sum(events) FROM csm.usage_daily), 1::numeric, 'only the known account''s event is rolled up');
-SELECT results_eq($$SELECT source::text, key, events, first_seen, last_seen FROM csm.usage_unknown_key ORDER BY key$$,
+SELECT results_eq($$SELECT source, key, events, first_seen_date, last_seen_date FROM csm.usage_unknown_key ORDER BY key$$,
                   $$VALUES ('tap_unk', 'org_typo', 2::bigint, '2026-03-01'::date, '2026-03-03'::date)$$,
                   'usage_unknown_key lists the unknown key, its events and the days it was first and last seen');
 

@@ -126,7 +126,7 @@ CREATE TABLE pevents_05 PARTITION OF pevents FOR VALUES FROM ('2026-05-01') TO (
 INSERT INTO pevents_05 VALUES ('org_1', '2026-05-09');
 DO $$
 BEGIN
-    IF (SELECT sum(events) FROM csm.usage_daily WHERE source = 'pevents'::regclass) <> (SELECT count(*) FROM pevents) THEN
+    IF (SELECT sum(events) FROM csm.usage_daily WHERE source = 'pevents') <> (SELECT count(*) FROM pevents) THEN
         RAISE EXCEPTION 'not ok - partitions after restore are not counted';
     END IF;
 END $$;
