@@ -2,7 +2,7 @@
 # person needs; both install their own prerequisites (test/deps.sh).
 
 EXTENSION  = csm
-EXTVERSION = 0.1.0
+EXTVERSION = 0.2.0
 PG_MAJOR  ?= 15
 
 MODULE_big = csm
@@ -11,7 +11,15 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 
 # The install script is built from its parts, in file-name order.
 SQL_PARTS  = $(sort $(wildcard src/sql/*.sql))
-DATA_built = csm--$(EXTVERSION).sql
+# Released install scripts are frozen as released (src/updates/csm--A.sql,
+# never edited).  The upgrade script from 0.1.0 is the hand-written steps
+# (src/updates/0.1.0--0.2.0/*.sql, in file-name order) that bring 0.1.0's
+# objects to 0.2.0's shape, followed by the whole install script, every
+# statement of which is re-runnable over them (test/shell/upgrade.sh walks
+# every path).
+UPDATE_0_1_0 = $(sort $(wildcard src/updates/0.1.0--0.2.0/*.sql))
+DATA_built = csm--$(EXTVERSION).sql csm--0.1.0--$(EXTVERSION).sql
+DATA       = $(sort $(wildcard src/updates/csm--*.sql))
 
 REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 REGRESS_OPTS = --inputdir=. --load-extension=csm
@@ -38,7 +46,10 @@ endif
 # PGXS does not track headers; every object depends on csm's own.
 $(OBJS): $(wildcard src/*.h)
 
-$(DATA_built): $(SQL_PARTS)
+csm--$(EXTVERSION).sql: $(SQL_PARTS)
+	cat $^ > $@
+
+csm--0.1.0--$(EXTVERSION).sql: $(UPDATE_0_1_0) $(SQL_PARTS)
 	cat $^ > $@
 
 .PHONY: deps test demo bench valgrind
@@ -94,8 +105,7 @@ bench-citus: deps
 # Packages.  DISTVERSION is the release being packaged: META.json's version
 # and debian/changelog's upstream version (test/shell/dist.sh checks that
 # they agree).  EXTVERSION is the extension's own, its install script's and
-# META.json's provides; the two meet when 0.2.0 is cut, with its upgrade
-# script.
+# META.json's provides.
 DISTVERSION = 0.2.0
 .PHONY: dist deb test-deb
 
