@@ -6,7 +6,7 @@
 -- refresh reads when the model has none, and each score keeps the value
 -- it was written with.
 
-CREATE FUNCTION @extschema@._stale_after_default() RETURNS interval
+CREATE OR REPLACE FUNCTION @extschema@._stale_after_default() RETURNS interval
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
@@ -43,7 +43,7 @@ END $$;
 -- Progress of long refreshes (src/progress.c): a NOTICE at every 10% when
 -- the client wants notices. The refresh asks csm._progress_wanted() once;
 -- when false its statements do not call csm._progress() at all.
-CREATE FUNCTION @extschema@._progress_wanted() RETURNS boolean
+CREATE OR REPLACE FUNCTION @extschema@._progress_wanted() RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
@@ -51,12 +51,12 @@ BEGIN ATOMIC
 END;
 COMMENT ON FUNCTION @extschema@._progress_wanted() IS
     'Internal: whether the client wants NOTICEs (client_min_messages notice or lower), so a refresh reports its progress.';
-CREATE FUNCTION @extschema@._progress_start(total bigint) RETURNS boolean
+CREATE OR REPLACE FUNCTION @extschema@._progress_start(total bigint) RETURNS boolean
 AS 'MODULE_PATHNAME', 'csm_progress_start'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@._progress_start(bigint) IS
     'Internal: starts counting a refresh''s rows towards total for csm._progress, and returns true, when total is 10,000 or more (a long refresh); else false and a refresh reports no progress.';
-CREATE FUNCTION @extschema@._progress(label text, id bigint) RETURNS boolean
+CREATE OR REPLACE FUNCTION @extschema@._progress(label text, id bigint) RETURNS boolean
 AS 'MODULE_PATHNAME', 'csm_progress'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@._progress(text, bigint) IS
