@@ -15,9 +15,11 @@ SQL_PARTS  = $(sort $(wildcard src/sql/*.sql))
 # never edited).  The upgrade script from 0.1.0 is the hand-written steps
 # (src/updates/0.1.0--0.2.0/*.sql, in file-name order) that bring 0.1.0's
 # objects to 0.2.0's shape, followed by the whole install script, every
-# statement of which is re-runnable over them (test/shell/upgrade.sh walks
-# every path).
+# statement of which is re-runnable over them, and then the steps of after/
+# (what needs objects the install script creates, such as a column default
+# calling a new function).  test/shell/upgrade.sh walks every path.
 UPDATE_0_1_0 = $(sort $(wildcard src/updates/0.1.0--0.2.0/*.sql))
+UPDATE_0_1_0_AFTER = $(sort $(wildcard src/updates/0.1.0--0.2.0/after/*.sql))
 DATA_built = csm--$(EXTVERSION).sql csm--0.1.0--$(EXTVERSION).sql
 DATA       = $(sort $(wildcard src/updates/csm--*.sql))
 
@@ -49,7 +51,7 @@ $(OBJS): $(wildcard src/*.h)
 csm--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $^ > $@
 
-csm--0.1.0--$(EXTVERSION).sql: $(UPDATE_0_1_0) $(SQL_PARTS)
+csm--0.1.0--$(EXTVERSION).sql: $(UPDATE_0_1_0) $(SQL_PARTS) $(UPDATE_0_1_0_AFTER)
 	cat $^ > $@
 
 .PHONY: deps test demo bench valgrind
