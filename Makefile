@@ -30,7 +30,7 @@ ISOLATION_OPTS = --inputdir=test/isolation --load-extension=csm
 
 # -fno-semantic-interposition lets calls between csm's own files skip the PLT.
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -fno-semantic-interposition
-EXTRA_CLEAN = output_iso output_hostile output_citus results regression.diffs regression.out
+EXTRA_CLEAN = output_iso output_hostile output_upgraded output_citus results regression.diffs regression.out
 
 # Prefer the server-dev package's pg_config for the chosen major version.
 PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/$(PG_MAJOR)/bin/pg_config) pg_config)
@@ -152,6 +152,24 @@ installcheck-hostile:
 		-c "ALTER DATABASE $(HOSTILE_DB) SET search_path = public, hostile"
 	'$(bindir)/psql' -qX -v ON_ERROR_STOP=1 -d $(HOSTILE_DB) -c 'CREATE EXTENSION csm'
 	$(pg_regress_installcheck) --inputdir=. --use-existing --dbname=$(HOSTILE_DB) --outputdir=output_hostile $(REGRESS)
+
+# The pg_regress suite against a database upgraded from an older release
+# (UPGRADE_FROM, a version with a frozen script in src/updates/): the same
+# expected files; results in output_upgraded/.  test/shell/upgrade.sh runs it
+# for every released version.
+UPGRADE_FROM = 0.1.0
+UPGRADED_DB  = csm_upgraded_regression
+.PHONY: installcheck-upgraded
+installcheck-upgraded:
+	'$(bindir)/dropdb' --if-exists $(UPGRADED_DB)
+	'$(bindir)/createdb' --template=template0 $(UPGRADED_DB)
+	'$(bindir)/psql' -qX -v ON_ERROR_STOP=1 -d $(UPGRADED_DB) \
+		-c "ALTER DATABASE $(UPGRADED_DB) SET lc_messages TO 'C'" -c "ALTER DATABASE $(UPGRADED_DB) SET lc_monetary TO 'C'" \
+		-c "ALTER DATABASE $(UPGRADED_DB) SET lc_numeric TO 'C'" -c "ALTER DATABASE $(UPGRADED_DB) SET lc_time TO 'C'" \
+		-c "ALTER DATABASE $(UPGRADED_DB) SET bytea_output TO 'hex'" \
+		-c "ALTER DATABASE $(UPGRADED_DB) SET timezone_abbreviations TO 'Default'" \
+		-c "CREATE EXTENSION csm VERSION '$(UPGRADE_FROM)'" -c 'ALTER EXTENSION csm UPDATE'
+	$(pg_regress_installcheck) --inputdir=. --use-existing --dbname=$(UPGRADED_DB) --outputdir=output_upgraded $(REGRESS)
 
 # Static checks: both must stay quiet.
 PG_INCLUDEDIR_SERVER = $(shell $(PG_CONFIG) --includedir-server 2>/dev/null)

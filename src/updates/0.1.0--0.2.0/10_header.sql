@@ -7,3 +7,16 @@
 
 -- Every name below is schema-qualified; nothing depends on the caller's path.
 SET LOCAL search_path = pg_catalog, pg_temp;
+
+-- Writers of the tracked tables wait for the upgrade, from here on: their
+-- usage trigger writes csm's tables, which the steps below lock one by one,
+-- so a write begun halfway would deadlock with them.  Readers go on.  (A
+-- write already running is waited for first.)
+DO $$
+DECLARE
+    rel regclass;
+BEGIN
+    FOR rel IN SELECT s.relation FROM @extschema@.usage_source s ORDER BY s.source_id LOOP
+        EXECUTE pg_catalog.format('LOCK TABLE %s IN EXCLUSIVE MODE', rel);
+    END LOOP;
+END $$;
