@@ -88,7 +88,10 @@ INSERT INTO @extschema@.segment_rule (rule_id, priority, segment, condition, des
     (8, 80, 'mid_market', 'seats >= 50', 'no ARR: seats decide', true),
     (9, 90, 'smb', 'TRUE', 'neither ARR nor seats: low-touch until known', true)
 ON CONFLICT DO NOTHING;
-SELECT pg_catalog.setval(pg_catalog.pg_get_serial_sequence('@extschema@.segment_rule', 'rule_id'), 100, false);
+-- (over an install that has rules of its own, as when an upgrade runs this
+-- file again, the sequence is left where it is)
+SELECT pg_catalog.setval(pg_catalog.pg_get_serial_sequence('@extschema@.segment_rule', 'rule_id'), 100, false)
+WHERE NOT EXISTS (SELECT FROM @extschema@.segment_rule r WHERE r.rule_id OPERATOR(pg_catalog.>=) 100);
 
 -- A changed built-in row is the user's: builtin becomes false, so that
 -- pg_dump keeps it.  On restore its row meets the one CREATE EXTENSION made
