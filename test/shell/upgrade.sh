@@ -23,6 +23,8 @@
 #      event triggers.  Documented differences: none (the steps in
 #      src/updates/ add columns in 0.2.0's order, so no normalisation is
 #      needed; write any new one here, with its reason, as a sed rule);
+#   and the update gives the same schema with a hostile schema first on
+#   search_path (test/hostile/schema.sql);
 #   6. the pg_regress suite passes against an upgraded empty database
 #      (make installcheck-upgraded).
 set -euo pipefail
@@ -214,6 +216,18 @@ SQL
     diff -u "$tmp/fresh.ext" "$tmp/upgraded.ext" || fail "the upgraded extension's members, dump list or event triggers differ from a fresh install's"
     echo "pg_dump --schema-only: $(wc -l < "$tmp/fresh.schema") lines, as a fresh install's; members, dump list and event triggers too"
     dropdb "$db"
+
+    # the update does not depend on the caller's search_path: a hostile
+    # schema first on it (test/hostile/schema.sql) changes nothing
+    hostile=csm_upgrade_hostile
+    dropdb --if-exists "$hostile" >/dev/null 2>&1
+    createdb "$hostile"
+    q -d "$hostile" -f test/hostile/schema.sql -c "ALTER DATABASE $hostile SET search_path = public, hostile" >/dev/null
+    q -d "$hostile" -c "CREATE EXTENSION csm VERSION '$from'" -c 'ALTER EXTENSION csm UPDATE' \
+        || fail "the update fails with a hostile schema on search_path"
+    schema_of "$hostile" | diff -q "$tmp/fresh.schema" - >/dev/null || fail "updated with a hostile search_path, the schema differs"
+    dropdb "$hostile"
+    echo "with a hostile schema first on search_path: the same update, the same schema"
 
     # 6. the suite against an upgraded empty database
     PGOPTIONS=$caller_pgoptions make -s installcheck-upgraded PG_CONFIG="$pg_config" UPGRADE_FROM="$from" > "$tmp/regress.out" 2>&1 \
