@@ -23,8 +23,11 @@
 #      event triggers.  Documented differences: none (the steps in
 #      src/updates/ add columns in 0.2.0's order, so no normalisation is
 #      needed; write any new one here, with its reason, as a sed rule);
-#   and the update gives the same schema with a hostile schema first on
-#   search_path (test/hostile/schema.sql);
+#   and the update of an empty database gives the same schema with a
+#   hostile schema first on search_path (test/hostile/schema.sql), and the
+#   same built-in rows as a fresh install;
+#   every C function of the released script finds its symbol in this
+#   csm.so (fmgr_c_validator);
 #   6. the pg_regress suite passes against an upgraded empty database
 #      (make installcheck-upgraded).
 set -euo pipefail
@@ -68,13 +71,24 @@ extension_of() {
         -c "SELECT evtname || ' ' || evtevent || ' ' || evtenabled::text || ' ' || evtfoid::regproc::text FROM pg_event_trigger ORDER BY 1"
 }
 
-# Rows of each user-data table of the released version, in its columns:
-# table, count, md5 of the rows' text in order.  $2: file of "table col,col".
+# Rows of each user-data table of the released version, in its columns and
+# as its dump condition selects them (built-in rows are csm's, compared
+# below): table, count, md5 of the rows' text in order.  $2: file of
+# "table|col,col|condition".
 table_sums() {
-    local db=$1 cols=$2 t c
-    while read -r t c; do
-        q -d "$db" -c "SELECT '$t', count(*), md5(coalesce(string_agg(r, E'\n' ORDER BY r), '')) FROM (SELECT ROW($c)::text AS r FROM $t) s"
+    local db=$1 cols=$2 t c w
+    while IFS='|' read -r t c w; do
+        q -d "$db" -c "SELECT '$t', count(*), md5(coalesce(string_agg(r, E'\n' ORDER BY r), '')) FROM (SELECT ROW($c)::text AS r FROM $t $w) s"
     done < "$cols"
+}
+
+# Every row of every csm table, but for the columns that say when (a fresh
+# install's built-in rows against an upgraded empty database's).
+rows_of() {
+    local t
+    for t in $(q -d "$1" -c "SELECT c.oid::regclass::text FROM pg_class c WHERE c.relnamespace = 'csm'::regnamespace AND c.relkind IN ('r', 'p') ORDER BY c.oid::regclass::text COLLATE \"C\""); do
+        q -d "$1" -c "SELECT '$t', x FROM (SELECT to_jsonb(t) - '{created_at,updated_at,bumped_by,tracked_at,status_changed_at,started_at}'::text[] AS x FROM $t t) s ORDER BY x::text"
+    done
 }
 
 fresh=csm_upgrade_fresh
@@ -83,6 +97,8 @@ createdb "$fresh"
 q -d "$fresh" -c 'CREATE EXTENSION csm'
 schema_of "$fresh" > "$tmp/fresh.schema"
 extension_of "$fresh" > "$tmp/fresh.ext"
+rows_of "$fresh" > "$tmp/fresh.rows"
+[ "$(wc -l < "$tmp/fresh.rows")" -gt 50 ] || fail "a fresh install has $(wc -l < "$tmp/fresh.rows") built-in rows"
 dropdb "$fresh"
 
 walked=0
@@ -131,11 +147,11 @@ while read -r from commit; do
     [ "$(q -d "$db" -c "SELECT extversion FROM pg_extension WHERE extname = 'csm'")" = "$from" ] || fail "not at $from"
 
     # 4 (before). the released version's user-data tables and their columns
-    q -d "$db" -c "SELECT c::regclass::text || ' ' || string_agg(pg_catalog.quote_ident(a.attname), ',' ORDER BY a.attnum)
-                   FROM pg_extension, unnest(extconfig) AS c
+    q -d "$db" -c "SELECT c::regclass::text || '|' || string_agg(pg_catalog.quote_ident(a.attname), ',' ORDER BY a.attnum) || '|' || w
+                   FROM pg_extension, unnest(extconfig, extcondition) AS u(c, w)
                    JOIN pg_class r ON r.oid = c AND r.relkind IN ('r', 'p')
                    JOIN pg_attribute a ON a.attrelid = c AND a.attnum > 0 AND NOT a.attisdropped
-                   WHERE extname = 'csm' GROUP BY c ORDER BY 1" > "$tmp/cols"
+                   WHERE extname = 'csm' GROUP BY c, w ORDER BY 1" > "$tmp/cols"
     table_sums "$db" "$tmp/cols" > "$tmp/before"
     [ -s "$tmp/before" ] || fail "$from has no user-data tables"
     if [ "$demo" = yes ]; then
@@ -223,11 +239,19 @@ SQL
     dropdb --if-exists "$hostile" >/dev/null 2>&1
     createdb "$hostile"
     q -d "$hostile" -f test/hostile/schema.sql -c "ALTER DATABASE $hostile SET search_path = public, hostile" >/dev/null
-    q -d "$hostile" -c "CREATE EXTENSION csm VERSION '$from'" -c 'ALTER EXTENSION csm UPDATE' \
-        || fail "the update fails with a hostile schema on search_path"
+    q -d "$hostile" -c "CREATE EXTENSION csm VERSION '$from'"
+    # every C function of the released script finds its symbol in this csm.so
+    cfuncs=$(q -d "$hostile" -c "SET search_path = pg_catalog" -c "SELECT count(*) FROM pg_proc p, LATERAL fmgr_c_validator(p.oid) v
+        WHERE p.pronamespace = 'csm'::regnamespace AND p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'c')") \
+        || fail "a C function of $from has no symbol in this csm.so"
+    q -d "$hostile" -c 'ALTER EXTENSION csm UPDATE' || fail "the update fails with a hostile schema on search_path"
     schema_of "$hostile" | diff -q "$tmp/fresh.schema" - >/dev/null || fail "updated with a hostile search_path, the schema differs"
+    # and the upgraded empty database has a fresh install's built-in rows
+    q -d "$hostile" -c "ALTER DATABASE $hostile RESET search_path"
+    rows_of "$hostile" | diff -u "$tmp/fresh.rows" - || fail "the built-in rows of an upgraded database differ from a fresh install's"
     dropdb "$hostile"
-    echo "with a hostile schema first on search_path: the same update, the same schema"
+    echo "$from's $cfuncs C functions load from this csm.so"
+    echo "with a hostile schema first on search_path: the same update, the same schema; $(wc -l < "$tmp/fresh.rows") built-in rows as a fresh install's"
 
     # 6. the suite against an upgraded empty database
     PGOPTIONS=$caller_pgoptions make -s installcheck-upgraded PG_CONFIG="$pg_config" UPGRADE_FROM="$from" > "$tmp/regress.out" 2>&1 \
