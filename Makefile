@@ -2,7 +2,7 @@
 # person needs; both install their own prerequisites (test/deps.sh).
 
 EXTENSION  = csm
-EXTVERSION = 0.1.0
+EXTVERSION = 0.2.0
 PG_MAJOR  ?= 15
 
 MODULE_big = csm
@@ -11,7 +11,17 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 
 # The install script is built from its parts, in file-name order.
 SQL_PARTS  = $(sort $(wildcard src/sql/*.sql))
-DATA_built = csm--$(EXTVERSION).sql
+# Released install scripts are frozen as released (src/updates/csm--A.sql,
+# never edited).  The upgrade script from 0.1.0 is the hand-written steps
+# (src/updates/0.1.0--0.2.0/*.sql, in file-name order) that bring 0.1.0's
+# objects to 0.2.0's shape, followed by the whole install script, every
+# statement of which is re-runnable over them, and then the steps of after/
+# (what needs objects the install script creates, such as a column default
+# calling a new function).  test/shell/upgrade.sh walks every path.
+UPDATE_0_1_0 = $(sort $(wildcard src/updates/0.1.0--0.2.0/*.sql))
+UPDATE_0_1_0_AFTER = $(sort $(wildcard src/updates/0.1.0--0.2.0/after/*.sql))
+DATA_built = csm--$(EXTVERSION).sql csm--0.1.0--$(EXTVERSION).sql
+DATA       = $(sort $(wildcard src/updates/csm--*.sql))
 
 REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 REGRESS_OPTS = --inputdir=. --load-extension=csm
@@ -20,7 +30,7 @@ ISOLATION_OPTS = --inputdir=test/isolation --load-extension=csm
 
 # -fno-semantic-interposition lets calls between csm's own files skip the PLT.
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -fno-semantic-interposition
-EXTRA_CLEAN = output_iso output_hostile output_citus results regression.diffs regression.out
+EXTRA_CLEAN = output_iso output_hostile output_upgraded output_citus results regression.diffs regression.out
 
 # Prefer the server-dev package's pg_config for the chosen major version.
 PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/$(PG_MAJOR)/bin/pg_config) pg_config)
@@ -38,7 +48,10 @@ endif
 # PGXS does not track headers; every object depends on csm's own.
 $(OBJS): $(wildcard src/*.h)
 
-$(DATA_built): $(SQL_PARTS)
+csm--$(EXTVERSION).sql: $(SQL_PARTS)
+	cat $^ > $@
+
+csm--0.1.0--$(EXTVERSION).sql: $(UPDATE_0_1_0) $(SQL_PARTS) $(UPDATE_0_1_0_AFTER)
 	cat $^ > $@
 
 .PHONY: deps test demo bench valgrind
@@ -94,8 +107,7 @@ bench-citus: deps
 # Packages.  DISTVERSION is the release being packaged: META.json's version
 # and debian/changelog's upstream version (test/shell/dist.sh checks that
 # they agree).  EXTVERSION is the extension's own, its install script's and
-# META.json's provides; the two meet when 0.2.0 is cut, with its upgrade
-# script.
+# META.json's provides.
 DISTVERSION = 0.2.0
 .PHONY: dist deb test-deb
 
@@ -140,6 +152,24 @@ installcheck-hostile:
 		-c "ALTER DATABASE $(HOSTILE_DB) SET search_path = public, hostile"
 	'$(bindir)/psql' -qX -v ON_ERROR_STOP=1 -d $(HOSTILE_DB) -c 'CREATE EXTENSION csm'
 	$(pg_regress_installcheck) --inputdir=. --use-existing --dbname=$(HOSTILE_DB) --outputdir=output_hostile $(REGRESS)
+
+# The pg_regress suite against a database upgraded from an older release
+# (UPGRADE_FROM, a version with a frozen script in src/updates/): the same
+# expected files; results in output_upgraded/.  test/shell/upgrade.sh runs it
+# for every released version.
+UPGRADE_FROM = 0.1.0
+UPGRADED_DB  = csm_upgraded_regression
+.PHONY: installcheck-upgraded
+installcheck-upgraded:
+	'$(bindir)/dropdb' --if-exists $(UPGRADED_DB)
+	'$(bindir)/createdb' --template=template0 $(UPGRADED_DB)
+	'$(bindir)/psql' -qX -v ON_ERROR_STOP=1 -d $(UPGRADED_DB) \
+		-c "ALTER DATABASE $(UPGRADED_DB) SET lc_messages TO 'C'" -c "ALTER DATABASE $(UPGRADED_DB) SET lc_monetary TO 'C'" \
+		-c "ALTER DATABASE $(UPGRADED_DB) SET lc_numeric TO 'C'" -c "ALTER DATABASE $(UPGRADED_DB) SET lc_time TO 'C'" \
+		-c "ALTER DATABASE $(UPGRADED_DB) SET bytea_output TO 'hex'" \
+		-c "ALTER DATABASE $(UPGRADED_DB) SET timezone_abbreviations TO 'Default'" \
+		-c "CREATE EXTENSION csm VERSION '$(UPGRADE_FROM)'" -c 'ALTER EXTENSION csm UPDATE'
+	$(pg_regress_installcheck) --inputdir=. --use-existing --dbname=$(UPGRADED_DB) --outputdir=output_upgraded $(REGRESS)
 
 # Static checks: both must stay quiet.
 PG_INCLUDEDIR_SERVER = $(shell $(PG_CONFIG) --includedir-server 2>/dev/null)

@@ -145,6 +145,7 @@ typedef struct TrackedSource
 {
 	int32		source_id;
 	bool		create_accounts;	/* false: unknown keys wait in csm.usage_pending */
+	bool		schema_0_1_0;	/* csm 0.1.0's tables: append deltas only */
 	TrackedColumn account;
 	TrackedColumn time;
 	TrackedColumn event;
@@ -1121,7 +1122,8 @@ write_deltas(UsageBatch *batch, const TrackedSource *src)
 	n = count_groups(batch);
 	if (n == 0)
 		return;
-	apply_now = n >= csm_compact_threshold && csm_compact_threshold > 0 && XactIsoLevel == XACT_READ_COMMITTED;
+	apply_now = n >= csm_compact_threshold && csm_compact_threshold > 0 && XactIsoLevel == XACT_READ_COMMITTED
+		&& !src->schema_0_1_0;
 	if (apply_now)
 	{
 		apply_rollups(batch, src);
@@ -1302,6 +1304,14 @@ csm_usage_rollup(PG_FUNCTION_ARGS)
 	src.source_id = parse_source_id(trigger->tgargs[0]);
 	/* the sixth argument, added in 0.2.0; triggers from 0.1.0 create accounts */
 	src.create_accounts = trigger->tgnargs < 6 || strcmp(trigger->tgargs[5], "no_accounts") != 0;
+
+	/*
+	 * Between installing this library and ALTER EXTENSION csm UPDATE, the
+	 * trigger runs over csm 0.1.0's tables, which have no fold lock row:
+	 * it then only appends deltas, as 0.1.0's trigger did for most
+	 * statements, and 0.1.0's csm.compact_usage() folds them.
+	 */
+	src.schema_0_1_0 = !OidIsValid(get_relname_relid("usage_fold_lock", get_namespace_oid("csm", false)));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "csm: SPI_connect failed");
 
@@ -1365,7 +1375,7 @@ csm_usage_rollup(PG_FUNCTION_ARGS)
 						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
 	stage = usage_stage_for(trigdata->tg_relation, src.source_id);
 	SetUserIdAndSecContext(save_userid, save_sec_context);
-	batch.may_roll_up = stage == NULL && src.create_accounts && trigdata->tg_oldtable == NULL
+	batch.may_roll_up = stage == NULL && src.create_accounts && !src.schema_0_1_0 && trigdata->tg_oldtable == NULL
 		&& csm_compact_threshold > 0 && XactIsoLevel == XACT_READ_COMMITTED;
 	batch.days = batch.users = batch.features = NULL;
 

@@ -92,6 +92,14 @@ test_deb() {
         echo "csm: the copy's pg_config does not point into the copy" >&2; exit 1; }
     [ -f "$ext/csm.control" ] && ls "$ext"/csm--*.sql >/dev/null && [ -f "$root/usr/lib/postgresql/$PG_MAJOR/lib/csm.so" ] || {
         echo "csm: the package did not install csm.control, its script and csm.so" >&2; exit 1; }
+    # and every released version's install script with its upgrade script to this one
+    local current released v
+    current=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" csm.control)
+    for released in src/updates/csm--*.sql; do
+        v=${released#src/updates/csm--}; v=${v%.sql}
+        [ -f "$ext/csm--$v.sql" ] && [ -f "$ext/csm--$v--$current.sql" ] && [ -f "$ext/csm--$current.sql" ] || {
+            echo "csm: the package lacks csm--$v.sql, csm--$v--$current.sql or csm--$current.sql" >&2; exit 1; }
+    done
     echo "csm: installed $(basename "$deb") into $root (dpkg -x): $(dpkg-deb -c "$deb" | grep -cv '/$') files"
 
     mkdir -p "$sock"

@@ -5,13 +5,28 @@
 -- upgrade adds them with exactly these statements.
 
 ALTER TABLE @extschema@.nps_response
-    ADD COLUMN respondent text,
-    ADD COLUMN survey_kind text NOT NULL DEFAULT 'relationship',
-    ADD COLUMN category text NOT NULL GENERATED ALWAYS AS (
-        CASE WHEN score >= 9 THEN 'promoter' WHEN score >= 7 THEN 'passive' ELSE 'detractor' END) STORED,
-    ADD CONSTRAINT nps_response_survey_kind_known CHECK (survey_kind IN ('transactional', 'relationship', 'milestone')),
-    ADD CONSTRAINT nps_response_respondent_not_blank CHECK (respondent ~ '\S'),
-    ADD CONSTRAINT nps_response_responded_at_finite CHECK (responded_at > '-infinity' AND responded_at < 'infinity');
+    ADD COLUMN IF NOT EXISTS respondent text,
+    ADD COLUMN IF NOT EXISTS survey_kind text NOT NULL DEFAULT 'relationship',
+    ADD COLUMN IF NOT EXISTS category text NOT NULL GENERATED ALWAYS AS (
+        CASE WHEN score >= 9 THEN 'promoter' WHEN score >= 7 THEN 'passive' ELSE 'detractor' END) STORED;
+DO $rerunnable$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_constraint c WHERE c.conrelid OPERATOR(pg_catalog.=) '@extschema@.nps_response'::pg_catalog.regclass AND c.conname OPERATOR(pg_catalog.=) 'nps_response_survey_kind_known') THEN
+        ALTER TABLE @extschema@.nps_response ADD CONSTRAINT nps_response_survey_kind_known CHECK (survey_kind IN ('transactional', 'relationship', 'milestone'));
+    END IF;
+END $rerunnable$;
+DO $rerunnable$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_constraint c WHERE c.conrelid OPERATOR(pg_catalog.=) '@extschema@.nps_response'::pg_catalog.regclass AND c.conname OPERATOR(pg_catalog.=) 'nps_response_respondent_not_blank') THEN
+        ALTER TABLE @extschema@.nps_response ADD CONSTRAINT nps_response_respondent_not_blank CHECK (respondent ~ '\S');
+    END IF;
+END $rerunnable$;
+DO $rerunnable$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_constraint c WHERE c.conrelid OPERATOR(pg_catalog.=) '@extschema@.nps_response'::pg_catalog.regclass AND c.conname OPERATOR(pg_catalog.=) 'nps_response_responded_at_finite') THEN
+        ALTER TABLE @extschema@.nps_response ADD CONSTRAINT nps_response_responded_at_finite CHECK (responded_at > '-infinity' AND responded_at < 'infinity');
+    END IF;
+END $rerunnable$;
 COMMENT ON COLUMN @extschema@.nps_response.account_id IS 'The account that answered.';
 COMMENT ON COLUMN @extschema@.nps_response.response_id IS 'The answer''s id; csm.nps_followup refers to it.';
 COMMENT ON COLUMN @extschema@.nps_response.responded_at IS 'When the answer was given; the follow-up''s 24 and 48 hour deadlines run from it.';

@@ -12,7 +12,7 @@
 -- one distributed relation only, not to the four here.  A SQL function over distributed tables
 -- would be inlined only after Citus has looked at the query, which then
 -- fails, or, in a subquery, reads the coordinator's empty local tables.
-CREATE FUNCTION @extschema@._account_metrics_sql(scored_only boolean DEFAULT false) RETURNS text
+CREATE OR REPLACE FUNCTION @extschema@._account_metrics_sql(scored_only boolean DEFAULT false) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN format($metrics$
 WITH per_source_day AS (
@@ -102,7 +102,7 @@ COMMENT ON FUNCTION @extschema@._account_metrics_sql(boolean) IS
 
 -- Which metric sources exist at all: a metric whose source does not exist
 -- is NULL for every account, never 0.
-CREATE FUNCTION @extschema@._account_metric_sources(OUT has_users boolean, OUT has_features boolean,
+CREATE OR REPLACE FUNCTION @extschema@._account_metric_sources(OUT has_users boolean, OUT has_features boolean,
                                                     OUT has_tickets boolean)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp AS $$
@@ -116,7 +116,7 @@ END $$;
 COMMENT ON FUNCTION @extschema@._account_metric_sources() IS
     'Internal: whether any tracked source has a user column, an event column, and whether csm.conversation has rows: the metrics that exist at all.';
 
-CREATE FUNCTION @extschema@.account_metrics_at(as_of date, account bigint DEFAULT NULL)
+CREATE OR REPLACE FUNCTION @extschema@.account_metrics_at(as_of date, account bigint DEFAULT NULL)
 RETURNS TABLE (
     account_id               bigint,
     external_id              text,
@@ -161,7 +161,7 @@ COMMENT ON FUNCTION @extschema@.account_metrics_at(date, bigint) IS
 -- run subqueries correlated with the reference table csm.account:
 -- csm.distribute() gives the view the set-based form there
 -- (csm._account_metrics_view).
-CREATE FUNCTION @extschema@._account_metrics_lateral_sql() RETURNS text
+CREATE OR REPLACE FUNCTION @extschema@._account_metrics_lateral_sql() RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN $metrics$
 SELECT a.account_id,
@@ -228,7 +228,7 @@ COMMENT ON FUNCTION @extschema@._account_metrics_lateral_sql() IS
 -- every account first), and Citus sees its tables.  per_account: the
 -- LATERAL form (single node); else the set-based form, which Citus runs
 -- (csm.distribute() calls it with false).
-CREATE FUNCTION @extschema@._account_metrics_view(per_account boolean) RETURNS void
+CREATE OR REPLACE FUNCTION @extschema@._account_metrics_view(per_account boolean) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 BEGIN
     EXECUTE pg_catalog.format('CREATE OR REPLACE VIEW @extschema@.account_metrics WITH (security_invoker = true) AS %s',

@@ -1,11 +1,16 @@
 -- Health scores: models as data, a C scoring kernel, current scores,
 -- daily history, trend, overrides and explanations.
 
-CREATE TYPE @extschema@.health_band AS ENUM ('green', 'yellow', 'red', 'unknown');
+DO $rerunnable$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_type t WHERE t.typnamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace AND t.typname OPERATOR(pg_catalog.=) 'health_band' AND t.typisdefined) THEN
+        CREATE TYPE @extschema@.health_band AS ENUM ('green', 'yellow', 'red', 'unknown');
+    END IF;
+END $rerunnable$;
 COMMENT ON TYPE @extschema@.health_band IS
     'Health score band: green 90-100, yellow 70 up to 90, red below 70; unknown when less of the model''s weight than its min_coverage was present, whatever the score.';
 
-CREATE TABLE @extschema@.health_band_info (
+CREATE TABLE IF NOT EXISTS @extschema@.health_band_info (
     band      @extschema@.health_band PRIMARY KEY,
     label     text NOT NULL,
     action    text NOT NULL,
@@ -20,11 +25,12 @@ INSERT INTO @extschema@.health_band_info VALUES
     ('green', 'Healthy', 'Nurture for expansion', 'Quarterly business reviews', 90, 100),
     ('yellow', 'At Risk', 'Engagement plan required', 'Monthly check-ins', 70, 90),
     ('red', 'Critical', 'Immediate intervention', 'Weekly touch points', 0, 70),
-    ('unknown', 'Unknown', 'Collect the missing metrics before judging', 'Until the metrics are in', NULL, NULL);
+    ('unknown', 'Unknown', 'Collect the missing metrics before judging', 'Until the metrics are in', NULL, NULL)
+ON CONFLICT DO NOTHING;
 
 -- Models are config tables (Citus reference tables); built-in rows are
 -- read-only and left out of pg_dump, user models are dumped.
-CREATE TABLE @extschema@.health_model (
+CREATE TABLE IF NOT EXISTS @extschema@.health_model (
     name        text PRIMARY KEY,
     version     integer NOT NULL DEFAULT 1,
     description text,
@@ -41,7 +47,7 @@ COMMENT ON TABLE @extschema@.health_model IS
 COMMENT ON COLUMN @extschema@.health_model.min_coverage IS
     'The share of the model''s weight (0-1) that must be present for a band: below it the score is kept but the band is unknown. 0.5 by default.';
 
-CREATE TABLE @extschema@.health_group (
+CREATE TABLE IF NOT EXISTS @extschema@.health_group (
     model  text NOT NULL REFERENCES @extschema@.health_model (name) ON UPDATE CASCADE ON DELETE CASCADE,
     name   text NOT NULL,
     weight float8 NOT NULL,
@@ -51,7 +57,7 @@ CREATE TABLE @extschema@.health_group (
 );
 COMMENT ON TABLE @extschema@.health_group IS 'Weighted groups (pillars) of a health model''s components.';
 
-CREATE TABLE @extschema@.health_component (
+CREATE TABLE IF NOT EXISTS @extschema@.health_component (
     model      text NOT NULL REFERENCES @extschema@.health_model (name) ON UPDATE CASCADE ON DELETE CASCADE,
     metric     text NOT NULL,
     group_name text,
@@ -95,7 +101,7 @@ COMMENT ON TABLE @extschema@.health_component IS
     'Components of a health model: the metric, its weight (within its group), direction, and the thresholds beyond which it is green or red. best and worst are where it saturates at 100 and 0 (one yellow width beyond the thresholds when NULL); min_value and max_value bound its domain.';
 
 -- Maps a plan or segment to a model, like one scorecard per segment.
-CREATE TABLE @extschema@.health_model_map (
+CREATE TABLE IF NOT EXISTS @extschema@.health_model_map (
     attribute text NOT NULL,
     value     text NOT NULL,
     model     text NOT NULL REFERENCES @extschema@.health_model (name) ON UPDATE CASCADE,
@@ -105,7 +111,7 @@ CREATE TABLE @extschema@.health_model_map (
 COMMENT ON TABLE @extschema@.health_model_map IS
     'Which health model scores accounts of a plan or segment. A plan mapping wins over a segment mapping; unmapped accounts use "default".';
 
-CREATE FUNCTION @extschema@.health_model_for(segment text, plan text) RETURNS text
+CREATE OR REPLACE FUNCTION @extschema@.health_model_for(segment text, plan text) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp AS $$
     SELECT coalesce(
@@ -120,7 +126,8 @@ COMMENT ON FUNCTION @extschema@.health_model_for(text, text) IS
 
 INSERT INTO @extschema@.health_model (name, description, builtin) VALUES
     ('default', 'The customer-success-manager scorecard: usage 30%, adoption 25%, tickets 15%, NPS 15%, contract 15%.', true),
-    ('five_pillar', 'The customer-success-agent framework: product engagement 35%, support health 20%, relationship strength 20%, business outcomes 15%, commercial health 10%.', true);
+    ('five_pillar', 'The customer-success-agent framework: product engagement 35%, support health 20%, relationship strength 20%, business outcomes 15%, commercial health 10%.', true)
+ON CONFLICT DO NOTHING;
 
 -- Thresholds from the seed: a value beyond green is green, beyond red is
 -- red, and a value exactly at a threshold is yellow.
@@ -130,14 +137,16 @@ INSERT INTO @extschema@.health_component
     ('default', 'features_adopted',  'Feature adoption', 25, 'higher_is_better', 5,    3,    10,  0, 0, NULL),
     ('default', 'tickets_per_month', 'Support tickets',  15, 'lower_is_better',  2,    5,    0,   10, 0, NULL),
     ('default', 'nps',               'NPS',              15, 'higher_is_better', 8,    7,    10,  0, 0, 10),
-    ('default', 'days_to_renewal',   'Contract status',  15, 'higher_is_better', 90,   30,   180, 0, NULL, NULL);
+    ('default', 'days_to_renewal',   'Contract status',  15, 'higher_is_better', 90,   30,   180, 0, NULL, NULL)
+ON CONFLICT DO NOTHING;
 
 INSERT INTO @extschema@.health_group (model, name, weight) VALUES
     ('five_pillar', 'product_engagement', 35),
     ('five_pillar', 'support_health', 20),
     ('five_pillar', 'relationship_strength', 20),
     ('five_pillar', 'business_outcomes', 15),
-    ('five_pillar', 'commercial_health', 10);
+    ('five_pillar', 'commercial_health', 10)
+ON CONFLICT DO NOTHING;
 
 INSERT INTO @extschema@.health_component
     (model, metric, group_name, label, weight, direction, green, red, best, worst, min_value, max_value) VALUES
@@ -154,7 +163,8 @@ INSERT INTO @extschema@.health_component
     ('five_pillar', 'milestones_completed_ratio', 'business_outcomes',     'Success milestones completed', 50, 'higher_is_better', 0.80, 0.50, 1,    0,    0, 1),
     ('five_pillar', 'days_to_first_value',        'business_outcomes',     'Days to first value',          50, 'lower_is_better',  30,   60,   7,    120,  0, NULL),
     ('five_pillar', 'days_to_renewal',            'commercial_health',     'Days to renewal',              50, 'higher_is_better', 90,   30,   180,  0,    NULL, NULL),
-    ('five_pillar', 'payment_days_late',          'commercial_health',     'Days payments run late',       50, 'lower_is_better',  1,    15,   0,    45,   0, NULL);
+    ('five_pillar', 'payment_days_late',          'commercial_health',     'Days payments run late',       50, 'lower_is_better',  1,    15,   0,    45,   0, NULL)
+ON CONFLICT DO NOTHING;
 
 -- Model integrity: built-ins are read-only, edits bump the version, and a
 -- model always has components (checked at commit, so it can be built up).
@@ -169,7 +179,7 @@ INSERT INTO @extschema@.health_component
 -- copy from the session's own backend, whose connections to the workers are
 -- busy with that COPY ("another command is already in progress"). On a
 -- single node the copy is the table.
-CREATE FUNCTION @extschema@._local_copy(relation regclass) RETURNS regclass
+CREATE OR REPLACE FUNCTION @extschema@._local_copy(relation regclass) RETURNS regclass
 LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     copy regclass;
@@ -191,7 +201,7 @@ COMMENT ON FUNCTION @extschema@._local_copy(regclass) IS
 -- the transaction id, or on Citus one made of the distributed transaction's
 -- timestamp and number, which every node of the transaction sees alike (the
 -- number alone starts again when the server restarts; the time does not).
-CREATE FUNCTION @extschema@._xact_mark() RETURNS xid8
+CREATE OR REPLACE FUNCTION @extschema@._xact_mark() RETURNS xid8
 LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     mark numeric;
@@ -208,7 +218,7 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION @extschema@._xact_mark() IS
     'Internal: marks the transaction that last bumped a health model: pg_current_xact_id(), or on Citus a mark of the distributed transaction that every node computes alike.';
-CREATE FUNCTION @extschema@._health_model_guard() RETURNS trigger
+CREATE OR REPLACE FUNCTION @extschema@._health_model_guard() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF TG_OP = 'INSERT' AND NEW.builtin THEN
@@ -228,10 +238,10 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION @extschema@._health_model_guard() IS
     'Trigger: built-in models are read-only, but for their stale_after.';
-CREATE TRIGGER health_model_guard BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.health_model
+CREATE OR REPLACE TRIGGER health_model_guard BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.health_model
     FOR EACH ROW EXECUTE FUNCTION @extschema@._health_model_guard();
 
-CREATE FUNCTION @extschema@._health_model_bump() RETURNS trigger
+CREATE OR REPLACE FUNCTION @extschema@._health_model_bump() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF (NEW.name, NEW.description, NEW.min_coverage) IS DISTINCT FROM (OLD.name, OLD.description, OLD.min_coverage) THEN
@@ -244,12 +254,12 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION @extschema@._health_model_bump() IS
     'Trigger: renaming or redescribing a model, or changing its min_coverage, bumps its version once per transaction (on Citus: each node in its own copy, alike).';
-CREATE TRIGGER health_model_bump AFTER UPDATE ON @extschema@.health_model
+CREATE OR REPLACE TRIGGER health_model_bump AFTER UPDATE ON @extschema@.health_model
     FOR EACH ROW EXECUTE FUNCTION @extschema@._health_model_bump();
 
 -- The models a row change touches: its new model, its old one, or both
 -- (NEW is NULL in a DELETE trigger, OLD in an INSERT one).
-CREATE FUNCTION @extschema@._models_of(new_model text, old_model text) RETURNS SETOF text
+CREATE OR REPLACE FUNCTION @extschema@._models_of(new_model text, old_model text) RETURNS SETOF text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp AS $$
     SELECT DISTINCT m FROM unnest(ARRAY[new_model, old_model]) AS m WHERE m IS NOT NULL
@@ -261,7 +271,7 @@ COMMENT ON FUNCTION @extschema@._models_of(text, text) IS
 -- before: a model that has no components yet is being built (or restored
 -- by pg_restore, which loads a model's rows before its components) and is
 -- not bumped; any other change bumps the version once per transaction.
-CREATE FUNCTION @extschema@._health_part_guard() RETURNS trigger
+CREATE OR REPLACE FUNCTION @extschema@._health_part_guard() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     touched text;
@@ -297,12 +307,12 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION @extschema@._health_part_guard() IS
     'Trigger: built-in models are read-only; a change to a model''s components or groups bumps its version once per transaction, except while the model is being built.';
-CREATE TRIGGER health_component_guard BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.health_component
+CREATE OR REPLACE TRIGGER health_component_guard BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.health_component
     FOR EACH ROW EXECUTE FUNCTION @extschema@._health_part_guard();
-CREATE TRIGGER health_group_guard BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.health_group
+CREATE OR REPLACE TRIGGER health_group_guard BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.health_group
     FOR EACH ROW EXECUTE FUNCTION @extschema@._health_part_guard();
 
-CREATE FUNCTION @extschema@._health_model_check() RETURNS trigger
+CREATE OR REPLACE FUNCTION @extschema@._health_model_check() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     model_name text;
@@ -326,10 +336,15 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION @extschema@._health_model_check() IS
     'Constraint trigger, checked at commit: a model keeps at least one component, all grouped or all ungrouped. (A model row inserted alone is a draft that scoring refuses until it has components.)';
-CREATE CONSTRAINT TRIGGER health_component_model_valid AFTER INSERT OR UPDATE OR DELETE ON @extschema@.health_component
+DO $rerunnable$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t WHERE t.tgrelid OPERATOR(pg_catalog.=) '@extschema@.health_component'::pg_catalog.regclass AND t.tgname OPERATOR(pg_catalog.=) 'health_component_model_valid') THEN
+        CREATE CONSTRAINT TRIGGER health_component_model_valid AFTER INSERT OR UPDATE OR DELETE ON @extschema@.health_component
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION @extschema@._health_model_check();
+    END IF;
+END $rerunnable$;
 
-CREATE FUNCTION @extschema@.copy_health_model(source text, new_name text, description text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION @extschema@.copy_health_model(source text, new_name text, description text DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -356,7 +371,10 @@ COMMENT ON FUNCTION @extschema@.copy_health_model(text, text, text) IS
 
 -- Scoring (C) ----------------------------------------------------------------
 
-CREATE TYPE @extschema@.health_result AS (
+DO $rerunnable$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_type t WHERE t.typnamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace AND t.typname OPERATOR(pg_catalog.=) 'health_result' AND t.typisdefined) THEN
+        CREATE TYPE @extschema@.health_result AS (
     model         text,
     model_version integer,
     score         float8,
@@ -367,17 +385,19 @@ CREATE TYPE @extschema@.health_result AS (
     component_scores  float8[],
     component_weights float8[]
 );
+    END IF;
+END $rerunnable$;
 COMMENT ON TYPE @extschema@.health_result IS
     'A scored account: the model and version used, the score (NULL when every metric is missing), its band (unknown, with the score kept, when coverage is below the model''s min_coverage), the share of the model''s weight that was present, and per-component detail as arrays in the model''s component order (csm.health_components() gives them as rows).';
 
-CREATE FUNCTION @extschema@.csm_health_score(metrics jsonb, model text DEFAULT 'default', lenient boolean DEFAULT false)
+CREATE OR REPLACE FUNCTION @extschema@.csm_health_score(metrics jsonb, model text DEFAULT 'default', lenient boolean DEFAULT false)
 RETURNS float8
 AS 'MODULE_PATHNAME', 'csm_health_score_jsonb'
 LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.csm_health_score(jsonb, text, boolean) IS
     'Health score (0-100) of a JSON object of metrics under a model. Missing metrics are left out; NULL when all are. A key the model has no metric of is an error (22023, the hint lists the model''s metrics) unless lenient => true.';
 
-CREATE FUNCTION @extschema@.csm_health_evaluate(metrics jsonb, model text DEFAULT 'default', lenient boolean DEFAULT false)
+CREATE OR REPLACE FUNCTION @extschema@.csm_health_evaluate(metrics jsonb, model text DEFAULT 'default', lenient boolean DEFAULT false)
 RETURNS @extschema@.health_result
 AS 'MODULE_PATHNAME', 'csm_health_evaluate_jsonb'
 LANGUAGE C STABLE STRICT PARALLEL SAFE;
@@ -387,39 +407,39 @@ COMMENT ON FUNCTION @extschema@.csm_health_evaluate(jsonb, text, boolean) IS
 -- csm_health_score_row(t, 'model') over a table t is planned as
 -- _health_score_values('model', '{metric, ...}', t.metric, ...): the same
 -- score, without building and taking apart a row value per row.
-CREATE FUNCTION @extschema@._health_score_values(model text, metrics text[], VARIADIC "any") RETURNS float8
+CREATE OR REPLACE FUNCTION @extschema@._health_score_values(model text, metrics text[], VARIADIC "any") RETURNS float8
 AS 'MODULE_PATHNAME', 'csm_health_score_values'
 LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@._health_score_values(text, text[], "any") IS
     'Internal: what csm_health_score_row(t, model) over a table becomes when planned. Scores the values passed, each named by the element of metrics in its position; NULL values are missing.';
 
-CREATE FUNCTION @extschema@._health_score_row_support(internal) RETURNS internal
+CREATE OR REPLACE FUNCTION @extschema@._health_score_row_support(internal) RETURNS internal
 AS 'MODULE_PATHNAME', 'csm_health_score_row_support'
 LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@._health_score_row_support(internal) IS
     'Internal: planner support for csm_health_score_row, rewriting a call on a table''s whole row into _health_score_values over its metric columns.';
 
-CREATE FUNCTION @extschema@.csm_health_score_row(metrics record, model text DEFAULT 'default') RETURNS float8
+CREATE OR REPLACE FUNCTION @extschema@.csm_health_score_row(metrics record, model text DEFAULT 'default') RETURNS float8
 AS 'MODULE_PATHNAME', 'csm_health_score_row'
 LANGUAGE C STABLE STRICT PARALLEL SAFE
 SUPPORT @extschema@._health_score_row_support;
 COMMENT ON FUNCTION @extschema@.csm_health_score_row(record, text) IS
     'Health score of a row whose columns are named after the metrics (such as a csm.account_metrics row), without building JSON.';
 
-CREATE FUNCTION @extschema@.csm_health_evaluate_row(metrics record, model text DEFAULT 'default')
+CREATE OR REPLACE FUNCTION @extschema@.csm_health_evaluate_row(metrics record, model text DEFAULT 'default')
 RETURNS @extschema@.health_result
 AS 'MODULE_PATHNAME', 'csm_health_evaluate_row'
 LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.csm_health_evaluate_row(record, text) IS
     'Like csm_health_score_row, with band, coverage, model version and per-component detail.';
 
-CREATE FUNCTION @extschema@._health_metrics_problem(metrics record, model text) RETURNS text
+CREATE OR REPLACE FUNCTION @extschema@._health_metrics_problem(metrics record, model text) RETURNS text
 AS 'MODULE_PATHNAME', 'csm_health_metrics_problem'
 LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@._health_metrics_problem(record, text) IS
     'Internal: why csm_health_evaluate_row(metrics, model) would refuse the row''s metric values (NaN, infinite, outside a metric''s domain), or NULL when it would score it. refresh_health uses it to skip bad accounts.';
 
-CREATE FUNCTION @extschema@.health_band(score float8) RETURNS @extschema@.health_band
+CREATE OR REPLACE FUNCTION @extschema@.health_band(score float8) RETURNS @extschema@.health_band
 AS 'MODULE_PATHNAME', 'csm_health_band'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.health_band(float8) IS
@@ -429,7 +449,7 @@ COMMENT ON FUNCTION @extschema@.health_band(float8) IS
 -- band of its score (green [90, 100], yellow [70, 90), red below 70); a
 -- missing metric has NULL value, zone and score, and weight, contribution
 -- and points lost 0.
-CREATE FUNCTION @extschema@.health_components(metrics text[], metric_values float8[], component_scores float8[],
+CREATE OR REPLACE FUNCTION @extschema@.health_components(metrics text[], metric_values float8[], component_scores float8[],
                                               component_weights float8[])
 RETURNS TABLE (metric text, value float8, zone @extschema@.health_band, score float8, weight float8,
                contribution float8, points_lost float8)
@@ -442,7 +462,7 @@ $$;
 COMMENT ON FUNCTION @extschema@.health_components(text[], float8[], float8[], float8[]) IS
     'The per-component detail of a health score as rows: metric, value, zone, score, effective weight, contribution to the score and points lost against a perfect 100.';
 
-CREATE FUNCTION @extschema@.health_components(result @extschema@.health_result)
+CREATE OR REPLACE FUNCTION @extschema@.health_components(result @extschema@.health_result)
 RETURNS TABLE (metric text, value float8, zone @extschema@.health_band, score float8, weight float8,
                contribution float8, points_lost float8)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -458,7 +478,7 @@ COMMENT ON FUNCTION @extschema@.health_components(@extschema@.health_result) IS
 -- No foreign key: a first refresh of a million accounts would spend more
 -- on the checks than on the writes; csm._forget_accounts() removes a deleted
 -- account's score.
-CREATE TABLE @extschema@.health_score (
+CREATE TABLE IF NOT EXISTS @extschema@.health_score (
     account_id    bigint NOT NULL,
     model         text NOT NULL,
     model_version integer NOT NULL,
@@ -478,7 +498,7 @@ COMMENT ON TABLE @extschema@.health_score IS
     'The latest computed health score per account, written by csm.refresh_health(), with its per-component detail as arrays (csm.health_score_component has them as rows). Read csm.account_health for the effective score.';
 
 -- No foreign key, for the same reason as health_score.
-CREATE TABLE @extschema@.health_history (
+CREATE TABLE IF NOT EXISTS @extschema@.health_history (
     account_id    bigint NOT NULL,
     day           date NOT NULL,
     model         text NOT NULL,
@@ -495,11 +515,11 @@ COMMENT ON TABLE @extschema@.health_history IS
     'One computed health score per account per UTC day (the day''s last refresh wins).';
 
 -- csm._forget_accounts deletes a deleted account's scores and history.
-CREATE TRIGGER account_forget_health AFTER DELETE ON @extschema@.account
+CREATE OR REPLACE TRIGGER account_forget_health AFTER DELETE ON @extschema@.account
     REFERENCING OLD TABLE AS gone FOR EACH STATEMENT
     EXECUTE FUNCTION @extschema@._forget_accounts('@extschema@.health_score', '@extschema@.health_history');
 
-CREATE TABLE @extschema@.health_override (
+CREATE TABLE IF NOT EXISTS @extschema@.health_override (
     account_id  bigint NOT NULL REFERENCES @extschema@.account (account_id) ON DELETE CASCADE,
     override_id bigint GENERATED BY DEFAULT AS IDENTITY,
     score       float8 NOT NULL,
@@ -516,7 +536,7 @@ CREATE TABLE @extschema@.health_override (
 COMMENT ON TABLE @extschema@.health_override IS
     'Manual health overrides with their reason. The latest uncleared, unexpired one per account is in effect; none is ever deleted.';
 
-CREATE FUNCTION @extschema@._account_id(external_id text) RETURNS bigint
+CREATE OR REPLACE FUNCTION @extschema@._account_id(external_id text) RETURNS bigint
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     id bigint;
@@ -537,7 +557,7 @@ COMMENT ON FUNCTION @extschema@._account_id(text) IS 'account_id of an external_
 -- UTC day, $2 NULL (every account), $3 to $5 the metric sources (see
 -- csm._account_metrics_sql); stamp, the refresh's instant, is a constant in
 -- them. A function of its own so that a test can EXPLAIN exactly them.
-CREATE FUNCTION @extschema@._health_refresh_statements(metrics regclass, stamp timestamptz, distributed boolean)
+CREATE OR REPLACE FUNCTION @extschema@._health_refresh_statements(metrics regclass, stamp timestamptz, distributed boolean)
 RETURNS TABLE (step text, statement text)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -663,7 +683,7 @@ END $$;
 COMMENT ON FUNCTION @extschema@._health_refresh_statements(regclass, timestamptz, boolean) IS
     'Internal: the statements csm.refresh_health runs (accounts, placeholders, score, score_checked, unscored, history), with parameters $1 day, $2 NULL, $3-$5 metric sources.';
 
-CREATE FUNCTION @extschema@.refresh_health(metrics regclass DEFAULT NULL) RETURNS bigint
+CREATE OR REPLACE FUNCTION @extschema@.refresh_health(metrics regclass DEFAULT NULL) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     source regclass := coalesce(metrics, '@extschema@.account_metrics'::regclass);
@@ -833,7 +853,7 @@ COMMENT ON FUNCTION @extschema@.refresh_health(regclass) IS
 -- A live score reads an account's rows on every shard: on Citus it cannot
 -- run inside a query Citus pushed to a worker (a per-row call over a
 -- distributed table), where it would be a distributed query from a shard.
-CREATE FUNCTION @extschema@._health_live_check(fn text) RETURNS void
+CREATE OR REPLACE FUNCTION @extschema@._health_live_check(fn text) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF current_setting('application_name') LIKE 'citus\_internal%' THEN
@@ -845,7 +865,7 @@ END $$;
 COMMENT ON FUNCTION @extschema@._health_live_check(text) IS
     'Internal: raises 55000 when a live health function is called inside a query Citus runs on a worker.';
 
-CREATE FUNCTION @extschema@.csm_health_score(external_id text) RETURNS float8
+CREATE OR REPLACE FUNCTION @extschema@.csm_health_score(external_id text) RETURNS float8
 LANGUAGE plpgsql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     id bigint;
@@ -866,7 +886,7 @@ END $$;
 COMMENT ON FUNCTION @extschema@.csm_health_score(text) IS
     'Live health score of one account from its current metrics and mapped model, no refresh needed. Unknown account: P0002. JSON passed as text is scored as metrics with the default model.';
 
-CREATE FUNCTION @extschema@.explain_health(external_id text)
+CREATE OR REPLACE FUNCTION @extschema@.explain_health(external_id text)
 RETURNS TABLE (metric text, label text, value float8, zone @extschema@.health_band, score float8, weight float8,
                contribution float8, points_lost float8)
 LANGUAGE plpgsql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
@@ -888,7 +908,7 @@ END $$;
 COMMENT ON FUNCTION @extschema@.explain_health(text) IS
     'Why an account scores what it does, live: one row per component with its value, zone, score, effective weight, contribution and the points lost against a perfect 100, worst first. Missing metrics show a NULL value and weight 0.';
 
-CREATE FUNCTION @extschema@.override_health(external_id text, score float8, reason text, expires_at timestamptz)
+CREATE OR REPLACE FUNCTION @extschema@.override_health(external_id text, score float8, reason text, expires_at timestamptz)
 RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -912,7 +932,7 @@ END $$;
 COMMENT ON FUNCTION @extschema@.override_health(text, float8, text, timestamptz) IS
     'Overrides an account''s effective health score until expires_at (NULL: until cleared), replacing any earlier override. The computed score is kept and shown beside it. Errors: P0002 unknown account, 23514 score outside 0-100 or blank reason, 22023 expiry not in the future.';
 
-CREATE FUNCTION @extschema@.clear_health_override(external_id text) RETURNS boolean
+CREATE OR REPLACE FUNCTION @extschema@.clear_health_override(external_id text) RETURNS boolean
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     id bigint;
@@ -930,7 +950,7 @@ END $$;
 COMMENT ON FUNCTION @extschema@.clear_health_override(text) IS
     'Ends an account''s override; returns false when it had none.';
 
-CREATE FUNCTION @extschema@.sparkline(points float8[], low float8 DEFAULT 0, high float8 DEFAULT 100) RETURNS text
+CREATE OR REPLACE FUNCTION @extschema@.sparkline(points float8[], low float8 DEFAULT 0, high float8 DEFAULT 100) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp AS $$
     SELECT string_agg(
@@ -947,11 +967,16 @@ COMMENT ON FUNCTION @extschema@.sparkline(float8[], float8, float8) IS
 -- setting of its model, not of the reading session (pgbouncer in
 -- transaction mode shares sessions). NULL: the csm.stale_after GUC, read
 -- when csm.refresh_health runs and kept with each score.
-ALTER TABLE @extschema@.health_model ADD COLUMN stale_after interval,
-    ADD CONSTRAINT health_model_stale_after_positive CHECK (stale_after > interval '0');
+ALTER TABLE @extschema@.health_model ADD COLUMN IF NOT EXISTS stale_after interval;
+DO $rerunnable$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_constraint c WHERE c.conrelid OPERATOR(pg_catalog.=) '@extschema@.health_model'::pg_catalog.regclass AND c.conname OPERATOR(pg_catalog.=) 'health_model_stale_after_positive') THEN
+        ALTER TABLE @extschema@.health_model ADD CONSTRAINT health_model_stale_after_positive CHECK (stale_after > interval '0');
+    END IF;
+END $rerunnable$;
 COMMENT ON COLUMN @extschema@.health_model.stale_after IS
     'Age after which a score of this model is stale in csm.account_health. NULL: the csm.stale_after setting (26h by default) as csm.refresh_health reads it. Takes effect at the next refresh.';
-ALTER TABLE @extschema@.health_score ADD COLUMN stale_after interval NOT NULL DEFAULT interval '26 hours';
+ALTER TABLE @extschema@.health_score ADD COLUMN IF NOT EXISTS stale_after interval NOT NULL DEFAULT interval '26 hours';
 COMMENT ON COLUMN @extschema@.health_score.stale_after IS
     'The score''s model''s stale_after (else csm.stale_after) when csm.refresh_health wrote it: csm.account_health.stale is score_age > stale_after.';
 -- When the account entered its band: refresh_health passes the accounts
@@ -961,7 +986,7 @@ ALTER TABLE @extschema@.health_score ADD COLUMN IF NOT EXISTS band_since timesta
 COMMENT ON COLUMN @extschema@.health_score.band_since IS
     'When csm.refresh_health first computed the current band (an account scored for the first time: its first refresh); NULL for scores written before 0.2.0 until their band changes.';
 
-CREATE VIEW @extschema@.account_health WITH (security_invoker = true) AS
+CREATE OR REPLACE VIEW @extschema@.account_health WITH (security_invoker = true) AS
 SELECT a.account_id,
        a.external_id,
        a.name,
@@ -1023,7 +1048,7 @@ COMMENT ON VIEW @extschema@.account_health IS
 -- the workers, keyed by account_id. On a single node the LATERAL form
 -- stays: reading one account there is an index lookup, where this one
 -- would sort every account's history.
-CREATE FUNCTION @extschema@._health_views_for_citus() RETURNS void
+CREATE OR REPLACE FUNCTION @extschema@._health_views_for_citus() RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 BEGIN
     CREATE OR REPLACE VIEW @extschema@.account_health WITH (security_invoker = true) AS
@@ -1082,7 +1107,7 @@ COMMENT ON FUNCTION @extschema@._health_views_for_citus() IS
 
 -- Grouped by the history's account_id: on Citus each worker then builds
 -- the trends of its own accounts.
-CREATE VIEW @extschema@.health_trend WITH (security_invoker = true) AS
+CREATE OR REPLACE VIEW @extschema@.health_trend WITH (security_invoker = true) AS
 SELECT hh.account_id,
        a.external_id,
        array_agg(hh.score ORDER BY hh.day) AS scores,
@@ -1095,7 +1120,7 @@ WHERE hh.day > (now() AT TIME ZONE 'UTC')::date - 30
 GROUP BY hh.account_id, a.external_id;
 COMMENT ON VIEW @extschema@.health_trend IS 'The last 30 days of daily health scores per account, with a sparkline.';
 
-CREATE VIEW @extschema@.health_score_component WITH (security_invoker = true) AS
+CREATE OR REPLACE VIEW @extschema@.health_score_component WITH (security_invoker = true) AS
 SELECT h.account_id, h.model, h.model_version, c.metric, c.value, c.zone, c.score, c.weight, c.contribution,
        c.points_lost, h.computed_at, a.external_id
 FROM @extschema@.health_score h

@@ -2,33 +2,41 @@
 -- in C when a value is written, and evaluated in C against a jsonb object of
 -- facts about an account. No SQL text a user wrote is ever run.
 
-CREATE TYPE @extschema@.rule_condition;
+DO $rerunnable$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_type t WHERE t.typnamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace AND t.typname OPERATOR(pg_catalog.=) 'rule_condition') THEN
+        CREATE TYPE @extschema@.rule_condition;
+    END IF;
+END $rerunnable$;
 
-CREATE FUNCTION @extschema@.rule_condition_in(cstring) RETURNS @extschema@.rule_condition
+CREATE OR REPLACE FUNCTION @extschema@.rule_condition_in(cstring) RETURNS @extschema@.rule_condition
 AS 'MODULE_PATHNAME', 'csm_rule_condition_in'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.rule_condition_in(cstring) IS
     'Input function of csm.rule_condition: parses and checks a condition such as plan = ''growth'' AND churn_risk_score > 80.';
 
-CREATE FUNCTION @extschema@.rule_condition_out(@extschema@.rule_condition) RETURNS cstring
+CREATE OR REPLACE FUNCTION @extschema@.rule_condition_out(@extschema@.rule_condition) RETURNS cstring
 AS 'MODULE_PATHNAME', 'csm_rule_condition_out'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.rule_condition_out(@extschema@.rule_condition) IS
     'Output function of csm.rule_condition: the canonical text, which reads back as the same condition.';
 
-CREATE FUNCTION @extschema@.rule_condition_recv(internal) RETURNS @extschema@.rule_condition
+CREATE OR REPLACE FUNCTION @extschema@.rule_condition_recv(internal) RETURNS @extschema@.rule_condition
 AS 'MODULE_PATHNAME', 'csm_rule_condition_recv'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.rule_condition_recv(internal) IS
     'Binary input function of csm.rule_condition: the canonical text, parsed and checked like text input.';
 
-CREATE FUNCTION @extschema@.rule_condition_send(@extschema@.rule_condition) RETURNS bytea
+CREATE OR REPLACE FUNCTION @extschema@.rule_condition_send(@extschema@.rule_condition) RETURNS bytea
 AS 'MODULE_PATHNAME', 'csm_rule_condition_send'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.rule_condition_send(@extschema@.rule_condition) IS
     'Binary output function of csm.rule_condition: the canonical text.';
 
-CREATE TYPE @extschema@.rule_condition (
+DO $rerunnable$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_type t WHERE t.typnamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace AND t.typname OPERATOR(pg_catalog.=) 'rule_condition' AND t.typisdefined) THEN
+        CREATE TYPE @extschema@.rule_condition (
     INPUT = @extschema@.rule_condition_in,
     OUTPUT = @extschema@.rule_condition_out,
     RECEIVE = @extschema@.rule_condition_recv,
@@ -37,6 +45,8 @@ CREATE TYPE @extschema@.rule_condition (
     ALIGNMENT = double,
     STORAGE = extended
 );
+    END IF;
+END $rerunnable$;
 COMMENT ON TYPE @extschema@.rule_condition IS
     'The condition of a routing rule, such as plan = ''growth'' AND (churn_risk_score > 80 OR segment IN (''enterprise'', ''mid_market'')). '
     'Predicates: attribute op literal (=, !=, <>, <, <=, >, >=), attribute [NOT] IN (literal, ...), attribute IS [NOT] NULL; '
@@ -46,7 +56,7 @@ COMMENT ON TYPE @extschema@.rule_condition IS
     'property.<key> reads facts->''properties''->key, as text with a string and as a number with a number. '
     'Checked when written; at most 4096 bytes, 256 nodes and 32 levels of nesting.';
 
-CREATE FUNCTION @extschema@.condition_matches(condition @extschema@.rule_condition, facts jsonb) RETURNS boolean
+CREATE OR REPLACE FUNCTION @extschema@.condition_matches(condition @extschema@.rule_condition, facts jsonb) RETURNS boolean
 AS 'MODULE_PATHNAME', 'csm_condition_matches'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.condition_matches(@extschema@.rule_condition, jsonb) IS
@@ -56,7 +66,7 @@ COMMENT ON FUNCTION @extschema@.condition_matches(@extschema@.rule_condition, js
     'A number attribute''s fact must be a JSON number or a string holding one, and a text attribute''s a JSON string, or it is an error; '
     'a property of another type than the literal (booleans compare as ''true'' and ''false'') simply does not match.';
 
-CREATE FUNCTION @extschema@.condition_attributes(condition @extschema@.rule_condition) RETURNS text[]
+CREATE OR REPLACE FUNCTION @extschema@.condition_attributes(condition @extschema@.rule_condition) RETURNS text[]
 AS 'MODULE_PATHNAME', 'csm_condition_attributes'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.condition_attributes(@extschema@.rule_condition) IS

@@ -3,17 +3,22 @@
 -- relationship, pick a member safely under concurrency, log the change.
 
 -- The seed's outputs, plus a message that says why.
-CREATE TYPE @extschema@.assignment_result AS (
+DO $rerunnable$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_type t WHERE t.typnamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace AND t.typname OPERATOR(pg_catalog.=) 'assignment_result' AND t.typisdefined) THEN
+        CREATE TYPE @extschema@.assignment_result AS (
     assignment_success boolean,
     assigned_csm       text,
     is_primary         boolean,
     org_user_id        text,
     message            text
 );
+    END IF;
+END $rerunnable$;
 COMMENT ON TYPE @extschema@.assignment_result IS
     'The Assign CSM tool''s outputs (assignment_success, assigned_csm, is_primary, org_user_id) and a message saying what happened or why not.';
 
-CREATE FUNCTION @extschema@._member(handle text) RETURNS @extschema@.team_member
+CREATE OR REPLACE FUNCTION @extschema@._member(handle text) RETURNS @extschema@.team_member
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     m @extschema@.team_member;
@@ -32,13 +37,13 @@ COMMENT ON FUNCTION @extschema@._member(text) IS 'The team member with this hand
 -- capacity, no capacity counting as a full book of 100) and whether an
 -- account of this weight fits (no capacity: a full book of 100 load units,
 -- the CSM ratios of csm.segment: 100 SMB or 5 strategic accounts).
-CREATE FUNCTION @extschema@._pick_key(strategy text, accounts integer, load float8, capacity integer) RETURNS float8
+CREATE OR REPLACE FUNCTION @extschema@._pick_key(strategy text, accounts integer, load float8, capacity integer) RETURNS float8
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE WHEN strategy OPERATOR(pg_catalog.=) 'round_robin' THEN accounts::float8
             ELSE load OPERATOR(pg_catalog./) coalesce(nullif(capacity, 0), 100) END;
 COMMENT ON FUNCTION @extschema@._pick_key(text, integer, float8, integer) IS
     'Internal: a member''s rank for the next account, lowest first (round_robin: accounts; otherwise load / capacity, 100 when none).';
-CREATE FUNCTION @extschema@._has_room(load float8, weight float8, capacity integer) RETURNS boolean
+CREATE OR REPLACE FUNCTION @extschema@._has_room(load float8, weight float8, capacity integer) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN (load OPERATOR(pg_catalog.+) weight)
     OPERATOR(pg_catalog.<=) (coalesce(capacity, 100) OPERATOR(pg_catalog.+) 1e-9::float8);
@@ -47,7 +52,7 @@ COMMENT ON FUNCTION @extschema@._has_room(float8, float8, integer) IS
 
 -- Every change of an account's owners goes through these two, so that
 -- csm.member_load and the audit log never drift from the relationships.
-CREATE FUNCTION @extschema@._start_assignment(account bigint, member bigint, primary_owner boolean, weight float8,
+CREATE OR REPLACE FUNCTION @extschema@._start_assignment(account bigint, member bigint, primary_owner boolean, weight float8,
                                               reason text, rule bigint, action text, old_member bigint)
 RETURNS void
 AS 'MODULE_PATHNAME', 'csm_start_assignment'
@@ -56,7 +61,7 @@ SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@._start_assignment(bigint, bigint, boolean, float8, text, bigint, text, bigint) IS
     'Internal: starts a relationship, adds its load to the member (whose lock the caller holds) and logs it.';
 
-CREATE FUNCTION @extschema@._end_assignment(account bigint, assignment bigint, why text) RETURNS void
+CREATE OR REPLACE FUNCTION @extschema@._end_assignment(account bigint, assignment bigint, why text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     ended @extschema@.account_assignment;
@@ -83,7 +88,7 @@ COMMENT ON FUNCTION @extschema@._end_assignment(bigint, bigint, text) IS
 -- same account queue here, so the second sees what the first did.
 -- PL/pgSQL: Citus cannot plan a SQL function's parameters.  On Citus the
 -- lock of csm._lock_ownership() stands for the account's (defined below).
-CREATE FUNCTION @extschema@._lock_account(account bigint) RETURNS void
+CREATE OR REPLACE FUNCTION @extschema@._lock_account(account bigint) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF NOT @extschema@._lock_ownership() THEN
@@ -97,16 +102,17 @@ COMMENT ON FUNCTION @extschema@._lock_account(bigint) IS 'Internal: serialises c
 -- 'batch') and the conversation queue locks ('queue', team).  Only csm's
 -- functions lock them; nobody needs to change them.  Not dumped: a lock row
 -- is made again when first needed.
-CREATE TABLE @extschema@.lock_row (
+CREATE TABLE IF NOT EXISTS @extschema@.lock_row (
     scope text NOT NULL,
     key   text NOT NULL,
     CONSTRAINT lock_row_pkey PRIMARY KEY (scope, key)
 );
 COMMENT ON TABLE @extschema@.lock_row IS
     'Internal: rows csm''s functions lock to serialise work (scope assign: the batch lock; scope queue: a support team''s queue); made when first needed. Grant nothing on it: a role that can lock these rows can stall csm.';
-INSERT INTO @extschema@.lock_row (scope, key) VALUES ('assign', 'batch'), ('assign', 'cluster');
+INSERT INTO @extschema@.lock_row (scope, key) VALUES ('assign', 'batch'), ('assign', 'cluster')
+ON CONFLICT DO NOTHING;
 
-CREATE FUNCTION @extschema@._lock_row(scope text, key text, exclusive boolean) RETURNS void
+CREATE OR REPLACE FUNCTION @extschema@._lock_row(scope text, key text, exclusive boolean) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     LOOP
@@ -133,7 +139,7 @@ COMMENT ON FUNCTION @extschema@._lock_row(text, text, boolean) IS
 -- still taken, after this one), and changes of owners run one at a time, as
 -- Citus's table locks would make them anyway.  On one node it does nothing
 -- and returns false: the row locks serialise what must be.
-CREATE FUNCTION @extschema@._lock_ownership() RETURNS boolean
+CREATE OR REPLACE FUNCTION @extschema@._lock_ownership() RETURNS boolean
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     distributed boolean := false;
@@ -161,7 +167,7 @@ COMMENT ON FUNCTION @extschema@._lock_ownership() IS
 -- someone is assigning to right now.  The order locks are taken in is in
 -- src/assign.c's header: a member's team_member row, accounts, the batch
 -- lock, members' locks.
-CREATE FUNCTION @extschema@._lock_member(member bigint) RETURNS void
+CREATE OR REPLACE FUNCTION @extschema@._lock_member(member bigint) RETURNS void
 AS 'MODULE_PATHNAME', 'csm_lock_member'
 LANGUAGE C STRICT
 SET search_path = pg_catalog, pg_temp;
@@ -171,7 +177,7 @@ COMMENT ON FUNCTION @extschema@._lock_member(bigint) IS
 -- A transaction that assigns several accounts locks them first (in
 -- account_id order), then calls this: its picks then lock every candidate
 -- in member_id order and choose exactly as one session would.
-CREATE FUNCTION @extschema@._begin_batch() RETURNS void
+CREATE OR REPLACE FUNCTION @extschema@._begin_batch() RETURNS void
 AS 'MODULE_PATHNAME', 'csm_begin_batch'
 LANGUAGE C
 SET search_path = pg_catalog, pg_temp;
@@ -185,7 +191,7 @@ COMMENT ON FUNCTION @extschema@._begin_batch() IS
 -- and their counters recounted, under their locks.  On Citus the cascade
 -- runs on the workers' copies of csm.account, which Citus changes before
 -- the coordinator's; this runs once, on the coordinator's (csm._origin()).
-CREATE FUNCTION @extschema@._forget_owners() RETURNS trigger
+CREATE OR REPLACE FUNCTION @extschema@._forget_owners() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     accounts bigint[];
@@ -224,10 +230,10 @@ END $$;
 REVOKE ALL ON FUNCTION @extschema@._forget_owners() FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@._forget_owners() IS
     'Trigger: after accounts are deleted (their relationships with them), recounts their owners'' csm.member_load rows.';
-CREATE TRIGGER account_forget_owners AFTER DELETE ON @extschema@.account
+CREATE OR REPLACE TRIGGER account_forget_owners AFTER DELETE ON @extschema@.account
     REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._forget_owners();
 
-CREATE FUNCTION @extschema@._pick_member(candidates bigint[], strategy text, weight float8) RETURNS bigint
+CREATE OR REPLACE FUNCTION @extschema@._pick_member(candidates bigint[], strategy text, weight float8) RETURNS bigint
 AS 'MODULE_PATHNAME', 'csm_pick_member'
 LANGUAGE C STRICT
 SET search_path = pg_catalog, pg_temp;
@@ -236,7 +242,7 @@ COMMENT ON FUNCTION @extschema@._pick_member(bigint[], text, float8) IS
 
 -- In C (src/csm_assign.c), beside csm_auto_assign: applications call it
 -- once per account.
-CREATE FUNCTION @extschema@.csm_assign(org_user_id text, assign_to text, is_primary boolean DEFAULT true,
+CREATE OR REPLACE FUNCTION @extschema@.csm_assign(org_user_id text, assign_to text, is_primary boolean DEFAULT true,
                                        reason text DEFAULT NULL)
 RETURNS @extschema@.assignment_result
 AS 'MODULE_PATHNAME', 'csm_assign'
@@ -245,7 +251,7 @@ SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.csm_assign(text, text, boolean, text) IS
     'Assigns a team member (handle) as primary or secondary CSM of an account (external_id); the seed''s Assign CSM tool. A new primary ends the previous one (kept in history). Returns assignment_success false with a message for an inactive member, a member at capacity or a continuity rule. Errors: P0002 unknown account or member, 22004 NULL argument, 42501 without the operate level (csm.grant_access).';
 
-CREATE FUNCTION @extschema@.csm_unassign(org_user_id text, handle text, reason text DEFAULT NULL) RETURNS boolean
+CREATE OR REPLACE FUNCTION @extschema@.csm_unassign(org_user_id text, handle text, reason text DEFAULT NULL) RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     account bigint;
@@ -269,7 +275,7 @@ END $$;
 COMMENT ON FUNCTION @extschema@.csm_unassign(text, text, text) IS
     'Ends a member''s relationship with an account (kept in history, logged); false when there was none. An account left without a primary shows in csm.unassigned_queue. Errors: P0002 unknown account or member, 42501 without the operate level (csm.grant_access).';
 
-CREATE VIEW @extschema@.assignment WITH (security_invoker = true) AS
+CREATE OR REPLACE VIEW @extschema@.assignment WITH (security_invoker = true) AS
 SELECT a.account_id, ac.external_id, a.member_id, m.handle, a.is_primary, a.started_at AS since, a.reason,
        a.rule_id, r.name AS rule, a.assigned_by, a.load,
        a.started_at  -- the vocabulary's name; since is deprecated
@@ -281,7 +287,7 @@ WHERE a.ended_at IS NULL;
 COMMENT ON VIEW @extschema@.assignment IS
     'Current CSM relationships: account, member, primary or secondary, since when, why, and the routing rule that made it (NULL when assigned by hand).';
 
-CREATE VIEW @extschema@.assignment_workload WITH (security_invoker = true) AS
+CREATE OR REPLACE VIEW @extschema@.assignment_workload WITH (security_invoker = true) AS
 SELECT m.member_id, m.handle, m.name, m.roles, m.teams, m.active,
        count(a.account_id) AS accounts,
        count(a.account_id) FILTER (WHERE a.is_primary) AS primaries,
@@ -308,7 +314,7 @@ COMMENT ON VIEW @extschema@.assignment_workload IS
 -- Without a primary: an anti join written as an outer join, which Citus
 -- plans with csm.account a reference table (it refuses a correlated
 -- subquery there); a single node plans both the same.
-CREATE VIEW @extschema@.unassigned_queue WITH (security_invoker = true) AS
+CREATE OR REPLACE VIEW @extschema@.unassigned_queue WITH (security_invoker = true) AS
 SELECT a.account_id, a.external_id, a.segment, a.plan, a.tier, a.arr,
        coalesce(al.created_at, a.created_at) AS waiting_since, al.kind, al.message,
        coalesce(al.created_at, a.created_at) AS queued_at  -- the vocabulary's name; waiting_since is deprecated

@@ -6,7 +6,7 @@
 -- 76_routing_facts.sql, after the features it reads.
 
 -- Records that an account could not get a primary, once per wait.
-CREATE FUNCTION @extschema@._queue_account(account bigint, kind text, message text, rule bigint) RETURNS void
+CREATE OR REPLACE FUNCTION @extschema@._queue_account(account bigint, kind text, message text, rule bigint) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     INSERT INTO @extschema@.assignment_alert (account_id, kind, message, rule_id)
@@ -23,7 +23,7 @@ COMMENT ON FUNCTION @extschema@._queue_account(bigint, text, text, bigint) IS
 -- Applies one rule to one account: continuity first, then a member picked
 -- by the rule's strategy, or the queue.  In C (src/assign.c): it is the
 -- hot path of csm_auto_assign.
-CREATE FUNCTION @extschema@._apply_rule(account bigint, rule @extschema@.routing_rule)
+CREATE OR REPLACE FUNCTION @extschema@._apply_rule(account bigint, rule @extschema@.routing_rule)
 RETURNS @extschema@.assignment_result
 AS 'MODULE_PATHNAME', 'csm_apply_rule'
 LANGUAGE C STRICT
@@ -32,7 +32,7 @@ COMMENT ON FUNCTION @extschema@._apply_rule(bigint, @extschema@.routing_rule) IS
     'Internal: applies one routing rule to one account (continuity, pick, or the queue).';
 
 -- In C (src/assign.c): applications call it once per account.
-CREATE FUNCTION @extschema@.csm_auto_assign(org_user_id text, pool text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION @extschema@.csm_auto_assign(org_user_id text, pool text DEFAULT NULL)
 RETURNS @extschema@.assignment_result
 AS 'MODULE_PATHNAME', 'csm_auto_assign'
 LANGUAGE C
@@ -46,7 +46,7 @@ COMMENT ON FUNCTION @extschema@.csm_auto_assign(text, text) IS
 -- The work is csm._route's: the triggers on csm.account call it as csm's
 -- owner, so that any role allowed to insert an account (or an event) has it
 -- routed; csm.apply_routing, the API, first checks the caller's level.
-CREATE FUNCTION @extschema@._route(accounts bigint[], reading text[] DEFAULT NULL)
+CREATE OR REPLACE FUNCTION @extschema@._route(accounts bigint[], reading text[] DEFAULT NULL)
 RETURNS TABLE (account_id bigint, rule text, assignment_success boolean, assigned_csm text, is_primary boolean,
                message text)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -96,7 +96,7 @@ END $$;
 COMMENT ON FUNCTION @extschema@._route(bigint[], text[]) IS
     'Internal: csm.apply_routing without the level check, for csm''s triggers.';
 
-CREATE FUNCTION @extschema@.apply_routing(accounts bigint[], reading text[] DEFAULT NULL)
+CREATE OR REPLACE FUNCTION @extschema@.apply_routing(accounts bigint[], reading text[] DEFAULT NULL)
 RETURNS TABLE (account_id bigint, rule text, assignment_success boolean, assigned_csm text, is_primary boolean,
                message text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -112,7 +112,7 @@ COMMENT ON FUNCTION @extschema@.apply_routing(bigint[], text[]) IS
 -- from (csm._origin(): the coordinator's copy, changed in the session's own
 -- backend, where distributed queries may run), and reads the transition
 -- tables into an array before any query on Citus's tables.
-CREATE FUNCTION @extschema@._route_new_accounts() RETURNS trigger
+CREATE OR REPLACE FUNCTION @extschema@._route_new_accounts() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     -- (csm_lifecycle.writing: csm's own write of lifecycle_stage alone, which routing facts
@@ -143,9 +143,9 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION @extschema@._route_new_accounts() IS
     'Trigger: applies the routing rules to accounts created (those inserted with a created_at before the transaction, a restore or an import of history, are left as they are), or whose plan, segment, tier or status changed.';
-CREATE TRIGGER account_route_new AFTER INSERT ON @extschema@.account
+CREATE OR REPLACE TRIGGER account_route_new AFTER INSERT ON @extschema@.account
     REFERENCING NEW TABLE AS new_accounts FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._route_new_accounts();
-CREATE TRIGGER account_route_changed AFTER UPDATE ON @extschema@.account
+CREATE OR REPLACE TRIGGER account_route_changed AFTER UPDATE ON @extschema@.account
     REFERENCING OLD TABLE AS old_accounts NEW TABLE AS new_accounts
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._route_new_accounts();
 
@@ -157,7 +157,7 @@ CREATE TRIGGER account_route_changed AFTER UPDATE ON @extschema@.account
 -- coordinator's copy cannot query the workers then.  A deferred trigger
 -- fires at commit, before Citus commits on the workers: the coordinator's
 -- routes each new account (csm._origin()), the workers' do nothing.
-CREATE FUNCTION @extschema@._route_new_account() RETURNS trigger
+CREATE OR REPLACE FUNCTION @extschema@._route_new_account() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     -- As csm._route_new_accounts: accounts inserted with a past created_at are history.
@@ -170,7 +170,7 @@ COMMENT ON FUNCTION @extschema@._route_new_account() IS
     'Trigger, on Citus (csm.distribute() adds it): applies the routing rules to an account created in this transaction, at commit, once (from the coordinator''s copy of csm.account).';
 
 -- The same for the lock rows of new members (csm._member_lock_row).
-CREATE FUNCTION @extschema@._member_lock_row_deferred() RETURNS trigger
+CREATE OR REPLACE FUNCTION @extschema@._member_lock_row_deferred() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF @extschema@._origin() THEN
@@ -184,7 +184,7 @@ COMMENT ON FUNCTION @extschema@._member_lock_row_deferred() IS
 
 -- Called by csm.distribute(); idempotent.  The statement triggers of the
 -- same events step aside where these exist.
-CREATE FUNCTION @extschema@._distribute_ownership() RETURNS void
+CREATE OR REPLACE FUNCTION @extschema@._distribute_ownership() RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = '@extschema@.account'::regclass
@@ -205,7 +205,7 @@ COMMENT ON FUNCTION @extschema@._distribute_ownership() IS
 -- A member who leaves hands each account over, least loaded, to an active
 -- member of one of their teams (or of one of their roles, when they have no
 -- team), or the account waits in the queue.
-CREATE FUNCTION @extschema@.release_member(handle text, reason text DEFAULT NULL) RETURNS integer
+CREATE OR REPLACE FUNCTION @extschema@.release_member(handle text, reason text DEFAULT NULL) RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     leaver @extschema@.team_member;
@@ -273,7 +273,7 @@ END $$;
 COMMENT ON FUNCTION @extschema@.release_member(text, text) IS
     'Hands every account of a member over (handoff, logged per account): least loaded among active members sharing a team (or a role, when they have none), else the unassigned queue with an alert. Called by the trigger when a member becomes inactive; callable directly (for example by Citus users, or before a leave). Returns the relationships moved. Errors: P0002 unknown member, 42501 without the admin level (csm.grant_access).';
 
-CREATE FUNCTION @extschema@._member_left() RETURNS trigger
+CREATE OR REPLACE FUNCTION @extschema@._member_left() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     leavers text[];
@@ -301,12 +301,12 @@ BEGIN
     RETURN NULL;
 END $$;
 COMMENT ON FUNCTION @extschema@._member_left() IS 'Trigger: members who become inactive hand their book over (csm.release_member).';
-CREATE TRIGGER team_member_left AFTER UPDATE ON @extschema@.team_member
+CREATE OR REPLACE TRIGGER team_member_left AFTER UPDATE ON @extschema@.team_member
     REFERENCING OLD TABLE AS old_members NEW TABLE AS new_members
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._member_left();
 
 -- Accounts waiting for a primary get one when members gain room.
-CREATE FUNCTION @extschema@.assign_queued() RETURNS integer
+CREATE OR REPLACE FUNCTION @extschema@.assign_queued() RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     account bigint;

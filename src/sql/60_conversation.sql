@@ -27,7 +27,7 @@
 -- table's rows as a whole table, cluster-wide, so per-agent and per-queue
 -- row locks would serialise anyway and, taken in varying order, deadlock.
 
-CREATE TABLE @extschema@.support_team (
+CREATE TABLE IF NOT EXISTS @extschema@.support_team (
     team               text NOT NULL,
     strategy           text NOT NULL DEFAULT 'round_robin',
     conversation_limit integer,
@@ -53,7 +53,7 @@ COMMENT ON COLUMN @extschema@.support_team.reassign_after IS 'How long an agent 
 -- What each agent holds now, kept in step by the triggers on
 -- csm.conversation, so that choosing an agent reads a few rows.  Dumped
 -- with the conversations, so a restore brings back the round-robin order.
-CREATE TABLE @extschema@.agent_load (
+CREATE TABLE IF NOT EXISTS @extschema@.agent_load (
     member_id        bigint NOT NULL,
     open_count       integer NOT NULL DEFAULT 0,
     pick_seq         bigint NOT NULL DEFAULT 0,
@@ -65,21 +65,21 @@ CREATE TABLE @extschema@.agent_load (
 );
 COMMENT ON TABLE @extschema@.agent_load IS
     'Open (open or pending) conversations per agent and the round-robin order (pick_seq: lowest was assigned longest ago); maintained by the triggers on csm.conversation. An agent''s row is made when they become available or routing first considers them (not when the member is inserted, which would collide with the rows pg_restore loads). csm.rebuild_agent_load() recounts it.';
-CREATE SEQUENCE @extschema@.agent_pick_seq;
+CREATE SEQUENCE IF NOT EXISTS @extschema@.agent_pick_seq;
 COMMENT ON SEQUENCE @extschema@.agent_pick_seq IS 'Orders assignments of conversations for round robin.';
 
-CREATE INDEX conversation_queue ON @extschema@.conversation (team, waiting_since) WHERE waiting_since IS NOT NULL;
+CREATE INDEX IF NOT EXISTS conversation_queue ON @extschema@.conversation (team, waiting_since) WHERE waiting_since IS NOT NULL;
 COMMENT ON INDEX @extschema@.conversation_queue IS 'The team queues, oldest first.';
-CREATE INDEX conversation_open_by_assignee ON @extschema@.conversation (assignee) WHERE status <> 'resolved';
+CREATE INDEX IF NOT EXISTS conversation_open_by_assignee ON @extschema@.conversation (assignee) WHERE status <> 'resolved';
 COMMENT ON INDEX @extschema@.conversation_open_by_assignee IS 'Open conversations per agent, for reassign_stale and recounts.';
-CREATE INDEX conversation_created ON @extschema@.conversation (account_id, created_at);
+CREATE INDEX IF NOT EXISTS conversation_created ON @extschema@.conversation (account_id, created_at);
 COMMENT ON INDEX @extschema@.conversation_created IS 'Conversations per account by creation time, for tickets_per_month.';
 
 -- What the triggers on a Citus shard leave to the coordinator (see the top
 -- of this file); empty on a single node, and emptied by the statement that
 -- fills it.  Distributed by account like the conversations, so that a
 -- shard's trigger writes it on its own node.
-CREATE TABLE @extschema@.conversation_change (
+CREATE TABLE IF NOT EXISTS @extschema@.conversation_change (
     account_id      bigint NOT NULL,
     conversation_id bigint NOT NULL,
     kind            text NOT NULL,
@@ -93,7 +93,7 @@ CREATE TABLE @extschema@.conversation_change (
 COMMENT ON TABLE @extschema@.conversation_change IS
     'Internal, Citus only: work the triggers on a shard leave to the coordinator, done and deleted at the end of the statement by csm._settle_conversations(): take (one more open conversation for member_id, checked like a move by hand), release (one fewer), route (a new conversation to route; reason: the one given on insert) and reopen (a reopened conversation to route, preferring member_id, its last agent; old_assignee: its assignee when resolved). Grant nothing on it.';
 
-CREATE FUNCTION @extschema@._support_team(team text) RETURNS @extschema@.support_team
+CREATE OR REPLACE FUNCTION @extschema@._support_team(team text) RETURNS @extschema@.support_team
 LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     cfg @extschema@.support_team;
@@ -110,7 +110,7 @@ COMMENT ON FUNCTION @extschema@._support_team(text) IS 'Internal: a team''s rout
 -- The queue lock of a team: its csm.lock_row ('queue', team), a row of
 -- csm's own table (an advisory lock, which any role may take, would let a
 -- role without rights on csm stall a team's routing).
-CREATE FUNCTION @extschema@._lock_queue(team text, exclusive boolean) RETURNS void
+CREATE OR REPLACE FUNCTION @extschema@._lock_queue(team text, exclusive boolean) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF @extschema@._is_distributed('@extschema@.conversation') THEN
@@ -153,7 +153,7 @@ COMMENT ON FUNCTION @extschema@._pick_agent_locked(text, bigint, text[], boolean
 -- strategy only agents whose skills contain the conversation's required
 -- skills count, least loaded first; a manual-only team (auto_assign false)
 -- never picks.
-CREATE FUNCTION @extschema@._pick_agent(team text, except_member bigint, patient boolean,
+CREATE OR REPLACE FUNCTION @extschema@._pick_agent(team text, except_member bigint, patient boolean,
                                         skills text[] DEFAULT '{}') RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -208,7 +208,7 @@ COMMENT ON FUNCTION @extschema@._pick_agent(text, bigint, boolean, text[]) IS
 -- One more open conversation for an agent.  enforce checks that the agent
 -- is active and under their limit (every move by hand does; a pick already
 -- has); over_limit, an explicit override by hand, skips the limit only.
-CREATE FUNCTION @extschema@._take_agent(member bigint, team text, enforce boolean,
+CREATE OR REPLACE FUNCTION @extschema@._take_agent(member bigint, team text, enforce boolean,
                                         over_limit boolean DEFAULT false) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -274,7 +274,7 @@ COMMENT ON FUNCTION @extschema@._take_agent(bigint, text, boolean, boolean) IS
 
 -- Columns, not the row: on a Citus shard the row has the shard's row type.
 -- PL/pgSQL, not SQL: Citus cannot route a SQL function's parameterised insert.
-CREATE FUNCTION @extschema@._log_move(account bigint, conversation bigint, action text, old_member bigint,
+CREATE OR REPLACE FUNCTION @extschema@._log_move(account bigint, conversation bigint, action text, old_member bigint,
                                       new_member bigint, reason text, context jsonb DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -286,7 +286,7 @@ COMMENT ON FUNCTION @extschema@._log_move(bigint, bigint, text, bigint, bigint, 
 
 -- Citus: what the foreign key conversation_assignee_fkey checks on a single
 -- node (see csm._distribute_conversations() for why it is dropped there).
-CREATE FUNCTION @extschema@._member_exists(member bigint) RETURNS void
+CREATE OR REPLACE FUNCTION @extschema@._member_exists(member bigint) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     PERFORM 1 FROM @extschema@.team_member t WHERE t.member_id = member;
@@ -301,7 +301,7 @@ COMMENT ON FUNCTION @extschema@._member_exists(bigint) IS
 -- The teams with conversations waiting, in name order.  A loop, not
 -- ARRAY(SELECT ...): Citus plans a subquery of a cached PL/pgSQL plan as an
 -- empty relation once the plan is generic, and finds nothing.
-CREATE FUNCTION @extschema@._waiting_teams() RETURNS text[]
+CREATE OR REPLACE FUNCTION @extschema@._waiting_teams() RETURNS text[]
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     teams text[] := '{}';
@@ -321,7 +321,7 @@ COMMENT ON FUNCTION @extschema@._waiting_teams() IS 'Internal: the teams with co
 -- A conversation only some agents may take (required skills, or the agent
 -- it was taken from kept out) is passed over when none of them is free, and
 -- the ones behind it are served.
-CREATE FUNCTION @extschema@._serve_queue(teams text[], queued text)
+CREATE OR REPLACE FUNCTION @extschema@._serve_queue(teams text[], queued text)
 RETURNS TABLE (account_id bigint, conversation_id bigint, team text, member_id bigint)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -389,7 +389,7 @@ COMMENT ON FUNCTION @extschema@._serve_queue(text[], text) IS
 -- importing open conversations by other means csm.rebuild_agent_load()
 -- counts them.  A row that arrives with only an assignee was assigned by
 -- hand.
-CREATE FUNCTION @extschema@._conversation_route() RETURNS trigger
+CREATE OR REPLACE FUNCTION @extschema@._conversation_route() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     picked bigint;
@@ -460,13 +460,13 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION @extschema@._conversation_route() IS
     'Trigger: routes a new conversation to an available agent of its team (logged as route), or leaves it waiting in the queue; a row that arrives with assigned_at or waiting_since (a restore) is kept as it is. Errors: 23503 unknown account or member, 55000 inactive member, 23514 member at the limit.';
-CREATE TRIGGER conversation_route BEFORE INSERT ON @extschema@.conversation
+CREATE OR REPLACE TRIGGER conversation_route BEFORE INSERT ON @extschema@.conversation
     FOR EACH ROW EXECUTE FUNCTION @extschema@._conversation_route();
 
 -- A change of assignee or status: reopen, resolve, and moves by hand or by
 -- csm's functions.  Counts are kept here, before the row is written, so that
 -- the next row of the same statement already sees them.
-CREATE FUNCTION @extschema@._conversation_move() RETURNS trigger
+CREATE OR REPLACE FUNCTION @extschema@._conversation_move() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     was_counted boolean := OLD.assignee IS NOT NULL AND OLD.status <> 'resolved';
@@ -602,7 +602,7 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION @extschema@._conversation_move() IS
     'Trigger: keeps csm.agent_load, assigned_at, waiting_since and resolved_at in step with a change of assignee, status or team, routes a reopened conversation (to its previous agent if available) and one moved to a team its agent is not in, and logs every move with its handoff context. Errors: 23503 unknown member, 55000 inactive member, 23514 member at the limit.';
-CREATE TRIGGER conversation_move BEFORE UPDATE OF assignee, status, waiting_since, team ON @extschema@.conversation
+CREATE OR REPLACE TRIGGER conversation_move BEFORE UPDATE OF assignee, status, waiting_since, team ON @extschema@.conversation
     FOR EACH ROW WHEN (OLD.assignee IS DISTINCT FROM NEW.assignee OR OLD.status IS DISTINCT FROM NEW.status
                        OR NEW.waiting_since = '-infinity' OR OLD.team IS DISTINCT FROM NEW.team)
     EXECUTE FUNCTION @extschema@._conversation_move();
@@ -611,7 +611,7 @@ CREATE TRIGGER conversation_move BEFORE UPDATE OF assignee, status, waiting_sinc
 -- queue at once if anyone can take it, and an agent who freed capacity
 -- (resolved, moved away, deleted) takes the oldest waiting conversations of
 -- their teams.
-CREATE FUNCTION @extschema@._conversation_freed() RETURNS trigger
+CREATE OR REPLACE FUNCTION @extschema@._conversation_freed() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     freed bigint;
@@ -649,11 +649,11 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION @extschema@._conversation_freed() IS
     'Trigger: serves the queue when a conversation starts waiting or an online agent frees capacity; takes a deleted conversation off its agent.';
-CREATE TRIGGER conversation_freed AFTER UPDATE ON @extschema@.conversation
+CREATE OR REPLACE TRIGGER conversation_freed AFTER UPDATE ON @extschema@.conversation
     FOR EACH ROW WHEN (OLD.assignee IS DISTINCT FROM NEW.assignee OR OLD.status IS DISTINCT FROM NEW.status
                        OR OLD.team IS DISTINCT FROM NEW.team)
     EXECUTE FUNCTION @extschema@._conversation_freed();
-CREATE TRIGGER conversation_deleted AFTER DELETE ON @extschema@.conversation
+CREATE OR REPLACE TRIGGER conversation_deleted AFTER DELETE ON @extschema@.conversation
     FOR EACH ROW EXECUTE FUNCTION @extschema@._conversation_freed();
 
 -- Agents: one who joins or becomes available (online, active again, a new
@@ -663,7 +663,7 @@ CREATE TRIGGER conversation_deleted AFTER DELETE ON @extschema@.conversation
 -- commit); one inserted already online gets it from their first routing
 -- (an insert trigger making it would collide with the rows pg_restore
 -- loads).
-CREATE FUNCTION @extschema@._agent_changed() RETURNS trigger
+CREATE OR REPLACE FUNCTION @extschema@._agent_changed() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF TG_TABLE_NAME <> 'team_member' THEN
@@ -680,16 +680,16 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION @extschema@._agent_changed() IS
     'Trigger: serves the queues of an agent who joins or becomes available, after making their csm.agent_load row.';
-CREATE TRIGGER team_member_agent_added AFTER INSERT ON @extschema@.team_member
+CREATE OR REPLACE TRIGGER team_member_agent_added AFTER INSERT ON @extschema@.team_member
     FOR EACH ROW WHEN (NEW.active AND NEW.status = 'online' AND cardinality(NEW.teams) > 0)
     EXECUTE FUNCTION @extschema@._agent_changed();
-CREATE TRIGGER team_member_agent_available AFTER UPDATE OF status, active, teams, conversation_limit ON @extschema@.team_member
+CREATE OR REPLACE TRIGGER team_member_agent_available AFTER UPDATE OF status, active, teams, conversation_limit ON @extschema@.team_member
     FOR EACH ROW WHEN (NEW.active AND NEW.status = 'online'
                        AND (OLD.status <> 'online' OR NOT OLD.active OR NOT (NEW.teams <@ OLD.teams)
                             OR OLD.conversation_limit IS DISTINCT FROM NEW.conversation_limit))
     EXECUTE FUNCTION @extschema@._agent_changed();
 
-CREATE FUNCTION @extschema@._support_team_changed() RETURNS trigger
+CREATE OR REPLACE FUNCTION @extschema@._support_team_changed() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF TG_TABLE_NAME <> 'support_team' THEN
@@ -703,7 +703,7 @@ END $$;
 COMMENT ON FUNCTION @extschema@._support_team_changed() IS
     'Trigger: serves a team''s queue after its settings change (a higher limit, or back to the defaults); the same as csm.route_waiting(team).';
 
-CREATE FUNCTION @extschema@.route_waiting(team text DEFAULT NULL) RETURNS integer
+CREATE OR REPLACE FUNCTION @extschema@.route_waiting(team text DEFAULT NULL) RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     teams text[];
@@ -727,10 +727,10 @@ END $$;
 COMMENT ON FUNCTION @extschema@.route_waiting(text) IS
     'Assigns the waiting conversations of a team (NULL: of every team), oldest first, while its agents are available; returns how many it assigned. csm''s triggers call it when an agent comes online or frees capacity. Errors: 22023 blank team.';
 -- The trigger is created here, after the function it calls.
-CREATE TRIGGER support_team_changed AFTER INSERT OR UPDATE OR DELETE ON @extschema@.support_team
+CREATE OR REPLACE TRIGGER support_team_changed AFTER INSERT OR UPDATE OR DELETE ON @extschema@.support_team
     FOR EACH ROW EXECUTE FUNCTION @extschema@._support_team_changed();
 
-CREATE FUNCTION @extschema@.reassign_stale()
+CREATE OR REPLACE FUNCTION @extschema@.reassign_stale()
 RETURNS TABLE (account_id bigint, conversation_id bigint, team text, old_assignee text, new_assignee text, action text)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -878,7 +878,7 @@ COMMENT ON FUNCTION @extschema@.reassign_stale() IS
 -- account): one fewer for release, one more for take, checked like a move
 -- by hand (55000 inactive, 23514 at the limit).  Releases first, so that a
 -- statement that frees and fills one agent passes whatever its rows' order.
-CREATE FUNCTION @extschema@._apply_conversation_changes(account bigint) RETURNS integer
+CREATE OR REPLACE FUNCTION @extschema@._apply_conversation_changes(account bigint) RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     ch record;
@@ -926,7 +926,7 @@ COMMENT ON FUNCTION @extschema@._apply_conversation_changes(bigint) IS
 -- Citus: what the AFTER trigger does on a single node after a move made on
 -- the coordinator: the agent who let it go (if available) and the queue it
 -- went back to are served.
-CREATE FUNCTION @extschema@._serve_after_move(old_member bigint, queued text) RETURNS void
+CREATE OR REPLACE FUNCTION @extschema@._serve_after_move(old_member bigint, queued text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     freed_teams text[];
@@ -948,7 +948,7 @@ COMMENT ON FUNCTION @extschema@._serve_after_move(bigint, text) IS
 -- then every queue served while agents are free (agents who came online,
 -- freed capacity, a higher limit).  Holds the settle lock until commit.
 -- Does nothing on a single node, where the triggers did it all.
-CREATE FUNCTION @extschema@._settle_conversations(serve_all boolean DEFAULT false) RETURNS integer
+CREATE OR REPLACE FUNCTION @extschema@._settle_conversations(serve_all boolean DEFAULT false) RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     ch record;
@@ -1101,7 +1101,7 @@ COMMENT ON FUNCTION @extschema@._settle_conversations(boolean) IS
 -- refuses to leave a conversation with a deleted member (23503); a deleted
 -- member's agent_load row stays, and routing, which joins team_member, never
 -- sees it.
-CREATE FUNCTION @extschema@._distribute_conversations() RETURNS void
+CREATE OR REPLACE FUNCTION @extschema@._distribute_conversations() RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     libs text := current_setting('session_preload_libraries');
@@ -1126,7 +1126,7 @@ REVOKE ALL ON FUNCTION @extschema@._distribute_conversations() FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@._distribute_conversations() IS
     'Internal: run by csm.distribute(): makes new sessions of this database load csm (session_preload_libraries), so that its executor hook finishes conversation routing on the coordinator after each statement, loads it in this session, and drops the foreign key from csm.agent_load to csm.team_member (Citus would lock all of team_member for every count).';
 
-CREATE FUNCTION @extschema@.rebuild_agent_load() RETURNS bigint
+CREATE OR REPLACE FUNCTION @extschema@.rebuild_agent_load() RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     fixed bigint;
@@ -1177,7 +1177,7 @@ COMMENT ON FUNCTION @extschema@.rebuild_agent_load() IS
 -- reassign, reopen) to the conversation's next move, or to its resolution
 -- (or now) for the last.  A conversation with no logged move (history
 -- imported as it was) is one stint of its assignee from assigned_at.
-CREATE VIEW @extschema@.agent_performance WITH (security_invoker = true) AS
+CREATE OR REPLACE VIEW @extschema@.agent_performance WITH (security_invoker = true) AS
 WITH moved AS (
     SELECT l.account_id, l.conversation_id, l.new_member_id AS member_id, l.at AS held_from,
            lead(l.at) OVER (PARTITION BY l.account_id, l.conversation_id ORDER BY l.log_id) AS next_move

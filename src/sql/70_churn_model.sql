@@ -3,22 +3,22 @@
 -- A model is jsonb; see csm.churn_fit.
 
 -- Fitting: csm.churn_fit(features, churned [, options]).
-CREATE FUNCTION @extschema@._churn_fit_transfn(internal, float8[], boolean)
+CREATE OR REPLACE FUNCTION @extschema@._churn_fit_transfn(internal, float8[], boolean)
 RETURNS internal LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'csm_churn_fit_transfn';
 COMMENT ON FUNCTION @extschema@._churn_fit_transfn(internal, float8[], boolean) IS
     'Transition function of csm.churn_fit: stores the row and updates each feature''s running mean and variance.';
 
-CREATE FUNCTION @extschema@._churn_fit_transfn(internal, float8[], boolean, jsonb)
+CREATE OR REPLACE FUNCTION @extschema@._churn_fit_transfn(internal, float8[], boolean, jsonb)
 RETURNS internal LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'csm_churn_fit_transfn';
 COMMENT ON FUNCTION @extschema@._churn_fit_transfn(internal, float8[], boolean, jsonb) IS
     'Transition function of csm.churn_fit with options: stores the row and updates each feature''s running mean and variance.';
 
-CREATE FUNCTION @extschema@._churn_fit_finalfn(internal)
+CREATE OR REPLACE FUNCTION @extschema@._churn_fit_finalfn(internal)
 RETURNS jsonb LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'csm_churn_fit_finalfn';
 COMMENT ON FUNCTION @extschema@._churn_fit_finalfn(internal) IS
     'Final function of csm.churn_fit: standardises the features and fits the model by Newton''s method (IRLS).';
 
-CREATE AGGREGATE @extschema@.churn_fit(features float8[], churned boolean) (
+CREATE OR REPLACE AGGREGATE @extschema@.churn_fit(features float8[], churned boolean) (
     SFUNC = @extschema@._churn_fit_transfn,
     STYPE = internal,
     FINALFUNC = @extschema@._churn_fit_finalfn,
@@ -27,7 +27,7 @@ CREATE AGGREGATE @extschema@.churn_fit(features float8[], churned boolean) (
 COMMENT ON AGGREGATE @extschema@.churn_fit(float8[], boolean) IS
     'Fits an L2-regularised logistic regression of churned on features (lambda 1, 50 iterations, tolerance 1e-8) and returns the model as jsonb; see csm.churn_fit(float8[], boolean, jsonb).';
 
-CREATE AGGREGATE @extschema@.churn_fit(features float8[], churned boolean, options jsonb) (
+CREATE OR REPLACE AGGREGATE @extschema@.churn_fit(features float8[], churned boolean, options jsonb) (
     SFUNC = @extschema@._churn_fit_transfn,
     STYPE = internal,
     FINALFUNC = @extschema@._churn_fit_finalfn,
@@ -41,34 +41,34 @@ Rows whose features or churned is NULL are skipped; no rows at all give NULL. Er
 Memory: every row is kept, (features + 1) x 8 bytes, in 512 kB chunks: in memory up to work_mem, in a temporary file (counted against temp_file_limit) beyond it. Measured for 1M rows x 30 features: 4 MB of memory and a 233 MB temporary file with work_mem 4MB, or 237 MB of memory with work_mem 1GB; about 2 s on one core either way (7 iterations). Each iteration reads every row once; a window aggregate (OVER) keeps every row in memory.$$;
 
 -- Prediction.
-CREATE FUNCTION @extschema@.churn_predict(model jsonb, features float8[])
+CREATE OR REPLACE FUNCTION @extschema@.churn_predict(model jsonb, features float8[])
 RETURNS float8 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'csm_churn_predict';
 COMMENT ON FUNCTION @extschema@.churn_predict(jsonb, float8[]) IS
 $$Churn probability of one feature vector under a model from csm.churn_fit: 1 / (1 + exp(-(intercept + sum of coefficient_j * (x_j - mean_j) / scale_j))), stable for any linear predictor. Reads kind, features, intercept, coefficients, mean, scale and (when present) feature_names; other keys are ignored. The model is parsed once per call site and query. Errors: a malformed model 22023; features of the wrong length or not one-dimensional 2202E; a NULL element 22004; a NaN or infinite feature 22003.$$;
 
-CREATE FUNCTION @extschema@.churn_contributions(model jsonb, features float8[])
+CREATE OR REPLACE FUNCTION @extschema@.churn_contributions(model jsonb, features float8[])
 RETURNS float8[] LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'csm_churn_contributions';
 COMMENT ON FUNCTION @extschema@.churn_contributions(jsonb, float8[]) IS
 $$Each feature's contribution to the linear predictor, in the model's feature order: coefficient_j * (x_j - mean_j) / scale_j (0 for a zero coefficient). intercept + their sum is the log-odds csm.churn_predict turns into a probability; positive values push towards churn. A value absurdly far from the mean may give +-Infinity. Errors as csm.churn_predict.$$;
 
 -- Evaluation: ROC AUC.
-CREATE FUNCTION @extschema@._auc_transfn(internal, float8, boolean)
+CREATE OR REPLACE FUNCTION @extschema@._auc_transfn(internal, float8, boolean)
 RETURNS internal LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'csm_auc_transfn';
 COMMENT ON FUNCTION @extschema@._auc_transfn(internal, float8, boolean) IS 'Transition function of csm.auc: keeps the score in its class''s list.';
-CREATE FUNCTION @extschema@._auc_combinefn(internal, internal)
+CREATE OR REPLACE FUNCTION @extschema@._auc_combinefn(internal, internal)
 RETURNS internal LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'csm_auc_combinefn';
 COMMENT ON FUNCTION @extschema@._auc_combinefn(internal, internal) IS 'Combine function of csm.auc: appends one partial state''s scores to another''s.';
-CREATE FUNCTION @extschema@._auc_serialfn(internal)
+CREATE OR REPLACE FUNCTION @extschema@._auc_serialfn(internal)
 RETURNS bytea LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'csm_auc_serialfn';
 COMMENT ON FUNCTION @extschema@._auc_serialfn(internal) IS 'Serialises a partial csm.auc state for a parallel worker.';
-CREATE FUNCTION @extschema@._auc_deserialfn(bytea, internal)
+CREATE OR REPLACE FUNCTION @extschema@._auc_deserialfn(bytea, internal)
 RETURNS internal LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'csm_auc_deserialfn';
 COMMENT ON FUNCTION @extschema@._auc_deserialfn(bytea, internal) IS 'Reads back a partial csm.auc state from a parallel worker.';
-CREATE FUNCTION @extschema@._auc_finalfn(internal)
+CREATE OR REPLACE FUNCTION @extschema@._auc_finalfn(internal)
 RETURNS float8 LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'csm_auc_finalfn';
 COMMENT ON FUNCTION @extschema@._auc_finalfn(internal) IS 'Final function of csm.auc: sorts each class''s scores and counts the ranked pairs.';
 
-CREATE AGGREGATE @extschema@.auc(score float8, label boolean) (
+CREATE OR REPLACE AGGREGATE @extschema@.auc(score float8, label boolean) (
     SFUNC = @extschema@._auc_transfn,
     STYPE = internal,
     FINALFUNC = @extschema@._auc_finalfn,
@@ -81,26 +81,26 @@ COMMENT ON AGGREGATE @extschema@.auc(float8, boolean) IS
 $$ROC AUC of score against label (true = the positive class, e.g. churned): the share of (positive, negative) pairs where the positive scores higher, a tie counting half. Rows with a NULL score or label are skipped; NULL when either class is absent (no pair to rank). A NaN score is an error (22003); infinities are fine. Keeps 8 bytes per row in memory and sorts them: O(n log n).$$;
 
 -- Evaluation: confusion matrix and scores at a threshold.
-CREATE FUNCTION @extschema@._churn_evaluate_transfn(internal, float8, boolean)
+CREATE OR REPLACE FUNCTION @extschema@._churn_evaluate_transfn(internal, float8, boolean)
 RETURNS internal LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'csm_churn_evaluate_transfn';
 COMMENT ON FUNCTION @extschema@._churn_evaluate_transfn(internal, float8, boolean) IS 'Transition function of csm.churn_evaluate at threshold 0.5.';
-CREATE FUNCTION @extschema@._churn_evaluate_transfn(internal, float8, boolean, float8)
+CREATE OR REPLACE FUNCTION @extschema@._churn_evaluate_transfn(internal, float8, boolean, float8)
 RETURNS internal LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'csm_churn_evaluate_transfn';
 COMMENT ON FUNCTION @extschema@._churn_evaluate_transfn(internal, float8, boolean, float8) IS 'Transition function of csm.churn_evaluate: counts the row in the confusion matrix and adds its Brier score and log-loss.';
-CREATE FUNCTION @extschema@._churn_evaluate_combinefn(internal, internal)
+CREATE OR REPLACE FUNCTION @extschema@._churn_evaluate_combinefn(internal, internal)
 RETURNS internal LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'csm_churn_evaluate_combinefn';
 COMMENT ON FUNCTION @extschema@._churn_evaluate_combinefn(internal, internal) IS 'Combine function of csm.churn_evaluate: adds two partial states.';
-CREATE FUNCTION @extschema@._churn_evaluate_serialfn(internal)
+CREATE OR REPLACE FUNCTION @extschema@._churn_evaluate_serialfn(internal)
 RETURNS bytea LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'csm_churn_evaluate_serialfn';
 COMMENT ON FUNCTION @extschema@._churn_evaluate_serialfn(internal) IS 'Serialises a partial csm.churn_evaluate state for a parallel worker.';
-CREATE FUNCTION @extschema@._churn_evaluate_deserialfn(bytea, internal)
+CREATE OR REPLACE FUNCTION @extschema@._churn_evaluate_deserialfn(bytea, internal)
 RETURNS internal LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'csm_churn_evaluate_deserialfn';
 COMMENT ON FUNCTION @extschema@._churn_evaluate_deserialfn(bytea, internal) IS 'Reads back a partial csm.churn_evaluate state from a parallel worker.';
-CREATE FUNCTION @extschema@._churn_evaluate_finalfn(internal)
+CREATE OR REPLACE FUNCTION @extschema@._churn_evaluate_finalfn(internal)
 RETURNS jsonb LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'csm_churn_evaluate_finalfn';
 COMMENT ON FUNCTION @extschema@._churn_evaluate_finalfn(internal) IS 'Final function of csm.churn_evaluate: the jsonb report.';
 
-CREATE AGGREGATE @extschema@.churn_evaluate(probability float8, churned boolean) (
+CREATE OR REPLACE AGGREGATE @extschema@.churn_evaluate(probability float8, churned boolean) (
     SFUNC = @extschema@._churn_evaluate_transfn,
     STYPE = internal,
     FINALFUNC = @extschema@._churn_evaluate_finalfn,
@@ -112,7 +112,7 @@ CREATE AGGREGATE @extschema@.churn_evaluate(probability float8, churned boolean)
 COMMENT ON AGGREGATE @extschema@.churn_evaluate(float8, boolean) IS
     'csm.churn_evaluate(probability, churned, 0.5): see the three-argument form.';
 
-CREATE AGGREGATE @extschema@.churn_evaluate(probability float8, churned boolean, threshold float8) (
+CREATE OR REPLACE AGGREGATE @extschema@.churn_evaluate(probability float8, churned boolean, threshold float8) (
     SFUNC = @extschema@._churn_evaluate_transfn,
     STYPE = internal,
     FINALFUNC = @extschema@._churn_evaluate_finalfn,

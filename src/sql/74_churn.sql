@@ -8,7 +8,7 @@
 -- which churn signals are open.  A model keeps the feature names it was
 -- fitted on and reads features by name, so signal kinds added later are
 -- simply not read until the model is trained again.
-CREATE FUNCTION @extschema@.churn_metric_names() RETURNS text[]
+CREATE OR REPLACE FUNCTION @extschema@.churn_metric_names() RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 BEGIN ATOMIC
     SELECT ARRAY['dau_ratio', 'features_adopted', 'days_since_last_activity', 'usage_trend',
@@ -17,7 +17,7 @@ END;
 COMMENT ON FUNCTION @extschema@.churn_metric_names() IS
     'The numeric churn features, in the order of csm.churn_metrics_at arrays.';
 
-CREATE FUNCTION @extschema@.churn_feature_names() RETURNS text[]
+CREATE OR REPLACE FUNCTION @extschema@.churn_feature_names() RETURNS text[]
 LANGUAGE sql STABLE PARALLEL SAFE
 BEGIN ATOMIC
     SELECT @extschema@.churn_metric_names()
@@ -32,7 +32,7 @@ COMMENT ON FUNCTION @extschema@.churn_feature_names() IS
 -- that call functions read csm's tables only through functions too: these
 -- two, and csm.account_metrics_at.  Each one's query is then planned on its
 -- own, where the shards are.
-CREATE FUNCTION @extschema@._churn_accounts(account bigint DEFAULT NULL)
+CREATE OR REPLACE FUNCTION @extschema@._churn_accounts(account bigint DEFAULT NULL)
 RETURNS TABLE (account_id bigint, external_id text, status text, arr numeric,
                started_at timestamptz, churned_at timestamptz)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
@@ -48,7 +48,7 @@ COMMENT ON FUNCTION @extschema@._churn_accounts(bigint) IS
 
 -- The signals open per account, as a sorted array: open now (t NULL), or
 -- at time t; of every kind or only your own; all accounts or one.
-CREATE FUNCTION @extschema@._churn_open_signals(t timestamptz, own_only boolean, account bigint DEFAULT NULL)
+CREATE OR REPLACE FUNCTION @extschema@._churn_open_signals(t timestamptz, own_only boolean, account bigint DEFAULT NULL)
 RETURNS TABLE (account_id bigint, signals text[])
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp AS $$
@@ -79,7 +79,7 @@ COMMENT ON FUNCTION @extschema@._churn_open_signals(timestamptz, boolean, bigint
 -- by then and not churned by then.  Only what was known at that point is
 -- read, so the same function builds training snapshots of the past and
 -- today's scoring input.  NULL: unknown (no source, or no data yet).
-CREATE FUNCTION @extschema@.churn_metrics_at(as_of date, account bigint DEFAULT NULL)
+CREATE OR REPLACE FUNCTION @extschema@.churn_metrics_at(as_of date, account bigint DEFAULT NULL)
 RETURNS TABLE (account_id bigint, metrics float8[])
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp AS $$
@@ -116,7 +116,7 @@ END $$;
 COMMENT ON FUNCTION @extschema@.churn_metrics_at(date, bigint) IS
     'The numeric churn features (csm.churn_metric_names() order) of every account that was a customer at the end of as_of (UTC), or of one: dau_ratio, features_adopted, days since last activity (at most 90), usage trend (at most 3), tickets per month, latest NPS, days to renewal (-30 to 400; a renewal date more than a year after as_of counts as that many whole years earlier, since csm keeps no history of renewal dates and terms are taken to be yearly), ln(1 + ARR), tenure in days (at most 1825). Reads only data from before the end of as_of. NULL elements are unknown (no usage before, no renewal date, no started_at, ...): the caps leave them NULL, and models read them as their training mean.';
 
-CREATE FUNCTION @extschema@.churn_features(as_of date, account bigint DEFAULT NULL)
+CREATE OR REPLACE FUNCTION @extschema@.churn_features(as_of date, account bigint DEFAULT NULL)
 RETURNS TABLE (account_id bigint, metrics float8[], signals text[])
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp AS $$
@@ -146,7 +146,7 @@ COMMENT ON FUNCTION @extschema@.churn_features(date, bigint) IS
 
 -- A model's input: its features by name, metrics from their position in
 -- csm.churn_metric_names(), signals 1 when open, unknown metrics NULL.
-CREATE FUNCTION @extschema@._churn_vector(names text[], metrics float8[], signals text[]) RETURNS float8[]
+CREATE OR REPLACE FUNCTION @extschema@._churn_vector(names text[], metrics float8[], signals text[]) RETURNS float8[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 BEGIN ATOMIC
     SELECT coalesce(array_agg(CASE WHEN mn.i IS NOT NULL THEN metrics[mn.i] ELSE (n.name = ANY (signals))::integer END
@@ -158,7 +158,7 @@ COMMENT ON FUNCTION @extschema@._churn_vector(text[], float8[], text[]) IS
     'Internal: the feature array a model with these feature names reads, from metrics (csm.churn_metric_names() order) and open signals.';
 
 -- Models: the trained ones, and the prior (kind prior) until one is.
-CREATE TABLE @extschema@.churn_model (
+CREATE TABLE IF NOT EXISTS @extschema@.churn_model (
     name         text NOT NULL,
     kind         text NOT NULL,
     model        jsonb NOT NULL,
@@ -172,7 +172,7 @@ CREATE TABLE @extschema@.churn_model (
     CONSTRAINT churn_model_name_not_blank CHECK (name ~ '\S'),
     CONSTRAINT churn_model_kind_known CHECK (kind IN ('trained', 'prior'))
 );
-CREATE UNIQUE INDEX churn_model_one_active ON @extschema@.churn_model ((true)) WHERE active;
+CREATE UNIQUE INDEX IF NOT EXISTS churn_model_one_active ON @extschema@.churn_model ((true)) WHERE active;
 COMMENT ON TABLE @extschema@.churn_model IS
     'Churn models by name: trained by csm.train_churn_model (model: the csm.churn_fit JSON; evaluation: the held-out metrics). At most one is active; it scores accounts. With none active, the prior model (csm.churn_prior_model) does. A config table: in Citus it is a reference table.';
 COMMENT ON COLUMN @extschema@.churn_model.as_of IS 'The snapshot date: features as of its end, labels churn within horizon_days after.';
@@ -181,7 +181,7 @@ COMMENT ON COLUMN @extschema@.churn_model.evaluation IS
 
 -- The prior: a logistic model over the open signals, each adding its
 -- csm.churn_signal_kind.prior_weight to the log-odds of a 10% base rate.
-CREATE FUNCTION @extschema@.churn_prior_model() RETURNS jsonb
+CREATE OR REPLACE FUNCTION @extschema@.churn_prior_model() RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE
 BEGIN ATOMIC
     SELECT jsonb_build_object(
@@ -199,7 +199,7 @@ COMMENT ON FUNCTION @extschema@.churn_prior_model() IS
 
 -- A trained model's features with the unknown ones filled with its
 -- training mean (they then contribute nothing).
-CREATE FUNCTION @extschema@._churn_impute(model jsonb, features float8[]) RETURNS float8[]
+CREATE OR REPLACE FUNCTION @extschema@._churn_impute(model jsonb, features float8[]) RETURNS float8[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 BEGIN ATOMIC
     SELECT coalesce(array_agg(coalesce(u.f, (model->'mean'->>(u.i::integer - 1))::float8) ORDER BY u.i), '{}')
@@ -211,7 +211,7 @@ COMMENT ON FUNCTION @extschema@._churn_impute(jsonb, float8[]) IS
 -- The features that raise the risk most, biggest first: (name, value,
 -- contribution) for the positive contributions of coefficient times
 -- standardised value.
-CREATE FUNCTION @extschema@._churn_drivers(model jsonb, features float8[], top integer)
+CREATE OR REPLACE FUNCTION @extschema@._churn_drivers(model jsonb, features float8[], top integer)
 RETURNS TABLE (feature text, value float8, contribution float8)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 BEGIN ATOMIC
@@ -225,7 +225,7 @@ COMMENT ON FUNCTION @extschema@._churn_drivers(jsonb, float8[], integer) IS
     'Internal: the features that raise a prediction most (coefficient x standardised value > 0), biggest first.';
 
 -- The model that scores now: the active trained one, else the prior.
-CREATE FUNCTION @extschema@._churn_model_in_use(OUT name text, OUT kind text, OUT model jsonb, OUT trained_at timestamptz)
+CREATE OR REPLACE FUNCTION @extschema@._churn_model_in_use(OUT name text, OUT kind text, OUT model jsonb, OUT trained_at timestamptz)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     SELECT m.name, m.kind, m.model, m.trained_at INTO name, kind, model, trained_at
@@ -243,7 +243,7 @@ COMMENT ON FUNCTION @extschema@._churn_model_in_use() IS 'Internal: the active c
 -- account with a feature that is not a finite number (arr = 'NaN', say) is
 -- not scored: its probability is NULL and problem says which feature, so one
 -- account's bad data does not fail a query over the portfolio.
-CREATE FUNCTION @extschema@._churn_predictions(account bigint DEFAULT NULL)
+CREATE OR REPLACE FUNCTION @extschema@._churn_predictions(account bigint DEFAULT NULL)
 RETURNS TABLE (account_id bigint, probability float8, model text, features float8[], feature_model jsonb, problem text)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -274,7 +274,7 @@ COMMENT ON FUNCTION @extschema@._churn_predictions(bigint) IS
 
 -- One account's prediction, or why there is none: a NaN or infinite
 -- feature, or any data exception (class 22) while computing its features.
-CREATE FUNCTION @extschema@._churn_prediction(account bigint)
+CREATE OR REPLACE FUNCTION @extschema@._churn_prediction(account bigint)
 RETURNS TABLE (account_id bigint, probability float8, model text, features float8[], feature_model jsonb, problem text)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -289,7 +289,7 @@ COMMENT ON FUNCTION @extschema@._churn_prediction(bigint) IS
     'Internal: csm._churn_predictions of one account, and for one whose data raises a data exception (class 22) a row with a NULL probability and the error message as problem.';
 
 -- Scores kept for dashboards and routing rules (churn_risk_score > 80).
-CREATE TABLE @extschema@.churn_score (
+CREATE TABLE IF NOT EXISTS @extschema@.churn_score (
     account_id   bigint NOT NULL,
     probability  float8 NOT NULL,
     band         @extschema@.churn_band NOT NULL,
@@ -307,7 +307,7 @@ COMMENT ON TABLE @extschema@.churn_score IS
 
 -- What csm.refresh_churn stores for the accounts it locked: every one at
 -- once, or (account) only that one.
-CREATE FUNCTION @extschema@._churn_refresh_rows(accounts bigint[], account bigint DEFAULT NULL)
+CREATE OR REPLACE FUNCTION @extschema@._churn_refresh_rows(accounts bigint[], account bigint DEFAULT NULL)
 RETURNS TABLE (account_id bigint, probability float8, band @extschema@.churn_band, risk_score float8,
                model text, drivers text[], problem text)
 LANGUAGE sql STABLE
@@ -322,7 +322,7 @@ END;
 COMMENT ON FUNCTION @extschema@._churn_refresh_rows(bigint[], bigint) IS
     'Internal: the rows csm.refresh_churn stores for the given accounts (or, with account, that one): probability, band, risk score, model and the three top drivers, or the problem that left an account unscored.';
 
-CREATE FUNCTION @extschema@.refresh_churn() RETURNS bigint
+CREATE OR REPLACE FUNCTION @extschema@.refresh_churn() RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     scored bigint;
@@ -471,7 +471,7 @@ COMMENT ON FUNCTION @extschema@.refresh_churn() IS
 -- whether it churned within horizon_days after; a held-out share of the
 -- accounts (by a hash of account_id, so the split is the same each time)
 -- measures the model on accounts it never saw.
-CREATE FUNCTION @extschema@.train_churn_model(name text, as_of date DEFAULT NULL, horizon_days integer DEFAULT 90,
+CREATE OR REPLACE FUNCTION @extschema@.train_churn_model(name text, as_of date DEFAULT NULL, horizon_days integer DEFAULT 90,
                                               options jsonb DEFAULT '{}', activate boolean DEFAULT true)
 RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -590,7 +590,7 @@ COMMENT ON FUNCTION @extschema@.train_churn_model(text, date, integer, jsonb, bo
 
 -- NULL, with a WARNING, for an account that cannot be scored, so that a
 -- query over the portfolio still answers for the others.
-CREATE FUNCTION @extschema@.churn_probability(external_id text) RETURNS float8
+CREATE OR REPLACE FUNCTION @extschema@.churn_probability(external_id text) RETURNS float8
 LANGUAGE plpgsql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p record;
@@ -617,7 +617,7 @@ COMMENT ON FUNCTION @extschema@.churn_probability(text) IS
 --          yellow engagement     engagement     engagement     intervention
 --          red    intervention   intervention   intervention   intervention
 --          none   nurture        monitor        engagement     intervention
-CREATE FUNCTION @extschema@._recommended_action(health @extschema@.health_band, churn @extschema@.churn_band)
+CREATE OR REPLACE FUNCTION @extschema@._recommended_action(health @extschema@.health_band, churn @extschema@.churn_band)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE greatest(CASE health WHEN 'red' THEN 3 WHEN 'yellow' THEN 2 WHEN 'green' THEN 0 END,
@@ -633,7 +633,7 @@ COMMENT ON FUNCTION @extschema@._recommended_action(@extschema@.health_band, @ex
 -- The seed's analyze_churn_risk contract, for agents and people alike: the
 -- short form, from csm's data alone.  The contract form, with the caller's
 -- health signals, history and benchmarks, is in 88_contract.sql.
-CREATE FUNCTION @extschema@.analyze_churn_risk(external_id text) RETURNS jsonb
+CREATE OR REPLACE FUNCTION @extschema@.analyze_churn_risk(external_id text) RETURNS jsonb
 LANGUAGE plpgsql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     RETURN @extschema@.analyze_churn_risk(external_id, '{}'::jsonb);
@@ -642,16 +642,21 @@ COMMENT ON FUNCTION @extschema@.analyze_churn_risk(text) IS
     'The seed''s analyze_churn_risk from csm''s data alone: csm.analyze_churn_risk(external_id, health_signals => ''{}''). A JSON object with customer_id, status, probability, churn_band, churn_risk_score (0-100), the model used, the open signals with their evidence, the top contributing features (coefficient x standardised value, biggest first), health (effective: an override in effect wins), a recommended action (the more urgent of what the health band and the churn band call for; see the README), renewal_likelihood, renewal, expansion_potential, risk_factors, comparison, retention_forecast, and computed_at. For an account that cannot be scored (a NaN or infinite feature, or a data exception while computing its features), probability and band are null and not_scored says why. Probability and band are null for a churned account. Errors: P0002 unknown account.';
 
 -- 0.2.0 (upgrade script: these two ALTERs): as health_model.stale_after.
-ALTER TABLE @extschema@.churn_model ADD COLUMN stale_after interval,
-    ADD CONSTRAINT churn_model_stale_after_positive CHECK (stale_after > interval '0');
+ALTER TABLE @extschema@.churn_model ADD COLUMN IF NOT EXISTS stale_after interval;
+DO $rerunnable$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_constraint c WHERE c.conrelid OPERATOR(pg_catalog.=) '@extschema@.churn_model'::pg_catalog.regclass AND c.conname OPERATOR(pg_catalog.=) 'churn_model_stale_after_positive') THEN
+        ALTER TABLE @extschema@.churn_model ADD CONSTRAINT churn_model_stale_after_positive CHECK (stale_after > interval '0');
+    END IF;
+END $rerunnable$;
 COMMENT ON COLUMN @extschema@.churn_model.stale_after IS
     'Age after which scores of this model are stale in csm.churn_risk. NULL (and for the prior model): the csm.stale_after setting (26h by default) as csm.refresh_churn reads it. Takes effect at the next refresh.';
-ALTER TABLE @extschema@.churn_score ADD COLUMN stale_after interval NOT NULL DEFAULT interval '26 hours';
+ALTER TABLE @extschema@.churn_score ADD COLUMN IF NOT EXISTS stale_after interval NOT NULL DEFAULT interval '26 hours';
 COMMENT ON COLUMN @extschema@.churn_score.stale_after IS
     'The active churn model''s stale_after (else csm.stale_after) when csm.refresh_churn wrote the score: csm.churn_risk.stale is score_age > stale_after.';
 
 -- For BI: today's churn risk per account, riskiest first.
-CREATE VIEW @extschema@.churn_risk WITH (security_invoker = true) AS
+CREATE OR REPLACE VIEW @extschema@.churn_risk WITH (security_invoker = true) AS
 SELECT a.account_id, a.external_id, a.name, a.segment, a.arr, a.renewal_date,
        c.probability, c.band, c.risk_score, c.drivers, c.model, c.computed_at,
        -- correlated on churn_score's account_id, so that on Citus it runs with it on the workers

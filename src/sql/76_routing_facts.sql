@@ -6,7 +6,7 @@
 -- function's parameters, and plans this query, which reads the account's
 -- rows of distributed tables, with the account's id, on its shard (each
 -- table filtered by the id itself, so that Citus prunes every one).
-CREATE FUNCTION @extschema@.routing_facts(account bigint) RETURNS jsonb
+CREATE OR REPLACE FUNCTION @extschema@.routing_facts(account bigint) RETURNS jsonb
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     RETURN (SELECT jsonb_strip_nulls(jsonb_build_object(

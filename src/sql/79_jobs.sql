@@ -7,7 +7,7 @@
 -- can record a failure: it runs the refresh in a subtransaction and keeps
 -- the error.
 
-CREATE TABLE @extschema@.refresh_run (
+CREATE TABLE IF NOT EXISTS @extschema@.refresh_run (
     run_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     kind text NOT NULL,
     started_at timestamptz NOT NULL,
@@ -18,7 +18,7 @@ CREATE TABLE @extschema@.refresh_run (
     CONSTRAINT refresh_run_order CHECK (finished_at >= started_at),
     CONSTRAINT refresh_run_counts CHECK (rows >= 0 AND skipped >= 0)
 );
-CREATE INDEX refresh_run_kind_idx ON @extschema@.refresh_run (kind, started_at DESC);
+CREATE INDEX IF NOT EXISTS refresh_run_kind_idx ON @extschema@.refresh_run (kind, started_at DESC);
 COMMENT ON TABLE @extschema@.refresh_run IS
     'One row per refresh that ran to its end (error NULL) or failed under csm.run_refresh (error set, its work rolled back). Kept for 30 days by the csm-purge-runs job (csm.purge_refresh_runs).';
 COMMENT ON COLUMN @extschema@.refresh_run.run_id IS 'Identity.';
@@ -29,7 +29,7 @@ COMMENT ON COLUMN @extschema@.refresh_run.rows IS 'What the refresh reports (acc
 COMMENT ON COLUMN @extschema@.refresh_run.skipped IS 'Accounts it skipped with a warning (bad metrics).';
 COMMENT ON COLUMN @extschema@.refresh_run.error IS 'SQLSTATE and message of a failed run; NULL when it succeeded.';
 
-CREATE FUNCTION @extschema@._run_finished(kind text, started_at timestamptz, rows bigint, skipped bigint DEFAULT 0)
+CREATE OR REPLACE FUNCTION @extschema@._run_finished(kind text, started_at timestamptz, rows bigint, skipped bigint DEFAULT 0)
 RETURNS void
 LANGUAGE sql VOLATILE
 BEGIN ATOMIC
@@ -43,7 +43,7 @@ REVOKE ALL ON FUNCTION @extschema@._run_finished(text, timestamptz, bigint, bigi
 -- The jobs, with the cadence a CS team works at: usage folding and stale
 -- conversations every minute, scores hourly, the calendar-driven
 -- refreshes once a night (UTC), in the order their inputs are made.
-CREATE FUNCTION @extschema@._jobs()
+CREATE OR REPLACE FUNCTION @extschema@._jobs()
 RETURNS TABLE (kind text, jobname text, schedule text, expected_every interval, command text)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 BEGIN ATOMIC
@@ -66,7 +66,7 @@ BEGIN ATOMIC
 END;
 COMMENT ON FUNCTION @extschema@._jobs() IS 'Internal: the periodic jobs, in the order csm.job_schedule lists them.';
 
-CREATE VIEW @extschema@.job_schedule WITH (security_invoker = true) AS
+CREATE OR REPLACE VIEW @extschema@.job_schedule WITH (security_invoker = true) AS
 SELECT j.kind, j.jobname, j.schedule, j.expected_every, j.command FROM @extschema@._jobs() j;
 COMMENT ON VIEW @extschema@.job_schedule IS
     'The periodic jobs csm.schedule_jobs() registers with pg_cron, with their default cadence (cron syntax, UTC) and command. Schedule them by hand from this view when pg_cron lives in another database.';
@@ -76,7 +76,7 @@ COMMENT ON COLUMN @extschema@.job_schedule.schedule IS 'Default cadence, in cron
 COMMENT ON COLUMN @extschema@.job_schedule.expected_every IS 'How often it runs by default: a run older than twice this is stale in csm.refresh_status.';
 COMMENT ON COLUMN @extschema@.job_schedule.command IS 'The SQL pg_cron runs.';
 
-CREATE FUNCTION @extschema@.purge_refresh_runs(keep interval DEFAULT '30 days') RETURNS bigint
+CREATE OR REPLACE FUNCTION @extschema@.purge_refresh_runs(keep interval DEFAULT '30 days') RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     purged bigint;
@@ -102,7 +102,7 @@ COMMENT ON FUNCTION @extschema@.purge_refresh_runs(interval) IS
 -- One entry point for schedulers.  SECURITY INVOKER on purpose: a job runs
 -- with the rights of the role that scheduled it, and each refresh checks
 -- that role's level itself.
-CREATE FUNCTION @extschema@.run_refresh(kind text) RETURNS @extschema@.refresh_run
+CREATE OR REPLACE FUNCTION @extschema@.run_refresh(kind text) RETURNS @extschema@.refresh_run
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     started constant timestamptz := clock_timestamp();
@@ -155,7 +155,7 @@ END $$;
 COMMENT ON FUNCTION @extschema@.run_refresh(text) IS
     'Runs one periodic refresh by kind (see csm.job_schedule) and returns its csm.refresh_run row. A failure does not raise: it is recorded with its SQLSTATE and message (and a WARNING), and the refresh''s work is rolled back, so a scheduler''s failed run stays visible. Runs with the caller''s rights. Errors: 22023 unknown kind, 42501 below the operate level.';
 
-CREATE VIEW @extschema@.refresh_status WITH (security_invoker = true) AS
+CREATE OR REPLACE VIEW @extschema@.refresh_status WITH (security_invoker = true) AS
 SELECT j.kind, j.expected_every,
        last.started_at AS last_run_at,
        ok.finished_at AS last_success_at,
@@ -190,7 +190,7 @@ COMMENT ON COLUMN @extschema@.refresh_status.state IS 'ok, failed, stale or neve
 -- cron.schedule_in_database, so pg_cron (whose own database is
 -- cron.database_name) runs them here without hand edits of cron.job.
 -- Scheduling again replaces a job of the same name.
-CREATE FUNCTION @extschema@.schedule_jobs()
+CREATE OR REPLACE FUNCTION @extschema@.schedule_jobs()
 RETURNS TABLE (jobname text, schedule text, command text, jobid bigint)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -214,7 +214,7 @@ END $$;
 COMMENT ON FUNCTION @extschema@.schedule_jobs() IS
     'Registers every periodic refresh of csm.job_schedule with pg_cron in this database (cron.schedule_in_database), replacing jobs of the same name; returns the jobs. The jobs run as the calling role. Errors: 55000 pg_cron not installed in this database, 42501 below the admin level.';
 
-CREATE FUNCTION @extschema@.unschedule_jobs() RETURNS bigint
+CREATE OR REPLACE FUNCTION @extschema@.unschedule_jobs() RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     removed bigint := 0;

@@ -13,21 +13,31 @@
 -- milestones reached).  Definitions (rules, milestones, core features) are
 -- reference tables.
 
-CREATE TYPE @extschema@.lifecycle_stage AS ENUM ('onboarding', 'adoption', 'growth', 'renewal', 'churned');
+DO $rerunnable$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_type t WHERE t.typnamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace AND t.typname OPERATOR(pg_catalog.=) 'lifecycle_stage' AND t.typisdefined) THEN
+        CREATE TYPE @extschema@.lifecycle_stage AS ENUM ('onboarding', 'adoption', 'growth', 'renewal', 'churned');
+    END IF;
+END $rerunnable$;
 COMMENT ON TYPE @extschema@.lifecycle_stage IS
     'The stages of the customer''s journey, in order: onboarding, adoption, growth, renewal, churned.';
-CREATE TYPE @extschema@.onboarding_phase AS ENUM ('kickoff', 'activation', 'early_value');
+DO $rerunnable$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_type t WHERE t.typnamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace AND t.typname OPERATOR(pg_catalog.=) 'onboarding_phase' AND t.typisdefined) THEN
+        CREATE TYPE @extschema@.onboarding_phase AS ENUM ('kickoff', 'activation', 'early_value');
+    END IF;
+END $rerunnable$;
 COMMENT ON TYPE @extschema@.onboarding_phase IS
     'The seed''s onboarding phases: kickoff (days 0-7 after started_at), activation (8-30), early_value (31-90).';
 
-ALTER TABLE @extschema@.account ADD COLUMN lifecycle_stage @extschema@.lifecycle_stage;
+ALTER TABLE @extschema@.account ADD COLUMN IF NOT EXISTS lifecycle_stage @extschema@.lifecycle_stage;
 COMMENT ON COLUMN @extschema@.account.lifecycle_stage IS
     'The lifecycle stage, set by csm.lifecycle_rule (csm.refresh_lifecycle() and triggers) or by hand. Setting it by hand (UPDATE, or csm.set_lifecycle_stage) pins it until cleared (set it to NULL, or csm.clear_lifecycle_stage); status churned always makes it churned.';
 
 -- The phase for a number of days since the start: day 0 to 7 kickoff,
 -- 8 to 30 activation, 31 and later early value (a start in the future:
 -- kickoff, the customer is being set up).
-CREATE FUNCTION @extschema@.onboarding_phase_at(days_since_start integer) RETURNS @extschema@.onboarding_phase
+CREATE OR REPLACE FUNCTION @extschema@.onboarding_phase_at(days_since_start integer) RETURNS @extschema@.onboarding_phase
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 RETURN CASE WHEN days_since_start <= 7 THEN 'kickoff'::@extschema@.onboarding_phase
             WHEN days_since_start <= 30 THEN 'activation'::@extschema@.onboarding_phase
@@ -37,7 +47,7 @@ COMMENT ON FUNCTION @extschema@.onboarding_phase_at(integer) IS
 
 -- Days since the account started, in whole UTC days (days_to_renewal is
 -- counted the same way); NULL without a start date.
-CREATE FUNCTION @extschema@._days_since(started_at timestamptz) RETURNS integer
+CREATE OR REPLACE FUNCTION @extschema@._days_since(started_at timestamptz) RETURNS integer
 LANGUAGE sql STABLE STRICT PARALLEL SAFE
 RETURN (pg_catalog.now() AT TIME ZONE 'UTC')::date OPERATOR(pg_catalog.-) (started_at AT TIME ZONE 'UTC')::date;
 COMMENT ON FUNCTION @extschema@._days_since(timestamptz) IS
@@ -49,7 +59,7 @@ COMMENT ON FUNCTION @extschema@._days_since(timestamptz) IS
 -- deleted.  pg_dump keeps your own rows and the built-in ones you changed;
 -- a restore puts a changed built-in row in place of the one CREATE
 -- EXTENSION installed (csm._builtin_guard).
-CREATE TABLE @extschema@.lifecycle_rule (
+CREATE TABLE IF NOT EXISTS @extschema@.lifecycle_rule (
     name        text NOT NULL,
     priority    integer NOT NULL DEFAULT 100,
     stage       @extschema@.lifecycle_stage NOT NULL,
@@ -81,10 +91,11 @@ INSERT INTO @extschema@.lifecycle_rule (name, priority, stage, condition, descri
     ('growth', 40, 'growth', 'health_band = ''green''',
      'Growth: past onboarding, not near renewal, and healthy (health band green), where expansion comes from. Replace the condition with your own growth signal.', true),
     ('adoption', 1000, 'adoption', 'TRUE',
-     'Adoption: every other account (past onboarding, not near renewal, not yet healthy).', true);
+     'Adoption: every other account (past onboarding, not near renewal, not yet healthy).', true)
+ON CONFLICT DO NOTHING;
 
 -- Milestones: what an account reaches on its way to value.
-CREATE TABLE @extschema@.milestone (
+CREATE TABLE IF NOT EXISTS @extschema@.milestone (
     milestone        text NOT NULL,
     label            text NOT NULL,
     phase            @extschema@.onboarding_phase,
@@ -131,10 +142,11 @@ INSERT INTO @extschema@.milestone (milestone, label, phase, first_value, busines
     ('training_completed', 'Product training completed', 'activation', false, false, NULL, true),
     ('first_integration_deployed', 'First integration deployed', 'activation', false, false, NULL, true),
     ('key_features_activated', 'Key features activated', 'activation', true, false, NULL, true),
-    ('first_business_outcome', 'First business outcome achieved', 'early_value', false, true, NULL, true);
+    ('first_business_outcome', 'First business outcome achieved', 'early_value', false, true, NULL, true)
+ON CONFLICT DO NOTHING;
 
 -- The features that count for the seed's "adoption > 60% of core features".
-CREATE TABLE @extschema@.core_feature (
+CREATE TABLE IF NOT EXISTS @extschema@.core_feature (
     feature     text NOT NULL,
     description text,
     CONSTRAINT core_feature_pkey PRIMARY KEY (feature),
@@ -145,7 +157,7 @@ COMMENT ON TABLE @extschema@.core_feature IS
 
 -- Built-in rows: changed (and marked customized), never deleted; a
 -- restored customized row replaces the default CREATE EXTENSION installed.
-CREATE FUNCTION @extschema@._builtin_guard() RETURNS trigger
+CREATE OR REPLACE FUNCTION @extschema@._builtin_guard() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     key text := TG_ARGV[0];
@@ -188,14 +200,14 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION @extschema@._builtin_guard() IS
     'Trigger on csm.lifecycle_rule and csm.milestone: built-in rows may be changed (they are then marked customized, and pg_dump keeps them) but not deleted, renamed or made; an inserted customized built-in row (a restore) replaces the default. 42501 otherwise.';
-CREATE TRIGGER lifecycle_rule_builtin BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.lifecycle_rule
+CREATE OR REPLACE TRIGGER lifecycle_rule_builtin BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.lifecycle_rule
     FOR EACH ROW EXECUTE FUNCTION @extschema@._builtin_guard('name');
-CREATE TRIGGER milestone_builtin BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.milestone
+CREATE OR REPLACE TRIGGER milestone_builtin BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.milestone
     FOR EACH ROW EXECUTE FUNCTION @extschema@._builtin_guard('milestone');
 
 -- Per-account state -----------------------------------------------------------
 
-CREATE TABLE @extschema@.account_lifecycle (
+CREATE TABLE IF NOT EXISTS @extschema@.account_lifecycle (
     account_id           bigint NOT NULL,
     stage                @extschema@.lifecycle_stage,
     onboarding_phase     @extschema@.onboarding_phase,
@@ -222,7 +234,7 @@ COMMENT ON COLUMN @extschema@.account_lifecycle.set_by IS 'Who pinned the stage 
 COMMENT ON COLUMN @extschema@.account_lifecycle.success_criteria_met IS
     'How many of the seed''s five onboarding success criteria the account meets (csm.onboarding_status), measured while days_since_start is 0-90 and kept after; once all five are met it stays 5 (the account has graduated). NULL without a start date.';
 
-CREATE TABLE @extschema@.lifecycle_history (
+CREATE TABLE IF NOT EXISTS @extschema@.lifecycle_history (
     account_id bigint NOT NULL,
     history_id bigint GENERATED BY DEFAULT AS IDENTITY,
     stage      @extschema@.lifecycle_stage NOT NULL,
@@ -234,7 +246,7 @@ CREATE TABLE @extschema@.lifecycle_history (
     CONSTRAINT lifecycle_history_pkey PRIMARY KEY (account_id, history_id),
     CONSTRAINT lifecycle_history_left_after_entered CHECK (left_at >= entered_at)
 );
-CREATE UNIQUE INDEX lifecycle_history_open_idx ON @extschema@.lifecycle_history (account_id) WHERE left_at IS NULL;
+CREATE UNIQUE INDEX IF NOT EXISTS lifecycle_history_open_idx ON @extschema@.lifecycle_history (account_id) WHERE left_at IS NULL;
 COMMENT ON TABLE @extschema@.lifecycle_history IS
     'Every lifecycle change: one row per stage (and onboarding phase) an account was in, from entered_at until left_at (NULL: the current one), why (the rule, or the person''s reason) and who (the role that caused it).';
 COMMENT ON COLUMN @extschema@.lifecycle_history.reason IS
@@ -248,11 +260,11 @@ COMMENT ON COLUMN @extschema@.lifecycle_history.actor IS
 -- csm.health_score and csm.expansion_signal); csm._forget_accounts()
 -- removes a deleted account's rows, and csm writes them only for accounts
 -- it read from csm.account.
-CREATE TRIGGER account_forget_lifecycle AFTER DELETE ON @extschema@.account
+CREATE OR REPLACE TRIGGER account_forget_lifecycle AFTER DELETE ON @extschema@.account
     REFERENCING OLD TABLE AS gone FOR EACH STATEMENT
     EXECUTE FUNCTION @extschema@._forget_accounts('@extschema@.account_lifecycle', '@extschema@.lifecycle_history');
 
-CREATE TABLE @extschema@.account_milestone (
+CREATE TABLE IF NOT EXISTS @extschema@.account_milestone (
     account_id  bigint NOT NULL,
     milestone   text NOT NULL,
     achieved_at timestamptz NOT NULL,
@@ -279,7 +291,7 @@ COMMENT ON COLUMN @extschema@.account_milestone.achieved_at IS
 --   feature adoption: core features used since the start / core features > 0.6;
 --   NPS: 100 x (promoters - detractors) / answers since the start > 40;
 --   a measurable win: a business_outcome milestone reached.
-CREATE FUNCTION @extschema@._onboarding_progress(accounts bigint[] DEFAULT NULL)
+CREATE OR REPLACE FUNCTION @extschema@._onboarding_progress(accounts bigint[] DEFAULT NULL)
 RETURNS TABLE (account_id bigint, started_at timestamptz, days_since_start integer, first_value_at timestamptz,
                time_to_value interval, ttv_days numeric, active_users bigint, activation_rate numeric,
                core_features bigint, core_features_adopted bigint, feature_adoption numeric, nps numeric,
@@ -378,7 +390,7 @@ COMMENT ON FUNCTION @extschema@._onboarding_progress(bigint[]) IS
 -- which builds only the facts the enabled rules read and joins only the
 -- tables those come from (a fact a rule does not read is absent, which no
 -- rule can tell from NULL).
-CREATE FUNCTION @extschema@._lifecycle_facts(accounts bigint[] DEFAULT NULL)
+CREATE OR REPLACE FUNCTION @extschema@._lifecycle_facts(accounts bigint[] DEFAULT NULL)
 RETURNS TABLE (account_id bigint, status text, days_since_start integer, current_stage @extschema@.lifecycle_stage,
                current_phase @extschema@.onboarding_phase, current_criteria smallint, manual boolean, has_row boolean,
                criteria smallint, facts jsonb)
@@ -462,7 +474,7 @@ COMMENT ON FUNCTION @extschema@._lifecycle_facts(bigint[]) IS
 
 -- The first of the conditions the facts satisfy: its position (1-based),
 -- or NULL.  In C (src/lifecycle.c): the refresh calls it once per account.
-CREATE FUNCTION @extschema@._first_match(conditions @extschema@.rule_condition[], facts jsonb) RETURNS integer
+CREATE OR REPLACE FUNCTION @extschema@._first_match(conditions @extschema@.rule_condition[], facts jsonb) RETURNS integer
 AS 'MODULE_PATHNAME', 'csm_first_match'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@._first_match(@extschema@.rule_condition[], jsonb) IS
@@ -473,7 +485,7 @@ COMMENT ON FUNCTION @extschema@._first_match(@extschema@.rule_condition[], jsonb
 -- opened) and the state; then csm.account.lifecycle_stage, and the routing
 -- rules that read the stage or the phase for the accounts that moved.
 -- Returns how many accounts changed stage or phase.
-CREATE FUNCTION @extschema@._lifecycle_apply(accounts bigint[] DEFAULT NULL, why text DEFAULT NULL) RETURNS integer
+CREATE OR REPLACE FUNCTION @extschema@._lifecycle_apply(accounts bigint[] DEFAULT NULL, why text DEFAULT NULL) RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     rule_names text[];
@@ -613,7 +625,7 @@ COMMENT ON FUNCTION @extschema@._lifecycle_apply(bigint[], text) IS
 
 -- Usage milestones: the first UTC day each enabled milestone with a
 -- detect_ rule was reached, for accounts that have not reached it yet.
-CREATE FUNCTION @extschema@._detect_milestones(accounts bigint[] DEFAULT NULL) RETURNS integer
+CREATE OR REPLACE FUNCTION @extschema@._detect_milestones(accounts bigint[] DEFAULT NULL) RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     n integer;
@@ -709,7 +721,7 @@ COMMENT ON FUNCTION @extschema@._detect_milestones(bigint[]) IS
 
 -- (work_mem as for refresh_expansion: the rows of every account it writes
 -- are sorted and kept once in memory rather than on disk)
-CREATE FUNCTION @extschema@.refresh_lifecycle() RETURNS integer
+CREATE OR REPLACE FUNCTION @extschema@.refresh_lifecycle() RETURNS integer
 LANGUAGE plpgsql
 SET work_mem = '64MB'
 SET search_path = pg_catalog, pg_temp AS $$
@@ -741,7 +753,7 @@ END $$;
 COMMENT ON FUNCTION @extschema@.refresh_lifecycle() IS
     'Detects usage milestones, then evaluates csm.lifecycle_rule for every account and writes what changed (csm.lifecycle_history, csm.account_lifecycle, csm.account.lifecycle_stage); accounts that moved get the routing rules that read lifecycle_stage or onboarding_phase. Run it daily (pg_cron): phases and renewal windows move with the calendar. Idempotent; returns how many accounts changed stage or phase. Errors: 42501 without the operate level (csm.grant_access).';
 
-CREATE FUNCTION @extschema@.set_lifecycle_stage(org_user_id text, stage @extschema@.lifecycle_stage, reason text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION @extschema@.set_lifecycle_stage(org_user_id text, stage @extschema@.lifecycle_stage, reason text DEFAULT NULL)
 RETURNS @extschema@.account_lifecycle
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -763,7 +775,7 @@ END $$;
 COMMENT ON FUNCTION @extschema@.set_lifecycle_stage(text, @extschema@.lifecycle_stage, text) IS
     'Pins an account''s lifecycle stage: the rules leave it alone until csm.clear_lifecycle_stage (or churn). Written to csm.lifecycle_history as manual, with the reason and the calling role. The same as UPDATE csm.account SET lifecycle_stage. Returns the csm.account_lifecycle row. Errors: P0002 unknown account, 22004 NULL org_user_id or stage, 22023 churned set by hand or on a churned account (churned follows status), 42501 without the operate level.';
 
-CREATE FUNCTION @extschema@.clear_lifecycle_stage(org_user_id text, reason text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION @extschema@.clear_lifecycle_stage(org_user_id text, reason text DEFAULT NULL)
 RETURNS @extschema@.account_lifecycle
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -783,7 +795,7 @@ END $$;
 COMMENT ON FUNCTION @extschema@.clear_lifecycle_stage(text, text) IS
     'Unpins an account''s lifecycle stage and lets the rules set it at once (the change, if any, goes to csm.lifecycle_history). The same as UPDATE csm.account SET lifecycle_stage = NULL. Returns the csm.account_lifecycle row. Errors: P0002 unknown account, 22004 NULL org_user_id, 42501 without the operate level.';
 
-CREATE FUNCTION @extschema@._pin_stage(account bigint, status text, stage @extschema@.lifecycle_stage, reason text)
+CREATE OR REPLACE FUNCTION @extschema@._pin_stage(account bigint, status text, stage @extschema@.lifecycle_stage, reason text)
 RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -828,7 +840,7 @@ END $$;
 COMMENT ON FUNCTION @extschema@._pin_stage(bigint, text, @extschema@.lifecycle_stage, text) IS
     'Internal: pins an account''s stage by hand (csm.set_lifecycle_stage, or an UPDATE of csm.account.lifecycle_stage).';
 
-CREATE FUNCTION @extschema@._unpin_stage(account bigint, reason text) RETURNS void
+CREATE OR REPLACE FUNCTION @extschema@._unpin_stage(account bigint, reason text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     -- The rules decide from scratch: the history gets a row even when they
@@ -844,7 +856,7 @@ END $$;
 COMMENT ON FUNCTION @extschema@._unpin_stage(bigint, text) IS
     'Internal: unpins an account''s stage and lets the rules set it (csm.clear_lifecycle_stage, or an UPDATE of csm.account.lifecycle_stage to NULL).';
 
-CREATE FUNCTION @extschema@.record_milestone(org_user_id text, milestone text, achieved_at timestamptz DEFAULT now(),
+CREATE OR REPLACE FUNCTION @extschema@.record_milestone(org_user_id text, milestone text, achieved_at timestamptz DEFAULT now(),
                                              note text DEFAULT NULL)
 RETURNS @extschema@.account_milestone
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -883,7 +895,7 @@ END $$;
 COMMENT ON FUNCTION @extschema@.record_milestone(text, text, timestamptz, text) IS
     'Records by hand that an account reached a milestone (again: the new date and source manual win over a detected one), then re-evaluates its lifecycle stage. Returns the csm.account_milestone row. Errors: P0002 unknown account, 22004 NULL argument, 22023 unknown milestone or achieved_at in the future, 42501 without the operate level.';
 
-CREATE FUNCTION @extschema@.clear_milestone(org_user_id text, milestone text) RETURNS boolean
+CREATE OR REPLACE FUNCTION @extschema@.clear_milestone(org_user_id text, milestone text) RETURNS boolean
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_column
 DECLARE
@@ -906,7 +918,7 @@ END $$;
 COMMENT ON FUNCTION @extschema@.clear_milestone(text, text) IS
     'Removes a milestone recorded for an account (one detected from usage comes back at the next csm.refresh_lifecycle() while the usage is there), then re-evaluates its stage. Returns whether there was one. Errors: P0002 unknown account, 22004 NULL argument, 42501 without the operate level.';
 
-CREATE FUNCTION @extschema@.time_to_value(org_user_id text) RETURNS interval
+CREATE OR REPLACE FUNCTION @extschema@.time_to_value(org_user_id text) RETURNS interval
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     id bigint;
@@ -931,7 +943,7 @@ COMMENT ON FUNCTION @extschema@.time_to_value(text) IS
 -- arrays first and combining them in memory: on Citus, a query that reads
 -- csm's tables together with a function's rows (or correlated subqueries
 -- over a distributed table) cannot be planned, or is sent to one node.
-CREATE FUNCTION @extschema@._onboarding_status(only_account bigint DEFAULT NULL)
+CREATE OR REPLACE FUNCTION @extschema@._onboarding_status(only_account bigint DEFAULT NULL)
 RETURNS TABLE (account_id bigint, external_id text, name text, segment text, started_at timestamptz,
                days_since_start integer, phase @extschema@.onboarding_phase, milestones_due text[],
                milestones_done text[], milestones_overdue text[], time_to_value interval, ttv_days numeric,
@@ -1005,7 +1017,7 @@ END $$;
 COMMENT ON FUNCTION @extschema@._onboarding_status(bigint) IS
     'Internal: the rows of csm.onboarding_status, of every onboarding account or (only_account) of one.';
 
-CREATE VIEW @extschema@.onboarding_status WITH (security_invoker = true) AS
+CREATE OR REPLACE VIEW @extschema@.onboarding_status WITH (security_invoker = true) AS
 SELECT s.*,
        -- the vocabulary's names; name, activation_rate and feature_adoption are deprecated
        s.name AS account_name, s.activation_rate AS activation_ratio, s.feature_adoption AS feature_adoption_ratio
@@ -1032,7 +1044,7 @@ COMMENT ON COLUMN @extschema@.onboarding_status.nps IS
 -- which csm writes first (and the bulk one of csm._lifecycle_apply by the
 -- transaction-local setting csm_lifecycle.writing, which skips this work).  On Citus, once, from the node the statement
 -- was run from (csm._origin()).
-CREATE FUNCTION @extschema@._lifecycle_account_changed() RETURNS trigger
+CREATE OR REPLACE FUNCTION @extschema@._lifecycle_account_changed() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     changed bigint[];
@@ -1097,9 +1109,9 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION @extschema@._lifecycle_account_changed() IS
     'Trigger: evaluates the lifecycle rules for accounts created (except history: a created_at before the transaction) or whose status, dates, plan, segment, tier, ARR, seats, properties or external_id changed; an UPDATE of lifecycle_stage pins the stage (to NULL: unpins it).';
-CREATE TRIGGER account_lifecycle_new AFTER INSERT ON @extschema@.account
+CREATE OR REPLACE TRIGGER account_lifecycle_new AFTER INSERT ON @extschema@.account
     REFERENCING NEW TABLE AS new_accounts FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._lifecycle_account_changed();
-CREATE TRIGGER account_lifecycle_changed AFTER UPDATE ON @extschema@.account
+CREATE OR REPLACE TRIGGER account_lifecycle_changed AFTER UPDATE ON @extschema@.account
     REFERENCING OLD TABLE AS old_accounts NEW TABLE AS new_accounts
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._lifecycle_account_changed();
 
@@ -1109,7 +1121,7 @@ CREATE TRIGGER account_lifecycle_changed AFTER UPDATE ON @extschema@.account
 -- the workers then (the same as csm._route_new_account, 54_routing.sql).
 -- The coordinator's copy evaluates each new account once, the workers'
 -- copies do nothing.
-CREATE FUNCTION @extschema@._lifecycle_new_account() RETURNS trigger
+CREATE OR REPLACE FUNCTION @extschema@._lifecycle_new_account() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     acc @extschema@.account;
@@ -1145,7 +1157,7 @@ COMMENT ON FUNCTION @extschema@._lifecycle_new_account() IS
     'Trigger, on Citus (csm.distribute() adds it): evaluates the lifecycle rules for an account created in this transaction, at commit, once (from the coordinator''s copy of csm.account).';
 
 -- Called by csm.distribute(); idempotent.
-CREATE FUNCTION @extschema@._distribute_lifecycle() RETURNS void
+CREATE OR REPLACE FUNCTION @extschema@._distribute_lifecycle() RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = '@extschema@.account'::regclass

@@ -15,7 +15,7 @@
 -- read-only; your own row for a category (builtin false) takes their place,
 -- and deleting it brings the seed's back.  Only your rows are dumped, so a
 -- restore (whatever its options) never meets the built-in ones twice.
-CREATE TABLE @extschema@.nps_category (
+CREATE TABLE IF NOT EXISTS @extschema@.nps_category (
     category   text NOT NULL,
     min_score  smallint NOT NULL,
     max_score  smallint NOT NULL,
@@ -40,10 +40,11 @@ COMMENT ON COLUMN @extschema@.nps_category.builtin IS 'true for the seed''s rows
 INSERT INTO @extschema@.nps_category (category, min_score, max_score, action, engagement, builtin) VALUES
     ('promoter', 9, 10, 'Request referrals and case studies', 'Advocacy program invitation', true),
     ('passive', 7, 8, 'Identify improvement areas', 'Feature adoption campaigns', true),
-    ('detractor', 0, 6, 'Immediate follow-up call', 'Recovery plan creation', true);
+    ('detractor', 0, 6, 'Immediate follow-up call', 'Recovery plan creation', true)
+ON CONFLICT DO NOTHING;
 
 -- Checks only, the same on every copy of a Citus reference table.
-CREATE FUNCTION @extschema@._nps_category_guard() RETURNS trigger
+CREATE OR REPLACE FUNCTION @extschema@._nps_category_guard() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF (TG_OP = 'INSERT' AND NEW.builtin) OR (TG_OP = 'UPDATE' AND NEW.builtin AND NOT OLD.builtin) THEN
@@ -59,11 +60,11 @@ BEGIN
     RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
 END $$;
 COMMENT ON FUNCTION @extschema@._nps_category_guard() IS 'Trigger: the built-in NPS actions are read-only (42501).';
-CREATE TRIGGER nps_category_guard BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.nps_category
+CREATE OR REPLACE TRIGGER nps_category_guard BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.nps_category
     FOR EACH ROW EXECUTE FUNCTION @extschema@._nps_category_guard();
 
 -- The closed loop: one row per answer.
-CREATE TABLE @extschema@.nps_loop (
+CREATE TABLE IF NOT EXISTS @extschema@.nps_loop (
     account_id      bigint NOT NULL,
     response_id     bigint NOT NULL,
     owner_id        bigint,
@@ -106,7 +107,7 @@ COMMENT ON COLUMN @extschema@.nps_loop.updated_by IS 'The role that made the las
 -- with the row given, so the restore ends with the loops as they were.
 -- Nobody but csm's owner inserts loops otherwise (no level grants it).  On
 -- a Citus shard it updates that shard, where the row was going.
-CREATE FUNCTION @extschema@._nps_loop_upsert() RETURNS trigger
+CREATE OR REPLACE FUNCTION @extschema@._nps_loop_upsert() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     done integer;
@@ -127,7 +128,7 @@ COMMENT ON FUNCTION @extschema@._nps_loop_upsert() IS
     'Trigger: an INSERT of an existing csm.nps_loop row (a restore, after the answer''s trigger opened it) replaces it with the row given.';
 -- Only for rows inserted by a statement, not by the answers' trigger (whose
 -- loops are new): that one pays nothing for it.
-CREATE TRIGGER nps_loop_upsert BEFORE INSERT ON @extschema@.nps_loop
+CREATE OR REPLACE TRIGGER nps_loop_upsert BEFORE INSERT ON @extschema@.nps_loop
     FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0)
     EXECUTE FUNCTION @extschema@._nps_loop_upsert();
 
@@ -137,7 +138,7 @@ CREATE TRIGGER nps_loop_upsert BEFORE INSERT ON @extschema@.nps_loop
 -- table; on a Citus shard (named nps_response_<shard id>), where SQL over a
 -- transition table cannot reach the distributed csm.nps_loop, row by row
 -- instead, each answer's loop written beside it on the same node.
-CREATE FUNCTION @extschema@._nps_open_loops() RETURNS trigger
+CREATE OR REPLACE FUNCTION @extschema@._nps_open_loops() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF TG_TABLE_NAME = 'nps_response' THEN
@@ -153,10 +154,10 @@ END $$;
 REVOKE ALL ON FUNCTION @extschema@._nps_open_loops() FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@._nps_open_loops() IS
     'Trigger: opens the closed loops (csm.nps_loop) of a statement''s new NPS answers at once, owned by each account''s primary owner, due 24 and 48 hours after the answer (not on a Citus shard: see csm._nps_open_loop).';
-CREATE TRIGGER nps_response_open_loops AFTER INSERT ON @extschema@.nps_response
+CREATE OR REPLACE TRIGGER nps_response_open_loops AFTER INSERT ON @extschema@.nps_response
     REFERENCING NEW TABLE AS new_answers FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._nps_open_loops();
 
-CREATE FUNCTION @extschema@._nps_open_loop() RETURNS trigger
+CREATE OR REPLACE FUNCTION @extschema@._nps_open_loop() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     owner bigint;
@@ -175,10 +176,10 @@ END $$;
 REVOKE ALL ON FUNCTION @extschema@._nps_open_loop() FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@._nps_open_loop() IS
     'Trigger: on a Citus shard, opens the closed loop (csm.nps_loop) of a new NPS answer, owned by the account''s primary owner, due 24 and 48 hours after the answer; elsewhere csm._nps_open_loops does it per statement.';
-CREATE TRIGGER nps_response_open_loop AFTER INSERT ON @extschema@.nps_response
+CREATE OR REPLACE TRIGGER nps_response_open_loop AFTER INSERT ON @extschema@.nps_response
     FOR EACH ROW EXECUTE FUNCTION @extschema@._nps_open_loop();
 
-CREATE VIEW @extschema@.nps_followup WITH (security_invoker = true) AS
+CREATE OR REPLACE VIEW @extschema@.nps_followup WITH (security_invoker = true) AS
 SELECT l.account_id,
        a.external_id,
        a.name AS account_name,
@@ -221,7 +222,7 @@ COMMENT ON COLUMN @extschema@.nps_followup.sla_breached IS 'Either deadline brea
 COMMENT ON COLUMN @extschema@.nps_followup.next_due_at IS 'The deadline of the next step: notify_due_at while open, followup_due_at while notified; NULL after.';
 
 -- The payload of the csm_nps notification (README).
-CREATE FUNCTION @extschema@._nps_notify(account bigint, response bigint) RETURNS void
+CREATE OR REPLACE FUNCTION @extschema@._nps_notify(account bigint, response bigint) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     payload text;
@@ -244,7 +245,7 @@ REVOKE ALL ON FUNCTION @extschema@._nps_notify(bigint, bigint) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@._nps_notify(bigint, bigint) IS
     'Internal: NOTIFY csm_nps with the JSON of a newly opened follow-up (account_id, external_id, response_id, score, category, survey_kind, owner, action, notify_due_at, followup_due_at).';
 
-CREATE FUNCTION @extschema@.record_nps(customer_id text, score integer, survey_kind text DEFAULT 'relationship',
+CREATE OR REPLACE FUNCTION @extschema@.record_nps(customer_id text, score integer, survey_kind text DEFAULT 'relationship',
                                        respondent text DEFAULT NULL, comment text DEFAULT NULL,
                                        responded_at timestamptz DEFAULT now(), open_followup boolean DEFAULT true)
 RETURNS TABLE (response_id bigint, category text, action text, engagement text, owner text,
@@ -301,7 +302,7 @@ END $$;
 COMMENT ON FUNCTION @extschema@.record_nps(text, integer, text, text, text, timestamptz, boolean) IS
     'Records an NPS answer of an account (external_id) and opens its follow-up (unless open_followup is false, for loading past answers), announced by NOTIFY csm_nps; returns the category with its action and engagement, the owner and the two deadlines. Errors: P0002 unknown account, 22004 a NULL argument (other than respondent and comment), 22023 a score outside 0-10, an unknown survey kind, a blank respondent or a responded_at in the future or infinite, 42501 without the operate level.';
 
-CREATE FUNCTION @extschema@.update_nps_followup(response_id bigint, state text, outcome text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION @extschema@.update_nps_followup(response_id bigint, state text, outcome text DEFAULT NULL)
 RETURNS SETOF @extschema@.nps_followup
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -366,7 +367,7 @@ COMMENT ON FUNCTION @extschema@.update_nps_followup(bigint, text, text) IS
 
 -- The period's answers and, for the trend, those of the period as long just
 -- before it.  UTC days; "from" and "to" both included.
-CREATE FUNCTION @extschema@.nps_summary("from" date, "to" date, segment text DEFAULT NULL, survey_kind text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION @extschema@.nps_summary("from" date, "to" date, segment text DEFAULT NULL, survey_kind text DEFAULT NULL)
 RETURNS TABLE (responses bigint, promoters bigint, passives bigint, detractors bigint,
                promoter_pct numeric, passive_pct numeric, detractor_pct numeric, nps numeric,
                accounts bigint, accounts_responding bigint, response_rate numeric,
@@ -453,7 +454,7 @@ COMMENT ON FUNCTION @extschema@.nps_summary(date, date, text, text) IS
 -- from the first month with an answer to the current one.  The counts are
 -- materialised first: on Citus that part runs on the workers, and the
 -- spine and the rolling window on the coordinator.
-CREATE VIEW @extschema@.nps_monthly WITH (security_invoker = true) AS
+CREATE OR REPLACE VIEW @extschema@.nps_monthly WITH (security_invoker = true) AS
 WITH counts AS MATERIALIZED (
     SELECT date_trunc('month', r.responded_at AT TIME ZONE 'UTC')::date AS month,
            coalesce(a.segment, '') AS segment,

@@ -11,7 +11,7 @@
 
 -- Signal kinds (config) --------------------------------------------------------
 
-CREATE TABLE @extschema@.expansion_signal_kind (
+CREATE TABLE IF NOT EXISTS @extschema@.expansion_signal_kind (
     signal      text NOT NULL,
     label       text NOT NULL,
     description text NOT NULL,
@@ -31,7 +31,7 @@ COMMENT ON COLUMN @extschema@.expansion_signal_kind.likelihood IS
     'Default probability, in [0, 1), that an account showing the signal expands; expansion_potential combines the likelihoods of an account''s open signals.';
 COMMENT ON COLUMN @extschema@.expansion_signal_kind.play IS 'The recommended play, from seed 002''s playbooks and triggers.';
 
-CREATE TABLE @extschema@.expansion_signal_setting (
+CREATE TABLE IF NOT EXISTS @extschema@.expansion_signal_setting (
     signal     text NOT NULL,
     enabled    boolean NOT NULL DEFAULT true,
     params     jsonb NOT NULL DEFAULT '{}',
@@ -69,11 +69,12 @@ INSERT INTO @extschema@.expansion_signal_kind (signal, label, description, param
     ('advocacy', 'Healthy promoter',
      'The latest computed health score (csm.health_history, at most health_max_age_days old) is at least min_health, and the latest NPS answer (at most nps_max_age_days old) is at least min_nps. Seed: advocacy_development, "NPS 9-10 + success outcomes".',
      '{"min_health": 90, "min_nps": 9, "health_max_age_days": 7, "nps_max_age_days": 180}', 0.2,
-     'Advocacy: request a case study or reference, invite to the advocacy program, and raise expansion in the same conversation (seed: advocacy_development).');
+     'Advocacy: request a case study or reference, invite to the advocacy program, and raise expansion in the same conversation (seed: advocacy_development).')
+ON CONFLICT DO NOTHING;
 
 -- The kinds are csm's: a change would be lost by pg_dump, which leaves them
 -- out (CREATE EXTENSION installs them).
-CREATE FUNCTION @extschema@._expansion_signal_kind_guard() RETURNS trigger
+CREATE OR REPLACE FUNCTION @extschema@._expansion_signal_kind_guard() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     RAISE EXCEPTION 'expansion signal kinds are installed by csm and cannot be changed'
@@ -82,11 +83,11 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION @extschema@._expansion_signal_kind_guard() IS
     'Trigger: csm.expansion_signal_kind is read-only (42501); settings go in csm.expansion_signal_setting.';
-CREATE TRIGGER expansion_signal_kind_guard BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.expansion_signal_kind
+CREATE OR REPLACE TRIGGER expansion_signal_kind_guard BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.expansion_signal_kind
     FOR EACH ROW EXECUTE FUNCTION @extschema@._expansion_signal_kind_guard();
 
 -- A setting may only change thresholds the signal has, to sensible values.
-CREATE FUNCTION @extschema@._expansion_signal_setting_check() RETURNS trigger
+CREATE OR REPLACE FUNCTION @extschema@._expansion_signal_setting_check() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     defaults jsonb;
@@ -125,10 +126,10 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION @extschema@._expansion_signal_setting_check() IS
     'Trigger: a setting changes only parameters the signal has: numbers >= 0, whole numbers of days from 1 to 3650 for _days, non-empty arrays of whole numbers >= 1 for _milestones. Raises 22023.';
-CREATE TRIGGER expansion_signal_setting_check BEFORE INSERT OR UPDATE ON @extschema@.expansion_signal_setting
+CREATE OR REPLACE TRIGGER expansion_signal_setting_check BEFORE INSERT OR UPDATE ON @extschema@.expansion_signal_setting
     FOR EACH ROW EXECUTE FUNCTION @extschema@._expansion_signal_setting_check();
 
-CREATE VIEW @extschema@.expansion_signal_config WITH (security_invoker = true) AS
+CREATE OR REPLACE VIEW @extschema@.expansion_signal_config WITH (security_invoker = true) AS
 SELECT k.signal,
        k.label,
        k.description,
@@ -144,7 +145,7 @@ COMMENT ON VIEW @extschema@.expansion_signal_config IS
 
 -- Signals per account ------------------------------------------------------------
 
-CREATE TABLE @extschema@.expansion_signal (
+CREATE TABLE IF NOT EXISTS @extschema@.expansion_signal (
     account_id    bigint NOT NULL,
     signal        text NOT NULL,
     first_seen_at timestamptz NOT NULL,
@@ -161,7 +162,7 @@ CREATE TABLE @extschema@.expansion_signal (
 );
 -- At most one open row per account and signal; a signal that clears and
 -- comes back gets a new row, so the table is its history.
-CREATE UNIQUE INDEX expansion_signal_open ON @extschema@.expansion_signal (account_id, signal) WHERE cleared_at IS NULL;
+CREATE UNIQUE INDEX IF NOT EXISTS expansion_signal_open ON @extschema@.expansion_signal (account_id, signal) WHERE cleared_at IS NULL;
 COMMENT ON INDEX @extschema@.expansion_signal_open IS 'At most one open (uncleared) row per account and signal.';
 -- No foreign key: a first refresh of a million accounts would spend more on
 -- the checks than on the writes (as for csm.health_score);
@@ -175,7 +176,7 @@ COMMENT ON COLUMN @extschema@.expansion_signal.evidence IS
     'The numbers behind the signal as last seen, a JSON object whose keys depend on the signal (see the README).';
 
 -- csm._forget_accounts deletes a deleted account's signals.
-CREATE TRIGGER account_forget_expansion AFTER DELETE ON @extschema@.account
+CREATE OR REPLACE TRIGGER account_forget_expansion AFTER DELETE ON @extschema@.account
     REFERENCING OLD TABLE AS gone FOR EACH STATEMENT
     EXECUTE FUNCTION @extschema@._forget_accounts('@extschema@.expansion_signal');
 
@@ -220,7 +221,7 @@ COMMENT ON AGGREGATE @extschema@._expansion_window_new(text, date, bigint, date[
 -- usage are the 30 UTC days up to and including as_of's; of timestamps,
 -- (as_of - 30 days, as_of].  Usage is read from the folded counters plus
 -- the pending deltas.
-CREATE FUNCTION @extschema@.expansion_signals_at(as_of timestamptz, accounts bigint[] DEFAULT NULL)
+CREATE OR REPLACE FUNCTION @extschema@.expansion_signals_at(as_of timestamptz, accounts bigint[] DEFAULT NULL)
 RETURNS TABLE (account_id bigint, signal text, evidence jsonb)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET work_mem = '128MB'
@@ -458,7 +459,7 @@ END $$;
 COMMENT ON FUNCTION @extschema@.expansion_signals_at(timestamptz, bigint[]) IS
     'The expansion signals that hold at as_of, with their evidence, for every account that is a customer then (or just the accounts given); reads, writes nothing. Thresholds come from csm.expansion_signal_config. Raises 22023 for a NULL or infinite as_of.';
 
-CREATE FUNCTION @extschema@.refresh_expansion(as_of timestamptz DEFAULT now(), accounts bigint[] DEFAULT NULL)
+CREATE OR REPLACE FUNCTION @extschema@.refresh_expansion(as_of timestamptz DEFAULT now(), accounts bigint[] DEFAULT NULL)
 RETURNS TABLE (raised integer, ongoing integer, cleared integer)
 LANGUAGE plpgsql VOLATILE
 SET work_mem = '128MB'
@@ -489,7 +490,8 @@ COMMENT ON FUNCTION @extschema@.refresh_expansion(timestamptz, bigint[]) IS
     'Detects the expansion signals at as_of (csm.expansion_signals_at) for every customer account, or the accounts given: raises new ones, updates the evidence and last_seen_at of open ones still seen, clears the rest. Returns how many were raised, still open and cleared; a second run at the same as_of changes nothing. One refresh runs at a time (it locks the row (''expansion'', ''signals'') of csm.lock_row). An account whose data makes the refresh fail (a data exception) is skipped and named in a WARNING. Needs the operate level (42501). Raises 22023 for a NULL, infinite or future as_of, or one before the last refresh; on Citus, 55000 on a worker.';
 
 -- The lock row of refreshes (csm._lock_row makes it again if missing).
-INSERT INTO @extschema@.lock_row (scope, key) VALUES ('expansion', 'signals');
+INSERT INTO @extschema@.lock_row (scope, key) VALUES ('expansion', 'signals')
+ON CONFLICT DO NOTHING;
 
 -- Expansion potential --------------------------------------------------------------
 
@@ -499,7 +501,7 @@ INSERT INTO @extschema@.lock_row (scope, key) VALUES ('expansion', 'signals');
 --   upside_arr = arr x uplift (20% unless growth plans say otherwise), or,
 --                with additional seats planned, arr / seats x those seats;
 --                at most the budget when one is given.
-CREATE FUNCTION @extschema@._expansion_potential(arr numeric, seats integer, likelihoods float8[],
+CREATE OR REPLACE FUNCTION @extschema@._expansion_potential(arr numeric, seats integer, likelihoods float8[],
                                                  additional_seats numeric DEFAULT NULL, uplift numeric DEFAULT NULL,
                                                  budget numeric DEFAULT NULL)
 RETURNS jsonb
@@ -544,7 +546,7 @@ COMMENT ON FUNCTION @extschema@._expansion_potential(numeric, integer, float8[],
     'Internal: expansion_potential as a JSON object: expected_arr = upside_arr x likelihood, likelihood = 1 - prod(1 - likelihood_k) over the open signals, upside_arr = arr x uplift (default 0.2) or arr / seats x additional_seats, at most budget; assumption spells it out.';
 
 -- Who works the account: its primary owner now.
-CREATE FUNCTION @extschema@._expansion_owner(account bigint) RETURNS jsonb
+CREATE OR REPLACE FUNCTION @extschema@._expansion_owner(account bigint) RETURNS jsonb
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     RETURN (SELECT jsonb_build_object('handle', m.handle, 'name', m.name, 'member_id', m.member_id, 'since', x.started_at)
@@ -557,7 +559,7 @@ COMMENT ON FUNCTION @extschema@._expansion_owner(bigint) IS
 
 -- The inputs of identify_expansion: a JSON object (or NULL) whose keys are
 -- among those known, each a number >= 0.
-CREATE FUNCTION @extschema@._expansion_input(what text, input jsonb, known text[]) RETURNS void
+CREATE OR REPLACE FUNCTION @extschema@._expansion_input(what text, input jsonb, known text[]) RETURNS void
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     k text;
@@ -586,7 +588,7 @@ COMMENT ON FUNCTION @extschema@._expansion_input(text, jsonb, text[]) IS
     'Internal: raises 22023 unless input is NULL or a JSON object whose keys are among known, each a number >= 0.';
 
 -- The seed's identify_expansion contract, for agents and people alike.
-CREATE FUNCTION @extschema@.identify_expansion(customer_id text, current_usage jsonb DEFAULT NULL,
+CREATE OR REPLACE FUNCTION @extschema@.identify_expansion(customer_id text, current_usage jsonb DEFAULT NULL,
                                                budget_info jsonb DEFAULT NULL, growth_plans jsonb DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -712,7 +714,7 @@ COMMENT ON FUNCTION @extschema@.identify_expansion(text, jsonb, jsonb, jsonb) IS
 
 -- Views ----------------------------------------------------------------------------
 
-CREATE VIEW @extschema@.expansion_signal_current WITH (security_invoker = true) AS
+CREATE OR REPLACE VIEW @extschema@.expansion_signal_current WITH (security_invoker = true) AS
 SELECT s.account_id,
        a.external_id,
        a.name AS account_name,
@@ -732,7 +734,7 @@ COMMENT ON VIEW @extschema@.expansion_signal_current IS
 -- One row per active account with an open signal: the signals grouped on
 -- the distributed side first (keyed by account_id, so Citus runs the group
 -- on the workers), then joined to the reference tables.
-CREATE VIEW @extschema@.expansion_candidate WITH (security_invoker = true) AS
+CREATE OR REPLACE VIEW @extschema@.expansion_candidate WITH (security_invoker = true) AS
 SELECT v.account_id, v.external_id, v.name, v.segment, v.arr, v.renewal_date, v.signals,
        (v.potential ->> 'likelihood')::float8 AS likelihood,
        (v.potential ->> 'upside_arr')::numeric AS upside_arr,

@@ -10,7 +10,7 @@
 -- 22023 naming it; an unknown customer is P0002.
 
 -- 22023 for a required input that is missing.
-CREATE FUNCTION @extschema@._contract_require(contract text, field text, missing boolean) RETURNS void
+CREATE OR REPLACE FUNCTION @extschema@._contract_require(contract text, field text, missing boolean) RETURNS void
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF missing THEN
@@ -24,7 +24,7 @@ COMMENT ON FUNCTION @extschema@._contract_require(text, text, boolean) IS
 
 -- A number in a contract's JSON input, checked against its range: 22023
 -- naming the JSON path of the element when it is not a number in range.
-CREATE FUNCTION @extschema@._contract_number(path text, v jsonb, low numeric, high numeric) RETURNS float8
+CREATE OR REPLACE FUNCTION @extschema@._contract_number(path text, v jsonb, low numeric, high numeric) RETURNS float8
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
@@ -44,7 +44,7 @@ COMMENT ON FUNCTION @extschema@._contract_number(text, jsonb, numeric, numeric) 
 
 -- 22023 when a contract's JSON input is not an object or has a key it does
 -- not know.
-CREATE FUNCTION @extschema@._contract_object(what text, input jsonb, known text[]) RETURNS void
+CREATE OR REPLACE FUNCTION @extschema@._contract_object(what text, input jsonb, known text[]) RETURNS void
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     k text;
@@ -74,7 +74,7 @@ COMMENT ON FUNCTION @extschema@._contract_object(text, jsonb, text[]) IS
 -- segment) and their condition (NULL: none) satisfied by its facts
 -- (csm.routing_facts).  open_cta and cooling_down say what would keep the
 -- next firing from opening a CTA; would_open is neither.
-CREATE FUNCTION @extschema@._playbooks_that_fire(account bigint) RETURNS jsonb
+CREATE OR REPLACE FUNCTION @extschema@._playbooks_that_fire(account bigint) RETURNS jsonb
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     stamp constant timestamptz := now();
@@ -125,7 +125,7 @@ COMMENT ON FUNCTION @extschema@._playbooks_that_fire(bigint) IS
 
 -- assess_health ---------------------------------------------------------------------
 
-CREATE FUNCTION @extschema@.assess_health(customer_id text, time_period daterange, segment text DEFAULT NULL,
+CREATE OR REPLACE FUNCTION @extschema@.assess_health(customer_id text, time_period daterange, segment text DEFAULT NULL,
                                           metrics_focus text[] DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -298,7 +298,7 @@ COMMENT ON FUNCTION @extschema@.assess_health(text, daterange, text, text[]) IS
 
 -- The health signals a caller may pass: the churn metrics that describe
 -- health (not ARR or tenure), a health score, and churn signals it sees.
-CREATE FUNCTION @extschema@._churn_health_signal_names() RETURNS text[]
+CREATE OR REPLACE FUNCTION @extschema@._churn_health_signal_names() RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 BEGIN ATOMIC
     SELECT ARRAY['dau_ratio', 'features_adopted', 'days_since_last_activity', 'usage_trend', 'tickets_per_month',
@@ -307,7 +307,7 @@ END;
 COMMENT ON FUNCTION @extschema@._churn_health_signal_names() IS
     'Internal: the keys of analyze_churn_risk''s health_signals: seven churn metrics (csm.churn_metric_names() without log_arr and tenure_days), health_score and signals.';
 
-CREATE FUNCTION @extschema@.analyze_churn_risk(customer_id text, health_signals jsonb, historical_data jsonb DEFAULT NULL,
+CREATE OR REPLACE FUNCTION @extschema@.analyze_churn_risk(customer_id text, health_signals jsonb, historical_data jsonb DEFAULT NULL,
                                                segment_benchmarks jsonb DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$

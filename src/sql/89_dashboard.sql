@@ -17,7 +17,7 @@
 
 -- Portfolio overview ---------------------------------------------------------------
 
-CREATE VIEW @extschema@.dashboard_portfolio WITH (security_invoker = true) AS
+CREATE OR REPLACE VIEW @extschema@.dashboard_portfolio WITH (security_invoker = true) AS
 WITH acc AS MATERIALIZED (
     SELECT a.account_id, a.segment, a.arr, a.renewal_date, p.member_id,
            h.score AS health_score, h.band AS health_band, r.band AS churn_band, r.probability
@@ -112,7 +112,7 @@ CROSS JOIN LATERAL (VALUES
 -- alerts that signal decline (usage_decline, competitor_mention).  The
 -- dashboards count their CTAs as risk mitigations and their response time
 -- as the response to at-risk alerts.
-CREATE FUNCTION @extschema@._risk_playbook(trigger_kind text, trigger_values text[]) RETURNS boolean
+CREATE OR REPLACE FUNCTION @extschema@._risk_playbook(trigger_kind text, trigger_values text[]) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN trigger_kind IN ('health_band', 'churn_band', 'churn_signal', 'no_activity')
     OR (trigger_kind = 'alert' AND trigger_values && ARRAY['usage_decline', 'competitor_mention']);
@@ -121,7 +121,7 @@ COMMENT ON FUNCTION @extschema@._risk_playbook(text, text[]) IS
 
 -- Counts per UTC day first (one pass over each table, bounded to the
 -- window), then summed into the 26 weeks and 12 months that end today.
-CREATE VIEW @extschema@.dashboard_activity WITH (security_invoker = true) AS
+CREATE OR REPLACE VIEW @extschema@.dashboard_activity WITH (security_invoker = true) AS
 WITH bounds AS (
     SELECT least(date_trunc('week', d.today) - interval '25 weeks',
                  date_trunc('month', d.today) - interval '11 months')::date AS first_day,
@@ -200,7 +200,7 @@ FROM periods p CROSS JOIN metrics m;
 
 -- Outcomes ---------------------------------------------------------------------------
 
-CREATE VIEW @extschema@.dashboard_outcomes WITH (security_invoker = true) AS
+CREATE OR REPLACE VIEW @extschema@.dashboard_outcomes WITH (security_invoker = true) AS
 WITH months AS (
     -- An integer series, which the planner counts (24 rows): a timestamp
     -- one is guessed at 1000, and the plan's cost then crosses jit_above_cost.
@@ -249,7 +249,7 @@ CROSS JOIN LATERAL (VALUES
 
 -- Operations -------------------------------------------------------------------------
 
-CREATE VIEW @extschema@.dashboard_operations WITH (security_invoker = true) AS
+CREATE OR REPLACE VIEW @extschema@.dashboard_operations WITH (security_invoker = true) AS
 WITH conv AS MATERIALIZED (
     SELECT avg(c.csat) AS csat, count(c.csat) AS csat_responses,
            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM c.first_response_at - c.created_at) / 3600)
@@ -323,7 +323,7 @@ CROSS JOIN LATERAL (VALUES
 
 -- Executive summary ------------------------------------------------------------------
 
-CREATE VIEW @extschema@.dashboard_executive WITH (security_invoker = true) AS
+CREATE OR REPLACE VIEW @extschema@.dashboard_executive WITH (security_invoker = true) AS
 WITH d AS (
     SELECT (now() AT TIME ZONE 'UTC')::date AS today
 ), figures AS MATERIALIZED (

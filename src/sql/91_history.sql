@@ -9,7 +9,7 @@
 -- is distributed by account_id, colocated with csm.churn_score, and
 -- csm._forget_accounts removes a deleted account's rows; a churned account
 -- keeps its history.
-CREATE TABLE @extschema@.churn_history (
+CREATE TABLE IF NOT EXISTS @extschema@.churn_history (
     account_id  bigint NOT NULL,
     day         date NOT NULL,
     probability float8 NOT NULL,
@@ -31,7 +31,7 @@ COMMENT ON COLUMN @extschema@.churn_history.risk_score IS 'probability x 100 (0-
 COMMENT ON COLUMN @extschema@.churn_history.model IS 'The churn model that gave the probability (csm.churn_model.name, or prior).';
 COMMENT ON COLUMN @extschema@.churn_history.computed_at IS 'When the day''s last refresh computed it.';
 
-CREATE TRIGGER account_forget_churn_history AFTER DELETE ON @extschema@.account
+CREATE OR REPLACE TRIGGER account_forget_churn_history AFTER DELETE ON @extschema@.account
     REFERENCING OLD TABLE AS gone FOR EACH STATEMENT
     EXECUTE FUNCTION @extschema@._forget_accounts('@extschema@.churn_history');
 
@@ -40,7 +40,7 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.churn_history', '');
 -- The histories to chart, long by UTC day.  Each row's account part is the
 -- account row met by its history rows' account_id (an index lookup), so a
 -- filter on external_id reads that account's rows only.
-CREATE VIEW @extschema@.health_daily WITH (security_invoker = true) AS
+CREATE OR REPLACE VIEW @extschema@.health_daily WITH (security_invoker = true) AS
 SELECT (h.day::timestamp AT TIME ZONE 'UTC') AS "time",
        h.day,
        h.account_id,
@@ -70,7 +70,7 @@ COMMENT ON COLUMN @extschema@.health_daily.model IS 'The health model that score
 COMMENT ON COLUMN @extschema@.health_daily.model_version IS 'The model''s version then.';
 COMMENT ON COLUMN @extschema@.health_daily.computed_at IS 'When the day''s last refresh computed it.';
 
-CREATE VIEW @extschema@.churn_daily WITH (security_invoker = true) AS
+CREATE OR REPLACE VIEW @extschema@.churn_daily WITH (security_invoker = true) AS
 SELECT (c.day::timestamp AT TIME ZONE 'UTC') AS "time",
        c.day,
        c.account_id,

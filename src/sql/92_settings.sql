@@ -6,7 +6,7 @@
 -- refresh reads when the model has none, and each score keeps the value
 -- it was written with.
 
-CREATE FUNCTION @extschema@._stale_after_default() RETURNS interval
+CREATE OR REPLACE FUNCTION @extschema@._stale_after_default() RETURNS interval
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
@@ -45,7 +45,7 @@ END $$;
 -- wants notices.  A refresh calls csm._progress_begin(label, total) once;
 -- when that is false its statements' calls of csm._progress count nothing
 -- (csm.refresh_health leaves them out of its statement altogether).
-CREATE FUNCTION @extschema@._progress_wanted() RETURNS boolean
+CREATE OR REPLACE FUNCTION @extschema@._progress_wanted() RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
@@ -53,17 +53,17 @@ BEGIN ATOMIC
 END;
 COMMENT ON FUNCTION @extschema@._progress_wanted() IS
     'Internal: whether the client wants NOTICEs (client_min_messages notice or lower), so a refresh reports its progress.';
-CREATE FUNCTION @extschema@._progress_start(label text, total bigint) RETURNS boolean
+CREATE OR REPLACE FUNCTION @extschema@._progress_start(label text, total bigint) RETURNS boolean
 AS 'MODULE_PATHNAME', 'csm_progress_start'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@._progress_start(text, bigint) IS
     'Internal: starts counting the units of work of the refresh named label towards total (csm._progress, csm._progress_add), and returns true; with a NULL or non-positive total, counts nothing and returns false. The count ends with the transaction.';
-CREATE FUNCTION @extschema@._progress(label text, id bigint) RETURNS boolean
+CREATE OR REPLACE FUNCTION @extschema@._progress(label text, id bigint) RETURNS boolean
 AS 'MODULE_PATHNAME', 'csm_progress'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@._progress(text, bigint) IS
     'Internal: counts one row (id: its account) of the refresh named label, when it is the one under way, and raises a NOTICE "label: N% (done of total)" each time the count passes another tenth of csm._progress_start''s total; always true.';
-CREATE FUNCTION @extschema@._progress_add(label text, n bigint) RETURNS void
+CREATE OR REPLACE FUNCTION @extschema@._progress_add(label text, n bigint) RETURNS void
 AS 'MODULE_PATHNAME', 'csm_progress_add'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@._progress_add(text, bigint) IS
@@ -71,7 +71,7 @@ COMMENT ON FUNCTION @extschema@._progress_add(text, bigint) IS
 -- A refresh is long from 10,000 active accounts (below that no refresh
 -- takes long enough to report on); on Citus the work runs on the workers,
 -- which do not share this count.
-CREATE FUNCTION @extschema@._progress_begin(label text, total bigint DEFAULT NULL) RETURNS boolean
+CREATE OR REPLACE FUNCTION @extschema@._progress_begin(label text, total bigint DEFAULT NULL) RETURNS boolean
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     active bigint;

@@ -24,8 +24,8 @@
 -- is enabled, not forced: csm's owner, who runs the triggers, the refreshes
 -- and every SECURITY DEFINER writer, is not subject to it.
 
-ALTER TABLE @extschema@.team_member ADD COLUMN login_role regrole;
-CREATE UNIQUE INDEX team_member_login_role_key ON @extschema@.team_member (login_role) WHERE login_role IS NOT NULL;
+ALTER TABLE @extschema@.team_member ADD COLUMN IF NOT EXISTS login_role regrole;
+CREATE UNIQUE INDEX IF NOT EXISTS team_member_login_role_key ON @extschema@.team_member (login_role) WHERE login_role IS NOT NULL;
 COMMENT ON COLUMN @extschema@.team_member.login_role IS
     'The database role this member logs in as; with csm.enable_row_security() in effect the role reads only the member''s book (their primary and secondary accounts and their teams'' unassigned queue; a member whose roles include team_lead: their teams'' accounts). One member per role.';
 
@@ -33,7 +33,7 @@ COMMENT ON COLUMN @extschema@.team_member.login_role IS
 -- csm._visible_accounts().  SECURITY DEFINER: it reads the assignments,
 -- which the policies guard, as their owner (reading them as the caller
 -- would recurse into the policy).
-CREATE FUNCTION @extschema@._visible_accounts() RETURNS bigint[]
+CREATE OR REPLACE FUNCTION @extschema@._visible_accounts() RETURNS bigint[]
 LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     caller oid := (SELECT r.oid FROM pg_roles r WHERE r.rolname = @extschema@._caller());
@@ -79,7 +79,7 @@ COMMENT ON FUNCTION @extschema@._visible_accounts() IS
 
 -- For csm's SECURITY DEFINER functions, which read as csm's owner: whether
 -- the caller may see the account (always, while the policies are off).
-CREATE FUNCTION @extschema@._sees_account(account bigint) RETURNS boolean
+CREATE OR REPLACE FUNCTION @extschema@._sees_account(account bigint) RETURNS boolean
 LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     book bigint[];
@@ -95,7 +95,7 @@ COMMENT ON FUNCTION @extschema@._sees_account(bigint) IS
 
 -- For csm's writers in C (src/visibility.c), by external_id: an account
 -- outside the caller's book fails as one that does not exist.
-CREATE FUNCTION @extschema@._require_visible(external_id text) RETURNS void
+CREATE OR REPLACE FUNCTION @extschema@._require_visible(external_id text) RETURNS void
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     id bigint;
@@ -114,7 +114,7 @@ COMMENT ON FUNCTION @extschema@._require_visible(text) IS
 
 -- The tables the policies guard: csm.account and every per-account table.
 -- (PL/pgSQL: csm._distribution() is made later, in 97_distribute.sql.)
-CREATE FUNCTION @extschema@._book_tables() RETURNS SETOF regclass
+CREATE OR REPLACE FUNCTION @extschema@._book_tables() RETURNS SETOF regclass
 LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     RETURN QUERY
@@ -128,7 +128,7 @@ END $$;
 COMMENT ON FUNCTION @extschema@._book_tables() IS
     'Internal: the tables csm.enable_row_security() guards: csm.account and every per-account table (csm._distribution() kind account).';
 
-CREATE FUNCTION @extschema@.enable_row_security() RETURNS SETOF regclass
+CREATE OR REPLACE FUNCTION @extschema@.enable_row_security() RETURNS SETOF regclass
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     t regclass;
@@ -156,7 +156,7 @@ COMMENT ON FUNCTION @extschema@.enable_row_security() IS
     'Turns per-CSM visibility on: row-level security with one policy (csm_book) on csm.account and every per-account table, so that a role reads and writes only the accounts csm._visible_accounts() gives it: its member''s (csm.team_member.login_role) primary and secondary accounts and its teams'' unassigned queue, a team_lead''s teams'' accounts, everything for csm''s owner, superusers, BYPASSRLS roles and the admin level, nothing for other roles. Not forced: csm''s owner (triggers, refreshes, csm''s writers) is not subject to it. Returns the tables. Idempotent. Errors: 42501 unless csm''s owner or a superuser calls it; 0A000 on a distributed csm (Citus refuses policies with subqueries on distributed tables).';
 REVOKE ALL ON FUNCTION @extschema@.enable_row_security() FROM PUBLIC;
 
-CREATE FUNCTION @extschema@.disable_row_security() RETURNS SETOF regclass
+CREATE OR REPLACE FUNCTION @extschema@.disable_row_security() RETURNS SETOF regclass
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     t regclass;

@@ -24,25 +24,25 @@
 
 -- The markers.  Their ACL is the level: nobody but csm's owner (and
 -- superusers) may execute them until csm.grant_access says so.
-CREATE FUNCTION @extschema@._access_read() RETURNS boolean
+CREATE OR REPLACE FUNCTION @extschema@._access_read() RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURN true;
-CREATE FUNCTION @extschema@._access_operate() RETURNS boolean
+CREATE OR REPLACE FUNCTION @extschema@._access_operate() RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURN true;
-CREATE FUNCTION @extschema@._access_admin() RETURNS boolean
+CREATE OR REPLACE FUNCTION @extschema@._access_admin() RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURN true;
 COMMENT ON FUNCTION @extschema@._access_read() IS 'Internal: EXECUTE on it is csm''s read level (csm.grant_access).';
 COMMENT ON FUNCTION @extschema@._access_operate() IS 'Internal: EXECUTE on it is csm''s operate level (csm.grant_access).';
 COMMENT ON FUNCTION @extschema@._access_admin() IS 'Internal: EXECUTE on it is csm''s admin level (csm.grant_access).';
 REVOKE ALL ON FUNCTION @extschema@._access_read(), @extschema@._access_operate(), @extschema@._access_admin() FROM PUBLIC;
 
-CREATE FUNCTION @extschema@._require(level text) RETURNS void
+CREATE OR REPLACE FUNCTION @extschema@._require(level text) RETURNS void
 AS 'MODULE_PATHNAME', 'csm_require'
 LANGUAGE C STRICT STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@._require(text) IS
     'Internal: raises 42501, with a hint naming the level and the csm.grant_access call that gives it, unless the calling role (the outer user, not a SECURITY DEFINER function''s owner) holds the level; 22023 for an unknown level.';
 
 -- Which function needs which level.  Each is SECURITY DEFINER (below).
-CREATE FUNCTION @extschema@._gated_functions() RETURNS TABLE (function_name name, level text)
+CREATE OR REPLACE FUNCTION @extschema@._gated_functions() RETURNS TABLE (function_name name, level text)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 BEGIN ATOMIC
     SELECT v.f::name, v.l FROM (VALUES
@@ -74,7 +74,7 @@ COMMENT ON FUNCTION @extschema@._gated_functions() IS
 -- read the tables as the reader), EXECUTE on the gated functions (which
 -- check the level themselves) and on the marker.  operate and admin: their
 -- marker and the tables their level writes directly.
-CREATE FUNCTION @extschema@.access_privileges()
+CREATE OR REPLACE FUNCTION @extschema@.access_privileges()
 RETURNS TABLE (level text, privilege text, object_type text, object text)
 LANGUAGE sql STABLE PARALLEL SAFE
 BEGIN ATOMIC
@@ -124,7 +124,7 @@ COMMENT ON FUNCTION @extschema@.access_privileges() IS
     'Every privilege csm.grant_access grants, by level (read, operate, admin); a level also gets those of the levels below it. read: USAGE on the schema, SELECT on every table and view, EXECUTE on the functions that write (each checks the caller''s level). operate: INSERT on account_note, nps_response and conversation_note. admin: INSERT, UPDATE and DELETE on members, teams, rules, segments, segment rules, segment weights, health and churn models, churn signal settings, lifecycle rules, milestones, core features, the NPS actions (csm.nps_category), playbooks and their steps, value metrics (csm.value_metric) and feature launches (csm.feature_launch).';
 
 -- The levels a level includes, lowest first.
-CREATE FUNCTION @extschema@._access_levels(level text) RETURNS text[]
+CREATE OR REPLACE FUNCTION @extschema@._access_levels(level text) RETURNS text[]
 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     RETURN CASE level WHEN 'read' THEN ARRAY['read'] WHEN 'operate' THEN ARRAY['read', 'operate']
@@ -134,7 +134,7 @@ COMMENT ON FUNCTION @extschema@._access_levels(text) IS 'Internal: the levels a 
 
 -- Only csm's owner (or a superuser) may hand out csm's privileges: GRANT by
 -- anyone else would only warn and grant nothing.
-CREATE FUNCTION @extschema@._check_grantor() RETURNS void
+CREATE OR REPLACE FUNCTION @extschema@._check_grantor() RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF NOT pg_has_role(current_user, (SELECT n.nspowner FROM pg_namespace n WHERE n.oid = '@extschema@'::regnamespace),
@@ -146,7 +146,7 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION @extschema@._check_grantor() IS 'Internal: raises 42501 unless the current user may grant csm''s privileges (owns csm, or is a superuser).';
 
-CREATE FUNCTION @extschema@.revoke_access(role regrole) RETURNS void
+CREATE OR REPLACE FUNCTION @extschema@.revoke_access(role regrole) RETURNS void
 LANGUAGE plpgsql STRICT VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p record;
@@ -159,7 +159,7 @@ END $$;
 COMMENT ON FUNCTION @extschema@.revoke_access(regrole) IS
     'Revokes from the role every privilege csm.grant_access grants at any level (csm.access_privileges), including those granted by hand. Only csm''s owner or a superuser may call it (42501).';
 
-CREATE FUNCTION @extschema@.grant_access(role regrole, level text) RETURNS void
+CREATE OR REPLACE FUNCTION @extschema@.grant_access(role regrole, level text) RETURNS void
 LANGUAGE plpgsql STRICT VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     levels text[] := @extschema@._access_levels(level);
@@ -178,7 +178,7 @@ END $$;
 COMMENT ON FUNCTION @extschema@.grant_access(regrole, text) IS
     'Gives the role exactly one csm access level: read (tables, views and reading functions), operate (also assign, unassign, route, override and refresh, log notes and NPS) or admin (also models, rules, members and settings); a lower level replaces a higher one. The privileges are listed by csm.access_privileges. Only csm''s owner or a superuser may call it (42501). Errors: 22023 unknown level.';
 
-CREATE FUNCTION @extschema@.access_level(role regrole) RETURNS text
+CREATE OR REPLACE FUNCTION @extschema@.access_level(role regrole) RETURNS text
 LANGUAGE plpgsql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     RETURN CASE WHEN has_function_privilege(role, '@extschema@._access_admin()', 'EXECUTE') THEN 'admin'
@@ -192,7 +192,7 @@ REVOKE ALL ON FUNCTION @extschema@.grant_access(regrole, text), @extschema@.revo
 
 -- A metrics relation given to refresh_health is read as csm's owner: only
 -- one the caller may read, and whose code a trusted role wrote, will do.
-CREATE FUNCTION @extschema@._check_metrics_relation(metrics regclass) RETURNS void
+CREATE OR REPLACE FUNCTION @extschema@._check_metrics_relation(metrics regclass) RETURNS void
 LANGUAGE plpgsql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     owner oid := (SELECT c.relowner FROM pg_class c WHERE c.oid = metrics);

@@ -5,7 +5,7 @@
 --
 -- One row per table. Reference tables come first: distributed tables have
 -- foreign keys to them.
-CREATE FUNCTION @extschema@._distribution()
+CREATE OR REPLACE FUNCTION @extschema@._distribution()
 RETURNS TABLE (relation regclass, kind text)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 BEGIN ATOMIC
@@ -115,7 +115,7 @@ COMMENT ON FUNCTION @extschema@._distribution() IS
 -- from g * 2^48 + 1 to (g + 1) * 2^48 for bigint, g * 2^24 + 1 to
 -- (g + 1) * 2^24 for integer. Run on each worker by csm.distribute();
 -- returns how many sequences it moved (0 when they have their range).
-CREATE FUNCTION @extschema@._node_sequences() RETURNS integer
+CREATE OR REPLACE FUNCTION @extschema@._node_sequences() RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     node integer;
@@ -158,7 +158,7 @@ REVOKE ALL ON FUNCTION @extschema@._node_sequences() FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@._node_sequences() IS
     'Internal, run on each Citus worker by csm.distribute(): gives this node''s copies of csm''s identity sequences a range of their own (node group g: g * 2^48 + 1 to (g + 1) * 2^48; integer: 2^24), so that rows inserted on a worker get ids no other node hands out.';
 
-CREATE FUNCTION @extschema@.distribute()
+CREATE OR REPLACE FUNCTION @extschema@.distribute()
 RETURNS TABLE (relation regclass, kind text, changed boolean)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp AS $$
@@ -287,7 +287,7 @@ COMMENT ON FUNCTION @extschema@.distribute() IS
 
 -- DROP EXTENSION csm on a cluster: the shards of csm's tables go first
 -- (src/distribute.c says why Citus would leave them).
-CREATE FUNCTION @extschema@._drop_shards()
+CREATE OR REPLACE FUNCTION @extschema@._drop_shards()
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp AS $$
@@ -336,15 +336,20 @@ REVOKE ALL ON FUNCTION @extschema@._drop_shards() FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@._drop_shards() IS
     'Internal: on the Citus coordinator, drops the shards of csm''s distributed tables; called by the event trigger csm_drop_extension before DROP EXTENSION csm.';
 
-CREATE FUNCTION @extschema@._drop_extension_start() RETURNS event_trigger
+CREATE OR REPLACE FUNCTION @extschema@._drop_extension_start() RETURNS event_trigger
 LANGUAGE c
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'csm_drop_extension_start';
 REVOKE ALL ON FUNCTION @extschema@._drop_extension_start() FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@._drop_extension_start() IS
     'ddl_command_start event trigger: before DROP EXTENSION csm, has csm._drop_shards() drop the shards of csm''s tables on a Citus cluster.';
-CREATE EVENT TRIGGER csm_drop_extension ON ddl_command_start
+DO $rerunnable$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_event_trigger e WHERE e.evtname OPERATOR(pg_catalog.=) 'csm_drop_extension') THEN
+        CREATE EVENT TRIGGER csm_drop_extension ON ddl_command_start
     WHEN TAG IN ('DROP EXTENSION')
     EXECUTE FUNCTION @extschema@._drop_extension_start();
+    END IF;
+END $rerunnable$;
 COMMENT ON EVENT TRIGGER csm_drop_extension IS
     'Before DROP EXTENSION csm on a Citus cluster, drops the shards of csm''s tables, which Citus would leave behind.';
