@@ -14,7 +14,7 @@ LEFT JOIN csm.team_member m ON m.member_id = c.assignee
 LEFT JOIN csm.team_member p ON p.member_id = c.previous_assignee;
 CREATE VIEW load AS
 SELECT m.handle, coalesce(l.open_count, 0) AS open_count
-FROM csm.team_member m LEFT JOIN csm.agent_load l USING (member_id) ORDER BY 1;
+FROM csm.team_member m LEFT JOIN csm_internal.agent_load l USING (member_id) ORDER BY 1;
 CREATE FUNCTION open_conversation(team text, org text DEFAULT 'org_a') RETURNS text
 LANGUAGE sql AS $$
     INSERT INTO csm.conversation (account_id, team)
@@ -94,7 +94,7 @@ LEFT JOIN csm.team_member o ON o.member_id = l.old_member_id
 LEFT JOIN csm.team_member n ON n.member_id = l.new_member_id
 WHERE l.conversation_id IN (4, 8) ORDER BY l.conversation_id, l.log_id;
 -- counts agree with the conversations
-SELECT count(*) AS drifted FROM csm.agent_load l
+SELECT count(*) AS drifted FROM csm_internal.agent_load l
 WHERE l.open_count <> (SELECT count(*) FROM csm.conversation c WHERE c.assignee = l.member_id AND c.status <> 'resolved');
 SELECT csm.rebuild_agent_load() AS corrected;
 

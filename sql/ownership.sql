@@ -108,7 +108,7 @@ SELECT external_id, kind, message FROM csm.unassigned_queue ORDER BY external_id
 -- workload, and the counters agree with a recount
 SELECT handle, active, accounts, primaries, secondaries, primary_arr, round(load::numeric, 2) AS load, capacity, utilisation
 FROM csm.assignment_workload ORDER BY handle;
-SELECT count(*) AS drifted FROM csm.member_load l
+SELECT count(*) AS drifted FROM csm_internal.member_load l
 LEFT JOIN (SELECT member_id, count(*) AS n, count(*) FILTER (WHERE is_primary) AS p, sum(load) AS w
            FROM csm.account_assignment WHERE ended_at IS NULL GROUP BY member_id) r USING (member_id)
 WHERE l.accounts <> coalesce(r.n, 0) OR l.primaries <> coalesce(r.p, 0) OR abs(l.load - coalesce(r.w, 0)) > 1e-9::float8;

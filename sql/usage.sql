@@ -133,21 +133,21 @@ INSERT INTO api_calls VALUES (42, '2026-03-02');
 ALTER TABLE api_calls RENAME COLUMN called_at TO called_on;
 
 -- the trigger function cannot be misused
-SELECT csm._usage_rollup();
+SELECT csm_internal._usage_rollup();
 CREATE TABLE other (org text, at date);
-CREATE TRIGGER bad AFTER INSERT ON other FOR EACH ROW EXECUTE FUNCTION csm._usage_rollup('1', 'org', 'at', '', '');
+CREATE TRIGGER bad AFTER INSERT ON other FOR EACH ROW EXECUTE FUNCTION csm_internal._usage_rollup('1', 'org', 'at', '', '');
 INSERT INTO other VALUES ('x', '2026-01-01');
 DROP TRIGGER bad ON other;
-CREATE TRIGGER bad AFTER INSERT ON other FOR EACH STATEMENT EXECUTE FUNCTION csm._usage_rollup('x', 'org', 'at', '', '');
+CREATE TRIGGER bad AFTER INSERT ON other FOR EACH STATEMENT EXECUTE FUNCTION csm_internal._usage_rollup('x', 'org', 'at', '', '');
 INSERT INTO other VALUES ('x', '2026-01-01');
 
 -- untracking removes the triggers and the rollups of that source
 SELECT csm.untrack_usage('api_calls');
 INSERT INTO api_calls VALUES (42, '2026-03-02');
 SELECT relation::text FROM csm.usage_source ORDER BY 1;
-SELECT (SELECT count(*) FROM csm.usage_delta d
+SELECT (SELECT count(*) FROM csm_internal.usage_delta d
         WHERE NOT EXISTS (SELECT 1 FROM csm.usage_source s WHERE s.source_id = d.source_id))
-     + (SELECT count(*) FROM csm.usage_counter c
+     + (SELECT count(*) FROM csm_internal.usage_counter c
         WHERE NOT EXISTS (SELECT 1 FROM csm.usage_source s WHERE s.source_id = c.source_id)) AS orphaned_rollups;
 
 -- leave a fresh extension for the next test

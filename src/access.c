@@ -8,7 +8,7 @@
  * rollups change the current user only, never the outer one.
  *
  * A level ('read', 'operate', 'admin') is held as EXECUTE on a marker
- * function, csm._access_<level>(), granted by csm.grant_access().  Keeping
+ * function, csm_internal._access_<level>(), granted by csm.grant_access().  Keeping
  * the level in the ACL, and not in a table, means pg_dump, DROP OWNED and
  * REVOKE all see it.
  */
@@ -68,7 +68,7 @@ csm_require_level(const char *level)
 	}
 }
 
-/* csm._caller(): the name of the role that caused the current statement. */
+/* csm_internal._caller(): the name of the role that caused the current statement. */
 Datum
 csm_caller(PG_FUNCTION_ARGS)
 {
@@ -78,7 +78,7 @@ csm_caller(PG_FUNCTION_ARGS)
 	PG_RETURN_NAME(result);
 }
 
-/* csm._require(level): csm_require_level for SQL and PL/pgSQL callers. */
+/* csm_internal._require(level): csm_require_level for SQL and PL/pgSQL callers. */
 Datum
 csm_require(PG_FUNCTION_ARGS)
 {

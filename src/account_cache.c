@@ -5,7 +5,7 @@
  *
  * An account's id never changes while it exists; the cache only goes stale
  * when an account is deleted or its external_id or account_id is changed.
- * csm._account_changed(), a statement trigger on csm.account, then
+ * csm_internal._account_changed(), a statement trigger on csm.account, then
  * invalidates the table's relcache entry, which every backend hears about
  * at its next transaction, and the callback below empties the cache.  An
  * aborted (sub)transaction empties it too, since it may have cached an
@@ -158,7 +158,7 @@ csm_account_changed(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("csm._account_changed() must be called as a trigger")));
+				 errmsg("csm_internal._account_changed() must be called as a trigger")));
 	relid = get_relname_relid("account", RelationGetNamespace(trigdata->tg_relation));
 	CacheInvalidateRelcacheByRelid(OidIsValid(relid) ? relid : RelationGetRelid(trigdata->tg_relation));
 	return PointerGetDatum(NULL);

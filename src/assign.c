@@ -1,12 +1,12 @@
 /*
  * assign.c: csm_auto_assign and applying a routing rule to an account
- * (csm._apply_rule), and the member locks every assignment takes.
+ * (csm_internal._apply_rule), and the member locks every assignment takes.
  *
  * Choosing a member must be fair (round robin: fewest accounts, then the
  * one picked longest ago; least loaded: the lowest load per capacity) and
  * must never let two sessions overfill a member, yet sessions filling the
  * same pool should not wait for each other.  A member's lock is their
- * csm.member_lock row, locked FOR NO KEY UPDATE by whoever assigns to them
+ * csm_internal.member_lock row, locked FOR NO KEY UPDATE by whoever assigns to them
  * until commit; a row of csm's own table, which a role without rights on
  * csm cannot lock (an advisory lock anyone can take), and which works on
  * every node of a cluster.  A picker reads the candidates in order and
@@ -20,9 +20,9 @@
  *   1. a member's csm.team_member row (an UPDATE of the member, such as
  *      deactivating them; csm_assign takes it FOR SHARE first),
  *   2. accounts, in account_id order when several,
- *   3. the batch lock (csm.lock_row ('assign', 'batch')), taken by a
+ *   3. the batch lock (csm_internal.lock_row ('assign', 'batch')), taken by a
  *      transaction that assigns several accounts,
- *   4. members' locks (csm.member_lock rows), then their csm.member_load
+ *   4. members' locks (csm_internal.member_lock rows), then their csm_internal.member_load
  *      rows (only under their lock).
  * A picker that is assigning one account waits for a busy member (step 4)
  * only while it holds no member; it holds the member's csm.team_member row
@@ -33,8 +33,8 @@
  * picks exactly as one session would and two such transactions never wait
  * for each other's members.
  *
- * Conversations pick an agent the same way (csm._pick_agent_locked, called
- * by csm._pick_agent): the lock is then the agent's csm.agent_load row (the
+ * Conversations pick an agent the same way (csm_internal._pick_agent_locked, called
+ * by csm_internal._pick_agent): the lock is then the agent's csm_internal.agent_load row (the
  * counters the assignment updates), the rank their open conversations
  * (balanced, skills) or none (round robin, by pick_seq alone), and the
  * check under the lock their status, team, skills and limits.  Nobody
@@ -43,7 +43,7 @@
  * patient pick holding no row lock at all, as a new conversation's first
  * try is), else it takes what it can lock now or nobody (the account or the
  * conversation then waits in its queue).  On Citus conversation routing
- * runs under one lock (csm.lock_row ('conversation', 'settle')) and does
+ * runs under one lock (csm_internal.lock_row ('conversation', 'settle')) and does
  * not come here.
  */
 #include "postgres.h"
@@ -83,7 +83,7 @@ PG_FUNCTION_INFO_V1(csm_auto_assign);
  */
 static LocalTransactionId holding_lxid = InvalidLocalTransactionId;
 
-/* The transaction that holds the batch lock (csm._begin_batch). */
+/* The transaction that holds the batch lock (csm_internal._begin_batch). */
 static LocalTransactionId batch_lxid = InvalidLocalTransactionId;
 
 static bool
@@ -106,7 +106,7 @@ in_batch(void)
  */
 #define ACCOUNT_SQL(rules, where, lock) \
 "SELECT a.account_id, a.external_id, " \
-"       100.0::float8 / coalesce(w.accounts_per_csm, s.csm_ratio, csm._default_accounts_per_csm(a.segment))::float8" rules " " \
+"       100.0::float8 / coalesce(w.accounts_per_csm, s.csm_ratio, csm_internal._default_accounts_per_csm(a.segment))::float8" rules " " \
 "FROM csm.account a LEFT JOIN csm.segment_weight w ON w.segment = a.segment LEFT JOIN csm.segment s ON s.name = a.segment " \
 "WHERE " where lock
 #define RULES_SQL \
@@ -120,7 +120,7 @@ static const char *const account_by_external_sql = ACCOUNT_SQL(RULES_SQL, "a.ext
  * On Citus, where csm.account is a reference table, locking one of its rows
  * locks the table on every node until commit (and an insert of accounts
  * holds a lock on it that such a lock waits for), so the account is read
- * without a lock, under csm._lock_ownership()'s, which every change of
+ * without a lock, under csm_internal._lock_ownership()'s, which every change of
  * owners takes first there.
  */
 static const char *const account_citus_sql = ACCOUNT_SQL("", "a.account_id = $1", "");
@@ -131,7 +131,7 @@ static const char *const account_by_external_citus_sql = ACCOUNT_SQL(RULES_SQL, 
  * with the member; this is for members loaded with triggers disabled).
  */
 static const char *const make_rows_sql =
-"INSERT INTO csm.member_lock (member_id) "
+"INSERT INTO csm_internal.member_lock (member_id) "
 "SELECT m.member_id FROM csm.team_member m WHERE m.member_id = ANY ($1) ORDER BY m.member_id "
 "ON CONFLICT (member_id) DO NOTHING";
 
@@ -144,22 +144,22 @@ static const char *const make_rows_sql =
  * in member_id order.
  */
 static const char *const try_lock_sql =
-"SELECT 1 FROM csm.member_lock k JOIN csm.team_member m ON m.member_id = k.member_id "
+"SELECT 1 FROM csm_internal.member_lock k JOIN csm.team_member m ON m.member_id = k.member_id "
 "WHERE k.member_id = $1 FOR NO KEY UPDATE OF k SKIP LOCKED FOR SHARE OF m SKIP LOCKED";
 static const char *const wait_row_sql =
 "SELECT 1 FROM csm.team_member m WHERE m.member_id = $1 FOR SHARE";
 static const char *const lock_sql =
-"SELECT 1 FROM csm.member_lock k WHERE k.member_id = $1 FOR NO KEY UPDATE";
+"SELECT 1 FROM csm_internal.member_lock k WHERE k.member_id = $1 FOR NO KEY UPDATE";
 static const char *const lock_all_sql =
-"SELECT 1 FROM csm.member_lock k WHERE k.member_id = ANY ($1) ORDER BY k.member_id FOR NO KEY UPDATE";
+"SELECT 1 FROM csm_internal.member_lock k WHERE k.member_id = ANY ($1) ORDER BY k.member_id FOR NO KEY UPDATE";
 
 /*
- * The same for conversations, over csm.agent_load.  The candidates of team
+ * The same for conversations, over csm_internal.agent_load.  The candidates of team
  * $1 (online, active, not $2, with skills $3, not among $6 (full in the
  * team), under their limit or the team's $5), in the shape of
  * candidates_sql: key their open conversations when balanced ($4), else
  * none (round robin: pick_seq orders them).  Their rows exist (made by
- * csm._pick_agent).  agent_recheck_sql: under the lock, with a new snapshot,
+ * csm_internal._pick_agent).  agent_recheck_sql: under the lock, with a new snapshot,
  * agent $1 still qualifies and ranks no worse than $2 (team $3, skills $4,
  * balanced $5, team limit $6, the team's per-agent limit $7 counting
  * pending ones when $8).
@@ -167,17 +167,17 @@ static const char *const lock_all_sql =
 static const char *const agent_candidates_sql =
 "SELECT l.member_id, m.handle, true, "
 "       CASE WHEN $4 THEN l.open_count ELSE 0 END::float8 AS key, CASE WHEN $4 THEN 1 ELSE 0 END::float8, true "
-"FROM csm.agent_load l JOIN csm.team_member m ON m.member_id = l.member_id "
+"FROM csm_internal.agent_load l JOIN csm.team_member m ON m.member_id = l.member_id "
 "WHERE $1 = ANY (m.teams) AND m.active AND m.status = 'online' AND l.member_id IS DISTINCT FROM $2 "
 "  AND m.skills @> $3 AND NOT l.member_id = ANY ($6) "
 "  AND l.open_count < coalesce(m.conversation_limit, $5, 2147483647) "
 "ORDER BY key, l.pick_seq, l.member_id";
 #define AGENT_RECHECK_SQL \
-"SELECT 1 FROM csm.agent_load l JOIN csm.team_member m ON m.member_id = l.member_id " \
+"SELECT 1 FROM csm_internal.agent_load l JOIN csm.team_member m ON m.member_id = l.member_id " \
 "WHERE l.member_id = $1 AND $3 = ANY (m.teams) AND m.active AND m.status = 'online' AND m.skills @> $4 " \
 "  AND l.open_count < coalesce(m.conversation_limit, $6, 2147483647) " \
 "  AND (CASE WHEN $5 THEN l.open_count ELSE 0 END)::float8 <= $2 + 1e-9 " \
-"  AND ($7 IS NULL OR csm._team_count(l.member_id, $3, $8) < $7)"
+"  AND ($7 IS NULL OR csm_internal._team_count(l.member_id, $3, $8) < $7)"
 static const char *const agent_recheck_sql = AGENT_RECHECK_SQL;
 /*
  * The check and the lock in one statement, without waiting: a row that
@@ -187,13 +187,13 @@ static const char *const agent_recheck_sql = AGENT_RECHECK_SQL;
  */
 static const char *const agent_try_lock_sql = AGENT_RECHECK_SQL " FOR UPDATE OF l SKIP LOCKED";
 static const char *const agent_lock_sql =
-"SELECT 1 FROM csm.agent_load l WHERE l.member_id = $1 FOR UPDATE";
+"SELECT 1 FROM csm_internal.agent_load l WHERE l.member_id = $1 FOR UPDATE";
 
 /* The batch lock: one transaction assigning several accounts at a time. */
-static const char *const batch_sql = "SELECT csm._lock_row('assign', 'batch', true)";
+static const char *const batch_sql = "SELECT csm_internal._lock_row('assign', 'batch', true)";
 
-/* On Citus, the lock every change of owners takes first (csm._lock_ownership()). */
-static const char *const ownership_sql = "SELECT csm._lock_ownership()";
+/* On Citus, the lock every change of owners takes first (csm_internal._lock_ownership()). */
+static const char *const ownership_sql = "SELECT csm_internal._lock_ownership()";
 
 /* An account's facts, for the rules' conditions. */
 static const char *const facts_sql = "SELECT csm.routing_facts($1)";
@@ -213,20 +213,20 @@ static const char *const current_sql =
 /*
  * The candidates, best first: active, matching the rule's target ($1 kind,
  * $2 target; none when NULL) or among the members listed in $6, covering
- * the skills $3.  key: the member's rank by strategy $4 (csm._pick_key);
+ * the skills $3.  key: the member's rank by strategy $4 (csm_internal._pick_key);
  * step: what an account of weight $5 adds to it; ties go to the member
  * picked longest ago.  member_load is joined, so its page is scanned once:
  * its few rows are updated by every assignment and, under concurrency,
  * trail many dead versions that a scan per member (a LATERAL lookup) would
- * walk again for each.  A member's csm.member_load row is made by their
+ * walk again for each.  A member's csm_internal.member_load row is made by their
  * first assignment, so a missing one reads as zeros.  has_row, the last
  * column: whether they have their lock row.
  */
 static const char *const candidates_sql =
-"WITH l AS MATERIALIZED (SELECT member_id, accounts, load, pick_seq FROM csm.member_load) "
-"SELECT m.member_id, m.handle, csm._has_room(coalesce(l.load, 0), $5, m.capacity), "
-"       csm._pick_key($4, coalesce(l.accounts, 0), coalesce(l.load, 0), m.capacity) AS key, "
-"       csm._pick_key($4, 1, $5, m.capacity), EXISTS (SELECT 1 FROM csm.member_lock k WHERE k.member_id = m.member_id) "
+"WITH l AS MATERIALIZED (SELECT member_id, accounts, load, pick_seq FROM csm_internal.member_load) "
+"SELECT m.member_id, m.handle, csm_internal._has_room(coalesce(l.load, 0), $5, m.capacity), "
+"       csm_internal._pick_key($4, coalesce(l.accounts, 0), coalesce(l.load, 0), m.capacity) AS key, "
+"       csm_internal._pick_key($4, 1, $5, m.capacity), EXISTS (SELECT 1 FROM csm_internal.member_lock k WHERE k.member_id = m.member_id) "
 "FROM csm.team_member m LEFT JOIN l ON l.member_id = m.member_id "
 "WHERE m.active AND m.skills @> $3 "
 "  AND ($1 IS NULL OR CASE $1 WHEN 'member' THEN m.handle = $2 WHEN 'team' THEN $2 = ANY (m.teams) "
@@ -239,31 +239,31 @@ static const char *const candidates_sql =
  * room for weight $2 and ranked (by strategy $3) no worse than $5.  Their
  * lock keeps others from adding to them, so what is read stays true.
  * claim_sql adds the account (a primary when $4) to their counters in the
- * same step, with $6 the next value of csm.member_pick_seq (drawn before:
+ * same step, with $6 the next value of csm_internal.member_pick_seq (drawn before:
  * Citus refuses a volatile function in an UPDATE of a reference table); a
  * member's first assignment makes their row (claim_first_sql, which does
  * nothing if it exists).
  */
 static const char *const recheck_sql =
-"SELECT 1 FROM csm.team_member m LEFT JOIN csm.member_load l ON l.member_id = m.member_id "
-"WHERE m.member_id = $1 AND m.active AND csm._has_room(coalesce(l.load, 0), $2, m.capacity) "
-"  AND csm._pick_key($3, coalesce(l.accounts, 0), coalesce(l.load, 0), m.capacity) <= $5 + 1e-9";
+"SELECT 1 FROM csm.team_member m LEFT JOIN csm_internal.member_load l ON l.member_id = m.member_id "
+"WHERE m.member_id = $1 AND m.active AND csm_internal._has_room(coalesce(l.load, 0), $2, m.capacity) "
+"  AND csm_internal._pick_key($3, coalesce(l.accounts, 0), coalesce(l.load, 0), m.capacity) <= $5 + 1e-9";
 static const char *const claim_sql =
-"UPDATE csm.member_load l SET accounts = l.accounts + 1, primaries = l.primaries + $4::integer, "
+"UPDATE csm_internal.member_load l SET accounts = l.accounts + 1, primaries = l.primaries + $4::integer, "
 "       load = l.load + $2, pick_seq = $6, last_assigned_at = now() "
 "FROM csm.team_member m "
-"WHERE l.member_id = $1 AND m.member_id = l.member_id AND m.active AND csm._has_room(l.load, $2, m.capacity) "
-"  AND csm._pick_key($3, l.accounts, l.load, m.capacity) <= $5 + 1e-9";
+"WHERE l.member_id = $1 AND m.member_id = l.member_id AND m.active AND csm_internal._has_room(l.load, $2, m.capacity) "
+"  AND csm_internal._pick_key($3, l.accounts, l.load, m.capacity) <= $5 + 1e-9";
 static const char *const claim_first_sql =
-"INSERT INTO csm.member_load (member_id, accounts, primaries, load, pick_seq, last_assigned_at) "
+"INSERT INTO csm_internal.member_load (member_id, accounts, primaries, load, pick_seq, last_assigned_at) "
 "SELECT m.member_id, 1, $4::integer, $2, $6, now() "
 "FROM csm.team_member m "
-"WHERE m.member_id = $1 AND m.active AND csm._has_room(0, $2, m.capacity)"
+"WHERE m.member_id = $1 AND m.active AND csm_internal._has_room(0, $2, m.capacity)"
 "ON CONFLICT (member_id) DO NOTHING";
 
 /* The same without the checks, for an assignment by hand or a handoff. */
 static const char *const count_sql =
-"INSERT INTO csm.member_load AS l (member_id, accounts, primaries, load, pick_seq, last_assigned_at) "
+"INSERT INTO csm_internal.member_load AS l (member_id, accounts, primaries, load, pick_seq, last_assigned_at) "
 "VALUES ($1, 1, $3::integer, $2, $4, now()) "
 "ON CONFLICT (member_id) DO UPDATE "
 "SET accounts = l.accounts + 1, primaries = l.primaries + excluded.primaries, load = l.load + excluded.load, "
@@ -280,10 +280,10 @@ static const char *const resolve_sql =
 "UPDATE csm.assignment_alert al SET resolved_at = now() WHERE al.account_id = $1 AND al.resolved_at IS NULL";
 
 static const char *const end_sql =
-"SELECT csm._end_assignment($1, $2, $3)";
+"SELECT csm_internal._end_assignment($1, $2, $3)";
 
 static const char *const queue_sql =
-"SELECT csm._queue_account($1, $2, $3, $4)";
+"SELECT csm_internal._queue_account($1, $2, $3, $4)";
 
 static SPIPlanPtr account_plan;
 static SPIPlanPtr account_by_external_plan;
@@ -404,7 +404,7 @@ typedef struct Pick
 	int			claim_primary;	/* -1: only lock (the caller counts); else claim, as a primary when 1 */
 	const int64 *exclude;		/* members already related to the account */
 	int			nexclude;
-	bool		agents;			/* a conversation's agent: csm.agent_load, agent_*_sql */
+	bool		agents;			/* a conversation's agent: csm_internal.agent_load, agent_*_sql */
 	Datum		recheck[8];		/* agents: agent_recheck_sql's parameters ($1, $2 set per try) */
 	char		recheck_nulls[8];
 	bool		patient;		/* agents: may wait for a busy agent (see may_wait) */
@@ -417,14 +417,14 @@ typedef enum TryResult
 	TRY_CHANGED					/* no longer fits: assigned to, out of room or gone */
 } TryResult;
 
-/* The next value of csm.member_pick_seq: the order of picks, for round robin. */
+/* The next value of csm_internal.member_pick_seq: the order of picks, for round robin. */
 static Datum
 next_pick_seq(void)
 {
-	Oid			seq = get_relname_relid("member_pick_seq", get_namespace_oid("csm", false));
+	Oid			seq = get_relname_relid("member_pick_seq", get_namespace_oid("csm_internal", false));
 
 	if (!OidIsValid(seq))
-		elog(ERROR, "csm: sequence csm.member_pick_seq is missing");
+		elog(ERROR, "csm: sequence csm_internal.member_pick_seq is missing");
 	return DirectFunctionCall1(nextval_oid, ObjectIdGetDatum(seq));
 }
 
@@ -896,7 +896,7 @@ record_assignment(int64 account, int64 member, bool is_primary, float8 weight, c
 }
 
 /*
- * Takes a member's lock (their csm.member_load row) until the transaction
+ * Takes a member's lock (their csm_internal.member_load row) until the transaction
  * ends, waiting if need be.  Every assignment to a member by hand holds it
  * (after the account's lock: see the order at the top of this file), so
  * that no two sessions fill a member past capacity.
@@ -911,7 +911,7 @@ lock_member(int64 member_id)
 	SPI_finish();
 }
 
-/* csm._lock_member(member bigint): lock_member, for SQL. */
+/* csm_internal._lock_member(member bigint): lock_member, for SQL. */
 Datum
 csm_lock_member(PG_FUNCTION_ARGS)
 {
@@ -920,7 +920,7 @@ csm_lock_member(PG_FUNCTION_ARGS)
 }
 
 /*
- * csm._begin_batch(): takes the batch lock until the transaction ends; the
+ * csm_internal._begin_batch(): takes the batch lock until the transaction ends; the
  * picks that follow lock all their candidates (pick_in_batch).  For a
  * transaction about to assign several accounts, after it has locked them.
  */
@@ -956,7 +956,7 @@ assign_start(int64 account, int64 member, bool is_primary, float8 weight, const 
 }
 
 /*
- * Ends a current relationship (csm._end_assignment), in the caller's SPI
+ * Ends a current relationship (csm_internal._end_assignment), in the caller's SPI
  * connection.
  */
 void
@@ -969,7 +969,7 @@ assign_end(int64 account, int64 assignment, const char *why)
 }
 
 /*
- * csm._start_assignment(account, member, is_primary, weight, reason, rule,
+ * csm_internal._start_assignment(account, member, is_primary, weight, reason, rule,
  * action, old_member): assign_start, from SQL.
  */
 Datum
@@ -1021,7 +1021,7 @@ pick_alone(const Pick *pick)
 }
 
 /*
- * csm._pick_member(candidates bigint[], strategy text, weight float8):
+ * csm_internal._pick_member(candidates bigint[], strategy text, weight float8):
  * picks and locks the member who gets the next account among those listed
  * (round_robin or least_loaded); NULL when none has room.
  */
@@ -1046,7 +1046,7 @@ csm_pick_member(PG_FUNCTION_ARGS)
 }
 
 /*
- * csm._pick_agent_locked(team, except_member, skills, balanced,
+ * csm_internal._pick_agent_locked(team, except_member, skills, balanced,
  * conversation_limit, team_full, per_agent_limit, count_pending, patient):
  * picks and locks the agent of a team who gets the next conversation, as
  * accounts are picked (see the top of this file); NULL when nobody is
@@ -1102,7 +1102,7 @@ read_account(Account *account)
 
 /*
  * On Citus, takes the lock every change of owners takes there first
- * (csm._lock_ownership()), in the caller's SPI connection; nothing on one
+ * (csm_internal._lock_ownership()), in the caller's SPI connection; nothing on one
  * node.
  */
 void
@@ -1238,7 +1238,7 @@ apply_rule(FunctionCallInfo fcinfo, MemoryContext caller, const Account *account
 									  rule->name, rule->strategy));
 }
 
-/* csm._apply_rule(account bigint, rule csm.routing_rule): the hook csm.apply_routing runs. */
+/* csm_internal._apply_rule(account bigint, rule csm.routing_rule): the hook csm.apply_routing runs. */
 Datum
 csm_apply_rule(PG_FUNCTION_ARGS)
 {

@@ -16,7 +16,7 @@ typedef struct Account
 	float8		weight;			/* its load on an owner */
 } Account;
 
-/* csm._lock_member(member bigint): takes the member's assignment lock until commit, waiting for it. */
+/* csm_internal._lock_member(member bigint): takes the member's assignment lock until commit, waiting for it. */
 extern Datum csm_lock_member(PG_FUNCTION_ARGS);
 
 extern void assign_lock_ownership(void);

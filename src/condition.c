@@ -25,7 +25,7 @@
  * unknown; NOT negates that, so NOT (plan = 'x') holds when plan is missing
  * while plan != 'x' does not.
  *
- *   csm.rule_condition_in/out/recv/send         the type's I/O
+ *   csm_internal.rule_condition_in/out/recv/send         the type's I/O
  *   csm.condition_matches(rule_condition, jsonb)   -> boolean
  *   csm.condition_attributes(rule_condition)       -> text[]
  */

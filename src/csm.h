@@ -50,10 +50,10 @@ extern void csm_require_level(const char *level);
 extern void csm_require_visible(Datum external_id);
 
 /*
- * assign.c: a member's assignment lock (their csm.member_lock row, FOR NO
+ * assign.c: a member's assignment lock (their csm_internal.member_lock row, FOR NO
  * KEY UPDATE), held until the transaction ends; waits for it.  Take it
- * after the account's lock (csm._lock_account), and the locks of several
- * members in member_id order.  csm_lock_member is csm._lock_member(bigint).
+ * after the account's lock (csm_internal._lock_account), and the locks of several
+ * members in member_id order.  csm_lock_member is csm_internal._lock_member(bigint).
  */
 extern void lock_member(int64 member_id);
 extern Datum csm_lock_member(PG_FUNCTION_ARGS);

@@ -28,7 +28,7 @@ PG_FUNCTION_INFO_V1(csm_assign);
 /*
  * The capacity of a member whose capacity is NULL: one full book in load
  * units, what the CSM ratios of csm.segment are counted against (100 SMB,
- * 30 mid-market, 10 enterprise or 5 strategic accounts), as csm._has_room
+ * 30 mid-market, 10 enterprise or 5 strategic accounts), as csm_internal._has_room
  * counts it for the pickers.
  */
 #define FULL_BOOK 100
@@ -59,7 +59,7 @@ static const char *const state_sql =
 "       p.assignment_id, p.member_id, ph.handle, p.started_at > now() - r.min_tenure, r.name, r.min_tenure, "
 "       e.assignment_id, e.is_primary, e.load "
 "FROM csm.team_member m "
-"LEFT JOIN csm.member_load l ON l.member_id = m.member_id "
+"LEFT JOIN csm_internal.member_load l ON l.member_id = m.member_id "
 "LEFT JOIN csm.account_assignment p ON p.account_id = $1 AND p.is_primary AND p.ended_at IS NULL "
 "LEFT JOIN csm.team_member ph ON ph.member_id = p.member_id "
 "LEFT JOIN csm.routing_rule r ON r.rule_id = p.rule_id "
@@ -167,7 +167,7 @@ lock_for_assignment(Account *account, int64 member, bool is_primary)
 	int64		other = 0;
 
 	/*
-	 * On Citus the lock of csm._lock_ownership() comes first, and stands for
+	 * On Citus the lock of csm_internal._lock_ownership() comes first, and stands for
 	 * the member's row: there a row lock of a reference table locks the table.
 	 */
 	assign_lock_ownership();

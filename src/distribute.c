@@ -8,7 +8,7 @@
  * shards of csm's tables would stay on every node, their triggers and the
  * columns of csm's types cascaded away.  So csm's own ddl_command_start
  * trigger sees the DROP EXTENSION first and, when csm is among the
- * extensions dropped, has csm._drop_shards() drop the shards while csm's
+ * extensions dropped, has csm_internal._drop_shards() drop the shards while csm's
  * tables still exist.  Only the parse tree says which extensions a DROP
  * EXTENSION names; the rest is SQL.
  */
@@ -34,7 +34,7 @@ csm_drop_extension_start(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_EVENT_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("csm._drop_extension_start() must be called as an event trigger")));
+				 errmsg("csm_internal._drop_extension_start() must be called as an event trigger")));
 	trigdata = (EventTriggerData *) fcinfo->context;
 	if (trigdata->parsetree == NULL || !IsA(trigdata->parsetree, DropStmt))
 		PG_RETURN_VOID();
@@ -51,8 +51,8 @@ csm_drop_extension_start(PG_FUNCTION_ARGS)
 
 	/* the function's SET search_path pins the path for this SQL */
 	SPI_connect();
-	if (SPI_execute("SELECT csm._drop_shards()", false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "csm._drop_shards() failed");
+	if (SPI_execute("SELECT csm_internal._drop_shards()", false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "csm_internal._drop_shards() failed");
 	SPI_finish();
 	PG_RETURN_VOID();
 }

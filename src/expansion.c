@@ -2,8 +2,8 @@
  * expansion.c: distinct keys per time window, in one pass over an account's
  * usage rows, for csm.expansion_signals_at.
  *
- *   csm._expansion_window_counts(key text, day date, events bigint, bounds date[]) -> bigint[]
- *   csm._expansion_window_new(key text, day date, events bigint, bounds date[])    -> text[]
+ *   csm_internal._expansion_window_counts(key text, day date, events bigint, bounds date[]) -> bigint[]
+ *   csm_internal._expansion_window_new(key text, day date, events bigint, bounds date[])    -> text[]
  *
  * bounds holds the windows as pairs of days: window w is (bounds[2w+1],
  * bounds[2w+2]], at most WINDOW_MAX of them.  Over the rows of a group,
@@ -150,7 +150,7 @@ csm_expansion_window_trans(PG_FUNCTION_ARGS)
 	bool		any = false;
 
 	if (!AggCheckCallContext(fcinfo, &aggcontext))
-		elog(ERROR, "csm._expansion_window_trans called in non-aggregate context");
+		elog(ERROR, "csm_internal._expansion_window_trans called in non-aggregate context");
 
 	if (PG_ARGISNULL(0))
 	{
@@ -241,7 +241,7 @@ csm_expansion_window_new_final(PG_FUNCTION_ARGS)
 	if (state->nwindows < 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("csm._expansion_window_new needs two windows")));
+				 errmsg("csm_internal._expansion_window_new needs two windows")));
 	keys = palloc(sizeof(Datum) * Max(state->nkeys, 1));
 	for (int i = 0; i < state->capacity; i++)
 	{

@@ -8,9 +8,9 @@
  *   csm.csm_health_score_row(metrics record, model text)   -> float8
  *   csm.csm_health_evaluate_row(metrics record, model text) -> csm.health_result
  *   csm.health_band(score float8) -> csm.health_band
- *   csm._health_metrics_problem(metrics record, model text) -> text
+ *   csm_internal._health_metrics_problem(metrics record, model text) -> text
  *       why csm_health_evaluate_row would refuse the row, or NULL
- *   csm._health_score_values(model text, metrics text[], VARIADIC "any") -> float8
+ *   csm_internal._health_score_values(model text, metrics text[], VARIADIC "any") -> float8
  *       what csm_health_score_row(t, model) becomes when the planner knows
  *       t's columns (health_support.c), so that no row value is built
  */
@@ -271,7 +271,7 @@ metrics_from_row(FunctionCallInfo fcinfo, HealthModelEntry *entry, HeapTupleHead
 
 /*
  * Where each of the model's metrics is among the values passed to
- * csm._health_score_values, by name: found once per call site when the names
+ * csm_internal._health_score_values, by name: found once per call site when the names
  * are a constant.  The model may have changed since the names were planned:
  * its metrics that were not passed are missing, and names it lacks are
  * ignored.

@@ -101,7 +101,7 @@ extern const char *health_zone_name(HealthZone zone);
  * What a call site keeps for the whole query, per model it has used
  * (health_model_for_call keeps them in fn_extra): the model, with
  * where its metrics are in the row type it was last given (or, for
- * csm._health_score_values, among the values it is passed), and for the
+ * csm_internal._health_score_values, among the values it is passed), and for the
  * evaluate functions the result's descriptor, band labels and metric names.
  */
 struct RowMap;
@@ -110,7 +110,7 @@ typedef struct HealthModelEntry
 {
 	HealthModel *model;
 	struct RowMap *row_map;
-	struct ValuesMap *values_map;	/* for csm._health_score_values */
+	struct ValuesMap *values_map;	/* for csm_internal._health_score_values */
 	TupleDesc	result_desc;	/* csm.health_result, blessed */
 	Oid			band_oids[HEALTH_NBANDS];	/* csm.health_band label per HealthZone */
 	Datum		metric_names;	/* the model's metrics as a text[] */

@@ -7,7 +7,7 @@
  * then takes apart again.  When t is a table of the query and the model is a
  * constant, this rewrites the call at plan time into
  *
- *   csm._health_score_values('model', '{metric, ...}', t.metric, ...)
+ *   csm_internal._health_score_values('model', '{metric, ...}', t.metric, ...)
  *
  * passing the model's metrics (as the model was when planned) as columns,
  * or as NULL where the table has no such column.  _health_score_values
@@ -63,7 +63,7 @@ model_components(const char *name)
 	return n;
 }
 
-/* csm._health_score_values(text, text[], VARIADIC "any"), next to the function being planned. */
+/* csm_internal._health_score_values(text, text[], VARIADIC "any"), next to the function being planned. */
 static Oid
 score_values_oid(Oid row_function)
 {

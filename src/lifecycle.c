@@ -1,7 +1,7 @@
 /*
  * lifecycle.c: the hot path of csm.refresh_lifecycle().
  *
- * csm._first_match(conditions rule_condition[], facts jsonb) returns the
+ * csm_internal._first_match(conditions rule_condition[], facts jsonb) returns the
  * 1-based position of the first condition the facts satisfy, or NULL.  The
  * refresh calls it once per account with the same array of the enabled
  * lifecycle rules' conditions; the array is taken apart once per call site

@@ -4,7 +4,7 @@
  * csm.team_member.
  *
  * On Citus every change of owners takes one lock first,
- * csm._lock_ownership() (the row ('assign', 'cluster') of csm.lock_row),
+ * csm_internal._lock_ownership() (the row ('assign', 'cluster') of csm_internal.lock_row),
  * and then the reference tables it writes, csm.team_member's among them
  * (Citus locks a reference table as a whole on every node).  A user's
  * UPDATE or DELETE of csm.team_member locks that table when Citus starts
@@ -71,10 +71,10 @@ writes_team_member(QueryDesc *queryDesc, int eflags)
 }
 
 /*
- * csm._lock_ownership(): on a distributed csm, the ownership lock; else
+ * csm_internal._lock_ownership(): on a distributed csm, the ownership lock; else
  * nothing.  As csm's owner (the owner of csm.team_member), as csm's
  * SECURITY DEFINER functions take it: a role with csm's admin level may
- * change members but holds no privilege on csm.lock_row.  An error
+ * change members but holds no privilege on csm_internal.lock_row.  An error
  * restores the caller's role with the transaction's abort.
  */
 static void
@@ -103,8 +103,8 @@ lock_ownership(Oid member)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "csm: SPI_connect failed");
 	path_nest = csm_pin_search_path();
-	if (SPI_execute("SELECT csm._lock_ownership()", false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "csm: csm._lock_ownership() failed");
+	if (SPI_execute("SELECT csm_internal._lock_ownership()", false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "csm: csm_internal._lock_ownership() failed");
 	csm_restore_search_path(path_nest);
 	SPI_finish();
 	SetUserIdAndSecContext(save_user, save_sec);

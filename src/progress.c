@@ -2,13 +2,13 @@
  * progress.c: NOTICEs of a long refresh's progress at every 10%.
  *
  * The one mechanism every long refresh shares.  A refresh calls
- * csm._progress_begin(label, total) (src/sql/92_settings.sql) once: when
+ * csm_internal._progress_begin(label, total) (src/sql/92_settings.sql) once: when
  * its client wants notices (client_min_messages notice or lower), on a
  * single node, with 10,000 active accounts or more, that starts counting
- * towards total units of work here (csm._progress_start); else it counts
+ * towards total units of work here (csm_internal._progress_start); else it counts
  * nothing.  The units are counted where the work is done, by label: one per
- * row by csm._progress(label, id) in the select list of a per-account
- * statement (its accounts), or n at a time by csm._progress_add(label, n)
+ * row by csm_internal._progress(label, id) in the select list of a per-account
+ * statement (its accounts), or n at a time by csm_internal._progress_add(label, n)
  * after a step (an alert kind, a playbook, a statement).  A count under
  * another label than the refresh under way is ignored, so a helper shared
  * by several refreshes counts only for the one that counts its steps.  A
@@ -76,7 +76,7 @@ progress_count(int64 n)
 						progress.label, (progress.next - 1) * 10, progress.done, progress.total)));
 }
 
-/* csm._progress_start(label, total): counts towards total under label; true when total > 0. */
+/* csm_internal._progress_start(label, total): counts towards total under label; true when total > 0. */
 Datum
 csm_progress_start(PG_FUNCTION_ARGS)
 {
@@ -97,7 +97,7 @@ csm_progress_start(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(true);
 }
 
-/* csm._progress(label, id): counts one row (id: its account); always true. */
+/* csm_internal._progress(label, id): counts one row (id: its account); always true. */
 Datum
 csm_progress(PG_FUNCTION_ARGS)
 {
@@ -106,7 +106,7 @@ csm_progress(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(true);
 }
 
-/* csm._progress_add(label, n): counts n units at once. */
+/* csm_internal._progress_add(label, n): counts n units at once. */
 Datum
 csm_progress_add(PG_FUNCTION_ARGS)
 {

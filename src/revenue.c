@@ -1,7 +1,7 @@
 /*
  * revenue.c: the ARR of an account at a day, from its movements, in one pass.
  *
- *   csm._arr_at(effective_date date, change_id bigint, arr_after numeric, cutoff date) -> numeric
+ *   csm_internal._arr_at(effective_date date, change_id bigint, arr_after numeric, cutoff date) -> numeric
  *
  * An aggregate over one account's csm.arr_change rows: the arr_after of the
  * latest row (by effective_date, then change_id) dated on or before cutoff,
@@ -58,7 +58,7 @@ csm_arr_at_trans(PG_FUNCTION_ARGS)
 	DateADT		cutoff;
 
 	if (!AggCheckCallContext(fcinfo, &aggcontext))
-		elog(ERROR, "csm._arr_at_trans called in non-aggregate context");
+		elog(ERROR, "csm_internal._arr_at_trans called in non-aggregate context");
 
 	if (PG_ARGISNULL(0))
 		state = (ArrAt *) MemoryContextAllocZero(aggcontext, sizeof(ArrAt));

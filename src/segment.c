@@ -191,7 +191,7 @@ push_numeric(JsonbParseState **state, const char *key, Datum d, bool isnull)
 }
 
 /*
- * The facts segment rules read (csm._segment_facts in SQL), from the
+ * The facts segment rules read (csm_internal._segment_facts in SQL), from the
  * account's arr, seats, plan, tier, external_id and properties (in the
  * order of enum's COL_ARR .. COL_PROPERTIES).
  */
@@ -272,7 +272,7 @@ same_text(Datum a, bool a_null, Datum b, bool b_null)
 }
 
 /*
- * csm._account_segment(), BEFORE INSERT OR UPDATE OF segment,
+ * csm_internal._account_segment(), BEFORE INSERT OR UPDATE OF segment,
  * segment_manual, arr, seats, plan, tier, external_id, properties FOR EACH
  * ROW.  The rules (as the SQL comments of 78_segment.sql state them):
  *   INSERT without a segment: derived.
@@ -301,12 +301,12 @@ csm_account_segment(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("csm._account_segment() must be called as a trigger")));
+				 errmsg("csm_internal._account_segment() must be called as a trigger")));
 	if (!TRIGGER_FIRED_BEFORE(trigdata->tg_event) || !TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
 		TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) || TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("csm._account_segment() must be a BEFORE INSERT OR UPDATE trigger FOR EACH ROW")));
+				 errmsg("csm_internal._account_segment() must be a BEFORE INSERT OR UPDATE trigger FOR EACH ROW")));
 
 	desc = trigdata->tg_relation->rd_att;
 	cache = (SegmentCache *) fcinfo->flinfo->fn_extra;
@@ -387,7 +387,7 @@ csm_account_segment(PG_FUNCTION_ARGS)
 }
 
 /*
- * csm._segment_rule_of(arr numeric, seats integer, plan text, tier text,
+ * csm_internal._segment_rule_of(arr numeric, seats integer, plan text, tier text,
  * external_id text, properties jsonb) RETURNS bigint: the rule_id of the
  * first enabled rule that matches an account with these columns (NULL when
  * none does), for csm.refresh_segments(); the rules are read once per call

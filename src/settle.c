@@ -4,9 +4,9 @@
  *
  * A trigger on a worker's shard of csm.conversation may read the reference
  * tables and write its own account's shards, but it cannot reach another
- * node, so it cannot count an agent's open conversations (csm.agent_load,
+ * node, so it cannot count an agent's open conversations (csm_internal.agent_load,
  * a reference table) or route a conversation to an agent.  It notes that
- * work in csm.conversation_change, and csm._settle_conversations() does it
+ * work in csm_internal.conversation_change, and csm_internal._settle_conversations() does it
  * on the coordinator.  This executor hook calls it when a statement that
  * wrote csm.conversation, csm.team_member or csm.support_team finishes, so
  * that a user's plain INSERT,
@@ -30,7 +30,7 @@
 
 static ExecutorEnd_hook_type prev_executor_end = NULL;
 
-/* csm._settle_conversations() is running: its own statements do not call it again. */
+/* csm_internal._settle_conversations() is running: its own statements do not call it again. */
 static bool settling = false;
 
 /*
@@ -102,9 +102,9 @@ settle(int what)
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		if (SPI_execute(what == 2 ? "SELECT csm._settle_conversations(true)"
-						: "SELECT csm._settle_conversations(false)", false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "csm._settle_conversations() failed");
+		if (SPI_execute(what == 2 ? "SELECT csm_internal._settle_conversations(true)"
+						: "SELECT csm_internal._settle_conversations(false)", false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "csm_internal._settle_conversations() failed");
 		SPI_finish();
 		PopActiveSnapshot();
 	}

@@ -112,7 +112,7 @@ csm_prepare_routed(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
  * Whether csm's tables are placed on a Citus cluster (csm.distribute() ran:
  * csm.account is a Citus table).  There, Citus locks a reference table's
  * rows by locking the whole table (its shard) until commit, so csm takes one
- * lock of its own before any other instead (csm._lock_ownership()).  Asked
+ * lock of its own before any other instead (csm_internal._lock_ownership()).  Asked
  * once per transaction (and again after a relcache invalidation), in an SPI
  * connection.
  */

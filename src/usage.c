@@ -1,11 +1,11 @@
 /*
  * usage.c: rolls tracked usage tables up into csm's usage counters.
  *
- * csm.track_usage() attaches csm._usage_rollup() to a user's table as AFTER
+ * csm.track_usage() attaches csm_internal._usage_rollup() to a user's table as AFTER
  * ... FOR EACH STATEMENT triggers with transition tables.  Each firing reads
  * its transition tuplestore directly, aggregates it in memory by account,
  * UTC day, user and feature, and appends one delta row per group to
- * csm.usage_delta with a single INSERT (a bulk statement's groups go
+ * csm_internal.usage_delta with a single INSERT (a bulk statement's groups go
  * straight to the counters instead).  The SQL work per statement grows
  * with the number of groups, not the number of rows.
  *
@@ -144,7 +144,7 @@ typedef struct TrackedColumn
 typedef struct TrackedSource
 {
 	int32		source_id;
-	bool		create_accounts;	/* false: unknown keys wait in csm.usage_pending */
+	bool		create_accounts;	/* false: unknown keys wait in csm_internal.usage_pending */
 	bool		schema_0_1_0;	/* csm 0.1.0's tables: append deltas only */
 	TrackedColumn account;
 	TrackedColumn time;
@@ -196,16 +196,16 @@ static const char *const create_sql =
 "ON CONFLICT (external_id) DO NOTHING";
 
 static const char *const append_sql =
-"INSERT INTO csm.usage_delta (account_id, source_id, day, user_key, feature, events) "
+"INSERT INTO csm_internal.usage_delta (account_id, source_id, day, user_key, feature, events) "
 "SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
 "                         pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6))";
 
 static const char *const append_one_sql =
-"INSERT INTO csm.usage_delta (account_id, source_id, day, user_key, feature, events) "
+"INSERT INTO csm_internal.usage_delta (account_id, source_id, day, user_key, feature, events) "
 "VALUES ($1, $2, $3, $4, $5, $6)";
 
 static const char *const pending_sql =
-"INSERT INTO csm.usage_pending (account_key, source_id, day, user_key, feature, events) "
+"INSERT INTO csm_internal.usage_pending (account_key, source_id, day, user_key, feature, events) "
 "SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
 "                         pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6))";
 
@@ -218,12 +218,12 @@ static const char *const compact_sql = "SELECT csm.compact_usage()";
  * with their new counts, which tell which users became active or inactive.
  */
 static const char *const fold_lock_sql =
-"SELECT only_row FROM csm.usage_fold_lock FOR UPDATE";
+"SELECT only_row FROM csm_internal.usage_fold_lock FOR UPDATE";
 
 /* the batch's account-days that have a counter row */
 static const char *const counted_sql =
 "SELECT c.account_id, c.day FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($3)) AS t(a, d) "
-"JOIN csm.usage_counter c ON c.account_id OPERATOR(pg_catalog.=) t.a "
+"JOIN csm_internal.usage_counter c ON c.account_id OPERATOR(pg_catalog.=) t.a "
 "AND c.source_id OPERATOR(pg_catalog.=) $2 AND c.day OPERATOR(pg_catalog.=) t.d";
 
 #define ROLLUP_ROWS(a, b, c, d) \
@@ -231,38 +231,38 @@ static const char *const counted_sql =
 "pg_catalog.unnest($4), pg_catalog.unnest($5)) AS t(a, d, " c ", " d ")"
 
 static const char *const user_day_insert_sql =
-"INSERT INTO csm.usage_user_day (account_id, source_id, day, user_key, events) "
+"INSERT INTO csm_internal.usage_user_day (account_id, source_id, day, user_key, events) "
 ROLLUP_ROWS("k", "n", "k", "n");
 
 static const char *const user_day_upsert_sql =
-"INSERT INTO csm.usage_user_day AS u (account_id, source_id, day, user_key, events) "
+"INSERT INTO csm_internal.usage_user_day AS u (account_id, source_id, day, user_key, events) "
 ROLLUP_ROWS("k", "n", "k", "n") " "
 "ON CONFLICT (account_id, source_id, day, user_key) "
 "DO UPDATE SET events = u.events OPERATOR(pg_catalog.+) excluded.events "
 "RETURNING u.account_id, u.day, u.user_key, u.events";
 
 static const char *const counter_insert_sql =
-"INSERT INTO csm.usage_counter (account_id, source_id, day, events, active_users) "
+"INSERT INTO csm_internal.usage_counter (account_id, source_id, day, events, active_users) "
 ROLLUP_ROWS("n", "u", "n", "u");
 
 static const char *const counter_upsert_sql =
-"INSERT INTO csm.usage_counter AS c (account_id, source_id, day, events, active_users) "
+"INSERT INTO csm_internal.usage_counter AS c (account_id, source_id, day, events, active_users) "
 ROLLUP_ROWS("n", "u", "n", "u") " "
 "ON CONFLICT (account_id, source_id, day) "
 "DO UPDATE SET events = c.events OPERATOR(pg_catalog.+) excluded.events, "
 "              active_users = c.active_users OPERATOR(pg_catalog.+) excluded.active_users";
 
 static const char *const feature_insert_sql =
-"INSERT INTO csm.usage_feature_counter (account_id, source_id, day, feature, events) "
+"INSERT INTO csm_internal.usage_feature_counter (account_id, source_id, day, feature, events) "
 ROLLUP_ROWS("k", "n", "k", "n");
 
 static const char *const feature_upsert_sql =
-"INSERT INTO csm.usage_feature_counter AS f (account_id, source_id, day, feature, events) "
+"INSERT INTO csm_internal.usage_feature_counter AS f (account_id, source_id, day, feature, events) "
 ROLLUP_ROWS("k", "n", "k", "n") " "
 "ON CONFLICT (account_id, source_id, day, feature) "
 "DO UPDATE SET events = f.events OPERATOR(pg_catalog.+) excluded.events";
 
-static const char *const truncate_sql = "SELECT csm._clear_usage($1)";
+static const char *const truncate_sql = "SELECT csm_internal._clear_usage($1)";
 
 static const char *const source_sql =
 "SELECT relation::pg_catalog.oid FROM csm.usage_source WHERE source_id OPERATOR(pg_catalog.=) $1 AND dropped_at IS NULL";
@@ -749,7 +749,7 @@ group_arrays(const GroupColumns *cols, bool pending, Datum *params)
 }
 
 /*
- * Appends the groups whose account does not exist to csm.usage_pending,
+ * Appends the groups whose account does not exist to csm_internal.usage_pending,
  * keyed by the account key's text, for a source tracked with
  * create_accounts => false.
  */
@@ -1097,7 +1097,7 @@ apply_rollups(UsageBatch *batch, const TrackedSource *src)
 
 /*
  * Writes one delta per group.  Small batches are appended to
- * csm.usage_delta, where concurrent writers never wait (one group, the
+ * csm_internal.usage_delta, where concurrent writers never wait (one group, the
  * usual single-row insert, with a plain VALUES insert); a batch as large as
  * a fold is added to the counters at once, which saves writing and deleting
  * every delta (only under READ COMMITTED, like a fold).
@@ -1245,13 +1245,13 @@ parse_source_id(const char *arg)
 	if (*arg == '\0' || *end != '\0' || id <= 0 || id > PG_INT32_MAX)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("csm._usage_rollup() got an invalid source id \"%s\"", arg),
+				 errmsg("csm_internal._usage_rollup() got an invalid source id \"%s\"", arg),
 				 errhint("Attach it with csm.track_usage(), not CREATE TRIGGER.")));
 	return (int32) id;
 }
 
 /*
- * The owner of csm._usage_rollup(), whose rights the rollup writes with, as
+ * The owner of csm_internal._usage_rollup(), whose rights the rollup writes with, as
  * SECURITY DEFINER would give but without its per-call cost of switching
  * search_path (the statements above are fully qualified instead).
  */
@@ -1292,13 +1292,13 @@ csm_usage_rollup(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("csm._usage_rollup() must be called as a trigger")));
+				 errmsg("csm_internal._usage_rollup() must be called as a trigger")));
 	trigger = trigdata->tg_trigger;
 	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event) || !TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event)
 		|| trigger->tgnargs < 5 || trigger->tgnargs > 6)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("csm._usage_rollup() must fire AFTER ... FOR EACH STATEMENT with five or six arguments"),
+				 errmsg("csm_internal._usage_rollup() must fire AFTER ... FOR EACH STATEMENT with five or six arguments"),
 				 errhint("Attach it with csm.track_usage(), not CREATE TRIGGER.")));
 
 	src.source_id = parse_source_id(trigger->tgargs[0]);
@@ -1311,7 +1311,7 @@ csm_usage_rollup(PG_FUNCTION_ARGS)
 	 * it then only appends deltas, as 0.1.0's trigger did for most
 	 * statements, and 0.1.0's csm.compact_usage() folds them.
 	 */
-	src.schema_0_1_0 = !OidIsValid(get_relname_relid("usage_fold_lock", get_namespace_oid("csm", false)));
+	src.schema_0_1_0 = !OidIsValid(get_relname_relid("usage_fold_lock", get_namespace_oid("csm_internal", false)));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "csm: SPI_connect failed");
 
@@ -1334,13 +1334,13 @@ csm_usage_rollup(PG_FUNCTION_ARGS)
 		&& trigdata->tg_newtable == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("csm._usage_rollup() needs a NEW TABLE transition table"),
+				 errmsg("csm_internal._usage_rollup() needs a NEW TABLE transition table"),
 				 errhint("Attach it with csm.track_usage(), not CREATE TRIGGER.")));
 	if ((TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) || TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
 		&& trigdata->tg_oldtable == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("csm._usage_rollup() needs an OLD TABLE transition table"),
+				 errmsg("csm_internal._usage_rollup() needs an OLD TABLE transition table"),
 				 errhint("Attach it with csm.track_usage(), not CREATE TRIGGER.")));
 
 	desc = RelationGetDescr(trigdata->tg_relation);
@@ -1351,7 +1351,7 @@ csm_usage_rollup(PG_FUNCTION_ARGS)
 	if (src.account.attnum == 0 || src.time.attnum == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("csm._usage_rollup() needs an account and a time column"),
+				 errmsg("csm_internal._usage_rollup() needs an account and a time column"),
 				 errhint("Attach it with csm.track_usage(), not CREATE TRIGGER.")));
 
 	/* small to start with: most statements insert a row or a few */
@@ -1409,7 +1409,7 @@ csm_usage_rollup(PG_FUNCTION_ARGS)
 }
 
 /*
- * csm._usage_rows(source, account_column, time_column, event_column,
+ * csm_internal._usage_rows(source, account_column, time_column, event_column,
  * user_column, from_day): the rows of a tracked table as backfill_usage()
  * counts them, with the same key text and UTC day the trigger computes.
  *
@@ -1547,13 +1547,13 @@ csm_usage_rows(PG_FUNCTION_ARGS)
 }
 
 /*
- * csm._usage_ddl(): the ddl_command_end event trigger that keeps every
+ * csm_internal._usage_ddl(): the ddl_command_end event trigger that keeps every
  * partition of a tracked table counted.  It finds the tables that CREATE
  * TABLE made and the partitions that ALTER TABLE attached or detached (only
  * C can read a collected command's subcommands, and a partition named
  * without a schema resolves only under the caller's own search_path, which
  * a function with SET search_path would have replaced), then hands each to
- * csm._usage_partition_changed() with csm's rights, so the role running the
+ * csm_internal._usage_partition_changed() with csm's rights, so the role running the
  * DDL needs none.
  */
 typedef struct PartitionChange
@@ -1622,7 +1622,7 @@ csm_usage_ddl(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("csm._usage_ddl() must be called as an event trigger")));
+				 errmsg("csm_internal._usage_ddl() must be called as an event trigger")));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "csm: SPI_connect failed");
 	if (SPI_execute("SELECT command_tag, objid, command FROM pg_catalog.pg_event_trigger_ddl_commands() "
@@ -1676,7 +1676,7 @@ csm_usage_ddl(PG_FUNCTION_ARGS)
 		Oid			argtypes[2] = {OIDOID, TEXTOID};
 		Datum		args[2] = {ObjectIdGetDatum(c->rel), CStringGetTextDatum(c->change)};
 
-		if (SPI_execute_with_args("SELECT csm._usage_partition_changed($1, $2)", 2, argtypes, args,
+		if (SPI_execute_with_args("SELECT csm_internal._usage_partition_changed($1, $2)", 2, argtypes, args,
 								  NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "csm: following a partition change failed");
 	}

@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS @extschema@.conversation (
     CONSTRAINT conversation_resolved_at_when_resolved CHECK ((resolved_at IS NOT NULL) = (status = 'resolved'))
 );
 COMMENT ON TABLE @extschema@.conversation IS
-    'Support conversations per account. A new one is routed to an available agent of its team on insert, or waits in the team''s queue; csm keeps assignee, assigned_at, waiting_since, resolved_at and csm.agent_load in step and logs every move in csm.assignment_log. Never delete a conversation to move it: its history stays with it.';
+    'Support conversations per account. A new one is routed to an available agent of its team on insert, or waits in the team''s queue; csm keeps assignee, assigned_at, waiting_since, resolved_at and csm_internal.agent_load in step and logs every move in csm.assignment_log. Never delete a conversation to move it: its history stays with it.';
 COMMENT ON COLUMN @extschema@.conversation.team IS 'The support team whose queue it belongs to (csm.support_team.team, or any name: a team without a row uses the defaults).';
 COMMENT ON COLUMN @extschema@.conversation.channel IS 'Where it came in, for example email, chat or phone.';
 COMMENT ON COLUMN @extschema@.conversation.status IS 'open, pending (waiting on the customer) or resolved. Open and pending ones count towards the assignee''s limit.';

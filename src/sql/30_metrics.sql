@@ -12,12 +12,12 @@
 -- one distributed relation only, not to the four here.  A SQL function over distributed tables
 -- would be inlined only after Citus has looked at the query, which then
 -- fails, or, in a subquery, reads the coordinator's empty local tables.
-CREATE OR REPLACE FUNCTION @extschema@._account_metrics_sql(scored_only boolean DEFAULT false) RETURNS text
+CREATE OR REPLACE FUNCTION csm_internal._account_metrics_sql(scored_only boolean DEFAULT false) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN format($metrics$
 WITH per_source_day AS (
     SELECT u.account_id, u.source_id, u.day, u.events, u.active_users
-    FROM @extschema@._usage_day u
+    FROM csm_internal._usage_day u
     WHERE u.day <= $1 AND ($2::bigint IS NULL OR u.account_id = $2)
 ),
 -- Across sources, the same person usually appears in each, so a day's
@@ -39,7 +39,7 @@ usage AS (
 features AS (
     SELECT f.account_id, count(*)::integer AS adopted
     FROM (SELECT fc.account_id, fc.feature
-          FROM @extschema@._usage_feature_day fc
+          FROM csm_internal._usage_feature_day fc
           WHERE fc.day > $1 - 30 AND fc.day <= $1 AND ($2::bigint IS NULL OR fc.account_id = $2)
           GROUP BY fc.account_id, fc.feature
           HAVING sum(fc.events) > 0) f
@@ -97,12 +97,12 @@ $metrics$,
          THEN '@extschema@.health_score k JOIN @extschema@.account a ON a.account_id = k.account_id'
          ELSE '@extschema@.account a' END,
     CASE WHEN scored_only THEN 'k' ELSE 'a' END);
-COMMENT ON FUNCTION @extschema@._account_metrics_sql(boolean) IS
-    'Internal: the text of the per-account metrics query of csm.account_metrics_at, with parameters $1 as_of, $2 account (NULL for all), $3 has_users, $4 has_features, $5 has_tickets (see csm._account_metric_sources); with scored_only, only of the accounts that have a csm.health_score row, which drive the query (on Citus, a distributed table: the query then runs on the workers).';
+COMMENT ON FUNCTION csm_internal._account_metrics_sql(boolean) IS
+    'Internal: the text of the per-account metrics query of csm.account_metrics_at, with parameters $1 as_of, $2 account (NULL for all), $3 has_users, $4 has_features, $5 has_tickets (see csm_internal._account_metric_sources); with scored_only, only of the accounts that have a csm.health_score row, which drive the query (on Citus, a distributed table: the query then runs on the workers).';
 
 -- Which metric sources exist at all: a metric whose source does not exist
 -- is NULL for every account, never 0.
-CREATE OR REPLACE FUNCTION @extschema@._account_metric_sources(OUT has_users boolean, OUT has_features boolean,
+CREATE OR REPLACE FUNCTION csm_internal._account_metric_sources(OUT has_users boolean, OUT has_features boolean,
                                                     OUT has_tickets boolean)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp AS $$
@@ -113,7 +113,7 @@ BEGIN
     FROM @extschema@.usage_source s;
     has_tickets := EXISTS (SELECT 1 FROM @extschema@.conversation c LIMIT 1);
 END $$;
-COMMENT ON FUNCTION @extschema@._account_metric_sources() IS
+COMMENT ON FUNCTION csm_internal._account_metric_sources() IS
     'Internal: whether any tracked source has a user column, an event column, and whether csm.conversation has rows: the metrics that exist at all.';
 
 CREATE OR REPLACE FUNCTION @extschema@.account_metrics_at(as_of date, account bigint DEFAULT NULL)
@@ -139,12 +139,12 @@ BEGIN
     -- than a query text planned at every call (the planning was most of a
     -- call's time).  On Citus the view is the set-based form: EXECUTE below.
     IF account IS NOT NULL AND as_of = (now() AT TIME ZONE 'UTC')::date
-       AND NOT @extschema@._is_distributed('@extschema@.account') THEN
+       AND NOT csm_internal._is_distributed('@extschema@.account') THEN
         RETURN QUERY SELECT m.* FROM @extschema@.account_metrics m WHERE m.account_id = account;
         RETURN;
     END IF;
-    src := @extschema@._account_metric_sources();
-    RETURN QUERY EXECUTE @extschema@._account_metrics_sql()
+    src := csm_internal._account_metric_sources();
+    RETURN QUERY EXECUTE csm_internal._account_metrics_sql()
         USING as_of, account, src.has_users, src.has_features, src.has_tickets;
 END $$;
 COMMENT ON FUNCTION @extschema@.account_metrics_at(date, bigint) IS
@@ -156,12 +156,12 @@ COMMENT ON FUNCTION @extschema@.account_metrics_at(date, bigint) IS
 -- reads that account's rows only, O(1) in portfolio size, where the
 -- set-based form aggregates every account first (issue 15: 1.45 s for one
 -- account on the 2,000-account demo).  Same parameters and columns as
--- csm._account_metrics_sql; the answers are the same row for row (each
+-- csm_internal._account_metrics_sql; the answers are the same row for row (each
 -- subquery is the set-based CTE restricted to one account).  Citus does not
 -- run subqueries correlated with the reference table csm.account:
 -- csm.distribute() gives the view the set-based form there
--- (csm._account_metrics_view).
-CREATE OR REPLACE FUNCTION @extschema@._account_metrics_lateral_sql() RETURNS text
+-- (csm_internal._account_metrics_view).
+CREATE OR REPLACE FUNCTION csm_internal._account_metrics_lateral_sql() RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN $metrics$
 SELECT a.account_id,
@@ -185,7 +185,7 @@ LEFT JOIN LATERAL (
     -- Across sources, the same person usually appears in each, so a day's
     -- active users is the largest source's count.
     FROM (SELECT ud.account_id, ud.day, sum(ud.events) AS events, max(ud.active_users) AS active_users
-          FROM @extschema@._usage_day ud
+          FROM csm_internal._usage_day ud
           WHERE ud.day <= $1 AND ud.account_id = a.account_id
           GROUP BY ud.account_id, ud.day) d
     GROUP BY d.account_id
@@ -193,7 +193,7 @@ LEFT JOIN LATERAL (
 LEFT JOIN LATERAL (
     SELECT ff.account_id, count(*)::integer AS adopted
     FROM (SELECT fc.account_id, fc.feature
-          FROM @extschema@._usage_feature_day fc
+          FROM csm_internal._usage_feature_day fc
           WHERE fc.day > $1 - 30 AND fc.day <= $1 AND fc.account_id = a.account_id
           GROUP BY fc.account_id, fc.feature
           HAVING sum(fc.events) > 0) ff
@@ -220,31 +220,31 @@ WHERE ($2::bigint IS NULL OR a.account_id = $2)
        OR n.account_id IS NOT NULL
        OR t.account_id IS NOT NULL)
 $metrics$;
-COMMENT ON FUNCTION @extschema@._account_metrics_lateral_sql() IS
-    'Internal: csm._account_metrics_sql() (same parameters, columns and answers) with each account''s part a LATERAL subquery keyed by the account row, so that a read of one account reads only its rows: the single-node form of csm.account_metrics.';
+COMMENT ON FUNCTION csm_internal._account_metrics_lateral_sql() IS
+    'Internal: csm_internal._account_metrics_sql() (same parameters, columns and answers) with each account''s part a LATERAL subquery keyed by the account row, so that a read of one account reads only its rows: the single-node form of csm.account_metrics.';
 
 -- (Re)creates csm.account_metrics: the query itself, as of today, so that a
 -- read of some accounts plans only their rows (a function would compute
 -- every account first), and Citus sees its tables.  per_account: the
 -- LATERAL form (single node); else the set-based form, which Citus runs
 -- (csm.distribute() calls it with false).
-CREATE OR REPLACE FUNCTION @extschema@._account_metrics_view(per_account boolean) RETURNS void
+CREATE OR REPLACE FUNCTION csm_internal._account_metrics_view(per_account boolean) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 BEGIN
     EXECUTE pg_catalog.format('CREATE OR REPLACE VIEW @extschema@.account_metrics WITH (security_invoker = true) AS %s',
         pg_catalog.regexp_replace(pg_catalog.regexp_replace(pg_catalog.regexp_replace(pg_catalog.regexp_replace(
-            pg_catalog.regexp_replace(CASE WHEN per_account THEN @extschema@._account_metrics_lateral_sql()
-                                           ELSE @extschema@._account_metrics_sql() END,
+            pg_catalog.regexp_replace(CASE WHEN per_account THEN csm_internal._account_metrics_lateral_sql()
+                                           ELSE csm_internal._account_metrics_sql() END,
             '\$1(?![0-9])', '(pg_catalog.now() AT TIME ZONE ''UTC'')::date', 'g'),
             '\$2(?![0-9])', 'NULL', 'g'),
-            '\$3(?![0-9])', '(SELECT x.has_users FROM @extschema@._account_metric_sources() x)', 'g'),
-            '\$4(?![0-9])', '(SELECT x.has_features FROM @extschema@._account_metric_sources() x)', 'g'),
-            '\$5(?![0-9])', '(SELECT x.has_tickets FROM @extschema@._account_metric_sources() x)', 'g'));
+            '\$3(?![0-9])', '(SELECT x.has_users FROM csm_internal._account_metric_sources() x)', 'g'),
+            '\$4(?![0-9])', '(SELECT x.has_features FROM csm_internal._account_metric_sources() x)', 'g'),
+            '\$5(?![0-9])', '(SELECT x.has_tickets FROM csm_internal._account_metric_sources() x)', 'g'));
 END $fn$;
-REVOKE ALL ON FUNCTION @extschema@._account_metrics_view(boolean) FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@._account_metrics_view(boolean) IS
+REVOKE ALL ON FUNCTION csm_internal._account_metrics_view(boolean) FROM PUBLIC;
+COMMENT ON FUNCTION csm_internal._account_metrics_view(boolean) IS
     'Internal: (re)creates csm.account_metrics as of today, per_account (LATERAL, single node: one account''s read is O(1) in portfolio size) or set-based (what Citus runs; csm.distribute() calls it with false). Same columns and answers.';
-SELECT @extschema@._account_metrics_view(per_account => true);
+SELECT csm_internal._account_metrics_view(per_account => true);
 COMMENT ON VIEW @extschema@.account_metrics IS
     'Raw metrics per account as of today (UTC), the inputs of health models. NULL where no source exists.';
 COMMENT ON COLUMN @extschema@.account_metrics.dau_ratio IS

@@ -172,14 +172,14 @@ ON CONFLICT DO NOTHING;
 -- On Citus the health tables are reference tables: a copy on every node,
 -- each with these triggers, fed the same rows in the same order. So each
 -- copy's trigger decides alike and bumps the version in its own node's copy
--- of csm.health_model (csm._local_copy()), with the same time and
--- transaction mark on every node (csm._stamp(), csm._xact_mark()). It never
+-- of csm.health_model (csm_internal._local_copy()), with the same time and
+-- transaction mark on every node (csm_internal._stamp(), csm_internal._xact_mark()). It never
 -- runs a distributed query: Citus writes a multi-row INSERT ... SELECT into
 -- a reference table with a COPY to every node at once, the coordinator's
 -- copy from the session's own backend, whose connections to the workers are
 -- busy with that COPY ("another command is already in progress"). On a
 -- single node the copy is the table.
-CREATE OR REPLACE FUNCTION @extschema@._local_copy(relation regclass) RETURNS regclass
+CREATE OR REPLACE FUNCTION csm_internal._local_copy(relation regclass) RETURNS regclass
 LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     copy regclass;
@@ -194,14 +194,14 @@ BEGIN
         INTO copy USING relation;
     RETURN coalesce(copy, relation);
 END $$;
-COMMENT ON FUNCTION @extschema@._local_copy(regclass) IS
+COMMENT ON FUNCTION csm_internal._local_copy(regclass) IS
     'Internal: this node''s copy of a table: its placement here when it is a Citus reference table, else the table itself.';
 
 -- The mark of the transaction that bumped a model (health_model.bumped_by):
 -- the transaction id, or on Citus one made of the distributed transaction's
 -- timestamp and number, which every node of the transaction sees alike (the
 -- number alone starts again when the server restarts; the time does not).
-CREATE OR REPLACE FUNCTION @extschema@._xact_mark() RETURNS xid8
+CREATE OR REPLACE FUNCTION csm_internal._xact_mark() RETURNS xid8
 LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     mark numeric;
@@ -216,9 +216,9 @@ BEGIN
     END IF;
     RETURN coalesce(mark::text::xid8, pg_current_xact_id());
 END $$;
-COMMENT ON FUNCTION @extschema@._xact_mark() IS
+COMMENT ON FUNCTION csm_internal._xact_mark() IS
     'Internal: marks the transaction that last bumped a health model: pg_current_xact_id(), or on Citus a mark of the distributed transaction that every node computes alike.';
-CREATE OR REPLACE FUNCTION @extschema@._health_model_guard() RETURNS trigger
+CREATE OR REPLACE FUNCTION csm_internal._health_model_guard() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF TG_OP = 'INSERT' AND NEW.builtin THEN
@@ -236,51 +236,51 @@ BEGIN
     END IF;
     RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
 END $$;
-COMMENT ON FUNCTION @extschema@._health_model_guard() IS
+COMMENT ON FUNCTION csm_internal._health_model_guard() IS
     'Trigger: built-in models are read-only, but for their stale_after.';
 CREATE OR REPLACE TRIGGER health_model_guard BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.health_model
-    FOR EACH ROW EXECUTE FUNCTION @extschema@._health_model_guard();
+    FOR EACH ROW EXECUTE FUNCTION csm_internal._health_model_guard();
 
-CREATE OR REPLACE FUNCTION @extschema@._health_model_bump() RETURNS trigger
+CREATE OR REPLACE FUNCTION csm_internal._health_model_bump() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF (NEW.name, NEW.description, NEW.min_coverage) IS DISTINCT FROM (OLD.name, OLD.description, OLD.min_coverage) THEN
         EXECUTE format('UPDATE %s m SET version = m.version + 1, updated_at = $2, bumped_by = $3 '
                        'WHERE m.name = $1 AND m.bumped_by IS DISTINCT FROM $3',
-                       @extschema@._local_copy('@extschema@.health_model'))
-            USING NEW.name, @extschema@._stamp(), @extschema@._xact_mark();
+                       csm_internal._local_copy('@extschema@.health_model'))
+            USING NEW.name, csm_internal._stamp(), csm_internal._xact_mark();
     END IF;
     RETURN NULL;
 END $$;
-COMMENT ON FUNCTION @extschema@._health_model_bump() IS
+COMMENT ON FUNCTION csm_internal._health_model_bump() IS
     'Trigger: renaming or redescribing a model, or changing its min_coverage, bumps its version once per transaction (on Citus: each node in its own copy, alike).';
 CREATE OR REPLACE TRIGGER health_model_bump AFTER UPDATE ON @extschema@.health_model
-    FOR EACH ROW EXECUTE FUNCTION @extschema@._health_model_bump();
+    FOR EACH ROW EXECUTE FUNCTION csm_internal._health_model_bump();
 
 -- The models a row change touches: its new model, its old one, or both
 -- (NEW is NULL in a DELETE trigger, OLD in an INSERT one).
-CREATE OR REPLACE FUNCTION @extschema@._models_of(new_model text, old_model text) RETURNS SETOF text
+CREATE OR REPLACE FUNCTION csm_internal._models_of(new_model text, old_model text) RETURNS SETOF text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp AS $$
     SELECT DISTINCT m FROM unnest(ARRAY[new_model, old_model]) AS m WHERE m IS NOT NULL
 $$;
-COMMENT ON FUNCTION @extschema@._models_of(text, text) IS
+COMMENT ON FUNCTION csm_internal._models_of(text, text) IS
     'The distinct non-NULL models among a changed row''s new and old model.';
 
 -- Runs BEFORE each row, so it sees the rows of the same statement that came
 -- before: a model that has no components yet is being built (or restored
 -- by pg_restore, which loads a model's rows before its components) and is
 -- not bumped; any other change bumps the version once per transaction.
-CREATE OR REPLACE FUNCTION @extschema@._health_part_guard() RETURNS trigger
+CREATE OR REPLACE FUNCTION csm_internal._health_part_guard() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     touched text;
-    models regclass := @extschema@._local_copy('@extschema@.health_model');
-    mark xid8 := @extschema@._xact_mark();
+    models regclass := csm_internal._local_copy('@extschema@.health_model');
+    mark xid8 := csm_internal._xact_mark();
     builtin boolean;
     building boolean;
 BEGIN
-    FOR touched IN SELECT @extschema@._models_of(NEW.model, OLD.model) LOOP
+    FOR touched IN SELECT csm_internal._models_of(NEW.model, OLD.model) LOOP
         -- this node's copies only: no distributed query (see above)
         EXECUTE format('SELECT m.builtin FROM %s m WHERE m.name = $1', models) INTO builtin USING touched;
         IF builtin THEN
@@ -291,7 +291,7 @@ BEGIN
         building := false;
         IF TG_OP = 'INSERT' THEN
             EXECUTE format('SELECT NOT EXISTS (SELECT 1 FROM %s c WHERE c.model = $1)',
-                           @extschema@._local_copy('@extschema@.health_component'))
+                           csm_internal._local_copy('@extschema@.health_component'))
                 INTO building USING touched;
         END IF;
         IF building THEN
@@ -300,25 +300,25 @@ BEGIN
         ELSE
             EXECUTE format('UPDATE %s m SET version = m.version + 1, updated_at = $3, bumped_by = $2 '
                            'WHERE m.name = $1 AND m.bumped_by IS DISTINCT FROM $2', models)
-                USING touched, mark, @extschema@._stamp();
+                USING touched, mark, csm_internal._stamp();
         END IF;
     END LOOP;
     RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
 END $$;
-COMMENT ON FUNCTION @extschema@._health_part_guard() IS
+COMMENT ON FUNCTION csm_internal._health_part_guard() IS
     'Trigger: built-in models are read-only; a change to a model''s components or groups bumps its version once per transaction, except while the model is being built.';
 CREATE OR REPLACE TRIGGER health_component_guard BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.health_component
-    FOR EACH ROW EXECUTE FUNCTION @extschema@._health_part_guard();
+    FOR EACH ROW EXECUTE FUNCTION csm_internal._health_part_guard();
 CREATE OR REPLACE TRIGGER health_group_guard BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.health_group
-    FOR EACH ROW EXECUTE FUNCTION @extschema@._health_part_guard();
+    FOR EACH ROW EXECUTE FUNCTION csm_internal._health_part_guard();
 
-CREATE OR REPLACE FUNCTION @extschema@._health_model_check() RETURNS trigger
+CREATE OR REPLACE FUNCTION csm_internal._health_model_check() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     model_name text;
 BEGIN
     -- an UPDATE may move a component from one model to another: check both
-    FOR model_name IN SELECT @extschema@._models_of(NEW.model, OLD.model) LOOP
+    FOR model_name IN SELECT csm_internal._models_of(NEW.model, OLD.model) LOOP
         CONTINUE WHEN NOT EXISTS (SELECT 1 FROM @extschema@.health_model m WHERE m.name = model_name);  -- deleted
         IF NOT EXISTS (SELECT 1 FROM @extschema@.health_component c WHERE c.model = model_name) THEN
             RAISE EXCEPTION 'health model "%" has no components', model_name
@@ -334,13 +334,13 @@ BEGIN
     END LOOP;
     RETURN NULL;
 END $$;
-COMMENT ON FUNCTION @extschema@._health_model_check() IS
+COMMENT ON FUNCTION csm_internal._health_model_check() IS
     'Constraint trigger, checked at commit: a model keeps at least one component, all grouped or all ungrouped. (A model row inserted alone is a draft that scoring refuses until it has components.)';
 DO $rerunnable$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t WHERE t.tgrelid OPERATOR(pg_catalog.=) '@extschema@.health_component'::pg_catalog.regclass AND t.tgname OPERATOR(pg_catalog.=) 'health_component_model_valid') THEN
         CREATE CONSTRAINT TRIGGER health_component_model_valid AFTER INSERT OR UPDATE OR DELETE ON @extschema@.health_component
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION @extschema@._health_model_check();
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION csm_internal._health_model_check();
     END IF;
 END $rerunnable$;
 
@@ -348,7 +348,7 @@ CREATE OR REPLACE FUNCTION @extschema@.copy_health_model(source text, new_name t
 RETURNS text
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    PERFORM @extschema@._require('admin');
+    PERFORM csm_internal._require('admin');
     IF NOT EXISTS (SELECT 1 FROM @extschema@.health_model m WHERE m.name = source) THEN
         RAISE EXCEPTION 'health model "%" does not exist', source
             USING ERRCODE = 'undefined_object', HINT = 'See csm.health_model for the models.';
@@ -407,22 +407,22 @@ COMMENT ON FUNCTION @extschema@.csm_health_evaluate(jsonb, text, boolean) IS
 -- csm_health_score_row(t, 'model') over a table t is planned as
 -- _health_score_values('model', '{metric, ...}', t.metric, ...): the same
 -- score, without building and taking apart a row value per row.
-CREATE OR REPLACE FUNCTION @extschema@._health_score_values(model text, metrics text[], VARIADIC "any") RETURNS float8
+CREATE OR REPLACE FUNCTION csm_internal._health_score_values(model text, metrics text[], VARIADIC "any") RETURNS float8
 AS 'MODULE_PATHNAME', 'csm_health_score_values'
 LANGUAGE C STABLE PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@._health_score_values(text, text[], "any") IS
+COMMENT ON FUNCTION csm_internal._health_score_values(text, text[], "any") IS
     'Internal: what csm_health_score_row(t, model) over a table becomes when planned. Scores the values passed, each named by the element of metrics in its position; NULL values are missing.';
 
-CREATE OR REPLACE FUNCTION @extschema@._health_score_row_support(internal) RETURNS internal
+CREATE OR REPLACE FUNCTION csm_internal._health_score_row_support(internal) RETURNS internal
 AS 'MODULE_PATHNAME', 'csm_health_score_row_support'
 LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@._health_score_row_support(internal) IS
+COMMENT ON FUNCTION csm_internal._health_score_row_support(internal) IS
     'Internal: planner support for csm_health_score_row, rewriting a call on a table''s whole row into _health_score_values over its metric columns.';
 
 CREATE OR REPLACE FUNCTION @extschema@.csm_health_score_row(metrics record, model text DEFAULT 'default') RETURNS float8
 AS 'MODULE_PATHNAME', 'csm_health_score_row'
 LANGUAGE C STABLE STRICT PARALLEL SAFE
-SUPPORT @extschema@._health_score_row_support;
+SUPPORT csm_internal._health_score_row_support;
 COMMENT ON FUNCTION @extschema@.csm_health_score_row(record, text) IS
     'Health score of a row whose columns are named after the metrics (such as a csm.account_metrics row), without building JSON.';
 
@@ -433,10 +433,10 @@ LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.csm_health_evaluate_row(record, text) IS
     'Like csm_health_score_row, with band, coverage, model version and per-component detail.';
 
-CREATE OR REPLACE FUNCTION @extschema@._health_metrics_problem(metrics record, model text) RETURNS text
+CREATE OR REPLACE FUNCTION csm_internal._health_metrics_problem(metrics record, model text) RETURNS text
 AS 'MODULE_PATHNAME', 'csm_health_metrics_problem'
 LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@._health_metrics_problem(record, text) IS
+COMMENT ON FUNCTION csm_internal._health_metrics_problem(record, text) IS
     'Internal: why csm_health_evaluate_row(metrics, model) would refuse the row''s metric values (NaN, infinite, outside a metric''s domain), or NULL when it would score it. refresh_health uses it to skip bad accounts.';
 
 CREATE OR REPLACE FUNCTION @extschema@.health_band(score float8) RETURNS @extschema@.health_band
@@ -476,7 +476,7 @@ COMMENT ON FUNCTION @extschema@.health_components(@extschema@.health_result) IS
 -- Current scores, history, overrides -------------------------------------------
 
 -- No foreign key: a first refresh of a million accounts would spend more
--- on the checks than on the writes; csm._forget_accounts() removes a deleted
+-- on the checks than on the writes; csm_internal._forget_accounts() removes a deleted
 -- account's score.
 CREATE TABLE IF NOT EXISTS @extschema@.health_score (
     account_id    bigint NOT NULL,
@@ -514,10 +514,10 @@ CREATE TABLE IF NOT EXISTS @extschema@.health_history (
 COMMENT ON TABLE @extschema@.health_history IS
     'One computed health score per account per UTC day (the day''s last refresh wins).';
 
--- csm._forget_accounts deletes a deleted account's scores and history.
+-- csm_internal._forget_accounts deletes a deleted account's scores and history.
 CREATE OR REPLACE TRIGGER account_forget_health AFTER DELETE ON @extschema@.account
     REFERENCING OLD TABLE AS gone FOR EACH STATEMENT
-    EXECUTE FUNCTION @extschema@._forget_accounts('@extschema@.health_score', '@extschema@.health_history');
+    EXECUTE FUNCTION csm_internal._forget_accounts('@extschema@.health_score', '@extschema@.health_history');
 
 CREATE TABLE IF NOT EXISTS @extschema@.health_override (
     account_id  bigint NOT NULL REFERENCES @extschema@.account (account_id) ON DELETE CASCADE,
@@ -525,7 +525,7 @@ CREATE TABLE IF NOT EXISTS @extschema@.health_override (
     score       float8 NOT NULL,
     reason      text NOT NULL,
     expires_at  timestamptz,
-    created_by  name NOT NULL DEFAULT @extschema@._caller(),
+    created_by  name NOT NULL DEFAULT csm_internal._caller(),
     created_at  timestamptz NOT NULL DEFAULT now(),
     cleared_at  timestamptz,
     cleared_by  name,
@@ -536,7 +536,7 @@ CREATE TABLE IF NOT EXISTS @extschema@.health_override (
 COMMENT ON TABLE @extschema@.health_override IS
     'Manual health overrides with their reason. The latest uncleared, unexpired one per account is in effect; none is ever deleted.';
 
-CREATE OR REPLACE FUNCTION @extschema@._account_id(external_id text) RETURNS bigint
+CREATE OR REPLACE FUNCTION csm_internal._account_id(external_id text) RETURNS bigint
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     id bigint;
@@ -545,19 +545,19 @@ BEGIN
     -- Read as csm's owner in csm's SECURITY DEFINER functions: an account
     -- outside the caller's book (93_visibility.sql) is unknown to them, with
     -- the same error, so that nothing tells it from one that does not exist.
-    IF NOT FOUND OR NOT @extschema@._sees_account(id) THEN
+    IF NOT FOUND OR NOT csm_internal._sees_account(id) THEN
         RAISE EXCEPTION 'account "%" does not exist', external_id
             USING ERRCODE = 'no_data_found', HINT = 'See csm.account for the accounts.';
     END IF;
     RETURN id;
 END $$;
-COMMENT ON FUNCTION @extschema@._account_id(text) IS 'account_id of an external_id; raises P0002 when there is none, or when it is outside the calling role''s book (csm.enable_row_security()).';
+COMMENT ON FUNCTION csm_internal._account_id(text) IS 'account_id of an external_id; raises P0002 when there is none, or when it is outside the calling role''s book (csm.enable_row_security()).';
 
 -- The statements csm.refresh_health runs, by step, with parameters $1 the
 -- UTC day, $2 NULL (every account), $3 to $5 the metric sources (see
--- csm._account_metrics_sql); stamp, the refresh's instant, is a constant in
+-- csm_internal._account_metrics_sql); stamp, the refresh's instant, is a constant in
 -- them. A function of its own so that a test can EXPLAIN exactly them.
-CREATE OR REPLACE FUNCTION @extschema@._health_refresh_statements(metrics regclass, stamp timestamptz, distributed boolean)
+CREATE OR REPLACE FUNCTION csm_internal._health_refresh_statements(metrics regclass, stamp timestamptz, distributed boolean)
 RETURNS TABLE (step text, statement text)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -570,7 +570,7 @@ DECLARE
         WHERE a.status = 'active'$q$,
         -- (a subquery, so that its rows are records: on Citus a worker has
         -- no row type of a coordinator-only relation)
-        '(' || CASE WHEN metrics IS NULL THEN @extschema@._account_metrics_sql(scored_only => distributed)
+        '(' || CASE WHEN metrics IS NULL THEN csm_internal._account_metrics_sql(scored_only => distributed)
                     ELSE 'SELECT * FROM ' || metrics::text END || ')');
     -- writes the scores of a source with columns account_id and the
     -- fields of csm.health_result
@@ -615,10 +615,10 @@ DECLARE
     -- (in the subquery: Citus refuses a STABLE function of columns in the
     -- WHERE clause of an UPDATE)
     checked constant text := format(
-        'SELECT y0.* FROM (%s) y0 WHERE @extschema@._health_metrics_problem(y0.metrics_row, y0.model) IS NULL', accounts);
+        'SELECT y0.* FROM (%s) y0 WHERE csm_internal._health_metrics_problem(y0.metrics_row, y0.model) IS NULL', accounts);
     -- each score's stale_after: its model's, else the csm.stale_after
     -- setting as this refresh reads it; constants in the statement
-    stale_default constant interval := @extschema@._stale_after_default();
+    stale_default constant interval := csm_internal._stale_after_default();
     stale_case text;
 BEGIN
     -- (this node's copy of the models: on Citus, reading the reference
@@ -628,7 +628,7 @@ BEGIN
                                                    || quote_literal(m.stale_after) || '::interval', ' ' ORDER BY m.name)
                           || ' ELSE ' || quote_literal($1) || '::interval END'
                    FROM %s m WHERE m.stale_after IS NOT NULL$q$,
-                   @extschema@._local_copy('@extschema@.health_model'))
+                   csm_internal._local_copy('@extschema@.health_model'))
         INTO stale_case USING stale_default;
     stale_case := coalesce(stale_case, format('%L::interval', stale_default));
     step := 'accounts';
@@ -655,7 +655,7 @@ BEGIN
         RETURN NEXT;
         step := 'score_checked';
         statement := format(merge_scores, format(
-            'SELECT x.account_id, (x.r).* FROM (SELECT y.account_id, @extschema@.csm_health_evaluate_row(y.metrics_row, y.model) AS r FROM (%s) y WHERE @extschema@._health_metrics_problem(y.metrics_row, y.model) IS NULL OFFSET 0) x',
+            'SELECT x.account_id, (x.r).* FROM (SELECT y.account_id, @extschema@.csm_health_evaluate_row(y.metrics_row, y.model) AS r FROM (%s) y WHERE csm_internal._health_metrics_problem(y.metrics_row, y.model) IS NULL OFFSET 0) x',
             accounts), stamp, format(stale_case, 's.model'), stamp, format(stale_case, 's.model'));
         RETURN NEXT;
     END IF;
@@ -680,7 +680,7 @@ BEGIN
         stamp);
     RETURN NEXT;
 END $$;
-COMMENT ON FUNCTION @extschema@._health_refresh_statements(regclass, timestamptz, boolean) IS
+COMMENT ON FUNCTION csm_internal._health_refresh_statements(regclass, timestamptz, boolean) IS
     'Internal: the statements csm.refresh_health runs (accounts, placeholders, score, score_checked, unscored, history), with parameters $1 day, $2 NULL, $3-$5 metric sources.';
 
 CREATE OR REPLACE FUNCTION @extschema@.refresh_health(metrics regclass DEFAULT NULL) RETURNS bigint
@@ -691,24 +691,24 @@ DECLARE
     -- each worker's now() is its own transaction's start.
     stamp constant timestamptz := now();
     today constant date := (now() AT TIME ZONE 'UTC')::date;
-    distributed constant boolean := @extschema@._is_distributed('@extschema@.health_score');
+    distributed constant boolean := csm_internal._is_distributed('@extschema@.health_score');
     sources record;
     expected text[];
     scored bigint;
     changed bigint[];
     expired bigint[];
-    -- what it runs, by step (see csm._health_refresh_statements)
-    statements jsonb := (SELECT jsonb_object_agg(t.step, t.statement) FROM @extschema@._health_refresh_statements(metrics, stamp, distributed) t);
+    -- what it runs, by step (see csm_internal._health_refresh_statements)
+    statements jsonb := (SELECT jsonb_object_agg(t.step, t.statement) FROM csm_internal._health_refresh_statements(metrics, stamp, distributed) t);
     accounts constant text := statements ->> 'accounts';
     account record;
     skipped bigint := 0;
     started constant timestamptz := clock_timestamp();
 BEGIN
-    PERFORM @extschema@._require('operate');
+    PERFORM csm_internal._require('operate');
     -- On Citus, routing at the end locks csm.team_member rows (a reference
     -- table), which Citus refuses after a query that read shards over several
     -- connections at once: with rules that read health, one connection per
-    -- worker from the start (as csm._lock_ownership()).
+    -- worker from the start (as csm_internal._lock_ownership()).
     IF distributed
        AND EXISTS (SELECT FROM @extschema@.routing_rule r
                    WHERE r.enabled AND r.condition IS NOT NULL
@@ -718,16 +718,16 @@ BEGIN
         -- Otherwise one connection per worker, the workers in parallel: the
         -- alerts and playbooks at the end write shards colocated with the
         -- scores, and a statement's hook may read them all (csm.cta,
-        -- csm._settle_conversations()); once a slow scoring UPDATE has had
+        -- csm_internal._settle_conversations()); once a slow scoring UPDATE has had
         -- Citus open a second connection to a worker, Citus refuses that
         -- ("cannot perform query with placements that were modified over
         -- multiple connections", seen at 250,000 accounts).
         PERFORM set_config('citus.max_adaptive_executor_pool_size', '1', true);
     END IF;
     -- (after the setting above: it reads csm.conversation)
-    sources := @extschema@._account_metric_sources();
+    sources := csm_internal._account_metric_sources();
     IF metrics IS NOT NULL THEN
-        PERFORM @extschema@._check_metrics_relation(metrics);
+        PERFORM csm_internal._check_metrics_relation(metrics);
     END IF;
     -- A relation without a single metric column of the models in use would
     -- overwrite every score with NULL.
@@ -756,14 +756,14 @@ BEGIN
     LOCK TABLE @extschema@.health_score, @extschema@.health_history IN SHARE ROW EXCLUSIVE MODE;
 
     -- A NOTICE at every 10% of the accounts, when the client wants notices
-    -- and there are 10,000 or more (single node; csm._progress_begin,
+    -- and there are 10,000 or more (single node; csm_internal._progress_begin,
     -- src/sql/92_settings.sql): a counter per row in the scoring
     -- statement, left out otherwise.
-    IF @extschema@._progress_begin('refresh_health') THEN
+    IF csm_internal._progress_begin('refresh_health') THEN
         -- (in the select list: in a WHERE clause its guessed selectivity
         -- would change the plan)
         statements := jsonb_set(statements, '{score}', to_jsonb(replace(statements ->> 'score', ' AS r FROM (',
-            ' AS r, @extschema@._progress(''refresh_health'', y.account_id) AS progress FROM (')));
+            ' AS r, csm_internal._progress(''refresh_health'', y.account_id) AS progress FROM (')));
     END IF;
 
     -- Metrics come from csm.account_metrics, or from a table or view of the
@@ -789,7 +789,7 @@ BEGIN
         -- Find the bad accounts in one pass (no subtransaction per account),
         -- report them, and score the others.
         FOR account IN EXECUTE format(
-            'SELECT y.external_id, y.model, p.problem FROM (%s) y CROSS JOIN LATERAL @extschema@._health_metrics_problem(y.metrics_row, y.model) AS p(problem) WHERE p.problem IS NOT NULL ORDER BY y.account_id',
+            'SELECT y.external_id, y.model, p.problem FROM (%s) y CROSS JOIN LATERAL csm_internal._health_metrics_problem(y.metrics_row, y.model) AS p(problem) WHERE p.problem IS NOT NULL ORDER BY y.account_id',
             accounts)
             USING today, NULL::bigint, sources.has_users, sources.has_features, sources.has_tickets LOOP
             skipped := skipped + 1;
@@ -836,15 +836,15 @@ BEGIN
             PERFORM @extschema@.apply_routing(changed, ARRAY['health_band', 'health_score']);
         END IF;
         -- health_band alerts (86_alert.sql, defined later: called by name)
-        PERFORM @extschema@._raise_alerts(ARRAY['health_band'], changed);
+        PERFORM csm_internal._raise_alerts(ARRAY['health_band'], changed);
     END IF;
     IF cardinality(changed) + cardinality(expired) > 0 THEN
         -- Playbooks fired by a health band (85_playbook.sql), in this transaction.
-        PERFORM @extschema@._fire_playbooks(ARRAY['health_band'], changed || expired, 'refresh_health');
+        PERFORM csm_internal._fire_playbooks(ARRAY['health_band'], changed || expired, 'refresh_health');
     END IF;
     -- the segment benchmarks csm.assess_health reads (46_benchmark.sql)
-    PERFORM @extschema@._keep_health_benchmark();
-    PERFORM @extschema@._run_finished('health', started, scored, skipped);
+    PERFORM csm_internal._keep_health_benchmark();
+    PERFORM csm_internal._run_finished('health', started, scored, skipped);
     RETURN scored;
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_health(regclass) IS
@@ -853,7 +853,7 @@ COMMENT ON FUNCTION @extschema@.refresh_health(regclass) IS
 -- A live score reads an account's rows on every shard: on Citus it cannot
 -- run inside a query Citus pushed to a worker (a per-row call over a
 -- distributed table), where it would be a distributed query from a shard.
-CREATE OR REPLACE FUNCTION @extschema@._health_live_check(fn text) RETURNS void
+CREATE OR REPLACE FUNCTION csm_internal._health_live_check(fn text) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF current_setting('application_name') LIKE 'citus\_internal%' THEN
@@ -862,7 +862,7 @@ BEGIN
                   HINT = 'Call it on its own or over csm.account (a reference table); over many accounts read csm.account_health or score csm.account_metrics with csm_health_score_row.';
     END IF;
 END $$;
-COMMENT ON FUNCTION @extschema@._health_live_check(text) IS
+COMMENT ON FUNCTION csm_internal._health_live_check(text) IS
     'Internal: raises 55000 when a live health function is called inside a query Citus runs on a worker.';
 
 CREATE OR REPLACE FUNCTION @extschema@.csm_health_score(external_id text) RETURNS float8
@@ -875,8 +875,8 @@ BEGIN
     IF ltrim(external_id) LIKE '{%' OR ltrim(external_id) LIKE '[%' THEN
         RETURN @extschema@.csm_health_score(external_id::jsonb, 'default');
     END IF;
-    PERFORM @extschema@._health_live_check('csm_health_score(external_id)');
-    id := @extschema@._account_id(external_id);
+    PERFORM csm_internal._health_live_check('csm_health_score(external_id)');
+    id := csm_internal._account_id(external_id);
     SELECT @extschema@.csm_health_score_row(m, @extschema@.health_model_for(a.segment, a.plan)) INTO result
     FROM @extschema@.account_metrics_at((now() AT TIME ZONE 'UTC')::date, id) m
     JOIN @extschema@.account a ON a.account_id = m.account_id
@@ -891,10 +891,10 @@ RETURNS TABLE (metric text, label text, value float8, zone @extschema@.health_ba
                contribution float8, points_lost float8)
 LANGUAGE plpgsql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    id bigint := @extschema@._account_id(external_id);
+    id bigint := csm_internal._account_id(external_id);
     result @extschema@.health_result;
 BEGIN
-    PERFORM @extschema@._health_live_check('explain_health');
+    PERFORM csm_internal._health_live_check('explain_health');
     SELECT (@extschema@.csm_health_evaluate_row(m, @extschema@.health_model_for(a.segment, a.plan))).* INTO result
     FROM @extschema@.account_metrics_at((now() AT TIME ZONE 'UTC')::date, id) m
     JOIN @extschema@.account a ON a.account_id = m.account_id
@@ -915,13 +915,13 @@ DECLARE
     id bigint;
     new_id bigint;
 BEGIN
-    PERFORM @extschema@._require('operate');
-    id := @extschema@._account_id(external_id);
+    PERFORM csm_internal._require('operate');
+    id := csm_internal._account_id(external_id);
     IF expires_at IS NOT NULL AND expires_at <= now() THEN
         RAISE EXCEPTION 'override would expire at %, which is not in the future', expires_at
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Give an expiry in the future, or NULL for none.';
     END IF;
-    UPDATE @extschema@.health_override o SET cleared_at = now(), cleared_by = @extschema@._caller()
+    UPDATE @extschema@.health_override o SET cleared_at = now(), cleared_by = csm_internal._caller()
     WHERE o.account_id = id AND o.cleared_at IS NULL;
     INSERT INTO @extschema@.health_override (account_id, score, reason, expires_at)
     VALUES (id, score, reason, expires_at)
@@ -937,9 +937,9 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     id bigint;
 BEGIN
-    PERFORM @extschema@._require('operate');
-    id := @extschema@._account_id(external_id);
-    UPDATE @extschema@.health_override o SET cleared_at = now(), cleared_by = @extschema@._caller()
+    PERFORM csm_internal._require('operate');
+    id := csm_internal._account_id(external_id);
+    UPDATE @extschema@.health_override o SET cleared_at = now(), cleared_by = csm_internal._caller()
     WHERE o.account_id = id AND o.cleared_at IS NULL;
     IF FOUND THEN
         PERFORM @extschema@.apply_routing(ARRAY[id], ARRAY['health_band', 'health_score']);
@@ -1048,7 +1048,7 @@ COMMENT ON VIEW @extschema@.account_health IS
 -- the workers, keyed by account_id. On a single node the LATERAL form
 -- stays: reading one account there is an index lookup, where this one
 -- would sort every account's history.
-CREATE OR REPLACE FUNCTION @extschema@._health_views_for_citus() RETURNS void
+CREATE OR REPLACE FUNCTION csm_internal._health_views_for_citus() RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 BEGIN
     CREATE OR REPLACE VIEW @extschema@.account_health WITH (security_invoker = true) AS
@@ -1101,8 +1101,8 @@ BEGIN
         WHERE hh.day <= (hs.computed_at AT TIME ZONE 'UTC')::date - 30
         ORDER BY hh.account_id, hh.day DESC) mth ON mth.account_id = a.account_id;
 END $fn$;
-REVOKE ALL ON FUNCTION @extschema@._health_views_for_citus() FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@._health_views_for_citus() IS
+REVOKE ALL ON FUNCTION csm_internal._health_views_for_citus() FROM PUBLIC;
+COMMENT ON FUNCTION csm_internal._health_views_for_citus() IS
     'Internal: csm.distribute() calls it to give csm.account_health the form Citus runs on the workers (same columns and answers).';
 
 -- Grouped by the history's account_id: on Citus each worker then builds

@@ -9,38 +9,38 @@ BEGIN
     END IF;
 END $rerunnable$;
 
-CREATE OR REPLACE FUNCTION @extschema@.rule_condition_in(cstring) RETURNS @extschema@.rule_condition
+CREATE OR REPLACE FUNCTION csm_internal.rule_condition_in(cstring) RETURNS @extschema@.rule_condition
 AS 'MODULE_PATHNAME', 'csm_rule_condition_in'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@.rule_condition_in(cstring) IS
+COMMENT ON FUNCTION csm_internal.rule_condition_in(cstring) IS
     'Input function of csm.rule_condition: parses and checks a condition such as plan = ''growth'' AND churn_risk_score > 80.';
 
-CREATE OR REPLACE FUNCTION @extschema@.rule_condition_out(@extschema@.rule_condition) RETURNS cstring
+CREATE OR REPLACE FUNCTION csm_internal.rule_condition_out(@extschema@.rule_condition) RETURNS cstring
 AS 'MODULE_PATHNAME', 'csm_rule_condition_out'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@.rule_condition_out(@extschema@.rule_condition) IS
+COMMENT ON FUNCTION csm_internal.rule_condition_out(@extschema@.rule_condition) IS
     'Output function of csm.rule_condition: the canonical text, which reads back as the same condition.';
 
-CREATE OR REPLACE FUNCTION @extschema@.rule_condition_recv(internal) RETURNS @extschema@.rule_condition
+CREATE OR REPLACE FUNCTION csm_internal.rule_condition_recv(internal) RETURNS @extschema@.rule_condition
 AS 'MODULE_PATHNAME', 'csm_rule_condition_recv'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@.rule_condition_recv(internal) IS
+COMMENT ON FUNCTION csm_internal.rule_condition_recv(internal) IS
     'Binary input function of csm.rule_condition: the canonical text, parsed and checked like text input.';
 
-CREATE OR REPLACE FUNCTION @extschema@.rule_condition_send(@extschema@.rule_condition) RETURNS bytea
+CREATE OR REPLACE FUNCTION csm_internal.rule_condition_send(@extschema@.rule_condition) RETURNS bytea
 AS 'MODULE_PATHNAME', 'csm_rule_condition_send'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@.rule_condition_send(@extschema@.rule_condition) IS
+COMMENT ON FUNCTION csm_internal.rule_condition_send(@extschema@.rule_condition) IS
     'Binary output function of csm.rule_condition: the canonical text.';
 
 DO $rerunnable$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_type t WHERE t.typnamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace AND t.typname OPERATOR(pg_catalog.=) 'rule_condition' AND t.typisdefined) THEN
         CREATE TYPE @extschema@.rule_condition (
-    INPUT = @extschema@.rule_condition_in,
-    OUTPUT = @extschema@.rule_condition_out,
-    RECEIVE = @extschema@.rule_condition_recv,
-    SEND = @extschema@.rule_condition_send,
+    INPUT = csm_internal.rule_condition_in,
+    OUTPUT = csm_internal.rule_condition_out,
+    RECEIVE = csm_internal.rule_condition_recv,
+    SEND = csm_internal.rule_condition_send,
     INTERNALLENGTH = VARIABLE,
     ALIGNMENT = double,
     STORAGE = extended

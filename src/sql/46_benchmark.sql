@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS @extschema@.health_benchmark (
     CONSTRAINT health_benchmark_share_red_range CHECK (share_red >= 0 AND share_red <= 1)
 );
 COMMENT ON TABLE @extschema@.health_benchmark IS
-    'Health benchmarks of the segments as of the last csm.refresh_health (single node): per segment, the computed scores of its active accounts by bucket of a tenth of a point, with the segment''s count, average and share red on every row. Read by csm.assess_health (csm._health_benchmark); written only by csm.refresh_health.';
+    'Health benchmarks of the segments as of the last csm.refresh_health (single node): per segment, the computed scores of its active accounts by bucket of a tenth of a point, with the segment''s count, average and share red on every row. Read by csm.assess_health (csm_internal._health_benchmark); written only by csm.refresh_health.';
 COMMENT ON COLUMN @extschema@.health_benchmark.segment IS 'The segment (csm.account.segment).';
 COMMENT ON COLUMN @extschema@.health_benchmark.bucket IS 'floor(score x 10): the scores of this row are in [bucket / 10, (bucket + 1) / 10).';
 COMMENT ON COLUMN @extschema@.health_benchmark.accounts IS 'Active accounts of the segment with a computed score (the same on every row of the segment).';
@@ -50,7 +50,7 @@ CREATE TABLE IF NOT EXISTS @extschema@.churn_benchmark (
     CONSTRAINT churn_benchmark_average_probability_range CHECK (average_probability >= 0 AND average_probability <= 1)
 );
 COMMENT ON TABLE @extschema@.churn_benchmark IS
-    'Churn benchmarks of the segments as of the last csm.refresh_churn (single node): the active accounts of each segment with a churn score, and their average probability. Read by csm.analyze_churn_risk (csm._churn_benchmark); written only by csm.refresh_churn.';
+    'Churn benchmarks of the segments as of the last csm.refresh_churn (single node): the active accounts of each segment with a churn score, and their average probability. Read by csm.analyze_churn_risk (csm_internal._churn_benchmark); written only by csm.refresh_churn.';
 COMMENT ON COLUMN @extschema@.churn_benchmark.segment IS 'The segment (csm.account.segment).';
 COMMENT ON COLUMN @extschema@.churn_benchmark.accounts IS 'Active accounts of the segment with a csm.churn_score row.';
 COMMENT ON COLUMN @extschema@.churn_benchmark.average_probability IS 'Their average churn probability, 0-1.';
@@ -58,21 +58,21 @@ COMMENT ON COLUMN @extschema@.churn_benchmark.computed_at IS 'When csm.refresh_c
 
 -- Whether the benchmark tables answer for the caller: on a single node, to
 -- a caller who sees every account (no row security, or the admin level).
-CREATE OR REPLACE FUNCTION @extschema@._benchmarks_kept() RETURNS boolean
+CREATE OR REPLACE FUNCTION csm_internal._benchmarks_kept() RETURNS boolean
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    RETURN NOT @extschema@._is_distributed('@extschema@.account')
+    RETURN NOT csm_internal._is_distributed('@extschema@.account')
            AND (NOT (SELECT c.relrowsecurity FROM pg_class c WHERE c.oid = '@extschema@.account'::regclass)
-                OR @extschema@._visible_accounts() IS NULL);
+                OR csm_internal._visible_accounts() IS NULL);
 END $$;
-COMMENT ON FUNCTION @extschema@._benchmarks_kept() IS
+COMMENT ON FUNCTION csm_internal._benchmarks_kept() IS
     'Internal: whether csm.health_benchmark and csm.churn_benchmark are kept (single node) and answer for the caller (who sees every account).';
 
 -- Rewrites csm.health_benchmark from csm.health_score (csm.refresh_health, at its end).
-CREATE OR REPLACE FUNCTION @extschema@._keep_health_benchmark() RETURNS void
+CREATE OR REPLACE FUNCTION csm_internal._keep_health_benchmark() RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    IF @extschema@._is_distributed('@extschema@.account') THEN
+    IF csm_internal._is_distributed('@extschema@.account') THEN
         RETURN;
     END IF;
     DELETE FROM @extschema@.health_benchmark;
@@ -92,15 +92,15 @@ BEGIN
           WHERE a.status = 'active' AND a.segment IS NOT NULL AND h.score IS NOT NULL
           GROUP BY a.segment) s ON s.segment = b.segment;
 END $$;
-REVOKE ALL ON FUNCTION @extschema@._keep_health_benchmark() FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@._keep_health_benchmark() IS
+REVOKE ALL ON FUNCTION csm_internal._keep_health_benchmark() FROM PUBLIC;
+COMMENT ON FUNCTION csm_internal._keep_health_benchmark() IS
     'Internal: rewrites csm.health_benchmark from the computed scores of the active accounts (csm.refresh_health calls it; nothing on Citus).';
 
 -- Rewrites csm.churn_benchmark from csm.churn_score (csm.refresh_churn, at its end).
-CREATE OR REPLACE FUNCTION @extschema@._keep_churn_benchmark() RETURNS void
+CREATE OR REPLACE FUNCTION csm_internal._keep_churn_benchmark() RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    IF @extschema@._is_distributed('@extschema@.account') THEN
+    IF csm_internal._is_distributed('@extschema@.account') THEN
         RETURN;
     END IF;
     DELETE FROM @extschema@.churn_benchmark;
@@ -110,16 +110,16 @@ BEGIN
     WHERE a.segment IS NOT NULL AND a.status = 'active'
     GROUP BY a.segment;
 END $$;
-REVOKE ALL ON FUNCTION @extschema@._keep_churn_benchmark() FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@._keep_churn_benchmark() IS
+REVOKE ALL ON FUNCTION csm_internal._keep_churn_benchmark() FROM PUBLIC;
+COMMENT ON FUNCTION csm_internal._keep_churn_benchmark() IS
     'Internal: rewrites csm.churn_benchmark from the churn scores of the active accounts (csm.refresh_churn calls it; nothing on Citus).';
 
 -- The health benchmark of a segment for an account scoring score: the
 -- active accounts with a computed score, their average, the share red and
 -- the share scoring below score (NULL when score is).  From
--- csm.health_benchmark when it answers (csm._benchmarks_kept()), else
+-- csm.health_benchmark when it answers (csm_internal._benchmarks_kept()), else
 -- aggregated now over the accounts the caller sees.
-CREATE OR REPLACE FUNCTION @extschema@._health_benchmark(segment text, score float8,
+CREATE OR REPLACE FUNCTION csm_internal._health_benchmark(segment text, score float8,
     OUT accounts bigint, OUT average_score float8, OUT share_red numeric, OUT share_below numeric)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -127,7 +127,7 @@ DECLARE
     -- an integer, so that the primary key finds the bucket (scores are 0-100)
     own_bucket constant integer := floor(least(greatest(score, -1), 101) * 10)::integer;
 BEGIN
-    IF @extschema@._benchmarks_kept() THEN
+    IF csm_internal._benchmarks_kept() THEN
         -- the bucket of score, else the nearest below it, else any
         SELECT hb.* INTO b FROM @extschema@.health_benchmark hb
         WHERE hb.segment = _health_benchmark.segment AND hb.bucket <= own_bucket
@@ -159,18 +159,18 @@ BEGIN
     JOIN @extschema@.account a ON a.account_id = h.account_id
     WHERE a.segment = _health_benchmark.segment AND a.status = 'active' AND h.score IS NOT NULL;
 END $$;
-COMMENT ON FUNCTION @extschema@._health_benchmark(text, float8) IS
-    'Internal: the health benchmark of a segment for an account scoring score (active accounts with a computed score, their average score, share red, share below score): from csm.health_benchmark (as of the last csm.refresh_health) when csm._benchmarks_kept(), else aggregated now over the accounts the caller sees.';
+COMMENT ON FUNCTION csm_internal._health_benchmark(text, float8) IS
+    'Internal: the health benchmark of a segment for an account scoring score (active accounts with a computed score, their average score, share red, share below score): from csm.health_benchmark (as of the last csm.refresh_health) when csm_internal._benchmarks_kept(), else aggregated now over the accounts the caller sees.';
 
 -- The churn benchmark of a segment: the active accounts with a churn score
 -- and their average probability, and the average health score of its
--- active accounts.  As csm._health_benchmark, from the kept tables when
+-- active accounts.  As csm_internal._health_benchmark, from the kept tables when
 -- they answer, else aggregated now.
-CREATE OR REPLACE FUNCTION @extschema@._churn_benchmark(segment text,
+CREATE OR REPLACE FUNCTION csm_internal._churn_benchmark(segment text,
     OUT accounts bigint, OUT average_probability float8, OUT average_score float8)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    kept boolean := @extschema@._benchmarks_kept();
+    kept boolean := csm_internal._benchmarks_kept();
 BEGIN
     IF kept THEN
         SELECT cb.accounts, cb.average_probability INTO accounts, average_probability
@@ -192,5 +192,5 @@ BEGIN
         WHERE a.segment = _churn_benchmark.segment AND a.status = 'active';
     END IF;
 END $$;
-COMMENT ON FUNCTION @extschema@._churn_benchmark(text) IS
-    'Internal: the churn benchmark of a segment (active accounts with a churn score, their average probability, and the average health score of its active accounts): from csm.churn_benchmark and csm.health_benchmark (as of the last refreshes) when csm._benchmarks_kept(), else aggregated now over the accounts the caller sees.';
+COMMENT ON FUNCTION csm_internal._churn_benchmark(text) IS
+    'Internal: the churn benchmark of a segment (active accounts with a churn score, their average probability, and the average health score of its active accounts): from csm.churn_benchmark and csm.health_benchmark (as of the last refreshes) when csm_internal._benchmarks_kept(), else aggregated now over the accounts the caller sees.';

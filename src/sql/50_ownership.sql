@@ -18,10 +18,10 @@ COMMENT ON TABLE @extschema@.segment_weight IS
 -- The defaults, as an expression a query can inline: the hot path of
 -- csm_auto_assign joins csm.segment_weight itself rather than call
 -- segment_load once per account.
-CREATE OR REPLACE FUNCTION @extschema@._default_accounts_per_csm(segment text) RETURNS numeric
+CREATE OR REPLACE FUNCTION csm_internal._default_accounts_per_csm(segment text) RETURNS numeric
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE segment WHEN 'strategic' THEN 5 WHEN 'enterprise' THEN 10 WHEN 'mid_market' THEN 30 ELSE 100 END::numeric;
-COMMENT ON FUNCTION @extschema@._default_accounts_per_csm(text) IS
+COMMENT ON FUNCTION csm_internal._default_accounts_per_csm(text) IS
     'Internal: the seed''s CSM ratio of a segment (strategic 5, enterprise 10, mid_market 30, others 100), for a segment neither csm.segment nor csm.segment_weight has: an account without a segment counts as 1:100.';
 
 -- PL/pgSQL rather than SQL: a SQL function that cannot be inlined is
@@ -33,7 +33,7 @@ BEGIN
     RETURN 100.0 OPERATOR(pg_catalog./) coalesce(
         (SELECT w.accounts_per_csm FROM @extschema@.segment_weight w WHERE w.segment OPERATOR(pg_catalog.=) segment_load.segment),
         (SELECT s.csm_ratio FROM @extschema@.segment s WHERE s.name OPERATOR(pg_catalog.=) segment_load.segment),
-        @extschema@._default_accounts_per_csm(segment))::float8;
+        csm_internal._default_accounts_per_csm(segment))::float8;
 END $$;
 COMMENT ON FUNCTION @extschema@.segment_load(text) IS
     'Load units one account of the segment puts on its owner: 100 / its CSM ratio (csm.segment.csm_ratio, or csm.segment_weight when it has a row; by default strategic 20, enterprise 10, mid_market 3.33, smb and no segment 1).';
@@ -52,7 +52,7 @@ CREATE TABLE IF NOT EXISTS @extschema@.account_assignment (
     reason        text,
     end_reason    text,
     rule_id       bigint,
-    assigned_by   name NOT NULL DEFAULT @extschema@._caller(),
+    assigned_by   name NOT NULL DEFAULT csm_internal._caller(),
     CONSTRAINT account_assignment_pkey PRIMARY KEY (account_id, assignment_id),
     CONSTRAINT account_assignment_account_fkey FOREIGN KEY (account_id)
         REFERENCES @extschema@.account (account_id) ON DELETE CASCADE,
@@ -75,7 +75,7 @@ COMMENT ON TABLE @extschema@.account_assignment IS
 -- picked longest ago has the lowest.  A member's row is made by their first
 -- assignment (not by a trigger on team_member, which would collide with
 -- the rows pg_restore loads).
-CREATE TABLE IF NOT EXISTS @extschema@.member_load (
+CREATE TABLE IF NOT EXISTS csm_internal.member_load (
     member_id        bigint NOT NULL,
     accounts         integer NOT NULL DEFAULT 0,
     primaries        integer NOT NULL DEFAULT 0,
@@ -86,7 +86,7 @@ CREATE TABLE IF NOT EXISTS @extschema@.member_load (
     CONSTRAINT member_load_member_fkey FOREIGN KEY (member_id)
         REFERENCES @extschema@.team_member (member_id) ON DELETE CASCADE
 );
-COMMENT ON TABLE @extschema@.member_load IS
+COMMENT ON TABLE csm_internal.member_load IS
     'Current accounts, primaries and weighted load per member, and the round-robin order (pick_seq); maintained by csm''s assignment functions.';
 -- Each member's assignment lock: a row that whoever assigns to the member
 -- locks until commit (src/assign.c).  A row of csm's own table, so that a
@@ -94,43 +94,43 @@ COMMENT ON TABLE @extschema@.member_load IS
 -- node.  Made when the member is (a trigger, below), so that no picker ever
 -- waits for another's insert of it; not dumped: a restore's inserts of
 -- members make them again.
-CREATE TABLE IF NOT EXISTS @extschema@.member_lock (
+CREATE TABLE IF NOT EXISTS csm_internal.member_lock (
     member_id bigint NOT NULL,
     CONSTRAINT member_lock_pkey PRIMARY KEY (member_id),
     CONSTRAINT member_lock_member_fkey FOREIGN KEY (member_id)
         REFERENCES @extschema@.team_member (member_id) ON DELETE CASCADE
 );
-COMMENT ON TABLE @extschema@.member_lock IS
+COMMENT ON TABLE csm_internal.member_lock IS
     'Internal: one row per team member, locked (FOR NO KEY UPDATE) by whoever assigns to them until commit. Grant nothing on it: a role that can lock these rows can stall assignments.';
 
 -- On Citus, once (from the node the members were inserted on: see
--- csm._origin()), and with the ids read from the transition table first:
+-- csm_internal._origin()), and with the ids read from the transition table first:
 -- Citus cannot plan a query that mixes it with its tables.  There
 -- csm.distribute() adds team_member_lock_row_deferred, which makes the rows
--- at commit instead (see csm._route_new_account() for why).
-CREATE OR REPLACE FUNCTION @extschema@._member_lock_row() RETURNS trigger
+-- at commit instead (see csm_internal._route_new_account() for why).
+CREATE OR REPLACE FUNCTION csm_internal._member_lock_row() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     members bigint[];
 BEGIN
-    IF NOT @extschema@._origin()
+    IF NOT csm_internal._origin()
        OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
                   WHERE t.tgrelid OPERATOR(pg_catalog.=) TG_RELID
                     AND t.tgname OPERATOR(pg_catalog.~~) 'team\_member\_lock\_row\_deferred%') THEN
         RETURN NULL;
     END IF;
     members := ARRAY(SELECT n.member_id FROM new_members n);
-    INSERT INTO @extschema@.member_lock (member_id) SELECT m FROM unnest(members) m
+    INSERT INTO csm_internal.member_lock (member_id) SELECT m FROM unnest(members) m
     ON CONFLICT (member_id) DO NOTHING;
     RETURN NULL;
 END $$;
-REVOKE ALL ON FUNCTION @extschema@._member_lock_row() FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@._member_lock_row() IS 'Trigger: makes the assignment lock row (csm.member_lock) of new members.';
+REVOKE ALL ON FUNCTION csm_internal._member_lock_row() FROM PUBLIC;
+COMMENT ON FUNCTION csm_internal._member_lock_row() IS 'Trigger: makes the assignment lock row (csm_internal.member_lock) of new members.';
 CREATE OR REPLACE TRIGGER team_member_lock_row AFTER INSERT ON @extschema@.team_member
-    REFERENCING NEW TABLE AS new_members FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._member_lock_row();
+    REFERENCING NEW TABLE AS new_members FOR EACH STATEMENT EXECUTE FUNCTION csm_internal._member_lock_row();
 
-CREATE SEQUENCE IF NOT EXISTS @extschema@.member_pick_seq;
-COMMENT ON SEQUENCE @extschema@.member_pick_seq IS 'Orders picks for round robin.';
+CREATE SEQUENCE IF NOT EXISTS csm_internal.member_pick_seq;
+COMMENT ON SEQUENCE csm_internal.member_pick_seq IS 'Orders picks for round robin.';
 
 -- The audit trail: one row per change of ownership, of an account
 -- (conversation_id NULL) or of a support conversation.  No foreign key: a
@@ -147,7 +147,7 @@ CREATE TABLE IF NOT EXISTS @extschema@.assignment_log (
     new_member_id   bigint,
     reason          text,
     rule_id         bigint,
-    actor           name NOT NULL DEFAULT @extschema@._caller(),
+    actor           name NOT NULL DEFAULT csm_internal._caller(),
     at              timestamptz NOT NULL DEFAULT now(),
     external_id     text,
     CONSTRAINT assignment_log_pkey PRIMARY KEY (account_id, log_id),
@@ -167,28 +167,28 @@ COMMENT ON COLUMN @extschema@.assignment_log.external_id IS
 -- row names the role that caused it, now, and the account as it was.  Only
 -- the table's owner and superusers, who could drop this trigger anyway, keep
 -- the values they give: that is how pg_restore loads the log unchanged.
-CREATE OR REPLACE FUNCTION @extschema@._log_stamp() RETURNS trigger
+CREATE OR REPLACE FUNCTION csm_internal._log_stamp() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    IF pg_has_role(@extschema@._caller(), (SELECT c.relowner FROM pg_class c WHERE c.oid = TG_RELID), 'USAGE') THEN
+    IF pg_has_role(csm_internal._caller(), (SELECT c.relowner FROM pg_class c WHERE c.oid = TG_RELID), 'USAGE') THEN
         NEW.external_id := coalesce(NEW.external_id,
             (SELECT a.external_id FROM @extschema@.account a WHERE a.account_id = NEW.account_id));
         RETURN NEW;
     END IF;
-    NEW.actor := @extschema@._caller();
-    NEW.at := @extschema@._stamp();
+    NEW.actor := csm_internal._caller();
+    NEW.at := csm_internal._stamp();
     NEW.external_id := (SELECT a.external_id FROM @extschema@.account a WHERE a.account_id = NEW.account_id);
     RETURN NEW;
 END $$;
-COMMENT ON FUNCTION @extschema@._log_stamp() IS
+COMMENT ON FUNCTION csm_internal._log_stamp() IS
     'Trigger: sets assignment_log.actor (the role that caused the change), at (now) and external_id (the account''s), whatever the inserter gave; the table owner and superusers (pg_restore) keep the values they give.';
 CREATE OR REPLACE TRIGGER assignment_log_stamp BEFORE INSERT ON @extschema@.assignment_log
-    FOR EACH ROW EXECUTE FUNCTION @extschema@._log_stamp();
+    FOR EACH ROW EXECUTE FUNCTION csm_internal._log_stamp();
 
 -- Append-only for everyone, the table owner included: audit rows are never
 -- changed or removed one by one.  A superuser may still TRUNCATE the log
 -- (as DROP EXTENSION removes it), deliberately and all at once.
-CREATE OR REPLACE FUNCTION @extschema@._append_only() RETURNS trigger
+CREATE OR REPLACE FUNCTION csm_internal._append_only() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF TG_OP = 'TRUNCATE' AND (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user) THEN
@@ -199,12 +199,12 @@ BEGIN
               HINT = CASE TG_OP WHEN 'TRUNCATE' THEN 'Only a superuser may truncate the audit log.'
                                 ELSE 'Audit rows are never changed or deleted, not even by the table owner.' END;
 END $$;
-COMMENT ON FUNCTION @extschema@._append_only() IS
+COMMENT ON FUNCTION csm_internal._append_only() IS
     'Trigger: refuses UPDATE and DELETE by anyone, and TRUNCATE by anyone but a superuser (42501).';
 CREATE OR REPLACE TRIGGER assignment_log_append_only BEFORE UPDATE OR DELETE ON @extschema@.assignment_log
-    FOR EACH ROW EXECUTE FUNCTION @extschema@._append_only();
+    FOR EACH ROW EXECUTE FUNCTION csm_internal._append_only();
 CREATE OR REPLACE TRIGGER assignment_log_no_truncate BEFORE TRUNCATE ON @extschema@.assignment_log
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._append_only();
+    FOR EACH STATEMENT EXECUTE FUNCTION csm_internal._append_only();
 
 -- Accounts waiting for an owner, and why.
 CREATE TABLE IF NOT EXISTS @extschema@.assignment_alert (

@@ -18,7 +18,7 @@ END $rerunnable$;
 COMMENT ON TYPE @extschema@.assignment_result IS
     'The Assign CSM tool''s outputs (assignment_success, assigned_csm, is_primary, org_user_id) and a message saying what happened or why not.';
 
-CREATE OR REPLACE FUNCTION @extschema@._member(handle text) RETURNS @extschema@.team_member
+CREATE OR REPLACE FUNCTION csm_internal._member(handle text) RETURNS @extschema@.team_member
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     m @extschema@.team_member;
@@ -30,38 +30,38 @@ BEGIN
     END IF;
     RETURN m;
 END $$;
-COMMENT ON FUNCTION @extschema@._member(text) IS 'The team member with this handle; raises P0002 when there is none.';
+COMMENT ON FUNCTION csm_internal._member(text) IS 'The team member with this handle; raises P0002 when there is none.';
 
 -- How pickers (src/assign.c) rank members, as expressions their queries
 -- inline: the key (round robin: fewest accounts; least loaded: load per
 -- capacity, no capacity counting as a full book of 100) and whether an
 -- account of this weight fits (no capacity: a full book of 100 load units,
 -- the CSM ratios of csm.segment: 100 SMB or 5 strategic accounts).
-CREATE OR REPLACE FUNCTION @extschema@._pick_key(strategy text, accounts integer, load float8, capacity integer) RETURNS float8
+CREATE OR REPLACE FUNCTION csm_internal._pick_key(strategy text, accounts integer, load float8, capacity integer) RETURNS float8
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE WHEN strategy OPERATOR(pg_catalog.=) 'round_robin' THEN accounts::float8
             ELSE load OPERATOR(pg_catalog./) coalesce(nullif(capacity, 0), 100) END;
-COMMENT ON FUNCTION @extschema@._pick_key(text, integer, float8, integer) IS
+COMMENT ON FUNCTION csm_internal._pick_key(text, integer, float8, integer) IS
     'Internal: a member''s rank for the next account, lowest first (round_robin: accounts; otherwise load / capacity, 100 when none).';
-CREATE OR REPLACE FUNCTION @extschema@._has_room(load float8, weight float8, capacity integer) RETURNS boolean
+CREATE OR REPLACE FUNCTION csm_internal._has_room(load float8, weight float8, capacity integer) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN (load OPERATOR(pg_catalog.+) weight)
     OPERATOR(pg_catalog.<=) (coalesce(capacity, 100) OPERATOR(pg_catalog.+) 1e-9::float8);
-COMMENT ON FUNCTION @extschema@._has_room(float8, float8, integer) IS
+COMMENT ON FUNCTION csm_internal._has_room(float8, float8, integer) IS
     'Internal: whether a member carrying load has room for weight more (NULL capacity: a full book, 100 load units).';
 
 -- Every change of an account's owners goes through these two, so that
--- csm.member_load and the audit log never drift from the relationships.
-CREATE OR REPLACE FUNCTION @extschema@._start_assignment(account bigint, member bigint, primary_owner boolean, weight float8,
+-- csm_internal.member_load and the audit log never drift from the relationships.
+CREATE OR REPLACE FUNCTION csm_internal._start_assignment(account bigint, member bigint, primary_owner boolean, weight float8,
                                               reason text, rule bigint, action text, old_member bigint)
 RETURNS void
 AS 'MODULE_PATHNAME', 'csm_start_assignment'
 LANGUAGE C
 SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION @extschema@._start_assignment(bigint, bigint, boolean, float8, text, bigint, text, bigint) IS
+COMMENT ON FUNCTION csm_internal._start_assignment(bigint, bigint, boolean, float8, text, bigint, text, bigint) IS
     'Internal: starts a relationship, adds its load to the member (whose lock the caller holds) and logs it.';
 
-CREATE OR REPLACE FUNCTION @extschema@._end_assignment(account bigint, assignment bigint, why text) RETURNS void
+CREATE OR REPLACE FUNCTION csm_internal._end_assignment(account bigint, assignment bigint, why text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     ended @extschema@.account_assignment;
@@ -73,65 +73,65 @@ BEGIN
       AND a.ended_at IS NULL
     RETURNING * INTO ended;
     IF FOUND THEN
-        PERFORM @extschema@._lock_member(ended.member_id);
-        UPDATE @extschema@.member_load l
+        PERFORM csm_internal._lock_member(ended.member_id);
+        UPDATE csm_internal.member_load l
         SET accounts = l.accounts OPERATOR(pg_catalog.-) 1,
             primaries = l.primaries OPERATOR(pg_catalog.-) ended.is_primary::integer,
             load = l.load OPERATOR(pg_catalog.-) ended.load
         WHERE l.member_id OPERATOR(pg_catalog.=) ended.member_id;
     END IF;
 END $$;
-COMMENT ON FUNCTION @extschema@._end_assignment(bigint, bigint, text) IS
+COMMENT ON FUNCTION csm_internal._end_assignment(bigint, bigint, text) IS
     'Internal: ends a relationship (kept, with ended_at) and takes its load off the member.';
 
 -- One change of an account's owners at a time: two sessions assigning the
 -- same account queue here, so the second sees what the first did.
 -- PL/pgSQL: Citus cannot plan a SQL function's parameters.  On Citus the
--- lock of csm._lock_ownership() stands for the account's (defined below).
-CREATE OR REPLACE FUNCTION @extschema@._lock_account(account bigint) RETURNS void
+-- lock of csm_internal._lock_ownership() stands for the account's (defined below).
+CREATE OR REPLACE FUNCTION csm_internal._lock_account(account bigint) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    IF NOT @extschema@._lock_ownership() THEN
+    IF NOT csm_internal._lock_ownership() THEN
         PERFORM 1 FROM @extschema@.account a WHERE a.account_id = account FOR NO KEY UPDATE;
     END IF;
 END $$;
-COMMENT ON FUNCTION @extschema@._lock_account(bigint) IS 'Internal: serialises changes of one account''s owners.';
+COMMENT ON FUNCTION csm_internal._lock_account(bigint) IS 'Internal: serialises changes of one account''s owners.';
 
 -- Rows csm serialises on, instead of advisory locks (which any role can
 -- take, and which are per node on Citus): the batch lock ('assign',
 -- 'batch') and the conversation queue locks ('queue', team).  Only csm's
 -- functions lock them; nobody needs to change them.  Not dumped: a lock row
 -- is made again when first needed.
-CREATE TABLE IF NOT EXISTS @extschema@.lock_row (
+CREATE TABLE IF NOT EXISTS csm_internal.lock_row (
     scope text NOT NULL,
     key   text NOT NULL,
     CONSTRAINT lock_row_pkey PRIMARY KEY (scope, key)
 );
-COMMENT ON TABLE @extschema@.lock_row IS
+COMMENT ON TABLE csm_internal.lock_row IS
     'Internal: rows csm''s functions lock to serialise work (scope assign: the batch lock; scope queue: a support team''s queue); made when first needed. Grant nothing on it: a role that can lock these rows can stall csm.';
-INSERT INTO @extschema@.lock_row (scope, key) VALUES ('assign', 'batch'), ('assign', 'cluster')
+INSERT INTO csm_internal.lock_row (scope, key) VALUES ('assign', 'batch'), ('assign', 'cluster')
 ON CONFLICT DO NOTHING;
 
-CREATE OR REPLACE FUNCTION @extschema@._lock_row(scope text, key text, exclusive boolean) RETURNS void
+CREATE OR REPLACE FUNCTION csm_internal._lock_row(scope text, key text, exclusive boolean) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     LOOP
         IF exclusive THEN
-            PERFORM 1 FROM @extschema@.lock_row r WHERE r.scope = _lock_row.scope AND r.key = _lock_row.key FOR UPDATE;
+            PERFORM 1 FROM csm_internal.lock_row r WHERE r.scope = _lock_row.scope AND r.key = _lock_row.key FOR UPDATE;
         ELSE
-            PERFORM 1 FROM @extschema@.lock_row r WHERE r.scope = _lock_row.scope AND r.key = _lock_row.key FOR SHARE;
+            PERFORM 1 FROM csm_internal.lock_row r WHERE r.scope = _lock_row.scope AND r.key = _lock_row.key FOR SHARE;
         END IF;
         EXIT WHEN FOUND;
-        INSERT INTO @extschema@.lock_row (scope, key) VALUES (_lock_row.scope, _lock_row.key) ON CONFLICT DO NOTHING;
+        INSERT INTO csm_internal.lock_row (scope, key) VALUES (_lock_row.scope, _lock_row.key) ON CONFLICT DO NOTHING;
     END LOOP;
 END $$;
-COMMENT ON FUNCTION @extschema@._lock_row(text, text, boolean) IS
-    'Internal: locks a csm.lock_row row until commit (exclusive: FOR UPDATE, else FOR SHARE), making it first if need be.';
+COMMENT ON FUNCTION csm_internal._lock_row(text, text, boolean) IS
+    'Internal: locks a csm_internal.lock_row row until commit (exclusive: FOR UPDATE, else FOR SHARE), making it first if need be.';
 
 -- On Citus every change of owners takes one lock first: the row
--- ('assign', 'cluster') of csm.lock_row, FOR UPDATE, until commit.  Citus
+-- ('assign', 'cluster') of csm_internal.lock_row, FOR UPDATE, until commit.  Citus
 -- locks a row of a reference table (csm.account, csm.team_member,
--- csm.member_lock) by locking the whole table on every node until commit,
+-- csm_internal.member_lock) by locking the whole table on every node until commit,
 -- and an insert of accounts holds a lock on csm.account that such a lock
 -- waits for; with the row locks of one node, taken in the order of
 -- src/assign.c's header, two transactions would wait for each other.  So
@@ -139,7 +139,7 @@ COMMENT ON FUNCTION @extschema@._lock_row(text, text, boolean) IS
 -- still taken, after this one), and changes of owners run one at a time, as
 -- Citus's table locks would make them anyway.  On one node it does nothing
 -- and returns false: the row locks serialise what must be.
-CREATE OR REPLACE FUNCTION @extschema@._lock_ownership() RETURNS boolean
+CREATE OR REPLACE FUNCTION csm_internal._lock_ownership() RETURNS boolean
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     distributed boolean := false;
@@ -150,39 +150,39 @@ BEGIN
     END IF;
     IF distributed THEN
         -- The rest of the transaction reaches each worker over one
-        -- connection: Citus refuses to change csm.member_load (a reference
+        -- connection: Citus refuses to change csm_internal.member_load (a reference
         -- table) after a query that read the shards of a table referring to
         -- csm.team_member over several connections at once.
         PERFORM set_config('citus.multi_shard_modify_mode', 'sequential', true);
-        PERFORM @extschema@._lock_row('assign', 'cluster', true);
+        PERFORM csm_internal._lock_row('assign', 'cluster', true);
     END IF;
     RETURN distributed;
 END $$;
-COMMENT ON FUNCTION @extschema@._lock_ownership() IS
-    'Internal: on Citus, takes the lock every change of owners takes first (csm.lock_row (''assign'', ''cluster''), FOR UPDATE) and returns true; on one node does nothing and returns false.';
+COMMENT ON FUNCTION csm_internal._lock_ownership() IS
+    'Internal: on Citus, takes the lock every change of owners takes first (csm_internal.lock_row (''assign'', ''cluster''), FOR UPDATE) and returns true; on one node does nothing and returns false.';
 
 -- Every change to a member's book holds the member's lock (their
--- csm.member_lock row) until commit, so that no two sessions fill the same
+-- csm_internal.member_lock row) until commit, so that no two sessions fill the same
 -- member past capacity, and pickers (src/assign.c) pass over members
 -- someone is assigning to right now.  The order locks are taken in is in
 -- src/assign.c's header: a member's team_member row, accounts, the batch
 -- lock, members' locks.
-CREATE OR REPLACE FUNCTION @extschema@._lock_member(member bigint) RETURNS void
+CREATE OR REPLACE FUNCTION csm_internal._lock_member(member bigint) RETURNS void
 AS 'MODULE_PATHNAME', 'csm_lock_member'
 LANGUAGE C STRICT
 SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION @extschema@._lock_member(bigint) IS
-    'Internal: takes the member''s assignment lock (their csm.member_lock row FOR NO KEY UPDATE, made if missing) until commit, waiting for it.';
+COMMENT ON FUNCTION csm_internal._lock_member(bigint) IS
+    'Internal: takes the member''s assignment lock (their csm_internal.member_lock row FOR NO KEY UPDATE, made if missing) until commit, waiting for it.';
 
 -- A transaction that assigns several accounts locks them first (in
 -- account_id order), then calls this: its picks then lock every candidate
 -- in member_id order and choose exactly as one session would.
-CREATE OR REPLACE FUNCTION @extschema@._begin_batch() RETURNS void
+CREATE OR REPLACE FUNCTION csm_internal._begin_batch() RETURNS void
 AS 'MODULE_PATHNAME', 'csm_begin_batch'
 LANGUAGE C
 SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION @extschema@._begin_batch() IS
-    'Internal: takes the batch lock (csm.lock_row (''assign'', ''batch'')) until commit; the rest of the transaction assigns as a batch.';
+COMMENT ON FUNCTION csm_internal._begin_batch() IS
+    'Internal: takes the batch lock (csm_internal.lock_row (''assign'', ''batch'')) until commit; the rest of the transaction assigns as a batch.';
 
 -- Deleting accounts deletes their relationships (the foreign key's
 -- cascade), which must come off their owners' counters too.  After the
@@ -190,8 +190,8 @@ COMMENT ON FUNCTION @extschema@._begin_batch() IS
 -- audit log (every relationship was started with a row naming its member)
 -- and their counters recounted, under their locks.  On Citus the cascade
 -- runs on the workers' copies of csm.account, which Citus changes before
--- the coordinator's; this runs once, on the coordinator's (csm._origin()).
-CREATE OR REPLACE FUNCTION @extschema@._forget_owners() RETURNS trigger
+-- the coordinator's; this runs once, on the coordinator's (csm_internal._origin()).
+CREATE OR REPLACE FUNCTION csm_internal._forget_owners() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     accounts bigint[];
@@ -201,16 +201,16 @@ DECLARE
     recount_primaries integer[];
     recount_loads float8[];
 BEGIN
-    IF NOT @extschema@._origin() THEN
+    IF NOT csm_internal._origin() THEN
         RETURN NULL;
     END IF;
-    PERFORM @extschema@._lock_ownership();
+    PERFORM csm_internal._lock_ownership();
     accounts := ARRAY(SELECT g.account_id FROM gone g);
     members := ARRAY(SELECT DISTINCT l.new_member_id FROM @extschema@.assignment_log l
                      WHERE l.account_id = ANY (accounts) AND l.conversation_id IS NULL AND l.new_member_id IS NOT NULL
                      ORDER BY 1);
     FOREACH member IN ARRAY members LOOP
-        PERFORM @extschema@._lock_member(member);
+        PERFORM csm_internal._lock_member(member);
     END LOOP;
     -- (recounted first, then written: on Citus, member_load is a reference
     -- table, which one statement cannot update from a distributed one)
@@ -222,22 +222,22 @@ BEGIN
                      FROM @extschema@.account_assignment x
                      WHERE x.member_id = ANY (members) AND x.ended_at IS NULL GROUP BY x.member_id) r ON r.member_id = m
           ORDER BY m) c;
-    UPDATE @extschema@.member_load l SET accounts = r.accounts, primaries = r.primaries, load = r.load
+    UPDATE csm_internal.member_load l SET accounts = r.accounts, primaries = r.primaries, load = r.load
     FROM unnest(members, recount_accounts, recount_primaries, recount_loads) AS r(member_id, accounts, primaries, load)
     WHERE l.member_id = r.member_id;
     RETURN NULL;
 END $$;
-REVOKE ALL ON FUNCTION @extschema@._forget_owners() FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@._forget_owners() IS
-    'Trigger: after accounts are deleted (their relationships with them), recounts their owners'' csm.member_load rows.';
+REVOKE ALL ON FUNCTION csm_internal._forget_owners() FROM PUBLIC;
+COMMENT ON FUNCTION csm_internal._forget_owners() IS
+    'Trigger: after accounts are deleted (their relationships with them), recounts their owners'' csm_internal.member_load rows.';
 CREATE OR REPLACE TRIGGER account_forget_owners AFTER DELETE ON @extschema@.account
-    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._forget_owners();
+    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION csm_internal._forget_owners();
 
-CREATE OR REPLACE FUNCTION @extschema@._pick_member(candidates bigint[], strategy text, weight float8) RETURNS bigint
+CREATE OR REPLACE FUNCTION csm_internal._pick_member(candidates bigint[], strategy text, weight float8) RETURNS bigint
 AS 'MODULE_PATHNAME', 'csm_pick_member'
 LANGUAGE C STRICT
 SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION @extschema@._pick_member(bigint[], text, float8) IS
+COMMENT ON FUNCTION csm_internal._pick_member(bigint[], text, float8) IS
     'Internal: picks and locks the member who gets the next account among the candidates: round_robin (picked longest ago) or least_loaded (lowest load / capacity, no capacity counting as 100), among active members with room for weight more; members another session is assigning to are passed over, not waited for (in a batch, every candidate is locked). NULL when nobody has room.';
 
 -- In C (src/csm_assign.c), beside csm_auto_assign: applications call it
@@ -258,16 +258,16 @@ DECLARE
     member @extschema@.team_member;
     ended @extschema@.account_assignment;
 BEGIN
-    PERFORM @extschema@._require('operate');
-    account := @extschema@._account_id(org_user_id);
-    member := @extschema@._member(handle);
-    PERFORM @extschema@._lock_account(account);
+    PERFORM csm_internal._require('operate');
+    account := csm_internal._account_id(org_user_id);
+    member := csm_internal._member(handle);
+    PERFORM csm_internal._lock_account(account);
     SELECT * INTO ended FROM @extschema@.account_assignment a
     WHERE a.account_id = account AND a.member_id = member.member_id AND a.ended_at IS NULL;
     IF NOT FOUND THEN
         RETURN false;
     END IF;
-    PERFORM @extschema@._end_assignment(account, ended.assignment_id, coalesce(reason, 'unassigned'));
+    PERFORM csm_internal._end_assignment(account, ended.assignment_id, coalesce(reason, 'unassigned'));
     INSERT INTO @extschema@.assignment_log (account_id, action, is_primary, old_member_id, reason)
     VALUES (account, 'unassign', ended.is_primary, member.member_id, reason);
     RETURN true;

@@ -2,8 +2,8 @@
 -- holds now, routing on insert, the team queue, reopen, stale reassignment
 -- and per-agent performance.  The table itself is in 15_conversation.sql.
 --
--- Concurrency, in short.  Choosing an agent locks its csm.agent_load row
--- with SKIP LOCKED, as csm._pick_member does, so sessions routing into one
+-- Concurrency, in short.  Choosing an agent locks its csm_internal.agent_load row
+-- with SKIP LOCKED, as csm_internal._pick_member does, so sessions routing into one
 -- team take different agents side by side, and the row stays locked until
 -- commit, so nobody is booked past a limit.  A conversation can be left
 -- waiting only by a session holding its team's queue lock exclusively, and
@@ -18,12 +18,12 @@
 -- reference tables (team_member, support_team, agent_load: a copy on every
 -- node) and write the shards of its own account, but nothing on another
 -- node.  So there the triggers keep each row's own columns and the audit log
--- (colocated by account) as here, and note in csm.conversation_change what
+-- (colocated by account) as here, and note in csm_internal.conversation_change what
 -- needs the whole cluster: an agent's count, a conversation to route or
 -- reopen.  The coordinator finishes that work at the end of the statement
--- (csm._settle_conversations(), called by csm's executor hook, see
+-- (csm_internal._settle_conversations(), called by csm's executor hook, see
 -- src/settle.c) holding one lock for all of it, the row ('conversation',
--- 'settle') of the reference table csm.lock_row: Citus locks a reference
+-- 'settle') of the reference table csm_internal.lock_row: Citus locks a reference
 -- table's rows as a whole table, cluster-wide, so per-agent and per-queue
 -- row locks would serialise anyway and, taken in varying order, deadlock.
 
@@ -53,7 +53,7 @@ COMMENT ON COLUMN @extschema@.support_team.reassign_after IS 'How long an agent 
 -- What each agent holds now, kept in step by the triggers on
 -- csm.conversation, so that choosing an agent reads a few rows.  Dumped
 -- with the conversations, so a restore brings back the round-robin order.
-CREATE TABLE IF NOT EXISTS @extschema@.agent_load (
+CREATE TABLE IF NOT EXISTS csm_internal.agent_load (
     member_id        bigint NOT NULL,
     open_count       integer NOT NULL DEFAULT 0,
     pick_seq         bigint NOT NULL DEFAULT 0,
@@ -63,10 +63,10 @@ CREATE TABLE IF NOT EXISTS @extschema@.agent_load (
         REFERENCES @extschema@.team_member (member_id) ON DELETE CASCADE,
     CONSTRAINT agent_load_open_count_not_negative CHECK (open_count >= 0)
 );
-COMMENT ON TABLE @extschema@.agent_load IS
+COMMENT ON TABLE csm_internal.agent_load IS
     'Open (open or pending) conversations per agent and the round-robin order (pick_seq: lowest was assigned longest ago); maintained by the triggers on csm.conversation. An agent''s row is made when they become available or routing first considers them (not when the member is inserted, which would collide with the rows pg_restore loads). csm.rebuild_agent_load() recounts it.';
-CREATE SEQUENCE IF NOT EXISTS @extschema@.agent_pick_seq;
-COMMENT ON SEQUENCE @extschema@.agent_pick_seq IS 'Orders assignments of conversations for round robin.';
+CREATE SEQUENCE IF NOT EXISTS csm_internal.agent_pick_seq;
+COMMENT ON SEQUENCE csm_internal.agent_pick_seq IS 'Orders assignments of conversations for round robin.';
 
 CREATE INDEX IF NOT EXISTS conversation_queue ON @extschema@.conversation (team, waiting_since) WHERE waiting_since IS NOT NULL;
 COMMENT ON INDEX @extschema@.conversation_queue IS 'The team queues, oldest first.';
@@ -79,7 +79,7 @@ COMMENT ON INDEX @extschema@.conversation_created IS 'Conversations per account 
 -- of this file); empty on a single node, and emptied by the statement that
 -- fills it.  Distributed by account like the conversations, so that a
 -- shard's trigger writes it on its own node.
-CREATE TABLE IF NOT EXISTS @extschema@.conversation_change (
+CREATE TABLE IF NOT EXISTS csm_internal.conversation_change (
     account_id      bigint NOT NULL,
     conversation_id bigint NOT NULL,
     kind            text NOT NULL,
@@ -90,10 +90,10 @@ CREATE TABLE IF NOT EXISTS @extschema@.conversation_change (
     noted_at        timestamptz NOT NULL DEFAULT clock_timestamp(),
     CONSTRAINT conversation_change_kind_known CHECK (kind IN ('take', 'release', 'route', 'reopen'))
 );
-COMMENT ON TABLE @extschema@.conversation_change IS
-    'Internal, Citus only: work the triggers on a shard leave to the coordinator, done and deleted at the end of the statement by csm._settle_conversations(): take (one more open conversation for member_id, checked like a move by hand), release (one fewer), route (a new conversation to route; reason: the one given on insert) and reopen (a reopened conversation to route, preferring member_id, its last agent; old_assignee: its assignee when resolved). Grant nothing on it.';
+COMMENT ON TABLE csm_internal.conversation_change IS
+    'Internal, Citus only: work the triggers on a shard leave to the coordinator, done and deleted at the end of the statement by csm_internal._settle_conversations(): take (one more open conversation for member_id, checked like a move by hand), release (one fewer), route (a new conversation to route; reason: the one given on insert) and reopen (a reopened conversation to route, preferring member_id, its last agent; old_assignee: its assignee when resolved). Grant nothing on it.';
 
-CREATE OR REPLACE FUNCTION @extschema@._support_team(team text) RETURNS @extschema@.support_team
+CREATE OR REPLACE FUNCTION csm_internal._support_team(team text) RETURNS @extschema@.support_team
 LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     cfg @extschema@.support_team;
@@ -105,59 +105,59 @@ BEGIN
     END IF;
     RETURN cfg;
 END $$;
-COMMENT ON FUNCTION @extschema@._support_team(text) IS 'Internal: a team''s routing settings, the defaults when it has no csm.support_team row.';
+COMMENT ON FUNCTION csm_internal._support_team(text) IS 'Internal: a team''s routing settings, the defaults when it has no csm.support_team row.';
 
--- The queue lock of a team: its csm.lock_row ('queue', team), a row of
+-- The queue lock of a team: its csm_internal.lock_row ('queue', team), a row of
 -- csm's own table (an advisory lock, which any role may take, would let a
 -- role without rights on csm stall a team's routing).
-CREATE OR REPLACE FUNCTION @extschema@._lock_queue(team text, exclusive boolean) RETURNS void
+CREATE OR REPLACE FUNCTION csm_internal._lock_queue(team text, exclusive boolean) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    IF @extschema@._is_distributed('@extschema@.conversation') THEN
+    IF csm_internal._is_distributed('@extschema@.conversation') THEN
         -- Citus: one lock for all routing (see the top of this file).
-        PERFORM @extschema@._lock_row('conversation', 'settle', true);
+        PERFORM csm_internal._lock_row('conversation', 'settle', true);
     ELSE
-        PERFORM @extschema@._lock_row('queue', team, exclusive);
+        PERFORM csm_internal._lock_row('queue', team, exclusive);
     END IF;
 END $$;
-COMMENT ON FUNCTION @extschema@._lock_queue(text, boolean) IS
-    'Internal: takes a team''s queue lock (its csm.lock_row row) until commit, exclusive to leave a conversation waiting, shared to serve the queue; on a Citus cluster, the one lock of all conversation routing.';
+COMMENT ON FUNCTION csm_internal._lock_queue(text, boolean) IS
+    'Internal: takes a team''s queue lock (its csm_internal.lock_row row) until commit, exclusive to leave a conversation waiting, shared to serve the queue; on a Citus cluster, the one lock of all conversation routing.';
 
 -- The pick itself, on one node: in C beside the accounts' (src/assign.c),
 -- one mechanism for both.  Candidates in order (round robin: pick_seq;
 -- balanced: open conversations, then pick_seq); the first whose
--- csm.agent_load row it locks without waiting and who, read again under
+-- csm_internal.agent_load row it locks without waiting and who, read again under
 -- the lock, still qualifies and ranks no worse than the best (agents other
 -- sessions are assigning to count one more) is taken, and stays locked
 -- until commit.  When others hold every agent with room, a patient pick by
 -- a transaction that holds no row lock yet waits for one of them (a lock
 -- wait: their commit wakes it) and reads again; any other pick takes
 -- whoever has room and is free now, or nobody.
-CREATE OR REPLACE FUNCTION @extschema@._pick_agent_locked(team text, except_member bigint, skills text[], balanced boolean,
+CREATE OR REPLACE FUNCTION csm_internal._pick_agent_locked(team text, except_member bigint, skills text[], balanced boolean,
                                                conversation_limit integer, team_full bigint[],
                                                per_agent_limit integer, count_pending boolean, patient boolean)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'csm_pick_agent_locked'
 LANGUAGE C VOLATILE
 SET search_path = pg_catalog, pg_temp;
-REVOKE ALL ON FUNCTION @extschema@._pick_agent_locked(text, bigint, text[], boolean, integer, bigint[], integer, boolean, boolean) FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@._pick_agent_locked(text, bigint, text[], boolean, integer, bigint[], integer, boolean, boolean) IS
-    'Internal, one node: picks and locks (its csm.agent_load row, until commit) the online, active agent of the team, not except_member, with the skills, not in team_full, under their limit (theirs, else conversation_limit) and the team''s per_agent_limit, who is next (balanced: fewest open, then pick_seq; else pick_seq); a patient pick holding no row lock waits for a busy agent rather than pass them over. NULL when nobody is available, or an argument but except_member, conversation_limit or per_agent_limit is NULL.';
+REVOKE ALL ON FUNCTION csm_internal._pick_agent_locked(text, bigint, text[], boolean, integer, bigint[], integer, boolean, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION csm_internal._pick_agent_locked(text, bigint, text[], boolean, integer, bigint[], integer, boolean, boolean) IS
+    'Internal, one node: picks and locks (its csm_internal.agent_load row, until commit) the online, active agent of the team, not except_member, with the skills, not in team_full, under their limit (theirs, else conversation_limit) and the team''s per_agent_limit, who is next (balanced: fewest open, then pick_seq; else pick_seq); a patient pick holding no row lock waits for a busy agent rather than pass them over. NULL when nobody is available, or an argument but except_member, conversation_limit or per_agent_limit is NULL.';
 
 -- Which available agent of the team gets the next conversation: online,
 -- active, in the team and under their limit; round robin by pick_seq, or
 -- balanced by open conversations and then pick_seq.  Agents another session
 -- is assigning to right now are waited for by a patient pick that may wait
--- (see csm._pick_agent_locked), else skipped.  The agent returned is
+-- (see csm_internal._pick_agent_locked), else skipped.  The agent returned is
 -- locked until commit.  NULL when nobody is available.  With the skills
 -- strategy only agents whose skills contain the conversation's required
 -- skills count, least loaded first; a manual-only team (auto_assign false)
 -- never picks.
-CREATE OR REPLACE FUNCTION @extschema@._pick_agent(team text, except_member bigint, patient boolean,
+CREATE OR REPLACE FUNCTION csm_internal._pick_agent(team text, except_member bigint, patient boolean,
                                         skills text[] DEFAULT '{}') RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    cfg @extschema@.support_team := @extschema@._support_team(team);
+    cfg @extschema@.support_team := csm_internal._support_team(team);
     by_skills boolean := cfg.strategy = 'skills';
     balanced boolean := cfg.strategy IN ('balanced', 'skills');
     wanted text[] := CASE WHEN by_skills THEN coalesce(skills, '{}') ELSE '{}' END;
@@ -171,7 +171,7 @@ BEGIN
     -- The team's own per-agent limit: agents who hold that many of its
     -- conversations are left out.
     IF cfg.per_agent_limit IS NOT NULL THEN
-        team_full := @extschema@._team_full_agents(team, cfg.per_agent_limit, cfg.count_pending);
+        team_full := csm_internal._team_full_agents(team, cfg.per_agent_limit, cfg.count_pending);
     END IF;
     -- Agents inserted already online get their row (a probe once all have
     -- one; until the session making a row commits, others wait for it).
@@ -179,16 +179,16 @@ BEGIN
     -- lock all of team_member, which a session changing an agent holds.)
     missing := ARRAY(SELECT m.member_id FROM @extschema@.team_member m
                      WHERE _pick_agent.team = ANY (m.teams) AND m.active AND m.status = 'online'
-                       AND NOT EXISTS (SELECT 1 FROM @extschema@.agent_load l WHERE l.member_id = m.member_id));
+                       AND NOT EXISTS (SELECT 1 FROM csm_internal.agent_load l WHERE l.member_id = m.member_id));
     IF cardinality(missing) > 0 THEN
-        INSERT INTO @extschema@.agent_load (member_id) SELECT unnest(missing) ON CONFLICT (member_id) DO NOTHING;
+        INSERT INTO csm_internal.agent_load (member_id) SELECT unnest(missing) ON CONFLICT (member_id) DO NOTHING;
     END IF;
-    IF @extschema@._is_distributed('@extschema@.conversation') THEN
+    IF csm_internal._is_distributed('@extschema@.conversation') THEN
         -- Citus: every count changes under the settle lock, which the caller
         -- holds, so no row lock; and Citus would lock all of team_member for
-        -- a FOR UPDATE joined with it (see csm._distribute_conversations()).
+        -- a FOR UPDATE joined with it (see csm_internal._distribute_conversations()).
         SELECT l.member_id INTO picked
-        FROM @extschema@.agent_load l
+        FROM csm_internal.agent_load l
         JOIN @extschema@.team_member m ON m.member_id = l.member_id
         WHERE _pick_agent.team = ANY (m.teams) AND m.active AND m.status = 'online'
           AND l.member_id IS DISTINCT FROM except_member AND m.skills @> wanted AND NOT l.member_id = ANY (team_full)
@@ -198,17 +198,17 @@ BEGIN
         RETURN picked;
     END IF;
     -- One node: as accounts are picked (src/assign.c), each agent's
-    -- csm.agent_load row their lock.
-    RETURN @extschema@._pick_agent_locked(team, except_member, wanted, balanced, cfg.conversation_limit, team_full,
+    -- csm_internal.agent_load row their lock.
+    RETURN csm_internal._pick_agent_locked(team, except_member, wanted, balanced, cfg.conversation_limit, team_full,
                                           cfg.per_agent_limit, cfg.count_pending, patient);
 END $$;
-COMMENT ON FUNCTION @extschema@._pick_agent(text, bigint, boolean, text[]) IS
+COMMENT ON FUNCTION csm_internal._pick_agent(text, bigint, boolean, text[]) IS
     'Internal: picks and locks the available agent of a team who gets the next conversation (round_robin, balanced, or skills: whose skills contain the given ones, least loaded), never except_member; NULL when nobody is available or the team is manual only (auto_assign false).';
 
 -- One more open conversation for an agent.  enforce checks that the agent
 -- is active and under their limit (every move by hand does; a pick already
 -- has); over_limit, an explicit override by hand, skips the limit only.
-CREATE OR REPLACE FUNCTION @extschema@._take_agent(member bigint, team text, enforce boolean,
+CREATE OR REPLACE FUNCTION csm_internal._take_agent(member bigint, team text, enforce boolean,
                                         over_limit boolean DEFAULT false) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -230,8 +230,8 @@ BEGIN
                 USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Assign the conversation to an active member.';
         END IF;
         IF NOT over_limit THEN
-            lim := coalesce(m.conversation_limit, (@extschema@._support_team(team)).conversation_limit);
-            team_lim := (@extschema@._support_team(team)).per_agent_limit;
+            lim := coalesce(m.conversation_limit, (csm_internal._support_team(team)).conversation_limit);
+            team_lim := (csm_internal._support_team(team)).per_agent_limit;
         END IF;
     END IF;
     -- The team's per-agent limit.  On a single node the conversation is
@@ -239,11 +239,11 @@ BEGIN
     -- final; on Citus the coordinator counts under the routing lock after
     -- the shards wrote it, so it counts itself.
     IF team_lim IS NOT NULL THEN
-        distributed := @extschema@._is_distributed('@extschema@.conversation');
+        distributed := csm_internal._is_distributed('@extschema@.conversation');
         IF NOT distributed THEN
-            PERFORM FROM @extschema@.agent_load l WHERE l.member_id = member FOR UPDATE;
+            PERFORM FROM csm_internal.agent_load l WHERE l.member_id = member FOR UPDATE;
         END IF;
-        held := @extschema@._team_count(member, team, (@extschema@._support_team(team)).count_pending)
+        held := csm_internal._team_count(member, team, (csm_internal._support_team(team)).count_pending)
                 - CASE WHEN distributed THEN 1 ELSE 0 END;
         IF held >= team_lim THEN
             RAISE EXCEPTION 'team member "%" is at team %''s limit (% of % open)', m.handle, team, held, team_lim
@@ -253,40 +253,40 @@ BEGIN
     END IF;
     -- Drawn here, not in the UPDATE: Citus refuses volatile functions in an
     -- UPDATE of a reference table.
-    seq := nextval('@extschema@.agent_pick_seq');
+    seq := nextval('csm_internal.agent_pick_seq');
     LOOP
-        UPDATE @extschema@.agent_load l
+        UPDATE csm_internal.agent_load l
         SET open_count = l.open_count + 1, pick_seq = seq, last_assigned_at = now()
         WHERE l.member_id = member AND (lim IS NULL OR l.open_count < lim);
         EXIT WHEN FOUND;
-        SELECT l.open_count INTO held FROM @extschema@.agent_load l WHERE l.member_id = member;
+        SELECT l.open_count INTO held FROM csm_internal.agent_load l WHERE l.member_id = member;
         IF FOUND THEN
             RAISE EXCEPTION 'team member "%" is at the conversation limit (% of % open)', m.handle, held, lim
                 USING ERRCODE = 'check_violation',
                       HINT = 'Raise the member''s or the team''s conversation_limit, or resolve one of their conversations.';
         END IF;
         -- A member new to conversations has no row yet.
-        INSERT INTO @extschema@.agent_load (member_id) VALUES (member) ON CONFLICT (member_id) DO NOTHING;
+        INSERT INTO csm_internal.agent_load (member_id) VALUES (member) ON CONFLICT (member_id) DO NOTHING;
     END LOOP;
 END $$;
-COMMENT ON FUNCTION @extschema@._take_agent(bigint, text, boolean, boolean) IS
+COMMENT ON FUNCTION csm_internal._take_agent(bigint, text, boolean, boolean) IS
     'Internal: counts one more open conversation for an agent and moves them to the back of the round robin. Errors: 23503 unknown member; with enforce, 55000 inactive member, 23514 at the limit (unless over_limit, an explicit override).';
 
 -- Columns, not the row: on a Citus shard the row has the shard's row type.
 -- PL/pgSQL, not SQL: Citus cannot route a SQL function's parameterised insert.
-CREATE OR REPLACE FUNCTION @extschema@._log_move(account bigint, conversation bigint, action text, old_member bigint,
+CREATE OR REPLACE FUNCTION csm_internal._log_move(account bigint, conversation bigint, action text, old_member bigint,
                                       new_member bigint, reason text, context jsonb DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     INSERT INTO @extschema@.assignment_log (account_id, conversation_id, action, old_member_id, new_member_id, reason, context)
     VALUES (account, conversation, action, old_member, new_member, reason, context);
 END $$;
-COMMENT ON FUNCTION @extschema@._log_move(bigint, bigint, text, bigint, bigint, text, jsonb) IS
+COMMENT ON FUNCTION csm_internal._log_move(bigint, bigint, text, bigint, bigint, text, jsonb) IS
     'Internal: logs a move of a conversation (route, reassign, requeue or reopen) in csm.assignment_log, with its handoff context.';
 
 -- Citus: what the foreign key conversation_assignee_fkey checks on a single
--- node (see csm._distribute_conversations() for why it is dropped there).
-CREATE OR REPLACE FUNCTION @extschema@._member_exists(member bigint) RETURNS void
+-- node (see csm_internal._distribute_conversations() for why it is dropped there).
+CREATE OR REPLACE FUNCTION csm_internal._member_exists(member bigint) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     PERFORM 1 FROM @extschema@.team_member t WHERE t.member_id = member;
@@ -295,13 +295,13 @@ BEGIN
             USING ERRCODE = 'foreign_key_violation', HINT = 'See csm.team_member for the members.';
     END IF;
 END $$;
-COMMENT ON FUNCTION @extschema@._member_exists(bigint) IS
+COMMENT ON FUNCTION csm_internal._member_exists(bigint) IS
     'Internal, Citus only: raises 23503 unless the team member exists (the foreign key of a single node).';
 
 -- The teams with conversations waiting, in name order.  A loop, not
 -- ARRAY(SELECT ...): Citus plans a subquery of a cached PL/pgSQL plan as an
 -- empty relation once the plan is generic, and finds nothing.
-CREATE OR REPLACE FUNCTION @extschema@._waiting_teams() RETURNS text[]
+CREATE OR REPLACE FUNCTION csm_internal._waiting_teams() RETURNS text[]
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     teams text[] := '{}';
@@ -312,7 +312,7 @@ BEGIN
     END LOOP;
     RETURN teams;
 END $$;
-COMMENT ON FUNCTION @extschema@._waiting_teams() IS 'Internal: the teams with conversations waiting in their queue, in name order.';
+COMMENT ON FUNCTION csm_internal._waiting_teams() IS 'Internal: the teams with conversations waiting in their queue, in name order.';
 
 -- Serves the queues of some teams, oldest conversation first, while their
 -- agents have room.  Conversations another session is serving are skipped.
@@ -321,12 +321,12 @@ COMMENT ON FUNCTION @extschema@._waiting_teams() IS 'Internal: the teams with co
 -- A conversation only some agents may take (required skills, or the agent
 -- it was taken from kept out) is passed over when none of them is free, and
 -- the ones behind it are served.
-CREATE OR REPLACE FUNCTION @extschema@._serve_queue(teams text[], queued text)
+CREATE OR REPLACE FUNCTION csm_internal._serve_queue(teams text[], queued text)
 RETURNS TABLE (account_id bigint, conversation_id bigint, team text, member_id bigint)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     open_teams text[] := ARRAY(SELECT DISTINCT t FROM unnest(teams || queued) AS t WHERE t IS NOT NULL ORDER BY 1);
-    distributed boolean := @extschema@._is_distributed('@extschema@.conversation');
+    distributed boolean := csm_internal._is_distributed('@extschema@.conversation');
     queue_team text;
     waiting record;
     picked bigint;
@@ -334,7 +334,7 @@ DECLARE
     passed_over text[] := '{}';
 BEGIN
     FOREACH queue_team IN ARRAY open_teams LOOP
-        PERFORM @extschema@._lock_queue(queue_team, queue_team IS NOT DISTINCT FROM queued);
+        PERFORM csm_internal._lock_queue(queue_team, queue_team IS NOT DISTINCT FROM queued);
     END LOOP;
     WHILE cardinality(open_teams) > 0 LOOP
         IF distributed THEN
@@ -357,10 +357,10 @@ BEGIN
         END IF;
         EXIT WHEN NOT FOUND;
         excluded := CASE WHEN waiting.excluded_until > now() THEN waiting.excluded_member END;
-        picked := @extschema@._pick_agent(waiting.team, excluded, false, waiting.required_skills);
+        picked := csm_internal._pick_agent(waiting.team, excluded, false, waiting.required_skills);
         IF picked IS NULL THEN
             IF excluded IS NOT NULL OR (cardinality(waiting.required_skills) > 0
-                                        AND (@extschema@._support_team(waiting.team)).strategy = 'skills') THEN
+                                        AND (csm_internal._support_team(waiting.team)).strategy = 'skills') THEN
                 passed_over := passed_over || (waiting.account_id::text || ':' || waiting.conversation_id::text);
             ELSE
                 open_teams := array_remove(open_teams, waiting.team);
@@ -370,7 +370,7 @@ BEGIN
         UPDATE @extschema@.conversation c SET assignee = picked, assignment_reason = 'from the queue'
         WHERE c.account_id = waiting.account_id AND c.conversation_id = waiting.conversation_id;
         IF distributed THEN
-            PERFORM @extschema@._apply_conversation_changes(waiting.account_id);
+            PERFORM csm_internal._apply_conversation_changes(waiting.account_id);
         END IF;
         account_id := waiting.account_id;
         conversation_id := waiting.conversation_id;
@@ -379,7 +379,7 @@ BEGIN
         RETURN NEXT;
     END LOOP;
 END $$;
-COMMENT ON FUNCTION @extschema@._serve_queue(text[], text) IS
+COMMENT ON FUNCTION csm_internal._serve_queue(text[], text) IS
     'Internal: assigns waiting conversations of the teams, oldest first, while agents are available; returns what it assigned.';
 
 -- A new conversation: routed to an available agent, else it waits in the
@@ -389,7 +389,7 @@ COMMENT ON FUNCTION @extschema@._serve_queue(text[], text) IS
 -- importing open conversations by other means csm.rebuild_agent_load()
 -- counts them.  A row that arrives with only an assignee was assigned by
 -- hand.
-CREATE OR REPLACE FUNCTION @extschema@._conversation_route() RETURNS trigger
+CREATE OR REPLACE FUNCTION csm_internal._conversation_route() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     picked bigint;
@@ -404,7 +404,7 @@ BEGIN
     IF NEW.assignee IS NOT NULL THEN
         -- (history too: on Citus no foreign key checks the assignee)
         IF shard THEN
-            PERFORM @extschema@._member_exists(NEW.assignee);
+            PERFORM csm_internal._member_exists(NEW.assignee);
         END IF;
         IF NEW.assigned_at IS NOT NULL THEN
             RETURN NEW;
@@ -414,37 +414,37 @@ BEGIN
         over := NEW.assignment_reason ~* '^override\M';
         IF NEW.status <> 'resolved' THEN
             IF shard THEN
-                INSERT INTO @extschema@.conversation_change (account_id, conversation_id, kind, member_id, team, reason)
+                INSERT INTO csm_internal.conversation_change (account_id, conversation_id, kind, member_id, team, reason)
                 VALUES (NEW.account_id, NEW.conversation_id, 'take', NEW.assignee, NEW.team, CASE WHEN over THEN 'override' END);
             ELSE
-                PERFORM @extschema@._take_agent(NEW.assignee, NEW.team, true, over);
+                PERFORM csm_internal._take_agent(NEW.assignee, NEW.team, true, over);
             END IF;
         END IF;
     ELSIF NEW.status = 'resolved' OR NEW.waiting_since IS NOT NULL THEN
         RETURN NEW;
     ELSIF shard THEN
         -- Waits until the coordinator routes it, at the end of the statement.
-        INSERT INTO @extschema@.conversation_change (account_id, conversation_id, kind, team, reason)
+        INSERT INTO csm_internal.conversation_change (account_id, conversation_id, kind, team, reason)
         VALUES (NEW.account_id, NEW.conversation_id, 'route', NEW.team, NEW.assignment_reason);
         NEW.waiting_since := NEW.created_at;
         NEW.assignment_reason := coalesce(NEW.assignment_reason,
-            CASE WHEN (@extschema@._support_team(NEW.team)).auto_assign THEN 'nobody available' ELSE 'manual assignment only' END);
+            CASE WHEN (csm_internal._support_team(NEW.team)).auto_assign THEN 'nobody available' ELSE 'manual assignment only' END);
     ELSE
-        picked := @extschema@._pick_agent(NEW.team, NULL, true, NEW.required_skills);
+        picked := csm_internal._pick_agent(NEW.team, NULL, true, NEW.required_skills);
         IF picked IS NULL THEN
-            PERFORM @extschema@._lock_queue(NEW.team, true);
-            picked := @extschema@._pick_agent(NEW.team, NULL, false, NEW.required_skills);
+            PERFORM csm_internal._lock_queue(NEW.team, true);
+            picked := csm_internal._pick_agent(NEW.team, NULL, false, NEW.required_skills);
         END IF;
         IF picked IS NULL THEN
             NEW.waiting_since := NEW.created_at;
             NEW.assignment_reason := coalesce(NEW.assignment_reason,
-                CASE WHEN (@extschema@._support_team(NEW.team)).auto_assign THEN 'nobody available' ELSE 'manual assignment only' END);
+                CASE WHEN (csm_internal._support_team(NEW.team)).auto_assign THEN 'nobody available' ELSE 'manual assignment only' END);
             RETURN NEW;
         END IF;
         NEW.assignee := picked;
         NEW.assigned_at := now();
-        NEW.assignment_reason := coalesce(NEW.assignment_reason, (@extschema@._support_team(NEW.team)).strategy);
-        PERFORM @extschema@._take_agent(picked, NEW.team, false);
+        NEW.assignment_reason := coalesce(NEW.assignment_reason, (csm_internal._support_team(NEW.team)).strategy);
+        PERFORM csm_internal._take_agent(picked, NEW.team, false);
     END IF;
     -- The log refers to the account: say so plainly when there is none.
     PERFORM FROM @extschema@.account a WHERE a.account_id = NEW.account_id;
@@ -453,20 +453,20 @@ BEGIN
             USING ERRCODE = 'foreign_key_violation', HINT = 'See csm.account for the accounts.';
     END IF;
     IF NEW.assignee IS NOT NULL THEN
-        PERFORM @extschema@._log_move(NEW.account_id, NEW.conversation_id, 'route', NULL, NEW.assignee, NEW.assignment_reason,
-                                      CASE WHEN over THEN @extschema@._override_context(NEW.assignee, NEW.team) END);
+        PERFORM csm_internal._log_move(NEW.account_id, NEW.conversation_id, 'route', NULL, NEW.assignee, NEW.assignment_reason,
+                                      CASE WHEN over THEN csm_internal._override_context(NEW.assignee, NEW.team) END);
     END IF;
     RETURN NEW;
 END $$;
-COMMENT ON FUNCTION @extschema@._conversation_route() IS
+COMMENT ON FUNCTION csm_internal._conversation_route() IS
     'Trigger: routes a new conversation to an available agent of its team (logged as route), or leaves it waiting in the queue; a row that arrives with assigned_at or waiting_since (a restore) is kept as it is. Errors: 23503 unknown account or member, 55000 inactive member, 23514 member at the limit.';
 CREATE OR REPLACE TRIGGER conversation_route BEFORE INSERT ON @extschema@.conversation
-    FOR EACH ROW EXECUTE FUNCTION @extschema@._conversation_route();
+    FOR EACH ROW EXECUTE FUNCTION csm_internal._conversation_route();
 
 -- A change of assignee or status: reopen, resolve, and moves by hand or by
 -- csm's functions.  Counts are kept here, before the row is written, so that
 -- the next row of the same statement already sees them.
-CREATE OR REPLACE FUNCTION @extschema@._conversation_move() RETURNS trigger
+CREATE OR REPLACE FUNCTION csm_internal._conversation_move() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     was_counted boolean := OLD.assignee IS NOT NULL AND OLD.status <> 'resolved';
@@ -501,7 +501,7 @@ BEGIN
         old_member := coalesce(OLD.assignee, OLD.previous_assignee);
         IF NEW.assignee IS NOT DISTINCT FROM OLD.assignee AND shard THEN
             NEW.assignee := NULL;
-            INSERT INTO @extschema@.conversation_change (account_id, conversation_id, kind, member_id, old_assignee, team, reason)
+            INSERT INTO csm_internal.conversation_change (account_id, conversation_id, kind, member_id, old_assignee, team, reason)
             VALUES (NEW.account_id, NEW.conversation_id, 'reopen', old_member, OLD.previous_assignee, NEW.team,
                     CASE WHEN reason_given THEN NEW.assignment_reason END);
             NEW.previous_assignee := old_member;
@@ -510,21 +510,21 @@ BEGIN
         ELSIF NEW.assignee IS NOT DISTINCT FROM OLD.assignee THEN
             -- Back to the agent who had it, if they are available.
             NEW.assignee := NULL;
-            IF old_member IS NOT NULL AND (@extschema@._support_team(NEW.team)).auto_assign THEN
+            IF old_member IS NOT NULL AND (csm_internal._support_team(NEW.team)).auto_assign THEN
                 SELECT l.member_id INTO NEW.assignee
-                FROM @extschema@.agent_load l
+                FROM csm_internal.agent_load l
                 JOIN @extschema@.team_member m ON m.member_id = l.member_id
                 WHERE l.member_id = old_member AND NEW.team = ANY (m.teams) AND m.active AND m.status = 'online'
-                  AND l.open_count < coalesce(m.conversation_limit, (@extschema@._support_team(NEW.team)).conversation_limit, 2147483647)
+                  AND l.open_count < coalesce(m.conversation_limit, (csm_internal._support_team(NEW.team)).conversation_limit, 2147483647)
                 FOR UPDATE OF l;
             END IF;
             IF NEW.assignee IS NOT NULL THEN
                 reason := 'reopened, previous agent';
             ELSE
-                NEW.assignee := @extschema@._pick_agent(NEW.team, NULL, true, NEW.required_skills);
+                NEW.assignee := csm_internal._pick_agent(NEW.team, NULL, true, NEW.required_skills);
                 IF NEW.assignee IS NULL THEN
-                    PERFORM @extschema@._lock_queue(NEW.team, true);
-                    NEW.assignee := @extschema@._pick_agent(NEW.team, NULL, false, NEW.required_skills);
+                    PERFORM csm_internal._lock_queue(NEW.team, true);
+                    NEW.assignee := csm_internal._pick_agent(NEW.team, NULL, false, NEW.required_skills);
                 END IF;
                 reason := CASE WHEN NEW.assignee IS NULL THEN 'reopened, nobody available'
                                ELSE 'reopened, previous agent unavailable' END;
@@ -538,10 +538,10 @@ BEGIN
         -- and the coordinator serves that queue at the end of the statement).
         NEW.assignee := NULL;
         IF NOT shard THEN
-            NEW.assignee := @extschema@._pick_agent(NEW.team, NULL, true, NEW.required_skills);
+            NEW.assignee := csm_internal._pick_agent(NEW.team, NULL, true, NEW.required_skills);
             IF NEW.assignee IS NULL THEN
-                PERFORM @extschema@._lock_queue(NEW.team, true);
-                NEW.assignee := @extschema@._pick_agent(NEW.team, NULL, false, NEW.required_skills);
+                PERFORM csm_internal._lock_queue(NEW.team, true);
+                NEW.assignee := csm_internal._pick_agent(NEW.team, NULL, false, NEW.required_skills);
             END IF;
         END IF;
         reason := format(CASE WHEN NEW.assignee IS NULL THEN 'moved to team %s, nobody available' ELSE 'moved to team %s' END,
@@ -570,48 +570,48 @@ BEGIN
     now_counted := NEW.assignee IS NOT NULL AND NEW.status <> 'resolved';
     IF was_counted AND NOT (now_counted AND NEW.assignee = OLD.assignee) THEN
         IF shard THEN
-            INSERT INTO @extschema@.conversation_change (account_id, conversation_id, kind, member_id, team)
+            INSERT INTO csm_internal.conversation_change (account_id, conversation_id, kind, member_id, team)
             VALUES (NEW.account_id, NEW.conversation_id, 'release', OLD.assignee, NEW.team);
         ELSE
-            UPDATE @extschema@.agent_load l SET open_count = greatest(l.open_count - 1, 0) WHERE l.member_id = OLD.assignee;
+            UPDATE csm_internal.agent_load l SET open_count = greatest(l.open_count - 1, 0) WHERE l.member_id = OLD.assignee;
         END IF;
     END IF;
     IF shard AND NEW.assignee IS DISTINCT FROM OLD.assignee AND NEW.assignee IS NOT NULL THEN
-        PERFORM @extschema@._member_exists(NEW.assignee);
+        PERFORM csm_internal._member_exists(NEW.assignee);
     END IF;
     IF now_counted AND NOT (was_counted AND NEW.assignee = OLD.assignee) THEN
         IF shard THEN
-            INSERT INTO @extschema@.conversation_change (account_id, conversation_id, kind, member_id, team, reason)
+            INSERT INTO csm_internal.conversation_change (account_id, conversation_id, kind, member_id, team, reason)
             VALUES (NEW.account_id, NEW.conversation_id, 'take', NEW.assignee, NEW.team, CASE WHEN over THEN 'override' END);
         ELSE
-            PERFORM @extschema@._take_agent(NEW.assignee, NEW.team, true, over);
+            PERFORM csm_internal._take_agent(NEW.assignee, NEW.team, true, over);
         END IF;
     END IF;
     IF action IN ('reassign', 'requeue') THEN
         -- What the agent letting it go leaves to the next one.
-        context := @extschema@._handoff_context(NEW.account_id, NEW.conversation_id, OLD.assigned_at, OLD.first_response_at);
+        context := csm_internal._handoff_context(NEW.account_id, NEW.conversation_id, OLD.assigned_at, OLD.first_response_at);
     END IF;
     IF over AND NEW.assignee IS NOT NULL AND now_counted THEN
-        context := coalesce(context, '{}') || @extschema@._override_context(NEW.assignee, NEW.team);
+        context := coalesce(context, '{}') || csm_internal._override_context(NEW.assignee, NEW.team);
     END IF;
     IF action IS NOT NULL AND NOT reopen_later THEN
-        PERFORM @extschema@._log_move(NEW.account_id, NEW.conversation_id, action, old_member, NEW.assignee, NEW.assignment_reason,
+        PERFORM csm_internal._log_move(NEW.account_id, NEW.conversation_id, action, old_member, NEW.assignee, NEW.assignment_reason,
                                       context);
     END IF;
     RETURN NEW;
 END $$;
-COMMENT ON FUNCTION @extschema@._conversation_move() IS
-    'Trigger: keeps csm.agent_load, assigned_at, waiting_since and resolved_at in step with a change of assignee, status or team, routes a reopened conversation (to its previous agent if available) and one moved to a team its agent is not in, and logs every move with its handoff context. Errors: 23503 unknown member, 55000 inactive member, 23514 member at the limit.';
+COMMENT ON FUNCTION csm_internal._conversation_move() IS
+    'Trigger: keeps csm_internal.agent_load, assigned_at, waiting_since and resolved_at in step with a change of assignee, status or team, routes a reopened conversation (to its previous agent if available) and one moved to a team its agent is not in, and logs every move with its handoff context. Errors: 23503 unknown member, 55000 inactive member, 23514 member at the limit.';
 CREATE OR REPLACE TRIGGER conversation_move BEFORE UPDATE OF assignee, status, waiting_since, team ON @extschema@.conversation
     FOR EACH ROW WHEN (OLD.assignee IS DISTINCT FROM NEW.assignee OR OLD.status IS DISTINCT FROM NEW.status
                        OR NEW.waiting_since = '-infinity' OR OLD.team IS DISTINCT FROM NEW.team)
-    EXECUTE FUNCTION @extschema@._conversation_move();
+    EXECUTE FUNCTION csm_internal._conversation_move();
 
 -- After a row is written: a conversation that now waits is served from its
 -- queue at once if anyone can take it, and an agent who freed capacity
 -- (resolved, moved away, deleted) takes the oldest waiting conversations of
 -- their teams.
-CREATE OR REPLACE FUNCTION @extschema@._conversation_freed() RETURNS trigger
+CREATE OR REPLACE FUNCTION csm_internal._conversation_freed() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     freed bigint;
@@ -622,14 +622,14 @@ BEGIN
         -- A Citus shard: the coordinator serves the queues at the end of the
         -- statement (see the top of this file).
         IF TG_OP = 'DELETE' AND OLD.assignee IS NOT NULL AND OLD.status <> 'resolved' THEN
-            INSERT INTO @extschema@.conversation_change (account_id, conversation_id, kind, member_id, team)
+            INSERT INTO csm_internal.conversation_change (account_id, conversation_id, kind, member_id, team)
             VALUES (OLD.account_id, OLD.conversation_id, 'release', OLD.assignee, OLD.team);
         END IF;
         RETURN NULL;
     END IF;
     IF OLD.assignee IS NOT NULL AND OLD.status <> 'resolved' THEN
         IF TG_OP = 'DELETE' THEN
-            UPDATE @extschema@.agent_load l SET open_count = greatest(l.open_count - 1, 0) WHERE l.member_id = OLD.assignee;
+            UPDATE csm_internal.agent_load l SET open_count = greatest(l.open_count - 1, 0) WHERE l.member_id = OLD.assignee;
             freed := OLD.assignee;
         ELSIF NOT (NEW.assignee IS NOT DISTINCT FROM OLD.assignee AND NEW.status <> 'resolved') THEN
             freed := OLD.assignee;
@@ -643,18 +643,18 @@ BEGIN
         WHERE m.member_id = freed AND m.active AND m.status = 'online';
     END IF;
     IF queued IS NOT NULL OR cardinality(freed_teams) > 0 THEN
-        PERFORM count(*) FROM @extschema@._serve_queue(coalesce(freed_teams, '{}'), queued);
+        PERFORM count(*) FROM csm_internal._serve_queue(coalesce(freed_teams, '{}'), queued);
     END IF;
     RETURN NULL;
 END $$;
-COMMENT ON FUNCTION @extschema@._conversation_freed() IS
+COMMENT ON FUNCTION csm_internal._conversation_freed() IS
     'Trigger: serves the queue when a conversation starts waiting or an online agent frees capacity; takes a deleted conversation off its agent.';
 CREATE OR REPLACE TRIGGER conversation_freed AFTER UPDATE ON @extschema@.conversation
     FOR EACH ROW WHEN (OLD.assignee IS DISTINCT FROM NEW.assignee OR OLD.status IS DISTINCT FROM NEW.status
                        OR OLD.team IS DISTINCT FROM NEW.team)
-    EXECUTE FUNCTION @extschema@._conversation_freed();
+    EXECUTE FUNCTION csm_internal._conversation_freed();
 CREATE OR REPLACE TRIGGER conversation_deleted AFTER DELETE ON @extschema@.conversation
-    FOR EACH ROW EXECUTE FUNCTION @extschema@._conversation_freed();
+    FOR EACH ROW EXECUTE FUNCTION csm_internal._conversation_freed();
 
 -- Agents: one who joins or becomes available (online, active again, a new
 -- team, another limit) takes the oldest waiting conversations of their
@@ -663,7 +663,7 @@ CREATE OR REPLACE TRIGGER conversation_deleted AFTER DELETE ON @extschema@.conve
 -- commit); one inserted already online gets it from their first routing
 -- (an insert trigger making it would collide with the rows pg_restore
 -- loads).
-CREATE OR REPLACE FUNCTION @extschema@._agent_changed() RETURNS trigger
+CREATE OR REPLACE FUNCTION csm_internal._agent_changed() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF TG_TABLE_NAME <> 'team_member' THEN
@@ -673,34 +673,34 @@ BEGIN
         RETURN NULL;
     END IF;
     IF TG_OP = 'UPDATE' THEN
-        INSERT INTO @extschema@.agent_load (member_id) VALUES (NEW.member_id) ON CONFLICT (member_id) DO NOTHING;
+        INSERT INTO csm_internal.agent_load (member_id) VALUES (NEW.member_id) ON CONFLICT (member_id) DO NOTHING;
     END IF;
-    PERFORM count(*) FROM @extschema@._serve_queue(NEW.teams, NULL);
+    PERFORM count(*) FROM csm_internal._serve_queue(NEW.teams, NULL);
     RETURN NULL;
 END $$;
-COMMENT ON FUNCTION @extschema@._agent_changed() IS
-    'Trigger: serves the queues of an agent who joins or becomes available, after making their csm.agent_load row.';
+COMMENT ON FUNCTION csm_internal._agent_changed() IS
+    'Trigger: serves the queues of an agent who joins or becomes available, after making their csm_internal.agent_load row.';
 CREATE OR REPLACE TRIGGER team_member_agent_added AFTER INSERT ON @extschema@.team_member
     FOR EACH ROW WHEN (NEW.active AND NEW.status = 'online' AND cardinality(NEW.teams) > 0)
-    EXECUTE FUNCTION @extschema@._agent_changed();
+    EXECUTE FUNCTION csm_internal._agent_changed();
 CREATE OR REPLACE TRIGGER team_member_agent_available AFTER UPDATE OF status, active, teams, conversation_limit ON @extschema@.team_member
     FOR EACH ROW WHEN (NEW.active AND NEW.status = 'online'
                        AND (OLD.status <> 'online' OR NOT OLD.active OR NOT (NEW.teams <@ OLD.teams)
                             OR OLD.conversation_limit IS DISTINCT FROM NEW.conversation_limit))
-    EXECUTE FUNCTION @extschema@._agent_changed();
+    EXECUTE FUNCTION csm_internal._agent_changed();
 
-CREATE OR REPLACE FUNCTION @extschema@._support_team_changed() RETURNS trigger
+CREATE OR REPLACE FUNCTION csm_internal._support_team_changed() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF TG_TABLE_NAME <> 'support_team' THEN
         -- A placement on a Citus node: as in _agent_changed.
         RETURN NULL;
     END IF;
-    PERFORM count(*) FROM @extschema@._serve_queue(CASE TG_OP WHEN 'INSERT' THEN ARRAY[NEW.team] WHEN 'DELETE' THEN ARRAY[OLD.team]
+    PERFORM count(*) FROM csm_internal._serve_queue(CASE TG_OP WHEN 'INSERT' THEN ARRAY[NEW.team] WHEN 'DELETE' THEN ARRAY[OLD.team]
                                                               ELSE ARRAY[OLD.team, NEW.team] END, NULL);
     RETURN NULL;
 END $$;
-COMMENT ON FUNCTION @extschema@._support_team_changed() IS
+COMMENT ON FUNCTION csm_internal._support_team_changed() IS
     'Trigger: serves a team''s queue after its settings change (a higher limit, or back to the defaults); the same as csm.route_waiting(team).';
 
 CREATE OR REPLACE FUNCTION @extschema@.route_waiting(team text DEFAULT NULL) RETURNS integer
@@ -708,33 +708,33 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     teams text[];
 BEGIN
-    PERFORM @extschema@._require('operate');
-    IF @extschema@._is_distributed('@extschema@.conversation') THEN
+    PERFORM csm_internal._require('operate');
+    IF csm_internal._is_distributed('@extschema@.conversation') THEN
         -- Citus: the routing lock, and the counts earlier statements left.
-        PERFORM @extschema@._lock_row('conversation', 'settle', true);
-        PERFORM @extschema@._apply_conversation_changes(NULL);
+        PERFORM csm_internal._lock_row('conversation', 'settle', true);
+        PERFORM csm_internal._apply_conversation_changes(NULL);
     END IF;
     IF route_waiting.team IS NULL THEN
-        teams := @extschema@._waiting_teams();
+        teams := csm_internal._waiting_teams();
     ELSIF route_waiting.team !~ '\S' THEN
         RAISE EXCEPTION 'team must not be blank'
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Give a team name, or NULL for every team.';
     ELSE
         teams := ARRAY[route_waiting.team];
     END IF;
-    RETURN (SELECT count(*) FROM @extschema@._serve_queue(teams, NULL));
+    RETURN (SELECT count(*) FROM csm_internal._serve_queue(teams, NULL));
 END $$;
 COMMENT ON FUNCTION @extschema@.route_waiting(text) IS
     'Assigns the waiting conversations of a team (NULL: of every team), oldest first, while its agents are available; returns how many it assigned. csm''s triggers call it when an agent comes online or frees capacity. Errors: 22023 blank team.';
 -- The trigger is created here, after the function it calls.
 CREATE OR REPLACE TRIGGER support_team_changed AFTER INSERT OR UPDATE OR DELETE ON @extschema@.support_team
-    FOR EACH ROW EXECUTE FUNCTION @extschema@._support_team_changed();
+    FOR EACH ROW EXECUTE FUNCTION csm_internal._support_team_changed();
 
 CREATE OR REPLACE FUNCTION @extschema@.reassign_stale()
 RETURNS TABLE (account_id bigint, conversation_id bigint, team text, old_assignee text, new_assignee text, action text)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    distributed boolean := @extschema@._is_distributed('@extschema@.conversation');
+    distributed boolean := csm_internal._is_distributed('@extschema@.conversation');
     accounts bigint[] := '{}';
     conversations bigint[] := '{}';
     reasons text[] := '{}';
@@ -748,12 +748,12 @@ DECLARE
     until timestamptz;
     picked bigint;
 BEGIN
-    PERFORM @extschema@._require('operate');
+    PERFORM csm_internal._require('operate');
     IF distributed THEN
         -- Citus: the one routing lock first, and what earlier statements
         -- left (see the top of this file).
-        PERFORM @extschema@._lock_row('conversation', 'settle', true);
-        PERFORM @extschema@._settle_conversations();
+        PERFORM csm_internal._lock_row('conversation', 'settle', true);
+        PERFORM csm_internal._settle_conversations();
     END IF;
     -- Claim the stale conversations; those another run holds are skipped
     -- (on Citus, which cannot lock rows of several shards, the routing lock
@@ -793,7 +793,7 @@ BEGIN
     IF cardinality(accounts) > 0 THEN
         -- Lock the agents losing conversations in one order, before any
         -- queue lock and before choosing any new agent.
-        PERFORM FROM @extschema@.agent_load l WHERE l.member_id = ANY (old_members) ORDER BY l.member_id FOR UPDATE;
+        PERFORM FROM csm_internal.agent_load l WHERE l.member_id = ANY (old_members) ORDER BY l.member_id FOR UPDATE;
         stale_teams := ARRAY(SELECT unnest(stale_teams)
                              UNION
                              SELECT unnest(m.teams) FROM @extschema@.team_member m WHERE m.member_id = ANY (old_members));
@@ -803,9 +803,9 @@ BEGIN
     -- (shared, served at the end): nothing below waits for another lock, so
     -- runs, routing and agents coming online never wait in a circle, and
     -- nothing below waits for a busy agent while holding the queues.
-    queues := ARRAY(SELECT DISTINCT q FROM unnest(stale_teams || @extschema@._waiting_teams()) AS q ORDER BY 1);
+    queues := ARRAY(SELECT DISTINCT q FROM unnest(stale_teams || csm_internal._waiting_teams()) AS q ORDER BY 1);
     FOREACH queue_team IN ARRAY queues LOOP
-        PERFORM @extschema@._lock_queue(queue_team, queue_team = ANY (stale_teams));
+        PERFORM csm_internal._lock_queue(queue_team, queue_team = ANY (stale_teams));
     END LOOP;
 
     FOR i IN 1 .. cardinality(accounts) LOOP
@@ -814,15 +814,15 @@ BEGIN
         JOIN @extschema@.team_member o ON o.member_id = c.assignee
         WHERE c.account_id = accounts[i] AND c.conversation_id = conversations[i];
         CONTINUE WHEN NOT FOUND;
-        what := (@extschema@._support_team(stale.team)).reassign_action;
+        what := (csm_internal._support_team(stale.team)).reassign_action;
         -- The agent it is taken from is kept out of it for the window.
-        until := now() + (@extschema@._support_team(stale.team)).reassign_after;
+        until := now() + (csm_internal._support_team(stale.team)).reassign_after;
         -- (Scalars, not array elements, in the UPDATEs: Citus 13.2 crashes
         -- deparsing a subscripted parameter in an UPDATE's SET list.)
         why := reasons[i];
         picked := NULL;
         IF what = 'reassign' THEN
-            picked := @extschema@._pick_agent(stale.team, stale.assignee, false, stale.required_skills);
+            picked := csm_internal._pick_agent(stale.team, stale.assignee, false, stale.required_skills);
         END IF;
         IF picked IS NOT NULL THEN
             UPDATE @extschema@.conversation c SET assignee = picked, assignment_reason = why,
@@ -841,8 +841,8 @@ BEGIN
         END IF;
         IF distributed THEN
             -- What the triggers do on a single node.
-            PERFORM @extschema@._apply_conversation_changes(stale.account_id);
-            PERFORM @extschema@._serve_after_move(stale.assignee, CASE WHEN picked IS NULL THEN stale.team END);
+            PERFORM csm_internal._apply_conversation_changes(stale.account_id);
+            PERFORM csm_internal._serve_after_move(stale.assignee, CASE WHEN picked IS NULL THEN stale.team END);
         END IF;
         account_id := stale.account_id;
         conversation_id := stale.conversation_id;
@@ -858,7 +858,7 @@ BEGIN
     -- concurrency made miss (an agent busy at that moment) are caught here.
     FOR stale IN
         SELECT q.account_id, q.conversation_id, q.team, m.handle
-        FROM @extschema@._serve_queue(queues, NULL) AS q
+        FROM csm_internal._serve_queue(queues, NULL) AS q
         JOIN @extschema@.team_member m ON m.member_id = q.member_id
     LOOP
         account_id := stale.account_id;
@@ -878,7 +878,7 @@ COMMENT ON FUNCTION @extschema@.reassign_stale() IS
 -- account): one fewer for release, one more for take, checked like a move
 -- by hand (55000 inactive, 23514 at the limit).  Releases first, so that a
 -- statement that frees and fills one agent passes whatever its rows' order.
-CREATE OR REPLACE FUNCTION @extschema@._apply_conversation_changes(account bigint) RETURNS integer
+CREATE OR REPLACE FUNCTION csm_internal._apply_conversation_changes(account bigint) RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     ch record;
@@ -890,7 +890,7 @@ DECLARE
 BEGIN
     -- Read and deleted in one statement: nothing committed meanwhile is lost.
     IF account IS NULL THEN
-        FOR ch IN DELETE FROM @extschema@.conversation_change h WHERE h.kind IN ('release', 'take')
+        FOR ch IN DELETE FROM csm_internal.conversation_change h WHERE h.kind IN ('release', 'take')
                   RETURNING h.kind, h.member_id, h.team, h.reason LOOP
             IF ch.kind = 'release' THEN
                 released := released || ch.member_id;
@@ -901,7 +901,7 @@ BEGIN
             END IF;
         END LOOP;
     ELSE
-        FOR ch IN DELETE FROM @extschema@.conversation_change h WHERE h.account_id = account AND h.kind IN ('release', 'take')
+        FOR ch IN DELETE FROM csm_internal.conversation_change h WHERE h.account_id = account AND h.kind IN ('release', 'take')
                   RETURNING h.kind, h.member_id, h.team, h.reason LOOP
             IF ch.kind = 'release' THEN
                 released := released || ch.member_id;
@@ -913,20 +913,20 @@ BEGIN
         END LOOP;
     END IF;
     FOREACH member IN ARRAY released LOOP
-        UPDATE @extschema@.agent_load l SET open_count = greatest(l.open_count - 1, 0) WHERE l.member_id = member;
+        UPDATE csm_internal.agent_load l SET open_count = greatest(l.open_count - 1, 0) WHERE l.member_id = member;
     END LOOP;
     FOR i IN 1 .. cardinality(taken) LOOP
-        PERFORM @extschema@._take_agent(taken[i], taken_teams[i], true, taken_over[i]);
+        PERFORM csm_internal._take_agent(taken[i], taken_teams[i], true, taken_over[i]);
     END LOOP;
     RETURN cardinality(released);
 END $$;
-COMMENT ON FUNCTION @extschema@._apply_conversation_changes(bigint) IS
-    'Internal, Citus only: applies the take and release changes the shards noted for an account (NULL: every account) to csm.agent_load and deletes them; returns how many releases. Errors as a move by hand: 55000 inactive member, 23514 at the limit.';
+COMMENT ON FUNCTION csm_internal._apply_conversation_changes(bigint) IS
+    'Internal, Citus only: applies the take and release changes the shards noted for an account (NULL: every account) to csm_internal.agent_load and deletes them; returns how many releases. Errors as a move by hand: 55000 inactive member, 23514 at the limit.';
 
 -- Citus: what the AFTER trigger does on a single node after a move made on
 -- the coordinator: the agent who let it go (if available) and the queue it
 -- went back to are served.
-CREATE OR REPLACE FUNCTION @extschema@._serve_after_move(old_member bigint, queued text) RETURNS void
+CREATE OR REPLACE FUNCTION csm_internal._serve_after_move(old_member bigint, queued text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     freed_teams text[];
@@ -936,11 +936,11 @@ BEGIN
         WHERE m.member_id = old_member AND m.active AND m.status = 'online';
     END IF;
     IF queued IS NOT NULL OR cardinality(freed_teams) > 0 THEN
-        PERFORM count(*) FROM @extschema@._serve_queue(coalesce(freed_teams, '{}'), queued);
+        PERFORM count(*) FROM csm_internal._serve_queue(coalesce(freed_teams, '{}'), queued);
     END IF;
 END $$;
-COMMENT ON FUNCTION @extschema@._serve_after_move(bigint, text) IS
-    'Internal, Citus only: serves the queues an agent''s freed capacity or a requeued conversation concern, as the trigger csm._conversation_freed does on a single node.';
+COMMENT ON FUNCTION csm_internal._serve_after_move(bigint, text) IS
+    'Internal, Citus only: serves the queues an agent''s freed capacity or a requeued conversation concern, as the trigger csm_internal._conversation_freed does on a single node.';
 
 -- Citus: finishes, on the coordinator at the end of a statement, what the
 -- statement's triggers on the shards noted (see the top of this file):
@@ -948,7 +948,7 @@ COMMENT ON FUNCTION @extschema@._serve_after_move(bigint, text) IS
 -- then every queue served while agents are free (agents who came online,
 -- freed capacity, a higher limit).  Holds the settle lock until commit.
 -- Does nothing on a single node, where the triggers did it all.
-CREATE OR REPLACE FUNCTION @extschema@._settle_conversations(serve_all boolean DEFAULT false) RETURNS integer
+CREATE OR REPLACE FUNCTION csm_internal._settle_conversations(serve_all boolean DEFAULT false) RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     ch record;
@@ -974,18 +974,18 @@ DECLARE
     moved integer := 0;
     wanted text[];
 BEGIN
-    IF NOT @extschema@._is_distributed('@extschema@.conversation') THEN
+    IF NOT csm_internal._is_distributed('@extschema@.conversation') THEN
         RETURN 0;
     END IF;
-    -- (No EXISTS subquery: see csm._waiting_teams().)
-    PERFORM 1 FROM @extschema@.conversation_change LIMIT 1;
+    -- (No EXISTS subquery: see csm_internal._waiting_teams().)
+    PERFORM 1 FROM csm_internal.conversation_change LIMIT 1;
     IF NOT serve_all AND NOT FOUND THEN
         RETURN 0;
     END IF;
-    PERFORM @extschema@._lock_row('conversation', 'settle', true);
+    PERFORM csm_internal._lock_row('conversation', 'settle', true);
     IF serve_all THEN
         -- What the foreign keys to team_member do on a single node (see
-        -- csm._distribute_conversations()): no member deleted under a conversation.
+        -- csm_internal._distribute_conversations()): no member deleted under a conversation.
         FOR ch IN SELECT c.assignee, c.previous_assignee FROM @extschema@.conversation c
                   LEFT JOIN @extschema@.team_member m ON m.member_id = c.assignee
                   LEFT JOIN @extschema@.team_member p ON p.member_id = c.previous_assignee
@@ -999,12 +999,12 @@ BEGIN
         END LOOP;
     END IF;
     -- Capacity freed (or a conversation back in the queue): queues to serve.
-    IF @extschema@._apply_conversation_changes(NULL) > 0 THEN
+    IF csm_internal._apply_conversation_changes(NULL) > 0 THEN
         serve_all := true;
     END IF;
 
     -- Read and deleted in one statement, then put in order.
-    FOR ch IN DELETE FROM @extschema@.conversation_change h WHERE h.kind IN ('reopen', 'route')
+    FOR ch IN DELETE FROM csm_internal.conversation_change h WHERE h.kind IN ('reopen', 'route')
               RETURNING h.kind, h.account_id, h.conversation_id, h.member_id, h.old_assignee, h.team, h.reason LOOP
         kinds := kinds || ch.kind;
         accounts := accounts || ch.account_id;
@@ -1031,10 +1031,10 @@ BEGIN
             picked := NULL;
             prev := ch_members[i];
             team_name := ch_teams[i];
-            IF prev IS NOT NULL AND (@extschema@._support_team(team_name)).auto_assign THEN
-                lim := (@extschema@._support_team(team_name)).conversation_limit;
+            IF prev IS NOT NULL AND (csm_internal._support_team(team_name)).auto_assign THEN
+                lim := (csm_internal._support_team(team_name)).conversation_limit;
                 SELECT l.member_id INTO picked
-                FROM @extschema@.agent_load l
+                FROM csm_internal.agent_load l
                 JOIN @extschema@.team_member m ON m.member_id = l.member_id
                 WHERE l.member_id = prev AND team_name = ANY (m.teams) AND m.active AND m.status = 'online'
                   AND l.open_count < coalesce(m.conversation_limit, lim, 2147483647);
@@ -1042,7 +1042,7 @@ BEGIN
             IF picked IS NOT NULL THEN
                 why := 'reopened, previous agent';
             ELSE
-                picked := @extschema@._pick_agent(team_name, NULL, false, wanted);
+                picked := csm_internal._pick_agent(team_name, NULL, false, wanted);
                 why := CASE WHEN picked IS NULL THEN 'reopened, nobody available' ELSE 'reopened, previous agent unavailable' END;
             END IF;
             why := coalesce(reasons[i], why);
@@ -1054,20 +1054,20 @@ BEGIN
             SET assignee = picked, assignment_reason = why, waiting_since = '-infinity', previous_assignee = prev
             WHERE c.account_id = acc AND c.conversation_id = conv;
             IF picked IS NOT NULL THEN
-                PERFORM @extschema@._apply_conversation_changes(acc);
+                PERFORM csm_internal._apply_conversation_changes(acc);
                 moved := moved + 1;
             END IF;
         ELSE
             -- New: to an available agent, in the order they came, else it waits.
             team_name := ch_teams[i];
-            picked := @extschema@._pick_agent(team_name, NULL, false, wanted);
+            picked := csm_internal._pick_agent(team_name, NULL, false, wanted);
             CONTINUE WHEN picked IS NULL;
             -- (Computed here: Citus evaluates no function inside the UPDATE's coalesce.)
-            why := coalesce(reasons[i], (@extschema@._support_team(team_name)).strategy);
+            why := coalesce(reasons[i], (csm_internal._support_team(team_name)).strategy);
             UPDATE @extschema@.conversation c
             SET assignee = picked, assignment_reason = why
             WHERE c.account_id = acc AND c.conversation_id = conv AND c.waiting_since IS NOT NULL;
-            PERFORM @extschema@._apply_conversation_changes(acc);
+            PERFORM csm_internal._apply_conversation_changes(acc);
             moved := moved + 1;
         END IF;
     END LOOP;
@@ -1078,20 +1078,20 @@ BEGIN
     IF NOT serve_all AND cardinality(kinds) = 0 THEN
         RETURN moved;
     END IF;
-    waiting_teams := @extschema@._waiting_teams();
+    waiting_teams := csm_internal._waiting_teams();
     IF cardinality(waiting_teams) > 0 THEN
-        moved := moved + (SELECT count(*) FROM @extschema@._serve_queue(waiting_teams, NULL));
+        moved := moved + (SELECT count(*) FROM csm_internal._serve_queue(waiting_teams, NULL));
     END IF;
     RETURN moved;
 END $$;
-COMMENT ON FUNCTION @extschema@._settle_conversations(boolean) IS
-    'Internal, Citus only: on the coordinator, at the end of each statement that wrote conversations, team members or support teams (csm''s executor hook calls it), applies what the triggers on the shards noted in csm.conversation_change: agents'' counts, reopened and new conversations routed, then the queues served (all of them with serve_all); returns how many conversations it assigned. Does nothing on a single node.';
+COMMENT ON FUNCTION csm_internal._settle_conversations(boolean) IS
+    'Internal, Citus only: on the coordinator, at the end of each statement that wrote conversations, team members or support teams (csm''s executor hook calls it), applies what the triggers on the shards noted in csm_internal.conversation_change: agents'' counts, reopened and new conversations routed, then the queues served (all of them with serve_all); returns how many conversations it assigned. Does nothing on a single node.';
 
 -- Citus: csm.distribute() calls this last.  Every new session of the
 -- database loads csm's library, whose executor hook calls
--- csm._settle_conversations() at the end of each statement (src/settle.c);
+-- csm_internal._settle_conversations() at the end of each statement (src/settle.c);
 -- this session loads it now.  A superuser's setting: without one, a warning
--- says what to run.  And csm.agent_load and csm.conversation lose their
+-- says what to run.  And csm_internal.agent_load and csm.conversation lose their
 -- foreign keys to team_member: Citus locks a referenced reference table as a
 -- whole for every write of the referencing one, so each count and each
 -- routed conversation would lock all of team_member while holding the
@@ -1101,13 +1101,13 @@ COMMENT ON FUNCTION @extschema@._settle_conversations(boolean) IS
 -- refuses to leave a conversation with a deleted member (23503); a deleted
 -- member's agent_load row stays, and routing, which joins team_member, never
 -- sees it.
-CREATE OR REPLACE FUNCTION @extschema@._distribute_conversations() RETURNS void
+CREATE OR REPLACE FUNCTION csm_internal._distribute_conversations() RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     libs text := current_setting('session_preload_libraries');
     wanted text := concat_ws(', ', nullif(libs, ''), 'csm');
 BEGIN
-    ALTER TABLE @extschema@.agent_load DROP CONSTRAINT IF EXISTS agent_load_member_fkey;
+    ALTER TABLE csm_internal.agent_load DROP CONSTRAINT IF EXISTS agent_load_member_fkey;
     ALTER TABLE @extschema@.conversation DROP CONSTRAINT IF EXISTS conversation_assignee_fkey;
     ALTER TABLE @extschema@.conversation DROP CONSTRAINT IF EXISTS conversation_previous_assignee_fkey;
     EXECUTE 'LOAD ' || quote_literal('$libdir/csm');
@@ -1122,9 +1122,9 @@ BEGIN
                                 current_database(), wanted);
     END;
 END $$;
-REVOKE ALL ON FUNCTION @extschema@._distribute_conversations() FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@._distribute_conversations() IS
-    'Internal: run by csm.distribute(): makes new sessions of this database load csm (session_preload_libraries), so that its executor hook finishes conversation routing on the coordinator after each statement, loads it in this session, and drops the foreign key from csm.agent_load to csm.team_member (Citus would lock all of team_member for every count).';
+REVOKE ALL ON FUNCTION csm_internal._distribute_conversations() FROM PUBLIC;
+COMMENT ON FUNCTION csm_internal._distribute_conversations() IS
+    'Internal: run by csm.distribute(): makes new sessions of this database load csm (session_preload_libraries), so that its executor hook finishes conversation routing on the coordinator after each statement, loads it in this session, and drops the foreign key from csm_internal.agent_load to csm.team_member (Citus would lock all of team_member for every count).';
 
 CREATE OR REPLACE FUNCTION @extschema@.rebuild_agent_load() RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -1134,15 +1134,15 @@ DECLARE
     held integer[];
     ch record;
 BEGIN
-    PERFORM @extschema@._require('admin');
-    IF @extschema@._is_distributed('@extschema@.conversation') THEN
+    PERFORM csm_internal._require('admin');
+    IF csm_internal._is_distributed('@extschema@.conversation') THEN
         -- Citus: counts change only under the routing lock (see the top of
         -- this file); what other sessions have not settled yet they add to
         -- this count when they do.
-        PERFORM @extschema@._lock_row('conversation', 'settle', true);
-        PERFORM @extschema@._apply_conversation_changes(NULL);
+        PERFORM csm_internal._lock_row('conversation', 'settle', true);
+        PERFORM csm_internal._apply_conversation_changes(NULL);
         held_by := ARRAY(SELECT m.member_id FROM @extschema@.team_member m);
-        INSERT INTO @extschema@.agent_load (member_id) SELECT unnest(held_by) ON CONFLICT (member_id) DO NOTHING;
+        INSERT INTO csm_internal.agent_load (member_id) SELECT unnest(held_by) ON CONFLICT (member_id) DO NOTHING;
         held_by := '{}';
         held := '{}';
         FOR ch IN SELECT c.assignee, count(*)::integer AS n FROM @extschema@.conversation c
@@ -1150,27 +1150,27 @@ BEGIN
             held_by := held_by || ch.assignee;
             held := held || ch.n;
         END LOOP;
-        UPDATE @extschema@.agent_load l SET open_count = coalesce(held[array_position(held_by, l.member_id)], 0)
+        UPDATE csm_internal.agent_load l SET open_count = coalesce(held[array_position(held_by, l.member_id)], 0)
         WHERE l.open_count <> coalesce(held[array_position(held_by, l.member_id)], 0);
         GET DIAGNOSTICS fixed = ROW_COUNT;
         RETURN fixed;
     END IF;
     -- Writers wait; a consistent count needs a still table.
     LOCK TABLE @extschema@.conversation IN SHARE MODE;
-    INSERT INTO @extschema@.agent_load (member_id)
+    INSERT INTO csm_internal.agent_load (member_id)
     SELECT m.member_id FROM @extschema@.team_member m ON CONFLICT (member_id) DO NOTHING;
     WITH held AS (
         SELECT l.member_id,
                (SELECT count(*) FROM @extschema@.conversation c
                 WHERE c.assignee = l.member_id AND c.status <> 'resolved')::integer AS n
-        FROM @extschema@.agent_load l)
-    UPDATE @extschema@.agent_load l SET open_count = h.n
+        FROM csm_internal.agent_load l)
+    UPDATE csm_internal.agent_load l SET open_count = h.n
     FROM held h WHERE h.member_id = l.member_id AND l.open_count <> h.n;
     GET DIAGNOSTICS fixed = ROW_COUNT;
     RETURN fixed;
 END $$;
 COMMENT ON FUNCTION @extschema@.rebuild_agent_load() IS
-    'Recounts csm.agent_load from csm.conversation (after importing open, assigned conversations, which are taken as history, or a restore with triggers disabled); returns how many agents'' counts it corrected. Blocks writes to conversations while it runs.';
+    'Recounts csm_internal.agent_load from csm.conversation (after importing open, assigned conversations, which are taken as history, or a restore with triggers disabled); returns how many agents'' counts it corrected. Blocks writes to conversations while it runs.';
 
 -- Per agent, each credited with their own part of every conversation they
 -- held: a stint runs from a logged move that gave it to them (route,
@@ -1248,5 +1248,5 @@ COMMENT ON COLUMN @extschema@.agent_performance.time_held IS 'Total time the age
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.conversation', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.conversation_conversation_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.support_team', '');
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.agent_load', '');
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.agent_pick_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('csm_internal.agent_load', '');
+SELECT pg_catalog.pg_extension_config_dump('csm_internal.agent_pick_seq', '');

@@ -52,7 +52,7 @@ CREATE TABLE IF NOT EXISTS @extschema@.conversation_note (
     conversation_id bigint NOT NULL,
     member_id       bigint,
     body            text NOT NULL,
-    created_by      name NOT NULL DEFAULT @extschema@._caller(),
+    created_by      name NOT NULL DEFAULT csm_internal._caller(),
     created_at      timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT conversation_note_pkey PRIMARY KEY (account_id, note_id),
     CONSTRAINT conversation_note_conversation_fkey FOREIGN KEY (account_id, conversation_id)
@@ -73,7 +73,7 @@ COMMENT ON COLUMN @extschema@.assignment_log.context IS
     'The handoff context of a conversation taken from an agent (reassign, requeue): held_since (when they got it), first_response_at (theirs, or NULL), notes (how many internal notes it has) and last_note (the latest note''s text); and for a manual assignment whose reason starts with "override" (allowed over the agent''s limit): override true and the limit. NULL for other moves.';
 
 -- The handoff context of a conversation an agent lets go.
-CREATE OR REPLACE FUNCTION @extschema@._handoff_context(account bigint, conversation bigint, held_since timestamptz,
+CREATE OR REPLACE FUNCTION csm_internal._handoff_context(account bigint, conversation bigint, held_since timestamptz,
                                              first_response timestamptz) RETURNS jsonb
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -91,12 +91,12 @@ BEGIN
                               'first_response_at', CASE WHEN first_response >= held_since THEN first_response END,
                               'notes', notes, 'last_note', last_note);
 END $$;
-COMMENT ON FUNCTION @extschema@._handoff_context(bigint, bigint, timestamptz, timestamptz) IS
+COMMENT ON FUNCTION csm_internal._handoff_context(bigint, bigint, timestamptz, timestamptz) IS
     'Internal: the context logged when an agent lets a conversation go: when they got it, their first response, and the conversation''s internal notes (count and the last one).';
 
 -- An agent's conversations in one team that count towards its per-agent
 -- limit.  (A loop over plain queries, which Citus runs on the coordinator.)
-CREATE OR REPLACE FUNCTION @extschema@._team_count(member bigint, team text, count_pending boolean) RETURNS integer
+CREATE OR REPLACE FUNCTION csm_internal._team_count(member bigint, team text, count_pending boolean) RETURNS integer
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     n integer;
@@ -106,10 +106,10 @@ BEGIN
       AND (c.status = 'open' OR (count_pending AND c.status = 'pending'));
     RETURN n;
 END $$;
-COMMENT ON FUNCTION @extschema@._team_count(bigint, text, boolean) IS
+COMMENT ON FUNCTION csm_internal._team_count(bigint, text, boolean) IS
     'Internal: how many of a team''s conversations an agent holds that count towards the team''s per_agent_limit (open, and pending when count_pending).';
 
-CREATE OR REPLACE FUNCTION @extschema@._team_full_agents(team text, lim integer, count_pending boolean) RETURNS bigint[]
+CREATE OR REPLACE FUNCTION csm_internal._team_full_agents(team text, lim integer, count_pending boolean) RETURNS bigint[]
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     full_agents bigint[] := '{}';
@@ -123,18 +123,18 @@ BEGIN
     END LOOP;
     RETURN full_agents;
 END $$;
-COMMENT ON FUNCTION @extschema@._team_full_agents(text, integer, boolean) IS
-    'Internal: the agents who hold as many of a team''s conversations as its per_agent_limit (counted as csm._team_count does).';
+COMMENT ON FUNCTION csm_internal._team_full_agents(text, integer, boolean) IS
+    'Internal: the agents who hold as many of a team''s conversations as its per_agent_limit (counted as csm_internal._team_count does).';
 
 -- What the log says of a manual assignment over the limit.
-CREATE OR REPLACE FUNCTION @extschema@._override_context(member bigint, team text) RETURNS jsonb
+CREATE OR REPLACE FUNCTION csm_internal._override_context(member bigint, team text) RETURNS jsonb
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     RETURN jsonb_build_object('override', true,
-        'limit', (SELECT coalesce(m.conversation_limit, (@extschema@._support_team(team)).conversation_limit)
+        'limit', (SELECT coalesce(m.conversation_limit, (csm_internal._support_team(team)).conversation_limit)
                   FROM @extschema@.team_member m WHERE m.member_id = member));
 END $$;
-COMMENT ON FUNCTION @extschema@._override_context(bigint, text) IS
+COMMENT ON FUNCTION csm_internal._override_context(bigint, text) IS
     'Internal: the log context of a manual assignment whose reason starts with "override": {"override": true, "limit": the agent''s limit in that team}.';
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.conversation_note', '');

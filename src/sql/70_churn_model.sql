@@ -3,34 +3,34 @@
 -- A model is jsonb; see csm.churn_fit.
 
 -- Fitting: csm.churn_fit(features, churned [, options]).
-CREATE OR REPLACE FUNCTION @extschema@._churn_fit_transfn(internal, float8[], boolean)
+CREATE OR REPLACE FUNCTION csm_internal._churn_fit_transfn(internal, float8[], boolean)
 RETURNS internal LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'csm_churn_fit_transfn';
-COMMENT ON FUNCTION @extschema@._churn_fit_transfn(internal, float8[], boolean) IS
+COMMENT ON FUNCTION csm_internal._churn_fit_transfn(internal, float8[], boolean) IS
     'Transition function of csm.churn_fit: stores the row and updates each feature''s running mean and variance.';
 
-CREATE OR REPLACE FUNCTION @extschema@._churn_fit_transfn(internal, float8[], boolean, jsonb)
+CREATE OR REPLACE FUNCTION csm_internal._churn_fit_transfn(internal, float8[], boolean, jsonb)
 RETURNS internal LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'csm_churn_fit_transfn';
-COMMENT ON FUNCTION @extschema@._churn_fit_transfn(internal, float8[], boolean, jsonb) IS
+COMMENT ON FUNCTION csm_internal._churn_fit_transfn(internal, float8[], boolean, jsonb) IS
     'Transition function of csm.churn_fit with options: stores the row and updates each feature''s running mean and variance.';
 
-CREATE OR REPLACE FUNCTION @extschema@._churn_fit_finalfn(internal)
+CREATE OR REPLACE FUNCTION csm_internal._churn_fit_finalfn(internal)
 RETURNS jsonb LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'csm_churn_fit_finalfn';
-COMMENT ON FUNCTION @extschema@._churn_fit_finalfn(internal) IS
+COMMENT ON FUNCTION csm_internal._churn_fit_finalfn(internal) IS
     'Final function of csm.churn_fit: standardises the features and fits the model by Newton''s method (IRLS).';
 
 CREATE OR REPLACE AGGREGATE @extschema@.churn_fit(features float8[], churned boolean) (
-    SFUNC = @extschema@._churn_fit_transfn,
+    SFUNC = csm_internal._churn_fit_transfn,
     STYPE = internal,
-    FINALFUNC = @extschema@._churn_fit_finalfn,
+    FINALFUNC = csm_internal._churn_fit_finalfn,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE @extschema@.churn_fit(float8[], boolean) IS
     'Fits an L2-regularised logistic regression of churned on features (lambda 1, 50 iterations, tolerance 1e-8) and returns the model as jsonb; see csm.churn_fit(float8[], boolean, jsonb).';
 
 CREATE OR REPLACE AGGREGATE @extschema@.churn_fit(features float8[], churned boolean, options jsonb) (
-    SFUNC = @extschema@._churn_fit_transfn,
+    SFUNC = csm_internal._churn_fit_transfn,
     STYPE = internal,
-    FINALFUNC = @extschema@._churn_fit_finalfn,
+    FINALFUNC = csm_internal._churn_fit_finalfn,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE @extschema@.churn_fit(float8[], boolean, jsonb) IS
@@ -52,73 +52,73 @@ COMMENT ON FUNCTION @extschema@.churn_contributions(jsonb, float8[]) IS
 $$Each feature's contribution to the linear predictor, in the model's feature order: coefficient_j * (x_j - mean_j) / scale_j (0 for a zero coefficient). intercept + their sum is the log-odds csm.churn_predict turns into a probability; positive values push towards churn. A value absurdly far from the mean may give +-Infinity. Errors as csm.churn_predict.$$;
 
 -- Evaluation: ROC AUC.
-CREATE OR REPLACE FUNCTION @extschema@._auc_transfn(internal, float8, boolean)
+CREATE OR REPLACE FUNCTION csm_internal._auc_transfn(internal, float8, boolean)
 RETURNS internal LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'csm_auc_transfn';
-COMMENT ON FUNCTION @extschema@._auc_transfn(internal, float8, boolean) IS 'Transition function of csm.auc: keeps the score in its class''s list.';
-CREATE OR REPLACE FUNCTION @extschema@._auc_combinefn(internal, internal)
+COMMENT ON FUNCTION csm_internal._auc_transfn(internal, float8, boolean) IS 'Transition function of csm.auc: keeps the score in its class''s list.';
+CREATE OR REPLACE FUNCTION csm_internal._auc_combinefn(internal, internal)
 RETURNS internal LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'csm_auc_combinefn';
-COMMENT ON FUNCTION @extschema@._auc_combinefn(internal, internal) IS 'Combine function of csm.auc: appends one partial state''s scores to another''s.';
-CREATE OR REPLACE FUNCTION @extschema@._auc_serialfn(internal)
+COMMENT ON FUNCTION csm_internal._auc_combinefn(internal, internal) IS 'Combine function of csm.auc: appends one partial state''s scores to another''s.';
+CREATE OR REPLACE FUNCTION csm_internal._auc_serialfn(internal)
 RETURNS bytea LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'csm_auc_serialfn';
-COMMENT ON FUNCTION @extschema@._auc_serialfn(internal) IS 'Serialises a partial csm.auc state for a parallel worker.';
-CREATE OR REPLACE FUNCTION @extschema@._auc_deserialfn(bytea, internal)
+COMMENT ON FUNCTION csm_internal._auc_serialfn(internal) IS 'Serialises a partial csm.auc state for a parallel worker.';
+CREATE OR REPLACE FUNCTION csm_internal._auc_deserialfn(bytea, internal)
 RETURNS internal LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'csm_auc_deserialfn';
-COMMENT ON FUNCTION @extschema@._auc_deserialfn(bytea, internal) IS 'Reads back a partial csm.auc state from a parallel worker.';
-CREATE OR REPLACE FUNCTION @extschema@._auc_finalfn(internal)
+COMMENT ON FUNCTION csm_internal._auc_deserialfn(bytea, internal) IS 'Reads back a partial csm.auc state from a parallel worker.';
+CREATE OR REPLACE FUNCTION csm_internal._auc_finalfn(internal)
 RETURNS float8 LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'csm_auc_finalfn';
-COMMENT ON FUNCTION @extschema@._auc_finalfn(internal) IS 'Final function of csm.auc: sorts each class''s scores and counts the ranked pairs.';
+COMMENT ON FUNCTION csm_internal._auc_finalfn(internal) IS 'Final function of csm.auc: sorts each class''s scores and counts the ranked pairs.';
 
 CREATE OR REPLACE AGGREGATE @extschema@.auc(score float8, label boolean) (
-    SFUNC = @extschema@._auc_transfn,
+    SFUNC = csm_internal._auc_transfn,
     STYPE = internal,
-    FINALFUNC = @extschema@._auc_finalfn,
-    COMBINEFUNC = @extschema@._auc_combinefn,
-    SERIALFUNC = @extschema@._auc_serialfn,
-    DESERIALFUNC = @extschema@._auc_deserialfn,
+    FINALFUNC = csm_internal._auc_finalfn,
+    COMBINEFUNC = csm_internal._auc_combinefn,
+    SERIALFUNC = csm_internal._auc_serialfn,
+    DESERIALFUNC = csm_internal._auc_deserialfn,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE @extschema@.auc(float8, boolean) IS
 $$ROC AUC of score against label (true = the positive class, e.g. churned): the share of (positive, negative) pairs where the positive scores higher, a tie counting half. Rows with a NULL score or label are skipped; NULL when either class is absent (no pair to rank). A NaN score is an error (22003); infinities are fine. Keeps 8 bytes per row in memory and sorts them: O(n log n).$$;
 
 -- Evaluation: confusion matrix and scores at a threshold.
-CREATE OR REPLACE FUNCTION @extschema@._churn_evaluate_transfn(internal, float8, boolean)
+CREATE OR REPLACE FUNCTION csm_internal._churn_evaluate_transfn(internal, float8, boolean)
 RETURNS internal LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'csm_churn_evaluate_transfn';
-COMMENT ON FUNCTION @extschema@._churn_evaluate_transfn(internal, float8, boolean) IS 'Transition function of csm.churn_evaluate at threshold 0.5.';
-CREATE OR REPLACE FUNCTION @extschema@._churn_evaluate_transfn(internal, float8, boolean, float8)
+COMMENT ON FUNCTION csm_internal._churn_evaluate_transfn(internal, float8, boolean) IS 'Transition function of csm.churn_evaluate at threshold 0.5.';
+CREATE OR REPLACE FUNCTION csm_internal._churn_evaluate_transfn(internal, float8, boolean, float8)
 RETURNS internal LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'csm_churn_evaluate_transfn';
-COMMENT ON FUNCTION @extschema@._churn_evaluate_transfn(internal, float8, boolean, float8) IS 'Transition function of csm.churn_evaluate: counts the row in the confusion matrix and adds its Brier score and log-loss.';
-CREATE OR REPLACE FUNCTION @extschema@._churn_evaluate_combinefn(internal, internal)
+COMMENT ON FUNCTION csm_internal._churn_evaluate_transfn(internal, float8, boolean, float8) IS 'Transition function of csm.churn_evaluate: counts the row in the confusion matrix and adds its Brier score and log-loss.';
+CREATE OR REPLACE FUNCTION csm_internal._churn_evaluate_combinefn(internal, internal)
 RETURNS internal LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'csm_churn_evaluate_combinefn';
-COMMENT ON FUNCTION @extschema@._churn_evaluate_combinefn(internal, internal) IS 'Combine function of csm.churn_evaluate: adds two partial states.';
-CREATE OR REPLACE FUNCTION @extschema@._churn_evaluate_serialfn(internal)
+COMMENT ON FUNCTION csm_internal._churn_evaluate_combinefn(internal, internal) IS 'Combine function of csm.churn_evaluate: adds two partial states.';
+CREATE OR REPLACE FUNCTION csm_internal._churn_evaluate_serialfn(internal)
 RETURNS bytea LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'csm_churn_evaluate_serialfn';
-COMMENT ON FUNCTION @extschema@._churn_evaluate_serialfn(internal) IS 'Serialises a partial csm.churn_evaluate state for a parallel worker.';
-CREATE OR REPLACE FUNCTION @extschema@._churn_evaluate_deserialfn(bytea, internal)
+COMMENT ON FUNCTION csm_internal._churn_evaluate_serialfn(internal) IS 'Serialises a partial csm.churn_evaluate state for a parallel worker.';
+CREATE OR REPLACE FUNCTION csm_internal._churn_evaluate_deserialfn(bytea, internal)
 RETURNS internal LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'csm_churn_evaluate_deserialfn';
-COMMENT ON FUNCTION @extschema@._churn_evaluate_deserialfn(bytea, internal) IS 'Reads back a partial csm.churn_evaluate state from a parallel worker.';
-CREATE OR REPLACE FUNCTION @extschema@._churn_evaluate_finalfn(internal)
+COMMENT ON FUNCTION csm_internal._churn_evaluate_deserialfn(bytea, internal) IS 'Reads back a partial csm.churn_evaluate state from a parallel worker.';
+CREATE OR REPLACE FUNCTION csm_internal._churn_evaluate_finalfn(internal)
 RETURNS jsonb LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'csm_churn_evaluate_finalfn';
-COMMENT ON FUNCTION @extschema@._churn_evaluate_finalfn(internal) IS 'Final function of csm.churn_evaluate: the jsonb report.';
+COMMENT ON FUNCTION csm_internal._churn_evaluate_finalfn(internal) IS 'Final function of csm.churn_evaluate: the jsonb report.';
 
 CREATE OR REPLACE AGGREGATE @extschema@.churn_evaluate(probability float8, churned boolean) (
-    SFUNC = @extschema@._churn_evaluate_transfn,
+    SFUNC = csm_internal._churn_evaluate_transfn,
     STYPE = internal,
-    FINALFUNC = @extschema@._churn_evaluate_finalfn,
-    COMBINEFUNC = @extschema@._churn_evaluate_combinefn,
-    SERIALFUNC = @extschema@._churn_evaluate_serialfn,
-    DESERIALFUNC = @extschema@._churn_evaluate_deserialfn,
+    FINALFUNC = csm_internal._churn_evaluate_finalfn,
+    COMBINEFUNC = csm_internal._churn_evaluate_combinefn,
+    SERIALFUNC = csm_internal._churn_evaluate_serialfn,
+    DESERIALFUNC = csm_internal._churn_evaluate_deserialfn,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE @extschema@.churn_evaluate(float8, boolean) IS
     'csm.churn_evaluate(probability, churned, 0.5): see the three-argument form.';
 
 CREATE OR REPLACE AGGREGATE @extschema@.churn_evaluate(probability float8, churned boolean, threshold float8) (
-    SFUNC = @extschema@._churn_evaluate_transfn,
+    SFUNC = csm_internal._churn_evaluate_transfn,
     STYPE = internal,
-    FINALFUNC = @extschema@._churn_evaluate_finalfn,
-    COMBINEFUNC = @extschema@._churn_evaluate_combinefn,
-    SERIALFUNC = @extschema@._churn_evaluate_serialfn,
-    DESERIALFUNC = @extschema@._churn_evaluate_deserialfn,
+    FINALFUNC = csm_internal._churn_evaluate_finalfn,
+    COMBINEFUNC = csm_internal._churn_evaluate_combinefn,
+    SERIALFUNC = csm_internal._churn_evaluate_serialfn,
+    DESERIALFUNC = csm_internal._churn_evaluate_deserialfn,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE @extschema@.churn_evaluate(float8, boolean, float8) IS

@@ -4,7 +4,7 @@
 -- the numbers behind them, when first seen, last seen and cleared.
 --
 -- Concurrency.  refresh_churn_signals() locks the row ('churn', 'signals')
--- of csm.lock_row until commit (a reference table on Citus, so one lock for
+-- of csm_internal.lock_row until commit (a reference table on Citus, so one lock for
 -- the cluster), so refreshes run one at a time (readers never wait).  It
 -- writes only for accounts it has locked FOR KEY SHARE SKIP LOCKED: an account being
 -- deleted is skipped (its signals go with it), and a delete that comes
@@ -217,7 +217,7 @@ ON CONFLICT DO NOTHING;
 
 -- Built-in kinds are read-only: a change would be lost by pg_dump, which
 -- leaves them out (CREATE EXTENSION installs them).
-CREATE OR REPLACE FUNCTION @extschema@._churn_signal_kind_guard() RETURNS trigger
+CREATE OR REPLACE FUNCTION csm_internal._churn_signal_kind_guard() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF TG_OP <> 'INSERT' AND OLD.builtin THEN
@@ -235,13 +235,13 @@ BEGIN
     END IF;
     RETURN NEW;
 END $$;
-COMMENT ON FUNCTION @extschema@._churn_signal_kind_guard() IS
+COMMENT ON FUNCTION csm_internal._churn_signal_kind_guard() IS
     'Trigger: built-in churn signal kinds are read-only, and no row may claim to be built in.';
 CREATE OR REPLACE TRIGGER churn_signal_kind_guard BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.churn_signal_kind
-    FOR EACH ROW EXECUTE FUNCTION @extschema@._churn_signal_kind_guard();
+    FOR EACH ROW EXECUTE FUNCTION csm_internal._churn_signal_kind_guard();
 
 -- A setting may only change thresholds the signal has, to sensible numbers.
-CREATE OR REPLACE FUNCTION @extschema@._churn_signal_setting_check() RETURNS trigger
+CREATE OR REPLACE FUNCTION csm_internal._churn_signal_setting_check() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     defaults jsonb;
@@ -278,10 +278,10 @@ BEGIN
     END LOOP;
     RETURN NEW;
 END $$;
-COMMENT ON FUNCTION @extschema@._churn_signal_setting_check() IS
+COMMENT ON FUNCTION csm_internal._churn_signal_setting_check() IS
     'Trigger: a setting of a built-in signal changes only parameters it has, to numbers >= 0 (whole numbers >= 1 for _days and weeks, weeks at most 13). Raises 22023.';
 CREATE OR REPLACE TRIGGER churn_signal_setting_check BEFORE INSERT OR UPDATE ON @extschema@.churn_signal_setting
-    FOR EACH ROW EXECUTE FUNCTION @extschema@._churn_signal_setting_check();
+    FOR EACH ROW EXECUTE FUNCTION csm_internal._churn_signal_setting_check();
 
 CREATE OR REPLACE VIEW @extschema@.churn_signal_config WITH (security_invoker = true) AS
 SELECT k.signal,
@@ -495,11 +495,11 @@ BEGIN
                      sum(u.events) FILTER (WHERE u.week = 10), sum(u.events) FILTER (WHERE u.week = 11),
                      sum(u.events) FILTER (WHERE u.week = 12)] AS weeks
         FROM (SELECT c.account_id, c.day, c.events, CASE WHEN c.day > iu_from THEN (today - c.day) / 7 END AS week
-              FROM @extschema@.usage_counter c
+              FROM csm_internal.usage_counter c
               WHERE c.day > usage_from AND c.day <= today
               UNION ALL
               SELECT d.account_id, d.day, d.events, CASE WHEN d.day > iu_from THEN (today - d.day) / 7 END
-              FROM @extschema@.usage_delta d
+              FROM csm_internal.usage_delta d
               WHERE d.day <= today) u
         WHERE accounts IS NULL OR u.account_id = ANY (accounts)
         GROUP BY u.account_id
@@ -518,7 +518,7 @@ BEGIN
     -- need it, looked up by key
     usage_old AS (
         SELECT c.account_id, max(c.day) AS last_day
-        FROM @extschema@.usage_counter c
+        FROM csm_internal.usage_counter c
         WHERE c.account_id IN (SELECT f.account_id FROM usage_flags f
                                WHERE f.inactive AND NOT coalesce(f.last_day > usage_from, false))
           AND c.day <= today AND c.events > 0
@@ -552,10 +552,10 @@ BEGIN
         SELECT x.account_id, x.feature,
                coalesce(sum(x.events) FILTER (WHERE x.day > ad_mid), 0) > 0 AS recent,
                coalesce(sum(x.events) FILTER (WHERE x.day <= ad_mid), 0) > 0 AS prior
-        FROM (SELECT f.account_id, f.day, f.feature, f.events FROM @extschema@.usage_feature_counter f
+        FROM (SELECT f.account_id, f.day, f.feature, f.events FROM csm_internal.usage_feature_counter f
               WHERE f.day > ad_from AND f.day <= today
               UNION ALL
-              SELECT d.account_id, d.day, d.feature, d.events FROM @extschema@.usage_delta d
+              SELECT d.account_id, d.day, d.feature, d.events FROM csm_internal.usage_delta d
               WHERE d.feature IS NOT NULL AND d.day > ad_from AND d.day <= today) x
         WHERE accounts IS NULL OR x.account_id = ANY (accounts)
         GROUP BY x.account_id, x.feature
@@ -797,7 +797,7 @@ COMMENT ON FUNCTION @extschema@.churn_signals_at(timestamptz, bigint[]) IS
 
 -- On Citus the refreshes and training run on the coordinator, which holds
 -- the lock rows and plans the statements over the workers' shards.
-CREATE OR REPLACE FUNCTION @extschema@._churn_require_coordinator(what text) RETURNS void
+CREATE OR REPLACE FUNCTION csm_internal._churn_require_coordinator(what text) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     coordinator boolean;
@@ -811,17 +811,17 @@ BEGIN
         END IF;
     END IF;
 END $$;
-COMMENT ON FUNCTION @extschema@._churn_require_coordinator(text) IS
+COMMENT ON FUNCTION csm_internal._churn_require_coordinator(text) IS
     'Internal: raises 55000 when called on a Citus worker (what names the function); does nothing without Citus.';
 
 -- The refresh of csm.refresh_churn_signals and csm.refresh_expansion,
 -- whose callers check the caller's level first.  caller names the public
--- function in errors, lock_scope its row of csm.lock_row.
+-- function in errors, lock_scope its row of csm_internal.lock_row.
 --
 -- A refresh records what was seen: one dated in the future would also
 -- refuse every later refresh until then (see "before the last refresh").
 -- One refresh at a time; readers and account writes do not wait for it.
--- The lock is a row of csm.lock_row, which on Citus is a reference table
+-- The lock is a row of csm_internal.lock_row, which on Citus is a reference table
 -- (one lock for the cluster; an advisory lock would be per node).
 --
 -- Then what holds now (the rows of detect(as_of, accounts)) against what
@@ -844,7 +844,7 @@ COMMENT ON FUNCTION @extschema@._churn_require_coordinator(text) IS
 -- class 22), the accounts are refreshed one at a time instead, and the
 -- ones that fail are skipped and named in a WARNING (what names the
 -- signals in it and in errors).
-CREATE OR REPLACE FUNCTION @extschema@._refresh_signals(caller text, lock_scope text, signal_table regclass, detect regprocedure,
+CREATE OR REPLACE FUNCTION csm_internal._refresh_signals(caller text, lock_scope text, signal_table regclass, detect regprocedure,
                                              what text, as_of timestamptz, accounts bigint[], kinds text[] DEFAULT NULL)
 RETURNS TABLE (raised integer, ongoing integer, cleared integer)
 LANGUAGE plpgsql VOLATILE
@@ -864,7 +864,7 @@ DECLARE
     err_message text;
     later timestamptz;
 BEGIN
-    PERFORM @extschema@._churn_require_coordinator(caller);
+    PERFORM csm_internal._churn_require_coordinator(caller);
     IF as_of IS NULL OR NOT isfinite(as_of) THEN
         RAISE EXCEPTION 'as_of must be a finite time'
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass a timestamptz such as now().';
@@ -875,7 +875,7 @@ BEGIN
                   HINT = format('Refresh as of now() or a time before it; %s() computes signals at any time without writing.',
                                 detect::oid::regproc);
     END IF;
-    PERFORM @extschema@._lock_row(lock_scope, 'signals', true);
+    PERFORM csm_internal._lock_row(lock_scope, 'signals', true);
 
     -- Signals are a history: a refresh may not go back before the last one.
     EXECUTE format($q$
@@ -968,7 +968,7 @@ BEGIN
                   ORDER BY a.account_id LOOP
             tried := tried + 1;
             BEGIN
-                SELECT * INTO one FROM @extschema@._refresh_signals(caller, lock_scope, signal_table, detect, what, as_of, ARRAY[id], kinds);
+                SELECT * INTO one FROM csm_internal._refresh_signals(caller, lock_scope, signal_table, detect, what, as_of, ARRAY[id], kinds);
                 raised := raised + one.raised;
                 ongoing := ongoing + one.ongoing;
                 cleared := cleared + one.cleared;
@@ -991,9 +991,9 @@ BEGIN
 
     RETURN NEXT;
 END $$;
-REVOKE ALL ON FUNCTION @extschema@._refresh_signals(text, text, regclass, regprocedure, text, timestamptz, bigint[], text[]) FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@._refresh_signals(text, text, regclass, regprocedure, text, timestamptz, bigint[], text[]) IS
-    'Internal: the refresh of csm.refresh_churn_signals and csm.refresh_expansion (caller names it in errors): refuses a NULL, infinite or future as_of or one before the last refresh (22023), or a Citus worker (55000); locks the row (lock_scope, ''signals'') of csm.lock_row; raises the signals detect(as_of, accounts) finds that are not open in signal_table, updates the evidence and last_seen_at of open ones still seen, clears the rest (of the kinds given, NULL for every kind), for customer accounts it could lock FOR KEY SHARE. An account whose data makes it fail (a data exception) is skipped and named in a WARNING (what names the signals). Returns how many were raised, still open and cleared.';
+REVOKE ALL ON FUNCTION csm_internal._refresh_signals(text, text, regclass, regprocedure, text, timestamptz, bigint[], text[]) FROM PUBLIC;
+COMMENT ON FUNCTION csm_internal._refresh_signals(text, text, regclass, regprocedure, text, timestamptz, bigint[], text[]) IS
+    'Internal: the refresh of csm.refresh_churn_signals and csm.refresh_expansion (caller names it in errors): refuses a NULL, infinite or future as_of or one before the last refresh (22023), or a Citus worker (55000); locks the row (lock_scope, ''signals'') of csm_internal.lock_row; raises the signals detect(as_of, accounts) finds that are not open in signal_table, updates the evidence and last_seen_at of open ones still seen, clears the rest (of the kinds given, NULL for every kind), for customer accounts it could lock FOR KEY SHARE. An account whose data makes it fail (a data exception) is skipped and named in a WARNING (what names the signals). Returns how many were raised, still open and cleared.';
 
 CREATE OR REPLACE FUNCTION @extschema@.refresh_churn_signals(as_of timestamptz DEFAULT now(), accounts bigint[] DEFAULT NULL)
 RETURNS TABLE (raised integer, ongoing integer, cleared integer)
@@ -1002,20 +1002,20 @@ SET work_mem = '128MB'
 SET jit = off
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    PERFORM @extschema@._require('operate');
+    PERFORM csm_internal._require('operate');
     -- the built-in kinds only: a kind of your own is raised by hand
     RETURN QUERY
-    SELECT * FROM @extschema@._refresh_signals('csm.refresh_churn_signals()', 'churn', '@extschema@.churn_signal',
+    SELECT * FROM csm_internal._refresh_signals('csm.refresh_churn_signals()', 'churn', '@extschema@.churn_signal',
                                                '@extschema@.churn_signals_at(timestamptz, bigint[])', 'churn signals', as_of, accounts,
                                                ARRAY(SELECT k.signal FROM @extschema@.churn_signal_kind k WHERE k.builtin ORDER BY k.signal));
     -- at-risk and competitor alerts (86_alert.sql)
-    PERFORM @extschema@._raise_alerts(ARRAY['at_risk', 'competitor_mention'], accounts);
+    PERFORM csm_internal._raise_alerts(ARRAY['at_risk', 'competitor_mention'], accounts);
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_churn_signals(timestamptz, bigint[]) IS
-    'Detects the built-in churn signals at as_of (csm.churn_signals_at) for every customer account, or the accounts given: raises new ones, updates the evidence and last_seen_at of open ones still seen, clears the rest. Returns how many were raised, still open and cleared. One refresh runs at a time (it locks the row (''churn'', ''signals'') of csm.lock_row); a second run at the same as_of changes nothing. An account whose data makes the refresh fail (a data exception) is skipped and named in a WARNING, and the others are refreshed (one at a time, then). Raises 22023 for a NULL, infinite or future as_of, or one before the last refresh; on Citus, 55000 on a worker.';
+    'Detects the built-in churn signals at as_of (csm.churn_signals_at) for every customer account, or the accounts given: raises new ones, updates the evidence and last_seen_at of open ones still seen, clears the rest. Returns how many were raised, still open and cleared. One refresh runs at a time (it locks the row (''churn'', ''signals'') of csm_internal.lock_row); a second run at the same as_of changes nothing. An account whose data makes the refresh fail (a data exception) is skipped and named in a WARNING, and the others are refreshed (one at a time, then). Raises 22023 for a NULL, infinite or future as_of, or one before the last refresh; on Citus, 55000 on a worker.';
 
--- The lock row of refreshes (csm._lock_row makes it again if missing).
-INSERT INTO @extschema@.lock_row (scope, key) VALUES ('churn', 'signals')
+-- The lock row of refreshes (csm_internal._lock_row makes it again if missing).
+INSERT INTO csm_internal.lock_row (scope, key) VALUES ('churn', 'signals')
 ON CONFLICT DO NOTHING;
 
 CREATE OR REPLACE VIEW @extschema@.churn_signal_current WITH (security_invoker = true) AS

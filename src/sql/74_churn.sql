@@ -32,7 +32,7 @@ COMMENT ON FUNCTION @extschema@.churn_feature_names() IS
 -- that call functions read csm's tables only through functions too: these
 -- two, and csm.account_metrics_at.  Each one's query is then planned on its
 -- own, where the shards are.
-CREATE OR REPLACE FUNCTION @extschema@._churn_accounts(account bigint DEFAULT NULL)
+CREATE OR REPLACE FUNCTION csm_internal._churn_accounts(account bigint DEFAULT NULL)
 RETURNS TABLE (account_id bigint, external_id text, status text, arr numeric,
                started_at timestamptz, churned_at timestamptz)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
@@ -43,12 +43,12 @@ BEGIN
     FROM @extschema@.account a
     WHERE account IS NULL OR a.account_id = account;
 END $$;
-COMMENT ON FUNCTION @extschema@._churn_accounts(bigint) IS
+COMMENT ON FUNCTION csm_internal._churn_accounts(bigint) IS
     'Internal: the columns of csm.account that churn features and labels read, of every account or one.';
 
 -- The signals open per account, as a sorted array: open now (t NULL), or
 -- at time t; of every kind or only your own; all accounts or one.
-CREATE OR REPLACE FUNCTION @extschema@._churn_open_signals(t timestamptz, own_only boolean, account bigint DEFAULT NULL)
+CREATE OR REPLACE FUNCTION csm_internal._churn_open_signals(t timestamptz, own_only boolean, account bigint DEFAULT NULL)
 RETURNS TABLE (account_id bigint, signals text[])
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp AS $$
@@ -72,7 +72,7 @@ BEGIN
         GROUP BY s.account_id;
     END IF;
 END $$;
-COMMENT ON FUNCTION @extschema@._churn_open_signals(timestamptz, boolean, bigint) IS
+COMMENT ON FUNCTION csm_internal._churn_open_signals(timestamptz, boolean, bigint) IS
     'Internal: per account, the churn signals csm.churn_signal has open now (t NULL) or at t (first seen before t, not cleared by then), sorted; own_only: only signals of your own kinds (builtin false).';
 
 -- One row per account that was a customer at the end of as_of (UTC): started
@@ -109,7 +109,7 @@ SELECT a.account_id,
              CASE WHEN as_of - (a.started_at AT TIME ZONE 'UTC')::date > 1825 THEN 1825
                   ELSE as_of - (a.started_at AT TIME ZONE 'UTC')::date END]::float8[]
 FROM @extschema@.account_metrics_at(as_of, account) m
-JOIN @extschema@._churn_accounts(account) a ON a.account_id = m.account_id
+JOIN csm_internal._churn_accounts(account) a ON a.account_id = m.account_id
 WHERE (a.started_at IS NULL OR a.started_at < (as_of + 1)::timestamp AT TIME ZONE 'UTC')
   AND (a.churned_at IS NULL OR a.churned_at >= (as_of + 1)::timestamp AT TIME ZONE 'UTC');
 END $$;
@@ -132,7 +132,7 @@ WITH open_signals AS (
     UNION
     -- signals of your own kinds, as recorded
     SELECT o.account_id, u.signal
-    FROM @extschema@._churn_open_signals(day_end, true, account) o, pg_catalog.unnest(o.signals) AS u(signal)
+    FROM csm_internal._churn_open_signals(day_end, true, account) o, pg_catalog.unnest(o.signals) AS u(signal)
 ),
 per_account AS (
     SELECT o.account_id, array_agg(o.signal ORDER BY o.signal) AS signals FROM open_signals o GROUP BY o.account_id
@@ -146,7 +146,7 @@ COMMENT ON FUNCTION @extschema@.churn_features(date, bigint) IS
 
 -- A model's input: its features by name, metrics from their position in
 -- csm.churn_metric_names(), signals 1 when open, unknown metrics NULL.
-CREATE OR REPLACE FUNCTION @extschema@._churn_vector(names text[], metrics float8[], signals text[]) RETURNS float8[]
+CREATE OR REPLACE FUNCTION csm_internal._churn_vector(names text[], metrics float8[], signals text[]) RETURNS float8[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 BEGIN ATOMIC
     SELECT coalesce(array_agg(CASE WHEN mn.i IS NOT NULL THEN metrics[mn.i] ELSE (n.name = ANY (signals))::integer END
@@ -154,7 +154,7 @@ BEGIN ATOMIC
     FROM unnest(names) WITH ORDINALITY AS n(name, i)
     LEFT JOIN unnest(@extschema@.churn_metric_names()) WITH ORDINALITY AS mn(name, i) ON mn.name = n.name;
 END;
-COMMENT ON FUNCTION @extschema@._churn_vector(text[], float8[], text[]) IS
+COMMENT ON FUNCTION csm_internal._churn_vector(text[], float8[], text[]) IS
     'Internal: the feature array a model with these feature names reads, from metrics (csm.churn_metric_names() order) and open signals.';
 
 -- Models: the trained ones, and the prior (kind prior) until one is.
@@ -199,19 +199,19 @@ COMMENT ON FUNCTION @extschema@.churn_prior_model() IS
 
 -- A trained model's features with the unknown ones filled with its
 -- training mean (they then contribute nothing).
-CREATE OR REPLACE FUNCTION @extschema@._churn_impute(model jsonb, features float8[]) RETURNS float8[]
+CREATE OR REPLACE FUNCTION csm_internal._churn_impute(model jsonb, features float8[]) RETURNS float8[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 BEGIN ATOMIC
     SELECT coalesce(array_agg(coalesce(u.f, (model->'mean'->>(u.i::integer - 1))::float8) ORDER BY u.i), '{}')
     FROM unnest(features) WITH ORDINALITY AS u(f, i);
 END;
-COMMENT ON FUNCTION @extschema@._churn_impute(jsonb, float8[]) IS
+COMMENT ON FUNCTION csm_internal._churn_impute(jsonb, float8[]) IS
     'Internal: fills unknown (NULL) features with the model''s training mean.';
 
 -- The features that raise the risk most, biggest first: (name, value,
 -- contribution) for the positive contributions of coefficient times
 -- standardised value.
-CREATE OR REPLACE FUNCTION @extschema@._churn_drivers(model jsonb, features float8[], top integer)
+CREATE OR REPLACE FUNCTION csm_internal._churn_drivers(model jsonb, features float8[], top integer)
 RETURNS TABLE (feature text, value float8, contribution float8)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 BEGIN ATOMIC
@@ -221,11 +221,11 @@ BEGIN ATOMIC
     ORDER BY u.c DESC, u.i
     LIMIT top;
 END;
-COMMENT ON FUNCTION @extschema@._churn_drivers(jsonb, float8[], integer) IS
+COMMENT ON FUNCTION csm_internal._churn_drivers(jsonb, float8[], integer) IS
     'Internal: the features that raise a prediction most (coefficient x standardised value > 0), biggest first.';
 
 -- The model that scores now: the active trained one, else the prior.
-CREATE OR REPLACE FUNCTION @extschema@._churn_model_in_use(OUT name text, OUT kind text, OUT model jsonb, OUT trained_at timestamptz)
+CREATE OR REPLACE FUNCTION csm_internal._churn_model_in_use(OUT name text, OUT kind text, OUT model jsonb, OUT trained_at timestamptz)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     SELECT m.name, m.kind, m.model, m.trained_at INTO name, kind, model, trained_at
@@ -236,18 +236,18 @@ BEGIN
         model := @extschema@.churn_prior_model();
     END IF;
 END $$;
-COMMENT ON FUNCTION @extschema@._churn_model_in_use() IS 'Internal: the active churn model, or the prior when none is active.';
+COMMENT ON FUNCTION csm_internal._churn_model_in_use() IS 'Internal: the active churn model, or the prior when none is active.';
 
 -- Today's probability of every customer account (or of one) by the model in
 -- use: today's metrics, and the signals open since the last refresh.  An
 -- account with a feature that is not a finite number (arr = 'NaN', say) is
 -- not scored: its probability is NULL and problem says which feature, so one
 -- account's bad data does not fail a query over the portfolio.
-CREATE OR REPLACE FUNCTION @extschema@._churn_predictions(account bigint DEFAULT NULL)
+CREATE OR REPLACE FUNCTION csm_internal._churn_predictions(account bigint DEFAULT NULL)
 RETURNS TABLE (account_id bigint, probability float8, model text, features float8[], feature_model jsonb, problem text)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    m record := @extschema@._churn_model_in_use();
+    m record := csm_internal._churn_model_in_use();
     names text[] := ARRAY(SELECT jsonb_array_elements_text(m.model->'feature_names'));
 BEGIN
     RETURN QUERY
@@ -259,34 +259,34 @@ BEGIN
                   WHERE u.f IS NULL OR u.f IN ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8)
                   ORDER BY u.i LIMIT 1) AS problem
           FROM (SELECT c.account_id,
-                       @extschema@._churn_impute(m.model, @extschema@._churn_vector(
+                       csm_internal._churn_impute(m.model, csm_internal._churn_vector(
                            names, c.metrics, coalesce(o.signals, '{}'))) AS v,
                        -- csm.refresh_churn's progress (a no-op otherwise)
-                       @extschema@._progress('refresh_churn', c.account_id) AS counted
+                       csm_internal._progress('refresh_churn', c.account_id) AS counted
                 FROM @extschema@.churn_metrics_at((now() AT TIME ZONE 'UTC')::date, account) c
-                JOIN @extschema@._churn_accounts(account) a ON a.account_id = c.account_id AND a.status = 'active'
-                LEFT JOIN @extschema@._churn_open_signals(NULL, false, account) o ON o.account_id = c.account_id
+                JOIN csm_internal._churn_accounts(account) a ON a.account_id = c.account_id AND a.status = 'active'
+                LEFT JOIN csm_internal._churn_open_signals(NULL, false, account) o ON o.account_id = c.account_id
                 -- computed once, not once per use of v
                 OFFSET 0) y) x;
 END $$;
-COMMENT ON FUNCTION @extschema@._churn_predictions(bigint) IS
+COMMENT ON FUNCTION csm_internal._churn_predictions(bigint) IS
     'Internal: churn probability now of every active account (or one) by the model in use, with the features it read (metrics today, signals open since the last refresh). An account with a NaN or infinite feature gets a NULL probability, and problem names the feature.';
 
 -- One account's prediction, or why there is none: a NaN or infinite
 -- feature, or any data exception (class 22) while computing its features.
-CREATE OR REPLACE FUNCTION @extschema@._churn_prediction(account bigint)
+CREATE OR REPLACE FUNCTION csm_internal._churn_prediction(account bigint)
 RETURNS TABLE (account_id bigint, probability float8, model text, features float8[], feature_model jsonb, problem text)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    RETURN QUERY SELECT * FROM @extschema@._churn_predictions(account);
+    RETURN QUERY SELECT * FROM csm_internal._churn_predictions(account);
 EXCEPTION WHEN data_exception THEN
     -- nothing was returned: the error came before the one row was
     account_id := account;
     problem := SQLERRM;
     RETURN NEXT;
 END $$;
-COMMENT ON FUNCTION @extschema@._churn_prediction(bigint) IS
-    'Internal: csm._churn_predictions of one account, and for one whose data raises a data exception (class 22) a row with a NULL probability and the error message as problem.';
+COMMENT ON FUNCTION csm_internal._churn_prediction(bigint) IS
+    'Internal: csm_internal._churn_predictions of one account, and for one whose data raises a data exception (class 22) a row with a NULL probability and the error message as problem.';
 
 -- Scores kept for dashboards and routing rules (churn_risk_score > 80).
 CREATE TABLE IF NOT EXISTS @extschema@.churn_score (
@@ -307,19 +307,19 @@ COMMENT ON TABLE @extschema@.churn_score IS
 
 -- What csm.refresh_churn stores for the accounts it locked: every one at
 -- once, or (account) only that one.
-CREATE OR REPLACE FUNCTION @extschema@._churn_refresh_rows(accounts bigint[], account bigint DEFAULT NULL)
+CREATE OR REPLACE FUNCTION csm_internal._churn_refresh_rows(accounts bigint[], account bigint DEFAULT NULL)
 RETURNS TABLE (account_id bigint, probability float8, band @extschema@.churn_band, risk_score float8,
                model text, drivers text[], problem text)
 LANGUAGE sql STABLE
 BEGIN ATOMIC
     SELECT p.account_id, p.probability, @extschema@.churn_band(p.probability), p.probability * 100, p.model,
            CASE WHEN p.problem IS NULL
-                THEN ARRAY(SELECT d.feature FROM @extschema@._churn_drivers(p.feature_model, p.features, 3) d) END,
+                THEN ARRAY(SELECT d.feature FROM csm_internal._churn_drivers(p.feature_model, p.features, 3) d) END,
            p.problem
-    FROM @extschema@._churn_predictions(account) p
+    FROM csm_internal._churn_predictions(account) p
     JOIN pg_catalog.unnest(accounts) AS l(account_id) ON l.account_id = p.account_id;
 END;
-COMMENT ON FUNCTION @extschema@._churn_refresh_rows(bigint[], bigint) IS
+COMMENT ON FUNCTION csm_internal._churn_refresh_rows(bigint[], bigint) IS
     'Internal: the rows csm.refresh_churn stores for the given accounts (or, with account, that one): probability, band, risk score, model and the three top drivers, or the problem that left an account unscored.';
 
 CREATE OR REPLACE FUNCTION @extschema@.refresh_churn() RETURNS bigint
@@ -337,16 +337,16 @@ DECLARE
     err_message text;
     -- the active model's stale_after, else the csm.stale_after setting now
     churn_stale constant interval := coalesce((SELECT m.stale_after FROM @extschema@.churn_model m WHERE m.active),
-                                        @extschema@._stale_after_default());
+                                        csm_internal._stale_after_default());
     started constant timestamptz := clock_timestamp();
 BEGIN
-    PERFORM @extschema@._require('operate');
-    PERFORM @extschema@._churn_require_coordinator('csm.refresh_churn()');
+    PERFORM csm_internal._require('operate');
+    PERFORM csm_internal._churn_require_coordinator('csm.refresh_churn()');
     -- On Citus, routing at the end locks csm.team_member rows (a reference
     -- table), which Citus refuses after a query that read shards over several
     -- connections at once: with rules that read churn, one connection per
-    -- worker from the start (as csm._lock_ownership()).
-    IF @extschema@._is_distributed('@extschema@.health_score')
+    -- worker from the start (as csm_internal._lock_ownership()).
+    IF csm_internal._is_distributed('@extschema@.health_score')
        AND EXISTS (SELECT 1 FROM @extschema@.routing_rule r
                    WHERE r.enabled AND r.condition IS NOT NULL
                      AND @extschema@.condition_attributes(r.condition) && ARRAY['churn_band', 'churn_risk_score']) THEN
@@ -354,9 +354,9 @@ BEGIN
     END IF;
     -- Signals are refreshed in time order: take their lock first, then the
     -- time, so a refresh that waited for another is not "before" it.  The
-    -- lock is a row of csm.lock_row (a reference table on Citus: one lock
+    -- lock is a row of csm_internal.lock_row (a reference table on Citus: one lock
     -- for the cluster).
-    PERFORM @extschema@._lock_row('churn', 'signals', true);
+    PERFORM csm_internal._lock_row('churn', 'signals', true);
     PERFORM @extschema@.refresh_churn_signals(pg_catalog.clock_timestamp());
     -- One refresh at a time; readers are not blocked.
     LOCK TABLE @extschema@.churn_score IN SHARE ROW EXCLUSIVE MODE;
@@ -366,8 +366,8 @@ BEGIN
     locked := ARRAY(SELECT a.account_id FROM @extschema@.account a WHERE a.status = 'active'
                     ORDER BY a.account_id FOR KEY SHARE SKIP LOCKED);
     -- A NOTICE at every 10% of them scored, when the client wants notices
-    -- (csm._progress_begin; csm._churn_predictions counts them).
-    PERFORM @extschema@._progress_begin('refresh_churn', cardinality(locked));
+    -- (csm_internal._progress_begin; csm_internal._churn_predictions counts them).
+    PERFORM csm_internal._progress_begin('refresh_churn', cardinality(locked));
     IF to_regclass('pg_temp.csm_churn_refresh') IS NOT NULL THEN
         DROP TABLE pg_temp.csm_churn_refresh;
     END IF;
@@ -379,12 +379,12 @@ BEGIN
     -- (a data exception, class 22), the accounts are scored one at a time and
     -- the ones that fail are set aside with their error.
     BEGIN
-        INSERT INTO pg_temp.csm_churn_refresh SELECT * FROM @extschema@._churn_refresh_rows(locked);
+        INSERT INTO pg_temp.csm_churn_refresh SELECT * FROM csm_internal._churn_refresh_rows(locked);
     EXCEPTION WHEN data_exception THEN
         GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT;
         FOREACH id IN ARRAY locked LOOP
             BEGIN
-                INSERT INTO pg_temp.csm_churn_refresh SELECT * FROM @extschema@._churn_refresh_rows(ARRAY[id], id);
+                INSERT INTO pg_temp.csm_churn_refresh SELECT * FROM csm_internal._churn_refresh_rows(ARRAY[id], id);
             EXCEPTION WHEN data_exception THEN
                 INSERT INTO pg_temp.csm_churn_refresh (account_id, problem) VALUES (id, SQLERRM);
             END;
@@ -456,12 +456,12 @@ BEGIN
         PERFORM @extschema@.apply_routing(changed, ARRAY['churn_band', 'churn_risk_score']);
     END IF;
     -- churn_band alerts (86_alert.sql; the signals' were raised with them)
-    PERFORM @extschema@._raise_alerts(ARRAY['churn_band']);
+    PERFORM csm_internal._raise_alerts(ARRAY['churn_band']);
     -- Playbooks fired by a churn signal or band (85_playbook.sql), in this transaction.
-    PERFORM @extschema@._fire_playbooks(ARRAY['churn_signal', 'churn_band'], NULL, 'refresh_churn');
+    PERFORM csm_internal._fire_playbooks(ARRAY['churn_signal', 'churn_band'], NULL, 'refresh_churn');
     -- the segment benchmarks csm.analyze_churn_risk reads (46_benchmark.sql)
-    PERFORM @extschema@._keep_churn_benchmark();
-    PERFORM @extschema@._run_finished('churn', started, scored);
+    PERFORM csm_internal._keep_churn_benchmark();
+    PERFORM csm_internal._run_finished('churn', started, scored);
     RETURN scored;
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_churn() IS
@@ -486,8 +486,8 @@ DECLARE
     gone_ids bigint[];
     left_out text[];
 BEGIN
-    PERFORM @extschema@._require('admin');
-    PERFORM @extschema@._churn_require_coordinator('csm.train_churn_model()');
+    PERFORM csm_internal._require('admin');
+    PERFORM csm_internal._churn_require_coordinator('csm.train_churn_model()');
     IF name IS NULL OR name !~ '\S' OR name = 'prior' THEN
         RAISE EXCEPTION 'a churn model needs a name other than blank or "prior"' USING ERRCODE = 'invalid_parameter_value',
             HINT = '"prior" is the name of the model used while none is trained.';
@@ -519,11 +519,11 @@ BEGIN
     -- In account order, so that the fit and the means add the rows up in
     -- the same order wherever the accounts' data lives (one node or Citus).
     CREATE TEMP TABLE csm_churn_training ON COMMIT DROP AS
-    SELECT f.account_id, @extschema@._churn_vector(@extschema@.churn_feature_names(), f.metrics, f.signals) AS features,
+    SELECT f.account_id, csm_internal._churn_vector(@extschema@.churn_feature_names(), f.metrics, f.signals) AS features,
            coalesce(a.churned_at < (snapshot + 1 + horizon_days)::timestamp AT TIME ZONE 'UTC', false) AS churned,
            abs(hashint8(f.account_id) % 10000) < holdout * 10000 AS held_out
     FROM @extschema@.churn_features(snapshot) f
-    JOIN @extschema@._churn_accounts() a ON a.account_id = f.account_id
+    JOIN csm_internal._churn_accounts() a ON a.account_id = f.account_id
     ORDER BY f.account_id;
 
     -- An account with a NaN or infinite feature (arr = 'NaN', say) would
@@ -567,7 +567,7 @@ BEGIN
                           || jsonb_build_object('auc', @extschema@.auc(p.probability, p.churned)),
                'majority_accuracy', greatest(avg(p.churned::integer), 1 - avg(p.churned::integer)))
     INTO evaluation
-    FROM (SELECT @extschema@.churn_predict(fitted, @extschema@._churn_impute(fitted, t.features)) AS probability, t.churned
+    FROM (SELECT @extschema@.churn_predict(fitted, csm_internal._churn_impute(fitted, t.features)) AS probability, t.churned
           FROM pg_temp.csm_churn_training t WHERE t.held_out) p;
     DROP TABLE pg_temp.csm_churn_training;
 
@@ -595,7 +595,7 @@ LANGUAGE plpgsql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p record;
 BEGIN
-    SELECT * INTO p FROM @extschema@._churn_prediction(@extschema@._account_id(external_id));
+    SELECT * INTO p FROM csm_internal._churn_prediction(csm_internal._account_id(external_id));
     IF p.problem IS NOT NULL THEN
         RAISE WARNING 'csm: account "%" cannot be scored for churn: %', external_id, p.problem
             USING HINT = 'Correct the account''s data; its churn probability is NULL until then.';
@@ -617,7 +617,7 @@ COMMENT ON FUNCTION @extschema@.churn_probability(text) IS
 --          yellow engagement     engagement     engagement     intervention
 --          red    intervention   intervention   intervention   intervention
 --          none   nurture        monitor        engagement     intervention
-CREATE OR REPLACE FUNCTION @extschema@._recommended_action(health @extschema@.health_band, churn @extschema@.churn_band)
+CREATE OR REPLACE FUNCTION csm_internal._recommended_action(health @extschema@.health_band, churn @extschema@.churn_band)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE greatest(CASE health WHEN 'red' THEN 3 WHEN 'yellow' THEN 2 WHEN 'green' THEN 0 END,
@@ -627,7 +627,7 @@ RETURN CASE greatest(CASE health WHEN 'red' THEN 3 WHEN 'yellow' THEN 2 WHEN 'gr
            WHEN 2 THEN 'Engagement plan required: recovery call, weekly check-ins'
            WHEN 1 THEN 'Monitor closely: monthly check-ins, address open signals'
            WHEN 0 THEN 'Nurture for expansion: quarterly business reviews' END;
-COMMENT ON FUNCTION @extschema@._recommended_action(@extschema@.health_band, @extschema@.churn_band) IS
+COMMENT ON FUNCTION csm_internal._recommended_action(@extschema@.health_band, @extschema@.churn_band) IS
     'Internal: the recommended action of csm.analyze_churn_risk, the more urgent of what the health band (red: immediate intervention, yellow: engagement plan, green: nurture for expansion) and the churn band (critical: intervention, high: engagement plan, moderate: monitor closely, low: nurture) call for; a NULL or unknown band leaves it to the other; NULL when both are.';
 
 -- The seed's analyze_churn_risk contract, for agents and people alike: the

@@ -18,7 +18,7 @@ BEGIN
                'nps', (SELECT n.score FROM @extschema@.nps_response n
                        WHERE n.account_id = routing_facts.account AND n.survey_kind = 'relationship' ORDER BY n.responded_at DESC, n.response_id DESC LIMIT 1),
                'lifecycle_stage', a.lifecycle_stage, 'onboarding_phase', lc.onboarding_phase,
-               'days_since_start', @extschema@._days_since(a.started_at), 'success_criteria_met', lc.success_criteria_met,
+               'days_since_start', csm_internal._days_since(a.started_at), 'success_criteria_met', lc.success_criteria_met,
                'properties', a.properties))
     FROM @extschema@.account a
     LEFT JOIN LATERAL (

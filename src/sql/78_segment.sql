@@ -44,13 +44,13 @@ ON CONFLICT DO NOTHING;
 
 -- What a segment rule may read: the account's own columns, never facts
 -- that other features compute (health, churn), which change all the time.
-CREATE OR REPLACE FUNCTION @extschema@._segment_condition_ok(condition @extschema@.rule_condition) RETURNS boolean
+CREATE OR REPLACE FUNCTION csm_internal._segment_condition_ok(condition @extschema@.rule_condition) RETURNS boolean
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 BEGIN ATOMIC
     SELECT NOT EXISTS (SELECT 1 FROM unnest(@extschema@.condition_attributes(condition)) a
                        WHERE a NOT IN ('arr', 'seats', 'plan', 'tier', 'external_id') AND a NOT LIKE 'property.%');
 END;
-COMMENT ON FUNCTION @extschema@._segment_condition_ok(@extschema@.rule_condition) IS
+COMMENT ON FUNCTION csm_internal._segment_condition_ok(@extschema@.rule_condition) IS
     'Internal: whether a segment rule''s condition reads only what an account row holds: arr, seats, plan, tier, external_id and property.<key>.';
 
 -- The rules, first match wins (priority, then rule_id).
@@ -64,7 +64,7 @@ CREATE TABLE IF NOT EXISTS @extschema@.segment_rule (
     builtin     boolean NOT NULL DEFAULT false,
     CONSTRAINT segment_rule_pkey PRIMARY KEY (rule_id),
     CONSTRAINT segment_rule_segment_fkey FOREIGN KEY (segment) REFERENCES @extschema@.segment (name),
-    CONSTRAINT segment_rule_reads_account CHECK (@extschema@._segment_condition_ok(condition))
+    CONSTRAINT segment_rule_reads_account CHECK (csm_internal._segment_condition_ok(condition))
 );
 COMMENT ON TABLE @extschema@.segment_rule IS
     'Ordered rules deriving csm.account.segment: the first enabled rule (by priority, then rule_id) whose condition matches the account gives its segment; none matching leaves it NULL. A config table (a reference table on Citus). Call csm.refresh_segments() after changing rules.';
@@ -97,7 +97,7 @@ WHERE NOT EXISTS (SELECT FROM @extschema@.segment_rule r WHERE r.rule_id OPERATO
 -- pg_dump keeps it.  On restore its row meets the one CREATE EXTENSION made
 -- (same key): the insert updates that one instead.  The table comes as the
 -- argument: on Citus, TG_TABLE_NAME is a shard's name.
-CREATE OR REPLACE FUNCTION @extschema@._segment_config_changed() RETURNS trigger
+CREATE OR REPLACE FUNCTION csm_internal._segment_config_changed() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     seeded boolean;
@@ -111,66 +111,66 @@ BEGIN
     -- INSERT of a user's row over an unchanged built-in one (a restore).
     -- On Citus this fires on every node's copy, fed the same rows in the
     -- same order: each node reads and updates only its own copy
-    -- (csm._local_copy(), see 40_health.sql), so all decide alike, and no
+    -- (csm_internal._local_copy(), see 40_health.sql), so all decide alike, and no
     -- distributed query runs from a trigger (a multi-row insert is a COPY
     -- to every node: "another command is already in progress").
     IF TG_ARGV[0] = 'segment' THEN
         EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s s WHERE s.name = $1 AND s.builtin)',
-                       @extschema@._local_copy('@extschema@.segment'))
+                       csm_internal._local_copy('@extschema@.segment'))
             INTO seeded USING NEW.name;
     ELSE
         EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s r WHERE r.rule_id = $1 AND r.builtin)',
-                       @extschema@._local_copy('@extschema@.segment_rule'))
+                       csm_internal._local_copy('@extschema@.segment_rule'))
             INTO seeded USING NEW.rule_id;
     END IF;
     IF seeded AND NOT NEW.builtin THEN
         IF TG_ARGV[0] = 'segment' THEN
             EXECUTE format('UPDATE %s s SET csm_ratio = $2, touch_model = $3, review_cadence = $4, '
                            'description = $5, builtin = false WHERE s.name = $1 AND s.builtin',
-                           @extschema@._local_copy('@extschema@.segment'))
+                           csm_internal._local_copy('@extschema@.segment'))
                 USING NEW.name, NEW.csm_ratio, NEW.touch_model, NEW.review_cadence, NEW.description;
         ELSE
             EXECUTE format('UPDATE %s r SET priority = $2, segment = $3, condition = $4, enabled = $5, '
                            'description = $6, builtin = false WHERE r.rule_id = $1 AND r.builtin',
-                           @extschema@._local_copy('@extschema@.segment_rule'))
+                           csm_internal._local_copy('@extschema@.segment_rule'))
                 USING NEW.rule_id, NEW.priority, NEW.segment, NEW.condition, NEW.enabled, NEW.description;
         END IF;
         RETURN NULL;
     END IF;
     RETURN NEW;
 END $$;
-COMMENT ON FUNCTION @extschema@._segment_config_changed() IS
+COMMENT ON FUNCTION csm_internal._segment_config_changed() IS
     'Trigger: a changed built-in csm.segment or csm.segment_rule row stops being built-in (so pg_dump keeps it); inserting a row with the key of an unchanged built-in one (a restore) updates that one.';
 CREATE OR REPLACE TRIGGER segment_config_changed BEFORE INSERT OR UPDATE ON @extschema@.segment
-    FOR EACH ROW EXECUTE FUNCTION @extschema@._segment_config_changed('segment');
+    FOR EACH ROW EXECUTE FUNCTION csm_internal._segment_config_changed('segment');
 CREATE OR REPLACE TRIGGER segment_rule_config_changed BEFORE INSERT OR UPDATE ON @extschema@.segment_rule
-    FOR EACH ROW EXECUTE FUNCTION @extschema@._segment_config_changed('segment_rule');
+    FOR EACH ROW EXECUTE FUNCTION csm_internal._segment_config_changed('segment_rule');
 
 -- What segment rules read about an account.
-CREATE OR REPLACE FUNCTION @extschema@._segment_facts(arr numeric, seats integer, plan text, tier text, external_id text,
+CREATE OR REPLACE FUNCTION csm_internal._segment_facts(arr numeric, seats integer, plan text, tier text, external_id text,
                                            properties jsonb)
 RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN pg_catalog.jsonb_build_object('arr', arr, 'seats', seats, 'plan', plan, 'tier', tier,
                                      'external_id', external_id, 'properties', properties);
-COMMENT ON FUNCTION @extschema@._segment_facts(numeric, integer, text, text, text, jsonb) IS
+COMMENT ON FUNCTION csm_internal._segment_facts(numeric, integer, text, text, text, jsonb) IS
     'Internal: the facts segment rules read about an account, as a JSON object.';
 
 -- The derived segment: the first enabled rule that matches.
-CREATE OR REPLACE FUNCTION @extschema@._segment_rule_for(facts jsonb, OUT rule_id bigint, OUT segment text)
+CREATE OR REPLACE FUNCTION csm_internal._segment_rule_for(facts jsonb, OUT rule_id bigint, OUT segment text)
 LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     SELECT r.rule_id, r.segment INTO rule_id, segment FROM @extschema@.segment_rule r
     WHERE r.enabled AND @extschema@.condition_matches(r.condition, facts)
     ORDER BY r.priority, r.rule_id LIMIT 1;
 END $$;
-COMMENT ON FUNCTION @extschema@._segment_rule_for(jsonb) IS
+COMMENT ON FUNCTION csm_internal._segment_rule_for(jsonb) IS
     'Internal: the first enabled csm.segment_rule (by priority, then rule_id) whose condition matches the facts, and its segment; NULLs when none does.';
 
 CREATE OR REPLACE FUNCTION @extschema@.segment_for(facts jsonb) RETURNS text
 LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    RETURN (@extschema@._segment_rule_for(facts)).segment;
+    RETURN (csm_internal._segment_rule_for(facts)).segment;
 END $$;
 COMMENT ON FUNCTION @extschema@.segment_for(jsonb) IS
     'The segment csm.segment_rule gives an account with these facts (a JSON object such as {"arr": 500000, "seats": 10, "plan": "pro", "properties": {}}): the first enabled rule by priority whose condition matches; NULL when none does.';
@@ -224,25 +224,25 @@ COMMENT ON COLUMN @extschema@.account.segment_manual IS
 -- On Citus this fires on every node's copy of csm.account and gives each
 -- the same answer: it reads only the row and this node's copies of
 -- csm.segment_rule and csm.segment, reference tables.
-CREATE OR REPLACE FUNCTION @extschema@._account_segment() RETURNS trigger
+CREATE OR REPLACE FUNCTION csm_internal._account_segment() RETURNS trigger
 AS 'MODULE_PATHNAME', 'csm_account_segment'
 LANGUAGE C;
-REVOKE ALL ON FUNCTION @extschema@._account_segment() FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@._account_segment() IS
+REVOKE ALL ON FUNCTION csm_internal._account_segment() FROM PUBLIC;
+COMMENT ON FUNCTION csm_internal._account_segment() IS
     'Trigger: derives csm.account.segment (and segment_rule_id) from csm.segment_rule unless it is manual, marks a segment set by hand as manual, and refuses an unknown segment (23503) with the known names.';
 CREATE OR REPLACE TRIGGER account_segment BEFORE INSERT OR UPDATE OF segment, segment_manual, arr, seats, plan, tier, external_id, properties
-    ON @extschema@.account FOR EACH ROW EXECUTE FUNCTION @extschema@._account_segment();
+    ON @extschema@.account FOR EACH ROW EXECUTE FUNCTION csm_internal._account_segment();
 
 -- The rule the trigger would pick for an account with these columns, in C
 -- (src/segment.c) with the rules read once per query, for refresh_segments.
 -- Reads csm.segment_rule as its owner (like the trigger), pinned in C.
-CREATE OR REPLACE FUNCTION @extschema@._segment_rule_of(arr numeric, seats integer, plan text, tier text, external_id text,
+CREATE OR REPLACE FUNCTION csm_internal._segment_rule_of(arr numeric, seats integer, plan text, tier text, external_id text,
                                              properties jsonb)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'csm_segment_rule_of'
 LANGUAGE C STABLE PARALLEL RESTRICTED;
-REVOKE ALL ON FUNCTION @extschema@._segment_rule_of(numeric, integer, text, text, text, jsonb) FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@._segment_rule_of(numeric, integer, text, text, text, jsonb) IS
+REVOKE ALL ON FUNCTION csm_internal._segment_rule_of(numeric, integer, text, text, text, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION csm_internal._segment_rule_of(numeric, integer, text, text, text, jsonb) IS
     'Internal: the rule_id of the first enabled csm.segment_rule matching an account with these columns (NULL when none), for csm.refresh_segments; in C, the rules read once per query.';
 
 -- A segment by hand, or back to the rules.
@@ -252,11 +252,11 @@ DECLARE
     account bigint;
     result text;
 BEGIN
-    PERFORM @extschema@._require('operate');
+    PERFORM csm_internal._require('operate');
     IF org_user_id IS NULL THEN
         RAISE EXCEPTION 'org_user_id must not be NULL' USING ERRCODE = '22004';
     END IF;
-    account := @extschema@._account_id(org_user_id);
+    account := csm_internal._account_id(org_user_id);
     IF segment IS NULL THEN
         UPDATE @extschema@.account a SET segment_manual = false WHERE a.account_id = account
         RETURNING a.segment INTO result;
@@ -280,18 +280,18 @@ DECLARE
     changed bigint := 0;
     started constant timestamptz := clock_timestamp();
 BEGIN
-    PERFORM @extschema@._require('operate');
+    PERFORM csm_internal._require('operate');
     stale := ARRAY(
         SELECT a.account_id FROM @extschema@.account a
         LEFT JOIN @extschema@.segment_rule d
-               ON d.rule_id = @extschema@._segment_rule_of(a.arr, a.seats, a.plan, a.tier, a.external_id, a.properties)
+               ON d.rule_id = csm_internal._segment_rule_of(a.arr, a.seats, a.plan, a.tier, a.external_id, a.properties)
         WHERE NOT a.segment_manual AND (a.segment, a.segment_rule_id) IS DISTINCT FROM (d.segment, d.rule_id)
         ORDER BY a.account_id);
     IF cardinality(stale) > 0 THEN
         UPDATE @extschema@.account a SET segment_manual = false WHERE a.account_id = ANY (stale);
         GET DIAGNOSTICS changed = ROW_COUNT;
     END IF;
-    PERFORM @extschema@._run_finished('segments', started, changed);
+    PERFORM csm_internal._run_finished('segments', started, changed);
     RETURN changed;
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_segments() IS

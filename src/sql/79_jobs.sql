@@ -1,7 +1,7 @@
 -- Periodic work: a record of every refresh, one entry point for a
 -- scheduler, and the pg_cron jobs that call it.
 --
--- The refreshes record their own runs (csm._run_finished), so a run shows
+-- The refreshes record their own runs (csm_internal._run_finished), so a run shows
 -- whoever called it: pg_cron, a user's own scheduler or a person.  A failed
 -- refresh rolls back with its caller's transaction, so only csm.run_refresh
 -- can record a failure: it runs the refresh in a subtransaction and keeps
@@ -29,21 +29,21 @@ COMMENT ON COLUMN @extschema@.refresh_run.rows IS 'What the refresh reports (acc
 COMMENT ON COLUMN @extschema@.refresh_run.skipped IS 'Accounts it skipped with a warning (bad metrics).';
 COMMENT ON COLUMN @extschema@.refresh_run.error IS 'SQLSTATE and message of a failed run; NULL when it succeeded.';
 
-CREATE OR REPLACE FUNCTION @extschema@._run_finished(kind text, started_at timestamptz, rows bigint, skipped bigint DEFAULT 0)
+CREATE OR REPLACE FUNCTION csm_internal._run_finished(kind text, started_at timestamptz, rows bigint, skipped bigint DEFAULT 0)
 RETURNS void
 LANGUAGE sql VOLATILE
 BEGIN ATOMIC
     INSERT INTO @extschema@.refresh_run (kind, started_at, finished_at, rows, skipped)
     VALUES (kind, started_at, pg_catalog.clock_timestamp(), rows, coalesce(skipped, 0));
 END;
-COMMENT ON FUNCTION @extschema@._run_finished(text, timestamptz, bigint, bigint) IS
+COMMENT ON FUNCTION csm_internal._run_finished(text, timestamptz, bigint, bigint) IS
     'Internal: records a refresh that finished in csm.refresh_run; the refreshes call it last.';
-REVOKE ALL ON FUNCTION @extschema@._run_finished(text, timestamptz, bigint, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION csm_internal._run_finished(text, timestamptz, bigint, bigint) FROM PUBLIC;
 
 -- The jobs, with the cadence a CS team works at: usage folding and stale
 -- conversations every minute, scores hourly, the calendar-driven
 -- refreshes once a night (UTC), in the order their inputs are made.
-CREATE OR REPLACE FUNCTION @extschema@._jobs()
+CREATE OR REPLACE FUNCTION csm_internal._jobs()
 RETURNS TABLE (kind text, jobname text, schedule text, expected_every interval, command text)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 BEGIN ATOMIC
@@ -64,10 +64,10 @@ BEGIN ATOMIC
         (12, 'purge_runs', '0 3 * * *', '1 day')) AS v (position, kind, schedule, every)
     ORDER BY v.position;
 END;
-COMMENT ON FUNCTION @extschema@._jobs() IS 'Internal: the periodic jobs, in the order csm.job_schedule lists them.';
+COMMENT ON FUNCTION csm_internal._jobs() IS 'Internal: the periodic jobs, in the order csm.job_schedule lists them.';
 
 CREATE OR REPLACE VIEW @extschema@.job_schedule WITH (security_invoker = true) AS
-SELECT j.kind, j.jobname, j.schedule, j.expected_every, j.command FROM @extschema@._jobs() j;
+SELECT j.kind, j.jobname, j.schedule, j.expected_every, j.command FROM csm_internal._jobs() j;
 COMMENT ON VIEW @extschema@.job_schedule IS
     'The periodic jobs csm.schedule_jobs() registers with pg_cron, with their default cadence (cron syntax, UTC) and command. Schedule them by hand from this view when pg_cron lives in another database.';
 COMMENT ON COLUMN @extschema@.job_schedule.kind IS 'The refresh, as csm.run_refresh takes it.';
@@ -82,7 +82,7 @@ DECLARE
     purged bigint;
     cutoff timestamptz;
 BEGIN
-    PERFORM @extschema@._require('operate');
+    PERFORM csm_internal._require('operate');
     IF keep IS NULL OR keep < interval '0' THEN
         RAISE EXCEPTION 'keep must be an interval of zero or more, not %', coalesce(keep::text, 'NULL')
             USING ERRCODE = 'invalid_parameter_value', HINT = 'For example csm.purge_refresh_runs(''30 days'').';
@@ -110,20 +110,20 @@ DECLARE
     run @extschema@.refresh_run;
     failure text;
 BEGIN
-    PERFORM @extschema@._require('operate');
-    IF kind IS NULL OR NOT EXISTS (SELECT FROM @extschema@._jobs() j WHERE j.kind = run_refresh.kind) THEN
+    PERFORM csm_internal._require('operate');
+    IF kind IS NULL OR NOT EXISTS (SELECT FROM csm_internal._jobs() j WHERE j.kind = run_refresh.kind) THEN
         RAISE EXCEPTION 'unknown refresh "%"', kind
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = format('One of: %s.', (SELECT string_agg(j.kind, ', ') FROM @extschema@._jobs() j));
+                  HINT = format('One of: %s.', (SELECT string_agg(j.kind, ', ') FROM csm_internal._jobs() j));
     END IF;
     BEGIN
         CASE kind
             WHEN 'usage' THEN
                 done := @extschema@.compact_usage();
-                PERFORM @extschema@._run_finished(kind, started, done);
+                PERFORM csm_internal._run_finished(kind, started, done);
             WHEN 'stale_conversations' THEN
                 SELECT count(*) INTO done FROM @extschema@.reassign_stale();
-                PERFORM @extschema@._run_finished(kind, started, done);
+                PERFORM csm_internal._run_finished(kind, started, done);
             WHEN 'health' THEN PERFORM @extschema@.refresh_health();
             WHEN 'churn' THEN PERFORM @extschema@.refresh_churn();
             WHEN 'segments' THEN PERFORM @extschema@.refresh_segments();
@@ -134,10 +134,10 @@ BEGIN
             WHEN 'playbooks' THEN PERFORM @extschema@.run_playbooks();
             WHEN 'success_plans' THEN
                 SELECT s.renewed + s.closed INTO done FROM @extschema@.refresh_success_plans() s;
-                PERFORM @extschema@._run_finished(kind, started, done);
+                PERFORM csm_internal._run_finished(kind, started, done);
             WHEN 'purge_runs' THEN
                 done := @extschema@.purge_refresh_runs();
-                PERFORM @extschema@._run_finished(kind, started, done);
+                PERFORM csm_internal._run_finished(kind, started, done);
         END CASE;
     EXCEPTION WHEN OTHERS THEN
         -- the refresh's work is rolled back; the failure is kept
@@ -167,7 +167,7 @@ SELECT j.kind, j.expected_every,
             WHEN last.error IS NOT NULL THEN 'failed'
             WHEN ok.finished_at < now() - 2 * j.expected_every THEN 'stale'
             ELSE 'ok' END AS state
-FROM @extschema@._jobs() j
+FROM csm_internal._jobs() j
 LEFT JOIN LATERAL (SELECT r.* FROM @extschema@.refresh_run r WHERE r.kind = j.kind
                    ORDER BY r.started_at DESC, r.run_id DESC LIMIT 1) last ON true
 LEFT JOIN LATERAL (SELECT r.* FROM @extschema@.refresh_run r WHERE r.kind = j.kind AND r.error IS NULL
@@ -196,13 +196,13 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     job record;
 BEGIN
-    PERFORM @extschema@._require('admin');
+    PERFORM csm_internal._require('admin');
     IF to_regclass('cron.job') IS NULL THEN
         RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'CREATE EXTENSION pg_cron here (cron.database_name must name this database), or schedule the commands of csm.job_schedule from pg_cron''s database with cron.schedule_in_database.';
     END IF;
-    FOR job IN SELECT * FROM @extschema@._jobs() LOOP
+    FOR job IN SELECT * FROM csm_internal._jobs() LOOP
         jobname := job.jobname;
         schedule := job.schedule;
         command := job.command;
@@ -220,13 +220,13 @@ DECLARE
     removed bigint := 0;
     name text;
 BEGIN
-    PERFORM @extschema@._require('admin');
+    PERFORM csm_internal._require('admin');
     IF to_regclass('cron.job') IS NULL THEN
         RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
     FOR name IN EXECUTE 'SELECT j.jobname FROM cron.job j WHERE j.jobname = ANY ($1) AND j.database = current_database()'
-        USING ARRAY(SELECT j.jobname FROM @extschema@._jobs() j) LOOP
+        USING ARRAY(SELECT j.jobname FROM csm_internal._jobs() j) LOOP
         EXECUTE 'SELECT cron.unschedule($1)' USING name;
         removed := removed + 1;
     END LOOP;

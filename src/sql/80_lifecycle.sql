@@ -47,10 +47,10 @@ COMMENT ON FUNCTION @extschema@.onboarding_phase_at(integer) IS
 
 -- Days since the account started, in whole UTC days (days_to_renewal is
 -- counted the same way); NULL without a start date.
-CREATE OR REPLACE FUNCTION @extschema@._days_since(started_at timestamptz) RETURNS integer
+CREATE OR REPLACE FUNCTION csm_internal._days_since(started_at timestamptz) RETURNS integer
 LANGUAGE sql STABLE STRICT PARALLEL SAFE
 RETURN (pg_catalog.now() AT TIME ZONE 'UTC')::date OPERATOR(pg_catalog.-) (started_at AT TIME ZONE 'UTC')::date;
-COMMENT ON FUNCTION @extschema@._days_since(timestamptz) IS
+COMMENT ON FUNCTION csm_internal._days_since(timestamptz) IS
     'Internal: whole UTC days from started_at to today (negative for a start ahead); NULL without one.';
 
 -- Definitions -----------------------------------------------------------------
@@ -58,7 +58,7 @@ COMMENT ON FUNCTION @extschema@._days_since(timestamptz) IS
 -- Built-in rows (the seed's defaults) may be changed and disabled, not
 -- deleted.  pg_dump keeps your own rows and the built-in ones you changed;
 -- a restore puts a changed built-in row in place of the one CREATE
--- EXTENSION installed (csm._builtin_guard).
+-- EXTENSION installed (csm_internal._builtin_guard).
 CREATE TABLE IF NOT EXISTS @extschema@.lifecycle_rule (
     name        text NOT NULL,
     priority    integer NOT NULL DEFAULT 100,
@@ -157,7 +157,7 @@ COMMENT ON TABLE @extschema@.core_feature IS
 
 -- Built-in rows: changed (and marked customized), never deleted; a
 -- restored customized row replaces the default CREATE EXTENSION installed.
-CREATE OR REPLACE FUNCTION @extschema@._builtin_guard() RETURNS trigger
+CREATE OR REPLACE FUNCTION csm_internal._builtin_guard() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     key text := TG_ARGV[0];
@@ -198,12 +198,12 @@ BEGIN
     END IF;
     RETURN NEW;
 END $$;
-COMMENT ON FUNCTION @extschema@._builtin_guard() IS
+COMMENT ON FUNCTION csm_internal._builtin_guard() IS
     'Trigger on csm.lifecycle_rule and csm.milestone: built-in rows may be changed (they are then marked customized, and pg_dump keeps them) but not deleted, renamed or made; an inserted customized built-in row (a restore) replaces the default. 42501 otherwise.';
 CREATE OR REPLACE TRIGGER lifecycle_rule_builtin BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.lifecycle_rule
-    FOR EACH ROW EXECUTE FUNCTION @extschema@._builtin_guard('name');
+    FOR EACH ROW EXECUTE FUNCTION csm_internal._builtin_guard('name');
 CREATE OR REPLACE TRIGGER milestone_builtin BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.milestone
-    FOR EACH ROW EXECUTE FUNCTION @extschema@._builtin_guard('milestone');
+    FOR EACH ROW EXECUTE FUNCTION csm_internal._builtin_guard('milestone');
 
 -- Per-account state -----------------------------------------------------------
 
@@ -257,12 +257,12 @@ COMMENT ON COLUMN @extschema@.lifecycle_history.actor IS
 -- No foreign key to csm.account on csm.account_lifecycle and
 -- csm.lifecycle_history: a first refresh writes a row to each for every
 -- account, and the checks cost as much as the writes (as for
--- csm.health_score and csm.expansion_signal); csm._forget_accounts()
+-- csm.health_score and csm.expansion_signal); csm_internal._forget_accounts()
 -- removes a deleted account's rows, and csm writes them only for accounts
 -- it read from csm.account.
 CREATE OR REPLACE TRIGGER account_forget_lifecycle AFTER DELETE ON @extschema@.account
     REFERENCING OLD TABLE AS gone FOR EACH STATEMENT
-    EXECUTE FUNCTION @extschema@._forget_accounts('@extschema@.account_lifecycle', '@extschema@.lifecycle_history');
+    EXECUTE FUNCTION csm_internal._forget_accounts('@extschema@.account_lifecycle', '@extschema@.lifecycle_history');
 
 CREATE TABLE IF NOT EXISTS @extschema@.account_milestone (
     account_id  bigint NOT NULL,
@@ -291,7 +291,7 @@ COMMENT ON COLUMN @extschema@.account_milestone.achieved_at IS
 --   feature adoption: core features used since the start / core features > 0.6;
 --   NPS: 100 x (promoters - detractors) / answers since the start > 40;
 --   a measurable win: a business_outcome milestone reached.
-CREATE OR REPLACE FUNCTION @extschema@._onboarding_progress(accounts bigint[] DEFAULT NULL)
+CREATE OR REPLACE FUNCTION csm_internal._onboarding_progress(accounts bigint[] DEFAULT NULL)
 RETURNS TABLE (account_id bigint, started_at timestamptz, days_since_start integer, first_value_at timestamptz,
                time_to_value interval, ttv_days numeric, active_users bigint, activation_rate numeric,
                core_features bigint, core_features_adopted bigint, feature_adoption numeric, nps numeric,
@@ -316,11 +316,11 @@ BEGIN
     ),
     user_day AS (
         SELECT x.account_id, x.user_key
-        FROM (SELECT u.account_id, u.source_id, u.day, u.user_key, u.events FROM @extschema@.usage_user_day u
+        FROM (SELECT u.account_id, u.source_id, u.day, u.user_key, u.events FROM csm_internal.usage_user_day u
               WHERE u.day > today - 30 AND u.day <= today
                 AND (accounts IS NULL OR u.account_id IN (SELECT ids.id FROM ids))
               UNION ALL
-              SELECT d.account_id, d.source_id, d.day, d.user_key, d.events FROM @extschema@.usage_delta d
+              SELECT d.account_id, d.source_id, d.day, d.user_key, d.events FROM csm_internal.usage_delta d
               WHERE d.user_key IS NOT NULL AND d.day > today - 30 AND d.day <= today
                 AND (accounts IS NULL OR d.account_id IN (SELECT ids.id FROM ids))) x
         GROUP BY x.account_id, x.source_id, x.day, x.user_key
@@ -332,7 +332,7 @@ BEGIN
     features AS (
         SELECT f.account_id, count(*) AS adopted
         FROM (SELECT fd.account_id, fd.feature
-              FROM @extschema@._usage_feature_day fd
+              FROM csm_internal._usage_feature_day fd
               WHERE fd.feature IN (SELECT c.feature FROM @extschema@.core_feature c)
                 AND (accounts IS NULL OR fd.account_id IN (SELECT ids.id FROM ids))
               GROUP BY fd.account_id, fd.feature
@@ -349,7 +349,7 @@ BEGIN
         GROUP BY n.account_id
     ),
     p AS (
-        SELECT a.account_id, a.started_at, @extschema@._days_since(a.started_at) AS days_since_start,
+        SELECT a.account_id, a.started_at, csm_internal._days_since(a.started_at) AS days_since_start,
                r.first_value_at,
                CASE WHEN r.first_value_at IS NOT NULL
                     THEN greatest(r.first_value_at - a.started_at, interval '0') END AS time_to_value,
@@ -379,7 +379,7 @@ BEGIN
            p.wins > 0
     FROM p;
 END $$;
-COMMENT ON FUNCTION @extschema@._onboarding_progress(bigint[]) IS
+COMMENT ON FUNCTION csm_internal._onboarding_progress(bigint[]) IS
     'Internal: the seed''s five onboarding success criteria, measured now, per account with a start date (all, or these): TTFV < 30 days, activation >= 0.8, core feature adoption > 0.6, NPS > 40, a business_outcome milestone. csm.onboarding_status shows them for onboarding accounts.';
 
 -- Evaluation --------------------------------------------------------------------
@@ -390,7 +390,7 @@ COMMENT ON FUNCTION @extschema@._onboarding_progress(bigint[]) IS
 -- which builds only the facts the enabled rules read and joins only the
 -- tables those come from (a fact a rule does not read is absent, which no
 -- rule can tell from NULL).
-CREATE OR REPLACE FUNCTION @extschema@._lifecycle_facts(accounts bigint[] DEFAULT NULL)
+CREATE OR REPLACE FUNCTION csm_internal._lifecycle_facts(accounts bigint[] DEFAULT NULL)
 RETURNS TABLE (account_id bigint, status text, days_since_start integer, current_stage @extschema@.lifecycle_stage,
                current_phase @extschema@.onboarding_phase, current_criteria smallint, manual boolean, has_row boolean,
                criteria smallint, facts jsonb)
@@ -426,7 +426,7 @@ BEGIN
     END LOOP;
     RETURN QUERY EXECUTE format($q$
     WITH acc AS (
-        SELECT a.*, @extschema@._days_since(a.started_at) AS days
+        SELECT a.*, csm_internal._days_since(a.started_at) AS days
         FROM @extschema@.account a
         WHERE $1 IS NULL OR a.account_id IN (SELECT unnest($1))
     ),
@@ -434,7 +434,7 @@ BEGIN
         SELECT k.account_id,
                (k.ttv_met::integer + k.activation_met::integer + k.adoption_met::integer
                 + k.nps_met::integer + k.win_met::integer)::smallint AS met
-        FROM @extschema@._onboarding_progress(
+        FROM csm_internal._onboarding_progress(
                  coalesce($1, ARRAY(SELECT a.account_id FROM @extschema@.account a
                                     WHERE a.started_at > now() - interval '92 days'))) k
         WHERE k.days_since_start BETWEEN 0 AND 90
@@ -469,15 +469,15 @@ BEGIN
              ELSE '' END)
     USING accounts;
 END $$;
-COMMENT ON FUNCTION @extschema@._lifecycle_facts(bigint[]) IS
+COMMENT ON FUNCTION csm_internal._lifecycle_facts(bigint[]) IS
     'Internal: per account (all, or these), the stored lifecycle state, the success criteria met and the facts lifecycle rules read: csm.routing_facts'' facts plus days_since_start and success_criteria_met.';
 
 -- The first of the conditions the facts satisfy: its position (1-based),
 -- or NULL.  In C (src/lifecycle.c): the refresh calls it once per account.
-CREATE OR REPLACE FUNCTION @extschema@._first_match(conditions @extschema@.rule_condition[], facts jsonb) RETURNS integer
+CREATE OR REPLACE FUNCTION csm_internal._first_match(conditions @extschema@.rule_condition[], facts jsonb) RETURNS integer
 AS 'MODULE_PATHNAME', 'csm_first_match'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@._first_match(@extschema@.rule_condition[], jsonb) IS
+COMMENT ON FUNCTION csm_internal._first_match(@extschema@.rule_condition[], jsonb) IS
     'Internal: the position (from 1) of the first condition the facts satisfy, NULL when none does; the array is taken apart once per call site.';
 
 -- Evaluates the rules for every account (NULL) or these, and writes what
@@ -485,7 +485,7 @@ COMMENT ON FUNCTION @extschema@._first_match(@extschema@.rule_condition[], jsonb
 -- opened) and the state; then csm.account.lifecycle_stage, and the routing
 -- rules that read the stage or the phase for the accounts that moved.
 -- Returns how many accounts changed stage or phase.
-CREATE OR REPLACE FUNCTION @extschema@._lifecycle_apply(accounts bigint[] DEFAULT NULL, why text DEFAULT NULL) RETURNS integer
+CREATE OR REPLACE FUNCTION csm_internal._lifecycle_apply(accounts bigint[] DEFAULT NULL, why text DEFAULT NULL) RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     rule_names text[];
@@ -495,8 +495,8 @@ DECLARE
     moved_ids bigint[];
     column_ids bigint[];
     column_stages @extschema@.lifecycle_stage[];
-    stamp timestamptz := @extschema@._stamp();
-    actor name := @extschema@._caller();
+    stamp timestamptz := csm_internal._stamp();
+    actor name := csm_internal._caller();
 BEGIN
     -- On Citus, the rest of the transaction reaches each worker over one
     -- connection: Citus refuses to change csm.account (a reference table)
@@ -521,8 +521,8 @@ BEGIN
     WITH pick AS (
         SELECT q.* FROM (
             SELECT f.account_id, f.status, f.days_since_start, f.current_stage, f.current_phase, f.current_criteria,
-                   f.manual, f.has_row, f.criteria, @extschema@._first_match(rule_conds, f.facts) AS hit
-            FROM @extschema@._lifecycle_facts(accounts) f
+                   f.manual, f.has_row, f.criteria, csm_internal._first_match(rule_conds, f.facts) AS hit
+            FROM csm_internal._lifecycle_facts(accounts) f
             OFFSET 0) q
     ),
     target AS (
@@ -616,16 +616,16 @@ BEGIN
 
     -- Handoffs: routing rules that read the stage or the phase.
     IF cardinality(moved_ids) > 0 THEN
-        PERFORM @extschema@._route(moved_ids, ARRAY['lifecycle_stage', 'onboarding_phase']);
+        PERFORM csm_internal._route(moved_ids, ARRAY['lifecycle_stage', 'onboarding_phase']);
     END IF;
     RETURN cardinality(moved_ids);
 END $$;
-COMMENT ON FUNCTION @extschema@._lifecycle_apply(bigint[], text) IS
+COMMENT ON FUNCTION csm_internal._lifecycle_apply(bigint[], text) IS
     'Internal: evaluates csm.lifecycle_rule for every account (NULL) or these (why, when given, leads the history''s reason), writes what changed (csm.lifecycle_history, csm.account_lifecycle, csm.account.lifecycle_stage) and applies the routing rules reading lifecycle_stage or onboarding_phase to the accounts that moved; returns how many moved.';
 
 -- Usage milestones: the first UTC day each enabled milestone with a
 -- detect_ rule was reached, for accounts that have not reached it yet.
-CREATE OR REPLACE FUNCTION @extschema@._detect_milestones(accounts bigint[] DEFAULT NULL) RETURNS integer
+CREATE OR REPLACE FUNCTION csm_internal._detect_milestones(accounts bigint[] DEFAULT NULL) RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     n integer;
@@ -642,14 +642,14 @@ BEGIN
     ),
     feature_day AS (
         SELECT f.account_id, f.feature, f.day, sum(f.events) AS events
-        FROM @extschema@._usage_feature_day f
+        FROM csm_internal._usage_feature_day f
         WHERE f.feature IN (SELECT d.detect_feature FROM def d)
           AND (accounts IS NULL OR f.account_id IN (SELECT unnest(accounts)))
         GROUP BY f.account_id, f.feature, f.day
     ),
     all_day AS (
         SELECT u.account_id, u.day, sum(u.events) AS events
-        FROM @extschema@._usage_day u
+        FROM csm_internal._usage_day u
         WHERE EXISTS (SELECT 1 FROM def d WHERE d.by_events AND d.detect_feature IS NULL)
           AND (accounts IS NULL OR u.account_id IN (SELECT unnest(accounts)))
         GROUP BY u.account_id, u.day
@@ -676,10 +676,10 @@ BEGIN
     first_seen AS (
         SELECT y.account_id, y.user_key, min(y.day) AS day
         FROM (SELECT x.account_id, x.user_key, x.day
-              FROM (SELECT u.account_id, u.source_id, u.day, u.user_key, u.events FROM @extschema@.usage_user_day u
+              FROM (SELECT u.account_id, u.source_id, u.day, u.user_key, u.events FROM csm_internal.usage_user_day u
                     WHERE accounts IS NULL OR u.account_id IN (SELECT unnest(accounts))
                     UNION ALL
-                    SELECT d.account_id, d.source_id, d.day, d.user_key, d.events FROM @extschema@.usage_delta d
+                    SELECT d.account_id, d.source_id, d.day, d.user_key, d.events FROM csm_internal.usage_delta d
                     WHERE d.user_key IS NOT NULL AND (accounts IS NULL OR d.account_id IN (SELECT unnest(accounts)))) x
               WHERE EXISTS (SELECT 1 FROM def d WHERE d.detect_users IS NOT NULL)
               GROUP BY x.account_id, x.source_id, x.day, x.user_key
@@ -706,7 +706,7 @@ BEGIN
         WHERE NOT d.by_events
     )
     INSERT INTO @extschema@.account_milestone (account_id, milestone, achieved_at, source, recorded_by)
-    SELECT r.account_id, r.milestone, r.day::timestamp AT TIME ZONE 'UTC', 'usage', @extschema@._caller()
+    SELECT r.account_id, r.milestone, r.day::timestamp AT TIME ZONE 'UTC', 'usage', csm_internal._caller()
     FROM reached r
     JOIN @extschema@.account a ON a.account_id = r.account_id
     ORDER BY r.account_id, r.milestone
@@ -714,7 +714,7 @@ BEGIN
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
 END $$;
-COMMENT ON FUNCTION @extschema@._detect_milestones(bigint[]) IS
+COMMENT ON FUNCTION csm_internal._detect_milestones(bigint[]) IS
     'Internal: records the usage milestones (csm.milestone detect_ rules) every account (NULL) or these reached, on the UTC day they were reached; returns how many it recorded.';
 
 -- The API ----------------------------------------------------------------------
@@ -729,8 +729,8 @@ DECLARE
     changed integer;
     started constant timestamptz := clock_timestamp();
 BEGIN
-    PERFORM @extschema@._require('operate');
-    -- On Citus, as in csm._lifecycle_apply, and before the milestones: once
+    PERFORM csm_internal._require('operate');
+    -- On Citus, as in csm_internal._lifecycle_apply, and before the milestones: once
     -- the transaction has read or written a distributed table with a foreign
     -- key to csm.account (csm.account_milestone) over several connections,
     -- Citus refuses the UPDATE of csm.account that writes the stages.
@@ -741,13 +741,13 @@ BEGIN
             PERFORM set_config('citus.multi_shard_modify_mode', 'sequential', true);
         END IF;
     END IF;
-    PERFORM @extschema@._detect_milestones(NULL);
+    PERFORM csm_internal._detect_milestones(NULL);
     -- success_achievement alerts (86_alert.sql)
-    PERFORM @extschema@._raise_alerts(ARRAY['success_achievement']);
-    changed := @extschema@._lifecycle_apply(NULL);
+    PERFORM csm_internal._raise_alerts(ARRAY['success_achievement']);
+    changed := csm_internal._lifecycle_apply(NULL);
     -- Playbooks fired by a stage or a missed milestone (85_playbook.sql), in this transaction.
-    PERFORM @extschema@._fire_playbooks(ARRAY['lifecycle_stage', 'milestone_missed'], NULL, 'refresh_lifecycle');
-    PERFORM @extschema@._run_finished('lifecycle', started, changed);
+    PERFORM csm_internal._fire_playbooks(ARRAY['lifecycle_stage', 'milestone_missed'], NULL, 'refresh_lifecycle');
+    PERFORM csm_internal._run_finished('lifecycle', started, changed);
     RETURN changed;
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_lifecycle() IS
@@ -761,14 +761,14 @@ DECLARE
     acc @extschema@.account;
     result @extschema@.account_lifecycle;
 BEGIN
-    PERFORM @extschema@._require('operate');
+    PERFORM csm_internal._require('operate');
     IF org_user_id IS NULL OR stage IS NULL THEN
         RAISE EXCEPTION 'org_user_id and stage must not be NULL'
             USING ERRCODE = 'null_value_not_allowed', HINT = 'To let the rules decide again, call csm.clear_lifecycle_stage.';
     END IF;
-    id := @extschema@._account_id(org_user_id);
+    id := csm_internal._account_id(org_user_id);
     SELECT * INTO acc FROM @extschema@.account a WHERE a.account_id = id FOR NO KEY UPDATE;
-    PERFORM @extschema@._pin_stage(id, acc.status, stage, coalesce(reason, 'set by hand'));
+    PERFORM csm_internal._pin_stage(id, acc.status, stage, coalesce(reason, 'set by hand'));
     SELECT * INTO result FROM @extschema@.account_lifecycle l WHERE l.account_id = id;
     RETURN result;
 END $$;
@@ -782,24 +782,24 @@ DECLARE
     id bigint;
     result @extschema@.account_lifecycle;
 BEGIN
-    PERFORM @extschema@._require('operate');
+    PERFORM csm_internal._require('operate');
     IF org_user_id IS NULL THEN
         RAISE EXCEPTION 'org_user_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    id := @extschema@._account_id(org_user_id);
+    id := csm_internal._account_id(org_user_id);
     PERFORM 1 FROM @extschema@.account a WHERE a.account_id = id FOR NO KEY UPDATE;
-    PERFORM @extschema@._unpin_stage(id, coalesce(reason, 'manual stage cleared'));
+    PERFORM csm_internal._unpin_stage(id, coalesce(reason, 'manual stage cleared'));
     SELECT * INTO result FROM @extschema@.account_lifecycle l WHERE l.account_id = id;
     RETURN result;
 END $$;
 COMMENT ON FUNCTION @extschema@.clear_lifecycle_stage(text, text) IS
     'Unpins an account''s lifecycle stage and lets the rules set it at once (the change, if any, goes to csm.lifecycle_history). The same as UPDATE csm.account SET lifecycle_stage = NULL. Returns the csm.account_lifecycle row. Errors: P0002 unknown account, 22004 NULL org_user_id, 42501 without the operate level.';
 
-CREATE OR REPLACE FUNCTION @extschema@._pin_stage(account bigint, status text, stage @extschema@.lifecycle_stage, reason text)
+CREATE OR REPLACE FUNCTION csm_internal._pin_stage(account bigint, status text, stage @extschema@.lifecycle_stage, reason text)
 RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    stamp timestamptz := @extschema@._stamp();
+    stamp timestamptz := csm_internal._stamp();
     old @extschema@.account_lifecycle;
     phase @extschema@.onboarding_phase;
 BEGIN
@@ -811,18 +811,18 @@ BEGIN
     SELECT * INTO old FROM @extschema@.account_lifecycle l WHERE l.account_id = account FOR UPDATE;
     IF stage = 'onboarding' THEN
         phase := @extschema@.onboarding_phase_at(
-            (SELECT @extschema@._days_since(a.started_at) FROM @extschema@.account a WHERE a.account_id = account));
+            (SELECT csm_internal._days_since(a.started_at) FROM @extschema@.account a WHERE a.account_id = account));
     END IF;
     IF old.stage IS DISTINCT FROM stage OR old.onboarding_phase IS DISTINCT FROM phase OR NOT coalesce(old.manual, false) THEN
         UPDATE @extschema@.lifecycle_history h SET left_at = greatest(stamp, h.entered_at)
         WHERE h.account_id = account AND h.left_at IS NULL;
         INSERT INTO @extschema@.lifecycle_history (account_id, stage, phase, entered_at, reason, actor)
-        VALUES (account, stage, phase, stamp, 'manual: ' || reason, @extschema@._caller());
+        VALUES (account, stage, phase, stamp, 'manual: ' || reason, csm_internal._caller());
     END IF;
     INSERT INTO @extschema@.account_lifecycle AS l
         (account_id, stage, onboarding_phase, stage_entered_at, phase_entered_at, rule, manual, set_by, set_reason)
     VALUES (account, stage, phase, stamp, CASE WHEN phase IS NOT NULL THEN stamp END, NULL, true,
-            @extschema@._caller(), reason)
+            csm_internal._caller(), reason)
     ON CONFLICT (account_id) DO UPDATE
     SET stage = excluded.stage, onboarding_phase = excluded.onboarding_phase,
         stage_entered_at = CASE WHEN l.stage IS DISTINCT FROM excluded.stage THEN excluded.stage_entered_at
@@ -834,13 +834,13 @@ BEGIN
     UPDATE @extschema@.account a SET lifecycle_stage = stage
     WHERE a.account_id = account AND a.lifecycle_stage IS DISTINCT FROM stage;
     IF old.stage IS DISTINCT FROM stage OR old.onboarding_phase IS DISTINCT FROM phase THEN
-        PERFORM @extschema@._route(ARRAY[account], ARRAY['lifecycle_stage', 'onboarding_phase']);
+        PERFORM csm_internal._route(ARRAY[account], ARRAY['lifecycle_stage', 'onboarding_phase']);
     END IF;
 END $$;
-COMMENT ON FUNCTION @extschema@._pin_stage(bigint, text, @extschema@.lifecycle_stage, text) IS
+COMMENT ON FUNCTION csm_internal._pin_stage(bigint, text, @extschema@.lifecycle_stage, text) IS
     'Internal: pins an account''s stage by hand (csm.set_lifecycle_stage, or an UPDATE of csm.account.lifecycle_stage).';
 
-CREATE OR REPLACE FUNCTION @extschema@._unpin_stage(account bigint, reason text) RETURNS void
+CREATE OR REPLACE FUNCTION csm_internal._unpin_stage(account bigint, reason text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     -- The rules decide from scratch: the history gets a row even when they
@@ -850,10 +850,10 @@ BEGIN
     WHERE l.account_id = account
       AND (l.manual OR (SELECT a.lifecycle_stage FROM @extschema@.account a WHERE a.account_id = account) IS NULL);
     IF FOUND THEN
-        PERFORM @extschema@._lifecycle_apply(ARRAY[account], reason);
+        PERFORM csm_internal._lifecycle_apply(ARRAY[account], reason);
     END IF;
 END $$;
-COMMENT ON FUNCTION @extschema@._unpin_stage(bigint, text) IS
+COMMENT ON FUNCTION csm_internal._unpin_stage(bigint, text) IS
     'Internal: unpins an account''s stage and lets the rules set it (csm.clear_lifecycle_stage, or an UPDATE of csm.account.lifecycle_stage to NULL).';
 
 CREATE OR REPLACE FUNCTION @extschema@.record_milestone(org_user_id text, milestone text, achieved_at timestamptz DEFAULT now(),
@@ -865,11 +865,11 @@ DECLARE
     id bigint;
     result @extschema@.account_milestone;
 BEGIN
-    PERFORM @extschema@._require('operate');
+    PERFORM csm_internal._require('operate');
     IF org_user_id IS NULL OR milestone IS NULL OR achieved_at IS NULL THEN
         RAISE EXCEPTION 'org_user_id, milestone and achieved_at must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    id := @extschema@._account_id(org_user_id);
+    id := csm_internal._account_id(org_user_id);
     IF NOT EXISTS (SELECT 1 FROM @extschema@.milestone d WHERE d.milestone = record_milestone.milestone) THEN
         RAISE EXCEPTION 'milestone "%" does not exist', milestone
             USING ERRCODE = 'invalid_parameter_value', HINT = 'See csm.milestone for the milestones; add your own there.';
@@ -881,15 +881,15 @@ BEGIN
     END IF;
     PERFORM 1 FROM @extschema@.account a WHERE a.account_id = id FOR NO KEY UPDATE;
     INSERT INTO @extschema@.account_milestone AS m (account_id, milestone, achieved_at, source, recorded_by, note)
-    VALUES (id, milestone, achieved_at, 'manual', @extschema@._caller(), note)
+    VALUES (id, milestone, achieved_at, 'manual', csm_internal._caller(), note)
     ON CONFLICT (account_id, milestone) DO UPDATE
     SET achieved_at = excluded.achieved_at, source = 'manual', recorded_by = excluded.recorded_by,
         note = coalesce(excluded.note, m.note)
     RETURNING * INTO result;
     -- Milestones feed the success criteria: the stage may move now.
-    PERFORM @extschema@._lifecycle_apply(ARRAY[id]);
+    PERFORM csm_internal._lifecycle_apply(ARRAY[id]);
     -- success_achievement alerts (86_alert.sql)
-    PERFORM @extschema@._raise_alerts(ARRAY['success_achievement'], ARRAY[id]);
+    PERFORM csm_internal._raise_alerts(ARRAY['success_achievement'], ARRAY[id]);
     RETURN result;
 END $$;
 COMMENT ON FUNCTION @extschema@.record_milestone(text, text, timestamptz, text) IS
@@ -902,16 +902,16 @@ DECLARE
     id bigint;
     found_one boolean;
 BEGIN
-    PERFORM @extschema@._require('operate');
+    PERFORM csm_internal._require('operate');
     IF org_user_id IS NULL OR milestone IS NULL THEN
         RAISE EXCEPTION 'org_user_id and milestone must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    id := @extschema@._account_id(org_user_id);
+    id := csm_internal._account_id(org_user_id);
     PERFORM 1 FROM @extschema@.account a WHERE a.account_id = id FOR NO KEY UPDATE;
     DELETE FROM @extschema@.account_milestone m WHERE m.account_id = id AND m.milestone = clear_milestone.milestone;
     found_one := FOUND;
     IF found_one THEN
-        PERFORM @extschema@._lifecycle_apply(ARRAY[id]);
+        PERFORM csm_internal._lifecycle_apply(ARRAY[id]);
     END IF;
     RETURN found_one;
 END $$;
@@ -926,7 +926,7 @@ BEGIN
     IF org_user_id IS NULL THEN
         RETURN NULL;
     END IF;
-    id := @extschema@._account_id(org_user_id);
+    id := csm_internal._account_id(org_user_id);
     RETURN (SELECT greatest(min(m.achieved_at) - a.started_at, interval '0')
             FROM @extschema@.account a
             JOIN @extschema@.account_milestone m ON m.account_id = a.account_id
@@ -943,7 +943,7 @@ COMMENT ON FUNCTION @extschema@.time_to_value(text) IS
 -- arrays first and combining them in memory: on Citus, a query that reads
 -- csm's tables together with a function's rows (or correlated subqueries
 -- over a distributed table) cannot be planned, or is sent to one node.
-CREATE OR REPLACE FUNCTION @extschema@._onboarding_status(only_account bigint DEFAULT NULL)
+CREATE OR REPLACE FUNCTION csm_internal._onboarding_status(only_account bigint DEFAULT NULL)
 RETURNS TABLE (account_id bigint, external_id text, name text, segment text, started_at timestamptz,
                days_since_start integer, phase @extschema@.onboarding_phase, milestones_due text[],
                milestones_done text[], milestones_overdue text[], time_to_value interval, ttv_days numeric,
@@ -970,7 +970,7 @@ BEGIN
     INTO ids, ext, names, segs, starts, seat
     FROM @extschema@.account a
     WHERE a.lifecycle_stage = 'onboarding'
-      -- one account (csm._playbooks_that_fire): its rows only
+      -- one account (csm_internal._playbooks_that_fire): its rows only
       AND (only_account IS NULL OR a.account_id = only_account);
     IF ids IS NULL THEN
         RETURN;
@@ -1011,17 +1011,17 @@ BEGIN
            + p.win_met::integer,
            a.manual
     FROM acc a
-    JOIN (SELECT * FROM @extschema@._onboarding_progress(ids)) p ON p.account_id = a.account_id
+    JOIN (SELECT * FROM csm_internal._onboarding_progress(ids)) p ON p.account_id = a.account_id
     ORDER BY a.account_id;
 END $$;
-COMMENT ON FUNCTION @extschema@._onboarding_status(bigint) IS
+COMMENT ON FUNCTION csm_internal._onboarding_status(bigint) IS
     'Internal: the rows of csm.onboarding_status, of every onboarding account or (only_account) of one.';
 
 CREATE OR REPLACE VIEW @extschema@.onboarding_status WITH (security_invoker = true) AS
 SELECT s.*,
        -- the vocabulary's names; name, activation_rate and feature_adoption are deprecated
        s.name AS account_name, s.activation_rate AS activation_ratio, s.feature_adoption AS feature_adoption_ratio
-FROM @extschema@._onboarding_status() s;
+FROM csm_internal._onboarding_status() s;
 COMMENT ON VIEW @extschema@.onboarding_status IS
     'Per onboarding account: days since the start, the phase, the phase''s milestones still due, the milestones done, those overdue (past due_day, not reached), time to value, and the seed''s success criteria measured now: TTFV < 30 days (ttv_met), user activation = distinct users active in the last 30 days / seats >= 0.8 (activation_met), feature adoption = csm.core_feature used since the start / core features > 0.6 (adoption_met), NPS = 100 x (promoters - detractors) / answers since the start > 40 (nps_met), at least one business_outcome milestone (win_met); criteria_met counts them (5: onboarding is done).';
 COMMENT ON COLUMN @extschema@.onboarding_status.time_to_value IS
@@ -1041,10 +1041,10 @@ COMMENT ON COLUMN @extschema@.onboarding_status.nps IS
 -- Accounts inserted, or whose facts changed, are evaluated at once; an
 -- UPDATE of lifecycle_stage by a person pins it (or, to NULL, unpins it).
 -- csm's own update of the column is told apart by csm.account_lifecycle,
--- which csm writes first (and the bulk one of csm._lifecycle_apply by the
+-- which csm writes first (and the bulk one of csm_internal._lifecycle_apply by the
 -- transaction-local setting csm_lifecycle.writing, which skips this work).  On Citus, once, from the node the statement
--- was run from (csm._origin()).
-CREATE OR REPLACE FUNCTION @extschema@._lifecycle_account_changed() RETURNS trigger
+-- was run from (csm_internal._origin()).
+CREATE OR REPLACE FUNCTION csm_internal._lifecycle_account_changed() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     changed bigint[];
@@ -1054,7 +1054,7 @@ DECLARE
     held @extschema@.lifecycle_stage;
     one bigint;
 BEGIN
-    IF NOT @extschema@._origin() OR current_setting('csm_lifecycle.writing', true) = 'on' THEN
+    IF NOT csm_internal._origin() OR current_setting('csm_lifecycle.writing', true) = 'on' THEN
         RETURN NULL;
     END IF;
     -- (the transition tables are read into arrays before any query on
@@ -1097,37 +1097,37 @@ BEGIN
         SELECT l.stage INTO held FROM @extschema@.account_lifecycle l WHERE l.account_id = one;
         CONTINUE WHEN set_stages[i] IS NOT DISTINCT FROM held AND TG_OP = 'UPDATE';
         IF set_stages[i] IS NULL THEN
-            PERFORM @extschema@._unpin_stage(set_ids[i], 'manual stage cleared');
+            PERFORM csm_internal._unpin_stage(set_ids[i], 'manual stage cleared');
         ELSE
-            PERFORM @extschema@._pin_stage(set_ids[i], set_statuses[i], set_stages[i], 'set by hand');
+            PERFORM csm_internal._pin_stage(set_ids[i], set_statuses[i], set_stages[i], 'set by hand');
         END IF;
     END LOOP;
     IF cardinality(changed) > 0 THEN
-        PERFORM @extschema@._lifecycle_apply(changed);
+        PERFORM csm_internal._lifecycle_apply(changed);
     END IF;
     RETURN NULL;
 END $$;
-COMMENT ON FUNCTION @extschema@._lifecycle_account_changed() IS
+COMMENT ON FUNCTION csm_internal._lifecycle_account_changed() IS
     'Trigger: evaluates the lifecycle rules for accounts created (except history: a created_at before the transaction) or whose status, dates, plan, segment, tier, ARR, seats, properties or external_id changed; an UPDATE of lifecycle_stage pins the stage (to NULL: unpins it).';
 CREATE OR REPLACE TRIGGER account_lifecycle_new AFTER INSERT ON @extschema@.account
-    REFERENCING NEW TABLE AS new_accounts FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._lifecycle_account_changed();
+    REFERENCING NEW TABLE AS new_accounts FOR EACH STATEMENT EXECUTE FUNCTION csm_internal._lifecycle_account_changed();
 CREATE OR REPLACE TRIGGER account_lifecycle_changed AFTER UPDATE ON @extschema@.account
     REFERENCING OLD TABLE AS old_accounts NEW TABLE AS new_accounts
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._lifecycle_account_changed();
+    FOR EACH STATEMENT EXECUTE FUNCTION csm_internal._lifecycle_account_changed();
 
 -- On Citus, new accounts are evaluated when their transaction commits:
 -- Citus loads the copies of csm.account for an INSERT ... SELECT or a COPY
 -- at the same time, and a trigger on the coordinator's copy cannot query
--- the workers then (the same as csm._route_new_account, 54_routing.sql).
+-- the workers then (the same as csm_internal._route_new_account, 54_routing.sql).
 -- The coordinator's copy evaluates each new account once, the workers'
 -- copies do nothing.
-CREATE OR REPLACE FUNCTION @extschema@._lifecycle_new_account() RETURNS trigger
+CREATE OR REPLACE FUNCTION csm_internal._lifecycle_new_account() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     acc @extschema@.account;
     commutative text;
 BEGIN
-    IF NOT @extschema@._origin() OR NEW.created_at < pg_catalog.now() THEN
+    IF NOT csm_internal._origin() OR NEW.created_at < pg_catalog.now() THEN
         RETURN NULL;
     END IF;
     SELECT * INTO acc FROM @extschema@.account a WHERE a.account_id = NEW.account_id;
@@ -1146,28 +1146,28 @@ BEGIN
     -- a stage given with the account, and not pinned since: pinned now
     IF acc.lifecycle_stage IS NOT NULL AND NOT EXISTS (
         SELECT 1 FROM @extschema@.account_lifecycle l WHERE l.account_id = acc.account_id) THEN
-        PERFORM @extschema@._pin_stage(acc.account_id, acc.status, acc.lifecycle_stage, 'set by hand');
+        PERFORM csm_internal._pin_stage(acc.account_id, acc.status, acc.lifecycle_stage, 'set by hand');
     END IF;
-    PERFORM @extschema@._lifecycle_apply(ARRAY[acc.account_id]);
+    PERFORM csm_internal._lifecycle_apply(ARRAY[acc.account_id]);
     PERFORM pg_catalog.set_config('citus.all_modifications_commutative', coalesce(commutative, 'off'), true);
     RETURN NULL;
 END $$;
-REVOKE ALL ON FUNCTION @extschema@._lifecycle_new_account() FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@._lifecycle_new_account() IS
+REVOKE ALL ON FUNCTION csm_internal._lifecycle_new_account() FROM PUBLIC;
+COMMENT ON FUNCTION csm_internal._lifecycle_new_account() IS
     'Trigger, on Citus (csm.distribute() adds it): evaluates the lifecycle rules for an account created in this transaction, at commit, once (from the coordinator''s copy of csm.account).';
 
 -- Called by csm.distribute(); idempotent.
-CREATE OR REPLACE FUNCTION @extschema@._distribute_lifecycle() RETURNS void
+CREATE OR REPLACE FUNCTION csm_internal._distribute_lifecycle() RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = '@extschema@.account'::regclass
                                                AND t.tgname = 'account_lifecycle_new_deferred') THEN
         CREATE CONSTRAINT TRIGGER account_lifecycle_new_deferred AFTER INSERT ON @extschema@.account
-            DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION @extschema@._lifecycle_new_account();
+            DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION csm_internal._lifecycle_new_account();
     END IF;
 END $$;
-REVOKE ALL ON FUNCTION @extschema@._distribute_lifecycle() FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@._distribute_lifecycle() IS
+REVOKE ALL ON FUNCTION csm_internal._distribute_lifecycle() FROM PUBLIC;
+COMMENT ON FUNCTION csm_internal._distribute_lifecycle() IS
     'Internal, for csm.distribute(): adds the deferred trigger that, on Citus, evaluates new accounts'' lifecycle at commit (account_lifecycle_new_deferred).';
 
 -- pg_dump keeps the user's definitions and every account's lifecycle.

@@ -3,7 +3,7 @@
 -- (csm.revenue_retention, csm.revenue_monthly).
 --
 -- An account's revenue ARR is csm.account.arr while it is active and 0 once
--- it has churned (csm._revenue_arr).  Every change of it is a row of
+-- it has churned (csm_internal._revenue_arr).  Every change of it is a row of
 -- csm.arr_change, written by triggers on csm.account (any code that changes
 -- arr or status) or loaded from billing data (csm.load_arr_history).  The
 -- ARR of an account on a day is the arr_after of its latest change dated
@@ -23,31 +23,31 @@ COMMENT ON FUNCTION @extschema@.arr_change_kind(numeric, numeric, boolean) IS
     'The kind of an ARR movement: new (from 0, never a customer before), reactivation (from 0, a customer before: was_customer), expansion (up), contraction (down, not to 0), churn (to 0); NULL when nothing changed.';
 
 -- The ARR that counts as revenue: none once churned.
-CREATE OR REPLACE FUNCTION @extschema@._revenue_arr(arr numeric, status text) RETURNS numeric
+CREATE OR REPLACE FUNCTION csm_internal._revenue_arr(arr numeric, status text) RETURNS numeric
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE WHEN status = 'churned' THEN 0 ELSE coalesce(arr, 0) END;
-COMMENT ON FUNCTION @extschema@._revenue_arr(numeric, text) IS
+COMMENT ON FUNCTION csm_internal._revenue_arr(numeric, text) IS
     'Internal: an account''s revenue ARR: 0 when churned, else arr (0 when NULL).';
 
 -- The ARR of an account on a day, from its movements: an aggregate over
 -- the account's rows, in C (src/revenue.c), one pass without sorting.
-CREATE OR REPLACE FUNCTION @extschema@._arr_at_trans(internal, date, bigint, numeric, date) RETURNS internal
+CREATE OR REPLACE FUNCTION csm_internal._arr_at_trans(internal, date, bigint, numeric, date) RETURNS internal
 AS 'MODULE_PATHNAME', 'csm_arr_at_trans'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@._arr_at_trans(internal, date, bigint, numeric, date) IS
-    'Internal: transition function of csm._arr_at.';
-CREATE OR REPLACE FUNCTION @extschema@._arr_at_final(internal) RETURNS numeric
+COMMENT ON FUNCTION csm_internal._arr_at_trans(internal, date, bigint, numeric, date) IS
+    'Internal: transition function of csm_internal._arr_at.';
+CREATE OR REPLACE FUNCTION csm_internal._arr_at_final(internal) RETURNS numeric
 AS 'MODULE_PATHNAME', 'csm_arr_at_final'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@._arr_at_final(internal) IS
-    'Internal: final function of csm._arr_at.';
-CREATE OR REPLACE AGGREGATE @extschema@._arr_at(effective_date date, change_id bigint, arr_after numeric, cutoff date) (
-    SFUNC = @extschema@._arr_at_trans,
+COMMENT ON FUNCTION csm_internal._arr_at_final(internal) IS
+    'Internal: final function of csm_internal._arr_at.';
+CREATE OR REPLACE AGGREGATE csm_internal._arr_at(effective_date date, change_id bigint, arr_after numeric, cutoff date) (
+    SFUNC = csm_internal._arr_at_trans,
     STYPE = internal,
-    FINALFUNC = @extschema@._arr_at_final,
+    FINALFUNC = csm_internal._arr_at_final,
     PARALLEL = SAFE
 );
-COMMENT ON AGGREGATE @extschema@._arr_at(date, bigint, numeric, date) IS
+COMMENT ON AGGREGATE csm_internal._arr_at(date, bigint, numeric, date) IS
     'Internal: the arr_after of the latest movement (by effective_date, then change_id) dated on or before cutoff; NULL when none.';
 
 -- One row per movement.  account_id leads the key (Citus: distributed by
@@ -64,7 +64,7 @@ CREATE TABLE IF NOT EXISTS @extschema@.arr_change (
     reason         text NOT NULL DEFAULT 'manual',
     source         text NOT NULL DEFAULT 'account',
     recorded_at    timestamptz NOT NULL DEFAULT now(),
-    recorded_by    name NOT NULL DEFAULT @extschema@._caller(),
+    recorded_by    name NOT NULL DEFAULT csm_internal._caller(),
     CONSTRAINT arr_change_pkey PRIMARY KEY (account_id, change_id),
     CONSTRAINT arr_change_account_fkey FOREIGN KEY (account_id)
         REFERENCES @extschema@.account (account_id) ON DELETE CASCADE,
@@ -95,22 +95,22 @@ COMMENT ON COLUMN @extschema@.arr_change.source IS
     'From where: the setting csm.arr_change_source (default account, renewal for closed renewals), or billing for csm.load_arr_history.';
 COMMENT ON COLUMN @extschema@.arr_change.recorded_by IS 'The role that made the change (not a SECURITY DEFINER function''s owner).';
 
-CREATE OR REPLACE FUNCTION @extschema@._arr_change_guard() RETURNS trigger
+CREATE OR REPLACE FUNCTION csm_internal._arr_change_guard() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     RAISE EXCEPTION 'csm.arr_change is append-only'
         USING ERRCODE = 'feature_not_supported',
               HINT = 'Record a correcting change instead: update csm.account.arr, or reload the account''s history with csm.load_arr_history.';
 END $$;
-COMMENT ON FUNCTION @extschema@._arr_change_guard() IS 'Trigger: refuses any UPDATE of csm.arr_change (0A000).';
+COMMENT ON FUNCTION csm_internal._arr_change_guard() IS 'Trigger: refuses any UPDATE of csm.arr_change (0A000).';
 CREATE OR REPLACE TRIGGER arr_change_append_only BEFORE UPDATE ON @extschema@.arr_change
-    FOR EACH ROW EXECUTE FUNCTION @extschema@._arr_change_guard();
+    FOR EACH ROW EXECUTE FUNCTION csm_internal._arr_change_guard();
 
 -- A transaction-local setting, NULL when unset or empty.
-CREATE OR REPLACE FUNCTION @extschema@._arr_change_setting(name text) RETURNS text
+CREATE OR REPLACE FUNCTION csm_internal._arr_change_setting(name text) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 RETURN NULLIF(pg_catalog.current_setting(name, true), '');
-COMMENT ON FUNCTION @extschema@._arr_change_setting(text) IS
+COMMENT ON FUNCTION csm_internal._arr_change_setting(text) IS
     'Internal: the value of a csm.arr_change_* setting, NULL when unset or empty.';
 
 -- Records movements of revenue ARR, one per element of the arrays: the
@@ -119,12 +119,12 @@ COMMENT ON FUNCTION @extschema@._arr_change_setting(text) IS
 -- dates are the days each change would take by itself; the setting
 -- csm.arr_change_date, when set, dates them all, and may not be before an
 -- account started.  A derived date before the start is moved to the start.
-CREATE OR REPLACE FUNCTION @extschema@._record_arr_changes(ids bigint[], befores numeric[], afters numeric[], dates date[],
+CREATE OR REPLACE FUNCTION csm_internal._record_arr_changes(ids bigint[], befores numeric[], afters numeric[], dates date[],
                                                  starts date[], returning_ids bigint[])
 RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    given date := @extschema@._arr_change_setting('csm.arr_change_date')::date;
+    given date := csm_internal._arr_change_setting('csm.arr_change_date')::date;
     bad record;
     paid bigint[];
 BEGIN
@@ -144,32 +144,32 @@ BEGIN
     INSERT INTO @extschema@.arr_change (account_id, effective_date, arr_before, arr_after, kind, reason, source)
     SELECT u.id, coalesce(given, greatest(u.d, u.start)), u.b, u.a,
            @extschema@.arr_change_kind(u.b, u.a, u.id = ANY (paid)),
-           coalesce(@extschema@._arr_change_setting('csm.arr_change_reason'), 'manual'),
-           coalesce(@extschema@._arr_change_setting('csm.arr_change_source'), 'account')
+           coalesce(csm_internal._arr_change_setting('csm.arr_change_reason'), 'manual'),
+           coalesce(csm_internal._arr_change_setting('csm.arr_change_source'), 'account')
     FROM unnest(ids, befores, afters, dates, starts) AS u(id, b, a, d, start)
     -- an arr that account's CHECKs refuse (only there if they were dropped) is no revenue
     WHERE u.b >= 0 AND u.b < 'Infinity' AND u.a >= 0 AND u.a < 'Infinity'
     ORDER BY u.id;
 END $$;
-COMMENT ON FUNCTION @extschema@._record_arr_changes(bigint[], numeric[], numeric[], date[], date[], bigint[]) IS
+COMMENT ON FUNCTION csm_internal._record_arr_changes(bigint[], numeric[], numeric[], date[], date[], bigint[]) IS
     'Internal: writes one csm.arr_change row per element, with the kind, the reason, source and date of the transaction''s csm.arr_change_* settings; 23514 for a csm.arr_change_date before an account started.';
 
 -- On Citus csm.account is a reference table, and these fire on each node's
 -- copy: they record once, from the copy of the node the statement ran on
--- (csm._origin()), where Citus has changed the workers' copies first.
-CREATE OR REPLACE FUNCTION @extschema@._account_arr_changed() RETURNS trigger
+-- (csm_internal._origin()), where Citus has changed the workers' copies first.
+CREATE OR REPLACE FUNCTION csm_internal._account_arr_changed() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    today date := (@extschema@._stamp() AT TIME ZONE 'UTC')::date;
+    today date := (csm_internal._stamp() AT TIME ZONE 'UTC')::date;
     r record;
 BEGIN
     -- (csm_lifecycle.writing: csm's own write of lifecycle_stage alone, no ARR moves)
-    IF current_setting('csm_lifecycle.writing', true) = 'on' OR NOT @extschema@._origin() THEN
+    IF current_setting('csm_lifecycle.writing', true) = 'on' OR NOT csm_internal._origin() THEN
         RETURN NULL;
     END IF;
     SELECT array_agg(n.account_id ORDER BY n.account_id) AS ids,
-           array_agg(@extschema@._revenue_arr(o.arr, o.status) ORDER BY n.account_id) AS befores,
-           array_agg(@extschema@._revenue_arr(n.arr, n.status) ORDER BY n.account_id) AS afters,
+           array_agg(csm_internal._revenue_arr(o.arr, o.status) ORDER BY n.account_id) AS befores,
+           array_agg(csm_internal._revenue_arr(n.arr, n.status) ORDER BY n.account_id) AS afters,
            -- a churn takes its churned_at's day; anything else today's
            array_agg(CASE WHEN n.status = 'churned' AND o.status IS DISTINCT FROM 'churned'
                           THEN coalesce((n.churned_at AT TIME ZONE 'UTC')::date, today) ELSE today END
@@ -178,35 +178,35 @@ BEGIN
            array_agg(n.account_id ORDER BY n.account_id) FILTER (WHERE o.status = 'churned') AS returning_ids
     INTO r
     FROM new_accounts n JOIN old_accounts o ON o.account_id = n.account_id
-    WHERE @extschema@._revenue_arr(n.arr, n.status) <> @extschema@._revenue_arr(o.arr, o.status);
+    WHERE csm_internal._revenue_arr(n.arr, n.status) <> csm_internal._revenue_arr(o.arr, o.status);
     IF r.ids IS NOT NULL THEN
-        PERFORM @extschema@._record_arr_changes(r.ids, r.befores, r.afters, r.dates, r.starts,
+        PERFORM csm_internal._record_arr_changes(r.ids, r.befores, r.afters, r.dates, r.starts,
                                                 coalesce(r.returning_ids, '{}'));
     END IF;
     RETURN NULL;
 END $$;
-COMMENT ON FUNCTION @extschema@._account_arr_changed() IS
+COMMENT ON FUNCTION csm_internal._account_arr_changed() IS
     'Trigger: records in csm.arr_change every change of an account''s revenue ARR (arr, or status churned/active), with the reason, source and date of the transaction''s csm.arr_change_* settings.';
 CREATE OR REPLACE TRIGGER account_arr_changed AFTER UPDATE ON @extschema@.account
     REFERENCING OLD TABLE AS old_accounts NEW TABLE AS new_accounts
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._account_arr_changed();
+    FOR EACH STATEMENT EXECUTE FUNCTION csm_internal._account_arr_changed();
 
 -- A new account with ARR is a new customer from the day it started.  An
 -- account inserted with a created_at from before the transaction is a
 -- restore (pg_restore brings its arr_change rows too) and is left alone.
-CREATE OR REPLACE FUNCTION @extschema@._account_arr_new() RETURNS trigger
+CREATE OR REPLACE FUNCTION csm_internal._account_arr_new() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     r record;
 BEGIN
-    IF NOT @extschema@._origin() THEN
+    IF NOT csm_internal._origin() THEN
         RETURN NULL;
     END IF;
     IF TG_LEVEL = 'ROW' THEN
-        -- csm.distribute() adds the row form, deferred to commit (see csm._distribute_revenue)
-        IF NEW.created_at >= pg_catalog.now() AND @extschema@._revenue_arr(NEW.arr, NEW.status) > 0 THEN
-            PERFORM @extschema@._record_arr_changes(
-                ARRAY[NEW.account_id], ARRAY[0::numeric], ARRAY[@extschema@._revenue_arr(NEW.arr, NEW.status)],
+        -- csm.distribute() adds the row form, deferred to commit (see csm_internal._distribute_revenue)
+        IF NEW.created_at >= pg_catalog.now() AND csm_internal._revenue_arr(NEW.arr, NEW.status) > 0 THEN
+            PERFORM csm_internal._record_arr_changes(
+                ARRAY[NEW.account_id], ARRAY[0::numeric], ARRAY[csm_internal._revenue_arr(NEW.arr, NEW.status)],
                 ARRAY[(coalesce(NEW.started_at, NEW.created_at) AT TIME ZONE 'UTC')::date],
                 ARRAY[(coalesce(NEW.started_at, NEW.created_at) AT TIME ZONE 'UTC')::date], '{}');
         END IF;
@@ -219,42 +219,42 @@ BEGIN
         RETURN NULL;
     END IF;
     SELECT array_agg(n.account_id ORDER BY n.account_id) AS ids,
-           array_agg(@extschema@._revenue_arr(n.arr, n.status) ORDER BY n.account_id) AS afters,
+           array_agg(csm_internal._revenue_arr(n.arr, n.status) ORDER BY n.account_id) AS afters,
            array_agg((coalesce(n.started_at, n.created_at) AT TIME ZONE 'UTC')::date ORDER BY n.account_id) AS starts
     INTO r
     FROM new_accounts n
-    WHERE n.created_at >= pg_catalog.now() AND @extschema@._revenue_arr(n.arr, n.status) > 0;
+    WHERE n.created_at >= pg_catalog.now() AND csm_internal._revenue_arr(n.arr, n.status) > 0;
     IF r.ids IS NOT NULL THEN
-        PERFORM @extschema@._record_arr_changes(r.ids, array_fill(0::numeric, ARRAY[cardinality(r.ids)]), r.afters,
+        PERFORM csm_internal._record_arr_changes(r.ids, array_fill(0::numeric, ARRAY[cardinality(r.ids)]), r.afters,
                                                 r.starts, r.starts, '{}');
     END IF;
     RETURN NULL;
 END $$;
-COMMENT ON FUNCTION @extschema@._account_arr_new() IS
+COMMENT ON FUNCTION csm_internal._account_arr_new() IS
     'Trigger: records a new account''s ARR in csm.arr_change as kind new, dated the day it started (coalesce(started_at, created_at)); accounts inserted with a created_at before the transaction (a restore) are left alone.';
 CREATE OR REPLACE TRIGGER account_arr_new AFTER INSERT ON @extschema@.account
-    REFERENCING NEW TABLE AS new_accounts FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._account_arr_new();
+    REFERENCING NEW TABLE AS new_accounts FOR EACH STATEMENT EXECUTE FUNCTION csm_internal._account_arr_new();
 
 -- On Citus, Citus loads the copies of an INSERT ... SELECT or a COPY into
 -- csm.account at once, and a statement trigger on the coordinator's copy
 -- cannot query the workers then; the row form, deferred to commit, can
--- (as csm._distribute_ownership does for routing).  Called by
+-- (as csm_internal._distribute_ownership does for routing).  Called by
 -- csm.distribute(); idempotent.
-CREATE OR REPLACE FUNCTION @extschema@._distribute_revenue() RETURNS void
+CREATE OR REPLACE FUNCTION csm_internal._distribute_revenue() RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = '@extschema@.account'::regclass
                                                AND t.tgname = 'account_arr_new_deferred') THEN
         CREATE CONSTRAINT TRIGGER account_arr_new_deferred AFTER INSERT ON @extschema@.account
-            DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION @extschema@._account_arr_new();
+            DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION csm_internal._account_arr_new();
     END IF;
 END $$;
-REVOKE ALL ON FUNCTION @extschema@._distribute_revenue() FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@._distribute_revenue() IS
+REVOKE ALL ON FUNCTION csm_internal._distribute_revenue() FROM PUBLIC;
+COMMENT ON FUNCTION csm_internal._distribute_revenue() IS
     'Internal, called by csm.distribute(): on Citus new accounts'' ARR is recorded at commit, by a deferred row trigger.';
 
-REVOKE ALL ON FUNCTION @extschema@._account_arr_changed(), @extschema@._account_arr_new(),
-    @extschema@._record_arr_changes(bigint[], numeric[], numeric[], date[], date[], bigint[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION csm_internal._account_arr_changed(), csm_internal._account_arr_new(),
+    csm_internal._record_arr_changes(bigint[], numeric[], numeric[], date[], date[], bigint[]) FROM PUBLIC;
 
 -- Loading history ---------------------------------------------------------------
 
@@ -287,7 +287,7 @@ DECLARE
     base_paid boolean[];
     loaded bigint;
 BEGIN
-    PERFORM @extschema@._require('admin');
+    PERFORM csm_internal._require('admin');
     IF reason IS NULL OR reason !~ '\S' THEN
         RAISE EXCEPTION 'reason must not be blank' USING ERRCODE = 'invalid_parameter_value',
               HINT = 'Say where the history comes from, for example ''Stripe export 2026-12''.';
@@ -341,7 +341,7 @@ BEGIN
     SELECT array_agg(b.account_id), array_agg(b.arr_after), array_agg(b.paid)
     INTO base_ids, base_arrs, base_paid
     FROM (SELECT c.account_id,
-                 @extschema@._arr_at(c.effective_date, c.change_id, c.arr_after, 'infinity') AS arr_after,
+                 csm_internal._arr_at(c.effective_date, c.change_id, c.arr_after, 'infinity') AS arr_after,
                  bool_or(c.arr_after > 0) AS paid
           FROM @extschema@.arr_change c
           WHERE c.account_id = ANY (accounts) AND c.effective_date < '2000-01-01'::date + (firsts ->> c.account_id::text)::integer
@@ -410,9 +410,9 @@ BEGIN
                  count(*) FILTER (WHERE p.s = 0 AND p.e > 0 AND NOT p.paid) AS new_n,
                  count(*) FILTER (WHERE p.s = 0 AND p.e > 0 AND p.paid) AS react_n
           FROM (SELECT c.account_id,
-                       coalesce(@extschema@._arr_at(c.effective_date, c.change_id, c.arr_after,
+                       coalesce(csm_internal._arr_at(c.effective_date, c.change_id, c.arr_after,
                                                     revenue_retention.period_start - 1), 0) AS s,
-                       coalesce(@extschema@._arr_at(c.effective_date, c.change_id, c.arr_after,
+                       coalesce(csm_internal._arr_at(c.effective_date, c.change_id, c.arr_after,
                                                     revenue_retention.period_end), 0) AS e,
                        coalesce(bool_or(c.arr_after > 0) FILTER (WHERE c.effective_date < revenue_retention.period_start), false) AS paid
                 FROM @extschema@.arr_change c
@@ -442,7 +442,7 @@ WITH bounds AS (
     FROM bounds b, generate_series(b.first_month, b.last_month, interval '1 month') AS g(month)
 ), moves AS (
     SELECT c.account_id, date_trunc('month', c.effective_date)::date AS month,
-           @extschema@._arr_at(c.effective_date, c.change_id, c.arr_after, 'infinity') AS arr,
+           csm_internal._arr_at(c.effective_date, c.change_id, c.arr_after, 'infinity') AS arr,
            bool_or(c.arr_after > 0) AS paid
     FROM @extschema@.arr_change c
     GROUP BY c.account_id, date_trunc('month', c.effective_date)

@@ -46,7 +46,7 @@ COMMENT ON FUNCTION @extschema@.renewal_outcome(numeric, numeric) IS
 
 -- No foreign keys to csm.account (as csm.health_score): a first refresh
 -- of a million accounts would spend more on the checks, each locking its
--- account's row, than on the writes.  csm._forget_accounts() removes a
+-- account's row, than on the writes.  csm_internal._forget_accounts() removes a
 -- deleted account's renewals and reminders.
 CREATE TABLE IF NOT EXISTS @extschema@.renewal (
     account_id        bigint NOT NULL,
@@ -119,15 +119,15 @@ COMMENT ON COLUMN @extschema@.renewal_reminder.renewal_date IS 'The renewal''s d
 COMMENT ON COLUMN @extschema@.renewal_reminder.owner IS 'The renewal''s owner (primary CSM handle) when the reminder was raised.';
 COMMENT ON COLUMN @extschema@.renewal_reminder.raised_at IS 'When csm.refresh_renewals() raised it.';
 
--- csm._forget_accounts deletes a deleted account's reminders, then its renewals.
+-- csm_internal._forget_accounts deletes a deleted account's reminders, then its renewals.
 CREATE OR REPLACE TRIGGER account_forget_renewals AFTER DELETE ON @extschema@.account
     REFERENCING OLD TABLE AS gone FOR EACH STATEMENT
-    EXECUTE FUNCTION @extschema@._forget_accounts('@extschema@.renewal_reminder', '@extschema@.renewal');
+    EXECUTE FUNCTION csm_internal._forget_accounts('@extschema@.renewal_reminder', '@extschema@.renewal');
 
 -- The statements csm.refresh_renewals runs, by step, with the refresh's
 -- instant and UTC day as constants (on Citus each worker's now() is its
 -- own).  A function of its own so that a test can EXPLAIN exactly them.
-CREATE OR REPLACE FUNCTION @extschema@._renewal_refresh_statements(stamp timestamptz, today date, caller name,
+CREATE OR REPLACE FUNCTION csm_internal._renewal_refresh_statements(stamp timestamptz, today date, caller name,
                                                          distributed boolean DEFAULT false, opened_after bigint DEFAULT NULL)
 RETURNS TABLE (step text, statement text)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -232,7 +232,7 @@ BEGIN
         ORDER BY rr.account_id, rr.renewal_id, rr.days_out$q$, stamp);
     RETURN NEXT;
 END $$;
-COMMENT ON FUNCTION @extschema@._renewal_refresh_statements(timestamptz, date, name, boolean, bigint) IS
+COMMENT ON FUNCTION csm_internal._renewal_refresh_statements(timestamptz, date, name, boolean, bigint) IS
     'Internal: the statements csm.refresh_renewals runs (close_churned, close_moved, open, advance, remind, raised) for a refresh at stamp on UTC day today by the role caller, in their Citus form when distributed; on one node the advance step leaves out renewals numbered after opened_after (just opened, current already).';
 
 CREATE OR REPLACE FUNCTION @extschema@.refresh_renewals(OUT opened bigint, OUT updated bigint, OUT closed bigint, OUT reminded bigint)
@@ -247,9 +247,9 @@ DECLARE
     old_nestloop text;
     started constant timestamptz := clock_timestamp();
 BEGIN
-    PERFORM @extschema@._require('operate');
+    PERFORM csm_internal._require('operate');
     -- One refresh at a time, and none while csm.close_renewal() runs (it
-    -- takes the same lock shared): a row of csm.lock_row (a reference table
+    -- takes the same lock shared): a row of csm_internal.lock_row (a reference table
     -- on Citus: one lock for the cluster).  A refresh that waited then sees
     -- what the other wrote (each statement below takes a new snapshot), so
     -- its inserts need no ON CONFLICT, which would cost a first refresh
@@ -257,12 +257,12 @@ BEGIN
     -- renewal per account and date, one reminder per renewal and window)
     -- hold besides: a refresh run in REPEATABLE READ that waited fails on
     -- them (23505) rather than write anything twice.
-    PERFORM @extschema@._lock_row('renewal', 'refresh', true);
+    PERFORM csm_internal._lock_row('renewal', 'refresh', true);
     -- The transaction's instant stamps what it opens, closes and raises:
     -- the reminders it announces are those raised at it (a second refresh
     -- in the transaction announces the first's again, and NOTIFY sends a
     -- transaction's identical notifications once).
-    distributed := @extschema@._is_distributed('@extschema@.renewal');
+    distributed := csm_internal._is_distributed('@extschema@.renewal');
     -- The renewals the open step makes are numbered after the identity's
     -- last value (closes, which also open renewals, wait for this lock):
     -- on one node they get their owner and forecast as they are made, and
@@ -272,7 +272,7 @@ BEGIN
                                      pg_catalog.pg_get_serial_sequence('@extschema@.renewal', 'renewal_id')::regclass), 0);
     END IF;
     statements := (SELECT jsonb_object_agg(t.step, t.statement)
-                   FROM @extschema@._renewal_refresh_statements(now(), today, @extschema@._caller(),
+                   FROM csm_internal._renewal_refresh_statements(now(), today, csm_internal._caller(),
                                                                  distributed, opened_after) t);
 
     EXECUTE statements ->> 'close_churned';
@@ -309,11 +309,11 @@ BEGIN
     END IF;
     -- renewal_reminder alerts (86_alert.sql)
     IF reminded > 0 THEN
-        PERFORM @extschema@._raise_alerts(ARRAY['renewal_reminder']);
+        PERFORM csm_internal._raise_alerts(ARRAY['renewal_reminder']);
     END IF;
     -- Playbooks fired by a reminder (85_playbook.sql), in this transaction.
-    PERFORM @extschema@._fire_playbooks(ARRAY['renewal_reminder'], NULL, 'refresh_renewals');
-    PERFORM @extschema@._run_finished('renewals', started, opened + updated + closed + reminded);
+    PERFORM csm_internal._fire_playbooks(ARRAY['renewal_reminder'], NULL, 'refresh_renewals');
+    PERFORM csm_internal._run_finished('renewals', started, opened + updated + closed + reminded);
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_renewals() IS
     'Opens, advances and closes renewals and raises their reminders; idempotent, schedule it daily with pg_cron. In order: closes the open renewals of churned accounts (outcome churned, final ARR 0) and of accounts whose renewal_date moved more than 90 days out (renewed outside csm: final ARR the account''s ARR); opens a renewal for every active account whose renewal_date is 90 days away or less (or past) and that has none open and none for that date (target: its ARR); moves each open renewal to the account''s renewal_date, its stage forward (csm.renewal_stage), its owner to the primary CSM and its forecast to ARR x (1 - churn probability) (csm.churn_score); raises the reminder of the window (90, 60 or 30) each open renewal is in unless it was raised, into csm.renewal_reminder, with NOTIFY csm_renewal_reminder and a JSON payload {"account_id", "external_id", "renewal_id", "days_out", "renewal_date", "owner"} per reminder (one {"reminders", "raised_at"} for all when it raised more than 1000: read them from csm.renewal_reminder by raised_at). Returns the renewals opened, updated and closed and the reminders raised. One refresh runs at a time. Errors: 42501 without the operate level.';
@@ -334,7 +334,7 @@ DECLARE
     old_date text;
     recorded boolean;
 BEGIN
-    PERFORM @extschema@._require('operate');
+    PERFORM csm_internal._require('operate');
     IF final_arr IS NULL OR term IS NULL OR closed_at IS NULL THEN
         RAISE EXCEPTION 'final_arr, term and closed_at must not be NULL'
             USING ERRCODE = 'null_value_not_allowed', HINT = 'A churned renewal closes at final_arr 0.';
@@ -347,12 +347,12 @@ BEGIN
         RAISE EXCEPTION 'closed_at % is in the future', closed_at
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Close a renewal when it is signed (or lost).';
     END IF;
-    account := @extschema@._account_id(external_id);
+    account := csm_internal._account_id(external_id);
     -- Not while csm.refresh_renewals() runs (it takes this lock exclusive);
     -- closes run side by side.  Then the account, then its renewal: the
     -- account's row is locked until commit (on Citus, a reference table,
     -- the table is), so two closes of one account run one after the other.
-    PERFORM @extschema@._lock_row('renewal', 'refresh', false);
+    PERFORM csm_internal._lock_row('renewal', 'refresh', false);
     SELECT * INTO acc FROM @extschema@.account a WHERE a.account_id = account FOR UPDATE;
     IF acc.status = 'churned' THEN
         RAISE EXCEPTION 'account "%" has churned', external_id
@@ -389,7 +389,7 @@ BEGIN
     new_outcome := @extschema@.renewal_outcome(r.target_arr, final_arr);
     UPDATE @extschema@.renewal x
     SET final_arr = close_renewal.final_arr, outcome = new_outcome, stage = 'closed',
-        closed_at = close_renewal.closed_at, closed_via = 'close_renewal', closed_by = @extschema@._caller()
+        closed_at = close_renewal.closed_at, closed_via = 'close_renewal', closed_by = csm_internal._caller()
     WHERE x.account_id = account AND x.renewal_id = r.renewal_id
     RETURNING * INTO r;
 

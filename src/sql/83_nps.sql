@@ -44,7 +44,7 @@ INSERT INTO @extschema@.nps_category (category, min_score, max_score, action, en
 ON CONFLICT DO NOTHING;
 
 -- Checks only, the same on every copy of a Citus reference table.
-CREATE OR REPLACE FUNCTION @extschema@._nps_category_guard() RETURNS trigger
+CREATE OR REPLACE FUNCTION csm_internal._nps_category_guard() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF (TG_OP = 'INSERT' AND NEW.builtin) OR (TG_OP = 'UPDATE' AND NEW.builtin AND NOT OLD.builtin) THEN
@@ -59,9 +59,9 @@ BEGIN
     END IF;
     RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
 END $$;
-COMMENT ON FUNCTION @extschema@._nps_category_guard() IS 'Trigger: the built-in NPS actions are read-only (42501).';
+COMMENT ON FUNCTION csm_internal._nps_category_guard() IS 'Trigger: the built-in NPS actions are read-only (42501).';
 CREATE OR REPLACE TRIGGER nps_category_guard BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.nps_category
-    FOR EACH ROW EXECUTE FUNCTION @extschema@._nps_category_guard();
+    FOR EACH ROW EXECUTE FUNCTION csm_internal._nps_category_guard();
 
 -- The closed loop: one row per answer.
 CREATE TABLE IF NOT EXISTS @extschema@.nps_loop (
@@ -107,7 +107,7 @@ COMMENT ON COLUMN @extschema@.nps_loop.updated_by IS 'The role that made the las
 -- with the row given, so the restore ends with the loops as they were.
 -- Nobody but csm's owner inserts loops otherwise (no level grants it).  On
 -- a Citus shard it updates that shard, where the row was going.
-CREATE OR REPLACE FUNCTION @extschema@._nps_loop_upsert() RETURNS trigger
+CREATE OR REPLACE FUNCTION csm_internal._nps_loop_upsert() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     done integer;
@@ -124,13 +124,13 @@ BEGIN
     END IF;
     RETURN NEW;
 END $$;
-COMMENT ON FUNCTION @extschema@._nps_loop_upsert() IS
+COMMENT ON FUNCTION csm_internal._nps_loop_upsert() IS
     'Trigger: an INSERT of an existing csm.nps_loop row (a restore, after the answer''s trigger opened it) replaces it with the row given.';
 -- Only for rows inserted by a statement, not by the answers' trigger (whose
 -- loops are new): that one pays nothing for it.
 CREATE OR REPLACE TRIGGER nps_loop_upsert BEFORE INSERT ON @extschema@.nps_loop
     FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0)
-    EXECUTE FUNCTION @extschema@._nps_loop_upsert();
+    EXECUTE FUNCTION csm_internal._nps_loop_upsert();
 
 -- Every answer opens its loop, however it was written (csm.record_nps or a
 -- plain INSERT), owned by the account's primary owner.  One statement for
@@ -138,7 +138,7 @@ CREATE OR REPLACE TRIGGER nps_loop_upsert BEFORE INSERT ON @extschema@.nps_loop
 -- table; on a Citus shard (named nps_response_<shard id>), where SQL over a
 -- transition table cannot reach the distributed csm.nps_loop, row by row
 -- instead, each answer's loop written beside it on the same node.
-CREATE OR REPLACE FUNCTION @extschema@._nps_open_loops() RETURNS trigger
+CREATE OR REPLACE FUNCTION csm_internal._nps_open_loops() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF TG_TABLE_NAME = 'nps_response' THEN
@@ -151,19 +151,19 @@ BEGIN
     END IF;
     RETURN NULL;
 END $$;
-REVOKE ALL ON FUNCTION @extschema@._nps_open_loops() FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@._nps_open_loops() IS
-    'Trigger: opens the closed loops (csm.nps_loop) of a statement''s new NPS answers at once, owned by each account''s primary owner, due 24 and 48 hours after the answer (not on a Citus shard: see csm._nps_open_loop).';
+REVOKE ALL ON FUNCTION csm_internal._nps_open_loops() FROM PUBLIC;
+COMMENT ON FUNCTION csm_internal._nps_open_loops() IS
+    'Trigger: opens the closed loops (csm.nps_loop) of a statement''s new NPS answers at once, owned by each account''s primary owner, due 24 and 48 hours after the answer (not on a Citus shard: see csm_internal._nps_open_loop).';
 CREATE OR REPLACE TRIGGER nps_response_open_loops AFTER INSERT ON @extschema@.nps_response
-    REFERENCING NEW TABLE AS new_answers FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._nps_open_loops();
+    REFERENCING NEW TABLE AS new_answers FOR EACH STATEMENT EXECUTE FUNCTION csm_internal._nps_open_loops();
 
-CREATE OR REPLACE FUNCTION @extschema@._nps_open_loop() RETURNS trigger
+CREATE OR REPLACE FUNCTION csm_internal._nps_open_loop() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     owner bigint;
 BEGIN
     IF TG_TABLE_NAME = 'nps_response' THEN
-        RETURN NULL;  -- csm._nps_open_loops does it for the statement
+        RETURN NULL;  -- csm_internal._nps_open_loops does it for the statement
     END IF;
     -- Two statements: Citus runs no subquery inside an INSERT ... VALUES.
     SELECT s.member_id INTO owner FROM @extschema@.account_assignment s
@@ -173,11 +173,11 @@ BEGIN
             NEW.responded_at, NEW.responded_at + interval '24 hours', NEW.responded_at + interval '48 hours');
     RETURN NULL;
 END $$;
-REVOKE ALL ON FUNCTION @extschema@._nps_open_loop() FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@._nps_open_loop() IS
-    'Trigger: on a Citus shard, opens the closed loop (csm.nps_loop) of a new NPS answer, owned by the account''s primary owner, due 24 and 48 hours after the answer; elsewhere csm._nps_open_loops does it per statement.';
+REVOKE ALL ON FUNCTION csm_internal._nps_open_loop() FROM PUBLIC;
+COMMENT ON FUNCTION csm_internal._nps_open_loop() IS
+    'Trigger: on a Citus shard, opens the closed loop (csm.nps_loop) of a new NPS answer, owned by the account''s primary owner, due 24 and 48 hours after the answer; elsewhere csm_internal._nps_open_loops does it per statement.';
 CREATE OR REPLACE TRIGGER nps_response_open_loop AFTER INSERT ON @extschema@.nps_response
-    FOR EACH ROW EXECUTE FUNCTION @extschema@._nps_open_loop();
+    FOR EACH ROW EXECUTE FUNCTION csm_internal._nps_open_loop();
 
 CREATE OR REPLACE VIEW @extschema@.nps_followup WITH (security_invoker = true) AS
 SELECT l.account_id,
@@ -222,7 +222,7 @@ COMMENT ON COLUMN @extschema@.nps_followup.sla_breached IS 'Either deadline brea
 COMMENT ON COLUMN @extschema@.nps_followup.next_due_at IS 'The deadline of the next step: notify_due_at while open, followup_due_at while notified; NULL after.';
 
 -- The payload of the csm_nps notification (README).
-CREATE OR REPLACE FUNCTION @extschema@._nps_notify(account bigint, response bigint) RETURNS void
+CREATE OR REPLACE FUNCTION csm_internal._nps_notify(account bigint, response bigint) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     payload text;
@@ -241,8 +241,8 @@ BEGIN
         PERFORM pg_notify('csm_nps', payload);
     END IF;
 END $$;
-REVOKE ALL ON FUNCTION @extschema@._nps_notify(bigint, bigint) FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@._nps_notify(bigint, bigint) IS
+REVOKE ALL ON FUNCTION csm_internal._nps_notify(bigint, bigint) FROM PUBLIC;
+COMMENT ON FUNCTION csm_internal._nps_notify(bigint, bigint) IS
     'Internal: NOTIFY csm_nps with the JSON of a newly opened follow-up (account_id, external_id, response_id, score, category, survey_kind, owner, action, notify_due_at, followup_due_at).';
 
 CREATE OR REPLACE FUNCTION @extschema@.record_nps(customer_id text, score integer, survey_kind text DEFAULT 'relationship',
@@ -255,7 +255,7 @@ DECLARE
     account bigint;
     id bigint;
 BEGIN
-    PERFORM @extschema@._require('operate');
+    PERFORM csm_internal._require('operate');
     IF customer_id IS NULL OR score IS NULL OR survey_kind IS NULL OR responded_at IS NULL OR open_followup IS NULL THEN
         RAISE EXCEPTION 'customer_id, score, survey_kind, responded_at and open_followup must not be NULL'
             USING ERRCODE = 'null_value_not_allowed';
@@ -276,20 +276,20 @@ BEGIN
         RAISE EXCEPTION 'responded_at % is not a time an answer could have been given', responded_at
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass when the answer was given: not in the future, not infinite.';
     END IF;
-    account := @extschema@._account_id(customer_id);
+    account := csm_internal._account_id(customer_id);
     INSERT INTO @extschema@.nps_response AS n (account_id, responded_at, score, comment, respondent, survey_kind)
     VALUES (account, record_nps.responded_at, record_nps.score, record_nps.comment, record_nps.respondent,
             record_nps.survey_kind)
     RETURNING n.response_id INTO id;
     IF open_followup THEN
-        PERFORM @extschema@._nps_notify(account, id);
+        PERFORM csm_internal._nps_notify(account, id);
         -- a detractor's alert (86_alert.sql)
-        PERFORM @extschema@._raise_alerts(ARRAY['nps_detractor'], ARRAY[account]);
+        PERFORM csm_internal._raise_alerts(ARRAY['nps_detractor'], ARRAY[account]);
     ELSE
         DELETE FROM @extschema@.nps_loop l WHERE l.account_id = account AND l.response_id = id;
     END IF;
     -- Playbooks fired by an NPS category (85_playbook.sql), in this transaction.
-    PERFORM @extschema@._fire_playbooks(ARRAY['nps_category'], ARRAY[account], 'record_nps');
+    PERFORM csm_internal._fire_playbooks(ARRAY['nps_category'], ARRAY[account], 'record_nps');
     RETURN QUERY
     SELECT r.response_id, r.category, c.action, c.engagement, m.handle, l.notify_due_at, l.followup_due_at
     FROM @extschema@.nps_response r
@@ -313,7 +313,7 @@ DECLARE
     rank_new integer;
     stamp timestamptz := now();
 BEGIN
-    PERFORM @extschema@._require('operate');
+    PERFORM csm_internal._require('operate');
     IF response_id IS NULL OR state IS NULL THEN
         RAISE EXCEPTION 'response_id and state must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
@@ -357,7 +357,7 @@ BEGIN
         followed_up_at = CASE WHEN rank_new >= 2 THEN coalesce(l.followed_up_at, stamp) END,
         escalated_at = CASE WHEN update_nps_followup.state = 'escalated' THEN stamp ELSE l.escalated_at END,
         resolved_at = CASE WHEN update_nps_followup.state = 'resolved' THEN stamp END,
-        updated_by = @extschema@._caller()
+        updated_by = csm_internal._caller()
     WHERE l.account_id = loop_row.account_id AND l.response_id = loop_row.response_id;
     RETURN QUERY SELECT f.* FROM @extschema@.nps_followup f
                  WHERE f.account_id = loop_row.account_id AND f.response_id = loop_row.response_id;

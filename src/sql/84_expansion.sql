@@ -5,7 +5,7 @@
 -- seed's identify_expansion contract on top of them.
 --
 -- Concurrency is that of csm.refresh_churn_signals (72_churn_signal.sql):
--- one refresh at a time (the row ('expansion', 'signals') of csm.lock_row),
+-- one refresh at a time (the row ('expansion', 'signals') of csm_internal.lock_row),
 -- writes only for accounts locked FOR KEY SHARE SKIP LOCKED, so a refresh
 -- never waits for a delete of an account and nothing can deadlock.
 
@@ -74,20 +74,20 @@ ON CONFLICT DO NOTHING;
 
 -- The kinds are csm's: a change would be lost by pg_dump, which leaves them
 -- out (CREATE EXTENSION installs them).
-CREATE OR REPLACE FUNCTION @extschema@._expansion_signal_kind_guard() RETURNS trigger
+CREATE OR REPLACE FUNCTION csm_internal._expansion_signal_kind_guard() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     RAISE EXCEPTION 'expansion signal kinds are installed by csm and cannot be changed'
         USING ERRCODE = 'insufficient_privilege',
               HINT = 'Change a signal''s thresholds, likelihood or enabled flag in csm.expansion_signal_setting.';
 END $$;
-COMMENT ON FUNCTION @extschema@._expansion_signal_kind_guard() IS
+COMMENT ON FUNCTION csm_internal._expansion_signal_kind_guard() IS
     'Trigger: csm.expansion_signal_kind is read-only (42501); settings go in csm.expansion_signal_setting.';
 CREATE OR REPLACE TRIGGER expansion_signal_kind_guard BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.expansion_signal_kind
-    FOR EACH ROW EXECUTE FUNCTION @extschema@._expansion_signal_kind_guard();
+    FOR EACH ROW EXECUTE FUNCTION csm_internal._expansion_signal_kind_guard();
 
 -- A setting may only change thresholds the signal has, to sensible values.
-CREATE OR REPLACE FUNCTION @extschema@._expansion_signal_setting_check() RETURNS trigger
+CREATE OR REPLACE FUNCTION csm_internal._expansion_signal_setting_check() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     defaults jsonb;
@@ -124,10 +124,10 @@ BEGIN
     END LOOP;
     RETURN NEW;
 END $$;
-COMMENT ON FUNCTION @extschema@._expansion_signal_setting_check() IS
+COMMENT ON FUNCTION csm_internal._expansion_signal_setting_check() IS
     'Trigger: a setting changes only parameters the signal has: numbers >= 0, whole numbers of days from 1 to 3650 for _days, non-empty arrays of whole numbers >= 1 for _milestones. Raises 22023.';
 CREATE OR REPLACE TRIGGER expansion_signal_setting_check BEFORE INSERT OR UPDATE ON @extschema@.expansion_signal_setting
-    FOR EACH ROW EXECUTE FUNCTION @extschema@._expansion_signal_setting_check();
+    FOR EACH ROW EXECUTE FUNCTION csm_internal._expansion_signal_setting_check();
 
 CREATE OR REPLACE VIEW @extschema@.expansion_signal_config WITH (security_invoker = true) AS
 SELECT k.signal,
@@ -166,7 +166,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS expansion_signal_open ON @extschema@.expansion
 COMMENT ON INDEX @extschema@.expansion_signal_open IS 'At most one open (uncleared) row per account and signal.';
 -- No foreign key: a first refresh of a million accounts would spend more on
 -- the checks than on the writes (as for csm.health_score);
--- csm._forget_accounts() removes a deleted account's signals.
+-- csm_internal._forget_accounts() removes a deleted account's signals.
 COMMENT ON TABLE @extschema@.expansion_signal IS
     'Expansion signals per account, with their evidence: open while cleared_at is NULL; a signal that clears and returns gets a new row. Written by csm.refresh_expansion().';
 COMMENT ON COLUMN @extschema@.expansion_signal.first_seen_at IS 'The as_of of the refresh that raised it.';
@@ -175,10 +175,10 @@ COMMENT ON COLUMN @extschema@.expansion_signal.cleared_at IS 'The as_of of the r
 COMMENT ON COLUMN @extschema@.expansion_signal.evidence IS
     'The numbers behind the signal as last seen, a JSON object whose keys depend on the signal (see the README).';
 
--- csm._forget_accounts deletes a deleted account's signals.
+-- csm_internal._forget_accounts deletes a deleted account's signals.
 CREATE OR REPLACE TRIGGER account_forget_expansion AFTER DELETE ON @extschema@.account
     REFERENCING OLD TABLE AS gone FOR EACH STATEMENT
-    EXECUTE FUNCTION @extschema@._forget_accounts('@extschema@.expansion_signal');
+    EXECUTE FUNCTION csm_internal._forget_accounts('@extschema@.expansion_signal');
 
 -- Detection ------------------------------------------------------------------------
 
@@ -187,34 +187,34 @@ CREATE OR REPLACE TRIGGER account_forget_expansion AFTER DELETE ON @extschema@.a
 -- a window and not in the one before.  bounds: the windows as pairs of
 -- days, (after, through], at most 8.  The two aggregates share their
 -- transition (and so their state, when called on the same arguments).
-CREATE OR REPLACE FUNCTION @extschema@._expansion_window_trans(internal, text, date, bigint, date[]) RETURNS internal
+CREATE OR REPLACE FUNCTION csm_internal._expansion_window_trans(internal, text, date, bigint, date[]) RETURNS internal
 AS 'MODULE_PATHNAME', 'csm_expansion_window_trans'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@._expansion_window_trans(internal, text, date, bigint, date[]) IS
-    'Internal: transition function of csm._expansion_window_counts and csm._expansion_window_new: sums each key''s events per window. Raises 22023 for bounds that are not 1 to 8 pairs of non-NULL dates.';
-CREATE OR REPLACE FUNCTION @extschema@._expansion_window_counts_final(internal) RETURNS bigint[]
+COMMENT ON FUNCTION csm_internal._expansion_window_trans(internal, text, date, bigint, date[]) IS
+    'Internal: transition function of csm_internal._expansion_window_counts and csm_internal._expansion_window_new: sums each key''s events per window. Raises 22023 for bounds that are not 1 to 8 pairs of non-NULL dates.';
+CREATE OR REPLACE FUNCTION csm_internal._expansion_window_counts_final(internal) RETURNS bigint[]
 AS 'MODULE_PATHNAME', 'csm_expansion_window_counts_final'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@._expansion_window_counts_final(internal) IS 'Internal: final function of csm._expansion_window_counts.';
-CREATE OR REPLACE FUNCTION @extschema@._expansion_window_new_final(internal) RETURNS text[]
+COMMENT ON FUNCTION csm_internal._expansion_window_counts_final(internal) IS 'Internal: final function of csm_internal._expansion_window_counts.';
+CREATE OR REPLACE FUNCTION csm_internal._expansion_window_new_final(internal) RETURNS text[]
 AS 'MODULE_PATHNAME', 'csm_expansion_window_new_final'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@._expansion_window_new_final(internal) IS 'Internal: final function of csm._expansion_window_new.';
-CREATE OR REPLACE AGGREGATE @extschema@._expansion_window_counts(key text, day date, events bigint, bounds date[]) (
-    SFUNC = @extschema@._expansion_window_trans,
+COMMENT ON FUNCTION csm_internal._expansion_window_new_final(internal) IS 'Internal: final function of csm_internal._expansion_window_new.';
+CREATE OR REPLACE AGGREGATE csm_internal._expansion_window_counts(key text, day date, events bigint, bounds date[]) (
+    SFUNC = csm_internal._expansion_window_trans,
     STYPE = internal,
-    FINALFUNC = @extschema@._expansion_window_counts_final,
+    FINALFUNC = csm_internal._expansion_window_counts_final,
     PARALLEL = SAFE
 );
-COMMENT ON AGGREGATE @extschema@._expansion_window_counts(text, date, bigint, date[]) IS
+COMMENT ON AGGREGATE csm_internal._expansion_window_counts(text, date, bigint, date[]) IS
     'Internal: per window of bounds (pairs of days, (after, through]), how many distinct keys (bytewise) have a sum of events > 0 on its days. Over rows with events > 0: count(DISTINCT key COLLATE "C") FILTER (WHERE day in the window), every window in one pass.';
-CREATE OR REPLACE AGGREGATE @extschema@._expansion_window_new(key text, day date, events bigint, bounds date[]) (
-    SFUNC = @extschema@._expansion_window_trans,
+CREATE OR REPLACE AGGREGATE csm_internal._expansion_window_new(key text, day date, events bigint, bounds date[]) (
+    SFUNC = csm_internal._expansion_window_trans,
     STYPE = internal,
-    FINALFUNC = @extschema@._expansion_window_new_final,
+    FINALFUNC = csm_internal._expansion_window_new_final,
     PARALLEL = SAFE
 );
-COMMENT ON AGGREGATE @extschema@._expansion_window_new(text, date, bigint, date[]) IS
+COMMENT ON AGGREGATE csm_internal._expansion_window_new(text, date, bigint, date[]) IS
     'Internal: the keys whose events sum to > 0 in the first window of bounds and not in the second (unordered); 22023 with fewer than two windows.';
 
 -- Windows end at as_of, as in csm.churn_signals_at: "the last 30 days" of
@@ -267,7 +267,7 @@ BEGIN
     ad_nps_days := p #>> '{advocacy,nps_max_age_days}';
     -- the users of every window are counted in one pass over the oldest:
     -- windows (after, through] of plan_limit, user_growth now and before,
-    -- usage_milestone now and before (csm._expansion_window_counts, src/expansion.c)
+    -- usage_milestone now and before (csm_internal._expansion_window_counts, src/expansion.c)
     users_from := today - greatest(pl_days, 2 * ug_days, 2 * um_days);
     user_windows := ARRAY[today - pl_days, today,
                           today - ug_days, today, today - 2 * ug_days, today - ug_days,
@@ -295,11 +295,11 @@ BEGIN
     -- user-days and the pending deltas with events.  A deletion not yet
     -- folded by compact_usage() does not take a user away until then.
     users AS (
-        SELECT x.account_id, @extschema@._expansion_window_counts(x.user_key, x.day, x.events, user_windows) AS n
-        FROM (SELECT u.account_id, u.day, u.user_key, u.events FROM @extschema@.usage_user_day u
+        SELECT x.account_id, csm_internal._expansion_window_counts(x.user_key, x.day, x.events, user_windows) AS n
+        FROM (SELECT u.account_id, u.day, u.user_key, u.events FROM csm_internal.usage_user_day u
               WHERE u.day > users_from AND u.day <= today AND u.events > 0
               UNION ALL
-              SELECT d.account_id, d.day, d.user_key, d.events FROM @extschema@.usage_delta d
+              SELECT d.account_id, d.day, d.user_key, d.events FROM csm_internal.usage_delta d
               WHERE d.user_key IS NOT NULL AND d.events > 0 AND d.day > users_from AND d.day <= today) x
         WHERE accounts IS NULL OR x.account_id = ANY (accounts)
         GROUP BY x.account_id
@@ -310,21 +310,21 @@ BEGIN
                sum(x.events::float8)::bigint AS total,
                coalesce(sum(x.events::float8) FILTER (WHERE x.day > today - pl_days), 0)::bigint AS pl_events,
                coalesce(sum(x.events::float8) FILTER (WHERE x.day > today - um_days), 0)::bigint AS um_events
-        FROM (SELECT c.account_id, c.day, c.events FROM @extschema@.usage_counter c WHERE c.day <= today
+        FROM (SELECT c.account_id, c.day, c.events FROM csm_internal.usage_counter c WHERE c.day <= today
               UNION ALL
-              SELECT d.account_id, d.day, d.events FROM @extschema@.usage_delta d WHERE d.day <= today) x
+              SELECT d.account_id, d.day, d.events FROM csm_internal.usage_delta d WHERE d.day <= today) x
         WHERE accounts IS NULL OR x.account_id = ANY (accounts)
         GROUP BY x.account_id
     ),
     -- Features: those used in the recent window and in the lookback before it.
     feature_use AS (
         SELECT x.account_id,
-               @extschema@._expansion_window_counts(x.feature, x.day, x.events, feature_windows) AS n,
-               @extschema@._expansion_window_new(x.feature, x.day, x.events, feature_windows) AS new_features
-        FROM (SELECT f.account_id, f.day, f.feature, f.events FROM @extschema@.usage_feature_counter f
+               csm_internal._expansion_window_counts(x.feature, x.day, x.events, feature_windows) AS n,
+               csm_internal._expansion_window_new(x.feature, x.day, x.events, feature_windows) AS new_features
+        FROM (SELECT f.account_id, f.day, f.feature, f.events FROM csm_internal.usage_feature_counter f
               WHERE f.day > today - nf_days - nf_back AND f.day <= today
               UNION ALL
-              SELECT d.account_id, d.day, d.feature, d.events FROM @extschema@.usage_delta d
+              SELECT d.account_id, d.day, d.feature, d.events FROM csm_internal.usage_delta d
               WHERE d.feature IS NOT NULL AND d.day > today - nf_days - nf_back AND d.day <= today) x
         WHERE accounts IS NULL OR x.account_id = ANY (accounts)
         GROUP BY x.account_id
@@ -341,10 +341,10 @@ BEGIN
         FROM (SELECT * FROM acc WHERE jsonb_typeof(acc.properties -> 'usage_cap') = 'object') a
         CROSS JOIN LATERAL jsonb_each(a.properties -> 'usage_cap') AS c(key, value)
         LEFT JOIN (SELECT x.account_id, x.feature, coalesce(sum(x.events::float8), 0)::bigint AS pl_events
-                   FROM (SELECT f.account_id, f.day, f.feature, f.events FROM @extschema@.usage_feature_counter f
+                   FROM (SELECT f.account_id, f.day, f.feature, f.events FROM csm_internal.usage_feature_counter f
                          WHERE f.day > today - pl_days AND f.day <= today
                          UNION ALL
-                         SELECT d.account_id, d.day, d.feature, d.events FROM @extschema@.usage_delta d
+                         SELECT d.account_id, d.day, d.feature, d.events FROM csm_internal.usage_delta d
                          WHERE d.feature IS NOT NULL AND d.day > today - pl_days AND d.day <= today) x
                    WHERE x.account_id IN (SELECT o.account_id FROM acc o WHERE jsonb_typeof(o.properties -> 'usage_cap') = 'object')
                    GROUP BY x.account_id, x.feature) f ON f.account_id = a.account_id AND f.feature = c.key
@@ -469,28 +469,28 @@ DECLARE
     started constant timestamptz := clock_timestamp();
     counts record;
 BEGIN
-    PERFORM @extschema@._require('operate');
+    PERFORM csm_internal._require('operate');
     -- as csm.refresh_churn_signals, for every kind of expansion signal
     SELECT * INTO counts
-    FROM @extschema@._refresh_signals('csm.refresh_expansion()', 'expansion', '@extschema@.expansion_signal',
+    FROM csm_internal._refresh_signals('csm.refresh_expansion()', 'expansion', '@extschema@.expansion_signal',
                                       '@extschema@.expansion_signals_at(timestamptz, bigint[])', 'expansion signals', as_of, accounts);
     raised := counts.raised;
     ongoing := counts.ongoing;
     cleared := counts.cleared;
     RETURN NEXT;
     -- outreach alerts (86_alert.sql)
-    PERFORM @extschema@._raise_alerts(ARRAY['usage_milestone', 'plan_limit'], accounts);
+    PERFORM csm_internal._raise_alerts(ARRAY['usage_milestone', 'plan_limit'], accounts);
     -- Playbooks fired by an expansion signal (85_playbook.sql), in this transaction.
-    PERFORM @extschema@._fire_playbooks(ARRAY['expansion_signal'], accounts, 'refresh_expansion');
+    PERFORM csm_internal._fire_playbooks(ARRAY['expansion_signal'], accounts, 'refresh_expansion');
     IF accounts IS NULL THEN
-        PERFORM @extschema@._run_finished('expansion', started, raised + ongoing + cleared);
+        PERFORM csm_internal._run_finished('expansion', started, raised + ongoing + cleared);
     END IF;
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_expansion(timestamptz, bigint[]) IS
-    'Detects the expansion signals at as_of (csm.expansion_signals_at) for every customer account, or the accounts given: raises new ones, updates the evidence and last_seen_at of open ones still seen, clears the rest. Returns how many were raised, still open and cleared; a second run at the same as_of changes nothing. One refresh runs at a time (it locks the row (''expansion'', ''signals'') of csm.lock_row). An account whose data makes the refresh fail (a data exception) is skipped and named in a WARNING. Needs the operate level (42501). Raises 22023 for a NULL, infinite or future as_of, or one before the last refresh; on Citus, 55000 on a worker.';
+    'Detects the expansion signals at as_of (csm.expansion_signals_at) for every customer account, or the accounts given: raises new ones, updates the evidence and last_seen_at of open ones still seen, clears the rest. Returns how many were raised, still open and cleared; a second run at the same as_of changes nothing. One refresh runs at a time (it locks the row (''expansion'', ''signals'') of csm_internal.lock_row). An account whose data makes the refresh fail (a data exception) is skipped and named in a WARNING. Needs the operate level (42501). Raises 22023 for a NULL, infinite or future as_of, or one before the last refresh; on Citus, 55000 on a worker.';
 
--- The lock row of refreshes (csm._lock_row makes it again if missing).
-INSERT INTO @extschema@.lock_row (scope, key) VALUES ('expansion', 'signals')
+-- The lock row of refreshes (csm_internal._lock_row makes it again if missing).
+INSERT INTO csm_internal.lock_row (scope, key) VALUES ('expansion', 'signals')
 ON CONFLICT DO NOTHING;
 
 -- Expansion potential --------------------------------------------------------------
@@ -501,7 +501,7 @@ ON CONFLICT DO NOTHING;
 --   upside_arr = arr x uplift (20% unless growth plans say otherwise), or,
 --                with additional seats planned, arr / seats x those seats;
 --                at most the budget when one is given.
-CREATE OR REPLACE FUNCTION @extschema@._expansion_potential(arr numeric, seats integer, likelihoods float8[],
+CREATE OR REPLACE FUNCTION csm_internal._expansion_potential(arr numeric, seats integer, likelihoods float8[],
                                                  additional_seats numeric DEFAULT NULL, uplift numeric DEFAULT NULL,
                                                  budget numeric DEFAULT NULL)
 RETURNS jsonb
@@ -542,11 +542,11 @@ BEGIN
                                               cardinality(likelihoods), array_to_string(likelihoods, ', '))
                                   ELSE '0, as no expansion signal is open.' END));
 END $$;
-COMMENT ON FUNCTION @extschema@._expansion_potential(numeric, integer, float8[], numeric, numeric, numeric) IS
+COMMENT ON FUNCTION csm_internal._expansion_potential(numeric, integer, float8[], numeric, numeric, numeric) IS
     'Internal: expansion_potential as a JSON object: expected_arr = upside_arr x likelihood, likelihood = 1 - prod(1 - likelihood_k) over the open signals, upside_arr = arr x uplift (default 0.2) or arr / seats x additional_seats, at most budget; assumption spells it out.';
 
 -- Who works the account: its primary owner now.
-CREATE OR REPLACE FUNCTION @extschema@._expansion_owner(account bigint) RETURNS jsonb
+CREATE OR REPLACE FUNCTION csm_internal._expansion_owner(account bigint) RETURNS jsonb
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     RETURN (SELECT jsonb_build_object('handle', m.handle, 'name', m.name, 'member_id', m.member_id, 'since', x.started_at)
@@ -554,12 +554,12 @@ BEGIN
             JOIN @extschema@.team_member m ON m.member_id = x.member_id
             WHERE x.account_id = _expansion_owner.account AND x.is_primary AND x.ended_at IS NULL);
 END $$;
-COMMENT ON FUNCTION @extschema@._expansion_owner(bigint) IS
+COMMENT ON FUNCTION csm_internal._expansion_owner(bigint) IS
     'Internal: the account''s primary owner as a JSON object (handle, name, member_id, since), NULL when it has none.';
 
 -- The inputs of identify_expansion: a JSON object (or NULL) whose keys are
 -- among those known, each a number >= 0.
-CREATE OR REPLACE FUNCTION @extschema@._expansion_input(what text, input jsonb, known text[]) RETURNS void
+CREATE OR REPLACE FUNCTION csm_internal._expansion_input(what text, input jsonb, known text[]) RETURNS void
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     k text;
@@ -584,7 +584,7 @@ BEGIN
         END IF;
     END LOOP;
 END $$;
-COMMENT ON FUNCTION @extschema@._expansion_input(text, jsonb, text[]) IS
+COMMENT ON FUNCTION csm_internal._expansion_input(text, jsonb, text[]) IS
     'Internal: raises 22023 unless input is NULL or a JSON object whose keys are among known, each a number >= 0.';
 
 -- The seed's identify_expansion contract, for agents and people alike.
@@ -614,11 +614,11 @@ BEGIN
     -- seed 002's input contract: customer_id is required (22023, as in
     -- every contract of 88_contract.sql); current_usage, the other required
     -- field, is what csm measures itself when the caller leaves it NULL.
-    PERFORM @extschema@._contract_require('identify_expansion', 'customer_id', customer_id IS NULL);
-    id := @extschema@._account_id(customer_id);
-    PERFORM @extschema@._expansion_input('current_usage', current_usage, ARRAY['seats_used', 'active_users', 'prior_active_users']);
-    PERFORM @extschema@._expansion_input('budget_info', budget_info, ARRAY['budget']);
-    PERFORM @extschema@._expansion_input('growth_plans', growth_plans, ARRAY['additional_seats', 'headcount_growth', 'expected_uplift']);
+    PERFORM csm_internal._contract_require('identify_expansion', 'customer_id', customer_id IS NULL);
+    id := csm_internal._account_id(customer_id);
+    PERFORM csm_internal._expansion_input('current_usage', current_usage, ARRAY['seats_used', 'active_users', 'prior_active_users']);
+    PERFORM csm_internal._expansion_input('budget_info', budget_info, ARRAY['budget']);
+    PERFORM csm_internal._expansion_input('growth_plans', growth_plans, ARRAY['additional_seats', 'headcount_growth', 'expected_uplift']);
     SELECT a.* INTO acct FROM @extschema@.account a WHERE a.account_id = id;
     SELECT jsonb_object_agg(c.signal, jsonb_build_object('label', c.label, 'params', c.params, 'likelihood', c.likelihood,
                                                          'play', c.play, 'enabled', c.enabled))
@@ -675,7 +675,7 @@ BEGIN
 
     -- Each a statement of its own: on Citus each reads one distributed
     -- table by the account's id, and the result below reads none.
-    owner := @extschema@._expansion_owner(id);
+    owner := csm_internal._expansion_owner(id);
     SELECT jsonb_build_object('score', h.score, 'band', h.band) INTO health
     FROM @extschema@.health_score h WHERE h.account_id = id;
     -- The usage the answer stands on: the caller's, else csm's own metrics.
@@ -701,7 +701,7 @@ BEGIN
         'owner', owner,
         'signals', signals,
         'expansion_potential', CASE WHEN acct.status = 'active'
-            THEN @extschema@._expansion_potential(acct.arr, acct.seats, likelihoods, extra,
+            THEN csm_internal._expansion_potential(acct.arr, acct.seats, likelihoods, extra,
                                                   (growth_plans ->> 'expected_uplift')::numeric, (budget_info ->> 'budget')::numeric)
             ELSE jsonb_build_object('expected_arr', 0, 'upside_arr', 0, 'likelihood', 0,
                                     'assumption', 'The account has churned: no expansion is expected.') END,
@@ -741,7 +741,7 @@ SELECT v.account_id, v.external_id, v.name, v.segment, v.arr, v.renewal_date, v.
        (v.potential ->> 'expected_arr')::numeric AS expected_arr,
        v.name AS account_name  -- the vocabulary's name; name is deprecated
 FROM (SELECT a.account_id, a.external_id, a.name, a.segment, a.arr, a.renewal_date, s.signals,
-             @extschema@._expansion_potential(a.arr, a.seats, s.likelihoods) AS potential
+             csm_internal._expansion_potential(a.arr, a.seats, s.likelihoods) AS potential
       FROM (SELECT x.account_id,
                    array_agg(x.signal ORDER BY coalesce(c.likelihood, k.likelihood) DESC, x.signal) AS signals,
                    array_agg(coalesce(c.likelihood, k.likelihood) ORDER BY coalesce(c.likelihood, k.likelihood) DESC, x.signal) AS likelihoods

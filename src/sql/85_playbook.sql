@@ -115,7 +115,7 @@ COMMENT ON COLUMN @extschema@.playbook_step.assignee_role IS
 COMMENT ON COLUMN @extschema@.playbook_step.kind IS 'task, call, email, meeting, review or escalation.';
 
 -- A change of what a playbook fires on raises its version.
-CREATE OR REPLACE FUNCTION @extschema@._playbook_version() RETURNS trigger
+CREATE OR REPLACE FUNCTION csm_internal._playbook_version() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF (NEW.trigger_kind, NEW.trigger_values, NEW.condition::text, NEW.segment_filter, NEW.priority)
@@ -125,10 +125,10 @@ BEGIN
     END IF;
     RETURN NEW;
 END $$;
-COMMENT ON FUNCTION @extschema@._playbook_version() IS
+COMMENT ON FUNCTION csm_internal._playbook_version() IS
     'Trigger on csm.playbook: raises version by one when trigger_kind, trigger_values, condition, segment_filter or priority change.';
 CREATE OR REPLACE TRIGGER playbook_version BEFORE UPDATE ON @extschema@.playbook
-    FOR EACH ROW EXECUTE FUNCTION @extschema@._playbook_version();
+    FOR EACH ROW EXECUTE FUNCTION csm_internal._playbook_version();
 
 
 -- Per-account state -----------------------------------------------------------
@@ -298,7 +298,7 @@ ON CONFLICT DO NOTHING;
 
 -- Built-in rows (made above, before it): the guard of csm.milestone and csm.lifecycle_rule.
 CREATE OR REPLACE TRIGGER playbook_builtin BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.playbook
-    FOR EACH ROW EXECUTE FUNCTION @extschema@._builtin_guard('name', 'active');
+    FOR EACH ROW EXECUTE FUNCTION csm_internal._builtin_guard('name', 'active');
 
 -- pg_dump keeps your playbooks, the built-in ones you changed, every step of
 -- those, and every CTA and task.
@@ -319,7 +319,7 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.task_task_id_seq', '');
 -- all), $3 the firing's instant and $4 the playbook's cooldown.  Each reads
 -- the account's own rows, joined on account_id, so that Citus runs it on the
 -- shards.  NULL for manual (and for a kind csm does not know).
-CREATE OR REPLACE FUNCTION @extschema@._playbook_candidates_sql(trigger_kind text) RETURNS text
+CREATE OR REPLACE FUNCTION csm_internal._playbook_candidates_sql(trigger_kind text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE trigger_kind
     WHEN 'health_band' THEN $q$
@@ -362,7 +362,7 @@ RETURN CASE trigger_kind
                    'days_inactive', ($3 AT TIME ZONE 'UTC')::date - coalesce(u.last_day, (coalesce(a.started_at, a.created_at) AT TIME ZONE 'UTC')::date)) AS event
         FROM @extschema@.account a
         LEFT JOIN (SELECT d.account_id, max(d.day) AS last_day
-                   FROM @extschema@._usage_day d
+                   FROM csm_internal._usage_day d
                    WHERE d.events > 0 AND ($2 IS NULL OR d.account_id = ANY ($2))
                    GROUP BY d.account_id) u ON u.account_id = a.account_id
         WHERE ($2 IS NULL OR a.account_id = ANY ($2))
@@ -403,14 +403,14 @@ RETURN CASE trigger_kind
                                              'severity', x.severity, 'created_at', x.created_at,
                                              'evidence', x.evidence) AS event
         FROM @extschema@.alert x
-        WHERE x.cleared_at IS NULL AND (@extschema@._alert_is_state(x.kind) OR x.created_at > $3 - $4)
+        WHERE x.cleared_at IS NULL AND (csm_internal._alert_is_state(x.kind) OR x.created_at > $3 - $4)
           AND ($1 IS NULL OR x.kind = ANY ($1)) AND ($2 IS NULL OR x.account_id = ANY ($2))$q$
 END;
-COMMENT ON FUNCTION @extschema@._playbook_candidates_sql(text) IS
+COMMENT ON FUNCTION csm_internal._playbook_candidates_sql(text) IS
     'Internal: the query of the accounts for which a trigger kind holds now (account_id, value, event), with parameters $1 trigger_values, $2 accounts (NULL: all), $3 the instant and $4 the cooldown; NULL for manual.';
 
 -- The facts a condition read, for the evidence: its attributes' values.
-CREATE OR REPLACE FUNCTION @extschema@._condition_facts(condition @extschema@.rule_condition, facts jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION csm_internal._condition_facts(condition @extschema@.rule_condition, facts jsonb) RETURNS jsonb
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 BEGIN ATOMIC
     SELECT coalesce(pg_catalog.jsonb_object_agg(k.attr,
@@ -418,12 +418,12 @@ BEGIN ATOMIC
                     ELSE facts -> k.attr END), '{}'::jsonb)
     FROM pg_catalog.unnest(@extschema@.condition_attributes(condition)) AS k(attr);
 END;
-COMMENT ON FUNCTION @extschema@._condition_facts(@extschema@.rule_condition, jsonb) IS
+COMMENT ON FUNCTION csm_internal._condition_facts(@extschema@.rule_condition, jsonb) IS
     'Internal: the values of the facts a condition reads (csm.condition_attributes), as a JSON object; a missing fact is null.';
 
 -- The account's current owners, by role, for CTAs and tasks: a query that
 -- Citus runs on the shards (grouped by account_id).
-CREATE OR REPLACE FUNCTION @extschema@._owners_sql() RETURNS text
+CREATE OR REPLACE FUNCTION csm_internal._owners_sql() RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN $q$(SELECT aa.account_id,
                   max(m.handle) FILTER (WHERE aa.is_primary) AS primary_csm,
@@ -434,28 +434,28 @@ RETURN $q$(SELECT aa.account_id,
            JOIN @extschema@.team_member m ON m.member_id = aa.member_id
            WHERE aa.ended_at IS NULL AND aa.account_id IN (SELECT x.account_id FROM %s)
            GROUP BY aa.account_id)$q$;
-COMMENT ON FUNCTION @extschema@._owners_sql() IS
+COMMENT ON FUNCTION csm_internal._owners_sql() IS
     'Internal: the query of accounts'' current owners by role (primary_csm; secondary: the longest-standing other owner; account_exec: an owner whose roles include account_exec), for the accounts of the relation given to format().';
 
 -- The accounts a playbook ($5) may not fire for now ($3): an open CTA, or
 -- one opened within the cooldown ($4).  Joined (anti) rather than NOT
 -- EXISTS: Citus cannot run a correlated subquery under a reference table.
-CREATE OR REPLACE FUNCTION @extschema@._blocked_sql() RETURNS text
+CREATE OR REPLACE FUNCTION csm_internal._blocked_sql() RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN $q$SELECT x.account_id FROM @extschema@.cta x
            WHERE x.playbook = $5 AND (x.status IN ('open', 'in_progress') OR x.opened_at > $3 - $4)
            GROUP BY x.account_id$q$;
-COMMENT ON FUNCTION @extschema@._blocked_sql() IS
+COMMENT ON FUNCTION csm_internal._blocked_sql() IS
     'Internal: the query of the accounts a playbook ($5) may not fire for at $3: an open CTA of it, or one opened within its cooldown ($4).';
 
 -- A task's assignee and team from its step's role and the account's owners.
-CREATE OR REPLACE FUNCTION @extschema@._task_assignee_sql() RETURNS text
+CREATE OR REPLACE FUNCTION csm_internal._task_assignee_sql() RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN $q$CASE s.assignee_role WHEN 'primary_csm' THEN o.primary_csm
                                WHEN 'secondary' THEN coalesce(o.secondary, o.primary_csm)
                                WHEN 'account_exec' THEN o.account_exec END$q$;
-COMMENT ON FUNCTION @extschema@._task_assignee_sql() IS
-    'Internal: the expression of a task''s assignee from its step s and the owners o (csm._owners_sql()).';
+COMMENT ON FUNCTION csm_internal._task_assignee_sql() IS
+    'Internal: the expression of a task''s assignee from its step s and the owners o (csm_internal._owners_sql()).';
 
 -- Fires the active playbooks of the given trigger kinds, in playbook_id
 -- order, for the given accounts (NULL: all): opens a CTA with its tasks
@@ -464,7 +464,7 @@ COMMENT ON FUNCTION @extschema@._task_assignee_sql() IS
 -- closes the open CTAs of close_when_cleared playbooks whose trigger or
 -- condition no longer holds.  Returns the CTAs opened.  The unique index
 -- cta_one_open makes a racing firing's insert wait and then do nothing.
-CREATE OR REPLACE FUNCTION @extschema@._fire_playbooks(kinds text[], accounts bigint[] DEFAULT NULL, fired_by text DEFAULT NULL,
+CREATE OR REPLACE FUNCTION csm_internal._fire_playbooks(kinds text[], accounts bigint[] DEFAULT NULL, fired_by text DEFAULT NULL,
                                             close_cleared boolean DEFAULT true)
 RETURNS integer
 LANGUAGE plpgsql
@@ -489,8 +489,8 @@ BEGIN
     END IF;
     FOR p IN SELECT * FROM @extschema@.playbook b
              WHERE b.active AND b.trigger_kind = ANY (kinds) ORDER BY b.playbook_id LOOP
-        PERFORM @extschema@._progress_add('run_playbooks', 1);  -- csm.run_playbooks's progress
-        cand := @extschema@._playbook_candidates_sql(p.trigger_kind);
+        PERFORM csm_internal._progress_add('run_playbooks', 1);  -- csm.run_playbooks's progress
+        cand := csm_internal._playbook_candidates_sql(p.trigger_kind);
         CONTINUE WHEN cand IS NULL;
         -- Cleared first (what still holds is never closed), then what opens.
         IF close_cleared AND p.close_when_cleared THEN
@@ -516,7 +516,7 @@ BEGIN
                     WHERE NOT coalesce(@extschema@.condition_matches(p.condition, @extschema@.routing_facts(u.id)), false));
             END IF;
             IF closing <> '{}' THEN
-                PERFORM @extschema@._close_ctas(p.name, closing, stamp);
+                PERFORM csm_internal._close_ctas(p.name, closing, stamp);
             END IF;
         END IF;
         facts := NULL;
@@ -528,7 +528,7 @@ BEGIN
             JOIN @extschema@.account a ON a.account_id = c.account_id
             LEFT JOIN (%s) blocked ON blocked.account_id = c.account_id
             WHERE (a.status = 'active' OR $6 = 'lifecycle_stage') AND ($7 IS NULL OR a.segment = ANY ($7))
-              AND blocked.account_id IS NULL$q$, cand, @extschema@._blocked_sql())
+              AND blocked.account_id IS NULL$q$, cand, csm_internal._blocked_sql())
             INTO passing
             USING p.trigger_values, accounts, stamp, p.cooldown, p.name, p.trigger_kind, p.segment_filter;
         CONTINUE WHEN passing IS NULL;
@@ -536,7 +536,7 @@ BEGIN
             -- The condition reads the facts of one account at a time
             -- (csm.routing_facts): only for the accounts nothing else stops.
             SELECT pg_catalog.array_agg(x.id ORDER BY x.id),
-                   pg_catalog.jsonb_object_agg(x.id::text, @extschema@._condition_facts(p.condition, x.f))
+                   pg_catalog.jsonb_object_agg(x.id::text, csm_internal._condition_facts(p.condition, x.f))
             INTO passing, facts
             FROM (SELECT u.id, @extschema@.routing_facts(u.id) AS f FROM pg_catalog.unnest(passing) AS u(id)) x
             WHERE @extschema@.condition_matches(p.condition, x.f);
@@ -564,19 +564,19 @@ BEGIN
         GET DIAGNOSTICS n = ROW_COUNT;
         IF n > 0 THEN
             opened := opened + n::integer;
-            PERFORM @extschema@._make_tasks(p.name, stamp, p.queue_team);
+            PERFORM csm_internal._make_tasks(p.name, stamp, p.queue_team);
         END IF;
     END LOOP;
     PERFORM set_config('enable_nestloop', old_nestloop, true);
     RETURN opened;
 END $$;
-COMMENT ON FUNCTION @extschema@._fire_playbooks(text[], bigint[], text, boolean) IS
+COMMENT ON FUNCTION csm_internal._fire_playbooks(text[], bigint[], text, boolean) IS
     'Internal: fires the active playbooks of the given trigger kinds for the given accounts (NULL: all), in playbook_id order, and closes the cleared CTAs of close_when_cleared playbooks; returns the CTAs opened. Called by the refreshes and csm.run_playbooks().';
-REVOKE ALL ON FUNCTION @extschema@._fire_playbooks(text[], bigint[], text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION csm_internal._fire_playbooks(text[], bigint[], text, boolean) FROM PUBLIC;
 
 -- The tasks of the CTAs a firing opened (the playbook's, at that instant,
 -- that have none yet), one per step, assigned now.
-CREATE OR REPLACE FUNCTION @extschema@._make_tasks(playbook text, stamp timestamptz, queue_team text) RETURNS bigint
+CREATE OR REPLACE FUNCTION csm_internal._make_tasks(playbook text, stamp timestamptz, queue_team text) RETURNS bigint
 LANGUAGE plpgsql SET jit = off SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     n bigint;
@@ -595,16 +595,16 @@ BEGIN
         WHERE c.playbook = $1 AND c.opened_at = $2 AND c.status = 'open'
           AND NOT EXISTS (SELECT 1 FROM @extschema@.task k WHERE k.account_id = c.account_id AND k.cta_id = c.cta_id)
         ORDER BY c.account_id, c.cta_id, s.position$q$,
-        format(@extschema@._owners_sql(), opened || ' x'), @extschema@._task_assignee_sql())
+        format(csm_internal._owners_sql(), opened || ' x'), csm_internal._task_assignee_sql())
         USING playbook, stamp, queue_team;
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
 END $$;
-COMMENT ON FUNCTION @extschema@._make_tasks(text, timestamptz, text) IS
+COMMENT ON FUNCTION csm_internal._make_tasks(text, timestamptz, text) IS
     'Internal: makes the tasks of the CTAs of a playbook opened at an instant that have none yet, one per step, due due_after after opening, assigned to the step''s role on the account or else queued for queue_team.';
-REVOKE ALL ON FUNCTION @extschema@._make_tasks(text, timestamptz, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION csm_internal._make_tasks(text, timestamptz, text) FROM PUBLIC;
 
-CREATE OR REPLACE FUNCTION @extschema@._close_ctas(playbook text, accounts bigint[], stamp timestamptz) RETURNS bigint
+CREATE OR REPLACE FUNCTION csm_internal._close_ctas(playbook text, accounts bigint[], stamp timestamptz) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     n bigint;
@@ -618,9 +618,9 @@ BEGIN
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
 END $$;
-COMMENT ON FUNCTION @extschema@._close_ctas(text, bigint[], timestamptz) IS
+COMMENT ON FUNCTION csm_internal._close_ctas(text, bigint[], timestamptz) IS
     'Internal: closes the open CTAs of a playbook for the given accounts (status closed_by_system, outcome cleared), skipping their open tasks.';
-REVOKE ALL ON FUNCTION @extschema@._close_ctas(text, bigint[], timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION csm_internal._close_ctas(text, bigint[], timestamptz) FROM PUBLIC;
 
 -- The API ----------------------------------------------------------------------------
 
@@ -631,16 +631,16 @@ DECLARE
     started constant timestamptz := clock_timestamp();
     opened integer;
 BEGIN
-    PERFORM @extschema@._require('operate');
+    PERFORM csm_internal._require('operate');
     -- Two runs at once would only wait for each other's CTAs: queue them.
-    PERFORM @extschema@._lock_row('playbook', 'run', true);
-    -- A NOTICE at every 10% of the playbooks begun (csm._fire_playbooks counts them).
-    PERFORM @extschema@._progress_begin('run_playbooks',
+    PERFORM csm_internal._lock_row('playbook', 'run', true);
+    -- A NOTICE at every 10% of the playbooks begun (csm_internal._fire_playbooks counts them).
+    PERFORM csm_internal._progress_begin('run_playbooks',
         (SELECT count(*) FROM @extschema@.playbook b WHERE b.active AND b.trigger_kind <> 'manual'));
-    opened := @extschema@._fire_playbooks(ARRAY(SELECT k.trigger_kind FROM @extschema@.playbook_trigger k
+    opened := csm_internal._fire_playbooks(ARRAY(SELECT k.trigger_kind FROM @extschema@.playbook_trigger k
                                                  WHERE k.trigger_kind <> 'manual' ORDER BY k.trigger_kind),
                                            NULL, 'run_playbooks');
-    PERFORM @extschema@._run_finished('playbooks', started, opened);
+    PERFORM csm_internal._run_finished('playbooks', started, opened);
     RETURN opened;
 END $$;
 COMMENT ON FUNCTION @extschema@.run_playbooks() IS
@@ -658,14 +658,14 @@ DECLARE
     owner text;
     fired jsonb;
 BEGIN
-    PERFORM @extschema@._require('operate');
+    PERFORM csm_internal._require('operate');
     IF customer_id IS NULL OR playbook IS NULL OR evidence IS NULL THEN
         RAISE EXCEPTION 'customer_id, playbook and evidence must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     IF jsonb_typeof(evidence) <> 'object' THEN
         RAISE EXCEPTION 'evidence must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    id := @extschema@._account_id(customer_id);
+    id := csm_internal._account_id(customer_id);
     SELECT * INTO p FROM @extschema@.playbook b WHERE b.name = open_cta.playbook;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'playbook "%" does not exist', playbook
@@ -677,7 +677,7 @@ BEGIN
     END IF;
     SELECT m.handle INTO owner FROM @extschema@.account_assignment aa JOIN @extschema@.team_member m ON m.member_id = aa.member_id
     WHERE aa.account_id = id AND aa.is_primary AND aa.ended_at IS NULL;
-    fired := jsonb_build_object('trigger', 'manual', 'event', open_cta.evidence, 'by', @extschema@._caller());
+    fired := jsonb_build_object('trigger', 'manual', 'event', open_cta.evidence, 'by', csm_internal._caller());
     INSERT INTO @extschema@.cta AS t (account_id, playbook, playbook_version, priority, owner, evidence, opened_at)
     VALUES (id, p.name, p.version, p.priority, owner, fired, stamp)
     ON CONFLICT (account_id, playbook) WHERE status IN ('open', 'in_progress') DO NOTHING
@@ -687,7 +687,7 @@ BEGIN
         SELECT t.cta_id INTO cta FROM @extschema@.cta t
         WHERE t.account_id = id AND t.playbook = p.name AND t.status IN ('open', 'in_progress');
     ELSE
-        PERFORM @extschema@._make_tasks(p.name, stamp, p.queue_team);
+        PERFORM csm_internal._make_tasks(p.name, stamp, p.queue_team);
     END IF;
     RETURN cta;
 END $$;
@@ -696,7 +696,7 @@ COMMENT ON FUNCTION @extschema@.open_cta(text, text, jsonb) IS
 
 -- A task or CTA (kind) to close, locked until commit: its account's id.
 -- P0002 when there is none, 55000 when it is closed already.
-CREATE OR REPLACE FUNCTION @extschema@._lock_open_item(kind text, id bigint) RETURNS bigint
+CREATE OR REPLACE FUNCTION csm_internal._lock_open_item(kind text, id bigint) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     acct_id bigint;
@@ -719,9 +719,9 @@ BEGIN
     END IF;
     RETURN acct_id;
 END $$;
-COMMENT ON FUNCTION @extschema@._lock_open_item(text, bigint) IS
+COMMENT ON FUNCTION csm_internal._lock_open_item(text, bigint) IS
     'Internal: locks an open task or CTA (kind task or cta) by its id until commit and returns its account_id. Errors: P0002 none with that id, 55000 done, skipped, resolved or closed already.';
-REVOKE ALL ON FUNCTION @extschema@._lock_open_item(text, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION csm_internal._lock_open_item(text, bigint) FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION @extschema@.complete_task(task_id bigint, outcome text) RETURNS @extschema@.task
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -729,11 +729,11 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     t @extschema@.task;
     stamp timestamptz := pg_catalog.now();
-    who name := @extschema@._caller();
+    who name := csm_internal._caller();
     acct_id bigint;
     left_open boolean;
 BEGIN
-    PERFORM @extschema@._require('operate');
+    PERFORM csm_internal._require('operate');
     IF task_id IS NULL THEN
         RAISE EXCEPTION 'task_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
@@ -741,7 +741,7 @@ BEGIN
         RAISE EXCEPTION 'outcome must not be blank' USING ERRCODE = 'invalid_parameter_value',
             HINT = 'Say what came of it, or pass NULL.';
     END IF;
-    acct_id := @extschema@._lock_open_item('task', task_id);
+    acct_id := csm_internal._lock_open_item('task', task_id);
     UPDATE @extschema@.task k SET status = 'done', completed_at = stamp, completed_by = who,
                                   outcome = complete_task.outcome
     WHERE k.account_id = acct_id AND k.task_id = complete_task.task_id
@@ -767,10 +767,10 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     c @extschema@.cta;
     stamp timestamptz := pg_catalog.now();
-    who name := @extschema@._caller();
+    who name := csm_internal._caller();
     acct_id bigint;
 BEGIN
-    PERFORM @extschema@._require('operate');
+    PERFORM csm_internal._require('operate');
     IF cta_id IS NULL OR outcome IS NULL THEN
         RAISE EXCEPTION 'cta_id and outcome must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
@@ -778,7 +778,7 @@ BEGIN
         RAISE EXCEPTION 'unknown outcome "%"', outcome USING ERRCODE = 'invalid_parameter_value',
             HINT = 'An outcome is saved, lost, not_needed or completed.';
     END IF;
-    acct_id := @extschema@._lock_open_item('cta', cta_id);
+    acct_id := csm_internal._lock_open_item('cta', cta_id);
     UPDATE @extschema@.task k SET status = 'skipped', completed_at = stamp, completed_by = who,
                                   outcome = 'CTA resolved: ' || resolve_cta.outcome
     WHERE k.account_id = acct_id AND k.cta_id = resolve_cta.cta_id AND k.status = 'open';
@@ -807,7 +807,7 @@ END $rerunnable$;
 
 -- On Citus a trigger on a shard works on the account's rows of the other
 -- tables where they are: the colocated shard on the same node.
-CREATE OR REPLACE FUNCTION @extschema@._colocated_shard(shard regclass, target regclass) RETURNS regclass
+CREATE OR REPLACE FUNCTION csm_internal._colocated_shard(shard regclass, target regclass) RETURNS regclass
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     id bigint := (regexp_match(shard::text, '_([0-9]+)"?$'))[1]::bigint;
@@ -823,17 +823,17 @@ BEGIN
         INTO found USING id, target;
     RETURN coalesce(found, target);
 END $$;
-COMMENT ON FUNCTION @extschema@._colocated_shard(regclass, regclass) IS
+COMMENT ON FUNCTION csm_internal._colocated_shard(regclass, regclass) IS
     'Internal: for a trigger on a Citus shard, the shard of target colocated with it (the same hash range, on the same node); target itself when shard is not a shard.';
 
 -- Who an account's open tasks go to after its owners changed: each task's
 -- role resolved again; a moved task is logged as move_tasks, one row per
 -- old and new assignee, naming the tasks.  (On a Citus shard the log's id
 -- is not defaulted: it is taken from this node's sequence, as a default would.)
-CREATE OR REPLACE FUNCTION @extschema@._move_tasks() RETURNS trigger
+CREATE OR REPLACE FUNCTION csm_internal._move_tasks() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    task_rel regclass := @extschema@._colocated_shard(TG_RELID, '@extschema@.task');
+    task_rel regclass := csm_internal._colocated_shard(TG_RELID, '@extschema@.task');
     cta_rel regclass;
     assignment_rel regclass;
     member_rel regclass;
@@ -850,10 +850,10 @@ BEGIN
     IF NOT open_tasks THEN
         RETURN NULL;
     END IF;
-    cta_rel := @extschema@._colocated_shard(TG_RELID, '@extschema@.cta');
-    assignment_rel := @extschema@._colocated_shard(TG_RELID, '@extschema@.account_assignment');
-    member_rel := @extschema@._local_copy('@extschema@.team_member');
-    playbook_rel := @extschema@._local_copy('@extschema@.playbook');
+    cta_rel := csm_internal._colocated_shard(TG_RELID, '@extschema@.cta');
+    assignment_rel := csm_internal._colocated_shard(TG_RELID, '@extschema@.account_assignment');
+    member_rel := csm_internal._local_copy('@extschema@.team_member');
+    playbook_rel := csm_internal._local_copy('@extschema@.playbook');
     EXECUTE format($q$
         WITH o AS (
             SELECT max(m.handle) FILTER (WHERE aa.is_primary) AS primary_csm,
@@ -896,11 +896,11 @@ BEGIN
         USING NEW.account_id, NEW.is_primary;
     RETURN NULL;
 END $$;
-COMMENT ON FUNCTION @extschema@._move_tasks() IS
+COMMENT ON FUNCTION csm_internal._move_tasks() IS
     'Trigger on csm.assignment_log (SECURITY DEFINER: whoever may write the log moves the tasks): after an account''s owners change, resolves the assignee of each of its open tasks again from the task''s role (a role nobody holds now sends the task to its playbook''s queue_team), and logs the moves (action move_tasks, one row per old and new assignee, naming the tasks); its open CTAs take the new primary as owner. On Citus it runs on the shard, on the colocated shards of the same node.';
 CREATE OR REPLACE TRIGGER assignment_log_move_tasks AFTER INSERT ON @extschema@.assignment_log
     FOR EACH ROW WHEN (NEW.conversation_id IS NULL AND NEW.action IN ('assign', 'promote', 'unassign', 'handoff'))
-    EXECUTE FUNCTION @extschema@._move_tasks();
+    EXECUTE FUNCTION csm_internal._move_tasks();
 
 -- Adherence and response time ---------------------------------------------------------
 
@@ -909,7 +909,7 @@ CREATE OR REPLACE TRIGGER assignment_log_move_tasks AFTER INSERT ON @extschema@.
 -- closed or was resolved before they came up) count neither way.  Counted
 -- once, per playbook and per assignee (queued tasks have none), for the two
 -- views below.
-CREATE OR REPLACE VIEW @extschema@._task_adherence WITH (security_invoker = true) AS
+CREATE OR REPLACE VIEW csm_internal._task_adherence WITH (security_invoker = true) AS
 SELECT g.per, g.key,
        count(*) AS tasks_due,
        count(*) FILTER (WHERE k.status = 'done' AND k.completed_at <= k.due_at) AS done_on_time,
@@ -921,12 +921,12 @@ JOIN @extschema@.cta c ON c.account_id = k.account_id AND c.cta_id = k.cta_id
 CROSS JOIN LATERAL (VALUES ('playbook', c.playbook), ('csm', k.assignee)) AS g(per, key)
 WHERE (k.status = 'done' OR (k.status = 'open' AND k.due_at < now())) AND g.key IS NOT NULL
 GROUP BY g.per, g.key;
-COMMENT ON VIEW @extschema@._task_adherence IS
+COMMENT ON VIEW csm_internal._task_adherence IS
     'Internal: playbook adherence (csm.playbook_adherence, csm.csm_adherence) per playbook (per = playbook, key: its name) and per assignee (per = csm, key: the handle).';
 
 CREATE OR REPLACE VIEW @extschema@.playbook_adherence WITH (security_invoker = true) AS
 SELECT a.key AS playbook, a.tasks_due, a.done_on_time, a.done_late, a.overdue, a.adherence_pct
-FROM @extschema@._task_adherence a WHERE a.per = 'playbook';
+FROM csm_internal._task_adherence a WHERE a.per = 'playbook';
 COMMENT ON VIEW @extschema@.playbook_adherence IS
     'Playbook adherence per playbook (seed 002): of the tasks done or overdue (skipped ones left out), the share done by their due date.';
 COMMENT ON COLUMN @extschema@.playbook_adherence.playbook IS 'The playbook (csm.playbook.name).';
@@ -938,7 +938,7 @@ COMMENT ON COLUMN @extschema@.playbook_adherence.adherence_pct IS 'done_on_time 
 
 CREATE OR REPLACE VIEW @extschema@.csm_adherence WITH (security_invoker = true) AS
 SELECT a.key AS csm, a.tasks_due, a.done_on_time, a.done_late, a.overdue, a.adherence_pct
-FROM @extschema@._task_adherence a WHERE a.per = 'csm';
+FROM csm_internal._task_adherence a WHERE a.per = 'csm';
 COMMENT ON VIEW @extschema@.csm_adherence IS
     'Playbook adherence per CSM (seed 002): of the tasks assigned to a member that are done or overdue (skipped ones and queued ones left out), the share done by their due date. A task counts for its assignee.';
 COMMENT ON COLUMN @extschema@.csm_adherence.csm IS 'The assignee''s handle (csm.team_member.handle).';

@@ -25,7 +25,7 @@ CREATE TABLE IF NOT EXISTS @extschema@.feature_launch (
     features    text[] NOT NULL,
     description text,
     launched_at timestamptz NOT NULL DEFAULT now(),
-    created_by  name NOT NULL DEFAULT @extschema@._caller(),
+    created_by  name NOT NULL DEFAULT csm_internal._caller(),
     CONSTRAINT feature_launch_pkey PRIMARY KEY (launch_id),
     CONSTRAINT feature_launch_name_not_blank CHECK (name ~ '\S'),
     CONSTRAINT feature_launch_features_given CHECK (cardinality(features) >= 1 AND array_position(features, NULL) IS NULL),
@@ -41,7 +41,7 @@ COMMENT ON COLUMN @extschema@.feature_launch.description IS 'Free text, for the 
 COMMENT ON COLUMN @extschema@.feature_launch.launched_at IS 'When it launched (or launches: a future launch raises nothing until then).';
 COMMENT ON COLUMN @extschema@.feature_launch.created_by IS 'The role that recorded it.';
 
--- No foreign key to csm.account (as csm.renewal): csm._forget_accounts()
+-- No foreign key to csm.account (as csm.renewal): csm_internal._forget_accounts()
 -- removes a deleted account's alerts.
 CREATE TABLE IF NOT EXISTS @extschema@.alert (
     account_id      bigint NOT NULL,
@@ -84,24 +84,24 @@ COMMENT ON COLUMN @extschema@.alert.cleared_at IS
 COMMENT ON COLUMN @extschema@.alert.acknowledged_at IS 'When someone acknowledged it (csm.acknowledge_alert); NULL until then.';
 COMMENT ON COLUMN @extschema@.alert.acknowledged_by IS 'The role that acknowledged it.';
 
--- csm._forget_accounts deletes a deleted account's alerts.
+-- csm_internal._forget_accounts deletes a deleted account's alerts.
 CREATE OR REPLACE TRIGGER account_forget_alerts AFTER DELETE ON @extschema@.account
     REFERENCING OLD TABLE AS gone FOR EACH STATEMENT
-    EXECUTE FUNCTION @extschema@._forget_accounts('@extschema@.alert');
+    EXECUTE FUNCTION csm_internal._forget_accounts('@extschema@.alert');
 
 -- The kinds: whether a kind is a state (cleared when its condition goes).
-CREATE OR REPLACE FUNCTION @extschema@._alert_is_state(kind text) RETURNS boolean
+CREATE OR REPLACE FUNCTION csm_internal._alert_is_state(kind text) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN kind IN ('health_band', 'churn_band', 'at_risk', 'unassigned', 'usage_milestone', 'usage_decline',
                 'plan_limit', 'competitor_mention');
-COMMENT ON FUNCTION @extschema@._alert_is_state(text) IS
+COMMENT ON FUNCTION csm_internal._alert_is_state(text) IS
     'Internal: true for the alert kinds that are states (cleared when the condition goes), false for events (raised once per subject, never cleared).';
 
 -- What holds now, per kind: (account_id, subject, severity, evidence) of
 -- every active account the kind applies to.  stamp is the raising
 -- transaction's instant and today its UTC day, as constants (on Citus each
 -- worker's now() is its own).
-CREATE OR REPLACE FUNCTION @extschema@._alert_candidates(kind text, stamp timestamptz)
+CREATE OR REPLACE FUNCTION csm_internal._alert_candidates(kind text, stamp timestamptz)
 RETURNS text
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -200,7 +200,7 @@ BEGIN
         FROM (SELECT d.account_id,
                      coalesce(sum(d.events) FILTER (WHERE d.day > %1$L::date - 14), 0) AS recent,
                      coalesce(sum(d.events) FILTER (WHERE d.day <= %1$L::date - 14), 0) AS prior
-              FROM @extschema@._usage_day d
+              FROM csm_internal._usage_day d
               WHERE d.day > %1$L::date - 28 AND d.day <= %1$L::date
               GROUP BY d.account_id) u
         JOIN @extschema@.account a ON a.account_id = u.account_id
@@ -224,7 +224,7 @@ BEGIN
                                              'features_used', pg_catalog.jsonb_agg(DISTINCT f.feature),
                                              'events_90d', sum(f.events)) AS evidence
         FROM @extschema@.feature_launch l
-        JOIN @extschema@._usage_feature_day f
+        JOIN csm_internal._usage_feature_day f
           ON f.feature = ANY (l.features)
          AND f.day > (l.launched_at AT TIME ZONE 'UTC')::date - 90 AND f.day <= (l.launched_at AT TIME ZONE 'UTC')::date
         JOIN @extschema@.account a ON a.account_id = f.account_id
@@ -233,22 +233,22 @@ BEGIN
         GROUP BY f.account_id, l.launch_id, l.name, l.launched_at$q$, stamp)
     END;
 END $$;
-COMMENT ON FUNCTION @extschema@._alert_candidates(text, timestamptz) IS
+COMMENT ON FUNCTION csm_internal._alert_candidates(text, timestamptz) IS
     'Internal: the query of what holds for an alert kind at stamp: (account_id, subject, severity, evidence) per active account; NULL for an unknown kind.';
 
-CREATE OR REPLACE FUNCTION @extschema@._alert_kinds() RETURNS text[]
+CREATE OR REPLACE FUNCTION csm_internal._alert_kinds() RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN ARRAY['health_band', 'churn_band', 'at_risk', 'nps_detractor', 'renewal_reminder', 'unassigned',
              'usage_milestone', 'usage_decline', 'plan_limit', 'competitor_mention', 'success_achievement',
              'feature_launch'];
-COMMENT ON FUNCTION @extschema@._alert_kinds() IS 'Internal: every alert kind, in the order csm.run_alerts() raises them.';
+COMMENT ON FUNCTION csm_internal._alert_kinds() IS 'Internal: every alert kind, in the order csm.run_alerts() raises them.';
 
 -- Raises the alerts of the kinds given (for the accounts given, or all):
 -- new episodes are inserted, state alerts whose condition is gone are
 -- cleared, and each new alert is announced.  Returns how many it raised.
 -- Called by the refreshes that change the facts (as csm's owner) and by
 -- csm.run_alerts().
-CREATE OR REPLACE FUNCTION @extschema@._raise_alerts(kinds text[], accounts bigint[] DEFAULT NULL)
+CREATE OR REPLACE FUNCTION csm_internal._raise_alerts(kinds text[], accounts bigint[] DEFAULT NULL)
 RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -264,7 +264,7 @@ BEGIN
         only_accounts := format(' AND c.account_id = ANY (%L::bigint[])', accounts);
     END IF;
     FOREACH k IN ARRAY kinds LOOP
-        candidates := @extschema@._alert_candidates(k, stamp);
+        candidates := csm_internal._alert_candidates(k, stamp);
         IF candidates IS NULL THEN
             RAISE EXCEPTION 'unknown alert kind "%"', k USING ERRCODE = 'invalid_parameter_value';
         END IF;
@@ -282,14 +282,14 @@ BEGIN
         GET DIAGNOSTICS n = ROW_COUNT;
         raised := raised + n;
         -- States whose condition is gone.
-        IF @extschema@._alert_is_state(k) THEN
+        IF csm_internal._alert_is_state(k) THEN
             EXECUTE format($q$
                 UPDATE @extschema@.alert x SET cleared_at = greatest(%2$L::timestamptz, x.created_at)
                 WHERE x.kind = %1$L AND x.cleared_at IS NULL%4$s
                   AND NOT EXISTS (SELECT 1 FROM (%3$s) c WHERE c.account_id = x.account_id AND c.subject = x.subject)$q$,
                 k, stamp, candidates, replace(only_accounts, 'c.account_id', 'x.account_id'));
         END IF;
-        PERFORM @extschema@._progress_add('run_alerts', 1);  -- csm.run_alerts's progress
+        PERFORM csm_internal._progress_add('run_alerts', 1);  -- csm.run_alerts's progress
     END LOOP;
     -- Announced from this backend; NOTIFY delivers them when the transaction
     -- commits, nothing if it rolls back, and a transaction's identical
@@ -318,13 +318,13 @@ BEGIN
     -- this transaction: for the new alerts now, for the others by
     -- csm.run_playbooks().
     IF raised > 0 THEN
-        PERFORM @extschema@._fire_playbooks(ARRAY['alert'], accounts, 'alerts');
+        PERFORM csm_internal._fire_playbooks(ARRAY['alert'], accounts, 'alerts');
     END IF;
     RETURN raised;
 END $$;
-REVOKE ALL ON FUNCTION @extschema@._raise_alerts(text[], bigint[]) FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@._raise_alerts(text[], bigint[]) IS
-    'Internal: raises the alerts of the kinds given for the accounts given (NULL: all): inserts an alert for each episode that holds and has none open, clears the open state alerts whose condition is gone, announces each new alert by NOTIFY csm_alert (one notification for all when more than 1000), and when it raised any fires the playbooks of trigger kind alert (csm._fire_playbooks). Returns how many it raised. 22023 for an unknown kind.';
+REVOKE ALL ON FUNCTION csm_internal._raise_alerts(text[], bigint[]) FROM PUBLIC;
+COMMENT ON FUNCTION csm_internal._raise_alerts(text[], bigint[]) IS
+    'Internal: raises the alerts of the kinds given for the accounts given (NULL: all): inserts an alert for each episode that holds and has none open, clears the open state alerts whose condition is gone, announces each new alert by NOTIFY csm_alert (one notification for all when more than 1000), and when it raised any fires the playbooks of trigger kind alert (csm_internal._fire_playbooks). Returns how many it raised. 22023 for an unknown kind.';
 
 CREATE OR REPLACE FUNCTION @extschema@.run_alerts() RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -332,11 +332,11 @@ DECLARE
     started constant timestamptz := clock_timestamp();
     raised integer;
 BEGIN
-    PERFORM @extschema@._require('operate');
-    -- A NOTICE at every 10% of the kinds done (csm._raise_alerts counts them).
-    PERFORM @extschema@._progress_begin('run_alerts', cardinality(@extschema@._alert_kinds()));
-    raised := @extschema@._raise_alerts(@extschema@._alert_kinds());
-    PERFORM @extschema@._run_finished('alerts', started, raised);
+    PERFORM csm_internal._require('operate');
+    -- A NOTICE at every 10% of the kinds done (csm_internal._raise_alerts counts them).
+    PERFORM csm_internal._progress_begin('run_alerts', cardinality(csm_internal._alert_kinds()));
+    raised := csm_internal._raise_alerts(csm_internal._alert_kinds());
+    PERFORM csm_internal._run_finished('alerts', started, raised);
     RETURN raised;
 END $$;
 COMMENT ON FUNCTION @extschema@.run_alerts() IS
@@ -348,12 +348,12 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     result @extschema@.alert;
 BEGIN
-    PERFORM @extschema@._require('operate');
+    PERFORM csm_internal._require('operate');
     IF acknowledge_alert.alert_id IS NULL THEN
         RAISE EXCEPTION 'alert_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     UPDATE @extschema@.alert x
-    SET acknowledged_at = greatest(now(), x.created_at), acknowledged_by = @extschema@._caller()
+    SET acknowledged_at = greatest(now(), x.created_at), acknowledged_by = csm_internal._caller()
     WHERE x.alert_id = acknowledge_alert.alert_id AND x.acknowledged_at IS NULL
     RETURNING x.* INTO result;
     IF result.alert_id IS NULL THEN
@@ -404,7 +404,7 @@ COMMENT ON COLUMN @extschema@.alert_open.owner IS 'Handle of the account''s prim
 -- Proactive outreach as playbooks (issue 14, section 5) ------------------------------
 
 -- The trigger kind: an alert (its kind in trigger_values).  Its candidates
--- are in csm._playbook_candidates_sql (85_playbook.sql), with the others.
+-- are in csm_internal._playbook_candidates_sql (85_playbook.sql), with the others.
 INSERT INTO @extschema@.playbook_trigger (trigger_kind, description, value_hint) VALUES
     ('alert', 'An open alert (csm.alert) of one of the kinds in trigger_values: a state alert while it holds, an event alert (nps_detractor, renewal_reminder, success_achievement, feature_launch) within the playbook''s cooldown after it was raised. Fired by the function that raised the alert and by csm.run_playbooks().',
      'alert kinds (csm.alert.kind): health_band, churn_band, at_risk, nps_detractor, renewal_reminder, unassigned, usage_milestone, usage_decline, plan_limit, competitor_mention, success_achievement, feature_launch')

@@ -6,7 +6,7 @@
 -- objectives (each with a metric, a target and a due date), milestones and
 -- stakeholders, one row each.  One plan per account is active at a time; a
 -- new plan supersedes the active one.  A metric csm measures (health_score,
--- dau_ratio, nps, ...: csm._success_metric_values) is read live; any other
+-- dau_ratio, nps, ...: csm_internal._success_metric_values) is read live; any other
 -- name is the customer's own KPI, tracked by hand.  Creating a plan records
 -- the lifecycle milestone success_plan_created.  At renewal the plan is
 -- refreshed (csm.refresh_success_plans): the renewed term gets a plan of
@@ -199,7 +199,7 @@ COMMENT ON COLUMN @extschema@.value_metric.description IS 'How the value is reck
 -- Metrics -------------------------------------------------------------------------
 
 -- The metrics csm measures, by name, for one account now.
-CREATE OR REPLACE FUNCTION @extschema@._success_metric_values(account bigint) RETURNS jsonb
+CREATE OR REPLACE FUNCTION csm_internal._success_metric_values(account bigint) RETURNS jsonb
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     m record;
@@ -222,7 +222,7 @@ BEGIN
                          FROM @extschema@.account a WHERE a.account_id = account);
     RETURN jsonb_strip_nulls(result);
 END $$;
-COMMENT ON FUNCTION @extschema@._success_metric_values(bigint) IS
+COMMENT ON FUNCTION csm_internal._success_metric_values(bigint) IS
     'Internal: the metrics csm measures for the account now, by name: health_score (the effective score), dau_ratio, features_adopted, days_since_last_activity, usage_trend, tickets_per_month, nps, days_to_renewal (csm.account_metrics), arr and seats; a metric without a value is absent.';
 
 CREATE OR REPLACE FUNCTION @extschema@.success_metric_names() RETURNS text[]
@@ -245,66 +245,66 @@ COMMENT ON FUNCTION @extschema@.success_progress(numeric, numeric, numeric) IS
 
 -- Input validation ------------------------------------------------------------------
 
-CREATE OR REPLACE FUNCTION @extschema@._plan_error(path text, problem text, given jsonb) RETURNS void
+CREATE OR REPLACE FUNCTION csm_internal._plan_error(path text, problem text, given jsonb) RETURNS void
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     RAISE EXCEPTION '%: %', path, problem
         USING ERRCODE = 'invalid_parameter_value', DETAIL = format('It was given %s.', coalesce(given::text, 'nothing')),
               HINT = 'See the README, "Success plans", for the input''s shape.';
 END $$;
-COMMENT ON FUNCTION @extschema@._plan_error(text, text, jsonb) IS
+COMMENT ON FUNCTION csm_internal._plan_error(text, text, jsonb) IS
     'Internal: raises 22023 naming the JSON path of the bad element of a success plan''s input.';
 
-CREATE OR REPLACE FUNCTION @extschema@._plan_keys(path text, item jsonb, known text[], required text[]) RETURNS void
+CREATE OR REPLACE FUNCTION csm_internal._plan_keys(path text, item jsonb, known text[], required text[]) RETURNS void
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     k text;
 BEGIN
     IF jsonb_typeof(item) IS DISTINCT FROM 'object' THEN
-        PERFORM @extschema@._plan_error(path, 'must be a JSON object', item);
+        PERFORM csm_internal._plan_error(path, 'must be a JSON object', item);
     END IF;
     FOR k IN SELECT jsonb_object_keys(item) LOOP
         IF NOT k = ANY (known) THEN
-            PERFORM @extschema@._plan_error(path || '.' || k, format('unknown key (the keys are %s)', array_to_string(known, ', ')), item -> k);
+            PERFORM csm_internal._plan_error(path || '.' || k, format('unknown key (the keys are %s)', array_to_string(known, ', ')), item -> k);
         END IF;
     END LOOP;
     FOREACH k IN ARRAY required LOOP
         IF item -> k IS NULL OR item -> k = 'null' THEN
-            PERFORM @extschema@._plan_error(path || '.' || k, 'is required', NULL);
+            PERFORM csm_internal._plan_error(path || '.' || k, 'is required', NULL);
         END IF;
     END LOOP;
 END $$;
-COMMENT ON FUNCTION @extschema@._plan_keys(text, jsonb, text[], text[]) IS
+COMMENT ON FUNCTION csm_internal._plan_keys(text, jsonb, text[], text[]) IS
     'Internal: raises 22023 with the path unless item is a JSON object whose keys are among known and which has every required key.';
 
 -- A typed value of an input element, or 22023 with its path.
-CREATE OR REPLACE FUNCTION @extschema@._plan_text(path text, v jsonb) RETURNS text
+CREATE OR REPLACE FUNCTION csm_internal._plan_text(path text, v jsonb) RETURNS text
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF v IS NULL OR v = 'null' THEN
         RETURN NULL;
     END IF;
     IF jsonb_typeof(v) <> 'string' OR v #>> '{}' !~ '\S' THEN
-        PERFORM @extschema@._plan_error(path, 'must be a non-blank string', v);
+        PERFORM csm_internal._plan_error(path, 'must be a non-blank string', v);
     END IF;
     RETURN v #>> '{}';
 END $$;
-COMMENT ON FUNCTION @extschema@._plan_text(text, jsonb) IS 'Internal: a JSON string input element as text (NULL for none); 22023 with the path otherwise.';
+COMMENT ON FUNCTION csm_internal._plan_text(text, jsonb) IS 'Internal: a JSON string input element as text (NULL for none); 22023 with the path otherwise.';
 
-CREATE OR REPLACE FUNCTION @extschema@._plan_number(path text, v jsonb) RETURNS numeric
+CREATE OR REPLACE FUNCTION csm_internal._plan_number(path text, v jsonb) RETURNS numeric
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF v IS NULL OR v = 'null' THEN
         RETURN NULL;
     END IF;
     IF jsonb_typeof(v) <> 'number' THEN
-        PERFORM @extschema@._plan_error(path, 'must be a number', v);
+        PERFORM csm_internal._plan_error(path, 'must be a number', v);
     END IF;
     RETURN (v #>> '{}')::numeric;
 END $$;
-COMMENT ON FUNCTION @extschema@._plan_number(text, jsonb) IS 'Internal: a JSON number input element as numeric (NULL for none); 22023 with the path otherwise.';
+COMMENT ON FUNCTION csm_internal._plan_number(text, jsonb) IS 'Internal: a JSON number input element as numeric (NULL for none); 22023 with the path otherwise.';
 
-CREATE OR REPLACE FUNCTION @extschema@._plan_date(path text, v jsonb) RETURNS date
+CREATE OR REPLACE FUNCTION csm_internal._plan_date(path text, v jsonb) RETURNS date
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     d date;
@@ -320,38 +320,38 @@ BEGIN
         END;
     END IF;
     IF d IS NULL THEN
-        PERFORM @extschema@._plan_error(path, 'must be a date, YYYY-MM-DD', v);
+        PERFORM csm_internal._plan_error(path, 'must be a date, YYYY-MM-DD', v);
     END IF;
     RETURN d;
 END $$;
-COMMENT ON FUNCTION @extschema@._plan_date(text, jsonb) IS 'Internal: a JSON date string (YYYY-MM-DD) input element as a date (NULL for none); 22023 with the path otherwise.';
+COMMENT ON FUNCTION csm_internal._plan_date(text, jsonb) IS 'Internal: a JSON date string (YYYY-MM-DD) input element as a date (NULL for none); 22023 with the path otherwise.';
 
-CREATE OR REPLACE FUNCTION @extschema@._plan_array(path text, v jsonb, required boolean) RETURNS jsonb
+CREATE OR REPLACE FUNCTION csm_internal._plan_array(path text, v jsonb, required boolean) RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF v IS NULL OR v = 'null' THEN
         IF required THEN
-            PERFORM @extschema@._plan_error(path, 'is required', NULL);
+            PERFORM csm_internal._plan_error(path, 'is required', NULL);
         END IF;
         RETURN '[]';
     END IF;
     IF jsonb_typeof(v) <> 'array' THEN
-        PERFORM @extschema@._plan_error(path, 'must be a JSON array', v);
+        PERFORM csm_internal._plan_error(path, 'must be a JSON array', v);
     END IF;
     IF required AND jsonb_array_length(v) = 0 THEN
-        PERFORM @extschema@._plan_error(path, 'must not be empty', v);
+        PERFORM csm_internal._plan_error(path, 'must not be empty', v);
     END IF;
     RETURN v;
 END $$;
-COMMENT ON FUNCTION @extschema@._plan_array(text, jsonb, boolean) IS 'Internal: a JSON array input (empty for none unless required); 22023 with the path otherwise.';
+COMMENT ON FUNCTION csm_internal._plan_array(text, jsonb, boolean) IS 'Internal: a JSON array input (empty for none unless required); 22023 with the path otherwise.';
 
 -- The plan as JSON ------------------------------------------------------------------
 
-CREATE OR REPLACE FUNCTION @extschema@._success_plan_json(account bigint, plan bigint) RETURNS jsonb
+CREATE OR REPLACE FUNCTION csm_internal._success_plan_json(account bigint, plan bigint) RETURNS jsonb
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p @extschema@.success_plan;
-    live jsonb := @extschema@._success_metric_values(account);
+    live jsonb := csm_internal._success_metric_values(account);
     reached jsonb;
     objectives jsonb;
     milestones jsonb;
@@ -413,7 +413,7 @@ BEGIN
         'updated_at', p.updated_at,
         'closed_at', p.closed_at);
 END $$;
-COMMENT ON FUNCTION @extschema@._success_plan_json(bigint, bigint) IS
+COMMENT ON FUNCTION csm_internal._success_plan_json(bigint, bigint) IS
     'Internal: a success plan as the seed''s structured document: plan_id, customer_id, status, timeline, objectives and metrics with current values and progress, milestones, stakeholders, progress counts, renewed_from, created_by, created_at, updated_at, closed_at.';
 
 -- Creating a plan -------------------------------------------------------------------
@@ -446,65 +446,65 @@ DECLARE
     previous bigint;
     stamp timestamptz := now();
 BEGIN
-    PERFORM @extschema@._require('operate');
+    PERFORM csm_internal._require('operate');
     IF customer_id IS NULL THEN
-        PERFORM @extschema@._plan_error('customer_id', 'is required', NULL);
+        PERFORM csm_internal._plan_error('customer_id', 'is required', NULL);
     END IF;
-    id := @extschema@._account_id(customer_id);
+    id := csm_internal._account_id(customer_id);
 
     -- timeline: {"start": date (today by default), "end": date} or
     -- {"start", "duration": "6 months"}
     IF timeline IS NULL OR timeline = 'null' THEN
-        PERFORM @extschema@._plan_error('timeline', 'is required', NULL);
+        PERFORM csm_internal._plan_error('timeline', 'is required', NULL);
     END IF;
-    PERFORM @extschema@._plan_keys('timeline', timeline, ARRAY['start', 'end', 'duration'], '{}');
-    starts := coalesce(@extschema@._plan_date('timeline.start', timeline -> 'start'), today);
-    ends := @extschema@._plan_date('timeline.end', timeline -> 'end');
+    PERFORM csm_internal._plan_keys('timeline', timeline, ARRAY['start', 'end', 'duration'], '{}');
+    starts := coalesce(csm_internal._plan_date('timeline.start', timeline -> 'start'), today);
+    ends := csm_internal._plan_date('timeline.end', timeline -> 'end');
     IF timeline ? 'duration' THEN
         IF ends IS NOT NULL THEN
-            PERFORM @extschema@._plan_error('timeline.duration', 'give end or duration, not both', timeline -> 'duration');
+            PERFORM csm_internal._plan_error('timeline.duration', 'give end or duration, not both', timeline -> 'duration');
         END IF;
         BEGIN
-            ends := (starts + @extschema@._plan_text('timeline.duration', timeline -> 'duration')::interval)::date;
+            ends := (starts + csm_internal._plan_text('timeline.duration', timeline -> 'duration')::interval)::date;
         EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow OR interval_field_overflow THEN
-            PERFORM @extschema@._plan_error('timeline.duration', 'must be an interval such as "6 months"', timeline -> 'duration');
+            PERFORM csm_internal._plan_error('timeline.duration', 'must be an interval such as "6 months"', timeline -> 'duration');
         END;
     END IF;
     IF ends IS NULL THEN
-        PERFORM @extschema@._plan_error('timeline.end', 'is required (or timeline.duration)', NULL);
+        PERFORM csm_internal._plan_error('timeline.end', 'is required (or timeline.duration)', NULL);
     END IF;
     IF ends <= starts THEN
-        PERFORM @extschema@._plan_error('timeline.end', format('must be after the start, %s', to_char(starts, 'YYYY-MM-DD')), to_jsonb(ends));
+        PERFORM csm_internal._plan_error('timeline.end', format('must be after the start, %s', to_char(starts, 'YYYY-MM-DD')), to_jsonb(ends));
     END IF;
 
     -- Validate every element before writing anything.
-    PERFORM @extschema@._plan_array('objectives', objectives, true);
-    PERFORM @extschema@._plan_array('stakeholders', stakeholders, false);
-    PERFORM @extschema@._plan_array('milestones', milestones, false);
-    PERFORM @extschema@._plan_array('metrics', metrics, false);
-    live := @extschema@._success_metric_values(id);
+    PERFORM csm_internal._plan_array('objectives', objectives, true);
+    PERFORM csm_internal._plan_array('stakeholders', stakeholders, false);
+    PERFORM csm_internal._plan_array('milestones', milestones, false);
+    PERFORM csm_internal._plan_array('metrics', metrics, false);
+    live := csm_internal._success_metric_values(id);
 
     FOR e, n IN SELECT x.item, x.n - 1 FROM jsonb_array_elements(objectives) WITH ORDINALITY AS x(item, n) LOOP
         path := format('objectives[%s]', n);
         IF jsonb_typeof(e) = 'string' THEN
             e := jsonb_build_object('objective', e);
         END IF;
-        PERFORM @extschema@._plan_keys(path, e, ARRAY['objective', 'metric', 'baseline', 'target', 'due_date', 'owner', 'status'],
+        PERFORM csm_internal._plan_keys(path, e, ARRAY['objective', 'metric', 'baseline', 'target', 'due_date', 'owner', 'status'],
                                       ARRAY['objective']);
-        obj_text := @extschema@._plan_text(path || '.objective', e -> 'objective');
-        metric := @extschema@._plan_text(path || '.metric', e -> 'metric');
-        base := @extschema@._plan_number(path || '.baseline', e -> 'baseline');
-        target := @extschema@._plan_number(path || '.target', e -> 'target');
-        due := @extschema@._plan_date(path || '.due_date', e -> 'due_date');
-        PERFORM @extschema@._plan_text(path || '.owner', e -> 'owner');
+        obj_text := csm_internal._plan_text(path || '.objective', e -> 'objective');
+        metric := csm_internal._plan_text(path || '.metric', e -> 'metric');
+        base := csm_internal._plan_number(path || '.baseline', e -> 'baseline');
+        target := csm_internal._plan_number(path || '.target', e -> 'target');
+        due := csm_internal._plan_date(path || '.due_date', e -> 'due_date');
+        PERFORM csm_internal._plan_text(path || '.owner', e -> 'owner');
         IF target IS NOT NULL AND metric IS NULL THEN
-            PERFORM @extschema@._plan_error(path || '.metric', 'is required with a target', NULL);
+            PERFORM csm_internal._plan_error(path || '.metric', 'is required with a target', NULL);
         END IF;
         IF due IS NOT NULL AND (due < starts OR due > ends) THEN
-            PERFORM @extschema@._plan_error(path || '.due_date', format('must fall within the timeline, %s to %s', to_char(starts, 'YYYY-MM-DD'), to_char(ends, 'YYYY-MM-DD')), e -> 'due_date');
+            PERFORM csm_internal._plan_error(path || '.due_date', format('must fall within the timeline, %s to %s', to_char(starts, 'YYYY-MM-DD'), to_char(ends, 'YYYY-MM-DD')), e -> 'due_date');
         END IF;
-        IF e ? 'status' AND @extschema@._plan_text(path || '.status', e -> 'status') NOT IN ('open', 'on_track', 'at_risk', 'achieved', 'missed') THEN
-            PERFORM @extschema@._plan_error(path || '.status', 'must be open, on_track, at_risk, achieved or missed', e -> 'status');
+        IF e ? 'status' AND csm_internal._plan_text(path || '.status', e -> 'status') NOT IN ('open', 'on_track', 'at_risk', 'achieved', 'missed') THEN
+            PERFORM csm_internal._plan_error(path || '.status', 'must be open, on_track, at_risk, achieved or missed', e -> 'status');
         END IF;
         -- The baseline defaults to csm's value now, where csm measures it.
         IF base IS NULL AND metric IS NOT NULL AND live ? metric THEN
@@ -518,41 +518,41 @@ BEGIN
         IF jsonb_typeof(e) = 'string' THEN
             e := jsonb_build_object('metric', e);
         END IF;
-        PERFORM @extschema@._plan_keys(path, e, ARRAY['metric', 'baseline', 'target'], ARRAY['metric']);
-        metric := @extschema@._plan_text(path || '.metric', e -> 'metric');
-        base := @extschema@._plan_number(path || '.baseline', e -> 'baseline');
-        target := @extschema@._plan_number(path || '.target', e -> 'target');
+        PERFORM csm_internal._plan_keys(path, e, ARRAY['metric', 'baseline', 'target'], ARRAY['metric']);
+        metric := csm_internal._plan_text(path || '.metric', e -> 'metric');
+        base := csm_internal._plan_number(path || '.baseline', e -> 'baseline');
+        target := csm_internal._plan_number(path || '.target', e -> 'target');
         mets := mets || jsonb_build_array(jsonb_build_object('metric', metric, 'target', target,
                                                              'baseline', coalesce(to_jsonb(base), live -> metric)));
     END LOOP;
 
     FOR e, n IN SELECT x.item, x.n - 1 FROM jsonb_array_elements(stakeholders) WITH ORDINALITY AS x(item, n) LOOP
         path := format('stakeholders[%s]', n);
-        PERFORM @extschema@._plan_keys(path, e, ARRAY['name', 'role', 'email', 'side', 'executive_sponsor'], ARRAY['name']);
-        PERFORM @extschema@._plan_text(path || '.name', e -> 'name');
-        PERFORM @extschema@._plan_text(path || '.role', e -> 'role');
-        IF @extschema@._plan_text(path || '.email', e -> 'email') !~ '^[^@\s]+@[^@\s]+$' THEN
-            PERFORM @extschema@._plan_error(path || '.email', 'must be an e-mail address', e -> 'email');
+        PERFORM csm_internal._plan_keys(path, e, ARRAY['name', 'role', 'email', 'side', 'executive_sponsor'], ARRAY['name']);
+        PERFORM csm_internal._plan_text(path || '.name', e -> 'name');
+        PERFORM csm_internal._plan_text(path || '.role', e -> 'role');
+        IF csm_internal._plan_text(path || '.email', e -> 'email') !~ '^[^@\s]+@[^@\s]+$' THEN
+            PERFORM csm_internal._plan_error(path || '.email', 'must be an e-mail address', e -> 'email');
         END IF;
-        IF @extschema@._plan_text(path || '.side', e -> 'side') NOT IN ('customer', 'vendor') THEN
-            PERFORM @extschema@._plan_error(path || '.side', 'must be customer or vendor', e -> 'side');
+        IF csm_internal._plan_text(path || '.side', e -> 'side') NOT IN ('customer', 'vendor') THEN
+            PERFORM csm_internal._plan_error(path || '.side', 'must be customer or vendor', e -> 'side');
         END IF;
         IF e ? 'executive_sponsor' AND jsonb_typeof(e -> 'executive_sponsor') <> 'boolean' THEN
-            PERFORM @extschema@._plan_error(path || '.executive_sponsor', 'must be true or false', e -> 'executive_sponsor');
+            PERFORM csm_internal._plan_error(path || '.executive_sponsor', 'must be true or false', e -> 'executive_sponsor');
         END IF;
     END LOOP;
 
     FOR e, n IN SELECT x.item, x.n - 1 FROM jsonb_array_elements(milestones) WITH ORDINALITY AS x(item, n) LOOP
         path := format('milestones[%s]', n);
-        PERFORM @extschema@._plan_keys(path, e, ARRAY['name', 'due_date', 'milestone'], ARRAY['name', 'due_date']);
-        PERFORM @extschema@._plan_text(path || '.name', e -> 'name');
-        due := @extschema@._plan_date(path || '.due_date', e -> 'due_date');
+        PERFORM csm_internal._plan_keys(path, e, ARRAY['name', 'due_date', 'milestone'], ARRAY['name', 'due_date']);
+        PERFORM csm_internal._plan_text(path || '.name', e -> 'name');
+        due := csm_internal._plan_date(path || '.due_date', e -> 'due_date');
         IF due < starts OR due > ends THEN
-            PERFORM @extschema@._plan_error(path || '.due_date', format('must fall within the timeline, %s to %s', to_char(starts, 'YYYY-MM-DD'), to_char(ends, 'YYYY-MM-DD')), e -> 'due_date');
+            PERFORM csm_internal._plan_error(path || '.due_date', format('must fall within the timeline, %s to %s', to_char(starts, 'YYYY-MM-DD'), to_char(ends, 'YYYY-MM-DD')), e -> 'due_date');
         END IF;
-        ms := @extschema@._plan_text(path || '.milestone', e -> 'milestone');
+        ms := csm_internal._plan_text(path || '.milestone', e -> 'milestone');
         IF ms IS NOT NULL AND NOT EXISTS (SELECT 1 FROM @extschema@.milestone d WHERE d.milestone = ms) THEN
-            PERFORM @extschema@._plan_error(path || '.milestone', 'is not a milestone of csm.milestone', e -> 'milestone');
+            PERFORM csm_internal._plan_error(path || '.milestone', 'is not a milestone of csm.milestone', e -> 'milestone');
         END IF;
     END LOOP;
 
@@ -564,7 +564,7 @@ BEGIN
     INSERT INTO @extschema@.success_plan (account_id, objectives, timeline, metrics, starts_on, ends_on,
                                           created_by, created_at, updated_at)
     VALUES (id, objs, jsonb_build_object('start', starts, 'end', ends), mets, starts, ends,
-            @extschema@._caller(), stamp, stamp)
+            csm_internal._caller(), stamp, stamp)
     RETURNING success_plan.plan_id INTO plan;
     INSERT INTO @extschema@.success_plan_objective (account_id, plan_id, position, objective, metric, baseline, target,
                                                     due_date, owner, status, achieved_at)
@@ -574,21 +574,21 @@ BEGIN
     FROM jsonb_array_elements(objs) WITH ORDINALITY AS x(item, n);
     INSERT INTO @extschema@.success_plan_milestone (account_id, plan_id, position, name, due_date, milestone)
     SELECT id, plan, x.n, x.item ->> 'name', (x.item ->> 'due_date')::date, x.item ->> 'milestone'
-    FROM jsonb_array_elements(@extschema@._plan_array('milestones', milestones, false)) WITH ORDINALITY AS x(item, n);
+    FROM jsonb_array_elements(csm_internal._plan_array('milestones', milestones, false)) WITH ORDINALITY AS x(item, n);
     INSERT INTO @extschema@.success_plan_stakeholder (account_id, plan_id, position, name, role, email, side, executive_sponsor)
     SELECT id, plan, x.n, x.item ->> 'name', x.item ->> 'role', x.item ->> 'email', coalesce(x.item ->> 'side', 'customer'),
            coalesce((x.item ->> 'executive_sponsor')::boolean, false)
-    FROM jsonb_array_elements(@extschema@._plan_array('stakeholders', stakeholders, false)) WITH ORDINALITY AS x(item, n);
+    FROM jsonb_array_elements(csm_internal._plan_array('stakeholders', stakeholders, false)) WITH ORDINALITY AS x(item, n);
 
     -- Creating a plan is the lifecycle milestone success_plan_created (the
     -- first plan's date stays), and may move the account's stage.
     INSERT INTO @extschema@.account_milestone AS m (account_id, milestone, achieved_at, source, recorded_by, note)
-    VALUES (id, 'success_plan_created', stamp, 'manual', @extschema@._caller(), format('success plan %s', plan))
+    VALUES (id, 'success_plan_created', stamp, 'manual', csm_internal._caller(), format('success plan %s', plan))
     ON CONFLICT (account_id, milestone) DO NOTHING;
     IF FOUND THEN
-        PERFORM @extschema@._lifecycle_apply(ARRAY[id]);
+        PERFORM csm_internal._lifecycle_apply(ARRAY[id]);
     END IF;
-    RETURN @extschema@._success_plan_json(id, plan) || jsonb_build_object('supersedes', previous);
+    RETURN csm_internal._success_plan_json(id, plan) || jsonb_build_object('supersedes', previous);
 END $$;
 COMMENT ON FUNCTION @extschema@.create_success_plan(text, jsonb, jsonb, jsonb, jsonb, jsonb) IS
     'The seed''s create_success_plan: stores a success plan for the account (superseding its active one) and returns it as the seed''s structured document (objectives, milestones, metrics, stakeholders, timeline; see csm.success_plan_report) with supersedes, the plan it replaced. objectives: a non-empty array of strings or {objective, metric, baseline, target, due_date, owner, status}; timeline: {start (default today), end} or {start, duration}; stakeholders: [{name, role, email, side, executive_sponsor}]; milestones: [{name, due_date, milestone}]; metrics: [{metric, baseline, target}] or names. A baseline not given is csm''s value now for a metric csm measures. Records the lifecycle milestone success_plan_created (the first time). Errors: 22023 a missing or bad input, naming its JSON path (such as objectives[1].target); P0002 unknown customer; 42501 without the operate level.';
@@ -600,13 +600,13 @@ DECLARE
     plan bigint := success_plan_report.plan_id;
 BEGIN
     IF customer_id IS NULL THEN
-        PERFORM @extschema@._plan_error('customer_id', 'is required', NULL);
+        PERFORM csm_internal._plan_error('customer_id', 'is required', NULL);
     END IF;
-    id := @extschema@._account_id(customer_id);
+    id := csm_internal._account_id(customer_id);
     IF plan IS NULL THEN
         SELECT s.plan_id INTO plan FROM @extschema@.success_plan s WHERE s.account_id = id AND s.status = 'active';
     END IF;
-    RETURN @extschema@._success_plan_json(id, plan);
+    RETURN csm_internal._success_plan_json(id, plan);
 END $$;
 COMMENT ON FUNCTION @extschema@.success_plan_report(text, bigint) IS
     'A success plan (the account''s active one by default) as the seed''s structured document, with each metric''s current value read live and its progress (csm.success_progress); NULL when there is none. Errors: P0002 unknown customer, 22023 NULL customer_id.';
@@ -619,11 +619,11 @@ DECLARE
     plan bigint;
     stamp timestamptz := now();
 BEGIN
-    PERFORM @extschema@._require('operate');
+    PERFORM csm_internal._require('operate');
     IF customer_id IS NULL OR item IS NULL OR item_position IS NULL OR status IS NULL THEN
         RAISE EXCEPTION 'customer_id, item, item_position and status must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    id := @extschema@._account_id(customer_id);
+    id := csm_internal._account_id(customer_id);
     SELECT s.plan_id INTO plan FROM @extschema@.success_plan s WHERE s.account_id = id AND s.status = 'active' FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'account "%" has no active success plan', customer_id
@@ -655,7 +655,7 @@ BEGIN
             USING ERRCODE = 'no_data_found';
     END IF;
     UPDATE @extschema@.success_plan s SET updated_at = stamp WHERE s.account_id = id AND s.plan_id = plan;
-    RETURN @extschema@._success_plan_json(id, plan);
+    RETURN csm_internal._success_plan_json(id, plan);
 END $$;
 COMMENT ON FUNCTION @extschema@.set_success_plan_status(text, text, integer, text) IS
     'Sets the status of an objective (open, on_track, at_risk, achieved, missed) or a milestone (open, achieved, missed) of the account''s active success plan, by position; achieved records when. Returns the plan (csm.success_plan_report). Errors: P0002 unknown customer, no active plan or no such item; 22004 a NULL argument; 22023 an unknown item or status; 42501 without the operate level.';
@@ -679,9 +679,9 @@ CREATE OR REPLACE FUNCTION @extschema@.refresh_success_plans(accounts bigint[] D
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     stamp timestamptz := now();
-    caller name := @extschema@._caller();
+    caller name := csm_internal._caller();
 BEGIN
-    PERFORM @extschema@._require('operate');
+    PERFORM csm_internal._require('operate');
     -- A churned renewal after the plan was made: the plan closes.
     UPDATE @extschema@.success_plan s SET status = 'closed', closed_at = stamp, updated_at = stamp
     FROM @extschema@.renewal w
@@ -755,7 +755,7 @@ COMMENT ON FUNCTION @extschema@.refresh_success_plans(bigint[]) IS
 -- PL/pgSQL, reading the live values one account at a time first: on Citus
 -- a view joining the objectives to csm.account_metrics would send csm's
 -- metric functions to the workers, which cannot read the cluster.
-CREATE OR REPLACE FUNCTION @extschema@._success_plan_progress()
+CREATE OR REPLACE FUNCTION csm_internal._success_plan_progress()
 RETURNS TABLE (account_id bigint, external_id text, plan_id bigint, "position" integer, objective text, metric text,
                baseline numeric, target numeric, current_value numeric, progress numeric, due_date date, status text,
                overdue boolean)
@@ -771,7 +771,7 @@ BEGIN
                JOIN @extschema@.success_plan p ON p.account_id = o.account_id AND p.plan_id = o.plan_id
                WHERE p.status = 'active' AND o.metric = ANY (@extschema@.success_metric_names())
                ORDER BY o.account_id LOOP
-        live := live || jsonb_build_object(acc::text, @extschema@._success_metric_values(acc));
+        live := live || jsonb_build_object(acc::text, csm_internal._success_metric_values(acc));
     END LOOP;
     RETURN QUERY
     SELECT o.account_id, a.external_id, o.plan_id, o.position, o.objective, o.metric, o.baseline, o.target,
@@ -784,15 +784,15 @@ BEGIN
     JOIN @extschema@.account a ON a.account_id = o.account_id
     WHERE p.status = 'active';
 END $$;
-COMMENT ON FUNCTION @extschema@._success_plan_progress() IS
+COMMENT ON FUNCTION csm_internal._success_plan_progress() IS
     'Internal: the rows of csm.success_plan_progress.';
 
 CREATE OR REPLACE VIEW @extschema@.success_plan_progress WITH (security_invoker = true) AS
 SELECT s.*,
        s.progress AS progress_ratio  -- the vocabulary's name (0-1); progress is deprecated
-FROM @extschema@._success_plan_progress() s;
+FROM csm_internal._success_plan_progress() s;
 COMMENT ON VIEW @extschema@.success_plan_progress IS
-    'The objectives of every active success plan with their metric''s current value (csm._success_metric_values: the effective health score, csm.account_metrics, the account''s arr and seats; NULL for the customer''s own metrics), progress from baseline to target (csm.success_progress), due date (the plan''s end when it has none) and whether it is overdue. Reads the metrics one account at a time: for one account, csm.success_plan_report is quicker.';
+    'The objectives of every active success plan with their metric''s current value (csm_internal._success_metric_values: the effective health score, csm.account_metrics, the account''s arr and seats; NULL for the customer''s own metrics), progress from baseline to target (csm.success_progress), due date (the plan''s end when it has none) and whether it is overdue. Reads the metrics one account at a time: for one account, csm.success_plan_report is quicker.';
 
 -- Business review cadence ---------------------------------------------------------
 --
@@ -863,19 +863,19 @@ DECLARE
     plan_json jsonb;
 BEGIN
     IF customer_id IS NULL THEN
-        PERFORM @extschema@._plan_error('customer_id', 'is required', NULL);
+        PERFORM csm_internal._plan_error('customer_id', 'is required', NULL);
     END IF;
     IF period_start IS NULL THEN
-        PERFORM @extschema@._plan_error('period_start', 'is required', NULL);
+        PERFORM csm_internal._plan_error('period_start', 'is required', NULL);
     END IF;
     IF period_end IS NULL THEN
-        PERFORM @extschema@._plan_error('period_end', 'is required', NULL);
+        PERFORM csm_internal._plan_error('period_end', 'is required', NULL);
     END IF;
     IF period_end < period_start OR NOT isfinite(period_start) OR NOT isfinite(period_end) THEN
         RAISE EXCEPTION 'period_end % is before period_start %', to_char(period_end, 'YYYY-MM-DD'), to_char(period_start, 'YYYY-MM-DD')
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Both days are included: a quarter is 2026-01-01 to 2026-03-31.';
     END IF;
-    id := @extschema@._account_id(customer_id);
+    id := csm_internal._account_id(customer_id);
     SELECT * INTO acct FROM @extschema@.account a WHERE a.account_id = id;
     days := period_end - period_start + 1;
     prior_start := period_start - days;
@@ -884,7 +884,7 @@ BEGIN
     -- source's active users (as csm.account_metrics counts them).
     WITH per_day AS (
         SELECT u.day, sum(u.events) AS events, max(u.active_users) AS active_users
-        FROM @extschema@._usage_day u
+        FROM csm_internal._usage_day u
         WHERE u.account_id = id AND u.day BETWEEN prior_start AND period_end
         GROUP BY u.day)
     SELECT jsonb_build_object(
@@ -900,7 +900,7 @@ BEGIN
     SELECT array_agg(coalesce(w.events, 0)::float8 ORDER BY g.n) INTO weekly
     FROM generate_series(0, (days - 1) / 7) AS g(n)
     LEFT JOIN (SELECT (u.day - period_start) / 7 AS n, sum(u.events) AS events
-               FROM @extschema@._usage_day u
+               FROM csm_internal._usage_day u
                WHERE u.account_id = id AND u.day BETWEEN period_start AND period_end
                GROUP BY 1) w ON w.n = g.n;
     usage := usage || jsonb_build_object(
@@ -916,7 +916,7 @@ BEGIN
                               ORDER BY f.events DESC, f.feature), '[]')
     INTO features
     FROM (SELECT x.feature, sum(x.events) AS events
-          FROM @extschema@._usage_feature_day x
+          FROM csm_internal._usage_feature_day x
           WHERE x.account_id = id AND x.day BETWEEN period_start AND period_end
           GROUP BY x.feature HAVING sum(x.events) > 0) f;
     adoption := jsonb_build_object(
@@ -970,7 +970,7 @@ BEGIN
     WHERE m.account_id = id
       AND m.achieved_at >= period_start::timestamp AT TIME ZONE 'UTC'
       AND m.achieved_at < (period_end + 1)::timestamp AT TIME ZONE 'UTC';
-    plan_json := @extschema@._success_plan_json(id, plan);
+    plan_json := csm_internal._success_plan_json(id, plan);
     outcomes := jsonb_build_object(
         'milestones_achieved', reached,
         'success_plan', CASE WHEN plan IS NOT NULL THEN
@@ -989,9 +989,9 @@ BEGIN
         FROM @extschema@.value_metric v
         LEFT JOIN LATERAL (
             SELECT CASE WHEN v.feature IS NULL
-                        THEN (SELECT sum(u.events) FROM @extschema@._usage_day u
+                        THEN (SELECT sum(u.events) FROM csm_internal._usage_day u
                               WHERE u.account_id = id AND u.day BETWEEN period_start AND period_end)
-                        ELSE (SELECT sum(x.events) FROM @extschema@._usage_feature_day x
+                        ELSE (SELECT sum(x.events) FROM csm_internal._usage_feature_day x
                               WHERE x.account_id = id AND x.feature = v.feature AND x.day BETWEEN period_start AND period_end)
                    END AS events) e ON true;
         cost := round(coalesce(acct.arr, 0) * days / 365.0, 2);
@@ -1064,7 +1064,7 @@ DECLARE
     deck jsonb;
     result @extschema@.business_review_held;
 BEGIN
-    PERFORM @extschema@._require('operate');
+    PERFORM csm_internal._require('operate');
     IF customer_id IS NULL OR kind IS NULL OR held_at IS NULL THEN
         RAISE EXCEPTION 'customer_id, kind and held_at must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
@@ -1076,7 +1076,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value', DETAIL = format('held_at is %s.', held_at),
                   HINT = 'Record a review once it is held.';
     END IF;
-    id := @extschema@._account_id(customer_id);
+    id := csm_internal._account_id(customer_id);
     PERFORM 1 FROM @extschema@.account a WHERE a.account_id = id FOR NO KEY UPDATE;
     -- The period by default: from the day of the last review (else 90
     -- days back) to the day before this one.
@@ -1089,7 +1089,7 @@ BEGIN
     deck := @extschema@.business_review(customer_id, since, ends);
     INSERT INTO @extschema@.business_review_held AS b (account_id, kind, held_at, period_start, period_end, notes, deck,
                                                       recorded_by, recorded_at)
-    VALUES (id, kind, held_at, since, ends, notes, deck, @extschema@._caller(), now())
+    VALUES (id, kind, held_at, since, ends, notes, deck, csm_internal._caller(), now())
     RETURNING * INTO result;
     RETURN result;
 END $$;

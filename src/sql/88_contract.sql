@@ -10,7 +10,7 @@
 -- 22023 naming it; an unknown customer is P0002.
 
 -- 22023 for a required input that is missing.
-CREATE OR REPLACE FUNCTION @extschema@._contract_require(contract text, field text, missing boolean) RETURNS void
+CREATE OR REPLACE FUNCTION csm_internal._contract_require(contract text, field text, missing boolean) RETURNS void
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF missing THEN
@@ -19,12 +19,12 @@ BEGIN
                   DETAIL = format('Seed 002''s input contract lists %s among the required fields of %s.', field, contract);
     END IF;
 END $$;
-COMMENT ON FUNCTION @extschema@._contract_require(text, text, boolean) IS
+COMMENT ON FUNCTION csm_internal._contract_require(text, text, boolean) IS
     'Internal: raises 22023 "<contract>: <field> is required" when missing is true.';
 
 -- A number in a contract's JSON input, checked against its range: 22023
 -- naming the JSON path of the element when it is not a number in range.
-CREATE OR REPLACE FUNCTION @extschema@._contract_number(path text, v jsonb, low numeric, high numeric) RETURNS float8
+CREATE OR REPLACE FUNCTION csm_internal._contract_number(path text, v jsonb, low numeric, high numeric) RETURNS float8
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
@@ -39,12 +39,12 @@ BEGIN
     END IF;
     RETURN (v #>> '{}')::float8;
 END $$;
-COMMENT ON FUNCTION @extschema@._contract_number(text, jsonb, numeric, numeric) IS
+COMMENT ON FUNCTION csm_internal._contract_number(text, jsonb, numeric, numeric) IS
     'Internal: a JSON number of a contract input as float8 (NULL for a JSON null or a missing key); 22023 naming path when it is not a number between low and high (NULL: unbounded).';
 
 -- 22023 when a contract's JSON input is not an object or has a key it does
 -- not know.
-CREATE OR REPLACE FUNCTION @extschema@._contract_object(what text, input jsonb, known text[]) RETURNS void
+CREATE OR REPLACE FUNCTION csm_internal._contract_object(what text, input jsonb, known text[]) RETURNS void
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     k text;
@@ -63,18 +63,18 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value', HINT = format('Its keys are %s.', array_to_string(known, ', '));
     END IF;
 END $$;
-COMMENT ON FUNCTION @extschema@._contract_object(text, jsonb, text[]) IS
+COMMENT ON FUNCTION csm_internal._contract_object(text, jsonb, text[]) IS
     'Internal: raises 22023 unless input is NULL or a JSON object whose keys are all among known.';
 
 -- The playbooks that would fire for an account now, read as
--- csm._fire_playbooks fires them (the same trigger queries,
--- csm._playbook_candidates_sql, for this one account): active, not manual,
+-- csm_internal._fire_playbooks fires them (the same trigger queries,
+-- csm_internal._playbook_candidates_sql, for this one account): active, not manual,
 -- their trigger holding, the account active (any status for
 -- lifecycle_stage), its segment in their segment_filter (NULL: every
 -- segment) and their condition (NULL: none) satisfied by its facts
 -- (csm.routing_facts).  open_cta and cooling_down say what would keep the
 -- next firing from opening a CTA; would_open is neither.
-CREATE OR REPLACE FUNCTION @extschema@._playbooks_that_fire(account bigint) RETURNS jsonb
+CREATE OR REPLACE FUNCTION csm_internal._playbooks_that_fire(account bigint) RETURNS jsonb
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     stamp constant timestamptz := now();
@@ -93,10 +93,10 @@ BEGIN
                AND (acct.status = 'active' OR b.trigger_kind = 'lifecycle_stage')
                AND (b.segment_filter IS NULL OR acct.segment = ANY (b.segment_filter))
              ORDER BY array_position(ARRAY['urgent', 'high', 'medium', 'low'], b.priority), b.name LOOP
-        CONTINUE WHEN @extschema@._playbook_candidates_sql(p.trigger_kind) IS NULL;
+        CONTINUE WHEN csm_internal._playbook_candidates_sql(p.trigger_kind) IS NULL;
         -- the value that fires it: the first, as a firing keeps the first row
         EXECUTE format('SELECT c.value, c.event FROM (%s) c ORDER BY c.value LIMIT 1',
-                       @extschema@._playbook_candidates_sql(p.trigger_kind))
+                       csm_internal._playbook_candidates_sql(p.trigger_kind))
             INTO hit USING p.trigger_values, ARRAY[account], stamp, p.cooldown;
         GET DIAGNOSTICS n = ROW_COUNT;
         CONTINUE WHEN n = 0;
@@ -120,8 +120,8 @@ BEGIN
     END LOOP;
     RETURN result;
 END $$;
-COMMENT ON FUNCTION @extschema@._playbooks_that_fire(bigint) IS
-    'Internal: the active playbooks (not manual) whose trigger holds for the account now, read by the queries csm.run_playbooks fires with (csm._playbook_candidates_sql, every trigger kind including alert), whose segment_filter admits the account''s segment and whose condition its facts (csm.routing_facts) satisfy, the account being active (any status for lifecycle_stage), as a JSON array of {source, playbook, description, priority, trigger_kind, trigger_value, evidence, condition, open_cta, cooling_down, would_open, steps}, most urgent first. would_open: the next firing opens a CTA of it (none open, none opened within its cooldown).';
+COMMENT ON FUNCTION csm_internal._playbooks_that_fire(bigint) IS
+    'Internal: the active playbooks (not manual) whose trigger holds for the account now, read by the queries csm.run_playbooks fires with (csm_internal._playbook_candidates_sql, every trigger kind including alert), whose segment_filter admits the account''s segment and whose condition its facts (csm.routing_facts) satisfy, the account being active (any status for lifecycle_stage), as a JSON array of {source, playbook, description, priority, trigger_kind, trigger_value, evidence, condition, open_cta, cooling_down, would_open, steps}, most urgent first. would_open: the next firing opens a CTA of it (none open, none opened within its cooldown).';
 
 -- assess_health ---------------------------------------------------------------------
 
@@ -151,8 +151,8 @@ DECLARE
     summary jsonb;
     benchmark jsonb;
 BEGIN
-    PERFORM @extschema@._contract_require('assess_health', 'customer_id', customer_id IS NULL);
-    PERFORM @extschema@._contract_require('assess_health', 'time_period', time_period IS NULL);
+    PERFORM csm_internal._contract_require('assess_health', 'customer_id', customer_id IS NULL);
+    PERFORM csm_internal._contract_require('assess_health', 'time_period', time_period IS NULL);
     IF isempty(time_period) THEN
         RAISE EXCEPTION 'assess_health: time_period is empty'
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass a range of days such as daterange(current_date - 30, current_date, ''[]'').';
@@ -165,7 +165,7 @@ BEGIN
         RAISE EXCEPTION 'assess_health: segment "%" does not exist', segment
             USING ERRCODE = 'invalid_parameter_value', HINT = 'See csm.segment for the segments.';
     END IF;
-    id := @extschema@._account_id(customer_id);
+    id := csm_internal._account_id(customer_id);
     SELECT a.status, a.segment, a.plan INTO acct FROM @extschema@.account a WHERE a.account_id = id;
 
     -- The components: those of the last refresh, else scored live now.
@@ -175,7 +175,7 @@ BEGIN
          res.component_scores, res.component_weights, computed_at
     FROM @extschema@.health_score h WHERE h.account_id = id;
     IF NOT FOUND THEN
-        PERFORM @extschema@._health_live_check('assess_health');
+        PERFORM csm_internal._health_live_check('assess_health');
         SELECT (@extschema@.csm_health_evaluate_row(m, @extschema@.health_model_for(a.segment, a.plan))).* INTO res
         FROM @extschema@.account_metrics_at(today, id) m
         JOIN @extschema@.account a ON a.account_id = m.account_id;
@@ -233,7 +233,7 @@ BEGIN
                                                 'cadence', i.cadence))
     INTO recommendations
     FROM @extschema@.health_band_info i WHERE i.band = coalesce(eff_band, 'unknown');
-    recommendations := coalesce(recommendations, '[]') || @extschema@._playbooks_that_fire(id);
+    recommendations := coalesce(recommendations, '[]') || csm_internal._playbooks_that_fire(id);
 
     -- Trends: the daily history over time_period (up to today).
     first_day := lower(time_period);
@@ -260,14 +260,14 @@ BEGIN
     -- The benchmark: the computed scores of the active accounts of the
     -- segment asked for, else of the account's own.
     peers := coalesce(segment, acct.segment);
-    -- (csm._health_benchmark: kept by csm.refresh_health, 46_benchmark.sql)
+    -- (csm_internal._health_benchmark: kept by csm.refresh_health, 46_benchmark.sql)
     SELECT jsonb_build_object('segment', peers, 'accounts', b.accounts,
                               'average_score', round(b.average_score::numeric, 1),
                               'share_red', round(b.share_red, 4),
                               'share_below', round(b.share_below, 4),
                               'difference', round((eff_score - b.average_score)::numeric, 1))
     INTO benchmark
-    FROM @extschema@._health_benchmark(peers, eff_score) b;
+    FROM csm_internal._health_benchmark(peers, eff_score) b;
 
     RETURN jsonb_build_object(
         'customer_id', customer_id,
@@ -298,13 +298,13 @@ COMMENT ON FUNCTION @extschema@.assess_health(text, daterange, text, text[]) IS
 
 -- The health signals a caller may pass: the churn metrics that describe
 -- health (not ARR or tenure), a health score, and churn signals it sees.
-CREATE OR REPLACE FUNCTION @extschema@._churn_health_signal_names() RETURNS text[]
+CREATE OR REPLACE FUNCTION csm_internal._churn_health_signal_names() RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 BEGIN ATOMIC
     SELECT ARRAY['dau_ratio', 'features_adopted', 'days_since_last_activity', 'usage_trend', 'tickets_per_month',
                  'nps', 'days_to_renewal', 'health_score', 'signals'];
 END;
-COMMENT ON FUNCTION @extschema@._churn_health_signal_names() IS
+COMMENT ON FUNCTION csm_internal._churn_health_signal_names() IS
     'Internal: the keys of analyze_churn_risk''s health_signals: seven churn metrics (csm.churn_metric_names() without log_arr and tenure_days), health_score and signals.';
 
 CREATE OR REPLACE FUNCTION @extschema@.analyze_churn_risk(customer_id text, health_signals jsonb, historical_data jsonb DEFAULT NULL,
@@ -315,7 +315,7 @@ DECLARE
     id bigint;
     acct record;
     today date := (now() AT TIME ZONE 'UTC')::date;
-    m record := @extschema@._churn_model_in_use();
+    m record := csm_internal._churn_model_in_use();
     names text[];
     metric_names text[] := @extschema@.churn_metric_names();
     p record;
@@ -349,16 +349,16 @@ DECLARE
     bad_value jsonb;
     open_renewal record;
 BEGIN
-    PERFORM @extschema@._contract_require('analyze_churn_risk', 'customer_id', customer_id IS NULL);
-    PERFORM @extschema@._contract_require('analyze_churn_risk', 'health_signals', health_signals IS NULL);
+    PERFORM csm_internal._contract_require('analyze_churn_risk', 'customer_id', customer_id IS NULL);
+    PERFORM csm_internal._contract_require('analyze_churn_risk', 'health_signals', health_signals IS NULL);
 
     -- Inputs ------------------------------------------------------------------------
-    PERFORM @extschema@._contract_object('health_signals', health_signals, @extschema@._churn_health_signal_names());
+    PERFORM csm_internal._contract_object('health_signals', health_signals, csm_internal._churn_health_signal_names());
     FOREACH k IN ARRAY metric_names[1:7] LOOP
-        PERFORM @extschema@._contract_number('health_signals.' || k, health_signals -> k,
+        PERFORM csm_internal._contract_number('health_signals.' || k, health_signals -> k,
                                              CASE WHEN k <> 'days_to_renewal' THEN 0 END, CASE WHEN k = 'nps' THEN 10 END);
     END LOOP;
-    PERFORM @extschema@._contract_number('health_signals.health_score', health_signals -> 'health_score', 0, 100);
+    PERFORM csm_internal._contract_number('health_signals.health_score', health_signals -> 'health_score', 0, 100);
     IF health_signals ? 'signals' THEN
         IF jsonb_typeof(health_signals -> 'signals') <> 'array' THEN
             RAISE EXCEPTION 'health_signals.signals must be a JSON array of churn signal kinds'
@@ -376,29 +376,29 @@ BEGIN
         END IF;
         given_signals := ARRAY(SELECT DISTINCT e.s FROM jsonb_array_elements_text(health_signals -> 'signals') AS e(s) ORDER BY 1);
     END IF;
-    PERFORM @extschema@._contract_object('historical_data', historical_data, ARRAY['health_scores', 'churn_probability']);
+    PERFORM csm_internal._contract_object('historical_data', historical_data, ARRAY['health_scores', 'churn_probability']);
     IF historical_data ? 'health_scores' THEN
         IF jsonb_typeof(historical_data -> 'health_scores') <> 'array' OR jsonb_array_length(historical_data -> 'health_scores') = 0 THEN
             RAISE EXCEPTION 'historical_data.health_scores must be a non-empty JSON array of scores, oldest first'
                 USING ERRCODE = 'invalid_parameter_value', DETAIL = format('It was given %s.', historical_data -> 'health_scores');
         END IF;
-        hist_scores := ARRAY(SELECT @extschema@._contract_number(format('historical_data.health_scores[%s]', e.i - 1), e.s, 0, 100)
+        hist_scores := ARRAY(SELECT csm_internal._contract_number(format('historical_data.health_scores[%s]', e.i - 1), e.s, 0, 100)
                              FROM jsonb_array_elements(historical_data -> 'health_scores') WITH ORDINALITY AS e(s, i)
                              ORDER BY e.i);
     END IF;
-    baseline_probability := @extschema@._contract_number('historical_data.churn_probability',
+    baseline_probability := csm_internal._contract_number('historical_data.churn_probability',
                                                          historical_data -> 'churn_probability', 0, 1);
-    PERFORM @extschema@._contract_object('segment_benchmarks', segment_benchmarks, ARRAY['churn_probability', 'health_score']);
-    seg_probability := @extschema@._contract_number('segment_benchmarks.churn_probability',
+    PERFORM csm_internal._contract_object('segment_benchmarks', segment_benchmarks, ARRAY['churn_probability', 'health_score']);
+    seg_probability := csm_internal._contract_number('segment_benchmarks.churn_probability',
                                                     segment_benchmarks -> 'churn_probability', 0, 1);
-    seg_health := @extschema@._contract_number('segment_benchmarks.health_score', segment_benchmarks -> 'health_score', 0, 100);
+    seg_health := csm_internal._contract_number('segment_benchmarks.health_score', segment_benchmarks -> 'health_score', 0, 100);
 
-    id := @extschema@._account_id(customer_id);
+    id := csm_internal._account_id(customer_id);
     SELECT a.status, a.segment, a.arr, a.renewal_date INTO acct FROM @extschema@.account a WHERE a.account_id = id;
     horizon := coalesce((SELECT cm.horizon_days FROM @extschema@.churn_model cm WHERE cm.active), 90);
 
     -- The prediction from csm's data, then with what the caller knows --------------
-    SELECT * INTO p FROM @extschema@._churn_prediction(id);
+    SELECT * INTO p FROM csm_internal._churn_prediction(id);
     probability := p.probability;
     features := p.features;
     IF p.account_id IS NOT NULL AND p.problem IS NULL
@@ -408,7 +408,7 @@ BEGIN
         FOR i IN 1 .. 7 LOOP
             k := metric_names[i];
             IF health_signals ? k THEN
-                v := @extschema@._contract_number('health_signals.' || k, health_signals -> k, NULL, NULL);
+                v := csm_internal._contract_number('health_signals.' || k, health_signals -> k, NULL, NULL);
                 -- the caps of csm.churn_metrics_at
                 metrics[i] := CASE k WHEN 'days_since_last_activity' THEN least(v, 90)
                                      WHEN 'usage_trend' THEN least(v, 3)
@@ -419,12 +419,12 @@ BEGIN
                 applied := applied || jsonb_build_object(k, health_signals -> k);
             END IF;
         END LOOP;
-        open_signals := ARRAY(SELECT u.s FROM @extschema@._churn_open_signals(NULL, false, id) o, unnest(o.signals) AS u(s)
+        open_signals := ARRAY(SELECT u.s FROM csm_internal._churn_open_signals(NULL, false, id) o, unnest(o.signals) AS u(s)
                               UNION SELECT unnest(given_signals) ORDER BY 1);
         IF cardinality(given_signals) > 0 THEN
             applied := applied || jsonb_build_object('signals', to_jsonb(given_signals));
         END IF;
-        features := @extschema@._churn_impute(m.model, @extschema@._churn_vector(names, metrics, open_signals));
+        features := csm_internal._churn_impute(m.model, csm_internal._churn_vector(names, metrics, open_signals));
         IF NOT EXISTS (SELECT 1 FROM unnest(features) AS u(f) WHERE u.f IS NULL OR u.f IN ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8)) THEN
             probability := @extschema@.churn_predict(m.model, features);
         END IF;
@@ -470,10 +470,10 @@ BEGIN
                           WHEN baseline_probability IS NOT NULL OR baseline_health IS NOT NULL THEN 'stable' END);
     -- segment: the active accounts of its segment, or the caller's benchmarks
     IF seg_probability IS NULL OR seg_health IS NULL THEN
-        -- (csm._churn_benchmark: kept by the refreshes, 46_benchmark.sql)
+        -- (csm_internal._churn_benchmark: kept by the refreshes, 46_benchmark.sql)
         SELECT b.accounts, coalesce(seg_probability, b.average_probability), coalesce(seg_health, b.average_score)
         INTO seg_accounts, seg_probability, seg_health
-        FROM @extschema@._churn_benchmark(acct.segment) b;
+        FROM csm_internal._churn_benchmark(acct.segment) b;
     END IF;
     seg := jsonb_build_object(
         'segment', acct.segment,
@@ -527,7 +527,7 @@ BEGIN
     JOIN @extschema@.churn_signal_kind k2 ON k2.signal = x.signal;
     SELECT coalesce(jsonb_agg(jsonb_build_object('feature', d.feature, 'value', d.value, 'contribution', d.contribution)), '[]')
     INTO drivers
-    FROM @extschema@._churn_drivers(m.model, features, 5) d
+    FROM csm_internal._churn_drivers(m.model, features, 5) d
     WHERE p.problem IS NULL AND p.account_id IS NOT NULL;
     risk_factors := signals
         || coalesce((SELECT jsonb_agg(jsonb_build_object('kind', 'model_feature') || d.value)
@@ -560,7 +560,7 @@ BEGIN
         'top_features', drivers,
         'health', health,
         'recommended_action', CASE WHEN p.account_id IS NOT NULL
-                                   THEN @extschema@._recommended_action(health_band, churn) END,
+                                   THEN csm_internal._recommended_action(health_band, churn) END,
         'renewal_likelihood', round(likelihood::numeric, 4),
         'renewal', renewal,
         'expansion_potential', expansion,

@@ -112,11 +112,11 @@ CROSS JOIN LATERAL (VALUES
 -- alerts that signal decline (usage_decline, competitor_mention).  The
 -- dashboards count their CTAs as risk mitigations and their response time
 -- as the response to at-risk alerts.
-CREATE OR REPLACE FUNCTION @extschema@._risk_playbook(trigger_kind text, trigger_values text[]) RETURNS boolean
+CREATE OR REPLACE FUNCTION csm_internal._risk_playbook(trigger_kind text, trigger_values text[]) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN trigger_kind IN ('health_band', 'churn_band', 'churn_signal', 'no_activity')
     OR (trigger_kind = 'alert' AND trigger_values && ARRAY['usage_decline', 'competitor_mention']);
-COMMENT ON FUNCTION @extschema@._risk_playbook(text, text[]) IS
+COMMENT ON FUNCTION csm_internal._risk_playbook(text, text[]) IS
     'Internal: whether a playbook''s CTAs are risk mitigations on the dashboards: trigger_kind health_band, churn_band, churn_signal or no_activity, or alert for usage_decline or competitor_mention. A function of the playbook''s columns only (no table read), so Citus may run it on a shard.';
 
 -- Counts per UTC day first (one pass over each table, bounded to the
@@ -159,13 +159,13 @@ WITH bounds AS (
     WHERE p.updated_at >= b.first_day::timestamp AT TIME ZONE 'UTC' AND p.updated_at <= now()
     GROUP BY 1
 ), risk_cta AS MATERIALIZED (
-    -- The CTAs of the risk playbooks (csm._risk_playbook), open at some
+    -- The CTAs of the risk playbooks (csm_internal._risk_playbook), open at some
     -- time in the window.
     SELECT c.opened_at, c.closed_at
     FROM @extschema@.cta c
     JOIN @extschema@.playbook p ON p.name = c.playbook
     CROSS JOIN bounds b
-    WHERE @extschema@._risk_playbook(p.trigger_kind, p.trigger_values)
+    WHERE csm_internal._risk_playbook(p.trigger_kind, p.trigger_values)
       AND (c.closed_at IS NULL OR c.closed_at >= b.first_day::timestamp AT TIME ZONE 'UTC')
 ), metrics (metric, unit) AS (
     VALUES ('touchpoints', 'count'), ('business_reviews_completed', 'count'), ('success_plans_updated', 'count'),
@@ -290,7 +290,7 @@ WITH conv AS MATERIALIZED (
                FILTER (WHERE c.first_action_at IS NOT NULL) AS response_hours
     FROM @extschema@.cta c
     JOIN @extschema@.playbook p ON p.name = c.playbook
-    WHERE @extschema@._risk_playbook(p.trigger_kind, p.trigger_values) AND c.opened_at >= now() - interval '30 days'
+    WHERE csm_internal._risk_playbook(p.trigger_kind, p.trigger_values) AND c.opened_at >= now() - interval '30 days'
 ), tasks AS MATERIALIZED (
     -- csm.playbook_adherence's rule over the tasks due in the last 30 days:
     -- done by due_at, of those done or still open (skipped ones left out).
@@ -388,7 +388,7 @@ COMMENT ON COLUMN @extschema@.dashboard_portfolio.value IS 'The metric''s value,
 COMMENT ON COLUMN @extschema@.dashboard_portfolio.unit IS 'The unit of value: USD (ARR), accounts, points (a 0-100 health score) or load (csm.account_assignment.load units; a full seed-sized book is 100).';
 
 COMMENT ON VIEW @extschema@.dashboard_activity IS
-    'Seed 002''s activity metrics, long format, per ISO week (Monday to Sunday, UTC; the 26 weeks up to the current one) and per month (UTC; the 12 months up to the current one), zero-filled: touchpoints (csm.engagement rows plus csm.account_note rows in the period), business_reviews_completed (engagements of kind qbr not marked unattended), business reviews recorded with csm.record_business_review (csm.business_review_held.held_at) also count; success_plans_updated (csm.success_plan rows whose updated_at, the last change to the plan, its objectives or milestones, falls in the period: a plan changed in two periods counts in the later one); expansion_opportunities_identified (csm.expansion_signal rows first seen in the period); risk_mitigations_in_progress (CTAs of the risk playbooks, csm._risk_playbook, open at the end of the period, or now for the current one). Only what has happened counts (timestamps up to now()).';
+    'Seed 002''s activity metrics, long format, per ISO week (Monday to Sunday, UTC; the 26 weeks up to the current one) and per month (UTC; the 12 months up to the current one), zero-filled: touchpoints (csm.engagement rows plus csm.account_note rows in the period), business_reviews_completed (engagements of kind qbr not marked unattended), business reviews recorded with csm.record_business_review (csm.business_review_held.held_at) also count; success_plans_updated (csm.success_plan rows whose updated_at, the last change to the plan, its objectives or milestones, falls in the period: a plan changed in two periods counts in the later one); expansion_opportunities_identified (csm.expansion_signal rows first seen in the period); risk_mitigations_in_progress (CTAs of the risk playbooks, csm_internal._risk_playbook, open at the end of the period, or now for the current one). Only what has happened counts (timestamps up to now()).';
 COMMENT ON COLUMN @extschema@.dashboard_activity.grain IS 'week or month: which period the row counts (text).';
 COMMENT ON COLUMN @extschema@.dashboard_activity.week IS 'The Monday the week starts (date, UTC) on week rows; NULL on month rows. The time column for a weekly chart.';
 COMMENT ON COLUMN @extschema@.dashboard_activity.month IS 'The first day of the month (date, UTC) on month rows; NULL on week rows. The time column for a monthly chart.';

@@ -7,11 +7,11 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.nps_response', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.nps_response_response_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.usage_source', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.usage_source_source_id_seq', '');
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.usage_delta', '');
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.usage_pending', '');
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.usage_counter', '');
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.usage_user_day', '');
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.usage_feature_counter', '');
+SELECT pg_catalog.pg_extension_config_dump('csm_internal.usage_delta', '');
+SELECT pg_catalog.pg_extension_config_dump('csm_internal.usage_pending', '');
+SELECT pg_catalog.pg_extension_config_dump('csm_internal.usage_counter', '');
+SELECT pg_catalog.pg_extension_config_dump('csm_internal.usage_user_day', '');
+SELECT pg_catalog.pg_extension_config_dump('csm_internal.usage_feature_counter', '');
 -- Health: user models and mappings, scores, history and overrides; the
 -- built-in models are installed by CREATE EXTENSION and left out.
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.health_model', 'WHERE NOT builtin');
@@ -31,8 +31,8 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.churn_benchmark', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.segment_weight', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.account_assignment', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.account_assignment_assignment_id_seq', '');
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.member_load', '');
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.member_pick_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('csm_internal.member_load', '');
+SELECT pg_catalog.pg_extension_config_dump('csm_internal.member_pick_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.assignment_log', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.assignment_log_log_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.assignment_alert', '');

@@ -7,7 +7,7 @@
 -- csm.refresh_churn as csm.health_history is by csm.refresh_health: the
 -- day's last refresh wins.  No foreign key (as health_history): on Citus it
 -- is distributed by account_id, colocated with csm.churn_score, and
--- csm._forget_accounts removes a deleted account's rows; a churned account
+-- csm_internal._forget_accounts removes a deleted account's rows; a churned account
 -- keeps its history.
 CREATE TABLE IF NOT EXISTS @extschema@.churn_history (
     account_id  bigint NOT NULL,
@@ -33,7 +33,7 @@ COMMENT ON COLUMN @extschema@.churn_history.computed_at IS 'When the day''s last
 
 CREATE OR REPLACE TRIGGER account_forget_churn_history AFTER DELETE ON @extschema@.account
     REFERENCING OLD TABLE AS gone FOR EACH STATEMENT
-    EXECUTE FUNCTION @extschema@._forget_accounts('@extschema@.churn_history');
+    EXECUTE FUNCTION csm_internal._forget_accounts('@extschema@.churn_history');
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.churn_history', '');
 

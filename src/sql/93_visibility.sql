@@ -4,7 +4,7 @@
 -- its caller.
 --
 -- Who sees what (the outer user: the role that logged in or that SET ROLE
--- chose, as csm._caller() names it):
+-- chose, as csm_internal._caller() names it):
 --   * csm's owner, superusers, roles with BYPASSRLS and the admin level
 --     (csm.grant_access(role, 'admin')): every account;
 --   * a role that is the login_role of an active csm.team_member: the
@@ -30,13 +30,13 @@ COMMENT ON COLUMN @extschema@.team_member.login_role IS
     'The database role this member logs in as; with csm.enable_row_security() in effect the role reads only the member''s book (their primary and secondary accounts and their teams'' unassigned queue; a member whose roles include team_lead: their teams'' accounts). One member per role.';
 
 -- Whether the caller reads every account: NULL array from
--- csm._visible_accounts().  SECURITY DEFINER: it reads the assignments,
+-- csm_internal._visible_accounts().  SECURITY DEFINER: it reads the assignments,
 -- which the policies guard, as their owner (reading them as the caller
 -- would recurse into the policy).
-CREATE OR REPLACE FUNCTION @extschema@._visible_accounts() RETURNS bigint[]
+CREATE OR REPLACE FUNCTION csm_internal._visible_accounts() RETURNS bigint[]
 LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    caller oid := (SELECT r.oid FROM pg_roles r WHERE r.rolname = @extschema@._caller());
+    caller oid := (SELECT r.oid FROM pg_roles r WHERE r.rolname = csm_internal._caller());
     members bigint[];
     teams text[];
     lead_teams text[];
@@ -46,7 +46,7 @@ BEGIN
     END IF;
     IF EXISTS (SELECT 1 FROM pg_roles r WHERE r.oid = caller AND (r.rolsuper OR r.rolbypassrls))
        OR pg_has_role(caller, (SELECT n.nspowner FROM pg_namespace n WHERE n.oid = '@extschema@'::regnamespace), 'USAGE')
-       OR has_function_privilege(caller, '@extschema@._access_admin()', 'EXECUTE') THEN
+       OR has_function_privilege(caller, 'csm_internal._access_admin()', 'EXECUTE') THEN
         RETURN NULL;
     END IF;
     SELECT array_agg(m.member_id),
@@ -72,14 +72,14 @@ BEGIN
           AND NOT EXISTS (SELECT 1 FROM @extschema@.account_assignment p
                           WHERE p.account_id = al.account_id AND p.is_primary AND p.ended_at IS NULL));
 END $$;
-COMMENT ON FUNCTION @extschema@._visible_accounts() IS
-    'Internal: the account_ids the calling role (csm._caller()) may read under csm.enable_row_security(): NULL for every account (csm''s owner, a superuser, BYPASSRLS, the admin level); a member''s current primary and secondary accounts, their teams'' unassigned queue and, for a team_lead, their teams'' accounts; none for a role that is no active member''s login_role.';
+COMMENT ON FUNCTION csm_internal._visible_accounts() IS
+    'Internal: the account_ids the calling role (csm_internal._caller()) may read under csm.enable_row_security(): NULL for every account (csm''s owner, a superuser, BYPASSRLS, the admin level); a member''s current primary and secondary accounts, their teams'' unassigned queue and, for a team_lead, their teams'' accounts; none for a role that is no active member''s login_role.';
 -- Every role may call it: the policies do, as the reader, and it tells a
 -- role only its own book.
 
 -- For csm's SECURITY DEFINER functions, which read as csm's owner: whether
 -- the caller may see the account (always, while the policies are off).
-CREATE OR REPLACE FUNCTION @extschema@._sees_account(account bigint) RETURNS boolean
+CREATE OR REPLACE FUNCTION csm_internal._sees_account(account bigint) RETURNS boolean
 LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     book bigint[];
@@ -87,15 +87,15 @@ BEGIN
     IF NOT (SELECT c.relrowsecurity FROM pg_class c WHERE c.oid = '@extschema@.account'::regclass) THEN
         RETURN true;
     END IF;
-    book := @extschema@._visible_accounts();
+    book := csm_internal._visible_accounts();
     RETURN book IS NULL OR account = ANY (book);
 END $$;
-COMMENT ON FUNCTION @extschema@._sees_account(bigint) IS
-    'Internal: whether the calling role may read the account (csm._visible_accounts()); true for everyone while csm.enable_row_security() is not in effect.';
+COMMENT ON FUNCTION csm_internal._sees_account(bigint) IS
+    'Internal: whether the calling role may read the account (csm_internal._visible_accounts()); true for everyone while csm.enable_row_security() is not in effect.';
 
 -- For csm's writers in C (src/visibility.c), by external_id: an account
 -- outside the caller's book fails as one that does not exist.
-CREATE OR REPLACE FUNCTION @extschema@._require_visible(external_id text) RETURNS void
+CREATE OR REPLACE FUNCTION csm_internal._require_visible(external_id text) RETURNS void
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     id bigint;
@@ -104,56 +104,56 @@ BEGIN
         RETURN;
     END IF;
     SELECT a.account_id INTO id FROM @extschema@.account a WHERE a.external_id = _require_visible.external_id;
-    IF FOUND AND NOT @extschema@._sees_account(id) THEN
+    IF FOUND AND NOT csm_internal._sees_account(id) THEN
         RAISE EXCEPTION 'account "%" does not exist', external_id
             USING ERRCODE = 'no_data_found', HINT = 'See csm.account for the accounts.';
     END IF;
 END $$;
-COMMENT ON FUNCTION @extschema@._require_visible(text) IS
+COMMENT ON FUNCTION csm_internal._require_visible(text) IS
     'Internal: raises P0002 (account does not exist, as for an unknown one) when the account exists but is outside the calling role''s book (csm.enable_row_security()).';
 
 -- The tables the policies guard: csm.account and every per-account table.
--- (PL/pgSQL: csm._distribution() is made later, in 97_distribute.sql.)
-CREATE OR REPLACE FUNCTION @extschema@._book_tables() RETURNS SETOF regclass
+-- (PL/pgSQL: csm_internal._distribution() is made later, in 97_distribute.sql.)
+CREATE OR REPLACE FUNCTION csm_internal._book_tables() RETURNS SETOF regclass
 LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     RETURN QUERY
     SELECT '@extschema@.account'::regclass
     UNION
-    SELECT d.relation FROM @extschema@._distribution() d
+    SELECT d.relation FROM csm_internal._distribution() d
     WHERE d.kind = 'account'
       AND EXISTS (SELECT 1 FROM pg_attribute at
                   WHERE at.attrelid = d.relation AND at.attname = 'account_id' AND NOT at.attisdropped);
 END $$;
-COMMENT ON FUNCTION @extschema@._book_tables() IS
-    'Internal: the tables csm.enable_row_security() guards: csm.account and every per-account table (csm._distribution() kind account).';
+COMMENT ON FUNCTION csm_internal._book_tables() IS
+    'Internal: the tables csm.enable_row_security() guards: csm.account and every per-account table (csm_internal._distribution() kind account).';
 
 CREATE OR REPLACE FUNCTION @extschema@.enable_row_security() RETURNS SETOF regclass
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     t regclass;
 BEGIN
-    PERFORM @extschema@._check_grantor();
+    PERFORM csm_internal._check_grantor();
     -- Citus refuses subqueries in the policies of distributed tables, and
     -- a CSM's book is read from csm.account_assignment, itself distributed
     -- there: no policy could read it on a shard.
-    IF @extschema@._is_distributed('@extschema@.account_assignment') THEN
+    IF csm_internal._is_distributed('@extschema@.account_assignment') THEN
         RAISE EXCEPTION 'per-CSM visibility is not available on a distributed csm'
             USING ERRCODE = 'feature_not_supported',
                   DETAIL = 'Citus refuses policies with subqueries on distributed tables, and a CSM''s book is read from csm.account_assignment, which is distributed by account.',
                   HINT = 'Keep CSMs to csm on a single node, or give them the read level through views of their own.';
     END IF;
-    FOR t IN SELECT b FROM @extschema@._book_tables() b ORDER BY b::text LOOP
+    FOR t IN SELECT b FROM csm_internal._book_tables() b ORDER BY b::text LOOP
         IF EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = t AND p.polname = 'csm_book') THEN
             EXECUTE format('DROP POLICY csm_book ON %s', t);
         END IF;
-        EXECUTE format('CREATE POLICY csm_book ON %s USING ((SELECT @extschema@._visible_accounts()) IS NULL OR account_id = ANY ((SELECT @extschema@._visible_accounts())::bigint[]))', t);
+        EXECUTE format('CREATE POLICY csm_book ON %s USING ((SELECT csm_internal._visible_accounts()) IS NULL OR account_id = ANY ((SELECT csm_internal._visible_accounts())::bigint[]))', t);
         EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', t);
         RETURN NEXT t;
     END LOOP;
 END $$;
 COMMENT ON FUNCTION @extschema@.enable_row_security() IS
-    'Turns per-CSM visibility on: row-level security with one policy (csm_book) on csm.account and every per-account table, so that a role reads and writes only the accounts csm._visible_accounts() gives it: its member''s (csm.team_member.login_role) primary and secondary accounts and its teams'' unassigned queue, a team_lead''s teams'' accounts, everything for csm''s owner, superusers, BYPASSRLS roles and the admin level, nothing for other roles. Not forced: csm''s owner (triggers, refreshes, csm''s writers) is not subject to it. Returns the tables. Idempotent. Errors: 42501 unless csm''s owner or a superuser calls it; 0A000 on a distributed csm (Citus refuses policies with subqueries on distributed tables).';
+    'Turns per-CSM visibility on: row-level security with one policy (csm_book) on csm.account and every per-account table, so that a role reads and writes only the accounts csm_internal._visible_accounts() gives it: its member''s (csm.team_member.login_role) primary and secondary accounts and its teams'' unassigned queue, a team_lead''s teams'' accounts, everything for csm''s owner, superusers, BYPASSRLS roles and the admin level, nothing for other roles. Not forced: csm''s owner (triggers, refreshes, csm''s writers) is not subject to it. Returns the tables. Idempotent. Errors: 42501 unless csm''s owner or a superuser calls it; 0A000 on a distributed csm (Citus refuses policies with subqueries on distributed tables).';
 REVOKE ALL ON FUNCTION @extschema@.enable_row_security() FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION @extschema@.disable_row_security() RETURNS SETOF regclass
@@ -161,8 +161,8 @@ LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     t regclass;
 BEGIN
-    PERFORM @extschema@._check_grantor();
-    FOR t IN SELECT b FROM @extschema@._book_tables() b ORDER BY b::text LOOP
+    PERFORM csm_internal._check_grantor();
+    FOR t IN SELECT b FROM csm_internal._book_tables() b ORDER BY b::text LOOP
         EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', t);
         IF EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = t AND p.polname = 'csm_book') THEN
             EXECUTE format('DROP POLICY csm_book ON %s', t);

@@ -7,8 +7,8 @@
 
 DO $rerunnable$
 BEGIN
-    IF NOT EXISTS (SELECT FROM pg_catalog.pg_constraint c WHERE c.conrelid OPERATOR(pg_catalog.=) '@extschema@.member_load'::pg_catalog.regclass AND c.conname OPERATOR(pg_catalog.=) 'member_load_load_finite') THEN
-        ALTER TABLE @extschema@.member_load ADD CONSTRAINT member_load_load_finite CHECK (load > '-Infinity' AND load < 'Infinity');
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_constraint c WHERE c.conrelid OPERATOR(pg_catalog.=) 'csm_internal.member_load'::pg_catalog.regclass AND c.conname OPERATOR(pg_catalog.=) 'member_load_load_finite') THEN
+        ALTER TABLE csm_internal.member_load ADD CONSTRAINT member_load_load_finite CHECK (load > '-Infinity' AND load < 'Infinity');
     END IF;
 END $rerunnable$;
 DO $rerunnable$

@@ -5,7 +5,7 @@
 --
 -- One row per table. Reference tables come first: distributed tables have
 -- foreign keys to them.
-CREATE OR REPLACE FUNCTION @extschema@._distribution()
+CREATE OR REPLACE FUNCTION csm_internal._distribution()
 RETURNS TABLE (relation regclass, kind text)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 BEGIN ATOMIC
@@ -14,19 +14,19 @@ BEGIN ATOMIC
         (1, '@extschema@.account', 'reference'),
         (2, '@extschema@.team_member', 'reference'),
         (3, '@extschema@.usage_source', 'reference'),
-        (4, '@extschema@.usage_fold_lock', 'reference'),
+        (4, 'csm_internal.usage_fold_lock', 'reference'),
         (5, '@extschema@.health_band_info', 'reference'),
         (6, '@extschema@.health_model', 'reference'),
         (7, '@extschema@.health_group', 'reference'),
         (8, '@extschema@.health_component', 'reference'),
         (9, '@extschema@.health_model_map', 'reference'),
         (10, '@extschema@.segment_weight', 'reference'),
-        (11, '@extschema@.member_load', 'reference'),
-        (12, '@extschema@.member_lock', 'reference'),
+        (11, 'csm_internal.member_load', 'reference'),
+        (12, 'csm_internal.member_lock', 'reference'),
         (13, '@extschema@.routing_rule', 'reference'),
-        (14, '@extschema@.lock_row', 'reference'),
+        (14, 'csm_internal.lock_row', 'reference'),
         (15, '@extschema@.support_team', 'reference'),
-        (16, '@extschema@.agent_load', 'reference'),
+        (16, 'csm_internal.agent_load', 'reference'),
         (17, '@extschema@.churn_signal_kind', 'reference'),
         (18, '@extschema@.churn_signal_setting', 'reference'),
         (19, '@extschema@.churn_model', 'reference'),
@@ -51,11 +51,11 @@ BEGIN ATOMIC
         -- alerts (86_alert.sql)
         (85, '@extschema@.feature_launch', 'reference'),
         -- distributed by account_id, all in one colocation group
-        (101, '@extschema@.usage_counter', 'account'),
-        (102, '@extschema@.usage_user_day', 'account'),
-        (103, '@extschema@.usage_feature_counter', 'account'),
-        (104, '@extschema@.usage_delta', 'account'),
-        (105, '@extschema@.usage_pending', 'reference'),
+        (101, 'csm_internal.usage_counter', 'account'),
+        (102, 'csm_internal.usage_user_day', 'account'),
+        (103, 'csm_internal.usage_feature_counter', 'account'),
+        (104, 'csm_internal.usage_delta', 'account'),
+        (105, 'csm_internal.usage_pending', 'reference'),
         (110, '@extschema@.health_score', 'account'),
         (111, '@extschema@.health_history', 'account'),
         (112, '@extschema@.health_override', 'account'),
@@ -65,7 +65,7 @@ BEGIN ATOMIC
         (130, '@extschema@.conversation', 'account'),
         -- what conversation triggers on a shard leave to the coordinator,
         -- written by them on their own node (60_conversation.sql)
-        (131, '@extschema@.conversation_change', 'account'),
+        (131, 'csm_internal.conversation_change', 'account'),
         (140, '@extschema@.nps_response', 'account'),
         (141, '@extschema@.stakeholder', 'account'),
         (142, '@extschema@.payment', 'account'),
@@ -101,7 +101,7 @@ BEGIN ATOMIC
     ) AS t(position, relation, kind)
     ORDER BY t.position;
 END;
-COMMENT ON FUNCTION @extschema@._distribution() IS
+COMMENT ON FUNCTION csm_internal._distribution() IS
     'Internal: how csm.distribute() places each csm table on Citus: reference (a copy on every node) or account (distributed by account_id, colocated).';
 
 -- Identity columns on a Citus cluster. A row inserted on a worker takes
@@ -115,7 +115,7 @@ COMMENT ON FUNCTION @extschema@._distribution() IS
 -- from g * 2^48 + 1 to (g + 1) * 2^48 for bigint, g * 2^24 + 1 to
 -- (g + 1) * 2^24 for integer. Run on each worker by csm.distribute();
 -- returns how many sequences it moved (0 when they have their range).
-CREATE OR REPLACE FUNCTION @extschema@._node_sequences() RETURNS integer
+CREATE OR REPLACE FUNCTION csm_internal._node_sequences() RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     node integer;
@@ -154,8 +154,8 @@ BEGIN
     RETURN moved;
 END;
 $$;
-REVOKE ALL ON FUNCTION @extschema@._node_sequences() FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@._node_sequences() IS
+REVOKE ALL ON FUNCTION csm_internal._node_sequences() FROM PUBLIC;
+COMMENT ON FUNCTION csm_internal._node_sequences() IS
     'Internal, run on each Citus worker by csm.distribute(): gives this node''s copies of csm''s identity sequences a range of their own (node group g: g * 2^48 + 1 to (g + 1) * 2^48; integer: 2^24), so that rows inserted on a worker get ids no other node hands out.';
 
 CREATE OR REPLACE FUNCTION @extschema@.distribute()
@@ -210,7 +210,7 @@ BEGIN
         SELECT c.conrelid::regclass AS rel, c.conname, pg_get_constraintdef(c.oid) AS def
         FROM pg_constraint c
         WHERE c.contype = 'f'
-          AND c.conrelid IN (SELECT d.relation FROM @extschema@._distribution() d)
+          AND c.conrelid IN (SELECT d.relation FROM csm_internal._distribution() d)
           AND NOT EXISTS (SELECT FROM pg_dist_partition p WHERE p.logicalrelid = c.conrelid)
         ORDER BY c.conrelid, c.conname
     LOOP
@@ -219,7 +219,7 @@ BEGIN
         PERFORM run_command_on_workers(format('ALTER TABLE %s DROP CONSTRAINT IF EXISTS %I', fk.rel, fk.conname));
         fks := fks || format('ALTER TABLE %s ADD CONSTRAINT %I %s', fk.rel, fk.conname, fk.def);
     END LOOP;
-    FOR t IN SELECT d.relation, d.kind FROM @extschema@._distribution() d LOOP
+    FOR t IN SELECT d.relation, d.kind FROM csm_internal._distribution() d LOOP
         relation := t.relation;
         kind := t.kind;
         changed := NOT EXISTS (SELECT FROM pg_dist_partition p WHERE p.logicalrelid = t.relation);
@@ -245,34 +245,34 @@ BEGIN
     END LOOP;
     -- Ownership: new accounts are routed, and new members' lock rows made,
     -- at commit on Citus (54_routing.sql).
-    PERFORM @extschema@._distribute_ownership();
+    PERFORM csm_internal._distribute_ownership();
     -- Lifecycle: new accounts are evaluated at commit on Citus (80_lifecycle.sql).
-    PERFORM @extschema@._distribute_lifecycle();
+    PERFORM csm_internal._distribute_lifecycle();
     -- Revenue: new accounts' ARR is recorded at commit on Citus (81_revenue.sql).
-    PERFORM @extschema@._distribute_revenue();
+    PERFORM csm_internal._distribute_revenue();
     -- Views whose single-node form Citus cannot push down (health: see
-    -- csm._health_views_for_citus).
-    PERFORM @extschema@._health_views_for_citus();
-    -- csm.account_metrics: the set-based form (csm._account_metrics_view).
-    PERFORM @extschema@._account_metrics_view(per_account => false);
-    PERFORM @extschema@._usage_daily_views(per_account => false);
+    -- csm_internal._health_views_for_citus).
+    PERFORM csm_internal._health_views_for_citus();
+    -- csm.account_metrics: the set-based form (csm_internal._account_metrics_view).
+    PERFORM csm_internal._account_metrics_view(per_account => false);
+    PERFORM csm_internal._usage_daily_views(per_account => false);
     -- The rows now live in the shards; drop the coordinator's stale copies.
-    FOR t IN SELECT d.relation FROM @extschema@._distribution() d LOOP
+    FOR t IN SELECT d.relation FROM csm_internal._distribution() d LOOP
         PERFORM truncate_local_data_after_distributing_table(t.relation);
     END LOOP;
     -- Usage tables the user distributed and tracked before: their staging
-    -- tables (csm._usage_stage, src/sql/20_usage.sql).
-    PERFORM @extschema@._usage_stage(u.source_id) FROM @extschema@.usage_source u WHERE u.dropped_at IS NULL ORDER BY u.source_id;
+    -- tables (csm_internal._usage_stage, src/sql/20_usage.sql).
+    PERFORM csm_internal._usage_stage(u.source_id) FROM @extschema@.usage_source u WHERE u.dropped_at IS NULL ORDER BY u.source_id;
     -- Pending events move into the distributed deltas when their account is
     -- created, so that the usage views run on the workers
-    -- (csm._usage_views_for_citus, src/sql/20_usage.sql).
-    PERFORM @extschema@._usage_views_for_citus();
+    -- (csm_internal._usage_views_for_citus, src/sql/20_usage.sql).
+    PERFORM csm_internal._usage_views_for_citus();
     -- Conversation routing finishes on the coordinator after each statement.
-    PERFORM @extschema@._distribute_conversations();
+    PERFORM csm_internal._distribute_conversations();
     -- Each worker's identity sequences get a range of their own (again for
     -- a worker added since).
     FOR t IN SELECT r.nodename, r.nodeport, r.success, r.result
-             FROM run_command_on_workers('SELECT @extschema@._node_sequences()') r LOOP
+             FROM run_command_on_workers('SELECT csm_internal._node_sequences()') r LOOP
         IF NOT t.success THEN
             RAISE EXCEPTION 'csm.distribute() could not give the identity sequences of %:% their range: %',
                 t.nodename, t.nodeport, t.result
@@ -287,7 +287,7 @@ COMMENT ON FUNCTION @extschema@.distribute() IS
 
 -- DROP EXTENSION csm on a cluster: the shards of csm's tables go first
 -- (src/distribute.c says why Citus would leave them).
-CREATE OR REPLACE FUNCTION @extschema@._drop_shards()
+CREATE OR REPLACE FUNCTION csm_internal._drop_shards()
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp AS $$
@@ -332,23 +332,23 @@ BEGIN
     END LOOP;
 END;
 $$;
-REVOKE ALL ON FUNCTION @extschema@._drop_shards() FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@._drop_shards() IS
+REVOKE ALL ON FUNCTION csm_internal._drop_shards() FROM PUBLIC;
+COMMENT ON FUNCTION csm_internal._drop_shards() IS
     'Internal: on the Citus coordinator, drops the shards of csm''s distributed tables; called by the event trigger csm_drop_extension before DROP EXTENSION csm.';
 
-CREATE OR REPLACE FUNCTION @extschema@._drop_extension_start() RETURNS event_trigger
+CREATE OR REPLACE FUNCTION csm_internal._drop_extension_start() RETURNS event_trigger
 LANGUAGE c
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'csm_drop_extension_start';
-REVOKE ALL ON FUNCTION @extschema@._drop_extension_start() FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@._drop_extension_start() IS
-    'ddl_command_start event trigger: before DROP EXTENSION csm, has csm._drop_shards() drop the shards of csm''s tables on a Citus cluster.';
+REVOKE ALL ON FUNCTION csm_internal._drop_extension_start() FROM PUBLIC;
+COMMENT ON FUNCTION csm_internal._drop_extension_start() IS
+    'ddl_command_start event trigger: before DROP EXTENSION csm, has csm_internal._drop_shards() drop the shards of csm''s tables on a Citus cluster.';
 DO $rerunnable$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_event_trigger e WHERE e.evtname OPERATOR(pg_catalog.=) 'csm_drop_extension') THEN
         CREATE EVENT TRIGGER csm_drop_extension ON ddl_command_start
     WHEN TAG IN ('DROP EXTENSION')
-    EXECUTE FUNCTION @extschema@._drop_extension_start();
+    EXECUTE FUNCTION csm_internal._drop_extension_start();
     END IF;
 END $rerunnable$;
 COMMENT ON EVENT TRIGGER csm_drop_extension IS

@@ -5,7 +5,7 @@
 #
 #   health   what raising alerts adds to csm.refresh_health(): the refresh
 #            once with its health_band alerts to raise, once with nothing
-#            new, and the alert step alone (csm._raise_alerts) with nothing
+#            new, and the alert step alone (csm_internal._raise_alerts) with nothing
 #            new, against the refresh without it (the refresh less the step);
 #   run      csm.run_alerts() into an empty csm.alert (every kind; health
 #            bands, churn bands and unassigned accounts hold here), again
@@ -80,7 +80,7 @@ s=$(elapsed "SELECT csm.refresh_health('bench.metrics');")
 echo "run refresh_health alerts=none_new seconds=$s"
 result[health_again]=$s
 settle
-s=$(elapsed "SELECT csm._raise_alerts(ARRAY['health_band']);")
+s=$(elapsed "SELECT csm_internal._raise_alerts(ARRAY['health_band']);")
 echo "run raise_alerts kind=health_band alerts=none_new seconds=$s"
 result[health_step]=$s
 

@@ -119,7 +119,7 @@ prepare() {
         floor) sql -c 'VACUUM ANALYZE bench.floor_account' ;;
         baseline) sql -c 'VACUUM ANALYZE bench.member, bench.account' ;;
         csm|assign_*) sql -c 'VACUUM ANALYZE csm.account, csm.account_assignment, csm.assignment_log, csm.assignment_alert,
-                                    csm.member_load, csm.team_member, csm.routing_rule' ;;
+                                    csm_internal.member_load, csm.team_member, csm.routing_rule' ;;
     esac
     sql -c 'CHECKPOINT' >/dev/null
     sync

@@ -31,7 +31,7 @@ END $$;
 
 -- The baseline for csm_assign: csm 0.1.0's PL/pgSQL csm.csm_assign, kept
 -- verbatim (but for its name and schema) so that the C one is measured
--- against it.  It calls the same internal functions (csm._lock_member and
+-- against it.  It calls the same internal functions (csm_internal._lock_member and
 -- the rest), so it takes the same locks.
 CREATE FUNCTION bench.csm_assign_plpgsql(org_user_id text, assign_to text, is_primary boolean DEFAULT true,
                                          reason text DEFAULT NULL)
@@ -52,16 +52,16 @@ BEGIN
         RAISE EXCEPTION 'org_user_id, assign_to and is_primary must not be NULL'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    account := csm._account_id(org_user_id);
-    member := csm._member(assign_to);
+    account := csm_internal._account_id(org_user_id);
+    member := csm_internal._member(assign_to);
     IF NOT member.active THEN
         result.message := format('%s is inactive', assign_to);
         RETURN result;
     END IF;
 
-    PERFORM csm._lock_account(account);
+    PERFORM csm_internal._lock_account(account);
     -- Wait out other assignments to (or a release of) this member, then look again.
-    PERFORM csm._lock_member(member.member_id);
+    PERFORM csm_internal._lock_member(member.member_id);
     IF NOT (SELECT t.active FROM csm.team_member t WHERE t.member_id = member.member_id) THEN
         result.message := format('%s is inactive', assign_to);
         RETURN result;
@@ -89,7 +89,7 @@ BEGIN
     -- A secondary promoted to primary already carries the account's load.
     weight := csm.segment_load((SELECT a.segment FROM csm.account a WHERE a.account_id = account));
     IF existing.assignment_id IS NULL AND member.capacity IS NOT NULL THEN
-        room := member.capacity - coalesce((SELECT l.load FROM csm.member_load l
+        room := member.capacity - coalesce((SELECT l.load FROM csm_internal.member_load l
                                             WHERE l.member_id = member.member_id), 0);
         IF room + 1e-9 < weight THEN
             result.message := format('%s is at capacity (%s of %s load units in use)', assign_to,
@@ -99,13 +99,13 @@ BEGIN
     END IF;
 
     IF existing.assignment_id IS NOT NULL THEN
-        PERFORM csm._end_assignment(account, existing.assignment_id, 'promoted to primary');
+        PERFORM csm_internal._end_assignment(account, existing.assignment_id, 'promoted to primary');
     END IF;
     IF is_primary AND current_primary.assignment_id IS NOT NULL THEN
-        PERFORM csm._end_assignment(account, current_primary.assignment_id,
+        PERFORM csm_internal._end_assignment(account, current_primary.assignment_id,
                                             coalesce(reason, format('replaced by %s', assign_to)));
     END IF;
-    PERFORM csm._start_assignment(account, member.member_id, is_primary,
+    PERFORM csm_internal._start_assignment(account, member.member_id, is_primary,
                                           CASE WHEN existing.assignment_id IS NOT NULL THEN existing.load ELSE weight END,
                                           reason, NULL,
                                           CASE WHEN existing.assignment_id IS NOT NULL THEN 'promote' ELSE 'assign' END,
@@ -169,7 +169,7 @@ BEGIN
     WHEN 'csm' THEN
         -- As the tables' owner, who may empty the append-only log.
         TRUNCATE csm.account_assignment, csm.assignment_log, csm.assignment_alert;
-        DELETE FROM csm.member_load;
+        DELETE FROM csm_internal.member_load;
         INSERT INTO csm.account_assignment (account_id, member_id, is_primary, load, reason, rule_id)
         SELECT a.account_id, m.member_id, true, 1, 'book', r.rule_id
         FROM csm.account a
@@ -178,7 +178,7 @@ BEGIN
         WHERE a.external_id LIKE 'book\_%';
         INSERT INTO csm.assignment_log (account_id, action, is_primary, new_member_id, reason, rule_id)
         SELECT account_id, 'assign', true, member_id, reason, rule_id FROM csm.account_assignment;
-        INSERT INTO csm.member_load (member_id, accounts, primaries, load, pick_seq, last_assigned_at)
+        INSERT INTO csm_internal.member_load (member_id, accounts, primaries, load, pick_seq, last_assigned_at)
         SELECT member_id, count(*), count(*), count(*), row_number() OVER (ORDER BY member_id), now()
         FROM csm.account_assignment GROUP BY member_id;
         PERFORM setval('bench.csm_next', 1, false);

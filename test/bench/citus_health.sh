@@ -103,10 +103,10 @@ SELECT 'org_' || i, 5 + i % 50, current_date + i % 365, (ARRAY['smb', 'mid_marke
        'pro', '2026-01-01'
 FROM generate_series(1, $ACCOUNTS) i;
 INSERT INTO csm.health_model_map VALUES ('segment', 'enterprise', 'five_pillar');
-INSERT INTO csm.usage_counter (account_id, source_id, day, events, active_users)
+INSERT INTO csm_internal.usage_counter (account_id, source_id, day, events, active_users)
 SELECT a.account_id, 1, current_date - d, 1 + (a.account_id + d) % 40, 1 + (a.account_id * d) % 5
 FROM csm.account a, generate_series(0, $DAYS - 1) d;
-INSERT INTO csm.usage_feature_counter (account_id, source_id, day, feature, events)
+INSERT INTO csm_internal.usage_feature_counter (account_id, source_id, day, feature, events)
 SELECT a.account_id, 1, current_date - d, 'f' || ((a.account_id + d) % 9), 1
 FROM csm.account a, generate_series(0, $DAYS - 1, 2) d;
 INSERT INTO csm.nps_response (account_id, score) SELECT a.account_id, a.account_id % 11 FROM csm.account a WHERE a.account_id % 2 = 0;
@@ -188,7 +188,7 @@ sql -d csm_cluster -c 'SET client_min_messages = error' -c "
                             CASE WHEN p ~* 'subplan|intermediate|pull to coordinator' THEN 'ROWS THROUGH THE COORDINATOR'
                                  ELSE 'nothing through the coordinator' END))
     FROM (VALUES (NULL), ('bench_metrics')) v(m),
-         csm._health_refresh_statements(v.m::regclass, now(), true) s,
+         csm_internal._health_refresh_statements(v.m::regclass, now(), true) s,
          pg_temp.plan(s.statement) p
     WHERE s.step <> 'accounts'"
 echo "check: scores equal on both: $(sql -d csm_single -c "SELECT md5(string_agg(round(score::numeric, 9)::text, ',' ORDER BY account_id)) FROM csm.health_score" | head -c 12)" \

@@ -80,17 +80,17 @@ SELECT i, 'b' || i, 1000 + (i % 97) * 500, 10, now() - interval '400 days', curr
 FROM generate_series(1, $ROWS) AS i;
 -- a day of events in each window: 40 events 45 days ago, 40 (or 120 for
 -- shape 3, over its cap of 100; or 1000 for shape 5, its 1000th event) 5 days ago
-INSERT INTO csm.usage_counter (account_id, source_id, day, events, active_users)
+INSERT INTO csm_internal.usage_counter (account_id, source_id, day, events, active_users)
 SELECT i, 1, current_date - d, CASE WHEN d = 5 AND i % 10 = 3 THEN 120 WHEN d = 5 AND i % 10 = 5 THEN 1000 ELSE 40 END, NULL
 FROM generate_series(1, $ROWS) AS i, (VALUES (45), (5)) AS v(d);
 -- users: 5 on each day; shape 1 has 9 of its 10 seats in use (8 + 1 new:
 -- also +80% growth); shape 2 grew from 5 to 6
-INSERT INTO csm.usage_user_day (account_id, source_id, day, user_key, events)
+INSERT INTO csm_internal.usage_user_day (account_id, source_id, day, user_key, events)
 SELECT i, 1, current_date - d, 'u' || u, 8
 FROM generate_series(1, $ROWS) AS i, (VALUES (45), (5)) AS v(d), generate_series(1, 9) AS u
 WHERE u <= CASE WHEN d = 45 THEN 5 WHEN i % 10 = 1 THEN 9 WHEN i % 10 = 2 THEN 6 ELSE 5 END;
 -- features: f1, f2 on both days; shape 6 adds f3 5 days ago
-INSERT INTO csm.usage_feature_counter (account_id, source_id, day, feature, events)
+INSERT INTO csm_internal.usage_feature_counter (account_id, source_id, day, feature, events)
 SELECT i, 1, current_date - d, 'f' || f, 20
 FROM generate_series(1, $ROWS) AS i, (VALUES (45), (5)) AS v(d), generate_series(1, 3) AS f
 WHERE f <= 2 OR (d = 5 AND i % 10 = 6);
@@ -104,8 +104,8 @@ SELECT i, now() - interval '20 days', 10 FROM generate_series(1, $ROWS) AS i WHE
 SQL
 sql -c 'VACUUM (FREEZE, ANALYZE)' >/dev/null
 echo "data: $ROWS accounts, $(sql -c "SELECT format('usage_counter %s, usage_user_day %s, usage_feature_counter %s, health_history %s, nps_response %s rows',
-    (SELECT count(*) FROM csm.usage_counter), (SELECT count(*) FROM csm.usage_user_day),
-    (SELECT count(*) FROM csm.usage_feature_counter), (SELECT count(*) FROM csm.health_history),
+    (SELECT count(*) FROM csm_internal.usage_counter), (SELECT count(*) FROM csm_internal.usage_user_day),
+    (SELECT count(*) FROM csm_internal.usage_feature_counter), (SELECT count(*) FROM csm.health_history),
     (SELECT count(*) FROM csm.nps_response))"), made in $(( $(date +%s) - t0 )) s"
 
 echo "== refresh: csm.refresh_expansion() into an empty table, then in place; detection alone; the floors once each"

@@ -10,7 +10,7 @@
 --
 -- The two PL/pgSQL baselines keep what csm keeps: events per account and
 -- UTC day, distinct active users per account and day (through a user-day
--- table, as csm.usage_user_day), and events per feature.  They key on the
+-- table, as csm_internal.usage_user_day), and events per feature.  They key on the
 -- account text directly, so they skip csm's account lookup.
 
 CREATE SCHEMA bench;

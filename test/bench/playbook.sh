@@ -12,7 +12,7 @@
 #   refresh  csm.refresh_health() that fires no playbook (every red account
 #            already has its open CTA, no band changes) against its floor,
 #            the scoring and history statements it runs (from
-#            csm._health_refresh_statements) alone, which is what a refresh
+#            csm_internal._health_refresh_statements) alone, which is what a refresh
 #            cost before alerts and playbooks existed: target at most +10%.
 #            Also against the same refresh with every playbook inactive.
 #            Alternated, medians.
@@ -120,7 +120,7 @@ echo "run run_playbooks (idle, nothing new): $(secs "$t_idle") s"
 floor_sql="DO \$\$
 DECLARE
     s jsonb := (SELECT jsonb_object_agg(t.step, t.statement)
-                FROM csm._health_refresh_statements('bench.metrics', now(), false) t);
+                FROM csm_internal._health_refresh_statements('bench.metrics', now(), false) t);
 BEGIN
     LOCK TABLE csm.health_score, csm.health_history IN SHARE ROW EXCLUSIVE MODE;
     EXECUTE s ->> 'score' USING (now() AT TIME ZONE 'UTC')::date, NULL::bigint, false, false, false;

@@ -2,7 +2,7 @@
 # Per-account reads benchmark (issue 15, section 3: per-account reads are
 # O(1) in portfolio size).  Builds a portfolio of the demo's size
 # (BENCH_DEMO_ACCOUNTS, 2,000) and one of BENCH_ACCOUNTS (1M), each with
-# BENCH_DAYS (30) days of usage per account (csm.usage_counter), an NPS
+# BENCH_DAYS (30) days of usage per account (csm_internal.usage_counter), an NPS
 # answer for one account in ten, and refreshed health and churn scores;
 # then times reads of one account by external_id: the views
 # account_metrics, account_health, churn_risk, usage_daily, health_daily,
@@ -61,7 +61,7 @@ INSERT INTO csm.account (external_id, name, segment, arr, seats, started_at, ren
 SELECT 'acct_' || g, 'Account ' || g, (ARRAY['smb', 'mid_market', 'enterprise'])[1 + g % 3], 1000 + g % 50000,
        5 + g % 100, current_date - 400 - g % 300, current_date + g % 365
 FROM generate_series(1, $n) g;
-INSERT INTO csm.usage_counter (account_id, source_id, day, events, active_users)
+INSERT INTO csm_internal.usage_counter (account_id, source_id, day, events, active_users)
 SELECT a.account_id, (SELECT source_id FROM csm.usage_source), current_date - d,
        1 + (a.account_id * 7 + d * 13) % 200, 1 + (a.account_id + d) % 5
 FROM csm.account a CROSS JOIN generate_series(0, $DAYS - 1) d;
@@ -124,10 +124,10 @@ for size in "$SMALL" "$BIG"; do
         echo "run  $size accounts  $name  $v ms  $b buffers"
     done
     if [ "$size" = "$SMALL" ]; then
-        sql -c 'SELECT csm._account_metrics_view(false), csm._usage_daily_views(false)' >/dev/null
+        sql -c 'SELECT csm_internal._account_metrics_view(false), csm_internal._usage_daily_views(false)' >/dev/null
         setm=$(ms set_metrics "SELECT * FROM csm.account_metrics WHERE external_id = %L" | cut -d' ' -f1)
         setu=$(ms set_usage "SELECT * FROM csm.usage_daily WHERE external_id = %L" | cut -d' ' -f1)
-        sql -c 'SELECT csm._account_metrics_view(true), csm._usage_daily_views(true)' >/dev/null
+        sql -c 'SELECT csm_internal._account_metrics_view(true), csm_internal._usage_daily_views(true)' >/dev/null
         echo "run  $size accounts  account_metrics (set-based form)  $setm ms"
         echo "run  $size accounts  usage_daily (set-based form)  $setu ms"
     fi

@@ -57,7 +57,7 @@ FROM generate_series(1, $N) AS i;
 CREATE TABLE bare (LIKE csm.conversation INCLUDING DEFAULTS);
 SQL
 
-clear="TRUNCATE bare; DELETE FROM csm.conversation; UPDATE csm.agent_load SET open_count = 0; ANALYZE csm.conversation"
+clear="TRUNCATE bare; DELETE FROM csm.conversation; UPDATE csm_internal.agent_load SET open_count = 0; ANALYZE csm.conversation"
 floor=$(best bare "$clear" "INSERT INTO bare (account_id, conversation_id, team, required_skills) SELECT account_id, conversation_id, 'rr', skills FROM bench_rows")
 rr=$(best round_robin "$clear" "INSERT INTO csm.conversation (account_id, conversation_id, team, required_skills) SELECT account_id, conversation_id, 'rr', skills FROM bench_rows")
 sk=$(best skills "$clear" "INSERT INTO csm.conversation (account_id, conversation_id, team, required_skills) SELECT account_id, conversation_id, 'sk', skills FROM bench_rows")

@@ -22,7 +22,7 @@ END $$;
 -- path is not under test here): the odd ones fell by 30% over two weeks,
 -- every third used feature f1.
 INSERT INTO csm.usage_source (relation, account_column, time_column, event_column, user_column)
-VALUES ('csm.usage_delta', 'account_id', 'day', 'feature', 'user_key');
+VALUES ('csm_internal.usage_delta', 'account_id', 'day', 'feature', 'user_key');
 INSERT INTO csm.account (account_id, external_id, arr, seats, renewal_date, segment)
 SELECT 9400 + i, 'az' || lpad(i::text, 2, '0'), 1000 * i, 10,
        (now() AT TIME ZONE 'UTC')::date + 40 + 20 * i, 'smb'
@@ -32,15 +32,15 @@ DO $$
 BEGIN
     PERFORM csm.csm_assign('az' || lpad(i::text, 2, '0'), 'az_csm') FROM generate_series(4, 20, 4) AS i;
 END $$;
-INSERT INTO csm.usage_counter (account_id, source_id, day, events, active_users)
+INSERT INTO csm_internal.usage_counter (account_id, source_id, day, events, active_users)
 SELECT 9400 + i, s.source_id, (now() AT TIME ZONE 'UTC')::date - d,
        CASE WHEN i % 2 = 1 AND d < 14 THEN 7 ELSE 10 END, 2
 FROM csm.usage_source s, generate_series(1, 20) i, generate_series(0, 27) d
-WHERE s.relation = 'csm.usage_delta'::regclass;
-INSERT INTO csm.usage_feature_counter (account_id, source_id, day, feature, events)
+WHERE s.relation = 'csm_internal.usage_delta'::regclass;
+INSERT INTO csm_internal.usage_feature_counter (account_id, source_id, day, feature, events)
 SELECT 9400 + i, s.source_id, (now() AT TIME ZONE 'UTC')::date - 5, 'f1', 3
 FROM csm.usage_source s, generate_series(3, 20, 3) i
-WHERE s.relation = 'csm.usage_delta'::regclass;
+WHERE s.relation = 'csm_internal.usage_delta'::regclass;
 INSERT INTO csm.feature_launch (name, features, launched_at) VALUES ('F1 v2', '{f1}', now() - interval '1 day');
 -- Churn scores and signals as a refresh would leave them.
 INSERT INTO csm.churn_score (account_id, probability, band, risk_score, model, computed_at)

@@ -164,14 +164,14 @@ expect "by hand: one audit row per relationship started" "t" "
     SELECT (SELECT count(*) FROM csm.account_assignment x JOIN csm.account a USING (account_id)
             WHERE a.external_id LIKE 'ast\_h\_acct\_%')
          = (SELECT count(*) FROM csm.assignment_log l WHERE l.external_id LIKE 'ast\_h\_acct\_%' AND l.action = 'assign')"
-expect_member_load "by hand: csm.member_load equals a recount from csm.account_assignment"
+expect_member_load "by hand: csm_internal.member_load equals a recount from csm.account_assignment"
 
 # ---------------------------------------------------------------- copies
-copies_agree csm.member_load member_id
-copies_agree csm.member_lock member_id
+copies_agree csm_internal.member_load member_id
+copies_agree csm_internal.member_lock member_id
 copies_agree csm.team_member member_id
 copies_agree csm.account account_id
-copies_agree csm.lock_row scope,key
+copies_agree csm_internal.lock_row scope,key
 
 echo "# assign stress on Citus: $(( $(date +%s) - started )) s in all"
 if [ "$failed" != 0 ]; then

@@ -61,13 +61,13 @@ DO $$ BEGIN
 END $$;
 INSERT INTO csm.usage_source (source_id, relation, account_column, time_column, event_column, user_column)
 VALUES (9900, 'cz_events', 'org', 'at', 'feature', NULL);
-INSERT INTO csm.usage_counter (account_id, source_id, day, events)
+INSERT INTO csm_internal.usage_counter (account_id, source_id, day, events)
 SELECT 9000 + a, 9900, d::date, CASE WHEN a = 25 AND d > current_date - 30 THEN 1
                                     WHEN a = 28 THEN CASE WHEN (current_date - d::date) / 7 % 2 = 0 THEN 30 ELSE 1 END
                                     ELSE 6 END
 FROM generate_series(25, 30) AS a, generate_series(current_date - 59, current_date - 1, interval '1 day') AS d
 WHERE NOT (a = 26 AND d > current_date - 20);
-INSERT INTO csm.usage_feature_counter (account_id, source_id, day, feature, events)
+INSERT INTO csm_internal.usage_feature_counter (account_id, source_id, day, feature, events)
 SELECT 9000 + a, 9900, d::date, 'f' || f, 2
 FROM generate_series(25, 30) AS a, generate_series(current_date - 59, current_date - 1, interval '1 day') AS d,
      generate_series(1, 3) AS f

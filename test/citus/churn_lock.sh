@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Two csm.refresh_churn() calls on a Citus cluster run one after the other:
-# they serialise on the row ('churn', 'signals') of csm.lock_row, a
+# they serialise on the row ('churn', 'signals') of csm_internal.lock_row, a
 # reference table, not on an advisory lock (which is per node).  And a
 # refresh called on a worker says it runs on the coordinator (55000).
 #

@@ -5,9 +5,9 @@
 -- resolve serving the oldest waiting one, reopen to the previous agent,
 -- moves by hand and their errors, an agent coming online and a higher team
 -- limit serving the queue, DELETE, reassign_stale, route_waiting,
--- agent_performance; after every step csm.agent_load equals a recount, the
+-- agent_performance; after every step csm_internal.agent_load equals a recount, the
 -- audit log has one row per move and nothing is left in
--- csm.conversation_change.
+-- csm_internal.conversation_change.
 --
 --   pg_prove -h 127.0.0.1 -p <coordinator> -d csm_citus test/citus/conversation.sql
 BEGIN;
@@ -37,7 +37,7 @@ WITH held AS MATERIALIZED (
     WHERE c.status <> 'resolved' AND c.assignee IS NOT NULL GROUP BY c.assignee)
 SELECT m.handle, l.open_count, coalesce(h.n, 0) AS recount
 FROM csm.team_member m
-JOIN csm.agent_load l ON l.member_id = m.member_id
+JOIN csm_internal.agent_load l ON l.member_id = m.member_id
 LEFT JOIN held h ON h.assignee = m.member_id
 WHERE m.handle LIKE 'tapconv%' AND l.open_count <> coalesce(h.n, 0);
 CREATE TEMP VIEW moves AS
@@ -58,7 +58,7 @@ SELECT results_eq($$SELECT action, old, new, reason FROM moves WHERE a = 9101$$,
                   $$VALUES ('route'::text, NULL::text, 'tapconv_1'::text, 'round_robin'::text)$$,
                   'the route is logged once');
 SELECT is_empty($$SELECT * FROM load_drift$$, 'agent_load counts it');
-SELECT is((SELECT count(*) FROM csm.conversation_change), 0::bigint, 'nothing is left for the coordinator');
+SELECT is((SELECT count(*) FROM csm_internal.conversation_change), 0::bigint, 'nothing is left for the coordinator');
 
 -- Several rows in one statement, on several shards: in the order given.
 INSERT INTO csm.conversation (account_id, conversation_id, team) VALUES
@@ -75,7 +75,7 @@ SELECT results_eq($$SELECT a, handle, why, waits FROM conv WHERE a IN (9105, 910
                   $$VALUES (9105::bigint, NULL::text, 'nobody available'::text, true), (9106, NULL, 'nobody available', true)$$,
                   'nobody under the limit: the conversations wait in the queue');
 SELECT is_empty($$SELECT * FROM moves WHERE a IN (9105, 9106)$$, 'waiting is not a move');
-SELECT is((SELECT max(open_count) FROM csm.agent_load l JOIN csm.team_member m USING (member_id)
+SELECT is((SELECT max(open_count) FROM csm_internal.agent_load l JOIN csm.team_member m USING (member_id)
            WHERE m.handle LIKE 'tapconv%'), 2, 'nobody is above the limit');
 
 -- Resolving frees the agent, who takes the oldest waiting conversation.
@@ -187,7 +187,7 @@ SELECT results_eq($$SELECT handle, handled, open_now, resolved, avg_csat FROM cs
                            ('tapconv_3', 3, 3, 0, NULL),
                            ('tapconv_gone', 0, 0, 0, NULL)$$,
                   'agent_performance counts each agent''s conversations');
-SELECT is((SELECT count(*) FROM csm.conversation_change), 0::bigint, 'nothing is left for the coordinator at the end');
+SELECT is((SELECT count(*) FROM csm_internal.conversation_change), 0::bigint, 'nothing is left for the coordinator at the end');
 
 SELECT * FROM finish();
 ROLLBACK;

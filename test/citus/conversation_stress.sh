@@ -3,7 +3,7 @@
 # test/shell/conversation_stress.sh (test/shell/lib/conversation_*), with
 # plain statements through the coordinator: 8 clients open, resolve, reopen
 # and requeue conversations while agents go on and off line and
-# reassign_stale runs. Afterwards csm.agent_load equals a recount, nobody is
+# reassign_stale runs. Afterwards csm_internal.agent_load equals a recount, nobody is
 # over their limit, nothing waits while an agent of its team is free, the
 # audit log has one row per move, nothing is left unsettled, and no client
 # saw an error (a distributed deadlock would be one).
@@ -22,7 +22,7 @@ trap 'rm -f "$log" "$checks"' EXIT
 cleanup() {
     psql -qX -v ON_ERROR_STOP=1 <<SQL
 DELETE FROM csm.conversation WHERE account_id BETWEEN $abase + 1 AND $abase + 20;
-DELETE FROM csm.agent_load WHERE member_id BETWEEN $mbase + 1 AND $mbase + 14;
+DELETE FROM csm_internal.agent_load WHERE member_id BETWEEN $mbase + 1 AND $mbase + 14;
 DELETE FROM csm.team_member WHERE member_id BETWEEN $mbase + 1 AND $mbase + 14;
 DELETE FROM csm.support_team WHERE team IN ('support', 'billing');
 SQL

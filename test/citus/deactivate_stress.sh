@@ -113,9 +113,9 @@ expect "every account of the team has exactly one current primary, an active mem
         LEFT JOIN csm.team_member m ON m.member_id = x.member_id
         WHERE a.external_id LIKE 'dx\_%' GROUP BY a.account_id) c
     WHERE c.primaries <> 1 OR c.good <> 1"
-expect_member_load "csm.member_load equals a recount from csm.account_assignment"
+expect_member_load "csm_internal.member_load equals a recount from csm.account_assignment"
 copies_agree csm.team_member member_id
-copies_agree csm.member_load member_id
+copies_agree csm_internal.member_load member_id
 copies_agree csm.account account_id
 
 echo "# deactivation stress on Citus: $(( $(date +%s) - started )) s"

@@ -69,29 +69,29 @@ SQL
 
 # every csm table's rows, in one line per table
 checksums="SELECT string_agg(format('%s %s', d.relation, x.sum), ' ' ORDER BY d.relation::text)
-FROM csm._distribution() d,
+FROM csm_internal._distribution() d,
 LATERAL (SELECT (xpath('/row/c/text()', query_to_xml(format(
     'SELECT count(*) || '':'' || coalesce(md5(string_agg(t::text, '','' ORDER BY t::text)), '''') AS c FROM %s t',
     d.relation), false, false, '')))[1]::text AS sum) x"
 fks="SELECT string_agg(format('%s.%s %s', c.conrelid::regclass, c.conname, pg_get_constraintdef(c.oid)), '; '
          ORDER BY c.conrelid::regclass::text, c.conname)
-FROM pg_constraint c WHERE c.contype = 'f' AND c.conrelid IN (SELECT relation FROM csm._distribution())"
+FROM pg_constraint c WHERE c.contype = 'f' AND c.conrelid IN (SELECT relation FROM csm_internal._distribution())"
 # the foreign keys the cluster keeps: all but those of conversation and
-# agent_load to team_member, which csm._distribute_conversations() drops on
+# agent_load to team_member, which csm_internal._distribute_conversations() drops on
 # purpose (README, "Growing past one machine")
-fks_kept="$fks AND (c.conrelid, c.conname) NOT IN (('csm.agent_load'::regclass, 'agent_load_member_fkey'),
+fks_kept="$fks AND (c.conrelid, c.conname) NOT IN (('csm_internal.agent_load'::regclass, 'agent_load_member_fkey'),
     ('csm.conversation'::regclass, 'conversation_assignee_fkey'),
     ('csm.conversation'::regclass, 'conversation_previous_assignee_fkey'))"
 # csm's triggers before distribute(), which may add triggers of its own
 q -c "CREATE TABLE public.triggers_before AS
       SELECT t.tgrelid::regclass::text AS rel, t.tgname, t.tgenabled FROM pg_trigger t
-      WHERE NOT t.tgisinternal AND t.tgrelid IN (SELECT relation FROM csm._distribution())"
+      WHERE NOT t.tgisinternal AND t.tgrelid IN (SELECT relation FROM csm_internal._distribution())"
 triggers_lost="SELECT string_agg(format('%s.%s %s', b.rel, b.tgname, b.tgenabled), '; ' ORDER BY b.rel, b.tgname)
 FROM public.triggers_before b
 WHERE NOT EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = b.rel::regclass AND t.tgname = b.tgname
                                              AND t.tgenabled = b.tgenabled)"
 counts="SELECT (SELECT count(*) FROM csm.account) || ' accounts, ' || (SELECT count(*) FROM csm.account_assignment)
-  || ' assignments, ' || (SELECT count(*) FROM csm.usage_counter) + (SELECT count(*) FROM csm.usage_delta)
+  || ' assignments, ' || (SELECT count(*) FROM csm_internal.usage_counter) + (SELECT count(*) FROM csm_internal.usage_delta)
   || ' usage rows, ' || (SELECT count(*) FROM csm.health_score) || ' health scores'"
 sums_before=$(q -c "$checksums")
 fks_before=$(q -c "$fks_kept")
@@ -106,15 +106,15 @@ expect "and nothing was distributed" 0 "$(q -c "SELECT count(*) FROM pg_dist_par
 expect "a worker refuses (55000)" 55000 "$(sqlstate "$1" 'SELECT * FROM csm.distribute()')"
 
 out=$(q -c "SELECT count(*) FILTER (WHERE changed) || ' of ' || count(*) FROM csm.distribute()")
-expect "distribute() places every table" "$(q -c "SELECT count(*) || ' of ' || count(*) FROM csm._distribution()")" "$out"
+expect "distribute() places every table" "$(q -c "SELECT count(*) || ' of ' || count(*) FROM csm_internal._distribution()")" "$out"
 expect "every table is placed as listed" "" "$(q -c "
-    SELECT string_agg(d.relation::text, ', ') FROM csm._distribution() d
+    SELECT string_agg(d.relation::text, ', ') FROM csm_internal._distribution() d
     LEFT JOIN pg_dist_partition p ON p.logicalrelid = d.relation
     WHERE p.logicalrelid IS NULL
        OR (d.kind = 'reference') <> (p.partmethod = 'n' AND p.repmodel = 't')
        OR (d.kind = 'account' AND column_to_column_name(p.logicalrelid, p.partkey) <> 'account_id')")"
 expect "the tables distributed by account are colocated" 1 "$(q -c "
-    SELECT count(DISTINCT p.colocationid) FROM csm._distribution() d
+    SELECT count(DISTINCT p.colocationid) FROM csm_internal._distribution() d
     JOIN pg_dist_partition p ON p.logicalrelid = d.relation WHERE d.kind = 'account'")"
 expect "no row lost or changed" "$sums_before" "$(q -c "$checksums")"
 expect "the same counts" "$counts_before" "$(q -c "$counts")"
@@ -123,13 +123,13 @@ expect "every trigger kept, enabled as before" "" "$(q -c "$triggers_lost")"
 # run_command_on_placements: the number of user triggers of each shard.
 expect "every shard has its table's triggers" "" "$(q -c "
     SELECT string_agg(DISTINCT d.relation::text, ', ')
-    FROM csm._distribution() d,
+    FROM csm_internal._distribution() d,
     LATERAL run_command_on_placements(d.relation,
         'SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal AND tgrelid = ''%s''::regclass') r
     WHERE NOT r.success
        OR r.result::bigint <> (SELECT count(*) FROM pg_trigger t WHERE NOT t.tgisinternal AND t.tgrelid = d.relation)")"
 expect "the coordinator keeps no stale local rows" 0 "$(q -c "
-    SELECT count(*) FROM csm._distribution() d, LATERAL (SELECT (xpath('/row/n/text()', query_to_xml(format(
+    SELECT count(*) FROM csm_internal._distribution() d, LATERAL (SELECT (xpath('/row/n/text()', query_to_xml(format(
         'SELECT count(*) AS n FROM ONLY %s', d.relation), false, false, '')))[1]::text::bigint AS n) x
     WHERE x.n > 0" -c "SET citus.enable_local_execution = off" 2>/dev/null | head -n 1)"
 expect "a foreign key is enforced on the cluster (23503)" 23503 \
@@ -146,7 +146,7 @@ expect "note and NPS ids stay unique" "0 0" "$(q -c "SELECT (SELECT count(*) - c
     || ' ' || (SELECT count(*) - count(DISTINCT response_id) FROM csm.nps_response)")"
 sums_before=$(q -c "$checksums")
 
-expect "a second call changes nothing" "0 of $(q -c 'SELECT count(*) FROM csm._distribution()')" \
+expect "a second call changes nothing" "0 of $(q -c 'SELECT count(*) FROM csm_internal._distribution()')" \
     "$(q -c "SELECT count(*) FILTER (WHERE changed) || ' of ' || count(*) FROM csm.distribute()")"
 expect "and loses nothing" "$sums_before" "$(q -c "$checksums")"
 expect "and keeps the same foreign keys" "$fks_before" "$(q -c "$fks")"

@@ -1,5 +1,5 @@
 -- csm.distribute() on the cluster where make test-citus ran it: every csm
--- table placed as csm._distribution() says, the per-account tables in one
+-- table placed as csm_internal._distribution() says, the per-account tables in one
 -- colocation group, a second call changes nothing, a worker refuses.
 -- test/citus/distribute.sh loads data before distributing and checks that
 -- nothing is lost; test/pgtap/distribute.sql checks the refusal without Citus.
@@ -9,21 +9,21 @@ SELECT plan(7);
 SELECT set_eq(
     $$SELECT c.oid::regclass FROM pg_class c
       WHERE c.relnamespace = 'csm'::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition$$,
-    'SELECT relation FROM csm._distribution()',
-    'every csm table is placed by csm._distribution()');
+    'SELECT relation FROM csm_internal._distribution()',
+    'every csm table is placed by csm_internal._distribution()');
 SELECT is_empty(
-    $$SELECT d.relation FROM csm._distribution() d
+    $$SELECT d.relation FROM csm_internal._distribution() d
       LEFT JOIN pg_dist_partition p ON p.logicalrelid = d.relation
       WHERE p.logicalrelid IS NULL
          OR (d.kind = 'reference') <> (p.partmethod = 'n' AND p.repmodel = 't')
          OR (d.kind = 'account' AND column_to_column_name(p.logicalrelid, p.partkey) IS DISTINCT FROM 'account_id')$$,
     'every csm table is a reference table or distributed by account_id, as listed');
-SELECT is((SELECT count(DISTINCT p.colocationid) FROM csm._distribution() d
+SELECT is((SELECT count(DISTINCT p.colocationid) FROM csm_internal._distribution() d
            JOIN pg_dist_partition p ON p.logicalrelid = d.relation WHERE d.kind = 'account'),
           1::bigint, 'the tables distributed by account_id are colocated');
-SELECT is((SELECT count(*) FROM pg_dist_shard s JOIN csm._distribution() d ON d.relation = s.logicalrelid
+SELECT is((SELECT count(*) FROM pg_dist_shard s JOIN csm_internal._distribution() d ON d.relation = s.logicalrelid
            WHERE d.kind = 'reference'),
-          (SELECT count(*) FROM csm._distribution() WHERE kind = 'reference'), 'one shard per reference table');
+          (SELECT count(*) FROM csm_internal._distribution() WHERE kind = 'reference'), 'one shard per reference table');
 
 CREATE TEMP TABLE shards_before AS SELECT logicalrelid, shardid FROM pg_dist_shard;
 SELECT is((SELECT count(*) FILTER (WHERE changed) FROM csm.distribute()), 0::bigint,

@@ -31,7 +31,7 @@ UPDATE csm.account SET status = 'churned', churned_at = now() - interval '10 day
 INSERT INTO csm.usage_source (source_id, relation, account_column, time_column, event_column, user_column)
 VALUES (9950, 'csm.account', 'external_id', 'created_at', 'name', 'name');
 -- users per day: (account, users, first day back, last day back)
-INSERT INTO csm.usage_user_day (account_id, source_id, day, user_key, events)
+INSERT INTO csm_internal.usage_user_day (account_id, source_id, day, user_key, events)
 SELECT v.a, 9950, current_date - k, 'u' || u, 1
 FROM (VALUES (9501, 5, 0, 119), (9502, 10, 0, 59), (9505, 5, 0, 59), (9505, 6, 0, 29), (9510, 10, 0, 59)) AS v(a, users, k0, k1),
      generate_series(v.k0, v.k1) AS k, generate_series(1, v.users) AS u
@@ -39,12 +39,12 @@ WHERE NOT (v.a = 9505 AND v.users = 6 AND u <= 5)
 UNION ALL
 -- the last user of 9505 came in the last 30 days only (above)
 SELECT 9506, 9950, current_date - k, 'u1', 1 FROM generate_series(0, 119) AS k;
-INSERT INTO csm.usage_counter (account_id, source_id, day, events, active_users)
+INSERT INTO csm_internal.usage_counter (account_id, source_id, day, events, active_users)
 SELECT a, 9950, current_date - k, e, NULL
 FROM (VALUES (9501, 5, 0, 119), (9502, 10, 0, 59), (9504, 15, 0, 29), (9505, 5, 0, 59), (9507, 10, 30, 119),
              (9507, 5, 0, 29), (9509, 5, 0, 29), (9510, 10, 0, 59)) AS v(a, e, k0, k1),
      generate_series(v.k0, v.k1) AS k;
-INSERT INTO csm.usage_feature_counter (account_id, source_id, day, feature, events)
+INSERT INTO csm_internal.usage_feature_counter (account_id, source_id, day, feature, events)
 SELECT 9501, 9950, current_date - k, 'f' || f, 1 FROM generate_series(0, 119) AS k, generate_series(1, 5) AS f
 UNION ALL
 SELECT 9506, 9950, current_date - k, 'f' || f, 1 FROM generate_series(0, 119) AS k, generate_series(1, 3) AS f
@@ -104,7 +104,7 @@ SELECT is((SELECT e - 'computed_at' #- '{signals,0,first_seen_at}' FROM csm.iden
                                  'evidence', '{"limits": [{"cap": 10, "used": 10, "limit": "seats", "ratio": 1.0000, "source": "usage"}], "min_ratio": 0.9}'::jsonb,
                                  'play', (SELECT play FROM csm.expansion_signal_kind WHERE signal = 'plan_limit'))),
                              'recommended_plays', jsonb_build_array((SELECT play FROM csm.expansion_signal_kind WHERE signal = 'plan_limit')),
-                             'expansion_potential', csm._expansion_potential(10000, 10, '{0.5}')),
+                             'expansion_potential', csm_internal._expansion_potential(10000, 10, '{0.5}')),
           'identify_expansion: the signal with its evidence and play, the potential');
 SELECT is((SELECT e #>> '{expansion_potential,expected_arr}' FROM csm.identify_expansion('cx02') e), '1000.00',
           'identify_expansion: 20% of 10000 ARR at a likelihood of 0.5');

@@ -16,7 +16,7 @@ SELECT plan(42);
 -- (a source row of a relation every node has; the counters below are its
 -- rollups, written directly so that the usage path is not under test here)
 INSERT INTO csm.usage_source (relation, account_column, time_column, event_column, user_column)
-VALUES ('csm.usage_delta', 'account_id', 'day', 'feature', 'user_key');
+VALUES ('csm_internal.usage_delta', 'account_id', 'day', 'feature', 'user_key');
 INSERT INTO csm.account (external_id, seats, renewal_date, created_at, segment, plan, status)
 SELECT 'h2t_' || i, 1 + i % 7, (now() AT TIME ZONE 'UTC')::date + (i * 13) % 300, '2026-01-01',
        CASE WHEN i % 3 = 0 THEN 'enterprise' ELSE 'smb' END, 'p' || (i % 4),
@@ -25,22 +25,22 @@ FROM generate_series(1, 40) i;
 CREATE TEMP TABLE h2t_acct ON COMMIT DROP AS
 SELECT a.account_id, a.external_id, a.seats, a.renewal_date, a.status, row_number() OVER (ORDER BY a.account_id) AS i
 FROM csm.account a WHERE a.external_id LIKE 'h2t\_%';
-INSERT INTO csm.usage_counter (account_id, source_id, day, events, active_users)
+INSERT INTO csm_internal.usage_counter (account_id, source_id, day, events, active_users)
 SELECT t.account_id, s.source_id, (now() AT TIME ZONE 'UTC')::date - d, (t.i * 7 + d) % 13, (t.i + d) % 4
 FROM h2t_acct t, csm.usage_source s, generate_series(0, 40) d
-WHERE t.i % 5 <> 0 AND s.relation = 'csm.usage_delta'::regclass AND d % (1 + t.i % 3) = 0;
-INSERT INTO csm.usage_feature_counter (account_id, source_id, day, feature, events)
+WHERE t.i % 5 <> 0 AND s.relation = 'csm_internal.usage_delta'::regclass AND d % (1 + t.i % 3) = 0;
+INSERT INTO csm_internal.usage_feature_counter (account_id, source_id, day, feature, events)
 SELECT t.account_id, s.source_id, (now() AT TIME ZONE 'UTC')::date - d, 'f' || (d % 7), (t.i + d) % 3
 FROM h2t_acct t, csm.usage_source s, generate_series(0, 40, 3) d
-WHERE t.i % 5 <> 0 AND s.relation = 'csm.usage_delta'::regclass;
+WHERE t.i % 5 <> 0 AND s.relation = 'csm_internal.usage_delta'::regclass;
 INSERT INTO csm.nps_response (account_id, responded_at, score)
 SELECT t.account_id, now() - (d || ' days')::interval, (t.i + d) % 11
 FROM h2t_acct t, generate_series(1, 3) d WHERE t.i % 2 = 0;
 
 -- The metrics, computed here from those rows (one source, no deltas), on
 -- local copies.
-CREATE TEMP TABLE h2t_counter ON COMMIT DROP AS SELECT * FROM csm.usage_counter;
-CREATE TEMP TABLE h2t_feature ON COMMIT DROP AS SELECT * FROM csm.usage_feature_counter;
+CREATE TEMP TABLE h2t_counter ON COMMIT DROP AS SELECT * FROM csm_internal.usage_counter;
+CREATE TEMP TABLE h2t_feature ON COMMIT DROP AS SELECT * FROM csm_internal.usage_feature_counter;
 CREATE TEMP TABLE h2t_nps ON COMMIT DROP AS SELECT * FROM csm.nps_response;
 CREATE TEMP TABLE h2t_expected ON COMMIT DROP AS
 WITH today AS (SELECT (now() AT TIME ZONE 'UTC')::date AS d)
@@ -202,7 +202,7 @@ DECLARE
     p text := '';
     line text;
 BEGIN
-    SELECT s.statement INTO q FROM csm._health_refresh_statements(metrics, now(), true) s WHERE s.step = h2t_plan.step;
+    SELECT s.statement INTO q FROM csm_internal._health_refresh_statements(metrics, now(), true) s WHERE s.step = h2t_plan.step;
     FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q USING (now() AT TIME ZONE 'UTC')::date, NULL::bigint, true, true, false LOOP
         p := p || line || E'\n';
     END LOOP;

@@ -3,7 +3,7 @@
 -- colocated with csm.churn_score), csm.churn_daily and csm.health_daily
 -- read it with the account's columns, and csm.account_metrics,
 -- csm.usage_daily and csm.usage_feature_daily have the set-based form
--- Citus runs (csm._account_metrics_view, csm._usage_daily_views), with the
+-- Citus runs (csm_internal._account_metrics_view, csm_internal._usage_daily_views), with the
 -- single-node answers.  The same file passes on a single node.  Run with
 -- pg_prove against the coordinator; everything is rolled back.
 BEGIN;

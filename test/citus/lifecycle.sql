@@ -97,7 +97,7 @@ SELECT lives_ok($$INSERT INTO csm.milestone (milestone, label, enabled) VALUES (
 -- The bulk refresh of accounts loaded as history (created_at in the past:
 -- the triggers leave them to it): the stage, csm's own write of the column
 -- stamping updated_at the same on every copy, and a deleted account's
--- lifecycle rows going with it (csm._forget_accounts, no foreign key).
+-- lifecycle rows going with it (csm_internal._forget_accounts, no foreign key).
 INSERT INTO csm.account (external_id, started_at, renewal_date, created_at)
 SELECT 'lc_bulk_' || i, now() - make_interval(days => i * 9), current_date + (i * 41) % 400, now() - interval '1 year'
 FROM generate_series(1, 30) i;

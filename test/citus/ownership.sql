@@ -57,9 +57,9 @@ CREATE FUNCTION pg_temp.books(team text) RETURNS text LANGUAGE plpgsql AS $$ BEG
         FROM csm.team_member m
         LEFT JOIN csm.account_assignment x ON x.member_id = m.member_id AND x.is_primary AND x.ended_at IS NULL
         WHERE team = ANY (m.teams) GROUP BY m.handle) b); END $$;
--- Members ot_* whose csm.member_load differs from a recount of their relationships.
+-- Members ot_* whose csm_internal.member_load differs from a recount of their relationships.
 CREATE FUNCTION pg_temp.load_drift() RETURNS bigint LANGUAGE plpgsql AS $$ BEGIN
-    RETURN (SELECT count(*) FROM csm.member_load l JOIN csm.team_member m USING (member_id)
+    RETURN (SELECT count(*) FROM csm_internal.member_load l JOIN csm.team_member m USING (member_id)
             LEFT JOIN (SELECT x.member_id, count(*) AS accounts, count(*) FILTER (WHERE x.is_primary) AS primaries, sum(x.load) AS load
                        FROM csm.account_assignment x WHERE x.ended_at IS NULL GROUP BY x.member_id) r USING (member_id)
             WHERE m.handle LIKE 'ot\_%'
@@ -77,11 +77,11 @@ INSERT INTO csm.segment (name, csm_ratio, touch_model, review_cadence) VALUES
 INSERT INTO csm.team_member (handle, teams, roles, capacity) VALUES
     ('ot_ann', '{ot_a}', '{csm}', NULL), ('ot_bob', '{ot_a}', '{csm}', NULL), ('ot_cat', '{ot_a}', '{csm}', NULL),
     ('ot_dan', '{ot_b}', '{csm}', 25), ('ot_eve', '{ot_b}', '{csm}', NULL);
-SELECT is((SELECT count(*) FROM csm.member_lock k JOIN csm.team_member m USING (member_id) WHERE m.handle LIKE 'ot\_%'),
+SELECT is((SELECT count(*) FROM csm_internal.member_lock k JOIN csm.team_member m USING (member_id) WHERE m.handle LIKE 'ot\_%'),
           5::bigint, 'team_member insert: one lock row per member (the trigger acted once, on the coordinator)');
 SELECT is(pg_temp.copies_agree('csm.team_member', 'member_id', $$handle LIKE 'ot\_%'$$), 'same on 3 nodes',
           'team_member: every copy holds the same rows');
-SELECT is(pg_temp.copies_agree('csm.member_lock', 'member_id'), 'same on 3 nodes', 'member_lock: every copy the same');
+SELECT is(pg_temp.copies_agree('csm_internal.member_lock', 'member_id'), 'same on 3 nodes', 'member_lock: every copy the same');
 
 INSERT INTO csm.account (external_id, segment)
 SELECT 'ot_' || i, CASE WHEN i IN (2, 3) THEN 'strategic' ELSE 'smb' END FROM generate_series(1, 12) i;
@@ -146,7 +146,7 @@ SELECT is(pg_temp.copies_agree('csm.account', 'account_id', $$external_id LIKE '
 UPDATE csm.team_member SET status = 'away' WHERE handle = 'ot_dan';
 SELECT is(pg_temp.copies_agree('csm.team_member', 'member_id', $$handle LIKE 'ot\_%'$$), 'same on 3 nodes',
           'after a status change: every copy of team_member the same (status_changed_at too)');
-SELECT is(pg_temp.copies_agree('csm.member_load', 'member_id'), 'same on 3 nodes', 'member_load: every copy the same');
+SELECT is(pg_temp.copies_agree('csm_internal.member_load', 'member_id'), 'same on 3 nodes', 'member_load: every copy the same');
 
 -- Departures: release_member, and deactivation through the trigger ----------------
 SELECT is(csm.release_member('ot_bob'), 3, 'release_member: hands over 3 accounts');

@@ -91,7 +91,7 @@ SELECT is(pg_temp.q($$SELECT (SELECT count(*) FROM csm.renewal WHERE account_id 
 -- new renewals read from the reference table csm.account.
 SELECT CASE WHEN pg_temp.citus() THEN
     is((SELECT string_agg(s.step, ',' ORDER BY s.step)
-        FROM csm._renewal_refresh_statements(now(), (now() AT TIME ZONE 'UTC')::date, 'postgres', true) s
+        FROM csm_internal._renewal_refresh_statements(now(), (now() AT TIME ZONE 'UTC')::date, 'postgres', true) s
         WHERE s.step IN ('close_churned', 'close_moved', 'advance', 'remind')
           AND pg_temp.q(format($q$SELECT string_agg(l, E'\n') FROM (SELECT * FROM pg_temp.explain(%L)) e(l)$q$, s.statement))
               ~ 'Task Count: [0-9]+' AND NOT pg_temp.q(format($q$SELECT string_agg(l, E'\n') FROM (SELECT * FROM pg_temp.explain(%L)) e(l)$q$, s.statement))

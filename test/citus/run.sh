@@ -154,7 +154,7 @@ declare -A skip_tap=(
     [usage_security]='creates a role in its transaction and makes objects as that role (see schema_owner)'
     # How the bulk lifecycle refresh works on one node: function calls
     # counted in pg_stat_xact_user_functions (on Citus they run where the
-    # shards are), updated_at against now() (on Citus csm._stamp() is the
+    # shards are), updated_at against now() (on Citus csm_internal._stamp() is the
     # distributed transaction's timestamp) and a join of local tables.
     [lifecycle_bulk]='checks how the bulk refresh works on one node; test/citus/lifecycle.sql checks its answers and stamps on the cluster'
 )

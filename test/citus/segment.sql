@@ -31,7 +31,7 @@ LANGUAGE sql AS $$
         orderby, replace(filter, '%', '%%')))
 $$;
 
-SELECT is((SELECT string_agg(relation::text || '=' || kind, ' ' ORDER BY relation::text) FROM csm._distribution()
+SELECT is((SELECT string_agg(relation::text || '=' || kind, ' ' ORDER BY relation::text) FROM csm_internal._distribution()
            WHERE relation::text IN ('csm.segment', 'csm.segment_rule')),
           'csm.segment=reference csm.segment_rule=reference', 'segments and their rules are reference tables');
 

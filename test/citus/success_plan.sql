@@ -27,11 +27,11 @@ INSERT INTO csm.account (account_id, external_id, name, segment, arr, seats, sta
     (9704, 'spz4', 'Spz Four', 'enterprise', 200000, 600, now() - interval '120 days', current_date + 20);
 INSERT INTO csm.usage_source (source_id, relation, account_column, time_column, event_column, user_column)
 VALUES (9970, 'csm.account', 'external_id', 'created_at', 'name', 'name');
-INSERT INTO csm.usage_user_day (account_id, source_id, day, user_key, events)
+INSERT INTO csm_internal.usage_user_day (account_id, source_id, day, user_key, events)
 SELECT 9701, 9970, current_date - k, 'u' || u, 1 FROM generate_series(1, 60) AS k, generate_series(1, 4) AS u;
-INSERT INTO csm.usage_counter (account_id, source_id, day, events, active_users)
+INSERT INTO csm_internal.usage_counter (account_id, source_id, day, events, active_users)
 SELECT 9701, 9970, current_date - k, 4 + (k % 3), 4 FROM generate_series(1, 100) AS k;
-INSERT INTO csm.usage_feature_counter (account_id, source_id, day, feature, events)
+INSERT INTO csm_internal.usage_feature_counter (account_id, source_id, day, feature, events)
 SELECT 9701, 9970, current_date - k, f, 2 FROM generate_series(1, 60) AS k, unnest(ARRAY['reports', 'api']) AS f;
 INSERT INTO csm.core_feature (feature) VALUES ('reports'), ('api'), ('alerts');
 INSERT INTO csm.health_history (account_id, day, model, model_version, score, band, coverage, computed_at)

@@ -4,8 +4,8 @@
 -- at once (routed where someone is free, else waiting in the new team),
 -- the agent reassign_stale took a conversation from kept out, notes and the
 -- handoff context on the shards, agent_performance over them.  After each
--- step csm.agent_load equals a recount and nothing is left in
--- csm.conversation_change.  The single-node answers are worked out by hand.
+-- step csm_internal.agent_load equals a recount and nothing is left in
+-- csm_internal.conversation_change.  The single-node answers are worked out by hand.
 --
 --   pg_prove -h 127.0.0.1 -p <coordinator> -d csm_citus test/citus/support.sql
 BEGIN;
@@ -30,7 +30,7 @@ WITH held AS MATERIALIZED (
     WHERE c.status <> 'resolved' AND c.assignee IS NOT NULL GROUP BY c.assignee)
 SELECT m.handle, l.open_count, coalesce(h.n, 0) AS recount
 FROM csm.team_member m
-JOIN csm.agent_load l ON l.member_id = m.member_id
+JOIN csm_internal.agent_load l ON l.member_id = m.member_id
 LEFT JOIN held h ON h.assignee = m.member_id
 WHERE m.handle LIKE 'tapsup%' AND l.open_count <> coalesce(h.n, 0);
 RESET client_min_messages;
@@ -44,7 +44,7 @@ SELECT results_eq($$SELECT a, handle, waits FROM sup ORDER BY a$$,
                            (9203, NULL, true), (9204, 'tapsup_de', false)$$,
                   'skills: each to an agent who has the skill; nobody speaks Japanese, so 9203 waits');
 SELECT is_empty($$SELECT * FROM load_drift$$, 'agent_load equals a recount after the skills INSERT');
-SELECT is((SELECT count(*) FROM csm.conversation_change), 0::bigint, 'nothing left for the coordinator');
+SELECT is((SELECT count(*) FROM csm_internal.conversation_change), 0::bigint, 'nothing left for the coordinator');
 
 -- A team change of three conversations in one UPDATE: tapsup_n1 (limit 1)
 -- takes one, the others wait in the new team.
@@ -56,7 +56,7 @@ SELECT results_eq($$SELECT count(*) FILTER (WHERE handle = 'tapsup_n1'), count(*
 SELECT is_empty($$SELECT * FROM sup WHERE team = 'tapsup_new' AND handle IN ('tapsup_fr', 'tapsup_de')$$,
                 'team change: no conversation keeps an agent who is not in its new team');
 SELECT is_empty($$SELECT * FROM load_drift$$, 'agent_load equals a recount after the team change');
-SELECT is((SELECT count(*) FROM csm.conversation_change), 0::bigint, 'nothing left for the coordinator after the team change');
+SELECT is((SELECT count(*) FROM csm_internal.conversation_change), 0::bigint, 'nothing left for the coordinator after the team change');
 
 -- The kept-out agent: 9205 is requeued from its silent agent, who is the
 -- only one online, so it waits.

@@ -212,7 +212,7 @@ SELECT is((SELECT count(*) FROM pg_class c WHERE c.relnamespace = 'csm'::regname
           pg_temp.num('SELECT count(*) FROM csm.usage_source'), 'and its staging table');
 
 -- 7. A key's waiting events count as soon as its account is created -------
--- On Citus the usage views read no csm.usage_pending (a reference table,
+-- On Citus the usage views read no csm_internal.usage_pending (a reference table,
 -- which would pull every account's usage to the coordinator): creating the
 -- account moves its key's pending events into the distributed deltas.
 CREATE TABLE public.usage_t_late (org text, at date, member text, feature text);
@@ -220,7 +220,7 @@ SELECT create_distributed_table('public.usage_t_late', 'org');
 SELECT csm.track_usage('public.usage_t_late', 'org', 'at', 'feature', 'member', create_accounts => false);
 INSERT INTO public.usage_t_late VALUES ('late-1', '2026-05-01', 'a', 'x'), ('late-1', '2026-05-01', 'b', 'y'),
                                        ('late-1', '2026-05-02', 'a', 'x'), ('late-2', '2026-05-01', 'c', 'x');
-SELECT csm.compact_usage();  -- the staged events of keys with no account wait in csm.usage_pending
+SELECT csm.compact_usage();  -- the staged events of keys with no account wait in csm_internal.usage_pending
 SELECT is(pg_temp.num($$SELECT events FROM csm.usage_unknown_key WHERE key = 'late-1'$$), 3::numeric,
           'events of an unknown key wait');
 INSERT INTO csm.account (external_id) VALUES ('late-1');
@@ -230,7 +230,7 @@ SELECT bag_eq($$SELECT day, events, active_users FROM csm.usage_daily WHERE sour
 SELECT bag_eq($$SELECT day, feature, events FROM csm.usage_feature_daily WHERE source = 'usage_t_late'$$,
               $$SELECT at, feature, count(*) FROM public.usage_t_late WHERE org = 'late-1' GROUP BY at, feature$$,
               'and usage_feature_daily');
-SELECT is(pg_temp.num($$SELECT count(*) FROM csm.usage_pending WHERE account_key = 'late-1'$$), 0::numeric,
+SELECT is(pg_temp.num($$SELECT count(*) FROM csm_internal.usage_pending WHERE account_key = 'late-1'$$), 0::numeric,
           'they moved into the distributed deltas (the views read no pending events on Citus)');
 SELECT results_eq($$SELECT key, events FROM csm.usage_unknown_key WHERE source = 'usage_t_late'$$,
                   $$VALUES ('late-2', 1::bigint)$$, 'the other key still waits');

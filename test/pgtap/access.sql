@@ -136,7 +136,7 @@ INSERT INTO tap_call VALUES
     ('UPDATE csm.account SET arr', 'UPDATE csm.account SET arr = 0', 'never', false),
     ('INSERT INTO csm.account', $$INSERT INTO csm.account (external_id) VALUES ('tap_new')$$, 'never', false),
     ('write csm.account_assignment', 'UPDATE csm.account_assignment SET load = 0', 'never', false),
-    ('write csm.member_load', 'UPDATE csm.member_load SET load = 0', 'never', false),
+    ('write csm_internal.member_load', 'UPDATE csm_internal.member_load SET load = 0', 'never', false),
     ('write csm.health_score', 'DELETE FROM csm.health_score', 'never', false),
     ('write csm.account_lifecycle', 'UPDATE csm.account_lifecycle SET manual = false', 'never', false),
     ('write csm.lifecycle_history', 'DELETE FROM csm.lifecycle_history', 'never', false),
@@ -192,8 +192,8 @@ ORDER BY r.rank, c.name;
 -- The list is the grants: a level never includes an internal table's write.
 SELECT is((SELECT count(*) FROM csm.access_privileges() p
            WHERE p.privilege <> 'SELECT' AND p.object_type = 'TABLE'
-             AND p.object::regclass IN ('csm.account'::regclass, 'csm.account_assignment', 'csm.member_load',
-                                        'csm.assignment_log', 'csm.health_score', 'csm.churn_score', 'csm.usage_counter')),
+             AND p.object::regclass IN ('csm.account'::regclass, 'csm.account_assignment', 'csm_internal.member_load',
+                                        'csm.assignment_log', 'csm.health_score', 'csm.churn_score', 'csm_internal.usage_counter')),
           0::bigint, 'no level writes account data or an internal table directly');
 SELECT ok(NOT has_table_privilege('tap_operate', 'csm.account', 'UPDATE'), 'operate has no UPDATE on csm.account');
 SELECT ok(NOT has_column_privilege('tap_admin', 'csm.account', 'arr', 'UPDATE'), 'admin cannot rewrite arr either');
@@ -248,7 +248,7 @@ RESET ROLE;
 
 -- Misuse.
 SELECT throws_ok($$SELECT csm.grant_access('tap_read', 'superuser')$$, '22023', NULL, 'an unknown level is 22023');
-SELECT throws_ok($$SELECT csm._require('owner')$$, '22023', NULL, '_require refuses an unknown level');
+SELECT throws_ok($$SELECT csm_internal._require('owner')$$, '22023', NULL, '_require refuses an unknown level');
 SET ROLE tap_operate;
 SELECT throws_ok($$SELECT csm.refresh_health('pg_authid')$$, '42501', NULL,
                  'refresh_health will not read a relation the caller cannot read');

@@ -164,7 +164,7 @@ SELECT is((SELECT s.open_unacknowledged FROM csm.alert_summary s WHERE s.kind = 
           'and the open, unacknowledged ones (a cleared alert is not open)');
 SELECT throws_ok($$SELECT csm.acknowledge_alert(-1)$$, 'P0002', 'alert -1 does not exist', 'an unknown alert: P0002');
 SELECT throws_ok($$SELECT csm.acknowledge_alert(NULL)$$, '22004', NULL, 'NULL: 22004');
-SELECT throws_ok($$SELECT csm._raise_alerts(ARRAY['nonsense'])$$, '22023', 'unknown alert kind "nonsense"',
+SELECT throws_ok($$SELECT csm_internal._raise_alerts(ARRAY['nonsense'])$$, '22023', 'unknown alert kind "nonsense"',
                  'an unknown kind: 22023');
 
 SELECT * FROM finish();

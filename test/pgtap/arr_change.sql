@@ -17,7 +17,7 @@ SELECT ok((SELECT confdeltype = 'c' FROM pg_constraint WHERE conname = 'arr_chan
           'rows go with their account (ON DELETE CASCADE)');
 SELECT ok(EXISTS (SELECT FROM pg_extension e, unnest(e.extconfig) c WHERE e.extname = 'csm' AND c = 'csm.arr_change'::regclass),
           'pg_dump keeps csm.arr_change');
-SELECT is((SELECT kind FROM csm._distribution() WHERE relation = 'csm.arr_change'::regclass), 'account',
+SELECT is((SELECT kind FROM csm_internal._distribution() WHERE relation = 'csm.arr_change'::regclass), 'account',
           'on Citus it is distributed by account');
 
 -- New accounts ------------------------------------------------------------------

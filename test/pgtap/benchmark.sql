@@ -17,7 +17,7 @@ INSERT INTO csm.account (external_id, segment, arr, seats, started_at, renewal_d
 SELECT 'bm_' || g, (ARRAY['smb', 'mid_market', 'enterprise'])[1 + g % 3],
        1000 + g * 37 % 5000, 5 + g % 20, now() - interval '400 days', current_date + g % 365
 FROM generate_series(1, 300) g;
-INSERT INTO csm.usage_counter (account_id, source_id, day, events, active_users)
+INSERT INTO csm_internal.usage_counter (account_id, source_id, day, events, active_users)
 SELECT a.account_id, (SELECT source_id FROM csm.usage_source), current_date - d,
        1 + (a.account_id * 7 + d * 13) % 200, 1 + (a.account_id * 3 + d) % 7
 FROM csm.account a CROSS JOIN generate_series(0, 29) d
@@ -52,7 +52,7 @@ BEGIN
     FROM kept k JOIN pg_temp.answers() l USING (external_id)
     WHERE k.health IS DISTINCT FROM l.health OR k.churn IS DISTINCT FROM l.churn;
     DROP TABLE kept;
-    PERFORM csm._keep_health_benchmark(), csm._keep_churn_benchmark();
+    PERFORM csm_internal._keep_health_benchmark(), csm_internal._keep_churn_benchmark();
     RETURN coalesce(differ, 'none');
 END $$;
 SELECT is(pg_temp.same_as_aggregate(), 'none',
@@ -64,7 +64,7 @@ UPDATE csm.health_score h SET score = (SELECT o.score FROM csm.health_score o WH
 WHERE h.account_id % 3 = 0 AND h.account_id < 300;
 UPDATE csm.health_score SET score = 50 WHERE account_id IN (10, 13, 16, 11);
 SELECT csm.override_health('bm_20', 50, 'tap', NULL) IS NOT NULL AS overridden;
-SELECT lives_ok('SELECT csm._keep_health_benchmark()', 'the health benchmark is kept again over the new scores');
+SELECT lives_ok('SELECT csm_internal._keep_health_benchmark()', 'the health benchmark is kept again over the new scores');
 SELECT is(pg_temp.same_as_aggregate(), 'none', '... and still answers as the aggregate, with ties and an override');
 SELECT is(csm.assess_health('bm_20', daterange(current_date - 30, current_date, '[]')) #>> '{benchmark,share_below}',
           (SELECT round(avg((h.score < 50)::integer), 4)::text FROM csm.health_score h

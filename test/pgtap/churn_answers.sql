@@ -61,11 +61,11 @@ SELECT $1, 'trained',
        true
 $$;
 SELECT pg_temp.hand_model('means', '[1, 2, 3, 4, 5, 6, 7, 8, 9]');
-SELECT is((SELECT p.features[4] FROM csm._churn_predictions(pg_temp.id('new_usage')) p), 4::float8,
+SELECT is((SELECT p.features[4] FROM csm_internal._churn_predictions(pg_temp.id('new_usage')) p), 4::float8,
           'scoring: an unknown usage_trend takes the model''s training mean');
-SELECT is((SELECT p.features[7] FROM csm._churn_predictions(pg_temp.id('no_renewal')) p), 7::float8,
+SELECT is((SELECT p.features[7] FROM csm_internal._churn_predictions(pg_temp.id('no_renewal')) p), 7::float8,
           'scoring: an unknown days_to_renewal takes the model''s training mean');
-SELECT is((SELECT p.features[9] FROM csm._churn_predictions(pg_temp.id('no_start')) p), 9::float8,
+SELECT is((SELECT p.features[9] FROM csm_internal._churn_predictions(pg_temp.id('no_start')) p), 9::float8,
           'scoring: an unknown tenure takes the model''s training mean');
 DELETE FROM csm.churn_model;
 

@@ -195,7 +195,7 @@ SELECT is(csm.condition_attributes('TRUE OR NOT FALSE'), '{}', 'condition_attrib
 CREATE TEMP TABLE tap_bin (id int, c csm.rule_condition);
 INSERT INTO tap_bin VALUES (1, $$plan = 'growth' AND (arr > 1.5e5 OR property.region IN ('emea', 'o''brien'))$$),
                            (2, 'NOT (churn_risk_score >= 80)'), (3, 'FALSE');
-SELECT is_empty($$SELECT id FROM tap_bin WHERE csm.rule_condition_send(c) <> convert_to(c::text, 'UTF8')$$,
+SELECT is_empty($$SELECT id FROM tap_bin WHERE csm_internal.rule_condition_send(c) <> convert_to(c::text, 'UTF8')$$,
                 'send writes the canonical text');
 \copy tap_bin TO '/tmp/csm_condition_tap.bin' WITH (FORMAT binary)
 CREATE TEMP TABLE tap_bin2 (LIKE tap_bin);

@@ -1,6 +1,6 @@
 -- Support conversations: every error path by SQLSTATE, and properties over
 -- a random walk of inserts, resolves, reopens, moves by hand, agents coming
--- and going, limit changes and stale reassignment: csm.agent_load equals a
+-- and going, limit changes and stale reassignment: csm_internal.agent_load equals a
 -- recount, nobody is over their limit, nothing waits while someone could
 -- take it, and the audit log's last move names the current assignee.
 -- citus-differs: Citus refuses a NULL account_id with 22004 before PostgreSQL's 23502, reports a check violation of an INSERT ... SELECT as XX000 naming the shard, counts a deleted account's conversations off at the next settle (README "Support conversations on Citus"), and the random walk uses random() in UPDATEs of distributed tables, which Citus refuses.
@@ -79,17 +79,17 @@ SELECT throws_ok($$INSERT INTO csm.support_team (team, reassign_after) VALUES ('
 SELECT throws_ok($$INSERT INTO csm.support_team (team, conversation_limit) VALUES ('x', -1)$$, '23514', NULL, 'a negative team limit');
 SELECT throws_ok($$INSERT INTO csm.support_team (team) VALUES ('  ')$$, '23514', NULL, 'a blank team name');
 SELECT throws_ok($$INSERT INTO csm.support_team (team) VALUES ('t1'), ('t1')$$, '23505', NULL, 'a team twice');
-SELECT throws_ok($$UPDATE csm.agent_load SET open_count = -1$$, '23514', NULL, 'a negative open count');
+SELECT throws_ok($$UPDATE csm_internal.agent_load SET open_count = -1$$, '23514', NULL, 'a negative open count');
 SELECT throws_ok($$SELECT csm.route_waiting('')$$, '22023', NULL, 'route_waiting of an empty team');
 SELECT throws_ok($$SELECT csm.route_waiting(' ')$$, '22023', NULL, 'route_waiting of a blank team');
 SELECT is(csm.route_waiting('no_such_team'), 0, 'route_waiting of a team nobody uses is 0, not an error');
 SELECT is(csm.route_waiting(), 0, 'route_waiting of every team: nobody available');
 SELECT is((SELECT count(*) FROM csm.reassign_stale()), 0::bigint, 'reassign_stale with nothing stale');
 SELECT is(csm.rebuild_agent_load(), 0::bigint, 'rebuild_agent_load finds nothing to correct');
-UPDATE csm.agent_load SET open_count = 5 WHERE member_id = (SELECT tap_off FROM tap_ids);
+UPDATE csm_internal.agent_load SET open_count = 5 WHERE member_id = (SELECT tap_off FROM tap_ids);
 SELECT is(csm.rebuild_agent_load(), 1::bigint, 'rebuild_agent_load corrects a drifted count');
 DELETE FROM csm.account WHERE account_id = 1;
-SELECT is((SELECT sum(open_count) FROM csm.agent_load l JOIN tap_ids i ON l.member_id IN (i.tap_on, i.tap_off, i.tap_gone)),
+SELECT is((SELECT sum(open_count) FROM csm_internal.agent_load l JOIN tap_ids i ON l.member_id IN (i.tap_on, i.tap_off, i.tap_gone)),
           0::bigint, 'deleting an account frees its conversations'' agents');
 
 -- Properties over a random walk. ---------------------------------------------
@@ -186,14 +186,14 @@ SELECT cmp_ok((SELECT count(DISTINCT action) FROM csm.assignment_log WHERE accou
               'the walk made every kind of move (route, reassign, requeue, reopen)');
 SELECT is_empty($$
     SELECT l.member_id, l.open_count, n.n
-    FROM csm.agent_load l
+    FROM csm_internal.agent_load l
     CROSS JOIN LATERAL (SELECT count(*) AS n FROM csm.conversation c
                         WHERE c.assignee = l.member_id AND c.status <> 'resolved') n
     WHERE l.open_count <> n.n
 $$, 'agent_load equals a recount from csm.conversation');
 SELECT is_empty($$
     SELECT m.handle, l.open_count
-    FROM csm.agent_load l
+    FROM csm_internal.agent_load l
     JOIN csm.team_member m ON m.member_id = l.member_id
     WHERE m.handle LIKE 'walk_%'
       AND l.open_count > coalesce(m.conversation_limit,
@@ -204,7 +204,7 @@ SELECT is_empty($$
     SELECT c.conversation_id, c.team
     FROM csm.conversation c
     WHERE c.waiting_since IS NOT NULL
-      AND EXISTS (SELECT FROM csm.team_member m JOIN csm.agent_load l ON l.member_id = m.member_id
+      AND EXISTS (SELECT FROM csm.team_member m JOIN csm_internal.agent_load l ON l.member_id = m.member_id
                   WHERE c.team = ANY (m.teams) AND m.active AND m.status = 'online'
                     -- (the agent a stale conversation was taken from is kept out of it for the window)
                     AND NOT (m.member_id = c.excluded_member AND c.excluded_until > now())

@@ -2,7 +2,7 @@
 -- result and message, the audit rows and load it writes, continuity, and
 -- its errors on NULL, empty, huge and malformed input, by SQLSTATE,
 -- message and hint.
--- citus-differs: on Citus an audit row's time is the distributed transaction's timestamp (csm._stamp(), set on the worker holding csm.assignment_log), not the coordinator session's now().
+-- citus-differs: on Citus an audit row's time is the distributed transaction's timestamp (csm_internal._stamp(), set on the worker holding csm.assignment_log), not the coordinator session's now().
 BEGIN;
 SELECT plan(58);
 
@@ -152,7 +152,7 @@ SELECT is(pg_temp.res('mm_4', 'cap10'), '(f,cap10,t,mm_4,"cap10 is at capacity (
 UPDATE csm.team_member SET capacity = 4 WHERE handle = 'cap10';
 SELECT is(pg_temp.res('mm_2', 'cap10'), '(t,cap10,t,mm_2,"assigned as the primary CSM")',
           'a member over capacity may still be promoted: the account''s load is theirs already');
-SELECT is((SELECT row(accounts, primaries, round(load::numeric, 6))::text FROM csm.member_load l
+SELECT is((SELECT row(accounts, primaries, round(load::numeric, 6))::text FROM csm_internal.member_load l
            JOIN csm.team_member m USING (member_id) WHERE m.handle = 'cap10'), '(3,3,10.000000)',
           'member_load counts accounts, primaries and load');
 

@@ -1,5 +1,5 @@
 -- csm.distribute() on a single node: it refuses without Citus, and
--- csm._distribution() places every csm table, so that a new table cannot be
+-- csm_internal._distribution() places every csm table, so that a new table cannot be
 -- forgotten (test/citus/distribute.sql and distribute.sh check the cluster).
 BEGIN;
 SELECT plan(7);
@@ -11,14 +11,14 @@ SELECT is((SELECT count(*) FROM csm.account), 0::bigint, 'and changes nothing');
 SELECT set_eq(
     $$SELECT c.oid::regclass FROM pg_class c
       WHERE c.relnamespace = 'csm'::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition$$,
-    'SELECT relation FROM csm._distribution()',
-    'every csm table is placed by csm._distribution()');
-SELECT is((SELECT count(*) FROM csm._distribution()), (SELECT count(DISTINCT relation) FROM csm._distribution()),
+    'SELECT relation FROM csm_internal._distribution()',
+    'every csm table is placed by csm_internal._distribution()');
+SELECT is((SELECT count(*) FROM csm_internal._distribution()), (SELECT count(DISTINCT relation) FROM csm_internal._distribution()),
           'each table once');
-SELECT is((SELECT array_agg(DISTINCT kind ORDER BY kind) FROM csm._distribution()), '{account,reference}',
+SELECT is((SELECT array_agg(DISTINCT kind ORDER BY kind) FROM csm_internal._distribution()), '{account,reference}',
           'placed as reference tables or by account');
 SELECT is_empty(
-    $$SELECT d.relation FROM csm._distribution() d
+    $$SELECT d.relation FROM csm_internal._distribution() d
       WHERE d.kind = 'account'
         AND NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = d.relation AND a.attname = 'account_id'
                                                      AND a.atttypid = 'bigint'::regtype AND a.attnotnull)$$,
@@ -28,8 +28,8 @@ SELECT is_empty(
 SELECT is_empty(
     $$SELECT c.conrelid::regclass, c.confrelid::regclass
       FROM pg_constraint c
-      JOIN csm._distribution() f ON f.relation = c.conrelid
-      JOIN csm._distribution() t ON t.relation = c.confrelid
+      JOIN csm_internal._distribution() f ON f.relation = c.conrelid
+      JOIN csm_internal._distribution() t ON t.relation = c.confrelid
       WHERE c.contype = 'f' AND f.kind = 'reference' AND t.kind = 'account'$$,
     'no foreign key from a reference table to a distributed one');
 

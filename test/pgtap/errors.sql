@@ -30,16 +30,16 @@ SELECT is((SELECT csm.compact_usage() > 0), true, 'and they fold');
 SELECT is((SELECT sum(events) FROM csm.usage_daily), 1::numeric, 'refused inserts left no rollup rows');
 
 -- The trigger function refuses to run outside csm.track_usage()'s shape.
-SELECT throws_ok($$SELECT csm._usage_rollup()$$, '39P01', NULL, 'called directly');
+SELECT throws_ok($$SELECT csm_internal._usage_rollup()$$, '39P01', NULL, 'called directly');
 CREATE TABLE tap_other (org text, at date);
-CREATE TRIGGER bad AFTER INSERT ON tap_other FOR EACH ROW EXECUTE FUNCTION csm._usage_rollup('1', 'org', 'at', '', '');
+CREATE TRIGGER bad AFTER INSERT ON tap_other FOR EACH ROW EXECUTE FUNCTION csm_internal._usage_rollup('1', 'org', 'at', '', '');
 SELECT throws_ok($$INSERT INTO tap_other VALUES ('x', '2026-01-01')$$, '39P01', NULL, 'as a row trigger');
 DROP TRIGGER bad ON tap_other;
-CREATE TRIGGER bad AFTER INSERT ON tap_other FOR EACH STATEMENT EXECUTE FUNCTION csm._usage_rollup('1', 'org', 'at', '', '');
+CREATE TRIGGER bad AFTER INSERT ON tap_other FOR EACH STATEMENT EXECUTE FUNCTION csm_internal._usage_rollup('1', 'org', 'at', '', '');
 SELECT throws_ok($$INSERT INTO tap_other VALUES ('x', '2026-01-01')$$, '39P01', NULL, 'without a transition table');
 DROP TRIGGER bad ON tap_other;
 CREATE TRIGGER bad AFTER INSERT ON tap_other REFERENCING NEW TABLE AS n FOR EACH STATEMENT
-    EXECUTE FUNCTION csm._usage_rollup('-3', 'org', 'at', '', '');
+    EXECUTE FUNCTION csm_internal._usage_rollup('-3', 'org', 'at', '', '');
 SELECT throws_ok($$INSERT INTO tap_other VALUES ('x', '2026-01-01')$$, '39P01', NULL, 'with a malformed source id');
 DROP TRIGGER bad ON tap_other;
 

@@ -38,10 +38,10 @@ SELECT ok(pg_catalog.has_function_privilege('csm.refresh_expansion(timestamptz, 
 SELECT setseed(0.42);
 CREATE TEMP TABLE tap_potential AS
 SELECT g.i, g.arr, g.seats, g.likelihoods, g.budget, g.extra,
-       csm._expansion_potential(g.arr, g.seats, g.likelihoods) AS p,
-       csm._expansion_potential(g.arr, g.seats, g.likelihoods || 0.25::float8) AS p_more,
-       csm._expansion_potential(g.arr, g.seats, g.likelihoods, NULL, NULL, g.budget) AS p_budget,
-       csm._expansion_potential(g.arr, g.seats, g.likelihoods, g.extra) AS p_seats
+       csm_internal._expansion_potential(g.arr, g.seats, g.likelihoods) AS p,
+       csm_internal._expansion_potential(g.arr, g.seats, g.likelihoods || 0.25::float8) AS p_more,
+       csm_internal._expansion_potential(g.arr, g.seats, g.likelihoods, NULL, NULL, g.budget) AS p_budget,
+       csm_internal._expansion_potential(g.arr, g.seats, g.likelihoods, g.extra) AS p_seats
 FROM (SELECT i, round((random() * 500000)::numeric, 2) AS arr, (random() * 1000)::integer AS seats,
              ARRAY(SELECT (random() * 0.99)::float8 FROM generate_series(1, (i % 6)) WHERE i > 0) AS likelihoods,
              round((random() * 100000)::numeric, 2) AS budget, (random() * 200)::integer AS extra

@@ -82,10 +82,10 @@ BEGIN
                count(DISTINCT x.user_key COLLATE "C") FILTER (WHERE x.day <= today - ug_days AND x.day > today - 2 * ug_days) AS ug_prior,
                count(DISTINCT x.user_key COLLATE "C") FILTER (WHERE x.day > today - um_days) AS um_recent,
                count(DISTINCT x.user_key COLLATE "C") FILTER (WHERE x.day <= today - um_days AND x.day > today - 2 * um_days) AS um_prior
-        FROM (SELECT u.account_id, u.day, u.user_key FROM csm.usage_user_day u
+        FROM (SELECT u.account_id, u.day, u.user_key FROM csm_internal.usage_user_day u
               WHERE u.day > users_from AND u.day <= today AND u.events > 0
               UNION ALL
-              SELECT d.account_id, d.day, d.user_key FROM csm.usage_delta d
+              SELECT d.account_id, d.day, d.user_key FROM csm_internal.usage_delta d
               WHERE d.user_key IS NOT NULL AND d.events > 0 AND d.day > users_from AND d.day <= today) x
         WHERE accounts IS NULL OR x.account_id = ANY (accounts)
         GROUP BY x.account_id
@@ -96,9 +96,9 @@ BEGIN
                sum(x.events::float8)::bigint AS total,
                coalesce(sum(x.events::float8) FILTER (WHERE x.day > today - pl_days), 0)::bigint AS pl_events,
                coalesce(sum(x.events::float8) FILTER (WHERE x.day > today - um_days), 0)::bigint AS um_events
-        FROM (SELECT c.account_id, c.day, c.events FROM csm.usage_counter c WHERE c.day <= today
+        FROM (SELECT c.account_id, c.day, c.events FROM csm_internal.usage_counter c WHERE c.day <= today
               UNION ALL
-              SELECT d.account_id, d.day, d.events FROM csm.usage_delta d WHERE d.day <= today) x
+              SELECT d.account_id, d.day, d.events FROM csm_internal.usage_delta d WHERE d.day <= today) x
         WHERE accounts IS NULL OR x.account_id = ANY (accounts)
         GROUP BY x.account_id
     ),
@@ -107,10 +107,10 @@ BEGIN
                coalesce(sum(x.events::float8) FILTER (WHERE x.day > today - pl_days), 0)::bigint AS pl_events,
                coalesce(sum(x.events::float8) FILTER (WHERE x.day > today - nf_days), 0) > 0 AS recent,
                coalesce(sum(x.events::float8) FILTER (WHERE x.day <= today - nf_days AND x.day > today - nf_days - nf_back), 0) > 0 AS prior
-        FROM (SELECT f.account_id, f.day, f.feature, f.events FROM csm.usage_feature_counter f
+        FROM (SELECT f.account_id, f.day, f.feature, f.events FROM csm_internal.usage_feature_counter f
               WHERE f.day > features_from AND f.day <= today
               UNION ALL
-              SELECT d.account_id, d.day, d.feature, d.events FROM csm.usage_delta d
+              SELECT d.account_id, d.day, d.feature, d.events FROM csm_internal.usage_delta d
               WHERE d.feature IS NOT NULL AND d.day > features_from AND d.day <= today) x
         WHERE accounts IS NULL OR x.account_id = ANY (accounts)
         GROUP BY x.account_id, x.feature
@@ -266,21 +266,21 @@ FROM ans_acc c
 CROSS JOIN generate_series(-3, 130) AS d
 CROSS JOIN (VALUES (1), (2)) AS s(source_id)
 WHERE (s.source_id = 1 OR c.i % 4 = 0) AND random() < c.density;
-INSERT INTO csm.usage_user_day (account_id, source_id, day, user_key, events)
+INSERT INTO csm_internal.usage_user_day (account_id, source_id, day, user_key, events)
 SELECT y.account_id, y.source_id, y.day, 'user ' || u, (random() * 4)::integer
 FROM ans_day y
 CROSS JOIN LATERAL generate_series(1, CASE WHEN y.d < 30 THEN y.pool_recent ELSE y.pool_prior END) AS u
 WHERE random() < CASE WHEN y.i % 31 = 0 THEN 0.9 ELSE 0.5 END;
-INSERT INTO csm.usage_counter (account_id, source_id, day, events, active_users)
+INSERT INTO csm_internal.usage_counter (account_id, source_id, day, events, active_users)
 SELECT y.account_id, y.source_id, y.day,
        CASE WHEN y.i % 13 = 0 THEN (random() * 900)::bigint ELSE (random() * 60)::bigint END, NULL
 FROM ans_day y;
-INSERT INTO csm.usage_feature_counter (account_id, source_id, day, feature, events)
+INSERT INTO csm_internal.usage_feature_counter (account_id, source_id, day, feature, events)
 SELECT y.account_id, y.source_id, y.day, 'f' || f, (random() * 12)::integer
 FROM ans_day y CROSS JOIN generate_series(1, 6) AS f
 WHERE random() < CASE WHEN f <= 2 THEN 0.6 WHEN y.d < 40 THEN 0.25 ELSE 0.05 END;
 -- pending deltas: users (some taken back), features, plain events
-INSERT INTO csm.usage_delta (account_id, source_id, day, user_key, feature, events)
+INSERT INTO csm_internal.usage_delta (account_id, source_id, day, user_key, feature, events)
 SELECT c.account_id, 1, date '2026-06-30' - (random() * 70)::integer + 2,
        CASE WHEN random() < 0.5 THEN 'user ' || (1 + (random() * 12)::integer) END,
        CASE WHEN random() < 0.4 THEN 'f' || (1 + (random() * 7)::integer) END,
@@ -375,7 +375,7 @@ SELECT g % 7 AS grp,
        (random() * 6)::bigint - 2 AS events
 FROM generate_series(1, 3000) AS g;
 SELECT results_eq(
-    $$SELECT grp, csm._expansion_window_counts(key, day, events, '{2026-06-20,2026-06-30,2026-06-10,2026-06-20,2026-05-01,2026-07-02}')
+    $$SELECT grp, csm_internal._expansion_window_counts(key, day, events, '{2026-06-20,2026-06-30,2026-06-10,2026-06-20,2026-05-01,2026-07-02}')
       FROM ans_rows WHERE events > 0 GROUP BY grp ORDER BY grp$$,
     $$SELECT grp, ARRAY[count(DISTINCT key COLLATE "C") FILTER (WHERE day > '2026-06-20' AND day <= '2026-06-30'),
                         count(DISTINCT key COLLATE "C") FILTER (WHERE day > '2026-06-10' AND day <= '2026-06-20'),
@@ -383,7 +383,7 @@ SELECT results_eq(
       FROM ans_rows WHERE events > 0 GROUP BY grp ORDER BY grp$$,
     '_expansion_window_counts: count(DISTINCT key COLLATE "C") per window, every window in one pass');
 SELECT results_eq(
-    $$SELECT grp, ARRAY(SELECT k FROM unnest(csm._expansion_window_new(key, day, events, '{2026-06-20,2026-06-30,2026-06-05,2026-06-20}')) AS k ORDER BY k COLLATE "C")
+    $$SELECT grp, ARRAY(SELECT k FROM unnest(csm_internal._expansion_window_new(key, day, events, '{2026-06-20,2026-06-30,2026-06-05,2026-06-20}')) AS k ORDER BY k COLLATE "C")
       FROM ans_rows GROUP BY grp ORDER BY grp$$,
     $$SELECT grp, ARRAY(SELECT key FROM ans_rows r WHERE r.grp = g.grp AND key IS NOT NULL GROUP BY key
                         HAVING coalesce(sum(events) FILTER (WHERE day > '2026-06-20' AND day <= '2026-06-30'), 0) > 0
@@ -391,9 +391,9 @@ SELECT results_eq(
                         ORDER BY key COLLATE "C")
       FROM (SELECT DISTINCT grp FROM ans_rows) g ORDER BY grp$$,
     '_expansion_window_new: the keys with events summing above 0 in the first window and not in the second');
-SELECT throws_ok($$SELECT csm._expansion_window_counts('k', current_date, 1, '{2026-01-01,2026-02-01,2026-03-01}')$$, '22023', NULL,
+SELECT throws_ok($$SELECT csm_internal._expansion_window_counts('k', current_date, 1, '{2026-01-01,2026-02-01,2026-03-01}')$$, '22023', NULL,
                  '_expansion_window_counts: bounds that are not pairs: 22023');
-SELECT throws_ok($$SELECT csm._expansion_window_new('k', current_date, 1, '{2026-01-01,2026-02-01}')$$, '22023', NULL,
+SELECT throws_ok($$SELECT csm_internal._expansion_window_new('k', current_date, 1, '{2026-01-01,2026-02-01}')$$, '22023', NULL,
                  '_expansion_window_new with one window: 22023');
 
 -- refresh_expansion writes what detection finds

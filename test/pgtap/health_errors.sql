@@ -81,7 +81,7 @@ SELECT throws_ok($$SELECT csm.csm_health_evaluate_row(ROW('9')::tap_json)$$, '42
 SELECT lives_ok($$SELECT csm.csm_health_score_row(ROW(4, 1, 9)::tap_int)$$, 'integer, bigint and smallint metric columns are fine');
 
 -- The same errors when a table's rows are scored: the planner passes their
--- metric columns to csm._health_score_values instead of building each row. ---------
+-- metric columns to csm_internal._health_score_values instead of building each row. ---------
 CREATE TEMP TABLE tap_scored (id int, dau_ratio float8, nps numeric, features_adopted integer);
 INSERT INTO tap_scored VALUES (1, 0.5, 9, 4), (2, 'NaN', NULL, NULL);
 SELECT throws_ok($$SELECT csm.csm_health_score_row(t) FROM tap_scored t$$, '22003', 'metric "dau_ratio" is NaN',

@@ -332,7 +332,7 @@ SELECT is_empty($$
     SELECT id, model FROM tap_res WHERE eval_row IS DISTINCT FROM eval_jsonb
 $$, 'csm_health_evaluate(jsonb) and csm_health_evaluate_row agree exactly, components included');
 
--- So do a table's rows, which the planner passes to csm._health_score_values
+-- So do a table's rows, which the planner passes to csm_internal._health_score_values
 -- as columns (for a constant model) instead of building a row value each.
 CREATE TEMP TABLE tap_tab AS
 SELECT v.id, v.model, r.* FROM tap_vec v CROSS JOIN LATERAL jsonb_populate_record(NULL::tap_row, v.metrics) r;

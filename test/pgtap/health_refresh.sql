@@ -43,19 +43,19 @@ SELECT account_id, CASE external_id WHEN 'org_bad' THEN 'NaN' WHEN 'org_nan' THE
 FROM csm.account;
 SELECT is(csm.refresh_health('tap_metrics_num'), 1::bigint, 'numeric NaN, -Infinity and 1e400 are skipped, the rest scored');
 SELECT is((SELECT array_agg(p ORDER BY a.external_id) FROM tap_metrics_num m JOIN csm.account a USING (account_id),
-                  csm._health_metrics_problem(m, 'default') AS p),
+                  csm_internal._health_metrics_problem(m, 'default') AS p),
           ARRAY['metric "dau_ratio" is NaN', NULL, 'metric "nps" is infinite', 'metric "dau_ratio" is infinite'],
           '_health_metrics_problem names each problem, and NULL for a good row');
-SELECT is(csm._health_metrics_problem(NULL::tap_metrics, 'default'), NULL, '_health_metrics_problem(NULL) is NULL');
-SELECT is(csm._health_metrics_problem(ROW(1, 'x')::tap_no_metric_row, 'default'), NULL,
+SELECT is(csm_internal._health_metrics_problem(NULL::tap_metrics, 'default'), NULL, '_health_metrics_problem(NULL) is NULL');
+SELECT is(csm_internal._health_metrics_problem(ROW(1, 'x')::tap_no_metric_row, 'default'), NULL,
           '_health_metrics_problem of a row without metric columns is NULL');
-SELECT is(csm._health_metrics_problem(ROW(1, 1e300)::tap_renewal_row, 'default'), NULL,
+SELECT is(csm_internal._health_metrics_problem(ROW(1, 1e300)::tap_renewal_row, 'default'), NULL,
           'a huge finite value on an unbounded metric is no problem');
-SELECT is(csm._health_metrics_problem(ROW(1, -1e300)::tap_renewal_row, 'default'), NULL,
+SELECT is(csm_internal._health_metrics_problem(ROW(1, -1e300)::tap_renewal_row, 'default'), NULL,
           'nor a hugely negative one');
-SELECT throws_ok($$SELECT csm._health_metrics_problem(ROW(1, 'nine')::tap_text_row, 'default')$$, '42804', NULL,
+SELECT throws_ok($$SELECT csm_internal._health_metrics_problem(ROW(1, 'nine')::tap_text_row, 'default')$$, '42804', NULL,
                  'a text metric column is an error, not a problem of one row');
-SELECT throws_ok($$SELECT csm._health_metrics_problem(ROW(1, 9)::tap_renewal_row, 'no_such_model')$$, '42704', NULL,
+SELECT throws_ok($$SELECT csm_internal._health_metrics_problem(ROW(1, 9)::tap_renewal_row, 'no_such_model')$$, '42704', NULL,
                  'an unknown model is an error');
 
 -- The WARNING that names each skipped account is in sql/health.sql.

@@ -84,7 +84,7 @@ SELECT is((SELECT count(*) FROM generate_series(-5, 120) d
 SELECT csm.refresh_lifecycle();
 SELECT is((SELECT count(*) FROM csm.account a WHERE a.external_id LIKE 'tap_lc_%' AND a.lifecycle_stage IS DISTINCT FROM
              CASE WHEN a.status = 'churned' THEN 'churned'
-                  WHEN csm._days_since(a.started_at) <= 90 THEN 'onboarding'
+                  WHEN csm_internal._days_since(a.started_at) <= 90 THEN 'onboarding'
                   WHEN a.renewal_date - current_date <= 90 THEN 'renewal'
                   ELSE 'adoption' END::csm.lifecycle_stage),
           0::bigint, 'each account has the stage of the first rule that matches');

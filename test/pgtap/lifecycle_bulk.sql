@@ -2,7 +2,7 @@
 -- answers with less work: each account's rules evaluated once, csm's own
 -- write of csm.account.lifecycle_stage stamps updated_at itself (the touch
 -- trigger, the ARR and routing triggers stand aside for it), and a deleted
--- account's lifecycle rows go with it (csm._forget_accounts, no foreign key).
+-- account's lifecycle rows go with it (csm_internal._forget_accounts, no foreign key).
 BEGIN;
 SELECT plan(8);
 

@@ -35,7 +35,7 @@ SELECT throws_ok($$INSERT INTO csm.routing_rule (name, target_kind, target, stra
 SELECT throws_ok($$INSERT INTO csm.routing_rule (name, target_kind, target, min_tenure) VALUES ('x', 'team', 'east', '-1 day')$$,
                  '23514', NULL, 'a negative minimum tenure is refused (23514)');
 SELECT throws_ok($$INSERT INTO csm.segment_weight VALUES ('smb', 0)$$, '23514', NULL, 'a segment ratio of 0 is refused (23514)');
-SELECT throws_ok($$SELECT csm._start_assignment(NULL, 1, true, 1, NULL, NULL, 'assign', NULL)$$, '22004', NULL,
+SELECT throws_ok($$SELECT csm_internal._start_assignment(NULL, 1, true, 1, NULL, NULL, 'assign', NULL)$$, '22004', NULL,
                  '_start_assignment refuses NULL keys (22004)');
 SELECT lives_ok($$SELECT csm.csm_assign('org_1', 'm1')$$, 'a first primary');
 SELECT is((SELECT message FROM csm.csm_auto_assign('org_2')), 'no routing rule matches',
@@ -45,19 +45,19 @@ SELECT is((SELECT message FROM csm.csm_auto_assign('org_4', 'nowhere')),
 SELECT is((SELECT assigned_csm FROM csm.csm_auto_assign('org_4', 'east')), 'm2',
           'csm_auto_assign into a pool without rules: least loaded (m1 carries org_1), then lowest id');
 -- The internal C functions on NULL, empty, huge and malformed input.
-SELECT is(csm._pick_member('{}', 'round_robin', 1), NULL, '_pick_member of no candidates is NULL');
-SELECT ok(csm._pick_member(ARRAY(SELECT generate_series(1, 100000)::bigint), 'least_loaded', 1) IS NOT NULL,
+SELECT is(csm_internal._pick_member('{}', 'round_robin', 1), NULL, '_pick_member of no candidates is NULL');
+SELECT ok(csm_internal._pick_member(ARRAY(SELECT generate_series(1, 100000)::bigint), 'least_loaded', 1) IS NOT NULL,
           '_pick_member over 100000 ids, nearly all unknown, picks a member');
-SELECT throws_ok($$SELECT csm._pick_member(ARRAY[1::bigint], 'round_robin', 'NaN')$$, '22003', NULL,
+SELECT throws_ok($$SELECT csm_internal._pick_member(ARRAY[1::bigint], 'round_robin', 'NaN')$$, '22003', NULL,
                  '_pick_member refuses a NaN load (22003)');
-SELECT throws_ok($$SELECT csm._pick_member(ARRAY[1::bigint], 'round_robin', -1)$$, '22003', NULL,
+SELECT throws_ok($$SELECT csm_internal._pick_member(ARRAY[1::bigint], 'round_robin', -1)$$, '22003', NULL,
                  '_pick_member refuses a negative load (22003)');
-SELECT throws_ok($$SELECT csm._start_assignment(1, 1, false, 'Infinity', NULL, NULL, 'assign', NULL)$$, '22003', NULL,
+SELECT throws_ok($$SELECT csm_internal._start_assignment(1, 1, false, 'Infinity', NULL, NULL, 'assign', NULL)$$, '22003', NULL,
                  '_start_assignment refuses an infinite load (22003)');
-SELECT is(csm._apply_rule(1, NULL), NULL, '_apply_rule of a NULL rule is NULL (strict)');
-SELECT throws_ok($$SELECT csm._apply_rule(1, ROW(1, 'x', 1, true, NULL, NULL, 'rr', 'round_robin', '{}', true, '0', NULL)::csm.routing_rule)$$,
+SELECT is(csm_internal._apply_rule(1, NULL), NULL, '_apply_rule of a NULL rule is NULL (strict)');
+SELECT throws_ok($$SELECT csm_internal._apply_rule(1, ROW(1, 'x', 1, true, NULL, NULL, 'rr', 'round_robin', '{}', true, '0', NULL)::csm.routing_rule)$$,
                  '22004', NULL, '_apply_rule refuses a rule without a target kind (22004)');
-SELECT throws_ok($$SELECT csm._apply_rule(-1, ROW(1, 'x', 1, true, NULL, 'team', 'east', 'round_robin', '{}', true, '0', NULL)::csm.routing_rule)$$,
+SELECT throws_ok($$SELECT csm_internal._apply_rule(-1, ROW(1, 'x', 1, true, NULL, 'team', 'east', 'round_robin', '{}', true, '0', NULL)::csm.routing_rule)$$,
                  'P0002', NULL, '_apply_rule of an unknown account is P0002');
 -- VALUES, not INSERT ... SELECT: Citus reports a unique violation of an
 -- INSERT ... SELECT into a distributed table as XX000, naming the shard.
@@ -102,7 +102,7 @@ SELECT is_empty($$
     SELECT account_id FROM csm.account_assignment WHERE is_primary AND ended_at IS NULL GROUP BY account_id HAVING count(*) > 1
 $$, 'no account has two current primaries');
 SELECT is_empty($$
-    SELECT l.member_id, l.accounts, r.n, l.primaries, r.p, l.load, r.w FROM csm.member_load l
+    SELECT l.member_id, l.accounts, r.n, l.primaries, r.p, l.load, r.w FROM csm_internal.member_load l
     LEFT JOIN (SELECT member_id, count(*) AS n, count(*) FILTER (WHERE is_primary) AS p, sum(load) AS w
                FROM csm.account_assignment WHERE ended_at IS NULL GROUP BY member_id) r USING (member_id)
     WHERE l.accounts <> coalesce(r.n, 0) OR l.primaries <> coalesce(r.p, 0) OR abs(l.load - coalesce(r.w, 0)) > 1e-9

@@ -16,7 +16,7 @@ SELECT 'reads_' || (g % 5), now() - (g % 20) * interval '1 day', 'u' || (g % 7),
 FROM generate_series(1, 400) g;
 INSERT INTO csm.nps_response (account_id, responded_at, score)
 SELECT a.account_id, now() - interval '3 days', 8 FROM csm.account a WHERE a.external_id LIKE 'reads\_%';
-ANALYZE csm.usage_counter;
+ANALYZE csm_internal.usage_counter;
 
 -- Every scan of rel in the plan of query is keyed by the account row:
 -- its next line is an index condition or filter on "= a.account_id".
@@ -62,7 +62,7 @@ SELECT set_eq($$SELECT m.* FROM csm.account a, csm.account_metrics_at((now() AT 
 SELECT set_eq($$SELECT external_id, account_id, source, day, events, active_users FROM csm.usage_daily$$,
               $$SELECT a.external_id, u.account_id, coalesce(s.source_name, s.relation::text), u.day, u.events,
                        CASE WHEN s.user_column IS NOT NULL THEN u.active_users END
-                FROM csm._usage_day u JOIN csm.account a USING (account_id) JOIN csm.usage_source s USING (source_id)$$,
+                FROM csm_internal._usage_day u JOIN csm.account a USING (account_id) JOIN csm.usage_source s USING (source_id)$$,
               'usage_daily: the rows of the set-based form');
 
 SELECT * FROM finish();

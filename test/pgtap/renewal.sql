@@ -207,7 +207,7 @@ DO $$
 DECLARE
     l text;
 BEGIN
-    FOR l IN EXECUTE 'EXPLAIN (VERBOSE, COSTS OFF) ' || (SELECT statement FROM csm._renewal_refresh_statements(now(), pg_temp.today(), 'postgres') WHERE step = 'advance') LOOP
+    FOR l IN EXECUTE 'EXPLAIN (VERBOSE, COSTS OFF) ' || (SELECT statement FROM csm_internal._renewal_refresh_statements(now(), pg_temp.today(), 'postgres') WHERE step = 'advance') LOOP
         INSERT INTO ren_plan VALUES (l);
     END LOOP;
 END $$;
@@ -268,7 +268,7 @@ SELECT is((SELECT effective_date FROM csm.arr_change WHERE account_id = 9013 AND
           'its ARR change is dated the account''s start, not before');
 
 -- Deleting an account takes its renewals and reminders with it (no
--- foreign key: csm._forget_accounts).
+-- foreign key: csm_internal._forget_accounts).
 SELECT ok((SELECT count(*) FROM csm.renewal_reminder WHERE account_id = 9002) > 0, 'ren_90 has reminders');
 DELETE FROM csm.account WHERE account_id IN (9002, 9008);
 SELECT is((SELECT count(*) FROM csm.renewal WHERE account_id IN (9002, 9008))
@@ -287,8 +287,8 @@ SELECT is_empty($$
         obj_description('csm.refresh_renewals()'::regprocedure, 'pg_proc'),
         obj_description('csm.close_renewal(text, numeric, interval, timestamptz)'::regprocedure, 'pg_proc'),
         obj_description('csm.renewal_metrics(date, date, text)'::regprocedure, 'pg_proc'),
-        obj_description('csm._renewal_refresh_statements(timestamptz, date, name, boolean, bigint)'::regprocedure, 'pg_proc'),
-        obj_description('csm._forget_accounts()'::regprocedure, 'pg_proc')]) AS o
+        obj_description('csm_internal._renewal_refresh_statements(timestamptz, date, name, boolean, bigint)'::regprocedure, 'pg_proc'),
+        obj_description('csm_internal._forget_accounts()'::regprocedure, 'pg_proc')]) AS o
     WHERE o IS NULL$$, 'every renewal object has a COMMENT');
 
 SELECT * FROM finish();

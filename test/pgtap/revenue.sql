@@ -18,13 +18,13 @@
 BEGIN;
 SELECT plan(46);
 
--- csm._arr_at, the aggregate retention reads with: the latest row on or
+-- csm_internal._arr_at, the aggregate retention reads with: the latest row on or
 -- before the cutoff, the later change_id on a tie, whatever the input order.
-SELECT is(csm._arr_at(d, i, a, '2025-01-31' ORDER BY i), 300::numeric, 'the latest row on or before the cutoff; a tie goes to the later change')
+SELECT is(csm_internal._arr_at(d, i, a, '2025-01-31' ORDER BY i), 300::numeric, 'the latest row on or before the cutoff; a tie goes to the later change')
 FROM (VALUES ('2025-01-01'::date, 1::bigint, 100::numeric), ('2025-01-31', 2, 200), ('2025-01-31', 3, 300), ('2025-02-01', 4, 400)) AS v(d, i, a);
-SELECT is(csm._arr_at(d, i, a, '2025-01-31' ORDER BY i DESC), 300::numeric, 'in any order')
+SELECT is(csm_internal._arr_at(d, i, a, '2025-01-31' ORDER BY i DESC), 300::numeric, 'in any order')
 FROM (VALUES ('2025-01-01'::date, 1::bigint, 100::numeric), ('2025-01-31', 2, 200), ('2025-01-31', 3, 300), ('2025-02-01', 4, 400)) AS v(d, i, a);
-SELECT is(csm._arr_at(d, i, a, '2024-12-31'), NULL, 'NULL before the first row')
+SELECT is(csm_internal._arr_at(d, i, a, '2024-12-31'), NULL, 'NULL before the first row')
 FROM (VALUES ('2025-01-01'::date, 1::bigint, 100::numeric)) AS v(d, i, a);
 
 -- Loading history needs the admin level (reading needs only SELECT, which

@@ -58,7 +58,7 @@ SELECT set_eq(
 SET LOCAL csm.compact_threshold = 0;  -- leave this one pending
 INSERT INTO prop_events (org, member, feature, at) VALUES ('org_1', 1, 'f1', '2026-03-02 10:00');
 SELECT cmp_ok(csm.compact_usage(), '>', 0::bigint, 'a final fold takes the pending deltas');
-SELECT is_empty('SELECT * FROM csm.usage_delta', 'nothing is left pending');
+SELECT is_empty('SELECT * FROM csm_internal.usage_delta', 'nothing is left pending');
 SELECT set_eq(
     $$SELECT org, at::date, count(*) AS events, count(DISTINCT member) AS users FROM prop_events WHERE org IS NOT NULL GROUP BY 1, 2$$,
     $$SELECT external_id, day, events, active_users FROM csm.usage_daily WHERE events <> 0$$,

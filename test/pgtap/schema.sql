@@ -63,7 +63,7 @@ SELECT is_empty($$
     SELECT c.conrelid::regclass::text, c.conname
     FROM pg_constraint c
     WHERE c.connamespace = 'csm'::regnamespace
-      AND c.conrelid::regclass::text IN ('csm.nps_response', 'csm.usage_counter', 'csm.usage_user_day', 'csm.usage_feature_counter',
+      AND c.conrelid::regclass::text IN ('csm.nps_response', 'csm_internal.usage_counter', 'csm_internal.usage_user_day', 'csm_internal.usage_feature_counter',
                                          'csm.health_score', 'csm.health_history', 'csm.health_override',
                                          'csm.account_assignment', 'csm.assignment_log', 'csm.assignment_alert',
                                          'csm.conversation', 'csm.stakeholder', 'csm.payment', 'csm.account_note',
@@ -88,7 +88,7 @@ SELECT is_empty($$
     WHERE c.contype = 'f'
       -- csm's tables (on a Citus coordinator, schema csm also holds the
       -- local placements of reference tables, with foreign keys of their own)
-      AND c.conrelid IN (SELECT relation FROM csm._distribution())
+      AND c.conrelid IN (SELECT relation FROM csm_internal._distribution())
       AND c.confrelid::regclass::text NOT IN ('csm.account', 'csm.team_member', 'csm.usage_source',
                                               'csm.health_model', 'csm.health_group', 'csm.churn_signal_kind',
                                               'csm.milestone',
@@ -117,7 +117,7 @@ $$, $$
 $$, 'every csm table and sequence that holds user data is registered with pg_extension_config_dump');
 
 -- Privileges: only admins attach the trigger or track tables.
-SELECT function_privs_are('csm', '_usage_rollup', ARRAY[]::text[], 'public', ARRAY[]::text[],
+SELECT function_privs_are('csm_internal', '_usage_rollup', ARRAY[]::text[], 'public', ARRAY[]::text[],
                           'PUBLIC cannot attach the rollup trigger');
 SELECT function_privs_are('csm', 'track_usage', ARRAY['regclass', 'name', 'name', 'name', 'name', 'boolean', 'boolean'], 'public', ARRAY[]::text[],
                           'PUBLIC cannot track tables');
@@ -125,9 +125,9 @@ SELECT function_privs_are('csm', 'backfill_usage', ARRAY['regclass', 'timestamp 
                           'PUBLIC cannot backfill');
 SELECT function_privs_are('csm', 'compact_usage', ARRAY[]::text[], 'public', ARRAY[]::text[],
                           'PUBLIC cannot fold');
-SELECT function_privs_are('csm', '_apply_usage', ARRAY['bigint[]', 'integer[]', 'date[]', 'text[]', 'text[]', 'bigint[]'],
+SELECT function_privs_are('csm_internal', '_apply_usage', ARRAY['bigint[]', 'integer[]', 'date[]', 'text[]', 'text[]', 'bigint[]'],
                           'public', ARRAY[]::text[], 'PUBLIC cannot write counters directly');
-SELECT function_privs_are('csm', '_clear_usage', ARRAY['integer', 'date'], 'public', ARRAY[]::text[],
+SELECT function_privs_are('csm_internal', '_clear_usage', ARRAY['integer', 'date'], 'public', ARRAY[]::text[],
                           'PUBLIC cannot clear rollups');
 -- An application role with no rights on csm writes events; the trigger
 -- rolls them up with its owner's rights, and the role still cannot touch csm.
@@ -138,7 +138,7 @@ GRANT INSERT ON tap_app_events TO tap_app_writer;
 SET ROLE tap_app_writer;
 SELECT lives_ok($$INSERT INTO tap_app_events VALUES ('org_app', '2026-03-01 10:00+00')$$,
                 'a role without rights on csm inserts into a tracked table');
-SELECT throws_ok($$SELECT * FROM csm.usage_delta$$, '42501', NULL, 'and still cannot read csm tables');
+SELECT throws_ok($$SELECT * FROM csm_internal.usage_delta$$, '42501', NULL, 'and still cannot read csm tables');
 RESET ROLE;
 SELECT is((SELECT sum(events) FROM csm.usage_daily WHERE external_id = 'org_app'), 1::numeric,
           'its event was rolled up');

@@ -90,10 +90,10 @@ SELECT is((SELECT p.proconfig FROM pg_proc p WHERE p.oid = 'csm.churn_metrics_at
 -- search_path is pinned like the others.
 SELECT is((SELECT p.proconfig FROM pg_proc p WHERE p.oid = 'csm.account_metrics_at(date, bigint)'::regprocedure),
           ARRAY['search_path=pg_catalog, pg_temp'], 'account_metrics_at is PL/pgSQL with its search_path pinned');
-SELECT unalike(pg_temp.plan_of($$SELECT csm._pick_key(s, 1, 2.0, 3), csm._has_room(1.0, 2.0, 3),
-                                        csm._default_accounts_per_csm(s)
+SELECT unalike(pg_temp.plan_of($$SELECT csm_internal._pick_key(s, 1, 2.0, 3), csm_internal._has_room(1.0, 2.0, 3),
+                                        csm_internal._default_accounts_per_csm(s)
                                  FROM (VALUES ('smb'), ('round_robin')) v(s)$$),
-               '%csm.\_%', 'the pickers'' helpers are inlined');
+               '%csm_internal.\_%', 'the pickers'' helpers are inlined');
 
 -- The exploit: a role that may create objects in public plants operators
 -- for type pairs pg_catalog has no exact operator for; they make the role

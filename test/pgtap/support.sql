@@ -101,7 +101,7 @@ UPDATE csm.conversation SET team = 'tz' WHERE account_id = 901 AND conversation_
 SELECT ok((SELECT handle FROM sup WHERE id = 40) IS NULL AND (SELECT team = 'tz' AND waiting_since IS NOT NULL FROM csm.conversation
                                         WHERE account_id + 0 = 901 AND conversation_id = 40),
           'moved to a team nobody is free in: it waits in that team''s queue');
-SELECT is((SELECT open_count FROM csm.agent_load WHERE member_id = (SELECT member_id FROM csm.team_member WHERE handle = 'sup_t2')), 0, 'and its former agent''s count drops');
+SELECT is((SELECT open_count FROM csm_internal.agent_load WHERE member_id = (SELECT member_id FROM csm.team_member WHERE handle = 'sup_t2')), 0, 'and its former agent''s count drops');
 
 -- Notes travel with the conversation; the log keeps the handoff context. ---
 INSERT INTO csm.team_member (handle, teams, status) VALUES ('sup_n1', '{nt}', 'online'), ('sup_n2', '{nt}', 'offline');
@@ -128,7 +128,7 @@ SELECT throws_ok($$UPDATE csm.conversation SET assignee = (SELECT member_id FROM
 SELECT lives_ok($$UPDATE csm.conversation SET assignee = (SELECT member_id FROM csm.team_member WHERE handle = 'sup_o1'),
                                               assignment_reason = 'override: the customer asked for them'
                   WHERE account_id = 901 AND conversation_id = 71$$, 'by hand over the limit with an override reason');
-SELECT is((SELECT open_count FROM csm.agent_load WHERE member_id = (SELECT member_id FROM csm.team_member WHERE handle = 'sup_o1')), 2,
+SELECT is((SELECT open_count FROM csm_internal.agent_load WHERE member_id = (SELECT member_id FROM csm.team_member WHERE handle = 'sup_o1')), 2,
           'the override counts: 2 open against a limit of 1');
 SELECT is((SELECT context FROM csm.assignment_log WHERE account_id + 0 = 901 AND conversation_id = 71 AND action = 'route'),
           '{"override": true, "limit": 1}'::jsonb, 'the log says it was an override over a limit of 1');

@@ -34,7 +34,7 @@ INSERT INTO bulk_events (org, member, feature, at)
 SELECT 'org_' || i % 4, 'u' || i % 9, CASE WHEN i % 5 <> 0 THEN 'f' || i % 3 END,
        '2026-03-01 UTC'::timestamptz + (i % 3) * interval '1 day' + i * interval '1 minute'
 FROM generate_series(1, 400) AS i;
-SELECT is_empty('SELECT * FROM csm.usage_delta', 'a bulk insert goes straight to the counters');
+SELECT is_empty('SELECT * FROM csm_internal.usage_delta', 'a bulk insert goes straight to the counters');
 SELECT pg_temp.daily_ok('new account-days');
 SELECT pg_temp.features_ok('new account-days');
 
@@ -46,7 +46,7 @@ INSERT INTO bulk_events (org, member, feature, at)
 SELECT 'org_' || i % 6, 'u' || i % 4, 'f' || i % 4,
        '2026-03-02 UTC'::timestamptz + (i % 3) * interval '1 day' + i * interval '1 second'
 FROM generate_series(1, 300) AS i;
-SELECT is_empty('SELECT * FROM csm.usage_delta', 'the second bulk insert goes straight to the counters too');
+SELECT is_empty('SELECT * FROM csm_internal.usage_delta', 'the second bulk insert goes straight to the counters too');
 SELECT pg_temp.daily_ok('counted and new account-days');
 SELECT pg_temp.features_ok('counted and new account-days');
 

@@ -20,7 +20,7 @@ SET ROLE csm_tap_dropper;
 SELECT lives_ok($$DROP TABLE public.tap_drop_a$$, 'the owner, not a superuser, drops a tracked table');
 RESET ROLE;
 SELECT is((SELECT count(*) FROM csm.usage_source), 0::bigint, 'its usage_source row is gone');
-SELECT is((SELECT count(*) FROM csm.usage_counter) + (SELECT count(*) FROM csm.usage_delta), 0::bigint,
+SELECT is((SELECT count(*) FROM csm_internal.usage_counter) + (SELECT count(*) FROM csm_internal.usage_delta), 0::bigint,
           'and its rollups');
 SELECT is((SELECT days_since_last_activity FROM csm.account_metrics WHERE external_id = 'org_dr'), NULL::integer,
           'account_metrics no longer counts them');

@@ -80,7 +80,7 @@ SELECT is((SELECT sum(events) FROM csm.usage_daily WHERE source = 'tap_own'), 2:
 
 SELECT lives_ok($$SELECT csm.untrack_usage('tap_part')$$, 'untrack_usage()');
 SELECT lives_ok($$SELECT csm.untrack_usage('public.tap_own')$$, 'untrack_usage() of the second table');
-SELECT is((SELECT count(*) FROM pg_trigger WHERE tgfoid = 'csm._usage_rollup'::regproc), 0::bigint,
+SELECT is((SELECT count(*) FROM pg_trigger WHERE tgfoid = 'csm_internal._usage_rollup'::regproc), 0::bigint,
           'removes the triggers from every partition');
 
 SELECT * FROM finish();

@@ -46,7 +46,7 @@ SELECT is((SELECT sum(events) FROM csm.usage_feature_daily WHERE external_id = '
 SELECT is((SELECT count(*) FROM csm.usage_unknown_key WHERE key = 'org_typo'), 0::bigint, 'and it is no longer unknown');
 SELECT ok(csm.compact_usage() > 0, 'compact_usage() folds them');
 SELECT is((SELECT sum(events) FROM csm.usage_daily WHERE external_id = 'org_typo'), 2::numeric, 'the totals stay the same');
-SELECT is((SELECT count(*) FROM csm.usage_pending WHERE account_key = 'org_typo'), 0::bigint, 'and nothing is pending for it');
+SELECT is((SELECT count(*) FROM csm_internal.usage_pending WHERE account_key = 'org_typo'), 0::bigint, 'and nothing is pending for it');
 
 TRUNCATE tap_unk;
 SELECT is((SELECT count(*) FROM csm.usage_unknown_key), 0::bigint, 'TRUNCATE clears the unknown keys');

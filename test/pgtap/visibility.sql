@@ -122,7 +122,7 @@ SELECT is((SELECT count(*) FROM csm.health_override o JOIN csm.account a USING (
 -- A member who leaves loses the book; disable_row_security gives it back.
 UPDATE csm.team_member SET active = false WHERE handle = 'tap_bob';
 SELECT is(pg_temp.tap_as('tap_vis_bob', $$SELECT count(*) FROM csm.account$$), '0', 'an inactive member sees nothing');
-SELECT is((SELECT count(*) FROM csm.disable_row_security()), (SELECT count(*) FROM csm._book_tables()), 'disable_row_security');
+SELECT is((SELECT count(*) FROM csm.disable_row_security()), (SELECT count(*) FROM csm_internal._book_tables()), 'disable_row_security');
 SELECT is(pg_temp.tap_as('tap_vis_bi', $$SELECT count(*) FROM csm.account WHERE external_id LIKE 'v\_%'$$), '8', 'RLS off: every account again');
 SELECT alike(pg_temp.tap_as('tap_vis_admin', $$SELECT count(*) FROM csm.enable_row_security()$$), '42501: %', 'only csm''s owner turns it on (42501)');
 

@@ -11,7 +11,7 @@
 # Afterwards: pgbench reported no failed transaction and the server no new
 # deadlock; every account that was assigned has exactly one current
 # primary, and nobody else waits in the queue; nobody inactive owns
-# anything; csm.member_load equals a recount from csm.account_assignment;
+# anything; csm_internal.member_load equals a recount from csm.account_assignment;
 # and books were handed over (a relationship that another session started
 # after the handoff's transaction began ends when it started, at the
 # earliest: account_assignment_ends_after_start failed it before).
@@ -69,7 +69,7 @@ expect "nothing waits in the queue with a routing rule and active members" 0 "
 expect "nobody inactive owns an account" 0 "
     SELECT count(*) FROM csm.account_assignment x JOIN csm.team_member m ON m.member_id = x.member_id
     WHERE x.ended_at IS NULL AND NOT m.active"
-expect_member_load "csm.member_load equals a recount from csm.account_assignment"
+expect_member_load "csm_internal.member_load equals a recount from csm.account_assignment"
 expect "some books were handed over, and every handoff found a member" "t|0" "
     SELECT count(*) > 0, count(*) FILTER (WHERE new_member_id IS NULL)
     FROM csm.assignment_log WHERE action = 'handoff'"

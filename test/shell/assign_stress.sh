@@ -19,7 +19,7 @@
 # most 1); nobody is over capacity; pgbench
 # reported no failed transaction and the server no new deadlock; the audit
 # log has exactly one 'assign' row per assignment and nothing else; and
-# csm.member_load equals a recount from csm.account_assignment.
+# csm_internal.member_load equals a recount from csm.account_assignment.
 set -euo pipefail
 . "$(dirname "$0")/lib/stress.sh"
 . "$(dirname "$0")/lib/assign.sh"

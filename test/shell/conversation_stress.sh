@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # pgbench stress: 16 clients open, resolve, reopen and requeue support
 # conversations of two teams (one agent in both) while agents go on and off
-# line and reassign_stale runs. Afterwards csm.agent_load must equal a
+# line and reassign_stale runs. Afterwards csm_internal.agent_load must equal a
 # recount, nobody may be over their limit, nothing may wait while an agent
 # of its team could take it, and the audit log must hold exactly one row per
 # move (each move starts from where the previous one left the conversation);

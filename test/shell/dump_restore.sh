@@ -133,7 +133,7 @@ END $$;
 DROP TABLE pevents;
 DO $$
 BEGIN
-    IF (SELECT count(*) FROM csm.usage_source) <> 1 OR (SELECT sum(events) FROM csm._usage_day) <> (SELECT count(*) FROM events) THEN
+    IF (SELECT count(*) FROM csm.usage_source) <> 1 OR (SELECT sum(events) FROM csm_internal._usage_day) <> (SELECT count(*) FROM events) THEN
         RAISE EXCEPTION 'not ok - a dropped table still counts after restore';
     END IF;
 END $$;

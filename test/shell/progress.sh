@@ -2,7 +2,7 @@
 # Issue 15, section 3: a long refresh RAISEs NOTICEs of its progress at
 # about every 10% when the client wants notices, and none when it does not
 # (nor for a short refresh: fewer than 10,000 accounts).  One mechanism for
-# all (src/progress.c, csm._progress_begin): refresh_health and
+# all (src/progress.c, csm_internal._progress_begin): refresh_health and
 # refresh_churn count their accounts, run_alerts its alert kinds,
 # run_playbooks its playbooks; a refresh counts only its own units (the
 # helpers they share count for the refresh that asked), and a count does not
@@ -39,7 +39,7 @@ progress_of refresh_health 'SELECT csm.refresh_health()' 12000 10
 expect_lines "refresh_health: the first at 10% of the accounts" "NOTICE:  refresh_health: 10% (1200 of 12000)" \
     "$(notices notice 'SELECT csm.refresh_health()' | head -1)"
 progress_of refresh_churn 'SELECT csm.refresh_churn()' 12000 10
-kinds=$(q -c 'SELECT cardinality(csm._alert_kinds())')
+kinds=$(q -c 'SELECT cardinality(csm_internal._alert_kinds())')
 progress_of run_alerts 'SELECT csm.run_alerts()' "$kinds" 10
 q >/dev/null <<'SQL'
 INSERT INTO csm.playbook (name, description, trigger_kind, trigger_values, priority)
@@ -48,9 +48,9 @@ SQL
 playbooks=$(q -c "SELECT count(*) FROM csm.playbook WHERE active AND trigger_kind <> 'manual'")
 progress_of run_playbooks 'SELECT csm.run_playbooks()' "$playbooks" "$(( playbooks < 10 ? playbooks : 10 ))"
 expect_lines "a count ends with its transaction (a refresh that failed leaves none)" "" \
-    "$(notices notice "BEGIN; SELECT csm._progress_start('run_alerts', 10); ROLLBACK; SELECT csm._progress_add('run_alerts', 10)")"
+    "$(notices notice "BEGIN; SELECT csm_internal._progress_start('run_alerts', 10); ROLLBACK; SELECT csm_internal._progress_add('run_alerts', 10)")"
 expect_lines "... and counts in it" "NOTICE:  run_alerts: 100% (10 of 10)" \
-    "$(notices notice "BEGIN; SELECT csm._progress_start('run_alerts', 10); SELECT csm._progress_add('run_alerts', 10); ROLLBACK")"
+    "$(notices notice "BEGIN; SELECT csm_internal._progress_start('run_alerts', 10); SELECT csm_internal._progress_add('run_alerts', 10); ROLLBACK")"
 q -c "DELETE FROM csm.account WHERE account_id % 2 = 0" >/dev/null
 expect_lines "none for a short refresh (6,000 accounts)" "" "$(notices notice 'SELECT csm.refresh_health(), csm.refresh_churn(), csm.run_alerts()')"
 dropdb "$db"

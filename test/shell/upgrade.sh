@@ -191,7 +191,7 @@ PGB
     table_sums "$db" "$tmp/cols" > "$tmp/after"
     if [ "$demo" = yes ]; then
         # the inserts during the update are the only change: usage deltas
-        # not yet folded live in csm.usage_delta, which a fold empties
+        # not yet folded live in csm_internal.usage_delta, which a fold empties
         diff <(grep -v '^csm\.usage_' "$tmp/before") <(grep -v '^csm\.usage_' "$tmp/after") \
             || fail "user-data rows changed in the update"
     else

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue 11, section 2.3: a role with no rights on csm holds the advisory key
-# that csm 0.1.0 serialised its usage folds on, (oid of csm.usage_delta, 0).
+# that csm 0.1.0 serialised its usage folds on, (oid of csm_internal.usage_delta, 0).
 # Every usage operation must still complete: bulk inserts, compact_usage(),
 # TRUNCATE, backfill_usage() and untrack_usage(). Each runs with a
 # lock_timeout, so a stall becomes an error instead of a hang; nothing is
@@ -65,7 +65,7 @@ attempt "TRUNCATE of a tracked table" "TRUNCATE events"
 expect "TRUNCATE cleared the rollup" 0 "SELECT count(*) FROM csm.usage_daily"
 attempt "untrack_usage()" "SELECT csm.untrack_usage('events')"
 expect "csm_lock_nobody has no right to lock the fold row" f \
-    "SELECT has_table_privilege('csm_lock_nobody', 'csm.usage_fold_lock', 'UPDATE, SELECT')"
+    "SELECT has_table_privilege('csm_lock_nobody', 'csm_internal.usage_fold_lock', 'UPDATE, SELECT')"
 exec 3>&-
 wait "$holder" || true
 dropdb "$db"

@@ -54,7 +54,7 @@ check_pool() {
         LEFT JOIN csm.account_assignment x ON x.account_id = l.account_id AND x.member_id = l.new_member_id
                                           AND x.is_primary AND x.ended_at IS NULL
         WHERE a.external_id LIKE '${prefix}%'"
-    expect_member_load "$name: csm.member_load equals a recount from csm.account_assignment"
+    expect_member_load "$name: csm_internal.member_load equals a recount from csm.account_assignment"
     expect "$name: nobody is over capacity" 0 "
         SELECT count(*) FROM csm.team_member m
         JOIN (SELECT x.member_id, sum(x.load) AS load FROM csm.account_assignment x

@@ -11,18 +11,18 @@ FROM csm.conversation WHERE account_id BETWEEN :lo AND :hi;
 SELECT action, count(*) FROM csm.assignment_log
 WHERE account_id BETWEEN :lo AND :hi AND conversation_id IS NOT NULL GROUP BY 1 ORDER BY 1;
 
--- csm.agent_load equals a recount.
+-- csm_internal.agent_load equals a recount.
 WITH held AS MATERIALIZED (
     SELECT c.assignee, count(*) AS n FROM csm.conversation c
     WHERE c.assignee BETWEEN :mlo AND :mhi AND c.status <> 'resolved' GROUP BY c.assignee)
 SELECT CASE count(*) WHEN 0 THEN 'ok' ELSE 'not ok' END
        || format(' - agent_load equals a recount (%s agents differ)', count(*))
-FROM csm.agent_load l LEFT JOIN held h ON h.assignee = l.member_id
+FROM csm_internal.agent_load l LEFT JOIN held h ON h.assignee = l.member_id
 WHERE l.member_id BETWEEN :mlo AND :mhi AND l.open_count <> coalesce(h.n, 0);
 
 -- Nobody is over their limit.
 SELECT CASE count(*) WHEN 0 THEN 'ok' ELSE 'not ok' END || format(' - nobody over their limit (%s are)', count(*))
-FROM csm.agent_load l JOIN csm.team_member m ON m.member_id = l.member_id
+FROM csm_internal.agent_load l JOIN csm.team_member m ON m.member_id = l.member_id
 WHERE l.member_id BETWEEN :mlo AND :mhi
   AND l.open_count > coalesce(m.conversation_limit,
                               (SELECT s.conversation_limit FROM csm.support_team s WHERE s.team = m.teams[1]), 2147483647);
@@ -32,7 +32,7 @@ WHERE l.member_id BETWEEN :mlo AND :mhi
 -- reassignment window).
 WITH free AS MATERIALIZED (
     SELECT DISTINCT t.team, m.member_id
-    FROM csm.team_member m JOIN csm.agent_load l ON l.member_id = m.member_id
+    FROM csm.team_member m JOIN csm_internal.agent_load l ON l.member_id = m.member_id
     CROSS JOIN LATERAL unnest(m.teams) AS t(team)
     LEFT JOIN csm.support_team s ON s.team = t.team
     WHERE m.member_id BETWEEN :mlo AND :mhi AND m.active AND m.status = 'online'
@@ -66,4 +66,4 @@ WHERE c.account_id BETWEEN :lo AND :hi AND c.assignee IS DISTINCT FROM last.new_
 
 -- Nothing is left for a Citus coordinator to finish.
 SELECT CASE count(*) WHEN 0 THEN 'ok' ELSE 'not ok' END || format(' - no change left unsettled (%s are)', count(*))
-FROM csm.conversation_change WHERE account_id BETWEEN :lo AND :hi;
+FROM csm_internal.conversation_change WHERE account_id BETWEEN :lo AND :hi;

@@ -38,12 +38,12 @@ expect() {
     fi
 }
 
-# expect_member_load WHAT: one "ok" or "not ok" line, whether csm.member_load
+# expect_member_load WHAT: one "ok" or "not ok" line, whether csm_internal.member_load
 # equals a recount (accounts, primaries, load) from csm.account_assignment.
 expect_member_load() {
     expect "$1" 0 "
         SELECT count(*)
-        FROM csm.member_load l
+        FROM csm_internal.member_load l
         FULL JOIN (SELECT x.member_id, count(*) AS accounts, count(*) FILTER (WHERE x.is_primary) AS primaries,
                           sum(x.load) AS load
                    FROM csm.account_assignment x WHERE x.ended_at IS NULL GROUP BY x.member_id) r
