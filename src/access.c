@@ -52,11 +52,11 @@ csm_require_level(const char *level)
 
 	check_level(level);
 	snprintf(marker, sizeof(marker), "_access_%s", level);
-	name = list_make1(makeString("csm"));
+	name = list_make1(makeString("csm_internal"));
 	name = lappend(name, makeString(marker));
 	fn = LookupFuncName(name, 0, NULL, true);
 	if (!OidIsValid(fn))
-		elog(ERROR, "csm: marker function csm.%s() is missing", marker);
+		elog(ERROR, "csm: marker function csm_internal.%s() is missing", marker);
 	if (csm_proc_aclcheck(fn, role, ACL_EXECUTE) != ACLCHECK_OK)
 	{
 		const char *name = GetUserNameFromId(role, false);

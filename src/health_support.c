@@ -63,17 +63,14 @@ model_components(const char *name)
 	return n;
 }
 
-/* csm_internal._health_score_values(text, text[], VARIADIC "any"), next to the function being planned. */
+/* csm_internal._health_score_values(text, text[], VARIADIC "any"). */
 static Oid
-score_values_oid(Oid row_function)
+score_values_oid(void)
 {
-	char	   *schema = get_namespace_name(get_func_namespace(row_function));
 	Oid			argtypes[3] = {TEXTOID, TEXTARRAYOID, ANYOID};
 	List	   *name;
 
-	if (schema == NULL)
-		return InvalidOid;
-	name = list_make1(makeString(schema));
+	name = list_make1(makeString("csm_internal"));
 	name = lappend(name, makeString("_health_score_values"));
 	return LookupFuncName(name, 3, argtypes, true);
 }
@@ -155,7 +152,7 @@ csm_health_score_row_support(PG_FUNCTION_ARGS)
 	if (!IsA(model_name, Const) || model_name->constisnull || model_name->consttype != TEXTOID)
 		PG_RETURN_POINTER(NULL);
 
-	target = score_values_oid(call->funcid);
+	target = score_values_oid();
 	if (!OidIsValid(target) || !ActiveSnapshotSet())
 		PG_RETURN_POINTER(NULL);
 	name = TextDatumGetCString(model_name->constvalue);
