@@ -69,9 +69,9 @@ END;
 COMMENT ON FUNCTION csm_internal._gated_functions() IS
     'Internal: the functions that write csm''s tables as csm''s owner, and the level each checks for.';
 
--- The list: every privilege each level grants.  read: USAGE on the schema,
--- SELECT on every table and view (the views are security_invoker, so they
--- read the tables as the reader), EXECUTE on the gated functions (which
+-- The list: every privilege each level grants.  read: USAGE on the schema
+-- and on csm_internal, SELECT on every table and view of both (the views are
+-- security_invoker, so they read the tables, csm_internal's too, as the reader), EXECUTE on the gated functions (which
 -- check the level themselves) and on the marker.  operate and admin: their
 -- marker and the tables their level writes directly.
 CREATE OR REPLACE FUNCTION @extschema@.access_privileges()
@@ -79,11 +79,11 @@ RETURNS TABLE (level text, privilege text, object_type text, object text)
 LANGUAGE sql STABLE PARALLEL SAFE
 BEGIN ATOMIC
     SELECT 'read', 'USAGE', 'SCHEMA', pg_catalog.quote_ident(n.nspname)
-    FROM pg_catalog.pg_namespace n WHERE n.oid OPERATOR(pg_catalog.=) '@extschema@'::regnamespace
+    FROM pg_catalog.pg_namespace n WHERE n.oid IN ('@extschema@'::regnamespace, 'csm_internal'::regnamespace)
     UNION ALL
     SELECT 'read', 'SELECT', 'TABLE', c.oid::regclass::text
     FROM pg_catalog.pg_class c
-    WHERE c.relnamespace OPERATOR(pg_catalog.=) '@extschema@'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm')
+    WHERE c.relnamespace IN ('@extschema@'::regnamespace, 'csm_internal'::regnamespace) AND c.relkind IN ('r', 'p', 'v', 'm')
     UNION ALL
     SELECT 'read', 'EXECUTE', 'FUNCTION', p.oid::regprocedure::text
     FROM pg_catalog.pg_proc p JOIN csm_internal._gated_functions() g ON g.function_name OPERATOR(pg_catalog.=) p.proname
@@ -121,7 +121,7 @@ BEGIN ATOMIC
     ) AS v (level, privilege, object_type, object);
 END;
 COMMENT ON FUNCTION @extschema@.access_privileges() IS
-    'Every privilege csm.grant_access grants, by level (read, operate, admin); a level also gets those of the levels below it. read: USAGE on the schema, SELECT on every table and view, EXECUTE on the functions that write (each checks the caller''s level). operate: INSERT on account_note, nps_response and conversation_note. admin: INSERT, UPDATE and DELETE on members, teams, rules, segments, segment rules, segment weights, health and churn models, churn signal settings, lifecycle rules, milestones, core features, the NPS actions (csm.nps_category), playbooks and their steps, value metrics (csm.value_metric) and feature launches (csm.feature_launch).';
+    'Every privilege csm.grant_access grants, by level (read, operate, admin); a level also gets those of the levels below it. read: USAGE on schemas csm and csm_internal, SELECT on every table and view of both, EXECUTE on the functions that write (each checks the caller''s level). operate: INSERT on account_note, nps_response and conversation_note. admin: INSERT, UPDATE and DELETE on members, teams, rules, segments, segment rules, segment weights, health and churn models, churn signal settings, lifecycle rules, milestones, core features, the NPS actions (csm.nps_category), playbooks and their steps, value metrics (csm.value_metric) and feature launches (csm.feature_launch).';
 
 -- The levels a level includes, lowest first.
 CREATE OR REPLACE FUNCTION csm_internal._access_levels(level text) RETURNS text[]

@@ -140,7 +140,7 @@ BEGIN
         JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = q.seqrelid
                         AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
         JOIN pg_class t ON t.oid = d.refobjid
-        WHERE t.relnamespace = '@extschema@'::regnamespace
+        WHERE t.relnamespace IN ('@extschema@'::regnamespace, 'csm_internal'::regnamespace)
           AND q.seqtypid IN ('bigint'::regtype, 'integer'::regtype)
         ORDER BY q.seqrelid
     LOOP
