@@ -12,10 +12,10 @@ SELECT extname FROM pg_extension WHERE extname = 'csm';
 -- every csm object carries a comment for BI tools
 SELECT c.relname AS uncommented
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = 'csm' AND c.relkind IN ('r', 'v', 'p') AND obj_description(c.oid, 'pg_class') IS NULL;
+WHERE n.nspname IN ('csm', 'csm_internal') AND c.relkind IN ('r', 'v', 'p') AND obj_description(c.oid, 'pg_class') IS NULL;
 SELECT p.proname AS uncommented
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-WHERE n.nspname = 'csm' AND obj_description(p.oid, 'pg_proc') IS NULL;
+WHERE n.nspname IN ('csm', 'csm_internal') AND obj_description(p.oid, 'pg_proc') IS NULL;
 
 -- accounts
 INSERT INTO csm.account (external_id, name, segment, arr, seats, renewal_date)

@@ -126,7 +126,7 @@ BEGIN
         EXECUTE format('TRUNCATE bench.%I', 'ev_' || t)
              || (SELECT string_agg(', ' || c.oid::regclass::text, '')
                  FROM pg_class c
-                 WHERE c.relnamespace = 'csm'::regnamespace AND c.relkind = 'r'
+                 WHERE c.relnamespace = 'csm_internal'::regnamespace AND c.relkind = 'r'
                    AND c.relname LIKE 'usage\_%' AND c.relname <> 'usage_source');
     WHEN 'plrow', 'plstmt' THEN
         EXECUTE format('TRUNCATE bench.%I, bench.%I, bench.%I, bench.%I',

@@ -8,7 +8,7 @@ SELECT plan(7);
 
 SELECT set_eq(
     $$SELECT c.oid::regclass FROM pg_class c
-      WHERE c.relnamespace = 'csm'::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition$$,
+      WHERE c.relnamespace IN ('csm'::regnamespace, 'csm_internal'::regnamespace) AND c.relkind IN ('r', 'p') AND NOT c.relispartition$$,
     'SELECT relation FROM csm_internal._distribution()',
     'every csm table is placed by csm_internal._distribution()');
 SELECT is_empty(

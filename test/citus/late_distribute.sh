@@ -88,7 +88,7 @@ expect "each worker's identity sequences have their own range (node group g: g *
         SELECT CASE WHEN bool_and(s.min_value = g.groupid * CASE s.data_type WHEN 'bigint'::regtype THEN 2^48 ELSE 2^24 END + 1)
                     THEN 'ok' ELSE string_agg(s.sequencename || ' ' || s.min_value, ', ') END
         FROM pg_sequences s, pg_dist_local_group g
-        WHERE s.schemaname = 'csm' AND s.sequencename NOT LIKE '%pick_seq'\$\$) r")"
+        WHERE s.schemaname IN ('csm', 'csm_internal') AND s.sequencename NOT LIKE '%pick_seq'\$\$) r")"
 expect "a second csm.distribute() changes nothing" "0" "$(q -c "SELECT count(*) FILTER (WHERE changed) FROM csm.distribute()")"
 expect "and the workers' sequences go on where they were" "t" "$(q -c "
     SELECT bool_and(r.success AND r.result::numeric > 2^48) FROM run_command_on_workers(

@@ -11,9 +11,9 @@ SELECT plan(6);
 
 SELECT throws_ok('SELECT csm.enable_row_security()', '0A000', 'per-CSM visibility is not available on a distributed csm',
                  'enable_row_security on a distributed csm: 0A000');
-SELECT is((SELECT count(*) FROM pg_class c WHERE c.relrowsecurity AND c.relnamespace = 'csm'::regnamespace), 0::bigint,
+SELECT is((SELECT count(*) FROM pg_class c WHERE c.relrowsecurity AND c.relnamespace IN ('csm'::regnamespace, 'csm_internal'::regnamespace)), 0::bigint,
           '... and no table has row-level security');
-SELECT is((SELECT count(*) FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid WHERE c.relnamespace = 'csm'::regnamespace), 0::bigint,
+SELECT is((SELECT count(*) FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid WHERE c.relnamespace IN ('csm'::regnamespace, 'csm_internal'::regnamespace)), 0::bigint,
           '... nor a policy');
 
 INSERT INTO csm.team_member (handle, roles, teams, login_role) VALUES ('rls_ann', ARRAY['csm'], ARRAY['rls'], current_user::regrole);

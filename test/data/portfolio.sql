@@ -1043,7 +1043,7 @@ BEGIN
     -- Fresh statistics, so the first queries on the portfolio plan well.
     FOR rel IN
         SELECT c.oid::regclass FROM pg_catalog.pg_class c
-        WHERE c.relnamespace IN ('csm'::regnamespace, 'csm_demo'::regnamespace) AND c.relkind IN ('r', 'p')
+        WHERE c.relnamespace IN ('csm'::regnamespace, 'csm_internal'::regnamespace, 'csm_demo'::regnamespace) AND c.relkind IN ('r', 'p')
         ORDER BY 1
     LOOP
         EXECUTE format('ANALYZE %s', rel);

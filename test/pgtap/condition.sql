@@ -13,12 +13,12 @@ SET LOCAL extra_float_digits = 1;	-- float8 text is the shortest exact form, as 
 SELECT has_type('csm', 'rule_condition', 'type csm.rule_condition exists');
 SELECT is_empty($$
     SELECT p.oid::regprocedure FROM pg_proc p
-    WHERE p.pronamespace = 'csm'::regnamespace
+    WHERE p.pronamespace IN ('csm'::regnamespace, 'csm_internal'::regnamespace)
       AND p.proname IN ('rule_condition_in', 'rule_condition_out', 'rule_condition_recv', 'rule_condition_send',
                         'condition_matches', 'condition_attributes')
       AND NOT (p.provolatile = 'i' AND p.proisstrict AND p.proparallel = 's' AND obj_description(p.oid, 'pg_proc') IS NOT NULL)
 $$, 'the type''s functions, condition_matches and condition_attributes are IMMUTABLE STRICT PARALLEL SAFE and commented');
-SELECT is((SELECT count(*) FROM pg_proc p WHERE p.pronamespace = 'csm'::regnamespace
+SELECT is((SELECT count(*) FROM pg_proc p WHERE p.pronamespace IN ('csm'::regnamespace, 'csm_internal'::regnamespace)
            AND p.proname IN ('rule_condition_in', 'rule_condition_out', 'rule_condition_recv', 'rule_condition_send',
                              'condition_matches', 'condition_attributes')), 6::bigint, 'all six functions exist');
 SELECT ok(obj_description('csm.rule_condition'::regtype, 'pg_type') IS NOT NULL, 'the type is commented');

@@ -10,7 +10,7 @@ SELECT is((SELECT count(*) FROM csm.account), 0::bigint, 'and changes nothing');
 
 SELECT set_eq(
     $$SELECT c.oid::regclass FROM pg_class c
-      WHERE c.relnamespace = 'csm'::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition$$,
+      WHERE c.relnamespace IN ('csm'::regnamespace, 'csm_internal'::regnamespace) AND c.relkind IN ('r', 'p') AND NOT c.relispartition$$,
     'SELECT relation FROM csm_internal._distribution()',
     'every csm table is placed by csm_internal._distribution()');
 SELECT is((SELECT count(*) FROM csm_internal._distribution()), (SELECT count(DISTINCT relation) FROM csm_internal._distribution()),

@@ -13,7 +13,7 @@ SELECT c.oid::regclass AS tab, c.relname, a.attname, format_type(a.atttypid, a.a
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = 'csm' AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
+WHERE n.nspname IN ('csm', 'csm_internal') AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
   AND a.atttypid IN ('numeric'::regtype, 'float4'::regtype, 'float8'::regtype);
 
 SELECT plan(2 + 3 * (SELECT count(*)::integer FROM tap_column));

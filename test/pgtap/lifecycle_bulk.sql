@@ -13,16 +13,16 @@ SELECT 'tap_lb_' || i, 1000 * i, 10, now() - make_interval(days => i * 7), curre
 FROM generate_series(1, 40) i;
 -- (history: inserted with a past created_at, the triggers leave them to the refresh)
 CREATE TEMP TABLE lb_calls AS
-SELECT f.funcname::text AS fn, f.calls FROM pg_stat_xact_user_functions f WHERE f.schemaname = 'csm';
+SELECT f.funcname::text AS fn, f.calls FROM pg_stat_xact_user_functions f WHERE f.schemaname = 'csm_internal';
 CREATE TEMP TABLE lb_before AS SELECT a.account_id, a.updated_at FROM csm.account a;
 CREATE TEMP TABLE lb_arr AS SELECT count(*) AS n FROM csm.arr_change;
 
 SELECT is(csm.refresh_lifecycle() >= 40, true, 'the refresh moves the new accounts');
 SELECT is((SELECT f.calls - coalesce((SELECT c.calls FROM lb_calls c WHERE c.fn = '_first_match'), 0)
-           FROM pg_stat_xact_user_functions f WHERE f.schemaname = 'csm' AND f.funcname = '_first_match'),
+           FROM pg_stat_xact_user_functions f WHERE f.schemaname = 'csm_internal' AND f.funcname = '_first_match'),
           (SELECT count(*) FROM csm.account), 'the rules are evaluated once per account');
 SELECT is((SELECT coalesce(max(f.calls), 0) - coalesce((SELECT c.calls FROM lb_calls c WHERE c.fn = '_touch_account'), 0)
-           FROM pg_stat_xact_user_functions f WHERE f.schemaname = 'csm' AND f.funcname = '_touch_account'),
+           FROM pg_stat_xact_user_functions f WHERE f.schemaname = 'csm_internal' AND f.funcname = '_touch_account'),
           0::bigint, 'csm''s own write of lifecycle_stage does not go through the touch trigger');
 SELECT is((SELECT count(*) FROM csm.account a JOIN lb_before b USING (account_id)
            WHERE a.external_id LIKE 'tap_lb_%' AND a.updated_at IS DISTINCT FROM now()),

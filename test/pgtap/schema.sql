@@ -4,12 +4,11 @@ BEGIN;
 SELECT plan(72);
 
 SELECT has_schema('csm');
-SELECT tables_are('csm', ARRAY['account', 'team_member', 'nps_response', 'usage_source', 'usage_delta',
-                               'usage_counter', 'usage_user_day', 'usage_feature_counter', 'usage_fold_lock', 'usage_pending',
+SELECT tables_are('csm', ARRAY['account', 'team_member', 'nps_response', 'usage_source',
                                'health_band_info', 'health_model', 'health_group', 'health_component',
                                'health_model_map', 'health_score', 'health_history', 'health_override',
-                               'segment_weight', 'account_assignment', 'member_load', 'member_lock', 'lock_row', 'assignment_log', 'assignment_alert',
-                               'routing_rule', 'conversation', 'conversation_change', 'support_team', 'agent_load',
+                               'segment_weight', 'account_assignment', 'assignment_log', 'assignment_alert',
+                               'routing_rule', 'conversation', 'support_team',
                                'stakeholder', 'payment', 'account_note', 'engagement', 'churn_signal_kind',
                                'churn_signal_setting', 'churn_signal', 'churn_model', 'churn_score',
                                'lifecycle_rule', 'milestone', 'core_feature', 'account_lifecycle', 'lifecycle_history',
@@ -25,7 +24,7 @@ SELECT tables_are('csm', ARRAY['account', 'team_member', 'nps_response', 'usage_
                                'alert', 'feature_launch',
                                'conversation_note',
                                'churn_history', 'health_benchmark', 'churn_benchmark']);
-SELECT views_are('csm', ARRAY['usage_daily', 'usage_feature_daily', 'usage_unknown_key', '_usage_day', '_usage_feature_day', '_usage_staged', 'account_metrics',
+SELECT views_are('csm', ARRAY['usage_daily', 'usage_feature_daily', 'usage_unknown_key', 'account_metrics',
                               'account_health', 'health_trend', 'health_score_component',
                               'assignment', 'assignment_workload', 'unassigned_queue', 'agent_performance',
                               'churn_signal_config', 'churn_signal_current', 'churn_risk',
@@ -47,13 +46,15 @@ SELECT col_is_unique('csm', 'team_member', ARRAY['handle'], 'handle is unique');
 -- Per-account tables: account_id bigint NOT NULL, in the primary key and in
 -- every unique constraint, so Citus can distribute them by it. (usage_delta
 -- is an append-only queue with no unique constraint at all.)
-SELECT col_type_is('csm', t, 'account_id', 'bigint', t || '.account_id is bigint')
+SELECT col_type_is(CASE WHEN t LIKE 'usage\_%' THEN 'csm_internal' ELSE 'csm' END, t, 'account_id', 'bigint',
+                   t || '.account_id is bigint')
 FROM unnest(ARRAY['nps_response', 'usage_delta', 'usage_counter', 'usage_user_day', 'usage_feature_counter',
                    'health_score', 'health_history', 'health_override',
                    'account_assignment', 'assignment_log', 'assignment_alert', 'conversation',
                    'stakeholder', 'payment', 'account_note', 'engagement', 'churn_signal', 'churn_score',
                    'account_lifecycle', 'lifecycle_history', 'account_milestone', 'nps_loop', 'cta', 'task']) AS t;
-SELECT col_not_null('csm', t, 'account_id', t || '.account_id is NOT NULL')
+SELECT col_not_null(CASE WHEN t LIKE 'usage\_%' THEN 'csm_internal' ELSE 'csm' END, t, 'account_id',
+                    t || '.account_id is NOT NULL')
 FROM unnest(ARRAY['nps_response', 'usage_delta', 'usage_counter', 'usage_user_day', 'usage_feature_counter',
                    'health_score', 'health_history', 'health_override',
                    'account_assignment', 'assignment_log', 'assignment_alert', 'conversation',
@@ -62,7 +63,7 @@ FROM unnest(ARRAY['nps_response', 'usage_delta', 'usage_counter', 'usage_user_da
 SELECT is_empty($$
     SELECT c.conrelid::regclass::text, c.conname
     FROM pg_constraint c
-    WHERE c.connamespace = 'csm'::regnamespace
+    WHERE c.connamespace IN ('csm'::regnamespace, 'csm_internal'::regnamespace)
       AND c.conrelid::regclass::text IN ('csm.nps_response', 'csm_internal.usage_counter', 'csm_internal.usage_user_day', 'csm_internal.usage_feature_counter',
                                          'csm.health_score', 'csm.health_history', 'csm.health_override',
                                          'csm.account_assignment', 'csm.assignment_log', 'csm.assignment_alert',
@@ -108,7 +109,7 @@ SELECT set_eq($$
     SELECT unnest(extconfig)::regclass::text FROM pg_extension WHERE extname = 'csm'
 $$, $$
     SELECT c.oid::regclass::text FROM pg_class c
-    WHERE c.relnamespace = 'csm'::regnamespace AND c.relkind IN ('r', 'S')
+    WHERE c.relnamespace IN ('csm'::regnamespace, 'csm_internal'::regnamespace) AND c.relkind IN ('r', 'S')
       AND c.relname <> 'health_band_info'  -- a fixed lookup that CREATE EXTENSION installs
       AND c.relname <> 'expansion_signal_kind'  -- read-only, installed by CREATE EXTENSION (settings are dumped)
       AND c.relname <> 'playbook_trigger'  -- csm's own trigger kinds, installed by CREATE EXTENSION
@@ -138,7 +139,7 @@ GRANT INSERT ON tap_app_events TO tap_app_writer;
 SET ROLE tap_app_writer;
 SELECT lives_ok($$INSERT INTO tap_app_events VALUES ('org_app', '2026-03-01 10:00+00')$$,
                 'a role without rights on csm inserts into a tracked table');
-SELECT throws_ok($$SELECT * FROM csm_internal.usage_delta$$, '42501', NULL, 'and still cannot read csm tables');
+SELECT throws_ok($$SELECT * FROM csm_internal.usage_delta$$, '42501', NULL, 'and still cannot read csm''s internal tables');
 RESET ROLE;
 SELECT is((SELECT sum(events) FROM csm.usage_daily WHERE external_id = 'org_app'), 1::numeric,
           'its event was rolled up');
@@ -160,12 +161,12 @@ SELECT is((SELECT sum(events) FROM csm.usage_daily WHERE external_id = 'org_new_
           'a hostile search_path cannot hijack the rollup');
 SELECT is_empty($$
     SELECT p.oid::regprocedure::text FROM pg_proc p
-    WHERE p.pronamespace = 'csm'::regnamespace AND p.prosecdef
+    WHERE p.pronamespace IN ('csm'::regnamespace, 'csm_internal'::regnamespace) AND p.prosecdef
       AND NOT coalesce(p.proconfig, '{}') @> ARRAY['search_path=pg_catalog, pg_temp']
 $$, 'every SECURITY DEFINER function pins search_path');
 SELECT is_empty($$
     SELECT c.relname FROM pg_class c
-    WHERE c.relnamespace = 'csm'::regnamespace AND c.relkind = 'v'
+    WHERE c.relnamespace IN ('csm'::regnamespace, 'csm_internal'::regnamespace) AND c.relkind = 'v'
       AND NOT coalesce(c.reloptions, '{}') @> ARRAY['security_invoker=true']
 $$, 'every view is security_invoker, so row-level security applies to the reader');
 LOAD 'csm';  -- GUCs exist once the library is loaded

@@ -53,7 +53,7 @@ INSERT INTO c_runs_no_sql VALUES
 SELECT is_empty($$
     SELECT p.oid::regprocedure::text
     FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
-    WHERE p.pronamespace = 'csm'::regnamespace
+    WHERE p.pronamespace IN ('csm'::regnamespace, 'csm_internal'::regnamespace)
       AND p.prokind <> 'a'              -- an aggregate runs its support functions, checked here
       AND p.prosqlbody IS NULL          -- an SQL-standard body is parsed at CREATE
       AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false)
@@ -64,7 +64,7 @@ SELECT is_empty($$
     SELECT symbol FROM c_runs_no_sql
     EXCEPT
     SELECT p.prosrc FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
-    WHERE p.pronamespace = 'csm'::regnamespace AND l.lanname = 'c'
+    WHERE p.pronamespace IN ('csm'::regnamespace, 'csm_internal'::regnamespace) AND l.lanname = 'c'
 $$, 'the allow-list names only C functions csm has');
 
 -- Pinning an SQL function would stop it being inlined: the hot ones keep

@@ -71,14 +71,14 @@ fingerprint() {
     psql -AtX -d "$1" <<'SQL'
 SELECT c.relname || ' ' || count_rows || ' ' || md5_rows
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
-LATERAL (SELECT (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM csm.%I', c.relname), false, true, '')))[1]::text AS count_rows,
+LATERAL (SELECT (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I', n.nspname, c.relname), false, true, '')))[1]::text AS count_rows,
                 (xpath('/row/m/text()', query_to_xml(format(
                     $q$SELECT md5(string_agg(r, ',' ORDER BY r)) AS m
                        FROM (SELECT CASE WHEN (to_jsonb(t) ->> 'builtin')::boolean
                                          THEN (to_jsonb(t) - 'updated_at' - 'bumped_by')::text
                                          ELSE (to_jsonb(t) - 'bumped_by')::text END AS r
-                             FROM csm.%I t) x$q$, c.relname), false, true, '')))[1]::text AS md5_rows) f
-WHERE n.nspname = 'csm' AND c.relkind = 'r' AND c.relname NOT IN ('member_lock', 'lock_row')
+                             FROM %I.%I t) x$q$, n.nspname, c.relname), false, true, '')))[1]::text AS md5_rows) f
+WHERE n.nspname IN ('csm', 'csm_internal') AND c.relkind = 'r' AND c.relname NOT IN ('member_lock', 'lock_row')
 ORDER BY c.relname;
 SQL
 }

@@ -34,7 +34,7 @@ trap cleanup EXIT
 # pg_class is readable by everyone, even without USAGE on schema csm.
 echo "SET ROLE csm_lock_nobody;
       SELECT pg_advisory_lock(c.oid::integer, 0), 'held' FROM pg_class c
-      JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'csm' AND c.relname = 'usage_delta';" >&3
+      JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'csm_internal' AND c.relname = 'usage_delta';" >&3
 # Wait for it, a minute at most, and not at all once the holder is gone.
 for _ in $(seq 600); do
     grep -q held "$dir/out" && break
