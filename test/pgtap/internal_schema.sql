@@ -28,7 +28,7 @@ SELECT tables_are('csm_internal', ARRAY['usage_delta', 'usage_fold_lock', 'usage
                                         'usage_user_day', 'usage_feature_counter', 'member_load', 'member_lock',
                                         'lock_row', 'agent_load', 'conversation_change'],
                   'csm_internal holds the rollup storage, the lock rows, the counters and the Citus work queue');
-SELECT views_are('csm_internal', ARRAY['_usage_day', '_usage_feature_day', '_usage_staged']);
+SELECT views_are('csm_internal', ARRAY['_usage_day', '_usage_feature_day', '_usage_staged', '_task_adherence']);
 SELECT sequences_are('csm_internal', ARRAY['member_pick_seq', 'agent_pick_seq']);
 SELECT functions_are('csm_internal', ARRAY['rule_condition_in', 'rule_condition_out', 'rule_condition_recv', 'rule_condition_send']
                      || ARRAY(SELECT DISTINCT p.proname::text FROM pg_proc p

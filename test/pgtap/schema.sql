@@ -34,7 +34,7 @@ SELECT views_are('csm', ARRAY['usage_daily', 'usage_feature_daily', 'usage_unkno
                               'nps_followup', 'nps_monthly',
                               'expansion_signal_config', 'expansion_signal_current', 'expansion_candidate',
                               'job_schedule', 'refresh_status',
-                              '_task_adherence', 'playbook_adherence', 'csm_adherence', 'cta_response_time',
+                              'playbook_adherence', 'csm_adherence', 'cta_response_time',
                               'success_plan_progress', 'business_review_due',
                               'dashboard_portfolio', 'dashboard_activity', 'dashboard_outcomes', 'dashboard_operations', 'dashboard_executive',
                               'alert_summary', 'alert_open',

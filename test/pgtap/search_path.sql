@@ -48,7 +48,9 @@ INSERT INTO c_runs_no_sql VALUES
     ('csm_churn_evaluate_transfn', 'aggregate'), ('csm_churn_evaluate_combinefn', 'aggregate'),
     ('csm_churn_evaluate_serialfn', 'aggregate'), ('csm_churn_evaluate_deserialfn', 'aggregate'),
     ('csm_churn_evaluate_finalfn', 'aggregate'),
-    ('csm_arr_at_trans', 'aggregate'), ('csm_arr_at_final', 'aggregate');
+    ('csm_arr_at_trans', 'aggregate'), ('csm_arr_at_final', 'aggregate'),
+    ('csm_expansion_window_trans', 'aggregate: hashes keys bytewise'),
+    ('csm_expansion_window_counts_final', 'aggregate'), ('csm_expansion_window_new_final', 'aggregate');
 
 SELECT is_empty($$
     SELECT p.oid::regprocedure::text

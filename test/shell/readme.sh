@@ -6,7 +6,7 @@
 # Conventions in README.md:
 # - A block fenced ```sql is run. Words after "sql" in the fence say why a
 #   block cannot run in this single-node suite, and the block is skipped by
-#   that name and reported: ```sql citus (needs a Citus cluster). Any other
+#   that name and reported: ```sql citus (needs a Citus cluster), ```sql upgrade (an ALTER EXTENSION UPDATE, run by test/shell/upgrade.sh). Any other
 #   word fails this test, so nothing is skipped silently.
 # - Expected output: comment lines "--  text" (two dashes, two spaces, then
 #   the text) directly after the line that ends a statement are what that
@@ -27,7 +27,7 @@ trap 'rm -rf "$work"' EXIT
 perl - README.md "$work" <<'PERL'
 use strict; use warnings;
 my ($readme, $work) = @ARGV;
-my %skip_ok = (citus => 'needs a Citus cluster');
+my %skip_ok = (citus => 'needs a Citus cluster', upgrade => 'needs a 0.1.0 database: test/shell/upgrade.sh runs it');
 open my $in, '<', $readme or die "$readme: $!";
 my @lines = <$in>;
 close $in;
