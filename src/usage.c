@@ -169,8 +169,8 @@ typedef struct UsageBatch
 /* Plans are prepared once per backend and kept. */
 static SPIPlanPtr lookup_plan = NULL;
 static SPIPlanPtr create_plan = NULL;
-static SPIPlanPtr append_plan = NULL;
-static SPIPlanPtr append_one_plan = NULL;
+static SPIPlanPtr append_plans[2] = {NULL, NULL};	/* as append_sql */
+static SPIPlanPtr append_one_plans[2] = {NULL, NULL};
 static SPIPlanPtr compact_plan = NULL;
 static SPIPlanPtr fold_lock_plan = NULL;
 static SPIPlanPtr counted_plan = NULL;
@@ -195,14 +195,22 @@ static const char *const create_sql =
 "INSERT INTO csm.account (external_id) SELECT k FROM pg_catalog.unnest($1) AS k "
 "ON CONFLICT (external_id) DO NOTHING";
 
-static const char *const append_sql =
-"INSERT INTO csm_internal.usage_delta (account_id, source_id, day, user_key, feature, events) "
-"SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
-"                         pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6))";
+/* [1]: csm 0.1.0's tables, where usage_delta was still in schema csm */
+#define APPEND_INTO(schema) \
+"INSERT INTO " schema ".usage_delta (account_id, source_id, day, user_key, feature, events) "
+static const char *const append_sql[2] = {
+	APPEND_INTO("csm_internal")
+	"SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
+	"                         pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6))",
+	APPEND_INTO("csm")
+	"SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
+	"                         pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6))",
+};
 
-static const char *const append_one_sql =
-"INSERT INTO csm_internal.usage_delta (account_id, source_id, day, user_key, feature, events) "
-"VALUES ($1, $2, $3, $4, $5, $6)";
+static const char *const append_one_sql[2] = {
+	APPEND_INTO("csm_internal") "VALUES ($1, $2, $3, $4, $5, $6)",
+	APPEND_INTO("csm") "VALUES ($1, $2, $3, $4, $5, $6)",
+};
 
 static const char *const pending_sql =
 "INSERT INTO csm_internal.usage_pending (account_key, source_id, day, user_key, feature, events) "
@@ -1136,16 +1144,16 @@ write_deltas(UsageBatch *batch, const TrackedSource *src)
 
 		nulls[3] = cols.user_nulls[0] ? 'n' : ' ';
 		nulls[4] = cols.feature_nulls[0] ? 'n' : ' ';
-		csm_prepare_once(&append_one_plan, append_one_sql, 6, one_argtypes);
-		if (SPI_execute_plan(append_one_plan, one, nulls, false, 0) != SPI_OK_INSERT)
+		csm_prepare_once(&append_one_plans[src->schema_0_1_0], append_one_sql[src->schema_0_1_0], 6, one_argtypes);
+		if (SPI_execute_plan(append_one_plans[src->schema_0_1_0], one, nulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "csm: appending a usage delta failed");
 		appended_since_fold += 1;
 		return;
 	}
 
 	group_arrays(&cols, false, params);
-	csm_prepare_once(&append_plan, append_sql, 6, argtypes);
-	if (SPI_execute_plan(append_plan, params, NULL, false, 0) != SPI_OK_INSERT)
+	csm_prepare_once(&append_plans[src->schema_0_1_0], append_sql[src->schema_0_1_0], 6, argtypes);
+	if (SPI_execute_plan(append_plans[src->schema_0_1_0], params, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "csm: appending usage deltas failed");
 	appended_since_fold += n;
 }
@@ -1307,11 +1315,11 @@ csm_usage_rollup(PG_FUNCTION_ARGS)
 
 	/*
 	 * Between installing this library and ALTER EXTENSION csm UPDATE, the
-	 * trigger runs over csm 0.1.0's tables, which have no fold lock row:
+	 * trigger runs over csm 0.1.0's tables (no schema csm_internal, no fold lock row):
 	 * it then only appends deltas, as 0.1.0's trigger did for most
 	 * statements, and 0.1.0's csm.compact_usage() folds them.
 	 */
-	src.schema_0_1_0 = !OidIsValid(get_relname_relid("usage_fold_lock", get_namespace_oid("csm_internal", false)));
+	src.schema_0_1_0 = !OidIsValid(get_namespace_oid("csm_internal", true));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "csm: SPI_connect failed");
 

@@ -76,9 +76,11 @@ extension_of() {
 # below): table, count, md5 of the rows' text in order.  $2: file of
 # "table|col,col|condition".
 table_sums() {
-    local db=$1 cols=$2 t c w
+    local db=$1 cols=$2 t c w rel
     while IFS='|' read -r t c w; do
-        q -d "$db" -c "SELECT '$t', count(*), md5(coalesce(string_agg(r, E'\n' ORDER BY r), '')) FROM (SELECT ROW($c)::text AS r FROM $t $w) s"
+        # 0.2.0 keeps csm's internal tables in csm_internal: the same table
+        rel=$(q -d "$db" -c "SELECT coalesce(to_regclass('$t'), to_regclass(replace('$t', 'csm.', 'csm_internal.')))::oid::regclass::text")
+        q -d "$db" -c "SELECT '$t', count(*), md5(coalesce(string_agg(r, E'\n' ORDER BY r), '')) FROM (SELECT ROW($c)::text AS r FROM $rel $w) s"
     done < "$cols"
 }
 
@@ -86,7 +88,7 @@ table_sums() {
 # install's built-in rows against an upgraded empty database's).
 rows_of() {
     local t
-    for t in $(q -d "$1" -c "SELECT c.oid::regclass::text FROM pg_class c WHERE c.relnamespace = 'csm'::regnamespace AND c.relkind IN ('r', 'p') ORDER BY c.oid::regclass::text COLLATE \"C\""); do
+    for t in $(q -d "$1" -c "SELECT c.oid::regclass::text FROM pg_class c WHERE c.relnamespace IN ('csm'::regnamespace, 'csm_internal'::regnamespace) AND c.relkind IN ('r', 'p') ORDER BY c.oid::regclass::text COLLATE \"C\""); do
         q -d "$1" -c "SELECT '$t', x FROM (SELECT to_jsonb(t) - '{created_at,updated_at,bumped_by,tracked_at,status_changed_at,started_at}'::text[] AS x FROM $t t) s ORDER BY x::text"
     done
 }
@@ -209,13 +211,13 @@ WITH truth AS (
     FROM csm_demo.events e GROUP BY 1, 2
 ), rolled AS (
     SELECT u.external_id AS key, u.day, u.events, u.active_users
-    FROM csm.usage_daily u WHERE u.source = 'csm_demo.events'::regclass AND u.events <> 0
+    FROM csm.usage_daily u WHERE u.source = 'csm_demo.events' AND u.events <> 0
 ), ftruth AS (
     SELECT e.org_user_id AS key, (e.occurred_at AT TIME ZONE 'UTC')::date AS day, e.event AS feature, count(*) AS events
     FROM csm_demo.events e WHERE e.event IS NOT NULL GROUP BY 1, 2, 3
 ), frolled AS (
     SELECT f.external_id AS key, f.day, f.feature, f.events
-    FROM csm.usage_feature_daily f WHERE f.source = 'csm_demo.events'::regclass AND f.events <> 0
+    FROM csm.usage_feature_daily f WHERE f.source = 'csm_demo.events' AND f.events <> 0
 )
 SELECT (SELECT count(*) FROM ((TABLE truth EXCEPT TABLE rolled) UNION ALL (TABLE rolled EXCEPT TABLE truth)) d)
      + (SELECT count(*) FROM ((TABLE ftruth EXCEPT TABLE frolled) UNION ALL (TABLE frolled EXCEPT TABLE ftruth)) d)
