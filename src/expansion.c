@@ -146,7 +146,7 @@ csm_expansion_window_trans(PG_FUNCTION_ARGS)
 	uint32		hash;
 	int			at;
 	float8	   *sums;
-	bool		inside[WINDOW_MAX];
+	bool		inside[WINDOW_MAX] = {false};
 	bool		any = false;
 
 	if (!AggCheckCallContext(fcinfo, &aggcontext))
