@@ -29,7 +29,9 @@ build() {
     # What dpkg-buildpackage needs besides what make install needs.
     local need=()
     command -v dh >/dev/null || need+=(debhelper)
-    command -v pg_buildext >/dev/null || need+=(postgresql-server-dev-all)
+    # Build-Depends names the package itself (pg_buildext alone comes with
+    # postgresql-common, so its presence does not tell).
+    dpkg -s postgresql-server-dev-all >/dev/null 2>&1 || need+=(postgresql-server-dev-all)
     command -v dpkg-buildpackage >/dev/null || need+=(dpkg-dev)
     [ -f "/usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/makefiles/pgxs.mk" ] || need+=("postgresql-server-dev-$PG_MAJOR")
     if [ ${#need[@]} -gt 0 ]; then
