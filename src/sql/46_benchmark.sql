@@ -76,21 +76,24 @@ BEGIN
         RETURN;
     END IF;
     DELETE FROM @extschema@.health_benchmark;
+    -- the scores are read once, then grouped by bucket and by segment
+    WITH scored AS MATERIALIZED (
+        SELECT a.segment, h.score, h.band
+        FROM @extschema@.health_score h JOIN @extschema@.account a ON a.account_id = h.account_id
+        WHERE a.status = 'active' AND a.segment IS NOT NULL AND h.score IS NOT NULL)
     INSERT INTO @extschema@.health_benchmark (segment, bucket, accounts, average_score, share_red, below, scores, computed_at)
     SELECT b.segment, b.bucket, s.accounts, s.average_score, s.share_red,
            coalesce(sum(b.n) OVER (PARTITION BY b.segment ORDER BY b.bucket
                                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0),
            b.scores, now()
-    FROM (SELECT a.segment, floor(h.score * 10)::integer AS bucket, count(*) AS n,
-                 array_agg(-h.score ORDER BY -h.score) AS scores
-          FROM @extschema@.health_score h JOIN @extschema@.account a ON a.account_id = h.account_id
-          WHERE a.status = 'active' AND a.segment IS NOT NULL AND h.score IS NOT NULL
-          GROUP BY a.segment, floor(h.score * 10)::integer) b
-    JOIN (SELECT a.segment, count(h.score) AS accounts, avg(h.score) AS average_score,
-                 avg((h.band = 'red')::integer) AS share_red
-          FROM @extschema@.health_score h JOIN @extschema@.account a ON a.account_id = h.account_id
-          WHERE a.status = 'active' AND a.segment IS NOT NULL AND h.score IS NOT NULL
-          GROUP BY a.segment) s ON s.segment = b.segment;
+    FROM (SELECT c.segment, floor(c.score * 10)::integer AS bucket, count(*) AS n,
+                 array_agg(-c.score ORDER BY -c.score) AS scores
+          FROM scored c
+          GROUP BY c.segment, floor(c.score * 10)::integer) b
+    JOIN (SELECT c.segment, count(c.score) AS accounts, avg(c.score) AS average_score,
+                 avg((c.band = 'red')::integer) AS share_red
+          FROM scored c
+          GROUP BY c.segment) s ON s.segment = b.segment;
 END $$;
 REVOKE ALL ON FUNCTION csm_internal._keep_health_benchmark() FROM PUBLIC;
 COMMENT ON FUNCTION csm_internal._keep_health_benchmark() IS
