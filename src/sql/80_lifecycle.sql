@@ -424,9 +424,12 @@ BEGIN
         CONTINUE WHEN expr IS NULL;
         pairs := pairs || format('%L, %s', fact, expr);
     END LOOP;
+    -- (acc counts csm.refresh_lifecycle's progress, one per account as the
+    -- facts stream out, and nothing otherwise: csm_internal._progress_begin)
     RETURN QUERY EXECUTE format($q$
     WITH acc AS (
-        SELECT a.*, csm_internal._days_since(a.started_at) AS days
+        SELECT a.*, csm_internal._days_since(a.started_at) AS days,
+               csm_internal._progress('refresh_lifecycle', a.account_id) AS counted
         FROM @extschema@.account a
         WHERE $1 IS NULL OR a.account_id IN (SELECT unnest($1))
     ),
@@ -741,6 +744,11 @@ BEGIN
             PERFORM set_config('citus.multi_shard_modify_mode', 'sequential', true);
         END IF;
     END IF;
+    -- A NOTICE at every 10% of the accounts whose facts are read, when the
+    -- client wants notices (csm_internal._lifecycle_facts counts them; every
+    -- account, churned ones too, goes through the rules).
+    PERFORM csm_internal._progress_begin('refresh_lifecycle',
+        CASE WHEN csm_internal._progress_wanted() THEN (SELECT count(*) FROM @extschema@.account) END);
     PERFORM csm_internal._detect_milestones(NULL);
     -- success_achievement alerts (86_alert.sql)
     PERFORM csm_internal._raise_alerts(ARRAY['success_achievement']);
