@@ -512,6 +512,12 @@ BEGIN
     END IF;
     -- Citus: the deltas staged by distributed tables' shards join the others first
     PERFORM csm_internal._usage_unstage();
+    -- A NOTICE at every 10% of the deltas taken, when the client wants
+    -- notices and there are 10,000 or more (counted as they are taken,
+    -- below; counted first only then).
+    PERFORM csm_internal._progress_begin('compact_usage',
+        CASE WHEN csm_internal._progress_wanted()
+             THEN (SELECT CASE WHEN count(*) >= 10000 THEN count(*) ELSE 0 END FROM csm_internal.usage_delta) END);
     WITH taken AS (
         DELETE FROM csm_internal.usage_delta RETURNING *
     ), adopted AS (
@@ -521,6 +527,7 @@ BEGIN
         RETURNING a.account_id, p.source_id, p.day, p.user_key, p.feature, p.events
     ), everything AS (
         SELECT t.account_id, t.source_id, t.day, t.user_key, t.feature, t.events FROM taken t
+        WHERE csm_internal._progress('compact_usage', t.account_id)
         UNION ALL
         SELECT * FROM adopted
     )

@@ -517,11 +517,15 @@ BEGIN
 
     -- (OFFSET 0 keeps pick a subquery of its own: target reads hit several
     -- times, and a pick merged into it would call _first_match once per
-    -- reference; the facts stay behind, so nothing wide is kept)
+    -- reference; the facts stay behind, so nothing wide is kept).  It counts
+    -- csm.refresh_lifecycle's progress, one per account, here rather than
+    -- in the facts' query, where the counter would cost a projection of
+    -- every account's row (nothing when csm_internal._progress_begin did not start it).
     WITH pick AS (
         SELECT q.* FROM (
             SELECT f.account_id, f.status, f.days_since_start, f.current_stage, f.current_phase, f.current_criteria,
-                   f.manual, f.has_row, f.criteria, csm_internal._first_match(rule_conds, f.facts) AS hit
+                   f.manual, f.has_row, f.criteria, csm_internal._first_match(rule_conds, f.facts) AS hit,
+                   csm_internal._progress('refresh_lifecycle', f.account_id) AS counted
             FROM csm_internal._lifecycle_facts(accounts) f
             OFFSET 0) q
     ),
@@ -741,6 +745,11 @@ BEGIN
             PERFORM set_config('citus.multi_shard_modify_mode', 'sequential', true);
         END IF;
     END IF;
+    -- A NOTICE at every 10% of the accounts put through the rules, when the
+    -- client wants notices (csm_internal._lifecycle_apply counts them; every
+    -- account, churned ones too).
+    PERFORM csm_internal._progress_begin('refresh_lifecycle',
+        CASE WHEN csm_internal._progress_wanted() THEN (SELECT count(*) FROM @extschema@.account) END);
     PERFORM csm_internal._detect_milestones(NULL);
     -- success_achievement alerts (86_alert.sql)
     PERFORM csm_internal._raise_alerts(ARRAY['success_achievement']);

@@ -160,12 +160,15 @@ BEGIN
     -- update below then finds nothing to change in them); on Citus, which
     -- reads the new renewals' accounts through the coordinator, only their
     -- keys move, and the update below fills them in on the workers.
+    -- On one node this step, which reads every active account, counts
+    -- csm.refresh_renewals's progress (OFFSET 0: each account, not only
+    -- those due; nothing when csm_internal._progress_begin did not start it).
     step := 'open';
     statement := format($q$
         INSERT INTO @extschema@.renewal (account_id, renewal_date, target_arr, stage, opened_at%3$s)
         SELECT a.account_id, a.renewal_date, coalesce(a.arr, 0),
                @extschema@.renewal_stage(a.renewal_date - %2$L::date), %1$L::timestamptz%4$s
-        FROM @extschema@.account a
+        FROM %6$s a
         LEFT JOIN @extschema@.renewal r
           ON r.account_id = a.account_id AND (r.closed_at IS NULL OR r.renewal_date = a.renewal_date)%5$s
         WHERE a.status = 'active' AND a.renewal_date <= %2$L::date + 90 AND r.account_id IS NULL$q$, stamp, today,
@@ -174,7 +177,10 @@ BEGIN
         CASE WHEN NOT distributed THEN $j$
         LEFT JOIN @extschema@.churn_score c ON c.account_id = a.account_id
         LEFT JOIN @extschema@.account_assignment p ON p.account_id = a.account_id AND p.is_primary AND p.ended_at IS NULL
-        LEFT JOIN @extschema@.team_member m ON m.member_id = p.member_id$j$ ELSE '' END);
+        LEFT JOIN @extschema@.team_member m ON m.member_id = p.member_id$j$ ELSE '' END,
+        CASE WHEN distributed THEN '@extschema@.account'
+             ELSE $j$(SELECT x.*, csm_internal._progress('refresh_renewals', x.account_id) AS counted
+          FROM @extschema@.account x WHERE x.status = 'active' OFFSET 0)$j$ END);
     RETURN NEXT;
     -- Open renewals: follow the account's date, move the stage forward,
     -- and keep the owner and the forecast current.  Driven by the renewals'
@@ -271,6 +277,9 @@ BEGIN
         opened_after := coalesce(pg_catalog.pg_sequence_last_value(
                                      pg_catalog.pg_get_serial_sequence('@extschema@.renewal', 'renewal_id')::regclass), 0);
     END IF;
+    -- A NOTICE at every 10% of the active accounts read by the open step,
+    -- when the client wants notices (single node).
+    PERFORM csm_internal._progress_begin('refresh_renewals');
     statements := (SELECT jsonb_object_agg(t.step, t.statement)
                    FROM csm_internal._renewal_refresh_statements(now(), today, csm_internal._caller(),
                                                                  distributed, opened_after) t);

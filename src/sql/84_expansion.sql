@@ -391,9 +391,11 @@ BEGIN
         LEFT JOIN nps_now n ON n.account_id = a.account_id
     ),
     -- Each signal of an account as a condition on its facts (computed once,
-    -- read by each kind's SELECT below)
+    -- read by each kind's SELECT below), and csm.refresh_expansion's
+    -- progress, one per account (nothing otherwise: csm_internal._progress_begin)
     found AS MATERIALIZED (
         SELECT f.*,
+               csm_internal._progress('refresh_expansion', f.account_id) AS counted,
                pl_on AND f.seats > 0 AND f.seats_used >= pl_ratio * f.seats
                    AND (f.seats_source = 'properties' OR f.has_users) AS seats_hit,
                pl_on AND f.usage_cap > 0 AND f.pl_events >= pl_ratio * f.usage_cap AS events_hit,
@@ -470,6 +472,9 @@ DECLARE
     counts record;
 BEGIN
     PERFORM csm_internal._require('operate');
+    -- A NOTICE at every 10% of the portfolio's accounts examined, when the
+    -- client wants notices (csm.expansion_signals_at counts them).
+    PERFORM csm_internal._progress_begin('refresh_expansion', CASE WHEN accounts IS NOT NULL THEN 0 END);
     -- as csm.refresh_churn_signals, for every kind of expansion signal
     SELECT * INTO counts
     FROM csm_internal._refresh_signals('csm.refresh_expansion()', 'expansion', '@extschema@.expansion_signal',

@@ -680,13 +680,27 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     stamp timestamptz := now();
     caller name := csm_internal._caller();
+    counting boolean;
 BEGIN
     PERFORM csm_internal._require('operate');
+    -- A NOTICE at every 10% of the active plans, when the client wants
+    -- notices, on a single node, over every account: the first statement,
+    -- which reads every active plan, counts them then (its last condition
+    -- on the plan, always true: one count per active plan).  Left out
+    -- otherwise: Citus refuses a volatile function in the WHERE clause of
+    -- an UPDATE of a distributed table.
+    counting := csm_internal._progress_begin('refresh_success_plans',
+        CASE WHEN accounts IS NOT NULL THEN 0
+             WHEN csm_internal._progress_wanted()
+             THEN (SELECT count(*) FROM @extschema@.success_plan p WHERE p.status = 'active') END);
     -- A churned renewal after the plan was made: the plan closes.
-    UPDATE @extschema@.success_plan s SET status = 'closed', closed_at = stamp, updated_at = stamp
+    EXECUTE format($q$
+    UPDATE @extschema@.success_plan s SET status = 'closed', closed_at = $1, updated_at = $1
     FROM @extschema@.renewal w
-    WHERE w.account_id = s.account_id AND s.status = 'active' AND (accounts IS NULL OR s.account_id = ANY (accounts))
-      AND w.outcome = 'churned' AND w.closed_at >= s.created_at AND w.renewal_date > s.starts_on;
+    WHERE w.account_id = s.account_id AND s.status = 'active' AND ($2 IS NULL OR s.account_id = ANY ($2))%s
+      AND w.outcome = 'churned' AND w.closed_at >= s.created_at AND w.renewal_date > s.starts_on$q$,
+        CASE WHEN counting THEN $c$ AND csm_internal._progress('refresh_success_plans', s.account_id)$c$ ELSE '' END)
+    USING stamp, accounts;
     GET DIAGNOSTICS closed = ROW_COUNT;
     -- The active plans the account's latest closed renewal renewed: closed
     -- after the plan was made, for a term the plan started in (the new
