@@ -324,21 +324,28 @@ typedef struct Irls
 	int64		misclassified;	/* rows on the wrong side of beta's boundary */
 } Irls;
 
-/* The next count doubles of block (or only their size when block is NULL). */
+/* The next count doubles of the workspace. */
 static double *
 take_doubles(char *block, Size *used, Size count)
 {
-	double	   *taken = block == NULL ? NULL : (double *) (block + *used);
+	double	   *taken = (double *) (void *) (block + *used);
 
 	*used += count * sizeof(double);
 	return taken;
 }
 
-/*
- * Lays the working arrays out in block (when not NULL) and returns the
- * bytes they take: one layout for churn_fit_workspace_size and the fit.
- */
-static Size
+Size
+churn_fit_workspace_size(int nfeatures)
+{
+	const Size	n = (Size) nfeatures + 1;
+	const Size	stride = CHURN_STRIDE(nfeatures);
+
+	/* what irls_layout takes: 6 vectors, 2 Hessians, the system, the scratch rows, the flags */
+	return sizeof(double) * (6 * n + 2 * n * stride + n * n + CHURN_BATCH * stride) + sizeof(bool) * n;
+}
+
+/* Carves the working arrays out of the caller's block. */
+static void
 irls_layout(Irls *it, int nfeatures, char *block)
 {
 	const Size	n = (Size) nfeatures + 1;
@@ -355,18 +362,10 @@ irls_layout(Irls *it, int nfeatures, char *block)
 	it->step = take_doubles(block, &used, n);
 	it->work = take_doubles(block, &used, n * n);
 	it->scratch = take_doubles(block, &used, (Size) CHURN_BATCH * CHURN_STRIDE(nfeatures));
-	/* the booleans last: the doubles before them stay aligned */
-	it->constant = block == NULL ? NULL : (bool *) (block + used);
+	/* the flags last: the doubles before them stay aligned */
+	it->constant = (bool *) (void *) (block + used);
 	used += n * sizeof(bool);
-	return used;
-}
-
-Size
-churn_fit_workspace_size(int nfeatures)
-{
-	Irls		it;
-
-	return irls_layout(&it, nfeatures, NULL);
+	Assert(used == churn_fit_workspace_size(nfeatures));
 }
 
 /*
