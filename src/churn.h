@@ -2,8 +2,9 @@
  * churn.h: the churn model.  Plain C kernels (no Datums) for the logistic
  * regression fit, prediction and evaluation, and the shared model type.
  *
- *   churn_fit.c    the fitting aggregate (rows, standardisation, IRLS)
- *   churn_model.c  the kernels below, model jsonb parse and serialise,
+ *   churn_fit.c    the fitting aggregate: its rows, options and glue
+ *   churn_kernel.c the fit's arithmetic: standardisation, IRLS, Cholesky
+ *   churn_model.c  the prediction kernels, model jsonb parse and serialise,
  *                  csm.churn_predict and csm.churn_contributions
  *   churn_eval.c   csm.auc and csm.churn_evaluate
  */
@@ -44,7 +45,7 @@ typedef struct ChurnModel
 	int		   *active;
 } ChurnModel;
 
-/* ---- kernels (churn_model.c) ---- */
+/* ---- prediction kernels (churn_model.c) ---- */
 
 /* 1 / (1 + exp(-z)), without overflow for any z. */
 extern double churn_sigmoid(double z);
@@ -59,18 +60,10 @@ churn_row_loss(double z, bool churned)
 	return churn_log1pexp(churned ? -z : z);
 }
 
-/*
- * Cholesky factorisation of the n x n symmetric matrix a (row-major, the
- * lower triangle is read), in place into its lower triangle.  false when
- * a is not (numerically) positive definite.
- */
-extern bool churn_cholesky(double *a, int n);
-
-/* Solves L L' x = b in place (b becomes x), L from churn_cholesky. */
-extern void churn_cholesky_solve(const double *l, int n, double *b);
-
 /* The linear predictor of one feature vector under a model (see above). */
 extern double churn_linear_predictor(const ChurnModel *model, const double *x);
+
+/* ---- the fit's kernel (churn_kernel.c) ---- */
 
 /*
  * One pass of the fit over a block of stored rows.  A row is p + 1 doubles:
@@ -101,31 +94,55 @@ typedef struct ChurnPass
 extern void churn_pass_block(ChurnPass *pass, const double *rows, int nrows);
 
 /*
- * Mean and scale (population standard deviation) of each feature, from
- * Welford's running mean and sum of squared deviations over n rows.  A
- * constant feature gets scale 1 and constant[j] = true.  Returns the index
- * of the first feature whose mean or scale is not finite (values too large),
- * or -1.
+ * The fit (churn_kernel.c's header says what it minimises and how).  Its
+ * caller keeps the rows: scan(scan_arg, pass) must call churn_pass_block
+ * on every row once.  Both classes must be present and rows > nfeatures.
  */
-extern int	churn_standardise(int nfeatures, int64 n, const double *welford_mean, const double *welford_m2,
-							  double *mean, double *scale, bool *constant);
+typedef void (*ChurnScanFn) (void *scan_arg, ChurnPass *pass);
 
-/* The penalised objective: loss + lambda / 2 * sum of squared coefficients (not the intercept). */
-extern double churn_objective(int nfeatures, double loss, const double *beta, double lambda);
+typedef struct ChurnFitInput
+{
+	int			nfeatures;
+	int64		rows;
+	int64		positives;		/* rows with label 1 */
+	const double *welford_mean; /* per feature: the running mean */
+	const double *welford_m2;	/* and sum of squared deviations */
+	double		lambda;
+	int			max_iterations;
+	double		tolerance;
+	ChurnScanFn scan;
+	void	   *scan_arg;
+} ChurnFitInput;
+
+typedef enum ChurnFitStatus
+{
+	CHURN_FIT_CONVERGED,
+	CHURN_FIT_NOT_CONVERGED,	/* out of iterations, or no step lowers the objective */
+	CHURN_FIT_SEPARABLE,		/* not converged, lambda 0 and every row on its side */
+	CHURN_FIT_BAD_FEATURE,		/* feature bad_feature cannot be standardised */
+	CHURN_FIT_NO_SOLUTION		/* the Newton system has no finite solution */
+} ChurnFitStatus;
+
+/* What the fit found; the caller allocates mean, scale (nfeatures) and beta (nfeatures + 1). */
+typedef struct ChurnFitOutput
+{
+	double	   *mean;
+	double	   *scale;			/* a constant feature's is 1 */
+	double	   *beta;			/* the intercept, then the standardised coefficients */
+	double		loss;			/* the summed log-loss at the last point measured */
+	int			iterations;
+	int			bad_feature;	/* for CHURN_FIT_BAD_FEATURE, else -1 */
+} ChurnFitOutput;
+
+/* The bytes of working memory churn_fit_irls needs for nfeatures. */
+extern Size churn_fit_workspace_size(int nfeatures);
 
 /*
- * The penalised Newton step at beta (intercept first): solves
- * (H + lambda D) step = -(grad + lambda D beta), D = diag(0, 1, ..., 1),
- * by Cholesky.  A constant feature's row and column are the identity and
- * its gradient 0, so its coefficient stays 0.  When the system is not
- * positive definite (collinear features and lambda = 0, or saturated
- * weights), adds mu I (Levenberg), mu growing tenfold until it is.  hess
- * (lower triangle, p + 1 rows of CHURN_STRIDE(p)) is left as it was; work
- * holds (p + 1)^2 doubles.  Returns the damping mu used, 0 for none, or -1 when
- * no damping helped (non-finite input).
+ * Fits the model; never raises an error.  mean and scale are set (up to
+ * bad_feature for CHURN_FIT_BAD_FEATURE), and beta and loss for the
+ * statuses that return a model: converged, not converged and separable.
  */
-extern double churn_newton_step(int nfeatures, const double *hess, const double *grad, const double *beta,
-								double lambda, const bool *constant, double *step, double *work);
+extern ChurnFitStatus churn_fit_irls(const ChurnFitInput *in, void *workspace, ChurnFitOutput *out);
 
 /* ---- model jsonb (churn_model.c) ---- */
 

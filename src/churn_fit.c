@@ -4,15 +4,9 @@
  *
  * The transition function stores every row (label and raw features) and
  * keeps Welford's running mean and sum of squared deviations per feature.
- * The final function standardises the features with them and minimises
- *
- *   sum_i logloss_i + lambda / 2 * sum_j coef_j^2     (intercept not penalised)
- *
- * by Newton's method (IRLS): each iteration is one pass over the rows,
- * accumulating the loss, gradient and Hessian at the current coefficients,
- * then a Cholesky solve of the (p+1)x(p+1) system.  A step that does not
- * lower the objective is halved; a system that is not positive definite is
- * damped (Levenberg), so the fit never diverges.
+ * The final function hands them, and a way to scan the rows, to the fit's
+ * kernel (churn_kernel.c: standardisation and Newton's method, IRLS), and
+ * reports what it returns.
  *
  * Rows are kept in chunks of about 512 kB, in memory up to work_mem and in
  * a temporary file beyond it: rows x (p + 1) x 8 bytes in all, never one
@@ -42,9 +36,6 @@ PG_FUNCTION_INFO_V1(csm_churn_fit_transfn);
 PG_FUNCTION_INFO_V1(csm_churn_fit_finalfn);
 
 #define CHUNK_BYTES (512 * 1024)
-
-/* A step is halved at most this often (to 2^-30 of the Newton step). */
-#define MAX_HALVINGS 30
 
 /* ---------------------------------------------------------------- row store */
 
@@ -145,16 +136,16 @@ rowstore_shutdown(Datum arg)
 	rs->file_chunks = 0;
 }
 
-typedef void (*RowBlockFn) (void *arg, const double *rows, int nrows);
-
-/* Calls fn on every stored row, a chunk at a time. */
+/* Adds every stored row to the pass, a chunk at a time (a ChurnScanFn). */
 static void
-rowstore_scan(RowStore *rs, RowBlockFn fn, void *arg)
+rowstore_scan(void *arg, ChurnPass *pass)
 {
+	RowStore   *rs = (RowStore *) arg;
+
 	for (int c = 0; c < rs->nchunks; c++)
 	{
 		CHECK_FOR_INTERRUPTS();
-		fn(arg, rs->chunks[c], rs->chunk_rows);
+		churn_pass_block(pass, rs->chunks[c], rs->chunk_rows);
 	}
 	if (rs->file >= 0)
 	{
@@ -171,11 +162,11 @@ rowstore_scan(RowStore *rs, RowBlockFn fn, void *arg)
 				ereport(ERROR,
 						(errcode_for_file_access(),
 						 errmsg("could not read churn_fit's temporary file: %m")));
-			fn(arg, rs->read_buffer, rs->chunk_rows);
+			churn_pass_block(pass, rs->read_buffer, rs->chunk_rows);
 		}
 	}
 	if (rs->current_rows > 0)
-		fn(arg, rs->current, rs->current_rows);
+		churn_pass_block(pass, rs->current, rs->current_rows);
 }
 
 /* ---------------------------------------------------------------- options */
@@ -387,39 +378,59 @@ csm_churn_fit_transfn(PG_FUNCTION_ARGS)
 
 /* ---------------------------------------------------------------- the fit */
 
+/* A fit needs both classes, and more rows than features. */
 static void
-pass_block(void *arg, const double *rows, int nrows)
+check_fittable(const FitState *st)
 {
-	churn_pass_block((ChurnPass *) arg, rows, nrows);
+	if (st->positives == 0 || st->positives == st->rows)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("cannot fit: %s", st->positives == 0 ? "none of the rows is churned" : "every row is churned"),
+				 errdetail("All %lld rows have churned = %s; a churn model needs both classes.",
+						   (long long) st->rows, st->positives == 0 ? "false" : "true")));
+
+	if (st->rows <= st->nfeatures)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("cannot fit %d features on %lld rows", st->nfeatures, (long long) st->rows),
+				 errdetail("A fit needs more rows than features (one more for the intercept)."),
+				 errhint("Use fewer features or more rows.")));
 }
 
-/*
- * One pass over every row at beta: the summed log-loss, its gradient and
- * Hessian (lower triangle) when hess is not NULL, and the rows on the wrong
- * side of the decision boundary.
- */
-static double
-full_pass(FitState *st, const double *mean, const double *inv_scale, const double *beta,
-		  double *grad, double *hess, double *scratch, int64 *misclassified)
+/* Raises the kernel's errors, and warns when it returns a model that did not converge. */
+static void
+report_fit_status(ChurnFitStatus status, const ChurnFitOutput *out)
 {
-	int			n = st->nfeatures + 1;
-	ChurnPass	pass;
+	int			bad = out->bad_feature;
 
-	memset(grad, 0, sizeof(double) * n);
-	if (hess != NULL)
-		memset(hess, 0, sizeof(double) * n * CHURN_STRIDE(st->nfeatures));
-	pass.nfeatures = st->nfeatures;
-	pass.mean = mean;
-	pass.inv_scale = inv_scale;
-	pass.beta = beta;
-	pass.loss = 0.0;
-	pass.misclassified = 0;
-	pass.grad = grad;
-	pass.hess = hess;
-	pass.scratch = scratch;
-	rowstore_scan(&st->store, pass_block, &pass);
-	*misclassified = pass.misclassified;
-	return pass.loss;
+	switch (status)
+	{
+		case CHURN_FIT_CONVERGED:
+			break;
+		case CHURN_FIT_BAD_FEATURE:
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("feature %d cannot be standardised", bad + 1),
+					 errdetail("Its mean is %g and its standard deviation %g.", out->mean[bad], out->scale[bad]),
+					 errhint("Rescale the feature (for example divide it by a power of ten, or take its logarithm).")));
+			break;
+		case CHURN_FIT_NO_SOLUTION:
+			elog(ERROR, "csm: churn_fit's Newton system has no finite solution");
+			break;
+		case CHURN_FIT_SEPARABLE:
+			ereport(WARNING,
+					(errmsg("churn_fit did not converge in %d iterations", out->iterations),
+					 errdetail("Every row is on its side of the decision boundary: the classes are separable, "
+							   "and without a penalty (lambda 0) the coefficients grow without bound."),
+					 errhint("Set a positive lambda in the options.")));
+			break;
+		case CHURN_FIT_NOT_CONVERGED:
+			ereport(WARNING,
+					(errmsg("churn_fit did not converge in %d iterations", out->iterations),
+					 errdetail("The model is returned with \"converged\": false."),
+					 errhint("Raise max_iterations or tolerance in the options.")));
+			break;
+	}
 }
 
 Datum
@@ -427,27 +438,9 @@ csm_churn_fit_finalfn(PG_FUNCTION_ARGS)
 {
 	FitState   *st;
 	int			p;
-	int			n;
-	double	   *mean,
-			   *scale,
-			   *inv_scale,
-			   *beta,
-			   *trial,
-			   *step,
-			   *grad,
-			   *trial_grad,
-			   *hess,
-			   *trial_hess,
-			   *work,
-			   *scratch;
-	bool	   *constant;
-	double		lambda;
-	double		loss;
-	double		f;
-	int			iterations = 0;
-	bool		converged = false;
-	int64		misclassified;
-	int			bad;
+	ChurnFitInput in;
+	ChurnFitOutput out;
+	ChurnFitStatus status;
 	ChurnFitResult fit;
 
 	if (!AggCheckCallContext(fcinfo, NULL))
@@ -457,140 +450,40 @@ csm_churn_fit_finalfn(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	st = (FitState *) PG_GETARG_POINTER(0);
 	p = st->nfeatures;
-	n = p + 1;
-	lambda = st->options.lambda;
+	check_fittable(st);
 
-	if (st->positives == 0 || st->positives == st->rows)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("cannot fit: %s", st->positives == 0 ? "none of the rows is churned" : "every row is churned"),
-				 errdetail("All %lld rows have churned = %s; a churn model needs both classes.",
-						   (long long) st->rows, st->positives == 0 ? "false" : "true")));
-
-	if (st->rows <= p)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("cannot fit %d features on %lld rows", p, (long long) st->rows),
-				 errdetail("A fit needs more rows than features (one more for the intercept)."),
-				 errhint("Use fewer features or more rows.")));
-	mean = palloc(sizeof(double) * n);
-	scale = palloc(sizeof(double) * n);
-	inv_scale = palloc(sizeof(double) * n);
-	constant = palloc(sizeof(bool) * n);
-	bad = churn_standardise(p, st->rows, st->mean, st->m2, mean, scale, constant);
-	if (bad >= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("feature %d cannot be standardised", bad + 1),
-				 errdetail("Its mean is %g and its standard deviation %g.", mean[bad], scale[bad]),
-				 errhint("Rescale the feature (for example divide it by a power of ten, or take its logarithm).")));
-	for (int j = 0; j < p; j++)
-		inv_scale[j] = 1.0 / scale[j];
-
-	beta = palloc0(sizeof(double) * n);
-	trial = palloc0(sizeof(double) * n);
-	step = palloc(sizeof(double) * n);
-	grad = palloc(sizeof(double) * n);
-	trial_grad = palloc(sizeof(double) * n);
-	hess = palloc(sizeof(double) * n * CHURN_STRIDE(p));
-	trial_hess = palloc(sizeof(double) * n * CHURN_STRIDE(p));
-	work = palloc(sizeof(double) * n * n);
-	scratch = palloc(sizeof(double) * CHURN_BATCH * CHURN_STRIDE(p));
-
-	/* start from the intercept-only model's log-odds */
-	beta[0] = log((double) st->positives / (double) (st->rows - st->positives));
-	loss = full_pass(st, mean, inv_scale, beta, grad, hess, scratch, &misclassified);
-	f = churn_objective(p, loss, beta, lambda);
-
-	while (iterations < st->options.max_iterations)
-	{
-		double		mu = churn_newton_step(p, hess, grad, beta, lambda, constant, step, work);
-		double		max_step = 0.0;
-		double		max_beta = 0.0;
-		int			halvings;
-
-		iterations++;
-		if (mu < 0)
-			elog(ERROR, "csm: churn_fit's Newton system has no finite solution");
-		for (int j = 0; j < n; j++)
-		{
-			max_step = fmax(max_step, fabs(step[j]));
-			max_beta = fmax(max_beta, fabs(beta[j]));
-		}
-		/*
-		 * Converged when the step is tiny; but with lambda 0, a model that
-		 * puts every row on its side of the boundary shows the classes are
-		 * separable, and the optimum lies at infinity: steps only look
-		 * tiny there once the weights underflow.
-		 */
-		if (max_step <= st->options.tolerance * (1.0 + max_beta) && !(lambda == 0.0 && misclassified == 0))
-		{
-			/*
-			 * The last, tiny step: take it.  The loss moves by about
-			 * step' H step / 2, relatively below 1e-15 here, so the loss
-			 * already measured stands without another pass.
-			 */
-			for (int j = 0; j < n; j++)
-				beta[j] += step[j];
-			converged = true;
-			break;
-		}
-		/* halve the step until the objective does not rise (beyond rounding) */
-		for (halvings = 0; halvings <= MAX_HALVINGS; halvings++)
-		{
-			double		t = ldexp(1.0, -halvings);
-			double		lt;
-			double		ft;
-			int64		mt;
-
-			for (int j = 0; j < n; j++)
-				trial[j] = beta[j] + t * step[j];
-			lt = full_pass(st, mean, inv_scale, trial, trial_grad, trial_hess, scratch, &mt);
-			ft = churn_objective(p, lt, trial, lambda);
-			if (ft <= f + 1e-12 * fabs(f))
-			{
-				double	   *swap;
-
-				swap = beta, beta = trial, trial = swap;
-				swap = grad, grad = trial_grad, trial_grad = swap;
-				swap = hess, hess = trial_hess, trial_hess = swap;
-				loss = lt;
-				f = ft;
-				misclassified = mt;
-				break;
-			}
-		}
-		if (halvings > MAX_HALVINGS)
-			break;				/* no step lowers the objective: stalled */
-	}
-	if (!converged && lambda == 0.0 && misclassified == 0)
-		ereport(WARNING,
-				(errmsg("churn_fit did not converge in %d iterations", iterations),
-				 errdetail("Every row is on its side of the decision boundary: the classes are separable, "
-						   "and without a penalty (lambda 0) the coefficients grow without bound."),
-				 errhint("Set a positive lambda in the options.")));
-	else if (!converged)
-		ereport(WARNING,
-				(errmsg("churn_fit did not converge in %d iterations", iterations),
-				 errdetail("The model is returned with \"converged\": false."),
-				 errhint("Raise max_iterations or tolerance in the options.")));
+	in.nfeatures = p;
+	in.rows = st->rows;
+	in.positives = st->positives;
+	in.welford_mean = st->mean;
+	in.welford_m2 = st->m2;
+	in.lambda = st->options.lambda;
+	in.max_iterations = st->options.max_iterations;
+	in.tolerance = st->options.tolerance;
+	in.scan = rowstore_scan;
+	in.scan_arg = &st->store;
+	out.mean = palloc(sizeof(double) * (p + 1));
+	out.scale = palloc(sizeof(double) * (p + 1));
+	out.beta = palloc(sizeof(double) * (p + 1));
+	status = churn_fit_irls(&in, palloc(churn_fit_workspace_size(p)), &out);
+	report_fit_status(status, &out);
 
 	fit.nfeatures = p;
-	fit.intercept = beta[0];
-	fit.coef = beta + 1;
-	fit.mean = mean;
-	fit.scale = scale;
+	fit.intercept = out.beta[0];
+	fit.coef = out.beta + 1;
+	fit.mean = out.mean;
+	fit.scale = out.scale;
 	fit.feature_names = st->options.feature_names;
-	fit.lambda = lambda;
-	fit.iterations = iterations;
-	fit.converged = converged;
-	fit.log_loss = loss / (double) st->rows;
+	fit.lambda = in.lambda;
+	fit.iterations = out.iterations;
+	fit.converged = (status == CHURN_FIT_CONVERGED);
+	fit.log_loss = out.loss / (double) st->rows;
 	fit.rows = st->rows;
 	fit.positives = st->positives;
 
 	elog(DEBUG1, "csm: churn_fit %lld rows x %d features, %d iterations, converged %d; "
 		 "aggregate memory %zu bytes, temporary file %lld bytes (work_mem %d kB)",
-		 (long long) st->rows, p, iterations, converged,
+		 (long long) st->rows, p, fit.iterations, fit.converged,
 		 MemoryContextMemAllocated(GetMemoryChunkContext(st), true),
 		 (long long) st->store.file_chunks * (long long) st->store.chunk_bytes, work_mem);
 
