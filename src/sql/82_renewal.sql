@@ -235,8 +235,14 @@ END $$;
 COMMENT ON FUNCTION csm_internal._renewal_refresh_statements(timestamptz, date, name, boolean, bigint) IS
     'Internal: the statements csm.refresh_renewals runs (close_churned, close_moved, open, advance, remind, raised) for a refresh at stamp on UTC day today by the role caller, in their Citus form when distributed; on one node the advance step leaves out renewals numbered after opened_after (just opened, current already).';
 
+-- (work_mem as for refresh_lifecycle: the hash joins over every open
+-- renewal and its account, churn score and owner are kept in memory rather
+-- than written out in batches, which at 1M accounts cost as much as the
+-- joins)
 CREATE OR REPLACE FUNCTION @extschema@.refresh_renewals(OUT opened bigint, OUT updated bigint, OUT closed bigint, OUT reminded bigint)
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql
+SET work_mem = '64MB'
+SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     today constant date := (now() AT TIME ZONE 'UTC')::date;
     statements jsonb;
