@@ -618,8 +618,14 @@ BEGIN
         PERFORM set_config('csm_lifecycle.writing', 'off', true);
     END IF;
 
-    -- Handoffs: routing rules that read the stage or the phase.
-    IF cardinality(moved_ids) > 0 THEN
+    -- Handoffs: routing rules that read the stage or the phase.  Only when
+    -- one does: csm_internal._route reads every moved account's routing
+    -- facts before it looks at what its rules read (a first refresh moves
+    -- every account).
+    IF cardinality(moved_ids) > 0
+       AND EXISTS (SELECT FROM @extschema@.routing_rule r
+                   WHERE r.enabled AND r.condition IS NOT NULL
+                     AND @extschema@.condition_attributes(r.condition) && ARRAY['lifecycle_stage', 'onboarding_phase']) THEN
         PERFORM csm_internal._route(moved_ids, ARRAY['lifecycle_stage', 'onboarding_phase']);
     END IF;
     RETURN cardinality(moved_ids);

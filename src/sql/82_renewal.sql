@@ -131,6 +131,8 @@ CREATE OR REPLACE FUNCTION csm_internal._renewal_refresh_statements(stamp timest
                                                          distributed boolean DEFAULT false, opened_after bigint DEFAULT NULL)
 RETURNS TABLE (step text, statement text)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    due text;
 BEGIN
     -- Open renewals of churned accounts are lost: closed as churned.
     step := 'close_churned';
@@ -157,30 +159,33 @@ BEGIN
     -- open renewal and none for that date.  (An outer join rather than NOT
     -- EXISTS: Citus plans it with csm.account a reference table.)  On one
     -- node the new renewals get their owner and forecast at once (the
-    -- update below then finds nothing to change in them); on Citus, which
-    -- reads the new renewals' accounts through the coordinator, only their
-    -- keys move, and the update below fills them in on the workers.
+    -- update below then finds nothing to change in them), read for those
+    -- accounts only (a subquery of its own: on a day with nothing to open,
+    -- no churn score or owner is read); on Citus, which reads the new
+    -- renewals' accounts through the coordinator, only their keys move, and
+    -- the update below fills them in on the workers.
     -- On one node this step, which reads every active account, counts
     -- csm.refresh_renewals's progress (OFFSET 0: each account, not only
     -- those due; nothing when csm_internal._progress_begin did not start it).
     step := 'open';
+    due := format($q$%2$s a
+        LEFT JOIN @extschema@.renewal r
+          ON r.account_id = a.account_id AND (r.closed_at IS NULL OR r.renewal_date = a.renewal_date)
+        WHERE a.status = 'active' AND a.renewal_date <= %1$L::date + 90 AND r.account_id IS NULL$q$, today,
+        CASE WHEN distributed THEN '@extschema@.account'
+             ELSE $j$(SELECT x.*, csm_internal._progress('refresh_renewals', x.account_id) AS counted
+          FROM @extschema@.account x WHERE x.status = 'active' OFFSET 0)$j$ END);
     statement := format($q$
         INSERT INTO @extschema@.renewal (account_id, renewal_date, target_arr, stage, opened_at%3$s)
         SELECT a.account_id, a.renewal_date, coalesce(a.arr, 0),
                @extschema@.renewal_stage(a.renewal_date - %2$L::date), %1$L::timestamptz%4$s
-        FROM %6$s a
-        LEFT JOIN @extschema@.renewal r
-          ON r.account_id = a.account_id AND (r.closed_at IS NULL OR r.renewal_date = a.renewal_date)%5$s
-        WHERE a.status = 'active' AND a.renewal_date <= %2$L::date + 90 AND r.account_id IS NULL$q$, stamp, today,
+        FROM %5$s$q$, stamp, today,
         CASE WHEN NOT distributed THEN ', owner, churn_probability, forecast_model, forecast_arr' ELSE '' END,
         CASE WHEN NOT distributed THEN ', m.handle, c.probability, c.model, round(coalesce(a.arr, 0) * (1 - c.probability::numeric), 2)' ELSE '' END,
-        CASE WHEN NOT distributed THEN $j$
+        CASE WHEN distributed THEN due ELSE format($j$(SELECT a.account_id, a.renewal_date, a.arr FROM %s OFFSET 0) a
         LEFT JOIN @extschema@.churn_score c ON c.account_id = a.account_id
         LEFT JOIN @extschema@.account_assignment p ON p.account_id = a.account_id AND p.is_primary AND p.ended_at IS NULL
-        LEFT JOIN @extschema@.team_member m ON m.member_id = p.member_id$j$ ELSE '' END,
-        CASE WHEN distributed THEN '@extschema@.account'
-             ELSE $j$(SELECT x.*, csm_internal._progress('refresh_renewals', x.account_id) AS counted
-          FROM @extschema@.account x WHERE x.status = 'active' OFFSET 0)$j$ END);
+        LEFT JOIN @extschema@.team_member m ON m.member_id = p.member_id$j$, due) END);
     RETURN NEXT;
     -- Open renewals: follow the account's date, move the stage forward,
     -- and keep the owner and the forecast current.  Driven by the renewals'
@@ -241,8 +246,14 @@ END $$;
 COMMENT ON FUNCTION csm_internal._renewal_refresh_statements(timestamptz, date, name, boolean, bigint) IS
     'Internal: the statements csm.refresh_renewals runs (close_churned, close_moved, open, advance, remind, raised) for a refresh at stamp on UTC day today by the role caller, in their Citus form when distributed; on one node the advance step leaves out renewals numbered after opened_after (just opened, current already).';
 
+-- (work_mem as for refresh_lifecycle: the hash joins over every open
+-- renewal and its account, churn score and owner are kept in memory rather
+-- than written out in batches, which at 1M accounts cost as much as the
+-- joins)
 CREATE OR REPLACE FUNCTION @extschema@.refresh_renewals(OUT opened bigint, OUT updated bigint, OUT closed bigint, OUT reminded bigint)
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql
+SET work_mem = '64MB'
+SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     today constant date := (now() AT TIME ZONE 'UTC')::date;
     statements jsonb;

@@ -33,7 +33,7 @@ PARTS=refresh
 WORK=$(mktemp -d -t csm_bench_expansion.XXXXXX)
 failed=0
 started=$(date +%s)
-declare -A result
+declare -A result cpu
 
 # One backend per query, no parallel workers: the ratios compare work.
 export PGOPTIONS='-c client_min_messages=warning -c max_parallel_workers_per_gather=0'
@@ -41,23 +41,6 @@ export PGOPTIONS='-c client_min_messages=warning -c max_parallel_workers_per_gat
 
 cleanup() { bench_cleanup; }
 trap cleanup EXIT
-
-# timed KEY SQL: runs SQL in a session of its own; result[KEY] gets its
-# seconds as psql sees them, cpu[KEY] the CPU seconds of its backend (from
-# /proc: steadier than the clock on a shared, loaded machine; empty when
-# the server is elsewhere).
-declare -A cpu
-timed() {
-    local key=$1 c0 c1
-    shift
-    c0=$(backend_cpu)
-    result[$key]=$(elapsed "$@")
-    c1=$(backend_cpu)
-    if [ -n "$c0" ] && [ -n "$c1" ]; then cpu[$key]=$(sub "$c1" "$c0"); else cpu[$key]=; fi
-}
-# cpu_ratio A B: "cpu Xs, R.RRx" of cpu[A] against cpu[B], or nothing
-cpu_ratio() { [ -n "${cpu[$1]:-}" ] && echo "; CPU ${cpu[$1]} s, $(ratio "${cpu[$1]}" "${cpu[$2]}")x"; }
-
 
 echo "== csm expansion benchmark"
 bench_setup
@@ -110,15 +93,15 @@ echo "data: $ROWS accounts, $(sql -c "SELECT format('usage_counter %s, usage_use
 
 echo "== refresh: csm.refresh_expansion() into an empty table, then in place; detection alone; the floors once each"
 settle
-timed refresh.empty "SELECT * FROM csm.refresh_expansion();"
+cpu_timed refresh.empty "SELECT * FROM csm.refresh_expansion();"
 echo "run refresh_expansion state=empty seconds=${result[refresh.empty]} backend_cpu=${cpu[refresh.empty]:-n/a}"
 written=$(sql -c 'SELECT count(*) FROM csm.expansion_signal')
 echo "check refresh: $written signals written for $ROWS accounts: $(sql -c "SELECT string_agg(signal || ' ' || n, ', ' ORDER BY signal)
     FROM (SELECT signal, count(*) AS n FROM csm.expansion_signal GROUP BY signal) s")"
 settle
-timed refresh.in_place "SELECT * FROM csm.refresh_expansion();"
+cpu_timed refresh.in_place "SELECT * FROM csm.refresh_expansion();"
 echo "run refresh_expansion state=in_place seconds=${result[refresh.in_place]} backend_cpu=${cpu[refresh.in_place]:-n/a}"
-timed detect "SELECT count(*) FROM csm.expansion_signals_at(now());"
+cpu_timed detect "SELECT count(*) FROM csm.expansion_signals_at(now());"
 echo "run expansion_signals_at seconds=${result[detect]} backend_cpu=${cpu[detect]:-n/a}"
 bad=$(sql -c "SELECT count(*) FROM (SELECT account_id, signal FROM csm.expansion_signal WHERE cleared_at IS NULL
                                     EXCEPT SELECT account_id, signal FROM csm.expansion_signals_at(now())) x")
@@ -126,11 +109,11 @@ if [ "$bad" != 0 ]; then echo "check: $bad open signals DISAGREE with detection"
 
 sql -c 'VACUUM (ANALYZE) csm.expansion_signal' -c 'TRUNCATE bench.floor_signal'
 settle
-timed floor.written 'INSERT INTO bench.floor_signal SELECT * FROM csm.expansion_signal;'
+cpu_timed floor.written 'INSERT INTO bench.floor_signal SELECT * FROM csm.expansion_signal;'
 echo "run floor_insert rows=$written seconds=${result[floor.written]} backend_cpu=${cpu[floor.written]:-n/a}"
 sql -c 'TRUNCATE bench.floor_signal'
 settle
-timed floor.accounts "INSERT INTO bench.floor_signal (account_id, signal, first_seen_at, last_seen_at, evidence)
+cpu_timed floor.accounts "INSERT INTO bench.floor_signal (account_id, signal, first_seen_at, last_seen_at, evidence)
              SELECT a.account_id, 'plan_limit', now(), now(), jsonb_build_object('limits', jsonb_build_array(jsonb_build_object('limit', 'seats', 'used', a.seats, 'cap', a.seats)))
              FROM csm.account a;"
 echo "run floor_insert rows=$ROWS seconds=${result[floor.accounts]} backend_cpu=${cpu[floor.accounts]:-n/a}"

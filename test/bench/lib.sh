@@ -59,3 +59,19 @@ backend_cpu() {
     # fields 16 and 17 (children's user and system ticks), counted after the ")" of the name
     sed 's/.*) //' "/proc/$pid/stat" | awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f\n", ($14 + $15) / hz }'
 }
+
+# cpu_timed KEY SQL...: runs SQL in a session of its own; result[KEY] gets
+# its seconds as psql sees them (summed over the statements), cpu[KEY] the
+# CPU seconds of its backend (from /proc: steadier than the clock on a
+# shared, loaded machine; empty when the server is elsewhere).  The caller
+# declares the associative arrays result and cpu.
+cpu_timed() {
+    local key=$1 c0 c1
+    shift
+    c0=$(backend_cpu)
+    result[$key]=$(elapsed "$@" | awk '{ s += $1 } END { printf "%.3f", s }')
+    c1=$(backend_cpu)
+    if [ -n "$c0" ] && [ -n "$c1" ]; then cpu[$key]=$(sub "$c1" "$c0"); else cpu[$key]=; fi
+}
+# cpu_ratio A B: "; CPU X s, R.RRx" of cpu[A] against cpu[B], or nothing
+cpu_ratio() { [ -n "${cpu[$1]:-}" ] && [ -n "${cpu[$2]:-}" ] && echo "; CPU ${cpu[$1]} s, $(ratio "${cpu[$1]}" "${cpu[$2]}")x"; }

@@ -33,7 +33,7 @@ DB=${BENCH_LIFECYCLE_DB:-csm_bench_lifecycle}
 PARTS=all
 WORK=$(mktemp -d -t csm_bench_lifecycle.XXXXXX)
 started=$(date +%s)
-declare -A result
+declare -A result cpu
 
 export PGOPTIONS='-c client_min_messages=warning -c max_parallel_workers_per_gather=0'
 . test/bench/lib.sh
@@ -75,54 +75,50 @@ echo "data: made in $(( $(date +%s) - t0 )) s; $(sql -c "SELECT format('%s accou
     FROM csm.account")"
 
 settle
-s=$(elapsed 'SELECT csm.refresh_lifecycle();')
-echo "run refresh_lifecycle state=empty seconds=$s"
-result[empty]=$s
+cpu_timed empty 'SELECT csm.refresh_lifecycle();'
+echo "run refresh_lifecycle state=empty seconds=${result[empty]} backend_cpu=${cpu[empty]:-n/a}"
 echo "check: $(sql -c "SELECT string_agg(format('%s %s', stage, n), ', ' ORDER BY stage) FROM
     (SELECT stage, count(*) n FROM csm.account_lifecycle GROUP BY stage) x"); history $(sql -c 'SELECT count(*) FROM csm.lifecycle_history') rows"
 
 sql -c 'VACUUM ANALYZE csm.account_lifecycle, csm.lifecycle_history, csm.account'
 settle
-read -r -d '' a b < <(elapsed 'INSERT INTO bench.floor_lifecycle SELECT * FROM csm.account_lifecycle;' \
-                              'INSERT INTO bench.floor_history SELECT * FROM csm.lifecycle_history;') || true
-echo "run floor_insert table=account_lifecycle seconds=$a"
-echo "run floor_insert table=lifecycle_history seconds=$b"
-result[floor_insert]=$(add "$a" "$b")
+cpu_timed floor_insert 'INSERT INTO bench.floor_lifecycle SELECT * FROM csm.account_lifecycle;' \
+                       'INSERT INTO bench.floor_history SELECT * FROM csm.lifecycle_history;'
+echo "run floor_insert tables=account_lifecycle,lifecycle_history seconds=${result[floor_insert]} backend_cpu=${cpu[floor_insert]:-n/a}"
 settle
-s=$(elapsed 'UPDATE bench.floor_account f SET lifecycle_stage = a.lifecycle_stage FROM csm.account a WHERE a.account_id = f.account_id;')
-echo "run floor_update table=account(copy) seconds=$s"
-result[floor_update]=$s
+cpu_timed floor_update 'UPDATE bench.floor_account f SET lifecycle_stage = a.lifecycle_stage FROM csm.account a WHERE a.account_id = f.account_id;'
+echo "run floor_update table=account(copy) seconds=${result[floor_update]} backend_cpu=${cpu[floor_update]:-n/a}"
+# the insert floor plus the UPDATE floor, in both measures
+result[floor_both]=$(add "${result[floor_insert]}" "${result[floor_update]}")
+[ -n "${cpu[floor_insert]}" ] && [ -n "${cpu[floor_update]}" ] && cpu[floor_both]=$(add "${cpu[floor_insert]}" "${cpu[floor_update]}")
 
 sql -c 'VACUUM ANALYZE csm.account_lifecycle, csm.lifecycle_history, csm.account'
 settle
-s=$(elapsed 'SELECT csm.refresh_lifecycle();')
-echo "run refresh_lifecycle state=in_place seconds=$s"
-result[in_place]=$s
+cpu_timed in_place 'SELECT csm.refresh_lifecycle();'
+echo "run refresh_lifecycle state=in_place seconds=${result[in_place]} backend_cpu=${cpu[in_place]:-n/a}"
 settle
-s=$(elapsed "SELECT count(*) FROM csm.account a JOIN csm.account_lifecycle l USING (account_id)
+cpu_timed floor_compare "SELECT count(*) FROM csm.account a JOIN csm.account_lifecycle l USING (account_id)
              LEFT JOIN csm.health_score h USING (account_id)
              WHERE l.stage IS DISTINCT FROM CASE WHEN a.status = 'churned' THEN 'churned'
-                   WHEN h.band = 'green' THEN 'growth' ELSE 'adoption' END::csm.lifecycle_stage;")
-echo "run floor_compare seconds=$s"
-result[floor_compare]=$s
+                   WHEN h.band = 'green' THEN 'growth' ELSE 'adoption' END::csm.lifecycle_stage;"
+echo "run floor_compare seconds=${result[floor_compare]} backend_cpu=${cpu[floor_compare]:-n/a}"
 
 # A day passes for one account in ten.
 sql -c 'ALTER TABLE csm.account DISABLE TRIGGER USER' \
     -c "UPDATE csm.account SET started_at = started_at - interval '1 day', renewal_date = renewal_date - 1 WHERE account_id % 10 = 0" \
     -c 'ALTER TABLE csm.account ENABLE TRIGGER USER' -c 'VACUUM ANALYZE csm.account'
 settle
-s=$(elapsed 'SELECT csm.refresh_lifecycle();')
+cpu_timed day 'SELECT csm.refresh_lifecycle();'
 moved=$(sql -c "SELECT count(*) FROM csm.lifecycle_history WHERE entered_at > now() - interval '10 minutes' AND history_id > $ROWS")
-echo "run refresh_lifecycle state=day_later seconds=$s moved=$moved"
-result[day]=$s
+echo "run refresh_lifecycle state=day_later seconds=${result[day]} backend_cpu=${cpu[day]:-n/a} moved=$moved"
 
-echo "== results (lower is better)"
+echo "== results (lower is better; wall seconds, then the backends' CPU seconds measured in the same run)"
 echo "refresh_lifecycle $ROWS accounts (1 run each):"
-echo "  floor, INSERT..SELECT * of the rows it wrote (account_lifecycle + lifecycle_history): $(secs "${result[floor_insert]}") s"
-echo "  refresh_lifecycle with no state yet: $(secs "${result[empty]}") s ($(ratio "${result[empty]}" "${result[floor_insert]}")x that floor; target <= 2x)"
-echo "  the floor with the UPDATE of the stage column too ($(secs "${result[floor_update]}") s on a copy of the column):" \
-     "$(ratio "${result[empty]}" "$(add "${result[floor_insert]}" "${result[floor_update]}")")x"
-echo "  refresh_lifecycle again, nothing moves: $(secs "${result[in_place]}") s ($(ratio "${result[in_place]}" "${result[floor_insert]}")x the insert floor;" \
-     "$(ratio "${result[in_place]}" "${result[floor_compare]}")x a bare scan-and-compare of the same accounts, $(secs "${result[floor_compare]}") s)"
-echo "  refresh_lifecycle a day later for 10%: $(secs "${result[day]}") s ($(ratio "${result[day]}" "${result[floor_insert]}")x the insert floor)"
+echo "  floor, INSERT..SELECT * of the rows it wrote (account_lifecycle + lifecycle_history): $(secs "${result[floor_insert]}") s${cpu[floor_insert]:+ (CPU ${cpu[floor_insert]} s)}"
+echo "  refresh_lifecycle with no state yet: $(secs "${result[empty]}") s ($(ratio "${result[empty]}" "${result[floor_insert]}")x that floor$(cpu_ratio empty floor_insert); target <= 2x)"
+echo "  the floor with the UPDATE of the stage column too ($(secs "${result[floor_update]}") s${cpu[floor_update]:+, CPU ${cpu[floor_update]} s} on a copy of the column):" \
+     "$(ratio "${result[empty]}" "${result[floor_both]}")x$(cpu_ratio empty floor_both)"
+echo "  refresh_lifecycle again, nothing moves: $(secs "${result[in_place]}") s ($(ratio "${result[in_place]}" "${result[floor_insert]}")x the insert floor$(cpu_ratio in_place floor_insert);" \
+     "$(ratio "${result[in_place]}" "${result[floor_compare]}")x a bare scan-and-compare of the same accounts, $(secs "${result[floor_compare]}") s$(cpu_ratio in_place floor_compare))"
+echo "  refresh_lifecycle a day later for 10%: $(secs "${result[day]}") s ($(ratio "${result[day]}" "${result[floor_insert]}")x the insert floor$(cpu_ratio day floor_insert))"
 echo "elapsed: $(( $(date +%s) - started )) s"

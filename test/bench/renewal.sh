@@ -25,7 +25,7 @@ ROWS=${BENCH_ACCOUNTS:-1000000}
 DB=${BENCH_RENEWAL_DB:-csm_bench_renewal}
 PARTS=open
 WORK=$(mktemp -d -t csm_bench_renewal.XXXXXX)
-declare -A result
+declare -A result cpu
 
 # One backend per query: the ratios compare work, not this machine's cores.
 export PGOPTIONS='-c client_min_messages=warning -c max_parallel_workers_per_gather=0'
@@ -62,9 +62,8 @@ SQL
 echo "data: $ROWS accounts, $ROWS primary assignments and churn scores, made in $(( $(date +%s) - t0 )) s"
 
 settle
-s=$(elapsed 'SELECT * FROM csm.refresh_renewals();')
-echo "run refresh_renewals state=empty seconds=$s"
-result[open]=$s
+cpu_timed open 'SELECT * FROM csm.refresh_renewals();'
+echo "run refresh_renewals state=empty seconds=${result[open]} backend_cpu=${cpu[open]:-n/a}"
 echo "check: $(sql -c "SELECT format('%s renewals (%s with an owner, %s with a forecast), %s reminders',
     (SELECT count(*) FROM csm.renewal), (SELECT count(owner) FROM csm.renewal),
     (SELECT count(forecast_arr) FROM csm.renewal), (SELECT count(*) FROM csm.renewal_reminder))")"
@@ -72,19 +71,16 @@ echo "check: $(sql -c "SELECT format('%s renewals (%s with an owner, %s with a f
 # The floor writes the very rows the refresh wrote, read back from its tables.
 sql -c 'VACUUM (ANALYZE) csm.renewal, csm.renewal_reminder'
 settle
-read -r -d '' a b < <(elapsed 'INSERT INTO bench.renewal SELECT * FROM csm.renewal;' \
-                              'INSERT INTO bench.renewal_reminder SELECT * FROM csm.renewal_reminder;') || true
-echo "run floor_insert table=renewal seconds=$a"
-echo "run floor_insert table=renewal_reminder seconds=$b"
-result[floor]=$(add "$a" "$b")
+cpu_timed floor 'INSERT INTO bench.renewal SELECT * FROM csm.renewal;' \
+                'INSERT INTO bench.renewal_reminder SELECT * FROM csm.renewal_reminder;'
+echo "run floor_insert tables=renewal,renewal_reminder seconds=${result[floor]} backend_cpu=${cpu[floor]:-n/a}"
 
 settle
-s=$(elapsed 'SELECT * FROM csm.refresh_renewals();')
-echo "run refresh_renewals state=nothing_to_do seconds=$s"
-result[again]=$s
+cpu_timed again 'SELECT * FROM csm.refresh_renewals();'
+echo "run refresh_renewals state=nothing_to_do seconds=${result[again]} backend_cpu=${cpu[again]:-n/a}"
 
-echo "== results (lower is better; one run each, on a machine shared with other work)"
+echo "== results (lower is better; one run each, on a machine shared with other work; wall seconds, then the backends' CPU seconds measured in the same run)"
 echo "refresh_renewals over $ROWS accounts:"
-echo "  floor, INSERT ... SELECT of the same renewal and reminder rows: $(secs "${result[floor]}") s"
-echo "  first refresh (open, owner and forecast, remind): $(secs "${result[open]}") s ($(ratio "${result[open]}" "${result[floor]}")x the floor; target <= 2x)"
-echo "  refresh with nothing to do: $(secs "${result[again]}") s ($(ratio "${result[again]}" "${result[floor]}")x the floor)"
+echo "  floor, INSERT ... SELECT of the same renewal and reminder rows: $(secs "${result[floor]}") s${cpu[floor]:+ (CPU ${cpu[floor]} s)}"
+echo "  first refresh (open, owner and forecast, remind): $(secs "${result[open]}") s ($(ratio "${result[open]}" "${result[floor]}")x the floor$(cpu_ratio open floor); target <= 2x)"
+echo "  refresh with nothing to do: $(secs "${result[again]}") s ($(ratio "${result[again]}" "${result[floor]}")x the floor$(cpu_ratio again floor))"

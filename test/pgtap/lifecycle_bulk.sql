@@ -4,7 +4,7 @@
 -- trigger, the ARR and routing triggers stand aside for it), and a deleted
 -- account's lifecycle rows go with it (csm_internal._forget_accounts, no foreign key).
 BEGIN;
-SELECT plan(8);
+SELECT plan(9);
 
 SET LOCAL track_functions = 'all';
 INSERT INTO csm.account (external_id, arr, seats, started_at, renewal_date, status, created_at)
@@ -12,8 +12,12 @@ SELECT 'tap_lb_' || i, 1000 * i, 10, now() - make_interval(days => i * 7), curre
        CASE WHEN i % 11 = 0 THEN 'churned' ELSE 'active' END, now() - interval '1 year'
 FROM generate_series(1, 40) i;
 -- (history: inserted with a past created_at, the triggers leave them to the refresh)
+-- A routing rule that does not read the stage: the moved accounts are not
+-- routed (routing would read each one's facts only to apply nothing).
+INSERT INTO csm.routing_rule (name, condition, target_kind, target)
+VALUES ('tap_lb_big', 'arr > 1000000000', 'role', 'csm');
 CREATE TEMP TABLE lb_calls AS
-SELECT f.funcname::text AS fn, f.calls FROM pg_stat_xact_user_functions f WHERE f.schemaname = 'csm_internal';
+SELECT f.funcname::text AS fn, f.calls FROM pg_stat_xact_user_functions f WHERE f.schemaname IN ('csm_internal', 'csm');
 CREATE TEMP TABLE lb_before AS SELECT a.account_id, a.updated_at FROM csm.account a;
 CREATE TEMP TABLE lb_arr AS SELECT count(*) AS n FROM csm.arr_change;
 
@@ -21,6 +25,9 @@ SELECT is(csm.refresh_lifecycle() >= 40, true, 'the refresh moves the new accoun
 SELECT is((SELECT f.calls - coalesce((SELECT c.calls FROM lb_calls c WHERE c.fn = '_first_match'), 0)
            FROM pg_stat_xact_user_functions f WHERE f.schemaname = 'csm_internal' AND f.funcname = '_first_match'),
           (SELECT count(*) FROM csm.account), 'the rules are evaluated once per account');
+SELECT is((SELECT coalesce(max(f.calls), 0) - coalesce((SELECT c.calls FROM lb_calls c WHERE c.fn = 'routing_facts'), 0)
+           FROM pg_stat_xact_user_functions f WHERE f.schemaname = 'csm' AND f.funcname = 'routing_facts'),
+          0::bigint, 'no routing rule reads lifecycle_stage or onboarding_phase: the moved accounts are not routed');
 SELECT is((SELECT coalesce(max(f.calls), 0) - coalesce((SELECT c.calls FROM lb_calls c WHERE c.fn = '_touch_account'), 0)
            FROM pg_stat_xact_user_functions f WHERE f.schemaname = 'csm_internal' AND f.funcname = '_touch_account'),
           0::bigint, 'csm''s own write of lifecycle_stage does not go through the touch trigger');
