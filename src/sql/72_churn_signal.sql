@@ -345,20 +345,16 @@ END;
 COMMENT ON FUNCTION csm_internal._churn_signal_params() IS
     'Internal: the thresholds of every built-in churn signal as {signal: params}, settings applied (csm.churn_signal_config).';
 
--- A plain SQL function, so that the planner inlines it into the statement
--- that calls it (and Citus sees the account table and joins on its shards).
-CREATE OR REPLACE FUNCTION csm_internal._churn_customers_at(as_of timestamptz, accounts bigint[])
-RETURNS TABLE (account_id bigint, since timestamptz, renewal_date date)
-LANGUAGE sql STABLE PARALLEL SAFE
-BEGIN ATOMIC
-    SELECT a.account_id, coalesce(a.started_at, a.created_at), a.renewal_date
-    FROM @extschema@.account a
-    WHERE (a.status = 'active' OR a.churned_at > as_of)
-      AND (a.started_at IS NULL OR a.started_at <= as_of)
-      AND (accounts IS NULL OR a.account_id = ANY (accounts));
-END;
-COMMENT ON FUNCTION csm_internal._churn_customers_at(timestamptz, bigint[]) IS
-    'Internal: the accounts that are customers at as_of (active, or churned after it, and started by then), or those of them given (NULL: all), with since (started_at, else created_at) and renewal_date.';
+-- Whether an account is a customer at as_of: active, or churned after it,
+-- and started by then (or with no start recorded).  A bare expression, which
+-- the planner inlines where it is called (on Citus, on the shards).
+CREATE OR REPLACE FUNCTION csm_internal._churn_is_customer(status text, churned_at timestamptz, started_at timestamptz,
+                                                           as_of timestamptz)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN (status = 'active' OR churned_at > as_of) AND (started_at IS NULL OR started_at <= as_of);
+COMMENT ON FUNCTION csm_internal._churn_is_customer(text, timestamptz, timestamptz, timestamptz) IS
+    'Internal: whether an account (its status, churned_at and started_at) is a customer at as_of: active or churned after it, and started by then or with no start recorded.';
 
 -- Usage and features: usage_drop, no_login_14d, inconsistent_usage and
 -- adoption_decline.  Usage is by UTC day, as in csm.account_metrics_at: the
@@ -436,17 +432,19 @@ BEGIN
         GROUP BY u.account_id
     ),
     usage_flags AS (
-        SELECT c.account_id, c.since, u.recent_events, u.prior_events, w.mean_events, w.mean_square_events, u.last_active_day,
+        SELECT c.account_id, coalesce(c.started_at, c.created_at) AS since, u.recent_events, u.prior_events, w.mean_events, w.mean_square_events, u.last_active_day,
                coalesce(u.prior_events >= drop_min_prior_events AND u.recent_events < drop_max_ratio * u.prior_events,
                         false) AS dropped,
-               usage_tracked AND c.since <= inactive_if_since
+               usage_tracked AND coalesce(c.started_at, c.created_at) <= inactive_if_since
                    AND (u.last_active_day IS NULL OR u.last_active_day <= inactive_through) AS inactive
-        FROM csm_internal._churn_customers_at(as_of, accounts) c
+        FROM @extschema@.account c
         LEFT JOIN usage_per_account u ON u.account_id = c.account_id
         -- the mean of the weekly events and of their squares
         LEFT JOIN LATERAL (SELECT sum(coalesce(x.events, 0)) / weeks AS mean_events,
                                   sum(coalesce(x.events, 0) ^ 2) / weeks AS mean_square_events
                            FROM unnest(u.weekly_events) AS x(events)) w ON true
+        WHERE csm_internal._churn_is_customer(c.status, c.churned_at, c.started_at, as_of)
+          AND (accounts IS NULL OR c.account_id = ANY (accounts))
     ),
     -- beyond the usage window, the last active day of the accounts that
     -- need it, looked up by key
@@ -501,7 +499,8 @@ BEGIN
                                   'prior_features', count(*) FILTER (WHERE f.prior),
                                   'dropped', to_jsonb(array_agg(f.feature ORDER BY f.feature) FILTER (WHERE f.prior AND NOT f.recent)),
                                   'window_days', adoption_window_days) AS evidence
-        FROM feature_use f JOIN csm_internal._churn_customers_at(as_of, accounts) c ON c.account_id = f.account_id
+        FROM feature_use f JOIN @extschema@.account c ON c.account_id = f.account_id
+                                AND csm_internal._churn_is_customer(c.status, c.churned_at, c.started_at, as_of)
         GROUP BY f.account_id
         HAVING count(*) FILTER (WHERE f.recent) <= count(*) FILTER (WHERE f.prior) - adoption_min_drop
     )
@@ -546,7 +545,8 @@ BEGIN
         SELECT t.account_id, 'ticket_increase'::text AS signal,
                jsonb_build_object('recent_tickets', t.recent_tickets, 'prior_tickets', t.prior_tickets,
                                   'window_days', ticket_window_days) AS evidence
-        FROM tickets t JOIN csm_internal._churn_customers_at(as_of, accounts) c ON c.account_id = t.account_id
+        FROM tickets t JOIN @extschema@.account c ON c.account_id = t.account_id
+                            AND csm_internal._churn_is_customer(c.status, c.churned_at, c.started_at, as_of)
         WHERE t.recent_tickets >= ticket_min_count AND t.recent_tickets >= ticket_min_ratio * t.prior_tickets
     ),
     -- answers newest first (the later response_id first on a tie)
@@ -568,7 +568,8 @@ BEGIN
         SELECT n.account_id, 'nps_decline'::text AS signal,
                jsonb_build_object('latest', n.latest, 'previous', n.previous, 'responded_at', n.latest_at,
                                   'detractor', n.latest <= nps_detractor_max) AS evidence
-        FROM nps n JOIN csm_internal._churn_customers_at(as_of, accounts) c ON c.account_id = n.account_id
+        FROM nps n JOIN @extschema@.account c ON c.account_id = n.account_id
+                        AND csm_internal._churn_is_customer(c.status, c.churned_at, c.started_at, as_of)
         WHERE n.latest_at > nps_answered_after
           AND (n.latest <= nps_detractor_max OR n.previous - n.latest >= nps_min_drop)
     )
@@ -619,7 +620,8 @@ BEGIN
                                                 'paid_late', p.paid_late, 'written_off', p.written_off,
                                                 'max_days_overdue', p.max_days_overdue,
                                                 'amount_at_issue', p.amount_at_issue)) AS evidence
-    FROM payment_issues p JOIN csm_internal._churn_customers_at(as_of, accounts) c ON c.account_id = p.account_id;
+    FROM payment_issues p JOIN @extschema@.account c ON c.account_id = p.account_id
+                               AND csm_internal._churn_is_customer(c.status, c.churned_at, c.started_at, as_of);
 END $$;
 COMMENT ON FUNCTION csm_internal._churn_signals_payments(timestamptz, bigint[]) IS
     'Internal: the churn signal read from csm.payment at as_of (payment_issue), enabled or not, for the customer accounts (or those given); part of csm.churn_signals_at.';
@@ -652,7 +654,8 @@ BEGIN
               WHERE h.day > latest_after AND h.day <= today
                 AND (accounts IS NULL OR h.account_id = ANY (accounts))
               ORDER BY h.account_id, h.day DESC) l
-        JOIN csm_internal._churn_customers_at(as_of, accounts) c ON c.account_id = l.account_id
+        JOIN @extschema@.account c ON c.account_id = l.account_id
+             AND csm_internal._churn_is_customer(c.status, c.churned_at, c.started_at, as_of)
         WHERE l.score < below
     )
     SELECT DISTINCT ON (l.account_id) l.account_id, 'health_drop'::text AS signal,
@@ -708,7 +711,8 @@ BEGIN
                -- a sponsor whose departure raises sponsor_departed is not counted again
                coalesce(d.keys_gone, '[]') || CASE WHEN d.sponsors_gone IS NOT NULL AND NOT coalesce(d.has_sponsor, false)
                                                    THEN '[]' ELSE coalesce(d.key_sponsors_gone, '[]') END AS keys_gone
-        FROM departures d JOIN csm_internal._churn_customers_at(as_of, accounts) c ON c.account_id = d.account_id
+        FROM departures d JOIN @extschema@.account c ON c.account_id = d.account_id
+                               AND csm_internal._churn_is_customer(c.status, c.churned_at, c.started_at, as_of)
     )
     SELECT d.account_id, 'sponsor_departed'::text AS signal, jsonb_build_object('departed', d.sponsors_gone) AS evidence
     FROM departure_flags d WHERE d.sponsor_lost
@@ -764,7 +768,8 @@ BEGIN
     )
     SELECT n.account_id, v.signal, jsonb_build_object('notes', v.notes, 'last_noted_at', v.last_noted_at) AS evidence
     FROM notes n
-    JOIN csm_internal._churn_customers_at(as_of, accounts) c ON c.account_id = n.account_id
+    JOIN @extschema@.account c ON c.account_id = n.account_id
+         AND csm_internal._churn_is_customer(c.status, c.churned_at, c.started_at, as_of)
     CROSS JOIN LATERAL (VALUES ('multiple_escalations', n.escalations, n.escalation_at, escalations_min_count),
                                ('competitor_mentioned', n.competitor, n.competitor_at, 1),
                                ('budget_concern', n.budget, n.budget_at, 1),
@@ -773,8 +778,9 @@ BEGIN
     WHERE v.notes >= greatest(v.at_least, 1)
     UNION ALL
     SELECT n.account_id, 'limited_expansion', jsonb_build_object('notes', n.expansion_window_notes, 'window_days', expansion_window_days)
-    FROM notes n JOIN csm_internal._churn_customers_at(as_of, accounts) c ON c.account_id = n.account_id
-    WHERE n.expansion_window_notes > 0 AND n.expansion = 0 AND c.since <= expansion_after;
+    FROM notes n JOIN @extschema@.account c ON c.account_id = n.account_id
+                      AND csm_internal._churn_is_customer(c.status, c.churned_at, c.started_at, as_of)
+    WHERE n.expansion_window_notes > 0 AND n.expansion = 0 AND coalesce(c.started_at, c.created_at) <= expansion_after;
 END $$;
 COMMENT ON FUNCTION csm_internal._churn_signals_notes(timestamptz, bigint[]) IS
     'Internal: the churn signals read from csm.account_note at as_of (multiple_escalations, competitor_mentioned, budget_concern, org_change, implementation_delay, limited_expansion), enabled or not, for the customer accounts (or those given); part of csm.churn_signals_at.';
@@ -805,10 +811,13 @@ DECLARE
     -- ghosting: no sign of the customer after this
     quiet_after constant timestamptz := as_of - make_interval(days => quiet_days);
     engagements_after constant timestamptz := least(responses_prior_after, meetings_prior_after, quiet_after);
-    -- no ghosting while nobody records engagements: a source nobody feeds
-    -- says nothing (LIMIT 1: on Citus each shard then sends one row at most)
-    engagement_tracked constant boolean := EXISTS (SELECT 1 FROM @extschema@.engagement LIMIT 1);
 BEGIN
+    -- No ghosting while nobody records engagements: a source nobody feeds
+    -- says nothing (and no decline is found in no engagements).  LIMIT 1:
+    -- on Citus each shard then sends one row at most.
+    IF NOT EXISTS (SELECT 1 FROM @extschema@.engagement LIMIT 1) THEN
+        RETURN;
+    END IF;
     RETURN QUERY
     WITH engagements AS (
         SELECT e.account_id,
@@ -836,7 +845,8 @@ BEGIN
                               'prior_rate', round(e.answered_prior::numeric / e.outbound_prior, 4),
                               'recent_outbound', e.outbound_recent, 'prior_outbound', e.outbound_prior,
                               'window_days', response_window_days) AS evidence
-    FROM engagements e JOIN csm_internal._churn_customers_at(as_of, accounts) c ON c.account_id = e.account_id
+    FROM engagements e JOIN @extschema@.account c ON c.account_id = e.account_id
+                            AND csm_internal._churn_is_customer(c.status, c.churned_at, c.started_at, as_of)
     WHERE e.outbound_recent >= greatest(response_min_outbound, 1) AND e.outbound_prior >= greatest(response_min_outbound, 1)
       AND e.answered_prior::numeric / e.outbound_prior - e.answered_recent::numeric / e.outbound_recent >= response_min_drop
     UNION ALL
@@ -845,15 +855,17 @@ BEGIN
                               'prior_rate', round(e.attended_prior::numeric / e.meetings_prior, 4),
                               'recent_meetings', e.meetings_recent, 'prior_meetings', e.meetings_prior,
                               'window_days', attendance_window_days)
-    FROM engagements e JOIN csm_internal._churn_customers_at(as_of, accounts) c ON c.account_id = e.account_id
+    FROM engagements e JOIN @extschema@.account c ON c.account_id = e.account_id
+                            AND csm_internal._churn_is_customer(c.status, c.churned_at, c.started_at, as_of)
     WHERE e.meetings_recent >= greatest(attendance_min_meetings, 1) AND e.meetings_prior >= greatest(attendance_min_meetings, 1)
       AND e.attended_prior::numeric / e.meetings_prior - e.attended_recent::numeric / e.meetings_recent >= attendance_min_drop
     UNION ALL
     SELECT c.account_id, 'renewal_ghosting',
            jsonb_build_object('renewal_date', c.renewal_date, 'days_to_renewal', c.renewal_date - today,
                               'last_engaged_at', e.engaged_at, 'unanswered_outreach', coalesce(e.outreach_while_quiet, 0))
-    FROM csm_internal._churn_customers_at(as_of, accounts) c LEFT JOIN engagements e ON e.account_id = c.account_id
-    WHERE engagement_tracked
+    FROM @extschema@.account c LEFT JOIN engagements e ON e.account_id = c.account_id
+    WHERE csm_internal._churn_is_customer(c.status, c.churned_at, c.started_at, as_of)
+      AND (accounts IS NULL OR c.account_id = ANY (accounts))
       -- the seed's "renewal in <60 days": today up to, not including, renewal_days away
       AND c.renewal_date - today >= 0 AND c.renewal_date - today < renewal_days
       AND (e.engaged_at IS NULL OR e.engaged_at <= quiet_after);

@@ -16,6 +16,10 @@
 BEGIN;
 SELECT plan(21);
 SET LOCAL timezone = 'UTC';
+-- On Citus: the coordinator holds placements of the reference tables, and the
+-- ANALYZE below runs over every shard, which it cannot once a placement was
+-- read locally in the transaction (without Citus, a setting that does nothing).
+SET LOCAL citus.enable_local_execution = off;
 
 -- The reference: churn_signals_at as it was (72_churn_signal.sql before the
 -- split), word for word but for its name and schema.
@@ -572,12 +576,11 @@ SELECT c.account_id, 'person ' || k,
        (ARRAY['executive_sponsor', 'champion', 'decision_maker', 'admin', 'user'])[1 + (c.i + k) % 5],
        (c.i * k) % 3 = 0,
        CASE WHEN k = 4 THEN pg_temp.at(-1) WHEN k % 2 = 0 THEN NULL ELSE pg_temp.at(400) END,
-       CASE WHEN k = 4 OR random() < 0.5 THEN NULL ELSE pg_temp.at((random() * 120)::integer - 3) END
+       CASE WHEN k = 4 OR random() < 0.5 THEN NULL
+            WHEN c.i % 10 = 0 THEN pg_temp.at(90)
+            ELSE pg_temp.at((random() * 120)::integer - 3) END
 FROM split_acc c CROSS JOIN generate_series(1, 4) AS k
 WHERE random() < 0.6 AND c.i % 6 <> 0;
-UPDATE csm.stakeholder s SET departed_at = pg_temp.at(90)
-FROM split_acc c WHERE c.account_id = s.account_id AND c.i % 10 = 0 AND s.departed_at IS NOT NULL
-  AND (s.started_at IS NULL OR s.started_at <= pg_temp.at(90));
 
 -- Notes: every kind, from 200 days ago to after as_of
 INSERT INTO csm.account_note (account_id, noted_at, kind)
@@ -628,8 +631,9 @@ INSERT INTO csm.usage_source (relation, account_column, time_column) VALUES ('cs
 CREATE TEMP TABLE split_seen AS
 SELECT d.signal, count(*) AS n FROM pg_temp.reference('2026-06-30 12:00+00') d
 WHERE d.account_id IN (SELECT account_id FROM split_acc) GROUP BY d.signal;
-SELECT is((SELECT array_agg(k.signal ORDER BY k.signal) FROM csm.churn_signal_kind k
-           WHERE k.builtin AND k.signal NOT IN (SELECT s.signal FROM split_seen s)),
+CREATE TEMP TABLE split_kind AS SELECT k.signal FROM csm.churn_signal_kind k WHERE k.builtin;
+SELECT is((SELECT array_agg(k.signal ORDER BY k.signal) FROM split_kind k
+           WHERE k.signal NOT IN (SELECT s.signal FROM split_seen s)),
           NULL, 'not vacuous: every built-in signal occurs in the portfolio');
 
 -- The answers --------------------------------------------------------------------
