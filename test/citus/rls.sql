@@ -1,8 +1,8 @@
 -- Per-CSM visibility on a Citus cluster (csm.distribute() done): Citus
 -- 13.2 refuses subqueries in the policies of distributed tables (a CSM's
 -- book is read from csm.account_assignment, distributed by account), and
--- under a policy without one its planner crashes the coordinator on the
--- dashboard views' reference-to-distributed outer joins (README "Per-CSM
+-- under a policy its planner crashes the coordinator on the dashboard
+-- views' chained outer joins from a reference table to distributed tables (README "Per-CSM
 -- visibility", On Citus).  So csm.enable_row_security() refuses with 0A000,
 -- says why, and changes nothing; team_member.login_role (a reference
 -- table's column) and csm's writers, which check the caller's book, keep
@@ -25,7 +25,7 @@ EXCEPTION WHEN feature_not_supported THEN
     GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
     RETURN detail;
 END $$;
-SELECT alike(pg_temp.refusal_detail(), '%subqueries%planner crashes%outer-join a reference table to a distributed table%',
+SELECT alike(pg_temp.refusal_detail(), '%subqueries%planner crashes%chain outer joins from a reference table to distributed tables%',
              '... and its detail names both reasons');
 SELECT is((SELECT count(*) FROM pg_class c WHERE c.relrowsecurity AND c.relnamespace IN ('csm'::regnamespace, 'csm_internal'::regnamespace)), 0::bigint,
           '... and no table has row-level security');
