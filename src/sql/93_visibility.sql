@@ -134,13 +134,21 @@ DECLARE
     t regclass;
 BEGIN
     PERFORM csm_internal._check_grantor();
-    -- Citus refuses subqueries in the policies of distributed tables, and
-    -- a CSM's book is read from csm.account_assignment, itself distributed
-    -- there: no policy could read it on a shard.
+    -- Two things in Citus 13.2 stand in the way (README "Per-CSM
+    -- visibility", On Citus, has the source lines).  It refuses subqueries
+    -- in the policies of its tables, and a CSM's book is read from
+    -- csm.account_assignment, distributed there.  A policy without one (a
+    -- function call reading the book from each node's copy of a reference
+    -- table) passes, and plain reads work, but a query that chains outer
+    -- joins from a reference table to distributed tables under a policy
+    -- (csm.dashboard_portfolio, csm.unassigned_queue) crashes the
+    -- coordinator's backend (SIGSEGV in Citus's recursive planning, which
+    -- wraps such relations in subqueries), for any role the policies apply
+    -- to, with any policy: no csm is needed to crash it.
     IF csm_internal._is_distributed('@extschema@.account_assignment') THEN
         RAISE EXCEPTION 'per-CSM visibility is not available on a distributed csm'
             USING ERRCODE = 'feature_not_supported',
-                  DETAIL = 'Citus refuses policies with subqueries on distributed tables, and a CSM''s book is read from csm.account_assignment, which is distributed by account.',
+                  DETAIL = 'Citus refuses policies with subqueries on distributed tables (a CSM''s book is read from csm.account_assignment, distributed by account), and with a policy without one its planner crashes the server on queries that chain outer joins from a reference table to distributed tables under a policy, as the dashboard views do.',
                   HINT = 'Keep CSMs to csm on a single node, or give them the read level through views of their own.';
     END IF;
     FOR t IN SELECT b FROM csm_internal._book_tables() b ORDER BY b::text LOOP
@@ -153,7 +161,7 @@ BEGIN
     END LOOP;
 END $$;
 COMMENT ON FUNCTION @extschema@.enable_row_security() IS
-    'Turns per-CSM visibility on: row-level security with one policy (csm_book) on csm.account and every per-account table, so that a role reads and writes only the accounts csm_internal._visible_accounts() gives it: its member''s (csm.team_member.login_role) primary and secondary accounts and its teams'' unassigned queue, a team_lead''s teams'' accounts, everything for csm''s owner, superusers, BYPASSRLS roles and the admin level, nothing for other roles. Not forced: csm''s owner (triggers, refreshes, csm''s writers) is not subject to it. Returns the tables. Idempotent. Errors: 42501 unless csm''s owner or a superuser calls it; 0A000 on a distributed csm (Citus refuses policies with subqueries on distributed tables).';
+    'Turns per-CSM visibility on: row-level security with one policy (csm_book) on csm.account and every per-account table, so that a role reads and writes only the accounts csm_internal._visible_accounts() gives it: its member''s (csm.team_member.login_role) primary and secondary accounts and its teams'' unassigned queue, a team_lead''s teams'' accounts, everything for csm''s owner, superusers, BYPASSRLS roles and the admin level, nothing for other roles. Not forced: csm''s owner (triggers, refreshes, csm''s writers) is not subject to it. Returns the tables. Idempotent. Errors: 42501 unless csm''s owner or a superuser calls it; 0A000 on a distributed csm (Citus 13.2 refuses policies with subqueries on distributed tables, and its planner crashes the server on the dashboard views'' chained outer joins under any policy).';
 REVOKE ALL ON FUNCTION @extschema@.enable_row_security() FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION @extschema@.disable_row_security() RETURNS SETOF regclass
