@@ -164,6 +164,9 @@ CREATE TABLE IF NOT EXISTS @extschema@.expansion_signal (
 -- comes back gets a new row, so the table is its history.
 CREATE UNIQUE INDEX IF NOT EXISTS expansion_signal_open ON @extschema@.expansion_signal (account_id, signal) WHERE cleared_at IS NULL;
 COMMENT ON INDEX @extschema@.expansion_signal_open IS 'At most one open (uncleared) row per account and signal.';
+-- Every refresh moves last_seen_at of every open signal: room on each page
+-- lets those updates stay on the page (HOT), without new index entries.
+ALTER TABLE @extschema@.expansion_signal SET (fillfactor = 70);
 -- No foreign key: a first refresh of a million accounts would spend more on
 -- the checks than on the writes (as for csm.health_score);
 -- csm_internal._forget_accounts() removes a deleted account's signals.
@@ -226,6 +229,12 @@ RETURNS TABLE (account_id bigint, signal text, evidence jsonb)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET work_mem = '128MB'
 SET jit = off
+-- Each rollup grouped in account order (from its primary key, or sorted)
+-- and the groups merged: a hash table of a state per account costs twice
+-- as much, and the planner, blind to the number of accounts behind a
+-- UNION ALL, would take it.
+SET enable_hashagg = off
+SET enable_hashjoin = off
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p jsonb;
