@@ -164,6 +164,9 @@ CREATE TABLE IF NOT EXISTS @extschema@.expansion_signal (
 -- comes back gets a new row, so the table is its history.
 CREATE UNIQUE INDEX IF NOT EXISTS expansion_signal_open ON @extschema@.expansion_signal (account_id, signal) WHERE cleared_at IS NULL;
 COMMENT ON INDEX @extschema@.expansion_signal_open IS 'At most one open (uncleared) row per account and signal.';
+-- Every refresh moves last_seen_at of every open signal: room on each page
+-- lets those updates stay on the page (HOT), without new index entries.
+ALTER TABLE @extschema@.expansion_signal SET (fillfactor = 70);
 -- No foreign key: a first refresh of a million accounts would spend more on
 -- the checks than on the writes (as for csm.health_score);
 -- csm_internal._forget_accounts() removes a deleted account's signals.
@@ -226,6 +229,12 @@ RETURNS TABLE (account_id bigint, signal text, evidence jsonb)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET work_mem = '128MB'
 SET jit = off
+-- Each rollup grouped in account order (from its primary key, or sorted)
+-- and the groups merged: a hash table of a state per account costs twice
+-- as much, and the planner, blind to the number of accounts behind a
+-- UNION ALL, would take it.
+SET enable_hashagg = off
+SET enable_hashjoin = off
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p jsonb;
@@ -390,9 +399,10 @@ BEGIN
         LEFT JOIN health_now h ON h.account_id = a.account_id
         LEFT JOIN nps_now n ON n.account_id = a.account_id
     ),
-    -- Each signal of an account as a condition on its facts (computed once,
-    -- read by each kind's SELECT below), and csm.refresh_expansion's
-    -- progress, one per account (nothing otherwise: csm_internal._progress_begin)
+    -- The conditions that more than one kind reads, per account (computed
+    -- once: inlined, each reference would compute them again), and
+    -- csm.refresh_expansion's progress, one per account (nothing otherwise:
+    -- csm_internal._progress_begin)
     found AS MATERIALIZED (
         SELECT f.*,
                csm_internal._progress('refresh_expansion', f.account_id) AS counted,
@@ -406,57 +416,53 @@ BEGIN
                     THEN (SELECT max(x) FROM unnest(um_user_marks) AS x WHERE f.um_recent >= x AND f.um_prior < x) END AS user_mark
         FROM facts f
     )
-    -- Plan limits: seats, a cap on all events, caps per feature
-    SELECT f.account_id, 'plan_limit'::text,
-           jsonb_build_object('limits',
-               CASE WHEN f.seats_hit
-                    THEN jsonb_build_array(jsonb_build_object('limit', 'seats', 'used', f.seats_used, 'cap', f.seats,
-                                                              'ratio', round(f.seats_used / f.seats, 4), 'source', f.seats_source))
-                    ELSE '[]' END
-               || CASE WHEN f.events_hit
-                       THEN jsonb_build_array(jsonb_build_object('limit', 'events', 'used', f.pl_events, 'cap', f.usage_cap,
-                                                                 'ratio', round(f.pl_events / f.usage_cap, 4), 'window_days', pl_days))
-                       ELSE '[]' END
-               || coalesce(f.cap_items, '[]'),
-               'min_ratio', pl_ratio)
+    -- Each kind's evidence where its condition holds, NULL elsewhere, in
+    -- one scan of the facts (unnest rather than VALUES, which would set up
+    -- its expressions again for every account).
+    SELECT f.account_id, k.signal, k.evidence
     FROM found f
-    WHERE f.seats_hit OR f.events_hit OR (pl_on AND f.cap_items IS NOT NULL)
-    UNION ALL
-    -- User growth
-    SELECT f.account_id, 'user_growth',
-           jsonb_build_object('active_users', f.ug_recent, 'prior_active_users', f.ug_prior,
-                              'growth', round((f.ug_recent - f.ug_prior)::numeric / f.ug_prior, 4),
-                              'window_days', ug_days)
-    FROM found f
-    WHERE ug_on AND f.ug_prior >= greatest(ug_min, 1) AND f.ug_recent >= f.ug_prior * (1 + ug_growth)
-    UNION ALL
-    -- New feature areas
-    SELECT f.account_id, 'new_feature_area',
-           jsonb_build_object('new_features', to_jsonb(ARRAY(SELECT k FROM unnest(f.new_features) AS k ORDER BY k)),
-                              'features_used', f.n_recent, 'prior_features', f.n_prior,
-                              'window_days', nf_days, 'lookback_days', nf_back)
-    FROM found f
-    WHERE nf_on AND f.n_prior > 0 AND f.n_new >= greatest(nf_min, 1)
-    UNION ALL
-    -- Usage milestones
-    SELECT f.account_id, 'usage_milestone',
-           jsonb_build_object('milestones',
-               CASE WHEN f.event_mark IS NOT NULL
-                    THEN jsonb_build_array(jsonb_build_object('milestone', 'events', 'reached', f.event_mark, 'value', f.total))
-                    ELSE '[]' END
-               || CASE WHEN f.user_mark IS NOT NULL
-                       THEN jsonb_build_array(jsonb_build_object('milestone', 'active_users', 'reached', f.user_mark, 'value', f.um_recent))
-                       ELSE '[]' END,
-               'window_days', um_days)
-    FROM found f
-    WHERE f.event_mark IS NOT NULL OR f.user_mark IS NOT NULL
-    UNION ALL
-    -- Advocacy: a healthy promoter
-    SELECT f.account_id, 'advocacy',
-           jsonb_build_object('health_score', round(f.health_score::numeric, 2), 'health_day', f.health_day,
-                              'nps', f.nps, 'responded_at', f.responded_at)
-    FROM found f
-    WHERE ad_on AND f.health_score >= ad_health AND f.nps >= ad_nps;
+    CROSS JOIN LATERAL unnest(
+        ARRAY['plan_limit', 'user_growth', 'new_feature_area', 'usage_milestone', 'advocacy'],
+        ARRAY[
+            -- Plan limits: seats, a cap on all events, caps per feature
+            CASE WHEN f.seats_hit OR f.events_hit OR (pl_on AND f.cap_items IS NOT NULL) THEN
+                    jsonb_build_object('limits',
+                        CASE WHEN f.seats_hit
+                             THEN jsonb_build_array(jsonb_build_object('limit', 'seats', 'used', f.seats_used, 'cap', f.seats,
+                                                                       'ratio', round(f.seats_used / f.seats, 4), 'source', f.seats_source))
+                             ELSE '[]' END
+                        || CASE WHEN f.events_hit
+                                THEN jsonb_build_array(jsonb_build_object('limit', 'events', 'used', f.pl_events, 'cap', f.usage_cap,
+                                                                          'ratio', round(f.pl_events / f.usage_cap, 4), 'window_days', pl_days))
+                                ELSE '[]' END
+                        || coalesce(f.cap_items, '[]'),
+                        'min_ratio', pl_ratio) END,
+            -- User growth
+            CASE WHEN ug_on AND f.ug_prior >= greatest(ug_min, 1) AND f.ug_recent >= f.ug_prior * (1 + ug_growth) THEN
+                    jsonb_build_object('active_users', f.ug_recent, 'prior_active_users', f.ug_prior,
+                                       'growth', round((f.ug_recent - f.ug_prior)::numeric / f.ug_prior, 4),
+                                       'window_days', ug_days) END,
+            -- New feature areas
+            CASE WHEN nf_on AND f.n_prior > 0 AND f.n_new >= greatest(nf_min, 1) THEN
+                    jsonb_build_object('new_features', to_jsonb(ARRAY(SELECT k FROM unnest(f.new_features) AS k ORDER BY k)),
+                                       'features_used', f.n_recent, 'prior_features', f.n_prior,
+                                       'window_days', nf_days, 'lookback_days', nf_back) END,
+            -- Usage milestones
+            CASE WHEN f.event_mark IS NOT NULL OR f.user_mark IS NOT NULL THEN
+                    jsonb_build_object('milestones',
+                        CASE WHEN f.event_mark IS NOT NULL
+                             THEN jsonb_build_array(jsonb_build_object('milestone', 'events', 'reached', f.event_mark, 'value', f.total))
+                             ELSE '[]' END
+                        || CASE WHEN f.user_mark IS NOT NULL
+                                THEN jsonb_build_array(jsonb_build_object('milestone', 'active_users', 'reached', f.user_mark, 'value', f.um_recent))
+                                ELSE '[]' END,
+                        'window_days', um_days) END,
+            -- Advocacy: a healthy promoter
+            CASE WHEN ad_on AND f.health_score >= ad_health AND f.nps >= ad_nps THEN
+                    jsonb_build_object('health_score', round(f.health_score::numeric, 2), 'health_day', f.health_day,
+                                       'nps', f.nps, 'responded_at', f.responded_at) END]
+    ) AS k(signal, evidence)
+    WHERE k.evidence IS NOT NULL;
 END $$;
 COMMENT ON FUNCTION @extschema@.expansion_signals_at(timestamptz, bigint[]) IS
     'The expansion signals that hold at as_of, with their evidence, for every account that is a customer then (or just the accounts given); reads, writes nothing. Thresholds come from csm.expansion_signal_config. Raises 22023 for a NULL or infinite as_of.';
@@ -470,6 +476,7 @@ SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     started constant timestamptz := clock_timestamp();
     counts record;
+    changed bigint[];
 BEGIN
     PERFORM csm_internal._require('operate');
     -- A NOTICE at every 10% of the portfolio's accounts examined, when the
@@ -483,16 +490,25 @@ BEGIN
     ongoing := counts.ongoing;
     cleared := counts.cleared;
     RETURN NEXT;
-    -- outreach alerts (86_alert.sql)
-    PERFORM csm_internal._raise_alerts(ARRAY['usage_milestone', 'plan_limit'], accounts);
-    -- Playbooks fired by an expansion signal (85_playbook.sql), in this transaction.
-    PERFORM csm_internal._fire_playbooks(ARRAY['expansion_signal'], accounts, 'refresh_expansion');
+    -- The accounts with a signal this refresh raised or cleared: the alerts
+    -- and playbooks act on those, not on every account (csm.run_alerts()
+    -- and csm.run_playbooks() go over all), so that a run that changes
+    -- nothing costs no more than the detection and the writes.
+    IF counts.raised + counts.cleared > 0 THEN
+        changed := ARRAY(SELECT DISTINCT s.account_id FROM @extschema@.expansion_signal s
+                         WHERE ((s.first_seen_at = as_of AND s.cleared_at IS NULL) OR s.cleared_at = as_of)
+                           AND (accounts IS NULL OR s.account_id = ANY (accounts)));
+        -- outreach alerts (86_alert.sql)
+        PERFORM csm_internal._raise_alerts(ARRAY['usage_milestone', 'plan_limit'], changed);
+        -- Playbooks fired by an expansion signal (85_playbook.sql), in this transaction.
+        PERFORM csm_internal._fire_playbooks(ARRAY['expansion_signal'], changed, 'refresh_expansion');
+    END IF;
     IF accounts IS NULL THEN
         PERFORM csm_internal._run_finished('expansion', started, raised + ongoing + cleared);
     END IF;
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_expansion(timestamptz, bigint[]) IS
-    'Detects the expansion signals at as_of (csm.expansion_signals_at) for every customer account, or the accounts given: raises new ones, updates the evidence and last_seen_at of open ones still seen, clears the rest. Returns how many were raised, still open and cleared; a second run at the same as_of changes nothing. One refresh runs at a time (it locks the row (''expansion'', ''signals'') of csm_internal.lock_row). An account whose data makes the refresh fail (a data exception) is skipped and named in a WARNING. Needs the operate level (42501). Raises 22023 for a NULL, infinite or future as_of, or one before the last refresh; on Citus, 55000 on a worker.';
+    'Detects the expansion signals at as_of (csm.expansion_signals_at) for every customer account, or the accounts given: raises new ones, updates the evidence and last_seen_at of open ones still seen, clears the rest; for the accounts with a signal it raised or cleared, raises and clears the usage_milestone and plan_limit alerts and fires the expansion_signal playbooks (csm.run_alerts() and csm.run_playbooks() look at every account). Returns how many were raised, still open and cleared; a second run at the same as_of changes nothing. One refresh runs at a time (it locks the row (''expansion'', ''signals'') of csm_internal.lock_row). An account whose data makes the refresh fail (a data exception) is skipped and named in a WARNING. Needs the operate level (42501). Raises 22023 for a NULL, infinite or future as_of, or one before the last refresh; on Citus, 55000 on a worker.';
 
 -- The lock row of refreshes (csm_internal._lock_row makes it again if missing).
 INSERT INTO csm_internal.lock_row (scope, key) VALUES ('expansion', 'signals')

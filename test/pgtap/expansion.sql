@@ -2,7 +2,7 @@
 -- settings; properties of expansion_potential over many generated inputs;
 -- a whole-portfolio refresh that is idempotent.
 BEGIN;
-SELECT plan(22);
+SELECT plan(25);
 SET LOCAL timezone = 'UTC';
 
 INSERT INTO csm.account (external_id, arr, seats, started_at, properties)
@@ -73,6 +73,23 @@ SELECT results_eq($$SELECT raised, cleared FROM csm.refresh_expansion(now())$$, 
 SELECT is((SELECT count(*) FROM csm.expansion_signal s JOIN csm.account a USING (account_id)
            WHERE a.external_id LIKE 'tap\_exp\_%' AND s.cleared_at IS NULL), 1::bigint,
           'one open signal: tap_exp_1 uses every seat; a usage cap of 0 is no cap');
+
+-- Alerts follow the signals a refresh raised or cleared, not every open one:
+-- an alert gone by other means comes back with run_alerts(), not with a
+-- refresh that changed nothing.
+SELECT is((SELECT count(*) FROM csm.alert x JOIN csm.account a USING (account_id)
+           WHERE a.external_id = 'tap_exp_1' AND x.kind = 'plan_limit' AND x.cleared_at IS NULL), 1::bigint,
+          'the refresh that raised the seat limit raised its plan_limit alert');
+DELETE FROM csm.alert x USING csm.account a
+WHERE a.account_id = x.account_id AND a.external_id = 'tap_exp_1' AND x.kind = 'plan_limit';
+SELECT csm.refresh_expansion(now());
+SELECT is((SELECT count(*) FROM csm.alert x JOIN csm.account a USING (account_id)
+           WHERE a.external_id = 'tap_exp_1' AND x.kind = 'plan_limit'), 0::bigint,
+          'a refresh that raises and clears nothing raises no alert');
+SELECT csm.run_alerts();
+SELECT is((SELECT count(*) FROM csm.alert x JOIN csm.account a USING (account_id)
+           WHERE a.external_id = 'tap_exp_1' AND x.kind = 'plan_limit' AND x.cleared_at IS NULL), 1::bigint,
+          'run_alerts() raises it again');
 
 SELECT * FROM finish();
 ROLLBACK;
