@@ -115,8 +115,12 @@ BEGIN
     IF to_regclass('pg_catalog.pg_dist_local_group') IS NULL THEN
         RETURN true;
     END IF;
-    EXECUTE 'SELECT t.transaction_number OPERATOR(pg_catalog.=) 0 OR t.initiator_node_identifier OPERATOR(pg_catalog.=) g.groupid '
-            'FROM pg_catalog.get_current_transaction_id() t, pg_catalog.pg_dist_local_group g' INTO here;
+    -- A static query, planned once per session (it names Citus's objects,
+    -- which PL/pgSQL looks up only when it runs): every trigger on a
+    -- reference table calls this once per row, on every node.
+    SELECT t.transaction_number OPERATOR(pg_catalog.=) 0 OR t.initiator_node_identifier OPERATOR(pg_catalog.=) g.groupid
+    INTO here
+    FROM pg_catalog.get_current_transaction_id() t, pg_catalog.pg_dist_local_group g;
     RETURN coalesce(here, true);
 END $$;
 COMMENT ON FUNCTION csm_internal._origin() IS

@@ -190,7 +190,10 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = '@extschema@.account'::regclass
                                                AND t.tgname = 'account_route_new_deferred') THEN
         CREATE CONSTRAINT TRIGGER account_route_new_deferred AFTER INSERT ON @extschema@.account
-            DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION csm_internal._route_new_account();
+            DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+            -- history (see csm_internal._route_new_account) queues nothing: a load of old accounts costs no firing per row
+            WHEN (NEW.created_at >= pg_catalog.now())
+            EXECUTE FUNCTION csm_internal._route_new_account();
     END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = '@extschema@.team_member'::regclass
                                                AND t.tgname = 'team_member_lock_row_deferred') THEN

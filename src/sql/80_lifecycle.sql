@@ -1178,7 +1178,10 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = '@extschema@.account'::regclass
                                                AND t.tgname = 'account_lifecycle_new_deferred') THEN
         CREATE CONSTRAINT TRIGGER account_lifecycle_new_deferred AFTER INSERT ON @extschema@.account
-            DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION csm_internal._lifecycle_new_account();
+            DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+            -- history (see csm_internal._lifecycle_new_account) queues nothing: a load of old accounts costs no firing per row
+            WHEN (NEW.created_at >= pg_catalog.now())
+            EXECUTE FUNCTION csm_internal._lifecycle_new_account();
     END IF;
 END $$;
 REVOKE ALL ON FUNCTION csm_internal._distribute_lifecycle() FROM PUBLIC;

@@ -246,7 +246,10 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = '@extschema@.account'::regclass
                                                AND t.tgname = 'account_arr_new_deferred') THEN
         CREATE CONSTRAINT TRIGGER account_arr_new_deferred AFTER INSERT ON @extschema@.account
-            DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION csm_internal._account_arr_new();
+            DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+            -- history (see csm_internal._account_arr_new) queues nothing: a load of old accounts costs no firing per row
+            WHEN (NEW.created_at >= pg_catalog.now())
+            EXECUTE FUNCTION csm_internal._account_arr_new();
     END IF;
 END $$;
 REVOKE ALL ON FUNCTION csm_internal._distribute_revenue() FROM PUBLIC;

@@ -13,7 +13,7 @@
 \pset pager off
 
 BEGIN;
-SELECT plan(54);
+SELECT plan(59);
 
 -- Nothing here relies on a setting a user would have to know about.
 SELECT is(current_setting('citus.allow_nested_distributed_execution'), 'off', 'nested distributed execution stays off');
@@ -239,6 +239,34 @@ SELECT lives_ok('SELECT csm.compact_usage()', 'compact_usage() after');
 SELECT bag_eq($$SELECT day, events, active_users FROM csm.usage_daily WHERE source = 'usage_t_late'$$,
               $$SELECT at, count(*) AS e, count(DISTINCT member) AS u FROM public.usage_t_late WHERE org = 'late-1' GROUP BY at$$,
               'folded: still exact');
+
+-- 8. Accounts loaded in bulk fold once, at commit, not once per account -----
+-- SET CONSTRAINTS ... IMMEDIATE fires what a commit would, inside this
+-- transaction; the trigger functions' calls are this transaction's counts.
+SET LOCAL track_functions = 'all';
+INSERT INTO public.usage_t_late VALUES ('late-3', '2026-05-03', 'a', 'x'), ('late-3', '2026-05-03', 'b', 'x'),
+                                       ('late-9', '2026-05-04', 'a', 'z');
+SELECT csm.compact_usage();
+INSERT INTO csm.account (external_id) SELECT 'late-' || i FROM generate_series(3, 40) i;  -- INSERT ... SELECT: at commit
+SET CONSTRAINTS ALL IMMEDIATE;
+SELECT is(pg_temp.num($$SELECT calls FROM pg_stat_xact_user_functions
+                        WHERE schemaname = 'csm_internal' AND funcname = '_fold_pending_key'$$), 1::numeric,
+          '38 accounts created by one INSERT ... SELECT: one fold at commit');
+SELECT is(pg_temp.num($$SELECT count(*) FROM csm_internal.usage_pending WHERE account_key IN ('late-3', 'late-9')$$), 0::numeric,
+          'it moved the waiting events of their keys');
+SELECT bag_eq($$SELECT external_id, day, events FROM csm.usage_daily WHERE source = 'usage_t_late' AND external_id IN ('late-3', 'late-9')$$,
+              $$SELECT org, at, count(*) FROM public.usage_t_late WHERE org IN ('late-3', 'late-9') GROUP BY org, at$$,
+              'exactly, once');
+-- after a firing, the next account written queues one again
+INSERT INTO public.usage_t_late VALUES ('late-2', '2026-05-05', 'd', 'x');
+SELECT csm.compact_usage();
+INSERT INTO csm.account (external_id) VALUES ('late-2');
+SELECT is(pg_temp.num($$SELECT calls FROM pg_stat_xact_user_functions
+                        WHERE schemaname = 'csm_internal' AND funcname = '_fold_pending_key'$$), 2::numeric,
+          'an account created after that firing fires once more');
+SELECT bag_eq($$SELECT day, events FROM csm.usage_daily WHERE source = 'usage_t_late' AND external_id = 'late-2'$$,
+              $$SELECT at, count(*) FROM public.usage_t_late WHERE org = 'late-2' GROUP BY at$$,
+              'and folds its key''s waiting events');
 
 SELECT * FROM finish();
 ROLLBACK;
