@@ -9,18 +9,36 @@ MODULE_big = csm
 # Every C file in src/ is part of the module.
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 
-# The install script is built from its parts, in file-name order.
-SQL_PARTS  = $(sort $(wildcard src/sql/*.sql))
+# The install script is built from src/sql (README, "Source layout"): first
+# 00_pre/ (the header, the schemas, and what table definitions call), then
+# every feature's install-only tables*.sql (types, tables, indexes,
+# constraints, the pg_extension_config_dump list), then every other file of
+# src/sql/*/, re-runnable (CREATE OR REPLACE: functions, views, triggers,
+# grants, built-in rows); each group in path order.
+SQL_PRE     = $(sort $(wildcard src/sql/00_pre/*.sql))
+SQL_TABLES  = $(sort $(wildcard src/sql/*/tables*.sql))
+SQL_REPLACE = $(sort $(filter-out $(SQL_PRE) $(SQL_TABLES),$(wildcard src/sql/*/*.sql)))
+SQL_PARTS   = $(SQL_PRE) $(SQL_TABLES) $(SQL_REPLACE)
 # Released install scripts are frozen as released (src/updates/csm--A.sql,
-# never edited).  The upgrade script from 0.1.0 is the hand-written steps
-# (src/updates/0.1.0--0.2.0/*.sql, in file-name order) that bring 0.1.0's
-# objects to 0.2.0's shape, followed by the whole install script, every
-# statement of which is re-runnable over them, and then the steps of after/
-# (what needs objects the install script creates, such as a column default
-# calling a new function).  test/shell/upgrade.sh walks every path.
-UPDATE_0_1_0 = $(sort $(wildcard src/updates/0.1.0--0.2.0/*.sql))
-UPDATE_0_1_0_AFTER = $(sort $(wildcard src/updates/0.1.0--0.2.0/after/*.sql))
-DATA_built = csm--$(EXTVERSION).sql csm--0.1.0--$(EXTVERSION).sql
+# never edited).  Every directory src/updates/A--B/ makes the upgrade script
+# csm--A--B.sql: its own steps (*.sql, in file-name order), which change the
+# install-only objects explicitly (ALTER TABLE, CREATE TABLE, ...), then
+# 00_pre/ and every re-runnable file, so that a fixed function needs no
+# upgrade step, then the steps of its after/ (what needs objects the
+# re-runnable files create, such as a column default calling a new
+# function).  A new release needs a directory, not a rule here.
+#
+# Except from a release older than this layout (0.1.0, whose src/sql was one
+# flat list): its upgrade also runs the tables*.sql files, every statement of
+# which is re-runnable (IF NOT EXISTS, guarded DO blocks) and creates the
+# many tables 0.2.0 adds.  test/shell/upgrade.sh walks every path.
+UPDATE_DIRS        = $(patsubst src/updates/%/,%,$(sort $(dir $(wildcard src/updates/*--*/*.sql))))
+UPDATE_WITH_TABLES = 0.1.0--0.2.0
+define update_script
+csm--$(1).sql: $(sort $(wildcard src/updates/$(1)/*.sql)) $(SQL_PRE) $(if $(filter $(1),$(UPDATE_WITH_TABLES)),$(SQL_TABLES)) $(SQL_REPLACE) $(sort $(wildcard src/updates/$(1)/after/*.sql))
+	cat $$^ > $$@
+endef
+DATA_built = csm--$(EXTVERSION).sql $(patsubst %,csm--%.sql,$(UPDATE_DIRS))
 DATA       = $(sort $(wildcard src/updates/csm--*.sql))
 
 REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
@@ -51,8 +69,7 @@ $(OBJS): $(wildcard src/*.h)
 csm--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $^ > $@
 
-csm--0.1.0--$(EXTVERSION).sql: $(UPDATE_0_1_0) $(SQL_PARTS) $(UPDATE_0_1_0_AFTER)
-	cat $^ > $@
+$(foreach u,$(UPDATE_DIRS),$(eval $(call update_script,$(u))))
 
 .PHONY: deps test demo bench valgrind
 deps:
