@@ -45,7 +45,7 @@ _PG_init(void)
 
 	/*
 	 * Why and from where the current transaction changes csm.account.arr or
-	 * status: csm.arr_change records them (src/sql/81_revenue.sql).  Set
+	 * status: csm.arr_change records them (src/sql/80_revenue/).  Set
 	 * with set_config(..., true); empty means manual/account.
 	 */
 	DefineCustomStringVariable("csm.arr_change_reason",

@@ -2,7 +2,7 @@
  * progress.c: NOTICEs of a long refresh's progress at every 10%.
  *
  * The one mechanism every long refresh shares.  A refresh calls
- * csm_internal._progress_begin(label, total) (src/sql/92_settings.sql) once: when
+ * csm_internal._progress_begin(label, total) (src/sql/95_platform/92_settings.sql) once: when
  * its client wants notices (client_min_messages notice or lower), on a
  * single node, with 10,000 active accounts or more, that starts counting
  * towards total units of work here (csm_internal._progress_start); else it counts

@@ -5,7 +5,7 @@
  * SECURITY DEFINER), which row-level security does not restrict.  With
  * csm.enable_row_security() in effect, an account outside the caller's book
  * must be as unknown to them as to a SELECT: csm_internal._require_visible() (see
- * src/sql/93_visibility.sql) raises the same P0002 as an account that does
+ * src/sql/95_platform/93_visibility.sql) raises the same P0002 as an account that does
  * not exist.  A statement of its own, run on the node the call came to, so
  * that on Citus it never runs inside a query on a shard.
  */

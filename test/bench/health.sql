@@ -11,7 +11,7 @@
 --   bench.floor_history    csm.health_history's columns and primary key
 --
 -- The baselines hard-code the constants of the 'default' model as
--- src/sql/40_health.sql seeds them (weights 30/25/15/15/15, green/red
+-- src/sql/30_health/40_health.sql seeds them (weights 30/25/15/15/15, green/red
 -- thresholds, best/worst); bench.verify() catches any drift.
 
 CREATE SCHEMA bench;

@@ -16,7 +16,7 @@
 #   multi-row     4 members of team ast_mr, no capacity; 4 clients x 5
 #                 transactions, each inserting 10 accounts in one INSERT ...
 #                 SELECT, which csm routes round robin at commit (on Citus:
-#                 see src/sql/54_routing.sql): 50 each, spread 0.
+#                 see src/sql/40_ownership/54_routing.sql): 50 each, spread 0.
 #   by hand       4 members of team ast_h; 8 clients x 25 transactions,
 #                 each csm_assign of one of 20 accounts to one of the 4, at
 #                 random: still exactly one current primary per account,

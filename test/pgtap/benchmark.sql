@@ -1,5 +1,5 @@
 -- citus-differs: the benchmark tables are kept on a single node only (on Citus the segment is aggregated at the call, as checked by test/citus's contract tests), and the roles made in the test's transaction do not exist on the workers.
--- Segment benchmarks kept by the refreshes (src/sql/46_benchmark.sql):
+-- Segment benchmarks kept by the refreshes (src/sql/30_health/46_benchmark.sql):
 -- assess_health's and analyze_churn_risk's comparison with the segment
 -- read csm.health_benchmark and csm.churn_benchmark, and answer what the
 -- segment's aggregate answers, for every account (ties included); they are

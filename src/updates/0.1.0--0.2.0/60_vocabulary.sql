@@ -2,7 +2,7 @@
 -- and csm.usage_feature_daily's source changes type, regclass to text (the
 -- tracked table's name, which outlives it), and CREATE OR REPLACE VIEW
 -- cannot change a column's type: the install script's body recreates both
--- (src/sql/20_usage.sql), with the regclass kept as source_relation,
+-- (src/sql/20_usage/20_usage.sql), with the regclass kept as source_relation,
 -- deprecated.  No CASCADE: a view of yours over them stops the upgrade
 -- (2BP01, "cannot drop view ... because other objects depend on it") rather
 -- than disappear; drop it, update, and create it again.
