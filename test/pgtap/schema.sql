@@ -104,7 +104,8 @@ SELECT is_empty($$
                                             ('csm.conversation_note'::regclass, 'csm.conversation'::regclass))
 $$, 'foreign keys point only at account or config tables (or at an answer, from its colocated follow-up; or at a success plan, from its rows; or at a conversation, from its colocated note)');
 
--- pg_dump keeps every table and sequence that holds user data.
+-- pg_dump keeps every table and sequence that holds user data (registered in
+-- src/sql/95_platform/tables_dump.sql, the one list: test/shell/layout.sh).
 SELECT set_eq($$
     SELECT unnest(extconfig)::regclass::text FROM pg_extension WHERE extname = 'csm'
 $$, $$
