@@ -572,7 +572,7 @@ BEGIN
 
     -- A NOTICE at every 10% of the accounts, when the client wants notices
     -- and there are 10,000 or more (single node; csm_internal._progress_begin,
-    -- src/sql/92_settings.sql): a counter per row in the scoring
+    -- src/sql/95_platform/92_settings.sql): a counter per row in the scoring
     -- statement, left out otherwise.
     IF csm_internal._progress_begin('refresh_health') THEN
         -- (in the select list: in a WHERE clause its guessed selectivity

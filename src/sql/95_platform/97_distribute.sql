@@ -261,11 +261,11 @@ BEGIN
         PERFORM truncate_local_data_after_distributing_table(t.relation);
     END LOOP;
     -- Usage tables the user distributed and tracked before: their staging
-    -- tables (csm_internal._usage_stage, src/sql/20_usage.sql).
+    -- tables (csm_internal._usage_stage, src/sql/20_usage/20_usage.sql).
     PERFORM csm_internal._usage_stage(u.source_id) FROM @extschema@.usage_source u WHERE u.dropped_at IS NULL ORDER BY u.source_id;
     -- Pending events move into the distributed deltas when their account is
     -- created, so that the usage views run on the workers
-    -- (csm_internal._usage_views_for_citus, src/sql/20_usage.sql).
+    -- (csm_internal._usage_views_for_citus, src/sql/20_usage/20_usage.sql).
     PERFORM csm_internal._usage_views_for_citus();
     -- Conversation routing finishes on the coordinator after each statement.
     PERFORM csm_internal._distribute_conversations();
