@@ -15,7 +15,7 @@
 # into it with dpkg -x (the package's files land where dpkg would put them
 # under /), checks that every file of the package is there and that csm.so is
 # the package's, then runs a cluster of that copy on a port of its own
-# (CSM_DEB_PORT, default 54715), with pg_cron preloaded as make test does.
+# (CSM_DEB_PORT, default 54715), with pg_cron preloaded as make test does (its jobs in background workers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:?usage: test/deb.sh build|test VERSION}
@@ -108,7 +108,7 @@ test_deb() {
     [ "$(id -u)" = 0 ] && chown -R postgres "$root"
     as_pg "$bin/initdb" -A trust -U postgres -D "$data" >/dev/null
     as_pg "$bin/pg_ctl" -D "$data" -l "$log" -w \
-        -o "-p $port -k $sock -c listen_addresses='' -c shared_preload_libraries=pg_cron -c cron.database_name=csm_readme" start >/dev/null
+        -o "-p $port -k $sock -c listen_addresses='' -c shared_preload_libraries=pg_cron -c cron.database_name=csm_readme -c cron.use_background_workers=on" start >/dev/null
     export PATH=$bin:$PATH PG_CONFIG=$bin/pg_config PGHOST=$sock PGPORT=$port PGUSER=postgres PGDATABASE=postgres
     # The extension the server offers is the package's.
     psql -qAtX -c "SELECT name || ' ' || default_version FROM pg_available_extensions WHERE name = 'csm'"
