@@ -165,6 +165,10 @@ BEGIN
         WHEN 'TABLE' THEN (SELECT c.relkind IN ('r', 'p') FROM pg_class c WHERE c.oid = object::regclass)
         ELSE false END;
 END $$;
+REVOKE ALL ON FUNCTION csm_internal._citus_propagates(text, text) FROM PUBLIC;
+COMMENT ON FUNCTION csm_internal._citus_propagates(text, text) IS
+    'Internal, on a Citus worker: true when Citus passes a GRANT or REVOKE on this object (one of csm.access_privileges) on from the coordinator itself: schemas it tracks, and tables (csm.distribute() places them all) with their shards.';
+
 -- The role's privileges on this node: every level's revoked, then those of
 -- the level (NULL: none) granted.  On a Citus worker, only what Citus does
 -- not propagate (csm_internal._citus_propagates), and for this node alone.
