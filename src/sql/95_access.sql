@@ -217,9 +217,16 @@ BEGIN
        OR NOT EXISTS (SELECT FROM pg_dist_partition d WHERE d.logicalrelid = '@extschema@.account'::regclass) THEN
         RETURN;
     END IF;
+    -- A role created in the caller's transaction is not on the workers yet
+    -- (they see it at commit), nor can anything be granted to it there.
     FOR w IN SELECT r.nodename, r.nodeport, r.success, r.result
-             FROM run_command_on_workers(format('SELECT csm_internal._set_access(%L, %L)', role, level)) r LOOP
-        IF NOT w.success THEN
+             FROM run_command_on_workers(format($c$SELECT CASE WHEN r IS NULL THEN 'no role'
+                                                              ELSE csm_internal._set_access(r, %L)::text END
+                                                  FROM pg_catalog.to_regrole(%L) r$c$, level, role)) r LOOP
+        IF w.success AND w.result = 'no role' THEN
+            RAISE WARNING 'role % is not on the worker %:% yet: its csm access is set on the coordinator only', role, w.nodename, w.nodeport
+                USING HINT = 'A role created in this transaction reaches the workers at commit; call csm.grant_access again then, or csm.distribute().';
+        ELSIF NOT w.success THEN
             RAISE EXCEPTION 'could not set the csm access of % on the worker %:%: %', role, w.nodename, w.nodeport, w.result
                 USING ERRCODE = '55000',
                       HINT = 'Check that the role and csm exist on that worker (csm.distribute() after adding it), then call again.';
