@@ -146,37 +146,120 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION csm_internal._check_grantor() IS 'Internal: raises 42501 unless the current user may grant csm''s privileges (owns csm, or is a superuser).';
 
-CREATE OR REPLACE FUNCTION @extschema@.revoke_access(role regrole) RETURNS void
-LANGUAGE plpgsql STRICT VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+-- On a Citus worker, the privileges Citus gives from the coordinator itself
+-- (in the caller's transaction): those on the schemas it tracks (csm) and on
+-- the tables, every one of which csm.distribute() makes a distributed or
+-- reference table (csm_internal._distribution), and their shards.  The rest
+-- (schema csm_internal, the views, the functions: csm's extension owns them
+-- and Citus does not track them) csm gives there itself.  Kept apart so that
+-- the two never update the same catalog row: the worker's own command would
+-- wait for the caller's uncommitted one, which waits for it.  By kind, not by
+-- Citus's metadata, which the worker does not see yet inside the
+-- csm.distribute() that places the tables.
+CREATE OR REPLACE FUNCTION csm_internal._citus_propagates(object_type text, object text) RETURNS boolean
+LANGUAGE plpgsql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RETURN CASE object_type
+        WHEN 'SCHEMA' THEN EXISTS (SELECT FROM pg_dist_object o
+                                   WHERE o.classid = 'pg_namespace'::regclass AND o.objid = object::regnamespace)
+        WHEN 'TABLE' THEN (SELECT c.relkind IN ('r', 'p') FROM pg_class c WHERE c.oid = object::regclass)
+        ELSE false END;
+END $$;
+REVOKE ALL ON FUNCTION csm_internal._citus_propagates(text, text) FROM PUBLIC;
+COMMENT ON FUNCTION csm_internal._citus_propagates(text, text) IS
+    'Internal, on a Citus worker: true when Citus passes a GRANT or REVOKE on this object (one of csm.access_privileges) on from the coordinator itself: schemas it tracks, and tables (csm.distribute() places them all) with their shards.';
+
+-- The role's privileges on this node: every level's revoked, then those of
+-- the level (NULL: none) granted.  On a Citus worker, only what Citus does
+-- not propagate (csm_internal._citus_propagates), and for this node alone.
+CREATE OR REPLACE FUNCTION csm_internal._set_access(role regrole, level text) RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
+    on_worker boolean := false;
     p record;
 BEGIN
-    PERFORM csm_internal._check_grantor();
-    FOR p IN SELECT * FROM @extschema@.access_privileges() a ORDER BY a.level DESC, a.object_type, a.object LOOP
+    -- without Citus, citus_is_coordinator() does not exist
+    IF to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
+        on_worker := NOT citus_is_coordinator();
+    END IF;
+    IF on_worker THEN
+        PERFORM set_config('citus.enable_ddl_propagation', 'off', true);
+    END IF;
+    FOR p IN SELECT * FROM @extschema@.access_privileges() a
+             WHERE NOT (on_worker AND csm_internal._citus_propagates(a.object_type, a.object))
+             ORDER BY a.level DESC, a.object_type, a.object LOOP
         EXECUTE format('REVOKE %s ON %s %s FROM %s', p.privilege, p.object_type, p.object, role);
     END LOOP;
-END $$;
-COMMENT ON FUNCTION @extschema@.revoke_access(regrole) IS
-    'Revokes from the role every privilege csm.grant_access grants at any level (csm.access_privileges), including those granted by hand. Only csm''s owner or a superuser may call it (42501).';
-
-CREATE OR REPLACE FUNCTION @extschema@.grant_access(role regrole, level text) RETURNS void
-LANGUAGE plpgsql STRICT VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    levels text[] := csm_internal._access_levels(level);
-    p record;
-BEGIN
-    IF levels IS NULL THEN
-        RAISE EXCEPTION 'unknown access level "%"', level
-            USING ERRCODE = 'invalid_parameter_value', HINT = 'The levels are read, operate and admin.';
-    END IF;
-    PERFORM @extschema@.revoke_access(role);
-    FOR p IN SELECT * FROM @extschema@.access_privileges() a WHERE a.level = ANY (levels)
+    FOR p IN SELECT * FROM @extschema@.access_privileges() a
+             WHERE a.level = ANY (csm_internal._access_levels(_set_access.level))
+               AND NOT (on_worker AND csm_internal._citus_propagates(a.object_type, a.object))
              ORDER BY a.object_type, a.object LOOP
         EXECUTE format('GRANT %s ON %s %s TO %s', p.privilege, p.object_type, p.object, role);
     END LOOP;
 END $$;
+REVOKE ALL ON FUNCTION csm_internal._set_access(regrole, text) FROM PUBLIC;
+COMMENT ON FUNCTION csm_internal._set_access(regrole, text) IS
+    'Internal: gives the role exactly the privileges of the level (NULL: none) on this node; on a Citus worker only those Citus does not propagate from the coordinator (csm_internal._citus_propagates). Run by csm.grant_access, csm.revoke_access and csm.distribute().';
+
+-- The same on every worker once csm.distribute() has run: a query as the
+-- role runs on the workers, as the role.  run_command_on_workers commits
+-- there at once, whatever the caller's transaction does after; calling
+-- grant_access, revoke_access or csm.distribute() again brings them in line.
+CREATE OR REPLACE FUNCTION csm_internal._set_access_on_workers(role regrole, level text) RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    w record;
+BEGIN
+    IF to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
+        RETURN;
+    END IF;
+    IF NOT citus_is_coordinator()
+       OR NOT EXISTS (SELECT FROM pg_dist_partition d WHERE d.logicalrelid = '@extschema@.account'::regclass) THEN
+        RETURN;
+    END IF;
+    -- A role created in the caller's transaction is not on the workers yet
+    -- (they see it at commit), nor can anything be granted to it there.
+    FOR w IN SELECT r.nodename, r.nodeport, r.success, r.result
+             FROM run_command_on_workers(format($c$SELECT CASE WHEN r IS NULL THEN 'no role'
+                                                              ELSE csm_internal._set_access(r, %L)::text END
+                                                  FROM pg_catalog.to_regrole(%L) r$c$, level, role)) r LOOP
+        IF w.success AND w.result = 'no role' THEN
+            RAISE WARNING 'role % is not on the worker %:% yet: its csm access is set on the coordinator only', role, w.nodename, w.nodeport
+                USING HINT = 'A role created in this transaction reaches the workers at commit; call csm.grant_access again then, or csm.distribute().';
+        ELSIF NOT w.success THEN
+            RAISE EXCEPTION 'could not set the csm access of % on the worker %:%: %', role, w.nodename, w.nodeport, w.result
+                USING ERRCODE = '55000',
+                      HINT = 'Check that the role and csm exist on that worker (csm.distribute() after adding it), then call again.';
+        END IF;
+    END LOOP;
+END $$;
+REVOKE ALL ON FUNCTION csm_internal._set_access_on_workers(regrole, text) FROM PUBLIC;
+COMMENT ON FUNCTION csm_internal._set_access_on_workers(regrole, text) IS
+    'Internal, on the Citus coordinator of a distributed csm: runs csm_internal._set_access on every worker (55000 when a worker fails); nothing elsewhere.';
+
+CREATE OR REPLACE FUNCTION @extschema@.revoke_access(role regrole) RETURNS void
+LANGUAGE plpgsql STRICT VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM csm_internal._check_grantor();
+    PERFORM csm_internal._set_access(role, NULL);
+    PERFORM csm_internal._set_access_on_workers(role, NULL);
+END $$;
+COMMENT ON FUNCTION @extschema@.revoke_access(regrole) IS
+    'Revokes from the role every privilege csm.grant_access grants at any level (csm.access_privileges), including those granted by hand; on a distributed csm, on every Citus node. Only csm''s owner or a superuser may call it (42501).';
+
+CREATE OR REPLACE FUNCTION @extschema@.grant_access(role regrole, level text) RETURNS void
+LANGUAGE plpgsql STRICT VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF csm_internal._access_levels(level) IS NULL THEN
+        RAISE EXCEPTION 'unknown access level "%"', level
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'The levels are read, operate and admin.';
+    END IF;
+    PERFORM csm_internal._check_grantor();
+    PERFORM csm_internal._set_access(role, level);
+    PERFORM csm_internal._set_access_on_workers(role, level);
+END $$;
 COMMENT ON FUNCTION @extschema@.grant_access(regrole, text) IS
-    'Gives the role exactly one csm access level: read (tables, views and reading functions), operate (also assign, unassign, route, override and refresh, log notes and NPS) or admin (also models, rules, members and settings); a lower level replaces a higher one. The privileges are listed by csm.access_privileges. Only csm''s owner or a superuser may call it (42501). Errors: 22023 unknown level.';
+    'Gives the role exactly one csm access level: read (tables, views and reading functions), operate (also assign, unassign, route, override and refresh, log notes and NPS) or admin (also models, rules, members and settings); a lower level replaces a higher one; on a distributed csm, on every Citus node. The privileges are listed by csm.access_privileges. Only csm''s owner or a superuser may call it (42501). Errors: 22023 unknown level.';
 
 CREATE OR REPLACE FUNCTION @extschema@.access_level(role regrole) RETURNS text
 LANGUAGE plpgsql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
@@ -189,6 +272,18 @@ COMMENT ON FUNCTION @extschema@.access_level(regrole) IS
     'The highest csm access level the role holds (admin, operate, read), NULL for none; csm''s owner and superusers hold admin.';
 
 REVOKE ALL ON FUNCTION @extschema@.grant_access(regrole, text), @extschema@.revoke_access(regrole) FROM PUBLIC;
+
+-- The roles given a level (csm's owner holds admin without a grant).
+CREATE OR REPLACE FUNCTION csm_internal._access_grantees() RETURNS TABLE (role regrole)
+LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT DISTINCT a.grantee::regrole
+    FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
+    WHERE p.oid IN ('csm_internal._access_read()'::regprocedure, 'csm_internal._access_operate()'::regprocedure,
+                    'csm_internal._access_admin()'::regprocedure)
+      AND a.grantee OPERATOR(pg_catalog.<>) p.proowner AND a.grantee OPERATOR(pg_catalog.<>) 0;
+END;
+COMMENT ON FUNCTION csm_internal._access_grantees() IS 'Internal: the roles csm.grant_access gave a level (csm''s owner holds admin without one).';
 
 -- A metrics relation given to refresh_health is read as csm's owner: only
 -- one the caller may read, and whose code a trusted role wrote, will do.

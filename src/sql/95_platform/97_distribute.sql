@@ -279,6 +279,13 @@ BEGIN
                 USING ERRCODE = '55000', HINT = 'Check that csm is installed on that worker, then call csm.distribute() again.';
         END IF;
     END LOOP;
+    -- Access levels granted before (or on a worker added since): on the
+    -- coordinator again, which Citus passes on to the tables' copies on the
+    -- workers, then what Citus does not pass on (95_access.sql).
+    FOR t IN SELECT g.role, @extschema@.access_level(g.role) AS level FROM csm_internal._access_grantees() g LOOP
+        PERFORM csm_internal._set_access(t.role, t.level);
+        PERFORM csm_internal._set_access_on_workers(t.role, t.level);
+    END LOOP;
 END;
 $$;
 REVOKE ALL ON FUNCTION @extschema@.distribute() FROM PUBLIC;
