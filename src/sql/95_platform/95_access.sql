@@ -210,11 +210,11 @@ LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     w record;
 BEGIN
-    IF to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
+    IF NOT csm_internal._is_distributed('@extschema@.account') THEN
         RETURN;
     END IF;
-    IF NOT citus_is_coordinator()
-       OR NOT EXISTS (SELECT FROM pg_dist_partition d WHERE d.logicalrelid = '@extschema@.account'::regclass) THEN
+    -- (apart: without Citus, citus_is_coordinator() does not exist)
+    IF NOT citus_is_coordinator() THEN
         RETURN;
     END IF;
     -- A role created in the caller's transaction is not on the workers yet
