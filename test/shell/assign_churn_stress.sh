@@ -47,7 +47,7 @@ UPDATE csm.team_member SET active = true WHERE handle = 'ch_' || :m;
 SQL
 
 before=$(deadlocks "$db")
-if pgbench -n -c 12 -j 4 -t 100 -f "$work/assign.pgbench@10" -f "$work/churn.pgbench@1" "$db" >"$work/log" 2>&1; then
+if pgbench -n --verbose-errors -c 12 -j 4 -t 100 -f "$work/assign.pgbench@10" -f "$work/churn.pgbench@1" "$db" >"$work/log" 2>&1; then
     echo "ok - pgbench ran 12 clients x 100 transactions, assigning and churning"
 else
     grep -m 5 ERROR "$work/log" || true
@@ -57,6 +57,7 @@ fi
 echo "# $(grep -E '^tps' "$work/log" | head -n 1 | sed 's/ (.*//')"
 failed_txns=$(awk -F': *' '/^number of failed transactions/ { split($2, a, " "); print a[1]; exit }' "$work/log")
 expect "no failed transactions" 0 "SELECT ${failed_txns:-0}"
+[ "${failed_txns:-0}" = 0 ] || show_failures "$work/log" "$db"
 if no_new_deadlocks "$db" "$before"; then echo "ok - no deadlocks"; else failed=1; fi
 
 expect "every account auto-assigned has exactly one current primary, and no other account has one" 0 "

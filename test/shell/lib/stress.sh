@@ -52,3 +52,15 @@ expect_member_load() {
            OR l.accounts <> coalesce(r.accounts, 0) OR l.primaries <> coalesce(r.primaries, 0)
            OR abs(l.load - coalesce(r.load, 0)) > 1e-6"
 }
+
+# show_failures LOG DB: what pgbench (run with --verbose-errors) said of its
+# first failed transactions, as comments: for a deadlock, which locks each
+# process waited for and, in the CONTEXT lines, the statement that waited;
+# then the names of the relations those lines give by number.
+show_failures() {
+    local shown oids
+    shown=$(grep -A 14 -m 3 -E 'failure|ERROR' "$1" || true)
+    printf '%s\n' "$shown" | sed 's/^/# /'
+    oids=$(printf '%s\n' "$shown" | grep -oE 'relation [0-9]+' | awk '{ print $2 }' | sort -u | paste -sd, -)
+    [ -z "$oids" ] || psql -AtX -d "$2" -c "SELECT '# relation ' || c.oid || ' is ' || c.oid::regclass FROM pg_class c WHERE c.oid IN ($oids)"
+}
