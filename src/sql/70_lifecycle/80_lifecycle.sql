@@ -10,14 +10,6 @@ RETURN CASE WHEN days_since_start <= 7 THEN 'kickoff'::@extschema@.onboarding_ph
 COMMENT ON FUNCTION @extschema@.onboarding_phase_at(integer) IS
     'The onboarding phase on a day of onboarding: kickoff up to day 7 (a start still ahead counts as kickoff), activation days 8-30, early_value from day 31.';
 
--- Days since the account started, in whole UTC days (days_to_renewal is
--- counted the same way); NULL without a start date.
-CREATE OR REPLACE FUNCTION csm_internal._days_since(started_at timestamptz) RETURNS integer
-LANGUAGE sql STABLE STRICT PARALLEL SAFE
-RETURN (pg_catalog.now() AT TIME ZONE 'UTC')::date OPERATOR(pg_catalog.-) (started_at AT TIME ZONE 'UTC')::date;
-COMMENT ON FUNCTION csm_internal._days_since(timestamptz) IS
-    'Internal: whole UTC days from started_at to today (negative for a start ahead); NULL without one.';
-
 INSERT INTO @extschema@.lifecycle_rule (name, priority, stage, condition, description, builtin) VALUES
     ('churned', 10, 'churned', 'status = ''churned''',
      'Churned when csm.account.status is churned (this also overrides a stage set by hand).', true),
