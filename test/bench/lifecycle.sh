@@ -14,7 +14,9 @@
 #             csm.lifecycle_history row, csm.account.lifecycle_stage);
 #   floor     INSERT ... SELECT * of the rows it wrote, into tables of the
 #             same shape (the bare insert of the same row count), and the
-#             bare UPDATE of csm.account's column for the same accounts;
+#             bare UPDATE of csm.account's column for the same accounts, on a
+#             copy of the column (and, for comparison, on a full copy of
+#             csm.account with its indexes and checks, no triggers);
 #             with BENCH_REPEATS=N, empty and floor run N times in turn (the
 #             state emptied, csm.account rewritten as loaded, in between)
 #             and the ratios are of the medians;
@@ -72,7 +74,9 @@ CREATE TABLE bench.floor_lifecycle (LIKE csm.account_lifecycle INCLUDING ALL);
 CREATE TABLE bench.floor_history (LIKE csm.lifecycle_history INCLUDING ALL);
 CREATE TABLE bench.floor_account AS SELECT account_id, lifecycle_stage FROM csm.account;
 ALTER TABLE bench.floor_account ADD PRIMARY KEY (account_id);
-VACUUM (FREEZE, ANALYZE) csm.account, csm.health_score, csm.nps_response, csm.account_milestone;
+CREATE TABLE bench.floor_account_wide (LIKE csm.account INCLUDING ALL);
+INSERT INTO bench.floor_account_wide SELECT * FROM csm.account;
+VACUUM (FREEZE, ANALYZE) csm.account, csm.health_score, csm.nps_response, csm.account_milestone, bench.floor_account_wide;
 SQL
 echo "data: made in $(( $(date +%s) - t0 )) s; $(sql -c "SELECT format('%s accounts, %s in their first 90 days, %s churned',
     count(*), count(*) FILTER (WHERE started_at > now() - interval '91 days'), count(*) FILTER (WHERE status = 'churned'))
@@ -86,8 +90,9 @@ first_round() {
         sql -c 'TRUNCATE csm.account_lifecycle, csm.lifecycle_history, bench.floor_lifecycle, bench.floor_history RESTART IDENTITY' \
             -c 'ALTER TABLE csm.account DISABLE TRIGGER USER' -c 'UPDATE csm.account SET lifecycle_stage = NULL' \
             -c 'ALTER TABLE csm.account ENABLE TRIGGER USER' -c 'UPDATE bench.floor_account SET lifecycle_stage = NULL' \
-            -c 'VACUUM FULL csm.account' -c 'VACUUM FULL bench.floor_account' \
-            -c 'VACUUM (FREEZE, ANALYZE) csm.account, bench.floor_account, csm.account_lifecycle, csm.lifecycle_history'
+            -c 'UPDATE bench.floor_account_wide SET lifecycle_stage = NULL' \
+            -c 'VACUUM FULL csm.account' -c 'VACUUM FULL bench.floor_account' -c 'VACUUM FULL bench.floor_account_wide' \
+            -c 'VACUUM (FREEZE, ANALYZE) csm.account, bench.floor_account, bench.floor_account_wide, csm.account_lifecycle, csm.lifecycle_history'
     fi
     settle
     cpu_timed "empty_$n" 'SELECT csm.refresh_lifecycle();'
@@ -103,6 +108,9 @@ first_round() {
     settle
     cpu_timed "floor_update_$n" 'UPDATE bench.floor_account f SET lifecycle_stage = a.lifecycle_stage FROM csm.account a WHERE a.account_id = f.account_id;'
     echo "run floor_update round=$n table=account(copy) seconds=${result[floor_update_$n]} backend_cpu=${cpu[floor_update_$n]:-n/a}"
+    settle
+    cpu_timed "floor_update_wide_$n" 'UPDATE bench.floor_account_wide f SET lifecycle_stage = a.lifecycle_stage, updated_at = now() FROM csm.account a WHERE a.account_id = f.account_id;'
+    echo "run floor_update round=$n table=account(full copy) seconds=${result[floor_update_wide_$n]} backend_cpu=${cpu[floor_update_wide_$n]:-n/a}"
 }
 # the median of result[key_1..N] (or cpu[...]) into result[key] (cpu[key]); empty when one is
 median_of() {
@@ -113,10 +121,12 @@ median_of() {
     if grep -qx '' <<<"$w"; then cpu[$key]=; else cpu[$key]=$(median <<<"$w"); fi
 }
 for round in $(seq "$REPEATS"); do first_round "$round"; done
-for key in empty floor_insert floor_update; do median_of "$key"; done
+for key in empty floor_insert floor_update floor_update_wide; do median_of "$key"; done
 # the insert floor plus the UPDATE floor, in both measures
 result[floor_both]=$(add "${result[floor_insert]}" "${result[floor_update]}")
 [ -n "${cpu[floor_insert]}" ] && [ -n "${cpu[floor_update]}" ] && cpu[floor_both]=$(add "${cpu[floor_insert]}" "${cpu[floor_update]}")
+result[floor_both_wide]=$(add "${result[floor_insert]}" "${result[floor_update_wide]}")
+[ -n "${cpu[floor_insert]}" ] && [ -n "${cpu[floor_update_wide]}" ] && cpu[floor_both_wide]=$(add "${cpu[floor_insert]}" "${cpu[floor_update_wide]}")
 
 sql -c 'VACUUM ANALYZE csm.account_lifecycle, csm.lifecycle_history, csm.account'
 settle
@@ -144,6 +154,8 @@ echo "  floor, INSERT..SELECT * of the rows it wrote (account_lifecycle + lifecy
 echo "  refresh_lifecycle with no state yet: $(secs "${result[empty]}") s ($(ratio "${result[empty]}" "${result[floor_insert]}")x that floor$(cpu_ratio empty floor_insert); target <= 2x)"
 echo "  the floor with the UPDATE of the stage column too ($(secs "${result[floor_update]}") s${cpu[floor_update]:+, CPU ${cpu[floor_update]} s} on a copy of the column):" \
      "$(ratio "${result[empty]}" "${result[floor_both]}")x$(cpu_ratio empty floor_both)"
+echo "  the same with the UPDATE on a full copy of csm.account ($(secs "${result[floor_update_wide]}") s${cpu[floor_update_wide]:+, CPU ${cpu[floor_update_wide]} s}):" \
+     "$(ratio "${result[empty]}" "${result[floor_both_wide]}")x$(cpu_ratio empty floor_both_wide)"
 echo "  refresh_lifecycle again, nothing moves: $(secs "${result[in_place]}") s ($(ratio "${result[in_place]}" "${result[floor_insert]}")x the insert floor$(cpu_ratio in_place floor_insert);" \
      "$(ratio "${result[in_place]}" "${result[floor_compare]}")x a bare scan-and-compare of the same accounts, $(secs "${result[floor_compare]}") s$(cpu_ratio in_place floor_compare))"
 echo "  refresh_lifecycle a day later for 10%: $(secs "${result[day]}") s ($(ratio "${result[day]}" "${result[floor_insert]}")x the insert floor$(cpu_ratio day floor_insert))"
