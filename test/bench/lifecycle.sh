@@ -14,7 +14,12 @@
 #             csm.lifecycle_history row, csm.account.lifecycle_stage);
 #   floor     INSERT ... SELECT * of the rows it wrote, into tables of the
 #             same shape (the bare insert of the same row count), and the
-#             bare UPDATE of csm.account's column for the same accounts;
+#             bare UPDATE of csm.account's column for the same accounts, on a
+#             copy of the column (and, for comparison, on a full copy of
+#             csm.account with its indexes and checks, no triggers);
+#             with BENCH_REPEATS=N, empty and floor run N times in turn (the
+#             state emptied, csm.account rewritten as loaded, in between)
+#             and the ratios are of the medians;
 #   in_place  csm.refresh_lifecycle() again: nothing moves (the daily run on
 #             a day nobody changes stage), against a bare scan-and-compare
 #             floor, a SELECT of the same facts;
@@ -23,12 +28,13 @@
 #             refresh moves those whose phase or stage changes.
 #
 # Runs against the cluster in PGHOST/PGPORT/PGUSER.  Ratios are reported,
-# never asserted.  Knobs: BENCH_ACCOUNTS (1000000), BENCH_LIFECYCLE_DB
-# (csm_bench_lifecycle), BENCH_KEEP=1 keeps the database.
+# never asserted.  Knobs: BENCH_ACCOUNTS (1000000), BENCH_REPEATS (1),
+# BENCH_LIFECYCLE_DB (csm_bench_lifecycle), BENCH_KEEP=1 keeps the database.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 ROWS=${BENCH_ACCOUNTS:-1000000}
+REPEATS=${BENCH_REPEATS:-1}
 DB=${BENCH_LIFECYCLE_DB:-csm_bench_lifecycle}
 PARTS=all
 WORK=$(mktemp -d -t csm_bench_lifecycle.XXXXXX)
@@ -68,29 +74,59 @@ CREATE TABLE bench.floor_lifecycle (LIKE csm.account_lifecycle INCLUDING ALL);
 CREATE TABLE bench.floor_history (LIKE csm.lifecycle_history INCLUDING ALL);
 CREATE TABLE bench.floor_account AS SELECT account_id, lifecycle_stage FROM csm.account;
 ALTER TABLE bench.floor_account ADD PRIMARY KEY (account_id);
-VACUUM (FREEZE, ANALYZE) csm.account, csm.health_score, csm.nps_response, csm.account_milestone;
+CREATE TABLE bench.floor_account_wide (LIKE csm.account INCLUDING ALL);
+INSERT INTO bench.floor_account_wide SELECT * FROM csm.account;
+VACUUM (FREEZE, ANALYZE) csm.account, csm.health_score, csm.nps_response, csm.account_milestone, bench.floor_account_wide;
 SQL
 echo "data: made in $(( $(date +%s) - t0 )) s; $(sql -c "SELECT format('%s accounts, %s in their first 90 days, %s churned',
     count(*), count(*) FILTER (WHERE started_at > now() - interval '91 days'), count(*) FILTER (WHERE status = 'churned'))
     FROM csm.account")"
 
-settle
-cpu_timed empty 'SELECT csm.refresh_lifecycle();'
-echo "run refresh_lifecycle state=empty seconds=${result[empty]} backend_cpu=${cpu[empty]:-n/a}"
-echo "check: $(sql -c "SELECT string_agg(format('%s %s', stage, n), ', ' ORDER BY stage) FROM
-    (SELECT stage, count(*) n FROM csm.account_lifecycle GROUP BY stage) x"); history $(sql -c 'SELECT count(*) FROM csm.lifecycle_history') rows"
+# round N of the first refresh and its floors (values kept in result[key_N], cpu[key_N])
+first_round() {
+    local n=$1
+    if [ "$n" -gt 1 ]; then
+        # back to no state, csm.account as loaded (its rows packed, the stage empty)
+        sql -c 'TRUNCATE csm.account_lifecycle, csm.lifecycle_history, bench.floor_lifecycle, bench.floor_history RESTART IDENTITY' \
+            -c 'ALTER TABLE csm.account DISABLE TRIGGER USER' -c 'UPDATE csm.account SET lifecycle_stage = NULL' \
+            -c 'ALTER TABLE csm.account ENABLE TRIGGER USER' -c 'UPDATE bench.floor_account SET lifecycle_stage = NULL' \
+            -c 'UPDATE bench.floor_account_wide SET lifecycle_stage = NULL' \
+            -c 'VACUUM FULL csm.account' -c 'VACUUM FULL bench.floor_account' -c 'VACUUM FULL bench.floor_account_wide' \
+            -c 'VACUUM (FREEZE, ANALYZE) csm.account, bench.floor_account, bench.floor_account_wide, csm.account_lifecycle, csm.lifecycle_history'
+    fi
+    settle
+    cpu_timed "empty_$n" 'SELECT csm.refresh_lifecycle();'
+    echo "run refresh_lifecycle state=empty round=$n seconds=${result[empty_$n]} backend_cpu=${cpu[empty_$n]:-n/a}"
+    echo "check: $(sql -c "SELECT string_agg(format('%s %s', stage, n), ', ' ORDER BY stage) FROM
+        (SELECT stage, count(*) n FROM csm.account_lifecycle GROUP BY stage) x"); history $(sql -c 'SELECT count(*) FROM csm.lifecycle_history') rows"
 
-sql -c 'VACUUM ANALYZE csm.account_lifecycle, csm.lifecycle_history, csm.account'
-settle
-cpu_timed floor_insert 'INSERT INTO bench.floor_lifecycle SELECT * FROM csm.account_lifecycle;' \
-                       'INSERT INTO bench.floor_history SELECT * FROM csm.lifecycle_history;'
-echo "run floor_insert tables=account_lifecycle,lifecycle_history seconds=${result[floor_insert]} backend_cpu=${cpu[floor_insert]:-n/a}"
-settle
-cpu_timed floor_update 'UPDATE bench.floor_account f SET lifecycle_stage = a.lifecycle_stage FROM csm.account a WHERE a.account_id = f.account_id;'
-echo "run floor_update table=account(copy) seconds=${result[floor_update]} backend_cpu=${cpu[floor_update]:-n/a}"
+    sql -c 'VACUUM ANALYZE csm.account_lifecycle, csm.lifecycle_history, csm.account'
+    settle
+    cpu_timed "floor_insert_$n" 'INSERT INTO bench.floor_lifecycle SELECT * FROM csm.account_lifecycle;' \
+                                'INSERT INTO bench.floor_history SELECT * FROM csm.lifecycle_history;'
+    echo "run floor_insert round=$n tables=account_lifecycle,lifecycle_history seconds=${result[floor_insert_$n]} backend_cpu=${cpu[floor_insert_$n]:-n/a}"
+    settle
+    cpu_timed "floor_update_$n" 'UPDATE bench.floor_account f SET lifecycle_stage = a.lifecycle_stage FROM csm.account a WHERE a.account_id = f.account_id;'
+    echo "run floor_update round=$n table=account(copy) seconds=${result[floor_update_$n]} backend_cpu=${cpu[floor_update_$n]:-n/a}"
+    settle
+    cpu_timed "floor_update_wide_$n" 'UPDATE bench.floor_account_wide f SET lifecycle_stage = a.lifecycle_stage, updated_at = now() FROM csm.account a WHERE a.account_id = f.account_id;'
+    echo "run floor_update round=$n table=account(full copy) seconds=${result[floor_update_wide_$n]} backend_cpu=${cpu[floor_update_wide_$n]:-n/a}"
+}
+# the median of result[key_1..N] (or cpu[...]) into result[key] (cpu[key]); empty when one is
+median_of() {
+    local key=$1 n w
+    w=$(for n in $(seq "$REPEATS"); do echo "${result[${key}_$n]}"; done)
+    result[$key]=$(median <<<"$w")
+    w=$(for n in $(seq "$REPEATS"); do echo "${cpu[${key}_$n]:-}"; done)
+    if grep -qx '' <<<"$w"; then cpu[$key]=; else cpu[$key]=$(median <<<"$w"); fi
+}
+for round in $(seq "$REPEATS"); do first_round "$round"; done
+for key in empty floor_insert floor_update floor_update_wide; do median_of "$key"; done
 # the insert floor plus the UPDATE floor, in both measures
 result[floor_both]=$(add "${result[floor_insert]}" "${result[floor_update]}")
 [ -n "${cpu[floor_insert]}" ] && [ -n "${cpu[floor_update]}" ] && cpu[floor_both]=$(add "${cpu[floor_insert]}" "${cpu[floor_update]}")
+result[floor_both_wide]=$(add "${result[floor_insert]}" "${result[floor_update_wide]}")
+[ -n "${cpu[floor_insert]}" ] && [ -n "${cpu[floor_update_wide]}" ] && cpu[floor_both_wide]=$(add "${cpu[floor_insert]}" "${cpu[floor_update_wide]}")
 
 sql -c 'VACUUM ANALYZE csm.account_lifecycle, csm.lifecycle_history, csm.account'
 settle
@@ -113,11 +149,13 @@ moved=$(sql -c "SELECT count(*) FROM csm.lifecycle_history WHERE entered_at > no
 echo "run refresh_lifecycle state=day_later seconds=${result[day]} backend_cpu=${cpu[day]:-n/a} moved=$moved"
 
 echo "== results (lower is better; wall seconds, then the backends' CPU seconds measured in the same run)"
-echo "refresh_lifecycle $ROWS accounts (1 run each):"
+echo "refresh_lifecycle $ROWS accounts (no state yet and its floors: median of $REPEATS; the others 1 run each):"
 echo "  floor, INSERT..SELECT * of the rows it wrote (account_lifecycle + lifecycle_history): $(secs "${result[floor_insert]}") s${cpu[floor_insert]:+ (CPU ${cpu[floor_insert]} s)}"
 echo "  refresh_lifecycle with no state yet: $(secs "${result[empty]}") s ($(ratio "${result[empty]}" "${result[floor_insert]}")x that floor$(cpu_ratio empty floor_insert); target <= 2x)"
 echo "  the floor with the UPDATE of the stage column too ($(secs "${result[floor_update]}") s${cpu[floor_update]:+, CPU ${cpu[floor_update]} s} on a copy of the column):" \
      "$(ratio "${result[empty]}" "${result[floor_both]}")x$(cpu_ratio empty floor_both)"
+echo "  the same with the UPDATE on a full copy of csm.account ($(secs "${result[floor_update_wide]}") s${cpu[floor_update_wide]:+, CPU ${cpu[floor_update_wide]} s}):" \
+     "$(ratio "${result[empty]}" "${result[floor_both_wide]}")x$(cpu_ratio empty floor_both_wide)"
 echo "  refresh_lifecycle again, nothing moves: $(secs "${result[in_place]}") s ($(ratio "${result[in_place]}" "${result[floor_insert]}")x the insert floor$(cpu_ratio in_place floor_insert);" \
      "$(ratio "${result[in_place]}" "${result[floor_compare]}")x a bare scan-and-compare of the same accounts, $(secs "${result[floor_compare]}") s$(cpu_ratio in_place floor_compare))"
 echo "  refresh_lifecycle a day later for 10%: $(secs "${result[day]}") s ($(ratio "${result[day]}" "${result[floor_insert]}")x the insert floor$(cpu_ratio day floor_insert))"

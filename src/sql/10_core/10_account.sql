@@ -143,3 +143,12 @@ CREATE OR REPLACE TRIGGER account_deleted AFTER DELETE ON @extschema@.account
     FOR EACH STATEMENT EXECUTE FUNCTION csm_internal._account_changed();
 CREATE OR REPLACE TRIGGER account_rekeyed AFTER UPDATE OF external_id, account_id ON @extschema@.account
     FOR EACH STATEMENT EXECUTE FUNCTION csm_internal._account_changed();
+
+-- Days since the account started, in whole UTC days (days_to_renewal is
+-- counted the same way); NULL without a start date.  The routing and the
+-- lifecycle facts read it.
+CREATE OR REPLACE FUNCTION csm_internal._days_since(started_at timestamptz) RETURNS integer
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+RETURN (pg_catalog.now() AT TIME ZONE 'UTC')::date OPERATOR(pg_catalog.-) (started_at AT TIME ZONE 'UTC')::date;
+COMMENT ON FUNCTION csm_internal._days_since(timestamptz) IS
+    'Internal: whole UTC days from started_at to today (negative for a start ahead); NULL without one.';

@@ -10,14 +10,6 @@ RETURN CASE WHEN days_since_start <= 7 THEN 'kickoff'::@extschema@.onboarding_ph
 COMMENT ON FUNCTION @extschema@.onboarding_phase_at(integer) IS
     'The onboarding phase on a day of onboarding: kickoff up to day 7 (a start still ahead counts as kickoff), activation days 8-30, early_value from day 31.';
 
--- Days since the account started, in whole UTC days (days_to_renewal is
--- counted the same way); NULL without a start date.
-CREATE OR REPLACE FUNCTION csm_internal._days_since(started_at timestamptz) RETURNS integer
-LANGUAGE sql STABLE STRICT PARALLEL SAFE
-RETURN (pg_catalog.now() AT TIME ZONE 'UTC')::date OPERATOR(pg_catalog.-) (started_at AT TIME ZONE 'UTC')::date;
-COMMENT ON FUNCTION csm_internal._days_since(timestamptz) IS
-    'Internal: whole UTC days from started_at to today (negative for a start ahead); NULL without one.';
-
 INSERT INTO @extschema@.lifecycle_rule (name, priority, stage, condition, description, builtin) VALUES
     ('churned', 10, 'churned', 'status = ''churned''',
      'Churned when csm.account.status is churned (this also overrides a stage set by hand).', true),
@@ -259,7 +251,7 @@ BEGIN
     )
     SELECT a.account_id, a.status, a.days, l.stage, l.onboarding_phase, l.success_criteria_met,
            coalesce(l.manual, false), l.account_id IS NOT NULL, j.criteria,
-           jsonb_build_object(%1$s)
+           csm_internal._facts_object(%1$s)
     FROM acc a
     LEFT JOIN @extschema@.account_lifecycle l ON l.account_id = a.account_id
     LEFT JOIN crit c ON c.account_id = a.account_id
@@ -290,6 +282,14 @@ END $$;
 COMMENT ON FUNCTION csm_internal._lifecycle_facts(bigint[]) IS
     'Internal: per account (all, or these), the stored lifecycle state, the success criteria met and the facts lifecycle rules read: csm.routing_facts'' facts plus days_since_start and success_criteria_met.';
 
+-- jsonb_build_object's object, for the facts of every account: in C
+-- (src/lifecycle.c), which looks at the arguments' types once per call site.
+CREATE OR REPLACE FUNCTION csm_internal._facts_object(VARIADIC "any") RETURNS jsonb
+AS 'MODULE_PATHNAME', 'csm_facts_object'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION csm_internal._facts_object("any") IS
+    'Internal: the same jsonb as jsonb_build_object(...) over the same key, value pairs; faster for text, integer, numeric, boolean and enum values (any other type is left to jsonb_build_object).';
+
 -- The first of the conditions the facts satisfy: its position (1-based),
 -- or NULL.  In C (src/lifecycle.c): the refresh calls it once per account.
 CREATE OR REPLACE FUNCTION csm_internal._first_match(conditions @extschema@.rule_condition[], facts jsonb) RETURNS integer
@@ -309,7 +309,7 @@ DECLARE
     rule_names text[];
     rule_stages @extschema@.lifecycle_stage[];
     rule_conds @extschema@.rule_condition[];
-    rule_texts text[];
+    rule_reasons text[];
     moved_ids bigint[];
     column_ids bigint[];
     column_stages @extschema@.lifecycle_stage[];
@@ -329,8 +329,8 @@ BEGIN
     SELECT coalesce(array_agg(r.name ORDER BY r.priority, r.name), '{}'),
            coalesce(array_agg(r.stage ORDER BY r.priority, r.name), '{}'),
            coalesce(array_agg(r.condition ORDER BY r.priority, r.name), '{}'),
-           coalesce(array_agg(r.condition::text ORDER BY r.priority, r.name), '{}')
-    INTO rule_names, rule_stages, rule_conds, rule_texts
+           coalesce(array_agg(format('rule %s: %s', r.name, r.condition) ORDER BY r.priority, r.name), '{}')
+    INTO rule_names, rule_stages, rule_conds, rule_reasons
     FROM @extschema@.lifecycle_rule r WHERE r.enabled;
 
     -- (OFFSET 0 keeps pick a subquery of its own: target reads hit several
@@ -339,6 +339,8 @@ BEGIN
     -- csm.refresh_lifecycle's progress, one per account, here rather than
     -- in the facts' query, where the counter would cost a projection of
     -- every account's row (nothing when csm_internal._progress_begin did not start it).
+    -- change is kept in account order, sorted once: the writes below go in
+    -- key order and the arrays come out sorted without sorting each again.
     WITH pick AS (
         SELECT q.* FROM (
             SELECT f.account_id, f.status, f.days_since_start, f.current_stage, f.current_phase, f.current_criteria,
@@ -361,7 +363,7 @@ BEGIN
                concat_ws('; ', why,
                          CASE WHEN p.status = 'churned' AND rule_stages[p.hit] IS DISTINCT FROM 'churned' THEN 'status churned'
                               WHEN p.manual AND p.status = 'churned' THEN 'status churned'
-                              WHEN p.hit IS NOT NULL THEN format('rule %s: %s', rule_names[p.hit], rule_texts[p.hit])
+                              WHEN p.hit IS NOT NULL THEN rule_reasons[p.hit]
                               ELSE 'no rule matched' END) AS reason,
                p.days_since_start AS days, p.manual
         FROM pick p
@@ -378,6 +380,7 @@ BEGIN
            OR x.phase IS DISTINCT FROM x.current_phase
            OR x.criteria IS DISTINCT FROM x.current_criteria
            OR (x.manual AND NOT x.keep_manual)
+        ORDER BY x.account_id
     ),
     -- the open rows closed first (a scan of "closed" below waits for it):
     -- one open row per account
@@ -392,7 +395,6 @@ BEGIN
         SELECT c.account_id, c.stage, c.phase, stamp, c.reason, actor
         FROM change c
         WHERE c.moved AND c.stage IS NOT NULL AND (SELECT count(*) FROM closed) >= 0
-        ORDER BY c.account_id
         RETURNING account_id
     ),
     state AS (
@@ -401,7 +403,6 @@ BEGIN
         SELECT c.account_id, c.stage, c.phase, CASE WHEN c.stage IS NOT NULL THEN stamp END,
                CASE WHEN c.phase IS NOT NULL THEN stamp END, c.rule, false, c.criteria
         FROM change c
-        ORDER BY c.account_id
         ON CONFLICT (account_id) DO UPDATE
         SET stage = excluded.stage,
             onboarding_phase = excluded.onboarding_phase,
@@ -417,9 +418,9 @@ BEGIN
             success_criteria_met = excluded.success_criteria_met
         RETURNING l.account_id
     )
-    SELECT coalesce(array_agg(c.account_id ORDER BY c.account_id) FILTER (WHERE c.moved), '{}'),
-           coalesce(array_agg(c.account_id ORDER BY c.account_id) FILTER (WHERE c.stage IS DISTINCT FROM c.current_stage), '{}'),
-           coalesce(array_agg(c.stage ORDER BY c.account_id) FILTER (WHERE c.stage IS DISTINCT FROM c.current_stage), '{}')
+    SELECT coalesce(array_agg(c.account_id) FILTER (WHERE c.moved), '{}'),
+           coalesce(array_agg(c.account_id) FILTER (WHERE c.stage IS DISTINCT FROM c.current_stage), '{}'),
+           coalesce(array_agg(c.stage) FILTER (WHERE c.stage IS DISTINCT FROM c.current_stage), '{}')
     INTO moved_ids, column_ids, column_stages
     FROM change c
     WHERE (SELECT count(*) FROM opened) >= 0 AND (SELECT count(*) FROM state) >= 0;

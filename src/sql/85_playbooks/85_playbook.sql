@@ -318,7 +318,8 @@ BEGIN
                     INTO passing USING p.name, accounts;
                 closing := closing || ARRAY(
                     SELECT u.id FROM pg_catalog.unnest(passing) AS u(id)
-                    WHERE NOT coalesce(@extschema@.condition_matches(p.condition, @extschema@.routing_facts(u.id)), false));
+                    LEFT JOIN csm_internal._routing_facts_of(passing) x ON x.account_id = u.id
+                    WHERE NOT coalesce(@extschema@.condition_matches(p.condition, x.facts), false));
             END IF;
             IF closing <> '{}' THEN
                 PERFORM csm_internal._close_ctas(p.name, closing, stamp);
@@ -338,13 +339,13 @@ BEGIN
             USING p.trigger_values, accounts, stamp, p.cooldown, p.name, p.trigger_kind, p.segment_filter;
         CONTINUE WHEN passing IS NULL;
         IF p.condition IS NOT NULL THEN
-            -- The condition reads the facts of one account at a time
-            -- (csm.routing_facts): only for the accounts nothing else stops.
-            SELECT pg_catalog.array_agg(x.id ORDER BY x.id),
-                   pg_catalog.jsonb_object_agg(x.id::text, csm_internal._condition_facts(p.condition, x.f))
+            -- The condition reads the accounts' facts (csm.routing_facts,
+            -- all in one query): only for the accounts nothing else stops.
+            SELECT pg_catalog.array_agg(x.account_id ORDER BY x.account_id),
+                   pg_catalog.jsonb_object_agg(x.account_id::text, csm_internal._condition_facts(p.condition, x.facts))
             INTO passing, facts
-            FROM (SELECT u.id, @extschema@.routing_facts(u.id) AS f FROM pg_catalog.unnest(passing) AS u(id)) x
-            WHERE @extschema@.condition_matches(p.condition, x.f);
+            FROM csm_internal._routing_facts_of(passing) x
+            WHERE @extschema@.condition_matches(p.condition, x.facts);
             CONTINUE WHEN passing IS NULL;
         END IF;
         -- Then the CTAs, with their evidence; a racing firing's CTA wins
