@@ -35,7 +35,7 @@ SELECT set_eq($$SELECT account_id, subject FROM csm.alert WHERE account_id > 970
 -- as if that refresh had run the day before (this transaction's refreshes
 -- share one instant); hf1's CTA and alert are gone (as if never raised);
 -- hf2 turns red; hf3's override has expired
-UPDATE csm.health_score SET band_since = band_since - interval '1 day' WHERE account_id > 9700;
+UPDATE csm.health_score SET band_since = now() - interval '1 day' WHERE account_id > 9700;
 DELETE FROM csm.task WHERE account_id = 9701;
 DELETE FROM csm.cta WHERE account_id = 9701;
 DELETE FROM csm.alert WHERE account_id = 9701;
