@@ -510,7 +510,10 @@ DECLARE
     sources record;
     expected text[];
     scored bigint;
-    changed bigint[];
+    changed bigint[];  -- (single node)
+    changed_from text;  -- (Citus)
+    changed_count bigint;
+    routed bigint[];
     expired bigint[];
     -- what it runs, by step (see csm_internal._health_refresh_statements)
     statements jsonb := (SELECT jsonb_object_agg(t.step, t.statement) FROM csm_internal._health_refresh_statements(metrics, stamp, distributed) t);
@@ -638,23 +641,46 @@ BEGIN
     -- (csm.run_alerts() and csm.run_playbooks() go over all).  The
     -- playbooks also look at the accounts whose override has expired (their
     -- effective band may have changed with no refresh).
-    changed := ARRAY(SELECT c.account_id FROM @extschema@.health_score c
-                     WHERE c.band_since OPERATOR(pg_catalog.=) stamp);
+    -- On Citus the changed accounts stay on the shards: a query over the
+    -- scores, not an array (an array of every account, at a first refresh,
+    -- would be copied into each statement's task on every shard; see
+    -- csm_internal._accounts_in).
+    IF distributed THEN
+        changed_from := format('SELECT b.account_id FROM @extschema@.health_score b WHERE b.band_since = %L::timestamptz', stamp);
+        EXECUTE format('SELECT count(*) FROM (%s) b', changed_from) INTO changed_count;
+    ELSE
+        changed := ARRAY(SELECT c.account_id FROM @extschema@.health_score c
+                         WHERE c.band_since OPERATOR(pg_catalog.=) stamp);
+        changed_count := cardinality(changed);
+    END IF;
     expired := ARRAY(SELECT DISTINCT o.account_id FROM @extschema@.health_override o
                      WHERE o.cleared_at IS NULL AND o.expires_at OPERATOR(pg_catalog.<=) stamp);
 
     EXECUTE statements ->> 'history';
-    IF cardinality(changed) > 0 THEN
+    IF changed_count > 0 THEN
         IF EXISTS (SELECT FROM @extschema@.routing_rule r
                    WHERE r.enabled AND r.condition IS NOT NULL
                      AND @extschema@.condition_attributes(r.condition) && ARRAY['health_band', 'health_score']) THEN
-            PERFORM @extschema@.apply_routing(changed, ARRAY['health_band', 'health_score']);
+            IF distributed THEN
+                EXECUTE format('SELECT pg_catalog.array_agg(b.account_id) FROM (%s) b', changed_from) INTO routed;
+            END IF;
+            PERFORM @extschema@.apply_routing(coalesce(changed, routed), ARRAY['health_band', 'health_score']);
         END IF;
         -- health_band alerts (86_alert.sql, defined later: called by name)
-        PERFORM csm_internal._raise_alerts(ARRAY['health_band'], changed);
+        PERFORM csm_internal._raise_alerts(ARRAY['health_band'], changed, changed_from);
     END IF;
-    IF cardinality(changed) + cardinality(expired) > 0 THEN
-        -- Playbooks fired by a health band (85_playbook.sql), in this transaction.
+    -- Playbooks fired by a health band (85_playbook.sql), in this transaction.
+    IF distributed THEN
+        -- (two firings: Citus runs no union of two distributed queries as a
+        -- join on the shards; an account in both is blocked the second time
+        -- by its CTA of the first, or kept open)
+        IF changed_count > 0 THEN
+            PERFORM csm_internal._fire_playbooks(ARRAY['health_band'], NULL, 'refresh_health', accounts_from => changed_from);
+        END IF;
+        IF cardinality(expired) > 0 THEN
+            PERFORM csm_internal._fire_playbooks(ARRAY['health_band'], expired, 'refresh_health');
+        END IF;
+    ELSIF changed_count + cardinality(expired) > 0 THEN
         PERFORM csm_internal._fire_playbooks(ARRAY['health_band'], changed || expired, 'refresh_health');
     END IF;
     -- the segment benchmarks csm.assess_health reads (46_benchmark.sql)

@@ -60,7 +60,7 @@ CREATE OR REPLACE TRIGGER nps_loop_upsert BEFORE INSERT ON @extschema@.nps_loop
 -- all of a statement's answers (a bulk load pays once), from the transition
 -- table; on a Citus shard (named nps_response_<shard id>), where SQL over a
 -- transition table cannot reach the distributed csm.nps_loop, row by row
--- instead, each answer's loop written beside it on the same node.
+-- instead, each answer's loop written beside it into the colocated shard.
 CREATE OR REPLACE FUNCTION csm_internal._nps_open_loops() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -82,18 +82,21 @@ CREATE OR REPLACE TRIGGER nps_response_open_loops AFTER INSERT ON @extschema@.np
 
 CREATE OR REPLACE FUNCTION csm_internal._nps_open_loop() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    owner bigint;
 BEGIN
     IF TG_TABLE_NAME = 'nps_response' THEN
         RETURN NULL;  -- csm_internal._nps_open_loops does it for the statement
     END IF;
-    -- Two statements: Citus runs no subquery inside an INSERT ... VALUES.
-    SELECT s.member_id INTO owner FROM @extschema@.account_assignment s
-    WHERE s.account_id = NEW.account_id AND s.is_primary AND s.ended_at IS NULL;
-    INSERT INTO @extschema@.nps_loop (account_id, response_id, owner_id, opened_at, notify_due_at, followup_due_at)
-    VALUES (NEW.account_id, NEW.response_id, owner,
-            NEW.responded_at, NEW.responded_at + interval '24 hours', NEW.responded_at + interval '48 hours');
+    -- The colocated shards of this node, in a plain statement: a
+    -- distributed query from here, once per answer, grew its cached plan by
+    -- about 2 kB each time (Citus 13.2), and a bulk load of 500,000 answers
+    -- took a worker's backend past 1 GB.
+    EXECUTE format($q$
+        INSERT INTO %s (account_id, response_id, owner_id, opened_at, notify_due_at, followup_due_at)
+        SELECT $1, $2, (SELECT s.member_id FROM %s s WHERE s.account_id = $1 AND s.is_primary AND s.ended_at IS NULL),
+               $3, $3 + interval '24 hours', $3 + interval '48 hours'$q$,
+        csm_internal._colocated_shard(TG_RELID, '@extschema@.nps_loop'),
+        csm_internal._colocated_shard(TG_RELID, '@extschema@.account_assignment'))
+        USING NEW.account_id, NEW.response_id, NEW.responded_at;
     RETURN NULL;
 END $$;
 REVOKE ALL ON FUNCTION csm_internal._nps_open_loop() FROM PUBLIC;

@@ -262,15 +262,31 @@ RETURN $q$CASE s.assignee_role WHEN 'primary_csm' THEN o.primary_csm
 COMMENT ON FUNCTION csm_internal._task_assignee_sql() IS
     'Internal: the expression of a task''s assignee from its step s and the owners o (csm_internal._owners_sql()).';
 
+-- The condition that keeps the rows of alias whose account_id is in
+-- accounts (NULL: any) and in what the query accounts_from returns (NULL:
+-- any); '' for no condition.  Over a table distributed by account, a large
+-- set (the accounts whose band a refresh changed, say) is best a query:
+-- Citus joins it on the shards, where an array is copied into every
+-- shard's task and Citus prunes shards by each of its elements (the first
+-- refresh_health() of 250,000 accounts spent most of its time there).
+CREATE OR REPLACE FUNCTION csm_internal._accounts_in(alias text, accounts bigint[], accounts_from text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN accounts IS NULL THEN '' ELSE pg_catalog.format(' AND %I.account_id = ANY (%L::bigint[])', alias, accounts) END
+    || CASE WHEN accounts_from IS NULL THEN '' ELSE pg_catalog.format(' AND %I.account_id IN (%s)', alias, accounts_from) END;
+COMMENT ON FUNCTION csm_internal._accounts_in(text, bigint[], text) IS
+    'Internal: the condition that keeps the rows of alias whose account_id is in accounts (NULL: any) and in what the query accounts_from returns (NULL: any), as " AND ..." (empty for neither).';
+
 -- Fires the active playbooks of the given trigger kinds, in playbook_id
--- order, for the given accounts (NULL: all): opens a CTA with its tasks
--- where the trigger holds, the segment filter and the condition pass, and
--- neither an open CTA nor the cooldown blocks it; then, with close_cleared,
--- closes the open CTAs of close_when_cleared playbooks whose trigger or
--- condition no longer holds.  Returns the CTAs opened.  The unique index
--- cta_one_open makes a racing firing's insert wait and then do nothing.
+-- order, for the given accounts (NULL: all) and, when accounts_from is
+-- given, only those of that query (see csm_internal._accounts_in): opens a
+-- CTA with its tasks where the trigger holds, the segment filter and the
+-- condition pass, and neither an open CTA nor the cooldown blocks it; then,
+-- with close_cleared, closes the open CTAs of close_when_cleared playbooks
+-- whose trigger or condition no longer holds.  Returns the CTAs opened.
+-- The unique index cta_one_open makes a racing firing's insert wait and
+-- then do nothing.
 CREATE OR REPLACE FUNCTION csm_internal._fire_playbooks(kinds text[], accounts bigint[] DEFAULT NULL, fired_by text DEFAULT NULL,
-                                            close_cleared boolean DEFAULT true)
+                                            close_cleared boolean DEFAULT true, accounts_from text DEFAULT NULL)
 RETURNS integer
 LANGUAGE plpgsql
 SET jit = off  -- (with nested loops off every plan costs enough to be compiled, for seconds)
@@ -284,7 +300,10 @@ DECLARE
     n bigint;
     opened integer := 0;
     closing bigint[];
+    may_fire text;
+    firing text;
     old_nestloop constant text := current_setting('enable_nestloop');
+    distributed constant boolean := csm_internal._is_distributed('@extschema@.cta');
 BEGIN
     -- Over every account these are joins of whole sets: hash joins.  (Just
     -- made, the CTAs have no statistics: the planner would take them for a
@@ -305,16 +324,16 @@ BEGIN
                 FROM @extschema@.cta t
                 LEFT JOIN (SELECT DISTINCT c0.account_id FROM (%s) c0) c ON c.account_id = t.account_id
                 WHERE t.playbook = $5 AND t.status IN ('open', 'in_progress')
-                  AND ($2 IS NULL OR t.account_id = ANY ($2))
-                  AND c.account_id IS NULL$q$, cand)
+                  AND ($2 IS NULL OR t.account_id = ANY ($2))%s
+                  AND c.account_id IS NULL$q$, cand, csm_internal._accounts_in('t', NULL, accounts_from))
                 INTO closing
                 USING p.trigger_values, accounts, stamp, p.cooldown, p.name;
             IF p.condition IS NOT NULL THEN
-                EXECUTE $q$
+                EXECUTE format($q$
                     SELECT pg_catalog.array_agg(t.account_id)
                     FROM @extschema@.cta t
                     WHERE t.playbook = $1 AND t.status IN ('open', 'in_progress')
-                      AND ($2 IS NULL OR t.account_id = ANY ($2))$q$
+                      AND ($2 IS NULL OR t.account_id = ANY ($2))%s$q$, csm_internal._accounts_in('t', NULL, accounts_from))
                     INTO passing USING p.name, accounts;
                 closing := closing || ARRAY(
                     SELECT u.id FROM pg_catalog.unnest(passing) AS u(id)
@@ -326,15 +345,17 @@ BEGIN
             END IF;
         END IF;
         facts := NULL;
-        -- First the accounts it may fire for (no evidence built yet): most
-        -- firings stop here, every candidate blocked by its open CTA.
-        EXECUTE format($q$
-            SELECT pg_catalog.array_agg(DISTINCT c.account_id)
+        -- The candidates it may fire for: active (but for lifecycle_stage),
+        -- in the segment filter, not blocked.
+        may_fire := format($q$
             FROM (%s) c
             JOIN @extschema@.account a ON a.account_id = c.account_id
             LEFT JOIN (%s) blocked ON blocked.account_id = c.account_id
             WHERE (a.status = 'active' OR $6 = 'lifecycle_stage') AND ($7 IS NULL OR a.segment = ANY ($7))
-              AND blocked.account_id IS NULL$q$, cand, csm_internal._blocked_sql())
+              AND blocked.account_id IS NULL%s$q$, cand, csm_internal._blocked_sql(), csm_internal._accounts_in('c', NULL, accounts_from));
+        -- First the accounts it may fire for (no evidence built yet): most
+        -- firings stop here, every candidate blocked by its open CTA.
+        EXECUTE 'SELECT pg_catalog.array_agg(DISTINCT c.account_id) ' || may_fire
             INTO passing
             USING p.trigger_values, accounts, stamp, p.cooldown, p.name, p.trigger_kind, p.segment_filter;
         CONTINUE WHEN passing IS NULL;
@@ -348,6 +369,14 @@ BEGIN
             WHERE @extschema@.condition_matches(p.condition, x.facts);
             CONTINUE WHEN passing IS NULL;
         END IF;
+        -- The CTAs' rows: the accounts that passed.  On Citus, without a
+        -- condition, the same joins again rather than the array: an array
+        -- in a distributed query is copied into every shard's task.
+        IF distributed AND p.condition IS NULL THEN
+            firing := 'SELECT c.* ' || may_fire;
+        ELSE
+            firing := format('SELECT c.* FROM (%s) c JOIN pg_catalog.unnest($10::bigint[]) AS go(account_id) ON go.account_id = c.account_id', cand);
+        END IF;
         -- Then the CTAs, with their evidence; a racing firing's CTA wins
         -- (ON CONFLICT), as does the first of an account's rows (a second
         -- signal of the same playbook).
@@ -359,12 +388,11 @@ BEGIN
                        'facts', $11 -> c.account_id::text, 'by', $12)),
                    $3
             FROM (%s) c
-            JOIN pg_catalog.unnest($10::bigint[]) AS go(account_id) ON go.account_id = c.account_id
             LEFT JOIN @extschema@.account_assignment aa
                    ON aa.account_id = c.account_id AND aa.is_primary AND aa.ended_at IS NULL
             LEFT JOIN @extschema@.team_member m ON m.member_id = aa.member_id
             ORDER BY c.account_id, c.value
-            ON CONFLICT (account_id, playbook) WHERE status IN ('open', 'in_progress') DO NOTHING$q$, cand)
+            ON CONFLICT (account_id, playbook) WHERE status IN ('open', 'in_progress') DO NOTHING$q$, firing)
             USING p.trigger_values, accounts, stamp, p.cooldown, p.name, p.trigger_kind, p.segment_filter,
                   p.version, p.priority, passing, facts, fired_by;
         GET DIAGNOSTICS n = ROW_COUNT;
@@ -376,9 +404,9 @@ BEGIN
     PERFORM set_config('enable_nestloop', old_nestloop, true);
     RETURN opened;
 END $$;
-COMMENT ON FUNCTION csm_internal._fire_playbooks(text[], bigint[], text, boolean) IS
-    'Internal: fires the active playbooks of the given trigger kinds for the given accounts (NULL: all), in playbook_id order, and closes the cleared CTAs of close_when_cleared playbooks; returns the CTAs opened. Called by the refreshes and csm.run_playbooks().';
-REVOKE ALL ON FUNCTION csm_internal._fire_playbooks(text[], bigint[], text, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION csm_internal._fire_playbooks(text[], bigint[], text, boolean, text) IS
+    'Internal: fires the active playbooks of the given trigger kinds for the given accounts (NULL: all; with accounts_from, a query of account_id, only those it returns), in playbook_id order, and closes the cleared CTAs of close_when_cleared playbooks; returns the CTAs opened. Called by the refreshes and csm.run_playbooks().';
+REVOKE ALL ON FUNCTION csm_internal._fire_playbooks(text[], bigint[], text, boolean, text) FROM PUBLIC;
 
 -- The tasks of the CTAs a firing opened (the playbook's, at that instant,
 -- that have none yet), one per step, assigned now.

@@ -158,26 +158,25 @@ RETURN ARRAY['health_band', 'churn_band', 'at_risk', 'nps_detractor', 'renewal_r
              'feature_launch'];
 COMMENT ON FUNCTION csm_internal._alert_kinds() IS 'Internal: every alert kind, in the order csm.run_alerts() raises them.';
 
--- Raises the alerts of the kinds given (for the accounts given, or all):
--- new episodes are inserted, state alerts whose condition is gone are
--- cleared, and each new alert is announced.  Returns how many it raised.
--- Called by the refreshes that change the facts (as csm's owner) and by
--- csm.run_alerts().
-CREATE OR REPLACE FUNCTION csm_internal._raise_alerts(kinds text[], accounts bigint[] DEFAULT NULL)
+-- Raises the alerts of the kinds given (for the accounts given, or all;
+-- with accounts_from, only the accounts of that query, see
+-- csm_internal._accounts_in): new episodes are inserted, state alerts
+-- whose condition is gone are cleared, and each new alert is announced.
+-- Returns how many it raised.  Called by the refreshes that change the
+-- facts (as csm's owner) and by csm.run_alerts().
+CREATE OR REPLACE FUNCTION csm_internal._raise_alerts(kinds text[], accounts bigint[] DEFAULT NULL, accounts_from text DEFAULT NULL)
 RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     stamp constant timestamptz := now();
     k text;
     candidates text;
-    only_accounts text := '';
+    only_candidates constant text := csm_internal._accounts_in('c', accounts, accounts_from);
+    only_alerts constant text := csm_internal._accounts_in('x', accounts, accounts_from);
     n integer;
     raised integer := 0;
     payloads text[];
 BEGIN
-    IF accounts IS NOT NULL THEN
-        only_accounts := format(' AND c.account_id = ANY (%L::bigint[])', accounts);
-    END IF;
     FOREACH k IN ARRAY kinds LOOP
         candidates := csm_internal._alert_candidates(k, stamp);
         IF candidates IS NULL THEN
@@ -193,7 +192,7 @@ BEGIN
               ON x.account_id = c.account_id AND x.kind = %1$L AND x.subject = c.subject AND x.cleared_at IS NULL
             WHERE x.account_id IS NULL%4$s
             ON CONFLICT (account_id, kind, subject) WHERE cleared_at IS NULL DO NOTHING$q$,
-            k, stamp, candidates, only_accounts);
+            k, stamp, candidates, only_candidates);
         GET DIAGNOSTICS n = ROW_COUNT;
         raised := raised + n;
         -- States whose condition is gone.
@@ -202,7 +201,7 @@ BEGIN
                 UPDATE @extschema@.alert x SET cleared_at = greatest(%2$L::timestamptz, x.created_at)
                 WHERE x.kind = %1$L AND x.cleared_at IS NULL%4$s
                   AND NOT EXISTS (SELECT 1 FROM (%3$s) c WHERE c.account_id = x.account_id AND c.subject = x.subject)$q$,
-                k, stamp, candidates, replace(only_accounts, 'c.account_id', 'x.account_id'));
+                k, stamp, candidates, only_alerts);
         END IF;
         PERFORM csm_internal._progress_add('run_alerts', 1);  -- csm.run_alerts's progress
     END LOOP;
@@ -226,20 +225,20 @@ BEGIN
                   FROM @extschema@.alert x
                   JOIN @extschema@.account a ON a.account_id = x.account_id
                   WHERE x.created_at = %1$L::timestamptz AND x.kind = ANY (%2$L::text[])%3$s) p$q$,
-            stamp, kinds, replace(only_accounts, 'c.account_id', 'x.account_id')) INTO payloads;
+            stamp, kinds, only_alerts) INTO payloads;
         PERFORM pg_catalog.pg_notify('csm_alert', u.p) FROM unnest(payloads) AS u(p);
     END IF;
     -- Playbooks fired by an alert (trigger_kind alert, 85_playbook.sql), in
     -- this transaction: for the new alerts now, for the others by
     -- csm.run_playbooks().
     IF raised > 0 THEN
-        PERFORM csm_internal._fire_playbooks(ARRAY['alert'], accounts, 'alerts');
+        PERFORM csm_internal._fire_playbooks(ARRAY['alert'], accounts, 'alerts', accounts_from => accounts_from);
     END IF;
     RETURN raised;
 END $$;
-REVOKE ALL ON FUNCTION csm_internal._raise_alerts(text[], bigint[]) FROM PUBLIC;
-COMMENT ON FUNCTION csm_internal._raise_alerts(text[], bigint[]) IS
-    'Internal: raises the alerts of the kinds given for the accounts given (NULL: all): inserts an alert for each episode that holds and has none open, clears the open state alerts whose condition is gone, announces each new alert by NOTIFY csm_alert (one notification for all when more than 1000), and when it raised any fires the playbooks of trigger kind alert (csm_internal._fire_playbooks). Returns how many it raised. 22023 for an unknown kind.';
+REVOKE ALL ON FUNCTION csm_internal._raise_alerts(text[], bigint[], text) FROM PUBLIC;
+COMMENT ON FUNCTION csm_internal._raise_alerts(text[], bigint[], text) IS
+    'Internal: raises the alerts of the kinds given for the accounts given (NULL: all; with accounts_from, a query of account_id, only those it returns): inserts an alert for each episode that holds and has none open, clears the open state alerts whose condition is gone, announces each new alert by NOTIFY csm_alert (one notification for all when more than 1000), and when it raised any fires the playbooks of trigger kind alert (csm_internal._fire_playbooks). Returns how many it raised. 22023 for an unknown kind.';
 
 CREATE OR REPLACE FUNCTION @extschema@.run_alerts() RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
