@@ -1,3 +1,4 @@
+-- citus-differs: it empties csm.health_history with TRUNCATE inside the test's transaction, after which Citus refuses the next refresh ("cannot switch local execution status"); test/citus/health.sql checks the history statement on the shards.
 -- csm.refresh_health() writes the day's csm.health_history rows without a
 -- join to the history. A join planned while the history's statistics say it
 -- is empty (an ANALYZE or VACUUM before the first refresh) ran as a nested
