@@ -15,7 +15,10 @@
 # prints the median milliseconds per read at both sizes and their ratio
 # (1.00 is O(1)), the shared buffers one read touches (EXPLAIN (ANALYZE,
 # BUFFERS), which other work on a shared machine does not change) and
-# their ratio, and, at the demo's
+# their ratio, the backend's CPU milliseconds per read (utime and stime of
+# /proc/self/stat over the timed reads: steadier than the clock when the
+# machine is shared; n/a where the file cannot be read) and their ratio,
+# and, at the demo's
 # size, the set-based form of account_metrics and usage_daily (what
 # csm.distribute() keeps for Citus, and what 0.1.0 ran on one node).
 # Targets: <= 5 ms at 2,000 accounts, <= 10 ms at 1M.  Times are reported,
@@ -78,6 +81,17 @@ SQL
 # time NAME QUERY: median ms per read over SAMPLES accounts spread over the portfolio
 time_read() {
     sql <<SQL
+-- the backend's CPU clock ticks so far (user and system), NULL where
+-- /proc/self/stat cannot be read (not Linux, or not a superuser)
+CREATE FUNCTION pg_temp.cpu_ticks() RETURNS bigint LANGUAGE plpgsql AS \$f\$
+DECLARE
+    f text[];
+BEGIN
+    f := string_to_array(split_part(pg_read_file('/proc/self/stat'), ') ', 2), ' ');
+    RETURN f[12]::bigint + f[13]::bigint;  -- fields 14 and 15, counted after the name
+EXCEPTION WHEN OTHERS THEN
+    RETURN NULL;
+END \$f\$;
 DO \$\$
 DECLARE
     ids text[] := ARRAY(SELECT a.external_id FROM csm.account a
@@ -87,18 +101,22 @@ DECLARE
     r record;
     ms float8[] := '{}';
     plan json;
+    ticks bigint;
 BEGIN
     -- warm: a session's first calls of a function plan its statements
     -- (PL/pgSQL caches a generic plan from about the sixth), as a BI
     -- tool's or a pooler's long-lived server session has done long before
     FOREACH id IN ARRAY ids[1:10] LOOP EXECUTE format(\$q\$$2\$q\$, id); END LOOP;
+    ticks := pg_temp.cpu_ticks();
     FOREACH id IN ARRAY ids LOOP
         t0 := clock_timestamp();
         FOR r IN EXECUTE format(\$q\$$2\$q\$, id) LOOP END LOOP;
         ms := ms || extract(epoch FROM clock_timestamp() - t0)::float8 * 1000;
     END LOOP;
+    ticks := pg_temp.cpu_ticks() - ticks;
     -- the median read: steadier than the mean when other work shares the machine
     RAISE WARNING 'ms %', (SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY x)::numeric, 3) FROM unnest(ms) x);
+    RAISE WARNING 'cpu %', coalesce(round(ticks * 1000.0 / $CLK_TCK / $SAMPLES, 3)::text, 'n/a');
     -- and the shared buffers one read touches (functions' statements
     -- included), which no other work on the machine changes
     EXECUTE 'EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ' || format(\$q\$$2\$q\$, ids[1]) INTO plan;
@@ -107,10 +125,11 @@ BEGIN
 END \$\$;
 SQL
 }
-# ms NAME QUERY: "MS BUFFERS"
-ms() { time_read "$@" 2>&1 | sed -n 's/.*WARNING:  \(ms\|buffers\) //p' | paste -sd ' '; }
+# ms NAME QUERY: "MS CPU_MS BUFFERS"
+ms() { time_read "$@" 2>&1 | sed -n 's/.*WARNING:  \(ms\|cpu\|buffers\) //p' | paste -sd ' '; }
 
-declare -A small big small_buf big_buf
+CLK_TCK=$(getconf CLK_TCK)
+declare -A small big small_buf big_buf small_cpu big_cpu
 echo "== csm per-account reads benchmark: $SMALL and $BIG accounts, $DAYS days of usage each, $SAMPLES accounts per read"
 echo "(the machine may be shared: compare the ratios of one run, not times across runs)"
 for size in "$SMALL" "$BIG"; do
@@ -119,9 +138,10 @@ for size in "$SMALL" "$BIG"; do
     echo "built $size accounts in $(( $(date +%s) - started )) s"
     for r in "${READS[@]}"; do
         name=${r%%|*}; q=${r#*|}
-        read -r v b <<<"$(ms "$name" "$q")"
-        if [ "$size" = "$SMALL" ]; then small[$name]=$v small_buf[$name]=$b; else big[$name]=$v big_buf[$name]=$b; fi
-        echo "run  $size accounts  $name  $v ms  $b buffers"
+        read -r v c b <<<"$(ms "$name" "$q")"
+        if [ "$size" = "$SMALL" ]; then small[$name]=$v small_cpu[$name]=$c small_buf[$name]=$b
+        else big[$name]=$v big_cpu[$name]=$c big_buf[$name]=$b; fi
+        echo "run  $size accounts  $name  $v ms  $c ms CPU  $b buffers"
     done
     if [ "$size" = "$SMALL" ]; then
         sql -c 'SELECT csm_internal._account_metrics_view(false), csm_internal._usage_daily_views(false)' >/dev/null
@@ -134,10 +154,12 @@ for size in "$SMALL" "$BIG"; do
 done
 
 echo
-printf '%-22s %14s %14s %10s %14s %14s %10s\n' read "ms @ $SMALL" "ms @ $BIG" ratio "buffers @ $SMALL" "buffers @ $BIG" ratio
+row='%-22s %10s %10s %6s %10s %10s %6s %10s %10s %6s\n'
+printf "$row" read "ms@$SMALL" "ms@$BIG" ratio "cpu@$SMALL" "cpu@$BIG" ratio "buf@$SMALL" "buf@$BIG" ratio
 for r in "${READS[@]}"; do
     name=${r%%|*}
-    printf '%-22s %14s %14s %10s %14s %14s %10s\n' "$name" "${small[$name]}" "${big[$name]}" "$(ratio "${big[$name]}" "${small[$name]}")" \
+    printf "$row" "$name" "${small[$name]}" "${big[$name]}" "$(ratio "${big[$name]}" "${small[$name]}")" \
+        "${small_cpu[$name]}" "${big_cpu[$name]}" "$(ratio "${big_cpu[$name]}" "${small_cpu[$name]}")" \
         "${small_buf[$name]}" "${big_buf[$name]}" "$(ratio "${big_buf[$name]}" "${small_buf[$name]}")"
 done
 printf 'set-based form @ %s: account_metrics %s ms (%sx the per-account form), usage_daily %s ms (%sx)\n' "$SMALL" \

@@ -218,8 +218,8 @@ SELECT ok(pg_temp.h2t_pushed(pg_temp.h2t_plan('h2t_metrics', 'score'), 32)
           AND pg_temp.h2t_plan('h2t_metrics', 'score') ~ 'Function Scan on csm_health_evaluate_row',
           'refresh_health(relation): the scoring UPDATE runs on the shards, scoring there');
 SELECT ok(pg_temp.h2t_pushed(pg_temp.h2t_plan(NULL, 'history'), 32)
-          AND pg_temp.h2t_plan(NULL, 'history') ~ 'Merge on health_history_\d+',
-          'refresh_health: the history MERGE runs on the shards');
+          AND pg_temp.h2t_plan(NULL, 'history') ~ 'Insert on health_history_\d+',
+          'refresh_health: the history upsert runs on the shards');
 SELECT ok(pg_temp.h2t_pushed(pg_temp.h2t_plan(NULL, 'unscored'), 32), 'refresh_health: the cleanup runs on the shards');
 SELECT ok(pg_temp.h2t_plan(NULL, 'placeholders') ~ 'INSERT/SELECT method: repartition'
           AND pg_temp.h2t_plan(NULL, 'placeholders') ~ 'Task Count: 32'

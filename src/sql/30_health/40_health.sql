@@ -477,21 +477,23 @@ BEGIN
     -- The day's history, from the scores just written: those computed at
     -- stamp, the transaction's start (an earlier refresh in the same
     -- transaction wrote the same values again). The instant is a constant
-    -- in the statement, which Citus then runs on the workers.
+    -- in the statement, which Citus then runs on the workers. An upsert,
+    -- not a MERGE: a MERGE joins the scores to the history, and when the
+    -- history's statistics say it is empty (a VACUUM or ANALYZE before the
+    -- first refresh) the planner joins by a nested loop over a sequential
+    -- scan of it, which reads again every row the statement has inserted so
+    -- far: quadratic (112 s for a first refresh of 100,000 accounts).
     step := 'history';
     statement := format($q$
-        MERGE INTO @extschema@.health_history h
-        USING (SELECT c.account_id, (c.computed_at AT TIME ZONE 'UTC')::date AS day, c.model, c.model_version,
-                      c.score, c.band, c.coverage, c.computed_at
-               FROM @extschema@.health_score c
-               WHERE c.computed_at = %L::timestamptz) s
-        ON h.account_id = s.account_id AND h.day = s.day
-        WHEN MATCHED THEN
-            UPDATE SET model = s.model, model_version = s.model_version, score = s.score, band = s.band,
-                       coverage = s.coverage, computed_at = s.computed_at
-        WHEN NOT MATCHED THEN
-            INSERT (account_id, day, model, model_version, score, band, coverage, computed_at)
-            VALUES (s.account_id, s.day, s.model, s.model_version, s.score, s.band, s.coverage, s.computed_at)$q$,
+        INSERT INTO @extschema@.health_history AS h
+            (account_id, day, model, model_version, score, band, coverage, computed_at)
+        SELECT c.account_id, (c.computed_at AT TIME ZONE 'UTC')::date, c.model, c.model_version,
+               c.score, c.band, c.coverage, c.computed_at
+        FROM @extschema@.health_score c
+        WHERE c.computed_at = %L::timestamptz
+        ON CONFLICT ON CONSTRAINT health_history_pkey DO UPDATE
+        SET model = excluded.model, model_version = excluded.model_version, score = excluded.score,
+            band = excluded.band, coverage = excluded.coverage, computed_at = excluded.computed_at$q$,
         stamp);
     RETURN NEXT;
 END $$;
@@ -565,8 +567,8 @@ BEGIN
                   HINT = format('Give it columns named after metrics: %s.', array_to_string(expected, ', '));
     END IF;
 
-    -- One refresh at a time (readers are not blocked): MERGE, unlike
-    -- INSERT ... ON CONFLICT, raises a unique violation when a concurrent
+    -- One refresh at a time (readers are not blocked): the scores' MERGE,
+    -- unlike INSERT ... ON CONFLICT, raises a unique violation when a concurrent
     -- transaction inserts the same key.  MERGE because the conflict check
     -- of ON CONFLICT probes the primary key once more per row and takes a
     -- lock per row, which cost a refresh of 1M accounts about a third of

@@ -234,11 +234,16 @@ BEGIN
         CONTINUE WHEN expr IS NULL;
         pairs := pairs || format('%L, %s', fact, expr);
     END LOOP;
+    -- "= ANY ($1)", not "IN (SELECT unnest($1))": the statement is planned
+    -- with the array as a constant, which = ANY looks up in a hash table;
+    -- the IN form (under an OR, so not a join) is a subplan, and once the
+    -- array is too large for a hash table in work_mem (an INSERT of 1M
+    -- accounts) every row scanned the whole list: quadratic.
     RETURN QUERY EXECUTE format($q$
     WITH acc AS (
         SELECT a.*, csm_internal._days_since(a.started_at) AS days
         FROM @extschema@.account a
-        WHERE $1 IS NULL OR a.account_id IN (SELECT unnest($1))
+        WHERE $1 IS NULL OR a.account_id = ANY ($1)
     ),
     crit AS (
         SELECT k.account_id,
@@ -267,14 +272,14 @@ BEGIN
     LEFT JOIN (SELECT DISTINCT ON (o.account_id) o.account_id, o.score
                FROM @extschema@.health_override o
                WHERE o.cleared_at IS NULL AND (o.expires_at IS NULL OR o.expires_at > now())
-                 AND ($1 IS NULL OR o.account_id IN (SELECT unnest($1)))
+                 AND ($1 IS NULL OR o.account_id = ANY ($1))
                ORDER BY o.account_id, o.override_id DESC) ov ON ov.account_id = a.account_id$j$ ELSE '' END,
         CASE WHEN reads && ARRAY['churn_risk_score', 'churn_band'] THEN $j$
     LEFT JOIN @extschema@.churn_score cs ON cs.account_id = a.account_id$j$ ELSE '' END,
         CASE WHEN 'nps' = ANY (reads) THEN $j$
     LEFT JOIN (SELECT DISTINCT ON (n.account_id) n.account_id, n.score
                FROM @extschema@.nps_response n
-               WHERE $1 IS NULL OR n.account_id IN (SELECT unnest($1))
+               WHERE $1 IS NULL OR n.account_id = ANY ($1)
                ORDER BY n.account_id, n.responded_at DESC, n.response_id DESC) nps ON nps.account_id = a.account_id$j$
              ELSE '' END)
     USING accounts;
