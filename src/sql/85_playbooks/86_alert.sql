@@ -171,9 +171,12 @@ DECLARE
     k text;
     candidates text;
     only_accounts text := '';
+    new_episodes text;
     n integer;
     raised integer := 0;
     payloads text[];
+    -- over every account on one node: a plain insert first (see below)
+    insert_first constant boolean := accounts IS NULL AND NOT csm_internal._is_distributed('@extschema@.alert');
 BEGIN
     IF accounts IS NOT NULL THEN
         only_accounts := format(' AND c.account_id = ANY (%L::bigint[])', accounts);
@@ -183,18 +186,37 @@ BEGIN
         IF candidates IS NULL THEN
             RAISE EXCEPTION 'unknown alert kind "%"', k USING ERRCODE = 'invalid_parameter_value';
         END IF;
-        -- New episodes: no open alert of the kind and subject.  ON CONFLICT
-        -- on alert_one_open: a session racing this one raises it once.
-        EXECUTE format($q$
+        -- New episodes: no open alert of the kind and subject.
+        new_episodes := format($q$
             INSERT INTO @extschema@.alert (account_id, kind, subject, severity, evidence, created_at)
             SELECT c.account_id, %1$L, c.subject, c.severity, c.evidence, %2$L::timestamptz
             FROM (%3$s) c
             LEFT JOIN @extschema@.alert x
               ON x.account_id = c.account_id AND x.kind = %1$L AND x.subject = c.subject AND x.cleared_at IS NULL
-            WHERE x.account_id IS NULL%4$s
-            ON CONFLICT (account_id, kind, subject) WHERE cleared_at IS NULL DO NOTHING$q$,
+            WHERE x.account_id IS NULL%4$s$q$,
             k, stamp, candidates, only_accounts);
-        GET DIAGNOSTICS n = ROW_COUNT;
+        -- A session racing this one may raise the same: ON CONFLICT on
+        -- alert_one_open raises it once.  That costs about the writes again
+        -- (a lock and a second WAL record per row), and only a race needs
+        -- it, which the index turns into a unique_violation: so over every
+        -- account (a first refresh raises a quarter of them at once) the
+        -- insert is tried without it, and made again with it after that
+        -- error.  Only then: each try is a subtransaction, and a transaction
+        -- with more than 64 that wrote slows every snapshot in the cluster.
+        -- (On Citus always with it.)
+        n := NULL;
+        IF insert_first THEN
+            BEGIN
+                EXECUTE new_episodes;
+                GET DIAGNOSTICS n = ROW_COUNT;
+            EXCEPTION WHEN unique_violation THEN
+                n := NULL;
+            END;
+        END IF;
+        IF n IS NULL THEN
+            EXECUTE new_episodes || ' ON CONFLICT (account_id, kind, subject) WHERE cleared_at IS NULL DO NOTHING';
+            GET DIAGNOSTICS n = ROW_COUNT;
+        END IF;
         raised := raised + n;
         -- States whose condition is gone.
         IF csm_internal._alert_is_state(k) THEN
