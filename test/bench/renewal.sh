@@ -5,12 +5,22 @@
 #
 #   open    the first refresh: opens a renewal for every account 90 days
 #           out or less (about a quarter), fills in its owner and forecast,
-#           and raises its reminder;
+#           raises its reminder and the reminder's renewal_reminder alert,
+#           and fires the built-in renewal playbook for the 90-day
+#           reminders (a CTA and its 20 tasks each);
 #   again   the same refresh once more, with nothing to do (what a daily
 #           pg_cron run costs on a quiet day, less the day's new renewals);
-#   floor   a bare INSERT ... SELECT of the same renewal and reminder rows
-#           into tables of the same shape, indexes included (the target:
-#           refresh at most 2x it).
+#   floor   a bare INSERT ... SELECT of every row the first refresh wrote
+#           (renewals, reminders, alerts, CTAs and tasks), read back from
+#           csm's tables into tables of the same shape, indexes included
+#           (CREATE TABLE ... LIKE: no foreign keys, no triggers, no ON
+#           CONFLICT), in two parts: the renewal rows (renewals, reminders,
+#           alerts) and the playbook's (CTAs, tasks).  The target: the
+#           refresh at most 2x the whole floor;
+#   bare    the first refresh again from empty renewal tables with the
+#           playbooks of trigger kinds renewal_reminder and alert
+#           deactivated: the renewal code alone, against the floor of the
+#           renewal rows.
 #
 # Runs against the cluster in PGHOST/PGPORT/PGUSER (make bench starts one
 # with pg_virtualenv).  Prints "run" lines and the ratios measured in this
@@ -57,30 +67,58 @@ FROM (SELECT i, ((i::bigint * 2654435761) % 1000) / 1000.0::float8 AS p FROM gen
 CREATE SCHEMA bench;
 CREATE TABLE bench.renewal (LIKE csm.renewal INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES);
 CREATE TABLE bench.renewal_reminder (LIKE csm.renewal_reminder INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES);
+CREATE TABLE bench.alert (LIKE csm.alert INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES);
+CREATE TABLE bench.cta (LIKE csm.cta INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES);
+CREATE TABLE bench.task (LIKE csm.task INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES);
 VACUUM (FREEZE, ANALYZE) csm.account, csm.account_assignment, csm.churn_score, csm.team_member;
 SQL
 echo "data: $ROWS accounts, $ROWS primary assignments and churn scores, made in $(( $(date +%s) - t0 )) s"
 
+# count: what the refresh wrote, one line
+count() {
+    sql -c "SELECT format('%s renewals (%s with an owner, %s with a forecast), %s reminders, %s alerts, %s CTAs, %s tasks',
+        (SELECT count(*) FROM csm.renewal), (SELECT count(owner) FROM csm.renewal),
+        (SELECT count(forecast_arr) FROM csm.renewal), (SELECT count(*) FROM csm.renewal_reminder),
+        (SELECT count(*) FROM csm.alert), (SELECT count(*) FROM csm.cta), (SELECT count(*) FROM csm.task))"
+}
+
 settle
 cpu_timed open 'SELECT * FROM csm.refresh_renewals();'
 echo "run refresh_renewals state=empty seconds=${result[open]} backend_cpu=${cpu[open]:-n/a}"
-echo "check: $(sql -c "SELECT format('%s renewals (%s with an owner, %s with a forecast), %s reminders',
-    (SELECT count(*) FROM csm.renewal), (SELECT count(owner) FROM csm.renewal),
-    (SELECT count(forecast_arr) FROM csm.renewal), (SELECT count(*) FROM csm.renewal_reminder))")"
+echo "check: $(count)"
 
 # The floor writes the very rows the refresh wrote, read back from its tables.
-sql -c 'VACUUM (ANALYZE) csm.renewal, csm.renewal_reminder'
+sql -c 'VACUUM (ANALYZE) csm.renewal, csm.renewal_reminder, csm.alert, csm.cta, csm.task'
 settle
-cpu_timed floor 'INSERT INTO bench.renewal SELECT * FROM csm.renewal;' \
-                'INSERT INTO bench.renewal_reminder SELECT * FROM csm.renewal_reminder;'
-echo "run floor_insert tables=renewal,renewal_reminder seconds=${result[floor]} backend_cpu=${cpu[floor]:-n/a}"
+cpu_timed floor_renewal 'INSERT INTO bench.renewal SELECT * FROM csm.renewal;' \
+                        'INSERT INTO bench.renewal_reminder SELECT * FROM csm.renewal_reminder;' \
+                        'INSERT INTO bench.alert SELECT * FROM csm.alert;'
+echo "run floor_insert tables=renewal,renewal_reminder,alert seconds=${result[floor_renewal]} backend_cpu=${cpu[floor_renewal]:-n/a}"
+settle
+cpu_timed floor_playbook 'INSERT INTO bench.cta SELECT * FROM csm.cta;' 'INSERT INTO bench.task SELECT * FROM csm.task;'
+echo "run floor_insert tables=cta,task seconds=${result[floor_playbook]} backend_cpu=${cpu[floor_playbook]:-n/a}"
+result[floor]=$(add "${result[floor_renewal]}" "${result[floor_playbook]}")
+[ -n "${cpu[floor_renewal]}" ] && [ -n "${cpu[floor_playbook]}" ] && cpu[floor]=$(add "${cpu[floor_renewal]}" "${cpu[floor_playbook]}")
 
 settle
 cpu_timed again 'SELECT * FROM csm.refresh_renewals();'
 echo "run refresh_renewals state=nothing_to_do seconds=${result[again]} backend_cpu=${cpu[again]:-n/a}"
 
+# The renewal code alone: the first refresh once more, from empty tables,
+# with no playbook to fire.
+sql <<SQL >/dev/null
+TRUNCATE csm.task, csm.cta, csm.alert, csm.renewal_reminder, csm.renewal;
+UPDATE csm.playbook SET active = false WHERE trigger_kind IN ('renewal_reminder', 'alert');
+VACUUM (ANALYZE) csm.renewal, csm.renewal_reminder, csm.alert, csm.cta, csm.task, csm.playbook;
+SQL
+settle
+cpu_timed bare 'SELECT * FROM csm.refresh_renewals();'
+echo "run refresh_renewals state=empty playbooks=off seconds=${result[bare]} backend_cpu=${cpu[bare]:-n/a}"
+echo "check: $(count)"
+
 echo "== results (lower is better; one run each, on a machine shared with other work; wall seconds, then the backends' CPU seconds measured in the same run)"
 echo "refresh_renewals over $ROWS accounts:"
-echo "  floor, INSERT ... SELECT of the same renewal and reminder rows: $(secs "${result[floor]}") s${cpu[floor]:+ (CPU ${cpu[floor]} s)}"
-echo "  first refresh (open, owner and forecast, remind): $(secs "${result[open]}") s ($(ratio "${result[open]}" "${result[floor]}")x the floor$(cpu_ratio open floor); target <= 2x)"
+echo "  floor, INSERT ... SELECT of the same rows: $(secs "${result[floor]}") s${cpu[floor]:+ (CPU ${cpu[floor]} s)}: renewals, reminders and alerts $(secs "${result[floor_renewal]}") s${cpu[floor_renewal]:+ (CPU ${cpu[floor_renewal]} s)}, CTAs and tasks $(secs "${result[floor_playbook]}") s${cpu[floor_playbook]:+ (CPU ${cpu[floor_playbook]} s)}"
+echo "  first refresh (open, owner and forecast, remind, alert, renewal playbook): $(secs "${result[open]}") s ($(ratio "${result[open]}" "${result[floor]}")x the floor$(cpu_ratio open floor); target <= 2x)"
+echo "  first refresh without playbooks, against the floor of renewals, reminders and alerts: $(secs "${result[bare]}") s ($(ratio "${result[bare]}" "${result[floor_renewal]}")x$(cpu_ratio bare floor_renewal))"
 echo "  refresh with nothing to do: $(secs "${result[again]}") s ($(ratio "${result[again]}" "${result[floor]}")x the floor$(cpu_ratio again floor))"
