@@ -38,7 +38,6 @@ INSERT INTO c_runs_no_sql VALUES
     ('csm_condition_matches', 'per row: evaluates a parsed condition over jsonb'),
     ('csm_condition_attributes', 'reads a parsed condition'),
     ('csm_first_match', 'per row: evaluates parsed conditions over jsonb (condition.c); its element type by oid'),
-    ('csm_facts_object', 'per row: builds jsonb (an enum''s label by its output function; other types through jsonb_build_object)'),
     ('csm_churn_band', 'per row: arithmetic, its own enum type by oid'),
     ('csm_churn_risk_score', 'arithmetic'),
     ('csm_churn_predict', 'per row: arithmetic over jsonb'),

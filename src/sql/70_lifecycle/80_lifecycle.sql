@@ -256,7 +256,7 @@ BEGIN
     )
     SELECT a.account_id, a.status, a.days, l.stage, l.onboarding_phase, l.success_criteria_met,
            coalesce(l.manual, false), l.account_id IS NOT NULL, j.criteria,
-           csm_internal._facts_object(%1$s)
+           pg_catalog.jsonb_build_object(%1$s)
     FROM acc a
     LEFT JOIN @extschema@.account_lifecycle l ON l.account_id = a.account_id
     LEFT JOIN crit c ON c.account_id = a.account_id
@@ -286,14 +286,6 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION csm_internal._lifecycle_facts(bigint[]) IS
     'Internal: per account (all, or these), the stored lifecycle state, the success criteria met and the facts lifecycle rules read: csm.routing_facts'' facts plus days_since_start and success_criteria_met.';
-
--- jsonb_build_object's object, for the facts of every account: in C
--- (src/lifecycle.c), which looks at the arguments' types once per call site.
-CREATE OR REPLACE FUNCTION csm_internal._facts_object(VARIADIC "any") RETURNS jsonb
-AS 'MODULE_PATHNAME', 'csm_facts_object'
-LANGUAGE C STABLE PARALLEL SAFE;
-COMMENT ON FUNCTION csm_internal._facts_object("any") IS
-    'Internal: the same jsonb as jsonb_build_object(...) over the same key, value pairs; faster for text, integer, numeric, boolean and enum values (any other type is left to jsonb_build_object).';
 
 -- The first of the conditions the facts satisfy: its position (1-based),
 -- or NULL.  In C (src/lifecycle.c): the refresh calls it once per account.
