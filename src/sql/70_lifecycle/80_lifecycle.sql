@@ -891,11 +891,9 @@ BEGIN
     -- (the transition tables are read into arrays before any query on
     -- csm's other tables: Citus cannot join them with distributed tables)
     IF TG_OP = 'INSERT' THEN
-        -- On Citus csm.distribute() adds account_lifecycle_new_deferred,
-        -- which evaluates new accounts at commit instead (see below).
-        IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
-                   WHERE t.tgrelid OPERATOR(pg_catalog.=) TG_RELID
-                     AND t.tgname OPERATOR(pg_catalog.~~) 'account\_lifecycle\_new\_deferred%') THEN
+        -- On Citus new accounts are evaluated at commit instead
+        -- (csm_internal._new_accounts_at_commit, 95_platform/96_new_accounts.sql).
+        IF csm_internal._new_accounts_deferred(TG_RELID) THEN
             RETURN NULL;
         END IF;
         -- Accounts inserted with a created_at from before this transaction
@@ -946,60 +944,25 @@ CREATE OR REPLACE TRIGGER account_lifecycle_changed AFTER UPDATE ON @extschema@.
     REFERENCING OLD TABLE AS old_accounts NEW TABLE AS new_accounts
     FOR EACH STATEMENT EXECUTE FUNCTION csm_internal._lifecycle_account_changed();
 
--- On Citus, new accounts are evaluated when their transaction commits:
--- Citus loads the copies of csm.account for an INSERT ... SELECT or a COPY
--- at the same time, and a trigger on the coordinator's copy cannot query
--- the workers then (the same as csm_internal._route_new_account, 40_ownership/54_routing.sql).
--- The coordinator's copy evaluates each new account once, the workers'
--- copies do nothing.
-CREATE OR REPLACE FUNCTION csm_internal._lifecycle_new_account() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    acc @extschema@.account;
-    commutative text;
-BEGIN
-    IF NOT csm_internal._origin() OR NEW.created_at < pg_catalog.now() THEN
-        RETURN NULL;
-    END IF;
-    SELECT * INTO acc FROM @extschema@.account a WHERE a.account_id = NEW.account_id;
-    IF NOT FOUND THEN
-        RETURN NULL;
-    END IF;
-    -- Citus serialises an UPDATE of a reference table with every other
-    -- write of it (an ExclusiveLock on its shard): transactions inserting
-    -- accounts at the same time (which hold the shard's RowExclusiveLock
-    -- until they commit) would each wait here for the others, a distributed
-    -- deadlock.  The rows written here are this transaction's new account,
-    -- which no other transaction sees yet, so the writes commute: Citus is
-    -- told so for them only.
-    commutative := pg_catalog.current_setting('citus.all_modifications_commutative', true);
-    PERFORM pg_catalog.set_config('citus.all_modifications_commutative', 'on', true);
-    -- a stage given with the account, and not pinned since: pinned now
-    IF acc.lifecycle_stage IS NOT NULL AND NOT EXISTS (
-        SELECT 1 FROM @extschema@.account_lifecycle l WHERE l.account_id = acc.account_id) THEN
-        PERFORM csm_internal._pin_stage(acc.account_id, acc.status, acc.lifecycle_stage, 'set by hand');
-    END IF;
-    PERFORM csm_internal._lifecycle_apply(ARRAY[acc.account_id]);
-    PERFORM pg_catalog.set_config('citus.all_modifications_commutative', coalesce(commutative, 'off'), true);
-    RETURN NULL;
-END $$;
-REVOKE ALL ON FUNCTION csm_internal._lifecycle_new_account() FROM PUBLIC;
-COMMENT ON FUNCTION csm_internal._lifecycle_new_account() IS
-    'Trigger, on Citus (csm.distribute() adds it): evaluates the lifecycle rules for an account created in this transaction, at commit, once (from the coordinator''s copy of csm.account).';
-
--- Called by csm.distribute(); idempotent.
-CREATE OR REPLACE FUNCTION csm_internal._distribute_lifecycle() RETURNS void
+-- On Citus, new accounts are evaluated when their transaction commits, all
+-- of the transaction's at once (csm_internal._new_accounts_at_commit,
+-- 95_platform/96_new_accounts.sql): a stage given with an account, and not
+-- pinned since, is pinned, then the rules place the others.
+CREATE OR REPLACE FUNCTION csm_internal._lifecycle_begin(accounts bigint[]) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    given record;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = '@extschema@.account'::regclass
-                                               AND t.tgname = 'account_lifecycle_new_deferred') THEN
-        CREATE CONSTRAINT TRIGGER account_lifecycle_new_deferred AFTER INSERT ON @extschema@.account
-            DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
-            -- history (see csm_internal._lifecycle_new_account) queues nothing: a load of old accounts costs no firing per row
-            WHEN (NEW.created_at >= pg_catalog.now())
-            EXECUTE FUNCTION csm_internal._lifecycle_new_account();
-    END IF;
+    -- (few or none: the stage is read on the reference table first, and
+    -- each candidate's state looked up on its shard)
+    FOR given IN SELECT a.account_id, a.status, a.lifecycle_stage FROM @extschema@.account a
+                 WHERE a.account_id = ANY (accounts) AND a.lifecycle_stage IS NOT NULL
+                 ORDER BY a.account_id LOOP
+        CONTINUE WHEN EXISTS (SELECT 1 FROM @extschema@.account_lifecycle l WHERE l.account_id = given.account_id);
+        PERFORM csm_internal._pin_stage(given.account_id, given.status, given.lifecycle_stage, 'set by hand');
+    END LOOP;
+    PERFORM csm_internal._lifecycle_apply(accounts);
 END $$;
-REVOKE ALL ON FUNCTION csm_internal._distribute_lifecycle() FROM PUBLIC;
-COMMENT ON FUNCTION csm_internal._distribute_lifecycle() IS
-    'Internal, for csm.distribute(): adds the deferred trigger that, on Citus, evaluates new accounts'' lifecycle at commit (account_lifecycle_new_deferred).';
+REVOKE ALL ON FUNCTION csm_internal._lifecycle_begin(bigint[]) FROM PUBLIC;
+COMMENT ON FUNCTION csm_internal._lifecycle_begin(bigint[]) IS
+    'Internal, on Citus at commit: pins the stages given with these new accounts (unless pinned since) and evaluates the lifecycle rules for them.';
