@@ -195,16 +195,24 @@ static const char *const create_sql =
 "INSERT INTO csm.account (external_id) SELECT k FROM pg_catalog.unnest($1) AS k "
 "ON CONFLICT (external_id) DO NOTHING";
 
+/*
+ * The rows of parallel arrays.  Set-returning functions in the select list
+ * run in step and stream their rows; in FROM (ROWS FROM) each would first be
+ * materialized into a tuplestore of its own, which made these inserts two to
+ * three times slower.
+ */
+#define UNNEST_SIX \
+"SELECT pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), " \
+"pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6)"
+
 /* [1]: csm 0.1.0's tables, where usage_delta was still in schema csm */
 #define APPEND_INTO(schema) \
 "INSERT INTO " schema ".usage_delta (account_id, source_id, day, user_key, feature, events) "
 static const char *const append_sql[2] = {
 	APPEND_INTO("csm_internal")
-	"SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
-	"                         pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6))",
+	UNNEST_SIX,
 	APPEND_INTO("csm")
-	"SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
-	"                         pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6))",
+	UNNEST_SIX,
 };
 
 static const char *const append_one_sql[2] = {
@@ -214,8 +222,7 @@ static const char *const append_one_sql[2] = {
 
 static const char *const pending_sql =
 "INSERT INTO csm_internal.usage_pending (account_key, source_id, day, user_key, feature, events) "
-"SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
-"                         pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6))";
+UNNEST_SIX;
 
 static const char *const compact_sql = "SELECT csm.compact_usage()";
 
@@ -230,13 +237,13 @@ static const char *const fold_lock_sql =
 
 /* the batch's account-days that have a counter row */
 static const char *const counted_sql =
-"SELECT c.account_id, c.day FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($3)) AS t(a, d) "
+"SELECT c.account_id, c.day FROM (SELECT pg_catalog.unnest($1) AS a, pg_catalog.unnest($3) AS d) AS t "
 "JOIN csm_internal.usage_counter c ON c.account_id OPERATOR(pg_catalog.=) t.a "
 "AND c.source_id OPERATOR(pg_catalog.=) $2 AND c.day OPERATOR(pg_catalog.=) t.d";
 
 #define ROLLUP_ROWS(a, b, c, d) \
-"SELECT t.a, $2, t.d, t." a ", t." b " FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($3), " \
-"pg_catalog.unnest($4), pg_catalog.unnest($5)) AS t(a, d, " c ", " d ")"
+"SELECT t.a, $2, t.d, t." a ", t." b " FROM (SELECT pg_catalog.unnest($1) AS a, pg_catalog.unnest($3) AS d, " \
+"pg_catalog.unnest($4) AS " c ", pg_catalog.unnest($5) AS " d ") AS t"
 
 static const char *const user_day_insert_sql =
 "INSERT INTO csm_internal.usage_user_day (account_id, source_id, day, user_key, events) "

@@ -151,8 +151,9 @@ stage_find(UsageStage *stage, Relation rel)
 	appendStringInfo(&insert,
 					 "INSERT INTO %s (account_key, day, user_key, feature, events) "
 					 "SELECT t.k::%s, t.d, t.u, t.f, t.e "
-					 "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($3), pg_catalog.unnest($4), "
-					 "                pg_catalog.unnest($5), pg_catalog.unnest($6)) AS t(k, d, u, f, e)",
+					 /* in the select list, the arrays stream (see UNNEST_SIX in usage.c) */
+					 "FROM (SELECT pg_catalog.unnest($1) AS k, pg_catalog.unnest($3) AS d, pg_catalog.unnest($4) AS u, "
+					 "      pg_catalog.unnest($5) AS f, pg_catalog.unnest($6) AS e) AS t",
 					 stage_shard, key_type);
 	{
 		Oid			types[6] = {TEXTARRAYOID, INT4ARRAYOID, DATEARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID};

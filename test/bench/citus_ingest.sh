@@ -13,7 +13,9 @@
 #
 # then checks that every account-day of the tracked table's rollup equals its
 # rows, and prints tracked / untracked ratios measured in this run (target
-# <= 1.5x the time, >= 0.67x the throughput).  Ratios are reported, never
+# <= 1.5x the time, >= 0.67x the throughput), of the clock and of the CPU
+# the three servers spent (cluster_cpu, test/bench/lib.sh: steadier on a
+# shared machine).  Ratios are reported, never
 # asserted: it exits non-zero only when a rollup disagrees with its rows or
 # a load fails.
 #
@@ -135,18 +137,22 @@ if want bulk; then
     for round in $(seq "$REPEATS"); do
         for t in "${tables[@]}"; do
             reset "$t"
+            c0=$(cluster_cpu "$DIR")
             if ! s=$(elapsed "INSERT INTO bench.ev_$t ($COLS) SELECT $COLS FROM bench.src;" 2>"$WORK/err") || [ -z "$s" ]; then
                 echo "run bulk table=$t round=$round FAILED: $(head -c 300 "$WORK/err")"
                 failed=1
                 continue
             fi
-            echo "run bulk table=$t rows=$ROWS round=$round seconds=$s"
+            c=$(sub "$(cluster_cpu "$DIR")" "$c0")
+            echo "run bulk table=$t rows=$ROWS round=$round seconds=$s cluster_cpu=$c"
             echo "$s" >>"$WORK/bulk.$t"
+            echo "$c" >>"$WORK/bulk_cpu.$t"
             [ "$t" = floor ] || check bulk
         done
     done
     for t in floor csm; do
         [ ! -e "$WORK/bulk.$t" ] || result[bulk.$t]=$(median <"$WORK/bulk.$t")
+        [ ! -e "$WORK/bulk_cpu.$t" ] || result[bulk_cpu.$t]=$(median <"$WORK/bulk_cpu.$t")
     done
 fi
 
@@ -156,15 +162,21 @@ if want concurrent; then
     for t in "${tables[@]}"; do
         sed "s/INSERT INTO TABLE/INSERT INTO bench.ev_$t/" test/bench/insert_one.pgbench >"$WORK/insert_$t.pgbench"
         reset "$t"
+        c0=$(cluster_cpu "$DIR")
         if ! pgbench -n -M prepared -c "$CLIENTS" -j "$THREADS" -T "$SECONDS_PER_RUN" -f "$WORK/insert_$t.pgbench" \
             "$DB" >"$WORK/pgbench.$t" 2>&1; then
             echo "run pgbench table=$t FAILED:"; tail -n 5 "$WORK/pgbench.$t"
             failed=1
             continue
         fi
+        c=$(sub "$(cluster_cpu "$DIR")" "$c0")
         tps=$(awk '/^tps = / { printf "%.0f", $3; exit }' "$WORK/pgbench.$t")
-        echo "run pgbench_single_row table=$t clients=$CLIENTS seconds=$SECONDS_PER_RUN tps=$tps"
+        n=$(awk '/^number of transactions actually processed: / { print $6; exit }' "$WORK/pgbench.$t" | cut -d/ -f1)
+        # cluster CPU per insert, in microseconds
+        per=$(awk -v c="$c" -v n="$n" 'BEGIN { if (n > 0) printf "%.0f", c * 1e6 / n }')
+        echo "run pgbench_single_row table=$t clients=$CLIENTS seconds=$SECONDS_PER_RUN tps=$tps cluster_cpu=$c us_per_insert=$per"
         result[pgbench.$t]=$tps
+        result[pgbench_cpu.$t]=$per
         [ "$t" = floor ] || check pgbench
     done
 fi
@@ -172,11 +184,15 @@ fi
 echo "== results: the tracked distributed table against the untracked one (target: <= 1.5x the time, >= 0.67x the throughput)"
 if [ -n "${result[bulk.floor]:-}" ] && [ -n "${result[bulk.csm]:-}" ]; then
     echo "bulk INSERT..SELECT $ROWS rows (pushed down): untracked $(secs "${result[bulk.floor]}") s," \
-         "tracked $(secs "${result[bulk.csm]}") s ($(ratio "${result[bulk.csm]}" "${result[bulk.floor]}")x)"
+         "tracked $(secs "${result[bulk.csm]}") s ($(ratio "${result[bulk.csm]}" "${result[bulk.floor]}")x);" \
+         "CPU of the three servers $(secs "${result[bulk_cpu.floor]}") s and $(secs "${result[bulk_cpu.csm]}") s" \
+         "($(ratio "${result[bulk_cpu.csm]}" "${result[bulk_cpu.floor]}")x)"
 fi
 if [ -n "${result[pgbench.floor]:-}" ] && [ -n "${result[pgbench.csm]:-}" ]; then
     echo "pgbench $CLIENTS clients single-row INSERT, 10 hot accounts: untracked ${result[pgbench.floor]} tps," \
-         "tracked ${result[pgbench.csm]} tps ($(ratio "${result[pgbench.csm]}" "${result[pgbench.floor]}")x)"
+         "tracked ${result[pgbench.csm]} tps ($(ratio "${result[pgbench.csm]}" "${result[pgbench.floor]}")x);" \
+         "CPU of the three servers per insert ${result[pgbench_cpu.floor]} us and ${result[pgbench_cpu.csm]} us" \
+         "($(ratio "${result[pgbench_cpu.csm]}" "${result[pgbench_cpu.floor]}")x)"
 fi
 echo "load average $(cut -d' ' -f1-3 /proc/loadavg) (other work on this machine skews every figure)"
 if [ "$failed" != 0 ]; then

@@ -153,7 +153,9 @@ LANGUAGE plpgsql AS $$
 BEGIN
     IF t IN ('csm', 'csm_heap') THEN
         RETURN QUERY SELECT u.external_id, u.day, u.events, u.active_users
-                     FROM csm.usage_daily u WHERE u.source = format('bench.%I', 'ev_' || t)::regclass;
+                     FROM csm.usage_daily u
+                     WHERE u.source = (SELECT coalesce(s.source_name, s.relation::text) FROM csm.usage_source s
+                                       WHERE s.relation = format('bench.%I', 'ev_' || t)::regclass);
     ELSIF t IN ('plrow', 'plstmt') THEN
         RETURN QUERY EXECUTE format('SELECT org_user_id, day, events, active_users FROM bench.%I', t || '_daily');
     END IF;
@@ -165,7 +167,9 @@ LANGUAGE plpgsql AS $$
 BEGIN
     IF t IN ('csm', 'csm_heap') THEN
         RETURN QUERY SELECT u.external_id, u.day, u.feature, u.events
-                     FROM csm.usage_feature_daily u WHERE u.source = format('bench.%I', 'ev_' || t)::regclass;
+                     FROM csm.usage_feature_daily u
+                     WHERE u.source = (SELECT coalesce(s.source_name, s.relation::text) FROM csm.usage_source s
+                                       WHERE s.relation = format('bench.%I', 'ev_' || t)::regclass);
     ELSIF t IN ('plrow', 'plstmt') THEN
         RETURN QUERY EXECUTE format('SELECT org_user_id, day, feature, events FROM bench.%I', t || '_feature_daily');
     END IF;

@@ -60,6 +60,30 @@ backend_cpu() {
     sed 's/.*) //' "/proc/$pid/stat" | awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f\n", ($14 + $15) / hz }'
 }
 
+# cluster_cpu DIR: CPU seconds used so far by every process of the servers
+# whose data directories are under DIR (a test/citus/cluster.sh cluster):
+# each postmaster's own and its reaped children's (backends that exited),
+# plus its children still running (Citus's cached connections, pgbench's
+# sessions).  A load on Citus runs in backends on three servers, so the
+# difference of two readings is what the load cost the cluster, whatever
+# else the machine was doing.
+cluster_cpu() {
+    local pid hz total=0 ticks
+    hz=$(getconf CLK_TCK)
+    for pidfile in "$1"/*/postmaster.pid; do
+        pid=$(head -n 1 "$pidfile" 2>/dev/null) || continue
+        [ -r "/proc/$pid/stat" ] || continue
+        # fields 14-17 (user, system, children's user and system), counted after the ")" of the name
+        ticks=$(sed 's/.*) //' "/proc/$pid/stat" | awk '{ print $12 + $13 + $14 + $15 }')
+        for child in $(ps -o pid= --ppid "$pid"); do
+            [ -r "/proc/$child/stat" ] || continue
+            ticks=$((ticks + $(sed 's/.*) //' "/proc/$child/stat" 2>/dev/null | awk '{ print $12 + $13 }')))
+        done
+        total=$((total + ticks))
+    done
+    awk -v t="$total" -v hz="$hz" 'BEGIN { printf "%.2f\n", t / hz }'
+}
+
 # cpu_timed KEY SQL...: runs SQL in a session of its own; result[KEY] gets
 # its seconds as psql sees them (summed over the statements), cpu[KEY] the
 # CPU seconds of its backend (from /proc: steadier than the clock on a

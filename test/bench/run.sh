@@ -64,7 +64,8 @@ prepare() {
 check() {
     local rows events
     read -r rows events <<<"$(sql -F ' ' -c "SELECT table_rows, rollup_events FROM bench.counts('$1')")"
-    if [ "$rows" = "$events" ]; then
+    # (empty when the query failed: that is no match)
+    if [ -n "$rows" ] && [ "$rows" = "$events" ]; then
         echo "check $2 table=$1 rows=$rows rollup_events=$events ok"
     else
         echo "check $2 table=$1 rows=$rows rollup_events=$events MISMATCH"
@@ -76,7 +77,7 @@ check() {
 # every account-day-feature of the rollup against the rows.
 check_exact() {
     local bad
-    bad=$(sql -c "SELECT bench.mismatches('$1')")
+    bad=$(sql -c "SELECT bench.mismatches('$1')") || bad=error
     if [ "$bad" = 0 ]; then
         echo "check $2 table=$1 every account-day, active-user count and feature count ok"
     else

@@ -121,11 +121,9 @@ BEGIN
         RETURN NULL;
     END IF;
     IF TG_OP = 'INSERT' THEN
-        -- On Citus csm.distribute() adds account_route_new_deferred, which
-        -- routes new accounts at commit instead (see below).
-        IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
-                   WHERE t.tgrelid OPERATOR(pg_catalog.=) TG_RELID
-                     AND t.tgname OPERATOR(pg_catalog.~~) 'account\_route\_new\_deferred%') THEN
+        -- On Citus new accounts are routed at commit instead
+        -- (csm_internal._new_accounts_at_commit, 95_platform/96_new_accounts.sql).
+        IF csm_internal._new_accounts_deferred(TG_RELID) THEN
             RETURN NULL;
         END IF;
         -- An account that arrives with a created_at from before this
@@ -149,27 +147,16 @@ CREATE OR REPLACE TRIGGER account_route_changed AFTER UPDATE ON @extschema@.acco
     REFERENCING OLD TABLE AS old_accounts NEW TABLE AS new_accounts
     FOR EACH STATEMENT EXECUTE FUNCTION csm_internal._route_new_accounts();
 
--- On Citus, new accounts are routed when their transaction commits.  Citus
--- changes the coordinator's copy of a reference table after the workers'
--- for an UPDATE, a DELETE or an INSERT ... VALUES, so the statement
--- triggers above find Citus's connections free; but it loads the copies of
--- an INSERT ... SELECT or a COPY at the same time, and a trigger on the
--- coordinator's copy cannot query the workers then.  A deferred trigger
--- fires at commit, before Citus commits on the workers: the coordinator's
--- routes each new account (csm_internal._origin()), the workers' do nothing.
-CREATE OR REPLACE FUNCTION csm_internal._route_new_account() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    -- As csm_internal._route_new_accounts: accounts inserted with a past created_at are history.
-    IF csm_internal._origin() AND NEW.created_at >= pg_catalog.now() THEN
-        PERFORM csm_internal._route(ARRAY[NEW.account_id]);
-    END IF;
-    RETURN NULL;
-END $$;
-COMMENT ON FUNCTION csm_internal._route_new_account() IS
-    'Trigger, on Citus (csm.distribute() adds it): applies the routing rules to an account created in this transaction, at commit, once (from the coordinator''s copy of csm.account).';
-
--- The same for the lock rows of new members (csm_internal._member_lock_row).
+-- On Citus, the lock rows of new members are made when their transaction
+-- commits.  Citus changes the coordinator's copy of a reference table after
+-- the workers' for an UPDATE, a DELETE or an INSERT ... VALUES, so the
+-- statement triggers above find Citus's connections free; but it loads the
+-- copies of an INSERT ... SELECT or a COPY at the same time, and a trigger
+-- on the coordinator's copy cannot query the workers then.  A deferred
+-- trigger fires at commit, before Citus commits on the workers: the
+-- coordinator's does the work (csm_internal._origin()), the workers' do
+-- nothing.  (New accounts are routed the same way, with their other
+-- first steps: 95_platform/96_new_accounts.sql.)
 CREATE OR REPLACE FUNCTION csm_internal._member_lock_row_deferred() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -182,19 +169,11 @@ REVOKE ALL ON FUNCTION csm_internal._member_lock_row_deferred() FROM PUBLIC;
 COMMENT ON FUNCTION csm_internal._member_lock_row_deferred() IS
     'Trigger, on Citus (csm.distribute() adds it): makes the assignment lock row of a member created in this transaction, at commit, once.';
 
--- Called by csm.distribute(); idempotent.  The statement triggers of the
--- same events step aside where these exist.
+-- Called by csm.distribute(); idempotent (see csm_internal._member_lock_row
+-- in 50_ownership.sql for the form of one node).
 CREATE OR REPLACE FUNCTION csm_internal._distribute_ownership() RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = '@extschema@.account'::regclass
-                                               AND t.tgname = 'account_route_new_deferred') THEN
-        CREATE CONSTRAINT TRIGGER account_route_new_deferred AFTER INSERT ON @extschema@.account
-            DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
-            -- history (see csm_internal._route_new_account) queues nothing: a load of old accounts costs no firing per row
-            WHEN (NEW.created_at >= pg_catalog.now())
-            EXECUTE FUNCTION csm_internal._route_new_account();
-    END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = '@extschema@.team_member'::regclass
                                                AND t.tgname = 'team_member_lock_row_deferred') THEN
         CREATE CONSTRAINT TRIGGER team_member_lock_row_deferred AFTER INSERT ON @extschema@.team_member
@@ -203,7 +182,7 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION csm_internal._distribute_ownership() FROM PUBLIC;
 COMMENT ON FUNCTION csm_internal._distribute_ownership() IS
-    'Internal, for csm.distribute(): adds the deferred triggers that, on Citus, route new accounts (account_route_new_deferred) and make new members'' lock rows (team_member_lock_row_deferred) at commit.';
+    'Internal, for csm.distribute(): adds the deferred trigger that, on Citus, makes new members'' lock rows at commit (team_member_lock_row_deferred).';
 
 -- A member who leaves hands each account over, least loaded, to an active
 -- member of one of their teams (or of one of their roles, when they have no

@@ -107,32 +107,39 @@ RETURNS TABLE (account_id bigint, started_at timestamptz, days_since_start integ
                core_features bigint, core_features_adopted bigint, feature_adoption numeric, nps numeric,
                nps_answers bigint, wins bigint, ttv_met boolean, activation_met boolean, adoption_met boolean,
                nps_met boolean, win_met boolean)
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+-- (custom plans: the arrays below must be planned as constants, see there)
+SET plan_cache_mode = force_custom_plan AS $$
 #variable_conflict use_column
 DECLARE
     today date := (now() AT TIME ZONE 'UTC')::date;
     cores bigint := (SELECT count(*) FROM @extschema@.core_feature);
 BEGIN
+    -- "= ANY (accounts)": planned with the array as a constant (a custom
+    -- plan), which a single node looks up in a hash table (a generic plan
+    -- would scan the array for every row) and Citus prunes shards by, so
+    -- that one new account's progress reads one shard of each table (about
+    -- 10 ms on a cluster; 130 ms as IN (SELECT unnest), a subquery that Citus
+    -- ran first and then sent to every shard).
     RETURN QUERY
-    WITH ids AS (SELECT DISTINCT x.id FROM unnest(accounts) x (id)),
-    reached AS (
+    WITH reached AS (
         SELECT m.account_id,
                min(m.achieved_at) FILTER (WHERE d.first_value) AS first_value_at,
                count(*) FILTER (WHERE d.business_outcome) AS wins
         FROM @extschema@.account_milestone m
         JOIN @extschema@.milestone d ON d.milestone = m.milestone
-        WHERE accounts IS NULL OR m.account_id IN (SELECT ids.id FROM ids)
+        WHERE accounts IS NULL OR m.account_id = ANY (accounts)
         GROUP BY m.account_id
     ),
     user_day AS (
         SELECT x.account_id, x.user_key
         FROM (SELECT u.account_id, u.source_id, u.day, u.user_key, u.events FROM csm_internal.usage_user_day u
               WHERE u.day > today - 30 AND u.day <= today
-                AND (accounts IS NULL OR u.account_id IN (SELECT ids.id FROM ids))
+                AND (accounts IS NULL OR u.account_id = ANY (accounts))
               UNION ALL
               SELECT d.account_id, d.source_id, d.day, d.user_key, d.events FROM csm_internal.usage_delta d
               WHERE d.user_key IS NOT NULL AND d.day > today - 30 AND d.day <= today
-                AND (accounts IS NULL OR d.account_id IN (SELECT ids.id FROM ids))) x
+                AND (accounts IS NULL OR d.account_id = ANY (accounts))) x
         GROUP BY x.account_id, x.source_id, x.day, x.user_key
         HAVING sum(x.events) > 0
     ),
@@ -144,7 +151,7 @@ BEGIN
         FROM (SELECT fd.account_id, fd.feature
               FROM csm_internal._usage_feature_day fd
               WHERE fd.feature IN (SELECT c.feature FROM @extschema@.core_feature c)
-                AND (accounts IS NULL OR fd.account_id IN (SELECT ids.id FROM ids))
+                AND (accounts IS NULL OR fd.account_id = ANY (accounts))
               GROUP BY fd.account_id, fd.feature
               HAVING sum(fd.events) > 0) f
         GROUP BY f.account_id
@@ -155,7 +162,7 @@ BEGIN
         FROM @extschema@.nps_response n
         JOIN @extschema@.account a ON a.account_id = n.account_id
         WHERE n.responded_at >= a.started_at
-          AND (accounts IS NULL OR n.account_id IN (SELECT ids.id FROM ids))
+          AND (accounts IS NULL OR n.account_id = ANY (accounts))
         GROUP BY n.account_id
     ),
     p AS (
@@ -174,7 +181,7 @@ BEGIN
         LEFT JOIN features f ON f.account_id = a.account_id
         LEFT JOIN nps n ON n.account_id = a.account_id
         WHERE a.started_at IS NOT NULL
-          AND (accounts IS NULL OR a.account_id IN (SELECT ids.id FROM ids))
+          AND (accounts IS NULL OR a.account_id = ANY (accounts))
     )
     SELECT p.account_id, p.started_at, p.days_since_start, p.first_value_at, p.time_to_value,
            round(extract(epoch FROM p.time_to_value) / 86400, 1),
@@ -891,11 +898,9 @@ BEGIN
     -- (the transition tables are read into arrays before any query on
     -- csm's other tables: Citus cannot join them with distributed tables)
     IF TG_OP = 'INSERT' THEN
-        -- On Citus csm.distribute() adds account_lifecycle_new_deferred,
-        -- which evaluates new accounts at commit instead (see below).
-        IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
-                   WHERE t.tgrelid OPERATOR(pg_catalog.=) TG_RELID
-                     AND t.tgname OPERATOR(pg_catalog.~~) 'account\_lifecycle\_new\_deferred%') THEN
+        -- On Citus new accounts are evaluated at commit instead
+        -- (csm_internal._new_accounts_at_commit, 95_platform/96_new_accounts.sql).
+        IF csm_internal._new_accounts_deferred(TG_RELID) THEN
             RETURN NULL;
         END IF;
         -- Accounts inserted with a created_at from before this transaction
@@ -946,60 +951,25 @@ CREATE OR REPLACE TRIGGER account_lifecycle_changed AFTER UPDATE ON @extschema@.
     REFERENCING OLD TABLE AS old_accounts NEW TABLE AS new_accounts
     FOR EACH STATEMENT EXECUTE FUNCTION csm_internal._lifecycle_account_changed();
 
--- On Citus, new accounts are evaluated when their transaction commits:
--- Citus loads the copies of csm.account for an INSERT ... SELECT or a COPY
--- at the same time, and a trigger on the coordinator's copy cannot query
--- the workers then (the same as csm_internal._route_new_account, 40_ownership/54_routing.sql).
--- The coordinator's copy evaluates each new account once, the workers'
--- copies do nothing.
-CREATE OR REPLACE FUNCTION csm_internal._lifecycle_new_account() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    acc @extschema@.account;
-    commutative text;
-BEGIN
-    IF NOT csm_internal._origin() OR NEW.created_at < pg_catalog.now() THEN
-        RETURN NULL;
-    END IF;
-    SELECT * INTO acc FROM @extschema@.account a WHERE a.account_id = NEW.account_id;
-    IF NOT FOUND THEN
-        RETURN NULL;
-    END IF;
-    -- Citus serialises an UPDATE of a reference table with every other
-    -- write of it (an ExclusiveLock on its shard): transactions inserting
-    -- accounts at the same time (which hold the shard's RowExclusiveLock
-    -- until they commit) would each wait here for the others, a distributed
-    -- deadlock.  The rows written here are this transaction's new account,
-    -- which no other transaction sees yet, so the writes commute: Citus is
-    -- told so for them only.
-    commutative := pg_catalog.current_setting('citus.all_modifications_commutative', true);
-    PERFORM pg_catalog.set_config('citus.all_modifications_commutative', 'on', true);
-    -- a stage given with the account, and not pinned since: pinned now
-    IF acc.lifecycle_stage IS NOT NULL AND NOT EXISTS (
-        SELECT 1 FROM @extschema@.account_lifecycle l WHERE l.account_id = acc.account_id) THEN
-        PERFORM csm_internal._pin_stage(acc.account_id, acc.status, acc.lifecycle_stage, 'set by hand');
-    END IF;
-    PERFORM csm_internal._lifecycle_apply(ARRAY[acc.account_id]);
-    PERFORM pg_catalog.set_config('citus.all_modifications_commutative', coalesce(commutative, 'off'), true);
-    RETURN NULL;
-END $$;
-REVOKE ALL ON FUNCTION csm_internal._lifecycle_new_account() FROM PUBLIC;
-COMMENT ON FUNCTION csm_internal._lifecycle_new_account() IS
-    'Trigger, on Citus (csm.distribute() adds it): evaluates the lifecycle rules for an account created in this transaction, at commit, once (from the coordinator''s copy of csm.account).';
-
--- Called by csm.distribute(); idempotent.
-CREATE OR REPLACE FUNCTION csm_internal._distribute_lifecycle() RETURNS void
+-- On Citus, new accounts are evaluated when their transaction commits, all
+-- of the transaction's at once (csm_internal._new_accounts_at_commit,
+-- 95_platform/96_new_accounts.sql): a stage given with an account, and not
+-- pinned since, is pinned, then the rules place the others.
+CREATE OR REPLACE FUNCTION csm_internal._lifecycle_begin(accounts bigint[]) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    given record;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = '@extschema@.account'::regclass
-                                               AND t.tgname = 'account_lifecycle_new_deferred') THEN
-        CREATE CONSTRAINT TRIGGER account_lifecycle_new_deferred AFTER INSERT ON @extschema@.account
-            DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
-            -- history (see csm_internal._lifecycle_new_account) queues nothing: a load of old accounts costs no firing per row
-            WHEN (NEW.created_at >= pg_catalog.now())
-            EXECUTE FUNCTION csm_internal._lifecycle_new_account();
-    END IF;
+    -- (few or none: the stage is read on the reference table first, and
+    -- each candidate's state looked up on its shard)
+    FOR given IN SELECT a.account_id, a.status, a.lifecycle_stage FROM @extschema@.account a
+                 WHERE a.account_id = ANY (accounts) AND a.lifecycle_stage IS NOT NULL
+                 ORDER BY a.account_id LOOP
+        CONTINUE WHEN EXISTS (SELECT 1 FROM @extschema@.account_lifecycle l WHERE l.account_id = given.account_id);
+        PERFORM csm_internal._pin_stage(given.account_id, given.status, given.lifecycle_stage, 'set by hand');
+    END LOOP;
+    PERFORM csm_internal._lifecycle_apply(accounts);
 END $$;
-REVOKE ALL ON FUNCTION csm_internal._distribute_lifecycle() FROM PUBLIC;
-COMMENT ON FUNCTION csm_internal._distribute_lifecycle() IS
-    'Internal, for csm.distribute(): adds the deferred trigger that, on Citus, evaluates new accounts'' lifecycle at commit (account_lifecycle_new_deferred).';
+REVOKE ALL ON FUNCTION csm_internal._lifecycle_begin(bigint[]) FROM PUBLIC;
+COMMENT ON FUNCTION csm_internal._lifecycle_begin(bigint[]) IS
+    'Internal, on Citus at commit: pins the stages given with these new accounts (unless pinned since) and evaluates the lifecycle rules for them.';

@@ -82,6 +82,7 @@ DECLARE
     given date := csm_internal._arr_change_setting('csm.arr_change_date')::date;
     bad record;
     paid bigint[];
+    paid_from date[];
 BEGIN
     IF given IS NOT NULL THEN
         SELECT u.id, u.start INTO bad FROM unnest(ids, starts) AS u(id, start) WHERE given < u.start LIMIT 1;
@@ -91,17 +92,25 @@ BEGIN
                       HINT = 'Set csm.arr_change_date to a day on or after the account''s started_at, or correct started_at.';
         END IF;
     END IF;
-    -- Whether a rise from 0 is a return: the account paid before.
-    paid := returning_ids || ARRAY(
-        SELECT DISTINCT c.account_id FROM @extschema@.arr_change c
-        WHERE c.account_id = ANY (ARRAY(SELECT u.id FROM unnest(ids, befores) AS u(id, b) WHERE u.b = 0))
-          AND c.arr_after > 0);
+    -- Whether a rise from 0 is a return: the account paid before it, on
+    -- or before its date.  (Not a later movement: on Citus a new account's
+    -- first movement is recorded at commit, after those of UPDATEs in its
+    -- transaction.)  Read first, then matched here: Citus cannot join the
+    -- arrays with its tables.
+    SELECT coalesce(array_agg(c.account_id), '{}'), coalesce(array_agg(c.first_paid), '{}')
+    INTO paid, paid_from
+    FROM (SELECT c.account_id, min(c.effective_date) AS first_paid FROM @extschema@.arr_change c
+          WHERE c.account_id = ANY (ARRAY(SELECT u.id FROM unnest(ids, befores) AS u(id, b) WHERE u.b = 0))
+            AND c.arr_after > 0
+          GROUP BY c.account_id) c;
     INSERT INTO @extschema@.arr_change (account_id, effective_date, arr_before, arr_after, kind, reason, source)
     SELECT u.id, coalesce(given, greatest(u.d, u.start)), u.b, u.a,
-           @extschema@.arr_change_kind(u.b, u.a, u.id = ANY (paid)),
+           @extschema@.arr_change_kind(u.b, u.a,
+               u.id = ANY (returning_ids) OR coalesce(p.since <= coalesce(given, greatest(u.d, u.start)), false)),
            coalesce(csm_internal._arr_change_setting('csm.arr_change_reason'), 'manual'),
            coalesce(csm_internal._arr_change_setting('csm.arr_change_source'), 'account')
     FROM unnest(ids, befores, afters, dates, starts) AS u(id, b, a, d, start)
+    LEFT JOIN unnest(paid, paid_from) AS p(id, since) ON p.id = u.id
     -- an arr that account's CHECKs refuse (only there if they were dropped) is no revenue
     WHERE u.b >= 0 AND u.b < 'Infinity' AND u.a >= 0 AND u.a < 'Infinity'
     ORDER BY u.id;
@@ -157,20 +166,9 @@ BEGIN
     IF NOT csm_internal._origin() THEN
         RETURN NULL;
     END IF;
-    IF TG_LEVEL = 'ROW' THEN
-        -- csm.distribute() adds the row form, deferred to commit (see csm_internal._distribute_revenue)
-        IF NEW.created_at >= pg_catalog.now() AND csm_internal._revenue_arr(NEW.arr, NEW.status) > 0 THEN
-            PERFORM csm_internal._record_arr_changes(
-                ARRAY[NEW.account_id], ARRAY[0::numeric], ARRAY[csm_internal._revenue_arr(NEW.arr, NEW.status)],
-                ARRAY[(coalesce(NEW.started_at, NEW.created_at) AT TIME ZONE 'UTC')::date],
-                ARRAY[(coalesce(NEW.started_at, NEW.created_at) AT TIME ZONE 'UTC')::date], '{}');
-        END IF;
-        RETURN NULL;
-    END IF;
-    IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
-               WHERE t.tgrelid OPERATOR(pg_catalog.=) TG_RELID
-                 -- on a shard of csm.account, its name ends with the shard id
-                 AND t.tgname OPERATOR(pg_catalog.~~) 'account\_arr\_new\_deferred%') THEN
+    -- On Citus new accounts' ARR is recorded at commit instead
+    -- (csm_internal._new_accounts_at_commit, 95_platform/96_new_accounts.sql).
+    IF csm_internal._new_accounts_deferred(TG_RELID) THEN
         RETURN NULL;
     END IF;
     SELECT array_agg(n.account_id ORDER BY n.account_id) AS ids,
@@ -189,27 +187,6 @@ COMMENT ON FUNCTION csm_internal._account_arr_new() IS
     'Trigger: records a new account''s ARR in csm.arr_change as kind new, dated the day it started (coalesce(started_at, created_at)); accounts inserted with a created_at before the transaction (a restore) are left alone.';
 CREATE OR REPLACE TRIGGER account_arr_new AFTER INSERT ON @extschema@.account
     REFERENCING NEW TABLE AS new_accounts FOR EACH STATEMENT EXECUTE FUNCTION csm_internal._account_arr_new();
-
--- On Citus, Citus loads the copies of an INSERT ... SELECT or a COPY into
--- csm.account at once, and a statement trigger on the coordinator's copy
--- cannot query the workers then; the row form, deferred to commit, can
--- (as csm_internal._distribute_ownership does for routing).  Called by
--- csm.distribute(); idempotent.
-CREATE OR REPLACE FUNCTION csm_internal._distribute_revenue() RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = '@extschema@.account'::regclass
-                                               AND t.tgname = 'account_arr_new_deferred') THEN
-        CREATE CONSTRAINT TRIGGER account_arr_new_deferred AFTER INSERT ON @extschema@.account
-            DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
-            -- history (see csm_internal._account_arr_new) queues nothing: a load of old accounts costs no firing per row
-            WHEN (NEW.created_at >= pg_catalog.now())
-            EXECUTE FUNCTION csm_internal._account_arr_new();
-    END IF;
-END $$;
-REVOKE ALL ON FUNCTION csm_internal._distribute_revenue() FROM PUBLIC;
-COMMENT ON FUNCTION csm_internal._distribute_revenue() IS
-    'Internal, called by csm.distribute(): on Citus new accounts'' ARR is recorded at commit, by a deferred row trigger.';
 
 REVOKE ALL ON FUNCTION csm_internal._account_arr_changed(), csm_internal._account_arr_new(),
     csm_internal._record_arr_changes(bigint[], numeric[], numeric[], date[], date[], bigint[]) FROM PUBLIC;

@@ -243,13 +243,11 @@ BEGIN
     FOR i IN 1 .. cardinality(fks) LOOP
         EXECUTE fks[i];
     END LOOP;
-    -- Ownership: new accounts are routed, and new members' lock rows made,
-    -- at commit on Citus (54_routing.sql).
+    -- New members' lock rows are made at commit on Citus (54_routing.sql).
     PERFORM csm_internal._distribute_ownership();
-    -- Lifecycle: new accounts are evaluated at commit on Citus (80_lifecycle.sql).
-    PERFORM csm_internal._distribute_lifecycle();
-    -- Revenue: new accounts' ARR is recorded at commit on Citus (81_revenue.sql).
-    PERFORM csm_internal._distribute_revenue();
+    -- New accounts' ARR, lifecycle stage and owner are set at commit on
+    -- Citus, once per transaction (96_new_accounts.sql).
+    PERFORM csm_internal._distribute_new_accounts();
     -- Views whose single-node form Citus cannot push down (health: see
     -- csm_internal._health_views_for_citus).
     PERFORM csm_internal._health_views_for_citus();
