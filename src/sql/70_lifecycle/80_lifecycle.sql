@@ -337,10 +337,11 @@ BEGIN
     INTO rule_names, rule_stages, rule_conds, rule_reasons
     FROM @extschema@.lifecycle_rule r WHERE r.enabled;
 
-    -- pick counts (OFFSET 0 keeps it a subquery of its own, whose counter
-    -- runs once per account whatever reads it) csm.refresh_lifecycle's progress, one per account, here rather than
-    -- in the facts' query, where the counter would cost a projection of
-    -- every account's row (nothing when csm_internal._progress_begin did not start it).
+    -- pick counts csm.refresh_lifecycle's progress, one per account (OFFSET 0
+    -- keeps it a subquery of its own, whose counter runs once per account
+    -- whatever reads it), here rather than in the facts' query, where the
+    -- counter would cost a projection of every account's row (nothing when
+    -- csm_internal._progress_begin did not start it).
     -- change is kept in account order, sorted once: the writes below go in
     -- key order and the arrays come out sorted without sorting each again.
     WITH pick AS (
