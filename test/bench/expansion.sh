@@ -131,6 +131,7 @@ echo "  floor, INSERT ... SELECT of every row the first refresh wrote: $(secs "$
 echo "  first refresh (signals, alerts, playbooks): $(secs "${result[refresh.empty]}") s ($(ratio "${result[refresh.empty]}" "${result[floor]}")x the floor$(cpu_ratio refresh.empty floor); target <= 2x)"
 echo "  in place (every signal seen again, nothing raised or cleared): $(secs "${result[refresh.in_place]}") s ($(ratio "${result[refresh.in_place]}" "${result[floor]}")x the floor$(cpu_ratio refresh.in_place floor))"
 echo "  detection alone (expansion_signals_at): $(secs "${result[detect]}") s ($(ratio "${result[detect]}" "${result[floor]}")x the floor$(cpu_ratio detect floor))"
-echo "  against the signals' floor alone: first refresh $(ratio "${result[refresh.empty]}" "${result[floor_signal]}")x$(cpu_ratio refresh.empty floor_signal), in place $(ratio "${result[refresh.in_place]}" "${result[floor_signal]}")x$(cpu_ratio refresh.in_place floor_signal), detection $(ratio "${result[detect]}" "${result[floor_signal]}")x$(cpu_ratio detect floor_signal)"
+only() { echo "$(ratio "${result[$1]}" "${result[floor_signal]}")x${cpu[$1]:+ (CPU $(ratio "${cpu[$1]}" "${cpu[floor_signal]:-}")x)}"; }
+echo "  against the signals' floor alone: first refresh $(only refresh.empty), in place $(only refresh.in_place), detection $(only detect)"
 echo "elapsed: $(( $(date +%s) - started )) s"
 exit "$failed"
