@@ -18,7 +18,9 @@
  * COLLATE "C" does).  The SQL form starts a sort per window per group; this
  * keeps one small hash table per group.  The two aggregates have the same
  * transition: over the same arguments in one query, PostgreSQL computes the
- * state once and finalizes it twice.
+ * state once and finalizes it twice.  A window given more than once (the
+ * signals' windows often coincide) is summed once: the cost of a row grows
+ * with the windows summed.
  */
 #include "postgres.h"
 
@@ -47,7 +49,9 @@ typedef struct WindowKey
 
 typedef struct WindowState
 {
-	int			nwindows;
+	int			nasked;			/* the windows of bounds, repeats included */
+	int			summed[WINDOW_MAX]; /* the window summed for each one asked */
+	int			nwindows;		/* the distinct windows, summed */
 	DateADT		after[WINDOW_MAX];	/* a window is (after, through] */
 	DateADT		through[WINDOW_MAX];
 	int			nkeys;
@@ -78,11 +82,23 @@ window_bounds(WindowState *state, ArrayType *bounds)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("window bounds must not be NULL")));
-	state->nwindows = n / 2;
-	for (int w = 0; w < state->nwindows; w++)
+	state->nasked = n / 2;
+	state->nwindows = 0;
+	for (int asked = 0; asked < state->nasked; asked++)
 	{
-		state->after[w] = DatumGetDateADT(days[2 * w]);
-		state->through[w] = DatumGetDateADT(days[2 * w + 1]);
+		DateADT		after = DatumGetDateADT(days[2 * asked]);
+		DateADT		through = DatumGetDateADT(days[2 * asked + 1]);
+		int			w = 0;
+
+		while (w < state->nwindows && !(state->after[w] == after && state->through[w] == through))
+			w++;
+		if (w == state->nwindows)
+		{
+			state->after[w] = after;
+			state->through[w] = through;
+			state->nwindows++;
+		}
+		state->summed[asked] = w;
 	}
 }
 
@@ -210,21 +226,20 @@ Datum
 csm_expansion_window_counts_final(PG_FUNCTION_ARGS)
 {
 	WindowState *state;
+	int64		summed[WINDOW_MAX] = {0};
 	Datum		counts[WINDOW_MAX];
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	state = (WindowState *) PG_GETARG_POINTER(0);
-	for (int w = 0; w < state->nwindows; w++)
-	{
-		int64		n = 0;
-
-		for (int i = 0; i < state->capacity; i++)
-			if (state->slots[i].len >= 0 && state->sums[i * state->nwindows + w] > 0)
-				n++;
-		counts[w] = Int64GetDatum(n);
-	}
-	PG_RETURN_ARRAYTYPE_P(construct_array(counts, state->nwindows, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	for (int i = 0; i < state->capacity; i++)
+		if (state->slots[i].len >= 0)
+			for (int w = 0; w < state->nwindows; w++)
+				if (state->sums[i * state->nwindows + w] > 0)
+					summed[w]++;
+	for (int asked = 0; asked < state->nasked; asked++)
+		counts[asked] = Int64GetDatum(summed[state->summed[asked]]);
+	PG_RETURN_ARRAYTYPE_P(construct_array(counts, state->nasked, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
 /* The keys with a sum > 0 in the first window and none in the second. */
@@ -234,21 +249,25 @@ csm_expansion_window_new_final(PG_FUNCTION_ARGS)
 	WindowState *state;
 	Datum	   *keys;
 	int			n = 0;
+	int			first;
+	int			second;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	state = (WindowState *) PG_GETARG_POINTER(0);
-	if (state->nwindows < 2)
+	if (state->nasked < 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("csm_internal._expansion_window_new needs two windows")));
+	first = state->summed[0];
+	second = state->summed[1];
 	keys = palloc(sizeof(Datum) * Max(state->nkeys, 1));
 	for (int i = 0; i < state->capacity; i++)
 	{
 		const WindowKey *slot = &state->slots[i];
 		const float8 *sums = &state->sums[i * state->nwindows];
 
-		if (slot->len >= 0 && sums[0] > 0 && !(sums[1] > 0))
+		if (slot->len >= 0 && sums[first] > 0 && !(sums[second] > 0))
 			keys[n++] = PointerGetDatum(cstring_to_text_with_len(slot->key, slot->len));
 	}
 	PG_RETURN_ARRAYTYPE_P(construct_array(keys, n, TEXTOID, -1, false, TYPALIGN_INT));

@@ -11,7 +11,7 @@
 -- every age; each signal kind is shown to occur, so the comparison is not
 -- vacuous.
 BEGIN;
-SELECT plan(18);
+SELECT plan(20);
 SET LOCAL timezone = 'UTC';
 
 -- The reference: expansion_signals_at as it was (84_expansion.sql before the
@@ -391,6 +391,18 @@ SELECT results_eq(
                         ORDER BY key COLLATE "C")
       FROM (SELECT DISTINCT grp FROM ans_rows) g ORDER BY grp$$,
     '_expansion_window_new: the keys with events summing above 0 in the first window and not in the second');
+-- a window asked for more than once (summed once) is counted in every place asked
+SELECT results_eq(
+    $$SELECT grp, csm_internal._expansion_window_counts(key, day, events, '{2026-06-20,2026-06-30,2026-06-10,2026-06-20,2026-06-20,2026-06-30,2026-06-10,2026-06-20}')
+      FROM ans_rows WHERE events > 0 GROUP BY grp ORDER BY grp$$,
+    $$SELECT grp, ARRAY[n[1], n[2], n[1], n[2]]
+      FROM (SELECT grp, ARRAY[count(DISTINCT key COLLATE "C") FILTER (WHERE day > '2026-06-20' AND day <= '2026-06-30'),
+                              count(DISTINCT key COLLATE "C") FILTER (WHERE day > '2026-06-10' AND day <= '2026-06-20')] AS n
+            FROM ans_rows WHERE events > 0 GROUP BY grp) c ORDER BY grp$$,
+    '_expansion_window_counts: a window given twice is counted in both places');
+SELECT is((SELECT csm_internal._expansion_window_new(k, d, 1, '{2026-06-20,2026-06-30,2026-06-20,2026-06-30}')
+           FROM (VALUES ('a', date '2026-06-25')) AS v(k, d)), '{}'::text[],
+          '_expansion_window_new of a window against itself: no key');
 SELECT throws_ok($$SELECT csm_internal._expansion_window_counts('k', current_date, 1, '{2026-01-01,2026-02-01,2026-03-01}')$$, '22023', NULL,
                  '_expansion_window_counts: bounds that are not pairs: 22023');
 SELECT throws_ok($$SELECT csm_internal._expansion_window_new('k', current_date, 1, '{2026-01-01,2026-02-01}')$$, '22023', NULL,

@@ -207,7 +207,12 @@ BEGIN
     ad_on := coalesce('advocacy' = ANY (on_signals), false);
 
     RETURN QUERY
-    WITH acc AS (
+    -- The accounts and each rollup are read in account order where the
+    -- planner finds that cheaper than a sort: the rollups' conditions stand
+    -- outside their UNION ALL, so that its branches are the tables
+    -- themselves (a merge of their primary keys' order), and acc is not
+    -- materialized (a CTE scan has no order).
+    WITH acc AS NOT MATERIALIZED (
         -- accounts that are customers at as_of
         SELECT a.account_id, a.seats, a.properties
         FROM @extschema@.account a
@@ -221,11 +226,10 @@ BEGIN
     users AS (
         SELECT x.account_id, csm_internal._expansion_window_counts(x.user_key, x.day, x.events, user_windows) AS n
         FROM (SELECT u.account_id, u.day, u.user_key, u.events FROM csm_internal.usage_user_day u
-              WHERE u.day > users_from AND u.day <= today AND u.events > 0
               UNION ALL
-              SELECT d.account_id, d.day, d.user_key, d.events FROM csm_internal.usage_delta d
-              WHERE d.user_key IS NOT NULL AND d.events > 0 AND d.day > users_from AND d.day <= today) x
-        WHERE accounts IS NULL OR x.account_id = ANY (accounts)
+              SELECT d.account_id, d.day, d.user_key, d.events FROM csm_internal.usage_delta d) x
+        WHERE x.user_key IS NOT NULL AND x.events > 0 AND x.day > users_from AND x.day <= today
+          AND (accounts IS NULL OR x.account_id = ANY (accounts))
         GROUP BY x.account_id
     ),
     -- Events: since the start (for milestones), and in the windows.
@@ -234,10 +238,10 @@ BEGIN
                sum(x.events::float8)::bigint AS total,
                coalesce(sum(x.events::float8) FILTER (WHERE x.day > today - pl_days), 0)::bigint AS pl_events,
                coalesce(sum(x.events::float8) FILTER (WHERE x.day > today - um_days), 0)::bigint AS um_events
-        FROM (SELECT c.account_id, c.day, c.events FROM csm_internal.usage_counter c WHERE c.day <= today
+        FROM (SELECT c.account_id, c.day, c.events FROM csm_internal.usage_counter c
               UNION ALL
-              SELECT d.account_id, d.day, d.events FROM csm_internal.usage_delta d WHERE d.day <= today) x
-        WHERE accounts IS NULL OR x.account_id = ANY (accounts)
+              SELECT d.account_id, d.day, d.events FROM csm_internal.usage_delta d) x
+        WHERE x.day <= today AND (accounts IS NULL OR x.account_id = ANY (accounts))
         GROUP BY x.account_id
     ),
     -- Features: those used in the recent window and in the lookback before it.
@@ -246,11 +250,10 @@ BEGIN
                csm_internal._expansion_window_counts(x.feature, x.day, x.events, feature_windows) AS n,
                csm_internal._expansion_window_new(x.feature, x.day, x.events, feature_windows) AS new_features
         FROM (SELECT f.account_id, f.day, f.feature, f.events FROM csm_internal.usage_feature_counter f
-              WHERE f.day > today - nf_days - nf_back AND f.day <= today
               UNION ALL
-              SELECT d.account_id, d.day, d.feature, d.events FROM csm_internal.usage_delta d
-              WHERE d.feature IS NOT NULL AND d.day > today - nf_days - nf_back AND d.day <= today) x
-        WHERE accounts IS NULL OR x.account_id = ANY (accounts)
+              SELECT d.account_id, d.day, d.feature, d.events FROM csm_internal.usage_delta d) x
+        WHERE x.feature IS NOT NULL AND x.day > today - nf_days - nf_back AND x.day <= today
+          AND (accounts IS NULL OR x.account_id = ANY (accounts))
         GROUP BY x.account_id
     ),
     -- Caps per feature (properties.usage_cap an object): the limits reached,
