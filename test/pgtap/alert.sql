@@ -5,7 +5,7 @@
 -- every documented SQLSTATE.  (NOTIFY across sessions: test/shell/alert_notify.sh.)
 -- citus-differs: its assertions read csm.alert through pg_temp helper functions inside pgTAP's calls, which Citus cannot plan (could not create distributed plan), and it tracks a local (undistributed) event table, which csm.track_usage() refuses on Citus with 0A000; test/citus/alert.sql runs the alert paths on the cluster.
 BEGIN;
-SELECT plan(50);
+SELECT plan(53);
 
 CREATE FUNCTION pg_temp.id(ext text) RETURNS bigint LANGUAGE sql STABLE
     AS $$ SELECT a.account_id FROM csm.account a WHERE a.external_id = ext $$;
@@ -166,6 +166,18 @@ SELECT throws_ok($$SELECT csm.acknowledge_alert(-1)$$, 'P0002', 'alert -1 does n
 SELECT throws_ok($$SELECT csm.acknowledge_alert(NULL)$$, '22004', NULL, 'NULL: 22004');
 SELECT throws_ok($$SELECT csm_internal._raise_alerts(ARRAY['nonsense'])$$, '22023', 'unknown alert kind "nonsense"',
                  'an unknown kind: 22023');
+
+-- A raise over the portfolio is planned without nested loops (they went
+-- quadratic from missing statistics), and gives the caller its setting back.
+SELECT is((SELECT csm.run_alerts() >= 0 AND current_setting('enable_nestloop') = 'on'), true,
+          'run_alerts leaves enable_nestloop on as it was');
+SET LOCAL enable_nestloop = off;
+SELECT is((SELECT csm.run_alerts() >= 0 AND current_setting('enable_nestloop') = 'off'), true,
+          'and off as it was');
+RESET enable_nestloop;
+SELECT is((SELECT csm_internal._raise_alerts(ARRAY['unassigned'], ARRAY[1::bigint]) >= 0
+                  AND current_setting('enable_nestloop') = 'on'), true,
+          'a raise for a few accounts leaves it alone');
 
 SELECT * FROM finish();
 ROLLBACK;
