@@ -1,7 +1,7 @@
 -- Playbooks: every documented SQLSTATE of the playbook functions and
 -- tables, and the access levels they check.
 BEGIN;
-SELECT plan(20);
+SELECT plan(22);
 
 INSERT INTO csm.account (external_id, name) VALUES ('tap_pb_a', 'A');
 INSERT INTO csm.playbook (name, trigger_kind) VALUES ('tap_manual', 'manual');
@@ -48,6 +48,16 @@ SET ROLE tap_pb_reader;
 SELECT throws_ok($$SELECT csm.run_playbooks()$$, '42501', NULL, 'run_playbooks needs operate');
 SELECT throws_ok($$SELECT csm.complete_task(1, 'x')$$, '42501', NULL, 'complete_task needs operate');
 RESET ROLE;
+
+-- Firings over many accounts run without nested loops (csm_internal._whole_sets),
+-- and give the caller its setting back.
+SELECT is(ARRAY[csm_internal._whole_sets(NULL, NULL), csm_internal._whole_sets(ARRAY[1, 2, 3], NULL),
+                csm_internal._whole_sets(ARRAY(SELECT generate_series(1, 1001)::bigint), NULL),
+                csm_internal._whole_sets(ARRAY[1], 'SELECT 1')],
+          ARRAY[true, false, true, true], 'whole sets: every account, more than 1,000, or a query of them');
+SELECT is((SELECT csm_internal._fire_playbooks(ARRAY['health_band'], ARRAY(SELECT generate_series(1, 1001)::bigint)) >= 0
+                  AND current_setting('enable_nestloop') = 'on'), true,
+          'a firing for 1,001 accounts leaves enable_nestloop as it was');
 
 SELECT * FROM finish();
 ROLLBACK;

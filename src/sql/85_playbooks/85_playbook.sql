@@ -276,6 +276,18 @@ RETURN CASE WHEN accounts IS NULL THEN '' ELSE pg_catalog.format(' AND %I.accoun
 COMMENT ON FUNCTION csm_internal._accounts_in(text, bigint[], text) IS
     'Internal: the condition that keeps the rows of alias whose account_id is in accounts (NULL: any) and in what the query accounts_from returns (NULL: any), as " AND ..." (empty for neither).';
 
+-- Whether a firing or an alert raise for these accounts is a join of
+-- whole sets (every account, a query of them, or more than 1,000), which
+-- then runs without nested loops: planned from missing statistics (rows
+-- just loaded or written, not analyzed yet) a nested loop scanned a table
+-- once per candidate, even the table the statement was growing (400,000
+-- alerts took 175 s).  A few accounts keep their index lookups.
+CREATE OR REPLACE FUNCTION csm_internal._whole_sets(accounts bigint[], accounts_from text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN accounts IS NULL OR accounts_from IS NOT NULL OR pg_catalog.cardinality(accounts) > 1000;
+COMMENT ON FUNCTION csm_internal._whole_sets(bigint[], text) IS
+    'Internal: whether work for these accounts (NULL: all; or the query accounts_from) joins whole sets, and so is planned without nested loops.';
+
 -- Fires the active playbooks of the given trigger kinds, in playbook_id
 -- order, for the given accounts (NULL: all) and, when accounts_from is
 -- given, only those of that query (see csm_internal._accounts_in): opens a
@@ -305,10 +317,10 @@ DECLARE
     old_nestloop constant text := current_setting('enable_nestloop');
     distributed constant boolean := csm_internal._is_distributed('@extschema@.cta');
 BEGIN
-    -- Over every account these are joins of whole sets: hash joins.  (Just
+    -- Over many accounts these are joins of whole sets: hash joins.  (Just
     -- made, the CTAs have no statistics: the planner would take them for a
     -- few rows and loop over the candidates once per CTA.)
-    IF accounts IS NULL THEN
+    IF csm_internal._whole_sets(accounts, accounts_from) THEN
         PERFORM set_config('enable_nestloop', 'off', true);
     END IF;
     FOR p IN SELECT * FROM @extschema@.playbook b

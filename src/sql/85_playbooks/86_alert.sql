@@ -181,13 +181,10 @@ DECLARE
     -- from missing or stale statistics (accounts loaded, alerts emptied,
     -- neither analyzed yet) these became nested loops that scanned the
     -- alert table once per candidate, a table the insert itself was
-    -- growing: 2.7 s for 20,000 new alerts, 175 s for 400,000.  So wide
-    -- raises are planned without nested loops; a raise for a few accounts
-    -- keeps them (index lookups, which a hash join would trade for scans).
-    wide constant boolean := accounts_from IS NOT NULL OR accounts IS NULL OR cardinality(accounts) > 1000;
+    -- growing: 2.7 s for 20,000 new alerts.  See csm_internal._whole_sets.
     nestloop constant text := current_setting('enable_nestloop');
 BEGIN
-    IF wide THEN
+    IF csm_internal._whole_sets(accounts, accounts_from) THEN
         PERFORM set_config('enable_nestloop', 'off', true);
     END IF;
     FOREACH k IN ARRAY kinds LOOP
