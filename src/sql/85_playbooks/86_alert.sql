@@ -166,7 +166,9 @@ COMMENT ON FUNCTION csm_internal._alert_kinds() IS 'Internal: every alert kind, 
 -- facts (as csm's owner) and by csm.run_alerts().
 CREATE OR REPLACE FUNCTION csm_internal._raise_alerts(kinds text[], accounts bigint[] DEFAULT NULL, accounts_from text DEFAULT NULL)
 RETURNS integer
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql
+SET jit = off  -- (with nested loops off, a plan that still needs one costs enough to be compiled, for seconds)
+SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     stamp constant timestamptz := now();
     k text;
