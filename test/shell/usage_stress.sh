@@ -3,6 +3,9 @@
 # single-row inserts, small batches and deletes, while they fold each
 # other's deltas. Afterwards the rollup must
 # equal a GROUP BY over the source exactly, with no deadlock and no error.
+# The deletes lock their rows in id order (FOR UPDATE in the subquery):
+# without it, two deletes of the same rows could take them in the orders of
+# two different plans and deadlock on the events table itself, not on csm.
 set -euo pipefail
 . "$(dirname "$0")/lib/stress.sh"
 db=csm_stress_usage
@@ -28,7 +31,7 @@ INSERT INTO events (org, member, feature, at)
 SELECT 'hot_' || ((:a + i) % 10 + 1), 'u' || ((:u + i) % 40), 'f' || (i % 5), now()
 FROM generate_series(1, 10) AS i;
 \else
-DELETE FROM events WHERE id IN (SELECT id FROM events WHERE org = 'hot_' || :a ORDER BY id DESC LIMIT 3);
+DELETE FROM events WHERE id IN (SELECT id FROM events WHERE org = 'hot_' || :a ORDER BY id DESC LIMIT 3 FOR UPDATE);
 \endif
 PGB
 
