@@ -4,6 +4,10 @@
 -- seed's handoff after onboarding through routing rules.
 -- citus-differs: tracks a local table for the usage milestones, which csm.track_usage() refuses on a distributed csm (0A000, by design); test/citus/lifecycle.sql checks the same paths on the cluster.
 \set VERBOSITY terse
+-- csm counts whole UTC days.  pg_regress runs in PST8PDT, where now() -
+-- interval '60 days' across a change of daylight saving time is 60 days and
+-- an hour: 61 UTC days from 00:00 to 01:00 UTC.
+SET timezone = 'UTC';
 CREATE FUNCTION stage_of(org text) RETURNS text LANGUAGE plpgsql AS $$ BEGIN
     RETURN (SELECT a.lifecycle_stage || coalesce('/' || l.onboarding_phase, '') || CASE WHEN l.manual THEN ' (manual)' ELSE '' END
             FROM csm.account a JOIN csm.account_lifecycle l USING (account_id) WHERE a.external_id = org); END $$;
