@@ -1,11 +1,12 @@
 -- Playbooks: every documented SQLSTATE of the playbook functions and
 -- tables, and the access levels they check.
 BEGIN;
-SELECT plan(22);
+SELECT plan(26);
 
 INSERT INTO csm.account (external_id, name) VALUES ('tap_pb_a', 'A');
 INSERT INTO csm.playbook (name, trigger_kind) VALUES ('tap_manual', 'manual');
-INSERT INTO csm.playbook_step (playbook, position, title) VALUES ('tap_manual', 1, 'One'), ('tap_manual', 2, 'Two');
+-- steps inserted out of order: tasks are numbered in step order all the same
+INSERT INTO csm.playbook_step (playbook, position, title) VALUES ('tap_manual', 3, 'Three'), ('tap_manual', 1, 'One'), ('tap_manual', 2, 'Two');
 
 -- built-ins
 SELECT throws_ok($$DELETE FROM csm.playbook WHERE name = 'at_risk_intervention'$$, '42501', NULL, 'a built-in playbook cannot be deleted');
@@ -31,6 +32,8 @@ SELECT throws_ok($$SELECT csm.open_cta('tap_pb_a', NULL)$$, '22004', NULL, 'open
 UPDATE csm.playbook SET active = false WHERE name = 'renewal';
 SELECT throws_ok($$SELECT csm.open_cta('tap_pb_a', 'renewal')$$, '55000', NULL, 'open_cta: inactive playbook');
 SELECT ok(csm.open_cta('tap_pb_a', 'tap_manual') > 0, 'open_cta opens one');
+SELECT is(ARRAY(SELECT k.title FROM csm.task k JOIN csm.account a USING (account_id) WHERE a.external_id = 'tap_pb_a' ORDER BY k.task_id),
+          ARRAY['One', 'Two', 'Three'], 'its tasks, one per step, numbered in step order');
 
 -- complete_task and resolve_cta
 SELECT throws_ok($$SELECT csm.complete_task(-1, 'x')$$, 'P0002', NULL, 'complete_task: unknown task');
@@ -58,6 +61,14 @@ SELECT is(ARRAY[csm_internal._whole_sets(NULL, NULL), csm_internal._whole_sets(A
 SELECT is((SELECT csm_internal._fire_playbooks(ARRAY['health_band'], ARRAY(SELECT generate_series(1, 1001)::bigint)) >= 0
                   AND current_setting('enable_nestloop') = 'on'), true,
           'a firing for 1,001 accounts leaves enable_nestloop as it was');
+
+-- Deleting an account deletes its CTAs (foreign key) and their tasks
+-- (csm.task has no foreign key to csm.cta: account_forget_tasks).
+INSERT INTO csm.account (external_id, name) VALUES ('tap_pb_gone', 'Gone');
+SELECT ok(csm.open_cta('tap_pb_gone', 'tap_manual') > 0, 'a CTA with tasks for an account to delete');
+SELECT lives_ok($$DELETE FROM csm.account WHERE external_id = 'tap_pb_gone'$$, 'the account is deleted');
+SELECT is((SELECT count(*) FROM csm.task k WHERE NOT EXISTS (SELECT 1 FROM csm.cta c WHERE c.account_id = k.account_id AND c.cta_id = k.cta_id)),
+          0::bigint, 'deleting the account left no task without its CTA');
 
 SELECT * FROM finish();
 ROLLBACK;
