@@ -147,9 +147,14 @@ SET jit = off
 -- Each rollup grouped in account order (from its primary key, or sorted)
 -- and the groups merged: a hash table of a state per account costs twice
 -- as much, and the planner, blind to the number of accounts behind a
--- UNION ALL, would take it.
+-- UNION ALL, would take it.  Nor nested loops (but where a LATERAL needs
+-- one): with hash joins off, a planner that thinks an account CTE holds a
+-- row or two (tables just written, no statistics yet) loops over it and
+-- scans a rollup's aggregate again for each account.  A pgTAP run of this
+-- function over a few hundred generated accounts once spun for minutes so.
 SET enable_hashagg = off
 SET enable_hashjoin = off
+SET enable_nestloop = off
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p jsonb;
