@@ -13,6 +13,9 @@
 BEGIN;
 SELECT plan(20);
 SET LOCAL timezone = 'UTC';
+-- A fixed portfolio: drawn anew each run, one in a few dozen lacked a kind
+-- of usage milestone and failed the test that says it is not vacuous.
+DO $$ BEGIN PERFORM setseed(0.25); END $$;
 
 -- The reference: expansion_signals_at as it was (84_expansion.sql before the
 -- single-pass detection), word for word but for its name and schema.
