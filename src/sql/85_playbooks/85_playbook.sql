@@ -454,6 +454,7 @@ BEGIN
               WHERE c.playbook = $1 AND c.opened_at = $2 AND c.status = 'open'
                 AND NOT EXISTS (SELECT 1 FROM @extschema@.task k WHERE k.account_id = c.account_id AND k.cta_id = c.cta_id)
               ORDER BY c.account_id, c.cta_id) t
+        -- the step and the owners under the names csm_internal._task_assignee_sql() reads
         CROSS JOIN LATERAL (SELECT (t.step).*) s
         CROSS JOIN LATERAL (SELECT t.primary_csm, t.secondary, t.account_exec) o$q$,
         format(csm_internal._owners_sql(), opened || ' x'), csm_internal._task_assignee_sql())
